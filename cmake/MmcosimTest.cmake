@@ -1,0 +1,30 @@
+# Test helpers. Every test binary is registered with gtest_discover_tests, so
+# each test case runs in its own process (a SystemC kernel elaborates once per
+# process).
+
+# mmcosim_sc_test(NAME SOURCES a.cpp b.cpp LIBS lib1 lib2 [LABELS l])
+# A SystemC test: sc_main from tb/common initialises GoogleTest, turns
+# sc_report warnings and errors into test failures and runs RUN_ALL_TESTS().
+function(mmcosim_sc_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE mmcosim_sc_gtest_main ${T_LIBS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 120 TEST_PREFIX "${name}."
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "systemc;${T_LABELS}")
+endfunction()
+
+# mmcosim_unit_test(NAME SOURCES ... LIBS ...): a plain GoogleTest binary
+# (firmware on the host HAL, infrastructure), no SystemC.
+function(mmcosim_unit_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE GTest::gtest_main GTest::gmock ${T_LIBS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 120 TEST_PREFIX "${name}."
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "unit;${T_LABELS}")
+endfunction()

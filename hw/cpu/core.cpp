@@ -1,0 +1,433 @@
+#include "hw/cpu/core.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "hw/ext/memory.h"
+#include "hw/sim/debug.h"
+
+namespace hw {
+
+using sc_core::sc_time;
+using sc_core::SC_NS;
+using sc_core::SC_ZERO_TIME;
+
+namespace {
+constexpr uint64_t kPage = 4096;
+}  // namespace
+
+// ---- CoreComplex -------------------------------------------------------------
+
+void CoreComplex::fail(const std::string& message) {
+  if (error_.empty()) error_ = message;
+  sc_core::sc_stop();
+}
+
+void CoreComplex::core_finished() {
+  if (++finished_ == cores_) sc_core::sc_stop();
+}
+
+// ---- Core ------------------------------------------------------------------
+
+Core::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "core") {}
+
+Core::Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreComplex& complex,
+           sim::stats::Group* stats_parent)
+    : sc_module(name), mmu_socket("mmu_socket"), mem_socket("mem_socket"), stats(stats_parent), p_(params),
+      mmu_(mmu), cx_(complex) {
+  mem_socket.register_invalidate_direct_mem_ptr(this, &Core::invalidate_direct_mem_ptr);
+  user_trans_.set_extension(&user_ext_);
+  SC_THREAD(run);
+}
+
+uint64_t Core::tick_ps() const { return static_cast<uint64_t>(local_now() / sc_time(1, sc_core::SC_PS)); }
+
+void Core::run() {
+  try {
+    boot_or_join();
+    if (cx_.boot_ok) {
+      next_tick_ = local_now() + p_.timer_period;
+      while (cx_.live_programs() > 0 && !cx_.failed()) {
+        if (cx_.max_time != SC_ZERO_TIME && local_now() >= cx_.max_time) break;
+        deliver_interrupts();
+        timer_due();
+        ++stats.schedules;
+        const hal::RunTask task = cx_.firmware->schedule(*this);
+        if (task.pid < 0) {
+          idle();
+          continue;
+        }
+        run_task(task);
+      }
+    }
+    qk_.sync();
+  } catch (const std::exception& e) {
+    cx_.fail(fmt::format("{}: {}", name(), e.what()));
+  }
+  cx_.core_finished();
+}
+
+void Core::boot_or_join() {
+  if (p_.id == 0) {
+    cx_.boot_ok = cx_.firmware->boot(*this, *cx_.boot_info);
+    cx_.boot_done = true;
+    if (!cx_.boot_ok) {
+      cx_.fail("the firmware could not boot this machine (its console output says why)");
+      return;
+    }
+    if (cx_.on_boot) cx_.on_boot(*this);
+    qk_.sync();
+    cx_.booted.notify(SC_ZERO_TIME);
+    return;
+  }
+  if (!cx_.boot_done) sc_core::wait(cx_.booted);
+  if (!cx_.boot_ok) return;
+  cx_.firmware->start_secondary(*this);
+}
+
+void Core::idle() {
+  // Sleep until an interrupt, a change in the set of programs, or the next
+  // timer tick.
+  qk_.sync();
+  const sc_time start = sc_core::sc_time_stamp();
+  const sc_time until_tick = next_tick_ > start ? next_tick_ - start : SC_ZERO_TIME;
+  if (!irq_pending_) sc_core::wait(until_tick, irq_event_ | cx_.wake);
+  stats.idle_ns += static_cast<uint64_t>((sc_core::sc_time_stamp() - start) / sc_time(1, SC_NS));
+  qk_.reset();
+}
+
+bool Core::timer_due() {
+  if (local_now() < next_tick_) return false;
+  while (next_tick_ <= local_now()) next_tick_ += p_.timer_period;
+  ++stats.timer_ticks;
+  cx_.firmware->timer_tick(*this);
+  return true;
+}
+
+void Core::run_task(const hal::RunTask& task) {
+  UserProgram& prog = *static_cast<UserProgram*>(task.user);
+  UserOp op;
+  for (;;) {
+    if (!prog.next(op)) {
+      // The program is finished: the process exits with status 0.
+      op = UserOp{};
+      op.kind = UserOp::Kind::syscall;
+      op.sys.nr = hal::Sys::exit;
+      execute_syscall(prog, op);
+      return;
+    }
+    if (op.kind == UserOp::Kind::access) {
+      if (!execute_access(prog, op)) return;
+    } else if (!execute_syscall(prog, op)) {
+      return;
+    }
+    if (qk_.need_sync()) qk_.sync();
+    if (irq_pending_) deliver_interrupts();
+    if (timer_due() || cx_.failed()) return;  // back to the scheduler
+    if (cx_.max_time != SC_ZERO_TIME && local_now() >= cx_.max_time) return;
+  }
+}
+
+bool Core::execute_access(UserProgram& prog, const UserOp& op) {
+  (op.access == x86::Access::write ? stats.writes : op.access == x86::Access::fetch ? stats.fetches : stats.reads) += 1;
+  uint64_t data = op.wdata;
+  sc_time delay = qk_.get_local_time();
+  if (mmu_.try_access(op.va, op.size, op.access, true, &data, delay)) {
+    qk_.set(delay);
+    ++stats.fast_accesses;
+    prog.complete(op, data);
+    return true;
+  }
+  for (unsigned attempt = 0;; ++attempt) {
+    if (attempt > p_.max_fault_retries)
+      throw std::runtime_error(fmt::format("access to {:#x} still faults after {} retries: the firmware's "
+                                           "fault handler does not resolve it", op.va, p_.max_fault_retries));
+    data = op.wdata;
+    user_trans_.set_command(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+    user_trans_.set_address(op.va);
+    user_trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&data));
+    user_trans_.set_data_length(op.size);
+    user_trans_.set_streaming_width(op.size);
+    user_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    user_ext_.access = op.access;
+    user_ext_.user = true;
+    delay = qk_.get_local_time();
+    mmu_socket->b_transport(user_trans_, delay);
+    qk_.set(delay);
+    switch (user_ext_.outcome) {
+      case AccessOutcome::ok:
+        prog.complete(op, data);
+        return true;
+      case AccessOutcome::page_fault: {
+        ++stats.page_faults;
+        qk_.inc(p_.trap_latency);
+        DPRINTF(Fault, tick_ps(), name(), "page fault va={:#x} ec={:#x} -> firmware", user_ext_.fault_addr,
+                user_ext_.error_code);
+        if (cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code) ==
+            hal::TrapOutcome::task_killed)
+          return false;  // the firmware reported how through task_ended
+        break;  // retry
+      }
+      case AccessOutcome::machine_check: {
+        ++stats.machine_checks;
+        qk_.inc(p_.trap_latency);
+        hal::MachineCheck mc{};
+        mc.pa = user_ext_.mc_pa;
+        mc.action_required = user_ext_.mc_action_required;
+        mc.in_page_walk = user_ext_.mc_in_walk;
+        mc.va = op.va;
+        mc.va_valid = true;
+        DPRINTF(Fault, tick_ps(), name(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
+        if (cx_.firmware->machine_check(*this, mc) == hal::TrapOutcome::task_killed) return false;
+        break;  // retry
+      }
+      case AccessOutcome::general_protection:
+        ++stats.gp_faults;
+        qk_.inc(p_.trap_latency);
+        DPRINTF(Fault, tick_ps(), name(), "general protection fault va={:#x} -> firmware", op.va);
+        if (cx_.firmware->general_protection(*this, op.va) == hal::TrapOutcome::task_killed) return false;
+        break;  // retry
+    }
+  }
+}
+
+bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
+  ++stats.syscalls;
+  qk_.inc(p_.trap_latency);
+  const int64_t ret = cx_.firmware->syscall(*this, op.sys);
+  DPRINTF(Syscall, tick_ps(), name(), "{}: syscall {} -> {}", prog.name(), static_cast<unsigned>(op.sys.nr), ret);
+  if (op.sys.nr == hal::Sys::exit) return false;  // task_ended has accounted for it
+  if (op.sys.nr == hal::Sys::fork && ret > 0 && op.sys.child_user) cx_.program_started();
+  prog.complete(op, static_cast<uint64_t>(ret));
+  return true;
+}
+
+void Core::task_ended(int pid, void* user, int exit_status, int signal) {
+  (signal ? stats.tasks_killed : stats.tasks_exited) += 1;
+  DPRINTF(Core, tick_ps(), name(), "pid {} ended: {} {}", pid, signal ? "signal" : "exit", signal ? signal : exit_status);
+  if (user) static_cast<UserProgram*>(user)->ended(exit_status, signal);
+  cx_.program_ended();
+}
+
+void Core::halt(const char* reason) {
+  // The firmware panicked. Unwind to run(), which ends the simulation.
+  throw FirmwarePanic(fmt::format("firmware panic on cpu{}: {}", p_.id, reason));
+}
+
+void Core::raise_interrupt(uint8_t vector) {
+  pending_irq_.set(vector);
+  irq_pending_ = true;
+  irq_event_.notify(SC_ZERO_TIME);
+}
+
+void Core::deliver_interrupts() {
+  while (irq_pending_) {
+    // Highest vector first, as a local APIC prioritises.
+    int vec = -1;
+    for (int v = 255; v >= 0; --v)
+      if (pending_irq_.test(v)) {
+        vec = v;
+        break;
+      }
+    if (vec < 0) {
+      irq_pending_ = false;
+      break;
+    }
+    pending_irq_.reset(vec);
+    irq_pending_ = pending_irq_.any();
+    ++stats.interrupts;
+    qk_.inc(p_.trap_latency);
+    DPRINTF(Core, tick_ps(), name(), "interrupt vector {:#x}", vec);
+    cx_.firmware->interrupt(*this, static_cast<uint8_t>(vec));
+  }
+}
+
+// ---- HAL: physical memory -----------------------------------------------------
+
+void Core::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {
+  dmi_.erase(std::remove_if(dmi_.begin(), dmi_.end(),
+                            [&](const tlm::tlm_dmi& d) {
+                              return d.get_start_address() <= end && d.get_end_address() >= start;
+                            }),
+             dmi_.end());
+}
+
+void* Core::direct_map(hal::paddr_t pa, uint64_t len) {
+  if (len == 0) len = 1;
+  for (const tlm::tlm_dmi& d : dmi_)
+    if (pa >= d.get_start_address() && pa + len - 1 <= d.get_end_address()) return d.get_dmi_ptr() + (pa - d.get_start_address());
+  tlm::tlm_generic_payload t;
+  tlm::tlm_dmi dmi;
+  t.set_command(tlm::TLM_READ_COMMAND);
+  t.set_address(pa);
+  if (!mem_socket->get_direct_mem_ptr(t, dmi) || !dmi.is_read_write_allowed()) return nullptr;
+  dmi_.push_back(dmi);
+  if (pa + len - 1 > dmi.get_end_address()) return nullptr;
+  return dmi.get_dmi_ptr() + (pa - dmi.get_start_address());
+}
+
+hal::MemStatus Core::phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write) {
+  if (uint8_t* p = static_cast<uint8_t*>(direct_map(pa, len))) {
+    if (write) std::memcpy(p, buf, len);
+    else std::memcpy(buf, p, len);
+    return hal::MemStatus::ok;
+  }
+  PoisonExtension poison;
+  phys_trans_.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  phys_trans_.set_address(pa);
+  phys_trans_.set_data_ptr(static_cast<unsigned char*>(buf));
+  phys_trans_.set_data_length(static_cast<unsigned>(len));
+  phys_trans_.set_streaming_width(static_cast<unsigned>(len));
+  phys_trans_.set_byte_enable_ptr(nullptr);
+  phys_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  phys_trans_.set_extension(&poison);
+  sc_time delay = qk_.get_local_time();
+  mem_socket->b_transport(phys_trans_, delay);
+  qk_.set(delay);
+  phys_trans_.clear_extension(&poison);
+  if (poison.poisoned) return hal::MemStatus::poison;
+  return phys_trans_.is_response_ok() ? hal::MemStatus::ok : hal::MemStatus::address_error;
+}
+
+void Core::charge_bulk(uint64_t bytes, hal::paddr_t pa) {
+  // One memory latency (where DMI tells it; transactions charge their own)
+  // plus the bytes at the core's copy bandwidth.
+  stats.phys_bytes += bytes;
+  sc_time latency = SC_ZERO_TIME;
+  for (const tlm::tlm_dmi& d : dmi_)
+    if (pa >= d.get_start_address() && pa <= d.get_end_address()) latency = d.get_read_latency();
+  qk_.inc(latency + sc_time(static_cast<double>(bytes) / p_.copy_bytes_per_ns, SC_NS));
+}
+
+hal::MemStatus Core::phys_read(hal::paddr_t pa, void* dst, uint64_t len) {
+  charge_bulk(len, pa);
+  auto* out = static_cast<uint8_t*>(dst);
+  while (len) {
+    const uint64_t n = std::min(len, kPage - (pa & (kPage - 1)));
+    const hal::MemStatus st = phys_chunk(pa, out, n, false);
+    if (st != hal::MemStatus::ok) return st;
+    pa += n;
+    out += n;
+    len -= n;
+  }
+  return hal::MemStatus::ok;
+}
+
+hal::MemStatus Core::phys_write(hal::paddr_t pa, const void* src, uint64_t len) {
+  charge_bulk(len, pa);
+  auto* in = static_cast<const uint8_t*>(src);
+  while (len) {
+    const uint64_t n = std::min(len, kPage - (pa & (kPage - 1)));
+    const hal::MemStatus st = phys_chunk(pa, const_cast<uint8_t*>(in), n, true);
+    if (st != hal::MemStatus::ok) return st;
+    pa += n;
+    in += n;
+    len -= n;
+  }
+  return hal::MemStatus::ok;
+}
+
+hal::MemStatus Core::phys_fill(hal::paddr_t pa, uint8_t value, uint64_t len) {
+  charge_bulk(len, pa);
+  uint8_t buf[kPage];
+  bool buf_ready = false;
+  while (len) {
+    const uint64_t n = std::min(len, kPage - (pa & (kPage - 1)));
+    if (uint8_t* p = static_cast<uint8_t*>(direct_map(pa, n))) {
+      std::memset(p, value, n);
+    } else {
+      if (!buf_ready) {
+        std::memset(buf, value, sizeof buf);
+        buf_ready = true;
+      }
+      const hal::MemStatus st = phys_chunk(pa, buf, n, true);
+      if (st != hal::MemStatus::ok) return st;
+    }
+    pa += n;
+    len -= n;
+  }
+  return hal::MemStatus::ok;
+}
+
+hal::MemStatus Core::phys_copy(hal::paddr_t dst, hal::paddr_t src, uint64_t len) {
+  charge_bulk(len, src);
+  charge_bulk(0, dst);
+  uint8_t buf[kPage];
+  while (len) {
+    const uint64_t n = std::min({len, kPage - (dst & (kPage - 1)), kPage - (src & (kPage - 1))});
+    uint8_t* s = static_cast<uint8_t*>(direct_map(src, n));
+    uint8_t* d = static_cast<uint8_t*>(direct_map(dst, n));
+    if (s && d) {
+      std::memmove(d, s, n);
+    } else {
+      hal::MemStatus st = phys_chunk(src, buf, n, false);
+      if (st != hal::MemStatus::ok) return st;
+      st = phys_chunk(dst, buf, n, true);
+      if (st != hal::MemStatus::ok) return st;
+    }
+    dst += n;
+    src += n;
+    len -= n;
+  }
+  return hal::MemStatus::ok;
+}
+
+// ---- HAL: MMU, IPIs, MMIO, time, console ------------------------------------------
+
+void Core::set_paging_control(const hal::PagingControl& ctl) {
+  mmu_.set_control(ctl.wp, ctl.nxe, ctl.pcide);
+  DPRINTF(MMU, tick_ps(), name(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
+}
+
+void Core::write_cr3(uint64_t value) { mmu_.write_cr3(value); }
+uint64_t Core::read_cr3() const { return mmu_.cr3(); }
+void Core::invlpg(hal::vaddr_t va) { mmu_.invlpg(va); }
+void Core::invpcid(x86::InvpcidType type, uint16_t pcid, hal::vaddr_t va) { mmu_.invpcid(type, pcid, va); }
+
+void Core::send_ipi(unsigned target_cpu, uint8_t vector) {
+  ++stats.ipis_sent;
+  const uint64_t icr = (static_cast<uint64_t>(target_cpu) << 32) | vector;
+  if (mmio_write(p_.intc_base + InterruptController::kRegIcr, icr, 8) != hal::MemStatus::ok)
+    throw std::runtime_error(fmt::format("IPI to cpu{} failed: no such cpu", target_cpu));
+}
+
+hal::MemStatus Core::mmio_read(hal::paddr_t pa, uint64_t& value, unsigned size) {
+  value = 0;
+  if (size == 0 || size > 8) return hal::MemStatus::address_error;
+  return phys_chunk(pa, &value, size, false);
+}
+
+hal::MemStatus Core::mmio_write(hal::paddr_t pa, uint64_t value, unsigned size) {
+  if (size == 0 || size > 8) return hal::MemStatus::address_error;
+  // MMIO must reach the device: never through DMI.
+  phys_trans_.set_command(tlm::TLM_WRITE_COMMAND);
+  phys_trans_.set_address(pa);
+  phys_trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+  phys_trans_.set_data_length(size);
+  phys_trans_.set_streaming_width(size);
+  phys_trans_.set_byte_enable_ptr(nullptr);
+  phys_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_time delay = qk_.get_local_time();
+  mem_socket->b_transport(phys_trans_, delay);
+  qk_.set(delay);
+  return phys_trans_.is_response_ok() ? hal::MemStatus::ok : hal::MemStatus::address_error;
+}
+
+uint64_t Core::now_ns() const { return static_cast<uint64_t>(local_now() / sc_time(1, SC_NS)); }
+
+void Core::charge_ns(uint64_t ns) { qk_.inc(sc_time(static_cast<double>(ns), SC_NS)); }
+
+void Core::cpu_relax() {
+  qk_.sync();
+  if (!irq_pending_) sc_core::wait(p_.relax_period, irq_event_);
+  qk_.reset();
+  deliver_interrupts();
+}
+
+void Core::console(const char* text, size_t len) {
+  if (cx_.console) cx_.console(p_.id, text, len);
+}
+
+}  // namespace hw

@@ -1,0 +1,180 @@
+// A core: an SC_THREAD that boots (or joins) the firmware, runs the user
+// programs the firmware schedules on it, and implements the firmware's HAL
+// with TLM transactions. User accesses go through the MMU (fast path first,
+// its TLM socket otherwise); page faults, machine checks, system calls,
+// interrupts and timer ticks enter the firmware through hal::Firmware.
+//
+// Loosely timed with temporal decoupling: the core runs ahead of SystemC
+// time by up to the global quantum (tlm_quantumkeeper) and synchronises at
+// operation boundaries, where interrupts are taken.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/tlm_quantumkeeper.h>
+
+#include "hw/cpu/user_program.h"
+#include "hw/ext/mmu_access.h"
+#include "hw/intc/intc.h"
+#include "hw/mmu/mmu.h"
+#include "hw/sim/stats.h"
+#include "sw/hal/firmware.h"
+#include "sw/hal/hal.h"
+
+namespace hw {
+
+// Thrown by Core::halt through the firmware's frames back to the core's
+// thread when the firmware panics.
+struct FirmwarePanic : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// What the cores of one machine share: boot, the count of live user
+// programs (the run ends when it reaches zero), the console, run failure.
+class CoreComplex {
+ public:
+  const hal::BootInfo* boot_info = nullptr;
+  hal::Firmware* firmware = nullptr;
+  // Called on the bootstrap core once the firmware has booted (spawns the
+  // scenario's processes through the given HAL).
+  std::function<void(hal::Hal&)> on_boot;
+  std::function<void(unsigned cpu, const char* text, size_t len)> console;
+  sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;  // 0: no limit
+
+  void program_started() { ++live_; }
+  void program_ended() {
+    if (live_ > 0) --live_;
+    wake.notify(sc_core::SC_ZERO_TIME);
+  }
+  unsigned live_programs() const { return live_; }
+
+  // Ends the run with an error (the first one wins).
+  void fail(const std::string& message);
+  const std::string& error() const { return error_; }
+  bool failed() const { return !error_.empty(); }
+
+  void core_finished();
+  void set_cores(unsigned n) { cores_ = n; }
+
+  sc_core::sc_event booted;
+  sc_core::sc_event wake;  // programs ended or appeared
+  bool boot_done = false;
+  bool boot_ok = false;
+
+ private:
+  unsigned live_ = 0;
+  unsigned cores_ = 0, finished_ = 0;
+  std::string error_;
+};
+
+class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
+ public:
+  struct Params {
+    unsigned id = 0;
+    unsigned node = 0;
+    sc_core::sc_time timer_period = sc_core::sc_time(1, sc_core::SC_MS);
+    sc_core::sc_time trap_latency = sc_core::sc_time(100, sc_core::SC_NS);  // fault/syscall entry+exit
+    double copy_bytes_per_ns = 16.0;   // bulk physical copies and fills by the firmware
+    sc_core::sc_time relax_period = sc_core::sc_time(100, sc_core::SC_NS);
+    uint64_t intc_base = 0;            // where IPIs are sent
+    unsigned max_fault_retries = 64;   // the same access faulting more often is a firmware livelock
+  };
+
+  tlm_utils::simple_initiator_socket<Core> mmu_socket;  // user accesses, slow path
+  tlm_utils::simple_initiator_socket<Core> mem_socket;  // the firmware's physical accesses and MMIO
+
+  SC_HAS_PROCESS(Core);
+  Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreComplex& complex,
+       sim::stats::Group* stats_parent);
+  // A payload frees the extensions still attached when it dies: detach ours.
+  ~Core() override { user_trans_.clear_extension(&user_ext_); }
+
+  // ---- hal::Hal ----
+  unsigned cpu() const override { return p_.id; }
+  void* direct_map(hal::paddr_t pa, uint64_t len) override;
+  hal::MemStatus phys_read(hal::paddr_t pa, void* dst, uint64_t len) override;
+  hal::MemStatus phys_write(hal::paddr_t pa, const void* src, uint64_t len) override;
+  hal::MemStatus phys_fill(hal::paddr_t pa, uint8_t value, uint64_t len) override;
+  hal::MemStatus phys_copy(hal::paddr_t dst, hal::paddr_t src, uint64_t len) override;
+  void set_paging_control(const hal::PagingControl& ctl) override;
+  void write_cr3(uint64_t value) override;
+  uint64_t read_cr3() const override;
+  void invlpg(hal::vaddr_t va) override;
+  void invpcid(x86::InvpcidType type, uint16_t pcid, hal::vaddr_t va) override;
+  void send_ipi(unsigned target_cpu, uint8_t vector) override;
+  hal::MemStatus mmio_read(hal::paddr_t pa, uint64_t& value, unsigned size) override;
+  hal::MemStatus mmio_write(hal::paddr_t pa, uint64_t value, unsigned size) override;
+  uint64_t now_ns() const override;
+  void charge_ns(uint64_t ns) override;
+  void cpu_relax() override;
+  void console(const char* text, size_t len) override;
+  void task_ended(int pid, void* user, int exit_status, int signal) override;
+  [[noreturn]] void halt(const char* reason) override;
+
+  // ---- InterruptSink ----
+  void raise_interrupt(uint8_t vector) override;
+
+  Mmu& mmu() { return mmu_; }
+  // Simulated time of this core, including its decoupled offset.
+  sc_core::sc_time local_now() const { return sc_core::sc_time_stamp() + qk_.get_local_time(); }
+
+  struct Stats : sim::stats::Group {
+    explicit Stats(sim::stats::Group* parent);
+    sim::stats::Scalar reads{this, "reads", "User loads", "Count"};
+    sim::stats::Scalar writes{this, "writes", "User stores", "Count"};
+    sim::stats::Scalar fetches{this, "fetches", "User instruction fetches", "Count"};
+    sim::stats::Scalar fast_accesses{this, "fastAccesses", "User accesses completed by a TLB hit without a TLM call", "Count"};
+    sim::stats::Scalar syscalls{this, "syscalls", "System calls", "Count"};
+    sim::stats::Scalar page_faults{this, "pageFaults", "Page faults delivered to the firmware", "Count"};
+    sim::stats::Scalar machine_checks{this, "machineChecks", "Machine checks delivered to the firmware", "Count"};
+    sim::stats::Scalar gp_faults{this, "gpFaults", "General-protection faults (task killed)", "Count"};
+    sim::stats::Scalar interrupts{this, "interrupts", "Interrupts taken", "Count"};
+    sim::stats::Scalar ipis_sent{this, "ipisSent", "IPIs sent", "Count"};
+    sim::stats::Scalar timer_ticks{this, "timerTicks", "Timer interrupts", "Count"};
+    sim::stats::Scalar schedules{this, "schedules", "Calls into the scheduler", "Count"};
+    sim::stats::Scalar tasks_killed{this, "tasksKilled", "Tasks killed by a signal while running here", "Count"};
+    sim::stats::Scalar tasks_exited{this, "tasksExited", "Tasks that exited while running here", "Count"};
+    sim::stats::Scalar idle_ns{this, "idleTime", "Time with nothing to run", "ns"};
+    sim::stats::Scalar phys_bytes{this, "firmwarePhysBytes", "Bytes the firmware read, wrote, filled or copied through the HAL", "Byte"};
+  } stats;
+
+ private:
+  void run();
+  void boot_or_join();
+  void run_task(const hal::RunTask& task);
+  // Executes one access; returns false when the task was killed.
+  bool execute_access(UserProgram& prog, const UserOp& op);
+  // Executes a system call; returns false when the task is gone (exit, kill).
+  bool execute_syscall(UserProgram& prog, const UserOp& op);
+  void deliver_interrupts();
+  bool timer_due();
+  void idle();
+  void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
+  void charge_bulk(uint64_t bytes, hal::paddr_t pa);
+  // One physical access within a page: DMI when granted, else a transaction.
+  hal::MemStatus phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write);
+  uint64_t tick_ps() const;
+
+  Params p_;
+  Mmu& mmu_;
+  CoreComplex& cx_;
+  tlm_utils::tlm_quantumkeeper qk_;
+  std::vector<tlm::tlm_dmi> dmi_;
+  std::bitset<256> pending_irq_;
+  bool irq_pending_ = false;
+  sc_core::sc_event irq_event_;
+  sc_core::sc_time next_tick_;
+  tlm::tlm_generic_payload user_trans_;
+  MmuAccessExtension user_ext_;
+  tlm::tlm_generic_payload phys_trans_;
+};
+
+}  // namespace hw

@@ -1,0 +1,41 @@
+// What a core runs in user mode: a stream of operations (memory accesses and
+// system calls) produced by a workload generator or a trace (tb/workload).
+// The core executes each one through the MMU or the firmware and reports the
+// result back. The program is the "user space" of a simulated process.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "sw/hal/firmware.h"
+#include "sw/hal/x86.h"
+
+namespace hw {
+
+struct UserOp {
+  enum class Kind : uint8_t { access, syscall };
+  Kind kind = Kind::access;
+  // access: at most 8 bytes, within one page (the program splits the rest)
+  uint64_t va = 0;
+  uint8_t size = 8;
+  x86::Access access = x86::Access::read;
+  uint64_t wdata = 0;      // write data (little-endian, low `size` bytes)
+  // syscall
+  hal::SyscallArgs sys{};
+};
+
+class UserProgram {
+ public:
+  virtual ~UserProgram() = default;
+  virtual const std::string& name() const = 0;
+  // The next operation; false when the program is finished (the core then
+  // makes the process exit with status 0).
+  virtual bool next(UserOp& op) = 0;
+  // The result of the operation just executed: the data read (reads and
+  // fetches), or the system call's return value.
+  virtual void complete(const UserOp& op, uint64_t value) = 0;
+  // The process ended: by exit (signal 0) or killed by a signal.
+  virtual void ended(int exit_status, int signal) = 0;
+};
+
+}  // namespace hw

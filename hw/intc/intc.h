@@ -1,0 +1,54 @@
+// The interrupt controller: delivers inter-processor interrupts and device
+// interrupts to cores. Cores send IPIs by writing its ICR register over MMIO
+// (like a local APIC's ICR): value = (destination cpu << 32) | vector.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "hw/sim/stats.h"
+
+namespace hw {
+
+// Anything that can take an interrupt (a core).
+class InterruptSink {
+ public:
+  virtual ~InterruptSink() = default;
+  virtual void raise_interrupt(uint8_t vector) = 0;
+};
+
+class InterruptController : public sc_core::sc_module {
+ public:
+  static constexpr uint64_t kRegIcr = 0x300;   // write: send an IPI
+  static constexpr uint64_t kRegId = 0x20;     // read: number of cpus
+  static constexpr uint64_t kMmioSize = 0x1000;
+
+  tlm_utils::simple_target_socket<InterruptController> socket;
+
+  InterruptController(sc_core::sc_module_name name, uint64_t base, sc_core::sc_time latency,
+                      sim::stats::Group* stats_parent);
+
+  void connect(unsigned cpu, InterruptSink* sink);
+  // A device raises `vector` at `cpu`.
+  void device_interrupt(unsigned cpu, uint8_t vector);
+  uint64_t base() const { return base_; }
+
+  struct Stats : sim::stats::Group {
+    explicit Stats(sim::stats::Group* parent);
+    sim::stats::Scalar ipis{this, "ipis", "Inter-processor interrupts delivered", "Count"};
+    sim::stats::Scalar device_irqs{this, "deviceInterrupts", "Device interrupts delivered", "Count"};
+    sim::stats::Scalar bad_targets{this, "badTargets", "IPIs to a cpu that does not exist", "Count"};
+  } stats;
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  uint64_t base_;
+  sc_core::sc_time latency_;
+  std::vector<InterruptSink*> sinks_;
+};
+
+}  // namespace hw

@@ -1,0 +1,513 @@
+#include "hw/mmu/mmu.h"
+
+#include <algorithm>
+
+#include "hw/ext/memory.h"
+#include "hw/sim/debug.h"
+
+namespace hw {
+
+using sc_core::sc_time;
+using sc_core::SC_ZERO_TIME;
+
+namespace {
+
+const char* access_name(x86::Access a) {
+  return a == x86::Access::write ? "write" : a == x86::Access::fetch ? "fetch" : "read";
+}
+
+TlbArray::Geometry array(const char* name, unsigned sets, unsigned ways, std::vector<unsigned> sizes) {
+  TlbArray::Geometry g;
+  g.name = name;
+  g.sets = sets;
+  g.ways = ways;
+  g.sizes = std::move(sizes);
+  return g;
+}
+
+// Salts for per-structure seeds.
+enum : uint64_t { kSaltItlb = 1, kSaltDtlb = 2, kSaltStlb = 3, kSaltPwc = 4 };
+
+}  // namespace
+
+// Golden Cove (the core of Sapphire Rapids), as its CPUID leaf 0x18 reports
+// the TLBs; the paging-structure-cache sizes are not published and are
+// assumptions (docs/mmu.md).
+Mmu::Params::Params() {
+  itlb = {array("4k", 32, 8, {0}), array("2m", 4, 8, {1})};
+  dtlb = {array("4k", 16, 4, {0}), array("2m", 8, 4, {1}), array("1g", 1, 8, {2})};
+  stlb = {array("4k2m", 128, 8, {0, 1}), array("1g", 128, 8, {2})};
+  pwc.level[4] = {1, 4, ReplacementPolicy::lru};
+  pwc.level[3] = {1, 4, ReplacementPolicy::lru};
+  pwc.level[2] = {1, 32, ReplacementPolicy::lru};
+}
+
+Mmu::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "mmu") {}
+
+Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* stats_parent)
+    : sc_module(name), cpu_socket("cpu_socket"), walk_socket("walk_socket"), mem_socket("mem_socket"),
+      stats(stats_parent), p_(params),
+      itlb_(std::make_unique<Tlb>(&stats, "itlb", std::string(this->name()) + ".itlb", params.itlb,
+                                  mix_seed(mix_seed(params.seed, params.cpu), kSaltItlb))),
+      dtlb_(std::make_unique<Tlb>(&stats, "dtlb", std::string(this->name()) + ".dtlb", params.dtlb,
+                                  mix_seed(mix_seed(params.seed, params.cpu), kSaltDtlb))),
+      stlb_(params.stlb.empty() ? nullptr
+                                : std::make_unique<Tlb>(&stats, "stlb", std::string(this->name()) + ".stlb", params.stlb,
+                                                        mix_seed(mix_seed(params.seed, params.cpu), kSaltStlb))),
+      pwc_(std::make_unique<Pwc>(&stats, std::string(this->name()) + ".pwc", params.levels, params.pwc,
+                                 mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc))),
+      window_(&stats, params.window), hit_cost_(params.hit_latency + params.access_latency) {
+  if (p_.levels < 4 || p_.levels > kMaxLevels) throw std::invalid_argument("paging levels must be 4 or 5");
+  cpu_socket.register_b_transport(this, &Mmu::b_transport);
+  mem_socket.register_invalidate_direct_mem_ptr(this, &Mmu::invalidate_direct_mem_ptr);
+  walk_trans_.set_extension(&walk_ext_);
+}
+
+uint64_t Mmu::tick(const sc_time& abs) const {
+  return static_cast<uint64_t>(abs / sc_time(1, sc_core::SC_PS));
+}
+
+// ---- Cold parts of the fast path --------------------------------------------
+
+bool Mmu::reopen(const sc_time& delay) { return window_.refresh(sc_core::sc_time_stamp() + delay, seq_); }
+
+bool Mmu::settle(TlbEntry& e, const sc_time& delay) {
+  if (tick(sc_core::sc_time_stamp() + delay) < e.ready_ps) return false;
+  e.host = e.pending_host;
+  e.pending_host = nullptr;
+  e.pending = false;
+  return true;
+}
+
+// ---- Control (serialising: the next access waits for every walk in flight) ----
+
+void Mmu::flush_tlbs_va(uint64_t va, uint16_t pcid, bool include_global) {
+  itlb_->flush_va(va, pcid, include_global);
+  dtlb_->flush_va(va, pcid, include_global);
+  if (stlb_) stlb_->flush_va(va, pcid, include_global);
+}
+
+void Mmu::flush_tlbs_pcid(uint16_t pcid, bool include_global) {
+  itlb_->flush_pcid(pcid, include_global);
+  dtlb_->flush_pcid(pcid, include_global);
+  if (stlb_) stlb_->flush_pcid(pcid, include_global);
+}
+
+void Mmu::flush_tlbs_all(bool include_global) {
+  itlb_->flush_all(include_global);
+  dtlb_->flush_all(include_global);
+  if (stlb_) stlb_->flush_all(include_global);
+}
+
+void Mmu::set_control(bool wp, bool nxe, bool pcide) {
+  window_.serialize();
+  const bool rights = wp != wp_ || nxe != nxe_;
+  wp_ = wp;
+  nxe_ = nxe;
+  if (pcide_ != pcide) {
+    // Changing CR4.PCIDE: the SDM requires a full flush when it goes 1 -> 0;
+    // flushing on 0 -> 1 too is allowed and keeps the model simple.
+    flush_tlbs_all(true);
+    pwc_->flush_all();
+  }
+  pcide_ = pcide;
+  pcid_ = pcide_ ? static_cast<uint16_t>(cr3_ & x86::CR3_PCID_MASK) : 0;
+  if (rights) {
+    // Entries keep raw rights; only the fast path's precomputed bits change.
+    itlb_->recompute_perm(wp_, nxe_);
+    dtlb_->recompute_perm(wp_, nxe_);
+    if (stlb_) stlb_->recompute_perm(wp_, nxe_);
+  }
+  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "control wp={} nxe={} pcide={}", wp, nxe, pcide);
+}
+
+void Mmu::write_cr3(uint64_t value) {
+  window_.serialize();
+  ++stats.cr3_writes;
+  const bool noflush = pcide_ && (value & x86::CR3_NOFLUSH);
+  cr3_ = value & ~x86::CR3_NOFLUSH;
+  pcid_ = pcide_ ? static_cast<uint16_t>(cr3_ & x86::CR3_PCID_MASK) : 0;
+  if (noflush) {
+    ++stats.cr3_noflush;  // SDM: not required to invalidate anything
+  } else if (pcide_) {
+    // The new PCID's non-global TLB entries and its PWC entries; other PCIDs keep theirs.
+    flush_tlbs_pcid(pcid_, false);
+    pwc_->flush_pcid(pcid_);
+  } else {
+    // PCID 000H is the only one: every non-global entry and the whole PWC.
+    flush_tlbs_all(false);
+    pwc_->flush_all();
+  }
+  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "cr3 <- {:#x} pcid={} {}", cr3_, pcid_,
+          noflush ? "noflush" : "flush");
+}
+
+void Mmu::invlpg(uint64_t va) {
+  window_.serialize();
+  ++stats.invlpg;
+  const unsigned va_bits = x86::level_shift(p_.levels + 1);
+  if (!x86::is_canonical(va, va_bits)) return;  // a NOP, as on hardware
+  // TLB entries for the page: the current PCID's and global ones (of any PCID).
+  flush_tlbs_va(va, pcid_, true);
+  // Every PWC entry of the current PCID, whatever its address.
+  if (pwc_->params().invlpg_all_pcids) pwc_->flush_all();
+  else pwc_->flush_pcid(pcid_);
+  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "invlpg va={:#x} pcid={}", va, pcid_);
+}
+
+void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
+  window_.serialize();
+  ++stats.invpcid;
+  switch (type) {
+    case x86::InvpcidType::individual_address:
+      // Non-global mappings of (pcid, va): its TLB entries and the PWC
+      // entries that would be used to translate va.
+      flush_tlbs_va(va, pcid, false);
+      pwc_->flush_va(va, pcid);
+      break;
+    case x86::InvpcidType::single_context:
+      flush_tlbs_pcid(pcid, false);
+      pwc_->flush_pcid(pcid);
+      break;
+    case x86::InvpcidType::all_contexts_global:
+      flush_tlbs_all(true);
+      pwc_->flush_all();
+      break;
+    case x86::InvpcidType::all_contexts:
+      flush_tlbs_all(false);
+      pwc_->flush_all();
+      break;
+  }
+  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "invpcid type={} pcid={} va={:#x}", static_cast<int>(type),
+          pcid, va);
+}
+
+// ---- Slow path -------------------------------------------------------------
+
+bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, WalkRequest& rq, WalkResult& res,
+               sc_time& done) {
+  rq = WalkRequest{};
+  rq.va = va;
+  rq.access = acc;
+  rq.user = user;
+  rq.cr3 = cr3_;
+  rq.wp = wp_;
+  rq.nxe = nxe_;
+  rq.pcide = pcide_;
+  rq.levels = p_.levels;
+  rq.maxphyaddr = p_.maxphyaddr;
+  rq.start_level = p_.levels;
+  rq.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
+  pwc_->lookup(va, pcid_, rq);
+  ++stats.walks;
+  walk_ext_.req = rq;
+  walk_trans_.set_command(tlm::TLM_IGNORE_COMMAND);
+  walk_trans_.set_address(va);
+  walk_trans_.set_data_length(0);
+  walk_trans_.set_data_ptr(nullptr);
+  walk_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  // The walker's delay is relative to SystemC time, which it may advance
+  // (a bus lock held by another core): completion is taken after the call.
+  start += pwc_->enabled() ? pwc_->params().latency : SC_ZERO_TIME;
+  const sc_time base = sc_core::sc_time_stamp();
+  sc_time d = start > base ? start - base : SC_ZERO_TIME;
+  walk_socket->b_transport(walk_trans_, d);
+  done = sc_core::sc_time_stamp() + d;
+  res = walk_ext_.res;
+  return walk_trans_.is_response_ok();
+}
+
+TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r) {
+  TlbEntry e;
+  e.size = static_cast<uint8_t>(r.leaf_level - 1);
+  e.page_size = e.size;
+  e.vpn = va >> size_shift(e.size);
+  e.pa_base = r.pa & ~(e.bytes() - 1);
+  e.pcid = pcid_;
+  e.global = r.global;
+  e.rw = r.rw;
+  e.us = r.us;
+  e.nx = r.nx;
+  e.dirty = r.dirty;
+
+  // Host pointer through DMI, possibly covering only part of a huge page.
+  const uint64_t page_end = e.pa_base + e.bytes() - 1;
+  const tlm::tlm_dmi* d = nullptr;
+  for (const tlm::tlm_dmi& x : dmi_)
+    if (r.pa >= x.get_start_address() && r.pa <= x.get_end_address()) d = &x;
+  if (!d) {
+    tlm::tlm_generic_payload t;
+    tlm::tlm_dmi dmi;
+    t.set_command(tlm::TLM_READ_COMMAND);
+    t.set_address(r.pa);
+    if (mem_socket->get_direct_mem_ptr(t, dmi) && dmi.is_read_write_allowed()) {
+      dmi_.push_back(dmi);
+      d = &dmi_.back();
+    }
+  }
+  if (d) {
+    const uint64_t lo = std::max<uint64_t>(d->get_start_address(), e.pa_base);
+    const uint64_t hi = std::min<uint64_t>(d->get_end_address(), page_end);
+    e.host = d->get_dmi_ptr() + (lo - d->get_start_address()) - (lo - e.pa_base);
+    e.host_lo = static_cast<uint32_t>(lo - e.pa_base);
+    e.host_hi = static_cast<uint32_t>(hi - e.pa_base);
+  }
+  return e;
+}
+
+TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss) {
+  TlbEntry e = page;
+  const unsigned size = t.fit(page.size);
+  if (size < page.size) {
+    // The piece of the page holding va (a fractured entry).
+    e.size = static_cast<uint8_t>(size);
+    e.vpn = va >> size_shift(size);
+    const uint64_t off = e.va_base() - page.va_base();
+    const uint64_t last = off + e.bytes() - 1;
+    e.pa_base = page.pa_base + off;
+    uint8_t* const whole = page.host ? page.host : page.pending_host;
+    e.host = e.pending_host = nullptr;
+    e.host_lo = e.host_hi = 0;
+    if (whole && page.host_lo <= last && page.host_hi >= off) {
+      uint8_t* const piece = whole + off;
+      (page.host ? e.host : e.pending_host) = piece;
+      e.host_lo = static_cast<uint32_t>(std::max<uint64_t>(page.host_lo, off) - off);
+      e.host_hi = static_cast<uint32_t>(std::min<uint64_t>(page.host_hi, last) - off);
+    }
+  }
+  e.compute_perm(wp_, nxe_);
+  if (count_miss) t.attribute_miss(e.size);
+  TlbEntry* in = t.insert(e);
+  DPRINTF(TLB, tick(sc_core::sc_time_stamp()), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(),
+          e.va_base(), e.pa_base, size_name(e.size), e.pcid, e.global ? " global" : "",
+          e.host || e.pending_host ? "" : " no-dmi", e.pending ? " pending" : "");
+  return in;
+}
+
+void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_time when) {
+  ext.outcome = AccessOutcome::page_fault;
+  ext.fault_addr = va;
+  ext.error_code = ec;
+  ext.fault_level = level;
+  ext.reason = (ec & x86::PF_RSVD) ? FaultReason::reserved_bit
+               : (ec & x86::PF_P)  ? FaultReason::protection
+                                   : FaultReason::not_present;
+  ++stats.page_faults;
+  (ext.reason == FaultReason::reserved_bit ? stats.faults_reserved
+   : ext.reason == FaultReason::protection ? stats.faults_protection
+                                           : stats.faults_not_present) += 1;
+  // A page fault invalidates the TLB and PWC entries that would translate
+  // the faulting address for the current PCID (SDM 4.10.4.2).
+  flush_tlbs_va(va, pcid_, true);
+  pwc_->flush_va(va, pcid_);
+  DPRINTF(Fault, tick(when), name(), "page fault va={:#x} ec={:#x} level={} ({})", va, ec, level,
+          ext.reason == FaultReason::reserved_bit ? "reserved bit"
+          : ext.reason == FaultReason::protection ? "protection"
+                                                  : "not present");
+}
+
+bool Mmu::data_access(tlm::tlm_generic_payload& trans, uint64_t pa, MmuAccessExtension& ext, sc_time& delay) {
+  PoisonExtension poison;
+  mem_trans_.set_command(trans.get_command());
+  mem_trans_.set_address(pa);
+  mem_trans_.set_data_ptr(trans.get_data_ptr());
+  mem_trans_.set_data_length(trans.get_data_length());
+  mem_trans_.set_streaming_width(trans.get_data_length());
+  mem_trans_.set_byte_enable_ptr(nullptr);
+  mem_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  mem_trans_.set_extension(&poison);
+  mem_socket->b_transport(mem_trans_, delay);
+  mem_trans_.clear_extension(&poison);
+  if (mem_trans_.is_response_ok()) return true;
+  ext.outcome = AccessOutcome::machine_check;
+  ext.mc_pa = poison.poisoned ? poison.pa : pa;
+  ext.mc_in_walk = false;
+  ext.mc_action_required = true;
+  ++stats.machine_checks;
+  DPRINTF(Fault, tick(sc_core::sc_time_stamp() + delay), name(), "machine check on data {} pa={:#x} ({})",
+          trans.is_read() ? "read" : "write", pa, poison.poisoned ? "poison" : "bus error");
+  return false;
+}
+
+void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  MmuAccessExtension* ext = nullptr;
+  trans.get_extension(ext);
+  if (!ext) {
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  ++stats.slow_accesses;
+  ++seq_;
+  const uint64_t va = trans.get_address();
+  const unsigned len = trans.get_data_length();
+  const x86::Access acc = ext->access;
+  const bool user = ext->user;
+  ext->outcome = AccessOutcome::ok;
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+  // Returns the core's time as a delay relative to SystemC time.
+  auto finish = [&](sc_time now) {
+    const sc_time base = sc_core::sc_time_stamp();
+    delay = now > base ? now - base : SC_ZERO_TIME;
+  };
+
+  sc_time now = sc_core::sc_time_stamp() + delay;
+  const unsigned va_bits = x86::level_shift(p_.levels + 1);
+  if (!x86::is_canonical(va, va_bits) || !x86::is_canonical(va + len - 1, va_bits)) {
+    now = window_.drain(now);
+    ext->outcome = AccessOutcome::general_protection;
+    ext->fault_addr = va;
+    ext->reason = FaultReason::non_canonical;
+    ++stats.gp_faults;
+    DPRINTF(Fault, tick(now), name(), "#GP non-canonical va={:#x}", va);
+    return finish(now);
+  }
+  now = window_.admit(now, seq_);
+
+  Tlb& l1 = acc == x86::Access::fetch ? *itlb_ : *dtlb_;
+  sc_time cost = p_.hit_latency;
+  TlbEntry* e = l1.lookup(va, pcid_);
+  Tlb* found_in = e ? &l1 : nullptr;
+  const bool l1_missed = !e;
+  bool stlb_missed = false;
+  if (!e) {
+    cost = p_.miss_latency;
+    DPRINTF(TLB, tick(now), name(), "{} miss va={:#x} {} pcid={}", l1.name(), va, access_name(acc), pcid_);
+    if (stlb_) {
+      cost += p_.stlb_latency;
+      e = stlb_->lookup(va, pcid_);
+      if (e) {
+        found_in = stlb_.get();
+      } else {
+        stlb_missed = true;
+        DPRINTF(TLB, tick(now + cost), name(), "stlb miss va={:#x} pcid={}", va, pcid_);
+      }
+    }
+  }
+
+  bool clean_write = false;
+  if (e) {
+    if (!e->allows(acc, user, wp_, nxe_)) {
+      // A rights fault decided from the cached translation (x86 may do so);
+      // precise: the core waits for the walks in flight.
+      ++stats.faults_from_tlb;
+      now = window_.drain(now + cost);
+      const uint32_t ec = x86::PF_P | (acc == x86::Access::write ? x86::PF_W : 0) | (user ? x86::PF_U : 0) |
+                          (acc == x86::Access::fetch && nxe_ ? x86::PF_I : 0);
+      raise_fault(*ext, va, ec, e->page_size + 1u, now);
+      return finish(now);
+    }
+    if (acc == x86::Access::write && !e->dirty) {
+      ++stats.dirty_updates;  // a write through a clean entry walks to set D
+      clean_write = true;
+      e = nullptr;
+    }
+  }
+
+  const WalkWindow::Walk* joined = nullptr;  // the walk in flight this access completes with
+  bool merged = false;                       // ... and it is not this access's own walk
+  if (e) {
+    if (e->pending) {
+      joined = window_.covering(va, pcid_);
+      merged = joined != nullptr;
+      if (!joined) {  // its walk has completed: the entry is usable from now on
+        e->host = e->pending_host;
+        e->pending_host = nullptr;
+        e->pending = false;
+      }
+    }
+    if (found_in != &l1) e = install(l1, *e, va, l1_missed);
+  } else {
+    // Maybe the page's walk is in flight (its entries were evicted, or it was
+    // walked for the other L1): join it rather than walk again.
+    joined = clean_write ? nullptr : window_.covering(va, pcid_);
+    if (joined && !(joined->page.allows(acc, user, wp_, nxe_) && (acc != x86::Access::write || joined->page.dirty)))
+      joined = nullptr;
+    if (joined) {
+      merged = true;
+      if (stlb_) install(*stlb_, joined->page, va, stlb_missed);
+      e = install(l1, joined->page, va, l1_missed);
+    } else {
+      // Walk. The core waits only when no walker is free.
+      const sc_time start = window_.acquire(now + cost);
+      now = start - cost;
+      WalkRequest rq;
+      WalkResult r;
+      sc_time done;
+      if (!walk(va, acc, user, start, rq, r, done)) {
+        trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+        return finish(std::max(start, done));
+      }
+      if (r.status == WalkStatus::page_fault) {
+        now = window_.drain(std::max(start, done));
+        raise_fault(*ext, va, r.error_code, r.fault_level, now);
+        return finish(now);
+      }
+      if (r.status == WalkStatus::machine_check) {
+        now = window_.drain(std::max(start, done));
+        ext->outcome = AccessOutcome::machine_check;
+        ext->mc_pa = r.mc_addr;
+        ext->mc_in_walk = true;
+        ext->mc_action_required = true;
+        ++stats.machine_checks;
+        ++stats.machine_checks_walk;
+        DPRINTF(Fault, tick(now), name(), "machine check in walk va={:#x} pte@{:#x} ({})", va, r.mc_addr,
+                r.mc_poison ? "poison" : "bus error");
+        return finish(now);
+      }
+      pwc_->fill(rq, r, pcid_);
+      TlbEntry page = page_entry(va, r);
+      if (done > start) {
+        // In flight until `done`: the entries withhold their host pointer so
+        // accesses to the page take the slow path and join this walk.
+        page.pending = true;
+        page.ready_ps = tick(done);
+        page.pending_host = page.host;
+        page.host = nullptr;
+        window_.add({start, done, seq_, page});
+        joined = window_.covering(va, pcid_);
+      }
+      if (stlb_) install(*stlb_, page, va, stlb_missed);
+      e = install(l1, page, va, l1_missed);
+    }
+  }
+  if (merged) {
+    window_.count_merge();
+    DPRINTF(TLB, tick(now), name(), "va={:#x} joins the walk in flight for its page", va);
+  }
+
+  // The data access. The core goes on after its own costs; the access
+  // itself completes with the walk it waits for (timing only: its effect is
+  // now, in program order).
+  now += cost;
+  const uint64_t off = va & (e->bytes() - 1);
+  uint8_t* const whole = e->pending ? e->pending_host : e->host;
+  uint8_t* const host = (whole && off >= e->host_lo && off + len - 1 <= e->host_hi) ? whole + off : nullptr;
+  if (host) {
+    if (trans.is_write()) std::memcpy(host, trans.get_data_ptr(), len);
+    else std::memcpy(trans.get_data_ptr(), host, len);
+    return finish(now + p_.access_latency);
+  }
+  // No DMI (poisoned page, a lock): a blocking transaction after the walk.
+  if (joined) now = std::max(now, joined->done);
+  const sc_time base = sc_core::sc_time_stamp();
+  sc_time d = now > base ? now - base : SC_ZERO_TIME;
+  d += p_.access_latency;
+  if (!data_access(trans, e->pa_base + off, *ext, d)) {
+    return finish(window_.drain(sc_core::sc_time_stamp() + d));
+  }
+  finish(sc_core::sc_time_stamp() + d);
+}
+
+void Mmu::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {
+  dmi_.erase(std::remove_if(dmi_.begin(), dmi_.end(),
+                            [&](const tlm::tlm_dmi& d) {
+                              return d.get_start_address() <= end && d.get_end_address() >= start;
+                            }),
+             dmi_.end());
+  itlb_->revoke_host(start, end);
+  dtlb_->revoke_host(start, end);
+  if (stlb_) stlb_->revoke_host(start, end);
+  window_.revoke_host(start, end);
+}
+
+}  // namespace hw

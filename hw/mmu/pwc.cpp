@@ -1,0 +1,202 @@
+#include "hw/mmu/pwc.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "hw/sim/debug.h"
+#include "sw/hal/x86.h"
+
+namespace hw {
+
+namespace {
+uint64_t now_ps() {
+  return static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS));
+}
+constexpr uint64_t kNoTag = ~0ull;
+}  // namespace
+
+const char* pwc_level_name(unsigned level) {
+  switch (level) {
+    case 2: return "pde";
+    case 3: return "pdpte";
+    case 4: return "pml4e";
+    case 5: return "pml5e";
+  }
+  return "?";
+}
+
+// ---- PwcLevel -------------------------------------------------------------------
+
+PwcLevel::Stats::Stats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
+
+PwcLevel::PwcLevel(sim::stats::Group* stats_parent, unsigned level, unsigned levels, const PwcGeometry& g,
+                   uint64_t seed)
+    : stats(stats_parent, pwc_level_name(level)), level_(level), g_(g), shift_(x86::level_shift(level)),
+      repl_(g.replacement, g.sets, g.ways, seed) {
+  if (g_.sets == 0 || (g_.sets & (g_.sets - 1)))
+    throw std::invalid_argument(fmt::format("{} cache: sets must be a power of two, got {}", pwc_level_name(level), g_.sets));
+  if (g_.ways == 0) throw std::invalid_argument(fmt::format("{} cache: no ways", pwc_level_name(level)));
+  // The tag is the linear-address bits that index levels `levels`..L
+  // (bits 47:21 for the PDE cache with 4-level paging).
+  const unsigned va_bits = x86::level_shift(levels + 1);
+  tag_mask_ = (1ull << (va_bits - shift_)) - 1;
+  entries_.resize(static_cast<size_t>(g_.sets) * g_.ways);
+}
+
+const PwcLevel::Entry* PwcLevel::find(uint64_t va, uint16_t pcid, unsigned* slot) const {
+  const uint64_t tag = tag_of(va);
+  const unsigned base = static_cast<unsigned>(tag & (g_.sets - 1)) * g_.ways;
+  for (unsigned w = 0; w < g_.ways; ++w) {
+    const Entry& e = entries_[base + w];
+    if (e.tag == tag && e.pcid == pcid) {
+      if (slot) *slot = base + w;
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+bool PwcLevel::insert(const Entry& e) {
+  const unsigned set = static_cast<unsigned>(e.tag & (g_.sets - 1));
+  const unsigned base = set * g_.ways;
+  unsigned way = g_.ways;
+  for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w)
+    if (entries_[base + w].tag == e.tag && entries_[base + w].pcid == e.pcid) way = w;
+  for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w)
+    if (entries_[base + w].tag == kNoTag) way = w;
+  bool evicted = false;
+  if (way == g_.ways) {
+    way = repl_.victim(set);
+    evicted = true;
+    ++stats.evictions;
+  }
+  entries_[base + way] = e;
+  repl_.touch(set, way);
+  ++stats.fills;
+  return evicted;
+}
+
+unsigned PwcLevel::flush_pcid(uint16_t pcid) {
+  unsigned n = 0;
+  for (Entry& e : entries_)
+    if (e.tag != kNoTag && e.pcid == pcid) {
+      e.tag = kNoTag;
+      ++n;
+    }
+  stats.invalidations += n;
+  return n;
+}
+
+unsigned PwcLevel::flush_all() {
+  unsigned n = 0;
+  for (Entry& e : entries_)
+    if (e.tag != kNoTag) {
+      e.tag = kNoTag;
+      ++n;
+    }
+  stats.invalidations += n;
+  return n;
+}
+
+unsigned PwcLevel::flush_va(uint64_t va, uint16_t pcid) {
+  unsigned slot = 0;
+  if (!find(va, pcid, &slot)) return 0;
+  entries_[slot].tag = kNoTag;
+  ++stats.invalidations;
+  return 1;
+}
+
+// ---- Pwc --------------------------------------------------------------------------
+
+Pwc::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "pwc") {}
+
+Pwc::Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned levels, const Params& p, uint64_t seed)
+    : stats(stats_parent), p_(p), levels_(levels), who_(who) {
+  caches_.resize(levels_ + 1);
+  if (!p_.enabled) return;
+  // Stats in walk order: the root's cache first.
+  for (unsigned l = levels_; l >= 2; --l)
+    if (p_.level[l].ways)
+      caches_[l] = std::make_unique<PwcLevel>(&stats, l, levels_, p_.level[l], mix_seed(seed, l));
+}
+
+void Pwc::lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
+  if (!p_.enabled) return;
+  ++stats.lookups;
+  // Deepest first: a PDE-cache hit skips the most.
+  for (unsigned l = 2; l <= levels_; ++l) {
+    PwcLevel* c = caches_[l].get();
+    if (!c) continue;
+    unsigned slot = 0;
+    if (const PwcLevel::Entry* e = c->find(va, pcid, &slot)) {
+      c->touch(slot);
+      ++c->stats.hits;
+      stats.skipped_levels += levels_ - (l - 1);
+      rq.start_level = l - 1;
+      rq.start_table = e->table;
+      rq.acc_rw = e->rw;
+      rq.acc_us = e->us;
+      rq.acc_nx = e->nx;
+      DPRINTF(PWC, now_ps(), who_.c_str(), "hit {} va={:#x} pcid={} -> table {:#x} (walk starts at L{})",
+              pwc_level_name(l), va, pcid, e->table, l - 1);
+      return;
+    }
+    ++c->stats.misses;
+  }
+  DPRINTF(PWC, now_ps(), who_.c_str(), "miss va={:#x} pcid={}", va, pcid);
+}
+
+void Pwc::fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid) {
+  if (!p_.enabled || r.status != WalkStatus::ok) return;
+  const uint64_t pmask = x86::phys_mask(rq.maxphyaddr);
+  bool rw = rq.acc_rw, us = rq.acc_us, nx = rq.acc_nx;
+  for (unsigned l = rq.start_level; l > r.leaf_level; --l) {
+    if (!r.pte_valid[l]) break;
+    const uint64_t e = r.pte_value[l];
+    rw = rw && (e & x86::PTE_RW);
+    us = us && (e & x86::PTE_US);
+    nx = nx || (e & x86::PTE_NX);
+    if (l < 2 || !caches_[l]) continue;
+    PwcLevel::Entry entry;
+    entry.tag = caches_[l]->tag_of(rq.va);
+    entry.table = e & pmask;
+    entry.pcid = pcid;
+    entry.rw = rw;
+    entry.us = us;
+    entry.nx = nx;
+    const bool evicted = caches_[l]->insert(entry);
+    DPRINTF(PWC, now_ps(), who_.c_str(), "fill {} va={:#x} pcid={} -> table {:#x}{}", pwc_level_name(l), rq.va, pcid,
+            entry.table, evicted ? " (evicted one)" : "");
+  }
+}
+
+unsigned Pwc::flush_pcid(uint16_t pcid) {
+  unsigned n = 0;
+  for (auto& c : caches_)
+    if (c) n += c->flush_pcid(pcid);
+  if (n) DPRINTF(PWC, now_ps(), who_.c_str(), "invalidate pcid={}: {} entries", pcid, n);
+  return n;
+}
+
+unsigned Pwc::flush_all() {
+  unsigned n = 0;
+  for (auto& c : caches_)
+    if (c) n += c->flush_all();
+  if (n) DPRINTF(PWC, now_ps(), who_.c_str(), "invalidate all: {} entries", n);
+  return n;
+}
+
+unsigned Pwc::flush_va(uint64_t va, uint16_t pcid) {
+  unsigned n = 0;
+  for (auto& c : caches_)
+    if (c) n += c->flush_va(va, pcid);
+  if (n) DPRINTF(PWC, now_ps(), who_.c_str(), "invalidate va={:#x} pcid={}: {} entries", va, pcid, n);
+  return n;
+}
+
+bool Pwc::holds(unsigned level, uint64_t va, uint16_t pcid) const {
+  return level < caches_.size() && caches_[level] && caches_[level]->find(va, pcid);
+}
+
+}  // namespace hw

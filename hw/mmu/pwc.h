@@ -1,0 +1,131 @@
+// Paging-structure caches (SDM vol. 3A 4.10.3): per paging level L >= 2 a
+// small cache of the non-leaf entries of that level (PML4E cache for L = 4,
+// PDPTE cache for L = 3, PDE cache for L = 2; a PML5E cache with 5-level
+// paging). An entry is tagged by PCID and the linear-address bits that index
+// levels `levels`..L, and holds the physical address of the next table with
+// the R/W and U/S rights ANDed and XD ORed over those levels. A hit at level L
+// lets a walk start at level L-1 (hw::WalkRequest start_level/start_table/
+// acc_*); the deepest hit wins, as in the SDM's lookup order.
+//
+// Entries are created only from walks that produced a translation, and only
+// for the levels that walk read: their A bits are then 1 in memory (the walk
+// set them) and P = 1, PS = 0 and no reserved bit, as the SDM requires. The
+// global bit never applies to them (SDM 4.10.3.1), so every invalidation is
+// by PCID.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/ext/walk.h"
+#include "hw/mmu/replacement.h"
+#include "hw/sim/stats.h"
+
+namespace hw {
+
+struct PwcGeometry {
+  unsigned sets = 1;
+  unsigned ways = 0;  // 0: no cache for this level
+  ReplacementPolicy replacement = ReplacementPolicy::lru;
+};
+
+// "pde", "pdpte", "pml4e", "pml5e" for levels 2..5.
+const char* pwc_level_name(unsigned level);
+
+class PwcLevel {
+ public:
+  struct Entry {
+    uint64_t tag = ~0ull;
+    uint64_t table = 0;   // physical address of the table at level L-1
+    uint16_t pcid = 0;
+    bool rw = false, us = false, nx = false;
+  };
+
+  PwcLevel(sim::stats::Group* stats_parent, unsigned level, unsigned levels, const PwcGeometry& g, uint64_t seed);
+
+  unsigned level() const { return level_; }
+  unsigned capacity() const { return g_.sets * g_.ways; }
+  uint64_t tag_of(uint64_t va) const { return (va >> shift_) & tag_mask_; }
+
+  const Entry* find(uint64_t va, uint16_t pcid, unsigned* slot = nullptr) const;
+  // Returns true when a valid entry was evicted.
+  bool insert(const Entry& e);
+  unsigned flush_pcid(uint16_t pcid);
+  unsigned flush_all();
+  unsigned flush_va(uint64_t va, uint16_t pcid);
+  void touch(unsigned slot) { repl_.touch(slot / g_.ways, slot % g_.ways); }
+
+  template <typename F>
+  void for_each_valid(F&& f) const {
+    for (const Entry& e : entries_)
+      if (e.tag != ~0ull) f(e);
+  }
+
+  struct Stats : sim::stats::Group {
+    Stats(sim::stats::Group* parent, const std::string& name);
+    sim::stats::Scalar hits{this, "hits", "Walks that started below this level thanks to this cache", "Count"};
+    sim::stats::Scalar misses{this, "misses", "Lookups that missed in this cache", "Count"};
+    sim::stats::Scalar fills{this, "fills", "Entries installed", "Count"};
+    sim::stats::Scalar evictions{this, "evictions", "Valid entries replaced", "Count"};
+    sim::stats::Scalar invalidations{this, "invalidations", "Entries removed by invalidation", "Count"};
+  } stats;
+
+ private:
+  unsigned level_;
+  PwcGeometry g_;
+  unsigned shift_;
+  uint64_t tag_mask_;
+  std::vector<Entry> entries_;
+  Replacement repl_;
+};
+
+class Pwc {
+ public:
+  struct Params {
+    bool enabled = true;
+    // Indexed by level (2..5); ways = 0 leaves a level without a cache.
+    std::array<PwcGeometry, kMaxLevels + 1> level{};
+    sc_core::sc_time latency = sc_core::SC_ZERO_TIME;  // one lookup, charged to every walk
+    // INVLPG invalidates the entries of the current PCID (SDM); with this it
+    // invalidates those of every PCID (also allowed by the SDM).
+    bool invlpg_all_pcids = false;
+  };
+
+  Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned levels, const Params& p, uint64_t seed);
+
+  bool enabled() const { return p_.enabled; }
+  const Params& params() const { return p_; }
+  PwcLevel* level(unsigned l) { return l < caches_.size() ? caches_[l].get() : nullptr; }
+
+  // Sets rq's start (level, table, accumulated rights) from the deepest hit
+  // for va, or leaves it a full walk. Counts hits and misses.
+  void lookup(uint64_t va, uint16_t pcid, WalkRequest& rq);
+  // Caches the non-leaf entries of a walk that produced a translation.
+  void fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid);
+
+  unsigned flush_pcid(uint16_t pcid);
+  unsigned flush_all();
+  // The entries that would be used to translate va (INVPCID type 0, page faults).
+  unsigned flush_va(uint64_t va, uint16_t pcid);
+
+  // Test/monitor probe (uncounted): is there an entry at `level` for va?
+  bool holds(unsigned level, uint64_t va, uint16_t pcid) const;
+
+  struct Stats : sim::stats::Group {
+    explicit Stats(sim::stats::Group* parent);
+    sim::stats::Scalar lookups{this, "lookups", "Walks that looked up the paging-structure caches", "Count"};
+    sim::stats::Scalar skipped_levels{this, "skippedLevels", "Page-table levels walks did not read thanks to a hit",
+                                      "Count"};
+  } stats;
+
+ private:
+  Params p_;
+  unsigned levels_;
+  std::string who_;
+  std::vector<std::unique_ptr<PwcLevel>> caches_;  // by level; null where absent
+};
+
+}  // namespace hw

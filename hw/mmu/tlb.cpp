@@ -1,0 +1,247 @@
+#include "hw/mmu/tlb.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <systemc>
+
+#include "hw/sim/debug.h"
+
+namespace hw {
+
+namespace {
+uint64_t now_ps() {
+  return static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS));
+}
+}  // namespace
+
+const char* size_name(unsigned code) {
+  static const char* const names[kPageSizes] = {"4k", "2m", "1g"};
+  return code < kPageSizes ? names[code] : "?";
+}
+
+// ---- TlbArray -------------------------------------------------------------------
+
+TlbArray::TlbArray(const Geometry& g, uint64_t seed)
+    : g_(g), set_mask_(g.sets - 1), repl_(g.replacement, g.sets, g.ways, seed) {
+  if (g_.sets == 0 || (g_.sets & (g_.sets - 1)))
+    throw std::invalid_argument(fmt::format("TLB array {}: sets must be a power of two, got {}", g_.name, g_.sets));
+  if (g_.ways == 0) throw std::invalid_argument(fmt::format("TLB array {}: ways must be at least 1", g_.name));
+  if (g_.sizes.empty()) throw std::invalid_argument(fmt::format("TLB array {}: holds no page size", g_.name));
+  for (unsigned s : g_.sizes) {
+    if (s >= kPageSizes) throw std::invalid_argument(fmt::format("TLB array {}: bad page size code {}", g_.name, s));
+    holds_mask_ |= 1u << s;
+  }
+  tags_.assign(static_cast<size_t>(g_.sets) * g_.ways, kNoTag);
+  entries_.resize(tags_.size());
+}
+
+unsigned TlbArray::insert(const TlbEntry& e, TlbEntry* evicted, bool* did_evict) {
+  const unsigned set = static_cast<unsigned>(e.vpn & set_mask_);
+  const unsigned base = set * g_.ways;
+  const uint64_t tag = tag_of(e.vpn, e.size);
+  unsigned way = g_.ways;
+  // The same translation (same page, same address space): replace in place.
+  for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w) {
+    const TlbEntry& x = entries_[base + w];
+    if (tags_[base + w] == tag && (x.global || e.global || x.pcid == e.pcid)) way = w;
+  }
+  for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w)
+    if (tags_[base + w] == kNoTag) way = w;
+  *did_evict = false;
+  if (way == g_.ways) {
+    way = repl_.victim(set);
+    *evicted = entries_[base + way];
+    *did_evict = true;
+  }
+  tags_[base + way] = tag;
+  entries_[base + way] = e;
+  repl_.touch(set, way);
+  return base + way;
+}
+
+// ---- Tlb ------------------------------------------------------------------------
+
+Tlb::SizeStats::SizeStats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
+
+Tlb::Stats::Stats(sim::stats::Group* parent, const std::string& name, Tlb* t)
+    : sim::stats::Group(parent, name),
+      hits(this, "hits", "Lookups that hit", "Count", [t] { return static_cast<double>(t->hits()); }),
+      accesses(this, "accesses", "Lookups", "Count",
+               [this, t] { return static_cast<double>(t->hits() + misses.value()); }),
+      miss_rate(this, "missRate", "Misses per lookup", "Ratio",
+                [this, t] {
+                  const double a = static_cast<double>(t->hits() + misses.value());
+                  return a ? misses.value() / a : 0.0;
+                }),
+      fills(this, "fills", "Entries installed", "Count",
+            [t] { return static_cast<double>(t->sum(&SizeStats::fills)); }),
+      evictions(this, "evictions", "Valid entries replaced", "Count",
+                [t] { return static_cast<double>(t->sum(&SizeStats::evictions)); }),
+      invalidations(this, "invalidations", "Entries removed by invalidation", "Count",
+                    [t] { return static_cast<double>(t->sum(&SizeStats::invalidations)); }),
+      entries(this, "validEntries", "Valid entries at the end of the run", "Count",
+              [t] { return static_cast<uint64_t>(t->valid_entries()); }) {}
+
+Tlb::Tlb(sim::stats::Group* stats_parent, const std::string& name, const std::string& who,
+         const std::vector<TlbArray::Geometry>& arrays, uint64_t seed)
+    : stats(stats_parent, name, this), name_(name), who_(who) {
+  if (arrays.empty()) throw std::invalid_argument(fmt::format("{}: has no array", name_));
+  unsigned index = 0;
+  for (const TlbArray::Geometry& g : arrays) {
+    arrays_.push_back(std::make_unique<TlbArray>(g, mix_seed(seed, index++)));
+    for (unsigned s : g.sizes) holds_mask_ |= 1u << s;
+  }
+  if (!holds(0)) throw std::invalid_argument(fmt::format("{}: no array holds 4 KiB pages", name_));
+  // Lookup order: by page size, 4 KiB first (the common case), then by array.
+  for (unsigned s = 0; s < kPageSizes; ++s)
+    for (auto& a : arrays_)
+      if (a->holds(s)) probes_.push_back({a.get(), s});
+  for (unsigned s = 0; s < kPageSizes; ++s)
+    if (holds(s)) size_stats_[s] = std::make_unique<SizeStats>(&stats, size_name(s));
+}
+
+unsigned Tlb::capacity() const {
+  unsigned n = 0;
+  for (const auto& a : arrays_) n += a->capacity();
+  return n;
+}
+
+unsigned Tlb::valid_entries() const {
+  unsigned n = 0;
+  for_each_valid([&](const TlbEntry&) { ++n; });
+  return n;
+}
+
+uint64_t Tlb::sum(sim::stats::Scalar SizeStats::*field) const {
+  uint64_t n = 0;
+  for (const auto& s : size_stats_)
+    if (s) n += ((*s).*field).value();
+  return n;
+}
+
+uint64_t Tlb::hits() const { return sum(&SizeStats::hits); }
+
+TlbEntry* Tlb::insert(const TlbEntry& e) {
+  if (!holds(e.size)) throw std::logic_error(fmt::format("{}: fill of a size it does not hold", name_));
+  TlbArray* target = nullptr;
+  for (auto& a : arrays_)
+    if (a->holds(e.size)) {
+      target = a.get();
+      break;
+    }
+  TlbEntry old;
+  bool evicted = false;
+  const unsigned slot = target->insert(e, &old, &evicted);
+  ++size_stats_[e.size]->fills;
+  if (e.page_size > e.size) ++fractured_;
+  if (evicted) {
+    ++size_stats_[old.size]->evictions;
+    DPRINTF(TLB, now_ps(), who_.c_str(), "evict va={:#x} size={} pcid={}", old.va_base(), size_name(old.size),
+            old.pcid);
+  }
+  return &target->entry(slot);
+}
+
+unsigned Tlb::flush_if(bool (*pred)(const TlbEntry&, const void*), const void* ctx) {
+  unsigned n = 0;
+  for (auto& a : arrays_) {
+    for (unsigned s = 0; s < a->capacity(); ++s) {
+      if (a->valid(s) && pred(a->entry(s), ctx)) {
+        a->invalidate(s);
+        ++size_stats_[a->entry(s).size]->invalidations;
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
+namespace {
+struct VaCtx {
+  uint64_t va;
+  uint16_t pcid;
+  bool include_global;
+};
+bool owned(const TlbEntry& e, uint16_t pcid, bool include_global) {
+  return e.global ? include_global : e.pcid == pcid;
+}
+}  // namespace
+
+unsigned Tlb::flush_va(uint64_t va, uint16_t pcid, bool include_global) {
+  unsigned n = 0;
+  if (fractured_) {
+    // A page held as pieces: every piece goes, not only the one holding va.
+    VaCtx ctx{va, pcid, include_global};
+    n = flush_if(
+        [](const TlbEntry& e, const void* p) {
+          const VaCtx& c = *static_cast<const VaCtx*>(p);
+          const unsigned page_shift = size_shift(e.page_size);
+          return owned(e, c.pcid, c.include_global) && (e.va_base() >> page_shift) == (c.va >> page_shift);
+        },
+        &ctx);
+  } else {
+    for (const Probe& p : probes_) {
+      // A set may hold several entries for va (a global and a PCID-tagged one).
+      const TlbArray::Geometry& g = p.array->geometry();
+      const uint64_t vpn = va >> size_shift(p.size);
+      const uint64_t tag = TlbArray::tag_of(vpn, p.size);
+      const unsigned base = static_cast<unsigned>(vpn & (g.sets - 1)) * g.ways;
+      for (unsigned s = base; s < base + g.ways; ++s) {
+        const TlbEntry& e = p.array->entry(s);
+        if (p.array->valid(s) && TlbArray::tag_of(e.vpn, e.size) == tag && owned(e, pcid, include_global)) {
+          p.array->invalidate(s);
+          ++size_stats_[p.size]->invalidations;
+          ++n;
+        }
+      }
+    }
+  }
+  if (n)
+    DPRINTF(TLB, now_ps(), who_.c_str(), "invalidate va={:#x} pcid={}{}: {} entries", va, pcid,
+            include_global ? " +global" : "", n);
+  return n;
+}
+
+unsigned Tlb::flush_pcid(uint16_t pcid, bool include_global) {
+  VaCtx ctx{0, pcid, include_global};
+  const unsigned n = flush_if(
+      [](const TlbEntry& e, const void* p) {
+        const VaCtx& c = *static_cast<const VaCtx*>(p);
+        return owned(e, c.pcid, c.include_global);
+      },
+      &ctx);
+  if (n)
+    DPRINTF(TLB, now_ps(), who_.c_str(), "invalidate pcid={}{}: {} entries", pcid, include_global ? " +global" : "",
+            n);
+  return n;
+}
+
+unsigned Tlb::flush_all(bool include_global) {
+  const bool g = include_global;
+  const unsigned n = flush_if([](const TlbEntry& e, const void* p) { return *static_cast<const bool*>(p) || !e.global; },
+                              &g);
+  if (include_global) fractured_ = 0;
+  if (n) DPRINTF(TLB, now_ps(), who_.c_str(), "invalidate all{}: {} entries", include_global ? " +global" : "", n);
+  return n;
+}
+
+void Tlb::revoke_host(uint64_t pa_start, uint64_t pa_end) {
+  for (auto& a : arrays_) {
+    for (unsigned s = 0; s < a->capacity(); ++s) {
+      if (!a->valid(s)) continue;
+      TlbEntry& e = a->entry(s);
+      if ((e.host || e.pending_host) && e.pa_base + e.host_lo <= pa_end && e.pa_base + e.host_hi >= pa_start)
+        e.host = e.pending_host = nullptr;
+    }
+  }
+}
+
+void Tlb::recompute_perm(bool wp, bool nxe) {
+  for (auto& a : arrays_)
+    for (unsigned s = 0; s < a->capacity(); ++s)
+      if (a->valid(s)) a->entry(s).compute_perm(wp, nxe);
+}
+
+}  // namespace hw

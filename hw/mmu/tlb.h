@@ -1,0 +1,258 @@
+// A TLB structure (an L1 ITLB, an L1 DTLB or the unified STLB): one or more
+// set-associative arrays, each holding one or more page sizes, with their own
+// geometry and replacement policy. A lookup probes every array for every page
+// size it holds; a fill goes to the first array holding the page's size, or,
+// when none does, as the largest held piece of the page that contains the
+// address (a "fractured" entry, as x86 TLBs hold 1 GiB pages they have no
+// array for).
+//
+// Entries are tagged by virtual page number, page size and PCID (global
+// entries match every PCID) and carry what the MMU needs to complete an
+// access without any TLM call: the physical base, the rights, the dirty state
+// and, when memory granted DMI, the host pointer of the page.
+//
+// Statistics are per structure and per page size of the entry involved:
+// hits, misses, fills, evictions, invalidations. A miss is counted on the
+// structure when it happens and on a page size when the structure is filled
+// (its size is only known then), so the per-size misses of a structure sum to
+// its misses minus those that ended in a fault.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/mmu/replacement.h"
+#include "hw/sim/stats.h"
+#include "sw/hal/x86.h"
+
+namespace hw {
+
+// Page sizes, as codes: 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB (= leaf level - 1).
+constexpr unsigned kPageSizes = 3;
+constexpr unsigned size_shift(unsigned code) { return 12 + 9 * code; }
+constexpr uint64_t size_bytes(unsigned code) { return 1ull << size_shift(code); }
+const char* size_name(unsigned code);  // "4k", "2m", "1g"
+
+struct TlbEntry {
+  // Fast-path permission bits: bit (user * 3 + access) is set when that
+  // access may complete without the slow path (a write needs D already set).
+  static uint8_t perm_bit(x86::Access acc, bool user) {
+    return static_cast<uint8_t>(1u << ((user ? 3 : 0) + static_cast<unsigned>(acc)));
+  }
+
+  uint64_t vpn = 0;              // va >> size_shift(size)
+  uint64_t pa_base = 0;          // physical address of the (piece of the) page
+  // Host pointer of pa_base, usable for offsets in [host_lo, host_hi] (DMI
+  // may stop short of a huge page, e.g. around a poisoned page). Null when
+  // memory gave no DMI, or while the walk that filled it is still in flight
+  // (then pending_host holds it until the walk completes).
+  uint8_t* host = nullptr;
+  uint8_t* pending_host = nullptr;
+  uint64_t ready_ps = 0;         // pending: when the walk completes (absolute, ps)
+  uint32_t host_lo = 0, host_hi = 0;
+  uint16_t pcid = 0;
+  uint8_t size = 0;              // size code of this entry
+  uint8_t page_size = 0;         // size code of the page it came from (> size: fractured)
+  uint8_t perm = 0;
+  bool global = false;
+  bool rw = false, us = false, nx = false, dirty = false;
+  bool pending = false;          // filled by a walk still in flight
+
+  uint64_t bytes() const { return size_bytes(size); }
+  uint64_t va_base() const { return vpn << size_shift(size); }
+  // The host pointer for [va, va+len), or nullptr.
+  uint8_t* host_for(uint64_t va, unsigned len) const {
+    const uint64_t off = va & (bytes() - 1);
+    return (host && off >= host_lo && off + len - 1 <= host_hi) ? host + off : nullptr;
+  }
+  // Rights as the slow path sees them (D not required for writes).
+  bool allows(x86::Access acc, bool user, bool wp, bool nxe) const {
+    if (user && !us) return false;
+    if (acc == x86::Access::write) return rw || (!user && !wp);
+    if (acc == x86::Access::fetch) return !(nxe && nx);
+    return true;
+  }
+  void compute_perm(bool wp, bool nxe) {
+    perm = 0;
+    for (bool user : {false, true})
+      for (x86::Access acc : {x86::Access::read, x86::Access::write, x86::Access::fetch})
+        if (allows(acc, user, wp, nxe) && (acc != x86::Access::write || dirty)) perm |= perm_bit(acc, user);
+  }
+};
+
+class TlbArray {
+ public:
+  struct Geometry {
+    unsigned sets = 16;
+    unsigned ways = 4;
+    ReplacementPolicy replacement = ReplacementPolicy::lru;
+    std::vector<unsigned> sizes = {0};  // size codes held
+    std::string name = "4k";            // array name (config key)
+  };
+  static constexpr uint64_t kNoTag = ~0ull;
+
+  TlbArray(const Geometry& g, uint64_t seed);
+
+  const Geometry& geometry() const { return g_; }
+  bool holds(unsigned size) const { return holds_mask_ & (1u << size); }
+  unsigned capacity() const { return g_.sets * g_.ways; }
+
+  static uint64_t tag_of(uint64_t vpn, unsigned size) { return (vpn << 2) | size; }
+
+  // The entry translating va at `size` for pcid; where it is in set/way.
+  TlbEntry* find(uint64_t va, unsigned size, uint16_t pcid, unsigned& set, unsigned& way) {
+    const uint64_t vpn = va >> size_shift(size);
+    const uint64_t tag = tag_of(vpn, size);
+    const unsigned s = static_cast<unsigned>(vpn & set_mask_);
+    const unsigned base = s * g_.ways;
+    const uint64_t* t = &tags_[base];
+    for (unsigned w = 0; w < g_.ways; ++w) {
+      if (t[w] == tag) {
+        TlbEntry& e = entries_[base + w];
+        if (e.global || e.pcid == pcid) {
+          set = s;
+          way = w;
+          return &e;
+        }
+      }
+    }
+    return nullptr;
+  }
+  void touch(unsigned set, unsigned way) { repl_.touch(set, way); }
+
+  // Installs e (replacing a matching entry, else an invalid way, else the
+  // policy's victim). Returns the slot; `evicted` receives a valid entry that
+  // was replaced by a different translation.
+  unsigned insert(const TlbEntry& e, TlbEntry* evicted, bool* did_evict);
+
+  bool valid(unsigned slot) const { return tags_[slot] != kNoTag; }
+  TlbEntry& entry(unsigned slot) { return entries_[slot]; }
+  const TlbEntry& entry(unsigned slot) const { return entries_[slot]; }
+  void invalidate(unsigned slot) { tags_[slot] = kNoTag; }
+
+ private:
+  Geometry g_;
+  uint64_t set_mask_;
+  unsigned holds_mask_ = 0;
+  std::vector<uint64_t> tags_;     // scanned on every lookup: kept apart from the payload
+  std::vector<TlbEntry> entries_;
+  Replacement repl_;
+};
+
+class Tlb {
+ public:
+  Tlb(sim::stats::Group* stats_parent, const std::string& name, const std::string& who,
+      const std::vector<TlbArray::Geometry>& arrays, uint64_t seed);
+
+  const std::string& name() const { return name_; }
+  const std::vector<std::unique_ptr<TlbArray>>& arrays() const { return arrays_; }
+  bool holds(unsigned size) const { return holds_mask_ & (1u << size); }
+  // The largest held size not above `size` (every structure holds 4 KiB).
+  unsigned fit(unsigned size) const {
+    while (size > 0 && !holds(size)) --size;
+    return size;
+  }
+  unsigned capacity() const;
+
+  struct Loc {
+    TlbArray* array = nullptr;
+    unsigned set = 0, way = 0;
+  };
+  // Uncounted probe: the entry translating va for pcid, or nullptr.
+  TlbEntry* find(uint64_t va, uint16_t pcid, Loc& loc) {
+    for (const Probe& p : probes_) {
+      if (TlbEntry* e = p.array->find(va, p.size, pcid, loc.set, loc.way)) {
+        loc.array = p.array;
+        return e;
+      }
+    }
+    return nullptr;
+  }
+  TlbEntry* find(uint64_t va, uint16_t pcid) {
+    Loc loc;
+    return find(va, pcid, loc);
+  }
+  // A use of an entry found by find(): counts the hit, updates replacement.
+  void hit(const Loc& loc, const TlbEntry& e) {
+    loc.array->touch(loc.set, loc.way);
+    ++size_stats_[e.size]->hits;
+  }
+  // find() that counts a hit or a miss.
+  TlbEntry* lookup(uint64_t va, uint16_t pcid) {
+    Loc loc;
+    TlbEntry* e = find(va, pcid, loc);
+    if (e) hit(loc, *e);
+    else ++stats.misses;
+    return e;
+  }
+  // The miss just counted was resolved with an entry of this size.
+  void attribute_miss(unsigned size) { ++size_stats_[size]->misses; }
+
+  // Installs a translation whose size this structure holds (callers fracture
+  // with fit() first). Returns the installed entry.
+  TlbEntry* insert(const TlbEntry& e);
+
+  // Invalidation; each returns the number of entries removed.
+  // Entries translating va: non-global ones of `pcid` and, with
+  // include_global, global ones (fractured pieces of the same page included).
+  unsigned flush_va(uint64_t va, uint16_t pcid, bool include_global);
+  // Every non-global entry of pcid and, with include_global, every global one.
+  unsigned flush_pcid(uint16_t pcid, bool include_global);
+  unsigned flush_all(bool include_global);
+  // DMI to [start, end] was revoked: drop host pointers into it.
+  void revoke_host(uint64_t pa_start, uint64_t pa_end);
+  // CR0.WP or EFER.NXE changed: recompute the fast-path permission bits.
+  void recompute_perm(bool wp, bool nxe);
+
+  template <typename F>
+  void for_each_valid(F&& f) const {
+    for (const auto& a : arrays_)
+      for (unsigned s = 0; s < a->capacity(); ++s)
+        if (a->valid(s)) f(a->entry(s));
+  }
+  unsigned valid_entries() const;
+
+  struct SizeStats : sim::stats::Group {
+    SizeStats(sim::stats::Group* parent, const std::string& name);
+    sim::stats::Scalar hits{this, "hits", "Lookups that hit an entry of this page size", "Count"};
+    sim::stats::Scalar misses{this, "misses", "Misses resolved with an entry of this page size", "Count"};
+    sim::stats::Formula accesses{this, "accesses", "Hits plus misses of this page size", "Count",
+                                 [this] { return static_cast<double>(hits.value() + misses.value()); }};
+    sim::stats::Scalar fills{this, "fills", "Entries of this page size installed", "Count"};
+    sim::stats::Scalar evictions{this, "evictions", "Valid entries of this page size replaced", "Count"};
+    sim::stats::Scalar invalidations{this, "invalidations", "Entries of this page size removed by invalidation",
+                                     "Count"};
+  };
+  struct Stats : sim::stats::Group {
+    Stats(sim::stats::Group* parent, const std::string& name, Tlb* owner);
+    sim::stats::Formula hits;
+    sim::stats::Scalar misses{this, "misses", "Lookups that missed", "Count"};
+    sim::stats::Formula accesses;
+    sim::stats::Formula miss_rate;
+    sim::stats::Formula fills, evictions, invalidations;
+    sim::stats::Gauge entries;
+  } stats;
+
+  uint64_t hits() const;
+  SizeStats& size_stats(unsigned size) { return *size_stats_[size]; }
+
+ private:
+  struct Probe {
+    TlbArray* array;
+    unsigned size;
+  };
+  uint64_t sum(sim::stats::Scalar SizeStats::*field) const;
+  unsigned flush_if(bool (*pred)(const TlbEntry&, const void*), const void* ctx);
+
+  std::string name_, who_;
+  std::vector<std::unique_ptr<TlbArray>> arrays_;
+  std::vector<Probe> probes_;        // (array, size) in lookup order: 4 KiB first
+  unsigned holds_mask_ = 0;
+  unsigned fractured_ = 0;           // fractured entries installed since the last full flush
+  std::array<std::unique_ptr<SizeStats>, kPageSizes> size_stats_;
+};
+
+}  // namespace hw

@@ -1,0 +1,104 @@
+// The timing of page walks in flight on one core (docs/mmu.md, "Walks in
+// flight"). The core is functional-first: every access takes effect in
+// program order at once, and a walk's result is in the TLB as soon as it was
+// walked. Only time overlaps:
+//
+//  - a walk occupies one of `slots` walkers from its start to its completion
+//    (start + the PWC lookup + the latency of each of its page-table reads);
+//  - the core does not wait for a walk: it goes on issuing younger accesses,
+//    each paying its own TLB and access latency;
+//  - it waits when (1) a walk needs a walker and all are busy (until the
+//    earliest completes), (2) an access would be more than `lookahead`
+//    accesses younger than the oldest walk in flight (until that walk
+//    completes: a stand-in for the reorder window), (3) the access faults or
+//    takes a machine check (precise: until every walk in flight completes),
+//    (4) after a serialising MMU operation (CR3 write, INVLPG, INVPCID,
+//    paging-control change): the next access starts no earlier than the
+//    completion of every walk in flight at that point;
+//  - an access to a page whose walk is still in flight joins that walk (a
+//    merge: no second walk) and completes with it; the core does not wait.
+//
+// Everything is deterministic: times are the core's (sc_time_stamp() plus
+// its decoupled offset), and walks are ordered by the access that started
+// them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <systemc>
+
+#include "hw/mmu/tlb.h"
+#include "hw/sim/stats.h"
+
+namespace hw {
+
+class WalkWindow {
+ public:
+  struct Params {
+    unsigned slots = 4;        // walks in flight (page walkers)
+    unsigned lookahead = 128;  // younger accesses the core may issue past a walk
+  };
+  struct Walk {
+    sc_core::sc_time start, done;  // absolute simulated times
+    uint64_t seq = 0;              // number of the access that started it
+    TlbEntry page;                 // its translation (whole page), for merges
+  };
+
+  WalkWindow(sim::stats::Group* stats_parent, const Params& p);
+
+  const Params& params() const { return p_; }
+  // The fast path may complete access number seq+1 only while seq < gate().
+  uint64_t gate() const { return gate_; }
+  bool idle() const { return walks_.empty() && !barrier_pending_; }
+  unsigned in_flight() const { return static_cast<unsigned>(walks_.size()); }
+
+  // Before access number `seq` issues at `now`: applies a pending
+  // serialising barrier, retires walks done by `now` and waits for walks the
+  // lookahead no longer lets the core pass. Returns when the access issues.
+  sc_core::sc_time admit(sc_core::sc_time now, uint64_t seq);
+  // The walk in flight whose page holds va for pcid, or nullptr.
+  const Walk* covering(uint64_t va, uint16_t pcid) const;
+  // Without waiting: retires walks done by `now` and a barrier passed by
+  // then. True when the fast path may complete access number seq+1.
+  bool refresh(sc_core::sc_time now, uint64_t seq);
+  // A walk wants to start at `now`: returns when a walker is free for it.
+  sc_core::sc_time acquire(sc_core::sc_time now);
+  // Occupies a walker (call after acquire()).
+  void add(const Walk& w);
+  // A precise exception at `now`: waits for every walk; returns that time.
+  sc_core::sc_time drain(sc_core::sc_time now);
+  // A serialising operation: the next access waits for every walk in flight.
+  void serialize();
+  // DMI to [start, end] was revoked: drop host pointers into it.
+  void revoke_host(uint64_t pa_start, uint64_t pa_end);
+  void count_merge() { ++stats.merges; }
+
+  struct Stats : sim::stats::Group {
+    explicit Stats(sim::stats::Group* parent);
+    sim::stats::Scalar merges{this, "merges", "Accesses that joined a walk already in flight for their page", "Count"};
+    sim::stats::Scalar full_stalls{this, "fullStalls", "Walks that waited for a free walker", "Count"};
+    sim::stats::Scalar lookahead_stalls{this, "lookaheadStalls",
+                                        "Accesses that waited for a walk more than lookahead accesses older", "Count"};
+    sim::stats::Scalar drain_stalls{this, "drainStalls", "Faults and machine checks that waited for walks in flight",
+                                    "Count"};
+    sim::stats::Scalar serialize_stalls{this, "serializeStalls",
+                                        "Accesses that waited for walks across a serialising MMU operation", "Count"};
+    sim::stats::Scalar stall_time{this, "stallTime", "Time the core waited for walks", "ps"};
+    sim::stats::Distribution concurrency{this, "concurrency", "Other walks in flight when a walk starts", "Count", 0,
+                                         1, 8};
+  } stats;
+
+ private:
+  void retire(sc_core::sc_time now);
+  void update_gate();
+  sc_core::sc_time stall(sc_core::sc_time now, sc_core::sc_time until, sim::stats::Scalar& counter);
+
+  Params p_;
+  std::vector<Walk> walks_;  // in start order (= access order)
+  sc_core::sc_time barrier_ = sc_core::SC_ZERO_TIME;
+  bool barrier_pending_ = false;
+  uint64_t gate_ = ~0ull;
+};
+
+}  // namespace hw

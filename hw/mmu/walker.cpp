@@ -1,0 +1,289 @@
+#include "hw/mmu/walker.h"
+
+#include <cstring>
+
+#include "hw/ext/memory.h"
+#include "hw/sim/debug.h"
+
+namespace hw {
+
+using sc_core::sc_time;
+
+namespace {
+
+constexpr unsigned kMaxRestarts = 8;
+
+uint64_t bits(unsigned hi, unsigned lo) { return ((~0ull) >> (63 - hi)) & ~((1ull << lo) - 1); }
+
+bool has_reserved_bits(uint64_t e, unsigned level, const WalkRequest& rq) {
+  if (rq.maxphyaddr < 52 && (e & bits(51, rq.maxphyaddr))) return true;
+  if ((e & x86::PTE_NX) && !rq.nxe) return true;
+  if (level >= x86::LEVEL_PML4 && (e & x86::PTE_PS)) return true;
+  if (level == x86::LEVEL_PDPT && (e & x86::PTE_PS) && (e & bits(29, 13))) return true;
+  if (level == x86::LEVEL_PD && (e & x86::PTE_PS) && (e & bits(20, 13))) return true;
+  return false;
+}
+
+uint32_t access_bits(const WalkRequest& rq) {
+  uint32_t ec = 0;
+  if (rq.access == x86::Access::write) ec |= x86::PF_W;
+  if (rq.user) ec |= x86::PF_U;
+  if (rq.access == x86::Access::fetch && rq.nxe) ec |= x86::PF_I;
+  return ec;
+}
+
+uint64_t tick_ps(const sc_time& delay) {
+  return static_cast<uint64_t>((sc_core::sc_time_stamp() + delay).to_seconds() * 1e12 + 0.5);
+}
+
+}  // namespace
+
+PageWalker::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "walker") {}
+
+PageWalker::PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_parent, int bus_id)
+    : sc_module(name), walk_socket("walk_socket"), mem_socket("mem_socket"), stats(stats_parent),
+      bus_id_(bus_id) {
+  walk_socket.register_b_transport(this, &PageWalker::b_transport);
+  mem_socket.register_invalidate_direct_mem_ptr(this, &PageWalker::invalidate_direct_mem_ptr);
+}
+
+void PageWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  WalkExtension* ext = nullptr;
+  trans.get_extension(ext);
+  if (!ext) {
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  walk(ext->req, ext->res, delay);
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
+  // Absolute times: a bus-lock wait inside a read moves SystemC time and
+  // resets `delay`.
+  const sc_time started = sc_core::sc_time_stamp() + delay;
+  ++stats.walks;
+  if (rq.start_level >= rq.levels) ++stats.from_root;
+  DPRINTF(Walker, tick_ps(delay), name(), "walk va={:#x} {} {} cr3={:#x} start=L{}", rq.va,
+          rq.access == x86::Access::write ? "write" : rq.access == x86::Access::fetch ? "fetch" : "read",
+          rq.user ? "user" : "supervisor", rq.cr3, rq.start_level);
+  translate(rq, r, delay);
+
+  stats.pt_reads += r.mem_reads;
+  stats.ad_writes += r.mem_writes - r.restarts;  // each restart released a lock unchanged
+  stats.restarts += r.restarts;
+  const sc_time finished = sc_core::sc_time_stamp() + delay;
+  stats.latency.sample(static_cast<uint64_t>((finished - started) / sc_time(1, sc_core::SC_NS)));
+  switch (r.status) {
+    case WalkStatus::ok:
+      ++stats.completed;
+      (r.leaf_level == 1 ? stats.leaves_4k : r.leaf_level == 2 ? stats.leaves_2m : stats.leaves_1g) += 1;
+      DPRINTF(Walker, tick_ps(delay), name(), "done va={:#x} -> pa={:#x} size={:#x} rw={} us={} nx={} g={}",
+              rq.va, r.pa, r.page_size, r.rw, r.us, r.nx, r.global);
+      break;
+    case WalkStatus::page_fault:
+      if (r.error_code & x86::PF_RSVD) ++stats.faults_reserved;
+      else if (r.error_code & x86::PF_P) ++stats.faults_protection;
+      else ++stats.faults_not_present;
+      DPRINTF(Walker, tick_ps(delay), name(), "fault va={:#x} ec={:#x} level={} pte@{:#x}", rq.va,
+              r.error_code, r.fault_level, r.fault_pte_addr);
+      break;
+    case WalkStatus::machine_check:
+      ++stats.machine_checks;
+      DPRINTF(Walker, tick_ps(delay), name(), "machine check va={:#x} pte@{:#x} {}", rq.va, r.mc_addr,
+              r.mc_poison ? "poison" : "error");
+      break;
+  }
+}
+
+void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
+  r = WalkResult{};
+  const uint64_t pmask = x86::phys_mask(rq.maxphyaddr);
+  const bool is_write = rq.access == x86::Access::write;
+
+  auto fault = [&](uint32_t ec, unsigned level, uint64_t addr) {
+    r.status = WalkStatus::page_fault;
+    r.error_code = ec | access_bits(rq);
+    r.fault_level = level;
+    r.fault_pte_addr = addr;
+  };
+  auto machine_check = [&](uint64_t addr, PtAccess what) {
+    r.status = WalkStatus::machine_check;
+    r.mc_addr = addr;
+    r.mc_poison = what == PtAccess::poison;
+  };
+
+  for (;;) {  // one pass per (re)start
+    for (unsigned l = 0; l <= kMaxLevels; ++l) {
+      r.pte_valid[l] = false;
+      r.pte_addr[l] = r.pte_value[l] = 0;
+    }
+    // A full walk starts at the root CR3 names (as the RTL walker does).
+    uint64_t table = (rq.start_level >= rq.levels ? rq.cr3 : rq.start_table) & pmask;
+    bool rw = rq.acc_rw, us = rq.acc_us, nx = rq.acc_nx;
+    unsigned level = rq.start_level;
+
+    for (;;) {
+      const uint64_t addr = table + 8ull * x86::pt_index(rq.va, level);
+      uint64_t entry = 0;
+      const PtAccess st = read(addr, entry, delay, false);
+      ++r.mem_reads;
+      // Recorded before the outcome is checked (docs/walker.md step 1).
+      r.pte_valid[level] = true;
+      r.pte_addr[level] = addr;
+      r.pte_value[level] = entry;
+      if (st != PtAccess::ok) return machine_check(addr, st);
+      DPRINTF(Walker, tick_ps(delay), name(), "  L{} pte@{:#x} = {:#018x}", level, addr, entry);
+      if (!(entry & x86::PTE_P)) return fault(0, level, addr);
+      if (has_reserved_bits(entry, level, rq)) return fault(x86::PF_P | x86::PF_RSVD, level, addr);
+      rw = rw && (entry & x86::PTE_RW);
+      us = us && (entry & x86::PTE_US);
+      nx = nx || (entry & x86::PTE_NX);
+      const bool leaf = level == x86::LEVEL_PT ||
+                        ((level == x86::LEVEL_PD || level == x86::LEVEL_PDPT) && (entry & x86::PTE_PS));
+      if (leaf) break;
+      table = entry & pmask;
+      --level;
+    }
+
+    const unsigned leaf_level = level;
+    const bool denied = (rq.user && !us) || (is_write && !rw && (rq.user || rq.wp)) ||
+                        (rq.access == x86::Access::fetch && rq.nxe && nx);
+    if (denied) return fault(x86::PF_P, leaf_level, r.pte_addr[leaf_level]);
+
+    // Accessed/Dirty: a locked read-modify-write of each entry that needs
+    // it, from the top of the walk down to the leaf.
+    bool restart = false;
+    bool dirty = r.pte_value[leaf_level] & x86::PTE_D;
+    for (unsigned l = rq.start_level; l >= leaf_level; --l) {
+      const uint64_t used = r.pte_value[l];
+      const bool is_leaf = l == leaf_level;
+      if ((used & x86::PTE_A) && !(is_leaf && is_write && !(used & x86::PTE_D))) continue;
+      uint64_t cur = 0;
+      const PtAccess st = read(r.pte_addr[l], cur, delay, true);
+      ++r.mem_reads;
+      if (st != PtAccess::ok) return machine_check(r.pte_addr[l], st);
+      constexpr uint64_t ad = x86::PTE_A | x86::PTE_D;
+      if ((cur & ~ad) != (used & ~ad)) {
+        write(r.pte_addr[l], cur, delay, true);  // release the lock, unchanged
+        ++r.mem_writes;
+        ++r.restarts;
+        // The 8th restart ends the walk (as the RTL walker's RESTART_LIMIT).
+        if (r.restarts >= kMaxRestarts) return fault(0, l, r.pte_addr[l]);
+        DPRINTF(Walker, tick_ps(delay), name(), "  L{} entry changed under the lock: restart", l);
+        restart = true;
+        break;
+      }
+      const uint64_t updated = cur | x86::PTE_A | (is_leaf && is_write ? x86::PTE_D : 0);
+      write(r.pte_addr[l], updated, delay, true);
+      ++r.mem_writes;
+      if (is_leaf) dirty = updated & x86::PTE_D;
+    }
+    if (restart) continue;
+
+    const uint64_t leaf = r.pte_value[leaf_level];
+    const uint64_t size = x86::level_size(leaf_level);
+    r.status = WalkStatus::ok;
+    r.page_size = size;
+    r.leaf_level = leaf_level;
+    r.pa = (leaf & pmask & ~(size - 1)) | (rq.va & (size - 1));
+    r.rw = rw;
+    r.us = us;
+    r.nx = rq.nxe && nx;
+    r.global = leaf & x86::PTE_G;
+    r.dirty = dirty;
+    const bool pat = leaf_level == x86::LEVEL_PT ? (leaf & x86::PTE_PS) : (leaf & x86::PTE_PAT_LARGE);
+    r.memtype = static_cast<uint8_t>((pat ? 4 : 0) | ((leaf & x86::PTE_PCD) ? 2 : 0) |
+                                     ((leaf & x86::PTE_PWT) ? 1 : 0));
+    return;
+  }
+}
+
+unsigned char* PageWalker::dmi_lookup(uint64_t pa, sc_time& latency, bool write) {
+  for (const tlm::tlm_dmi& d : dmi_) {
+    if (pa >= d.get_start_address() && pa + 7 <= d.get_end_address() &&
+        (write ? d.is_write_allowed() : d.is_read_allowed())) {
+      latency = write ? d.get_write_latency() : d.get_read_latency();
+      return d.get_dmi_ptr() + (pa - d.get_start_address());
+    }
+  }
+  return nullptr;
+}
+
+PtAccess PageWalker::read(uint64_t pa, uint64_t& value, sc_time& delay, bool lock) {
+  sc_time lat;
+  // A locked read may use DMI: no other process runs between it and the
+  // unlocking write (the walker does not wait in between), so the pair is
+  // atomic. DRAM withholds DMI from a line another initiator has locked.
+  if (unsigned char* p = dmi_lookup(pa, lat, false)) {
+    std::memcpy(&value, p, 8);
+    delay += lat;
+    return PtAccess::ok;
+  }
+  LockExtension lock_ext;
+  trans_.set_command(tlm::TLM_READ_COMMAND);
+  trans_.set_address(pa);
+  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+  trans_.set_data_length(8);
+  trans_.set_streaming_width(8);
+  trans_.set_byte_enable_ptr(nullptr);
+  trans_.set_dmi_allowed(false);
+  trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  if (lock) {
+    lock_ext.op = LockExtension::Op::lock_read;
+    lock_ext.initiator = bus_id_;
+    trans_.set_extension(&lock_ext);
+  }
+  PoisonExtension poison;
+  trans_.set_extension(&poison);
+  mem_socket->b_transport(trans_, delay);
+  trans_.clear_extension(&poison);
+  if (lock) trans_.clear_extension(&lock_ext);
+  if (poison.poisoned) return PtAccess::poison;
+  if (!trans_.is_response_ok()) return PtAccess::error;
+  if (trans_.is_dmi_allowed()) {
+    tlm::tlm_dmi dmi;
+    trans_.set_address(pa);
+    if (mem_socket->get_direct_mem_ptr(trans_, dmi)) dmi_.push_back(dmi);
+  }
+  return PtAccess::ok;
+}
+
+PtAccess PageWalker::write(uint64_t pa, uint64_t value, sc_time& delay, bool unlock) {
+  sc_time lat;
+  if (unsigned char* p = dmi_lookup(pa, lat, true)) {
+    std::memcpy(p, &value, 8);
+    delay += lat;
+    return PtAccess::ok;
+  }
+  LockExtension lock_ext;
+  trans_.set_command(tlm::TLM_WRITE_COMMAND);
+  trans_.set_address(pa);
+  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+  trans_.set_data_length(8);
+  trans_.set_streaming_width(8);
+  trans_.set_byte_enable_ptr(nullptr);
+  trans_.set_dmi_allowed(false);
+  trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  if (unlock) {
+    lock_ext.op = LockExtension::Op::unlock_write;
+    lock_ext.initiator = bus_id_;
+    trans_.set_extension(&lock_ext);
+  }
+  PoisonExtension poison;
+  trans_.set_extension(&poison);
+  mem_socket->b_transport(trans_, delay);
+  trans_.clear_extension(&poison);
+  if (unlock) trans_.clear_extension(&lock_ext);
+  if (poison.poisoned) return PtAccess::poison;
+  return trans_.is_response_ok() ? PtAccess::ok : PtAccess::error;
+}
+
+void PageWalker::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {
+  std::vector<tlm::tlm_dmi> kept;
+  for (const tlm::tlm_dmi& d : dmi_)
+    if (d.get_end_address() < start || d.get_start_address() > end) kept.push_back(d);
+  dmi_.swap(kept);
+}
+
+}  // namespace hw

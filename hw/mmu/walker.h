@@ -1,0 +1,66 @@
+// The TLM page walker: x86-64 paging as specified in docs/walker.md. A TLM
+// target for walk requests (hw::WalkExtension) and an initiator for its
+// page-table reads and locked A/D updates, which cost the memory's latency.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "hw/ext/walk.h"
+#include "hw/sim/stats.h"
+
+namespace hw {
+
+// Result of one page-table memory access.
+enum class PtAccess : uint8_t { ok, error, poison };
+
+class PageWalker : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<PageWalker> walk_socket;
+  tlm_utils::simple_initiator_socket<PageWalker> mem_socket;
+
+  PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_parent, int bus_id);
+
+  // The walk itself; `delay` grows by the memory latency of every access.
+  void walk(const WalkRequest& req, WalkResult& res, sc_core::sc_time& delay);
+
+  struct Stats : sim::stats::Group {
+    explicit Stats(sim::stats::Group* parent);
+    sim::stats::Scalar walks{this, "walks", "Walks performed", "Count"};
+    sim::stats::Scalar completed{this, "completed", "Walks that produced a translation", "Count"};
+    sim::stats::Scalar from_root{this, "fromRoot", "Walks that started at the root (no paging-structure-cache hit)", "Count"};
+    sim::stats::Scalar pt_reads{this, "ptReads", "Page-table reads, locked reads included", "Count"};
+    sim::stats::Scalar ad_writes{this, "adWrites", "Accessed/Dirty updates written", "Count"};
+    sim::stats::Scalar restarts{this, "restarts", "Walks restarted: an entry changed under a locked update", "Count"};
+    sim::stats::Scalar faults_not_present{this, "faultsNotPresent", "Walks ending in a not-present page fault", "Count"};
+    sim::stats::Scalar faults_protection{this, "faultsProtection", "Walks ending in a rights page fault", "Count"};
+    sim::stats::Scalar faults_reserved{this, "faultsReserved", "Walks ending in a reserved-bit page fault", "Count"};
+    sim::stats::Scalar machine_checks{this, "machineChecks", "Walks ending in a machine check", "Count"};
+    sim::stats::Scalar leaves_4k{this, "leaves4K", "Translations to 4 KiB pages", "Count"};
+    sim::stats::Scalar leaves_2m{this, "leaves2M", "Translations to 2 MiB pages", "Count"};
+    sim::stats::Scalar leaves_1g{this, "leaves1G", "Translations to 1 GiB pages", "Count"};
+    sim::stats::Distribution latency{this, "latency", "Walk latency", "ns", 0, 40, 32};
+    sim::stats::Formula latency_mean{this, "latencyMean", "Mean walk latency", "ns",
+                                     [this] { return latency.mean(); }};
+  } stats;
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void translate(const WalkRequest& req, WalkResult& res, sc_core::sc_time& delay);
+  void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
+
+  PtAccess read(uint64_t pa, uint64_t& value, sc_core::sc_time& delay, bool lock);
+  PtAccess write(uint64_t pa, uint64_t value, sc_core::sc_time& delay, bool unlock);
+  unsigned char* dmi_lookup(uint64_t pa, sc_core::sc_time& latency, bool write);
+
+  int bus_id_;
+  std::vector<tlm::tlm_dmi> dmi_;
+  tlm::tlm_generic_payload trans_;
+};
+
+}  // namespace hw

@@ -1,0 +1,73 @@
+// Platform assembly: builds the machine a scenario describes (DRAM per NUMA
+// node, the interconnect, the interrupt controller, and per CPU a core, its
+// MMU and its page walker), binds their sockets, and produces the boot
+// information the firmware is given. The module hierarchy gives the names
+// used in statistics and debug output: system.cpu0.mmu.dtlb, ...
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "hw/bus/interconnect.h"
+#include "hw/cpu/core.h"
+#include "hw/intc/intc.h"
+#include "hw/mem/dram.h"
+#include "hw/mmu/mmu.h"
+#include "hw/mmu/walker.h"
+#include "hw/platform/memory_map.h"
+#include "hw/sim/config.h"
+#include "hw/sim/stats.h"
+#include "sw/hal/firmware.h"
+
+namespace hw {
+
+// One CPU: the core, its MMU and its walker.
+class CpuNode : public sc_core::sc_module {
+ public:
+  CpuNode(sc_core::sc_module_name name, unsigned id, unsigned node, const Core::Params& core_params,
+          const Mmu::Params& mmu_params, CoreComplex& complex, sim::stats::Group* stats_parent);
+  sim::stats::Group stats;  // "cpuN"
+  Mmu mmu;
+  PageWalker walker;        // its statistics live under the MMU's
+  Core core;
+  unsigned id, node;
+};
+
+class Platform : public sc_core::sc_module {
+ public:
+  // Reads `platform.*` from the scenario and elaborates the machine.
+  Platform(sc_core::sc_module_name name, sim::ConfigNode platform, uint64_t seed, hal::Firmware& firmware);
+  ~Platform() override;
+
+  sim::stats::Group& stats_root() { return root_; }
+  CoreComplex& complex() { return complex_; }
+  const hal::BootInfo& boot_info() const { return boot_; }
+  const MemoryMap& memory_map() const { return map_; }
+  unsigned nr_cpus() const { return static_cast<unsigned>(cpus_.size()); }
+  CpuNode& cpu(unsigned i) { return *cpus_.at(i); }
+  Dram& dram(unsigned node) { return *drams_.at(node); }
+  Dram* dram_at(uint64_t pa);
+  Interconnect& membus() { return *membus_; }
+  InterruptController& intc() { return *intc_; }
+
+  // Runs until every user program has ended (or the time limit, or an
+  // error). Returns the error, or "" on success.
+  std::string run();
+  double sim_seconds() const;
+
+ private:
+  sim::stats::Group root_;  // "system"
+  MemoryMap map_;
+  hal::BootInfo boot_{};
+  CoreComplex complex_;
+  std::unique_ptr<Interconnect> membus_;
+  std::unique_ptr<sim::stats::Group> mem_group_;  // "mem": one child per node
+  std::vector<std::unique_ptr<Dram>> drams_;
+  std::unique_ptr<InterruptController> intc_;
+  std::vector<std::unique_ptr<CpuNode>> cpus_;
+};
+
+}  // namespace hw

@@ -1,0 +1,32 @@
+// One run of a scenario: configuration, elaboration of the platform, the
+// firmware and the workload, simulation, and the outputs (stats.txt,
+// stats.json, config.json, console.log, proc/*) in the output directory.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace sim {
+
+struct RunOptions {
+  std::string scenario;               // "" = the built-in default
+  std::vector<std::string> sets;      // key=value overrides, in order
+  std::string outdir = "m5out";
+  std::string debug_flags;
+  bool quiet = false;                 // no summary on stdout
+  bool progress = true;               // progress lines on stderr for long runs
+};
+
+// Runs a scenario. Returns the process exit status; every failure has been
+// reported as one line on `err`.
+int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err);
+
+// Elaborates a scenario (without running it) and prints every parameter with
+// its resolved value and description.
+int list_params(const RunOptions& opts, std::ostream& out, std::ostream& err);
+
+// The built-in default scenario's text.
+const char* default_scenario();
+
+}  // namespace sim

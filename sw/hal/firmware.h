@@ -1,0 +1,87 @@
+// The firmware's entry points: the other half of the HAL. A core model calls
+// these from its SC_THREAD, in the context of the CPU whose Hal it passes,
+// the way a CPU enters a kernel through its vectors. The firmware
+// (sw/kernel) implements the interface; the hardware never sees firmware
+// internals.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+
+namespace hal {
+
+// System calls, numbered as on Linux x86-64.
+enum class Sys : uint32_t {
+  mmap = 9,
+  mprotect = 10,
+  munmap = 11,
+  brk = 12,
+  mremap = 25,
+  madvise = 28,
+  getpid = 39,
+  fork = 57,
+  exit = 60,
+};
+
+struct SyscallArgs {
+  Sys nr;
+  uint64_t arg[6];
+  // fork: the user-side context the child runs (opaque to the firmware).
+  void* child_user;
+};
+
+// What a trap handler decided about the interrupted user access.
+enum class TrapOutcome : uint8_t {
+  retry,        // the fault is resolved: retry the access
+  task_killed,  // the current task was killed (signal); schedule another
+};
+
+// A machine check raised by the hardware.
+struct MachineCheck {
+  paddr_t pa;              // the physical address with the error
+  bool action_required;    // SRAR (consumed by an access) vs SRAO (found by a scrub)
+  bool in_page_walk;       // raised by a page-table read of the MMU
+  vaddr_t va;              // the user address being accessed, if any
+  bool va_valid;
+};
+
+// The task a CPU should run now.
+struct RunTask {
+  int pid;      // < 0: nothing runnable on this CPU
+  void* user;   // the user-side context given at spawn or fork
+};
+
+class Firmware {
+ public:
+  // Boots on the bootstrap CPU: memory map, allocators, page tables, the
+  // kernel's address space. Returns false (after printing why on the console)
+  // when the machine cannot be booted, e.g. an unusable memory map.
+  virtual bool boot(Hal& bsp, const BootInfo& info) = 0;
+  // Brings up a secondary CPU once boot() has returned.
+  virtual void start_secondary(Hal& cpu) = 0;
+
+  // Creates a user process with an empty address space, runnable on `cpu`.
+  virtual int spawn(Hal& caller, const char* name, unsigned cpu, void* user) = 0;
+
+  // Picks the task `cpu` runs next and switches to its address space.
+  virtual RunTask schedule(Hal& cpu) = 0;
+  // The periodic timer of `cpu` fired (preemption, deferred work).
+  virtual void timer_tick(Hal& cpu) = 0;
+
+  // Traps taken while running a user task.
+  virtual TrapOutcome page_fault(Hal& cpu, vaddr_t cr2, uint32_t error_code) = 0;
+  virtual TrapOutcome machine_check(Hal& cpu, const MachineCheck& mc) = 0;
+  // A general-protection fault of the current task (a non-canonical address).
+  virtual TrapOutcome general_protection(Hal& cpu, vaddr_t addr) = 0;
+  virtual void interrupt(Hal& cpu, uint8_t vector) = 0;
+  // A system call of the current task. Returns the result, negative errno on
+  // failure, as Linux does. exit never returns to the task.
+  virtual int64_t syscall(Hal& cpu, const SyscallArgs& args) = 0;
+
+ protected:
+  ~Firmware() = default;
+};
+
+}  // namespace hal

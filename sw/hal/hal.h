@@ -1,0 +1,165 @@
+// The hardware abstraction layer: everything the firmware does to the machine
+// goes through a Hal. The core model implements it with TLM transactions
+// (hw/cpu/core_hal), the host HAL with plain memory (sw/hal/host) so the
+// memory manager can be unit-tested without SystemC.
+//
+// One Hal object stands for one CPU: calls act on the calling CPU (its MMU,
+// its local time). Freestanding: no exceptions, no RTTI, no heap.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw/hal/x86.h"
+
+namespace hal {
+
+using paddr_t = uint64_t;
+using vaddr_t = uint64_t;
+
+constexpr unsigned kMaxNodes = 8;
+constexpr unsigned kMaxCpus = 64;
+constexpr unsigned kMaxE820 = 128;
+constexpr unsigned kMaxDevices = 16;
+
+// Result of a physical access made on the firmware's behalf.
+enum class MemStatus : uint8_t {
+  ok = 0,
+  address_error,  // nothing decodes the address, or it is beyond a device's reach
+  poison,         // the access touched memory holding an uncorrected error
+};
+
+// ---- Boot information (what firmware tables tell a real kernel) ------------
+
+// e820 types, numbered as the BIOS interface numbers them.
+enum class E820Type : uint32_t {
+  usable = 1,
+  reserved = 2,
+  acpi = 3,
+  nvs = 4,
+  unusable = 5,
+  pmem = 7,
+};
+
+struct E820Entry {
+  paddr_t addr;
+  uint64_t size;
+  E820Type type;
+};
+
+enum class DeviceKind : uint32_t { intc = 1, dma = 2, timer = 3 };
+
+struct Device {
+  DeviceKind kind;
+  uint32_t index;      // instance number of that kind
+  paddr_t mmio_base;
+  uint64_t mmio_size;
+  uint32_t irq_vector;
+  uint32_t addr_bits;  // DMA engines: the widest bus address they can master
+};
+
+struct BootInfo {
+  E820Entry e820[kMaxE820];
+  unsigned nr_e820;
+
+  // NUMA: each node owns one physical range [start, end) (SRAT memory affinity);
+  // the e820 map says which parts of it are usable.
+  unsigned nr_nodes;
+  paddr_t node_start[kMaxNodes];
+  paddr_t node_end[kMaxNodes];
+  uint8_t node_distance[kMaxNodes][kMaxNodes];  // SLIT: 10 = local
+
+  unsigned nr_cpus;
+  uint8_t cpu_node[kMaxCpus];
+
+  Device devices[kMaxDevices];
+  unsigned nr_devices;
+
+  // Where the firmware's (host-resident) image is said to live: an e820
+  // reserved region that memblock must keep out of the allocator.
+  paddr_t image_base;
+  uint64_t image_size;
+
+  unsigned maxphyaddr;  // physical address width of the MMU (bits)
+  unsigned va_bits;     // 48 for 4-level paging, 57 for 5-level
+  unsigned paging_levels;
+  bool pcid;            // CR4.PCIDE supported
+  bool nx;              // EFER.NXE supported
+  bool gbpages;         // 1 GiB pages supported
+  uint64_t seed;        // the run's seed, for firmware-side randomness
+};
+
+// MMU control bits of the calling CPU.
+struct PagingControl {
+  bool wp;     // CR0.WP
+  bool nxe;    // EFER.NXE
+  bool pcide;  // CR4.PCIDE
+};
+
+class Hal {
+ public:
+  // ---- Identity ----
+  virtual unsigned cpu() const = 0;
+
+  // ---- Physical memory ----
+  // The direct map: a host pointer to [pa, pa+len) where the memory grants
+  // DMI, nullptr otherwise (MMIO, poisoned pages, unbacked addresses).
+  virtual void* direct_map(paddr_t pa, uint64_t len) = 0;
+  // Accesses that always succeed or report an error; they use DMI when they
+  // can and a transaction otherwise, so poisoned memory is seen.
+  virtual MemStatus phys_read(paddr_t pa, void* dst, uint64_t len) = 0;
+  virtual MemStatus phys_write(paddr_t pa, const void* src, uint64_t len) = 0;
+  virtual MemStatus phys_fill(paddr_t pa, uint8_t value, uint64_t len) = 0;
+  virtual MemStatus phys_copy(paddr_t dst, paddr_t src, uint64_t len) = 0;
+
+  // ---- MMU of the calling CPU ----
+  virtual void set_paging_control(const PagingControl& ctl) = 0;
+  // CR3: table base | PCID (bits 11:0, with PCIDE) | NOFLUSH (bit 63).
+  virtual void write_cr3(uint64_t value) = 0;
+  virtual uint64_t read_cr3() const = 0;
+  virtual void invlpg(vaddr_t va) = 0;
+  virtual void invpcid(x86::InvpcidType type, uint16_t pcid, vaddr_t va) = 0;
+
+  // ---- Other CPUs and devices ----
+  // Sends an interrupt to another CPU through the interrupt controller.
+  virtual void send_ipi(unsigned target_cpu, uint8_t vector) = 0;
+  virtual MemStatus mmio_read(paddr_t pa, uint64_t& value, unsigned size) = 0;
+  virtual MemStatus mmio_write(paddr_t pa, uint64_t value, unsigned size) = 0;
+
+  // ---- Time ----
+  virtual uint64_t now_ns() const = 0;
+  // Accounts firmware work (nanoseconds of simulated time on this CPU).
+  virtual void charge_ns(uint64_t ns) = 0;
+  // Spin-wait hint: lets simulated time pass and other CPUs run; interrupts
+  // pending for this CPU are delivered (to Firmware::interrupt) before it returns.
+  virtual void cpu_relax() = 0;
+
+  // ---- Console ----
+  virtual void console(const char* text, size_t len) = 0;
+
+  // ---- Tasks ----
+  // A task ended: by exit (signal 0, exit_status its status) or killed by
+  // `signal`. `user` is the context given at spawn or fork. Called for every
+  // task that ends, running or not, so the platform can account for the
+  // user side of the process.
+  virtual void task_ended(int pid, void* user, int exit_status, int signal) {
+    (void)pid, (void)user, (void)exit_status, (void)signal;
+  }
+
+  // ---- Failure ----
+  // The firmware cannot go on (a kernel panic; the reason is already on the
+  // console): stop the machine. Never returns. The default traps, so a HAL
+  // that does not override it still stops; platforms override it to end the
+  // simulation with a message and a non-zero exit.
+  [[noreturn]] virtual void halt(const char* reason) {
+    (void)reason;
+    __builtin_trap();
+  }
+
+ protected:
+  // Not deletable through the interface: no deleting destructor, so the
+  // freestanding build needs no operator delete.
+  ~Hal() = default;
+};
+
+}  // namespace hal

@@ -1,0 +1,447 @@
+#include "sw/kernel/kernel.h"
+
+#include "sw/lib/bitops.h"
+#include "sw/lib/errno.h"
+#include "sw/lib/string.h"
+
+namespace fw {
+
+using hal::BootInfo;
+
+Kernel::Kernel() : Kernel(Params{}) {}
+
+Kernel::Kernel(const Params& params) : params_(params) {
+  ctx_.log = &log_;
+  ctx_.params = &params_;
+  ctx_.boot = &boot_;
+  ctx_.memblock = &memblock_;
+  ctx_.nodes = &nodes_;
+  ctx_.buddy = &buddy_;
+  ctx_.pgtable = &pgtable_;
+  ctx_.tlb = &tlb_;
+  ctx_.mm_cache = &mm_cache_;
+  ctx_.vma_cache = &vma_cache_;
+  ctx_.memory = &memory_;
+  ctx_.mmap = &mmap_;
+  ctx_.vmstat = &vmstat_;
+  buddy_.init(&ctx_);
+  memory_.init(&ctx_);
+  mmap_.init(&ctx_);
+  task_cache_.init(&ctx_, "task_struct", sizeof(task_struct));
+  mm_cache_.init(&ctx_, "mm_struct", sizeof(mm_struct));
+  vma_cache_.init(&ctx_, "vm_area_struct", sizeof(vm_area_struct));
+  sched_.init();
+  INIT_LIST_HEAD(&tasks_);
+  log_.set_console_level(params_.loglevel);
+}
+
+bool Kernel::set_params(const Params& params) {
+  if (booted_) return false;
+  params_ = params;
+  log_.set_console_level(params_.loglevel);
+  return true;
+}
+
+// ---------------------------------------------------------------- boot
+
+bool Kernel::check_boot_info(hal::Hal& h, const BootInfo& bi) {
+  const char* why = nullptr;
+  if (bi.nr_e820 == 0 || bi.nr_e820 > hal::kMaxE820) why = "bad e820 entry count";
+  else if (bi.nr_nodes == 0 || bi.nr_nodes > hal::kMaxNodes) why = "bad node count";
+  else if (bi.nr_cpus == 0 || bi.nr_cpus > hal::kMaxCpus) why = "bad CPU count";
+  else if (bi.paging_levels != 4 && bi.paging_levels != 5) why = "paging levels must be 4 or 5";
+  else if (bi.va_bits != (bi.paging_levels == 5 ? 57u : 48u)) why = "va_bits must be 48 (4 levels) or 57 (5 levels)";
+  else if (bi.maxphyaddr < 32 || bi.maxphyaddr > 52) why = "MAXPHYADDR must be 32..52";
+  else if (h.cpu() >= bi.nr_cpus) why = "boot CPU beyond the CPU count";
+  if (why) {
+    log_.printk(h, LOGLEVEL_ERR, "boot: unusable boot information: %s", why);
+    return false;
+  }
+  return true;
+}
+
+void Kernel::print_e820(hal::Hal& h) {
+  for (unsigned i = 0; i < boot_.nr_e820; ++i) {
+    const hal::E820Entry& e = boot_.e820[i];
+    const char* type = "unknown";
+    switch (e.type) {
+      case hal::E820Type::usable: type = "usable"; break;
+      case hal::E820Type::reserved: type = "reserved"; break;
+      case hal::E820Type::acpi: type = "ACPI data"; break;
+      case hal::E820Type::nvs: type = "ACPI NVS"; break;
+      case hal::E820Type::unusable: type = "unusable"; break;
+      case hal::E820Type::pmem: type = "persistent (type 7)"; break;
+    }
+    log_.printk(h, LOGLEVEL_INFO, "BIOS-e820: [mem 0x%016lx-0x%016lx] %s", static_cast<unsigned long>(e.addr),
+                static_cast<unsigned long>(e.addr + e.size - 1), type);
+  }
+}
+
+bool Kernel::setup_memblock(hal::Hal& h) {
+  const uint64_t phys_limit = 1ull << boot_.maxphyaddr;
+  bool ok = true;
+  // Usable RAM, trimmed to whole pages and to what the MMU can address;
+  // node 0 until the node ranges say otherwise.
+  for (unsigned i = 0; i < boot_.nr_e820; ++i) {
+    const hal::E820Entry& e = boot_.e820[i];
+    if (e.type != hal::E820Type::usable) continue;
+    const uint64_t s = align_up(e.addr, PAGE_SIZE);
+    const uint64_t end = min(align_down(e.addr + e.size, PAGE_SIZE), phys_limit);
+    if (end > s) ok &= memblock_.add(s, end - s, 0);
+  }
+  // Everything else the map names is kept from the allocator, even where a
+  // broken map overlaps it with usable RAM.
+  for (unsigned i = 0; i < boot_.nr_e820; ++i) {
+    const hal::E820Entry& e = boot_.e820[i];
+    if (e.type == hal::E820Type::usable || !e.size) continue;
+    const uint64_t s = align_down(e.addr, PAGE_SIZE);
+    ok &= memblock_.reserve(s, align_up(e.addr + e.size, PAGE_SIZE) - s);
+  }
+  for (unsigned n = 0; n < boot_.nr_nodes; ++n)
+    if (boot_.node_end[n] > boot_.node_start[n])
+      ok &= memblock_.set_node(boot_.node_start[n], boot_.node_end[n] - boot_.node_start[n], static_cast<int>(n));
+  // The first page(s) (BIOS data; Linux reserves at least page 0) and the
+  // firmware image.
+  ok &= memblock_.reserve(0, align_up(params_.reserve_low_kb * 1024, PAGE_SIZE));
+  if (boot_.image_size) {
+    const uint64_t s = align_down(boot_.image_base, PAGE_SIZE);
+    ok &= memblock_.reserve(s, align_up(boot_.image_base + boot_.image_size, PAGE_SIZE) - s);
+  }
+  if (!ok) {
+    log_.printk(h, LOGLEVEL_ERR, "boot: memory map too fragmented for memblock");
+    return false;
+  }
+  if (memblock_.memory().total_size == 0) {
+    log_.printk(h, LOGLEVEL_ERR, "boot: the memory map has no usable RAM");
+    return false;
+  }
+  return true;
+}
+
+bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
+  if (booted_) {
+    log_.printk(bsp, LOGLEVEL_ERR, "boot: already booted");
+    return false;
+  }
+  log_.set_console_level(params_.loglevel);
+  log_.printk(bsp, LOGLEVEL_NOTICE, "mmcosim firmware booting on CPU%u", bsp.cpu());
+  if (!check_boot_info(bsp, info)) return false;
+  boot_ = info;
+  print_e820(bsp);
+  if (!setup_memblock(bsp)) return false;
+
+  pgtable_.init(&ctx_, boot_.paging_levels, boot_.maxphyaddr, boot_.nx);
+  if (!nodes_.init(bsp, boot_, memblock_, log_)) return false;
+  for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
+    const pglist_data& pg = nodes_.node(static_cast<int>(n));
+    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+      const zone& zn = pg.node_zones[z];
+      if (!zn.spanned_pages) continue;
+      log_.printk(bsp, LOGLEVEL_INFO, "Node %u zone %-7s [mem 0x%016lx-0x%016lx] present %lu", n, zn.name,
+                  static_cast<unsigned long>(PFN_PHYS(zn.zone_start_pfn)),
+                  static_cast<unsigned long>(PFN_PHYS(zn.zone_end_pfn()) - 1),
+                  static_cast<unsigned long>(zn.present_pages));
+    }
+  }
+
+  // Hand the free RAM to the buddy allocator, cut at zone boundaries
+  // (Linux memblock_free_all).
+  memblock_.for_each_free_range([&](uint64_t s, uint64_t e, int) {
+    uint64_t spfn = PFN_UP(s);
+    const uint64_t epfn = PFN_DOWN(e);
+    while (spfn < epfn) {
+      uint64_t cut = epfn;
+      if (spfn < MAX_DMA_PFN) cut = min(cut, MAX_DMA_PFN);
+      else if (spfn < MAX_DMA32_PFN) cut = min(cut, MAX_DMA32_PFN);
+      buddy_.free_boot_range(bsp, spfn, cut);
+      spfn = cut;
+    }
+    return true;
+  });
+
+  // The kernel's page tables: the direct map of all RAM.
+  kernel_root_ = pgtable_.alloc_table(bsp, true);
+  if (!kernel_root_) {
+    log_.printk(bsp, LOGLEVEL_ERR, "boot: no memory for the kernel page tables");
+    return false;
+  }
+  const MemblockType& mem = memblock_.memory();
+  for (unsigned i = 0; i < mem.cnt; ++i) {
+    if (pgtable_.map_direct(bsp, kernel_root_, mem.regions[i].base, mem.regions[i].end(), boot_.gbpages)) {
+      log_.printk(bsp, LOGLEVEL_ERR, "boot: cannot build the direct map");
+      return false;
+    }
+  }
+
+  const bool pcide = boot_.pcid && params_.pcid;
+  tlb_.init(&ctx_, pcide, kernel_root_);
+  bsp.set_paging_control(hal::PagingControl{true, boot_.nx, pcide});
+  tlb_.cpu_init(bsp);
+  sched_.rq(bsp.cpu()).online = true;
+  buddy_.boot_done();
+  booted_ = true;
+
+  const uint64_t total = nodes_.total_managed_pages();
+  log_.printk(bsp, LOGLEVEL_INFO,
+              "Memory: %luK/%luK available (%luK memmap, %luK kernel page tables, %luK reserved)",
+              static_cast<unsigned long>(buddy_.nr_free_pages() << (PAGE_SHIFT - 10)),
+              static_cast<unsigned long>(nodes_.total_present_pages() << (PAGE_SHIFT - 10)),
+              static_cast<unsigned long>(nodes_.memmap_bytes() >> 10),
+              static_cast<unsigned long>(pgtable_.stats().kernel_pages << (PAGE_SHIFT - 10)),
+              static_cast<unsigned long>((nodes_.total_present_pages() - total) << (PAGE_SHIFT - 10)));
+  log_.printk(bsp, LOGLEVEL_INFO, "paging: %u levels, PAGE_OFFSET %#lx, PCID %s, NX %s", boot_.paging_levels,
+              static_cast<unsigned long>(pgtable_.page_offset()), pcide ? "on" : "off", boot_.nx ? "on" : "off");
+  return true;
+}
+
+void Kernel::start_secondary(hal::Hal& h) {
+  if (!booted_ || h.cpu() >= boot_.nr_cpus) {
+    log_.printk(h, LOGLEVEL_ERR, "CPU%u: cannot start (not booted or beyond the CPU count)", h.cpu());
+    return;
+  }
+  h.set_paging_control(hal::PagingControl{true, boot_.nx, tlb_.pcide()});
+  tlb_.cpu_init(h);
+  sched_.rq(h.cpu()).online = true;
+  log_.printk(h, LOGLEVEL_INFO, "CPU%u: online", h.cpu());
+}
+
+// ---------------------------------------------------------------- tasks
+
+task_struct* Kernel::current(hal::Hal& h) const {
+  const unsigned cpu = h.cpu();
+  return cpu < hal::kMaxCpus ? sched_.rq(cpu).curr : nullptr;
+}
+
+int Kernel::current_pid(unsigned cpu) const {
+  if (cpu >= hal::kMaxCpus) return -1;
+  const task_struct* t = sched_.rq(cpu).curr;
+  return t ? t->pid : -1;
+}
+
+task_struct* Kernel::find_task(int pid) const {
+  for (const list_head* p = tasks_.next; p != &tasks_; p = p->next) {
+    task_struct* t = list_entry(const_cast<list_head*>(p), task_struct, tasks);
+    if (t->pid == pid) return t;
+  }
+  return nullptr;
+}
+
+mm_struct* Kernel::mm_of(int pid) const {
+  task_struct* t = find_task(pid);
+  return t ? t->mm : nullptr;
+}
+
+int Kernel::spawn(hal::Hal& caller, const char* name, unsigned cpu, void* user) {
+  if (!booted_ || cpu >= boot_.nr_cpus) {
+    ++kstats_.spawn_failed;
+    return -EINVAL;
+  }
+  mm_struct* mm = mmap_.mm_alloc(caller);
+  task_struct* t = mm ? static_cast<task_struct*>(task_cache_.alloc(caller)) : nullptr;
+  if (!t) {
+    if (mm) mmap_.mm_destroy(caller, mm);
+    ++kstats_.spawn_failed;
+    log_.printk(caller, LOGLEVEL_WARNING, "spawn %s: out of memory", name ? name : "?");
+    return -ENOMEM;
+  }
+  t->pid = next_pid_++;
+  t->cpu = cpu;
+  t->mm = mm;
+  t->user = user;
+  t->start_ns = caller.now_ns();
+  str_copy(t->comm, name ? name : "task", TASK_COMM_LEN);
+  list_add_tail(&t->tasks, &tasks_);
+  ++nr_tasks_;
+  ++kstats_.spawned;
+  sched_.enqueue(caller, t);
+  // Wake an idle CPU elsewhere so it schedules the new task.
+  if (cpu != caller.cpu() && sched_.rq(cpu).online && !sched_.rq(cpu).curr) caller.send_ipi(cpu, x86::VEC_RESCHEDULE);
+  log_.printk(caller, LOGLEVEL_DEBUG, "spawn: %s[%d] on CPU%u, pcid %u", t->comm, t->pid, cpu, mm->pcid);
+  return t->pid;
+}
+
+void Kernel::do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal) {
+  const int pid = t->pid;
+  void* user = t->user;
+  sched_.task_dead(h, t);
+  mmap_.mm_destroy(h, t->mm);
+  t->mm = nullptr;
+  list_del(&t->tasks);
+  --nr_tasks_;
+  if (signal) {
+    ++kstats_.killed;
+    if (signal == kSIGSEGV) ++kstats_.sigsegv;
+    else if (signal == kSIGBUS) ++kstats_.sigbus;
+    else if (signal == kSIGKILL) ++kstats_.sigkill;
+  } else {
+    ++kstats_.exited;
+  }
+  task_cache_.free(h, t);
+  h.task_ended(pid, user, signal ? -1 : exit_status, signal);
+}
+
+hal::RunTask Kernel::schedule(hal::Hal& h) {
+  if (!booted_ || h.cpu() >= boot_.nr_cpus) return {-1, nullptr};
+  bool switched = false;
+  task_struct* t = sched_.pick(h, &switched);
+  if (switched) ctx_.charge(h, params_.cost_context_switch_ns);
+  // Idle keeps the last address space loaded (lazy, like Linux).
+  if (t) tlb_.switch_mm(h, t->mm);
+  return t ? hal::RunTask{t->pid, t->user} : hal::RunTask{-1, nullptr};
+}
+
+void Kernel::timer_tick(hal::Hal& h) {
+  if (!booted_) return;
+  sched_.tick(h, params_.timeslice_us * 1000);
+}
+
+// ---------------------------------------------------------------- traps
+
+hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) {
+  ctx_.charge(h, params_.cost_fault_entry_ns);
+  task_struct* t = current(h);
+  if (!t) {
+    log_.printk(h, LOGLEVEL_ERR, "page fault at %#lx error %x with no task running on CPU%u",
+                static_cast<unsigned long>(cr2), ec, h.cpu());
+    return hal::TrapOutcome::task_killed;
+  }
+  const FaultResult r = memory_.handle_fault(h, t->mm, cr2, ec);
+  int sig = 0;
+  switch (r.kind) {
+    case FaultKind::handled:
+    case FaultKind::spurious:
+      ctx_.charge(h, params_.cost_fault_exit_ns);
+      return hal::TrapOutcome::retry;
+    case FaultKind::sigsegv_maperr:
+    case FaultKind::sigsegv_accerr:
+      // Linux's show_signal_msg line, with the reason instead of ip/sp.
+      log_.printk(h, LOGLEVEL_INFO, "%s[%d]: segfault at %lx error %x (%s)", t->comm, t->pid,
+                  static_cast<unsigned long>(cr2), ec, r.reason);
+      sig = kSIGSEGV;
+      break;
+    case FaultKind::sigbus:
+      log_.printk(h, LOGLEVEL_ERR, "%s[%d]: bus error at %lx error %x (%s)", t->comm, t->pid,
+                  static_cast<unsigned long>(cr2), ec, r.reason);
+      sig = kSIGBUS;
+      break;
+    case FaultKind::oom:
+      log_.printk(h, LOGLEVEL_ERR, "Out of memory: Killed process %d (%s) at %lx: %s", t->pid, t->comm,
+                  static_cast<unsigned long>(cr2), r.reason);
+      sig = kSIGKILL;
+      break;
+    case FaultKind::bad_pgtable:
+    case FaultKind::kernel_mode:
+      log_.printk(h, LOGLEVEL_ERR, "%s[%d]: fatal fault at %lx error %x (%s)", t->comm, t->pid,
+                  static_cast<unsigned long>(cr2), ec, r.reason);
+      sig = kSIGKILL;
+      break;
+  }
+  do_exit(h, t, 0, sig);
+  return hal::TrapOutcome::task_killed;
+}
+
+hal::TrapOutcome Kernel::general_protection(hal::Hal& h, hal::vaddr_t addr) {
+  ctx_.charge(h, params_.cost_fault_entry_ns);
+  task_struct* t = current(h);
+  if (!t) {
+    log_.printk(h, LOGLEVEL_ERR, "general protection fault at %#lx with no task running on CPU%u",
+                static_cast<unsigned long>(addr), h.cpu());
+    return hal::TrapOutcome::task_killed;
+  }
+  // Linux's "general protection fault" line; the task gets SIGSEGV.
+  log_.printk(h, LOGLEVEL_INFO, "traps: %s[%d] general protection fault at %lx (non-canonical address)", t->comm,
+              t->pid, static_cast<unsigned long>(addr));
+  do_exit(h, t, 0, kSIGSEGV);
+  return hal::TrapOutcome::task_killed;
+}
+
+hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc) {
+  ++kstats_.mce_total;
+  if (mc.in_page_walk) ++kstats_.mce_in_page_walk;
+  const uint64_t pfn = PFN_DOWN(mc.pa);
+  if (!mc.action_required) {
+    // Found by a scrub, not consumed: memory_failure() arrives later (issue 8).
+    ++kstats_.mce_action_optional;
+    log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: action optional, %s; recovery not implemented",
+                static_cast<unsigned long>(pfn), mc.in_page_walk ? "page-table read" : "data");
+    return hal::TrapOutcome::retry;
+  }
+  ++kstats_.mce_action_required;
+  if (page* p = nodes_.pfn_to_page(pfn)) {
+    if (!PageHWPoison(p)) {
+      SetPageHWPoison(p);  // never reused once freed
+      ++vmstat_.gauge[NR_HWPOISON];
+    }
+  }
+  task_struct* t = current(h);
+  if (!t) {
+    log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: consumed with no task running", static_cast<unsigned long>(pfn));
+    return hal::TrapOutcome::task_killed;
+  }
+  log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: Sending SIGBUS to %s:%d due to hardware memory corruption",
+              static_cast<unsigned long>(pfn), t->comm, t->pid);
+  do_exit(h, t, 0, kSIGBUS);
+  return hal::TrapOutcome::task_killed;
+}
+
+void Kernel::interrupt(hal::Hal& h, uint8_t vector) {
+  ++kstats_.irq_total;
+  // Handlers take no locks: they may run inside a spin-wait of this CPU.
+  switch (vector) {
+    case x86::VEC_RESCHEDULE:
+      ++kstats_.irq_resched;
+      if (h.cpu() < hal::kMaxCpus) sched_.rq(h.cpu()).need_resched = true;
+      break;
+    case x86::VEC_TLB_SHOOTDOWN:
+      // Remote flush requests arrive with issue 6; flush everything local.
+      ++kstats_.irq_tlb;
+      if (mm_struct* mm = tlb_.loaded_mm(h.cpu())) tlb_.flush_range(h, mm, 0, ~0ull & PAGE_MASK, true);
+      break;
+    case x86::VEC_TIMER:
+      ++kstats_.irq_timer;
+      timer_tick(h);
+      break;
+    default:
+      ++kstats_.irq_other;
+      break;
+  }
+}
+
+int64_t Kernel::syscall(hal::Hal& h, const hal::SyscallArgs& a) {
+  ctx_.charge(h, params_.cost_syscall_ns);
+  ++kstats_.sys_total;
+  task_struct* t = current(h);
+  if (!t) return -ESRCH;
+  switch (a.nr) {
+    case hal::Sys::mmap:
+      ++kstats_.sys_mmap;
+      return mmap_.do_mmap(h, t->mm, a.arg[0], a.arg[1], a.arg[2], a.arg[3], static_cast<int64_t>(a.arg[4]),
+                           a.arg[5]);
+    case hal::Sys::munmap:
+      ++kstats_.sys_munmap;
+      return mmap_.do_munmap(h, t->mm, a.arg[0], a.arg[1]);
+    case hal::Sys::getpid:
+      ++kstats_.sys_getpid;
+      return t->pid;
+    case hal::Sys::exit:
+      ++kstats_.sys_exit;
+      log_.printk(h, LOGLEVEL_DEBUG, "%s[%d]: exit(%ld)", t->comm, t->pid, static_cast<long>(a.arg[0]));
+      do_exit(h, t, static_cast<int>(a.arg[0]), 0);
+      return 0;
+    default:
+      ++kstats_.sys_enosys;
+      return -ENOSYS;
+  }
+}
+
+bool Kernel::translate(hal::Hal& h, int pid, uint64_t va, PteLookup* out) {
+  uint64_t root = kernel_root_;
+  if (pid != 0) {
+    mm_struct* mm = mm_of(pid);
+    if (!mm) return false;
+    root = mm->pgd;
+  }
+  return root && pgtable_.lookup(h, root, va, out);
+}
+
+}  // namespace fw

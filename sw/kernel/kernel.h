@@ -1,0 +1,150 @@
+// fw::Kernel: the firmware memory manager as a whole, implementing the
+// machine's view of it (hal::Firmware). Every piece of firmware state hangs
+// off this object (no global mutable state), so several Kernels can live in
+// one process. The host creates it (new or on the stack); inside, dynamic
+// objects come from simulated DRAM through the buddy allocator.
+//
+// Lifecycle: construct (optionally with Params) -> set_params() ->
+// boot(bsp, info) -> start_secondary(cpu) for the other CPUs -> spawn(),
+// schedule(), traps, system calls, timer ticks. Observe with visit_stats(),
+// proc_show() and dmesg() at any time.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw/hal/firmware.h"
+#include "sw/hal/hal.h"
+#include "sw/kernel/params.h"
+#include "sw/kernel/sched.h"
+#include "sw/kernel/task.h"
+#include "sw/lib/observe.h"
+#include "sw/lib/printk.h"
+#include "sw/mm/buddy.h"
+#include "sw/mm/context.h"
+#include "sw/mm/memblock.h"
+#include "sw/mm/memory.h"
+#include "sw/mm/mmap.h"
+#include "sw/mm/mmzone.h"
+#include "sw/mm/objcache.h"
+#include "sw/mm/pgtable.h"
+#include "sw/mm/tlb.h"
+#include "sw/mm/vmstat.h"
+
+namespace fw {
+
+struct KernelStats {
+  uint64_t spawned = 0;
+  uint64_t spawn_failed = 0;
+  uint64_t exited = 0;   // exit system calls
+  uint64_t killed = 0;   // ended by a signal
+  uint64_t sigsegv = 0;
+  uint64_t sigbus = 0;
+  uint64_t sigkill = 0;
+  uint64_t sys_total = 0;
+  uint64_t sys_mmap = 0;
+  uint64_t sys_munmap = 0;
+  uint64_t sys_getpid = 0;
+  uint64_t sys_exit = 0;
+  uint64_t sys_enosys = 0;
+  uint64_t mce_total = 0;
+  uint64_t mce_action_required = 0;
+  uint64_t mce_action_optional = 0;
+  uint64_t mce_in_page_walk = 0;
+  uint64_t irq_total = 0;
+  uint64_t irq_resched = 0;
+  uint64_t irq_tlb = 0;
+  uint64_t irq_timer = 0;
+  uint64_t irq_other = 0;
+};
+
+class Kernel final : public hal::Firmware {
+ public:
+  Kernel();
+  explicit Kernel(const Params& params);
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  // Parameters take effect at boot: false (nothing changed) once booted.
+  bool set_params(const Params& params);
+  const Params& params() const { return params_; }
+
+  // ---- hal::Firmware ----
+  bool boot(hal::Hal& bsp, const hal::BootInfo& info) override;
+  void start_secondary(hal::Hal& cpu) override;
+  int spawn(hal::Hal& caller, const char* name, unsigned cpu, void* user) override;
+  hal::RunTask schedule(hal::Hal& cpu) override;
+  void timer_tick(hal::Hal& cpu) override;
+  hal::TrapOutcome page_fault(hal::Hal& cpu, hal::vaddr_t cr2, uint32_t error_code) override;
+  hal::TrapOutcome machine_check(hal::Hal& cpu, const hal::MachineCheck& mc) override;
+  hal::TrapOutcome general_protection(hal::Hal& cpu, hal::vaddr_t addr) override;
+  void interrupt(hal::Hal& cpu, uint8_t vector) override;
+  int64_t syscall(hal::Hal& cpu, const hal::SyscallArgs& args) override;
+
+  // ---- Observation ----
+  // Every statistic, always in the same order (names relative to system.fw.).
+  void visit_stats(StatVisitor& v) const;
+  // Linux-format text of /proc/<name>: "buddyinfo", "meminfo", "vmstat",
+  // "zoneinfo", "<pid>/maps". False for an unknown name or pid.
+  bool proc_show(const char* name, TextSink& out) const;
+  // The kernel log (dmesg), oldest line first.
+  void dmesg(TextSink& out) const { log_.dump(out); }
+
+  // ---- Introspection (tests, the monitor) ----
+  bool booted() const { return booted_; }
+  int current_pid(unsigned cpu) const;
+  unsigned nr_tasks() const { return nr_tasks_; }
+  task_struct* find_task(int pid) const;
+  mm_struct* mm_of(int pid) const;
+  uint64_t nr_free_pages() const { return buddy_.nr_free_pages(); }
+  uint64_t boot_free_pages() const { return buddy_.stats().boot_free_pages; }
+  uint64_t kernel_root() const { return kernel_root_; }
+  // Looks va up in pid's page tables (0: the kernel's). False when unmapped.
+  bool translate(hal::Hal& h, int pid, uint64_t va, PteLookup* out);
+  const KernelStats& kstats() const { return kstats_; }
+  const hal::BootInfo& boot_info() const { return boot_; }
+
+  Log& log() { return log_; }
+  Memblock& memblock() { return memblock_; }
+  MmNodes& nodes() { return nodes_; }
+  const MmNodes& nodes() const { return nodes_; }
+  Buddy& buddy() { return buddy_; }
+  PgTable& pgtable() { return pgtable_; }
+  Tlb& tlb() { return tlb_; }
+  Mmap& mmap() { return mmap_; }
+  Memory& memory() { return memory_; }
+  const VmStat& vmstat() const { return vmstat_; }
+  MmContext& ctx() { return ctx_; }
+
+ private:
+  bool check_boot_info(hal::Hal& h, const hal::BootInfo& bi);
+  bool setup_memblock(hal::Hal& h);
+  task_struct* current(hal::Hal& h) const;
+  void do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal);
+  void print_e820(hal::Hal& h);
+
+  Params params_;
+  hal::BootInfo boot_{};
+  Log log_;
+  Memblock memblock_;
+  MmNodes nodes_;
+  Buddy buddy_;
+  PgTable pgtable_;
+  Tlb tlb_;
+  ObjCache task_cache_;
+  ObjCache mm_cache_;
+  ObjCache vma_cache_;
+  Memory memory_;
+  Mmap mmap_;
+  VmStat vmstat_;
+  Scheduler sched_;
+  MmContext ctx_;
+  list_head tasks_;
+  int next_pid_ = 1;
+  unsigned nr_tasks_ = 0;
+  bool booted_ = false;
+  uint64_t kernel_root_ = 0;
+  KernelStats kstats_;
+};
+
+}  // namespace fw

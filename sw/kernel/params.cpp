@@ -1,0 +1,56 @@
+#include "sw/kernel/params.h"
+
+#include "sw/lib/string.h"
+
+namespace fw {
+
+const ParamDesc* param_find(const char* key) {
+  for (const ParamDesc& d : kParamTable)
+    if (str_eq(d.key, key)) return &d;
+  return nullptr;
+}
+
+uint64_t param_get(const Params& p, const ParamDesc& d) {
+  const char* base = reinterpret_cast<const char*>(&p) + d.offset;
+  switch (d.type) {
+    case ParamType::u32: {
+      uint32_t v;
+      mem_copy(&v, base, sizeof v);
+      return v;
+    }
+    case ParamType::u64: {
+      uint64_t v;
+      mem_copy(&v, base, sizeof v);
+      return v;
+    }
+    case ParamType::boolean: {
+      bool v;
+      mem_copy(&v, base, sizeof v);
+      return v ? 1 : 0;
+    }
+  }
+  return 0;
+}
+
+bool param_set(Params& p, const ParamDesc& d, uint64_t v) {
+  if (v < d.min || v > d.max) return false;
+  char* base = reinterpret_cast<char*>(&p) + d.offset;
+  switch (d.type) {
+    case ParamType::u32: {
+      const uint32_t x = static_cast<uint32_t>(v);
+      mem_copy(base, &x, sizeof x);
+      return true;
+    }
+    case ParamType::u64:
+      mem_copy(base, &v, sizeof v);
+      return true;
+    case ParamType::boolean: {
+      const bool x = v != 0;
+      mem_copy(base, &x, sizeof x);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace fw

@@ -1,0 +1,47 @@
+// A spinlock for firmware data shared between CPUs. In the co-simulation the
+// CPUs are SystemC threads: one may yield inside a HAL call (a transaction,
+// a quantum sync) while holding a lock, so a waiter spins with cpu_relax(),
+// which lets simulated time pass and the holder run.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+
+namespace fw {
+
+class SpinLock {
+ public:
+  void lock(hal::Hal& h) {
+    const int me = static_cast<int>(h.cpu());
+    while (__atomic_exchange_n(&locked_, static_cast<uint8_t>(1), __ATOMIC_ACQUIRE)) {
+      // The holder is this CPU: an interrupt handler re-entered a locked
+      // section. Spinning would never end.
+      if (owner_ == me) h.halt("spinlock recursion");
+      h.cpu_relax();
+    }
+    owner_ = me;
+  }
+  void unlock() {
+    owner_ = -1;
+    __atomic_store_n(&locked_, static_cast<uint8_t>(0), __ATOMIC_RELEASE);
+  }
+  bool is_locked() const { return __atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0; }
+
+ private:
+  uint8_t locked_ = 0;
+  int owner_ = -1;
+};
+
+class LockGuard {
+ public:
+  LockGuard(SpinLock& l, hal::Hal& h) : l_(l) { l_.lock(h); }
+  ~LockGuard() { l_.unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  SpinLock& l_;
+};
+
+}  // namespace fw

@@ -1,0 +1,247 @@
+#include "sw/mm/pgtable.h"
+
+#include "sw/kernel/params.h"
+#include "sw/lib/bitops.h"
+#include "sw/lib/errno.h"
+#include "sw/lib/printk.h"
+#include "sw/mm/buddy.h"
+#include "sw/mm/vmstat.h"
+
+namespace fw {
+
+using namespace x86;
+
+namespace {
+bool is_leaf(uint64_t e, unsigned level) { return level == LEVEL_PT || (e & PTE_PS); }
+}  // namespace
+
+void PgTable::init(MmContext* ctx, unsigned levels, unsigned maxphyaddr, bool nx) {
+  ctx_ = ctx;
+  levels_ = levels;
+  maxphyaddr_ = maxphyaddr;
+  nx_ = nx;
+}
+
+uint64_t PgTable::alloc_table(hal::Hal& h, bool kernel) {
+  page* p = ctx_->buddy->alloc_pages(h, kernel ? GFP_PGTABLE_KERNEL : GFP_PGTABLE_USER, 0);
+  if (!p) return 0;
+  __SetPageTable(p);
+  ++stats_.pages;
+  ++stats_.allocs;
+  if (kernel) {
+    ++stats_.kernel_pages;
+    ++ctx_->vmstat->gauge[NR_KERNEL_PAGETABLE];
+  } else {
+    ++ctx_->vmstat->gauge[NR_PAGETABLE];
+  }
+  return ctx_->nodes->page_to_phys(p);
+}
+
+void PgTable::free_table(hal::Hal& h, uint64_t table_pa, bool kernel) {
+  page* p = ctx_->nodes->phys_to_page(table_pa);
+  FW_BUG_ON(*ctx_->log, h, p == nullptr || !PageTable(p));
+  __ClearPageTable(p);
+  --stats_.pages;
+  ++stats_.frees;
+  if (kernel) {
+    --stats_.kernel_pages;
+    --ctx_->vmstat->gauge[NR_KERNEL_PAGETABLE];
+  } else {
+    --ctx_->vmstat->gauge[NR_PAGETABLE];
+  }
+  ctx_->buddy->free_pages(h, p, 0);
+}
+
+bool PgTable::read_entry(hal::Hal& h, uint64_t entry_pa, uint64_t* value) {
+  if (void* p = h.direct_map(entry_pa, 8)) {
+    *value = __atomic_load_n(static_cast<uint64_t*>(p), __ATOMIC_RELAXED);
+    return true;
+  }
+  if (h.phys_read(entry_pa, value, 8) == hal::MemStatus::ok) return true;
+  ++stats_.read_errors;
+  *value = 0;
+  return false;
+}
+
+bool PgTable::write_entry(hal::Hal& h, uint64_t entry_pa, uint64_t value) {
+  ++stats_.updates;
+  ctx_->charge(h, ctx_->params->cost_pte_update_ns);
+  if (void* p = h.direct_map(entry_pa, 8)) {
+    __atomic_store_n(static_cast<uint64_t*>(p), value, __ATOMIC_RELAXED);
+    return true;
+  }
+  return h.phys_write(entry_pa, &value, 8) == hal::MemStatus::ok;
+}
+
+int PgTable::walk_to(hal::Hal& h, uint64_t root, uint64_t va, unsigned level, bool alloc, uint64_t table_flags,
+                     bool kernel, uint64_t* entry_pa, uint64_t* allocated) {
+  uint64_t table = root;
+  for (unsigned l = levels_;; --l) {
+    const uint64_t epa = table + 8ull * pt_index(va, l);
+    if (l == level) {
+      *entry_pa = epa;
+      return 0;
+    }
+    uint64_t e;
+    if (!read_entry(h, epa, &e)) return -EIO;
+    if (!(e & PTE_P)) {
+      if (!alloc) return -ENOENT;
+      const uint64_t t = alloc_table(h, kernel);
+      if (!t) return -ENOMEM;
+      if (allocated) ++*allocated;
+      e = t | table_flags;
+      if (!write_entry(h, epa, e)) return -EIO;
+    } else if (is_leaf(e, l)) {
+      return -EEXIST;
+    }
+    table = e & phys_mask();
+  }
+}
+
+int PgTable::map(hal::Hal& h, uint64_t root, uint64_t va, uint64_t pa, unsigned level, uint64_t leaf_flags,
+                 uint64_t table_flags, bool kernel) {
+  uint64_t epa;
+  int r = walk_to(h, root, va, level, true, table_flags, kernel, &epa);
+  if (r) return r;
+  uint64_t old;
+  if (!read_entry(h, epa, &old)) return -EIO;
+  if (old & PTE_P) return -EEXIST;
+  uint64_t e = (pa & phys_mask()) | leaf_flags;
+  if (level > LEVEL_PT) e |= PTE_PS;
+  return write_entry(h, epa, e) ? 0 : -EIO;
+}
+
+uint64_t PgTable::unmap(hal::Hal& h, uint64_t root, uint64_t va) {
+  uint64_t epa, old;
+  if (walk_to(h, root, va, LEVEL_PT, false, 0, false, &epa)) return 0;
+  if (!read_entry(h, epa, &old) || !(old & PTE_P)) return 0;
+  write_entry(h, epa, 0);
+  return old;
+}
+
+bool PgTable::lookup(hal::Hal& h, uint64_t root, uint64_t va, PteLookup* out) {
+  *out = PteLookup{};
+  uint64_t table = root;
+  for (unsigned l = levels_; l >= LEVEL_PT; --l) {
+    const uint64_t epa = table + 8ull * pt_index(va, l);
+    uint64_t e;
+    if (!read_entry(h, epa, &e)) return false;
+    out->level = l;
+    out->entry = e;
+    out->entry_pa = epa;
+    if (!(e & PTE_P)) return false;
+    if (is_leaf(e, l)) {
+      out->present = true;
+      return true;
+    }
+    table = e & phys_mask();
+  }
+  return false;
+}
+
+uint64_t PgTable::zap_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end,
+                            PteZapVisitor* v) {
+  const unsigned shift = level_shift(level);
+  const uint64_t size = 1ull << shift;
+  uint64_t n = 0;
+  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
+    const uint64_t eb = base + i * size;
+    if (eb >= end) break;
+    const uint64_t epa = table + 8ull * i;
+    uint64_t e;
+    if (!read_entry(h, epa, &e) || !(e & PTE_P)) continue;
+    if (is_leaf(e, level)) {
+      // Large user leaves (issue 6) are cleared whole; the foundation maps
+      // only 4 KiB pages for processes.
+      write_entry(h, epa, 0);
+      if (v) v->leaf(h, eb, e, level);
+      ++n;
+    } else {
+      n += zap_level(h, e & phys_mask(), level - 1, eb, max(start, eb), min(end, eb + size), v);
+    }
+  }
+  return n;
+}
+
+uint64_t PgTable::zap_range(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, PteZapVisitor* v) {
+  end = min(end, user_top());
+  if (start >= end) return 0;
+  return zap_level(h, root, levels_, 0, start, end, v);
+}
+
+uint64_t PgTable::free_subtree(hal::Hal& h, uint64_t table, unsigned level) {
+  uint64_t n = 1;
+  for (unsigned i = 0; i < PT_ENTRIES; ++i) {
+    uint64_t e;
+    // An unreadable (poisoned) table loses what hangs below it: those pages
+    // stay allocated for good, as the data to find them is gone.
+    if (!read_entry(h, table + 8ull * i, &e) || !(e & PTE_P)) continue;
+    if (!is_leaf(e, level)) {
+      n += free_subtree(h, e & phys_mask(), level - 1);
+    } else {
+      // A mapping left behind would leak its page: the caller zaps first.
+      ctx_->log->printk(h, LOGLEVEL_ERR, "pgtable: freeing a level-%u table with a live entry %#lx", level,
+                        static_cast<unsigned long>(e));
+    }
+  }
+  free_table(h, table, false);
+  return n;
+}
+
+uint64_t PgTable::free_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start,
+                             uint64_t end, uint64_t floor, uint64_t ceiling) {
+  const unsigned shift = level_shift(level);
+  const uint64_t size = 1ull << shift;
+  uint64_t n = 0;
+  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
+    const uint64_t eb = base + i * size;
+    if (eb >= end) break;
+    const uint64_t epa = table + 8ull * i;
+    uint64_t e;
+    if (!read_entry(h, epa, &e) || !(e & PTE_P) || is_leaf(e, level)) continue;
+    const uint64_t child = e & phys_mask();
+    if (eb >= floor && eb + size <= ceiling) {
+      // Everything this child covers is unmapped: drop it whole.
+      write_entry(h, epa, 0);
+      n += free_subtree(h, child, level - 1);
+    } else if (level - 1 > LEVEL_PT) {
+      n += free_level(h, child, level - 1, eb, max(start, eb), min(end, eb + size), floor, ceiling);
+    }
+  }
+  return n;
+}
+
+uint64_t PgTable::free_range(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, uint64_t floor,
+                             uint64_t ceiling) {
+  end = min(end, user_top());
+  ceiling = min(ceiling, user_top());
+  if (start >= end) return 0;
+  return free_level(h, root, levels_, 0, start, end, floor, ceiling);
+}
+
+void PgTable::free_user_tables(hal::Hal& h, uint64_t root) {
+  for (unsigned i = 0; i < PT_ENTRIES / 2; ++i) {
+    uint64_t e;
+    if (!read_entry(h, root + 8ull * i, &e) || !(e & PTE_P) || is_leaf(e, levels_)) continue;
+    free_subtree(h, e & phys_mask(), levels_ - 1);
+  }
+  free_table(h, root, false);
+}
+
+int PgTable::map_direct(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, bool gbpages) {
+  const uint64_t flags = __PAGE_KERNEL_BASE | nx_bit();
+  uint64_t pa = start;
+  while (pa < end) {
+    unsigned level = LEVEL_PT;
+    if (gbpages && is_aligned(pa, SIZE_1G) && end - pa >= SIZE_1G) level = LEVEL_PDPT;
+    else if (is_aligned(pa, SIZE_2M) && end - pa >= SIZE_2M) level = LEVEL_PD;
+    const uint64_t size = level_size(level);
+    const int r = map(h, root, page_offset() + pa, pa, level, flags, _KERNPG_TABLE, true);
+    if (r && r != -EEXIST) return r;
+    if (!r) stats_.direct_map_bytes[level] += size;
+    pa += size;
+  }
+  return 0;
+}
+
+}  // namespace fw

@@ -1,0 +1,117 @@
+// x86-64 page tables in simulated DRAM (Linux arch/x86/mm + mm/memory.c
+// page-table parts). Tables are pages from the buddy allocator, zeroed
+// through the HAL; entries are read and written through the direct map (or
+// the HAL's transactions where there is no direct map). The level count is
+// a parameter (4, or 5 with LA57). Also the kernel's direct map of all RAM
+// at PAGE_OFFSET with the largest pages alignment allows.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+#include "sw/hal/x86.h"
+#include "sw/mm/context.h"
+
+namespace fw {
+
+// Linux's PAGE_OFFSET (the direct map) for 4- and 5-level paging.
+constexpr uint64_t PAGE_OFFSET_L4 = 0xffff888000000000ull;
+constexpr uint64_t PAGE_OFFSET_L5 = 0xff11000000000000ull;
+
+// Entry flags (Linux pgtable_types.h).
+constexpr uint64_t _PAGE_TABLE = x86::PTE_P | x86::PTE_RW | x86::PTE_US | x86::PTE_A | x86::PTE_D;
+constexpr uint64_t _KERNPG_TABLE = x86::PTE_P | x86::PTE_RW | x86::PTE_A | x86::PTE_D;
+// PAGE_KERNEL without NX (added when EFER.NXE is on).
+constexpr uint64_t __PAGE_KERNEL_BASE = x86::PTE_P | x86::PTE_RW | x86::PTE_A | x86::PTE_D | x86::PTE_G;
+
+struct PteLookup {
+  bool present = false;     // a leaf maps the address
+  unsigned level = 0;       // leaf level, or the level where the walk stopped
+  uint64_t entry = 0;       // the leaf (or the non-present entry found)
+  uint64_t entry_pa = 0;    // where that entry lives
+};
+
+// Called for every present leaf cleared by zap_range.
+struct PteZapVisitor {
+  virtual void leaf(hal::Hal& h, uint64_t va, uint64_t pte, unsigned level) = 0;
+
+ protected:
+  ~PteZapVisitor() = default;
+};
+
+struct PgTableStats {
+  uint64_t pages = 0;         // page-table pages in use (kernel + user)
+  uint64_t kernel_pages = 0;  // of which the kernel's own tables
+  uint64_t allocs = 0;
+  uint64_t frees = 0;
+  uint64_t updates = 0;       // entry writes
+  uint64_t read_errors = 0;   // table reads that hit poison or an error
+  uint64_t direct_map_bytes[4] = {};  // by leaf level 1..3 (4K, 2M, 1G)
+};
+
+class PgTable {
+ public:
+  void init(MmContext* ctx, unsigned levels, unsigned maxphyaddr, bool nx);
+
+  unsigned levels() const { return levels_; }
+  uint64_t phys_mask() const { return x86::phys_mask(maxphyaddr_); }
+  uint64_t nx_bit() const { return nx_ ? x86::PTE_NX : 0; }
+  uint64_t page_offset() const { return levels_ == 5 ? PAGE_OFFSET_L5 : PAGE_OFFSET_L4; }
+  // First address above the user half (where the root's entry 256 starts).
+  uint64_t user_top() const { return 1ull << (x86::level_shift(levels_) + x86::LEVEL_BITS - 1); }
+
+  // A zeroed table page; 0 when memory is exhausted.
+  uint64_t alloc_table(hal::Hal& h, bool kernel);
+  void free_table(hal::Hal& h, uint64_t table_pa, bool kernel);
+
+  // Entry access; false when the memory holding it reports an error.
+  bool read_entry(hal::Hal& h, uint64_t entry_pa, uint64_t* value);
+  bool write_entry(hal::Hal& h, uint64_t entry_pa, uint64_t value);
+
+  // The address of the entry for va at `level`, allocating missing tables
+  // above it when alloc is set (with table_flags). 0 ok, -ENOMEM,
+  // -ENOENT (missing and !alloc), -EEXIST (a large leaf is in the way), -EIO.
+  // *allocated (if given) grows by the tables allocated.
+  int walk_to(hal::Hal& h, uint64_t root, uint64_t va, unsigned level, bool alloc, uint64_t table_flags,
+              bool kernel, uint64_t* entry_pa, uint64_t* allocated = nullptr);
+
+  // Maps one page of size level_size(level) (4K, 2M or 1G). The entry must be
+  // empty (-EEXIST otherwise). leaf_flags must not hold the frame.
+  int map(hal::Hal& h, uint64_t root, uint64_t va, uint64_t pa, unsigned level, uint64_t leaf_flags,
+          uint64_t table_flags, bool kernel);
+  // Clears the 4K leaf for va; returns the old entry (0 if none).
+  uint64_t unmap(hal::Hal& h, uint64_t root, uint64_t va);
+  bool lookup(hal::Hal& h, uint64_t root, uint64_t va, PteLookup* out);
+
+  // Clears every present leaf in [start, end) (user half), calling v for
+  // each. Returns the number cleared.
+  uint64_t zap_range(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, PteZapVisitor* v);
+  // Frees the tables that only served [start, end), keeping any table that
+  // also covers addresses outside [floor, ceiling) (Linux free_pgd_range).
+  // The root is never freed here. Returns the number of table pages freed.
+  uint64_t free_range(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, uint64_t floor,
+                      uint64_t ceiling);
+  // Teardown: frees every table of the user half and then the root.
+  void free_user_tables(hal::Hal& h, uint64_t root);
+
+  // Maps physical [start, end) at page_offset() + start with the largest
+  // pages alignment allows (1 GiB only with gbpages), supervisor, global, NX.
+  int map_direct(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, bool gbpages);
+
+  const PgTableStats& stats() const { return stats_; }
+
+ private:
+  uint64_t zap_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end,
+                     PteZapVisitor* v);
+  uint64_t free_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end,
+                      uint64_t floor, uint64_t ceiling);
+  uint64_t free_subtree(hal::Hal& h, uint64_t table, unsigned level);
+
+  MmContext* ctx_ = nullptr;
+  unsigned levels_ = 4;
+  unsigned maxphyaddr_ = 46;
+  bool nx_ = true;
+  PgTableStats stats_;
+};
+
+}  // namespace fw

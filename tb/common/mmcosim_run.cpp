@@ -1,0 +1,74 @@
+#include "tb/common/mmcosim_run.h"
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace tb {
+
+namespace {
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+}  // namespace
+
+RunResult run_mmcosim(const std::vector<std::string>& args) {
+  std::string cmd = quote(MMCOSIM_BIN);
+  for (const std::string& a : args) cmd += " " + quote(a);
+  cmd += " 2>&1";
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("cannot run " + cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+std::map<std::string, double> read_stats(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file + ": cannot read");
+  std::map<std::string, double> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '-') continue;
+    std::istringstream ls(line);
+    std::string name, value;
+    if (!(ls >> name >> value)) continue;
+    out[name] = value == "nan" ? NAN : std::stod(value);
+  }
+  return out;
+}
+
+std::string temp_dir(const std::string& name) {
+  const char* base = std::getenv("TMPDIR");
+  std::filesystem::path p = std::filesystem::path(base ? base : "/tmp") / ("mmcosim-test-" + name);
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream os(path);
+  os << text;
+  return path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace tb

@@ -1,0 +1,28 @@
+// For tests that run the mmcosim binary end to end: run it with arguments,
+// capture its output and exit status, and read the statistics it wrote.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tb {
+
+struct RunResult {
+  int status = -1;     // exit status
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs `mmcosim <args>`; MMCOSIM_BIN is the binary (set by CMake).
+RunResult run_mmcosim(const std::vector<std::string>& args);
+
+// stats.txt as name -> value ("nan" reads as NaN). Throws if unreadable.
+std::map<std::string, double> read_stats(const std::string& file);
+
+// A fresh directory under the test's temporary directory.
+std::string temp_dir(const std::string& name);
+// Writes `text` to dir/name and returns the path.
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text);
+std::string read_file(const std::string& path);
+
+}  // namespace tb

@@ -1,0 +1,253 @@
+// Test rig for the firmware unit tests: a host machine with a booted
+// Kernel, an independent page walker (docs/walker.md semantics, written
+// here from the spec, not from the firmware) and a user-access model that
+// takes page faults the way a core would.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sw/hal/host/host_hal.h"
+#include "sw/kernel/kernel.h"
+#include "sw/mm/mman.h"
+
+namespace fwtest {
+
+constexpr uint64_t KiB = 1ull << 10;
+constexpr uint64_t MiB = 1ull << 20;
+constexpr uint64_t GiB = 1ull << 30;
+constexpr uint64_t kPage = 4096;
+
+// Collects text from the firmware.
+struct StringSink final : fw::TextSink {
+  std::string s;
+  void write(const char* t, size_t n) override { s.append(t, n); }
+};
+
+struct StatMap final : fw::StatVisitor {
+  std::vector<std::pair<std::string, uint64_t>> list;
+  std::map<std::string, uint64_t> map;
+  void scalar(const char* name, uint64_t v, const char* desc, const char* unit) override {
+    EXPECT_NE(desc, nullptr);
+    EXPECT_NE(unit, nullptr);
+    list.emplace_back(name, v);
+    map[name] = v;
+  }
+  uint64_t at(const std::string& n) const {
+    auto it = map.find(n);
+    EXPECT_NE(it, map.end()) << "no statistic " << n;
+    return it == map.end() ? ~0ull : it->second;
+  }
+};
+
+// ---- The reference walker ---------------------------------------------
+struct Walk {
+  enum Status { ok, page_fault } status = ok;
+  uint64_t pa = 0;
+  uint64_t page_size = 0;
+  unsigned leaf_level = 0;
+  uint32_t error_code = 0;
+  uint64_t leaf = 0;
+  bool rw = false, us = false, nx = false;
+};
+
+struct WalkCtl {
+  uint64_t cr3 = 0;
+  unsigned levels = 4;
+  unsigned maxphyaddr = 46;
+  bool wp = true, nxe = true;
+  bool set_ad = true;  // update A/D as the hardware does
+};
+
+inline Walk ref_walk(hosthal::HostMachine& m, const WalkCtl& c, uint64_t va, x86::Access acc, bool user) {
+  Walk w;
+  const uint64_t mask = x86::phys_mask(c.maxphyaddr);
+  uint64_t table = c.cr3 & mask;
+  bool rw = true, us = true, nx = false;
+  const uint32_t base_ec = (acc == x86::Access::write ? x86::PF_W : 0) | (user ? x86::PF_U : 0) |
+                           (acc == x86::Access::fetch && c.nxe ? x86::PF_I : 0);
+  uint64_t used[6] = {};
+  unsigned top = c.levels;
+  for (unsigned l = c.levels;; --l) {
+    const uint64_t epa = table + 8ull * x86::pt_index(va, l);
+    uint64_t e = 0;
+    uint8_t* p = m.raw(epa, 8);
+    if (!p) {
+      ADD_FAILURE() << "walker read outside memory at " << std::hex << epa;
+      w.status = Walk::page_fault;
+      return w;
+    }
+    std::memcpy(&e, p, 8);
+    used[l] = epa;
+    if (!(e & x86::PTE_P)) {
+      w.status = Walk::page_fault;
+      w.error_code = base_ec;
+      return w;
+    }
+    bool rsvd = false;
+    const uint64_t hi_rsvd = ((1ull << 52) - 1) & ~((1ull << c.maxphyaddr) - 1);
+    if (e & hi_rsvd) rsvd = true;
+    if ((e & x86::PTE_NX) && !c.nxe) rsvd = true;
+    if (l >= 4 && (e & x86::PTE_PS)) rsvd = true;
+    if (l == 3 && (e & x86::PTE_PS) && (e & (((1ull << 30) - 1) & ~((1ull << 13) - 1)))) rsvd = true;
+    if (l == 2 && (e & x86::PTE_PS) && (e & (((1ull << 21) - 1) & ~((1ull << 13) - 1)))) rsvd = true;
+    if (rsvd) {
+      w.status = Walk::page_fault;
+      w.error_code = base_ec | x86::PF_P | x86::PF_RSVD;
+      return w;
+    }
+    rw = rw && (e & x86::PTE_RW);
+    us = us && (e & x86::PTE_US);
+    nx = nx || (e & x86::PTE_NX);
+    const bool leaf = l == 1 || ((l == 2 || l == 3) && (e & x86::PTE_PS));
+    if (!leaf) {
+      table = e & mask;
+      continue;
+    }
+    bool fault = false;
+    if (user && !us) fault = true;
+    if (acc == x86::Access::write && ((user && !rw) || (!user && c.wp && !rw))) fault = true;
+    if (acc == x86::Access::fetch && c.nxe && nx) fault = true;
+    if (fault) {
+      w.status = Walk::page_fault;
+      w.error_code = base_ec | x86::PF_P;
+      return w;
+    }
+    if (c.set_ad) {
+      for (unsigned k = top; k >= l; --k) {
+        uint64_t v;
+        std::memcpy(&v, m.raw(used[k], 8), 8);
+        v |= x86::PTE_A;
+        if (k == l && acc == x86::Access::write) v |= x86::PTE_D;
+        std::memcpy(m.raw(used[k], 8), &v, 8);
+        if (k == 1) break;
+      }
+      std::memcpy(&e, m.raw(used[l], 8), 8);
+    }
+    w.leaf_level = l;
+    w.page_size = x86::level_size(l);
+    w.pa = ((e & mask) & ~(w.page_size - 1)) | (va & (w.page_size - 1));
+    w.leaf = e;
+    w.rw = rw;
+    w.us = us;
+    w.nx = c.nxe && nx;
+    return w;
+  }
+}
+
+// ---- A booted machine -----------------------------------------------------
+inline fw::Params quiet_params() {
+  fw::Params p;
+  p.loglevel = 7;  // INFO reaches the captured console (segfault lines)
+  return p;
+}
+
+class Rig {
+ public:
+  explicit Rig(const hosthal::MachineSpec& spec, const fw::Params& p = quiet_params())
+      : m(std::make_unique<hosthal::HostMachine>(spec)), k(std::make_unique<fw::Kernel>(p)) {
+    init();
+  }
+  explicit Rig(const hal::BootInfo& bi, const fw::Params& p = quiet_params())
+      : m(std::make_unique<hosthal::HostMachine>(bi)), k(std::make_unique<fw::Kernel>(p)) {
+    init();
+  }
+
+  hosthal::HostHal& cpu(unsigned i = 0) { return m->cpu(i); }
+
+  int64_t sys(unsigned c, hal::Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+              uint64_t a4 = 0, uint64_t a5 = 0) {
+    hal::SyscallArgs a{};
+    a.nr = nr;
+    a.arg[0] = a0;
+    a.arg[1] = a1;
+    a.arg[2] = a2;
+    a.arg[3] = a3;
+    a.arg[4] = a4;
+    a.arg[5] = a5;
+    return k->syscall(cpu(c), a);
+  }
+  int64_t mmap(unsigned c, uint64_t addr, uint64_t len, uint64_t prot = fw::PROT_READ | fw::PROT_WRITE,
+               uint64_t flags = fw::MAP_PRIVATE | fw::MAP_ANONYMOUS) {
+    return sys(c, hal::Sys::mmap, addr, len, prot, flags, static_cast<uint64_t>(-1), 0);
+  }
+  int64_t munmap(unsigned c, uint64_t addr, uint64_t len) { return sys(c, hal::Sys::munmap, addr, len); }
+
+  // Spawns a process on CPU c and makes it current there.
+  int start_process(unsigned c = 0, const char* name = "proc") {
+    const int pid = k->spawn(cpu(c), name, c, nullptr);
+    EXPECT_GT(pid, 0);
+    const hal::RunTask rt = k->schedule(cpu(c));
+    EXPECT_EQ(rt.pid, pid);
+    return pid;
+  }
+
+  WalkCtl ctl(unsigned c = 0) {
+    WalkCtl w;
+    w.cr3 = cpu(c).read_cr3();
+    w.levels = m->boot_info().paging_levels;
+    w.maxphyaddr = m->boot_info().maxphyaddr;
+    w.wp = cpu(c).paging_control().wp;
+    w.nxe = cpu(c).paging_control().nxe;
+    return w;
+  }
+  Walk walk(unsigned c, uint64_t va, x86::Access a = x86::Access::read, bool user = true) {
+    return ref_walk(*m, ctl(c), va, a, user);
+  }
+
+  // A user access as a core makes it: walk; on a fault enter the firmware
+  // and retry. Returns the physical address, or ~0 when the task was killed.
+  uint64_t access(unsigned c, uint64_t va, x86::Access a = x86::Access::write) {
+    for (int i = 0; i < 4; ++i) {
+      const Walk w = walk(c, va, a, true);
+      if (w.status == Walk::ok) return w.pa;
+      if (k->page_fault(cpu(c), va, w.error_code) == hal::TrapOutcome::task_killed) return ~0ull;
+    }
+    ADD_FAILURE() << "fault at " << std::hex << va << " not resolved";
+    return ~0ull;
+  }
+  uint64_t read64(uint64_t pa) {
+    uint64_t v;
+    std::memcpy(&v, m->raw(pa, 8), 8);
+    return v;
+  }
+  void write64(uint64_t pa, uint64_t v) { std::memcpy(m->raw(pa, 8), &v, 8); }
+
+  StatMap stats() {
+    StatMap s;
+    k->visit_stats(s);
+    return s;
+  }
+  std::string proc(const char* name) {
+    StringSink s;
+    EXPECT_TRUE(k->proc_show(name, s)) << name;
+    return s.s;
+  }
+  const std::string& console() const { return m->console(); }
+
+  std::unique_ptr<hosthal::HostMachine> m;
+  std::unique_ptr<fw::Kernel> k;
+
+ private:
+  void init() {
+    m->attach(k.get());
+    ASSERT_TRUE(k->boot(m->cpu(0), m->boot_info())) << m->console();
+    for (unsigned c = 1; c < m->nr_cpus(); ++c) k->start_secondary(m->cpu(c));
+  }
+};
+
+inline hosthal::MachineSpec spec_mb(uint64_t mib, unsigned cpus = 1, unsigned nodes = 1) {
+  hosthal::MachineSpec s;
+  s.mem_bytes = mib * MiB;
+  s.cpus = cpus;
+  s.nodes = nodes;
+  return s;
+}
+
+}  // namespace fwtest

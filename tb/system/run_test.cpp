@@ -1,0 +1,208 @@
+// End-to-end runs of the mmcosim binary: the default scenario's statistics
+// agree with each other, runs are deterministic, bad input gets one line and
+// a non-zero exit, and a killed process does not stop the platform.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "tb/common/mmcosim_run.h"
+
+namespace tb {
+namespace {
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(DefaultScenario, StatisticsAgreeWithEachOther) {
+  const std::string out = temp_dir("default-stats");
+  RunResult r = run_mmcosim({"run", "--outdir", out, "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto s = read_stats(out + "/stats.txt");
+
+  // Demand paging 64 MiB of 4 KiB pages by writes: one fault per page.
+  EXPECT_EQ(s.at("system.cpu0.core.pageFaults"), 16384);
+  EXPECT_EQ(s.at("system.cpu0.mmu.pageFaults"), 16384);
+  EXPECT_EQ(s.at("system.fw.vmstat.pgfault"), 16384);
+  EXPECT_EQ(s.at("system.fw.fault.anon"), 16384);
+
+  // Every word written, every word read back and checked.
+  const double reads = s.at("system.cpu0.core.reads"), writes = s.at("system.cpu0.core.writes");
+  EXPECT_EQ(writes, 64 << 20 >> 3);
+  EXPECT_EQ(reads, 64 << 20 >> 3);
+  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), reads);
+
+  // An access either completes on the fast path or goes through the MMU's
+  // socket, once more for every fault it took.
+  EXPECT_EQ(s.at("system.cpu0.core.fastAccesses") + s.at("system.cpu0.mmu.slowAccesses") -
+                s.at("system.cpu0.core.pageFaults"),
+            reads + writes);
+  // Every fault was found by a walk, and every faulting access walked again.
+  EXPECT_GE(s.at("system.cpu0.mmu.walker.walks"), 2 * 16384);
+  EXPECT_EQ(s.at("system.cpu0.mmu.walker.faultsNotPresent"), 16384);
+
+  // The free pages fell by at least the pages faulted in, and came back
+  // when the process exited.
+  const double boot_free = s.at("system.fw.buddy.boot_free_pages");
+  EXPECT_GE(boot_free - s.at("system.fw.buddy.min_free_pages"), 16384);
+  EXPECT_EQ(s.at("system.fw.buddy.free_pages"), boot_free);
+  EXPECT_GT(s.at("simSeconds"), 0);
+
+  // The other outputs exist and hold what they should.
+  EXPECT_NE(read_file(out + "/config.json").find("\"platform\""), std::string::npos);
+  EXPECT_NE(read_file(out + "/proc/meminfo").find("MemTotal:"), std::string::npos);
+  EXPECT_NE(read_file(out + "/proc/buddyinfo").find("Node 0, zone"), std::string::npos);
+  EXPECT_NE(r.output.find("16384 page faults"), std::string::npos) << r.output;
+}
+
+TEST(DefaultScenario, TwoRunsGiveByteIdenticalStatistics) {
+  const std::string a = temp_dir("det-a"), b = temp_dir("det-b");
+  ASSERT_EQ(run_mmcosim({"run", "--outdir", a, "-q", "--no-progress"}).status, 0);
+  ASSERT_EQ(run_mmcosim({"run", "--outdir", b, "-q", "--no-progress"}).status, 0);
+  const std::string sa = read_file(a + "/stats.txt"), sb = read_file(b + "/stats.txt");
+  EXPECT_GT(sa.size(), 1000u);
+  EXPECT_TRUE(sa == sb) << "stats.txt differs between two runs of the same seed and scenario";
+  EXPECT_EQ(read_file(a + "/stats.json"), read_file(b + "/stats.json"));
+}
+
+TEST(DefaultScenario, ConfigJsonRunsTheSameMachine) {
+  const std::string a = temp_dir("replay-a"), b = temp_dir("replay-b");
+  ASSERT_EQ(run_mmcosim({"run", "--outdir", a, "-q", "--no-progress"}).status, 0);
+  RunResult r = run_mmcosim({"run", a + "/config.json", "--outdir", b, "-q", "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_file(a + "/stats.txt"), read_file(b + "/stats.txt"));
+}
+
+TEST(Seeds, TheSeedDrivesRandomPatternsAndNothingElse) {
+  const std::string dir = temp_dir("seeds");
+  const std::string f = write_file(dir, "s.yaml",
+                                   "platform: {memory: {size: 1GiB}}\n"
+                                   "workload:\n  processes:\n    - name: r\n      ops:\n"
+                                   "        - mmap: {region: b, size: 32MiB}\n"
+                                   "        - access: {region: b, pattern: random, count: 20000, writes: 0.5}\n");
+  auto run = [&](const std::string& seed, const std::string& out) {
+    RunResult r = run_mmcosim({"run", f, "--outdir", dir + "/" + out, "-q", "--no-progress", "--seed", seed});
+    EXPECT_EQ(r.status, 0) << r.output;
+    return read_file(dir + "/" + out + "/stats.txt");
+  };
+  const std::string a1 = run("1", "a1"), a2 = run("1", "a2"), b = run("2", "b");
+  EXPECT_EQ(a1, a2);
+  EXPECT_NE(a1, b) << "a different seed must change which pages a random pattern touches";
+}
+
+// ---- Bad input: one line naming file, line and key; exit status 2 ----
+
+void expect_one_line_error(const RunResult& r, const std::string& pattern) {
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(pattern))) << "output: " << r.output << "\nwanted: " << pattern;
+}
+
+TEST(BadInput, UnknownKeyNamesFileLineAndKey) {
+  const std::string dir = temp_dir("unknown-key");
+  const std::string f = write_file(dir, "s.yaml", "platform:\n  cores: 1\n  memroy:\n    size: 1GiB\n");
+  expect_one_line_error(run_mmcosim({"run", f, "--outdir", dir + "/out"}),
+                        "^mmcosim: .*s\\.yaml:3: platform\\.memroy: unknown key \\(did you mean 'memory'\\?\\)\n$");
+}
+
+TEST(BadInput, UnknownKeyInAnOperation) {
+  const std::string dir = temp_dir("unknown-op-key");
+  const std::string f = write_file(dir, "s.yaml",
+                                   "workload:\n  processes:\n    - name: a\n      ops:\n"
+                                   "        - mmap: {region: r, size: 1MiB, sise: 2}\n");
+  expect_one_line_error(run_mmcosim({"run", f, "--outdir", dir + "/out"}),
+                        "s\\.yaml:5: workload\\.processes\\[0\\]\\.ops\\[0\\]\\.mmap\\.sise: unknown key");
+}
+
+TEST(BadInput, WrongTypeNamesFileLineAndKey) {
+  const std::string dir = temp_dir("wrong-type");
+  const std::string f = write_file(dir, "s.yaml", "platform:\n  memory:\n    size: lots\n");
+  expect_one_line_error(run_mmcosim({"run", f, "--outdir", dir + "/out"}),
+                        "s\\.yaml:3: platform\\.memory\\.size: expected a size");
+}
+
+TEST(BadInput, OverlappingMemoryMap) {
+  const std::string dir = temp_dir("overlap");
+  const std::string f = write_file(dir, "s.yaml",
+                                   "platform:\n  memory:\n    size: 1GiB\n    e820:\n"
+                                   "      - {start: 0, size: 512MiB}\n"
+                                   "      - {start: 256MiB, size: 512MiB}\n");
+  expect_one_line_error(run_mmcosim({"run", f, "--outdir", dir + "/out"}),
+                        "s\\.yaml:6: platform\\.memory\\.e820\\[1\\]\\.start: range .* overlaps");
+}
+
+TEST(BadInput, MissingScenarioFile) {
+  RunResult r = run_mmcosim({"run", "/nonexistent/scenario.yaml"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("/nonexistent/scenario.yaml"), std::string::npos) << r.output;
+  EXPECT_LE(count_lines(r.output), 2) << r.output;
+}
+
+TEST(BadInput, BadSetAndBadDebugFlag) {
+  expect_one_line_error(run_mmcosim({"run", "--set", "platform.cores"}), "--set platform\\.cores: expected key=value");
+  expect_one_line_error(run_mmcosim({"run", "--set", "platform.coers=2"}),
+                        "--set platform\\.coers=2: platform\\.coers: unknown key \\(did you mean 'cores'\\?\\)");
+  expect_one_line_error(run_mmcosim({"run", "--debug-flags=TLB,Nope"}), "unknown flag 'Nope'");
+}
+
+TEST(BadInput, YamlSyntaxError) {
+  const std::string dir = temp_dir("syntax");
+  const std::string f = write_file(dir, "s.yaml", "platform:\n  cores: [1, 2\n");
+  expect_one_line_error(run_mmcosim({"run", f, "--outdir", dir + "/out"}), "s\\.yaml:\\d+: YAML syntax error");
+}
+
+// ---- Processes ----
+
+const char* kSegv =
+    "platform: {cores: 2, memory: {size: 1GiB}}\n"
+    "workload:\n  processes:\n"
+    "    - name: victim\n      cpu: 0\n%s"
+    "      ops:\n"
+    "        - mmap: {region: r, size: 1MiB}\n"
+    "        - write: {region: r}\n"
+    "        - munmap: {region: r, length: 4096}\n"
+    "        - read: {region: r, length: 4096}\n"
+    "    - name: bystander\n      cpu: 1\n"
+    "      ops:\n"
+    "        - mmap: {region: r, size: 8MiB}\n"
+    "        - write: {region: r}\n"
+    "        - read: {region: r}\n";
+
+std::string with_expect(const char* expect) {
+  char buf[2048];
+  std::snprintf(buf, sizeof buf, kSegv, expect);
+  return buf;
+}
+
+TEST(Processes, ExpectedSegfaultKillsOnlyThatProcess) {
+  const std::string dir = temp_dir("segv-expected");
+  const std::string f = write_file(dir, "s.yaml", with_expect("      expect_signal: SIGSEGV\n"));
+  RunResult r = run_mmcosim({"run", f, "--outdir", dir + "/out", "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("victim (pid 1, cpu0): killed by SIGSEGV"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bystander (pid 2, cpu1): exited with status 0"), std::string::npos) << r.output;
+  auto s = read_stats(dir + "/out/stats.txt");
+  EXPECT_EQ(s.at("system.fw.task.sigsegv"), 1);
+  EXPECT_EQ(s.at("system.workload.bystander.verifiedReads"), 8 << 20 >> 3);
+  EXPECT_EQ(s.at("system.fw.buddy.free_pages"), s.at("system.fw.buddy.boot_free_pages"));
+  EXPECT_NE(read_file(dir + "/out/console.log").find("segfault at"), std::string::npos);
+}
+
+TEST(Processes, UnexpectedSegfaultFailsTheRun) {
+  const std::string dir = temp_dir("segv-unexpected");
+  const std::string f = write_file(dir, "s.yaml", with_expect(""));
+  RunResult r = run_mmcosim({"run", f, "--outdir", dir + "/out", "--no-progress"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("error: .*s\\.yaml:\\d+: process victim was killed by SIGSEGV")))
+      << r.output;
+}
+
+TEST(Processes, ParamsListsEveryKeyWithItsValue) {
+  RunResult r = run_mmcosim({"params", "--set", "platform.cores=3"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("platform\\.cores +3 +uint .*\\[set\\]"))) << r.output;
+  EXPECT_NE(r.output.find("firmware.timeslice_us"), std::string::npos);
+  EXPECT_NE(r.output.find("platform.memory.size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tb
