@@ -132,22 +132,23 @@ void Core::run_task(const hal::RunTask& task) {
 
 bool Core::execute_access(UserProgram& prog, const UserOp& op) {
   (op.access == x86::Access::write ? stats.writes : op.access == x86::Access::fetch ? stats.fetches : stats.reads) += 1;
-  uint64_t data = op.wdata;
+  // Stores take their data from the op; loads and fetches land in `data`.
+  uint64_t data[UserOp::kMaxSize / 8];
+  void* buf = op.access == x86::Access::write ? const_cast<uint64_t*>(op.wdata) : data;
   sc_time delay = qk_.get_local_time();
-  if (mmu_.try_access(op.va, op.size, op.access, true, &data, delay)) {
+  if (mmu_.try_access(op.va, op.size, op.access, true, buf, delay)) {
     qk_.set(delay);
     ++stats.fast_accesses;
-    prog.complete(op, data);
+    prog.complete(op, 0, static_cast<const uint8_t*>(buf));
     return true;
   }
   for (unsigned attempt = 0;; ++attempt) {
     if (attempt > p_.max_fault_retries)
       throw std::runtime_error(fmt::format("access to {:#x} still faults after {} retries: the firmware's "
                                            "fault handler does not resolve it", op.va, p_.max_fault_retries));
-    data = op.wdata;
     user_trans_.set_command(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     user_trans_.set_address(op.va);
-    user_trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&data));
+    user_trans_.set_data_ptr(static_cast<unsigned char*>(buf));
     user_trans_.set_data_length(op.size);
     user_trans_.set_streaming_width(op.size);
     user_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
@@ -158,7 +159,7 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
     qk_.set(delay);
     switch (user_ext_.outcome) {
       case AccessOutcome::ok:
-        prog.complete(op, data);
+        prog.complete(op, 0, static_cast<const uint8_t*>(buf));
         return true;
       case AccessOutcome::page_fault: {
         ++stats.page_faults;
@@ -200,7 +201,7 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
   DPRINTF(Syscall, tick_ps(), name(), "{}: syscall {} -> {}", prog.name(), static_cast<unsigned>(op.sys.nr), ret);
   if (op.sys.nr == hal::Sys::exit) return false;  // task_ended has accounted for it
   if (op.sys.nr == hal::Sys::fork && ret > 0 && op.sys.child_user) cx_.program_started();
-  prog.complete(op, static_cast<uint64_t>(ret));
+  prog.complete(op, static_cast<uint64_t>(ret), nullptr);
   return true;
 }
 

@@ -13,13 +13,15 @@
 namespace hw {
 
 struct UserOp {
+  static constexpr unsigned kMaxSize = 64;  // one cache line: an AVX-512 load at most
   enum class Kind : uint8_t { access, syscall };
   Kind kind = Kind::access;
-  // access: at most 8 bytes, within one page (the program splits the rest)
+  // access: 1..kMaxSize bytes within one page (the program splits accesses
+  // that cross a page: each piece is one TLB lookup, as on hardware)
   uint64_t va = 0;
   uint8_t size = 8;
   x86::Access access = x86::Access::read;
-  uint64_t wdata = 0;      // write data (little-endian, low `size` bytes)
+  uint64_t wdata[kMaxSize / 8] = {};  // write data, little-endian, `size` bytes
   // syscall
   hal::SyscallArgs sys{};
 };
@@ -31,9 +33,10 @@ class UserProgram {
   // The next operation; false when the program is finished (the core then
   // makes the process exit with status 0).
   virtual bool next(UserOp& op) = 0;
-  // The result of the operation just executed: the data read (reads and
-  // fetches), or the system call's return value.
-  virtual void complete(const UserOp& op, uint64_t value) = 0;
+  // The operation just executed completed. Accesses: `data` holds the
+  // `op.size` bytes read (reads, fetches) or written. System calls:
+  // `result` is the return value (negative errno on failure), `data` null.
+  virtual void complete(const UserOp& op, uint64_t result, const uint8_t* data) = 0;
   // The process ended: by exit (signal 0) or killed by a signal.
   virtual void ended(int exit_status, int signal) = 0;
 };

@@ -108,7 +108,10 @@ struct Machine {
     kernel = std::make_unique<fw::Kernel>();
     kernel->set_params(params);
     platform = std::make_unique<hw::Platform>("system", root.child("platform"), seed, *kernel);
-    workload = std::make_unique<tb::Workload>(root.child("workload"), seed, platform->nr_cpus(), &platform->stats_root());
+    const std::string base_dir =
+        opts.scenario.empty() ? std::string() : fs::path(opts.scenario).parent_path().string();
+    workload = std::make_unique<tb::Workload>(root.child("workload"), seed, platform->nr_cpus(), base_dir,
+                                              &platform->stats_root());
     fw_group = std::make_unique<stats::Group>(&platform->stats_root(), "fw");
     fw::Kernel* k = kernel.get();
     fw_stats = std::make_unique<stats::Dynamic>(fw_group.get(), "counters",

@@ -1,40 +1,102 @@
 #include "tb/workload/program.h"
 
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 namespace tb {
 
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+bool is_error(uint64_t ret) {
+  const int64_t r = static_cast<int64_t>(ret);
+  return r < 0 && r >= -4095;
+}
+
+const char* sys_name(hal::Sys nr) {
+  switch (nr) {
+    case hal::Sys::mmap: return "mmap";
+    case hal::Sys::munmap: return "munmap";
+    case hal::Sys::mprotect: return "mprotect";
+    case hal::Sys::madvise: return "madvise";
+    case hal::Sys::fork: return "fork";
+    case hal::Sys::exit: return "exit";
+    default: return "syscall";
+  }
+}
+
+std::string hex_bytes(const uint8_t* p, unsigned len) {
+  if (len <= 8) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, len);
+    return fmt::format("{:#x}", v);
+  }
+  std::string s;
+  for (unsigned i = 0; i < len; ++i) s += fmt::format("{:02x}", p[i]);
+  return s;
+}
+
+}  // namespace
+
 ProcessStats::ProcessStats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
 
-ScriptedProgram::ScriptedProgram(std::string name, const std::vector<Op>* ops, uint64_t seed, ProcessStats* stats)
-    : name_(std::move(name)), ops_(ops), seed_(seed), stats_(stats) {}
+ScriptedProgram::ScriptedProgram(std::string name, std::string where, const std::vector<Op>* ops, uint64_t seed,
+                                 ProcessStats* stats)
+    : name_(std::move(name)), where_(std::move(where)), ops_(ops), seed_(seed), stats_(stats),
+      shadow_(std::make_unique<Shadow>()) {}
 
-void ScriptedProgram::fail(const Op& op, const std::string& what) const {
-  throw std::runtime_error(fmt::format("{}: process {}: {}", op.where, name_, what));
+ScriptedProgram::~ScriptedProgram() = default;
+
+void ScriptedProgram::fail(const std::string& what) const {
+  throw std::runtime_error(fmt::format("{}: process {}: {}", current_ ? current_->where : where_, name_, what));
+}
+
+void ScriptedProgram::inherit(std::unique_ptr<Shadow> shadow,
+                              const std::map<std::string, std::pair<uint64_t, uint64_t>>& maps) {
+  shadow_ = std::move(shadow);
+  mappings_.clear();
+  for (const auto& [name, m] : maps) mappings_[name] = {m.first, m.second};
+  region_ = nullptr;
+}
+
+void ScriptedProgram::syscall(hw::UserOp& out, hal::Sys nr, std::initializer_list<uint64_t> args) {
+  out.kind = hw::UserOp::Kind::syscall;
+  out.sys = hal::SyscallArgs{};
+  out.sys.nr = nr;
+  size_t i = 0;
+  for (uint64_t a : args) out.sys.arg[i++] = a;
+  ++stats_->syscalls;
+}
+
+void ScriptedProgram::range_of(const Op& op, uint64_t& start, uint64_t& len) const {
+  auto it = mappings_.find(op.region);
+  if (it == mappings_.end()) fail(fmt::format("no region called '{}' is mapped", op.region));
+  const Mapping& m = it->second;
+  if (op.offset > m.length) fail(fmt::format("offset {:#x} is beyond the end of region '{}'", op.offset, op.region));
+  start = m.start + op.offset;
+  len = op.span ? op.span : m.length - op.offset;
+  if (op.offset + len > m.length) fail(fmt::format("the range runs past the end of region '{}'", op.region));
+}
+
+void ScriptedProgram::fill_write(hw::UserOp& out) {
+  out.access = x86::Access::write;
+  const uint64_t salt = seed_ ^ (++counter_ * 0x9e3779b97f4a7c15ull) ^ out.va;
+  for (unsigned w = 0; w < (out.size + 7u) / 8; ++w) out.wdata[w] = mix64(salt + w);
 }
 
 bool ScriptedProgram::next(hw::UserOp& out) {
-  // Inside an access phase: the next access.
-  if (remaining_) {
-    --remaining_;
-    const Op& op = *current_;
-    const uint64_t va = phase_base_ + pattern_->next();
-    out.kind = hw::UserOp::Kind::access;
-    out.va = va;
-    out.size = static_cast<uint8_t>(op.size);
-    const bool write = op.writes >= 1.0 || (op.writes > 0 && mix_rng_.uniform() < op.writes);
-    if (write) {
-      out.access = x86::Access::write;
-      out.wdata = mix64(seed_ ^ (++counter_ * 0x9e3779b97f4a7c15ull) ^ va);
-      if (op.size < 8) out.wdata &= (1ull << (8 * op.size)) - 1;
-      ++stats_->writes;
-    } else {
-      out.access = x86::Access::read;
-      ++stats_->reads;
-    }
+  started_ = true;
+  if (queue_pos_ < queued_) {
+    out = queue_[queue_pos_++];
     return true;
+  }
+  if (remaining_) return next_access(out);
+  if (replaying_) {
+    if (next_replay(out)) return true;
+    replaying_ = false;
   }
   while (pc_ < ops_->size()) {
     const Op& op = (*ops_)[pc_++];
@@ -44,99 +106,206 @@ bool ScriptedProgram::next(hw::UserOp& out) {
   return false;
 }
 
+bool ScriptedProgram::next_access(hw::UserOp& out) {
+  --remaining_;
+  const Op& op = *current_;
+  out.kind = hw::UserOp::Kind::access;
+  out.va = phase_base_ + pattern_->next();
+  out.size = static_cast<uint8_t>(op.size);
+  if (op.access == x86::Access::fetch) {
+    out.access = x86::Access::fetch;
+    ++stats_->fetches;
+  } else if (op.writes >= 1.0 || (op.writes > 0 && mix_rng_.uniform() < op.writes)) {
+    fill_write(out);
+    ++stats_->writes;
+  } else {
+    out.access = x86::Access::read;
+    ++stats_->reads;
+  }
+  return true;
+}
+
+bool ScriptedProgram::next_replay(hw::UserOp& out) {
+  const LackeyTrace& trace = *current_->trace;
+  if (replay_maps_left_) {
+    --replay_maps_left_;
+    const LackeyTrace::Range& r = trace.ranges()[replay_map_index_++];
+    syscall(out, hal::Sys::mmap,
+            {r.start, r.length, uapi::kProtRead | uapi::kProtWrite | uapi::kProtExec,
+             uapi::kMapPrivate | uapi::kMapAnonymous | uapi::kMapFixedNoreplace, ~0ull, 0});
+    return true;
+  }
+  if (!reader_) reader_ = std::make_unique<LackeyTrace::Reader>(trace);
+  LackeyRecord rec;
+  if (!reader_->next(rec)) {
+    reader_.reset();
+    return false;
+  }
+  ++stats_->trace_records;
+  queued_ = queue_pos_ = 0;
+  // One access per page the record touches; a modify is a load, then a store.
+  auto push = [&](x86::Access acc) {
+    uint64_t va = rec.addr;
+    unsigned left = rec.size;
+    while (left) {
+      const unsigned n = static_cast<unsigned>(std::min<uint64_t>(left, kPage - (va & (kPage - 1))));
+      hw::UserOp& q = queue_[queued_++];
+      q.kind = hw::UserOp::Kind::access;
+      q.va = va;
+      q.size = static_cast<uint8_t>(n);
+      q.access = acc;
+      if (acc == x86::Access::write) {
+        fill_write(q);
+        ++stats_->writes;
+      } else {
+        (acc == x86::Access::fetch ? stats_->fetches : stats_->reads) += 1;
+      }
+      if (n != left || va != rec.addr) ++stats_->trace_splits;
+      va += n;
+      left -= n;
+    }
+  };
+  switch (rec.kind) {
+    case LackeyRecord::Kind::fetch: push(x86::Access::fetch); break;
+    case LackeyRecord::Kind::load: push(x86::Access::read); break;
+    case LackeyRecord::Kind::store: push(x86::Access::write); break;
+    case LackeyRecord::Kind::modify:
+      push(x86::Access::read);
+      push(x86::Access::write);
+      break;
+  }
+  out = queue_[queue_pos_++];
+  return true;
+}
+
 bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
+  uint64_t start = 0, len = 0;
   switch (op.kind) {
     case Op::Kind::mmap:
-      out = hw::UserOp{};
-      out.kind = hw::UserOp::Kind::syscall;
-      out.sys.nr = hal::Sys::mmap;
-      out.sys.arg[0] = op.addr;
-      out.sys.arg[1] = op.length;
-      out.sys.arg[2] = op.prot;
-      out.sys.arg[3] = op.flags;
-      out.sys.arg[4] = static_cast<uint64_t>(-1);  // fd
-      out.sys.arg[5] = 0;
-      ++stats_->syscalls;
+      syscall(out, hal::Sys::mmap, {op.addr, op.length, op.prot, op.flags, ~0ull, 0});
       return true;
-    case Op::Kind::munmap: {
-      auto it = mappings_.find(op.region);
-      if (it == mappings_.end()) fail(op, fmt::format("munmap of unknown region '{}'", op.region));
-      const uint64_t start = it->second.start + op.offset;
-      const uint64_t len = op.span ? op.span : it->second.length - op.offset;
-      out = hw::UserOp{};
-      out.kind = hw::UserOp::Kind::syscall;
-      out.sys.nr = hal::Sys::munmap;
-      out.sys.arg[0] = start;
-      out.sys.arg[1] = len;
-      ++stats_->syscalls;
+    case Op::Kind::munmap:
+      range_of(op, start, len);
+      syscall(out, hal::Sys::munmap, {start, len});
+      return true;
+    case Op::Kind::mprotect:
+      range_of(op, start, len);
+      syscall(out, hal::Sys::mprotect, {start, len, op.prot});
+      return true;
+    case Op::Kind::madvise:
+      range_of(op, start, len);
+      syscall(out, hal::Sys::madvise, {start, len, op.advice});
+      return true;
+    case Op::Kind::fork: {
+      // The child starts from this process's memory as it is now.
+      std::map<std::string, std::pair<uint64_t, uint64_t>> maps;
+      for (const auto& [name, m] : mappings_) maps[name] = {m.start, m.length};
+      op.child->inherit(shadow_->fork(), maps);
+      syscall(out, hal::Sys::fork, {op.child_cpu});
+      out.sys.child_user = op.child;
       return true;
     }
     case Op::Kind::exit:
-      out = hw::UserOp{};
-      out.kind = hw::UserOp::Kind::syscall;
-      out.sys.nr = hal::Sys::exit;
-      out.sys.arg[0] = static_cast<uint64_t>(op.status);
-      ++stats_->syscalls;
+      syscall(out, hal::Sys::exit, {static_cast<uint64_t>(op.status)});
       return true;
+    case Op::Kind::replay:
+      replaying_ = true;
+      replay_maps_left_ = op.trace->ranges().size();
+      replay_map_index_ = 0;
+      reader_.reset();
+      return next_replay(out);
     case Op::Kind::access: {
-      auto it = mappings_.find(op.region);
-      if (it == mappings_.end()) fail(op, fmt::format("access to unknown region '{}'", op.region));
-      const Mapping& m = it->second;
-      if (op.offset >= m.length) fail(op, "offset is beyond the end of the region");
-      const uint64_t span = op.span ? op.span : m.length - op.offset;
-      if (op.offset + span > m.length) fail(op, "offset + length is beyond the end of the region");
-      if (span < op.size) fail(op, "the range is smaller than one access");
-      phase_base_ = m.start + op.offset;
+      range_of(op, start, len);
+      if (len < op.size) fail("the range is smaller than one access");
+      if ((start & (kPage - 1)) % op.size) fail("accesses would cross pages: the range must be aligned to the size");
+      phase_base_ = start;
       const uint64_t stride = op.stride ? op.stride : op.size;
-      pattern_ = std::make_unique<Pattern>(op.pattern, span, op.size, stride,
+      pattern_ = std::make_unique<Pattern>(op.pattern, len, op.size, stride,
                                            mix64(seed_ ^ (pc_ * 0x51ed2701ull) ^ op.seed), op.theta);
       mix_rng_.reseed(mix64(seed_ + pc_) ^ op.seed);
-      remaining_ = op.count ? op.count
-                            : (op.pattern == Pattern::Kind::strided ? (span / stride) : span / op.size);
+      remaining_ = op.count ? op.count : (op.pattern == Pattern::Kind::strided ? len / stride : len / op.size);
       if (remaining_ == 0) return false;
-      return next(out);
+      return next_access(out);
     }
   }
   return false;
 }
 
-void ScriptedProgram::complete(const hw::UserOp& op, uint64_t value) {
+void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::access) {
-    const Shadow::Region* r = region_ && region_->contains(op.va, op.size) ? region_ : shadow_.find(op.va, op.size);
-    if (!r) fail(*current_, fmt::format("access to {:#x}, which the shadow does not map", op.va));
+    const Shadow::Region* r =
+        region_ && region_->contains(op.va, op.size) ? region_ : shadow_->find(op.va, op.size);
+    if (!r) fail(fmt::format("access to {:#x} completed, but the process has nothing mapped there", op.va));
     region_ = r;
     if (op.access == x86::Access::write) {
-      Shadow::store(*r, op.va, op.size, op.wdata);
+      shadow_->store(*r, op.va, op.size, data);
     } else if (current_->verify) {
-      const uint64_t expected = Shadow::load(*r, op.va, op.size);
-      const uint64_t mask = op.size == 8 ? ~0ull : (1ull << (8 * op.size)) - 1;
-      if ((value & mask) != expected)
-        fail(*current_, fmt::format("read of {} bytes at {:#x} returned {:#x}, expected {:#x} (what it last wrote)",
-                                    static_cast<unsigned>(op.size), op.va, value & mask, expected));
+      uint8_t expected[hw::UserOp::kMaxSize];
+      if (!shadow_->check(*r, op.va, op.size, data, expected))
+        fail(fmt::format("{} of {} bytes at {:#x} returned {}, expected {} (what the process last wrote there)",
+                         op.access == x86::Access::fetch ? "fetch" : "load", static_cast<unsigned>(op.size), op.va,
+                         hex_bytes(data, op.size), hex_bytes(expected, op.size)));
       ++stats_->verified;
     }
     return;
   }
+
   const Op& cur = *current_;
-  const int64_t ret = static_cast<int64_t>(value);
-  const bool error = ret < 0 && ret >= -4095;
-  if (cur.expect_errno) {
-    if (!error || -ret != cur.expect_errno)
-      fail(cur, fmt::format("expected the call to fail with errno {}, it returned {}", cur.expect_errno, ret));
+  const hal::Sys nr = op.sys.nr;
+  const bool replay_map = cur.kind == Op::Kind::replay;
+  if (is_error(result)) {
+    const int64_t err = -static_cast<int64_t>(result);
+    if (replay_map)
+      fail(fmt::format("cannot map the trace's range [{:#x}, {:#x}): errno {}", op.sys.arg[0],
+                       op.sys.arg[0] + op.sys.arg[1], err));
+    if (cur.expect_errno != err)
+      fail(cur.expect_errno ? fmt::format("{} failed with errno {}, expected errno {}", sys_name(nr), err,
+                                          cur.expect_errno)
+                            : fmt::format("{} failed with errno {}", sys_name(nr), err));
+    ++stats_->failed_syscalls;
     return;
   }
-  if (error) fail(cur, fmt::format("{} failed with errno {}", op.sys.nr == hal::Sys::mmap ? "mmap" : "munmap", -ret));
-  if (op.sys.nr == hal::Sys::mmap) {
-    const uint64_t start = value;
-    mappings_[cur.region] = {start, cur.length};
-    shadow_.map(start, (cur.length + 4095) & ~4095ull);
-    region_ = nullptr;
-    stats_->mapped_bytes += cur.length;
-  } else if (op.sys.nr == hal::Sys::munmap) {
-    shadow_.unmap(op.sys.arg[0], op.sys.arg[1]);
-    region_ = nullptr;
-    auto it = mappings_.find(cur.region);
-    if (it != mappings_.end() && cur.offset == 0 && !cur.span) mappings_.erase(it);
+  if (cur.expect_errno && !replay_map)
+    fail(fmt::format("{} succeeded, but was expected to fail with errno {}", sys_name(nr), cur.expect_errno));
+
+  switch (nr) {
+    case hal::Sys::mmap: {
+      if (replay_map) {
+        if (result != op.sys.arg[0]) fail("the trace's fixed mapping landed elsewhere");
+        shadow_->map(result, op.sys.arg[1], false);
+        region_ = nullptr;
+        return;
+      }
+      uint64_t len = (cur.length + kPage - 1) & ~(kPage - 1);
+      if (cur.flags & uapi::kMapHugetlb) {
+        // Linux rounds a hugetlb mapping up to whole huge pages.
+        unsigned shift = (cur.flags >> uapi::kMapHugeShift) & 0x3f;
+        if (shift == 0) shift = 21;  // the default huge page size
+        const uint64_t huge = 1ull << shift;
+        len = (cur.length + huge - 1) & ~(huge - 1);
+      }
+      mappings_[cur.region] = {result, cur.length};
+      shadow_->map(result, len, cur.flags & uapi::kMapShared);
+      region_ = nullptr;
+      stats_->mapped_bytes += cur.length;
+      return;
+    }
+    case hal::Sys::munmap: {
+      shadow_->unmap(op.sys.arg[0], (op.sys.arg[1] + kPage - 1) & ~(kPage - 1));
+      region_ = nullptr;
+      if (cur.offset == 0 && cur.span == 0) mappings_.erase(cur.region);
+      return;
+    }
+    case hal::Sys::madvise:
+      if (op.sys.arg[2] == uapi::kMadvDontneed) shadow_->zero(op.sys.arg[0], op.sys.arg[1]);
+      else if (op.sys.arg[2] == uapi::kMadvFree) shadow_->lazy_free(op.sys.arg[0], op.sys.arg[1]);
+      return;
+    case hal::Sys::fork:
+      ++stats_->forks;
+      if (cur.child) cur.child->set_pid(static_cast<int>(result));
+      return;
+    default:
+      return;
   }
 }
 

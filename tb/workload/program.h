@@ -1,6 +1,7 @@
 // A scripted user program: the operations of one scenario process (mmap,
-// munmap, access phases, exit), executed by a core. Keeps the process's
-// shadow memory and checks every read against it.
+// munmap, mprotect, madvise, fork, access phases, trace replay, exit),
+// executed by a core. Keeps the process's shadow memory and checks every
+// load against it.
 #pragma once
 
 #include <cstdint>
@@ -11,40 +12,49 @@
 
 #include "hw/cpu/user_program.h"
 #include "hw/sim/stats.h"
+#include "sw/hal/uapi.h"
+#include "tb/workload/lackey.h"
 #include "tb/workload/pattern.h"
 #include "tb/workload/shadow.h"
 
 namespace tb {
 
-// Linux's user ABI for the calls the programs make.
-namespace uapi {
-constexpr uint64_t kProtNone = 0, kProtRead = 1, kProtWrite = 2, kProtExec = 4;
-constexpr uint64_t kMapShared = 0x01, kMapPrivate = 0x02, kMapFixed = 0x10, kMapAnonymous = 0x20;
-constexpr uint64_t kMapPopulate = 0x8000, kMapHugetlb = 0x40000;
-constexpr int64_t kEnomem = 12, kEfault = 14, kEinval = 22;
-}  // namespace uapi
+class ScriptedProgram;
 
 // One operation of a scenario process.
 struct Op {
-  enum class Kind { mmap, munmap, access, exit };
+  enum class Kind { mmap, munmap, mprotect, madvise, fork, access, replay, exit };
   Kind kind = Kind::access;
-  std::string where;   // "scenario.yaml:12" for messages
-  std::string region;  // region name
+  std::string where;   // "scenario.yaml:12", for messages
+  std::string region;  // the mapping's name
 
-  // mmap
-  uint64_t length = 0, addr = 0, prot = uapi::kProtRead | uapi::kProtWrite;
+  // a range of a region (munmap, mprotect, madvise, access)
+  uint64_t offset = 0, span = 0;  // span 0: to the end of the region
+
+  // mmap, mprotect
+  uint64_t length = 0, addr = 0;
+  uint64_t prot = uapi::kProtRead | uapi::kProtWrite;
   uint64_t flags = uapi::kMapPrivate | uapi::kMapAnonymous;
+  // madvise
+  uint64_t advice = 0;
   int64_t expect_errno = 0;  // 0: must succeed
 
-  // access (and munmap's sub-range)
-  uint64_t offset = 0, span = 0;  // span 0: to the end of the region
+  // access
   Pattern::Kind pattern = Pattern::Kind::sequential;
-  uint64_t stride = 0, count = 0;  // count 0: one sweep of the span
+  x86::Access access = x86::Access::read;  // fetch phases fetch; others read/write by `writes`
+  uint64_t stride = 0, count = 0;          // count 0: one sweep of the span
   unsigned size = 8;
-  double writes = 0;               // fraction of accesses that are stores
+  double writes = 0;                       // fraction of accesses that are stores
   bool verify = true;
   uint64_t seed = 0;
   double theta = 0.99;
+
+  // fork
+  ScriptedProgram* child = nullptr;
+  uint64_t child_cpu = uapi::kForkSameCpu;
+
+  // replay
+  std::shared_ptr<const LackeyTrace> trace;
 
   // exit
   int status = 0;
@@ -54,44 +64,77 @@ struct ProcessStats : sim::stats::Group {
   ProcessStats(sim::stats::Group* parent, const std::string& name);
   sim::stats::Scalar reads{this, "reads", "Loads issued", "Count"};
   sim::stats::Scalar writes{this, "writes", "Stores issued", "Count"};
-  sim::stats::Scalar verified{this, "verifiedReads", "Loads checked against the shadow copy", "Count"};
+  sim::stats::Scalar fetches{this, "fetches", "Instruction fetches issued", "Count"};
+  sim::stats::Scalar verified{this, "verifiedReads", "Loads and fetches checked against the shadow copy", "Count"};
   sim::stats::Scalar syscalls{this, "syscalls", "System calls made", "Count"};
+  sim::stats::Scalar failed_syscalls{this, "failedSyscalls", "System calls that failed (as expected)", "Count"};
   sim::stats::Scalar mapped_bytes{this, "mappedBytes", "Bytes mapped by successful mmap calls", "Byte"};
+  sim::stats::Scalar forks{this, "forks", "Children forked", "Count"};
+  sim::stats::Scalar trace_records{this, "traceRecords", "Trace records replayed", "Count"};
+  sim::stats::Scalar trace_splits{this, "traceSplits", "Trace accesses split because they cross a page", "Count"};
 };
 
 class ScriptedProgram : public hw::UserProgram {
  public:
-  ScriptedProgram(std::string name, const std::vector<Op>* ops, uint64_t seed, ProcessStats* stats);
+  ScriptedProgram(std::string name, std::string where, const std::vector<Op>* ops, uint64_t seed,
+                  ProcessStats* stats);
+  ~ScriptedProgram() override;
+
   const std::string& name() const override { return name_; }
   bool next(hw::UserOp& op) override;
-  void complete(const hw::UserOp& op, uint64_t value) override;
+  void complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) override;
   void ended(int exit_status, int signal) override;
 
+  // For a forked child: the parent's memory as it was at the fork.
+  void inherit(std::unique_ptr<Shadow> shadow, const std::map<std::string, std::pair<uint64_t, uint64_t>>& maps);
+
+  int pid() const { return pid_; }
+  void set_pid(int pid) { pid_ = pid; }
+  bool started() const { return started_; }
   bool finished() const { return finished_; }
   int exit_status() const { return exit_status_; }
   int signal() const { return signal_; }
+  const std::string& where() const { return where_; }
 
  private:
   struct Mapping {
     uint64_t start = 0, length = 0;
   };
   bool start_op(const Op& op, hw::UserOp& out);
-  [[noreturn]] void fail(const Op& op, const std::string& what) const;
+  bool next_access(hw::UserOp& out);
+  bool next_replay(hw::UserOp& out);
+  void syscall(hw::UserOp& out, hal::Sys nr, std::initializer_list<uint64_t> args);
+  // The address range [start, start+len) an op names in its region.
+  void range_of(const Op& op, uint64_t& start, uint64_t& len) const;
+  void fill_write(hw::UserOp& out);
+  [[noreturn]] void fail(const std::string& what) const;
 
-  std::string name_;
+  std::string name_, where_;
   const std::vector<Op>* ops_;
   uint64_t seed_;
   ProcessStats* stats_;
-  Shadow shadow_;
+  std::unique_ptr<Shadow> shadow_;
   std::map<std::string, Mapping> mappings_;
-  size_t pc_ = 0;            // next op to start
+  size_t pc_ = 0;             // next op to start
   const Op* current_ = nullptr;
-  // access phase state
+  const Shadow::Region* region_ = nullptr;  // cache of the last region touched
+  uint64_t counter_ = 0;      // stores so far: varies the data written
+
+  // access phase
   std::unique_ptr<Pattern> pattern_;
   Rng mix_rng_;
-  uint64_t phase_base_ = 0, remaining_ = 0, counter_ = 0;
-  const Shadow::Region* region_ = nullptr;
-  bool finished_ = false;
+  uint64_t phase_base_ = 0, remaining_ = 0;
+
+  // replay: first the mappings, then the records (a modify or a
+  // page-crossing record queues more than one access)
+  bool replaying_ = false;
+  std::unique_ptr<LackeyTrace::Reader> reader_;
+  size_t replay_maps_left_ = 0, replay_map_index_ = 0;
+  hw::UserOp queue_[4];
+  unsigned queued_ = 0, queue_pos_ = 0;
+
+  int pid_ = -1;
+  bool started_ = false, finished_ = false;
   int exit_status_ = 0, signal_ = 0;
 };
 

@@ -1,30 +1,35 @@
 #include "tb/workload/shadow.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <vector>
 
 namespace tb {
 
-uint8_t* Shadow::alloc(uint64_t length) {
-  void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+namespace {
+constexpr uint64_t kPage = 4096;
+}
+
+Shadow::Buffer::Buffer(uint64_t len) : length(len) {
+  void* p = mmap(nullptr, len ? len : kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  return static_cast<uint8_t*>(p);
+  data = static_cast<uint8_t*>(p);
 }
 
-void Shadow::release(uint8_t* p, uint64_t length) {
-  if (p) munmap(p, length);
-}
+Shadow::Buffer::~Buffer() { munmap(data, length ? length : kPage); }
 
-Shadow::~Shadow() {
-  for (auto& [start, r] : regions_) release(r.data, r.length);
-}
-
-void Shadow::map(uint64_t start, uint64_t length) {
-  unmap(start, length);  // a fixed mapping replaces what was there
-  Region r{start, length, alloc(length)};
+void Shadow::map(uint64_t start, uint64_t length, bool shared) {
+  unmap(start, length);
+  Region r;
+  r.start = start;
+  r.length = length;
+  r.buf = std::make_shared<Buffer>(length);
+  r.shared = shared;
   regions_[start] = r;
 }
 
@@ -32,33 +37,44 @@ void Shadow::unmap(uint64_t start, uint64_t length) {
   const uint64_t end = start + length;
   std::vector<Region> keep;
   for (auto it = regions_.begin(); it != regions_.end();) {
-    Region r = it->second;
+    const Region r = it->second;
     if (r.end() <= start || r.start >= end) {
       ++it;
       continue;
     }
     it = regions_.erase(it);
-    // Keep the parts outside [start, end), with their contents.
+    // The parts outside [start, end) keep their data: same buffer, new bounds.
     if (r.start < start) {
-      Region left{r.start, start - r.start, alloc(start - r.start)};
-      std::memcpy(left.data, r.data, left.length);
+      Region left = r;
+      left.length = start - r.start;
       keep.push_back(left);
     }
     if (r.end() > end) {
-      Region right{end, r.end() - end, alloc(r.end() - end)};
-      std::memcpy(right.data, r.data + (end - r.start), right.length);
+      Region right = r;
+      right.start = end;
+      right.length = r.end() - end;
+      right.offset = r.offset + (end - r.start);
       keep.push_back(right);
     }
-    release(r.data, r.length);
   }
   for (const Region& r : keep) regions_[r.start] = r;
+  lazy_pages_.erase(lazy_pages_.lower_bound(start / kPage), lazy_pages_.lower_bound((end + kPage - 1) / kPage));
 }
 
 void Shadow::zero(uint64_t start, uint64_t length) {
   const uint64_t end = start + length;
   for (auto& [s, r] : regions_) {
+    if (r.shared) continue;  // shared anonymous memory keeps its contents
     const uint64_t lo = std::max(start, r.start), hi = std::min(end, r.end());
-    if (lo < hi) std::memset(r.data + (lo - r.start), 0, hi - lo);
+    if (lo < hi) std::memset(r.at(lo), 0, hi - lo);
+  }
+  lazy_pages_.erase(lazy_pages_.lower_bound(start / kPage), lazy_pages_.lower_bound((end + kPage - 1) / kPage));
+}
+
+void Shadow::lazy_free(uint64_t start, uint64_t length) {
+  for (uint64_t p = start / kPage; p < (start + length + kPage - 1) / kPage; ++p) {
+    const Region* r = find(p * kPage, 1);
+    if (r && !r->shared) lazy_pages_.insert(p);
   }
 }
 
@@ -69,24 +85,59 @@ const Shadow::Region* Shadow::find(uint64_t va, unsigned len) const {
   return it->second.contains(va, len) ? &it->second : nullptr;
 }
 
-std::unique_ptr<Shadow> Shadow::clone() const {
-  auto copy = std::make_unique<Shadow>();
+std::unique_ptr<Shadow> Shadow::fork() const {
+  auto child = std::make_unique<Shadow>();
+  const long host_page = sysconf(_SC_PAGESIZE);
   for (const auto& [start, r] : regions_) {
-    Region c{r.start, r.length, alloc(r.length)};
-    std::memcpy(c.data, r.data, r.length);
-    copy->regions_[start] = c;
+    Region c = r;
+    if (!r.shared) {
+      // Copy only the host pages that were ever touched: the rest are zero.
+      c.buf = std::make_shared<Buffer>(r.length);
+      c.offset = 0;
+      uint8_t* src = r.at(r.start);
+      const uintptr_t base = reinterpret_cast<uintptr_t>(src) & ~static_cast<uintptr_t>(host_page - 1);
+      const size_t span = reinterpret_cast<uintptr_t>(src) + r.length - base;
+      std::vector<unsigned char> resident((span + host_page - 1) / host_page);
+      if (mincore(reinterpret_cast<void*>(base), span, resident.data()) == 0) {
+        for (size_t i = 0; i < resident.size(); ++i) {
+          if (!(resident[i] & 1)) continue;
+          const uintptr_t lo = std::max<uintptr_t>(base + i * host_page, reinterpret_cast<uintptr_t>(src));
+          const uintptr_t hi = std::min<uintptr_t>(base + (i + 1) * host_page, reinterpret_cast<uintptr_t>(src) + r.length);
+          std::memcpy(c.buf->data + (lo - reinterpret_cast<uintptr_t>(src)), reinterpret_cast<void*>(lo), hi - lo);
+        }
+      } else {
+        std::memcpy(c.buf->data, src, r.length);
+      }
+    }
+    child->regions_[start] = c;
   }
-  return copy;
+  child->lazy_pages_ = lazy_pages_;
+  return child;
 }
 
-uint64_t Shadow::load(const Region& r, uint64_t va, unsigned len) {
-  uint64_t v = 0;
-  std::memcpy(&v, r.data + (va - r.start), len);
-  return v;
+void Shadow::store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
+  std::memcpy(r.at(va), data, len);
+  if (!lazy_pages_.empty()) {
+    // A write keeps a lazily freed page (Linux re-dirties it).
+    lazy_pages_.erase(va / kPage);
+    lazy_pages_.erase((va + len - 1) / kPage);
+  }
 }
 
-void Shadow::store(const Region& r, uint64_t va, unsigned len, uint64_t value) {
-  std::memcpy(r.data + (va - r.start), &value, len);
+bool Shadow::check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+  const uint8_t* want = r.at(va);
+  if (std::memcmp(want, data, len) == 0) return true;
+  if (!lazy_pages_.empty() && lazy_pages_.count(va / kPage) &&
+      std::all_of(data, data + len, [](uint8_t b) { return b == 0; })) {
+    // The kernel reclaimed the lazily freed page: from now on it reads as zero.
+    const uint64_t page = va / kPage * kPage;
+    const uint64_t lo = std::max(page, r.start), hi = std::min(page + kPage, r.end());
+    std::memset(r.at(lo), 0, hi - lo);
+    lazy_pages_.erase(va / kPage);
+    return true;
+  }
+  std::memcpy(expected, want, len);
+  return false;
 }
 
 }  // namespace tb

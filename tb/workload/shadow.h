@@ -1,46 +1,66 @@
 // The shadow of a process's memory: what the process last wrote at each
 // address of each mapped region (fresh anonymous memory reads as zero).
-// Every read the process makes is checked against it.
+// Every load the process makes is checked against it.
+//
+// Shared mappings (MAP_SHARED) share their shadow with the processes they
+// were forked into; private ones are copied at fork. Pages given to
+// MADV_FREE may read back either as they were or as zero (the kernel may
+// or may not have reclaimed them); the first load that sees zero settles it.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
+#include <string>
 
 namespace tb {
 
 class Shadow {
  public:
+  // Host memory behind a mapping (sparse: MAP_NORESERVE).
+  struct Buffer {
+    explicit Buffer(uint64_t length);
+    ~Buffer();
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    uint8_t* data;
+    uint64_t length;
+  };
   struct Region {
     uint64_t start = 0, length = 0;
-    uint8_t* data = nullptr;  // host copy, sparse (MAP_NORESERVE)
+    std::shared_ptr<Buffer> buf;
+    uint64_t offset = 0;  // of `start` in buf
+    bool shared = false;
     uint64_t end() const { return start + length; }
     bool contains(uint64_t va, unsigned len) const { return va >= start && va + len <= start + length; }
+    uint8_t* at(uint64_t va) const { return buf->data + offset + (va - start); }
   };
 
   Shadow() = default;
-  ~Shadow();
   Shadow(const Shadow&) = delete;
   Shadow& operator=(const Shadow&) = delete;
 
-  // A new mapping: reads as zero.
-  void map(uint64_t start, uint64_t length);
-  // Removes [start, start+length) from the shadow (splitting regions).
+  // A new mapping: reads as zero. Replaces whatever overlapped.
+  void map(uint64_t start, uint64_t length, bool shared);
+  // Removes [start, start+length) (splitting regions, keeping their data).
   void unmap(uint64_t start, uint64_t length);
-  // Makes [start, start+length) read as zero again (e.g. MADV_DONTNEED).
+  // Private memory in [start, start+length) reads as zero again (MADV_DONTNEED).
   void zero(uint64_t start, uint64_t length);
+  // Private pages in the range may now read as zero (MADV_FREE).
+  void lazy_free(uint64_t start, uint64_t length);
   // The region holding [va, va+len), or nullptr.
   const Region* find(uint64_t va, unsigned len) const;
-  // A copy (fork): the child starts with the parent's contents.
-  std::unique_ptr<Shadow> clone() const;
+  // The child's shadow at fork: shared regions shared, private ones copied.
+  std::unique_ptr<Shadow> fork() const;
 
-  static uint64_t load(const Region& r, uint64_t va, unsigned len);
-  static void store(const Region& r, uint64_t va, unsigned len, uint64_t value);
+  void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data);
+  // Checks a load; on a mismatch returns false with `expected` filled.
+  bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected);
 
  private:
-  static uint8_t* alloc(uint64_t length);
-  static void release(uint8_t* p, uint64_t length);
   std::map<uint64_t, Region> regions_;  // by start
+  std::set<uint64_t> lazy_pages_;       // page numbers given to MADV_FREE, not since rewritten
 };
 
 }  // namespace tb

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -11,31 +12,38 @@ namespace {
 
 int signal_number(const std::string& s) {
   if (s == "none" || s.empty()) return 0;
-  if (s == "SIGSEGV") return 11;
-  if (s == "SIGBUS") return 7;
-  if (s == "SIGKILL") return 9;
+  if (s == "SIGSEGV") return uapi::kSigsegv;
+  if (s == "SIGBUS") return uapi::kSigbus;
+  if (s == "SIGKILL") return uapi::kSigkill;
   return -1;
 }
 
 const char* signal_name(int sig) {
   switch (sig) {
-    case 7: return "SIGBUS";
-    case 9: return "SIGKILL";
-    case 11: return "SIGSEGV";
-    default: return "signal";
+    case uapi::kSigbus: return "SIGBUS";
+    case uapi::kSigkill: return "SIGKILL";
+    case uapi::kSigsegv: return "SIGSEGV";
+    default: return "a signal";
   }
 }
 
-int64_t errno_number(const std::string& s) {
-  if (s == "ok") return 0;
-  if (s == "ENOMEM") return uapi::kEnomem;
-  if (s == "EINVAL") return uapi::kEinval;
-  if (s == "EFAULT") return uapi::kEfault;
-  return -1;
+const struct {
+  const char* name;
+  int64_t value;
+} kErrnos[] = {{"ok", 0},          {"EPERM", uapi::kEperm},   {"EAGAIN", uapi::kEagain},
+               {"ENOMEM", uapi::kEnomem}, {"EACCES", uapi::kEacces}, {"EFAULT", uapi::kEfault},
+               {"EBUSY", uapi::kEbusy},   {"EEXIST", uapi::kEexist}, {"EINVAL", uapi::kEinval},
+               {"ENOSYS", uapi::kEnosys}, {"EOVERFLOW", uapi::kEoverflow}};
+
+int64_t parse_expect(sim::ConfigNode& n) {
+  const std::string e = n.get<std::string>("expect", "ok", "Expected result: ok, or the errno it must fail with (ENOMEM, EINVAL, ...)");
+  for (const auto& k : kErrnos)
+    if (e == k.name) return k.value;
+  n.fail("expect", fmt::format("unknown result '{}' (ok, EPERM, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EINVAL, ENOSYS, EOVERFLOW)", e));
 }
 
-uint64_t parse_prot(sim::ConfigNode& n) {
-  const std::string p = n.get<std::string>("prot", "rw", "Protection: any of r, w, x (e.g. rw), or none");
+uint64_t parse_prot(sim::ConfigNode& n, const char* def) {
+  const std::string p = n.get<std::string>("prot", def, "Protection: letters r, w, x (e.g. rw), or none");
   if (p == "none") return uapi::kProtNone;
   uint64_t prot = 0;
   for (char c : p) {
@@ -47,25 +55,46 @@ uint64_t parse_prot(sim::ConfigNode& n) {
   return prot;
 }
 
-uint64_t parse_flags(sim::ConfigNode& n) {
-  const auto words = n.get<std::vector<std::string>>("flags", {"private"}, "mmap flags: private|shared, fixed, populate");
+uint64_t parse_mmap_flags(sim::ConfigNode& n) {
+  const auto words = n.get<std::vector<std::string>>(
+      "flags", {"private"}, "mmap flags: private or shared, and any of fixed, fixed_noreplace, populate, noreserve, hugetlb");
   uint64_t flags = uapi::kMapAnonymous;
   for (const std::string& w : words) {
     if (w == "private") flags |= uapi::kMapPrivate;
     else if (w == "shared") flags |= uapi::kMapShared;
     else if (w == "fixed") flags |= uapi::kMapFixed;
+    else if (w == "fixed_noreplace") flags |= uapi::kMapFixedNoreplace;
     else if (w == "populate") flags |= uapi::kMapPopulate;
-    else n.fail("flags", fmt::format("unknown flag '{}' (private, shared, fixed, populate)", w));
+    else if (w == "noreserve") flags |= uapi::kMapNoreserve;
+    else if (w == "hugetlb") flags |= uapi::kMapHugetlb;
+    else n.fail("flags", fmt::format("unknown flag '{}' (private, shared, fixed, fixed_noreplace, populate, noreserve, hugetlb)", w));
   }
+  if ((flags & uapi::kMapPrivate) && (flags & uapi::kMapShared)) n.fail("flags", "private and shared exclude each other");
   if (!(flags & (uapi::kMapPrivate | uapi::kMapShared))) flags |= uapi::kMapPrivate;
+  const uint64_t huge = n.get<sim::Size>("huge", {0}, "Huge page size of a hugetlb mapping: 2MiB or 1GiB (MAP_HUGE_2MB/1GB)").bytes;
+  if (huge) {
+    if (huge == (2ull << 20)) flags |= uapi::kMapHuge2MB;
+    else if (huge == (1ull << 30)) flags |= uapi::kMapHuge1GB;
+    else n.fail("huge", "must be 2MiB or 1GiB");
+    flags |= uapi::kMapHugetlb;
+  }
   return flags;
 }
 
-int64_t parse_expect(sim::ConfigNode& n) {
-  const std::string e = n.get<std::string>("expect", "ok", "Expected result: ok, or an errno name (ENOMEM, EINVAL, EFAULT)");
-  const int64_t v = errno_number(e);
-  if (v < 0) n.fail("expect", fmt::format("unknown result '{}' (ok, kEnomem, kEinval, kEfault)", e));
-  return v;
+uint64_t parse_advice(sim::ConfigNode& n) {
+  static const struct {
+    const char* name;
+    uint64_t value;
+  } advice[] = {{"normal", uapi::kMadvNormal},          {"random", uapi::kMadvRandom},
+                {"sequential", uapi::kMadvSequential},  {"willneed", uapi::kMadvWillneed},
+                {"dontneed", uapi::kMadvDontneed},      {"free", uapi::kMadvFree},
+                {"hugepage", uapi::kMadvHugepage},      {"nohugepage", uapi::kMadvNohugepage},
+                {"populate_read", uapi::kMadvPopulateRead}, {"populate_write", uapi::kMadvPopulateWrite},
+                {"collapse", uapi::kMadvCollapse}};
+  const std::string a = n.require<std::string>("advice", "The advice: dontneed, free, hugepage, nohugepage, populate_read, populate_write, collapse, ...");
+  for (const auto& k : advice)
+    if (a == k.name) return k.value;
+  n.fail("advice", fmt::format("unknown advice '{}'", a));
 }
 
 void parse_range(sim::ConfigNode& n, Op& op) {
@@ -74,10 +103,59 @@ void parse_range(sim::ConfigNode& n, Op& op) {
   op.span = n.get<sim::Size>("length", {0}, "Bytes of the region covered (0: to its end)").bytes;
 }
 
-Op parse_op(sim::ConfigNode item, unsigned nr) {
+bool valid_name(const std::string& s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+}  // namespace
+
+Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
+                   sim::stats::Group* stats_root)
+    : base_dir_(base_dir), group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
+  auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
+  for (size_t i = 0; i < processes.size(); ++i) parse_process(processes[i], fmt::format("p{}", i), -1, nr_cpus, seed);
+}
+
+Workload::~Workload() = default;
+
+size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, unsigned nr_cpus,
+                               uint64_t seed) {
+  const size_t self = procs_.size();
+  procs_.push_back(std::make_unique<Process>());
+  Process& p = *procs_.back();
+  p.where = pn.where();
+  p.parent = parent;
+  p.name = pn.get<std::string>("name", default_name, "Process name (letters, digits, _)");
+  if (!valid_name(p.name)) pn.fail("name", "use letters, digits and _ only");
+  for (size_t i = 0; i < self; ++i)
+    if (procs_[i]->name == p.name) pn.fail("name", fmt::format("another process is already called '{}'", p.name));
+  const unsigned top_level = static_cast<unsigned>(std::count_if(procs_.begin(), procs_.end(), [](const auto& q) { return q->parent < 0; }));
+  if (parent < 0) {
+    p.cpu = pn.get<unsigned>("cpu", (top_level - 1) % nr_cpus, "CPU the process runs on");
+  } else {
+    const unsigned cpu = pn.get<unsigned>("cpu", procs_[parent]->cpu, "CPU the child runs on (default: its parent's)");
+    p.cpu = cpu;
+  }
+  if (p.cpu >= nr_cpus) pn.fail("cpu", fmt::format("the machine has {} CPU{}", nr_cpus, nr_cpus > 1 ? "s" : ""));
+  p.seed = pn.get<uint64_t>("seed", mix64(seed * 0x9e3779b97f4a7c15ull + self), "Seed of this process's data and random patterns");
+  const std::string sig = pn.get<std::string>("expect_signal", "none", "Signal the process is expected to die of (none, SIGSEGV, SIGBUS, SIGKILL)");
+  p.expect_signal = signal_number(sig);
+  if (p.expect_signal < 0) pn.fail("expect_signal", fmt::format("unknown signal '{}'", sig));
+
+  std::vector<Op> ops;
+  for (sim::ConfigNode& item : pn.list("ops", "Operations, in order")) ops.push_back(parse_op(item, self, nr_cpus, seed));
+  Process& me = *procs_[self];  // procs_ may have grown (children)
+  me.ops = std::move(ops);
+  me.stats = std::make_unique<ProcessStats>(group_.get(), me.name);
+  me.program = std::make_unique<ScriptedProgram>(me.name, me.where, &me.ops, me.seed, me.stats.get());
+  return self;
+}
+
+Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
   const auto keys = item.keys();
   if (keys.size() != 1)
-    item.fail("", "an operation is a mapping with exactly one key: mmap, munmap, read, write, access or exit");
+    item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, read, write, access, fetch, replay or exit");
   const std::string kind = keys[0];
   sim::ConfigNode n = item.child(kind);
   Op op;
@@ -86,23 +164,38 @@ Op parse_op(sim::ConfigNode item, unsigned nr) {
     op.kind = Op::Kind::mmap;
     op.region = n.require<std::string>("region", "Name this mapping is known by in later operations");
     op.length = n.require<sim::Size>("size", "Bytes to map").bytes;
-    op.addr = n.get<sim::Size>("addr", {0}, "Address hint (with the fixed flag: the address)").bytes;
-    op.prot = parse_prot(n);
-    op.flags = parse_flags(n);
+    op.addr = n.get<sim::Size>("addr", {0}, "Address hint (with the fixed flags: the address)").bytes;
+    op.prot = parse_prot(n, "rw");
+    op.flags = parse_mmap_flags(n);
     op.expect_errno = parse_expect(n);
   } else if (kind == "munmap") {
     op.kind = Op::Kind::munmap;
     parse_range(n, op);
     op.expect_errno = parse_expect(n);
-  } else if (kind == "read" || kind == "write" || kind == "access") {
+  } else if (kind == "mprotect") {
+    op.kind = Op::Kind::mprotect;
+    parse_range(n, op);
+    op.prot = parse_prot(n, "r");
+    op.expect_errno = parse_expect(n);
+  } else if (kind == "madvise") {
+    op.kind = Op::Kind::madvise;
+    parse_range(n, op);
+    op.advice = parse_advice(n);
+    op.expect_errno = parse_expect(n);
+  } else if (kind == "fork") {
+    op.kind = Op::Kind::fork;
+    const size_t child = parse_process(n, fmt::format("{}_child{}", procs_[self]->name, procs_.size()),
+                                       static_cast<int>(self), nr_cpus, seed);
+    op.child = procs_[child]->program.get();
+    op.child_cpu = procs_[child]->cpu;
+  } else if (kind == "read" || kind == "write" || kind == "access" || kind == "fetch") {
     op.kind = Op::Kind::access;
     parse_range(n, op);
-    const std::string pattern = n.get_enum("pattern", "sequential", {"sequential", "strided", "random", "zipf"},
-                                           "Address pattern");
+    const std::string pattern = n.get_enum("pattern", "sequential", {"sequential", "strided", "random", "zipf"}, "Address pattern");
     Pattern::parse_kind(pattern, op.pattern);
-    op.size = n.get<unsigned>("size", 8, "Bytes per access: 1, 2, 4 or 8");
-    if (op.size != 1 && op.size != 2 && op.size != 4 && op.size != 8) n.fail("size", "must be 1, 2, 4 or 8");
-    op.stride = n.get<sim::Size>("stride", {0}, "Step of sequential/strided patterns (default: the access size)").bytes;
+    op.size = n.get<unsigned>("size", 8, "Bytes per access: 1, 2, 4, 8, 16, 32 or 64");
+    if (op.size == 0 || op.size > 64 || (op.size & (op.size - 1))) n.fail("size", "must be 1, 2, 4, 8, 16, 32 or 64");
+    op.stride = n.get<sim::Size>("stride", {0}, "Step of sequential and strided patterns (default: the access size)").bytes;
     if (op.pattern == Pattern::Kind::strided && op.stride == 0) n.fail("stride", "a strided pattern needs a stride");
     if (op.stride % op.size) n.fail("stride", "must be a multiple of the access size");
     op.count = n.get<uint64_t>("count", 0, "Accesses (0: one sweep of the range)");
@@ -112,59 +205,37 @@ Op parse_op(sim::ConfigNode item, unsigned nr) {
     } else {
       op.writes = kind == "write" ? 1.0 : 0.0;
     }
+    if (kind == "fetch") op.access = x86::Access::fetch;
     op.verify = n.get<bool>("verify", true, "Check every load against what the process last wrote");
     op.seed = n.get<uint64_t>("seed", 0, "Extra seed of this phase's random choices");
-    op.theta = n.get<double>("theta", 0.99, "Skew of the zipf pattern");
+    op.theta = n.get<double>("theta", 0.99, "Skew of the zipf pattern, in (0, 1)");
     if (op.pattern == Pattern::Kind::zipf && (op.theta <= 0 || op.theta >= 1)) n.fail("theta", "must be in (0, 1)");
+  } else if (kind == "replay") {
+    op.kind = Op::Kind::replay;
+    std::string file = n.require<std::string>("file", "A valgrind lackey trace (--tool=lackey --trace-mem=yes), relative to the scenario");
+    const uint64_t limit = n.get<uint64_t>("limit", 0, "Replay at most this many trace records (0: all)");
+    if (!std::filesystem::path(file).is_absolute() && !base_dir_.empty()) file = (std::filesystem::path(base_dir_) / file).string();
+    try {
+      op.trace = std::make_shared<const LackeyTrace>(file, limit);
+    } catch (const std::exception& e) {
+      n.fail("file", e.what());
+    }
+    op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
   } else {
-    item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, read, write, access, exit)", kind));
+    item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, read, write, access, fetch, replay, exit)", kind));
   }
-  (void)nr;
   return op;
 }
 
-bool valid_name(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
-
-}  // namespace
-
-Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, sim::stats::Group* stats_root)
-    : group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
-  auto processes = w.list("processes", "The processes to run: name, cpu, seed, ops");
-  unsigned index = 0;
-  for (sim::ConfigNode& pn : processes) {
-    Process p;
-    p.where = pn.where();
-    p.name = pn.get<std::string>("name", fmt::format("p{}", index), "Process name (letters, digits, _)");
-    if (!valid_name(p.name)) pn.fail("name", "use letters, digits and _ only");
-    for (const Process& q : procs_)
-      if (q.name == p.name) pn.fail("name", fmt::format("another process is already called '{}'", p.name));
-    p.cpu = pn.get<unsigned>("cpu", index % nr_cpus, "CPU the process runs on");
-    if (p.cpu >= nr_cpus) pn.fail("cpu", fmt::format("the machine has {} CPUs", nr_cpus));
-    p.seed = pn.get<uint64_t>("seed", mix64(seed * 0x9e3779b97f4a7c15ull + index), "Seed of this process's data and random patterns");
-    const std::string sig = pn.get<std::string>("expect_signal", "none", "Signal the process is expected to die of (none, SIGSEGV, SIGBUS)");
-    p.expect_signal = signal_number(sig);
-    if (p.expect_signal < 0) pn.fail("expect_signal", fmt::format("unknown signal '{}'", sig));
-    unsigned nr = 0;
-    for (sim::ConfigNode& item : pn.list("ops", "Operations, in order")) p.ops.push_back(parse_op(item, nr++));
-    procs_.push_back(std::move(p));
-    ++index;
-  }
-  for (Process& p : procs_) {
-    p.stats = std::make_unique<ProcessStats>(group_.get(), p.name);
-    p.program = std::make_unique<ScriptedProgram>(p.name, &p.ops, p.seed, p.stats.get());
-  }
-}
-
-Workload::~Workload() = default;
-
 void Workload::spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::CoreComplex& cx) {
-  for (Process& p : procs_) {
+  for (auto& pp : procs_) {
+    Process& p = *pp;
+    if (p.parent >= 0) continue;  // started by its parent's fork
     p.pid = fw.spawn(hal, p.name.c_str(), p.cpu, p.program.get());
+    p.program->set_pid(p.pid);
     if (p.pid < 0) throw std::runtime_error(fmt::format("{}: the firmware could not create process {} ({})", p.where, p.name, p.pid));
     cx.program_started();
   }
@@ -172,11 +243,17 @@ void Workload::spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::CoreComplex& cx) 
 
 std::string Workload::check_outcomes() const {
   std::string out;
-  for (const Process& p : procs_) {
+  for (const auto& pp : procs_) {
+    const Process& p = *pp;
     const ScriptedProgram& prog = *p.program;
     std::string problem;
-    if (!prog.finished()) problem = "did not finish";
-    else if (prog.signal() != p.expect_signal) {
+    if (!prog.started()) {
+      // A child its parent never forked is fine only if the parent died as expected.
+      const bool parent_died = p.parent >= 0 && procs_[p.parent]->program->signal() != 0;
+      if (!parent_died) problem = p.parent >= 0 ? "was never forked" : "never ran";
+    } else if (!prog.finished()) {
+      problem = "did not finish";
+    } else if (prog.signal() != p.expect_signal) {
       if (prog.signal()) problem = fmt::format("was killed by {}", signal_name(prog.signal()));
       else problem = fmt::format("exited normally, but was expected to die of {}", signal_name(p.expect_signal));
     }
@@ -187,13 +264,18 @@ std::string Workload::check_outcomes() const {
 
 std::vector<std::string> Workload::summary() const {
   std::vector<std::string> lines;
-  for (const Process& p : procs_) {
+  for (const auto& pp : procs_) {
+    const Process& p = *pp;
     const ScriptedProgram& prog = *p.program;
-    std::string how = !prog.finished() ? "still running"
-                      : prog.signal() ? fmt::format("killed by {}", signal_name(prog.signal()))
-                                      : fmt::format("exited with status {}", prog.exit_status());
-    lines.push_back(fmt::format("{} (pid {}, cpu{}): {}; {} loads ({} verified), {} stores", p.name, p.pid, p.cpu, how,
-                                p.stats->reads.value(), p.stats->verified.value(), p.stats->writes.value()));
+    const std::string how = !prog.started() ? "never ran"
+                            : !prog.finished() ? "still running"
+                            : prog.signal() ? fmt::format("killed by {}", signal_name(prog.signal()))
+                                            : fmt::format("exited with status {}", prog.exit_status());
+    std::string line = fmt::format("{} (pid {}, cpu{}{}): {}; {} loads ({} verified), {} stores", p.name, prog.pid(),
+                                   p.cpu, p.parent >= 0 ? fmt::format(", child of {}", procs_[p.parent]->name) : "",
+                                   how, p.stats->reads.value(), p.stats->verified.value(), p.stats->writes.value());
+    if (p.stats->fetches.value()) line += fmt::format(", {} fetches", p.stats->fetches.value());
+    lines.push_back(line);
   }
   return lines;
 }

@@ -1,6 +1,7 @@
 // The workload of a scenario: its processes, each a scripted program of
-// operations, spawned on the boot CPU once the firmware is up, and checked
-// at the end (every process ended, and as expected).
+// operations, spawned on the boot CPU once the firmware is up (children
+// declared by fork operations start when their parent forks), and checked
+// at the end: every process ended, and as expected.
 #pragma once
 
 #include <memory>
@@ -16,23 +17,25 @@ namespace tb {
 
 class Workload {
  public:
-  // Reads `workload.*`. nr_cpus bounds each process's cpu.
-  Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, sim::stats::Group* stats_root);
+  // Reads `workload.*`. Trace files are found relative to `base_dir` (the
+  // scenario's directory). nr_cpus bounds each process's cpu.
+  Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
+           sim::stats::Group* stats_root);
   ~Workload();
 
-  // Spawns every process (on the boot CPU, after boot).
+  // Spawns the top-level processes (on the boot CPU, after boot).
   void spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::CoreComplex& cx);
 
   // "" when every process ended as expected; otherwise one line per problem.
   std::string check_outcomes() const;
-  // One line per process: name, how it ended.
+  // One line per process: name, how it ended, what it did.
   std::vector<std::string> summary() const;
   size_t size() const { return procs_.size(); }
 
  private:
   struct Process {
-    std::string name;
-    std::string where;
+    std::string name, where;
+    int parent = -1;       // index of the parent for forked children
     unsigned cpu = 0;
     uint64_t seed = 0;
     int expect_signal = 0;
@@ -41,8 +44,14 @@ class Workload {
     std::unique_ptr<ScriptedProgram> program;
     int pid = -1;
   };
+  // Parses one process (and, recursively, the children its forks declare).
+  size_t parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, unsigned nr_cpus,
+                       uint64_t seed);
+  Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
+
+  std::string base_dir_;
   std::unique_ptr<sim::stats::Group> group_;
-  std::vector<Process> procs_;
+  std::vector<std::unique_ptr<Process>> procs_;
 };
 
 }  // namespace tb

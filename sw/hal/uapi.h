@@ -1,0 +1,64 @@
+// The user/kernel ABI of the firmware's system calls, numbered as on Linux
+// x86-64: what user programs (tb/workload) and the firmware agree on, as
+// Linux's include/uapi does. Constants only; freestanding.
+#pragma once
+
+#include <stdint.h>
+
+namespace uapi {
+
+// mmap/mprotect protections.
+constexpr uint64_t kProtNone = 0x0;
+constexpr uint64_t kProtRead = 0x1;
+constexpr uint64_t kProtWrite = 0x2;
+constexpr uint64_t kProtExec = 0x4;
+
+// mmap flags.
+constexpr uint64_t kMapShared = 0x01;
+constexpr uint64_t kMapPrivate = 0x02;
+constexpr uint64_t kMapFixed = 0x10;
+constexpr uint64_t kMapAnonymous = 0x20;
+constexpr uint64_t kMapNoreserve = 0x4000;
+constexpr uint64_t kMapPopulate = 0x8000;
+constexpr uint64_t kMapHugetlb = 0x40000;
+constexpr uint64_t kMapFixedNoreplace = 0x100000;
+constexpr unsigned kMapHugeShift = 26;  // log2 of the huge page size, in bits 26..31
+constexpr uint64_t kMapHuge2MB = 21ull << kMapHugeShift;
+constexpr uint64_t kMapHuge1GB = 30ull << kMapHugeShift;
+
+// madvise advice.
+constexpr uint64_t kMadvNormal = 0;
+constexpr uint64_t kMadvRandom = 1;
+constexpr uint64_t kMadvSequential = 2;
+constexpr uint64_t kMadvWillneed = 3;
+constexpr uint64_t kMadvDontneed = 4;
+constexpr uint64_t kMadvFree = 8;
+constexpr uint64_t kMadvHugepage = 14;
+constexpr uint64_t kMadvNohugepage = 15;
+constexpr uint64_t kMadvPopulateRead = 22;
+constexpr uint64_t kMadvPopulateWrite = 23;
+constexpr uint64_t kMadvCollapse = 25;
+
+// fork: a CPU for the child (an mmcosim extension of the call; Linux's
+// fork takes no argument and places the child itself).
+constexpr uint64_t kForkSameCpu = ~0ull;
+
+// Error numbers (system calls return -errno).
+constexpr int64_t kEperm = 1;
+constexpr int64_t kEnoent = 2;
+constexpr int64_t kEagain = 11;
+constexpr int64_t kEnomem = 12;
+constexpr int64_t kEacces = 13;
+constexpr int64_t kEfault = 14;
+constexpr int64_t kEbusy = 16;
+constexpr int64_t kEexist = 17;
+constexpr int64_t kEinval = 22;
+constexpr int64_t kEnosys = 38;
+constexpr int64_t kEoverflow = 75;
+
+// Signals.
+constexpr int kSigkill = 9;
+constexpr int kSigbus = 7;
+constexpr int kSigsegv = 11;
+
+}  // namespace uapi

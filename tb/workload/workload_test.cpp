@@ -1,0 +1,158 @@
+// Workload pieces on their own: the lackey parser, the shadow memory's
+// fork/DONTNEED/FREE semantics, and the address patterns.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "tb/common/mmcosim_run.h"
+#include "tb/workload/lackey.h"
+#include "tb/workload/pattern.h"
+#include "tb/workload/shadow.h"
+
+namespace tb {
+namespace {
+
+TEST(Lackey, ParsesEveryKindAndSkipsValgrindLines) {
+  LackeyRecord r;
+  std::string why;
+  EXPECT_EQ(parse_lackey_line("==12345== Lackey, an example Valgrind tool", r, why), 0);
+  EXPECT_EQ(parse_lackey_line("", r, why), 0);
+  ASSERT_EQ(parse_lackey_line("I  0108ddc0,3", r, why), 1);
+  EXPECT_EQ(r.kind, LackeyRecord::Kind::fetch);
+  EXPECT_EQ(r.addr, 0x108ddc0u);
+  EXPECT_EQ(r.size, 3u);
+  ASSERT_EQ(parse_lackey_line(" S 7ff000808,8", r, why), 1);
+  EXPECT_EQ(r.kind, LackeyRecord::Kind::store);
+  ASSERT_EQ(parse_lackey_line(" L 0421d7b8,16", r, why), 1);
+  EXPECT_EQ(r.kind, LackeyRecord::Kind::load);
+  EXPECT_EQ(r.size, 16u);
+  ASSERT_EQ(parse_lackey_line(" M 0421d7b8,4", r, why), 1);
+  EXPECT_EQ(r.kind, LackeyRecord::Kind::modify);
+}
+
+TEST(Lackey, RejectsMalformedLines) {
+  LackeyRecord r;
+  std::string why;
+  for (const char* bad : {"X 1234,4", " L 12z4,4", " L 1234", " L 1234,", " L 1234,0", " S 1234,4 junk",
+                          " L 1234,128", " L ffffffffffff,8"}) {
+    EXPECT_EQ(parse_lackey_line(bad, r, why), -1) << bad;
+    EXPECT_FALSE(why.empty());
+  }
+}
+
+TEST(Lackey, TraceCountsRangesAndSplits) {
+  const std::string dir = temp_dir("lackey-trace");
+  const std::string f = write_file(dir, "t.trace",
+                                   "==1== header\n"
+                                   "I  00400ffe,4\n"      // crosses 0x401000: split
+                                   " L 00401000,8\n"
+                                   " M 7ff000ffc,8\n"     // crosses a page: both halves split
+                                   " S 7ff000000,8\n");
+  LackeyTrace t(f, 0);
+  EXPECT_EQ(t.counts().fetches, 1u);
+  EXPECT_EQ(t.counts().loads, 1u);
+  EXPECT_EQ(t.counts().modifies, 1u);
+  EXPECT_EQ(t.counts().stores, 1u);
+  EXPECT_EQ(t.counts().accesses(), 5u);
+  EXPECT_EQ(t.counts().page_splits, 3u);
+  ASSERT_EQ(t.ranges().size(), 2u);
+  EXPECT_EQ(t.ranges()[0].start, 0x400000u);
+  EXPECT_EQ(t.ranges()[0].length, 0x2000u);
+  EXPECT_EQ(t.ranges()[1].start, 0x7ff000000u);
+  EXPECT_EQ(t.ranges()[1].length, 0x2000u);
+}
+
+TEST(Lackey, MalformedLineNamesFileAndLine) {
+  const std::string dir = temp_dir("lackey-bad");
+  const std::string f = write_file(dir, "t.trace", "I  00400000,4\n L 00401000;8\n");
+  try {
+    LackeyTrace t(f, 0);
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("t.trace:2: malformed lackey line"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(LackeyTrace(dir + "/missing.trace", 0), std::runtime_error);
+}
+
+TEST(Shadow, ForkCopiesPrivateAndSharesShared) {
+  Shadow s;
+  s.map(0x10000, 0x2000, false);
+  s.map(0x20000, 0x1000, true);
+  const uint8_t one[8] = {1, 1, 1, 1, 1, 1, 1, 1}, two[8] = {2, 2, 2, 2, 2, 2, 2, 2};
+  uint8_t exp[8];
+  s.store(*s.find(0x10000, 8), 0x10000, 8, one);
+  s.store(*s.find(0x20000, 8), 0x20000, 8, one);
+  auto child = s.fork();
+  child->store(*child->find(0x10000, 8), 0x10000, 8, two);  // private: the parent must not see it
+  child->store(*child->find(0x20000, 8), 0x20000, 8, two);  // shared: the parent must see it
+  EXPECT_TRUE(s.check(*s.find(0x10000, 8), 0x10000, 8, one, exp));
+  EXPECT_TRUE(s.check(*s.find(0x20000, 8), 0x20000, 8, two, exp));
+  EXPECT_FALSE(s.check(*s.find(0x10000, 8), 0x10000, 8, two, exp));
+  EXPECT_EQ(exp[0], 1);
+}
+
+TEST(Shadow, DontneedZeroesAndFreeAllowsEitherUntilSettled) {
+  Shadow s;
+  s.map(0x10000, 0x3000, false);
+  const uint8_t v[8] = {7, 7, 7, 7, 7, 7, 7, 7}, zero[8] = {};
+  uint8_t exp[8];
+  for (uint64_t va : {0x10000ull, 0x11000ull, 0x12000ull}) s.store(*s.find(va, 8), va, 8, v);
+  s.zero(0x10000, 0x1000);
+  EXPECT_TRUE(s.check(*s.find(0x10000, 8), 0x10000, 8, zero, exp));
+  EXPECT_FALSE(s.check(*s.find(0x10000, 8), 0x10000, 8, v, exp));
+  s.lazy_free(0x11000, 0x2000);
+  const Shadow::Region& r = *s.find(0x11000, 8);
+  EXPECT_TRUE(s.check(r, 0x11000, 8, v, exp));     // not reclaimed yet
+  EXPECT_TRUE(s.check(r, 0x11000, 8, zero, exp));  // reclaimed: settles to zero
+  EXPECT_FALSE(s.check(r, 0x11000, 8, v, exp));    // and stays zero
+  s.store(r, 0x12000, 8, v);                        // a write keeps the page
+  EXPECT_FALSE(s.check(r, 0x12000, 8, zero, exp));
+}
+
+TEST(Shadow, PartialUnmapKeepsTheRest) {
+  Shadow s;
+  s.map(0x10000, 0x3000, false);
+  const uint8_t v[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+  uint8_t exp[8];
+  s.store(*s.find(0x12000, 8), 0x12000, 8, v);
+  s.unmap(0x11000, 0x1000);
+  EXPECT_EQ(s.find(0x11000, 8), nullptr);
+  ASSERT_NE(s.find(0x12000, 8), nullptr);
+  EXPECT_TRUE(s.check(*s.find(0x12000, 8), 0x12000, 8, v, exp));
+}
+
+TEST(Pattern, SequentialStridedRandomZipf) {
+  Pattern seq(Pattern::Kind::sequential, 64, 8, 8, 1, 0.99);
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(seq.next(), i * 8);
+  EXPECT_EQ(seq.next(), 0u);  // wraps
+  Pattern str(Pattern::Kind::strided, 3 * 4096, 8, 4096, 1, 0.99);
+  EXPECT_EQ(str.next(), 0u);
+  EXPECT_EQ(str.next(), 4096u);
+  EXPECT_EQ(str.next(), 8192u);
+  EXPECT_EQ(str.next(), 8u);  // the next lane
+  Pattern rnd(Pattern::Kind::random, 1 << 20, 8, 8, 42, 0.99), rnd2(Pattern::Kind::random, 1 << 20, 8, 8, 42, 0.99);
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const uint64_t a = rnd.next();
+    EXPECT_EQ(a, rnd2.next());
+    EXPECT_EQ(a % 8, 0u);
+    EXPECT_LT(a, 1u << 20);
+    seen.insert(a);
+  }
+  EXPECT_GT(seen.size(), 900u);
+  // Zipf: a few pages take most accesses.
+  Pattern z(Pattern::Kind::zipf, 1024 * 4096, 8, 8, 7, 0.99);
+  std::map<uint64_t, int> pages;
+  for (int i = 0; i < 20000; ++i) ++pages[z.next() / 4096];
+  std::vector<int> counts;
+  for (auto& [p, c] : pages) counts.push_back(c);
+  std::sort(counts.rbegin(), counts.rend());
+  int top = 0;
+  for (int i = 0; i < 10 && i < static_cast<int>(counts.size()); ++i) top += counts[i];
+  EXPECT_GT(top, 20000 / 4) << "the 10 hottest of 1024 pages should take over a quarter of the accesses";
+}
+
+}  // namespace
+}  // namespace tb
