@@ -1,17 +1,17 @@
 #include "hw/cpu/core.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "hw/ext/memory.h"
 #include "hw/sim/debug.h"
 
 namespace hw {
 
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 
 namespace {
@@ -25,6 +25,32 @@ void CoreComplex::fail(const std::string& message) {
   sc_core::sc_stop();
 }
 
+bool CoreComplex::is_break(Event e, const sc_core::sc_time& now) {
+  if (breaks.at != SC_ZERO_TIME && now >= breaks.at) {
+    breaks.at = SC_ZERO_TIME;
+    return true;
+  }
+  switch (e) {
+    case Event::op:
+      return breaks.ops && --breaks.ops == 0;
+    case Event::page_fault:
+      return breaks.page_fault;
+    case Event::machine_check:
+      return breaks.machine_check;
+    case Event::syscall:
+      return breaks.syscall;
+    case Event::task_end:
+      return breaks.task_end;
+  }
+  return false;
+}
+
+void CoreComplex::pause(const std::string& reason) {
+  pause_reason_ = reason;
+  sc_core::sc_pause();
+  sc_core::wait(resumed_);
+}
+
 void CoreComplex::core_finished() {
   if (++finished_ == cores_) sc_core::sc_stop();
 }
@@ -35,8 +61,13 @@ Core::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "core"
 
 Core::Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreComplex& complex,
            sim::stats::Group* stats_parent)
-    : sc_module(name), mmu_socket("mmu_socket"), mem_socket("mem_socket"), stats(stats_parent), p_(params),
-      mmu_(mmu), cx_(complex) {
+    : sc_module(name),
+      mmu_socket("mmu_socket"),
+      mem_socket("mem_socket"),
+      stats(stats_parent),
+      p_(params),
+      mmu_(mmu),
+      cx_(complex) {
   mem_socket.register_invalidate_direct_mem_ptr(this, &Core::invalidate_direct_mem_ptr);
   user_trans_.set_extension(&user_ext_);
   SC_THREAD(run);
@@ -79,6 +110,8 @@ void Core::boot_or_join() {
     }
     if (cx_.on_boot) cx_.on_boot(*this);
     qk_.sync();
+    if (cx_.monitored)
+      cx_.pause(fmt::format("firmware booted on {}; {} process(es) spawned", name(), cx_.live_programs()));
     cx_.booted.notify(SC_ZERO_TIME);
     return;
   }
@@ -123,6 +156,16 @@ void Core::run_task(const hal::RunTask& task) {
     } else if (!execute_syscall(prog, op)) {
       return;
     }
+    if (cx_.monitored)
+      monitor_event(CoreComplex::Event::op, [&] {
+        return op.kind == UserOp::Kind::syscall
+                   ? fmt::format("{}: system call {} done", prog.name(), static_cast<unsigned>(op.sys.nr))
+                   : fmt::format("{}: {} of {} bytes at {:#x} done", prog.name(),
+                                 op.access == x86::Access::write   ? "store"
+                                 : op.access == x86::Access::fetch ? "fetch"
+                                                                   : "load",
+                                 static_cast<unsigned>(op.size), op.va);
+      });
     if (qk_.need_sync()) qk_.sync();
     if (irq_pending_) deliver_interrupts();
     if (timer_due() || cx_.failed()) return;  // back to the scheduler
@@ -144,8 +187,10 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
   }
   for (unsigned attempt = 0;; ++attempt) {
     if (attempt > p_.max_fault_retries)
-      throw std::runtime_error(fmt::format("access to {:#x} still faults after {} retries: the firmware's "
-                                           "fault handler does not resolve it", op.va, p_.max_fault_retries));
+      throw std::runtime_error(
+          fmt::format("access to {:#x} still faults after {} retries: the firmware's "
+                      "fault handler does not resolve it",
+                      op.va, p_.max_fault_retries));
     user_trans_.set_command(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     user_trans_.set_address(op.va);
     user_trans_.set_data_ptr(static_cast<unsigned char*>(buf));
@@ -166,10 +211,15 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
         qk_.inc(p_.trap_latency);
         DPRINTF(Fault, tick_ps(), name(), "page fault va={:#x} ec={:#x} -> firmware", user_ext_.fault_addr,
                 user_ext_.error_code);
+        if (cx_.monitored)
+          monitor_event(CoreComplex::Event::page_fault, [&] {
+            return fmt::format("{}: page fault at {:#x}, error code {:#x} (about to enter the firmware)", prog.name(),
+                               user_ext_.fault_addr, user_ext_.error_code);
+          });
         if (cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code) ==
             hal::TrapOutcome::task_killed)
           return false;  // the firmware reported how through task_ended
-        break;  // retry
+        break;           // retry
       }
       case AccessOutcome::machine_check: {
         ++stats.machine_checks;
@@ -181,6 +231,11 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
         mc.va = op.va;
         mc.va_valid = true;
         DPRINTF(Fault, tick_ps(), name(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
+        if (cx_.monitored)
+          monitor_event(CoreComplex::Event::machine_check, [&] {
+            return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
+                               mc.in_page_walk ? " in a page walk" : "");
+          });
         if (cx_.firmware->machine_check(*this, mc) == hal::TrapOutcome::task_killed) return false;
         break;  // retry
       }
@@ -196,6 +251,11 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
 
 bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
   ++stats.syscalls;
+  if (cx_.monitored)
+    monitor_event(CoreComplex::Event::syscall, [&] {
+      return fmt::format("{}: system call {} ({:#x}, {:#x}, {:#x}) about to enter the firmware", prog.name(),
+                         static_cast<unsigned>(op.sys.nr), op.sys.arg[0], op.sys.arg[1], op.sys.arg[2]);
+    });
   qk_.inc(p_.trap_latency);
   const int64_t ret = cx_.firmware->syscall(*this, op.sys);
   DPRINTF(Syscall, tick_ps(), name(), "{}: syscall {} -> {}", prog.name(), static_cast<unsigned>(op.sys.nr), ret);
@@ -205,11 +265,23 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
   return true;
 }
 
+void Core::pause_for_monitor(const std::string& what) {
+  qk_.sync();  // the monitor sees this core's time
+  cx_.pause(fmt::format("{} at {} ps: {}", name(), tick_ps(), what));
+  qk_.reset();
+}
+
 void Core::task_ended(int pid, void* user, int exit_status, int signal) {
   (signal ? stats.tasks_killed : stats.tasks_exited) += 1;
-  DPRINTF(Core, tick_ps(), name(), "pid {} ended: {} {}", pid, signal ? "signal" : "exit", signal ? signal : exit_status);
+  DPRINTF(Core, tick_ps(), name(), "pid {} ended: {} {}", pid, signal ? "signal" : "exit",
+          signal ? signal : exit_status);
   if (user) static_cast<UserProgram*>(user)->ended(exit_status, signal);
   cx_.program_ended();
+  if (cx_.monitored)
+    monitor_event(CoreComplex::Event::task_end, [&] {
+      return signal ? fmt::format("pid {} killed by signal {}", pid, signal)
+                    : fmt::format("pid {} exited with status {}", pid, exit_status);
+    });
 }
 
 void Core::halt(const char* reason) {
@@ -248,17 +320,17 @@ void Core::deliver_interrupts() {
 // ---- HAL: physical memory -----------------------------------------------------
 
 void Core::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {
-  dmi_.erase(std::remove_if(dmi_.begin(), dmi_.end(),
-                            [&](const tlm::tlm_dmi& d) {
-                              return d.get_start_address() <= end && d.get_end_address() >= start;
-                            }),
+  dmi_.erase(std::remove_if(
+                 dmi_.begin(), dmi_.end(),
+                 [&](const tlm::tlm_dmi& d) { return d.get_start_address() <= end && d.get_end_address() >= start; }),
              dmi_.end());
 }
 
 void* Core::direct_map(hal::paddr_t pa, uint64_t len) {
   if (len == 0) len = 1;
   for (const tlm::tlm_dmi& d : dmi_)
-    if (pa >= d.get_start_address() && pa + len - 1 <= d.get_end_address()) return d.get_dmi_ptr() + (pa - d.get_start_address());
+    if (pa >= d.get_start_address() && pa + len - 1 <= d.get_end_address())
+      return d.get_dmi_ptr() + (pa - d.get_start_address());
   tlm::tlm_generic_payload t;
   tlm::tlm_dmi dmi;
   t.set_command(tlm::TLM_READ_COMMAND);
@@ -271,8 +343,10 @@ void* Core::direct_map(hal::paddr_t pa, uint64_t len) {
 
 hal::MemStatus Core::phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write) {
   if (uint8_t* p = static_cast<uint8_t*>(direct_map(pa, len))) {
-    if (write) std::memcpy(p, buf, len);
-    else std::memcpy(buf, p, len);
+    if (write)
+      std::memcpy(p, buf, len);
+    else
+      std::memcpy(buf, p, len);
     return hal::MemStatus::ok;
   }
   PoisonExtension poison;

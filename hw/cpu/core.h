@@ -64,6 +64,25 @@ class CoreComplex {
   void core_finished();
   void set_cores(unsigned n) { cores_ = n; }
 
+  // ---- Monitor breaks: the cores report events, the monitor decides ----
+  enum class Event : uint8_t { op, page_fault, machine_check, syscall, task_end };
+  struct Breaks {
+    uint64_t ops = 0;  // pause after this many more user operations (0: no limit)
+    bool page_fault = false, machine_check = false, syscall = false, task_end = false;
+    sc_core::sc_time at = sc_core::SC_ZERO_TIME;  // pause at this simulated time (0: never)
+  };
+  bool monitored = false;  // one branch on the hot path when no monitor runs
+  Breaks breaks;
+  // True when `e` (at simulated time `now`) is a break; the core then pauses.
+  bool is_break(Event e, const sc_core::sc_time& now);
+  // Pauses the simulation (sc_pause) until the monitor resumes it.
+  void pause(const std::string& reason);
+  const std::string& pause_reason() const { return pause_reason_; }
+  void resume() {
+    pause_reason_.clear();
+    resumed_.notify(sc_core::SC_ZERO_TIME);
+  }
+
   sc_core::sc_event booted;
   sc_core::sc_event wake;  // programs ended or appeared
   bool boot_done = false;
@@ -73,6 +92,8 @@ class CoreComplex {
   unsigned live_ = 0;
   unsigned cores_ = 0, finished_ = 0;
   std::string error_;
+  std::string pause_reason_;
+  sc_core::sc_event resumed_;
 };
 
 class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
@@ -155,6 +176,13 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   // Executes a system call; returns false when the task is gone (exit, kill).
   bool execute_syscall(UserProgram& prog, const UserOp& op);
   void deliver_interrupts();
+  // Monitor hook: pauses here when `e` is a break; `what()` says what
+  // happened (only built when pausing).
+  template <typename Describe>
+  void monitor_event(CoreComplex::Event e, Describe&& what) {
+    if (cx_.is_break(e, local_now())) pause_for_monitor(what());
+  }
+  void pause_for_monitor(const std::string& what);
   bool timer_due();
   void idle();
   void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);

@@ -43,6 +43,11 @@ int sc_main(int argc, char* argv[]) {
         return true;
       }, "Seed of the run (same as --set seed=N)")->type_name("N");
   run->add_flag("-q,--quiet", opts.quiet, "No summary on stdout");
+  auto* interactive = run->add_flag("-i,--interactive", opts.interactive,
+                                    "The monitor: step, run until an event, inspect page tables, TLBs, /proc files");
+  run->add_option("--script", opts.script, "Monitor commands from a file (as --interactive, without a terminal)")
+      ->check(CLI::ExistingFile)
+      ->excludes(interactive);
   run->add_flag("!--no-progress", opts.progress, "No progress lines on stderr");
 
   CLI::App* params = app.add_subcommand("params", "List every scenario parameter with its value and meaning");

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <ostream>
 
@@ -13,6 +14,7 @@
 #include "hw/platform/platform.h"
 #include "hw/sim/config.h"
 #include "hw/sim/debug.h"
+#include "hw/sim/monitor.h"
 #include "hw/sim/progress.h"
 #include "hw/sim/stats.h"
 #include "sw/kernel/kernel.h"
@@ -175,13 +177,24 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   fw::Kernel* kernel = m->kernel.get();
   cx.on_boot = [wl, kernel, &cx](hal::Hal& hal) { wl->spawn_all(hal, *kernel, cx); };
 
+  const bool monitored = opts.interactive || !opts.script.empty();
   std::unique_ptr<Progress> progress;
-  if (opts.progress) progress = std::make_unique<Progress>("progress", cx, err);
+  if (opts.progress && !monitored) progress = std::make_unique<Progress>("progress", cx, err);
 
   std::string error;
   try {
     write_file(outdir / "config.json", m->cfg.resolved().dump(2) + "\n");
-    error = pf.run();
+    if (monitored) {
+      std::ifstream script;
+      if (!opts.script.empty()) {
+        script.open(opts.script);
+        if (!script) throw std::runtime_error(fmt::format("{}: cannot open the command script", opts.script));
+      }
+      Monitor monitor(pf, *kernel, *wl, opts.script.empty() ? std::cin : script, out, !opts.script.empty());
+      error = monitor.run();
+    } else {
+      error = pf.run();
+    }
   } catch (const std::exception& e) {
     error = e.what();
   }

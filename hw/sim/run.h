@@ -16,6 +16,8 @@ struct RunOptions {
   std::string debug_flags;
   bool quiet = false;                 // no summary on stdout
   bool progress = true;               // progress lines on stderr for long runs
+  bool interactive = false;           // the monitor, reading commands from stdin
+  std::string script;                 // the monitor, reading commands from this file
 };
 
 // Runs a scenario. Returns the process exit status; every failure has been

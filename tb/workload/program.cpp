@@ -132,7 +132,9 @@ bool ScriptedProgram::next_replay(hw::UserOp& out) {
     const LackeyTrace::Range& r = trace.ranges()[replay_map_index_++];
     syscall(out, hal::Sys::mmap,
             {r.start, r.length, uapi::kProtRead | uapi::kProtWrite | uapi::kProtExec,
-             uapi::kMapPrivate | uapi::kMapAnonymous | uapi::kMapFixedNoreplace, ~0ull, 0});
+             // Populated up front: the replay itself then takes no first-touch
+             // faults, so its TLB lookups are exactly the trace's accesses.
+             uapi::kMapPrivate | uapi::kMapAnonymous | uapi::kMapFixedNoreplace | uapi::kMapPopulate, ~0ull, 0});
     return true;
   }
   if (!reader_) reader_ = std::make_unique<LackeyTrace::Reader>(trace);

@@ -271,10 +271,11 @@ std::vector<std::string> Workload::summary() const {
                             : !prog.finished() ? "still running"
                             : prog.signal() ? fmt::format("killed by {}", signal_name(prog.signal()))
                                             : fmt::format("exited with status {}", prog.exit_status());
-    std::string line = fmt::format("{} (pid {}, cpu{}{}): {}; {} loads ({} verified), {} stores", p.name, prog.pid(),
-                                   p.cpu, p.parent >= 0 ? fmt::format(", child of {}", procs_[p.parent]->name) : "",
-                                   how, p.stats->reads.value(), p.stats->verified.value(), p.stats->writes.value());
+    std::string line = fmt::format("{} (pid {}, cpu{}{}): {}; {} loads, {} stores", p.name, prog.pid(), p.cpu,
+                                   p.parent >= 0 ? fmt::format(", child of {}", procs_[p.parent]->name) : "", how,
+                                   p.stats->reads.value(), p.stats->writes.value());
     if (p.stats->fetches.value()) line += fmt::format(", {} fetches", p.stats->fetches.value());
+    line += fmt::format("; {} checked against the shadow", p.stats->verified.value());
     lines.push_back(line);
   }
   return lines;
