@@ -119,6 +119,10 @@ MemoryMap build_memory_map(sim::ConfigNode mem, unsigned maxphyaddr) {
     m.nodes.push_back(node);
   }
   if (next > (1ull << maxphyaddr)) mem.fail("size", fmt::format("does not fit in {} physical address bits", maxphyaddr));
+  if (!hole && next > MemoryMap::kDmaBase)
+    mem.fail("mmio_hole", fmt::format("without the hole, DRAM up to {:#x} covers the devices at {:#x}..{:#x}; keep the "
+                                      "hole or use at most {} MiB", next, MemoryMap::kDmaBase,
+                                      MemoryMap::kIntcBase + 0x1000, MemoryMap::kDmaBase >> 20));
 
   // The boot memory map.
   auto configured = mem.list("e820", "Boot memory map (start, size, type); generated PC-style when absent");

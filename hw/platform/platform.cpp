@@ -64,6 +64,27 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
   tlm_utils::tlm_quantumkeeper::set_global_quantum(ps(quantum.ps));
   complex_.max_time = ps(max_time.ps);
 
+  // DMA engines: by default an ISA-style 24-bit one and a 32-bit one, the
+  // devices ZONE_DMA and ZONE_DMA32 exist for.
+  struct DmaCfg {
+    unsigned bits;
+    uint64_t burst;
+  };
+  std::vector<DmaCfg> dma_cfg;
+  {
+    auto list = p.list("dma", "DMA engines: addr_bits (24, 32 or 64), burst (bytes per bus transaction)");
+    if (list.empty() && !p.has("dma")) dma_cfg = {{24, 64}, {32, 64}};
+    for (sim::ConfigNode& d : list) {
+      DmaCfg c;
+      c.bits = d.get<unsigned>("addr_bits", 32, "Widest bus address the engine can drive (24, 32 or 64)");
+      if (c.bits != 24 && c.bits != 32 && c.bits != 64) d.fail("addr_bits", "must be 24, 32 or 64");
+      c.burst = d.get<sim::Size>("burst", {64}, "Bytes per bus transaction").bytes;
+      if (c.burst == 0 || c.burst > 4096) d.fail("burst", "must be between 1 and 4096");
+      dma_cfg.push_back(c);
+    }
+    if (dma_cfg.size() > 16) p.fail("dma", "at most 16 engines");
+  }
+
   // ---- Boot information ----
   boot_ = hal::BootInfo{};
   boot_.nr_e820 = static_cast<unsigned>(map_.e820.size());
@@ -78,6 +99,10 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
   for (unsigned c = 0; c < cores; ++c) boot_.cpu_node[c] = static_cast<uint8_t>(cpu_nodes[c]);
   boot_.devices[0] = {hal::DeviceKind::intc, 0, MemoryMap::kIntcBase, InterruptController::kMmioSize, 0, 64};
   boot_.nr_devices = 1;
+  for (size_t i = 0; i < dma_cfg.size() && boot_.nr_devices < hal::kMaxDevices; ++i)
+    boot_.devices[boot_.nr_devices++] = {hal::DeviceKind::dma, static_cast<uint32_t>(i),
+                                         MemoryMap::kDmaBase + i * DmaEngine::kMmioSize, DmaEngine::kMmioSize,
+                                         x86::VEC_DMA, dma_cfg[i].bits};
   boot_.image_base = map_.image_base;
   boot_.image_size = map_.image_size;
   boot_.maxphyaddr = maxphyaddr;
@@ -110,6 +135,17 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
   membus_->to_targets.bind(intc_->socket);
   membus_->add_region(target++, MemoryMap::kIntcBase, InterruptController::kMmioSize, "intc");
 
+  dma_group_ = std::make_unique<sim::stats::Group>(&root_, "dma");
+  for (size_t i = 0; i < dma_cfg.size(); ++i) {
+    DmaEngine::Params dp;
+    dp.mmio_base = MemoryMap::kDmaBase + i * DmaEngine::kMmioSize;
+    dp.addr_bits = dma_cfg[i].bits;
+    dp.burst = dma_cfg[i].burst;
+    dmas_.push_back(std::make_unique<DmaEngine>(fmt::format("dma{}", i).c_str(), dp, intc_.get(), dma_group_.get()));
+    membus_->to_targets.bind(dmas_.back()->mmio);
+    membus_->add_region(target++, dp.mmio_base, DmaEngine::kMmioSize, fmt::format("dma{}", i));
+  }
+
   complex_.boot_info = &boot_;
   complex_.firmware = &firmware;
   complex_.set_cores(cores);
@@ -127,6 +163,11 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
     cpu.walker.mem_socket.bind(membus_->from_initiators);
     for (int k = 0; k < 3; ++k) membus_->set_initiator_node(initiator++, cpu.node);
     intc_->connect(c, &cpu.core);
+  }
+  // DMA engines master memory after the CPUs (node 0: where I/O hangs off).
+  for (auto& d : dmas_) {
+    d->master.bind(membus_->from_initiators);
+    membus_->set_initiator_node(initiator++, 0);
   }
 }
 

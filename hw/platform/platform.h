@@ -13,6 +13,7 @@
 
 #include "hw/bus/interconnect.h"
 #include "hw/cpu/core.h"
+#include "hw/dma/dma_engine.h"
 #include "hw/intc/intc.h"
 #include "hw/mem/dram.h"
 #include "hw/mmu/mmu.h"
@@ -52,6 +53,8 @@ class Platform : public sc_core::sc_module {
   Dram* dram_at(uint64_t pa);
   Interconnect& membus() { return *membus_; }
   InterruptController& intc() { return *intc_; }
+  unsigned nr_dma() const { return static_cast<unsigned>(dmas_.size()); }
+  DmaEngine& dma(unsigned i) { return *dmas_.at(i); }
 
   // Runs until every user program has ended (or the time limit, or an
   // error). Returns the error, or "" on success.
@@ -67,6 +70,8 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<sim::stats::Group> mem_group_;  // "mem": one child per node
   std::vector<std::unique_ptr<Dram>> drams_;
   std::unique_ptr<InterruptController> intc_;
+  std::unique_ptr<sim::stats::Group> dma_group_;  // "dma": one child per engine
+  std::vector<std::unique_ptr<DmaEngine>> dmas_;
   std::vector<std::unique_ptr<CpuNode>> cpus_;
 };
 

@@ -133,8 +133,10 @@ void Monitor::help() {
           "  dmesg                    the firmware's log\n"
           "  stats [PREFIX]           statistics, e.g. stats system.cpu0.mmu\n"
           "  time                     simulated time\n"
+          "  dma                      the DMA engines and their last transfer\n"
           "changing:\n"
-          "  poison PA | unpoison PA  inject or clear an uncorrected error at a physical address\n";
+          "  poison PA | unpoison PA  inject or clear an uncorrected error at a physical address\n"
+          "  dma N SRC DST LEN        start a copy on DMA engine N (bus addresses), as a driver would\n";
 }
 
 bool Monitor::execute(const std::string& line) {
@@ -217,6 +219,22 @@ bool Monitor::execute(const std::string& line) {
         out_ << fmt::format("poisoned the line at {:#x}\n", pa & ~(hw::Dram::kLine - 1));
       } else {
         out_ << (d->clear_poison(pa) ? "cleared\n" : "that line was not poisoned\n");
+      }
+    } else if (cmd == "dma") {
+      if (w.size() == 1) {
+        for (unsigned i = 0; i < pf_.nr_dma(); ++i) {
+          const hw::DmaEngine& d = pf_.dma(i);
+          out_ << fmt::format("dma{}: {}-bit, {}, last error: {}\n", i, d.params().addr_bits,
+                              d.busy() ? "busy" : "idle", hw::dma_error_name(d.last_error()));
+        }
+      } else {
+        uint64_t idx, src, dst, len;
+        if (w.size() != 5 || !parse_number(w[1], idx) || !parse_number(w[2], src) || !parse_number(w[3], dst) ||
+            !parse_number(w[4], len) || idx >= pf_.nr_dma())
+          throw ConfigError("dma N SRC DST LEN (N an engine, SRC/DST bus addresses, LEN bytes)");
+        if (!pf_.dma(static_cast<unsigned>(idx)).start(src, dst, len)) throw ConfigError("dma: the engine is busy");
+        out_ << fmt::format("dma{}: started {:#x} -> {:#x}, {} bytes (it runs when the simulation does)\n", idx, src,
+                            dst, len);
       }
     } else {
       out_ << "unknown command '" << cmd << "' (help lists them)\n";
