@@ -153,6 +153,12 @@ void Core::run_task(const hal::RunTask& task) {
     }
     if (op.kind == UserOp::Kind::access) {
       if (!execute_access(prog, op)) return;
+    } else if (op.kind == UserOp::Kind::spin) {
+      // Spin-waiting in user mode: let the other CPUs run.
+      ++stats.spins;
+      qk_.inc(p_.relax_period);
+      qk_.sync();
+      prog.complete(op, 0, nullptr);
     } else if (!execute_syscall(prog, op)) {
       return;
     }
@@ -259,8 +265,9 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
   qk_.inc(p_.trap_latency);
   const int64_t ret = cx_.firmware->syscall(*this, op.sys);
   DPRINTF(Syscall, tick_ps(), name(), "{}: syscall {} -> {}", prog.name(), static_cast<unsigned>(op.sys.nr), ret);
-  if (op.sys.nr == hal::Sys::exit) return false;  // task_ended has accounted for it
-  if (op.sys.nr == hal::Sys::fork && ret > 0 && op.sys.child_user) cx_.program_started();
+  if (op.sys.nr == hal::Sys::exit || op.sys.nr == hal::Sys::exit_group) return false;  // task_ended accounted for it
+  if ((op.sys.nr == hal::Sys::fork || op.sys.nr == hal::Sys::clone) && ret > 0 && op.sys.child_user)
+    cx_.program_started();
   prog.complete(op, static_cast<uint64_t>(ret), nullptr);
   return true;
 }

@@ -164,6 +164,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
     sim::stats::Scalar tasks_killed{this, "tasksKilled", "Tasks killed by a signal while running here", "Count"};
     sim::stats::Scalar tasks_exited{this, "tasksExited", "Tasks that exited while running here", "Count"};
     sim::stats::Scalar idle_ns{this, "idleTime", "Time with nothing to run", "ns"};
+    sim::stats::Scalar spins{this, "spins", "User spin-waits (barriers)", "Count"};
     sim::stats::Scalar phys_bytes{this, "firmwarePhysBytes", "Bytes the firmware read, wrote, filled or copied through the HAL", "Byte"};
   } stats;
 

@@ -14,7 +14,9 @@ namespace hw {
 
 struct UserOp {
   static constexpr unsigned kMaxSize = 64;  // one cache line: an AVX-512 load at most
-  enum class Kind : uint8_t { access, syscall };
+  // spin: the program waits for something another program does (a barrier):
+  // the core lets a little simulated time pass and asks again.
+  enum class Kind : uint8_t { access, syscall, spin };
   Kind kind = Kind::access;
   // access: 1..kMaxSize bytes within one page (the program splits accesses
   // that cross a page: each piece is one TLB lookup, as on hardware)

@@ -21,14 +21,16 @@ enum class Sys : uint32_t {
   mremap = 25,
   madvise = 28,
   getpid = 39,
+  clone = 56,
   fork = 57,
   exit = 60,
+  exit_group = 231,
 };
 
 struct SyscallArgs {
   Sys nr;
   uint64_t arg[6];
-  // fork: the user-side context the child runs (opaque to the firmware).
+  // fork, clone: the user-side context the child runs (opaque to the firmware).
   void* child_user;
 };
 

@@ -39,9 +39,19 @@ constexpr uint64_t kMadvPopulateRead = 22;
 constexpr uint64_t kMadvPopulateWrite = 23;
 constexpr uint64_t kMadvCollapse = 25;
 
-// fork: a CPU for the child (an mmcosim extension of the call; Linux's
-// fork takes no argument and places the child itself).
+// fork(cpu) and clone(flags, cpu): a CPU for the child (an mmcosim
+// extension of the calls; Linux places the child itself).
 constexpr uint64_t kForkSameCpu = ~0ull;
+
+// clone flags; a thread is created with kCloneThreadFlags (as pthreads does).
+constexpr uint64_t kCloneVm = 0x100;
+constexpr uint64_t kCloneFs = 0x200;
+constexpr uint64_t kCloneFiles = 0x400;
+constexpr uint64_t kCloneSighand = 0x800;
+constexpr uint64_t kCloneThread = 0x10000;
+constexpr uint64_t kCloneSysvsem = 0x40000;
+constexpr uint64_t kCloneThreadFlags =
+    kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneThread | kCloneSysvsem;
 
 // Error numbers (system calls return -errno).
 constexpr int64_t kEperm = 1;

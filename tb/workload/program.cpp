@@ -23,6 +23,7 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::mprotect: return "mprotect";
     case hal::Sys::madvise: return "madvise";
     case hal::Sys::fork: return "fork";
+    case hal::Sys::clone: return "clone";
     case hal::Sys::exit: return "exit";
     default: return "syscall";
   }
@@ -46,7 +47,7 @@ ProcessStats::ProcessStats(sim::stats::Group* parent, const std::string& name) :
 ScriptedProgram::ScriptedProgram(std::string name, std::string where, const std::vector<Op>* ops, uint64_t seed,
                                  ProcessStats* stats)
     : name_(std::move(name)), where_(std::move(where)), ops_(ops), seed_(seed), stats_(stats),
-      shadow_(std::make_unique<Shadow>()) {}
+      shadow_(std::make_shared<Shadow>()), mappings_(std::make_shared<Mappings>()) {}
 
 ScriptedProgram::~ScriptedProgram() = default;
 
@@ -54,11 +55,15 @@ void ScriptedProgram::fail(const std::string& what) const {
   throw std::runtime_error(fmt::format("{}: process {}: {}", current_ ? current_->where : where_, name_, what));
 }
 
-void ScriptedProgram::inherit(std::unique_ptr<Shadow> shadow,
-                              const std::map<std::string, std::pair<uint64_t, uint64_t>>& maps) {
+void ScriptedProgram::inherit(std::unique_ptr<Shadow> shadow, const Mappings& maps) {
   shadow_ = std::move(shadow);
-  mappings_.clear();
-  for (const auto& [name, m] : maps) mappings_[name] = {m.first, m.second};
+  mappings_ = std::make_shared<Mappings>(maps);
+  region_ = nullptr;
+}
+
+void ScriptedProgram::share(std::shared_ptr<Shadow> shadow, std::shared_ptr<Mappings> maps) {
+  shadow_ = std::move(shadow);
+  mappings_ = std::move(maps);
   region_ = nullptr;
 }
 
@@ -72,8 +77,8 @@ void ScriptedProgram::syscall(hw::UserOp& out, hal::Sys nr, std::initializer_lis
 }
 
 void ScriptedProgram::range_of(const Op& op, uint64_t& start, uint64_t& len) const {
-  auto it = mappings_.find(op.region);
-  if (it == mappings_.end()) fail(fmt::format("no region called '{}' is mapped", op.region));
+  auto it = mappings_->find(op.region);
+  if (it == mappings_->end()) fail(fmt::format("no region called '{}' is mapped", op.region));
   const Mapping& m = it->second;
   if (op.offset > m.length) fail(fmt::format("offset {:#x} is beyond the end of region '{}'", op.offset, op.region));
   start = m.start + op.offset;
@@ -89,6 +94,13 @@ void ScriptedProgram::fill_write(hw::UserOp& out) {
 
 bool ScriptedProgram::next(hw::UserOp& out) {
   started_ = true;
+  if (waiting_) {
+    if (!waiting_->open()) {
+      out.kind = hw::UserOp::Kind::spin;
+      return true;
+    }
+    waiting_ = nullptr;
+  }
   if (queue_pos_ < queued_) {
     out = queue_[queue_pos_++];
     return true;
@@ -198,15 +210,21 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
       range_of(op, start, len);
       syscall(out, hal::Sys::madvise, {start, len, op.advice});
       return true;
-    case Op::Kind::fork: {
+    case Op::Kind::fork:
       // The child starts from this process's memory as it is now.
-      std::map<std::string, std::pair<uint64_t, uint64_t>> maps;
-      for (const auto& [name, m] : mappings_) maps[name] = {m.start, m.length};
-      op.child->inherit(shadow_->fork(), maps);
+      op.child->inherit(shadow_->fork(), *mappings_);
       syscall(out, hal::Sys::fork, {op.child_cpu});
       out.sys.child_user = op.child;
       return true;
-    }
+    case Op::Kind::thread:
+      op.child->share(shadow_, mappings_);
+      syscall(out, hal::Sys::clone, {uapi::kCloneThreadFlags, op.child_cpu});
+      out.sys.child_user = op.child;
+      return true;
+    case Op::Kind::barrier:
+      ++op.barrier->arrived;
+      waiting_ = op.barrier;
+      return next(out);
     case Op::Kind::exit:
       syscall(out, hal::Sys::exit, {static_cast<uint64_t>(op.status)});
       return true;
@@ -234,11 +252,14 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
 }
 
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
+  if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
-    const Shadow::Region* r =
-        region_ && region_->contains(op.va, op.size) ? region_ : shadow_->find(op.va, op.size);
+    const Shadow::Region* r = region_ && region_gen_ == shadow_->generation() && region_->contains(op.va, op.size)
+                                  ? region_
+                                  : shadow_->find(op.va, op.size);
     if (!r) fail(fmt::format("access to {:#x} completed, but the process has nothing mapped there", op.va));
     region_ = r;
+    region_gen_ = shadow_->generation();
     if (op.access == x86::Access::write) {
       shadow_->store(*r, op.va, op.size, data);
     } else if (current_->verify) {
@@ -286,7 +307,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
         const uint64_t huge = 1ull << shift;
         len = (cur.length + huge - 1) & ~(huge - 1);
       }
-      mappings_[cur.region] = {result, cur.length};
+      (*mappings_)[cur.region] = {result, cur.length};
       shadow_->map(result, len, cur.flags & uapi::kMapShared);
       region_ = nullptr;
       stats_->mapped_bytes += cur.length;
@@ -295,7 +316,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
     case hal::Sys::munmap: {
       shadow_->unmap(op.sys.arg[0], (op.sys.arg[1] + kPage - 1) & ~(kPage - 1));
       region_ = nullptr;
-      if (cur.offset == 0 && cur.span == 0) mappings_.erase(cur.region);
+      if (cur.offset == 0 && cur.span == 0) mappings_->erase(cur.region);
       return;
     }
     case hal::Sys::madvise:
@@ -303,6 +324,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
       else if (op.sys.arg[2] == uapi::kMadvFree) shadow_->lazy_free(op.sys.arg[0], op.sys.arg[1]);
       return;
     case hal::Sys::fork:
+    case hal::Sys::clone:
       ++stats_->forks;
       if (cur.child) cur.child->set_pid(static_cast<int>(result));
       return;
@@ -312,6 +334,10 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
 }
 
 void ScriptedProgram::ended(int exit_status, int signal) {
+  // Barriers this program will never reach must not wait for it.
+  if (waiting_ && !waiting_->open()) waiting_ = nullptr;
+  for (size_t i = pc_; i < ops_->size(); ++i)
+    if ((*ops_)[i].kind == Op::Kind::barrier) --(*ops_)[i].barrier->count;
   finished_ = true;
   exit_status_ = exit_status;
   signal_ = signal;

@@ -21,9 +21,18 @@ namespace tb {
 
 class ScriptedProgram;
 
+// A meeting point of several programs (threads or processes): each waits
+// at it until all `count` participants have arrived.
+struct Barrier {
+  std::string name;
+  unsigned count = 0;
+  unsigned arrived = 0;
+  bool open() const { return arrived >= count; }
+};
+
 // One operation of a scenario process.
 struct Op {
-  enum class Kind { mmap, munmap, mprotect, madvise, fork, access, replay, exit };
+  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, exit };
   Kind kind = Kind::access;
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
@@ -49,9 +58,12 @@ struct Op {
   uint64_t seed = 0;
   double theta = 0.99;
 
-  // fork
+  // fork, thread
   ScriptedProgram* child = nullptr;
   uint64_t child_cpu = uapi::kForkSameCpu;
+
+  // barrier
+  Barrier* barrier = nullptr;
 
   // replay
   std::shared_ptr<const LackeyTrace> trace;
@@ -69,7 +81,7 @@ struct ProcessStats : sim::stats::Group {
   sim::stats::Scalar syscalls{this, "syscalls", "System calls made", "Count"};
   sim::stats::Scalar failed_syscalls{this, "failedSyscalls", "System calls that failed (as expected)", "Count"};
   sim::stats::Scalar mapped_bytes{this, "mappedBytes", "Bytes mapped by successful mmap calls", "Byte"};
-  sim::stats::Scalar forks{this, "forks", "Children forked", "Count"};
+  sim::stats::Scalar forks{this, "forks", "Children forked and threads created", "Count"};
   sim::stats::Scalar trace_records{this, "traceRecords", "Trace records replayed", "Count"};
   sim::stats::Scalar trace_splits{this, "traceSplits", "Trace accesses split because they cross a page", "Count"};
 };
@@ -85,8 +97,14 @@ class ScriptedProgram : public hw::UserProgram {
   void complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) override;
   void ended(int exit_status, int signal) override;
 
-  // For a forked child: the parent's memory as it was at the fork.
-  void inherit(std::unique_ptr<Shadow> shadow, const std::map<std::string, std::pair<uint64_t, uint64_t>>& maps);
+  struct Mapping {
+    uint64_t start = 0, length = 0;
+  };
+  using Mappings = std::map<std::string, Mapping>;
+  // For a forked child: a copy of the parent's memory as it was at the fork.
+  void inherit(std::unique_ptr<Shadow> shadow, const Mappings& maps);
+  // For a thread: the very same memory as its creator.
+  void share(std::shared_ptr<Shadow> shadow, std::shared_ptr<Mappings> maps);
 
   int pid() const { return pid_; }
   void set_pid(int pid) { pid_ = pid; }
@@ -97,9 +115,6 @@ class ScriptedProgram : public hw::UserProgram {
   const std::string& where() const { return where_; }
 
  private:
-  struct Mapping {
-    uint64_t start = 0, length = 0;
-  };
   bool start_op(const Op& op, hw::UserOp& out);
   bool next_access(hw::UserOp& out);
   bool next_replay(hw::UserOp& out);
@@ -113,11 +128,13 @@ class ScriptedProgram : public hw::UserProgram {
   const std::vector<Op>* ops_;
   uint64_t seed_;
   ProcessStats* stats_;
-  std::unique_ptr<Shadow> shadow_;
-  std::map<std::string, Mapping> mappings_;
+  std::shared_ptr<Shadow> shadow_;       // shared with this process's threads
+  std::shared_ptr<Mappings> mappings_;   // the region names, shared likewise
   size_t pc_ = 0;             // next op to start
   const Op* current_ = nullptr;
-  const Shadow::Region* region_ = nullptr;  // cache of the last region touched
+  const Shadow::Region* region_ = nullptr;  // cache of the last region touched...
+  uint64_t region_gen_ = 0;                 // ...valid while the shadow's generation is this
+  Barrier* waiting_ = nullptr;              // the barrier this program waits at
   uint64_t counter_ = 0;      // stores so far: varies the data written
 
   // access phase

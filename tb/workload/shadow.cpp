@@ -25,6 +25,7 @@ Shadow::Buffer::~Buffer() { munmap(data, length ? length : kPage); }
 
 void Shadow::map(uint64_t start, uint64_t length, bool shared) {
   unmap(start, length);
+  ++generation_;
   Region r;
   r.start = start;
   r.length = length;
@@ -34,6 +35,7 @@ void Shadow::map(uint64_t start, uint64_t length, bool shared) {
 }
 
 void Shadow::unmap(uint64_t start, uint64_t length) {
+  ++generation_;
   const uint64_t end = start + length;
   std::vector<Region> keep;
   for (auto it = regions_.begin(); it != regions_.end();) {

@@ -54,6 +54,11 @@ class Shadow {
   // The child's shadow at fork: shared regions shared, private ones copied.
   std::unique_ptr<Shadow> fork() const;
 
+  // Bumped by every change to the set of regions: a Region* cached by a
+  // program is valid while the generation it saw is current (threads share
+  // a shadow, so another thread's munmap can remove a region).
+  uint64_t generation() const { return generation_; }
+
   void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data);
   // Checks a load; on a mismatch returns false with `expected` filled.
   bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected);
@@ -61,6 +66,7 @@ class Shadow {
  private:
   std::map<uint64_t, Region> regions_;  // by start
   std::set<uint64_t> lazy_pages_;       // page numbers given to MADV_FREE, not since rewritten
+  uint64_t generation_ = 0;
 };
 
 }  // namespace tb

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -16,6 +17,16 @@ int signal_number(const std::string& s) {
   if (s == "SIGBUS") return uapi::kSigbus;
   if (s == "SIGKILL") return uapi::kSigkill;
   return -1;
+}
+
+std::string signal_name_or_none(int sig) {
+  switch (sig) {
+    case 0: return "none";
+    case uapi::kSigbus: return "SIGBUS";
+    case uapi::kSigkill: return "SIGKILL";
+    case uapi::kSigsegv: return "SIGSEGV";
+  }
+  return "none";
 }
 
 const char* signal_name(int sig) {
@@ -114,18 +125,31 @@ Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std
                    sim::stats::Group* stats_root)
     : base_dir_(base_dir), group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
   auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
-  for (size_t i = 0; i < processes.size(); ++i) parse_process(processes[i], fmt::format("p{}", i), -1, nr_cpus, seed);
+  for (size_t i = 0; i < processes.size(); ++i)
+    parse_process(processes[i], fmt::format("p{}", i), -1, false, nr_cpus, seed);
+  // A barrier waits for every program that names it.
+  for (const auto& p : procs_) {
+    std::set<const Barrier*> seen;
+    for (const Op& op : p->ops) {
+      if (op.kind != Op::Kind::barrier) continue;
+      if (!seen.insert(op.barrier).second)
+        throw sim::ConfigError(fmt::format("{}: process {} waits at barrier '{}' twice; give each meeting its own name",
+                                           op.where, p->name, op.barrier->name));
+      ++op.barrier->count;
+    }
+  }
 }
 
 Workload::~Workload() = default;
 
-size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, unsigned nr_cpus,
-                               uint64_t seed) {
+size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, bool thread,
+                               unsigned nr_cpus, uint64_t seed) {
   const size_t self = procs_.size();
   procs_.push_back(std::make_unique<Process>());
   Process& p = *procs_.back();
   p.where = pn.where();
   p.parent = parent;
+  p.thread = thread;
   p.name = pn.get<std::string>("name", default_name, "Process name (letters, digits, _)");
   if (!valid_name(p.name)) pn.fail("name", "use letters, digits and _ only");
   for (size_t i = 0; i < self; ++i)
@@ -139,7 +163,9 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   }
   if (p.cpu >= nr_cpus) pn.fail("cpu", fmt::format("the machine has {} CPU{}", nr_cpus, nr_cpus > 1 ? "s" : ""));
   p.seed = pn.get<uint64_t>("seed", mix64(seed * 0x9e3779b97f4a7c15ull + self), "Seed of this process's data and random patterns");
-  const std::string sig = pn.get<std::string>("expect_signal", "none", "Signal the process is expected to die of (none, SIGSEGV, SIGBUS, SIGKILL)");
+  // A signal kills every thread of a process: threads expect their creator's.
+  const std::string inherited = thread ? signal_name_or_none(procs_[parent]->expect_signal) : "none";
+  const std::string sig = pn.get<std::string>("expect_signal", inherited, "Signal the process is expected to die of (none, SIGSEGV, SIGBUS, SIGKILL)");
   p.expect_signal = signal_number(sig);
   if (p.expect_signal < 0) pn.fail("expect_signal", fmt::format("unknown signal '{}'", sig));
 
@@ -155,7 +181,8 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
   const auto keys = item.keys();
   if (keys.size() != 1)
-    item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, read, write, access, fetch, replay or exit");
+    item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
+                  "read, write, access, fetch, replay or exit");
   const std::string kind = keys[0];
   sim::ConfigNode n = item.child(kind);
   Op op;
@@ -182,12 +209,21 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     parse_range(n, op);
     op.advice = parse_advice(n);
     op.expect_errno = parse_expect(n);
-  } else if (kind == "fork") {
-    op.kind = Op::Kind::fork;
-    const size_t child = parse_process(n, fmt::format("{}_child{}", procs_[self]->name, procs_.size()),
-                                       static_cast<int>(self), nr_cpus, seed);
+  } else if (kind == "fork" || kind == "thread") {
+    op.kind = kind == "fork" ? Op::Kind::fork : Op::Kind::thread;
+    const size_t child = parse_process(n, fmt::format("{}_{}{}", procs_[self]->name, kind, procs_.size()),
+                                       static_cast<int>(self), kind == "thread", nr_cpus, seed);
     op.child = procs_[child]->program.get();
     op.child_cpu = procs_[child]->cpu;
+  } else if (kind == "barrier") {
+    op.kind = Op::Kind::barrier;
+    const std::string name = n.require<std::string>("name", "The barrier: every program naming it waits until all have arrived");
+    auto& b = barriers_[name];
+    if (!b) {
+      b = std::make_unique<Barrier>();
+      b->name = name;
+    }
+    op.barrier = b.get();
   } else if (kind == "read" || kind == "write" || kind == "access" || kind == "fetch") {
     op.kind = Op::Kind::access;
     parse_range(n, op);
@@ -225,7 +261,8 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
   } else {
-    item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, read, write, access, fetch, replay, exit)", kind));
+    item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
+                                "write, access, fetch, replay, exit)", kind));
   }
   return op;
 }
@@ -248,9 +285,9 @@ std::string Workload::check_outcomes() const {
     const ScriptedProgram& prog = *p.program;
     std::string problem;
     if (!prog.started()) {
-      // A child its parent never forked is fine only if the parent died as expected.
+      // A child its parent never created is fine only if the parent died as expected.
       const bool parent_died = p.parent >= 0 && procs_[p.parent]->program->signal() != 0;
-      if (!parent_died) problem = p.parent >= 0 ? "was never forked" : "never ran";
+      if (!parent_died) problem = p.parent >= 0 ? "was never created by its parent" : "never ran";
     } else if (!prog.finished()) {
       problem = "did not finish";
     } else if (prog.signal() != p.expect_signal) {

@@ -4,6 +4,7 @@
 // at the end: every process ended, and as expected.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,7 +36,8 @@ class Workload {
  private:
   struct Process {
     std::string name, where;
-    int parent = -1;       // index of the parent for forked children
+    int parent = -1;       // index of the parent for forked children and threads
+    bool thread = false;   // shares its parent's address space
     unsigned cpu = 0;
     uint64_t seed = 0;
     int expect_signal = 0;
@@ -45,13 +47,14 @@ class Workload {
     int pid = -1;
   };
   // Parses one process (and, recursively, the children its forks declare).
-  size_t parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, unsigned nr_cpus,
-                       uint64_t seed);
+  size_t parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, bool thread,
+                       unsigned nr_cpus, uint64_t seed);
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
 
   std::string base_dir_;
   std::unique_ptr<sim::stats::Group> group_;
   std::vector<std::unique_ptr<Process>> procs_;
+  std::map<std::string, std::unique_ptr<Barrier>> barriers_;
 };
 
 }  // namespace tb
