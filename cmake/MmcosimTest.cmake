@@ -2,29 +2,37 @@
 # each test case runs in its own process (a SystemC kernel elaborates once per
 # process).
 
-# mmcosim_sc_test(NAME SOURCES a.cpp b.cpp LIBS lib1 lib2 [LABELS l])
+# mmcosim_sc_test(NAME SOURCES a.cpp b.cpp LIBS lib1 lib2 [LABEL l])
+# Tests are named NAME.Suite.Case, so `ctest -R NAME` selects a binary.
 # A SystemC test: sc_main from tb/common initialises GoogleTest, turns
 # sc_report warnings and errors into test failures and runs RUN_ALL_TESTS().
 function(mmcosim_sc_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT;LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE mmcosim_sc_gtest_main ${T_LIBS})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  if(NOT T_LABEL)
+    set(T_LABEL systemc)
+  endif()
+  # One label only: gtest_discover_tests would split a list into properties.
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 120 TEST_PREFIX "${name}."
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "systemc;${T_LABELS}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS ${T_LABEL})
 endfunction()
 
 # mmcosim_unit_test(NAME SOURCES ... LIBS ...): a plain GoogleTest binary
 # (firmware on the host HAL, infrastructure), no SystemC.
 function(mmcosim_unit_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT;LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE GTest::gtest_main GTest::gmock ${T_LIBS})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  if(NOT T_LABEL)
+    set(T_LABEL unit)
+  endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 120 TEST_PREFIX "${name}."
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "unit;${T_LABELS}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS ${T_LABEL})
 endfunction()

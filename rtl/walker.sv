@@ -118,7 +118,7 @@ module walker #(
   logic                        user_q;
   logic                        wp_q;
   logic                        nxe_q;
-  logic [5:0]                  maxphyaddr_q;
+  logic [walker_pkg::ENTRY_ADDR_BITS-1:0] above_maxphyaddr_q;  // entry bits 51..maxphyaddr
   logic [2:0]                  start_level_q;
   logic [PA_BITS-1:0]          start_table_q;   // root, or the PWC table
   logic                        start_rw_q;
@@ -161,13 +161,16 @@ module walker #(
   // Combinational datapath
   // ==========================================================================
 
-  // Physical-address field of an entry / of CR3 for a MAXPHYADDR:
-  // bits maxphyaddr-1 .. 12.
+  // MAXPHYADDR as masks, computed once per request (one shifter): the entry
+  // bits 51..maxphyaddr (reserved), and the physical-address field of an
+  // entry or of CR3, bits maxphyaddr-1..12.
   localparam logic [PA_BITS-1:0] FRAME_MASK = {{(PA_BITS-12){1'b1}}, 12'h000};
+  logic [walker_pkg::ENTRY_ADDR_BITS-1:0] req_above_maxphyaddr;
   logic [PA_BITS-1:0] req_phys_mask;
   logic [PA_BITS-1:0] phys_mask;
-  assign req_phys_mask = ~({PA_BITS{1'b1}} << req_maxphyaddr) & FRAME_MASK;
-  assign phys_mask     = ~({PA_BITS{1'b1}} << maxphyaddr_q)   & FRAME_MASK;
+  assign req_above_maxphyaddr = {walker_pkg::ENTRY_ADDR_BITS{1'b1}} << req_maxphyaddr;
+  assign req_phys_mask = ~req_above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
+  assign phys_mask     = ~above_maxphyaddr_q[PA_BITS-1:0] & FRAME_MASK;
 
   // Where a pass starts: a full walk starts at the root (CR3), a walk that a
   // paging-structure-cache hit shortened at the table it names.
@@ -206,9 +209,7 @@ module walker #(
   assign is_fetch      = (access_q == walker_pkg::ACCESS_FETCH);
 
   always_comb begin
-    logic [walker_pkg::ENTRY_ADDR_BITS-1:0] high_bits;
-    high_bits  = entry[walker_pkg::ENTRY_ADDR_BITS-1:0] >> maxphyaddr_q;      // bits [51:maxphyaddr]
-    entry_rsvd = (high_bits != '0)
+    entry_rsvd = ((entry[walker_pkg::ENTRY_ADDR_BITS-1:0] & above_maxphyaddr_q) != '0)
                | (entry[walker_pkg::PTE_XD] & ~nxe_q)
                | ((level_q >= walker_pkg::LEVEL_PML4) & entry[walker_pkg::PTE_PS])
                | ((level_q == walker_pkg::LEVEL_PDPT) & entry[walker_pkg::PTE_PS] & (entry[29:13] != '0))
@@ -221,10 +222,18 @@ module walker #(
   assign entry_us   = acc_us_q & entry[walker_pkg::PTE_US];
   assign entry_nx   = acc_nx_q | entry[walker_pkg::PTE_XD];
 
+`ifdef INJECT_BUG_AD_BEFORE_CHECKS
+  // Deliberate bug for the formal self-test: a write by a supervisor with
+  // CR0.WP to a read-only page is let through (and its A/D bits written).
+  assign rights_fault = (user_q & ~entry_us)
+                      | (is_write & user_q & ~entry_rw)
+                      | (is_fetch & nxe_q & entry_nx);
+`else
   assign rights_fault = (user_q & ~entry_us)
                       | (is_write & user_q & ~entry_rw)
                       | (is_write & ~user_q & wp_q & ~entry_rw)
                       | (is_fetch & nxe_q & entry_nx);
+`endif
 
   // Error-code bits the access contributes (P and RSVD are added per fault).
   logic [4:0] access_error_code;
@@ -281,13 +290,12 @@ module walker #(
   end
 
   // The locked read: did the entry change (bits other than A and D)?
-  logic [63:0] ad_bits;
+  localparam logic [63:0] AD_BITS = (64'd1 << walker_pkg::PTE_A) | (64'd1 << walker_pkg::PTE_D);
   logic [63:0] ad_entry;        // the value this pass used for ad_level_q
   logic [PA_BITS-1:0] ad_addr;
   logic        ad_changed;
   logic        ad_is_leaf;
   logic [63:0] ad_update;       // the value read, with A (and D) set
-  assign ad_bits    = (64'd1 << walker_pkg::PTE_A) | (64'd1 << walker_pkg::PTE_D);
   always_comb begin
     ad_entry = 64'd0;
     ad_addr  = '0;
@@ -298,7 +306,7 @@ module walker #(
       end
     end
   end
-  assign ad_changed = ((mem_rsp_data ^ ad_entry) & ~ad_bits) != 64'd0;
+  assign ad_changed = ((mem_rsp_data ^ ad_entry) & ~AD_BITS) != 64'd0;
   assign ad_is_leaf = (ad_level_q == leaf_level_q);
   assign ad_update  = mem_rsp_data | (64'd1 << walker_pkg::PTE_A)
                     | ((ad_is_leaf & is_write) ? (64'd1 << walker_pkg::PTE_D) : 64'd0);
@@ -317,7 +325,7 @@ module walker #(
       user_q           <= 1'b0;
       wp_q             <= 1'b0;
       nxe_q            <= 1'b0;
-      maxphyaddr_q     <= 6'd0;
+      above_maxphyaddr_q <= '0;
       start_level_q    <= 3'd0;
       start_table_q    <= '0;
       start_rw_q       <= 1'b0;
@@ -359,7 +367,7 @@ module walker #(
             user_q           <= req_user;
             wp_q             <= req_wp;
             nxe_q            <= req_nxe;
-            maxphyaddr_q     <= req_maxphyaddr;
+            above_maxphyaddr_q <= req_above_maxphyaddr;
             start_level_q    <= req_start_level;
             start_table_q    <= req_first_table;
             start_rw_q       <= req_acc_rw;
@@ -475,11 +483,13 @@ module walker #(
             mem_reads_q <= mem_reads_q + 1'b1;
             state_q     <= walker_pkg::S_UNLOCK_REQ;
             if (entry_failed) begin
-              // release the lock with the value read, then machine check
-              wdata_q     <= mem_rsp_data;
-              after_q     <= walker_pkg::AFTER_MCHECK;
+              // Machine check. A failed locked read took no lock (memory
+              // answers the error before locking) and its data is not
+              // valid: nothing to release, nothing is written.
+              status_q    <= walker_pkg::STATUS_MACHINE_CHECK;
               mc_addr_q   <= ad_addr;
               mc_poison_q <= mem_rsp_poison;
+              state_q     <= walker_pkg::S_DONE;
             end else if (ad_changed) begin
               // changed under the walker: release unchanged, walk again
               wdata_q    <= mem_rsp_data;
@@ -536,10 +546,6 @@ module walker #(
                 fault_level_q    <= ad_level_q;
                 fault_pte_addr_q <= ad_addr;
                 state_q          <= walker_pkg::S_DONE;
-              end
-              walker_pkg::AFTER_MCHECK: begin
-                status_q <= walker_pkg::STATUS_MACHINE_CHECK;
-                state_q  <= walker_pkg::S_DONE;
               end
             endcase
           end
@@ -600,6 +606,19 @@ module walker #(
   assign rsp_mem_reads      = mem_reads_q;
   assign rsp_mem_writes     = mem_writes_q;
   assign rsp_restarts       = restarts_q;
+
+  // Per-level views of the recorded entries, for waveforms:
+  // level[l].pte_valid / .pte_addr / .pte_value.
+  for (genvar l = 1; l <= MAX_LEVELS; l++) begin : level
+    /* verilator lint_off UNUSED */
+    logic               pte_valid;
+    logic [PA_BITS-1:0] pte_addr;
+    logic [63:0]        pte_value;
+    /* verilator lint_on UNUSED */
+    assign pte_valid = pte_valid_q[l];
+    assign pte_addr  = pte_addr_q[(l-1)*PA_BITS +: PA_BITS];
+    assign pte_value = pte_value_q[(l-1)*64 +: 64];
+  end
 
   // ==========================================================================
   // Assertions
@@ -668,6 +687,9 @@ module walker #(
         if (chk_mem_pending_write_q) chk_writes_q <= chk_writes_q + 1'b1;
         else                         chk_reads_q  <= chk_reads_q + 1'b1;
         if (chk_lock_held_q) chk_lock_data_q <= mem_rsp_data;
+        // A locked read answered with an error or poison takes no lock.
+        if (chk_lock_held_q && !chk_mem_pending_write_q && (mem_rsp_error || mem_rsp_poison))
+          chk_lock_held_q <= 1'b0;
       end
     end
   end
@@ -682,18 +704,16 @@ module walker #(
     logic nx;
     logic ok;
     logic [63:0] e;
-    logic [walker_pkg::ENTRY_ADDR_BITS-1:0] high_bits;
     rw = start_rw_q;
     us = start_us_q;
     nx = start_nx_q;
     e = 64'd0;
-    high_bits = '0;
     ok = (leaf_level_q != 3'd0);
     for (int l = MAX_LEVELS; l >= 1; l--) begin
       if (pte_valid_q[l]) begin
         e = pte_value_q[(l-1)*64 +: 64];
-        high_bits = e[walker_pkg::ENTRY_ADDR_BITS-1:0] >> maxphyaddr_q;
-        ok = ok & e[walker_pkg::PTE_P] & (high_bits == '0)
+        ok = ok & e[walker_pkg::PTE_P]
+                & ((e[walker_pkg::ENTRY_ADDR_BITS-1:0] & above_maxphyaddr_q) == '0)
                 & ~(e[walker_pkg::PTE_XD] & ~nxe_q)
                 & ~((3'(l) >= walker_pkg::LEVEL_PML4) & e[walker_pkg::PTE_PS])
                 & ~((3'(l) == walker_pkg::LEVEL_PDPT) & e[walker_pkg::PTE_PS] & (e[29:13] != '0))
@@ -773,7 +793,7 @@ module walker #(
                      "A/D update before the walk passed its permission checks")
       `WALKER_ASSERT(ASSERT_WRITE_ONLY_SETS_AD,
                      !(mem_req_valid && mem_req_write)
-                       || ((((mem_req_wdata ^ chk_lock_data_q) & ~ad_bits) == 64'd0)
+                       || ((((mem_req_wdata ^ chk_lock_data_q) & ~AD_BITS) == 64'd0)
                            && ((chk_lock_data_q & ~mem_req_wdata) == 64'd0)),
                      "write changes more than A/D of the value read under the lock")
       `WALKER_ASSERT(ASSERT_STATUS_LEGAL, !rsp_valid || (rsp_status != 2'd3),

@@ -41,8 +41,7 @@ package walker_pkg;
   typedef enum logic [1:0] {
     AFTER_UPDATE   = 2'd0,  // A/D set: next entry needing an update, or done
     AFTER_RESTART  = 2'd1,  // entry changed under the lock: walk again
-    AFTER_LIVELOCK = 2'd2,  // entry changed once too often: not-present fault
-    AFTER_MCHECK   = 2'd3   // the locked read failed: machine check
+    AFTER_LIVELOCK = 2'd2   // entry changed once too often: not-present fault
   } after_unlock_e;
 
   // ---- Page-table entry bits (x86::PTE_*) ---------------------------------

@@ -26,7 +26,7 @@ struct WalkRequest {
 
   // Paging-structure-cache skip: start at start_level with the table at
   // start_table; acc_* are the rights accumulated over the skipped levels.
-  // start_level == levels means a full walk from CR3.
+  // start_level == levels means a full walk from CR3 (start_table ignored).
   unsigned start_level = 4;
   uint64_t start_table = 0;
   bool acc_rw = true;

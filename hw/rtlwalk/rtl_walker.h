@@ -1,0 +1,133 @@
+// The RTL page walker (rtl/walker.sv, Verilated into SystemC) behind a TLM
+// transactor. A drop-in for the TLM walker (hw/mmu/walker.h): the same
+// sockets (a target for walk requests carrying hw::WalkExtension, an
+// initiator for 8-byte page-table reads and locked A/D writes) and the same
+// semantics (docs/walker.md). Ports, timing and tracing: docs/rtl-walker.md.
+//
+// Timing. The RTL is clocked at `Params::clock_period`, but the clock only
+// runs while a walk is in progress: each walk synchronises with the caller's
+// annotated delay (waits it), then toggles the clock from the calling thread
+// until the RTL answers. A memory access's latency (the delay its
+// b_transport returns) is waited with the clock stopped. A walk therefore
+// takes cycles * period + the memory latencies of simulated time, and
+// returns with `delay` = 0. The first walk starts with a short reset
+// (Params::reset_cycles).
+//
+// The Verilator headers stay out of this header (the model lives in the
+// implementation), so platform code needs only SystemC and TLM to use it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "hw/ext/memory.h"
+#include "hw/ext/walk.h"
+
+class VerilatedFstSc;
+
+namespace hw {
+
+// Parameters of the transactor (hw::RtlWalker::Params).
+struct RtlWalkerParams {
+  sc_core::sc_time clock_period = sc_core::sc_time(1, sc_core::SC_NS);  // 1 GHz
+  int bus_id = 0;              // LockExtension::initiator of the locked accesses
+  unsigned reset_cycles = 2;   // before the first walk
+  // A walk taking more cycles than this is reported as an RTL hang (SC_REPORT_ERROR).
+  uint64_t max_cycles_per_walk = 100000;
+  // Verification only: at each handshake (offering the request, taking a
+  // memory request, answering it, taking the result) the transactor waits
+  // 1..3 extra cycles with this probability, from a generator seeded with
+  // stall_seed. Results must not change; 0 (the default) never stalls.
+  unsigned stall_percent = 0;
+  uint64_t stall_seed = 1;
+};
+
+class RtlWalker : public sc_core::sc_module {
+ public:
+  // The synthesis parameters the library's model was built with (rtl/walker.sv).
+  static constexpr unsigned kRtlMaxLevels = 5;    // MAX_LEVELS
+  static constexpr unsigned kRtlPaBits = 52;      // PA_BITS
+  static constexpr unsigned kRtlVaBits = 57;      // VA_BITS
+  static constexpr unsigned kRtlRestartLimit = 8; // RESTART_LIMIT
+
+  using Params = RtlWalkerParams;
+
+  // Plain counters for now (the platform maps them into its stats tree).
+  struct Stats {
+    uint64_t walks = 0;           // walks performed
+    uint64_t cycles = 0;          // clock cycles run (reset included)
+    uint64_t mem_reads = 0;       // page-table reads issued, locked reads included
+    uint64_t mem_writes = 0;      // writes issued (A/D updates and lock releases)
+    uint64_t locked_reads = 0;    // of mem_reads: locked
+    uint64_t restarts = 0;        // walks restarted (entry changed under the lock)
+    uint64_t translations = 0;    // walks ending ok
+    uint64_t page_faults = 0;     // walks ending in a page fault
+    uint64_t machine_checks = 0;  // walks ending in a machine check
+    sc_core::sc_time busy_time;   // simulated time spent in walks (memory latency included)
+  };
+
+  tlm_utils::simple_target_socket<RtlWalker> walk_socket;   // walk requests (hw::WalkExtension)
+  tlm_utils::simple_initiator_socket<RtlWalker> mem_socket; // page-table accesses
+
+  explicit RtlWalker(sc_core::sc_module_name name, const Params& params = Params());
+  ~RtlWalker() override;
+
+  // One walk on the RTL, as b_transport does it. Must be called from an
+  // SC_THREAD (it waits): first `delay`, then the walk; returns with delay = 0.
+  // Concurrent callers are served one after the other.
+  void walk(const WalkRequest& req, WalkResult& res, sc_core::sc_time& delay);
+
+  // ---- Waveforms ----
+  // Attach the RTL's signals to an FST trace file the caller owns. Order, as
+  // for any Verilated SystemC model: construct (Verilated::traceEverOn is set
+  // by this constructor), sc_start(SC_ZERO_TIME), trace(), then tfp->open().
+  void trace(VerilatedFstSc* tfp, int levels = 99);
+  // Convenience: a trace file of this walker alone, written to `path`
+  // (FST), after elaboration. Closed by close_trace() or the destructor.
+  void open_trace(const std::string& path, int levels = 99);
+  void close_trace();
+
+  const Params& params() const { return params_; }
+  Stats stats;
+
+ private:
+  struct Impl;
+  struct MemResponse {
+    uint64_t data = 0;
+    bool error = false;
+    bool poison = false;
+  };
+
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void check_request(const WalkRequest& req) const;
+  void reset();
+  void tick();  // one clock cycle: rising edge, then back to the sample point
+  MemResponse mem_access(uint64_t addr, bool write, uint64_t wdata, bool lock);
+  void run(const WalkRequest& req, WalkResult& res);
+  unsigned stall();
+
+  Params params_;
+  sc_core::sc_time first_half_;
+  sc_core::sc_time second_half_;
+  bool reset_done_ = false;
+  std::minstd_rand stall_rng_;
+  bool busy_ = false;
+  sc_core::sc_event idle_event_;
+
+  tlm::tlm_generic_payload mem_trans_;
+  uint64_t mem_data_ = 0;
+  LockExtension lock_ext_;
+  PoisonExtension poison_ext_;
+
+  std::unique_ptr<Impl> impl_;
+  VerilatedFstSc* own_trace_ = nullptr;
+};
+
+}  // namespace hw
