@@ -112,7 +112,6 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
   p.access_latency = ps(m.get<sim::Duration>("access_latency", {1000},
                                              "Cost of the data access itself (stands in for the cache hierarchy, "
                                              "which is not modelled)").ps);
-  m.get_enum("walker", "tlm", {"tlm"}, "Which page walker: tlm");
 
   p.itlb = read_tlb(m.child("itlb"), def.itlb, {"1g"}, "L1 instruction TLB");
   p.dtlb = read_tlb(m.child("dtlb"), def.dtlb, {}, "L1 data TLB");

@@ -14,13 +14,74 @@ namespace {
 sc_time ps(uint64_t v) { return sc_time(static_cast<double>(v), SC_PS); }
 }  // namespace
 
+RtlWalkerStats::RtlWalkerStats(sim::stats::Group* parent, const std::string& name, const RtlWalker& w)
+    : sim::stats::Group(parent, name),
+      walks(this, "walks", "Walks performed by the RTL walker", "Count", [&w] { return w.stats.walks; }),
+      completed(this, "completed", "Walks that produced a translation", "Count", [&w] { return w.stats.translations; }),
+      page_faults(this, "pageFaults", "Walks ending in a page fault", "Count", [&w] { return w.stats.page_faults; }),
+      machine_checks(this, "machineChecks", "Walks ending in a machine check", "Count",
+                     [&w] { return w.stats.machine_checks; }),
+      pt_reads(this, "ptReads", "Page-table reads, locked reads included", "Count", [&w] { return w.stats.mem_reads; }),
+      mem_writes(this, "memWrites", "A/D writes and lock releases", "Count", [&w] { return w.stats.mem_writes; }),
+      locked_reads(this, "lockedReads", "Locked reads (A/D updates)", "Count", [&w] { return w.stats.locked_reads; }),
+      restarts(this, "restarts", "Walks restarted: an entry changed under a locked update", "Count",
+               [&w] { return w.stats.restarts; }),
+      cycles(this, "cycles", "Clock cycles the RTL ran (its clock runs only during walks)", "Cycle",
+             [&w] { return w.stats.cycles; }),
+      busy_ns(this, "busyTime", "Simulated time spent in walks", "ns",
+              [&w] { return static_cast<uint64_t>(w.stats.busy_time / sc_time(1, sc_core::SC_NS)); }) {}
+
 CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, unsigned node_, const Core::Params& core_params,
-                 const Mmu::Params& mmu_params, CoreComplex& complex, sim::stats::Group* stats_parent)
+                 const Mmu::Params& mmu_params, WalkerKind kind, const RtlWalker::Params& rtl_params,
+                 CoreComplex& complex, sim::stats::Group* stats_parent)
     : sc_module(name), stats(stats_parent, basename()), mmu("mmu", mmu_params, &stats),
-      walker("walker", &mmu.stats, static_cast<int>(id_)), core("core", core_params, mmu, complex, &stats),
-      id(id_), node(node_) {
-  mmu.walk_socket.bind(walker.walk_socket);
+      core("core", core_params, mmu, complex, &stats), id(id_), node(node_) {
+  if (kind != WalkerKind::rtl) walker = std::make_unique<PageWalker>("walker", &mmu.stats, static_cast<int>(id_));
+  if (kind != WalkerKind::tlm) {
+    RtlWalker::Params rp = rtl_params;
+    rp.bus_id = static_cast<int>(id_);
+    rtl_walker = std::make_unique<RtlWalker>("rtl_walker", rp);
+    rtl_stats = std::make_unique<RtlWalkerStats>(&mmu.stats, kind == WalkerKind::rtl ? "walker" : "rtlWalker",
+                                                 *rtl_walker);
+  }
+  switch (kind) {
+    case WalkerKind::tlm:
+      mmu.walk_socket.bind(walker->walk_socket);
+      break;
+    case WalkerKind::rtl:
+      mmu.walk_socket.bind(rtl_walker->walk_socket);
+      break;
+    case WalkerKind::lockstep:
+      // The TLM walker sees memory through a dry port, the RTL through a recording one.
+      tlm_port = std::make_unique<WritePort>("tlm_port", true);
+      rtl_port = std::make_unique<WritePort>("rtl_port", false);
+      lockstep = std::make_unique<LockstepWalker>("lockstep", *tlm_port, *rtl_port, &mmu.stats);
+      mmu.walk_socket.bind(lockstep->walk_socket);
+      lockstep->to_tlm.bind(walker->walk_socket);
+      lockstep->to_rtl.bind(rtl_walker->walk_socket);
+      walker->mem_socket.bind(tlm_port->from_walker);
+      rtl_walker->mem_socket.bind(rtl_port->from_walker);
+      break;
+  }
   core.mmu_socket.bind(mmu.cpu_socket);
+}
+
+void CpuNode::bind_memory(Interconnect& bus, unsigned& next) {
+  // Initiators are numbered in binding order: core, MMU, then the walker(s).
+  auto bind = [&](auto& socket) {
+    socket.bind(bus.from_initiators);
+    bus.set_initiator_node(next++, node);
+  };
+  bind(core.mem_socket);
+  bind(mmu.mem_socket);
+  if (lockstep) {
+    bind(tlm_port->to_memory);
+    bind(rtl_port->to_memory);
+  } else if (walker) {
+    bind(walker->mem_socket);
+  } else {
+    bind(rtl_walker->mem_socket);
+  }
 }
 
 Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t seed, hal::Firmware& firmware)
@@ -48,6 +109,15 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
   const sim::Duration bus_latency = bus.get<sim::Duration>("latency", {0}, "Interconnect latency per transaction");
 
   const Mmu::Params mp = read_mmu_params(p.child("mmu"), maxphyaddr, levels, seed);
+  sim::ConfigNode walker_cfg = p.child("mmu");
+  const std::string walker = walker_cfg.get_enum(
+      "walker", "tlm", {"tlm", "rtl", "lockstep"},
+      "Page walker: tlm (the TLM model), rtl (the Verilated RTL), lockstep (both, compared on every walk)");
+  walker_ = walker == "rtl" ? WalkerKind::rtl : walker == "lockstep" ? WalkerKind::lockstep : WalkerKind::tlm;
+  RtlWalker::Params rtl_params;
+  const sim::Frequency rtl_clock =
+      walker_cfg.get<sim::Frequency>("rtl_clock", {1000000000}, "Clock of the RTL walker (it runs only during walks)");
+  rtl_params.clock_period = sc_time(1.0 / static_cast<double>(rtl_clock.hz), sc_core::SC_SEC);
 
   sim::ConfigNode core_cfg = p.child("core");
   Core::Params cp;
@@ -155,13 +225,9 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
     cpc.id = c;
     cpc.node = static_cast<unsigned>(cpu_nodes[c]);
     cpus_.push_back(std::make_unique<CpuNode>(fmt::format("cpu{}", c).c_str(), c, cpc.node, cpc,
-                                              mmu_params_for_cpu(mp, c), complex_, &root_));
+                                              mmu_params_for_cpu(mp, c), walker_, rtl_params, complex_, &root_));
     CpuNode& cpu = *cpus_.back();
-    // Initiators are numbered in binding order: core, MMU, walker.
-    cpu.core.mem_socket.bind(membus_->from_initiators);
-    cpu.mmu.mem_socket.bind(membus_->from_initiators);
-    cpu.walker.mem_socket.bind(membus_->from_initiators);
-    for (int k = 0; k < 3; ++k) membus_->set_initiator_node(initiator++, cpu.node);
+    cpu.bind_memory(*membus_, initiator);
     intc_->connect(c, &cpu.core);
   }
   // DMA engines master memory after the CPUs (node 0: where I/O hangs off).
@@ -179,10 +245,32 @@ Dram* Platform::dram_at(uint64_t pa) {
   return nullptr;
 }
 
+void Platform::set_wave(const std::string& path) {
+  if (walker_ == WalkerKind::tlm)
+    throw sim::ConfigError("--wave records the RTL walker: run with --walker=rtl or --walker=lockstep");
+  wave_ = std::make_unique<WaveFile>(path);
+}
+
+void Platform::start() {
+  if (started_) return;
+  started_ = true;
+  sc_core::sc_start(sc_core::SC_ZERO_TIME);  // elaboration: traces attach after it
+  if (wave_) {
+    for (auto& cpu : cpus_) wave_->attach(*cpu->rtl_walker);
+    wave_->open();
+  }
+}
+
 std::string Platform::run() {
+  start();
   if (complex_.max_time != sc_core::SC_ZERO_TIME) sc_core::sc_start(complex_.max_time + sc_time(1, sc_core::SC_US));
   else sc_core::sc_start();
+  finish();
   return complex_.error();
+}
+
+void Platform::finish() {
+  if (wave_) wave_->close();
 }
 
 double Platform::sim_seconds() const { return sc_core::sc_time_stamp().to_seconds(); }

@@ -18,6 +18,9 @@
 #include "hw/mem/dram.h"
 #include "hw/mmu/mmu.h"
 #include "hw/mmu/walker.h"
+#include "hw/rtlwalk/lockstep.h"
+#include "hw/rtlwalk/rtl_walker.h"
+#include "hw/rtlwalk/wave.h"
 #include "hw/platform/memory_map.h"
 #include "hw/sim/config.h"
 #include "hw/sim/stats.h"
@@ -25,14 +28,32 @@
 
 namespace hw {
 
-// One CPU: the core, its MMU and its walker.
+// Which page walker the MMUs use.
+enum class WalkerKind { tlm, rtl, lockstep };
+
+// The RTL walker's counters in the statistics tree.
+struct RtlWalkerStats : sim::stats::Group {
+  RtlWalkerStats(sim::stats::Group* parent, const std::string& name, const RtlWalker& w);
+  sim::stats::Gauge walks, completed, page_faults, machine_checks, pt_reads, mem_writes, locked_reads, restarts, cycles,
+      busy_ns;
+};
+
+// One CPU: the core, its MMU and its walker (TLM, RTL, or both in lockstep).
 class CpuNode : public sc_core::sc_module {
  public:
   CpuNode(sc_core::sc_module_name name, unsigned id, unsigned node, const Core::Params& core_params,
-          const Mmu::Params& mmu_params, CoreComplex& complex, sim::stats::Group* stats_parent);
+          const Mmu::Params& mmu_params, WalkerKind walker, const RtlWalker::Params& rtl_params, CoreComplex& complex,
+          sim::stats::Group* stats_parent);
+  // Binds every memory initiator of this CPU to the bus, numbering them from `next`.
+  void bind_memory(Interconnect& bus, unsigned& next);
+
   sim::stats::Group stats;  // "cpuN"
   Mmu mmu;
-  PageWalker walker;        // its statistics live under the MMU's
+  std::unique_ptr<PageWalker> walker;         // tlm, lockstep
+  std::unique_ptr<RtlWalker> rtl_walker;      // rtl, lockstep
+  std::unique_ptr<WritePort> tlm_port, rtl_port;  // lockstep
+  std::unique_ptr<LockstepWalker> lockstep;
+  std::unique_ptr<RtlWalkerStats> rtl_stats;
   Core core;
   unsigned id, node;
 };
@@ -56,9 +77,18 @@ class Platform : public sc_core::sc_module {
   unsigned nr_dma() const { return static_cast<unsigned>(dmas_.size()); }
   DmaEngine& dma(unsigned i) { return *dmas_.at(i); }
 
+  WalkerKind walker_kind() const { return walker_; }
+  // Records the RTL walkers into `path` (.fst or .vcd); needs the RTL walker.
+  void set_wave(const std::string& path);
+
+  // Starts the simulation (elaboration, waveform set-up) without running it
+  // past time 0; run() and the monitor call it first. Idempotent.
+  void start();
   // Runs until every user program has ended (or the time limit, or an
   // error). Returns the error, or "" on success.
   std::string run();
+  // Flushes what must be flushed at the end (the waveform).
+  void finish();
   double sim_seconds() const;
 
  private:
@@ -73,6 +103,9 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<sim::stats::Group> dma_group_;  // "dma": one child per engine
   std::vector<std::unique_ptr<DmaEngine>> dmas_;
   std::vector<std::unique_ptr<CpuNode>> cpus_;
+  WalkerKind walker_ = WalkerKind::tlm;
+  std::unique_ptr<WaveFile> wave_;
+  bool started_ = false;
 };
 
 }  // namespace hw

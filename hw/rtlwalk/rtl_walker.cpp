@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include "Vmmu_probe.h"
 #include "Vwalker.h"
 #include "verilated.h"
 #include "verilated_fst_sc.h"
@@ -50,6 +51,17 @@ void write_coverage() {
 // follow the RTL ports (they appear in SystemC traces and error messages).
 struct RtlWalker::Impl {
   Vwalker rtl;
+  Vmmu_probe mmu;  // MMU-level signals for waveforms (rtl/mmu_probe.sv)
+
+  Signal<bool> probe_tlb_miss{"probe_tlb_miss"};
+  Signal<uint64_t> probe_miss_va{"probe_miss_va"};
+  Signal<uint32_t> probe_miss_access{"probe_miss_access"};
+  Signal<bool> probe_walk_ok{"probe_walk_ok"};
+  Signal<uint64_t> probe_walk_pa{"probe_walk_pa"};
+  Signal<bool> probe_page_fault{"probe_page_fault"};
+  Signal<uint32_t> probe_fault_code{"probe_fault_code"};
+  Signal<bool> probe_machine_check{"probe_machine_check"};
+  Signal<uint32_t> probe_walk_count{"probe_walk_count"};
 
   Signal<bool> clk{"clk"};
   Signal<bool> rst_n{"rst_n"};
@@ -105,7 +117,16 @@ struct RtlWalker::Impl {
   Signal<uint32_t> rsp_mem_writes{"rsp_mem_writes"};
   Signal<uint32_t> rsp_restarts{"rsp_restarts"};
 
-  Impl() : rtl("rtl") {
+  Impl() : rtl("rtl"), mmu("mmu") {
+    mmu.tlb_miss(probe_tlb_miss);
+    mmu.miss_va(probe_miss_va);
+    mmu.miss_access(probe_miss_access);
+    mmu.walk_ok(probe_walk_ok);
+    mmu.walk_pa(probe_walk_pa);
+    mmu.page_fault(probe_page_fault);
+    mmu.fault_code(probe_fault_code);
+    mmu.machine_check(probe_machine_check);
+    mmu.walk_count(probe_walk_count);
     rtl.clk(clk);
     rtl.rst_n(rst_n);
     rtl.req_valid(req_valid);
@@ -156,6 +177,26 @@ struct RtlWalker::Impl {
     rtl.rsp_mem_reads(rsp_mem_reads);
     rtl.rsp_mem_writes(rsp_mem_writes);
     rtl.rsp_restarts(rsp_restarts);
+  }
+
+  // The MMU-level view: a miss starts a walk...
+  void probe_start(const WalkRequest& req, uint64_t count) {
+    probe_tlb_miss.write(true);
+    probe_miss_va.write(req.va);
+    probe_miss_access.write(static_cast<uint32_t>(req.access));
+    probe_walk_ok.write(false);
+    probe_page_fault.write(false);
+    probe_machine_check.write(false);
+    probe_walk_count.write(static_cast<uint32_t>(count));
+  }
+  // ...and ends one way, shown until the next walk starts.
+  void probe_end(const WalkResult& r) {
+    probe_tlb_miss.write(false);
+    probe_walk_ok.write(r.status == WalkStatus::ok);
+    probe_walk_pa.write(r.status == WalkStatus::ok ? r.pa : 0);
+    probe_page_fault.write(r.status == WalkStatus::page_fault);
+    probe_fault_code.write(r.status == WalkStatus::page_fault ? r.error_code : 0);
+    probe_machine_check.write(r.status == WalkStatus::machine_check);
   }
 
   // Request inputs for `req` (offered until the RTL accepts it).
@@ -232,6 +273,7 @@ RtlWalker::~RtlWalker() {
 
 void RtlWalker::trace(VerilatedFstSc* tfp, int levels) {
   impl_->rtl.trace(tfp, levels);
+  impl_->mmu.trace(tfp, levels);
 }
 
 void RtlWalker::open_trace(const std::string& path, int levels) {
@@ -279,7 +321,9 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   busy_ = true;
   const sc_time start = sc_core::sc_time_stamp();
   if (!reset_done_) reset();
+  impl_->probe_start(req, stats.walks + 1);
   run(req, res);
+  impl_->probe_end(res);
   stats.busy_time += sc_core::sc_time_stamp() - start;
   ++stats.walks;
   stats.restarts += res.restarts;

@@ -42,6 +42,13 @@ int sc_main(int argc, char* argv[]) {
         opts.sets.push_back("seed=" + r[0]);
         return true;
       }, "Seed of the run (same as --set seed=N)")->type_name("N");
+  run->add_option("--walker", [&opts](const CLI::results_t& r) {
+        opts.sets.push_back("platform.mmu.walker=" + r[0]);
+        return true;
+      }, "Page walker: tlm, rtl or lockstep (same as --set platform.mmu.walker=...)")
+      ->type_name("tlm|rtl|lockstep")
+      ->check(CLI::IsMember({"tlm", "rtl", "lockstep"}));
+  run->add_option("--wave", opts.wave, "Record the RTL walker's signals to FILE.fst or FILE.vcd")->type_name("FILE");
   run->add_flag("-q,--quiet", opts.quiet, "No summary on stdout");
   auto* interactive = run->add_flag("-i,--interactive", opts.interactive,
                                     "The monitor: step, run until an event, inspect page tables, TLBs, /proc files");

@@ -76,7 +76,9 @@ std::string Monitor::run() {
   hw::CoreComplex& cx = pf_.complex();
   cx.monitored = true;
   out_ << "mmcosim monitor: the machine stops after boot; `help` lists the commands.\n";
-  resume("boot");
+  pf_.start();
+  if (sc_core::sc_get_status() == sc_core::SC_PAUSED && !cx.pause_reason().empty()) out_ << cx.pause_reason() << '\n';
+  else resume("boot");
   std::string line;
   for (;;) {
     out_ << "(mmcosim) " << std::flush;

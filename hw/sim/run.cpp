@@ -90,6 +90,7 @@ uint64_t scalar_value(const stats::Group& root, const std::string& path) {
   const stats::Stat* s = root.find(path);
   if (auto* sc = dynamic_cast<const stats::Scalar*>(s)) return sc->value();
   if (auto* f = dynamic_cast<const stats::Formula*>(s)) return static_cast<uint64_t>(f->value());
+  if (auto* g = dynamic_cast<const stats::Gauge*>(s)) return g->value();
   return 0;
 }
 
@@ -122,6 +123,7 @@ struct Machine {
                                                   k->visit_stats(v);
                                                 });
     cfg.check_unused();
+    if (!opts.wave.empty()) platform->set_wave(opts.wave);
   }
 };
 
@@ -198,6 +200,11 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   } catch (const std::exception& e) {
     error = e.what();
   }
+  try {
+    pf.finish();
+  } catch (const std::exception& e) {
+    if (error.empty()) error = e.what();
+  }
   if (error.empty()) error = wl->check_outcomes();
   const double host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - host_start).count();
 
@@ -235,10 +242,25 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
       misses += scalar_value(root, cpu + "mmu.dtlb.misses");
     }
     out << fmt::format("  {} user accesses, {} TLB misses, {} walks, {} page faults\n", accesses, misses, walks, faults);
+    if (pf.walker_kind() == hw::WalkerKind::lockstep) {
+      // Both walkers ran every walk: their host speeds side by side.
+      uint64_t compared = 0, mismatches = 0;
+      double tlm_s = 0, rtl_s = 0;
+      for (unsigned c = 0; c < pf.nr_cpus(); ++c) {
+        const hw::LockstepWalker& l = *pf.cpu(c).lockstep;
+        compared += l.stats.compared.value();
+        mismatches += l.stats.mismatches.value();
+        tlm_s += l.tlm_host_seconds();
+        rtl_s += l.rtl_host_seconds();
+      }
+      out << fmt::format("  lockstep: {} walks compared, {} mismatches; TLM walker {:.0f} walks/s, RTL walker {:.0f} walks/s (host)\n",
+                         compared, mismatches, tlm_s > 0 ? compared / tlm_s : 0.0, rtl_s > 0 ? compared / rtl_s : 0.0);
+    }
     out << fmt::format("  simulated {:.6f} s in {:.2f} s of host time ({:.2f} M accesses/s, {:.0f} walks/s)\n",
                        pf.sim_seconds(), host_seconds, host_seconds > 0 ? accesses / host_seconds / 1e6 : 0.0,
                        host_seconds > 0 ? walks / host_seconds : 0.0);
     out << fmt::format("  outputs: {}/{{stats.txt, stats.json, config.json, console.log, proc/}}\n", outdir.string());
+    if (!opts.wave.empty()) out << fmt::format("  waveform: {}\n", opts.wave);
   }
   if (!error.empty()) {
     // One line per problem.

@@ -18,6 +18,7 @@ struct RunOptions {
   bool progress = true;               // progress lines on stderr for long runs
   bool interactive = false;           // the monitor, reading commands from stdin
   std::string script;                 // the monitor, reading commands from this file
+  std::string wave;                   // FILE.fst or FILE.vcd: waveforms of the RTL walker
 };
 
 // Runs a scenario. Returns the process exit status; every failure has been
