@@ -56,26 +56,81 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
                                                         mix_seed(mix_seed(params.seed, params.cpu), kSaltStlb))),
       pwc_(std::make_unique<Pwc>(&stats, std::string(this->name()) + ".pwc", params.levels, params.pwc,
                                  mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc))),
-      window_(&stats, params.window), hit_cost_(params.hit_latency + params.access_latency) {
+      l1_{dtlb_.get(), dtlb_.get(), itlb_.get()}, window_(&stats, params.window),
+      hit_cost_(params.hit_latency + params.access_latency),
+      hit_cost_ps_(static_cast<uint64_t>(hit_cost_ / sc_time(1, sc_core::SC_PS))), ps_(1, sc_core::SC_PS) {
   if (p_.levels < 4 || p_.levels > kMaxLevels) throw std::invalid_argument("paging levels must be 4 or 5");
+  for (Tlb* t : {itlb_.get(), dtlb_.get(), stlb_.get()}) {
+    if (!t) continue;
+    t->set_clock(&now_);
+    t->set_epoch(&epoch_);
+  }
+  dtlb_->share_lru_clock(&lru_clock_[0]);
+  itlb_->share_lru_clock(&lru_clock_[1]);
+  window_.mark_busy_in(&epoch_);
+  pwc_->set_clock(&now_);
   cpu_socket.register_b_transport(this, &Mmu::b_transport);
   mem_socket.register_invalidate_direct_mem_ptr(this, &Mmu::invalidate_direct_mem_ptr);
   walk_trans_.set_extension(&walk_ext_);
 }
 
-uint64_t Mmu::tick(const sc_time& abs) const {
-  return static_cast<uint64_t>(abs / sc_time(1, sc_core::SC_PS));
-}
+uint64_t Mmu::tick(const sc_time& abs) const { return static_cast<uint64_t>(abs / ps_); }
 
 // ---- Cold parts of the fast path --------------------------------------------
 
-bool Mmu::reopen(const sc_time& delay) { return window_.refresh(sc_core::sc_time_stamp() + delay, seq_); }
-
-bool Mmu::settle(TlbEntry& e, const sc_time& delay) {
-  if (tick(sc_core::sc_time_stamp() + delay) < e.ready_ps) return false;
-  e.host = e.pending_host;
-  e.pending_host = nullptr;
-  e.pending = false;
+bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data, sc_time& delay) {
+  if (!window_.idle() && seq_ >= window_.gate() && !window_.refresh(sc_core::sc_time_stamp() + delay, seq_))
+    return false;
+  Tlb& t = *l1_[static_cast<unsigned>(acc)];
+  Tlb::Loc loc;
+  TlbEntry* e = t.find(va, pcid_, loc);
+  if (!e) {
+    last_miss_key_ = ((va >> 12) << 16 | pcid_) ^ (acc == x86::Access::fetch ? 1ull << 15 : 0);
+    last_miss_epoch_ = epoch_;
+    return false;
+  }
+  if (!(e->perm & TlbEntry::perm_bit(acc, user))) return false;
+  uint8_t* host = e->host_for(va, len);
+  bool merged = false;
+  if (!host) {
+    if (!e->pending) return false;
+    const uint64_t off = va & (e->bytes() - 1);
+    if (!e->pending_host || off < e->host_lo || off + len - 1 > e->host_hi) return false;
+    if (sc_core::sc_time_stamp() + delay >= e->ready) {
+      // Its walk has completed: the entry is usable from now on.
+      e->host = e->pending_host;
+      e->pending_host = nullptr;
+      e->pending = false;
+      host = e->host + off;
+    } else {
+      // Its walk is in flight: the access joins it (the core does not wait;
+      // the lookahead gate above bounds how far it runs ahead).
+      host = e->pending_host + off;
+      merged = true;
+    }
+  }
+  t.hit(loc, *e);
+  ++seq_;
+  if (merged) {
+    window_.count_merge();
+    DPRINTF(TLB, tick(sc_core::sc_time_stamp() + delay), name(), "va={:#x} joins the walk in flight for its page", va);
+    copy(acc, host, data, len);
+    delay += hit_cost_;
+    return true;
+  }
+  if (e->size == 0 && e->host_lo == 0 && e->host_hi == 0xfff && window_.idle() && user) {
+    // This access type is permitted (checked above): remember the page for it.
+    Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
+    m.key = ((va >> 12) << 16) | pcid_;
+    m.epoch = epoch_;
+    m.host = e->host;
+    m.stamp = loc.array->replacement().stamp(loc.set, loc.way);
+    m.array = loc.array;
+    m.set = static_cast<uint16_t>(loc.set);
+    m.way = static_cast<uint16_t>(loc.way);
+  }
+  copy(acc, host, data, len);
+  delay += hit_cost_;
   return true;
 }
 
@@ -100,6 +155,7 @@ void Mmu::flush_tlbs_all(bool include_global) {
 }
 
 void Mmu::set_control(bool wp, bool nxe, bool pcide) {
+  now_ = sc_core::sc_time_stamp();
   window_.serialize();
   const bool rights = wp != wp_ || nxe != nxe_;
   wp_ = wp;
@@ -122,6 +178,7 @@ void Mmu::set_control(bool wp, bool nxe, bool pcide) {
 }
 
 void Mmu::write_cr3(uint64_t value) {
+  now_ = sc_core::sc_time_stamp();
   window_.serialize();
   ++stats.cr3_writes;
   const bool noflush = pcide_ && (value & x86::CR3_NOFLUSH);
@@ -143,6 +200,7 @@ void Mmu::write_cr3(uint64_t value) {
 }
 
 void Mmu::invlpg(uint64_t va) {
+  now_ = sc_core::sc_time_stamp();
   window_.serialize();
   ++stats.invlpg;
   const unsigned va_bits = x86::level_shift(p_.levels + 1);
@@ -156,6 +214,7 @@ void Mmu::invlpg(uint64_t va) {
 }
 
 void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
+  now_ = sc_core::sc_time_stamp();
   window_.serialize();
   ++stats.invpcid;
   switch (type) {
@@ -184,8 +243,8 @@ void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
 
 // ---- Slow path -------------------------------------------------------------
 
-bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, WalkRequest& rq, WalkResult& res,
-               sc_time& done) {
+bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& base, sc_time& done) {
+  WalkRequest& rq = walk_ext_.req;
   rq = WalkRequest{};
   rq.va = va;
   rq.access = acc;
@@ -198,22 +257,21 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, WalkReque
   rq.maxphyaddr = p_.maxphyaddr;
   rq.start_level = p_.levels;
   rq.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
+  now_ = start;
   pwc_->lookup(va, pcid_, rq);
   ++stats.walks;
-  walk_ext_.req = rq;
   walk_trans_.set_command(tlm::TLM_IGNORE_COMMAND);
   walk_trans_.set_address(va);
   walk_trans_.set_data_length(0);
   walk_trans_.set_data_ptr(nullptr);
   walk_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  // The walker's delay is relative to SystemC time, which it may advance
-  // (a bus lock held by another core): completion is taken after the call.
-  start += pwc_->enabled() ? pwc_->params().latency : SC_ZERO_TIME;
-  const sc_time base = sc_core::sc_time_stamp();
+  if (pwc_->enabled()) start += pwc_->params().latency;
   sc_time d = start > base ? start - base : SC_ZERO_TIME;
   walk_socket->b_transport(walk_trans_, d);
-  done = sc_core::sc_time_stamp() + d;
-  res = walk_ext_.res;
+  // A walker may advance SystemC time (a bus lock held by another core; the
+  // RTL walker's clock): completion is relative to the time after the call.
+  base = sc_core::sc_time_stamp();
+  done = base + d;
   return walk_trans_.is_response_ok();
 }
 
@@ -229,6 +287,7 @@ TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r) {
   e.us = r.us;
   e.nx = r.nx;
   e.dirty = r.dirty;
+  e.compute_perm(wp_, nxe_);
 
   // Host pointer through DMI, possibly covering only part of a huge page.
   const uint64_t page_end = e.pa_base + e.bytes() - 1;
@@ -256,10 +315,15 @@ TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r) {
 }
 
 TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss) {
-  TlbEntry e = page;
   const unsigned size = t.fit(page.size);
-  if (size < page.size) {
+  TlbEntry* in;
+  if (size == page.size) {
+    // The whole page (its permission bits were computed by page_entry()).
+    if (count_miss) t.attribute_miss(size);
+    in = t.insert(page);
+  } else {
     // The piece of the page holding va (a fractured entry).
+    TlbEntry e = page;
     e.size = static_cast<uint8_t>(size);
     e.vpn = va >> size_shift(size);
     const uint64_t off = e.va_base() - page.va_base();
@@ -274,17 +338,17 @@ TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_mis
       e.host_lo = static_cast<uint32_t>(std::max<uint64_t>(page.host_lo, off) - off);
       e.host_hi = static_cast<uint32_t>(std::min<uint64_t>(page.host_hi, last) - off);
     }
+    if (count_miss) t.attribute_miss(size);
+    in = t.insert(e);
   }
-  e.compute_perm(wp_, nxe_);
-  if (count_miss) t.attribute_miss(e.size);
-  TlbEntry* in = t.insert(e);
-  DPRINTF(TLB, tick(sc_core::sc_time_stamp()), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(),
-          e.va_base(), e.pa_base, size_name(e.size), e.pcid, e.global ? " global" : "",
-          e.host || e.pending_host ? "" : " no-dmi", e.pending ? " pending" : "");
+  DPRINTF(TLB, tick(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in->va_base(),
+          in->pa_base, size_name(in->size), in->pcid, in->global ? " global" : "",
+          in->host || in->pending_host ? "" : " no-dmi", in->pending ? " pending" : "");
   return in;
 }
 
 void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_time when) {
+  now_ = when;
   ext.outcome = AccessOutcome::page_fault;
   ext.fault_addr = va;
   ext.error_code = ec;
@@ -344,13 +408,12 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const bool user = ext->user;
   ext->outcome = AccessOutcome::ok;
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
+  // SystemC time, re-read after calls that may advance it (walk, data access).
+  sc_time base = sc_core::sc_time_stamp();
   // Returns the core's time as a delay relative to SystemC time.
-  auto finish = [&](sc_time now) {
-    const sc_time base = sc_core::sc_time_stamp();
-    delay = now > base ? now - base : SC_ZERO_TIME;
-  };
+  auto finish = [&](sc_time now) { delay = now > base ? now - base : SC_ZERO_TIME; };
 
-  sc_time now = sc_core::sc_time_stamp() + delay;
+  sc_time now = base + delay;
   const unsigned va_bits = x86::level_shift(p_.levels + 1);
   if (!x86::is_canonical(va, va_bits) || !x86::is_canonical(va + len - 1, va_bits)) {
     now = window_.drain(now);
@@ -362,10 +425,14 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     return finish(now);
   }
   now = window_.admit(now, seq_);
+  now_ = now;
 
   Tlb& l1 = acc == x86::Access::fetch ? *itlb_ : *dtlb_;
   sc_time cost = p_.hit_latency;
-  TlbEntry* e = l1.lookup(va, pcid_);
+  // The fast path may just have probed this L1 for this access and missed.
+  const uint64_t miss_key = ((va >> 12) << 16 | pcid_) ^ (acc == x86::Access::fetch ? 1ull << 15 : 0);
+  TlbEntry* e = miss_key == last_miss_key_ && epoch_ == last_miss_epoch_ ? l1.count_miss() : l1.lookup(va, pcid_);
+  last_miss_key_ = ~0ull;
   Tlb* found_in = e ? &l1 : nullptr;
   const bool l1_missed = !e;
   bool stlb_missed = false;
@@ -430,10 +497,11 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       // Walk. The core waits only when no walker is free.
       const sc_time start = window_.acquire(now + cost);
       now = start - cost;
-      WalkRequest rq;
-      WalkResult r;
       sc_time done;
-      if (!walk(va, acc, user, start, rq, r, done)) {
+      const bool answered = walk(va, acc, user, start, base, done);
+      const WalkRequest& rq = walk_ext_.req;
+      const WalkResult& r = walk_ext_.res;
+      if (!answered) {
         trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
         return finish(std::max(start, done));
       }
@@ -454,17 +522,17 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
                 r.mc_poison ? "poison" : "bus error");
         return finish(now);
       }
+      now_ = done;
       pwc_->fill(rq, r, pcid_);
       TlbEntry page = page_entry(va, r);
       if (done > start) {
         // In flight until `done`: the entries withhold their host pointer so
         // accesses to the page take the slow path and join this walk.
         page.pending = true;
-        page.ready_ps = tick(done);
+        page.ready = done;
         page.pending_host = page.host;
         page.host = nullptr;
-        window_.add({start, done, seq_, page});
-        joined = window_.covering(va, pcid_);
+        joined = window_.add({start, done, seq_, page});
       }
       if (stlb_) install(*stlb_, page, va, stlb_missed);
       e = install(l1, page, va, l1_missed);
@@ -489,13 +557,12 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   }
   // No DMI (poisoned page, a lock): a blocking transaction after the walk.
   if (joined) now = std::max(now, joined->done);
-  const sc_time base = sc_core::sc_time_stamp();
   sc_time d = now > base ? now - base : SC_ZERO_TIME;
   d += p_.access_latency;
-  if (!data_access(trans, e->pa_base + off, *ext, d)) {
-    return finish(window_.drain(sc_core::sc_time_stamp() + d));
-  }
-  finish(sc_core::sc_time_stamp() + d);
+  const bool ok = data_access(trans, e->pa_base + off, *ext, d);
+  base = sc_core::sc_time_stamp();
+  if (!ok) return finish(window_.drain(base + d));
+  finish(base + d);
 }
 
 void Mmu::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {

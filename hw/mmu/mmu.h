@@ -44,6 +44,7 @@ class Mmu : public sc_core::sc_module {
     sc_core::sc_time miss_latency = sc_core::SC_ZERO_TIME;  // detecting an L1 miss
     sc_core::sc_time stlb_latency = sc_core::sc_time(2, sc_core::SC_NS);  // an STLB lookup
     sc_core::sc_time access_latency = sc_core::sc_time(1, sc_core::SC_NS);  // the data access itself
+    std::string walker = "tlm";  // which walker the platform binds to walk_socket: tlm, rtl, lockstep
     uint64_t seed = 1;  // the run's seed; random replacement derives per-core, per-array seeds
     unsigned cpu = 0;   // which core (seed derivation only)
   };
@@ -59,35 +60,62 @@ class Mmu : public sc_core::sc_module {
   // The fast path: completes the access and returns true when the L1 TLB
   // holds a translation that permits it and carries a host pointer (and no
   // walk in flight needs the core to wait); otherwise returns false and
-  // changes nothing (the caller then uses cpu_socket).
-  bool try_access(uint64_t va, unsigned len, x86::Access acc, bool user, void* data, sc_core::sc_time& delay) {
-    if (__builtin_expect(seq_ >= window_.gate(), 0) && !reopen(delay)) return false;
-    Tlb& t = acc == x86::Access::fetch ? *itlb_ : *dtlb_;
-    Tlb::Loc loc;
-    TlbEntry* e = t.find(va, pcid_, loc);
-    if (!e || !(e->perm & TlbEntry::perm_bit(acc, user))) return false;
-    uint8_t* host = e->host_for(va, len);
-    if (__builtin_expect(!host, 0)) {
-      if (!e->pending || !settle(*e, delay) || !(host = e->host_for(va, len))) return false;
+  // changes nothing (the caller then uses cpu_socket). As for a core's user
+  // access (hw/cpu/user_program.h), [va, va + len) lies within one page.
+  __attribute__((always_inline)) bool try_access(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
+                                                sc_core::sc_time& delay) {
+    // Inline: with no walk in flight, a hit in the memo of recent 4 KiB hits
+    // (see Memo). Everything else that can complete without a TLM call is in
+    // try_access_rest(), which also fills the memo.
+    FastState fs = fast_begin();
+    uint64_t spent_ps = 0;
+    if (__builtin_expect(try_memo(va, len, acc, user, data, fs, spent_ps), 1)) {
+      fast_end(fs);
+      delay += hit_cost_;
+      return true;
     }
-    t.hit(loc, *e);
-    ++seq_;
-    if (len == 8) {  // the common case without a call to memcpy
-      uint64_t v;
-      if (acc == x86::Access::write) {
-        std::memcpy(&v, data, 8);
-        std::memcpy(host, &v, 8);
-      } else {
-        std::memcpy(&v, host, 8);
-        std::memcpy(data, &v, 8);
-      }
-    } else if (acc == x86::Access::write) {
-      std::memcpy(host, data, len);
-    } else {
-      std::memcpy(data, host, len);
+    return try_access_rest(va, len, acc, user, data, delay);
+  }
+
+  // The per-access state of the fast path: the L1 TLBs' LRU clocks, which
+  // also count memo hits. A caller running many accesses (a core's loop, a
+  // benchmark) holds it in a local between fast_begin() and fast_end(), with
+  // its time in picoseconds beside it, so that no access waits on the
+  // previous one's store to a counter in memory. Nothing else may use the
+  // MMU in between: end before any other call, begin again after it.
+  struct FastState {
+    uint64_t clock[2];
+    // Constant between begin and end, held here so that no access reloads
+    // them from the MMU (the stamp store might alias them).
+    uint64_t epoch;
+    uint64_t pcid;
+    uint64_t hit_cost_ps;
+  };
+  FastState fast_begin() const { return {{lru_clock_[0], lru_clock_[1]}, epoch_, pcid_, hit_cost_ps_}; }
+  void fast_end(const FastState& fs) {
+    lru_clock_[0] = fs.clock[0];
+    lru_clock_[1] = fs.clock[1];
+  }
+  // A memo hit: completes the access, adds its latency to `local_ps` and
+  // returns true; otherwise false with nothing changed (then end the fast
+  // state and call try_access()).
+  __attribute__((always_inline)) bool try_memo(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
+                                              FastState& fs, uint64_t& local_ps) {
+    const uint64_t vpn = va >> 12;
+    const unsigned kind = acc == x86::Access::fetch;
+    // One memo per access type, filled only by accesses the entry permits
+    // (for user mode, which is all a core sends here): no rights test here.
+    const Memo& m = memo_[static_cast<unsigned>(acc)][vpn & (kMemo - 1)];
+    if (__builtin_expect(user && m.key == ((vpn << 16) | fs.pcid) && m.epoch == fs.epoch, 1)) {
+      // One counter: the TLB's LRU clock, which also counts these hits.
+      const uint64_t tick = ++fs.clock[kind];
+      if (m.stamp) *m.stamp = tick;
+      else m.array->touch(m.set, m.way);
+      copy(acc, m.host + (va & 0xfff), data, len);
+      local_ps += fs.hit_cost_ps;
+      return true;
     }
-    delay += hit_cost_;
-    return true;
+    return false;
   }
 
   // ---- Control state, reached through the core's HAL ----
@@ -127,14 +155,33 @@ class Mmu : public sc_core::sc_module {
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  // Cold parts of the fast path. reopen(): walks or a barrier closed the
-  // fast path; reopens it if they are over by the core's time. settle(): a
-  // pending entry becomes usable once its walk has completed.
-  __attribute__((noinline)) bool reopen(const sc_core::sc_time& delay);
-  __attribute__((noinline)) bool settle(TlbEntry& e, const sc_core::sc_time& delay);
+  static void copy(x86::Access acc, uint8_t* host, void* data, unsigned len) {
+    if (len == 8) {  // the common case, without a call to memcpy
+      uint64_t v;
+      if (acc == x86::Access::write) {
+        std::memcpy(&v, data, 8);
+        std::memcpy(host, &v, 8);
+      } else {
+        std::memcpy(&v, host, 8);
+        std::memcpy(data, &v, 8);
+      }
+    } else if (acc == x86::Access::write) {
+      std::memcpy(host, data, len);
+    } else {
+      std::memcpy(data, host, len);
+    }
+  }
+  // The rest of the fast path: other page sizes and arrays; accesses while
+  // walks are in flight (counted for the lookahead bound, and reopening the
+  // memo once they are over by the core's time); pending entries, which
+  // become usable when their walk completes or are joined while it is in
+  // flight.
+  __attribute__((noinline)) bool try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
+                                                 sc_core::sc_time& delay);
   void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
-  // Walks va; the walk starts at `start` (absolute); `done` gets its completion.
-  bool walk(uint64_t va, x86::Access acc, bool user, sc_core::sc_time start, WalkRequest& rq, WalkResult& res,
+  // Walks va from `start` (absolute): the request and result are in
+  // walk_ext_; `done` gets the completion; `base` the SystemC time after it.
+  bool walk(uint64_t va, x86::Access acc, bool user, sc_core::sc_time start, sc_core::sc_time& base,
             sc_core::sc_time& done);
   // The whole-page entry of a walk's translation (host pointer from DMI).
   TlbEntry page_entry(uint64_t va, const WalkResult& r);
@@ -150,9 +197,41 @@ class Mmu : public sc_core::sc_module {
   Params p_;
   std::unique_ptr<Tlb> itlb_, dtlb_, stlb_;
   std::unique_ptr<Pwc> pwc_;
+  Tlb* l1_[3];  // by x86::Access: read, write -> DTLB; fetch -> ITLB
+  // A host-side memo in front of each L1 TLB (as QEMU's softmmu TLB):
+  // direct-mapped by page, it remembers where a recent 4 KiB hit was found,
+  // so a repeat hit needs no set search. It is not a hardware structure: a
+  // memo hit is exactly a hit of that TLB entry (its replacement state and
+  // statistics are updated as by any hit), and any change to the TLBs
+  // (fill, invalidation, DMI revocation, rights) bumps epoch_, which
+  // invalidates every memo entry.
+  struct alignas(64) Memo {
+    uint64_t key = ~0ull;        // (vpn << 16) | PCID of the lookup
+    uint64_t epoch = 0;
+    uint8_t* host = nullptr;     // the page's host pointer (DMI covers the whole page)
+    uint64_t* stamp = nullptr;   // the entry's LRU stamp; null for other policies
+    TlbArray* array = nullptr;
+    uint16_t set = 0, way = 0;
+  };
+  static constexpr unsigned kMemo = 64;
+  Memo memo_[3][kMemo];     // by x86::Access: read, write (DTLB), fetch (ITLB)
+  // The L1 miss try_access_rest() just found (page, PCID, L1 kind, epoch):
+  // the slow path that follows for the same access need not probe again.
+  uint64_t last_miss_key_ = ~0ull, last_miss_epoch_ = 0;
+  uint64_t lru_clock_[2] = {};  // the DTLB's and ITLB's LRU clocks (see Tlb::lru_clock)
+
+  // Bumped by every change to the TLBs; bit 63 set while walks are in
+  // flight (the window's busy bit), which no memo entry carries.
+  uint64_t epoch_ = 1;
+
   WalkWindow window_;
   sc_core::sc_time hit_cost_;
-  uint64_t seq_ = 0;  // accesses issued (fast and slow path): the window's clock
+  uint64_t hit_cost_ps_ = 0;
+  sc_core::sc_time ps_;   // one picosecond (debug ticks), made once
+  sc_core::sc_time now_;  // the core's time in the slow path (debug lines of TLBs and PWC)
+  // Accesses counted while walks are in flight (and by the slow path): the
+  // window's clock for the lookahead bound; only differences matter.
+  uint64_t seq_ = 0;
   uint64_t cr3_ = 0;
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;

@@ -10,10 +10,6 @@
 namespace hw {
 
 namespace {
-uint64_t now_ps() {
-  return static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS));
-}
-constexpr uint64_t kNoTag = ~0ull;
 }  // namespace
 
 const char* pwc_level_name(unsigned level) {
@@ -42,16 +38,18 @@ PwcLevel::PwcLevel(sim::stats::Group* stats_parent, unsigned level, unsigned lev
   const unsigned va_bits = x86::level_shift(levels + 1);
   tag_mask_ = (1ull << (va_bits - shift_)) - 1;
   entries_.resize(static_cast<size_t>(g_.sets) * g_.ways);
+  keys_.assign(entries_.size(), kNoKey);
 }
 
 const PwcLevel::Entry* PwcLevel::find(uint64_t va, uint16_t pcid, unsigned* slot) const {
   const uint64_t tag = tag_of(va);
+  const uint64_t k = key(tag, pcid);
   const unsigned base = static_cast<unsigned>(tag & (g_.sets - 1)) * g_.ways;
+  const uint64_t* keys = &keys_[base];
   for (unsigned w = 0; w < g_.ways; ++w) {
-    const Entry& e = entries_[base + w];
-    if (e.tag == tag && e.pcid == pcid) {
+    if (keys[w] == k) {
       if (slot) *slot = base + w;
-      return &e;
+      return &entries_[base + w];
     }
   }
   return nullptr;
@@ -60,17 +58,19 @@ const PwcLevel::Entry* PwcLevel::find(uint64_t va, uint16_t pcid, unsigned* slot
 bool PwcLevel::insert(const Entry& e) {
   const unsigned set = static_cast<unsigned>(e.tag & (g_.sets - 1));
   const unsigned base = set * g_.ways;
+  const uint64_t k = key(e.tag, e.pcid);
   unsigned way = g_.ways;
   for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w)
-    if (entries_[base + w].tag == e.tag && entries_[base + w].pcid == e.pcid) way = w;
+    if (keys_[base + w] == k) way = w;
   for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w)
-    if (entries_[base + w].tag == kNoTag) way = w;
+    if (keys_[base + w] == kNoKey) way = w;
   bool evicted = false;
   if (way == g_.ways) {
     way = repl_.victim(set);
     evicted = true;
     ++stats.evictions;
   }
+  keys_[base + way] = k;
   entries_[base + way] = e;
   repl_.touch(set, way);
   ++stats.fills;
@@ -79,9 +79,9 @@ bool PwcLevel::insert(const Entry& e) {
 
 unsigned PwcLevel::flush_pcid(uint16_t pcid) {
   unsigned n = 0;
-  for (Entry& e : entries_)
-    if (e.tag != kNoTag && e.pcid == pcid) {
-      e.tag = kNoTag;
+  for (size_t i = 0; i < keys_.size(); ++i)
+    if (keys_[i] != kNoKey && entries_[i].pcid == pcid) {
+      drop(i);
       ++n;
     }
   stats.invalidations += n;
@@ -90,9 +90,9 @@ unsigned PwcLevel::flush_pcid(uint16_t pcid) {
 
 unsigned PwcLevel::flush_all() {
   unsigned n = 0;
-  for (Entry& e : entries_)
-    if (e.tag != kNoTag) {
-      e.tag = kNoTag;
+  for (size_t i = 0; i < keys_.size(); ++i)
+    if (keys_[i] != kNoKey) {
+      drop(i);
       ++n;
     }
   stats.invalidations += n;
@@ -102,12 +102,17 @@ unsigned PwcLevel::flush_all() {
 unsigned PwcLevel::flush_va(uint64_t va, uint16_t pcid) {
   unsigned slot = 0;
   if (!find(va, pcid, &slot)) return 0;
-  entries_[slot].tag = kNoTag;
+  drop(slot);
   ++stats.invalidations;
   return 1;
 }
 
 // ---- Pwc --------------------------------------------------------------------------
+
+uint64_t Pwc::tick() const {
+  const sc_core::sc_time t = clock_ ? *clock_ : sc_core::sc_time_stamp();
+  return static_cast<uint64_t>(t / sc_core::sc_time(1, sc_core::SC_PS));
+}
 
 Pwc::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "pwc") {}
 
@@ -138,13 +143,13 @@ void Pwc::lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
       rq.acc_rw = e->rw;
       rq.acc_us = e->us;
       rq.acc_nx = e->nx;
-      DPRINTF(PWC, now_ps(), who_.c_str(), "hit {} va={:#x} pcid={} -> table {:#x} (walk starts at L{})",
+      DPRINTF(PWC, tick(), who_.c_str(), "hit {} va={:#x} pcid={} -> table {:#x} (walk starts at L{})",
               pwc_level_name(l), va, pcid, e->table, l - 1);
       return;
     }
     ++c->stats.misses;
   }
-  DPRINTF(PWC, now_ps(), who_.c_str(), "miss va={:#x} pcid={}", va, pcid);
+  DPRINTF(PWC, tick(), who_.c_str(), "miss va={:#x} pcid={}", va, pcid);
 }
 
 void Pwc::fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid) {
@@ -166,7 +171,7 @@ void Pwc::fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid) {
     entry.us = us;
     entry.nx = nx;
     const bool evicted = caches_[l]->insert(entry);
-    DPRINTF(PWC, now_ps(), who_.c_str(), "fill {} va={:#x} pcid={} -> table {:#x}{}", pwc_level_name(l), rq.va, pcid,
+    DPRINTF(PWC, tick(), who_.c_str(), "fill {} va={:#x} pcid={} -> table {:#x}{}", pwc_level_name(l), rq.va, pcid,
             entry.table, evicted ? " (evicted one)" : "");
   }
 }
@@ -175,7 +180,7 @@ unsigned Pwc::flush_pcid(uint16_t pcid) {
   unsigned n = 0;
   for (auto& c : caches_)
     if (c) n += c->flush_pcid(pcid);
-  if (n) DPRINTF(PWC, now_ps(), who_.c_str(), "invalidate pcid={}: {} entries", pcid, n);
+  if (n) DPRINTF(PWC, tick(), who_.c_str(), "invalidate pcid={}: {} entries", pcid, n);
   return n;
 }
 
@@ -183,7 +188,7 @@ unsigned Pwc::flush_all() {
   unsigned n = 0;
   for (auto& c : caches_)
     if (c) n += c->flush_all();
-  if (n) DPRINTF(PWC, now_ps(), who_.c_str(), "invalidate all: {} entries", n);
+  if (n) DPRINTF(PWC, tick(), who_.c_str(), "invalidate all: {} entries", n);
   return n;
 }
 
@@ -191,7 +196,7 @@ unsigned Pwc::flush_va(uint64_t va, uint16_t pcid) {
   unsigned n = 0;
   for (auto& c : caches_)
     if (c) n += c->flush_va(va, pcid);
-  if (n) DPRINTF(PWC, now_ps(), who_.c_str(), "invalidate va={:#x} pcid={}: {} entries", va, pcid, n);
+  if (n) DPRINTF(PWC, tick(), who_.c_str(), "invalidate va={:#x} pcid={}: {} entries", va, pcid, n);
   return n;
 }
 

@@ -60,8 +60,8 @@ class PwcLevel {
 
   template <typename F>
   void for_each_valid(F&& f) const {
-    for (const Entry& e : entries_)
-      if (e.tag != ~0ull) f(e);
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (keys_[i] != kNoKey) f(entries_[i]);
   }
 
   struct Stats : sim::stats::Group {
@@ -74,10 +74,19 @@ class PwcLevel {
   } stats;
 
  private:
+  // Lookups scan dense keys (tag and PCID in one word), not whole entries.
+  static constexpr uint64_t kNoKey = ~0ull;
+  static uint64_t key(uint64_t tag, uint16_t pcid) { return (tag << 16) | pcid; }
+  void drop(size_t i) {
+    keys_[i] = kNoKey;
+    entries_[i].tag = ~0ull;
+  }
+
   unsigned level_;
   PwcGeometry g_;
   unsigned shift_;
   uint64_t tag_mask_;
+  std::vector<uint64_t> keys_;
   std::vector<Entry> entries_;
   Replacement repl_;
 };
@@ -97,6 +106,8 @@ class Pwc {
   Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned levels, const Params& p, uint64_t seed);
 
   bool enabled() const { return p_.enabled; }
+  // Debug lines carry this time (the owning core's) when set, else SystemC's.
+  void set_clock(const sc_core::sc_time* now) { clock_ = now; }
   const Params& params() const { return p_; }
   PwcLevel* level(unsigned l) { return l < caches_.size() ? caches_[l].get() : nullptr; }
 
@@ -122,7 +133,10 @@ class Pwc {
   } stats;
 
  private:
+  uint64_t tick() const;
+
   Params p_;
+  const sc_core::sc_time* clock_ = nullptr;
   unsigned levels_;
   std::string who_;
   std::vector<std::unique_ptr<PwcLevel>> caches_;  // by level; null where absent

@@ -38,7 +38,6 @@ Replacement::Replacement(ReplacementPolicy policy, unsigned sets, unsigned ways,
 }
 
 void Replacement::reset() {
-  clock_ = 0;
   // xorshift64* must not start at 0.
   rng_ = mix_seed(seed_, 0x5eed) | 1;
   switch (policy_) {

@@ -30,12 +30,24 @@ class Replacement {
   Replacement(ReplacementPolicy policy, unsigned sets, unsigned ways, uint64_t seed);
 
   ReplacementPolicy policy() const { return policy_; }
+  // LRU: use a clock shared with other arrays (any monotonic counter orders
+  // the uses within a set), so a caller can stamp a use directly.
+  void share_clock(uint64_t* clock) { clock_ = clock; }
+  uint64_t* clock() { return clock_; }
+
+  // Times this object advanced the clock (its own LRU touches).
+  uint64_t ticks() const { return ticks_; }
+  // LRU: where the use stamp of (set, way) lives.
+  uint64_t* stamp(unsigned set, unsigned way) {
+    return policy_ == ReplacementPolicy::lru ? &stamps_[static_cast<size_t>(set) * ways_ + way] : nullptr;
+  }
 
   // A use of (set, way): on every hit and fill. Hot: inline and branch-light.
   void touch(unsigned set, unsigned way) {
     switch (policy_) {
       case ReplacementPolicy::lru:
-        stamps_[static_cast<size_t>(set) * ways_ + way] = ++clock_;
+        stamps_[static_cast<size_t>(set) * ways_ + way] = ++*clock_;
+        ++ticks_;
         break;
       case ReplacementPolicy::tree_plru:
         plru_touch(set, way);
@@ -66,7 +78,8 @@ class Replacement {
 
   ReplacementPolicy policy_;
   unsigned sets_, ways_;
-  uint64_t clock_ = 0;
+  uint64_t own_clock_ = 0, ticks_ = 0;
+  uint64_t* clock_ = &own_clock_;
   std::vector<uint64_t> stamps_;  // lru: last use per way
   std::vector<uint8_t> tree_;     // tree-plru: ways-1 node bits per set (stride ways)
   uint64_t seed_, rng_;

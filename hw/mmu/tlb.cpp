@@ -10,11 +10,6 @@
 
 namespace hw {
 
-namespace {
-uint64_t now_ps() {
-  return static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS));
-}
-}  // namespace
 
 const char* size_name(unsigned code) {
   static const char* const names[kPageSizes] = {"4k", "2m", "1g"};
@@ -37,23 +32,33 @@ TlbArray::TlbArray(const Geometry& g, uint64_t seed)
   entries_.resize(tags_.size());
 }
 
-unsigned TlbArray::insert(const TlbEntry& e, TlbEntry* evicted, bool* did_evict) {
+unsigned TlbArray::insert(const TlbEntry& e, const TlbEntry** evicted) {
   const unsigned set = static_cast<unsigned>(e.vpn & set_mask_);
   const unsigned base = set * g_.ways;
   const uint64_t tag = tag_of(e.vpn, e.size);
-  unsigned way = g_.ways;
-  // The same translation (same page, same address space): replace in place.
-  for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w) {
-    const TlbEntry& x = entries_[base + w];
-    if (tags_[base + w] == tag && (x.global || e.global || x.pcid == e.pcid)) way = w;
+  // The same translation (same page, same address space) is replaced in
+  // place; else the first invalid way; else the policy's victim.
+  unsigned way = g_.ways, free_way = g_.ways;
+  for (unsigned w = 0; w < g_.ways; ++w) {
+    const uint64_t t = tags_[base + w];
+    if (t == tag) {
+      const TlbEntry& x = entries_[base + w];
+      if (x.global || e.global || x.pcid == e.pcid) {
+        way = w;
+        break;
+      }
+    } else if (t == kNoTag && free_way == g_.ways) {
+      free_way = w;
+    }
   }
-  for (unsigned w = 0; w < g_.ways && way == g_.ways; ++w)
-    if (tags_[base + w] == kNoTag) way = w;
-  *did_evict = false;
+  if (way == g_.ways) way = free_way;
+  *evicted = nullptr;
   if (way == g_.ways) {
     way = repl_.victim(set);
-    *evicted = entries_[base + way];
-    *did_evict = true;
+    last_evicted_.vpn = entries_[base + way].vpn;
+    last_evicted_.size = entries_[base + way].size;
+    last_evicted_.pcid = entries_[base + way].pcid;
+    *evicted = &last_evicted_;
   }
   tags_[base + way] = tag;
   entries_[base + way] = e;
@@ -63,7 +68,10 @@ unsigned TlbArray::insert(const TlbEntry& e, TlbEntry* evicted, bool* did_evict)
 
 // ---- Tlb ------------------------------------------------------------------------
 
-Tlb::SizeStats::SizeStats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
+Tlb::SizeStats::SizeStats(sim::stats::Group* parent, const std::string& name, Tlb* owner, unsigned size)
+    : sim::stats::Group(parent, name),
+      hits(this, "hits", "Lookups that hit an entry of this page size", "Count",
+           [owner, size] { return owner->hits(size); }) {}
 
 Tlb::Stats::Stats(sim::stats::Group* parent, const std::string& name, Tlb* t)
     : sim::stats::Group(parent, name),
@@ -99,7 +107,15 @@ Tlb::Tlb(sim::stats::Group* stats_parent, const std::string& name, const std::st
     for (auto& a : arrays_)
       if (a->holds(s)) probes_.push_back({a.get(), s});
   for (unsigned s = 0; s < kPageSizes; ++s)
-    if (holds(s)) size_stats_[s] = std::make_unique<SizeStats>(&stats, size_name(s));
+    if (holds(s)) size_stats_[s] = std::make_unique<SizeStats>(&stats, size_name(s), this, s);
+  for (unsigned s = 0; s < kPageSizes; ++s)
+    for (auto& a : arrays_)
+      if (!fill_target_[s] && a->holds(s)) fill_target_[s] = a.get();
+  for (auto& a : arrays_) {
+    a->replacement().share_clock(lru_clock_);
+    for (unsigned s = 0; s < kPageSizes; ++s)
+      if (a->holds(s)) a->hit_count[s] = &slow_hits_[s];
+  }
 }
 
 unsigned Tlb::capacity() const {
@@ -121,30 +137,49 @@ uint64_t Tlb::sum(sim::stats::Scalar SizeStats::*field) const {
   return n;
 }
 
-uint64_t Tlb::hits() const { return sum(&SizeStats::hits); }
+uint64_t Tlb::tick() const {
+  const sc_core::sc_time t = clock_ ? *clock_ : sc_core::sc_time_stamp();
+  return static_cast<uint64_t>(t / sc_core::sc_time(1, sc_core::SC_PS));
+}
+
+void Tlb::share_lru_clock(uint64_t* clock) {
+  *clock = *lru_clock_;
+  lru_clock_ = clock;
+  for (auto& a : arrays_) a->replacement().share_clock(clock);
+}
+
+uint64_t Tlb::memo_hits() const {
+  uint64_t ticks = 0;
+  for (const auto& a : arrays_) ticks += const_cast<TlbArray&>(*a).replacement().ticks();
+  return *lru_clock_ - ticks;
+}
+
+uint64_t Tlb::hits(unsigned size) const { return slow_hits_[size] + (size == 0 ? memo_hits() : 0); }
+
+uint64_t Tlb::hits() const {
+  uint64_t n = 0;
+  for (unsigned s = 0; s < kPageSizes; ++s) n += hits(s);
+  return n;
+}
 
 TlbEntry* Tlb::insert(const TlbEntry& e) {
-  if (!holds(e.size)) throw std::logic_error(fmt::format("{}: fill of a size it does not hold", name_));
-  TlbArray* target = nullptr;
-  for (auto& a : arrays_)
-    if (a->holds(e.size)) {
-      target = a.get();
-      break;
-    }
-  TlbEntry old;
-  bool evicted = false;
-  const unsigned slot = target->insert(e, &old, &evicted);
+  TlbArray* target = e.size < kPageSizes ? fill_target_[e.size] : nullptr;
+  if (!target) throw std::logic_error(fmt::format("{}: fill of a size it does not hold", name_));
+  const TlbEntry* old = nullptr;
+  changed();
+  const unsigned slot = target->insert(e, &old);
   ++size_stats_[e.size]->fills;
   if (e.page_size > e.size) ++fractured_;
-  if (evicted) {
-    ++size_stats_[old.size]->evictions;
-    DPRINTF(TLB, now_ps(), who_.c_str(), "evict va={:#x} size={} pcid={}", old.va_base(), size_name(old.size),
-            old.pcid);
+  if (old) {
+    ++size_stats_[old->size]->evictions;
+    DPRINTF(TLB, tick(), who_.c_str(), "evict va={:#x} size={} pcid={}", old->va_base(), size_name(old->size),
+            old->pcid);
   }
   return &target->entry(slot);
 }
 
 unsigned Tlb::flush_if(bool (*pred)(const TlbEntry&, const void*), const void* ctx) {
+  changed();
   unsigned n = 0;
   for (auto& a : arrays_) {
     for (unsigned s = 0; s < a->capacity(); ++s) {
@@ -170,6 +205,7 @@ bool owned(const TlbEntry& e, uint16_t pcid, bool include_global) {
 }  // namespace
 
 unsigned Tlb::flush_va(uint64_t va, uint16_t pcid, bool include_global) {
+  changed();
   unsigned n = 0;
   if (fractured_) {
     // A page held as pieces: every piece goes, not only the one holding va.
@@ -199,7 +235,7 @@ unsigned Tlb::flush_va(uint64_t va, uint16_t pcid, bool include_global) {
     }
   }
   if (n)
-    DPRINTF(TLB, now_ps(), who_.c_str(), "invalidate va={:#x} pcid={}{}: {} entries", va, pcid,
+    DPRINTF(TLB, tick(), who_.c_str(), "invalidate va={:#x} pcid={}{}: {} entries", va, pcid,
             include_global ? " +global" : "", n);
   return n;
 }
@@ -213,7 +249,7 @@ unsigned Tlb::flush_pcid(uint16_t pcid, bool include_global) {
       },
       &ctx);
   if (n)
-    DPRINTF(TLB, now_ps(), who_.c_str(), "invalidate pcid={}{}: {} entries", pcid, include_global ? " +global" : "",
+    DPRINTF(TLB, tick(), who_.c_str(), "invalidate pcid={}{}: {} entries", pcid, include_global ? " +global" : "",
             n);
   return n;
 }
@@ -223,11 +259,12 @@ unsigned Tlb::flush_all(bool include_global) {
   const unsigned n = flush_if([](const TlbEntry& e, const void* p) { return *static_cast<const bool*>(p) || !e.global; },
                               &g);
   if (include_global) fractured_ = 0;
-  if (n) DPRINTF(TLB, now_ps(), who_.c_str(), "invalidate all{}: {} entries", include_global ? " +global" : "", n);
+  if (n) DPRINTF(TLB, tick(), who_.c_str(), "invalidate all{}: {} entries", include_global ? " +global" : "", n);
   return n;
 }
 
 void Tlb::revoke_host(uint64_t pa_start, uint64_t pa_end) {
+  changed();
   for (auto& a : arrays_) {
     for (unsigned s = 0; s < a->capacity(); ++s) {
       if (!a->valid(s)) continue;
@@ -239,6 +276,7 @@ void Tlb::revoke_host(uint64_t pa_start, uint64_t pa_end) {
 }
 
 void Tlb::recompute_perm(bool wp, bool nxe) {
+  changed();
   for (auto& a : arrays_)
     for (unsigned s = 0; s < a->capacity(); ++s)
       if (a->valid(s)) a->entry(s).compute_perm(wp, nxe);

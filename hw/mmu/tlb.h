@@ -19,10 +19,13 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <systemc>
 
 #include "hw/mmu/replacement.h"
 #include "hw/sim/stats.h"
@@ -51,7 +54,7 @@ struct TlbEntry {
   // (then pending_host holds it until the walk completes).
   uint8_t* host = nullptr;
   uint8_t* pending_host = nullptr;
-  uint64_t ready_ps = 0;         // pending: when the walk completes (absolute, ps)
+  sc_core::sc_time ready;        // pending: when the walk completes (absolute)
   uint32_t host_lo = 0, host_hi = 0;
   uint16_t pcid = 0;
   uint8_t size = 0;              // size code of this entry
@@ -76,10 +79,28 @@ struct TlbEntry {
     return true;
   }
   void compute_perm(bool wp, bool nxe) {
-    perm = 0;
-    for (bool user : {false, true})
-      for (x86::Access acc : {x86::Access::read, x86::Access::write, x86::Access::fetch})
-        if (allows(acc, user, wp, nxe) && (acc != x86::Access::write || dirty)) perm |= perm_bit(acc, user);
+    perm = perm_table()[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | (wp ? 16 : 0) | (nxe ? 32 : 0)];
+  }
+  // The permission bits of every combination of rights, D, WP and NXE.
+  static const uint8_t* perm_table() {
+    static const struct Table {
+      uint8_t bits[64];
+      Table() {
+        for (unsigned i = 0; i < 64; ++i) {
+          TlbEntry e;
+          e.rw = i & 1;
+          e.us = i & 2;
+          e.nx = i & 4;
+          e.dirty = i & 8;
+          uint8_t p = 0;
+          for (bool user : {false, true})
+            for (x86::Access acc : {x86::Access::read, x86::Access::write, x86::Access::fetch})
+              if (e.allows(acc, user, i & 16, i & 32) && (acc != x86::Access::write || e.dirty)) p |= perm_bit(acc, user);
+          bits[i] = p;
+        }
+      }
+    } table;
+    return table.bits;
   }
 };
 
@@ -109,6 +130,23 @@ class TlbArray {
     const unsigned s = static_cast<unsigned>(vpn & set_mask_);
     const unsigned base = s * g_.ways;
     const uint64_t* t = &tags_[base];
+    if (g_.ways <= 64) {
+      // Branch-free over the ways (no mispredicted early exit), then the
+      // (rare) tag matches in order.
+      uint64_t match = 0;
+      for (unsigned w = 0; w < g_.ways; ++w) match |= static_cast<uint64_t>(t[w] == tag) << w;
+      while (match) {
+        const unsigned w = static_cast<unsigned>(__builtin_ctzll(match));
+        TlbEntry& e = entries_[base + w];
+        if (e.global || e.pcid == pcid) {
+          set = s;
+          way = w;
+          return &e;
+        }
+        match &= match - 1;
+      }
+      return nullptr;
+    }
     for (unsigned w = 0; w < g_.ways; ++w) {
       if (t[w] == tag) {
         TlbEntry& e = entries_[base + w];
@@ -122,11 +160,15 @@ class TlbArray {
     return nullptr;
   }
   void touch(unsigned set, unsigned way) { repl_.touch(set, way); }
+  Replacement& replacement() { return repl_; }
+  // The per-size hit counter a hit in this array counts (set by the Tlb).
+  uint64_t* hit_count[kPageSizes] = {};
 
   // Installs e (replacing a matching entry, else an invalid way, else the
-  // policy's victim). Returns the slot; `evicted` receives a valid entry that
+  // policy's victim). Returns the slot; `evicted` points at a valid entry that
   // was replaced by a different translation.
-  unsigned insert(const TlbEntry& e, TlbEntry* evicted, bool* did_evict);
+  // (it stays readable until the next insert).
+  unsigned insert(const TlbEntry& e, const TlbEntry** evicted);
 
   bool valid(unsigned slot) const { return tags_[slot] != kNoTag; }
   TlbEntry& entry(unsigned slot) { return entries_[slot]; }
@@ -139,6 +181,7 @@ class TlbArray {
   unsigned holds_mask_ = 0;
   std::vector<uint64_t> tags_;     // scanned on every lookup: kept apart from the payload
   std::vector<TlbEntry> entries_;
+  TlbEntry last_evicted_;
   Replacement repl_;
 };
 
@@ -148,6 +191,12 @@ class Tlb {
       const std::vector<TlbArray::Geometry>& arrays, uint64_t seed);
 
   const std::string& name() const { return name_; }
+  // Debug lines carry this time (the owning core's) when set, else SystemC's.
+  void set_clock(const sc_core::sc_time* now) { clock_ = now; }
+  // Every change to the entries (fill, invalidation, host pointers, rights)
+  // increments *epoch: host-side memos of lookups check it.
+  void set_epoch(uint64_t* epoch) { epoch_ = epoch; }
+  void changed() { ++*epoch_; }
   const std::vector<std::unique_ptr<TlbArray>>& arrays() const { return arrays_; }
   bool holds(unsigned size) const { return holds_mask_ & (1u << size); }
   // The largest held size not above `size` (every structure holds 4 KiB).
@@ -178,8 +227,16 @@ class Tlb {
   // A use of an entry found by find(): counts the hit, updates replacement.
   void hit(const Loc& loc, const TlbEntry& e) {
     loc.array->touch(loc.set, loc.way);
-    ++size_stats_[e.size]->hits;
+    ++*loc.array->hit_count[e.size];
   }
+  // The clock of this TLB's LRU arrays; share_lru_clock() keeps it at
+  // `clock` (the MMU keeps it next to its memo of recent hits). The memo
+  // advances it once per hit it completes (4 KiB entries): those are the
+  // clock's advances that no array made itself.
+  uint64_t* lru_clock() { return lru_clock_; }
+  void share_lru_clock(uint64_t* clock);
+  uint64_t memo_hits() const;
+  uint64_t hits(unsigned size) const;
   // find() that counts a hit or a miss.
   TlbEntry* lookup(uint64_t va, uint16_t pcid) {
     Loc loc;
@@ -187,6 +244,11 @@ class Tlb {
     if (e) hit(loc, *e);
     else ++stats.misses;
     return e;
+  }
+  // A lookup known to miss (its probe was just made): counts the miss.
+  TlbEntry* count_miss() {
+    ++stats.misses;
+    return nullptr;
   }
   // The miss just counted was resolved with an entry of this size.
   void attribute_miss(unsigned size) { ++size_stats_[size]->misses; }
@@ -216,8 +278,8 @@ class Tlb {
   unsigned valid_entries() const;
 
   struct SizeStats : sim::stats::Group {
-    SizeStats(sim::stats::Group* parent, const std::string& name);
-    sim::stats::Scalar hits{this, "hits", "Lookups that hit an entry of this page size", "Count"};
+    SizeStats(sim::stats::Group* parent, const std::string& name, Tlb* owner, unsigned size);
+    sim::stats::Gauge hits;
     sim::stats::Scalar misses{this, "misses", "Misses resolved with an entry of this page size", "Count"};
     sim::stats::Formula accesses{this, "accesses", "Hits plus misses of this page size", "Count",
                                  [this] { return static_cast<double>(hits.value() + misses.value()); }};
@@ -247,9 +309,18 @@ class Tlb {
   uint64_t sum(sim::stats::Scalar SizeStats::*field) const;
   unsigned flush_if(bool (*pred)(const TlbEntry&, const void*), const void* ctx);
 
+  uint64_t tick() const;
+
   std::string name_, who_;
+  const sc_core::sc_time* clock_ = nullptr;
+  uint64_t own_lru_clock_ = 0;
+  uint64_t* lru_clock_ = &own_lru_clock_;
+  uint64_t slow_hits_[kPageSizes] = {};  // hits counted here (not by the memo)
+  uint64_t own_epoch_ = 0;
+  uint64_t* epoch_ = &own_epoch_;
   std::vector<std::unique_ptr<TlbArray>> arrays_;
   std::vector<Probe> probes_;        // (array, size) in lookup order: 4 KiB first
+  TlbArray* fill_target_[kPageSizes] = {};  // the first array holding each size
   unsigned holds_mask_ = 0;
   unsigned fractured_ = 0;           // fractured entries installed since the last full flush
   std::array<std::unique_ptr<SizeStats>, kPageSizes> size_stats_;

@@ -27,6 +27,8 @@ void WalkWindow::retire(sc_time now) {
 }
 
 void WalkWindow::update_gate() {
+  idle_ = walks_.empty() && !barrier_pending_;
+  if (busy_word_) *busy_word_ = idle_ ? (*busy_word_ & ~kBusyBit) : (*busy_word_ | kBusyBit);
   if (barrier_pending_) gate_ = 0;
   else if (walks_.empty()) gate_ = ~0ull;
   else gate_ = walks_.front().seq + p_.lookahead;
@@ -74,10 +76,15 @@ sc_time WalkWindow::acquire(sc_time now) {
   return now;
 }
 
-void WalkWindow::add(const Walk& w) {
-  stats.concurrency.sample(walks_.size());
+const WalkWindow::Walk* WalkWindow::add(const Walk& w) {
+  const uint64_t others = walks_.size();
+  ++stats.walks;
+  if (others) ++stats.overlapped;
+  stats.concurrency_sum += others;
+  if (others + 1 > stats.max_concurrency.value()) stats.max_concurrency.set(others + 1);
   walks_.push_back(w);
   update_gate();
+  return &walks_.back();
 }
 
 sc_time WalkWindow::drain(sc_time now) {

@@ -50,7 +50,8 @@ class WalkWindow {
   const Params& params() const { return p_; }
   // The fast path may complete access number seq+1 only while seq < gate().
   uint64_t gate() const { return gate_; }
-  bool idle() const { return walks_.empty() && !barrier_pending_; }
+  // No walk in flight and no barrier: accesses need no bookkeeping at all.
+  bool idle() const { return idle_; }
   unsigned in_flight() const { return static_cast<unsigned>(walks_.size()); }
 
   // Before access number `seq` issues at `now`: applies a pending
@@ -64,8 +65,8 @@ class WalkWindow {
   bool refresh(sc_core::sc_time now, uint64_t seq);
   // A walk wants to start at `now`: returns when a walker is free for it.
   sc_core::sc_time acquire(sc_core::sc_time now);
-  // Occupies a walker (call after acquire()).
-  void add(const Walk& w);
+  // Occupies a walker (call after acquire()); returns the walk as stored.
+  const Walk* add(const Walk& w);
   // A precise exception at `now`: waits for every walk; returns that time.
   sc_core::sc_time drain(sc_core::sc_time now);
   // A serialising operation: the next access waits for every walk in flight.
@@ -73,6 +74,13 @@ class WalkWindow {
   // DMI to [start, end] was revoked: drop host pointers into it.
   void revoke_host(uint64_t pa_start, uint64_t pa_end);
   void count_merge() { ++stats.merges; }
+  // While the window is not idle, bit 63 of *word is set (the MMU's memo
+  // epoch: memo hits then fail and accesses take the counting path).
+  void mark_busy_in(uint64_t* word) {
+    busy_word_ = word;
+    update_gate();
+  }
+  static constexpr uint64_t kBusyBit = 1ull << 63;
 
   struct Stats : sim::stats::Group {
     explicit Stats(sim::stats::Group* parent);
@@ -85,8 +93,16 @@ class WalkWindow {
     sim::stats::Scalar serialize_stalls{this, "serializeStalls",
                                         "Accesses that waited for walks across a serialising MMU operation", "Count"};
     sim::stats::Scalar stall_time{this, "stallTime", "Time the core waited for walks", "ps"};
-    sim::stats::Distribution concurrency{this, "concurrency", "Other walks in flight when a walk starts", "Count", 0,
-                                         1, 8};
+    sim::stats::Scalar walks{this, "walks", "Walks that occupied a walker", "Count"};
+    sim::stats::Scalar overlapped{this, "overlapped", "Walks that started while another was in flight", "Count"};
+    sim::stats::Scalar concurrency_sum{this, "concurrencySum", "Sum over walks of the other walks in flight at their start",
+                                       "Count"};
+    sim::stats::Formula concurrency{this, "concurrencyMean", "Mean number of other walks in flight when a walk starts",
+                                    "Count", [this] {
+                                      return walks.value() ? static_cast<double>(concurrency_sum.value()) / walks.value()
+                                                           : 0.0;
+                                    }};
+    sim::stats::Scalar max_concurrency{this, "maxConcurrency", "Most walks in flight at once", "Count"};
   } stats;
 
  private:
@@ -99,6 +115,8 @@ class WalkWindow {
   sc_core::sc_time barrier_ = sc_core::SC_ZERO_TIME;
   bool barrier_pending_ = false;
   uint64_t gate_ = ~0ull;
+  bool idle_ = true;
+  uint64_t* busy_word_ = nullptr;
 };
 
 }  // namespace hw

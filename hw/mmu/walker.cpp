@@ -1,6 +1,9 @@
 #include "hw/mmu/walker.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "hw/ext/memory.h"
 #include "hw/sim/debug.h"
@@ -38,11 +41,35 @@ uint64_t tick_ps(const sc_time& delay) {
 
 }  // namespace
 
+LatencyHistogram::LatencyHistogram(sim::stats::Group* parent, std::string name, std::string desc, std::string unit,
+                                   unsigned bucket_shift, unsigned buckets)
+    : Stat(parent, std::move(name), std::move(desc), std::move(unit)), shift_(bucket_shift),
+      buckets_(buckets ? buckets : 1) {}
+
+void LatencyHistogram::reset() {
+  std::fill(buckets_.begin(), buckets_.end(), 0);
+  samples_ = sum_ = overflow_ = max_seen_ = 0;
+  min_seen_ = ~0ull;
+}
+
+void LatencyHistogram::emit(sim::stats::Emitter& out, const std::string& path) const {
+  const std::string base = path + name();
+  out.integer(base + "::samples", samples_, desc() + ": samples", "Count");
+  out.real(base + "::mean", mean(), desc() + ": mean", unit());
+  out.integer(base + "::min", min_value(), desc() + ": smallest sample", unit());
+  out.integer(base + "::max", max_seen_, desc() + ": largest sample", unit());
+  out.integer(base + "::underflows", 0, desc() + ": samples below the first bucket", "Count");
+  const uint64_t width = 1ull << shift_;
+  for (size_t i = 0; i < buckets_.size(); ++i)
+    out.integer(fmt::format("{}::{}-{}", base, i * width, i * width + width - 1), buckets_[i], desc(), "Count");
+  out.integer(base + "::overflows", overflow_, desc() + ": samples above the last bucket", "Count");
+}
+
 PageWalker::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "walker") {}
 
 PageWalker::PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_parent, int bus_id)
     : sc_module(name), walk_socket("walk_socket"), mem_socket("mem_socket"), stats(stats_parent),
-      bus_id_(bus_id) {
+      bus_id_(bus_id), ns_per_unit_(1.0 / sc_time(1, sc_core::SC_NS).value()) {
   walk_socket.register_b_transport(this, &PageWalker::b_transport);
   mem_socket.register_invalidate_direct_mem_ptr(this, &PageWalker::invalidate_direct_mem_ptr);
 }
@@ -59,9 +86,10 @@ void PageWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
 }
 
 void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
-  // Absolute times: a bus-lock wait inside a read moves SystemC time and
-  // resets `delay`.
-  const sc_time started = sc_core::sc_time_stamp() + delay;
+  // A bus-lock wait inside a transaction moves SystemC time and resets
+  // `delay`: then the latency is taken from absolute times.
+  const sc_time delay0 = delay;
+  stamp0_valid_ = false;
   ++stats.walks;
   if (rq.start_level >= rq.levels) ++stats.from_root;
   DPRINTF(Walker, tick_ps(delay), name(), "walk va={:#x} {} {} cr3={:#x} start=L{}", rq.va,
@@ -72,8 +100,9 @@ void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
   stats.pt_reads += r.mem_reads;
   stats.ad_writes += r.mem_writes - r.restarts;  // each restart released a lock unchanged
   stats.restarts += r.restarts;
-  const sc_time finished = sc_core::sc_time_stamp() + delay;
-  stats.latency.sample(static_cast<uint64_t>((finished - started) / sc_time(1, sc_core::SC_NS)));
+  const sc_time latency =
+      stamp0_valid_ ? (sc_core::sc_time_stamp() + delay) - (stamp0_ + delay0) : delay - delay0;
+  stats.latency.sample(static_cast<uint64_t>(static_cast<double>(latency.value()) * ns_per_unit_ + 0.5));
   switch (r.status) {
     case WalkStatus::ok:
       ++stats.completed;
@@ -114,9 +143,11 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
   };
 
   for (;;) {  // one pass per (re)start
-    for (unsigned l = 0; l <= kMaxLevels; ++l) {
-      r.pte_valid[l] = false;
-      r.pte_addr[l] = r.pte_value[l] = 0;
+    if (r.restarts) {
+      for (unsigned l = 0; l <= kMaxLevels; ++l) {
+        r.pte_valid[l] = false;
+        r.pte_addr[l] = r.pte_value[l] = 0;
+      }
     }
     // A full walk starts at the root CR3 names (as the RTL walker does).
     uint64_t table = (rq.start_level >= rq.levels ? rq.cr3 : rq.start_table) & pmask;
@@ -200,14 +231,20 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
 }
 
 unsigned char* PageWalker::dmi_lookup(uint64_t pa, sc_time& latency, bool write) {
-  for (const tlm::tlm_dmi& d : dmi_) {
-    if (pa >= d.get_start_address() && pa + 7 <= d.get_end_address() &&
-        (write ? d.is_write_allowed() : d.is_read_allowed())) {
-      latency = write ? d.get_write_latency() : d.get_read_latency();
-      return d.get_dmi_ptr() + (pa - d.get_start_address());
+  auto usable = [&](const tlm::tlm_dmi& d) {
+    return pa >= d.get_start_address() && pa + 7 <= d.get_end_address() &&
+           (write ? d.is_write_allowed() : d.is_read_allowed());
+  };
+  size_t i = last_dmi_;
+  if (i >= dmi_.size() || !usable(dmi_[i])) {
+    for (i = 0; i < dmi_.size() && !usable(dmi_[i]); ++i) {
     }
+    if (i == dmi_.size()) return nullptr;
+    last_dmi_ = i;
   }
-  return nullptr;
+  const tlm::tlm_dmi& d = dmi_[i];
+  latency = write ? d.get_write_latency() : d.get_read_latency();
+  return d.get_dmi_ptr() + (pa - d.get_start_address());
 }
 
 PtAccess PageWalker::read(uint64_t pa, uint64_t& value, sc_time& delay, bool lock) {
@@ -219,6 +256,10 @@ PtAccess PageWalker::read(uint64_t pa, uint64_t& value, sc_time& delay, bool loc
     std::memcpy(&value, p, 8);
     delay += lat;
     return PtAccess::ok;
+  }
+  if (!stamp0_valid_) {
+    stamp0_ = sc_core::sc_time_stamp();
+    stamp0_valid_ = true;
   }
   LockExtension lock_ext;
   trans_.set_command(tlm::TLM_READ_COMMAND);
@@ -255,6 +296,10 @@ PtAccess PageWalker::write(uint64_t pa, uint64_t value, sc_time& delay, bool unl
     std::memcpy(p, &value, 8);
     delay += lat;
     return PtAccess::ok;
+  }
+  if (!stamp0_valid_) {
+    stamp0_ = sc_core::sc_time_stamp();
+    stamp0_valid_ = true;
   }
   LockExtension lock_ext;
   trans_.set_command(tlm::TLM_WRITE_COMMAND);

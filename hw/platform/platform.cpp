@@ -142,8 +142,13 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
   };
   std::vector<DmaCfg> dma_cfg;
   {
+    const bool given = p.has("dma");
     auto list = p.list("dma", "DMA engines: addr_bits (24, 32 or 64), burst (bytes per bus transaction)");
-    if (list.empty() && !p.has("dma")) dma_cfg = {{24, 64}, {32, 64}};
+    if (!given) {
+      dma_cfg = {{24, 64}, {32, 64}};
+      p.note_default("dma", nlohmann::ordered_json::parse(R"([{"addr_bits": 24, "burst": 64}, {"addr_bits": 32, "burst": 64}])"),
+                     "DMA engines (default: a 24-bit and a 32-bit one)");
+    }
     for (sim::ConfigNode& d : list) {
       DmaCfg c;
       c.bits = d.get<unsigned>("addr_bits", 32, "Widest bus address the engine can drive (24, 32 or 64)");

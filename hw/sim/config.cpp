@@ -439,6 +439,10 @@ bool ConfigNode::has(const std::string& key) const {
   return e && e->kind != ConfigTree::Kind::null;
 }
 
+void ConfigNode::note_default(const std::string& key, const nlohmann::ordered_json& value, const std::string& desc) {
+  cfg_->record(key_path(key), value, "", value.dump(), desc, false);
+}
+
 void ConfigNode::touch(const std::string& key) {
   if (ConfigTree* e = entry(key)) e->used = true;
 }

@@ -79,6 +79,9 @@ class ConfigNode {
   std::vector<std::string> keys() const;
   // Marks a key as read without reading it (it was handled by hand).
   void touch(const std::string& key);
+  // Records what an absent key (a list, say) stands for, so that config.json
+  // holds it and a run from config.json builds the same machine.
+  void note_default(const std::string& key, const nlohmann::ordered_json& value, const std::string& desc);
 
   // Throws a ConfigError at the position of `key` (or of this node).
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const;

@@ -40,6 +40,7 @@ fw::Params read_firmware_params(ConfigNode fwc) {
     const std::string desc = fmt::format("{} ({})", d.desc, d.unit);
     uint64_t v = 0;
     if (d.type == fw::ParamType::boolean) v = fwc.get<bool>(d.key, d.def != 0, desc) ? 1 : 0;
+    else if (d.type == fw::ParamType::bytes) v = fwc.get<Size>(d.key, Size{d.def}, desc).bytes;
     else v = fwc.get<uint64_t>(d.key, d.def, desc);
     if (!fw::param_set(p, d, v)) fwc.fail(d.key, fmt::format("must be between {} and {}", d.min, d.max));
   }
@@ -212,7 +213,7 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   try {
     stats::write_text(pf.stats_root(), (outdir / "stats.txt").string(), pf.sim_seconds());
     stats::write_json(pf.stats_root(), (outdir / "stats.json").string(), pf.sim_seconds());
-    for (const char* name : {"meminfo", "buddyinfo", "zoneinfo", "pagetypeinfo", "vmstat"}) {
+    for (const char* name : {"meminfo", "buddyinfo", "zoneinfo", "pagetypeinfo", "vmstat", "slabinfo"}) {
       std::ofstream os(outdir / "proc" / name);
       FileSink sink(os);
       if (!kernel->proc_show(name, sink)) {

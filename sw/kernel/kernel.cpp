@@ -17,19 +17,38 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.memblock = &memblock_;
   ctx_.nodes = &nodes_;
   ctx_.buddy = &buddy_;
+  ctx_.pcp = &pcp_;
+  ctx_.watermark = &watermark_;
+  ctx_.page_alloc = &page_alloc_;
+  ctx_.slab = &slab_;
+  ctx_.vmalloc = &vmalloc_;
+  ctx_.cma = &cma_;
+  ctx_.compaction = &compaction_;
+  ctx_.migrate = &migrate_;
+  ctx_.isolation = &isolation_;
+  ctx_.rmap = &rmap_;
+  ctx_.lru = &lru_;
+  ctx_.kswapd = &kswapd_;
   ctx_.pgtable = &pgtable_;
   ctx_.tlb = &tlb_;
-  ctx_.mm_cache = &mm_cache_;
-  ctx_.vma_cache = &vma_cache_;
   ctx_.memory = &memory_;
   ctx_.mmap = &mmap_;
   ctx_.vmstat = &vmstat_;
   buddy_.init(&ctx_);
+  pcp_.init(&ctx_);
+  watermark_.init(&ctx_);
+  page_alloc_.init(&ctx_);
+  slab_.init(&ctx_);
+  vmalloc_.init(&ctx_);
+  cma_.init(&ctx_);
+  compaction_.init(&ctx_);
+  migrate_.init(&ctx_);
+  isolation_.init(&ctx_);
+  rmap_.init(&ctx_);
+  lru_.init(&ctx_);
+  kswapd_.init(&ctx_);
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
-  task_cache_.init(&ctx_, "task_struct", sizeof(task_struct));
-  mm_cache_.init(&ctx_, "mm_struct", sizeof(mm_struct));
-  vma_cache_.init(&ctx_, "vm_area_struct", sizeof(vm_area_struct));
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -82,10 +101,12 @@ bool Kernel::setup_memblock(hal::Hal& h) {
   bool ok = true;
   // Usable RAM, trimmed to whole pages and to what the MMU can address;
   // node 0 until the node ranges say otherwise.
+  // The first page is the BIOS's, never RAM, whatever the map says
+  // (Linux's trim_bios_range).
   for (unsigned i = 0; i < boot_.nr_e820; ++i) {
     const hal::E820Entry& e = boot_.e820[i];
     if (e.type != hal::E820Type::usable) continue;
-    const uint64_t s = align_up(e.addr, PAGE_SIZE);
+    const uint64_t s = max(align_up(e.addr, PAGE_SIZE), PAGE_SIZE);
     const uint64_t end = min(align_down(e.addr + e.size, PAGE_SIZE), phys_limit);
     if (end > s) ok &= memblock_.add(s, end - s, 0);
   }
@@ -118,6 +139,60 @@ bool Kernel::setup_memblock(hal::Hal& h) {
   return true;
 }
 
+void Kernel::print_memblock(hal::Hal& h) {
+  // Linux's memblock dump (memblock=debug), at INFO: the reservations
+  // decide the managed pages, and tools read them from the log.
+  const MemblockType& m = memblock_.memory();
+  const MemblockType& r = memblock_.reserved();
+  log_.printk(h, LOGLEVEL_INFO, "MEMBLOCK configuration:");
+  log_.printk(h, LOGLEVEL_INFO, " memory size = 0x%lx reserved size = 0x%lx", static_cast<unsigned long>(m.total_size),
+              static_cast<unsigned long>(r.total_size));
+  log_.printk(h, LOGLEVEL_INFO, " memory.cnt  = 0x%x", m.cnt);
+  for (unsigned i = 0; i < m.cnt; ++i)
+    log_.printk(h, LOGLEVEL_INFO, " memory[0x%x]\t[0x%016lx-0x%016lx], 0x%016lx bytes on node %d flags: 0x0", i,
+                static_cast<unsigned long>(m.regions[i].base), static_cast<unsigned long>(m.regions[i].end() - 1),
+                static_cast<unsigned long>(m.regions[i].size), m.regions[i].nid);
+  log_.printk(h, LOGLEVEL_INFO, " reserved.cnt  = 0x%x", r.cnt);
+  for (unsigned i = 0; i < r.cnt; ++i)
+    log_.printk(h, LOGLEVEL_INFO, " reserved[0x%x]\t[0x%016lx-0x%016lx], 0x%016lx bytes flags: 0x0", i,
+                static_cast<unsigned long>(r.regions[i].base), static_cast<unsigned long>(r.regions[i].end() - 1),
+                static_cast<unsigned long>(r.regions[i].size));
+}
+
+void Kernel::print_zones(hal::Hal& h) {
+  log_.printk(h, LOGLEVEL_INFO, "Zone ranges:");
+  for (unsigned z = 0; z < ZONE_MOVABLE; ++z) {
+    uint64_t lo = ~0ull, hi = 0;
+    for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
+      const zone& zn = nodes_.node(static_cast<int>(n)).node_zones[z];
+      if (!zn.spanned_pages) continue;
+      lo = min(lo, zn.zone_start_pfn);
+      hi = max(hi, zn.zone_end_pfn());
+    }
+    if (hi > lo)
+      log_.printk(h, LOGLEVEL_INFO, "  %-8s [mem 0x%016lx-0x%016lx]", zone_name(z), static_cast<unsigned long>(PFN_PHYS(lo)),
+                  static_cast<unsigned long>(PFN_PHYS(hi) - 1));
+    else
+      log_.printk(h, LOGLEVEL_INFO, "  %-8s empty", zone_name(z));
+  }
+  log_.printk(h, LOGLEVEL_INFO, "Movable zone start for each node");
+  for (unsigned n = 0; n < nodes_.nr_nodes(); ++n)
+    if (nodes_.zone_movable_pfn(static_cast<int>(n)))
+      log_.printk(h, LOGLEVEL_INFO, "  Node %u: 0x%016lx", n,
+                  static_cast<unsigned long>(PFN_PHYS(nodes_.zone_movable_pfn(static_cast<int>(n)))));
+  for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
+    const pglist_data& pg = nodes_.node(static_cast<int>(n));
+    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+      const zone& zn = pg.node_zones[z];
+      if (!zn.spanned_pages) continue;
+      log_.printk(h, LOGLEVEL_INFO, "Node %u zone %-7s [mem 0x%016lx-0x%016lx] spanned %lu present %lu", n, zn.name,
+                  static_cast<unsigned long>(PFN_PHYS(zn.zone_start_pfn)),
+                  static_cast<unsigned long>(PFN_PHYS(zn.zone_end_pfn()) - 1),
+                  static_cast<unsigned long>(zn.spanned_pages), static_cast<unsigned long>(zn.present_pages));
+    }
+  }
+}
+
 bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   if (booted_) {
     log_.printk(bsp, LOGLEVEL_ERR, "boot: already booted");
@@ -131,35 +206,37 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   if (!setup_memblock(bsp)) return false;
 
   pgtable_.init(&ctx_, boot_.paging_levels, boot_.maxphyaddr, boot_.nx);
-  if (!nodes_.init(bsp, boot_, memblock_, log_)) return false;
-  for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
-    const pglist_data& pg = nodes_.node(static_cast<int>(n));
-    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
-      const zone& zn = pg.node_zones[z];
-      if (!zn.spanned_pages) continue;
-      log_.printk(bsp, LOGLEVEL_INFO, "Node %u zone %-7s [mem 0x%016lx-0x%016lx] present %lu", n, zn.name,
-                  static_cast<unsigned long>(PFN_PHYS(zn.zone_start_pfn)),
-                  static_cast<unsigned long>(PFN_PHYS(zn.zone_end_pfn()) - 1),
-                  static_cast<unsigned long>(zn.present_pages));
-    }
+  // Everything memblock must hand out comes first: the memmap and
+  // pageblock flags, the per-CPU structures, the CMA area.
+  if (!nodes_.init(bsp, boot_, memblock_, params_, log_)) return false;
+  if (!pcp_.alloc_pagesets(bsp, memblock_) || !slab_.alloc_percpu(bsp, memblock_)) return false;
+  if (!cma_.declare(bsp, memblock_, params_.cma)) return false;
+  print_memblock(bsp);
+  print_zones(bsp);
+  nodes_.memmap_init(bsp, memblock_, params_.deferred_struct_page_init);
+  nodes_.build_kaddr_map(bsp, memblock_);
+
+  // Hand the free RAM to the buddy allocator (Linux memblock_free_all),
+  // then the CMA area, then compute what depends on the managed pages.
+  page_alloc_.free_bootmem(bsp, memblock_);
+  cma_.activate(bsp);
+  watermark_.init_per_zone_wmark_min();
+  pcp_.update_all();
+  log_.printk(bsp, LOGLEVEL_INFO, "Built %u zonelists, mobility grouping on.  Total pages: %lu", nodes_.nr_nodes(),
+              static_cast<unsigned long>(nodes_.total_managed_pages()));
+
+  // Slab caches.
+  if (!slab_.kmem_cache_init(bsp)) return false;
+  task_cachep_ = slab_.kmem_cache_create("task_struct", sizeof(task_struct), 0, SLAB_HWCACHE_ALIGN, nullptr);
+  ctx_.mm_cachep = slab_.kmem_cache_create("mm_struct", sizeof(mm_struct), 0, SLAB_HWCACHE_ALIGN, nullptr);
+  ctx_.vma_cachep = slab_.kmem_cache_create("vm_area_struct", sizeof(vm_area_struct), 0, 0, nullptr);
+  if (!task_cachep_ || !ctx_.mm_cachep || !ctx_.vma_cachep || !rmap_.create_caches(bsp)) {
+    log_.printk(bsp, LOGLEVEL_ERR, "boot: cannot create the slab caches");
+    return false;
   }
 
-  // Hand the free RAM to the buddy allocator, cut at zone boundaries
-  // (Linux memblock_free_all).
-  memblock_.for_each_free_range([&](uint64_t s, uint64_t e, int) {
-    uint64_t spfn = PFN_UP(s);
-    const uint64_t epfn = PFN_DOWN(e);
-    while (spfn < epfn) {
-      uint64_t cut = epfn;
-      if (spfn < MAX_DMA_PFN) cut = min(cut, MAX_DMA_PFN);
-      else if (spfn < MAX_DMA32_PFN) cut = min(cut, MAX_DMA32_PFN);
-      buddy_.free_boot_range(bsp, spfn, cut);
-      spfn = cut;
-    }
-    return true;
-  });
-
-  // The kernel's page tables: the direct map of all RAM.
+  // The kernel's page tables: the direct map of all RAM, and the upper
+  // tables of the vmalloc range that every address space shares.
   kernel_root_ = pgtable_.alloc_table(bsp, true);
   if (!kernel_root_) {
     log_.printk(bsp, LOGLEVEL_ERR, "boot: no memory for the kernel page tables");
@@ -172,23 +249,30 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
       return false;
     }
   }
+  if (!vmalloc_.boot(bsp, kernel_root_)) return false;
 
   const bool pcide = boot_.pcid && params_.pcid;
   tlb_.init(&ctx_, pcide, kernel_root_);
+  tlb_.set_nr_cpus(boot_.nr_cpus);
   bsp.set_paging_control(hal::PagingControl{true, boot_.nx, pcide});
   tlb_.cpu_init(bsp);
   sched_.rq(bsp.cpu()).online = true;
-  buddy_.boot_done();
+  page_alloc_.boot_done();
   booted_ = true;
 
   const uint64_t total = nodes_.total_managed_pages();
   log_.printk(bsp, LOGLEVEL_INFO,
-              "Memory: %luK/%luK available (%luK memmap, %luK kernel page tables, %luK reserved)",
-              static_cast<unsigned long>(buddy_.nr_free_pages() << (PAGE_SHIFT - 10)),
+              "Memory: %luK/%luK available (%luK memmap, %luK kernel page tables, %luK reserved, %luK cma-reserved)",
+              static_cast<unsigned long>(page_alloc_.nr_free_pages() << (PAGE_SHIFT - 10)),
               static_cast<unsigned long>(nodes_.total_present_pages() << (PAGE_SHIFT - 10)),
               static_cast<unsigned long>(nodes_.memmap_bytes() >> 10),
               static_cast<unsigned long>(pgtable_.stats().kernel_pages << (PAGE_SHIFT - 10)),
-              static_cast<unsigned long>((nodes_.total_present_pages() - total) << (PAGE_SHIFT - 10)));
+              static_cast<unsigned long>((nodes_.total_present_pages() - total) << (PAGE_SHIFT - 10)),
+              static_cast<unsigned long>(cma_.count() << (PAGE_SHIFT - 10)));
+  log_.printk(bsp, LOGLEVEL_INFO, "min_free_kbytes %lu, struct pages initialized %lu, deferred max-order blocks %lu",
+              static_cast<unsigned long>(watermark_.min_free_kbytes()),
+              static_cast<unsigned long>(nodes_.memmap_pages_initialized()),
+              static_cast<unsigned long>(nodes_.memmap_deferred_blocks()));
   log_.printk(bsp, LOGLEVEL_INFO, "paging: %u levels, PAGE_OFFSET %#lx, PCID %s, NX %s", boot_.paging_levels,
               static_cast<unsigned long>(pgtable_.page_offset()), pcide ? "on" : "off", boot_.nx ? "on" : "off");
   return true;
@@ -237,7 +321,7 @@ int Kernel::spawn(hal::Hal& caller, const char* name, unsigned cpu, void* user) 
     return -EINVAL;
   }
   mm_struct* mm = mmap_.mm_alloc(caller);
-  task_struct* t = mm ? static_cast<task_struct*>(task_cache_.alloc(caller)) : nullptr;
+  task_struct* t = mm ? static_cast<task_struct*>(slab_.kmem_cache_zalloc(caller, task_cachep_, GFP_KERNEL)) : nullptr;
   if (!t) {
     if (mm) mmap_.mm_destroy(caller, mm);
     ++kstats_.spawn_failed;
@@ -276,7 +360,8 @@ void Kernel::do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal) {
   } else {
     ++kstats_.exited;
   }
-  task_cache_.free(h, t);
+  slab_.kmem_cache_free(h, task_cachep_, t);
+  if (!nr_tasks_) quiesce(h);
   h.task_ended(pid, user, signal ? -1 : exit_status, signal);
 }
 
@@ -287,12 +372,37 @@ hal::RunTask Kernel::schedule(hal::Hal& h) {
   if (switched) ctx_.charge(h, params_.cost_context_switch_ns);
   // Idle keeps the last address space loaded (lazy, like Linux).
   if (t) tlb_.switch_mm(h, t->mm);
+  else tlb_.enter_lazy(h);
   return t ? hal::RunTask{t->pid, t->user} : hal::RunTask{-1, nullptr};
 }
 
 void Kernel::timer_tick(hal::Hal& h) {
   if (!booted_) return;
   sched_.tick(h, params_.timeslice_us * 1000);
+  run_deferred_work(h);
+}
+
+void Kernel::run_deferred_work(hal::Hal& h) {
+  if (!booted_) return;
+  // Each node's kswapd and kcompactd run on the node's first CPU (CPU 0
+  // for nodes without CPUs).
+  for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
+    unsigned owner = 0;
+    for (unsigned c = 0; c < boot_.nr_cpus; ++c)
+      if (nodes_.cpu_to_node(c) == static_cast<int>(n)) {
+        owner = c;
+        break;
+      }
+    if (owner != h.cpu()) continue;
+    pglist_data& pg = nodes_.node(static_cast<int>(n));
+    if (pg.kswapd_wait) kswapd_.run(h, pg);
+    compaction_.kcompactd_tick(h, pg);
+  }
+}
+
+void Kernel::quiesce(hal::Hal& h) {
+  slab_.shrink_all(h);  // its pages land on the per-CPU lists: drain after
+  pcp_.drain_all_pages(h, nullptr);
 }
 
 // ---------------------------------------------------------------- traps
@@ -367,10 +477,10 @@ hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc)
     return hal::TrapOutcome::retry;
   }
   ++kstats_.mce_action_required;
-  if (page* p = nodes_.pfn_to_page(pfn)) {
+  if (page* p = nodes_.pfn_to_page_init(pfn)) {
     if (!PageHWPoison(p)) {
       SetPageHWPoison(p);  // never reused once freed
-      ++vmstat_.gauge[NR_HWPOISON];
+      vmstat_.mod(page_to_nid(p), NR_HWPOISON, 1);
     }
   }
   task_struct* t = current(h);
@@ -393,9 +503,10 @@ void Kernel::interrupt(hal::Hal& h, uint8_t vector) {
       if (h.cpu() < hal::kMaxCpus) sched_.rq(h.cpu()).need_resched = true;
       break;
     case x86::VEC_TLB_SHOOTDOWN:
-      // Remote flush requests arrive with issue 6; flush everything local.
+      // Kernel-range flushes (vmalloc) and, until issue 6's protocol,
+      // everything of the loaded address space.
       ++kstats_.irq_tlb;
-      if (mm_struct* mm = tlb_.loaded_mm(h.cpu())) tlb_.flush_range(h, mm, 0, ~0ull & PAGE_MASK, true);
+      tlb_.handle_shootdown(h);
       break;
     case x86::VEC_TIMER:
       ++kstats_.irq_timer;

@@ -21,15 +21,26 @@
 #include "sw/lib/observe.h"
 #include "sw/lib/printk.h"
 #include "sw/mm/buddy.h"
+#include "sw/mm/cma.h"
+#include "sw/mm/compaction.h"
 #include "sw/mm/context.h"
+#include "sw/mm/lru.h"
 #include "sw/mm/memblock.h"
 #include "sw/mm/memory.h"
+#include "sw/mm/migrate.h"
 #include "sw/mm/mmap.h"
 #include "sw/mm/mmzone.h"
-#include "sw/mm/objcache.h"
+#include "sw/mm/page_alloc.h"
+#include "sw/mm/page_isolation.h"
+#include "sw/mm/pcp.h"
 #include "sw/mm/pgtable.h"
+#include "sw/mm/rmap.h"
+#include "sw/mm/slub.h"
 #include "sw/mm/tlb.h"
+#include "sw/mm/vmalloc.h"
+#include "sw/mm/vmscan.h"
 #include "sw/mm/vmstat.h"
+#include "sw/mm/watermark.h"
 
 namespace fw {
 
@@ -85,7 +96,8 @@ class Kernel final : public hal::Firmware {
   // Every statistic, always in the same order (names relative to system.fw.).
   void visit_stats(StatVisitor& v) const;
   // Linux-format text of /proc/<name>: "buddyinfo", "meminfo", "vmstat",
-  // "zoneinfo", "<pid>/maps". False for an unknown name or pid.
+  // "zoneinfo", "pagetypeinfo", "slabinfo", "<pid>/maps". False for an
+  // unknown name or pid.
   bool proc_show(const char* name, TextSink& out) const;
   // The kernel log (dmesg), oldest line first.
   void dmesg(TextSink& out) const { log_.dump(out); }
@@ -96,8 +108,15 @@ class Kernel final : public hal::Firmware {
   unsigned nr_tasks() const { return nr_tasks_; }
   task_struct* find_task(int pid) const;
   mm_struct* mm_of(int pid) const;
-  uint64_t nr_free_pages() const { return buddy_.nr_free_pages(); }
-  uint64_t boot_free_pages() const { return buddy_.stats().boot_free_pages; }
+  // Free pages of the page allocator: buddy lists and per-CPU lists.
+  uint64_t nr_free_pages() const { return page_alloc_.nr_free_pages(); }
+  uint64_t boot_free_pages() const { return page_alloc_.stats().boot_free_pages; }
+  // Deferred work of the calling CPU (kswapd, kcompactd of the nodes it
+  // serves); timer ticks run it, tests may call it directly.
+  void run_deferred_work(hal::Hal& h);
+  // What an idle machine gives back: the per-CPU page lists and the empty
+  // slabs (done when the last task exits, so leaks show exactly).
+  void quiesce(hal::Hal& h);
   uint64_t kernel_root() const { return kernel_root_; }
   // Looks va up in pid's page tables (0: the kernel's). False when unmapped.
   bool translate(hal::Hal& h, int pid, uint64_t va, PteLookup* out);
@@ -109,6 +128,19 @@ class Kernel final : public hal::Firmware {
   MmNodes& nodes() { return nodes_; }
   const MmNodes& nodes() const { return nodes_; }
   Buddy& buddy() { return buddy_; }
+  PageAlloc& page_alloc() { return page_alloc_; }
+  const PageAlloc& page_alloc() const { return page_alloc_; }
+  Pcp& pcp() { return pcp_; }
+  Watermark& watermark() { return watermark_; }
+  const Watermark& watermark() const { return watermark_; }
+  Slab& slab() { return slab_; }
+  Vmalloc& vmalloc() { return vmalloc_; }
+  Cma& cma() { return cma_; }
+  Compaction& compaction() { return compaction_; }
+  Migrate& migrate() { return migrate_; }
+  PageIsolation& isolation() { return isolation_; }
+  Rmap& rmap() { return rmap_; }
+  Kswapd& kswapd() { return kswapd_; }
   PgTable& pgtable() { return pgtable_; }
   Tlb& tlb() { return tlb_; }
   Mmap& mmap() { return mmap_; }
@@ -119,6 +151,8 @@ class Kernel final : public hal::Firmware {
  private:
   bool check_boot_info(hal::Hal& h, const hal::BootInfo& bi);
   bool setup_memblock(hal::Hal& h);
+  void print_memblock(hal::Hal& h);
+  void print_zones(hal::Hal& h);
   task_struct* current(hal::Hal& h) const;
   void do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal);
   void print_e820(hal::Hal& h);
@@ -129,11 +163,21 @@ class Kernel final : public hal::Firmware {
   Memblock memblock_;
   MmNodes nodes_;
   Buddy buddy_;
+  Pcp pcp_;
+  Watermark watermark_;
+  PageAlloc page_alloc_;
+  Slab slab_;
+  Vmalloc vmalloc_;
+  Cma cma_;
+  Compaction compaction_;
+  Migrate migrate_;
+  PageIsolation isolation_;
+  Rmap rmap_;
+  Lru lru_;
+  Kswapd kswapd_;
   PgTable pgtable_;
   Tlb tlb_;
-  ObjCache task_cache_;
-  ObjCache mm_cache_;
-  ObjCache vma_cache_;
+  kmem_cache* task_cachep_ = nullptr;
   Memory memory_;
   Mmap mmap_;
   VmStat vmstat_;

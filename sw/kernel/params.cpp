@@ -18,7 +18,8 @@ uint64_t param_get(const Params& p, const ParamDesc& d) {
       mem_copy(&v, base, sizeof v);
       return v;
     }
-    case ParamType::u64: {
+    case ParamType::u64:
+    case ParamType::bytes: {
       uint64_t v;
       mem_copy(&v, base, sizeof v);
       return v;
@@ -42,6 +43,7 @@ bool param_set(Params& p, const ParamDesc& d, uint64_t v) {
       return true;
     }
     case ParamType::u64:
+    case ParamType::bytes:
       mem_copy(base, &v, sizeof v);
       return true;
     case ParamType::boolean: {

@@ -30,9 +30,40 @@ struct Params {
   uint64_t cost_pte_update_ns = 5;
   uint64_t cost_page_alloc_ns = 60;
   uint64_t cost_page_zero_ns = 0;
+  uint64_t cost_slab_alloc_ns = 20;
+  uint64_t cost_migrate_page_ns = 300;
+
+  // Physical memory manager (Linux's names where Linux has the knob).
+  uint64_t min_free_kbytes = 0;  // 0: Linux's formula from the lowmem pages
+  uint32_t watermark_scale_factor = 10;
+  uint32_t watermark_boost_factor = 15000;
+  uint32_t lowmem_reserve_ratio_dma = 256;
+  uint32_t lowmem_reserve_ratio_dma32 = 256;
+  uint32_t lowmem_reserve_ratio_normal = 32;
+  uint64_t kernelcore = 0;   // bytes; 0: no ZONE_MOVABLE from it
+  uint64_t movablecore = 0;  // bytes
+  uint32_t kernelcore_percent = 0;
+  uint32_t movablecore_percent = 0;
+  uint64_t cma = 0;  // bytes of CMA area reserved at boot
+  uint32_t percpu_pagelist_high_fraction = 0;
+  uint32_t compaction_proactiveness = 20;
+  uint32_t extfrag_threshold = 500;
+  bool alloc_nofragment = true;
+  bool deferred_struct_page_init = true;
+  uint32_t slub_debug = 0;
+  uint32_t slub_min_objects = 0;
+  uint32_t slub_min_order = 0;
+  uint32_t slub_max_order = 3;
 };
 
-enum class ParamType : uint8_t { u32, u64, boolean };
+// slub_debug bits (Linux's letters: F, Z, P, U).
+constexpr uint32_t SLUB_DEBUG_F = 0x1;  // sanity checks (double free, pointer outside the slab)
+constexpr uint32_t SLUB_DEBUG_Z = 0x2;  // red zones around each object
+constexpr uint32_t SLUB_DEBUG_P = 0x4;  // poison freed and fresh objects
+constexpr uint32_t SLUB_DEBUG_U = 0x8;  // remember the last allocating/freeing CPU and time
+
+// bytes: a u64 the configuration layer may read as a size ("64MiB").
+enum class ParamType : uint8_t { u32, u64, boolean, bytes };
 
 struct ParamDesc {
   const char* key;  // scenario key below "firmware."
@@ -75,6 +106,50 @@ inline constexpr ParamDesc kParamTable[] = {
    "simulated time of one buddy-allocator allocation or free", "ns"},
   {"cost_page_zero_ns", ParamType::u64, offsetof(Params, cost_page_zero_ns), 0, 0, 1000000,
    "CPU time of zeroing one 4 KiB page on top of what the HAL charges for the fill itself (0: the HAL's charge only)", "ns"},
+  {"cost_slab_alloc_ns", ParamType::u64, offsetof(Params, cost_slab_alloc_ns), 20, 0, 1000000,
+   "simulated time of one kmem_cache allocation or free", "ns"},
+  {"cost_migrate_page_ns", ParamType::u64, offsetof(Params, cost_migrate_page_ns), 300, 0, 1000000,
+   "simulated time of migrating one page besides the copy (rmap walk, PTE updates)", "ns"},
+  {"min_free_kbytes", ParamType::u64, offsetof(Params, min_free_kbytes), 0, 0, 1ull << 40,
+   "vm.min_free_kbytes: the min watermarks' total; 0 computes Linux's clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144)", "KiB"},
+  {"watermark_scale_factor", ParamType::u32, offsetof(Params, watermark_scale_factor), 10, 1, 3000,
+   "vm.watermark_scale_factor: distance between min, low and high watermarks in 1/10000 of a zone's managed pages", "1/10000"},
+  {"watermark_boost_factor", ParamType::u32, offsetof(Params, watermark_boost_factor), 15000, 0, 1000000,
+   "vm.watermark_boost_factor: watermark boost after a fragmenting fallback, in 1/10000 of the high watermark (0: no boosting)", "1/10000"},
+  {"lowmem_reserve_ratio_dma", ParamType::u32, offsetof(Params, lowmem_reserve_ratio_dma), 256, 0, 1u << 20,
+   "vm.lowmem_reserve_ratio for ZONE_DMA: pages kept from higher-zone requests = their zones' managed pages / ratio (0: none)", "ratio"},
+  {"lowmem_reserve_ratio_dma32", ParamType::u32, offsetof(Params, lowmem_reserve_ratio_dma32), 256, 0, 1u << 20,
+   "vm.lowmem_reserve_ratio for ZONE_DMA32", "ratio"},
+  {"lowmem_reserve_ratio_normal", ParamType::u32, offsetof(Params, lowmem_reserve_ratio_normal), 32, 0, 1u << 20,
+   "vm.lowmem_reserve_ratio for ZONE_NORMAL", "ratio"},
+  {"kernelcore", ParamType::bytes, offsetof(Params, kernelcore), 0, 0, 1ull << 52,
+   "kernelcore=: memory usable by any allocation, the rest of each node becomes ZONE_MOVABLE (0: not set)", "bytes"},
+  {"movablecore", ParamType::bytes, offsetof(Params, movablecore), 0, 0, 1ull << 52,
+   "movablecore=: memory for ZONE_MOVABLE, spread over the nodes (0: not set)", "bytes"},
+  {"kernelcore_percent", ParamType::u32, offsetof(Params, kernelcore_percent), 0, 0, 100,
+   "kernelcore=nn%: kernelcore as a percentage of all memory (0: not set)", "percent"},
+  {"movablecore_percent", ParamType::u32, offsetof(Params, movablecore_percent), 0, 0, 100,
+   "movablecore=nn%: movablecore as a percentage of all memory (0: not set)", "percent"},
+  {"cma", ParamType::bytes, offsetof(Params, cma), 0, 0, 1ull << 52,
+   "cma=: size of the contiguous memory area reserved at boot and lent to movable allocations (0: none)", "bytes"},
+  {"percpu_pagelist_high_fraction", ParamType::u32, offsetof(Params, percpu_pagelist_high_fraction), 0, 0, 1u << 20,
+   "vm.percpu_pagelist_high_fraction: per-CPU list high = managed pages / fraction / CPUs (0: from the low watermark; else at least 8)", "fraction"},
+  {"compaction_proactiveness", ParamType::u32, offsetof(Params, compaction_proactiveness), 20, 0, 100,
+   "vm.compaction_proactiveness: how hard kcompactd keeps the fragmentation score down (0: no proactive compaction)", "0..100"},
+  {"extfrag_threshold", ParamType::u32, offsetof(Params, extfrag_threshold), 500, 0, 1000,
+   "vm.extfrag_threshold: costly-order compaction is skipped when the fragmentation index is at or below this", "0..1000"},
+  {"alloc_nofragment", ParamType::boolean, offsetof(Params, alloc_nofragment), 1, 0, 1,
+   "ALLOC_NOFRAGMENT: the first zonelist pass may only take whole pageblocks from another migrate type (0 turns it off; not a Linux knob)", "bool"},
+  {"deferred_struct_page_init", ParamType::boolean, offsetof(Params, deferred_struct_page_init), 1, 0, 1,
+   "initialize the struct pages of max-order blocks free at boot when first used (DEFERRED_STRUCT_PAGE_INIT)", "bool"},
+  {"slub_debug", ParamType::u32, offsetof(Params, slub_debug), 0, 0, 15,
+   "slub_debug for every cache: 1 F (sanity checks), 2 Z (red zones), 4 P (poisoning), 8 U (owner tracking); OR them", "mask"},
+  {"slub_min_objects", ParamType::u32, offsetof(Params, slub_min_objects), 0, 0, 32767,
+   "slub_min_objects: objects per slab to aim for (0: 4 * (fls(CPUs) + 1))", "count"},
+  {"slub_min_order", ParamType::u32, offsetof(Params, slub_min_order), 0, 0, 3,
+   "slub_min_order: smallest slab order", "order"},
+  {"slub_max_order", ParamType::u32, offsetof(Params, slub_max_order), 3, 0, 10,
+   "slub_max_order: largest slab order the size calculation picks", "order"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

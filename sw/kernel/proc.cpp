@@ -1,6 +1,11 @@
 // The Kernel's observation side: statistics for the simulator and
-// Linux-format /proc text.
+// Linux-format /proc text. The /proc files and the statistics are produced
+// by the same walkers (meminfo and vmstat lines, zone fields), so
+// stats.txt's system.fw.meminfo.*, vmstat.* and zone.* hold exactly what
+// proc/meminfo, proc/vmstat, proc/zoneinfo, proc/buddyinfo and
+// proc/pagetypeinfo show.
 #include "sw/kernel/kernel.h"
+#include "sw/lib/bitops.h"
 #include "sw/lib/format.h"
 #include "sw/lib/string.h"
 
@@ -15,7 +20,7 @@ class Emit {
   // A name built with printf-style arguments.
   template <typename... A>
   void fmt(uint64_t value, const char* desc, const char* unit, const char* name_fmt, A... args) {
-    char name[96];
+    char name[128];
     fw::snprintf(name, sizeof name, name_fmt, args...);
     v_.scalar(name, value, desc, unit);
   }
@@ -28,19 +33,13 @@ class Out {
  public:
   explicit Out(TextSink& s) : s_(s) {}
   void printf(const char* fmt, ...) FW_PRINTF(2, 3) {
-    char line[256];
+    char line[512];
     va_list ap;
     va_start(ap, fmt);
     int n = fw::vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n > static_cast<int>(sizeof line) - 1) n = sizeof line - 1;
     if (n > 0) s_.write(line, static_cast<size_t>(n));
-  }
-  // A /proc/meminfo line: label padded to 16 columns, value in kB width 8.
-  void kb(const char* label, uint64_t kb) {
-    char l[32];
-    fw::snprintf(l, sizeof l, "%s:", label);
-    printf("%-*s%8lu kB\n", str_len(l) < 16 ? 16 : static_cast<int>(str_len(l)) + 1, l, static_cast<unsigned long>(kb));
   }
 
  private:
@@ -57,7 +56,133 @@ int parse_pid(const char* s, const char** rest) {
   return v;
 }
 
+// A meminfo label as a statistic name: "Active(anon)" -> "Active_anon".
+void stat_label(const char* label, char* out, size_t n) {
+  size_t j = 0;
+  for (size_t i = 0; label[i] && j + 1 < n; ++i) {
+    const char c = label[i];
+    if (c == '(') out[j++] = '_';
+    else if (c != ')') out[j++] = c;
+  }
+  out[j] = '\0';
+}
+
+// Linux calculate_normal_threshold: the per-CPU vmstat delta allowed.
+int stat_threshold(const zone& z, unsigned cpus) {
+  const uint64_t mem = z.managed_pages >> (27 - PAGE_SHIFT);  // in 128 MiB units
+  const int fls_cpus = cpus ? static_cast<int>(fls64(cpus)) + 1 : 0;
+  const int fls_mem = mem ? static_cast<int>(fls64(mem)) + 1 : 0;
+  const int t = 2 * fls_cpus * (1 + fls_mem);
+  return t > 125 ? 125 : t;
+}
+
 }  // namespace
+
+// Every meminfo line, in Linux's order.
+template <typename F>
+static void for_each_meminfo(const Kernel& k, const MmNodes& nodes, const VmStat& vs, const PageAlloc& pa,
+                             const Watermark& wm, const Pcp& pcp, const Vmalloc& vm, const Cma& cma,
+                             const PgTable& pt, const list_head& tasks, const hal::BootInfo& boot, F&& f) {
+  (void)k;
+  (void)pa;
+  uint64_t committed = 0;
+  for (const list_head* p = tasks.next; p != &tasks; p = p->next) {
+    const task_struct* t = list_entry(const_cast<list_head*>(p), task_struct, tasks);
+    if (t->mm) committed += t->mm->committed;
+  }
+  const uint64_t total = nodes.total_managed_pages();
+  const uint64_t free = nodes.total_free_pages();
+  uint64_t wmark_low = 0, free_cma = 0;
+  for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
+    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+      const zone& zn = nodes.node(static_cast<int>(n)).node_zones[z];
+      wmark_low += Watermark::low_wmark_pages(&zn);
+      free_cma += static_cast<uint64_t>(zn.vm_stat[NR_FREE_CMA_PAGES]);
+    }
+  const uint64_t srecl = static_cast<uint64_t>(vs.node_total(NR_SLAB_RECLAIMABLE));
+  const uint64_t sunrecl = static_cast<uint64_t>(vs.node_total(NR_SLAB_UNRECLAIMABLE));
+  // Linux si_mem_available: free memory above the reserves, plus what
+  // reclaim could get back without hurting (no page cache yet).
+  int64_t avail = static_cast<int64_t>(free) - static_cast<int64_t>(wm.totalreserve_pages());
+  avail += static_cast<int64_t>(srecl - min(srecl / 2, wmark_low));
+  if (avail < 0) avail = 0;
+  const uint64_t inactive_anon = static_cast<uint64_t>(vs.node_total(NR_INACTIVE_ANON));
+  const uint64_t active_anon = static_cast<uint64_t>(vs.node_total(NR_ACTIVE_ANON));
+  const PgTableStats& ps = pt.stats();
+  f("MemTotal", pages_kb(total));
+  f("MemFree", pages_kb(free));
+  f("MemAvailable", pages_kb(static_cast<uint64_t>(avail)));
+  f("Buffers", 0);
+  f("Cached", 0);
+  f("SwapCached", 0);
+  f("Active", pages_kb(active_anon));
+  f("Inactive", pages_kb(inactive_anon));
+  f("Active(anon)", pages_kb(active_anon));
+  f("Inactive(anon)", pages_kb(inactive_anon));
+  f("Active(file)", 0);
+  f("Inactive(file)", 0);
+  f("Unevictable", 0);
+  f("Mlocked", 0);
+  f("SwapTotal", 0);
+  f("SwapFree", 0);
+  f("Zswap", 0);
+  f("Zswapped", 0);
+  f("Dirty", 0);
+  f("Writeback", 0);
+  f("AnonPages", pages_kb(static_cast<uint64_t>(vs.node_total(NR_ANON_MAPPED))));
+  f("Mapped", 0);
+  f("Shmem", 0);
+  f("KReclaimable", pages_kb(srecl));
+  f("Slab", pages_kb(srecl + sunrecl));
+  f("SReclaimable", pages_kb(srecl));
+  f("SUnreclaim", pages_kb(sunrecl));
+  f("KernelStack", 0);
+  f("PageTables", pages_kb(static_cast<uint64_t>(vs.node_total(NR_PAGETABLE))));
+  f("SecPageTables", 0);
+  f("NFS_Unstable", 0);
+  f("Bounce", 0);
+  f("WritebackTmp", 0);
+  f("CommitLimit", pages_kb(total / 2));  // overcommit_ratio 50, no swap
+  f("Committed_AS", pages_kb(committed));
+  f("VmallocTotal", (vm.total_bytes() - 1) >> 10);  // Linux: (VMALLOC_END - VMALLOC_START) >> 10
+  f("VmallocUsed", pages_kb(vm.stats().pages));
+  f("VmallocChunk", 0);
+  f("Percpu", pcp.percpu_bytes() >> 10);
+  f("HardwareCorrupted", pages_kb(static_cast<uint64_t>(vs.node_total(NR_HWPOISON))));
+  f("AnonHugePages", 0);
+  f("ShmemHugePages", 0);
+  f("ShmemPmdMapped", 0);
+  f("FileHugePages", 0);
+  f("FilePmdMapped", 0);
+  f("CmaTotal", pages_kb(cma.count()));
+  f("CmaFree", pages_kb(free_cma));
+  f("Unaccepted", 0);
+  f("DirectMap4k", ps.direct_map_bytes[1] >> 10);
+  f("DirectMap2M", ps.direct_map_bytes[2] >> 10);
+  f("DirectMap1G", ps.direct_map_bytes[3] >> 10);
+  (void)boot;
+}
+
+// Every /proc/vmstat line, in Linux's order (zone items, NUMA events, node
+// items, events; our extensions last in their group).
+template <typename F>
+static void for_each_vmstat(const MmNodes& nodes, const VmStat& vs, F&& f) {
+  for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; ++i) {
+    int64_t v = 0;
+    for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
+      for (unsigned z = 0; z < MAX_NR_ZONES; ++z) v += nodes.node(static_cast<int>(n)).node_zones[z].vm_stat[i];
+    f(zone_stat_name(i), static_cast<uint64_t>(v), "zone counter, all zones", "pages");
+  }
+  for (unsigned i = 0; i < NR_VM_NUMA_EVENT_ITEMS; ++i) {
+    uint64_t v = 0;
+    for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
+      for (unsigned z = 0; z < MAX_NR_ZONES; ++z) v += nodes.node(static_cast<int>(n)).node_zones[z].numa_event[i];
+    f(numa_stat_name(i), v, "NUMA allocation event, all zones", "count");
+  }
+  for (unsigned i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i)
+    f(node_stat_name(i), static_cast<uint64_t>(vs.node_total(i)), node_stat_desc(i), i == NR_KERNEL_STACK_KB ? "KiB" : "pages");
+  for (unsigned i = 0; i < NR_VM_EVENTS; ++i) f(vm_event_name(i), vs.event[i], vm_event_desc(i), vm_event_in_pages(i) ? "pages" : "count");
+}
 
 void Kernel::visit_stats(StatVisitor& vis) const {
   Emit e(vis);
@@ -67,37 +192,97 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("memblock.memory_bytes", memblock_.memory().total_size, "usable RAM in the boot memory map", "bytes");
   e("memblock.reserved_bytes", memblock_.reserved().total_size, "memory memblock kept from the allocator", "bytes");
   e("mem.memmap_bytes", nodes_.memmap_bytes(), "struct page array (memmap) in simulated DRAM", "bytes");
+  e("mem.memmap_pages_initialized", nodes_.memmap_pages_initialized(), "struct pages written so far (deferred init)", "count");
+  e("mem.memmap_deferred_blocks", nodes_.memmap_deferred_blocks(), "max-order blocks whose tail struct pages are not initialized yet", "count");
   e("mem.present_pages", nodes_.total_present_pages(), "usable RAM pages in all zones", "pages");
   e("mem.managed_pages", nodes_.total_managed_pages(), "pages given to the buddy allocator", "pages");
+  e("mem.min_free_kbytes", watermark_.min_free_kbytes(), "vm.min_free_kbytes in effect", "KiB");
+  e("mem.totalreserve_pages", watermark_.totalreserve_pages(), "high watermarks plus the largest lowmem reserves", "pages");
+  e("mem.percpu_bytes", pcp_.percpu_bytes(), "per-CPU page list structures", "bytes");
 
+  const PageAllocStats& as = page_alloc_.stats();
   const BuddyStats& bs = buddy_.stats();
-  e("buddy.free_pages", buddy_.nr_free_pages(), "free pages in the buddy allocator", "pages");
-  e("buddy.boot_free_pages", bs.boot_free_pages, "free pages when boot finished", "pages");
-  e("buddy.min_free_pages", bs.min_free_pages, "lowest free page count since boot", "pages");
-  e("buddy.alloc_calls", bs.alloc_calls, "successful block allocations", "count");
-  e("buddy.alloc_failed", bs.alloc_failed, "failed block allocations", "count");
-  e("buddy.free_calls", bs.free_calls, "blocks freed", "count");
+  e("buddy.free_pages", page_alloc_.nr_free_pages(), "free pages in the page allocator (buddy and per-CPU lists)", "pages");
+  e("buddy.boot_free_pages", as.boot_free_pages, "free pages when boot finished", "pages");
+  e("buddy.min_free_pages", buddy_.min_free_pages(), "lowest NR_FREE_PAGES since boot", "pages");
+  e("buddy.pcp_pages", pcp_.nr_pcp_pages(), "free pages on per-CPU lists", "pages");
+  e("buddy.alloc_calls", as.alloc_calls, "successful block allocations", "count");
+  e("buddy.alloc_failed", as.alloc_failed, "failed block allocations", "count");
+  e("buddy.free_calls", as.free_calls, "blocks freed", "count");
+  e("buddy.slowpath", as.slowpath, "allocations that entered the slow path (below the low watermark)", "count");
+  e("buddy.direct_path", as.direct_path, "slow-path rounds below the min watermark (direct path)", "count");
   e("buddy.splits", bs.splits, "blocks split in two on allocation", "count");
   e("buddy.merges", bs.merges, "buddy pairs merged on free", "count");
+  e("buddy.moved_blocks", bs.moved_blocks, "pageblocks whose free pages changed migrate type", "count");
   for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
-    e.fmt(buddy_.nr_free_blocks(o), "free blocks of this order, all zones", "count", "buddy.order%u.free_blocks", o);
+    e.fmt(page_alloc_.nr_free_blocks(o), "free blocks of this order, all zones", "count", "buddy.order%u.free_blocks", o);
   for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
-    e.fmt(bs.alloc_order[o], "allocations of this order", "count", "buddy.order%u.allocs", o);
+    e.fmt(as.alloc_order[o], "allocations of this order", "count", "buddy.order%u.allocs", o);
 
+  // Zones: what zoneinfo, buddyinfo and pagetypeinfo show.
   for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
     const pglist_data& pg = nodes_.node(static_cast<int>(n));
     for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
       const zone& zn = pg.node_zones[z];
       if (!zn.spanned_pages) continue;
-      e.fmt(zn.spanned_pages, "pfns the zone spans, holes included", "pages", "zone.node%u.%s.spanned_pages", n, zn.name);
-      e.fmt(zn.present_pages, "usable RAM pages in the zone", "pages", "zone.node%u.%s.present_pages", n, zn.name);
-      e.fmt(zn.managed_pages, "pages of the zone given to the buddy allocator", "pages", "zone.node%u.%s.managed_pages", n,
-            zn.name);
-      e.fmt(zn.free_pages, "free pages in the zone", "pages", "zone.node%u.%s.free_pages", n, zn.name);
-      e.fmt(zn.min_free_pages, "lowest free page count of the zone since boot", "pages", "zone.node%u.%s.min_free_pages", n,
-            zn.name);
+      const char* zname = zn.name;
+      e.fmt(zn.zone_start_pfn, "first pfn of the zone", "pfn", "zone.node%u.%s.start_pfn", n, zname);
+      e.fmt(zn.spanned_pages, "pfns the zone spans, holes included", "pages", "zone.node%u.%s.spanned_pages", n, zname);
+      e.fmt(zn.present_pages, "usable RAM pages in the zone", "pages", "zone.node%u.%s.present_pages", n, zname);
+      e.fmt(zn.managed_pages, "pages of the zone given to the buddy allocator", "pages", "zone.node%u.%s.managed_pages", n, zname);
+      e.fmt(zn.cma_pages, "managed pages in CMA areas", "pages", "zone.node%u.%s.cma_pages", n, zname);
+      e.fmt(zn.free_pages(), "free pages in the zone (NR_FREE_PAGES)", "pages", "zone.node%u.%s.free_pages", n, zname);
+      e.fmt(zn.min_free_pages, "lowest free page count of the zone since boot", "pages", "zone.node%u.%s.min_free_pages", n, zname);
+      e.fmt(Watermark::min_wmark_pages(&zn), "min watermark (boost included)", "pages", "zone.node%u.%s.wmark_min", n, zname);
+      e.fmt(Watermark::low_wmark_pages(&zn), "low watermark (boost included)", "pages", "zone.node%u.%s.wmark_low", n, zname);
+      e.fmt(Watermark::high_wmark_pages(&zn), "high watermark (boost included)", "pages", "zone.node%u.%s.wmark_high", n, zname);
+      e.fmt(Watermark::wmark_pages(&zn, WMARK_PROMO), "promo watermark", "pages", "zone.node%u.%s.wmark_promo", n, zname);
+      e.fmt(zn.watermark_boost, "watermark boost", "pages", "zone.node%u.%s.boost", n, zname);
+      for (unsigned j = 0; j < MAX_NR_ZONES; ++j)
+        e.fmt(static_cast<uint64_t>(zn.lowmem_reserve[j]), "lowmem reserve against requests whose highest zone is this",
+              "pages", "zone.node%u.%s.protection.%s", n, zname, zone_name(j));
+      e.fmt(zn.nr_reserved_highatomic, "pages in high-atomic reserve pageblocks", "pages", "zone.node%u.%s.reserved_highatomic",
+            n, zname);
+      if (zn.per_cpu_pageset) {
+        const per_cpu_pages& p0 = zn.per_cpu_pageset[0];
+        uint64_t count = 0;
+        for (unsigned c = 0; c < nodes_.nr_cpus(); ++c) count += static_cast<uint64_t>(zn.per_cpu_pageset[c].count);
+        e.fmt(count, "pages on the per-CPU lists of all CPUs", "pages", "zone.node%u.%s.pcp_count", n, zname);
+        e.fmt(static_cast<uint64_t>(p0.high), "per-CPU list high", "pages", "zone.node%u.%s.pcp_high", n, zname);
+        e.fmt(static_cast<uint64_t>(p0.high_min), "per-CPU list high_min", "pages", "zone.node%u.%s.pcp_high_min", n, zname);
+        e.fmt(static_cast<uint64_t>(p0.high_max), "per-CPU list high_max", "pages", "zone.node%u.%s.pcp_high_max", n, zname);
+        e.fmt(static_cast<uint64_t>(p0.batch), "per-CPU list batch", "pages", "zone.node%u.%s.pcp_batch", n, zname);
+      }
+      if (!zn.populated()) continue;
+      for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
+        e.fmt(zn.free_area[o].nr_free, "free blocks of this order (buddyinfo)", "count", "zone.node%u.%s.free_blocks.order%u", n,
+              zname, o);
+      for (unsigned mt = 0; mt < MIGRATE_TYPES; ++mt)
+        for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
+          e.fmt(zn.free_area[o].nr_free_mt[mt], "free blocks of this order and migrate type (pagetypeinfo)", "count",
+                "zone.node%u.%s.free_blocks.%s.order%u", n, zname, migratetype_name(mt), o);
+      uint64_t blocks[MIGRATE_TYPES] = {};
+      for (uint64_t pfn = zn.zone_start_pfn; pfn < zn.zone_end_pfn(); pfn = pageblock_end_pfn(pfn))
+        ++blocks[zn.get_pfnblock_migratetype(pfn)];
+      for (unsigned mt = 0; mt < MIGRATE_TYPES; ++mt)
+        e.fmt(blocks[mt], "pageblocks of this migrate type (pagetypeinfo)", "count", "zone.node%u.%s.pageblocks.%s", n, zname,
+              migratetype_name(mt));
     }
+    e.fmt(pg.kswapd_failures, "kswapd runs that left the node below its high watermarks", "count", "node%u.kswapd_failures", n);
+    e.fmt(pg.totalreserve_pages, "reserved pages of the node", "pages", "node%u.totalreserve_pages", n);
+    e.fmt(Compaction::fragmentation_score_node(pg), "fragmentation score (compaction_proactiveness)", "percent",
+          "node%u.fragmentation_score", n);
   }
+
+  for_each_meminfo(*this, nodes_, vmstat_, page_alloc_, watermark_, pcp_, vmalloc_, cma_, pgtable_, tasks_, boot_,
+                   [&](const char* label, uint64_t kb) {
+                     char name[48];
+                     stat_label(label, name, sizeof name);
+                     e.fmt(kb, "the /proc/meminfo line of this name", "KiB", "meminfo.%s", name);
+                   });
+  for_each_vmstat(nodes_, vmstat_, [&](const char* name, uint64_t v, const char* desc, const char* unit) {
+    e.fmt(v, desc, unit, "vmstat.%s", name);
+  });
 
   const PgTableStats& ps = pgtable_.stats();
   e("pgtable.pages", ps.pages, "page-table pages in use (kernel and processes)", "pages");
@@ -118,11 +303,9 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("tlb.full_flushes", ts.full_flushes, "flushes of a whole address space", "count");
   e("tlb.pages_flushed", ts.pages_flushed, "pages invalidated one by one", "count");
   e("tlb.pcid_exhausted", ts.pcid_exhausted, "address spaces created without a PCID of their own", "count");
-
-  for (unsigned i = 0; i < NR_VM_GAUGES; ++i)
-    e.fmt(static_cast<uint64_t>(vmstat_.gauge[i]), vm_gauge_desc(i), "pages", "vmstat.%s", vm_gauge_name(i));
-  for (unsigned i = 0; i < NR_VM_EVENTS; ++i)
-    e.fmt(vmstat_.event[i], vm_event_desc(i), i <= PGFREE ? "pages" : "count", "vmstat.%s", vm_event_name(i));
+  e("tlb.stale_reload", ts.stale_reload, "lazily kept address spaces flushed when used again", "count");
+  e("tlb.kernel_flushes", ts.kernel_flushes, "kernel-range (vmalloc) flushes", "count");
+  e("tlb.shootdown_ipis", ts.shootdown_ipis, "shootdown IPIs sent for kernel-range flushes", "count");
 
   const FaultStats& fs = memory_.stats();
   e("fault.total", fs.faults, "page faults taken", "count");
@@ -135,6 +318,7 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("fault.oom", fs.oom, "faults that found no memory", "count");
   e("fault.bad_pgtable", fs.bad_pgtable, "faults on reserved bits", "count");
   e("fault.kernel_mode", fs.kernel_mode, "supervisor-mode faults", "count");
+  e("fault.migration_wait", fs.migration_wait, "faults on a page under migration", "count");
 
   const MmapStats& ms = mmap_.stats();
   e("mmap.mmap_ok", ms.mmap_ok, "successful mmap calls", "count");
@@ -146,11 +330,78 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("mmap.mm_created", ms.mm_created, "address spaces created", "count");
   e("mmap.mm_destroyed", ms.mm_destroyed, "address spaces destroyed", "count");
 
-  const ObjCache* caches[] = {&task_cache_, &mm_cache_, &vma_cache_};
-  for (const ObjCache* c : caches) {
-    e.fmt(c->active_objs(), "objects in use", "count", "slab.%s.active_objs", c->name());
-    e.fmt(c->nr_slabs(), "pages holding objects", "pages", "slab.%s.slabs", c->name());
-  }
+  const SlabStats& ss0 = slab_.stats();
+  e("slab.kmalloc_large", ss0.kmalloc_large, "kmalloc requests above 8 KiB served by the page allocator", "count");
+  e("slab.kmalloc_large_pages", ss0.kmalloc_large_pages, "pages held by large kmalloc requests", "pages");
+  e("slab.errors", ss0.errors, "slab debugging reports (all caches)", "count");
+  slab_.for_each_cache([&](const kmem_cache& cache) {
+    // Statistic names have no '-': kmalloc-64 is slab.kmalloc_64.
+    struct {
+      char name[32];
+    } c_;
+    size_t i = 0;
+    for (; cache.name[i] && i + 1 < sizeof c_.name; ++i) c_.name[i] = cache.name[i] == '-' ? '_' : cache.name[i];
+    c_.name[i] = '\0';
+    const kmem_cache& c = cache;
+    const auto& cn = c_;
+    e.fmt(c.active_objs, "objects in use", "count", "slab.%s.active_objs", cn.name);
+    e.fmt(slab_.total_objects(&c), "objects in the cache's slabs", "count", "slab.%s.num_objs", cn.name);
+    e.fmt(slab_.nr_slabs(&c), "slabs of the cache", "count", "slab.%s.slabs", cn.name);
+    e.fmt(c.stats.alloc_fastpath, "allocations from the CPU freelist", "count", "slab.%s.alloc_fastpath", cn.name);
+    e.fmt(c.stats.alloc_slowpath, "allocations through the slow path", "count", "slab.%s.alloc_slowpath", cn.name);
+    e.fmt(c.stats.free_fastpath, "frees to the CPU freelist", "count", "slab.%s.free_fastpath", cn.name);
+    e.fmt(c.stats.free_slowpath, "frees through the slow path", "count", "slab.%s.free_slowpath", cn.name);
+    e.fmt(c.stats.errors, "debugging reports", "count", "slab.%s.errors", cn.name);
+  });
+
+  const VmallocStats& vs = vmalloc_.stats();
+  e("vmalloc.areas", vs.areas, "vmalloc areas alive", "count");
+  e("vmalloc.pages", vs.pages, "pages mapped in vmalloc areas", "pages");
+  e("vmalloc.allocs", vs.allocs, "vmalloc calls that succeeded", "count");
+  e("vmalloc.frees", vs.frees, "vfree calls", "count");
+  e("vmalloc.failed", vs.failed, "vmalloc calls that failed", "count");
+  e("vmalloc.prealloc_table_pages", vs.table_pages_prealloc, "kernel page-table pages preallocated for the vmalloc range", "pages");
+
+  const CmaStats& cs = cma_.stats();
+  e("cma.pages", cma_.count(), "pages of the CMA area", "pages");
+  e("cma.base_pfn", cma_.base_pfn(), "first pfn of the CMA area", "pfn");
+  e("cma.alloc_success", cs.alloc_success, "cma_alloc calls that succeeded", "count");
+  e("cma.alloc_failed", cs.alloc_failed, "cma_alloc calls that failed", "count");
+  e("cma.alloc_retries", cs.alloc_retries, "busy stretches skipped by cma_alloc", "count");
+  e("cma.pages_allocated", cs.pages_allocated, "pages handed out by cma_alloc now", "pages");
+
+  const CompactionStats& cps = compaction_.stats();
+  e("compaction.zone_runs", cps.zone_runs, "zone compactions that scanned", "count");
+  e("compaction.direct_runs", cps.direct_runs, "direct compactions", "count");
+  e("compaction.deferred", cps.deferred, "zones skipped because compaction was deferred", "count");
+  e("compaction.kcompactd_runs", cps.kcompactd_runs, "kcompactd runs", "count");
+  e("compaction.proactive_runs", cps.proactive_runs, "proactive compactions", "count");
+  e("compaction.result_complete", cps.result[COMPACT_COMPLETE], "zone compactions that met the scanners over the whole zone", "count");
+  e("compaction.result_success", cps.result[COMPACT_SUCCESS], "zone compactions that made the wanted block", "count");
+  e("compaction.result_skipped", cps.result[COMPACT_SKIPPED], "zone compactions skipped (not enough free pages)", "count");
+
+  const MigrateStats& mgs = migrate_.stats();
+  e("migrate.succeeded", mgs.succeeded, "pages migrated", "count");
+  e("migrate.failed", mgs.failed, "pages not migrated", "count");
+  e("migrate.busy", mgs.busy, "pages mapped by an address space running on another CPU", "count");
+  e("migrate.freed_under_us", mgs.freed_under_us, "isolated pages unmapped before migration", "count");
+  e("migrate.copy_errors", mgs.copy_errors, "pages whose contents could not be read (poison)", "count");
+
+  const IsolationStats& is = isolation_.stats();
+  e("isolation.isolated_blocks", is.isolated_blocks, "pageblocks isolated", "count");
+  e("isolation.busy_blocks", is.busy_blocks, "pageblocks not isolated: unmovable pages", "count");
+  e("isolation.contig_success", is.contig_success, "alloc_contig_range calls that succeeded", "count");
+  e("isolation.contig_failed", is.contig_failed, "alloc_contig_range calls that failed", "count");
+
+  const RmapStats& rs = rmap_.stats();
+  e("rmap.anon_vmas", rs.anon_vmas, "anon_vmas alive", "count");
+  e("rmap.chains", rs.chains, "anon_vma_chains alive", "count");
+  e("rmap.walks", rs.walks, "reverse-map walks", "count");
+
+  const KswapdStats& kw = kswapd_.stats();
+  e("kswapd.wakeups", kw.wakeups, "kswapd wakeups", "count");
+  e("kswapd.runs", kw.runs, "kswapd runs", "count");
+  e("kswapd.boosts_cleared", kw.boosts_cleared, "zone watermark boosts cleared by kswapd", "count");
 
   e("task.spawned", kstats_.spawned, "processes created", "count");
   e("task.spawn_failed", kstats_.spawn_failed, "process creations that failed", "count");
@@ -161,10 +412,10 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("task.sigkill", kstats_.sigkill, "processes killed by SIGKILL", "count");
   e("task.live", nr_tasks_, "processes alive", "count");
 
-  const SchedStats ss = sched_.stats();
-  e("sched.switches", ss.switches, "task switches", "count");
-  e("sched.preemptions", ss.preemptions, "switches away from a task still runnable", "count");
-  e("sched.ticks", ss.ticks, "timer ticks", "count");
+  const SchedStats sst = sched_.stats();
+  e("sched.switches", sst.switches, "task switches", "count");
+  e("sched.preemptions", sst.preemptions, "switches away from a task still runnable", "count");
+  e("sched.ticks", sst.ticks, "timer ticks", "count");
 
   e("syscall.total", kstats_.sys_total, "system calls", "count");
   e("syscall.mmap", kstats_.sys_mmap, "mmap system calls", "count");
@@ -194,83 +445,133 @@ bool Kernel::proc_show(const char* name, TextSink& sink) const {
         const zone& zn = pg.node_zones[z];
         if (!zn.populated()) continue;
         out.printf("Node %u, zone %8s ", n, zn.name);
-        for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
-          out.printf("%6lu ", static_cast<unsigned long>(zn.free_area[o].nr_free));
+        for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) out.printf("%6lu ", static_cast<unsigned long>(zn.free_area[o].nr_free));
+        out.printf("\n");
+      }
+    }
+    return true;
+  }
+  if (str_eq(name, "pagetypeinfo")) {
+    for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
+      const pglist_data& pg = nodes_.node(static_cast<int>(n));
+      if (!pg.node_present_pages) continue;
+      out.printf("Page block order: %u\n", pageblock_order);
+      out.printf("Pages per block:  %lu\n\n", static_cast<unsigned long>(pageblock_nr_pages));
+      out.printf("%-43s ", "Free pages count per migrate type at order");
+      for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) out.printf("%6u ", o);
+      out.printf("\n");
+      for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+        const zone& zn = pg.node_zones[z];
+        if (!zn.populated()) continue;
+        for (unsigned mt = 0; mt < MIGRATE_TYPES; ++mt) {
+          out.printf("Node %4u, zone %8s, type %12s ", n, zn.name, migratetype_name(mt));
+          for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) {
+            const uint64_t c = zn.free_area[o].nr_free_mt[mt];
+            // Linux stops counting at 100000 and shows ">".
+            if (c >= 100000) out.printf(">%6lu ", 100000ul);
+            else out.printf("%6lu ", static_cast<unsigned long>(c));
+          }
+          out.printf("\n");
+        }
+      }
+      out.printf("\n%-23s", "Number of blocks type ");
+      for (unsigned mt = 0; mt < MIGRATE_TYPES; ++mt) out.printf("%12s ", migratetype_name(mt));
+      out.printf("\n");
+      for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+        const zone& zn = pg.node_zones[z];
+        if (!zn.populated()) continue;
+        uint64_t blocks[MIGRATE_TYPES] = {};
+        for (uint64_t pfn = zn.zone_start_pfn; pfn < zn.zone_end_pfn(); pfn = pageblock_end_pfn(pfn))
+          ++blocks[zn.get_pfnblock_migratetype(pfn)];
+        out.printf("Node %u, zone %8s ", n, zn.name);
+        for (unsigned mt = 0; mt < MIGRATE_TYPES; ++mt) out.printf("%12lu ", static_cast<unsigned long>(blocks[mt]));
         out.printf("\n");
       }
     }
     return true;
   }
   if (str_eq(name, "meminfo")) {
-    uint64_t committed = 0;
-    for (const list_head* p = tasks_.next; p != &tasks_; p = p->next) {
-      const task_struct* t = list_entry(const_cast<list_head*>(p), task_struct, tasks);
-      if (t->mm) committed += t->mm->committed;
-    }
-    const uint64_t total = nodes_.total_managed_pages();
-    const uint64_t free = buddy_.nr_free_pages();
-    const uint64_t slab = static_cast<uint64_t>(vmstat_.gauge[NR_SLAB_UNRECLAIMABLE]);
-    const PgTableStats& ps = pgtable_.stats();
-    out.kb("MemTotal", pages_kb(total));
-    out.kb("MemFree", pages_kb(free));
-    out.kb("MemAvailable", pages_kb(free));  // no page cache or reserves yet (issue 3)
-    out.kb("Buffers", 0);
-    out.kb("Cached", 0);
-    out.kb("SwapCached", 0);
-    out.kb("AnonPages", pages_kb(static_cast<uint64_t>(vmstat_.gauge[NR_ANON_PAGES])));
-    out.kb("Mapped", 0);
-    out.kb("Shmem", 0);
-    out.kb("KReclaimable", 0);
-    out.kb("Slab", pages_kb(slab));
-    out.kb("SReclaimable", 0);
-    out.kb("SUnreclaim", pages_kb(slab));
-    out.kb("PageTables", pages_kb(static_cast<uint64_t>(vmstat_.gauge[NR_PAGETABLE])));
-    out.kb("SwapTotal", 0);
-    out.kb("SwapFree", 0);
-    out.kb("CommitLimit", pages_kb(total / 2));  // overcommit_ratio 50, no swap
-    out.kb("Committed_AS", pages_kb(committed));
-    out.kb("VmallocTotal", boot_.paging_levels == 5 ? (12800ull << 30) - 1 : (32ull << 30) - 1);
-    out.kb("VmallocUsed", 0);
-    out.kb("VmallocChunk", 0);
-    out.kb("HardwareCorrupted", pages_kb(static_cast<uint64_t>(vmstat_.gauge[NR_HWPOISON])));
-    out.kb("DirectMap4k", ps.direct_map_bytes[1] >> 10);
-    out.kb("DirectMap2M", ps.direct_map_bytes[2] >> 10);
-    out.kb("DirectMap1G", ps.direct_map_bytes[3] >> 10);
+    for_each_meminfo(*this, nodes_, vmstat_, page_alloc_, watermark_, pcp_, vmalloc_, cma_, pgtable_, tasks_, boot_,
+                     [&](const char* label, uint64_t kb) {
+                       // Linux: the label padded to 16 columns, 8 for the
+                       // value; HardwareCorrupted is its own format.
+                       if (str_eq(label, "HardwareCorrupted")) {
+                         out.printf("HardwareCorrupted: %5lu kB\n", static_cast<unsigned long>(kb));
+                         return;
+                       }
+                       char l[32];
+                       fw::snprintf(l, sizeof l, "%s:", label);
+                       out.printf("%-16s%8lu kB\n", l, static_cast<unsigned long>(kb));
+                     });
     return true;
   }
   if (str_eq(name, "vmstat")) {
-    out.printf("nr_free_pages %lu\n", static_cast<unsigned long>(buddy_.nr_free_pages()));
-    for (unsigned i = 0; i < NR_VM_GAUGES; ++i)
-      out.printf("%s %ld\n", vm_gauge_name(i), static_cast<long>(vmstat_.gauge[i]));
-    for (unsigned i = 0; i < NR_VM_EVENTS; ++i)
-      out.printf("%s %lu\n", vm_event_name(i), static_cast<unsigned long>(vmstat_.event[i]));
+    for_each_vmstat(nodes_, vmstat_, [&](const char* n, uint64_t v, const char*, const char*) {
+      out.printf("%s %lu\n", n, static_cast<unsigned long>(v));
+    });
     return true;
   }
   if (str_eq(name, "zoneinfo")) {
     for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
       const pglist_data& pg = nodes_.node(static_cast<int>(n));
+      bool node_stats_done = false;
       for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
         const zone& zn = pg.node_zones[z];
         out.printf("Node %u, zone %8s", n, zn.name);
-        if (!zn.populated()) {
-          out.printf("\n  pages free     0\n        min      0\n        low      0\n        high     0\n"
-                     "        spanned  0\n        present  0\n        managed  0\n");
-          continue;
+        if (zn.populated() && !node_stats_done) {
+          node_stats_done = true;
+          out.printf("\n  per-node stats");
+          for (unsigned i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i)
+            out.printf("\n      %-12s %lu", node_stat_name(i), static_cast<unsigned long>(vmstat_.node[n][i]));
         }
-        out.printf("\n  pages free     %lu", static_cast<unsigned long>(zn.free_pages));
+        out.printf("\n  pages free     %lu", static_cast<unsigned long>(zn.free_pages()));
         out.printf("\n        boost    %lu", static_cast<unsigned long>(zn.watermark_boost));
-        out.printf("\n        min      %lu", static_cast<unsigned long>(zn._watermark[WMARK_MIN]));
-        out.printf("\n        low      %lu", static_cast<unsigned long>(zn._watermark[WMARK_LOW]));
-        out.printf("\n        high     %lu", static_cast<unsigned long>(zn._watermark[WMARK_HIGH]));
+        out.printf("\n        min      %lu", static_cast<unsigned long>(Watermark::min_wmark_pages(&zn)));
+        out.printf("\n        low      %lu", static_cast<unsigned long>(Watermark::low_wmark_pages(&zn)));
+        out.printf("\n        high     %lu", static_cast<unsigned long>(Watermark::high_wmark_pages(&zn)));
+        out.printf("\n        promo    %lu", static_cast<unsigned long>(Watermark::wmark_pages(&zn, WMARK_PROMO)));
         out.printf("\n        spanned  %lu", static_cast<unsigned long>(zn.spanned_pages));
         out.printf("\n        present  %lu", static_cast<unsigned long>(zn.present_pages));
         out.printf("\n        managed  %lu", static_cast<unsigned long>(zn.managed_pages));
-        out.printf("\n        protection: (%lu, %lu, %lu, %lu)", static_cast<unsigned long>(zn.lowmem_reserve[0]),
-                   static_cast<unsigned long>(zn.lowmem_reserve[1]), static_cast<unsigned long>(zn.lowmem_reserve[2]),
-                   static_cast<unsigned long>(zn.lowmem_reserve[3]));
-        out.printf("\n  start_pfn:           %lu\n", static_cast<unsigned long>(zn.zone_start_pfn));
+        out.printf("\n        cma      %lu", static_cast<unsigned long>(zn.cma_pages));
+        out.printf("\n        protection: (%ld", static_cast<long>(zn.lowmem_reserve[0]));
+        for (unsigned j = 1; j < MAX_NR_ZONES; ++j) out.printf(", %ld", static_cast<long>(zn.lowmem_reserve[j]));
+        out.printf(")");
+        if (!zn.populated()) {
+          out.printf("\n");
+          continue;
+        }
+        for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; ++i)
+          out.printf("\n      %-12s %ld", zone_stat_name(i), static_cast<long>(zn.vm_stat[i]));
+        for (unsigned i = 0; i < NR_VM_NUMA_EVENT_ITEMS; ++i)
+          out.printf("\n      %-12s %lu", numa_stat_name(i), static_cast<unsigned long>(zn.numa_event[i]));
+        out.printf("\n  pagesets");
+        for (unsigned c = 0; c < nodes_.nr_cpus(); ++c) {
+          const per_cpu_pages* p = zn.per_cpu_pageset ? &zn.per_cpu_pageset[c] : nullptr;
+          out.printf("\n    cpu: %u\n              count:    %d\n              high:     %d\n              batch:    %d"
+                     "\n              high_min: %d\n              high_max: %d",
+                     c, p ? p->count : 0, p ? p->high : 0, p ? p->batch : 1, p ? p->high_min : 0, p ? p->high_max : 0);
+          out.printf("\n  vm stats threshold: %d", stat_threshold(zn, nodes_.nr_cpus()));
+        }
+        out.printf("\n  node_unreclaimable:  %u", pg.kswapd_failures >= MAX_RECLAIM_RETRIES ? 1u : 0u);
+        out.printf("\n  start_pfn:           %lu", static_cast<unsigned long>(zn.zone_start_pfn));
+        out.printf("\n  reserved_highatomic: %lu", static_cast<unsigned long>(zn.nr_reserved_highatomic));
+        out.printf("\n  free_highatomic:     %lu\n", static_cast<unsigned long>(zn.nr_free_highatomic));
       }
     }
+    return true;
+  }
+  if (str_eq(name, "slabinfo")) {
+    out.printf("slabinfo - version: 2.1\n");
+    out.printf("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> "
+               "<batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n");
+    slab_.for_each_cache([&](const kmem_cache& c) {
+      const uint64_t slabs = slab_.nr_slabs(&c);
+      out.printf("%-17s %6lu %6lu %6u %4u %4u : tunables %4u %4u %4u : slabdata %6lu %6lu %6u\n", c.name,
+                 static_cast<unsigned long>(c.active_objs), static_cast<unsigned long>(slab_.total_objects(&c)), c.size,
+                 c.objects, 1u << c.order, 0u, 0u, 0u, static_cast<unsigned long>(slabs),
+                 static_cast<unsigned long>(slabs), 0u);
+    });
     return true;
   }
   // "<pid>/maps"

@@ -18,6 +18,9 @@
 #ifndef EBADF
 #define EBADF 9
 #endif
+#ifndef EAGAIN
+#define EAGAIN 11
+#endif
 #ifndef ENOMEM
 #define ENOMEM 12
 #endif
@@ -36,6 +39,9 @@
 #ifndef EINVAL
 #define EINVAL 22
 #endif
+#ifndef EINTR
+#define EINTR 4
+#endif
 #ifndef ENOSYS
 #define ENOSYS 38
 #endif
@@ -46,7 +52,7 @@
 #define EHWPOISON 133
 #endif
 
-static_assert(EPERM == 1 && ENOENT == 2 && ESRCH == 3 && EIO == 5 && EBADF == 9 && ENOMEM == 12 &&
+static_assert(EPERM == 1 && ENOENT == 2 && ESRCH == 3 && EIO == 5 && EBADF == 9 && EAGAIN == 11 && ENOMEM == 12 &&
                   EACCES == 13 && EFAULT == 14 && EBUSY == 16 && EEXIST == 17 && EINVAL == 22 &&
                   ENOSYS == 38 && EOVERFLOW == 75 && EHWPOISON == 133,
               "errno values differ from Linux x86-64");

@@ -3,24 +3,10 @@
 #include "sw/kernel/params.h"
 #include "sw/lib/bitops.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/internal.h"
 #include "sw/mm/vmstat.h"
 
 namespace fw {
-
-unsigned gfp_zone(gfp_t gfp) {
-  // Linux's GFP_ZONE_TABLE for a 64-bit kernel: HIGHMEM alone and MOVABLE
-  // alone mean NORMAL; both together mean MOVABLE.
-  if (gfp & __GFP_DMA) return ZONE_DMA;
-  if (gfp & __GFP_DMA32) return ZONE_DMA32;
-  if ((gfp & (__GFP_MOVABLE | __GFP_HIGHMEM)) == (__GFP_MOVABLE | __GFP_HIGHMEM)) return ZONE_MOVABLE;
-  return ZONE_NORMAL;
-}
-
-unsigned gfp_migratetype(gfp_t gfp) {
-  if (gfp & __GFP_MOVABLE) return MIGRATE_MOVABLE;
-  if (gfp & __GFP_RECLAIMABLE) return MIGRATE_RECLAIMABLE;
-  return MIGRATE_UNMOVABLE;
-}
 
 namespace {
 // Linux's fallback order between the per-CPU-list types.
@@ -29,27 +15,63 @@ constexpr unsigned kFallbacks[MIGRATE_PCPTYPES][MIGRATE_PCPTYPES - 1] = {
     {MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE},  // MOVABLE
     {MIGRATE_UNMOVABLE, MIGRATE_MOVABLE},      // RECLAIMABLE
 };
-}  // namespace
 
-void Buddy::add_to_free_list(page* p, zone* z, unsigned order, unsigned mt) {
-  set_buddy_order(p, order);
-  list_add(&p->lru, &z->free_area[order].free_list[mt]);
-  ++z->free_area[order].nr_free;
+// Linux should_try_claim_block: whole pageblocks, blocks of at least half a
+// pageblock, and every unmovable or reclaimable request may try to claim.
+bool should_try_claim_block(unsigned order, unsigned start_mt) {
+  if (order >= pageblock_order / 2) return true;
+  return start_mt == MIGRATE_RECLAIMABLE || start_mt == MIGRATE_UNMOVABLE;
 }
 
-void Buddy::del_from_free_list(page* p, zone* z, unsigned order) {
+inline page* pfn_page(page* p, uint64_t pfn, uint64_t to) {
+  return p + (static_cast<int64_t>(to) - static_cast<int64_t>(pfn));
+}
+}  // namespace
+
+void Buddy::account_freepages(zone* z, int64_t nr, unsigned mt) {
+  if (mt == MIGRATE_ISOLATE) return;  // isolated free pages are nobody's
+  z->vm_stat[NR_FREE_PAGES] += nr;
+  nr_free_ += static_cast<uint64_t>(nr);
+  if (mt == MIGRATE_CMA) z->vm_stat[NR_FREE_CMA_PAGES] += nr;
+  else if (mt == MIGRATE_HIGHATOMIC) z->nr_free_highatomic += static_cast<uint64_t>(nr);
+  if (nr < 0) {
+    if (nr_free_ < min_free_) min_free_ = nr_free_;
+    if (z->free_pages() < z->min_free_pages) z->min_free_pages = z->free_pages();
+  }
+}
+
+void Buddy::add_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt, bool tail) {
+  set_buddy_order(p, order);
+  free_area& a = z->free_area[order];
+  if (tail) list_add_tail(&p->lru, &a.free_list[mt]);
+  else list_add(&p->lru, &a.free_list[mt]);
+  ++a.nr_free;
+  ++a.nr_free_mt[mt];
+  account_freepages(z, static_cast<int64_t>(1ull << order), mt);
+  if (observer_) observer_->free_add(z, pfn, order, mt);
+}
+
+void Buddy::del_page_from_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt) {
   list_del(&p->lru);
   __ClearPageBuddy(p);
   p->private_ = 0;
-  --z->free_area[order].nr_free;
+  free_area& a = z->free_area[order];
+  --a.nr_free;
+  --a.nr_free_mt[mt];
+  account_freepages(z, -static_cast<int64_t>(1ull << order), mt);
+  if (observer_) observer_->free_del(z, pfn, order, mt);
 }
 
-void Buddy::account_free(zone* z, int64_t delta) {
-  z->free_pages += static_cast<uint64_t>(delta);
-  free_pages_ += static_cast<uint64_t>(delta);
-  if (booted_ && delta < 0) {
-    if (free_pages_ < stats_.min_free_pages) stats_.min_free_pages = free_pages_;
-    if (z->free_pages < z->min_free_pages) z->min_free_pages = z->free_pages;
+void Buddy::move_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned old_mt, unsigned new_mt) {
+  free_area& a = z->free_area[order];
+  list_move_tail(&p->lru, &a.free_list[new_mt]);
+  --a.nr_free_mt[old_mt];
+  ++a.nr_free_mt[new_mt];
+  account_freepages(z, -static_cast<int64_t>(1ull << order), old_mt);
+  account_freepages(z, static_cast<int64_t>(1ull << order), new_mt);
+  if (observer_) {
+    observer_->free_del(z, pfn, order, old_mt);
+    observer_->free_add(z, pfn, order, new_mt);
   }
 }
 
@@ -61,29 +83,60 @@ bool Buddy::page_is_buddy(const zone* z, const page* p, const page* buddy, uint6
   return PageBuddy(buddy) && buddy_order(buddy) == order && page_zone_id(buddy) == page_zone_id(p);
 }
 
-void Buddy::free_one_page(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt) {
+// Linux buddy_merge_likely: a block whose buddy one order up is free will
+// probably merge soon; keep it at the tail so allocations take others first.
+bool Buddy::buddy_merge_likely(const zone* z, uint64_t pfn, uint64_t buddy_pfn, const page* p,
+                               unsigned order) const {
+  if (order >= MAX_PAGE_ORDER - 1) return false;
+  const uint64_t higher_pfn = buddy_pfn & pfn;
+  const uint64_t higher_buddy_pfn = higher_pfn ^ (1ull << (order + 1));
+  const page* hb = p + (static_cast<int64_t>(higher_buddy_pfn) - static_cast<int64_t>(pfn));
+  return page_is_buddy(z, p, hb, higher_buddy_pfn, order + 1);
+}
+
+void Buddy::free_one_page(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt, bool to_tail) {
+  const unsigned orig_order = order;
+  uint64_t buddy_pfn = 0;
   while (order < MAX_PAGE_ORDER) {
-    const uint64_t buddy_pfn = pfn ^ (1ull << order);
-    page* buddy = p + (static_cast<int64_t>(buddy_pfn) - static_cast<int64_t>(pfn));
+    buddy_pfn = pfn ^ (1ull << order);
+    page* buddy = pfn_page(p, pfn, buddy_pfn);
     if (!page_is_buddy(z, p, buddy, buddy_pfn, order)) break;
-    del_from_free_list(buddy, z, order);
+    unsigned buddy_mt = mt;
+    if (order >= pageblock_order) {
+      // No merging of isolated, CMA or high-atomic blocks with others: their
+      // accounting would break (Linux >= 6.10).
+      buddy_mt = z->get_pfnblock_migratetype(buddy_pfn);
+      if (mt != buddy_mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt))) break;
+    }
+    del_page_from_free_list(z, buddy, buddy_pfn, order, buddy_mt);
+    // The merged block has one type: make the buddy's pageblocks match.
+    if (buddy_mt != mt)
+      for (uint64_t b = buddy_pfn; b < buddy_pfn + (1ull << order); b += pageblock_nr_pages)
+        z->set_pfnblock_migratetype(b, mt);
     ++stats_.merges;
     const uint64_t combined = buddy_pfn & pfn;
-    p = p + (static_cast<int64_t>(combined) - static_cast<int64_t>(pfn));
+    p = pfn_page(p, pfn, combined);
     pfn = combined;
     ++order;
   }
-  add_to_free_list(p, z, order, mt);
+  (void)orig_order;
+  const bool tail = to_tail || (order < MAX_PAGE_ORDER && buddy_merge_likely(z, pfn, pfn ^ (1ull << order), p, order));
+  add_to_free_list(z, p, pfn, order, mt, tail);
 }
 
-void Buddy::expand(zone* z, page* p, unsigned low, unsigned high, unsigned mt) {
+uint64_t Buddy::expand(zone* z, page* p, uint64_t pfn, unsigned low, unsigned high, unsigned mt) {
+  // A max-order block free since boot may still have uninitialized tails.
+  if (high == MAX_PAGE_ORDER && z->pfnblock_deferred(pfn)) ctx_->nodes->init_deferred_block(z, pfn);
   uint64_t size = 1ull << high;
+  uint64_t added = 0;
   while (high > low) {
     --high;
     size >>= 1;
-    add_to_free_list(p + size, z, high, mt);  // the upper half stays free
+    add_to_free_list(z, p + size, pfn + size, high, mt);  // the upper half stays free
+    added += size;
     ++stats_.splits;
   }
+  return added;
 }
 
 page* Buddy::rmqueue_smallest(zone* z, unsigned order, unsigned mt) {
@@ -91,194 +144,211 @@ page* Buddy::rmqueue_smallest(zone* z, unsigned order, unsigned mt) {
     list_head* l = &z->free_area[o].free_list[mt];
     if (list_empty(l)) continue;
     page* p = list_first_entry(l, page, lru);
-    del_from_free_list(p, z, o);
-    expand(z, p, order, o, mt);
+    const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+    del_page_from_free_list(z, p, pfn, o, mt);
+    expand(z, p, pfn, order, o, mt);
     return p;
   }
   return nullptr;
 }
 
-page* Buddy::rmqueue(zone* z, unsigned order, unsigned mt) {
-  page* p = rmqueue_smallest(z, order, mt);
-  if (p || mt >= MIGRATE_PCPTYPES) return p;
-  // Borrow from the other types without stealing pageblocks (issue 3).
-  for (unsigned fb : kFallbacks[mt]) {
-    p = rmqueue_smallest(z, order, fb);
-    if (p) return p;
+int Buddy::find_suitable_fallback(const free_area* area, unsigned order, unsigned mt, bool claimable) const {
+  if (claimable && !should_try_claim_block(order, mt)) return -2;
+  if (area->nr_free == 0) return -1;
+  for (unsigned fb : kFallbacks[mt])
+    if (!list_empty(&area->free_list[fb])) return static_cast<int>(fb);
+  return -1;
+}
+
+bool Buddy::boost_watermark(zone* z) {
+  const uint64_t factor = ctx_->params->watermark_boost_factor;
+  if (!factor) return false;
+  // Not in zones too small to gain from it (Linux: four pageblocks).
+  if (pageblock_nr_pages * 4 > z->managed_pages) return false;
+  const uint64_t high = z->_watermark[WMARK_HIGH];
+  uint64_t max_boost = (high / 10000) * factor + ((high % 10000) * factor) / 10000;  // mult_frac
+  if (!max_boost) return false;  // watermarks not set up yet
+  max_boost = max(pageblock_nr_pages, max_boost);
+  z->watermark_boost = min(z->watermark_boost + pageblock_nr_pages, max_boost);
+  ctx_->vmstat->count(WATERMARK_BOOST);
+  return true;
+}
+
+int64_t Buddy::move_freepages_block(zone* z, uint64_t pfn, unsigned old_mt, unsigned new_mt) {
+  const uint64_t start = pageblock_start_pfn(pfn), end = pageblock_end_pfn(pfn);
+  if (!z->spans(start) || !z->spans(end - 1)) return -1;
+  MmNodes& nodes = *ctx_->nodes;
+  int64_t moved = 0;
+  if (z->pfnblock_deferred(start)) nodes.init_deferred_block(z, start);
+  for (uint64_t q = start; q < end;) {
+    page* p = nodes.pfn_to_page(q);
+    if (!PageBuddy(p)) {
+      ++q;
+      continue;
+    }
+    const unsigned order = buddy_order(p);
+    move_to_free_list(z, p, q, order, old_mt, new_mt);
+    // A free block larger than the pageblock takes its other pageblocks along.
+    for (uint64_t b = q + pageblock_nr_pages; b < q + (1ull << order); b += pageblock_nr_pages)
+      z->set_pfnblock_migratetype(b, new_mt);
+    q += 1ull << order;
+    moved += static_cast<int64_t>(1ull << order);
+  }
+  z->set_pfnblock_migratetype(start, new_mt);
+  ++stats_.moved_blocks;
+  return moved;
+}
+
+page* Buddy::find_free_block(zone* z, uint64_t pfn, uint64_t* head_pfn) {
+  MmNodes& nodes = *ctx_->nodes;
+  if (z->pfnblock_deferred(pfn)) {
+    // Only the head of a deferred block is initialized: it is the block.
+    const uint64_t h = pfn & ~(MAX_ORDER_NR_PAGES - 1);
+    *head_pfn = h;
+    return nodes.pfn_to_page(h);
+  }
+  for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) {
+    const uint64_t h = pfn & ~((1ull << o) - 1);
+    if (!z->spans(h)) break;
+    page* hp = nodes.pfn_to_page(h);
+    if (PageBuddy(hp) && buddy_order(hp) >= o) {
+      if (h + (1ull << buddy_order(hp)) <= pfn) return nullptr;
+      *head_pfn = h;
+      return hp;
+    }
   }
   return nullptr;
 }
 
-void Buddy::prep_new_page(hal::Hal& h, page* p, unsigned order) {
-  for (uint64_t i = 0; i < (1ull << order); ++i) {
-    page* q = p + i;
-    FW_BUG_ON(*ctx_->log, h, (q->flags & PAGE_FLAGS_CHECK_AT_FREE) || PageBuddy(q) || q->_mapcount != -1 ||
-                                 q->_refcount != 0 || PageHWPoison(q));
-  }
-  p->private_ = 0;
-  set_page_count(p, 1);
+void Buddy::split_large_buddy(zone* z, page* head, uint64_t head_pfn) {
+  const unsigned order = buddy_order(head);
+  if (order <= pageblock_order) return;
+  const unsigned mt = z->get_pfnblock_migratetype(head_pfn);
+  del_page_from_free_list(z, head, head_pfn, order, mt);
+  if (z->pfnblock_deferred(head_pfn)) ctx_->nodes->init_deferred_block(z, head_pfn);
+  for (uint64_t pfn = head_pfn; pfn < head_pfn + (1ull << order); pfn += pageblock_nr_pages)
+    add_to_free_list(z, pfn_page(head, head_pfn, pfn), pfn, pageblock_order, z->get_pfnblock_migratetype(pfn));
 }
 
-page* Buddy::alloc_pages(hal::Hal& h, gfp_t gfp, unsigned order, int nid) {
-  if (order > MAX_PAGE_ORDER) {
-    ++stats_.alloc_failed;
-    return nullptr;
+void Buddy::count_extfrag(unsigned order, unsigned fallback_order, bool claimed) {
+  (void)order;
+  VmStat& vs = *ctx_->vmstat;
+  vs.count(EXTFRAG_FALLBACK);
+  if (fallback_order < pageblock_order) vs.count(EXTFRAG_FRAGMENTING);
+  if (claimed) vs.count(EXTFRAG_CLAIMED);
+}
+
+// Linux try_to_claim_block: take the pageblock for the request's type when
+// the block is whole, or when at least half of it is free or alike.
+page* Buddy::try_to_claim_block(zone* z, page* p, uint64_t pfn, unsigned current_order, unsigned order,
+                                unsigned start_type, unsigned block_type, unsigned alloc_flags) {
+  if (current_order >= pageblock_order) {
+    del_page_from_free_list(z, p, pfn, current_order, block_type);
+    for (uint64_t b = pfn; b < pfn + (1ull << current_order); b += pageblock_nr_pages)
+      z->set_pfnblock_migratetype(b, start_type);
+    expand(z, p, pfn, order, current_order, start_type);
+    return p;
   }
+  // A fragmenting fallback: boost the watermarks so kswapd (and through it
+  // kcompactd) makes room before the next one.
+  if (boost_watermark(z) && (alloc_flags & ALLOC_KSWAPD)) z->flags |= 1ull << ZONE_BOOSTED_WATERMARK;
+
+  const uint64_t start = pageblock_start_pfn(pfn), end = pageblock_end_pfn(pfn);
+  if (!z->spans(start) || !z->spans(end - 1)) return nullptr;
   MmNodes& nodes = *ctx_->nodes;
-  if (nid < 0 || static_cast<unsigned>(nid) >= nodes.nr_nodes()) nid = nodes.cpu_to_node(h.cpu());
-  const unsigned highest = gfp_zone(gfp);
-  const unsigned mt = gfp_migratetype(gfp);
-
-  // A few rounds: a block found poisoned when zeroed is taken out of use
-  // and the request tried again.
-  for (int round = 0; round < 8; ++round) {
-    page* p = nullptr;
-    zone* from = nullptr;
-    for (zone* const* zl = nodes.node(nid).zonelist; *zl; ++zl) {
-      zone* z = *zl;
-      if (z->idx > highest || !z->managed()) continue;
-      if ((gfp & __GFP_THISNODE) && z->node != nid) continue;
-      LockGuard g(z->lock, h);
-      p = rmqueue(z, order, mt);
-      if (p) {
-        account_free(z, -static_cast<int64_t>(1ull << order));
-        from = z;
-        break;
-      }
+  uint64_t free_pages = 0, movable_pages = 0;
+  for (uint64_t q = start; q < end;) {
+    page* b = nodes.pfn_to_page(q);
+    if (PageBuddy(b)) {
+      free_pages += 1ull << buddy_order(b);
+      q += 1ull << buddy_order(b);
+      continue;
     }
-    if (!p) break;
-    ctx_->charge(h, ctx_->params->cost_page_alloc_ns);
-    ++stats_.alloc_calls;
-    ++stats_.alloc_order[order];
-    ctx_->vmstat->event[PGALLOC_DMA + from->idx] += 1ull << order;
-    prep_new_page(h, p, order);
-    if (!(gfp & __GFP_ZERO)) return p;
-
-    // Zero through the HAL so poisoned memory is seen rather than handed out.
-    const uint64_t pa = nodes.page_to_phys(p);
-    ctx_->charge(h, ctx_->params->cost_page_zero_ns << order);
-    if (h.phys_fill(pa, 0, PAGE_SIZE << order) == hal::MemStatus::ok) return p;
-    // Keep the bad pages, give the good ones back, try again.
-    for (uint64_t i = 0; i < (1ull << order); ++i) {
-      page* q = p + i;
-      set_page_count(q, 1);
-      if (h.phys_fill(pa + i * PAGE_SIZE, 0, PAGE_SIZE) == hal::MemStatus::ok) {
-        free_pages(h, q, 0);
-      } else {
-        SetPageHWPoison(q);
-        ++ctx_->vmstat->gauge[NR_HWPOISON];
-        ++ctx_->vmstat->event[HWPOISON_ALLOC_SKIPPED];
-        ctx_->log->printk(h, LOGLEVEL_WARNING, "mm: pfn %#lx is poisoned, taken out of use",
-                          static_cast<unsigned long>(nodes.page_to_pfn(q)));
-      }
-    }
+    if (PageLRU(b)) ++movable_pages;  // isolatable for migration: movable
+    ++q;
   }
-  ++stats_.alloc_failed;
-  if (!(gfp & __GFP_NOWARN) && fail_reports_ < 10) {
-    ++fail_reports_;
-    ctx_->log->printk(h, LOGLEVEL_WARNING, "page allocation failure: order:%u, mode:%#x, nid:%d, free:%lu", order,
-                      gfp, nid, static_cast<unsigned long>(free_pages_));
+  uint64_t alike = 0;
+  if (start_type == MIGRATE_MOVABLE) alike = movable_pages;
+  else if (block_type == MIGRATE_MOVABLE) alike = pageblock_nr_pages - (free_pages + movable_pages);
+  if (free_pages + alike >= (1ull << (pageblock_order - 1))) {
+    move_freepages_block(z, start, block_type, start_type);
+    return rmqueue_smallest(z, order, start_type);
   }
   return nullptr;
 }
 
-bool Buddy::check_free(hal::Hal& h, page* p, unsigned order) {
-  bool poisoned = false;
-  for (uint64_t i = 0; i < (1ull << order); ++i) {
-    page* q = p + i;
-    if (PageHWPoison(q)) poisoned = true;
-    if ((q->flags & PAGE_FLAGS_CHECK_AT_FREE) || q->_mapcount != -1 || PageBuddy(q) || (i && q->_refcount != 0))
-      ctx_->log->panic(h, "Bad page state: pfn %#lx flags %#lx mapcount %d refcount %d",
-                       static_cast<unsigned long>(ctx_->nodes->page_to_pfn(q)),
-                       static_cast<unsigned long>(q->flags), q->_mapcount, q->_refcount);
-  }
-  return poisoned;
-}
-
-void Buddy::free_pages(hal::Hal& h, page* p, unsigned order) {
-  if (!put_page_testzero(p)) return;
-  MmNodes& nodes = *ctx_->nodes;
-  if (check_free(h, p, order)) {
-    // Pages holding poison never return to the free lists (Linux
-    // free_pages_prepare); the healthy rest of the block does, page by page.
-    for (uint64_t i = 0; i < (1ull << order); ++i) {
-      page* q = p + i;
-      set_page_count(q, 1);  // a poisoned page stays owned, by nobody
-      if (!PageHWPoison(q)) free_pages(h, q, 0);
+page* Buddy::rmqueue_claim(zone* z, unsigned order, unsigned mt, unsigned alloc_flags) {
+  // ALLOC_NOFRAGMENT: only whole pageblocks may change hands.
+  unsigned min_order = order;
+  if (order < pageblock_order && (alloc_flags & ALLOC_NOFRAGMENT)) min_order = pageblock_order;
+  // The largest free block first: roughly the pageblock with the most free pages.
+  for (int co = MAX_PAGE_ORDER; co >= static_cast<int>(min_order); --co) {
+    const unsigned current_order = static_cast<unsigned>(co);
+    free_area* area = &z->free_area[current_order];
+    const int fb = find_suitable_fallback(area, current_order, mt, true);
+    if (fb == -1) continue;
+    if (fb == -2) break;
+    page* p = list_first_entry(&area->free_list[fb], page, lru);
+    const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+    page* got = try_to_claim_block(z, p, pfn, current_order, order, mt, static_cast<unsigned>(fb), alloc_flags);
+    if (got) {
+      count_extfrag(order, current_order, true);
+      return got;
     }
-    return;
   }
-  for (uint64_t i = 0; i < (1ull << order); ++i) {
-    page* q = p + i;
-    q->flags &= ~PAGE_FLAGS_CLEAR_AT_FREE;
-    q->mapping = 0;
-    q->index = 0;
-    q->private_ = 0;
+  return nullptr;
+}
+
+page* Buddy::rmqueue_steal(zone* z, unsigned order, unsigned mt) {
+  // The smallest block that fits; its pageblock keeps its type.
+  for (unsigned co = order; co < NR_PAGE_ORDERS; ++co) {
+    free_area* area = &z->free_area[co];
+    const int fb = find_suitable_fallback(area, co, mt, false);
+    if (fb < 0) continue;
+    page* p = list_first_entry(&area->free_list[fb], page, lru);
+    const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+    del_page_from_free_list(z, p, pfn, co, static_cast<unsigned>(fb));
+    expand(z, p, pfn, order, co, static_cast<unsigned>(fb));
+    count_extfrag(order, co, false);
+    return p;
   }
-  const uint64_t pfn = nodes.page_to_pfn(p);
-  zone* z = nodes.page_zone(p);
-  {
-    LockGuard g(z->lock, h);
-    free_one_page(z, p, pfn, order, get_pageblock_migratetype(pfn));
-    account_free(z, static_cast<int64_t>(1ull << order));
+  return nullptr;
+}
+
+page* Buddy::rmqueue(zone* z, unsigned order, unsigned mt, unsigned alloc_flags, rmqueue_mode* mode) {
+  // Movable requests use CMA first when more than half of the zone's free
+  // memory is CMA (Linux's balance between regular and CMA areas).
+  if ((alloc_flags & ALLOC_CMA) && z->vm_stat[NR_FREE_CMA_PAGES] > z->vm_stat[NR_FREE_PAGES] / 2) {
+    if (page* p = rmqueue_smallest(z, order, MIGRATE_CMA)) return p;
   }
-  ++stats_.free_calls;
-  ctx_->vmstat->event[PGFREE] += 1ull << order;
-  ctx_->charge(h, ctx_->params->cost_page_alloc_ns);
-}
-
-uint64_t Buddy::alloc_phys(hal::Hal& h, gfp_t gfp, unsigned order, int nid) {
-  page* p = alloc_pages(h, gfp, order, nid);
-  return p ? ctx_->nodes->page_to_phys(p) : 0;
-}
-
-void Buddy::free_phys(hal::Hal& h, uint64_t pa, unsigned order) {
-  page* p = ctx_->nodes->phys_to_page(pa);
-  FW_BUG_ON(*ctx_->log, h, p == nullptr);
-  free_pages(h, p, order);
-}
-
-void Buddy::free_boot_range(hal::Hal& h, uint64_t start_pfn, uint64_t end_pfn) {
-  MmNodes& nodes = *ctx_->nodes;
-  while (start_pfn < end_pfn) {
-    unsigned order = start_pfn ? min(MAX_PAGE_ORDER, ffs64(start_pfn)) : MAX_PAGE_ORDER;
-    while (start_pfn + (1ull << order) > end_pfn) --order;
-    page* p = nodes.pfn_to_page(start_pfn);
-    FW_BUG_ON(*ctx_->log, h, p == nullptr);
-    zone* z = nodes.page_zone(p);
-    FW_BUG_ON(*ctx_->log, h, !z->spans(start_pfn + (1ull << order) - 1));
-    for (uint64_t i = 0; i < (1ull << order); ++i) {
-      ClearPageReserved(p + i);
-      set_page_count(p + i, 0);
-    }
-    z->managed_pages += 1ull << order;
-    {
-      LockGuard g(z->lock, h);
-      free_one_page(z, p, start_pfn, order, get_pageblock_migratetype(start_pfn));
-      account_free(z, static_cast<int64_t>(1ull << order));
-    }
-    start_pfn += 1ull << order;
+  page* p = nullptr;
+  switch (*mode) {
+    case RMQUEUE_NORMAL:
+      if ((p = rmqueue_smallest(z, order, mt))) return p;
+      [[fallthrough]];
+    case RMQUEUE_CMA:
+      if (alloc_flags & ALLOC_CMA) {
+        if ((p = rmqueue_smallest(z, order, MIGRATE_CMA))) {
+          *mode = RMQUEUE_CMA;
+          return p;
+        }
+      }
+      [[fallthrough]];
+    case RMQUEUE_CLAIM:
+      if (mt < MIGRATE_PCPTYPES && (p = rmqueue_claim(z, order, mt, alloc_flags))) {
+        *mode = RMQUEUE_NORMAL;  // the preferred list was replenished
+        return p;
+      }
+      [[fallthrough]];
+    case RMQUEUE_STEAL:
+      if (mt < MIGRATE_PCPTYPES && !(alloc_flags & ALLOC_NOFRAGMENT)) {
+        if ((p = rmqueue_steal(z, order, mt))) {
+          *mode = RMQUEUE_STEAL;
+          return p;
+        }
+      }
   }
-}
-
-void Buddy::boot_done() {
-  booted_ = true;
-  stats_.boot_free_pages = free_pages_;
-  stats_.min_free_pages = free_pages_;
-  MmNodes& nodes = *ctx_->nodes;
-  for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
-    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
-      zone& zn = nodes.node(static_cast<int>(n)).node_zones[z];
-      zn.min_free_pages = zn.free_pages;
-    }
-}
-
-uint64_t Buddy::nr_free_blocks(unsigned order) const {
-  uint64_t n = 0;
-  const MmNodes& nodes = *ctx_->nodes;
-  for (unsigned nd = 0; nd < nodes.nr_nodes(); ++nd)
-    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) n += nodes.node(static_cast<int>(nd)).node_zones[z].free_area[order].nr_free;
-  return n;
+  return nullptr;
 }
 
 }  // namespace fw

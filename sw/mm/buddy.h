@@ -1,82 +1,102 @@
-// The page allocator (Linux mm/page_alloc.c): a binary buddy system per
-// zone, orders 0..MAX_PAGE_ORDER, free lists per order and migrate type.
-// Allocation takes the smallest free block that fits and splits it
-// (expand); freeing merges a block with its buddy as long as the buddy is
-// free and of the same order. Zones are tried in the zonelist order of the
-// preferred node, from the highest zone the GFP flags allow.
+// The buddy free lists (Linux mm/page_alloc.c, the zone->lock parts): per
+// zone, order and migrate type. Freeing merges a block with its buddy as
+// long as the buddy is free with the same order (not across pageblocks of
+// unmergeable types); allocation takes the smallest block of the wanted
+// type and splits it (expand). When the wanted type has nothing, the
+// fallback table is walked: first try to claim a whole pageblock of another
+// type (the largest free block first; unmovable and reclaimable requests,
+// and blocks of at least half a pageblock, may claim when enough of the
+// block is free or alike), and only without ALLOC_NOFRAGMENT steal the
+// smallest block, leaving the pageblock mixed. A fallback below pageblock
+// order is a fragmentation event; it boosts the zone's watermarks.
+//
+// Invariant (Linux >= 6.10): a free block sits on the list of its
+// pageblock's migrate type, and NR_FREE_PAGES counts the free lists except
+// MIGRATE_ISOLATE. Every call here needs the zone lock.
 #pragma once
 
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
 #include "sw/mm/context.h"
-#include "sw/mm/gfp.h"
 #include "sw/mm/mmzone.h"
 
 namespace fw {
 
-struct BuddyStats {
-  uint64_t alloc_calls = 0;     // successful allocations
-  uint64_t alloc_failed = 0;
-  uint64_t free_calls = 0;      // blocks given back
-  uint64_t splits = 0;          // blocks halved by expand()
-  uint64_t merges = 0;          // buddy pairs joined on free
-  uint64_t boot_free_pages = 0; // free pages when boot finished
-  uint64_t min_free_pages = 0;  // lowest free count since boot finished
-  uint64_t alloc_order[NR_PAGE_ORDERS] = {};
+// A test hook: told about every change of the free and per-CPU lists.
+struct BuddyObserver {
+  virtual void free_add(const zone* z, uint64_t pfn, unsigned order, unsigned mt) = 0;
+  virtual void free_del(const zone* z, uint64_t pfn, unsigned order, unsigned mt) = 0;
+  virtual void pcp_add(const zone* z, uint64_t pfn, unsigned order) = 0;
+  virtual void pcp_del(const zone* z, uint64_t pfn, unsigned order) = 0;
+
+ protected:
+  ~BuddyObserver() = default;
 };
 
-// Highest zone a request may use (Linux gfp_zone for x86-64).
-unsigned gfp_zone(gfp_t gfp);
-unsigned gfp_migratetype(gfp_t gfp);
+// Where __rmqueue found pages last time (Linux enum rmqueue_mode): a bulk
+// refill goes on from there.
+enum rmqueue_mode : uint8_t { RMQUEUE_NORMAL, RMQUEUE_CMA, RMQUEUE_CLAIM, RMQUEUE_STEAL };
+
+struct BuddyStats {
+  uint64_t splits = 0;   // blocks halved by expand()
+  uint64_t merges = 0;   // buddy pairs joined on free
+  uint64_t moved_blocks = 0;  // pageblocks whose free pages changed list (claims, reservations, isolation)
+};
 
 class Buddy {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
 
-  // Boot: gives [start_pfn, end_pfn) (free RAM of one zone) to the
-  // allocator in the largest aligned blocks (Linux __free_pages_memory).
-  void free_boot_range(hal::Hal& h, uint64_t start_pfn, uint64_t end_pfn);
-  // Boot finished: the free count now is the reference for leaks.
-  void boot_done();
+  void add_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt, bool tail = false);
+  void del_page_from_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt);
+  void move_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned old_mt, unsigned new_mt);
 
-  // nid: preferred node, NUMA_NO_NODE for the calling CPU's node.
-  // Returns the first page of a 2^order block with refcount 1, or nullptr.
-  page* alloc_pages(hal::Hal& h, gfp_t gfp, unsigned order, int nid = -1);
-  // Drops the reference of a block from alloc_pages; frees it at zero.
-  void free_pages(hal::Hal& h, page* p, unsigned order);
+  // Frees a block into the lists, merging with free buddies (Linux
+  // __free_one_page). mt is the pageblock's type.
+  void free_one_page(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt, bool to_tail = false);
+  // Gives the upper halves of [p, p + 2^high) back as free blocks, keeping
+  // the lowest 2^low pages; returns the pages given back.
+  uint64_t expand(zone* z, page* p, uint64_t pfn, unsigned low, unsigned high, unsigned mt);
+  page* rmqueue_smallest(zone* z, unsigned order, unsigned mt);
+  page* rmqueue(zone* z, unsigned order, unsigned mt, unsigned alloc_flags, rmqueue_mode* mode);
+  // -1: nothing; -2: too small to claim (Linux find_suitable_fallback).
+  int find_suitable_fallback(const free_area* area, unsigned order, unsigned mt, bool claimable) const;
 
-  // Physical-address conveniences: 0 on failure.
-  uint64_t alloc_phys(hal::Hal& h, gfp_t gfp, unsigned order, int nid = -1);
-  void free_phys(hal::Hal& h, uint64_t pa, unsigned order);
+  // Moves the free pages of the pageblock holding pfn to new_mt's lists
+  // and sets the block's type; -1 when the block straddles the zone.
+  int64_t move_freepages_block(zone* z, uint64_t pfn, unsigned old_mt, unsigned new_mt);
+  // The free block containing pfn (its head), nullptr when pfn is in use.
+  page* find_free_block(zone* z, uint64_t pfn, uint64_t* head_pfn);
+  // Splits a free block larger than a pageblock into pageblock-sized free
+  // blocks (each on its own pageblock's list).
+  void split_large_buddy(zone* z, page* head, uint64_t head_pfn);
 
-  uint64_t nr_free_pages() const { return free_pages_; }
-  uint64_t nr_free_blocks(unsigned order) const;
+  // Linux boost_watermark: true when the zone's boost grew.
+  bool boost_watermark(zone* z);
+
+  void set_observer(BuddyObserver* o) { observer_ = o; }
+  BuddyObserver* observer() const { return observer_; }
   const BuddyStats& stats() const { return stats_; }
-
-  // The migrate type of the pageblock holding pfn. Every block is MOVABLE
-  // until issue 3 adds the pageblock bitmap.
-  unsigned get_pageblock_migratetype(uint64_t pfn) const {
-    (void)pfn;
-    return MIGRATE_MOVABLE;
-  }
+  // NR_FREE_PAGES over all zones (per-CPU lists not included).
+  uint64_t nr_free_pages() const { return nr_free_; }
+  uint64_t min_free_pages() const { return min_free_; }
+  void reset_min_free() { min_free_ = nr_free_; }
 
  private:
-  page* rmqueue(zone* z, unsigned order, unsigned mt);
-  page* rmqueue_smallest(zone* z, unsigned order, unsigned mt);
-  void expand(zone* z, page* p, unsigned low, unsigned high, unsigned mt);
-  void free_one_page(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt);
+  void account_freepages(zone* z, int64_t nr, unsigned mt);
+  page* try_to_claim_block(zone* z, page* p, uint64_t pfn, unsigned current_order, unsigned order,
+                           unsigned start_type, unsigned block_type, unsigned alloc_flags);
+  page* rmqueue_claim(zone* z, unsigned order, unsigned mt, unsigned alloc_flags);
+  page* rmqueue_steal(zone* z, unsigned order, unsigned mt);
+  void count_extfrag(unsigned order, unsigned fallback_order, bool claimed);
   bool page_is_buddy(const zone* z, const page* p, const page* buddy, uint64_t buddy_pfn, unsigned order) const;
-  void add_to_free_list(page* p, zone* z, unsigned order, unsigned mt);
-  void del_from_free_list(page* p, zone* z, unsigned order);
-  bool check_free(hal::Hal& h, page* p, unsigned order);
-  void prep_new_page(hal::Hal& h, page* p, unsigned order);
-  void account_free(zone* z, int64_t delta);
+  bool buddy_merge_likely(const zone* z, uint64_t pfn, uint64_t buddy_pfn, const page* p, unsigned order) const;
 
   MmContext* ctx_ = nullptr;
-  uint64_t free_pages_ = 0;
-  bool booted_ = false;
-  unsigned fail_reports_ = 0;
+  BuddyObserver* observer_ = nullptr;
+  uint64_t nr_free_ = 0;
+  uint64_t min_free_ = ~0ull;
   BuddyStats stats_;
 };
 

@@ -13,13 +13,25 @@ class Log;
 class Memblock;
 class MmNodes;
 class Buddy;
+class Pcp;
+class Watermark;
+class PageAlloc;
+class Slab;
+class Vmalloc;
+class Cma;
+class Compaction;
+class Migrate;
+class PageIsolation;
+class Rmap;
+class Lru;
+class Kswapd;
 class PgTable;
 class Tlb;
-class ObjCache;
 class Memory;
 class Mmap;
 struct Params;
 struct VmStat;
+struct kmem_cache;
 
 struct MmContext {
   Log* log = nullptr;
@@ -27,14 +39,26 @@ struct MmContext {
   const hal::BootInfo* boot = nullptr;
   Memblock* memblock = nullptr;
   MmNodes* nodes = nullptr;
-  Buddy* buddy = nullptr;
+  Buddy* buddy = nullptr;          // the free lists
+  Pcp* pcp = nullptr;              // per-CPU page lists
+  Watermark* watermark = nullptr;  // watermarks and reserves
+  PageAlloc* page_alloc = nullptr; // alloc_pages / free_pages
+  Slab* slab = nullptr;            // kmem_cache, kmalloc
+  Vmalloc* vmalloc = nullptr;
+  Cma* cma = nullptr;
+  Compaction* compaction = nullptr;
+  Migrate* migrate = nullptr;
+  PageIsolation* isolation = nullptr;
+  Rmap* rmap = nullptr;
+  Lru* lru = nullptr;
+  Kswapd* kswapd = nullptr;
   PgTable* pgtable = nullptr;
   Tlb* tlb = nullptr;
-  ObjCache* mm_cache = nullptr;
-  ObjCache* vma_cache = nullptr;
   Memory* memory = nullptr;
   Mmap* mmap = nullptr;
   VmStat* vmstat = nullptr;
+  kmem_cache* mm_cachep = nullptr;
+  kmem_cache* vma_cachep = nullptr;
   uint64_t charged_ns = 0;  // all firmware time charged, for statistics
 
   // Charges simulated time for firmware work on the calling CPU.

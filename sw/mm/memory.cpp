@@ -4,8 +4,11 @@
 #include "sw/lib/errno.h"
 #include "sw/lib/list.h"
 #include "sw/lib/printk.h"
-#include "sw/mm/buddy.h"
+#include "sw/mm/lru.h"
+#include "sw/mm/migrate.h"
 #include "sw/mm/mmap.h"
+#include "sw/mm/page_alloc.h"
+#include "sw/mm/rmap.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
@@ -37,11 +40,13 @@ const char* access_error(uint32_t ec, const vm_area_struct* vma) {
   return nullptr;
 }
 
-// Collects the pages of cleared PTEs; they are freed only after the TLB
-// flush (Linux's mmu_gather), chained through page->lru.
+// Collects the pages of cleared PTEs; their references are dropped only
+// after the TLB flush (Linux's mmu_gather), in batches of what one page of
+// pointers holds.
 class ZapGather final : public PteZapVisitor {
  public:
-  ZapGather(MmContext* ctx, mm_struct* mm) : ctx_(ctx), mm_(mm) { INIT_LIST_HEAD(&pages_); }
+  static constexpr unsigned kBatch = 510;  // Linux MAX_GATHER_BATCH
+  ZapGather(MmContext* ctx, mm_struct* mm) : ctx_(ctx), mm_(mm) {}
   void leaf(hal::Hal& h, uint64_t va, uint64_t pte, unsigned level) override {
     const uint64_t size = level_size(level);
     if (va < start_) start_ = va;
@@ -49,38 +54,39 @@ class ZapGather final : public PteZapVisitor {
     ++count_;
     page* p = ctx_->nodes->pfn_to_page((pte & ctx_->pgtable->phys_mask()) >> PAGE_SHIFT);
     if (!p || PageReserved(p)) return;  // not RAM the allocator owns
-    --p->_mapcount;
-    if (PageAnon(p)) {
-      --mm_->rss_anon;
-      --ctx_->vmstat->gauge[NR_ANON_PAGES];
-    }
-    p->private_ = level;  // remembers the order to free (leaf level)
-    list_add_tail(&p->lru, &pages_);
-    (void)h;
+    if (PageAnon(p)) --mm_->rss_anon;
+    ctx_->rmap->page_remove_rmap(p);
+    if (nr_ == kBatch) flush(h, false);
+    batch_[nr_++] = p;
   }
-  void finish(hal::Hal& h) {
-    while (!list_empty(&pages_)) {
-      page* p = list_first_entry(&pages_, page, lru);
-      list_del(&p->lru);
-      const unsigned level = static_cast<unsigned>(p->private_);
-      p->private_ = 0;
-      p->mapping = 0;
-      ctx_->buddy->free_pages(h, p, (level - 1) * LEVEL_BITS);
-    }
+  // Flushes what was cleared since the last flush, then drops the pages'
+  // references.
+  void flush(hal::Hal& h, bool freed_tables) {
+    if (end_ > start_) ctx_->tlb->flush_range(h, mm_, start_, end_, freed_tables);
+    start_ = ~0ull;
+    end_ = 0;
+    release(h);
   }
-  uint64_t start_ = ~0ull, end_ = 0, count_ = 0;
+  void release(hal::Hal& h) {
+    for (unsigned i = 0; i < nr_; ++i) ctx_->page_alloc->put_page(h, batch_[i]);
+    nr_ = 0;
+  }
+  bool pending() const { return end_ > start_; }
+  uint64_t count_ = 0;
 
  private:
   MmContext* ctx_;
   mm_struct* mm_;
-  list_head pages_;
+  uint64_t start_ = ~0ull, end_ = 0;
+  page* batch_[kBatch];
+  unsigned nr_ = 0;
 };
 
 }  // namespace
 
 FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint32_t ec) {
   ++stats_.faults;
-  ++ctx_->vmstat->event[PGFAULT];
+  ctx_->vmstat->count(PGFAULT);
   if (ec & PF_RSVD) {
     ++stats_.bad_pgtable;
     return {FaultKind::bad_pgtable, "reserved bit set in a paging entry"};
@@ -91,7 +97,7 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
   }
   if (addr >= mm->task_size) {
     ++stats_.maperr;
-    ++ctx_->vmstat->event[PGFAULT_SIGSEGV];
+    ctx_->vmstat->count(PGFAULT_SIGSEGV);
     return {FaultKind::sigsegv_maperr, "address outside the user address space"};
   }
 
@@ -99,12 +105,12 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
   vm_area_struct* vma = ctx_->mmap->find_vma(mm, addr);
   if (!vma || vma->vm_start > addr) {
     ++stats_.maperr;
-    ++ctx_->vmstat->event[PGFAULT_SIGSEGV];
+    ctx_->vmstat->count(PGFAULT_SIGSEGV);
     return {FaultKind::sigsegv_maperr, "no mapping at the address"};
   }
   if (const char* why = access_error(ec, vma)) {
     ++stats_.accerr;
-    ++ctx_->vmstat->event[PGFAULT_SIGSEGV];
+    ctx_->vmstat->count(PGFAULT_SIGSEGV);
     return {FaultKind::sigsegv_accerr, why};
   }
 
@@ -113,12 +119,12 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
   const int r = pt.walk_to(h, mm->pgd, addr, LEVEL_PT, true, _PAGE_TABLE, false, &pte_pa, &mm->pgtables);
   if (r == -ENOMEM) {
     ++stats_.oom;
-    ++ctx_->vmstat->event[PGFAULT_OOM];
+    ctx_->vmstat->count(PGFAULT_OOM);
     return {FaultKind::oom, "out of memory for a page table"};
   }
   if (r == -EEXIST) {  // a large leaf maps it (issue 6): nothing to add
     ++stats_.spurious;
-    ++ctx_->vmstat->event[PGFAULT_SPURIOUS];
+    ctx_->vmstat->count(PGFAULT_SPURIOUS);
     return {FaultKind::spurious, "large page present"};
   }
   if (r) {
@@ -131,6 +137,14 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
     return {FaultKind::sigbus, "page table unreadable (memory error)"};
   }
   const bool write = (ec & PF_W) != 0;
+  if (is_migration_entry(pte)) {
+    // The page is being migrated: let the migrating CPU finish, then the
+    // access retries (and faults again while the entry is there).
+    ++stats_.migration_wait;
+    ctx_->vmstat->count(PGFAULT_MIGRATION_WAIT);
+    h.cpu_relax();
+    return {FaultKind::spurious, "migration entry"};
+  }
   if (!(pte & PTE_P)) return do_anonymous_page(h, mm, vma, addr, pte_pa, write);
 
   if (write && !(pte & PTE_RW)) {
@@ -150,60 +164,70 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
 FaultResult Memory::do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr,
                                       uint64_t pte_pa, bool write) {
   (void)write;
+  // The VMA needs an anon_vma before its first page (the reverse map).
+  if (ctx_->rmap->anon_vma_prepare(h, vma)) {
+    ++stats_.oom;
+    ctx_->vmstat->count(PGFAULT_OOM);
+    return {FaultKind::oom, "out of memory for an anon_vma"};
+  }
   // Zeroed through the HAL (__GFP_ZERO), so a poisoned page is noticed and
   // kept out of use instead of being mapped.
-  page* p = ctx_->buddy->alloc_pages(h, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0);
+  page* p = ctx_->page_alloc->alloc_pages(h, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0);
   if (!p) {
     ++stats_.oom;
-    ++ctx_->vmstat->event[PGFAULT_OOM];
+    ctx_->vmstat->count(PGFAULT_OOM);
     return {FaultKind::oom, "out of memory for an anonymous page"};
   }
-  p->mapping = PAGE_MAPPING_ANON;
-  p->index = addr >> PAGE_SHIFT;
-  p->_mapcount = 0;  // mapped once
   uint64_t pte = ctx_->nodes->page_to_phys(p) | vma->vm_page_prot;
   // As Linux's do_anonymous_page: a fresh private page of a writable
   // mapping is mapped writable and dirty (it has no copy anywhere else).
   if (vma->vm_flags & VM_WRITE) pte |= PTE_RW | PTE_D;
+  ctx_->rmap->folio_add_new_anon_rmap(p, vma, addr);
+  ctx_->lru->add(h, p);
   if (!ctx_->pgtable->write_entry(h, pte_pa, pte)) {
-    p->mapping = 0;
-    p->_mapcount = -1;
-    ctx_->buddy->free_pages(h, p, 0);
+    ctx_->rmap->page_remove_rmap(p);
+    ctx_->page_alloc->put_page(h, p);
     ++stats_.sigbus;
     return {FaultKind::sigbus, "page table unwritable (memory error)"};
   }
   ++mm->rss_anon;
   if (mm->rss_anon > mm->hiwater_rss) mm->hiwater_rss = mm->rss_anon;
-  ++ctx_->vmstat->gauge[NR_ANON_PAGES];
-  ++ctx_->vmstat->event[PGFAULT_ANON];
+  ctx_->vmstat->count(PGFAULT_ANON);
   ++stats_.anon;
   return {FaultKind::handled, "anonymous page"};
 }
 
 uint64_t Memory::unmap_region(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t floor,
-                              uint64_t ceiling) {
+                              uint64_t ceiling, list_head* vmas) {
   PgTable& pt = *ctx_->pgtable;
   ZapGather gather(ctx_, mm);
   pt.zap_range(h, mm->pgd, start, end, &gather);
+  // No rmap walk may reach the tables once they go.
+  for (list_head* l = vmas->next; l != vmas; l = l->next)
+    ctx_->rmap->unlink_anon_vmas(h, list_entry(l, vm_area_struct, vm_list));
   const uint64_t tables = pt.free_range(h, mm->pgd, start, end, floor, ceiling);
   mm->pgtables -= tables;
-  if (gather.count_) ctx_->tlb->flush_range(h, mm, gather.start_, gather.end_, tables != 0);
+  // One flush for the entries and the freed tables (paging-structure caches).
+  if (gather.pending()) gather.flush(h, tables != 0);
   else if (tables) ctx_->tlb->flush_range(h, mm, start, start, true);
-  gather.finish(h);
+  gather.release(h);
   return gather.count_;
 }
 
 void Memory::exit_mmap_tables(hal::Hal& h, mm_struct* mm) {
   PgTable& pt = *ctx_->pgtable;
+  // Nobody has the tables loaded any more: no flush before dropping the
+  // pages. Stale entries tagged with the PCID die when the PCID is next
+  // loaded (its generation starts over).
   ZapGather gather(ctx_, mm);
   pt.zap_range(h, mm->pgd, 0, pt.user_top(), &gather);
-  // Nobody has the tables loaded any more: no flush before freeing. Stale
-  // entries tagged with the PCID die when the PCID is next loaded (its
-  // generation starts over).
-  pt.free_user_tables(h, mm->pgd);
+  gather.release(h);
+}
+
+void Memory::free_all_pgtables(hal::Hal& h, mm_struct* mm) {
+  ctx_->pgtable->free_user_tables(h, mm->pgd);
   mm->pgtables = 0;
   mm->pgd = 0;
-  gather.finish(h);
 }
 
 }  // namespace fw

@@ -8,6 +8,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/mm/context.h"
+#include "sw/lib/list.h"
 #include "sw/mm/mm_types.h"
 
 namespace fw {
@@ -39,6 +40,7 @@ struct FaultStats {
   uint64_t oom = 0;
   uint64_t bad_pgtable = 0;
   uint64_t kernel_mode = 0;
+  uint64_t migration_wait = 0;  // faults on a page under migration
 };
 
 // PTE bits of a mapping with these vm_flags (Linux's protection_map for
@@ -52,13 +54,16 @@ class Memory {
   // The fault of a user access at addr with the x86 error code.
   FaultResult handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint32_t error_code);
 
-  // Unmaps [start, end) (pages of removed VMAs): clears the PTEs, frees the
-  // page tables that only covered [floor, ceiling), flushes the TLB and
-  // then frees the pages. Returns the number of pages unmapped.
-  uint64_t unmap_region(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t floor,
-                        uint64_t ceiling);
-  // Teardown of a whole address space (mm no longer loaded anywhere).
+  // Unmaps [start, end) of the VMAs on `vmas` (detached from mm, linked by
+  // vm_list; Linux unmap_region): clears the PTEs, unlinks the VMAs from the
+  // reverse map, frees the page tables that only covered [floor, ceiling),
+  // flushes the TLB once and then drops the pages. Returns the entries cleared.
+  uint64_t unmap_region(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t floor, uint64_t ceiling,
+                        list_head* vmas);
+  // Teardown of a whole address space (mm no longer loaded anywhere):
+  // zap everything; then, after the VMAs are unlinked, free every table.
   void exit_mmap_tables(hal::Hal& h, mm_struct* mm);
+  void free_all_pgtables(hal::Hal& h, mm_struct* mm);
 
   const FaultStats& stats() const { return stats_; }
 

@@ -27,6 +27,7 @@ constexpr uint64_t VM_ACCOUNT = 0x100000;
 constexpr uint64_t VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
 
 struct mm_struct;
+struct anon_vma;
 
 struct vm_area_struct {
   uint64_t vm_start;  // first address
@@ -36,6 +37,11 @@ struct vm_area_struct {
   uint64_t vm_flags;
   uint64_t vm_page_prot;  // PTE bits for pages of this mapping (no frame)
   uint64_t vm_pgoff;      // anonymous: vm_start >> PAGE_SHIFT (keeps merges honest)
+  // Reverse map (mm/rmap.c): the anon_vma new anonymous pages of this VMA
+  // point to, and the chain linking this VMA to every anon_vma its pages
+  // may belong to (its own and, after fork, its ancestors').
+  fw::anon_vma* anon_vma;
+  list_head anon_vma_chain;
 };
 
 struct mm_struct {

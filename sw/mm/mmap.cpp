@@ -6,7 +6,8 @@
 #include "sw/lib/printk.h"
 #include "sw/mm/memory.h"
 #include "sw/mm/mman.h"
-#include "sw/mm/objcache.h"
+#include "sw/mm/rmap.h"
+#include "sw/mm/slub.h"
 #include "sw/mm/page.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/tlb.h"
@@ -31,12 +32,12 @@ uint64_t vma_pages(const vm_area_struct* v) { return (v->vm_end - v->vm_start) >
 }  // namespace
 
 mm_struct* Mmap::mm_alloc(hal::Hal& h) {
-  mm_struct* mm = static_cast<mm_struct*>(ctx_->mm_cache->alloc(h));
+  mm_struct* mm = static_cast<mm_struct*>(ctx_->slab->kmem_cache_zalloc(h, ctx_->mm_cachep, GFP_KERNEL));
   if (!mm) return nullptr;
   PgTable& pt = *ctx_->pgtable;
   mm->pgd = pt.alloc_table(h, false);
   if (!mm->pgd) {
-    ctx_->mm_cache->free(h, mm);
+    ctx_->slab->kmem_cache_free(h, ctx_->mm_cachep, mm);
     return nullptr;
   }
   // Share the kernel half: copy the kernel root's upper entries (Linux
@@ -66,14 +67,21 @@ mm_struct* Mmap::mm_alloc(hal::Hal& h) {
 }
 
 void Mmap::mm_destroy(hal::Hal& h, mm_struct* mm) {
+  // Linux exit_mmap's order: zap every page, unlink the VMAs from the
+  // reverse map, then free the page tables and the VMAs.
   ctx_->tlb->drop_mm(h, mm);
   ctx_->memory->exit_mmap_tables(h, mm);
+  for_each_vma(mm, [&](vm_area_struct* v) {
+    ctx_->rmap->unlink_anon_vmas(h, v);
+    return true;
+  });
+  ctx_->memory->free_all_pgtables(h, mm);
   while (!list_empty(&mm->mmap)) {
     vm_area_struct* v = list_first_entry(&mm->mmap, vm_area_struct, vm_list);
     remove_vma(h, mm, v);
   }
   ctx_->tlb->free_pcid(mm->pcid);
-  ctx_->mm_cache->free(h, mm);
+  ctx_->slab->kmem_cache_free(h, ctx_->mm_cachep, mm);
   ++stats_.mm_destroyed;
 }
 
@@ -114,13 +122,20 @@ void Mmap::remove_vma(hal::Hal& h, mm_struct* mm, vm_area_struct* vma) {
   mm->total_vm -= vma_pages(vma);
   if (vma->vm_flags & VM_ACCOUNT) mm->committed -= vma_pages(vma);
   if (mm->mmap_cache == vma) mm->mmap_cache = nullptr;
-  ctx_->vma_cache->free(h, vma);
+  ctx_->rmap->unlink_anon_vmas(h, vma);  // a no-op when already unlinked
+  ctx_->slab->kmem_cache_free(h, ctx_->vma_cachep, vma);
 }
 
 int Mmap::split_vma(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr) {
   if (static_cast<uint64_t>(mm->map_count) >= ctx_->params->max_map_count) return -ENOMEM;
-  vm_area_struct* n = static_cast<vm_area_struct*>(ctx_->vma_cache->alloc(h));
+  vm_area_struct* n = static_cast<vm_area_struct*>(ctx_->slab->kmem_cache_zalloc(h, ctx_->vma_cachep, GFP_KERNEL));
   if (!n) return -ENOMEM;
+  INIT_LIST_HEAD(&n->anon_vma_chain);
+  // The new part's pages belong to the same anon_vmas.
+  if (ctx_->rmap->anon_vma_clone(h, n, vma)) {
+    ctx_->slab->kmem_cache_free(h, ctx_->vma_cachep, n);
+    return -ENOMEM;
+  }
   n->vm_start = addr;
   n->vm_end = vma->vm_end;
   n->vm_flags = vma->vm_flags;
@@ -259,11 +274,16 @@ int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, u
   }
   const bool merge_prev = prev && prev->vm_end == addr && prev->vm_flags == vm_flags &&
                           prev->vm_pgoff + vma_pages(prev) == (addr >> PAGE_SHIFT);
-  const bool merge_next = next && next->vm_start == end && next->vm_flags == vm_flags &&
-                          next->vm_pgoff == (end >> PAGE_SHIFT);
+  bool merge_next = next && next->vm_start == end && next->vm_flags == vm_flags &&
+                    next->vm_pgoff == (end >> PAGE_SHIFT);
+  // Pages of both must be reachable through the survivor's anon_vma
+  // (Linux is_mergeable_anon_vma).
+  if (merge_prev && merge_next && prev->anon_vma && next->anon_vma && prev->anon_vma != next->anon_vma)
+    merge_next = false;
   if (merge_prev) {
     prev->vm_end = end;
     ++stats_.vma_merges;
+    if (merge_next && !prev->anon_vma && next->anon_vma && ctx_->rmap->anon_vma_clone(h, prev, next)) merge_next = false;
     if (merge_next) {
       prev->vm_end = next->vm_end;
       // next's pages are now part of prev; remove_vma would un-count them.
@@ -277,11 +297,12 @@ int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, u
     next->vm_pgoff = addr >> PAGE_SHIFT;
     ++stats_.vma_merges;
   } else {
-    vm_area_struct* v = static_cast<vm_area_struct*>(ctx_->vma_cache->alloc(h));
+    vm_area_struct* v = static_cast<vm_area_struct*>(ctx_->slab->kmem_cache_zalloc(h, ctx_->vma_cachep, GFP_KERNEL));
     if (!v) {
       ++stats_.mmap_failed;
       return -ENOMEM;
     }
+    INIT_LIST_HEAD(&v->anon_vma_chain);
     v->vm_start = addr;
     v->vm_end = end;
     v->vm_flags = vm_flags;
@@ -314,15 +335,30 @@ int Mmap::munmap_locked(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end
   // Neighbours bound the page tables that may go (free_pgtables).
   const uint64_t floor =
       vma->vm_list.prev != &mm->mmap ? list_entry(vma->vm_list.prev, vm_area_struct, vm_list)->vm_end : 0;
+  // Detach the VMAs of the range.
+  list_head detached;
+  INIT_LIST_HEAD(&detached);
   list_head* p = &vma->vm_list;
   while (p != &mm->mmap && list_entry(p, vm_area_struct, vm_list)->vm_start < end) {
     list_head* nx = p->next;
-    remove_vma(h, mm, list_entry(p, vm_area_struct, vm_list));
+    list_del(p);
+    list_add_tail(p, &detached);
     p = nx;
   }
   const uint64_t ceiling =
       p != &mm->mmap ? list_entry(p, vm_area_struct, vm_list)->vm_start : ctx_->pgtable->user_top();
-  ctx_->memory->unmap_region(h, mm, start, end, floor, ceiling);
+  if (mm->mmap_cache && mm->mmap_cache->vm_start < end && mm->mmap_cache->vm_end > start) mm->mmap_cache = nullptr;
+  // Linux's unmap_region: zap, unlink from the reverse map, free the
+  // tables, flush, free the pages; then the VMAs.
+  ctx_->memory->unmap_region(h, mm, start, end, floor, ceiling, &detached);
+  while (!list_empty(&detached)) {
+    vm_area_struct* v = list_first_entry(&detached, vm_area_struct, vm_list);
+    list_del(&v->vm_list);
+    --mm->map_count;
+    mm->total_vm -= vma_pages(v);
+    if (v->vm_flags & VM_ACCOUNT) mm->committed -= vma_pages(v);
+    ctx_->slab->kmem_cache_free(h, ctx_->vma_cachep, v);
+  }
   return 0;
 }
 

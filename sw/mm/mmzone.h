@@ -1,9 +1,18 @@
-// Nodes and zones (Linux include/linux/mmzone.h): one pg_data_t per NUMA
-// node from the BootInfo node ranges, each with ZONE_DMA (< 16 MiB),
-// ZONE_DMA32 (< 4 GiB), ZONE_NORMAL and ZONE_MOVABLE (empty until
-// kernelcore/movablecore exist, issue 3). Each zone holds the buddy free
-// lists per order and migrate type. Also the memmap: per node, a struct page
-// for every pfn the node spans, in that node's simulated DRAM.
+// Nodes and zones (Linux include/linux/mmzone.h, mm/mm_init.c): one
+// pg_data_t per NUMA node from the BootInfo node ranges, each with ZONE_DMA
+// (< 16 MiB), ZONE_DMA32 (< 4 GiB), ZONE_NORMAL and ZONE_MOVABLE (when
+// kernelcore/movablecore ask for it, placed by Linux's
+// find_zone_movable_pfns_for_nodes). Each zone holds the buddy free lists
+// per order and migrate type, one flag byte per pageblock (migrate type,
+// compaction skip hint, deferred memmap), its watermarks, reserves and
+// per-CPU page lists. Also the memmap: per node, a struct page for every
+// pfn the node spans, in that node's simulated DRAM.
+//
+// Deferred struct page init (Linux's DEFERRED_STRUCT_PAGE_INIT, at max-order
+// granularity): a max-order block that is free at boot gets only its head
+// struct page initialized; the other 1023 are initialized the first time the
+// block is split, allocated or otherwise looked into (init_deferred_block).
+// A large machine then touches a sliver of its memmap at boot.
 #pragma once
 
 #include <stddef.h>
@@ -13,11 +22,14 @@
 #include "sw/lib/list.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/page.h"
+#include "sw/mm/vmstat.h"
 
 namespace fw {
 
 class Log;
 class Memblock;
+struct Params;
+struct per_cpu_pages;
 
 enum zone_type : unsigned {
   ZONE_DMA,
@@ -27,25 +39,27 @@ enum zone_type : unsigned {
   MAX_NR_ZONES,
 };
 
-// Linux's migrate types. The foundation keeps every pageblock MOVABLE and
-// falls back across types without stealing; issue 3 adds pageblock types,
-// stealing and the rest.
+// Linux's migrate types, in Linux's order.
 enum migratetype : unsigned {
   MIGRATE_UNMOVABLE,
   MIGRATE_MOVABLE,
   MIGRATE_RECLAIMABLE,
-  MIGRATE_PCPTYPES,
+  MIGRATE_PCPTYPES,  // the number of types on the per-CPU lists
   MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES,
   MIGRATE_CMA,
   MIGRATE_ISOLATE,
   MIGRATE_TYPES,
 };
+const char* migratetype_name(unsigned mt);
 
 constexpr unsigned MAX_PAGE_ORDER = 10;
 constexpr unsigned NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
 constexpr uint64_t MAX_ORDER_NR_PAGES = 1ull << MAX_PAGE_ORDER;
 constexpr unsigned pageblock_order = 9;
 constexpr uint64_t pageblock_nr_pages = 1ull << pageblock_order;
+constexpr uint64_t pageblock_start_pfn(uint64_t pfn) { return pfn & ~(pageblock_nr_pages - 1); }
+constexpr uint64_t pageblock_end_pfn(uint64_t pfn) { return pageblock_start_pfn(pfn) + pageblock_nr_pages; }
+constexpr bool pageblock_aligned(uint64_t pfn) { return (pfn & (pageblock_nr_pages - 1)) == 0; }
 
 // x86-64 zone limits (pfns).
 constexpr uint64_t MAX_DMA_PFN = (16ull << 20) >> PAGE_SHIFT;
@@ -53,20 +67,34 @@ constexpr uint64_t MAX_DMA32_PFN = (4ull << 30) >> PAGE_SHIFT;
 
 enum zone_watermarks : unsigned { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
+// Pageblock flag byte (Linux pageblock-flags.h keeps 4 bits; we keep a byte).
+constexpr uint8_t PB_migrate_mask = 0x07;
+constexpr uint8_t PB_migrate_skip = 0x08;      // compaction: nothing to isolate here recently
+constexpr uint8_t PB_memmap_deferred = 0x10;   // the block's tail struct pages are not initialized yet
+
+// Zone flags (Linux enum zone_flags).
+enum zone_flag_bits : unsigned { ZONE_BOOSTED_WATERMARK, ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH };
+
 struct free_area {
   list_head free_list[MIGRATE_TYPES];
-  uint64_t nr_free;  // free blocks of this order, all types
+  uint64_t nr_free;                     // free blocks of this order, all types
+  uint64_t nr_free_mt[MIGRATE_TYPES];   // ... per type (Linux walks the lists instead)
 };
 
 struct pglist_data;
 
 struct zone {
-  // Watermarks and reserves: filled in by issue 3 (zero means "no limit").
+  // Watermarks and reserves (watermark.cpp).
   uint64_t _watermark[NR_WMARK];
   uint64_t watermark_boost;
-  uint64_t lowmem_reserve[MAX_NR_ZONES];
+  uint64_t nr_reserved_highatomic;  // pages in MIGRATE_HIGHATOMIC pageblocks
+  uint64_t nr_free_highatomic;      // ... of which free
+  int64_t lowmem_reserve[MAX_NR_ZONES];
 
   pglist_data* zone_pgdat;
+  per_cpu_pages* per_cpu_pageset;  // [nr_cpus], in simulated DRAM (memblock)
+  uint8_t* pageblock_flags;        // one byte per pageblock of the span, in simulated DRAM
+  uint64_t nr_pageblocks;
   const char* name;
   int node;
   unsigned idx;  // zone_type
@@ -75,34 +103,71 @@ struct zone {
   uint64_t spanned_pages;  // pfns from start to end, holes included
   uint64_t present_pages;  // usable RAM pages in the span
   uint64_t managed_pages;  // pages handed to the buddy allocator
+  uint64_t cma_pages;      // of which in CMA areas
+  uint64_t flags;          // zone_flag_bits
 
-  SpinLock lock;  // protects free_area and free_pages
+  SpinLock lock;  // protects free_area and the free counters
   fw::free_area free_area[NR_PAGE_ORDERS];
-  uint64_t free_pages;  // NR_FREE_PAGES
+  int64_t vm_stat[NR_VM_ZONE_STAT_ITEMS];
+  uint64_t numa_event[NR_VM_NUMA_EVENT_ITEMS];
 
-  // Per-zone statistics.
-  uint64_t min_free_pages;  // the lowest free_pages reached after boot
+  // Compaction (compaction.cpp).
+  uint64_t compact_cached_free_pfn;
+  uint64_t compact_cached_migrate_pfn[2];  // [async, sync]
+  uint64_t compact_init_migrate_pfn;
+  uint64_t compact_init_free_pfn;
+  unsigned compact_considered;
+  unsigned compact_defer_shift;
+  int compact_order_failed;
+  bool compact_blockskip_flush;
+
+  uint64_t min_free_pages;  // the lowest NR_FREE_PAGES reached after boot
 
   uint64_t zone_end_pfn() const { return zone_start_pfn + spanned_pages; }
   bool spans(uint64_t pfn) const { return pfn >= zone_start_pfn && pfn < zone_end_pfn(); }
   bool populated() const { return present_pages != 0; }
   bool managed() const { return managed_pages != 0; }
+  uint64_t free_pages() const { return static_cast<uint64_t>(vm_stat[NR_FREE_PAGES]); }
+
+  uint8_t* pageblock_byte(uint64_t pfn) {
+    return &pageblock_flags[(pfn >> pageblock_order) - (zone_start_pfn >> pageblock_order)];
+  }
+  const uint8_t* pageblock_byte(uint64_t pfn) const {
+    return &pageblock_flags[(pfn >> pageblock_order) - (zone_start_pfn >> pageblock_order)];
+  }
+  unsigned get_pfnblock_migratetype(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_migrate_mask; }
+  void set_pfnblock_migratetype(uint64_t pfn, unsigned mt) {
+    uint8_t* b = pageblock_byte(pfn);
+    *b = static_cast<uint8_t>((*b & ~PB_migrate_mask) | mt);
+  }
+  bool pfnblock_skip(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_migrate_skip; }
+  void set_pfnblock_skip(uint64_t pfn, bool on) {
+    uint8_t* b = pageblock_byte(pfn);
+    *b = static_cast<uint8_t>(on ? (*b | PB_migrate_skip) : (*b & ~PB_migrate_skip));
+  }
+  bool pfnblock_deferred(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_memmap_deferred; }
 };
 
 constexpr unsigned kMaxZonerefs = hal::kMaxNodes * MAX_NR_ZONES + 1;
 
+enum lru_list : unsigned { LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, NR_LRU_LISTS };
+
 struct pglist_data {
   zone node_zones[MAX_NR_ZONES];
-  // Fallback order for allocations starting here: nodes by distance, and in
-  // each node its zones from the highest down (Linux's node-ordered zonelist).
-  // nullptr-terminated.
+  // Fallback order for allocations starting here (Linux's node-ordered
+  // zonelist): nodes by distance, and in each node its zones from the
+  // highest down. nullptr-terminated. The no-fallback list (__GFP_THISNODE)
+  // holds this node's zones only.
   zone* zonelist[kMaxZonerefs];
+  zone* zonelist_nofallback[MAX_NR_ZONES + 1];
   int node_id;
   unsigned nr_zones;  // highest populated zone index + 1
+  unsigned nr_cpus;   // CPUs on this node
 
   uint64_t node_start_pfn;
   uint64_t node_spanned_pages;
   uint64_t node_present_pages;
+  uint64_t totalreserve_pages;  // high watermarks plus the largest lowmem reserves
 
   // The node's memmap: struct pages for [node_start_pfn, +spanned), in the
   // node's own memory (host pointer through the direct map).
@@ -110,29 +175,65 @@ struct pglist_data {
   uint64_t node_mem_map_pa;
   uint64_t node_mem_map_bytes;
 
+  // LRU lists of anonymous pages (what compaction may migrate).
+  list_head lru[NR_LRU_LISTS];
+  SpinLock lru_lock;
+
+  // kswapd: the per-node hook woken when a zone drops below its low
+  // watermark or is boosted; runs as deferred work from a timer tick.
+  bool kswapd_wait;  // woken, not run yet
+  unsigned kswapd_order;
+  unsigned kswapd_highest_zoneidx;
+  unsigned kswapd_failures;
+  // kcompactd: per-node background compaction, also deferred work.
+  bool kcompactd_wait;
+  unsigned kcompactd_max_order;
+  unsigned kcompactd_highest_zoneidx;
+  uint64_t kcompactd_next_proactive_ns;
+
   uint64_t node_end_pfn() const { return node_start_pfn + node_spanned_pages; }
 };
 
 const char* zone_name(unsigned idx);
 
+// A host range of the direct map: [host, host+len) reaches [pa, pa+len).
+struct KaddrRange {
+  uint8_t* host;
+  uint64_t pa;
+  uint64_t len;
+};
+
 class MmNodes {
  public:
-  // Builds nodes, zones and memmaps from memblock (whose memory regions are
-  // already tagged with nodes). Returns false after logging why.
-  bool init(hal::Hal& h, const hal::BootInfo& bi, Memblock& mb, Log& log);
+  static constexpr unsigned kMaxKaddrRanges = 64;
+
+  // Builds nodes, zones and the per-node memmap and pageblock arrays from
+  // memblock (whose memory regions are already tagged with nodes), placing
+  // ZONE_MOVABLE as kernelcore/movablecore ask. Returns false after logging why.
+  bool init(hal::Hal& h, const hal::BootInfo& bi, Memblock& mb, const Params& params, Log& log);
+  // Initializes the struct pages once memblock's reservations are final:
+  // every page reserved, with its zone and node; with `defer`, the tail
+  // pages of max-order blocks memblock will free stay untouched.
+  void memmap_init(hal::Hal& h, const Memblock& mb, bool defer);
+  // Records where the direct map puts RAM, for virt_to_page().
+  void build_kaddr_map(hal::Hal& h, const Memblock& mb);
 
   unsigned nr_nodes() const { return nr_nodes_; }
+  unsigned nr_cpus() const { return nr_cpus_; }
   pglist_data& node(int nid) { return nodes_[nid]; }
   const pglist_data& node(int nid) const { return nodes_[nid]; }
   int cpu_to_node(unsigned cpu) const { return cpu < hal::kMaxCpus ? cpu_node_[cpu] : 0; }
   uint64_t max_pfn() const { return max_pfn_; }
   uint64_t memmap_bytes() const;
+  uint64_t zone_movable_pfn(int nid) const { return zone_movable_pfn_[nid]; }
+  uint64_t memmap_deferred_blocks() const { return deferred_blocks_; }
+  uint64_t memmap_pages_initialized() const { return pages_initialized_; }
 
   // nullptr when no struct page exists for pfn.
   page* pfn_to_page(uint64_t pfn) const {
     for (unsigned n = 0; n < nr_nodes_; ++n) {
       const pglist_data& pg = nodes_[n];
-      if (pfn >= pg.node_start_pfn && pfn < pg.node_end_pfn()) return pg.node_mem_map + (pfn - pg.node_start_pfn);
+      if (pfn - pg.node_start_pfn < pg.node_spanned_pages) return pg.node_mem_map + (pfn - pg.node_start_pfn);
     }
     return nullptr;
   }
@@ -142,20 +243,62 @@ class MmNodes {
   }
   bool pfn_valid(uint64_t pfn) const { return pfn_to_page(pfn) != nullptr; }
   zone* page_zone(const page* p) { return &nodes_[page_to_nid(p)].node_zones[page_zonenum(p)]; }
+  const zone* page_zone(const page* p) const { return &nodes_[page_to_nid(p)].node_zones[page_zonenum(p)]; }
   uint64_t page_to_phys(const page* p) const { return PFN_PHYS(page_to_pfn(p)); }
   page* phys_to_page(uint64_t pa) const { return pfn_to_page(PFN_DOWN(pa)); }
+  // The zone a pfn belongs to (by the zone spans), nullptr outside every node.
+  zone* pfn_zone(uint64_t pfn);
+
+  // The struct page of pfn, initializing its deferred block first: for
+  // code that looks at arbitrary pfns (machine checks, isolation, checkers).
+  page* pfn_to_page_init(uint64_t pfn);
+  // Initializes the tail struct pages of the deferred max-order block at
+  // block_pfn (a no-op when it is not deferred).
+  void init_deferred_block(zone* z, uint64_t block_pfn);
+
+  // The struct page behind a host pointer into the direct map (Linux
+  // virt_to_page), nullptr when the pointer is not in it.
+  page* virt_to_page(const void* p) const {
+    const uint8_t* a = static_cast<const uint8_t*>(p);
+    for (unsigned i = 0; i < nr_kaddr_; ++i) {
+      const KaddrRange& r = kaddr_[i];
+      if (a >= r.host && a < r.host + r.len) return pfn_to_page(PFN_DOWN(r.pa + static_cast<uint64_t>(a - r.host)));
+    }
+    return nullptr;
+  }
+  // The host pointer of a page through the recorded direct map (no HAL
+  // call: for pages already known to be mappable, e.g. slab pages).
+  void* page_address(const page* p) const {
+    const uint64_t pa = page_to_phys(p);
+    for (unsigned i = 0; i < nr_kaddr_; ++i) {
+      const KaddrRange& r = kaddr_[i];
+      if (pa - r.pa < r.len) return r.host + (pa - r.pa);
+    }
+    return nullptr;
+  }
 
   // Sums over all zones.
   uint64_t total_managed_pages() const;
   uint64_t total_present_pages() const;
+  uint64_t total_free_pages() const;  // NR_FREE_PAGES (per-CPU lists not included)
 
  private:
+  void find_zone_movable_pfns(const Memblock& mb, const Params& params, uint64_t* zone_movable_pfn);
   void build_zonelists(const hal::BootInfo& bi);
+  void init_one_page(page* p, unsigned zid, int nid);
 
   pglist_data nodes_[hal::kMaxNodes]{};
   unsigned nr_nodes_ = 0;
+  unsigned nr_cpus_ = 0;
   uint8_t cpu_node_[hal::kMaxCpus] = {};
   uint64_t max_pfn_ = 0;
+  uint64_t zone_movable_pfn_[hal::kMaxNodes] = {};
+  unsigned movable_zone_ = ZONE_NORMAL;  // the zone ZONE_MOVABLE takes its pages from
+  uint64_t movable_zone_high_ = 0;       // that zone type's highest possible pfn
+  uint64_t deferred_blocks_ = 0;    // max-order blocks whose tails are still uninitialized
+  uint64_t pages_initialized_ = 0;  // struct pages written so far
+  KaddrRange kaddr_[kMaxKaddrRanges] = {};
+  unsigned nr_kaddr_ = 0;
 };
 
 }  // namespace fw

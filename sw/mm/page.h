@@ -1,7 +1,8 @@
 // struct page: one 64-byte descriptor per physical page frame, laid out like
 // Linux's, stored in simulated DRAM (the memmap, allocated from memblock per
-// node and reached through the HAL's direct map). Page flags, page types
-// and the zone/node links in the high bits of flags follow Linux.
+// node and reached through the HAL's direct map). Page flags, page types,
+// compound pages and the zone/node links in the high bits of flags follow
+// Linux (include/linux/mm_types.h, page-flags.h).
 #pragma once
 
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include "sw/lib/list.h"
 
 namespace fw {
+
+struct kmem_cache;
 
 constexpr unsigned PAGE_SHIFT = x86::PAGE_SHIFT;
 constexpr uint64_t PAGE_SIZE = x86::PAGE_SIZE;
@@ -26,17 +29,18 @@ enum pageflags : unsigned {
   PG_referenced,
   PG_uptodate,
   PG_dirty,
-  PG_lru,
-  PG_head,
+  PG_lru,        // on a node's LRU list (anonymous pages): isolatable for migration
+  PG_head,       // first page of a compound page
   PG_active,
   PG_slab,
   PG_reserved,
   PG_private,
   PG_writeback,
-  PG_swapbacked,
+  PG_swapbacked,  // anonymous memory
   PG_unevictable,
   PG_mlocked,
   PG_hwpoison,
+  PG_isolated,   // taken off the LRU by compaction/CMA for migration
   NR_PAGEFLAGS,
 };
 
@@ -56,24 +60,34 @@ constexpr uint32_t PG_offline = 0x00000100u;
 constexpr uint32_t PG_table = 0x00000200u;
 constexpr uint32_t PG_guard = 0x00000400u;
 
-// page->mapping of an anonymous page has this bit set (PAGE_MAPPING_ANON).
+// page->mapping of an anonymous page holds its anon_vma with this bit set
+// (PAGE_MAPPING_ANON).
 constexpr uint64_t PAGE_MAPPING_ANON = 0x1;
 
 struct page {
   uint64_t flags;
   union {
-    struct {            // buddy, anonymous and page-table pages
-      list_head lru;    // buddy: free-list link
-      uint64_t mapping; // anonymous: PAGE_MAPPING_ANON
-      uint64_t index;   // anonymous: linear page index (va >> PAGE_SHIFT)
-      uint64_t private_;  // buddy: order of the free block
+    struct {              // buddy, per-CPU list, LRU, anonymous and page-table pages
+      list_head lru;      // buddy/pcp free list, LRU, or a compaction/migration list
+      uint64_t mapping;   // anonymous: anon_vma | PAGE_MAPPING_ANON
+      uint64_t index;     // anonymous: linear page index within its anon_vma's space
+      uint64_t private_;  // buddy and pcp: the order of the free block
     };
-    struct {                // slab (object cache) pages
-      list_head slab_list;  // the cache's partial/full list
-      void* slab_cache;
-      void* freelist;       // first free object (host pointer)
-      uint32_t inuse;
-      uint32_t objects;
+    struct {                  // slab pages (SLUB), head page only
+      list_head slab_list;    // the node's partial (or full) list
+      kmem_cache* slab_cache;
+      void* freelist;         // first free object (host pointer), nullptr when none
+      uint16_t inuse;         // objects allocated (all of them while frozen)
+      uint16_t objects;       // objects in this slab
+      uint8_t frozen;         // the active slab of some CPU
+      uint8_t slab_pad[3];
+    };
+    struct {                   // tail pages of a compound page
+      uint64_t compound_head;  // the head page's address | 1
+      uint8_t compound_order;  // first tail only: the order of the compound page
+      uint8_t tail_pad[7];
+      uint64_t tail_mapping;   // unused, poisoned in Linux (TAIL_MAPPING)
+      uint64_t tail_private;
     };
   };
   union {
@@ -85,6 +99,7 @@ struct page {
 };
 static_assert(sizeof(page) == 64, "struct page is 64 bytes, as on Linux x86-64");
 static_assert(offsetof(page, _refcount) == 52, "refcount where Linux keeps it");
+static_assert(offsetof(page, compound_head) == offsetof(page, lru), "compound_head overlays lru.next, as in Linux");
 
 // ---- flags ----
 inline bool PageFlag(const page* p, unsigned bit) { return (p->flags >> bit) & 1; }
@@ -95,6 +110,8 @@ inline bool PageReserved(const page* p) { return PageFlag(p, PG_reserved); }
 inline void SetPageReserved(page* p) { SetPageFlag(p, PG_reserved); }
 inline void ClearPageReserved(page* p) { ClearPageFlag(p, PG_reserved); }
 inline bool PageSlab(const page* p) { return PageFlag(p, PG_slab); }
+inline bool PageLRU(const page* p) { return PageFlag(p, PG_lru); }
+inline bool PageIsolated(const page* p) { return PageFlag(p, PG_isolated); }
 inline bool PageHWPoison(const page* p) { return PageFlag(p, PG_hwpoison); }
 inline void SetPageHWPoison(page* p) { SetPageFlag(p, PG_hwpoison); }
 inline bool PageAnon(const page* p) { return (p->mapping & PAGE_MAPPING_ANON) != 0; }
@@ -102,7 +119,8 @@ inline bool PageAnon(const page* p) { return (p->mapping & PAGE_MAPPING_ANON) !=
 // Flags a page must not carry when it is freed (a bug elsewhere if it does).
 constexpr uint64_t PAGE_FLAGS_CHECK_AT_FREE = (1ull << PG_locked) | (1ull << PG_lru) | (1ull << PG_slab) |
                                               (1ull << PG_reserved) | (1ull << PG_private) |
-                                              (1ull << PG_writeback) | (1ull << PG_mlocked) | (1ull << PG_head);
+                                              (1ull << PG_writeback) | (1ull << PG_mlocked) | (1ull << PG_head) |
+                                              (1ull << PG_isolated);
 // Flags cleared when a page enters the free lists (state that died with its use).
 constexpr uint64_t PAGE_FLAGS_CLEAR_AT_FREE = ((1ull << NR_PAGEFLAGS) - 1) & ~(1ull << PG_hwpoison);
 constexpr uint64_t PAGE_FLAGS_LINKS = ~((1ull << NODES_PGSHIFT) - 1);
@@ -132,9 +150,16 @@ inline void __ClearPageTable(page* p) { p->page_type |= PG_table; }
 inline int page_ref_count(const page* p) { return p->_refcount; }
 inline void set_page_count(page* p, int v) { p->_refcount = v; }
 inline void get_page(page* p) { ++p->_refcount; }
+// Takes a reference unless the page is free (refcount zero).
+inline bool get_page_unless_zero(page* p) {
+  if (p->_refcount <= 0) return false;
+  ++p->_refcount;
+  return true;
+}
 // Drops a reference; true when it was the last.
 inline bool put_page_testzero(page* p) { return --p->_refcount == 0; }
 inline int page_mapcount(const page* p) { return p->_mapcount + 1; }
+inline bool page_mapped(const page* p) { return p->_mapcount >= 0; }
 inline void page_mapcount_reset(page* p) { p->_mapcount = -1; }
 
 // ---- buddy ----
@@ -143,5 +168,18 @@ inline void set_buddy_order(page* p, unsigned order) {
   p->private_ = order;
   __SetPageBuddy(p);
 }
+
+// ---- compound pages (Linux's folio head/tail encoding) ----
+inline bool PageHead(const page* p) { return PageFlag(p, PG_head); }
+inline bool PageTail(const page* p) { return (p->compound_head & 1) != 0; }
+inline bool PageCompound(const page* p) { return PageHead(p) || PageTail(p); }
+inline page* compound_head(page* p) {
+  return PageTail(p) ? reinterpret_cast<page*>(p->compound_head - 1) : p;
+}
+inline const page* compound_head(const page* p) {
+  return PageTail(p) ? reinterpret_cast<const page*>(p->compound_head - 1) : p;
+}
+inline unsigned compound_order(const page* p) { return PageHead(p) ? p[1].compound_order : 0; }
+inline uint64_t compound_nr(const page* p) { return 1ull << compound_order(p); }
 
 }  // namespace fw

@@ -4,7 +4,7 @@
 #include "sw/lib/bitops.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
-#include "sw/mm/buddy.h"
+#include "sw/mm/page_alloc.h"
 #include "sw/mm/vmstat.h"
 
 namespace fw {
@@ -23,16 +23,16 @@ void PgTable::init(MmContext* ctx, unsigned levels, unsigned maxphyaddr, bool nx
 }
 
 uint64_t PgTable::alloc_table(hal::Hal& h, bool kernel) {
-  page* p = ctx_->buddy->alloc_pages(h, kernel ? GFP_PGTABLE_KERNEL : GFP_PGTABLE_USER, 0);
+  page* p = ctx_->page_alloc->alloc_pages(h, kernel ? GFP_PGTABLE_KERNEL : GFP_PGTABLE_USER, 0);
   if (!p) return 0;
   __SetPageTable(p);
   ++stats_.pages;
   ++stats_.allocs;
   if (kernel) {
     ++stats_.kernel_pages;
-    ++ctx_->vmstat->gauge[NR_KERNEL_PAGETABLE];
+    ctx_->vmstat->mod(page_to_nid(p), NR_KERNEL_PAGETABLE, 1);
   } else {
-    ++ctx_->vmstat->gauge[NR_PAGETABLE];
+    ctx_->vmstat->mod(page_to_nid(p), NR_PAGETABLE, 1);
   }
   return ctx_->nodes->page_to_phys(p);
 }
@@ -45,11 +45,11 @@ void PgTable::free_table(hal::Hal& h, uint64_t table_pa, bool kernel) {
   ++stats_.frees;
   if (kernel) {
     --stats_.kernel_pages;
-    --ctx_->vmstat->gauge[NR_KERNEL_PAGETABLE];
+    ctx_->vmstat->mod(page_to_nid(p), NR_KERNEL_PAGETABLE, -1);
   } else {
-    --ctx_->vmstat->gauge[NR_PAGETABLE];
+    ctx_->vmstat->mod(page_to_nid(p), NR_PAGETABLE, -1);
   }
-  ctx_->buddy->free_pages(h, p, 0);
+  ctx_->page_alloc->free_pages(h, p, 0);
 }
 
 bool PgTable::read_entry(hal::Hal& h, uint64_t entry_pa, uint64_t* value) {
@@ -149,10 +149,15 @@ uint64_t PgTable::zap_level(hal::Hal& h, uint64_t table, unsigned level, uint64_
     if (eb >= end) break;
     const uint64_t epa = table + 8ull * i;
     uint64_t e;
-    if (!read_entry(h, epa, &e) || !(e & PTE_P)) continue;
+    if (!read_entry(h, epa, &e)) continue;
+    if (!(e & PTE_P)) {
+      // A non-present entry that is not empty (a migration entry): its page
+      // belongs to the migration under way, the entry just goes.
+      if (e && level == LEVEL_PT) write_entry(h, epa, 0);
+      continue;
+    }
     if (is_leaf(e, level)) {
-      // Large user leaves (issue 6) are cleared whole; the foundation maps
-      // only 4 KiB pages for processes.
+      // Large user leaves (issue 6) are cleared whole.
       write_entry(h, epa, 0);
       if (v) v->leaf(h, eb, e, level);
       ++n;

@@ -37,7 +37,17 @@ void Tlb::free_pcid(uint16_t pcid) {
 void Tlb::switch_mm(hal::Hal& h, mm_struct* next) {
   const unsigned cpu = h.cpu();
   mm_struct* prev = loaded_[cpu];
-  if (prev == next) return;
+  lazy_[cpu] = false;
+  if (prev == next) {
+    // Kept loaded while idle: translations may have changed meanwhile
+    // (migration of its pages elsewhere).
+    if (next && next->cpu_tlb_gen[cpu] != next->tlb_gen) {
+      ++stats_.stale_reload;
+      flush_local_all(h, next);
+      next->cpu_tlb_gen[cpu] = next->tlb_gen;
+    }
+    return;
+  }
   uint64_t cr3;
   if (!next) {
     // The kernel's tables hold only global kernel mappings: keep the TLB.
@@ -101,6 +111,50 @@ void Tlb::flush_range(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, 
     }
   }
   mm->cpu_tlb_gen[cpu] = mm->tlb_gen;
+}
+
+}  // namespace fw
+
+namespace fw {
+
+bool Tlb::mm_active_elsewhere(const mm_struct* mm, unsigned cpu) const {
+  if (!mm) return false;
+  for (unsigned c = 0; c < nr_cpus_ && c < hal::kMaxCpus; ++c)
+    if (c != cpu && loaded_[c] == mm && !lazy_[c]) return true;
+  return false;
+}
+
+void Tlb::flush_tlb_kernel_range(hal::Hal& h, uint64_t start, uint64_t end) {
+  ++stats_.kernel_flushes;
+  const uint64_t nr = (end - start) >> x86::PAGE_SHIFT;
+  if (nr > ctx_->params->tlb_single_page_flush_ceiling) {
+    h.invpcid(x86::InvpcidType::all_contexts_global, 0, 0);
+    ++stats_.invpcid;
+    ++stats_.full_flushes;
+  } else {
+    for (uint64_t va = start; va < end; va += x86::PAGE_SIZE) {
+      h.invlpg(va);
+      ++stats_.invlpg;
+      ++stats_.pages_flushed;
+    }
+  }
+  for (unsigned c = 0; c < nr_cpus_ && c < hal::kMaxCpus; ++c) {
+    if (c == h.cpu()) continue;
+    kernel_flush_pending_[c] = true;
+    h.send_ipi(c, x86::VEC_TLB_SHOOTDOWN);
+    ++stats_.shootdown_ipis;
+  }
+}
+
+void Tlb::handle_shootdown(hal::Hal& h) {
+  const unsigned cpu = h.cpu();
+  if (kernel_flush_pending_[cpu]) {
+    kernel_flush_pending_[cpu] = false;
+    h.invpcid(x86::InvpcidType::all_contexts_global, 0, 0);
+    ++stats_.invpcid;
+    ++stats_.full_flushes;
+  }
+  if (mm_struct* mm = loaded_[cpu]) flush_range(h, mm, 0, ~0ull << x86::PAGE_SHIFT, true);
 }
 
 }  // namespace fw

@@ -23,6 +23,9 @@ struct TlbStats {
   uint64_t full_flushes = 0;      // PCID-wide (or CR3 reload) flushes
   uint64_t pages_flushed = 0;     // pages invalidated by INVLPG
   uint64_t pcid_exhausted = 0;    // mms that got PCID 0
+  uint64_t stale_reload = 0;      // lazily kept address spaces flushed when used again
+  uint64_t kernel_flushes = 0;    // kernel-range flushes (vmalloc)
+  uint64_t shootdown_ipis = 0;    // sent for kernel-range flushes
 };
 
 class Tlb {
@@ -48,6 +51,19 @@ class Tlb {
   // After PTEs of [start, end) were cleared (and tables freed when
   // freed_tables): invalidate them.
   void flush_range(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, bool freed_tables);
+  // Kernel mappings (vmalloc) of [start, end) changed: INVLPG here (global
+  // entries included), and a shootdown IPI to every other online CPU, whose
+  // handler flushes everything (no wait for acknowledgement: issue 6).
+  void flush_tlb_kernel_range(hal::Hal& h, uint64_t start, uint64_t end);
+  // The shootdown IPI's handler on the receiving CPU.
+  void handle_shootdown(hal::Hal& h);
+
+  // The calling CPU went idle keeping its address space loaded (lazy TLB).
+  void enter_lazy(hal::Hal& h) { lazy_[h.cpu()] = true; }
+  // mm is loaded, not lazily, on a CPU other than `cpu`: its TLB may be in
+  // use right now.
+  bool mm_active_elsewhere(const mm_struct* mm, unsigned cpu) const;
+  void set_nr_cpus(unsigned n) { nr_cpus_ = n; }
 
   const TlbStats& stats() const { return stats_; }
 
@@ -58,6 +74,9 @@ class Tlb {
   bool pcide_ = false;
   uint64_t kernel_root_ = 0;
   mm_struct* loaded_[hal::kMaxCpus] = {};
+  bool lazy_[hal::kMaxCpus] = {};
+  bool kernel_flush_pending_[hal::kMaxCpus] = {};
+  unsigned nr_cpus_ = 1;
   uint64_t pcid_map_[kNrPcids / 64] = {};
   TlbStats stats_;
 };

@@ -1,87 +1,129 @@
-// Memory statistics with Linux's /proc/vmstat names: gauges (nr_*) and
-// event counters. Held per Kernel; subsystems update them.
+// Memory statistics with Linux's /proc/vmstat names (include/linux/mmzone.h
+// and vm_event_item.h, mm/vmstat.c): per-zone items, per-node items, NUMA
+// events and global event counters. /proc/vmstat prints zone items summed
+// over zones, then NUMA events, then node items summed over nodes, then
+// events; items Linux does not have (our extensions) come last in each group.
 #pragma once
 
 #include <stdint.h>
 
+#include "sw/hal/hal.h"
+
 namespace fw {
 
-enum VmGauge : unsigned {
-  NR_ANON_PAGES,         // anonymous pages mapped by processes
-  NR_PAGETABLE,          // page-table pages of processes (user halves and roots)
-  NR_KERNEL_PAGETABLE,   // page-table pages of the kernel's own tables
-  NR_SLAB_UNRECLAIMABLE, // object-cache pages
-  NR_HWPOISON,           // pages kept out of use because they hold poison
-  NR_VM_GAUGES,
+enum zone_stat_item : unsigned {
+  NR_FREE_PAGES,
+  NR_ZONE_INACTIVE_ANON,
+  NR_ZONE_ACTIVE_ANON,
+  NR_ZONE_INACTIVE_FILE,
+  NR_ZONE_ACTIVE_FILE,
+  NR_ZONE_UNEVICTABLE,
+  NR_ZONE_WRITE_PENDING,
+  NR_MLOCK,
+  NR_BOUNCE,
+  NR_FREE_CMA_PAGES,
+  NR_VM_ZONE_STAT_ITEMS,
 };
 
-// The zone-indexed events are in zone order (ZONE_DMA first) so that
-// PGALLOC_DMA + zone index names the zone's counter.
-enum VmEvent : unsigned {
-  PGALLOC_DMA,
+enum numa_stat_item : unsigned {
+  NUMA_HIT,
+  NUMA_MISS,
+  NUMA_FOREIGN,
+  NUMA_INTERLEAVE_HIT,
+  NUMA_LOCAL,
+  NUMA_OTHER,
+  NR_VM_NUMA_EVENT_ITEMS,
+};
+
+enum node_stat_item : unsigned {
+  NR_INACTIVE_ANON,
+  NR_ACTIVE_ANON,
+  NR_INACTIVE_FILE,
+  NR_ACTIVE_FILE,
+  NR_UNEVICTABLE,
+  NR_SLAB_RECLAIMABLE,    // pages (Linux counts bytes internally, prints pages)
+  NR_SLAB_UNRECLAIMABLE,
+  NR_ISOLATED_ANON,
+  NR_ISOLATED_FILE,
+  NR_ANON_MAPPED,         // "nr_anon_pages"
+  NR_FILE_MAPPED,         // "nr_mapped"
+  NR_FILE_PAGES,
+  NR_SHMEM,
+  NR_KERNEL_STACK_KB,
+  NR_PAGETABLE,           // "nr_page_table_pages": page tables of processes
+  NR_VMALLOC,             // pages backing vmalloc areas
+  // Extensions.
+  NR_KERNEL_PAGETABLE,    // the kernel's own page tables
+  NR_HWPOISON,            // pages kept out of use because they hold poison
+  NR_VM_NODE_STAT_ITEMS,
+};
+
+enum vm_event_item : unsigned {
+  PGALLOC_DMA,  // PGALLOC_DMA + zone index names the zone's counter
   PGALLOC_DMA32,
   PGALLOC_NORMAL,
   PGALLOC_MOVABLE,
+  ALLOCSTALL_DMA,  // direct-path entries, by the highest zone of the request
+  ALLOCSTALL_DMA32,
+  ALLOCSTALL_NORMAL,
+  ALLOCSTALL_MOVABLE,
   PGFREE,
   PGFAULT,
   PGMAJFAULT,
-  PGFAULT_ANON,       // faults that allocated and mapped an anonymous page
-  PGFAULT_SPURIOUS,   // faults whose PTE already allowed the access
+  PGMIGRATE_SUCCESS,
+  PGMIGRATE_FAIL,
+  COMPACTMIGRATE_SCANNED,
+  COMPACTFREE_SCANNED,
+  COMPACTISOLATED,
+  COMPACTSTALL,
+  COMPACTFAIL,
+  COMPACTSUCCESS,
+  KCOMPACTD_WAKE,
+  KCOMPACTD_MIGRATE_SCANNED,
+  KCOMPACTD_FREE_SCANNED,
+  PAGEOUTRUN,
+  CMA_ALLOC_SUCCESS,
+  CMA_ALLOC_FAIL,
+  // Extensions.
+  PGFAULT_ANON,            // faults that allocated and mapped an anonymous page
+  PGFAULT_SPURIOUS,        // faults whose PTE already allowed the access
   PGFAULT_SIGSEGV,
   PGFAULT_OOM,
+  PGFAULT_MIGRATION_WAIT,  // faults that found a migration entry and waited
   HWPOISON_ALLOC_SKIPPED,  // fresh pages found poisoned when zeroed, taken out of use
+  EXTFRAG_FALLBACK,        // allocations served from another migrate type's free list
+  EXTFRAG_FRAGMENTING,     // ... below pageblock order: the pageblock now mixes types
+  EXTFRAG_CLAIMED,         // ... that claimed the whole pageblock for the request's type
+  WATERMARK_BOOST,         // zone watermarks boosted after a fragmenting fallback
+  KSWAPD_WAKE,             // kswapd (per-node hook) woken
+  NOFRAGMENT_RETRY,        // zonelist passes repeated without ALLOC_NOFRAGMENT
+  PCP_DRAIN,               // per-CPU lists drained (direct path, CMA, idle)
+  HIGHATOMIC_RESERVED,     // pageblocks reserved for high-order atomic allocations
+  ALLOC_NOFAIL_RESERVE,    // __GFP_NOFAIL requests served from the reserves
   NR_VM_EVENTS,
 };
 
+const char* zone_stat_name(unsigned i);
+const char* numa_stat_name(unsigned i);
+const char* node_stat_name(unsigned i);
+const char* vm_event_name(unsigned i);
+const char* vm_event_desc(unsigned i);
+const char* node_stat_desc(unsigned i);
+// Events counted in pages rather than occurrences.
+bool vm_event_in_pages(unsigned i);
+
+// Per-node items and global events; zone items live in struct zone.
 struct VmStat {
-  int64_t gauge[NR_VM_GAUGES] = {};
+  int64_t node[hal::kMaxNodes][NR_VM_NODE_STAT_ITEMS] = {};
   uint64_t event[NR_VM_EVENTS] = {};
+
+  int64_t node_total(unsigned item) const {
+    int64_t s = 0;
+    for (unsigned n = 0; n < hal::kMaxNodes; ++n) s += node[n][item];
+    return s;
+  }
+  void mod(int nid, unsigned item, int64_t delta) { node[nid][item] += delta; }
+  void count(unsigned ev, uint64_t n = 1) { event[ev] += n; }
 };
-
-inline const char* vm_gauge_name(unsigned i) {
-  static const char* const names[NR_VM_GAUGES] = {
-      "nr_anon_pages", "nr_page_table_pages", "nr_kernel_page_table_pages", "nr_slab_unreclaimable",
-      "nr_hwpoison",
-  };
-  return names[i];
-}
-
-inline const char* vm_gauge_desc(unsigned i) {
-  static const char* const d[NR_VM_GAUGES] = {
-      "anonymous pages mapped by processes",
-      "page-table pages of processes",
-      "page-table pages of the kernel's own tables",
-      "object-cache (slab) pages",
-      "pages kept out of use because they hold poison",
-  };
-  return d[i];
-}
-
-inline const char* vm_event_desc(unsigned i) {
-  static const char* const d[NR_VM_EVENTS] = {
-      "pages allocated from ZONE_DMA",
-      "pages allocated from ZONE_DMA32",
-      "pages allocated from ZONE_NORMAL",
-      "pages allocated from ZONE_MOVABLE",
-      "pages freed",
-      "page faults",
-      "major page faults (with I/O; none without swap or files)",
-      "faults that mapped a new anonymous page",
-      "faults whose page-table entry already allowed the access",
-      "faults that ended in SIGSEGV",
-      "faults that found no memory",
-      "fresh pages found poisoned when zeroed and taken out of use",
-  };
-  return d[i];
-}
-
-inline const char* vm_event_name(unsigned i) {
-  static const char* const names[NR_VM_EVENTS] = {
-      "pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable", "pgfree", "pgfault",
-      "pgmajfault", "pgfault_anon", "pgfault_spurious", "pgfault_sigsegv", "pgfault_oom",
-      "hwpoison_alloc_skipped",
-  };
-  return names[i];
-}
 
 }  // namespace fw

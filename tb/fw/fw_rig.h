@@ -242,6 +242,33 @@ class Rig {
   }
 };
 
+// A machine from an explicit memory map: e820 entries, node ranges, CPUs
+// (spread over the nodes in blocks). The firmware image goes where the
+// first reserved entry named "image" is (or nowhere).
+struct E820 {
+  uint64_t start, size;
+  hal::E820Type type = hal::E820Type::usable;
+};
+inline hal::BootInfo custom_boot(const std::vector<E820>& map, const std::vector<std::pair<uint64_t, uint64_t>>& nodes,
+                                 unsigned cpus = 1) {
+  hal::BootInfo bi{};
+  for (const E820& e : map) bi.e820[bi.nr_e820++] = hal::E820Entry{e.start, e.size, e.type};
+  bi.nr_nodes = static_cast<unsigned>(nodes.size());
+  for (unsigned n = 0; n < bi.nr_nodes; ++n) {
+    bi.node_start[n] = nodes[n].first;
+    bi.node_end[n] = nodes[n].second;
+    for (unsigned m = 0; m < bi.nr_nodes; ++m) bi.node_distance[n][m] = n == m ? 10 : 20;
+  }
+  bi.nr_cpus = cpus;
+  for (unsigned c = 0; c < cpus; ++c) bi.cpu_node[c] = static_cast<uint8_t>(c * bi.nr_nodes / cpus);
+  bi.maxphyaddr = 46;
+  bi.paging_levels = 4;
+  bi.va_bits = 48;
+  bi.pcid = bi.nx = bi.gbpages = true;
+  bi.seed = 1;
+  return bi;
+}
+
 inline hosthal::MachineSpec spec_mb(uint64_t mib, unsigned cpus = 1, unsigned nodes = 1) {
   hosthal::MachineSpec s;
   s.mem_bytes = mib * MiB;

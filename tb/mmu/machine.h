@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <systemc>
 #include <tlm_utils/simple_initiator_socket.h>
 

@@ -7,6 +7,8 @@
 #include <map>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "hw/mmu/mmu_config.h"
 #include "hw/mmu/tlb.h"
 

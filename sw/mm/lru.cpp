@@ -1,0 +1,54 @@
+#include "sw/mm/lru.h"
+
+#include "sw/mm/mmzone.h"
+#include "sw/mm/page_alloc.h"
+#include "sw/mm/vmstat.h"
+
+namespace fw {
+
+void Lru::add(hal::Hal& h, page* p) {
+  pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
+  LockGuard g(pg.lru_lock, h);
+  SetPageFlag(p, PG_lru);
+  list_add(&p->lru, &pg.lru[LRU_INACTIVE_ANON]);
+  ctx_->vmstat->mod(pg.node_id, NR_INACTIVE_ANON, 1);
+  ++ctx_->nodes->page_zone(p)->vm_stat[NR_ZONE_INACTIVE_ANON];
+}
+
+void Lru::del(hal::Hal& h, page* p) {
+  pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
+  LockGuard g(pg.lru_lock, h);
+  if (!PageLRU(p)) return;
+  ClearPageFlag(p, PG_lru);
+  list_del(&p->lru);
+  ctx_->vmstat->mod(pg.node_id, NR_INACTIVE_ANON, -1);
+  --ctx_->nodes->page_zone(p)->vm_stat[NR_ZONE_INACTIVE_ANON];
+}
+
+bool Lru::isolate(hal::Hal& h, page* p) {
+  pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
+  LockGuard g(pg.lru_lock, h);
+  if (!PageLRU(p) || !get_page_unless_zero(p)) return false;
+  ClearPageFlag(p, PG_lru);
+  list_del(&p->lru);
+  SetPageFlag(p, PG_isolated);
+  ctx_->vmstat->mod(pg.node_id, NR_INACTIVE_ANON, -1);
+  --ctx_->nodes->page_zone(p)->vm_stat[NR_ZONE_INACTIVE_ANON];
+  ctx_->vmstat->mod(pg.node_id, NR_ISOLATED_ANON, 1);
+  return true;
+}
+
+void Lru::isolation_done(page* p) {
+  if (!PageIsolated(p)) return;
+  ClearPageFlag(p, PG_isolated);
+  ctx_->vmstat->mod(page_to_nid(p), NR_ISOLATED_ANON, -1);
+}
+
+void Lru::putback(hal::Hal& h, page* p) {
+  isolation_done(p);
+  // Unmapped meanwhile: the reference we hold is the last, nothing to keep.
+  if (page_mapped(p)) add(h, p);
+  ctx_->page_alloc->put_page(h, p);
+}
+
+}  // namespace fw

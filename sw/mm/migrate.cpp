@@ -1,0 +1,231 @@
+#include "sw/mm/migrate.h"
+
+#include "sw/kernel/params.h"
+#include "sw/lib/errno.h"
+#include "sw/lib/printk.h"
+#include "sw/mm/lru.h"
+#include "sw/mm/mmzone.h"
+#include "sw/mm/page_alloc.h"
+#include "sw/mm/pgtable.h"
+#include "sw/mm/rmap.h"
+#include "sw/mm/tlb.h"
+#include "sw/mm/vmstat.h"
+
+namespace fw {
+
+namespace {
+
+// Finds the PTE of `address` in vma's page tables (0: none).
+uint64_t pte_of(hal::Hal& h, MmContext* ctx, vm_area_struct* vma, uint64_t address, uint64_t* pte) {
+  uint64_t epa = 0;
+  if (!vma->vm_mm || !vma->vm_mm->pgd) return 0;
+  if (ctx->pgtable->walk_to(h, vma->vm_mm->pgd, address, x86::LEVEL_PT, false, 0, false, &epa)) return 0;
+  if (!ctx->pgtable->read_entry(h, epa, pte)) return 0;
+  return epa;
+}
+
+struct BusyCheck final : RmapVisitor {
+  MmContext* ctx;
+  bool busy = false;
+  explicit BusyCheck(MmContext* c) : ctx(c) {}
+  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t) override {
+    if (ctx->tlb->mm_active_elsewhere(vma->vm_mm, h.cpu())) busy = true;
+    return !busy;
+  }
+};
+
+struct Unmapper final : RmapVisitor {
+  MmContext* ctx;
+  page* src;
+  uint64_t pfn;
+  Unmapper(MmContext* c, page* s) : ctx(c), src(s), pfn(c->nodes->page_to_pfn(s)) {}
+  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    uint64_t pte = 0;
+    const uint64_t epa = pte_of(h, ctx, vma, address, &pte);
+    if (!epa || !(pte & x86::PTE_P) || ((pte & ctx->pgtable->phys_mask()) >> PAGE_SHIFT) != pfn) return true;
+    ctx->pgtable->write_entry(h, epa, (pte & ~x86::PTE_P) | SWP_MIGRATION_MARK);
+    // The old translation must not survive in any TLB.
+    ctx->tlb->flush_range(h, vma->vm_mm, address, address + PAGE_SIZE, false);
+    ctx->rmap->page_remove_rmap(src);
+    put_page_testzero(src);  // the mapping's reference (isolation holds another)
+    return page_mapped(src);
+  }
+};
+
+struct Remapper final : RmapVisitor {
+  MmContext* ctx;
+  uint64_t src_pfn;
+  page* dst;
+  uint64_t dst_pfn;
+  Remapper(MmContext* c, page* s, page* d)
+      : ctx(c), src_pfn(c->nodes->page_to_pfn(s)), dst(d), dst_pfn(c->nodes->page_to_pfn(d)) {}
+  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    uint64_t pte = 0;
+    const uint64_t epa = pte_of(h, ctx, vma, address, &pte);
+    if (!epa || !is_migration_entry(pte)) return true;
+    const uint64_t mask = ctx->pgtable->phys_mask();
+    if (((pte & mask) >> PAGE_SHIFT) != src_pfn) return true;
+    const uint64_t npte = ((pte & ~mask & ~SWP_MIGRATION_MARK) | PFN_PHYS(dst_pfn) | x86::PTE_P);
+    get_page(dst);
+    ctx->rmap->page_add_anon_rmap(dst);
+    ctx->pgtable->write_entry(h, epa, npte);
+    return true;
+  }
+};
+
+}  // namespace
+
+bool Migrate::mapped_elsewhere(hal::Hal& h, page* src) {
+  BusyCheck v(ctx_);
+  ctx_->rmap->rmap_walk(h, src, v);
+  return v.busy;
+}
+
+void Migrate::try_to_migrate(hal::Hal& h, page* src) {
+  Unmapper v(ctx_, src);
+  ctx_->rmap->rmap_walk(h, src, v);
+}
+
+void Migrate::remove_migration_ptes(hal::Hal& h, page* src, page* dst) {
+  Remapper v(ctx_, src, dst);
+  ctx_->rmap->rmap_walk(h, src, v);
+}
+
+int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {
+  if (!PageAnon(src) || !page_mapped(src)) return -EAGAIN;
+  if (mapped_elsewhere(h, src)) {
+    ++stats_.busy;
+    return -EAGAIN;
+  }
+  try_to_migrate(h, src);
+  if (page_mapped(src)) {
+    remove_migration_ptes(h, src, src);
+    return -EAGAIN;
+  }
+  MmNodes& nodes = *ctx_->nodes;
+  if (h.phys_copy(nodes.page_to_phys(dst), nodes.page_to_phys(src), PAGE_SIZE) != hal::MemStatus::ok) {
+    ++stats_.copy_errors;
+    remove_migration_ptes(h, src, src);
+    return -EIO;
+  }
+  dst->mapping = src->mapping;
+  dst->index = src->index;
+  constexpr uint64_t kept = (1ull << PG_swapbacked) | (1ull << PG_dirty) | (1ull << PG_uptodate) |
+                            (1ull << PG_referenced) | (1ull << PG_active);
+  dst->flags |= src->flags & kept;
+  remove_migration_ptes(h, src, dst);
+  src->flags &= ~kept;
+  src->mapping = 0;
+  src->index = 0;
+  ctx_->charge(h, ctx_->params->cost_migrate_page_ns);
+  return 0;
+}
+
+int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv,
+                            migrate_mode mode) {
+  (void)mode;
+  Lru& lru = *ctx_->lru;
+  PageAlloc& pa = *ctx_->page_alloc;
+  if (page_ref_count(src) == 1) {
+    // Unmapped while isolated: ours is the last reference. Done.
+    ++stats_.freed_under_us;
+    list_del(&src->lru);
+    lru.isolation_done(src);
+    pa.put_page(h, src);
+    return 0;
+  }
+  page* dst = get_new(h, src, priv);
+  if (!dst) return -ENOMEM;
+  const int rc = move_to_new_page(h, src, dst);
+  if (rc) {
+    put_new(h, dst, priv);
+    return rc;
+  }
+  list_del(&src->lru);
+  lru.isolation_done(src);
+  pa.put_page(h, src);  // the isolation reference: frees the old page
+  lru.add(h, dst);
+  pa.put_page(h, dst);  // the allocation reference: the PTEs hold theirs
+  return 0;
+}
+
+int Migrate::migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, free_page_t put_new, void* priv,
+                           migrate_mode mode, unsigned* nr_succeeded) {
+  const int passes = mode == MIGRATE_ASYNC ? 3 : 10;
+  unsigned succeeded = 0;
+  int failed = 0;
+  list_head ret;  // pages that failed for good
+  INIT_LIST_HEAD(&ret);
+  bool retry = true;
+  for (int pass = 0; pass < passes && retry; ++pass) {
+    retry = false;
+    for (list_head* l = from->next; l != from;) {
+      list_head* next = l->next;
+      page* p = list_entry(l, page, lru);
+      const int rc = unmap_and_move(h, p, get_new, put_new, priv, mode);
+      if (rc == 0) {
+        ++succeeded;
+      } else if (rc == -EAGAIN) {
+        retry = true;
+      } else if (rc == -ENOMEM) {
+        // No more targets: what is left fails.
+        for (list_head* q = from->next; q != from; q = q->next) ++failed;
+        goto out_nomem;
+      } else {
+        list_del(&p->lru);
+        list_add_tail(&p->lru, &ret);
+        ++failed;
+      }
+      l = next;
+    }
+  }
+  for (list_head* q = from->next; q != from; q = q->next) ++failed;  // still -EAGAIN
+  while (!list_empty(&ret)) {
+    page* p = list_first_entry(&ret, page, lru);
+    list_del(&p->lru);
+    list_add_tail(&p->lru, from);
+  }
+  stats_.succeeded += succeeded;
+  stats_.failed += static_cast<uint64_t>(failed);
+  ctx_->vmstat->count(PGMIGRATE_SUCCESS, succeeded);
+  ctx_->vmstat->count(PGMIGRATE_FAIL, static_cast<uint64_t>(failed));
+  if (nr_succeeded) *nr_succeeded = succeeded;
+  return failed;
+
+out_nomem:
+  while (!list_empty(&ret)) {
+    page* p = list_first_entry(&ret, page, lru);
+    list_del(&p->lru);
+    list_add_tail(&p->lru, from);
+  }
+  stats_.succeeded += succeeded;
+  stats_.failed += static_cast<uint64_t>(failed);
+  ctx_->vmstat->count(PGMIGRATE_SUCCESS, succeeded);
+  ctx_->vmstat->count(PGMIGRATE_FAIL, static_cast<uint64_t>(failed));
+  if (nr_succeeded) *nr_succeeded = succeeded;
+  return -ENOMEM;
+}
+
+void Migrate::putback_movable_pages(hal::Hal& h, list_head* l) {
+  while (!list_empty(l)) {
+    page* p = list_first_entry(l, page, lru);
+    list_del(&p->lru);
+    ctx_->lru->putback(h, p);
+  }
+}
+
+page* Migrate::alloc_migration_target(hal::Hal& h, page* src, void* priv) {
+  MmContext* ctx = static_cast<MmContext*>(priv);
+  // Same node, a movable page; never from the range being emptied (its
+  // pageblocks are isolated: their free pages are on no usable list).
+  // No direct path: migration must not recurse into compaction.
+  return ctx->page_alloc->alloc_pages(h, (GFP_HIGHUSER_MOVABLE & ~__GFP_DIRECT_RECLAIM) | __GFP_NOWARN, 0,
+                                      page_to_nid(src));
+}
+
+void Migrate::free_migration_target(hal::Hal& h, page* dst, void* priv) {
+  MmContext* ctx = static_cast<MmContext*>(priv);
+  ctx->page_alloc->free_pages(h, dst, 0);
+}
+
+}  // namespace fw

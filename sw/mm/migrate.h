@@ -1,0 +1,73 @@
+// Page migration (Linux mm/migrate.c): moves isolated anonymous pages to
+// new pages with their contents and every mapping. For each page: every PTE
+// mapping it (found through the reverse map) becomes a migration entry and
+// its TLB entry is invalidated through the HAL; the contents are copied with
+// Hal::phys_copy (which sees poison); the migration entries become PTEs of
+// the new page. A fault on a migration entry waits for it to go away.
+//
+// A page mapped by an address space that is running on another CPU is not
+// migrated (-EAGAIN): without synchronous shootdowns (issue 6) that CPU's
+// TLB could keep the old translation. Address spaces that are not loaded
+// anywhere, or only lazily, are fine: their TLB generation forces a flush
+// when they are next loaded.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+#include "sw/hal/x86.h"
+#include "sw/lib/list.h"
+#include "sw/mm/context.h"
+#include "sw/mm/internal.h"
+#include "sw/mm/page.h"
+
+namespace fw {
+
+// A migration entry: a non-present PTE keeping the old entry's bits, with
+// a software bit (9) marking it. The hardware ignores every bit of a
+// non-present entry.
+constexpr uint64_t SWP_MIGRATION_MARK = 1ull << 9;
+inline bool is_migration_entry(uint64_t pte) { return !(pte & x86::PTE_P) && (pte & SWP_MIGRATION_MARK); }
+
+// Allocates a target for src (nullptr: none) and takes an unused one back.
+using new_page_t = page* (*)(hal::Hal& h, page* src, void* priv);
+using free_page_t = void (*)(hal::Hal& h, page* dst, void* priv);
+
+struct MigrateStats {
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t busy = 0;          // mapped by an address space running on another CPU
+  uint64_t freed_under_us = 0;
+  uint64_t copy_errors = 0;   // the source could not be read (poison)
+};
+
+class Migrate {
+ public:
+  void init(MmContext* ctx) { ctx_ = ctx; }
+
+  // Migrates the isolated pages on `from` (linked through page->lru). Pages
+  // that moved leave the list; the rest stay for putback_movable_pages.
+  // Returns the number not migrated, or -ENOMEM when no target was found.
+  int migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, free_page_t put_new, void* priv,
+                    migrate_mode mode, unsigned* nr_succeeded);
+  void putback_movable_pages(hal::Hal& h, list_head* l);
+
+  // A target anywhere but in the source's pageblock range (CMA, isolation):
+  // Linux alloc_migration_target.
+  static page* alloc_migration_target(hal::Hal& h, page* src, void* priv);
+  static void free_migration_target(hal::Hal& h, page* dst, void* priv);
+
+  const MigrateStats& stats() const { return stats_; }
+
+ private:
+  int unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv, migrate_mode mode);
+  int move_to_new_page(hal::Hal& h, page* src, page* dst);
+  bool mapped_elsewhere(hal::Hal& h, page* src);
+  void try_to_migrate(hal::Hal& h, page* src);
+  void remove_migration_ptes(hal::Hal& h, page* src, page* dst);
+
+  MmContext* ctx_ = nullptr;
+  MigrateStats stats_;
+};
+
+}  // namespace fw

@@ -1,0 +1,598 @@
+#include "sw/mm/page_alloc.h"
+
+#include "sw/kernel/params.h"
+#include "sw/lib/bitops.h"
+#include "sw/lib/printk.h"
+#include "sw/mm/buddy.h"
+#include "sw/mm/compaction.h"
+#include "sw/mm/lru.h"
+#include "sw/mm/memblock.h"
+#include "sw/mm/pcp.h"
+#include "sw/mm/vmscan.h"
+#include "sw/mm/vmstat.h"
+#include "sw/mm/watermark.h"
+
+namespace fw {
+
+namespace {
+// Linux's GFP_ZONE_TABLE on x86-64 (no highmem): index = the four zone
+// modifier bits DMA, HIGHMEM, DMA32, MOVABLE.
+constexpr uint8_t kZoneTable[16] = {
+    ZONE_NORMAL,   // none
+    ZONE_DMA,      // DMA
+    ZONE_NORMAL,   // HIGHMEM (no highmem: Normal)
+    kGfpZoneBad,   // DMA | HIGHMEM
+    ZONE_DMA32,    // DMA32
+    kGfpZoneBad,   // DMA | DMA32
+    kGfpZoneBad,   // HIGHMEM | DMA32
+    kGfpZoneBad,   // DMA | HIGHMEM | DMA32
+    ZONE_NORMAL,   // MOVABLE
+    ZONE_DMA,      // MOVABLE | DMA
+    ZONE_MOVABLE,  // MOVABLE | HIGHMEM
+    kGfpZoneBad,   // MOVABLE | DMA | HIGHMEM
+    ZONE_DMA32,    // MOVABLE | DMA32
+    kGfpZoneBad, kGfpZoneBad, kGfpZoneBad,
+};
+constexpr int MAX_COMPACT_RETRIES = 16;
+}  // namespace
+
+unsigned gfp_zone(gfp_t gfp) {
+  const uint8_t z = kZoneTable[gfp & GFP_ZONEMASK];
+  return z == kGfpZoneBad ? static_cast<unsigned>(ZONE_NORMAL) : z;
+}
+
+bool gfp_zone_valid(gfp_t gfp) { return kZoneTable[gfp & GFP_ZONEMASK] != kGfpZoneBad; }
+
+// ---------------------------------------------------------------- boot
+
+void PageAlloc::free_boot_range(hal::Hal& h, uint64_t start_pfn, uint64_t end_pfn) {
+  MmNodes& nodes = *ctx_->nodes;
+  Buddy& b = *ctx_->buddy;
+  while (start_pfn < end_pfn) {
+    unsigned order = start_pfn ? min(MAX_PAGE_ORDER, ffs64(start_pfn)) : MAX_PAGE_ORDER;
+    while (start_pfn + (1ull << order) > end_pfn) --order;
+    zone* z = nodes.pfn_zone(start_pfn);
+    FW_BUG_ON(*ctx_->log, h, z == nullptr || !z->spans(start_pfn + (1ull << order) - 1));
+    page* p = nodes.pfn_to_page(start_pfn);
+    // A deferred block: only its head is initialized (and reserved).
+    const uint64_t touch = z->pfnblock_deferred(start_pfn) ? 1 : (1ull << order);
+    for (uint64_t i = 0; i < touch; ++i) {
+      ClearPageReserved(p + i);
+      set_page_count(p + i, 0);
+    }
+    z->managed_pages += 1ull << order;
+    {
+      LockGuard g(z->lock, h);
+      b.free_one_page(z, p, start_pfn, order, z->get_pfnblock_migratetype(start_pfn));
+    }
+    start_pfn += 1ull << order;
+  }
+}
+
+void PageAlloc::free_bootmem(hal::Hal& h, const Memblock& mb) {
+  MmNodes& nodes = *ctx_->nodes;
+  mb.for_each_free_range([&](uint64_t s, uint64_t e, int) {
+    uint64_t spfn = PFN_UP(s);
+    const uint64_t epfn = PFN_DOWN(e);
+    while (spfn < epfn) {
+      zone* z = nodes.pfn_zone(spfn);
+      if (!z) {
+        ++spfn;
+        continue;
+      }
+      const uint64_t cut = min(epfn, z->zone_end_pfn());
+      free_boot_range(h, spfn, cut);
+      spfn = cut;
+    }
+    return true;
+  });
+}
+
+void PageAlloc::boot_done() {
+  booted_ = true;
+  stats_.boot_free_pages = nr_free_pages();
+  ctx_->buddy->reset_min_free();
+  MmNodes& nodes = *ctx_->nodes;
+  for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
+    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+      zone& zn = nodes.node(static_cast<int>(n)).node_zones[z];
+      zn.min_free_pages = zn.free_pages();
+    }
+}
+
+uint64_t PageAlloc::nr_free_pages() const { return ctx_->buddy->nr_free_pages() + ctx_->pcp->nr_pcp_pages(); }
+
+uint64_t PageAlloc::min_free_pages() const { return ctx_->buddy->min_free_pages(); }
+
+uint64_t PageAlloc::nr_free_blocks(unsigned order) const {
+  uint64_t n = 0;
+  const MmNodes& nodes = *ctx_->nodes;
+  for (unsigned nd = 0; nd < nodes.nr_nodes(); ++nd)
+    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) n += nodes.node(static_cast<int>(nd)).node_zones[z].free_area[order].nr_free;
+  return n;
+}
+
+// ---------------------------------------------------------------- allocation
+
+bool PageAlloc::prepare_alloc(hal::Hal& h, gfp_t gfp, int nid, alloc_context* ac) const {
+  MmNodes& nodes = *ctx_->nodes;
+  ac->cpu = h.cpu();
+  ac->cpu_nid = nodes.cpu_to_node(ac->cpu);
+  if (nid < 0 || static_cast<unsigned>(nid) >= nodes.nr_nodes()) nid = ac->cpu_nid;
+  if (!gfp_zone_valid(gfp) || gfp_migratetype(gfp) >= MIGRATE_PCPTYPES) return false;
+  ac->preferred_nid = nid;
+  ac->highest_zoneidx = gfp_zone(gfp);
+  ac->migratetype = gfp_migratetype(gfp);
+  pglist_data& pg = nodes.node(nid);
+  ac->zonelist = (gfp & __GFP_THISNODE) ? pg.zonelist_nofallback : pg.zonelist;
+  ac->preferred_zone = nullptr;
+  for (zone* const* z = ac->zonelist; *z; ++z)
+    if ((*z)->idx <= ac->highest_zoneidx) {
+      ac->preferred_zone = *z;
+      break;
+    }
+  return ac->preferred_zone != nullptr;
+}
+
+unsigned PageAlloc::alloc_flags_nofragment(const zone* z, gfp_t gfp) const {
+  unsigned flags = (gfp & __GFP_KSWAPD_RECLAIM) ? ALLOC_KSWAPD : 0;
+  if (!ctx_->params->alloc_nofragment || !z || z->idx != ZONE_NORMAL) return flags;
+  // Linux assumes DMA32 sits below Normal on the same node; with several
+  // nodes it must really be populated.
+  if (ctx_->nodes->nr_nodes() > 1 && !z->zone_pgdat->node_zones[ZONE_DMA32].populated()) return flags;
+  return flags | ALLOC_NOFRAGMENT;
+}
+
+unsigned PageAlloc::gfp_to_alloc_flags(gfp_t gfp, unsigned order) const {
+  unsigned flags = ALLOC_WMARK_MIN | ALLOC_CPUSET;
+  if (gfp & __GFP_HIGH) flags |= ALLOC_MIN_RESERVE;
+  if (gfp & __GFP_KSWAPD_RECLAIM) flags |= ALLOC_KSWAPD;
+  if (!(gfp & __GFP_DIRECT_RECLAIM)) {
+    // Cannot block: a bit more of the reserves, and high-order atomic
+    // requests may use (and create) MIGRATE_HIGHATOMIC blocks.
+    if (!(gfp & __GFP_NOMEMALLOC)) {
+      flags |= ALLOC_NON_BLOCK;
+      if (order > 0) flags |= ALLOC_HIGHATOMIC;
+    }
+    if (flags & ALLOC_MIN_RESERVE) flags &= ~ALLOC_CPUSET;
+  }
+  if (gfp_migratetype(gfp) == MIGRATE_MOVABLE) flags |= ALLOC_CMA;
+  return flags;
+}
+
+void PageAlloc::zone_statistics(const zone* preferred, zone* z, unsigned cpu_nid) {
+  if (z->node == preferred->node) {
+    ++z->numa_event[NUMA_HIT];
+  } else {
+    ++z->numa_event[NUMA_MISS];
+    ++const_cast<zone*>(preferred)->numa_event[NUMA_FOREIGN];
+  }
+  ++z->numa_event[static_cast<unsigned>(z->node) == cpu_nid ? NUMA_LOCAL : NUMA_OTHER];
+}
+
+page* PageAlloc::rmqueue_buddy(hal::Hal& h, zone* z, unsigned order, unsigned alloc_flags, unsigned mt) {
+  Buddy& b = *ctx_->buddy;
+  LockGuard g(z->lock, h);
+  page* p = nullptr;
+  if (alloc_flags & ALLOC_HIGHATOMIC) p = b.rmqueue_smallest(z, order, MIGRATE_HIGHATOMIC);
+  if (!p) {
+    rmqueue_mode mode = RMQUEUE_NORMAL;
+    p = b.rmqueue(z, order, mt, alloc_flags, &mode);
+    // Failing now is worse than failing a high-order atomic request later.
+    if (!p && (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK))) p = b.rmqueue_smallest(z, order, MIGRATE_HIGHATOMIC);
+  }
+  return p;
+}
+
+page* PageAlloc::rmqueue(hal::Hal& h, const alloc_context& ac, zone* z, unsigned order, gfp_t gfp,
+                         unsigned alloc_flags) {
+  page* p = nullptr;
+  const unsigned mt = ac.migratetype;
+  if (pcp_allowed_order(order) && z->per_cpu_pageset) p = ctx_->pcp->rmqueue_pcplist(h, ac.cpu, z, order, mt, alloc_flags);
+  if (!p) p = rmqueue_buddy(h, z, order, alloc_flags, mt);
+  // A fragmenting fallback boosted the watermarks: wake kswapd now, the
+  // node may look balanced otherwise.
+  if ((alloc_flags & ALLOC_KSWAPD) && (z->flags & (1ull << ZONE_BOOSTED_WATERMARK))) {
+    z->flags &= ~(1ull << ZONE_BOOSTED_WATERMARK);
+    ctx_->kswapd->wakeup_kswapd(h, z, gfp, 0, z->idx);
+  }
+  if (p) {
+    ctx_->vmstat->count(PGALLOC_DMA + z->idx, 1ull << order);
+    zone_statistics(ac.preferred_zone, z, static_cast<unsigned>(ac.cpu_nid));
+  }
+  return p;
+}
+
+page* PageAlloc::get_page_from_freelist(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                        const alloc_context& ac) {
+  const Watermark& wm = *ctx_->watermark;
+  const bool multi_node = ctx_->nodes->nr_nodes() > 1;
+  for (;;) {
+    const bool no_fallback = alloc_flags & ALLOC_NOFRAGMENT;
+    bool retry = false;
+    for (zone* const* zl = ac.zonelist; *zl; ++zl) {
+      zone* z = *zl;
+      if (z->idx > ac.highest_zoneidx || !z->managed_pages) continue;
+      // Locality matters more than fragmentation: before leaving the
+      // preferred node, try the local zones again allowing fallbacks.
+      if (no_fallback && multi_node && z != ac.preferred_zone && z->node != ac.preferred_zone->node) {
+        alloc_flags &= ~ALLOC_NOFRAGMENT;
+        ctx_->vmstat->count(NOFRAGMENT_RETRY);
+        retry = true;
+        break;
+      }
+      const uint64_t mark = Watermark::wmark_pages(z, alloc_flags & ALLOC_WMARK_MASK);
+      if (!wm.zone_watermark_fast(z, order, mark, ac.highest_zoneidx, alloc_flags, gfp) &&
+          !(alloc_flags & ALLOC_NO_WATERMARKS))
+        continue;
+      page* p = rmqueue(h, ac, z, order, gfp, alloc_flags);
+      if (p) {
+        prep_new_page(h, p, order, gfp);
+        if ((alloc_flags & ALLOC_HIGHATOMIC) && order) reserve_highatomic_pageblock(h, p, z);
+        return p;
+      }
+    }
+    if (retry) continue;
+    // Every zone looked fragmented: allow fallbacks and go round again.
+    if (no_fallback) {
+      alloc_flags &= ~ALLOC_NOFRAGMENT;
+      ctx_->vmstat->count(NOFRAGMENT_RETRY);
+      continue;
+    }
+    return nullptr;
+  }
+}
+
+void PageAlloc::prep_compound_page(page* p, unsigned order) {
+  SetPageFlag(p, PG_head);
+  const uint64_t head = reinterpret_cast<uint64_t>(p) | 1;
+  for (uint64_t i = 1; i < (1ull << order); ++i) p[i].compound_head = head;
+  p[1].compound_order = static_cast<uint8_t>(order);
+}
+
+void PageAlloc::prep_new_page(hal::Hal& h, page* p, unsigned order, gfp_t gfp) {
+  // Linux check_new_pages: a free page with state left over is a bug.
+  for (uint64_t i = 0; i < (1ull << order); ++i) {
+    const page* q = p + i;
+    if ((q->flags & PAGE_FLAGS_CHECK_AT_FREE) || PageBuddy(q) || q->_mapcount != -1 || q->_refcount != 0 ||
+        PageHWPoison(q) || (q->compound_head & 1))
+      ctx_->log->panic(h, "Bad page state at allocation: pfn %#lx flags %#lx mapcount %d refcount %d",
+                       static_cast<unsigned long>(ctx_->nodes->page_to_pfn(q)), static_cast<unsigned long>(q->flags),
+                       q->_mapcount, q->_refcount);
+  }
+  p->private_ = 0;
+  set_page_count(p, 1);
+  if (gfp & __GFP_COMP && order) prep_compound_page(p, order);
+}
+
+void PageAlloc::warn_alloc(hal::Hal& h, gfp_t gfp, unsigned order, int nid) {
+  if ((gfp & __GFP_NOWARN) || fail_reports_ >= 10) return;
+  ++fail_reports_;
+  ctx_->log->printk(h, LOGLEVEL_WARNING, "page allocation failure: order:%u, mode:%#x, nid:%d, free:%lu", order, gfp,
+                    nid, static_cast<unsigned long>(ctx_->buddy->nr_free_pages()));
+}
+
+void PageAlloc::wake_all_kswapds(hal::Hal& h, unsigned order, gfp_t gfp, const alloc_context& ac) {
+  int last_nid = -1;
+  for (zone* const* zl = ac.zonelist; *zl; ++zl) {
+    zone* z = *zl;
+    if (z->idx > ac.highest_zoneidx || z->node == last_nid) continue;
+    last_nid = z->node;
+    ctx_->kswapd->wakeup_kswapd(h, z, gfp, order, ac.highest_zoneidx);
+  }
+}
+
+page* PageAlloc::alloc_slowpath(hal::Hal& h, gfp_t gfp, unsigned order, alloc_context& ac) {
+  ++stats_.slowpath;
+  const bool can_direct = gfp & __GFP_DIRECT_RECLAIM;
+  const bool can_compact = gfp & __GFP_IO;
+  const bool nofail = gfp & __GFP_NOFAIL;
+  const bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
+  Compaction& comp = *ctx_->compaction;
+  compact_priority prio = DEF_COMPACT_PRIORITY;
+  compact_result cresult = COMPACT_SKIPPED;
+  int compaction_retries = 0;
+  bool drained = false;
+
+  unsigned alloc_flags = gfp_to_alloc_flags(gfp, order);
+  // Crossing the low watermark wakes the node's kswapd.
+  if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(h, order, gfp, ac);
+  // The min watermark may already be enough.
+  if (page* p = get_page_from_freelist(h, gfp, order, alloc_flags, ac)) return p;
+
+  // Below min. Costly and non-movable high-order requests try compaction
+  // before anything else: there may be enough base pages.
+  if (can_direct && can_compact && (costly || (order > 0 && ac.migratetype != MIGRATE_MOVABLE))) {
+    ++stats_.direct_path;
+    page* p = comp.direct_compact(h, gfp, order, alloc_flags, ac, INIT_COMPACT_PRIORITY, &cresult);
+    if (p) return p;
+    if (costly && (gfp & __GFP_NORETRY)) {
+      if (cresult == COMPACT_SKIPPED || cresult == COMPACT_DEFERRED) goto nopage;
+      prio = INIT_COMPACT_PRIORITY;
+    }
+  }
+
+  for (;;) {
+    if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(h, order, gfp, ac);
+    if (page* p = get_page_from_freelist(h, gfp, order, alloc_flags, ac)) return p;
+    if (!can_direct) goto nopage;
+    ++stats_.direct_path;
+
+    // What direct reclaim can do without a page cache or swap: give back
+    // the pages parked on per-CPU lists and in high-atomic reserves.
+    ctx_->vmstat->count(ALLOCSTALL_DMA + ac.highest_zoneidx);
+    if (!drained) {
+      unreserve_highatomic_pageblock(h, ac, false);
+      ctx_->pcp->drain_all_pages(h, nullptr);
+      int last_nid = -1;
+      for (zone* const* zl = ac.zonelist; *zl; ++zl)
+        if ((*zl)->node != last_nid) {
+          last_nid = (*zl)->node;
+          ctx_->kswapd->end_boost(h, *(*zl)->zone_pgdat);
+        }
+      drained = true;
+      if (page* p = get_page_from_freelist(h, gfp, order, alloc_flags, ac)) return p;
+    }
+
+    if (can_compact && order) {
+      page* p = comp.direct_compact(h, gfp, order, alloc_flags, ac, prio, &cresult);
+      if (p) return p;
+    }
+    if (gfp & __GFP_NORETRY) goto nopage;
+    if (costly && (!can_compact || !(gfp & __GFP_RETRY_MAYFAIL))) goto nopage;
+
+    // Linux's should_compact_retry, without the reclaim-progress gate
+    // (there is no reclaim to make progress).
+    if (!order || !can_compact) goto nopage;
+    if (cresult == COMPACT_SKIPPED) {
+      goto nopage;  // not enough free base pages: only reclaim could help
+    }
+    if (cresult == COMPACT_SUCCESS) {
+      const int max_retries = costly ? MAX_COMPACT_RETRIES / 4 : MAX_COMPACT_RETRIES;
+      if (++compaction_retries <= max_retries) continue;
+    }
+    {
+      const int min_prio = costly ? MIN_COMPACT_COSTLY_PRIORITY : MIN_COMPACT_PRIORITY;
+      if (prio > min_prio) {
+        prio = static_cast<compact_priority>(prio - 1);
+        compaction_retries = 0;
+        continue;
+      }
+    }
+    goto nopage;
+  }
+
+nopage:
+  if (nofail) {
+    // Without direct reclaim Linux returns NULL even for __GFP_NOFAIL.
+    if (can_direct) {
+      // Some of the reserves normally kept for atomic requests, then (as
+      // Linux's OOM path does for __GFP_NOFAIL) all of them.
+      const unsigned cma = gfp_migratetype(gfp) == MIGRATE_MOVABLE ? ALLOC_CMA : 0;
+      for (int round = 0; round < 4; ++round) {
+        page* p = get_page_from_freelist(h, gfp, order, ALLOC_MIN_RESERVE | cma, ac);
+        if (!p) p = get_page_from_freelist(h, gfp, order, ALLOC_NO_WATERMARKS | cma, ac);
+        if (p) {
+          ctx_->vmstat->count(ALLOC_NOFAIL_RESERVE);
+          return p;
+        }
+        // Everything that might free a block: drains and a full compaction.
+        ctx_->pcp->drain_all_pages(h, nullptr);
+        unreserve_highatomic_pageblock(h, ac, true);
+        if (order) comp.direct_compact(h, gfp, order, ALLOC_NO_WATERMARKS | cma, ac, COMPACT_PRIO_SYNC_FULL, &cresult);
+      }
+      ctx_->log->panic(h, "Out of memory and no killable processes: __GFP_NOFAIL order %u mode %#x", order, gfp);
+    }
+  }
+  warn_alloc(h, gfp, order, ac.preferred_nid);
+  return nullptr;
+}
+
+page* PageAlloc::alloc_pages(hal::Hal& h, gfp_t gfp, unsigned order, int nid) {
+  alloc_context ac;
+  if (order > MAX_PAGE_ORDER || !prepare_alloc(h, gfp, nid, &ac)) {
+    ++stats_.alloc_failed;
+    return nullptr;
+  }
+  // A few rounds: a block found poisoned when zeroed is taken out of use
+  // and the request tried again.
+  for (int round = 0; round < 8; ++round) {
+    unsigned alloc_flags = ALLOC_WMARK_LOW | alloc_flags_nofragment(ac.preferred_zone, gfp);
+    if (ac.migratetype == MIGRATE_MOVABLE) alloc_flags |= ALLOC_CMA;
+    page* p = get_page_from_freelist(h, gfp, order, alloc_flags, ac);
+    if (!p) p = alloc_slowpath(h, gfp, order, ac);
+    if (!p) break;
+    ctx_->charge(h, ctx_->params->cost_page_alloc_ns);
+    ++stats_.alloc_calls;
+    ++stats_.alloc_order[order];
+    if (!(gfp & __GFP_ZERO)) return p;
+
+    // Zero through the HAL so poisoned memory is seen rather than handed out.
+    const uint64_t pa = ctx_->nodes->page_to_phys(p);
+    ctx_->charge(h, ctx_->params->cost_page_zero_ns << order);
+    if (h.phys_fill(pa, 0, PAGE_SIZE << order) == hal::MemStatus::ok) return p;
+    // Keep the bad pages, give the good ones back, try again.
+    if (PageHead(p)) {
+      for (uint64_t i = 1; i < (1ull << order); ++i) p[i].compound_head = 0;
+      p[1].compound_order = 0;
+      ClearPageFlag(p, PG_head);
+    }
+    for (uint64_t i = 0; i < (1ull << order); ++i) {
+      page* q = p + i;
+      set_page_count(q, 1);
+      if (h.phys_fill(pa + i * PAGE_SIZE, 0, PAGE_SIZE) == hal::MemStatus::ok) {
+        free_pages(h, q, 0);
+      } else {
+        SetPageHWPoison(q);
+        ctx_->vmstat->mod(page_to_nid(q), NR_HWPOISON, 1);
+        ctx_->vmstat->count(HWPOISON_ALLOC_SKIPPED);
+        ctx_->log->printk(h, LOGLEVEL_WARNING, "mm: pfn %#lx is poisoned, taken out of use",
+                          static_cast<unsigned long>(ctx_->nodes->page_to_pfn(q)));
+      }
+    }
+  }
+  ++stats_.alloc_failed;
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- freeing
+
+void PageAlloc::free_poisoned(hal::Hal& h, page* p, unsigned order) {
+  // Pages holding poison never return to the free lists (Linux
+  // free_pages_prepare); the healthy rest of the block does, page by page.
+  for (uint64_t i = 0; i < (1ull << order); ++i) {
+    page* q = p + i;
+    set_page_count(q, 1);  // a poisoned page stays owned, by nobody
+    if (!PageHWPoison(q)) free_pages(h, q, 0);
+  }
+}
+
+bool PageAlloc::free_pages_prepare(hal::Hal& h, page* p, unsigned order) {
+  // A compound page comes apart first.
+  if (PageHead(p)) {
+    if (compound_order(p) != order)
+      ctx_->log->panic(h, "Bad page state: freeing a compound page of order %u as order %u", compound_order(p), order);
+    for (uint64_t i = 1; i < (1ull << order); ++i) {
+      page* t = p + i;
+      if (compound_head(t) != p || t->_refcount != 0)
+        ctx_->log->panic(h, "Bad page state: corrupted compound tail at pfn %#lx",
+                         static_cast<unsigned long>(ctx_->nodes->page_to_pfn(t)));
+      t->compound_head = 0;
+    }
+    p[1].compound_order = 0;
+    ClearPageFlag(p, PG_head);
+  }
+  bool poisoned = false;
+  for (uint64_t i = 0; i < (1ull << order); ++i) {
+    page* q = p + i;
+    if (PageHWPoison(q)) poisoned = true;
+    if ((q->flags & PAGE_FLAGS_CHECK_AT_FREE) || q->_mapcount != -1 || PageBuddy(q) || (i && q->_refcount != 0) ||
+        (q->compound_head & 1))
+      ctx_->log->panic(h, "Bad page state: pfn %#lx flags %#lx mapcount %d refcount %d",
+                       static_cast<unsigned long>(ctx_->nodes->page_to_pfn(q)), static_cast<unsigned long>(q->flags),
+                       q->_mapcount, q->_refcount);
+  }
+  if (poisoned) {
+    free_poisoned(h, p, order);
+    return false;
+  }
+  for (uint64_t i = 0; i < (1ull << order); ++i) {
+    page* q = p + i;
+    q->flags &= ~PAGE_FLAGS_CLEAR_AT_FREE;
+    q->mapping = 0;
+    q->index = 0;
+    q->private_ = 0;
+  }
+  return true;
+}
+
+void PageAlloc::free_frozen_pages(hal::Hal& h, page* p, unsigned order) {
+  // The last reference of an LRU page: off its list first (Linux __folio_put).
+  if (PageLRU(p)) ctx_->lru->del(h, p);
+  if (!free_pages_prepare(h, p, order)) return;
+  MmNodes& nodes = *ctx_->nodes;
+  const uint64_t pfn = nodes.page_to_pfn(p);
+  zone* z = nodes.page_zone(p);
+  unsigned mt = z->get_pfnblock_migratetype(pfn);
+  if (pcp_allowed_order(order) && z->per_cpu_pageset && mt != MIGRATE_ISOLATE) {
+    // High-atomic and CMA pages wait on the movable list; their real type
+    // counts again when they reach the buddy lists.
+    if (mt >= MIGRATE_PCPTYPES) mt = MIGRATE_MOVABLE;
+    ctx_->pcp->free_unref_page(h, h.cpu(), z, p, pfn, order, mt);
+  } else {
+    LockGuard g(z->lock, h);
+    ctx_->buddy->free_one_page(z, p, pfn, order, mt);
+  }
+  ++stats_.free_calls;
+  ctx_->vmstat->count(PGFREE, 1ull << order);
+  ctx_->charge(h, ctx_->params->cost_page_alloc_ns);
+}
+
+void PageAlloc::free_pages(hal::Hal& h, page* p, unsigned order) {
+  if (!put_page_testzero(p)) return;
+  free_frozen_pages(h, p, order);
+}
+
+void PageAlloc::put_page(hal::Hal& h, page* p) {
+  p = compound_head(p);
+  if (!put_page_testzero(p)) return;
+  free_frozen_pages(h, p, compound_order(p));
+}
+
+uint64_t PageAlloc::alloc_phys(hal::Hal& h, gfp_t gfp, unsigned order, int nid) {
+  page* p = alloc_pages(h, gfp, order, nid);
+  return p ? ctx_->nodes->page_to_phys(p) : 0;
+}
+
+void PageAlloc::free_phys(hal::Hal& h, uint64_t pa, unsigned order) {
+  page* p = ctx_->nodes->phys_to_page(pa);
+  FW_BUG_ON(*ctx_->log, h, p == nullptr);
+  free_pages(h, p, order);
+}
+
+// ---------------------------------------------------------------- isolation helpers
+
+bool PageAlloc::isolate_free_page(zone* z, page* p, uint64_t pfn, unsigned order, bool check_wmark) {
+  const unsigned mt = z->get_pfnblock_migratetype(pfn);
+  if (check_wmark && mt != MIGRATE_ISOLATE) {
+    // Compaction must not push the zone below min to make a high order.
+    const uint64_t mark = z->_watermark[WMARK_MIN] + (1ull << order);
+    if (!ctx_->watermark->zone_watermark_ok(z, 0, mark, 0, ALLOC_CMA)) return false;
+  }
+  ctx_->buddy->del_page_from_free_list(z, p, pfn, order, mt);
+  if (order == MAX_PAGE_ORDER && z->pfnblock_deferred(pfn)) ctx_->nodes->init_deferred_block(z, pfn);
+  // At least half a pageblock taken: the pageblock(s) become movable, the
+  // type of what will be migrated into them.
+  if (order >= pageblock_order - 1) {
+    for (uint64_t b = pfn; b < pfn + (1ull << order) - 1; b += pageblock_nr_pages) {
+      const unsigned bmt = z->get_pfnblock_migratetype(b);
+      if (migratetype_is_mergeable(bmt)) ctx_->buddy->move_freepages_block(z, b, bmt, MIGRATE_MOVABLE);
+    }
+  }
+  return true;
+}
+
+void PageAlloc::reserve_highatomic_pageblock(hal::Hal& h, page* p, zone* z) {
+  // At most 1% of the zone plus a pageblock.
+  const uint64_t max_managed = z->managed_pages / 100 + pageblock_nr_pages;
+  if (z->nr_reserved_highatomic >= max_managed) return;
+  LockGuard g(z->lock, h);
+  if (z->nr_reserved_highatomic >= max_managed) return;
+  const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+  const unsigned mt = z->get_pfnblock_migratetype(pfn);
+  if (!migratetype_is_mergeable(mt)) return;
+  if (ctx_->buddy->move_freepages_block(z, pfn, mt, MIGRATE_HIGHATOMIC) < 0) return;
+  z->nr_reserved_highatomic += pageblock_nr_pages;
+  ctx_->vmstat->count(HIGHATOMIC_RESERVED);
+}
+
+bool PageAlloc::unreserve_highatomic_pageblock(hal::Hal& h, const alloc_context& ac, bool force) {
+  bool ret = false;
+  Buddy& b = *ctx_->buddy;
+  for (zone* const* zl = ac.zonelist; *zl; ++zl) {
+    zone* z = *zl;
+    if (z->idx > ac.highest_zoneidx) continue;
+    // Keep a pageblock reserved unless out of memory.
+    if (!force && z->nr_reserved_highatomic <= pageblock_nr_pages) continue;
+    LockGuard g(z->lock, h);
+    for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) {
+      list_head* l = &z->free_area[o].free_list[MIGRATE_HIGHATOMIC];
+      if (list_empty(l)) continue;
+      page* p = list_first_entry(l, page, lru);
+      const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+      if (z->get_pfnblock_migratetype(pfn) != MIGRATE_HIGHATOMIC) continue;
+      // A whole block (or more) changes type in one go; smaller ones take
+      // their pageblock along.
+      const uint64_t size = o >= pageblock_order ? (1ull << o) : pageblock_nr_pages;
+      z->nr_reserved_highatomic -= min(size, z->nr_reserved_highatomic);
+      if (b.move_freepages_block(z, pfn, MIGRATE_HIGHATOMIC, ac.migratetype) >= 0) {
+        ret = true;
+        break;
+      }
+    }
+    if (ret) break;
+  }
+  return ret;
+}
+
+}  // namespace fw

@@ -1,0 +1,174 @@
+#include "sw/mm/rmap.h"
+
+#include "sw/lib/errno.h"
+#include "sw/lib/printk.h"
+#include "sw/mm/slub.h"
+#include "sw/mm/vmstat.h"
+
+namespace fw {
+
+bool Rmap::create_caches(hal::Hal& h) {
+  Slab& slab = *ctx_->slab;
+  anon_vma_cachep_ = slab.kmem_cache_create("anon_vma", sizeof(anon_vma), 0, SLAB_HWCACHE_ALIGN, nullptr);
+  avc_cachep_ = slab.kmem_cache_create("anon_vma_chain", sizeof(anon_vma_chain), 0, 0, nullptr);
+  if (!anon_vma_cachep_ || !avc_cachep_) {
+    ctx_->log->printk(h, LOGLEVEL_ERR, "rmap: cannot create the anon_vma caches");
+    return false;
+  }
+  return true;
+}
+
+anon_vma* Rmap::anon_vma_alloc(hal::Hal& h) {
+  anon_vma* av = static_cast<anon_vma*>(ctx_->slab->kmem_cache_zalloc(h, anon_vma_cachep_, GFP_KERNEL));
+  if (!av) return nullptr;
+  av->root = av;
+  av->refcount = 1;
+  INIT_LIST_HEAD(&av->head);
+  ++stats_.anon_vmas;
+  return av;
+}
+
+void Rmap::put_anon_vma(hal::Hal& h, anon_vma* av) {
+  while (av && --av->refcount == 0) {
+    // The last user: the parent loses a child and a reference.
+    anon_vma* parent = av->parent;
+    if (parent) --parent->num_children;
+    ctx_->slab->kmem_cache_free(h, anon_vma_cachep_, av);
+    --stats_.anon_vmas;
+    av = parent;
+  }
+}
+
+anon_vma_chain* Rmap::avc_alloc(hal::Hal& h) {
+  anon_vma_chain* avc = static_cast<anon_vma_chain*>(ctx_->slab->kmem_cache_zalloc(h, avc_cachep_, GFP_KERNEL));
+  if (avc) ++stats_.chains;
+  return avc;
+}
+
+void Rmap::anon_vma_chain_link(vm_area_struct* vma, anon_vma_chain* avc, anon_vma* av) {
+  avc->vma = vma;
+  avc->av = av;
+  list_add(&avc->same_vma, &vma->anon_vma_chain);
+  list_add_tail(&avc->same_anon_vma, &av->head);
+}
+
+int Rmap::anon_vma_prepare(hal::Hal& h, vm_area_struct* vma) {
+  if (vma->anon_vma) return 0;
+  anon_vma_chain* avc = avc_alloc(h);
+  if (!avc) return -ENOMEM;
+  anon_vma* av = anon_vma_alloc(h);
+  if (!av) {
+    ctx_->slab->kmem_cache_free(h, avc_cachep_, avc);
+    --stats_.chains;
+    return -ENOMEM;
+  }
+  LockGuard g(av->root->lock, h);
+  vma->anon_vma = av;
+  anon_vma_chain_link(vma, avc, av);
+  ++av->num_active_vmas;
+  return 0;
+}
+
+int Rmap::anon_vma_clone(hal::Hal& h, vm_area_struct* dst, vm_area_struct* src) {
+  // Walk src's chains oldest first, so dst's list keeps the same order.
+  for (list_head* l = src->anon_vma_chain.prev; l != &src->anon_vma_chain; l = l->prev) {
+    anon_vma_chain* pavc = list_entry(l, anon_vma_chain, same_vma);
+    anon_vma_chain* avc = avc_alloc(h);
+    if (!avc) {
+      unlink_anon_vmas(h, dst);
+      return -ENOMEM;
+    }
+    LockGuard g(pavc->av->root->lock, h);
+    anon_vma_chain_link(dst, avc, pavc->av);
+    ++pavc->av->refcount;
+  }
+  if (src->anon_vma) {
+    dst->anon_vma = src->anon_vma;
+    ++dst->anon_vma->num_active_vmas;
+  }
+  return 0;
+}
+
+int Rmap::anon_vma_fork(hal::Hal& h, vm_area_struct* vma, vm_area_struct* pvma) {
+  if (!pvma->anon_vma) return 0;
+  vma->anon_vma = nullptr;
+  INIT_LIST_HEAD(&vma->anon_vma_chain);
+  // The child joins every anon_vma of the parent (its pages may be shared)...
+  if (int r = anon_vma_clone(h, vma, pvma)) return r;
+  if (vma->anon_vma) --vma->anon_vma->num_active_vmas;
+  // ... and gets its own for the pages it will create, below the parent's.
+  anon_vma* av = anon_vma_alloc(h);
+  anon_vma_chain* avc = av ? avc_alloc(h) : nullptr;
+  if (!av || !avc) {
+    if (av) put_anon_vma(h, av);
+    unlink_anon_vmas(h, vma);
+    return -ENOMEM;
+  }
+  av->root = pvma->anon_vma->root;
+  av->parent = pvma->anon_vma;
+  ++av->parent->refcount;
+  ++av->parent->num_children;
+  ++av->num_active_vmas;
+  vma->anon_vma = av;
+  LockGuard g(av->root->lock, h);
+  anon_vma_chain_link(vma, avc, av);
+  return 0;
+}
+
+void Rmap::unlink_anon_vmas(hal::Hal& h, vm_area_struct* vma) {
+  if (vma->anon_vma) --vma->anon_vma->num_active_vmas;
+  while (!list_empty(&vma->anon_vma_chain)) {
+    anon_vma_chain* avc = list_first_entry(&vma->anon_vma_chain, anon_vma_chain, same_vma);
+    anon_vma* av = avc->av;
+    {
+      // Under the root's lock: an rmap walk never sees a half-gone VMA,
+      // and once unlinked it never touches this VMA's page tables again.
+      LockGuard g(av->root->lock, h);
+      list_del(&avc->same_anon_vma);
+    }
+    list_del(&avc->same_vma);
+    ctx_->slab->kmem_cache_free(h, avc_cachep_, avc);
+    --stats_.chains;
+    put_anon_vma(h, av);
+  }
+  vma->anon_vma = nullptr;
+}
+
+void Rmap::folio_add_new_anon_rmap(page* p, vm_area_struct* vma, uint64_t address) {
+  p->mapping = reinterpret_cast<uint64_t>(vma->anon_vma) | PAGE_MAPPING_ANON;
+  p->index = linear_page_index(vma, address);
+  SetPageFlag(p, PG_swapbacked);
+  p->_mapcount = 0;
+  ctx_->vmstat->mod(page_to_nid(p), NR_ANON_MAPPED, 1);
+}
+
+void Rmap::page_add_anon_rmap(page* p) {
+  if (++p->_mapcount == 0) ctx_->vmstat->mod(page_to_nid(p), NR_ANON_MAPPED, 1);
+}
+
+bool Rmap::page_remove_rmap(page* p) {
+  if (--p->_mapcount >= 0) return false;
+  if (PageAnon(p)) ctx_->vmstat->mod(page_to_nid(p), NR_ANON_MAPPED, -1);
+  return true;
+}
+
+uint64_t Rmap::vma_address(const page* p, const vm_area_struct* vma) {
+  if (p->index < vma->vm_pgoff) return ~0ull;
+  const uint64_t a = vma->vm_start + ((p->index - vma->vm_pgoff) << PAGE_SHIFT);
+  return a < vma->vm_end ? a : ~0ull;
+}
+
+void Rmap::rmap_walk(hal::Hal& h, page* p, RmapVisitor& v) {
+  anon_vma* av = page_anon_vma(p);
+  if (!av) return;
+  ++stats_.walks;
+  LockGuard g(av->root->lock, h);
+  for (list_head* l = av->head.next; l != &av->head; l = l->next) {
+    anon_vma_chain* avc = list_entry(l, anon_vma_chain, same_anon_vma);
+    const uint64_t address = vma_address(p, avc->vma);
+    if (address == ~0ull) continue;
+    if (!v.one(h, avc->vma, address)) break;
+  }
+}
+
+}  // namespace fw

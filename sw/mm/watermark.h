@@ -1,0 +1,68 @@
+// Watermarks and reserves (Linux mm/page_alloc.c: calculate_min_free_kbytes,
+// __setup_per_zone_wmarks, setup_per_zone_lowmem_reserve,
+// calculate_totalreserve_pages, __zone_watermark_ok, zone_watermark_fast).
+//
+//   min_free_kbytes = clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144)
+//     lowmem_kbytes: managed pages of every zone but ZONE_MOVABLE, in KiB
+//   per zone: min  = pages_min * managed / lowmem_pages  (pages_min = min_free_kbytes / 4)
+//             (ZONE_MOVABLE: clamp(managed / 1024, 32, 128))
+//             gap  = max(min_share / 4, managed * watermark_scale_factor / 10000)
+//             low  = min + gap, high = low + gap, promo = high + gap
+//   lowmem_reserve[j] of zone i < j = sum of managed(i+1..j) / ratio[i]
+//   a request of order o with highest zone c may use zone z when
+//     free - (2^o - 1) - unusable > mark + lowmem_reserve[c]
+//   and, for o > 0, a free block of order >= o exists in a usable list.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/mm/context.h"
+#include "sw/mm/gfp.h"
+#include "sw/mm/mmzone.h"
+
+namespace fw {
+
+uint64_t int_sqrt(uint64_t x);
+
+class Watermark {
+ public:
+  void init(MmContext* ctx) { ctx_ = ctx; }
+
+  // Linux init_per_zone_wmark_min: min_free_kbytes, the watermarks, the
+  // lowmem reserves and totalreserve_pages. After boot frees the memory.
+  void init_per_zone_wmark_min();
+  void setup_per_zone_wmarks();
+  void setup_per_zone_lowmem_reserve();
+  void calculate_totalreserve_pages();
+
+  // Managed pages usable by GFP_USER, less each zone's high watermark
+  // (Linux nr_free_buffer_pages).
+  uint64_t nr_free_buffer_pages() const;
+  uint64_t min_free_kbytes() const { return min_free_kbytes_; }
+  uint64_t totalreserve_pages() const { return totalreserve_pages_; }
+
+  // The watermark checks. mark: a watermark in pages (boost included by the
+  // caller through wmark_pages()).
+  bool zone_watermark_ok(const zone* z, unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                         unsigned alloc_flags, int64_t free_pages) const;
+  bool zone_watermark_ok(const zone* z, unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                         unsigned alloc_flags) const {
+    return zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, z->vm_stat[NR_FREE_PAGES]);
+  }
+  bool zone_watermark_fast(const zone* z, unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                           unsigned alloc_flags, gfp_t gfp) const;
+
+  static uint64_t wmark_pages(const zone* z, unsigned i) { return z->_watermark[i] + z->watermark_boost; }
+  static uint64_t min_wmark_pages(const zone* z) { return wmark_pages(z, WMARK_MIN); }
+  static uint64_t low_wmark_pages(const zone* z) { return wmark_pages(z, WMARK_LOW); }
+  static uint64_t high_wmark_pages(const zone* z) { return wmark_pages(z, WMARK_HIGH); }
+
+ private:
+  int64_t unusable_free(const zone* z, unsigned order, unsigned alloc_flags) const;
+
+  MmContext* ctx_ = nullptr;
+  uint64_t min_free_kbytes_ = 0;
+  uint64_t totalreserve_pages_ = 0;
+};
+
+}  // namespace fw

@@ -1,0 +1,392 @@
+// Invariant checkers for the page allocator, written from the outside (the
+// struct pages, the free and per-CPU lists, the pageblock flags), not from
+// the allocator's own code.
+//
+// FullCheck walks everything: every free list (each block a PageBuddy head
+// of the list's order, aligned, in its zone, on the list of its pageblock's
+// migrate type, not overlapping any other), the per-list and per-type
+// counters, NR_FREE_PAGES, every per-CPU list, and every pfn of every zone:
+// free, on a per-CPU list, held by the test, reserved, or allocated
+// (a reference, or a tail of a compound page). Buddies are merged as far as
+// they can be (a free block's buddy is never a free block of the same order
+// and a mergeable type).
+//
+// ShadowCheck is the incremental one: a BuddyObserver that mirrors every
+// free-list and per-CPU-list change into a shadow map (catching overlaps
+// and removals of blocks that are not there as they happen), and after each
+// step checks only what the step touched: the counters against the shadow,
+// each block added (still a buddy of that order and type, not mergeable
+// with its buddy), and every page taken off a list (free again, on a
+// per-CPU list, or inside the block the step handed out).
+#pragma once
+
+#include <gtest/gtest-spi.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "sw/kernel/kernel.h"
+
+namespace fwtest {
+
+// The failure messages f() reports, captured instead of failing the test:
+// how tests show that a checker can fail.
+template <typename F>
+std::string captured_failures(F&& f) {
+  ::testing::TestPartResultArray results;
+  {
+    ::testing::ScopedFakeTestPartResultReporter rep(::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD,
+                                                    &results);
+    f();
+  }
+  std::string s;
+  for (int i = 0; i < results.size(); ++i) {
+    s += results.GetTestPartResult(i).message();
+    s += "\n";
+  }
+  return s;
+}
+
+struct HeldBlock {
+  uint64_t pfn;
+  unsigned order;
+};
+
+inline bool mergeable(unsigned mt) { return mt < fw::MIGRATE_PCPTYPES; }
+
+// ---------------------------------------------------------------- full
+
+inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
+  fw::MmNodes& nodes = k.nodes();
+  uint64_t total_free = 0;
+  std::set<uint64_t> held_pfns;  // only used for small sets
+  for (unsigned n = 0; n < nodes.nr_nodes(); ++n) {
+    for (unsigned zi = 0; zi < fw::MAX_NR_ZONES; ++zi) {
+      fw::zone& z = nodes.node(static_cast<int>(n)).node_zones[zi];
+      if (!z.spanned_pages) continue;
+      // 0 unknown, 1 free, 2 per-CPU list, 3 held by the test
+      std::vector<uint8_t> state(z.spanned_pages, 0);
+      uint64_t zone_free = 0, zone_cma = 0;
+      for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o) {
+        uint64_t listed_all = 0;
+        for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
+          uint64_t listed = 0;
+          fw::list_head* head = &z.free_area[o].free_list[t];
+          for (fw::list_head* l = head->next; l != head; l = l->next) {
+            fw::page* p = list_entry(l, fw::page, lru);
+            const uint64_t pfn = nodes.page_to_pfn(p);
+            ++listed;
+            ASSERT_EQ(l->next->prev, l) << "broken list link at pfn " << pfn;
+            ASSERT_TRUE(fw::PageBuddy(p)) << "listed page not PageBuddy, pfn " << pfn;
+            ASSERT_EQ(fw::buddy_order(p), o) << "pfn " << pfn;
+            ASSERT_EQ(pfn & ((1ull << o) - 1), 0u) << "misaligned block pfn " << pfn << " order " << o;
+            ASSERT_TRUE(z.spans(pfn) && z.spans(pfn + (1ull << o) - 1)) << "block outside its zone";
+            ASSERT_EQ(fw::page_zonenum(p), zi);
+            ASSERT_EQ(fw::page_to_nid(p), static_cast<int>(n));
+            // On the list of its pageblock(s)' type.
+            for (uint64_t b = pfn; b < pfn + (1ull << o); b += fw::pageblock_nr_pages)
+              ASSERT_EQ(z.get_pfnblock_migratetype(b), t) << "free block at pfn " << pfn << " order " << o
+                                                          << " on the " << fw::migratetype_name(t) << " list";
+            const bool deferred = z.pfnblock_deferred(pfn);
+            if (deferred) {
+              ASSERT_EQ(o, fw::MAX_PAGE_ORDER) << "deferred memmap in a block that was split";
+            }
+            for (uint64_t i = 0; i < (1ull << o); ++i) {
+              uint8_t& s = state[pfn + i - z.zone_start_pfn];
+              ASSERT_EQ(s, 0) << "pfn " << pfn + i << " in two free blocks";
+              s = 1;
+              if (deferred && i) continue;  // never initialized: nothing to read
+              ASSERT_FALSE(fw::PageReserved(p + i)) << pfn + i;
+              ASSERT_EQ(p[i]._refcount, 0) << pfn + i;
+              if (i) ASSERT_FALSE(fw::PageBuddy(p + i)) << "a buddy head inside a free block at " << pfn + i;
+            }
+            // Merged as far as possible.
+            if (o < fw::MAX_PAGE_ORDER) {
+              const uint64_t bp = pfn ^ (1ull << o);
+              if (z.spans(bp) && !z.pfnblock_deferred(bp)) {
+                fw::page* b = nodes.pfn_to_page(bp);
+                if (fw::PageBuddy(b) && fw::buddy_order(b) == o) {
+                  const unsigned bt = z.get_pfnblock_migratetype(bp);
+                  const bool may_merge = o < fw::pageblock_order || bt == t || (mergeable(bt) && mergeable(t));
+                  ASSERT_FALSE(may_merge) << "unmerged buddies at pfn " << pfn << " order " << o;
+                }
+              }
+            }
+          }
+          ASSERT_EQ(listed, z.free_area[o].nr_free_mt[t]) << "nr_free_mt of order " << o << " type " << t;
+          listed_all += listed;
+          if (t != fw::MIGRATE_ISOLATE) zone_free += listed << o;
+          if (t == fw::MIGRATE_CMA) zone_cma += listed << o;
+        }
+        ASSERT_EQ(listed_all, z.free_area[o].nr_free) << "nr_free of order " << o;
+      }
+      ASSERT_EQ(static_cast<int64_t>(zone_free), z.vm_stat[fw::NR_FREE_PAGES]) << "zone " << z.name;
+      ASSERT_EQ(static_cast<int64_t>(zone_cma), z.vm_stat[fw::NR_FREE_CMA_PAGES]) << "zone " << z.name;
+      total_free += zone_free;
+      // Per-CPU lists.
+      if (z.per_cpu_pageset) {
+        for (unsigned c = 0; c < nodes.nr_cpus(); ++c) {
+          fw::per_cpu_pages& pcp = z.per_cpu_pageset[c];
+          int64_t count = 0;
+          for (unsigned pi = 0; pi < fw::NR_PCP_LISTS; ++pi) {
+            const unsigned o = fw::pindex_to_order(pi);
+            for (fw::list_head* l = pcp.lists[pi].next; l != &pcp.lists[pi]; l = l->next) {
+              fw::page* p = list_entry(l, fw::page, lru);
+              const uint64_t pfn = nodes.page_to_pfn(p);
+              ASSERT_TRUE(z.spans(pfn)) << "pcp page outside its zone";
+              ASSERT_FALSE(fw::PageBuddy(p));
+              ASSERT_EQ(p->_refcount, 0);
+              count += 1 << o;
+              for (uint64_t i = 0; i < (1ull << o); ++i) {
+                uint8_t& s = state[pfn + i - z.zone_start_pfn];
+                ASSERT_EQ(s, 0) << "pcp pfn " << pfn + i << " also elsewhere";
+                s = 2;
+              }
+            }
+          }
+          ASSERT_EQ(count, pcp.count) << "pcp count, cpu " << c;
+        }
+      }
+      for (const HeldBlock& b : held) {
+        if (!z.spans(b.pfn)) continue;
+        for (uint64_t i = 0; i < (1ull << b.order); ++i) {
+          uint8_t& s = state[b.pfn + i - z.zone_start_pfn];
+          ASSERT_EQ(s, 0) << "held pfn " << b.pfn + i << " is also free or held twice";
+          s = 3;
+        }
+      }
+      // Every page accounted.
+      uint64_t reserved = 0;
+      for (uint64_t i = 0; i < z.spanned_pages; ++i) {
+        const uint64_t pfn = z.zone_start_pfn + i;
+        if (state[i]) continue;
+        if (z.pfnblock_deferred(pfn)) {
+          ADD_FAILURE() << "deferred pfn " << pfn << " outside a free block";
+          return;
+        }
+        fw::page* p = nodes.pfn_to_page(pfn);
+        ASSERT_EQ(fw::page_zonenum(p), zi);
+        ASSERT_EQ(fw::page_to_nid(p), static_cast<int>(n));
+        if (fw::PageReserved(p)) {
+          ++reserved;
+          continue;
+        }
+        if (p->_refcount > 0) continue;  // allocated (kernel: tables, slabs)
+        if (fw::PageTail(p) && fw::compound_head(p)->_refcount > 0) continue;
+        ADD_FAILURE() << "pfn " << pfn << " is neither free, held, reserved nor allocated (flags " << std::hex
+                      << p->flags << std::dec << ", refcount " << p->_refcount << ")";
+        return;
+      }
+      ASSERT_EQ(z.spanned_pages - z.managed_pages, reserved) << "zone " << z.name;
+    }
+  }
+  ASSERT_EQ(total_free, k.buddy().nr_free_pages());
+}
+
+// ---------------------------------------------------------------- incremental
+
+class ShadowCheck final : public fw::BuddyObserver {
+ public:
+  explicit ShadowCheck(fw::Kernel& k) : k_(k) {
+    fw::MmNodes& nodes = k.nodes();
+    for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
+      for (unsigned zi = 0; zi < fw::MAX_NR_ZONES; ++zi) {
+        fw::zone* z = &nodes.node(static_cast<int>(n)).node_zones[zi];
+        if (!z->spanned_pages) continue;
+        Z& s = zones_[z];
+        s.z = z;
+        s.state.assign(z->spanned_pages, 0);
+        s.order.assign(z->spanned_pages, 0);
+        s.mt.assign(z->spanned_pages, 0);
+        s.counts.assign(fw::NR_PAGE_ORDERS * fw::MIGRATE_TYPES, 0);
+        // Seed from the lists as they are now.
+        for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o)
+          for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
+            fw::list_head* head = &z->free_area[o].free_list[t];
+            for (fw::list_head* l = head->next; l != head; l = l->next)
+              mark(s, nodes.page_to_pfn(list_entry(l, fw::page, lru)), o, t, kFree);
+          }
+        if (z->per_cpu_pageset)
+          for (unsigned c = 0; c < nodes.nr_cpus(); ++c)
+            for (unsigned pi = 0; pi < fw::NR_PCP_LISTS; ++pi) {
+              fw::list_head* head = &z->per_cpu_pageset[c].lists[pi];
+              for (fw::list_head* l = head->next; l != head; l = l->next)
+                mark(s, nodes.page_to_pfn(list_entry(l, fw::page, lru)), fw::pindex_to_order(pi), 0, kPcp);
+            }
+      }
+    k.buddy().set_observer(this);
+  }
+  ~ShadowCheck() { k_.buddy().set_observer(nullptr); }
+
+  void free_add(const fw::zone* z, uint64_t pfn, unsigned order, unsigned mt) override {
+    Z& s = zones_.at(z);
+    mark(s, pfn, order, mt, kFree);
+    added_.push_back({z, pfn, order});
+  }
+  void free_del(const fw::zone* z, uint64_t pfn, unsigned order, unsigned mt) override {
+    Z& s = zones_.at(z);
+    const uint64_t i = pfn - z->zone_start_pfn;
+    if (s.state[i] != kFreeHead || s.order[i] != order || s.mt[i] != mt) {
+      ADD_FAILURE() << "free list removal of pfn " << pfn << " order " << order << " type " << mt
+                    << " that the shadow does not hold (state " << int(s.state[i]) << " order " << int(s.order[i])
+                    << " type " << int(s.mt[i]) << ")";
+      ++errors_;
+      return;
+    }
+    unmark(s, pfn, order, kFree, mt);
+    removed_.push_back({z, pfn, order});
+  }
+  void pcp_add(const fw::zone* z, uint64_t pfn, unsigned order) override {
+    mark(zones_.at(z), pfn, order, 0, kPcp);
+  }
+  void pcp_del(const fw::zone* z, uint64_t pfn, unsigned order) override {
+    Z& s = zones_.at(z);
+    const uint64_t i = pfn - z->zone_start_pfn;
+    if (s.state[i] != kPcpHead || s.order[i] != order) {
+      ADD_FAILURE() << "pcp removal of pfn " << pfn << " order " << order << " not on a pcp list in the shadow";
+      ++errors_;
+      return;
+    }
+    unmark(s, pfn, order, kPcp, 0);
+    removed_.push_back({z, pfn, order});
+  }
+
+  // After a step: `given` is the block handed out by the step (if any).
+  void check_step(const fw::page* given, unsigned given_order) {
+    fw::MmNodes& nodes = k_.nodes();
+    uint64_t given_pfn = given ? nodes.page_to_pfn(given) : ~0ull;
+    // Counters, for the zones the step touched.
+    std::set<const fw::zone*> touched;
+    for (const Ev& e : added_) touched.insert(e.z);
+    for (const Ev& e : removed_) touched.insert(e.z);
+    for (const fw::zone* z : touched) {
+      const Z& s = zones_.at(z);
+      int64_t free = 0;
+      for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o) {
+        uint64_t all = 0;
+        for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
+          const uint64_t c = s.counts[o * fw::MIGRATE_TYPES + t];
+          if (c != z->free_area[o].nr_free_mt[t]) {
+            ADD_FAILURE() << z->name << " order " << o << " type " << t << ": shadow " << c << ", counter "
+                          << z->free_area[o].nr_free_mt[t];
+            ++errors_;
+          }
+          all += c;
+          if (t != fw::MIGRATE_ISOLATE) free += static_cast<int64_t>(c << o);
+        }
+        if (all != z->free_area[o].nr_free) {
+          ADD_FAILURE() << z->name << " nr_free of order " << o;
+          ++errors_;
+        }
+      }
+      if (free != z->vm_stat[fw::NR_FREE_PAGES]) {
+        ADD_FAILURE() << z->name << " NR_FREE_PAGES " << z->vm_stat[fw::NR_FREE_PAGES] << ", lists " << free;
+        ++errors_;
+      }
+    }
+    // Blocks added and still free: what their struct pages say, and merged.
+    for (const Ev& e : added_) {
+      const Z& s = zones_.at(e.z);
+      const uint64_t i = e.pfn - e.z->zone_start_pfn;
+      if (s.state[i] != kFreeHead || s.order[i] != e.order) continue;  // gone again within the step
+      const fw::page* p = nodes.pfn_to_page(e.pfn);
+      if (!fw::PageBuddy(p) || fw::buddy_order(p) != e.order) {
+        ADD_FAILURE() << "free block pfn " << e.pfn << " order " << e.order << " is not a buddy head";
+        ++errors_;
+      }
+      for (uint64_t b = e.pfn; b < e.pfn + (1ull << e.order); b += fw::pageblock_nr_pages)
+        if (e.z->get_pfnblock_migratetype(b) != s.mt[i]) {
+          ADD_FAILURE() << "free block pfn " << e.pfn << " on the list of type " << int(s.mt[i])
+                        << " in a pageblock of type " << e.z->get_pfnblock_migratetype(b);
+          ++errors_;
+        }
+      if (e.order < fw::MAX_PAGE_ORDER) {
+        const uint64_t bp = e.pfn ^ (1ull << e.order);
+        if (e.z->spans(bp)) {
+          const uint64_t bi = bp - e.z->zone_start_pfn;
+          if (s.state[bi] == kFreeHead && s.order[bi] == e.order) {
+            const unsigned a = s.mt[i], b = s.mt[bi];
+            if (e.order < fw::pageblock_order || a == b || (mergeable(a) && mergeable(b))) {
+              ADD_FAILURE() << "buddies not merged: pfn " << e.pfn << " and " << bp << " order " << e.order;
+              ++errors_;
+            }
+          }
+        }
+      }
+    }
+    // Pages taken off a list end up free, on a pcp list, or handed out.
+    for (const Ev& e : removed_) {
+      const Z& s = zones_.at(e.z);
+      for (uint64_t pfn = e.pfn; pfn < e.pfn + (1ull << e.order); ++pfn) {
+        const uint8_t st = s.state[pfn - e.z->zone_start_pfn];
+        if (st != kNone) continue;
+        if (pfn >= given_pfn && pfn < given_pfn + (1ull << given_order)) continue;
+        ADD_FAILURE() << "pfn " << pfn << " left the lists and was not handed out";
+        ++errors_;
+        break;
+      }
+    }
+    // The block handed out is on no list.
+    if (given) {
+      const fw::zone* z = nodes.page_zone(given);
+      const Z& s = zones_.at(z);
+      for (uint64_t pfn = given_pfn; pfn < given_pfn + (1ull << given_order); ++pfn)
+        if (s.state[pfn - z->zone_start_pfn] != kNone) {
+          ADD_FAILURE() << "handed out pfn " << pfn << " is still on a list";
+          ++errors_;
+          break;
+        }
+    }
+    added_.clear();
+    removed_.clear();
+  }
+
+  uint64_t errors() const { return errors_; }
+
+ private:
+  enum : uint8_t { kNone, kFreeHead, kFreeTail, kPcpHead, kPcpTail };
+  enum Kind { kFree, kPcp };
+  struct Z {
+    const fw::zone* z;
+    std::vector<uint8_t> state, order, mt;
+    std::vector<uint64_t> counts;
+  };
+  struct Ev {
+    const fw::zone* z;
+    uint64_t pfn;
+    unsigned order;
+  };
+
+  void mark(Z& s, uint64_t pfn, unsigned order, unsigned mt, Kind kind) {
+    const uint64_t i0 = pfn - s.z->zone_start_pfn;
+    for (uint64_t i = i0; i < i0 + (1ull << order); ++i)
+      if (s.state[i] != kNone) {
+        ADD_FAILURE() << "pfn " << s.z->zone_start_pfn + i << " added to a " << (kind == kFree ? "free" : "pcp")
+                      << " list while already on one (state " << int(s.state[i]) << ")";
+        ++errors_;
+        return;
+      }
+    s.state[i0] = kind == kFree ? kFreeHead : kPcpHead;
+    s.order[i0] = static_cast<uint8_t>(order);
+    s.mt[i0] = static_cast<uint8_t>(mt);
+    const uint8_t tail = kind == kFree ? kFreeTail : kPcpTail;
+    for (uint64_t i = i0 + 1; i < i0 + (1ull << order); ++i) s.state[i] = tail;
+    if (kind == kFree) ++s.counts[order * fw::MIGRATE_TYPES + mt];
+  }
+  void unmark(Z& s, uint64_t pfn, unsigned order, Kind kind, unsigned mt) {
+    const uint64_t i0 = pfn - s.z->zone_start_pfn;
+    for (uint64_t i = i0; i < i0 + (1ull << order); ++i) s.state[i] = kNone;
+    if (kind == kFree) --s.counts[order * fw::MIGRATE_TYPES + mt];
+  }
+
+  fw::Kernel& k_;
+  std::unordered_map<const fw::zone*, Z> zones_;
+  std::vector<Ev> added_, removed_;
+  uint64_t errors_ = 0;
+};
+
+}  // namespace fwtest
