@@ -172,6 +172,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void run();
   void boot_or_join();
   void run_task(const hal::RunTask& task);
+  // How much local time may pass before this core must look up from its
+  // fast loop (a quantum boundary, a timer tick, the run's time limit), ps.
+  uint64_t fast_budget_ps() const;
   // Executes one access; returns false when the task was killed.
   bool execute_access(UserProgram& prog, const UserOp& op);
   // Executes a system call; returns false when the task is gone (exit, kill).
@@ -195,7 +198,11 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   Params p_;
   Mmu& mmu_;
   CoreComplex& cx_;
-  tlm_utils::tlm_quantumkeeper qk_;
+  // The quantum keeper, with its next synchronisation point visible so the
+  // fast loop can tell how far it may run without asking every access.
+  struct QuantumKeeper : tlm_utils::tlm_quantumkeeper {
+    sc_core::sc_time next_sync_point() const { return m_next_sync_point; }
+  } qk_;
   std::vector<tlm::tlm_dmi> dmi_;
   std::bitset<256> pending_irq_;
   bool irq_pending_ = false;

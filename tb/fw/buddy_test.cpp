@@ -84,7 +84,9 @@ TEST(fw_buddy, split_then_merge_restores_the_free_lists) {
   EXPECT_EQ(r.k->nodes().page_to_pfn(p) % 32, 0u);
   const auto mid = zone_blocks();
   for (unsigned o = 5; o < fw::NR_PAGE_ORDERS; ++o) {
-    if (o < split) EXPECT_EQ(mid[o], before[o] + 1) << "order " << o << " gains one half";
+    if (o < split) {
+      EXPECT_EQ(mid[o], before[o] + 1) << "order " << o << " gains one half";
+    }
     else if (o == split) EXPECT_EQ(mid[o], before[o] - 1);
     else EXPECT_EQ(mid[o], before[o]);
   }
@@ -442,12 +444,24 @@ void random_run(uint64_t nsteps, uint64_t seed, RandomRun* out) {
         ++out->fails;
       } else {
         const unsigned zi = fw::page_zonenum(p);
-        if (gfp & fw::__GFP_DMA) ASSERT_EQ(zi, static_cast<unsigned>(fw::ZONE_DMA));
-        if (gfp & fw::__GFP_DMA32) ASSERT_LE(zi, static_cast<unsigned>(fw::ZONE_DMA32));
-        if (zi == fw::ZONE_MOVABLE) ASSERT_EQ(fw::gfp_zone(gfp), static_cast<unsigned>(fw::ZONE_MOVABLE));
-        if (gfp & fw::__GFP_THISNODE) ASSERT_EQ(fw::page_to_nid(p), nid);
-        if (k.cma().contains(k.nodes().page_to_pfn(p))) ASSERT_EQ(fw::gfp_migratetype(gfp), fw::MIGRATE_MOVABLE);
-        if ((gfp & fw::__GFP_COMP) && order) ASSERT_TRUE(fw::PageHead(p));
+        if (gfp & fw::__GFP_DMA) {
+          ASSERT_EQ(zi, static_cast<unsigned>(fw::ZONE_DMA));
+        }
+        if (gfp & fw::__GFP_DMA32) {
+          ASSERT_LE(zi, static_cast<unsigned>(fw::ZONE_DMA32));
+        }
+        if (zi == fw::ZONE_MOVABLE) {
+          ASSERT_EQ(fw::gfp_zone(gfp), static_cast<unsigned>(fw::ZONE_MOVABLE));
+        }
+        if (gfp & fw::__GFP_THISNODE) {
+          ASSERT_EQ(fw::page_to_nid(p), nid);
+        }
+        if (k.cma().contains(k.nodes().page_to_pfn(p))) {
+          ASSERT_EQ(fw::gfp_migratetype(gfp), fw::MIGRATE_MOVABLE);
+        }
+        if ((gfp & fw::__GFP_COMP) && order) {
+          ASSERT_TRUE(fw::PageHead(p));
+        }
         held.push_back({p, k.nodes().page_to_pfn(p), order});
       }
     } else if (roll < 995) {

@@ -255,7 +255,9 @@ Fragmented fragment(Rig& r, double fill) {
     chunks.push_back(static_cast<uint64_t>(a));
   }
   for (size_t i = 0; i < chunks.size(); ++i) {
-    if (i % 2) EXPECT_EQ(r.munmap(0, chunks[i], f.chunk), 0);
+    if (i % 2) {
+      EXPECT_EQ(r.munmap(0, chunks[i], f.chunk), 0);
+    }
     else f.kept.push_back(chunks[i]);
   }
   r.k->pcp().drain_all_pages(r.cpu(), nullptr);
@@ -365,7 +367,9 @@ TEST(fw_compaction, fragmentation_index_and_score) {
   (void)f;
   // Lots of free memory in small blocks: failures would be fragmentation.
   const int fi = fw::Compaction::fragmentation_index(z, 10);
-  if (fi != -1000) EXPECT_GT(fi, 500);
+  if (fi != -1000) {
+    EXPECT_GT(fi, 500);
+  }
   EXPECT_GT(fw::Compaction::extfrag_for_order(z, 9), 50u);
 }
 

@@ -102,7 +102,9 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
               if (deferred && i) continue;  // never initialized: nothing to read
               ASSERT_FALSE(fw::PageReserved(p + i)) << pfn + i;
               ASSERT_EQ(p[i]._refcount, 0) << pfn + i;
-              if (i) ASSERT_FALSE(fw::PageBuddy(p + i)) << "a buddy head inside a free block at " << pfn + i;
+              if (i) {
+                ASSERT_FALSE(fw::PageBuddy(p + i)) << "a buddy head inside a free block at " << pfn + i;
+              }
             }
             // Merged as far as possible.
             if (o < fw::MAX_PAGE_ORDER) {

@@ -32,8 +32,9 @@ TEST(fw_slab, kmalloc_picks_linux_s_caches) {
     EXPECT_STREQ(kc->name, c.cache) << c.size;
     EXPECT_GE(s.ksize(p), c.size);
     // Natural alignment for power-of-two sizes.
-    if ((kc->object_size & (kc->object_size - 1)) == 0)
+    if ((kc->object_size & (kc->object_size - 1)) == 0) {
       EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kc->object_size, 0u) << c.cache;
+    }
     std::memset(p, 0x5a, c.size);
     s.kfree(r.cpu(), p);
   }
