@@ -35,7 +35,13 @@ CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, unsigned node_, con
                  const Mmu::Params& mmu_params, WalkerKind kind, const RtlWalker::Params& rtl_params,
                  CoreComplex& complex, sim::stats::Group* stats_parent)
     : sc_module(name), stats(stats_parent, basename()), mmu("mmu", mmu_params, &stats),
-      core("core", core_params, mmu, complex, &stats), id(id_), node(node_) {
+      core("core", core_params, mmu, complex, &stats), id(id_), node(node_),
+      walks_pka(&stats, "walksPerKiloAccess", "Page walks per 1000 user accesses", "Ratio",
+                [this] { return per_kilo(mmu.stats.walks.value()); }),
+      stlb_misses_pka(&stats, "stlbMissesPerKiloAccess", "STLB misses per 1000 user accesses", "Ratio",
+                      [this] { return per_kilo(mmu.stlb() ? mmu.stlb()->stats.misses.value() : 0); }),
+      l1_misses_pka(&stats, "l1TlbMissesPerKiloAccess", "L1 (I+D) TLB misses per 1000 user accesses", "Ratio",
+                    [this] { return per_kilo(mmu.itlb().stats.misses.value() + mmu.dtlb().stats.misses.value()); }) {
   if (kind != WalkerKind::rtl) walker = std::make_unique<PageWalker>("walker", &mmu.stats, static_cast<int>(id_));
   if (kind != WalkerKind::tlm) {
     RtlWalker::Params rp = rtl_params;
@@ -64,6 +70,15 @@ CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, unsigned node_, con
       break;
   }
   core.mmu_socket.bind(mmu.cpu_socket);
+}
+
+uint64_t CpuNode::user_accesses() const {
+  return core.stats.reads.value() + core.stats.writes.value() + core.stats.fetches.value();
+}
+
+double CpuNode::per_kilo(uint64_t events) const {
+  const uint64_t a = user_accesses();
+  return a ? 1000.0 * static_cast<double>(events) / static_cast<double>(a) : 0.0;
 }
 
 void CpuNode::bind_memory(Interconnect& bus, unsigned& next) {

@@ -56,6 +56,11 @@ class CpuNode : public sc_core::sc_module {
   std::unique_ptr<RtlWalkerStats> rtl_stats;
   Core core;
   unsigned id, node;
+
+  // TLB reach per thousand user accesses (what huge pages buy).
+  uint64_t user_accesses() const;
+  double per_kilo(uint64_t events) const;
+  sim::stats::Formula walks_pka, stlb_misses_pka, l1_misses_pka;
 };
 
 class Platform : public sc_core::sc_module {

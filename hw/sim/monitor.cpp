@@ -127,14 +127,16 @@ void Monitor::help() {
           "inspecting:\n"
           "  ps                       processes and how far they got\n"
           "  ptdump [PID]             page tables of a process (0: the kernel's), from simulated DRAM\n"
-          "  translate PID VA         the firmware's translation of VA in PID\n"
+          "  translate PID VA [LEN]   the firmware's translation of VA in PID (and LEN bytes there)\n"
           "  tlb [CPU]                valid TLB entries of a CPU (default 0)\n"
+          "  x PA [LEN]               physical memory at PA, LEN bytes (default 64), read without timing\n"
           "  meminfo | zoneinfo | buddyinfo | pagetypeinfo | vmstat\n"
           "                           the firmware's /proc files\n"
           "  maps PID                 /proc/PID/maps\n"
           "  dmesg                    the firmware's log\n"
           "  stats [PREFIX]           statistics, e.g. stats system.cpu0.mmu\n"
           "  time                     simulated time\n"
+          "  echo TEXT                print TEXT (to mark places in a script's output)\n"
           "  dma                      the DMA engines and their last transfer\n"
           "changing:\n"
           "  poison PA | unpoison PA  inject or clear an uncorrected error at a physical address\n"
@@ -150,6 +152,8 @@ bool Monitor::execute(const std::string& line) {
   try {
     if (cmd == "help" || cmd == "?") {
       help();
+    } else if (cmd == "echo") {
+      out_ << (line.size() > 5 ? line.substr(line.find("echo") + 5) : std::string()) << '\n';
     } else if (cmd == "quit" || cmd == "q" || cmd == "exit") {
       return false;
     } else if (cmd == "step" || cmd == "s") {
@@ -190,10 +194,11 @@ bool Monitor::execute(const std::string& line) {
       if (w.size() > 1 && !parse_number(w[1], pid)) throw ConfigError("ptdump PID: PID is a number");
       ptdump(static_cast<int>(pid));
     } else if (cmd == "translate") {
-      uint64_t pid, va;
-      if (w.size() < 3 || !parse_number(w[1], pid) || !parse_number(w[2], va))
-        throw ConfigError("translate PID VA (VA in hex: 0x7fff...)");
-      translate(static_cast<int>(pid), va);
+      uint64_t pid, va, len = 0;
+      if (w.size() < 3 || !parse_number(w[1], pid) || !parse_number(w[2], va) ||
+          (w.size() > 3 && (!parse_number(w[3], len) || len > 256)))
+        throw ConfigError("translate PID VA [LEN] (VA in hex: 0x7fff...; LEN: bytes to show, up to 256)");
+      translate(static_cast<int>(pid), va, static_cast<unsigned>(len));
     } else if (cmd == "tlb") {
       uint64_t cpu = 0;
       if (w.size() > 1 && (!parse_number(w[1], cpu) || cpu >= pf_.nr_cpus())) throw ConfigError("tlb CPU: no such CPU");
@@ -221,6 +226,22 @@ bool Monitor::execute(const std::string& line) {
         out_ << fmt::format("poisoned the line at {:#x}\n", pa & ~(hw::Dram::kLine - 1));
       } else {
         out_ << (d->clear_poison(pa) ? "cleared\n" : "that line was not poisoned\n");
+      }
+    } else if (cmd == "x") {
+      uint64_t pa, len = 64;
+      if (w.size() < 2 || !parse_number(w[1], pa) || (w.size() > 2 && !parse_number(w[2], len)) || len == 0 ||
+          len > 4096)
+        throw ConfigError("x PA [LEN]: a physical address and up to 4096 bytes");
+      std::vector<uint8_t> buf(len);
+      const unsigned got = pf_.membus().debug_read(pa, buf.data(), static_cast<unsigned>(len));
+      if (got == 0) throw ConfigError(fmt::format("x: nothing decodes {:#x}", pa));
+      for (unsigned i = 0; i < got; i += 16) {
+        std::string hex, text;
+        for (unsigned j = i; j < i + 16 && j < got; ++j) {
+          hex += fmt::format("{:02x} ", buf[j]);
+          text += buf[j] >= 32 && buf[j] < 127 ? static_cast<char>(buf[j]) : '.';
+        }
+        out_ << fmt::format("{:#012x}: {:<48} {}\n", pa + i, hex, text);
       }
     } else if (cmd == "dma") {
       if (w.size() == 1) {
@@ -315,7 +336,7 @@ void Monitor::ptdump(int pid) {
   if (!kernel_half_shown) out_ << "---[ Kernel Space ]---\n";
 }
 
-void Monitor::translate(int pid, uint64_t va) {
+void Monitor::translate(int pid, uint64_t va, unsigned len) {
   fw::PteLookup l;
   if (!kernel_.translate(pf_.cpu(0).core, pid, va, &l)) {
     out_ << fmt::format("{:#x} is not mapped in pid {} (the walk stopped at level {}: entry {:#x} at {:#x})\n", va, pid,
@@ -325,6 +346,14 @@ void Monitor::translate(int pid, uint64_t va) {
   const uint64_t size = x86::level_size(l.level);
   const uint64_t pa = (l.entry & x86::phys_mask(pf_.boot_info().maxphyaddr) & ~(size - 1)) | (va & (size - 1));
   out_ << fmt::format("{:#x} -> {:#x} ({} page, entry {:#018x} at {:#x})\n", va, pa, human(size), l.entry, l.entry_pa);
+  if (len) {
+    // What is there, read from the physical side.
+    std::vector<uint8_t> buf(len);
+    const unsigned got = pf_.membus().debug_read(pa, buf.data(), len);
+    std::string hex;
+    for (unsigned i = 0; i < got; ++i) hex += fmt::format("{}{:02x}", i ? " " : "", buf[i]);
+    out_ << fmt::format("  {} bytes at {:#x}: {}\n", got, pa, hex);
+  }
 }
 
 void Monitor::tlb(unsigned cpu) {

@@ -34,7 +34,7 @@ class Monitor {
   bool execute(const std::string& line);  // false: quit
   void resume(const std::string& what);
   void ptdump(int pid);
-  void translate(int pid, uint64_t va);
+  void translate(int pid, uint64_t va, unsigned len);
   void tlb(unsigned cpu);
   void stats(const std::string& prefix);
   void help();

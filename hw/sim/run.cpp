@@ -87,13 +87,6 @@ std::string human_size(uint64_t bytes) {
   return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.4g} {}", v, units[u]);
 }
 
-uint64_t scalar_value(const stats::Group& root, const std::string& path) {
-  const stats::Stat* s = root.find(path);
-  if (auto* sc = dynamic_cast<const stats::Scalar*>(s)) return sc->value();
-  if (auto* f = dynamic_cast<const stats::Formula*>(s)) return static_cast<uint64_t>(f->value());
-  if (auto* g = dynamic_cast<const stats::Gauge*>(s)) return g->value();
-  return 0;
-}
 
 // Everything one run elaborates, in construction order.
 struct Machine {
@@ -227,22 +220,25 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   }
 
   if (!opts.quiet) {
-    const stats::Group& root = pf.stats_root();
     out << fmt::format("mmcosim: {}\n", opts.scenario.empty() ? "default scenario (built in)" : opts.scenario);
     out << fmt::format("  machine: {} CPU{}, {} of DRAM in {} node{}, seed {}\n", pf.nr_cpus(), pf.nr_cpus() > 1 ? "s" : "",
                        human_size(pf.memory_map().total_dram()), pf.memory_map().nodes.size(),
                        pf.memory_map().nodes.size() > 1 ? "s" : "", m->seed);
     for (const std::string& line : wl->summary()) out << "  " << line << '\n';
-    uint64_t accesses = 0, walks = 0, faults = 0, misses = 0;
+    uint64_t accesses = 0, walks = 0, faults = 0, misses = 0, stlb_misses = 0;
     for (unsigned c = 0; c < pf.nr_cpus(); ++c) {
-      const std::string cpu = fmt::format("cpu{}.", c);
-      accesses += scalar_value(root, cpu + "core.reads") + scalar_value(root, cpu + "core.writes") +
-                  scalar_value(root, cpu + "core.fetches");
-      walks += scalar_value(root, cpu + "mmu.walker.walks");
-      faults += scalar_value(root, cpu + "core.pageFaults");
-      misses += scalar_value(root, cpu + "mmu.dtlb.misses");
+      hw::CpuNode& cpu = pf.cpu(c);
+      accesses += cpu.user_accesses();
+      walks += cpu.mmu.stats.walks.value();
+      faults += cpu.core.stats.page_faults.value();
+      misses += cpu.mmu.itlb().stats.misses.value() + cpu.mmu.dtlb().stats.misses.value();
+      stlb_misses += cpu.mmu.stlb() ? cpu.mmu.stlb()->stats.misses.value() : 0;
     }
-    out << fmt::format("  {} user accesses, {} TLB misses, {} walks, {} page faults\n", accesses, misses, walks, faults);
+    const double k = accesses ? 1000.0 / static_cast<double>(accesses) : 0.0;
+    out << fmt::format("  {} user accesses, {} L1 TLB misses, {} walks, {} page faults\n", accesses, misses, walks,
+                       faults);
+    out << fmt::format("  per 1000 accesses: {:.3f} L1 TLB misses, {:.3f} STLB misses, {:.3f} walks\n", misses * k,
+                       stlb_misses * k, walks * k);
     if (pf.walker_kind() == hw::WalkerKind::lockstep) {
       // Both walkers ran every walk: their host speeds side by side.
       uint64_t compared = 0, mismatches = 0;

@@ -100,7 +100,10 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit) : path_(std::move(pat
       case LackeyRecord::Kind::modify: ++counts_.modifies; break;
     }
     const uint64_t first = rec.addr / kPage, last = (rec.addr + rec.size - 1) / kPage;
-    if (first != last) counts_.page_splits += rec.kind == LackeyRecord::Kind::modify ? 2 : 1;
+    if (first != last) {
+      counts_.page_splits += rec.kind == LackeyRecord::Kind::modify ? 2 : 1;
+      if (rec.kind == LackeyRecord::Kind::fetch) ++counts_.fetch_splits;
+    }
     pages.insert(first);
     pages.insert(last);
     if (rec.addr < 0x10000)

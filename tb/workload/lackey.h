@@ -36,6 +36,7 @@ class LackeyTrace {
   };
   struct Counts {
     uint64_t fetches = 0, loads = 0, stores = 0, modifies = 0, page_splits = 0;
+    uint64_t fetch_splits = 0;  // of page_splits: instruction fetches
     uint64_t records() const { return fetches + loads + stores + modifies; }
     // Memory accesses as the trace counts them (a modify is a load and a store).
     uint64_t accesses() const { return fetches + loads + stores + 2 * modifies; }

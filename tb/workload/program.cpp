@@ -88,6 +88,10 @@ void ScriptedProgram::range_of(const Op& op, uint64_t& start, uint64_t& len) con
 
 void ScriptedProgram::fill_write(hw::UserOp& out) {
   out.access = x86::Access::write;
+  if (current_ && current_->fixed_value) {
+    for (unsigned w = 0; w < (out.size + 7u) / 8; ++w) out.wdata[w] = current_->value;
+    return;
+  }
   const uint64_t salt = seed_ ^ (++counter_ * 0x9e3779b97f4a7c15ull) ^ out.va;
   for (unsigned w = 0; w < (out.size + 7u) / 8; ++w) out.wdata[w] = mix64(salt + w);
 }
@@ -106,6 +110,10 @@ bool ScriptedProgram::next(hw::UserOp& out) {
     return true;
   }
   if (remaining_) return next_access(out);
+  if (repeats_left_) {
+    --repeats_left_;
+    return range_op(*current_, ++repeat_index_, out);
+  }
   if (replaying_) {
     if (next_replay(out)) return true;
     replaying_ = false;
@@ -124,6 +132,10 @@ bool ScriptedProgram::next_access(hw::UserOp& out) {
   out.kind = hw::UserOp::Kind::access;
   out.va = phase_base_ + pattern_->next();
   out.size = static_cast<uint8_t>(op.size);
+  // x86 allows unaligned accesses; one that crosses a 4 KiB page would be two
+  // (a trace replay splits those): an access phase must not produce one.
+  if ((out.va & (kPage - 1)) + op.size > kPage)
+    fail(fmt::format("the access of {} bytes at {:#x} would cross a 4 KiB page", op.size, out.va));
   if (op.access == x86::Access::fetch) {
     out.access = x86::Access::fetch;
     ++stats_->fetches;
@@ -192,6 +204,18 @@ bool ScriptedProgram::next_replay(hw::UserOp& out) {
   return true;
 }
 
+bool ScriptedProgram::range_op(const Op& op, uint64_t index, hw::UserOp& out) {
+  uint64_t start = 0, len = 0;
+  range_of(op, start, len);
+  start += index * op.stride;
+  switch (op.kind) {
+    case Op::Kind::munmap: syscall(out, hal::Sys::munmap, {start, len}); break;
+    case Op::Kind::mprotect: syscall(out, hal::Sys::mprotect, {start, len, op.prot}); break;
+    default: syscall(out, hal::Sys::madvise, {start, len, op.advice}); break;
+  }
+  return true;
+}
+
 bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
   uint64_t start = 0, len = 0;
   switch (op.kind) {
@@ -199,17 +223,11 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
       syscall(out, hal::Sys::mmap, {op.addr, op.length, op.prot, op.flags, ~0ull, 0});
       return true;
     case Op::Kind::munmap:
-      range_of(op, start, len);
-      syscall(out, hal::Sys::munmap, {start, len});
-      return true;
     case Op::Kind::mprotect:
-      range_of(op, start, len);
-      syscall(out, hal::Sys::mprotect, {start, len, op.prot});
-      return true;
     case Op::Kind::madvise:
-      range_of(op, start, len);
-      syscall(out, hal::Sys::madvise, {start, len, op.advice});
-      return true;
+      repeats_left_ = op.count > 1 ? op.count - 1 : 0;
+      repeat_index_ = 0;
+      return range_op(op, 0, out);
     case Op::Kind::fork:
       // The child starts from this process's memory as it is now.
       op.child->inherit(shadow_->fork(), *mappings_);
@@ -237,7 +255,6 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
     case Op::Kind::access: {
       range_of(op, start, len);
       if (len < op.size) fail("the range is smaller than one access");
-      if ((start & (kPage - 1)) % op.size) fail("accesses would cross pages: the range must be aligned to the size");
       phase_base_ = start;
       const uint64_t stride = op.stride ? op.stride : op.size;
       pattern_ = std::make_unique<Pattern>(op.pattern, len, op.size, stride,

@@ -52,8 +52,11 @@ struct Op {
   Pattern::Kind pattern = Pattern::Kind::sequential;
   x86::Access access = x86::Access::read;  // fetch phases fetch; others read/write by `writes`
   uint64_t stride = 0, count = 0;          // count 0: one sweep of the span
+                                           // (munmap/mprotect/madvise: repeat count times, stride apart)
   unsigned size = 8;
   double writes = 0;                       // fraction of accesses that are stores
+  bool fixed_value = false;                // stores write `value` instead of random data
+  uint64_t value = 0;
   bool verify = true;
   uint64_t seed = 0;
   double theta = 0.99;
@@ -144,6 +147,10 @@ class ScriptedProgram : public hw::UserProgram {
 
   // replay: first the mappings, then the records (a modify or a
   // page-crossing record queues more than one access)
+  // munmap/mprotect/madvise repeated `count` times, `stride` apart
+  uint64_t repeats_left_ = 0, repeat_index_ = 0;
+  bool range_op(const Op& op, uint64_t index, hw::UserOp& out);
+
   bool replaying_ = false;
   std::unique_ptr<LackeyTrace::Reader> reader_;
   size_t replay_maps_left_ = 0, replay_map_index_ = 0;

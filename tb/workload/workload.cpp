@@ -114,6 +114,14 @@ void parse_range(sim::ConfigNode& n, Op& op) {
   op.span = n.get<sim::Size>("length", {0}, "Bytes of the region covered (0: to its end)").bytes;
 }
 
+// munmap, mprotect and madvise may repeat over ranges `stride` apart.
+void parse_repeat(sim::ConfigNode& n, Op& op) {
+  op.count = n.get<uint64_t>("count", 1, "Repeat the call this many times, `stride` bytes apart");
+  op.stride = n.get<sim::Size>("stride", {0}, "Distance between the ranges of repeated calls").bytes;
+  if (op.count == 0) n.fail("count", "must be at least 1");
+  if (op.count > 1 && op.stride == 0) n.fail("stride", "repeated calls need a stride");
+}
+
 bool valid_name(const std::string& s) {
   return !s.empty() &&
          std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
@@ -198,15 +206,18 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
   } else if (kind == "munmap") {
     op.kind = Op::Kind::munmap;
     parse_range(n, op);
+    parse_repeat(n, op);
     op.expect_errno = parse_expect(n);
   } else if (kind == "mprotect") {
     op.kind = Op::Kind::mprotect;
     parse_range(n, op);
+    parse_repeat(n, op);
     op.prot = parse_prot(n, "r");
     op.expect_errno = parse_expect(n);
   } else if (kind == "madvise") {
     op.kind = Op::Kind::madvise;
     parse_range(n, op);
+    parse_repeat(n, op);
     op.advice = parse_advice(n);
     op.expect_errno = parse_expect(n);
   } else if (kind == "fork" || kind == "thread") {
@@ -242,6 +253,10 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
       op.writes = kind == "write" ? 1.0 : 0.0;
     }
     if (kind == "fetch") op.access = x86::Access::fetch;
+    if (kind != "read" && kind != "fetch" && n.has("value")) {
+      op.fixed_value = true;
+      op.value = n.get<uint64_t>("value", 0, "Stores write this value (repeated over wider accesses) instead of random data");
+    }
     op.verify = n.get<bool>("verify", true, "Check every load against what the process last wrote");
     op.seed = n.get<uint64_t>("seed", 0, "Extra seed of this phase's random choices");
     op.theta = n.get<double>("theta", 0.99, "Skew of the zipf pattern, in (0, 1)");
