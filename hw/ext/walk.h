@@ -81,4 +81,18 @@ class WalkExtension : public tlm::tlm_extension<WalkExtension> {
   }
 };
 
+// A walker's b_transport: the request and the result travel in the
+// payload's WalkExtension; a payload without one is an error.
+template <typename Walker>
+void serve_walk(Walker& walker, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  WalkExtension* ext = nullptr;
+  trans.get_extension(ext);
+  if (!ext) {
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  walker.walk(ext->req, ext->res, delay);
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
 }  // namespace hw

@@ -74,16 +74,7 @@ PageWalker::PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_pa
   mem_socket.register_invalidate_direct_mem_ptr(this, &PageWalker::invalidate_direct_mem_ptr);
 }
 
-void PageWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
-  WalkExtension* ext = nullptr;
-  trans.get_extension(ext);
-  if (!ext) {
-    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    return;
-  }
-  walk(ext->req, ext->res, delay);
-  trans.set_response_status(tlm::TLM_OK_RESPONSE);
-}
+void PageWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) { serve_walk(*this, trans, delay); }
 
 void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
   // A bus-lock wait inside a transaction moves SystemC time and resets
@@ -257,37 +248,13 @@ PtAccess PageWalker::read(uint64_t pa, uint64_t& value, sc_time& delay, bool loc
     delay += lat;
     return PtAccess::ok;
   }
-  if (!stamp0_valid_) {
-    stamp0_ = sc_core::sc_time_stamp();
-    stamp0_valid_ = true;
-  }
-  LockExtension lock_ext;
-  trans_.set_command(tlm::TLM_READ_COMMAND);
-  trans_.set_address(pa);
-  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
-  trans_.set_data_length(8);
-  trans_.set_streaming_width(8);
-  trans_.set_byte_enable_ptr(nullptr);
-  trans_.set_dmi_allowed(false);
-  trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  if (lock) {
-    lock_ext.op = LockExtension::Op::lock_read;
-    lock_ext.initiator = bus_id_;
-    trans_.set_extension(&lock_ext);
-  }
-  PoisonExtension poison;
-  trans_.set_extension(&poison);
-  mem_socket->b_transport(trans_, delay);
-  trans_.clear_extension(&poison);
-  if (lock) trans_.clear_extension(&lock_ext);
-  if (poison.poisoned) return PtAccess::poison;
-  if (!trans_.is_response_ok()) return PtAccess::error;
-  if (trans_.is_dmi_allowed()) {
+  const PtAccess st = transact(pa, &value, delay, false, lock);
+  if (st == PtAccess::ok && trans_.is_dmi_allowed()) {
     tlm::tlm_dmi dmi;
     trans_.set_address(pa);
     if (mem_socket->get_direct_mem_ptr(trans_, dmi)) dmi_.push_back(dmi);
   }
-  return PtAccess::ok;
+  return st;
 }
 
 PtAccess PageWalker::write(uint64_t pa, uint64_t value, sc_time& delay, bool unlock) {
@@ -297,21 +264,26 @@ PtAccess PageWalker::write(uint64_t pa, uint64_t value, sc_time& delay, bool unl
     delay += lat;
     return PtAccess::ok;
   }
+  return transact(pa, &value, delay, true, unlock);
+}
+
+PtAccess PageWalker::transact(uint64_t pa, uint64_t* value, sc_time& delay, bool is_write, bool locked) {
   if (!stamp0_valid_) {
     stamp0_ = sc_core::sc_time_stamp();
     stamp0_valid_ = true;
   }
-  LockExtension lock_ext;
-  trans_.set_command(tlm::TLM_WRITE_COMMAND);
+  trans_.set_command(is_write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
   trans_.set_address(pa);
-  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(value));
   trans_.set_data_length(8);
   trans_.set_streaming_width(8);
   trans_.set_byte_enable_ptr(nullptr);
   trans_.set_dmi_allowed(false);
   trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  if (unlock) {
-    lock_ext.op = LockExtension::Op::unlock_write;
+  // A locked read takes the bus lock; the write that follows releases it.
+  LockExtension lock_ext;
+  if (locked) {
+    lock_ext.op = is_write ? LockExtension::Op::unlock_write : LockExtension::Op::lock_read;
     lock_ext.initiator = bus_id_;
     trans_.set_extension(&lock_ext);
   }
@@ -319,7 +291,7 @@ PtAccess PageWalker::write(uint64_t pa, uint64_t value, sc_time& delay, bool unl
   trans_.set_extension(&poison);
   mem_socket->b_transport(trans_, delay);
   trans_.clear_extension(&poison);
-  if (unlock) trans_.clear_extension(&lock_ext);
+  if (locked) trans_.clear_extension(&lock_ext);
   if (poison.poisoned) return PtAccess::poison;
   return trans_.is_response_ok() ? PtAccess::ok : PtAccess::error;
 }

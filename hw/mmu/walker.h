@@ -86,6 +86,8 @@ class PageWalker : public sc_core::sc_module {
 
   PtAccess read(uint64_t pa, uint64_t& value, sc_core::sc_time& delay, bool lock);
   PtAccess write(uint64_t pa, uint64_t value, sc_core::sc_time& delay, bool unlock);
+  // One page-table access as a transaction (poison seen, bus lock taken or released).
+  PtAccess transact(uint64_t pa, uint64_t* value, sc_core::sc_time& delay, bool is_write, bool locked);
   unsigned char* dmi_lookup(uint64_t pa, sc_core::sc_time& latency, bool write);
 
   int bus_id_;

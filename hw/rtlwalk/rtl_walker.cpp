@@ -290,16 +290,7 @@ void RtlWalker::close_trace() {
   own_trace_ = nullptr;
 }
 
-void RtlWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
-  WalkExtension* ext = nullptr;
-  trans.get_extension(ext);
-  if (!ext) {
-    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    return;
-  }
-  walk(ext->req, ext->res, delay);
-  trans.set_response_status(tlm::TLM_OK_RESPONSE);
-}
+void RtlWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) { serve_walk(*this, trans, delay); }
 
 void RtlWalker::check_request(const WalkRequest& req) const {
   const char* bad = nullptr;

@@ -90,50 +90,49 @@ bool parse_uint(const std::string& text, uint64_t& value) {
   return split_number(text, n, is_int, value, suffix) && is_int && suffix.empty();
 }
 
-bool parse_size(const std::string& text, uint64_t& bytes) {
+namespace {
+
+struct Unit {
+  const char* suffix;
+  uint64_t scale;
+};
+
+// A number with one of `units`' suffixes, scaled to a whole count.
+template <size_t N>
+bool parse_with_units(const std::string& text, const Unit (&units)[N], uint64_t& out) {
   double n;
   bool is_int;
   uint64_t i;
   std::string s;
   if (!split_number(text, n, is_int, i, s)) return false;
-  static const struct { const char* suffix; uint64_t scale; } units[] = {
+  for (const Unit& u : units)
+    if (s == u.suffix) return scaled(n, is_int, i, u.scale, out);
+  return false;
+}
+
+}  // namespace
+
+bool parse_size(const std::string& text, uint64_t& bytes) {
+  static const Unit units[] = {
       {"", 1}, {"B", 1},
       {"K", 1ull << 10}, {"KB", 1ull << 10}, {"KiB", 1ull << 10}, {"k", 1ull << 10},
       {"M", 1ull << 20}, {"MB", 1ull << 20}, {"MiB", 1ull << 20},
       {"G", 1ull << 30}, {"GB", 1ull << 30}, {"GiB", 1ull << 30},
       {"T", 1ull << 40}, {"TB", 1ull << 40}, {"TiB", 1ull << 40},
   };
-  for (const auto& u : units)
-    if (s == u.suffix) return scaled(n, is_int, i, u.scale, bytes);
-  return false;
+  return parse_with_units(text, units, bytes);
 }
 
 bool parse_duration(const std::string& text, uint64_t& ps) {
-  double n;
-  bool is_int;
-  uint64_t i;
-  std::string s;
-  if (!split_number(text, n, is_int, i, s)) return false;
-  static const struct { const char* suffix; uint64_t scale; } units[] = {
+  static const Unit units[] = {
       {"ps", 1}, {"ns", 1000}, {"us", 1000000}, {"ms", 1000000000ull}, {"s", 1000000000000ull},
   };
-  for (const auto& u : units)
-    if (s == u.suffix) return scaled(n, is_int, i, u.scale, ps);
-  return false;
+  return parse_with_units(text, units, ps);
 }
 
 bool parse_frequency(const std::string& text, uint64_t& hz) {
-  double n;
-  bool is_int;
-  uint64_t i;
-  std::string s;
-  if (!split_number(text, n, is_int, i, s)) return false;
-  static const struct { const char* suffix; uint64_t scale; } units[] = {
-      {"Hz", 1}, {"kHz", 1000}, {"MHz", 1000000}, {"GHz", 1000000000ull},
-  };
-  for (const auto& u : units)
-    if (s == u.suffix) return scaled(n, is_int, i, u.scale, hz) && hz > 0;
-  return false;
+  static const Unit units[] = {{"Hz", 1}, {"kHz", 1000}, {"MHz", 1000000}, {"GHz", 1000000000ull}};
+  return parse_with_units(text, units, hz) && hz > 0;
 }
 
 std::string format_size(uint64_t bytes) {
