@@ -29,7 +29,9 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Only what it runs: the simulator (make test builds the rest).
+run: configure
+	cmake --build $(BUILD) -j $(JOBS) --target mmcosim
 	./$(BUILD)/mmcosim run --outdir $(OUTDIR)
 
 test: build
