@@ -22,6 +22,12 @@ sc_time WalkWindow::stall(sc_time now, sc_time until, sim::stats::Scalar& counte
 }
 
 void WalkWindow::retire(sc_time now) {
+  // Most calls find nothing in flight, or one walk: no search for those.
+  if (walks_.empty()) return;
+  if (walks_.size() == 1) {
+    if (walks_.front().done <= now) walks_.clear();
+    return;
+  }
   walks_.erase(std::remove_if(walks_.begin(), walks_.end(), [&](const Walk& w) { return w.done <= now; }),
                walks_.end());
 }
