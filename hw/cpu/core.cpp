@@ -46,6 +46,9 @@ bool CoreComplex::is_break(Event e, const sc_core::sc_time& now) {
 }
 
 void CoreComplex::pause(const std::string& reason) {
+  // A core that decided to break, then synchronised its quantum, may find the
+  // monitor gone meanwhile (quit): pausing then would strand it forever.
+  if (!monitored) return;
   pause_reason_ = reason;
   sc_core::sc_pause();
   sc_core::wait(resumed_);

@@ -35,12 +35,33 @@ uint64_t read_seed(ConfigNode root) {
 // firmware.<key> for every parameter the firmware declares.
 fw::Params read_firmware_params(ConfigNode fwc) {
   fw::Params p;
+  // A choice parameter as its word: get_enum takes the allowed words as an
+  // initializer list, so the table's runtime list is spelled out by length.
+  auto choice = [&](const fw::ParamDesc& d, const std::string& desc) -> std::string {
+    const char* const* c = d.choices;
+    size_t n = 0;
+    while (c && c[n]) ++n;
+    const char* def = fw::param_choice_name(d, d.def);
+    if (!def) throw std::logic_error(fmt::format("firmware.{}: default outside its choices", d.key));
+    switch (n) {
+      case 1: return fwc.get_enum(d.key, def, {c[0]}, desc);
+      case 2: return fwc.get_enum(d.key, def, {c[0], c[1]}, desc);
+      case 3: return fwc.get_enum(d.key, def, {c[0], c[1], c[2]}, desc);
+      case 4: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3]}, desc);
+      case 5: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4]}, desc);
+      case 6: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4], c[5]}, desc);
+      case 7: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4], c[5], c[6]}, desc);
+      case 8: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]}, desc);
+      default: throw std::logic_error(fmt::format("firmware.{}: {} choices (1 to 8 supported)", d.key, n));
+    }
+  };
   for (size_t i = 0; i < fw::kParamCount; ++i) {
     const fw::ParamDesc& d = fw::kParamTable[i];
     const std::string desc = fmt::format("{} ({})", d.desc, d.unit);
     uint64_t v = 0;
     if (d.type == fw::ParamType::boolean) v = fwc.get<bool>(d.key, d.def != 0, desc) ? 1 : 0;
     else if (d.type == fw::ParamType::bytes) v = fwc.get<Size>(d.key, Size{d.def}, desc).bytes;
+    else if (d.type == fw::ParamType::choice) v = static_cast<uint64_t>(fw::param_choice_index(d, choice(d, desc).c_str()));
     else v = fwc.get<uint64_t>(d.key, d.def, desc);
     if (!fw::param_set(p, d, v)) fwc.fail(d.key, fmt::format("must be between {} and {}", d.min, d.max));
   }

@@ -1,5 +1,6 @@
 #include "sw/kernel/kernel.h"
 
+#include "sw/hal/uapi.h"
 #include "sw/lib/bitops.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/string.h"
@@ -33,6 +34,13 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.tlb = &tlb_;
   ctx_.memory = &memory_;
   ctx_.mmap = &mmap_;
+  ctx_.shmem = &shmem_;
+  ctx_.hugetlb = &hugetlb_;
+  ctx_.huge_memory = &huge_memory_;
+  ctx_.khugepaged = &khugepaged_;
+  ctx_.fork = &fork_;
+  ctx_.mprotect = &mprotect_;
+  ctx_.madvise = &madvise_;
   ctx_.vmstat = &vmstat_;
   buddy_.init(&ctx_);
   pcp_.init(&ctx_);
@@ -49,6 +57,13 @@ Kernel::Kernel(const Params& params) : params_(params) {
   kswapd_.init(&ctx_);
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
+  shmem_.init(&ctx_);
+  hugetlb_.init(&ctx_);
+  huge_memory_.init(&ctx_);
+  khugepaged_.init(&ctx_);
+  fork_.init(&ctx_);
+  mprotect_.init(&ctx_);
+  madvise_.init(&ctx_);
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -257,6 +272,13 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   bsp.set_paging_control(hal::PagingControl{true, boot_.nx, pcide});
   tlb_.cpu_init(bsp);
   sched_.rq(bsp.cpu()).online = true;
+  // The shared zero page, and the hugetlb pools while memory is still in
+  // large free blocks (gigantic pages need 1 GiB of it contiguous).
+  if (!memory_.init_zero_page(bsp)) {
+    log_.printk(bsp, LOGLEVEL_ERR, "boot: no memory for the zero page");
+    return false;
+  }
+  hugetlb_.boot(bsp);
   page_alloc_.boot_done();
   booted_ = true;
 
@@ -321,21 +343,13 @@ int Kernel::spawn(hal::Hal& caller, const char* name, unsigned cpu, void* user) 
     return -EINVAL;
   }
   mm_struct* mm = mmap_.mm_alloc(caller);
-  task_struct* t = mm ? static_cast<task_struct*>(slab_.kmem_cache_zalloc(caller, task_cachep_, GFP_KERNEL)) : nullptr;
+  task_struct* t = mm ? alloc_task(caller, name ? name : "task", cpu, mm, user) : nullptr;
   if (!t) {
     if (mm) mmap_.mm_destroy(caller, mm);
     ++kstats_.spawn_failed;
     log_.printk(caller, LOGLEVEL_WARNING, "spawn %s: out of memory", name ? name : "?");
     return -ENOMEM;
   }
-  t->pid = next_pid_++;
-  t->cpu = cpu;
-  t->mm = mm;
-  t->user = user;
-  t->start_ns = caller.now_ns();
-  str_copy(t->comm, name ? name : "task", TASK_COMM_LEN);
-  list_add_tail(&t->tasks, &tasks_);
-  ++nr_tasks_;
   ++kstats_.spawned;
   sched_.enqueue(caller, t);
   // Wake an idle CPU elsewhere so it schedules the new task.
@@ -344,12 +358,31 @@ int Kernel::spawn(hal::Hal& caller, const char* name, unsigned cpu, void* user) 
   return t->pid;
 }
 
+task_struct* Kernel::alloc_task(hal::Hal& h, const char* comm, unsigned cpu, mm_struct* mm, void* user) {
+  task_struct* t = static_cast<task_struct*>(slab_.kmem_cache_zalloc(h, task_cachep_, GFP_KERNEL));
+  if (!t) return nullptr;
+  t->pid = next_pid_++;
+  t->tgid = t->pid;
+  t->cpu = cpu;
+  t->mm = mm;
+  t->user = user;
+  t->start_ns = h.now_ns();
+  str_copy(t->comm, comm, TASK_COMM_LEN);
+  list_add_tail(&t->tasks, &tasks_);
+  ++nr_tasks_;
+  return t;
+}
+
 void Kernel::do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal) {
   const int pid = t->pid;
   void* user = t->user;
+  // This CPU is in the kernel without a task now: lazy until it schedules.
+  if (sched_.rq(t->cpu).curr == t && t->cpu == h.cpu()) tlb_.enter_lazy(h);
   sched_.task_dead(h, t);
-  mmap_.mm_destroy(h, t->mm);
+  // The address space goes with the last thread using it.
+  mm_struct* mm = t->mm;
   t->mm = nullptr;
+  if (mm && --mm->mm_users == 0) mmap_.mm_destroy(h, mm);
   list_del(&t->tasks);
   --nr_tasks_;
   if (signal) {
@@ -365,8 +398,71 @@ void Kernel::do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal) {
   h.task_ended(pid, user, signal ? -1 : exit_status, signal);
 }
 
+void Kernel::kill_other_threads(hal::Hal& h, task_struct* t, int exit_status, int signal) {
+  for (bool again = true; again;) {
+    again = false;
+    for (list_head* p = tasks_.next; p != &tasks_; p = p->next) {
+      task_struct* u = list_entry(p, task_struct, tasks);
+      if (u == t || u->tgid != t->tgid || u->exit_pending) continue;
+      ++kstats_.group_kills;
+      if (sched_.rq(u->cpu).curr == u && u->cpu != h.cpu()) {
+        // Running elsewhere: its CPU ends it at its next entry here.
+        u->exit_pending = true;
+        u->exit_code = exit_status;
+        u->exit_signal = signal;
+        ++kstats_.pending_reaps;
+        h.send_ipi(u->cpu, x86::VEC_RESCHEDULE);
+        continue;
+      }
+      do_exit(h, u, exit_status, signal);
+      again = true;  // the list changed under us
+      break;
+    }
+  }
+}
+
+bool Kernel::reap_if_pending(hal::Hal& h, task_struct* t) {
+  if (!t || !t->exit_pending) return false;
+  do_exit(h, t, t->exit_code, t->exit_signal);
+  return true;
+}
+
+int64_t Kernel::do_fork(hal::Hal& h, task_struct* parent, uint64_t cpu_arg, uint64_t flags, void* child_user) {
+  const uint64_t cpu = cpu_arg == uapi::kForkSameCpu ? parent->cpu : cpu_arg;
+  if (cpu >= boot_.nr_cpus || !sched_.rq(static_cast<unsigned>(cpu)).online) return -EINVAL;
+  // Linux copy_process: a thread shares signal handlers, which need the VM.
+  if ((flags & uapi::kCloneThread) && !(flags & uapi::kCloneSighand)) return -EINVAL;
+  if ((flags & uapi::kCloneSighand) && !(flags & uapi::kCloneVm)) return -EINVAL;
+  mm_struct* mm;
+  if (flags & uapi::kCloneVm) {
+    mm = parent->mm;
+    ++mm->mm_users;
+  } else {
+    int err = 0;
+    mm = fork_.dup_mm(h, parent->mm, &err);
+    if (!mm) return err;
+  }
+  task_struct* t = alloc_task(h, parent->comm, static_cast<unsigned>(cpu), mm, child_user);
+  if (!t) {
+    if (--mm->mm_users == 0) mmap_.mm_destroy(h, mm);
+    return -ENOMEM;
+  }
+  if (flags & uapi::kCloneThread) {
+    t->tgid = parent->tgid;
+    ++kstats_.threads;
+  } else {
+    ++kstats_.forked;
+  }
+  sched_.enqueue(h, t);
+  if (t->cpu != h.cpu() && !sched_.rq(t->cpu).curr) h.send_ipi(t->cpu, x86::VEC_RESCHEDULE);
+  log_.printk(h, LOGLEVEL_DEBUG, "%s: %s[%d] -> %d on CPU%u", (flags & uapi::kCloneThread) ? "clone" : "fork",
+              parent->comm, parent->pid, t->pid, t->cpu);
+  return t->pid;
+}
+
 hal::RunTask Kernel::schedule(hal::Hal& h) {
   if (!booted_ || h.cpu() >= boot_.nr_cpus) return {-1, nullptr};
+  reap_if_pending(h, current(h));
   bool switched = false;
   task_struct* t = sched_.pick(h, &switched);
   if (switched) ctx_.charge(h, params_.cost_context_switch_ns);
@@ -383,7 +479,11 @@ void Kernel::timer_tick(hal::Hal& h) {
 }
 
 void Kernel::run_deferred_work(hal::Hal& h) {
-  if (!booted_) return;
+  if (!booted_ || h.cpu() >= hal::kMaxCpus || in_deferred_[h.cpu()]) return;
+  // Kernel work runs in lazy-TLB mode (Linux's kernel threads): the loaded
+  // address space stays, shootdowns may skip this CPU meanwhile.
+  in_deferred_[h.cpu()] = true;
+  tlb_.enter_lazy(h);
   // Each node's kswapd and kcompactd run on the node's first CPU (CPU 0
   // for nodes without CPUs).
   for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
@@ -398,9 +498,15 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     if (pg.kswapd_wait) kswapd_.run(h, pg);
     compaction_.kcompactd_tick(h, pg);
   }
+  if (h.cpu() == 0) khugepaged_.tick(h);
+  // Back to the running task's address space, caught up with any flush
+  // that skipped this CPU.
+  if (task_struct* cur = current(h)) tlb_.switch_mm(h, cur->mm);
+  in_deferred_[h.cpu()] = false;
 }
 
 void Kernel::quiesce(hal::Hal& h) {
+  huge_memory_.shrink_huge_zero_page(h);
   slab_.shrink_all(h);  // its pages land on the per-CPU lists: drain after
   pcp_.drain_all_pages(h, nullptr);
 }
@@ -415,11 +521,13 @@ hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) 
                 static_cast<unsigned long>(cr2), ec, h.cpu());
     return hal::TrapOutcome::task_killed;
   }
+  if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
   const FaultResult r = memory_.handle_fault(h, t->mm, cr2, ec);
   int sig = 0;
   switch (r.kind) {
     case FaultKind::handled:
     case FaultKind::spurious:
+    case FaultKind::fallback:  // (never returned: the 4 KiB path takes over)
       ctx_.charge(h, params_.cost_fault_exit_ns);
       return hal::TrapOutcome::retry;
     case FaultKind::sigsegv_maperr:
@@ -446,6 +554,8 @@ hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) 
       sig = kSIGKILL;
       break;
   }
+  // A fatal signal kills the whole thread group.
+  kill_other_threads(h, t, 0, sig);
   do_exit(h, t, 0, sig);
   return hal::TrapOutcome::task_killed;
 }
@@ -458,9 +568,11 @@ hal::TrapOutcome Kernel::general_protection(hal::Hal& h, hal::vaddr_t addr) {
                 static_cast<unsigned long>(addr), h.cpu());
     return hal::TrapOutcome::task_killed;
   }
+  if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
   // Linux's "general protection fault" line; the task gets SIGSEGV.
   log_.printk(h, LOGLEVEL_INFO, "traps: %s[%d] general protection fault at %lx (non-canonical address)", t->comm,
               t->pid, static_cast<unsigned long>(addr));
+  kill_other_threads(h, t, 0, kSIGSEGV);
   do_exit(h, t, 0, kSIGSEGV);
   return hal::TrapOutcome::task_killed;
 }
@@ -488,8 +600,10 @@ hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc)
     log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: consumed with no task running", static_cast<unsigned long>(pfn));
     return hal::TrapOutcome::task_killed;
   }
+  if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
   log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: Sending SIGBUS to %s:%d due to hardware memory corruption",
               static_cast<unsigned long>(pfn), t->comm, t->pid);
+  kill_other_threads(h, t, 0, kSIGBUS);
   do_exit(h, t, 0, kSIGBUS);
   return hal::TrapOutcome::task_killed;
 }
@@ -503,8 +617,7 @@ void Kernel::interrupt(hal::Hal& h, uint8_t vector) {
       if (h.cpu() < hal::kMaxCpus) sched_.rq(h.cpu()).need_resched = true;
       break;
     case x86::VEC_TLB_SHOOTDOWN:
-      // Kernel-range flushes (vmalloc) and, until issue 6's protocol,
-      // everything of the loaded address space.
+      // Every flush request naming this CPU (sw/mm/tlb.h).
       ++kstats_.irq_tlb;
       tlb_.handle_shootdown(h);
       break;
@@ -523,6 +636,12 @@ int64_t Kernel::syscall(hal::Hal& h, const hal::SyscallArgs& a) {
   ++kstats_.sys_total;
   task_struct* t = current(h);
   if (!t) return -ESRCH;
+  // A thread whose group is ending runs its last calls until it takes a
+  // trap or its CPU reschedules (then it is reaped); an exit ends it now.
+  if (t->exit_pending && (a.nr == hal::Sys::exit || a.nr == hal::Sys::exit_group)) {
+    reap_if_pending(h, t);
+    return 0;
+  }
   switch (a.nr) {
     case hal::Sys::mmap:
       ++kstats_.sys_mmap;
@@ -531,12 +650,30 @@ int64_t Kernel::syscall(hal::Hal& h, const hal::SyscallArgs& a) {
     case hal::Sys::munmap:
       ++kstats_.sys_munmap;
       return mmap_.do_munmap(h, t->mm, a.arg[0], a.arg[1]);
+    case hal::Sys::mprotect:
+      ++kstats_.sys_mprotect;
+      return mprotect_.do_mprotect(h, t->mm, a.arg[0], a.arg[1], a.arg[2]);
+    case hal::Sys::madvise:
+      ++kstats_.sys_madvise;
+      return madvise_.do_madvise(h, t->mm, a.arg[0], a.arg[1], a.arg[2]);
+    case hal::Sys::fork:
+      ++kstats_.sys_fork;
+      return do_fork(h, t, a.arg[0], 0, a.child_user);
+    case hal::Sys::clone:
+      ++kstats_.sys_clone;
+      return do_fork(h, t, a.arg[1], a.arg[0], a.child_user);
     case hal::Sys::getpid:
       ++kstats_.sys_getpid;
-      return t->pid;
+      return t->tgid;
     case hal::Sys::exit:
       ++kstats_.sys_exit;
       log_.printk(h, LOGLEVEL_DEBUG, "%s[%d]: exit(%ld)", t->comm, t->pid, static_cast<long>(a.arg[0]));
+      do_exit(h, t, static_cast<int>(a.arg[0]), 0);
+      return 0;
+    case hal::Sys::exit_group:
+      ++kstats_.sys_exit_group;
+      log_.printk(h, LOGLEVEL_DEBUG, "%s[%d]: exit_group(%ld)", t->comm, t->pid, static_cast<long>(a.arg[0]));
+      kill_other_threads(h, t, static_cast<int>(a.arg[0]), 0);
       do_exit(h, t, static_cast<int>(a.arg[0]), 0);
       return 0;
     default:

@@ -24,6 +24,13 @@
 #include "sw/mm/cma.h"
 #include "sw/mm/compaction.h"
 #include "sw/mm/context.h"
+#include "sw/mm/fork.h"
+#include "sw/mm/huge_memory.h"
+#include "sw/mm/hugetlb.h"
+#include "sw/mm/khugepaged.h"
+#include "sw/mm/madvise.h"
+#include "sw/mm/mprotect.h"
+#include "sw/mm/shmem.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/memblock.h"
 #include "sw/mm/memory.h"
@@ -55,8 +62,17 @@ struct KernelStats {
   uint64_t sys_total = 0;
   uint64_t sys_mmap = 0;
   uint64_t sys_munmap = 0;
+  uint64_t sys_mprotect = 0;
+  uint64_t sys_madvise = 0;
+  uint64_t sys_fork = 0;
+  uint64_t sys_clone = 0;
   uint64_t sys_getpid = 0;
   uint64_t sys_exit = 0;
+  uint64_t sys_exit_group = 0;
+  uint64_t forked = 0;        // processes created by fork
+  uint64_t threads = 0;       // threads created by clone
+  uint64_t group_kills = 0;   // other threads ended with their group
+  uint64_t pending_reaps = 0; // threads reaped later, on their own CPU
   uint64_t sys_enosys = 0;
   uint64_t mce_total = 0;
   uint64_t mce_action_required = 0;
@@ -145,6 +161,14 @@ class Kernel final : public hal::Firmware {
   Tlb& tlb() { return tlb_; }
   Mmap& mmap() { return mmap_; }
   Memory& memory() { return memory_; }
+  Shmem& shmem() { return shmem_; }
+  Hugetlb& hugetlb() { return hugetlb_; }
+  const Hugetlb& hugetlb() const { return hugetlb_; }
+  HugeMemory& huge_memory() { return huge_memory_; }
+  Khugepaged& khugepaged() { return khugepaged_; }
+  Fork& fork() { return fork_; }
+  Mprotect& mprotect() { return mprotect_; }
+  Madvise& madvise() { return madvise_; }
   const VmStat& vmstat() const { return vmstat_; }
   MmContext& ctx() { return ctx_; }
 
@@ -154,7 +178,15 @@ class Kernel final : public hal::Firmware {
   void print_memblock(hal::Hal& h);
   void print_zones(hal::Hal& h);
   task_struct* current(hal::Hal& h) const;
+  // Ends one task (thread): its mm goes with the last thread using it.
   void do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal);
+  // Ends every other thread of t's group (exit_group, fatal signals): at
+  // once when not running, else when their CPU next enters the firmware.
+  void kill_other_threads(hal::Hal& h, task_struct* t, int exit_status, int signal);
+  // The current task was marked to end by another CPU: end it now.
+  bool reap_if_pending(hal::Hal& h, task_struct* t);
+  int64_t do_fork(hal::Hal& h, task_struct* parent, uint64_t cpu, uint64_t clone_flags, void* child_user);
+  task_struct* alloc_task(hal::Hal& h, const char* comm, unsigned cpu, mm_struct* mm, void* user);
   void print_e820(hal::Hal& h);
 
   Params params_;
@@ -180,6 +212,14 @@ class Kernel final : public hal::Firmware {
   kmem_cache* task_cachep_ = nullptr;
   Memory memory_;
   Mmap mmap_;
+  Shmem shmem_;
+  Hugetlb hugetlb_;
+  HugeMemory huge_memory_;
+  Khugepaged khugepaged_;
+  Fork fork_;
+  Mprotect mprotect_;
+  Madvise madvise_;
+  bool in_deferred_[hal::kMaxCpus] = {};
   VmStat vmstat_;
   Scheduler sched_;
   MmContext ctx_;

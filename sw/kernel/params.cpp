@@ -13,7 +13,8 @@ const ParamDesc* param_find(const char* key) {
 uint64_t param_get(const Params& p, const ParamDesc& d) {
   const char* base = reinterpret_cast<const char*>(&p) + d.offset;
   switch (d.type) {
-    case ParamType::u32: {
+    case ParamType::u32:
+    case ParamType::choice: {
       uint32_t v;
       mem_copy(&v, base, sizeof v);
       return v;
@@ -37,7 +38,8 @@ bool param_set(Params& p, const ParamDesc& d, uint64_t v) {
   if (v < d.min || v > d.max) return false;
   char* base = reinterpret_cast<char*>(&p) + d.offset;
   switch (d.type) {
-    case ParamType::u32: {
+    case ParamType::u32:
+    case ParamType::choice: {
       const uint32_t x = static_cast<uint32_t>(v);
       mem_copy(base, &x, sizeof x);
       return true;
@@ -53,6 +55,20 @@ bool param_set(Params& p, const ParamDesc& d, uint64_t v) {
     }
   }
   return false;
+}
+
+const char* param_choice_name(const ParamDesc& d, uint64_t v) {
+  if (d.type != ParamType::choice || !d.choices) return nullptr;
+  for (uint64_t i = 0; d.choices[i]; ++i)
+    if (i == v) return d.choices[i];
+  return nullptr;
+}
+
+int param_choice_index(const ParamDesc& d, const char* word) {
+  if (d.type != ParamType::choice || !d.choices || !word) return -1;
+  for (int i = 0; d.choices[i]; ++i)
+    if (str_eq(d.choices[i], word)) return i;
+  return -1;
 }
 
 }  // namespace fw

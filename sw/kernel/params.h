@@ -54,7 +54,33 @@ struct Params {
   uint32_t slub_min_objects = 0;
   uint32_t slub_min_order = 0;
   uint32_t slub_max_order = 3;
+
+  // Huge pages (Linux's boot parameters and sysfs knobs).
+  uint32_t transparent_hugepage = 1;         // choice: kThpModeNames (madvise)
+  uint32_t transparent_hugepage_defrag = 3;  // choice: kThpDefragNames (madvise)
+  bool transparent_hugepage_use_zero_page = true;
+  bool khugepaged_defrag = true;
+  uint32_t khugepaged_pages_to_scan = 4096;
+  uint32_t khugepaged_scan_sleep_millisecs = 10000;
+  uint32_t khugepaged_alloc_sleep_millisecs = 60000;
+  uint32_t khugepaged_max_ptes_none = 511;
+  uint32_t khugepaged_max_ptes_shared = 256;
+  uint64_t hugepages_2m = 0;  // boot-time pool of 2 MiB pages, spread over the nodes
+  uint64_t hugepages_1g = 0;  // ... of 1 GiB pages
+  uint64_t nr_overcommit_hugepages_2m = 0;
+  uint64_t nr_overcommit_hugepages_1g = 0;
+  uint32_t default_hugepagesz = 0;  // choice: kHugepageSizeNames (2M)
+  // TLB shootdowns.
+  uint64_t tlb_shootdown_timeout_us = 100000;
+  uint64_t cost_tlb_flush_ipi_ns = 200;
 };
+
+// Names of the choice parameters' values, in index order (nullptr-terminated).
+inline constexpr const char* kThpModeNames[] = {"always", "madvise", "never", nullptr};
+enum ThpMode : uint32_t { THP_ALWAYS, THP_MADVISE, THP_NEVER };
+inline constexpr const char* kThpDefragNames[] = {"always", "defer", "defer+madvise", "madvise", "never", nullptr};
+enum ThpDefrag : uint32_t { THP_DEFRAG_ALWAYS, THP_DEFRAG_DEFER, THP_DEFRAG_DEFER_MADVISE, THP_DEFRAG_MADVISE, THP_DEFRAG_NEVER };
+inline constexpr const char* kHugepageSizeNames[] = {"2M", "1G", nullptr};
 
 // slub_debug bits (Linux's letters: F, Z, P, U).
 constexpr uint32_t SLUB_DEBUG_F = 0x1;  // sanity checks (double free, pointer outside the slab)
@@ -63,7 +89,9 @@ constexpr uint32_t SLUB_DEBUG_P = 0x4;  // poison freed and fresh objects
 constexpr uint32_t SLUB_DEBUG_U = 0x8;  // remember the last allocating/freeing CPU and time
 
 // bytes: a u64 the configuration layer may read as a size ("64MiB").
-enum class ParamType : uint8_t { u32, u64, boolean, bytes };
+// choice: a u32 holding the index of one of `choices` (a nullptr-terminated
+// list of words); the configuration layer reads and records the word.
+enum class ParamType : uint8_t { u32, u64, boolean, bytes, choice };
 
 struct ParamDesc {
   const char* key;  // scenario key below "firmware."
@@ -74,6 +102,7 @@ struct ParamDesc {
   uint64_t max;
   const char* desc;
   const char* unit;
+  const char* const* choices = nullptr;  // ParamType::choice only
 };
 
 // clang-format off
@@ -150,6 +179,41 @@ inline constexpr ParamDesc kParamTable[] = {
    "slub_min_order: smallest slab order", "order"},
   {"slub_max_order", ParamType::u32, offsetof(Params, slub_max_order), 3, 0, 10,
    "slub_max_order: largest slab order the size calculation picks", "order"},
+  {"transparent_hugepage", ParamType::choice, offsetof(Params, transparent_hugepage), THP_MADVISE, 0, 2,
+   "transparent_hugepage=: always (every anonymous mapping), madvise (MADV_HUGEPAGE regions only) or never", "mode",
+   kThpModeNames},
+  {"transparent_hugepage_defrag", ParamType::choice, offsetof(Params, transparent_hugepage_defrag), THP_DEFRAG_MADVISE, 0, 4,
+   "transparent_hugepage/defrag: how hard a THP fault compacts (always: direct; defer: wake kcompactd; defer+madvise; madvise: direct for MADV_HUGEPAGE only; never)",
+   "mode", kThpDefragNames},
+  {"transparent_hugepage_use_zero_page", ParamType::boolean, offsetof(Params, transparent_hugepage_use_zero_page), 1, 0, 1,
+   "transparent_hugepage/use_zero_page: read faults on THP-eligible ranges map the huge zero page", "bool"},
+  {"khugepaged_defrag", ParamType::boolean, offsetof(Params, khugepaged_defrag), 1, 0, 1,
+   "khugepaged/defrag: khugepaged's huge page allocations may compact directly", "bool"},
+  {"khugepaged_pages_to_scan", ParamType::u32, offsetof(Params, khugepaged_pages_to_scan), 4096, 1, 1u << 30,
+   "khugepaged/pages_to_scan: pages khugepaged scans per wakeup", "pages"},
+  {"khugepaged_scan_sleep_millisecs", ParamType::u32, offsetof(Params, khugepaged_scan_sleep_millisecs), 10000, 0, 1u << 30,
+   "khugepaged/scan_sleep_millisecs: simulated time between khugepaged scans", "ms"},
+  {"khugepaged_alloc_sleep_millisecs", ParamType::u32, offsetof(Params, khugepaged_alloc_sleep_millisecs), 60000, 0, 1u << 30,
+   "khugepaged/alloc_sleep_millisecs: khugepaged's pause after a huge page allocation failed", "ms"},
+  {"khugepaged_max_ptes_none", ParamType::u32, offsetof(Params, khugepaged_max_ptes_none), 511, 0, 511,
+   "khugepaged/max_ptes_none: unmapped (or zero-page) PTEs a range may have and still be collapsed", "ptes"},
+  {"khugepaged_max_ptes_shared", ParamType::u32, offsetof(Params, khugepaged_max_ptes_shared), 256, 0, 512,
+   "khugepaged/max_ptes_shared: PTEs of pages shared with other processes a collapsed range may have", "ptes"},
+  {"hugepages_2m", ParamType::u64, offsetof(Params, hugepages_2m), 0, 0, 1ull << 32,
+   "hugepagesz=2M hugepages=N: 2 MiB pages reserved for hugetlb at boot, spread round-robin over the nodes", "pages"},
+  {"hugepages_1g", ParamType::u64, offsetof(Params, hugepages_1g), 0, 0, 1ull << 22,
+   "hugepagesz=1G hugepages=N: 1 GiB pages reserved for hugetlb at boot (contiguous allocation), spread over the nodes", "pages"},
+  {"nr_overcommit_hugepages_2m", ParamType::u64, offsetof(Params, nr_overcommit_hugepages_2m), 0, 0, 1ull << 32,
+   "hugepages-2048kB/nr_overcommit_hugepages: surplus 2 MiB pages that may come from the buddy allocator", "pages"},
+  {"nr_overcommit_hugepages_1g", ParamType::u64, offsetof(Params, nr_overcommit_hugepages_1g), 0, 0, 1ull << 22,
+   "hugepages-1048576kB/nr_overcommit_hugepages (as on Linux, gigantic pages are never allocated as surplus)", "pages"},
+  {"default_hugepagesz", ParamType::choice, offsetof(Params, default_hugepagesz), 0, 0, 1,
+   "default_hugepagesz=: the huge page size of MAP_HUGETLB without a size flag, and of meminfo's HugePages_ lines",
+   "size", kHugepageSizeNames},
+  {"tlb_shootdown_timeout_us", ParamType::u64, offsetof(Params, tlb_shootdown_timeout_us), 100000, 1, 1ull << 40,
+   "simulated time a CPU waits for TLB shootdown acknowledgements before it reports the stuck CPUs and goes on", "us"},
+  {"cost_tlb_flush_ipi_ns", ParamType::u64, offsetof(Params, cost_tlb_flush_ipi_ns), 200, 0, 1000000,
+   "simulated time of handling one TLB shootdown IPI (entry, flush bookkeeping, acknowledgement)", "ns"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);
@@ -159,5 +223,9 @@ const ParamDesc* param_find(const char* key);
 uint64_t param_get(const Params& p, const ParamDesc& d);
 // Stores v; false (nothing stored) when v is outside [min, max].
 bool param_set(Params& p, const ParamDesc& d, uint64_t v);
+// A choice parameter's word for index v (nullptr when out of range), and
+// the index of a word (-1 when it is not one of the choices).
+const char* param_choice_name(const ParamDesc& d, uint64_t v);
+int param_choice_index(const ParamDesc& d, const char* word);
 
 }  // namespace fw

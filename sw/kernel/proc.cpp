@@ -79,11 +79,18 @@ int stat_threshold(const zone& z, unsigned cpus) {
 }  // namespace
 
 // Every meminfo line, in Linux's order.
+// Lines whose value is a count, not KiB (Linux prints them without " kB").
+static bool meminfo_is_count(const char* label) {
+  const char* p = "HugePages_";
+  for (; *p; ++p, ++label)
+    if (*label != *p) return false;
+  return true;
+}
+
 template <typename F>
 static void for_each_meminfo(const Kernel& k, const MmNodes& nodes, const VmStat& vs, const PageAlloc& pa,
                              const Watermark& wm, const Pcp& pcp, const Vmalloc& vm, const Cma& cma,
                              const PgTable& pt, const list_head& tasks, const hal::BootInfo& boot, F&& f) {
-  (void)k;
   (void)pa;
   uint64_t committed = 0;
   for (const list_head* p = tasks.next; p != &tasks; p = p->next) {
@@ -113,7 +120,7 @@ static void for_each_meminfo(const Kernel& k, const MmNodes& nodes, const VmStat
   f("MemFree", pages_kb(free));
   f("MemAvailable", pages_kb(static_cast<uint64_t>(avail)));
   f("Buffers", 0);
-  f("Cached", 0);
+  f("Cached", pages_kb(static_cast<uint64_t>(vs.node_total(NR_FILE_PAGES))));  // shared memory lives there
   f("SwapCached", 0);
   f("Active", pages_kb(active_anon));
   f("Inactive", pages_kb(inactive_anon));
@@ -130,8 +137,8 @@ static void for_each_meminfo(const Kernel& k, const MmNodes& nodes, const VmStat
   f("Dirty", 0);
   f("Writeback", 0);
   f("AnonPages", pages_kb(static_cast<uint64_t>(vs.node_total(NR_ANON_MAPPED))));
-  f("Mapped", 0);
-  f("Shmem", 0);
+  f("Mapped", pages_kb(static_cast<uint64_t>(vs.node_total(NR_FILE_MAPPED))));
+  f("Shmem", pages_kb(static_cast<uint64_t>(vs.node_total(NR_SHMEM))));
   f("KReclaimable", pages_kb(srecl));
   f("Slab", pages_kb(srecl + sunrecl));
   f("SReclaimable", pages_kb(srecl));
@@ -149,7 +156,7 @@ static void for_each_meminfo(const Kernel& k, const MmNodes& nodes, const VmStat
   f("VmallocChunk", 0);
   f("Percpu", pcp.percpu_bytes() >> 10);
   f("HardwareCorrupted", pages_kb(static_cast<uint64_t>(vs.node_total(NR_HWPOISON))));
-  f("AnonHugePages", 0);
+  f("AnonHugePages", pages_kb(static_cast<uint64_t>(vs.node_total(NR_ANON_THPS)) << HPAGE_PMD_ORDER));
   f("ShmemHugePages", 0);
   f("ShmemPmdMapped", 0);
   f("FileHugePages", 0);
@@ -157,6 +164,15 @@ static void for_each_meminfo(const Kernel& k, const MmNodes& nodes, const VmStat
   f("CmaTotal", pages_kb(cma.count()));
   f("CmaFree", pages_kb(free_cma));
   f("Unaccepted", 0);
+  // The default huge page size's pool (Linux hugetlb_report_meminfo), and
+  // the memory of every size's pools.
+  const hstate* dh = k.hugetlb().default_hstate();
+  f("HugePages_Total", dh->nr_huge_pages);
+  f("HugePages_Free", dh->free_huge_pages);
+  f("HugePages_Rsvd", dh->resv_huge_pages);
+  f("HugePages_Surp", dh->surplus_huge_pages);
+  f("Hugepagesize", dh->size_kb);
+  f("Hugetlb", k.hugetlb().total_kb());
   f("DirectMap4k", ps.direct_map_bytes[1] >> 10);
   f("DirectMap2M", ps.direct_map_bytes[2] >> 10);
   f("DirectMap1G", ps.direct_map_bytes[3] >> 10);
@@ -278,7 +294,8 @@ void Kernel::visit_stats(StatVisitor& vis) const {
                    [&](const char* label, uint64_t kb) {
                      char name[48];
                      stat_label(label, name, sizeof name);
-                     e.fmt(kb, "the /proc/meminfo line of this name", "KiB", "meminfo.%s", name);
+                     e.fmt(kb, "the /proc/meminfo line of this name", meminfo_is_count(label) ? "count" : "KiB",
+                           "meminfo.%s", name);
                    });
   for_each_vmstat(nodes_, vmstat_, [&](const char* name, uint64_t v, const char* desc, const char* unit) {
     e.fmt(v, desc, unit, "vmstat.%s", name);
@@ -305,11 +322,25 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("tlb.pcid_exhausted", ts.pcid_exhausted, "address spaces created without a PCID of their own", "count");
   e("tlb.stale_reload", ts.stale_reload, "lazily kept address spaces flushed when used again", "count");
   e("tlb.kernel_flushes", ts.kernel_flushes, "kernel-range (vmalloc) flushes", "count");
-  e("tlb.shootdown_ipis", ts.shootdown_ipis, "shootdown IPIs sent for kernel-range flushes", "count");
+  e("tlb.shootdowns", ts.shootdowns, "flushes that had to reach other CPUs (IPIs sent, acknowledgements awaited)", "count");
+  e("tlb.shootdown_ipis", ts.shootdown_ipis, "TLB shootdown IPIs sent (user and kernel ranges)", "count");
+  e("tlb.ipis_received", ts.ipis_received, "flush requests served for another CPU", "count");
+  e("tlb.lazy_skips", ts.lazy_skips, "lazy CPUs a shootdown did not interrupt (they flush when they return)", "count");
+  e("tlb.lazy_switches", ts.lazy_switches, "lazy CPUs sent to the kernel's tables (page tables freed, mm gone)", "count");
+  e("tlb.stale_requests", ts.stale_requests, "flush requests a CPU found already covered", "count");
+  e("tlb.timeouts", ts.timeouts, "CPUs that did not acknowledge a shootdown in time", "count");
+  e("tlb.wait_ns", ts.wait_ns, "simulated time spent waiting for shootdown acknowledgements", "ns");
+  e("tlb.local_flush_one", ts.local_flush_one, "pages flushed one by one by the CPU that changed them", "pages");
+  e("tlb.local_flush_all", ts.local_flush_all, "full local flushes by the CPU that changed the tables", "count");
 
   const FaultStats& fs = memory_.stats();
   e("fault.total", fs.faults, "page faults taken", "count");
   e("fault.anon", fs.anon, "faults that mapped a new anonymous page", "count");
+  e("fault.zero_page", fs.zero_page, "read faults that mapped the shared zero page", "count");
+  e("fault.cow", fs.cow, "copy-on-write copies (of shared pages and of the zero page)", "count");
+  e("fault.reuse", fs.reuse, "write faults that made a private page writable in place (sole owner)", "count");
+  e("fault.shmem", fs.shmem, "shared-memory pages mapped", "count");
+  e("fault.populated", fs.populated, "pages faulted in by MAP_POPULATE and MADV_POPULATE_*", "count");
   e("fault.spurious", fs.spurious, "faults whose entry already allowed the access", "count");
   e("fault.write_upgrade", fs.write_upgrade, "write faults that made a present page writable", "count");
   e("fault.maperr", fs.maperr, "faults outside any mapping (SIGSEGV)", "count");
@@ -329,6 +360,73 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("mmap.vma_splits", ms.vma_splits, "VMAs split", "count");
   e("mmap.mm_created", ms.mm_created, "address spaces created", "count");
   e("mmap.mm_destroyed", ms.mm_destroyed, "address spaces destroyed", "count");
+  e("mmap.populate_failed", ms.populate_failed, "MAP_POPULATE mappings that could not be faulted in completely", "count");
+
+  const MprotectStats& mps = mprotect_.stats();
+  e("mprotect.calls", mps.calls, "mprotect calls", "count");
+  e("mprotect.failed", mps.failed, "mprotect calls that failed", "count");
+  e("mprotect.entries_changed", mps.entries_changed, "page-table entries given a new protection", "count");
+  const MadviseStats& mas = madvise_.stats();
+  e("madvise.calls", mas.calls, "madvise calls", "count");
+  e("madvise.failed", mas.failed, "madvise calls that failed", "count");
+  e("madvise.dontneed", mas.dontneed, "MADV_DONTNEED ranges (per VMA)", "count");
+  e("madvise.free", mas.free, "MADV_FREE ranges (per VMA)", "count");
+  e("madvise.populate", mas.populate, "MADV_POPULATE_READ/WRITE calls", "count");
+  e("madvise.hugepage", mas.hugepage, "MADV_HUGEPAGE/NOHUGEPAGE ranges (per VMA)", "count");
+  e("madvise.collapse", mas.collapse, "MADV_COLLAPSE ranges (per VMA)", "count");
+  const ForkStats& fks = fork_.stats();
+  e("fork.forks", fks.forks, "address spaces copied by fork", "count");
+  e("fork.failed", fks.failed, "forks that ran out of memory", "count");
+  e("fork.vmas_copied", fks.vmas_copied, "VMAs copied into children", "count");
+  e("fork.ptes_copied", fks.ptes_copied, "entries shared copy-on-write (or copied) with children", "count");
+  const ShmemStats& shs = shmem_.stats();
+  e("shmem.objects", shs.objects, "shared-memory and hugetlb objects alive", "count");
+  e("shmem.objects_created", shs.objects_created, "shared-memory and hugetlb objects created", "count");
+  e("shmem.pages", shs.pages, "shared-memory pages held by objects", "pages");
+  e("shmem.faults", shs.faults, "page lookups of shared-memory faults", "count");
+  e("shmem.tree_nodes", shs.tree_nodes, "radix-tree nodes of the objects", "count");
+
+  const ThpStats& ths = huge_memory_.stats();
+  e("thp.huge_zero_mapped", ths.huge_zero_mapped, "PMDs mapping the huge zero page", "count");
+  e("thp.reuse", ths.reuse, "write faults that made a huge page writable in place", "count");
+  e("thp.deposited_tables", ths.deposits, "page tables deposited for huge PMDs (so a split never fails)", "count");
+  const KhugepagedStats& khs = khugepaged_.stats();
+  e("khugepaged.wakeups", khs.wakeups, "khugepaged scans", "count");
+  e("khugepaged.pages_scanned", khs.pages_scanned, "pages scanned by khugepaged", "pages");
+  e("khugepaged.pages_collapsed", khs.pages_collapsed, "huge pages made by khugepaged and MADV_COLLAPSE", "count");
+  e("khugepaged.full_scans", khs.full_scans, "passes over every registered address space", "count");
+  e("khugepaged.mms", khs.mms, "address spaces on khugepaged's list", "count");
+  e("khugepaged.busy_mm", khs.busy_mm, "scans that skipped an address space whose mmap_lock was taken", "count");
+  e("khugepaged.madvise_collapsed", khs.madvise_collapsed, "huge pages made by MADV_COLLAPSE", "count");
+
+  for (unsigned i = 0; i < HUGE_MAX_HSTATE; ++i) {
+    const hstate& hs = hugetlb_.hs(i);
+    e.fmt(hs.nr_huge_pages, "huge pages in the pool (nr_hugepages)", "count", "hugetlb.%s.nr_hugepages", hs.name);
+    e.fmt(hs.free_huge_pages, "free huge pages (free_hugepages)", "count", "hugetlb.%s.free_hugepages", hs.name);
+    e.fmt(hs.resv_huge_pages, "huge pages promised to mappings and not faulted in yet (resv_hugepages)", "count",
+          "hugetlb.%s.resv_hugepages", hs.name);
+    e.fmt(hs.surplus_huge_pages, "huge pages beyond the pool, from the buddy allocator (surplus_hugepages)", "count",
+          "hugetlb.%s.surplus_hugepages", hs.name);
+    e.fmt(hs.nr_overcommit_huge_pages, "surplus huge pages allowed (nr_overcommit_hugepages)", "count",
+          "hugetlb.%s.nr_overcommit_hugepages", hs.name);
+    e.fmt(hs.max_huge_pages, "huge pages asked for at boot", "count", "hugetlb.%s.boot_requested", hs.name);
+    e.fmt(hs.boot_failed, "boot huge pages that could not be allocated", "count", "hugetlb.%s.boot_failed", hs.name);
+    e.fmt(hs.faults, "faults that mapped a huge page", "count", "hugetlb.%s.faults", hs.name);
+    e.fmt(hs.cow, "copy-on-write copies of huge pages", "count", "hugetlb.%s.cow", hs.name);
+    e.fmt(hs.reuse, "write faults that made a huge page writable in place", "count", "hugetlb.%s.reuse", hs.name);
+    e.fmt(hs.fault_sigbus, "faults with no huge page to give (SIGBUS)", "count", "hugetlb.%s.fault_sigbus", hs.name);
+    e.fmt(hs.reserve_failed, "mmaps refused for lack of huge pages (ENOMEM)", "count", "hugetlb.%s.reserve_failed",
+          hs.name);
+    e.fmt(hs.surplus_allocs, "surplus huge pages allocated", "count", "hugetlb.%s.surplus_allocs", hs.name);
+    for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
+      e.fmt(hs.nr_huge_pages_node[n], "huge pages of the node's pool", "count", "hugetlb.%s.node%u.nr_hugepages",
+            hs.name, n);
+      e.fmt(hs.free_huge_pages_node[n], "free huge pages of the node", "count", "hugetlb.%s.node%u.free_hugepages",
+            hs.name, n);
+      e.fmt(hs.surplus_huge_pages_node[n], "surplus huge pages of the node", "count",
+            "hugetlb.%s.node%u.surplus_hugepages", hs.name, n);
+    }
+  }
 
   const SlabStats& ss0 = slab_.stats();
   e("slab.kmalloc_large", ss0.kmalloc_large, "kmalloc requests above 8 KiB served by the page allocator", "count");
@@ -383,7 +481,6 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   const MigrateStats& mgs = migrate_.stats();
   e("migrate.succeeded", mgs.succeeded, "pages migrated", "count");
   e("migrate.failed", mgs.failed, "pages not migrated", "count");
-  e("migrate.busy", mgs.busy, "pages mapped by an address space running on another CPU", "count");
   e("migrate.freed_under_us", mgs.freed_under_us, "isolated pages unmapped before migration", "count");
   e("migrate.copy_errors", mgs.copy_errors, "pages whose contents could not be read (poison)", "count");
 
@@ -410,7 +507,11 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("task.sigsegv", kstats_.sigsegv, "processes killed by SIGSEGV", "count");
   e("task.sigbus", kstats_.sigbus, "processes killed by SIGBUS", "count");
   e("task.sigkill", kstats_.sigkill, "processes killed by SIGKILL", "count");
-  e("task.live", nr_tasks_, "processes alive", "count");
+  e("task.live", nr_tasks_, "tasks (threads) alive", "count");
+  e("task.forked", kstats_.forked, "processes created by fork", "count");
+  e("task.threads", kstats_.threads, "threads created by clone", "count");
+  e("task.group_kills", kstats_.group_kills, "threads ended with their group (exit_group, fatal signals)", "count");
+  e("task.pending_reaps", kstats_.pending_reaps, "threads ended later by their own CPU (they were running)", "count");
 
   const SchedStats sst = sched_.stats();
   e("sched.switches", sst.switches, "task switches", "count");
@@ -420,8 +521,13 @@ void Kernel::visit_stats(StatVisitor& vis) const {
   e("syscall.total", kstats_.sys_total, "system calls", "count");
   e("syscall.mmap", kstats_.sys_mmap, "mmap system calls", "count");
   e("syscall.munmap", kstats_.sys_munmap, "munmap system calls", "count");
+  e("syscall.mprotect", kstats_.sys_mprotect, "mprotect system calls", "count");
+  e("syscall.madvise", kstats_.sys_madvise, "madvise system calls", "count");
+  e("syscall.fork", kstats_.sys_fork, "fork system calls", "count");
+  e("syscall.clone", kstats_.sys_clone, "clone system calls", "count");
   e("syscall.getpid", kstats_.sys_getpid, "getpid system calls", "count");
   e("syscall.exit", kstats_.sys_exit, "exit system calls", "count");
+  e("syscall.exit_group", kstats_.sys_exit_group, "exit_group system calls", "count");
   e("syscall.enosys", kstats_.sys_enosys, "system calls not implemented (ENOSYS)", "count");
 
   e("mce.total", kstats_.mce_total, "machine checks", "count");
@@ -497,6 +603,12 @@ bool Kernel::proc_show(const char* name, TextSink& sink) const {
                        // value; HardwareCorrupted is its own format.
                        if (str_eq(label, "HardwareCorrupted")) {
                          out.printf("HardwareCorrupted: %5lu kB\n", static_cast<unsigned long>(kb));
+                         return;
+                       }
+                       if (meminfo_is_count(label)) {
+                         char c[32];
+                         fw::snprintf(c, sizeof c, "%s:", label);
+                         out.printf("%-16s   %5lu\n", c, static_cast<unsigned long>(kb));
                          return;
                        }
                        char l[32];
@@ -582,10 +694,15 @@ bool Kernel::proc_show(const char* name, TextSink& sink) const {
     if (!mm) return false;
     for (const list_head* p = mm->mmap.next; p != &mm->mmap; p = p->next) {
       const vm_area_struct* v = list_entry(const_cast<list_head*>(p), vm_area_struct, vm_list);
-      out.printf("%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu \n", static_cast<unsigned long>(v->vm_start),
+      // Linux names the hidden files behind shared and hugetlb memory.
+      const char* name = (v->vm_flags & VM_HUGETLB) ? "/anon_hugepage (deleted)"
+                         : v->vm_obj               ? "/dev/zero (deleted)"
+                                                   : "";
+      out.printf("%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu %s\n", static_cast<unsigned long>(v->vm_start),
                  static_cast<unsigned long>(v->vm_end), (v->vm_flags & VM_READ) ? 'r' : '-',
                  (v->vm_flags & VM_WRITE) ? 'w' : '-', (v->vm_flags & VM_EXEC) ? 'x' : '-',
-                 (v->vm_flags & VM_MAYSHARE) ? 's' : 'p', 0ul, 0u, 0u, 0ul);
+                 (v->vm_flags & VM_MAYSHARE) ? 's' : 'p', static_cast<unsigned long>(v->vm_obj ? v->vm_pgoff << 12 : 0),
+                 0u, 0u, 0ul, name);
     }
     return true;
   }

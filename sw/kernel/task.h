@@ -1,6 +1,7 @@
-// Tasks (Linux's task_struct, reduced to what the foundation needs): one
-// single-threaded user process per task, with its own mm, pinned to the CPU
-// it was spawned on. Allocated from an object cache in simulated DRAM.
+// Tasks (Linux's task_struct, reduced): a thread of a user process, pinned
+// to the CPU it was created on. The threads of a process (thread group,
+// tgid = the first thread's pid) share its mm; fork gives a new process
+// with a copy. Allocated from an object cache in simulated DRAM.
 #pragma once
 
 #include <stdint.h>
@@ -27,8 +28,15 @@ struct task_struct {
   TaskState state;
   unsigned cpu;
   char comm[TASK_COMM_LEN];
+  int tgid;    // the process (thread group): getpid()
   mm_struct* mm;
   void* user;  // the platform's context for the task (opaque)
+  // The thread group is ending (exit_group or a fatal signal from another
+  // thread) while this thread runs on another CPU: it is reaped the next
+  // time its CPU enters the firmware (fault, exit, schedule).
+  bool exit_pending;
+  int exit_signal;
+  int exit_code;
   uint64_t nvcsw;   // switches away while still runnable (preemptions)
   uint64_t nswitch_in;
   uint64_t start_ns;

@@ -22,6 +22,12 @@ class SpinLock {
     }
     owner_ = me;
   }
+  // Takes the lock when it is free; false (nothing held) otherwise.
+  bool try_lock(hal::Hal& h) {
+    if (__atomic_exchange_n(&locked_, static_cast<uint8_t>(1), __ATOMIC_ACQUIRE)) return false;
+    owner_ = static_cast<int>(h.cpu());
+    return true;
+  }
   void unlock() {
     owner_ = -1;
     __atomic_store_n(&locked_, static_cast<uint8_t>(0), __ATOMIC_RELEASE);

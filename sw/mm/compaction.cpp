@@ -9,6 +9,7 @@
 #include "sw/mm/migrate.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/pcp.h"
+#include "sw/mm/shmem.h"
 #include "sw/mm/vmstat.h"
 #include "sw/mm/watermark.h"
 
@@ -175,11 +176,13 @@ void Compaction::isolate_migratepages_block(hal::Hal& h, compact_control* cc, ui
       nr_scanned += n - 1;
       continue;
     }
-    if (PageHead(p) && !PageLRU(p)) {  // compound pages: not migratable yet (THP, issue 6)
+    // Huge pages (THP, hugetlb) already fill a pageblock: left alone.
+    if (PageHead(p)) {
       low_pfn += compound_nr(p) - 1;
       continue;
     }
-    if (!PageLRU(p) || !PageAnon(p)) continue;
+    if (PageTail(p)) continue;
+    if (!PageLRU(p) || (!PageAnon(p) && !page_mapping_obj(p))) continue;
     if (!lru.isolate(h, p)) continue;
     list_add_tail(&p->lru, &cc->migratepages);
     ++cc->nr_migratepages;
@@ -270,7 +273,11 @@ void Compaction::isolate_freepages(hal::Hal& h, compact_control* cc) {
   uint64_t block_start = pageblock_start_pfn(isolate_start);
   uint64_t block_end = min(block_start + pageblock_nr_pages, z->zone_end_pfn());
   const uint64_t low_pfn = pageblock_end_pfn(cc->migrate_pfn);
-  unsigned stride = cc->mode == MIGRATE_ASYNC ? COMPACT_CLUSTER_MAX : 1;
+  // Linux's strides are powers of two; here they are odd (1, 3, 7, 15, 31),
+  // so free pages interleaved with used ones (every other pfn) are not
+  // missed once the stride has grown. Linux finds those from the free lists
+  // (fast_isolate_freepages), which this model does not do.
+  unsigned stride = cc->mode == MIGRATE_ASYNC ? COMPACT_CLUSTER_MAX - 1 : 1;
   // Down from the top, block by block, until there are enough targets or
   // the migration scanner is reached.
   for (;;) {
@@ -290,7 +297,7 @@ void Compaction::isolate_freepages(hal::Hal& h, compact_control* cc) {
         break;
       }
       if (s < block_end) break;  // isolation failed early (watermark)
-      stride = nr ? 1 : min<unsigned>(COMPACT_CLUSTER_MAX, stride << 1);
+      stride = nr ? 1 : min<unsigned>(COMPACT_CLUSTER_MAX - 1, stride * 2 + 1);
     }
     if (block_start < pageblock_nr_pages) {
       isolate_start = 0;

@@ -29,6 +29,13 @@ class PgTable;
 class Tlb;
 class Memory;
 class Mmap;
+class Shmem;
+class Hugetlb;
+class HugeMemory;
+class Khugepaged;
+class Fork;
+class Mprotect;
+class Madvise;
 struct Params;
 struct VmStat;
 struct kmem_cache;
@@ -56,6 +63,13 @@ struct MmContext {
   Tlb* tlb = nullptr;
   Memory* memory = nullptr;
   Mmap* mmap = nullptr;
+  Shmem* shmem = nullptr;              // shared anonymous memory objects
+  Hugetlb* hugetlb = nullptr;          // hugetlbfs pools and faults
+  HugeMemory* huge_memory = nullptr;   // transparent huge pages
+  Khugepaged* khugepaged = nullptr;
+  Fork* fork = nullptr;
+  Mprotect* mprotect = nullptr;
+  Madvise* madvise = nullptr;
   VmStat* vmstat = nullptr;
   kmem_cache* mm_cachep = nullptr;
   kmem_cache* vma_cachep = nullptr;

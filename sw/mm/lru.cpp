@@ -8,27 +8,30 @@ namespace fw {
 
 void Lru::add(hal::Hal& h, page* p) {
   pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
+  const int64_t nr = static_cast<int64_t>(compound_nr(p));  // a THP counts its pages
   LockGuard g(pg.lru_lock, h);
   SetPageFlag(p, PG_lru);
   list_add(&p->lru, &pg.lru[LRU_INACTIVE_ANON]);
-  ctx_->vmstat->mod(pg.node_id, NR_INACTIVE_ANON, 1);
-  ++ctx_->nodes->page_zone(p)->vm_stat[NR_ZONE_INACTIVE_ANON];
+  ctx_->vmstat->mod(pg.node_id, NR_INACTIVE_ANON, nr);
+  ctx_->nodes->page_zone(p)->vm_stat[NR_ZONE_INACTIVE_ANON] += nr;
 }
 
 void Lru::del(hal::Hal& h, page* p) {
   pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
   LockGuard g(pg.lru_lock, h);
   if (!PageLRU(p)) return;
+  const int64_t nr = static_cast<int64_t>(compound_nr(p));
   ClearPageFlag(p, PG_lru);
   list_del(&p->lru);
-  ctx_->vmstat->mod(pg.node_id, NR_INACTIVE_ANON, -1);
-  --ctx_->nodes->page_zone(p)->vm_stat[NR_ZONE_INACTIVE_ANON];
+  ctx_->vmstat->mod(pg.node_id, NR_INACTIVE_ANON, -nr);
+  ctx_->nodes->page_zone(p)->vm_stat[NR_ZONE_INACTIVE_ANON] -= nr;
 }
 
 bool Lru::isolate(hal::Hal& h, page* p) {
   pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
   LockGuard g(pg.lru_lock, h);
-  if (!PageLRU(p) || !get_page_unless_zero(p)) return false;
+  // Huge pages are not migrated (compaction leaves them alone).
+  if (!PageLRU(p) || PageCompound(p) || !get_page_unless_zero(p)) return false;
   ClearPageFlag(p, PG_lru);
   list_del(&p->lru);
   SetPageFlag(p, PG_isolated);
@@ -46,8 +49,9 @@ void Lru::isolation_done(page* p) {
 
 void Lru::putback(hal::Hal& h, page* p) {
   isolation_done(p);
-  // Unmapped meanwhile: the reference we hold is the last, nothing to keep.
-  if (page_mapped(p)) add(h, p);
+  // Unmapped meanwhile (and not held by a shared-memory object): the
+  // reference we hold is the last, nothing to keep.
+  if (page_mapped(p) || page_ref_count(p) > 1) add(h, p);
   ctx_->page_alloc->put_page(h, p);
 }
 

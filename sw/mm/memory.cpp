@@ -1,15 +1,19 @@
 #include "sw/mm/memory.h"
+#include "sw/mm/mmzone.h"
 
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/list.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/huge_memory.h"
+#include "sw/mm/hugetlb.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/migrate.h"
 #include "sw/mm/mmap.h"
 #include "sw/mm/page_alloc.h"
-#include "sw/mm/rmap.h"
 #include "sw/mm/pgtable.h"
+#include "sw/mm/rmap.h"
+#include "sw/mm/shmem.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
 
@@ -24,6 +28,45 @@ uint64_t vm_get_page_prot(uint64_t vm_flags, bool nx) {
   if (!(vm_flags & VM_EXEC) && nx) prot |= PTE_NX;
   return prot;
 }
+
+// ---------------------------------------------------------------- mmu_gather
+
+void ZapGather::cleared(uint64_t va, unsigned shift) {
+  const uint64_t size = 1ull << shift;
+  if (va < start_) start_ = va;
+  if (va + size > end_) end_ = va + size;
+  if (shift < min_shift_) min_shift_ = shift;
+  if (shift > max_shift_) max_shift_ = shift;
+  ++entries;
+}
+
+void ZapGather::defer_put(hal::Hal& h, page* p) {
+  if (nr_ == kBatch) flush(h);
+  batch_[nr_++] = p;
+}
+
+void ZapGather::release(hal::Hal& h) {
+  for (unsigned i = 0; i < nr_; ++i) ctx_->page_alloc->put_page(h, batch_[i]);
+  nr_ = 0;
+}
+
+void ZapGather::flush(hal::Hal& h) {
+  if (end_ > start_ && !no_flush) {
+    // Mixed entry sizes are flushed at 4 KiB stride (which covers all).
+    const unsigned stride = min_shift_ == max_shift_ ? min_shift_ : PAGE_SHIFT;
+    ctx_->tlb->flush_tlb_mm_range(h, mm_, start_, end_, stride, freed_tables);
+  } else if (freed_tables && !no_flush) {
+    ctx_->tlb->flush_tlb_mm_range(h, mm_, 0, 0, PAGE_SHIFT, true);
+  }
+  start_ = ~0ull;
+  end_ = 0;
+  min_shift_ = 64;
+  max_shift_ = 0;
+  freed_tables = false;
+  release(h);
+}
+
+// ---------------------------------------------------------------- faults
 
 namespace {
 
@@ -40,49 +83,20 @@ const char* access_error(uint32_t ec, const vm_area_struct* vma) {
   return nullptr;
 }
 
-// Collects the pages of cleared PTEs; their references are dropped only
-// after the TLB flush (Linux's mmu_gather), in batches of what one page of
-// pointers holds.
-class ZapGather final : public PteZapVisitor {
- public:
-  static constexpr unsigned kBatch = 510;  // Linux MAX_GATHER_BATCH
-  ZapGather(MmContext* ctx, mm_struct* mm) : ctx_(ctx), mm_(mm) {}
-  void leaf(hal::Hal& h, uint64_t va, uint64_t pte, unsigned level) override {
-    const uint64_t size = level_size(level);
-    if (va < start_) start_ = va;
-    if (va + size > end_) end_ = va + size;
-    ++count_;
-    page* p = ctx_->nodes->pfn_to_page((pte & ctx_->pgtable->phys_mask()) >> PAGE_SHIFT);
-    if (!p || PageReserved(p)) return;  // not RAM the allocator owns
-    if (PageAnon(p)) --mm_->rss_anon;
-    ctx_->rmap->page_remove_rmap(p);
-    if (nr_ == kBatch) flush(h, false);
-    batch_[nr_++] = p;
-  }
-  // Flushes what was cleared since the last flush, then drops the pages'
-  // references.
-  void flush(hal::Hal& h, bool freed_tables) {
-    if (end_ > start_) ctx_->tlb->flush_range(h, mm_, start_, end_, freed_tables);
-    start_ = ~0ull;
-    end_ = 0;
-    release(h);
-  }
-  void release(hal::Hal& h) {
-    for (unsigned i = 0; i < nr_; ++i) ctx_->page_alloc->put_page(h, batch_[i]);
-    nr_ = 0;
-  }
-  bool pending() const { return end_ > start_; }
-  uint64_t count_ = 0;
-
- private:
-  MmContext* ctx_;
-  mm_struct* mm_;
-  uint64_t start_ = ~0ull, end_ = 0;
-  page* batch_[kBatch];
-  unsigned nr_ = 0;
-};
-
 }  // namespace
+
+bool Memory::init_zero_page(hal::Hal& h) {
+  page* p = ctx_->page_alloc->alloc_pages(h, GFP_KERNEL | __GFP_ZERO, 0);
+  if (!p) return false;
+  zero_pfn_ = ctx_->nodes->page_to_pfn(p);
+  return true;
+}
+
+FaultResult Memory::oom(const char* why) {
+  ++stats_.oom;
+  ctx_->vmstat->count(PGFAULT_OOM);
+  return {FaultKind::oom, why};
+}
 
 FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint32_t ec) {
   ++stats_.faults;
@@ -113,16 +127,58 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
     ctx_->vmstat->count(PGFAULT_SIGSEGV);
     return {FaultKind::sigsegv_accerr, why};
   }
+  return fault_locked(h, mm, vma, addr, (ec & PF_W) != 0);
+}
 
+FaultResult Memory::fault_locked(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, bool write) {
+  if (vma->vm_flags & VM_HUGETLB) return ctx_->hugetlb->hugetlb_fault(h, mm, vma, addr, write);
   PgTable& pt = *ctx_->pgtable;
-  uint64_t pte_pa;
-  const int r = pt.walk_to(h, mm->pgd, addr, LEVEL_PT, true, _PAGE_TABLE, false, &pte_pa, &mm->pgtables);
-  if (r == -ENOMEM) {
-    ++stats_.oom;
-    ctx_->vmstat->count(PGFAULT_OOM);
-    return {FaultKind::oom, "out of memory for a page table"};
+  HugeMemory& thp = *ctx_->huge_memory;
+
+  // The PMD level: transparent huge pages.
+  uint64_t pmd_pa = 0;
+  int r = pt.walk_to(h, mm->pgd, addr, LEVEL_PD, true, _PAGE_TABLE, false, &pmd_pa, &mm->pgtables);
+  if (r == -ENOMEM) return oom("out of memory for a page table");
+  if (r) {
+    ++stats_.sigbus;
+    return {FaultKind::sigbus, r == -EEXIST ? "a huge leaf above the PMD in a non-hugetlb mapping"
+                                            : "page table unreadable (memory error)"};
   }
-  if (r == -EEXIST) {  // a large leaf maps it (issue 6): nothing to add
+  uint64_t pmd;
+  if (!pt.read_entry(h, pmd_pa, &pmd)) {
+    ++stats_.sigbus;
+    return {FaultKind::sigbus, "page table unreadable (memory error)"};
+  }
+  const uint64_t haddr = addr & ~(SIZE_2M - 1);
+  if (!pmd && thp.vma_allowable(vma) && thp.vma_suitable(vma, haddr)) {
+    const FaultResult fr = thp.do_huge_pmd_anonymous_page(h, mm, vma, haddr, pmd_pa, write);
+    if (fr.kind != FaultKind::fallback) return fr;
+    if (!pt.read_entry(h, pmd_pa, &pmd)) pmd = 0;
+  }
+  if (pmd && (pmd & PTE_PS)) {
+    if (!pte_present(pmd)) {
+      // PROT_NONE huge entry in an accessible VMA cannot be (mprotect
+      // changes both); a leftover of a race: the access retries.
+      ++stats_.spurious;
+      ctx_->vmstat->count(PGFAULT_SPURIOUS);
+      return {FaultKind::spurious, "huge PROT_NONE entry"};
+    }
+    if (write && !(pmd & PTE_RW)) {
+      const FaultResult fr = thp.do_huge_pmd_wp_page(h, mm, vma, haddr, pmd_pa, pmd);
+      if (fr.kind != FaultKind::fallback) return fr;
+      // Split into a page table: go on at the PTE level.
+    } else {
+      ++stats_.spurious;
+      ctx_->vmstat->count(PGFAULT_SPURIOUS);
+      return {FaultKind::spurious, "large page present"};
+    }
+  }
+
+  // The PTE level.
+  uint64_t pte_pa;
+  r = pt.walk_to(h, mm->pgd, addr, LEVEL_PT, true, _PAGE_TABLE, false, &pte_pa, &mm->pgtables);
+  if (r == -ENOMEM) return oom("out of memory for a page table");
+  if (r == -EEXIST) {  // mapped huge meanwhile
     ++stats_.spurious;
     ctx_->vmstat->count(PGFAULT_SPURIOUS);
     return {FaultKind::spurious, "large page present"};
@@ -136,7 +192,6 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
     ++stats_.sigbus;
     return {FaultKind::sigbus, "page table unreadable (memory error)"};
   }
-  const bool write = (ec & PF_W) != 0;
   if (is_migration_entry(pte)) {
     // The page is being migrated: let the migrating CPU finish, then the
     // access retries (and faults again while the entry is there).
@@ -145,83 +200,352 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
     h.cpu_relax();
     return {FaultKind::spurious, "migration entry"};
   }
-  if (!(pte & PTE_P)) return do_anonymous_page(h, mm, vma, addr, pte_pa, write);
-
-  if (write && !(pte & PTE_RW)) {
-    // An exclusive anonymous page in a writable mapping: make it writable
-    // (copy-on-write of shared pages arrives with fork, issue 6).
-    pt.write_entry(h, pte_pa, pte | PTE_RW | PTE_D);
-    ++stats_.write_upgrade;
-    return {FaultKind::handled, "write upgrade"};
+  if (!pte) {
+    if (vma->vm_obj) return do_shared_fault(h, mm, vma, addr, pte_pa, write);
+    return do_anonymous_page(h, mm, vma, addr, pte_pa, write);
   }
+  if (!pte_present(pte)) {
+    ++stats_.spurious;
+    ctx_->vmstat->count(PGFAULT_SPURIOUS);
+    return {FaultKind::spurious, "PROT_NONE entry"};
+  }
+  if (write && !(pte & PTE_RW)) return do_wp_page(h, mm, vma, addr, pte_pa, pte);
   // The entry allows the access: the TLB held a stale entry. The fault
   // itself dropped it (x86 invalidates the faulting translation).
   ++stats_.spurious;
-  ++ctx_->vmstat->event[PGFAULT_SPURIOUS];
+  ctx_->vmstat->count(PGFAULT_SPURIOUS);
   return {FaultKind::spurious, "spurious"};
 }
 
 FaultResult Memory::do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr,
                                       uint64_t pte_pa, bool write) {
-  (void)write;
-  // The VMA needs an anon_vma before its first page (the reverse map).
-  if (ctx_->rmap->anon_vma_prepare(h, vma)) {
-    ++stats_.oom;
-    ctx_->vmstat->count(PGFAULT_OOM);
-    return {FaultKind::oom, "out of memory for an anon_vma"};
+  PgTable& pt = *ctx_->pgtable;
+  if (!write) {
+    // Reads of untouched private memory share the zero page, read-only;
+    // the first write copies it.
+    const uint64_t pte = PFN_PHYS(zero_pfn_) | vma->vm_page_prot;
+    LockGuard g(mm->page_table_lock, h);
+    uint64_t cur;
+    if (!pt.read_entry(h, pte_pa, &cur) || cur) return {FaultKind::spurious, "populated meanwhile"};
+    pt.write_entry(h, pte_pa, pte & ~PTE_RW);
+    ++stats_.zero_page;
+    ctx_->vmstat->count(PGFAULT_ZERO_PAGE);
+    return {FaultKind::handled, "zero page"};
   }
+  // The VMA needs an anon_vma before its first page (the reverse map).
+  if (ctx_->rmap->anon_vma_prepare(h, vma)) return oom("out of memory for an anon_vma");
   // Zeroed through the HAL (__GFP_ZERO), so a poisoned page is noticed and
   // kept out of use instead of being mapped.
   page* p = ctx_->page_alloc->alloc_pages(h, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0);
-  if (!p) {
-    ++stats_.oom;
-    ctx_->vmstat->count(PGFAULT_OOM);
-    return {FaultKind::oom, "out of memory for an anonymous page"};
-  }
-  uint64_t pte = ctx_->nodes->page_to_phys(p) | vma->vm_page_prot;
+  if (!p) return oom("out of memory for an anonymous page");
   // As Linux's do_anonymous_page: a fresh private page of a writable
   // mapping is mapped writable and dirty (it has no copy anywhere else).
+  uint64_t pte = ctx_->nodes->page_to_phys(p) | vma->vm_page_prot;
   if (vma->vm_flags & VM_WRITE) pte |= PTE_RW | PTE_D;
-  ctx_->rmap->folio_add_new_anon_rmap(p, vma, addr);
-  ctx_->lru->add(h, p);
-  if (!ctx_->pgtable->write_entry(h, pte_pa, pte)) {
-    ctx_->rmap->page_remove_rmap(p);
-    ctx_->page_alloc->put_page(h, p);
-    ++stats_.sigbus;
-    return {FaultKind::sigbus, "page table unwritable (memory error)"};
+  {
+    LockGuard g(mm->page_table_lock, h);
+    uint64_t cur;
+    if (!pt.read_entry(h, pte_pa, &cur) || cur) {
+      ctx_->page_alloc->put_page(h, p);
+      return {FaultKind::spurious, "populated meanwhile"};
+    }
+    ctx_->rmap->folio_add_new_anon_rmap(p, vma, addr);
+    ctx_->lru->add(h, p);
+    if (!pt.write_entry(h, pte_pa, pte)) {
+      ctx_->rmap->page_remove_rmap(p);
+      ctx_->page_alloc->put_page(h, p);
+      ++stats_.sigbus;
+      return {FaultKind::sigbus, "page table unwritable (memory error)"};
+    }
+    ++mm->rss_anon;
+    if (mm->rss_anon > mm->hiwater_rss) mm->hiwater_rss = mm->rss_anon;
   }
-  ++mm->rss_anon;
-  if (mm->rss_anon > mm->hiwater_rss) mm->hiwater_rss = mm->rss_anon;
   ctx_->vmstat->count(PGFAULT_ANON);
   ++stats_.anon;
   return {FaultKind::handled, "anonymous page"};
 }
 
-uint64_t Memory::unmap_region(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t floor,
-                              uint64_t ceiling, list_head* vmas) {
+FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                                    bool write) {
+  address_space* obj = vma->vm_obj;
+  const uint64_t index = linear_page_index(vma, addr);
+  page* p = ctx_->shmem->get_page(h, obj, index);  // with a reference: the mapping's
+  if (!p) return oom("out of memory for a shared-memory page");
+  uint64_t pte = ctx_->nodes->page_to_phys(p) | vma->vm_page_prot;
+  if (write) pte |= PTE_D;
   PgTable& pt = *ctx_->pgtable;
-  ZapGather gather(ctx_, mm);
-  pt.zap_range(h, mm->pgd, start, end, &gather);
+  LockGuard g(mm->page_table_lock, h);
+  uint64_t cur;
+  if (!pt.read_entry(h, pte_pa, &cur) || cur) {
+    ctx_->page_alloc->put_page(h, p);
+    return {FaultKind::spurious, "populated meanwhile"};
+  }
+  ctx_->rmap->page_add_file_rmap(p);
+  pt.write_entry(h, pte_pa, pte);
+  ++mm->rss_shmem;
+  ++stats_.shmem;
+  ctx_->vmstat->count(PGFAULT_SHMEM);
+  return {FaultKind::handled, "shared memory page"};
+}
+
+FaultResult Memory::do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                               uint64_t pte) {
+  PgTable& pt = *ctx_->pgtable;
+  const uint64_t pfn = (pte & pt.phys_mask()) >> PAGE_SHIFT;
+  if (vma->vm_flags & VM_SHARED) {
+    // Shared memory is never copied: writable again (after mprotect).
+    LockGuard g(mm->page_table_lock, h);
+    uint64_t cur;
+    if (!pt.read_entry(h, pte_pa, &cur) || cur != pte) return {FaultKind::spurious, "changed meanwhile"};
+    pt.write_entry(h, pte_pa, pte | PTE_RW | PTE_D);
+    ++stats_.write_upgrade;
+    return {FaultKind::handled, "shared write"};
+  }
+  if (pfn == zero_pfn_) return wp_page_copy(h, mm, vma, addr, pte_pa, pte, nullptr);
+  page* p = ctx_->nodes->pfn_to_page(pfn);
+  if (!p) {
+    ++stats_.sigbus;
+    return {FaultKind::sigbus, "write to a page outside the memory map"};
+  }
+  // The only mapping and the only reference: keep the page (Linux
+  // wp_can_reuse_anon_folio). A page still inside a compound page (a THP
+  // whose split failed) is always copied.
+  if (PageAnon(p) && !PageCompound(p) && page_mapcount(p) == 1 && page_ref_count(p) == 1) {
+    LockGuard g(mm->page_table_lock, h);
+    uint64_t cur;
+    if (!pt.read_entry(h, pte_pa, &cur) || cur != pte) return {FaultKind::spurious, "changed meanwhile"};
+    pt.write_entry(h, pte_pa, pte | PTE_RW | PTE_D);
+    ++stats_.reuse;
+    ++stats_.write_upgrade;
+    ctx_->vmstat->count(PGREUSE);
+    return {FaultKind::handled, "write upgrade"};
+  }
+  return wp_page_copy(h, mm, vma, addr, pte_pa, pte, p);
+}
+
+FaultResult Memory::wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                                 uint64_t pte, page* old) {
+  if (ctx_->rmap->anon_vma_prepare(h, vma)) return oom("out of memory for an anon_vma");
+  PageAlloc& pa = *ctx_->page_alloc;
+  page* np;
+  if (!old) {
+    np = pa.alloc_pages(h, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0);
+    if (!np) return oom("out of memory for a copy-on-write page");
+  } else {
+    np = pa.alloc_pages(h, GFP_HIGHUSER_MOVABLE, 0);
+    if (!np) return oom("out of memory for a copy-on-write page");
+    if (h.phys_copy(ctx_->nodes->page_to_phys(np), PFN_PHYS(ctx_->nodes->page_to_pfn(old)), PAGE_SIZE) !=
+        hal::MemStatus::ok) {
+      pa.put_page(h, np);
+      ++stats_.sigbus;
+      return {FaultKind::sigbus, "copy-on-write of a page holding poison"};
+    }
+  }
+  PgTable& pt = *ctx_->pgtable;
+  {
+    LockGuard g(mm->page_table_lock, h);
+    uint64_t cur;
+    if (!pt.read_entry(h, pte_pa, &cur) || cur != pte) {
+      pa.put_page(h, np);
+      return {FaultKind::spurious, "changed meanwhile"};
+    }
+    const uint64_t npte = ctx_->nodes->page_to_phys(np) | vma->vm_page_prot | PTE_RW | PTE_D;
+    ctx_->rmap->folio_add_new_anon_rmap(np, vma, addr);
+    ctx_->lru->add(h, np);
+    pt.write_entry(h, pte_pa, npte);
+    ++mm->rss_anon;
+    if (old) {
+      if (PageAnon(old)) --mm->rss_anon;
+      else --mm->rss_shmem;
+      ctx_->rmap->page_remove_rmap(old);
+    }
+    if (mm->rss_anon > mm->hiwater_rss) mm->hiwater_rss = mm->rss_anon;
+    // Every CPU must drop the old translation before the old page can go.
+    ctx_->tlb->flush_tlb_page(h, mm, addr & PAGE_MASK);
+  }
+  if (old) pa.put_page(h, old);
+  ++stats_.cow;
+  ctx_->vmstat->count(PGFAULT_COW);
+  return {FaultKind::handled, "copy-on-write"};
+}
+
+// ---------------------------------------------------------------- populate
+
+int Memory::populate_range(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end,
+                           bool write) {
+  if (vma->vm_flags & VM_HUGETLB) return ctx_->hugetlb->populate(h, mm, vma, start, end, write);
+  PgTable& pt = *ctx_->pgtable;
+  for (uint64_t addr = start; addr < end;) {
+    // Already there as asked? (Linux follow_page)
+    PteLookup l;
+    bool done = false;
+    if (pt.lookup(h, mm->pgd, addr, &l) && (!write || (l.entry & PTE_RW))) done = true;
+    if (!done) {
+      const FaultResult fr = fault_locked(h, mm, vma, addr, write);
+      if (fr.kind == FaultKind::oom) return -ENOMEM;
+      if (fr.kind == FaultKind::sigbus || fr.kind == FaultKind::bad_pgtable) return -EFAULT;
+      if (fr.kind == FaultKind::handled) ++stats_.populated;
+      // Check again (a huge page may now cover it; a migration entry may
+      // need another round).
+      if (!pt.lookup(h, mm->pgd, addr, &l) || (write && !(l.entry & PTE_RW))) {
+        if (fr.kind == FaultKind::spurious) continue;
+        return -EFAULT;
+      }
+    }
+    const uint64_t size = level_size(l.level);
+    addr = (addr & ~(size - 1)) + size;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- zapping
+
+void Memory::zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, uint64_t base,
+                           uint64_t start, uint64_t end) {
+  PgTable& pt = *ctx_->pgtable;
+  mm_struct* mm = vma->vm_mm;
+  for (unsigned i = pt_index(start, LEVEL_PT); i < PT_ENTRIES; ++i) {
+    const uint64_t va = base + static_cast<uint64_t>(i) * PAGE_SIZE;
+    if (va >= end) break;
+    const uint64_t epa = table + 8ull * i;
+    uint64_t e;
+    if (!pt.read_entry(h, epa, &e) || !e) continue;
+    pt.write_entry(h, epa, 0);
+    const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
+    page* p = ctx_->nodes->pfn_to_page(pfn);
+    if (is_migration_entry(e)) {
+      // The page belongs to the migration under way (which dropped this
+      // mapping's reference); the entry just goes.
+      if (p && PageAnon(p)) --mm->rss_anon;
+      else if (p) --mm->rss_shmem;
+      continue;
+    }
+    if (!pte_maps_page(e)) continue;
+    g.cleared(va, PAGE_SHIFT);
+    if (pfn == zero_pfn_ || !p || PageReserved(p)) continue;  // not a page this mapping holds
+    if (PageAnon(p)) --mm->rss_anon;
+    else --mm->rss_shmem;
+    ctx_->rmap->page_remove_rmap(p);
+    g.defer_put(h, p);
+  }
+}
+
+void Memory::zap_level(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, unsigned level,
+                       uint64_t base, uint64_t start, uint64_t end) {
+  PgTable& pt = *ctx_->pgtable;
+  const unsigned shift = level_shift(level);
+  const uint64_t size = 1ull << shift;
+  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
+    const uint64_t eb = base + i * size;
+    if (eb >= end) break;
+    const uint64_t epa = table + 8ull * i;
+    uint64_t e;
+    if (!pt.read_entry(h, epa, &e) || !e) continue;
+    const uint64_t s = max(start, eb), t = min(end, eb + size);
+    if (level == LEVEL_PD && (e & PTE_PS)) {
+      // A transparent huge page: the caller split those straddling the ends.
+      if (s != eb || t != eb + size) {
+        ctx_->log->printk(h, LOGLEVEL_ERR, "zap: huge PMD at %#lx only partly in [%#lx, %#lx)",
+                          static_cast<unsigned long>(eb), static_cast<unsigned long>(start),
+                          static_cast<unsigned long>(end));
+        ctx_->huge_memory->split_huge_pmd_locked(h, vma, eb, epa, e);
+        if (!pt.read_entry(h, epa, &e) || (e & PTE_PS)) continue;
+        zap_pte_table(h, g, vma, e & pt.phys_mask(), eb, s, t);
+        continue;
+      }
+      ctx_->huge_memory->zap_huge_pmd(h, g, vma, eb, epa, e);
+      continue;
+    }
+    if (!pte_present(e) || (e & PTE_PS)) continue;  // no table below (a 1 GiB leaf outside hugetlb: not ours)
+    if (level - 1 == LEVEL_PT) zap_pte_table(h, g, vma, e & pt.phys_mask(), eb, s, t);
+    else zap_level(h, g, vma, e & pt.phys_mask(), level - 1, eb, s, t);
+  }
+}
+
+uint64_t Memory::zap_vma_range(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t start, uint64_t end) {
+  mm_struct* mm = vma->vm_mm;
+  start = max(start, vma->vm_start);
+  end = min(end, vma->vm_end);
+  if (start >= end || !mm->pgd) return 0;
+  if (vma->vm_flags & VM_HUGETLB) {
+    // Leaves of the VMA's page size (the range is aligned to it).
+    PgTable& pt = *ctx_->pgtable;
+    const unsigned shift = vma->huge_shift;
+    const unsigned level = shift == 30 ? LEVEL_PDPT : LEVEL_PD;
+    const uint64_t size = 1ull << shift;
+    uint64_t present = 0;
+    LockGuard lk(mm->page_table_lock, h);
+    for (uint64_t a = start & ~(size - 1); a < end; a += size) {
+      uint64_t epa, e;
+      if (pt.walk_to(h, mm->pgd, a, level, false, 0, false, &epa) || !pt.read_entry(h, epa, &e) || !e) continue;
+      pt.write_entry(h, epa, 0);
+      if (!pte_maps_page(e)) continue;
+      g.cleared(a, shift);
+      page* head = ctx_->nodes->pfn_to_page((e & pt.phys_mask()) >> PAGE_SHIFT);
+      if (!head) continue;
+      ++present;
+      mm->rss_huge -= size >> PAGE_SHIFT;
+      ctx_->rmap->folio_remove_rmap_pmd(head);
+      g.defer_put(h, head);
+    }
+    return present;
+  }
+  LockGuard lk(mm->page_table_lock, h);
+  zap_level(h, g, vma, mm->pgd, ctx_->pgtable->levels(), 0, start, end);
+  return 0;
+}
+
+void Memory::unmap_region(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t floor,
+                          uint64_t ceiling, list_head* vmas) {
+  PgTable& pt = *ctx_->pgtable;
+  ZapGather g(ctx_, mm);
+  for (list_head* l = vmas->next; l != vmas; l = l->next) {
+    vm_area_struct* v = list_entry(l, vm_area_struct, vm_list);
+    const uint64_t present = zap_vma_range(h, g, v, start, end);
+    // Private hugetlb reservations of the part that was never faulted in.
+    if ((v->vm_flags & VM_HUGETLB) && v->resv_pages) {
+      const uint64_t pages = (min(end, v->vm_end) - max(start, v->vm_start)) >> v->huge_shift;
+      const uint64_t release = min(v->resv_pages, pages > present ? pages - present : 0);
+      if (release) {
+        v->resv_pages -= release;
+        ctx_->hugetlb->unreserve(h, v->huge_shift, release);
+      }
+    }
+  }
   // No rmap walk may reach the tables once they go.
-  for (list_head* l = vmas->next; l != vmas; l = l->next)
-    ctx_->rmap->unlink_anon_vmas(h, list_entry(l, vm_area_struct, vm_list));
-  const uint64_t tables = pt.free_range(h, mm->pgd, start, end, floor, ceiling);
+  for (list_head* l = vmas->next; l != vmas; l = l->next) {
+    vm_area_struct* v = list_entry(l, vm_area_struct, vm_list);
+    ctx_->rmap->unlink_anon_vmas(h, v);
+    ctx_->shmem->unlink_vma(h, v);
+  }
+  uint64_t tables;
+  {
+    LockGuard lk(mm->page_table_lock, h);
+    tables = pt.free_range(h, mm->pgd, start, end, floor, ceiling);
+  }
   mm->pgtables -= tables;
   // One flush for the entries and the freed tables (paging-structure caches).
-  if (gather.pending()) gather.flush(h, tables != 0);
-  else if (tables) ctx_->tlb->flush_range(h, mm, start, start, true);
-  gather.release(h);
-  return gather.count_;
+  g.freed_tables = tables != 0;
+  g.flush(h);
+}
+
+void Memory::zap_page_range(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end) {
+  ZapGather g(ctx_, mm);
+  zap_vma_range(h, g, vma, start, end);
+  g.flush(h);
 }
 
 void Memory::exit_mmap_tables(hal::Hal& h, mm_struct* mm) {
-  PgTable& pt = *ctx_->pgtable;
   // Nobody has the tables loaded any more: no flush before dropping the
   // pages. Stale entries tagged with the PCID die when the PCID is next
   // loaded (its generation starts over).
-  ZapGather gather(ctx_, mm);
-  pt.zap_range(h, mm->pgd, 0, pt.user_top(), &gather);
-  gather.release(h);
+  ZapGather g(ctx_, mm);
+  g.no_flush = true;
+  ctx_->mmap->for_each_vma(mm, [&](vm_area_struct* v) {
+    zap_vma_range(h, g, v, v->vm_start, v->vm_end);
+    return true;
+  });
+  g.flush(h);
 }
 
 void Memory::free_all_pgtables(hal::Hal& h, mm_struct* mm) {

@@ -1,15 +1,26 @@
 // Page-fault handling and unmapping (Linux mm/memory.c with the x86 entry
 // of arch/x86/mm/fault.c): find the VMA, check the access against it,
-// demand-page anonymous memory; zap PTEs, free the pages after the TLB
-// flush, free page tables no longer needed.
+// demand-page anonymous memory (reads of untouched private memory map the
+// shared zero page read-only; writes get a zeroed page), copy-on-write
+// (the zero page and pages shared after fork are copied on write; a page
+// with a single owner is reused in place), shared anonymous memory from its
+// object, hugetlb and transparent huge pages through their subsystems;
+// zapping PTEs with the pages dropped only after the TLB flush (mmu_gather),
+// freeing page tables no longer needed.
+//
+// Locking: the caller's mmap_lock covers the VMA set; every page-table
+// change holds the mm's page_table_lock, which the reverse-map side
+// (migration, THP splits) takes too. Pages and tables are allocated before
+// taking it (an allocation may compact, and compaction takes it).
 #pragma once
 
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
-#include "sw/mm/context.h"
 #include "sw/lib/list.h"
+#include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
+#include "sw/mm/page.h"
 
 namespace fw {
 
@@ -18,10 +29,11 @@ enum class FaultKind : uint8_t {
   spurious,        // the PTE already allowed the access (stale TLB)
   sigsegv_maperr,  // no mapping at the address
   sigsegv_accerr,  // the mapping forbids the access
-  sigbus,          // the page tables could not be read (memory error)
+  sigbus,          // the page tables could not be read (memory error), no hugetlb page
   oom,             // no memory for the page or a page table
   bad_pgtable,     // reserved bit set in a paging entry
   kernel_mode,     // a supervisor-mode fault on a user address
+  fallback,        // (internal) a huge-page path gave up: map 4 KiB pages
 };
 
 struct FaultResult {
@@ -32,8 +44,12 @@ struct FaultResult {
 struct FaultStats {
   uint64_t faults = 0;
   uint64_t anon = 0;        // pages demand-allocated
+  uint64_t zero_page = 0;   // reads that mapped the zero page
+  uint64_t cow = 0;         // copy-on-write copies (of the zero page too)
+  uint64_t reuse = 0;       // write faults that kept the page (sole owner)
+  uint64_t shmem = 0;       // shared-memory pages mapped
   uint64_t spurious = 0;
-  uint64_t write_upgrade = 0;
+  uint64_t write_upgrade = 0;  // write faults that made a present page writable
   uint64_t maperr = 0;
   uint64_t accerr = 0;
   uint64_t sigbus = 0;
@@ -41,37 +57,97 @@ struct FaultStats {
   uint64_t bad_pgtable = 0;
   uint64_t kernel_mode = 0;
   uint64_t migration_wait = 0;  // faults on a page under migration
+  uint64_t populated = 0;       // pages faulted in by MAP_POPULATE / MADV_POPULATE_*
 };
 
 // PTE bits of a mapping with these vm_flags (Linux's protection_map for
 // x86: private writable mappings are read-only until written).
 uint64_t vm_get_page_prot(uint64_t vm_flags, bool nx);
 
+// Linux's mmu_gather: entries cleared are flushed from every TLB before the
+// pages they mapped are released, in batches of what one page of pointers
+// holds.
+class ZapGather {
+ public:
+  static constexpr unsigned kBatch = 510;  // Linux MAX_GATHER_BATCH
+  ZapGather(MmContext* ctx, mm_struct* mm) : ctx_(ctx), mm_(mm) {}
+  // An entry of 2^shift bytes at va was cleared.
+  void cleared(uint64_t va, unsigned shift);
+  // A reference to drop once the flush is done.
+  void defer_put(hal::Hal& h, page* p);
+  // Flushes what was cleared since the last flush, then drops the pages.
+  void flush(hal::Hal& h);
+  bool pending() const { return end_ > start_; }
+  bool freed_tables = false;
+  bool no_flush = false;  // teardown: the mm is loaded nowhere
+  uint64_t entries = 0;
+
+ private:
+  void release(hal::Hal& h);
+  MmContext* ctx_;
+  mm_struct* mm_;
+  uint64_t start_ = ~0ull, end_ = 0;
+  unsigned min_shift_ = 64, max_shift_ = 0;
+  page* batch_[kBatch];
+  unsigned nr_ = 0;
+};
+
 class Memory {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
+  // Boot: the shared zero page.
+  bool init_zero_page(hal::Hal& h);
+  uint64_t zero_pfn() const { return zero_pfn_; }
+  bool is_zero_pfn(uint64_t pfn) const { return pfn == zero_pfn_; }
 
   // The fault of a user access at addr with the x86 error code.
   FaultResult handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint32_t error_code);
+  // The same with mmap_lock held and vma found and checked.
+  FaultResult fault_locked(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, bool write);
 
+  // Faults [start, end) of vma in, as a read or a write would (Linux
+  // populate_vma_page_range / faultin_page_range); mmap_lock held.
+  // 0, -ENOMEM (no memory) or -EFAULT (SIGBUS-like failure).
+  int populate_range(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, bool write);
+
+  // Clears the entries of [start, end) within vma (Linux zap_page_range
+  // for one VMA), handing the pages to g. Huge pages straddling the ends
+  // must have been split by the caller. Returns the present huge leaves
+  // cleared for hugetlb VMAs (reservation accounting), else 0.
+  uint64_t zap_vma_range(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t start, uint64_t end);
   // Unmaps [start, end) of the VMAs on `vmas` (detached from mm, linked by
-  // vm_list; Linux unmap_region): clears the PTEs, unlinks the VMAs from the
-  // reverse map, frees the page tables that only covered [floor, ceiling),
-  // flushes the TLB once and then drops the pages. Returns the entries cleared.
-  uint64_t unmap_region(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t floor, uint64_t ceiling,
-                        list_head* vmas);
+  // vm_list; Linux unmap_region): zaps, unlinks the VMAs from the reverse
+  // maps, frees the page tables that only covered [floor, ceiling), flushes
+  // the TLB once and then drops the pages.
+  void unmap_region(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t floor, uint64_t ceiling,
+                    list_head* vmas);
+  // MADV_DONTNEED: zaps [start, end) of one VMA, flushes, frees.
+  void zap_page_range(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end);
   // Teardown of a whole address space (mm no longer loaded anywhere):
-  // zap everything; then, after the VMAs are unlinked, free every table.
+  // zap every VMA; then, after the VMAs are unlinked, free every table.
   void exit_mmap_tables(hal::Hal& h, mm_struct* mm);
   void free_all_pgtables(hal::Hal& h, mm_struct* mm);
 
+  FaultStats& stats() { return stats_; }
   const FaultStats& stats() const { return stats_; }
 
  private:
   FaultResult do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                                 bool write);
+  FaultResult do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                              bool write);
+  FaultResult do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                         uint64_t pte);
+  FaultResult wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                           uint64_t pte, page* old);
+  FaultResult oom(const char* why);
+  void zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, uint64_t base, uint64_t start,
+                     uint64_t end);
+  void zap_level(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, unsigned level, uint64_t base,
+                 uint64_t start, uint64_t end);
 
   MmContext* ctx_ = nullptr;
+  uint64_t zero_pfn_ = ~0ull;
   FaultStats stats_;
 };
 

@@ -8,6 +8,7 @@
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
+#include "sw/mm/shmem.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
 
@@ -15,24 +16,13 @@ namespace fw {
 
 namespace {
 
-// Finds the PTE of `address` in vma's page tables (0: none).
-uint64_t pte_of(hal::Hal& h, MmContext* ctx, vm_area_struct* vma, uint64_t address, uint64_t* pte) {
+// Finds the PTE of `address` in vma's page tables (0: none, or a huge leaf).
+uint64_t pte_of(hal::Hal& h, MmContext* ctx, vm_area_struct* vma, uint64_t address) {
   uint64_t epa = 0;
   if (!vma->vm_mm || !vma->vm_mm->pgd) return 0;
   if (ctx->pgtable->walk_to(h, vma->vm_mm->pgd, address, x86::LEVEL_PT, false, 0, false, &epa)) return 0;
-  if (!ctx->pgtable->read_entry(h, epa, pte)) return 0;
   return epa;
 }
-
-struct BusyCheck final : RmapVisitor {
-  MmContext* ctx;
-  bool busy = false;
-  explicit BusyCheck(MmContext* c) : ctx(c) {}
-  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t) override {
-    if (ctx->tlb->mm_active_elsewhere(vma->vm_mm, h.cpu())) busy = true;
-    return !busy;
-  }
-};
 
 struct Unmapper final : RmapVisitor {
   MmContext* ctx;
@@ -40,12 +30,19 @@ struct Unmapper final : RmapVisitor {
   uint64_t pfn;
   Unmapper(MmContext* c, page* s) : ctx(c), src(s), pfn(c->nodes->page_to_pfn(s)) {}
   bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    const uint64_t epa = pte_of(h, ctx, vma, address);
+    if (!epa) return true;
+    mm_struct* mm = vma->vm_mm;
+    LockGuard g(mm->page_table_lock, h);
     uint64_t pte = 0;
-    const uint64_t epa = pte_of(h, ctx, vma, address, &pte);
-    if (!epa || !(pte & x86::PTE_P) || ((pte & ctx->pgtable->phys_mask()) >> PAGE_SHIFT) != pfn) return true;
-    ctx->pgtable->write_entry(h, epa, (pte & ~x86::PTE_P) | SWP_MIGRATION_MARK);
-    // The old translation must not survive in any TLB.
-    ctx->tlb->flush_range(h, vma->vm_mm, address, address + PAGE_SIZE, false);
+    if (!ctx->pgtable->read_entry(h, epa, &pte) || !pte_maps_page(pte) ||
+        ((pte & ctx->pgtable->phys_mask()) >> PAGE_SHIFT) != pfn)
+      return true;
+    const uint64_t present = (pte & x86::PTE_P) ? SWP_MIGRATION_PRESENT : 0;
+    ctx->pgtable->write_entry(h, epa, (pte & ~x86::PTE_P) | SWP_MIGRATION_MARK | present);
+    // The old translation must not survive in any TLB: every CPU using
+    // the address space flushes before the copy starts.
+    ctx->tlb->flush_tlb_page(h, mm, address);
     ctx->rmap->page_remove_rmap(src);
     put_page_testzero(src);  // the mapping's reference (isolation holds another)
     return page_mapped(src);
@@ -60,26 +57,24 @@ struct Remapper final : RmapVisitor {
   Remapper(MmContext* c, page* s, page* d)
       : ctx(c), src_pfn(c->nodes->page_to_pfn(s)), dst(d), dst_pfn(c->nodes->page_to_pfn(d)) {}
   bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    const uint64_t epa = pte_of(h, ctx, vma, address);
+    if (!epa) return true;
+    LockGuard g(vma->vm_mm->page_table_lock, h);
     uint64_t pte = 0;
-    const uint64_t epa = pte_of(h, ctx, vma, address, &pte);
-    if (!epa || !is_migration_entry(pte)) return true;
+    if (!ctx->pgtable->read_entry(h, epa, &pte) || !is_migration_entry(pte)) return true;
     const uint64_t mask = ctx->pgtable->phys_mask();
     if (((pte & mask) >> PAGE_SHIFT) != src_pfn) return true;
-    const uint64_t npte = ((pte & ~mask & ~SWP_MIGRATION_MARK) | PFN_PHYS(dst_pfn) | x86::PTE_P);
+    const uint64_t p = (pte & SWP_MIGRATION_PRESENT) ? x86::PTE_P : 0;
+    const uint64_t npte = (pte & ~mask & ~SWP_MIGRATION_MARK & ~SWP_MIGRATION_PRESENT) | PFN_PHYS(dst_pfn) | p;
     get_page(dst);
-    ctx->rmap->page_add_anon_rmap(dst);
+    if (PageAnon(dst)) ctx->rmap->page_add_anon_rmap(dst);
+    else ctx->rmap->page_add_file_rmap(dst);
     ctx->pgtable->write_entry(h, epa, npte);
     return true;
   }
 };
 
 }  // namespace
-
-bool Migrate::mapped_elsewhere(hal::Hal& h, page* src) {
-  BusyCheck v(ctx_);
-  ctx_->rmap->rmap_walk(h, src, v);
-  return v.busy;
-}
 
 void Migrate::try_to_migrate(hal::Hal& h, page* src) {
   Unmapper v(ctx_, src);
@@ -92,33 +87,43 @@ void Migrate::remove_migration_ptes(hal::Hal& h, page* src, page* dst) {
 }
 
 int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {
-  if (!PageAnon(src) || !page_mapped(src)) return -EAGAIN;
-  if (mapped_elsewhere(h, src)) {
-    ++stats_.busy;
-    return -EAGAIN;
-  }
+  address_space* obj = page_mapping_obj(src);
+  if (!PageAnon(src) && !obj) return -EAGAIN;
+  if (PageAnon(src) && !page_mapped(src)) return -EAGAIN;
+  if (obj) ctx_->shmem->get(obj);  // the object outlives this migration
+  int rc = 0;
+  MmNodes& nodes = *ctx_->nodes;
   try_to_migrate(h, src);
   if (page_mapped(src)) {
     remove_migration_ptes(h, src, src);
-    return -EAGAIN;
-  }
-  MmNodes& nodes = *ctx_->nodes;
-  if (h.phys_copy(nodes.page_to_phys(dst), nodes.page_to_phys(src), PAGE_SIZE) != hal::MemStatus::ok) {
+    rc = -EAGAIN;
+  } else if (h.phys_copy(nodes.page_to_phys(dst), nodes.page_to_phys(src), PAGE_SIZE) != hal::MemStatus::ok) {
     ++stats_.copy_errors;
     remove_migration_ptes(h, src, src);
-    return -EIO;
+    rc = -EIO;
+  } else if (obj && !ctx_->shmem->replace_page(h, obj, src->index, src, dst)) {
+    remove_migration_ptes(h, src, src);  // dropped from the object meanwhile
+    rc = -EAGAIN;
+  } else {
+    if (obj) {
+      // The object's reference moves with its slot.
+      get_page(dst);
+      put_page_testzero(src);
+    } else {
+      dst->mapping = src->mapping;
+      dst->index = src->index;
+    }
+    constexpr uint64_t kept = (1ull << PG_swapbacked) | (1ull << PG_dirty) | (1ull << PG_uptodate) |
+                              (1ull << PG_referenced) | (1ull << PG_active);
+    dst->flags |= src->flags & kept;
+    remove_migration_ptes(h, src, dst);
+    src->flags &= ~kept;
+    src->mapping = 0;
+    src->index = 0;
+    ctx_->charge(h, ctx_->params->cost_migrate_page_ns);
   }
-  dst->mapping = src->mapping;
-  dst->index = src->index;
-  constexpr uint64_t kept = (1ull << PG_swapbacked) | (1ull << PG_dirty) | (1ull << PG_uptodate) |
-                            (1ull << PG_referenced) | (1ull << PG_active);
-  dst->flags |= src->flags & kept;
-  remove_migration_ptes(h, src, dst);
-  src->flags &= ~kept;
-  src->mapping = 0;
-  src->index = 0;
-  ctx_->charge(h, ctx_->params->cost_migrate_page_ns);
-  return 0;
+  if (obj) ctx_->shmem->put(h, obj);
+  return rc;
 }
 
 int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv,

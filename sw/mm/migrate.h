@@ -5,11 +5,10 @@
 // Hal::phys_copy (which sees poison); the migration entries become PTEs of
 // the new page. A fault on a migration entry waits for it to go away.
 //
-// A page mapped by an address space that is running on another CPU is not
-// migrated (-EAGAIN): without synchronous shootdowns (issue 6) that CPU's
-// TLB could keep the old translation. Address spaces that are not loaded
-// anywhere, or only lazily, are fine: their TLB generation forces a flush
-// when they are next loaded.
+// Every PTE made a migration entry is shot down on every CPU that uses the
+// address space (sw/mm/tlb.h) before the copy starts, so pages of running
+// processes move too. Anonymous and shared-memory pages move; huge pages
+// (THP, hugetlb) are not migrated (compaction leaves them alone).
 #pragma once
 
 #include <stdint.h>
@@ -20,14 +19,13 @@
 #include "sw/mm/context.h"
 #include "sw/mm/internal.h"
 #include "sw/mm/page.h"
+#include "sw/mm/pgtable.h"
 
 namespace fw {
 
-// A migration entry: a non-present PTE keeping the old entry's bits, with
-// a software bit (9) marking it. The hardware ignores every bit of a
-// non-present entry.
-constexpr uint64_t SWP_MIGRATION_MARK = 1ull << 9;
-inline bool is_migration_entry(uint64_t pte) { return !(pte & x86::PTE_P) && (pte & SWP_MIGRATION_MARK); }
+// A migration entry (sw/mm/pgtable.h): a non-present PTE keeping the old
+// entry's bits, with a software bit (9) marking it. The hardware ignores
+// every bit of a non-present entry.
 
 // Allocates a target for src (nullptr: none) and takes an unused one back.
 using new_page_t = page* (*)(hal::Hal& h, page* src, void* priv);
@@ -36,7 +34,6 @@ using free_page_t = void (*)(hal::Hal& h, page* dst, void* priv);
 struct MigrateStats {
   uint64_t succeeded = 0;
   uint64_t failed = 0;
-  uint64_t busy = 0;          // mapped by an address space running on another CPU
   uint64_t freed_under_us = 0;
   uint64_t copy_errors = 0;   // the source could not be read (poison)
 };
@@ -62,7 +59,6 @@ class Migrate {
  private:
   int unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv, migrate_mode mode);
   int move_to_new_page(hal::Hal& h, page* src, page* dst);
-  bool mapped_elsewhere(hal::Hal& h, page* src);
   void try_to_migrate(hal::Hal& h, page* src);
   void remove_migration_ptes(hal::Hal& h, page* src, page* dst);
 

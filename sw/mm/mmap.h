@@ -1,8 +1,17 @@
 // Address spaces (Linux mm/mmap.c, mm/vma.c, arch/x86/mm/mmap.c): creating
-// and destroying an mm_struct, the VMA list, mmap of anonymous private
-// memory (top-down placement below mmap_base, hints, MAP_FIXED,
-// MAP_FIXED_NOREPLACE, merging with neighbours) and munmap (splitting VMAs,
-// freeing pages and page tables, flushing the TLB).
+// and destroying an mm_struct, the VMA tree (a red-black tree by address,
+// augmented with the largest free gap below each node, plus the
+// address-ordered list), mmap of anonymous memory — private, or shared
+// (MAP_SHARED|MAP_ANONYMOUS: a shmem object, shared across fork) — and of
+// hugetlb memory (MAP_HUGETLB with MAP_HUGE_2MB/MAP_HUGE_1GB or the
+// default size; reserved at mmap), with top-down placement below mmap_base,
+// hints, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_NORESERVE and
+// merging with neighbours; munmap (splitting VMAs, freeing pages and page
+// tables, shooting down TLBs).
+//
+// Placement aligns anonymous mappings whose length is a multiple of 2 MiB
+// to 2 MiB unless THP is off (Linux >= 6.7 thp_get_unmapped_area), and
+// hugetlb mappings to their page size.
 #pragma once
 
 #include <stdint.h>
@@ -22,6 +31,7 @@ struct MmapStats {
   uint64_t vma_splits = 0;
   uint64_t mm_created = 0;
   uint64_t mm_destroyed = 0;
+  uint64_t populate_failed = 0;  // MAP_POPULATE that could not fault everything in
 };
 
 class Mmap {
@@ -31,35 +41,64 @@ class Mmap {
   // A new address space: a root table sharing the kernel half, a PCID, the
   // layout (mmap_base etc.). nullptr when out of memory.
   mm_struct* mm_alloc(hal::Hal& h);
-  // Frees everything of mm (Linux exit_mmap + mmdrop).
+  // Frees everything of mm (Linux exit_mmap + mmdrop). No task uses it.
   void mm_destroy(hal::Hal& h, mm_struct* mm);
 
   // The mmap and munmap system calls: address or -errno.
   int64_t do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
                   int64_t fd, uint64_t off);
   int do_munmap(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len);
+  // munmap with mmap_lock held (also MAP_FIXED's replacement).
+  int munmap_locked(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end);
 
-  // The first VMA with vm_end > addr, or nullptr (Linux find_vma). The
-  // caller holds mmap_lock.
+  // The first VMA with vm_end > addr, or nullptr (Linux find_vma): O(log n).
+  // The caller holds mmap_lock.
   vm_area_struct* find_vma(mm_struct* mm, uint64_t addr);
+  static vm_area_struct* vma_prev(mm_struct* mm, vm_area_struct* v);
+  static vm_area_struct* vma_next(mm_struct* mm, vm_area_struct* v);
   // Calls f(vma) in address order; f returns false to stop.
   template <typename F>
   void for_each_vma(mm_struct* mm, F&& f) {
-    for (list_head* p = mm->mmap.next; p != &mm->mmap; p = p->next)
+    for (list_head* p = mm->mmap.next; p != &mm->mmap;) {
+      list_head* next = p->next;  // f may not remove the VMA, but keep walks robust
       if (!f(list_entry(p, vm_area_struct, vm_list))) break;
+      p = next;
+    }
   }
+
+  // Splits vma at addr (Linux split_vma): vma keeps [start, addr), a new
+  // VMA after it gets [addr, end). 0, -ENOMEM or -EINVAL (hugetlb: addr
+  // not aligned to the page size).
+  int split_vma(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr);
+  // Gives [start, end) of vma (which covers it) new vm_flags, splitting as
+  // needed and merging with alike neighbours afterwards (Linux
+  // vma_modify_flags). Returns the VMA now holding start, or nullptr with *err.
+  vm_area_struct* vma_modify_flags(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end,
+                                   uint64_t new_flags, int* err);
+  // MAP_POPULATE / MADV_POPULATE_*: faults [start, end) in (mmap_lock
+  // held). 0, -ENOMEM (a hole or no memory), -EFAULT, -EINVAL.
+  int populate(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, bool write, bool madvise);
+
+  // Red-black tree and gap checks, for tests: the first broken invariant, nullptr when none.
+  const char* validate(mm_struct* mm);
+  // Inserts a VMA (fork's copies): tree, list, gaps, map_count.
+  void vma_link(mm_struct* mm, vm_area_struct* vma);
 
   const MmapStats& stats() const { return stats_; }
 
  private:
-  int64_t get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint64_t flags);
-  uint64_t unmapped_area_topdown(mm_struct* mm, uint64_t len, uint64_t low, uint64_t high);
-  uint64_t unmapped_area_bottomup(mm_struct* mm, uint64_t len, uint64_t low, uint64_t high);
+  int64_t get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t align);
+  uint64_t unmapped_area_topdown(mm_struct* mm, uint64_t len, uint64_t low, uint64_t high, uint64_t align);
+  uint64_t unmapped_area_bottomup(mm_struct* mm, uint64_t len, uint64_t low, uint64_t high, uint64_t align);
   bool intersects(mm_struct* mm, uint64_t start, uint64_t end);
-  int munmap_locked(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end);
-  int split_vma(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr);
-  void insert_vma(mm_struct* mm, vm_area_struct* vma);
+  void vma_unlink(mm_struct* mm, vm_area_struct* vma);
+  void vma_gap_update(vm_area_struct* vma);
+  void vma_set_end(mm_struct* mm, vm_area_struct* vma, uint64_t end);
+  void vma_set_start(mm_struct* mm, vm_area_struct* vma, uint64_t start);
+  bool can_merge(const vm_area_struct* a, const vm_area_struct* b) const;
+  vm_area_struct* try_merge_next(hal::Hal& h, mm_struct* mm, vm_area_struct* vma);
   void remove_vma(hal::Hal& h, mm_struct* mm, vm_area_struct* vma);
+  void release_vma(hal::Hal& h, vm_area_struct* vma);
 
   MmContext* ctx_ = nullptr;
   uint64_t next_mm_id_ = 1;

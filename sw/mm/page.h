@@ -85,8 +85,10 @@ struct page {
     struct {                   // tail pages of a compound page
       uint64_t compound_head;  // the head page's address | 1
       uint8_t compound_order;  // first tail only: the order of the compound page
-      uint8_t tail_pad[7];
-      uint64_t tail_mapping;   // unused, poisoned in Linux (TAIL_MAPPING)
+      uint8_t compound_flags;  // first tail only: COMPOUND_* (what kind of folio)
+      uint8_t tail_pad[2];
+      int32_t entire_mapcount; // first tail only: PMD/PUD mappings of the whole folio, minus one
+      uint64_t tail_mapping;   // second tail of a THP: deferred-split link (unused otherwise)
       uint64_t tail_private;
     };
   };
@@ -181,5 +183,18 @@ inline const page* compound_head(const page* p) {
 }
 inline unsigned compound_order(const page* p) { return PageHead(p) ? p[1].compound_order : 0; }
 inline uint64_t compound_nr(const page* p) { return 1ull << compound_order(p); }
+
+// What a compound page is (first tail's compound_flags; Linux keeps this in
+// the folio's destructor id / page type).
+constexpr uint8_t COMPOUND_HUGETLB = 0x1;  // a hugetlbfs page (pool or mapped)
+constexpr uint8_t COMPOUND_THP = 0x2;      // an anonymous transparent huge page
+inline bool PageHuge(const page* p) { return PageHead(p) && (p[1].compound_flags & COMPOUND_HUGETLB); }
+inline bool PageTransHuge(const page* p) { return PageHead(p) && (p[1].compound_flags & COMPOUND_THP); }
+// Mappings of the folio as a whole (PMD or PUD entries).
+inline int folio_entire_mapcount(const page* head) { return head[1].entire_mapcount + 1; }
+// A folio is mapped when its head maps (small page) or any entry maps it whole.
+inline bool folio_mapped(const page* head) {
+  return head->_mapcount >= 0 || (PageHead(head) && head[1].entire_mapcount >= 0);
+}
 
 }  // namespace fw

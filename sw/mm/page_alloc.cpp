@@ -5,6 +5,7 @@
 #include "sw/lib/printk.h"
 #include "sw/mm/buddy.h"
 #include "sw/mm/compaction.h"
+#include "sw/mm/hugetlb.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/memblock.h"
 #include "sw/mm/pcp.h"
@@ -248,6 +249,8 @@ void PageAlloc::prep_compound_page(page* p, unsigned order) {
   const uint64_t head = reinterpret_cast<uint64_t>(p) | 1;
   for (uint64_t i = 1; i < (1ull << order); ++i) p[i].compound_head = head;
   p[1].compound_order = static_cast<uint8_t>(order);
+  p[1].compound_flags = 0;
+  p[1].entire_mapcount = -1;
 }
 
 void PageAlloc::prep_new_page(hal::Hal& h, page* p, unsigned order, gfp_t gfp) {
@@ -415,6 +418,8 @@ page* PageAlloc::alloc_pages(hal::Hal& h, gfp_t gfp, unsigned order, int nid) {
     if (PageHead(p)) {
       for (uint64_t i = 1; i < (1ull << order); ++i) p[i].compound_head = 0;
       p[1].compound_order = 0;
+      p[1].compound_flags = 0;
+      p[1].entire_mapcount = 0;
       ClearPageFlag(p, PG_head);
     }
     for (uint64_t i = 0; i < (1ull << order); ++i) {
@@ -459,7 +464,14 @@ bool PageAlloc::free_pages_prepare(hal::Hal& h, page* p, unsigned order) {
                          static_cast<unsigned long>(ctx_->nodes->page_to_pfn(t)));
       t->compound_head = 0;
     }
+    if (p[1].entire_mapcount != -1 && p[1].entire_mapcount != 0)
+      ctx_->log->panic(h, "Bad page state: freeing a folio still mapped whole (entire mapcount %d)",
+                       p[1].entire_mapcount + 1);
     p[1].compound_order = 0;
+    p[1].compound_flags = 0;
+    p[1].entire_mapcount = 0;
+    p[1].tail_mapping = 0;
+    p[2 < (1ull << order) ? 2 : 1].tail_mapping = 0;
     ClearPageFlag(p, PG_head);
   }
   bool poisoned = false;
@@ -516,6 +528,11 @@ void PageAlloc::free_pages(hal::Hal& h, page* p, unsigned order) {
 void PageAlloc::put_page(hal::Hal& h, page* p) {
   p = compound_head(p);
   if (!put_page_testzero(p)) return;
+  // A hugetlb page goes back to its pool (Linux's folio destructor).
+  if (PageHuge(p)) {
+    ctx_->hugetlb->free_huge_folio(h, p);
+    return;
+  }
   free_frozen_pages(h, p, compound_order(p));
 }
 

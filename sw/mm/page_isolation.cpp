@@ -4,6 +4,7 @@
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
 #include "sw/mm/buddy.h"
+#include "sw/mm/huge_memory.h"
 #include "sw/mm/internal.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/migrate.h"
@@ -167,6 +168,7 @@ int PageIsolation::migrate_range(hal::Hal& h, zone* z, uint64_t start_pfn, uint6
   uint64_t pfn = start_pfn;
   int tries = 0;
   int ret = 0;
+  int split_tries = 0;
   while (pfn < end_pfn || !list_empty(&pages)) {
     if (list_empty(&pages)) {
       unsigned n = 0;
@@ -180,6 +182,16 @@ int PageIsolation::migrate_range(hal::Hal& h, zone* z, uint64_t start_pfn, uint6
           pfn += 1ull << buddy_order(p);
           continue;
         }
+        // A transparent huge page in the way: split it, then its pieces move.
+        page* head = compound_head(p);
+        if (PageTransHuge(head) && PageLRU(head) && split_tries < 4) {
+          ++split_tries;
+          get_page(head);
+          ctx_->huge_memory->split_huge_page(h, head);
+          ctx_->page_alloc->put_page(h, head);
+          continue;
+        }
+        split_tries = 0;
         if (PageLRU(p) && lru.isolate(h, p)) {
           list_add_tail(&p->lru, &pages);
           ++n;
@@ -243,6 +255,49 @@ int PageIsolation::alloc_contig_range(hal::Hal& h, uint64_t start_pfn, uint64_t 
 void PageIsolation::free_contig_range(hal::Hal& h, uint64_t pfn, uint64_t nr_pages) {
   MmNodes& nodes = *ctx_->nodes;
   for (uint64_t i = 0; i < nr_pages; ++i) ctx_->page_alloc->free_pages(h, nodes.pfn_to_page(pfn + i), 0);
+}
+
+bool PageIsolation::range_valid_contig(zone* z, uint64_t start_pfn, uint64_t nr_pages) {
+  const uint64_t end = start_pfn + nr_pages;
+  if (!z->spans(start_pfn) || !z->spans(end - 1)) return false;
+  MmNodes& nodes = *ctx_->nodes;
+  for (uint64_t pfn = start_pfn; pfn < end;) {
+    if (z->pfnblock_deferred(pfn)) {  // one free max-order block
+      pfn = align_up(pfn + 1, MAX_ORDER_NR_PAGES);
+      continue;
+    }
+    const unsigned mt = z->get_pfnblock_migratetype(pfn);
+    if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) return false;
+    page* p = nodes.pfn_to_page(pfn);
+    if (PageBuddy(p)) {
+      pfn += 1ull << buddy_order(p);
+      continue;
+    }
+    if (PageReserved(p) || PageHuge(compound_head(p)) || PageSlab(p) || PageTable(p)) return false;
+    ++pfn;
+  }
+  return true;
+}
+
+page* PageIsolation::alloc_contig_pages(hal::Hal& h, uint64_t nr_pages, int nid, unsigned max_zone) {
+  MmNodes& nodes = *ctx_->nodes;
+  for (unsigned k = 0; k < nodes.nr_nodes(); ++k) {
+    const int n = nid < 0 ? static_cast<int>(k) : nid;
+    if (nid >= 0 && k) break;
+    pglist_data& pg = nodes.node(n);
+    for (int zi = static_cast<int>(min<unsigned>(max_zone, MAX_NR_ZONES - 1)); zi >= 0; --zi) {
+      zone* z = &pg.node_zones[zi];
+      if (!z->populated() || z->spanned_pages < nr_pages || z->zone_end_pfn() < nr_pages) continue;
+      for (uint64_t pfn = align_down(z->zone_end_pfn() - nr_pages, nr_pages); pfn >= z->zone_start_pfn;
+           pfn -= nr_pages) {
+        if (range_valid_contig(z, pfn, nr_pages) &&
+            alloc_contig_range(h, pfn, pfn + nr_pages, MIGRATE_MOVABLE, GFP_KERNEL) == 0)
+          return nodes.pfn_to_page(pfn);
+        if (pfn < nr_pages) break;
+      }
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace fw

@@ -40,6 +40,11 @@ class PageIsolation {
   // is in the way. 0, -EBUSY or -ENOMEM.
   int alloc_contig_range(hal::Hal& h, uint64_t start_pfn, uint64_t end_pfn, unsigned mt, gfp_t gfp);
   void free_contig_range(hal::Hal& h, uint64_t pfn, uint64_t nr_pages);
+  // A naturally aligned run of nr_pages (a power of two) within one zone
+  // no higher than max_zone of node nid (any node when nid < 0), from the
+  // top of the zone down (Linux alloc_contig_pages): order-0 pages of
+  // refcount 1, nullptr when no range could be emptied.
+  page* alloc_contig_pages(hal::Hal& h, uint64_t nr_pages, int nid, unsigned max_zone);
 
   const IsolationStats& stats() const { return stats_; }
 
@@ -49,6 +54,7 @@ class PageIsolation {
   void unset_migratetype_isolate(hal::Hal& h, zone* z, uint64_t block_pfn, unsigned mt);
   int migrate_range(hal::Hal& h, zone* z, uint64_t start_pfn, uint64_t end_pfn);
   uint64_t isolate_freepages_range(hal::Hal& h, zone* z, uint64_t start_pfn, uint64_t end_pfn, uint64_t* outer_start);
+  bool range_valid_contig(zone* z, uint64_t start_pfn, uint64_t nr_pages);
 
   MmContext* ctx_ = nullptr;
   IsolationStats stats_;

@@ -85,6 +85,9 @@ int PgTable::walk_to(hal::Hal& h, uint64_t root, uint64_t va, unsigned level, bo
     uint64_t e;
     if (!read_entry(h, epa, &e)) return -EIO;
     if (!(e & PTE_P)) {
+      // A non-present entry that is not empty maps a page (PROT_NONE huge
+      // page): a leaf in the way, never overwritten by a table.
+      if (e) return -EEXIST;
       if (!alloc) return -ENOENT;
       const uint64_t t = alloc_table(h, kernel);
       if (!t) return -ENOMEM;

@@ -24,6 +24,22 @@ constexpr uint64_t _KERNPG_TABLE = x86::PTE_P | x86::PTE_RW | x86::PTE_A | x86::
 // PAGE_KERNEL without NX (added when EFER.NXE is on).
 constexpr uint64_t __PAGE_KERNEL_BASE = x86::PTE_P | x86::PTE_RW | x86::PTE_A | x86::PTE_D | x86::PTE_G;
 
+// Software bits of non-present entries (Linux's x86 pgtable_types.h and
+// swapops.h). A PROT_NONE mapping keeps its page in a non-present entry
+// marked _PAGE_PROTNONE (the global bit, meaningless in user entries). A
+// migration entry is the old entry with bit 9 set (and bit 10 when the old
+// entry was present).
+constexpr uint64_t _PAGE_PROTNONE = x86::PTE_G;
+constexpr uint64_t SWP_MIGRATION_MARK = 1ull << 9;
+constexpr uint64_t SWP_MIGRATION_PRESENT = 1ull << 10;
+inline bool is_migration_entry(uint64_t pte) { return !(pte & x86::PTE_P) && (pte & SWP_MIGRATION_MARK); }
+inline bool pte_present(uint64_t e) { return e & x86::PTE_P; }
+inline bool pte_protnone(uint64_t e) {
+  return !(e & x86::PTE_P) && (e & _PAGE_PROTNONE) && !(e & SWP_MIGRATION_MARK);
+}
+// The entry holds a reference to a page: present, or PROT_NONE.
+inline bool pte_maps_page(uint64_t e) { return pte_present(e) || pte_protnone(e); }
+
 struct PteLookup {
   bool present = false;     // a leaf maps the address
   unsigned level = 0;       // leaf level, or the level where the walk stopped

@@ -2,6 +2,7 @@
 
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/shmem.h"
 #include "sw/mm/slub.h"
 #include "sw/mm/vmstat.h"
 
@@ -146,9 +147,39 @@ void Rmap::page_add_anon_rmap(page* p) {
   if (++p->_mapcount == 0) ctx_->vmstat->mod(page_to_nid(p), NR_ANON_MAPPED, 1);
 }
 
+void Rmap::page_add_file_rmap(page* p) {
+  if (++p->_mapcount == 0) ctx_->vmstat->mod(page_to_nid(p), NR_FILE_MAPPED, 1);
+}
+
 bool Rmap::page_remove_rmap(page* p) {
   if (--p->_mapcount >= 0) return false;
-  if (PageAnon(p)) ctx_->vmstat->mod(page_to_nid(p), NR_ANON_MAPPED, -1);
+  ctx_->vmstat->mod(page_to_nid(p), PageAnon(p) ? NR_ANON_MAPPED : NR_FILE_MAPPED, -1);
+  return true;
+}
+
+void Rmap::folio_add_new_anon_rmap_pmd(page* head, vm_area_struct* vma, uint64_t haddr) {
+  head->mapping = reinterpret_cast<uint64_t>(vma->anon_vma) | PAGE_MAPPING_ANON;
+  head->index = linear_page_index(vma, haddr);
+  SetPageFlag(head, PG_swapbacked);
+  head[1].entire_mapcount = -1;
+  folio_add_rmap_pmd(head);
+}
+
+void Rmap::folio_add_rmap_pmd(page* head) {
+  if (++head[1].entire_mapcount != 0) return;
+  // Hugetlb pages are not counted as anonymous memory (Linux neither).
+  if (PageTransHuge(head)) {
+    ctx_->vmstat->mod(page_to_nid(head), NR_ANON_MAPPED, static_cast<int64_t>(compound_nr(head)));
+    ctx_->vmstat->mod(page_to_nid(head), NR_ANON_THPS, 1);
+  }
+}
+
+bool Rmap::folio_remove_rmap_pmd(page* head) {
+  if (--head[1].entire_mapcount >= 0) return false;
+  if (PageTransHuge(head)) {
+    ctx_->vmstat->mod(page_to_nid(head), NR_ANON_MAPPED, -static_cast<int64_t>(compound_nr(head)));
+    ctx_->vmstat->mod(page_to_nid(head), NR_ANON_THPS, -1);
+  }
   return true;
 }
 
@@ -159,6 +190,17 @@ uint64_t Rmap::vma_address(const page* p, const vm_area_struct* vma) {
 }
 
 void Rmap::rmap_walk(hal::Hal& h, page* p, RmapVisitor& v) {
+  if (address_space* obj = page_mapping_obj(p)) {
+    ++stats_.walks;
+    LockGuard g(obj->lock, h);
+    for (list_head* l = obj->i_mmap.next; l != &obj->i_mmap; l = l->next) {
+      vm_area_struct* vma = list_entry(l, vm_area_struct, shared_link);
+      const uint64_t address = vma_address(p, vma);
+      if (address == ~0ull) continue;
+      if (!v.one(h, vma, address)) break;
+    }
+    return;
+  }
   anon_vma* av = page_anon_vma(p);
   if (!av) return;
   ++stats_.walks;

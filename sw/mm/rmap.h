@@ -80,12 +80,25 @@ class Rmap {
   void folio_add_new_anon_rmap(page* p, vm_area_struct* vma, uint64_t address);
   // Another PTE maps an existing anonymous page (fork, migration).
   void page_add_anon_rmap(page* p);
-  // A PTE stopped mapping p. True when it was the last mapping.
+  // Another PTE maps a shared-memory page.
+  void page_add_file_rmap(page* p);
+  // A PTE stopped mapping p (anonymous or shared memory). True when it was
+  // the last mapping.
   bool page_remove_rmap(page* p);
+
+  // Whole-folio mappings (a PMD of a THP, a PD/PDPT leaf of hugetlb).
+  // A fresh anonymous folio (THP or private hugetlb page) mapped at haddr.
+  void folio_add_new_anon_rmap_pmd(page* head, vm_area_struct* vma, uint64_t haddr);
+  // One more whole mapping of a folio already mapped (fork, shared hugetlb).
+  void folio_add_rmap_pmd(page* head);
+  // A whole mapping went. True when it was the last whole mapping.
+  bool folio_remove_rmap_pmd(page* head);
 
   // The address of p in vma, ~0 when the VMA does not cover it.
   static uint64_t vma_address(const page* p, const vm_area_struct* vma);
-  // Calls v for every VMA that may map p, under the root anon_vma's lock.
+  // Calls v for every VMA that may map p: through its anon_vma under the
+  // root anon_vma's lock, or (shared memory) the object's VMA list under
+  // the object's lock.
   void rmap_walk(hal::Hal& h, page* p, RmapVisitor& v);
 
   const RmapStats& stats() const { return stats_; }

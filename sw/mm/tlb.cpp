@@ -3,6 +3,7 @@
 #include "sw/kernel/params.h"
 #include "sw/lib/bitops.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/vmstat.h"
 
 namespace fw {
 
@@ -15,6 +16,7 @@ void Tlb::init(MmContext* ctx, bool pcide, uint64_t kernel_root) {
 
 void Tlb::cpu_init(hal::Hal& h) {
   loaded_[h.cpu()] = nullptr;
+  lazy_[h.cpu()] = false;
   h.write_cr3(kernel_root_);
   ++stats_.cr3_writes;
 }
@@ -34,13 +36,21 @@ void Tlb::free_pcid(uint16_t pcid) {
   if (pcid) clear_bit(pcid, pcid_map_);
 }
 
+void Tlb::load_kernel_tables(hal::Hal& h) {
+  const unsigned cpu = h.cpu();
+  if (mm_struct* prev = loaded_[cpu]) prev->cpu_mask &= ~(1ull << cpu);
+  loaded_[cpu] = nullptr;
+  // The kernel's tables hold only global kernel mappings: keep the TLB.
+  h.write_cr3(kernel_root_ | (pcide_ ? x86::CR3_NOFLUSH : 0));
+  ++stats_.cr3_writes;
+}
+
 void Tlb::switch_mm(hal::Hal& h, mm_struct* next) {
   const unsigned cpu = h.cpu();
   mm_struct* prev = loaded_[cpu];
   lazy_[cpu] = false;
   if (prev == next) {
-    // Kept loaded while idle: translations may have changed meanwhile
-    // (migration of its pages elsewhere).
+    // Kept loaded while lazy: translations may have changed meanwhile.
     if (next && next->cpu_tlb_gen[cpu] != next->tlb_gen) {
       ++stats_.stale_reload;
       flush_local_all(h, next);
@@ -48,33 +58,65 @@ void Tlb::switch_mm(hal::Hal& h, mm_struct* next) {
     }
     return;
   }
-  uint64_t cr3;
   if (!next) {
-    // The kernel's tables hold only global kernel mappings: keep the TLB.
-    cr3 = kernel_root_ | (pcide_ ? x86::CR3_NOFLUSH : 0);
-  } else {
-    cr3 = next->pgd;
-    if (pcide_) {
-      cr3 |= next->pcid;
-      if (next->pcid && next->cpu_tlb_gen[cpu] == next->tlb_gen) {
-        cr3 |= x86::CR3_NOFLUSH;  // this CPU's entries for the PCID are current
-        ++stats_.cr3_noflush;
-      }
-    }
-    next->cpu_tlb_gen[cpu] = next->tlb_gen;
-    next->cpu_mask |= 1ull << cpu;
+    load_kernel_tables(h);
+    return;
   }
+  // Joining the cpumask before reading the generation: a flush that bumps
+  // it from now on also sends this CPU an IPI.
+  next->cpu_mask |= 1ull << cpu;
+  uint64_t cr3 = next->pgd;
+  if (pcide_) {
+    cr3 |= next->pcid;
+    if (next->pcid && next->cpu_tlb_gen[cpu] == next->tlb_gen) {
+      cr3 |= x86::CR3_NOFLUSH;  // this CPU's entries for the PCID are current
+      ++stats_.cr3_noflush;
+    }
+  }
+  next->cpu_tlb_gen[cpu] = next->tlb_gen;
   if (prev) prev->cpu_mask &= ~(1ull << cpu);
   loaded_[cpu] = next;
   h.write_cr3(cr3);
   ++stats_.cr3_writes;
 }
 
+void Tlb::leave_lazy(hal::Hal& h) {
+  const unsigned cpu = h.cpu();
+  if (!lazy_[cpu]) return;
+  lazy_[cpu] = false;
+  mm_struct* mm = loaded_[cpu];
+  if (mm && mm->cpu_tlb_gen[cpu] != mm->tlb_gen) {
+    ++stats_.stale_reload;
+    flush_local_all(h, mm);
+    mm->cpu_tlb_gen[cpu] = mm->tlb_gen;
+  }
+}
+
 void Tlb::drop_mm(hal::Hal& h, mm_struct* mm) {
-  if (mm->cpu_mask & (1ull << h.cpu())) switch_mm(h, nullptr);
-  // Another CPU still running on these tables would need an IPI (issue 6);
-  // in the foundation a process only ever runs on its own CPU.
-  FW_BUG_ON(*ctx_->log, h, mm->cpu_mask != 0);
+  const unsigned me = h.cpu();
+  if (loaded_[me] == mm) load_kernel_tables(h);
+  // CPUs that still have it loaded are lazy (no task of the mm is left):
+  // they must leave the tables before these are freed.
+  const uint64_t others = mm->cpu_mask & ~(1ull << me);
+  if (others) {
+    ++mm->tlb_gen;
+    FlushRequest& f = req_[me];
+    f.mm = mm;
+    f.start = 0;
+    f.end = kFlushAll;
+    f.stride_shift = 12;
+    f.freed_tables = true;
+    f.drop = true;
+    f.new_tlb_gen = mm->tlb_gen;
+    shoot(h, others);
+  }
+  if (mm->cpu_mask) {
+    ctx_->log->printk(h, LOGLEVEL_ERR, "tlb: mm %lu still loaded on CPUs %#lx at teardown",
+                      static_cast<unsigned long>(mm->id), static_cast<unsigned long>(mm->cpu_mask));
+    for (unsigned c = 0; c < hal::kMaxCpus; ++c)
+      if (loaded_[c] == mm) loaded_[c] = nullptr;
+    mm->cpu_mask = 0;
+  }
 }
 
 void Tlb::flush_local_all(hal::Hal& h, mm_struct* mm) {
@@ -89,72 +131,177 @@ void Tlb::flush_local_all(hal::Hal& h, mm_struct* mm) {
   }
 }
 
-void Tlb::flush_range(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, bool freed_tables) {
-  // Every CPU that last synced this mm's PCID now holds stale entries.
-  ++mm->tlb_gen;
+void Tlb::flush_func(hal::Hal& h, const FlushRequest& f, bool local) {
   const unsigned cpu = h.cpu();
-  if (loaded_[cpu] != mm) return;  // caught up at the next switch (no NOFLUSH)
-  const uint64_t nr = (end - start) >> x86::PAGE_SHIFT;
-  if (nr > ctx_->params->tlb_single_page_flush_ceiling) {
-    flush_local_all(h, mm);
-  } else {
+  if (!local) {
+    ++stats_.remote_flush_received;
+    ctx_->vmstat->count(NR_TLB_REMOTE_FLUSH_RECEIVED);
+    ctx_->charge(h, ctx_->params->cost_tlb_flush_ipi_ns);
+  }
+  if (!f.mm) {
+    // Kernel range: global entries, whatever PCID is loaded.
+    const uint64_t nr = (f.end - f.start) >> x86::PAGE_SHIFT;
+    if (f.end == kFlushAll || nr > ctx_->params->tlb_single_page_flush_ceiling) {
+      h.invpcid(x86::InvpcidType::all_contexts_global, 0, 0);
+      ++stats_.invpcid;
+      ++stats_.full_flushes;
+    } else {
+      for (uint64_t va = f.start; va < f.end; va += x86::PAGE_SIZE) {
+        h.invlpg(va);
+        ++stats_.invlpg;
+        ++stats_.pages_flushed;
+      }
+    }
+    return;
+  }
+  mm_struct* mm = f.mm;
+  if (loaded_[cpu] != mm) {
+    ++stats_.stale_requests;  // switched away since: its generation catches it up
+    return;
+  }
+  if (f.drop) {
+    // No task of the mm is left (this CPU's ended and has not rescheduled yet).
+    ++stats_.lazy_switches;
+    load_kernel_tables(h);
+    return;
+  }
+  if (lazy_[cpu]) {
+    if (f.freed_tables) {
+      ++stats_.lazy_switches;
+      load_kernel_tables(h);
+    }
+    return;
+  }
+  const uint64_t local_gen = mm->cpu_tlb_gen[cpu];
+  const uint64_t mm_gen = mm->tlb_gen;
+  if (local_gen >= f.new_tlb_gen) {
+    ++stats_.stale_requests;  // an earlier full flush already covered it
+    return;
+  }
+  const uint64_t stride = 1ull << f.stride_shift;
+  const uint64_t nr = f.end == kFlushAll ? ~0ull : (f.end - f.start + stride - 1) >> f.stride_shift;
+  // Only this change is pending: flush just its pages. Otherwise (several
+  // changes, or a large range) the whole PCID, catching up completely.
+  if (f.end != kFlushAll && f.new_tlb_gen == local_gen + 1 && f.new_tlb_gen == mm_gen &&
+      nr <= ctx_->params->tlb_single_page_flush_ceiling) {
     // INVLPG also drops every paging-structure-cache entry of the current
     // PCID, which covers freed tables.
-    for (uint64_t va = start; va < end; va += x86::PAGE_SIZE) {
+    uint64_t n = 0;
+    for (uint64_t va = f.start; va < f.end; va += stride, ++n) {
       h.invlpg(va);
       ++stats_.invlpg;
-      ++stats_.pages_flushed;
     }
-    if (nr == 0 && freed_tables) {
-      h.invlpg(start);
+    if (n == 0 && f.freed_tables) {
+      h.invlpg(f.start);
       ++stats_.invlpg;
     }
+    stats_.pages_flushed += n;
+    if (local) {
+      stats_.local_flush_one += n;
+      ctx_->vmstat->count(NR_TLB_LOCAL_FLUSH_ONE, n);
+    }
+    mm->cpu_tlb_gen[cpu] = f.new_tlb_gen;
+  } else {
+    flush_local_all(h, mm);
+    if (local) {
+      ++stats_.local_flush_all;
+      ctx_->vmstat->count(NR_TLB_LOCAL_FLUSH_ALL);
+    }
+    mm->cpu_tlb_gen[cpu] = mm_gen;
   }
-  mm->cpu_tlb_gen[cpu] = mm->tlb_gen;
 }
 
-}  // namespace fw
+void Tlb::shoot(hal::Hal& h, uint64_t targets) {
+  const unsigned me = h.cpu();
+  FlushRequest& f = req_[me];
+  f.pending = targets;
+  ++stats_.shootdowns;
+  ++stats_.remote_flush;
+  ctx_->vmstat->count(NR_TLB_REMOTE_FLUSH);
+  for (unsigned c = 0; c < nr_cpus_ && c < hal::kMaxCpus; ++c) {
+    if (!(targets & (1ull << c))) continue;
+    h.send_ipi(c, x86::VEC_TLB_SHOOTDOWN);
+    ++stats_.shootdown_ipis;
+  }
+  // Wait for every acknowledgement. cpu_relax lets the others run (and
+  // serves IPIs sent to this CPU meanwhile, so mutual shootdowns finish).
+  const uint64_t start = h.now_ns();
+  const uint64_t timeout = ctx_->params->tlb_shootdown_timeout_us * 1000;
+  while (__atomic_load_n(&f.pending, __ATOMIC_ACQUIRE)) {
+    h.cpu_relax();
+    if (h.now_ns() - start > timeout && f.pending) {
+      // Linux would report a CSD lock-up and keep waiting; a stuck CPU here
+      // (one that left the simulation) must not hang it.
+      const uint64_t stuck = f.pending;
+      ctx_->log->printk(h, LOGLEVEL_ERR, "tlb: shootdown from CPU%u not acknowledged by CPUs %#lx after %lu us", me,
+                        static_cast<unsigned long>(stuck), static_cast<unsigned long>(ctx_->params->tlb_shootdown_timeout_us));
+      for (unsigned c = 0; c < hal::kMaxCpus; ++c)
+        if (stuck & (1ull << c)) ++stats_.timeouts;
+      f.pending = 0;
+    }
+  }
+  stats_.wait_ns += h.now_ns() - start;
+}
 
-namespace fw {
-
-bool Tlb::mm_active_elsewhere(const mm_struct* mm, unsigned cpu) const {
-  if (!mm) return false;
-  for (unsigned c = 0; c < nr_cpus_ && c < hal::kMaxCpus; ++c)
-    if (c != cpu && loaded_[c] == mm && !lazy_[c]) return true;
-  return false;
+void Tlb::flush_tlb_mm_range(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, unsigned stride_shift,
+                             bool freed_tables) {
+  if (!mm) return;
+  const unsigned me = h.cpu();
+  // Every CPU that last synced this mm's PCID now holds stale entries.
+  ++mm->tlb_gen;
+  FlushRequest& f = req_[me];
+  f.mm = mm;
+  f.start = end == kFlushAll ? 0 : start;
+  f.end = end;
+  f.stride_shift = static_cast<uint8_t>(stride_shift);
+  f.freed_tables = freed_tables;
+  f.drop = false;
+  f.new_tlb_gen = mm->tlb_gen;
+  f.pending = 0;
+  if (loaded_[me] == mm) flush_func(h, f, true);
+  // The other CPUs that have it loaded: running ones always, lazy ones
+  // only when tables were freed.
+  uint64_t targets = 0;
+  for (unsigned c = 0; c < nr_cpus_ && c < hal::kMaxCpus; ++c) {
+    if (c == me || !(mm->cpu_mask & (1ull << c))) continue;
+    if (lazy_[c] && !freed_tables) {
+      ++stats_.lazy_skips;
+      continue;
+    }
+    targets |= 1ull << c;
+  }
+  if (targets) shoot(h, targets);
 }
 
 void Tlb::flush_tlb_kernel_range(hal::Hal& h, uint64_t start, uint64_t end) {
   ++stats_.kernel_flushes;
-  const uint64_t nr = (end - start) >> x86::PAGE_SHIFT;
-  if (nr > ctx_->params->tlb_single_page_flush_ceiling) {
-    h.invpcid(x86::InvpcidType::all_contexts_global, 0, 0);
-    ++stats_.invpcid;
-    ++stats_.full_flushes;
-  } else {
-    for (uint64_t va = start; va < end; va += x86::PAGE_SIZE) {
-      h.invlpg(va);
-      ++stats_.invlpg;
-      ++stats_.pages_flushed;
-    }
-  }
-  for (unsigned c = 0; c < nr_cpus_ && c < hal::kMaxCpus; ++c) {
-    if (c == h.cpu()) continue;
-    kernel_flush_pending_[c] = true;
-    h.send_ipi(c, x86::VEC_TLB_SHOOTDOWN);
-    ++stats_.shootdown_ipis;
-  }
+  const unsigned me = h.cpu();
+  FlushRequest& f = req_[me];
+  f.mm = nullptr;
+  f.start = start;
+  f.end = end;
+  f.stride_shift = 12;
+  f.freed_tables = false;
+  f.drop = false;
+  f.new_tlb_gen = 0;
+  f.pending = 0;
+  flush_func(h, f, true);
+  uint64_t targets = 0;
+  for (unsigned c = 0; c < nr_cpus_ && c < hal::kMaxCpus; ++c)
+    if (c != me) targets |= 1ull << c;
+  if (targets) shoot(h, targets);
 }
 
 void Tlb::handle_shootdown(hal::Hal& h) {
-  const unsigned cpu = h.cpu();
-  if (kernel_flush_pending_[cpu]) {
-    kernel_flush_pending_[cpu] = false;
-    h.invpcid(x86::InvpcidType::all_contexts_global, 0, 0);
-    ++stats_.invpcid;
-    ++stats_.full_flushes;
+  const unsigned me = h.cpu();
+  const uint64_t bit = 1ull << me;
+  for (unsigned s = 0; s < nr_cpus_ && s < hal::kMaxCpus; ++s) {
+    FlushRequest& f = req_[s];
+    if (!(f.pending & bit)) continue;
+    ++stats_.ipis_received;
+    flush_func(h, f, false);
+    __atomic_fetch_and(&f.pending, ~bit, __ATOMIC_RELEASE);
   }
-  if (mm_struct* mm = loaded_[cpu]) flush_range(h, mm, 0, ~0ull << x86::PAGE_SHIFT, true);
 }
 
 }  // namespace fw

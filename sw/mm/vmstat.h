@@ -49,6 +49,7 @@ enum node_stat_item : unsigned {
   NR_FILE_MAPPED,         // "nr_mapped"
   NR_FILE_PAGES,
   NR_SHMEM,
+  NR_ANON_THPS,           // "nr_anon_transparent_hugepages": PMD-mapped anonymous huge pages
   NR_KERNEL_STACK_KB,
   NR_PAGETABLE,           // "nr_page_table_pages": page tables of processes
   NR_VMALLOC,             // pages backing vmalloc areas
@@ -68,8 +69,11 @@ enum vm_event_item : unsigned {
   ALLOCSTALL_NORMAL,
   ALLOCSTALL_MOVABLE,
   PGFREE,
+  PGLAZYFREE,     // pages given to MADV_FREE
   PGFAULT,
   PGMAJFAULT,
+  PGREUSE,        // write faults that reused the page instead of copying it
+
   PGMIGRATE_SUCCESS,
   PGMIGRATE_FAIL,
   COMPACTMIGRATE_SCANNED,
@@ -82,8 +86,26 @@ enum vm_event_item : unsigned {
   KCOMPACTD_MIGRATE_SCANNED,
   KCOMPACTD_FREE_SCANNED,
   PAGEOUTRUN,
+  HTLB_BUDDY_PGALLOC,       // surplus hugetlb pages taken from the buddy allocator
+  HTLB_BUDDY_PGALLOC_FAIL,
   CMA_ALLOC_SUCCESS,
   CMA_ALLOC_FAIL,
+  THP_FAULT_ALLOC,
+  THP_FAULT_FALLBACK,
+  THP_COLLAPSE_ALLOC,
+  THP_COLLAPSE_ALLOC_FAILED,
+  THP_SPLIT_PAGE,
+  THP_SPLIT_PAGE_FAILED,
+  THP_DEFERRED_SPLIT_PAGE,
+  THP_SPLIT_PMD,
+  THP_SCAN_EXCEED_NONE_PTE,
+  THP_SCAN_EXCEED_SHARED_PTE,
+  THP_ZERO_PAGE_ALLOC,
+  THP_ZERO_PAGE_ALLOC_FAILED,
+  NR_TLB_REMOTE_FLUSH,           // flushes that sent IPIs
+  NR_TLB_REMOTE_FLUSH_RECEIVED,  // flush IPIs served
+  NR_TLB_LOCAL_FLUSH_ALL,
+  NR_TLB_LOCAL_FLUSH_ONE,        // pages
   // Extensions.
   PGFAULT_ANON,            // faults that allocated and mapped an anonymous page
   PGFAULT_SPURIOUS,        // faults whose PTE already allowed the access
@@ -100,6 +122,10 @@ enum vm_event_item : unsigned {
   PCP_DRAIN,               // per-CPU lists drained (direct path, CMA, idle)
   HIGHATOMIC_RESERVED,     // pageblocks reserved for high-order atomic allocations
   ALLOC_NOFAIL_RESERVE,    // __GFP_NOFAIL requests served from the reserves
+  PGFAULT_COW,             // write faults that copied a shared page (copy-on-write)
+  PGFAULT_ZERO_PAGE,       // read faults that mapped the shared zero page
+  PGFAULT_SHMEM,           // faults on shared anonymous memory
+  PGFAULT_HUGETLB,         // faults on hugetlb mappings
   NR_VM_EVENTS,
 };
 

@@ -162,7 +162,7 @@ int fw_main() {
   check(sys(hal::Sys::munmap, static_cast<uint64_t>(addr), pages * 4096) == 0, "munmap");
   uint32_t ec = 0;
   check(walk(static_cast<uint64_t>(addr), false, &ec) == ~0ull, "unmapped page still translates");
-  check(sys(hal::Sys::fork) == -ENOSYS, "fork is ENOSYS");
+  check(sys(hal::Sys::brk) == -ENOSYS, "brk is ENOSYS");
   check(sys(hal::Sys::exit, 0) == 0, "exit");
   check(g_kernel.nr_tasks() == 0, "task gone");
   check(g_kernel.nr_free_pages() == boot_free, "every page back after exit", g_kernel.nr_free_pages(), boot_free);

@@ -152,20 +152,31 @@ TEST(fw_migrate, every_mapping_of_a_shared_page_is_updated) {
   EXPECT_EQ(r.k->rmap().stats().chains, 0u);
 }
 
-TEST(fw_migrate, a_page_in_use_on_another_cpu_is_not_moved_until_that_cpu_is_idle) {
+TEST(fw_migrate, a_page_in_use_on_another_cpu_moves_after_a_shootdown) {
   Rig r(spec_mb(128, 2));
+  r.m->enable_tlb_model(true);
   const int pid = r.start_process(1, "busy");
   const uint64_t a = static_cast<uint64_t>(r.mmap(1, 0, kPage));
   fill(r, 1, a, kPage, 7);
+  ASSERT_NE(r.cpu(1).tlb_lookup(a), nullptr) << "CPU 1 caches the translation";
   page* p = r.k->nodes().phys_to_page(pa_of(r, pid, a));
-  EXPECT_EQ(migrate_one(r, p), 1) << "one page not migrated";
-  EXPECT_GE(r.k->migrate().stats().busy, 1u);
-  EXPECT_TRUE(fw::PageLRU(p)) << "put back";
-  // CPU 1 idles, keeping the address space loaded lazily: fine now; its
-  // next use of the address space flushes.
-  r.k->tlb().enter_lazy(r.cpu(1));
+  // CPU 0 migrates it while CPU 1 runs the process: CPU 1 takes the
+  // shootdown IPI while CPU 0 waits, and drops the old translation.
   EXPECT_EQ(migrate_one(r, p), 0);
   EXPECT_NE(pa_of(r, pid, a), r.k->nodes().page_to_phys(p));
+  EXPECT_EQ(r.cpu(1).tlb_lookup(a), nullptr) << "no stale translation left on CPU 1";
+  EXPECT_GE(r.k->tlb().stats().ipis_received, 1u);
+  EXPECT_EQ(r.k->tlb().stats().timeouts, 0u);
+  verify(r, 1, a, kPage, 7);
+  EXPECT_EQ(r.read64(r.access(1, a, x86::Access::read)), a ^ 7);
+  // An idle CPU keeps the address space lazily: no IPI, it flushes when it
+  // next uses the address space.
+  r.k->tlb().enter_lazy(r.cpu(1));
+  page* q = r.k->nodes().phys_to_page(pa_of(r, pid, a));
+  const uint64_t ipis = r.k->tlb().stats().shootdown_ipis;
+  EXPECT_EQ(migrate_one(r, q), 0);
+  EXPECT_EQ(r.k->tlb().stats().shootdown_ipis, ipis);
+  EXPECT_GE(r.k->tlb().stats().lazy_skips, 1u);
   const uint64_t stale = r.k->tlb().stats().stale_reload;
   EXPECT_EQ(r.k->schedule(r.cpu(1)).pid, pid);
   EXPECT_EQ(r.k->tlb().stats().stale_reload, stale + 1);

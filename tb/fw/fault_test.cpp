@@ -56,16 +56,25 @@ TEST(fw_fault, fresh_pages_are_zero_and_ptes_follow_linux) {
     const uint64_t pa = r.access(0, b + i * kPage, x86::Access::read) & ~(kPage - 1);
     for (uint64_t o = 0; o < kPage; o += 8) ASSERT_EQ(r.read64(pa + o), 0u);
   }
-  // A read fault on a writable private mapping maps the page writable and
-  // dirty (Linux's do_anonymous_page); user, NX, accessed.
+  // A read fault on untouched private memory maps the shared zero page,
+  // read-only (Linux's do_anonymous_page); user, NX, accessed.
   fw::PteLookup l;
   ASSERT_TRUE(r.k->translate(r.cpu(), r.k->current_pid(0), b, &l));
-  EXPECT_TRUE(l.entry & x86::PTE_RW);
-  EXPECT_TRUE(l.entry & x86::PTE_D);
+  EXPECT_EQ((l.entry & x86::phys_mask(46)) >> 12, r.k->memory().zero_pfn());
+  EXPECT_FALSE(l.entry & x86::PTE_RW);
   EXPECT_TRUE(l.entry & x86::PTE_US);
   EXPECT_TRUE(l.entry & x86::PTE_NX);
   EXPECT_TRUE(l.entry & x86::PTE_A);
   EXPECT_FALSE(l.entry & x86::PTE_G);
+  // The first write copies it: a page of its own, writable and dirty.
+  const uint64_t wpa = r.access(0, b, x86::Access::write);
+  ASSERT_TRUE(r.k->translate(r.cpu(), r.k->current_pid(0), b, &l));
+  EXPECT_NE((l.entry & x86::phys_mask(46)) >> 12, r.k->memory().zero_pfn());
+  EXPECT_EQ(wpa & ~(kPage - 1), l.entry & x86::phys_mask(46));
+  EXPECT_TRUE(l.entry & x86::PTE_RW);
+  EXPECT_TRUE(l.entry & x86::PTE_D);
+  EXPECT_EQ(r.read64(wpa & ~(kPage - 1)), 0u);
+  EXPECT_EQ(r.k->memory().stats().cow, 1u);
   // Read-only mapping: present, not writable, not dirty.
   const uint64_t c = static_cast<uint64_t>(r.mmap(0, 0, kPage, PROT_READ));
   ASSERT_NE(r.access(0, c, x86::Access::read), ~0ull);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sw/hal/host/host_hal.h"
+#include "sw/hal/uapi.h"
 #include "sw/kernel/kernel.h"
 #include "sw/mm/mman.h"
 
@@ -178,6 +179,29 @@ class Rig {
     return sys(c, hal::Sys::mmap, addr, len, prot, flags, static_cast<uint64_t>(-1), 0);
   }
   int64_t munmap(unsigned c, uint64_t addr, uint64_t len) { return sys(c, hal::Sys::munmap, addr, len); }
+  int64_t mprotect(unsigned c, uint64_t addr, uint64_t len, uint64_t prot) {
+    return sys(c, hal::Sys::mprotect, addr, len, prot);
+  }
+  int64_t madvise(unsigned c, uint64_t addr, uint64_t len, uint64_t advice) {
+    return sys(c, hal::Sys::madvise, addr, len, advice);
+  }
+  // fork(cpu) of CPU c's current task (the child's user context: `user`).
+  int64_t fork(unsigned c, uint64_t child_cpu = uapi::kForkSameCpu, void* user = nullptr) {
+    hal::SyscallArgs a{};
+    a.nr = hal::Sys::fork;
+    a.arg[0] = child_cpu;
+    a.child_user = user;
+    return k->syscall(cpu(c), a);
+  }
+  // A thread of CPU c's current task on CPU child_cpu.
+  int64_t clone_thread(unsigned c, uint64_t child_cpu, void* user = nullptr) {
+    hal::SyscallArgs a{};
+    a.nr = hal::Sys::clone;
+    a.arg[0] = uapi::kCloneThreadFlags;
+    a.arg[1] = child_cpu;
+    a.child_user = user;
+    return k->syscall(cpu(c), a);
+  }
 
   // Spawns a process on CPU c and makes it current there.
   int start_process(unsigned c = 0, const char* name = "proc") {
@@ -201,12 +225,39 @@ class Rig {
     return ref_walk(*m, ctl(c), va, a, user);
   }
 
-  // A user access as a core makes it: walk; on a fault enter the firmware
-  // and retry. Returns the physical address, or ~0 when the task was killed.
+  // A user access as a core makes it: walk (or, with the machine's TLB
+  // model, use the CPU's TLB first); on a fault enter the firmware and
+  // retry. Returns the physical address, or ~0 when the task was killed.
   uint64_t access(unsigned c, uint64_t va, x86::Access a = x86::Access::write) {
     for (int i = 0; i < 4; ++i) {
+      if (m->tlb_model()) {
+        if (const hosthal::TlbEntry* e = cpu(c).tlb_lookup(va)) {
+          const bool ok = e->us && (a != x86::Access::write || e->rw) && (a != x86::Access::fetch || !e->nx);
+          if (ok) return e->pa + (va - e->va);
+          // A protection fault from the TLB: the entry goes, the firmware decides.
+          cpu(c).tlb_drop(va);
+          const uint32_t ec = x86::PF_P | x86::PF_U | (a == x86::Access::write ? x86::PF_W : 0) |
+                              (a == x86::Access::fetch ? x86::PF_I : 0);
+          if (k->page_fault(cpu(c), va, ec) == hal::TrapOutcome::task_killed) return ~0ull;
+          continue;
+        }
+      }
       const Walk w = walk(c, va, a, true);
-      if (w.status == Walk::ok) return w.pa;
+      if (w.status == Walk::ok) {
+        if (m->tlb_model()) {
+          hosthal::TlbEntry e{};
+          e.va = va & ~(w.page_size - 1);
+          e.size = w.page_size;
+          e.pa = w.pa & ~(w.page_size - 1);
+          e.pcid = cpu(c).current_pcid();
+          e.global = (w.leaf & x86::PTE_G) != 0;
+          e.rw = w.rw;
+          e.us = w.us;
+          e.nx = w.nx;
+          cpu(c).tlb_fill(e);
+        }
+        return w.pa;
+      }
       if (k->page_fault(cpu(c), va, w.error_code) == hal::TrapOutcome::task_killed) return ~0ull;
     }
     ADD_FAILURE() << "fault at " << std::hex << va << " not resolved";

@@ -24,12 +24,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
 #include <vector>
 
 #include "sw/kernel/kernel.h"
+#include "sw/mm/pgtable.h"
 
 namespace fwtest {
 
@@ -179,6 +181,8 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
         }
         if (p->_refcount > 0) continue;  // allocated (kernel: tables, slabs)
         if (fw::PageTail(p) && fw::compound_head(p)->_refcount > 0) continue;
+        // A free page of a hugetlb pool (refcount 0, outside the buddy lists).
+        if (fw::PageHuge(fw::compound_head(p))) continue;
         ADD_FAILURE() << "pfn " << pfn << " is neither free, held, reserved nor allocated (flags " << std::hex
                       << p->flags << std::dec << ", refcount " << p->_refcount << ")";
         return;
@@ -390,5 +394,167 @@ class ShadowCheck final : public fw::BuddyObserver {
   std::vector<Ev> added_, removed_;
   uint64_t errors_ = 0;
 };
+
+// ---------------------------------------------------------------- mappings
+
+// Every user mapping against the struct pages, from the outside: walks the
+// page tables of every address space (each once), counts the entries that
+// map each page (4 KiB entries per page, huge leaves per folio) and checks
+// mapcounts, reference counts, every page with a mapcount being found, the
+// processes' rss, the anonymous / file / THP counters, the huge zero page's
+// mappings and the deposited page tables. Call it when no migration is in
+// flight (isolated pages hold one more reference).
+struct MappingTotals {
+  uint64_t anon_pages = 0, shmem_pages = 0, thp_pmds = 0, huge_zero_pmds = 0, hugetlb_leaves = 0;
+};
+
+inline MappingTotals mapping_check(fw::Kernel& k, hal::Hal& h) {
+  MappingTotals t;
+  fw::PgTable& pt = k.pgtable();
+  fw::MmNodes& nodes = k.nodes();
+  const uint64_t mask = pt.phys_mask();
+  std::map<fw::page*, int> pte_maps, pmd_maps;
+  std::set<fw::mm_struct*> seen;
+  std::vector<fw::mm_struct*> mms;
+  for (int pid = 1; pid < 100000; ++pid) {
+    fw::task_struct* task = k.find_task(pid);
+    if (task && task->mm && seen.insert(task->mm).second) mms.push_back(task->mm);
+    if (seen.size() == k.nr_tasks()) break;
+  }
+  for (fw::mm_struct* mm : mms) {
+    uint64_t rss_anon = 0, rss_shmem = 0, rss_huge = 0;
+    // Recursive walk of the user half.
+    std::function<void(uint64_t, unsigned, uint64_t)> walk = [&](uint64_t table, unsigned level, uint64_t base) {
+      const unsigned shift = x86::level_shift(level);
+      const unsigned n = level == pt.levels() ? x86::PT_ENTRIES / 2 : x86::PT_ENTRIES;
+      for (unsigned i = 0; i < n; ++i) {
+        uint64_t e;
+        if (!pt.read_entry(h, table + 8ull * i, &e) || !e) continue;
+        const uint64_t va = base + (static_cast<uint64_t>(i) << shift);
+        const bool leaf = level == x86::LEVEL_PT || (e & x86::PTE_PS);
+        if (!leaf) {
+          if (!fw::pte_present(e)) {
+            ADD_FAILURE() << "non-present non-leaf entry " << std::hex << e << " at va " << va;
+            continue;
+          }
+          walk(e & mask, level - 1, va);
+          continue;
+        }
+        fw::page* p = nodes.pfn_to_page((e & mask) >> 12);
+        if (!p) {
+          ADD_FAILURE() << "leaf outside the memory map at va " << std::hex << va;
+          continue;
+        }
+        if (fw::is_migration_entry(e)) continue;  // holds no mapping (the migration does)
+        if (!fw::pte_maps_page(e)) {
+          ADD_FAILURE() << "unknown non-present entry " << std::hex << e << " at va " << va;
+          continue;
+        }
+        if (level == x86::LEVEL_PT) {
+          if (nodes.page_to_pfn(p) == k.memory().zero_pfn()) continue;
+          ++pte_maps[p];
+          if (fw::PageAnon(p)) ++rss_anon, ++t.anon_pages;
+          else ++rss_shmem, ++t.shmem_pages;
+          continue;
+        }
+        if (k.huge_memory().is_huge_zero_pfn(nodes.page_to_pfn(p))) {
+          ++t.huge_zero_pmds;
+          continue;
+        }
+        EXPECT_TRUE(fw::PageHead(p)) << "huge leaf of a page that is not a folio head, va " << std::hex << va;
+        ++pmd_maps[p];
+        if (fw::PageHuge(p)) {
+          rss_huge += fw::compound_nr(p);
+          ++t.hugetlb_leaves;
+        } else {
+          EXPECT_TRUE(fw::PageTransHuge(p)) << std::hex << va;
+          EXPECT_EQ(level, x86::LEVEL_PD) << "a THP mapped by a level other than the PD, va " << std::hex << va;
+          rss_anon += fw::compound_nr(p);
+          ++t.thp_pmds;
+        }
+      }
+    };
+    walk(mm->pgd, pt.levels(), 0);
+    EXPECT_EQ(mm->rss_anon, rss_anon) << "rss_anon of mm " << mm->id;
+    EXPECT_EQ(mm->rss_shmem, rss_shmem) << "rss_shmem of mm " << mm->id;
+    EXPECT_EQ(mm->rss_huge, rss_huge) << "rss_huge of mm " << mm->id;
+  }
+  // Mapcounts and references.
+  int64_t anon_mapped = 0, file_mapped = 0, thps = 0;
+  for (auto& [p, n] : pte_maps) {
+    EXPECT_EQ(fw::page_mapcount(p), n) << "pfn " << nodes.page_to_pfn(p) << " mapped by " << n << " PTEs";
+    if (!fw::PageCompound(p)) {
+      const int cache = fw::page_mapping_obj(p) ? 1 : 0;
+      EXPECT_EQ(p->_refcount, n + cache) << "pfn " << nodes.page_to_pfn(p) << ": references besides the mappings";
+      EXPECT_TRUE(fw::PageLRU(p)) << "mapped page off the LRU, pfn " << nodes.page_to_pfn(p);
+    }
+    (fw::PageAnon(p) ? anon_mapped : file_mapped) += 1;
+  }
+  std::map<fw::page*, int> folio_ptes;  // PTE mappings of subpages of folios
+  for (auto& [p, n] : pte_maps)
+    if (fw::PageCompound(p)) folio_ptes[fw::compound_head(p)] += n;
+  for (auto& [head, n] : pmd_maps) {
+    EXPECT_EQ(fw::folio_entire_mapcount(head), n) << "folio pfn " << nodes.page_to_pfn(head);
+    const int cache = fw::page_mapping_obj(head) ? 1 : 0;
+    EXPECT_EQ(head->_refcount, n + folio_ptes[head] + cache) << "folio pfn " << nodes.page_to_pfn(head);
+    if (fw::PageTransHuge(head)) {
+      anon_mapped += static_cast<int64_t>(fw::compound_nr(head));
+      ++thps;
+      EXPECT_TRUE(fw::PageLRU(head)) << "THP off the LRU";
+    }
+  }
+  // Every page the struct pages call mapped was found.
+  for (unsigned nd = 0; nd < nodes.nr_nodes(); ++nd)
+    for (unsigned zi = 0; zi < fw::MAX_NR_ZONES; ++zi) {
+      fw::zone& z = nodes.node(static_cast<int>(nd)).node_zones[zi];
+      for (uint64_t pfn = z.zone_start_pfn; pfn < z.zone_end_pfn(); ++pfn) {
+        if (z.pfnblock_deferred(pfn)) {
+          pfn = (pfn | (fw::MAX_ORDER_NR_PAGES - 1));
+          continue;
+        }
+        fw::page* p = nodes.pfn_to_page(pfn);
+        if (p->_mapcount >= 0 && !pte_maps.count(p))
+          ADD_FAILURE() << "pfn " << pfn << " has mapcount " << fw::page_mapcount(p) << " but no PTE maps it";
+        if (fw::PageHead(p) && p[1].entire_mapcount >= 0 && !pmd_maps.count(p))
+          ADD_FAILURE() << "folio pfn " << pfn << " has entire mapcount " << fw::folio_entire_mapcount(p)
+                        << " but no huge leaf maps it";
+      }
+    }
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_ANON_MAPPED), anon_mapped);
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_FILE_MAPPED), file_mapped);
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_ANON_THPS), thps);
+  EXPECT_EQ(k.huge_memory().stats().huge_zero_mapped, t.huge_zero_pmds);
+  EXPECT_EQ(k.huge_memory().stats().deposits, t.huge_zero_pmds + t.thp_pmds) << "one deposited table per huge PMD";
+  return t;
+}
+
+// The hugetlb pools' counters against their free lists.
+inline void hugetlb_check(fw::Kernel& k) {
+  for (unsigned i = 0; i < fw::HUGE_MAX_HSTATE; ++i) {
+    const fw::hstate& hs = k.hugetlb().hs(i);
+    uint64_t nr = 0, free = 0, surplus = 0;
+    for (unsigned n = 0; n < k.nodes().nr_nodes(); ++n) {
+      uint64_t listed = 0;
+      const fw::list_head* head = &hs.hugepage_freelists[n];
+      for (const fw::list_head* l = head->next; l != head; l = l->next) {
+        const fw::page* p = list_entry(const_cast<fw::list_head*>(l), fw::page, lru);
+        EXPECT_TRUE(fw::PageHuge(p));
+        EXPECT_EQ(p->_refcount, 0);
+        EXPECT_EQ(fw::compound_order(p), hs.order);
+        EXPECT_EQ(fw::page_to_nid(p), static_cast<int>(n));
+        ++listed;
+      }
+      EXPECT_EQ(listed, hs.free_huge_pages_node[n]) << hs.name << " node " << n;
+      nr += hs.nr_huge_pages_node[n];
+      free += hs.free_huge_pages_node[n];
+      surplus += hs.surplus_huge_pages_node[n];
+    }
+    EXPECT_EQ(nr, hs.nr_huge_pages) << hs.name;
+    EXPECT_EQ(free, hs.free_huge_pages) << hs.name;
+    EXPECT_EQ(surplus, hs.surplus_huge_pages) << hs.name;
+    EXPECT_GE(hs.free_huge_pages, hs.resv_huge_pages) << hs.name << ": more reserved than free";
+    EXPECT_LE(hs.surplus_huge_pages, hs.nr_huge_pages) << hs.name;
+  }
+}
 
 }  // namespace fwtest

@@ -101,8 +101,10 @@ TEST(fw_mmap, errors_as_linux_returns_them) {
   EXPECT_EQ(r.sys(0, hal::Sys::mmap, 0, kPage, RW, PA, static_cast<uint64_t>(-1), 123), -EINVAL);  // offset
   EXPECT_EQ(r.mmap(0, 0, kPage, RW, MAP_PRIVATE), -EBADF);                        // a file: no files
   EXPECT_EQ(r.mmap(0, 0, kPage, RW, MAP_ANONYMOUS), -EINVAL);                     // no type
-  EXPECT_EQ(r.mmap(0, 0, kPage, RW, fw::MAP_SHARED | MAP_ANONYMOUS), -EINVAL);    // shared: not yet
+  EXPECT_EQ(r.mmap(0, 0, kPage, RW, 0x04 | MAP_ANONYMOUS), -EINVAL);              // no such type
   EXPECT_EQ(r.mmap(0, 0, 2 * MiB, RW, PA | fw::MAP_HUGETLB), -ENOMEM);            // no hugetlb pool
+  EXPECT_EQ(r.mmap(0, 0, 2 * MiB, RW, PA | fw::MAP_HUGETLB | (22ull << 26)), -EINVAL);  // no 4 MiB pages
+  EXPECT_EQ(r.mmap(0, 0x40001000, 2 * MiB, RW, PA | fw::MAP_HUGETLB | MAP_FIXED), -EINVAL);  // misaligned huge
   EXPECT_EQ(r.mmap(0, 0x10000800, kPage, RW, PA | MAP_FIXED), -EINVAL);           // misaligned fixed
   EXPECT_EQ(r.mmap(0, 0x1000, kPage, RW, PA | MAP_FIXED), -EPERM);                // below mmap_min_addr
   EXPECT_EQ(r.mmap(0, task_size - kPage, 2 * kPage, RW, PA | MAP_FIXED), -ENOMEM);  // beyond the end

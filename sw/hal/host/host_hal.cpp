@@ -178,6 +178,13 @@ void HostHal::set_paging_control(const hal::PagingControl& ctl) {
 
 void HostHal::write_cr3(uint64_t value) {
   cr3_ = value & ~x86::CR3_NOFLUSH;  // NOFLUSH is not stored in CR3
+  if (m_.tlb_model_ && !(ctl_.pcide && (value & x86::CR3_NOFLUSH))) {
+    // Without NOFLUSH the new PCID's (or, without PCIDs, every) non-global entry goes.
+    const uint16_t pcid = current_pcid();
+    tlb_.erase(std::remove_if(tlb_.begin(), tlb_.end(),
+                              [&](const TlbEntry& e) { return !e.global && (!ctl_.pcide || e.pcid == pcid); }),
+               tlb_.end());
+  }
   TlbOp op{};
   op.kind = TlbOp::Kind::write_cr3;
   op.cpu = cpu_;
@@ -186,6 +193,14 @@ void HostHal::write_cr3(uint64_t value) {
 }
 
 void HostHal::invlpg(hal::vaddr_t va) {
+  if (m_.tlb_model_) {
+    const uint16_t pcid = current_pcid();
+    tlb_.erase(std::remove_if(tlb_.begin(), tlb_.end(),
+                              [&](const TlbEntry& e) {
+                                return va - e.va < e.size && (e.global || e.pcid == pcid);
+                              }),
+               tlb_.end());
+  }
   TlbOp op{};
   op.kind = TlbOp::Kind::invlpg;
   op.cpu = cpu_;
@@ -195,6 +210,23 @@ void HostHal::invlpg(hal::vaddr_t va) {
 }
 
 void HostHal::invpcid(x86::InvpcidType type, uint16_t pcid, hal::vaddr_t va) {
+  if (m_.tlb_model_) {
+    tlb_.erase(std::remove_if(tlb_.begin(), tlb_.end(),
+                              [&](const TlbEntry& e) {
+                                switch (type) {
+                                  case x86::InvpcidType::individual_address:
+                                    return !e.global && e.pcid == pcid && va - e.va < e.size;
+                                  case x86::InvpcidType::single_context:
+                                    return !e.global && e.pcid == pcid;
+                                  case x86::InvpcidType::all_contexts_global:
+                                    return true;
+                                  case x86::InvpcidType::all_contexts:
+                                    return !e.global;
+                                }
+                                return false;
+                              }),
+               tlb_.end());
+  }
   TlbOp op{};
   op.kind = TlbOp::Kind::invpcid;
   op.cpu = cpu_;
@@ -226,11 +258,45 @@ void HostHal::deliver_interrupts() {
 void HostHal::cpu_relax() {
   now_ns_ += 10;
   deliver_interrupts();
+  // Meanwhile the other CPUs run and take their interrupts (not nested:
+  // a handler that spins does not run a third CPU's).
+  if (m_.relax_runs_others_ && !m_.relaxing_) {
+    m_.relaxing_ = true;
+    for (auto& c : m_.cpus_)
+      if (c.get() != this) c->deliver_interrupts();
+    m_.relaxing_ = false;
+  }
+}
+
+const TlbEntry* HostHal::tlb_lookup(uint64_t va) const {
+  const uint16_t pcid = current_pcid();
+  for (const TlbEntry& e : tlb_)
+    if (va - e.va < e.size && (e.global || e.pcid == pcid)) return &e;
+  return nullptr;
+}
+
+void HostHal::tlb_fill(const TlbEntry& e) {
+  tlb_drop(e.va);
+  // A second-level TLB's capacity, oldest out first.
+  constexpr size_t kCapacity = 1536;
+  if (tlb_.size() >= kCapacity) tlb_.erase(tlb_.begin());
+  tlb_.push_back(e);
+}
+
+void HostHal::tlb_drop(uint64_t va) {
+  const uint16_t pcid = current_pcid();
+  tlb_.erase(std::remove_if(tlb_.begin(), tlb_.end(),
+                            [&](const TlbEntry& e) { return va - e.va < e.size && (e.global || e.pcid == pcid); }),
+             tlb_.end());
 }
 
 void HostHal::console(const char* text, size_t len) {
   m_.console_.append(text, len);
   if (m_.echo_) std::fwrite(text, 1, len, stderr);
+}
+
+void HostHal::task_ended(int pid, void* user, int exit_status, int signal) {
+  m_.ended_.push_back({pid, user, exit_status, signal, cpu_});
 }
 
 void HostHal::halt(const char* reason) {

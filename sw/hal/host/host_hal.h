@@ -50,6 +50,17 @@ struct TlbOp {
   hal::PagingControl ctl;
 };
 
+// An entry of the optional TLB model (HostMachine::enable_tlb_model): what
+// a CPU may still translate without walking, until the firmware's TLB
+// maintenance (INVLPG, INVPCID, CR3 writes) drops it.
+struct TlbEntry {
+  uint64_t va;    // start of the page
+  uint64_t size;  // 4 KiB, 2 MiB or 1 GiB
+  uint64_t pa;    // start of the frame
+  uint16_t pcid;
+  bool global, rw, us, nx;
+};
+
 class HostMachine;
 
 class HostHal final : public hal::Hal {
@@ -77,6 +88,7 @@ class HostHal final : public hal::Hal {
   }
   void cpu_relax() override;
   void console(const char* text, size_t len) override;
+  void task_ended(int pid, void* user, int exit_status, int signal) override;
   [[noreturn]] void halt(const char* reason) override;
 
   // Test helpers.
@@ -87,6 +99,14 @@ class HostHal final : public hal::Hal {
   void deliver_interrupts();
   size_t pending_interrupts() const { return pending_.size(); }
 
+  // The TLB model (when the machine has it on).
+  uint16_t current_pcid() const { return ctl_.pcide ? static_cast<uint16_t>(cr3_ & x86::CR3_PCID_MASK) : 0; }
+  // The entry translating va under the current PCID (or a global one).
+  const TlbEntry* tlb_lookup(uint64_t va) const;
+  void tlb_fill(const TlbEntry& e);
+  void tlb_drop(uint64_t va);  // what a page fault does to the faulting translation
+  const std::vector<TlbEntry>& tlb() const { return tlb_; }
+
  private:
   friend class HostMachine;
   HostMachine& m_;
@@ -96,6 +116,7 @@ class HostHal final : public hal::Hal {
   uint64_t now_ns_ = 0;
   uint64_t charged_ns_ = 0;
   std::vector<uint8_t> pending_;
+  std::vector<TlbEntry> tlb_;
 };
 
 class HostMachine {
@@ -125,12 +146,32 @@ class HostMachine {
   bool poisoned(hal::paddr_t pa, uint64_t len) const;       // any line in range
   bool page_poisoned(hal::paddr_t pa, uint64_t len) const;  // any page in range
 
+  // Every Hal::task_ended report, in order.
+  struct Ended {
+    int pid;
+    void* user;
+    int exit_status;
+    int signal;
+    unsigned cpu;  // the CPU that reported it
+  };
+  const std::vector<Ended>& ended() const { return ended_; }
+
   const std::vector<TlbOp>& tlb_ops() const { return tlb_ops_; }
   void clear_tlb_ops() { tlb_ops_.clear(); }
   const std::string& console() const { return console_; }
   void clear_console() { console_.clear(); }
   // Also copy the console to stderr (default: the MMCOSIM_CONSOLE environment variable is set).
   void set_echo(bool on) { echo_ = on; }
+
+  // While a CPU spins (cpu_relax), the other CPUs run: their pending
+  // interrupts are delivered too, so a CPU waiting for IPI acknowledgements
+  // sees them (default on).
+  void set_relax_runs_others(bool on) { relax_runs_others_ = on; }
+  // Model per-CPU TLBs (off by default; 1536 entries each, oldest evicted
+  // first): HostHal::tlb_* and the test rig's accesses use them; INVLPG,
+  // INVPCID and CR3 writes drop entries.
+  void enable_tlb_model(bool on) { tlb_model_ = on; }
+  bool tlb_model() const { return tlb_model_; }
 
  private:
   friend class HostHal;
@@ -141,8 +182,12 @@ class HostMachine {
   std::set<uint64_t> poison_lines_;                     // line addresses
   std::vector<std::unique_ptr<HostHal>> cpus_;
   std::vector<TlbOp> tlb_ops_;
+  std::vector<Ended> ended_;
   std::string console_;
   bool echo_ = false;
+  bool relax_runs_others_ = true;
+  bool tlb_model_ = false;
+  bool relaxing_ = false;
   hal::Firmware* fw_ = nullptr;
 };
 

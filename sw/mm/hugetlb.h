@@ -1,0 +1,125 @@
+// hugetlbfs (Linux mm/hugetlb.c): pools of 2 MiB and 1 GiB pages per node,
+// made at boot (hugepages_2m / hugepages_1g, spread round-robin over the
+// nodes as Linux's hugepages= does; 1 GiB pages by a contiguous-range
+// allocation, alloc_contig_pages, before memory fragments), mapped by PD or
+// PDPT leaves.
+//
+// Counters as Linux's: nr (pages in the pool), free, resv (promised to
+// mappings, not yet faulted) and surplus (taken from the buddy allocator
+// beyond the pool, up to nr_overcommit_hugepages; never for 1 GiB pages).
+// free >= resv always. A mapping reserves its pages at mmap (gathering
+// surplus pages when the pool is short, else mmap fails with ENOMEM), so
+// its faults never fail for lack of a page:
+// - private mappings: the VMA counts its reserved pages (resv_pages); a
+//   fault consumes one; MADV_DONTNEED gives the page back and reserves
+//   again (Linux >= 6.9); munmap releases what the range held. A fork's
+//   copy has no reservation (its faults and copy-on-write may fail with
+//   SIGBUS, as on Linux).
+// - shared mappings: the object (sw/mm/shmem.h) holds the reservation.
+//
+// Pages are compound (order 9 or 18) with COMPOUND_HUGETLB; a free page
+// has refcount 0 and sits on its node's free list; a page whose last
+// reference goes returns to the pool (or to the buddy allocator when the
+// node has surplus pages).
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+#include "sw/lib/list.h"
+#include "sw/lib/spinlock.h"
+#include "sw/mm/context.h"
+#include "sw/mm/memory.h"
+#include "sw/mm/mm_types.h"
+#include "sw/mm/page.h"
+
+namespace fw {
+
+constexpr unsigned HUGE_MAX_HSTATE = 2;
+
+struct hstate {
+  unsigned shift;   // 21 or 30
+  unsigned order;   // shift - PAGE_SHIFT
+  const char* name; // "2M", "1G" (statistics)
+  unsigned size_kb;
+  uint64_t max_huge_pages;  // asked for at boot
+  uint64_t nr_huge_pages;
+  uint64_t free_huge_pages;
+  uint64_t resv_huge_pages;
+  uint64_t surplus_huge_pages;
+  uint64_t nr_overcommit_huge_pages;
+  uint64_t nr_huge_pages_node[hal::kMaxNodes];
+  uint64_t free_huge_pages_node[hal::kMaxNodes];
+  uint64_t surplus_huge_pages_node[hal::kMaxNodes];
+  list_head hugepage_freelists[hal::kMaxNodes];
+  // Statistics.
+  uint64_t faults = 0;          // faults that mapped a page
+  uint64_t cow = 0;             // copy-on-write copies
+  uint64_t reuse = 0;           // write faults on a private page that kept it
+  uint64_t fault_sigbus = 0;    // faults with no page to give
+  uint64_t reserve_failed = 0;  // mmaps refused (ENOMEM)
+  uint64_t boot_failed = 0;     // boot pages that could not be allocated
+  uint64_t surplus_allocs = 0;
+};
+
+class Hugetlb {
+ public:
+  void init(MmContext* ctx);
+
+  // Boot, once the page allocator runs: the pools from the parameters.
+  void boot(hal::Hal& h);
+
+  // The hstate of a page size (log2), nullptr when there is none.
+  hstate* hstate_of(unsigned shift);
+  const hstate& hs(unsigned i) const { return hstates_[i]; }
+  // The default size (default_hugepagesz) as a shift.
+  unsigned default_shift() const;
+  // MAP_HUGETLB's size bits (MAP_HUGE_2MB...): the shift, 0 when unsupported.
+  unsigned shift_from_mmap_flags(uint64_t flags) const;
+
+  // Reservations (Linux hugetlb_acct_memory): 0 or -ENOMEM.
+  int reserve(hal::Hal& h, unsigned shift, uint64_t pages);
+  void unreserve(hal::Hal& h, unsigned shift, uint64_t pages);
+
+  // A huge page with refcount 1 (not zeroed): from the reservation (which
+  // must be there), or else from what is free beyond the reservations, or
+  // as a surplus page. nullptr when none.
+  page* alloc_huge_page(hal::Hal& h, hstate* hs, bool reserved);
+  // The last reference went (PageAlloc::put_page): back to the pool.
+  void free_huge_folio(hal::Hal& h, page* head);
+
+  // A fault on a hugetlb VMA.
+  FaultResult hugetlb_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, bool write);
+  // Faults [start, end) in (MAP_POPULATE, MADV_POPULATE_*): 0 or -errno.
+  int populate(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, bool write);
+  // Present huge leaves of vma in [start, end).
+  uint64_t count_present(hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end);
+  // fork: copies the leaves of a private or shared hugetlb VMA (private
+  // ones write-protected in both). 0 or -ENOMEM.
+  int copy_hugetlb_page_range(hal::Hal& h, mm_struct* dst, mm_struct* src, vm_area_struct* dvma,
+                              vm_area_struct* svma);
+  // mprotect: new protection bits on every leaf of [start, end).
+  void change_protection(hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t newprot);
+
+  // Pages of every size, 4 KiB units (meminfo Hugetlb).
+  uint64_t total_kb() const;
+  const hstate* default_hstate() const;
+
+ private:
+  page* dequeue(hal::Hal& h, hstate* hs, int nid);
+  void enqueue(hstate* hs, page* head);
+  page* alloc_fresh(hal::Hal& h, hstate* hs, int nid, bool boot);
+  page* alloc_surplus(hal::Hal& h, hstate* hs, int nid);
+  int gather_surplus_pages(hal::Hal& h, hstate* hs, uint64_t delta);
+  void return_unused_surplus_pages(hal::Hal& h, hstate* hs);
+  void prep_new_hugetlb_folio(page* head, unsigned order);
+  FaultResult hugetlb_wp(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, hstate* hs, uint64_t haddr,
+                         uint64_t entry_pa, uint64_t entry);
+  bool zero_huge_page(hal::Hal& h, page* p, hstate* hs);
+
+  MmContext* ctx_ = nullptr;
+  hstate hstates_[HUGE_MAX_HSTATE] = {};
+  SpinLock lock_;  // hugetlb_lock: the pools and counters
+};
+
+}  // namespace fw

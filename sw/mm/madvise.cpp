@@ -1,0 +1,200 @@
+#include "sw/mm/madvise.h"
+
+#include "sw/hal/uapi.h"
+#include "sw/lib/bitops.h"
+#include "sw/lib/errno.h"
+#include "sw/mm/mmzone.h"
+#include "sw/mm/huge_memory.h"
+#include "sw/mm/hugetlb.h"
+#include "sw/mm/khugepaged.h"
+#include "sw/mm/memory.h"
+#include "sw/mm/mman.h"
+#include "sw/mm/mmap.h"
+#include "sw/mm/pgtable.h"
+#include "sw/mm/tlb.h"
+#include "sw/mm/vmstat.h"
+
+namespace fw {
+
+using namespace x86;
+
+namespace {
+bool advice_valid(uint64_t a) {
+  switch (a) {
+    case uapi::kMadvNormal:
+    case uapi::kMadvRandom:
+    case uapi::kMadvSequential:
+    case uapi::kMadvWillneed:
+    case uapi::kMadvDontneed:
+    case uapi::kMadvFree:
+    case uapi::kMadvHugepage:
+    case uapi::kMadvNohugepage:
+    case uapi::kMadvPopulateRead:
+    case uapi::kMadvPopulateWrite:
+    case uapi::kMadvCollapse:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+int Madvise::dontneed(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end) {
+  ++stats_.dontneed;
+  if (vma->vm_flags & VM_HUGETLB) {
+    // Linux: the start aligned to the huge page size, the end rounded down.
+    const uint64_t size = 1ull << vma->huge_shift;
+    if (start & (size - 1)) return -EINVAL;
+    end = align_down(end, size);
+    if (end <= start) return 0;
+    const bool priv = !vma->vm_obj;
+    const uint64_t present = priv ? ctx_->hugetlb->count_present(h, vma, start, end) : 0;
+    ctx_->memory->zap_page_range(h, mm, vma, start, end);
+    // A private mapping keeps its promise: the pages freed are reserved
+    // again (Linux >= 6.9), unless the pool cannot give them.
+    if (present && vma->resv_owner && ctx_->hugetlb->reserve(h, vma->huge_shift, present) == 0)
+      vma->resv_pages += present;
+    return 0;
+  }
+  HugeMemory& thp = *ctx_->huge_memory;
+  if (start & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, start);
+  if (end & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, end);
+  ctx_->memory->zap_page_range(h, mm, vma, start, end);
+  return 0;
+}
+
+int Madvise::free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end) {
+  ++stats_.free;
+  // Only private anonymous memory (Linux: vma_is_anonymous).
+  if ((vma->vm_flags & (VM_HUGETLB | VM_SHARED)) || vma->vm_obj) return -EINVAL;
+  HugeMemory& thp = *ctx_->huge_memory;
+  if (start & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, start);
+  if (end & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, end);
+  PgTable& pt = *ctx_->pgtable;
+  uint64_t lazy = 0;
+  bool changed = false;
+  {
+    LockGuard g(mm->page_table_lock, h);
+    for (uint64_t a = start; a < end;) {
+      uint64_t pmd_pa, pmd;
+      if (pt.walk_to(h, mm->pgd, a, LEVEL_PD, false, 0, false, &pmd_pa) || !pt.read_entry(h, pmd_pa, &pmd) ||
+          !pte_present(pmd)) {
+        a = (a | (HPAGE_PMD_SIZE - 1)) + 1;
+        continue;
+      }
+      const uint64_t next = min(end, (a | (HPAGE_PMD_SIZE - 1)) + 1);
+      if (pmd & PTE_PS) {
+        // A whole huge page (the ends were split): clean, lazily freeable.
+        page* head = ctx_->nodes->pfn_to_page((pmd & pt.phys_mask()) >> PAGE_SHIFT);
+        if (head && PageTransHuge(head) && folio_entire_mapcount(head) == 1 && (pmd & PTE_D)) {
+          pt.write_entry(h, pmd_pa, pmd & ~PTE_D);
+          ClearPageFlag(head, PG_dirty);
+          lazy += HPAGE_PMD_NR;
+          changed = true;
+        }
+        a = next;
+        continue;
+      }
+      const uint64_t table = pmd & pt.phys_mask();
+      for (; a < next; a += PAGE_SIZE) {
+        const uint64_t epa = table + 8ull * pt_index(a, LEVEL_PT);
+        uint64_t e;
+        if (!pt.read_entry(h, epa, &e) || !pte_present(e)) continue;
+        const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
+        if (ctx_->memory->is_zero_pfn(pfn)) continue;
+        page* p = ctx_->nodes->pfn_to_page(pfn);
+        // Pages shared with another process are left alone (Linux).
+        if (!p || !PageAnon(p) || PageCompound(p) || page_mapcount(p) != 1) continue;
+        if (e & PTE_D) {
+          pt.write_entry(h, epa, e & ~PTE_D);
+          changed = true;
+        }
+        ClearPageFlag(p, PG_dirty);
+        ++lazy;
+      }
+    }
+  }
+  ctx_->vmstat->count(PGLAZYFREE, lazy);
+  if (changed) ctx_->tlb->flush_tlb_mm_range(h, mm, start, end, PAGE_SHIFT, false);
+  return 0;
+}
+
+int Madvise::apply(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t advice) {
+  switch (advice) {
+    case uapi::kMadvDontneed:
+      return dontneed(h, mm, vma, start, end);
+    case uapi::kMadvFree:
+      return free(h, mm, vma, start, end);
+    case uapi::kMadvHugepage:
+    case uapi::kMadvNohugepage: {
+      ++stats_.hugepage;
+      const uint64_t nf = advice == uapi::kMadvHugepage ? ((vma->vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE)
+                                                  : ((vma->vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE);
+      if (nf == vma->vm_flags) return 0;
+      int err = 0;
+      vm_area_struct* v = ctx_->mmap->vma_modify_flags(h, mm, vma, start, end, nf, &err);
+      if (!v) return err;
+      if (advice == uapi::kMadvHugepage) ctx_->khugepaged->enter_vma(h, v);
+      return 0;
+    }
+    case uapi::kMadvCollapse:
+      ++stats_.collapse;
+      return ctx_->khugepaged->madvise_collapse(h, mm, vma, start, end);
+    default:  // hints without effect on anonymous memory
+      return 0;
+  }
+}
+
+int Madvise::do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len_in, uint64_t advice) {
+  ++stats_.calls;
+  // Linux's checks, in its order.
+  if (!advice_valid(advice) || (start & ~PAGE_MASK)) {
+    ++stats_.failed;
+    return -EINVAL;
+  }
+  const uint64_t len = align_up(len_in, PAGE_SIZE);
+  if (len_in && !len) {
+    ++stats_.failed;
+    return -EINVAL;
+  }
+  const uint64_t end = start + len;
+  if (end < start) {
+    ++stats_.failed;
+    return -EINVAL;
+  }
+  if (end == start) return 0;
+  LockGuard g(mm->mmap_lock, h);
+  Mmap& mmap = *ctx_->mmap;
+  if (advice == uapi::kMadvPopulateRead || advice == uapi::kMadvPopulateWrite) {
+    ++stats_.populate;
+    const int r = mmap.populate(h, mm, start, end, advice == uapi::kMadvPopulateWrite, true);
+    if (r) ++stats_.failed;
+    return r;
+  }
+  // The mapped parts get the advice; a hole makes the call fail with ENOMEM
+  // afterwards.
+  int unmapped = 0;
+  for (uint64_t addr = start; addr < end;) {
+    vm_area_struct* vma = mmap.find_vma(mm, addr);
+    if (!vma) {
+      unmapped = -ENOMEM;
+      break;
+    }
+    if (vma->vm_start > addr) {
+      unmapped = -ENOMEM;
+      addr = vma->vm_start;
+      if (addr >= end) break;
+    }
+    const uint64_t e = min(end, vma->vm_end);
+    const int r = apply(h, mm, vma, addr, e, advice);
+    if (r) {
+      ++stats_.failed;
+      return r;
+    }
+    addr = e;
+  }
+  if (unmapped) ++stats_.failed;
+  return unmapped;
+}
+
+}  // namespace fw

@@ -1,0 +1,50 @@
+// madvise (Linux mm/madvise.c): MADV_DONTNEED (drops the pages: private
+// memory reads zero again, shared memory keeps its data in its object,
+// hugetlb pages go back to the pool and a private mapping reserves them
+// again), MADV_FREE (private anonymous pages may be reclaimed lazily: their
+// dirty bits are cleared; there is no reclaim, so the data stays),
+// MADV_HUGEPAGE / MADV_NOHUGEPAGE (VMA flags for THP and khugepaged),
+// MADV_POPULATE_READ / MADV_POPULATE_WRITE (fault the range in; EINVAL on
+// a mapping without the permission), MADV_COLLAPSE (khugepaged's collapse,
+// now), and the hints NORMAL, RANDOM, SEQUENTIAL, WILLNEED (accepted, no
+// effect on anonymous memory). Errors as Linux: EINVAL for bad arguments or
+// advice, ENOMEM when part of the range is unmapped.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+#include "sw/mm/context.h"
+#include "sw/mm/mm_types.h"
+
+namespace fw {
+
+struct MadviseStats {
+  uint64_t calls = 0;
+  uint64_t failed = 0;
+  uint64_t dontneed = 0;
+  uint64_t free = 0;
+  uint64_t populate = 0;
+  uint64_t hugepage = 0;
+  uint64_t collapse = 0;
+};
+
+class Madvise {
+ public:
+  void init(MmContext* ctx) { ctx_ = ctx; }
+
+  // The madvise system call: 0 or -errno.
+  int do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len, uint64_t advice);
+
+  const MadviseStats& stats() const { return stats_; }
+
+ private:
+  int apply(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t advice);
+  int dontneed(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end);
+  int free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end);
+
+  MmContext* ctx_ = nullptr;
+  MadviseStats stats_;
+};
+
+}  // namespace fw

@@ -1,0 +1,180 @@
+#include "sw/mm/shmem.h"
+
+#include "sw/lib/errno.h"
+#include "sw/mm/mmzone.h"
+#include "sw/lib/printk.h"
+#include "sw/mm/hugetlb.h"
+#include "sw/mm/lru.h"
+#include "sw/mm/page_alloc.h"
+#include "sw/mm/slub.h"
+#include "sw/mm/vmstat.h"
+
+namespace fw {
+
+namespace {
+constexpr unsigned kNodeBytes = 512 * sizeof(void*);  // one 4 KiB kmalloc object
+}
+
+address_space* Shmem::create(hal::Hal& h, MappingKind kind, unsigned page_shift, uint64_t nr_pages) {
+  address_space* obj = static_cast<address_space*>(ctx_->slab->kzalloc(h, sizeof(address_space), GFP_KERNEL));
+  if (!obj) return nullptr;
+  obj->refcount = 1;
+  obj->kind = kind;
+  obj->page_shift = static_cast<uint8_t>(page_shift);
+  obj->nr_pages = nr_pages;
+  // A fixed height: the object never grows (no ftruncate).
+  uint64_t cap = kSlots;
+  obj->height = 1;
+  while (cap < nr_pages) {
+    cap *= kSlots;
+    ++obj->height;
+  }
+  INIT_LIST_HEAD(&obj->i_mmap);
+  obj->id = next_id_++;
+  ++stats_.objects;
+  ++stats_.objects_created;
+  return obj;
+}
+
+void Shmem::free_tree(hal::Hal& h, address_space* obj, void* node, unsigned level) {
+  void** slots = static_cast<void**>(node);
+  for (unsigned i = 0; i < kSlots; ++i) {
+    if (!slots[i]) continue;
+    if (level > 1) {
+      free_tree(h, obj, slots[i], level - 1);
+      continue;
+    }
+    page* p = static_cast<page*>(slots[i]);
+    // The object's reference: the page no longer belongs to it (a
+    // migration holding it sees it freed under it).
+    p->mapping = 0;
+    if (obj->kind == MappingKind::shmem) {
+      ctx_->vmstat->mod(page_to_nid(p), NR_SHMEM, -1);
+      ctx_->vmstat->mod(page_to_nid(p), NR_FILE_PAGES, -1);
+      --stats_.pages;
+    }
+    --obj->nrpages;
+    ctx_->page_alloc->put_page(h, p);
+  }
+  ctx_->slab->kfree(h, node);
+  --stats_.tree_nodes;
+}
+
+void Shmem::put(hal::Hal& h, address_space* obj) {
+  if (--obj->refcount > 0) return;
+  if (obj->root) free_tree(h, obj, obj->root, obj->height);
+  if (obj->kind == MappingKind::hugetlb && obj->resv) ctx_->hugetlb->unreserve(h, obj->page_shift, obj->resv);
+  ctx_->slab->kfree(h, obj);
+  --stats_.objects;
+}
+
+void Shmem::link_vma(hal::Hal& h, vm_area_struct* vma) {
+  address_space* obj = vma->vm_obj;
+  LockGuard g(obj->lock, h);
+  list_add_tail(&vma->shared_link, &obj->i_mmap);
+}
+
+void Shmem::unlink_vma(hal::Hal& h, vm_area_struct* vma) {
+  address_space* obj = vma->vm_obj;
+  if (!obj || !vma->shared_link.next) return;
+  LockGuard g(obj->lock, h);
+  list_del(&vma->shared_link);
+}
+
+void** Shmem::slot(address_space* obj, uint64_t index, void** spare, unsigned* nspare) {
+  if (!obj->root) {
+    if (!spare || !*nspare) return nullptr;
+    obj->root = spare[--*nspare];
+    ++stats_.tree_nodes;
+  }
+  void** node = static_cast<void**>(obj->root);
+  for (unsigned level = obj->height; level > 1; --level) {
+    void*& next = node[(index >> (9 * (level - 1))) & (kSlots - 1)];
+    if (!next) {
+      if (!spare || !*nspare) return nullptr;
+      next = spare[--*nspare];
+      ++stats_.tree_nodes;
+    }
+    node = static_cast<void**>(next);
+  }
+  return &node[index & (kSlots - 1)];
+}
+
+page* Shmem::find_page(hal::Hal& h, address_space* obj, uint64_t index) {
+  if (index >= obj->nr_pages) return nullptr;
+  LockGuard g(obj->lock, h);
+  void** s = slot(obj, index, nullptr, nullptr);
+  return s ? static_cast<page*>(*s) : nullptr;
+}
+
+bool Shmem::add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p) {
+  if (index >= obj->nr_pages) return false;
+  // Nodes are allocated before the lock: an allocation may compact, and
+  // compaction may walk this object's reverse map (its lock).
+  void* spare[8] = {};
+  unsigned nspare = 0;
+  for (unsigned i = 0; i < obj->height && i < 8; ++i) {
+    spare[nspare] = ctx_->slab->kzalloc(h, kNodeBytes, GFP_KERNEL);
+    if (!spare[nspare]) break;
+    ++nspare;
+  }
+  bool ok = false;
+  {
+    LockGuard g(obj->lock, h);
+    void** s = slot(obj, index, spare, &nspare);
+    if (s && !*s) {
+      *s = p;
+      p->mapping = reinterpret_cast<uint64_t>(obj);
+      p->index = index;
+      ++obj->nrpages;
+      ok = true;
+    }
+  }
+  for (unsigned i = 0; i < nspare; ++i) ctx_->slab->kfree(h, spare[i]);
+  return ok;
+}
+
+page* Shmem::get_page(hal::Hal& h, address_space* obj, uint64_t index) {
+  if (index >= obj->nr_pages) return nullptr;
+  ++stats_.faults;
+  if (page* p = find_page(h, obj, index)) {
+    get_page_unless_zero(p);
+    return p;
+  }
+  page* p = ctx_->page_alloc->alloc_pages(h, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0);
+  if (!p) return nullptr;
+  SetPageFlag(p, PG_swapbacked);
+  SetPageFlag(p, PG_uptodate);
+  if (!add_page(h, obj, index, p)) {
+    // Another CPU added one meanwhile (or no tree node): use what is there.
+    ctx_->page_alloc->put_page(h, p);
+    page* q = find_page(h, obj, index);
+    if (q) get_page_unless_zero(q);
+    return q;
+  }
+  ctx_->vmstat->mod(page_to_nid(p), NR_SHMEM, 1);
+  ctx_->vmstat->mod(page_to_nid(p), NR_FILE_PAGES, 1);
+  ++stats_.pages;
+  ctx_->lru->add(h, p);
+  fw::get_page(p);  // the caller's; the allocation's reference is the object's
+  return p;
+}
+
+bool Shmem::replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* src, page* dst) {
+  LockGuard g(obj->lock, h);
+  void** s = slot(obj, index, nullptr, nullptr);
+  if (!s || *s != src) return false;
+  *s = dst;
+  dst->mapping = reinterpret_cast<uint64_t>(obj);
+  dst->index = index;
+  src->mapping = 0;
+  if (page_to_nid(src) != page_to_nid(dst)) {
+    ctx_->vmstat->mod(page_to_nid(src), NR_SHMEM, -1);
+    ctx_->vmstat->mod(page_to_nid(src), NR_FILE_PAGES, -1);
+    ctx_->vmstat->mod(page_to_nid(dst), NR_SHMEM, 1);
+    ctx_->vmstat->mod(page_to_nid(dst), NR_FILE_PAGES, 1);
+  }
+  return true;
+}
+
+}  // namespace fw

@@ -1,0 +1,92 @@
+// Shared memory objects (Linux mm/shmem.c and the page-cache side of
+// hugetlbfs): what MAP_SHARED|MAP_ANONYMOUS and hugetlb mappings map. Each
+// mmap of such memory creates an object (Linux: an unlinked shmem or
+// hugetlbfs file) holding the pages by index in a radix tree; fork shares
+// it (the child's VMA takes a reference), so parent and child see the same
+// pages. Pages stay in the object when unmapped (MADV_DONTNEED keeps the
+// data) and go when the last VMA mapping it goes.
+//
+// Pages of a shmem object are 4 KiB, swap-backed, on the anonymous LRU
+// (migratable: the reverse map walks the object's VMA list, i_mmap);
+// hugetlb objects hold huge pages from the hugetlb pool, which are never
+// migrated.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+#include "sw/lib/list.h"
+#include "sw/lib/spinlock.h"
+#include "sw/mm/context.h"
+#include "sw/mm/mm_types.h"
+#include "sw/mm/page.h"
+
+namespace fw {
+
+enum class MappingKind : uint8_t { shmem, hugetlb };
+
+struct address_space {
+  int32_t refcount;      // VMAs mapping it
+  MappingKind kind;
+  uint8_t page_shift;    // 12, or the hugetlb page size's
+  uint8_t height;        // of the radix tree
+  uint64_t nr_pages;     // size, in pages of page_shift
+  uint64_t nrpages;      // pages present
+  uint64_t resv;         // hugetlb: pages reserved for it and not yet present
+  void* root;            // radix tree of 512-slot nodes (kmalloc), leaves struct page*
+  list_head i_mmap;      // VMAs mapping it (vm_area_struct::shared_link)
+  SpinLock lock;         // the tree and i_mmap
+  uint64_t id;
+};
+
+struct ShmemStats {
+  uint64_t objects = 0;       // alive
+  uint64_t objects_created = 0;
+  uint64_t pages = 0;         // shmem pages present (4 KiB)
+  uint64_t faults = 0;
+  uint64_t tree_nodes = 0;    // radix-tree nodes alive
+};
+
+inline address_space* page_mapping_obj(const page* p) {
+  return (!PageAnon(p) && p->mapping) ? reinterpret_cast<address_space*>(p->mapping) : nullptr;
+}
+
+class Shmem {
+ public:
+  void init(MmContext* ctx) { ctx_ = ctx; }
+
+  // A new object of nr_pages pages of 2^page_shift bytes, one reference.
+  address_space* create(hal::Hal& h, MappingKind kind, unsigned page_shift, uint64_t nr_pages);
+  void get(address_space* obj) { ++obj->refcount; }
+  // Drops a reference; the last frees every page and the reservations left.
+  void put(hal::Hal& h, address_space* obj);
+
+  // VMAs mapping the object (for the reverse map of its pages).
+  void link_vma(hal::Hal& h, vm_area_struct* vma);
+  void unlink_vma(hal::Hal& h, vm_area_struct* vma);
+
+  // The page at index, nullptr when absent.
+  page* find_page(hal::Hal& h, address_space* obj, uint64_t index);
+  // A shmem page at index, allocated (zeroed) and added when absent; with a
+  // reference for the caller. nullptr when out of memory.
+  page* get_page(hal::Hal& h, address_space* obj, uint64_t index);
+  // Adds a page the caller allocated (hugetlb): false when the index is
+  // taken meanwhile (the caller keeps its page) or no node could be had.
+  bool add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p);
+  // Migration: the object now holds dst at src's index. False when src is
+  // no longer there.
+  bool replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* src, page* dst);
+
+  const ShmemStats& stats() const { return stats_; }
+
+ private:
+  static constexpr unsigned kSlots = 512;
+  void** slot(address_space* obj, uint64_t index, void** spare, unsigned* nspare);
+  void free_tree(hal::Hal& h, address_space* obj, void* node, unsigned level);
+
+  MmContext* ctx_ = nullptr;
+  uint64_t next_id_ = 1;
+  ShmemStats stats_;
+};
+
+}  // namespace fw
