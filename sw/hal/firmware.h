@@ -34,6 +34,13 @@ struct SyscallArgs {
   void* child_user;
 };
 
+// A system call made directly rather than decoded from a user program:
+// unused arguments zero, no child context.
+inline SyscallArgs make_syscall(Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+                                uint64_t a4 = 0, uint64_t a5 = 0) {
+  return SyscallArgs{nr, {a0, a1, a2, a3, a4, a5}, nullptr};
+}
+
 // What a trap handler decided about the interrupted user access.
 enum class TrapOutcome : uint8_t {
   retry,        // the fault is resolved: retry the access

@@ -537,7 +537,7 @@ page* Compaction::direct_compact(hal::Hal& h, gfp_t gfp, unsigned order, unsigne
   return nullptr;
 }
 
-void Compaction::compact_node(hal::Hal& h, pglist_data& pg) {
+void Compaction::compact_node(hal::Hal& h, pglist_data& pg, bool proactive) {
   for (unsigned zi = 0; zi < MAX_NR_ZONES; ++zi) {
     zone* z = &pg.node_zones[zi];
     if (!z->populated() || !z->managed_pages) continue;
@@ -545,17 +545,22 @@ void Compaction::compact_node(hal::Hal& h, pglist_data& pg) {
     init_cc(&cc, z);
     cc.order = -1;
     cc.gfp_mask = GFP_KERNEL;
-    cc.mode = MIGRATE_SYNC;
+    cc.mode = proactive ? MIGRATE_SYNC_LIGHT : MIGRATE_SYNC;
     cc.ignore_skip_hint = true;
     cc.whole_zone = true;
+    cc.proactive_compaction = proactive;
     compact_zone(h, &cc);
+    if (proactive) {
+      ctx_->vmstat->count(KCOMPACTD_MIGRATE_SCANNED, cc.total_migrate_scanned);
+      ctx_->vmstat->count(KCOMPACTD_FREE_SCANNED, cc.total_free_scanned);
+    }
   }
 }
 
 void Compaction::compact_nodes(hal::Hal& h) {
   // Linux drains the LRU caches first; the per-CPU page lists matter here.
   ctx_->pcp->drain_all_pages(h, nullptr);
-  for (unsigned n = 0; n < ctx_->nodes->nr_nodes(); ++n) compact_node(h, ctx_->nodes->node(static_cast<int>(n)));
+  for (unsigned n = 0; n < ctx_->nodes->nr_nodes(); ++n) compact_node(h, ctx_->nodes->node(static_cast<int>(n)), false);
 }
 
 bool Compaction::kcompactd_node_suitable(const pglist_data& pg) const {
@@ -617,21 +622,7 @@ void Compaction::kcompactd_tick(hal::Hal& h, pglist_data& pg) {
   if (!ctx_->params->compaction_proactiveness || pg.kswapd_wait) return;
   if (fragmentation_score_node(pg) <= fragmentation_score_wmark(false)) return;
   ++stats_.proactive_runs;
-  for (unsigned zi = 0; zi < MAX_NR_ZONES; ++zi) {
-    zone* z = &pg.node_zones[zi];
-    if (!z->populated() || !z->managed_pages) continue;
-    compact_control cc;
-    init_cc(&cc, z);
-    cc.order = -1;
-    cc.mode = MIGRATE_SYNC_LIGHT;
-    cc.ignore_skip_hint = true;
-    cc.whole_zone = true;
-    cc.gfp_mask = GFP_KERNEL;
-    cc.proactive_compaction = true;
-    compact_zone(h, &cc);
-    ctx_->vmstat->count(KCOMPACTD_MIGRATE_SCANNED, cc.total_migrate_scanned);
-    ctx_->vmstat->count(KCOMPACTD_FREE_SCANNED, cc.total_free_scanned);
-  }
+  compact_node(h, pg, true);
 }
 
 }  // namespace fw

@@ -80,7 +80,9 @@ class Compaction {
   compact_result compact_zone(hal::Hal& h, compact_control* cc);
   // vm.compact_memory: every zone of every node, whole.
   void compact_nodes(hal::Hal& h);
-  void compact_node(hal::Hal& h, pglist_data& pg);
+  // Every zone of one node, whole; proactive: kcompactd's lighter, counted
+  // pass (Linux compact_node).
+  void compact_node(hal::Hal& h, pglist_data& pg, bool proactive);
 
   // kcompactd.
   void wakeup_kcompactd(hal::Hal& h, pglist_data& pg, unsigned order, unsigned highest_zoneidx);

@@ -27,11 +27,9 @@ int Fork::copy_pte_table(hal::Hal& h, mm_struct* dst, mm_struct* src, uint64_t t
   const uint64_t dtable = dpte0 & ~(PAGE_SIZE - 1);
   LockGuard gs(src->page_table_lock, h);
   LockGuard gd(dst->page_table_lock, h);
-  for (unsigned i = pt_index(start, LEVEL_PT); i < PT_ENTRIES; ++i) {
-    const uint64_t va = base + static_cast<uint64_t>(i) * PAGE_SIZE;
-    if (va >= end) break;
+  for (const PtSlot& slot : PtRange(table, LEVEL_PT, base, start, end)) {
     uint64_t e;
-    if (!pt.read_entry(h, table + 8ull * i, &e) || !e) continue;
+    if (!pt.read_entry(h, slot.epa, &e) || !e) continue;
     const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
     page* p = ctx_->nodes->pfn_to_page(pfn);
     uint64_t ne = e;
@@ -39,7 +37,7 @@ int Fork::copy_pte_table(hal::Hal& h, mm_struct* dst, mm_struct* src, uint64_t t
       // Copied as it is, read-only on both sides: the migration's remap
       // finds the child's entry through the reverse map too.
       ne = e & ~PTE_RW;
-      if (ne != e) pt.write_entry(h, table + 8ull * i, ne);
+      if (ne != e) pt.write_entry(h, slot.epa, ne);
       if (p) ++(PageAnon(p) ? dst->rss_anon : dst->rss_shmem);
     } else if (pte_maps_page(e)) {
       if (!ctx_->memory->is_zero_pfn(pfn) && p && !PageReserved(p)) {
@@ -54,11 +52,11 @@ int Fork::copy_pte_table(hal::Hal& h, mm_struct* dst, mm_struct* src, uint64_t t
       }
       // Copy-on-write: read-only in both.
       ne = e & ~PTE_RW;
-      if (ne != e) pt.write_entry(h, table + 8ull * i, ne);
+      if (ne != e) pt.write_entry(h, slot.epa, ne);
     } else {
       continue;
     }
-    pt.write_entry(h, dtable + 8ull * i, ne);
+    pt.write_entry(h, dtable + 8ull * slot.index, ne);
     ++stats_.ptes_copied;
   }
   return 0;
@@ -67,32 +65,29 @@ int Fork::copy_pte_table(hal::Hal& h, mm_struct* dst, mm_struct* src, uint64_t t
 int Fork::copy_level(hal::Hal& h, mm_struct* dst, mm_struct* src, vm_area_struct* dvma, uint64_t table, unsigned level,
                      uint64_t base, uint64_t start, uint64_t end) {
   PgTable& pt = *ctx_->pgtable;
-  const unsigned shift = level_shift(level);
-  const uint64_t size = 1ull << shift;
-  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
-    const uint64_t eb = base + i * size;
-    if (eb >= end) break;
+  for (const PtSlot& slot : PtRange(table, level, base, start, end)) {
+    const uint64_t eb = slot.va;
     uint64_t e;
-    if (!pt.read_entry(h, table + 8ull * i, &e) || !e) continue;
-    const uint64_t s = max(start, eb), t = min(end, eb + size);
+    if (!pt.read_entry(h, slot.epa, &e) || !e) continue;
     if (level == LEVEL_PD && (e & PTE_PS)) {
       uint64_t dpmd;
       if (pt.walk_to(h, dst->pgd, eb, LEVEL_PD, true, _PAGE_TABLE, false, &dpmd, &dst->pgtables)) return -ENOMEM;
       int r;
-      while ((r = ctx_->huge_memory->copy_huge_pmd(h, dst, src, dpmd, table + 8ull * i, e, eb, dvma)) == -EAGAIN) {
-        if (!pt.read_entry(h, table + 8ull * i, &e) || !(e & PTE_PS)) break;
+      while ((r = ctx_->huge_memory->copy_huge_pmd(h, dst, src, dpmd, slot.epa, e, eb, dvma)) == -EAGAIN) {
+        if (!pt.read_entry(h, slot.epa, &e) || !(e & PTE_PS)) break;
       }
       if (r == -ENOMEM) return r;
       if (r == 0) {
         ++stats_.ptes_copied;
         continue;
       }
-      if (!pt.read_entry(h, table + 8ull * i, &e) || !e || (e & PTE_PS)) continue;
+      if (!pt.read_entry(h, slot.epa, &e) || !e || (e & PTE_PS)) continue;
       // Split meanwhile: copy its page table below.
     }
     if (!pte_present(e) || (e & PTE_PS)) continue;
-    const int r = level - 1 == LEVEL_PT ? copy_pte_table(h, dst, src, e & pt.phys_mask(), eb, s, t)
-                                        : copy_level(h, dst, src, dvma, e & pt.phys_mask(), level - 1, eb, s, t);
+    const uint64_t child = e & pt.phys_mask();
+    const int r = level - 1 == LEVEL_PT ? copy_pte_table(h, dst, src, child, eb, slot.start, slot.end)
+                                        : copy_level(h, dst, src, dvma, child, level - 1, eb, slot.start, slot.end);
     if (r) return r;
   }
   return 0;

@@ -404,13 +404,10 @@ void Memory::zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint6
                            uint64_t start, uint64_t end) {
   PgTable& pt = *ctx_->pgtable;
   mm_struct* mm = vma->vm_mm;
-  for (unsigned i = pt_index(start, LEVEL_PT); i < PT_ENTRIES; ++i) {
-    const uint64_t va = base + static_cast<uint64_t>(i) * PAGE_SIZE;
-    if (va >= end) break;
-    const uint64_t epa = table + 8ull * i;
+  for (const PtSlot& slot : PtRange(table, LEVEL_PT, base, start, end)) {
     uint64_t e;
-    if (!pt.read_entry(h, epa, &e) || !e) continue;
-    pt.write_entry(h, epa, 0);
+    if (!pt.read_entry(h, slot.epa, &e) || !e) continue;
+    pt.write_entry(h, slot.epa, 0);
     const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
     page* p = ctx_->nodes->pfn_to_page(pfn);
     if (is_migration_entry(e)) {
@@ -421,7 +418,7 @@ void Memory::zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint6
       continue;
     }
     if (!pte_maps_page(e)) continue;
-    g.cleared(va, PAGE_SHIFT);
+    g.cleared(slot.va, PAGE_SHIFT);
     if (pfn == zero_pfn_ || !p || PageReserved(p)) continue;  // not a page this mapping holds
     if (PageAnon(p)) --mm->rss_anon;
     else --mm->rss_shmem;
@@ -433,32 +430,29 @@ void Memory::zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint6
 void Memory::zap_level(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, unsigned level,
                        uint64_t base, uint64_t start, uint64_t end) {
   PgTable& pt = *ctx_->pgtable;
-  const unsigned shift = level_shift(level);
-  const uint64_t size = 1ull << shift;
-  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
-    const uint64_t eb = base + i * size;
-    if (eb >= end) break;
-    const uint64_t epa = table + 8ull * i;
+  const uint64_t size = level_size(level);
+  for (const PtSlot& slot : PtRange(table, level, base, start, end)) {
+    const uint64_t eb = slot.va, epa = slot.epa;
     uint64_t e;
     if (!pt.read_entry(h, epa, &e) || !e) continue;
-    const uint64_t s = max(start, eb), t = min(end, eb + size);
     if (level == LEVEL_PD && (e & PTE_PS)) {
       // A transparent huge page: the caller split those straddling the ends.
-      if (s != eb || t != eb + size) {
+      if (slot.start != eb || slot.end != eb + size) {
         ctx_->log->printk(h, LOGLEVEL_ERR, "zap: huge PMD at %#lx only partly in [%#lx, %#lx)",
                           static_cast<unsigned long>(eb), static_cast<unsigned long>(start),
                           static_cast<unsigned long>(end));
         ctx_->huge_memory->split_huge_pmd_locked(h, vma, eb, epa, e);
         if (!pt.read_entry(h, epa, &e) || (e & PTE_PS)) continue;
-        zap_pte_table(h, g, vma, e & pt.phys_mask(), eb, s, t);
+        zap_pte_table(h, g, vma, e & pt.phys_mask(), eb, slot.start, slot.end);
         continue;
       }
       ctx_->huge_memory->zap_huge_pmd(h, g, vma, eb, epa, e);
       continue;
     }
     if (!pte_present(e) || (e & PTE_PS)) continue;  // no table below (a 1 GiB leaf outside hugetlb: not ours)
-    if (level - 1 == LEVEL_PT) zap_pte_table(h, g, vma, e & pt.phys_mask(), eb, s, t);
-    else zap_level(h, g, vma, e & pt.phys_mask(), level - 1, eb, s, t);
+    const uint64_t child = e & pt.phys_mask();
+    if (level - 1 == LEVEL_PT) zap_pte_table(h, g, vma, child, eb, slot.start, slot.end);
+    else zap_level(h, g, vma, child, level - 1, eb, slot.start, slot.end);
   }
 }
 

@@ -161,8 +161,8 @@ int Migrate::migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, fre
   int failed = 0;
   list_head ret;  // pages that failed for good
   INIT_LIST_HEAD(&ret);
-  bool retry = true;
-  for (int pass = 0; pass < passes && retry; ++pass) {
+  bool retry = true, nomem = false;
+  for (int pass = 0; pass < passes && retry && !nomem; ++pass) {
     retry = false;
     for (list_head* l = from->next; l != from;) {
       list_head* next = l->next;
@@ -173,9 +173,8 @@ int Migrate::migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, fre
       } else if (rc == -EAGAIN) {
         retry = true;
       } else if (rc == -ENOMEM) {
-        // No more targets: what is left fails.
-        for (list_head* q = from->next; q != from; q = q->next) ++failed;
-        goto out_nomem;
+        nomem = true;  // no more targets: what is left fails
+        break;
       } else {
         list_del(&p->lru);
         list_add_tail(&p->lru, &ret);
@@ -184,7 +183,7 @@ int Migrate::migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, fre
       l = next;
     }
   }
-  for (list_head* q = from->next; q != from; q = q->next) ++failed;  // still -EAGAIN
+  for (list_head* q = from->next; q != from; q = q->next) ++failed;  // still -EAGAIN, or no target
   while (!list_empty(&ret)) {
     page* p = list_first_entry(&ret, page, lru);
     list_del(&p->lru);
@@ -195,20 +194,7 @@ int Migrate::migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, fre
   ctx_->vmstat->count(PGMIGRATE_SUCCESS, succeeded);
   ctx_->vmstat->count(PGMIGRATE_FAIL, static_cast<uint64_t>(failed));
   if (nr_succeeded) *nr_succeeded = succeeded;
-  return failed;
-
-out_nomem:
-  while (!list_empty(&ret)) {
-    page* p = list_first_entry(&ret, page, lru);
-    list_del(&p->lru);
-    list_add_tail(&p->lru, from);
-  }
-  stats_.succeeded += succeeded;
-  stats_.failed += static_cast<uint64_t>(failed);
-  ctx_->vmstat->count(PGMIGRATE_SUCCESS, succeeded);
-  ctx_->vmstat->count(PGMIGRATE_FAIL, static_cast<uint64_t>(failed));
-  if (nr_succeeded) *nr_succeeded = succeeded;
-  return -ENOMEM;
+  return nomem ? -ENOMEM : failed;
 }
 
 void Migrate::putback_movable_pages(hal::Hal& h, list_head* l) {

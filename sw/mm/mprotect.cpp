@@ -21,10 +21,8 @@ uint64_t Mprotect::change_pte_table(hal::Hal& h, vm_area_struct* vma, uint64_t t
   const uint64_t newprot = vma->vm_page_prot;
   const bool may_write = (vma->vm_flags & VM_WRITE) != 0;
   uint64_t changed = 0;
-  for (unsigned i = pt_index(start, LEVEL_PT); i < PT_ENTRIES; ++i) {
-    const uint64_t va = base + static_cast<uint64_t>(i) * PAGE_SIZE;
-    if (va >= end) break;
-    const uint64_t epa = table + 8ull * i;
+  for (const PtSlot& slot : PtRange(table, LEVEL_PT, base, start, end)) {
+    const uint64_t epa = slot.epa;
     uint64_t e;
     if (!pt.read_entry(h, epa, &e) || !e) continue;
     const uint64_t frame = e & pt.phys_mask();
@@ -60,25 +58,20 @@ uint64_t Mprotect::change_pte_table(hal::Hal& h, vm_area_struct* vma, uint64_t t
 uint64_t Mprotect::change_level(hal::Hal& h, vm_area_struct* vma, uint64_t table, unsigned level, uint64_t base,
                                 uint64_t start, uint64_t end) {
   PgTable& pt = *ctx_->pgtable;
-  const unsigned shift = level_shift(level);
-  const uint64_t size = 1ull << shift;
   uint64_t changed = 0;
-  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
-    const uint64_t eb = base + i * size;
-    if (eb >= end) break;
-    const uint64_t epa = table + 8ull * i;
+  for (const PtSlot& slot : PtRange(table, level, base, start, end)) {
     uint64_t e;
-    if (!pt.read_entry(h, epa, &e) || !e) continue;
-    const uint64_t s = max(start, eb), t = min(end, eb + size);
+    if (!pt.read_entry(h, slot.epa, &e) || !e) continue;
     if (level == LEVEL_PD && (e & PTE_PS)) {
       // The VMA splits cut huge pages at the ends: this one is inside.
-      ctx_->huge_memory->change_huge_pmd(h, vma, epa, e, vma->vm_page_prot);
+      ctx_->huge_memory->change_huge_pmd(h, vma, slot.epa, e, vma->vm_page_prot);
       ++changed;
       continue;
     }
     if (!pte_present(e) || (e & PTE_PS)) continue;
-    changed += level - 1 == LEVEL_PT ? change_pte_table(h, vma, e & pt.phys_mask(), eb, s, t)
-                                     : change_level(h, vma, e & pt.phys_mask(), level - 1, eb, s, t);
+    const uint64_t child = e & pt.phys_mask();
+    changed += level - 1 == LEVEL_PT ? change_pte_table(h, vma, child, slot.va, slot.start, slot.end)
+                                     : change_level(h, vma, child, level - 1, slot.va, slot.start, slot.end);
   }
   return changed;
 }

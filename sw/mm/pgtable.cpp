@@ -144,28 +144,23 @@ bool PgTable::lookup(hal::Hal& h, uint64_t root, uint64_t va, PteLookup* out) {
 
 uint64_t PgTable::zap_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end,
                             PteZapVisitor* v) {
-  const unsigned shift = level_shift(level);
-  const uint64_t size = 1ull << shift;
   uint64_t n = 0;
-  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
-    const uint64_t eb = base + i * size;
-    if (eb >= end) break;
-    const uint64_t epa = table + 8ull * i;
+  for (const PtSlot& slot : PtRange(table, level, base, start, end)) {
     uint64_t e;
-    if (!read_entry(h, epa, &e)) continue;
+    if (!read_entry(h, slot.epa, &e)) continue;
     if (!(e & PTE_P)) {
       // A non-present entry that is not empty (a migration entry): its page
       // belongs to the migration under way, the entry just goes.
-      if (e && level == LEVEL_PT) write_entry(h, epa, 0);
+      if (e && level == LEVEL_PT) write_entry(h, slot.epa, 0);
       continue;
     }
     if (is_leaf(e, level)) {
       // Large user leaves (issue 6) are cleared whole.
-      write_entry(h, epa, 0);
-      if (v) v->leaf(h, eb, e, level);
+      write_entry(h, slot.epa, 0);
+      if (v) v->leaf(h, slot.va, e, level);
       ++n;
     } else {
-      n += zap_level(h, e & phys_mask(), level - 1, eb, max(start, eb), min(end, eb + size), v);
+      n += zap_level(h, e & phys_mask(), level - 1, slot.va, slot.start, slot.end, v);
     }
   }
   return n;
@@ -198,22 +193,18 @@ uint64_t PgTable::free_subtree(hal::Hal& h, uint64_t table, unsigned level) {
 
 uint64_t PgTable::free_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start,
                              uint64_t end, uint64_t floor, uint64_t ceiling) {
-  const unsigned shift = level_shift(level);
-  const uint64_t size = 1ull << shift;
+  const uint64_t size = level_size(level);
   uint64_t n = 0;
-  for (unsigned i = static_cast<unsigned>((start - base) >> shift); i < PT_ENTRIES; ++i) {
-    const uint64_t eb = base + i * size;
-    if (eb >= end) break;
-    const uint64_t epa = table + 8ull * i;
+  for (const PtSlot& slot : PtRange(table, level, base, start, end)) {
     uint64_t e;
-    if (!read_entry(h, epa, &e) || !(e & PTE_P) || is_leaf(e, level)) continue;
+    if (!read_entry(h, slot.epa, &e) || !(e & PTE_P) || is_leaf(e, level)) continue;
     const uint64_t child = e & phys_mask();
-    if (eb >= floor && eb + size <= ceiling) {
+    if (slot.va >= floor && slot.va + size <= ceiling) {
       // Everything this child covers is unmapped: drop it whole.
-      write_entry(h, epa, 0);
+      write_entry(h, slot.epa, 0);
       n += free_subtree(h, child, level - 1);
     } else if (level - 1 > LEVEL_PT) {
-      n += free_level(h, child, level - 1, eb, max(start, eb), min(end, eb + size), floor, ceiling);
+      n += free_level(h, child, level - 1, slot.va, slot.start, slot.end, floor, ceiling);
     }
   }
   return n;

@@ -10,6 +10,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/hal/x86.h"
+#include "sw/lib/compiler.h"
 #include "sw/mm/context.h"
 
 namespace fw {
@@ -39,6 +40,54 @@ inline bool pte_protnone(uint64_t e) {
 }
 // The entry holds a reference to a page: present, or PROT_NONE.
 inline bool pte_maps_page(uint64_t e) { return pte_present(e) || pte_protnone(e); }
+
+// One entry met by a PtRange walk.
+struct PtSlot {
+  unsigned index;  // in its table
+  uint64_t epa;    // where the entry lives
+  uint64_t va;     // first address the entry covers
+  uint64_t start;  // the walked range clipped to what the entry covers: [start, end)
+  uint64_t end;
+};
+
+// The entries of the level-`level` table at `table`, which covers from
+// `base`, that overlap [start, end) (start inside the table's span), in
+// order: the loop of every recursive range walker (zap, free, mprotect, fork).
+class PtRange {
+ public:
+  PtRange(uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end)
+      : table_(table),
+        base_(base),
+        start_(start),
+        end_(end),
+        size_(x86::level_size(level)),
+        first_(static_cast<unsigned>((start - base) >> x86::level_shift(level))) {}
+
+  struct End {};
+  class Iter {
+   public:
+    Iter(const PtRange& r, unsigned i) : r_(r), i_(i) {}
+    bool operator!=(End) const { return i_ < x86::PT_ENTRIES && va() < r_.end_; }
+    Iter& operator++() {
+      ++i_;
+      return *this;
+    }
+    PtSlot operator*() const {
+      return PtSlot{i_, r_.table_ + 8ull * i_, va(), max(r_.start_, va()), min(r_.end_, va() + r_.size_)};
+    }
+
+   private:
+    uint64_t va() const { return r_.base_ + i_ * r_.size_; }
+    const PtRange& r_;
+    unsigned i_;
+  };
+  Iter begin() const { return Iter(*this, first_); }
+  End end() const { return End{}; }
+
+ private:
+  uint64_t table_, base_, start_, end_, size_;
+  unsigned first_;
+};
 
 struct PteLookup {
   bool present = false;     // a leaf maps the address

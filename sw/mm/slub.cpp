@@ -324,6 +324,19 @@ void Slab::deactivate_slab(hal::Hal& h, kmem_cache* s, page* slab, void* freelis
   if (discard) discard_slab(h, s, slab);
 }
 
+void* Slab::take_freelist(kmem_cache* s, page* slab, kmem_cache_cpu* c, bool debug) {
+  void* obj = slab->freelist;
+  if (debug) {
+    slab->freelist = get_freepointer(s, obj);
+    ++slab->inuse;
+  } else {
+    slab->freelist = nullptr;
+    slab->inuse = slab->objects;
+    c->freelist = get_freepointer(s, obj);
+  }
+  return obj;
+}
+
 void* Slab::slab_alloc_slow(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid, kmem_cache_cpu* c) {
   ++s->stats.alloc_slowpath;
   const bool debug = kmem_cache_debug(s);
@@ -340,17 +353,7 @@ void* Slab::slab_alloc_slow(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid, kmem
     // Objects other CPUs freed into our active slab meanwhile.
     kmem_cache_node& n = s->node[page_to_nid(slab)];
     LockGuard g(n.list_lock, h);
-    if (void* obj = slab->freelist) {
-      if (debug) {
-        slab->freelist = get_freepointer(s, obj);
-        ++slab->inuse;
-      } else {
-        slab->freelist = nullptr;
-        slab->inuse = slab->objects;
-        c->freelist = get_freepointer(s, obj);
-      }
-      return obj;
-    }
+    if (slab->freelist) return take_freelist(s, slab, c, debug);
   }
   if (slab) {
     deactivate_slab(h, s, slab, c->freelist);
@@ -361,16 +364,7 @@ void* Slab::slab_alloc_slow(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid, kmem
   if (!slab) slab = new_slab(h, s, gfp, nid);
   if (!slab) return nullptr;
   c->slab = slab;
-  void* obj = slab->freelist;
-  if (debug) {
-    slab->freelist = get_freepointer(s, obj);
-    ++slab->inuse;
-  } else {
-    slab->freelist = nullptr;
-    slab->inuse = slab->objects;
-    c->freelist = get_freepointer(s, obj);
-  }
-  return obj;
+  return take_freelist(s, slab, c, debug);
 }
 
 void* Slab::kmem_cache_alloc(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid) {

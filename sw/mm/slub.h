@@ -171,6 +171,10 @@ class Slab {
   static unsigned kmalloc_index(size_t size);
   bool calculate_sizes(kmem_cache* s);
   void* slab_alloc_slow(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid, kmem_cache_cpu* c);
+  // The first object of slab's (non-empty) freelist. A debug cache hands out
+  // one object at a time (each is checked); otherwise the CPU c takes the
+  // rest of the list and the slab counts as full.
+  void* take_freelist(kmem_cache* s, page* slab, kmem_cache_cpu* c, bool debug);
   page* new_slab(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid);
   void discard_slab(hal::Hal& h, kmem_cache* s, page* slab);
   page* get_partial(hal::Hal& h, kmem_cache* s, int nid);

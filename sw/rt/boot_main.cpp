@@ -74,15 +74,7 @@ uint64_t user_access(uint64_t va, bool write) {
 
 int64_t sys(hal::Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
             uint64_t a5 = 0) {
-  hal::SyscallArgs a{};
-  a.nr = nr;
-  a.arg[0] = a0;
-  a.arg[1] = a1;
-  a.arg[2] = a2;
-  a.arg[3] = a3;
-  a.arg[4] = a4;
-  a.arg[5] = a5;
-  return g_kernel.syscall(g_hal, a);
+  return g_kernel.syscall(g_hal, hal::make_syscall(nr, a0, a1, a2, a3, a4, a5));
 }
 
 hal::BootInfo small_machine() {

@@ -164,15 +164,7 @@ class Rig {
 
   int64_t sys(unsigned c, hal::Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
               uint64_t a4 = 0, uint64_t a5 = 0) {
-    hal::SyscallArgs a{};
-    a.nr = nr;
-    a.arg[0] = a0;
-    a.arg[1] = a1;
-    a.arg[2] = a2;
-    a.arg[3] = a3;
-    a.arg[4] = a4;
-    a.arg[5] = a5;
-    return k->syscall(cpu(c), a);
+    return k->syscall(cpu(c), hal::make_syscall(nr, a0, a1, a2, a3, a4, a5));
   }
   int64_t mmap(unsigned c, uint64_t addr, uint64_t len, uint64_t prot = fw::PROT_READ | fw::PROT_WRITE,
                uint64_t flags = fw::MAP_PRIVATE | fw::MAP_ANONYMOUS) {
@@ -187,18 +179,13 @@ class Rig {
   }
   // fork(cpu) of CPU c's current task (the child's user context: `user`).
   int64_t fork(unsigned c, uint64_t child_cpu = uapi::kForkSameCpu, void* user = nullptr) {
-    hal::SyscallArgs a{};
-    a.nr = hal::Sys::fork;
-    a.arg[0] = child_cpu;
+    hal::SyscallArgs a = hal::make_syscall(hal::Sys::fork, child_cpu);
     a.child_user = user;
     return k->syscall(cpu(c), a);
   }
   // A thread of CPU c's current task on CPU child_cpu.
   int64_t clone_thread(unsigned c, uint64_t child_cpu, void* user = nullptr) {
-    hal::SyscallArgs a{};
-    a.nr = hal::Sys::clone;
-    a.arg[0] = uapi::kCloneThreadFlags;
-    a.arg[1] = child_cpu;
+    hal::SyscallArgs a = hal::make_syscall(hal::Sys::clone, uapi::kCloneThreadFlags, child_cpu);
     a.child_user = user;
     return k->syscall(cpu(c), a);
   }
