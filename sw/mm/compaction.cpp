@@ -136,6 +136,10 @@ void Compaction::reset_isolation_suitable(zone* z) {
   if (!z->spanned_pages) return;
   for (uint64_t pfn = z->zone_start_pfn; pfn < z->zone_end_pfn(); pfn = pageblock_end_pfn(pfn)) z->set_pfnblock_skip(pfn, false);
   reset_cached_positions(z);
+  // Where a pass over the zone starts (the fast free search searches
+  // deeper from there).
+  z->compact_init_migrate_pfn = z->compact_cached_migrate_pfn[0];
+  z->compact_init_free_pfn = z->compact_cached_free_pfn;
   z->compact_blockskip_flush = false;
 }
 
@@ -267,17 +271,155 @@ uint64_t Compaction::isolate_freepages_block(hal::Hal& h, compact_control* cc, u
   return total;
 }
 
+namespace {
+// Free-list entries a fast search looks at: fewer after each search that
+// found nothing.
+unsigned freelist_scan_limit(const compact_control* cc) {
+  return (COMPACT_CLUSTER_MAX >> min(63u, cc->fast_search_fail)) + 1;
+}
+
+// The order to search next, down and round from cc->order - 1; -1 once
+// round to where the search started (which starts one lower next time).
+int next_search_order(compact_control* cc, int order) {
+  if (--order < 0) order = cc->order - 1;
+  if (order == cc->search_order) {
+    if (--cc->search_order < 0) cc->search_order = cc->order - 1;
+    return -1;
+  }
+  return order;
+}
+}  // namespace
+
+void Compaction::fast_isolate_around(hal::Hal& h, compact_control* cc, uint64_t pfn) {
+  zone* z = cc->z;
+  if (cc->nr_freepages >= cc->nr_migratepages) return;
+  // Async direct compaction scans as little as it can.
+  if (cc->direct_compaction && cc->mode == MIGRATE_ASYNC) return;
+  uint64_t start = max(pageblock_start_pfn(pfn), z->zone_start_pfn);
+  const uint64_t end = min(pageblock_end_pfn(pfn), z->zone_end_pfn());
+  if (z->pfnblock_deferred(start)) return;
+  isolate_freepages_block(h, cc, &start, end, 1);
+  // Scanned whole: full, or nearly; not worth a look soon.
+  if (start == end && !cc->no_set_skip_hint) z->set_pfnblock_skip(pfn, true);
+}
+
+void Compaction::fast_isolate_freepages(hal::Hal& h, compact_control* cc) {
+  // Linux's fast_isolate_freepages: a target from the movable free lists of
+  // the orders below the request's, preferably in the top quarter of the
+  // space between the scanners, else the highest one in its top half.
+  if (cc->order <= 0) return;                   // whole-zone compaction: the linear scan only
+  if (cc->free_pfn <= cc->migrate_pfn) return;  // the scanners met: nothing between them
+  zone* z = cc->z;
+  MmNodes& nodes = *ctx_->nodes;
+  PageAlloc& pa = *ctx_->page_alloc;
+  unsigned limit = max(1u, freelist_scan_limit(cc) >> 1);
+  uint64_t nr_scanned = 0, highest = 0;
+  bool scan_start = false;
+  // At the start of a pass: a deeper search, and the highest block with a
+  // free page is where the linear scan goes on when nothing suits.
+  if (cc->free_pfn >= z->compact_init_free_pfn) {
+    limit = pageblock_nr_pages >> 1;
+    scan_start = true;
+  }
+  const uint64_t distance = cc->free_pfn - cc->migrate_pfn;
+  uint64_t low_pfn = pageblock_start_pfn(cc->free_pfn - (distance >> 2));
+  const uint64_t min_pfn = pageblock_start_pfn(cc->free_pfn - (distance >> 1));
+  if (min_pfn > low_pfn) low_pfn = min_pfn;
+  // From the order that last gave a target.
+  cc->search_order = min(cc->order - 1, cc->search_order);
+  page* p = nullptr;
+  for (int order = cc->search_order; !p && order >= 0; order = next_search_order(cc, order)) {
+    free_area& area = z->free_area[order];
+    if (!area.nr_free) continue;
+    list_head* freelist = &area.free_list[MIGRATE_MOVABLE];
+    unsigned order_scanned = 0;
+    uint64_t high_pfn = 0;
+    LockGuard g(z->lock, h);
+    // From the tail: the blocks freed longest ago, past those seen before.
+    list_head* last = nullptr;
+    for (list_head* l = freelist->prev; l != freelist; l = l->prev) {
+      last = l;
+      ++order_scanned;
+      ++nr_scanned;
+      const uint64_t pfn = nodes.page_to_pfn(list_entry(l, page, lru));
+      if (pfn >= highest) highest = max(pageblock_start_pfn(pfn), z->zone_start_pfn);
+      if (pfn >= low_pfn) {
+        cc->fast_search_fail = 0;
+        cc->search_order = order;
+        p = list_entry(l, page, lru);
+        break;
+      }
+      if (pfn >= min_pfn && pfn > high_pfn) {
+        high_pfn = pfn;
+        limit >>= 1;  // a candidate: shorten the search
+      }
+      if (order_scanned >= limit) break;
+    }
+    // None in the top quarter: the highest seen in the top half.
+    if (!p && high_pfn) {
+      p = nodes.pfn_to_page(high_pfn);
+      last = &p->lru;
+    }
+    // The entries looked at go behind the others: the next search starts
+    // with those it has not seen.
+    if (last && freelist->next != last) list_move_tail(freelist, last);
+    if (p) {
+      const uint64_t pfn = nodes.page_to_pfn(p);
+      if (pa.isolate_free_page(z, p, pfn, static_cast<unsigned>(order), true)) {
+        const uint64_t n = 1ull << order;
+        p->private_ = static_cast<unsigned>(order);
+        list_add_tail(&p->lru, &cc->freepages[order]);
+        cc->nr_freepages += n;
+        nr_scanned += n - 1;
+        ctx_->vmstat->count(COMPACTISOLATED, n);
+      } else {
+        // At the watermark: no more searching.
+        order = cc->search_order + 1;
+        p = nullptr;
+      }
+    }
+    if (cc->nr_freepages >= cc->nr_migratepages) break;
+    if (order_scanned >= limit) limit = max(1u, limit >> 1);
+  }
+  if (!p) {
+    ++cc->fast_search_fail;
+    if (scan_start) {
+      // The linear scan goes on from the highest block seen with a free
+      // page, else (direct compaction) from the bottom of the top half.
+      if (highest >= min_pfn) {
+        p = nodes.pfn_to_page(highest);
+        cc->free_pfn = highest;
+      } else if (cc->direct_compaction) {
+        p = nodes.pfn_to_page(min_pfn);
+        cc->free_pfn = min_pfn;
+      }
+    }
+  }
+  if (highest && highest >= z->compact_cached_free_pfn) {
+    highest -= pageblock_nr_pages;
+    z->compact_cached_free_pfn = highest;
+  }
+  cc->total_free_scanned += nr_scanned;
+  if (p) fast_isolate_around(h, cc, nodes.page_to_pfn(p));
+}
+
 void Compaction::isolate_freepages(hal::Hal& h, compact_control* cc) {
   zone* z = cc->z;
+  // The free lists first.
+  fast_isolate_freepages(h, cc);
+  if (cc->nr_freepages) return;
   uint64_t isolate_start = cc->free_pfn;
   uint64_t block_start = pageblock_start_pfn(isolate_start);
   uint64_t block_end = min(block_start + pageblock_nr_pages, z->zone_end_pfn());
   const uint64_t low_pfn = pageblock_end_pfn(cc->migrate_pfn);
-  // Linux's strides are powers of two; here they are odd (1, 3, 7, 15, 31),
-  // so free pages interleaved with used ones (every other pfn) are not
-  // missed once the stride has grown. Linux finds those from the free lists
-  // (fast_isolate_freepages), which this model does not do.
-  unsigned stride = cc->mode == MIGRATE_ASYNC ? COMPACT_CLUSTER_MAX - 1 : 1;
+  // Async steps through a block with a stride of 32, back to 1 after a
+  // block that gave targets and doubling again while blocks give none
+  // (Linux). Powers of two: a free block is found only at its head, which
+  // is aligned to its order, so from a pageblock's start a stride of 2^k
+  // meets every free block of order >= k (an odd stride meets almost none,
+  // and the block gets a skip hint while holding free pages). Order-0 pages
+  // between used ones are missed here: the free lists (above) give those.
+  unsigned stride = cc->mode == MIGRATE_ASYNC ? COMPACT_CLUSTER_MAX : 1;
   // Down from the top, block by block, until there are enough targets or
   // the migration scanner is reached.
   for (;;) {
@@ -297,7 +439,7 @@ void Compaction::isolate_freepages(hal::Hal& h, compact_control* cc) {
         break;
       }
       if (s < block_end) break;  // isolation failed early (watermark)
-      stride = nr ? 1 : min<unsigned>(COMPACT_CLUSTER_MAX - 1, stride * 2 + 1);
+      stride = nr ? 1 : min<unsigned>(COMPACT_CLUSTER_MAX, stride << 1);
     }
     if (block_start < pageblock_nr_pages) {
       isolate_start = 0;
@@ -408,6 +550,7 @@ compact_result Compaction::compact_zone(hal::Hal& h, compact_control* cc) {
   const uint64_t start_pfn = z->zone_start_pfn, end_pfn = z->zone_end_pfn();
   const bool sync = cc->mode != MIGRATE_ASYNC;
   cc->migratetype = gfp_migratetype(cc->gfp_mask);
+  cc->search_order = cc->order;
   if (cc->order >= 0) {
     const compact_result r = compaction_suit_allocation_order(z, static_cast<unsigned>(cc->order), cc->highest_zoneidx,
                                                               cc->alloc_flags, !sync);

@@ -46,6 +46,8 @@ struct compact_control {
   zone* z;
   gfp_t gfp_mask;
   int order;             // -1: compact the whole zone
+  int search_order;      // fast free-list search: the order to start at
+  unsigned fast_search_fail;  // fast searches that found nothing in a row
   unsigned migratetype;  // of the request
   unsigned alloc_flags;
   unsigned highest_zoneidx;
@@ -113,6 +115,8 @@ class Compaction {
   isolate_result isolate_migratepages(hal::Hal& h, compact_control* cc);
   void isolate_migratepages_block(hal::Hal& h, compact_control* cc, uint64_t low_pfn, uint64_t end_pfn);
   void isolate_freepages(hal::Hal& h, compact_control* cc);
+  void fast_isolate_freepages(hal::Hal& h, compact_control* cc);
+  void fast_isolate_around(hal::Hal& h, compact_control* cc, uint64_t pfn);
   uint64_t isolate_freepages_block(hal::Hal& h, compact_control* cc, uint64_t* start_pfn, uint64_t end_pfn,
                                    unsigned stride);
   compact_result compact_finished(compact_control* cc);

@@ -326,6 +326,45 @@ TEST(fw_compaction, direct_compaction_serves_high_order_requests_by_order) {
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
 }
 
+// The pages at odd pfns free: plenty of free memory, all of it single
+// pages that a strided free scanner (async: every 32nd pfn) never meets.
+// Async direct compaction (a THP fault's) takes its targets from the free
+// lists instead (Linux's fast_isolate_freepages).
+TEST(fw_compaction, async_compaction_takes_targets_from_the_free_lists) {
+  Rig r(spec_mb(256));
+  const int pid = r.start_process(0, "filler");
+  const uint64_t len = (r.k->nr_free_pages() * kPage * 9 / 10) & ~(2 * MiB - 1);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, len));
+  ASSERT_EQ(r.madvise(0, a, len, uapi::kMadvNohugepage), 0);
+  fill(r, 0, a, len, 0x5a);
+  std::vector<uint64_t> kept;
+  for (uint64_t off = 0; off < len; off += kPage) {
+    if ((pa_of(r, pid, a + off) >> 12) & 1)
+      ASSERT_EQ(r.madvise(0, a + off, kPage, uapi::kMadvDontneed), 0);
+    else
+      kept.push_back(a + off);
+  }
+  ASSERT_GT(kept.size() * 4, len / kPage) << "the fill should alternate parities";
+  r.k->pcp().drain_all_pages(r.cpu(), nullptr);
+  // The free blocks bigger than a page (the rest of memory), taken without
+  // compaction.
+  std::vector<std::pair<page*, unsigned>> held;
+  for (unsigned o = fw::MAX_PAGE_ORDER; o > 0; --o)
+    while (page* q = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_TRANSHUGE_LIGHT & ~fw::__GFP_COMP, o))
+      held.push_back({q, o});
+  r.k->pcp().drain_all_pages(r.cpu(), nullptr);
+  const uint64_t success = r.k->vmstat().event[fw::COMPACTSUCCESS];
+  page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_TRANSHUGE, 9);
+  ASSERT_NE(p, nullptr) << "async compaction found no migration targets";
+  EXPECT_EQ(r.k->vmstat().event[fw::COMPACTSUCCESS], success + 1);
+  for (uint64_t v : kept) verify(r, 0, v, kPage, 0x5a);
+  r.k->page_alloc().free_pages(r.cpu(), p, 9);
+  for (auto [q, o] : held) r.k->page_alloc().free_pages(r.cpu(), q, o);
+  full_check(*r.k, {});
+  r.sys(0, hal::Sys::exit, 0);
+  EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
+}
+
 TEST(fw_compaction, kcompactd_and_proactive_compaction_run_from_timer_ticks) {
   fw::Params p = quiet_params();
   p.compaction_proactiveness = 100;  // wmark low 5, high 15: any fragmentation counts
