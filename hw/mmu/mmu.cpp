@@ -12,6 +12,10 @@ using sc_core::SC_ZERO_TIME;
 
 namespace {
 
+// sc_time_stamp() without the call into the SystemC library: the miss path
+// reads the time before and after its walk.
+inline const sc_time& time_stamp() { return sc_core::sc_get_curr_simcontext()->time_stamp(); }
+
 const char* access_name(x86::Access a) {
   return a == x86::Access::write ? "write" : a == x86::Access::fetch ? "fetch" : "read";
 }
@@ -69,7 +73,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
   itlb_->share_lru_clock(&lru_clock_[1]);
   window_.mark_busy_in(&epoch_);
   pwc_->set_clock(&now_);
-  cpu_socket.register_b_transport(this, &Mmu::b_transport);
+  cpu_socket.bind(*this);
   mem_socket.register_invalidate_direct_mem_ptr(this, &Mmu::invalidate_direct_mem_ptr);
   walk_trans_.set_extension(&walk_ext_);
 }
@@ -79,8 +83,7 @@ uint64_t Mmu::tick(const sc_time& abs) const { return static_cast<uint64_t>(abs 
 // ---- Cold parts of the fast path --------------------------------------------
 
 bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data, sc_time& delay) {
-  if (!window_.idle() && seq_ >= window_.gate() && !window_.refresh(sc_core::sc_time_stamp() + delay, seq_))
-    return false;
+  if (!window_.idle() && seq_ >= window_.gate() && !window_.refresh(time_stamp() + delay, seq_)) return false;
   Tlb& t = *l1_[static_cast<unsigned>(acc)];
   Tlb::Loc loc;
   TlbEntry* e = t.find(va, pcid_, loc);
@@ -96,7 +99,7 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
     if (!e->pending) return false;
     const uint64_t off = va & (e->bytes() - 1);
     if (!e->pending_host || off < e->host_lo || off + len - 1 > e->host_hi) return false;
-    if (sc_core::sc_time_stamp() + delay >= e->ready) {
+    if ((time_stamp() + delay).value() >= e->ready) {
       // Its walk has completed: the entry is usable from now on.
       e->host = e->pending_host;
       e->pending_host = nullptr;
@@ -270,17 +273,34 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   walk_socket->b_transport(walk_trans_, d);
   // A walker may advance SystemC time (a bus lock held by another core; the
   // RTL walker's clock): completion is relative to the time after the call.
-  base = sc_core::sc_time_stamp();
+  base = time_stamp();
   done = base + d;
   return walk_trans_.is_response_ok();
 }
 
-TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r) {
+const tlm::tlm_dmi* Mmu::dmi_region(uint64_t pa) {
+  // The latest grant holding the address wins: search from the back.
+  for (auto it = dmi_.rbegin(); it != dmi_.rend(); ++it)
+    if (pa >= it->get_start_address() && pa <= it->get_end_address()) return &*it;
+  return request_dmi(pa);
+}
+
+const tlm::tlm_dmi* Mmu::request_dmi(uint64_t pa) {
+  tlm::tlm_generic_payload t;
+  tlm::tlm_dmi dmi;
+  t.set_command(tlm::TLM_READ_COMMAND);
+  t.set_address(pa);
+  if (!mem_socket->get_direct_mem_ptr(t, dmi) || !dmi.is_read_write_allowed()) return nullptr;
+  dmi_.push_back(dmi);
+  return &dmi_.back();
+}
+
+TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_time done) {
   TlbEntry e;
-  e.size = static_cast<uint8_t>(r.leaf_level - 1);
-  e.page_size = e.size;
-  e.vpn = va >> size_shift(e.size);
-  e.pa_base = r.pa & ~(e.bytes() - 1);
+  const unsigned size = r.leaf_level - 1;
+  e.size = e.page_size = static_cast<uint8_t>(size);
+  e.vpn = va >> size_shift(size);
+  e.pa_base = r.pa & ~(size_bytes(size) - 1);
   e.pcid = pcid_;
   e.global = r.global;
   e.rw = r.rw;
@@ -288,26 +308,19 @@ TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r) {
   e.nx = r.nx;
   e.dirty = r.dirty;
   e.compute_perm(wp_, nxe_);
-
-  // Host pointer through DMI, possibly covering only part of a huge page.
-  const uint64_t page_end = e.pa_base + e.bytes() - 1;
-  const tlm::tlm_dmi* d = nullptr;
-  for (const tlm::tlm_dmi& x : dmi_)
-    if (r.pa >= x.get_start_address() && r.pa <= x.get_end_address()) d = &x;
-  if (!d) {
-    tlm::tlm_generic_payload t;
-    tlm::tlm_dmi dmi;
-    t.set_command(tlm::TLM_READ_COMMAND);
-    t.set_address(r.pa);
-    if (mem_socket->get_direct_mem_ptr(t, dmi) && dmi.is_read_write_allowed()) {
-      dmi_.push_back(dmi);
-      d = &dmi_.back();
-    }
+  // In flight after the access: the entry withholds its host pointer until
+  // `done`, so that accesses to the page take the slow path and join the walk.
+  const bool pending = done > start;
+  if (pending) {
+    e.pending = true;
+    e.ready = done.value();
   }
-  if (d) {
+  // Host pointer through DMI, possibly covering only part of a huge page.
+  if (const tlm::tlm_dmi* d = dmi_region(r.pa)) {
+    const uint64_t page_end = e.pa_base + size_bytes(size) - 1;
     const uint64_t lo = std::max<uint64_t>(d->get_start_address(), e.pa_base);
     const uint64_t hi = std::min<uint64_t>(d->get_end_address(), page_end);
-    e.host = d->get_dmi_ptr() + (lo - d->get_start_address()) - (lo - e.pa_base);
+    (pending ? e.pending_host : e.host) = d->get_dmi_ptr() + (lo - d->get_start_address()) - (lo - e.pa_base);
     e.host_lo = static_cast<uint32_t>(lo - e.pa_base);
     e.host_hi = static_cast<uint32_t>(hi - e.pa_base);
   }
@@ -409,7 +422,7 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   ext->outcome = AccessOutcome::ok;
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
   // SystemC time, re-read after calls that may advance it (walk, data access).
-  sc_time base = sc_core::sc_time_stamp();
+  sc_time base = time_stamp();
   // Returns the core's time as a delay relative to SystemC time.
   auto finish = [&](sc_time now) { delay = now > base ? now - base : SC_ZERO_TIME; };
 
@@ -429,9 +442,11 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
 
   Tlb& l1 = acc == x86::Access::fetch ? *itlb_ : *dtlb_;
   sc_time cost = p_.hit_latency;
-  // The fast path may just have probed this L1 for this access and missed.
+  // The fast path may just have probed this L1 for this access and missed. admit() may have
+  // flipped the window's busy bit in the epoch since, which changes no TLB entry.
   const uint64_t miss_key = ((va >> 12) << 16 | pcid_) ^ (acc == x86::Access::fetch ? 1ull << 15 : 0);
-  TlbEntry* e = miss_key == last_miss_key_ && epoch_ == last_miss_epoch_ ? l1.count_miss() : l1.lookup(va, pcid_);
+  const bool probed = miss_key == last_miss_key_ && !((epoch_ ^ last_miss_epoch_) & ~WalkWindow::kBusyBit);
+  TlbEntry* e = probed ? l1.count_miss() : l1.lookup(va, pcid_);
   last_miss_key_ = ~0ull;
   Tlb* found_in = e ? &l1 : nullptr;
   const bool l1_missed = !e;
@@ -524,16 +539,8 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       }
       now_ = done;
       pwc_->fill(rq, r, pcid_);
-      TlbEntry page = page_entry(va, r);
-      if (done > start) {
-        // In flight until `done`: the entries withhold their host pointer so
-        // accesses to the page take the slow path and join this walk.
-        page.pending = true;
-        page.ready = done;
-        page.pending_host = page.host;
-        page.host = nullptr;
-        joined = window_.add({start, done, seq_, page});
-      }
+      const TlbEntry page = page_entry(va, r, start, done);
+      if (page.pending) joined = window_.add(start, done, seq_, page);  // occupies a walker until `done`
       if (stlb_) install(*stlb_, page, va, stlb_missed);
       e = install(l1, page, va, l1_missed);
     }
@@ -551,8 +558,7 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   uint8_t* const whole = e->pending ? e->pending_host : e->host;
   uint8_t* const host = (whole && off >= e->host_lo && off + len - 1 <= e->host_hi) ? whole + off : nullptr;
   if (host) {
-    if (trans.is_write()) std::memcpy(host, trans.get_data_ptr(), len);
-    else std::memcpy(trans.get_data_ptr(), host, len);
+    copy(trans.is_write() ? x86::Access::write : x86::Access::read, host, trans.get_data_ptr(), len);
     return finish(now + p_.access_latency);
   }
   // No DMI (poisoned page, a lock): a blocking transaction after the walk.
@@ -560,9 +566,15 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   sc_time d = now > base ? now - base : SC_ZERO_TIME;
   d += p_.access_latency;
   const bool ok = data_access(trans, e->pa_base + off, *ext, d);
-  base = sc_core::sc_time_stamp();
+  base = time_stamp();
   if (!ok) return finish(window_.drain(base + d));
   finish(base + d);
+}
+
+tlm::tlm_sync_enum Mmu::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase&, sc_time&) {
+  SC_REPORT_ERROR(name(), "user accesses take blocking transport only");
+  trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+  return tlm::TLM_COMPLETED;
 }
 
 void Mmu::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {

@@ -17,7 +17,6 @@
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
 
 #include "hw/ext/mmu_access.h"
 #include "hw/ext/walk.h"
@@ -28,7 +27,9 @@
 
 namespace hw {
 
-class Mmu : public sc_core::sc_module {
+// The MMU is its CPU socket's forward interface: the slow path reaches
+// b_transport() in one virtual call, without a convenience socket's hop.
+class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
  public:
   // Defaults: the Golden Cove core of Sapphire Rapids (docs/mmu.md says where
   // each number comes from).
@@ -49,7 +50,7 @@ class Mmu : public sc_core::sc_module {
     unsigned cpu = 0;   // which core (seed derivation only)
   };
 
-  tlm_utils::simple_target_socket<Mmu> cpu_socket;      // user accesses (slow path)
+  tlm::tlm_target_socket<> cpu_socket;                  // user accesses (slow path; blocking transport)
   tlm_utils::simple_initiator_socket<Mmu> walk_socket;  // walk requests
   tlm_utils::simple_initiator_socket<Mmu> mem_socket;   // data accesses
 
@@ -154,7 +155,11 @@ class Mmu : public sc_core::sc_module {
   } stats;
 
  private:
-  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay) override;
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) override { return false; }
+  unsigned int transport_dbg(tlm::tlm_generic_payload&) override { return 0; }
   static void copy(x86::Access acc, uint8_t* host, void* data, unsigned len) {
     if (len == 8) {  // the common case, without a call to memcpy
       uint64_t v;
@@ -183,8 +188,13 @@ class Mmu : public sc_core::sc_module {
   // walk_ext_; `done` gets the completion; `base` the SystemC time after it.
   bool walk(uint64_t va, x86::Access acc, bool user, sc_core::sc_time start, sc_core::sc_time& base,
             sc_core::sc_time& done);
-  // The whole-page entry of a walk's translation (host pointer from DMI).
-  TlbEntry page_entry(uint64_t va, const WalkResult& r);
+  // The whole-page entry of a walk's translation (host pointer from DMI) for
+  // a walk from `start` to `done`: pending while the walk is in flight.
+  TlbEntry page_entry(uint64_t va, const WalkResult& r, sc_core::sc_time start, sc_core::sc_time done);
+  // The DMI region granted for pa, or nullptr; request_dmi() asks memory
+  // for one when none is held yet (rare: kept out of the miss path).
+  const tlm::tlm_dmi* dmi_region(uint64_t pa);
+  const tlm::tlm_dmi* request_dmi(uint64_t pa);
   // Installs `page` (or the piece of it holding va) in t.
   TlbEntry* install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss);
   void raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_core::sc_time when);

@@ -41,20 +41,6 @@ PwcLevel::PwcLevel(sim::stats::Group* stats_parent, unsigned level, unsigned lev
   keys_.assign(entries_.size(), kNoKey);
 }
 
-const PwcLevel::Entry* PwcLevel::find(uint64_t va, uint16_t pcid, unsigned* slot) const {
-  const uint64_t tag = tag_of(va);
-  const uint64_t k = key(tag, pcid);
-  const unsigned base = static_cast<unsigned>(tag & (g_.sets - 1)) * g_.ways;
-  const uint64_t* keys = &keys_[base];
-  for (unsigned w = 0; w < g_.ways; ++w) {
-    if (keys[w] == k) {
-      if (slot) *slot = base + w;
-      return &entries_[base + w];
-    }
-  }
-  return nullptr;
-}
-
 bool PwcLevel::insert(const Entry& e) {
   const unsigned set = static_cast<unsigned>(e.tag & (g_.sets - 1));
   const unsigned base = set * g_.ways;
@@ -100,9 +86,9 @@ unsigned PwcLevel::flush_all() {
 }
 
 unsigned PwcLevel::flush_va(uint64_t va, uint16_t pcid) {
-  unsigned slot = 0;
-  if (!find(va, pcid, &slot)) return 0;
-  drop(slot);
+  unsigned set = 0, way = 0;
+  if (!find(va, pcid, set, way)) return 0;
+  drop(static_cast<size_t>(set) * g_.ways + way);
   ++stats.invalidations;
   return 1;
 }
@@ -133,9 +119,9 @@ void Pwc::lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
   for (unsigned l = 2; l <= levels_; ++l) {
     PwcLevel* c = caches_[l].get();
     if (!c) continue;
-    unsigned slot = 0;
-    if (const PwcLevel::Entry* e = c->find(va, pcid, &slot)) {
-      c->touch(slot);
+    unsigned set = 0, way = 0;
+    if (const PwcLevel::Entry* e = c->find(va, pcid, set, way)) {
+      c->touch(set, way);
       ++c->stats.hits;
       stats.skipped_levels += levels_ - (l - 1);
       rq.start_level = l - 1;
@@ -152,8 +138,7 @@ void Pwc::lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
   DPRINTF(PWC, tick(), who_.c_str(), "miss va={:#x} pcid={}", va, pcid);
 }
 
-void Pwc::fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid) {
-  if (!p_.enabled || r.status != WalkStatus::ok) return;
+void Pwc::fill_levels(const WalkRequest& rq, const WalkResult& r, uint16_t pcid) {
   const uint64_t pmask = x86::phys_mask(rq.maxphyaddr);
   bool rw = rq.acc_rw, us = rq.acc_us, nx = rq.acc_nx;
   for (unsigned l = rq.start_level; l > r.leaf_level; --l) {

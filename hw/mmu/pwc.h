@@ -50,13 +50,32 @@ class PwcLevel {
   unsigned capacity() const { return g_.sets * g_.ways; }
   uint64_t tag_of(uint64_t va) const { return (va >> shift_) & tag_mask_; }
 
-  const Entry* find(uint64_t va, uint16_t pcid, unsigned* slot = nullptr) const;
+  // The entry for va and pcid, or nullptr; `set` and `way` say where it is.
+  // Inline: every walk looks up each level until a hit.
+  const Entry* find(uint64_t va, uint16_t pcid, unsigned& set, unsigned& way) const {
+    const uint64_t tag = tag_of(va);
+    const uint64_t k = key(tag, pcid);
+    set = static_cast<unsigned>(tag & (g_.sets - 1));
+    const unsigned base = set * g_.ways;
+    const uint64_t* keys = &keys_[base];
+    for (unsigned w = 0; w < g_.ways; ++w) {
+      if (keys[w] == k) {
+        way = w;
+        return &entries_[base + w];
+      }
+    }
+    return nullptr;
+  }
+  const Entry* find(uint64_t va, uint16_t pcid) const {
+    unsigned set = 0, way = 0;
+    return find(va, pcid, set, way);
+  }
   // Returns true when a valid entry was evicted.
   bool insert(const Entry& e);
   unsigned flush_pcid(uint16_t pcid);
   unsigned flush_all();
   unsigned flush_va(uint64_t va, uint16_t pcid);
-  void touch(unsigned slot) { repl_.touch(slot / g_.ways, slot % g_.ways); }
+  void touch(unsigned set, unsigned way) { repl_.touch(set, way); }
 
   template <typename F>
   void for_each_valid(F&& f) const {
@@ -114,8 +133,11 @@ class Pwc {
   // Sets rq's start (level, table, accumulated rights) from the deepest hit
   // for va, or leaves it a full walk. Counts hits and misses.
   void lookup(uint64_t va, uint16_t pcid, WalkRequest& rq);
-  // Caches the non-leaf entries of a walk that produced a translation.
-  void fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid);
+  // Caches the non-leaf entries of a walk that produced a translation. Inline
+  // test first: a walk that started just above its leaf read no such entry.
+  void fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid) {
+    if (p_.enabled && r.status == WalkStatus::ok && rq.start_level > r.leaf_level) fill_levels(rq, r, pcid);
+  }
 
   unsigned flush_pcid(uint16_t pcid);
   unsigned flush_all();
@@ -133,6 +155,7 @@ class Pwc {
   } stats;
 
  private:
+  void fill_levels(const WalkRequest& rq, const WalkResult& r, uint16_t pcid);
   uint64_t tick() const;
 
   Params p_;

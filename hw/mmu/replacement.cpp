@@ -47,15 +47,10 @@ void Replacement::reset() {
   }
 }
 
-unsigned Replacement::victim(unsigned set) {
+unsigned Replacement::victim_by_policy(unsigned set) {
   switch (policy_) {
-    case ReplacementPolicy::lru: {
-      const uint64_t* s = &stamps_[static_cast<size_t>(set) * ways_];
-      unsigned v = 0;
-      for (unsigned w = 1; w < ways_; ++w)
-        if (s[w] < s[v]) v = w;
-      return v;
-    }
+    case ReplacementPolicy::lru:
+      return victim(set);
     case ReplacementPolicy::tree_plru: {
       const uint8_t* node = &tree_[static_cast<size_t>(set) * ways_];
       unsigned i = 0, lo = 0, span = ways_;

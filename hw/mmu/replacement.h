@@ -56,12 +56,21 @@ class Replacement {
         break;
     }
   }
-  // The way to evict from a full set.
-  unsigned victim(unsigned set);
+  // The way to evict from a full set. LRU (the default, on every TLB fill of
+  // a full set) inline.
+  unsigned victim(unsigned set) {
+    if (policy_ != ReplacementPolicy::lru) return victim_by_policy(set);
+    const uint64_t* s = &stamps_[static_cast<size_t>(set) * ways_];
+    unsigned v = 0;
+    for (unsigned w = 1; w < ways_; ++w)
+      if (s[w] < s[v]) v = w;
+    return v;
+  }
   // Forget all history (the array was flushed).
   void reset();
 
  private:
+  unsigned victim_by_policy(unsigned set);  // tree-plru, random
   void plru_touch(unsigned set, unsigned way) {
     // Walk from the root; each node's bit points at the half to evict next,
     // so it is set to point away from the half just used.

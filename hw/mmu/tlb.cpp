@@ -60,6 +60,12 @@ unsigned TlbArray::insert(const TlbEntry& e, const TlbEntry** evicted) {
     last_evicted_.pcid = entries_[base + way].pcid;
     *evicted = &last_evicted_;
   }
+  // Replacing an entry of the same size (the usual fill) leaves the counts.
+  const unsigned old_size = tags_[base + way] == kNoTag ? kPageSizes : entries_[base + way].size;
+  if (old_size != e.size) {
+    if (old_size < kPageSizes) --count_[old_size];
+    ++count_[e.size];
+  }
   tags_[base + way] = tag;
   entries_[base + way] = e;
   repl_.touch(set, way);

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <systemc>
@@ -54,7 +55,10 @@ struct TlbEntry {
   // (then pending_host holds it until the walk completes).
   uint8_t* host = nullptr;
   uint8_t* pending_host = nullptr;
-  sc_core::sc_time ready;        // pending: when the walk completes (absolute)
+  // Pending: when the walk completes (absolute, as sc_time::value()). Not an
+  // sc_time, whose copy is user-defined: the entry stays trivially copyable, so
+  // that the miss path's fills copy it with a few wide moves.
+  uint64_t ready = 0;
   uint32_t host_lo = 0, host_hi = 0;
   uint16_t pcid = 0;
   uint8_t size = 0;              // size code of this entry
@@ -104,6 +108,8 @@ struct TlbEntry {
   }
 };
 
+static_assert(std::is_trivially_copyable_v<TlbEntry>, "fills copy entries: keep them plain data");
+
 class TlbArray {
  public:
   struct Geometry {
@@ -120,6 +126,8 @@ class TlbArray {
   const Geometry& geometry() const { return g_; }
   bool holds(unsigned size) const { return holds_mask_ & (1u << size); }
   unsigned capacity() const { return g_.sets * g_.ways; }
+  // Valid entries of this size: a probe of an array holding none can skip it.
+  unsigned count(unsigned size) const { return count_[size]; }
 
   static uint64_t tag_of(uint64_t vpn, unsigned size) { return (vpn << 2) | size; }
 
@@ -173,12 +181,17 @@ class TlbArray {
   bool valid(unsigned slot) const { return tags_[slot] != kNoTag; }
   TlbEntry& entry(unsigned slot) { return entries_[slot]; }
   const TlbEntry& entry(unsigned slot) const { return entries_[slot]; }
-  void invalidate(unsigned slot) { tags_[slot] = kNoTag; }
+  void invalidate(unsigned slot) {
+    if (tags_[slot] == kNoTag) return;
+    --count_[entries_[slot].size];
+    tags_[slot] = kNoTag;
+  }
 
  private:
   Geometry g_;
   uint64_t set_mask_;
   unsigned holds_mask_ = 0;
+  unsigned count_[kPageSizes] = {};  // valid entries by size code
   std::vector<uint64_t> tags_;     // scanned on every lookup: kept apart from the payload
   std::vector<TlbEntry> entries_;
   TlbEntry last_evicted_;
@@ -210,9 +223,12 @@ class Tlb {
     TlbArray* array = nullptr;
     unsigned set = 0, way = 0;
   };
-  // Uncounted probe: the entry translating va for pcid, or nullptr.
+  // Uncounted probe: the entry translating va for pcid, or nullptr. Arrays
+  // holding no entry of a size are not searched for it (most hold only 4 KiB
+  // pages in most runs).
   TlbEntry* find(uint64_t va, uint16_t pcid, Loc& loc) {
     for (const Probe& p : probes_) {
+      if (!p.array->count(p.size)) continue;
       if (TlbEntry* e = p.array->find(va, p.size, pcid, loc.set, loc.way)) {
         loc.array = p.array;
         return e;

@@ -21,37 +21,9 @@ sc_time WalkWindow::stall(sc_time now, sc_time until, sim::stats::Scalar& counte
   return until;
 }
 
-void WalkWindow::retire(sc_time now) {
-  // Most calls find nothing in flight, or one walk: no search for those.
-  if (walks_.empty()) return;
-  if (walks_.size() == 1) {
-    if (walks_.front().done <= now) walks_.clear();
-    return;
-  }
+void WalkWindow::retire_some(sc_time now) {
   walks_.erase(std::remove_if(walks_.begin(), walks_.end(), [&](const Walk& w) { return w.done <= now; }),
                walks_.end());
-}
-
-void WalkWindow::update_gate() {
-  idle_ = walks_.empty() && !barrier_pending_;
-  if (busy_word_) *busy_word_ = idle_ ? (*busy_word_ & ~kBusyBit) : (*busy_word_ | kBusyBit);
-  if (barrier_pending_) gate_ = 0;
-  else if (walks_.empty()) gate_ = ~0ull;
-  else gate_ = walks_.front().seq + p_.lookahead;
-}
-
-sc_time WalkWindow::admit(sc_time now, uint64_t seq) {
-  if (barrier_pending_) {
-    now = stall(now, barrier_, stats.serialize_stalls);
-    barrier_pending_ = false;
-  }
-  retire(now);
-  while (!walks_.empty() && seq - walks_.front().seq > p_.lookahead) {
-    now = stall(now, walks_.front().done, stats.lookahead_stalls);
-    retire(now);
-  }
-  update_gate();
-  return now;
 }
 
 bool WalkWindow::refresh(sc_time now, uint64_t seq) {
@@ -64,15 +36,7 @@ bool WalkWindow::refresh(sc_time now, uint64_t seq) {
   return seq < gate_;
 }
 
-const WalkWindow::Walk* WalkWindow::covering(uint64_t va, uint16_t pcid) const {
-  for (const Walk& w : walks_) {
-    const unsigned shift = size_shift(w.page.size);
-    if ((va >> shift) == w.page.vpn && (w.page.global || w.page.pcid == pcid)) return &w;
-  }
-  return nullptr;
-}
-
-sc_time WalkWindow::acquire(sc_time now) {
+sc_time WalkWindow::acquire_busy(sc_time now) {
   retire(now);
   if (walks_.size() < p_.slots) return now;
   sc_time earliest = walks_.front().done;
@@ -82,15 +46,15 @@ sc_time WalkWindow::acquire(sc_time now) {
   return now;
 }
 
-const WalkWindow::Walk* WalkWindow::add(const Walk& w) {
+const WalkWindow::Walk* WalkWindow::add(sc_time start, sc_time done, uint64_t seq, const TlbEntry& page) {
   const uint64_t others = walks_.size();
   ++stats.walks;
   if (others) ++stats.overlapped;
   stats.concurrency_sum += others;
   if (others + 1 > stats.max_concurrency.value()) stats.max_concurrency.set(others + 1);
-  walks_.push_back(w);
+  const Walk& w = walks_.emplace_back(start, done, seq, page);
   update_gate();
-  return &walks_.back();
+  return &w;
 }
 
 sc_time WalkWindow::drain(sc_time now) {

@@ -40,6 +40,8 @@ class WalkWindow {
     unsigned lookahead = 128;  // younger accesses the core may issue past a walk
   };
   struct Walk {
+    Walk(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq, const TlbEntry& page)
+        : start(start), done(done), seq(seq), page(page) {}
     sc_core::sc_time start, done;  // absolute simulated times
     uint64_t seq = 0;              // number of the access that started it
     TlbEntry page;                 // its translation (whole page), for merges
@@ -57,16 +59,37 @@ class WalkWindow {
   // Before access number `seq` issues at `now`: applies a pending
   // serialising barrier, retires walks done by `now` and waits for walks the
   // lookahead no longer lets the core pass. Returns when the access issues.
-  sc_core::sc_time admit(sc_core::sc_time now, uint64_t seq);
+  // Inline: every slow-path access calls it.
+  sc_core::sc_time admit(sc_core::sc_time now, uint64_t seq) {
+    if (idle_) return now;  // nothing to retire or wait for; the gate is open
+    if (barrier_pending_) {
+      now = stall(now, barrier_, stats.serialize_stalls);
+      barrier_pending_ = false;
+    }
+    retire(now);
+    while (!walks_.empty() && seq - walks_.front().seq > p_.lookahead) {
+      now = stall(now, walks_.front().done, stats.lookahead_stalls);
+      retire(now);
+    }
+    update_gate();
+    return now;
+  }
   // The walk in flight whose page holds va for pcid, or nullptr.
-  const Walk* covering(uint64_t va, uint16_t pcid) const;
+  const Walk* covering(uint64_t va, uint16_t pcid) const {
+    for (const Walk& w : walks_) {
+      const unsigned shift = size_shift(w.page.size);
+      if ((va >> shift) == w.page.vpn && (w.page.global || w.page.pcid == pcid)) return &w;
+    }
+    return nullptr;
+  }
   // Without waiting: retires walks done by `now` and a barrier passed by
   // then. True when the fast path may complete access number seq+1.
   bool refresh(sc_core::sc_time now, uint64_t seq);
   // A walk wants to start at `now`: returns when a walker is free for it.
-  sc_core::sc_time acquire(sc_core::sc_time now);
-  // Occupies a walker (call after acquire()); returns the walk as stored.
-  const Walk* add(const Walk& w);
+  sc_core::sc_time acquire(sc_core::sc_time now) { return walks_.empty() ? now : acquire_busy(now); }
+  // Occupies a walker from `start` to `done` (call after acquire()) for the
+  // walk access number `seq` started; returns the walk as stored.
+  const Walk* add(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq, const TlbEntry& page);
   // A precise exception at `now`: waits for every walk; returns that time.
   sc_core::sc_time drain(sc_core::sc_time now);
   // A serialising operation: the next access waits for every walk in flight.
@@ -106,8 +129,25 @@ class WalkWindow {
   } stats;
 
  private:
-  void retire(sc_core::sc_time now);
-  void update_gate();
+  sc_core::sc_time acquire_busy(sc_core::sc_time now);
+  // Drops the walks done by `now`. Most calls find one walk or none: no
+  // search for those.
+  void retire(sc_core::sc_time now) {
+    if (walks_.size() == 1) {
+      if (walks_.front().done <= now) walks_.clear();
+    } else if (!walks_.empty()) {
+      retire_some(now);
+    }
+  }
+  void retire_some(sc_core::sc_time now);
+  // Recomputes idle_, the gate and the busy bit from the walks and the barrier.
+  void update_gate() {
+    idle_ = walks_.empty() && !barrier_pending_;
+    if (busy_word_) *busy_word_ = idle_ ? (*busy_word_ & ~kBusyBit) : (*busy_word_ | kBusyBit);
+    if (barrier_pending_) gate_ = 0;
+    else if (walks_.empty()) gate_ = ~0ull;
+    else gate_ = walks_.front().seq + p_.lookahead;
+  }
   sc_core::sc_time stall(sc_core::sc_time now, sc_core::sc_time until, sim::stats::Scalar& counter);
 
   Params p_;

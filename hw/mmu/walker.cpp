@@ -70,11 +70,17 @@ PageWalker::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, 
 PageWalker::PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_parent, int bus_id)
     : sc_module(name), walk_socket("walk_socket"), mem_socket("mem_socket"), stats(stats_parent),
       bus_id_(bus_id), ns_per_unit_(1.0 / sc_time(1, sc_core::SC_NS).value()) {
-  walk_socket.register_b_transport(this, &PageWalker::b_transport);
+  walk_socket.bind(*this);
   mem_socket.register_invalidate_direct_mem_ptr(this, &PageWalker::invalidate_direct_mem_ptr);
 }
 
 void PageWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) { serve_walk(*this, trans, delay); }
+
+tlm::tlm_sync_enum PageWalker::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase&, sc_time&) {
+  SC_REPORT_ERROR(name(), "walk requests take blocking transport only");
+  trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+  return tlm::TLM_COMPLETED;
+}
 
 void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
   // A bus-lock wait inside a transaction moves SystemC time and resets
@@ -117,7 +123,10 @@ void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
 }
 
 void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
-  r = WalkResult{};
+  // A copy of a fresh result compiles to plain vector stores; zero-initialising
+  // in place becomes a `rep stos`, whose start-up costs a PWC-hit walk dearly.
+  static const WalkResult kFresh{};
+  r = kFresh;
   const uint64_t pmask = x86::phys_mask(rq.maxphyaddr);
   const bool is_write = rq.access == x86::Access::write;
 
@@ -221,21 +230,14 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
   }
 }
 
-unsigned char* PageWalker::dmi_lookup(uint64_t pa, sc_time& latency, bool write) {
-  auto usable = [&](const tlm::tlm_dmi& d) {
-    return pa >= d.get_start_address() && pa + 7 <= d.get_end_address() &&
-           (write ? d.is_write_allowed() : d.is_read_allowed());
-  };
-  size_t i = last_dmi_;
-  if (i >= dmi_.size() || !usable(dmi_[i])) {
-    for (i = 0; i < dmi_.size() && !usable(dmi_[i]); ++i) {
+bool PageWalker::dmi_find(uint64_t pa, bool write) {
+  for (size_t i = 0; i < dmi_.size(); ++i) {
+    if (dmi_usable(dmi_[i], pa, write)) {
+      last_dmi_ = i;
+      return true;
     }
-    if (i == dmi_.size()) return nullptr;
-    last_dmi_ = i;
   }
-  const tlm::tlm_dmi& d = dmi_[i];
-  latency = write ? d.get_write_latency() : d.get_read_latency();
-  return d.get_dmi_ptr() + (pa - d.get_start_address());
+  return false;
 }
 
 PtAccess PageWalker::read(uint64_t pa, uint64_t& value, sc_time& delay, bool lock) {

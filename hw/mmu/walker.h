@@ -9,7 +9,6 @@
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
 
 #include "hw/ext/walk.h"
 #include "hw/sim/stats.h"
@@ -49,9 +48,11 @@ class LatencyHistogram final : public sim::stats::Stat {
 // Result of one page-table memory access.
 enum class PtAccess : uint8_t { ok, error, poison };
 
-class PageWalker : public sc_core::sc_module {
+// The walker is its walk socket's forward interface (no convenience-socket
+// hop on every walk); it takes blocking transport only.
+class PageWalker : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
  public:
-  tlm_utils::simple_target_socket<PageWalker> walk_socket;
+  tlm::tlm_target_socket<> walk_socket;
   tlm_utils::simple_initiator_socket<PageWalker> mem_socket;
 
   PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_parent, int bus_id);
@@ -80,7 +81,11 @@ class PageWalker : public sc_core::sc_module {
   } stats;
 
  private:
-  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay) override;
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) override { return false; }
+  unsigned int transport_dbg(tlm::tlm_generic_payload&) override { return 0; }
   void translate(const WalkRequest& req, WalkResult& res, sc_core::sc_time& delay);
   void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
 
@@ -88,7 +93,22 @@ class PageWalker : public sc_core::sc_module {
   PtAccess write(uint64_t pa, uint64_t value, sc_core::sc_time& delay, bool unlock);
   // One page-table access as a transaction (poison seen, bus lock taken or released).
   PtAccess transact(uint64_t pa, uint64_t* value, sc_core::sc_time& delay, bool is_write, bool locked);
-  unsigned char* dmi_lookup(uint64_t pa, sc_core::sc_time& latency, bool write);
+  // The host address of the 8 bytes at pa through DMI, or nullptr; `latency`
+  // gets the region's. Inline for the region that answered last.
+  unsigned char* dmi_lookup(uint64_t pa, sc_core::sc_time& latency, bool write) {
+    if (last_dmi_ >= dmi_.size() || !dmi_usable(dmi_[last_dmi_], pa, write)) {
+      if (!dmi_find(pa, write)) return nullptr;
+    }
+    const tlm::tlm_dmi& d = dmi_[last_dmi_];
+    latency = write ? d.get_write_latency() : d.get_read_latency();
+    return d.get_dmi_ptr() + (pa - d.get_start_address());
+  }
+  static bool dmi_usable(const tlm::tlm_dmi& d, uint64_t pa, bool write) {
+    return pa >= d.get_start_address() && pa + 7 <= d.get_end_address() &&
+           (write ? d.is_write_allowed() : d.is_read_allowed());
+  }
+  // Makes last_dmi_ the first region usable for pa; false when none is.
+  bool dmi_find(uint64_t pa, bool write);
 
   int bus_id_;
   std::vector<tlm::tlm_dmi> dmi_;
