@@ -15,7 +15,7 @@
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
 #include "hw/ext/memory.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 
 namespace hw {
 

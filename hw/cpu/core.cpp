@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "hw/ext/memory.h"
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 
 namespace hw {
 

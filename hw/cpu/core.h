@@ -25,7 +25,7 @@
 #include "hw/ext/mmu_access.h"
 #include "hw/intc/intc.h"
 #include "hw/mmu/mmu.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "hw/ext/memory.h"
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 
 namespace hw {
 

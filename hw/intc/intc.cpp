@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 
 namespace hw {
 

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "hw/ext/memory.h"
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 
 namespace hw {
 

@@ -15,7 +15,7 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 
 namespace hw {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "hw/ext/memory.h"
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 
 namespace hw {
 

@@ -23,7 +23,7 @@
 #include "hw/mmu/pwc.h"
 #include "hw/mmu/tlb.h"
 #include "hw/mmu/walk_window.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 
 namespace hw {
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "hw/mmu/mmu.h"
-#include "hw/sim/config.h"
+#include "hw/base/config.h"
 
 namespace hw {
 

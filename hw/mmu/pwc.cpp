@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 #include "sw/hal/x86.h"
 
 namespace hw {

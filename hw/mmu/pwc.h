@@ -22,7 +22,7 @@
 
 #include "hw/ext/walk.h"
 #include "hw/mmu/replacement.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 
 namespace hw {
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <systemc>
 
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 
 namespace hw {
 

@@ -29,7 +29,7 @@
 #include <systemc>
 
 #include "hw/mmu/replacement.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 #include "sw/hal/x86.h"
 
 namespace hw {

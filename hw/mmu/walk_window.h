@@ -29,7 +29,7 @@
 #include <systemc>
 
 #include "hw/mmu/tlb.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 
 namespace hw {
 

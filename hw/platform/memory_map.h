@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hw/sim/config.h"
+#include "hw/base/config.h"
 #include "sw/hal/hal.h"
 
 namespace hw {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "hw/mmu/mmu_config.h"
-#include "hw/sim/debug.h"
+#include "hw/base/debug.h"
 
 namespace hw {
 

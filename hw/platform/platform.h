@@ -22,8 +22,8 @@
 #include "hw/rtlwalk/rtl_walker.h"
 #include "hw/rtlwalk/wave.h"
 #include "hw/platform/memory_map.h"
-#include "hw/sim/config.h"
-#include "hw/sim/stats.h"
+#include "hw/base/config.h"
+#include "hw/base/stats.h"
 #include "sw/hal/firmware.h"
 
 namespace hw {

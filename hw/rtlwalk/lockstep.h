@@ -21,7 +21,7 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include "hw/ext/walk.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 
 namespace hw {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "hw/cpu/user_program.h"
-#include "hw/sim/stats.h"
+#include "hw/base/stats.h"
 #include "sw/hal/uapi.h"
 #include "tb/workload/lackey.h"
 #include "tb/workload/pattern.h"

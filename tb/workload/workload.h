@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "hw/cpu/core.h"
-#include "hw/sim/config.h"
-#include "hw/sim/stats.h"
+#include "hw/base/config.h"
+#include "hw/base/stats.h"
 #include "tb/workload/program.h"
 
 namespace tb {

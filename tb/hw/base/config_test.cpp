@@ -1,0 +1,151 @@
+// The scenario configuration layer: value syntax, defaults, unknown keys and
+// type errors with file and line, --set overrides, the resolved config.
+#include <gtest/gtest.h>
+
+#include "hw/base/config.h"
+
+namespace sim {
+namespace {
+
+TEST(ConfigSyntax, Sizes) {
+  uint64_t b;
+  EXPECT_TRUE(parse_size("4096", b)); EXPECT_EQ(b, 4096u);
+  EXPECT_TRUE(parse_size("0x1000", b)); EXPECT_EQ(b, 4096u);
+  EXPECT_TRUE(parse_size("64MiB", b)); EXPECT_EQ(b, 64ull << 20);
+  EXPECT_TRUE(parse_size("8GiB", b)); EXPECT_EQ(b, 8ull << 30);
+  EXPECT_TRUE(parse_size("8G", b)); EXPECT_EQ(b, 8ull << 30);
+  EXPECT_TRUE(parse_size("1.5KiB", b)); EXPECT_EQ(b, 1536u);
+  EXPECT_TRUE(parse_size("1_048_576", b)); EXPECT_EQ(b, 1ull << 20);
+  EXPECT_FALSE(parse_size("lots", b));
+  EXPECT_FALSE(parse_size("4 parsecs", b));
+  EXPECT_FALSE(parse_size("1.3B", b));  // not a whole number of bytes
+  EXPECT_FALSE(parse_size("99999999999999999999999", b));
+  EXPECT_FALSE(parse_size("16EiB", b));
+}
+
+TEST(ConfigSyntax, DurationsAndFrequencies) {
+  uint64_t v;
+  EXPECT_TRUE(parse_duration("80ns", v)); EXPECT_EQ(v, 80000u);
+  EXPECT_TRUE(parse_duration("1.5us", v)); EXPECT_EQ(v, 1500000u);
+  EXPECT_TRUE(parse_duration("2ms", v)); EXPECT_EQ(v, 2000000000u);
+  EXPECT_FALSE(parse_duration("80", v));  // a time needs its unit
+  EXPECT_TRUE(parse_frequency("2GHz", v)); EXPECT_EQ(v, 2000000000u);
+  EXPECT_FALSE(parse_frequency("0Hz", v));
+  EXPECT_EQ(format_size(8ull << 30), "8GiB");
+  EXPECT_EQ(format_size(1536), "1536");
+  EXPECT_EQ(format_duration(80000), "80ns");
+  EXPECT_EQ(format_duration(1500000), "1500ns");
+}
+
+TEST(Config, DefaultsAreRecorded) {
+  Config c = Config::load_string("platform:\n  cores: 4\n", "s.yaml");
+  ConfigNode p = c.root().child("platform");
+  EXPECT_EQ(p.get<unsigned>("cores", 1, "cpus"), 4u);
+  EXPECT_EQ(p.child("memory").get<Size>("size", {8ull << 30}, "dram").bytes, 8ull << 30);
+  c.check_unused();
+  EXPECT_EQ(c.resolved()["platform"]["cores"], 4);
+  EXPECT_EQ(c.resolved()["platform"]["memory"]["size"], "8GiB");
+}
+
+TEST(Config, UnknownKeyNamesFileLineAndKey) {
+  Config c = Config::load_string("platform:\n  cores: 2\n  memroy:\n    size: 4GiB\n", "s.yaml");
+  ConfigNode p = c.root().child("platform");
+  p.get<unsigned>("cores", 1, "cpus");
+  p.child("memory").get<Size>("size", {1}, "dram");
+  try {
+    c.check_unused();
+    FAIL() << "an unknown key was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "s.yaml:3: platform.memroy: unknown key (did you mean 'memory'?)");
+  }
+}
+
+TEST(Config, WrongTypeNamesFileLineAndKey) {
+  Config c = Config::load_string("seed: 1\nplatform:\n  cores: many\n", "s.yaml");
+  c.root().get<uint64_t>("seed", 0, "seed");
+  try {
+    c.root().child("platform").get<unsigned>("cores", 1, "cpus");
+    FAIL() << "a wrong type was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "s.yaml:3: platform.cores: expected a non-negative integer below 2^32, got 'many'");
+  }
+}
+
+TEST(Config, MappingWhereValueExpected) {
+  Config c = Config::load_string("platform:\n  cores:\n    n: 2\n", "s.yaml");
+  EXPECT_THROW(c.root().child("platform").get<unsigned>("cores", 1, "cpus"), ConfigError);
+}
+
+TEST(Config, YamlSyntaxErrorHasLine) {
+  try {
+    Config::load_string("a: 1\nb: [1, 2\n", "bad.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.yaml:"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("YAML syntax error"), std::string::npos);
+  }
+}
+
+TEST(Config, DuplicateKeyRejected) {
+  EXPECT_THROW(Config::load_string("a: 1\na: 2\n", "d.yaml"), ConfigError);
+}
+
+TEST(Config, SetOverridesAndCreates) {
+  Config c = Config::load_string("platform:\n  cores: 2\n", "s.yaml");
+  c.set("platform.cores=8");
+  c.set("platform.memory.size=16GiB");
+  ConfigNode p = c.root().child("platform");
+  EXPECT_EQ(p.get<unsigned>("cores", 1, ""), 8u);
+  EXPECT_EQ(p.child("memory").get<Size>("size", {1}, "").bytes, 16ull << 30);
+  c.check_unused();
+}
+
+TEST(Config, SetOfUnknownKeyIsReported) {
+  Config c;
+  c.set("platform.coers=8");
+  c.root().child("platform").get<unsigned>("cores", 1, "");
+  try {
+    c.check_unused();
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "--set platform.coers=8: platform.coers: unknown key (did you mean 'cores'?)");
+  }
+}
+
+TEST(Config, SetIntoListElement) {
+  Config c = Config::load_string("workload:\n  processes:\n    - name: a\n      cpu: 0\n", "s.yaml");
+  c.set("workload.processes[0].cpu=3");
+  auto procs = c.root().child("workload").list("processes", "");
+  ASSERT_EQ(procs.size(), 1u);
+  EXPECT_EQ(procs[0].get<unsigned>("cpu", 0, ""), 3u);
+  procs[0].get<std::string>("name", "", "");
+  c.check_unused();
+  EXPECT_THROW(c.set("workload.processes[5].cpu=1"), ConfigError);
+  EXPECT_THROW(c.set("nonsense"), ConfigError);
+}
+
+TEST(Config, EnumsAndLists) {
+  Config c = Config::load_string("walker: rtl\nsizes: [4KiB, 2MiB]\nd: [[10, 20], [20, 10]]\n", "s.yaml");
+  ConfigNode r = c.root();
+  EXPECT_THROW(r.get_enum("walker", "tlm", {"tlm", "lockstep"}, ""), ConfigError);
+  EXPECT_EQ(r.get<std::vector<std::string>>("sizes", {}, "").size(), 2u);
+  auto d = r.get<std::vector<std::vector<uint64_t>>>("d", {}, "");
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0][1], 20u);
+}
+
+TEST(Config, MissingFileIsAnError) {
+  EXPECT_THROW(Config::load_file("/nonexistent/scenario.yaml"), ConfigError);
+}
+
+TEST(Config, ResolvedConfigIsAValidScenario) {
+  Config c = Config::load_string("platform:\n  memory:\n    size: 4GiB\n", "s.yaml");
+  c.root().child("platform").child("memory").get<Size>("size", {1}, "");
+  c.root().child("platform").get<Duration>("lat", {80000}, "");
+  Config again = Config::load_string(c.resolved().dump(), "config.json");
+  EXPECT_EQ(again.root().child("platform").child("memory").get<Size>("size", {1}, "").bytes, 4ull << 30);
+  EXPECT_EQ(again.root().child("platform").get<Duration>("lat", {1}, "").ps, 80000u);
+}
+
+}  // namespace
+}  // namespace sim

@@ -1,0 +1,103 @@
+// The physical memory manager through build/mmcosim runs of the scenario
+// files tb/scenarios/mem-1g.yaml, mem-4g.yaml, mem-64g.yaml,
+// numa-2node.yaml and mem-8g-movable-cma.yaml: proc/zoneinfo and
+// proc/meminfo hold the zone boundaries, managed pages, min_free_kbytes,
+// watermarks and protection values Linux's formulas give for the boot
+// memory map (recomputed from console.log: the e820 map and memblock's
+// reservations), stats.txt holds the same values under system.fw.*, every
+// proc file the run writes is there, and every page came back.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "tb/common/mmcosim_run.h"
+#include "tb/sw/mm/linux_ref.h"
+
+namespace {
+
+struct Case {
+  const char* file;
+  uint64_t movablecore;  // bytes, as the scenario sets it
+  const char* name;
+};
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+class fw_scenario : public ::testing::TestWithParam<Case> {};
+
+TEST_P(fw_scenario, proc_files_match_linux_formulas_and_stats) {
+  const Case& c = GetParam();
+  const std::string out = tb::temp_dir(c.name);
+  const std::string file = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/" + c.file;
+  const tb::RunResult r = tb::run_mmcosim({"run", file, "--outdir", out, "-q", "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string log = tb::read_file(out + "/console.log");
+  const linuxref::BootLog boot = linuxref::parse_boot_log(log);
+  ASSERT_FALSE(boot.usable.empty()) << log;
+  ASSERT_FALSE(boot.nodes.empty());
+  linuxref::Input in;
+  in.usable = boot.usable;
+  in.reserved = boot.reserved;
+  in.nodes = boot.nodes;
+  in.cma = boot.cma;
+  in.movablecore_pages = c.movablecore / linuxref::kPage;
+  const linuxref::Result want = linuxref::compute(in);
+  EXPECT_EQ(boot.min_free_kbytes, want.min_free_kbytes);
+
+  const auto zi = linuxref::parse_zoneinfo(tb::read_file(out + "/proc/zoneinfo"));
+  const auto s = tb::read_stats(out + "/stats.txt");
+  for (unsigned n = 0; n < want.nodes.size(); ++n)
+    for (unsigned z = 0; z < linuxref::kZones; ++z) {
+      const linuxref::Zone& w = want.nodes[n][z];
+      const std::string where = std::string(c.name) + " node " + std::to_string(n) + " " + linuxref::zone_label(z);
+      auto it = zi.find({n, linuxref::zone_label(z)});
+      ASSERT_TRUE(it != zi.end()) << where;
+      const linuxref::ProcZone& g = it->second;
+      EXPECT_EQ(g.spanned, w.spanned) << where;
+      EXPECT_EQ(g.present, w.present) << where;
+      EXPECT_EQ(g.managed, w.managed) << where;
+      EXPECT_EQ(g.min, w.min) << where;
+      EXPECT_EQ(g.low, w.low) << where;
+      EXPECT_EQ(g.high, w.high) << where;
+      ASSERT_EQ(g.protection.size(), linuxref::kZones) << where;
+      for (unsigned j = 0; j < linuxref::kZones; ++j) EXPECT_EQ(g.protection[j], w.protection[j]) << where << " [" << j << "]";
+      if (!w.spanned) continue;
+      EXPECT_EQ(g.start_pfn, w.start_pfn) << where;
+      // The same values under system.fw.zone.*
+      const std::string pre = "system.fw.zone.node" + std::to_string(n) + "." + linuxref::zone_label(z) + ".";
+      EXPECT_EQ(s.at(pre + "managed_pages"), w.managed) << where;
+      EXPECT_EQ(s.at(pre + "present_pages"), w.present) << where;
+      EXPECT_EQ(s.at(pre + "spanned_pages"), w.spanned) << where;
+      EXPECT_EQ(s.at(pre + "wmark_min"), w.min) << where;
+      EXPECT_EQ(s.at(pre + "wmark_low"), w.low) << where;
+      EXPECT_EQ(s.at(pre + "wmark_high"), w.high) << where;
+      EXPECT_EQ(s.at(pre + "protection.Normal"), w.protection[2]) << where;
+    }
+  const auto mi = linuxref::parse_meminfo(tb::read_file(out + "/proc/meminfo"));
+  EXPECT_EQ(mi.at("MemTotal"), want.total_managed * 4);
+  EXPECT_EQ(s.at("system.fw.meminfo.MemTotal"), want.total_managed * 4);
+  EXPECT_EQ(s.at("system.fw.meminfo.MemFree"), mi.at("MemFree"));
+  EXPECT_EQ(s.at("system.fw.meminfo.Inactive_anon"), mi.at("Inactive(anon)"));
+  EXPECT_EQ(s.at("system.fw.mem.min_free_kbytes"), want.min_free_kbytes);
+  if (in.cma.end > in.cma.start) {
+    EXPECT_EQ(mi.at("CmaTotal"), (in.cma.end - in.cma.start) * 4);
+  }
+  // Every proc file of the run, in Linux's shape.
+  for (const char* f : {"meminfo", "zoneinfo", "buddyinfo", "pagetypeinfo", "vmstat"})
+    EXPECT_FALSE(tb::read_file(out + "/proc/" + f).empty()) << f;
+  EXPECT_NE(tb::read_file(out + "/proc/pagetypeinfo").find("Page block order: 9"), std::string::npos);
+  const std::string vm = tb::read_file(out + "/proc/vmstat");
+  EXPECT_EQ(vm.rfind("nr_free_pages ", 0), 0u);
+  EXPECT_NE(vm.find("\npgfault "), std::string::npos);
+  EXPECT_EQ(s.at("system.fw.vmstat.nr_free_pages") * 4, mi.at("MemFree"));
+  // All pages back at the end.
+  EXPECT_EQ(s.at("system.fw.buddy.free_pages"), s.at("system.fw.buddy.boot_free_pages"));
+}
+
+INSTANTIATE_TEST_SUITE_P(fw, fw_scenario,
+                         ::testing::Values(Case{"mem-1g.yaml", 0, "mem_1g"}, Case{"mem-4g.yaml", 0, "mem_4g"},
+                                           Case{"mem-64g.yaml", 0, "mem_64g"}, Case{"numa-2node.yaml", 0, "numa_2node"},
+                                           Case{"mem-8g-movable-cma.yaml", 2ull << 30, "mem_8g_movable_cma"}),
+                         [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
+
+}  // namespace

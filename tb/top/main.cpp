@@ -1,0 +1,77 @@
+// mmcosim: the command line. `mmcosim run [SCENARIO.yaml] ...` runs a
+// scenario (the built-in default without one); `mmcosim params` lists every
+// parameter a scenario can set; `mmcosim debug-flags` lists the debug flags.
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <systemc>
+
+#include "hw/base/debug.h"
+#include "tb/top/run.h"
+
+// SystemC prints its banner when the kernel starts unless this is set; the
+// variable must exist before sc_main runs, hence a static initialiser.
+static const int kQuietBanner = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+
+int sc_main(int argc, char* argv[]) {
+  // One picosecond resolution, before any sc_time or clock exists.
+  sc_core::sc_set_time_resolution(1, sc_core::SC_PS);
+  sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+
+  CLI::App app{"mmcosim: co-simulation of a machine's memory-management path (x86-64 MMU models and a\n"
+               "Linux-style memory manager). See README.md and docs/."};
+  app.set_version_flag("--version", "mmcosim 0.1");
+  app.require_subcommand(1);
+
+  sim::RunOptions opts;
+  auto add_scenario_options = [&opts](CLI::App* cmd) {
+    cmd->add_option("scenario", opts.scenario, "Scenario file (YAML); without one, the built-in default runs")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--set", opts.sets, "Override a scenario key: --set platform.cores=4 (repeatable)")
+        ->type_name("KEY=VALUE");
+  };
+
+  CLI::App* run = app.add_subcommand("run", "Run a scenario and write its outputs");
+  add_scenario_options(run);
+  run->add_option("--outdir", opts.outdir, "Output directory (created if needed)")->capture_default_str();
+  run->add_option("--debug-flags", opts.debug_flags, "Comma-separated debug flags (see `mmcosim debug-flags`)");
+  run->add_option("--seed", [&opts](const CLI::results_t& r) {
+        opts.sets.push_back("seed=" + r[0]);
+        return true;
+      }, "Seed of the run (same as --set seed=N)")->type_name("N");
+  run->add_option("--walker", [&opts](const CLI::results_t& r) {
+        opts.sets.push_back("platform.mmu.walker=" + r[0]);
+        return true;
+      }, "Page walker: tlm, rtl or lockstep (same as --set platform.mmu.walker=...)")
+      ->type_name("tlm|rtl|lockstep")
+      ->check(CLI::IsMember({"tlm", "rtl", "lockstep"}));
+  run->add_option("--wave", opts.wave, "Record the RTL walker's signals to FILE.fst or FILE.vcd")->type_name("FILE");
+  run->add_flag("-q,--quiet", opts.quiet, "No summary on stdout");
+  auto* interactive = run->add_flag("-i,--interactive", opts.interactive,
+                                    "The monitor: step, run until an event, inspect page tables, TLBs, /proc files");
+  run->add_option("--script", opts.script, "Monitor commands from a file (as --interactive, without a terminal)")
+      ->check(CLI::ExistingFile)
+      ->excludes(interactive);
+  run->add_flag("!--no-progress", opts.progress, "No progress lines on stderr");
+
+  CLI::App* params = app.add_subcommand("params", "List every scenario parameter with its value and meaning");
+  add_scenario_options(params);
+
+  app.add_subcommand("debug-flags", "List the debug flags");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (app.got_subcommand("debug-flags")) {
+    for (const sim::debug::Flag* f : sim::debug::all_flags()) std::cout << fmt::format("{:<10} {}\n", f->name(), f->desc());
+    return 0;
+  }
+  if (app.got_subcommand("params")) return sim::list_params(opts, std::cout, std::cerr);
+  return sim::run_scenario(opts, std::cout, std::cerr);
+}
