@@ -1,28 +1,12 @@
-// What the firmware offers observers (the simulator's statistics and
-// monitor, tests): a visitor for scalar statistics and a text sink for
-// Linux-format reports. Plain interfaces, no allocation.
+// What the firmware offers observers: the statistics visitor and text sink
+// of its debug interface (sw/hal/debug.h), under the firmware's namespace.
 #pragma once
 
-#include <stddef.h>
-#include <stdint.h>
+#include "sw/hal/debug.h"
 
 namespace fw {
 
-struct StatVisitor {
-  // name: relative to the firmware's statistics root (the simulator prefixes
-  // "system.fw."), dotted, e.g. "vmstat.pgfault". The strings are only valid
-  // during the call.
-  virtual void scalar(const char* name, uint64_t value, const char* desc, const char* unit) = 0;
-
- protected:
-  ~StatVisitor() = default;
-};
-
-struct TextSink {
-  virtual void write(const char* text, size_t len) = 0;
-
- protected:
-  ~TextSink() = default;
-};
+using StatVisitor = hal::StatVisitor;
+using TextSink = hal::TextSink;
 
 }  // namespace fw

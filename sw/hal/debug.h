@@ -1,0 +1,87 @@
+// The firmware's debug interface: what observers outside the firmware (the
+// simulator's outputs and monitor, tests) may read of it, the way a debugger
+// reads a kernel through /proc, dmesg and its page tables rather than through
+// its data structures. The firmware implements it; nothing outside sw/ needs
+// a firmware header to inspect a running machine.
+//
+// Plain interfaces, no allocation: strings passed to a visitor or sink are
+// only valid during the call.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw/hal/hal.h"
+
+namespace hal {
+
+// Receives the firmware's scalar statistics, always in the same order.
+struct StatVisitor {
+  // name: relative to the firmware's statistics root (the simulator prefixes
+  // "system.fw."), dotted, e.g. "vmstat.pgfault".
+  virtual void scalar(const char* name, uint64_t value, const char* desc, const char* unit) = 0;
+
+ protected:
+  ~StatVisitor() = default;
+};
+
+// Receives Linux-format text (a /proc file, the kernel log).
+struct TextSink {
+  virtual void write(const char* text, size_t len) = 0;
+
+ protected:
+  ~TextSink() = default;
+};
+
+// One task, as `ps` shows it.
+struct TaskInfo {
+  int pid;
+  int tgid;            // the thread group (process) it belongs to
+  unsigned cpu;        // the CPU it runs on or last ran on
+  bool running;        // currently on its CPU
+  char comm[16];       // its name, NUL-terminated
+};
+
+// Receives tasks, in pid order.
+struct TaskVisitor {
+  virtual void task(const TaskInfo& t) = 0;
+
+ protected:
+  ~TaskVisitor() = default;
+};
+
+// The result of looking a virtual address up in a process's page tables.
+struct Translation {
+  bool present;        // a leaf maps the address
+  unsigned level;      // leaf level (1: 4 KiB, 2: 2 MiB, 3: 1 GiB), or where the walk stopped
+  uint64_t entry;      // the leaf, or the non-present entry found
+  paddr_t entry_pa;    // where that entry lives
+};
+
+class FirmwareDebug {
+ public:
+  // The system-wide /proc files the firmware provides ("meminfo",
+  // "buddyinfo", ...), in the order the simulator writes them to proc/.
+  // Returns nullptr past the last one.
+  virtual const char* proc_file(unsigned index) const = 0;
+  // Writes /proc/<name> in Linux's format; name is a system-wide file or
+  // "<pid>/<file>" (e.g. "1/maps"). Returns false for an unknown name or pid.
+  virtual bool proc_show(const char* name, TextSink& out) const = 0;
+  // The kernel log (dmesg), oldest line first.
+  virtual void dmesg(TextSink& out) const = 0;
+  // Every statistic, always in the same order.
+  virtual void visit_stats(StatVisitor& v) const = 0;
+  // Every task, in pid order.
+  virtual void visit_tasks(TaskVisitor& v) const = 0;
+  // The physical address of pid's top-level page table (pid 0: the
+  // kernel's). Returns false for an unknown pid.
+  virtual bool page_table_root(int pid, paddr_t& root) const = 0;
+  // Looks va up in pid's page tables (pid 0: the kernel's), reading them
+  // through `cpu`. Returns true when a leaf maps va.
+  virtual bool translate(Hal& cpu, int pid, vaddr_t va, Translation& out) = 0;
+
+ protected:
+  ~FirmwareDebug() = default;
+};
+
+}  // namespace hal
