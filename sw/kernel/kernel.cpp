@@ -692,4 +692,42 @@ bool Kernel::translate(hal::Hal& h, int pid, uint64_t va, PteLookup* out) {
   return root && pgtable_.lookup(h, root, va, out);
 }
 
+const char* Kernel::proc_file(unsigned index) const {
+  static const char* const kFiles[] = {"meminfo", "buddyinfo", "zoneinfo", "pagetypeinfo", "vmstat", "slabinfo"};
+  return index < sizeof kFiles / sizeof kFiles[0] ? kFiles[index] : nullptr;
+}
+
+void Kernel::visit_tasks(hal::TaskVisitor& v) const {
+  // The task list is in creation order, which is pid order.
+  for (const list_head* p = tasks_.next; p != &tasks_; p = p->next) {
+    const task_struct* t = list_entry(const_cast<list_head*>(p), task_struct, tasks);
+    hal::TaskInfo info{};
+    info.pid = t->pid;
+    info.tgid = t->tgid;
+    info.cpu = t->cpu;
+    info.running = t->state == TaskState::running;
+    static_assert(sizeof info.comm >= TASK_COMM_LEN, "comm fits");
+    for (unsigned i = 0; i < TASK_COMM_LEN; ++i) info.comm[i] = t->comm[i];
+    v.task(info);
+  }
+}
+
+bool Kernel::page_table_root(int pid, hal::paddr_t& root) const {
+  if (pid == 0) {
+    root = kernel_root_;
+    return root != 0;
+  }
+  const mm_struct* mm = mm_of(pid);
+  if (!mm) return false;
+  root = mm->pgd;
+  return true;
+}
+
+bool Kernel::translate(hal::Hal& h, int pid, hal::vaddr_t va, hal::Translation& out) {
+  PteLookup l;
+  const bool ok = translate(h, pid, va, &l);
+  out = hal::Translation{ok && l.present, l.level, l.entry, l.entry_pa};
+  return out.present;
+}
+
 }  // namespace fw

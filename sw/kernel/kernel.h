@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
 #include "sw/kernel/params.h"
@@ -85,7 +86,7 @@ struct KernelStats {
   uint64_t irq_other = 0;
 };
 
-class Kernel final : public hal::Firmware {
+class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
  public:
   Kernel();
   explicit Kernel(const Params& params);
@@ -108,15 +109,18 @@ class Kernel final : public hal::Firmware {
   void interrupt(hal::Hal& cpu, uint8_t vector) override;
   int64_t syscall(hal::Hal& cpu, const hal::SyscallArgs& args) override;
 
-  // ---- Observation ----
-  // Every statistic, always in the same order (names relative to system.fw.).
-  void visit_stats(StatVisitor& v) const;
+  // ---- hal::FirmwareDebug (observation) ----
+  const char* proc_file(unsigned index) const override;
   // Linux-format text of /proc/<name>: "buddyinfo", "meminfo", "vmstat",
   // "zoneinfo", "pagetypeinfo", "slabinfo", "<pid>/maps". False for an
   // unknown name or pid.
-  bool proc_show(const char* name, TextSink& out) const;
-  // The kernel log (dmesg), oldest line first.
-  void dmesg(TextSink& out) const { log_.dump(out); }
+  bool proc_show(const char* name, TextSink& out) const override;
+  void dmesg(TextSink& out) const override { log_.dump(out); }
+  // Every statistic, always in the same order (names relative to system.fw.).
+  void visit_stats(StatVisitor& v) const override;
+  void visit_tasks(hal::TaskVisitor& v) const override;
+  bool page_table_root(int pid, hal::paddr_t& root) const override;
+  bool translate(hal::Hal& cpu, int pid, hal::vaddr_t va, hal::Translation& out) override;
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }
