@@ -1,13 +1,20 @@
 // fw::Kernel: the firmware memory manager as a whole, implementing the
-// machine's view of it (hal::Firmware). Every piece of firmware state hangs
-// off this object (no global mutable state), so several Kernels can live in
-// one process. The host creates it (new or on the stack); inside, dynamic
-// objects come from simulated DRAM through the buddy allocator.
+// machine's view of it (hal::Firmware) and its debug interface
+// (hal::FirmwareDebug). Every piece of firmware state hangs off this object
+// (no global mutable state), so several Kernels can live in one process.
+// The host creates it (new or on the stack); inside, dynamic objects come
+// from simulated DRAM through the buddy allocator.
 //
 // Lifecycle: construct (optionally with Params) -> set_params() ->
 // boot(bsp, info) -> start_secondary(cpu) for the other CPUs -> spawn(),
 // schedule(), traps, system calls, timer ticks. Observe with visit_stats(),
 // proc_show() and dmesg() at any time.
+//
+// Its methods are spread as Linux spreads the code: kernel.cpp (boot,
+// scheduling entry points, deferred work), fork.cpp and exit.cpp (task
+// lifecycle), pid.cpp (task lookup), traps.cpp (faults and machine checks),
+// syscall.cpp (system calls), irq.cpp (interrupts), debug.cpp
+// (hal::FirmwareDebug: statistics, /proc, tasks, page tables).
 #pragma once
 
 #include <stddef.h>
@@ -16,9 +23,12 @@
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
+#include "sw/kernel/irq.h"
 #include "sw/kernel/params.h"
 #include "sw/kernel/sched.h"
+#include "sw/kernel/syscall.h"
 #include "sw/kernel/task.h"
+#include "sw/kernel/traps.h"
 #include "sw/lib/observe.h"
 #include "sw/lib/printk.h"
 #include "sw/mm/buddy.h"
@@ -51,40 +61,6 @@
 #include "sw/mm/watermark.h"
 
 namespace fw {
-
-struct KernelStats {
-  uint64_t spawned = 0;
-  uint64_t spawn_failed = 0;
-  uint64_t exited = 0;   // exit system calls
-  uint64_t killed = 0;   // ended by a signal
-  uint64_t sigsegv = 0;
-  uint64_t sigbus = 0;
-  uint64_t sigkill = 0;
-  uint64_t sys_total = 0;
-  uint64_t sys_mmap = 0;
-  uint64_t sys_munmap = 0;
-  uint64_t sys_mprotect = 0;
-  uint64_t sys_madvise = 0;
-  uint64_t sys_fork = 0;
-  uint64_t sys_clone = 0;
-  uint64_t sys_getpid = 0;
-  uint64_t sys_exit = 0;
-  uint64_t sys_exit_group = 0;
-  uint64_t forked = 0;        // processes created by fork
-  uint64_t threads = 0;       // threads created by clone
-  uint64_t group_kills = 0;   // other threads ended with their group
-  uint64_t pending_reaps = 0; // threads reaped later, on their own CPU
-  uint64_t sys_enosys = 0;
-  uint64_t mce_total = 0;
-  uint64_t mce_action_required = 0;
-  uint64_t mce_action_optional = 0;
-  uint64_t mce_in_page_walk = 0;
-  uint64_t irq_total = 0;
-  uint64_t irq_resched = 0;
-  uint64_t irq_tlb = 0;
-  uint64_t irq_timer = 0;
-  uint64_t irq_other = 0;
-};
 
 class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
  public:
@@ -125,7 +101,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }
   int current_pid(unsigned cpu) const;
-  unsigned nr_tasks() const { return nr_tasks_; }
+  unsigned nr_tasks() const { return static_cast<unsigned>(task_stats_.live); }
   task_struct* find_task(int pid) const;
   mm_struct* mm_of(int pid) const;
   // Free pages of the page allocator: buddy lists and per-CPU lists.
@@ -140,7 +116,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   uint64_t kernel_root() const { return kernel_root_; }
   // Looks va up in pid's page tables (0: the kernel's). False when unmapped.
   bool translate(hal::Hal& h, int pid, uint64_t va, PteLookup* out);
-  const KernelStats& kstats() const { return kstats_; }
+  const TaskStats& task_stats() const { return task_stats_; }
+  const SyscallStats& syscall_stats() const { return syscall_stats_; }
+  const MceStats& mce_stats() const { return mce_stats_; }
+  const IrqStats& irq_stats() const { return irq_stats_; }
   const hal::BootInfo& boot_info() const { return boot_; }
 
   Log& log() { return log_; }
@@ -177,6 +156,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   MmContext& ctx() { return ctx_; }
 
  private:
+  friend struct Syscalls;  // the system call handlers (syscall.cpp)
+
   bool check_boot_info(hal::Hal& h, const hal::BootInfo& bi);
   bool setup_memblock(hal::Hal& h);
   void print_memblock(hal::Hal& h);
@@ -229,10 +210,12 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   MmContext ctx_;
   list_head tasks_;
   int next_pid_ = 1;
-  unsigned nr_tasks_ = 0;
   bool booted_ = false;
   uint64_t kernel_root_ = 0;
-  KernelStats kstats_;
+  TaskStats task_stats_;
+  SyscallStats syscall_stats_;
+  MceStats mce_stats_;
+  IrqStats irq_stats_;
 };
 
 }  // namespace fw

@@ -83,4 +83,13 @@ SchedStats Scheduler::stats() const {
   return s;
 }
 
+
+void Scheduler::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  const SchedStats s = stats();
+  e("switches", s.switches, "task switches", "count");
+  e("preemptions", s.preemptions, "switches away from a task still runnable", "count");
+  e("ticks", s.ticks, "timer ticks", "count");
+}
+
 }  // namespace fw

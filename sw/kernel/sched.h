@@ -8,6 +8,7 @@
 #include "sw/hal/hal.h"
 #include "sw/kernel/task.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 
 namespace fw {
@@ -47,6 +48,8 @@ class Scheduler {
   void task_dead(hal::Hal& h, task_struct* t);
 
   SchedStats stats() const;
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   RunQueue rqs_[hal::kMaxCpus];

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/mm_types.h"
 
 namespace fw {
@@ -40,6 +41,25 @@ struct task_struct {
   uint64_t nvcsw;   // switches away while still runnable (preemptions)
   uint64_t nswitch_in;
   uint64_t start_ns;
+};
+
+// Task lifecycle counters (kernel/fork.cpp, kernel/exit.cpp).
+struct TaskStats {
+  uint64_t spawned = 0;
+  uint64_t spawn_failed = 0;
+  uint64_t exited = 0;        // exit system calls
+  uint64_t killed = 0;        // ended by a signal
+  uint64_t sigsegv = 0;
+  uint64_t sigbus = 0;
+  uint64_t sigkill = 0;
+  uint64_t live = 0;          // tasks (threads) alive now
+  uint64_t forked = 0;        // processes created by fork
+  uint64_t threads = 0;       // threads created by clone
+  uint64_t group_kills = 0;   // other threads ended with their group
+  uint64_t pending_reaps = 0; // threads reaped later, on their own CPU
+
+  // Every counter under "<prefix>.", always in the same order.
+  void visit(StatVisitor& v, const char* prefix) const;
 };
 
 }  // namespace fw

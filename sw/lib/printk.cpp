@@ -67,4 +67,9 @@ void Log::dump(TextSink& sink) const {
   if (n) sink.write(chunk, n);
 }
 
+
+void Log::visit_stats(StatVisitor& v, const char* prefix) const {
+  StatEmitter(v, prefix)("lines", lines(), "kernel log lines", "count");
+}
+
 }  // namespace fw

@@ -40,6 +40,8 @@ class Log {
   // The retained log, oldest first (whole lines only).
   void dump(TextSink& sink) const;
   uint64_t lines() const { return lines_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
   uint64_t bytes_lost() const { return head_ > kBufSize ? head_ - kBufSize : 0; }
 
  private:

@@ -351,4 +351,22 @@ page* Buddy::rmqueue(zone* z, unsigned order, unsigned mt, unsigned alloc_flags,
   return nullptr;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<BuddyStats> buddy_stat_table[] = {
+    {"splits", &BuddyStats::splits, "blocks split in two on allocation", "count"},
+    {"merges", &BuddyStats::merges, "buddy pairs merged on free", "count"},
+    {"moved_blocks", &BuddyStats::moved_blocks, "pageblocks whose free pages changed migrate type", "count"},
+};
+static_assert(stat_table_size(buddy_stat_table) == sizeof(BuddyStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Buddy::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, buddy_stat_table);
+}
+
 }  // namespace fw

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mmzone.h"
 
@@ -78,6 +79,8 @@ class Buddy {
   void set_observer(BuddyObserver* o) { observer_ = o; }
   BuddyObserver* observer() const { return observer_; }
   const BuddyStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
   // NR_FREE_PAGES over all zones (per-CPU lists not included).
   uint64_t nr_free_pages() const { return nr_free_; }
   uint64_t min_free_pages() const { return min_free_; }

@@ -130,4 +130,26 @@ bool Cma::cma_release(hal::Hal& h, page* pages, uint64_t count) {
   return true;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<CmaStats> cma_stat_table[] = {
+    {"alloc_success", &CmaStats::alloc_success, "cma_alloc calls that succeeded", "count"},
+    {"alloc_failed", &CmaStats::alloc_failed, "cma_alloc calls that failed", "count"},
+    {"alloc_retries", &CmaStats::alloc_retries, "busy stretches skipped by cma_alloc", "count"},
+    {"pages_allocated", &CmaStats::pages_allocated, "pages handed out by cma_alloc now", "pages"},
+};
+// release (cma_release calls) is not a statistic.
+static_assert(stat_table_size(cma_stat_table) == sizeof(CmaStats) / sizeof(uint64_t) - 1, "one entry per counter");
+
+}  // namespace
+
+void Cma::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e("pages", count(), "pages of the CMA area", "pages");
+  e("base_pfn", base_pfn(), "first pfn of the CMA area", "pfn");
+  e.table(stats_, cma_stat_table);
+}
+
 }  // namespace fw

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/page.h"
 
@@ -47,6 +48,8 @@ class Cma {
   uint64_t count() const { return count_; }
   bool contains(uint64_t pfn) const { return pfn - base_pfn_ < count_; }
   const CmaStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   bool bit(uint64_t i) const { return (bitmap_[i / 64] >> (i % 64)) & 1; }

@@ -768,4 +768,29 @@ void Compaction::kcompactd_tick(hal::Hal& h, pglist_data& pg) {
   compact_node(h, pg, true);
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<CompactionStats> compaction_stat_table[] = {
+    {"zone_runs", &CompactionStats::zone_runs, "zone compactions that scanned", "count"},
+    {"direct_runs", &CompactionStats::direct_runs, "direct compactions", "count"},
+    {"deferred", &CompactionStats::deferred, "zones skipped because compaction was deferred", "count"},
+    {"kcompactd_runs", &CompactionStats::kcompactd_runs, "kcompactd runs", "count"},
+    {"proactive_runs", &CompactionStats::proactive_runs, "proactive compactions", "count"},
+};
+// result[] (by compact_result) follows the table.
+static_assert(stat_table_size(compaction_stat_table) + COMPACT_SUCCESS + 1 == sizeof(CompactionStats) / sizeof(uint64_t),
+              "one entry per counter");
+
+}  // namespace
+
+void Compaction::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, compaction_stat_table);
+  e("result_complete", stats_.result[COMPACT_COMPLETE], "zone compactions that met the scanners over the whole zone", "count");
+  e("result_success", stats_.result[COMPACT_SUCCESS], "zone compactions that made the wanted block", "count");
+  e("result_skipped", stats_.result[COMPACT_SKIPPED], "zone compactions skipped (not enough free pages)", "count");
+}
+
 }  // namespace fw

@@ -23,6 +23,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/internal.h"
 #include "sw/mm/mmzone.h"
@@ -109,6 +110,8 @@ class Compaction {
   unsigned fragmentation_score_wmark(bool low) const;
 
   const CompactionStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   enum isolate_result { ISOLATE_ABORT, ISOLATE_NONE, ISOLATE_SUCCESS };

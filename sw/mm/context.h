@@ -36,6 +36,7 @@ class Khugepaged;
 class Fork;
 class Mprotect;
 class Madvise;
+struct list_head;
 struct Params;
 struct VmStat;
 struct kmem_cache;
@@ -73,6 +74,7 @@ struct MmContext {
   VmStat* vmstat = nullptr;
   kmem_cache* mm_cachep = nullptr;
   kmem_cache* vma_cachep = nullptr;
+  const list_head* tasks = nullptr;  // the Kernel's task list (for_each_process: meminfo's Committed_AS)
   uint64_t charged_ns = 0;  // all firmware time charged, for statistics
 
   // Charges simulated time for firmware work on the calling CPU.

@@ -159,4 +159,23 @@ mm_struct* Fork::dup_mm(hal::Hal& h, mm_struct* oldmm, int* err) {
   return mm;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<ForkStats> fork_stat_table[] = {
+    {"forks", &ForkStats::forks, "address spaces copied by fork", "count"},
+    {"failed", &ForkStats::failed, "forks that ran out of memory", "count"},
+    {"vmas_copied", &ForkStats::vmas_copied, "VMAs copied into children", "count"},
+    {"ptes_copied", &ForkStats::ptes_copied, "entries shared copy-on-write (or copied) with children", "count"},
+};
+static_assert(stat_table_size(fork_stat_table) == sizeof(ForkStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Fork::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, fork_stat_table);
+}
+
 }  // namespace fw

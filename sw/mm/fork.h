@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
 
@@ -34,6 +35,8 @@ class Fork {
   mm_struct* dup_mm(hal::Hal& h, mm_struct* oldmm, int* err);
 
   const ForkStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   int copy_page_range(hal::Hal& h, mm_struct* dst, mm_struct* src, vm_area_struct* dvma, vm_area_struct* svma);

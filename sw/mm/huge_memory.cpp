@@ -394,4 +394,22 @@ void HugeMemory::set_huge_pmd(hal::Hal& h, vm_area_struct* vma, uint64_t haddr, 
   mm->rss_anon += HPAGE_PMD_NR;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<ThpStats> thp_stat_table[] = {
+    {"huge_zero_mapped", &ThpStats::huge_zero_mapped, "PMDs mapping the huge zero page", "count"},
+    {"reuse", &ThpStats::reuse, "write faults that made a huge page writable in place", "count"},
+    {"deposited_tables", &ThpStats::deposits, "page tables deposited for huge PMDs (so a split never fails)", "count"},
+};
+static_assert(stat_table_size(thp_stat_table) == sizeof(ThpStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void HugeMemory::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, thp_stat_table);
+}
+
 }  // namespace fw

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
 #include "sw/mm/memory.h"
@@ -100,6 +101,8 @@ class HugeMemory {
   uint64_t pgtable_withdraw(hal::Hal& h, uint64_t pmd_pa);
 
   const ThpStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   page* get_huge_zero_page(hal::Hal& h);

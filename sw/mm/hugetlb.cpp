@@ -515,4 +515,36 @@ void Hugetlb::change_protection(hal::Hal& h, vm_area_struct* vma, uint64_t start
   }
 }
 
+
+// ---------------------------------------------------------------- statistics
+
+void Hugetlb::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  for (unsigned i = 0; i < HUGE_MAX_HSTATE; ++i) {
+    const hstate& hs = hstates_[i];
+    e.fmt(hs.nr_huge_pages, "huge pages in the pool (nr_hugepages)", "count", "%s.nr_hugepages", hs.name);
+    e.fmt(hs.free_huge_pages, "free huge pages (free_hugepages)", "count", "%s.free_hugepages", hs.name);
+    e.fmt(hs.resv_huge_pages, "huge pages promised to mappings and not faulted in yet (resv_hugepages)", "count",
+          "%s.resv_hugepages", hs.name);
+    e.fmt(hs.surplus_huge_pages, "huge pages beyond the pool, from the buddy allocator (surplus_hugepages)", "count",
+          "%s.surplus_hugepages", hs.name);
+    e.fmt(hs.nr_overcommit_huge_pages, "surplus huge pages allowed (nr_overcommit_hugepages)", "count",
+          "%s.nr_overcommit_hugepages", hs.name);
+    e.fmt(hs.max_huge_pages, "huge pages asked for at boot", "count", "%s.boot_requested", hs.name);
+    e.fmt(hs.boot_failed, "boot huge pages that could not be allocated", "count", "%s.boot_failed", hs.name);
+    e.fmt(hs.faults, "faults that mapped a huge page", "count", "%s.faults", hs.name);
+    e.fmt(hs.cow, "copy-on-write copies of huge pages", "count", "%s.cow", hs.name);
+    e.fmt(hs.reuse, "write faults that made a huge page writable in place", "count", "%s.reuse", hs.name);
+    e.fmt(hs.fault_sigbus, "faults with no huge page to give (SIGBUS)", "count", "%s.fault_sigbus", hs.name);
+    e.fmt(hs.reserve_failed, "mmaps refused for lack of huge pages (ENOMEM)", "count", "%s.reserve_failed", hs.name);
+    e.fmt(hs.surplus_allocs, "surplus huge pages allocated", "count", "%s.surplus_allocs", hs.name);
+    for (unsigned n = 0; n < ctx_->nodes->nr_nodes(); ++n) {
+      e.fmt(hs.nr_huge_pages_node[n], "huge pages of the node's pool", "count", "%s.node%u.nr_hugepages", hs.name, n);
+      e.fmt(hs.free_huge_pages_node[n], "free huge pages of the node", "count", "%s.node%u.free_hugepages", hs.name, n);
+      e.fmt(hs.surplus_huge_pages_node[n], "surplus huge pages of the node", "count", "%s.node%u.surplus_hugepages",
+            hs.name, n);
+    }
+  }
+}
+
 }  // namespace fw

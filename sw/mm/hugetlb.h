@@ -27,6 +27,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/context.h"
 #include "sw/mm/memory.h"
@@ -72,6 +73,9 @@ class Hugetlb {
   // The hstate of a page size (log2), nullptr when there is none.
   hstate* hstate_of(unsigned shift);
   const hstate& hs(unsigned i) const { return hstates_[i]; }
+  // Every pool's counters under "<prefix>.<size>." (2048kB, 1048576kB), with
+  // the per-node pools.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
   // The default size (default_hugepagesz) as a shift.
   unsigned default_shift() const;
   // MAP_HUGETLB's size bits (MAP_HUGE_2MB...): the shift, 0 when unsupported.

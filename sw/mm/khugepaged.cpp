@@ -246,4 +246,26 @@ int Khugepaged::madvise_collapse(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
   return err;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<KhugepagedStats> khugepaged_stat_table[] = {
+    {"wakeups", &KhugepagedStats::wakeups, "khugepaged scans", "count"},
+    {"pages_scanned", &KhugepagedStats::pages_scanned, "pages scanned by khugepaged", "pages"},
+    {"pages_collapsed", &KhugepagedStats::pages_collapsed, "huge pages made by khugepaged and MADV_COLLAPSE", "count"},
+    {"full_scans", &KhugepagedStats::full_scans, "passes over every registered address space", "count"},
+    {"mms", &KhugepagedStats::mms, "address spaces on khugepaged's list", "count"},
+    {"busy_mm", &KhugepagedStats::busy_mm, "scans that skipped an address space whose mmap_lock was taken", "count"},
+    {"madvise_collapsed", &KhugepagedStats::madvise_collapsed, "huge pages made by MADV_COLLAPSE", "count"},
+};
+static_assert(stat_table_size(khugepaged_stat_table) == sizeof(KhugepagedStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Khugepaged::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, khugepaged_stat_table);
+}
+
 }  // namespace fw

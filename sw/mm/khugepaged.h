@@ -25,6 +25,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
 
@@ -76,6 +77,8 @@ class Khugepaged {
   int madvise_collapse(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end);
 
   const KhugepagedStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   // Checks the PTE table at haddr; SCAN_SUCCEED when it may collapse.

@@ -197,4 +197,26 @@ int Madvise::do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len
   return unmapped;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<MadviseStats> madvise_stat_table[] = {
+    {"calls", &MadviseStats::calls, "madvise calls", "count"},
+    {"failed", &MadviseStats::failed, "madvise calls that failed", "count"},
+    {"dontneed", &MadviseStats::dontneed, "MADV_DONTNEED ranges (per VMA)", "count"},
+    {"free", &MadviseStats::free, "MADV_FREE ranges (per VMA)", "count"},
+    {"populate", &MadviseStats::populate, "MADV_POPULATE_READ/WRITE calls", "count"},
+    {"hugepage", &MadviseStats::hugepage, "MADV_HUGEPAGE/NOHUGEPAGE ranges (per VMA)", "count"},
+    {"collapse", &MadviseStats::collapse, "MADV_COLLAPSE ranges (per VMA)", "count"},
+};
+static_assert(stat_table_size(madvise_stat_table) == sizeof(MadviseStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Madvise::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, madvise_stat_table);
+}
+
 }  // namespace fw

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
 
@@ -37,6 +38,8 @@ class Madvise {
   int do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len, uint64_t advice);
 
   const MadviseStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   int apply(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t advice);

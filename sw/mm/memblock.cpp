@@ -162,4 +162,13 @@ uint64_t Memblock::alloc_range(uint64_t size, uint64_t align, uint64_t min_addr,
   return 0;
 }
 
+
+// ---------------------------------------------------------------- statistics
+
+void Memblock::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e("memory_bytes", memory_.total_size, "usable RAM in the boot memory map", "bytes");
+  e("reserved_bytes", reserved_.total_size, "memory memblock kept from the allocator", "bytes");
+}
+
 }  // namespace fw

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 
 namespace fw {
 
@@ -55,6 +56,8 @@ class Memblock {
 
   const MemblockType& memory() const { return memory_; }
   const MemblockType& reserved() const { return reserved_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
   uint64_t start_of_dram() const { return memory_.cnt ? memory_.regions[0].base : 0; }
   uint64_t end_of_dram() const { return memory_.cnt ? memory_.regions[memory_.cnt - 1].end() : 0; }
 

@@ -548,4 +548,35 @@ void Memory::free_all_pgtables(hal::Hal& h, mm_struct* mm) {
   mm->pgd = 0;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<FaultStats> fault_stat_table[] = {
+    {"total", &FaultStats::faults, "page faults taken", "count"},
+    {"anon", &FaultStats::anon, "faults that mapped a new anonymous page", "count"},
+    {"zero_page", &FaultStats::zero_page, "read faults that mapped the shared zero page", "count"},
+    {"cow", &FaultStats::cow, "copy-on-write copies (of shared pages and of the zero page)", "count"},
+    {"reuse", &FaultStats::reuse, "write faults that made a private page writable in place (sole owner)", "count"},
+    {"shmem", &FaultStats::shmem, "shared-memory pages mapped", "count"},
+    {"populated", &FaultStats::populated, "pages faulted in by MAP_POPULATE and MADV_POPULATE_*", "count"},
+    {"spurious", &FaultStats::spurious, "faults whose entry already allowed the access", "count"},
+    {"write_upgrade", &FaultStats::write_upgrade, "write faults that made a present page writable", "count"},
+    {"maperr", &FaultStats::maperr, "faults outside any mapping (SIGSEGV)", "count"},
+    {"accerr", &FaultStats::accerr, "faults against a mapping's protection (SIGSEGV)", "count"},
+    {"sigbus", &FaultStats::sigbus, "faults with unreadable page tables (SIGBUS)", "count"},
+    {"oom", &FaultStats::oom, "faults that found no memory", "count"},
+    {"bad_pgtable", &FaultStats::bad_pgtable, "faults on reserved bits", "count"},
+    {"kernel_mode", &FaultStats::kernel_mode, "supervisor-mode faults", "count"},
+    {"migration_wait", &FaultStats::migration_wait, "faults on a page under migration", "count"},
+};
+static_assert(stat_table_size(fault_stat_table) == sizeof(FaultStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Memory::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, fault_stat_table);
+}
+
 }  // namespace fw

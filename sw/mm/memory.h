@@ -18,6 +18,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
 #include "sw/mm/page.h"
@@ -130,6 +131,8 @@ class Memory {
 
   FaultStats& stats() { return stats_; }
   const FaultStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   FaultResult do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,

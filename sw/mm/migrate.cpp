@@ -219,4 +219,23 @@ void Migrate::free_migration_target(hal::Hal& h, page* dst, void* priv) {
   ctx->page_alloc->free_pages(h, dst, 0);
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<MigrateStats> migrate_stat_table[] = {
+    {"succeeded", &MigrateStats::succeeded, "pages migrated", "count"},
+    {"failed", &MigrateStats::failed, "pages not migrated", "count"},
+    {"freed_under_us", &MigrateStats::freed_under_us, "isolated pages unmapped before migration", "count"},
+    {"copy_errors", &MigrateStats::copy_errors, "pages whose contents could not be read (poison)", "count"},
+};
+static_assert(stat_table_size(migrate_stat_table) == sizeof(MigrateStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Migrate::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, migrate_stat_table);
+}
+
 }  // namespace fw

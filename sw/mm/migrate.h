@@ -16,6 +16,7 @@
 #include "sw/hal/hal.h"
 #include "sw/hal/x86.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/internal.h"
 #include "sw/mm/page.h"
@@ -55,6 +56,8 @@ class Migrate {
   static void free_migration_target(hal::Hal& h, page* dst, void* priv);
 
   const MigrateStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   int unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv, migrate_mode mode);

@@ -710,4 +710,28 @@ int Mmap::do_munmap(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len) {
   return r;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<MmapStats> mmap_stat_table[] = {
+    {"mmap_ok", &MmapStats::mmap_ok, "successful mmap calls", "count"},
+    {"mmap_failed", &MmapStats::mmap_failed, "failed mmap calls", "count"},
+    {"munmap_ok", &MmapStats::munmap_ok, "successful munmap calls", "count"},
+    {"munmap_failed", &MmapStats::munmap_failed, "failed munmap calls", "count"},
+    {"vma_merges", &MmapStats::vma_merges, "mappings merged into a neighbouring VMA", "count"},
+    {"vma_splits", &MmapStats::vma_splits, "VMAs split", "count"},
+    {"mm_created", &MmapStats::mm_created, "address spaces created", "count"},
+    {"mm_destroyed", &MmapStats::mm_destroyed, "address spaces destroyed", "count"},
+    {"populate_failed", &MmapStats::populate_failed, "MAP_POPULATE mappings that could not be faulted in completely", "count"},
+};
+static_assert(stat_table_size(mmap_stat_table) == sizeof(MmapStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Mmap::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, mmap_stat_table);
+}
+
 }  // namespace fw

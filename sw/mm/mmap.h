@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
 
@@ -85,6 +86,8 @@ class Mmap {
   void vma_link(mm_struct* mm, vm_area_struct* vma);
 
   const MmapStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   int64_t get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t align);

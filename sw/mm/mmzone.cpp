@@ -406,4 +406,16 @@ uint64_t MmNodes::total_free_pages() const {
   return s;
 }
 
+
+// ---------------------------------------------------------------- statistics
+
+void MmNodes::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e("memmap_bytes", memmap_bytes(), "struct page array (memmap) in simulated DRAM", "bytes");
+  e("memmap_pages_initialized", memmap_pages_initialized(), "struct pages written so far (deferred init)", "count");
+  e("memmap_deferred_blocks", memmap_deferred_blocks(), "max-order blocks whose tail struct pages are not initialized yet", "count");
+  e("present_pages", total_present_pages(), "usable RAM pages in all zones", "pages");
+  e("managed_pages", total_managed_pages(), "pages given to the buddy allocator", "pages");
+}
+
 }  // namespace fw

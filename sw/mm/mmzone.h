@@ -20,6 +20,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/page.h"
 #include "sw/mm/vmstat.h"
@@ -228,6 +229,8 @@ class MmNodes {
   uint64_t zone_movable_pfn(int nid) const { return zone_movable_pfn_[nid]; }
   uint64_t memmap_deferred_blocks() const { return deferred_blocks_; }
   uint64_t memmap_pages_initialized() const { return pages_initialized_; }
+  // The memmap and page counts under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
   // nullptr when no struct page exists for pfn.
   page* pfn_to_page(uint64_t pfn) const {

@@ -166,4 +166,22 @@ int Mprotect::do_mprotect(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t l
   return 0;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<MprotectStats> mprotect_stat_table[] = {
+    {"calls", &MprotectStats::calls, "mprotect calls", "count"},
+    {"failed", &MprotectStats::failed, "mprotect calls that failed", "count"},
+    {"entries_changed", &MprotectStats::entries_changed, "page-table entries given a new protection", "count"},
+};
+static_assert(stat_table_size(mprotect_stat_table) == sizeof(MprotectStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Mprotect::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, mprotect_stat_table);
+}
+
 }  // namespace fw

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
 
@@ -34,6 +35,8 @@ class Mprotect {
   uint64_t change_protection(hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end);
 
   const MprotectStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   uint64_t change_level(hal::Hal& h, vm_area_struct* vma, uint64_t table, unsigned level, uint64_t base,

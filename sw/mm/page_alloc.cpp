@@ -612,4 +612,35 @@ bool PageAlloc::unreserve_highatomic_pageblock(hal::Hal& h, const alloc_context&
   return ret;
 }
 
+
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<PageAllocStats> page_alloc_stat_table[] = {
+    {"alloc_calls", &PageAllocStats::alloc_calls, "successful block allocations", "count"},
+    {"alloc_failed", &PageAllocStats::alloc_failed, "failed block allocations", "count"},
+    {"free_calls", &PageAllocStats::free_calls, "blocks freed", "count"},
+    {"slowpath", &PageAllocStats::slowpath, "allocations that entered the slow path (below the low watermark)", "count"},
+    {"direct_path", &PageAllocStats::direct_path, "slow-path rounds below the min watermark (direct path)", "count"},
+};
+// boot_free_pages comes first, alloc_order[] last.
+static_assert(stat_table_size(page_alloc_stat_table) + 1 + NR_PAGE_ORDERS == sizeof(PageAllocStats) / sizeof(uint64_t),
+              "one entry per counter");
+
+}  // namespace
+
+void PageAlloc::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e("free_pages", nr_free_pages(), "free pages in the page allocator (buddy and per-CPU lists)", "pages");
+  e("boot_free_pages", stats_.boot_free_pages, "free pages when boot finished", "pages");
+  e("min_free_pages", min_free_pages(), "lowest NR_FREE_PAGES since boot", "pages");
+  e("pcp_pages", ctx_->pcp->nr_pcp_pages(), "free pages on per-CPU lists", "pages");
+  e.table(stats_, page_alloc_stat_table);
+  ctx_->buddy->visit_stats(v, prefix);
+  for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
+    e.fmt(nr_free_blocks(o), "free blocks of this order, all zones", "count", "order%u.free_blocks", o);
+  for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) e.fmt(stats_.alloc_order[o], "allocations of this order", "count", "order%u.allocs", o);
+}
+
 }  // namespace fw

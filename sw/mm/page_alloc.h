@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
 #include "sw/mm/internal.h"
@@ -83,6 +84,9 @@ class PageAlloc {
   uint64_t nr_free_blocks(unsigned order) const;
   const PageAllocStats& stats() const { return stats_; }
   uint64_t min_free_pages() const;
+  // The page allocator as a whole under "<prefix>.": free pages (buddy
+  // and per-CPU lists), its calls, the buddy lists' counters, per order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   page* alloc_slowpath(hal::Hal& h, gfp_t gfp, unsigned order, alloc_context& ac);

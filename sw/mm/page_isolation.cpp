@@ -300,4 +300,23 @@ page* PageIsolation::alloc_contig_pages(hal::Hal& h, uint64_t nr_pages, int nid,
   return nullptr;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<IsolationStats> isolation_stat_table[] = {
+    {"isolated_blocks", &IsolationStats::isolated_blocks, "pageblocks isolated", "count"},
+    {"busy_blocks", &IsolationStats::busy_blocks, "pageblocks not isolated: unmovable pages", "count"},
+    {"contig_success", &IsolationStats::contig_success, "alloc_contig_range calls that succeeded", "count"},
+    {"contig_failed", &IsolationStats::contig_failed, "alloc_contig_range calls that failed", "count"},
+};
+static_assert(stat_table_size(isolation_stat_table) == sizeof(IsolationStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void PageIsolation::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, isolation_stat_table);
+}
+
 }  // namespace fw

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
 #include "sw/mm/mmzone.h"
@@ -47,6 +48,8 @@ class PageIsolation {
   page* alloc_contig_pages(hal::Hal& h, uint64_t nr_pages, int nid, unsigned max_zone);
 
   const IsolationStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   bool has_unmovable_pages(zone* z, uint64_t block_pfn, unsigned mt);

@@ -219,4 +219,11 @@ void Pcp::drain_all_pages(hal::Hal& h, zone* z) {
   }
 }
 
+
+// ---------------------------------------------------------------- statistics
+
+void Pcp::visit_stats(StatVisitor& v, const char* prefix) const {
+  StatEmitter(v, prefix)("percpu_bytes", percpu_bytes(), "per-CPU page list structures", "bytes");
+}
+
 }  // namespace fw

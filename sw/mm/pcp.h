@@ -20,6 +20,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/context.h"
 #include "sw/mm/internal.h"
@@ -80,6 +81,9 @@ class Pcp {
 
   uint64_t nr_pcp_pages() const { return nr_pcp_; }
   uint64_t percpu_bytes() const { return percpu_bytes_; }
+  // The per-CPU structures under "<prefix>." (the pages on the lists are
+  // the page allocator's statistics).
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   void drain_pages_zone(hal::Hal& h, unsigned cpu, zone* z);

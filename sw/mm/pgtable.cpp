@@ -243,4 +243,29 @@ int PgTable::map_direct(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end
   return 0;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<PgTableStats> pgtable_stat_table[] = {
+    {"pages", &PgTableStats::pages, "page-table pages in use (kernel and processes)", "pages"},
+    {"kernel_pages", &PgTableStats::kernel_pages, "page-table pages of the kernel's own tables", "pages"},
+    {"allocs", &PgTableStats::allocs, "page-table pages allocated", "count"},
+    {"frees", &PgTableStats::frees, "page-table pages freed", "count"},
+    {"updates", &PgTableStats::updates, "page-table entry writes", "count"},
+    {"read_errors", &PgTableStats::read_errors, "page-table reads that hit poison or an error", "count"},
+};
+// direct_map_bytes[] (by level) follows the table.
+static_assert(stat_table_size(pgtable_stat_table) == sizeof(PgTableStats) / sizeof(uint64_t) - 4, "one entry per counter");
+
+}  // namespace
+
+void PgTable::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, pgtable_stat_table);
+  e("direct_map_4k_bytes", stats_.direct_map_bytes[1], "direct map covered by 4 KiB pages", "bytes");
+  e("direct_map_2m_bytes", stats_.direct_map_bytes[2], "direct map covered by 2 MiB pages", "bytes");
+  e("direct_map_1g_bytes", stats_.direct_map_bytes[3], "direct map covered by 1 GiB pages", "bytes");
+}
+
 }  // namespace fw

@@ -11,6 +11,7 @@
 #include "sw/hal/hal.h"
 #include "sw/hal/x86.h"
 #include "sw/lib/compiler.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 
 namespace fw {
@@ -164,6 +165,8 @@ class PgTable {
   int map_direct(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, bool gbpages);
 
   const PgTableStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   uint64_t zap_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end,

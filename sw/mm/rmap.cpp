@@ -213,4 +213,22 @@ void Rmap::rmap_walk(hal::Hal& h, page* p, RmapVisitor& v) {
   }
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<RmapStats> rmap_stat_table[] = {
+    {"anon_vmas", &RmapStats::anon_vmas, "anon_vmas alive", "count"},
+    {"chains", &RmapStats::chains, "anon_vma_chains alive", "count"},
+    {"walks", &RmapStats::walks, "reverse-map walks", "count"},
+};
+static_assert(stat_table_size(rmap_stat_table) == sizeof(RmapStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Rmap::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, rmap_stat_table);
+}
+
 }  // namespace fw

@@ -12,6 +12,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
@@ -102,6 +103,8 @@ class Rmap {
   void rmap_walk(hal::Hal& h, page* p, RmapVisitor& v);
 
   const RmapStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   anon_vma* anon_vma_alloc(hal::Hal& h);

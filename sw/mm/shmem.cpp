@@ -177,4 +177,24 @@ bool Shmem::replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* 
   return true;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<ShmemStats> shmem_stat_table[] = {
+    {"objects", &ShmemStats::objects, "shared-memory and hugetlb objects alive", "count"},
+    {"objects_created", &ShmemStats::objects_created, "shared-memory and hugetlb objects created", "count"},
+    {"pages", &ShmemStats::pages, "shared-memory pages held by objects", "pages"},
+    {"faults", &ShmemStats::faults, "page lookups of shared-memory faults", "count"},
+    {"tree_nodes", &ShmemStats::tree_nodes, "radix-tree nodes of the objects", "count"},
+};
+static_assert(stat_table_size(shmem_stat_table) == sizeof(ShmemStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Shmem::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, shmem_stat_table);
+}
+
 }  // namespace fw

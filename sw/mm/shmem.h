@@ -16,6 +16,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
@@ -78,6 +79,8 @@ class Shmem {
   bool replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* src, page* dst);
 
   const ShmemStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   static constexpr unsigned kSlots = 512;

@@ -4,6 +4,7 @@
 #include "sw/lib/bitops.h"
 #include "sw/lib/format.h"
 #include "sw/lib/printk.h"
+#include "sw/lib/seq_file.h"
 #include "sw/lib/string.h"
 #include "sw/mm/internal.h"
 #include "sw/mm/memblock.h"
@@ -728,6 +729,54 @@ uint64_t Slab::validate(hal::Hal& h, kmem_cache* s) {
     for (list_head* l = n.full.next; l != &n.full; l = l->next) check_slab(list_entry(l, page, slab_list));
   }
   return s->stats.errors - before;
+}
+
+
+// ---------------------------------------------------------------- /proc and statistics
+
+void slab_show(seq_file* m, const MmContext& ctx) {
+  const Slab& slab = *ctx.slab;
+  seq_printf(m, "slabinfo - version: 2.1\n");
+  seq_printf(m, "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> "
+                "<batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n");
+  slab.for_each_cache([&](const kmem_cache& c) {
+    const uint64_t slabs = slab.nr_slabs(&c);
+    seq_printf(m, "%-17s %6lu %6lu %6u %4u %4u : tunables %4u %4u %4u : slabdata %6lu %6lu %6u\n", c.name,
+               static_cast<unsigned long>(c.active_objs), static_cast<unsigned long>(slab.total_objects(&c)), c.size,
+               c.objects, 1u << c.order, 0u, 0u, 0u, static_cast<unsigned long>(slabs), static_cast<unsigned long>(slabs),
+               0u);
+  });
+}
+
+namespace {
+
+const StatDesc<SlabStats> slab_stat_table[] = {
+    {"kmalloc_large", &SlabStats::kmalloc_large, "kmalloc requests above 8 KiB served by the page allocator", "count"},
+    {"kmalloc_large_pages", &SlabStats::kmalloc_large_pages, "pages held by large kmalloc requests", "pages"},
+    {"errors", &SlabStats::errors, "slab debugging reports (all caches)", "count"},
+};
+static_assert(stat_table_size(slab_stat_table) == sizeof(SlabStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Slab::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, slab_stat_table);
+  for_each_cache([&](const kmem_cache& c) {
+    // Statistic names have no '-': kmalloc-64 is slab.kmalloc_64.
+    char cn[sizeof c.name];
+    size_t i = 0;
+    for (; c.name[i] && i + 1 < sizeof cn; ++i) cn[i] = c.name[i] == '-' ? '_' : c.name[i];
+    cn[i] = '\0';
+    e.fmt(c.active_objs, "objects in use", "count", "%s.active_objs", cn);
+    e.fmt(total_objects(&c), "objects in the cache's slabs", "count", "%s.num_objs", cn);
+    e.fmt(nr_slabs(&c), "slabs of the cache", "count", "%s.slabs", cn);
+    e.fmt(c.stats.alloc_fastpath, "allocations from the CPU freelist", "count", "%s.alloc_fastpath", cn);
+    e.fmt(c.stats.alloc_slowpath, "allocations through the slow path", "count", "%s.alloc_slowpath", cn);
+    e.fmt(c.stats.free_fastpath, "frees to the CPU freelist", "count", "%s.free_fastpath", cn);
+    e.fmt(c.stats.free_slowpath, "frees through the slow path", "count", "%s.free_slowpath", cn);
+    e.fmt(c.stats.errors, "debugging reports", "count", "%s.errors", cn);
+  });
 }
 
 }  // namespace fw

@@ -29,6 +29,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
@@ -38,6 +39,7 @@
 namespace fw {
 
 class Memblock;
+struct seq_file;
 
 // Cache flags (Linux's SLAB_* names; our values).
 constexpr uint32_t SLAB_CONSISTENCY_CHECKS = 0x1;  // slub_debug F
@@ -56,7 +58,7 @@ constexpr uint8_t POISON_FREE = 0x6b;
 constexpr uint8_t POISON_END = 0xa5;
 
 constexpr size_t KMALLOC_MIN_SIZE = 8;
-constexpr size_t KMALLOC_MAX_CACHE_SIZE = 2 * 4096;
+constexpr size_t KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE;
 constexpr unsigned KMALLOC_SHIFT_HIGH = 13;
 // kmalloc(0) returns this; kfree() ignores it.
 #define ZERO_SIZE_PTR (reinterpret_cast<void*>(16))
@@ -162,6 +164,8 @@ class Slab {
   }
   kmem_cache* find_cache(const char* name);
   const SlabStats& stats() const { return stats_; }
+  // <prefix>.kmalloc_large..errors, then <prefix>.<cache>.* of every cache.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
   uint64_t nr_slabs(const kmem_cache* s) const;
   uint64_t total_objects(const kmem_cache* s) const;
   // The cache an object belongs to, nullptr when it is not a slab object.
@@ -211,5 +215,8 @@ class Slab {
   kmem_cache_cpu* percpu_ = nullptr;  // [kMaxCaches][nr_cpus], in simulated DRAM
   SlabStats stats_;
 };
+
+// /proc/slabinfo (Linux slab_show, version 2.1).
+void slab_show(seq_file* m, const MmContext& ctx);
 
 }  // namespace fw

@@ -304,4 +304,39 @@ void Tlb::handle_shootdown(hal::Hal& h) {
   }
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<TlbStats> tlb_stat_table[] = {
+    {"cr3_writes", &TlbStats::cr3_writes, "CR3 writes", "count"},
+    {"cr3_noflush", &TlbStats::cr3_noflush, "address-space switches that kept the TLB (PCID, NOFLUSH)", "count"},
+    {"invlpg", &TlbStats::invlpg, "INVLPG instructions", "count"},
+    {"invpcid", &TlbStats::invpcid, "INVPCID instructions", "count"},
+    {"full_flushes", &TlbStats::full_flushes, "flushes of a whole address space", "count"},
+    {"pages_flushed", &TlbStats::pages_flushed, "pages invalidated one by one", "count"},
+    {"pcid_exhausted", &TlbStats::pcid_exhausted, "address spaces created without a PCID of their own", "count"},
+    {"stale_reload", &TlbStats::stale_reload, "lazily kept address spaces flushed when used again", "count"},
+    {"kernel_flushes", &TlbStats::kernel_flushes, "kernel-range (vmalloc) flushes", "count"},
+    {"shootdowns", &TlbStats::shootdowns, "flushes that had to reach other CPUs (IPIs sent, acknowledgements awaited)", "count"},
+    {"shootdown_ipis", &TlbStats::shootdown_ipis, "TLB shootdown IPIs sent (user and kernel ranges)", "count"},
+    {"ipis_received", &TlbStats::ipis_received, "flush requests served for another CPU", "count"},
+    {"lazy_skips", &TlbStats::lazy_skips, "lazy CPUs a shootdown did not interrupt (they flush when they return)", "count"},
+    {"lazy_switches", &TlbStats::lazy_switches, "lazy CPUs sent to the kernel's tables (page tables freed, mm gone)", "count"},
+    {"stale_requests", &TlbStats::stale_requests, "flush requests a CPU found already covered", "count"},
+    {"timeouts", &TlbStats::timeouts, "CPUs that did not acknowledge a shootdown in time", "count"},
+    {"wait_ns", &TlbStats::wait_ns, "simulated time spent waiting for shootdown acknowledgements", "ns"},
+    {"local_flush_one", &TlbStats::local_flush_one, "pages flushed one by one by the CPU that changed them", "pages"},
+    {"local_flush_all", &TlbStats::local_flush_all, "full local flushes by the CPU that changed the tables", "count"},
+};
+// remote_flush and remote_flush_received are shown as vmstat events (nr_tlb_remote_flush*), not here.
+static_assert(stat_table_size(tlb_stat_table) == sizeof(TlbStats) / sizeof(uint64_t) - 2, "one entry per counter");
+
+}  // namespace
+
+void Tlb::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, tlb_stat_table);
+}
+
 }  // namespace fw

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
 
@@ -101,6 +102,8 @@ class Tlb {
   void handle_shootdown(hal::Hal& h);
 
   const TlbStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   struct FlushRequest {

@@ -186,4 +186,25 @@ bool Vmalloc::vwrite(hal::Hal& h, uint64_t addr, const void* buf, uint64_t len) 
   return true;
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<VmallocStats> vmalloc_stat_table[] = {
+    {"areas", &VmallocStats::areas, "vmalloc areas alive", "count"},
+    {"pages", &VmallocStats::pages, "pages mapped in vmalloc areas", "pages"},
+    {"allocs", &VmallocStats::allocs, "vmalloc calls that succeeded", "count"},
+    {"frees", &VmallocStats::frees, "vfree calls", "count"},
+    {"failed", &VmallocStats::failed, "vmalloc calls that failed", "count"},
+    {"prealloc_table_pages", &VmallocStats::table_pages_prealloc, "kernel page-table pages preallocated for the vmalloc range", "pages"},
+};
+static_assert(stat_table_size(vmalloc_stat_table) == sizeof(VmallocStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Vmalloc::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, vmalloc_stat_table);
+}
+
 }  // namespace fw

@@ -18,6 +18,7 @@
 
 #include "sw/hal/hal.h"
 #include "sw/lib/list.h"
+#include "sw/lib/observe.h"
 #include "sw/lib/spinlock.h"
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
@@ -78,6 +79,8 @@ class Vmalloc {
   uint64_t end() const { return start_ + size_; }
   uint64_t total_bytes() const { return size_; }
   const VmallocStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   vmap_area* alloc_vmap_area(hal::Hal& h, uint64_t size);

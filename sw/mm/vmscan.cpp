@@ -85,4 +85,22 @@ void Kswapd::run(hal::Hal& h, pglist_data& pg) {
   if (order) ctx_->compaction->wakeup_kcompactd(h, pg, order, highest);
 }
 
+// ---------------------------------------------------------------- statistics
+
+namespace {
+
+const StatDesc<KswapdStats> kswapd_stat_table[] = {
+    {"wakeups", &KswapdStats::wakeups, "kswapd wakeups", "count"},
+    {"runs", &KswapdStats::runs, "kswapd runs", "count"},
+    {"boosts_cleared", &KswapdStats::boosts_cleared, "zone watermark boosts cleared by kswapd", "count"},
+};
+static_assert(stat_table_size(kswapd_stat_table) == sizeof(KswapdStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void Kswapd::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e.table(stats_, kswapd_stat_table);
+}
+
 }  // namespace fw

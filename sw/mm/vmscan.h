@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
 #include "sw/mm/mmzone.h"
@@ -41,6 +42,8 @@ class Kswapd {
   bool end_boost(hal::Hal& h, pglist_data& pg);
 
   const KswapdStats& stats() const { return stats_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
   MmContext* ctx_ = nullptr;

@@ -3,13 +3,19 @@
 // events and global event counters. /proc/vmstat prints zone items summed
 // over zones, then NUMA events, then node items summed over nodes, then
 // events; items Linux does not have (our extensions) come last in each group.
+// vmstat.cpp also holds mm/vmstat.c's /proc files (buddyinfo, pagetypeinfo,
+// zoneinfo, vmstat) and the statistics of the same fields.
 #pragma once
 
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
 
 namespace fw {
+
+struct MmContext;
+struct seq_file;
 
 enum zone_stat_item : unsigned {
   NR_FREE_PAGES,
@@ -151,5 +157,19 @@ struct VmStat {
   void mod(int nid, unsigned item, int64_t delta) { node[nid][item] += delta; }
   void count(unsigned ev, uint64_t n = 1) { event[ev] += n; }
 };
+
+// /proc files of mm/vmstat.c, in Linux 6.18's format (registered in
+// sw/fs/proc/root.cpp): buddyinfo (Linux's frag_show), pagetypeinfo,
+// zoneinfo, vmstat.
+void frag_show(seq_file* m, const MmContext& ctx);
+void pagetypeinfo_show(seq_file* m, const MmContext& ctx);
+void zoneinfo_show(seq_file* m, const MmContext& ctx);
+void vmstat_show(seq_file* m, const MmContext& ctx);
+
+// The statistics of those files: zone.node<N>.<zone>.* and node<N>.* (what
+// zoneinfo, buddyinfo and pagetypeinfo show), and <prefix>.<item> for every
+// /proc/vmstat line.
+void zoneinfo_visit_stats(const MmContext& ctx, StatVisitor& v);
+void vmstat_visit_stats(const MmContext& ctx, StatVisitor& v, const char* prefix);
 
 }  // namespace fw

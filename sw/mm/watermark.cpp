@@ -185,4 +185,13 @@ bool Watermark::zone_watermark_fast(const zone* z, unsigned order, uint64_t mark
   return false;
 }
 
+
+// ---------------------------------------------------------------- statistics
+
+void Watermark::visit_stats(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e("min_free_kbytes", min_free_kbytes(), "vm.min_free_kbytes in effect", "KiB");
+  e("totalreserve_pages", totalreserve_pages(), "high watermarks plus the largest lowmem reserves", "pages");
+}
+
 }  // namespace fw

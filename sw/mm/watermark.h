@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
 #include "sw/mm/mmzone.h"
@@ -40,6 +41,8 @@ class Watermark {
   uint64_t nr_free_buffer_pages() const;
   uint64_t min_free_kbytes() const { return min_free_kbytes_; }
   uint64_t totalreserve_pages() const { return totalreserve_pages_; }
+  // Its statistics under "<prefix>.", always in the same order.
+  void visit_stats(StatVisitor& v, const char* prefix) const;
 
   // The watermark checks. mark: a watermark in pages (boost included by the
   // caller through wmark_pages()).

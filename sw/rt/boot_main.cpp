@@ -163,7 +163,7 @@ int fw_main() {
   const int pid2 = g_kernel.spawn(g_hal, "wild", 0, nullptr);
   check(g_kernel.schedule(g_hal).pid == pid2, "schedule second");
   check(g_kernel.page_fault(g_hal, 0x1000, x86::PF_U | x86::PF_W) == hal::TrapOutcome::task_killed, "SIGSEGV");
-  check(g_kernel.kstats().sigsegv == 1, "sigsegv counted");
+  check(g_kernel.task_stats().sigsegv == 1, "sigsegv counted");
   check(g_kernel.schedule(g_hal).pid < 0, "idle after the kill");
   check(g_kernel.nr_free_pages() == boot_free, "every page back after the kill", g_kernel.nr_free_pages(), boot_free);
 

@@ -303,7 +303,7 @@ TEST(fw_kernel, spawn_on_another_cpu_wakes_it) {
   const int pid = r.k->spawn(r.cpu(0), "remote", 1, nullptr);
   EXPECT_EQ(r.cpu(1).pending_interrupts(), 1u);
   r.cpu(1).deliver_interrupts();
-  EXPECT_EQ(r.k->kstats().irq_resched, 1u);
+  EXPECT_EQ(r.k->irq_stats().resched, 1u);
   EXPECT_EQ(r.k->schedule(r.cpu(0)).pid, -1);  // CPU 0 has nothing
   EXPECT_EQ(r.k->schedule(r.cpu(1)).pid, pid);
   EXPECT_EQ(r.sys(1, hal::Sys::getpid), pid);

@@ -117,7 +117,7 @@ TEST_P(fw_fault_segv, kills_with_one_line_and_returns_every_page) {
   EXPECT_NE(r.console().find(c.reason), std::string::npos) << r.console();
   const std::string con = r.console();
   EXPECT_EQ(std::count(con.begin(), con.end(), '\n'), 1) << con;
-  EXPECT_EQ(r.k->kstats().sigsegv, 1u);
+  EXPECT_EQ(r.k->task_stats().sigsegv, 1u);
   EXPECT_EQ(r.k->nr_tasks(), 0u);
   EXPECT_EQ(r.k->schedule(r.cpu()).pid, -1);
   EXPECT_EQ(r.k->nr_free_pages(), boot_free);
@@ -155,12 +155,12 @@ TEST(fw_fault, kernel_addresses_and_bad_entries_kill) {
   // A reserved-bit fault: SIGKILL (Linux's pgtable_bad).
   r.start_process(0, "b");
   EXPECT_EQ(r.k->page_fault(r.cpu(), 0x10000, x86::PF_U | x86::PF_P | x86::PF_RSVD), hal::TrapOutcome::task_killed);
-  EXPECT_EQ(r.k->kstats().sigkill, 1u);
+  EXPECT_EQ(r.k->task_stats().sigkill, 1u);
   // A supervisor-mode fault on a user address.
   r.start_process(0, "c");
   const uint64_t m = static_cast<uint64_t>(r.mmap(0, 0, kPage));
   EXPECT_EQ(r.k->page_fault(r.cpu(), m, x86::PF_W), hal::TrapOutcome::task_killed);
-  EXPECT_EQ(r.k->kstats().sigkill, 2u);
+  EXPECT_EQ(r.k->task_stats().sigkill, 2u);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
 }
 
@@ -187,7 +187,7 @@ TEST(fw_fault, out_of_memory_kills_and_recovers) {
   EXPECT_LT(touched, 64 * MiB / kPage);
   EXPECT_GT(touched, boot_free / 2);
   EXPECT_NE(r.console().find("Out of memory: Killed process 1 (hog)"), std::string::npos) << r.console();
-  EXPECT_EQ(r.k->kstats().sigkill, 1u);
+  EXPECT_EQ(r.k->task_stats().sigkill, 1u);
   EXPECT_EQ(r.k->nr_free_pages(), boot_free);
   // User allocations stop at the min watermarks: the reserves stay.
   uint64_t min_wmarks = 0;
@@ -234,7 +234,7 @@ TEST(fw_fault, machine_check_on_user_data_kills_with_sigbus_and_retires_the_page
   std::snprintf(want, sizeof want, "Memory failure: %#lx: Sending SIGBUS to reader:%d", static_cast<unsigned long>(pa >> 12),
                 pid);
   EXPECT_NE(r.console().find(want), std::string::npos) << r.console();
-  EXPECT_EQ(r.k->kstats().sigbus, 1u);
+  EXPECT_EQ(r.k->task_stats().sigbus, 1u);
   // Everything came back except the poisoned page.
   EXPECT_EQ(r.k->nr_free_pages(), boot_free - 1);
   EXPECT_TRUE(fw::PageHWPoison(r.k->nodes().phys_to_page(pa)));
@@ -271,7 +271,7 @@ TEST(fw_fault, machine_check_in_a_page_table_kills_and_teardown_survives) {
   mc.in_page_walk = true;
   EXPECT_EQ(r.k->machine_check(r.cpu(), mc), hal::TrapOutcome::task_killed);
   EXPECT_EQ(r.k->nr_tasks(), 0u);
-  EXPECT_EQ(r.k->kstats().mce_in_page_walk, 1u);
+  EXPECT_EQ(r.k->mce_stats().in_page_walk, 1u);
   EXPECT_GT(r.k->pgtable().stats().read_errors, 0u);
   // Everything else came back, and the machine carries on.
   EXPECT_EQ(r.k->nr_free_pages(), boot_free - lost);

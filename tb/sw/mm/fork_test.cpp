@@ -222,7 +222,7 @@ TEST(fw_fork, exit_group_and_fatal_signals_end_the_whole_group) {
   EXPECT_EQ(r.m->ended()[n - 1].signal, fw::kSIGSEGV);
   EXPECT_EQ(r.m->ended()[n - 2].signal, fw::kSIGSEGV);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
-  EXPECT_EQ(r.k->kstats().pending_reaps, 2u);
+  EXPECT_EQ(r.k->task_stats().pending_reaps, 2u);
   full_check(*r.k, {});
   (void)main_pid;
 }

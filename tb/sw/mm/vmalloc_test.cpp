@@ -88,7 +88,7 @@ TEST(fw_vmalloc, large_areas_zeroed_and_the_range_reused) {
   // before vfree returned.
   r.k->vmalloc().vfree(r.cpu(0), va);
   EXPECT_EQ(r.cpu(1).pending_interrupts(), 0u);
-  EXPECT_EQ(r.k->kstats().irq_tlb, 1u);
+  EXPECT_EQ(r.k->irq_stats().tlb_shootdown, 1u);
   EXPECT_EQ(r.k->tlb().stats().ipis_received, 1u);
   // The same addresses come back (first fit).
   const uint64_t vb = r.k->vmalloc().vmalloc(r.cpu(), kPage);

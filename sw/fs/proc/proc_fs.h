@@ -1,0 +1,47 @@
+// /proc (Linux fs/proc and include/linux/proc_fs.h, reduced): the table of
+// /proc files, each a name and one show function that lives in the file of
+// the subsystem owning the data (mm/vmstat.cpp: buddyinfo, pagetypeinfo,
+// zoneinfo, vmstat; mm/slub.cpp: slabinfo; fs/proc/meminfo.cpp: meminfo;
+// fs/proc/task_mmu.cpp: <pid>/maps). fw::Kernel's proc_file and proc_show
+// (hal::FirmwareDebug) read them through this table.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/lib/observe.h"
+
+namespace fw {
+
+struct MmContext;
+struct mm_struct;
+struct seq_file;
+
+// A system-wide file, /proc/<name> (Linux proc_create_single).
+struct proc_entry {
+  const char* name;
+  void (*show)(seq_file* m, const MmContext& ctx);
+};
+
+// A file of each process, /proc/<pid>/<name> (Linux's tgid_base_stuff).
+struct pid_entry {
+  const char* name;
+  void (*show)(seq_file* m, const mm_struct& mm);
+};
+
+// Returns the index-th system-wide file, in the order the simulator writes
+// them to proc/, or nullptr past the last one.
+const proc_entry* proc_root_entry(unsigned index);
+// Returns the system-wide file called name, or nullptr.
+const proc_entry* proc_root_lookup(const char* name);
+// Returns the per-process file called name, or nullptr.
+const pid_entry* proc_pid_lookup(const char* name);
+
+// fs/proc/meminfo.cpp: /proc/meminfo, and its lines as statistics
+// (<prefix>.<label>, "Active(anon)" as "Active_anon").
+void meminfo_proc_show(seq_file* m, const MmContext& ctx);
+void meminfo_visit_stats(const MmContext& ctx, StatVisitor& v, const char* prefix);
+
+// fs/proc/task_mmu.cpp: /proc/<pid>/maps.
+void show_map(seq_file* m, const mm_struct& mm);
+
+}  // namespace fw

@@ -1,0 +1,45 @@
+// Interrupt entry (Linux arch/x86/kernel/irq.c, smp.c): reschedule IPIs,
+// TLB shootdown IPIs and the timer.
+#include "sw/kernel/kernel.h"
+
+namespace fw {
+
+void Kernel::interrupt(hal::Hal& h, uint8_t vector) {
+  ++irq_stats_.total;
+  // Handlers take no locks: they may run inside a spin-wait of this CPU.
+  switch (vector) {
+    case x86::VEC_RESCHEDULE:
+      ++irq_stats_.resched;
+      if (h.cpu() < hal::kMaxCpus) sched_.rq(h.cpu()).need_resched = true;
+      break;
+    case x86::VEC_TLB_SHOOTDOWN:
+      // Every flush request naming this CPU (sw/mm/tlb.h).
+      ++irq_stats_.tlb_shootdown;
+      tlb_.handle_shootdown(h);
+      break;
+    case x86::VEC_TIMER:
+      ++irq_stats_.timer;
+      timer_tick(h);
+      break;
+    default:
+      ++irq_stats_.other;
+      break;
+  }
+}
+
+namespace {
+
+const StatDesc<IrqStats> irq_stat_table[] = {
+    {"total", &IrqStats::total, "interrupts", "count"},
+    {"resched", &IrqStats::resched, "reschedule IPIs", "count"},
+    {"tlb_shootdown", &IrqStats::tlb_shootdown, "TLB shootdown IPIs", "count"},
+    {"timer", &IrqStats::timer, "timer interrupts", "count"},
+    {"other", &IrqStats::other, "other interrupts", "count"},
+};
+static_assert(stat_table_size(irq_stat_table) == sizeof(IrqStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void IrqStats::visit(StatVisitor& v, const char* prefix) const { StatEmitter(v, prefix).table(*this, irq_stat_table); }
+
+}  // namespace fw

@@ -1,0 +1,121 @@
+// System calls (Linux arch/x86/entry/syscall_64.c and each call's sys_*):
+// the handlers, the table that dispatches to them by number, and their
+// counters.
+#include "sw/kernel/syscall.h"
+
+#include "sw/kernel/kernel.h"
+#include "sw/lib/errno.h"
+#include "sw/lib/format.h"
+
+namespace fw {
+
+// The handlers, friends of Kernel. Each returns the call's result, or
+// -errno as Linux does.
+struct Syscalls {
+  using Fn = int64_t (*)(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a);
+
+  static int64_t sys_mmap(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmap_.do_mmap(h, t->mm, a.arg[0], a.arg[1], a.arg[2], a.arg[3], static_cast<int64_t>(a.arg[4]), a.arg[5]);
+  }
+  static int64_t sys_munmap(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmap_.do_munmap(h, t->mm, a.arg[0], a.arg[1]);
+  }
+  static int64_t sys_mprotect(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mprotect_.do_mprotect(h, t->mm, a.arg[0], a.arg[1], a.arg[2]);
+  }
+  static int64_t sys_madvise(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.madvise_.do_madvise(h, t->mm, a.arg[0], a.arg[1], a.arg[2]);
+  }
+  // fork(cpu), clone(flags, cpu): the child's pid.
+  static int64_t sys_fork(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.do_fork(h, t, a.arg[0], 0, a.child_user);
+  }
+  static int64_t sys_clone(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.do_fork(h, t, a.arg[1], a.arg[0], a.child_user);
+  }
+  static int64_t sys_getpid(Kernel&, hal::Hal&, task_struct* t, const hal::SyscallArgs&) { return t->tgid; }
+  static int64_t sys_exit(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    k.log_.printk(h, LOGLEVEL_DEBUG, "%s[%d]: exit(%ld)", t->comm, t->pid, static_cast<long>(a.arg[0]));
+    k.do_exit(h, t, static_cast<int>(a.arg[0]), 0);
+    return 0;
+  }
+  static int64_t sys_exit_group(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    k.log_.printk(h, LOGLEVEL_DEBUG, "%s[%d]: exit_group(%ld)", t->comm, t->pid, static_cast<long>(a.arg[0]));
+    k.kill_other_threads(h, t, static_cast<int>(a.arg[0]), 0);
+    k.do_exit(h, t, static_cast<int>(a.arg[0]), 0);
+    return 0;
+  }
+};
+
+namespace {
+
+// One system call: its number, its name (its counter is syscall.<name>)
+// and its handler.
+struct syscall_entry {
+  hal::Sys nr;
+  const char* name;
+  Syscalls::Fn fn;
+};
+
+// Every handled call, in the order of their counters in the statistics.
+constexpr syscall_entry syscalls[] = {
+    {hal::Sys::mmap, "mmap", Syscalls::sys_mmap},
+    {hal::Sys::munmap, "munmap", Syscalls::sys_munmap},
+    {hal::Sys::mprotect, "mprotect", Syscalls::sys_mprotect},
+    {hal::Sys::madvise, "madvise", Syscalls::sys_madvise},
+    {hal::Sys::fork, "fork", Syscalls::sys_fork},
+    {hal::Sys::clone, "clone", Syscalls::sys_clone},
+    {hal::Sys::getpid, "getpid", Syscalls::sys_getpid},
+    {hal::Sys::exit, "exit", Syscalls::sys_exit},
+    {hal::Sys::exit_group, "exit_group", Syscalls::sys_exit_group},
+};
+
+// sys_call_table: the entry of each number (nullptr: ENOSYS), built from
+// syscalls[] at compile time.
+struct sys_call_table_t {
+  const syscall_entry* entry[NR_syscalls];
+};
+
+constexpr sys_call_table_t make_sys_call_table() {
+  sys_call_table_t t{};
+  for (const syscall_entry& e : syscalls) t.entry[static_cast<unsigned>(e.nr)] = &e;
+  return t;
+}
+
+constexpr sys_call_table_t sys_call_table = make_sys_call_table();
+
+}  // namespace
+
+int64_t Kernel::syscall(hal::Hal& h, const hal::SyscallArgs& a) {
+  ctx_.charge(h, params_.cost_syscall_ns);
+  ++syscall_stats_.total;
+  task_struct* t = current(h);
+  if (!t) return -ESRCH;
+  // A thread whose group is ending runs its last calls until it takes a
+  // trap or its CPU reschedules (then it is reaped); an exit ends it now.
+  if (t->exit_pending && (a.nr == hal::Sys::exit || a.nr == hal::Sys::exit_group)) {
+    reap_if_pending(h, t);
+    return 0;
+  }
+  const unsigned nr = static_cast<unsigned>(a.nr);
+  const syscall_entry* e = nr < NR_syscalls ? sys_call_table.entry[nr] : nullptr;
+  if (!e) {
+    ++syscall_stats_.enosys;
+    return -ENOSYS;
+  }
+  ++syscall_stats_.calls[nr];
+  return e->fn(*this, h, t, a);
+}
+
+void SyscallStats::visit(StatVisitor& v, const char* prefix) const {
+  const StatEmitter e(v, prefix);
+  e("total", total, "system calls", "count");
+  for (const syscall_entry& s : syscalls) {
+    char desc[48];
+    fw::snprintf(desc, sizeof desc, "%s system calls", s.name);
+    e(s.name, calls[static_cast<unsigned>(s.nr)], desc, "count");
+  }
+  e("enosys", enosys, "system calls not implemented (ENOSYS)", "count");
+}
+
+}  // namespace fw

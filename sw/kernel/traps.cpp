@@ -1,0 +1,119 @@
+// Traps of user tasks (Linux arch/x86/mm/fault.c, arch/x86/kernel/traps.c,
+// mm/memory-failure.c through arch/x86/kernel/cpu/mce/core.c): a page fault
+// goes to the memory manager and comes back as a retry or a signal; a
+// general protection fault is SIGSEGV; a machine check consumed by the task
+// poisons the page and is SIGBUS. A fatal signal ends the thread group.
+#include "sw/kernel/kernel.h"
+
+namespace fw {
+
+hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) {
+  ctx_.charge(h, params_.cost_fault_entry_ns);
+  task_struct* t = current(h);
+  if (!t) {
+    log_.printk(h, LOGLEVEL_ERR, "page fault at %#lx error %x with no task running on CPU%u",
+                static_cast<unsigned long>(cr2), ec, h.cpu());
+    return hal::TrapOutcome::task_killed;
+  }
+  if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
+  const FaultResult r = memory_.handle_fault(h, t->mm, cr2, ec);
+  int sig = 0;
+  switch (r.kind) {
+    case FaultKind::handled:
+    case FaultKind::spurious:
+    case FaultKind::fallback:  // (never returned: the 4 KiB path takes over)
+      ctx_.charge(h, params_.cost_fault_exit_ns);
+      return hal::TrapOutcome::retry;
+    case FaultKind::sigsegv_maperr:
+    case FaultKind::sigsegv_accerr:
+      // Linux's show_signal_msg line, with the reason instead of ip/sp.
+      log_.printk(h, LOGLEVEL_INFO, "%s[%d]: segfault at %lx error %x (%s)", t->comm, t->pid,
+                  static_cast<unsigned long>(cr2), ec, r.reason);
+      sig = kSIGSEGV;
+      break;
+    case FaultKind::sigbus:
+      log_.printk(h, LOGLEVEL_ERR, "%s[%d]: bus error at %lx error %x (%s)", t->comm, t->pid,
+                  static_cast<unsigned long>(cr2), ec, r.reason);
+      sig = kSIGBUS;
+      break;
+    case FaultKind::oom:
+      log_.printk(h, LOGLEVEL_ERR, "Out of memory: Killed process %d (%s) at %lx: %s", t->pid, t->comm,
+                  static_cast<unsigned long>(cr2), r.reason);
+      sig = kSIGKILL;
+      break;
+    case FaultKind::bad_pgtable:
+    case FaultKind::kernel_mode:
+      log_.printk(h, LOGLEVEL_ERR, "%s[%d]: fatal fault at %lx error %x (%s)", t->comm, t->pid,
+                  static_cast<unsigned long>(cr2), ec, r.reason);
+      sig = kSIGKILL;
+      break;
+  }
+  // A fatal signal kills the whole thread group.
+  kill_other_threads(h, t, 0, sig);
+  do_exit(h, t, 0, sig);
+  return hal::TrapOutcome::task_killed;
+}
+
+hal::TrapOutcome Kernel::general_protection(hal::Hal& h, hal::vaddr_t addr) {
+  ctx_.charge(h, params_.cost_fault_entry_ns);
+  task_struct* t = current(h);
+  if (!t) {
+    log_.printk(h, LOGLEVEL_ERR, "general protection fault at %#lx with no task running on CPU%u",
+                static_cast<unsigned long>(addr), h.cpu());
+    return hal::TrapOutcome::task_killed;
+  }
+  if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
+  // Linux's "general protection fault" line; the task gets SIGSEGV.
+  log_.printk(h, LOGLEVEL_INFO, "traps: %s[%d] general protection fault at %lx (non-canonical address)", t->comm,
+              t->pid, static_cast<unsigned long>(addr));
+  kill_other_threads(h, t, 0, kSIGSEGV);
+  do_exit(h, t, 0, kSIGSEGV);
+  return hal::TrapOutcome::task_killed;
+}
+
+hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc) {
+  ++mce_stats_.total;
+  if (mc.in_page_walk) ++mce_stats_.in_page_walk;
+  const uint64_t pfn = PFN_DOWN(mc.pa);
+  if (!mc.action_required) {
+    // Found by a scrub, not consumed: memory_failure() arrives later (issue 8).
+    ++mce_stats_.action_optional;
+    log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: action optional, %s; recovery not implemented",
+                static_cast<unsigned long>(pfn), mc.in_page_walk ? "page-table read" : "data");
+    return hal::TrapOutcome::retry;
+  }
+  ++mce_stats_.action_required;
+  if (page* p = nodes_.pfn_to_page_init(pfn)) {
+    if (!PageHWPoison(p)) {
+      SetPageHWPoison(p);  // never reused once freed
+      vmstat_.mod(page_to_nid(p), NR_HWPOISON, 1);
+    }
+  }
+  task_struct* t = current(h);
+  if (!t) {
+    log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: consumed with no task running", static_cast<unsigned long>(pfn));
+    return hal::TrapOutcome::task_killed;
+  }
+  if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
+  log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: Sending SIGBUS to %s:%d due to hardware memory corruption",
+              static_cast<unsigned long>(pfn), t->comm, t->pid);
+  kill_other_threads(h, t, 0, kSIGBUS);
+  do_exit(h, t, 0, kSIGBUS);
+  return hal::TrapOutcome::task_killed;
+}
+
+namespace {
+
+const StatDesc<MceStats> mce_stat_table[] = {
+    {"total", &MceStats::total, "machine checks", "count"},
+    {"action_required", &MceStats::action_required, "machine checks consumed by an access (SRAR)", "count"},
+    {"action_optional", &MceStats::action_optional, "machine checks found by a scrub (SRAO)", "count"},
+    {"in_page_walk", &MceStats::in_page_walk, "machine checks in a page-table read", "count"},
+};
+static_assert(stat_table_size(mce_stat_table) == sizeof(MceStats) / sizeof(uint64_t), "one entry per counter");
+
+}  // namespace
+
+void MceStats::visit(StatVisitor& v, const char* prefix) const { StatEmitter(v, prefix).table(*this, mce_stat_table); }
+
+}  // namespace fw
