@@ -1,6 +1,6 @@
 // The hardware abstraction layer: everything the firmware does to the machine
 // goes through a Hal. The core model implements it with TLM transactions
-// (hw/cpu/core_hal), the host HAL with plain memory (sw/hal/host) so the
+// (hw/cpu/core), the host HAL with plain memory (sw/hal/host) so the
 // memory manager can be unit-tested without SystemC.
 //
 // One Hal object stands for one CPU: calls act on the calling CPU (its MMU,

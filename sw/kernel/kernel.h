@@ -87,9 +87,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
 
   // ---- hal::FirmwareDebug (observation) ----
   const char* proc_file(unsigned index) const override;
-  // Linux-format text of /proc/<name>: "buddyinfo", "meminfo", "vmstat",
-  // "zoneinfo", "pagetypeinfo", "slabinfo", "<pid>/maps". False for an
-  // unknown name or pid.
+  // Linux-format text of /proc/<name>: a file of the table in
+  // sw/fs/proc/root.cpp ("meminfo", "buddyinfo", "zoneinfo", "pagetypeinfo",
+  // "vmstat", "slabinfo") or "<pid>/maps". Returns false for an unknown name
+  // or pid.
   bool proc_show(const char* name, TextSink& out) const override;
   void dmesg(TextSink& out) const override { log_.dump(out); }
   // Every statistic, always in the same order (names relative to system.fw.).
@@ -100,6 +101,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }
+  // Returns the pid running on cpu, -1 when idle; find_task and mm_of return
+  // nullptr for an unknown pid.
   int current_pid(unsigned cpu) const;
   unsigned nr_tasks() const { return static_cast<unsigned>(task_stats_.live); }
   task_struct* find_task(int pid) const;
@@ -158,19 +161,28 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
  private:
   friend struct Syscalls;  // the system call handlers (syscall.cpp)
 
+  // Boot stages (kernel.cpp). check_boot_info and setup_memblock return false
+  // after logging why the machine cannot boot.
   bool check_boot_info(hal::Hal& h, const hal::BootInfo& bi);
   bool setup_memblock(hal::Hal& h);
   void print_memblock(hal::Hal& h);
   void print_zones(hal::Hal& h);
+  // Returns the task running on h's CPU (Linux current), nullptr when idle.
   task_struct* current(hal::Hal& h) const;
   // Ends one task (thread): its mm goes with the last thread using it.
   void do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal);
   // Ends every other thread of t's group (exit_group, fatal signals): at
   // once when not running, else when their CPU next enters the firmware.
   void kill_other_threads(hal::Hal& h, task_struct* t, int exit_status, int signal);
-  // The current task was marked to end by another CPU: end it now.
+  // Ends t now when another CPU marked it to end. Returns true when it did.
   bool reap_if_pending(hal::Hal& h, task_struct* t);
+  // fork and clone (Linux kernel_clone): a new process with a copy of
+  // parent's mm, or (CLONE_VM) a thread sharing it, runnable on cpu
+  // (kForkSameCpu: the parent's). Returns the child's pid, -EINVAL or
+  // -ENOMEM.
   int64_t do_fork(hal::Hal& h, task_struct* parent, uint64_t cpu, uint64_t clone_flags, void* child_user);
+  // Returns a new task with the next pid, on the task list, or nullptr when
+  // out of memory.
   task_struct* alloc_task(hal::Hal& h, const char* comm, unsigned cpu, mm_struct* mm, void* user);
   void print_e820(hal::Hal& h);
 

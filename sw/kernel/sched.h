@@ -39,8 +39,8 @@ class Scheduler {
   const RunQueue& rq(unsigned cpu) const { return rqs_[cpu]; }
 
   void enqueue(hal::Hal& h, task_struct* t);
-  // The task `cpu` should run now (may be the current one); updates curr.
-  // Sets *switched when curr changed.
+  // Returns the task `cpu` should run now (may be the current one, nullptr
+  // when idle) and makes it curr; *switched tells whether curr changed.
   task_struct* pick(hal::Hal& h, bool* switched);
   // A tick: true when the current task's slice is over and another waits.
   void tick(hal::Hal& h, uint64_t timeslice_ns);

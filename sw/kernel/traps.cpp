@@ -76,7 +76,7 @@ hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc)
   if (mc.in_page_walk) ++mce_stats_.in_page_walk;
   const uint64_t pfn = PFN_DOWN(mc.pa);
   if (!mc.action_required) {
-    // Found by a scrub, not consumed: memory_failure() arrives later (issue 8).
+    // Found by a scrub, not consumed: no memory_failure() recovery yet.
     ++mce_stats_.action_optional;
     log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: action optional, %s; recovery not implemented",
                 static_cast<unsigned long>(pfn), mc.in_page_walk ? "page-table read" : "data");

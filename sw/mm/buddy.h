@@ -59,13 +59,23 @@ class Buddy {
   // Gives the upper halves of [p, p + 2^high) back as free blocks, keeping
   // the lowest 2^low pages; returns the pages given back.
   uint64_t expand(zone* z, page* p, uint64_t pfn, unsigned low, unsigned high, unsigned mt);
+  // Returns the head of a block of 2^order pages taken from mt's own lists
+  // (the smallest that fits, split down), or nullptr (Linux
+  // __rmqueue_smallest).
   page* rmqueue_smallest(zone* z, unsigned order, unsigned mt);
+  // Returns a block of 2^order pages for migrate type mt, falling back to
+  // CMA, claiming or stealing another type's pageblock as alloc_flags allow
+  // and starting where *mode says the last call found pages (updated), or
+  // nullptr (Linux __rmqueue).
   page* rmqueue(zone* z, unsigned order, unsigned mt, unsigned alloc_flags, rmqueue_mode* mode);
-  // -1: nothing; -2: too small to claim (Linux find_suitable_fallback).
+  // Returns the migrate type to fall back to at this order, -1 when none has
+  // free blocks, -2 when the order is too small to claim a block (Linux
+  // find_suitable_fallback).
   int find_suitable_fallback(const free_area* area, unsigned order, unsigned mt, bool claimable) const;
 
   // Moves the free pages of the pageblock holding pfn to new_mt's lists
-  // and sets the block's type; -1 when the block straddles the zone.
+  // and sets the block's type. Returns the pages moved, or -1 when the
+  // block straddles the zone.
   int64_t move_freepages_block(zone* z, uint64_t pfn, unsigned old_mt, unsigned new_mt);
   // The free block containing pfn (its head), nullptr when pfn is in use.
   page* find_free_block(zone* z, uint64_t pfn, uint64_t* head_pfn);
@@ -88,12 +98,22 @@ class Buddy {
 
  private:
   void account_freepages(zone* z, int64_t nr, unsigned mt);
+  // Returns the allocated block after taking the whole pageblock for
+  // start_type (when the block is large, or half of it free or alike), or
+  // nullptr (Linux try_to_claim_block).
   page* try_to_claim_block(zone* z, page* p, uint64_t pfn, unsigned current_order, unsigned order,
                            unsigned start_type, unsigned block_type, unsigned alloc_flags);
+  // Returns a block taken by claiming another type's pageblock, largest
+  // first, or nullptr (Linux __rmqueue_claim).
   page* rmqueue_claim(zone* z, unsigned order, unsigned mt, unsigned alloc_flags);
+  // Returns the smallest fitting block of another type, its pageblock
+  // keeping its type, or nullptr (Linux __rmqueue_steal).
   page* rmqueue_steal(zone* z, unsigned order, unsigned mt);
   void count_extfrag(unsigned order, unsigned fallback_order, bool claimed);
+  // Returns true when buddy is a free block of this order in p's zone.
   bool page_is_buddy(const zone* z, const page* p, const page* buddy, uint64_t buddy_pfn, unsigned order) const;
+  // Returns true when the block's buddy one order up is free, so it will
+  // probably merge soon (Linux buddy_merge_likely).
   bool buddy_merge_likely(const zone* z, uint64_t pfn, uint64_t buddy_pfn, const page* p, unsigned order) const;
 
   MmContext* ctx_ = nullptr;

@@ -32,15 +32,18 @@ class Cma {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
 
-  // Boot, while memblock allocates: reserves `bytes` (0: no area).
+  // Boot, while memblock allocates: reserves `bytes` (0: no area). Returns
+  // false (after logging) when memblock has no room.
   bool declare(hal::Hal& h, Memblock& mb, uint64_t bytes);
-  // Boot, after the page allocator: the area's pages go to the buddy lists
-  // as MIGRATE_CMA (Linux cma_activate_area).
+  // Boot, after the page allocator: the area's pages go to the buddy lists as
+  // MIGRATE_CMA (Linux cma_activate_area). Returns true.
   bool activate(hal::Hal& h);
 
-  // 2^align_order-aligned run of `count` pages, nullptr when none could be
-  // emptied. The pages have refcount 1.
+  // Returns a 2^align_order-aligned run of `count` pages with refcount 1, or
+  // nullptr when none could be emptied (Linux cma_alloc).
   page* cma_alloc(hal::Hal& h, uint64_t count, unsigned align_order);
+  // Gives pages from cma_alloc back (Linux cma_release). Returns false when
+  // they are not in the area.
   bool cma_release(hal::Hal& h, page* pages, uint64_t count);
 
   bool present() const { return count_ != 0; }

@@ -75,11 +75,20 @@ class Compaction {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
 
-  // The allocator's direct compaction (Linux __alloc_pages_direct_compact).
+  // The allocator's direct compaction (Linux __alloc_pages_direct_compact):
+  // compacts the zonelist, then allocates. Returns the page, or nullptr
+  // (always for order 0); *result says how compaction went.
   page* direct_compact(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags, const alloc_context& ac,
                        compact_priority prio, compact_result* result);
+  // Compacts each zone of ac's zonelist not deferred (Linux
+  // try_to_compact_pages). Returns the best result: COMPACT_SUCCESS when a
+  // zone made the block, COMPACT_SKIPPED when none could.
   compact_result try_to_compact_pages(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags,
                                       const alloc_context& ac, compact_priority prio);
+  // Runs both scanners over cc->z until compact_finished says so (Linux
+  // compact_zone). Returns COMPACT_SUCCESS (the block exists),
+  // COMPACT_COMPLETE (the scanners met), COMPACT_PARTIAL_SKIPPED or
+  // COMPACT_SKIPPED.
   compact_result compact_zone(hal::Hal& h, compact_control* cc);
   // vm.compact_memory: every zone of every node, whole.
   void compact_nodes(hal::Hal& h);
@@ -92,11 +101,22 @@ class Compaction {
   void kcompactd_do_work(hal::Hal& h, pglist_data& pg);
   // The periodic part: proactive compaction when the score is high.
   void kcompactd_tick(hal::Hal& h, pglist_data& pg);
+  // Returns true when a zone of the node up to kcompactd_highest_zoneidx
+  // needs compaction for kcompactd_max_order (Linux kcompactd_node_suitable).
   bool kcompactd_node_suitable(const pglist_data& pg) const;
 
+  // Returns COMPACT_SUCCESS when z already meets the watermark for order,
+  // COMPACT_SKIPPED when compaction could not help (too few free pages),
+  // COMPACT_CONTINUE when it should run (Linux
+  // compaction_suit_allocation_order).
   compact_result compaction_suit_allocation_order(const zone* z, unsigned order, unsigned highest_zoneidx,
                                                   unsigned alloc_flags, bool async) const;
+  // Returns true when z has enough free order-0 pages above watermark for
+  // compaction to make an order block, and the failure is fragmentation
+  // rather than lack of memory (Linux compaction_suitable).
   bool compaction_suitable(const zone* z, unsigned order, uint64_t watermark, unsigned highest_zoneidx) const;
+  // Returns true when compaction of z for order should be skipped this time
+  // (Linux compaction_deferred; counts the skip).
   bool compaction_deferred(zone* z, unsigned order);
   void defer_compaction(zone* z, unsigned order);
   void compaction_defer_reset(zone* z, unsigned order, bool alloc_success);
@@ -106,7 +126,12 @@ class Compaction {
   static int fragmentation_index(const zone* z, unsigned order);
   // Percentage of free memory not in blocks of `order` or larger.
   static unsigned extfrag_for_order(const zone* z, unsigned order);
+  // Returns the node's fragmentation score, 0..100: its zones'
+  // extfrag_for_order(HPAGE_PMD_ORDER) weighted by their size (Linux
+  // fragmentation_score_node).
   static unsigned fragmentation_score_node(const pglist_data& pg);
+  // Returns the score proactive compaction starts above (high) or stops below
+  // (low), from compaction_proactiveness.
   unsigned fragmentation_score_wmark(bool low) const;
 
   const CompactionStats& stats() const { return stats_; }
@@ -115,17 +140,33 @@ class Compaction {
 
  private:
   enum isolate_result { ISOLATE_ABORT, ISOLATE_NONE, ISOLATE_SUCCESS };
+  // Isolates the movable pages of the next suitable pageblock (Linux
+  // isolate_migratepages). Returns ISOLATE_SUCCESS when some were isolated,
+  // ISOLATE_NONE otherwise.
   isolate_result isolate_migratepages(hal::Hal& h, compact_control* cc);
   void isolate_migratepages_block(hal::Hal& h, compact_control* cc, uint64_t low_pfn, uint64_t end_pfn);
   void isolate_freepages(hal::Hal& h, compact_control* cc);
   void fast_isolate_freepages(hal::Hal& h, compact_control* cc);
   void fast_isolate_around(hal::Hal& h, compact_control* cc, uint64_t pfn);
+  // Takes the free blocks of [*start_pfn, end_pfn) as migration targets,
+  // stopping once there are as many as pages to migrate (Linux
+  // isolate_freepages_block); *start_pfn moves past what was scanned. Returns
+  // the pages isolated.
   uint64_t isolate_freepages_block(hal::Hal& h, compact_control* cc, uint64_t* start_pfn, uint64_t end_pfn,
                                    unsigned stride);
+  // Returns COMPACT_CONTINUE while the scanners should go on, else why they
+  // stop: COMPACT_SUCCESS (a suitable free block exists), COMPACT_COMPLETE or
+  // COMPACT_PARTIAL_SKIPPED (Linux compact_finished).
   compact_result compact_finished(compact_control* cc);
   void release_freepages(hal::Hal& h, compact_control* cc);
+  // Returns true when the pageblock may give free pages to compaction
+  // (movable or CMA, no large free block already).
   bool suitable_migration_target(const compact_control* cc, uint64_t block_pfn) const;
+  // Returns true when the pageblock's pages may be migrated (async direct
+  // compaction: only blocks of the request's type).
   bool suitable_migration_source(const compact_control* cc, uint64_t block_pfn) const;
+  // migrate_pages' target allocator: returns an isolated free page (isolating
+  // more when none is left), or nullptr.
   static page* compaction_alloc(hal::Hal& h, page* src, void* priv);
   static void compaction_free(hal::Hal& h, page* dst, void* priv);
   void init_cc(compact_control* cc, zone* z) const;

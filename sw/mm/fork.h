@@ -39,6 +39,9 @@ class Fork {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Copies svma's page tables into dst's for dvma, sharing pages
+  // copy-on-write (Linux copy_page_range and its levels). Return 0 or
+  // -ENOMEM.
   int copy_page_range(hal::Hal& h, mm_struct* dst, mm_struct* src, vm_area_struct* dvma, vm_area_struct* svma);
   int copy_level(hal::Hal& h, mm_struct* dst, mm_struct* src, vm_area_struct* dvma, uint64_t table, unsigned level,
                  uint64_t base, uint64_t start, uint64_t end);

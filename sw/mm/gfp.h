@@ -49,7 +49,7 @@ constexpr gfp_t GFP_DMA = __GFP_DMA;
 constexpr gfp_t GFP_DMA32 = __GFP_DMA32;
 constexpr gfp_t GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM;
 constexpr gfp_t GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE;
-// Transparent huge pages (issue 6): no reclaim for the light variant.
+// Transparent huge pages: no reclaim for the light variant.
 constexpr gfp_t GFP_TRANSHUGE_LIGHT =
     (GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN) & ~__GFP_RECLAIM;
 constexpr gfp_t GFP_TRANSHUGE = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM;
@@ -61,6 +61,8 @@ constexpr gfp_t GFP_PGTABLE_USER = GFP_PGTABLE_KERNEL | __GFP_ACCOUNT;
 // highmem): the highest zone each combination of zone modifiers may use.
 // 0xff marks a combination Linux rejects (GFP_ZONE_BAD).
 constexpr uint8_t kGfpZoneBad = 0xff;
+// Returns the highest zone a request may use (ZONE_NORMAL for a bad
+// combination); gfp_zone_valid returns false for a combination Linux rejects.
 unsigned gfp_zone(gfp_t gfp);
 bool gfp_zone_valid(gfp_t gfp);
 

@@ -55,19 +55,25 @@ class HugeMemory {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
 
-  // May vma get huge pages (mode, MADV_HUGEPAGE/NOHUGEPAGE, anonymous private)?
+  // Returns true when vma may get huge pages (the mode,
+  // MADV_HUGEPAGE/NOHUGEPAGE, anonymous private).
   bool vma_allowable(const vm_area_struct* vma) const;
-  // Does the aligned 2 MiB range at haddr lie inside vma?
+  // Returns true when the aligned 2 MiB range at haddr lies inside vma.
   static bool vma_suitable(const vm_area_struct* vma, uint64_t haddr) {
     return haddr >= vma->vm_start && haddr + HPAGE_PMD_SIZE <= vma->vm_end;
   }
+  // Returns the gfp flags of a THP allocation for vma under
+  // transparent_hugepage_defrag (Linux vma_thp_gfp_mask).
   gfp_t vma_thp_gfp_mask(const vm_area_struct* vma) const;
 
-  // A fault on an empty PMD of an eligible VMA: handled, oom, or fallback.
+  // A fault on an empty PMD of an eligible VMA (Linux
+  // do_huge_pmd_anonymous_page). Returns handled, oom, or fallback (map 4 KiB
+  // pages instead).
   FaultResult do_huge_pmd_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t haddr,
                                          uint64_t pmd_pa, bool write);
-  // A write fault on a read-only huge PMD: handled (made writable in place)
-  // or fallback (split: the PTE level copies).
+  // A write fault on a read-only huge PMD (Linux do_huge_pmd_wp_page).
+  // Returns handled (made writable in place) or fallback (split: the PTE
+  // level copies).
   FaultResult do_huge_pmd_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t haddr, uint64_t pmd_pa,
                                   uint64_t pmd);
 
@@ -81,8 +87,8 @@ class HugeMemory {
   // Splits the huge page mapped at addr (if any): its PMD here, then the
   // folio. mmap_lock held, no other lock.
   void split_huge_pmd_address(hal::Hal& h, vm_area_struct* vma, uint64_t addr);
-  // Splits a THP into 4 KiB pages, splitting every PMD mapping it still
-  // has first. No lock held. 0, or -EBUSY when it is isolated or pinned.
+  // Splits a THP into 4 KiB pages, splitting every PMD mapping it still has
+  // first. No lock held. Returns 0, or -EBUSY when it is isolated or pinned.
   int split_huge_page(hal::Hal& h, page* head);
 
   // munmap & co.: clears a huge PMD wholly inside the range (page_table_lock held).
@@ -96,7 +102,9 @@ class HugeMemory {
   // page_table_lock and gives the deposit.
   void set_huge_pmd(hal::Hal& h, vm_area_struct* vma, uint64_t haddr, uint64_t pmd_pa, page* head, uint64_t pt_pa);
 
-  // Deposited page tables, kept in the PD table's struct page.
+  // Deposited page tables, kept in the PD table's struct page: deposit one
+  // for the PMD at pmd_pa; withdraw returns the last one deposited (one must
+  // be there).
   void pgtable_deposit(hal::Hal& h, uint64_t pmd_pa, uint64_t pt_pa);
   uint64_t pgtable_withdraw(hal::Hal& h, uint64_t pmd_pa);
 
@@ -105,6 +113,7 @@ class HugeMemory {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Returns the huge zero page, allocating it on first use, or nullptr.
   page* get_huge_zero_page(hal::Hal& h);
 
   MmContext* ctx_ = nullptr;

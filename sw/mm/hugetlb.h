@@ -73,12 +73,13 @@ class Hugetlb {
   // The hstate of a page size (log2), nullptr when there is none.
   hstate* hstate_of(unsigned shift);
   const hstate& hs(unsigned i) const { return hstates_[i]; }
-  // Every pool's counters under "<prefix>.<size>." (2048kB, 1048576kB), with
+  // Every pool's counters under "<prefix>.<size>." (2M, 1G), with
   // the per-node pools.
   void visit_stats(StatVisitor& v, const char* prefix) const;
-  // The default size (default_hugepagesz) as a shift.
+  // Returns the default size (default_hugepagesz) as a shift.
   unsigned default_shift() const;
-  // MAP_HUGETLB's size bits (MAP_HUGE_2MB...): the shift, 0 when unsupported.
+  // Returns the shift MAP_HUGETLB's size bits (MAP_HUGE_2MB...) ask for, the
+  // default size's without them, 0 when unsupported.
   unsigned shift_from_mmap_flags(uint64_t flags) const;
 
   // Reservations (Linux hugetlb_acct_memory): 0 or -ENOMEM.
@@ -92,11 +93,12 @@ class Hugetlb {
   // The last reference went (PageAlloc::put_page): back to the pool.
   void free_huge_folio(hal::Hal& h, page* head);
 
-  // A fault on a hugetlb VMA.
+  // A fault on a hugetlb VMA (Linux hugetlb_fault). Returns handled,
+  // spurious, sigbus (no huge page to give, poison) or oom.
   FaultResult hugetlb_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, bool write);
   // Faults [start, end) in (MAP_POPULATE, MADV_POPULATE_*): 0 or -errno.
   int populate(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, bool write);
-  // Present huge leaves of vma in [start, end).
+  // Returns the present huge leaves of vma in [start, end).
   uint64_t count_present(hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end);
   // fork: copies the leaves of a private or shared hugetlb VMA (private
   // ones write-protected in both). 0 or -ENOMEM.
@@ -105,20 +107,33 @@ class Hugetlb {
   // mprotect: new protection bits on every leaf of [start, end).
   void change_protection(hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t newprot);
 
-  // Pages of every size, 4 KiB units (meminfo Hugetlb).
+  // Returns the memory of every size's pool in KiB (meminfo Hugetlb).
   uint64_t total_kb() const;
+  // Returns the default size's hstate.
   const hstate* default_hstate() const;
 
  private:
+  // Returns a free pool page with refcount 1, node nid's first, or nullptr
+  // (Linux dequeue_hugetlb_folio_node_exact). lock_ held.
   page* dequeue(hal::Hal& h, hstate* hs, int nid);
   void enqueue(hstate* hs, page* head);
+  // Returns a new huge page from the page allocator (gigantic ones only at
+  // boot, from alloc_contig_pages), not yet in the pool, or nullptr (Linux
+  // alloc_fresh_hugetlb_folio).
   page* alloc_fresh(hal::Hal& h, hstate* hs, int nid, bool boot);
+  // Returns a surplus huge page within nr_overcommit_hugepages, counted, or
+  // nullptr (Linux alloc_surplus_hugetlb_folio).
   page* alloc_surplus(hal::Hal& h, hstate* hs, int nid);
+  // Adds delta surplus pages to the free pool for a reservation (Linux
+  // gather_surplus_pages). Returns 0 or -ENOMEM.
   int gather_surplus_pages(hal::Hal& h, hstate* hs, uint64_t delta);
   void return_unused_surplus_pages(hal::Hal& h, hstate* hs);
   void prep_new_hugetlb_folio(page* head, unsigned order);
+  // A write to a read-only huge leaf: reuse in place or copy (Linux
+  // hugetlb_wp). Returns handled, spurious, sigbus or oom.
   FaultResult hugetlb_wp(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, hstate* hs, uint64_t haddr,
                          uint64_t entry_pa, uint64_t entry);
+  // Zeroes a huge page through the HAL. Returns false when it holds poison.
   bool zero_huge_page(hal::Hal& h, page* p, hstate* hs);
 
   MmContext* ctx_ = nullptr;

@@ -81,9 +81,13 @@ class Khugepaged {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
-  // Checks the PTE table at haddr; SCAN_SUCCEED when it may collapse.
+  // Checks the PTE table at haddr (Linux hpage_collapse_scan_pmd). Returns
+  // SCAN_SUCCEED when it may collapse, else why not; *pmd_pa_out is the PMD's
+  // address.
   ScanResult scan_pmd(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t haddr, bool khugepaged,
                       uint64_t* pmd_pa_out);
+  // Copies the range at haddr into a new huge page mapped by the PMD (Linux
+  // collapse_huge_page). Returns SCAN_SUCCEED, or why it could not.
   ScanResult collapse_huge_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t haddr, bool khugepaged);
 
   MmContext* ctx_ = nullptr;

@@ -42,8 +42,14 @@ class Madvise {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Applies advice to [start, end) of one VMA (Linux madvise_vma_behavior).
+  // Returns 0 or -errno.
   int apply(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t advice);
+  // MADV_DONTNEED on one VMA (Linux madvise_dontneed_single_vma). Returns 0,
+  // or -EINVAL for a hugetlb range not aligned to its page size.
   int dontneed(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end);
+  // MADV_FREE on one VMA (Linux madvise_free_single_vma). Returns 0, or
+  // -EINVAL for shared or hugetlb memory.
   int free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end);
 
   MmContext* ctx_ = nullptr;

@@ -96,14 +96,17 @@ class ZapGather {
 class Memory {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
-  // Boot: the shared zero page.
+  // Boot: the shared zero page. Returns false when out of memory.
   bool init_zero_page(hal::Hal& h);
   uint64_t zero_pfn() const { return zero_pfn_; }
   bool is_zero_pfn(uint64_t pfn) const { return pfn == zero_pfn_; }
 
-  // The fault of a user access at addr with the x86 error code.
+  // The fault of a user access at addr with the x86 error code (Linux
+  // handle_mm_fault via do_user_addr_fault). Returns what became of it:
+  // handled or spurious (retry the access), or why the task gets a signal.
   FaultResult handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint32_t error_code);
-  // The same with mmap_lock held and vma found and checked.
+  // The same with mmap_lock held and vma found and checked. Returns as
+  // handle_fault.
   FaultResult fault_locked(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, bool write);
 
   // Faults [start, end) of vma in, as a read or a write would (Linux
@@ -135,14 +138,27 @@ class Memory {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // The fault on an empty PTE of a private anonymous VMA: the zero page for a
+  // read, a new zeroed page for a write (Linux do_anonymous_page). Returns
+  // handled, spurious (mapped meanwhile), sigbus or oom.
   FaultResult do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                                 bool write);
+  // The fault on an empty PTE of a shared-memory VMA: maps the object's page,
+  // allocating it (Linux do_shared_fault). Returns handled, spurious, sigbus
+  // or oom.
   FaultResult do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                               bool write);
+  // A write to a present read-only PTE: makes a shared or sole-owner page
+  // writable in place, else copies (Linux do_wp_page). Returns handled,
+  // spurious (changed meanwhile), sigbus or wp_page_copy's result.
   FaultResult do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                          uint64_t pte);
+  // Copy-on-write of old (nullptr: the zero page) into a new page mapped
+  // writable (Linux wp_page_copy). Returns handled, spurious, sigbus (old
+  // holds poison) or oom.
   FaultResult wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                            uint64_t pte, page* old);
+  // Returns an oom result with why as its reason (counted).
   FaultResult oom(const char* why);
   void zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, uint64_t base, uint64_t start,
                      uint64_t end);

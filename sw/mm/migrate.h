@@ -50,8 +50,9 @@ class Migrate {
                     migrate_mode mode, unsigned* nr_succeeded);
   void putback_movable_pages(hal::Hal& h, list_head* l);
 
-  // A target anywhere but in the source's pageblock range (CMA, isolation):
-  // Linux alloc_migration_target.
+  // A target anywhere but in the source's pageblock range (CMA, isolation;
+  // Linux alloc_migration_target). Returns a page of src's order with
+  // refcount 1, or nullptr.
   static page* alloc_migration_target(hal::Hal& h, page* src, void* priv);
   static void free_migration_target(hal::Hal& h, page* dst, void* priv);
 
@@ -60,9 +61,20 @@ class Migrate {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Moves one isolated page to a target from get_new (Linux
+  // migrate_folio_unmap + migrate_folio_move). Returns 0 when it moved or was
+  // freed meanwhile, -ENOMEM (no target), -EAGAIN (not mapped any more, try
+  // later) or -EIO (poison).
   int unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv, migrate_mode mode);
+  // Unmaps src with migration entries, copies it to dst and maps dst in its
+  // place (Linux move_to_new_folio). Returns 0, -EAGAIN or -EIO; on failure
+  // src is mapped again.
   int move_to_new_page(hal::Hal& h, page* src, page* dst);
+  // Replaces every mapping of src with a migration entry (Linux
+  // try_to_migrate).
   void try_to_migrate(hal::Hal& h, page* src);
+  // Turns src's migration entries into mappings of dst (Linux
+  // remove_migration_ptes).
   void remove_migration_ptes(hal::Hal& h, page* src, page* dst);
 
   MmContext* ctx_ = nullptr;

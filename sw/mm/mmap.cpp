@@ -449,6 +449,37 @@ int64_t Mmap::get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint
 
 // ---------------------------------------------------------------- mmap
 
+vm_area_struct* Mmap::vma_merge_new_range(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t end, uint64_t vm_flags) {
+  vm_area_struct* next = find_vma(mm, addr);
+  vm_area_struct* prev = vma_prev(mm, next);
+  const bool merge_prev = prev && prev->vm_end == addr && prev->vm_flags == vm_flags && !prev->vm_obj &&
+                          prev->vm_pgoff + vma_pages(prev) == (addr >> PAGE_SHIFT);
+  bool merge_next = next && next->vm_start == end && next->vm_flags == vm_flags && !next->vm_obj &&
+                    next->vm_pgoff == (end >> PAGE_SHIFT);
+  if (merge_prev && merge_next && !can_merge_anon(prev, next)) merge_next = false;
+  if (merge_prev) {
+    vma_set_end(mm, prev, end);
+    ++stats_.vma_merges;
+    if (merge_next && !prev->anon_vma && next->anon_vma && ctx_->rmap->anon_vma_clone(h, prev, next))
+      merge_next = false;
+    if (merge_next) {
+      const uint64_t nend = next->vm_end;
+      vma_unlink(mm, next);
+      vma_set_end(mm, prev, nend);
+      release_vma(h, next);
+      ++stats_.vma_merges;
+    }
+    return prev;
+  }
+  if (merge_next) {
+    vma_set_start(mm, next, addr);
+    next->vm_pgoff = addr >> PAGE_SHIFT;
+    ++stats_.vma_merges;
+    return next;
+  }
+  return nullptr;
+}
+
 int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
                       int64_t fd, uint64_t off) {
   (void)fd;
@@ -469,7 +500,6 @@ int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, u
     ++stats_.mmap_failed;
     return err;
   }
-  const bool shared = type != MAP_PRIVATE;
   if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
   if (!(flags & MAP_FIXED)) {
     addr &= PAGE_MASK;  // round_hint_to_min
@@ -509,17 +539,22 @@ int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, u
     return a;
   }
   addr = static_cast<uint64_t>(a);
-  const uint64_t end = addr + len;
 
   // MAP_FIXED replaces whatever was there.
-  if (intersects(mm, addr, end)) {
-    const int r = munmap_locked(h, mm, addr, end);
+  if (intersects(mm, addr, addr + len)) {
+    const int r = munmap_locked(h, mm, addr, addr + len);
     if (r) {
       ++stats_.mmap_failed;
       return r;
     }
   }
+  return mmap_region(h, mm, addr, len, prot, flags, huge_shift);
+}
 
+int64_t Mmap::mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
+                          unsigned huge_shift) {
+  const uint64_t end = addr + len;
+  const bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
   uint64_t vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (shared) vm_flags |= VM_SHARED | VM_MAYSHARE;
   if (flags & MAP_NORESERVE) vm_flags |= VM_NORESERVE;
@@ -550,36 +585,8 @@ int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, u
     obj->resv = resv;
   }
 
-  vm_area_struct* vma = nullptr;
-  if (!obj && !huge_shift) {
-    // Merge with the neighbours when they are alike (Linux vma_merge).
-    vm_area_struct* next = find_vma(mm, addr);
-    vm_area_struct* prev = vma_prev(mm, next);
-    const bool merge_prev = prev && prev->vm_end == addr && prev->vm_flags == vm_flags && !prev->vm_obj &&
-                            prev->vm_pgoff + vma_pages(prev) == (addr >> PAGE_SHIFT);
-    bool merge_next = next && next->vm_start == end && next->vm_flags == vm_flags && !next->vm_obj &&
-                      next->vm_pgoff == (end >> PAGE_SHIFT);
-    if (merge_prev && merge_next && !can_merge_anon(prev, next)) merge_next = false;
-    if (merge_prev) {
-      vma_set_end(mm, prev, end);
-      ++stats_.vma_merges;
-      vma = prev;
-      if (merge_next && !prev->anon_vma && next->anon_vma && ctx_->rmap->anon_vma_clone(h, prev, next))
-        merge_next = false;
-      if (merge_next) {
-        const uint64_t nend = next->vm_end;
-        vma_unlink(mm, next);
-        vma_set_end(mm, prev, nend);
-        release_vma(h, next);
-        ++stats_.vma_merges;
-      }
-    } else if (merge_next) {
-      vma_set_start(mm, next, addr);
-      next->vm_pgoff = addr >> PAGE_SHIFT;
-      ++stats_.vma_merges;
-      vma = next;
-    }
-  }
+  // Private anonymous memory merges with alike neighbours.
+  vm_area_struct* vma = !obj && !huge_shift ? vma_merge_new_range(h, mm, addr, end, vm_flags) : nullptr;
   if (!vma) {
     vma = static_cast<vm_area_struct*>(ctx_->slab->kmem_cache_zalloc(h, ctx_->vma_cachep, GFP_KERNEL));
     if (!vma) {

@@ -45,16 +45,22 @@ class Mmap {
   // Frees everything of mm (Linux exit_mmap + mmdrop). No task uses it.
   void mm_destroy(hal::Hal& h, mm_struct* mm);
 
-  // The mmap and munmap system calls: address or -errno.
+  // The mmap system call (Linux do_mmap). Returns the address, or -errno.
   int64_t do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
                   int64_t fd, uint64_t off);
+  // The munmap system call (Linux do_vmi_munmap's checks). Returns 0, -EINVAL
+  // for a bad range, or munmap_locked's error.
   int do_munmap(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len);
-  // munmap with mmap_lock held (also MAP_FIXED's replacement).
+  // munmap with mmap_lock held (also MAP_FIXED's replacement). Returns 0,
+  // -EINVAL (a hugetlb range not aligned to its page size) or -ENOMEM (no
+  // memory to split a VMA).
   int munmap_locked(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end);
 
   // The first VMA with vm_end > addr, or nullptr (Linux find_vma): O(log n).
   // The caller holds mmap_lock.
   vm_area_struct* find_vma(mm_struct* mm, uint64_t addr);
+  // Returns the VMA before (after) v in address order, or nullptr;
+  // vma_prev(mm, nullptr) is the last VMA.
   static vm_area_struct* vma_prev(mm_struct* mm, vm_area_struct* v);
   static vm_area_struct* vma_next(mm_struct* mm, vm_area_struct* v);
   // Calls f(vma) in address order; f returns false to stop.
@@ -90,15 +96,35 @@ class Mmap {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // The second half of do_mmap, with mmap_lock held and [addr, addr+len)
+  // free (Linux mmap_region): the VMA (merged or new), its shared object or
+  // hugetlb reservation, accounting, MAP_POPULATE. Returns addr or -errno.
+  int64_t mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
+                      unsigned huge_shift);
+  // Extends the private anonymous VMA before or after [addr, end) over it
+  // when alike, joining both neighbours when they become one (Linux
+  // vma_merge_new_range). Returns the VMA now covering the range, or
+  // nullptr when nothing could merge.
+  vm_area_struct* vma_merge_new_range(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t end, uint64_t vm_flags);
+  // Returns where a mapping of len bytes goes: the hint (or MAP_FIXED's
+  // address) when usable, else a top-down then bottom-up search, aligned to
+  // align; or -ENOMEM, -EINVAL, -EPERM (Linux get_unmapped_area).
   int64_t get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t align);
+  // Return the highest (lowest) align-aligned start of a free gap of len
+  // bytes in [low, high), or ~0 when none (Linux unmapped_area_topdown /
+  // unmapped_area).
   uint64_t unmapped_area_topdown(mm_struct* mm, uint64_t len, uint64_t low, uint64_t high, uint64_t align);
   uint64_t unmapped_area_bottomup(mm_struct* mm, uint64_t len, uint64_t low, uint64_t high, uint64_t align);
+  // Returns true when a VMA overlaps [start, end).
   bool intersects(mm_struct* mm, uint64_t start, uint64_t end);
   void vma_unlink(mm_struct* mm, vm_area_struct* vma);
   void vma_gap_update(vm_area_struct* vma);
   void vma_set_end(mm_struct* mm, vm_area_struct* vma, uint64_t end);
   void vma_set_start(mm_struct* mm, vm_area_struct* vma, uint64_t start);
+  // Returns true when b directly follows a and is alike enough to become one
+  // VMA with it.
   bool can_merge(const vm_area_struct* a, const vm_area_struct* b) const;
+  // Merges vma's next neighbour into it when they can merge. Returns vma.
   vm_area_struct* try_merge_next(hal::Hal& h, mm_struct* mm, vm_area_struct* vma);
   void remove_vma(hal::Hal& h, mm_struct* mm, vm_area_struct* vma);
   void release_vma(hal::Hal& h, vm_area_struct* vma);

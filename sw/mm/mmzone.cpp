@@ -117,6 +117,87 @@ void MmNodes::find_zone_movable_pfns(const Memblock& mb, const Params& params, u
   movable_zone_high_ = high[movable_zone];
 }
 
+void MmNodes::calculate_node_totalpages(const Memblock& mb, unsigned nid, const uint64_t* arch_low,
+                                        const uint64_t* arch_high) {
+  pglist_data& pg = nodes_[nid];
+  const uint64_t node_start = pg.node_start_pfn, node_end = pg.node_end_pfn();
+  const uint64_t zmp = zone_movable_pfn_[nid];
+  for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+    zone& zn = pg.node_zones[z];
+    zn.zone_pgdat = &pg;
+    zn.name = zone_name(z);
+    zn.node = static_cast<int>(nid);
+    zn.idx = z;
+    zn.compact_order_failed = static_cast<int>(NR_PAGE_ORDERS);
+    for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
+      for (unsigned t = 0; t < MIGRATE_TYPES; ++t) INIT_LIST_HEAD(&zn.free_area[o].free_list[t]);
+    if (!pg.node_spanned_pages) continue;
+    // zone_spanned_pages_in_node with adjust_zone_range_for_zone_movable.
+    uint64_t zs = clamp_u64(node_start, arch_low[z], arch_high[z]);
+    uint64_t ze = clamp_u64(node_end, arch_low[z], arch_high[z]);
+    if (zmp) {
+      if (z == ZONE_MOVABLE) {
+        zs = zmp;
+        ze = min(node_end, movable_zone_high_);
+      } else if (zs < zmp && ze > zmp) {
+        ze = zmp;
+      } else if (zs >= zmp) {
+        zs = ze;
+      }
+    }
+    if (ze < node_start || zs > node_end) zs = ze = 0;
+    ze = min(ze, node_end);
+    zs = max(zs, node_start);
+    if (ze <= zs) continue;
+    zn.zone_start_pfn = zs;
+    zn.spanned_pages = ze - zs;
+    zn.present_pages = present_in(mb, static_cast<int>(nid), zs, ze);
+    if (zn.present_pages) pg.nr_zones = z + 1;
+  }
+}
+
+bool MmNodes::alloc_node_mem_map(hal::Hal& h, Memblock& mb, unsigned nid, Log& log) {
+  pglist_data& pg = nodes_[nid];
+  // Node-local when the node has room.
+  const uint64_t bytes = align_up(pg.node_spanned_pages * sizeof(page), PAGE_SIZE);
+  uint64_t pa = mb.alloc_range(bytes, PAGE_SIZE, 0, ~0ull, static_cast<int>(nid));
+  if (!pa) pa = mb.alloc_range(bytes, PAGE_SIZE, 0, ~0ull, NUMA_NO_NODE);
+  void* host = pa ? h.direct_map(pa, bytes) : nullptr;
+  if (!host) {
+    log.printk(h, LOGLEVEL_ERR, "mm: cannot allocate %lu bytes of directly mapped memmap for node %u",
+               static_cast<unsigned long>(bytes), nid);
+    return false;
+  }
+  pg.node_mem_map = static_cast<page*>(host);
+  pg.node_mem_map_pa = pa;
+  pg.node_mem_map_bytes = bytes;
+  log.printk(h, LOGLEVEL_INFO, "Node %u: memmap %#lx-%#lx for pfns %#lx-%#lx", nid, static_cast<unsigned long>(pa),
+             static_cast<unsigned long>(pa + bytes - 1), static_cast<unsigned long>(pg.node_start_pfn),
+             static_cast<unsigned long>(pg.node_end_pfn()));
+  return true;
+}
+
+bool MmNodes::setup_usemap(hal::Hal& h, Memblock& mb, unsigned nid, Log& log) {
+  pglist_data& pg = nodes_[nid];
+  for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
+    zone& zn = pg.node_zones[z];
+    if (!zn.spanned_pages) continue;
+    zn.nr_pageblocks = ((zn.zone_end_pfn() - 1) >> pageblock_order) - (zn.zone_start_pfn >> pageblock_order) + 1;
+    // Whole pages, so every reservation is a whole number of pages.
+    const uint64_t fb = align_up(zn.nr_pageblocks, PAGE_SIZE);
+    uint64_t fpa = mb.alloc_range(fb, PAGE_SIZE, 0, ~0ull, static_cast<int>(nid));
+    if (!fpa) fpa = mb.alloc_range(fb, PAGE_SIZE, 0, ~0ull, NUMA_NO_NODE);
+    void* fh = fpa ? h.direct_map(fpa, fb) : nullptr;
+    if (!fh) {
+      log.printk(h, LOGLEVEL_ERR, "mm: cannot allocate the pageblock flags of node %u zone %s", nid, zn.name);
+      return false;
+    }
+    zn.pageblock_flags = static_cast<uint8_t*>(fh);
+    mem_set(fh, MIGRATE_MOVABLE, zn.nr_pageblocks);
+  }
+  return true;
+}
+
 bool MmNodes::init(hal::Hal& h, const hal::BootInfo& bi, Memblock& mb, const Params& params, Log& log) {
   nr_nodes_ = bi.nr_nodes;
   nr_cpus_ = bi.nr_cpus;
@@ -157,79 +238,12 @@ bool MmNodes::init(hal::Hal& h, const hal::BootInfo& bi, Memblock& mb, const Par
     s = e;
   }
 
+  // Each node: its zones, its memmap, the pageblock flags of its zones
+  // (Linux free_area_init_node).
   for (unsigned nid = 0; nid < nr_nodes_; ++nid) {
-    pglist_data& pg = nodes_[nid];
-    const uint64_t node_start = pg.node_start_pfn, node_end = pg.node_end_pfn();
-    const uint64_t zmp = zone_movable_pfn_[nid];
-    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
-      zone& zn = pg.node_zones[z];
-      zn.zone_pgdat = &pg;
-      zn.name = zone_name(z);
-      zn.node = static_cast<int>(nid);
-      zn.idx = z;
-      zn.compact_order_failed = static_cast<int>(NR_PAGE_ORDERS);
-      for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
-        for (unsigned t = 0; t < MIGRATE_TYPES; ++t) INIT_LIST_HEAD(&zn.free_area[o].free_list[t]);
-      if (!pg.node_spanned_pages) continue;
-      // zone_spanned_pages_in_node with adjust_zone_range_for_zone_movable.
-      uint64_t zs = clamp_u64(node_start, arch_low[z], arch_high[z]);
-      uint64_t ze = clamp_u64(node_end, arch_low[z], arch_high[z]);
-      if (zmp) {
-        if (z == ZONE_MOVABLE) {
-          zs = zmp;
-          ze = min(node_end, movable_zone_high_);
-        } else if (zs < zmp && ze > zmp) {
-          ze = zmp;
-        } else if (zs >= zmp) {
-          zs = ze;
-        }
-      }
-      if (ze < node_start || zs > node_end) zs = ze = 0;
-      ze = min(ze, node_end);
-      zs = max(zs, node_start);
-      if (ze <= zs) continue;
-      zn.zone_start_pfn = zs;
-      zn.spanned_pages = ze - zs;
-      zn.present_pages = present_in(mb, static_cast<int>(nid), zs, ze);
-      if (zn.present_pages) pg.nr_zones = z + 1;
-    }
-
-    if (!pg.node_spanned_pages) continue;
-    // The memmap, node-local when the node has room (Linux alloc_node_mem_map).
-    const uint64_t bytes = align_up(pg.node_spanned_pages * sizeof(page), PAGE_SIZE);
-    uint64_t pa = mb.alloc_range(bytes, PAGE_SIZE, 0, ~0ull, static_cast<int>(nid));
-    if (!pa) pa = mb.alloc_range(bytes, PAGE_SIZE, 0, ~0ull, NUMA_NO_NODE);
-    void* host = pa ? h.direct_map(pa, bytes) : nullptr;
-    if (!host) {
-      log.printk(h, LOGLEVEL_ERR, "mm: cannot allocate %lu bytes of directly mapped memmap for node %u",
-                 static_cast<unsigned long>(bytes), nid);
-      return false;
-    }
-    pg.node_mem_map = static_cast<page*>(host);
-    pg.node_mem_map_pa = pa;
-    pg.node_mem_map_bytes = bytes;
-    log.printk(h, LOGLEVEL_INFO, "Node %u: memmap %#lx-%#lx for pfns %#lx-%#lx", nid, static_cast<unsigned long>(pa),
-               static_cast<unsigned long>(pa + bytes - 1), static_cast<unsigned long>(node_start),
-               static_cast<unsigned long>(node_end));
-
-    // The pageblock flags of each zone (Linux's usemap), every block
-    // MOVABLE to start with, as memmap_init leaves them.
-    for (unsigned z = 0; z < MAX_NR_ZONES; ++z) {
-      zone& zn = pg.node_zones[z];
-      if (!zn.spanned_pages) continue;
-      zn.nr_pageblocks = ((zn.zone_end_pfn() - 1) >> pageblock_order) - (zn.zone_start_pfn >> pageblock_order) + 1;
-      // Whole pages, so every reservation is a whole number of pages.
-      const uint64_t fb = align_up(zn.nr_pageblocks, PAGE_SIZE);
-      uint64_t fpa = mb.alloc_range(fb, PAGE_SIZE, 0, ~0ull, static_cast<int>(nid));
-      if (!fpa) fpa = mb.alloc_range(fb, PAGE_SIZE, 0, ~0ull, NUMA_NO_NODE);
-      void* fh = fpa ? h.direct_map(fpa, fb) : nullptr;
-      if (!fh) {
-        log.printk(h, LOGLEVEL_ERR, "mm: cannot allocate the pageblock flags of node %u zone %s", nid, zn.name);
-        return false;
-      }
-      zn.pageblock_flags = static_cast<uint8_t*>(fh);
-      mem_set(fh, MIGRATE_MOVABLE, zn.nr_pageblocks);
-    }
+    calculate_node_totalpages(mb, nid, arch_low, arch_high);
+    if (!nodes_[nid].node_spanned_pages) continue;
+    if (!alloc_node_mem_map(h, mb, nid, log) || !setup_usemap(h, mb, nid, log)) return false;
   }
   for (unsigned nid = 0; nid < nr_nodes_; ++nid) {
     if (zone_movable_pfn_[nid])

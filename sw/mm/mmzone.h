@@ -287,6 +287,13 @@ class MmNodes {
 
  private:
   void find_zone_movable_pfns(const Memblock& mb, const Params& params, uint64_t* zone_movable_pfn);
+  // Stages of init() for one node (Linux free_area_init_node): its zones'
+  // spans and present pages within the arch windows of each zone type,
+  // then its memmap, then its zones' pageblock flags (Linux's usemap). The
+  // allocating stages return false after logging when memblock has no room.
+  void calculate_node_totalpages(const Memblock& mb, unsigned nid, const uint64_t* arch_low, const uint64_t* arch_high);
+  bool alloc_node_mem_map(hal::Hal& h, Memblock& mb, unsigned nid, Log& log);
+  bool setup_usemap(hal::Hal& h, Memblock& mb, unsigned nid, Log& log);
   void build_zonelists(const hal::BootInfo& bi);
   void init_one_page(page* p, unsigned zid, int nid);
 

@@ -39,6 +39,8 @@ class Mprotect {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Walk stages of change_protection (Linux change_pmd_range and down).
+  // Return the entries changed.
   uint64_t change_level(hal::Hal& h, vm_area_struct* vma, uint64_t table, unsigned level, uint64_t base,
                         uint64_t start, uint64_t end);
   uint64_t change_pte_table(hal::Hal& h, vm_area_struct* vma, uint64_t table, uint64_t base, uint64_t start,

@@ -64,8 +64,12 @@ class PageAlloc {
   void free_phys(hal::Hal& h, uint64_t pa, unsigned order);
 
   // The allocator's own steps, for compaction and CMA.
+  // get_page_from_freelist: returns a block from the first zone of ac's
+  // zonelist that passes its watermark check under alloc_flags, or nullptr.
   page* get_page_from_freelist(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags,
                                const alloc_context& ac);
+  // Fills *ac for a request (Linux prepare_alloc_pages). Returns false when
+  // the gfp flags name no valid zone or migrate type, or no zone qualifies.
   bool prepare_alloc(hal::Hal& h, gfp_t gfp, int nid, alloc_context* ac) const;
   void prep_new_page(hal::Hal& h, page* p, unsigned order, gfp_t gfp);
   static void prep_compound_page(page* p, unsigned order);
@@ -76,6 +80,8 @@ class PageAlloc {
   // Reserves / unreserves high-atomic pageblocks (Linux
   // reserve_highatomic_pageblock / unreserve_highatomic_pageblock).
   void reserve_highatomic_pageblock(hal::Hal& h, page* p, zone* z);
+  // Unreserve: returns true when a high-atomic pageblock went back to ac's
+  // migrate type (force: even the last one of a zone).
   bool unreserve_highatomic_pageblock(hal::Hal& h, const alloc_context& ac, bool force);
 
   // Free pages: buddy lists plus per-CPU lists (the page allocator's
@@ -89,11 +95,25 @@ class PageAlloc {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Returns a block after waking kswapd, retrying below the low watermark,
+  // compacting and using the reserves as gfp allows, or nullptr (mirrors
+  // Linux's __alloc_pages_slowpath).
   page* alloc_slowpath(hal::Hal& h, gfp_t gfp, unsigned order, alloc_context& ac);
+  // Returns a block of z from the per-CPU lists or the buddy lists, counted
+  // in the zone's statistics, or nullptr (Linux rmqueue).
   page* rmqueue(hal::Hal& h, const alloc_context& ac, zone* z, unsigned order, gfp_t gfp, unsigned alloc_flags);
+  // Returns a block from z's buddy lists, using the high-atomic reserve when
+  // the flags allow, or nullptr (Linux rmqueue_buddy).
   page* rmqueue_buddy(hal::Hal& h, zone* z, unsigned order, unsigned alloc_flags, unsigned mt);
+  // Returns the ALLOC_* flags of a request (Linux gfp_to_alloc_flags).
   unsigned gfp_to_alloc_flags(gfp_t gfp, unsigned order) const;
+  // Returns ALLOC_KSWAPD when the request may wake kswapd, plus
+  // ALLOC_NOFRAGMENT when z is a Normal zone whose fallbacks should take
+  // whole pageblocks (Linux alloc_flags_nofragment).
   unsigned alloc_flags_nofragment(const zone* z, gfp_t gfp) const;
+  // Checks a block being freed and clears its state (Linux
+  // free_pages_prepare). Returns false when it holds poison and was taken out
+  // of use instead.
   bool free_pages_prepare(hal::Hal& h, page* p, unsigned order);
   void free_poisoned(hal::Hal& h, page* p, unsigned order);
   void zone_statistics(const zone* preferred, zone* z, unsigned cpu_nid);

@@ -44,9 +44,12 @@ struct per_cpu_pages {
   list_head lists[NR_PCP_LISTS];
 };
 
+// Returns true when blocks of this order go through the per-CPU lists.
 inline bool pcp_allowed_order(unsigned order) {
   return order <= PAGE_ALLOC_COSTLY_ORDER || order == pageblock_order;
 }
+// Returns the per-CPU list of a migrate type and order; pindex_to_order the
+// order of a list.
 inline unsigned order_to_pindex(unsigned mt, unsigned order) {
   if (order > PAGE_ALLOC_COSTLY_ORDER) return NR_LOWORDER_PCP_LISTS + (mt == MIGRATE_MOVABLE ? 1 : 0);
   return MIGRATE_PCPTYPES * order + mt;
@@ -61,14 +64,19 @@ class Pcp {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
   // Boot: the per-CPU structures of every managed zone, from memblock.
+  // Returns false (after logging) when memblock has no room.
   bool alloc_pagesets(hal::Hal& h, Memblock& mb);
   // Linux zone_pcp_update: batch and high of every CPU of every zone,
   // from the current watermarks.
   void update_all();
+  // Return a zone's per-CPU batch and high (Linux zone_batchsize,
+  // zone_highsize).
   static int zone_batchsize(const zone* z);
   int zone_highsize(const zone* z, int batch, unsigned high_fraction) const;
 
-  // nullptr when the list and the refill came up empty. cpu: h's.
+  // Returns a block from this CPU's list of z, refilling it from the buddy
+  // lists first when empty, or nullptr when both came up empty (Linux
+  // rmqueue_pcplist). cpu: h's.
   page* rmqueue_pcplist(hal::Hal& h, unsigned cpu, zone* z, unsigned order, unsigned mt, unsigned alloc_flags);
   // Puts a freed block (already prepared) on this CPU's list of its zone.
   void free_unref_page(hal::Hal& h, unsigned cpu, zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt);
@@ -88,6 +96,8 @@ class Pcp {
  private:
   void drain_pages_zone(hal::Hal& h, unsigned cpu, zone* z);
   void free_pcppages_bulk(hal::Hal& h, zone* z, int count, per_cpu_pages* pcp, unsigned pindex);
+  // Moves up to count blocks of the order from the buddy lists to list (Linux
+  // rmqueue_bulk). Returns how many.
   int rmqueue_bulk(hal::Hal& h, zone* z, unsigned order, int count, list_head* list, unsigned mt, unsigned alloc_flags);
 
   MmContext* ctx_ = nullptr;

@@ -155,7 +155,7 @@ uint64_t PgTable::zap_level(hal::Hal& h, uint64_t table, unsigned level, uint64_
       continue;
     }
     if (is_leaf(e, level)) {
-      // Large user leaves (issue 6) are cleared whole.
+      // Large user leaves (huge pages) are cleared whole.
       write_entry(h, slot.epa, 0);
       if (v) v->leaf(h, slot.va, e, level);
       ++n;

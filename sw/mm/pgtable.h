@@ -147,6 +147,9 @@ class PgTable {
           uint64_t table_flags, bool kernel);
   // Clears the 4K leaf for va; returns the old entry (0 if none).
   uint64_t unmap(hal::Hal& h, uint64_t root, uint64_t va);
+  // Walks root's tables for va, filling *out. Returns true when a leaf maps
+  // va; false when the walk stops at a non-present entry or an unreadable
+  // table.
   bool lookup(hal::Hal& h, uint64_t root, uint64_t va, PteLookup* out);
 
   // Clears every present leaf in [start, end) (user half), calling v for
@@ -162,6 +165,7 @@ class PgTable {
 
   // Maps physical [start, end) at page_offset() + start with the largest
   // pages alignment allows (1 GiB only with gbpages), supervisor, global, NX.
+  // Returns 0 or -ENOMEM.
   int map_direct(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, bool gbpages);
 
   const PgTableStats& stats() const { return stats_; }
@@ -169,6 +173,8 @@ class PgTable {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Levels of zap_range, free_range and free_user_tables. Return the leaves
+  // cleared / table pages freed.
   uint64_t zap_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end,
                      PteZapVisitor* v);
   uint64_t free_level(hal::Hal& h, uint64_t table, unsigned level, uint64_t base, uint64_t start, uint64_t end,

@@ -53,9 +53,12 @@ struct RmapStats {
   uint64_t walks = 0;
 };
 
+// Returns the anon_vma of an anonymous page, nullptr for any other page.
 inline anon_vma* page_anon_vma(const page* p) {
   return PageAnon(p) ? reinterpret_cast<anon_vma*>(p->mapping & ~PAGE_MAPPING_ANON) : nullptr;
 }
+// Returns the page offset of address in vma's object (or, anonymous, in the
+// address space).
 inline uint64_t linear_page_index(const vm_area_struct* vma, uint64_t address) {
   return ((address - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
 }
@@ -67,12 +70,14 @@ class Rmap {
   bool create_caches(hal::Hal& h);
 
   // Gives vma an anon_vma before its first anonymous page (Linux
-  // __anon_vma_prepare); -ENOMEM.
+  // __anon_vma_prepare). Returns 0 or -ENOMEM.
   int anon_vma_prepare(hal::Hal& h, vm_area_struct* vma);
   // dst (a split-off part of src) joins every anon_vma src belongs to.
+  // Returns 0 or -ENOMEM.
   int anon_vma_clone(hal::Hal& h, vm_area_struct* dst, vm_area_struct* src);
-  // A child VMA after fork: clones the parent's chains and gets an
-  // anon_vma of its own below the parent's (Linux anon_vma_fork).
+  // A child VMA after fork: clones the parent's chains and gets an anon_vma
+  // of its own below the parent's (Linux anon_vma_fork). Returns 0 or
+  // -ENOMEM.
   int anon_vma_fork(hal::Hal& h, vm_area_struct* vma, vm_area_struct* pvma);
   // The VMA goes away: drops its chains, and anon_vmas left without users.
   void unlink_anon_vmas(hal::Hal& h, vm_area_struct* vma);
@@ -107,8 +112,10 @@ class Rmap {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Returns a new anon_vma with one reference, its own root, or nullptr.
   anon_vma* anon_vma_alloc(hal::Hal& h);
   void put_anon_vma(hal::Hal& h, anon_vma* av);
+  // Returns a new, unlinked anon_vma_chain, or nullptr.
   anon_vma_chain* avc_alloc(hal::Hal& h);
   void anon_vma_chain_link(vm_area_struct* vma, anon_vma_chain* avc, anon_vma* av);
 

@@ -48,6 +48,8 @@ struct ShmemStats {
   uint64_t tree_nodes = 0;    // radix-tree nodes alive
 };
 
+// Returns the shared-memory object of a page, nullptr for anonymous or
+// unowned pages.
 inline address_space* page_mapping_obj(const page* p) {
   return (!PageAnon(p) && p->mapping) ? reinterpret_cast<address_space*>(p->mapping) : nullptr;
 }
@@ -56,7 +58,8 @@ class Shmem {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
 
-  // A new object of nr_pages pages of 2^page_shift bytes, one reference.
+  // Returns a new object of nr_pages pages of 2^page_shift bytes with one
+  // reference, or nullptr.
   address_space* create(hal::Hal& h, MappingKind kind, unsigned page_shift, uint64_t nr_pages);
   void get(address_space* obj) { ++obj->refcount; }
   // Drops a reference; the last frees every page and the reservations left.
@@ -66,10 +69,11 @@ class Shmem {
   void link_vma(hal::Hal& h, vm_area_struct* vma);
   void unlink_vma(hal::Hal& h, vm_area_struct* vma);
 
-  // The page at index, nullptr when absent.
+  // Returns the page at index, nullptr when absent.
   page* find_page(hal::Hal& h, address_space* obj, uint64_t index);
-  // A shmem page at index, allocated (zeroed) and added when absent; with a
-  // reference for the caller. nullptr when out of memory.
+  // Returns the shmem page at index with a reference for the caller,
+  // allocated (zeroed) and added when absent; nullptr when out of memory
+  // (Linux shmem_get_folio).
   page* get_page(hal::Hal& h, address_space* obj, uint64_t index);
   // Adds a page the caller allocated (hugetlb): false when the index is
   // taken meanwhile (the caller keeps its page) or no node could be had.

@@ -130,28 +130,38 @@ class Slab {
   static constexpr unsigned kMaxCaches = 64;
 
   void init(MmContext* ctx) { ctx_ = ctx; }
-  // Boot, while memblock still allocates: the per-CPU slab pointers.
+  // Boot, while memblock still allocates: the per-CPU slab pointers. Returns
+  // false (after logging) when memblock has no room.
   bool alloc_percpu(hal::Hal& h, Memblock& mb);
-  // Boot, after the page allocator: the kmalloc caches.
+  // Boot, after the page allocator: the kmalloc caches. Returns false when
+  // one cannot be created.
   bool kmem_cache_init(hal::Hal& h);
 
-  // nullptr when no slot or no layout fits. align: 0 for the default.
+  // Returns a new cache, or nullptr when no slot or no layout fits. align: 0
+  // for the default.
   kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align, uint32_t flags, void (*ctor)(void*));
   void kmem_cache_destroy(hal::Hal& h, kmem_cache* s);
+  // Returns an object of s (zeroed with __GFP_ZERO), preferably from node
+  // nid, or nullptr.
   void* kmem_cache_alloc(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid = -1);
   void kmem_cache_free(hal::Hal& h, kmem_cache* s, void* obj);
   void* kmem_cache_zalloc(hal::Hal& h, kmem_cache* s, gfp_t gfp) { return kmem_cache_alloc(h, s, gfp | __GFP_ZERO); }
 
+  // Returns size bytes from the kmalloc caches (above 8 KiB: pages),
+  // ZERO_SIZE_PTR for 0, or nullptr.
   void* kmalloc(hal::Hal& h, size_t size, gfp_t gfp);
   void* kzalloc(hal::Hal& h, size_t size, gfp_t gfp) { return kmalloc(h, size, gfp | __GFP_ZERO); }
   void kfree(hal::Hal& h, const void* p);
-  // The usable size of a kmalloc'ed object.
+  // Returns the usable size of a kmalloc'ed object.
   size_t ksize(const void* p) const;
+  // Returns the kmalloc cache serving size bytes for gfp (normal, reclaimable
+  // or DMA).
   kmem_cache* kmalloc_cache(size_t size, gfp_t gfp) const;
 
   // Gives every CPU's active slab back and frees the empty slabs (Linux
   // kmem_cache_shrink). Returns the slabs freed.
   uint64_t kmem_cache_shrink(hal::Hal& h, kmem_cache* s);
+  // kmem_cache_shrink of every cache. Returns the slabs freed.
   uint64_t shrink_all(hal::Hal& h);
   // Debugging: checks every object of every slab of s, reporting
   // corruption (Linux validate_slab_cache). Returns the errors found.
@@ -162,6 +172,7 @@ class Slab {
     for (unsigned i = 0; i < kMaxCaches; ++i)
       if (caches_[i].in_use) f(caches_[i]);
   }
+  // Returns the cache called name, or nullptr.
   kmem_cache* find_cache(const char* name);
   const SlabStats& stats() const { return stats_; }
   // <prefix>.kmalloc_large..errors, then <prefix>.<cache>.* of every cache.
@@ -172,15 +183,25 @@ class Slab {
   kmem_cache* virt_to_cache(const void* obj) const;
 
  private:
+  // Returns the kmalloc size class of size (Linux kmalloc_index: 1 is 96 B, 2
+  // is 192 B, n >= 3 is 2^n B).
   static unsigned kmalloc_index(size_t size);
+  // Lays out s's objects and picks its slab order (Linux calculate_sizes).
+  // Returns false when no order fits an object.
   bool calculate_sizes(kmem_cache* s);
+  // Returns an object from the CPU's slab after refilling it from a partial
+  // slab or a new one, or nullptr (Linux ___slab_alloc).
   void* slab_alloc_slow(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid, kmem_cache_cpu* c);
   // The first object of slab's (non-empty) freelist. A debug cache hands out
   // one object at a time (each is checked); otherwise the CPU c takes the
   // rest of the list and the slab counts as full.
   void* take_freelist(kmem_cache* s, page* slab, kmem_cache_cpu* c, bool debug);
+  // Returns a new slab of s with its freelist built, or nullptr (Linux
+  // new_slab).
   page* new_slab(hal::Hal& h, kmem_cache* s, gfp_t gfp, int nid);
   void discard_slab(hal::Hal& h, kmem_cache* s, page* slab);
+  // Returns a partial slab, frozen for the CPU, node nid's first, or nullptr
+  // (Linux get_partial).
   page* get_partial(hal::Hal& h, kmem_cache* s, int nid);
   void deactivate_slab(hal::Hal& h, kmem_cache* s, page* slab, void* freelist);
   void slab_free_slow(hal::Hal& h, kmem_cache* s, page* slab, void* obj);
@@ -200,9 +221,18 @@ class Slab {
 
   // Debugging.
   void init_object(const kmem_cache* s, void* obj, uint8_t val) const;
+  // Checks obj's red zones and poison against what val (active or inactive)
+  // says (Linux check_object). Returns false after reporting and repairing
+  // damage.
   bool check_object(hal::Hal& h, kmem_cache* s, page* slab, void* obj, uint8_t val);
+  // Returns true when obj is the start of an object of slab.
   bool check_valid_pointer(const kmem_cache* s, const page* slab, const void* obj) const;
+  // Returns true when search is on slab's freelist (or on cpu_freelist).
   bool on_freelist(const kmem_cache* s, const page* slab, const void* search, void* cpu_freelist) const;
+  // The debug checks of an allocation and of a free (Linux
+  // alloc_debug_processing, free_debug_processing). Return false when the
+  // object must not be handed out (bad pointer) or freed (bad pointer, double
+  // free).
   bool alloc_debug_processing(hal::Hal& h, kmem_cache* s, page* slab, void* obj);
   bool free_debug_processing(hal::Hal& h, kmem_cache* s, page* slab, void* obj);
   void slab_bug(hal::Hal& h, kmem_cache* s, page* slab, const void* obj, const char* what, const void* at,

@@ -28,6 +28,7 @@
 #include "sw/lib/observe.h"
 #include "sw/mm/context.h"
 #include "sw/mm/mm_types.h"
+#include "sw/mm/page.h"
 
 namespace fw {
 
@@ -68,6 +69,8 @@ class Tlb {
   // A CPU comes up (or boots): load the kernel's tables.
   void cpu_init(hal::Hal& h);
 
+  // Returns a free PCID for a new address space, or 0 (shared, flushed at
+  // every switch) when PCIDs are off or used up.
   uint16_t alloc_pcid();
   void free_pcid(uint16_t pcid);
 
@@ -88,11 +91,11 @@ class Tlb {
   // flush here and shoot down the other CPUs. end == kFlushAll: everything.
   void flush_tlb_mm_range(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, unsigned stride_shift,
                           bool freed_tables);
-  void flush_tlb_mm(hal::Hal& h, mm_struct* mm) { flush_tlb_mm_range(h, mm, 0, kFlushAll, 12, false); }
-  void flush_tlb_page(hal::Hal& h, mm_struct* mm, uint64_t va) { flush_tlb_mm_range(h, mm, va, va + 4096, 12, false); }
+  void flush_tlb_mm(hal::Hal& h, mm_struct* mm) { flush_tlb_mm_range(h, mm, 0, kFlushAll, PAGE_SHIFT, false); }
+  void flush_tlb_page(hal::Hal& h, mm_struct* mm, uint64_t va) { flush_tlb_mm_range(h, mm, va, va + PAGE_SIZE, PAGE_SHIFT, false); }
   // 4 KiB entries, as the foundation named it.
   void flush_range(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, bool freed_tables) {
-    flush_tlb_mm_range(h, mm, start, end, 12, freed_tables);
+    flush_tlb_mm_range(h, mm, start, end, PAGE_SHIFT, freed_tables);
   }
   // Kernel mappings (vmalloc) of [start, end) changed: INVLPG here (global
   // entries included) and on every other online CPU, waiting for them.

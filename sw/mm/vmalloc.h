@@ -60,18 +60,23 @@ struct VmallocStats {
 class Vmalloc {
  public:
   void init(MmContext* ctx);
-  // Boot, with the kernel's root table: the upper-level tables of the
-  // vmalloc range, and the caches.
+  // Boot, with the kernel's root table: the upper-level tables of the vmalloc
+  // range, and the caches. Returns false (after logging) when out of memory.
   bool boot(hal::Hal& h, uint64_t kernel_root);
 
-  // The kernel virtual address of `size` bytes, 0 on failure.
+  // Returns the kernel virtual address of `size` bytes (zeroed with
+  // __GFP_ZERO; vzalloc), 0 on failure.
   uint64_t vmalloc(hal::Hal& h, uint64_t size, gfp_t gfp = GFP_KERNEL);
   uint64_t vzalloc(hal::Hal& h, uint64_t size) { return vmalloc(h, size, GFP_KERNEL | __GFP_ZERO); }
   void vfree(hal::Hal& h, uint64_t addr);
 
+  // Returns the area starting at addr, or nullptr.
   const vm_struct* find_vm_area(uint64_t addr) const;
-  // Through the kernel's page tables, as Linux's vmalloc_to_page.
+  // Returns the page mapped at addr through the kernel's page tables, as
+  // Linux's vmalloc_to_page, or nullptr.
   page* vmalloc_to_page(hal::Hal& h, uint64_t addr);
+  // Copy len bytes from / to vmalloc memory at addr. Return false when a page
+  // is unmapped or holds poison.
   bool vread(hal::Hal& h, uint64_t addr, void* buf, uint64_t len);
   bool vwrite(hal::Hal& h, uint64_t addr, const void* buf, uint64_t len);
 
@@ -83,6 +88,8 @@ class Vmalloc {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // Returns a free range of size bytes plus a guard page in the vmalloc
+  // range, or nullptr (Linux alloc_vmap_area).
   vmap_area* alloc_vmap_area(hal::Hal& h, uint64_t size);
   void unmap_area(hal::Hal& h, vm_struct* vm);
 

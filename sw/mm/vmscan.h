@@ -34,6 +34,8 @@ class Kswapd {
   void wakeup_kswapd(hal::Hal& h, zone* z, gfp_t gfp, unsigned order, unsigned highest_zoneidx);
   // balance_pgdat's firmware equivalent.
   void run(hal::Hal& h, pglist_data& pg);
+  // Returns true when a usable zone of the node up to highest_zoneidx meets
+  // its high watermark for order (or none is usable) (Linux pgdat_balanced).
   bool pgdat_balanced(const pglist_data& pg, unsigned order, unsigned highest_zoneidx) const;
   // The direct path's share of kswapd's work: Linux's direct reclaim would
   // reclaim up to the boosted watermarks; with nothing to reclaim the boost

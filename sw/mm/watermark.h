@@ -23,6 +23,7 @@
 
 namespace fw {
 
+// Returns the integer square root of x, rounded down (Linux int_sqrt).
 uint64_t int_sqrt(uint64_t x);
 
 class Watermark {
@@ -36,8 +37,8 @@ class Watermark {
   void setup_per_zone_lowmem_reserve();
   void calculate_totalreserve_pages();
 
-  // Managed pages usable by GFP_USER, less each zone's high watermark
-  // (Linux nr_free_buffer_pages).
+  // Returns the managed pages usable by GFP_USER, less each zone's high
+  // watermark (Linux nr_free_buffer_pages).
   uint64_t nr_free_buffer_pages() const;
   uint64_t min_free_kbytes() const { return min_free_kbytes_; }
   uint64_t totalreserve_pages() const { return totalreserve_pages_; }
@@ -45,22 +46,33 @@ class Watermark {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
   // The watermark checks. mark: a watermark in pages (boost included by the
-  // caller through wmark_pages()).
+  // caller through wmark_pages()). Returns true when z's free pages
+  // (free_pages, default NR_FREE_PAGES) less what alloc_flags may not use
+  // exceed mark (lowered for reserve rights) plus the lowmem reserve for
+  // highest_zoneidx, and, for order > 0, a free block of at least that
+  // order sits on a list the request may use (Linux __zone_watermark_ok).
   bool zone_watermark_ok(const zone* z, unsigned order, uint64_t mark, unsigned highest_zoneidx,
                          unsigned alloc_flags, int64_t free_pages) const;
   bool zone_watermark_ok(const zone* z, unsigned order, uint64_t mark, unsigned highest_zoneidx,
                          unsigned alloc_flags) const {
     return zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, z->vm_stat[NR_FREE_PAGES]);
   }
+  // zone_watermark_ok with an order-0 shortcut, letting __GFP_HIGH order-0
+  // requests ignore the boost at the min watermark. Returns as
+  // zone_watermark_ok (Linux zone_watermark_fast).
   bool zone_watermark_fast(const zone* z, unsigned order, uint64_t mark, unsigned highest_zoneidx,
                            unsigned alloc_flags, gfp_t gfp) const;
 
+  // Return a zone's watermarks in pages, boost included.
   static uint64_t wmark_pages(const zone* z, unsigned i) { return z->_watermark[i] + z->watermark_boost; }
   static uint64_t min_wmark_pages(const zone* z) { return wmark_pages(z, WMARK_MIN); }
   static uint64_t low_wmark_pages(const zone* z) { return wmark_pages(z, WMARK_LOW); }
   static uint64_t high_wmark_pages(const zone* z) { return wmark_pages(z, WMARK_HIGH); }
 
  private:
+  // Returns the free pages of z a request with alloc_flags may not count:
+  // the order's own tail, free high-atomic pages without reserve rights,
+  // free CMA pages without ALLOC_CMA (Linux __zone_watermark_unusable_free).
   int64_t unusable_free(const zone* z, unsigned order, unsigned alloc_flags) const;
 
   MmContext* ctx_ = nullptr;

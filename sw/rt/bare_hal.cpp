@@ -5,7 +5,7 @@
 
 namespace rt {
 
-alignas(4096) uint8_t BareHal::memory_[BareHal::kMemBytes];
+alignas(x86::PAGE_SIZE) uint8_t BareHal::memory_[BareHal::kMemBytes];
 
 void* BareHal::direct_map(hal::paddr_t pa, uint64_t len) { return in_range(pa, len) ? memory_ + pa : nullptr; }
 

@@ -47,7 +47,7 @@ class BareHal final : public hal::Hal {
  private:
   bool in_range(uint64_t pa, uint64_t len) const { return pa <= kMemBytes && len <= kMemBytes - pa; }
 
-  alignas(4096) static uint8_t memory_[kMemBytes];
+  alignas(x86::PAGE_SIZE) static uint8_t memory_[kMemBytes];
   uint64_t cr3_ = 0;
   hal::PagingControl ctl_{};
   uint64_t now_ = 0;

@@ -129,20 +129,20 @@ int fw_main() {
   check(sys(hal::Sys::getpid) == pid, "getpid");
 
   const uint64_t pages = 16;
-  const int64_t addr = sys(hal::Sys::mmap, 0, pages * 4096, fw::PROT_READ | fw::PROT_WRITE,
+  const int64_t addr = sys(hal::Sys::mmap, 0, pages * fw::PAGE_SIZE, fw::PROT_READ | fw::PROT_WRITE,
                            fw::MAP_PRIVATE | fw::MAP_ANONYMOUS, static_cast<uint64_t>(-1), 0);
-  check(addr == static_cast<int64_t>(0x7ffff7fff000ull - pages * 4096), "mmap address", static_cast<uint64_t>(addr));
+  check(addr == static_cast<int64_t>(0x7ffff7fff000ull - pages * fw::PAGE_SIZE), "mmap address", static_cast<uint64_t>(addr));
 
   // Write a pattern through the translations, read it back.
   for (uint64_t i = 0; i < pages; ++i) {
-    const uint64_t va = static_cast<uint64_t>(addr) + i * 4096 + 8;
+    const uint64_t va = static_cast<uint64_t>(addr) + i * fw::PAGE_SIZE + 8;
     const uint64_t pa = user_access(va, true);
     check(pa != ~0ull, "write access", va);
     const uint64_t v = 0x5a5a000000000000ull | i;
     fw::mem_copy(g_hal.mem(pa), &v, 8);
   }
   for (uint64_t i = 0; i < pages; ++i) {
-    const uint64_t va = static_cast<uint64_t>(addr) + i * 4096 + 8;
+    const uint64_t va = static_cast<uint64_t>(addr) + i * fw::PAGE_SIZE + 8;
     const uint64_t pa = user_access(va, false);
     uint64_t v;
     fw::mem_copy(&v, g_hal.mem(pa), 8);
@@ -151,7 +151,7 @@ int fw_main() {
   check(g_kernel.vmstat().event[fw::PGFAULT] == pages, "one fault per page", g_kernel.vmstat().event[fw::PGFAULT]);
   check(boot_free - g_kernel.nr_free_pages() >= pages, "pages allocated");
 
-  check(sys(hal::Sys::munmap, static_cast<uint64_t>(addr), pages * 4096) == 0, "munmap");
+  check(sys(hal::Sys::munmap, static_cast<uint64_t>(addr), pages * fw::PAGE_SIZE) == 0, "munmap");
   uint32_t ec = 0;
   check(walk(static_cast<uint64_t>(addr), false, &ec) == ~0ull, "unmapped page still translates");
   check(sys(hal::Sys::brk) == -ENOSYS, "brk is ENOSYS");

@@ -8,11 +8,12 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "sw/hal/x86.h"
+
 namespace hosthal {
 
 namespace {
 constexpr uint64_t kLine = 64;
-constexpr uint64_t kPage = 4096;
 constexpr uint64_t MiB = 1ull << 20;
 constexpr uint64_t GiB = 1ull << 30;
 }  // namespace
@@ -91,7 +92,7 @@ HostMachine::HostMachine(const hal::BootInfo& bi) : bi_(bi) {
     ranges_.emplace_back(e.addr, e.addr + e.size);
     size_ = std::max(size_, e.addr + e.size);
   }
-  size_ = (size_ + kPage - 1) & ~(kPage - 1);
+  size_ = (size_ + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1);
   if (size_) {
     void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("host HAL: cannot reserve simulated memory");
@@ -126,8 +127,8 @@ bool HostMachine::poisoned(hal::paddr_t pa, uint64_t len) const {
 
 bool HostMachine::page_poisoned(hal::paddr_t pa, uint64_t len) const {
   if (poison_lines_.empty() || len == 0) return false;
-  const uint64_t start = pa & ~(kPage - 1);
-  const uint64_t end = (pa + len + kPage - 1) & ~(kPage - 1);
+  const uint64_t start = pa & ~(x86::PAGE_SIZE - 1);
+  const uint64_t end = (pa + len + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1);
   auto it = poison_lines_.lower_bound(start);
   return it != poison_lines_.end() && *it < end;
 }

@@ -100,9 +100,9 @@ TEST(fw_kernel, nodes_and_zones_follow_the_memory_map) {
   for (unsigned i = 0; i < bi.nr_e820; ++i) {
     const hal::E820Entry& e = bi.e820[i];
     if (e.type != hal::E820Type::usable) continue;
-    for (uint64_t pfn = (e.addr + kPage - 1) / kPage; pfn < (e.addr + e.size) / kPage; ++pfn) {
+    for (uint64_t pfn = (e.addr + PAGE_SIZE - 1) / PAGE_SIZE; pfn < (e.addr + e.size) / PAGE_SIZE; ++pfn) {
       if (pfn == 0) continue;  // never RAM (Linux's trim_bios_range)
-      const unsigned node = pfn * kPage < bi.node_end[0] ? 0 : 1;
+      const unsigned node = pfn * PAGE_SIZE < bi.node_end[0] ? 0 : 1;
       const unsigned z = pfn < fw::MAX_DMA_PFN ? fw::ZONE_DMA : pfn < fw::MAX_DMA32_PFN ? fw::ZONE_DMA32 : fw::ZONE_NORMAL;
       ++want[node][z];
     }
@@ -195,7 +195,7 @@ std::string scripted_run() {
   for (unsigned c = 0; c < 2; ++c) {
     r.start_process(c);
     const uint64_t a = static_cast<uint64_t>(r.mmap(c, 0, 4 * MiB));
-    for (uint64_t off = 0; off < 4 * MiB; off += 3 * kPage) r.access(c, a + off);
+    for (uint64_t off = 0; off < 4 * MiB; off += 3 * PAGE_SIZE) r.access(c, a + off);
     r.munmap(c, a + MiB, MiB);
   }
   r.sys(1, hal::Sys::exit, 0);
@@ -323,17 +323,17 @@ TEST(fw_kernel, exit_returns_every_page) {
     const unsigned c = round % 2;
     const int pid = r.k->schedule(r.cpu(c)).pid;
     ASSERT_GT(pid, 0);
-    const uint64_t sizes[] = {kPage, 3 * MiB, 17 * kPage, MiB};
+    const uint64_t sizes[] = {PAGE_SIZE, 3 * MiB, 17 * PAGE_SIZE, MiB};
     std::vector<uint64_t> maps;
     for (uint64_t sz : sizes) {
       const int64_t a = r.mmap(c, 0, sz);
       ASSERT_GT(a, 0);
       maps.push_back(static_cast<uint64_t>(a));
-      for (uint64_t off = 0; off < sz; off += 2 * kPage) ASSERT_NE(r.access(c, static_cast<uint64_t>(a) + off), ~0ull);
+      for (uint64_t off = 0; off < sz; off += 2 * PAGE_SIZE) ASSERT_NE(r.access(c, static_cast<uint64_t>(a) + off), ~0ull);
     }
     ASSERT_EQ(r.munmap(c, maps[1] + MiB, MiB), 0);
     // A fixed mapping far away (new upper-level tables).
-    ASSERT_GT(r.mmap(c, 0x500000000000ull, kPage, fw::PROT_READ | fw::PROT_WRITE,
+    ASSERT_GT(r.mmap(c, 0x500000000000ull, PAGE_SIZE, fw::PROT_READ | fw::PROT_WRITE,
                      fw::MAP_PRIVATE | fw::MAP_ANONYMOUS | fw::MAP_FIXED),
               0);
     ASSERT_NE(r.access(c, 0x500000000000ull), ~0ull);
@@ -365,7 +365,7 @@ TEST(fw_kernel, several_kernels_in_one_process) {
   const uint64_t xb = static_cast<uint64_t>(b.mmap(1, 0, 2 * MiB));
   EXPECT_EQ(xa, 0x7ffff7fff000ull - MiB);  // both place as if alone
   EXPECT_EQ(xb, (0x7ffff7fff000ull - 2 * MiB) & ~(2 * MiB - 1));  // 2 MiB multiples: THP-aligned
-  for (uint64_t off = 0; off < 2 * MiB; off += kPage) {
+  for (uint64_t off = 0; off < 2 * MiB; off += PAGE_SIZE) {
     if (off < MiB) {
       ASSERT_NE(a.access(0, xa + off), ~0ull);
     }
@@ -386,7 +386,7 @@ TEST(fw_kernel, firmware_work_is_charged) {
   Rig r(spec_mb(64));
   r.start_process();
   const uint64_t t0 = r.cpu().charged_ns();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
   r.access(0, a);
   const fw::Params p;
   // At least the syscall, fault entry/exit, a zeroed page, an allocation and a PTE write.

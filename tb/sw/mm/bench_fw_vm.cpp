@@ -35,7 +35,7 @@ void fault_loop(benchmark::State& st, Rig& r, uint64_t step) {
 
 void BM_fault_4k(benchmark::State& st) {
   Rig r(spec_mb(512));
-  fault_loop(st, r, kPage);
+  fault_loop(st, r, PAGE_SIZE);
 }
 BENCHMARK(BM_fault_4k);
 
@@ -51,7 +51,7 @@ void BM_fork_1024_pages_and_exit(benchmark::State& st) {
   Rig r(spec_mb(256, 2));
   r.start_process(0);
   const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * MiB));
-  for (uint64_t off = 0; off < 4 * MiB; off += kPage) r.access(0, a + off);
+  for (uint64_t off = 0; off < 4 * MiB; off += PAGE_SIZE) r.access(0, a + off);
   for (auto _ : st) {
     const int child = static_cast<int>(r.fork(0, 1));
     r.k->schedule(r.cpu(1));
@@ -71,9 +71,9 @@ void BM_munmap_shootdown_4cpus(benchmark::State& st) {
   }
   const uint64_t a = 0x10000000;
   for (auto _ : st) {
-    r.mmap(0, a, kPage, RW, PA | fw::MAP_FIXED);
+    r.mmap(0, a, PAGE_SIZE, RW, PA | fw::MAP_FIXED);
     r.access(0, a);
-    r.munmap(0, a, kPage);
+    r.munmap(0, a, PAGE_SIZE);
   }
   st.counters["ipis_per_op"] = benchmark::Counter(static_cast<double>(r.k->tlb().stats().shootdown_ipis),
                                                   benchmark::Counter::kAvgIterations);

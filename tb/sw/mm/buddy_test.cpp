@@ -344,11 +344,11 @@ TEST(fw_buddy, zeroing_really_zeroes) {
   fw::PageAlloc& pa = r.k->page_alloc();
   page* p = pa.alloc_pages(r.cpu(), fw::GFP_KERNEL, 2);
   const uint64_t phys = r.k->nodes().page_to_phys(p);
-  std::memset(r.m->raw(phys, 4 * kPage), 0xab, 4 * kPage);
+  std::memset(r.m->raw(phys, 4 * PAGE_SIZE), 0xab, 4 * PAGE_SIZE);
   pa.free_pages(r.cpu(), p, 2);
   page* q = pa.alloc_pages(r.cpu(), fw::GFP_KERNEL | fw::__GFP_ZERO, 2);
   ASSERT_EQ(q, p);  // LIFO per-CPU list: the same block comes back
-  for (uint64_t i = 0; i < 4 * kPage; i += 8) ASSERT_EQ(r.read64(phys + i), 0u) << i;
+  for (uint64_t i = 0; i < 4 * PAGE_SIZE; i += 8) ASSERT_EQ(r.read64(phys + i), 0u) << i;
   pa.free_pages(r.cpu(), q, 2);
 }
 

@@ -69,11 +69,11 @@ TEST(fw_cma, cma_alloc_migrates_the_borrowers_out) {
   const uint64_t len = 100 * MiB;
   const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, len));
   uint64_t in_cma = 0;
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const uint64_t pa = r.access(0, a + off);
     ASSERT_NE(pa, ~0ull);
     r.write64(pa, (a + off) * 3);
-    in_cma += cma.contains(pa / kPage);
+    in_cma += cma.contains(pa / PAGE_SIZE);
   }
   EXPECT_GT(in_cma, 1000u) << "the process borrowed the CMA area";
   r.m->clear_tlb_ops();
@@ -84,10 +84,10 @@ TEST(fw_cma, cma_alloc_migrates_the_borrowers_out) {
   EXPECT_GE(r.k->migrate().stats().succeeded, in_cma);
   EXPECT_EQ(r.k->vmstat().event[fw::CMA_ALLOC_SUCCESS], 1u);
   // Every page of the process is still there, none in the area.
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const Walk w = r.walk(0, a + off);
     ASSERT_EQ(w.status, Walk::ok);
-    ASSERT_FALSE(cma.contains(w.pa / kPage));
+    ASSERT_FALSE(cma.contains(w.pa / PAGE_SIZE));
     ASSERT_EQ(r.read64(w.pa), (a + off) * 3);
   }
   // The moved translations were invalidated through the HAL.
@@ -124,21 +124,21 @@ TEST(fw_cma, aligned_partial_allocations_and_busy_pages) {
   const uint64_t len = 100 * MiB;
   const uint64_t va = static_cast<uint64_t>(r.mmap(1, 0, len));
   uint64_t in_cma = 0;
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const uint64_t pa = r.access(1, va + off);
     ASSERT_NE(pa, ~0ull);
     r.write64(pa, va + off);
-    in_cma += cma.contains(pa / kPage);
+    in_cma += cma.contains(pa / PAGE_SIZE);
   }
   ASSERT_GT(in_cma, 0u) << "the process borrowed the CMA area";
   page* c = cma.cma_alloc(r.cpu(0), cma.count(), 0);
   ASSERT_NE(c, nullptr) << r.console();
   EXPECT_GE(r.k->migrate().stats().succeeded, in_cma);
   EXPECT_GE(r.k->tlb().stats().ipis_received, 1u) << "CPU 1 flushed the moved pages";
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const Walk w = r.walk(1, va + off);
     ASSERT_EQ(w.status, Walk::ok);
-    ASSERT_FALSE(cma.contains(w.pa / kPage));
+    ASSERT_FALSE(cma.contains(w.pa / PAGE_SIZE));
     ASSERT_EQ(r.read64(w.pa), va + off);
   }
   EXPECT_TRUE(cma.cma_release(r.cpu(), c, cma.count()));

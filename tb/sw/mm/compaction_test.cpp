@@ -19,20 +19,20 @@ namespace {
 
 // Writes a value per page of [a, a+len) through the translations.
 void fill(Rig& r, unsigned c, uint64_t a, uint64_t len, uint64_t salt) {
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const uint64_t pa = r.access(c, a + off, x86::Access::write);
     ASSERT_NE(pa, ~0ull);
     r.write64(pa, (a + off) ^ salt);
-    r.write64((pa & ~(kPage - 1)) + kPage - 8, ~((a + off) ^ salt));
+    r.write64((pa & ~(PAGE_SIZE - 1)) + PAGE_SIZE - 8, ~((a + off) ^ salt));
   }
 }
 // Reads it back through the translations (no faults expected).
 void verify(Rig& r, unsigned c, uint64_t a, uint64_t len, uint64_t salt) {
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const Walk w = r.walk(c, a + off, x86::Access::read, true);
     ASSERT_EQ(w.status, Walk::ok) << std::hex << a + off;
     ASSERT_EQ(r.read64(w.pa), (a + off) ^ salt) << std::hex << a + off;
-    ASSERT_EQ(r.read64((w.pa & ~(kPage - 1)) + kPage - 8), ~((a + off) ^ salt));
+    ASSERT_EQ(r.read64((w.pa & ~(PAGE_SIZE - 1)) + PAGE_SIZE - 8), ~((a + off) ^ salt));
   }
 }
 uint64_t pa_of(Rig& r, int pid, uint64_t va) {
@@ -55,9 +55,9 @@ int migrate_one(Rig& r, page* p) {
 TEST(fw_migrate, contents_move_and_the_pte_and_tlb_follow) {
   Rig r(spec_mb(128));
   const int pid = r.start_process();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * kPage));
-  fill(r, 0, a, 64 * kPage, 0x1234);
-  const uint64_t va = a + 7 * kPage;
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * PAGE_SIZE));
+  fill(r, 0, a, 64 * PAGE_SIZE, 0x1234);
+  const uint64_t va = a + 7 * PAGE_SIZE;
   const uint64_t old_pa = pa_of(r, pid, va);
   page* p = r.k->nodes().phys_to_page(old_pa);
   EXPECT_TRUE(fw::PageLRU(p));
@@ -66,7 +66,7 @@ TEST(fw_migrate, contents_move_and_the_pte_and_tlb_follow) {
   ASSERT_EQ(migrate_one(r, p), 0);
   const uint64_t new_pa = pa_of(r, pid, va);
   EXPECT_NE(new_pa, old_pa);
-  verify(r, 0, a, 64 * kPage, 0x1234);
+  verify(r, 0, a, 64 * PAGE_SIZE, 0x1234);
   // The old translation was invalidated on this CPU (the mm is loaded here).
   bool flushed = false;
   for (const auto& op : r.m->tlb_ops()) flushed |= op.kind == hosthal::TlbOp::Kind::invlpg && op.va == va;
@@ -82,13 +82,13 @@ TEST(fw_migrate, contents_move_and_the_pte_and_tlb_follow) {
   EXPECT_EQ(r.k->vmstat().node_total(fw::NR_ISOLATED_ANON), 0);
   // Writes keep working at the new place.
   const uint64_t wpa = r.access(0, va, x86::Access::write);
-  EXPECT_EQ(wpa & ~(kPage - 1), new_pa);
+  EXPECT_EQ(wpa & ~(PAGE_SIZE - 1), new_pa);
   r.sys(0, hal::Sys::exit, 0);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
   EXPECT_EQ(r.k->rmap().stats().anon_vmas, 0u);
 }
 
-// What fork (issue 6) will do for one range: the child gets a VMA over the
+// What fork does for one range (by hand): the child gets a VMA over the
 // same addresses that joins the parent's anon_vma, and read-only PTEs to
 // the same pages.
 void share_anon_range(Rig& r, fw::mm_struct* parent, fw::mm_struct* child, uint64_t a, uint64_t len) {
@@ -100,7 +100,7 @@ void share_anon_range(Rig& r, fw::mm_struct* parent, fw::mm_struct* child, uint6
   fw::vm_area_struct* pv = k.mmap().find_vma(parent, a);
   fw::vm_area_struct* cv = k.mmap().find_vma(child, a);
   ASSERT_EQ(k.rmap().anon_vma_fork(h, cv, pv), 0);
-  for (uint64_t va = a; va < a + len; va += kPage) {
+  for (uint64_t va = a; va < a + len; va += PAGE_SIZE) {
     fw::PteLookup l;
     ASSERT_TRUE(k.pgtable().lookup(h, parent->pgd, va, &l));
     const uint64_t pte = l.entry & ~x86::PTE_RW;
@@ -116,19 +116,19 @@ void share_anon_range(Rig& r, fw::mm_struct* parent, fw::mm_struct* child, uint6
 }
 
 TEST(fw_migrate, every_mapping_of_a_shared_page_is_updated) {
-  // Two address spaces map the same anonymous page, as fork (issue 6)
-  // will leave them: the child's VMA joins the parent's anon_vma.
+  // Two address spaces map the same anonymous page, as fork
+  // leaves them: the child's VMA joins the parent's anon_vma.
   Rig r(spec_mb(128));
   const int a_pid = r.start_process(0, "parent");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage));
-  fill(r, 0, a, 4 * kPage, 0xabc);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
+  fill(r, 0, a, 4 * PAGE_SIZE, 0xabc);
   const int b_pid = r.k->spawn(r.cpu(), "child", 0, nullptr);
   fw::mm_struct* amm = r.k->mm_of(a_pid);
   fw::mm_struct* bmm = r.k->mm_of(b_pid);
   // The child's VMA: same range, forked reverse map, PTEs copied read-only.
-  share_anon_range(r, amm, bmm, a, 4 * kPage);
+  share_anon_range(r, amm, bmm, a, 4 * PAGE_SIZE);
   if (HasFatalFailure()) return;
-  const uint64_t va = a + 2 * kPage;
+  const uint64_t va = a + 2 * PAGE_SIZE;
   const uint64_t old_pa = pa_of(r, a_pid, va);
   EXPECT_EQ(pa_of(r, b_pid, va), old_pa);
   page* p = r.k->nodes().phys_to_page(old_pa);
@@ -156,8 +156,8 @@ TEST(fw_migrate, a_page_in_use_on_another_cpu_moves_after_a_shootdown) {
   Rig r(spec_mb(128, 2));
   r.m->enable_tlb_model(true);
   const int pid = r.start_process(1, "busy");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(1, 0, kPage));
-  fill(r, 1, a, kPage, 7);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(1, 0, PAGE_SIZE));
+  fill(r, 1, a, PAGE_SIZE, 7);
   ASSERT_NE(r.cpu(1).tlb_lookup(a), nullptr) << "CPU 1 caches the translation";
   page* p = r.k->nodes().phys_to_page(pa_of(r, pid, a));
   // CPU 0 migrates it while CPU 1 runs the process: CPU 1 takes the
@@ -167,7 +167,7 @@ TEST(fw_migrate, a_page_in_use_on_another_cpu_moves_after_a_shootdown) {
   EXPECT_EQ(r.cpu(1).tlb_lookup(a), nullptr) << "no stale translation left on CPU 1";
   EXPECT_GE(r.k->tlb().stats().ipis_received, 1u);
   EXPECT_EQ(r.k->tlb().stats().timeouts, 0u);
-  verify(r, 1, a, kPage, 7);
+  verify(r, 1, a, PAGE_SIZE, 7);
   EXPECT_EQ(r.read64(r.access(1, a, x86::Access::read)), a ^ 7);
   // An idle CPU keeps the address space lazily: no IPI, it flushes when it
   // next uses the address space.
@@ -180,14 +180,14 @@ TEST(fw_migrate, a_page_in_use_on_another_cpu_moves_after_a_shootdown) {
   const uint64_t stale = r.k->tlb().stats().stale_reload;
   EXPECT_EQ(r.k->schedule(r.cpu(1)).pid, pid);
   EXPECT_EQ(r.k->tlb().stats().stale_reload, stale + 1);
-  verify(r, 1, a, kPage, 7);
+  verify(r, 1, a, PAGE_SIZE, 7);
 }
 
 TEST(fw_migrate, a_fault_on_a_migration_entry_waits_and_retries) {
   Rig r(spec_mb(64));
   const int pid = r.start_process();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, kPage));
-  fill(r, 0, a, kPage, 1);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
+  fill(r, 0, a, PAGE_SIZE, 1);
   fw::PteLookup l;
   ASSERT_TRUE(r.k->translate(r.cpu(), pid, a, &l));
   const uint64_t pte = l.entry;
@@ -197,7 +197,7 @@ TEST(fw_migrate, a_fault_on_a_migration_entry_waits_and_retries) {
   EXPECT_EQ(r.k->vmstat().event[fw::PGFAULT_MIGRATION_WAIT], 1u);
   EXPECT_EQ(r.read64(l.entry_pa), (pte & ~x86::PTE_P) | fw::SWP_MIGRATION_MARK) << "the entry is left alone";
   r.write64(l.entry_pa, pte);  // migration done
-  verify(r, 0, a, kPage, 1);
+  verify(r, 0, a, PAGE_SIZE, 1);
 }
 
 TEST(fw_isolation, unmovable_pages_refuse_isolation_and_free_pages_leave_the_count) {
@@ -253,12 +253,12 @@ Fragmented fragment(Rig& r, double fill) {
   Fragmented f;
   f.pid = r.start_process(0, "frag");
   f.chunk = MiB;
-  const uint64_t target = static_cast<uint64_t>(static_cast<double>(r.k->nodes().total_free_pages()) * fill) * kPage;
+  const uint64_t target = static_cast<uint64_t>(static_cast<double>(r.k->nodes().total_free_pages()) * fill) * PAGE_SIZE;
   std::vector<uint64_t> chunks;
   for (uint64_t done = 0; done < target; done += f.chunk) {
     const int64_t a = r.mmap(0, 0, f.chunk);
     EXPECT_GT(a, 0);
-    for (uint64_t off = 0; off < f.chunk; off += kPage) {
+    for (uint64_t off = 0; off < f.chunk; off += PAGE_SIZE) {
       const uint64_t pa = r.access(0, static_cast<uint64_t>(a) + off);
       if (pa == ~0ull) return f;
       r.write64(pa, static_cast<uint64_t>(a) + off);
@@ -277,7 +277,7 @@ Fragmented fragment(Rig& r, double fill) {
 
 void verify_fragmented(Rig& r, const Fragmented& f) {
   for (uint64_t a : f.kept)
-    for (uint64_t off = 0; off < f.chunk; off += kPage) {
+    for (uint64_t off = 0; off < f.chunk; off += PAGE_SIZE) {
       const Walk w = r.walk(0, a + off, x86::Access::read, true);
       ASSERT_EQ(w.status, Walk::ok);
       ASSERT_EQ(r.read64(w.pa), a + off);
@@ -333,18 +333,18 @@ TEST(fw_compaction, direct_compaction_serves_high_order_requests_by_order) {
 TEST(fw_compaction, async_compaction_takes_targets_from_the_free_lists) {
   Rig r(spec_mb(256));
   const int pid = r.start_process(0, "filler");
-  const uint64_t len = (r.k->nr_free_pages() * kPage * 9 / 10) & ~(2 * MiB - 1);
+  const uint64_t len = (r.k->nr_free_pages() * PAGE_SIZE * 9 / 10) & ~(2 * MiB - 1);
   const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, len));
   ASSERT_EQ(r.madvise(0, a, len, uapi::kMadvNohugepage), 0);
   fill(r, 0, a, len, 0x5a);
   std::vector<uint64_t> kept;
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     if ((pa_of(r, pid, a + off) >> 12) & 1)
-      ASSERT_EQ(r.madvise(0, a + off, kPage, uapi::kMadvDontneed), 0);
+      ASSERT_EQ(r.madvise(0, a + off, PAGE_SIZE, uapi::kMadvDontneed), 0);
     else
       kept.push_back(a + off);
   }
-  ASSERT_GT(kept.size() * 4, len / kPage) << "the fill should alternate parities";
+  ASSERT_GT(kept.size() * 4, len / PAGE_SIZE) << "the fill should alternate parities";
   r.k->pcp().drain_all_pages(r.cpu(), nullptr);
   // The free blocks bigger than a page (the rest of memory), taken without
   // compaction.
@@ -357,7 +357,7 @@ TEST(fw_compaction, async_compaction_takes_targets_from_the_free_lists) {
   page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_TRANSHUGE, 9);
   ASSERT_NE(p, nullptr) << "async compaction found no migration targets";
   EXPECT_EQ(r.k->vmstat().event[fw::COMPACTSUCCESS], success + 1);
-  for (uint64_t v : kept) verify(r, 0, v, kPage, 0x5a);
+  for (uint64_t v : kept) verify(r, 0, v, PAGE_SIZE, 0x5a);
   r.k->page_alloc().free_pages(r.cpu(), p, 9);
   for (auto [q, o] : held) r.k->page_alloc().free_pages(r.cpu(), q, o);
   full_check(*r.k, {});

@@ -20,7 +20,7 @@ TEST(fw_fault, demand_paging_64mib_takes_exactly_16384_faults) {
   const uint64_t faults0 = r.k->vmstat().event[fw::PGFAULT];
   // Write a pattern over all of it, one word per 8 bytes of the first line
   // of each page, through the translations.
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const uint64_t pa = r.access(0, a + off, x86::Access::write);
     ASSERT_NE(pa, ~0ull);
     r.write64(pa, (a + off) ^ 0x5555aaaa5555aaaaull);
@@ -29,7 +29,7 @@ TEST(fw_fault, demand_paging_64mib_takes_exactly_16384_faults) {
   EXPECT_EQ(r.k->memory().stats().anon, 16384u);
   EXPECT_GE(free0 - r.k->nr_free_pages(), 16384u);
   // Reading it back takes no fault and finds the pattern.
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const uint64_t pa = r.access(0, a + off, x86::Access::read);
     ASSERT_EQ(r.read64(pa), (a + off) ^ 0x5555aaaa5555aaaaull);
   }
@@ -44,17 +44,17 @@ TEST(fw_fault, demand_paging_64mib_takes_exactly_16384_faults) {
 TEST(fw_fault, fresh_pages_are_zero_and_ptes_follow_linux) {
   Rig r(spec_mb(64));
   r.start_process();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
   // Dirty pages, free them, map again: the new pages read as zero.
   for (int i = 0; i < 4; ++i) {
-    const uint64_t pa = r.access(0, a + i * kPage);
-    std::memset(r.m->raw(pa & ~(kPage - 1), kPage), 0xee, kPage);
+    const uint64_t pa = r.access(0, a + i * PAGE_SIZE);
+    std::memset(r.m->raw(pa & ~(PAGE_SIZE - 1), PAGE_SIZE), 0xee, PAGE_SIZE);
   }
-  ASSERT_EQ(r.munmap(0, a, 4 * kPage), 0);
-  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage));
+  ASSERT_EQ(r.munmap(0, a, 4 * PAGE_SIZE), 0);
+  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
   for (int i = 0; i < 4; ++i) {
-    const uint64_t pa = r.access(0, b + i * kPage, x86::Access::read) & ~(kPage - 1);
-    for (uint64_t o = 0; o < kPage; o += 8) ASSERT_EQ(r.read64(pa + o), 0u);
+    const uint64_t pa = r.access(0, b + i * PAGE_SIZE, x86::Access::read) & ~(PAGE_SIZE - 1);
+    for (uint64_t o = 0; o < PAGE_SIZE; o += 8) ASSERT_EQ(r.read64(pa + o), 0u);
   }
   // A read fault on untouched private memory maps the shared zero page,
   // read-only (Linux's do_anonymous_page); user, NX, accessed.
@@ -70,19 +70,19 @@ TEST(fw_fault, fresh_pages_are_zero_and_ptes_follow_linux) {
   const uint64_t wpa = r.access(0, b, x86::Access::write);
   ASSERT_TRUE(r.k->translate(r.cpu(), r.k->current_pid(0), b, &l));
   EXPECT_NE((l.entry & x86::phys_mask(46)) >> 12, r.k->memory().zero_pfn());
-  EXPECT_EQ(wpa & ~(kPage - 1), l.entry & x86::phys_mask(46));
+  EXPECT_EQ(wpa & ~(PAGE_SIZE - 1), l.entry & x86::phys_mask(46));
   EXPECT_TRUE(l.entry & x86::PTE_RW);
   EXPECT_TRUE(l.entry & x86::PTE_D);
-  EXPECT_EQ(r.read64(wpa & ~(kPage - 1)), 0u);
+  EXPECT_EQ(r.read64(wpa & ~(PAGE_SIZE - 1)), 0u);
   EXPECT_EQ(r.k->memory().stats().cow, 1u);
   // Read-only mapping: present, not writable, not dirty.
-  const uint64_t c = static_cast<uint64_t>(r.mmap(0, 0, kPage, PROT_READ));
+  const uint64_t c = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE, PROT_READ));
   ASSERT_NE(r.access(0, c, x86::Access::read), ~0ull);
   ASSERT_TRUE(r.k->translate(r.cpu(), r.k->current_pid(0), c, &l));
   EXPECT_FALSE(l.entry & x86::PTE_RW);
   EXPECT_FALSE(l.entry & x86::PTE_D);
   // Executable mapping: no NX; a fetch works.
-  const uint64_t x = static_cast<uint64_t>(r.mmap(0, 0, kPage, PROT_READ | PROT_EXEC));
+  const uint64_t x = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE, PROT_READ | PROT_EXEC));
   ASSERT_NE(r.access(0, x, x86::Access::fetch), ~0ull);
   ASSERT_TRUE(r.k->translate(r.cpu(), r.k->current_pid(0), x, &l));
   EXPECT_FALSE(l.entry & x86::PTE_NX);
@@ -106,8 +106,8 @@ TEST_P(fw_fault_segv, kills_with_one_line_and_returns_every_page) {
   Rig r(spec_mb(64));
   const uint64_t boot_free = r.k->nr_free_pages();
   const int pid = r.start_process(0, "victim");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage, c.prot));
-  ASSERT_NE(r.access(0, static_cast<uint64_t>(r.mmap(0, 0, kPage)), x86::Access::write), ~0ull);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE, c.prot));
+  ASSERT_NE(r.access(0, static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE)), x86::Access::write), ~0ull);
   const uint64_t va = c.offset == INT64_MIN ? 0x4000000 : a + static_cast<uint64_t>(c.offset);
   r.m->clear_console();
   EXPECT_EQ(r.access(0, va, c.access), ~0ull) << "the access should have killed the task";
@@ -138,7 +138,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(fw_fault, write_after_read_on_present_read_only_page_is_segv) {
   Rig r(spec_mb(64));
   r.start_process();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, kPage, PROT_READ));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE, PROT_READ));
   ASSERT_NE(r.access(0, a, x86::Access::read), ~0ull);
   const uint64_t faults = r.k->vmstat().event[fw::PGFAULT];
   EXPECT_EQ(r.access(0, a, x86::Access::write), ~0ull);
@@ -158,7 +158,7 @@ TEST(fw_fault, kernel_addresses_and_bad_entries_kill) {
   EXPECT_EQ(r.k->task_stats().sigkill, 1u);
   // A supervisor-mode fault on a user address.
   r.start_process(0, "c");
-  const uint64_t m = static_cast<uint64_t>(r.mmap(0, 0, kPage));
+  const uint64_t m = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
   EXPECT_EQ(r.k->page_fault(r.cpu(), m, x86::PF_W), hal::TrapOutcome::task_killed);
   EXPECT_EQ(r.k->task_stats().sigkill, 2u);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
@@ -167,7 +167,7 @@ TEST(fw_fault, kernel_addresses_and_bad_entries_kill) {
 TEST(fw_fault, spurious_fault_is_retried_without_a_new_page) {
   Rig r(spec_mb(64));
   r.start_process();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
   ASSERT_NE(r.access(0, a), ~0ull);
   const uint64_t free = r.k->nr_free_pages();
   // As if a stale TLB entry faulted: the PTE already allows the access.
@@ -182,9 +182,9 @@ TEST(fw_fault, out_of_memory_kills_and_recovers) {
   const uint64_t boot_free = r.k->boot_free_pages();
   const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * MiB));
   uint64_t touched = 0;
-  for (uint64_t off = 0; off < 64 * MiB; off += kPage, ++touched)
+  for (uint64_t off = 0; off < 64 * MiB; off += PAGE_SIZE, ++touched)
     if (r.access(0, a + off) == ~0ull) break;
-  EXPECT_LT(touched, 64 * MiB / kPage);
+  EXPECT_LT(touched, 64 * MiB / PAGE_SIZE);
   EXPECT_GT(touched, boot_free / 2);
   EXPECT_NE(r.console().find("Out of memory: Killed process 1 (hog)"), std::string::npos) << r.console();
   EXPECT_EQ(r.k->task_stats().sigkill, 1u);
@@ -208,10 +208,10 @@ TEST(fw_fault, poisoned_free_page_is_never_mapped) {
   const uint64_t ppa = r.k->nodes().page_to_phys(p);
   r.k->page_alloc().free_pages(r.cpu(), p, 0);
   r.m->inject_poison(ppa + 512);
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
   const uint64_t pa = r.access(0, a);
   ASSERT_NE(pa, ~0ull);
-  EXPECT_NE(pa & ~(kPage - 1), ppa);
+  EXPECT_NE(pa & ~(PAGE_SIZE - 1), ppa);
   EXPECT_EQ(r.k->vmstat().node_total(fw::NR_HWPOISON), 1);
   EXPECT_NE(r.proc("meminfo").find("HardwareCorrupted:     4 kB"), std::string::npos) << r.proc("meminfo");
 }
@@ -220,9 +220,9 @@ TEST(fw_fault, machine_check_on_user_data_kills_with_sigbus_and_retires_the_page
   Rig r(spec_mb(64));
   const uint64_t boot_free = r.k->nr_free_pages();
   const int pid = r.start_process(0, "reader");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 2 * kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 2 * PAGE_SIZE));
   const uint64_t pa = r.access(0, a);
-  ASSERT_NE(r.access(0, a + kPage), ~0ull);
+  ASSERT_NE(r.access(0, a + PAGE_SIZE), ~0ull);
   r.m->inject_poison(pa);
   hal::MachineCheck mc{};
   mc.pa = pa;
@@ -249,13 +249,13 @@ TEST(fw_fault, machine_check_in_a_page_table_kills_and_teardown_survives) {
   Rig r(spec_mb(64));
   const uint64_t boot_free = r.k->nr_free_pages();
   const int pid = r.start_process(0, "walker");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 8 * kPage));
-  for (int i = 0; i < 8; ++i) ASSERT_NE(r.access(0, a + i * kPage), ~0ull);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 8 * PAGE_SIZE));
+  for (int i = 0; i < 8; ++i) ASSERT_NE(r.access(0, a + i * PAGE_SIZE), ~0ull);
   // Poison the page table (level 1) that maps the range, at the first PTE.
   std::vector<uint64_t> ptes;
   for (int i = 0; i < 8; ++i) {
     fw::PteLookup l;
-    ASSERT_TRUE(r.k->translate(r.cpu(), pid, a + i * kPage, &l));
+    ASSERT_TRUE(r.k->translate(r.cpu(), pid, a + i * PAGE_SIZE, &l));
     ptes.push_back(l.entry_pa);
   }
   const uint64_t pte_pa = ptes[0];
@@ -276,7 +276,7 @@ TEST(fw_fault, machine_check_in_a_page_table_kills_and_teardown_survives) {
   // Everything else came back, and the machine carries on.
   EXPECT_EQ(r.k->nr_free_pages(), boot_free - lost);
   r.start_process(0, "after");
-  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, kPage));
+  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
   EXPECT_NE(r.access(0, b), ~0ull);
 }
 

@@ -1,4 +1,4 @@
-// Processes and threads (issue 6): fork with copy-on-write (parent and
+// Processes and threads: fork with copy-on-write (parent and
 // child isolated both ways, a sole owner reusing its page, the zero page
 // copied on write, shared anonymous memory shared), threads sharing the
 // address space, exit of a thread, exit_group and fatal signals ending the
@@ -41,9 +41,9 @@ TEST(fw_fork, copy_on_write_isolates_parent_and_child_both_ways) {
   Rig r(spec_mb(128, 2));
   r.m->enable_tlb_model(true);
   const int parent = r.start_process(0, "parent");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 16 * kPage));
-  for (unsigned i = 0; i < 12; ++i) store(r, 0, a + i * kPage, 0x1000 + i);
-  for (unsigned i = 12; i < 16; ++i) EXPECT_EQ(load(r, 0, a + i * kPage), 0u);  // the zero page
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 16 * PAGE_SIZE));
+  for (unsigned i = 0; i < 12; ++i) store(r, 0, a + i * PAGE_SIZE, 0x1000 + i);
+  for (unsigned i = 12; i < 16; ++i) EXPECT_EQ(load(r, 0, a + i * PAGE_SIZE), 0u);  // the zero page
   mapping_check(*r.k, r.cpu());
 
   const int child = static_cast<int>(r.fork(0, 1, reinterpret_cast<void*>(0xc)));
@@ -52,8 +52,8 @@ TEST(fw_fork, copy_on_write_isolates_parent_and_child_both_ways) {
   EXPECT_NE(r.k->mm_of(child), r.k->mm_of(parent));
   // Shared, read-only in both, two mappings and two references per page.
   for (unsigned i = 0; i < 12; ++i) {
-    const uint64_t pa = pa_of(r, parent, a + i * kPage);
-    EXPECT_EQ(pa_of(r, child, a + i * kPage), pa);
+    const uint64_t pa = pa_of(r, parent, a + i * PAGE_SIZE);
+    EXPECT_EQ(pa_of(r, child, a + i * PAGE_SIZE), pa);
     fw::page* p = r.k->nodes().phys_to_page(pa);
     EXPECT_EQ(fw::page_mapcount(p), 2);
     EXPECT_EQ(p->_refcount, 2);
@@ -80,16 +80,16 @@ TEST(fw_fork, copy_on_write_isolates_parent_and_child_both_ways) {
   EXPECT_EQ(pa_of(r, parent, a), old0);
   EXPECT_EQ(r.k->vmstat().event[fw::PGREUSE], reuse + 1);
   // The parent writes page 1 while shared: copies; the child sees its old data.
-  store(r, 0, a + kPage, 0xa1);
-  EXPECT_EQ(load(r, 1, a + kPage), 0x1001u);
-  EXPECT_EQ(load(r, 0, a + kPage), 0xa1u);
+  store(r, 0, a + PAGE_SIZE, 0xa1);
+  EXPECT_EQ(load(r, 1, a + PAGE_SIZE), 0x1001u);
+  EXPECT_EQ(load(r, 0, a + PAGE_SIZE), 0xa1u);
   // Zero-page entries: each side's write gets a fresh page.
-  store(r, 1, a + 12 * kPage, 0xc12);
-  EXPECT_EQ(load(r, 0, a + 12 * kPage), 0u);
-  EXPECT_EQ(r.k->memory().is_zero_pfn(pa_of(r, parent, a + 12 * kPage) >> 12), true);
+  store(r, 1, a + 12 * PAGE_SIZE, 0xc12);
+  EXPECT_EQ(load(r, 0, a + 12 * PAGE_SIZE), 0u);
+  EXPECT_EQ(r.k->memory().is_zero_pfn(pa_of(r, parent, a + 12 * PAGE_SIZE) >> 12), true);
   for (unsigned i = 2; i < 12; ++i) {
-    EXPECT_EQ(load(r, 0, a + i * kPage), 0x1000u + i);
-    EXPECT_EQ(load(r, 1, a + i * kPage), 0x1000u + i);
+    EXPECT_EQ(load(r, 0, a + i * PAGE_SIZE), 0x1000u + i);
+    EXPECT_EQ(load(r, 1, a + i * PAGE_SIZE), 0x1000u + i);
   }
   mapping_check(*r.k, r.cpu());
   EXPECT_GE(r.k->memory().stats().cow, 3u);
@@ -99,7 +99,7 @@ TEST(fw_fork, copy_on_write_isolates_parent_and_child_both_ways) {
   ASSERT_FALSE(r.m->ended().empty());
   EXPECT_EQ(r.m->ended().back().pid, child);
   EXPECT_EQ(r.m->ended().back().exit_status, 3);
-  for (unsigned i = 2; i < 12; ++i) EXPECT_EQ(fw::page_mapcount(r.k->nodes().phys_to_page(pa_of(r, parent, a + i * kPage))), 1);
+  for (unsigned i = 2; i < 12; ++i) EXPECT_EQ(fw::page_mapcount(r.k->nodes().phys_to_page(pa_of(r, parent, a + i * PAGE_SIZE))), 1);
   mapping_check(*r.k, r.cpu());
   EXPECT_EQ(r.sys(0, hal::Sys::exit, 0), 0);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
@@ -112,8 +112,8 @@ TEST(fw_fork, copy_on_write_isolates_parent_and_child_both_ways) {
 TEST(fw_fork, shared_anonymous_memory_is_shared_and_survives_dontneed) {
   Rig r(spec_mb(128, 2));
   const int parent = r.start_process(0, "parent");
-  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
-  const uint64_t p = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage));
+  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
+  const uint64_t p = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
   store(r, 0, s, 111);
   store(r, 0, p, 222);
   const int child = static_cast<int>(r.fork(0, 1));
@@ -130,8 +130,8 @@ TEST(fw_fork, shared_anonymous_memory_is_shared_and_survives_dontneed) {
   mapping_check(*r.k, r.cpu());
   // MADV_DONTNEED on shared memory unmaps but keeps the data; on private
   // memory the next read is zero.
-  EXPECT_EQ(r.madvise(1, s, 4 * kPage, uapi::kMadvDontneed), 0);
-  EXPECT_EQ(r.madvise(1, p, 4 * kPage, uapi::kMadvDontneed), 0);
+  EXPECT_EQ(r.madvise(1, s, 4 * PAGE_SIZE, uapi::kMadvDontneed), 0);
+  EXPECT_EQ(r.madvise(1, p, 4 * PAGE_SIZE, uapi::kMadvDontneed), 0);
   EXPECT_EQ(load(r, 1, s), 111u);
   EXPECT_EQ(load(r, 1, s + 8), 333u);
   EXPECT_EQ(load(r, 1, p), 0u);
@@ -150,7 +150,7 @@ TEST(fw_fork, threads_share_the_address_space_until_the_last_exits) {
   Rig r(spec_mb(128, 3));
   const int main_pid = r.start_process(0, "main");
   fw::mm_struct* mm = r.k->mm_of(main_pid);
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 8 * kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 8 * PAGE_SIZE));
   store(r, 0, a, 1);
   const int t1 = static_cast<int>(r.clone_thread(0, 1, reinterpret_cast<void*>(0x71)));
   const int t2 = static_cast<int>(r.clone_thread(0, 2, reinterpret_cast<void*>(0x72)));
@@ -163,8 +163,8 @@ TEST(fw_fork, threads_share_the_address_space_until_the_last_exits) {
   EXPECT_EQ(r.sys(1, hal::Sys::getpid), main_pid) << "getpid is the thread group's";
   // One address space: a thread's write is the main thread's data.
   EXPECT_EQ(load(r, 1, a), 1u);
-  store(r, 2, a + kPage, 2);
-  EXPECT_EQ(load(r, 0, a + kPage), 2u);
+  store(r, 2, a + PAGE_SIZE, 2);
+  EXPECT_EQ(load(r, 0, a + PAGE_SIZE), 2u);
   EXPECT_EQ(r.k->tlb().loaded_mm(1), mm);
   EXPECT_EQ(mm->cpu_mask, 0x7u);
   // Bad clone flags (a thread without shared signal handlers).
@@ -172,7 +172,7 @@ TEST(fw_fork, threads_share_the_address_space_until_the_last_exits) {
   // The main thread exits: the address space stays for the others.
   EXPECT_EQ(r.sys(0, hal::Sys::exit, 0), 0);
   EXPECT_EQ(mm->mm_users, 2);
-  EXPECT_EQ(load(r, 1, a + kPage), 2u);
+  EXPECT_EQ(load(r, 1, a + PAGE_SIZE), 2u);
   EXPECT_EQ(r.sys(1, hal::Sys::exit, 0), 0);
   EXPECT_EQ(r.sys(2, hal::Sys::exit, 0), 0);
   EXPECT_EQ(r.k->nr_tasks(), 0u);
@@ -184,7 +184,7 @@ TEST(fw_fork, threads_share_the_address_space_until_the_last_exits) {
 TEST(fw_fork, exit_group_and_fatal_signals_end_the_whole_group) {
   Rig r(spec_mb(128, 3));
   const int main_pid = r.start_process(0, "main");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
   store(r, 0, a, 1);
   // Two threads: one runs on CPU 1, one waits on CPU 2's run queue.
   const int t1 = static_cast<int>(r.clone_thread(0, 1));
@@ -209,7 +209,7 @@ TEST(fw_fork, exit_group_and_fatal_signals_end_the_whole_group) {
 
   // A segfault in one thread kills the others with SIGSEGV.
   const int p2 = r.start_process(0, "victim");
-  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, kPage));
+  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
   store(r, 0, b, 5);
   const int u1 = static_cast<int>(r.clone_thread(0, 1));
   ASSERT_EQ(r.k->schedule(r.cpu(1)).pid, u1);
@@ -230,9 +230,9 @@ TEST(fw_fork, exit_group_and_fatal_signals_end_the_whole_group) {
 TEST(fw_fork, many_forks_and_exits_return_every_page) {
   Rig r(spec_mb(256, 2));
   const int root = r.start_process(0, "root");
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * kPage));
-  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, 8 * kPage, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
-  for (unsigned i = 0; i < 64; i += 2) store(r, 0, a + i * kPage, i);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * PAGE_SIZE));
+  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, 8 * PAGE_SIZE, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
+  for (unsigned i = 0; i < 64; i += 2) store(r, 0, a + i * PAGE_SIZE, i);
   store(r, 0, s, 9);
   // A chain: each child forks the next on the other CPU, writes a little.
   std::vector<int> pids = {root};
@@ -245,7 +245,7 @@ TEST(fw_fork, many_forks_and_exits_return_every_page) {
       EXPECT_EQ(r.sys(nc, hal::Sys::exit, 0), 0);
     }
     ASSERT_EQ(r.k->schedule(r.cpu(nc)).pid, child);
-    for (unsigned i = 0; i < 64; i += 3) store(r, nc, a + i * kPage, gen * 100 + i);
+    for (unsigned i = 0; i < 64; i += 3) store(r, nc, a + i * PAGE_SIZE, gen * 100 + i);
     EXPECT_EQ(load(r, nc, s), 9u);
     mapping_check(*r.k, r.cpu());
     pids.push_back(child);

@@ -23,7 +23,7 @@ namespace fwtest {
 constexpr uint64_t KiB = 1ull << 10;
 constexpr uint64_t MiB = 1ull << 20;
 constexpr uint64_t GiB = 1ull << 30;
-constexpr uint64_t kPage = 4096;
+using fw::PAGE_SIZE;
 
 // Collects text from the firmware.
 struct StringSink final : fw::TextSink {

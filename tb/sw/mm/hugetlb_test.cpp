@@ -1,4 +1,4 @@
-// hugetlbfs (issue 6): boot-time pools of 2 MiB and 1 GiB pages spread
+// hugetlbfs: boot-time pools of 2 MiB and 1 GiB pages spread
 // over the nodes, reservation at mmap (ENOMEM instead of a failing fault),
 // surplus pages with overcommit, PD and PDPT leaves, MADV_DONTNEED giving
 // pages back (a refault reads zeros, the reservation is renewed), huge-page
@@ -93,7 +93,7 @@ TEST(fw_hugetlb, mmap_reserves_faults_map_pd_leaves_and_dontneed_refaults_zeros)
   hugetlb_check(*r.k);
   // MADV_DONTNEED: the start must be huge-aligned; the pages go back, the
   // reservation comes back, a refault reads zeros.
-  EXPECT_EQ(r.madvise(0, a + kPage, 2 * MiB, uapi::kMadvDontneed), -EINVAL);
+  EXPECT_EQ(r.madvise(0, a + PAGE_SIZE, 2 * MiB, uapi::kMadvDontneed), -EINVAL);
   EXPECT_EQ(r.madvise(0, a, 4 * MiB, uapi::kMadvDontneed), 0);
   EXPECT_EQ(hs2(r).free_huge_pages, 3u);
   EXPECT_EQ(hs2(r).resv_huge_pages, 2u);
@@ -103,9 +103,9 @@ TEST(fw_hugetlb, mmap_reserves_faults_map_pd_leaves_and_dontneed_refaults_zeros)
   mapping_check(*r.k, r.cpu());
   hugetlb_check(*r.k);
   // munmap must be huge-aligned: EINVAL inside a page.
-  EXPECT_EQ(r.munmap(0, a + kPage, kPage), -EINVAL);
+  EXPECT_EQ(r.munmap(0, a + PAGE_SIZE, PAGE_SIZE), -EINVAL);
   EXPECT_EQ(r.munmap(0, a, 3 * MiB), -EINVAL) << "the end splits a huge page";
-  EXPECT_EQ(r.mprotect(0, a + kPage, kPage, fw::PROT_READ), -EINVAL);
+  EXPECT_EQ(r.mprotect(0, a + PAGE_SIZE, PAGE_SIZE, fw::PROT_READ), -EINVAL);
   EXPECT_EQ(r.munmap(0, a + 2 * MiB, 2 * MiB), 0);
   EXPECT_EQ(r.munmap(0, a, 6 * MiB), 0);
   EXPECT_EQ(hs2(r).free_huge_pages, 4u);

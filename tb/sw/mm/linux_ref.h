@@ -18,11 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "sw/hal/x86.h"
+
 namespace linuxref {
 
-constexpr uint64_t kPage = 4096;
-constexpr uint64_t kDmaPfn = (16ull << 20) / kPage;
-constexpr uint64_t kDma32Pfn = (4ull << 30) / kPage;
+// The page size is the architecture's (kPage is tb/system's name for it).
+constexpr uint64_t kPage = x86::PAGE_SIZE;
+constexpr uint64_t kDmaPfn = (16ull << 20) / x86::PAGE_SIZE;
+constexpr uint64_t kDma32Pfn = (4ull << 30) / x86::PAGE_SIZE;
 constexpr unsigned kZones = 4;  // DMA, DMA32, Normal, Movable
 inline const char* zone_label(unsigned z) {
   static const char* n[] = {"DMA", "DMA32", "Normal", "Movable"};
@@ -80,9 +83,9 @@ inline Result compute(const Input& in) {
   };
   std::vector<PfnRange> mem;
   for (const Range& u : in.usable) {
-    uint64_t s = std::max<uint64_t>((u.start + kPage - 1) / kPage, 1), e = u.end / kPage;
+    uint64_t s = std::max<uint64_t>((u.start + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE, 1), e = u.end / x86::PAGE_SIZE;
     for (unsigned n = 0; n < in.nodes.size(); ++n) {
-      const uint64_t ns = in.nodes[n].first / kPage, ne = in.nodes[n].second / kPage;
+      const uint64_t ns = in.nodes[n].first / x86::PAGE_SIZE, ne = in.nodes[n].second / x86::PAGE_SIZE;
       const uint64_t a = std::max(s, ns), b = std::min(e, ne);
       if (b > a) mem.push_back({a, b, n});
     }
@@ -173,7 +176,7 @@ inline Result compute(const Input& in) {
   auto reserved_in = [&](unsigned nid, uint64_t zs, uint64_t ze) {
     uint64_t c = 0;
     std::vector<Range> rs;
-    for (const Range& r : in.reserved) rs.push_back({r.start / kPage, (r.end + kPage - 1) / kPage});
+    for (const Range& r : in.reserved) rs.push_back({r.start / x86::PAGE_SIZE, (r.end + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE});
     std::sort(rs.begin(), rs.end(), [](const Range& a, const Range& b) { return a.start < b.start; });
     // Merge, then intersect with node memory in [zs, ze).
     std::vector<Range> m;
@@ -340,7 +343,7 @@ inline BootLog parse_boot_log(const std::string& text) {
       b.reserved.push_back({std::stoull(m[1], nullptr, 16), std::stoull(m[2], nullptr, 16) + 1});
     } else if (std::regex_search(line, m, cma)) {
       const uint64_t base = std::stoull(m[2], nullptr, 16);
-      b.cma = {base / kPage, (base + (std::stoull(m[1]) << 20)) / kPage};
+      b.cma = {base / x86::PAGE_SIZE, (base + (std::stoull(m[1]) << 20)) / x86::PAGE_SIZE};
     } else if (std::regex_search(line, m, mfk)) {
       b.min_free_kbytes = std::stoull(m[1]);
     }

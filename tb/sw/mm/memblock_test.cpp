@@ -103,7 +103,7 @@ TEST(fw_memblock, boot_builds_the_map_from_e820) {
   uint64_t usable = 0;
   for (unsigned i = 0; i < bi.nr_e820; ++i) {
     const hal::E820Entry& e = bi.e820[i];
-    const uint64_t s = std::max<uint64_t>((e.addr + kPage - 1) & ~(kPage - 1), kPage), end = (e.addr + e.size) & ~(kPage - 1);
+    const uint64_t s = std::max<uint64_t>((e.addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), PAGE_SIZE), end = (e.addr + e.size) & ~(PAGE_SIZE - 1);
     if (e.type == hal::E820Type::usable) {
       usable += end - s;
       EXPECT_TRUE(mb.is_memory(s, end - s));
@@ -113,12 +113,12 @@ TEST(fw_memblock, boot_builds_the_map_from_e820) {
     }
   }
   EXPECT_EQ(mb.memory().total_size, usable);
-  EXPECT_FALSE(mb.is_memory(0, kPage));                              // the first page
+  EXPECT_FALSE(mb.is_memory(0, PAGE_SIZE));                              // the first page
   EXPECT_TRUE(mb.overlaps_reserved(bi.image_base, bi.image_size));  // the image
   // The memmap came from memblock: reserved, node-local, 64 bytes per page.
   const fw::pglist_data& pg = r.k->nodes().node(0);
   EXPECT_TRUE(mb.overlaps_reserved(pg.node_mem_map_pa, pg.node_mem_map_bytes));
-  EXPECT_EQ(pg.node_mem_map_bytes, (pg.node_spanned_pages * 64 + kPage - 1) & ~(kPage - 1));
+  EXPECT_EQ(pg.node_mem_map_bytes, (pg.node_spanned_pages * 64 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
   // The pages memblock keeps are exactly those the buddy allocator never got.
   uint64_t reserved_in_memory = 0;
   for (unsigned i = 0; i < mb.memory().cnt; ++i) {
@@ -129,17 +129,17 @@ TEST(fw_memblock, boot_builds_the_map_from_e820) {
       if (e > s) reserved_in_memory += e - s;
     }
   }
-  EXPECT_EQ(r.k->nodes().total_managed_pages() * kPage, usable - reserved_in_memory);
+  EXPECT_EQ(r.k->nodes().total_managed_pages() * PAGE_SIZE, usable - reserved_in_memory);
 }
 
 TEST(fw_memblock, reserve_low_kb_parameter) {
   fw::Params p = quiet_params();
   p.reserve_low_kb = 1024;  // what Linux >= 5.13 does
   Rig r(spec_mb(64), p);
-  EXPECT_TRUE(r.k->memblock().overlaps_reserved(0x9e000, kPage));
+  EXPECT_TRUE(r.k->memblock().overlaps_reserved(0x9e000, PAGE_SIZE));
   Rig d(spec_mb(64));
-  EXPECT_FALSE(d.k->memblock().overlaps_reserved(0x9e000, kPage));
-  EXPECT_EQ(d.k->nodes().total_managed_pages() - r.k->nodes().total_managed_pages(), 0x9f000 / kPage - 1);
+  EXPECT_FALSE(d.k->memblock().overlaps_reserved(0x9e000, PAGE_SIZE));
+  EXPECT_EQ(d.k->nodes().total_managed_pages() - r.k->nodes().total_managed_pages(), 0x9f000 / PAGE_SIZE - 1);
 }
 
 }  // namespace

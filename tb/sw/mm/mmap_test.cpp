@@ -38,20 +38,20 @@ std::vector<V> vmas(Rig& r, int pid) {
 TEST(fw_mmap, top_down_placement_and_merging) {
   Rig r(spec_mb(64));
   const int pid = r.start_process();
-  const int64_t a = r.mmap(0, 0, 3 * kPage);
-  EXPECT_EQ(a, static_cast<int64_t>(kMmapBase - 3 * kPage));
-  const int64_t b = r.mmap(0, 0, kPage);
-  EXPECT_EQ(b, a - static_cast<int64_t>(kPage));
+  const int64_t a = r.mmap(0, 0, 3 * PAGE_SIZE);
+  EXPECT_EQ(a, static_cast<int64_t>(kMmapBase - 3 * PAGE_SIZE));
+  const int64_t b = r.mmap(0, 0, PAGE_SIZE);
+  EXPECT_EQ(b, a - static_cast<int64_t>(PAGE_SIZE));
   // Same flags, adjacent: one VMA (Linux merges them).
   std::vector<V> want = {{static_cast<uint64_t>(b), kMmapBase, fw::VM_READ | fw::VM_WRITE}};
   EXPECT_EQ(vmas(r, pid), want);
   // Different protection: a VMA of its own.
-  const int64_t c = r.mmap(0, 0, 2 * kPage, PROT_READ);
-  EXPECT_EQ(c, b - static_cast<int64_t>(2 * kPage));
+  const int64_t c = r.mmap(0, 0, 2 * PAGE_SIZE, PROT_READ);
+  EXPECT_EQ(c, b - static_cast<int64_t>(2 * PAGE_SIZE));
   EXPECT_EQ(vmas(r, pid).size(), 2u);
   // A lengths that is not a page multiple is rounded up.
   const int64_t d = r.mmap(0, 0, 100, PROT_READ);
-  EXPECT_EQ(d, c - static_cast<int64_t>(kPage));
+  EXPECT_EQ(d, c - static_cast<int64_t>(PAGE_SIZE));
   EXPECT_EQ(vmas(r, pid).size(), 2u);  // merged with c
   // /proc/<pid>/maps in Linux's format, low to high.
   const std::string maps = r.proc((std::to_string(pid) + "/maps").c_str());
@@ -63,30 +63,30 @@ TEST(fw_mmap, top_down_placement_and_merging) {
 TEST(fw_mmap, hints_are_taken_when_free) {
   Rig r(spec_mb(64));
   r.start_process();
-  EXPECT_EQ(r.mmap(0, 0x10000000, kPage), 0x10000000);
-  EXPECT_EQ(r.mmap(0, 0x10001123, kPage), 0x10001000);  // rounded down to a page, free: taken
-  EXPECT_EQ(r.mmap(0, 0x10000000, kPage), static_cast<int64_t>(kMmapBase - kPage));  // occupied: top-down
-  EXPECT_EQ(r.mmap(0, 0x1000, kPage), 0x10000);  // below mmap_min_addr: raised to it
+  EXPECT_EQ(r.mmap(0, 0x10000000, PAGE_SIZE), 0x10000000);
+  EXPECT_EQ(r.mmap(0, 0x10001123, PAGE_SIZE), 0x10001000);  // rounded down to a page, free: taken
+  EXPECT_EQ(r.mmap(0, 0x10000000, PAGE_SIZE), static_cast<int64_t>(kMmapBase - PAGE_SIZE));  // occupied: top-down
+  EXPECT_EQ(r.mmap(0, 0x1000, PAGE_SIZE), 0x10000);  // below mmap_min_addr: raised to it
 }
 
 TEST(fw_mmap, munmap_splits_and_trims) {
   Rig r(spec_mb(64));
   const int pid = r.start_process();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 10 * kPage));
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 10 * PAGE_SIZE));
   const uint64_t rw = fw::VM_READ | fw::VM_WRITE;
-  EXPECT_EQ(r.munmap(0, a + 4 * kPage, 2 * kPage), 0);  // the middle
-  std::vector<V> want = {{a, a + 4 * kPage, rw}, {a + 6 * kPage, a + 10 * kPage, rw}};
+  EXPECT_EQ(r.munmap(0, a + 4 * PAGE_SIZE, 2 * PAGE_SIZE), 0);  // the middle
+  std::vector<V> want = {{a, a + 4 * PAGE_SIZE, rw}, {a + 6 * PAGE_SIZE, a + 10 * PAGE_SIZE, rw}};
   EXPECT_EQ(vmas(r, pid), want);
-  EXPECT_EQ(r.munmap(0, a, kPage), 0);  // the head
-  EXPECT_EQ(r.munmap(0, a + 9 * kPage, kPage), 0);  // the tail
-  want = {{a + kPage, a + 4 * kPage, rw}, {a + 6 * kPage, a + 9 * kPage, rw}};
+  EXPECT_EQ(r.munmap(0, a, PAGE_SIZE), 0);  // the head
+  EXPECT_EQ(r.munmap(0, a + 9 * PAGE_SIZE, PAGE_SIZE), 0);  // the tail
+  want = {{a + PAGE_SIZE, a + 4 * PAGE_SIZE, rw}, {a + 6 * PAGE_SIZE, a + 9 * PAGE_SIZE, rw}};
   EXPECT_EQ(vmas(r, pid), want);
   // Across both VMAs and the hole between them.
-  EXPECT_EQ(r.munmap(0, a + 3 * kPage, 4 * kPage), 0);
-  want = {{a + kPage, a + 3 * kPage, rw}, {a + 7 * kPage, a + 9 * kPage, rw}};
+  EXPECT_EQ(r.munmap(0, a + 3 * PAGE_SIZE, 4 * PAGE_SIZE), 0);
+  want = {{a + PAGE_SIZE, a + 3 * PAGE_SIZE, rw}, {a + 7 * PAGE_SIZE, a + 9 * PAGE_SIZE, rw}};
   EXPECT_EQ(vmas(r, pid), want);
   // Nothing mapped there: fine.
-  EXPECT_EQ(r.munmap(0, 0x100000, kPage), 0);
+  EXPECT_EQ(r.munmap(0, 0x100000, PAGE_SIZE), 0);
   EXPECT_EQ(r.k->mm_of(pid)->map_count, 2);
   EXPECT_EQ(r.k->mm_of(pid)->total_vm, 4u);
   EXPECT_GE(r.k->mmap().stats().vma_splits, 1u);
@@ -98,21 +98,21 @@ TEST(fw_mmap, errors_as_linux_returns_them) {
   const uint64_t task_size = r.k->mm_of(pid)->task_size;
   EXPECT_EQ(task_size, 0x7ffffffff000ull);
   EXPECT_EQ(r.mmap(0, 0, 0), -EINVAL);
-  EXPECT_EQ(r.sys(0, hal::Sys::mmap, 0, kPage, RW, PA, static_cast<uint64_t>(-1), 123), -EINVAL);  // offset
-  EXPECT_EQ(r.mmap(0, 0, kPage, RW, MAP_PRIVATE), -EBADF);                        // a file: no files
-  EXPECT_EQ(r.mmap(0, 0, kPage, RW, MAP_ANONYMOUS), -EINVAL);                     // no type
-  EXPECT_EQ(r.mmap(0, 0, kPage, RW, 0x04 | MAP_ANONYMOUS), -EINVAL);              // no such type
+  EXPECT_EQ(r.sys(0, hal::Sys::mmap, 0, PAGE_SIZE, RW, PA, static_cast<uint64_t>(-1), 123), -EINVAL);  // offset
+  EXPECT_EQ(r.mmap(0, 0, PAGE_SIZE, RW, MAP_PRIVATE), -EBADF);                        // a file: no files
+  EXPECT_EQ(r.mmap(0, 0, PAGE_SIZE, RW, MAP_ANONYMOUS), -EINVAL);                     // no type
+  EXPECT_EQ(r.mmap(0, 0, PAGE_SIZE, RW, 0x04 | MAP_ANONYMOUS), -EINVAL);              // no such type
   EXPECT_EQ(r.mmap(0, 0, 2 * MiB, RW, PA | fw::MAP_HUGETLB), -ENOMEM);            // no hugetlb pool
   EXPECT_EQ(r.mmap(0, 0, 2 * MiB, RW, PA | fw::MAP_HUGETLB | (22ull << 26)), -EINVAL);  // no 4 MiB pages
   EXPECT_EQ(r.mmap(0, 0x40001000, 2 * MiB, RW, PA | fw::MAP_HUGETLB | MAP_FIXED), -EINVAL);  // misaligned huge
-  EXPECT_EQ(r.mmap(0, 0x10000800, kPage, RW, PA | MAP_FIXED), -EINVAL);           // misaligned fixed
-  EXPECT_EQ(r.mmap(0, 0x1000, kPage, RW, PA | MAP_FIXED), -EPERM);                // below mmap_min_addr
-  EXPECT_EQ(r.mmap(0, task_size - kPage, 2 * kPage, RW, PA | MAP_FIXED), -ENOMEM);  // beyond the end
-  EXPECT_EQ(r.mmap(0, 0, task_size + kPage), -ENOMEM);                            // too long
+  EXPECT_EQ(r.mmap(0, 0x10000800, PAGE_SIZE, RW, PA | MAP_FIXED), -EINVAL);           // misaligned fixed
+  EXPECT_EQ(r.mmap(0, 0x1000, PAGE_SIZE, RW, PA | MAP_FIXED), -EPERM);                // below mmap_min_addr
+  EXPECT_EQ(r.mmap(0, task_size - PAGE_SIZE, 2 * PAGE_SIZE, RW, PA | MAP_FIXED), -ENOMEM);  // beyond the end
+  EXPECT_EQ(r.mmap(0, 0, task_size + PAGE_SIZE), -ENOMEM);                            // too long
   EXPECT_EQ(r.mmap(0, 0, ~0ull - 100), -ENOMEM);                                 // overflows when rounded
-  EXPECT_EQ(r.munmap(0, 0x10000800, kPage), -EINVAL);
+  EXPECT_EQ(r.munmap(0, 0x10000800, PAGE_SIZE), -EINVAL);
   EXPECT_EQ(r.munmap(0, 0x10000000, 0), -EINVAL);
-  EXPECT_EQ(r.munmap(0, task_size, 2 * kPage), -EINVAL);
+  EXPECT_EQ(r.munmap(0, task_size, 2 * PAGE_SIZE), -EINVAL);
   EXPECT_TRUE(vmas(r, pid).empty());
   // Address space exhausted: two 100 TiB mappings do not fit in 128 TiB.
   EXPECT_GT(r.mmap(0, 0, 100ull << 40), 0);
@@ -123,23 +123,23 @@ TEST(fw_mmap, errors_as_linux_returns_them) {
 TEST(fw_mmap, fixed_replaces_and_noreplace_refuses) {
   Rig r(spec_mb(64));
   const int pid = r.start_process();
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage));
-  for (int i = 0; i < 4; ++i) ASSERT_NE(r.access(0, a + i * kPage), ~0ull);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
+  for (int i = 0; i < 4; ++i) ASSERT_NE(r.access(0, a + i * PAGE_SIZE), ~0ull);
   const uint64_t free_touched = r.k->nr_free_pages();
-  EXPECT_EQ(r.mmap(0, a + kPage, kPage, RW, PA | fw::MAP_FIXED_NOREPLACE), -EEXIST);
+  EXPECT_EQ(r.mmap(0, a + PAGE_SIZE, PAGE_SIZE, RW, PA | fw::MAP_FIXED_NOREPLACE), -EEXIST);
   // MAP_FIXED over the middle two pages, read-only: the old pages are freed.
-  EXPECT_EQ(r.mmap(0, a + kPage, 2 * kPage, PROT_READ, PA | MAP_FIXED), static_cast<int64_t>(a + kPage));
+  EXPECT_EQ(r.mmap(0, a + PAGE_SIZE, 2 * PAGE_SIZE, PROT_READ, PA | MAP_FIXED), static_cast<int64_t>(a + PAGE_SIZE));
   EXPECT_EQ(r.k->nr_free_pages(), free_touched + 2);
   EXPECT_EQ(vmas(r, pid).size(), 3u);
-  EXPECT_EQ(r.walk(0, a + kPage).status, Walk::page_fault);
+  EXPECT_EQ(r.walk(0, a + PAGE_SIZE).status, Walk::page_fault);
   EXPECT_EQ(r.walk(0, a).status, Walk::ok);
   // The new mapping faults in fresh, zeroed, read-only pages.
-  const uint64_t pa = r.access(0, a + kPage, x86::Access::read);
+  const uint64_t pa = r.access(0, a + PAGE_SIZE, x86::Access::read);
   ASSERT_NE(pa, ~0ull);
   EXPECT_EQ(r.read64(pa), 0u);
-  EXPECT_FALSE(r.walk(0, a + kPage).rw);
+  EXPECT_FALSE(r.walk(0, a + PAGE_SIZE).rw);
   // MAP_FIXED_NOREPLACE where free works.
-  EXPECT_EQ(r.mmap(0, 0x20000000, kPage, RW, PA | fw::MAP_FIXED_NOREPLACE), 0x20000000);
+  EXPECT_EQ(r.mmap(0, 0x20000000, PAGE_SIZE, RW, PA | fw::MAP_FIXED_NOREPLACE), 0x20000000);
 }
 
 TEST(fw_mmap, max_map_count_limits_vmas) {
@@ -151,7 +151,7 @@ TEST(fw_mmap, max_map_count_limits_vmas) {
   // exceeds the limit.
   int ok = 0;
   for (int i = 0; i < 8; ++i) {
-    const int64_t a = r.mmap(0, 0, kPage, (i % 2) ? PROT_READ : RW);
+    const int64_t a = r.mmap(0, 0, PAGE_SIZE, (i % 2) ? PROT_READ : RW);
     if (a > 0) ++ok;
     else EXPECT_EQ(a, -ENOMEM);
   }
@@ -167,8 +167,8 @@ TEST(fw_mmap, munmap_frees_pages_and_page_tables) {
   EXPECT_EQ(mm->pgtables, 1u);  // the root
   const uint64_t len = 8 * MiB;
   const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, len));
-  for (uint64_t off = 0; off < len; off += kPage) ASSERT_NE(r.access(0, a + off), ~0ull);
-  EXPECT_EQ(mm->rss_anon, len / kPage);
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) ASSERT_NE(r.access(0, a + off), ~0ull);
+  EXPECT_EQ(mm->rss_anon, len / PAGE_SIZE);
   EXPECT_GT(mm->pgtables, 4u);
   EXPECT_EQ(mm->pgtables, 1 + r.k->pgtable().stats().pages - pt0);
   EXPECT_EQ(r.munmap(0, a, len), 0);
@@ -185,29 +185,29 @@ TEST(fw_mmap, munmap_invalidates_the_tlb) {
   const int pid = r.start_process();
   const uint16_t pcid = r.k->mm_of(pid)->pcid;
   EXPECT_NE(pcid, 0);
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * kPage));
-  for (int i : {0, 1, 5}) ASSERT_NE(r.access(0, a + i * kPage), ~0ull);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * PAGE_SIZE));
+  for (int i : {0, 1, 5}) ASSERT_NE(r.access(0, a + i * PAGE_SIZE), ~0ull);
   r.m->clear_tlb_ops();
   // A small range: INVLPG for each page of the range that was cleared.
-  EXPECT_EQ(r.munmap(0, a, 2 * kPage), 0);
+  EXPECT_EQ(r.munmap(0, a, 2 * PAGE_SIZE), 0);
   std::vector<uint64_t> flushed;
   for (const auto& op : r.m->tlb_ops()) {
     EXPECT_EQ(op.kind, hosthal::TlbOp::Kind::invlpg);
     flushed.push_back(op.va);
   }
-  EXPECT_EQ(flushed, (std::vector<uint64_t>{a, a + kPage}));
+  EXPECT_EQ(flushed, (std::vector<uint64_t>{a, a + PAGE_SIZE}));
   // Nothing present in the range: nothing to flush.
   r.m->clear_tlb_ops();
-  EXPECT_EQ(r.munmap(0, a + 10 * kPage, 4 * kPage), 0);
+  EXPECT_EQ(r.munmap(0, a + 10 * PAGE_SIZE, 4 * PAGE_SIZE), 0);
   EXPECT_TRUE(r.m->tlb_ops().empty());
   // A range beyond the ceiling (33 pages): one PCID-wide flush.
   for (int i = 2; i < 64; ++i) {
     if (i < 10 || i >= 14) {
-      ASSERT_NE(r.access(0, a + i * kPage), ~0ull);
+      ASSERT_NE(r.access(0, a + i * PAGE_SIZE), ~0ull);
     }
   }
   r.m->clear_tlb_ops();
-  EXPECT_EQ(r.munmap(0, a, 64 * kPage), 0);
+  EXPECT_EQ(r.munmap(0, a, 64 * PAGE_SIZE), 0);
   ASSERT_EQ(r.m->tlb_ops().size(), 1u);
   EXPECT_EQ(r.m->tlb_ops()[0].kind, hosthal::TlbOp::Kind::invpcid);
   EXPECT_EQ(r.m->tlb_ops()[0].type, x86::InvpcidType::single_context);

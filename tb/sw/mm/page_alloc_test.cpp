@@ -192,7 +192,7 @@ TEST(fw_page_alloc, idle_machine_gives_everything_back) {
   for (unsigned c = 0; c < 2; ++c) {
     r.start_process(c);
     const uint64_t a = static_cast<uint64_t>(r.mmap(c, 0, 4 * MiB));
-    for (uint64_t off = 0; off < 4 * MiB; off += kPage) r.access(c, a + off);
+    for (uint64_t off = 0; off < 4 * MiB; off += PAGE_SIZE) r.access(c, a + off);
   }
   EXPECT_LT(r.k->nr_free_pages(), r.k->boot_free_pages());
   r.sys(0, hal::Sys::exit, 0);

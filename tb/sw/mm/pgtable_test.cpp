@@ -34,10 +34,10 @@ TEST(fw_pgtable, map_lookup_unmap_agree_with_the_walker) {
   // Boundary addresses of every level plus random ones.
   std::vector<uint64_t> vas = {0x10000, 0x1ff000, 0x200000, 0x3ffff000, 0x40000000, 0x7fffffffe000,
                                0x7ffff7ffe000, 0x8000000000, 0x7fbffffff000};
-  for (int i = 0; i < 300; ++i) vas.push_back((rng() % (1ull << 47)) & ~(kPage - 1));
+  for (int i = 0; i < 300; ++i) vas.push_back((rng() % (1ull << 47)) & ~(PAGE_SIZE - 1));
   for (uint64_t va : vas) {
     if (mapped.count(va)) continue;
-    const uint64_t pa = ((rng() % (1ull << 34)) & ~(kPage - 1)) | 0;
+    const uint64_t pa = ((rng() % (1ull << 34)) & ~(PAGE_SIZE - 1)) | 0;
     const uint64_t flags = kUserFlags | ((rng() & 1) ? x86::PTE_NX : 0);
     ASSERT_EQ(pt.map(h, root, va, pa, 1, flags, fw::_PAGE_TABLE, false), 0);
     mapped[va] = pa;
@@ -48,7 +48,7 @@ TEST(fw_pgtable, map_lookup_unmap_agree_with_the_walker) {
     const Walk w = ref_walk(*r.m, ctl_for(r, root), va + 0x123, x86::Access::write, true);
     ASSERT_EQ(w.status, Walk::ok) << std::hex << va;
     EXPECT_EQ(w.pa, pa + 0x123);
-    EXPECT_EQ(w.page_size, kPage);
+    EXPECT_EQ(w.page_size, PAGE_SIZE);
     EXPECT_TRUE(w.rw && w.us);
     fw::PteLookup l;
     ASSERT_TRUE(pt.lookup(h, root, va, &l));
@@ -98,19 +98,19 @@ TEST(fw_pgtable, free_range_keeps_tables_that_still_serve_neighbours) {
   const uint64_t root = pt.alloc_table(h, false);
   const uint64_t base = 0x40000000;  // 1 GiB: a fresh PDPT entry
   // Pages in two PTs (2 MiB apart) under one PD.
-  for (uint64_t va : {base, base + kPage, base + 2 * MiB})
+  for (uint64_t va : {base, base + PAGE_SIZE, base + 2 * MiB})
     ASSERT_EQ(pt.map(h, root, va, 0x100000, 1, kUserFlags, fw::_PAGE_TABLE, false), 0);
   const uint64_t pages = pt.stats().pages;  // root + PDPT + PD + 2 PT
   // Unmap the first PT's pages with a neighbour at base + 2 MiB: only that PT goes.
-  pt.zap_range(h, root, base, base + 2 * kPage, nullptr);
-  EXPECT_EQ(pt.free_range(h, root, base, base + 2 * kPage, 0, base + 2 * MiB), 1u);
+  pt.zap_range(h, root, base, base + 2 * PAGE_SIZE, nullptr);
+  EXPECT_EQ(pt.free_range(h, root, base, base + 2 * PAGE_SIZE, 0, base + 2 * MiB), 1u);
   EXPECT_EQ(pt.stats().pages, pages - 1);
   EXPECT_EQ(ref_walk(*r.m, ctl_for(r, root), base + 2 * MiB, x86::Access::read, true).status, Walk::ok);
   // A neighbour inside the same PT keeps it.
   ASSERT_EQ(pt.map(h, root, base, 0x100000, 1, kUserFlags, fw::_PAGE_TABLE, false), 0);
-  ASSERT_EQ(pt.map(h, root, base + 8 * kPage, 0x100000, 1, kUserFlags, fw::_PAGE_TABLE, false), 0);
-  pt.zap_range(h, root, base, base + kPage, nullptr);
-  EXPECT_EQ(pt.free_range(h, root, base, base + kPage, 0, base + 8 * kPage), 0u);
+  ASSERT_EQ(pt.map(h, root, base + 8 * PAGE_SIZE, 0x100000, 1, kUserFlags, fw::_PAGE_TABLE, false), 0);
+  pt.zap_range(h, root, base, base + PAGE_SIZE, nullptr);
+  EXPECT_EQ(pt.free_range(h, root, base, base + PAGE_SIZE, 0, base + 8 * PAGE_SIZE), 0u);
   // The last mapping gone with no neighbours: PT, PD and PDPT all go.
   pt.zap_range(h, root, 0, pt.user_top(), nullptr);
   const uint64_t before = pt.stats().pages;
@@ -131,7 +131,7 @@ void check_direct_map(Rig& r, bool gbpages, bool expect_1g) {
   for (unsigned i = 0; i < mb.memory().cnt; ++i) {
     const auto& m = mb.memory().regions[i];
     bytes += m.size;
-    for (uint64_t pa = m.base; pa < m.end(); pa += std::max<uint64_t>(kPage, m.size / 64)) {
+    for (uint64_t pa = m.base; pa < m.end(); pa += std::max<uint64_t>(PAGE_SIZE, m.size / 64)) {
       const uint64_t va = pt.page_offset() + pa;
       const Walk w = ref_walk(*r.m, c, va, x86::Access::write, false);
       ASSERT_EQ(w.status, Walk::ok) << std::hex << pa;
@@ -204,7 +204,7 @@ TEST(fw_pgtable, five_level_paging) {
   EXPECT_EQ(pt.user_top(), 1ull << 56);
   check_direct_map(r, true, false);  // 128 MiB: nothing 1 GiB-aligned
   r.start_process();
-  const int64_t a = r.mmap(0, 0, 4 * kPage);
+  const int64_t a = r.mmap(0, 0, 4 * PAGE_SIZE);
   ASSERT_GT(a, 0);
   // mmap stays in the 47-bit window unless asked (as Linux with LA57).
   EXPECT_LT(static_cast<uint64_t>(a), 1ull << 47);
@@ -214,7 +214,7 @@ TEST(fw_pgtable, five_level_paging) {
   EXPECT_EQ(w.pa, pa);
   // A 5-level-only address works with MAP_FIXED.
   const uint64_t high = 1ull << 52;
-  EXPECT_EQ(r.mmap(0, high, kPage, fw::PROT_READ | fw::PROT_WRITE,
+  EXPECT_EQ(r.mmap(0, high, PAGE_SIZE, fw::PROT_READ | fw::PROT_WRITE,
                    fw::MAP_PRIVATE | fw::MAP_ANONYMOUS | fw::MAP_FIXED),
             static_cast<int64_t>(high));
   EXPECT_NE(r.access(0, high), ~0ull);

@@ -65,7 +65,7 @@ TEST(fw_slab, large_kmalloc_goes_to_the_page_allocator) {
   void* p = s.kmalloc(r.cpu(), 8193, fw::GFP_KERNEL);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(s.virt_to_cache(p), nullptr);
-  EXPECT_EQ(s.ksize(p), 4 * kPage);  // order 2, compound
+  EXPECT_EQ(s.ksize(p), 4 * PAGE_SIZE);  // order 2, compound
   fw::page* head = r.k->nodes().virt_to_page(p);
   EXPECT_TRUE(fw::PageHead(head));
   EXPECT_EQ(r.k->vmstat().node_total(fw::NR_SLAB_UNRECLAIMABLE), 4);
@@ -215,7 +215,7 @@ TEST_F(fw_slab_debug, out_of_bounds_write_is_reported_with_cache_and_object) {
   char obj[64];
   std::snprintf(obj, sizeof obj, "Object 0x%lx", static_cast<unsigned long>(
                                                      fw::PAGE_OFFSET_L4 + r->k->nodes().page_to_phys(r->k->nodes().virt_to_page(p)) +
-                                                     (reinterpret_cast<uintptr_t>(p) & (kPage - 1))));
+                                                     (reinterpret_cast<uintptr_t>(p) & (PAGE_SIZE - 1))));
   EXPECT_NE(log.find(obj), std::string::npos) << obj << "\n" << log;
   EXPECT_NE(log.find("FIX kmalloc-64: Restoring Right Redzone"), std::string::npos);
   EXPECT_NE(log.find("INFO: Allocated on CPU0"), std::string::npos);

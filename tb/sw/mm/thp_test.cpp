@@ -1,4 +1,4 @@
-// Transparent huge pages (issue 6): the modes (always, madvise, never) and
+// Transparent huge pages: the modes (always, madvise, never) and
 // MADV_HUGEPAGE/NOHUGEPAGE, order-9 pages at fault time mapped by PMDs, the
 // huge zero page, splits on partial munmap/mprotect/MADV_DONTNEED, copy-on-
 // write of a THP after fork, fallback to 4 KiB pages under fragmentation
@@ -31,14 +31,14 @@ unsigned leaf_level(Rig& r, int pid, uint64_t va) {
 
 // Writes va ^ salt at every page of [a, a+len) through CPU c.
 void fill(Rig& r, unsigned c, uint64_t a, uint64_t len, uint64_t salt) {
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const uint64_t pa = r.access(c, a + off);
     ASSERT_NE(pa, ~0ull);
     r.write64(pa & ~7ull, (a + off) ^ salt);
   }
 }
 void verify(Rig& r, unsigned c, uint64_t a, uint64_t len, uint64_t salt) {
-  for (uint64_t off = 0; off < len; off += kPage) {
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
     const uint64_t pa = r.access(c, a + off, x86::Access::read);
     ASSERT_NE(pa, ~0ull);
     ASSERT_EQ(r.read64(pa & ~7ull), (a + off) ^ salt) << std::hex << a + off;
@@ -106,7 +106,7 @@ TEST(fw_thp, reads_map_the_huge_zero_page_and_a_write_splits_it) {
   EXPECT_EQ(r.k->huge_memory().stats().huge_zero_mapped, 1u);
   mapping_check(*r.k, r.cpu());
   // A write splits it into 4 KiB zero-page entries and copies one page.
-  const uint64_t wpa = r.access(0, a + kPage);
+  const uint64_t wpa = r.access(0, a + PAGE_SIZE);
   EXPECT_EQ(r.read64(wpa & ~7ull), 0u);
   EXPECT_EQ(leaf_level(r, pid, a), x86::LEVEL_PT);
   EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PMD], 1u);
@@ -127,16 +127,16 @@ TEST(fw_thp, partial_munmap_mprotect_and_dontneed_split_the_huge_page) {
   const uint64_t free0 = r.k->nr_free_pages();
   // munmap of 4 KiB inside the first THP: its PMD and the folio split, the
   // page goes, the rest stays mapped with its data.
-  ASSERT_EQ(r.munmap(0, a + 5 * kPage, kPage), 0);
+  ASSERT_EQ(r.munmap(0, a + 5 * PAGE_SIZE, PAGE_SIZE), 0);
   EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PMD], 1u);
   EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PAGE], 1u);
   EXPECT_EQ(r.k->nr_free_pages(), free0 + 1);
   EXPECT_EQ(leaf_level(r, pid, a), x86::LEVEL_PT);
-  verify(r, 0, a, 5 * kPage, 0x55);
-  verify(r, 0, a + 6 * kPage, 2 * MiB - 6 * kPage, 0x55);
+  verify(r, 0, a, 5 * PAGE_SIZE, 0x55);
+  verify(r, 0, a + 6 * PAGE_SIZE, 2 * MiB - 6 * PAGE_SIZE, 0x55);
   mapping_check(*r.k, r.cpu());
   // mprotect of part of the second.
-  ASSERT_EQ(r.mprotect(0, a + 2 * MiB + MiB, kPage, fw::PROT_READ), 0);
+  ASSERT_EQ(r.mprotect(0, a + 2 * MiB + MiB, PAGE_SIZE, fw::PROT_READ), 0);
   EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PMD], 2u);
   EXPECT_EQ(leaf_level(r, pid, a + 2 * MiB), x86::LEVEL_PT);
   EXPECT_EQ(r.access(0, a + 2 * MiB + MiB, x86::Access::write), ~0ull) << "read-only now: SIGSEGV";
@@ -145,9 +145,9 @@ TEST(fw_thp, partial_munmap_mprotect_and_dontneed_split_the_huge_page) {
   const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, 4 * MiB));
   fill(r, 0, b, 4 * MiB, 0x66);
   // MADV_DONTNEED of part: split, those pages read zero again.
-  ASSERT_EQ(r.madvise(0, b + MiB, 64 * kPage, uapi::kMadvDontneed), 0);
+  ASSERT_EQ(r.madvise(0, b + MiB, 64 * PAGE_SIZE, uapi::kMadvDontneed), 0);
   EXPECT_EQ(leaf_level(r, pid2, b), x86::LEVEL_PT);
-  EXPECT_EQ(r.read64(r.access(0, b + MiB + 8 * kPage, x86::Access::read) & ~7ull), 0u);
+  EXPECT_EQ(r.read64(r.access(0, b + MiB + 8 * PAGE_SIZE, x86::Access::read) & ~7ull), 0u);
   verify(r, 0, b, MiB, 0x66);
   // A whole THP is dropped whole (no split).
   const uint64_t splits = r.k->vmstat().event[fw::THP_SPLIT_PMD];
@@ -176,17 +176,17 @@ TEST(fw_thp, copy_on_write_after_fork_splits_and_isolates_both_ways) {
   EXPECT_FALSE(lp.entry & x86::PTE_RW);
   mapping_check(*r.k, r.cpu());
   // The child writes: the THP is split (in both) and the page copied.
-  r.write64(r.access(1, a + 3 * kPage), 0xc);
+  r.write64(r.access(1, a + 3 * PAGE_SIZE), 0xc);
   EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PAGE], 1u);
   EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PMD], 2u);
-  EXPECT_EQ(r.read64(r.access(0, a + 3 * kPage, x86::Access::read) & ~7ull), (a + 3 * kPage) ^ 0x11);
-  EXPECT_EQ(r.read64(r.access(1, a + 3 * kPage, x86::Access::read)), 0xcu);
+  EXPECT_EQ(r.read64(r.access(0, a + 3 * PAGE_SIZE, x86::Access::read) & ~7ull), (a + 3 * PAGE_SIZE) ^ 0x11);
+  EXPECT_EQ(r.read64(r.access(1, a + 3 * PAGE_SIZE, x86::Access::read)), 0xcu);
   // And the parent writes another page: the child keeps its view.
-  r.write64(r.access(0, a + 7 * kPage), 0xa);
-  EXPECT_EQ(r.read64(r.access(1, a + 7 * kPage, x86::Access::read) & ~7ull), (a + 7 * kPage) ^ 0x11);
+  r.write64(r.access(0, a + 7 * PAGE_SIZE), 0xa);
+  EXPECT_EQ(r.read64(r.access(1, a + 7 * PAGE_SIZE, x86::Access::read) & ~7ull), (a + 7 * PAGE_SIZE) ^ 0x11);
   mapping_check(*r.k, r.cpu());
   r.sys(0, hal::Sys::exit, 0);
-  verify(r, 1, a + 8 * kPage, 2 * MiB - 8 * kPage, 0x11);
+  verify(r, 1, a + 8 * PAGE_SIZE, 2 * MiB - 8 * PAGE_SIZE, 0x11);
   r.sys(1, hal::Sys::exit, 0);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
   full_check(*r.k, {});
@@ -199,11 +199,11 @@ TEST(fw_thp, fragmentation_falls_back_and_khugepaged_collapses_later) {
   Rig r(spec_mb(256, 2), p);
   // A filler takes most memory and frees every other page: no order-9 block.
   r.start_process(0, "filler");
-  const uint64_t flen = (r.k->nr_free_pages() * kPage * 9 / 10) & ~(2 * MiB - 1);
+  const uint64_t flen = (r.k->nr_free_pages() * PAGE_SIZE * 9 / 10) & ~(2 * MiB - 1);
   const uint64_t f = static_cast<uint64_t>(r.mmap(0, 0, flen));
   ASSERT_EQ(r.madvise(0, f, flen, uapi::kMadvNohugepage), 0);
-  for (uint64_t off = 0; off < flen; off += kPage) ASSERT_NE(r.access(0, f + off), ~0ull);
-  for (uint64_t off = 0; off < flen; off += 2 * kPage) ASSERT_EQ(r.madvise(0, f + off, kPage, uapi::kMadvDontneed), 0);
+  for (uint64_t off = 0; off < flen; off += PAGE_SIZE) ASSERT_NE(r.access(0, f + off), ~0ull);
+  for (uint64_t off = 0; off < flen; off += 2 * PAGE_SIZE) ASSERT_EQ(r.madvise(0, f + off, PAGE_SIZE, uapi::kMadvDontneed), 0);
   // Take what order-9 blocks are left.
   std::vector<fw::page*> held;
   while (fw::page* q = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_TRANSHUGE_LIGHT, 9)) held.push_back(q);
@@ -217,7 +217,7 @@ TEST(fw_thp, fragmentation_falls_back_and_khugepaged_collapses_later) {
   EXPECT_EQ(leaf_level(r, user, a), x86::LEVEL_PT);
   // khugepaged (CPU 0's timer) compacts and collapses; CPU 1 runs the
   // process, its 4 KiB translations are shot down.
-  const uint64_t last = a + 8 * MiB - kPage;
+  const uint64_t last = a + 8 * MiB - PAGE_SIZE;
   ASSERT_TRUE(r.cpu(1).tlb_lookup(last) != nullptr);
   for (auto* q : held) r.k->page_alloc().free_pages(r.cpu(), q, 9);
   for (int i = 0; i < 4; ++i) {
@@ -261,8 +261,8 @@ TEST(fw_thp, madvise_collapse_free_and_contiguous_allocations) {
   EXPECT_FALSE(l.entry & x86::PTE_D);
   verify(r, 0, a, MiB, 0x22);
   // MADV_FREE on shared memory is refused.
-  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, kPage, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
-  EXPECT_EQ(r.madvise(0, s, kPage, uapi::kMadvFree), -EINVAL);
+  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
+  EXPECT_EQ(r.madvise(0, s, PAGE_SIZE, uapi::kMadvFree), -EINVAL);
   // A contiguous allocation across the second THP splits it and moves the pieces.
   const uint64_t pfn = r.access(0, a + 2 * MiB, x86::Access::read) >> 12;
   ASSERT_EQ(pfn % 512, 0u);

@@ -1,4 +1,4 @@
-// TLB shootdowns (issue 6) on four CPUs with the host HAL's TLB model:
+// TLB shootdowns on four CPUs with the host HAL's TLB model:
 // after munmap, mprotect, a copy-on-write break or fork no CPU keeps a
 // translation the change made stale; lazy CPUs are skipped (and flush when
 // they return to the address space) unless page tables were freed, then
@@ -27,15 +27,15 @@ struct Threads {
       : r(spec_mb(128, n), p) {
     r.m->enable_tlb_model(true);
     pid = r.start_process(0, "main");
-    EXPECT_EQ(r.mmap(0, a, pages * kPage, RW, fw::MAP_PRIVATE | fw::MAP_ANONYMOUS | fw::MAP_FIXED),
+    EXPECT_EQ(r.mmap(0, a, pages * PAGE_SIZE, RW, fw::MAP_PRIVATE | fw::MAP_ANONYMOUS | fw::MAP_FIXED),
               static_cast<int64_t>(a));
-    for (uint64_t i = 0; i < pages; ++i) EXPECT_NE(r.access(0, a + i * kPage), ~0ull);
+    for (uint64_t i = 0; i < pages; ++i) EXPECT_NE(r.access(0, a + i * PAGE_SIZE), ~0ull);
     for (unsigned c = 1; c < n; ++c) {
       const int t = static_cast<int>(r.clone_thread(0, c));
       EXPECT_EQ(r.k->schedule(r.cpu(c)).pid, t);
     }
     for (unsigned c = 0; c < n; ++c)
-      for (uint64_t i = 0; i < pages; ++i) EXPECT_NE(r.access(c, a + i * kPage, x86::Access::read), ~0ull);
+      for (uint64_t i = 0; i < pages; ++i) EXPECT_NE(r.access(c, a + i * PAGE_SIZE, x86::Access::read), ~0ull);
   }
   bool cached(unsigned c, uint64_t va) { return r.cpu(c).tlb_lookup(va) != nullptr; }
 };
@@ -46,10 +46,10 @@ TEST(fw_tlb, munmap_leaves_no_cpu_translating_the_page) {
   for (unsigned c = 0; c < 4; ++c) ASSERT_TRUE(t.cached(c, t.a)) << c;
   const fw::TlbStats before = r.k->tlb().stats();
   const uint64_t remote = r.k->vmstat().event[fw::NR_TLB_REMOTE_FLUSH];
-  ASSERT_EQ(r.munmap(0, t.a, kPage), 0);
+  ASSERT_EQ(r.munmap(0, t.a, PAGE_SIZE), 0);
   for (unsigned c = 0; c < 4; ++c) {
     EXPECT_FALSE(t.cached(c, t.a)) << "CPU" << c << " still translates the unmapped page";
-    EXPECT_TRUE(t.cached(c, t.a + kPage)) << "CPU" << c << " lost an unrelated entry (one page is INVLPG'd)";
+    EXPECT_TRUE(t.cached(c, t.a + PAGE_SIZE)) << "CPU" << c << " lost an unrelated entry (one page is INVLPG'd)";
     EXPECT_EQ(r.cpu(c).pending_interrupts(), 0u);
   }
   const fw::TlbStats& s = r.k->tlb().stats();
@@ -72,11 +72,11 @@ TEST(fw_tlb, a_large_range_flushes_the_whole_pcid_everywhere) {
   Threads t(4, 64);
   Rig& r = t.r;
   const uint64_t full = r.k->tlb().stats().full_flushes;
-  ASSERT_EQ(r.munmap(0, t.a, 40 * kPage), 0);  // beyond tlb_single_page_flush_ceiling (33)
+  ASSERT_EQ(r.munmap(0, t.a, 40 * PAGE_SIZE), 0);  // beyond tlb_single_page_flush_ceiling (33)
   EXPECT_GE(r.k->tlb().stats().full_flushes - full, 4u);
   for (unsigned c = 0; c < 4; ++c) {
-    EXPECT_FALSE(t.cached(c, t.a + 39 * kPage));
-    EXPECT_FALSE(t.cached(c, t.a + 50 * kPage)) << "a full flush drops everything of the PCID";
+    EXPECT_FALSE(t.cached(c, t.a + 39 * PAGE_SIZE));
+    EXPECT_FALSE(t.cached(c, t.a + 50 * PAGE_SIZE)) << "a full flush drops everything of the PCID";
   }
 }
 
@@ -90,7 +90,7 @@ TEST(fw_tlb, lazy_cpus_are_skipped_and_catch_up_when_they_return) {
   EXPECT_TRUE(r.k->tlb().is_lazy(2));
   EXPECT_EQ(r.k->tlb().loaded_mm(2), mm);
   const uint64_t skips = r.k->tlb().stats().lazy_skips, ipis = r.k->tlb().stats().shootdown_ipis;
-  ASSERT_EQ(r.mprotect(0, t.a, kPage, fw::PROT_READ), 0);
+  ASSERT_EQ(r.mprotect(0, t.a, PAGE_SIZE, fw::PROT_READ), 0);
   EXPECT_EQ(r.k->tlb().stats().lazy_skips, skips + 1);
   EXPECT_EQ(r.k->tlb().stats().shootdown_ipis, ipis + 2) << "CPUs 1 and 3 only";
   EXPECT_TRUE(t.cached(2, t.a)) << "the lazy CPU was not interrupted";
@@ -115,7 +115,7 @@ TEST(fw_tlb, freed_page_tables_send_lazy_cpus_to_the_kernel_tables) {
   const uint64_t switches = r.k->tlb().stats().lazy_switches;
   // The whole mapping goes, and with it its page tables: even the lazy CPU
   // must not keep a paging-structure entry pointing into them.
-  ASSERT_EQ(r.munmap(0, t.a, 16 * kPage), 0);
+  ASSERT_EQ(r.munmap(0, t.a, 16 * PAGE_SIZE), 0);
   EXPECT_EQ(r.k->tlb().stats().lazy_switches, switches + 1);
   EXPECT_EQ(r.k->tlb().loaded_mm(1), nullptr);
   EXPECT_EQ(r.cpu(1).read_cr3() & ~x86::CR3_PCID_MASK, r.k->kernel_root());
@@ -135,7 +135,7 @@ TEST(fw_tlb, copy_on_write_breaks_shoot_down_the_other_threads) {
   const uint64_t old_pa = r.access(1, t.a, x86::Access::read);
   ASSERT_TRUE(t.cached(1, t.a));
   const uint64_t new_pa = r.access(0, t.a, x86::Access::write);
-  EXPECT_NE(new_pa & ~(kPage - 1), old_pa & ~(kPage - 1));
+  EXPECT_NE(new_pa & ~(PAGE_SIZE - 1), old_pa & ~(PAGE_SIZE - 1));
   EXPECT_FALSE(t.cached(1, t.a)) << "a stale translation to the child's page survived";
   r.write64(new_pa, 0x77);
   EXPECT_EQ(r.read64(r.access(1, t.a, x86::Access::read)), 0x77u);
@@ -149,7 +149,7 @@ TEST(fw_tlb, an_unanswered_shootdown_is_reported_not_waited_for_forever) {
   Rig& r = t.r;
   // CPU 1 "never runs" while CPU 0 spins.
   r.m->set_relax_runs_others(false);
-  ASSERT_EQ(r.munmap(0, t.a, kPage), 0);
+  ASSERT_EQ(r.munmap(0, t.a, PAGE_SIZE), 0);
   EXPECT_EQ(r.k->tlb().stats().timeouts, 1u);
   EXPECT_NE(r.console().find("not acknowledged by CPUs 0x2"), std::string::npos) << r.console();
   // When it runs again it serves the (withdrawn) request harmlessly.

@@ -1,4 +1,4 @@
-// The VMA tree (issue 6): the red-black tree against a reference model
+// The VMA tree: the red-black tree against a reference model
 // under random inserts and removals, find_vma in O(log n) against a linear
 // search, the augmented free gaps used for placement, and mmap/munmap/
 // mprotect sequences keeping tree, list and gaps consistent.
@@ -108,8 +108,8 @@ TEST(fw_vma, random_mmap_munmap_mprotect_keep_tree_list_and_gaps_consistent) {
   std::mt19937_64 rng(7);
   const uint64_t base = 0x10000000;  // a 1 GiB window of fixed mappings
   for (int step = 0; step < 3000; ++step) {
-    const uint64_t a = base + (rng() % 4096) * kPage;
-    const uint64_t len = (1 + rng() % 64) * kPage;
+    const uint64_t a = base + (rng() % 4096) * PAGE_SIZE;
+    const uint64_t len = (1 + rng() % 64) * PAGE_SIZE;
     switch (rng() % 5) {
       case 0:
       case 1: {
@@ -135,7 +135,7 @@ TEST(fw_vma, random_mmap_munmap_mprotect_keep_tree_list_and_gaps_consistent) {
     const char* err = r.k->mmap().validate(mm);
     ASSERT_EQ(err, nullptr) << err << " after step " << step;
     // find_vma against a linear search.
-    const uint64_t q = base + (rng() % 5000) * kPage;
+    const uint64_t q = base + (rng() % 5000) * PAGE_SIZE;
     fw::vm_area_struct* want = nullptr;
     r.k->mmap().for_each_vma(mm, [&](fw::vm_area_struct* v) {
       if (v->vm_end > q) {
@@ -165,24 +165,24 @@ TEST(fw_vma, placement_finds_gaps_top_down_with_alignment) {
   fw::mm_struct* mm = r.k->mm_of(pid);
   const uint64_t top = mm->mmap_base;
   // Three 1-page mappings top-down, then a hole where the middle one was.
-  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, kPage));
-  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, kPage));
-  const uint64_t c = static_cast<uint64_t>(r.mmap(0, 0, kPage, fw::PROT_READ));  // unlike: no merge
-  EXPECT_EQ(a, top - kPage);
-  EXPECT_EQ(b, top - 2 * kPage);
-  EXPECT_EQ(c, top - 3 * kPage);
-  ASSERT_EQ(r.munmap(0, b, kPage), 0);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
+  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
+  const uint64_t c = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE, fw::PROT_READ));  // unlike: no merge
+  EXPECT_EQ(a, top - PAGE_SIZE);
+  EXPECT_EQ(b, top - 2 * PAGE_SIZE);
+  EXPECT_EQ(c, top - 3 * PAGE_SIZE);
+  ASSERT_EQ(r.munmap(0, b, PAGE_SIZE), 0);
   // The freed page is the highest gap a one-page mapping fits in...
-  EXPECT_EQ(r.mmap(0, 0, kPage, fw::PROT_READ), static_cast<int64_t>(b));
+  EXPECT_EQ(r.mmap(0, 0, PAGE_SIZE, fw::PROT_READ), static_cast<int64_t>(b));
   // ...but two pages go below everything.
-  EXPECT_EQ(r.mmap(0, 0, 2 * kPage, fw::PROT_EXEC), static_cast<int64_t>(c - 2 * kPage));
+  EXPECT_EQ(r.mmap(0, 0, 2 * PAGE_SIZE, fw::PROT_EXEC), static_cast<int64_t>(c - 2 * PAGE_SIZE));
   // A 2 MiB multiple is THP-aligned (transparent_hugepage is not never).
   const int64_t h = r.mmap(0, 0, 4 * MiB);
   EXPECT_EQ(h % (2 * MiB), 0);
   EXPECT_LT(static_cast<uint64_t>(h) + 4 * MiB, c);
   // A hint is taken when free, not when taken.
-  EXPECT_EQ(r.mmap(0, 0x20000000, kPage), 0x20000000);
-  EXPECT_NE(r.mmap(0, 0x20000000, kPage), 0x20000000);
+  EXPECT_EQ(r.mmap(0, 0x20000000, PAGE_SIZE), 0x20000000);
+  EXPECT_NE(r.mmap(0, 0x20000000, PAGE_SIZE), 0x20000000);
   // With THP off, no alignment.
   fw::Params p = quiet_params();
   p.transparent_hugepage = fw::THP_NEVER;
@@ -197,21 +197,21 @@ TEST(fw_vma, fixed_noreplace_populate_and_shared_anonymous_memory) {
   Rig r(spec_mb(128));
   const int pid = r.start_process();
   // MAP_FIXED_NOREPLACE: EEXIST over an existing mapping, fine elsewhere.
-  ASSERT_EQ(r.mmap(0, 0x30000000, 8 * kPage), 0x30000000);
-  EXPECT_EQ(r.mmap(0, 0x30004000, 8 * kPage, RW, PA | fw::MAP_FIXED_NOREPLACE), -EEXIST);
-  EXPECT_EQ(r.mmap(0, 0x30008000, 8 * kPage, RW, PA | fw::MAP_FIXED_NOREPLACE), 0x30008000);
+  ASSERT_EQ(r.mmap(0, 0x30000000, 8 * PAGE_SIZE), 0x30000000);
+  EXPECT_EQ(r.mmap(0, 0x30004000, 8 * PAGE_SIZE, RW, PA | fw::MAP_FIXED_NOREPLACE), -EEXIST);
+  EXPECT_EQ(r.mmap(0, 0x30008000, 8 * PAGE_SIZE, RW, PA | fw::MAP_FIXED_NOREPLACE), 0x30008000);
   // MAP_POPULATE of a private writable mapping: every page present and
   // writable (write faults), no fault left to take.
   const uint64_t faults = r.k->memory().stats().faults;
-  const uint64_t p = static_cast<uint64_t>(r.mmap(0, 0x40000000, 64 * kPage, RW, PA | fw::MAP_POPULATE));
-  for (uint64_t off = 0; off < 64 * kPage; off += kPage) {
+  const uint64_t p = static_cast<uint64_t>(r.mmap(0, 0x40000000, 64 * PAGE_SIZE, RW, PA | fw::MAP_POPULATE));
+  for (uint64_t off = 0; off < 64 * PAGE_SIZE; off += PAGE_SIZE) {
     const Walk w = r.walk(0, p + off, x86::Access::write);
     ASSERT_EQ(w.status, Walk::ok) << off;
   }
   EXPECT_EQ(r.k->memory().stats().faults, faults) << "populate is not a user fault";
   EXPECT_EQ(r.k->memory().stats().populated, 64u);
   // Shared anonymous memory: one object; the maps line names it.
-  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, 4 * kPage, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
+  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
   const uint64_t pa = r.access(0, s);
   r.write64(pa, 0x5a5a);
   EXPECT_EQ(r.k->shmem().stats().objects, 1u);

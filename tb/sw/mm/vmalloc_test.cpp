@@ -19,14 +19,14 @@ TEST(fw_vmalloc, areas_are_mapped_with_guard_pages_in_every_address_space) {
   const uint64_t kpt0 = r.k->pgtable().stats().kernel_pages;
   // A process created before the area exists shares the kernel half.
   const int pid = r.start_process();
-  const uint64_t size = 5 * kPage + 100;
+  const uint64_t size = 5 * PAGE_SIZE + 100;
   const uint64_t va = r.k->vmalloc().vmalloc(r.cpu(), size);
   ASSERT_NE(va, 0u);
   EXPECT_GE(va, fw::VMALLOC_START_L4);
   EXPECT_LT(va, fw::VMALLOC_START_L4 + fw::VMALLOC_SIZE_L4);
-  EXPECT_EQ(va % kPage, 0u);
+  EXPECT_EQ(va % PAGE_SIZE, 0u);
   std::set<uint64_t> frames;
-  for (uint64_t off = 0; off < 6 * kPage; off += kPage) {
+  for (uint64_t off = 0; off < 6 * PAGE_SIZE; off += PAGE_SIZE) {
     // Through the kernel's tables, and the process's.
     WalkCtl kc;
     kc.cr3 = r.k->kernel_root();
@@ -47,7 +47,7 @@ TEST(fw_vmalloc, areas_are_mapped_with_guard_pages_in_every_address_space) {
   // The guard page after the area is not mapped.
   WalkCtl kc;
   kc.cr3 = r.k->kernel_root();
-  EXPECT_EQ(ref_walk(*r.m, kc, va + 6 * kPage, x86::Access::read, false).status, Walk::page_fault);
+  EXPECT_EQ(ref_walk(*r.m, kc, va + 6 * PAGE_SIZE, x86::Access::read, false).status, Walk::page_fault);
   // Contents through vwrite/vread, across page boundaries.
   std::vector<uint8_t> in(size), out(size);
   for (size_t i = 0; i < size; ++i) in[i] = static_cast<uint8_t>(i * 7);
@@ -55,8 +55,8 @@ TEST(fw_vmalloc, areas_are_mapped_with_guard_pages_in_every_address_space) {
   ASSERT_TRUE(r.k->vmalloc().vread(r.cpu(), va, out.data(), size));
   EXPECT_EQ(in, out);
   // A second area does not overlap the first or its guard.
-  const uint64_t vb = r.k->vmalloc().vmalloc(r.cpu(), 3 * kPage);
-  EXPECT_GE(vb, va + 7 * kPage);
+  const uint64_t vb = r.k->vmalloc().vmalloc(r.cpu(), 3 * PAGE_SIZE);
+  EXPECT_GE(vb, va + 7 * PAGE_SIZE);
   EXPECT_EQ(r.k->vmalloc().stats().pages, 9u);
   EXPECT_EQ(r.k->vmstat().node_total(fw::NR_VMALLOC), 9);
   EXPECT_NE(r.proc("meminfo").find("VmallocUsed:          36 kB"), std::string::npos) << r.proc("meminfo");
@@ -91,7 +91,7 @@ TEST(fw_vmalloc, large_areas_zeroed_and_the_range_reused) {
   EXPECT_EQ(r.k->irq_stats().tlb_shootdown, 1u);
   EXPECT_EQ(r.k->tlb().stats().ipis_received, 1u);
   // The same addresses come back (first fit).
-  const uint64_t vb = r.k->vmalloc().vmalloc(r.cpu(), kPage);
+  const uint64_t vb = r.k->vmalloc().vmalloc(r.cpu(), PAGE_SIZE);
   EXPECT_EQ(vb, va);
   r.k->vmalloc().vfree(r.cpu(), vb);
   r.k->vmalloc().vfree(r.cpu(), 0x1234000);  // not an area: reported, ignored
@@ -103,7 +103,7 @@ TEST(fw_vmalloc, large_areas_zeroed_and_the_range_reused) {
   hosthal::MachineSpec s = spec_mb(64);
   s.paging_levels = 5;
   Rig r5(s);
-  const uint64_t v5 = r5.k->vmalloc().vmalloc(r5.cpu(), kPage);
+  const uint64_t v5 = r5.k->vmalloc().vmalloc(r5.cpu(), PAGE_SIZE);
   EXPECT_GE(v5, fw::VMALLOC_START_L5);
 }
 

@@ -76,20 +76,20 @@ inline FragResult run_fragmentation_workload(const fw::Params& params, uint64_t 
     // Movable churn: map and touch until ~85% of memory is used, unmap a
     // random third.
     while (managed - k.nodes().total_free_pages() < target_used) {
-      const uint64_t len = (4ull << (rng() % 7)) * kPage;  // 16 KiB .. 1 MiB
+      const uint64_t len = (4ull << (rng() % 7)) * PAGE_SIZE;  // 16 KiB .. 1 MiB
       const int64_t a = r.mmap(0, 0, len);
       if (a < 0) break;
       bool ok = true;
-      for (uint64_t off = 0; off < len && ok; off += kPage) ok = r.access(0, static_cast<uint64_t>(a) + off) != ~0ull;
+      for (uint64_t off = 0; off < len && ok; off += PAGE_SIZE) ok = r.access(0, static_cast<uint64_t>(a) + off) != ~0ull;
       if (!ok) return res;  // killed: the workload is mis-sized
-      res.faults += len / kPage;
+      res.faults += len / PAGE_SIZE;
       chunks.push_back({static_cast<uint64_t>(a), len});
-      mapped += len / kPage;
+      mapped += len / PAGE_SIZE;
     }
     for (size_t n = chunks.size() / cfg.unmap_divisor; n > 0 && !chunks.empty(); --n) {
       const size_t i = rng() % chunks.size();
       r.munmap(0, chunks[i].a, chunks[i].len);
-      mapped -= chunks[i].len / kPage;
+      mapped -= chunks[i].len / PAGE_SIZE;
       chunks[i] = chunks.back();
       chunks.pop_back();
     }
@@ -140,12 +140,12 @@ inline HighOrderResult run_highorder_workload(uint64_t mem_mib, bool compaction)
   fw::Kernel& k = *r.k;
   r.start_process(0, "filler");
   const uint64_t chunk = 1 * MiB;
-  const uint64_t target = k.nodes().total_free_pages() * 8 / 10 * kPage;
+  const uint64_t target = k.nodes().total_free_pages() * 8 / 10 * PAGE_SIZE;
   std::vector<uint64_t> chunks;
   for (uint64_t done = 0; done < target; done += chunk) {
     const int64_t a = r.mmap(0, 0, chunk);
     if (a < 0) break;
-    for (uint64_t off = 0; off < chunk; off += kPage) {
+    for (uint64_t off = 0; off < chunk; off += PAGE_SIZE) {
       const uint64_t pa = r.access(0, static_cast<uint64_t>(a) + off);
       if (pa == ~0ull) return {};
       r.write64(pa, static_cast<uint64_t>(a) + off);
@@ -167,7 +167,7 @@ inline HighOrderResult run_highorder_workload(uint64_t mem_mib, bool compaction)
   res.migrated = k.vmstat().event[fw::PGMIGRATE_SUCCESS];
   // The data the process kept survived.
   for (size_t i = 0; i < chunks.size(); i += 2)
-    for (uint64_t off = 0; off < chunk; off += kPage) {
+    for (uint64_t off = 0; off < chunk; off += PAGE_SIZE) {
       const Walk w = r.walk(0, chunks[i] + off, x86::Access::read, true);
       EXPECT_EQ(w.status, Walk::ok);
       if (w.status != Walk::ok || r.read64(w.pa) != chunks[i] + off) {

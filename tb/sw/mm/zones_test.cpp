@@ -30,8 +30,8 @@ linuxref::Input input_of(Rig& r, const fw::Params& p) {
   const fw::MemblockType& res = r.k->memblock().reserved();
   for (unsigned i = 0; i < res.cnt; ++i) in.reserved.push_back({res.regions[i].base, res.regions[i].end()});
   if (r.k->cma().present()) in.cma = {r.k->cma().base_pfn(), r.k->cma().base_pfn() + r.k->cma().count()};
-  in.kernelcore_pages = p.kernelcore / kPage;
-  in.movablecore_pages = p.movablecore / kPage;
+  in.kernelcore_pages = p.kernelcore / PAGE_SIZE;
+  in.movablecore_pages = p.movablecore / PAGE_SIZE;
   in.kernelcore_percent = p.kernelcore_percent;
   in.movablecore_percent = p.movablecore_percent;
   in.min_free_kbytes = p.min_free_kbytes;
@@ -89,7 +89,7 @@ TEST(fw_zones, four_gib_with_the_pci_hole_matches_linux) {
   Rig r(spec_mb(4096));
   const fw::pglist_data& pg = r.k->nodes().node(0);
   EXPECT_EQ(pg.node_zones[fw::ZONE_NORMAL].zone_start_pfn, fw::MAX_DMA32_PFN);
-  EXPECT_EQ(pg.node_zones[fw::ZONE_NORMAL].present_pages, (1 * GiB) / kPage);
+  EXPECT_EQ(pg.node_zones[fw::ZONE_NORMAL].present_pages, (1 * GiB) / PAGE_SIZE);
   EXPECT_EQ(pg.node_zones[fw::ZONE_DMA].zone_start_pfn, 1u);  // page 0 is the BIOS's
   EXPECT_EQ(pg.node_zones[fw::ZONE_DMA].spanned_pages, 4095u);
 }
@@ -123,7 +123,7 @@ TEST(fw_zones, sixty_four_gib_matches_linux_and_boots_cheaply) {
     // A process still runs, and the deferred blocks come in as needed.
     r.start_process();
     const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 64 * MiB));
-    for (uint64_t off = 0; off < 64 * MiB; off += kPage) ASSERT_NE(r.access(0, a + off), ~0ull);
+    for (uint64_t off = 0; off < 64 * MiB; off += PAGE_SIZE) ASSERT_NE(r.access(0, a + off), ~0ull);
     r.sys(0, hal::Sys::exit, 0);
     EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
   }
@@ -156,8 +156,8 @@ TEST(fw_zones, movable_zone_from_kernelcore_and_movablecore) {
     uint64_t movable = 0;
     for (unsigned n = 0; n < 2; ++n) movable += r.k->nodes().node(n).node_zones[fw::ZONE_MOVABLE].present_pages;
     // Each node's ZONE_MOVABLE start is rounded up to a max-order block.
-    EXPECT_GT(movable, 2 * GiB / kPage - 2 * 1024);
-    EXPECT_LE(movable, 2 * GiB / kPage);
+    EXPECT_GT(movable, 2 * GiB / PAGE_SIZE - 2 * 1024);
+    EXPECT_LE(movable, 2 * GiB / PAGE_SIZE);
     // Movable allocations may use it, kernel ones may not.
     fw::page* m = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_HIGHUSER_MOVABLE, 0, 1);
     EXPECT_EQ(fw::page_zonenum(m), static_cast<unsigned>(fw::ZONE_MOVABLE));
