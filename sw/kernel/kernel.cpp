@@ -4,10 +4,7 @@
 // The rest of Kernel is in the files kernel.h names.
 #include "sw/kernel/kernel.h"
 
-#include "sw/hal/uapi.h"
 #include "sw/lib/bitops.h"
-#include "sw/lib/errno.h"
-#include "sw/lib/string.h"
 
 namespace fw {
 
