@@ -16,11 +16,10 @@ const tlm::tlm_dmi* DmiCache::find_other(uint64_t addr, uint64_t len, Access acc
 
 const tlm::tlm_dmi& DmiCache::insert(const tlm::tlm_dmi& region) {
   const uint64_t lo = region.get_start_address(), hi = region.get_end_address();
-  regions_.erase(std::remove_if(regions_.begin(), regions_.end(),
-                                [&](const tlm::tlm_dmi& d) {
-                                  return d.get_start_address() >= lo && d.get_end_address() <= hi;
-                                }),
-                 regions_.end());
+  regions_.erase(
+      std::remove_if(regions_.begin(), regions_.end(),
+                     [&](const tlm::tlm_dmi& d) { return d.get_start_address() >= lo && d.get_end_address() <= hi; }),
+      regions_.end());
   regions_.push_back(region);
   last_ = regions_.size() - 1;
   return regions_.back();

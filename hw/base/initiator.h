@@ -64,8 +64,7 @@ class InitiatorSocket : public tlm_utils::simple_initiator_socket<InitiatorSocke
     return transport(tlm::TLM_READ_COMMAND, addr, data, len, delay, ext...);
   }
   template <typename... Ext>
-  tlm::tlm_response_status write(uint64_t addr, const void* data, unsigned len, sc_core::sc_time& delay,
-                                 Ext&... ext) {
+  tlm::tlm_response_status write(uint64_t addr, const void* data, unsigned len, sc_core::sc_time& delay, Ext&... ext) {
     return transport(tlm::TLM_WRITE_COMMAND, addr, const_cast<void*>(data), len, delay, ext...);
   }
   // Attaches `ext` to every transaction of this socket from now on (a

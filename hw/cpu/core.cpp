@@ -23,9 +23,8 @@ using x86::PAGE_SIZE;
 CoreComplex::Params CoreComplex::read_params(sim::ConfigNode simc) {
   Params p;
   p.quantum = sim::from_ps(simc.get<sim::Duration>("quantum", {1000000}, "Global quantum of temporal decoupling").ps);
-  p.max_time = sim::from_ps(
-      simc.get<sim::Duration>("max_time", {0}, "Stop after this much simulated time (0: run to the end of the workload)")
-          .ps);
+  p.max_time = sim::from_ps(simc.get<sim::Duration>(
+      "max_time", {0}, "Stop after this much simulated time (0: run to the end of the workload)").ps);
   return p;
 }
 
@@ -82,7 +81,8 @@ Core::Params Core::read_params(sim::ConfigNode core) {
       sim::from_ps(core.get<sim::Duration>("timer_period", {1000000000}, "Period of each CPU's timer interrupt").ps);
   p.trap_latency = sim::from_ps(core.get<sim::Duration>(
       "trap_latency", {100000}, "Cost of entering and leaving the firmware (fault, system call, interrupt)").ps);
-  p.copy_bytes_per_ns = core.get<double>("copy_bandwidth", 16.0, "Bytes per ns of the firmware's bulk copies and fills");
+  p.copy_bytes_per_ns =
+      core.get<double>("copy_bandwidth", 16.0, "Bytes per ns of the firmware's bulk copies and fills");
   if (p.copy_bytes_per_ns <= 0) core.fail("copy_bandwidth", "must be positive");
   if (p.timer_period == SC_ZERO_TIME) core.fail("timer_period", "must not be zero");
   return p;
@@ -282,8 +282,8 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
       case AccessOutcome::page_fault: {
         ++stats.page_faults;
         qk_.inc(p_.trap_latency);
-        DPRINTF(Fault, sim::to_ps(local_now()), name(), "page fault va={:#x} ec={:#x} -> firmware", user_ext_.fault_addr,
-                user_ext_.error_code);
+        DPRINTF(Fault, sim::to_ps(local_now()), name(), "page fault va={:#x} ec={:#x} -> firmware",
+                user_ext_.fault_addr, user_ext_.error_code);
         if (cx_.monitored)
           monitor_event(CoreComplex::Event::page_fault, [&] {
             return fmt::format("{}: page fault at {:#x}, error code {:#x} (about to enter the firmware)", prog.name(),
@@ -331,7 +331,8 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
     });
   qk_.inc(p_.trap_latency);
   const int64_t ret = cx_.firmware->syscall(*this, op.sys);
-  DPRINTF(Syscall, sim::to_ps(local_now()), name(), "{}: syscall {} -> {}", prog.name(), static_cast<unsigned>(op.sys.nr), ret);
+  DPRINTF(Syscall, sim::to_ps(local_now()), name(), "{}: syscall {} -> {}", prog.name(),
+          static_cast<unsigned>(op.sys.nr), ret);
   if (op.sys.nr == hal::Sys::exit || op.sys.nr == hal::Sys::exit_group) return false;  // task_ended accounted for it
   if ((op.sys.nr == hal::Sys::fork || op.sys.nr == hal::Sys::clone) && ret > 0 && op.sys.child_user)
     cx_.program_started();

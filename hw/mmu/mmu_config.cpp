@@ -126,7 +126,8 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
 
   sim::ConfigNode c = m.child("pwc");
   p.pwc.enabled = c.get<bool>("enabled", true, "Paging-structure caches present");
-  p.pwc.latency = from_ps(c.get<sim::Duration>("latency", {0}, "Latency of a paging-structure-cache lookup, per walk").ps);
+  p.pwc.latency =
+      from_ps(c.get<sim::Duration>("latency", {0}, "Latency of a paging-structure-cache lookup, per walk").ps);
   p.pwc.invlpg_all_pcids = c.get<bool>("invlpg_all_pcids", false,
                                        "INVLPG also drops other PCIDs' paging-structure-cache entries (the SDM "
                                        "requires only the current PCID's)");

@@ -87,18 +87,23 @@ MemoryKeys read_memory_keys(sim::ConfigNode mem, MemoryMap& m) {
   MemoryKeys k;
   k.size = mem.get<sim::Size>("size", {8 * GiB}, "Total DRAM of the machine").bytes;
   k.nr_nodes = mem.get<unsigned>("nodes", 1, "NUMA nodes; DRAM is split evenly between them");
-  k.hole = mem.get<bool>("mmio_hole", true, "Leave [3 GiB, 4 GiB) to MMIO as a PC does (DRAM above it is remapped above 4 GiB)");
+  k.hole = mem.get<bool>("mmio_hole", true,
+                         "Leave [3 GiB, 4 GiB) to MMIO as a PC does (DRAM above it is remapped above 4 GiB)");
   const sim::Duration lat = mem.get<sim::Duration>("latency", {80000}, "DRAM read latency seen from the local node");
   k.latency_ps = lat.ps;
   k.write_latency_ps = mem.get<sim::Duration>("write_latency", lat, "DRAM write latency seen from the local node").ps;
-  m.image_base = mem.get<sim::Size>("image_base", {16 * MiB}, "Where the firmware image is said to live (an e820 reserved region)").bytes;
+  m.image_base =
+      mem.get<sim::Size>("image_base", {16 * MiB}, "Where the firmware image is said to live (an e820 reserved region)")
+          .bytes;
   m.image_size = mem.get<sim::Size>("image_size", {32 * MiB}, "Size of the firmware image region").bytes;
 
   if (k.nr_nodes == 0 || k.nr_nodes > hal::kMaxNodes)
     mem.fail("nodes", fmt::format("must be between 1 and {}", hal::kMaxNodes));
   if (k.size < 64 * MiB) mem.fail("size", "must be at least 64MiB");
-  if (k.size % (k.nr_nodes * 2 * MiB)) mem.fail("size", fmt::format("must split into {} nodes of whole 2 MiB blocks", k.nr_nodes));
-  if (m.image_base % 4096 || m.image_size % 4096) mem.fail("image_base", "the firmware image region must be page-aligned");
+  if (k.size % (k.nr_nodes * 2 * MiB))
+    mem.fail("size", fmt::format("must split into {} nodes of whole 2 MiB blocks", k.nr_nodes));
+  if (m.image_base % x86::PAGE_SIZE || m.image_size % x86::PAGE_SIZE)
+    mem.fail("image_base", "the firmware image region must be page-aligned");
 
   read_distance(mem, k.nr_nodes, m);
 

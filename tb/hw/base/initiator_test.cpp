@@ -24,7 +24,8 @@ using sc_core::SC_ZERO_TIME;
 
 unsigned char g_backing[0x4000];
 
-tlm::tlm_dmi region(uint64_t start, uint64_t end, tlm::tlm_dmi::dmi_access_e access = tlm::tlm_dmi::DMI_ACCESS_READ_WRITE) {
+tlm::tlm_dmi region(uint64_t start, uint64_t end,
+                    tlm::tlm_dmi::dmi_access_e access = tlm::tlm_dmi::DMI_ACCESS_READ_WRITE) {
   tlm::tlm_dmi d;
   d.set_start_address(start);
   d.set_end_address(end);
@@ -132,8 +133,10 @@ struct Target : sc_core::sc_module {
       t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
       return;
     }
-    if (t.is_read()) std::memcpy(t.get_data_ptr(), mem + (a - 0x1000), t.get_data_length());
-    else std::memcpy(mem + (a - 0x1000), t.get_data_ptr(), t.get_data_length());
+    if (t.is_read())
+      std::memcpy(t.get_data_ptr(), mem + (a - 0x1000), t.get_data_length());
+    else
+      std::memcpy(mem + (a - 0x1000), t.get_data_ptr(), t.get_data_length());
     delay += sc_time(10, SC_NS);
     t.set_dmi_allowed(a < 0x1800);
     t.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -151,8 +154,10 @@ struct Target : sc_core::sc_module {
   unsigned transport_dbg(tlm::tlm_generic_payload& t) {
     const uint64_t a = t.get_address();
     if (a < 0x1000 || a + t.get_data_length() > 0x2000) return 0;
-    if (t.is_read()) std::memcpy(t.get_data_ptr(), mem + (a - 0x1000), t.get_data_length());
-    else std::memcpy(mem + (a - 0x1000), t.get_data_ptr(), t.get_data_length());
+    if (t.is_read())
+      std::memcpy(t.get_data_ptr(), mem + (a - 0x1000), t.get_data_length());
+    else
+      std::memcpy(mem + (a - 0x1000), t.get_data_ptr(), t.get_data_length());
     return t.get_data_length();
   }
 };
