@@ -15,6 +15,7 @@
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
 #include "hw/ext/memory.h"
+#include "hw/base/command.h"
 #include "hw/base/stats.h"
 
 namespace hw {
@@ -64,6 +65,8 @@ class Interconnect : public sc_core::sc_module {
   std::vector<Region> regions_;       // sorted by base
   std::vector<unsigned> initiator_node_;
   mutable const Region* last_ = nullptr;
+  void register_commands();  // the monitor's `x`: hw/bus/interconnect_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

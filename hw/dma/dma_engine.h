@@ -21,6 +21,7 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include "hw/intc/intc.h"
+#include "hw/base/command.h"
 #include "hw/base/stats.h"
 
 namespace hw {
@@ -85,6 +86,8 @@ class DmaEngine : public sc_core::sc_module {
   bool busy_ = false, done_ = false;
   DmaError error_ = DmaError::none;
   sc_core::sc_event start_;
+  void register_commands();  // the monitor's `dma`: hw/dma/dma_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

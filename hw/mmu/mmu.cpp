@@ -76,6 +76,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
   cpu_socket.bind(*this);
   mem_socket.register_invalidate_direct_mem_ptr(this, &Mmu::invalidate_direct_mem_ptr);
   walk_trans_.set_extension(&walk_ext_);
+  register_commands();
 }
 
 uint64_t Mmu::tick(const sc_time& abs) const { return static_cast<uint64_t>(abs / ps_); }

@@ -23,6 +23,7 @@
 #include "hw/mmu/pwc.h"
 #include "hw/mmu/tlb.h"
 #include "hw/mmu/walk_window.h"
+#include "hw/base/command.h"
 #include "hw/base/stats.h"
 
 namespace hw {
@@ -249,6 +250,8 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   tlm::tlm_generic_payload walk_trans_;
   WalkExtension walk_ext_;
   tlm::tlm_generic_payload mem_trans_;
+  void register_commands();  // the monitor's `tlb`: hw/mmu/mmu_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw
