@@ -26,6 +26,7 @@ Interconnect::Interconnect(sc_core::sc_module_name name, sc_core::sc_time latenc
   from_initiators.register_get_direct_mem_ptr(this, &Interconnect::get_direct_mem_ptr);
   from_initiators.register_transport_dbg(this, &Interconnect::transport_dbg);
   to_targets.register_invalidate_direct_mem_ptr(this, &Interconnect::invalidate_direct_mem_ptr);
+  register_commands();
 }
 
 void Interconnect::add_region(unsigned target, uint64_t base, uint64_t size, std::string name) {

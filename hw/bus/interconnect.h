@@ -14,6 +14,7 @@
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
+#include "hw/base/command.h"
 #include "hw/base/config.h"
 #include "hw/base/stats.h"
 #include "hw/ext/memory.h"
@@ -71,6 +72,8 @@ class Interconnect : public sc_core::sc_module {
   std::vector<Region> regions_;       // sorted by base
   std::vector<unsigned> initiator_node_;
   mutable const Region* last_ = nullptr;
+  void register_commands();  // the monitor's `x`: hw/bus/interconnect_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

@@ -45,7 +45,7 @@ struct FirmwarePanic : std::runtime_error {
 
 // What the cores of one machine share: boot, the count of live user
 // programs (the run ends when it reaches zero), the console, run failure.
-class CoreComplex {
+class CoreComplex : public ProgramHost {
  public:
   // Temporal decoupling and the run's time limit (`platform.sim.*`).
   struct Params {
@@ -65,7 +65,7 @@ class CoreComplex {
   std::function<void(unsigned cpu, const char* text, size_t len)> console;
   sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;  // 0: no limit
 
-  void program_started() { ++live_; }
+  void program_started() override { ++live_; }
   void program_ended() {
     if (live_ > 0) --live_;
     wake.notify(sc_core::SC_ZERO_TIME);

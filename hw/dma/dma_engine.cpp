@@ -61,6 +61,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const Params& p, InterruptCon
     : sc_module(name), mmio("mmio"), master("master"), stats(stats_parent, basename()), p_(p), intc_(intc) {
   mmio.register_b_transport(this, &DmaEngine::b_transport);
   SC_THREAD(run);
+  register_commands();
 }
 
 bool DmaEngine::start(uint64_t src, uint64_t dst, uint64_t len) {

@@ -20,6 +20,7 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "hw/base/command.h"
 #include "hw/base/config.h"
 #include "hw/base/initiator.h"
 #include "hw/base/stats.h"
@@ -91,6 +92,8 @@ class DmaEngine : public sc_core::sc_module {
   bool busy_ = false, done_ = false;
   DmaError error_ = DmaError::none;
   sc_core::sc_event start_;
+  void register_commands();  // the monitor's `dma`: hw/dma/dma_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

@@ -33,6 +33,7 @@ Dram::Dram(sc_core::sc_module_name name, const Params& params, sim::stats::Group
   socket.register_b_transport(this, &Dram::b_transport);
   socket.register_get_direct_mem_ptr(this, &Dram::get_direct_mem_ptr);
   socket.register_transport_dbg(this, &Dram::transport_dbg);
+  register_commands();
 }
 
 Dram::~Dram() {

@@ -79,6 +79,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
   cpu_socket.bind(*this);
   mem_socket.on_invalidate([this](uint64_t start, uint64_t end) { revoke_host(start, end); });
   walk_socket.attach(walk_ext_);
+  register_commands();
 }
 
 // ---- Cold parts of the fast path --------------------------------------------

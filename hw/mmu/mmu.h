@@ -17,6 +17,7 @@
 #include <systemc>
 #include <tlm>
 
+#include "hw/base/command.h"
 #include "hw/base/debug.h"
 #include "hw/base/initiator.h"
 #include "hw/base/stats.h"
@@ -281,6 +282,8 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
   WalkExtension walk_ext_;  // attached to every walk request
+  void register_commands();  // the monitor's `tlb`: hw/mmu/mmu_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw
