@@ -135,13 +135,21 @@ bool parse_frequency(const std::string& text, uint64_t& hz) {
   return parse_with_units(text, units, hz) && hz > 0;
 }
 
-std::string format_size(uint64_t bytes) {
-  static const char* names[] = {"TiB", "GiB", "MiB", "KiB"};
-  static const unsigned shifts[] = {40, 30, 20, 10};
-  if (bytes == 0) return "0";
-  for (int k = 0; k < 4; ++k)
-    if ((bytes & ((1ull << shifts[k]) - 1)) == 0) return fmt::format("{}{}", bytes >> shifts[k], names[k]);
-  return std::to_string(bytes);
+std::string format_size(uint64_t bytes, SizeStyle style) {
+  if (style == SizeStyle::rounded) {
+    static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    for (; v >= 1024 && u < 4; ++u) v /= 1024;
+    return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.4g} {}", v, units[u]);
+  }
+  static const char* const exact[] = {"", "KiB", "MiB", "GiB", "TiB"};
+  static const char* const compact[] = {"", "K", "M", "G", "T", "P"};
+  const char* const* units = style == SizeStyle::exact ? exact : compact;
+  const int top = style == SizeStyle::exact ? 4 : 5;
+  int u = 0;
+  for (; u < top && bytes >= 1024 && bytes % 1024 == 0; ++u) bytes /= 1024;
+  return fmt::format("{}{}", bytes, units[u]);
 }
 
 std::string format_duration(uint64_t ps) {

@@ -41,7 +41,13 @@ bool parse_size(const std::string& text, uint64_t& bytes);
 bool parse_duration(const std::string& text, uint64_t& ps);
 bool parse_frequency(const std::string& text, uint64_t& hz);
 bool parse_uint(const std::string& text, uint64_t& value);
-std::string format_size(uint64_t bytes);
+// How format_size writes a byte count.
+enum class SizeStyle : uint8_t {
+  exact,    // "64MiB", "1536", "0": the largest of KiB..TiB that divides it (parse_size reads it back)
+  compact,  // "4K", "2M", "1536": the same with K, M, G, T, P (page and mapping sizes, as Linux's ptdump)
+  rounded,  // "8 GiB", "1.5 MiB", "512 B": four significant digits (summaries)
+};
+std::string format_size(uint64_t bytes, SizeStyle style = SizeStyle::exact);
 std::string format_duration(uint64_t ps);
 std::string format_frequency(uint64_t hz);
 

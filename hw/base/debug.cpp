@@ -1,6 +1,8 @@
 #include "hw/base/debug.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace sim::debug {
 
@@ -12,7 +14,12 @@ std::vector<Flag*>& registry() {
 }  // namespace
 
 Flag::Flag(const char* name, const char* desc) : name_(name), desc_(desc) {
-  registry().push_back(this);
+  // Sorted by name: flags register from static constructors of several
+  // files, in whatever order the linker chose.
+  std::vector<Flag*>& flags = registry();
+  auto at = std::lower_bound(flags.begin(), flags.end(), this,
+                             [](const Flag* a, const Flag* b) { return std::strcmp(a->name(), b->name()) < 0; });
+  flags.insert(at, this);
 }
 
 const std::vector<Flag*>& all_flags() { return registry(); }
@@ -49,18 +56,5 @@ void vprint(uint64_t tick_ps, const char* who, fmt::string_view format, fmt::for
   buf.push_back('\n');
   std::fwrite(buf.data(), 1, buf.size(), stdout);
 }
-
-Flag TLB("TLB", "TLB lookups that miss, fills, evictions and invalidations");
-Flag Walker("Walker", "page walks: start, each page-table read, outcome");
-Flag PWC("PWC", "paging-structure cache hits, fills and invalidations");
-Flag Fault("Fault", "page faults and machine checks delivered to the firmware");
-Flag MMU("MMU", "CR3 writes, INVLPG, INVPCID and paging-control changes");
-Flag DRAM("DRAM", "DRAM poison injection, DMI grants and revocations, locks");
-Flag Core("Core", "core: scheduling, system calls, interrupts");
-Flag Firmware("Firmware", "the firmware's console output");
-Flag Intc("Intc", "interrupt controller: IPIs and device interrupts");
-Flag DMA("DMA", "DMA engine transfers and errors");
-Flag Lockstep("Lockstep", "walks compared between the TLM and RTL walkers");
-Flag Syscall("Syscall", "system calls and their results");
 
 }  // namespace sim::debug

@@ -1,8 +1,13 @@
 // Debug flags in gem5's style: `--debug-flags=TLB,Walker` turns on one line
-// per event from the models that test that flag:
+// per event from the models that test that flag. Each model defines its
+// flags in the .cpp that prints them (as gem5's DebugFlag beside the code),
+// and declares in its header those that other files print:
 //
-//   DPRINTF(TLB, tick_ps, "system.cpu0.mmu.dtlb", "miss va={:#x}", va);
+//   SIM_DEBUG_FLAG(TLB, "TLB lookups that miss, fills, evictions and invalidations");  // tlb.cpp
+//   SIM_DECLARE_DEBUG_FLAG(TLB)                                                         // tlb.h
+//   DPRINTF(TLB, sim::now_ps(delay), name(), "miss va={:#x}", va);
 //
+// `mmcosim debug-flags` lists every flag linked into the program, by name.
 // A disabled flag costs one predictable branch on a bool.
 #pragma once
 
@@ -26,7 +31,7 @@ class Flag {
   const char* desc_;
 };
 
-// All flags, in registration order.
+// All flags, sorted by name.
 const std::vector<Flag*>& all_flags();
 // Enables a comma-separated list ("TLB,Walker" or "All"); returns the first
 // unknown name, or "" when every name was known.
@@ -41,10 +46,19 @@ void print(uint64_t tick_ps, const char* who, fmt::format_string<Args...> format
   vprint(tick_ps, who, format, fmt::make_format_args(args...));
 }
 
-// The flags of the platform's models (defined in debug.cpp).
-extern Flag TLB, Walker, PWC, Fault, MMU, DRAM, Core, Firmware, Intc, DMA, Lockstep, Syscall;
-
 }  // namespace sim::debug
+
+// Defines the flag `name` (sim::debug::name), at file scope in a model's .cpp.
+#define SIM_DEBUG_FLAG(name, desc) \
+  namespace sim::debug {           \
+  Flag name(#name, desc);          \
+  }
+// Declares a flag defined in another file (at file scope, in the header of
+// the model that defines it).
+#define SIM_DECLARE_DEBUG_FLAG(name) \
+  namespace sim::debug {             \
+  extern Flag name;                  \
+  }
 
 #define DPRINTF(flag, tick_ps, who, ...)                                  \
   do {                                                                    \

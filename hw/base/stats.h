@@ -4,7 +4,8 @@
 //
 // Only simulated quantities go here: a run repeated with the same seed,
 // scenario and binary must dump byte-identical files. Host timings belong to
-// the run summary (sim::HostStats), never to this tree.
+// the run summary that `mmcosim run` prints (tb/top), never to this tree.
+// Naming (names in camelCase, gem5's units): docs/statistics.md.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,9 @@ class Scalar final : public Stat {
   Scalar& operator-=(uint64_t v) { value_ -= v; return *this; }
   void set(uint64_t v) { value_ = v; }
   uint64_t value() const { return value_; }
+  // Reads as its value: a model's own counters compare and subtract as
+  // plain integers (tests: EXPECT_EQ(walker.stats.walks, 2u)).
+  operator uint64_t() const { return value_; }
   void emit(Emitter& out, const std::string& path) const override;
   void reset() override { value_ = 0; }
 

@@ -5,7 +5,16 @@
 
 #include <fmt/format.h>
 
+#include "hw/base/initiator.h"
+#include "hw/base/time.h"
+
 namespace hw {
+
+Interconnect::Params Interconnect::read_params(sim::ConfigNode membus) {
+  Params p;
+  p.latency = sim::from_ps(membus.get<sim::Duration>("latency", {0}, "Interconnect latency per transaction").ps);
+  return p;
+}
 
 Interconnect::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "membus") {}
 
@@ -17,6 +26,7 @@ Interconnect::Interconnect(sc_core::sc_module_name name, sc_core::sc_time latenc
   from_initiators.register_get_direct_mem_ptr(this, &Interconnect::get_direct_mem_ptr);
   from_initiators.register_transport_dbg(this, &Interconnect::transport_dbg);
   to_targets.register_invalidate_direct_mem_ptr(this, &Interconnect::invalidate_direct_mem_ptr);
+  register_commands();
 }
 
 void Interconnect::add_region(unsigned target, uint64_t base, uint64_t size, std::string name) {
@@ -100,21 +110,13 @@ void Interconnect::invalidate_direct_mem_ptr(int, sc_dt::uint64 start, sc_dt::ui
 
 unsigned Interconnect::debug_read(uint64_t pa, void* dst, unsigned len) {
   tlm::tlm_generic_payload t;
-  t.set_command(tlm::TLM_READ_COMMAND);
-  t.set_address(pa);
-  t.set_data_ptr(static_cast<unsigned char*>(dst));
-  t.set_data_length(len);
-  t.set_streaming_width(len);
+  sim::fill_payload(t, tlm::TLM_READ_COMMAND, pa, dst, len);
   return transport_dbg(0, t);
 }
 
 unsigned Interconnect::debug_write(uint64_t pa, const void* src, unsigned len) {
   tlm::tlm_generic_payload t;
-  t.set_command(tlm::TLM_WRITE_COMMAND);
-  t.set_address(pa);
-  t.set_data_ptr(static_cast<unsigned char*>(const_cast<void*>(src)));
-  t.set_data_length(len);
-  t.set_streaming_width(len);
+  sim::fill_payload(t, tlm::TLM_WRITE_COMMAND, pa, const_cast<void*>(src), len);
   return transport_dbg(0, t);
 }
 

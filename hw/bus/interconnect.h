@@ -14,8 +14,10 @@
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
-#include "hw/ext/memory.h"
+#include "hw/base/command.h"
+#include "hw/base/config.h"
 #include "hw/base/stats.h"
+#include "hw/ext/memory.h"
 
 namespace hw {
 
@@ -25,6 +27,12 @@ class Interconnect : public sc_core::sc_module {
   tlm_utils::multi_passthrough_target_socket<Interconnect> from_initiators;
   // Targets bind here (one binding each), in the order of add_target().
   tlm_utils::multi_passthrough_initiator_socket<Interconnect> to_targets;
+
+  struct Params {
+    sc_core::sc_time latency = sc_core::SC_ZERO_TIME;  // per transaction (and added to DMI grants)
+  };
+  // Reads `platform.membus`.
+  static Params read_params(sim::ConfigNode membus);
 
   Interconnect(sc_core::sc_module_name name, sc_core::sc_time latency, sim::stats::Group* stats_parent);
 
@@ -64,6 +72,8 @@ class Interconnect : public sc_core::sc_module {
   std::vector<Region> regions_;       // sorted by base
   std::vector<unsigned> initiator_node_;
   mutable const Region* last_ = nullptr;
+  void register_commands();  // the monitor's `x`: hw/bus/interconnect_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

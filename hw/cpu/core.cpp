@@ -5,20 +5,33 @@
 #include <algorithm>
 #include <cstring>
 
+#include "hw/base/time.h"
 #include "hw/ext/memory.h"
-#include "hw/base/debug.h"
+
+SIM_DEBUG_FLAG(Core, "core: scheduling, system calls, interrupts")
+SIM_DEBUG_FLAG(Firmware, "the firmware's console output")
+SIM_DEBUG_FLAG(Syscall, "system calls and their results")
 
 namespace hw {
 
-using sc_core::SC_NS;
 using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
-
-namespace {
-constexpr uint64_t kPage = 4096;
-}  // namespace
+using x86::PAGE_SIZE;
 
 // ---- CoreComplex -------------------------------------------------------------
+
+CoreComplex::Params CoreComplex::read_params(sim::ConfigNode simc) {
+  Params p;
+  p.quantum = sim::from_ps(simc.get<sim::Duration>("quantum", {1000000}, "Global quantum of temporal decoupling").ps);
+  p.max_time = sim::from_ps(simc.get<sim::Duration>(
+      "max_time", {0}, "Stop after this much simulated time (0: run to the end of the workload)").ps);
+  return p;
+}
+
+void CoreComplex::configure(const Params& p) {
+  tlm_utils::tlm_quantumkeeper::set_global_quantum(p.quantum);
+  max_time = p.max_time;
+}
 
 void CoreComplex::fail(const std::string& message) {
   if (error_.empty()) error_ = message;
@@ -62,6 +75,19 @@ void CoreComplex::core_finished() {
 
 Core::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "core") {}
 
+Core::Params Core::read_params(sim::ConfigNode core) {
+  Params p;
+  p.timer_period =
+      sim::from_ps(core.get<sim::Duration>("timer_period", {1000000000}, "Period of each CPU's timer interrupt").ps);
+  p.trap_latency = sim::from_ps(core.get<sim::Duration>(
+      "trap_latency", {100000}, "Cost of entering and leaving the firmware (fault, system call, interrupt)").ps);
+  p.copy_bytes_per_ns =
+      core.get<double>("copy_bandwidth", 16.0, "Bytes per ns of the firmware's bulk copies and fills");
+  if (p.copy_bytes_per_ns <= 0) core.fail("copy_bandwidth", "must be positive");
+  if (p.timer_period == SC_ZERO_TIME) core.fail("timer_period", "must not be zero");
+  return p;
+}
+
 Core::Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreComplex& complex,
            sim::stats::Group* stats_parent)
     : sc_module(name),
@@ -71,12 +97,9 @@ Core::Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreCom
       p_(params),
       mmu_(mmu),
       cx_(complex) {
-  mem_socket.register_invalidate_direct_mem_ptr(this, &Core::invalidate_direct_mem_ptr);
-  user_trans_.set_extension(&user_ext_);
+  mmu_socket.attach(user_ext_);
   SC_THREAD(run);
 }
-
-uint64_t Core::tick_ps() const { return static_cast<uint64_t>(local_now() / sc_time(1, sc_core::SC_PS)); }
 
 void Core::run() {
   try {
@@ -130,7 +153,7 @@ void Core::idle() {
   const sc_time start = sc_core::sc_time_stamp();
   const sc_time until_tick = next_tick_ > start ? next_tick_ - start : SC_ZERO_TIME;
   if (!irq_pending_) sc_core::wait(until_tick, irq_event_ | cx_.wake);
-  stats.idle_ns += static_cast<uint64_t>((sc_core::sc_time_stamp() - start) / sc_time(1, SC_NS));
+  stats.idle_ns += sim::to_ns(sc_core::sc_time_stamp() - start);
   qk_.reset();
 }
 
@@ -147,7 +170,7 @@ uint64_t Core::fast_budget_ps() const {
   sc_time until = qk_.next_sync_point();
   if (next_tick_ < until) until = next_tick_;
   if (cx_.max_time != SC_ZERO_TIME && cx_.max_time < until) until = cx_.max_time;
-  return until > now ? static_cast<uint64_t>((until - now) / sc_time(1, sc_core::SC_PS)) : 0;
+  return until > now ? sim::to_ps(until - now) : 0;
 }
 
 void Core::run_task(const hal::RunTask& task) {
@@ -165,7 +188,7 @@ void Core::run_task(const hal::RunTask& task) {
   auto settle = [&] {
     if (!fast_open) return;
     mmu_.fast_end(fs);
-    qk_.inc(sc_time(static_cast<double>(fast_ps), sc_core::SC_PS));
+    qk_.inc(sim::from_ps(fast_ps));
     stats.reads += fast_reads;
     stats.writes += fast_writes;
     stats.fetches += fast_fetches;
@@ -246,16 +269,11 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
           fmt::format("access to {:#x} still faults after {} retries: the firmware's "
                       "fault handler does not resolve it",
                       op.va, p_.max_fault_retries));
-    user_trans_.set_command(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    user_trans_.set_address(op.va);
-    user_trans_.set_data_ptr(static_cast<unsigned char*>(buf));
-    user_trans_.set_data_length(op.size);
-    user_trans_.set_streaming_width(op.size);
-    user_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     user_ext_.access = op.access;
     user_ext_.user = true;
     delay = qk_.get_local_time();
-    mmu_socket->b_transport(user_trans_, delay);
+    mmu_socket.transport(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, op.va, buf,
+                         op.size, delay);
     qk_.set(delay);
     switch (user_ext_.outcome) {
       case AccessOutcome::ok:
@@ -264,8 +282,8 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
       case AccessOutcome::page_fault: {
         ++stats.page_faults;
         qk_.inc(p_.trap_latency);
-        DPRINTF(Fault, tick_ps(), name(), "page fault va={:#x} ec={:#x} -> firmware", user_ext_.fault_addr,
-                user_ext_.error_code);
+        DPRINTF(Fault, sim::to_ps(local_now()), name(), "page fault va={:#x} ec={:#x} -> firmware",
+                user_ext_.fault_addr, user_ext_.error_code);
         if (cx_.monitored)
           monitor_event(CoreComplex::Event::page_fault, [&] {
             return fmt::format("{}: page fault at {:#x}, error code {:#x} (about to enter the firmware)", prog.name(),
@@ -285,7 +303,7 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
         mc.in_page_walk = user_ext_.mc_in_walk;
         mc.va = op.va;
         mc.va_valid = true;
-        DPRINTF(Fault, tick_ps(), name(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
+        DPRINTF(Fault, sim::to_ps(local_now()), name(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
         if (cx_.monitored)
           monitor_event(CoreComplex::Event::machine_check, [&] {
             return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
@@ -297,7 +315,7 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
       case AccessOutcome::general_protection:
         ++stats.gp_faults;
         qk_.inc(p_.trap_latency);
-        DPRINTF(Fault, tick_ps(), name(), "general protection fault va={:#x} -> firmware", op.va);
+        DPRINTF(Fault, sim::to_ps(local_now()), name(), "general protection fault va={:#x} -> firmware", op.va);
         if (cx_.firmware->general_protection(*this, op.va) == hal::TrapOutcome::task_killed) return false;
         break;  // retry
     }
@@ -313,7 +331,8 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
     });
   qk_.inc(p_.trap_latency);
   const int64_t ret = cx_.firmware->syscall(*this, op.sys);
-  DPRINTF(Syscall, tick_ps(), name(), "{}: syscall {} -> {}", prog.name(), static_cast<unsigned>(op.sys.nr), ret);
+  DPRINTF(Syscall, sim::to_ps(local_now()), name(), "{}: syscall {} -> {}", prog.name(),
+          static_cast<unsigned>(op.sys.nr), ret);
   if (op.sys.nr == hal::Sys::exit || op.sys.nr == hal::Sys::exit_group) return false;  // task_ended accounted for it
   if ((op.sys.nr == hal::Sys::fork || op.sys.nr == hal::Sys::clone) && ret > 0 && op.sys.child_user)
     cx_.program_started();
@@ -323,13 +342,13 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
 
 void Core::pause_for_monitor(const std::string& what) {
   qk_.sync();  // the monitor sees this core's time
-  cx_.pause(fmt::format("{} at {} ps: {}", name(), tick_ps(), what));
+  cx_.pause(fmt::format("{} at {} ps: {}", name(), sim::to_ps(local_now()), what));
   qk_.reset();
 }
 
 void Core::task_ended(int pid, void* user, int exit_status, int signal) {
   (signal ? stats.tasks_killed : stats.tasks_exited) += 1;
-  DPRINTF(Core, tick_ps(), name(), "pid {} ended: {} {}", pid, signal ? "signal" : "exit",
+  DPRINTF(Core, sim::to_ps(local_now()), name(), "pid {} ended: {} {}", pid, signal ? "signal" : "exit",
           signal ? signal : exit_status);
   if (user) static_cast<UserProgram*>(user)->ended(exit_status, signal);
   cx_.program_ended();
@@ -368,33 +387,17 @@ void Core::deliver_interrupts() {
     irq_pending_ = pending_irq_.any();
     ++stats.interrupts;
     qk_.inc(p_.trap_latency);
-    DPRINTF(Core, tick_ps(), name(), "interrupt vector {:#x}", vec);
+    DPRINTF(Core, sim::to_ps(local_now()), name(), "interrupt vector {:#x}", vec);
     cx_.firmware->interrupt(*this, static_cast<uint8_t>(vec));
   }
 }
 
 // ---- HAL: physical memory -----------------------------------------------------
 
-void Core::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {
-  dmi_.erase(std::remove_if(
-                 dmi_.begin(), dmi_.end(),
-                 [&](const tlm::tlm_dmi& d) { return d.get_start_address() <= end && d.get_end_address() >= start; }),
-             dmi_.end());
-}
-
 void* Core::direct_map(hal::paddr_t pa, uint64_t len) {
   if (len == 0) len = 1;
-  for (const tlm::tlm_dmi& d : dmi_)
-    if (pa >= d.get_start_address() && pa + len - 1 <= d.get_end_address())
-      return d.get_dmi_ptr() + (pa - d.get_start_address());
-  tlm::tlm_generic_payload t;
-  tlm::tlm_dmi dmi;
-  t.set_command(tlm::TLM_READ_COMMAND);
-  t.set_address(pa);
-  if (!mem_socket->get_direct_mem_ptr(t, dmi) || !dmi.is_read_write_allowed()) return nullptr;
-  dmi_.push_back(dmi);
-  if (pa + len - 1 > dmi.get_end_address()) return nullptr;
-  return dmi.get_dmi_ptr() + (pa - dmi.get_start_address());
+  const tlm::tlm_dmi* d = mem_socket.get_dmi(pa, len, tlm::tlm_dmi::DMI_ACCESS_READ_WRITE);
+  return d ? d->get_dmi_ptr() + (pa - d->get_start_address()) : nullptr;
 }
 
 hal::MemStatus Core::phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write) {
@@ -406,37 +409,29 @@ hal::MemStatus Core::phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool w
     return hal::MemStatus::ok;
   }
   PoisonExtension poison;
-  phys_trans_.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  phys_trans_.set_address(pa);
-  phys_trans_.set_data_ptr(static_cast<unsigned char*>(buf));
-  phys_trans_.set_data_length(static_cast<unsigned>(len));
-  phys_trans_.set_streaming_width(static_cast<unsigned>(len));
-  phys_trans_.set_byte_enable_ptr(nullptr);
-  phys_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  phys_trans_.set_extension(&poison);
   sc_time delay = qk_.get_local_time();
-  mem_socket->b_transport(phys_trans_, delay);
+  const tlm::tlm_response_status rsp =
+      mem_socket.transport(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, pa, buf,
+                           static_cast<unsigned>(len), delay, poison);
   qk_.set(delay);
-  phys_trans_.clear_extension(&poison);
   if (poison.poisoned) return hal::MemStatus::poison;
-  return phys_trans_.is_response_ok() ? hal::MemStatus::ok : hal::MemStatus::address_error;
+  return rsp == tlm::TLM_OK_RESPONSE ? hal::MemStatus::ok : hal::MemStatus::address_error;
 }
 
 void Core::charge_bulk(uint64_t bytes, hal::paddr_t pa) {
   // One memory latency (where DMI tells it; transactions charge their own)
   // plus the bytes at the core's copy bandwidth.
   stats.phys_bytes += bytes;
-  sc_time latency = SC_ZERO_TIME;
-  for (const tlm::tlm_dmi& d : dmi_)
-    if (pa >= d.get_start_address() && pa <= d.get_end_address()) latency = d.get_read_latency();
-  qk_.inc(latency + sc_time(static_cast<double>(bytes) / p_.copy_bytes_per_ns, SC_NS));
+  const tlm::tlm_dmi* d = mem_socket.dmi().find(pa);
+  const sc_time latency = d ? d->get_read_latency() : SC_ZERO_TIME;
+  qk_.inc(latency + sim::from_ns(static_cast<double>(bytes) / p_.copy_bytes_per_ns));
 }
 
 hal::MemStatus Core::phys_read(hal::paddr_t pa, void* dst, uint64_t len) {
   charge_bulk(len, pa);
   auto* out = static_cast<uint8_t*>(dst);
   while (len) {
-    const uint64_t n = std::min(len, kPage - (pa & (kPage - 1)));
+    const uint64_t n = std::min(len, PAGE_SIZE - (pa & (PAGE_SIZE - 1)));
     const hal::MemStatus st = phys_chunk(pa, out, n, false);
     if (st != hal::MemStatus::ok) return st;
     pa += n;
@@ -450,7 +445,7 @@ hal::MemStatus Core::phys_write(hal::paddr_t pa, const void* src, uint64_t len) 
   charge_bulk(len, pa);
   auto* in = static_cast<const uint8_t*>(src);
   while (len) {
-    const uint64_t n = std::min(len, kPage - (pa & (kPage - 1)));
+    const uint64_t n = std::min(len, PAGE_SIZE - (pa & (PAGE_SIZE - 1)));
     const hal::MemStatus st = phys_chunk(pa, const_cast<uint8_t*>(in), n, true);
     if (st != hal::MemStatus::ok) return st;
     pa += n;
@@ -462,10 +457,10 @@ hal::MemStatus Core::phys_write(hal::paddr_t pa, const void* src, uint64_t len) 
 
 hal::MemStatus Core::phys_fill(hal::paddr_t pa, uint8_t value, uint64_t len) {
   charge_bulk(len, pa);
-  uint8_t buf[kPage];
+  uint8_t buf[PAGE_SIZE];
   bool buf_ready = false;
   while (len) {
-    const uint64_t n = std::min(len, kPage - (pa & (kPage - 1)));
+    const uint64_t n = std::min(len, PAGE_SIZE - (pa & (PAGE_SIZE - 1)));
     if (uint8_t* p = static_cast<uint8_t*>(direct_map(pa, n))) {
       std::memset(p, value, n);
     } else {
@@ -485,9 +480,9 @@ hal::MemStatus Core::phys_fill(hal::paddr_t pa, uint8_t value, uint64_t len) {
 hal::MemStatus Core::phys_copy(hal::paddr_t dst, hal::paddr_t src, uint64_t len) {
   charge_bulk(len, src);
   charge_bulk(0, dst);
-  uint8_t buf[kPage];
+  uint8_t buf[PAGE_SIZE];
   while (len) {
-    const uint64_t n = std::min({len, kPage - (dst & (kPage - 1)), kPage - (src & (kPage - 1))});
+    const uint64_t n = std::min({len, PAGE_SIZE - (dst & (PAGE_SIZE - 1)), PAGE_SIZE - (src & (PAGE_SIZE - 1))});
     uint8_t* s = static_cast<uint8_t*>(direct_map(src, n));
     uint8_t* d = static_cast<uint8_t*>(direct_map(dst, n));
     if (s && d) {
@@ -509,7 +504,7 @@ hal::MemStatus Core::phys_copy(hal::paddr_t dst, hal::paddr_t src, uint64_t len)
 
 void Core::set_paging_control(const hal::PagingControl& ctl) {
   mmu_.set_control(ctl.wp, ctl.nxe, ctl.pcide);
-  DPRINTF(MMU, tick_ps(), name(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
+  DPRINTF(MMU, sim::to_ps(local_now()), name(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
 }
 
 void Core::write_cr3(uint64_t value) { mmu_.write_cr3(value); }
@@ -533,22 +528,15 @@ hal::MemStatus Core::mmio_read(hal::paddr_t pa, uint64_t& value, unsigned size) 
 hal::MemStatus Core::mmio_write(hal::paddr_t pa, uint64_t value, unsigned size) {
   if (size == 0 || size > 8) return hal::MemStatus::address_error;
   // MMIO must reach the device: never through DMI.
-  phys_trans_.set_command(tlm::TLM_WRITE_COMMAND);
-  phys_trans_.set_address(pa);
-  phys_trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
-  phys_trans_.set_data_length(size);
-  phys_trans_.set_streaming_width(size);
-  phys_trans_.set_byte_enable_ptr(nullptr);
-  phys_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   sc_time delay = qk_.get_local_time();
-  mem_socket->b_transport(phys_trans_, delay);
+  const tlm::tlm_response_status rsp = mem_socket.write(pa, &value, size, delay);
   qk_.set(delay);
-  return phys_trans_.is_response_ok() ? hal::MemStatus::ok : hal::MemStatus::address_error;
+  return rsp == tlm::TLM_OK_RESPONSE ? hal::MemStatus::ok : hal::MemStatus::address_error;
 }
 
-uint64_t Core::now_ns() const { return static_cast<uint64_t>(local_now() / sc_time(1, SC_NS)); }
+uint64_t Core::now_ns() const { return sim::to_ns(local_now()); }
 
-void Core::charge_ns(uint64_t ns) { qk_.inc(sc_time(static_cast<double>(ns), SC_NS)); }
+void Core::charge_ns(uint64_t ns) { qk_.inc(sim::from_ns(static_cast<double>(ns))); }
 
 void Core::cpu_relax() {
   qk_.sync();

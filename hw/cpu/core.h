@@ -18,16 +18,22 @@
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include "hw/base/config.h"
+#include "hw/base/debug.h"
+#include "hw/base/initiator.h"
+#include "hw/base/stats.h"
 #include "hw/cpu/user_program.h"
 #include "hw/ext/mmu_access.h"
 #include "hw/intc/intc.h"
 #include "hw/mmu/mmu.h"
-#include "hw/base/stats.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
+
+// The firmware's console output: the core carries it (Hal::console), the
+// program that owns the console (tb/top) prints it under this flag.
+SIM_DECLARE_DEBUG_FLAG(Firmware)
 
 namespace hw {
 
@@ -39,8 +45,18 @@ struct FirmwarePanic : std::runtime_error {
 
 // What the cores of one machine share: boot, the count of live user
 // programs (the run ends when it reaches zero), the console, run failure.
-class CoreComplex {
+class CoreComplex : public ProgramHost {
  public:
+  // Temporal decoupling and the run's time limit (`platform.sim.*`).
+  struct Params {
+    sc_core::sc_time quantum = sc_core::sc_time(1, sc_core::SC_US);  // global quantum of every core
+    sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;              // 0: no limit
+  };
+  // Reads `platform.sim`.
+  static Params read_params(sim::ConfigNode sim);
+  // Sets the global quantum and the time limit.
+  void configure(const Params& p);
+
   const hal::BootInfo* boot_info = nullptr;
   hal::Firmware* firmware = nullptr;
   // Called on the bootstrap core once the firmware has booted (spawns the
@@ -49,7 +65,7 @@ class CoreComplex {
   std::function<void(unsigned cpu, const char* text, size_t len)> console;
   sc_core::sc_time max_time = sc_core::SC_ZERO_TIME;  // 0: no limit
 
-  void program_started() { ++live_; }
+  void program_started() override { ++live_; }
   void program_ended() {
     if (live_ > 0) --live_;
     wake.notify(sc_core::SC_ZERO_TIME);
@@ -109,14 +125,15 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
     unsigned max_fault_retries = 64;   // the same access faulting more often is a firmware livelock
   };
 
-  tlm_utils::simple_initiator_socket<Core> mmu_socket;  // user accesses, slow path
-  tlm_utils::simple_initiator_socket<Core> mem_socket;  // the firmware's physical accesses and MMIO
+  // Reads `platform.core` (id, node and intc_base are the platform's to set).
+  static Params read_params(sim::ConfigNode core);
+
+  sim::InitiatorSocket mmu_socket;  // user accesses, slow path (MmuAccessExtension)
+  sim::InitiatorSocket mem_socket;  // the firmware's physical accesses (DMI where granted) and MMIO
 
   SC_HAS_PROCESS(Core);
   Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreComplex& complex,
        sim::stats::Group* stats_parent);
-  // A payload frees the extensions still attached when it dies: detach ours.
-  ~Core() override { user_trans_.clear_extension(&user_ext_); }
 
   // ---- hal::Hal ----
   unsigned cpu() const override { return p_.id; }
@@ -189,11 +206,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void pause_for_monitor(const std::string& what);
   bool timer_due();
   void idle();
-  void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
   void charge_bulk(uint64_t bytes, hal::paddr_t pa);
   // One physical access within a page: DMI when granted, else a transaction.
   hal::MemStatus phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write);
-  uint64_t tick_ps() const;
 
   Params p_;
   Mmu& mmu_;
@@ -203,14 +218,11 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   struct QuantumKeeper : tlm_utils::tlm_quantumkeeper {
     sc_core::sc_time next_sync_point() const { return m_next_sync_point; }
   } qk_;
-  std::vector<tlm::tlm_dmi> dmi_;
   std::bitset<256> pending_irq_;
   bool irq_pending_ = false;
   sc_core::sc_event irq_event_;
   sc_core::sc_time next_tick_;
-  tlm::tlm_generic_payload user_trans_;
-  MmuAccessExtension user_ext_;
-  tlm::tlm_generic_payload phys_trans_;
+  MmuAccessExtension user_ext_;  // attached to every user access through mmu_socket
 };
 
 }  // namespace hw

@@ -2,6 +2,7 @@
 // system calls) produced by a workload generator or a trace (tb/workload).
 // The core executes each one through the MMU or the firmware and reports the
 // result back. The program is the "user space" of a simulated process.
+// ProgramHost is all a workload sees of the machine beyond that.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,17 @@ class UserProgram {
   virtual void complete(const UserOp& op, uint64_t result, const uint8_t* data) = 0;
   // The process ended: by exit (signal 0) or killed by a signal.
   virtual void ended(int exit_status, int signal) = 0;
+};
+
+// The machine as a workload starting processes sees it: the run lasts until
+// every program started has ended. The cores' CoreComplex implements it.
+class ProgramHost {
+ public:
+  // A program was handed to the firmware (hal::Firmware::spawn).
+  virtual void program_started() = 0;
+
+ protected:
+  ~ProgramHost() = default;
 };
 
 }  // namespace hw

@@ -3,8 +3,11 @@
 #include <cstring>
 #include <vector>
 
-#include "hw/ext/memory.h"
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
+#include "hw/ext/memory.h"
+
+SIM_DEBUG_FLAG(DMA, "DMA engine transfers and errors")
 
 namespace hw {
 
@@ -22,6 +25,35 @@ const char* dma_error_name(DmaError e) {
   return "?";
 }
 
+std::vector<DmaEngine::Params> DmaEngine::read_params(sim::ConfigNode platform) {
+  // By default an ISA-style 24-bit engine and a 32-bit one, the devices
+  // ZONE_DMA and ZONE_DMA32 exist for.
+  std::vector<Params> out;
+  const bool given = platform.has("dma");
+  auto list = platform.list("dma", "DMA engines: addr_bits (24, 32 or 64), burst (bytes per bus transaction)");
+  if (!given) {
+    for (unsigned bits : {24u, 32u}) {
+      Params p;
+      p.addr_bits = bits;
+      p.burst = 64;
+      out.push_back(p);
+    }
+    platform.note_default(
+        "dma", nlohmann::ordered_json::parse(R"([{"addr_bits": 24, "burst": 64}, {"addr_bits": 32, "burst": 64}])"),
+        "DMA engines (default: a 24-bit and a 32-bit one)");
+  }
+  for (sim::ConfigNode& d : list) {
+    Params p;
+    p.addr_bits = d.get<unsigned>("addr_bits", 32, "Widest bus address the engine can drive (24, 32 or 64)");
+    if (p.addr_bits != 24 && p.addr_bits != 32 && p.addr_bits != 64) d.fail("addr_bits", "must be 24, 32 or 64");
+    p.burst = d.get<sim::Size>("burst", {64}, "Bytes per bus transaction").bytes;
+    if (p.burst == 0 || p.burst > 4096) d.fail("burst", "must be between 1 and 4096");
+    out.push_back(p);
+  }
+  if (out.size() > 16) platform.fail("dma", "at most 16 engines");
+  return out;
+}
+
 DmaEngine::Stats::Stats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
 
 DmaEngine::DmaEngine(sc_core::sc_module_name name, const Params& p, InterruptController* intc,
@@ -29,6 +61,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const Params& p, InterruptCon
     : sc_module(name), mmio("mmio"), master("master"), stats(stats_parent, basename()), p_(p), intc_(intc) {
   mmio.register_b_transport(this, &DmaEngine::b_transport);
   SC_THREAD(run);
+  register_commands();
 }
 
 bool DmaEngine::start(uint64_t src, uint64_t dst, uint64_t len) {
@@ -111,7 +144,7 @@ void DmaEngine::finish(DmaError e) {
     case DmaError::poison: ++stats.poison; break;
     default: break;
   }
-  DPRINTF(DMA, static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_time(1, sc_core::SC_PS)), name(),
+  DPRINTF(DMA, sim::now_ps(), name(),
           "transfer {:#x} -> {:#x} ({} bytes) {}", src_, dst_, len_, e == DmaError::none ? "done" : dma_error_name(e));
   const uint8_t vector = static_cast<uint8_t>(irq_);
   if (vector && intc_) intc_->device_interrupt(static_cast<unsigned>(irq_ >> 32) & 0xffff, vector);
@@ -119,7 +152,6 @@ void DmaEngine::finish(DmaError e) {
 
 void DmaEngine::run() {
   std::vector<uint8_t> buf;
-  tlm::tlm_generic_payload t;
   PoisonExtension poison;
   for (;;) {
     sc_core::wait(start_);
@@ -140,19 +172,12 @@ void DmaEngine::run() {
       buf.resize(n);
       for (int phase = 0; phase < 2 && result == DmaError::none; ++phase) {
         const bool read = phase == 0;
-        t.set_command(read ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-        t.set_address((read ? src_ : dst_) + done);
-        t.set_data_ptr(buf.data());
-        t.set_data_length(static_cast<unsigned>(n));
-        t.set_streaming_width(static_cast<unsigned>(n));
-        t.set_byte_enable_ptr(nullptr);
-        t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
         poison.clear();
-        t.set_extension(&poison);
-        master->b_transport(t, delay);
-        t.clear_extension(&poison);
+        const tlm::tlm_response_status rsp =
+            master.transport(read ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND, (read ? src_ : dst_) + done,
+                             buf.data(), static_cast<unsigned>(n), delay, poison);
         if (poison.poisoned) result = DmaError::poison;
-        else if (!t.is_response_ok()) result = DmaError::bus_error;
+        else if (rsp != tlm::TLM_OK_RESPONSE) result = DmaError::bus_error;
       }
       if (result == DmaError::none) {
         done += n;

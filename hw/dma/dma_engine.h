@@ -14,14 +14,17 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "hw/intc/intc.h"
+#include "hw/base/command.h"
+#include "hw/base/config.h"
+#include "hw/base/initiator.h"
 #include "hw/base/stats.h"
+#include "hw/intc/intc.h"
 
 namespace hw {
 
@@ -49,8 +52,12 @@ class DmaEngine : public sc_core::sc_module {
     sc_core::sc_time setup = sc_core::sc_time(200, sc_core::SC_NS);  // from start to the first transaction
   };
 
-  tlm_utils::simple_target_socket<DmaEngine> mmio;       // registers
-  tlm_utils::simple_initiator_socket<DmaEngine> master;  // its bus accesses
+  // Reads `platform.dma`, a list of engines (a 24-bit and a 32-bit one when
+  // absent); mmio_base is the platform's to set.
+  static std::vector<Params> read_params(sim::ConfigNode platform);
+
+  tlm_utils::simple_target_socket<DmaEngine> mmio;  // registers
+  sim::InitiatorSocket master;                      // its bus accesses
 
   SC_HAS_PROCESS(DmaEngine);
   DmaEngine(sc_core::sc_module_name name, const Params& p, InterruptController* intc, sim::stats::Group* stats_parent);
@@ -85,6 +92,8 @@ class DmaEngine : public sc_core::sc_module {
   bool busy_ = false, done_ = false;
   DmaError error_ = DmaError::none;
   sc_core::sc_event start_;
+  void register_commands();  // the monitor's `dma`: hw/dma/dma_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

@@ -3,6 +3,9 @@
 #include <cstring>
 
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
+
+SIM_DEBUG_FLAG(Intc, "interrupt controller: IPIs and device interrupts")
 
 namespace hw {
 
@@ -48,8 +51,7 @@ void InterruptController::b_transport(tlm::tlm_generic_payload& trans, sc_core::
         return;
       }
       ++stats.ipis;
-      DPRINTF(Intc, static_cast<uint64_t>((sc_core::sc_time_stamp() + delay) / sc_core::sc_time(1, sc_core::SC_PS)),
-              name(), "ipi vector {:#x} -> cpu{}", vector, cpu);
+      DPRINTF(Intc, sim::now_ps(delay), name(), "ipi vector {:#x} -> cpu{}", vector, cpu);
       sinks_[cpu]->raise_interrupt(vector);
       trans.set_response_status(tlm::TLM_OK_RESPONSE);
       return;

@@ -7,25 +7,24 @@
 
 #include <fmt/format.h>
 
-#include "hw/ext/memory.h"
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
+#include "hw/ext/memory.h"
+#include "sw/hal/x86.h"
+
+SIM_DEBUG_FLAG(DRAM, "DRAM poison injection, DMI grants and revocations, locks")
 
 namespace hw {
 
 using sc_core::sc_time;
 
-namespace {
-constexpr uint64_t kPage = 4096;
-uint64_t tick_ps(const sc_time& d) {
-  return static_cast<uint64_t>((sc_core::sc_time_stamp() + d) / sc_time(1, sc_core::SC_PS));
-}
-}  // namespace
+using x86::PAGE_SIZE;  // DMI is granted and withheld by whole pages
 
 Dram::Stats::Stats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
 
 Dram::Dram(sc_core::sc_module_name name, const Params& params, sim::stats::Group* stats_parent)
     : sc_module(name), socket("socket"), stats(stats_parent, basename()), p_(params) {
-  if (p_.size == 0 || (p_.base % kPage) || (p_.size % kPage))
+  if (p_.size == 0 || (p_.base % PAGE_SIZE) || (p_.size % PAGE_SIZE))
     throw std::invalid_argument(fmt::format("{}: memory range must be page-aligned and non-empty", basename()));
   void* m = mmap(nullptr, p_.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED)
@@ -34,6 +33,7 @@ Dram::Dram(sc_core::sc_module_name name, const Params& params, sim::stats::Group
   socket.register_b_transport(this, &Dram::b_transport);
   socket.register_get_direct_mem_ptr(this, &Dram::get_direct_mem_ptr);
   socket.register_transport_dbg(this, &Dram::transport_dbg);
+  register_commands();
 }
 
 Dram::~Dram() {
@@ -69,10 +69,10 @@ bool Dram::line_locked(uint64_t pa, uint64_t len) const {
 }
 
 bool Dram::page_needs_block(uint64_t page) const {
-  const uint64_t start = page * kPage;
-  if (is_poisoned(start, kPage)) return true;
+  const uint64_t start = page * PAGE_SIZE;
+  if (is_poisoned(start, PAGE_SIZE)) return true;
   auto it = locks_.lower_bound(start);
-  return it != locks_.end() && it->first < start + kPage;
+  return it != locks_.end() && it->first < start + PAGE_SIZE;
 }
 
 void Dram::block_page(uint64_t page) {
@@ -80,7 +80,7 @@ void Dram::block_page(uint64_t page) {
   // Every initiator drops DMI regions covering this page; their next DMI
   // request gets a region that stops short of it.
   ++stats.dmi_invalidations;
-  socket->invalidate_direct_mem_ptr(page * kPage, page * kPage + kPage - 1);
+  socket->invalidate_direct_mem_ptr(page * PAGE_SIZE, page * PAGE_SIZE + PAGE_SIZE - 1);
 }
 
 void Dram::unblock_page(uint64_t page) {
@@ -92,13 +92,13 @@ void Dram::inject_poison(uint64_t pa) {
   const uint64_t line = pa & ~(kLine - 1);
   if (!poison_.insert(line).second) return;
   ++stats.poison_injected;
-  DPRINTF(DRAM, tick_ps(sc_core::SC_ZERO_TIME), name(), "poison line {:#x}", line);
-  block_page(pa / kPage);
+  DPRINTF(DRAM, sim::now_ps(), name(), "poison line {:#x}", line);
+  block_page(pa / PAGE_SIZE);
 }
 
 bool Dram::clear_poison(uint64_t pa) {
   const bool had = poison_.erase(pa & ~(kLine - 1)) > 0;
-  if (had) unblock_page(pa / kPage);
+  if (had) unblock_page(pa / PAGE_SIZE);
   return had;
 }
 
@@ -142,7 +142,7 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       poison->pa = std::max(pa, *poison_.lower_bound(pa & ~(kLine - 1)));
       poison->action_required = true;
     }
-    DPRINTF(DRAM, tick_ps(delay), name(), "read of poisoned memory at {:#x}", pa);
+    DPRINTF(DRAM, sim::now_ps(delay), name(), "read of poisoned memory at {:#x}", pa);
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
@@ -163,29 +163,29 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     if (lock->op == LockExtension::Op::lock_read && is_read) {
       locks_[line] = lock->initiator;
       ++stats.locked_rmw;
-      block_page(pa / kPage);
+      block_page(pa / PAGE_SIZE);
     } else if (unlocking && !is_read) {
       locks_.erase(line);
-      unblock_page(pa / kPage);
+      unblock_page(pa / PAGE_SIZE);
       unlocked_.notify(sc_core::SC_ZERO_TIME);
     }
   }
-  trans.set_dmi_allowed(!blocked_pages_.count(pa / kPage));
+  trans.set_dmi_allowed(!blocked_pages_.count(pa / PAGE_SIZE));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
 bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi) {
   const uint64_t pa = trans.get_address();
   if (!contains(pa)) return false;
-  const uint64_t page = pa / kPage;
-  const uint64_t first = p_.base / kPage, last = (p_.base + p_.size) / kPage - 1;
+  const uint64_t page = pa / PAGE_SIZE;
+  const uint64_t first = p_.base / PAGE_SIZE, last = (p_.base + p_.size) / PAGE_SIZE - 1;
   uint64_t lo = first, hi = last;
   if (!blocked_pages_.empty()) {
     auto next = blocked_pages_.lower_bound(page);
     if (next != blocked_pages_.end() && *next == page) {
       // This page is withheld: tell the initiator not to ask again for it.
-      dmi.set_start_address(page * kPage);
-      dmi.set_end_address(page * kPage + kPage - 1);
+      dmi.set_start_address(page * PAGE_SIZE);
+      dmi.set_end_address(page * PAGE_SIZE + PAGE_SIZE - 1);
       dmi.set_granted_access(tlm::tlm_dmi::DMI_ACCESS_NONE);
       return false;
     }
@@ -193,9 +193,9 @@ bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi
     if (next != blocked_pages_.begin()) lo = *std::prev(next) + 1;
   }
   const unsigned from = source_node(trans);
-  dmi.set_dmi_ptr(mem_ + (lo * kPage - p_.base));
-  dmi.set_start_address(lo * kPage);
-  dmi.set_end_address(hi * kPage + kPage - 1);
+  dmi.set_dmi_ptr(mem_ + (lo * PAGE_SIZE - p_.base));
+  dmi.set_start_address(lo * PAGE_SIZE);
+  dmi.set_end_address(hi * PAGE_SIZE + PAGE_SIZE - 1);
   dmi.set_granted_access(tlm::tlm_dmi::DMI_ACCESS_READ_WRITE);
   dmi.set_read_latency(read_latency(from));
   dmi.set_write_latency(write_latency(from));

@@ -15,6 +15,7 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "hw/base/command.h"
 #include "hw/base/stats.h"
 
 namespace hw {
@@ -87,6 +88,8 @@ class Dram : public sc_core::sc_module {
   std::map<uint64_t, int> locks_;       // locked line address -> initiator
   std::set<uint64_t> blocked_pages_;    // page numbers withheld from DMI
   sc_core::sc_event unlocked_;
+  void register_commands();  // the monitor's `poison`, `unpoison`: hw/mem/dram_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

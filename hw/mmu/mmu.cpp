@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include "hw/base/time.h"
 #include "hw/ext/memory.h"
-#include "hw/base/debug.h"
+
+SIM_DEBUG_FLAG(Fault, "page faults and machine checks delivered to the firmware")
+SIM_DEBUG_FLAG(MMU, "CR3 writes, INVLPG, INVPCID and paging-control changes")
 
 namespace hw {
 
@@ -62,7 +65,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
                                  mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc))),
       l1_{dtlb_.get(), dtlb_.get(), itlb_.get()}, window_(&stats, params.window),
       hit_cost_(params.hit_latency + params.access_latency),
-      hit_cost_ps_(static_cast<uint64_t>(hit_cost_ / sc_time(1, sc_core::SC_PS))), ps_(1, sc_core::SC_PS) {
+      hit_cost_ps_(sim::to_ps(hit_cost_)) {
   if (p_.levels < 4 || p_.levels > kMaxLevels) throw std::invalid_argument("paging levels must be 4 or 5");
   for (Tlb* t : {itlb_.get(), dtlb_.get(), stlb_.get()}) {
     if (!t) continue;
@@ -74,11 +77,10 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
   window_.mark_busy_in(&epoch_);
   pwc_->set_clock(&now_);
   cpu_socket.bind(*this);
-  mem_socket.register_invalidate_direct_mem_ptr(this, &Mmu::invalidate_direct_mem_ptr);
-  walk_trans_.set_extension(&walk_ext_);
+  mem_socket.on_invalidate([this](uint64_t start, uint64_t end) { revoke_host(start, end); });
+  walk_socket.attach(walk_ext_);
+  register_commands();
 }
-
-uint64_t Mmu::tick(const sc_time& abs) const { return static_cast<uint64_t>(abs / ps_); }
 
 // ---- Cold parts of the fast path --------------------------------------------
 
@@ -116,7 +118,7 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
   ++seq_;
   if (merged) {
     window_.count_merge();
-    DPRINTF(TLB, tick(sc_core::sc_time_stamp() + delay), name(), "va={:#x} joins the walk in flight for its page", va);
+    DPRINTF(TLB, sim::now_ps(delay), name(), "va={:#x} joins the walk in flight for its page", va);
     copy(acc, host, data, len);
     delay += hit_cost_;
     return true;
@@ -177,7 +179,7 @@ void Mmu::set_control(bool wp, bool nxe, bool pcide) {
     dtlb_->recompute_perm(wp_, nxe_);
     if (stlb_) stlb_->recompute_perm(wp_, nxe_);
   }
-  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "control wp={} nxe={} pcide={}", wp, nxe, pcide);
+  DPRINTF(MMU, sim::now_ps(), name(), "control wp={} nxe={} pcide={}", wp, nxe, pcide);
 }
 
 void Mmu::write_cr3(uint64_t value) {
@@ -198,7 +200,7 @@ void Mmu::write_cr3(uint64_t value) {
     flush_tlbs_all(false);
     pwc_->flush_all();
   }
-  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "cr3 <- {:#x} pcid={} {}", cr3_, pcid_,
+  DPRINTF(MMU, sim::now_ps(), name(), "cr3 <- {:#x} pcid={} {}", cr3_, pcid_,
           noflush ? "noflush" : "flush");
 }
 
@@ -213,7 +215,7 @@ void Mmu::invlpg(uint64_t va) {
   // Every PWC entry of the current PCID, whatever its address.
   if (pwc_->params().invlpg_all_pcids) pwc_->flush_all();
   else pwc_->flush_pcid(pcid_);
-  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "invlpg va={:#x} pcid={}", va, pcid_);
+  DPRINTF(MMU, sim::now_ps(), name(), "invlpg va={:#x} pcid={}", va, pcid_);
 }
 
 void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
@@ -240,7 +242,7 @@ void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
       pwc_->flush_all();
       break;
   }
-  DPRINTF(MMU, tick(sc_core::sc_time_stamp()), name(), "invpcid type={} pcid={} va={:#x}", static_cast<int>(type),
+  DPRINTF(MMU, sim::now_ps(), name(), "invpcid type={} pcid={} va={:#x}", static_cast<int>(type),
           pcid, va);
 }
 
@@ -263,36 +265,14 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   now_ = start;
   pwc_->lookup(va, pcid_, rq);
   ++stats.walks;
-  walk_trans_.set_command(tlm::TLM_IGNORE_COMMAND);
-  walk_trans_.set_address(va);
-  walk_trans_.set_data_length(0);
-  walk_trans_.set_data_ptr(nullptr);
-  walk_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   if (pwc_->enabled()) start += pwc_->params().latency;
   sc_time d = start > base ? start - base : SC_ZERO_TIME;
-  walk_socket->b_transport(walk_trans_, d);
+  const tlm::tlm_response_status rsp = walk_socket.transport(tlm::TLM_IGNORE_COMMAND, va, nullptr, 0, d);
   // A walker may advance SystemC time (a bus lock held by another core; the
   // RTL walker's clock): completion is relative to the time after the call.
   base = time_stamp();
   done = base + d;
-  return walk_trans_.is_response_ok();
-}
-
-const tlm::tlm_dmi* Mmu::dmi_region(uint64_t pa) {
-  // The latest grant holding the address wins: search from the back.
-  for (auto it = dmi_.rbegin(); it != dmi_.rend(); ++it)
-    if (pa >= it->get_start_address() && pa <= it->get_end_address()) return &*it;
-  return request_dmi(pa);
-}
-
-const tlm::tlm_dmi* Mmu::request_dmi(uint64_t pa) {
-  tlm::tlm_generic_payload t;
-  tlm::tlm_dmi dmi;
-  t.set_command(tlm::TLM_READ_COMMAND);
-  t.set_address(pa);
-  if (!mem_socket->get_direct_mem_ptr(t, dmi) || !dmi.is_read_write_allowed()) return nullptr;
-  dmi_.push_back(dmi);
-  return &dmi_.back();
+  return rsp == tlm::TLM_OK_RESPONSE;
 }
 
 TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_time done) {
@@ -316,7 +296,7 @@ TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_tim
     e.ready = done.value();
   }
   // Host pointer through DMI, possibly covering only part of a huge page.
-  if (const tlm::tlm_dmi* d = dmi_region(r.pa)) {
+  if (const tlm::tlm_dmi* d = mem_socket.get_dmi(r.pa, 1, tlm::tlm_dmi::DMI_ACCESS_READ_WRITE)) {
     const uint64_t page_end = e.pa_base + size_bytes(size) - 1;
     const uint64_t lo = std::max<uint64_t>(d->get_start_address(), e.pa_base);
     const uint64_t hi = std::min<uint64_t>(d->get_end_address(), page_end);
@@ -354,7 +334,7 @@ TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_mis
     if (count_miss) t.attribute_miss(size);
     in = t.insert(e);
   }
-  DPRINTF(TLB, tick(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in->va_base(),
+  DPRINTF(TLB, sim::to_ps(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in->va_base(),
           in->pa_base, size_name(in->size), in->pcid, in->global ? " global" : "",
           in->host || in->pending_host ? "" : " no-dmi", in->pending ? " pending" : "");
   return in;
@@ -377,7 +357,7 @@ void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigne
   // the faulting address for the current PCID (SDM 4.10.4.2).
   flush_tlbs_va(va, pcid_, true);
   pwc_->flush_va(va, pcid_);
-  DPRINTF(Fault, tick(when), name(), "page fault va={:#x} ec={:#x} level={} ({})", va, ec, level,
+  DPRINTF(Fault, sim::to_ps(when), name(), "page fault va={:#x} ec={:#x} level={} ({})", va, ec, level,
           ext.reason == FaultReason::reserved_bit ? "reserved bit"
           : ext.reason == FaultReason::protection ? "protection"
                                                   : "not present");
@@ -385,23 +365,15 @@ void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigne
 
 bool Mmu::data_access(tlm::tlm_generic_payload& trans, uint64_t pa, MmuAccessExtension& ext, sc_time& delay) {
   PoisonExtension poison;
-  mem_trans_.set_command(trans.get_command());
-  mem_trans_.set_address(pa);
-  mem_trans_.set_data_ptr(trans.get_data_ptr());
-  mem_trans_.set_data_length(trans.get_data_length());
-  mem_trans_.set_streaming_width(trans.get_data_length());
-  mem_trans_.set_byte_enable_ptr(nullptr);
-  mem_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  mem_trans_.set_extension(&poison);
-  mem_socket->b_transport(mem_trans_, delay);
-  mem_trans_.clear_extension(&poison);
-  if (mem_trans_.is_response_ok()) return true;
+  if (mem_socket.transport(trans.get_command(), pa, trans.get_data_ptr(), trans.get_data_length(), delay, poison) ==
+      tlm::TLM_OK_RESPONSE)
+    return true;
   ext.outcome = AccessOutcome::machine_check;
   ext.mc_pa = poison.poisoned ? poison.pa : pa;
   ext.mc_in_walk = false;
   ext.mc_action_required = true;
   ++stats.machine_checks;
-  DPRINTF(Fault, tick(sc_core::sc_time_stamp() + delay), name(), "machine check on data {} pa={:#x} ({})",
+  DPRINTF(Fault, sim::now_ps(delay), name(), "machine check on data {} pa={:#x} ({})",
           trans.is_read() ? "read" : "write", pa, poison.poisoned ? "poison" : "bus error");
   return false;
 }
@@ -415,160 +387,180 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   }
   ++stats.slow_accesses;
   ++seq_;
-  const uint64_t va = trans.get_address();
-  const unsigned len = trans.get_data_length();
-  const x86::Access acc = ext->access;
-  const bool user = ext->user;
+  Slow s;
+  s.ext = ext;
+  s.va = trans.get_address();
+  s.len = trans.get_data_length();
+  s.acc = ext->access;
+  s.user = ext->user;
+  s.l1 = s.acc == x86::Access::fetch ? itlb_.get() : dtlb_.get();
   ext->outcome = AccessOutcome::ok;
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
-  // SystemC time, re-read after calls that may advance it (walk, data access).
-  sc_time base = time_stamp();
+  s.base = time_stamp();
+  s.now = s.base + delay;
   // Returns the core's time as a delay relative to SystemC time.
-  auto finish = [&](sc_time now) { delay = now > base ? now - base : SC_ZERO_TIME; };
+  auto finish = [&](sc_time now) { delay = now > s.base ? now - s.base : SC_ZERO_TIME; };
 
-  sc_time now = base + delay;
   const unsigned va_bits = x86::level_shift(p_.levels + 1);
-  if (!x86::is_canonical(va, va_bits) || !x86::is_canonical(va + len - 1, va_bits)) {
-    now = window_.drain(now);
-    ext->outcome = AccessOutcome::general_protection;
-    ext->fault_addr = va;
-    ext->reason = FaultReason::non_canonical;
-    ++stats.gp_faults;
-    DPRINTF(Fault, tick(now), name(), "#GP non-canonical va={:#x}", va);
-    return finish(now);
-  }
-  now = window_.admit(now, seq_);
-  now_ = now;
+  if (!x86::is_canonical(s.va, va_bits) || !x86::is_canonical(s.va + s.len - 1, va_bits))
+    return finish(general_protection(s));
+  s.now = window_.admit(s.now, seq_);
+  now_ = s.now;
 
-  Tlb& l1 = acc == x86::Access::fetch ? *itlb_ : *dtlb_;
-  sc_time cost = p_.hit_latency;
-  // The fast path may just have probed this L1 for this access and missed. admit() may have
-  // flipped the window's busy bit in the epoch since, which changes no TLB entry.
-  const uint64_t miss_key = ((va >> 12) << 16 | pcid_) ^ (acc == x86::Access::fetch ? 1ull << 15 : 0);
-  const bool probed = miss_key == last_miss_key_ && !((epoch_ ^ last_miss_epoch_) & ~WalkWindow::kBusyBit);
-  TlbEntry* e = probed ? l1.count_miss() : l1.lookup(va, pcid_);
-  last_miss_key_ = ~0ull;
-  Tlb* found_in = e ? &l1 : nullptr;
-  const bool l1_missed = !e;
-  bool stlb_missed = false;
-  if (!e) {
-    cost = p_.miss_latency;
-    DPRINTF(TLB, tick(now), name(), "{} miss va={:#x} {} pcid={}", l1.name(), va, access_name(acc), pcid_);
-    if (stlb_) {
-      cost += p_.stlb_latency;
-      e = stlb_->lookup(va, pcid_);
-      if (e) {
-        found_in = stlb_.get();
-      } else {
-        stlb_missed = true;
-        DPRINTF(TLB, tick(now + cost), name(), "stlb miss va={:#x} pcid={}", va, pcid_);
-      }
-    }
-  }
-
+  TlbEntry* e = lookup(s);
   bool clean_write = false;
   if (e) {
-    if (!e->allows(acc, user, wp_, nxe_)) {
-      // A rights fault decided from the cached translation (x86 may do so);
-      // precise: the core waits for the walks in flight.
-      ++stats.faults_from_tlb;
-      now = window_.drain(now + cost);
-      const uint32_t ec = x86::PF_P | (acc == x86::Access::write ? x86::PF_W : 0) | (user ? x86::PF_U : 0) |
-                          (acc == x86::Access::fetch && nxe_ ? x86::PF_I : 0);
-      raise_fault(*ext, va, ec, e->page_size + 1u, now);
-      return finish(now);
-    }
-    if (acc == x86::Access::write && !e->dirty) {
+    if (!e->allows(s.acc, s.user, wp_, nxe_)) return finish(tlb_rights_fault(s, *e));
+    if (s.acc == x86::Access::write && !e->dirty) {
       ++stats.dirty_updates;  // a write through a clean entry walks to set D
       clean_write = true;
       e = nullptr;
     }
   }
-
-  const WalkWindow::Walk* joined = nullptr;  // the walk in flight this access completes with
-  bool merged = false;                       // ... and it is not this access's own walk
-  if (e) {
-    if (e->pending) {
-      joined = window_.covering(va, pcid_);
-      merged = joined != nullptr;
-      if (!joined) {  // its walk has completed: the entry is usable from now on
-        e->host = e->pending_host;
-        e->pending_host = nullptr;
-        e->pending = false;
-      }
-    }
-    if (found_in != &l1) e = install(l1, *e, va, l1_missed);
-  } else {
-    // Maybe the page's walk is in flight (its entries were evicted, or it was
-    // walked for the other L1): join it rather than walk again.
-    joined = clean_write ? nullptr : window_.covering(va, pcid_);
-    if (joined && !(joined->page.allows(acc, user, wp_, nxe_) && (acc != x86::Access::write || joined->page.dirty)))
-      joined = nullptr;
-    if (joined) {
-      merged = true;
-      if (stlb_) install(*stlb_, joined->page, va, stlb_missed);
-      e = install(l1, joined->page, va, l1_missed);
-    } else {
-      // Walk. The core waits only when no walker is free.
-      const sc_time start = window_.acquire(now + cost);
-      now = start - cost;
-      sc_time done;
-      const bool answered = walk(va, acc, user, start, base, done);
-      const WalkRequest& rq = walk_ext_.req;
-      const WalkResult& r = walk_ext_.res;
-      if (!answered) {
-        trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-        return finish(std::max(start, done));
-      }
-      if (r.status == WalkStatus::page_fault) {
-        now = window_.drain(std::max(start, done));
-        raise_fault(*ext, va, r.error_code, r.fault_level, now);
-        return finish(now);
-      }
-      if (r.status == WalkStatus::machine_check) {
-        now = window_.drain(std::max(start, done));
-        ext->outcome = AccessOutcome::machine_check;
-        ext->mc_pa = r.mc_addr;
-        ext->mc_in_walk = true;
-        ext->mc_action_required = true;
-        ++stats.machine_checks;
-        ++stats.machine_checks_walk;
-        DPRINTF(Fault, tick(now), name(), "machine check in walk va={:#x} pte@{:#x} ({})", va, r.mc_addr,
-                r.mc_poison ? "poison" : "bus error");
-        return finish(now);
-      }
-      now_ = done;
-      pwc_->fill(rq, r, pcid_);
-      const TlbEntry page = page_entry(va, r, start, done);
-      if (page.pending) joined = window_.add(start, done, seq_, page);  // occupies a walker until `done`
-      if (stlb_) install(*stlb_, page, va, stlb_missed);
-      e = install(l1, page, va, l1_missed);
-    }
-  }
-  if (merged) {
+  e = e ? use_entry(s, e) : join_or_walk(s, trans, clean_write);
+  if (!e) return finish(s.now);
+  if (s.merged) {
     window_.count_merge();
-    DPRINTF(TLB, tick(now), name(), "va={:#x} joins the walk in flight for its page", va);
+    DPRINTF(TLB, sim::to_ps(s.now), name(), "va={:#x} joins the walk in flight for its page", s.va);
   }
+  finish(access_data(s, trans, *e));
+}
 
-  // The data access. The core goes on after its own costs; the access
-  // itself completes with the walk it waits for (timing only: its effect is
-  // now, in program order).
-  now += cost;
-  const uint64_t off = va & (e->bytes() - 1);
-  uint8_t* const whole = e->pending ? e->pending_host : e->host;
-  uint8_t* const host = (whole && off >= e->host_lo && off + len - 1 <= e->host_hi) ? whole + off : nullptr;
+sc_time Mmu::general_protection(Slow& s) {
+  const sc_time now = window_.drain(s.now);
+  s.ext->outcome = AccessOutcome::general_protection;
+  s.ext->fault_addr = s.va;
+  s.ext->reason = FaultReason::non_canonical;
+  ++stats.gp_faults;
+  DPRINTF(Fault, sim::to_ps(now), name(), "#GP non-canonical va={:#x}", s.va);
+  return now;
+}
+
+__attribute__((always_inline)) inline TlbEntry* Mmu::lookup(Slow& s) {
+  Tlb& l1 = *s.l1;
+  s.cost = p_.hit_latency;
+  // The fast path may just have probed this L1 for this access and missed. admit() may have
+  // flipped the window's busy bit in the epoch since, which changes no TLB entry.
+  const uint64_t miss_key = ((s.va >> 12) << 16 | pcid_) ^ (s.acc == x86::Access::fetch ? 1ull << 15 : 0);
+  const bool probed = miss_key == last_miss_key_ && !((epoch_ ^ last_miss_epoch_) & ~WalkWindow::kBusyBit);
+  TlbEntry* e = probed ? l1.count_miss() : l1.lookup(s.va, pcid_);
+  last_miss_key_ = ~0ull;
+  if (e) {
+    s.found_in = &l1;
+    return e;
+  }
+  s.l1_missed = true;
+  s.cost = p_.miss_latency;
+  DPRINTF(TLB, sim::to_ps(s.now), name(), "{} miss va={:#x} {} pcid={}", l1.name(), s.va, access_name(s.acc), pcid_);
+  if (!stlb_) return nullptr;
+  s.cost += p_.stlb_latency;
+  e = stlb_->lookup(s.va, pcid_);
+  if (e) {
+    s.found_in = stlb_.get();
+  } else {
+    s.stlb_missed = true;
+    DPRINTF(TLB, sim::to_ps(s.now + s.cost), name(), "stlb miss va={:#x} pcid={}", s.va, pcid_);
+  }
+  return e;
+}
+
+sc_time Mmu::tlb_rights_fault(Slow& s, const TlbEntry& e) {
+  // A rights fault decided from the cached translation (x86 may do so);
+  // precise: the core waits for the walks in flight.
+  ++stats.faults_from_tlb;
+  const sc_time now = window_.drain(s.now + s.cost);
+  const uint32_t ec = x86::PF_P | (s.acc == x86::Access::write ? x86::PF_W : 0) | (s.user ? x86::PF_U : 0) |
+                      (s.acc == x86::Access::fetch && nxe_ ? x86::PF_I : 0);
+  raise_fault(*s.ext, s.va, ec, e.page_size + 1u, now);
+  return now;
+}
+
+__attribute__((always_inline)) inline TlbEntry* Mmu::use_entry(Slow& s, TlbEntry* e) {
+  if (e->pending) {
+    s.joined = window_.covering(s.va, pcid_);
+    s.merged = s.joined != nullptr;
+    if (!s.joined) {  // its walk has completed: the entry is usable from now on
+      e->host = e->pending_host;
+      e->pending_host = nullptr;
+      e->pending = false;
+    }
+  }
+  if (s.found_in != s.l1) e = install(*s.l1, *e, s.va, s.l1_missed);
+  return e;
+}
+
+__attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::tlm_generic_payload& trans,
+                                                                   bool clean_write) {
+  // Maybe the page's walk is in flight (its entries were evicted, or it was
+  // walked for the other L1): join it rather than walk again.
+  const WalkWindow::Walk* joined = clean_write ? nullptr : window_.covering(s.va, pcid_);
+  if (joined && !(joined->page.allows(s.acc, s.user, wp_, nxe_) && (s.acc != x86::Access::write || joined->page.dirty)))
+    joined = nullptr;
+  if (joined) {
+    s.joined = joined;
+    s.merged = true;
+    if (stlb_) install(*stlb_, joined->page, s.va, s.stlb_missed);
+    return install(*s.l1, joined->page, s.va, s.l1_missed);
+  }
+  // Walk. The core waits only when no walker is free.
+  const sc_time start = window_.acquire(s.now + s.cost);
+  s.now = start - s.cost;
+  sc_time done;
+  const bool answered = walk(s.va, s.acc, s.user, start, s.base, done);
+  const WalkResult& r = walk_ext_.res;
+  if (!answered || r.status != WalkStatus::ok) {
+    s.now = walk_failed(s, trans, answered, std::max(start, done));
+    return nullptr;
+  }
+  now_ = done;
+  pwc_->fill(walk_ext_.req, r, pcid_);
+  const TlbEntry page = page_entry(s.va, r, start, done);
+  if (page.pending) s.joined = window_.add(start, done, seq_, page);  // occupies a walker until `done`
+  if (stlb_) install(*stlb_, page, s.va, s.stlb_missed);
+  return install(*s.l1, page, s.va, s.l1_missed);
+}
+
+sc_time Mmu::walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered, sc_time end) {
+  const WalkResult& r = walk_ext_.res;
+  if (!answered) {
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return end;
+  }
+  const sc_time now = window_.drain(end);
+  if (r.status == WalkStatus::page_fault) {
+    raise_fault(*s.ext, s.va, r.error_code, r.fault_level, now);
+    return now;
+  }
+  s.ext->outcome = AccessOutcome::machine_check;
+  s.ext->mc_pa = r.mc_addr;
+  s.ext->mc_in_walk = true;
+  s.ext->mc_action_required = true;
+  ++stats.machine_checks;
+  ++stats.machine_checks_walk;
+  DPRINTF(Fault, sim::to_ps(now), name(), "machine check in walk va={:#x} pte@{:#x} ({})", s.va, r.mc_addr,
+          r.mc_poison ? "poison" : "bus error");
+  return now;
+}
+
+__attribute__((always_inline)) inline sc_time Mmu::access_data(Slow& s, tlm::tlm_generic_payload& trans,
+                                                               const TlbEntry& e) {
+  // The core goes on after its own costs; the access itself completes with
+  // the walk it waits for (timing only: its effect is now, in program order).
+  sc_time now = s.now + s.cost;
+  const uint64_t off = s.va & (e.bytes() - 1);
+  uint8_t* const whole = e.pending ? e.pending_host : e.host;
+  uint8_t* const host = (whole && off >= e.host_lo && off + s.len - 1 <= e.host_hi) ? whole + off : nullptr;
   if (host) {
-    copy(trans.is_write() ? x86::Access::write : x86::Access::read, host, trans.get_data_ptr(), len);
-    return finish(now + p_.access_latency);
+    copy(trans.is_write() ? x86::Access::write : x86::Access::read, host, trans.get_data_ptr(), s.len);
+    return now + p_.access_latency;
   }
   // No DMI (poisoned page, a lock): a blocking transaction after the walk.
-  if (joined) now = std::max(now, joined->done);
-  sc_time d = now > base ? now - base : SC_ZERO_TIME;
+  if (s.joined) now = std::max(now, s.joined->done);
+  sc_time d = now > s.base ? now - s.base : SC_ZERO_TIME;
   d += p_.access_latency;
-  const bool ok = data_access(trans, e->pa_base + off, *ext, d);
-  base = time_stamp();
-  if (!ok) return finish(window_.drain(base + d));
-  finish(base + d);
+  const bool ok = data_access(trans, e.pa_base + off, *s.ext, d);
+  s.base = time_stamp();
+  return ok ? s.base + d : window_.drain(s.base + d);
 }
 
 tlm::tlm_sync_enum Mmu::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase&, sc_time&) {
@@ -577,12 +569,7 @@ tlm::tlm_sync_enum Mmu::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tl
   return tlm::TLM_COMPLETED;
 }
 
-void Mmu::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {
-  dmi_.erase(std::remove_if(dmi_.begin(), dmi_.end(),
-                            [&](const tlm::tlm_dmi& d) {
-                              return d.get_start_address() <= end && d.get_end_address() >= start;
-                            }),
-             dmi_.end());
+void Mmu::revoke_host(uint64_t start, uint64_t end) {
   itlb_->revoke_host(start, end);
   dtlb_->revoke_host(start, end);
   if (stlb_) stlb_->revoke_host(start, end);

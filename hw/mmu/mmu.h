@@ -16,14 +16,20 @@
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 
+#include "hw/base/command.h"
+#include "hw/base/debug.h"
+#include "hw/base/initiator.h"
+#include "hw/base/stats.h"
 #include "hw/ext/mmu_access.h"
 #include "hw/ext/walk.h"
 #include "hw/mmu/pwc.h"
 #include "hw/mmu/tlb.h"
 #include "hw/mmu/walk_window.h"
-#include "hw/base/stats.h"
+
+// Printed by the MMU and by the core that delivers its faults and programs it.
+SIM_DECLARE_DEBUG_FLAG(Fault)
+SIM_DECLARE_DEBUG_FLAG(MMU)
 
 namespace hw {
 
@@ -50,13 +56,11 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
     unsigned cpu = 0;   // which core (seed derivation only)
   };
 
-  tlm::tlm_target_socket<> cpu_socket;                  // user accesses (slow path; blocking transport)
-  tlm_utils::simple_initiator_socket<Mmu> walk_socket;  // walk requests
-  tlm_utils::simple_initiator_socket<Mmu> mem_socket;   // data accesses
+  tlm::tlm_target_socket<> cpu_socket;  // user accesses (slow path; blocking transport)
+  sim::InitiatorSocket walk_socket;     // walk requests (WalkExtension)
+  sim::InitiatorSocket mem_socket;      // data accesses, DMI for the TLBs' host pointers
 
   Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* stats_parent);
-  // A payload frees the extensions still attached when it dies: detach ours.
-  ~Mmu() override { walk_trans_.clear_extension(&walk_ext_); }
 
   // The fast path: completes the access and returns true when the L1 TLB
   // holds a translation that permits it and carries a host pointer (and no
@@ -183,7 +187,45 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // flight.
   __attribute__((noinline)) bool try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
                                                  sc_core::sc_time& delay);
-  void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
+  // Drops the TLBs' and the walk window's host pointers into [start, end]
+  // (memory revoked DMI there).
+  void revoke_host(uint64_t start, uint64_t end);
+
+  // ---- The slow path (b_transport), by stage ----
+  // One access on its way through the slow path.
+  struct Slow {
+    MmuAccessExtension* ext;
+    uint64_t va;
+    unsigned len;
+    x86::Access acc;
+    bool user;
+    sc_core::sc_time base;  // SystemC time, re-read after calls that may advance it (walk, data access)
+    sc_core::sc_time now;   // the core's time
+    sc_core::sc_time cost;  // the lookups' latency
+    Tlb* l1;
+    Tlb* found_in = nullptr;  // where the lookup found the entry
+    bool l1_missed = false, stlb_missed = false;
+    const WalkWindow::Walk* joined = nullptr;  // the walk in flight the access completes with
+    bool merged = false;                       // ... and it is not the access's own walk
+  };
+  // The L1 lookup (reusing the fast path's probe), then the STLB on a miss.
+  TlbEntry* lookup(Slow& s);
+  // An entry found by lookup(): completes a pending one whose walk is over,
+  // or joins its walk; copies an STLB entry into the L1.
+  TlbEntry* use_entry(Slow& s, TlbEntry* e);
+  // No usable entry: joins the page's walk in flight, or walks. Returns the
+  // L1 entry, or nullptr when the access ends here (fault, machine check,
+  // no walker answer: the outcome is set, s.now is the end).
+  TlbEntry* join_or_walk(Slow& s, tlm::tlm_generic_payload& trans, bool clean_write);
+  // A walk that failed: sets the outcome; returns the core's time after it.
+  sc_core::sc_time walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered, sc_core::sc_time end);
+  // The data access through entry e; returns the core's time after it.
+  sc_core::sc_time access_data(Slow& s, tlm::tlm_generic_payload& trans, const TlbEntry& e);
+  // A rights fault decided from a cached entry; returns the core's time.
+  sc_core::sc_time tlb_rights_fault(Slow& s, const TlbEntry& e);
+  // #GP for a non-canonical address; returns the core's time.
+  sc_core::sc_time general_protection(Slow& s);
+
   // Walks va from `start` (absolute): the request and result are in
   // walk_ext_; `done` gets the completion; `base` the SystemC time after it.
   bool walk(uint64_t va, x86::Access acc, bool user, sc_core::sc_time start, sc_core::sc_time& base,
@@ -191,10 +233,6 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // The whole-page entry of a walk's translation (host pointer from DMI) for
   // a walk from `start` to `done`: pending while the walk is in flight.
   TlbEntry page_entry(uint64_t va, const WalkResult& r, sc_core::sc_time start, sc_core::sc_time done);
-  // The DMI region granted for pa, or nullptr; request_dmi() asks memory
-  // for one when none is held yet (rare: kept out of the miss path).
-  const tlm::tlm_dmi* dmi_region(uint64_t pa);
-  const tlm::tlm_dmi* request_dmi(uint64_t pa);
   // Installs `page` (or the piece of it holding va) in t.
   TlbEntry* install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss);
   void raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_core::sc_time when);
@@ -202,7 +240,6 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   void flush_tlbs_va(uint64_t va, uint16_t pcid, bool include_global);
   void flush_tlbs_pcid(uint16_t pcid, bool include_global);
   void flush_tlbs_all(bool include_global);
-  uint64_t tick(const sc_core::sc_time& abs) const;
 
   Params p_;
   std::unique_ptr<Tlb> itlb_, dtlb_, stlb_;
@@ -237,7 +274,6 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   WalkWindow window_;
   sc_core::sc_time hit_cost_;
   uint64_t hit_cost_ps_ = 0;
-  sc_core::sc_time ps_;   // one picosecond (debug ticks), made once
   sc_core::sc_time now_;  // the core's time in the slow path (debug lines of TLBs and PWC)
   // Accesses counted while walks are in flight (and by the slow path): the
   // window's clock for the lookahead bound; only differences matter.
@@ -245,10 +281,9 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint64_t cr3_ = 0;
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
-  std::vector<tlm::tlm_dmi> dmi_;
-  tlm::tlm_generic_payload walk_trans_;
-  WalkExtension walk_ext_;
-  tlm::tlm_generic_payload mem_trans_;
+  WalkExtension walk_ext_;  // attached to every walk request
+  void register_commands();  // the monitor's `tlb`: hw/mmu/mmu_monitor.cpp
+  sim::Commands commands_;
 };
 
 }  // namespace hw

@@ -4,11 +4,13 @@
 
 #include <fmt/format.h>
 
+#include "hw/base/time.h"
+
 namespace hw {
 
 namespace {
 
-sc_core::sc_time ps(uint64_t v) { return sc_core::sc_time(static_cast<double>(v), sc_core::SC_PS); }
+using sim::from_ps;
 
 std::vector<unsigned> read_sizes(sim::ConfigNode t, const std::vector<unsigned>& def, const std::string& what) {
   static const char* const names[] = {"4KiB", "2MiB", "1GiB"};
@@ -107,9 +109,9 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
   p.levels = levels;
   p.seed = seed;
 
-  p.hit_latency = ps(m.get<sim::Duration>("hit_latency", {0}, "Latency of an L1 TLB hit").ps);
-  p.miss_latency = ps(m.get<sim::Duration>("miss_latency", {0}, "Latency to detect an L1 TLB miss").ps);
-  p.access_latency = ps(m.get<sim::Duration>("access_latency", {1000},
+  p.hit_latency = from_ps(m.get<sim::Duration>("hit_latency", {0}, "Latency of an L1 TLB hit").ps);
+  p.miss_latency = from_ps(m.get<sim::Duration>("miss_latency", {0}, "Latency to detect an L1 TLB miss").ps);
+  p.access_latency = from_ps(m.get<sim::Duration>("access_latency", {1000},
                                              "Cost of the data access itself (stands in for the cache hierarchy, "
                                              "which is not modelled)").ps);
 
@@ -118,13 +120,14 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
 
   sim::ConfigNode s = m.child("stlb");
   const bool stlb_on = s.get<bool>("enabled", true, "Second-level (unified) TLB present");
-  p.stlb_latency = ps(s.get<sim::Duration>("latency", {2000}, "Latency of an STLB lookup (after an L1 miss)").ps);
+  p.stlb_latency = from_ps(s.get<sim::Duration>("latency", {2000}, "Latency of an STLB lookup (after an L1 miss)").ps);
   p.stlb = read_tlb(s, def.stlb, {}, "STLB");
   if (!stlb_on) p.stlb.clear();
 
   sim::ConfigNode c = m.child("pwc");
   p.pwc.enabled = c.get<bool>("enabled", true, "Paging-structure caches present");
-  p.pwc.latency = ps(c.get<sim::Duration>("latency", {0}, "Latency of a paging-structure-cache lookup, per walk").ps);
+  p.pwc.latency =
+      from_ps(c.get<sim::Duration>("latency", {0}, "Latency of a paging-structure-cache lookup, per walk").ps);
   p.pwc.invlpg_all_pcids = c.get<bool>("invlpg_all_pcids", false,
                                        "INVLPG also drops other PCIDs' paging-structure-cache entries (the SDM "
                                        "requires only the current PCID's)");
@@ -140,6 +143,9 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
   p.window.lookahead = m.get<unsigned>("lookahead", def.window.lookahead,
                                        "Younger accesses a core may issue past a walk in flight before it waits "
                                        "for that walk (0: a blocking core)");
+  p.walker = m.get_enum(
+      "walker", "tlm", {"tlm", "rtl", "lockstep"},
+      "Page walker: tlm (the TLM model), rtl (the Verilated RTL), lockstep (both, compared on every walk)");
   return p;
 }
 

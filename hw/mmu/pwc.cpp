@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
 #include "sw/hal/x86.h"
+
+SIM_DEBUG_FLAG(PWC, "paging-structure cache hits, fills and invalidations")
 
 namespace hw {
 
@@ -96,8 +99,7 @@ unsigned PwcLevel::flush_va(uint64_t va, uint16_t pcid) {
 // ---- Pwc --------------------------------------------------------------------------
 
 uint64_t Pwc::tick() const {
-  const sc_core::sc_time t = clock_ ? *clock_ : sc_core::sc_time_stamp();
-  return static_cast<uint64_t>(t / sc_core::sc_time(1, sc_core::SC_PS));
+  return clock_ ? sim::to_ps(*clock_) : sim::now_ps();
 }
 
 Pwc::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "pwc") {}

@@ -6,10 +6,11 @@
 #include <fmt/format.h>
 #include <systemc>
 
-#include "hw/base/debug.h"
+#include "hw/base/time.h"
+
+SIM_DEBUG_FLAG(TLB, "TLB lookups that miss, fills, evictions and invalidations")
 
 namespace hw {
-
 
 const char* size_name(unsigned code) {
   static const char* const names[kPageSizes] = {"4k", "2m", "1g"};
@@ -144,8 +145,7 @@ uint64_t Tlb::sum(sim::stats::Scalar SizeStats::*field) const {
 }
 
 uint64_t Tlb::tick() const {
-  const sc_core::sc_time t = clock_ ? *clock_ : sc_core::sc_time_stamp();
-  return static_cast<uint64_t>(t / sc_core::sc_time(1, sc_core::SC_PS));
+  return clock_ ? sim::to_ps(*clock_) : sim::now_ps();
 }
 
 void Tlb::share_lru_clock(uint64_t* clock) {

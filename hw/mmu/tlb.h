@@ -29,8 +29,12 @@
 #include <systemc>
 
 #include "hw/mmu/replacement.h"
+#include "hw/base/debug.h"
 #include "hw/base/stats.h"
 #include "sw/hal/x86.h"
+
+// Printed by the TLBs and the MMU that fills them.
+SIM_DECLARE_DEBUG_FLAG(TLB)
 
 namespace hw {
 

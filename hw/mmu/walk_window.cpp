@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "hw/base/time.h"
+
 namespace hw {
 
 using sc_core::sc_time;
@@ -17,7 +19,7 @@ WalkWindow::WalkWindow(sim::stats::Group* stats_parent, const Params& p) : stats
 sc_time WalkWindow::stall(sc_time now, sc_time until, sim::stats::Scalar& counter) {
   if (until <= now) return now;
   ++counter;
-  stats.stall_time += static_cast<uint64_t>((until - now) / sc_time(1, sc_core::SC_PS));
+  stats.stall_time += sim::to_ps(until - now);
   return until;
 }
 

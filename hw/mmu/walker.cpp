@@ -5,8 +5,11 @@
 
 #include <fmt/format.h>
 
-#include "hw/ext/memory.h"
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
+#include "hw/ext/memory.h"
+
+SIM_DEBUG_FLAG(Walker, "page walks: start, each page-table read, outcome")
 
 namespace hw {
 
@@ -33,10 +36,6 @@ uint32_t access_bits(const WalkRequest& rq) {
   if (rq.user) ec |= x86::PF_U;
   if (rq.access == x86::Access::fetch && rq.nxe) ec |= x86::PF_I;
   return ec;
-}
-
-uint64_t tick_ps(const sc_time& delay) {
-  return static_cast<uint64_t>((sc_core::sc_time_stamp() + delay).to_seconds() * 1e12 + 0.5);
 }
 
 }  // namespace
@@ -68,10 +67,8 @@ void LatencyHistogram::emit(sim::stats::Emitter& out, const std::string& path) c
 PageWalker::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "walker") {}
 
 PageWalker::PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_parent, int bus_id)
-    : sc_module(name), walk_socket("walk_socket"), mem_socket("mem_socket"), stats(stats_parent),
-      bus_id_(bus_id), ns_per_unit_(1.0 / sc_time(1, sc_core::SC_NS).value()) {
+    : sc_module(name), walk_socket("walk_socket"), mem_socket("mem_socket"), stats(stats_parent), bus_id_(bus_id) {
   walk_socket.bind(*this);
-  mem_socket.register_invalidate_direct_mem_ptr(this, &PageWalker::invalidate_direct_mem_ptr);
 }
 
 void PageWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) { serve_walk(*this, trans, delay); }
@@ -89,7 +86,7 @@ void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
   stamp0_valid_ = false;
   ++stats.walks;
   if (rq.start_level >= rq.levels) ++stats.from_root;
-  DPRINTF(Walker, tick_ps(delay), name(), "walk va={:#x} {} {} cr3={:#x} start=L{}", rq.va,
+  DPRINTF(Walker, sim::now_ps(delay), name(), "walk va={:#x} {} {} cr3={:#x} start=L{}", rq.va,
           rq.access == x86::Access::write ? "write" : rq.access == x86::Access::fetch ? "fetch" : "read",
           rq.user ? "user" : "supervisor", rq.cr3, rq.start_level);
   translate(rq, r, delay);
@@ -99,24 +96,24 @@ void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
   stats.restarts += r.restarts;
   const sc_time latency =
       stamp0_valid_ ? (sc_core::sc_time_stamp() + delay) - (stamp0_ + delay0) : delay - delay0;
-  stats.latency.sample(static_cast<uint64_t>(static_cast<double>(latency.value()) * ns_per_unit_ + 0.5));
+  stats.latency.sample(sim::to_ns_rounded(latency));
   switch (r.status) {
     case WalkStatus::ok:
       ++stats.completed;
       (r.leaf_level == 1 ? stats.leaves_4k : r.leaf_level == 2 ? stats.leaves_2m : stats.leaves_1g) += 1;
-      DPRINTF(Walker, tick_ps(delay), name(), "done va={:#x} -> pa={:#x} size={:#x} rw={} us={} nx={} g={}",
+      DPRINTF(Walker, sim::now_ps(delay), name(), "done va={:#x} -> pa={:#x} size={:#x} rw={} us={} nx={} g={}",
               rq.va, r.pa, r.page_size, r.rw, r.us, r.nx, r.global);
       break;
     case WalkStatus::page_fault:
       if (r.error_code & x86::PF_RSVD) ++stats.faults_reserved;
       else if (r.error_code & x86::PF_P) ++stats.faults_protection;
       else ++stats.faults_not_present;
-      DPRINTF(Walker, tick_ps(delay), name(), "fault va={:#x} ec={:#x} level={} pte@{:#x}", rq.va,
+      DPRINTF(Walker, sim::now_ps(delay), name(), "fault va={:#x} ec={:#x} level={} pte@{:#x}", rq.va,
               r.error_code, r.fault_level, r.fault_pte_addr);
       break;
     case WalkStatus::machine_check:
       ++stats.machine_checks;
-      DPRINTF(Walker, tick_ps(delay), name(), "machine check va={:#x} pte@{:#x} {}", rq.va, r.mc_addr,
+      DPRINTF(Walker, sim::now_ps(delay), name(), "machine check va={:#x} pte@{:#x} {}", rq.va, r.mc_addr,
               r.mc_poison ? "poison" : "error");
       break;
   }
@@ -164,7 +161,7 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
       r.pte_addr[level] = addr;
       r.pte_value[level] = entry;
       if (st != PtAccess::ok) return machine_check(addr, st);
-      DPRINTF(Walker, tick_ps(delay), name(), "  L{} pte@{:#x} = {:#018x}", level, addr, entry);
+      DPRINTF(Walker, sim::now_ps(delay), name(), "  L{} pte@{:#x} = {:#018x}", level, addr, entry);
       if (!(entry & x86::PTE_P)) return fault(0, level, addr);
       if (has_reserved_bits(entry, level, rq)) return fault(x86::PF_P | x86::PF_RSVD, level, addr);
       rw = rw && (entry & x86::PTE_RW);
@@ -201,7 +198,7 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
         ++r.restarts;
         // The 8th restart ends the walk (as the RTL walker's RESTART_LIMIT).
         if (r.restarts >= kMaxRestarts) return fault(0, l, r.pte_addr[l]);
-        DPRINTF(Walker, tick_ps(delay), name(), "  L{} entry changed under the lock: restart", l);
+        DPRINTF(Walker, sim::now_ps(delay), name(), "  L{} entry changed under the lock: restart", l);
         restart = true;
         break;
       }
@@ -230,40 +227,25 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
   }
 }
 
-bool PageWalker::dmi_find(uint64_t pa, bool write) {
-  for (size_t i = 0; i < dmi_.size(); ++i) {
-    if (dmi_usable(dmi_[i], pa, write)) {
-      last_dmi_ = i;
-      return true;
-    }
-  }
-  return false;
-}
-
 PtAccess PageWalker::read(uint64_t pa, uint64_t& value, sc_time& delay, bool lock) {
-  sc_time lat;
   // A locked read may use DMI: no other process runs between it and the
   // unlocking write (the walker does not wait in between), so the pair is
   // atomic. DRAM withholds DMI from a line another initiator has locked.
-  if (unsigned char* p = dmi_lookup(pa, lat, false)) {
-    std::memcpy(&value, p, 8);
-    delay += lat;
+  if (const tlm::tlm_dmi* d = mem_socket.dmi().find(pa, 8, tlm::tlm_dmi::DMI_ACCESS_READ)) {
+    std::memcpy(&value, d->get_dmi_ptr() + (pa - d->get_start_address()), 8);
+    delay += d->get_read_latency();
     return PtAccess::ok;
   }
   const PtAccess st = transact(pa, &value, delay, false, lock);
-  if (st == PtAccess::ok && trans_.is_dmi_allowed()) {
-    tlm::tlm_dmi dmi;
-    trans_.set_address(pa);
-    if (mem_socket->get_direct_mem_ptr(trans_, dmi)) dmi_.push_back(dmi);
-  }
+  // Memory says DMI would do for this line: ask for the region once.
+  if (st == PtAccess::ok && mem_socket.last().is_dmi_allowed()) mem_socket.request_dmi(pa);
   return st;
 }
 
 PtAccess PageWalker::write(uint64_t pa, uint64_t value, sc_time& delay, bool unlock) {
-  sc_time lat;
-  if (unsigned char* p = dmi_lookup(pa, lat, true)) {
-    std::memcpy(p, &value, 8);
-    delay += lat;
+  if (const tlm::tlm_dmi* d = mem_socket.dmi().find(pa, 8, tlm::tlm_dmi::DMI_ACCESS_WRITE)) {
+    std::memcpy(d->get_dmi_ptr() + (pa - d->get_start_address()), &value, 8);
+    delay += d->get_write_latency();
     return PtAccess::ok;
   }
   return transact(pa, &value, delay, true, unlock);
@@ -274,35 +256,20 @@ PtAccess PageWalker::transact(uint64_t pa, uint64_t* value, sc_time& delay, bool
     stamp0_ = sc_core::sc_time_stamp();
     stamp0_valid_ = true;
   }
-  trans_.set_command(is_write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  trans_.set_address(pa);
-  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(value));
-  trans_.set_data_length(8);
-  trans_.set_streaming_width(8);
-  trans_.set_byte_enable_ptr(nullptr);
-  trans_.set_dmi_allowed(false);
-  trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  // A locked read takes the bus lock; the write that follows releases it.
-  LockExtension lock_ext;
+  const tlm::tlm_command cmd = is_write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND;
+  PoisonExtension poison;
+  tlm::tlm_response_status rsp;
   if (locked) {
+    // A locked read takes the bus lock; the write that follows releases it.
+    LockExtension lock_ext;
     lock_ext.op = is_write ? LockExtension::Op::unlock_write : LockExtension::Op::lock_read;
     lock_ext.initiator = bus_id_;
-    trans_.set_extension(&lock_ext);
+    rsp = mem_socket.transport(cmd, pa, value, 8, delay, lock_ext, poison);
+  } else {
+    rsp = mem_socket.transport(cmd, pa, value, 8, delay, poison);
   }
-  PoisonExtension poison;
-  trans_.set_extension(&poison);
-  mem_socket->b_transport(trans_, delay);
-  trans_.clear_extension(&poison);
-  if (locked) trans_.clear_extension(&lock_ext);
   if (poison.poisoned) return PtAccess::poison;
-  return trans_.is_response_ok() ? PtAccess::ok : PtAccess::error;
-}
-
-void PageWalker::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end) {
-  std::vector<tlm::tlm_dmi> kept;
-  for (const tlm::tlm_dmi& d : dmi_)
-    if (d.get_end_address() < start || d.get_start_address() > end) kept.push_back(d);
-  dmi_.swap(kept);
+  return rsp == tlm::TLM_OK_RESPONSE ? PtAccess::ok : PtAccess::error;
 }
 
 }  // namespace hw

@@ -8,10 +8,10 @@
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 
-#include "hw/ext/walk.h"
+#include "hw/base/initiator.h"
 #include "hw/base/stats.h"
+#include "hw/ext/walk.h"
 
 namespace hw {
 
@@ -53,7 +53,7 @@ enum class PtAccess : uint8_t { ok, error, poison };
 class PageWalker : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
  public:
   tlm::tlm_target_socket<> walk_socket;
-  tlm_utils::simple_initiator_socket<PageWalker> mem_socket;
+  sim::InitiatorSocket mem_socket;  // page-table reads and A/D writes: DMI where granted
 
   PageWalker(sc_core::sc_module_name name, sim::stats::Group* stats_parent, int bus_id);
 
@@ -87,38 +87,17 @@ class PageWalker : public sc_core::sc_module, private tlm::tlm_fw_transport_if<>
   bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) override { return false; }
   unsigned int transport_dbg(tlm::tlm_generic_payload&) override { return 0; }
   void translate(const WalkRequest& req, WalkResult& res, sc_core::sc_time& delay);
-  void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
 
   PtAccess read(uint64_t pa, uint64_t& value, sc_core::sc_time& delay, bool lock);
   PtAccess write(uint64_t pa, uint64_t value, sc_core::sc_time& delay, bool unlock);
   // One page-table access as a transaction (poison seen, bus lock taken or released).
   PtAccess transact(uint64_t pa, uint64_t* value, sc_core::sc_time& delay, bool is_write, bool locked);
-  // The host address of the 8 bytes at pa through DMI, or nullptr; `latency`
-  // gets the region's. Inline for the region that answered last.
-  unsigned char* dmi_lookup(uint64_t pa, sc_core::sc_time& latency, bool write) {
-    if (last_dmi_ >= dmi_.size() || !dmi_usable(dmi_[last_dmi_], pa, write)) {
-      if (!dmi_find(pa, write)) return nullptr;
-    }
-    const tlm::tlm_dmi& d = dmi_[last_dmi_];
-    latency = write ? d.get_write_latency() : d.get_read_latency();
-    return d.get_dmi_ptr() + (pa - d.get_start_address());
-  }
-  static bool dmi_usable(const tlm::tlm_dmi& d, uint64_t pa, bool write) {
-    return pa >= d.get_start_address() && pa + 7 <= d.get_end_address() &&
-           (write ? d.is_write_allowed() : d.is_read_allowed());
-  }
-  // Makes last_dmi_ the first region usable for pa; false when none is.
-  bool dmi_find(uint64_t pa, bool write);
 
   int bus_id_;
-  std::vector<tlm::tlm_dmi> dmi_;
-  size_t last_dmi_ = 0;          // the region that answered last (most reads hit it again)
-  double ns_per_unit_;           // nanoseconds per sc_time unit, made once (no division per walk)
   // SystemC time at the walk's first transaction (the only place a walk can
   // wait, for another initiator's bus lock); unset while it used DMI only.
   sc_core::sc_time stamp0_;
   bool stamp0_valid_ = false;
-  tlm::tlm_generic_payload trans_;
 };
 
 }  // namespace hw

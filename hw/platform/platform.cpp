@@ -2,53 +2,80 @@
 
 #include <fmt/format.h>
 
+#include "hw/base/time.h"
 #include "hw/mmu/mmu_config.h"
-#include "hw/base/debug.h"
 
 namespace hw {
 
 using sc_core::sc_time;
-using sc_core::SC_PS;
 
-namespace {
-sc_time ps(uint64_t v) { return sc_time(static_cast<double>(v), SC_PS); }
-}  // namespace
+// ---- Parameters ------------------------------------------------------------------
 
-RtlWalkerStats::RtlWalkerStats(sim::stats::Group* parent, const std::string& name, const RtlWalker& w)
-    : sim::stats::Group(parent, name),
-      walks(this, "walks", "Walks performed by the RTL walker", "Count", [&w] { return w.stats.walks; }),
-      completed(this, "completed", "Walks that produced a translation", "Count", [&w] { return w.stats.translations; }),
-      page_faults(this, "pageFaults", "Walks ending in a page fault", "Count", [&w] { return w.stats.page_faults; }),
-      machine_checks(this, "machineChecks", "Walks ending in a machine check", "Count",
-                     [&w] { return w.stats.machine_checks; }),
-      pt_reads(this, "ptReads", "Page-table reads, locked reads included", "Count", [&w] { return w.stats.mem_reads; }),
-      mem_writes(this, "memWrites", "A/D writes and lock releases", "Count", [&w] { return w.stats.mem_writes; }),
-      locked_reads(this, "lockedReads", "Locked reads (A/D updates)", "Count", [&w] { return w.stats.locked_reads; }),
-      restarts(this, "restarts", "Walks restarted: an entry changed under a locked update", "Count",
-               [&w] { return w.stats.restarts; }),
-      cycles(this, "cycles", "Clock cycles the RTL ran (its clock runs only during walks)", "Cycle",
-             [&w] { return w.stats.cycles; }),
-      busy_ns(this, "busyTime", "Simulated time spent in walks", "ns",
-              [&w] { return static_cast<uint64_t>(w.stats.busy_time / sc_time(1, sc_core::SC_NS)); }) {}
+WalkerKind walker_kind_of(const std::string& name) {
+  return name == "rtl" ? WalkerKind::rtl : name == "lockstep" ? WalkerKind::lockstep : WalkerKind::tlm;
+}
 
-CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, unsigned node_, const Core::Params& core_params,
-                 const Mmu::Params& mmu_params, WalkerKind kind, const RtlWalker::Params& rtl_params,
-                 CoreComplex& complex, sim::stats::Group* stats_parent)
-    : sc_module(name), stats(stats_parent, basename()), mmu("mmu", mmu_params, &stats),
-      core("core", core_params, mmu, complex, &stats), id(id_), node(node_),
+PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
+  PlatformParams pp;
+  pp.seed = seed;
+  pp.cores = p.get<unsigned>("cores", 1, "Number of CPUs");
+  if (pp.cores == 0 || pp.cores > hal::kMaxCpus)
+    p.fail("cores", fmt::format("must be between 1 and {}", hal::kMaxCpus));
+  pp.maxphyaddr = p.get<unsigned>("maxphyaddr", 46, "Physical address width of the MMU (bits)");
+  if (pp.maxphyaddr < 36 || pp.maxphyaddr > 52) p.fail("maxphyaddr", "must be between 36 and 52");
+  pp.levels = p.get<unsigned>("paging_levels", 4, "Paging levels (4; 5-level paging is not modelled yet)");
+  if (pp.levels != 4) p.fail("paging_levels", "only 4-level paging is modelled");
+
+  pp.map = build_memory_map(p.child("memory"), pp.maxphyaddr);
+
+  // CPU to node: spread evenly, or as listed.
+  pp.cpu_nodes = p.get<std::vector<uint64_t>>("cpu_nodes", {}, "NUMA node of each CPU (default: spread evenly)");
+  if (pp.cpu_nodes.empty()) {
+    for (unsigned c = 0; c < pp.cores; ++c) pp.cpu_nodes.push_back(c * pp.map.nodes.size() / pp.cores);
+  } else if (pp.cpu_nodes.size() != pp.cores) {
+    p.fail("cpu_nodes", fmt::format("needs {} entries, one per CPU", pp.cores));
+  }
+  for (uint64_t n : pp.cpu_nodes)
+    if (n >= pp.map.nodes.size()) p.fail("cpu_nodes", fmt::format("node {} does not exist", n));
+
+  pp.membus = Interconnect::read_params(p.child("membus"));
+  pp.mmu = read_mmu_params(p.child("mmu"), pp.maxphyaddr, pp.levels, seed);
+  pp.rtl = RtlWalker::read_params(p.child("mmu"));
+  pp.core = Core::read_params(p.child("core"));
+  pp.core.intc_base = MemoryMap::kIntcBase;
+  pp.sim = CoreComplex::read_params(p.child("sim"));
+  pp.dma = DmaEngine::read_params(p);
+  for (size_t i = 0; i < pp.dma.size(); ++i) pp.dma[i].mmio_base = MemoryMap::kDmaBase + i * DmaEngine::kMmioSize;
+  return pp;
+}
+
+// ---- CpuNode ---------------------------------------------------------------------
+
+CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, const PlatformParams& p, CoreComplex& complex,
+                 sim::stats::Group* stats_parent)
+    : sc_module(name), stats(stats_parent, basename()), mmu("mmu", mmu_params_for_cpu(p.mmu, id_), &stats),
+      core("core",
+           [&] {
+             Core::Params cp = p.core;
+             cp.id = id_;
+             cp.node = static_cast<unsigned>(p.cpu_nodes[id_]);
+             return cp;
+           }(),
+           mmu, complex, &stats),
+      id(id_), node(static_cast<unsigned>(p.cpu_nodes[id_])),
       walks_pka(&stats, "walksPerKiloAccess", "Page walks per 1000 user accesses", "Ratio",
                 [this] { return per_kilo(mmu.stats.walks.value()); }),
       stlb_misses_pka(&stats, "stlbMissesPerKiloAccess", "STLB misses per 1000 user accesses", "Ratio",
                       [this] { return per_kilo(mmu.stlb() ? mmu.stlb()->stats.misses.value() : 0); }),
       l1_misses_pka(&stats, "l1TlbMissesPerKiloAccess", "L1 (I+D) TLB misses per 1000 user accesses", "Ratio",
                     [this] { return per_kilo(mmu.itlb().stats.misses.value() + mmu.dtlb().stats.misses.value()); }) {
+  const WalkerKind kind = walker_kind_of(p.mmu.walker);
   if (kind != WalkerKind::rtl) walker = std::make_unique<PageWalker>("walker", &mmu.stats, static_cast<int>(id_));
   if (kind != WalkerKind::tlm) {
-    RtlWalker::Params rp = rtl_params;
+    RtlWalker::Params rp = p.rtl;
     rp.bus_id = static_cast<int>(id_);
-    rtl_walker = std::make_unique<RtlWalker>("rtl_walker", rp);
-    rtl_stats = std::make_unique<RtlWalkerStats>(&mmu.stats, kind == WalkerKind::rtl ? "walker" : "rtlWalker",
-                                                 *rtl_walker);
+    rtl_walker = std::make_unique<RtlWalker>("rtl_walker", rp, &mmu.stats,
+                                             kind == WalkerKind::rtl ? "walker" : "rtlWalker");
   }
   switch (kind) {
     case WalkerKind::tlm:
@@ -99,153 +126,94 @@ void CpuNode::bind_memory(Interconnect& bus, unsigned& next) {
   }
 }
 
+// ---- Platform --------------------------------------------------------------------
+
 Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t seed, hal::Firmware& firmware)
-    : sc_module(name), root_(nullptr, basename()) {
-  const unsigned cores = p.get<unsigned>("cores", 1, "Number of CPUs");
-  if (cores == 0 || cores > hal::kMaxCpus) p.fail("cores", fmt::format("must be between 1 and {}", hal::kMaxCpus));
-  const unsigned maxphyaddr = p.get<unsigned>("maxphyaddr", 46, "Physical address width of the MMU (bits)");
-  if (maxphyaddr < 36 || maxphyaddr > 52) p.fail("maxphyaddr", "must be between 36 and 52");
-  const unsigned levels = p.get<unsigned>("paging_levels", 4, "Paging levels (4; 5-level paging is not modelled yet)");
-  if (levels != 4) p.fail("paging_levels", "only 4-level paging is modelled");
+    : Platform(name, read_platform_params(p, seed), firmware) {}
 
-  map_ = build_memory_map(p.child("memory"), maxphyaddr);
+Platform::Platform(sc_core::sc_module_name name, const PlatformParams& params, hal::Firmware& firmware)
+    : sc_module(name), p_(params), root_(nullptr, basename()), walker_(walker_kind_of(params.mmu.walker)) {
+  complex_.configure(p_.sim);
+  make_boot_info();
+  elaborate_memory();
+  elaborate_devices();
+  elaborate_cpus(firmware);
+}
 
-  // CPU to node: spread evenly, or as listed.
-  std::vector<uint64_t> cpu_nodes = p.get<std::vector<uint64_t>>("cpu_nodes", {}, "NUMA node of each CPU (default: spread evenly)");
-  if (cpu_nodes.empty()) {
-    for (unsigned c = 0; c < cores; ++c) cpu_nodes.push_back(c * map_.nodes.size() / cores);
-  } else if (cpu_nodes.size() != cores) {
-    p.fail("cpu_nodes", fmt::format("needs {} entries, one per CPU", cores));
-  }
-  for (uint64_t n : cpu_nodes)
-    if (n >= map_.nodes.size()) p.fail("cpu_nodes", fmt::format("node {} does not exist", n));
+Platform::~Platform() = default;
 
-  sim::ConfigNode bus = p.child("membus");
-  const sim::Duration bus_latency = bus.get<sim::Duration>("latency", {0}, "Interconnect latency per transaction");
-
-  const Mmu::Params mp = read_mmu_params(p.child("mmu"), maxphyaddr, levels, seed);
-  sim::ConfigNode walker_cfg = p.child("mmu");
-  const std::string walker = walker_cfg.get_enum(
-      "walker", "tlm", {"tlm", "rtl", "lockstep"},
-      "Page walker: tlm (the TLM model), rtl (the Verilated RTL), lockstep (both, compared on every walk)");
-  walker_ = walker == "rtl" ? WalkerKind::rtl : walker == "lockstep" ? WalkerKind::lockstep : WalkerKind::tlm;
-  RtlWalker::Params rtl_params;
-  const sim::Frequency rtl_clock =
-      walker_cfg.get<sim::Frequency>("rtl_clock", {1000000000}, "Clock of the RTL walker (it runs only during walks)");
-  rtl_params.clock_period = sc_time(1.0 / static_cast<double>(rtl_clock.hz), sc_core::SC_SEC);
-
-  sim::ConfigNode core_cfg = p.child("core");
-  Core::Params cp;
-  cp.timer_period = ps(core_cfg.get<sim::Duration>("timer_period", {1000000000}, "Period of each CPU's timer interrupt").ps);
-  cp.trap_latency = ps(core_cfg.get<sim::Duration>("trap_latency", {100000}, "Cost of entering and leaving the firmware (fault, system call, interrupt)").ps);
-  cp.copy_bytes_per_ns = core_cfg.get<double>("copy_bandwidth", 16.0, "Bytes per ns of the firmware's bulk copies and fills");
-  if (cp.copy_bytes_per_ns <= 0) core_cfg.fail("copy_bandwidth", "must be positive");
-  if (cp.timer_period == sc_core::SC_ZERO_TIME) core_cfg.fail("timer_period", "must not be zero");
-  cp.intc_base = MemoryMap::kIntcBase;
-
-  sim::ConfigNode simc = p.child("sim");
-  const sim::Duration quantum = simc.get<sim::Duration>("quantum", {1000000}, "Global quantum of temporal decoupling");
-  const sim::Duration max_time = simc.get<sim::Duration>("max_time", {0}, "Stop after this much simulated time (0: run to the end of the workload)");
-  tlm_utils::tlm_quantumkeeper::set_global_quantum(ps(quantum.ps));
-  complex_.max_time = ps(max_time.ps);
-
-  // DMA engines: by default an ISA-style 24-bit one and a 32-bit one, the
-  // devices ZONE_DMA and ZONE_DMA32 exist for.
-  struct DmaCfg {
-    unsigned bits;
-    uint64_t burst;
-  };
-  std::vector<DmaCfg> dma_cfg;
-  {
-    const bool given = p.has("dma");
-    auto list = p.list("dma", "DMA engines: addr_bits (24, 32 or 64), burst (bytes per bus transaction)");
-    if (!given) {
-      dma_cfg = {{24, 64}, {32, 64}};
-      p.note_default("dma", nlohmann::ordered_json::parse(R"([{"addr_bits": 24, "burst": 64}, {"addr_bits": 32, "burst": 64}])"),
-                     "DMA engines (default: a 24-bit and a 32-bit one)");
-    }
-    for (sim::ConfigNode& d : list) {
-      DmaCfg c;
-      c.bits = d.get<unsigned>("addr_bits", 32, "Widest bus address the engine can drive (24, 32 or 64)");
-      if (c.bits != 24 && c.bits != 32 && c.bits != 64) d.fail("addr_bits", "must be 24, 32 or 64");
-      c.burst = d.get<sim::Size>("burst", {64}, "Bytes per bus transaction").bytes;
-      if (c.burst == 0 || c.burst > 4096) d.fail("burst", "must be between 1 and 4096");
-      dma_cfg.push_back(c);
-    }
-    if (dma_cfg.size() > 16) p.fail("dma", "at most 16 engines");
-  }
-
-  // ---- Boot information ----
+void Platform::make_boot_info() {
+  const MemoryMap& map = p_.map;
   boot_ = hal::BootInfo{};
-  boot_.nr_e820 = static_cast<unsigned>(map_.e820.size());
-  for (size_t i = 0; i < map_.e820.size(); ++i) boot_.e820[i] = map_.e820[i];
-  boot_.nr_nodes = static_cast<unsigned>(map_.nodes.size());
-  for (size_t n = 0; n < map_.nodes.size(); ++n) {
-    boot_.node_start[n] = map_.nodes[n].span_start;
-    boot_.node_end[n] = map_.nodes[n].span_end;
-    for (size_t m = 0; m < map_.nodes.size(); ++m) boot_.node_distance[n][m] = static_cast<uint8_t>(map_.distance[n][m]);
+  boot_.nr_e820 = static_cast<unsigned>(map.e820.size());
+  for (size_t i = 0; i < map.e820.size(); ++i) boot_.e820[i] = map.e820[i];
+  boot_.nr_nodes = static_cast<unsigned>(map.nodes.size());
+  for (size_t n = 0; n < map.nodes.size(); ++n) {
+    boot_.node_start[n] = map.nodes[n].span_start;
+    boot_.node_end[n] = map.nodes[n].span_end;
+    for (size_t m = 0; m < map.nodes.size(); ++m) boot_.node_distance[n][m] = static_cast<uint8_t>(map.distance[n][m]);
   }
-  boot_.nr_cpus = cores;
-  for (unsigned c = 0; c < cores; ++c) boot_.cpu_node[c] = static_cast<uint8_t>(cpu_nodes[c]);
+  boot_.nr_cpus = p_.cores;
+  for (unsigned c = 0; c < p_.cores; ++c) boot_.cpu_node[c] = static_cast<uint8_t>(p_.cpu_nodes[c]);
   boot_.devices[0] = {hal::DeviceKind::intc, 0, MemoryMap::kIntcBase, InterruptController::kMmioSize, 0, 64};
   boot_.nr_devices = 1;
-  for (size_t i = 0; i < dma_cfg.size() && boot_.nr_devices < hal::kMaxDevices; ++i)
-    boot_.devices[boot_.nr_devices++] = {hal::DeviceKind::dma, static_cast<uint32_t>(i),
-                                         MemoryMap::kDmaBase + i * DmaEngine::kMmioSize, DmaEngine::kMmioSize,
-                                         x86::VEC_DMA, dma_cfg[i].bits};
-  boot_.image_base = map_.image_base;
-  boot_.image_size = map_.image_size;
-  boot_.maxphyaddr = maxphyaddr;
-  boot_.va_bits = levels == 5 ? 57 : 48;
-  boot_.paging_levels = levels;
+  for (size_t i = 0; i < p_.dma.size() && boot_.nr_devices < hal::kMaxDevices; ++i)
+    boot_.devices[boot_.nr_devices++] = {hal::DeviceKind::dma, static_cast<uint32_t>(i), p_.dma[i].mmio_base,
+                                         DmaEngine::kMmioSize, x86::VEC_DMA, p_.dma[i].addr_bits};
+  boot_.image_base = map.image_base;
+  boot_.image_size = map.image_size;
+  boot_.maxphyaddr = p_.maxphyaddr;
+  boot_.va_bits = p_.levels == 5 ? 57 : 48;
+  boot_.paging_levels = p_.levels;
   boot_.pcid = true;
   boot_.nx = true;
   boot_.gbpages = true;
-  boot_.seed = seed;
+  boot_.seed = p_.seed;
+}
 
-  // ---- Elaboration ----
-  membus_ = std::make_unique<Interconnect>("membus", ps(bus_latency.ps), &root_);
+void Platform::elaborate_memory() {
+  membus_ = std::make_unique<Interconnect>("membus", p_.membus.latency, &root_);
   mem_group_ = std::make_unique<sim::stats::Group>(&root_, "mem");
-  unsigned target = 0;
-  for (size_t n = 0; n < map_.nodes.size(); ++n) {
-    const MemoryMap::Node& node = map_.nodes[n];
+  for (size_t n = 0; n < p_.map.nodes.size(); ++n) {
+    const MemoryMap::Node& node = p_.map.nodes[n];
     Dram::Params dp;
     dp.base = node.span_start;
     dp.size = node.span_end - node.span_start;
     dp.node = static_cast<unsigned>(n);
-    dp.read_latency = ps(node.read_latency_ps);
-    dp.write_latency = ps(node.write_latency_ps);
-    for (size_t from = 0; from < map_.nodes.size(); ++from) dp.distance_from.push_back(map_.distance[from][n]);
+    dp.read_latency = sim::from_ps(node.read_latency_ps);
+    dp.write_latency = sim::from_ps(node.write_latency_ps);
+    for (size_t from = 0; from < p_.map.nodes.size(); ++from) dp.distance_from.push_back(p_.map.distance[from][n]);
     drams_.push_back(std::make_unique<Dram>(fmt::format("node{}", n).c_str(), dp, mem_group_.get()));
+    // Targets are numbered in binding order: the DRAM nodes, then the devices.
     membus_->to_targets.bind(drams_.back()->socket);
-    for (const MemoryMap::Range& r : node.dram) membus_->add_region(target, r.base, r.size, fmt::format("dram.node{}", n));
-    ++target;
+    for (const MemoryMap::Range& r : node.dram) membus_->add_region(static_cast<unsigned>(n), r.base, r.size,
+                                                                     fmt::format("dram.node{}", n));
   }
-  intc_ = std::make_unique<InterruptController>("intc", MemoryMap::kIntcBase, ps(bus_latency.ps), &root_);
+}
+
+void Platform::elaborate_devices() {
+  unsigned target = static_cast<unsigned>(drams_.size());
+  // The interrupt controller answers at the interconnect's latency (it has no keys of its own).
+  intc_ = std::make_unique<InterruptController>("intc", MemoryMap::kIntcBase, p_.membus.latency, &root_);
   membus_->to_targets.bind(intc_->socket);
   membus_->add_region(target++, MemoryMap::kIntcBase, InterruptController::kMmioSize, "intc");
 
   dma_group_ = std::make_unique<sim::stats::Group>(&root_, "dma");
-  for (size_t i = 0; i < dma_cfg.size(); ++i) {
-    DmaEngine::Params dp;
-    dp.mmio_base = MemoryMap::kDmaBase + i * DmaEngine::kMmioSize;
-    dp.addr_bits = dma_cfg[i].bits;
-    dp.burst = dma_cfg[i].burst;
+  for (size_t i = 0; i < p_.dma.size(); ++i) {
+    const DmaEngine::Params& dp = p_.dma[i];
     dmas_.push_back(std::make_unique<DmaEngine>(fmt::format("dma{}", i).c_str(), dp, intc_.get(), dma_group_.get()));
     membus_->to_targets.bind(dmas_.back()->mmio);
     membus_->add_region(target++, dp.mmio_base, DmaEngine::kMmioSize, fmt::format("dma{}", i));
   }
+}
 
+void Platform::elaborate_cpus(hal::Firmware& firmware) {
   complex_.boot_info = &boot_;
   complex_.firmware = &firmware;
-  complex_.set_cores(cores);
+  complex_.set_cores(p_.cores);
   unsigned initiator = 0;
-  for (unsigned c = 0; c < cores; ++c) {
-    Core::Params cpc = cp;
-    cpc.id = c;
-    cpc.node = static_cast<unsigned>(cpu_nodes[c]);
-    cpus_.push_back(std::make_unique<CpuNode>(fmt::format("cpu{}", c).c_str(), c, cpc.node, cpc,
-                                              mmu_params_for_cpu(mp, c), walker_, rtl_params, complex_, &root_));
+  for (unsigned c = 0; c < p_.cores; ++c) {
+    cpus_.push_back(std::make_unique<CpuNode>(fmt::format("cpu{}", c).c_str(), c, p_, complex_, &root_));
     CpuNode& cpu = *cpus_.back();
     cpu.bind_memory(*membus_, initiator);
     intc_->connect(c, &cpu.core);
@@ -256,8 +224,6 @@ Platform::Platform(sc_core::sc_module_name name, sim::ConfigNode p, uint64_t see
     membus_->set_initiator_node(initiator++, 0);
   }
 }
-
-Platform::~Platform() = default;
 
 Dram* Platform::dram_at(uint64_t pa) {
   for (auto& d : drams_)

@@ -1,8 +1,11 @@
 // Platform assembly: builds the machine a scenario describes (DRAM per NUMA
-// node, the interconnect, the interrupt controller, and per CPU a core, its
-// MMU and its page walker), binds their sockets, and produces the boot
-// information the firmware is given. The module hierarchy gives the names
-// used in statistics and debug output: system.cpu0.mmu.dtlb, ...
+// node, the interconnect, the interrupt controller, the DMA engines, and per
+// CPU a core, its MMU and its page walker), binds their sockets, and
+// produces the boot information the firmware is given. Each model reads its
+// own part of `platform.*` (read_platform_params() calls them in the order
+// config.json lists the keys); the platform only elaborates and binds. The
+// module hierarchy gives the names used in statistics and debug output:
+// system.cpu0.mmu.dtlb, ...
 #pragma once
 
 #include <memory>
@@ -21,28 +24,39 @@
 #include "hw/rtlwalk/lockstep.h"
 #include "hw/rtlwalk/rtl_walker.h"
 #include "hw/rtlwalk/wave.h"
-#include "hw/platform/memory_map.h"
 #include "hw/base/config.h"
 #include "hw/base/stats.h"
+#include "hw/platform/memory_map.h"
 #include "sw/hal/firmware.h"
 
 namespace hw {
 
-// Which page walker the MMUs use.
+// Which page walker the MMUs use (`platform.mmu.walker`).
 enum class WalkerKind { tlm, rtl, lockstep };
+WalkerKind walker_kind_of(const std::string& name);
 
-// The RTL walker's counters in the statistics tree.
-struct RtlWalkerStats : sim::stats::Group {
-  RtlWalkerStats(sim::stats::Group* parent, const std::string& name, const RtlWalker& w);
-  sim::stats::Gauge walks, completed, page_faults, machine_checks, pt_reads, mem_writes, locked_reads, restarts, cycles,
-      busy_ns;
+// Everything `platform.*` says, read by the models the keys belong to.
+struct PlatformParams {
+  unsigned cores = 1;
+  unsigned maxphyaddr = 46;
+  unsigned levels = 4;
+  uint64_t seed = 1;
+  MemoryMap map;                   // platform.memory
+  std::vector<uint64_t> cpu_nodes; // NUMA node of each CPU
+  Interconnect::Params membus;     // platform.membus
+  Mmu::Params mmu;                 // platform.mmu (the walker kind included)
+  RtlWalker::Params rtl;           // platform.mmu.rtl_clock
+  Core::Params core;               // platform.core
+  CoreComplex::Params sim;         // platform.sim
+  std::vector<DmaEngine::Params> dma;  // platform.dma
 };
+// Reads `platform.*` (throws sim::ConfigError naming the key).
+PlatformParams read_platform_params(sim::ConfigNode platform, uint64_t seed);
 
 // One CPU: the core, its MMU and its walker (TLM, RTL, or both in lockstep).
 class CpuNode : public sc_core::sc_module {
  public:
-  CpuNode(sc_core::sc_module_name name, unsigned id, unsigned node, const Core::Params& core_params,
-          const Mmu::Params& mmu_params, WalkerKind walker, const RtlWalker::Params& rtl_params, CoreComplex& complex,
+  CpuNode(sc_core::sc_module_name name, unsigned id, const PlatformParams& p, CoreComplex& complex,
           sim::stats::Group* stats_parent);
   // Binds every memory initiator of this CPU to the bus, numbering them from `next`.
   void bind_memory(Interconnect& bus, unsigned& next);
@@ -53,7 +67,6 @@ class CpuNode : public sc_core::sc_module {
   std::unique_ptr<RtlWalker> rtl_walker;      // rtl, lockstep
   std::unique_ptr<WritePort> tlm_port, rtl_port;  // lockstep
   std::unique_ptr<LockstepWalker> lockstep;
-  std::unique_ptr<RtlWalkerStats> rtl_stats;
   Core core;
   unsigned id, node;
 
@@ -67,12 +80,13 @@ class Platform : public sc_core::sc_module {
  public:
   // Reads `platform.*` from the scenario and elaborates the machine.
   Platform(sc_core::sc_module_name name, sim::ConfigNode platform, uint64_t seed, hal::Firmware& firmware);
+  Platform(sc_core::sc_module_name name, const PlatformParams& params, hal::Firmware& firmware);
   ~Platform() override;
 
   sim::stats::Group& stats_root() { return root_; }
   CoreComplex& complex() { return complex_; }
   const hal::BootInfo& boot_info() const { return boot_; }
-  const MemoryMap& memory_map() const { return map_; }
+  const MemoryMap& memory_map() const { return p_.map; }
   unsigned nr_cpus() const { return static_cast<unsigned>(cpus_.size()); }
   CpuNode& cpu(unsigned i) { return *cpus_.at(i); }
   Dram& dram(unsigned node) { return *drams_.at(node); }
@@ -97,8 +111,13 @@ class Platform : public sc_core::sc_module {
   double sim_seconds() const;
 
  private:
+  void make_boot_info();
+  void elaborate_memory();
+  void elaborate_devices();
+  void elaborate_cpus(hal::Firmware& firmware);
+
+  PlatformParams p_;
   sim::stats::Group root_;  // "system"
-  MemoryMap map_;
   hal::BootInfo boot_{};
   CoreComplex complex_;
   std::unique_ptr<Interconnect> membus_;

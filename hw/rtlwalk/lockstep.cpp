@@ -5,8 +5,11 @@
 
 #include <fmt/format.h>
 
-#include "hw/ext/memory.h"
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
+#include "hw/ext/memory.h"
+
+SIM_DEBUG_FLAG(Lockstep, "walks compared between the TLM and RTL walkers")
 
 namespace hw {
 
@@ -18,7 +21,6 @@ WritePort::WritePort(sc_core::sc_module_name name, bool dry)
     : sc_module(name), from_walker("from_walker"), to_memory("to_memory"), dry_(dry) {
   from_walker.register_b_transport(this, &WritePort::b_transport);
   from_walker.register_get_direct_mem_ptr(this, &WritePort::get_direct_mem_ptr);
-  to_memory.register_invalidate_direct_mem_ptr(this, &WritePort::invalidate_direct_mem_ptr);
 }
 
 void WritePort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
@@ -62,7 +64,7 @@ LockstepWalker::LockstepWalker(sc_core::sc_module_name name, WritePort& tlm_port
     : sc_module(name), walk_socket("walk_socket"), to_tlm("to_tlm"), to_rtl("to_rtl"), stats(stats_parent),
       tlm_port_(tlm_port), rtl_port_(rtl_port) {
   walk_socket.register_b_transport(this, &LockstepWalker::b_transport);
-  tlm_trans_.set_extension(&tlm_ext_);
+  to_tlm.attach(tlm_ext_);
 }
 
 std::string LockstepWalker::describe(const WalkRequest& r) {
@@ -118,12 +120,9 @@ void LockstepWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay
   tlm_ext_.req = ext->req;
   tlm_port_.writes.clear();
   rtl_port_.writes.clear();
-  tlm_trans_.set_command(tlm::TLM_IGNORE_COMMAND);
-  tlm_trans_.set_address(trans.get_address());
-  tlm_trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   sc_time tlm_delay = sc_core::SC_ZERO_TIME;
   const auto t0 = std::chrono::steady_clock::now();
-  to_tlm->b_transport(tlm_trans_, tlm_delay);
+  to_tlm.transport(tlm::TLM_IGNORE_COMMAND, trans.get_address(), nullptr, 0, tlm_delay);
   const auto t1 = std::chrono::steady_clock::now();
   to_rtl->b_transport(trans, delay);
   tlm_host_ += t1 - t0;
@@ -131,7 +130,7 @@ void LockstepWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay
   ++stats.compared;
 
   const std::string diff = differences(tlm_ext_.res, ext->res, tlm_port_.writes, rtl_port_.writes);
-  DPRINTF(Lockstep, static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_time(1, sc_core::SC_PS)), name(),
+  DPRINTF(Lockstep, sim::now_ps(), name(),
           "walk {} va={:#x}: {}", stats.compared.value(), ext->req.va, diff.empty() ? "same" : "DIFFERENT");
   if (diff.empty()) return;
   ++stats.mismatches;

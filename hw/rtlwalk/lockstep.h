@@ -17,11 +17,11 @@
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
-#include "hw/ext/walk.h"
+#include "hw/base/initiator.h"
 #include "hw/base/stats.h"
+#include "hw/ext/walk.h"
 
 namespace hw {
 
@@ -37,7 +37,7 @@ class WritePort : public sc_core::sc_module {
   };
 
   tlm_utils::simple_target_socket<WritePort> from_walker;
-  tlm_utils::simple_initiator_socket<WritePort> to_memory;
+  sim::InitiatorSocket to_memory;  // forwards the walker's transactions (no DMI: see above)
 
   WritePort(sc_core::sc_module_name name, bool dry);
   std::vector<Write> writes;  // since the last clear
@@ -45,20 +45,17 @@ class WritePort : public sc_core::sc_module {
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) { return false; }
-  void invalidate_direct_mem_ptr(sc_dt::uint64, sc_dt::uint64) {}
   bool dry_;
 };
 
 class LockstepWalker : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<LockstepWalker> walk_socket;  // from the MMU
-  tlm_utils::simple_initiator_socket<LockstepWalker> to_tlm;    // the TLM walker
-  tlm_utils::simple_initiator_socket<LockstepWalker> to_rtl;    // the RTL walker's transactor
+  sim::InitiatorSocket to_tlm;  // the TLM walker (its own request, tlm_ext_)
+  sim::InitiatorSocket to_rtl;  // the RTL walker's transactor (the MMU's request, forwarded)
 
   LockstepWalker(sc_core::sc_module_name name, WritePort& tlm_port, WritePort& rtl_port,
                  sim::stats::Group* stats_parent);
-  // A payload frees the extensions still attached when it dies: detach ours.
-  ~LockstepWalker() override { tlm_trans_.clear_extension(&tlm_ext_); }
 
   // Host time spent in each walker, for the run's summary (walks per second).
   double tlm_host_seconds() const { return tlm_host_.count(); }
@@ -80,8 +77,7 @@ class LockstepWalker : public sc_core::sc_module {
 
   WritePort& tlm_port_;
   WritePort& rtl_port_;
-  tlm::tlm_generic_payload tlm_trans_;
-  WalkExtension tlm_ext_;
+  WalkExtension tlm_ext_;  // attached to every request to the TLM walker
   std::chrono::duration<double> tlm_host_{0}, rtl_host_{0};
 };
 

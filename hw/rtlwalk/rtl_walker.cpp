@@ -249,8 +249,20 @@ struct RtlWalker::Impl {
   }
 };
 
-RtlWalker::RtlWalker(sc_core::sc_module_name name, const Params& params)
-    : sc_module(name), walk_socket("walk_socket"), mem_socket("mem_socket"), params_(params) {
+RtlWalker::Params RtlWalker::read_params(sim::ConfigNode mmu) {
+  Params p;
+  const sim::Frequency clock =
+      mmu.get<sim::Frequency>("rtl_clock", {1000000000}, "Clock of the RTL walker (it runs only during walks)");
+  p.clock_period = sim::period_of(clock.hz);
+  return p;
+}
+
+RtlWalker::Stats::Stats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
+
+RtlWalker::RtlWalker(sc_core::sc_module_name name, const Params& params, sim::stats::Group* stats_parent,
+                     const std::string& stats_name)
+    : sc_module(name), walk_socket("walk_socket"), mem_socket("mem_socket"), stats(stats_parent, stats_name),
+      params_(params) {
   if (params_.clock_period < 2 * sc_core::sc_get_time_resolution())
     SC_REPORT_ERROR(this->name(), "clock period shorter than two time-resolution steps");
   first_half_ = params_.clock_period / 2;
@@ -353,27 +365,18 @@ void RtlWalker::reset() {
 RtlWalker::MemResponse RtlWalker::mem_access(uint64_t addr, bool write, uint64_t wdata, bool lock) {
   MemResponse r;
   mem_data_ = write ? wdata : 0;  // a failed read leaves zeros, as in the TLM walker
-  tlm::tlm_generic_payload& t = mem_trans_;
-  t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  t.set_address(addr);
-  t.set_data_ptr(reinterpret_cast<unsigned char*>(&mem_data_));
-  t.set_data_length(8);
-  t.set_streaming_width(8);
-  t.set_byte_enable_ptr(nullptr);
-  t.set_dmi_allowed(false);
-  t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  const tlm::tlm_command cmd = write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND;
+  poison_ext_.clear();
+  sc_time latency = SC_ZERO_TIME;
+  tlm::tlm_response_status rsp;
   if (lock) {
     lock_ext_.op = write ? LockExtension::Op::unlock_write : LockExtension::Op::lock_read;
-    t.set_extension(&lock_ext_);
+    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, latency, lock_ext_, poison_ext_);
+  } else {
+    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, latency, poison_ext_);
   }
-  poison_ext_.clear();
-  t.set_extension(&poison_ext_);
-  sc_time latency = SC_ZERO_TIME;
-  mem_socket->b_transport(t, latency);
-  t.clear_extension(&poison_ext_);
-  if (lock) t.clear_extension(&lock_ext_);
   r.poison = poison_ext_.poisoned;
-  r.error = !r.poison && !t.is_response_ok();
+  r.error = !r.poison && rsp != tlm::TLM_OK_RESPONSE;
   r.data = write ? 0 : mem_data_;
   if (write) ++stats.mem_writes;
   else ++stats.mem_reads;

@@ -24,9 +24,12 @@
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "hw/base/config.h"
+#include "hw/base/initiator.h"
+#include "hw/base/stats.h"
+#include "hw/base/time.h"
 #include "hw/ext/memory.h"
 #include "hw/ext/walk.h"
 
@@ -58,25 +61,33 @@ class RtlWalker : public sc_core::sc_module {
   static constexpr unsigned kRtlRestartLimit = 8; // RESTART_LIMIT
 
   using Params = RtlWalkerParams;
+  // Reads the RTL walker's keys of `platform.mmu` (rtl_clock).
+  static Params read_params(sim::ConfigNode mmu);
 
-  // Plain counters for now (the platform maps them into its stats tree).
-  struct Stats {
-    uint64_t walks = 0;           // walks performed
-    uint64_t cycles = 0;          // clock cycles run (reset included)
-    uint64_t mem_reads = 0;       // page-table reads issued, locked reads included
-    uint64_t mem_writes = 0;      // writes issued (A/D updates and lock releases)
-    uint64_t locked_reads = 0;    // of mem_reads: locked
-    uint64_t restarts = 0;        // walks restarted (entry changed under the lock)
-    uint64_t translations = 0;    // walks ending ok
-    uint64_t page_faults = 0;     // walks ending in a page fault
-    uint64_t machine_checks = 0;  // walks ending in a machine check
-    sc_core::sc_time busy_time;   // simulated time spent in walks (memory latency included)
+  // The statistics group of this walker ("walker" under its MMU's group when
+  // it is the MMU's walker, "rtlWalker" in lockstep).
+  struct Stats : sim::stats::Group {
+    Stats(sim::stats::Group* parent, const std::string& name);
+    sim::stats::Scalar walks{this, "walks", "Walks performed by the RTL walker", "Count"};
+    sim::stats::Scalar translations{this, "completed", "Walks that produced a translation", "Count"};
+    sim::stats::Scalar page_faults{this, "pageFaults", "Walks ending in a page fault", "Count"};
+    sim::stats::Scalar machine_checks{this, "machineChecks", "Walks ending in a machine check", "Count"};
+    sim::stats::Scalar mem_reads{this, "ptReads", "Page-table reads, locked reads included", "Count"};
+    sim::stats::Scalar mem_writes{this, "memWrites", "A/D writes and lock releases", "Count"};
+    sim::stats::Scalar locked_reads{this, "lockedReads", "Locked reads (A/D updates)", "Count"};
+    sim::stats::Scalar restarts{this, "restarts", "Walks restarted: an entry changed under a locked update", "Count"};
+    sim::stats::Scalar cycles{this, "cycles", "Clock cycles the RTL ran (its clock runs only during walks)", "Cycle"};
+    sc_core::sc_time busy_time;  // simulated time spent in walks (memory latency included)
+    sim::stats::Gauge busy_ns{this, "busyTime", "Simulated time spent in walks", "ns",
+                              [this] { return sim::to_ns(busy_time); }};
   };
 
-  tlm_utils::simple_target_socket<RtlWalker> walk_socket;   // walk requests (hw::WalkExtension)
-  tlm_utils::simple_initiator_socket<RtlWalker> mem_socket; // page-table accesses
+  tlm_utils::simple_target_socket<RtlWalker> walk_socket;  // walk requests (hw::WalkExtension)
+  sim::InitiatorSocket mem_socket;                         // page-table accesses
 
-  explicit RtlWalker(sc_core::sc_module_name name, const Params& params = Params());
+  // `stats_parent` null: the walker's statistics form a tree of their own (tests).
+  explicit RtlWalker(sc_core::sc_module_name name, const Params& params = Params(),
+                     sim::stats::Group* stats_parent = nullptr, const std::string& stats_name = "walker");
   ~RtlWalker() override;
 
   // One walk on the RTL, as b_transport does it. Must be called from an
@@ -121,7 +132,6 @@ class RtlWalker : public sc_core::sc_module {
   bool busy_ = false;
   sc_core::sc_event idle_event_;
 
-  tlm::tlm_generic_payload mem_trans_;
   uint64_t mem_data_ = 0;
   LockExtension lock_ext_;
   PoisonExtension poison_ext_;

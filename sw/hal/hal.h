@@ -1,7 +1,7 @@
 // The hardware abstraction layer: everything the firmware does to the machine
 // goes through a Hal. The core model implements it with TLM transactions
-// (hw/cpu/core), the host HAL with plain memory (sw/hal/host) so the
-// memory manager can be unit-tested without SystemC.
+// (hw::Core in hw/cpu/core.h), the host HAL with plain memory (sw/hal/host),
+// so the memory manager can be unit-tested without SystemC.
 //
 // One Hal object stands for one CPU: calls act on the calling CPU (its MMU,
 // its local time). Freestanding: no exceptions, no RTTI, no heap.
@@ -151,6 +151,15 @@ class Hal {
   // console): stop the machine. Never returns. The default traps, so a HAL
   // that does not override it still stops; platforms override it to end the
   // simulation with a message and a non-zero exit.
+  //
+  // The one exception that crosses this interface: in the simulator,
+  // hw::Core::halt throws hw::FirmwarePanic, which unwinds through the
+  // firmware's frames back to the core's thread (Core::run), which ends the
+  // run. Acceptable although the firmware is exception-free: the firmware
+  // never throws nor catches, and is not resumed after a panic, so it needs
+  // no cleanups (none run in its frames: it is built without exceptions);
+  // the host build keeps the unwind tables the unwinder walks through. The
+  // freestanding build (sw/rt, no unwind tables) halts the CPU instead.
   [[noreturn]] virtual void halt(const char* reason) {
     (void)reason;
     __builtin_trap();

@@ -16,11 +16,13 @@
 #include <memory>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "hw/mem/dram.h"
 #include "hw/mmu/walker.h"
 #include "hw/rtlwalk/rtl_walker.h"
+#include "tb/common/reference_walker.h"
 #include "tb/rtl/random_tables.h"
-#include "tb/rtl/reference.h"
 
 namespace rtltest {
 namespace {
@@ -183,7 +185,7 @@ class Bench : public sc_core::sc_module {
       const WalkResult from_rtl = send(to_rtl, rq);
       ++walks;
 
-      std::string diff = diff_results(from_rtl, from_tlm, "rtl", "tlm");
+      std::string diff = reference::diff(from_rtl, from_tlm, "rtl", "tlm");
       for (const std::vector<uint64_t>* list : {&med_tlm.written, &med_rtl.written})
         for (uint64_t a : *list)
           if (dram_tlm.contains(a, 8) && word(dram_tlm, a) != word(dram_rtl, a))
@@ -193,7 +195,7 @@ class Bench : public sc_core::sc_module {
         for (unsigned l = hw::kMaxLevels; l >= 1; --l)
           if (from_tlm.pte_valid[l])
             entries += fmt::format(" L{}@{:#x}={:#x}", l, from_tlm.pte_addr[l], from_tlm.pte_value[l]);
-        ADD_FAILURE() << "walk " << n << ": " << describe(rq) << ":" << diff << " (tlm read:" << entries << ")";
+        ADD_FAILURE() << "walk " << n << ": " << reference::describe(rq) << ":" << diff << " (tlm read:" << entries << ")";
       }
 
       const WalkResult& r = from_tlm;

@@ -1,5 +1,5 @@
 // Randomized test of the RTL walker (through its transactor) against the
-// reference translator of tb/rtl/reference.h: random page tables (huge
+// reference walker (tb/common/reference_walker.h): random page tables (huge
 // pages, every fault kind, reserved bits, error words and poisoned lines),
 // random requests, and entries that change, get poisoned or fail at the
 // moment the walker's locked read reaches them. Every result field and every
@@ -9,9 +9,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include "tb/common/reference_walker.h"
 #include "tb/rtl/harness.h"
 #include "tb/rtl/random_tables.h"
-#include "tb/rtl/reference.h"
 
 namespace rtltest {
 namespace {
@@ -24,7 +24,7 @@ void run_random(unsigned walks, uint64_t seed, unsigned stall_percent, uint64_t 
   params.stall_percent = stall_percent;
   params.stall_seed = seed;
   Harness h(params);
-  RefMemory ref;
+  reference::SparseMemory ref;
   RandomTables gen(seed, pool);
   const unsigned kWalks = walks;
 
@@ -45,7 +45,7 @@ void run_random(unsigned walks, uint64_t seed, unsigned stall_percent, uint64_t 
   bool livelock = false;
   unsigned rtl_ordinal = 0, ref_ordinal = 0;
   h.mem.on_locked_read = [&](TestMemory& m, uint64_t addr) { meddle(m, addr, walk_seed, rtl_ordinal++, livelock, pool); };
-  ref.on_locked_read = [&](RefMemory& m, uint64_t addr) { meddle(m, addr, walk_seed, ref_ordinal++, livelock, pool); };
+  ref.on_locked_read = [&](reference::SparseMemory& m, uint64_t addr) { meddle(m, addr, walk_seed, ref_ordinal++, livelock, pool); };
 
   unsigned failures = 0;
   unsigned outcomes[3] = {}, leaves[4] = {}, restarts = 0, livelocks = 0, ad_writes = 0;
@@ -60,10 +60,10 @@ void run_random(unsigned walks, uint64_t seed, unsigned stall_percent, uint64_t 
     h.mem.log.clear();
     ref.written.clear();
 
-    const WalkResult want = reference_walk(rq, ref);
+    const reference::Result want = reference::walk(reference::request_from(rq), ref);
     const WalkResult got = h.walk(rq);
 
-    std::string diff = diff_results(got, want);
+    std::string diff = reference::diff(got, want, "rtl", "reference");
     for (const TestMemory::Access& a : h.mem.log)
       if (a.write && h.mem.peek(a.addr) != ref.peek(a.addr))
         diff += fmt::format(" memory@{:#x}: rtl {:#x}, reference {:#x};", a.addr, h.mem.peek(a.addr), ref.peek(a.addr));
@@ -72,17 +72,17 @@ void run_random(unsigned walks, uint64_t seed, unsigned stall_percent, uint64_t 
         diff += fmt::format(" memory@{:#x}: rtl {:#x}, reference {:#x};", a, h.mem.peek(a), ref.peek(a));
     for (const std::string& e : h.mem.protocol_errors) diff += " protocol: " + e + ";";
     h.mem.protocol_errors.clear();
-    if (!diff.empty() && ++failures <= 10) ADD_FAILURE() << "walk " << n << ": " << describe(rq) << ":" << diff;
+    if (!diff.empty() && ++failures <= 10) ADD_FAILURE() << "walk " << n << ": " << reference::describe(rq) << ":" << diff;
 
     ++outcomes[static_cast<int>(want.status)];
-    if (want.status == WalkStatus::ok) ++leaves[want.leaf_level];
-    if (want.status == WalkStatus::page_fault) {
+    if (want.status == reference::Status::ok) ++leaves[want.leaf_level];
+    if (want.status == reference::Status::page_fault) {
       if (want.restarts == 8) ++livelocks;
       else if (want.error_code & x86::PF_RSVD) ++faults_rsvd;
       else if (want.error_code & x86::PF_P) ++faults_rights;
       else ++faults_np;
     }
-    if (want.status == WalkStatus::machine_check) ++(want.mc_poison ? mc_poison : mc_error);
+    if (want.status == reference::Status::machine_check) ++(want.mc_poison ? mc_poison : mc_error);
     restarts += want.restarts;
     ad_writes += want.mem_writes;
   }

@@ -1,18 +1,20 @@
 // The monitor: `mmcosim run --interactive` (commands from the terminal) or
-// `--script FILE` (commands from a file). Between commands the simulation
-// is paused; `step`, `until` and `continue` run it until a break condition
-// (checked by the cores at operation boundaries and before they deliver a
-// trap) or the end. The rest inspect the machine: page tables (ptdump), TLB
-// contents, the firmware's /proc files and log, statistics; `poison`
-// injects memory errors. `help` lists the commands.
+// `--script FILE` (commands from a file, echoed). Between commands the
+// simulation is paused; `step`, `until` and `continue` run it until a break
+// condition (checked by the cores at operation boundaries and before they
+// deliver a trap) or the end. The monitor's own commands control the run
+// and inspect the firmware, through hal::FirmwareDebug only (ps, ptdump,
+// translate, /proc files, maps, dmesg) and the statistics; the hardware's
+// commands (tlb, x, poison, dma, ...) are the ones its models register
+// (hw/base/command.h). `help` lists both.
 #pragma once
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
-namespace fw {
-class Kernel;
-}
+#include "sw/hal/debug.h"
+
 namespace hw {
 class Platform;
 }
@@ -24,27 +26,49 @@ namespace sim {
 
 class Monitor {
  public:
-  Monitor(hw::Platform& platform, fw::Kernel& kernel, tb::Workload& workload, std::istream& in, std::ostream& out,
-          bool echo_commands);
+  Monitor(hw::Platform& platform, hal::FirmwareDebug& firmware, tb::Workload& workload, std::istream& in,
+          std::ostream& out, bool echo_commands);
   // Runs the simulation under the monitor's commands. Returns the run's
   // error, or "" (also when the user quit early).
   std::string run();
 
+  using Words = std::vector<std::string>;
+
  private:
+  struct Builtin;
+  static const Builtin kBuiltins[];
+
   bool execute(const std::string& line);  // false: quit
-  void resume(const std::string& what);
-  void ptdump(int pid);
-  void translate(int pid, uint64_t va, unsigned len);
-  void tlb(unsigned cpu);
-  void stats(const std::string& prefix);
+  void resume();
   void help();
 
+  // Run control and the run itself (monitor.cpp).
+  void cmd_step(const Words& w);
+  void cmd_until(const Words& w);
+  void cmd_continue(const Words& w);
+  void cmd_quit(const Words& w);
+  void cmd_time(const Words& w);
+  void cmd_echo(const Words& w);
+  void cmd_stats(const Words& w);
+  void cmd_help(const Words& w);
+  // The firmware, through hal::FirmwareDebug (monitor_firmware.cpp).
+  void cmd_ps(const Words& w);
+  void cmd_ptdump(const Words& w);
+  void cmd_translate(const Words& w);
+  void cmd_proc(const Words& w);
+  void cmd_maps(const Words& w);
+  void cmd_dmesg(const Words& w);
+  void ptdump(int pid);
+  void translate(int pid, uint64_t va, unsigned len);
+
   hw::Platform& pf_;
-  fw::Kernel& kernel_;
+  hal::FirmwareDebug& fw_;
   tb::Workload& workload_;
   std::istream& in_;
   std::ostream& out_;
   bool echo_;
+  std::string line_;  // the command being executed, as typed
+  bool quit_ = false;
   bool finished_ = false;
   std::string error_;
 };

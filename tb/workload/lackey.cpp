@@ -6,10 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "sw/hal/x86.h"
+
 namespace tb {
 
 namespace {
-constexpr uint64_t kPage = 4096;
 
 bool parse_hex(const std::string& s, size_t& pos, uint64_t& v) {
   const size_t start = pos;
@@ -99,7 +100,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit) : path_(std::move(pat
       case LackeyRecord::Kind::store: ++counts_.stores; break;
       case LackeyRecord::Kind::modify: ++counts_.modifies; break;
     }
-    const uint64_t first = rec.addr / kPage, last = (rec.addr + rec.size - 1) / kPage;
+    const uint64_t first = rec.addr / x86::PAGE_SIZE, last = (rec.addr + rec.size - 1) / x86::PAGE_SIZE;
     if (first != last) {
       counts_.page_splits += rec.kind == LackeyRecord::Kind::modify ? 2 : 1;
       if (rec.kind == LackeyRecord::Kind::fetch) ++counts_.fetch_splits;
@@ -114,10 +115,10 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit) : path_(std::move(pat
   if (in.bad()) throw std::runtime_error(fmt::format("{}: read error", path_));
   if (counts_.records() == 0) throw std::runtime_error(fmt::format("{}: the trace has no accesses", path_));
   for (uint64_t p : pages) {
-    if (!ranges_.empty() && p * kPage <= ranges_.back().start + ranges_.back().length + kMergeGap)
-      ranges_.back().length = (p + 1) * kPage - ranges_.back().start;
+    if (!ranges_.empty() && p * x86::PAGE_SIZE <= ranges_.back().start + ranges_.back().length + kMergeGap)
+      ranges_.back().length = (p + 1) * x86::PAGE_SIZE - ranges_.back().start;
     else
-      ranges_.push_back({p * kPage, kPage});
+      ranges_.push_back({p * x86::PAGE_SIZE, x86::PAGE_SIZE});
   }
 }
 

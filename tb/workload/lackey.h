@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "sw/hal/x86.h"
+
 namespace tb {
 
 struct LackeyRecord {
@@ -52,7 +54,7 @@ class LackeyTrace {
   // The address ranges the trace touches, page-aligned and coalesced (gaps
   // under `kMergeGap` are filled so a trace maps as few regions as possible).
   const std::vector<Range>& ranges() const { return ranges_; }
-  static constexpr uint64_t kMergeGap = 64 * 4096;
+  static constexpr uint64_t kMergeGap = 64 * x86::PAGE_SIZE;
 
   // Streaming the records during the run.
   class Reader {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "sw/hal/x86.h"
+
 namespace tb {
 
 bool Pattern::parse_kind(const std::string& s, Kind& k) {
@@ -26,7 +28,7 @@ const char* Pattern::kind_name(Kind k) {
 Pattern::Pattern(Kind kind, uint64_t length, unsigned size, uint64_t stride, uint64_t seed, double theta)
     : kind_(kind), length_(length), size_(size), stride_(stride ? stride : size), rng_(seed), theta_(theta) {
   if (kind_ == Kind::zipf) {
-    items_ = (length_ + 4095) / 4096;
+    items_ = (length_ + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE;
     double zeta = 0;
     for (uint64_t i = 1; i <= items_; ++i) zeta += 1.0 / std::pow(static_cast<double>(i), theta_);
     zetan_ = zeta;
@@ -61,8 +63,8 @@ uint64_t Pattern::next() {
     case Kind::zipf: {
       // Rank -> page, scrambled so hot pages are spread over the region.
       const uint64_t page = mix64(zipf_rank()) % items_;
-      const uint64_t in_page = rng_.below(4096 / size_) * size_;
-      const uint64_t off = page * 4096 + in_page;
+      const uint64_t in_page = rng_.below(x86::PAGE_SIZE / size_) * size_;
+      const uint64_t off = page * x86::PAGE_SIZE + in_page;
       return off + size_ <= length_ ? off : (length_ - size_) & ~static_cast<uint64_t>(size_ - 1);
     }
   }

@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "sw/hal/x86.h"
+
 namespace tb {
 
 namespace {
-
-constexpr uint64_t kPage = 4096;
 
 bool is_error(uint64_t ret) {
   const int64_t r = static_cast<int64_t>(ret);
@@ -134,7 +134,7 @@ bool ScriptedProgram::next_access(hw::UserOp& out) {
   out.size = static_cast<uint8_t>(op.size);
   // x86 allows unaligned accesses; one that crosses a 4 KiB page would be two
   // (a trace replay splits those): an access phase must not produce one.
-  if ((out.va & (kPage - 1)) + op.size > kPage)
+  if ((out.va & (x86::PAGE_SIZE - 1)) + op.size > x86::PAGE_SIZE)
     fail(fmt::format("the access of {} bytes at {:#x} would cross a 4 KiB page", op.size, out.va));
   if (op.access == x86::Access::fetch) {
     out.access = x86::Access::fetch;
@@ -174,7 +174,7 @@ bool ScriptedProgram::next_replay(hw::UserOp& out) {
     uint64_t va = rec.addr;
     unsigned left = rec.size;
     while (left) {
-      const unsigned n = static_cast<unsigned>(std::min<uint64_t>(left, kPage - (va & (kPage - 1))));
+      const unsigned n = static_cast<unsigned>(std::min<uint64_t>(left, x86::PAGE_SIZE - (va & (x86::PAGE_SIZE - 1))));
       hw::UserOp& q = queue_[queued_++];
       q.kind = hw::UserOp::Kind::access;
       q.va = va;
@@ -316,7 +316,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
         region_ = nullptr;
         return;
       }
-      uint64_t len = (cur.length + kPage - 1) & ~(kPage - 1);
+      uint64_t len = (cur.length + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1);
       if (cur.flags & uapi::kMapHugetlb) {
         // Linux rounds a hugetlb mapping up to whole huge pages.
         unsigned shift = (cur.flags >> uapi::kMapHugeShift) & 0x3f;
@@ -331,7 +331,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
       return;
     }
     case hal::Sys::munmap: {
-      shadow_->unmap(op.sys.arg[0], (op.sys.arg[1] + kPage - 1) & ~(kPage - 1));
+      shadow_->unmap(op.sys.arg[0], (op.sys.arg[1] + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1));
       region_ = nullptr;
       if (cur.offset == 0 && cur.span == 0) mappings_->erase(cur.region);
       return;

@@ -8,20 +8,18 @@
 #include <new>
 #include <vector>
 
+#include "sw/hal/x86.h"
+
 namespace tb {
 
-namespace {
-constexpr uint64_t kPage = 4096;
-}
-
 Shadow::Buffer::Buffer(uint64_t len) : length(len) {
-  void* p = mmap(nullptr, len ? len : kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void* p = mmap(nullptr, len ? len : x86::PAGE_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   data = static_cast<uint8_t*>(p);
 }
 
-Shadow::Buffer::~Buffer() { munmap(data, length ? length : kPage); }
+Shadow::Buffer::~Buffer() { munmap(data, length ? length : x86::PAGE_SIZE); }
 
 void Shadow::map(uint64_t start, uint64_t length, bool shared) {
   unmap(start, length);
@@ -60,7 +58,7 @@ void Shadow::unmap(uint64_t start, uint64_t length) {
     }
   }
   for (const Region& r : keep) regions_[r.start] = r;
-  lazy_pages_.erase(lazy_pages_.lower_bound(start / kPage), lazy_pages_.lower_bound((end + kPage - 1) / kPage));
+  lazy_pages_.erase(lazy_pages_.lower_bound(start / x86::PAGE_SIZE), lazy_pages_.lower_bound((end + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE));
 }
 
 void Shadow::zero(uint64_t start, uint64_t length) {
@@ -70,12 +68,12 @@ void Shadow::zero(uint64_t start, uint64_t length) {
     const uint64_t lo = std::max(start, r.start), hi = std::min(end, r.end());
     if (lo < hi) std::memset(r.at(lo), 0, hi - lo);
   }
-  lazy_pages_.erase(lazy_pages_.lower_bound(start / kPage), lazy_pages_.lower_bound((end + kPage - 1) / kPage));
+  lazy_pages_.erase(lazy_pages_.lower_bound(start / x86::PAGE_SIZE), lazy_pages_.lower_bound((end + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE));
 }
 
 void Shadow::lazy_free(uint64_t start, uint64_t length) {
-  for (uint64_t p = start / kPage; p < (start + length + kPage - 1) / kPage; ++p) {
-    const Region* r = find(p * kPage, 1);
+  for (uint64_t p = start / x86::PAGE_SIZE; p < (start + length + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE; ++p) {
+    const Region* r = find(p * x86::PAGE_SIZE, 1);
     if (r && !r->shared) lazy_pages_.insert(p);
   }
 }
@@ -121,21 +119,21 @@ void Shadow::store(const Region& r, uint64_t va, unsigned len, const uint8_t* da
   std::memcpy(r.at(va), data, len);
   if (!lazy_pages_.empty()) {
     // A write keeps a lazily freed page (Linux re-dirties it).
-    lazy_pages_.erase(va / kPage);
-    lazy_pages_.erase((va + len - 1) / kPage);
+    lazy_pages_.erase(va / x86::PAGE_SIZE);
+    lazy_pages_.erase((va + len - 1) / x86::PAGE_SIZE);
   }
 }
 
 bool Shadow::check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
   const uint8_t* want = r.at(va);
   if (std::memcmp(want, data, len) == 0) return true;
-  if (!lazy_pages_.empty() && lazy_pages_.count(va / kPage) &&
+  if (!lazy_pages_.empty() && lazy_pages_.count(va / x86::PAGE_SIZE) &&
       std::all_of(data, data + len, [](uint8_t b) { return b == 0; })) {
     // The kernel reclaimed the lazily freed page: from now on it reads as zero.
-    const uint64_t page = va / kPage * kPage;
-    const uint64_t lo = std::max(page, r.start), hi = std::min(page + kPage, r.end());
+    const uint64_t page = va / x86::PAGE_SIZE * x86::PAGE_SIZE;
+    const uint64_t lo = std::max(page, r.start), hi = std::min(page + x86::PAGE_SIZE, r.end());
     std::memset(r.at(lo), 0, hi - lo);
-    lazy_pages_.erase(va / kPage);
+    lazy_pages_.erase(va / x86::PAGE_SIZE);
     return true;
   }
   std::memcpy(expected, want, len);

@@ -282,14 +282,14 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
   return op;
 }
 
-void Workload::spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::CoreComplex& cx) {
+void Workload::spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::ProgramHost& machine) {
   for (auto& pp : procs_) {
     Process& p = *pp;
     if (p.parent >= 0) continue;  // started by its parent's fork
     p.pid = fw.spawn(hal, p.name.c_str(), p.cpu, p.program.get());
     p.program->set_pid(p.pid);
     if (p.pid < 0) throw std::runtime_error(fmt::format("{}: the firmware could not create process {} ({})", p.where, p.name, p.pid));
-    cx.program_started();
+    machine.program_started();
   }
 }
 

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "hw/cpu/core.h"
 #include "hw/base/config.h"
 #include "hw/base/stats.h"
+#include "hw/cpu/user_program.h"
+#include "sw/hal/firmware.h"
+#include "sw/hal/hal.h"
 #include "tb/workload/program.h"
 
 namespace tb {
@@ -24,8 +26,9 @@ class Workload {
            sim::stats::Group* stats_root);
   ~Workload();
 
-  // Spawns the top-level processes (on the boot CPU, after boot).
-  void spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::CoreComplex& cx);
+  // Spawns the top-level processes through the firmware (on the boot CPU,
+  // after boot) and tells the machine each one started.
+  void spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::ProgramHost& machine);
 
   // "" when every process ended as expected; otherwise one line per problem.
   std::string check_outcomes() const;

@@ -33,6 +33,14 @@ TEST(ConfigSyntax, DurationsAndFrequencies) {
   EXPECT_FALSE(parse_frequency("0Hz", v));
   EXPECT_EQ(format_size(8ull << 30), "8GiB");
   EXPECT_EQ(format_size(1536), "1536");
+  EXPECT_EQ(format_size(0), "0");
+  EXPECT_EQ(format_size(1ull << 50), "1024TiB");  // parse_size reads it back
+  EXPECT_EQ(format_size(2ull << 20, SizeStyle::compact), "2M");
+  EXPECT_EQ(format_size(1ull << 50, SizeStyle::compact), "1P");
+  EXPECT_EQ(format_size(1536, SizeStyle::compact), "1536");
+  EXPECT_EQ(format_size(8ull << 30, SizeStyle::rounded), "8 GiB");
+  EXPECT_EQ(format_size(1536, SizeStyle::rounded), "1.5 KiB");
+  EXPECT_EQ(format_size(512, SizeStyle::rounded), "512 B");
   EXPECT_EQ(format_duration(80000), "80ns");
   EXPECT_EQ(format_duration(1500000), "1500ns");
 }

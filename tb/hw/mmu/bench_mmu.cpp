@@ -1,4 +1,4 @@
-// Host speed of the MMU model (issue 4's targets), with a raw baseline
+// Host speed of the MMU model (the targets of docs/mmu.md), with a raw baseline
 // measured in the same binary:
 //   BM_RawBaseline       a host-side array lookup plus a pointer access: what a
 //                        TLB hit costs at the very least;

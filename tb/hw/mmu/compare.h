@@ -1,63 +1,52 @@
-// Compares a walk of the TLM walker with the reference translator, field by
-// field, and the memory it left behind. Returns "" or what differed.
+// Compares a walk of the TLM walker with the reference walker
+// (tb/common/reference_walker.h) over the same tables in the machine's
+// DRAM: every result field, and the memory the walker left behind. Used by
+// the walker conformance sweeps and the differential test.
 #pragma once
 
 #include <cstring>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "tb/common/reference_walker.h"
 #include "tb/hw/mmu/machine.h"
-#include "tb/hw/mmu/reference.h"
 
 namespace hw::test {
 
-inline RefRead dram_reader(Machine& m) {
-  return [&m](uint64_t pa, uint64_t& v) {
-    if (!m.dram.contains(pa, 8)) return 1;
-    if (m.dram.is_poisoned(pa, 8)) return 2;
+// What the reference expects of a walk: its result, and every word it read
+// or wrote with the value it leaves behind.
+struct Expected {
+  reference::Result result;
+  std::map<uint64_t, uint64_t> memory;
+};
+
+// The reference's walk of the tables in `m`'s DRAM, before the walker under
+// test walks them; its A/D writes stay in an overlay (DRAM is not touched).
+inline Expected reference_walk(Machine& m, const WalkRequest& rq) {
+  reference::OverlayMemory mem([&m](uint64_t pa, uint64_t& v) {
+    if (!m.dram.contains(pa, 8)) return reference::ReadStatus::error;
+    if (m.dram.is_poisoned(pa, 8)) return reference::ReadStatus::poison;
     std::memcpy(&v, m.dram.host(pa), 8);
-    return 0;
-  };
+    return reference::ReadStatus::ok;
+  });
+  Expected e;
+  e.result = reference::walk(reference::request_from(rq), mem);
+  e.memory = std::move(mem.seen);
+  return e;
 }
 
-inline std::string compare(const WalkResult& w, const RefResult& r) {
-  std::string d;
-  auto chk = [&](const char* what, uint64_t got, uint64_t want) {
-    if (got != want) d += fmt::format(" {}: walker {:#x}, reference {:#x};", what, got, want);
-  };
-  chk("status", static_cast<unsigned>(w.status), static_cast<unsigned>(r.status));
-  chk("pa", w.pa, r.pa);
-  chk("page_size", w.page_size, r.page_size);
-  chk("leaf_level", w.leaf_level, r.leaf_level);
-  chk("rw", w.rw, r.rw);
-  chk("us", w.us, r.us);
-  chk("nx", w.nx, r.nx);
-  chk("global", w.global, r.global);
-  chk("dirty", w.dirty, r.dirty);
-  chk("memtype", w.memtype, r.memtype);
-  chk("error_code", w.error_code, r.error_code);
-  chk("fault_level", w.fault_level, r.fault_level);
-  chk("fault_pte_addr", w.fault_pte_addr, r.fault_pte_addr);
-  chk("mc_addr", w.mc_addr, r.mc_addr);
-  chk("mc_poison", w.mc_poison, r.mc_poison);
-  for (unsigned l = 1; l <= kMaxLevels; ++l) {
-    chk(fmt::format("pte_valid[{}]", l).c_str(), w.pte_valid[l], r.pte_valid[l]);
-    chk(fmt::format("pte_addr[{}]", l).c_str(), w.pte_addr[l], r.pte_addr[l]);
-    chk(fmt::format("pte_value[{}]", l).c_str(), w.pte_value[l], r.pte_value[l]);
-  }
-  chk("mem_reads", w.mem_reads, r.mem_reads);
-  chk("mem_writes", w.mem_writes, r.mem_writes);
-  chk("restarts", w.restarts, 0);
-  return d;
-}
+// "" or what differed, field by field.
+inline std::string compare(const WalkResult& w, const Expected& e) { return reference::diff(w, e.result); }
 
-// The entries' values after the walk: the reference's final memory for a
-// translation; untouched entries otherwise.
-inline std::string compare_memory(Machine& m, const RefResult& r) {
+// The entries' values after the walk: the reference's for a translation;
+// untouched entries otherwise.
+inline std::string compare_memory(Machine& m, const Expected& e) {
   std::string d;
-  if (r.status == WalkStatus::ok) {
-    for (const auto& [addr, value] : r.final_memory)
+  const reference::Result& r = e.result;
+  if (r.status == reference::Status::ok) {
+    for (const auto& [addr, value] : e.memory)
       if (m.word(addr) != value) d += fmt::format(" entry@{:#x}: {:#x}, expected {:#x};", addr, m.word(addr), value);
   } else {
     for (unsigned l = 1; l <= kMaxLevels; ++l)
@@ -68,11 +57,6 @@ inline std::string compare_memory(Machine& m, const RefResult& r) {
   return d;
 }
 
-inline std::string describe(const WalkRequest& rq) {
-  return fmt::format("va={:#x} {} {} wp={} nxe={} maxphy={} levels={} cr3={:#x} start=L{}@{:#x} acc={}{}{}", rq.va,
-                     rq.access == x86::Access::write ? "write" : rq.access == x86::Access::fetch ? "fetch" : "read",
-                     rq.user ? "user" : "sup", rq.wp, rq.nxe, rq.maxphyaddr, rq.levels, rq.cr3, rq.start_level,
-                     rq.start_table, rq.acc_rw, rq.acc_us, rq.acc_nx);
-}
+inline std::string describe(const WalkRequest& rq) { return reference::describe(rq); }
 
 }  // namespace hw::test

@@ -5,8 +5,8 @@
 // The sweeps then cover every combination of present, writable, user and
 // execute-disable bits at every level, with WP, NXE, the three page sizes,
 // all Accessed/Dirty states and each reserved-bit condition at each level,
-// checking each walk against the independent reference translator
-// (tb/hw/mmu/reference.h).
+// checking each walk against the independent reference walker
+// (tb/common/reference_walker.h).
 // Restart and livelock use a memory whose entries change under the walker.
 #include <gtest/gtest.h>
 
@@ -537,7 +537,7 @@ class WalkerSweep : public WalkerConformance {
     const uint64_t entry_at[5] = {0, E1, E2, E3, E4};
     const uint64_t addr[5] = {0, kFrame4k, leaf == 2 ? kFrame2m : T1, leaf == 3 ? kFrame1g : T2, T3};
     for (unsigned l = leaf; l <= 4; ++l) m.word(entry_at[l]) = addr[l] | f[l];
-    const RefResult want = reference_walk(rq, dram_reader(m));
+    const Expected want = reference_walk(m, rq);
     const WalkResult got = walk(rq);
     ++walks;
     ++outcomes[got.status == WalkStatus::ok ? fmt::format("ok L{}", got.leaf_level)

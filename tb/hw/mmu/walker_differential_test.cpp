@@ -1,5 +1,5 @@
 // Randomized differential test: the TLM walker against the independent
-// reference translator (tb/hw/mmu/reference.h), over random page tables in DRAM,
+// reference walker (tb/common/reference_walker.h), over random page tables in DRAM,
 // more than a million translations. The tables are a pool of pages whose
 // entries point at each other at random (so any table can serve at any
 // level, cycles included), with random rights, Accessed/Dirty states, huge
@@ -110,7 +110,7 @@ TEST(WalkerDifferential, MillionRandomTranslationsMatchTheReference) {
       rq.acc_nx = gen.chance(20);
     }
 
-    const RefResult want = reference_walk(rq, dram_reader(m));
+    const Expected want = reference_walk(m, rq);
     WalkResult got;
     sc_time d = SC_ZERO_TIME;
     m.walker().walk(rq, got, d);

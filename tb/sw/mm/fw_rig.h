@@ -1,7 +1,7 @@
 // Test rig for the firmware unit tests: a host machine with a booted
-// Kernel, an independent page walker (docs/walker.md semantics, written
-// here from the spec, not from the firmware) and a user-access model that
-// takes page faults the way a core would.
+// Kernel, the reference page walker (tb/common/reference_walker.h, written
+// from docs/walker.md, not from the firmware) over its memory, and a
+// user-access model that takes page faults the way a core would.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,6 +17,7 @@
 #include "sw/hal/uapi.h"
 #include "sw/kernel/kernel.h"
 #include "sw/mm/mman.h"
+#include "tb/common/reference_walker.h"
 
 namespace fwtest {
 
@@ -48,13 +49,16 @@ struct StatMap final : fw::StatVisitor {
 };
 
 // ---- The reference walker ---------------------------------------------
+// tb/common/reference_walker.h over the host machine's memory: a full walk
+// from CR3, Accessed/Dirty set as the hardware sets them unless `set_ad` is
+// off. A read outside memory is a test failure (the tables lead nowhere).
 struct Walk {
   enum Status { ok, page_fault } status = ok;
   uint64_t pa = 0;
   uint64_t page_size = 0;
   unsigned leaf_level = 0;
   uint32_t error_code = 0;
-  uint64_t leaf = 0;
+  uint64_t leaf = 0;  // the leaf entry after the walk
   bool rw = false, us = false, nx = false;
 };
 
@@ -66,80 +70,55 @@ struct WalkCtl {
   bool set_ad = true;  // update A/D as the hardware does
 };
 
+// The host machine's memory as the reference walker reads and writes it.
+class HostTables final : public reference::Memory {
+ public:
+  explicit HostTables(hosthal::HostMachine& m) : m_(m) {}
+  reference::ReadStatus read(uint64_t pa, uint64_t& value, bool) override {
+    const uint8_t* p = m_.raw(pa, 8);
+    if (!p) return reference::ReadStatus::error;
+    std::memcpy(&value, p, 8);
+    return reference::ReadStatus::ok;
+  }
+  void write(uint64_t pa, uint64_t value) override { std::memcpy(m_.raw(pa, 8), &value, 8); }
+
+ private:
+  hosthal::HostMachine& m_;
+};
+
 inline Walk ref_walk(hosthal::HostMachine& m, const WalkCtl& c, uint64_t va, x86::Access acc, bool user) {
+  reference::Request rq;
+  rq.va = va;
+  rq.access = acc;
+  rq.user = user;
+  rq.cr3 = c.cr3;
+  rq.wp = c.wp;
+  rq.nxe = c.nxe;
+  rq.levels = rq.start_level = c.levels;
+  rq.maxphyaddr = c.maxphyaddr;
+  reference::Options opt;
+  if (!c.set_ad) opt.accessed_dirty = reference::Options::AccessedDirty::none;
+  HostTables mem(m);
+  const reference::Result r = reference::walk(rq, mem, opt);
   Walk w;
-  const uint64_t mask = x86::phys_mask(c.maxphyaddr);
-  uint64_t table = c.cr3 & mask;
-  bool rw = true, us = true, nx = false;
-  const uint32_t base_ec = (acc == x86::Access::write ? x86::PF_W : 0) | (user ? x86::PF_U : 0) |
-                           (acc == x86::Access::fetch && c.nxe ? x86::PF_I : 0);
-  uint64_t used[6] = {};
-  unsigned top = c.levels;
-  for (unsigned l = c.levels;; --l) {
-    const uint64_t epa = table + 8ull * x86::pt_index(va, l);
-    uint64_t e = 0;
-    uint8_t* p = m.raw(epa, 8);
-    if (!p) {
-      ADD_FAILURE() << "walker read outside memory at " << std::hex << epa;
-      w.status = Walk::page_fault;
-      return w;
-    }
-    std::memcpy(&e, p, 8);
-    used[l] = epa;
-    if (!(e & x86::PTE_P)) {
-      w.status = Walk::page_fault;
-      w.error_code = base_ec;
-      return w;
-    }
-    bool rsvd = false;
-    const uint64_t hi_rsvd = ((1ull << 52) - 1) & ~((1ull << c.maxphyaddr) - 1);
-    if (e & hi_rsvd) rsvd = true;
-    if ((e & x86::PTE_NX) && !c.nxe) rsvd = true;
-    if (l >= 4 && (e & x86::PTE_PS)) rsvd = true;
-    if (l == 3 && (e & x86::PTE_PS) && (e & (((1ull << 30) - 1) & ~((1ull << 13) - 1)))) rsvd = true;
-    if (l == 2 && (e & x86::PTE_PS) && (e & (((1ull << 21) - 1) & ~((1ull << 13) - 1)))) rsvd = true;
-    if (rsvd) {
-      w.status = Walk::page_fault;
-      w.error_code = base_ec | x86::PF_P | x86::PF_RSVD;
-      return w;
-    }
-    rw = rw && (e & x86::PTE_RW);
-    us = us && (e & x86::PTE_US);
-    nx = nx || (e & x86::PTE_NX);
-    const bool leaf = l == 1 || ((l == 2 || l == 3) && (e & x86::PTE_PS));
-    if (!leaf) {
-      table = e & mask;
-      continue;
-    }
-    bool fault = false;
-    if (user && !us) fault = true;
-    if (acc == x86::Access::write && ((user && !rw) || (!user && c.wp && !rw))) fault = true;
-    if (acc == x86::Access::fetch && c.nxe && nx) fault = true;
-    if (fault) {
-      w.status = Walk::page_fault;
-      w.error_code = base_ec | x86::PF_P;
-      return w;
-    }
-    if (c.set_ad) {
-      for (unsigned k = top; k >= l; --k) {
-        uint64_t v;
-        std::memcpy(&v, m.raw(used[k], 8), 8);
-        v |= x86::PTE_A;
-        if (k == l && acc == x86::Access::write) v |= x86::PTE_D;
-        std::memcpy(m.raw(used[k], 8), &v, 8);
-        if (k == 1) break;
-      }
-      std::memcpy(&e, m.raw(used[l], 8), 8);
-    }
-    w.leaf_level = l;
-    w.page_size = x86::level_size(l);
-    w.pa = ((e & mask) & ~(w.page_size - 1)) | (va & (w.page_size - 1));
-    w.leaf = e;
-    w.rw = rw;
-    w.us = us;
-    w.nx = c.nxe && nx;
+  if (r.status == reference::Status::machine_check) {
+    ADD_FAILURE() << "walker read outside memory at " << std::hex << r.mc_addr;
+    w.status = Walk::page_fault;
     return w;
   }
+  if (r.status == reference::Status::page_fault) {
+    w.status = Walk::page_fault;
+    w.error_code = r.error_code;
+    return w;
+  }
+  w.leaf_level = r.leaf_level;
+  w.page_size = r.page_size;
+  w.pa = r.pa;
+  std::memcpy(&w.leaf, m.raw(r.pte_addr[r.leaf_level], 8), 8);
+  w.rw = r.rw;
+  w.us = r.us;
+  w.nx = r.nx;
+  return w;
 }
 
 // ---- A booted machine -----------------------------------------------------

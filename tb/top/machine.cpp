@@ -1,0 +1,113 @@
+#include "tb/top/machine.h"
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "hw/platform/platform.h"
+#include "sw/kernel/kernel.h"
+#include "sw/kernel/params.h"
+#include "tb/workload/workload.h"
+
+namespace sim {
+
+namespace {
+
+Config load_scenario(const RunOptions& opts) {
+  Config cfg = opts.scenario.empty() ? Config::load_string(default_scenario(), "<default scenario>")
+                                     : Config::load_file(opts.scenario);
+  for (const std::string& s : opts.sets) cfg.set(s);
+  return cfg;
+}
+
+// The run's seed, read first so every model derives its own from it.
+uint64_t read_seed(ConfigNode root) {
+  return root.get<uint64_t>("seed", 1, "Seed of every random choice in the run (same seed, same scenario, same binary: same statistics)");
+}
+
+// A choice parameter as its word: get_enum takes the allowed words as an
+// initializer list, so the table's runtime list is spelled out by length.
+std::string read_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::string& desc) {
+  const char* const* c = d.choices;
+  size_t n = 0;
+  while (c && c[n]) ++n;
+  const char* def = fw::param_choice_name(d, d.def);
+  if (!def) throw std::logic_error(fmt::format("firmware.{}: default outside its choices", d.key));
+  switch (n) {
+    case 1: return fwc.get_enum(d.key, def, {c[0]}, desc);
+    case 2: return fwc.get_enum(d.key, def, {c[0], c[1]}, desc);
+    case 3: return fwc.get_enum(d.key, def, {c[0], c[1], c[2]}, desc);
+    case 4: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3]}, desc);
+    case 5: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4]}, desc);
+    case 6: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4], c[5]}, desc);
+    case 7: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4], c[5], c[6]}, desc);
+    case 8: return fwc.get_enum(d.key, def, {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]}, desc);
+    default: throw std::logic_error(fmt::format("firmware.{}: {} choices (1 to 8 supported)", d.key, n));
+  }
+}
+
+// firmware.<key> for every parameter the firmware declares (sw/kernel/params.h).
+fw::Params read_firmware_params(ConfigNode fwc) {
+  fw::Params p;
+  for (size_t i = 0; i < fw::kParamCount; ++i) {
+    const fw::ParamDesc& d = fw::kParamTable[i];
+    const std::string desc = fmt::format("{} ({})", d.desc, d.unit);
+    uint64_t v = 0;
+    if (d.type == fw::ParamType::boolean) v = fwc.get<bool>(d.key, d.def != 0, desc) ? 1 : 0;
+    else if (d.type == fw::ParamType::bytes) v = fwc.get<Size>(d.key, Size{d.def}, desc).bytes;
+    else if (d.type == fw::ParamType::choice)
+      v = static_cast<uint64_t>(fw::param_choice_index(d, read_choice(fwc, d, desc).c_str()));
+    else v = fwc.get<uint64_t>(d.key, d.def, desc);
+    if (!fw::param_set(p, d, v)) fwc.fail(d.key, fmt::format("must be between {} and {}", d.min, d.max));
+  }
+  return p;
+}
+
+// The firmware's counters under system.fw, read at dump time.
+class FirmwareStats final : public hal::StatVisitor {
+ public:
+  FirmwareStats(stats::Emitter& out, const std::string& prefix) : out_(out), prefix_(prefix) {}
+  void scalar(const char* name, uint64_t value, const char* desc, const char* unit) override {
+    out_.integer(prefix_ + name, value, desc, unit);
+  }
+
+ private:
+  stats::Emitter& out_;
+  const std::string& prefix_;
+};
+
+}  // namespace
+
+Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
+  ConfigNode root = cfg_.root();
+  seed_ = read_seed(root);
+  const fw::Params params = read_firmware_params(root.child("firmware"));
+  kernel_ = std::make_unique<fw::Kernel>();
+  kernel_->set_params(params);
+  debug_ = kernel_.get();
+  platform_ = std::make_unique<hw::Platform>("system", root.child("platform"), seed_, *kernel_);
+  const std::string base_dir =
+      opts.scenario.empty() ? std::string() : std::filesystem::path(opts.scenario).parent_path().string();
+  workload_ = std::make_unique<tb::Workload>(root.child("workload"), seed_, platform_->nr_cpus(), base_dir,
+                                             &platform_->stats_root());
+  fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
+  const hal::FirmwareDebug* fw = debug_;
+  fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",
+                                               [fw](stats::Emitter& out, const std::string& prefix) {
+                                                 FirmwareStats v(out, prefix);
+                                                 fw->visit_stats(v);
+                                               });
+  cfg_.check_unused();
+  if (!opts.wave.empty()) platform_->set_wave(opts.wave);
+  // Once the firmware is up, the boot CPU spawns the workload's processes.
+  hw::CoreComplex& cx = platform_->complex();
+  tb::Workload* wl = workload_.get();
+  fw::Kernel* k = kernel_.get();
+  cx.on_boot = [wl, k, &cx](hal::Hal& hal) { wl->spawn_all(hal, *k, cx); };
+}
+
+Machine::~Machine() = default;
+
+}  // namespace sim

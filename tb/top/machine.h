@@ -1,0 +1,57 @@
+// The machine of one run, assembled from a scenario: the firmware (its
+// parameters from `firmware.*`), the platform (`platform.*`) and the
+// workload (`workload.*`), wired together (the workload spawns its processes
+// once the firmware has booted), the firmware's statistics under system.fw,
+// and the configuration they resolved. This is the composition root: the one
+// place outside tests that constructs the firmware (machine.cpp includes
+// sw/kernel); the outputs and the monitor see it through hal::FirmwareDebug.
+// Used by run.cpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "hw/base/config.h"
+#include "hw/base/stats.h"
+#include "sw/hal/debug.h"
+#include "tb/top/run.h"
+
+namespace fw {
+class Kernel;
+}
+namespace hw {
+class Platform;
+}
+namespace tb {
+class Workload;
+}
+
+namespace sim {
+
+class Machine {
+ public:
+  // Loads the scenario (or the built-in default) with the --set overrides,
+  // elaborates everything and rejects any key nobody read. Throws
+  // ConfigError (or another exception) for bad input.
+  explicit Machine(const RunOptions& opts);
+  ~Machine();
+
+  Config& config() { return cfg_; }
+  uint64_t seed() const { return seed_; }
+  hw::Platform& platform() { return *platform_; }
+  tb::Workload& workload() { return *workload_; }
+  hal::FirmwareDebug& firmware() { return *debug_; }
+
+ private:
+  // In construction order.
+  Config cfg_;
+  uint64_t seed_ = 0;
+  std::unique_ptr<fw::Kernel> kernel_;
+  hal::FirmwareDebug* debug_ = nullptr;  // the kernel's debug interface
+  std::unique_ptr<hw::Platform> platform_;
+  std::unique_ptr<tb::Workload> workload_;
+  std::unique_ptr<stats::Group> fw_group_;
+  std::unique_ptr<stats::Dynamic> fw_stats_;
+};
+
+}  // namespace sim

@@ -1,0 +1,48 @@
+#include "tb/top/outputs.h"
+
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "hw/base/stats.h"
+#include "hw/platform/platform.h"
+#include "tb/top/stream_sink.h"
+
+namespace sim {
+
+namespace fs = std::filesystem;
+
+std::string make_output_dir(const fs::path& outdir) {
+  std::error_code ec;
+  fs::create_directories(outdir / "proc", ec);
+  if (ec) return fmt::format("{}: cannot create the output directory: {}", outdir.string(), ec.message());
+  return "";
+}
+
+void write_config(const fs::path& outdir, const Config& cfg) {
+  const fs::path p = outdir / "config.json";
+  std::ofstream os(p);
+  if (!os) throw std::runtime_error(fmt::format("{}: cannot write", p.string()));
+  os << cfg.resolved().dump(2) << '\n';
+}
+
+void write_results(const fs::path& outdir, hw::Platform& platform, const hal::FirmwareDebug& fw) {
+  stats::write_text(platform.stats_root(), (outdir / "stats.txt").string(), platform.sim_seconds());
+  stats::write_json(platform.stats_root(), (outdir / "stats.json").string(), platform.sim_seconds());
+  for (unsigned i = 0; const char* name = fw.proc_file(i); ++i) {
+    const fs::path p = outdir / "proc" / name;
+    std::ofstream os(p);
+    StreamSink sink(os);
+    if (!fw.proc_show(name, sink)) {
+      // Listed but not shown: leave no empty file behind.
+      os.close();
+      std::error_code ec;
+      fs::remove(p, ec);
+    }
+  }
+}
+
+}  // namespace sim
