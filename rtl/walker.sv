@@ -617,30 +617,28 @@ module walker #(
         if (mem_rsp_valid) begin
           // A write's error or poison is not the walk's concern.
           res_d.mem_writes = res_q.mem_writes + 1'b1;
-          unique case (lock_q.after)
-            walker_pkg::AFTER_UPDATE: begin
-              pass_d.ad_pending = ad_remaining;
-              if (ad_remaining == '0) begin
-                res_d.status = walker_pkg::STATUS_OK;
-                state_d      = walker_pkg::S_DONE;
-              end else begin
-                pass_d.ad_level = ad_next;
-                state_d         = walker_pkg::S_LOCK_REQ;
-              end
+          // What follows the write. (An if chain: a case on the logic field
+          // would need a default that never runs; no value but these three
+          // is ever written.)
+          if (lock_q.after == walker_pkg::AFTER_UPDATE) begin
+            pass_d.ad_pending = ad_remaining;
+            if (ad_remaining == '0) begin
+              res_d.status = walker_pkg::STATUS_OK;
+              state_d      = walker_pkg::S_DONE;
+            end else begin
+              pass_d.ad_level = ad_next;
+              state_d         = walker_pkg::S_LOCK_REQ;
             end
-            walker_pkg::AFTER_RESTART: begin
-              new_pass = 1'b1;
-              state_d  = walker_pkg::S_READ_REQ;
-            end
-            walker_pkg::AFTER_LIVELOCK: begin
-              res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
-              res_d.error_code     = access_error_code;
-              res_d.fault_level    = pass_q.ad_level;
-              res_d.fault_pte_addr = ad_addr;
-              state_d              = walker_pkg::S_DONE;
-            end
-            default: ;  // no other value is ever written
-          endcase
+          end else if (lock_q.after == walker_pkg::AFTER_RESTART) begin
+            new_pass = 1'b1;
+            state_d  = walker_pkg::S_READ_REQ;
+          end else begin  // AFTER_LIVELOCK
+            res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
+            res_d.error_code     = access_error_code;
+            res_d.fault_level    = pass_q.ad_level;
+            res_d.fault_pte_addr = ad_addr;
+            state_d              = walker_pkg::S_DONE;
+          end
         end
       end
 
@@ -697,28 +695,23 @@ module walker #(
     rsp_o.mem_reads  = res_q.mem_reads;
     rsp_o.mem_writes = res_q.mem_writes;
     rsp_o.restarts   = res_q.restarts;
-    case (res_q.status)
-      walker_pkg::STATUS_OK: begin
-        rsp_o.pa          = pass_q.leaf.pa;
-        rsp_o.leaf_level  = pass_q.leaf.level;
-        rsp_o.rights.rw   = pass_q.rights.rw;
-        rsp_o.rights.us   = pass_q.rights.us;
-        rsp_o.rights.nx   = pass_q.rights.nx & ctx_q.nxe;
-        rsp_o.global_page = pass_q.leaf.global_page;
-        rsp_o.dirty       = pass_q.leaf.dirty;
-        rsp_o.memtype     = pass_q.leaf.memtype;
-      end
-      walker_pkg::STATUS_PAGE_FAULT: begin
-        rsp_o.error_code     = res_q.error_code;
-        rsp_o.fault_level    = res_q.fault_level;
-        rsp_o.fault_pte_addr = res_q.fault_pte_addr;
-      end
-      walker_pkg::STATUS_MACHINE_CHECK: begin
-        rsp_o.mc_addr   = res_q.mc_addr;
-        rsp_o.mc_poison = res_q.mc_poison;
-      end
-      default: ;
-    endcase
+    if (res_q.status == walker_pkg::STATUS_OK) begin
+      rsp_o.pa          = pass_q.leaf.pa;
+      rsp_o.leaf_level  = pass_q.leaf.level;
+      rsp_o.rights.rw   = pass_q.rights.rw;
+      rsp_o.rights.us   = pass_q.rights.us;
+      rsp_o.rights.nx   = pass_q.rights.nx & ctx_q.nxe;
+      rsp_o.global_page = pass_q.leaf.global_page;
+      rsp_o.dirty       = pass_q.leaf.dirty;
+      rsp_o.memtype     = pass_q.leaf.memtype;
+    end else if (res_q.status == walker_pkg::STATUS_PAGE_FAULT) begin
+      rsp_o.error_code     = res_q.error_code;
+      rsp_o.fault_level    = res_q.fault_level;
+      rsp_o.fault_pte_addr = res_q.fault_pte_addr;
+    end else begin  // STATUS_MACHINE_CHECK (no other value is ever written)
+      rsp_o.mc_addr   = res_q.mc_addr;
+      rsp_o.mc_poison = res_q.mc_poison;
+    end
   end
 
   // Per-level views of the recorded entries, for waveforms:
