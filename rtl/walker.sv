@@ -344,12 +344,12 @@ module walker #(
   logic               rights_fault;
   logic               is_write;
   logic               is_fetch;
-  assign entry        = mem_rsp_i.data;
+  assign entry         = mem_rsp_i.data;
   assign entry_address = {entry.addr, 12'h000};
-  assign entry_frame  = entry_address[PA_BITS-1:0];
-  assign entry_failed = mem_rsp_i.error | mem_rsp_i.poison;
-  assign is_write     = (ctx_q.access == walker_pkg::ACCESS_WRITE);
-  assign is_fetch     = (ctx_q.access == walker_pkg::ACCESS_FETCH);
+  assign entry_frame   = entry_address[PA_BITS-1:0];
+  assign entry_failed  = mem_rsp_i.error | mem_rsp_i.poison;
+  assign is_write      = (ctx_q.access == walker_pkg::ACCESS_WRITE);
+  assign is_fetch      = (ctx_q.access == walker_pkg::ACCESS_FETCH);
 
   always_comb begin : entry_reserved
     entry_rsvd = ((entry_address & ctx_q.above_maxphyaddr) != '0)
@@ -374,10 +374,10 @@ module walker #(
   // Error-code bits the access contributes (P and RSVD are added per fault).
   logic [4:0] access_error_code;
   always_comb begin : access_error
-    access_error_code                       = 5'd0;
-    access_error_code[walker_pkg::PF_W]     = is_write;
-    access_error_code[walker_pkg::PF_U]     = ctx_q.user;
-    access_error_code[walker_pkg::PF_I]     = is_fetch & ctx_q.nxe;
+    access_error_code                   = 5'd0;
+    access_error_code[walker_pkg::PF_W] = is_write;
+    access_error_code[walker_pkg::PF_U] = ctx_q.user;
+    access_error_code[walker_pkg::PF_I] = is_fetch & ctx_q.nxe;
   end
 
   // The translation when the arriving entry is the leaf.
