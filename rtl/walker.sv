@@ -14,10 +14,18 @@
 // output), so a transactor may sample outputs and drive inputs anywhere
 // between two rising edges.
 //
+// Inside, in this order: the types (the channels' payloads and the register
+// groups, packed structs), the ports packed into those structs, the
+// combinational datapath, the state machine as two processes (next_state
+// computes every register's next value *_d, registers holds the *_q), the
+// outputs, and the assertions.
+//
 // Assertions (ASSERT_*/ASSUME_* labels below) are checked by Verilator with
 // --assert in every simulation and proved to a bound by yosys-smtbmc
 // (rtl/formal/). ASSUME_* are the rules the environment must keep; in
-// simulation they are checked like assertions.
+// simulation they are checked like assertions. The formal flow's bug
+// injections (mutants) are patches in rtl/formal/mutants/, not part of
+// this file.
 
 `timescale 1ns / 1ps
 `default_nettype none
@@ -35,7 +43,8 @@ module walker #(
   parameter int MAX_LEVELS = 5,
   // Width of the linear address port: 12 offset bits and 9 per level.
   parameter int VA_BITS = 12 + 9 * MAX_LEVELS,
-  // Width of every physical address port; req_maxphyaddr must not exceed it.
+  // Width of every physical address port (at most 52, the address bits an
+  // entry carries); req_maxphyaddr must not exceed it.
   parameter int PA_BITS = 52,
   // Restarts after which a walk ends as a not-present fault (livelock guard).
   parameter int RESTART_LIMIT = 8,
@@ -103,59 +112,193 @@ module walker #(
 );
 
   // Types of walker_pkg (named with the package prefix: yosys reads no import).
-  typedef walker_pkg::state_e        state_e;
-  typedef walker_pkg::status_e       status_e;
-  typedef walker_pkg::after_unlock_e after_unlock_e;
+  typedef walker_pkg::state_e state_e;
 
   // ==========================================================================
-  // State
+  // Types
   // ==========================================================================
-  state_e                      state_q;
+  // Module-level because their widths follow the parameters. For yosys
+  // 0.23 (formal): fields holding a walker_pkg enum are plain logic (it
+  // mis-sizes enum-typed members), every field is 0-based (it misplaces
+  // part-selects of other bases: level l is at index l-1, as on the ports),
+  // and recorded entries are words (it has no arrays of structs).
 
-  // The request, latched when accepted.
-  logic [VA_BITS-1:0]          va_q;
-  logic [1:0]                  access_q;        // walker_pkg::access_e
-  logic                        user_q;
-  logic                        wp_q;
-  logic                        nxe_q;
-  logic [walker_pkg::ENTRY_ADDR_BITS-1:0] above_maxphyaddr_q;  // entry bits 51..maxphyaddr
-  logic [2:0]                  start_level_q;
-  logic [PA_BITS-1:0]          start_table_q;   // root, or the PWC table
-  logic                        start_rw_q;
-  logic                        start_us_q;
-  logic                        start_nx_q;
+  // Rights accumulated over the levels walked (walker.md step 4).
+  typedef struct packed {
+    logic rw;
+    logic us;
+    logic nx;
+  } rights_t;
 
-  // The current pass.
-  logic [2:0]                  level_q;         // level of the entry being read
-  logic [PA_BITS-1:0]          table_q;         // table holding that entry
-  logic                        acc_rw_q;        // rights accumulated so far
-  logic                        acc_us_q;
-  logic                        acc_nx_q;
-  logic [MAX_LEVELS:1]              pte_valid_q;
-  logic [MAX_LEVELS*PA_BITS-1:0]    pte_addr_q;    // level l at [(l-1)*PA_BITS +: PA_BITS]
-  logic [MAX_LEVELS*64-1:0]         pte_value_q;   // level l at [(l-1)*64 +: 64]
-  logic [2:0]                  leaf_level_q;
+  // ---- payloads of the three channels (the ports, packed) ----
+  // The walk request (hw::WalkRequest): ports req_*.
+  typedef struct packed {
+    logic [VA_BITS-1:0] va;
+    logic [1:0]         access;       // walker_pkg::access_e
+    logic               user;
+    logic [63:0]        cr3;          // raw CR3
+    logic               wp;
+    logic               nxe;
+    logic [2:0]         levels;       // 4 or 5 (<= MAX_LEVELS)
+    logic [5:0]         maxphyaddr;   // 36..PA_BITS
+    logic [2:0]         start_level;  // 1..levels
+    logic [PA_BITS-1:0] start_table;  // used when start_level < levels
+    rights_t            acc;          // rights over the skipped levels
+  } walk_req_t;
 
-  // Accessed/Dirty phase.
-  logic [MAX_LEVELS:1]         ad_pending_q;    // entries still needing an update
-  logic [2:0]                  ad_level_q;      // the entry being updated
-  logic [63:0]                 wdata_q;         // data of the unlocking write
-  after_unlock_e               after_q;
+  // A memory request: ports mem_req_*.
+  typedef struct packed {
+    logic [PA_BITS-1:0] addr;   // 8-byte aligned entry
+    logic               write;
+    logic [63:0]        wdata;
+    logic               lock;   // read: take the lock; write: release it
+  } mem_req_t;
 
-  // Result.
-  status_e                     status_q;
-  logic [PA_BITS-1:0]          pa_q;
-  logic                        global_q;
-  logic                        dirty_q;
-  logic [2:0]                  memtype_q;
-  logic [4:0]                  error_code_q;
-  logic [2:0]                  fault_level_q;
-  logic [PA_BITS-1:0]          fault_pte_addr_q;
-  logic [PA_BITS-1:0]          mc_addr_q;
-  logic                        mc_poison_q;
-  logic [COUNT_BITS-1:0]       mem_reads_q;
-  logic [COUNT_BITS-1:0]       mem_writes_q;
-  logic [RESTART_BITS-1:0]     restarts_q;
+  // A memory response: ports mem_rsp_*.
+  typedef struct packed {
+    logic [63:0] data;
+    logic        error;
+    logic        poison;
+  } mem_rsp_t;
+
+  // The walk result (hw::WalkResult): ports rsp_*. Fields outside the
+  // status are 0.
+  typedef struct packed {
+    logic [1:0]                     status;       // walker_pkg::status_e
+    logic [PA_BITS-1:0]             pa;
+    logic [2:0]                     leaf_level;   // page size 4K/2M/1G = 1/2/3
+    rights_t                        rights;
+    logic                           global_page;
+    logic                           dirty;
+    logic [2:0]                     memtype;      // PAT:PCD:PWT
+    logic [4:0]                     error_code;
+    logic [2:0]                     fault_level;
+    logic [PA_BITS-1:0]             fault_pte_addr;
+    logic [PA_BITS-1:0]             mc_addr;
+    logic                           mc_poison;
+    logic [MAX_LEVELS-1:0]          pte_valid;    // level l at index l-1
+    logic [MAX_LEVELS-1:0][PA_BITS-1:0] pte_addr;
+    logic [MAX_LEVELS-1:0][63:0]    pte_value;
+    logic [COUNT_BITS-1:0]          mem_reads;
+    logic [COUNT_BITS-1:0]          mem_writes;
+    logic [RESTART_BITS-1:0]        restarts;
+  } walk_rsp_t;
+
+  // ---- registers ----
+  // The request, as latched when accepted.
+  typedef struct packed {
+    logic [VA_BITS-1:0] va;
+    logic [1:0]         access;            // walker_pkg::access_e
+    logic               user;
+    logic               wp;
+    logic               nxe;
+    logic [walker_pkg::ENTRY_ADDR_BITS-1:0] above_maxphyaddr;  // entry address bits 51..maxphyaddr
+    logic [2:0]         start_level;
+    logic [PA_BITS-1:0] start_table;       // root, or the PWC table
+    rights_t            start_rights;
+  } ctx_t;
+
+  // The translation a pass found at its leaf.
+  typedef struct packed {
+    logic [2:0]         level;
+    logic [PA_BITS-1:0] pa;
+    logic               global_page;
+    logic               dirty;             // after this walk's update
+    logic [2:0]         memtype;
+  } leaf_t;
+
+  // One pass over the levels (a restart begins a new one).
+  typedef struct packed {
+    logic [2:0]                       level;       // of the entry being read
+    logic [PA_BITS-1:0]               table_addr;  // table holding that entry
+    rights_t                          rights;      // accumulated so far
+    logic [MAX_LEVELS-1:0]              pte_valid;   // the entries read: level l at index l-1
+    logic [MAX_LEVELS-1:0][PA_BITS-1:0] pte_addr;
+    logic [MAX_LEVELS-1:0][63:0]        pte_value;   // as read, before any A/D update
+    leaf_t                              leaf;
+    logic [MAX_LEVELS-1:0]              ad_pending;  // entries still needing an A/D update
+    logic [2:0]                       ad_level;    // the entry being updated
+  } pass_t;
+
+  // The locked read-modify-write in progress.
+  typedef struct packed {
+    logic [63:0] wdata;   // data of the unlocking write
+    logic [1:0]  after;   // walker_pkg::after_unlock_e: what follows that write
+  } lock_t;
+
+  // How the walk ends, and its counts.
+  typedef struct packed {
+    logic [1:0]              status;   // walker_pkg::status_e
+    logic [4:0]              error_code;
+    logic [2:0]              fault_level;
+    logic [PA_BITS-1:0]      fault_pte_addr;
+    logic [PA_BITS-1:0]      mc_addr;
+    logic                    mc_poison;
+    logic [COUNT_BITS-1:0]   mem_reads;
+    logic [COUNT_BITS-1:0]   mem_writes;
+    logic [RESTART_BITS-1:0] restarts;
+  } result_t;
+
+  // ==========================================================================
+  // Ports as packed structs
+  // ==========================================================================
+  walk_req_t req_i;
+  mem_rsp_t  mem_rsp_i;
+  mem_req_t  mem_req_o;
+  walk_rsp_t rsp_o;
+
+  assign req_i.va          = req_va;
+  assign req_i.access      = req_access;
+  assign req_i.user        = req_user;
+  assign req_i.cr3         = req_cr3;
+  assign req_i.wp          = req_wp;
+  assign req_i.nxe         = req_nxe;
+  assign req_i.levels      = req_levels;
+  assign req_i.maxphyaddr  = req_maxphyaddr;
+  assign req_i.start_level = req_start_level;
+  assign req_i.start_table = req_start_table;
+  assign req_i.acc.rw      = req_acc_rw;
+  assign req_i.acc.us      = req_acc_us;
+  assign req_i.acc.nx      = req_acc_nx;
+
+  assign mem_rsp_i.data    = mem_rsp_data;
+  assign mem_rsp_i.error   = mem_rsp_error;
+  assign mem_rsp_i.poison  = mem_rsp_poison;
+
+  assign mem_req_addr      = mem_req_o.addr;
+  assign mem_req_write     = mem_req_o.write;
+  assign mem_req_wdata     = mem_req_o.wdata;
+  assign mem_req_lock      = mem_req_o.lock;
+
+  assign rsp_status         = rsp_o.status;
+  assign rsp_pa             = rsp_o.pa;
+  assign rsp_leaf_level     = rsp_o.leaf_level;
+  assign rsp_rw             = rsp_o.rights.rw;
+  assign rsp_us             = rsp_o.rights.us;
+  assign rsp_nx             = rsp_o.rights.nx;
+  assign rsp_global         = rsp_o.global_page;
+  assign rsp_dirty          = rsp_o.dirty;
+  assign rsp_memtype        = rsp_o.memtype;
+  assign rsp_error_code     = rsp_o.error_code;
+  assign rsp_fault_level    = rsp_o.fault_level;
+  assign rsp_fault_pte_addr = rsp_o.fault_pte_addr;
+  assign rsp_mc_addr        = rsp_o.mc_addr;
+  assign rsp_mc_poison      = rsp_o.mc_poison;
+  assign rsp_pte_valid      = rsp_o.pte_valid;
+  assign rsp_pte_addr       = rsp_o.pte_addr;
+  assign rsp_pte_value      = rsp_o.pte_value;
+  assign rsp_mem_reads      = rsp_o.mem_reads;
+  assign rsp_mem_writes     = rsp_o.mem_writes;
+  assign rsp_restarts       = rsp_o.restarts;
+
+  // ==========================================================================
+  // State: every register, and its next value
+  // ==========================================================================
+  state_e  state_q,  state_d;
+  ctx_t    ctx_q,    ctx_d;
+  pass_t   pass_q,   pass_d;
+  lock_t   lock_q,   lock_d;
+  result_t res_q,    res_d;
 
   // ==========================================================================
   // Combinational datapath
@@ -168,108 +311,109 @@ module walker #(
   logic [walker_pkg::ENTRY_ADDR_BITS-1:0] req_above_maxphyaddr;
   logic [PA_BITS-1:0] req_phys_mask;
   logic [PA_BITS-1:0] phys_mask;
-  assign req_above_maxphyaddr = {walker_pkg::ENTRY_ADDR_BITS{1'b1}} << req_maxphyaddr;
+  assign req_above_maxphyaddr = {walker_pkg::ENTRY_ADDR_BITS{1'b1}} << req_i.maxphyaddr;
   assign req_phys_mask = ~req_above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
-  assign phys_mask     = ~above_maxphyaddr_q[PA_BITS-1:0] & FRAME_MASK;
+  assign phys_mask     = ~ctx_q.above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
 
   // Where a pass starts: a full walk starts at the root (CR3), a walk that a
   // paging-structure-cache hit shortened at the table it names.
   logic [PA_BITS-1:0] req_first_table;
-  assign req_first_table = (req_start_level == req_levels)
-                         ? (req_cr3[PA_BITS-1:0] & req_phys_mask)
-                         : (req_start_table & req_phys_mask);
+  assign req_first_table = (req_i.start_level == req_i.levels)
+                         ? (req_i.cr3[PA_BITS-1:0] & req_phys_mask)
+                         : (req_i.start_table & req_phys_mask);
 
   // The entry of the current level: table + 8 * index(va, level).
   logic [8:0]         entry_index;
   logic [PA_BITS-1:0] entry_addr;
-  always_comb begin
+  always_comb begin : table_index
     entry_index = 9'd0;
     for (int l = 1; l <= MAX_LEVELS; l++) begin
-      if (level_q == 3'(l)) entry_index = va_q[12 + 9 * (l - 1) +: 9];
+      if (pass_q.level == 3'(l)) entry_index = ctx_q.va[12 + 9 * (l - 1) +: 9];
     end
   end
-  assign entry_addr = table_q + PA_BITS'({entry_index, 3'b000});
+  assign entry_addr = pass_q.table_addr + PA_BITS'({entry_index, 3'b000});
 
-  // Checks of the entry arriving on the memory response (valid in walker_pkg::S_READ_RSP).
-  logic [63:0] entry;
-  logic        entry_failed;     // error or poison: machine check
-  logic        entry_present;
-  logic        entry_rsvd;       // reserved bit or misaligned huge frame
-  logic        entry_leaf;
-  logic        entry_rw;         // rights after accumulating this entry
-  logic        entry_us;
-  logic        entry_nx;
-  logic        rights_fault;
-  logic        is_write;
-  logic        is_fetch;
-  assign entry         = mem_rsp_data;
-  assign entry_failed  = mem_rsp_error | mem_rsp_poison;
-  assign entry_present = entry[walker_pkg::PTE_P];
-  assign is_write      = (access_q == walker_pkg::ACCESS_WRITE);
-  assign is_fetch      = (access_q == walker_pkg::ACCESS_FETCH);
+  // The entry arriving on the memory response (checked in S_READ_RSP).
+  walker_pkg::pte_t   entry;
+  logic [walker_pkg::ENTRY_ADDR_BITS-1:0] entry_address;  // {entry.addr, 12'h000}
+  logic [PA_BITS-1:0] entry_frame;    // the same, within PA_BITS
+  logic               entry_failed;   // error or poison: machine check
+  logic               entry_rsvd;     // reserved bit or misaligned huge frame
+  logic               entry_leaf;
+  rights_t            entry_rights;   // rights after accumulating this entry
+  logic               rights_fault;
+  logic               is_write;
+  logic               is_fetch;
+  assign entry         = mem_rsp_i.data;
+  assign entry_address = {entry.addr, 12'h000};
+  assign entry_frame   = entry_address[PA_BITS-1:0];
+  assign entry_failed  = mem_rsp_i.error | mem_rsp_i.poison;
+  assign is_write      = (ctx_q.access == walker_pkg::ACCESS_WRITE);
+  assign is_fetch      = (ctx_q.access == walker_pkg::ACCESS_FETCH);
 
-  always_comb begin
-    entry_rsvd = ((entry[walker_pkg::ENTRY_ADDR_BITS-1:0] & above_maxphyaddr_q) != '0)
-               | (entry[walker_pkg::PTE_XD] & ~nxe_q)
-               | ((level_q >= walker_pkg::LEVEL_PML4) & entry[walker_pkg::PTE_PS])
-               | ((level_q == walker_pkg::LEVEL_PDPT) & entry[walker_pkg::PTE_PS] & (entry[29:13] != '0))
-               | ((level_q == walker_pkg::LEVEL_PD)   & entry[walker_pkg::PTE_PS] & (entry[20:13] != '0));
+  always_comb begin : entry_reserved
+    entry_rsvd = ((entry_address & ctx_q.above_maxphyaddr) != '0)
+               | (entry.nx & ~ctx_q.nxe)
+               | ((pass_q.level >= walker_pkg::LEVEL_PML4) & entry.ps)
+               | ((pass_q.level == walker_pkg::LEVEL_PDPT) & entry.ps & (entry_address[29:13] != '0))
+               | ((pass_q.level == walker_pkg::LEVEL_PD)   & entry.ps & (entry_address[20:13] != '0));
   end
 
-  assign entry_leaf = (level_q == walker_pkg::LEVEL_PT)
-                    | (((level_q == walker_pkg::LEVEL_PD) | (level_q == walker_pkg::LEVEL_PDPT)) & entry[walker_pkg::PTE_PS]);
-  assign entry_rw   = acc_rw_q & entry[walker_pkg::PTE_RW];
-  assign entry_us   = acc_us_q & entry[walker_pkg::PTE_US];
-  assign entry_nx   = acc_nx_q | entry[walker_pkg::PTE_XD];
+  assign entry_leaf = (pass_q.level == walker_pkg::LEVEL_PT)
+                    | (((pass_q.level == walker_pkg::LEVEL_PD) | (pass_q.level == walker_pkg::LEVEL_PDPT))
+                       & entry.ps);
+  assign entry_rights.rw = pass_q.rights.rw & entry.rw;
+  assign entry_rights.us = pass_q.rights.us & entry.us;
+  assign entry_rights.nx = pass_q.rights.nx | entry.nx;
 
-`ifdef INJECT_BUG_AD_BEFORE_CHECKS
-  // Deliberate bug for the formal self-test: a write by a supervisor with
-  // CR0.WP to a read-only page is let through (and its A/D bits written).
-  assign rights_fault = (user_q & ~entry_us)
-                      | (is_write & user_q & ~entry_rw)
-                      | (is_fetch & nxe_q & entry_nx);
-`else
-  assign rights_fault = (user_q & ~entry_us)
-                      | (is_write & user_q & ~entry_rw)
-                      | (is_write & ~user_q & wp_q & ~entry_rw)
-                      | (is_fetch & nxe_q & entry_nx);
-`endif
+  assign rights_fault = (ctx_q.user & ~entry_rights.us)
+                      | (is_write & ctx_q.user & ~entry_rights.rw)
+                      | (is_write & ~ctx_q.user & ctx_q.wp & ~entry_rights.rw)
+                      | (is_fetch & ctx_q.nxe & entry_rights.nx);
 
   // Error-code bits the access contributes (P and RSVD are added per fault).
   logic [4:0] access_error_code;
-  always_comb begin
-    access_error_code        = 5'd0;
-    access_error_code[walker_pkg::PF_W]  = is_write;
-    access_error_code[walker_pkg::PF_U]  = user_q;
-    access_error_code[walker_pkg::PF_I]  = is_fetch & nxe_q;
+  always_comb begin : access_error
+    access_error_code                   = 5'd0;
+    access_error_code[walker_pkg::PF_W] = is_write;
+    access_error_code[walker_pkg::PF_U] = ctx_q.user;
+    access_error_code[walker_pkg::PF_I] = is_fetch & ctx_q.nxe;
   end
 
   // The translation when the arriving entry is the leaf.
   logic [PA_BITS-1:0] leaf_offset_mask;
-  logic [PA_BITS-1:0] leaf_pa;
-  logic [2:0]         leaf_memtype;
-  always_comb begin
-    case (level_q)
+  leaf_t              entry_translation;
+  always_comb begin : leaf_translation
+    case (pass_q.level)
       walker_pkg::LEVEL_PD:   leaf_offset_mask = PA_BITS'(64'h1f_ffff);
       walker_pkg::LEVEL_PDPT: leaf_offset_mask = PA_BITS'(64'h3fff_ffff);
-      default:    leaf_offset_mask = PA_BITS'(64'hfff);
+      default:                leaf_offset_mask = PA_BITS'(64'hfff);
     endcase
+    entry_translation.level       = pass_q.level;
+    entry_translation.pa          = (entry_frame & phys_mask & ~leaf_offset_mask)
+                                  | (PA_BITS'(ctx_q.va[29:0]) & leaf_offset_mask);
+    entry_translation.global_page = entry.g;
+    entry_translation.dirty       = entry.d;
+    entry_translation.memtype     = {(pass_q.level == walker_pkg::LEVEL_PT) ? entry.ps
+                                                                             : entry_address[walker_pkg::PTE_PAT_LARGE],
+                                     entry.pcd, entry.pwt};
   end
-  assign leaf_pa = (entry[PA_BITS-1:0] & phys_mask & ~leaf_offset_mask)
-                 | (PA_BITS'(va_q[29:0]) & leaf_offset_mask);
-  assign leaf_memtype = {(level_q == walker_pkg::LEVEL_PT) ? entry[walker_pkg::PTE_PS] : entry[walker_pkg::PTE_PAT_LARGE],
-                         entry[walker_pkg::PTE_PCD], entry[walker_pkg::PTE_PWT]};
 
   // Entries needing an A/D update once the arriving entry proved to be the
   // leaf: every level used (start_level down to the leaf) with A = 0, and
   // the leaf of a write with D = 0.
   logic [MAX_LEVELS:1] ad_need;
-  always_comb begin
+  /* verilator lint_off UNUSEDSIGNAL */
+  walker_pkg::pte_t    ad_recorded;   // loop variable: the entry recorded at level l
+  /* verilator lint_on UNUSEDSIGNAL */
+  always_comb begin : ad_needed
+    ad_recorded = '0;
     for (int l = 1; l <= MAX_LEVELS; l++) begin
-      if (level_q == 3'(l))
-        ad_need[l] = ~entry[walker_pkg::PTE_A] | (is_write & ~entry[walker_pkg::PTE_D]);
-      else if ((3'(l) > level_q) && (3'(l) <= start_level_q))
-        ad_need[l] = ~pte_value_q[(l-1)*64 + walker_pkg::PTE_A];
+      ad_recorded = pass_q.pte_value[l-1];
+      if (pass_q.level == 3'(l))
+        ad_need[l] = ~entry.a | (is_write & ~entry.d);
+      else if ((3'(l) > pass_q.level) && (3'(l) <= ctx_q.start_level))
+        ad_need[l] = ~ad_recorded.a;
       else
         ad_need[l] = 1'b0;
     end
@@ -277,335 +421,298 @@ module walker #(
 
   // Highest level of a mask (the A/D updates go from the top down).
   logic [2:0]          ad_first;       // of ad_need
-  logic [MAX_LEVELS:1] ad_remaining;   // ad_pending_q without the current one
+  logic [MAX_LEVELS:1] ad_remaining;   // ad_pending without the current one
   logic [2:0]          ad_next;        // of ad_remaining
-  always_comb begin
+  always_comb begin : ad_order
     ad_first = 3'd0;
     ad_next  = 3'd0;
     for (int l = 1; l <= MAX_LEVELS; l++) begin
-      ad_remaining[l] = ad_pending_q[l] & (ad_level_q != 3'(l));
+      ad_remaining[l] = pass_q.ad_pending[l-1] & (pass_q.ad_level != 3'(l));
       if (ad_need[l])      ad_first = 3'(l);
       if (ad_remaining[l]) ad_next  = 3'(l);
     end
   end
 
   // The locked read: did the entry change (bits other than A and D)?
-  localparam logic [63:0] AD_BITS = (64'd1 << walker_pkg::PTE_A) | (64'd1 << walker_pkg::PTE_D);
-  logic [63:0] ad_entry;        // the value this pass used for ad_level_q
+  logic [63:0]        ad_entry;       // the value this pass used for ad_level
   logic [PA_BITS-1:0] ad_addr;
-  logic        ad_changed;
-  logic        ad_is_leaf;
-  logic [63:0] ad_update;       // the value read, with A (and D) set
-  always_comb begin
+  logic               ad_changed;
+  logic               ad_is_leaf;
+  walker_pkg::pte_t   ad_update;      // the value read, with A (and D) set
+  always_comb begin : ad_select
     ad_entry = 64'd0;
     ad_addr  = '0;
     for (int l = 1; l <= MAX_LEVELS; l++) begin
-      if (ad_level_q == 3'(l)) begin
-        ad_entry = pte_value_q[(l-1)*64 +: 64];
-        ad_addr  = pte_addr_q[(l-1)*PA_BITS +: PA_BITS];
+      if (pass_q.ad_level == 3'(l)) begin
+        ad_entry = pass_q.pte_value[l-1];
+        ad_addr  = pass_q.pte_addr[l-1];
       end
     end
   end
-  assign ad_changed = ((mem_rsp_data ^ ad_entry) & ~AD_BITS) != 64'd0;
-  assign ad_is_leaf = (ad_level_q == leaf_level_q);
-  assign ad_update  = mem_rsp_data | (64'd1 << walker_pkg::PTE_A)
-                    | ((ad_is_leaf & is_write) ? (64'd1 << walker_pkg::PTE_D) : 64'd0);
+  assign ad_changed = ((mem_rsp_i.data ^ ad_entry) & ~walker_pkg::PTE_AD_MASK) != 64'd0;
+  assign ad_is_leaf = (pass_q.ad_level == pass_q.leaf.level);
+  always_comb begin : ad_set
+    ad_update   = entry;
+    ad_update.a = 1'b1;
+    ad_update.d = entry.d | (ad_is_leaf & is_write);
+  end
 
   logic restart_limit_hit;
-  assign restart_limit_hit = (restarts_q + 1'b1) == RESTART_BITS'(RESTART_LIMIT);
+  assign restart_limit_hit = (res_q.restarts + 1'b1) == RESTART_BITS'(RESTART_LIMIT);
 
   // ==========================================================================
   // State machine
   // ==========================================================================
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      state_q          <= walker_pkg::S_IDLE;
-      va_q             <= '0;
-      access_q         <= walker_pkg::ACCESS_READ;
-      user_q           <= 1'b0;
-      wp_q             <= 1'b0;
-      nxe_q            <= 1'b0;
-      above_maxphyaddr_q <= '0;
-      start_level_q    <= 3'd0;
-      start_table_q    <= '0;
-      start_rw_q       <= 1'b0;
-      start_us_q       <= 1'b0;
-      start_nx_q       <= 1'b0;
-      level_q          <= 3'd0;
-      table_q          <= '0;
-      acc_rw_q         <= 1'b0;
-      acc_us_q         <= 1'b0;
-      acc_nx_q         <= 1'b0;
-      pte_valid_q      <= '0;
-      pte_addr_q       <= '0;
-      pte_value_q      <= '0;
-      leaf_level_q     <= 3'd0;
-      ad_pending_q     <= '0;
-      ad_level_q       <= 3'd0;
-      wdata_q          <= 64'd0;
-      after_q          <= walker_pkg::AFTER_UPDATE;
-      status_q         <= walker_pkg::STATUS_OK;
-      pa_q             <= '0;
-      global_q         <= 1'b0;
-      dirty_q          <= 1'b0;
-      memtype_q        <= 3'd0;
-      error_code_q     <= 5'd0;
-      fault_level_q    <= 3'd0;
-      fault_pte_addr_q <= '0;
-      mc_addr_q        <= '0;
-      mc_poison_q      <= 1'b0;
-      mem_reads_q      <= '0;
-      mem_writes_q     <= '0;
-      restarts_q       <= '0;
-    end else begin
-      unique case (state_q)
-        // ---- accept a request; start the first pass ------------------------
-        walker_pkg::S_IDLE: begin
-          if (req_valid) begin
-            va_q             <= req_va;
-            access_q         <= req_access;
-            user_q           <= req_user;
-            wp_q             <= req_wp;
-            nxe_q            <= req_nxe;
-            above_maxphyaddr_q <= req_above_maxphyaddr;
-            start_level_q    <= req_start_level;
-            start_table_q    <= req_first_table;
-            start_rw_q       <= req_acc_rw;
-            start_us_q       <= req_acc_us;
-            start_nx_q       <= req_acc_nx;
-            level_q          <= req_start_level;
-            table_q          <= req_first_table;
-            acc_rw_q         <= req_acc_rw;
-            acc_us_q         <= req_acc_us;
-            acc_nx_q         <= req_acc_nx;
-            pte_valid_q      <= '0;
-            pte_addr_q       <= '0;
-            pte_value_q      <= '0;
-            leaf_level_q     <= 3'd0;
-            ad_pending_q     <= '0;
-            ad_level_q       <= 3'd0;
-            status_q         <= walker_pkg::STATUS_OK;
-            pa_q             <= '0;
-            global_q         <= 1'b0;
-            dirty_q          <= 1'b0;
-            memtype_q        <= 3'd0;
-            error_code_q     <= 5'd0;
-            fault_level_q    <= 3'd0;
-            fault_pte_addr_q <= '0;
-            mc_addr_q        <= '0;
-            mc_poison_q      <= 1'b0;
-            mem_reads_q      <= '0;
-            mem_writes_q     <= '0;
-            restarts_q       <= '0;
-            state_q          <= walker_pkg::S_READ_REQ;
-          end
-        end
+  // docs/walker.md, "The walk", the steps the comments below refer to:
+  //   1. Read the entry at table + 8 * index(va, L) and record it; an error or
+  //      poison ends the walk with a machine check.
+  //   2. Present: P = 0 is a not-present page fault at level L.
+  //   3. Reserved bits (above MAXPHYADDR, XD without NXE, PS at L >= 4, a
+  //      misaligned 1 GiB / 2 MiB frame) are a page fault with RSVD.
+  //   4. Accumulate the rights: rw &= RW, us &= US, nx |= XD.
+  //   5. Leaf? L = 1, or L = 2 or 3 with PS. If not: the table the entry names,
+  //      L - 1, go to 1.
+  //   6. Rights at the leaf (user, write with user or WP, fetch with NXE):
+  //      a page fault with P.
+  //   7. A/D: from start_level down to the leaf, each entry without A (and the
+  //      leaf of a write without D) gets a locked read-modify-write. A failed
+  //      locked read is a machine check (no lock taken, nothing written); an
+  //      entry changed under the lock is released unchanged and the walk
+  //      restarts, the change that brings restarts to RESTART_LIMIT ending it
+  //      as a not-present fault instead.
+  //   8. The result: the leaf's frame and the page offset, the accumulated
+  //      rights, leaf G, D after the update, PAT:PCD:PWT.
+  always_comb begin : next_state
+    logic new_pass;   // a pass starts from the request as latched
 
-        // ---- read the entry of the current level ------------------------------
-        walker_pkg::S_READ_REQ: begin
-          if (mem_req_ready) state_q <= walker_pkg::S_READ_RSP;
-        end
+    // Defaults: every register holds.
+    state_d  = state_q;
+    ctx_d    = ctx_q;
+    pass_d   = pass_q;
+    lock_d   = lock_q;
+    res_d    = res_q;
+    new_pass = 1'b0;
 
-        walker_pkg::S_READ_RSP: begin
-          if (mem_rsp_valid) begin
-            mem_reads_q             <= mem_reads_q + 1'b1;
-            for (int l = 1; l <= MAX_LEVELS; l++) begin
-              if (level_q == 3'(l)) begin
-                pte_valid_q[l] <= 1'b1;
-                pte_addr_q[(l-1)*PA_BITS +: PA_BITS]  <= entry_addr;
-                pte_value_q[(l-1)*64 +: 64] <= entry;
-              end
+    unique case (state_q)
+      // ---- accept a request; start the first pass ------------------------
+      walker_pkg::S_IDLE: begin
+        if (req_valid) begin
+          ctx_d.va               = req_i.va;
+          ctx_d.access           = req_i.access;
+          ctx_d.user             = req_i.user;
+          ctx_d.wp               = req_i.wp;
+          ctx_d.nxe              = req_i.nxe;
+          ctx_d.above_maxphyaddr = req_above_maxphyaddr;
+          ctx_d.start_level      = req_i.start_level;
+          ctx_d.start_table      = req_first_table;
+          ctx_d.start_rights     = req_i.acc;
+          res_d                  = '0;
+          new_pass               = 1'b1;
+          state_d                = walker_pkg::S_READ_REQ;
+        end
+      end
+
+      // ---- read the entry of the current level ------------------------------
+      walker_pkg::S_READ_REQ: begin
+        if (mem_req_ready) state_d = walker_pkg::S_READ_RSP;
+      end
+
+      walker_pkg::S_READ_RSP: begin
+        if (mem_rsp_valid) begin
+          res_d.mem_reads = res_q.mem_reads + 1'b1;
+          for (int l = 1; l <= MAX_LEVELS; l++) begin
+            if (pass_q.level == 3'(l)) begin
+              pass_d.pte_valid[l-1] = 1'b1;
+              pass_d.pte_addr[l-1]  = entry_addr;
+              pass_d.pte_value[l-1] = entry;
             end
-            if (entry_failed) begin
-              // 1. machine check on the page-table read
-              status_q    <= walker_pkg::STATUS_MACHINE_CHECK;
-              mc_addr_q   <= entry_addr;
-              mc_poison_q <= mem_rsp_poison;
-              state_q     <= walker_pkg::S_DONE;
-            end else if (!entry_present) begin
-              // 2. not present
-              status_q         <= walker_pkg::STATUS_PAGE_FAULT;
-              error_code_q     <= access_error_code;
-              fault_level_q    <= level_q;
-              fault_pte_addr_q <= entry_addr;
-              state_q          <= walker_pkg::S_DONE;
-            end else if (entry_rsvd) begin
-              // 3. reserved bit
-              status_q         <= walker_pkg::STATUS_PAGE_FAULT;
-              error_code_q     <= access_error_code | 5'(1 << walker_pkg::PF_P) | 5'(1 << walker_pkg::PF_RSVD);
-              fault_level_q    <= level_q;
-              fault_pte_addr_q <= entry_addr;
-              state_q          <= walker_pkg::S_DONE;
+          end
+          if (entry_failed) begin
+            // 1. machine check on the page-table read
+            res_d.status    = walker_pkg::STATUS_MACHINE_CHECK;
+            res_d.mc_addr   = entry_addr;
+            res_d.mc_poison = mem_rsp_i.poison;
+            state_d         = walker_pkg::S_DONE;
+          end else if (!entry.p) begin
+            // 2. not present
+            res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
+            res_d.error_code     = access_error_code;
+            res_d.fault_level    = pass_q.level;
+            res_d.fault_pte_addr = entry_addr;
+            state_d              = walker_pkg::S_DONE;
+          end else if (entry_rsvd) begin
+            // 3. reserved bit
+            res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
+            res_d.error_code     = access_error_code | 5'(1 << walker_pkg::PF_P)
+                                 | 5'(1 << walker_pkg::PF_RSVD);
+            res_d.fault_level    = pass_q.level;
+            res_d.fault_pte_addr = entry_addr;
+            state_d              = walker_pkg::S_DONE;
+          end else begin
+            // 4. accumulate the rights
+            pass_d.rights = entry_rights;
+            if (!entry_leaf) begin
+              // 5. next level
+              pass_d.table_addr = entry_frame & phys_mask;
+              pass_d.level      = pass_q.level - 3'd1;
+              state_d           = walker_pkg::S_READ_REQ;
+            end else if (rights_fault) begin
+              // 6. rights fault at the leaf
+              res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
+              res_d.error_code     = access_error_code | 5'(1 << walker_pkg::PF_P);
+              res_d.fault_level    = pass_q.level;
+              res_d.fault_pte_addr = entry_addr;
+              state_d              = walker_pkg::S_DONE;
             end else begin
-              // 4. accumulate the rights
-              acc_rw_q <= entry_rw;
-              acc_us_q <= entry_us;
-              acc_nx_q <= entry_nx;
-              if (!entry_leaf) begin
-                // 5. next level
-                table_q <= entry[PA_BITS-1:0] & phys_mask;
-                level_q <= level_q - 3'd1;
-                state_q <= walker_pkg::S_READ_REQ;
-              end else if (rights_fault) begin
-                // 6. rights fault at the leaf
-                status_q         <= walker_pkg::STATUS_PAGE_FAULT;
-                error_code_q     <= access_error_code | 5'(1 << walker_pkg::PF_P);
-                fault_level_q    <= level_q;
-                fault_pte_addr_q <= entry_addr;
-                state_q          <= walker_pkg::S_DONE;
+              // 8. the translation (7. A/D updates first, if any)
+              pass_d.leaf = entry_translation;
+              if (ad_need == '0) begin
+                res_d.status = walker_pkg::STATUS_OK;
+                state_d      = walker_pkg::S_DONE;
               end else begin
-                // 8. the translation (7. A/D updates first, if any)
-                leaf_level_q <= level_q;
-                pa_q         <= leaf_pa;
-                global_q     <= entry[walker_pkg::PTE_G];
-                dirty_q      <= entry[walker_pkg::PTE_D];
-                memtype_q    <= leaf_memtype;
-                if (ad_need == '0) begin
-                  status_q <= walker_pkg::STATUS_OK;
-                  state_q  <= walker_pkg::S_DONE;
-                end else begin
-                  ad_pending_q <= ad_need;
-                  ad_level_q   <= ad_first;
-                  state_q      <= walker_pkg::S_LOCK_REQ;
-                end
+                pass_d.ad_pending = ad_need;
+                pass_d.ad_level   = ad_first;
+                state_d           = walker_pkg::S_LOCK_REQ;
               end
             end
           end
         end
+      end
 
-        // ---- 7. locked read-modify-write of one entry ----------------------------
-        walker_pkg::S_LOCK_REQ: begin
-          if (mem_req_ready) state_q <= walker_pkg::S_LOCK_RSP;
+      // ---- 7. locked read-modify-write of one entry ----------------------------
+      walker_pkg::S_LOCK_REQ: begin
+        if (mem_req_ready) state_d = walker_pkg::S_LOCK_RSP;
+      end
+
+      walker_pkg::S_LOCK_RSP: begin
+        if (mem_rsp_valid) begin
+          res_d.mem_reads = res_q.mem_reads + 1'b1;
+          state_d         = walker_pkg::S_UNLOCK_REQ;
+          if (entry_failed) begin
+            // Machine check. A failed locked read took no lock (memory
+            // answers the error before locking) and its data is not
+            // valid: nothing to release, nothing is written.
+            res_d.status    = walker_pkg::STATUS_MACHINE_CHECK;
+            res_d.mc_addr   = ad_addr;
+            res_d.mc_poison = mem_rsp_i.poison;
+            state_d         = walker_pkg::S_DONE;
+          end else if (ad_changed) begin
+            // changed under the walker: release unchanged, walk again
+            lock_d.wdata   = mem_rsp_i.data;
+            res_d.restarts = res_q.restarts + 1'b1;
+            lock_d.after   = restart_limit_hit ? walker_pkg::AFTER_LIVELOCK : walker_pkg::AFTER_RESTART;
+          end else begin
+            lock_d.wdata = ad_update;
+            lock_d.after = walker_pkg::AFTER_UPDATE;
+            if (ad_is_leaf) pass_d.leaf.dirty = ad_update.d;
+          end
         end
+      end
 
-        walker_pkg::S_LOCK_RSP: begin
-          if (mem_rsp_valid) begin
-            mem_reads_q <= mem_reads_q + 1'b1;
-            state_q     <= walker_pkg::S_UNLOCK_REQ;
-            if (entry_failed) begin
-              // Machine check. A failed locked read took no lock (memory
-              // answers the error before locking) and its data is not
-              // valid: nothing to release, nothing is written.
-              status_q    <= walker_pkg::STATUS_MACHINE_CHECK;
-              mc_addr_q   <= ad_addr;
-              mc_poison_q <= mem_rsp_poison;
-              state_q     <= walker_pkg::S_DONE;
-            end else if (ad_changed) begin
-              // changed under the walker: release unchanged, walk again
-              wdata_q    <= mem_rsp_data;
-              restarts_q <= restarts_q + 1'b1;
-              after_q    <= restart_limit_hit ? walker_pkg::AFTER_LIVELOCK : walker_pkg::AFTER_RESTART;
+      walker_pkg::S_UNLOCK_REQ: begin
+        if (mem_req_ready) state_d = walker_pkg::S_UNLOCK_RSP;
+      end
+
+      walker_pkg::S_UNLOCK_RSP: begin
+        if (mem_rsp_valid) begin
+          // A write's error or poison is not the walk's concern.
+          res_d.mem_writes = res_q.mem_writes + 1'b1;
+          // What follows the write. (An if chain: a case on the logic field
+          // would need a default that never runs; no value but these three
+          // is ever written.)
+          if (lock_q.after == walker_pkg::AFTER_UPDATE) begin
+            pass_d.ad_pending = ad_remaining;
+            if (ad_remaining == '0) begin
+              res_d.status = walker_pkg::STATUS_OK;
+              state_d      = walker_pkg::S_DONE;
             end else begin
-              wdata_q <= ad_update;
-              after_q <= walker_pkg::AFTER_UPDATE;
-              if (ad_is_leaf) dirty_q <= ad_update[walker_pkg::PTE_D];
+              pass_d.ad_level = ad_next;
+              state_d         = walker_pkg::S_LOCK_REQ;
             end
+          end else if (lock_q.after == walker_pkg::AFTER_RESTART) begin
+            new_pass = 1'b1;
+            state_d  = walker_pkg::S_READ_REQ;
+          end else begin  // AFTER_LIVELOCK
+            res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
+            res_d.error_code     = access_error_code;
+            res_d.fault_level    = pass_q.ad_level;
+            res_d.fault_pte_addr = ad_addr;
+            state_d              = walker_pkg::S_DONE;
           end
         end
+      end
 
-        walker_pkg::S_UNLOCK_REQ: begin
-          if (mem_req_ready) state_q <= walker_pkg::S_UNLOCK_RSP;
-        end
+      // ---- offer the result ---------------------------------------------------------
+      walker_pkg::S_DONE: begin
+        if (rsp_ready) state_d = walker_pkg::S_IDLE;
+      end
+    endcase
 
-        walker_pkg::S_UNLOCK_RSP: begin
-          if (mem_rsp_valid) begin
-            // A write's error or poison is not the walk's concern.
-            mem_writes_q <= mem_writes_q + 1'b1;
-            unique case (after_q)
-              walker_pkg::AFTER_UPDATE: begin
-                ad_pending_q <= ad_remaining;
-                if (ad_remaining == '0) begin
-                  status_q <= walker_pkg::STATUS_OK;
-                  state_q  <= walker_pkg::S_DONE;
-                end else begin
-                  ad_level_q <= ad_next;
-                  state_q    <= walker_pkg::S_LOCK_REQ;
-                end
-              end
-              walker_pkg::AFTER_RESTART: begin
-                level_q      <= start_level_q;
-                table_q      <= start_table_q;
-                acc_rw_q     <= start_rw_q;
-                acc_us_q     <= start_us_q;
-                acc_nx_q     <= start_nx_q;
-                pte_valid_q  <= '0;
-                pte_addr_q   <= '0;
-                pte_value_q  <= '0;
-                leaf_level_q <= 3'd0;
-                ad_pending_q <= '0;
-                ad_level_q   <= 3'd0;
-                pa_q         <= '0;
-                global_q     <= 1'b0;
-                dirty_q      <= 1'b0;
-                memtype_q    <= 3'd0;
-                state_q      <= walker_pkg::S_READ_REQ;
-              end
-              walker_pkg::AFTER_LIVELOCK: begin
-                status_q         <= walker_pkg::STATUS_PAGE_FAULT;
-                error_code_q     <= access_error_code;
-                fault_level_q    <= ad_level_q;
-                fault_pte_addr_q <= ad_addr;
-                state_q          <= walker_pkg::S_DONE;
-              end
-            endcase
-          end
-        end
-
-        // ---- offer the result ---------------------------------------------------------
-        walker_pkg::S_DONE: begin
-          if (rsp_ready) state_q <= walker_pkg::S_IDLE;
-        end
-      endcase
+    // A new pass (the first, or after a restart) starts at the request's
+    // start with nothing recorded: no entries, no leaf, no A/D pending.
+    if (new_pass) begin
+      pass_d            = '0;
+      pass_d.level      = ctx_d.start_level;
+      pass_d.table_addr = ctx_d.start_table;
+      pass_d.rights     = ctx_d.start_rights;
     end
+  end
+
+  // Synchronous reset: every register resets to 0 (S_IDLE, STATUS_OK,
+  // AFTER_UPDATE, nothing recorded).
+  always_ff @(posedge clk) begin : registers
+    state_q <= rst_n ? state_d : walker_pkg::S_IDLE;
+    ctx_q   <= rst_n ? ctx_d   : '0;
+    pass_q  <= rst_n ? pass_d  : '0;
+    lock_q  <= rst_n ? lock_d  : '0;
+    res_q   <= rst_n ? res_d   : '0;
   end
 
   // ==========================================================================
   // Outputs (functions of registers only)
   // ==========================================================================
-  logic is_ok;
-  logic is_fault;
-  logic is_mcheck;
-  assign is_ok     = (status_q == walker_pkg::STATUS_OK);
-  assign is_fault  = (status_q == walker_pkg::STATUS_PAGE_FAULT);
-  assign is_mcheck = (status_q == walker_pkg::STATUS_MACHINE_CHECK);
-
   assign req_ready     = (state_q == walker_pkg::S_IDLE);
 
   assign mem_req_valid = (state_q == walker_pkg::S_READ_REQ) | (state_q == walker_pkg::S_LOCK_REQ)
                        | (state_q == walker_pkg::S_UNLOCK_REQ);
-  assign mem_req_addr  = (state_q == walker_pkg::S_READ_REQ) ? entry_addr : ad_addr;
-  assign mem_req_write = (state_q == walker_pkg::S_UNLOCK_REQ);
-  assign mem_req_wdata = wdata_q;
-`ifdef INJECT_BUG_UNLOCKED_WRITE
-  // Deliberate bug for the formal self-test: the releasing write forgets the lock.
-  assign mem_req_lock  = (state_q == walker_pkg::S_LOCK_REQ);
-`else
-  assign mem_req_lock  = (state_q == walker_pkg::S_LOCK_REQ) | (state_q == walker_pkg::S_UNLOCK_REQ);
-`endif
   assign mem_rsp_ready = (state_q == walker_pkg::S_READ_RSP) | (state_q == walker_pkg::S_LOCK_RSP)
                        | (state_q == walker_pkg::S_UNLOCK_RSP);
+  always_comb begin : memory_request
+    mem_req_o.addr  = (state_q == walker_pkg::S_READ_REQ) ? entry_addr : ad_addr;
+    mem_req_o.write = (state_q == walker_pkg::S_UNLOCK_REQ);
+    mem_req_o.wdata = lock_q.wdata;
+    mem_req_o.lock  = (state_q == walker_pkg::S_LOCK_REQ) | (state_q == walker_pkg::S_UNLOCK_REQ);
+  end
 
-  assign rsp_valid          = (state_q == walker_pkg::S_DONE);
-  assign rsp_status         = status_q;
-  assign rsp_pa             = is_ok ? pa_q : '0;
-  assign rsp_leaf_level     = is_ok ? leaf_level_q : 3'd0;
-  assign rsp_rw             = is_ok & acc_rw_q;
-  assign rsp_us             = is_ok & acc_us_q;
-  assign rsp_nx             = is_ok & acc_nx_q & nxe_q;
-  assign rsp_global         = is_ok & global_q;
-  assign rsp_dirty          = is_ok & dirty_q;
-  assign rsp_memtype        = is_ok ? memtype_q : 3'd0;
-  assign rsp_error_code     = is_fault ? error_code_q : 5'd0;
-  assign rsp_fault_level    = is_fault ? fault_level_q : 3'd0;
-  assign rsp_fault_pte_addr = is_fault ? fault_pte_addr_q : '0;
-  assign rsp_mc_addr        = is_mcheck ? mc_addr_q : '0;
-  assign rsp_mc_poison      = is_mcheck & mc_poison_q;
-  assign rsp_pte_valid      = pte_valid_q;
-  assign rsp_pte_addr       = pte_addr_q;
-  assign rsp_pte_value      = pte_value_q;
-  assign rsp_mem_reads      = mem_reads_q;
-  assign rsp_mem_writes     = mem_writes_q;
-  assign rsp_restarts       = restarts_q;
+  assign rsp_valid = (state_q == walker_pkg::S_DONE);
+  always_comb begin : result
+    // Fields that do not belong to the status are 0.
+    rsp_o            = '0;
+    rsp_o.status     = res_q.status;
+    rsp_o.pte_valid  = pass_q.pte_valid;
+    rsp_o.pte_addr   = pass_q.pte_addr;
+    rsp_o.pte_value  = pass_q.pte_value;
+    rsp_o.mem_reads  = res_q.mem_reads;
+    rsp_o.mem_writes = res_q.mem_writes;
+    rsp_o.restarts   = res_q.restarts;
+    if (res_q.status == walker_pkg::STATUS_OK) begin
+      rsp_o.pa          = pass_q.leaf.pa;
+      rsp_o.leaf_level  = pass_q.leaf.level;
+      rsp_o.rights.rw   = pass_q.rights.rw;
+      rsp_o.rights.us   = pass_q.rights.us;
+      rsp_o.rights.nx   = pass_q.rights.nx & ctx_q.nxe;
+      rsp_o.global_page = pass_q.leaf.global_page;
+      rsp_o.dirty       = pass_q.leaf.dirty;
+      rsp_o.memtype     = pass_q.leaf.memtype;
+    end else if (res_q.status == walker_pkg::STATUS_PAGE_FAULT) begin
+      rsp_o.error_code     = res_q.error_code;
+      rsp_o.fault_level    = res_q.fault_level;
+      rsp_o.fault_pte_addr = res_q.fault_pte_addr;
+    end else begin  // STATUS_MACHINE_CHECK (no other value is ever written)
+      rsp_o.mc_addr   = res_q.mc_addr;
+      rsp_o.mc_poison = res_q.mc_poison;
+    end
+  end
 
   // Per-level views of the recorded entries, for waveforms:
   // level[l].pte_valid / .pte_addr / .pte_value.
@@ -615,9 +722,9 @@ module walker #(
     logic [PA_BITS-1:0] pte_addr;
     logic [63:0]        pte_value;
     /* verilator lint_on UNUSED */
-    assign pte_valid = pte_valid_q[l];
-    assign pte_addr  = pte_addr_q[(l-1)*PA_BITS +: PA_BITS];
-    assign pte_value = pte_value_q[(l-1)*64 +: 64];
+    assign pte_valid = pass_q.pte_valid[l-1];
+    assign pte_addr  = pass_q.pte_addr[l-1];
+    assign pte_value = pass_q.pte_value[l-1];
   end
 
   // ==========================================================================
@@ -653,7 +760,7 @@ module walker #(
   initial past_valid_q = 1'b0;
   always_ff @(posedge clk) past_valid_q <= 1'b1;
 
-  always_ff @(posedge clk) begin
+  always_ff @(posedge clk) begin : chk_protocol
     if (!rst_n) begin
       chk_busy_q              <= 1'b0;
       chk_mem_pending_q       <= 1'b0;
@@ -697,39 +804,44 @@ module walker #(
   // The entries recorded by this pass, checked again independently of the
   // datapath above: all present, no reserved bit, the rights allow the
   // access. A/D writes (any locked access) require this.
-  logic chk_pass_ok;
-  always_comb begin
+  logic             chk_pass_ok;
+  /* verilator lint_off UNUSEDSIGNAL */
+  walker_pkg::pte_t chk_entry;   // loop variable: the entry recorded at level l
+  /* verilator lint_on UNUSEDSIGNAL */
+  always_comb begin : chk_pass
     logic rw;
     logic us;
     logic nx;
     logic ok;
-    logic [63:0] e;
-    rw = start_rw_q;
-    us = start_us_q;
-    nx = start_nx_q;
-    e = 64'd0;
-    ok = (leaf_level_q != 3'd0);
+    logic [walker_pkg::ENTRY_ADDR_BITS-1:0] chk_address;
+    rw = ctx_q.start_rights.rw;
+    us = ctx_q.start_rights.us;
+    nx = ctx_q.start_rights.nx;
+    chk_entry   = '0;
+    chk_address = '0;
+    ok = (pass_q.leaf.level != 3'd0);
     for (int l = MAX_LEVELS; l >= 1; l--) begin
-      if (pte_valid_q[l]) begin
-        e = pte_value_q[(l-1)*64 +: 64];
-        ok = ok & e[walker_pkg::PTE_P]
-                & ((e[walker_pkg::ENTRY_ADDR_BITS-1:0] & above_maxphyaddr_q) == '0)
-                & ~(e[walker_pkg::PTE_XD] & ~nxe_q)
-                & ~((3'(l) >= walker_pkg::LEVEL_PML4) & e[walker_pkg::PTE_PS])
-                & ~((3'(l) == walker_pkg::LEVEL_PDPT) & e[walker_pkg::PTE_PS] & (e[29:13] != '0))
-                & ~((3'(l) == walker_pkg::LEVEL_PD) & e[walker_pkg::PTE_PS] & (e[20:13] != '0));
-        rw = rw & e[walker_pkg::PTE_RW];
-        us = us & e[walker_pkg::PTE_US];
-        nx = nx | e[walker_pkg::PTE_XD];
+      chk_entry   = pass_q.pte_value[l-1];
+      chk_address = {chk_entry.addr, 12'h000};
+      if (pass_q.pte_valid[l-1]) begin
+        ok = ok & chk_entry.p
+                & ((chk_address & ctx_q.above_maxphyaddr) == '0)
+                & ~(chk_entry.nx & ~ctx_q.nxe)
+                & ~((3'(l) >= walker_pkg::LEVEL_PML4) & chk_entry.ps)
+                & ~((3'(l) == walker_pkg::LEVEL_PDPT) & chk_entry.ps & (chk_address[29:13] != '0))
+                & ~((3'(l) == walker_pkg::LEVEL_PD) & chk_entry.ps & (chk_address[20:13] != '0));
+        rw = rw & chk_entry.rw;
+        us = us & chk_entry.us;
+        nx = nx | chk_entry.nx;
       end
     end
-    ok = ok & ~(user_q & ~us)
-            & ~(is_write & (user_q | wp_q) & ~rw)
-            & ~(is_fetch & nxe_q & nx);
+    ok = ok & ~(ctx_q.user & ~us)
+            & ~(is_write & (ctx_q.user | ctx_q.wp) & ~rw)
+            & ~(is_fetch & ctx_q.nxe & nx);
     chk_pass_ok = ok;
   end
 
-  always_comb begin
+  always_comb begin : chk_request
     chk_req_levels_ok = (req_levels >= 3'd4) && (32'(req_levels) <= MAX_LEVELS)
                       && (req_start_level >= 3'd1) && (req_start_level <= req_levels)
                       && (req_maxphyaddr >= 6'd36) && (32'(req_maxphyaddr) <= PA_BITS)
@@ -739,7 +851,7 @@ module walker #(
   // The leaf / the faulting entry is among the entries the response reports.
   logic chk_leaf_recorded;
   logic chk_fault_recorded;
-  always_comb begin
+  always_comb begin : chk_recorded
     chk_leaf_recorded  = 1'b0;
     chk_fault_recorded = 1'b0;
     for (int l = 1; l <= MAX_LEVELS; l++) begin
@@ -754,7 +866,7 @@ module walker #(
   always_comb if (!past_valid_q) assume (!rst_n);
 `endif
 
-  always_ff @(posedge clk) begin
+  always_ff @(posedge clk) begin : properties
     if (rst_n) begin
       // ---- environment rules (assumed by formal, checked in simulation) ----
       `WALKER_ASSUME(ASSUME_REQ_LEGAL, !req_valid || chk_req_levels_ok,
@@ -793,7 +905,7 @@ module walker #(
                      "A/D update before the walk passed its permission checks")
       `WALKER_ASSERT(ASSERT_WRITE_ONLY_SETS_AD,
                      !(mem_req_valid && mem_req_write)
-                       || ((((mem_req_wdata ^ chk_lock_data_q) & ~AD_BITS) == 64'd0)
+                       || ((((mem_req_wdata ^ chk_lock_data_q) & ~walker_pkg::PTE_AD_MASK) == 64'd0)
                            && ((chk_lock_data_q & ~mem_req_wdata) == 64'd0)),
                      "write changes more than A/D of the value read under the lock")
       `WALKER_ASSERT(ASSERT_STATUS_LEGAL, !rsp_valid || (rsp_status != 2'd3),

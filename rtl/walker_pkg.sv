@@ -44,21 +44,37 @@ package walker_pkg;
     AFTER_LIVELOCK = 2'd2   // entry changed once too often: not-present fault
   } after_unlock_e;
 
-  // ---- Page-table entry bits (x86::PTE_*) ---------------------------------
-  localparam int PTE_P         = 0;
-  localparam int PTE_RW        = 1;
-  localparam int PTE_US        = 2;
-  localparam int PTE_PWT       = 3;
-  localparam int PTE_PCD       = 4;
-  localparam int PTE_A         = 5;
-  localparam int PTE_D         = 6;
-  localparam int PTE_PS        = 7;  // page size (PDPTE/PDE); PAT of a PTE
-  localparam int PTE_G         = 8;
-  localparam int PTE_PAT_LARGE = 12; // PAT of a 2 MiB / 1 GiB leaf
-  localparam int PTE_XD        = 63;
+  // ---- Page-table entry (x86::PTE_*) ---------------------------------------
+  // One 8-byte entry of any level, viewed as fields: `pte_t entry;
+  // assign entry = word;` (the pte_t'(word) of other designs: yosys 0.23, the
+  // formal front end, parses no casts to user types). Every field is
+  // 0-based: yosys 0.23 misplaces part-selects of a member declared with
+  // another base.
+  typedef struct packed {
+    logic        nx;       // 63: execute disable (XD)
+    logic [10:0] ignored;  // 62..52: protection key and software bits, ignored
+    logic [39:0] addr;     // 51..12: physical address of the next table or frame
+                           //   (bit 12 is the PAT bit of a 2 MiB / 1 GiB leaf)
+    logic [2:0]  avail;    // 11..9: software bits, ignored
+    logic        g;        // 8: global (leaf)
+    logic        ps;       // 7: page size (PDPTE/PDE); the PAT bit of a PTE
+    logic        d;        // 6: dirty (leaf)
+    logic        a;        // 5: accessed
+    logic        pcd;      // 4: cache disable
+    logic        pwt;      // 3: write-through
+    logic        us;       // 2: user
+    logic        rw;       // 1: writable
+    logic        p;        // 0: present
+  } pte_t;
 
-  // Address bits an entry can carry (bits 51..12); 52..62 are ignored.
+  // The A and D fields of pte_t in the entry's word: an entry "changed" when
+  // it differs outside this mask.
+  localparam logic [63:0] PTE_AD_MASK = 64'h0000_0000_0000_0060;
+
+  // The address an entry carries, {addr, 12'h000}: bits 51..12 (52..62 are
+  // ignored). Bit 12 is the PAT bit of a 2 MiB / 1 GiB leaf.
   localparam int ENTRY_ADDR_BITS = 52;
+  localparam int PTE_PAT_LARGE   = 12;
 
   // ---- Page-fault error code bits (x86::PF_*) ------------------------------
   localparam int PF_P    = 0;

@@ -2,15 +2,23 @@
 # Bounded model check of the walker's assertions (rtl/walker.sv) with yosys,
 # yosys-smtbmc and z3. Used by ctest (rtl_formal_*) and by hand:
 #
-#   rtl/formal/run_bmc.sh [-d DEPTH] [-o WORKDIR] [-D DEFINE] [-x ASSERTION]
+#   rtl/formal/run_bmc.sh [-d DEPTH] [-o WORKDIR] [-m MUTANT] [-x ASSERTION]
 #
 #   -d DEPTH      clock cycles to check from reset (default 13)
 #   -o WORKDIR    where the SMT2 model, log and counterexample go
 #                 (default: a fresh directory under /tmp)
-#   -D DEFINE     add a Verilog define, e.g. INJECT_BUG_UNLOCKED_WRITE
-#   -x ASSERTION  expect the check to FAIL on this assertion label (a
-#                 self-test of the harness with an injected bug): exit 0 only
-#                 if exactly that assertion fails
+#   -m MUTANT     check a copy of walker.sv with a bug injected: MUTANT is a
+#                 patch (rtl/formal/mutants/NAME.patch, or just NAME) applied
+#                 to the copy in WORKDIR/src; the design itself holds no
+#                 mutants. The patch names the assertion that must catch it
+#                 in an "Expect: LABEL" line above the diff.
+#   -x ASSERTION  expect the check to FAIL on this assertion label (default
+#                 with -m: the mutant's Expect line): exit 0 only if that
+#                 assertion fails
+#
+# Exit status: 0 as expected (all assertions hold, or the expected one
+# fails), 1 not as expected, 2 the check could not run (a tool missing,
+# yosys rejecting the design, a mutant that no longer applies).
 #
 # The checked configuration is MAX_LEVELS=4, PA_BITS=36 (so MAXPHYADDR is 36),
 # RESTART_LIMIT=2: small enough for z3, with a restart reachable within the
@@ -26,19 +34,41 @@ here=$(cd "$(dirname "$0")" && pwd)
 rtl=$(dirname "$here")
 depth=13
 work=""
-defines=""
+mutant=""
 expect=""
-while getopts "d:o:D:x:" opt; do
+while getopts "d:o:m:x:" opt; do
   case "$opt" in
     d) depth=$OPTARG ;;
     o) work=$OPTARG ;;
-    D) defines="$defines -D$OPTARG" ;;
+    m) mutant=$OPTARG ;;
     x) expect=$OPTARG ;;
-    *) echo "usage: $0 [-d DEPTH] [-o WORKDIR] [-D DEFINE] [-x ASSERTION]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-d DEPTH] [-o WORKDIR] [-m MUTANT] [-x ASSERTION]" >&2; exit 2 ;;
   esac
 done
 if [ -z "$work" ]; then work=$(mktemp -d /tmp/walker_bmc.XXXXXX); fi
 mkdir -p "$work"
+
+# The design checked: rtl/walker.sv itself, or a mutated copy of it. A
+# mutant must apply exactly (no fuzz): one that no longer fits the design
+# is an error, not a pass.
+design=$rtl/walker.sv
+if [ -n "$mutant" ]; then
+  case "$mutant" in
+    */*) ;;
+    *) mutant=$here/mutants/${mutant%.patch}.patch ;;
+  esac
+  [ -f "$mutant" ] || { echo "run_bmc: no mutant $mutant" >&2; exit 2; }
+  if [ -z "$expect" ]; then
+    expect=$(sed -n 's/^Expect: *\([A-Z_0-9]*\).*/\1/p' "$mutant" | head -n 1)
+    [ -n "$expect" ] || { echo "run_bmc: $mutant has no Expect: line" >&2; exit 2; }
+  fi
+  rm -rf "$work/src"
+  mkdir -p "$work/src"
+  cp "$rtl/walker.sv" "$work/src/walker.sv"
+  patch -s -p2 -F0 --no-backup-if-mismatch -d "$work/src" -i "$mutant" > "$work/patch.log" 2>&1 \
+    || { echo "run_bmc: mutant $mutant does not apply to $rtl/walker.sv (see $work/patch.log)" >&2; exit 2; }
+  design=$work/src/walker.sv
+fi
 
 for tool in yosys yosys-smtbmc z3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "run_bmc: $tool not found (apt-get install yosys z3)" >&2; exit 2; }
@@ -51,7 +81,7 @@ if [ -n "$expect" ]; then wires="-wires"; fi
 
 start=$(date +%s)
 yosys -q -l "$work/yosys.log" -p "
-  read_verilog -sv -formal -DFORMAL $defines $rtl/walker_pkg.sv $rtl/walker.sv
+  read_verilog -sv -formal -DFORMAL $rtl/walker_pkg.sv $design
   chparam -set MAX_LEVELS 4 -set PA_BITS 36 -set RESTART_LIMIT 2 walker
   prep -top walker
   flatten
@@ -62,6 +92,13 @@ yosys -q -l "$work/yosys.log" -p "
   dffunmap
   write_smt2 $wires $work/walker.smt2
 " || { echo "run_bmc: yosys failed (see $work/yosys.log)" >&2; exit 2; }
+# yosys 0.23 takes an unknown name (e.g. a struct field it failed to
+# resolve) for an implicit wire: that would check another design.
+if grep -q "implicitly declared" "$work/yosys.log"; then
+  grep "implicitly declared" "$work/yosys.log" >&2
+  echo "run_bmc: yosys did not resolve every name (see $work/yosys.log)" >&2
+  exit 2
+fi
 
 set +e
 yosys-smtbmc -s z3 --unroll --noincr --noprogress -t "$depth" \
@@ -73,7 +110,7 @@ tr -d '\r' < "$work/smtbmc.log" | grep -E "Assert failed|Status|BMC failed|ERROR
 
 if [ -n "$expect" ]; then
   if [ "$rc" -ne 0 ] && grep -q "Assert failed in walker: $expect\$" "$work/smtbmc.log"; then
-    echo "run_bmc: the injected bug is caught: $expect fails (${elapsed}s, depth $depth; trace: $work/counterexample.vcd)"
+    echo "run_bmc: $expect fails, as expected (${elapsed}s, depth $depth; trace: $work/counterexample.vcd)"
     exit 0
   fi
   echo "run_bmc: expected $expect to fail, but it did not (rc=$rc; log: $work/smtbmc.log)" >&2
