@@ -40,7 +40,7 @@ TEST_P(fw_scenario, proc_files_match_linux_formulas_and_stats) {
   in.reserved = boot.reserved;
   in.nodes = boot.nodes;
   in.cma = boot.cma;
-  in.movablecore_pages = c.movablecore / linuxref::kPage;
+  in.movablecore_pages = c.movablecore / x86::PAGE_SIZE;
   const linuxref::Result want = linuxref::compute(in);
   EXPECT_EQ(boot.min_free_kbytes, want.min_free_kbytes);
 

@@ -1,4 +1,4 @@
-// Virtual memory and huge pages end to end (issue 6): TLB reach by page
+// Virtual memory and huge pages end to end: TLB reach by page
 // size, huge-page translations at every offset class, Linux mm-selftest
 // mirrors, THP under fragmentation, a four-core TLB shootdown, and a real
 // program's trace. Scenarios: tb/scenarios/vm/.

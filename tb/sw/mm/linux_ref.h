@@ -22,8 +22,6 @@
 
 namespace linuxref {
 
-// The page size is the architecture's (kPage is tb/system's name for it).
-constexpr uint64_t kPage = x86::PAGE_SIZE;
 constexpr uint64_t kDmaPfn = (16ull << 20) / x86::PAGE_SIZE;
 constexpr uint64_t kDma32Pfn = (4ull << 30) / x86::PAGE_SIZE;
 constexpr unsigned kZones = 4;  // DMA, DMA32, Normal, Movable
