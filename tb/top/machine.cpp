@@ -100,7 +100,13 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
                                                  fw->visit_stats(v);
                                                });
   cfg_.check_unused();
-  if (!opts.wave.empty()) platform_->set_wave(opts.wave);
+  if (!opts.wave.empty()) {
+    try {
+      platform_->set_wave(opts.wave);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());  // names --wave and the file already
+    }
+  }
   // Once the firmware is up, the boot CPU spawns the workload's processes.
   hw::CoreComplex& cx = platform_->complex();
   tb::Workload* wl = workload_.get();
