@@ -395,6 +395,15 @@ Config Config::load_file(const std::string& file) {
     throw ConfigError(fmt::format("{}: a scenario is at most {}", file, format_size(kMaxScenarioBytes)));
   // A UTF-8 byte order mark, as some editors write one.
   if (text.rfind("\xef\xbb\xbf", 0) == 0) text.erase(0, 3);
+  // YAML text holds no control character but tab and line ends: one is
+  // binary data (or a corrupted file), named before the parser misreads it.
+  int line = 1;
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\n') ++line;
+    else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+      throw ConfigError(fmt::format("{}:{}: not a text file (byte {:#04x}): a scenario is YAML text", file, line, c));
+  }
   return load_string(text, file);
 }
 

@@ -148,8 +148,8 @@ MemoryKeys read_memory_keys(sim::ConfigNode mem, MemoryMap& m) {
   if (k.size > kMaxDram) mem.fail("size", fmt::format("at most {}", sim::format_size(kMaxDram)));
   if (k.size % (k.nr_nodes * 2 * MiB))
     mem.fail("size", fmt::format("must split into {} nodes of whole 2 MiB blocks", k.nr_nodes));
-  if (m.image_base % x86::PAGE_SIZE || m.image_size % x86::PAGE_SIZE)
-    mem.fail("image_base", "the firmware image region must be page-aligned");
+  if (m.image_base % x86::PAGE_SIZE) mem.fail("image_base", "the firmware image region must be page-aligned");
+  if (m.image_size % x86::PAGE_SIZE) mem.fail("image_size", "the firmware image region must be page-aligned");
 
   read_distance(mem, k.nr_nodes, m);
   read_latencies(mem, k);
@@ -194,8 +194,10 @@ void generate_e820(sim::ConfigNode mem, bool hole, MemoryMap& m) {
   };
   const MemoryMap::Range& low = m.nodes[0].dram[0];
   const uint64_t low_end = low.end();
-  if (m.image_base < MiB || m.image_base + m.image_size > low_end)
+  if (m.image_base < MiB || m.image_base >= low_end)
     mem.fail("image_base", "the firmware image must lie in DRAM between 1 MiB and the end of low memory");
+  if (m.image_size > low_end - m.image_base)
+    mem.fail("image_size", fmt::format("the firmware image runs past the end of low memory ({:#x})", low_end));
   add(0, 636 * KiB, hal::E820Type::usable);
   add(636 * KiB, MiB, hal::E820Type::reserved);  // EBDA, legacy VGA and BIOS area
   add(MiB, m.image_base, hal::E820Type::usable);
