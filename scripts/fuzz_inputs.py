@@ -125,6 +125,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--workdir")
     a = ap.parse_args()
+    a.mmcosim = os.path.abspath(a.mmcosim)
     rng = random.Random(a.seed)
     scen_dir = os.path.join(a.source, "tb", "scenarios")
     seeds = []

@@ -465,6 +465,27 @@ std::string Workload::check_outcomes() const {
   return out;
 }
 
+std::string Workload::describe() const {
+  std::string out;
+  for (const auto& pp : procs_) {
+    const Process& p = *pp;
+    out += fmt::format("{} cpu={} seed={} signal={} parent={} thread={}\n", p.name, p.cpu, p.seed, p.expect_signal,
+                       p.parent, p.thread);
+    for (const Op& op : p.ops) {
+      out += fmt::format("  {} {} off={} span={} len={} addr={} prot={} flags={} advice={} errno={}",
+                         static_cast<int>(op.kind), op.region, op.offset, op.span, op.length, op.addr, op.prot,
+                         op.flags, op.advice, op.expect_errno);
+      out += fmt::format(" pattern={} access={} stride={} count={} size={} writes={} value={}:{} verify={} seed={}",
+                         static_cast<int>(op.pattern), static_cast<int>(op.access), op.stride, op.count, op.size,
+                         op.writes, op.fixed_value, op.value, op.verify, op.seed);
+      out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}\n", op.theta, op.child_cpu,
+                         op.barrier ? op.barrier->name : "", op.trace ? op.trace->path() : "",
+                         op.trace ? op.trace->limit() : 0, op.status);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> Workload::summary() const {
   std::vector<std::string> lines;
   for (const auto& pp : procs_) {

@@ -35,6 +35,10 @@ class Workload {
   // One line per process: name, how it ended, what it did.
   std::vector<std::string> summary() const;
   size_t size() const { return procs_.size(); }
+  // What the `workload.*` keys resolved to: every process and operation with
+  // every field it runs with, one line each (the parameter-effect test
+  // compares it between scenarios).
+  std::string describe() const;
 
  private:
   // The regions a program has mapped, by name, with their sizes, as its
