@@ -38,19 +38,20 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
 fi
 # No questions (a fresh machine has no debconf answers), no recommended
-# extras: only what the packages depend on.
+# extras: only what the packages depend on. Another apt at work (a fresh
+# machine's unattended upgrades) is waited for, not an error.
 export DEBIAN_FRONTEND=noninteractive
 apt_install() {
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "$@"
 }
 # A fresh machine has empty package lists: fetch them first. Stale lists
 # (a package not found, or a version gone from the mirror): refresh once and
 # try again.
 if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
-    $SUDO apt-get update -q
+    $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
 fi
 # shellcheck disable=SC2086  # the list is words
 if ! apt_install $missing; then
-    $SUDO apt-get update -q
+    $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
     apt_install $missing
 fi

@@ -103,7 +103,8 @@ failed=0
 step() {  # step NAME DESCRIPTION FUNCTION
     name=$1
     t0=$(now)
-    # A subshell outside any condition, so that set -e stops the step at its first failure.
+    # A subshell outside any condition (step itself is never called in one),
+    # so that set -e stops the step at its first failure.
     set +e
     (set -e; "$3") > "$logs/$name.log" 2>&1
     rc=$?
@@ -112,7 +113,7 @@ step() {  # step NAME DESCRIPTION FUNCTION
     t=$(( $(now) - t0 ))
     say "$(printf '%-7s %-58s %-16s %4dm%02ds' "$name" "$2" "$result" $((t / 60)) $((t % 60)))"
     [ "$result" = ok ] || { say "  last lines of $logs/$name.log:"; tail -n 15 "$logs/$name.log" | sed 's/^/    /' | tee -a "$report" >/dev/null; }
-    [ "$result" = ok ]
+    ok=$([ "$result" = ok ] && echo 1 || echo 0)
 }
 
 do_root() {
@@ -121,8 +122,9 @@ do_root() {
         rm -rf --one-file-system "$dir"
     fi
     if ! command -v debootstrap >/dev/null 2>&1; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap ||
-            { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap; }
+        # Waits for another apt (unattended upgrades, a parallel install) to finish.
+        install="apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 debootstrap"
+        DEBIAN_FRONTEND=noninteractive $install || { apt-get update -q; DEBIAN_FRONTEND=noninteractive $install; }
     fi
     mkdir -p "$dir"
     touch "$dir/$marker"
@@ -160,13 +162,15 @@ for s in $steps; do
     # Mounts are made here, not in a step's subshell, so that they are undone at the end.
     [ "$s" = root ] || [ ! -d "$dir/proc" ] || mount_root
     case "$s" in
-        root)   step root "debootstrap --variant=minbase $suite" do_root || break ;;
-        prereq) step prereq "apt-get install git make (what the README asks first)" do_prereq || break ;;
-        clone)  step clone "git clone" do_clone || break ;;
-        run)    step run "make run" do_run || true ;;
-        test)   step test "make test" do_test || true ;;
+        root)   step root "debootstrap --variant=minbase $suite" do_root ;;
+        prereq) step prereq "apt-get install git make (what the README asks first)" do_prereq ;;
+        clone)  step clone "git clone" do_clone ;;
+        run)    step run "make run" do_run ;;
+        test)   step test "make test" do_test ;;
         *) die "unknown step '$s' (root prereq clone run test)" ;;
     esac
+    # Without a root, git or a clone nothing after can run; make test still runs after a failed make run.
+    [ "$ok" = 1 ] || [ "$s" = run ] || break
 done
 unmount_all
 if [ -f "$logs/test.log" ]; then
