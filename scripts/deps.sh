@@ -9,16 +9,11 @@ set -eu
 # (whose verilated_fst_c.h includes zlib.h), the libraries, GoogleTest and
 # Benchmark, yosys + z3 for the formal checks (which apply patches with
 # `patch`), valgrind (the sample lackey trace), python3 (layout check).
-# Compressed traces: liblzma, zlib, libzstd. Plots: matplotlib. The cluster
-# back end of sweeps: slurm-wlm and munge (their tests start the daemons
-# themselves). gdb: the pretty-printers' test.
 PACKAGES="g++ cmake ninja-build pkg-config make patch python3
 libsystemc-dev verilator zlib1g-dev
 libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
 libgtest-dev libgmock-dev libbenchmark-dev
-yosys z3 valgrind gdb
-liblzma-dev libzstd-dev python3-matplotlib
-slurm-wlm munge"
+yosys z3 valgrind"
 
 missing=""
 for p in $PACKAGES; do
