@@ -131,11 +131,15 @@ void read_pwc_params(sim::ConfigNode c, unsigned levels, const Pwc::Params& def,
   p.invlpg_all_pcids = c.get<bool>("invlpg_all_pcids", false,
                                    "INVLPG also drops other PCIDs' paging-structure-cache entries (the SDM "
                                    "requires only the current PCID's)");
-  for (unsigned l = levels; l >= 2; --l) {
-    const PwcGeometry& d = def.level[l].ways ? def.level[l] : PwcGeometry{1, 4, ReplacementPolicy::lru};
+  // The PML5E cache exists with 5 levels only; its key is still accepted
+  // (checked, unused) with 4, so one geometry serves a sweep over both.
+  for (unsigned l = kMaxLevels; l >= 2; --l) {
+    if (l > levels && !c.has(pwc_level_name(l))) continue;
+    const PwcGeometry& d = def.level[l];
     PwcGeometry& g = p.level[l];
     read_geometry(c.child(pwc_level_name(l)), d.sets, d.ways, d.replacement,
-                  fmt::format("{} cache", pwc_level_name(l)), g.sets, g.ways, g.replacement);
+                  fmt::format("{} cache{}", pwc_level_name(l), l > levels ? " (5-level paging only)" : ""), g.sets,
+                  g.ways, g.replacement);
   }
 }
 
@@ -168,7 +172,6 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
       if (k != "enabled") s.fail(k, "the STLB is disabled (enabled: false)");
   }
   read_pwc_params(m.child("pwc"), levels, def.pwc, p.pwc);
-
 
   p.window.slots = m.get<unsigned>("walks_in_flight", def.window.slots, "Page walks in flight per core (walkers)");
   if (p.window.slots == 0 || p.window.slots > 64) m.fail("walks_in_flight", "must be between 1 and 64");

@@ -194,10 +194,8 @@ workload:
 
 // Keys no other value of which can be tried alone: a region's name only
 // ties operations together (another name leaves the others without their
-// region); only 4-level paging is modelled.
-bool cannot_be_tried(const std::string& key) {
-  return std::regex_search(key, std::regex("\\.region$")) || key == "platform.paging_levels";
-}
+// region).
+bool cannot_be_tried(const std::string& key) { return std::regex_search(key, std::regex("\\.region$")); }
 
 TEST(ParamsEffect, EveryKeyListedChangesTheResolvedMachine) {
   std::set<std::string> accepted;
