@@ -452,7 +452,6 @@ TEST(Core, AnIpiWakesAnIdleCoreAndIsTakenThere) {
 // than the MMU walks stops the run (hardware: #GP on the MOV to CR4).
 TEST(Core, Cr4La57MustMatchThePagingModeOfTheMmu) {
   Bench b;
-  tolerate_second_stop();
   b.fw.on_boot = [](hal::Hal& h) { h.set_paging_control({true, true, false, true}); };
   b.program({load(0x400000)});
   sc_core::sc_start();
