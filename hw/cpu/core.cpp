@@ -35,6 +35,14 @@ void CoreComplex::configure(const Params& p) {
 
 void CoreComplex::fail(const std::string& message) {
   if (error_.empty()) error_ = message;
+  stop();
+}
+
+void CoreComplex::stop() {
+  // A failing run ends twice (the failure, then its last core finishing);
+  // SystemC warns about a second sc_stop, so only the first one stops.
+  if (stopped_) return;
+  stopped_ = true;
   sc_core::sc_stop();
 }
 
@@ -68,7 +76,7 @@ void CoreComplex::pause(const std::string& reason) {
 }
 
 void CoreComplex::core_finished() {
-  if (++finished_ == cores_) sc_core::sc_stop();
+  if (++finished_ == cores_) stop();
 }
 
 // ---- Core ------------------------------------------------------------------

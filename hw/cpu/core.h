@@ -106,7 +106,11 @@ class CoreComplex : public ProgramHost {
 
  private:
   unsigned live_ = 0;
+  // Stops the simulation, once.
+  void stop();
+
   unsigned cores_ = 0, finished_ = 0;
+  bool stopped_ = false;
   std::string error_;
   std::string pause_reason_;
   sc_core::sc_event resumed_;

@@ -31,10 +31,11 @@ PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
   pp.map = build_memory_map(p.child("memory"), pp.maxphyaddr);
 
   // CPU to node: spread evenly, or as listed.
-  pp.cpu_nodes = p.get<std::vector<uint64_t>>("cpu_nodes", {}, "NUMA node of each CPU (default: spread evenly)");
-  if (pp.cpu_nodes.empty()) {
-    for (unsigned c = 0; c < pp.cores; ++c) pp.cpu_nodes.push_back(c * pp.map.nodes.size() / pp.cores);
-  } else if (pp.cpu_nodes.size() != pp.cores) {
+  // The default, CPUs spread evenly over the nodes, is listed as resolved.
+  std::vector<uint64_t> spread;
+  for (unsigned c = 0; c < pp.cores; ++c) spread.push_back(c * pp.map.nodes.size() / pp.cores);
+  pp.cpu_nodes = p.get<std::vector<uint64_t>>("cpu_nodes", spread, "NUMA node of each CPU (default: spread evenly)");
+  if (pp.cpu_nodes.size() != pp.cores) {
     p.fail("cpu_nodes", fmt::format("needs {} entries, one per CPU", pp.cores));
   }
   for (uint64_t n : pp.cpu_nodes)

@@ -22,11 +22,6 @@ Config load_scenario(const RunOptions& opts) {
   return cfg;
 }
 
-// The run's seed, read first so every model derives its own from it.
-uint64_t read_seed(ConfigNode root) {
-  return root.get<uint64_t>("seed", 1, "Seed of every random choice in the run (same seed, same scenario, same binary: same statistics)");
-}
-
 // A choice parameter as its word: get_enum takes the allowed words as an
 // initializer list, so the table's runtime list is spelled out by length.
 std::string read_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::string& desc) {
@@ -48,7 +43,12 @@ std::string read_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::stri
   }
 }
 
-// firmware.<key> for every parameter the firmware declares (sw/kernel/params.h).
+}  // namespace
+
+uint64_t read_seed(ConfigNode root) {
+  return root.get<uint64_t>("seed", 1, "Seed of every random choice in the run (same seed, same scenario, same binary: same statistics)");
+}
+
 fw::Params read_firmware_params(ConfigNode fwc) {
   fw::Params p;
   for (size_t i = 0; i < fw::kParamCount; ++i) {
@@ -64,6 +64,8 @@ fw::Params read_firmware_params(ConfigNode fwc) {
   }
   return p;
 }
+
+namespace {
 
 // The firmware's counters under system.fw, read at dump time.
 class FirmwareStats final : public hal::StatVisitor {
@@ -100,7 +102,13 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
                                                  fw->visit_stats(v);
                                                });
   cfg_.check_unused();
-  if (!opts.wave.empty()) platform_->set_wave(opts.wave);
+  if (!opts.wave.empty()) {
+    try {
+      platform_->set_wave(opts.wave);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());  // names --wave and the file already
+    }
+  }
   // Once the firmware is up, the boot CPU spawns the workload's processes.
   hw::CoreComplex& cx = platform_->complex();
   tb::Workload* wl = workload_.get();

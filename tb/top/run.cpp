@@ -25,6 +25,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Reports bad input found while loading and elaborating: one line.
+void report_bad_input(const RunOptions& opts, const std::exception& e, std::ostream& err) {
+  if (dynamic_cast<const ConfigError*>(&e))
+    err << "mmcosim: " << one_line(e.what()) << '\n';
+  else if (dynamic_cast<const std::bad_alloc*>(&e))
+    err << "mmcosim: " << (opts.scenario.empty() ? "<default scenario>" : opts.scenario)
+        << ": the machine does not fit in the host's memory\n";
+  else
+    err << "mmcosim: " << (opts.scenario.empty() ? "<default scenario>" : opts.scenario) << ": " << one_line(e.what())
+        << '\n';
+}
+
 // Turns on the debug flags and builds the machine. Returns the exit status
 // of bad input (2, reported on `err`), or 0 with `m` built.
 int build(const RunOptions& opts, std::ostream& err, std::unique_ptr<Machine>& m) {
@@ -32,16 +44,17 @@ int build(const RunOptions& opts, std::ostream& err, std::unique_ptr<Machine>& m
     if (!opts.debug_flags.empty()) {
       const std::string unknown = debug::enable(opts.debug_flags);
       if (!unknown.empty()) {
-        err << fmt::format("mmcosim: --debug-flags: unknown flag '{}' (mmcosim debug-flags lists them)\n", unknown);
+        err << fmt::format("mmcosim: --debug-flags: unknown flag {} (mmcosim debug-flags lists them)\n",
+                           one_line(sim::quoted(unknown)));
         return 2;
       }
     }
+    if (!opts.script.empty())
+      if (const std::string problem = input_file_problem(opts.script); !problem.empty())
+        throw ConfigError("--script " + problem);
     m = std::make_unique<Machine>(opts);
-  } catch (const ConfigError& e) {
-    err << "mmcosim: " << e.what() << '\n';
-    return 2;
   } catch (const std::exception& e) {
-    err << "mmcosim: " << (opts.scenario.empty() ? "<default scenario>" : opts.scenario) << ": " << e.what() << '\n';
+    report_bad_input(opts, e, err);
     return 2;
   }
   return 0;
@@ -99,7 +112,7 @@ int report(const std::string& error, std::ostream& err) {
   while (start < error.size()) {
     size_t nl = error.find('\n', start);
     if (nl == std::string::npos) nl = error.size();
-    err << "mmcosim: error: " << error.substr(start, nl - start) << '\n';
+    err << "mmcosim: error: " << one_line(error.substr(start, nl - start)) << '\n';
     start = nl + 1;
   }
   return 1;
@@ -113,7 +126,7 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   if (const int status = build(opts, err, m)) return status;
   const fs::path outdir(opts.outdir);
   if (const std::string problem = make_output_dir(outdir); !problem.empty()) {
-    err << "mmcosim: " << problem << '\n';
+    err << "mmcosim: --outdir " << one_line(problem) << '\n';
     return 2;
   }
   std::ofstream console(outdir / "console.log");
@@ -129,7 +142,7 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   try {
     write_results(outdir, m->platform(), m->firmware());
   } catch (const std::exception& e) {
-    err << "mmcosim: " << e.what() << '\n';
+    err << "mmcosim: error: " << one_line(e.what()) << '\n';
     return 1;
   }
   if (!opts.quiet) print_summary(out, opts, *m, outdir, host_seconds);
@@ -137,15 +150,11 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
 }
 
 int list_params(const RunOptions& opts, std::ostream& out, std::ostream& err) {
-  try {
-    Machine m(opts);
-    for (const ParamRecord& p : m.config().params())
-      out << fmt::format("{:<46} {:<14} {:<10} {}{}\n", p.path, p.value, p.type, p.desc, p.from_scenario ? " [set]" : "");
-    return 0;
-  } catch (const std::exception& e) {
-    err << "mmcosim: " << e.what() << '\n';
-    return 2;
-  }
+  std::unique_ptr<Machine> m;
+  if (const int status = build(opts, err, m)) return status;
+  for (const ParamRecord& p : m->config().params())
+    out << fmt::format("{:<46} {:<14} {:<10} {}{}\n", p.path, p.value, p.type, p.desc, p.from_scenario ? " [set]" : "");
+  return 0;
 }
 
 }  // namespace sim

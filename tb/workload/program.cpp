@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "sw/hal/x86.h"
+#include "tb/workload/errno_names.h"
 
 namespace tb {
 
@@ -296,17 +297,17 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
   if (is_error(result)) {
     const int64_t err = -static_cast<int64_t>(result);
     if (replay_map)
-      fail(fmt::format("cannot map the trace's range [{:#x}, {:#x}): errno {}", op.sys.arg[0],
-                       op.sys.arg[0] + op.sys.arg[1], err));
+      fail(fmt::format("cannot map the trace's range [{:#x}, {:#x}): {}", op.sys.arg[0],
+                       op.sys.arg[0] + op.sys.arg[1], errno_text(err)));
     if (cur.expect_errno != err)
-      fail(cur.expect_errno ? fmt::format("{} failed with errno {}, expected errno {}", sys_name(nr), err,
-                                          cur.expect_errno)
-                            : fmt::format("{} failed with errno {}", sys_name(nr), err));
+      fail(cur.expect_errno ? fmt::format("{} failed with {}, expected {}", sys_name(nr), errno_text(err),
+                                          errno_text(cur.expect_errno))
+                            : fmt::format("{} failed with {}", sys_name(nr), errno_text(err)));
     ++stats_->failed_syscalls;
     return;
   }
   if (cur.expect_errno && !replay_map)
-    fail(fmt::format("{} succeeded, but was expected to fail with errno {}", sys_name(nr), cur.expect_errno));
+    fail(fmt::format("{} succeeded, but was expected to fail with {}", sys_name(nr), errno_text(cur.expect_errno)));
 
   switch (nr) {
     case hal::Sys::mmap: {
