@@ -36,6 +36,8 @@ class Khugepaged;
 class Fork;
 class Mprotect;
 class Madvise;
+class Dma;
+class Gup;
 struct list_head;
 struct Params;
 struct VmStat;
@@ -72,6 +74,8 @@ struct MmContext {
   Mprotect* mprotect = nullptr;
   Madvise* madvise = nullptr;
   VmStat* vmstat = nullptr;
+  Dma* dma = nullptr;                  // the DMA API's state (sw/dma)
+  Gup* gup = nullptr;                  // pinning user pages (sw/mm/gup.h)
   kmem_cache* mm_cachep = nullptr;
   kmem_cache* vma_cachep = nullptr;
   const list_head* tasks = nullptr;  // the Kernel's task list (for_each_process: meminfo's Committed_AS)

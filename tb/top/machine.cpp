@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "hw/base/debug.h"
 #include "hw/platform/platform.h"
 #include "sw/kernel/kernel.h"
 #include "sw/kernel/params.h"
@@ -48,6 +49,27 @@ std::string read_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::stri
   }
 }
 
+// A word of the parameter's choices, or a size (firmware.swiotlb: auto, or 64MiB).
+uint64_t read_size_or_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::string& desc) {
+  std::string words;
+  for (const char* const* c = d.choices; *c; ++c) words += fmt::format("{}, ", *c);
+  const std::string v = fwc.get<std::string>(d.key, fw::param_choice_name(d, d.def), desc);
+  const int idx = fw::param_choice_index(d, v.c_str());
+  if (idx >= 0) return static_cast<uint64_t>(idx);
+  uint64_t bytes = 0;
+  if (!parse_size(v, bytes)) fwc.fail(d.key, fmt::format("expected {}or a size such as 64MiB, got '{}'", words, v));
+  if (bytes < d.min || bytes > d.max)
+    fwc.fail(d.key, fmt::format("a size must be between {} and {}", format_size(d.min), format_size(d.max)));
+  return bytes;
+}
+
+// The firmware's DMA lines follow the DMA debug flag.
+bool dma_tracing() {
+  for (const debug::Flag* f : debug::all_flags())
+    if (std::string(f->name()) == "DMA") return f->enabled;
+  return false;
+}
+
 // firmware.<key> for every parameter the firmware declares (sw/kernel/params.h).
 fw::Params read_firmware_params(ConfigNode fwc) {
   fw::Params p;
@@ -59,9 +81,12 @@ fw::Params read_firmware_params(ConfigNode fwc) {
     else if (d.type == fw::ParamType::bytes) v = fwc.get<Size>(d.key, Size{d.def}, desc).bytes;
     else if (d.type == fw::ParamType::choice)
       v = static_cast<uint64_t>(fw::param_choice_index(d, read_choice(fwc, d, desc).c_str()));
+    else if (d.type == fw::ParamType::size_or_choice)
+      v = read_size_or_choice(fwc, d, desc);
     else v = fwc.get<uint64_t>(d.key, d.def, desc);
     if (!fw::param_set(p, d, v)) fwc.fail(d.key, fmt::format("must be between {} and {}", d.min, d.max));
   }
+  p.trace_dma = dma_tracing();
   return p;
 }
 
