@@ -3,7 +3,8 @@
 // the report channel to the bus-side checker —, one struct device per
 // device of the boot information that masters memory, and the API's
 // counters. The files split as Linux's: mapping.cpp (the API), direct.cpp
-// (dma-direct), swiotlb.cpp, debug.cpp, checker.cpp, scatterlist.cpp.
+// (dma-direct), swiotlb.cpp, debug.cpp, checker.cpp, scatterlist.cpp, and
+// dma.cpp (this state).
 //
 // Tracing: with `--debug-flags=DMA` the simulator sets Params::trace_dma,
 // and every map, unmap, bounce and coherent allocation is logged ("dma:
@@ -98,8 +99,7 @@ class Dma {
   DmaStats stats_;
 };
 
-// /proc/swiotlb and /proc/dma_mappings (sw/fs/proc's table).
+// /proc/swiotlb (sw/fs/proc's table): debugfs' swiotlb/ files.
 void swiotlb_proc_show(seq_file* m, const MmContext& ctx);
-void dma_mappings_proc_show(seq_file* m, const MmContext& ctx);
 
 }  // namespace fw

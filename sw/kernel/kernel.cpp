@@ -43,6 +43,8 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.mprotect = &mprotect_;
   ctx_.madvise = &madvise_;
   ctx_.vmstat = &vmstat_;
+  ctx_.gup = &gup_;
+  ctx_.dma = &dma_;
   ctx_.tasks = &tasks_;
   buddy_.init(&ctx_);
   pcp_.init(&ctx_);
@@ -66,6 +68,9 @@ Kernel::Kernel(const Params& params) : params_(params) {
   fork_.init(&ctx_);
   mprotect_.init(&ctx_);
   madvise_.init(&ctx_);
+  gup_.init(&ctx_);
+  dma_.init(&ctx_);
+  dma_driver_.init(&ctx_);
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -228,6 +233,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   if (!nodes_.init(bsp, boot_, memblock_, params_, log_)) return false;
   if (!pcp_.alloc_pagesets(bsp, memblock_) || !slab_.alloc_percpu(bsp, memblock_)) return false;
   if (!cma_.declare(bsp, memblock_, params_.cma)) return false;
+  if (!dma_.boot_early(bsp, memblock_)) return false;  // the swiotlb pool
   print_memblock(bsp);
   print_zones(bsp);
   nodes_.memmap_init(bsp, memblock_, params_.deferred_struct_page_init);
@@ -281,6 +287,9 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     return false;
   }
   hugetlb_.boot(bsp);
+  // Devices that master memory, and their driver.
+  dma_.boot(bsp);
+  dma_driver_.probe(bsp);
   page_alloc_.boot_done();
   booted_ = true;
 

@@ -92,12 +92,11 @@ enum ThpDefrag : uint32_t { THP_DEFRAG_ALWAYS, THP_DEFRAG_DEFER, THP_DEFRAG_DEFE
 inline constexpr const char* kHugepageSizeNames[] = {"2M", "1G", nullptr};
 inline constexpr const char* kSwiotlbModeNames[] = {"auto", "force", "off", nullptr};
 // Bugs the DMA driver can be told to make, for scenarios that show the checks catch them.
-inline constexpr const char* kDmaDriverBugNames[] = {"none", "unmapped", "stale", "leak", nullptr};
+inline constexpr const char* kDmaDriverBugNames[] = {"none", "unmapped", "stale", nullptr};
 enum DmaDriverBug : uint32_t {
   DMA_BUG_NONE,
   DMA_BUG_UNMAPPED,  // hand the engine CPU physical addresses of the buffers, never mapped
   DMA_BUG_STALE,     // map, then unmap before the engine runs: it uses stale addresses
-  DMA_BUG_LEAK,      // never unmap the source: dma-debug reports it when the device is let go of
 };
 
 // slub_debug bits (Linux's letters: F, Z, P, U).
@@ -243,9 +242,9 @@ inline constexpr ParamDesc kParamTable[] = {
    "dma-api/num_errors: how many DMA-API problems are printed (all are counted)", "count"},
   {"dma_timeout_ms", ParamType::u64, offsetof(Params, dma_timeout_ms), 3000, 1, 1ull << 30,
    "simulated time a driver waits for a DMA completion before it gives up (dmatest's timeout)", "ms"},
-  {"dma_driver_bug", ParamType::choice, offsetof(Params, dma_driver_bug), DMA_BUG_NONE, 0, 3,
+  {"dma_driver_bug", ParamType::choice, offsetof(Params, dma_driver_bug), DMA_BUG_NONE, 0, 2,
    "a bug the DMA driver makes on purpose, for the checks to catch: none, unmapped (physical addresses, never "
-   "mapped), stale (unmapped before the transfer), leak (the source is never unmapped)", "bug", kDmaDriverBugNames},
+   "mapped), stale (unmapped before the transfer)", "bug", kDmaDriverBugNames},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

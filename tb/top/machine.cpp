@@ -115,8 +115,11 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   platform_ = std::make_unique<hw::Platform>("system", root.child("platform"), seed_, *kernel_);
   const std::string base_dir =
       opts.scenario.empty() ? std::string() : std::filesystem::path(opts.scenario).parent_path().string();
+  std::vector<std::string> dma_engines;  // what a dma_copy may name, in the firmware's order
+  for (unsigned i = 0; i < platform_->nr_devices(); ++i)
+    if (platform_->device(i).info().kind == "dma") dma_engines.push_back(platform_->device(i).info().name);
   workload_ = std::make_unique<tb::Workload>(root.child("workload"), seed_, platform_->nr_cpus(), base_dir,
-                                             &platform_->stats_root());
+                                             &platform_->stats_root(), dma_engines);
   fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
   const hal::FirmwareDebug* fw = debug_;
   fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",

@@ -44,13 +44,13 @@ const struct {
 } kErrnos[] = {{"ok", 0},          {"EPERM", uapi::kEperm},   {"EAGAIN", uapi::kEagain},
                {"ENOMEM", uapi::kEnomem}, {"EACCES", uapi::kEacces}, {"EFAULT", uapi::kEfault},
                {"EBUSY", uapi::kEbusy},   {"EEXIST", uapi::kEexist}, {"EINVAL", uapi::kEinval},
-               {"ENOSYS", uapi::kEnosys}, {"EOVERFLOW", uapi::kEoverflow}};
+               {"ENOSYS", uapi::kEnosys}, {"EOVERFLOW", uapi::kEoverflow}, {"EIO", uapi::kEio}};
 
 int64_t parse_expect(sim::ConfigNode& n) {
   const std::string e = n.get<std::string>("expect", "ok", "Expected result: ok, or the errno it must fail with (ENOMEM, EINVAL, ...)");
   for (const auto& k : kErrnos)
     if (e == k.name) return k.value;
-  n.fail("expect", fmt::format("unknown result '{}' (ok, EPERM, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EINVAL, ENOSYS, EOVERFLOW)", e));
+  n.fail("expect", fmt::format("unknown result '{}' (ok, EPERM, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EINVAL, ENOSYS, EOVERFLOW, EIO)", e));
 }
 
 uint64_t parse_prot(sim::ConfigNode& n, const char* def) {
@@ -130,8 +130,8 @@ bool valid_name(const std::string& s) {
 }  // namespace
 
 Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-                   sim::stats::Group* stats_root)
-    : base_dir_(base_dir), group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
+                   sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices)
+    : base_dir_(base_dir), dma_devices_(dma_devices), group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
   auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
   for (size_t i = 0; i < processes.size(); ++i)
     parse_process(processes[i], fmt::format("p{}", i), -1, false, nr_cpus, seed);
@@ -190,7 +190,7 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
   const auto keys = item.keys();
   if (keys.size() != 1)
     item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
-                  "read, write, access, fetch, replay or exit");
+                  "read, write, access, fetch, replay, dma_copy or exit");
   const std::string kind = keys[0];
   sim::ConfigNode n = item.child(kind);
   Op op;
@@ -272,12 +272,25 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
       n.fail("file", e.what());
     }
     op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
+  } else if (kind == "dma_copy") {
+    op.kind = Op::Kind::dma_copy;
+    const std::string dev = n.require<std::string>("device", "The DMA engine that copies (a dma device of platform.devices)");
+    const auto it = std::find(dma_devices_.begin(), dma_devices_.end(), dev);
+    if (it == dma_devices_.end()) n.fail("device", fmt::format("no DMA engine called '{}' in platform.devices", dev));
+    op.device = static_cast<uint64_t>(it - dma_devices_.begin());
+    op.region = n.require<std::string>("src", "Region the device reads from");
+    op.offset = n.get<sim::Size>("src_offset", {0}, "Where in src the copy starts").bytes;
+    op.dst_region = n.require<std::string>("dst", "Region the device writes to");
+    op.dst_offset = n.get<sim::Size>("dst_offset", {0}, "Where in dst the copy lands").bytes;
+    op.length = n.require<sim::Size>("length", "Bytes to copy").bytes;
+    if (!op.length) n.fail("length", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
   } else {
     item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
-                                "write, access, fetch, replay, exit)", kind));
+                                "write, access, fetch, replay, dma_copy, exit)", kind));
   }
   return op;
 }

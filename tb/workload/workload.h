@@ -22,8 +22,10 @@ class Workload {
  public:
   // Reads `workload.*`. Trace files are found relative to `base_dir` (the
   // scenario's directory). nr_cpus bounds each process's cpu.
+  // dma_devices: the names of the platform's DMA engines, in order (the
+  // index a dma_copy passes to the firmware).
   Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-           sim::stats::Group* stats_root);
+           sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices = {});
   ~Workload();
 
   // Spawns the top-level processes through the firmware (on the boot CPU,
@@ -55,6 +57,7 @@ class Workload {
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
 
   std::string base_dir_;
+  std::vector<std::string> dma_devices_;
   std::unique_ptr<sim::stats::Group> group_;
   std::vector<std::unique_ptr<Process>> procs_;
   std::map<std::string, std::unique_ptr<Barrier>> barriers_;

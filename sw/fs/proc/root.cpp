@@ -1,6 +1,7 @@
 // The /proc tables: which files exist and who shows them.
 #include "sw/fs/proc/proc_fs.h"
 
+#include "sw/dma/dma.h"
 #include "sw/lib/string.h"
 #include "sw/mm/slub.h"
 #include "sw/mm/vmstat.h"
@@ -17,6 +18,7 @@ const proc_entry proc_root_entries[] = {
     {"pagetypeinfo", pagetypeinfo_show},
     {"vmstat", vmstat_show},
     {"slabinfo", slab_show},
+    {"swiotlb", swiotlb_proc_show},
 };
 
 const pid_entry proc_pid_entries[] = {
