@@ -56,7 +56,8 @@ constexpr uint64_t kCloneThreadFlags =
 // ioctl requests of the DMA engines (mmcosim's own, as a driver's
 // /dev node would define them): ioctl(engine, request, ...) where engine is
 // the engine's index among the `dma` devices of platform.devices.
-constexpr uint64_t kDmaIocCopy = 0x4401;  // (dst, src, length): the engine copies between the caller's buffers
+constexpr uint64_t kDmaIocCopy = 0x4401;   // (dst, src, length): the engine copies between the caller's buffers
+constexpr uint64_t kDmaIocAlloc = 0x4402;  // (size): a coherent buffer of the engine mapped in; returns its address
 
 // Error numbers (system calls return -errno).
 constexpr int64_t kEperm = 1;

@@ -45,6 +45,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.vmstat = &vmstat_;
   ctx_.gup = &gup_;
   ctx_.dma = &dma_;
+  ctx_.pfnmap_owner = &dma_driver_;
   ctx_.tasks = &tasks_;
   buddy_.init(&ctx_);
   pcp_.init(&ctx_);

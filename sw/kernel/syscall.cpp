@@ -36,8 +36,10 @@ struct Syscalls {
   }
   // ioctl(engine, request, args...): the DMA engines' requests (uapi::kDmaIoc*).
   static int64_t sys_ioctl(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
-    if (a.arg[1] != uapi::kDmaIocCopy) return -ENOTTY;
-    return k.dma_driver_.user_copy(h, t->mm, static_cast<unsigned>(a.arg[0]), a.arg[2], a.arg[3], a.arg[4]);
+    const unsigned engine = static_cast<unsigned>(a.arg[0]);
+    if (a.arg[1] == uapi::kDmaIocCopy) return k.dma_driver_.user_copy(h, t->mm, engine, a.arg[2], a.arg[3], a.arg[4]);
+    if (a.arg[1] == uapi::kDmaIocAlloc) return k.dma_driver_.user_alloc(h, t->mm, engine, a.arg[2]);
+    return -ENOTTY;
   }
   static int64_t sys_getpid(Kernel&, hal::Hal&, task_struct* t, const hal::SyscallArgs&) { return t->tgid; }
   static int64_t sys_exit(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {

@@ -12,7 +12,9 @@ namespace fw {
 
 page* Gup::follow_page(hal::Hal& h, mm_struct* mm, uint64_t va, bool write, int* err) {
   vm_area_struct* vma = ctx_->mmap->find_vma(mm, va);
-  if (!vma || va < vma->vm_start || !(vma->vm_flags & (write ? VM_WRITE : VM_READ))) {
+  // Linux check_vma_flags: no pinning of VM_IO / VM_PFNMAP memory (it has no struct page to pin).
+  if (!vma || va < vma->vm_start || (vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
+      !(vma->vm_flags & (write ? VM_WRITE : VM_READ))) {
     *err = -EFAULT;
     return nullptr;
   }

@@ -25,7 +25,7 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::fork: return "fork";
     case hal::Sys::clone: return "clone";
     case hal::Sys::exit: return "exit";
-    case hal::Sys::ioctl: return "dma_copy";
+    case hal::Sys::ioctl: return "ioctl";
     default: return "syscall";
   }
 }
@@ -263,6 +263,9 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
     case Op::Kind::dma_copy:
       dma_copy(op, out);
       return true;
+    case Op::Kind::dma_alloc:
+      syscall(out, hal::Sys::ioctl, {op.device, uapi::kDmaIocAlloc, op.length});
+      return true;
     case Op::Kind::replay:
       replaying_ = true;
       replay_maps_left_ = op.trace->ranges().size();
@@ -358,8 +361,14 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
       else if (op.sys.arg[2] == uapi::kMadvFree) shadow_->lazy_free(op.sys.arg[0], op.sys.arg[1]);
       return;
     case hal::Sys::ioctl:
-      // The device copied: dst now holds what src held.
-      shadow_->copy(op.sys.arg[2], op.sys.arg[3], op.sys.arg[4]);
+      if (op.sys.arg[1] == uapi::kDmaIocAlloc) {
+        // A coherent buffer: zeroed, private to this process (not inherited).
+        (*mappings_)[cur.region] = {result, cur.length};
+        shadow_->map(result, (cur.length + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1), false);
+      } else {
+        // The device copied: dst now holds what src held.
+        shadow_->copy(op.sys.arg[2], op.sys.arg[3], op.sys.arg[4]);
+      }
       region_ = nullptr;
       return;
     case hal::Sys::fork:

@@ -32,7 +32,7 @@ struct Barrier {
 
 // One operation of a scenario process.
 struct Op {
-  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, exit };
+  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit };
   Kind kind = Kind::access;
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
@@ -75,7 +75,8 @@ struct Op {
   int status = 0;
 
   // dma_copy: the engine (index among the platform's DMA engines) copies
-  // `length` bytes from region+offset to dst_region+dst_offset
+  // `length` bytes from region+offset to dst_region+dst_offset.
+  // dma_alloc: `length` bytes of the engine's coherent memory mapped as `region`.
   uint64_t device = 0;
   std::string dst_region;
   uint64_t dst_offset = 0;

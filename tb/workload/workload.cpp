@@ -186,11 +186,18 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   return self;
 }
 
+uint64_t Workload::parse_dma_device(sim::ConfigNode& n) const {
+  const std::string dev = n.require<std::string>("device", "The DMA engine (a dma device of platform.devices)");
+  const auto it = std::find(dma_devices_.begin(), dma_devices_.end(), dev);
+  if (it == dma_devices_.end()) n.fail("device", fmt::format("no DMA engine called '{}' in platform.devices", dev));
+  return static_cast<uint64_t>(it - dma_devices_.begin());
+}
+
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
   const auto keys = item.keys();
   if (keys.size() != 1)
     item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
-                  "read, write, access, fetch, replay, dma_copy or exit");
+                  "read, write, access, fetch, replay, dma_copy, dma_alloc or exit");
   const std::string kind = keys[0];
   sim::ConfigNode n = item.child(kind);
   Op op;
@@ -274,10 +281,7 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
   } else if (kind == "dma_copy") {
     op.kind = Op::Kind::dma_copy;
-    const std::string dev = n.require<std::string>("device", "The DMA engine that copies (a dma device of platform.devices)");
-    const auto it = std::find(dma_devices_.begin(), dma_devices_.end(), dev);
-    if (it == dma_devices_.end()) n.fail("device", fmt::format("no DMA engine called '{}' in platform.devices", dev));
-    op.device = static_cast<uint64_t>(it - dma_devices_.begin());
+    op.device = parse_dma_device(n);
     op.region = n.require<std::string>("src", "Region the device reads from");
     op.offset = n.get<sim::Size>("src_offset", {0}, "Where in src the copy starts").bytes;
     op.dst_region = n.require<std::string>("dst", "Region the device writes to");
@@ -285,12 +289,19 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.length = n.require<sim::Size>("length", "Bytes to copy").bytes;
     if (!op.length) n.fail("length", "must be at least 1 byte");
     op.expect_errno = parse_expect(n);
+  } else if (kind == "dma_alloc") {
+    op.kind = Op::Kind::dma_alloc;
+    op.device = parse_dma_device(n);
+    op.region = n.require<std::string>("region", "Name the buffer is known by in later operations");
+    op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
+    if (!op.length) n.fail("size", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
   } else {
     item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
-                                "write, access, fetch, replay, dma_copy, exit)", kind));
+                                "write, access, fetch, replay, dma_copy, dma_alloc, exit)", kind));
   }
   return op;
 }

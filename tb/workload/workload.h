@@ -54,6 +54,8 @@ class Workload {
   // Parses one process (and, recursively, the children its forks declare).
   size_t parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, bool thread,
                        unsigned nr_cpus, uint64_t seed);
+  // The index of the DMA engine an op's `device` names.
+  uint64_t parse_dma_device(sim::ConfigNode& n) const;
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
 
   std::string base_dir_;

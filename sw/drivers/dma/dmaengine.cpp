@@ -8,6 +8,8 @@
 #include "sw/lib/printk.h"
 #include "sw/lib/string.h"
 #include "sw/mm/gup.h"
+#include "sw/mm/mm_types.h"
+#include "sw/mm/mmap.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/slub.h"
 
@@ -169,40 +171,99 @@ void DmaEngineDriver::unmap_user(hal::Hal& h, dma_chan* c, sg_table* sgt, dma_da
   if (ctx_->params->dma_driver_bug == DMA_BUG_NONE) dma_unmap_sgtable(h, c->dev, sgt, dir, 0);
 }
 
+const DmaEngineDriver::UserBuf* DmaEngineDriver::find_buf(const dma_chan* c, const mm_struct* mm, uint64_t va,
+                                                           uint64_t len) const {
+  for (const UserBuf& b : bufs_)
+    if (b.chan == c && b.mm == mm && va >= b.va && len <= b.len && va - b.va <= b.len - len) return &b;
+  return nullptr;
+}
+
+int DmaEngineDriver::prepare_side(hal::Hal& h, dma_chan* c, mm_struct* mm, UserSide& s, uint64_t va, uint64_t len,
+                                  dma_data_direction dir) {
+  // The device's own coherent buffer (from dma_alloc): mapped for it already.
+  if (const UserBuf* b = find_buf(c, mm, va, len)) {
+    s.one = scatterlist{nullptr, 0, static_cast<uint32_t>(len), b->dma + (va - b->va), static_cast<uint32_t>(len)};
+    s.sgt = sg_table{&s.one, 1, 1};
+    return 0;
+  }
+  // Ordinary user memory: pinned, then mapped with the streaming API.
+  s.n = (PAGE_ALIGN(va + len) - (va & PAGE_MASK)) >> PAGE_SHIFT;
+  s.pages = static_cast<page**>(ctx_->slab->kmalloc(h, s.n * sizeof(page*), GFP_KERNEL));
+  if (!s.pages) return -ENOMEM;
+  const long pinned = ctx_->gup->pin_user_pages(h, mm, va & PAGE_MASK, s.n, dir == DMA_FROM_DEVICE ? FOLL_WRITE : 0,
+                                                s.pages);
+  if (pinned < 0) return static_cast<int>(pinned);
+  s.pinned = true;
+  // Segments no longer than one mapping may be (swiotlb's 256 KiB when it may bounce).
+  const uint64_t seg = min<uint64_t>(dma_max_mapping_size(c->dev), 1ull << 30);
+  int rc = sg_alloc_table_from_pages_segment(h, ctx_, &s.sgt, s.pages, static_cast<unsigned>(s.n), va & ~PAGE_MASK,
+                                             len, seg, GFP_KERNEL);
+  if (!rc) rc = map_user(h, c, &s.sgt, dir);
+  s.mapped = !rc;
+  return rc;
+}
+
+void DmaEngineDriver::release_side(hal::Hal& h, dma_chan* c, UserSide& s, dma_data_direction dir) {
+  if (s.mapped) unmap_user(h, c, &s.sgt, dir);
+  if (s.sgt.sgl != &s.one) sg_free_table(h, ctx_, &s.sgt);
+  if (s.pinned) ctx_->gup->unpin_user_pages(h, s.pages, s.n, dir == DMA_FROM_DEVICE);
+  if (s.pages) ctx_->slab->kfree(h, s.pages);
+}
+
 int64_t DmaEngineDriver::user_copy(hal::Hal& h, mm_struct* mm, unsigned chan_index, uint64_t dst, uint64_t src,
                                    uint64_t len) {
   dma_chan* c = chan(chan_index);
   if (!c) return -ENODEV;
   if (!len || src + len < src || dst + len < dst) return -EINVAL;
   ++c->stats.user_copies;
-  Slab& slab = *ctx_->slab;
-  const unsigned long ns = (PAGE_ALIGN(src + len) - (src & PAGE_MASK)) >> PAGE_SHIFT;
-  const unsigned long nd = (PAGE_ALIGN(dst + len) - (dst & PAGE_MASK)) >> PAGE_SHIFT;
-  auto** sp = static_cast<page**>(slab.kmalloc(h, ns * sizeof(page*), GFP_KERNEL));
-  auto** dp = static_cast<page**>(slab.kmalloc(h, nd * sizeof(page*), GFP_KERNEL));
-  sg_table st{}, dt{};
-  int64_t rc = sp && dp ? 0 : -ENOMEM;
-  long pinned_s = 0, pinned_d = 0;
-  if (!rc && (pinned_s = ctx_->gup->pin_user_pages(h, mm, src & PAGE_MASK, ns, 0, sp)) < 0) rc = pinned_s;
-  if (!rc && (pinned_d = ctx_->gup->pin_user_pages(h, mm, dst & PAGE_MASK, nd, FOLL_WRITE, dp)) < 0) rc = pinned_d;
-  // Segments no longer than one mapping may be (swiotlb's 256 KiB when it may bounce).
-  const uint64_t seg = min<uint64_t>(dma_max_mapping_size(c->dev), 1ull << 30);
-  if (!rc) rc = sg_alloc_table_from_pages_segment(h, ctx_, &st, sp, ns, src & ~PAGE_MASK, len, seg, GFP_KERNEL);
-  if (!rc) rc = sg_alloc_table_from_pages_segment(h, ctx_, &dt, dp, nd, dst & ~PAGE_MASK, len, seg, GFP_KERNEL);
-  bool mapped_s = false, mapped_d = false;
-  if (!rc) rc = map_user(h, c, &st, DMA_TO_DEVICE), mapped_s = !rc;
-  if (!rc) rc = map_user(h, c, &dt, DMA_FROM_DEVICE), mapped_d = !rc;
-  if (!rc) rc = memcpy_sg(h, c, &dt, &st, len);
-  if (mapped_d) unmap_user(h, c, &dt, DMA_FROM_DEVICE);
-  if (mapped_s) unmap_user(h, c, &st, DMA_TO_DEVICE);
-  sg_free_table(h, ctx_, &dt);
-  sg_free_table(h, ctx_, &st);
-  if (pinned_d > 0) ctx_->gup->unpin_user_pages(h, dp, nd, true);
-  if (pinned_s > 0) ctx_->gup->unpin_user_pages(h, sp, ns, false);
-  slab.kfree(h, dp);
-  slab.kfree(h, sp);
+  UserSide s, d;
+  int rc = prepare_side(h, c, mm, s, src, len, DMA_TO_DEVICE);
+  if (!rc) rc = prepare_side(h, c, mm, d, dst, len, DMA_FROM_DEVICE);
+  if (!rc) rc = memcpy_sg(h, c, &d.sgt, &s.sgt, len);
+  release_side(h, c, d, DMA_FROM_DEVICE);
+  release_side(h, c, s, DMA_TO_DEVICE);
   if (rc) ++c->stats.user_copy_failed;
   return rc;
+}
+
+int64_t DmaEngineDriver::user_alloc(hal::Hal& h, mm_struct* mm, unsigned chan_index, uint64_t size) {
+  dma_chan* c = chan(chan_index);
+  if (!c) return -ENODEV;
+  size = PAGE_ALIGN(size);
+  if (!size) return -EINVAL;
+  UserBuf* b = nullptr;
+  for (UserBuf& u : bufs_)
+    if (!u.chan && !b) b = &u;
+  if (!b) return -ENOMEM;
+  ++c->stats.user_allocs;
+  dma_addr_t dma = 0;
+  void* cpu = dma_alloc_coherent(h, c->dev, size, &dma, GFP_KERNEL);
+  if (!cpu) return -ENOMEM;
+  // Reserved while user space maps them: the mapping's teardown leaves
+  // them to us (the old Linux idiom for mmap'ed DMA buffers).
+  page* first = ctx_->dma->ctx()->nodes->phys_to_page(dma);
+  for (uint64_t i = 0; i < size >> PAGE_SHIFT; ++i) SetPageReserved(first + i);
+  *b = UserBuf{c, mm, 0, size, cpu, dma};
+  const int64_t va = ctx_->mmap->mmap_pfn(h, mm, dma, size);  // dma == phys: no IOMMU
+  if (va < 0) {
+    for (uint64_t i = 0; i < size >> PAGE_SHIFT; ++i) ClearPageReserved(first + i);
+    dma_free_coherent(h, c->dev, size, cpu, dma);
+    *b = UserBuf{};
+    return va;
+  }
+  b->va = static_cast<uint64_t>(va);
+  return va;
+}
+
+void DmaEngineDriver::pfnmap_close(hal::Hal& h, vm_area_struct* vma) {
+  for (UserBuf& b : bufs_) {
+    if (!b.chan || b.mm != vma->vm_mm || b.va != vma->vm_start) continue;
+    page* first = ctx_->nodes->phys_to_page(b.dma);
+    for (uint64_t i = 0; i < b.len >> PAGE_SHIFT; ++i) ClearPageReserved(first + i);
+    dma_free_coherent(h, b.chan->dev, b.len, b.cpu, b.dma);
+    b = UserBuf{};
+    return;
+  }
 }
 
 void DmaEngineDriver::visit_stats(StatVisitor& v, const char* prefix) const {
@@ -219,6 +280,8 @@ void DmaEngineDriver::visit_stats(StatVisitor& v, const char* prefix) const {
     e.fmt(c.stats.busy_ns, "time from submission to completion", "ns", "%s.busy_ns", n);
     e.fmt(c.stats.user_copies, "dma_copy requests", "count", "%s.user_copies", n);
     e.fmt(c.stats.user_copy_failed, "dma_copy requests that failed", "count", "%s.user_copy_failed", n);
+    e.fmt(c.stats.user_allocs, "dma_alloc requests (coherent buffers mapped into a process)", "count",
+          "%s.user_allocs", n);
   }
 }
 

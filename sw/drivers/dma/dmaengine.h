@@ -11,7 +11,9 @@
 // On top of it, the one user-space operation (Linux's dmatest, on the
 // caller's own buffers): user_copy pins the user pages (pin_user_pages),
 // maps them with the streaming DMA API (which bounces through swiotlb what
-// the engine cannot reach), runs the copy, unmaps and unpins.
+// the engine cannot reach), runs the copy, unmaps and unpins; user_alloc
+// gives a process a coherent buffer of the engine mapped into its address
+// space (VM_PFNMAP), which a later copy uses as it is.
 //
 // `firmware.dma_driver_bug` makes the driver misbehave on purpose, for the
 // checks to catch: `unmapped` hands the engine physical addresses it never
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #include "sw/dma/mapping.h"
+#include "sw/dma/scatterlist.h"
 #include "sw/hal/hal.h"
 #include "sw/lib/observe.h"
 #include "sw/mm/context.h"
@@ -30,7 +33,6 @@
 namespace fw {
 
 struct mm_struct;
-struct sg_table;
 
 struct DmaChanStats {
   uint64_t transfers = 0;    // chains submitted
@@ -42,6 +44,7 @@ struct DmaChanStats {
   uint64_t busy_ns = 0;      // from submission to completion
   uint64_t user_copies = 0;  // dma_copy requests
   uint64_t user_copy_failed = 0;
+  uint64_t user_allocs = 0;  // dma_alloc requests
 };
 
 struct dma_chan {
@@ -55,7 +58,7 @@ struct dma_chan {
   DmaChanStats stats;
 };
 
-class DmaEngineDriver {
+class DmaEngineDriver final : public PfnmapOwner {
  public:
   static constexpr unsigned kMaxChans = hal::kMaxDevices;
   static constexpr uint64_t kRingBytes = 16384;  // 512 descriptors
@@ -77,9 +80,40 @@ class DmaEngineDriver {
   // the buffers cannot be mapped for the device, or the transfer failed).
   int64_t user_copy(hal::Hal& h, mm_struct* mm, unsigned chan_index, uint64_t dst, uint64_t src, uint64_t len);
 
+  // dma_alloc: a coherent buffer of `size` bytes for the engine, mapped
+  // into mm (as a driver's mmap of its DMA buffer); a dma_copy naming it
+  // uses it as it is. Returns its user address or -errno. It is freed when
+  // its mapping goes (munmap of all of it, or exit).
+  int64_t user_alloc(hal::Hal& h, mm_struct* mm, unsigned chan_index, uint64_t size);
+  // PfnmapOwner: a dma_alloc mapping went.
+  void pfnmap_close(hal::Hal& h, vm_area_struct* vma) override;
+
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  static constexpr unsigned kMaxUserBufs = 64;
+  // A coherent buffer mapped into a process (chan nullptr: a free slot).
+  struct UserBuf {
+    dma_chan* chan = nullptr;
+    mm_struct* mm = nullptr;
+    uint64_t va = 0, len = 0;
+    void* cpu = nullptr;
+    dma_addr_t dma = 0;
+  };
+  // One side of a dma_copy: a coherent buffer's range, or pinned and mapped user pages.
+  struct UserSide {
+    page** pages = nullptr;
+    unsigned long n = 0;
+    bool pinned = false, mapped = false;
+    scatterlist one{};
+    sg_table sgt{};
+  };
+  // The caller's coherent buffer holding [va, va+len), or nullptr.
+  const UserBuf* find_buf(const dma_chan* c, const mm_struct* mm, uint64_t va, uint64_t len) const;
+  // Returns 0 with s.sgt mapped for the device, or -errno (release_side undoes what was done).
+  int prepare_side(hal::Hal& h, dma_chan* c, mm_struct* mm, UserSide& s, uint64_t va, uint64_t len,
+                   dma_data_direction dir);
+  void release_side(hal::Hal& h, dma_chan* c, UserSide& s, dma_data_direction dir);
   // The descriptor ring, allocated at first use; false when out of memory.
   bool alloc_ring(hal::Hal& h, dma_chan* c);
   // Runs the chain of n descriptors at the ring's start; waits for the interrupt.
@@ -89,6 +123,7 @@ class DmaEngineDriver {
 
   MmContext* ctx_ = nullptr;
   dma_chan chans_[kMaxChans];
+  UserBuf bufs_[kMaxUserBufs];
   unsigned nr_chans_ = 0;
 };
 
