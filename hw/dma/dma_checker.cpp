@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ostream>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -92,17 +93,21 @@ DmaChecker::Params DmaChecker::read_params(sim::ConfigNode c) {
 
 DmaChecker::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "checker") {}
 
-DmaChecker::DmaChecker(sc_core::sc_module_name name, const Params& p, sim::stats::Group* stats_parent)
+DmaChecker::DmaChecker(sc_core::sc_module_name name, const Params& p, sim::stats::Group* stats_parent,
+                       const std::vector<sim::DeviceInfo>& masters)
     : sc_module(name), mmio("mmio"), to_bus("to_bus"), stats(stats_parent), p_(p) {
   mmio.register_b_transport(this, &DmaChecker::channel);
+  for (const sim::DeviceInfo& d : masters)
+    ports_.push_back(std::make_unique<Port>(this, d, static_cast<int>(ports_.size()), &stats));
   register_commands();
 }
 
 DmaChecker::~DmaChecker() = default;
 
-tlm::tlm_target_socket<>& DmaChecker::add_port(const sim::DeviceInfo& device) {
-  ports_.push_back(std::make_unique<Port>(this, device, static_cast<int>(ports_.size()), &stats));
-  return ports_.back()->socket;
+tlm::tlm_target_socket<>& DmaChecker::port(unsigned device_id) {
+  Port* p = port_of(device_id);
+  if (!p) throw std::logic_error(fmt::format("{}: no port for device {}", name(), device_id));
+  return p->socket;
 }
 
 DmaChecker::Port* DmaChecker::port_of(unsigned device_id) {

@@ -59,11 +59,14 @@ class DmaChecker : public sc_core::sc_module, public sim::BusPermissions {
   tlm_utils::simple_target_socket<DmaChecker> mmio;  // the debug channel
   sim::InitiatorSocket to_bus;                       // every device's transactions, on to the interconnect
 
-  DmaChecker(sc_core::sc_module_name name, const Params& p, sim::stats::Group* stats_parent);
+  // masters: the devices that master memory, one port each (made here:
+  // sockets belong to the module that is being constructed).
+  DmaChecker(sc_core::sc_module_name name, const Params& p, sim::stats::Group* stats_parent,
+             const std::vector<sim::DeviceInfo>& masters);
   ~DmaChecker() override;
 
-  // A device that masters memory: returns the socket its master binds to.
-  tlm::tlm_target_socket<>& add_port(const sim::DeviceInfo& device);
+  // The socket the master of device `device_id` binds to.
+  tlm::tlm_target_socket<>& port(unsigned device_id);
 
   // ---- sim::BusPermissions (also the debug channel's commands) ----
   void allow(unsigned device_id, uint64_t base, uint64_t size) override;

@@ -219,7 +219,10 @@ void Platform::elaborate_devices() {
     env.stats_parent = kind_group(dp->info.kind);
     devices_.push_back(find_device_kind(dp->info.kind)->build(*dp, env));
   }
-  checker_ = std::make_unique<DmaChecker>("dma_checker", p_.checker, dma_group);
+  std::vector<sim::DeviceInfo> masters;
+  for (auto& d : devices_)
+    if (d->bus_master()) masters.push_back(d->info());
+  checker_ = std::make_unique<DmaChecker>("dma_checker", p_.checker, dma_group, masters);
   membus_->to_targets.bind(checker_->mmio);
   membus_->add_region(target++, p_.checker.mmio_base, DmaChecker::kMmioSize, "dma_checker");
   for (auto& d : devices_) {
@@ -227,7 +230,7 @@ void Platform::elaborate_devices() {
       membus_->to_targets.bind(*regs);
       membus_->add_region(target++, d->info().mmio_base, d->info().mmio_size, d->info().name);
     }
-    if (sim::InitiatorSocket* master = d->bus_master()) master->bind(checker_->add_port(d->info()));
+    if (sim::InitiatorSocket* master = d->bus_master()) master->bind(checker_->port(d->info().id));
   }
 }
 

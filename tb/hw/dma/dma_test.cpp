@@ -80,7 +80,7 @@ DmaChecker::Params checker_params(bool expect) {
 // a CPU that programs both through MMIO.
 struct Bench {
   explicit Bench(bool expect_violations = false, uint64_t bandwidth = 1ull << 30)
-      : checker("checker", checker_params(expect_violations), &root),
+      : checker("checker", checker_params(expect_violations), &root, {isa_params().info}),
         isa("isa", [&] {
           DmaEngine::Params p = isa_params();
           p.bandwidth = bandwidth;
@@ -94,7 +94,7 @@ struct Bench {
     bus.add_region(2, kIntc, InterruptController::kMmioSize, "intc");
     bus.to_targets.bind(checker.mmio);
     bus.add_region(3, kCheck, DmaChecker::kMmioSize, "checker");
-    isa.master.bind(checker.add_port(isa.info()));
+    isa.master.bind(checker.port(isa.info().id));
     checker.to_bus.bind(bus.from_initiators);
     cpu.socket.bind(bus.from_initiators);
     intc.connect(0, &sink);
@@ -296,15 +296,17 @@ TEST(Dma, TheCheckerAnswersAccessesBeyondADevicesWidth) {
   sim::stats::Group root{nullptr, "system"};
   Interconnect bus{"membus", SC_ZERO_TIME, &root};
   Dram dram{"dram", Dram::Params{0, 64ull << 20, 0, sc_time(80, SC_NS), sc_time(80, SC_NS), {10}}, &root};
-  DmaChecker checker("checker", checker_params(false), &root);
   RawDevice dev("dev");
   sim::DeviceInfo info;
   info.name = "raw";
   info.id = 5;
   info.addr_bits = 24;
+  DmaChecker checker("checker", checker_params(false), &root, {info});
   bus.to_targets.bind(dram.socket);
   bus.add_region(0, 0, 64ull << 20, "dram");
-  dev.master.bind(checker.add_port(info));
+  bus.to_targets.bind(checker.mmio);
+  bus.add_region(1, kCheck, DmaChecker::kMmioSize, "checker");
+  dev.master.bind(checker.port(info.id));
   checker.to_bus.bind(bus.from_initiators);
   sc_core::sc_start(SC_ZERO_TIME);
   checker.allow(5, 0, 64ull << 20);
