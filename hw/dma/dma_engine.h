@@ -104,7 +104,7 @@ class DmaEngine : public sc_core::sc_module, public sim::Device {
     sim::stats::Scalar transfers{this, "transfers", "Transfers started", "Count"};
     sim::stats::Scalar completed{this, "completed", "Transfers completed", "Count"};
     sim::stats::Scalar bytes{this, "bytes", "Bytes copied", "Byte"};
-    sim::stats::Scalar beyond_width{this, "errorsBeyondWidth", "Transfers failed: an address beyond the engine's width", "Count"};
+    sim::stats::Scalar beyond_width{this, "errorsBeyondWidth", "Transfers refused: an address beyond the engine's width", "Count"};
     sim::stats::Scalar bus_errors{this, "errorsBus", "Transfers failed on a bus error", "Count"};
     sim::stats::Scalar poison{this, "errorsPoison", "Transfers failed on poisoned memory", "Count"};
     sim::stats::Scalar busy_starts{this, "errorsBusy", "Starts while busy", "Count"};
