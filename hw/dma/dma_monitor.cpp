@@ -3,8 +3,9 @@
 // its last one's outcome; `dma N SRC DST LEN` starts a copy on engine N as a
 // driver would (its ranges are declared to the DMA checker as the driver's
 // mapping would be). Engines are addressed by their number among the `dma`
-// devices, in the order of platform.devices (dma0, dma1, ...). The
-// monitor's own `dma` adds the firmware's mappings and swiotlb usage.
+// devices, in the order of platform.devices (dma0, dma1, ...). The ranges
+// the firmware has mapped for each device are the DMA checker's
+// (`dmacheck`), swiotlb's usage the firmware's (`swiotlb`, /proc/swiotlb).
 #include <ostream>
 
 #include <fmt/format.h>
