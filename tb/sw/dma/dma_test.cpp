@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "fw_rig.h"
+#include "tb/sw/dma/dma_rig.h"
 #include "sw/dma/dma.h"
 #include "sw/dma/scatterlist.h"
 #include "sw/mm/gup.h"
@@ -19,46 +19,6 @@ namespace {
 
 using fw::device;
 using fw::dma_addr_t;
-
-hal::BootInfo boot_with_devices(uint64_t mem) {
-  hosthal::MachineSpec spec;
-  spec.mem_bytes = mem;
-  hal::BootInfo bi = hosthal::make_boot_info(spec);
-  const unsigned bits[] = {24, 32};
-  for (unsigned i = 0; i < 2; ++i) {
-    hal::Device& d = bi.devices[bi.nr_devices++];
-    d = hal::Device{hal::DeviceKind::dma, i, 0xfed00000ull + i * 0x1000, 0x1000, 0x40u + i, bits[i], {}};
-    std::snprintf(d.name, sizeof d.name, "dma%u", i);
-  }
-  return bi;
-}
-
-fw::Params params(uint64_t swiotlb = fw::SWIOTLB_AUTO) {
-  fw::Params p = quiet_params();
-  p.swiotlb = swiotlb;
-  p.dma_debug_num_errors = 100;
-  return p;
-}
-
-struct DmaRig : Rig {
-  explicit DmaRig(uint64_t mem = 8 * GiB, uint64_t swiotlb = fw::SWIOTLB_AUTO)
-      : Rig(boot_with_devices(mem), params(swiotlb)) {}
-  device* dev(const char* name) { return k->dma().find_device(name); }
-  uint64_t stat(const std::string& name) {
-    StatMap s;
-    k->visit_stats(s);
-    return s.at(name);
-  }
-  // An order-0 page from the given zone modifier, filled with `fill`.
-  fw::page* page_with(fw::gfp_t gfp, uint8_t fill) {
-    fw::page* p = k->page_alloc().alloc_pages(cpu(), gfp, 0);
-    EXPECT_NE(p, nullptr);
-    std::memset(k->nodes().page_address(p), fill, PAGE_SIZE);
-    return p;
-  }
-  uint64_t phys(fw::page* p) { return k->nodes().page_to_phys(p); }
-  uint8_t* at(uint64_t pa) { return m->raw(pa, 1); }
-};
 
 TEST(DmaApi, DevicesComeFromTheBootInformationWithTheirDriversMasks) {
   DmaRig r;
