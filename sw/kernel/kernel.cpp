@@ -371,6 +371,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
 }
 
 void Kernel::quiesce(hal::Hal& h) {
+  dma_driver_.release(h);  // the driver is done: what it still holds is reported
   huge_memory_.shrink_huge_zero_page(h);
   slab_.shrink_all(h);  // its pages land on the per-CPU lists: drain after
   pcp_.drain_all_pages(h, nullptr);

@@ -45,6 +45,10 @@ void expect_clean(const DmaRun& r, const std::string& dev) {
   EXPECT_EQ(r["system.dma.checker." + dev + ".errorsBeyondWidth"], 0);
   EXPECT_EQ(r["system.fw.dma_debug.error_count"], 0);
   EXPECT_EQ(r["system.fw.swiotlb.io_tlb_used"], 0) << "every bounce buffer comes back";
+  // When the machine went idle the driver let go of its engines: nothing held, nothing leaked.
+  EXPECT_EQ(r["system.fw.dma_debug.num_entries"], 0);
+  EXPECT_EQ(r["system.fw.dma_debug.leaked"], 0);
+  EXPECT_EQ(r["system.fw.dma.alloc_coherent"], r["system.fw.dma.free_coherent"]);
 }
 
 TEST(Dma, A32BitEngineCopiesBuffersAbove4GiBThroughSwiotlb) {

@@ -56,6 +56,15 @@ void DmaEngineDriver::probe(hal::Hal& h) {
   }
 }
 
+void DmaEngineDriver::release(hal::Hal& h) {
+  for (unsigned i = 0; i < nr_chans_; ++i) {
+    dma_chan& c = chans_[i];
+    if (c.ring) dma_free_coherent(h, c.dev, kRingBytes, c.ring, c.ring_dma);
+    c.ring = nullptr;
+    ctx_->dma->debug().device_release(h, c.dev);
+  }
+}
+
 bool DmaEngineDriver::handle_irq(hal::Hal& h, uint8_t vector) {
   for (unsigned i = 0; i < nr_chans_; ++i) {
     dma_chan& c = chans_[i];

@@ -67,6 +67,10 @@ class DmaEngineDriver final : public PfnmapOwner {
   void init(MmContext* ctx) { ctx_ = ctx; }
   // Boot, after the DMA subsystem: one channel per engine of the boot information.
   void probe(hal::Hal& h);
+  // The driver is done with its engines (the machine is idle: the last
+  // task exited; mmcosim's stand-in for unbinding): frees the descriptor
+  // rings, then dma-debug reports the mappings still held for each device.
+  void release(hal::Hal& h);
   // An engine's interrupt: returns false when vector is none of its engines'.
   bool handle_irq(hal::Hal& h, uint8_t vector);
   dma_chan* chan(unsigned i) { return i < nr_chans_ ? &chans_[i] : nullptr; }

@@ -189,6 +189,20 @@ TEST(DmaApi, DmaDebugReportsMisuseByName) {
   EXPECT_EQ(r.stat("dma_debug.leaked"), 1u);
 }
 
+TEST(DmaApi, MappingsLeftWhenTheDriverLetsGoAreReportedByName) {
+  DmaRig r;
+  device* d = r.dev("dma1");
+  fw::page* p = r.page_with(fw::GFP_DMA32, 1);
+  const dma_addr_t a = fw::dma_map_page(r.cpu(), d, p, 0, 512, fw::DMA_FROM_DEVICE);
+  ASSERT_EQ(fw::dma_mapping_error(d, a), 0);
+  r.k->dma_driver().release(r.cpu());
+  EXPECT_NE(r.console().find("DMA-API: mmcosim-dma dma1: device driver has pending DMA allocations while released "
+                             "from device [count=1]"),
+            std::string::npos) << r.console();
+  EXPECT_NE(r.console().find("[size=512 bytes] [mapped with DMA_FROM_DEVICE] [mapped as phy]"), std::string::npos);
+  EXPECT_EQ(r.stat("dma_debug.leaked"), 1u);
+}
+
 TEST(DmaApi, PinnedPagesStayWhereTheDeviceReachesThem) {
   DmaRig r(1 * GiB);
   const int pid = r.start_process();
@@ -205,6 +219,38 @@ TEST(DmaApi, PinnedPagesStayWhereTheDeviceReachesThem) {
   EXPECT_EQ(r.stat("gup.nr_foll_pin_released"), 16u);
   // Not mapped: EFAULT, nothing stays pinned.
   EXPECT_EQ(r.k->gup().pin_user_pages(r.cpu(), mm, static_cast<uint64_t>(va) + 64 * PAGE_SIZE, 1, 0, pages), -EFAULT);
+}
+
+// A transfer's pages are pinned while compaction runs: they stay where the
+// device was told they are, while compaction moves the pages around them.
+TEST(DmaApi, CompactionLeavesPinnedPagesWhereTheyAre) {
+  DmaRig r(256 * MiB);
+  const int pid = r.start_process();
+  const uint64_t len = (r.k->nr_free_pages() * PAGE_SIZE / 2) & ~(2 * MiB - 1);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, len));
+  ASSERT_EQ(r.madvise(0, a, len, uapi::kMadvNohugepage), 0);
+  ASSERT_EQ(r.madvise(0, a, len, uapi::kMadvPopulateWrite), 0);
+  for (uint64_t off = 0; off < len; off += 2 * PAGE_SIZE) ASSERT_EQ(r.madvise(0, a + off, PAGE_SIZE, uapi::kMadvDontneed), 0);
+  auto pfn_at = [&](uint64_t va) {
+    fw::PteLookup l;
+    EXPECT_TRUE(r.k->translate(r.cpu(), pid, va, &l));
+    return (l.entry & r.k->pgtable().phys_mask()) >> fw::PAGE_SHIFT;
+  };
+  // Every 64th remaining page is pinned, as a transfer's buffer would be.
+  std::vector<fw::page*> pinned;
+  std::vector<std::pair<uint64_t, uint64_t>> where;  // va, pfn
+  fw::mm_struct* mm = r.k->mm_of(pid);
+  for (uint64_t off = PAGE_SIZE; off < len; off += 128 * PAGE_SIZE) {
+    fw::page* p = nullptr;
+    ASSERT_EQ(r.k->gup().pin_user_pages(r.cpu(), mm, a + off, 1, 0, &p), 1);
+    pinned.push_back(p);
+    where.emplace_back(a + off, pfn_at(a + off));
+  }
+  const uint64_t migrated = r.k->vmstat().event[fw::PGMIGRATE_SUCCESS];
+  r.k->compaction().compact_nodes(r.cpu());
+  EXPECT_GT(r.k->vmstat().event[fw::PGMIGRATE_SUCCESS], migrated + 100) << "compaction moved the others";
+  for (const auto& [va, pfn] : where) EXPECT_EQ(pfn_at(va), pfn) << "a pinned page moved";
+  r.k->gup().unpin_user_pages(r.cpu(), pinned.data(), pinned.size(), false);
 }
 
 }  // namespace
