@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-
 #include <systemc>
 #include <tlm>
 
@@ -49,14 +48,14 @@ class BusPermissions {
 
 // What every entry of `platform.devices` has, filled in by the platform.
 struct DeviceInfo {
-  std::string name;          // "dma0": in statistics, the monitor, debug lines and the boot information
-  std::string kind;          // "dma"
-  unsigned index = 0;        // among the devices of its kind, in list order
-  unsigned id = 0;           // its entry in the boot information's device table
-  unsigned addr_bits = 64;   // the widest bus address it can drive
-  uint64_t mmio_base = 0;    // its register window
+  std::string name;         // "dma0": in statistics, the monitor, debug lines and the boot information
+  std::string kind;         // "dma"
+  unsigned index = 0;       // among the devices of its kind, in list order
+  unsigned id = 0;          // its entry in the boot information's device table
+  unsigned addr_bits = 64;  // the widest bus address it can drive
+  uint64_t mmio_base = 0;   // its register window
   uint64_t mmio_size = 0;
-  uint8_t vector = 0;        // its interrupt vector
+  uint8_t vector = 0;  // its interrupt vector
 };
 
 // A device's parameters: the common part and, in a kind's derived struct,

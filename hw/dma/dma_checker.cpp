@@ -1,12 +1,12 @@
 #include "hw/dma/dma_checker.h"
 
+#include <fmt/format.h>
+#include <tlm_utils/simple_target_socket.h>
+
 #include <algorithm>
 #include <cstring>
 #include <ostream>
 #include <stdexcept>
-
-#include <fmt/format.h>
-#include <tlm_utils/simple_target_socket.h>
 
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
@@ -26,7 +26,8 @@ struct DmaChecker::Port {
     sim::stats::Scalar bytes{this, "bytes", "Bytes those transactions moved", "Byte"};
     sim::stats::Scalar beyond_width{this, "errorsBeyondWidth",
                                     "Transactions beyond the device's width (answered with an address error)", "Count"};
-    sim::stats::Scalar violations{this, "violations", "Transactions outside every range mapped for the device", "Count"};
+    sim::stats::Scalar violations{this, "violations", "Transactions outside every range mapped for the device",
+                                  "Count"};
   };
 
   Port(DmaChecker* c, const sim::DeviceInfo& d, int tag, sim::stats::Group* parent)
@@ -143,15 +144,20 @@ void DmaChecker::revoke(unsigned device_id, uint64_t base, uint64_t size) {
 void DmaChecker::command(uint64_t cmd) {
   const unsigned dev = static_cast<unsigned>(reg_device_);
   switch (cmd) {
-    case kCmdMap: allow(dev, reg_addr_, reg_size_); break;
-    case kCmdUnmap: revoke(dev, reg_addr_, reg_size_); break;
+    case kCmdMap:
+      allow(dev, reg_addr_, reg_size_);
+      break;
+    case kCmdUnmap:
+      revoke(dev, reg_addr_, reg_size_);
+      break;
     case kCmdUnmapAll:
       if (Port* p = port_of(dev)) {
         p->ranges.clear();
         p->cover.clear();
       }
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -166,11 +172,20 @@ void DmaChecker::channel(tlm::tlm_generic_payload& trans, sc_time&) {
   if (trans.is_write()) {
     std::memcpy(&v, trans.get_data_ptr(), 8);
     switch (off) {
-      case kRegDevice: reg_device_ = v; return;
-      case kRegAddr: reg_addr_ = v; return;
-      case kRegSize: reg_size_ = v; return;
-      case kRegCmd: command(v); return;
-      default: break;
+      case kRegDevice:
+        reg_device_ = v;
+        return;
+      case kRegAddr:
+        reg_addr_ = v;
+        return;
+      case kRegSize:
+        reg_size_ = v;
+        return;
+      case kRegCmd:
+        command(v);
+        return;
+      default:
+        break;
     }
   } else if (off == kRegViolations || off == kRegRanges) {
     const Port* p = port_of(static_cast<unsigned>(reg_device_));
@@ -243,8 +258,9 @@ void DmaChecker::register_commands() {
   sim::Command c;
   c.name = "dmacheck";
   c.usage = "dmacheck";
-  c.help = "the bus-side DMA checker: per device its width, transactions,\n"
-           "violations and the ranges the firmware has mapped for it";
+  c.help =
+      "the bus-side DMA checker: per device its width, transactions,\n"
+      "violations and the ranges the firmware has mapped for it";
   c.run = [this](const sim::CommandCall& call) {
     for (const auto& p : ports_) {
       call.out << fmt::format("{}: {}-bit, {} transactions, {} beyond its width, {} violations, {} mapped range(s)\n",

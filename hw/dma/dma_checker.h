@@ -22,15 +22,15 @@
 // Ranges are counted: a range mapped twice needs two unmaps.
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
+#include <vector>
 
 #include "hw/base/command.h"
 #include "hw/base/config.h"
@@ -42,8 +42,8 @@ namespace hw {
 
 class DmaChecker : public sc_core::sc_module, public sim::BusPermissions {
  public:
-  static constexpr uint64_t kRegDevice = 0x00, kRegAddr = 0x08, kRegSize = 0x10, kRegCmd = 0x18,
-                            kRegViolations = 0x20, kRegRanges = 0x28;
+  static constexpr uint64_t kRegDevice = 0x00, kRegAddr = 0x08, kRegSize = 0x10, kRegCmd = 0x18, kRegViolations = 0x20,
+                            kRegRanges = 0x28;
   static constexpr uint64_t kCmdMap = 1, kCmdUnmap = 2, kCmdUnmapAll = 3;
   static constexpr uint64_t kMmioSize = 0x1000;
   static constexpr size_t kKeptViolations = 8;  // described in the run's report

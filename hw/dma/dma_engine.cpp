@@ -1,9 +1,9 @@
 #include "hw/dma/dma_engine.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
@@ -11,8 +11,9 @@
 #include "hw/ext/memory.h"
 #include "sw/hal/hal.h"
 
-SIM_DEBUG_FLAG(DMA, "DMA: engine transfers, descriptors, errors and checker findings; the firmware's map, unmap, "
-                    "bounce and completion lines (in its log)")
+SIM_DEBUG_FLAG(DMA,
+               "DMA: engine transfers, descriptors, errors and checker findings; the firmware's map, unmap, "
+               "bounce and completion lines (in its log)")
 
 namespace hw {
 
@@ -26,7 +27,8 @@ const char* dma_error_name(DmaError e) {
     case DmaError::poison: return "poisoned memory";
     case DmaError::busy: return "started while busy";
     case DmaError::bad_length: return "zero length";
-    case DmaError::bad_descriptor: return "descriptor chain too long";
+    case DmaError::bad_descriptor:
+      return "descriptor chain too long";
   }
   return "?";
 }
@@ -35,8 +37,8 @@ namespace {
 
 // "1GiB/s", "800MB/s" (binary multiples, as every size in a scenario).
 bool parse_bandwidth(const std::string& text, uint64_t& bytes_per_s) {
-  const std::string t = text.size() > 2 && text.compare(text.size() - 2, 2, "/s") == 0 ? text.substr(0, text.size() - 2)
-                                                                                      : std::string();
+  const std::string t =
+      text.size() > 2 && text.compare(text.size() - 2, 2, "/s") == 0 ? text.substr(0, text.size() - 2) : std::string();
   return !t.empty() && sim::parse_size(t, bytes_per_s) && bytes_per_s > 0;
 }
 
@@ -47,10 +49,14 @@ std::unique_ptr<sim::Device> build_engine(const sim::DeviceParams& p, const sim:
 
 }  // namespace
 
-const sim::DeviceKind kDmaEngineKind = {
-    "dma", "a memory-to-memory DMA engine (copies, scatter-gather descriptors)",
-    static_cast<uint32_t>(hal::DeviceKind::dma), 32, DmaEngine::kMmioSize, true, &DmaEngine::read_params,
-    &build_engine};
+const sim::DeviceKind kDmaEngineKind = {"dma",
+                                        "a memory-to-memory DMA engine (copies, scatter-gather descriptors)",
+                                        static_cast<uint32_t>(hal::DeviceKind::dma),
+                                        32,
+                                        DmaEngine::kMmioSize,
+                                        true,
+                                        &DmaEngine::read_params,
+                                        &build_engine};
 
 std::unique_ptr<sim::DeviceParams> DmaEngine::read_params(sim::ConfigNode* entry, const sim::DeviceInfo& info) {
   auto p = std::make_unique<Params>();
@@ -60,7 +66,8 @@ std::unique_ptr<sim::DeviceParams> DmaEngine::read_params(sim::ConfigNode* entry
   p->burst = d.get<sim::Size>("burst", {64}, "Bytes per bus transaction").bytes;
   if (p->burst == 0 || p->burst > 4096) d.fail("burst", "must be between 1 and 4096");
   const std::string bw = d.get<std::string>("bandwidth", "1GiB/s", "Copy bandwidth, bytes per second (e.g. 800MiB/s)");
-  if (!parse_bandwidth(bw, p->bandwidth)) d.fail("bandwidth", fmt::format("expected a rate such as 1GiB/s, got '{}'", bw));
+  if (!parse_bandwidth(bw, p->bandwidth))
+    d.fail("bandwidth", fmt::format("expected a rate such as 1GiB/s, got '{}'", bw));
   p->setup = sim::from_ps(d.get<sim::Duration>("setup", {200000}, "From a start to the first bus access").ps);
   return p;
 }
@@ -68,8 +75,13 @@ std::unique_ptr<sim::DeviceParams> DmaEngine::read_params(sim::ConfigNode* entry
 DmaEngine::Stats::Stats(sim::stats::Group* parent, const std::string& name) : sim::stats::Group(parent, name) {}
 
 DmaEngine::DmaEngine(sc_core::sc_module_name name, const Params& p, const sim::DeviceEnv& env)
-    : sc_module(name), mmio("mmio"), master("master"), stats(env.stats_parent, basename()), p_(p),
-      irq_sink_(env.irq), permissions_(env.permissions) {
+    : sc_module(name),
+      mmio("mmio"),
+      master("master"),
+      stats(env.stats_parent, basename()),
+      p_(p),
+      irq_sink_(env.irq),
+      permissions_(env.permissions) {
   mmio.register_b_transport(this, &DmaEngine::b_transport);
   SC_THREAD(run);
   register_commands();
@@ -113,34 +125,64 @@ void DmaEngine::begin(bool chain, const sc_time& delay) {
 
 bool DmaEngine::write_register(uint64_t off, uint64_t v, const sc_time& delay) {
   switch (off) {
-    case kRegSrc: src_ = v; return true;
-    case kRegDst: dst_ = v; return true;
-    case kRegLen: len_ = v; return true;
-    case kRegIrq: irq_ = v; return true;
-    case kRegDesc: desc_ = v; return true;
+    case kRegSrc:
+      src_ = v;
+      return true;
+    case kRegDst:
+      dst_ = v;
+      return true;
+    case kRegLen:
+      len_ = v;
+      return true;
+    case kRegIrq:
+      irq_ = v;
+      return true;
+    case kRegDesc:
+      desc_ = v;
+      return true;
     case kRegCtrl:
       if (v & (kCtrlStart | kCtrlStartChain)) begin((v & kCtrlStartChain) != 0, delay);
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
 bool DmaEngine::read_register(uint64_t off, uint64_t& v) const {
   switch (off) {
-    case kRegSrc: v = src_; return true;
-    case kRegDst: v = dst_; return true;
-    case kRegLen: v = len_; return true;
-    case kRegIrq: v = irq_; return true;
-    case kRegDesc: v = desc_; return true;
-    case kRegWidth: v = p_.info.addr_bits; return true;
-    case kRegErrAddr: v = err_addr_; return true;
-    case kRegCount: v = count_; return true;
-    case kRegNdesc: v = ndesc_; return true;
+    case kRegSrc:
+      v = src_;
+      return true;
+    case kRegDst:
+      v = dst_;
+      return true;
+    case kRegLen:
+      v = len_;
+      return true;
+    case kRegIrq:
+      v = irq_;
+      return true;
+    case kRegDesc:
+      v = desc_;
+      return true;
+    case kRegWidth:
+      v = p_.info.addr_bits;
+      return true;
+    case kRegErrAddr:
+      v = err_addr_;
+      return true;
+    case kRegCount:
+      v = count_;
+      return true;
+    case kRegNdesc:
+      v = ndesc_;
+      return true;
     case kRegStatus:
       v = (busy_ ? kStatusBusy : 0) | (done_ ? kStatusDone : 0) | (flagged_ ? kStatusChecker : 0) |
           (static_cast<uint64_t>(error_) << 8);
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -269,8 +311,8 @@ void DmaEngine::run() {
   for (;;) {
     sc_core::wait(start_);
     started_ = sc_core::sc_time_stamp();
-    DPRINTF(DMA, sim::now_ps(), name(), "start {}", chain_ ? fmt::format("chain at {:#x}", desc_)
-                                                         : fmt::format("{:#x} -> {:#x}, {} bytes", src_, dst_, len_));
+    DPRINTF(DMA, sim::now_ps(), name(), "start {}",
+            chain_ ? fmt::format("chain at {:#x}", desc_) : fmt::format("{:#x} -> {:#x}, {} bytes", src_, dst_, len_));
     sc_core::wait(p_.setup);
     sc_time delay = sc_core::SC_ZERO_TIME;
     const DmaError e = transfer(delay);

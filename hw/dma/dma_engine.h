@@ -30,13 +30,13 @@
 // the next descriptor).
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
+
 #include <cstdint>
 #include <memory>
-#include <vector>
-
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
+#include <vector>
 
 #include "hw/base/command.h"
 #include "hw/base/config.h"
@@ -63,8 +63,8 @@ extern const sim::DeviceKind kDmaEngineKind;
 class DmaEngine : public sc_core::sc_module, public sim::Device {
  public:
   static constexpr uint64_t kRegSrc = 0x00, kRegDst = 0x08, kRegLen = 0x10, kRegCtrl = 0x18, kRegStatus = 0x20,
-                            kRegIrq = 0x28, kRegWidth = 0x30, kRegDesc = 0x38, kRegErrAddr = 0x40,
-                            kRegCount = 0x48, kRegNdesc = 0x50;
+                            kRegIrq = 0x28, kRegWidth = 0x30, kRegDesc = 0x38, kRegErrAddr = 0x40, kRegCount = 0x48,
+                            kRegNdesc = 0x50;
   static constexpr uint64_t kMmioSize = 0x1000;
   static constexpr uint64_t kCtrlStart = 1, kCtrlStartChain = 2;
   static constexpr uint64_t kStatusBusy = 1, kStatusDone = 2, kStatusChecker = 4;
@@ -109,7 +109,8 @@ class DmaEngine : public sc_core::sc_module, public sim::Device {
     sim::stats::Scalar poison{this, "errorsPoison", "Transfers failed on poisoned memory", "Count"};
     sim::stats::Scalar busy_starts{this, "errorsBusy", "Starts while busy", "Count"};
     sim::stats::Scalar descriptors{this, "descriptors", "Scatter-gather descriptors fetched", "Count"};
-    sim::stats::Scalar checker_flags{this, "checkerFlagged", "Transfers with an access the DMA checker flagged", "Count"};
+    sim::stats::Scalar checker_flags{this, "checkerFlagged", "Transfers with an access the DMA checker flagged",
+                                     "Count"};
     sim::stats::Scalar busy_ns{this, "busyTime", "Time from a transfer's start to its end", "ns"};
   } stats;
 

@@ -6,9 +6,9 @@
 // devices, in the order of platform.devices (dma0, dma1, ...). The ranges
 // the firmware has mapped for each device are the DMA checker's
 // (`dmacheck`), swiotlb's usage the firmware's (`swiotlb`, /proc/swiotlb).
-#include <ostream>
-
 #include <fmt/format.h>
+
+#include <ostream>
 
 #include "hw/base/time.h"
 #include "hw/dma/dma_engine.h"
@@ -19,8 +19,9 @@ void DmaEngine::register_commands() {
   sim::Command c;
   c.name = "dma";
   c.usage = "dma [N SRC DST LEN]";
-  c.help = "the DMA engines and their transfers; with N SRC DST LEN, start a copy\n"
-           "on engine N (bus addresses), as a driver would";
+  c.help =
+      "the DMA engines and their transfers; with N SRC DST LEN, start a copy\n"
+      "on engine N (bus addresses), as a driver would";
   c.section = sim::Command::Section::changing;
   c.select = sim::Command::Select::index_or_all;
   c.index = p_.info.index;
@@ -31,8 +32,8 @@ void DmaEngine::register_commands() {
                               p_.info.addr_bits, p_.info.mmio_base, p_.info.vector,
                               sim::format_size(p_.bandwidth, sim::SizeStyle::rounded),
                               sim::format_duration(sim::to_ps(p_.setup)));
-      const std::string what = chain_ ? fmt::format("chain at {:#x}", desc_)
-                                      : fmt::format("{:#x} -> {:#x}, {} bytes", src_, dst_, len_);
+      const std::string what =
+          chain_ ? fmt::format("chain at {:#x}", desc_) : fmt::format("{:#x} -> {:#x}, {} bytes", src_, dst_, len_);
       if (busy_)
         call.out << fmt::format("  busy: {}; {} bytes and {} descriptors done\n", what, count_, ndesc_);
       else if (done_)

@@ -3,12 +3,12 @@
 // (like a local APIC's ICR): value = (destination cpu << 32) | vector.
 #pragma once
 
-#include <cstdint>
-#include <vector>
+#include <tlm_utils/simple_target_socket.h>
 
+#include <cstdint>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
+#include <vector>
 
 #include "hw/base/device.h"
 #include "hw/base/stats.h"

@@ -1,9 +1,9 @@
 #include "hw/platform/devices.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "hw/dma/dma_engine.h"
 #include "hw/platform/memory_map.h"
@@ -22,8 +22,9 @@ std::string kind_names() {
 }
 
 bool valid_name(const std::string& s) {
-  return !s.empty() && s.size() < 16 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return !s.empty() && s.size() < 16 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
 }
 
 // Slot, window, vector and boot-information entry of the device at `slot`.
@@ -44,11 +45,12 @@ std::unique_ptr<sim::DeviceParams> read_entry(sim::ConfigNode& d, unsigned slot,
   const std::string kind_name = d.get<std::string>("kind", "dma", fmt::format("What the device is ({})", kind_names()));
   const sim::DeviceKind* kind = find_device_kind(kind_name);
   if (!kind) d.fail("kind", fmt::format("unknown device kind '{}' ({})", kind_name, kind_names()));
-  const size_t k = static_cast<size_t>(std::find(device_kinds().begin(), device_kinds().end(), kind) -
-                                       device_kinds().begin());
+  const size_t k =
+      static_cast<size_t>(std::find(device_kinds().begin(), device_kinds().end(), kind) - device_kinds().begin());
   sim::DeviceInfo info = place(*kind, slot, per_kind[k]++);
-  info.name = d.get<std::string>("name", fmt::format("{}{}", kind->name, info.index),
-                                 "The device's name (letters, digits, _; at most 15): /dev/<name>, statistics, monitor");
+  info.name =
+      d.get<std::string>("name", fmt::format("{}{}", kind->name, info.index),
+                         "The device's name (letters, digits, _; at most 15): /dev/<name>, statistics, monitor");
   if (!valid_name(info.name)) d.fail("name", "use at most 15 letters, digits and _");
   if (info.name == "checker") d.fail("name", "'checker' is the DMA checker's own name");
   info.addr_bits = d.get<unsigned>("addr_bits", kind->default_addr_bits,
@@ -76,8 +78,8 @@ std::vector<std::unique_ptr<sim::DeviceParams>> read_devices(sim::ConfigNode pla
   std::vector<std::unique_ptr<sim::DeviceParams>> out;
   std::vector<unsigned> per_kind(device_kinds().size(), 0);
   const bool given = platform.has("devices");
-  auto list = platform.list("devices", fmt::format("Devices: name, kind ({}), addr_bits and the kind's own keys",
-                                                   kind_names()));
+  auto list = platform.list("devices",
+                            fmt::format("Devices: name, kind ({}), addr_bits and the kind's own keys", kind_names()));
   if (!given) {
     // An ISA-style 24-bit engine and a 32-bit PCI one: the devices ZONE_DMA
     // and ZONE_DMA32 exist for.

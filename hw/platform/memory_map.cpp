@@ -145,9 +145,10 @@ void lay_out_nodes(sim::ConfigNode mem, const MemoryKeys& k, unsigned maxphyaddr
   }
   if (next > (1ull << maxphyaddr)) mem.fail("size", fmt::format("does not fit in {} physical address bits", maxphyaddr));
   if (!k.hole && next > MemoryMap::kDeviceBase)
-    mem.fail("mmio_hole", fmt::format("without the hole, DRAM up to {:#x} covers the devices at {:#x}..{:#x}; keep the "
-                                      "hole or use at most {} MiB", next, MemoryMap::kDeviceBase,
-                                      MemoryMap::kIntcBase + 0x1000, MemoryMap::kDeviceBase >> 20));
+    mem.fail("mmio_hole",
+             fmt::format("without the hole, DRAM up to {:#x} covers the devices at {:#x}..{:#x}; keep the "
+                         "hole or use at most {} MiB",
+                         next, MemoryMap::kDeviceBase, MemoryMap::kIntcBase + 0x1000, MemoryMap::kDeviceBase >> 20));
 }
 
 // The boot memory map a PC's firmware would report for this layout.

@@ -159,8 +159,8 @@ void Platform::make_boot_info() {
   }
   boot_.nr_cpus = p_.cores;
   for (unsigned c = 0; c < p_.cores; ++c) boot_.cpu_node[c] = static_cast<uint8_t>(p_.cpu_nodes[c]);
-  auto device = [&](hal::DeviceKind kind, uint32_t index, uint64_t base, uint64_t size, uint32_t vector,
-                    uint32_t bits, const std::string& name) {
+  auto device = [&](hal::DeviceKind kind, uint32_t index, uint64_t base, uint64_t size, uint32_t vector, uint32_t bits,
+                    const std::string& name) {
     hal::Device& d = boot_.devices[boot_.nr_devices++];
     d = {kind, index, base, size, vector, bits, {}};
     name.copy(d.name, hal::kDeviceNameLen - 1);

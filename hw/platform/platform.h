@@ -11,10 +11,11 @@
 
 #include <memory>
 #include <string>
+#include <systemc>
 #include <vector>
 
-#include <systemc>
-
+#include "hw/base/config.h"
+#include "hw/base/stats.h"
 #include "hw/bus/interconnect.h"
 #include "hw/cpu/core.h"
 #include "hw/dma/dma_checker.h"
@@ -22,13 +23,11 @@
 #include "hw/mem/dram.h"
 #include "hw/mmu/mmu.h"
 #include "hw/mmu/walker.h"
+#include "hw/platform/devices.h"
+#include "hw/platform/memory_map.h"
 #include "hw/rtlwalk/lockstep.h"
 #include "hw/rtlwalk/rtl_walker.h"
 #include "hw/rtlwalk/wave.h"
-#include "hw/base/config.h"
-#include "hw/base/stats.h"
-#include "hw/platform/devices.h"
-#include "hw/platform/memory_map.h"
 #include "sw/hal/firmware.h"
 
 namespace hw {
@@ -51,7 +50,7 @@ struct PlatformParams {
   Core::Params core;               // platform.core
   CoreComplex::Params sim;         // platform.sim
   std::vector<std::shared_ptr<const sim::DeviceParams>> devices;  // platform.devices
-  DmaChecker::Params checker;      // platform.dma_checker
+  DmaChecker::Params checker;                                     // platform.dma_checker
 };
 // Reads `platform.*` (throws sim::ConfigError naming the key).
 PlatformParams read_platform_params(sim::ConfigNode platform, uint64_t seed);

@@ -17,8 +17,7 @@ namespace {
 
 const char* const type2name[] = {"single", "scatter-gather", "coherent", "noncoherent", "phy"};
 const char* const dir2name[] = {"DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NONE"};
-const char* const maperr2str[] = {"dma map error not applicable", "dma map error not checked",
-                                  "dma map error checked"};
+const char* const maperr2str[] = {"dma map error not applicable", "dma map error not checked", "dma map error checked"};
 
 const char* dir_name(int dir) { return dir >= 0 && dir <= 3 ? dir2name[dir] : "invalid"; }
 
@@ -38,14 +37,10 @@ void DmaDebug::err_printk(hal::Hal& h, const device* dev, const char* where, con
   ++stats_.error_count;
   if (shown_ >= ctx_->params->dma_debug_num_errors) return;
   ++shown_;
-  char msg[320];
   va_list ap;
   va_start(ap, fmt);
-  fw::vsnprintf(msg, sizeof msg, fmt, ap);
+  ctx_->dma->vwarn(h, dev, "debug.c", where, "DMA-API: ", fmt, ap);
   va_end(ap);
-  Log& log = *ctx_->log;
-  log.printk(h, LOGLEVEL_WARNING, "WARNING: CPU: %u at kernel/dma/debug.c: %s", h.cpu(), where);
-  log.printk(h, LOGLEVEL_ERR, "DMA-API: %s %s: %s", dev_driver_string(dev), dev_name(dev), msg);
 }
 
 void DmaDebug::add_entry(hal::Hal& h, const dma_debug_entry& ref) {
@@ -127,11 +122,13 @@ void DmaDebug::check_unmap(hal::Hal& h, const dma_debug_entry& ref) {
   if (e->size != ref.size)
     err_printk(h, ref.dev, "check_unmap",
                "device driver frees DMA memory with different size [device address=0x%016lx] [map size=%lu bytes] "
-               "[unmap size=%lu bytes]", addr, static_cast<unsigned long>(e->size), size);
+               "[unmap size=%lu bytes]",
+               addr, static_cast<unsigned long>(e->size), size);
   if (e->type != ref.type)
     err_printk(h, ref.dev, "check_unmap",
                "device driver frees DMA memory with wrong function [device address=0x%016lx] [size=%lu bytes] "
-               "[mapped as %s] [unmapped as %s]", addr, size, type2name[e->type], type2name[ref.type]);
+               "[mapped as %s] [unmapped as %s]",
+               addr, size, type2name[e->type], type2name[ref.type]);
   if (e->type == dma_debug_sg && e->sg_call_ents != ref.sg_call_ents)
     err_printk(h, ref.dev, "check_unmap",
                "device driver frees DMA sg list with different entry count [map count=%d] [unmap count=%d]",
@@ -139,11 +136,12 @@ void DmaDebug::check_unmap(hal::Hal& h, const dma_debug_entry& ref) {
   if (e->direction != ref.direction)
     err_printk(h, ref.dev, "check_unmap",
                "device driver frees DMA memory with different direction [device address=0x%016lx] [size=%lu bytes] "
-               "[mapped with %s] [unmapped with %s]", addr, size, dir_name(e->direction), dir_name(ref.direction));
+               "[mapped with %s] [unmapped with %s]",
+               addr, size, dir_name(e->direction), dir_name(ref.direction));
   if (e->map_err_type == MAP_ERR_NOT_CHECKED)
     err_printk(h, ref.dev, "check_unmap",
-               "device driver failed to check map error[device address=0x%016lx] [size=%lu bytes] [mapped as %s]",
-               addr, size, type2name[e->type]);
+               "device driver failed to check map error[device address=0x%016lx] [size=%lu bytes] [mapped as %s]", addr,
+               size, type2name[e->type]);
   remove(h, e);
 }
 
@@ -207,20 +205,24 @@ void DmaDebug::check_sync(hal::Hal& h, const dma_debug_entry& ref, bool to_cpu) 
   if (ref.dev_addr + ref.size > e->dev_addr + e->size)
     err_printk(h, ref.dev, "check_sync",
                "device driver syncs DMA memory outside allocated range [device address=0x%016lx] [allocation size=%lu "
-               "bytes] [sync offset+size=%lu]", static_cast<unsigned long>(e->dev_addr),
-               static_cast<unsigned long>(e->size), static_cast<unsigned long>(ref.dev_addr - e->dev_addr + ref.size));
+               "bytes] [sync offset+size=%lu]",
+               static_cast<unsigned long>(e->dev_addr), static_cast<unsigned long>(e->size),
+               static_cast<unsigned long>(ref.dev_addr - e->dev_addr + ref.size));
   if (e->direction != DMA_BIDIRECTIONAL && ref.direction != e->direction)
     err_printk(h, ref.dev, "check_sync",
                "device driver syncs DMA memory with different direction [device address=0x%016lx] [size=%lu bytes] "
-               "[mapped with %s] [synced with %s]", addr, size, dir_name(e->direction), dir_name(ref.direction));
+               "[mapped with %s] [synced with %s]",
+               addr, size, dir_name(e->direction), dir_name(ref.direction));
   else if (to_cpu && e->direction == DMA_TO_DEVICE)
     err_printk(h, ref.dev, "check_sync",
                "device driver syncs device read-only DMA memory for cpu [device address=0x%016lx] [size=%lu bytes] "
-               "[mapped with %s] [synced with %s]", addr, size, dir_name(e->direction), dir_name(ref.direction));
+               "[mapped with %s] [synced with %s]",
+               addr, size, dir_name(e->direction), dir_name(ref.direction));
   else if (!to_cpu && e->direction == DMA_FROM_DEVICE)
     err_printk(h, ref.dev, "check_sync",
                "device driver syncs device write-only DMA memory to device [device address=0x%016lx] [size=%lu bytes] "
-               "[mapped with %s] [synced with %s]", addr, size, dir_name(e->direction), dir_name(ref.direction));
+               "[mapped with %s] [synced with %s]",
+               addr, size, dir_name(e->direction), dir_name(ref.direction));
 }
 
 void DmaDebug::sync_single(hal::Hal& h, device* dev, dma_addr_t addr, size_t size, int dir, bool to_cpu) {
@@ -253,9 +255,9 @@ unsigned DmaDebug::device_release(hal::Hal& h, device* dev) {
       if (entry_of(l)->dev == dev) e = entry_of(l);
   err_printk(h, dev, "dma_debug_device_change",
              "device driver has pending DMA allocations while released from device [count=%u]\nOne of leaked entries "
-             "details: [device address=0x%016lx] [size=%lu bytes] [mapped with %s] [mapped as %s]", count,
-             static_cast<unsigned long>(e->dev_addr), static_cast<unsigned long>(e->size), dir_name(e->direction),
-             type2name[e->type]);
+             "details: [device address=0x%016lx] [size=%lu bytes] [mapped with %s] [mapped as %s]",
+             count, static_cast<unsigned long>(e->dev_addr), static_cast<unsigned long>(e->size),
+             dir_name(e->direction), type2name[e->type]);
   return count;
 }
 

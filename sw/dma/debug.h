@@ -52,7 +52,7 @@ struct DmaDebugStats {
   uint64_t error_count = 0;  // every problem found
   uint64_t entries = 0;      // mappings tracked now
   uint64_t max_entries = 0;
-  uint64_t leaked = 0;       // mappings still held when their driver let go of the device
+  uint64_t leaked = 0;  // mappings still held when their driver let go of the device
 };
 
 class DmaDebug {

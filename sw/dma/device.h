@@ -22,10 +22,10 @@ struct device {
   uint64_t* dma_mask;              // dev->dma_mask: points at dma_mask_storage
   uint64_t dma_mask_storage;
   uint64_t coherent_dma_mask;
-  uint64_t bus_dma_limit;          // 0: no limit beyond the masks
+  uint64_t bus_dma_limit;  // 0: no limit beyond the masks
   int numa_node;
-  bool dma_uses_io_tlb;            // a mapping of it ever bounced
-  Dma* dma;                        // the DMA API state serving it
+  bool dma_uses_io_tlb;  // a mapping of it ever bounced
+  Dma* dma;              // the DMA API state serving it
 };
 
 inline const char* dev_name(const device* dev) { return dev ? dev->name : "NULL"; }

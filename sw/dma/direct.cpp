@@ -65,9 +65,12 @@ page* dma_direct_alloc_pages(hal::Hal& h, device* dev, size_t size, gfp_t gfp) {
          !dma_coherent_ok(dev, ctx.nodes->page_to_phys(p), size)) {
     ctx.page_alloc->free_pages(h, p, order);
     ++dev->dma->stats().alloc_coherent_retries;
-    if (phys_limit < DMA_BIT_MASK(64) && !(gfp & (GFP_DMA32 | GFP_DMA))) gfp |= GFP_DMA32;
-    else if (!(gfp & GFP_DMA)) gfp = (gfp & ~GFP_DMA32) | GFP_DMA;
-    else return nullptr;
+    if (phys_limit < DMA_BIT_MASK(64) && !(gfp & (GFP_DMA32 | GFP_DMA)))
+      gfp |= GFP_DMA32;
+    else if (!(gfp & GFP_DMA))
+      gfp = (gfp & ~GFP_DMA32) | GFP_DMA;
+    else
+      return nullptr;
   }
   return p;
 }
@@ -85,14 +88,17 @@ dma_addr_t swiotlb_map(hal::Hal& h, device* dev, uint64_t phys, size_t size, dma
     dma.swiotlb().tbl_unmap_single(h, dev, tlb, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
     ++dma.stats().overflow;
     if (dma.warn_once(WARN_SWIOTLB_OVERFLOW_MAP))
-      dma.dev_warn(h, dev, "swiotlb_map", "swiotlb addr 0x%016lx+%zu overflow (mask %lx, bus limit %lx).",
+      dma.dev_warn(h, dev, "swiotlb.c", "swiotlb_map", "swiotlb addr 0x%016lx+%zu overflow (mask %lx, bus limit %lx).",
                    static_cast<unsigned long>(tlb), size, static_cast<unsigned long>(*dev->dma_mask),
                    static_cast<unsigned long>(dev->bus_dma_limit));
     return DMA_MAPPING_ERROR;
   }
   ++dma.stats().bounced_maps;
   dma.trace(h, "dma: %s: map %#lx+%zu bounced to %#lx (%s)", dev_name(dev), static_cast<unsigned long>(phys), size,
-            static_cast<unsigned long>(tlb), dir == DMA_TO_DEVICE ? "to device" : dir == DMA_FROM_DEVICE ? "from device" : "both ways");
+            static_cast<unsigned long>(tlb),
+            dir == DMA_TO_DEVICE     ? "to device"
+            : dir == DMA_FROM_DEVICE ? "from device"
+                                     : "both ways");
   return tlb;
 }
 
@@ -132,9 +138,9 @@ dma_addr_t dma_direct_map_phys(hal::Hal& h, device* dev, uint64_t phys, size_t s
     if (dma.swiotlb().active()) return swiotlb_map(h, dev, phys, size, dir, attrs);
     ++dma.stats().overflow;
     if (dma.warn_once(WARN_DIRECT_OVERFLOW))
-      dma.dev_warn(h, dev, "dma_direct_map_phys", "DMA addr 0x%016lx+%zu overflow (mask %lx, bus limit %lx).",
-                   static_cast<unsigned long>(dma_addr), size, static_cast<unsigned long>(*dev->dma_mask),
-                   static_cast<unsigned long>(dev->bus_dma_limit));
+      dma.dev_warn(h, dev, "direct.h", "dma_direct_map_phys",
+                   "DMA addr 0x%016lx+%zu overflow (mask %lx, bus limit %lx).", static_cast<unsigned long>(dma_addr),
+                   size, static_cast<unsigned long>(*dev->dma_mask), static_cast<unsigned long>(dev->bus_dma_limit));
     return DMA_MAPPING_ERROR;
   }
   return dma_addr;

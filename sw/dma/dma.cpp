@@ -54,15 +54,20 @@ bool Dma::warn_once(DmaWarnSite site) {
   return true;
 }
 
-void Dma::dev_warn(hal::Hal& h, const device* dev, const char* func, const char* fmt, ...) {
-  char msg[256];
+void Dma::vwarn(hal::Hal& h, const device* dev, const char* file, const char* func, const char* prefix, const char* fmt,
+                va_list ap) {
+  char msg[320];
+  fw::vsnprintf(msg, sizeof msg, fmt, ap);
+  Log& log = *ctx_->log;
+  log.printk(h, LOGLEVEL_WARNING, "WARNING: CPU: %u at kernel/dma/%s: %s", h.cpu(), file, func);
+  log.printk(h, LOGLEVEL_WARNING, "%s%s %s: %s", prefix, dev_driver_string(dev), dev_name(dev), msg);
+}
+
+void Dma::dev_warn(hal::Hal& h, const device* dev, const char* file, const char* func, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fw::vsnprintf(msg, sizeof msg, fmt, ap);
+  vwarn(h, dev, file, func, "", fmt, ap);
   va_end(ap);
-  Log& log = *ctx_->log;
-  log.printk(h, LOGLEVEL_WARNING, "WARNING: CPU: %u at kernel/dma: %s", h.cpu(), func);
-  log.printk(h, LOGLEVEL_WARNING, "%s %s: %s", dev_driver_string(dev), dev_name(dev), msg);
 }
 
 bool Dma::tracing() const { return ctx_ && ctx_->params->trace_dma; }

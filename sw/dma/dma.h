@@ -11,6 +11,7 @@
 // ..." lines at KERN_INFO, so they reach console.log).
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,21 +31,21 @@ class Memblock;
 struct seq_file;
 
 struct DmaStats {
-  uint64_t map_page = 0;          // single buffers and pages mapped
+  uint64_t map_page = 0;  // single buffers and pages mapped
   uint64_t unmap_page = 0;
-  uint64_t map_sg = 0;            // scatter-gather lists mapped
+  uint64_t map_sg = 0;  // scatter-gather lists mapped
   uint64_t map_sg_entries = 0;
   uint64_t unmap_sg = 0;
-  uint64_t map_errors = 0;        // mappings that failed (DMA_MAPPING_ERROR)
-  uint64_t overflow = 0;          // ... because the device could not reach the buffer or its bounce buffer
-  uint64_t bounced_maps = 0;      // mappings served by swiotlb
+  uint64_t map_errors = 0;    // mappings that failed (DMA_MAPPING_ERROR)
+  uint64_t overflow = 0;      // ... because the device could not reach the buffer or its bounce buffer
+  uint64_t bounced_maps = 0;  // mappings served by swiotlb
   uint64_t sync_for_cpu = 0;
   uint64_t sync_for_device = 0;
-  uint64_t alloc_coherent = 0;    // coherent buffers handed out
+  uint64_t alloc_coherent = 0;  // coherent buffers handed out
   uint64_t alloc_coherent_failed = 0;
   uint64_t alloc_coherent_retries = 0;  // pages out of reach, tried again in a lower zone
   uint64_t free_coherent = 0;
-  uint64_t mask_rejected = 0;     // dma_set_mask calls answered -EIO
+  uint64_t mask_rejected = 0;  // dma_set_mask calls answered -EIO
 };
 
 // Warning sites of the DMA API that print once per boot (dev_WARN_ONCE).
@@ -80,7 +81,12 @@ class Dma {
   // True the first time a warning site fires (dev_WARN_ONCE).
   bool warn_once(DmaWarnSite site);
   // A dev_WARN: the WARNING line, then "<driver> <device>: <message>".
-  void dev_warn(hal::Hal& h, const device* dev, const char* func, const char* fmt, ...) FW_PRINTF(5, 6);
+  void dev_warn(hal::Hal& h, const device* dev, const char* file, const char* func, const char* fmt, ...)
+      FW_PRINTF(6, 7);
+  // Both: "WARNING: CPU: n at kernel/dma/<file>: <func>", then
+  // "<prefix><driver> <device>: <message>".
+  void vwarn(hal::Hal& h, const device* dev, const char* file, const char* func, const char* prefix, const char* fmt,
+             va_list ap);
   // A trace line when tracing is on (Params::trace_dma).
   void trace(hal::Hal& h, const char* fmt, ...) FW_PRINTF(3, 4);
   bool tracing() const;

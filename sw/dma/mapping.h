@@ -39,7 +39,9 @@ enum dma_data_direction : int {
   DMA_FROM_DEVICE = 2,
   DMA_NONE = 3,
 };
-inline bool valid_dma_direction(int dir) { return dir == DMA_BIDIRECTIONAL || dir == DMA_TO_DEVICE || dir == DMA_FROM_DEVICE; }
+inline bool valid_dma_direction(int dir) {
+  return dir == DMA_BIDIRECTIONAL || dir == DMA_TO_DEVICE || dir == DMA_FROM_DEVICE;
+}
 
 // Attributes (Linux's DMA_ATTR_* values).
 constexpr unsigned long DMA_ATTR_SKIP_CPU_SYNC = 1ul << 5;

@@ -13,7 +13,7 @@ namespace fw {
 namespace {
 
 constexpr uint64_t MAX_DMA32_PFN = 1ull << (32 - PAGE_SHIFT);
-constexpr uint64_t ARCH_LOW_ADDRESS_LIMIT = 1ull << 32;  // memblock_alloc_low's ceiling on x86 (exclusive)
+constexpr uint64_t ARCH_LOW_ADDRESS_LIMIT = 1ull << 32;    // memblock_alloc_low's ceiling on x86 (exclusive)
 constexpr uint64_t RATELIMIT_INTERVAL_NS = 5000000000ull;  // DEFAULT_RATELIMIT_INTERVAL: 5 s
 constexpr unsigned RATELIMIT_BURST = 10;
 
@@ -37,8 +37,8 @@ bool Swiotlb::boot(hal::Hal& h, Memblock& mb) {
 
   // swiotlb=<slabs> aligns to whole segments; areas: one per CPU, a power
   // of two, each at least a segment (swiotlb_adjust_nareas).
-  uint64_t nslabs = mode >= kSwiotlbSizeMin ? align_up(mode >> IO_TLB_SHIFT, IO_TLB_SEGSIZE)
-                                            : IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT;
+  uint64_t nslabs =
+      mode >= kSwiotlbSizeMin ? align_up(mode >> IO_TLB_SHIFT, IO_TLB_SEGSIZE) : IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT;
   nareas_ = static_cast<unsigned>(roundup_pow_of_two(ctx_->boot->nr_cpus));
   log.printk(h, LOGLEVEL_INFO, "software IO TLB: area num %u.", nareas_);
   // round_up_default_nslabs: every area gets a segment, the pool a power of two.
@@ -52,7 +52,8 @@ bool Swiotlb::boot(hal::Hal& h, Memblock& mb) {
   while (!(tlb = mb.alloc_range(align_up(nslabs << IO_TLB_SHIFT, PAGE_SIZE), PAGE_SIZE, 0, ARCH_LOW_ADDRESS_LIMIT,
                                 NUMA_NO_NODE))) {
     if (nslabs <= IO_TLB_MIN_SLABS) {
-      log.printk(h, LOGLEVEL_WARNING, "software IO TLB: swiotlb_memblock_alloc: Failed to allocate %lu bytes tlb structure",
+      log.printk(h, LOGLEVEL_WARNING,
+                 "software IO TLB: swiotlb_memblock_alloc: Failed to allocate %lu bytes tlb structure",
                  static_cast<unsigned long>(nslabs << IO_TLB_SHIFT));
       return true;
     }
@@ -90,8 +91,9 @@ void Swiotlb::print_info(hal::Hal& h) {
   if (!active()) return;
   Log& log = *ctx_->log;
   log.printk(h, LOGLEVEL_INFO, "PCI-DMA: Using software bounce buffering for IO (SWIOTLB)");
-  log.printk(h, LOGLEVEL_INFO, "software IO TLB: mapped [mem 0x%016lx-0x%016lx] (%luMB)", static_cast<unsigned long>(start_),
-             static_cast<unsigned long>(end_), static_cast<unsigned long>((nslabs_ << IO_TLB_SHIFT) >> 20));
+  log.printk(h, LOGLEVEL_INFO, "software IO TLB: mapped [mem 0x%016lx-0x%016lx] (%luMB)",
+             static_cast<unsigned long>(start_), static_cast<unsigned long>(end_),
+             static_cast<unsigned long>((nslabs_ << IO_TLB_SHIFT) >> 20));
 }
 
 // ---------------------------------------------------------------- slots
@@ -185,7 +187,8 @@ void Swiotlb::bounce(hal::Hal& h, uint64_t tlb_addr, size_t size, dma_data_direc
   orig += tlb_offset;
   alloc_size -= tlb_offset;
   if (size > alloc_size) {
-    ctx_->log->printk(h, LOGLEVEL_WARNING, "software IO TLB: Buffer overflow detected. Allocation size: %lu. Mapping size: %zu.",
+    ctx_->log->printk(h, LOGLEVEL_WARNING,
+                      "software IO TLB: Buffer overflow detected. Allocation size: %lu. Mapping size: %zu.",
                       static_cast<unsigned long>(alloc_size), size);
     size = alloc_size;
   }
@@ -210,8 +213,10 @@ uint64_t Swiotlb::tbl_map_single(hal::Hal& h, device* dev, uint64_t orig, size_t
   (void)dir;
   Log& log = *ctx_->log;
   if (!active()) {
-    log.printk(h, LOGLEVEL_WARNING, "%s %s: Can not allocate SWIOTLB buffer earlier and can't now provide you with the "
-               "DMA bounce buffer", dev_driver_string(dev), dev_name(dev));
+    log.printk(h, LOGLEVEL_WARNING,
+               "%s %s: Can not allocate SWIOTLB buffer earlier and can't now provide you with the "
+               "DMA bounce buffer",
+               dev_driver_string(dev), dev_name(dev));
     return DMA_MAPPING_ERROR;
   }
   const int index = find_slots(h, orig, size, 0);
@@ -222,12 +227,14 @@ uint64_t Swiotlb::tbl_map_single(hal::Hal& h, device* dev, uint64_t orig, size_t
       const uint64_t now = h.now_ns();
       if (now - full_window_ns_ >= RATELIMIT_INTERVAL_NS || full_window_ns_ == 0) {
         if (full_reports_ > RATELIMIT_BURST)
-          log.printk(h, LOGLEVEL_WARNING, "swiotlb_tbl_map_single: %u callbacks suppressed", full_reports_ - RATELIMIT_BURST);
+          log.printk(h, LOGLEVEL_WARNING, "swiotlb_tbl_map_single: %u callbacks suppressed",
+                     full_reports_ - RATELIMIT_BURST);
         full_window_ns_ = now ? now : 1;
         full_reports_ = 0;
       }
       if (++full_reports_ <= RATELIMIT_BURST)
-        log.printk(h, LOGLEVEL_WARNING, "%s %s: swiotlb buffer is full (sz: %zu bytes), total %lu (slots), used %lu (slots)",
+        log.printk(h, LOGLEVEL_WARNING,
+                   "%s %s: swiotlb buffer is full (sz: %zu bytes), total %lu (slots), used %lu (slots)",
                    dev_driver_string(dev), dev_name(dev), size, static_cast<unsigned long>(nslabs_),
                    static_cast<unsigned long>(total_used_));
     }

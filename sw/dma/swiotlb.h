@@ -47,9 +47,9 @@ constexpr uint64_t kSwiotlbSizeMin = IO_TLB_SIZE * IO_TLB_SEGSIZE;  // one segme
 
 // One slot's bookkeeping, in simulated DRAM (Linux struct io_tlb_slot).
 struct io_tlb_slot {
-  uint64_t orig_addr;    // the buffer this slot bounces for, INVALID_PHYS_ADDR when free
-  uint64_t alloc_size;   // bytes of the mapping from this slot on
-  uint16_t list;         // free slots from here to the end of the segment
+  uint64_t orig_addr;   // the buffer this slot bounces for, INVALID_PHYS_ADDR when free
+  uint64_t alloc_size;  // bytes of the mapping from this slot on
+  uint16_t list;        // free slots from here to the end of the segment
   uint16_t pad_slots;
   uint32_t pad;
 };
@@ -62,9 +62,9 @@ struct io_tlb_area {
 };
 
 struct SwiotlbStats {
-  uint64_t mappings = 0;           // bounce buffers handed out
-  uint64_t full = 0;               // requests the pool could not serve
-  uint64_t bounced_to_device = 0;  // bytes copied into the pool
+  uint64_t mappings = 0;             // bounce buffers handed out
+  uint64_t full = 0;                 // requests the pool could not serve
+  uint64_t bounced_to_device = 0;    // bytes copied into the pool
   uint64_t bounced_from_device = 0;  // bytes copied back out
 };
 

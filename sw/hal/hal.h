@@ -58,8 +58,8 @@ struct Device {
   uint32_t index;      // instance number of that kind
   paddr_t mmio_base;
   uint64_t mmio_size;
-  uint32_t irq_vector; // the vector its interrupts arrive with (0: it raises none)
-  uint32_t addr_bits;  // bus masters: the widest bus address they can drive
+  uint32_t irq_vector;        // the vector its interrupts arrive with (0: it raises none)
+  uint32_t addr_bits;         // bus masters: the widest bus address they can drive
   char name[kDeviceNameLen];  // "dma0": its name on the platform, NUL-terminated
 };
 

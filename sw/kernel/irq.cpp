@@ -22,8 +22,10 @@ void Kernel::interrupt(hal::Hal& h, uint8_t vector) {
       timer_tick(h);
       break;
     default:
-      if (dma_driver_.handle_irq(h, vector)) ++irq_stats_.dma;
-      else ++irq_stats_.other;
+      if (dma_driver_.handle_irq(h, vector))
+        ++irq_stats_.dma;
+      else
+        ++irq_stats_.other;
       break;
   }
 }

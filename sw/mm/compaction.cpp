@@ -1,6 +1,5 @@
 #include "sw/mm/compaction.h"
 
-
 #include "sw/kernel/params.h"
 #include "sw/lib/bitops.h"
 #include "sw/lib/errno.h"

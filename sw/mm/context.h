@@ -85,9 +85,9 @@ struct MmContext {
   Mprotect* mprotect = nullptr;
   Madvise* madvise = nullptr;
   VmStat* vmstat = nullptr;
-  Dma* dma = nullptr;                  // the DMA API's state (sw/dma)
-  Gup* gup = nullptr;                  // pinning user pages (sw/mm/gup.h)
-  PfnmapOwner* pfnmap_owner = nullptr; // whose VM_PFNMAP mappings there are
+  Dma* dma = nullptr;                   // the DMA API's state (sw/dma)
+  Gup* gup = nullptr;                   // pinning user pages (sw/mm/gup.h)
+  PfnmapOwner* pfnmap_owner = nullptr;  // whose VM_PFNMAP mappings there are
   kmem_cache* mm_cachep = nullptr;
   kmem_cache* vma_cachep = nullptr;
   const list_head* tasks = nullptr;  // the Kernel's task list (for_each_process: meminfo's Committed_AS)

@@ -649,7 +649,8 @@ int64_t Mmap::mmap_pfn(hal::Hal& h, mm_struct* mm, uint64_t pa, uint64_t len) {
   vma_link(mm, vma);
   mm->total_vm += len >> PAGE_SHIFT;
   for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-    if (ctx_->pgtable->map(h, mm->pgd, addr + off, pa + off, x86::LEVEL_PT, vma->vm_page_prot | x86::PTE_D, _PAGE_TABLE, false)) {
+    if (ctx_->pgtable->map(h, mm->pgd, addr + off, pa + off, x86::LEVEL_PT, vma->vm_page_prot | x86::PTE_D, _PAGE_TABLE,
+                           false)) {
       munmap_locked(h, mm, addr, addr + len);
       return -ENOMEM;
     }

@@ -74,8 +74,8 @@ TEST(Dma, A32BitEngineCopiesBuffersAbove4GiBThroughSwiotlb) {
 
 TEST(Dma, WithoutSwiotlbTheSameCopyFailsWithEio) {
   const DmaRun r = run("swiotlb-64g.yaml", "swiotlb-off",
-                    {"firmware.swiotlb=off", "workload.processes[0].ops[3].dma_copy.expect=EIO",
-                     "workload.processes[0].ops[5].dma_copy.expect=EIO"});
+                       {"firmware.swiotlb=off", "workload.processes[0].ops[3].dma_copy.expect=EIO",
+                        "workload.processes[0].ops[5].dma_copy.expect=EIO"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r["system.fw.swiotlb.io_tlb_nslabs"], 0);
   EXPECT_EQ(r["system.fw.dmaengine.dma1.user_copy_failed"], 2);
@@ -120,7 +120,7 @@ TEST(Dma, TheCheckerCatchesADriverThatSkipsTheMapping) {
   EXPECT_NE(bad.output.find("not mapped for it (nearest mapping"), std::string::npos) << bad.output;
   // Done right, the same copy has none.
   const DmaRun good = run("driver-bug.yaml", "driver-bug-fixed",
-                       {"firmware.dma_driver_bug=none", "platform.dma_checker.expect_violations=false"});
+                          {"firmware.dma_driver_bug=none", "platform.dma_checker.expect_violations=false"});
   ASSERT_EQ(good.status, 0) << good.output;
   expect_clean(good, "dma1");
 }
@@ -130,9 +130,10 @@ TEST(Dma, LowmemReserveKeepsZoneDmaForTheDevicesThatNeedIt) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r["system.fw.dmaengine.dma0.user_allocs"], 2);
   EXPECT_EQ(r["system.fw.dma.alloc_coherent_failed"], 0);
-  const DmaRun none = run("lowmem-reserve.yaml", "lowmem-reserve-0",
-                       {"firmware.lowmem_reserve_ratio_dma=0", "workload.processes[0].ops[3].dma_alloc.expect=ENOMEM",
-                        "workload.processes[0].ops[4].write.region=first", "workload.processes[0].ops[5].read.region=first"});
+  const DmaRun none =
+      run("lowmem-reserve.yaml", "lowmem-reserve-0",
+          {"firmware.lowmem_reserve_ratio_dma=0", "workload.processes[0].ops[3].dma_alloc.expect=ENOMEM",
+           "workload.processes[0].ops[4].write.region=first", "workload.processes[0].ops[5].read.region=first"});
   ASSERT_EQ(none.status, 0) << none.output;
   EXPECT_EQ(none["system.fw.dma.alloc_coherent_failed"], 1) << "ZONE_DMA went to the filler";
 }

@@ -1,10 +1,10 @@
 #include "tb/top/machine.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <stdexcept>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "hw/base/debug.h"
 #include "hw/platform/platform.h"

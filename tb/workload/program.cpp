@@ -25,7 +25,8 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::fork: return "fork";
     case hal::Sys::clone: return "clone";
     case hal::Sys::exit: return "exit";
-    case hal::Sys::ioctl: return "ioctl";
+    case hal::Sys::ioctl:
+      return "ioctl";
     default: return "syscall";
   }
 }

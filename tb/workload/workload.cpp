@@ -41,16 +41,26 @@ const char* signal_name(int sig) {
 const struct {
   const char* name;
   int64_t value;
-} kErrnos[] = {{"ok", 0},          {"EPERM", uapi::kEperm},   {"EAGAIN", uapi::kEagain},
-               {"ENOMEM", uapi::kEnomem}, {"EACCES", uapi::kEacces}, {"EFAULT", uapi::kEfault},
-               {"EBUSY", uapi::kEbusy},   {"EEXIST", uapi::kEexist}, {"EINVAL", uapi::kEinval},
-               {"ENOSYS", uapi::kEnosys}, {"EOVERFLOW", uapi::kEoverflow}, {"EIO", uapi::kEio}};
+} kErrnos[] = {{"ok", 0},
+               {"EPERM", uapi::kEperm},
+               {"EAGAIN", uapi::kEagain},
+               {"ENOMEM", uapi::kEnomem},
+               {"EACCES", uapi::kEacces},
+               {"EFAULT", uapi::kEfault},
+               {"EBUSY", uapi::kEbusy},
+               {"EEXIST", uapi::kEexist},
+               {"EINVAL", uapi::kEinval},
+               {"ENOSYS", uapi::kEnosys},
+               {"EOVERFLOW", uapi::kEoverflow},
+               {"EIO", uapi::kEio}};
 
 int64_t parse_expect(sim::ConfigNode& n) {
   const std::string e = n.get<std::string>("expect", "ok", "Expected result: ok, or the errno it must fail with (ENOMEM, EINVAL, ...)");
   for (const auto& k : kErrnos)
     if (e == k.name) return k.value;
-  n.fail("expect", fmt::format("unknown result '{}' (ok, EPERM, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EINVAL, ENOSYS, EOVERFLOW, EIO)", e));
+  n.fail("expect", fmt::format("unknown result '{}' (ok, EPERM, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EINVAL, "
+                               "ENOSYS, EOVERFLOW, EIO)",
+                               e));
 }
 
 uint64_t parse_prot(sim::ConfigNode& n, const char* def) {
@@ -131,7 +141,9 @@ bool valid_name(const std::string& s) {
 
 Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
                    sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices)
-    : base_dir_(base_dir), dma_devices_(dma_devices), group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
+    : base_dir_(base_dir),
+      dma_devices_(dma_devices),
+      group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
   auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
   for (size_t i = 0; i < processes.size(); ++i)
     parse_process(processes[i], fmt::format("p{}", i), -1, false, nr_cpus, seed);
@@ -196,8 +208,9 @@ uint64_t Workload::parse_dma_device(sim::ConfigNode& n) const {
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
   const auto keys = item.keys();
   if (keys.size() != 1)
-    item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
-                  "read, write, access, fetch, replay, dma_copy, dma_alloc or exit");
+    item.fail("",
+              "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
+              "read, write, access, fetch, replay, dma_copy, dma_alloc or exit");
   const std::string kind = keys[0];
   sim::ConfigNode n = item.child(kind);
   Op op;
@@ -306,7 +319,8 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.status = n.get<int>("status", 0, "Exit status");
   } else {
     item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
-                                "write, access, fetch, replay, dma_copy, dma_alloc, exit)", kind));
+                                "write, access, fetch, replay, dma_copy, dma_alloc, exit)",
+                                kind));
   }
   return op;
 }

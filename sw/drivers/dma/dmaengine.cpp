@@ -30,8 +30,9 @@ struct dma_desc {
 };
 static_assert(sizeof(dma_desc) == 32, "the engine's descriptor layout");
 
-const char* const engine_errors[] = {"none", "address beyond the engine's width", "bus error", "poisoned memory",
-                                     "busy", "bad length", "bad descriptor"};
+const char* const engine_errors[] = {
+    "none",          "address beyond the engine's width", "bus error", "poisoned memory", "busy", "bad length",
+    "bad descriptor"};
 
 }  // namespace
 
@@ -120,7 +121,8 @@ bool DmaEngineDriver::alloc_ring(hal::Hal& h, dma_chan* c) {
   // reach. Allocated at first use, so a machine that never uses its DMA
   // engines has the memory it always had.
   c->ring = dma_alloc_coherent(h, c->dev, kRingBytes, &c->ring_dma, GFP_KERNEL);
-  if (!c->ring) ctx_->log->printk(h, LOGLEVEL_WARNING, "%s %s: cannot allocate its descriptor ring", kName, dev_name(c->dev));
+  if (!c->ring)
+    ctx_->log->printk(h, LOGLEVEL_WARNING, "%s %s: cannot allocate its descriptor ring", kName, dev_name(c->dev));
   return c->ring != nullptr;
 }
 
@@ -181,7 +183,7 @@ void DmaEngineDriver::unmap_user(hal::Hal& h, dma_chan* c, sg_table* sgt, dma_da
 }
 
 const DmaEngineDriver::UserBuf* DmaEngineDriver::find_buf(const dma_chan* c, const mm_struct* mm, uint64_t va,
-                                                           uint64_t len) const {
+                                                          uint64_t len) const {
   for (const UserBuf& b : bufs_)
     if (b.chan == c && b.mm == mm && va >= b.va && len <= b.len && va - b.va <= b.len - len) return &b;
   return nullptr;
@@ -199,14 +201,14 @@ int DmaEngineDriver::prepare_side(hal::Hal& h, dma_chan* c, mm_struct* mm, UserS
   s.n = (PAGE_ALIGN(va + len) - (va & PAGE_MASK)) >> PAGE_SHIFT;
   s.pages = static_cast<page**>(ctx_->slab->kmalloc(h, s.n * sizeof(page*), GFP_KERNEL));
   if (!s.pages) return -ENOMEM;
-  const long pinned = ctx_->gup->pin_user_pages(h, mm, va & PAGE_MASK, s.n, dir == DMA_FROM_DEVICE ? FOLL_WRITE : 0,
-                                                s.pages);
+  const long pinned =
+      ctx_->gup->pin_user_pages(h, mm, va & PAGE_MASK, s.n, dir == DMA_FROM_DEVICE ? FOLL_WRITE : 0, s.pages);
   if (pinned < 0) return static_cast<int>(pinned);
   s.pinned = true;
   // Segments no longer than one mapping may be (swiotlb's 256 KiB when it may bounce).
   const uint64_t seg = min<uint64_t>(dma_max_mapping_size(c->dev), 1ull << 30);
-  int rc = sg_alloc_table_from_pages_segment(h, ctx_, &s.sgt, s.pages, static_cast<unsigned>(s.n), va & ~PAGE_MASK,
-                                             len, seg, GFP_KERNEL);
+  int rc = sg_alloc_table_from_pages_segment(h, ctx_, &s.sgt, s.pages, static_cast<unsigned>(s.n), va & ~PAGE_MASK, len,
+                                             seg, GFP_KERNEL);
   if (!rc) rc = map_user(h, c, &s.sgt, dir);
   s.mapped = !rc;
   return rc;
@@ -289,8 +291,8 @@ void DmaEngineDriver::visit_stats(StatVisitor& v, const char* prefix) const {
     e.fmt(c.stats.busy_ns, "time from submission to completion", "ns", "%s.busy_ns", n);
     e.fmt(c.stats.user_copies, "dma_copy requests", "count", "%s.user_copies", n);
     e.fmt(c.stats.user_copy_failed, "dma_copy requests that failed", "count", "%s.user_copy_failed", n);
-    e.fmt(c.stats.user_allocs, "dma_alloc requests (coherent buffers mapped into a process)", "count",
-          "%s.user_allocs", n);
+    e.fmt(c.stats.user_allocs, "dma_alloc requests (coherent buffers mapped into a process)", "count", "%s.user_allocs",
+          n);
   }
 }
 

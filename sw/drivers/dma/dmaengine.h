@@ -35,14 +35,14 @@ namespace fw {
 struct mm_struct;
 
 struct DmaChanStats {
-  uint64_t transfers = 0;    // chains submitted
-  uint64_t descriptors = 0;  // descriptors prepared
-  uint64_t bytes = 0;        // bytes copied by transfers that completed
-  uint64_t errors = 0;       // transfers the engine failed
-  uint64_t timeouts = 0;     // transfers that did not complete in time
+  uint64_t transfers = 0;        // chains submitted
+  uint64_t descriptors = 0;      // descriptors prepared
+  uint64_t bytes = 0;            // bytes copied by transfers that completed
+  uint64_t errors = 0;           // transfers the engine failed
+  uint64_t timeouts = 0;         // transfers that did not complete in time
   uint64_t checker_flagged = 0;  // transfers the bus-side checker flagged
-  uint64_t busy_ns = 0;      // from submission to completion
-  uint64_t user_copies = 0;  // dma_copy requests
+  uint64_t busy_ns = 0;          // from submission to completion
+  uint64_t user_copies = 0;      // dma_copy requests
   uint64_t user_copy_failed = 0;
   uint64_t user_allocs = 0;  // dma_alloc requests
 };

@@ -7,11 +7,10 @@
 // a device's width with an address error, and fails the run unless the
 // scenario expects violations.
 #include <gtest/gtest.h>
+#include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstring>
-
 #include <systemc>
-#include <tlm_utils/simple_initiator_socket.h>
 
 #include "hw/base/time.h"
 #include "hw/bus/interconnect.h"
@@ -81,11 +80,14 @@ DmaChecker::Params checker_params(bool expect) {
 struct Bench {
   explicit Bench(bool expect_violations = false, uint64_t bandwidth = 1ull << 30)
       : checker("checker", checker_params(expect_violations), &root, {isa_params().info}),
-        isa("isa", [&] {
-          DmaEngine::Params p = isa_params();
-          p.bandwidth = bandwidth;
-          return p;
-        }(), env()) {
+        isa(
+            "isa",
+            [&] {
+              DmaEngine::Params p = isa_params();
+              p.bandwidth = bandwidth;
+              return p;
+            }(),
+            env()) {
     bus.to_targets.bind(dram.socket);
     bus.add_region(0, 0, 64ull << 20, "dram");
     bus.to_targets.bind(isa.mmio);

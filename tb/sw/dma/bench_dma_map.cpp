@@ -40,9 +40,7 @@ void map_unmap(benchmark::State& st, fw::gfp_t zone, fw::dma_data_direction dir)
 
 void BM_map_unmap_direct(benchmark::State& st) { map_unmap(st, fw::GFP_DMA32, fw::DMA_TO_DEVICE); }
 void BM_map_unmap_bounce_to_device(benchmark::State& st) { map_unmap(st, fw::GFP_KERNEL, fw::DMA_TO_DEVICE); }
-void BM_map_unmap_bounce_bidirectional(benchmark::State& st) {
-  map_unmap(st, fw::GFP_KERNEL, fw::DMA_BIDIRECTIONAL);
-}
+void BM_map_unmap_bounce_bidirectional(benchmark::State& st) { map_unmap(st, fw::GFP_KERNEL, fw::DMA_BIDIRECTIONAL); }
 BENCHMARK(BM_map_unmap_direct)->Arg(4096)->Arg(65536);
 BENCHMARK(BM_map_unmap_bounce_to_device)->Arg(4096)->Arg(65536);
 BENCHMARK(BM_map_unmap_bounce_bidirectional)->Arg(4096)->Arg(65536);

@@ -3,16 +3,17 @@
 // and dma-debug's reports. The machine has two DMA devices in its boot
 // information (a 24-bit and a 32-bit one); the host HAL has no engines, so
 // what is checked here is the API's side, not transfers.
+#include "sw/dma/dma.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "tb/sw/dma/dma_rig.h"
-#include "sw/dma/dma.h"
 #include "sw/dma/scatterlist.h"
 #include "sw/mm/gup.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
+#include "tb/sw/dma/dma_rig.h"
 
 namespace fwtest {
 namespace {
@@ -131,7 +132,8 @@ TEST(DmaApi, AMappingTakesAtMost128SlotsAndAFullPoolSaysSo) {
   EXPECT_EQ((ok - r.k->dma().swiotlb().start()) % (128 * 2048), 0u) << "within one 128-slot segment";
   EXPECT_EQ(fw::dma_map_page(r.cpu(), d, big, 0, 256 * KiB + 2048, fw::DMA_TO_DEVICE), fw::DMA_MAPPING_ERROR);
   EXPECT_NE(r.console().find("swiotlb buffer is full (sz: 264192 bytes), total 512 (slots), used 128 (slots)"),
-            std::string::npos) << r.console();
+            std::string::npos)
+      << r.console();
   // Fill the rest, fail, give back, succeed.
   dma_addr_t more[3];
   for (dma_addr_t& m : more) m = fw::dma_map_page(r.cpu(), d, big, 0, 256 * KiB, fw::DMA_TO_DEVICE);
@@ -165,7 +167,8 @@ TEST(DmaApi, DmaDebugReportsMisuseByName) {
   fw::dma_unmap_page(r.cpu(), d, pa, PAGE_SIZE, fw::DMA_TO_DEVICE);
   EXPECT_NE(r.console().find("DMA-API: mmcosim-dma dma1: device driver tries to free DMA memory it has not allocated "
                              "[device address=0x"),
-            std::string::npos) << r.console();
+            std::string::npos)
+      << r.console();
   dma_addr_t a = fw::dma_map_page(r.cpu(), d, p, 0, PAGE_SIZE, fw::DMA_TO_DEVICE);
   fw::dma_mapping_error(d, a);
   fw::dma_unmap_page(r.cpu(), d, a, 2048, fw::DMA_FROM_DEVICE);
@@ -198,7 +201,8 @@ TEST(DmaApi, MappingsLeftWhenTheDriverLetsGoAreReportedByName) {
   r.k->dma_driver().release(r.cpu());
   EXPECT_NE(r.console().find("DMA-API: mmcosim-dma dma1: device driver has pending DMA allocations while released "
                              "from device [count=1]"),
-            std::string::npos) << r.console();
+            std::string::npos)
+      << r.console();
   EXPECT_NE(r.console().find("[size=512 bytes] [mapped with DMA_FROM_DEVICE] [mapped as phy]"), std::string::npos);
   EXPECT_EQ(r.stat("dma_debug.leaked"), 1u);
 }
@@ -230,7 +234,8 @@ TEST(DmaApi, CompactionLeavesPinnedPagesWhereTheyAre) {
   const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, len));
   ASSERT_EQ(r.madvise(0, a, len, uapi::kMadvNohugepage), 0);
   ASSERT_EQ(r.madvise(0, a, len, uapi::kMadvPopulateWrite), 0);
-  for (uint64_t off = 0; off < len; off += 2 * PAGE_SIZE) ASSERT_EQ(r.madvise(0, a + off, PAGE_SIZE, uapi::kMadvDontneed), 0);
+  for (uint64_t off = 0; off < len; off += 2 * PAGE_SIZE)
+    ASSERT_EQ(r.madvise(0, a + off, PAGE_SIZE, uapi::kMadvDontneed), 0);
   auto pfn_at = [&](uint64_t va) {
     fw::PteLookup l;
     EXPECT_TRUE(r.k->translate(r.cpu(), pid, va, &l));
