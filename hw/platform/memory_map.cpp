@@ -181,10 +181,11 @@ void lay_out_nodes(sim::ConfigNode mem, const MemoryKeys& k, unsigned maxphyaddr
     m.nodes.push_back(node);
   }
   if (next > (1ull << maxphyaddr)) mem.fail("size", fmt::format("does not fit in {} physical address bits", maxphyaddr));
-  if (!k.hole && next > MemoryMap::kDmaBase)
-    mem.fail("mmio_hole", fmt::format("without the hole, DRAM up to {:#x} covers the devices at {:#x}..{:#x}; keep the "
-                                      "hole or use at most {} MiB", next, MemoryMap::kDmaBase,
-                                      MemoryMap::kIntcBase + 0x1000, MemoryMap::kDmaBase >> 20));
+  if (!k.hole && next > MemoryMap::kDeviceBase)
+    mem.fail("mmio_hole",
+             fmt::format("without the hole, DRAM up to {:#x} covers the devices at {:#x}..{:#x}; keep the "
+                         "hole or use at most {} MiB",
+                         next, MemoryMap::kDeviceBase, MemoryMap::kIntcBase + 0x1000, MemoryMap::kDeviceBase >> 20));
 }
 
 // The boot memory map a PC's firmware would report for this layout.
@@ -208,7 +209,8 @@ void generate_e820(sim::ConfigNode mem, bool hole, MemoryMap& m) {
       if (r.base >= low_end) add(r.base, r.end(), hal::E820Type::usable);
       else if (r.end() > low_end) add(low_end, r.end(), hal::E820Type::usable);
   if (hole) {
-    add(MemoryMap::kDmaBase, MemoryMap::kDmaBase + 0x10000, hal::E820Type::reserved);
+    add(MemoryMap::kDeviceBase, MemoryMap::kDeviceBase + MemoryMap::kDeviceSlots * MemoryMap::kDeviceSlotSize,
+        hal::E820Type::reserved);
     add(MemoryMap::kIntcBase, MemoryMap::kIntcBase + 0x1000, hal::E820Type::reserved);
   }
   // Merge adjacent usable ranges that span a node boundary.

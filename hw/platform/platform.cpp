@@ -47,8 +47,10 @@ PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
   pp.core = Core::read_params(p.child("core"));
   pp.core.intc_base = MemoryMap::kIntcBase;
   pp.sim = CoreComplex::read_params(p.child("sim"));
-  pp.dma = DmaEngine::read_params(p);
-  for (size_t i = 0; i < pp.dma.size(); ++i) pp.dma[i].mmio_base = MemoryMap::kDmaBase + i * DmaEngine::kMmioSize;
+  for (auto& d : read_devices(p)) pp.devices.push_back(std::move(d));
+  pp.checker = DmaChecker::read_params(p.child("dma_checker"));
+  pp.checker.mmio_base = MemoryMap::kCheckerBase;
+  pp.checker.id = static_cast<unsigned>(pp.devices.size()) + 1;
   return pp;
 }
 
@@ -158,11 +160,20 @@ void Platform::make_boot_info() {
   }
   boot_.nr_cpus = p_.cores;
   for (unsigned c = 0; c < p_.cores; ++c) boot_.cpu_node[c] = static_cast<uint8_t>(p_.cpu_nodes[c]);
-  boot_.devices[0] = {hal::DeviceKind::intc, 0, MemoryMap::kIntcBase, InterruptController::kMmioSize, 0, 64};
-  boot_.nr_devices = 1;
-  for (size_t i = 0; i < p_.dma.size() && boot_.nr_devices < hal::kMaxDevices; ++i)
-    boot_.devices[boot_.nr_devices++] = {hal::DeviceKind::dma, static_cast<uint32_t>(i), p_.dma[i].mmio_base,
-                                         DmaEngine::kMmioSize, x86::VEC_DMA, p_.dma[i].addr_bits};
+  auto device = [&](hal::DeviceKind kind, uint32_t index, uint64_t base, uint64_t size, uint32_t vector, uint32_t bits,
+                    const std::string& name) {
+    hal::Device& d = boot_.devices[boot_.nr_devices++];
+    d = {kind, index, base, size, vector, bits, {}};
+    name.copy(d.name, hal::kDeviceNameLen - 1);
+  };
+  boot_.nr_devices = 0;
+  device(hal::DeviceKind::intc, 0, MemoryMap::kIntcBase, InterruptController::kMmioSize, 0, 64, "intc");
+  for (const auto& dp : p_.devices) {
+    const sim::DeviceInfo& i = dp->info;
+    device(static_cast<hal::DeviceKind>(find_device_kind(i.kind)->boot_kind), i.index, i.mmio_base, i.mmio_size,
+           i.vector, i.addr_bits, i.name);
+  }
+  device(hal::DeviceKind::dma_checker, 0, p_.checker.mmio_base, DmaChecker::kMmioSize, 0, 64, "dma_checker");
   boot_.image_base = map.image_base;
   boot_.image_size = map.image_size;
   boot_.maxphyaddr = p_.maxphyaddr;
@@ -201,13 +212,36 @@ void Platform::elaborate_devices() {
   membus_->to_targets.bind(intc_->socket);
   membus_->add_region(target++, MemoryMap::kIntcBase, InterruptController::kMmioSize, "intc");
 
-  dma_group_ = std::make_unique<sim::stats::Group>(&root_, "dma");
-  for (size_t i = 0; i < p_.dma.size(); ++i) {
-    const DmaEngine::Params& dp = p_.dma[i];
-    dmas_.push_back(std::make_unique<DmaEngine>(fmt::format("dma{}", i).c_str(), dp, intc_.get(), dma_group_.get()));
-    membus_->to_targets.bind(dmas_.back()->mmio);
-    membus_->add_region(target++, dp.mmio_base, DmaEngine::kMmioSize, fmt::format("dma{}", i));
+  // The DMA engines' group comes first, as it always has: the checker's
+  // statistics follow the engines'.
+  sim::stats::Group* dma_group = kind_group("dma");
+  sim::DeviceEnv env;
+  env.irq = intc_.get();
+  env.permissions = this;
+  for (const auto& dp : p_.devices) {
+    env.stats_parent = kind_group(dp->info.kind);
+    devices_.push_back(find_device_kind(dp->info.kind)->build(*dp, env));
   }
+  std::vector<sim::DeviceInfo> masters;
+  for (auto& d : devices_)
+    if (d->bus_master()) masters.push_back(d->info());
+  checker_ = std::make_unique<DmaChecker>("dma_checker", p_.checker, dma_group, masters);
+  membus_->to_targets.bind(checker_->mmio);
+  membus_->add_region(target++, p_.checker.mmio_base, DmaChecker::kMmioSize, "dma_checker");
+  for (auto& d : devices_) {
+    if (tlm::tlm_target_socket<>* regs = d->registers()) {
+      membus_->to_targets.bind(*regs);
+      membus_->add_region(target++, d->info().mmio_base, d->info().mmio_size, d->info().name);
+    }
+    if (sim::InitiatorSocket* master = d->bus_master()) master->bind(checker_->port(d->info().id));
+  }
+}
+
+sim::stats::Group* Platform::kind_group(const std::string& kind) {
+  for (auto& g : kind_groups_)
+    if (g->name() == kind) return g.get();
+  kind_groups_.push_back(std::make_unique<sim::stats::Group>(&root_, kind));
+  return kind_groups_.back().get();
 }
 
 void Platform::elaborate_cpus(hal::Firmware& firmware) {
@@ -221,11 +255,10 @@ void Platform::elaborate_cpus(hal::Firmware& firmware) {
     cpu.bind_memory(*membus_, initiator);
     intc_->connect(c, &cpu.core);
   }
-  // DMA engines master memory after the CPUs (node 0: where I/O hangs off).
-  for (auto& d : dmas_) {
-    d->master.bind(membus_->from_initiators);
-    membus_->set_initiator_node(initiator++, 0);
-  }
+  // Devices master memory through the DMA checker, after the CPUs (node 0:
+  // where I/O hangs off).
+  checker_->to_bus.bind(membus_->from_initiators);
+  membus_->set_initiator_node(initiator++, 0);
 }
 
 Dram* Platform::dram_at(uint64_t pa) {

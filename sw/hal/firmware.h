@@ -18,6 +18,7 @@ enum class Sys : uint32_t {
   mprotect = 10,
   munmap = 11,
   brk = 12,
+  ioctl = 16,
   mremap = 25,
   madvise = 28,
   getpid = 39,

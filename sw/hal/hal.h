@@ -47,15 +47,20 @@ struct E820Entry {
   E820Type type;
 };
 
-enum class DeviceKind : uint32_t { intc = 1, dma = 2, timer = 3 };
+// What a device is. dma_checker is the bus-side DMA checker's debug channel:
+// the DMA API reports the ranges it maps for each device there.
+enum class DeviceKind : uint32_t { intc = 1, dma = 2, timer = 3, dma_checker = 4 };
+
+constexpr unsigned kDeviceNameLen = 16;
 
 struct Device {
   DeviceKind kind;
   uint32_t index;      // instance number of that kind
   paddr_t mmio_base;
   uint64_t mmio_size;
-  uint32_t irq_vector;
-  uint32_t addr_bits;  // DMA engines: the widest bus address they can master
+  uint32_t irq_vector;        // the vector its interrupts arrive with (0: it raises none)
+  uint32_t addr_bits;         // bus masters: the widest bus address they can drive
+  char name[kDeviceNameLen];  // "dma0": its name on the platform, NUL-terminated
 };
 
 struct BootInfo {

@@ -53,12 +53,19 @@ constexpr uint64_t kCloneSysvsem = 0x40000;
 constexpr uint64_t kCloneThreadFlags =
     kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneThread | kCloneSysvsem;
 
+// ioctl requests of the DMA engines (mmcosim's own, as a driver's
+// /dev node would define them): ioctl(engine, request, ...) where engine is
+// the engine's index among the `dma` devices of platform.devices.
+constexpr uint64_t kDmaIocCopy = 0x4401;   // (dst, src, length): the engine copies between the caller's buffers
+constexpr uint64_t kDmaIocAlloc = 0x4402;  // (size): a coherent buffer of the engine mapped in; returns its address
+
 // Error numbers (system calls return -errno).
 constexpr int64_t kEperm = 1;
 constexpr int64_t kEnoent = 2;
 constexpr int64_t kEagain = 11;
 constexpr int64_t kEnomem = 12;
 constexpr int64_t kEacces = 13;
+constexpr int64_t kEio = 5;
 constexpr int64_t kEfault = 14;
 constexpr int64_t kEbusy = 16;
 constexpr int64_t kEexist = 17;

@@ -43,6 +43,9 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.mprotect = &mprotect_;
   ctx_.madvise = &madvise_;
   ctx_.vmstat = &vmstat_;
+  ctx_.gup = &gup_;
+  ctx_.dma = &dma_;
+  ctx_.pfnmap_owner = &dma_driver_;
   ctx_.tasks = &tasks_;
   buddy_.init(&ctx_);
   pcp_.init(&ctx_);
@@ -66,6 +69,9 @@ Kernel::Kernel(const Params& params) : params_(params) {
   fork_.init(&ctx_);
   mprotect_.init(&ctx_);
   madvise_.init(&ctx_);
+  gup_.init(&ctx_);
+  dma_.init(&ctx_);
+  dma_driver_.init(&ctx_);
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -228,6 +234,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   if (!nodes_.init(bsp, boot_, memblock_, params_, log_)) return false;
   if (!pcp_.alloc_pagesets(bsp, memblock_) || !slab_.alloc_percpu(bsp, memblock_)) return false;
   if (!cma_.declare(bsp, memblock_, params_.cma)) return false;
+  if (!dma_.boot_early(bsp, memblock_)) return false;  // the swiotlb pool
   print_memblock(bsp);
   print_zones(bsp);
   nodes_.memmap_init(bsp, memblock_, params_.deferred_struct_page_init);
@@ -281,6 +288,9 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     return false;
   }
   hugetlb_.boot(bsp);
+  // Devices that master memory, and their driver.
+  dma_.boot(bsp);
+  dma_driver_.probe(bsp);
   page_alloc_.boot_done();
   booted_ = true;
 
@@ -361,6 +371,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
 }
 
 void Kernel::quiesce(hal::Hal& h) {
+  dma_driver_.release(h);  // the driver is done: what it still holds is reported
   huge_memory_.shrink_huge_zero_page(h);
   slab_.shrink_all(h);  // its pages land on the per-CPU lists: drain after
   pcp_.drain_all_pages(h, nullptr);

@@ -5,6 +5,7 @@
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
 #include "sw/mm/buddy.h"
+#include "sw/mm/gup.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/migrate.h"
 #include "sw/mm/page_alloc.h"
@@ -187,6 +188,8 @@ void Compaction::isolate_migratepages_block(hal::Hal& h, compact_control* cc, ui
     }
     if (PageTail(p)) continue;
     if (!PageLRU(p) || (!PageAnon(p) && !page_mapping_obj(p))) continue;
+    // Pinned for DMA: migration would fail; not worth isolating (Linux's racy check).
+    if (page_maybe_dma_pinned(p)) continue;
     if (!lru.isolate(h, p)) continue;
     list_add_tail(&p->lru, &cc->migratepages);
     ++cc->nr_migratepages;

@@ -102,6 +102,7 @@ std::string simulate(const RunOptions& opts, Machine& m, const fs::path& outdir,
     if (error.empty()) error = e.what();
   }
   if (error.empty()) error = m.workload().check_outcomes();
+  if (error.empty()) error = pf.dma_checker().end_of_run_problem();
   return error;
 }
 

@@ -53,6 +53,7 @@ void print_summary(std::ostream& out, const RunOptions& opts, Machine& m, const 
   out << fmt::format("  per 1000 accesses: {:.3f} L1 TLB misses, {:.3f} STLB misses, {:.3f} walks\n", misses * k,
                      stlb_misses * k, walks * k);
   if (pf.walker_kind() == hw::WalkerKind::lockstep) print_lockstep(out, pf);
+  if (const std::string dma = pf.dma_checker().summary(); !dma.empty()) out << "  " << dma << '\n';
   out << fmt::format("  simulated {:.6f} s in {:.2f} s of host time ({:.2f} M accesses/s, {:.0f} walks/s)\n",
                      pf.sim_seconds(), host_seconds, host_seconds > 0 ? accesses / host_seconds / 1e6 : 0.0,
                      host_seconds > 0 ? walks / host_seconds : 0.0);

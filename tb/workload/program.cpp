@@ -26,6 +26,8 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::fork: return "fork";
     case hal::Sys::clone: return "clone";
     case hal::Sys::exit: return "exit";
+    case hal::Sys::ioctl:
+      return "ioctl";
     default: return "syscall";
   }
 }
@@ -217,6 +219,19 @@ bool ScriptedProgram::range_op(const Op& op, uint64_t index, hw::UserOp& out) {
   return true;
 }
 
+void ScriptedProgram::dma_copy(const Op& op, hw::UserOp& out) {
+  auto address = [&](const std::string& region, uint64_t offset) {
+    const auto it = mappings_->find(region);
+    if (it == mappings_->end()) fail(fmt::format("dma_copy: no region '{}' is mapped", region));
+    if (offset > it->second.length || op.length > it->second.length - offset)
+      fail(fmt::format("dma_copy: {} bytes from offset {} run past the end of region '{}'", op.length, offset, region));
+    return it->second.start + offset;
+  };
+  const uint64_t src = address(op.region, op.offset), dst = address(op.dst_region, op.dst_offset);
+  if (src < dst + op.length && dst < src + op.length) fail("dma_copy: source and destination overlap");
+  syscall(out, hal::Sys::ioctl, {op.device, uapi::kDmaIocCopy, dst, src, op.length});
+}
+
 bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
   uint64_t start = 0, len = 0;
   switch (op.kind) {
@@ -246,6 +261,12 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
       return next(out);
     case Op::Kind::exit:
       syscall(out, hal::Sys::exit, {static_cast<uint64_t>(op.status)});
+      return true;
+    case Op::Kind::dma_copy:
+      dma_copy(op, out);
+      return true;
+    case Op::Kind::dma_alloc:
+      syscall(out, hal::Sys::ioctl, {op.device, uapi::kDmaIocAlloc, op.length});
       return true;
     case Op::Kind::replay:
       replaying_ = true;
@@ -343,6 +364,17 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
     case hal::Sys::madvise:
       if (op.sys.arg[2] == uapi::kMadvDontneed) shadow_->zero(op.sys.arg[0], op.sys.arg[1]);
       else if (op.sys.arg[2] == uapi::kMadvFree) shadow_->lazy_free(op.sys.arg[0], op.sys.arg[1]);
+      return;
+    case hal::Sys::ioctl:
+      if (op.sys.arg[1] == uapi::kDmaIocAlloc) {
+        // A coherent buffer: zeroed, private to this process (not inherited).
+        (*mappings_)[cur.region] = {result, cur.length};
+        shadow_->map(result, (cur.length + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1), false);
+      } else {
+        // The device copied: dst now holds what src held.
+        shadow_->copy(op.sys.arg[2], op.sys.arg[3], op.sys.arg[4]);
+      }
+      region_ = nullptr;
       return;
     case hal::Sys::fork:
     case hal::Sys::clone:

@@ -32,7 +32,7 @@ struct Barrier {
 
 // One operation of a scenario process.
 struct Op {
-  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, exit };
+  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit };
   Kind kind = Kind::access;
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
@@ -74,6 +74,13 @@ struct Op {
 
   // exit
   int status = 0;
+
+  // dma_copy: the engine (index among the platform's DMA engines) copies
+  // `length` bytes from region+offset to dst_region+dst_offset.
+  // dma_alloc: `length` bytes of the engine's coherent memory mapped as `region`.
+  uint64_t device = 0;
+  std::string dst_region;
+  uint64_t dst_offset = 0;
 };
 
 struct ProcessStats : sim::stats::Group {
@@ -123,6 +130,8 @@ class ScriptedProgram : public hw::UserProgram {
   bool next_access(hw::UserOp& out);
   bool next_replay(hw::UserOp& out);
   void syscall(hw::UserOp& out, hal::Sys nr, std::initializer_list<uint64_t> args);
+  // dma_copy: the ioctl asking the firmware for the copy.
+  void dma_copy(const Op& op, hw::UserOp& out);
   // The address range [start, start+len) an op names in its region.
   void range_of(const Op& op, uint64_t& start, uint64_t& len) const;
   void fill_write(hw::UserOp& out);

@@ -115,6 +115,19 @@ std::unique_ptr<Shadow> Shadow::fork() const {
   return child;
 }
 
+void Shadow::copy(uint64_t dst, uint64_t src, uint64_t length) {
+  // Page by page: regions begin and end on page boundaries.
+  for (uint64_t done = 0; done < length;) {
+    const uint64_t s = src + done, d = dst + done;
+    const uint64_t n =
+        std::min({length - done, x86::PAGE_SIZE - s % x86::PAGE_SIZE, x86::PAGE_SIZE - d % x86::PAGE_SIZE});
+    const Region* rs = find(s, static_cast<unsigned>(n));
+    const Region* rd = find(d, static_cast<unsigned>(n));
+    if (rs && rd) store(*rd, d, static_cast<unsigned>(n), rs->at(s));
+    done += n;
+  }
+}
+
 void Shadow::store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
   std::memcpy(r.at(va), data, len);
   if (!lazy_pages_.empty()) {

@@ -45,6 +45,9 @@ class Shadow {
   void map(uint64_t start, uint64_t length, bool shared);
   // Removes [start, start+length) (splitting regions, keeping their data).
   void unmap(uint64_t start, uint64_t length);
+  // [dst, dst+length) now holds what [src, src+length) holds (a device
+  // copied it); both lie in mapped regions and do not overlap.
+  void copy(uint64_t dst, uint64_t src, uint64_t length);
   // Private memory in [start, start+length) reads as zero again (MADV_DONTNEED).
   void zero(uint64_t start, uint64_t length);
   // Private pages in the range may now read as zero (MADV_FREE).

@@ -221,8 +221,10 @@ bool valid_name(const std::string& s) {
 }  // namespace
 
 Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-                   sim::stats::Group* stats_root)
-    : base_dir_(base_dir), group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
+                   sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices)
+    : base_dir_(base_dir),
+      dma_devices_(dma_devices),
+      group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
   auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
   for (size_t i = 0; i < processes.size(); ++i)
     parse_process(processes[i], fmt::format("p{}", i), -1, false, nr_cpus, seed);
@@ -305,7 +307,7 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
 void Workload::track_region(const Op& op, size_t self) {
   Process& p = *procs_[self];
   if (op.expect_errno) return;  // a call expected to fail maps and unmaps nothing
-  if (op.kind == Op::Kind::mmap) {
+  if (op.kind == Op::Kind::mmap || op.kind == Op::Kind::dma_alloc) {
     p.regions[op.region] = op.length;
     if (p.group >= 0) pools_[static_cast<size_t>(p.group)][op.region].push_back(op.length);
   } else if (op.kind == Op::Kind::munmap && op.offset == 0 && op.span == 0) {
@@ -352,17 +354,25 @@ void Workload::check_pending_uses() {
   pending_.clear();
 }
 
+uint64_t Workload::parse_dma_device(sim::ConfigNode& n) const {
+  const std::string dev = n.require<std::string>("device", "The DMA engine (a dma device of platform.devices)");
+  const auto it = std::find(dma_devices_.begin(), dma_devices_.end(), dev);
+  if (it == dma_devices_.end()) n.fail("device", fmt::format("no DMA engine called '{}' in platform.devices", dev));
+  return static_cast<uint64_t>(it - dma_devices_.begin());
+}
+
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
   const auto keys = item.keys();
   if (keys.size() != 1)
-    item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
-                  "read, write, access, fetch, replay or exit");
+    item.fail("",
+              "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
+              "read, write, access, fetch, replay, dma_copy, dma_alloc or exit");
   const std::string kind = keys[0];
   static const char* const kKinds[] = {"mmap", "munmap", "mprotect", "madvise", "fork", "thread", "barrier",
-                                       "read", "write", "access", "fetch", "replay", "exit"};
+                                       "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc", "exit"};
   if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; }))
     item.fail(kind, fmt::format("unknown operation {} (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
-                                "write, access, fetch, replay, exit)", sim::quoted(kind)));
+                                "write, access, fetch, replay, dma_copy, dma_alloc, exit)", sim::quoted(kind)));
   sim::ConfigNode n = item.child(kind);
   Op op;
   op.where = fmt::format("{}: {}", n.where(), n.path());
@@ -425,6 +435,23 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
       n.fail("file", e.what());
     }
     op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
+  } else if (kind == "dma_copy") {
+    op.kind = Op::Kind::dma_copy;
+    op.device = parse_dma_device(n);
+    op.region = n.require<std::string>("src", "Region the device reads from");
+    op.offset = n.get<sim::Size>("src_offset", {0}, "Where in src the copy starts").bytes;
+    op.dst_region = n.require<std::string>("dst", "Region the device writes to");
+    op.dst_offset = n.get<sim::Size>("dst_offset", {0}, "Where in dst the copy lands").bytes;
+    op.length = n.require<sim::Size>("length", "Bytes to copy").bytes;
+    if (!op.length) n.fail("length", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
+  } else if (kind == "dma_alloc") {
+    op.kind = Op::Kind::dma_alloc;
+    op.device = parse_dma_device(n);
+    op.region = n.require<std::string>("region", "Name the buffer is known by in later operations");
+    op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
+    if (!op.length) n.fail("size", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");

@@ -22,8 +22,10 @@ class Workload {
  public:
   // Reads `workload.*`. Trace files are found relative to `base_dir` (the
   // scenario's directory). nr_cpus bounds each process's cpu.
+  // dma_devices: the names of the platform's DMA engines, in order (the
+  // index a dma_copy passes to the firmware).
   Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-           sim::stats::Group* stats_root);
+           sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices = {});
   ~Workload();
 
   // Spawns the top-level processes through the firmware (on the boot CPU,
@@ -74,6 +76,8 @@ class Workload {
   // Parses one process (and, recursively, the children its forks declare).
   size_t parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, bool thread,
                        unsigned nr_cpus, uint64_t seed);
+  // The index of the DMA engine an op's `device` names.
+  uint64_t parse_dma_device(sim::ConfigNode& n) const;
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
   // Records what a successful mmap or a whole munmap does to the names.
   void track_region(const Op& op, size_t self);
@@ -83,6 +87,7 @@ class Workload {
   void check_pending_uses();
 
   std::string base_dir_;
+  std::vector<std::string> dma_devices_;
   std::unique_ptr<sim::stats::Group> group_;
   std::vector<std::unique_ptr<Process>> procs_;
   std::map<std::string, std::unique_ptr<Barrier>> barriers_;
