@@ -28,5 +28,11 @@ template <typename T>
 constexpr T max(T a, T b) {
   return a > b ? a : b;
 }
+// Linux clamp(): v within [lo, hi], tested against hi first (so hi wins
+// when a computed lo exceeds it, as in Linux's __clamp).
+template <typename T>
+constexpr T clamp(T v, T lo, T hi) {
+  return v >= hi ? hi : v <= lo ? lo : v;
+}
 
 }  // namespace fw
