@@ -28,8 +28,8 @@ template <typename T>
 constexpr T max(T a, T b) {
   return a > b ? a : b;
 }
-// Linux clamp(): v within [lo, hi], tested against hi first (so hi wins
-// when a computed lo exceeds it, as in Linux's __clamp).
+// Linux clamp(): v within [lo, hi], tested against hi first as Linux's
+// __clamp is (which matters when a computed lo exceeds hi).
 template <typename T>
 constexpr T clamp(T v, T lo, T hi) {
   return v >= hi ? hi : v <= lo ? lo : v;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -70,24 +71,41 @@ TEST(proc_format, the_oracle_passes_real_files_and_rejects_bad_ones) {
   EXPECT_LT(pk::check(File::meminfo, "MemTotal: 1 kB\n", key_set(File::meminfo)).coverage, 0.1);
 }
 
-TEST(proc_format, every_scenario_prints_6_18_keys_in_6_18_order) {
-  std::vector<std::string> scenarios;
+// Every scenario file, one test each (so ctest spreads them over cores).
+std::vector<std::string> scenario_files() {
+  std::vector<std::string> files;
   for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios"))
-    if (e.path().extension() == ".yaml") scenarios.push_back(e.path().string());
-  std::sort(scenarios.begin(), scenarios.end());
-  ASSERT_GE(scenarios.size(), 10u);
-  for (const std::string& file : scenarios) {
-    const std::string name = std::filesystem::path(file).stem().string();
-    SCOPED_TRACE(file);
-    const std::string out = tb::temp_dir("proc_" + name);
-    const tb::RunResult r = tb::run_mmcosim({"run", file, "--outdir", out, "-q", "--no-progress"});
-    ASSERT_EQ(r.status, 0) << r.output;
-    for (File f : kFiles) {
-      const pk::Verdict v = pk::check(f, tb::read_file(out + "/proc/" + pk::file_name(f)), key_set(f));
-      EXPECT_EQ(v.error, "") << pk::file_name(f);
-      EXPECT_GE(v.coverage, 0.9) << pk::file_name(f);
-    }
+    if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// A scenario's path below tb/scenarios as a test name: vm/cow-fork.yaml -> vm_cow_fork.
+std::string scenario_name(const std::string& file) {
+  std::string rel = std::filesystem::relative(file, std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios").string();
+  rel = rel.substr(0, rel.size() - std::string(".yaml").size());
+  for (char& c : rel)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return rel;
+}
+
+TEST(proc_format, the_scenarios_are_there) { EXPECT_GE(scenario_files().size(), 10u); }
+
+class proc_format_scenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(proc_format_scenario, prints_6_18_keys_in_6_18_order) {
+  const std::string& file = GetParam();
+  const std::string out = tb::temp_dir("proc_" + scenario_name(file));
+  const tb::RunResult r = tb::run_mmcosim({"run", file, "--outdir", out, "-q", "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (File f : kFiles) {
+    const pk::Verdict v = pk::check(f, tb::read_file(out + "/proc/" + pk::file_name(f)), key_set(f));
+    EXPECT_EQ(v.error, "") << pk::file_name(f);
+    EXPECT_GE(v.coverage, 0.9) << pk::file_name(f);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(every, proc_format_scenario, ::testing::ValuesIn(scenario_files()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return scenario_name(i.param); });
 
 }  // namespace
