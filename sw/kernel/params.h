@@ -141,7 +141,9 @@ inline constexpr ParamDesc kParamTable[] = {
   {"cost_migrate_page_ns", ParamType::u64, offsetof(Params, cost_migrate_page_ns), 300, 0, 1000000,
    "simulated time of migrating one page besides the copy (rmap walk, PTE updates)", "ns"},
   {"min_free_kbytes", ParamType::u64, offsetof(Params, min_free_kbytes), 0, 0, 1ull << 40,
-   "vm.min_free_kbytes: the min watermarks' total; 0 computes Linux's clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144)", "KiB"},
+   "vm.min_free_kbytes: the min watermarks' total; 0 computes Linux's clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144), "
+   "raised with THP as khugepaged's set_recommended_min_free_kbytes does",
+   "KiB"},
   {"watermark_scale_factor", ParamType::u32, offsetof(Params, watermark_scale_factor), 10, 1, 3000,
    "vm.watermark_scale_factor: distance between min, low and high watermarks in 1/10000 of a zone's managed pages", "1/10000"},
   {"watermark_boost_factor", ParamType::u32, offsetof(Params, watermark_boost_factor), 15000, 0, 1000000,
