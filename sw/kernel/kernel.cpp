@@ -123,15 +123,18 @@ bool Kernel::setup_memblock(hal::Hal& h) {
   const uint64_t phys_limit = 1ull << boot_.maxphyaddr;
   bool ok = true;
   // Usable RAM, trimmed to whole pages and to what the MMU can address;
-  // node 0 until the node ranges say otherwise.
-  // The first page is the BIOS's, never RAM, whatever the map says
+  // node 0 until the node ranges say otherwise. The first page and the PC
+  // BIOS area (640 KiB - 1 MiB) are never RAM, whatever the map says
   // (Linux's trim_bios_range).
+  constexpr uint64_t kBiosBegin = 0xa0000, kBiosEnd = 0x100000;
   for (unsigned i = 0; i < boot_.nr_e820; ++i) {
     const hal::E820Entry& e = boot_.e820[i];
     if (e.type != hal::E820Type::usable) continue;
     const uint64_t s = max(align_up(e.addr, PAGE_SIZE), PAGE_SIZE);
     const uint64_t end = min(align_down(e.addr + e.size, PAGE_SIZE), phys_limit);
-    if (end > s) ok &= memblock_.add(s, end - s, 0);
+    if (s < kBiosBegin && end > s) ok &= memblock_.add(s, min(end, kBiosBegin) - s, 0);
+    const uint64_t hs = max(s, kBiosEnd);
+    if (end > hs) ok &= memblock_.add(hs, end - hs, 0);
   }
   // Everything else the map names is kept from the allocator, even where a
   // broken map overlaps it with usable RAM.
@@ -144,7 +147,8 @@ bool Kernel::setup_memblock(hal::Hal& h) {
   for (unsigned n = 0; n < boot_.nr_nodes; ++n)
     if (boot_.node_end[n] > boot_.node_start[n])
       ok &= memblock_.set_node(boot_.node_start[n], boot_.node_end[n] - boot_.node_start[n], static_cast<int>(n));
-  // The first page(s) (BIOS data; Linux reserves at least page 0) and the
+  // The first MiB (Linux's reserve_real_mode reserves all of it: BIOSes
+  // scribble there, and the real-mode trampoline lives there) and the
   // firmware image.
   ok &= memblock_.reserve(0, align_up(params_.reserve_low_kb * 1024, PAGE_SIZE));
   if (boot_.image_size) {
@@ -266,12 +270,9 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     log_.printk(bsp, LOGLEVEL_ERR, "boot: no memory for the kernel page tables");
     return false;
   }
-  const MemblockType& mem = memblock_.memory();
-  for (unsigned i = 0; i < mem.cnt; ++i) {
-    if (pgtable_.map_direct(bsp, kernel_root_, mem.regions[i].base, mem.regions[i].end(), boot_.gbpages)) {
-      log_.printk(bsp, LOGLEVEL_ERR, "boot: cannot build the direct map");
-      return false;
-    }
+  if (pgtable_.init_mem_mapping(bsp, kernel_root_, memblock_.memory(), boot_.gbpages)) {
+    log_.printk(bsp, LOGLEVEL_ERR, "boot: cannot build the direct map");
+    return false;
   }
   if (!vmalloc_.boot(bsp, kernel_root_)) return false;
 
@@ -364,6 +365,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     compaction_.kcompactd_tick(h, pg);
   }
   if (h.cpu() == 0) khugepaged_.tick(h);
+  pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush
   // that skipped this CPU.
   if (task_struct* cur = current(h)) tlb_.switch_mm(h, cur->mm);

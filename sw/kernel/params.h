@@ -18,7 +18,7 @@ struct Params {
   // MMU use.
   bool pcid = true;
   // Memory layout and limits.
-  uint64_t reserve_low_kb = 4;
+  uint64_t reserve_low_kb = 1024;
   uint64_t mmap_min_addr = 65536;
   uint64_t max_map_count = 65530;
   uint64_t tlb_single_page_flush_ceiling = 33;
@@ -132,8 +132,9 @@ inline constexpr ParamDesc kParamTable[] = {
    "console log level: kernel messages with a lower level reach the console (Linux console_loglevel)", "level"},
   {"pcid", ParamType::boolean, offsetof(Params, pcid), 1, 0, 1,
    "use PCIDs when the CPU has them (0 is Linux's nopcid)", "bool"},
-  {"reserve_low_kb", ParamType::u64, offsetof(Params, reserve_low_kb), 4, 4, 1024,
-   "memory kept from the allocator at the bottom of physical memory (Linux >= 5.13 reserves 1024)", "KiB"},
+  {"reserve_low_kb", ParamType::u64, offsetof(Params, reserve_low_kb), 1024, 4, 1024,
+   "memory kept from the allocator at the bottom of physical memory (Linux's reserve_real_mode takes the first 1024)",
+   "KiB"},
   {"mmap_min_addr", ParamType::u64, offsetof(Params, mmap_min_addr), 65536, 0, 1ull << 32,
    "lowest address a process may map (vm.mmap_min_addr)", "bytes"},
   {"max_map_count", ParamType::u64, offsetof(Params, max_map_count), 65530, 1, 1ull << 31,
@@ -159,7 +160,9 @@ inline constexpr ParamDesc kParamTable[] = {
   {"cost_migrate_page_ns", ParamType::u64, offsetof(Params, cost_migrate_page_ns), 300, 0, 1000000,
    "simulated time of migrating one page besides the copy (rmap walk, PTE updates)", "ns"},
   {"min_free_kbytes", ParamType::u64, offsetof(Params, min_free_kbytes), 0, 0, 1ull << 40,
-   "vm.min_free_kbytes: the min watermarks' total; 0 computes Linux's clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144)", "KiB"},
+   "vm.min_free_kbytes: the min watermarks' total; 0 computes Linux's clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144), "
+   "raised with THP as khugepaged's set_recommended_min_free_kbytes does",
+   "KiB"},
   {"watermark_scale_factor", ParamType::u32, offsetof(Params, watermark_scale_factor), 10, 1, 3000,
    "vm.watermark_scale_factor: distance between min, low and high watermarks in 1/10000 of a zone's managed pages", "1/10000"},
   {"watermark_boost_factor", ParamType::u32, offsetof(Params, watermark_boost_factor), 15000, 0, 1000000,

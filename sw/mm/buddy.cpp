@@ -48,6 +48,7 @@ void Buddy::add_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, uns
   ++a.nr_free;
   ++a.nr_free_mt[mt];
   account_freepages(z, static_cast<int64_t>(1ull << order), mt);
+  if (order >= pageblock_order && mt != MIGRATE_ISOLATE) z->vm_stat[NR_FREE_PAGES_BLOCKS] += 1ll << order;
   if (observer_) observer_->free_add(z, pfn, order, mt);
 }
 
@@ -59,6 +60,7 @@ void Buddy::del_page_from_free_list(zone* z, page* p, uint64_t pfn, unsigned ord
   --a.nr_free;
   --a.nr_free_mt[mt];
   account_freepages(z, -static_cast<int64_t>(1ull << order), mt);
+  if (order >= pageblock_order && mt != MIGRATE_ISOLATE) z->vm_stat[NR_FREE_PAGES_BLOCKS] -= 1ll << order;
   if (observer_) observer_->free_del(z, pfn, order, mt);
 }
 
@@ -69,6 +71,9 @@ void Buddy::move_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, un
   ++a.nr_free_mt[new_mt];
   account_freepages(z, -static_cast<int64_t>(1ull << order), old_mt);
   account_freepages(z, static_cast<int64_t>(1ull << order), new_mt);
+  // Whole blocks count in NR_FREE_PAGES_BLOCKS unless isolated.
+  if (order >= pageblock_order && (old_mt == MIGRATE_ISOLATE) != (new_mt == MIGRATE_ISOLATE))
+    z->vm_stat[NR_FREE_PAGES_BLOCKS] += new_mt == MIGRATE_ISOLATE ? -(1ll << order) : (1ll << order);
   if (observer_) {
     observer_->free_del(z, pfn, order, old_mt);
     observer_->free_add(z, pfn, order, new_mt);

@@ -69,9 +69,10 @@ unsigned Compaction::fragmentation_score_wmark(bool low) const {
 
 bool Compaction::compaction_suitable(const zone* z, unsigned order, uint64_t watermark, unsigned highest_zoneidx) const {
   // Enough free base pages for migration targets: the request's watermark
-  // plus twice the order's size (the low watermark at least for costly orders).
+  // plus twice the order's size, plus the gap between the low and min
+  // watermarks for costly orders (Linux __compaction_suitable).
   watermark += compact_gap(order);
-  if (order > PAGE_ALLOC_COSTLY_ORDER) watermark = max(watermark, Watermark::low_wmark_pages(z));
+  if (order > PAGE_ALLOC_COSTLY_ORDER) watermark += Watermark::low_wmark_pages(z) - Watermark::min_wmark_pages(z);
   if (!ctx_->watermark->zone_watermark_ok(z, 0, watermark, highest_zoneidx, ALLOC_CMA)) return false;
   // Costly orders only when a failure would be due to fragmentation rather
   // than to a lack of memory (vm.extfrag_threshold).

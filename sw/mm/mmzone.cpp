@@ -9,7 +9,7 @@
 namespace fw {
 
 const char* zone_name(unsigned idx) {
-  static const char* const names[MAX_NR_ZONES] = {"DMA", "DMA32", "Normal", "Movable"};
+  static const char* const names[MAX_NR_ZONES] = {"DMA", "DMA32", "Normal", "Movable", "Device"};
   return idx < MAX_NR_ZONES ? names[idx] : "?";
 }
 

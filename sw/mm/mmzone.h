@@ -1,11 +1,12 @@
 // Nodes and zones (Linux include/linux/mmzone.h, mm/mm_init.c): one
 // pg_data_t per NUMA node from the BootInfo node ranges, each with ZONE_DMA
-// (< 16 MiB), ZONE_DMA32 (< 4 GiB), ZONE_NORMAL and ZONE_MOVABLE (when
+// (< 16 MiB), ZONE_DMA32 (< 4 GiB), ZONE_NORMAL, ZONE_MOVABLE (when
 // kernelcore/movablecore ask for it, placed by Linux's
-// find_zone_movable_pfns_for_nodes). Each zone holds the buddy free lists
-// per order and migrate type, one flag byte per pageblock (migrate type,
-// compaction skip hint, deferred memmap), its watermarks, reserves and
-// per-CPU page lists. Also the memmap: per node, a struct page for every
+// find_zone_movable_pfns_for_nodes) and an empty ZONE_DEVICE (shown in
+// zoneinfo and the lowmem reserves, as on a kernel with CONFIG_ZONE_DEVICE).
+// Each zone holds the buddy free lists per order and migrate type, one flag
+// byte per pageblock (migrate type, compaction skip hint, deferred memmap),
+// its watermarks, reserves and per-CPU page lists. Also the memmap: per node, a struct page for every
 // pfn the node spans, in that node's simulated DRAM.
 //
 // Deferred struct page init (Linux's DEFERRED_STRUCT_PAGE_INIT, at max-order
@@ -37,6 +38,7 @@ enum zone_type : unsigned {
   ZONE_DMA32,
   ZONE_NORMAL,
   ZONE_MOVABLE,
+  ZONE_DEVICE,  // Linux's CONFIG_ZONE_DEVICE: device memory (pmem, HMM), never populated here
   MAX_NR_ZONES,
 };
 

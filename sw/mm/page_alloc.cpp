@@ -222,8 +222,15 @@ page* PageAlloc::get_page_from_freelist(hal::Hal& h, gfp_t gfp, unsigned order, 
         retry = true;
         break;
       }
+      // Below the high watermark the per-CPU lists shrink (ZONE_BELOW_HIGH,
+      // cleared by a free that finds the zone above it again).
+      bool ok = false;
+      if (!(z->flags & (1ull << ZONE_BELOW_HIGH))) {
+        ok = wm.zone_watermark_fast(z, order, Watermark::high_wmark_pages(z), ac.highest_zoneidx, alloc_flags, gfp);
+        if (!ok) z->flags |= 1ull << ZONE_BELOW_HIGH;
+      }
       const uint64_t mark = Watermark::wmark_pages(z, alloc_flags & ALLOC_WMARK_MASK);
-      if (!wm.zone_watermark_fast(z, order, mark, ac.highest_zoneidx, alloc_flags, gfp) &&
+      if (!ok && !wm.zone_watermark_fast(z, order, mark, ac.highest_zoneidx, alloc_flags, gfp) &&
           !(alloc_flags & ALLOC_NO_WATERMARKS))
         continue;
       page* p = rmqueue(h, ac, z, order, gfp, alloc_flags);

@@ -5,11 +5,11 @@
 // FullCheck walks everything: every free list (each block a PageBuddy head
 // of the list's order, aligned, in its zone, on the list of its pageblock's
 // migrate type, not overlapping any other), the per-list and per-type
-// counters, NR_FREE_PAGES, every per-CPU list, and every pfn of every zone:
-// free, on a per-CPU list, held by the test, reserved, or allocated
-// (a reference, or a tail of a compound page). Buddies are merged as far as
-// they can be (a free block's buddy is never a free block of the same order
-// and a mergeable type).
+// counters, NR_FREE_PAGES and NR_FREE_PAGES_BLOCKS, every per-CPU list,
+// and every pfn of every zone: free, on a per-CPU list, held by the test,
+// reserved, or allocated (a reference, or a tail of a compound page).
+// Buddies are merged as far as they can be (a free block's buddy is never a
+// free block of the same order and a mergeable type).
 //
 // ShadowCheck is the incremental one: a BuddyObserver that mirrors every
 // free-list and per-CPU-list change into a shadow map (catching overlaps
@@ -72,7 +72,7 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
       if (!z.spanned_pages) continue;
       // 0 unknown, 1 free, 2 per-CPU list, 3 held by the test
       std::vector<uint8_t> state(z.spanned_pages, 0);
-      uint64_t zone_free = 0, zone_cma = 0;
+      uint64_t zone_free = 0, zone_cma = 0, zone_blocks = 0;
       for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o) {
         uint64_t listed_all = 0;
         for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
@@ -124,12 +124,14 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
           ASSERT_EQ(listed, z.free_area[o].nr_free_mt[t]) << "nr_free_mt of order " << o << " type " << t;
           listed_all += listed;
           if (t != fw::MIGRATE_ISOLATE) zone_free += listed << o;
+          if (t != fw::MIGRATE_ISOLATE && o >= fw::pageblock_order) zone_blocks += listed << o;
           if (t == fw::MIGRATE_CMA) zone_cma += listed << o;
         }
         ASSERT_EQ(listed_all, z.free_area[o].nr_free) << "nr_free of order " << o;
       }
       ASSERT_EQ(static_cast<int64_t>(zone_free), z.vm_stat[fw::NR_FREE_PAGES]) << "zone " << z.name;
       ASSERT_EQ(static_cast<int64_t>(zone_cma), z.vm_stat[fw::NR_FREE_CMA_PAGES]) << "zone " << z.name;
+      ASSERT_EQ(static_cast<int64_t>(zone_blocks), z.vm_stat[fw::NR_FREE_PAGES_BLOCKS]) << "zone " << z.name;
       total_free += zone_free;
       // Per-CPU lists.
       if (z.per_cpu_pageset) {
@@ -271,7 +273,7 @@ class ShadowCheck final : public fw::BuddyObserver {
     for (const Ev& e : removed_) touched.insert(e.z);
     for (const fw::zone* z : touched) {
       const Z& s = zones_.at(z);
-      int64_t free = 0;
+      int64_t free = 0, blocks = 0;
       for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o) {
         uint64_t all = 0;
         for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
@@ -283,6 +285,7 @@ class ShadowCheck final : public fw::BuddyObserver {
           }
           all += c;
           if (t != fw::MIGRATE_ISOLATE) free += static_cast<int64_t>(c << o);
+          if (t != fw::MIGRATE_ISOLATE && o >= fw::pageblock_order) blocks += static_cast<int64_t>(c << o);
         }
         if (all != z->free_area[o].nr_free) {
           ADD_FAILURE() << z->name << " nr_free of order " << o;
@@ -291,6 +294,11 @@ class ShadowCheck final : public fw::BuddyObserver {
       }
       if (free != z->vm_stat[fw::NR_FREE_PAGES]) {
         ADD_FAILURE() << z->name << " NR_FREE_PAGES " << z->vm_stat[fw::NR_FREE_PAGES] << ", lists " << free;
+        ++errors_;
+      }
+      if (blocks != z->vm_stat[fw::NR_FREE_PAGES_BLOCKS]) {
+        ADD_FAILURE() << z->name << " NR_FREE_PAGES_BLOCKS " << z->vm_stat[fw::NR_FREE_PAGES_BLOCKS] << ", lists "
+                      << blocks;
         ++errors_;
       }
     }
