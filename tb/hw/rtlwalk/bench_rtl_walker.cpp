@@ -1,0 +1,216 @@
+// Host speed of the RTL walker (hw::RtlWalker around the Verilated
+// rtl/walker.sv) against the TLM walker (hw::PageWalker), on the same page
+// tables in one binary (docs/rtl-walker.md, "Drive"):
+//   BM_TlmWalkerDmi/L  walks of the TLM walker reading through DMI (as with
+//                      --walker=tlm);
+//   BM_TlmWalker/L     the TLM walker reading through transactions, as the
+//                      RTL walker does (and as in lockstep, whose summary
+//                      compares the two walkers' host speed);
+//   BM_RtlWalker/L     the same walks on the RTL walker;
+//   BM_RtlVsTlm/L      all three, interleaved batch by batch: host ns per
+//                      walk of each, and the ratios RTL / TLM through
+//                      transactions ("ratio", target <= 5) and RTL / TLM
+//                      with DMI ("ratio_dmi").
+// L is the level the walks start at: 2 is a walk whose paging-structure
+// cache supplied the PML4E and PDPTE (two reads: the default scenario's
+// typical walk), 4 a full walk from CR3 (four reads). Every walk arrives
+// with a small annotated delay, as the MMU's do (the RTL walker first waits
+// it, as in a run), and hits a page whose entries have A and D set, so
+// walks only read. Walks are issued from a SystemC thread in batches.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+
+#include <systemc>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "hw/bus/interconnect.h"
+#include "hw/mem/dram.h"
+#include "hw/mmu/walker.h"
+#include "hw/rtlwalk/rtl_walker.h"
+
+namespace {
+
+using namespace hw;
+using sc_core::sc_time;
+using sc_core::SC_NS;
+using sc_core::SC_ZERO_TIME;
+using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kMem = 64ull << 20;
+constexpr uint64_t P = x86::PTE_P, RW = x86::PTE_RW, US = x86::PTE_US, A = x86::PTE_A, D = x86::PTE_D;
+constexpr uint64_t kBase = 0x0000000020000000;
+constexpr unsigned kPages = 2048;  // four page tables
+constexpr unsigned kBatch = 256;   // walks per batch (one sc_start)
+
+// Forwards page-table accesses and grants no DMI: a walker behind it reads
+// through transactions.
+struct NoDmi : sc_core::sc_module {
+  tlm_utils::simple_target_socket<NoDmi> in{"in"};
+  tlm_utils::simple_initiator_socket<NoDmi> out{"out"};
+  explicit NoDmi(sc_core::sc_module_name n) : sc_module(n) { in.register_b_transport(this, &NoDmi::forward); }
+  void forward(tlm::tlm_generic_payload& t, sc_time& d) {
+    out->b_transport(t, d);
+    t.set_dmi_allowed(false);
+  }
+};
+
+struct World : sc_core::sc_module {
+  SC_HAS_PROCESS(World);
+  sim::stats::Group root{nullptr, "system"};
+  Interconnect bus{"membus", SC_ZERO_TIME, &root};
+  Dram dram{"dram", Dram::Params{0, kMem, 0, sc_time(80, SC_NS), sc_time(80, SC_NS), {10}}, &root};
+  PageWalker tlm_dmi{"tlm_dmi", &root, 0};
+  PageWalker tlm{"tlm", &root, 0};
+  NoDmi no_dmi{"no_dmi"};
+  RtlWalker rtl{"rtl", RtlWalker::Params{}, &root, "rtlWalker"};
+  // The walkers' walk sockets must be bound; the bench calls walk() directly.
+  tlm_utils::simple_initiator_socket<World> to_tlm_dmi{"to_tlm_dmi"}, to_tlm{"to_tlm"}, to_rtl{"to_rtl"};
+  uint64_t cr3 = 0, next = 1 << 20;
+  uint64_t pd[kPages / 512] = {};  // the page directory of each page table's range
+
+  std::function<void()> job;
+  sc_core::sc_event go;
+
+  explicit World(sc_core::sc_module_name n) : sc_module(n) {
+    bus.to_targets.bind(dram.socket);
+    bus.add_region(0, 0, kMem, "dram");
+    tlm_dmi.mem_socket.bind(bus.from_initiators);
+    tlm.mem_socket.bind(no_dmi.in);
+    no_dmi.out.bind(bus.from_initiators);
+    rtl.mem_socket.bind(bus.from_initiators);
+    to_tlm_dmi.bind(tlm_dmi.walk_socket);
+    to_tlm.bind(tlm.walk_socket);
+    to_rtl.bind(rtl.walk_socket);
+    SC_THREAD(driver);
+  }
+  uint64_t& word(uint64_t pa) { return *reinterpret_cast<uint64_t*>(dram.host(pa)); }
+  uint64_t table() {
+    const uint64_t t = next;
+    next += 4096;
+    std::memset(dram.host(t), 0, 4096);
+    return t;
+  }
+  void map(uint64_t va, uint64_t pa) {
+    uint64_t t = cr3;
+    for (unsigned l = 4; l > 1; --l) {
+      if (l == 2) pd[(va - kBase) >> 21] = t;
+      uint64_t& e = word(t + 8 * x86::pt_index(va, l));
+      if (!(e & P)) e = table() | P | RW | US | A;
+      t = e & x86::phys_mask(46);
+    }
+    word(t + 8 * x86::pt_index(va, 1)) = pa | P | RW | US | A | D;
+  }
+  void build() {
+    sc_core::sc_start(SC_ZERO_TIME);
+    cr3 = table();
+    for (unsigned i = 0; i < kPages; ++i) map(kBase + 0x1000ull * i, 0x2000000 + 0x1000ull * i);
+  }
+  // Runs `fn` in the driver thread and the simulation until it returns.
+  void run(std::function<void()> fn) {
+    job = std::move(fn);
+    go.notify(SC_ZERO_TIME);
+    sc_core::sc_start();
+  }
+  void driver() {
+    for (;;) {
+      sc_core::wait(go);
+      if (job) job();
+    }
+  }
+};
+
+World* world = nullptr;
+
+WalkRequest request(unsigned i, unsigned start_level) {
+  WalkRequest rq;
+  rq.va = kBase + 0x1000ull * (i % kPages);
+  rq.cr3 = world->cr3;
+  rq.user = true;
+  rq.start_level = start_level;
+  rq.start_table = start_level == 4 ? world->cr3 : world->pd[(rq.va - kBase) >> 21];
+  return rq;
+}
+
+// One batch of walks on `walker`; returns the host seconds it took.
+template <typename Walker>
+double batch(Walker& walker, unsigned start_level, unsigned& i, uint64_t& sum, bool& ok) {
+  double seconds = 0;
+  world->run([&] {
+    WalkResult r;
+    const auto t0 = Clock::now();
+    for (unsigned k = 0; k < kBatch; ++k) {
+      sc_time d(1, SC_NS);
+      walker.walk(request(i++, start_level), r, d);
+      sum += r.pa;
+      ok = ok && r.status == WalkStatus::ok;
+    }
+    seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  });
+  return seconds;
+}
+
+void per_walk_counter(benchmark::State& state) {
+  state.counters["walk"] = benchmark::Counter(static_cast<double>(kBatch),
+                                              benchmark::Counter::kIsIterationInvariantRate |
+                                                  benchmark::Counter::kInvert);
+}
+
+template <typename Walker>
+void run_one(benchmark::State& state, Walker& walker) {
+  const unsigned start_level = static_cast<unsigned>(state.range(0));
+  unsigned i = 0;
+  uint64_t sum = 0;
+  bool ok = true;
+  for (auto _ : state) batch(walker, start_level, i, sum, ok);
+  benchmark::DoNotOptimize(sum);
+  if (!ok) state.SkipWithError("a walk failed");
+  per_walk_counter(state);
+}
+
+void BM_TlmWalkerDmi(benchmark::State& state) { run_one(state, world->tlm_dmi); }
+void BM_TlmWalker(benchmark::State& state) { run_one(state, world->tlm); }
+void BM_RtlWalker(benchmark::State& state) { run_one(state, world->rtl); }
+
+void BM_RtlVsTlm(benchmark::State& state) {
+  const unsigned start_level = static_cast<unsigned>(state.range(0));
+  unsigned i = 0, j = 0, k = 0;
+  uint64_t sum = 0;
+  bool ok = true;
+  double dmi_s = 0, tlm_s = 0, rtl_s = 0;
+  for (auto _ : state) {
+    dmi_s += batch(world->tlm_dmi, start_level, i, sum, ok);
+    tlm_s += batch(world->tlm, start_level, j, sum, ok);
+    rtl_s += batch(world->rtl, start_level, k, sum, ok);
+  }
+  benchmark::DoNotOptimize(sum);
+  if (!ok) state.SkipWithError("a walk failed");
+  const double walks = static_cast<double>(state.iterations()) * kBatch;
+  state.counters["tlm_dmi_ns"] = dmi_s / walks * 1e9;
+  state.counters["tlm_ns"] = tlm_s / walks * 1e9;
+  state.counters["rtl_ns"] = rtl_s / walks * 1e9;
+  state.counters["ratio"] = tlm_s > 0 ? rtl_s / tlm_s : 0.0;
+  state.counters["ratio_dmi"] = dmi_s > 0 ? rtl_s / dmi_s : 0.0;
+}
+
+BENCHMARK(BM_TlmWalkerDmi)->Arg(2)->Arg(4);
+BENCHMARK(BM_TlmWalker)->Arg(2)->Arg(4);
+BENCHMARK(BM_RtlWalker)->Arg(2)->Arg(4);
+BENCHMARK(BM_RtlVsTlm)->Arg(2)->Arg(4);
+
+}  // namespace
+
+// libsystemc provides main() and calls sc_main.
+int sc_main(int argc, char** argv) {
+  World w("world");
+  world = &w;
+  w.build();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
