@@ -67,7 +67,13 @@ struct RtlWalker::Impl {
   Vwalker rtl;
   Vmmu_probe mmu;  // MMU-level signals for waveforms (rtl/mmu_probe.sv)
 
-  explicit Impl(const std::string& base) : rtl((base + ".rtl").c_str()), mmu((base + ".mmu").c_str()) {}
+  explicit Impl(const std::string& base) : rtl((base + ".rtl").c_str()), mmu((base + ".mmu").c_str()) {
+    // Settle the models' combinational outputs from their initial inputs
+    // (as SystemC's initialisation did when they were SystemC modules), so
+    // that a waveform starts from settled values.
+    rtl.eval();
+    mmu.eval();
+  }
 
   // The MMU-level view: a miss starts a walk...
   void probe_start(const WalkRequest& req, uint64_t count) {
@@ -243,14 +249,19 @@ void RtlWalker::tick() {
   // the model see the clock low, so that the next eval sees an edge).
   Vwalker& m = impl_->rtl;
   m.eval();
-  if (timed_) sc_core::wait(first_half_);
-  m.clk = 1;
-  m.eval();
-  m.clk = 0;
   if (timed_) {
+    // Each half cycle passes in SystemC time, so that the trace, which
+    // samples at the end of each time step, shows the clock high and low.
+    sc_core::wait(first_half_);
+    m.clk = 1;
+    m.eval();
     sc_core::wait(second_half_);
-    m.eval();  // the waveform shows the clock low at the sample point
+    m.clk = 0;
+    m.eval();
   } else {
+    m.clk = 1;
+    m.eval();
+    m.clk = 0;
     ahead_ += params_.clock_period;
   }
   ++stats.cycles;
