@@ -1,16 +1,15 @@
 // Host speed of the RTL walker (hw::RtlWalker around the Verilated
 // rtl/walker.sv) against the TLM walker (hw::PageWalker), on the same page
-// tables in one binary (docs/rtl-walker.md, "Drive"):
+// tables in one binary (docs/rtl-walker.md, "Host speed"):
 //   BM_TlmWalkerDmi/L  walks of the TLM walker reading through DMI (as with
 //                      --walker=tlm);
 //   BM_TlmWalker/L     the TLM walker reading through transactions, as the
-//                      RTL walker does (and as in lockstep, whose summary
-//                      compares the two walkers' host speed);
+//                      RTL walker does;
 //   BM_RtlWalker/L     the same walks on the RTL walker;
-//   BM_RtlVsTlm/L      all three, interleaved batch by batch: host ns per
-//                      walk of each, and the ratios RTL / TLM through
-//                      transactions ("ratio", target <= 5) and RTL / TLM
-//                      with DMI ("ratio_dmi").
+//   BM_RtlVsTlm/L      all three, interleaved batch by batch: host CPU ns
+//                      per walk of each, and the ratios RTL / TLM through
+//                      transactions ("ratio") and RTL / TLM with DMI
+//                      ("ratio_dmi").
 // L is the level the walks start at: 2 is a walk whose paging-structure
 // cache supplied the PML4E and PDPTE (two reads: the default scenario's
 // typical walk), 4 a full walk from CR3 (four reads). Every walk arrives
