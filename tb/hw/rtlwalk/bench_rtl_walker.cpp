@@ -31,6 +31,7 @@
 #include "hw/mem/dram.h"
 #include "hw/mmu/walker.h"
 #include "hw/rtlwalk/rtl_walker.h"
+#include "tb/common/bench_page_tables.h"
 
 namespace {
 
@@ -40,7 +41,6 @@ using sc_core::SC_NS;
 using sc_core::SC_ZERO_TIME;
 
 constexpr uint64_t kMem = 64ull << 20;
-constexpr uint64_t P = x86::PTE_P, RW = x86::PTE_RW, US = x86::PTE_US, A = x86::PTE_A, D = x86::PTE_D;
 constexpr uint64_t kBase = 0x0000000020000000;
 constexpr unsigned kPages = 2048;  // four page tables
 constexpr unsigned kBatch = 256;   // walks per batch (one sc_start)
@@ -68,7 +68,7 @@ struct World : sc_core::sc_module {
   RtlWalker rtl{"rtl", RtlWalker::Params{}, &root, "rtlWalker"};
   // The walkers' walk sockets must be bound; the bench calls walk() directly.
   tlm_utils::simple_initiator_socket<World> to_tlm_dmi{"to_tlm_dmi"}, to_tlm{"to_tlm"}, to_rtl{"to_rtl"};
-  uint64_t cr3 = 0, next = 1 << 20;
+  uint64_t cr3 = 0;
   uint64_t pd[kPages / 512] = {};  // the page directory of each page table's range
 
   std::function<void()> job;
@@ -86,27 +86,15 @@ struct World : sc_core::sc_module {
     to_rtl.bind(rtl.walk_socket);
     SC_THREAD(driver);
   }
-  uint64_t& word(uint64_t pa) { return *reinterpret_cast<uint64_t*>(dram.host(pa)); }
-  uint64_t table() {
-    const uint64_t t = next;
-    next += 4096;
-    std::memset(dram.host(t), 0, 4096);
-    return t;
-  }
-  void map(uint64_t va, uint64_t pa) {
-    uint64_t t = cr3;
-    for (unsigned l = 4; l > 1; --l) {
-      if (l == 2) pd[(va - kBase) >> 21] = t;
-      uint64_t& e = word(t + 8 * x86::pt_index(va, l));
-      if (!(e & P)) e = table() | P | RW | US | A;
-      t = e & x86::phys_mask(46);
-    }
-    word(t + 8 * x86::pt_index(va, 1)) = pa | P | RW | US | A | D;
-  }
   void build() {
     sc_core::sc_start(SC_ZERO_TIME);
-    cr3 = table();
-    for (unsigned i = 0; i < kPages; ++i) map(kBase + 0x1000ull * i, 0x2000000 + 0x1000ull * i);
+    tb::BenchPageTables tables(dram, 1 << 20);
+    for (unsigned i = 0; i < kPages; ++i) {
+      const uint64_t va = kBase + 0x1000ull * i;
+      tables.map(va, 0x2000000 + 0x1000ull * i);
+      pd[(va - kBase) >> 21] = tables.tables[2];
+    }
+    cr3 = tables.cr3;
   }
   // Runs `fn` in the driver thread and the simulation until it returns.
   void run(std::function<void()> fn) {
