@@ -90,15 +90,16 @@ CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, const PlatformParam
       mmu.walk_socket.bind(rtl_walker->walk_socket);
       break;
     case WalkerKind::lockstep:
-      // The TLM walker sees memory through a dry port, the RTL through a recording one.
-      tlm_port = std::make_unique<WritePort>("tlm_port", true);
-      rtl_port = std::make_unique<WritePort>("rtl_port", false);
-      lockstep = std::make_unique<LockstepWalker>("lockstep", *tlm_port, *rtl_port, &mmu.stats);
+      // The RTL walker reaches memory through a recorder; the TLM walker
+      // walks what the RTL walk read, replayed.
+      recorder = std::make_unique<WalkRecorder>("recorder");
+      replay = std::make_unique<WalkReplay>("replay");
+      lockstep = std::make_unique<LockstepWalker>("lockstep", *recorder, *replay, &mmu.stats);
       mmu.walk_socket.bind(lockstep->walk_socket);
       lockstep->to_tlm.bind(walker->walk_socket);
       lockstep->to_rtl.bind(rtl_walker->walk_socket);
-      walker->mem_socket.bind(tlm_port->from_walker);
-      rtl_walker->mem_socket.bind(rtl_port->from_walker);
+      walker->mem_socket.bind(replay->from_walker);
+      rtl_walker->mem_socket.bind(recorder->from_walker);
       break;
   }
   core.mmu_socket.bind(mmu.cpu_socket);
@@ -122,8 +123,7 @@ void CpuNode::bind_memory(Interconnect& bus, unsigned& next) {
   bind(core.mem_socket);
   bind(mmu.mem_socket);
   if (lockstep) {
-    bind(tlm_port->to_memory);
-    bind(rtl_port->to_memory);
+    bind(recorder->to_memory);
   } else if (walker) {
     bind(walker->mem_socket);
   } else {

@@ -67,7 +67,8 @@ class CpuNode : public sc_core::sc_module {
   Mmu mmu;
   std::unique_ptr<PageWalker> walker;         // tlm, lockstep
   std::unique_ptr<RtlWalker> rtl_walker;      // rtl, lockstep
-  std::unique_ptr<WritePort> tlm_port, rtl_port;  // lockstep
+  std::unique_ptr<WalkRecorder> recorder;     // lockstep: the RTL walker's accesses,
+  std::unique_ptr<WalkReplay> replay;         // replayed to the TLM walker
   std::unique_ptr<LockstepWalker> lockstep;
   Core core;
   unsigned id, node;

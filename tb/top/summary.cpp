@@ -13,19 +13,24 @@ namespace sim {
 
 namespace {
 
-// Both walkers ran every walk: their host speeds side by side.
+// Both walkers ran every walk: how many on each core, and their host speeds
+// side by side.
 void print_lockstep(std::ostream& out, hw::Platform& pf) {
   uint64_t compared = 0, mismatches = 0;
   double tlm_s = 0, rtl_s = 0;
+  std::string per_core;
   for (unsigned c = 0; c < pf.nr_cpus(); ++c) {
     const hw::LockstepWalker& l = *pf.cpu(c).lockstep;
     compared += l.stats.compared.value();
     mismatches += l.stats.mismatches.value();
     tlm_s += l.tlm_host_seconds();
     rtl_s += l.rtl_host_seconds();
+    per_core += fmt::format("{}cpu{} {}", c ? ", " : "", c, l.stats.compared.value());
   }
-  out << fmt::format("  lockstep: {} walks compared, {} mismatches; TLM walker {:.0f} walks/s, RTL walker {:.0f} walks/s (host)\n",
-                     compared, mismatches, tlm_s > 0 ? compared / tlm_s : 0.0, rtl_s > 0 ? compared / rtl_s : 0.0);
+  out << fmt::format("  lockstep: {} walks compared ({}), {} mismatches; TLM walker {:.0f} walks/s, RTL walker "
+                     "{:.0f} walks/s (host)\n",
+                     compared, per_core, mismatches, tlm_s > 0 ? compared / tlm_s : 0.0,
+                     rtl_s > 0 ? compared / rtl_s : 0.0);
 }
 
 }  // namespace
