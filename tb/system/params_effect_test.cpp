@@ -20,6 +20,7 @@
 
 #include "hw/base/config.h"
 #include "hw/base/stats.h"
+#include "hw/dma/dma_engine.h"
 #include "hw/platform/platform.h"
 #include "sw/kernel/params.h"
 #include "tb/top/machine.h"
@@ -71,7 +72,14 @@ std::string describe(const hw::PlatformParams& p) {
                      ps(p.core.trap_latency), p.core.copy_bytes_per_ns, ps(p.core.relax_period), p.core.intc_base,
                      p.core.max_fault_retries);
   out += fmt::format("sim {} {}\n", ps(p.sim.quantum), ps(p.sim.max_time));
-  for (const auto& d : p.dma) out += fmt::format("dma {} {} {} {}\n", d.mmio_base, d.addr_bits, d.burst, ps(d.setup));
+  for (const auto& d : p.devices) {
+    const sim::DeviceInfo& i = d->info;
+    out += fmt::format("device {} {} {} {:#x} {:#x} {}", i.name, i.kind, i.addr_bits, i.mmio_base, i.mmio_size, i.vector);
+    if (const auto* e = dynamic_cast<const hw::DmaEngine::Params*>(d.get()))
+      out += fmt::format(" dma {} {} {}", e->burst, e->bandwidth, ps(e->setup));
+    out += "\n";
+  }
+  out += fmt::format("dma_checker {} {:#x}\n", p.checker.expect_violations, p.checker.mmio_base);
   return out;
 }
 
