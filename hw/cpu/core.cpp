@@ -83,6 +83,10 @@ Core::Params Core::read_params(sim::ConfigNode core) {
       "trap_latency", {100000}, "Cost of entering and leaving the firmware (fault, system call, interrupt)").ps);
   p.copy_bytes_per_ns =
       core.get<double>("copy_bandwidth", 16.0, "Bytes per ns of the firmware's bulk copies and fills");
+  p.fast_loop = core.get<bool>(
+      "fast_loop", true,
+      "Complete TLB hits in the core's register-held loop (false: one MMU call per access; the statistics are "
+      "the same)");
   if (p.copy_bytes_per_ns <= 0) core.fail("copy_bandwidth", "must be positive");
   if (p.timer_period == SC_ZERO_TIME) core.fail("timer_period", "must not be zero");
   return p;
@@ -207,7 +211,7 @@ void Core::run_task(const hal::RunTask& task) {
       return;
     }
     if (op.kind == UserOp::Kind::access) {
-      if (!fast_open && !cx_.monitored) {
+      if (!fast_open && p_.fast_loop && !cx_.monitored) {
         fs = mmu_.fast_begin();
         budget_ps = fast_budget_ps();
         fast_open = true;

@@ -123,6 +123,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
     sc_core::sc_time relax_period = sc_core::sc_time(100, sc_core::SC_NS);
     uint64_t intc_base = 0;            // where IPIs are sent
     unsigned max_fault_retries = 64;   // the same access faulting more often is a firmware livelock
+    bool fast_loop = true;             // TLB hits in run_task's register-held loop (statistics identical)
   };
 
   // Reads `platform.core` (id, node and intc_base are the platform's to set).
