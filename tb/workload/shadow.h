@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -59,11 +60,33 @@ class Shadow {
   // a shadow, so another thread's munmap can remove a region).
   uint64_t generation() const { return generation_; }
 
-  void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data);
+  // Inline: every access of a program ends in one of these.
+  void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
+    uint8_t* const at = r.at(va);
+    if (len == 8) std::memcpy(at, data, 8);  // the common case, without a call
+    else std::memcpy(at, data, len);
+    if (!lazy_pages_.empty()) keep_lazy_page(va, len);
+  }
   // Checks a load; on a mismatch returns false with `expected` filled.
-  bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected);
+  bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+    const uint8_t* const want = r.at(va);
+    if (len == 8) {
+      uint64_t a, b;
+      std::memcpy(&a, want, 8);
+      std::memcpy(&b, data, 8);
+      if (a == b) return true;
+    } else if (std::memcmp(want, data, len) == 0) {
+      return true;
+    }
+    return check_mismatch(r, va, len, data, expected);
+  }
 
  private:
+  // A store to a lazily freed page keeps it (Linux re-dirties it).
+  void keep_lazy_page(uint64_t va, unsigned len);
+  // A load that differs: fine if it sees a reclaimed MADV_FREE page.
+  bool check_mismatch(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected);
+
   std::map<uint64_t, Region> regions_;  // by start
   std::set<uint64_t> lazy_pages_;       // page numbers given to MADV_FREE, not since rewritten
   uint64_t generation_ = 0;
