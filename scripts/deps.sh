@@ -7,6 +7,7 @@ PACKAGES="g++ cmake ninja-build pkg-config make
 libsystemc-dev verilator
 libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
 libgtest-dev libgmock-dev libbenchmark-dev
+zlib1g-dev liblzma-dev libzstd-dev
 yosys z3 valgrind"
 
 missing=""

@@ -1,6 +1,7 @@
 #include "tb/top/machine.h"
 
 #include <filesystem>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 
@@ -91,7 +92,7 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   const std::string base_dir =
       opts.scenario.empty() ? std::string() : std::filesystem::path(opts.scenario).parent_path().string();
   workload_ = std::make_unique<tb::Workload>(root.child("workload"), seed_, platform_->nr_cpus(), base_dir,
-                                             &platform_->stats_root());
+                                             &platform_->stats_root(), opts.progress ? &std::cerr : nullptr);
   fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
   const hal::FirmwareDebug* fw = debug_;
   fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,10 @@ namespace tb {
 class Workload {
  public:
   // Reads `workload.*`. Trace files are found relative to `base_dir` (the
-  // scenario's directory). nr_cpus bounds each process's cpu.
+  // scenario's directory). nr_cpus bounds each process's cpu. Long trace
+  // passes print progress lines on `progress` (nullptr: none).
   Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-           sim::stats::Group* stats_root);
+           sim::stats::Group* stats_root, std::ostream* progress = nullptr);
   ~Workload();
 
   // Spawns the top-level processes through the firmware (on the boot CPU,
@@ -55,6 +57,7 @@ class Workload {
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
 
   std::string base_dir_;
+  std::ostream* progress_;
   std::unique_ptr<sim::stats::Group> group_;
   std::vector<std::unique_ptr<Process>> procs_;
   std::map<std::string, std::unique_ptr<Barrier>> barriers_;
