@@ -8,7 +8,7 @@ libsystemc-dev verilator
 libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
 libgtest-dev libgmock-dev libbenchmark-dev
 zlib1g-dev liblzma-dev libzstd-dev
-yosys z3 valgrind"
+yosys z3 valgrind xz-utils time"
 
 missing=""
 for p in $PACKAGES; do
