@@ -60,28 +60,41 @@ class Shadow {
   // a shadow, so another thread's munmap can remove a region).
   uint64_t generation() const { return generation_; }
 
-  // Inline: every access of a program ends in one of these.
+  // Inline: every access of a program ends in one of these; the sizes
+  // programs and traces use most are copied and compared without a call.
   void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
     uint8_t* const at = r.at(va);
-    if (len == 8) std::memcpy(at, data, 8);  // the common case, without a call
-    else std::memcpy(at, data, len);
+    switch (len) {
+      case 1: *at = *data; break;
+      case 2: std::memcpy(at, data, 2); break;
+      case 4: std::memcpy(at, data, 4); break;
+      case 8: std::memcpy(at, data, 8); break;
+      default: std::memcpy(at, data, len); break;
+    }
     if (!lazy_pages_.empty()) keep_lazy_page(va, len);
   }
   // Checks a load; on a mismatch returns false with `expected` filled.
   bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
     const uint8_t* const want = r.at(va);
-    if (len == 8) {
-      uint64_t a, b;
-      std::memcpy(&a, want, 8);
-      std::memcpy(&b, data, 8);
-      if (a == b) return true;
-    } else if (std::memcmp(want, data, len) == 0) {
-      return true;
+    bool same;
+    switch (len) {
+      case 1: same = *want == *data; break;
+      case 2: same = equal<uint16_t>(want, data); break;
+      case 4: same = equal<uint32_t>(want, data); break;
+      case 8: same = equal<uint64_t>(want, data); break;
+      default: same = std::memcmp(want, data, len) == 0; break;
     }
-    return check_mismatch(r, va, len, data, expected);
+    return same || check_mismatch(r, va, len, data, expected);
   }
 
  private:
+  template <typename T>
+  static bool equal(const uint8_t* a, const uint8_t* b) {
+    T x, y;
+    std::memcpy(&x, a, sizeof x);
+    std::memcpy(&y, b, sizeof y);
+    return x == y;
+  }
   // A store to a lazily freed page keeps it (Linux re-dirties it).
   void keep_lazy_page(uint64_t va, unsigned len);
   // A load that differs: fine if it sees a reclaimed MADV_FREE page.

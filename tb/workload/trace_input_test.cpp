@@ -136,6 +136,20 @@ TEST(TraceInput, CorruptAndTruncatedDataNameFileAndRecord) {
       }
     }
   }
+  // Through mmcosim: exit status 2 and one line naming the scenario's key,
+  // the trace file and the record.
+  std::string bad = zst(text);
+  bad.resize(bad.size() / 2);
+  const std::string trace = write_file(dir, "cut.zst", bad);
+  const std::string scen = write_file(dir, "s.yaml",
+                                      "platform: {memory: {size: 256MiB}}\n"
+                                      "workload:\n  processes:\n    - name: r\n      ops:\n"
+                                      "        - replay: {file: " + trace + "}\n");
+  const RunResult r = run_mmcosim({"run", scen, "--outdir", dir + "/out", "-q", "--no-progress"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << r.output;
+  EXPECT_NE(r.output.find("s.yaml:6: workload.processes[0].ops[0].replay.file: " + trace + ": record "), std::string::npos)
+      << r.output;
   // bzip2 is recognised and refused by name.
   try {
     LackeyTrace t(write_file(dir, "t.bz2", "BZh91AY&SY"), 0);
