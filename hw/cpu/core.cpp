@@ -556,6 +556,11 @@ hal::MemStatus Core::phys_copy(hal::paddr_t dst, hal::paddr_t src, uint64_t len)
 // ---- HAL: MMU, IPIs, MMIO, time, console ------------------------------------------
 
 void Core::set_paging_control(const hal::PagingControl& ctl) {
+  // CR4.LA57 cannot change in long mode (#GP): the firmware must run with
+  // the paging mode the machine was built with.
+  if (ctl.la57 != (mmu_.params().levels == 5))
+    throw std::runtime_error(fmt::format("cpu{}: the firmware set CR4.LA57={}, but the MMU walks {} levels", p_.id,
+                                         ctl.la57 ? 1 : 0, mmu_.params().levels));
   mmu_.set_control(ctl.wp, ctl.nxe, ctl.pcide);
   DPRINTF(MMU, sim::to_ps(local_now()), name(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
 }

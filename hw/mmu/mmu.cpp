@@ -45,6 +45,7 @@ Mmu::Params::Params() {
   itlb = {array("4k", 32, 8, {0}), array("2m", 4, 8, {1})};
   dtlb = {array("4k", 16, 4, {0}), array("2m", 8, 4, {1}), array("1g", 1, 8, {2})};
   stlb = {array("4k2m", 128, 8, {0, 1}), array("1g", 128, 8, {2})};
+  pwc.level[5] = {1, 4, ReplacementPolicy::lru};  // used with 5-level paging only
   pwc.level[4] = {1, 4, ReplacementPolicy::lru};
   pwc.level[3] = {1, 4, ReplacementPolicy::lru};
   pwc.level[2] = {1, 32, ReplacementPolicy::lru};

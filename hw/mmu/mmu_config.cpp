@@ -131,11 +131,15 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
   p.pwc.invlpg_all_pcids = c.get<bool>("invlpg_all_pcids", false,
                                        "INVLPG also drops other PCIDs' paging-structure-cache entries (the SDM "
                                        "requires only the current PCID's)");
-  for (unsigned l = levels; l >= 2; --l) {
-    const PwcGeometry& d = def.pwc.level[l].ways ? def.pwc.level[l] : PwcGeometry{1, 4, ReplacementPolicy::lru};
+  // The PML5E cache exists with 5 levels only; its key is still accepted
+  // (checked, unused) with 4, so one geometry serves a sweep over both.
+  for (unsigned l = kMaxLevels; l >= 2; --l) {
+    if (l > levels && !c.has(pwc_level_name(l))) continue;
+    const PwcGeometry& d = def.pwc.level[l];
     PwcGeometry& g = p.pwc.level[l];
     read_geometry(c.child(pwc_level_name(l)), d.sets, d.ways, d.replacement,
-                  fmt::format("{} cache", pwc_level_name(l)), g.sets, g.ways, g.replacement);
+                  fmt::format("{} cache{}", pwc_level_name(l), l > levels ? " (5-level paging only)" : ""), g.sets,
+                  g.ways, g.replacement);
   }
 
   p.window.slots = m.get<unsigned>("walks_in_flight", def.window.slots, "Page walks in flight per core (walkers)");

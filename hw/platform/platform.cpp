@@ -23,8 +23,10 @@ PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
     p.fail("cores", fmt::format("must be between 1 and {}", hal::kMaxCpus));
   pp.maxphyaddr = p.get<unsigned>("maxphyaddr", 46, "Physical address width of the MMU (bits)");
   if (pp.maxphyaddr < 36 || pp.maxphyaddr > 52) p.fail("maxphyaddr", "must be between 36 and 52");
-  pp.levels = p.get<unsigned>("paging_levels", 4, "Paging levels (4; 5-level paging is not modelled yet)");
-  if (pp.levels != 4) p.fail("paging_levels", "only 4-level paging is modelled");
+  pp.levels = p.get<unsigned>("paging_levels", 4,
+                              "Paging levels: 4 (48-bit linear addresses) or 5 (LA57: 57-bit, a PML5 table above "
+                              "the PML4; the firmware boots with CR4.LA57 set)");
+  if (pp.levels != 4 && pp.levels != 5) p.fail("paging_levels", fmt::format("must be 4 or 5, got {}", pp.levels));
 
   pp.map = build_memory_map(p.child("memory"), pp.maxphyaddr);
 

@@ -94,6 +94,10 @@ struct PagingControl {
   bool wp;     // CR0.WP
   bool nxe;    // EFER.NXE
   bool pcide;  // CR4.PCIDE
+  // CR4.LA57: 5-level paging. Set before long mode is entered and fixed
+  // there, so it must say what the machine walks (BootInfo::paging_levels);
+  // a core refuses a change (on hardware, #GP).
+  bool la57 = false;
 };
 
 class Hal {

@@ -271,7 +271,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   const bool pcide = boot_.pcid && params_.pcid;
   tlb_.init(&ctx_, pcide, kernel_root_);
   tlb_.set_nr_cpus(boot_.nr_cpus);
-  bsp.set_paging_control(hal::PagingControl{true, boot_.nx, pcide});
+  bsp.set_paging_control(hal::PagingControl{true, boot_.nx, pcide, boot_.paging_levels == 5});
   tlb_.cpu_init(bsp);
   sched_.rq(bsp.cpu()).online = true;
   // The shared zero page, and the hugetlb pools while memory is still in
@@ -307,7 +307,7 @@ void Kernel::start_secondary(hal::Hal& h) {
     log_.printk(h, LOGLEVEL_ERR, "CPU%u: cannot start (not booted or beyond the CPU count)", h.cpu());
     return;
   }
-  h.set_paging_control(hal::PagingControl{true, boot_.nx, tlb_.pcide()});
+  h.set_paging_control(hal::PagingControl{true, boot_.nx, tlb_.pcide(), boot_.paging_levels == 5});
   tlb_.cpu_init(h);
   sched_.rq(h.cpu()).online = true;
   log_.printk(h, LOGLEVEL_INFO, "CPU%u: online", h.cpu());

@@ -435,9 +435,17 @@ int64_t Mmap::get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint
       if (!(flags & MAP_HUGETLB)) align = PAGE_SIZE;
     }
     if (!placed) {
-      addr = unmapped_area_topdown(mm, len, PAGE_SIZE, mm->mmap_base, align);
+      // A hint above the 47-bit window opens the rest of the address space
+      // (LA57): the top-down search then starts as far above mmap_base as
+      // TASK_SIZE_MAX is above the window, and the bottom-up fallback ends
+      // at TASK_SIZE_MAX (x86 arch_get_unmapped_area_topdown, find_start_end).
+      // With 4 levels task_size is the window: nothing changes.
+      const bool high = addr > kDefaultMapWindow;
+      const uint64_t extra = task_size > kDefaultMapWindow ? task_size - kDefaultMapWindow : 0;
+      addr = unmapped_area_topdown(mm, len, PAGE_SIZE, mm->mmap_base + (high ? extra : 0), align);
       if (addr == kNone)
-        addr = unmapped_area_bottomup(mm, len, mm->mmap_legacy_base, min(task_size, kDefaultMapWindow), align);
+        addr = unmapped_area_bottomup(mm, len, mm->mmap_legacy_base, high ? task_size : min(task_size, kDefaultMapWindow),
+                                      align);
       if (addr == kNone) return -ENOMEM;
     }
   }

@@ -108,7 +108,9 @@ class Mmap {
   vm_area_struct* vma_merge_new_range(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t end, uint64_t vm_flags);
   // Returns where a mapping of len bytes goes: the hint (or MAP_FIXED's
   // address) when usable, else a top-down then bottom-up search, aligned to
-  // align; or -ENOMEM, -EINVAL, -EPERM (Linux get_unmapped_area).
+  // align; or -ENOMEM, -EINVAL, -EPERM (Linux get_unmapped_area). Without a
+  // hint above 2^47 it stays below 2^47 even with 5-level paging; such a
+  // hint opens the whole 56-bit user space (x86 LA57).
   int64_t get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t align);
   // Return the highest (lowest) align-aligned start of a free gap of len
   // bytes in [low, high), or ~0 when none (Linux unmapped_area_topdown /

@@ -25,6 +25,22 @@ TEST(WalkerModes, DefaultScenarioInLockstepHasNoMismatches) {
   EXPECT_NE(r.output.find("0 mismatches"), std::string::npos) << r.output;
 }
 
+// The same with 5-level paging: the PML5E cache is there, and both walkers
+// still agree.
+TEST(WalkerModes, FiveLevelPagingInLockstepHasNoMismatches) {
+  const std::string out = temp_dir("lockstep-la57");
+  RunResult r = run_mmcosim(
+      {"run", "--walker=lockstep", "--set", "platform.paging_levels=5", "--outdir", out, "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto s = read_stats(out + "/stats.txt");
+  EXPECT_EQ(s.at("system.cpu0.mmu.lockstep.mismatches"), 0);
+  EXPECT_EQ(s.at("system.cpu0.mmu.lockstep.walksCompared"), s.at("system.cpu0.mmu.walker.walks"));
+  EXPECT_EQ(s.at("system.cpu0.core.pageFaults"), 16384);
+  EXPECT_GT(s.at("system.cpu0.mmu.pwc.pml5e.fills"), 0);
+  EXPECT_EQ(s.at("system.cpu0.mmu.pwc.pml5e.misses"), s.at("system.cpu0.mmu.pwc.pml4e.misses"));
+  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 8388608);
+}
+
 TEST(WalkerModes, RtlWalkerAloneGivesTheSameTranslations) {
   const std::string a = temp_dir("walker-tlm"), b = temp_dir("walker-rtl");
   ASSERT_EQ(run_mmcosim({"run", "--walker=tlm", "--outdir", a, "-q", "--no-progress"}).status, 0);

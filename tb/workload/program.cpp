@@ -433,6 +433,9 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
         const uint64_t huge = 1ull << shift;
         len = (cur.length + huge - 1) & ~(huge - 1);
       }
+      if (result < cur.expect_above || (cur.expect_below && result + len > cur.expect_below))
+        fail(fmt::format("mmap placed {} at [{:#x}, {:#x}), expected within [{:#x}, {:#x})", cur.region, result,
+                         result + len, cur.expect_above, cur.expect_below ? cur.expect_below : ~0ull));
       (*mappings_)[cur.region] = {result, cur.length};
       shadow_->map(result, len, cur.flags & uapi::kMapShared);
       region_ = nullptr;

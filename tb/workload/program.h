@@ -47,6 +47,7 @@ struct Op {
   // madvise
   uint64_t advice = 0;
   int64_t expect_errno = 0;  // 0: must succeed
+  uint64_t expect_above = 0, expect_below = 0;  // mmap: where the mapping must lie (0: unchecked)
 
   // access
   Pattern::Kind pattern = Pattern::Kind::sequential;

@@ -199,10 +199,15 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.kind = Op::Kind::mmap;
     op.region = n.require<std::string>("region", "Name this mapping is known by in later operations");
     op.length = n.require<sim::Size>("size", "Bytes to map").bytes;
-    op.addr = n.get<sim::Size>("addr", {0}, "Address hint (with the fixed flags: the address)").bytes;
+    op.addr = n.get<sim::Size>("addr", {0},
+                               "Address hint (with the fixed flags: the address); with 5-level paging a hint "
+                               "above 128TiB (2^47) lets the mapping go above it").bytes;
     op.prot = parse_prot(n, "rw");
     op.flags = parse_mmap_flags(n);
     op.expect_errno = parse_expect(n);
+    op.expect_above = n.get<sim::Size>("expect_above", {0}, "The mapping must start at or above this address").bytes;
+    op.expect_below = n.get<sim::Size>("expect_below", {0},
+                                       "The mapping must end at or below this address (0: no check)").bytes;
   } else if (kind == "munmap") {
     op.kind = Op::Kind::munmap;
     parse_range(n, op);

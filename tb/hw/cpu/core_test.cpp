@@ -460,6 +460,19 @@ TEST(Core, AnIpiWakesAnIdleCoreAndIsTakenThere) {
   EXPECT_EQ(b.core(0).stats.interrupts.value(), 0u);
 }
 
+// CR4.LA57 is fixed in long mode: firmware that asks for another paging mode
+// than the MMU walks stops the run (hardware: #GP on the MOV to CR4).
+TEST(Core, Cr4La57MustMatchThePagingModeOfTheMmu) {
+  Bench b;
+  tolerate_second_stop();
+  b.fw.on_boot = [](hal::Hal& h) { h.set_paging_control({true, true, false, true}); };
+  b.program({load(0x400000)});
+  sc_core::sc_start();
+  ASSERT_TRUE(b.complex.failed());
+  EXPECT_NE(b.complex.error().find("the firmware set CR4.LA57=1, but the MMU walks 4 levels"), std::string::npos)
+      << b.complex.error();
+}
+
 TEST(Core, HaltEndsTheRunWithTheFirmwaresReason) {
   Bench b;
   tolerate_second_stop();

@@ -74,8 +74,14 @@ TEST(fw_kernel, boot_sets_up_the_mmu) {
     EXPECT_TRUE(r.cpu(c).paging_control().wp);
     EXPECT_TRUE(r.cpu(c).paging_control().nxe);
     EXPECT_TRUE(r.cpu(c).paging_control().pcide);
+    EXPECT_FALSE(r.cpu(c).paging_control().la57);
     EXPECT_EQ(r.cpu(c).read_cr3(), r.k->kernel_root());
   }
+  // With 5-level paging every CPU runs with CR4.LA57 set.
+  hosthal::MachineSpec l5 = spec_mb(64, 2);
+  l5.paging_levels = 5;
+  Rig f(l5);
+  for (unsigned c = 0; c < 2; ++c) EXPECT_TRUE(f.cpu(c).paging_control().la57);
   fw::Params p = quiet_params();
   p.pcid = false;
   Rig n(spec_mb(64), p);
