@@ -8,12 +8,15 @@ set -eu
 # The build and the tests: compiler and build tools, SystemC and Verilator
 # (whose verilated_fst_c.h includes zlib.h), the libraries, GoogleTest and
 # Benchmark, yosys + z3 for the formal checks (which apply patches with
-# `patch`), valgrind (the sample lackey trace), python3 (layout check).
+# `patch`), valgrind (the sample lackey trace), python3 (layout check),
+# liblzma, libzstd (and zlib) for compressed traces, xz-utils and time for
+# `make bench`.
 PACKAGES="g++ cmake ninja-build pkg-config make patch python3
 libsystemc-dev verilator zlib1g-dev
 libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
 libgtest-dev libgmock-dev libbenchmark-dev
-yosys z3 valgrind"
+liblzma-dev libzstd-dev
+yosys z3 valgrind xz-utils time"
 
 missing=""
 for p in $PACKAGES; do

@@ -127,6 +127,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
     sc_core::sc_time relax_period = sc_core::sc_time(100, sc_core::SC_NS);
     uint64_t intc_base = 0;            // where IPIs are sent
     unsigned max_fault_retries = 64;   // the same access faulting more often is a firmware livelock
+    bool fast_loop = true;             // TLB hits in run_task's register-held loop (statistics identical)
   };
 
   // Reads `platform.core` (id, node and intc_base are the platform's to set).
@@ -193,6 +194,18 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void run();
   void boot_or_join();
   void run_task(const hal::RunTask& task);
+  struct FastLoop;
+  void fast_open(FastLoop& f);
+  // Ends the fast loop: the MMU's state, the time and the counts go back.
+  void fast_settle(FastLoop& f);
+  // The program's batch of accesses through the fast loop: all done, none
+  // (not in a batch), stopped at one that is not a memo hit (it goes the
+  // one-operation way), or stopped at a time boundary.
+  enum class Batch : uint8_t { done, none, stopped, boundary };
+  Batch run_batch(UserProgram& prog, FastLoop& f);
+  // Between operations: synchronise when the quantum is used up, take
+  // interrupts; returns false when the task goes back to the scheduler.
+  bool between_ops();
   // How much local time may pass before this core must look up from its
   // fast loop (a quantum boundary, a timer tick, the run's time limit), ps.
   uint64_t fast_budget_ps() const;

@@ -4,6 +4,7 @@
 
 #include "hw/base/time.h"
 #include "hw/ext/memory.h"
+#include "hw/mmu/walker.h"
 
 SIM_DEBUG_FLAG(Fault, "page faults and machine checks delivered to the firmware")
 SIM_DEBUG_FLAG(MMU, "CR3 writes, INVLPG, INVPCID and paging-control changes")
@@ -124,11 +125,11 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
     delay += hit_cost_;
     return true;
   }
-  if (e->size == 0 && e->host_lo == 0 && e->host_hi == 0xfff && window_.idle() && user) {
+  if (e->size == 0 && e->host_lo == 0 && e->host_hi == 0xfff && user) {
     // This access type is permitted (checked above): remember the page for it.
     Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
     m.key = ((va >> 12) << 16) | pcid_;
-    m.epoch = epoch_;
+    m.epoch = epoch_ & ~WalkWindow::kBusyBit;
     m.host = e->host;
     m.stamp = loc.array->replacement().stamp(loc.set, loc.way);
     m.array = loc.array;
@@ -268,7 +269,9 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   ++stats.walks;
   if (pwc_->enabled()) start += pwc_->params().latency;
   sc_time d = start > base ? start - base : SC_ZERO_TIME;
-  const tlm::tlm_response_status rsp = walk_socket.transport(tlm::TLM_IGNORE_COMMAND, va, nullptr, 0, d);
+  tlm::tlm_response_status rsp = tlm::TLM_OK_RESPONSE;
+  if (direct_walker_ && !*monitored_) direct_walker_->walk(rq, walk_ext_.res, d);  // as its b_transport would
+  else rsp = walk_socket.transport(tlm::TLM_IGNORE_COMMAND, va, nullptr, 0, d);
   // A walker may advance SystemC time (a bus lock held by another core; the
   // RTL walker's clock): completion is relative to the time after the call.
   base = time_stamp();

@@ -181,6 +181,9 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
   p.walker = m.get_enum(
       "walker", "tlm", {"tlm", "rtl", "lockstep"},
       "Page walker: tlm (the TLM model), rtl (the Verilated RTL), lockstep (both, compared on every walk)");
+  p.direct_walk = m.get<bool>("direct_walk", true,
+                              "Call the TLM walker directly on a miss, not through the walk socket, when no monitor "
+                              "runs (false: always the socket; the statistics are the same)");
   return p;
 }
 

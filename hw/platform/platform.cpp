@@ -85,6 +85,7 @@ CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, const PlatformParam
   switch (kind) {
     case WalkerKind::tlm:
       mmu.walk_socket.bind(walker->walk_socket);
+      if (p.mmu.direct_walk) mmu.set_direct_walker(walker.get(), &complex.monitored);
       break;
     case WalkerKind::rtl:
       mmu.walk_socket.bind(rtl_walker->walk_socket);

@@ -54,14 +54,20 @@ void PageAlloc::free_boot_range(hal::Hal& h, uint64_t start_pfn, uint64_t end_pf
     while (start_pfn + (1ull << order) > end_pfn) --order;
     zone* z = nodes.pfn_zone(start_pfn);
     FW_BUG_ON(*ctx_->log, h, z == nullptr || !z->spans(start_pfn + (1ull << order) - 1));
+    z->managed_pages += 1ull << order;
+    if (z->pfnblock_deferred(start_pfn)) {
+      // A deferred block, untouched so far: free without writing its struct pages.
+      FW_BUG_ON(*ctx_->log, h, order != MAX_PAGE_ORDER);
+      LockGuard g(z->lock, h);
+      b.add_lazy_block(z, start_pfn, z->get_pfnblock_migratetype(start_pfn));
+      start_pfn += 1ull << order;
+      continue;
+    }
     page* p = nodes.pfn_to_page(start_pfn);
-    // A deferred block: only its head is initialized (and reserved).
-    const uint64_t touch = z->pfnblock_deferred(start_pfn) ? 1 : (1ull << order);
-    for (uint64_t i = 0; i < touch; ++i) {
+    for (uint64_t i = 0; i < (1ull << order); ++i) {
       ClearPageReserved(p + i);
       set_page_count(p + i, 0);
     }
-    z->managed_pages += 1ull << order;
     {
       LockGuard g(z->lock, h);
       b.free_one_page(z, p, start_pfn, order, z->get_pfnblock_migratetype(start_pfn));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 
@@ -122,7 +123,8 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   for (unsigned i = 0; i < platform_->nr_devices(); ++i)
     if (platform_->device(i).info().kind == "dma") dma_engines.push_back(platform_->device(i).info().name);
   workload_ = std::make_unique<tb::Workload>(root.child("workload"), seed_, platform_->nr_cpus(), base_dir,
-                                             &platform_->stats_root(), dma_engines);
+                                             &platform_->stats_root(), dma_engines,
+                                             opts.progress ? &std::cerr : nullptr);
   fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
   const hal::FirmwareDebug* fw = debug_;
   fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",

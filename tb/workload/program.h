@@ -107,6 +107,8 @@ class ScriptedProgram : public hw::UserProgram {
   bool next(hw::UserOp& op) override;
   void complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) override;
   void ended(int exit_status, int signal) override;
+  hw::UserAccess* access_batch(unsigned& n) override;
+  void complete_batch(unsigned n) override;
 
   struct Mapping {
     uint64_t start = 0, length = 0;
@@ -134,7 +136,24 @@ class ScriptedProgram : public hw::UserProgram {
   void dma_copy(const Op& op, hw::UserOp& out);
   // The address range [start, start+len) an op names in its region.
   void range_of(const Op& op, uint64_t& start, uint64_t& len) const;
-  void fill_write(hw::UserOp& out);
+  // The data of a store at va: `value` repeated, or drawn from the seed.
+  void fill_write(uint64_t va, unsigned size, uint64_t* data);
+  // Checks a completed access against the shadow, or records a store in it.
+  void complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
+  // The batch: accesses generated ahead, with what each adds to the
+  // process's counts when it issues (a trace record's counts ride on its
+  // first access, as when its pieces were queued).
+  struct Issue {
+    uint8_t reads, writes, fetches, records, splits;
+  };
+  void issue(const Issue& c);
+  void refill_batch();
+  void fill_access_batch();
+  void fill_replay_batch();
+  // The pieces of a trace record (one per page it touches; a modify is a
+  // load then a store) appended at out; returns how many, with the
+  // record's counts on the first.
+  unsigned record_pieces(const LackeyRecord& rec, hw::UserAccess* out, Issue* counts);
   [[noreturn]] void fail(const std::string& what) const;
 
   std::string name_, where_;
@@ -166,6 +185,15 @@ class ScriptedProgram : public hw::UserProgram {
   size_t replay_maps_left_ = 0, replay_map_index_ = 0;
   hw::UserOp queue_[4];
   unsigned queued_ = 0, queue_pos_ = 0;
+
+  static constexpr unsigned kBatch = 64;
+  hw::UserAccess batch_[kBatch];
+  Issue batch_issue_[kBatch];
+  unsigned batch_pos_ = 0, batch_n_ = 0;
+  // An access phase's next address, drawn by a batch that stopped short of
+  // it (it would cross a page: next_access() fails on it, in order).
+  bool carry_ = false;
+  uint64_t carry_va_ = 0;
 
   int pid_ = -1;
   bool started_ = false, finished_ = false;

@@ -221,9 +221,11 @@ bool valid_name(const std::string& s) {
 }  // namespace
 
 Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-                   sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices)
+                   sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices,
+                   std::ostream* progress)
     : base_dir_(base_dir),
       dma_devices_(dma_devices),
+      progress_(progress),
       group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
   auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
   for (size_t i = 0; i < processes.size(); ++i)
@@ -425,12 +427,14 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     parse_access(n, kind, op);
   } else if (kind == "replay") {
     op.kind = Op::Kind::replay;
-    std::string file = n.require<std::string>("file", "A valgrind lackey trace (--tool=lackey --trace-mem=yes), relative to the scenario");
+    std::string file = n.require<std::string>(
+        "file", "A valgrind lackey trace (--tool=lackey --trace-mem=yes), relative to the scenario; plain, or "
+                "compressed with xz, gzip or zstd (recognised by content)");
     const uint64_t limit = n.get<uint64_t>("limit", 0, "Replay at most this many trace records (0: all)");
     if (!std::filesystem::path(file).is_absolute() && !base_dir_.empty()) file = (std::filesystem::path(base_dir_) / file).string();
     if (const std::string problem = sim::input_file_problem(file); !problem.empty()) n.fail("file", problem);
     try {
-      op.trace = std::make_shared<const LackeyTrace>(file, limit);
+      op.trace = std::make_shared<const LackeyTrace>(file, limit, progress_);
     } catch (const std::exception& e) {
       n.fail("file", e.what());
     }

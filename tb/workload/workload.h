@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,11 @@ class Workload {
   // Reads `workload.*`. Trace files are found relative to `base_dir` (the
   // scenario's directory). nr_cpus bounds each process's cpu.
   // dma_devices: the names of the platform's DMA engines, in order (the
-  // index a dma_copy passes to the firmware).
+  // index a dma_copy passes to the firmware). Long trace passes print
+  // progress lines on `progress` (nullptr: none).
   Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-           sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices = {});
+           sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices = {},
+           std::ostream* progress = nullptr);
   ~Workload();
 
   // Spawns the top-level processes through the firmware (on the boot CPU,
@@ -88,6 +91,7 @@ class Workload {
 
   std::string base_dir_;
   std::vector<std::string> dma_devices_;
+  std::ostream* progress_;
   std::unique_ptr<sim::stats::Group> group_;
   std::vector<std::unique_ptr<Process>> procs_;
   std::map<std::string, std::unique_ptr<Barrier>> barriers_;

@@ -390,8 +390,7 @@ TEST(fw_buddy, checkers_catch_corruption) {
   {
     ShadowCheck shadow(*r.k);
     fw::zone* zz = r.k->nodes().node(0).zonelist[0];
-    fw::list_head* l = &zz->free_area[fw::MAX_PAGE_ORDER].free_list[fw::MIGRATE_MOVABLE];
-    page* b = list_first_entry(l, page, lru);
+    page* b = r.k->buddy().free_list_first(zz, fw::MAX_PAGE_ORDER, fw::MIGRATE_MOVABLE);
     fw::list_del(&b->lru);  // gone from the list, counters untouched
     --zz->free_area[fw::MAX_PAGE_ORDER].nr_free;
     --zz->free_area[fw::MAX_PAGE_ORDER].nr_free_mt[fw::MIGRATE_MOVABLE];

@@ -60,6 +60,18 @@ struct HeldBlock {
 
 inline bool mergeable(unsigned mt) { return mt < fw::MIGRATE_PCPTYPES; }
 
+// The blocks of a max-order free list's lazy segment (free since boot, not
+// linked: fw::zone::lazy_mark), in the segment's order (descending pfn).
+template <typename F>
+void for_each_lazy_block(const fw::zone& z, unsigned mt, F&& f) {
+  const uint64_t first = (z.zone_start_pfn + fw::MAX_ORDER_NR_PAGES - 1) & ~(fw::MAX_ORDER_NR_PAGES - 1);
+  for (uint64_t pfn = (z.zone_end_pfn() - 1) & ~(fw::MAX_ORDER_NR_PAGES - 1); pfn >= first && pfn >= z.zone_start_pfn;
+       pfn -= fw::MAX_ORDER_NR_PAGES) {
+    if (z.pfnblock_lazy(pfn) && z.get_pfnblock_migratetype(pfn) == mt) f(pfn);
+    if (pfn < fw::MAX_ORDER_NR_PAGES) break;
+  }
+}
+
 // ---------------------------------------------------------------- full
 
 inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
@@ -78,7 +90,14 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
         for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
           uint64_t listed = 0;
           fw::list_head* head = &z.free_area[o].free_list[t];
+          bool marker = false;
           for (fw::list_head* l = head->next; l != head; l = l->next) {
+            if (l == &z.lazy_mark[t]) {  // where the lazy segment sits
+              ASSERT_EQ(o, fw::MAX_PAGE_ORDER) << "lazy segment in a list of order " << o;
+              ASSERT_FALSE(marker) << "two lazy segments";
+              marker = true;
+              continue;
+            }
             fw::page* p = list_entry(l, fw::page, lru);
             const uint64_t pfn = nodes.page_to_pfn(p);
             ++listed;
@@ -120,6 +139,24 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
                 }
               }
             }
+          }
+          if (o == fw::MAX_PAGE_ORDER) {
+            uint64_t lazy = 0;
+            for_each_lazy_block(z, t, [&](uint64_t pfn) {
+              ++lazy;
+              for (uint64_t i = 0; i < fw::MAX_ORDER_NR_PAGES; ++i) {
+                uint8_t& st = state[pfn + i - z.zone_start_pfn];
+                EXPECT_EQ(st, 0) << "lazy pfn " << pfn + i << " in two free blocks";
+                st = 1;
+              }
+              EXPECT_LE(pfn, z.lazy_cursor[t]) << "lazy block above the segment's cursor";
+              if (*z.pageblock_byte(pfn) & fw::PB_head_unwritten) return;
+              const fw::page* p = nodes.pfn_to_page(pfn);
+              EXPECT_TRUE(fw::PageBuddy(p) && fw::buddy_order(p) == fw::MAX_PAGE_ORDER) << "lazy block head " << pfn;
+            });
+            ASSERT_EQ(lazy, z.lazy_free[t]) << "lazy blocks of type " << t;
+            ASSERT_EQ(marker, lazy > 0) << "the lazy segment's marker, type " << t;
+            listed += lazy;
           }
           ASSERT_EQ(listed, z.free_area[o].nr_free_mt[t]) << "nr_free_mt of order " << o << " type " << t;
           listed_all += listed;
@@ -216,7 +253,8 @@ class ShadowCheck final : public fw::BuddyObserver {
           for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
             fw::list_head* head = &z->free_area[o].free_list[t];
             for (fw::list_head* l = head->next; l != head; l = l->next)
-              mark(s, nodes.page_to_pfn(list_entry(l, fw::page, lru)), o, t, kFree);
+              if (l != &z->lazy_mark[t]) mark(s, nodes.page_to_pfn(list_entry(l, fw::page, lru)), o, t, kFree);
+            if (o == fw::MAX_PAGE_ORDER) for_each_lazy_block(*z, t, [&](uint64_t pfn) { mark(s, pfn, o, t, kFree); });
           }
         if (z->per_cpu_pageset)
           for (unsigned c = 0; c < nodes.nr_cpus(); ++c)
