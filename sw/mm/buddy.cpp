@@ -45,6 +45,11 @@ void Buddy::add_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, uns
   free_area& a = z->free_area[order];
   if (tail) list_add_tail(&p->lru, &a.free_list[mt]);
   else list_add(&p->lru, &a.free_list[mt]);
+  count_added(z, pfn, order, mt);
+}
+
+void Buddy::count_added(zone* z, uint64_t pfn, unsigned order, unsigned mt) {
+  free_area& a = z->free_area[order];
   ++a.nr_free;
   ++a.nr_free_mt[mt];
   account_freepages(z, static_cast<int64_t>(1ull << order), mt);
@@ -66,10 +71,7 @@ void Buddy::add_lazy_block(zone* z, uint64_t pfn, unsigned mt) {
   if (!z->lazy_free[mt]++) list_add(&z->lazy_mark[mt], l);
   z->lazy_cursor[mt] = pfn;
   z->set_block_flags(pfn, PB_free_lazy, true);
-  ++a.nr_free;
-  ++a.nr_free_mt[mt];
-  account_freepages(z, static_cast<int64_t>(MAX_ORDER_NR_PAGES), mt);
-  if (observer_) observer_->free_add(z, pfn, MAX_PAGE_ORDER, mt);
+  count_added(z, pfn, MAX_PAGE_ORDER, mt);
 }
 
 page* Buddy::leave_lazy(zone* z, uint64_t pfn, unsigned mt) {

@@ -111,6 +111,8 @@ class Buddy {
   // Takes the block at pfn out of mt's lazy segment (writing its head, not
   // linking it); returns its head.
   page* leave_lazy(zone* z, uint64_t pfn, unsigned mt);
+  // The counters of a block just added to a free list, linked or lazy.
+  void count_added(zone* z, uint64_t pfn, unsigned order, unsigned mt);
   // Links the next block of mt's lazy segment at the head of the list (the
   // segment is at the head); returns it.
   page* take_lazy(zone* z, unsigned mt);

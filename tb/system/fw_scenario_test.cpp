@@ -15,6 +15,7 @@
 #include <cmath>
 #include <string>
 
+#include "sw/dma/swiotlb.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/slub.h"
 #include "tb/common/mmcosim_run.h"
@@ -59,6 +60,10 @@ linuxref::Input machine_of(const linuxref::BootLog& boot, const nlohmann::json& 
   in.movablecore_pages = config_bytes(fw.at("movablecore")) / x86::PAGE_SIZE;
   in.kernelcore_pages = config_bytes(fw.at("kernelcore")) / x86::PAGE_SIZE;
   in.thp = fw.at("transparent_hugepage").get<std::string>() != "never";
+  const std::string swiotlb = fw.at("swiotlb").get<std::string>();
+  linuxref::set_swiotlb(in, swiotlb == "off", swiotlb == "force",
+                        swiotlb == "off" || swiotlb == "force" || swiotlb == "auto" ? 0 : config_bytes(fw.at("swiotlb")),
+                        sizeof(fw::io_tlb_area));
   return in;
 }
 

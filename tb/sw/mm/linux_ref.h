@@ -56,6 +56,9 @@ struct Input {
   // Sizes of the firmware's own per-CPU structures (layout facts from its
   // headers): a per-CPU page list, the per-CPU slab pointers of one CPU.
   uint64_t pcp_bytes = 0, slab_percpu_bytes = 0;
+  // swiotlb (x86 pci_swiotlb_detect, swiotlb_init_remap): the bounce pool's
+  // 2 KiB slabs (0: no pool), its areas and the size of one area.
+  uint64_t swiotlb_slabs = 0, swiotlb_areas = 0, swiotlb_area_bytes = 0;
 };
 
 struct Zone {
@@ -309,7 +312,7 @@ inline Result zone_layout(const Input& in) {
 // a struct page per spanned pfn, and one pageblock-flag byte per pageblock
 // of each zone; the per-CPU page lists of every populated zone; the per-CPU
 // slab pointers; the CMA area, 4 MiB-aligned within one zone, and its
-// bitmap). Fills res.reserved, res.cma, res.memmap_bytes(_linux).
+// bitmap; swiotlb's pool and bookkeeping). Fills res.reserved, res.cma, res.memmap_bytes(_linux).
 inline void reservations(const Input& in, Result& res) {
   BootMemory bm;
   for (const detail::PfnRange& r : detail::memory_pfns(in))
@@ -367,10 +370,29 @@ inline void reservations(const Input& in, Result& res) {
     const uint64_t pages = res.cma.end - res.cma.start;
     bm.alloc(page_up((pages + 63) / 64 * 8), x86::PAGE_SIZE, ~0ull, -1);
   }
+  if (in.swiotlb_slabs) {
+    // The pool below 4 GiB (memblock_alloc_low), then a 24-byte
+    // io_tlb_slot per slab and the areas, anywhere.
+    bm.alloc(in.swiotlb_slabs << 11, x86::PAGE_SIZE, kDma32Pfn * x86::PAGE_SIZE, -1);
+    bm.alloc(page_up(in.swiotlb_slabs * 24), x86::PAGE_SIZE, ~0ull, -1);
+    bm.alloc(in.swiotlb_areas * in.swiotlb_area_bytes, 64, ~0ull, -1);
+  }
   res.reserved = bm.reserved;
 }
 
 // Every value of Result for the machine.
+// swiotlb as x86 sets it up (pci_swiotlb_detect, swiotlb_init): a pool of
+// `bytes` (0: the 64 MiB default) when RAM reaches above 4 GiB or when
+// forced, none when off; one area per CPU, rounded up to a power of two.
+inline void set_swiotlb(Input& in, bool off, bool force, uint64_t bytes, uint64_t area_bytes) {
+  uint64_t dram_end = 0;
+  for (const Range& r : in.usable) dram_end = std::max(dram_end, r.end);
+  if (off || (!force && dram_end <= kDma32Pfn * x86::PAGE_SIZE)) return;
+  in.swiotlb_slabs = (bytes ? bytes : 64ull << 20) >> 11;
+  for (in.swiotlb_areas = 1; in.swiotlb_areas < in.nr_cpus;) in.swiotlb_areas *= 2;
+  in.swiotlb_area_bytes = area_bytes;
+}
+
 inline Result compute(const Input& in) {
   Result res = zone_layout(in);
   reservations(in, res);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "sw/dma/swiotlb.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/slub.h"
 #include "tb/sw/mm/fw_rig.h"
@@ -46,6 +47,8 @@ linuxref::Input input_of(const hal::BootInfo& bi, const fw::Params& p) {
   in.ratio[0] = p.lowmem_reserve_ratio_dma;
   in.ratio[1] = p.lowmem_reserve_ratio_dma32;
   in.ratio[2] = p.lowmem_reserve_ratio_normal;
+  linuxref::set_swiotlb(in, p.swiotlb == fw::SWIOTLB_OFF, p.swiotlb == fw::SWIOTLB_FORCE,
+                        p.swiotlb >= fw::kSwiotlbSizeMin ? p.swiotlb : 0, sizeof(fw::io_tlb_area));
   return in;
 }
 
