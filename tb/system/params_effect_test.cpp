@@ -68,9 +68,10 @@ std::string describe(const hw::PlatformParams& p) {
                      ps(u.access_latency), u.walker, u.seed, u.cpu);
   out += fmt::format("rtl {} {} {} {} {} {}\n", ps(p.rtl.clock_period), p.rtl.bus_id, p.rtl.reset_cycles,
                      p.rtl.max_cycles_per_walk, p.rtl.stall_percent, p.rtl.stall_seed);
-  out += fmt::format("core {} {} {} {} {} {} {} {}\n", p.core.id, p.core.node, ps(p.core.timer_period),
+  out += fmt::format("core {} {} {} {} {} {} {} {} {}\n", p.core.id, p.core.node, ps(p.core.timer_period),
                      ps(p.core.trap_latency), p.core.copy_bytes_per_ns, ps(p.core.relax_period), p.core.intc_base,
-                     p.core.max_fault_retries);
+                     p.core.max_fault_retries, p.core.fast_loop);
+  out += fmt::format("mmu.direct_walk {}\n", u.direct_walk);
   out += fmt::format("sim {} {}\n", ps(p.sim.quantum), ps(p.sim.max_time));
   for (const auto& d : p.devices) {
     const sim::DeviceInfo& i = d->info;
@@ -133,7 +134,7 @@ std::vector<std::string> alternatives(const sim::ParamRecord& r) {
     alt = {"[]", "[4KiB]", "[2MiB]", "[4KiB, 2MiB, 1GiB]", "[90ns]", "[90ns, 70ns]", "[0]", "[1, 0]", "[0, 0]",
            "[[10]]", "[[10, 30], [30, 10]]", "[shared]", "[private, populate]"};
   } else {
-    alt = {"other", "r", "rwx", "none", "SIGSEGV", "ENOMEM", "willneed", "hugepage"};
+    alt = {"other", "r", "rwx", "none", "SIGSEGV", "ENOMEM", "willneed", "hugepage", "force", "off", "32MiB"};
   }
   std::vector<std::string> out;
   for (const std::string& a : alt)
