@@ -6,6 +6,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tb/workload/errno_names.h"
 
@@ -364,17 +365,16 @@ uint64_t Workload::parse_dma_device(sim::ConfigNode& n) const {
 }
 
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
-  const auto keys = item.keys();
-  if (keys.size() != 1)
-    item.fail("",
-              "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
-              "read, write, access, fetch, replay, dma_copy, dma_alloc or exit");
-  const std::string kind = keys[0];
+  // The operations, in the order error messages list them.
   static const char* const kKinds[] = {"mmap", "munmap", "mprotect", "madvise", "fork", "thread", "barrier",
                                        "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc", "exit"};
+  const std::string all_but_last = fmt::format("{}", fmt::join(std::begin(kKinds), std::end(kKinds) - 1, ", "));
+  const char* const last = *(std::end(kKinds) - 1);
+  const auto keys = item.keys();
+  if (keys.size() != 1) item.fail("", fmt::format("an operation is a mapping with one key: {} or {}", all_but_last, last));
+  const std::string kind = keys[0];
   if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; }))
-    item.fail(kind, fmt::format("unknown operation {} (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
-                                "write, access, fetch, replay, dma_copy, dma_alloc, exit)", sim::quoted(kind)));
+    item.fail(kind, fmt::format("unknown operation {} ({}, {})", sim::quoted(kind), all_but_last, last));
   sim::ConfigNode n = item.child(kind);
   Op op;
   op.where = fmt::format("{}: {}", n.where(), n.path());
