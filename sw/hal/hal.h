@@ -49,7 +49,7 @@ struct E820Entry {
 
 // What a device is. dma_checker is the bus-side DMA checker's debug channel:
 // the DMA API reports the ranges it maps for each device there.
-enum class DeviceKind : uint32_t { intc = 1, dma = 2, timer = 3, dma_checker = 4 };
+enum class DeviceKind : uint32_t { intc = 1, dma = 2, timer = 3, dma_checker = 4, block = 5 };
 
 constexpr unsigned kDeviceNameLen = 16;
 
@@ -61,6 +61,8 @@ struct Device {
   uint32_t irq_vector;        // the vector its interrupts arrive with (0: it raises none)
   uint32_t addr_bits;         // bus masters: the widest bus address they can drive
   char name[kDeviceNameLen];  // "dma0": its name on the platform, NUL-terminated
+  uint64_t capacity;          // block devices: bytes of storage (0 for other kinds)
+  uint32_t block_size;        // block devices: bytes per sector, 512 or 4096 (0 for other kinds)
 };
 
 struct BootInfo {

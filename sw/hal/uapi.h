@@ -39,6 +39,29 @@ constexpr uint64_t kMadvPopulateRead = 22;
 constexpr uint64_t kMadvPopulateWrite = 23;
 constexpr uint64_t kMadvCollapse = 25;
 
+// open flags.
+constexpr uint64_t kORdonly = 0;
+constexpr uint64_t kOWronly = 1;
+constexpr uint64_t kORdwr = 2;
+constexpr uint64_t kOSync = 0x101000;
+constexpr uint64_t kODirect = 0x4000;
+
+// msync flags.
+constexpr uint64_t kMsAsync = 1;
+constexpr uint64_t kMsInvalidate = 2;
+constexpr uint64_t kMsSync = 4;
+
+// posix_fadvise advice (fadvise64).
+constexpr uint64_t kFadvNormal = 0;
+constexpr uint64_t kFadvRandom = 1;
+constexpr uint64_t kFadvSequential = 2;
+constexpr uint64_t kFadvWillneed = 3;
+constexpr uint64_t kFadvDontneed = 4;
+constexpr uint64_t kFadvNoreuse = 5;
+
+// sysctl(id, value): the /proc/sys file written.
+constexpr uint64_t kSysctlDropCaches = 1;  // vm.drop_caches: 1 page cache, 2 slab, 3 both
+
 // fork(cpu) and clone(flags, cpu): a CPU for the child (an mmcosim
 // extension of the calls; Linux places the child itself).
 constexpr uint64_t kForkSameCpu = ~0ull;

@@ -31,6 +31,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.rmap = &rmap_;
   ctx_.lru = &lru_;
   ctx_.kswapd = &kswapd_;
+  ctx_.blockdevs = &blockdevs_;
   ctx_.pgtable = &pgtable_;
   ctx_.tlb = &tlb_;
   ctx_.memory = &memory_;
@@ -60,6 +61,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   rmap_.init(&ctx_);
   lru_.init(&ctx_);
   kswapd_.init(&ctx_);
+  blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
   shmem_.init(&ctx_);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sw/block/bio.h"
 #include "sw/dma/dma.h"
 #include "sw/drivers/dma/dmaengine.h"
 #include "sw/hal/debug.h"
@@ -224,6 +225,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Mprotect mprotect_;
   Madvise madvise_;
   Gup gup_;
+  BlockDevices blockdevs_;  // registered by the block drivers at probe
   Dma dma_;
   DmaEngineDriver dma_driver_;
   bool in_deferred_[hal::kMaxCpus] = {};

@@ -57,6 +57,18 @@
 #ifndef ETIMEDOUT
 #define ETIMEDOUT 110
 #endif
+#ifndef ENOSPC
+#define ENOSPC 28
+#endif
+#ifndef EFBIG
+#define EFBIG 27
+#endif
+#ifndef EOPNOTSUPP
+#define EOPNOTSUPP 95
+#endif
+#ifndef ENXIO
+#define ENXIO 6
+#endif
 #ifndef EHWPOISON
 #define EHWPOISON 133
 #endif

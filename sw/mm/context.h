@@ -38,6 +38,7 @@ class Mprotect;
 class Madvise;
 class Dma;
 class Gup;
+struct BlockDevices;
 struct list_head;
 struct vm_area_struct;
 struct Params;
@@ -87,6 +88,7 @@ struct MmContext {
   VmStat* vmstat = nullptr;
   Dma* dma = nullptr;                   // the DMA API's state (sw/dma)
   Gup* gup = nullptr;                   // pinning user pages (sw/mm/gup.h)
+  BlockDevices* blockdevs = nullptr;    // the registered block devices (sw/block/bio.h)
   PfnmapOwner* pfnmap_owner = nullptr;  // whose VM_PFNMAP mappings there are
   kmem_cache* mm_cachep = nullptr;
   kmem_cache* vma_cachep = nullptr;
