@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -51,8 +52,13 @@ std::map<std::string, double> read_stats(const std::string& file) {
 }
 
 std::string temp_dir(const std::string& name) {
+  // Named after the build tree the test runs in (ctest runs it there), so
+  // suites of two checkouts running at once never share a directory.
   const char* base = std::getenv("TMPDIR");
-  std::filesystem::path p = std::filesystem::path(base ? base : "/tmp") / ("mmcosim-test-" + name);
+  const size_t tree = std::hash<std::string>{}(std::filesystem::current_path().string());
+  char tag[20];
+  std::snprintf(tag, sizeof tag, "%08zx", tree & 0xffffffffu);
+  std::filesystem::path p = std::filesystem::path(base ? base : "/tmp") / ("mmcosim-test-" + std::string(tag) + "-" + name);
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p.string();
