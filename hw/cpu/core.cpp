@@ -6,17 +6,53 @@
 #include <cstring>
 
 #include "hw/base/time.h"
+#include "hw/base/trace.h"
 #include "hw/ext/memory.h"
 
 SIM_DEBUG_FLAG(Core, "core: scheduling, system calls, interrupts")
 SIM_DEBUG_FLAG(Firmware, "the firmware's console output")
 SIM_DEBUG_FLAG(Syscall, "system calls and their results")
+SIM_DEBUG_FLAG(Kthread, "the firmware's kernel threads (kswapd, kcompactd, khugepaged): when each works")
+SIM_DEBUG_FLAG(Program, "user programs: each scripted operation of a process as it starts")
 
 namespace hw {
 
 using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 using x86::PAGE_SIZE;
+
+namespace {
+
+// What the timeline calls a system call and an interrupt vector.
+const char* syscall_name(hal::Sys nr) {
+  switch (nr) {
+    case hal::Sys::mmap: return "mmap";
+    case hal::Sys::mprotect: return "mprotect";
+    case hal::Sys::munmap: return "munmap";
+    case hal::Sys::brk: return "brk";
+    case hal::Sys::mremap: return "mremap";
+    case hal::Sys::madvise: return "madvise";
+    case hal::Sys::getpid: return "getpid";
+    case hal::Sys::clone: return "clone";
+    case hal::Sys::fork: return "fork";
+    case hal::Sys::exit: return "exit";
+    case hal::Sys::exit_group: return "exit_group";
+  }
+  return "syscall";
+}
+
+const char* vector_name(uint8_t vector) {
+  switch (vector) {
+    case x86::VEC_TLB_SHOOTDOWN: return "TLB shootdown";
+    case x86::VEC_RESCHEDULE: return "reschedule IPI";
+    case x86::VEC_CALL_FUNCTION: return "call-function IPI";
+    case x86::VEC_TIMER: return "timer";
+    case x86::VEC_DMA: return "DMA completion";
+    default: return "interrupt";
+  }
+}
+
+}  // namespace
 
 // ---- CoreComplex -------------------------------------------------------------
 
@@ -96,7 +132,8 @@ Core::Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreCom
       stats(stats_parent),
       p_(params),
       mmu_(mmu),
-      cx_(complex) {
+      cx_(complex),
+      track_(sim::trace::track(fmt::format("cpu{}", params.id), sim::trace::Group::cpus)) {
   mmu_socket.attach(user_ext_);
   SC_THREAD(run);
 }
@@ -196,8 +233,18 @@ void Core::run_task(const hal::RunTask& task) {
     fast_ps = fast_reads = fast_writes = fast_fetches = 0;
     fast_open = false;
   };
+  // Ends the timeline's slice of the current operation whichever way the
+  // task leaves the CPU.
+  struct StepGuard {
+    Core& core;
+    ~StepGuard() {
+      if (core.step_open_) core.trace_step_end();
+    }
+  } step_guard{*this};
   for (;;) {
-    if (!prog.next(op)) {
+    const bool more = prog.next(op);
+    if (TRACE_ON(Program)) trace_step(prog, fast_ps);
+    if (!more) {
       settle();
       // The program is finished: the process exits with status 0.
       op = UserOp{};
@@ -289,10 +336,13 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
             return fmt::format("{}: page fault at {:#x}, error code {:#x} (about to enter the firmware)", prog.name(),
                                user_ext_.fault_addr, user_ext_.error_code);
           });
-        if (cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code) ==
-            hal::TrapOutcome::task_killed)
-          return false;  // the firmware reported how through task_ended
-        break;           // retry
+        const uint64_t t0 = TRACE_ON(Fault) ? sim::to_ps(local_now()) : 0;
+        const hal::TrapOutcome outcome = cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code);
+        if (TRACE_ON(Fault))
+          sim::trace::complete(track_, "fault", "page fault", t0, sim::to_ps(local_now()),
+                               {{"va", user_ext_.fault_addr, true}, {"error_code", user_ext_.error_code, true}});
+        if (outcome == hal::TrapOutcome::task_killed) return false;  // the firmware reported how through task_ended
+        break;                                                       // retry
       }
       case AccessOutcome::machine_check: {
         ++stats.machine_checks;
@@ -309,7 +359,12 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
             return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
                                mc.in_page_walk ? " in a page walk" : "");
           });
-        if (cx_.firmware->machine_check(*this, mc) == hal::TrapOutcome::task_killed) return false;
+        const uint64_t t0 = TRACE_ON(Fault) ? sim::to_ps(local_now()) : 0;
+        const hal::TrapOutcome outcome = cx_.firmware->machine_check(*this, mc);
+        if (TRACE_ON(Fault))
+          sim::trace::complete(track_, "fault", "machine check", t0, sim::to_ps(local_now()),
+                               {{"pa", mc.pa, true}, {"va", mc.va, true}, {"in_page_walk", mc.in_page_walk}});
+        if (outcome == hal::TrapOutcome::task_killed) return false;
         break;  // retry
       }
       case AccessOutcome::general_protection:
@@ -329,8 +384,13 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
       return fmt::format("{}: system call {} ({:#x}, {:#x}, {:#x}) about to enter the firmware", prog.name(),
                          static_cast<unsigned>(op.sys.nr), op.sys.arg[0], op.sys.arg[1], op.sys.arg[2]);
     });
+  const uint64_t t0 = TRACE_ON(Syscall) ? sim::to_ps(local_now()) : 0;
   qk_.inc(p_.trap_latency);
   const int64_t ret = cx_.firmware->syscall(*this, op.sys);
+  if (TRACE_ON(Syscall))
+    sim::trace::complete(track_, "syscall", syscall_name(op.sys.nr), t0, sim::to_ps(local_now()),
+                         {{"nr", static_cast<uint64_t>(op.sys.nr)}, {"arg0", op.sys.arg[0], true},
+                          {"arg1", op.sys.arg[1], true}, {"ret", static_cast<uint64_t>(ret), true}});
   DPRINTF(Syscall, sim::to_ps(local_now()), name(), "{}: syscall {} -> {}", prog.name(),
           static_cast<unsigned>(op.sys.nr), ret);
   if (op.sys.nr == hal::Sys::exit || op.sys.nr == hal::Sys::exit_group) return false;  // task_ended accounted for it
@@ -386,9 +446,11 @@ void Core::deliver_interrupts() {
     pending_irq_.reset(vec);
     irq_pending_ = pending_irq_.any();
     ++stats.interrupts;
+    const uint64_t t0 = TRACE_ON(Core) ? sim::to_ps(local_now()) : 0;
     qk_.inc(p_.trap_latency);
     DPRINTF(Core, sim::to_ps(local_now()), name(), "interrupt vector {:#x}", vec);
     cx_.firmware->interrupt(*this, static_cast<uint8_t>(vec));
+    if (TRACE_ON(Core)) trace_interrupt(static_cast<uint8_t>(vec), t0);
   }
 }
 
@@ -514,6 +576,9 @@ void Core::invpcid(x86::InvpcidType type, uint16_t pcid, hal::vaddr_t va) { mmu_
 
 void Core::send_ipi(unsigned target_cpu, uint8_t vector) {
   ++stats.ipis_sent;
+  if (TRACE_ON(Core))
+    sim::trace::instant(track_, "ipi", fmt::format("IPI to cpu{}: {}", target_cpu, vector_name(vector)),
+                        sim::to_ps(local_now()), {{"target", target_cpu}, {"vector", vector, true}});
   const uint64_t icr = (static_cast<uint64_t>(target_cpu) << 32) | vector;
   if (mmio_write(p_.intc_base + InterruptController::kRegIcr, icr, 8) != hal::MemStatus::ok)
     throw std::runtime_error(fmt::format("IPI to cpu{} failed: no such cpu", target_cpu));
@@ -547,6 +612,36 @@ void Core::cpu_relax() {
 
 void Core::console(const char* text, size_t len) {
   if (cx_.console) cx_.console(p_.id, text, len);
+}
+
+// ---- The timeline -----------------------------------------------------------------
+
+void Core::trace(const char* category, const char* what, bool begin) {
+  DPRINTF(Kthread, sim::to_ps(local_now()), name(), "{} {}", what, begin ? "runs" : "done");
+  if (!TRACE_ON(Kthread)) return;
+  if (begin) sim::trace::begin(track_, category, what, sim::to_ps(local_now()));
+  else sim::trace::end(track_, sim::to_ps(local_now()));
+}
+
+void Core::trace_step(UserProgram& prog, uint64_t ahead_ps) {
+  const char* label = "";
+  const uint64_t serial = prog.step(&label);
+  if (step_open_ && step_prog_ == &prog && step_serial_ == serial) return;
+  const uint64_t now = sim::to_ps(local_now()) + ahead_ps;
+  if (step_open_) sim::trace::end(track_, now);
+  step_open_ = serial != 0;
+  step_prog_ = &prog;
+  step_serial_ = serial;
+  if (step_open_) sim::trace::begin(track_, "user", fmt::format("{}: {}", prog.name(), label), now);
+}
+
+void Core::trace_step_end() {
+  sim::trace::end(track_, sim::to_ps(local_now()));
+  step_open_ = false;
+}
+
+void Core::trace_interrupt(uint8_t vector, uint64_t start_ps) {
+  sim::trace::complete(track_, "irq", vector_name(vector), start_ps, sim::to_ps(local_now()), {{"vector", vector, true}});
 }
 
 }  // namespace hw

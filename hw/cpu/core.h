@@ -154,6 +154,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void charge_ns(uint64_t ns) override;
   void cpu_relax() override;
   void console(const char* text, size_t len) override;
+  void trace(const char* category, const char* name, bool begin) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
   [[noreturn]] void halt(const char* reason) override;
 
@@ -207,6 +208,13 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   bool timer_due();
   void idle();
   void charge_bulk(uint64_t bytes, hal::paddr_t pa);
+  // The timeline (hw/base/trace.h): the program's scripted operation as a
+  // slice of this CPU's track, begun when it starts (`ahead_ps`: time the
+  // fast loop has not yet settled) and ended when the next one starts or the
+  // task leaves the CPU.
+  void trace_step(UserProgram& prog, uint64_t ahead_ps);
+  void trace_step_end();
+  void trace_interrupt(uint8_t vector, uint64_t start_ps);
   // One physical access within a page: DMI when granted, else a transaction.
   hal::MemStatus phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write);
 
@@ -223,6 +231,10 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   sc_core::sc_event irq_event_;
   sc_core::sc_time next_tick_;
   MmuAccessExtension user_ext_;  // attached to every user access through mmu_socket
+  unsigned track_;                // this CPU's track on the timeline
+  bool step_open_ = false;        // a user-operation slice is open on it
+  const UserProgram* step_prog_ = nullptr;
+  uint64_t step_serial_ = 0;
 };
 
 }  // namespace hw

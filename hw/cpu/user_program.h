@@ -42,6 +42,14 @@ class UserProgram {
   virtual void complete(const UserOp& op, uint64_t result, const uint8_t* data) = 0;
   // The process ended: by exit (signal 0) or killed by a signal.
   virtual void ended(int exit_status, int signal) = 0;
+  // The operation of its script it is in (for timelines: the core asks only
+  // when tracing). Returns a number that changes when the program starts
+  // its next operation (0: none started), and sets *label to its name
+  // ("write buf"), valid until the next call of next().
+  virtual uint64_t step(const char** label) const {
+    if (label) *label = "";
+    return 0;
+  }
 };
 
 // The machine as a workload starting processes sees it: the run lasts until

@@ -5,6 +5,7 @@
 
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
+#include "hw/base/trace.h"
 #include "hw/ext/memory.h"
 
 SIM_DEBUG_FLAG(DMA, "DMA engine transfers and errors")
@@ -58,7 +59,8 @@ DmaEngine::Stats::Stats(sim::stats::Group* parent, const std::string& name) : si
 
 DmaEngine::DmaEngine(sc_core::sc_module_name name, const Params& p, InterruptController* intc,
                      sim::stats::Group* stats_parent)
-    : sc_module(name), mmio("mmio"), master("master"), stats(stats_parent, basename()), p_(p), intc_(intc) {
+    : sc_module(name), mmio("mmio"), master("master"), stats(stats_parent, basename()), p_(p), intc_(intc),
+      track_(sim::trace::track(basename(), sim::trace::Group::devices)) {
   mmio.register_b_transport(this, &DmaEngine::b_transport);
   SC_THREAD(run);
   register_commands();
@@ -146,6 +148,9 @@ void DmaEngine::finish(DmaError e) {
   }
   DPRINTF(DMA, sim::now_ps(), name(),
           "transfer {:#x} -> {:#x} ({} bytes) {}", src_, dst_, len_, e == DmaError::none ? "done" : dma_error_name(e));
+  if (TRACE_ON(DMA))
+    sim::trace::complete(track_, "dma", e == DmaError::none ? "transfer" : dma_error_name(e), transfer_start_ps_,
+                         sim::now_ps(), {{"src", src_, true}, {"dst", dst_, true}, {"bytes", len_}});
   const uint8_t vector = static_cast<uint8_t>(irq_);
   if (vector && intc_) intc_->device_interrupt(static_cast<unsigned>(irq_ >> 32) & 0xffff, vector);
 }
@@ -155,6 +160,7 @@ void DmaEngine::run() {
   PoisonExtension poison;
   for (;;) {
     sc_core::wait(start_);
+    transfer_start_ps_ = sim::now_ps();
     sc_core::wait(p_.setup);
     if (len_ == 0) {
       finish(DmaError::bad_length);

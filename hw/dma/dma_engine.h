@@ -92,6 +92,8 @@ class DmaEngine : public sc_core::sc_module {
   bool busy_ = false, done_ = false;
   DmaError error_ = DmaError::none;
   sc_core::sc_event start_;
+  unsigned track_;                  // its track on the timeline (hw/base/trace.h)
+  uint64_t transfer_start_ps_ = 0;  // when the running transfer was started
   void register_commands();  // the monitor's `dma`: hw/dma/dma_monitor.cpp
   sim::Commands commands_;
 };

@@ -3,10 +3,12 @@
 #include <algorithm>
 
 #include "hw/base/time.h"
+#include "hw/base/trace.h"
 #include "hw/ext/memory.h"
 
 SIM_DEBUG_FLAG(Fault, "page faults and machine checks delivered to the firmware")
 SIM_DEBUG_FLAG(MMU, "CR3 writes, INVLPG, INVPCID and paging-control changes")
+SIM_DECLARE_DEBUG_FLAG(Walker)  // hw/mmu/walker.cpp; the MMU records walks on the timeline
 
 namespace hw {
 
@@ -263,6 +265,7 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   rq.start_level = p_.levels;
   rq.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
   now_ = start;
+  const sc_time begin = start;
   pwc_->lookup(va, pcid_, rq);
   ++stats.walks;
   if (pwc_->enabled()) start += pwc_->params().latency;
@@ -272,7 +275,33 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   // RTL walker's clock): completion is relative to the time after the call.
   base = time_stamp();
   done = base + d;
+  if (TRACE_ON(Walker)) trace_walk(begin, done);
   return rsp == tlm::TLM_OK_RESPONSE;
+}
+
+void Mmu::trace_walk(sc_time begin, sc_time end) {
+  const WalkRequest& rq = walk_ext_.req;
+  const WalkResult& r = walk_ext_.res;
+  const uint64_t b = sim::to_ps(begin), e = sim::to_ps(end);
+  size_t k = 0;
+  while (k < walk_tracks_.size() && walk_tracks_[k].second > b) ++k;
+  if (k == walk_tracks_.size()) {
+    // "system.cpu0.mmu" -> "cpu0 walker K"
+    std::string cpu = std::string(name());
+    cpu = cpu.substr(0, cpu.rfind('.'));
+    cpu = cpu.substr(cpu.rfind('.') + 1);
+    walk_tracks_.emplace_back(sim::trace::track(fmt::format("{} walker {}", cpu, k), sim::trace::Group::cpus), 0);
+  }
+  walk_tracks_[k].second = e;
+  const unsigned last = r.status == WalkStatus::ok ? r.leaf_level : r.fault_level;
+  const char* what = r.status == WalkStatus::ok            ? "walk"
+                     : r.status == WalkStatus::page_fault ? "walk: page fault"
+                                                           : "walk: machine check";
+  sim::trace::complete(walk_tracks_[k].first, "walk", what, b, e,
+                       {{"va", rq.va, true},
+                        {"levels", rq.start_level >= last ? rq.start_level - last + 1 : 0},
+                        {"pwc_levels_skipped", rq.levels - rq.start_level},
+                        {"pt_reads", r.mem_reads}});
 }
 
 TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_time done) {

@@ -282,6 +282,11 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
   WalkExtension walk_ext_;  // attached to every walk request
+  // The timeline (hw/base/trace.h): walks on "cpuN walker K" tracks, K the
+  // first whose last walk has ended, so walks in flight together do not
+  // overlap on one track.
+  void trace_walk(sc_core::sc_time begin, sc_core::sc_time end);
+  std::vector<std::pair<unsigned, uint64_t>> walk_tracks_;  // (track, end of its last walk in ps)
   void register_commands();  // the monitor's `tlb`: hw/mmu/mmu_monitor.cpp
   sim::Commands commands_;
 };

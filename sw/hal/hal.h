@@ -137,6 +137,13 @@ class Hal {
   // ---- Console ----
   virtual void console(const char* text, size_t len) = 0;
 
+  // ---- Timeline ----
+  // A span of the firmware's own work on this CPU begins or ends (a kernel
+  // thread's run: category "kthread", name "kswapd0"); spans nest. The
+  // simulator's timeline (--trace-events) shows them on the CPU's track.
+  // Both strings are static. The default records nothing.
+  virtual void trace(const char* category, const char* name, bool begin) { (void)category, (void)name, (void)begin; }
+
   // ---- Tasks ----
   // A task ended: by exit (signal 0, exit_status its status) or killed by
   // `signal`. `user` is the context given at spawn or fork. Called for every

@@ -333,6 +333,14 @@ void Kernel::timer_tick(hal::Hal& h) {
   run_deferred_work(h);
 }
 
+namespace {
+// The kernel threads' names, as ps shows them, for the timeline (Hal::trace).
+const char* const kKswapdNames[hal::kMaxNodes] = {"kswapd0", "kswapd1", "kswapd2", "kswapd3",
+                                                   "kswapd4", "kswapd5", "kswapd6", "kswapd7"};
+const char* const kKcompactdNames[hal::kMaxNodes] = {"kcompactd0", "kcompactd1", "kcompactd2", "kcompactd3",
+                                                     "kcompactd4", "kcompactd5", "kcompactd6", "kcompactd7"};
+}  // namespace
+
 void Kernel::run_deferred_work(hal::Hal& h) {
   if (!booted_ || h.cpu() >= hal::kMaxCpus || in_deferred_[h.cpu()]) return;
   // Kernel work runs in lazy-TLB mode (Linux's kernel threads): the loaded
@@ -350,10 +358,20 @@ void Kernel::run_deferred_work(hal::Hal& h) {
       }
     if (owner != h.cpu()) continue;
     pglist_data& pg = nodes_.node(static_cast<int>(n));
-    if (pg.kswapd_wait) kswapd_.run(h, pg);
+    if (pg.kswapd_wait) {
+      h.trace("kthread", kKswapdNames[n], true);
+      kswapd_.run(h, pg);
+      h.trace("kthread", kKswapdNames[n], false);
+    }
+    h.trace("kthread", kKcompactdNames[n], true);
     compaction_.kcompactd_tick(h, pg);
+    h.trace("kthread", kKcompactdNames[n], false);
   }
-  if (h.cpu() == 0) khugepaged_.tick(h);
+  if (h.cpu() == 0) {
+    h.trace("kthread", "khugepaged", true);
+    khugepaged_.tick(h);
+    h.trace("kthread", "khugepaged", false);
+  }
   // Back to the running task's address space, caught up with any flush
   // that skipped this CPU.
   if (task_struct* cur = current(h)) tlb_.switch_mm(h, cur->mm);

@@ -10,6 +10,7 @@
 
 #include "hw/base/debug.h"
 #include "tb/top/run.h"
+#include "tb/top/workflow_cli.h"
 
 // SystemC prints its banner when the kernel starts unless this is set; the
 // variable must exist before sc_main runs, hence a static initialiser.
@@ -56,11 +57,26 @@ int sc_main(int argc, char* argv[]) {
       ->check(CLI::ExistingFile)
       ->excludes(interactive);
   run->add_flag("!--no-progress", opts.progress, "No progress lines on stderr");
+  // Outputs over time: periodic statistics and the timeline.
+  run->add_option("--stats-period", opts.stats_period,
+                  "Dump every statistic every T of simulated time (stats.txt blocks, stats-timeseries.csv)")
+      ->type_name("T");
+  run->add_option("--trace-events", opts.trace_events, "Write a Chrome/Perfetto timeline of the run to FILE.json")
+      ->type_name("FILE.json");
+  run->add_option("--trace-flags", opts.trace_flags, "Debug flags whose events the timeline records (default: all)")
+      ->type_name("FLAG,...");
+  run->add_option("--trace-events-limit", opts.trace_limit, "The timeline keeps the last N events")
+      ->type_name("N")
+      ->capture_default_str();
 
   CLI::App* params = app.add_subcommand("params", "List every scenario parameter with its value and meaning");
   add_scenario_options(params);
 
   app.add_subcommand("debug-flags", "List the debug flags");
+
+  // sweep and plot (tb/top/workflow_cli.h).
+  sim::WorkflowCommands workflow;
+  sim::add_workflow_commands(app, workflow);
 
   try {
     app.parse(argc, argv);
@@ -73,5 +89,6 @@ int sc_main(int argc, char* argv[]) {
     return 0;
   }
   if (app.got_subcommand("params")) return sim::list_params(opts, std::cout, std::cerr);
+  if (const int status = sim::run_workflow_command(workflow, std::cout, std::cerr); status >= 0) return status;
   return sim::run_scenario(opts, std::cout, std::cerr);
 }

@@ -11,10 +11,13 @@
 
 #include "hw/base/config.h"
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
+#include "hw/base/trace.h"
 #include "hw/platform/platform.h"
 #include "tb/top/machine.h"
 #include "tb/top/monitor.h"
 #include "tb/top/outputs.h"
+#include "tb/top/periodic_stats.h"
 #include "tb/top/progress.h"
 #include "tb/top/summary.h"
 #include "tb/workload/workload.h"
@@ -24,6 +27,35 @@ namespace sim {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The timeline's and the periodic dumps' options: one line on `err` for the
+// first bad one. Returns the exit status of bad input (2), or 0 with the
+// timeline's flags turned on and `period_ps` set (0: no periodic dumps).
+int check_output_options(const RunOptions& opts, std::ostream& err, uint64_t& period_ps) {
+  period_ps = 0;
+  if (!opts.stats_period.empty() && (!parse_duration(opts.stats_period, period_ps) || period_ps == 0)) {
+    err << fmt::format("mmcosim: --stats-period: expected a positive time such as 10us or 1ms, got '{}'\n",
+                       opts.stats_period);
+    return 2;
+  }
+  if (opts.trace_events.empty()) {
+    if (!opts.trace_flags.empty()) {
+      err << "mmcosim: --trace-flags: needs --trace-events FILE.json\n";
+      return 2;
+    }
+    return 0;
+  }
+  if (opts.trace_limit == 0) {
+    err << "mmcosim: --trace-events-limit: must be at least 1\n";
+    return 2;
+  }
+  if (const std::string unknown = debug::enable_trace(opts.trace_flags); !unknown.empty()) {
+    err << fmt::format("mmcosim: --trace-flags: unknown flag '{}' (mmcosim debug-flags lists them)\n", unknown);
+    return 2;
+  }
+  trace::start(opts.trace_limit, opts.trace_flags);
+  return 0;
+}
 
 // Turns on the debug flags and builds the machine. Returns the exit status
 // of bad input (2, reported on `err`), or 0 with `m` built.
@@ -109,6 +141,8 @@ int report(const std::string& error, std::ostream& err) {
 
 int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   const auto host_start = std::chrono::steady_clock::now();
+  uint64_t period_ps = 0;
+  if (const int status = check_output_options(opts, err, period_ps)) return status;
   std::unique_ptr<Machine> m;
   if (const int status = build(opts, err, m)) return status;
   const fs::path outdir(opts.outdir);
@@ -123,11 +157,20 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   if (opts.progress && !opts.interactive && opts.script.empty())
     progress = std::make_unique<Progress>("progress", cx, err);
 
+  std::unique_ptr<PeriodicStats> periodic;
+  try {
+    if (period_ps) periodic = std::make_unique<PeriodicStats>("stats_dumper", m->platform(), outdir, from_ps(period_ps));
+  } catch (const std::exception& e) {
+    err << "mmcosim: " << e.what() << '\n';
+    return 2;
+  }
+
   const std::string error = simulate(opts, *m, outdir, out);
   const double host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - host_start).count();
   // Outputs are written even for a failed run: they show how far it got.
   try {
-    write_results(outdir, m->platform(), m->firmware());
+    write_results(outdir, m->platform(), m->firmware(), periodic.get());
+    if (!opts.trace_events.empty()) trace::write_json(opts.trace_events, to_ps(sc_core::sc_time_stamp()));
   } catch (const std::exception& e) {
     err << "mmcosim: " << e.what() << '\n';
     return 1;

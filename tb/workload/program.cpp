@@ -126,6 +126,11 @@ bool ScriptedProgram::next(hw::UserOp& out) {
   return false;
 }
 
+uint64_t ScriptedProgram::step(const char** label) const {
+  if (label) *label = current_ ? current_->label.c_str() : "";
+  return pc_;
+}
+
 bool ScriptedProgram::next_access(hw::UserOp& out) {
   --remaining_;
   const Op& op = *current_;

@@ -36,6 +36,7 @@ struct Op {
   Kind kind = Kind::access;
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
+  std::string label;   // "write buf": what a timeline calls it (--trace-events)
 
   // a range of a region (munmap, mprotect, madvise, access)
   uint64_t offset = 0, span = 0;  // span 0: to the end of the region
@@ -99,6 +100,7 @@ class ScriptedProgram : public hw::UserProgram {
   bool next(hw::UserOp& op) override;
   void complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) override;
   void ended(int exit_status, int signal) override;
+  uint64_t step(const char** label) const override;
 
   struct Mapping {
     uint64_t start = 0, length = 0;

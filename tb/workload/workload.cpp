@@ -279,6 +279,7 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
                                 "write, access, fetch, replay, exit)", kind));
   }
+  op.label = op.region.empty() ? kind : kind + " " + op.region;
   return op;
 }
 
