@@ -14,7 +14,7 @@ all: build
 help:
 	@echo "make run       install missing packages, build, run the default scenario into $(OUTDIR)"
 	@echo "make test      install missing packages, build, run every test through ctest"
-	@echo "make bench     build and run the benchmarks"
+	@echo "make bench     build and run the benchmarks, then the speed table (docs/performance.md)"
 	@echo "make coverage  RTL line/toggle coverage of rtl/ from the test suite"
 	@echo "make clean     remove $(BUILD) and out/"
 

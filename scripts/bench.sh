@@ -1,13 +1,123 @@
-#!/bin/sh
-# Runs every Google Benchmark binary of the build (targets named bench_*),
-# with repetitions so medians can be quoted. Usage: scripts/bench.sh [BUILD_DIR] [extra benchmark args]
-set -eu
+#!/bin/bash
+# make bench: every Google Benchmark binary of the build (targets named
+# bench_*, with repetitions so medians can be quoted), then the speed table
+# of docs/performance.md, each row as a ratio to a baseline measured here,
+# in the same run (absolute times vary between machines; the ratios less).
+# Times are host CPU time (user + system) of the whole process, medians of
+# three, so that other processes on a shared machine count less.
+# Usage: scripts/bench.sh [BUILD_DIR] [extra benchmark args]
+#        scripts/bench.sh BUILD_DIR --table-only   (the table alone)
+set -euo pipefail
 build="${1:-build}"
 [ $# -gt 0 ] && shift
-found=0
-for b in $(find "$build" -type f -name 'bench_*' -perm -u+x | sort); do
-    found=1
-    echo "== $b"
-    "$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
+table_only=0
+if [ "${1:-}" = "--table-only" ]; then table_only=1; shift; fi
+
+if [ "$table_only" = 0 ]; then
+    found=0
+    for b in $(find "$build" -type f -name 'bench_*' -perm -u+x | sort); do
+        found=1
+        echo "== $b"
+        "$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
+    done
+    [ "$found" = 1 ] || { echo "bench: no bench_* binaries under $build (build first)" >&2; exit 1; }
+fi
+
+mmcosim="$build/mmcosim"
+sample="$build/tb/traces/sample.trace"
+for f in "$mmcosim" "$sample" "$build/tb/workload/bench_workload" "$build/tb/hw/mmu/bench_mmu"; do
+    [ -e "$f" ] || { echo "bench: $f is missing (build first)" >&2; exit 1; }
 done
-[ "$found" = 1 ] || { echo "bench: no bench_* binaries under $build (build first)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# cpu CMD...: seconds of host CPU time of the command (its output dropped);
+# its peak resident set, KiB, is appended to $tmp/rss.
+cpu() {
+    /usr/bin/time -f '%U %S %M' -o "$tmp/time" "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+    awk '{print $3}' "$tmp/time" >> "$tmp/rss"
+    awk '{printf "%.3f\n", $1 + $2}' "$tmp/time"
+}
+# The median peak RSS of the last median3, KiB.
+rss_median() { tail -n 3 "$tmp/rss" | sort -g | sed -n 2p; }
+# median3 CMD...: the median of three cpu() measurements.
+median3() {
+    { cpu "$@"; cpu "$@"; cpu "$@"; } | sort -g | sed -n 2p
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print ((r + 0 <= t + 0) ? "ok" : "MISSED") }'; }
+row() { printf '  %-44s %8s  ratio %6s  (target <= %s)  %s\n' "$1" "$2" "$3" "$4" "$(verdict "$3" "$4")"; }
+
+echo
+echo "== speed table (docs/performance.md): host CPU seconds, medians of 3"
+
+# 1. Lackey replay: a 2.25 M-record trace (the sample program's, four times
+# over), from .xz, against decompressing it to /dev/null. The whole run,
+# on a small machine (256 MiB: its boot takes a few ms).
+for _ in 1 2 3 4; do cat "$sample"; done > "$tmp/trace"
+xz -T1 -3 -c "$tmp/trace" > "$tmp/trace.xz"
+records=$(grep -c '^[I ]' "$tmp/trace" || true)
+for f in trace trace.xz; do
+    cat > "$tmp/replay-$f.yaml" <<EOF
+platform:
+  memory: {size: 256MiB}
+workload:
+  processes:
+    - name: replay
+      ops:
+        - replay: {file: $tmp/$f}
+EOF
+done
+t_xz=$(median3 sh -c "xz -dc '$tmp/trace.xz' > /dev/null")
+t_rxz=$(median3 "$mmcosim" run "$tmp/replay-trace.xz.yaml" --outdir "$tmp/out" -q --no-progress)
+t_rplain=$(median3 "$mmcosim" run "$tmp/replay-trace.yaml" --outdir "$tmp/out" -q --no-progress)
+echo "  trace: $records records, $(stat -c %s "$tmp/trace") bytes of text, $(stat -c %s "$tmp/trace.xz") as .xz; xz -dc: ${t_xz} s"
+row "lackey replay of the .xz trace" "$t_rxz" "$(ratio "$t_rxz" "$t_xz")" 3
+row "lackey replay of the plain trace" "$t_rplain" "$(ratio "$t_rplain" "$t_xz")" 3
+
+# 2. The default run against the native loop making the same accesses with
+# the same value generator and shadow checks (bench_workload).
+t_def=$(median3 "$mmcosim" run --outdir "$tmp/out" -q --no-progress)
+t_native=$("$build/tb/workload/bench_workload" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_format=csv 2>/dev/null | awk -F, '/_median"/ { printf "%.3f\n", $4 / 1000 }')
+echo "  native loop (bench_workload): ${t_native} s"
+row "default run, 16.8 M accesses" "$t_def" "$(ratio "$t_def" "$t_native")" 4
+
+# 3. The RTL walker against the TLM walker, host time per walk (lockstep
+# runs both on every walk and times each).
+"$mmcosim" run --walker=lockstep --outdir "$tmp/out" --no-progress > "$tmp/lockstep.txt" 2>&1
+read -r tlm_ws rtl_ws < <(sed -n 's/.*TLM walker \([0-9]*\) walks\/s, RTL walker \([0-9]*\) walks\/s.*/\1 \2/p' "$tmp/lockstep.txt")
+echo "  walks/s: TLM walker $tlm_ws, RTL walker $rtl_ws"
+row "RTL walker vs TLM walker, time per walk" "-" "$(ratio "$tlm_ws" "$rtl_ws")" 5
+
+# 4. A TLB miss whose walk hits the PWC against the walker alone (bench_mmu).
+"$build/tb/hw/mmu/bench_mmu" --benchmark_filter='BM_MissPwcHitWalk|BM_WalkerPwcHit' --benchmark_repetitions=5 \
+    --benchmark_report_aggregates_only=true > "$tmp/mmu.txt" 2>&1
+miss=$(sed -n 's/.*miss, walk with PWC hit *\([0-9.]*\).*/\1/p' "$tmp/mmu.txt")
+walk=$(sed -n 's/.*walker alone: PWC-hit walk \([0-9.]*\),.*/\1/p' "$tmp/mmu.txt")
+echo "  ns per miss with a PWC hit: $miss; the walker alone: $walk"
+row "TLB miss with PWC hit vs the walker alone" "$miss" "$(ratio "$miss" "$walk")" 2
+
+# 5. Boot of a 4 TiB machine (one page of workload), against the boot of the
+# default 8 GiB machine: time and host memory.
+for size in 8GiB 4TiB; do
+    cat > "$tmp/boot-$size.yaml" <<EOF
+platform:
+  memory: {size: $size}
+workload:
+  processes:
+    - name: touch
+      ops:
+        - mmap: {region: r, size: 4KiB}
+        - write: {region: r, offset: 0, length: 8, size: 8, count: 1}
+EOF
+done
+t_b8=$(median3 "$mmcosim" run "$tmp/boot-8GiB.yaml" --outdir "$tmp/out" -q --no-progress)
+rss8=$(rss_median)
+t_b4t=$(median3 "$mmcosim" run "$tmp/boot-4TiB.yaml" --outdir "$tmp/out" -q --no-progress)
+rss4t=$(rss_median)
+echo "  8 GiB machine: ${t_b8} s, $((rss8 / 1024)) MiB; 4 TiB machine: ${t_b4t} s, $((rss4t / 1024)) MiB"
+printf '  %-44s %8s  %s\n' "boot of a 4 TiB machine (target <= 2 s)" "$t_b4t" \
+    "$(verdict "$t_b4t" 2) (ratio to the 8 GiB boot: $(ratio "$t_b4t" "$t_b8"))"
+printf '  %-44s %8s  %s\n' "its host RSS, MiB (target <= 1024)" "$((rss4t / 1024))" \
+    "$(verdict "$((rss4t / 1024))" 1024) (ratio to the 8 GiB boot: $(ratio "$rss4t" "$rss8"))"

@@ -1,13 +1,22 @@
 #!/bin/sh
-# Installs the Debian packages mmcosim builds with, only those missing.
-# Idempotent: when everything is present it changes nothing and needs no root.
+# Installs the Debian 12 packages mmcosim builds, tests and runs with, only
+# those missing. Idempotent: when everything is present it changes nothing
+# and needs no root. Works on a bare Debian (debootstrap --variant=minbase):
+# scripts/fresh-check.sh proves it.
 set -eu
 
-PACKAGES="g++ cmake ninja-build pkg-config make
-libsystemc-dev verilator
+# The build and the tests: compiler and build tools, SystemC and Verilator
+# (whose verilated_fst_c.h includes zlib.h), the libraries, GoogleTest and
+# Benchmark, yosys + z3 for the formal checks (which apply patches with
+# `patch`), valgrind (the sample lackey trace), python3 (layout check),
+# liblzma, libzstd (and zlib) for compressed traces, xz-utils and time for
+# `make bench`.
+PACKAGES="g++ cmake ninja-build pkg-config make patch python3
+libsystemc-dev verilator zlib1g-dev
 libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
 libgtest-dev libgmock-dev libbenchmark-dev
-yosys z3 valgrind"
+liblzma-dev libzstd-dev
+yosys z3 valgrind xz-utils time"
 
 missing=""
 for p in $PACKAGES; do
@@ -26,10 +35,21 @@ if [ "$(id -u)" -ne 0 ]; then
         exit 1
     fi
 fi
+# No questions (a fresh machine has no debconf answers), no recommended
+# extras: only what the packages depend on. Another apt at work (a fresh
+# machine's unattended upgrades) is waited for, not an error.
 export DEBIAN_FRONTEND=noninteractive
-# A fresh machine may have stale or empty package lists: refresh once if the
-# first attempt cannot find a package.
-if ! $SUDO apt-get install -y --no-install-recommends $missing; then
-    $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends $missing
+apt_install() {
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "$@"
+}
+# A fresh machine has empty package lists: fetch them first. Stale lists
+# (a package not found, or a version gone from the mirror): refresh once and
+# try again.
+if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
+    $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
+fi
+# shellcheck disable=SC2086  # the list is words
+if ! apt_install $missing; then
+    $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
+    apt_install $missing
 fi

@@ -6,10 +6,12 @@
 #include <cstring>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 namespace sim {
@@ -168,6 +170,46 @@ std::string format_frequency(uint64_t hz) {
   return fmt::format("{}Hz", hz);
 }
 
+std::string quoted(const std::string& text) {
+  constexpr size_t kShown = 48;
+  std::string out = "'";
+  for (size_t i = 0; i < text.size() && i < kShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  if (text.size() > kShown) out += "...";
+  return out + "'";
+}
+
+std::string one_line(const std::string& message) {
+  std::string out;
+  for (char ch : message) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += ch;
+  }
+  return out;
+}
+
+std::string input_file_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty()) return "no file named";
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) return fmt::format("{}: cannot open: {}", path, ec ? ec.message() : "No such file or directory");
+  if (fs::is_directory(st)) return fmt::format("{}: is a directory, not a file", path);
+  // A device or a pipe could be read for ever.
+  if (!fs::is_regular_file(st)) return fmt::format("{}: is not a regular file", path);
+  std::ifstream in(path);
+  if (!in) return fmt::format("{}: cannot open: {}", path, std::strerror(errno));
+  return "";
+}
+
 // ---------------------------------------------------------------------------
 // The scenario tree: YAML converted to a tree that remembers positions and
 // which keys were read.
@@ -202,46 +244,86 @@ const char* kind_name(ConfigTree::Kind k) {
   return "?";
 }
 
-std::unique_ptr<ConfigTree> convert(const YAML::Node& node, const std::string& origin, int line) {
-  auto t = std::make_unique<ConfigTree>();
-  t->origin = origin;
-  t->line = node.Mark().line >= 0 ? node.Mark().line + 1 : line;
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      t->kind = ConfigTree::Kind::null;
-      break;
-    case YAML::NodeType::Scalar:
-      t->kind = ConfigTree::Kind::scalar;
-      t->scalar = node.Scalar();
-      break;
-    case YAML::NodeType::Sequence:
-      t->kind = ConfigTree::Kind::seq;
-      for (const auto& item : node) t->seq.push_back(convert(item, origin, t->line));
-      break;
-    case YAML::NodeType::Map:
-      t->kind = ConfigTree::Kind::map;
-      for (const auto& kv : node) {
-        const int key_line = kv.first.Mark().line >= 0 ? kv.first.Mark().line + 1 : t->line;
-        if (!kv.first.IsScalar())
-          throw ConfigError(fmt::format("{}:{}: a key must be a plain word", origin, key_line));
-        const std::string key = kv.first.Scalar();
-        if (t->find(key))
-          throw ConfigError(fmt::format("{}:{}: {}: duplicate key", origin, key_line, key));
-        auto child = convert(kv.second, origin, key_line);
-        child->line = key_line;  // errors about a value point at its key
-        t->map.emplace_back(key, std::move(child));
-      }
-      break;
-  }
-  return t;
-}
+// Bounds of a scenario. yaml-cpp shares the node an alias names, so a file
+// of nested aliases ("billion laughs") is small until it is expanded here;
+// counting every value expanded stops it within milliseconds. Real scenarios
+// hold a few thousand values, nested a dozen levels deep.
+constexpr size_t kMaxValues = 200000;
+constexpr int kMaxDepth = 64;
 
-std::unique_ptr<ConfigTree> parse_yaml(const std::string& text, const std::string& origin) {
+struct Converter {
+  const std::string& origin;
+  bool numbered;  // a file: values have lines; a --set value has none
+  size_t values = 0;
+
+  std::string at(int line) const { return numbered ? fmt::format("{}:{}", origin, line) : origin; }
+
+  std::unique_ptr<ConfigTree> convert(const YAML::Node& node, int line, const std::string& path, int depth) {
+    auto t = std::make_unique<ConfigTree>();
+    t->origin = origin;
+    t->line = !numbered ? 0 : node.Mark().line >= 0 ? node.Mark().line + 1 : line;
+    const char* const what = path.empty() ? "<scenario>" : path.c_str();
+    if (++values > kMaxValues)
+      throw ConfigError(fmt::format("{}: {}: the scenario holds more than {} values (nested aliases?)", at(t->line),
+                                    what, kMaxValues));
+    if (depth > kMaxDepth)
+      throw ConfigError(fmt::format("{}: {}: nested more than {} levels deep", at(t->line), what, kMaxDepth));
+    switch (node.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        t->kind = ConfigTree::Kind::null;
+        break;
+      case YAML::NodeType::Scalar:
+        t->kind = ConfigTree::Kind::scalar;
+        t->scalar = node.Scalar();
+        break;
+      case YAML::NodeType::Sequence:
+        t->kind = ConfigTree::Kind::seq;
+        for (const auto& item : node)
+          t->seq.push_back(convert(item, t->line, fmt::format("{}[{}]", path, t->seq.size()), depth + 1));
+        break;
+      case YAML::NodeType::Map:
+        t->kind = ConfigTree::Kind::map;
+        for (const auto& kv : node) add_entry(*t, kv.first, kv.second, path, depth);
+        break;
+    }
+    return t;
+  }
+
+  void add_entry(ConfigTree& t, const YAML::Node& k, const YAML::Node& v, const std::string& path, int depth) {
+    const int key_line = !numbered ? 0 : k.Mark().line >= 0 ? k.Mark().line + 1 : t.line;
+    if (!k.IsScalar())
+      throw ConfigError(fmt::format("{}: {}: a key must be a plain word", at(key_line), path.empty() ? "<scenario>" : path));
+    const std::string key = k.Scalar();
+    const std::string p = path.empty() ? key : path + "." + key;
+    if (t.find(key)) throw ConfigError(fmt::format("{}: {}: duplicate key", at(key_line), p));
+    auto child = convert(v, key_line, p, depth + 1);
+    child->line = key_line;  // errors about a value point at its key
+    t.map.emplace_back(key, std::move(child));
+  }
+};
+
+// Parses one YAML document: a scenario file (`numbered`: its errors name a
+// line) or a --set value.
+std::unique_ptr<ConfigTree> parse_yaml(const std::string& text, const std::string& origin, bool numbered) {
+  auto at = [&](const YAML::Mark& m) {
+    return numbered ? fmt::format("{}:{}", origin, std::max(m.line + 1, 1)) : origin;
+  };
+  std::vector<YAML::Node> docs;
   try {
-    return convert(YAML::Load(text), origin, 1);
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError(fmt::format("{}: <scenario>: nested more than {} levels deep", at(e.mark), kMaxDepth));
   } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", origin, e.mark.line + 1, e.msg));
+    throw ConfigError(fmt::format("{}: YAML syntax error: {}", at(e.mark), e.msg));
+  }
+  if (docs.size() > 1)
+    throw ConfigError(fmt::format("{}: a scenario is one YAML document, this is the second", at(docs[1].Mark())));
+  try {
+    Converter c{origin, numbered};
+    return c.convert(docs.empty() ? YAML::Node() : docs[0], 1, "", 0);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}: YAML error: {}", at(e.mark), e.msg));
   }
 }
 
@@ -297,17 +379,38 @@ Config::Config(Config&&) noexcept = default;
 Config& Config::operator=(Config&&) noexcept = default;
 
 Config Config::load_file(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open scenario: {}", file, std::strerror(errno)));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load_string(ss.str(), file);
+  if (const std::string problem = input_file_problem(file); !problem.empty()) throw ConfigError(problem);
+  std::error_code ec;
+  const uint64_t bytes = std::filesystem::file_size(file, ec);
+  if (!ec && bytes > kMaxScenarioBytes)
+    throw ConfigError(fmt::format("{}: a scenario of {} bytes is too large (at most {})", file, bytes,
+                                  format_size(kMaxScenarioBytes)));
+  std::ifstream in(file, std::ios::binary);
+  std::string text;
+  text.resize(kMaxScenarioBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw ConfigError(fmt::format("{}: read error", file));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxScenarioBytes)
+    throw ConfigError(fmt::format("{}: a scenario is at most {}", file, format_size(kMaxScenarioBytes)));
+  // A UTF-8 byte order mark, as some editors write one.
+  if (text.rfind("\xef\xbb\xbf", 0) == 0) text.erase(0, 3);
+  // YAML text holds no control character but tab and line ends: one is
+  // binary data (or a corrupted file), named before the parser misreads it.
+  int line = 1;
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\n') ++line;
+    else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+      throw ConfigError(fmt::format("{}:{}: not a text file (byte {:#04x}): a scenario is YAML text", file, line, c));
+  }
+  return load_string(text, file);
 }
 
 Config Config::load_string(const std::string& text, const std::string& name) {
   Config c;
   c.name_ = name;
-  c.tree_ = parse_yaml(text, name);
+  c.tree_ = parse_yaml(text, name, true);
   if (c.tree_->kind == ConfigTree::Kind::null) {  // an empty file is an empty scenario
     c.tree_->kind = ConfigTree::Kind::map;
   } else if (c.tree_->kind != ConfigTree::Kind::map) {
@@ -326,7 +429,7 @@ void Config::set(const std::string& assignment) {
   const std::string key = trim(assignment.substr(0, eq));
   const auto parts = split_path(key);
   if (parts.empty()) throw ConfigError(fmt::format("{}: malformed key '{}'", origin, key));
-  auto value = parse_yaml(assignment.substr(eq + 1), origin);
+  auto value = parse_yaml(assignment.substr(eq + 1), origin, false);
   value->line = 0;
 
   ConfigTree* node = tree_.get();
@@ -506,12 +609,35 @@ std::vector<ConfigNode> ConfigNode::list(const std::string& key, const std::stri
 
 namespace {
 
-// Conversion of one scalar to a typed value; `what` names the expectation.
+// True when `text` is a number `parse` would take but for its size: more
+// than 64 bits, alone or scaled by its unit.
+bool number_too_large(const std::string& text, bool (*parse)(const std::string&, uint64_t&)) {
+  const std::string t = trim(text);
+  const bool hex = t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
+  size_t i = hex ? 2 : 0;
+  std::string digits = hex ? "0x" : "";
+  for (; i < t.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(t[i]);
+    if (!(hex ? std::isxdigit(c) : std::isdigit(c) || c == '.') && c != '_') break;
+    if (c != '_') digits += t[i];
+  }
+  if (digits.empty() || digits == "0x") return false;
+  uint64_t scale = 1;
+  if (!parse("1" + t.substr(i), scale)) return false;
+  return std::strtold(digits.c_str(), nullptr) * static_cast<long double>(scale) >= 18446744073709551616.0L;
+}
+
+// Conversion of one scalar to a typed value; `what` names the expectation,
+// too_large tells a number beyond 64 bits from bad syntax.
 template <typename T>
 struct Conv;
 
+struct NoRange {
+  static bool too_large(const std::string&) { return false; }
+};
+
 template <>
-struct Conv<bool> {
+struct Conv<bool> : NoRange {
   static constexpr const char* type = "bool";
   static constexpr const char* what = "true or false";
   static bool parse(const std::string& s, bool& v) {
@@ -528,12 +654,13 @@ struct Conv<uint64_t> {
   static constexpr const char* type = "uint";
   static constexpr const char* what = "a non-negative integer";
   static bool parse(const std::string& s, uint64_t& v) { return parse_uint(s, v); }
+  static bool too_large(const std::string& s) { return number_too_large(s, parse_uint); }
   static nlohmann::ordered_json json(uint64_t v) { return v; }
   static std::string text(uint64_t v) { return std::to_string(v); }
 };
 
 template <>
-struct Conv<int64_t> {
+struct Conv<int64_t> : NoRange {
   static constexpr const char* type = "int";
   static constexpr const char* what = "an integer";
   static bool parse(const std::string& s, int64_t& v) {
@@ -549,7 +676,7 @@ struct Conv<int64_t> {
 };
 
 template <>
-struct Conv<unsigned> {
+struct Conv<unsigned> : NoRange {
   static constexpr const char* type = "uint";
   static constexpr const char* what = "a non-negative integer below 2^32";
   static bool parse(const std::string& s, unsigned& v) {
@@ -563,7 +690,7 @@ struct Conv<unsigned> {
 };
 
 template <>
-struct Conv<int> {
+struct Conv<int> : NoRange {
   static constexpr const char* type = "int";
   static constexpr const char* what = "an integer";
   static bool parse(const std::string& s, int& v) {
@@ -577,7 +704,7 @@ struct Conv<int> {
 };
 
 template <>
-struct Conv<double> {
+struct Conv<double> : NoRange {
   static constexpr const char* type = "real";
   static constexpr const char* what = "a number";
   static bool parse(const std::string& s, double& v) {
@@ -592,7 +719,7 @@ struct Conv<double> {
 };
 
 template <>
-struct Conv<std::string> {
+struct Conv<std::string> : NoRange {
   static constexpr const char* type = "string";
   static constexpr const char* what = "a string";
   static bool parse(const std::string& s, std::string& v) { return v = s, true; }
@@ -605,6 +732,7 @@ struct Conv<Size> {
   static constexpr const char* type = "size";
   static constexpr const char* what = "a size such as 4096, 64MiB or 8GiB";
   static bool parse(const std::string& s, Size& v) { return parse_size(s, v.bytes); }
+  static bool too_large(const std::string& s) { return number_too_large(s, parse_size); }
   static nlohmann::ordered_json json(Size v) {
     const std::string t = format_size(v.bytes);
     return t == std::to_string(v.bytes) ? nlohmann::ordered_json(v.bytes) : nlohmann::ordered_json(t);
@@ -617,6 +745,7 @@ struct Conv<Duration> {
   static constexpr const char* type = "time";
   static constexpr const char* what = "a time such as 80ns or 1.5us";
   static bool parse(const std::string& s, Duration& v) { return parse_duration(s, v.ps); }
+  static bool too_large(const std::string& s) { return number_too_large(s, parse_duration); }
   static nlohmann::ordered_json json(Duration v) { return format_duration(v.ps); }
   static std::string text(Duration v) { return format_duration(v.ps); }
 };
@@ -626,6 +755,7 @@ struct Conv<Frequency> {
   static constexpr const char* type = "frequency";
   static constexpr const char* what = "a frequency such as 2GHz";
   static bool parse(const std::string& s, Frequency& v) { return parse_frequency(s, v.hz); }
+  static bool too_large(const std::string& s) { return number_too_large(s, parse_frequency); }
   static nlohmann::ordered_json json(Frequency v) { return format_frequency(v.hz); }
   static std::string text(Frequency v) { return format_frequency(v.hz); }
 };
@@ -635,7 +765,9 @@ T convert_scalar(const ConfigNode& where, const std::string& key, const ConfigTr
   if (t.kind != ConfigTree::Kind::scalar)
     where.fail(key, fmt::format("expected {}, got {}", Conv<T>::what, kind_name(t.kind)));
   T v{};
-  if (!Conv<T>::parse(t.scalar, v)) where.fail(key, fmt::format("expected {}, got '{}'", Conv<T>::what, t.scalar));
+  if (!Conv<T>::parse(t.scalar, v))
+    where.fail(key, fmt::format("expected {}, got {}{}", Conv<T>::what, sim::quoted(t.scalar),
+                                Conv<T>::too_large(t.scalar) ? ", which does not fit in 64 bits" : ""));
   return v;
 }
 
@@ -732,7 +864,7 @@ std::string ConfigNode::get_enum(const std::string& key, const std::string& def,
   if (present) {
     v = convert_scalar<std::string>(*this, key, *e);
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; }))
-      fail(key, fmt::format("expected one of {}, got '{}'", choices, v));
+      fail(key, fmt::format("expected one of {}, got {}", choices, sim::quoted(v)));
   }
   cfg_->record(key_path(key), v, choices, v, desc, present);
   return v;

@@ -51,6 +51,18 @@ std::string format_size(uint64_t bytes, SizeStyle style = SizeStyle::exact);
 std::string format_duration(uint64_t ps);
 std::string format_frequency(uint64_t hz);
 
+// Returns `text` in single quotes for a message, control characters escaped
+// and a long text cut short, so a message stays one line.
+std::string quoted(const std::string& text);
+// Returns `message` with its control characters escaped: one line.
+std::string one_line(const std::string& message);
+// Returns why `path` cannot be read as an input file (missing, a directory,
+// a device or pipe, unreadable), or "" when it can.
+std::string input_file_problem(const std::string& path);
+// The largest scenario file read: far beyond any real scenario, small
+// enough to parse within a second.
+constexpr uint64_t kMaxScenarioBytes = 4ull << 20;
+
 class Config;
 struct ConfigTree;
 

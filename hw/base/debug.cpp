@@ -24,11 +24,7 @@ Flag::Flag(const char* name, const char* desc) : name_(name), desc_(desc) {
 
 const std::vector<Flag*>& all_flags() { return registry(); }
 
-namespace {
-
-// Sets `member` of every flag named in the comma-separated list ("All":
-// every flag). Returns the first unknown name, or "".
-std::string set_named(const std::string& list, bool Flag::*member) {
+std::string enable(const std::string& list) {
   size_t start = 0;
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
@@ -38,7 +34,7 @@ std::string set_named(const std::string& list, bool Flag::*member) {
       bool found = false;
       for (Flag* f : registry()) {
         if (name == "All" || name == f->name()) {
-          f->*member = true;
+          f->enabled = true;
           found = true;
         }
       }
@@ -49,14 +45,8 @@ std::string set_named(const std::string& list, bool Flag::*member) {
   return "";
 }
 
-}  // namespace
-
-std::string enable(const std::string& list) { return set_named(list, &Flag::enabled); }
-
-std::string enable_trace(const std::string& list) { return set_named(list.empty() ? "All" : list, &Flag::traced); }
-
 void disable_all() {
-  for (Flag* f : registry()) f->enabled = f->traced = false;
+  for (Flag* f : registry()) f->enabled = false;
 }
 
 void vprint(uint64_t tick_ps, const char* who, fmt::string_view format, fmt::format_args args) {

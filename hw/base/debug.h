@@ -25,7 +25,6 @@ class Flag {
   const char* name() const { return name_; }
   const char* desc() const { return desc_; }
   bool enabled = false;
-  bool traced = false;  // its events go to the timeline (--trace-events, hw/base/trace.h)
 
  private:
   const char* name_;
@@ -37,9 +36,6 @@ const std::vector<Flag*>& all_flags();
 // Enables a comma-separated list ("TLB,Walker" or "All"); returns the first
 // unknown name, or "" when every name was known.
 std::string enable(const std::string& list);
-// Turns on the timeline events of a comma-separated list of flags ("" or
-// "All": every flag); returns the first unknown name, or "".
-std::string enable_trace(const std::string& list);
 void disable_all();
 
 // Prints "<tick>: <who>: <message>" on the debug stream (stdout).

@@ -6,53 +6,17 @@
 #include <cstring>
 
 #include "hw/base/time.h"
-#include "hw/base/trace.h"
 #include "hw/ext/memory.h"
 
 SIM_DEBUG_FLAG(Core, "core: scheduling, system calls, interrupts")
 SIM_DEBUG_FLAG(Firmware, "the firmware's console output")
 SIM_DEBUG_FLAG(Syscall, "system calls and their results")
-SIM_DEBUG_FLAG(Kthread, "the firmware's kernel threads (kswapd, kcompactd, khugepaged): when each works")
-SIM_DEBUG_FLAG(Program, "user programs: each scripted operation of a process as it starts")
 
 namespace hw {
 
 using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 using x86::PAGE_SIZE;
-
-namespace {
-
-// What the timeline calls a system call and an interrupt vector.
-const char* syscall_name(hal::Sys nr) {
-  switch (nr) {
-    case hal::Sys::mmap: return "mmap";
-    case hal::Sys::mprotect: return "mprotect";
-    case hal::Sys::munmap: return "munmap";
-    case hal::Sys::brk: return "brk";
-    case hal::Sys::mremap: return "mremap";
-    case hal::Sys::madvise: return "madvise";
-    case hal::Sys::getpid: return "getpid";
-    case hal::Sys::clone: return "clone";
-    case hal::Sys::fork: return "fork";
-    case hal::Sys::exit: return "exit";
-    case hal::Sys::exit_group: return "exit_group";
-  }
-  return "syscall";
-}
-
-const char* vector_name(uint8_t vector) {
-  switch (vector) {
-    case x86::VEC_TLB_SHOOTDOWN: return "TLB shootdown";
-    case x86::VEC_RESCHEDULE: return "reschedule IPI";
-    case x86::VEC_CALL_FUNCTION: return "call-function IPI";
-    case x86::VEC_TIMER: return "timer";
-    case x86::VEC_DMA: return "DMA completion";
-    default: return "interrupt";
-  }
-}
-
-}  // namespace
 
 // ---- CoreComplex -------------------------------------------------------------
 
@@ -71,6 +35,14 @@ void CoreComplex::configure(const Params& p) {
 
 void CoreComplex::fail(const std::string& message) {
   if (error_.empty()) error_ = message;
+  stop();
+}
+
+void CoreComplex::stop() {
+  // A failing run ends twice (the failure, then its last core finishing);
+  // SystemC warns about a second sc_stop, so only the first one stops.
+  if (stopped_) return;
+  stopped_ = true;
   sc_core::sc_stop();
 }
 
@@ -104,7 +76,7 @@ void CoreComplex::pause(const std::string& reason) {
 }
 
 void CoreComplex::core_finished() {
-  if (++finished_ == cores_) sc_core::sc_stop();
+  if (++finished_ == cores_) stop();
 }
 
 // ---- Core ------------------------------------------------------------------
@@ -119,6 +91,10 @@ Core::Params Core::read_params(sim::ConfigNode core) {
       "trap_latency", {100000}, "Cost of entering and leaving the firmware (fault, system call, interrupt)").ps);
   p.copy_bytes_per_ns =
       core.get<double>("copy_bandwidth", 16.0, "Bytes per ns of the firmware's bulk copies and fills");
+  p.fast_loop = core.get<bool>(
+      "fast_loop", true,
+      "Complete TLB hits in the core's register-held loop, in batches from the workload (false: one MMU call per "
+      "access; the statistics are the same)");
   if (p.copy_bytes_per_ns <= 0) core.fail("copy_bandwidth", "must be positive");
   if (p.timer_period == SC_ZERO_TIME) core.fail("timer_period", "must not be zero");
   return p;
@@ -132,8 +108,7 @@ Core::Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreCom
       stats(stats_parent),
       p_(params),
       mmu_(mmu),
-      cx_(complex),
-      track_(sim::trace::track(fmt::format("cpu{}", params.id), sim::trace::Group::cpus)) {
+      cx_(complex) {
   mmu_socket.attach(user_ext_);
   SC_THREAD(run);
 }
@@ -210,42 +185,88 @@ uint64_t Core::fast_budget_ps() const {
   return until > now ? sim::to_ps(until - now) : 0;
 }
 
+// The fast loop: TLB hits found in the MMU's memo complete in run_task with
+// the MMU's fast-path state, the time they annotate and their counts held in
+// locals (no access waits on the previous one's stores); everything is
+// settled before anything else runs: another kind of operation, a slow
+// access, or a time boundary (quantum, timer tick, time limit).
+struct Core::FastLoop {
+  Mmu::FastState fs{};
+  bool open = false;
+  uint64_t ps = 0, budget = 0;
+  uint64_t count[3] = {};  // by x86::Access: reads, writes, fetches
+};
+
+inline void Core::fast_open(FastLoop& f) {
+  if (f.open) return;
+  f.fs = mmu_.fast_begin();
+  f.budget = fast_budget_ps();
+  f.open = true;
+}
+
+inline void Core::fast_settle(FastLoop& f) {
+  if (!f.open) return;
+  mmu_.fast_end(f.fs);
+  qk_.inc(sim::from_ps(f.ps));
+  stats.reads += f.count[0];
+  stats.writes += f.count[1];
+  stats.fetches += f.count[2];
+  stats.fast_accesses += f.count[0] + f.count[1] + f.count[2];
+  f.ps = f.count[0] = f.count[1] = f.count[2] = 0;
+  f.open = false;
+}
+
+__attribute__((always_inline)) inline Core::Batch Core::run_batch(UserProgram& prog, FastLoop& f) {
+  unsigned n = 0;
+  UserAccess* const b = prog.access_batch(n);
+  if (!n) return Batch::none;
+  fast_open(f);
+  unsigned i = 0;
+  Batch r = Batch::done;
+  for (; i < n; ++i) {
+    UserAccess& a = b[i];
+    if (!mmu_.try_memo(a.va, a.size, a.access, true, a.data, f.fs, f.ps)) {
+      r = Batch::stopped;  // this one takes the one-operation path
+      break;
+    }
+    ++f.count[static_cast<unsigned>(a.access)];
+    if (f.ps >= f.budget) {  // a time boundary: look up
+      ++i;
+      r = Batch::boundary;
+      break;
+    }
+  }
+  if (i) prog.complete_batch(i);
+  return r;
+}
+
+bool Core::between_ops() {
+  if (qk_.need_sync()) qk_.sync();
+  if (irq_pending_) deliver_interrupts();
+  if (timer_due() || cx_.failed()) return false;  // back to the scheduler
+  if (cx_.max_time != SC_ZERO_TIME && local_now() >= cx_.max_time) return false;
+  return true;
+}
+
 void Core::run_task(const hal::RunTask& task) {
   UserProgram& prog = *static_cast<UserProgram*>(task.user);
   UserOp op;
   uint64_t data[UserOp::kMaxSize / 8];
-  // The fast loop: TLB hits found in the MMU's memo complete here with the
-  // MMU's fast-path state, the time they annotate and their counts held in
-  // locals (no access waits on the previous one's stores); everything is
-  // settled before anything else runs: another kind of operation, a slow
-  // access, or a time boundary (quantum, timer tick, time limit).
-  Mmu::FastState fs{};
-  bool fast_open = false;
-  uint64_t fast_ps = 0, budget_ps = 0, fast_reads = 0, fast_writes = 0, fast_fetches = 0;
-  auto settle = [&] {
-    if (!fast_open) return;
-    mmu_.fast_end(fs);
-    qk_.inc(sim::from_ps(fast_ps));
-    stats.reads += fast_reads;
-    stats.writes += fast_writes;
-    stats.fetches += fast_fetches;
-    stats.fast_accesses += fast_reads + fast_writes + fast_fetches;
-    fast_ps = fast_reads = fast_writes = fast_fetches = 0;
-    fast_open = false;
-  };
-  // Ends the timeline's slice of the current operation whichever way the
-  // task leaves the CPU.
-  struct StepGuard {
-    Core& core;
-    ~StepGuard() {
-      if (core.step_open_) core.trace_step_end();
-    }
-  } step_guard{*this};
+  FastLoop f;
   for (;;) {
-    const bool more = prog.next(op);
-    if (TRACE_ON(Program)) trace_step(prog, fast_ps);
-    if (!more) {
-      settle();
+    // With no monitor to stop at each operation: batches of accesses first.
+    const bool fast = p_.fast_loop && !cx_.monitored;
+    if (fast) {
+      const Batch b = run_batch(prog, f);
+      if (b == Batch::done) continue;
+      if (b == Batch::boundary) {
+        fast_settle(f);
+        if (!between_ops()) return;
+        continue;
+      }
+    }
+    if (!prog.next(op)) {
+      fast_settle(f);
       // The program is finished: the process exits with status 0.
       op = UserOp{};
       op.kind = UserOp::Kind::syscall;
@@ -254,23 +275,19 @@ void Core::run_task(const hal::RunTask& task) {
       return;
     }
     if (op.kind == UserOp::Kind::access) {
-      if (!fast_open && !cx_.monitored) {
-        fs = mmu_.fast_begin();
-        budget_ps = fast_budget_ps();
-        fast_open = true;
-      }
+      if (fast) fast_open(f);
       void* buf = op.access == x86::Access::write ? static_cast<void*>(op.wdata) : static_cast<void*>(data);
-      if (fast_open && mmu_.try_memo(op.va, op.size, op.access, true, buf, fs, fast_ps)) {
-        (op.access == x86::Access::read ? fast_reads : op.access == x86::Access::write ? fast_writes : fast_fetches) += 1;
+      if (f.open && mmu_.try_memo(op.va, op.size, op.access, true, buf, f.fs, f.ps)) {
+        ++f.count[static_cast<unsigned>(op.access)];
         prog.complete(op, 0, static_cast<const uint8_t*>(buf));
-        if (fast_ps < budget_ps) continue;  // nothing to look up for yet
-        settle();
+        if (f.ps < f.budget) continue;  // nothing to look up for yet
+        fast_settle(f);
       } else {
-        settle();
+        fast_settle(f);
         if (!execute_access(prog, op)) return;
       }
     } else {
-      settle();
+      fast_settle(f);
       if (op.kind == UserOp::Kind::spin) {
         // Spin-waiting in user mode: let the other CPUs run.
         ++stats.spins;
@@ -291,10 +308,7 @@ void Core::run_task(const hal::RunTask& task) {
                                                                    : "load",
                                  static_cast<unsigned>(op.size), op.va);
       });
-    if (qk_.need_sync()) qk_.sync();
-    if (irq_pending_) deliver_interrupts();
-    if (timer_due() || cx_.failed()) return;  // back to the scheduler
-    if (cx_.max_time != SC_ZERO_TIME && local_now() >= cx_.max_time) return;
+    if (!between_ops()) return;
   }
 }
 
@@ -336,13 +350,10 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
             return fmt::format("{}: page fault at {:#x}, error code {:#x} (about to enter the firmware)", prog.name(),
                                user_ext_.fault_addr, user_ext_.error_code);
           });
-        const uint64_t t0 = TRACE_ON(Fault) ? sim::to_ps(local_now()) : 0;
-        const hal::TrapOutcome outcome = cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code);
-        if (TRACE_ON(Fault))
-          sim::trace::complete(track_, "fault", "page fault", t0, sim::to_ps(local_now()),
-                               {{"va", user_ext_.fault_addr, true}, {"error_code", user_ext_.error_code, true}});
-        if (outcome == hal::TrapOutcome::task_killed) return false;  // the firmware reported how through task_ended
-        break;                                                       // retry
+        if (cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code) ==
+            hal::TrapOutcome::task_killed)
+          return false;  // the firmware reported how through task_ended
+        break;           // retry
       }
       case AccessOutcome::machine_check: {
         ++stats.machine_checks;
@@ -359,12 +370,7 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
             return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
                                mc.in_page_walk ? " in a page walk" : "");
           });
-        const uint64_t t0 = TRACE_ON(Fault) ? sim::to_ps(local_now()) : 0;
-        const hal::TrapOutcome outcome = cx_.firmware->machine_check(*this, mc);
-        if (TRACE_ON(Fault))
-          sim::trace::complete(track_, "fault", "machine check", t0, sim::to_ps(local_now()),
-                               {{"pa", mc.pa, true}, {"va", mc.va, true}, {"in_page_walk", mc.in_page_walk}});
-        if (outcome == hal::TrapOutcome::task_killed) return false;
+        if (cx_.firmware->machine_check(*this, mc) == hal::TrapOutcome::task_killed) return false;
         break;  // retry
       }
       case AccessOutcome::general_protection:
@@ -384,13 +390,8 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
       return fmt::format("{}: system call {} ({:#x}, {:#x}, {:#x}) about to enter the firmware", prog.name(),
                          static_cast<unsigned>(op.sys.nr), op.sys.arg[0], op.sys.arg[1], op.sys.arg[2]);
     });
-  const uint64_t t0 = TRACE_ON(Syscall) ? sim::to_ps(local_now()) : 0;
   qk_.inc(p_.trap_latency);
   const int64_t ret = cx_.firmware->syscall(*this, op.sys);
-  if (TRACE_ON(Syscall))
-    sim::trace::complete(track_, "syscall", syscall_name(op.sys.nr), t0, sim::to_ps(local_now()),
-                         {{"nr", static_cast<uint64_t>(op.sys.nr)}, {"arg0", op.sys.arg[0], true},
-                          {"arg1", op.sys.arg[1], true}, {"ret", static_cast<uint64_t>(ret), true}});
   DPRINTF(Syscall, sim::to_ps(local_now()), name(), "{}: syscall {} -> {}", prog.name(),
           static_cast<unsigned>(op.sys.nr), ret);
   if (op.sys.nr == hal::Sys::exit || op.sys.nr == hal::Sys::exit_group) return false;  // task_ended accounted for it
@@ -446,11 +447,9 @@ void Core::deliver_interrupts() {
     pending_irq_.reset(vec);
     irq_pending_ = pending_irq_.any();
     ++stats.interrupts;
-    const uint64_t t0 = TRACE_ON(Core) ? sim::to_ps(local_now()) : 0;
     qk_.inc(p_.trap_latency);
     DPRINTF(Core, sim::to_ps(local_now()), name(), "interrupt vector {:#x}", vec);
     cx_.firmware->interrupt(*this, static_cast<uint8_t>(vec));
-    if (TRACE_ON(Core)) trace_interrupt(static_cast<uint8_t>(vec), t0);
   }
 }
 
@@ -565,6 +564,11 @@ hal::MemStatus Core::phys_copy(hal::paddr_t dst, hal::paddr_t src, uint64_t len)
 // ---- HAL: MMU, IPIs, MMIO, time, console ------------------------------------------
 
 void Core::set_paging_control(const hal::PagingControl& ctl) {
+  // CR4.LA57 cannot change in long mode (#GP): the firmware must run with
+  // the paging mode the machine was built with.
+  if (ctl.la57 != (mmu_.params().levels == 5))
+    throw std::runtime_error(fmt::format("cpu{}: the firmware set CR4.LA57={}, but the MMU walks {} levels", p_.id,
+                                         ctl.la57 ? 1 : 0, mmu_.params().levels));
   mmu_.set_control(ctl.wp, ctl.nxe, ctl.pcide);
   DPRINTF(MMU, sim::to_ps(local_now()), name(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
 }
@@ -576,9 +580,6 @@ void Core::invpcid(x86::InvpcidType type, uint16_t pcid, hal::vaddr_t va) { mmu_
 
 void Core::send_ipi(unsigned target_cpu, uint8_t vector) {
   ++stats.ipis_sent;
-  if (TRACE_ON(Core))
-    sim::trace::instant(track_, "ipi", fmt::format("IPI to cpu{}: {}", target_cpu, vector_name(vector)),
-                        sim::to_ps(local_now()), {{"target", target_cpu}, {"vector", vector, true}});
   const uint64_t icr = (static_cast<uint64_t>(target_cpu) << 32) | vector;
   if (mmio_write(p_.intc_base + InterruptController::kRegIcr, icr, 8) != hal::MemStatus::ok)
     throw std::runtime_error(fmt::format("IPI to cpu{} failed: no such cpu", target_cpu));
@@ -612,36 +613,6 @@ void Core::cpu_relax() {
 
 void Core::console(const char* text, size_t len) {
   if (cx_.console) cx_.console(p_.id, text, len);
-}
-
-// ---- The timeline -----------------------------------------------------------------
-
-void Core::trace(const char* category, const char* what, bool begin) {
-  DPRINTF(Kthread, sim::to_ps(local_now()), name(), "{} {}", what, begin ? "runs" : "done");
-  if (!TRACE_ON(Kthread)) return;
-  if (begin) sim::trace::begin(track_, category, what, sim::to_ps(local_now()));
-  else sim::trace::end(track_, sim::to_ps(local_now()));
-}
-
-void Core::trace_step(UserProgram& prog, uint64_t ahead_ps) {
-  const char* label = "";
-  const uint64_t serial = prog.step(&label);
-  if (step_open_ && step_prog_ == &prog && step_serial_ == serial) return;
-  const uint64_t now = sim::to_ps(local_now()) + ahead_ps;
-  if (step_open_) sim::trace::end(track_, now);
-  step_open_ = serial != 0;
-  step_prog_ = &prog;
-  step_serial_ = serial;
-  if (step_open_) sim::trace::begin(track_, "user", fmt::format("{}: {}", prog.name(), label), now);
-}
-
-void Core::trace_step_end() {
-  sim::trace::end(track_, sim::to_ps(local_now()));
-  step_open_ = false;
-}
-
-void Core::trace_interrupt(uint8_t vector, uint64_t start_ps) {
-  sim::trace::complete(track_, "irq", vector_name(vector), start_ps, sim::to_ps(local_now()), {{"vector", vector, true}});
 }
 
 }  // namespace hw

@@ -106,7 +106,11 @@ class CoreComplex : public ProgramHost {
 
  private:
   unsigned live_ = 0;
+  // Stops the simulation, once.
+  void stop();
+
   unsigned cores_ = 0, finished_ = 0;
+  bool stopped_ = false;
   std::string error_;
   std::string pause_reason_;
   sc_core::sc_event resumed_;
@@ -123,6 +127,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
     sc_core::sc_time relax_period = sc_core::sc_time(100, sc_core::SC_NS);
     uint64_t intc_base = 0;            // where IPIs are sent
     unsigned max_fault_retries = 64;   // the same access faulting more often is a firmware livelock
+    bool fast_loop = true;             // TLB hits in run_task's register-held loop (statistics identical)
   };
 
   // Reads `platform.core` (id, node and intc_base are the platform's to set).
@@ -154,7 +159,6 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void charge_ns(uint64_t ns) override;
   void cpu_relax() override;
   void console(const char* text, size_t len) override;
-  void trace(const char* category, const char* name, bool begin) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
   [[noreturn]] void halt(const char* reason) override;
 
@@ -190,6 +194,18 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void run();
   void boot_or_join();
   void run_task(const hal::RunTask& task);
+  struct FastLoop;
+  void fast_open(FastLoop& f);
+  // Ends the fast loop: the MMU's state, the time and the counts go back.
+  void fast_settle(FastLoop& f);
+  // The program's batch of accesses through the fast loop: all done, none
+  // (not in a batch), stopped at one that is not a memo hit (it goes the
+  // one-operation way), or stopped at a time boundary.
+  enum class Batch : uint8_t { done, none, stopped, boundary };
+  Batch run_batch(UserProgram& prog, FastLoop& f);
+  // Between operations: synchronise when the quantum is used up, take
+  // interrupts; returns false when the task goes back to the scheduler.
+  bool between_ops();
   // How much local time may pass before this core must look up from its
   // fast loop (a quantum boundary, a timer tick, the run's time limit), ps.
   uint64_t fast_budget_ps() const;
@@ -208,13 +224,6 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   bool timer_due();
   void idle();
   void charge_bulk(uint64_t bytes, hal::paddr_t pa);
-  // The timeline (hw/base/trace.h): the program's scripted operation as a
-  // slice of this CPU's track, begun when it starts (`ahead_ps`: time the
-  // fast loop has not yet settled) and ended when the next one starts or the
-  // task leaves the CPU.
-  void trace_step(UserProgram& prog, uint64_t ahead_ps);
-  void trace_step_end();
-  void trace_interrupt(uint8_t vector, uint64_t start_ps);
   // One physical access within a page: DMI when granted, else a transaction.
   hal::MemStatus phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write);
 
@@ -231,10 +240,6 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   sc_core::sc_event irq_event_;
   sc_core::sc_time next_tick_;
   MmuAccessExtension user_ext_;  // attached to every user access through mmu_socket
-  unsigned track_;                // this CPU's track on the timeline
-  bool step_open_ = false;        // a user-operation slice is open on it
-  const UserProgram* step_prog_ = nullptr;
-  uint64_t step_serial_ = 0;
 };
 
 }  // namespace hw

@@ -29,6 +29,15 @@ struct UserOp {
   hal::SyscallArgs sys{};
 };
 
+// One access of a batch (UserProgram::access_batch): generated ahead by the
+// program, executed by the core's fast loop in program order.
+struct UserAccess {
+  uint64_t va;
+  uint8_t size;          // 1..UserOp::kMaxSize, within one page
+  x86::Access access;
+  uint64_t data[UserOp::kMaxSize / 8];  // the bytes stored (writes) or loaded (reads, fetches)
+};
+
 class UserProgram {
  public:
   virtual ~UserProgram() = default;
@@ -42,14 +51,22 @@ class UserProgram {
   virtual void complete(const UserOp& op, uint64_t result, const uint8_t* data) = 0;
   // The process ended: by exit (signal 0) or killed by a signal.
   virtual void ended(int exit_status, int signal) = 0;
-  // The operation of its script it is in (for timelines: the core asks only
-  // when tracing). Returns a number that changes when the program starts
-  // its next operation (0: none started), and sets *label to its name
-  // ("write buf"), valid until the next call of next().
-  virtual uint64_t step(const char** label) const {
-    if (label) *label = "";
-    return 0;
+
+  // Accesses generated ahead (a run of plain accesses, as an access phase
+  // or a trace replay makes), so that the core's fast loop needs no call
+  // per access: sets n and returns them, or sets n = 0 when the next
+  // operation is anything else (then the core uses next()). The core
+  // executes them in order and reports the first n that completed with
+  // complete_batch(n); those it did not complete stay pending, and the next
+  // access_batch() or next() returns them first. Programs that do not
+  // batch keep the default.
+  virtual UserAccess* access_batch(unsigned& n) {
+    n = 0;
+    return nullptr;
   }
+  // The first n accesses of the current batch completed (as complete() for
+  // each, in order; loads find their bytes in `data`).
+  virtual void complete_batch(unsigned n) { (void)n; }
 };
 
 // The machine as a workload starting processes sees it: the run lasts until

@@ -3,13 +3,14 @@
 // (like a local APIC's ICR): value = (destination cpu << 32) | vector.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
+#include <cstdint>
+#include <systemc>
+#include <tlm>
+#include <vector>
+
+#include "hw/base/device.h"
 #include "hw/base/stats.h"
 
 namespace hw {
@@ -21,7 +22,7 @@ class InterruptSink {
   virtual void raise_interrupt(uint8_t vector) = 0;
 };
 
-class InterruptController : public sc_core::sc_module {
+class InterruptController : public sc_core::sc_module, public sim::IrqSink {
  public:
   static constexpr uint64_t kRegIcr = 0x300;   // write: send an IPI
   static constexpr uint64_t kRegId = 0x20;     // read: number of cpus
@@ -35,6 +36,7 @@ class InterruptController : public sc_core::sc_module {
   void connect(unsigned cpu, InterruptSink* sink);
   // A device raises `vector` at `cpu`.
   void device_interrupt(unsigned cpu, uint8_t vector);
+  void raise_irq(unsigned cpu, uint8_t vector) override { device_interrupt(cpu, vector); }
   uint64_t base() const { return base_; }
 
   struct Stats : sim::stats::Group {

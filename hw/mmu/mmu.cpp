@@ -3,12 +3,11 @@
 #include <algorithm>
 
 #include "hw/base/time.h"
-#include "hw/base/trace.h"
 #include "hw/ext/memory.h"
+#include "hw/mmu/walker.h"
 
 SIM_DEBUG_FLAG(Fault, "page faults and machine checks delivered to the firmware")
 SIM_DEBUG_FLAG(MMU, "CR3 writes, INVLPG, INVPCID and paging-control changes")
-SIM_DECLARE_DEBUG_FLAG(Walker)  // hw/mmu/walker.cpp; the MMU records walks on the timeline
 
 namespace hw {
 
@@ -46,6 +45,7 @@ Mmu::Params::Params() {
   itlb = {array("4k", 32, 8, {0}), array("2m", 4, 8, {1})};
   dtlb = {array("4k", 16, 4, {0}), array("2m", 8, 4, {1}), array("1g", 1, 8, {2})};
   stlb = {array("4k2m", 128, 8, {0, 1}), array("1g", 128, 8, {2})};
+  pwc.level[5] = {1, 4, ReplacementPolicy::lru};  // used with 5-level paging only
   pwc.level[4] = {1, 4, ReplacementPolicy::lru};
   pwc.level[3] = {1, 4, ReplacementPolicy::lru};
   pwc.level[2] = {1, 32, ReplacementPolicy::lru};
@@ -125,11 +125,11 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
     delay += hit_cost_;
     return true;
   }
-  if (e->size == 0 && e->host_lo == 0 && e->host_hi == 0xfff && window_.idle() && user) {
+  if (e->size == 0 && e->host_lo == 0 && e->host_hi == 0xfff && user) {
     // This access type is permitted (checked above): remember the page for it.
     Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
     m.key = ((va >> 12) << 16) | pcid_;
-    m.epoch = epoch_;
+    m.epoch = epoch_ & ~WalkWindow::kBusyBit;
     m.host = e->host;
     m.stamp = loc.array->replacement().stamp(loc.set, loc.way);
     m.array = loc.array;
@@ -265,43 +265,18 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   rq.start_level = p_.levels;
   rq.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
   now_ = start;
-  const sc_time begin = start;
   pwc_->lookup(va, pcid_, rq);
   ++stats.walks;
   if (pwc_->enabled()) start += pwc_->params().latency;
   sc_time d = start > base ? start - base : SC_ZERO_TIME;
-  const tlm::tlm_response_status rsp = walk_socket.transport(tlm::TLM_IGNORE_COMMAND, va, nullptr, 0, d);
+  tlm::tlm_response_status rsp = tlm::TLM_OK_RESPONSE;
+  if (direct_walker_ && !*monitored_) direct_walker_->walk(rq, walk_ext_.res, d);  // as its b_transport would
+  else rsp = walk_socket.transport(tlm::TLM_IGNORE_COMMAND, va, nullptr, 0, d);
   // A walker may advance SystemC time (a bus lock held by another core; the
   // RTL walker's clock): completion is relative to the time after the call.
   base = time_stamp();
   done = base + d;
-  if (TRACE_ON(Walker)) trace_walk(begin, done);
   return rsp == tlm::TLM_OK_RESPONSE;
-}
-
-void Mmu::trace_walk(sc_time begin, sc_time end) {
-  const WalkRequest& rq = walk_ext_.req;
-  const WalkResult& r = walk_ext_.res;
-  const uint64_t b = sim::to_ps(begin), e = sim::to_ps(end);
-  size_t k = 0;
-  while (k < walk_tracks_.size() && walk_tracks_[k].second > b) ++k;
-  if (k == walk_tracks_.size()) {
-    // "system.cpu0.mmu" -> "cpu0 walker K"
-    std::string cpu = std::string(name());
-    cpu = cpu.substr(0, cpu.rfind('.'));
-    cpu = cpu.substr(cpu.rfind('.') + 1);
-    walk_tracks_.emplace_back(sim::trace::track(fmt::format("{} walker {}", cpu, k), sim::trace::Group::cpus), 0);
-  }
-  walk_tracks_[k].second = e;
-  const unsigned last = r.status == WalkStatus::ok ? r.leaf_level : r.fault_level;
-  const char* what = r.status == WalkStatus::ok            ? "walk"
-                     : r.status == WalkStatus::page_fault ? "walk: page fault"
-                                                           : "walk: machine check";
-  sim::trace::complete(walk_tracks_[k].first, "walk", what, b, e,
-                       {{"va", rq.va, true},
-                        {"levels", rq.start_level >= last ? rq.start_level - last + 1 : 0},
-                        {"pwc_levels_skipped", rq.levels - rq.start_level},
-                        {"pt_reads", r.mem_reads}});
 }
 
 TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_time done) {

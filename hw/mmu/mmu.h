@@ -33,6 +33,8 @@ SIM_DECLARE_DEBUG_FLAG(MMU)
 
 namespace hw {
 
+class PageWalker;
+
 // The MMU is its CPU socket's forward interface: the slow path reaches
 // b_transport() in one virtual call, without a convenience socket's hop.
 class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
@@ -52,6 +54,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
     sc_core::sc_time stlb_latency = sc_core::sc_time(2, sc_core::SC_NS);  // an STLB lookup
     sc_core::sc_time access_latency = sc_core::sc_time(1, sc_core::SC_NS);  // the data access itself
     std::string walker = "tlm";  // which walker the platform binds to walk_socket: tlm, rtl, lockstep
+    bool direct_walk = true;     // with the TLM walker: call it directly (set_direct_walker)
     uint64_t seed = 1;  // the run's seed; random replacement derives per-core, per-array seeds
     unsigned cpu = 0;   // which core (seed derivation only)
   };
@@ -90,16 +93,24 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // MMU in between: end before any other call, begin again after it.
   struct FastState {
     uint64_t clock[2];
+    // Accesses so far (the walk window's clock) and how far they may go
+    // past the oldest walk in flight (its lookahead gate; all the way with
+    // no walk in flight).
+    uint64_t seq;
+    uint64_t gate;
     // Constant between begin and end, held here so that no access reloads
     // them from the MMU (the stamp store might alias them).
     uint64_t epoch;
     uint64_t pcid;
     uint64_t hit_cost_ps;
   };
-  FastState fast_begin() const { return {{lru_clock_[0], lru_clock_[1]}, epoch_, pcid_, hit_cost_ps_}; }
+  FastState fast_begin() const {
+    return {{lru_clock_[0], lru_clock_[1]}, seq_, window_.gate(), epoch_ & ~WalkWindow::kBusyBit, pcid_, hit_cost_ps_};
+  }
   void fast_end(const FastState& fs) {
     lru_clock_[0] = fs.clock[0];
     lru_clock_[1] = fs.clock[1];
+    seq_ = fs.seq;
   }
   // A memo hit: completes the access, adds its latency to `local_ps` and
   // returns true; otherwise false with nothing changed (then end the fast
@@ -112,6 +123,10 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
     // (for user mode, which is all a core sends here): no rights test here.
     const Memo& m = memo_[static_cast<unsigned>(acc)][vpn & (kMemo - 1)];
     if (__builtin_expect(user && m.key == ((vpn << 16) | fs.pcid) && m.epoch == fs.epoch, 1)) {
+      // Counted for the lookahead bound: at the gate, the walk window must
+      // first retire the walks done by now (try_access_rest).
+      if (__builtin_expect(fs.seq >= fs.gate, 0)) return false;
+      ++fs.seq;
       // One counter: the TLB's LRU clock, which also counts these hits.
       const uint64_t tick = ++fs.clock[kind];
       if (m.stamp) *m.stamp = tick;
@@ -121,6 +136,15 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
       return true;
     }
     return false;
+  }
+
+  // The walker behind walk_socket, to be called directly on a miss while
+  // *monitored is false (one virtual call and a payload fewer per walk; the
+  // same walk, the same statistics). Only for the TLM walker with nothing
+  // between it and the MMU (not lockstep): the platform's to decide.
+  void set_direct_walker(PageWalker* w, const bool* monitored) {
+    direct_walker_ = w;
+    monitored_ = monitored;
   }
 
   // ---- Control state, reached through the core's HAL ----
@@ -251,7 +275,9 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // memo hit is exactly a hit of that TLB entry (its replacement state and
   // statistics are updated as by any hit), and any change to the TLBs
   // (fill, invalidation, DMI revocation, rights) bumps epoch_, which
-  // invalidates every memo entry.
+  // invalidates every memo entry. Its entries never hold a pending entry
+  // (a walk's fill bumps the epoch), so they stay usable while walks are in
+  // flight, each hit counted for the lookahead bound.
   struct alignas(64) Memo {
     uint64_t key = ~0ull;        // (vpn << 16) | PCID of the lookup
     uint64_t epoch = 0;
@@ -268,7 +294,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint64_t lru_clock_[2] = {};  // the DTLB's and ITLB's LRU clocks (see Tlb::lru_clock)
 
   // Bumped by every change to the TLBs; bit 63 set while walks are in
-  // flight (the window's busy bit), which no memo entry carries.
+  // flight (the window's busy bit), which memo entries leave out.
   uint64_t epoch_ = 1;
 
   WalkWindow window_;
@@ -282,11 +308,8 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
   WalkExtension walk_ext_;  // attached to every walk request
-  // The timeline (hw/base/trace.h): walks on "cpuN walker K" tracks, K the
-  // first whose last walk has ended, so walks in flight together do not
-  // overlap on one track.
-  void trace_walk(sc_core::sc_time begin, sc_core::sc_time end);
-  std::vector<std::pair<unsigned, uint64_t>> walk_tracks_;  // (track, end of its last walk in ps)
+  PageWalker* direct_walker_ = nullptr;
+  const bool* monitored_ = nullptr;
   void register_commands();  // the monitor's `tlb`: hw/mmu/mmu_monitor.cpp
   sim::Commands commands_;
 };

@@ -38,11 +38,28 @@ ReplacementPolicy read_policy(sim::ConfigNode t, ReplacementPolicy def, const st
   return p;
 }
 
+// Refuses the keys of an absent array or cache, or of a disabled structure:
+// they would change nothing.
+void refuse_keys(sim::ConfigNode t, std::initializer_list<const char*> keys, const std::string& why) {
+  for (const char* k : keys)
+    if (t.has(k)) t.fail(k, why);
+}
+
 // sets/ways/replacement of one array or cache. Returns ways = 0 for "absent".
+// An array that may be absent reads `ways` first: an absent one has no other key.
 void read_geometry(sim::ConfigNode t, unsigned def_sets, unsigned def_ways, ReplacementPolicy def_policy,
                    const std::string& what, unsigned& sets, unsigned& ways, ReplacementPolicy& policy) {
-  sets = t.get<unsigned>("sets", def_sets, what + ": sets (a power of two)");
-  ways = t.get<unsigned>("ways", def_ways, what + ": ways (0: no such array)");
+  const char* const ways_desc = "ways (0: no such array)";
+  if (def_ways == 0 || t.has("ways")) {
+    ways = t.get<unsigned>("ways", def_ways, what + ": " + ways_desc);
+    sets = def_sets;
+    policy = def_policy;
+    if (ways == 0) return refuse_keys(t, {"sets", "replacement", "page_sizes"}, "the array is absent (ways 0)");
+    sets = t.get<unsigned>("sets", def_sets, what + ": sets (a power of two)");
+  } else {
+    sets = t.get<unsigned>("sets", def_sets, what + ": sets (a power of two)");
+    ways = t.get<unsigned>("ways", def_ways, what + ": " + ways_desc);
+  }
   policy = read_policy(t, def_policy, what);
   if (sets == 0 || (sets & (sets - 1))) t.fail("sets", fmt::format("must be a power of two, got {}", sets));
   if (ways > 4096) t.fail("ways", "at most 4096");
@@ -88,16 +105,42 @@ std::vector<TlbArray::Geometry> read_tlb(sim::ConfigNode t, const std::vector<Tl
       g.name = n;
       read_geometry(a, def ? def->sets : 1, def ? def->ways : 0, def ? def->replacement : ReplacementPolicy::lru, w,
                     g.sets, g.ways, g.replacement);
+      if (g.ways == 0) continue;
       const std::vector<unsigned> def_sizes =
           def ? def->sizes : std::vector<unsigned>{n == "1g" ? 2u : n == "2m" ? 1u : 0u};
       g.sizes = read_sizes(a, def_sizes, w);
-      if (g.ways) out.push_back(g);
+      out.push_back(g);
     }
   }
   bool has_4k = false;
   for (const auto& g : out) has_4k |= std::find(g.sizes.begin(), g.sizes.end(), 0u) != g.sizes.end();
   if (!has_4k) t.fail(single ? "page_sizes" : names.front(), "some array must hold 4KiB pages");
   return out;
+}
+
+// `platform.mmu.pwc`: the caches of a disabled PWC would change nothing, so
+// their keys are refused.
+void read_pwc_params(sim::ConfigNode c, unsigned levels, const Pwc::Params& def, Pwc::Params& p) {
+  p.enabled = c.get<bool>("enabled", true, "Paging-structure caches present");
+  if (!p.enabled) {
+    for (const std::string& k : c.keys())
+      if (k != "enabled") c.fail(k, "the paging-structure caches are disabled (enabled: false)");
+    return;
+  }
+  p.latency = from_ps(c.get<sim::Duration>("latency", {0}, "Latency of a paging-structure-cache lookup, per walk").ps);
+  p.invlpg_all_pcids = c.get<bool>("invlpg_all_pcids", false,
+                                   "INVLPG also drops other PCIDs' paging-structure-cache entries (the SDM "
+                                   "requires only the current PCID's)");
+  // The PML5E cache exists with 5 levels only; its key is still accepted
+  // (checked, unused) with 4, so one geometry serves a sweep over both.
+  for (unsigned l = kMaxLevels; l >= 2; --l) {
+    if (l > levels && !c.has(pwc_level_name(l))) continue;
+    const PwcGeometry& d = def.level[l];
+    PwcGeometry& g = p.level[l];
+    read_geometry(c.child(pwc_level_name(l)), d.sets, d.ways, d.replacement,
+                  fmt::format("{} cache{}", pwc_level_name(l), l > levels ? " (5-level paging only)" : ""), g.sets,
+                  g.ways, g.replacement);
+  }
 }
 
 }  // namespace
@@ -120,23 +163,15 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
 
   sim::ConfigNode s = m.child("stlb");
   const bool stlb_on = s.get<bool>("enabled", true, "Second-level (unified) TLB present");
-  p.stlb_latency = from_ps(s.get<sim::Duration>("latency", {2000}, "Latency of an STLB lookup (after an L1 miss)").ps);
-  p.stlb = read_tlb(s, def.stlb, {}, "STLB");
-  if (!stlb_on) p.stlb.clear();
-
-  sim::ConfigNode c = m.child("pwc");
-  p.pwc.enabled = c.get<bool>("enabled", true, "Paging-structure caches present");
-  p.pwc.latency =
-      from_ps(c.get<sim::Duration>("latency", {0}, "Latency of a paging-structure-cache lookup, per walk").ps);
-  p.pwc.invlpg_all_pcids = c.get<bool>("invlpg_all_pcids", false,
-                                       "INVLPG also drops other PCIDs' paging-structure-cache entries (the SDM "
-                                       "requires only the current PCID's)");
-  for (unsigned l = levels; l >= 2; --l) {
-    const PwcGeometry& d = def.pwc.level[l].ways ? def.pwc.level[l] : PwcGeometry{1, 4, ReplacementPolicy::lru};
-    PwcGeometry& g = p.pwc.level[l];
-    read_geometry(c.child(pwc_level_name(l)), d.sets, d.ways, d.replacement,
-                  fmt::format("{} cache", pwc_level_name(l)), g.sets, g.ways, g.replacement);
+  if (stlb_on) {
+    p.stlb_latency = from_ps(s.get<sim::Duration>("latency", {2000}, "Latency of an STLB lookup (after an L1 miss)").ps);
+    p.stlb = read_tlb(s, def.stlb, {}, "STLB");
+  } else {
+    p.stlb.clear();
+    for (const std::string& k : s.keys())
+      if (k != "enabled") s.fail(k, "the STLB is disabled (enabled: false)");
   }
+  read_pwc_params(m.child("pwc"), levels, def.pwc, p.pwc);
 
   p.window.slots = m.get<unsigned>("walks_in_flight", def.window.slots, "Page walks in flight per core (walkers)");
   if (p.window.slots == 0 || p.window.slots > 64) m.fail("walks_in_flight", "must be between 1 and 64");
@@ -146,6 +181,9 @@ Mmu::Params read_mmu_params(sim::ConfigNode m, unsigned maxphyaddr, unsigned lev
   p.walker = m.get_enum(
       "walker", "tlm", {"tlm", "rtl", "lockstep"},
       "Page walker: tlm (the TLM model), rtl (the Verilated RTL), lockstep (both, compared on every walk)");
+  p.direct_walk = m.get<bool>("direct_walk", true,
+                              "Call the TLM walker directly on a miss, not through the walk socket, when no monitor "
+                              "runs (false: always the socket; the statistics are the same)");
   return p;
 }
 

@@ -8,6 +8,7 @@ namespace hw {
 
 namespace {
 constexpr uint64_t KiB = 1ull << 10, MiB = 1ull << 20, GiB = 1ull << 30;
+constexpr uint64_t kMaxDram = 1ull << 40;
 
 bool parse_e820_type(const std::string& s, hal::E820Type& t) {
   static const struct { const char* name; hal::E820Type type; } names[] = {
@@ -60,7 +61,8 @@ struct MemoryKeys {
   unsigned nr_nodes = 1;
   bool hole = true;
   uint64_t latency_ps = 0, write_latency_ps = 0;
-  std::vector<uint64_t> node_latency_ps;  // empty: `latency` everywhere
+  std::vector<uint64_t> node_latency_ps;        // empty: `latency` everywhere
+  std::vector<uint64_t> node_write_latency_ps;  // empty: `write_latency` everywhere
 };
 
 // Reads the distance table (SLIT) into m.distance.
@@ -81,17 +83,57 @@ void read_distance(sim::ConfigNode mem, unsigned nr_nodes, MemoryMap& m) {
     for (unsigned j = 0; j < nr_nodes; ++j) m.distance[i][j] = static_cast<unsigned>(dist[i][j]);
 }
 
+// A per-node list of times (one per node); empty when absent.
+std::vector<uint64_t> read_node_times(sim::ConfigNode mem, const char* key, unsigned nr_nodes,
+                                      const std::vector<std::string>& def, const std::string& desc,
+                                      std::vector<std::string>* words_read = nullptr) {
+  const std::vector<std::string> words = mem.get<std::vector<std::string>>(key, def, desc);
+  if (words_read) *words_read = words;
+  if (!words.empty() && words.size() != nr_nodes)
+    mem.fail(key, fmt::format("needs {} entries, one per node", nr_nodes));
+  std::vector<uint64_t> ps(words.size());
+  for (size_t i = 0; i < words.size(); ++i)
+    if (!sim::parse_duration(words[i], ps[i]))
+      mem.fail(key, fmt::format("expected a time such as 80ns, got {}", sim::quoted(words[i])));
+  return ps;
+}
+
+// The DRAM latencies: one for every node (`latency`, `write_latency`), or
+// one per node (`node_latency`, `node_write_latency`). A key the per-node
+// list replaces would have no effect, so giving both is an error; what a
+// run resolved is recorded so that its config.json builds the same machine.
+void read_latencies(sim::ConfigNode mem, MemoryKeys& k) {
+  std::vector<std::string> reads_given;
+  k.node_latency_ps = read_node_times(mem, "node_latency", k.nr_nodes, {},
+                                      "Per-node local DRAM read latency, one per node, instead of `latency`; writes "
+                                      "take it too unless write_latency or node_write_latency is given",
+                                      &reads_given);
+  if (!reads_given.empty() && mem.has("latency"))
+    mem.fail("latency", "node_latency gives every node's latency: give one of latency and node_latency");
+  if (reads_given.empty())
+    k.latency_ps = mem.get<sim::Duration>("latency", {80000}, "DRAM read latency seen from the local node").ps;
+  // Writes default to the reads: per node when the reads are per node.
+  const bool uniform_write = mem.has("write_latency");
+  const std::vector<std::string> writes_def = uniform_write ? std::vector<std::string>{} : reads_given;
+  k.node_write_latency_ps = read_node_times(
+      mem, "node_write_latency", k.nr_nodes, writes_def,
+      "Per-node local DRAM write latency, one per node, instead of `write_latency` (default: node_latency)");
+  if (!k.node_write_latency_ps.empty() && uniform_write)
+    mem.fail("write_latency", "node_write_latency gives every node's write latency: give one of write_latency and "
+                              "node_write_latency");
+  if (k.node_write_latency_ps.empty())
+    k.write_latency_ps = mem.get<sim::Duration>("write_latency", {k.latency_ps},
+                                                "DRAM write latency seen from the local node (default: latency)").ps;
+}
+
 // Reads every key but the e820 list (in the order config.json lists them),
 // with the firmware image region into m.
 MemoryKeys read_memory_keys(sim::ConfigNode mem, MemoryMap& m) {
   MemoryKeys k;
-  k.size = mem.get<sim::Size>("size", {8 * GiB}, "Total DRAM of the machine").bytes;
+  k.size = mem.get<sim::Size>("size", {8 * GiB}, "Total DRAM of the machine (64MiB to 1TiB)").bytes;
   k.nr_nodes = mem.get<unsigned>("nodes", 1, "NUMA nodes; DRAM is split evenly between them");
   k.hole = mem.get<bool>("mmio_hole", true,
                          "Leave [3 GiB, 4 GiB) to MMIO as a PC does (DRAM above it is remapped above 4 GiB)");
-  const sim::Duration lat = mem.get<sim::Duration>("latency", {80000}, "DRAM read latency seen from the local node");
-  k.latency_ps = lat.ps;
-  k.write_latency_ps = mem.get<sim::Duration>("write_latency", lat, "DRAM write latency seen from the local node").ps;
   m.image_base =
       mem.get<sim::Size>("image_base", {16 * MiB}, "Where the firmware image is said to live (an e820 reserved region)")
           .bytes;
@@ -100,22 +142,17 @@ MemoryKeys read_memory_keys(sim::ConfigNode mem, MemoryMap& m) {
   if (k.nr_nodes == 0 || k.nr_nodes > hal::kMaxNodes)
     mem.fail("nodes", fmt::format("must be between 1 and {}", hal::kMaxNodes));
   if (k.size < 64 * MiB) mem.fail("size", "must be at least 64MiB");
+  // The firmware's struct pages live in simulated DRAM, which the host
+  // backs as they are written: about 1.3 GB of host memory and 20 s of
+  // boot per TiB. Beyond this a mistyped size would exhaust the host.
+  if (k.size > kMaxDram) mem.fail("size", fmt::format("at most {}", sim::format_size(kMaxDram)));
   if (k.size % (k.nr_nodes * 2 * MiB))
     mem.fail("size", fmt::format("must split into {} nodes of whole 2 MiB blocks", k.nr_nodes));
-  if (m.image_base % x86::PAGE_SIZE || m.image_size % x86::PAGE_SIZE)
-    mem.fail("image_base", "the firmware image region must be page-aligned");
+  if (m.image_base % x86::PAGE_SIZE) mem.fail("image_base", "the firmware image region must be page-aligned");
+  if (m.image_size % x86::PAGE_SIZE) mem.fail("image_size", "the firmware image region must be page-aligned");
 
   read_distance(mem, k.nr_nodes, m);
-
-  const std::vector<std::string> words = mem.get<std::vector<std::string>>(
-      "node_latency", {}, "Per-node local DRAM latency, overriding `latency` (one per node)");
-  if (!words.empty() && words.size() != k.nr_nodes)
-    mem.fail("node_latency", fmt::format("needs {} entries, one per node", k.nr_nodes));
-  for (const std::string& w : words) {
-    uint64_t ps;
-    if (!sim::parse_duration(w, ps)) mem.fail("node_latency", fmt::format("expected a time such as 80ns, got '{}'", w));
-    k.node_latency_ps.push_back(ps);
-  }
+  read_latencies(mem, k);
   return k;
 }
 
@@ -140,14 +177,15 @@ void lay_out_nodes(sim::ConfigNode mem, const MemoryKeys& k, unsigned maxphyaddr
     node.span_end = next;
     node.dram_bytes = per_node;
     node.read_latency_ps = k.node_latency_ps.empty() ? k.latency_ps : k.node_latency_ps[n];
-    node.write_latency_ps = k.node_latency_ps.empty() ? k.write_latency_ps : k.node_latency_ps[n];
+    node.write_latency_ps = k.node_write_latency_ps.empty() ? k.write_latency_ps : k.node_write_latency_ps[n];
     m.nodes.push_back(node);
   }
   if (next > (1ull << maxphyaddr)) mem.fail("size", fmt::format("does not fit in {} physical address bits", maxphyaddr));
-  if (!k.hole && next > MemoryMap::kDmaBase)
-    mem.fail("mmio_hole", fmt::format("without the hole, DRAM up to {:#x} covers the devices at {:#x}..{:#x}; keep the "
-                                      "hole or use at most {} MiB", next, MemoryMap::kDmaBase,
-                                      MemoryMap::kIntcBase + 0x1000, MemoryMap::kDmaBase >> 20));
+  if (!k.hole && next > MemoryMap::kDeviceBase)
+    mem.fail("mmio_hole",
+             fmt::format("without the hole, DRAM up to {:#x} covers the devices at {:#x}..{:#x}; keep the "
+                         "hole or use at most {} MiB",
+                         next, MemoryMap::kDeviceBase, MemoryMap::kIntcBase + 0x1000, MemoryMap::kDeviceBase >> 20));
 }
 
 // The boot memory map a PC's firmware would report for this layout.
@@ -157,8 +195,10 @@ void generate_e820(sim::ConfigNode mem, bool hole, MemoryMap& m) {
   };
   const MemoryMap::Range& low = m.nodes[0].dram[0];
   const uint64_t low_end = low.end();
-  if (m.image_base < MiB || m.image_base + m.image_size > low_end)
+  if (m.image_base < MiB || m.image_base >= low_end)
     mem.fail("image_base", "the firmware image must lie in DRAM between 1 MiB and the end of low memory");
+  if (m.image_size > low_end - m.image_base)
+    mem.fail("image_size", fmt::format("the firmware image runs past the end of low memory ({:#x})", low_end));
   add(0, 636 * KiB, hal::E820Type::usable);
   add(636 * KiB, MiB, hal::E820Type::reserved);  // EBDA, legacy VGA and BIOS area
   add(MiB, m.image_base, hal::E820Type::usable);
@@ -169,7 +209,8 @@ void generate_e820(sim::ConfigNode mem, bool hole, MemoryMap& m) {
       if (r.base >= low_end) add(r.base, r.end(), hal::E820Type::usable);
       else if (r.end() > low_end) add(low_end, r.end(), hal::E820Type::usable);
   if (hole) {
-    add(MemoryMap::kDmaBase, MemoryMap::kDmaBase + 0x10000, hal::E820Type::reserved);
+    add(MemoryMap::kDeviceBase, MemoryMap::kDeviceBase + MemoryMap::kDeviceSlots * MemoryMap::kDeviceSlotSize,
+        hal::E820Type::reserved);
     add(MemoryMap::kIntcBase, MemoryMap::kIntcBase + 0x1000, hal::E820Type::reserved);
   }
   // Merge adjacent usable ranges that span a node boundary.

@@ -30,9 +30,15 @@ struct MemoryMap {
   uint64_t image_base = 0, image_size = 0;      // firmware image (e820 reserved)
   uint64_t hole_start = 0, hole_end = 0;        // MMIO hole (0, 0 when none)
 
-  // MMIO windows of devices (in the hole).
+  // MMIO windows of devices (in the hole): the interrupt controller's, and
+  // 16 slots of 4 KiB from kDeviceBase: one per entry of platform.devices
+  // (hw/platform/devices.h), the last for the DMA checker's debug channel.
   static constexpr uint64_t kIntcBase = 0xfee00000;
-  static constexpr uint64_t kDmaBase = 0xfed00000;  // + 0x1000 per engine
+  static constexpr uint64_t kDeviceBase = 0xfed00000;
+  static constexpr uint64_t kDeviceSlotSize = 0x1000;
+  static constexpr unsigned kDeviceSlots = 16;
+  static constexpr unsigned kMaxDevices = kDeviceSlots - 1;
+  static constexpr uint64_t kCheckerBase = kDeviceBase + kMaxDevices * kDeviceSlotSize;
 
   uint64_t total_dram() const;
   // The node whose span holds pa, or -1.

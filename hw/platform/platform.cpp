@@ -23,16 +23,19 @@ PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
     p.fail("cores", fmt::format("must be between 1 and {}", hal::kMaxCpus));
   pp.maxphyaddr = p.get<unsigned>("maxphyaddr", 46, "Physical address width of the MMU (bits)");
   if (pp.maxphyaddr < 36 || pp.maxphyaddr > 52) p.fail("maxphyaddr", "must be between 36 and 52");
-  pp.levels = p.get<unsigned>("paging_levels", 4, "Paging levels (4; 5-level paging is not modelled yet)");
-  if (pp.levels != 4) p.fail("paging_levels", "only 4-level paging is modelled");
+  pp.levels = p.get<unsigned>("paging_levels", 4,
+                              "Paging levels: 4 (48-bit linear addresses) or 5 (LA57: 57-bit, a PML5 table above "
+                              "the PML4; the firmware boots with CR4.LA57 set)");
+  if (pp.levels != 4 && pp.levels != 5) p.fail("paging_levels", fmt::format("must be 4 or 5, got {}", pp.levels));
 
   pp.map = build_memory_map(p.child("memory"), pp.maxphyaddr);
 
   // CPU to node: spread evenly, or as listed.
-  pp.cpu_nodes = p.get<std::vector<uint64_t>>("cpu_nodes", {}, "NUMA node of each CPU (default: spread evenly)");
-  if (pp.cpu_nodes.empty()) {
-    for (unsigned c = 0; c < pp.cores; ++c) pp.cpu_nodes.push_back(c * pp.map.nodes.size() / pp.cores);
-  } else if (pp.cpu_nodes.size() != pp.cores) {
+  // The default, CPUs spread evenly over the nodes, is listed as resolved.
+  std::vector<uint64_t> spread;
+  for (unsigned c = 0; c < pp.cores; ++c) spread.push_back(c * pp.map.nodes.size() / pp.cores);
+  pp.cpu_nodes = p.get<std::vector<uint64_t>>("cpu_nodes", spread, "NUMA node of each CPU (default: spread evenly)");
+  if (pp.cpu_nodes.size() != pp.cores) {
     p.fail("cpu_nodes", fmt::format("needs {} entries, one per CPU", pp.cores));
   }
   for (uint64_t n : pp.cpu_nodes)
@@ -44,8 +47,10 @@ PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
   pp.core = Core::read_params(p.child("core"));
   pp.core.intc_base = MemoryMap::kIntcBase;
   pp.sim = CoreComplex::read_params(p.child("sim"));
-  pp.dma = DmaEngine::read_params(p);
-  for (size_t i = 0; i < pp.dma.size(); ++i) pp.dma[i].mmio_base = MemoryMap::kDmaBase + i * DmaEngine::kMmioSize;
+  for (auto& d : read_devices(p)) pp.devices.push_back(std::move(d));
+  pp.checker = DmaChecker::read_params(p.child("dma_checker"));
+  pp.checker.mmio_base = MemoryMap::kCheckerBase;
+  pp.checker.id = static_cast<unsigned>(pp.devices.size()) + 1;
   return pp;
 }
 
@@ -80,20 +85,22 @@ CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, const PlatformParam
   switch (kind) {
     case WalkerKind::tlm:
       mmu.walk_socket.bind(walker->walk_socket);
+      if (p.mmu.direct_walk) mmu.set_direct_walker(walker.get(), &complex.monitored);
       break;
     case WalkerKind::rtl:
       mmu.walk_socket.bind(rtl_walker->walk_socket);
       break;
     case WalkerKind::lockstep:
-      // The TLM walker sees memory through a dry port, the RTL through a recording one.
-      tlm_port = std::make_unique<WritePort>("tlm_port", true);
-      rtl_port = std::make_unique<WritePort>("rtl_port", false);
-      lockstep = std::make_unique<LockstepWalker>("lockstep", *tlm_port, *rtl_port, &mmu.stats);
+      // The RTL walker reaches memory through a recorder; the TLM walker
+      // walks what the RTL walk read, replayed.
+      recorder = std::make_unique<WalkRecorder>("recorder");
+      replay = std::make_unique<WalkReplay>("replay");
+      lockstep = std::make_unique<LockstepWalker>("lockstep", *recorder, *replay, &mmu.stats);
       mmu.walk_socket.bind(lockstep->walk_socket);
       lockstep->to_tlm.bind(walker->walk_socket);
       lockstep->to_rtl.bind(rtl_walker->walk_socket);
-      walker->mem_socket.bind(tlm_port->from_walker);
-      rtl_walker->mem_socket.bind(rtl_port->from_walker);
+      walker->mem_socket.bind(replay->from_walker);
+      rtl_walker->mem_socket.bind(recorder->from_walker);
       break;
   }
   core.mmu_socket.bind(mmu.cpu_socket);
@@ -117,8 +124,7 @@ void CpuNode::bind_memory(Interconnect& bus, unsigned& next) {
   bind(core.mem_socket);
   bind(mmu.mem_socket);
   if (lockstep) {
-    bind(tlm_port->to_memory);
-    bind(rtl_port->to_memory);
+    bind(recorder->to_memory);
   } else if (walker) {
     bind(walker->mem_socket);
   } else {
@@ -155,11 +161,20 @@ void Platform::make_boot_info() {
   }
   boot_.nr_cpus = p_.cores;
   for (unsigned c = 0; c < p_.cores; ++c) boot_.cpu_node[c] = static_cast<uint8_t>(p_.cpu_nodes[c]);
-  boot_.devices[0] = {hal::DeviceKind::intc, 0, MemoryMap::kIntcBase, InterruptController::kMmioSize, 0, 64};
-  boot_.nr_devices = 1;
-  for (size_t i = 0; i < p_.dma.size() && boot_.nr_devices < hal::kMaxDevices; ++i)
-    boot_.devices[boot_.nr_devices++] = {hal::DeviceKind::dma, static_cast<uint32_t>(i), p_.dma[i].mmio_base,
-                                         DmaEngine::kMmioSize, x86::VEC_DMA, p_.dma[i].addr_bits};
+  auto device = [&](hal::DeviceKind kind, uint32_t index, uint64_t base, uint64_t size, uint32_t vector, uint32_t bits,
+                    const std::string& name) {
+    hal::Device& d = boot_.devices[boot_.nr_devices++];
+    d = {kind, index, base, size, vector, bits, {}};
+    name.copy(d.name, hal::kDeviceNameLen - 1);
+  };
+  boot_.nr_devices = 0;
+  device(hal::DeviceKind::intc, 0, MemoryMap::kIntcBase, InterruptController::kMmioSize, 0, 64, "intc");
+  for (const auto& dp : p_.devices) {
+    const sim::DeviceInfo& i = dp->info;
+    device(static_cast<hal::DeviceKind>(find_device_kind(i.kind)->boot_kind), i.index, i.mmio_base, i.mmio_size,
+           i.vector, i.addr_bits, i.name);
+  }
+  device(hal::DeviceKind::dma_checker, 0, p_.checker.mmio_base, DmaChecker::kMmioSize, 0, 64, "dma_checker");
   boot_.image_base = map.image_base;
   boot_.image_size = map.image_size;
   boot_.maxphyaddr = p_.maxphyaddr;
@@ -198,13 +213,36 @@ void Platform::elaborate_devices() {
   membus_->to_targets.bind(intc_->socket);
   membus_->add_region(target++, MemoryMap::kIntcBase, InterruptController::kMmioSize, "intc");
 
-  dma_group_ = std::make_unique<sim::stats::Group>(&root_, "dma");
-  for (size_t i = 0; i < p_.dma.size(); ++i) {
-    const DmaEngine::Params& dp = p_.dma[i];
-    dmas_.push_back(std::make_unique<DmaEngine>(fmt::format("dma{}", i).c_str(), dp, intc_.get(), dma_group_.get()));
-    membus_->to_targets.bind(dmas_.back()->mmio);
-    membus_->add_region(target++, dp.mmio_base, DmaEngine::kMmioSize, fmt::format("dma{}", i));
+  // The DMA engines' group comes first, as it always has: the checker's
+  // statistics follow the engines'.
+  sim::stats::Group* dma_group = kind_group("dma");
+  sim::DeviceEnv env;
+  env.irq = intc_.get();
+  env.permissions = this;
+  for (const auto& dp : p_.devices) {
+    env.stats_parent = kind_group(dp->info.kind);
+    devices_.push_back(find_device_kind(dp->info.kind)->build(*dp, env));
   }
+  std::vector<sim::DeviceInfo> masters;
+  for (auto& d : devices_)
+    if (d->bus_master()) masters.push_back(d->info());
+  checker_ = std::make_unique<DmaChecker>("dma_checker", p_.checker, dma_group, masters);
+  membus_->to_targets.bind(checker_->mmio);
+  membus_->add_region(target++, p_.checker.mmio_base, DmaChecker::kMmioSize, "dma_checker");
+  for (auto& d : devices_) {
+    if (tlm::tlm_target_socket<>* regs = d->registers()) {
+      membus_->to_targets.bind(*regs);
+      membus_->add_region(target++, d->info().mmio_base, d->info().mmio_size, d->info().name);
+    }
+    if (sim::InitiatorSocket* master = d->bus_master()) master->bind(checker_->port(d->info().id));
+  }
+}
+
+sim::stats::Group* Platform::kind_group(const std::string& kind) {
+  for (auto& g : kind_groups_)
+    if (g->name() == kind) return g.get();
+  kind_groups_.push_back(std::make_unique<sim::stats::Group>(&root_, kind));
+  return kind_groups_.back().get();
 }
 
 void Platform::elaborate_cpus(hal::Firmware& firmware) {
@@ -218,11 +256,10 @@ void Platform::elaborate_cpus(hal::Firmware& firmware) {
     cpu.bind_memory(*membus_, initiator);
     intc_->connect(c, &cpu.core);
   }
-  // DMA engines master memory after the CPUs (node 0: where I/O hangs off).
-  for (auto& d : dmas_) {
-    d->master.bind(membus_->from_initiators);
-    membus_->set_initiator_node(initiator++, 0);
-  }
+  // Devices master memory through the DMA checker, after the CPUs (node 0:
+  // where I/O hangs off).
+  checker_->to_bus.bind(membus_->from_initiators);
+  membus_->set_initiator_node(initiator++, 0);
 }
 
 Dram* Platform::dram_at(uint64_t pa) {

@@ -1,6 +1,7 @@
 // Platform assembly: builds the machine a scenario describes (DRAM per NUMA
-// node, the interconnect, the interrupt controller, the DMA engines, and per
-// CPU a core, its MMU and its page walker), binds their sockets, and
+// node, the interconnect, the interrupt controller, the devices of
+// `platform.devices` behind the bus-side DMA checker, and per CPU a core,
+// its MMU and its page walker), binds their sockets, and
 // produces the boot information the firmware is given. Each model reads its
 // own part of `platform.*` (read_platform_params() calls them in the order
 // config.json lists the keys); the platform only elaborates and binds. The
@@ -10,23 +11,23 @@
 
 #include <memory>
 #include <string>
+#include <systemc>
 #include <vector>
 
-#include <systemc>
-
+#include "hw/base/config.h"
+#include "hw/base/stats.h"
 #include "hw/bus/interconnect.h"
 #include "hw/cpu/core.h"
-#include "hw/dma/dma_engine.h"
+#include "hw/dma/dma_checker.h"
 #include "hw/intc/intc.h"
 #include "hw/mem/dram.h"
 #include "hw/mmu/mmu.h"
 #include "hw/mmu/walker.h"
+#include "hw/platform/devices.h"
+#include "hw/platform/memory_map.h"
 #include "hw/rtlwalk/lockstep.h"
 #include "hw/rtlwalk/rtl_walker.h"
 #include "hw/rtlwalk/wave.h"
-#include "hw/base/config.h"
-#include "hw/base/stats.h"
-#include "hw/platform/memory_map.h"
 #include "sw/hal/firmware.h"
 
 namespace hw {
@@ -48,7 +49,8 @@ struct PlatformParams {
   RtlWalker::Params rtl;           // platform.mmu.rtl_clock
   Core::Params core;               // platform.core
   CoreComplex::Params sim;         // platform.sim
-  std::vector<DmaEngine::Params> dma;  // platform.dma
+  std::vector<std::shared_ptr<const sim::DeviceParams>> devices;  // platform.devices
+  DmaChecker::Params checker;                                     // platform.dma_checker
 };
 // Reads `platform.*` (throws sim::ConfigError naming the key).
 PlatformParams read_platform_params(sim::ConfigNode platform, uint64_t seed);
@@ -65,7 +67,8 @@ class CpuNode : public sc_core::sc_module {
   Mmu mmu;
   std::unique_ptr<PageWalker> walker;         // tlm, lockstep
   std::unique_ptr<RtlWalker> rtl_walker;      // rtl, lockstep
-  std::unique_ptr<WritePort> tlm_port, rtl_port;  // lockstep
+  std::unique_ptr<WalkRecorder> recorder;     // lockstep: the RTL walker's accesses,
+  std::unique_ptr<WalkReplay> replay;         // replayed to the TLM walker
   std::unique_ptr<LockstepWalker> lockstep;
   Core core;
   unsigned id, node;
@@ -76,7 +79,7 @@ class CpuNode : public sc_core::sc_module {
   sim::stats::Formula walks_pka, stlb_misses_pka, l1_misses_pka;
 };
 
-class Platform : public sc_core::sc_module {
+class Platform : public sc_core::sc_module, public sim::BusPermissions {
  public:
   // Reads `platform.*` from the scenario and elaborates the machine.
   Platform(sc_core::sc_module_name name, sim::ConfigNode platform, uint64_t seed, hal::Firmware& firmware);
@@ -93,8 +96,12 @@ class Platform : public sc_core::sc_module {
   Dram* dram_at(uint64_t pa);
   Interconnect& membus() { return *membus_; }
   InterruptController& intc() { return *intc_; }
-  unsigned nr_dma() const { return static_cast<unsigned>(dmas_.size()); }
-  DmaEngine& dma(unsigned i) { return *dmas_.at(i); }
+  unsigned nr_devices() const { return static_cast<unsigned>(devices_.size()); }
+  sim::Device& device(unsigned i) { return *devices_.at(i); }
+  DmaChecker& dma_checker() { return *checker_; }
+  // ---- sim::BusPermissions: the DMA checker's (built after the devices) ----
+  void allow(unsigned device_id, uint64_t base, uint64_t size) override { checker_->allow(device_id, base, size); }
+  void revoke(unsigned device_id, uint64_t base, uint64_t size) override { checker_->revoke(device_id, base, size); }
 
   WalkerKind walker_kind() const { return walker_; }
   // Records the RTL walkers into `path` (.fst or .vcd); needs the RTL walker.
@@ -114,6 +121,8 @@ class Platform : public sc_core::sc_module {
   void make_boot_info();
   void elaborate_memory();
   void elaborate_devices();
+  // The statistics group of a kind of device, made on first use.
+  sim::stats::Group* kind_group(const std::string& kind);
   void elaborate_cpus(hal::Firmware& firmware);
 
   PlatformParams p_;
@@ -124,8 +133,10 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<sim::stats::Group> mem_group_;  // "mem": one child per node
   std::vector<std::unique_ptr<Dram>> drams_;
   std::unique_ptr<InterruptController> intc_;
-  std::unique_ptr<sim::stats::Group> dma_group_;  // "dma": one child per engine
-  std::vector<std::unique_ptr<DmaEngine>> dmas_;
+  // One group per kind of device ("dma": its engines, then the checker).
+  std::vector<std::unique_ptr<sim::stats::Group>> kind_groups_;
+  std::unique_ptr<DmaChecker> checker_;
+  std::vector<std::unique_ptr<sim::Device>> devices_;
   std::vector<std::unique_ptr<CpuNode>> cpus_;
   WalkerKind walker_ = WalkerKind::tlm;
   std::unique_ptr<WaveFile> wave_;

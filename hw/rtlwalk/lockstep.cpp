@@ -1,5 +1,6 @@
 #include "hw/rtlwalk/lockstep.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -15,54 +16,95 @@ namespace hw {
 
 using sc_core::sc_time;
 
-// ---- WritePort ----------------------------------------------------------------
+namespace {
 
-WritePort::WritePort(sc_core::sc_module_name name, bool dry)
-    : sc_module(name), from_walker("from_walker"), to_memory("to_memory"), dry_(dry) {
-  from_walker.register_b_transport(this, &WritePort::b_transport);
-  from_walker.register_get_direct_mem_ptr(this, &WritePort::get_direct_mem_ptr);
-}
-
-void WritePort::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+// The access `trans` makes (its value: the data, read or written).
+WalkAccess access_of(const tlm::tlm_generic_payload& trans) {
+  WalkAccess a;
+  a.addr = trans.get_address();
+  a.write = trans.is_write();
   LockExtension* lock = nullptr;
   trans.get_extension(lock);
-  const uint64_t addr = trans.get_address();
-  if (trans.is_write()) {
-    Write w;
-    w.addr = addr;
-    std::memcpy(&w.value, trans.get_data_ptr(), std::min<unsigned>(8, trans.get_data_length()));
-    w.unlock = lock && lock->op == LockExtension::Op::unlock_write;
-    writes.push_back(w);
-    if (dry_) {
-      trans.set_response_status(tlm::TLM_OK_RESPONSE);
-      trans.set_dmi_allowed(false);
-      return;
-    }
-  }
-  // A dry walk takes no lock: the real walk that follows does.
-  if (dry_ && lock) trans.clear_extension(lock);
+  a.lock = lock != nullptr;
+  std::memcpy(&a.value, trans.get_data_ptr(), std::min<unsigned>(8, trans.get_data_length()));
+  return a;
+}
+
+}  // namespace
+
+// ---- WalkRecorder ---------------------------------------------------------------
+
+WalkRecorder::WalkRecorder(sc_core::sc_module_name name)
+    : sc_module(name), from_walker("from_walker"), to_memory("to_memory") {
+  from_walker.register_b_transport(this, &WalkRecorder::b_transport);
+  from_walker.register_get_direct_mem_ptr(this, &WalkRecorder::get_direct_mem_ptr);
+}
+
+void WalkRecorder::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  const sc_time before = delay;
   to_memory->b_transport(trans, delay);
-  if (dry_ && lock) trans.set_extension(lock);
   trans.set_dmi_allowed(false);
-  if (dry_ && trans.is_read() && trans.is_response_ok() && trans.get_data_length() == 8) {
-    // Reads see this walk's own (unapplied) writes, latest first.
-    for (auto it = writes.rbegin(); it != writes.rend(); ++it) {
-      if (it->addr == addr) {
-        std::memcpy(trans.get_data_ptr(), &it->value, 8);
-        break;
+  WalkAccess a = access_of(trans);
+  PoisonExtension* poison = nullptr;
+  trans.get_extension(poison);
+  if (poison && poison->poisoned) a.outcome = WalkAccess::Outcome::poison;
+  else if (!trans.is_response_ok()) a.outcome = WalkAccess::Outcome::error;
+  if (!a.write && a.outcome != WalkAccess::Outcome::ok) a.value = 0;  // the data of a failed read is not valid
+  // A wait for another initiator's lock restarts the annotation.
+  a.latency = delay >= before ? delay - before : delay;
+  accesses.push_back(a);
+}
+
+// ---- WalkReplay -----------------------------------------------------------------
+
+WalkReplay::WalkReplay(sc_core::sc_module_name name) : sc_module(name), from_walker("from_walker") {
+  from_walker.register_b_transport(this, &WalkReplay::b_transport);
+  from_walker.register_get_direct_mem_ptr(this, &WalkReplay::get_direct_mem_ptr);
+}
+
+void WalkReplay::start(const std::vector<WalkAccess>& record) {
+  record_ = &record;
+  accesses.clear();
+}
+
+void WalkReplay::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  trans.set_dmi_allowed(false);
+  WalkAccess a = access_of(trans);
+  const size_t n = accesses.size();
+  const WalkAccess* rec = record_ && n < record_->size() ? &(*record_)[n] : nullptr;
+  if (rec && (rec->addr != a.addr || rec->write != a.write || rec->lock != a.lock)) rec = nullptr;
+  if (!rec) {
+    a.outcome = WalkAccess::Outcome::error;
+    if (!a.write) a.value = 0;
+  } else {
+    delay += rec->latency;
+    a.latency = rec->latency;
+    if (!a.write) {
+      a.outcome = rec->outcome;
+      a.value = rec->value;
+      if (trans.get_data_length() == 8) std::memcpy(trans.get_data_ptr(), &a.value, 8);
+      PoisonExtension* poison = nullptr;
+      trans.get_extension(poison);
+      if (poison && a.outcome == WalkAccess::Outcome::poison) {
+        poison->poisoned = true;
+        poison->pa = a.addr;
+        poison->action_required = true;
       }
     }
   }
+  trans.set_response_status(a.outcome == WalkAccess::Outcome::ok ? tlm::TLM_OK_RESPONSE
+                                                                  : tlm::TLM_GENERIC_ERROR_RESPONSE);
+  accesses.push_back(a);
 }
 
 // ---- LockstepWalker -----------------------------------------------------------
 
 LockstepWalker::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "lockstep") {}
 
-LockstepWalker::LockstepWalker(sc_core::sc_module_name name, WritePort& tlm_port, WritePort& rtl_port,
+LockstepWalker::LockstepWalker(sc_core::sc_module_name name, WalkRecorder& recorder, WalkReplay& replay,
                                sim::stats::Group* stats_parent)
     : sc_module(name), walk_socket("walk_socket"), to_tlm("to_tlm"), to_rtl("to_rtl"), stats(stats_parent),
-      tlm_port_(tlm_port), rtl_port_(rtl_port) {
+      recorder_(recorder), replay_(replay) {
   walk_socket.register_b_transport(this, &LockstepWalker::b_transport);
   to_tlm.attach(tlm_ext_);
 }
@@ -76,8 +118,7 @@ std::string LockstepWalker::describe(const WalkRequest& r) {
 }
 
 std::string LockstepWalker::differences(const WalkResult& t, const WalkResult& r,
-                                        const std::vector<WritePort::Write>& tw,
-                                        const std::vector<WritePort::Write>& rw) {
+                                        const std::vector<WalkAccess>& ta, const std::vector<WalkAccess>& ra) {
   std::string out;
   auto field = [&](const char* name, uint64_t a, uint64_t b) {
     if (a != b) out += fmt::format("  {:<16} tlm {:#x}  rtl {:#x}\n", name, a, b);
@@ -105,7 +146,7 @@ std::string LockstepWalker::differences(const WalkResult& t, const WalkResult& r
   field("mem_reads", t.mem_reads, r.mem_reads);
   field("mem_writes", t.mem_writes, r.mem_writes);
   field("restarts", t.restarts, r.restarts);
-  if (tw != rw) out += "  the A/D writes differ (listed below)\n";
+  if (ta != ra) out += "  the page-table accesses differ (listed below)\n";
   return out;
 }
 
@@ -116,39 +157,47 @@ void LockstepWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
-  // The TLM walker first, on the dry view; its latency is not the walk's.
-  tlm_ext_.req = ext->req;
-  tlm_port_.writes.clear();
-  rtl_port_.writes.clear();
-  sc_time tlm_delay = sc_core::SC_ZERO_TIME;
+  // The RTL walker first, for real: its accesses are recorded, its timing is
+  // the walk's. Then the TLM walker on the recorded page-table contents.
+  recorder_.accesses.clear();
   const auto t0 = std::chrono::steady_clock::now();
-  to_tlm.transport(tlm::TLM_IGNORE_COMMAND, trans.get_address(), nullptr, 0, tlm_delay);
-  const auto t1 = std::chrono::steady_clock::now();
   to_rtl->b_transport(trans, delay);
-  tlm_host_ += t1 - t0;
-  rtl_host_ += std::chrono::steady_clock::now() - t1;
+  const auto t1 = std::chrono::steady_clock::now();
+  tlm_ext_.req = ext->req;
+  replay_.start(recorder_.accesses);
+  sc_time tlm_delay = sc_core::SC_ZERO_TIME;
+  to_tlm.transport(tlm::TLM_IGNORE_COMMAND, trans.get_address(), nullptr, 0, tlm_delay);
+  rtl_host_ += t1 - t0;
+  tlm_host_ += std::chrono::steady_clock::now() - t1;
   ++stats.compared;
 
-  const std::string diff = differences(tlm_ext_.res, ext->res, tlm_port_.writes, rtl_port_.writes);
-  DPRINTF(Lockstep, sim::now_ps(), name(),
-          "walk {} va={:#x}: {}", stats.compared.value(), ext->req.va, diff.empty() ? "same" : "DIFFERENT");
+  const std::string diff = differences(tlm_ext_.res, ext->res, replay_.accesses, recorder_.accesses);
+  DPRINTF(Lockstep, sim::now_ps(), name(), "walk {} va={:#x}: {}", stats.compared.value(), ext->req.va,
+          diff.empty() ? "same" : "DIFFERENT");
   if (diff.empty()) return;
   ++stats.mismatches;
+  report(ext->req, ext->res, diff);
+}
+
+void LockstepWalker::report(const WalkRequest& req, const WalkResult& rtl, const std::string& diff) {
   // The whole story, then stop the run.
   std::string msg = fmt::format("{}: the TLM and RTL walkers disagree on walk {}\n  request: {}\n", name(),
-                                stats.compared.value(), describe(ext->req));
+                                stats.compared.value(), describe(req));
   msg += diff;
-  auto dump = [&](const char* who, const WalkResult& r, const std::vector<WritePort::Write>& w) {
+  auto dump = [&](const char* who, const WalkResult& r, const std::vector<WalkAccess>& accesses) {
     msg += fmt::format("  {}: status {} pa {:#x} size {:#x} rw {} us {} nx {} g {} d {} ec {:#x} level {}\n", who,
                        static_cast<int>(r.status), r.pa, r.page_size, r.rw, r.us, r.nx, r.global, r.dirty,
                        r.error_code, r.fault_level);
     for (unsigned l = kMaxLevels; l >= 1; --l)
       if (r.pte_valid[l]) msg += fmt::format("    L{} entry at {:#x} = {:#018x}\n", l, r.pte_addr[l], r.pte_value[l]);
-    for (const WritePort::Write& x : w)
-      msg += fmt::format("    wrote {:#018x} at {:#x}{}\n", x.value, x.addr, x.unlock ? " (unlock)" : "");
+    for (const WalkAccess& a : accesses) {
+      static const char* const outcome[] = {"", " error", " poison"};
+      msg += fmt::format("    {} {:#018x} at {:#x}{}{}\n", a.write ? "wrote" : "read ", a.value, a.addr,
+                         a.lock ? (a.write ? " (unlock)" : " (lock)") : "", outcome[static_cast<int>(a.outcome)]);
+    }
   };
-  dump("tlm", tlm_ext_.res, tlm_port_.writes);
-  dump("rtl", ext->res, rtl_port_.writes);
+  dump("tlm", tlm_ext_.res, replay_.accesses);
+  dump("rtl", rtl, recorder_.accesses);
   if (!msg.empty() && msg.back() == '\n') msg.pop_back();
   throw std::runtime_error(msg);
 }

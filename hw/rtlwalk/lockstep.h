@@ -1,13 +1,16 @@
-// Lockstep: every walk runs on both the TLM walker and the RTL walker, and
-// any difference in any result field, or in the A/D writes they make, stops
-// the run with an error that shows the request, both results, the
-// page-table entries read and both writes.
+// Lockstep: every walk runs on both the RTL walker and the TLM walker, and
+// any difference in any result field, or in the page-table accesses they
+// make (addresses in order, locks, the A/D values written), stops the run
+// with an error that shows the request, both results and both access lists.
 //
-// Both walkers write A/D bits, so they cannot both act on the real memory.
-// The TLM walker runs first, against a dry view (a WritePort in dry mode:
-// its reads see memory, its writes are recorded but not applied); then the
-// RTL walker runs for real, through a recording WritePort. Both therefore
-// see the same page tables. The RTL walker's timing is the walk's timing.
+// Both walkers must be judged on the same page-table contents, even while
+// other cores change the tables. So the RTL walker runs first, for real,
+// through a WalkRecorder that notes every access and what memory answered
+// (its timing is the walk's timing); then the TLM walker walks against a
+// WalkReplay, which answers its reads with exactly the values the RTL walk
+// read, in the same order, and applies none of its writes. The TLM walk
+// takes no simulated time and touches no memory. (docs/rtl-walker.md,
+// "Lockstep".)
 #pragma once
 
 #include <chrono>
@@ -25,27 +28,54 @@
 
 namespace hw {
 
-// Sits between a walker and the bus and records the walker's writes. Dry: the
-// writes are not applied (reads see them, as the walker would), locks are not
-// taken, and DMI is refused so nothing bypasses the port.
-class WritePort : public sc_core::sc_module {
+// One page-table access of a walk: what the walker asked for and what it got.
+struct WalkAccess {
+  enum class Outcome : uint8_t { ok, error, poison };
+  uint64_t addr = 0;
+  uint64_t value = 0;  // the value read (ok reads) or written
+  bool write = false;
+  bool lock = false;   // a locked read, or the write that releases the lock
+  Outcome outcome = Outcome::ok;
+  sc_core::sc_time latency;  // what memory annotated (compared by no one)
+  bool operator==(const WalkAccess& o) const {
+    return addr == o.addr && value == o.value && write == o.write && lock == o.lock && outcome == o.outcome;
+  }
+  bool operator!=(const WalkAccess& o) const { return !(*this == o); }
+};
+
+// Between the RTL walker and the bus: forwards every access and records it.
+// DMI is refused, so that nothing bypasses the record.
+class WalkRecorder : public sc_core::sc_module {
  public:
-  struct Write {
-    uint64_t addr = 0, value = 0;
-    bool unlock = false;
-    bool operator==(const Write& o) const { return addr == o.addr && value == o.value && unlock == o.unlock; }
-  };
+  tlm_utils::simple_target_socket<WalkRecorder> from_walker;
+  sim::InitiatorSocket to_memory;
 
-  tlm_utils::simple_target_socket<WritePort> from_walker;
-  sim::InitiatorSocket to_memory;  // forwards the walker's transactions (no DMI: see above)
-
-  WritePort(sc_core::sc_module_name name, bool dry);
-  std::vector<Write> writes;  // since the last clear
+  explicit WalkRecorder(sc_core::sc_module_name name);
+  std::vector<WalkAccess> accesses;  // since the last clear
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) { return false; }
-  bool dry_;
+};
+
+// The TLM walker's memory in lockstep: the n-th access is answered from the
+// n-th recorded one when it is the same access (read or write, address,
+// lock); a read gets the recorded value, outcome and latency, a write is
+// noted and dropped. An access the record does not have gets an error
+// response (the walks already differ; the comparison reports it).
+class WalkReplay : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<WalkReplay> from_walker;
+
+  explicit WalkReplay(sc_core::sc_module_name name);
+  // Starts a replay of `record` (kept by reference until the next start).
+  void start(const std::vector<WalkAccess>& record);
+  std::vector<WalkAccess> accesses;  // what the walker did since start()
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) { return false; }
+  const std::vector<WalkAccess>* record_ = nullptr;
 };
 
 class LockstepWalker : public sc_core::sc_module {
@@ -54,7 +84,7 @@ class LockstepWalker : public sc_core::sc_module {
   sim::InitiatorSocket to_tlm;  // the TLM walker (its own request, tlm_ext_)
   sim::InitiatorSocket to_rtl;  // the RTL walker's transactor (the MMU's request, forwarded)
 
-  LockstepWalker(sc_core::sc_module_name name, WritePort& tlm_port, WritePort& rtl_port,
+  LockstepWalker(sc_core::sc_module_name name, WalkRecorder& recorder, WalkReplay& replay,
                  sim::stats::Group* stats_parent);
 
   // Host time spent in each walker, for the run's summary (walks per second).
@@ -64,19 +94,20 @@ class LockstepWalker : public sc_core::sc_module {
   struct Stats : sim::stats::Group {
     explicit Stats(sim::stats::Group* parent);
     sim::stats::Scalar compared{this, "walksCompared", "Walks run on both walkers and compared", "Count"};
-    sim::stats::Scalar mismatches{this, "mismatches", "Walks whose results or writes differed", "Count"};
+    sim::stats::Scalar mismatches{this, "mismatches", "Walks whose results or page-table accesses differed", "Count"};
   } stats;
 
   // The differences between two walks, one line each ("" when they agree).
-  static std::string differences(const WalkResult& tlm, const WalkResult& rtl, const std::vector<WritePort::Write>& tw,
-                                 const std::vector<WritePort::Write>& rw);
+  static std::string differences(const WalkResult& tlm, const WalkResult& rtl, const std::vector<WalkAccess>& ta,
+                                 const std::vector<WalkAccess>& ra);
   static std::string describe(const WalkRequest& req);
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  [[noreturn]] void report(const WalkRequest& req, const WalkResult& rtl, const std::string& diff);
 
-  WritePort& tlm_port_;
-  WritePort& rtl_port_;
+  WalkRecorder& recorder_;
+  WalkReplay& replay_;
   WalkExtension tlm_ext_;  // attached to every request to the TLM walker
   std::chrono::duration<double> tlm_host_{0}, rtl_host_{0};
 };

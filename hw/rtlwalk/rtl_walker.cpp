@@ -5,6 +5,10 @@
 
 #include <unistd.h>
 
+// verilated.h, seeing SystemC, expects sc_time_stamp() at global scope (as
+// <systemc.h> would provide it); this file includes <systemc>.
+using sc_core::sc_time_stamp;
+
 #include "Vmmu_probe.h"
 #include "Vwalker.h"
 #include "verilated.h"
@@ -25,9 +29,6 @@ constexpr unsigned kPaBits = RtlWalker::kRtlPaBits;
 constexpr uint64_t kVaMask = (1ull << RtlWalker::kRtlVaBits) - 1;
 constexpr uint64_t kPaMask = (1ull << kPaBits) - 1;
 
-template <typename T>
-using Signal = sc_core::sc_signal<T, sc_core::SC_MANY_WRITERS>;
-
 #if VM_COVERAGE
 // Coverage builds (scripts/coverage.sh): when a walker is destroyed it writes
 // the coverage counted so far to $MMCOSIM_RTL_COVERAGE_DIR/rtl_walker_<pid>_<n>.dat
@@ -45,207 +46,99 @@ void write_coverage() {
 }
 #endif
 
+// Bits [lo, lo + width) of a wide Verilated port (32-bit words), width <= 64.
+uint64_t wide_bits(const uint32_t* words, unsigned lo, unsigned width) {
+  const unsigned w = lo / 32, shift = lo % 32;
+  // Up to three words hold the field; gather them, then cut it out.
+  unsigned __int128 v = words[w];
+  v |= static_cast<unsigned __int128>(words[w + 1]) << 32;
+  if (shift + width > 64) v |= static_cast<unsigned __int128>(words[w + 2]) << 64;
+  v >>= shift;
+  return static_cast<uint64_t>(width == 64 ? v : v & ((1ull << width) - 1));
+}
+
 }  // namespace
 
-// The Verilated model and the signals between it and the transactor. Names
-// follow the RTL ports (they appear in SystemC traces and error messages).
+// The Verilated models, C++ rather than SystemC: the transactor sets their
+// ports and calls eval() itself, so a cycle costs no SystemC scheduling.
+// Their names are the waveform scopes (<walker>.rtl.walker,
+// <walker>.mmu.mmu_probe).
 struct RtlWalker::Impl {
   Vwalker rtl;
   Vmmu_probe mmu;  // MMU-level signals for waveforms (rtl/mmu_probe.sv)
 
-  Signal<bool> probe_tlb_miss{"probe_tlb_miss"};
-  Signal<uint64_t> probe_miss_va{"probe_miss_va"};
-  Signal<uint32_t> probe_miss_access{"probe_miss_access"};
-  Signal<bool> probe_walk_ok{"probe_walk_ok"};
-  Signal<uint64_t> probe_walk_pa{"probe_walk_pa"};
-  Signal<bool> probe_page_fault{"probe_page_fault"};
-  Signal<uint32_t> probe_fault_code{"probe_fault_code"};
-  Signal<bool> probe_machine_check{"probe_machine_check"};
-  Signal<uint32_t> probe_walk_count{"probe_walk_count"};
-
-  Signal<bool> clk{"clk"};
-  Signal<bool> rst_n{"rst_n"};
-
-  Signal<bool> req_valid{"req_valid"};
-  Signal<bool> req_ready{"req_ready"};
-  Signal<uint64_t> req_va{"req_va"};
-  Signal<uint32_t> req_access{"req_access"};
-  Signal<bool> req_user{"req_user"};
-  Signal<uint64_t> req_cr3{"req_cr3"};
-  Signal<bool> req_wp{"req_wp"};
-  Signal<bool> req_nxe{"req_nxe"};
-  Signal<uint32_t> req_levels{"req_levels"};
-  Signal<uint32_t> req_maxphyaddr{"req_maxphyaddr"};
-  Signal<uint32_t> req_start_level{"req_start_level"};
-  Signal<uint64_t> req_start_table{"req_start_table"};
-  Signal<bool> req_acc_rw{"req_acc_rw"};
-  Signal<bool> req_acc_us{"req_acc_us"};
-  Signal<bool> req_acc_nx{"req_acc_nx"};
-
-  Signal<bool> mem_req_valid{"mem_req_valid"};
-  Signal<bool> mem_req_ready{"mem_req_ready"};
-  Signal<uint64_t> mem_req_addr{"mem_req_addr"};
-  Signal<bool> mem_req_write{"mem_req_write"};
-  Signal<uint64_t> mem_req_wdata{"mem_req_wdata"};
-  Signal<bool> mem_req_lock{"mem_req_lock"};
-  Signal<bool> mem_rsp_valid{"mem_rsp_valid"};
-  Signal<bool> mem_rsp_ready{"mem_rsp_ready"};
-  Signal<uint64_t> mem_rsp_data{"mem_rsp_data"};
-  Signal<bool> mem_rsp_error{"mem_rsp_error"};
-  Signal<bool> mem_rsp_poison{"mem_rsp_poison"};
-
-  Signal<bool> rsp_valid{"rsp_valid"};
-  Signal<bool> rsp_ready{"rsp_ready"};
-  Signal<uint32_t> rsp_status{"rsp_status"};
-  Signal<uint64_t> rsp_pa{"rsp_pa"};
-  Signal<uint32_t> rsp_leaf_level{"rsp_leaf_level"};
-  Signal<bool> rsp_rw{"rsp_rw"};
-  Signal<bool> rsp_us{"rsp_us"};
-  Signal<bool> rsp_nx{"rsp_nx"};
-  Signal<bool> rsp_global{"rsp_global"};
-  Signal<bool> rsp_dirty{"rsp_dirty"};
-  Signal<uint32_t> rsp_memtype{"rsp_memtype"};
-  Signal<uint32_t> rsp_error_code{"rsp_error_code"};
-  Signal<uint32_t> rsp_fault_level{"rsp_fault_level"};
-  Signal<uint64_t> rsp_fault_pte_addr{"rsp_fault_pte_addr"};
-  Signal<uint64_t> rsp_mc_addr{"rsp_mc_addr"};
-  Signal<bool> rsp_mc_poison{"rsp_mc_poison"};
-  Signal<uint32_t> rsp_pte_valid{"rsp_pte_valid"};
-  Signal<sc_dt::sc_bv<kLevels * kPaBits>> rsp_pte_addr{"rsp_pte_addr"};
-  Signal<sc_dt::sc_bv<kLevels * 64>> rsp_pte_value{"rsp_pte_value"};
-  Signal<uint32_t> rsp_mem_reads{"rsp_mem_reads"};
-  Signal<uint32_t> rsp_mem_writes{"rsp_mem_writes"};
-  Signal<uint32_t> rsp_restarts{"rsp_restarts"};
-
-  Impl() : rtl("rtl"), mmu("mmu") {
-    mmu.tlb_miss(probe_tlb_miss);
-    mmu.miss_va(probe_miss_va);
-    mmu.miss_access(probe_miss_access);
-    mmu.walk_ok(probe_walk_ok);
-    mmu.walk_pa(probe_walk_pa);
-    mmu.page_fault(probe_page_fault);
-    mmu.fault_code(probe_fault_code);
-    mmu.machine_check(probe_machine_check);
-    mmu.walk_count(probe_walk_count);
-    rtl.clk(clk);
-    rtl.rst_n(rst_n);
-    rtl.req_valid(req_valid);
-    rtl.req_ready(req_ready);
-    rtl.req_va(req_va);
-    rtl.req_access(req_access);
-    rtl.req_user(req_user);
-    rtl.req_cr3(req_cr3);
-    rtl.req_wp(req_wp);
-    rtl.req_nxe(req_nxe);
-    rtl.req_levels(req_levels);
-    rtl.req_maxphyaddr(req_maxphyaddr);
-    rtl.req_start_level(req_start_level);
-    rtl.req_start_table(req_start_table);
-    rtl.req_acc_rw(req_acc_rw);
-    rtl.req_acc_us(req_acc_us);
-    rtl.req_acc_nx(req_acc_nx);
-    rtl.mem_req_valid(mem_req_valid);
-    rtl.mem_req_ready(mem_req_ready);
-    rtl.mem_req_addr(mem_req_addr);
-    rtl.mem_req_write(mem_req_write);
-    rtl.mem_req_wdata(mem_req_wdata);
-    rtl.mem_req_lock(mem_req_lock);
-    rtl.mem_rsp_valid(mem_rsp_valid);
-    rtl.mem_rsp_ready(mem_rsp_ready);
-    rtl.mem_rsp_data(mem_rsp_data);
-    rtl.mem_rsp_error(mem_rsp_error);
-    rtl.mem_rsp_poison(mem_rsp_poison);
-    rtl.rsp_valid(rsp_valid);
-    rtl.rsp_ready(rsp_ready);
-    rtl.rsp_status(rsp_status);
-    rtl.rsp_pa(rsp_pa);
-    rtl.rsp_leaf_level(rsp_leaf_level);
-    rtl.rsp_rw(rsp_rw);
-    rtl.rsp_us(rsp_us);
-    rtl.rsp_nx(rsp_nx);
-    rtl.rsp_global(rsp_global);
-    rtl.rsp_dirty(rsp_dirty);
-    rtl.rsp_memtype(rsp_memtype);
-    rtl.rsp_error_code(rsp_error_code);
-    rtl.rsp_fault_level(rsp_fault_level);
-    rtl.rsp_fault_pte_addr(rsp_fault_pte_addr);
-    rtl.rsp_mc_addr(rsp_mc_addr);
-    rtl.rsp_mc_poison(rsp_mc_poison);
-    rtl.rsp_pte_valid(rsp_pte_valid);
-    rtl.rsp_pte_addr(rsp_pte_addr);
-    rtl.rsp_pte_value(rsp_pte_value);
-    rtl.rsp_mem_reads(rsp_mem_reads);
-    rtl.rsp_mem_writes(rsp_mem_writes);
-    rtl.rsp_restarts(rsp_restarts);
+  explicit Impl(const std::string& base) : rtl((base + ".rtl").c_str()), mmu((base + ".mmu").c_str()) {
+    // Settle the models' combinational outputs from their initial inputs
+    // (as SystemC's initialisation did when they were SystemC modules), so
+    // that a waveform starts from settled values.
+    rtl.eval();
+    mmu.eval();
   }
 
   // The MMU-level view: a miss starts a walk...
   void probe_start(const WalkRequest& req, uint64_t count) {
-    probe_tlb_miss.write(true);
-    probe_miss_va.write(req.va);
-    probe_miss_access.write(static_cast<uint32_t>(req.access));
-    probe_walk_ok.write(false);
-    probe_page_fault.write(false);
-    probe_machine_check.write(false);
-    probe_walk_count.write(static_cast<uint32_t>(count));
+    mmu.tlb_miss = 1;
+    mmu.miss_va = req.va;
+    mmu.miss_access = static_cast<uint8_t>(req.access);
+    mmu.walk_ok = 0;
+    mmu.page_fault = 0;
+    mmu.machine_check = 0;
+    mmu.walk_count = static_cast<uint32_t>(count);
   }
   // ...and ends one way, shown until the next walk starts.
   void probe_end(const WalkResult& r) {
-    probe_tlb_miss.write(false);
-    probe_walk_ok.write(r.status == WalkStatus::ok);
-    probe_walk_pa.write(r.status == WalkStatus::ok ? r.pa : 0);
-    probe_page_fault.write(r.status == WalkStatus::page_fault);
-    probe_fault_code.write(r.status == WalkStatus::page_fault ? r.error_code : 0);
-    probe_machine_check.write(r.status == WalkStatus::machine_check);
+    mmu.tlb_miss = 0;
+    mmu.walk_ok = r.status == WalkStatus::ok;
+    mmu.walk_pa = r.status == WalkStatus::ok ? r.pa : 0;
+    mmu.page_fault = r.status == WalkStatus::page_fault;
+    mmu.fault_code = static_cast<uint8_t>(r.status == WalkStatus::page_fault ? r.error_code : 0);
+    mmu.machine_check = r.status == WalkStatus::machine_check;
   }
 
   // Request inputs for `req` (offered until the RTL accepts it).
   void drive_request(const WalkRequest& req) {
-    req_va.write(req.va & kVaMask);
-    req_access.write(static_cast<uint32_t>(req.access));
-    req_user.write(req.user);
-    req_cr3.write(req.cr3);
-    req_wp.write(req.wp);
-    req_nxe.write(req.nxe);
-    req_levels.write(req.levels);
-    req_maxphyaddr.write(req.maxphyaddr);
-    req_start_level.write(req.start_level);
-    req_start_table.write(req.start_table & kPaMask);
-    req_acc_rw.write(req.acc_rw);
-    req_acc_us.write(req.acc_us);
-    req_acc_nx.write(req.acc_nx);
-    req_valid.write(true);
+    rtl.req_va = req.va & kVaMask;
+    rtl.req_access = static_cast<uint8_t>(req.access);
+    rtl.req_user = req.user;
+    rtl.req_cr3 = req.cr3;
+    rtl.req_wp = req.wp;
+    rtl.req_nxe = req.nxe;
+    rtl.req_levels = static_cast<uint8_t>(req.levels);
+    rtl.req_maxphyaddr = static_cast<uint8_t>(req.maxphyaddr);
+    rtl.req_start_level = static_cast<uint8_t>(req.start_level);
+    rtl.req_start_table = req.start_table & kPaMask;
+    rtl.req_acc_rw = req.acc_rw;
+    rtl.req_acc_us = req.acc_us;
+    rtl.req_acc_nx = req.acc_nx;
   }
 
   // The result the RTL offers (read while rsp_valid is 1).
   void read_result(WalkResult& r) const {
     r = WalkResult{};
-    r.status = static_cast<WalkStatus>(rsp_status.read());
-    r.pa = rsp_pa.read();
-    r.leaf_level = rsp_leaf_level.read();
+    r.status = static_cast<WalkStatus>(rtl.rsp_status);
+    r.pa = rtl.rsp_pa;
+    r.leaf_level = rtl.rsp_leaf_level;
     r.page_size = (r.leaf_level >= 1 && r.leaf_level <= 3) ? 1ull << (12 + 9 * (r.leaf_level - 1)) : 0;
-    r.rw = rsp_rw.read();
-    r.us = rsp_us.read();
-    r.nx = rsp_nx.read();
-    r.global = rsp_global.read();
-    r.dirty = rsp_dirty.read();
-    r.memtype = static_cast<uint8_t>(rsp_memtype.read());
-    r.error_code = rsp_error_code.read();
-    r.fault_level = rsp_fault_level.read();
-    r.fault_pte_addr = rsp_fault_pte_addr.read();
-    r.mc_addr = rsp_mc_addr.read();
-    r.mc_poison = rsp_mc_poison.read();
-    const uint32_t valid = rsp_pte_valid.read();
-    const sc_dt::sc_bv<kLevels * kPaBits> addrs = rsp_pte_addr.read();
-    const sc_dt::sc_bv<kLevels * 64> values = rsp_pte_value.read();
+    r.rw = rtl.rsp_rw;
+    r.us = rtl.rsp_us;
+    r.nx = rtl.rsp_nx;
+    r.global = rtl.rsp_global;
+    r.dirty = rtl.rsp_dirty;
+    r.memtype = rtl.rsp_memtype;
+    r.error_code = rtl.rsp_error_code;
+    r.fault_level = rtl.rsp_fault_level;
+    r.fault_pte_addr = rtl.rsp_fault_pte_addr;
+    r.mc_addr = rtl.rsp_mc_addr;
+    r.mc_poison = rtl.rsp_mc_poison;
+    const uint32_t valid = rtl.rsp_pte_valid;
     for (unsigned l = 1; l <= kLevels && l <= kMaxLevels; ++l) {
       r.pte_valid[l] = (valid >> (l - 1)) & 1;
-      r.pte_addr[l] = addrs.range((l - 1) * kPaBits + kPaBits - 1, (l - 1) * kPaBits).to_uint64();
-      r.pte_value[l] = values.range((l - 1) * 64 + 63, (l - 1) * 64).to_uint64();
+      r.pte_addr[l] = wide_bits(rtl.rsp_pte_addr.data(), (l - 1) * kPaBits, kPaBits);
+      r.pte_value[l] = wide_bits(rtl.rsp_pte_value.data(), (l - 1) * 64, 64);
     }
-    r.mem_reads = rsp_mem_reads.read();
-    r.mem_writes = rsp_mem_writes.read();
-    r.restarts = rsp_restarts.read();
+    r.mem_reads = rtl.rsp_mem_reads;
+    r.mem_writes = rtl.rsp_mem_writes;
+    r.restarts = rtl.rsp_restarts;
   }
 };
 
@@ -271,7 +164,7 @@ RtlWalker::RtlWalker(sc_core::sc_module_name name, const Params& params, sim::st
 
   // Before the model exists, so that it can be traced later.
   Verilated::traceEverOn(true);
-  impl_ = std::make_unique<Impl>();
+  impl_ = std::make_unique<Impl>(this->name());
 
   walk_socket.register_b_transport(this, &RtlWalker::b_transport);
 }
@@ -286,6 +179,9 @@ RtlWalker::~RtlWalker() {
 void RtlWalker::trace(VerilatedFstSc* tfp, int levels) {
   impl_->rtl.trace(tfp, levels);
   impl_->mmu.trace(tfp, levels);
+  // A trace samples the models at SystemC time steps: from now on every
+  // half cycle passes in SystemC time.
+  timed_ = true;
 }
 
 void RtlWalker::open_trace(const std::string& path, int levels) {
@@ -323,10 +219,17 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   while (busy_) sc_core::wait(idle_event_);
   busy_ = true;
   const sc_time start = sc_core::sc_time_stamp();
+  ahead_ = SC_ZERO_TIME;
   if (!reset_done_) reset();
   impl_->probe_start(req, stats.walks + 1);
+  if (timed_) impl_->mmu.eval();
   run(req, res);
+  // The fast drive ran ahead of SystemC time: the walk ends when its
+  // cycles and memory latencies have passed.
+  if (ahead_ != SC_ZERO_TIME) sc_core::wait(ahead_);
+  ahead_ = SC_ZERO_TIME;
   impl_->probe_end(res);
+  if (timed_) impl_->mmu.eval();
   stats.busy_time += sc_core::sc_time_stamp() - start;
   ++stats.walks;
   stats.restarts += res.restarts;
@@ -340,25 +243,40 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
 }
 
 void RtlWalker::tick() {
-  // Inputs were driven at the previous sample point; the rising edge comes
-  // half a period later, and the next sample point half a period after it.
-  sc_core::wait(first_half_);
-  impl_->clk.write(true);
-  sc_core::wait(second_half_);
-  impl_->clk.write(false);
+  // Inputs were set at this sample point (the clock is low); the rising
+  // edge comes half a period later, and the next sample point half a
+  // period after it. The first eval settles the new inputs (it also lets
+  // the model see the clock low, so that the next eval sees an edge).
+  Vwalker& m = impl_->rtl;
+  m.eval();
+  if (timed_) {
+    // Each half cycle passes in SystemC time, so that the trace, which
+    // samples at the end of each time step, shows the clock high and low.
+    sc_core::wait(first_half_);
+    m.clk = 1;
+    m.eval();
+    sc_core::wait(second_half_);
+    m.clk = 0;
+    m.eval();
+  } else {
+    m.clk = 1;
+    m.eval();
+    m.clk = 0;
+    ahead_ += params_.clock_period;
+  }
   ++stats.cycles;
 }
 
 void RtlWalker::reset() {
-  Impl& s = *impl_;
-  s.rst_n.write(false);
-  s.req_valid.write(false);
-  s.mem_req_ready.write(false);
-  s.mem_rsp_valid.write(false);
-  s.rsp_ready.write(false);
+  Vwalker& m = impl_->rtl;
+  m.rst_n = 0;
+  m.req_valid = 0;
+  m.mem_req_ready = 0;
+  m.mem_rsp_valid = 0;
+  m.rsp_ready = 0;
   stall_rng_.seed(params_.stall_seed);
   for (unsigned i = 0; i < params_.reset_cycles; ++i) tick();
-  s.rst_n.write(true);
+  m.rst_n = 1;
   reset_done_ = true;
 }
 
@@ -367,13 +285,17 @@ RtlWalker::MemResponse RtlWalker::mem_access(uint64_t addr, bool write, uint64_t
   mem_data_ = write ? wdata : 0;  // a failed read leaves zeros, as in the TLM walker
   const tlm::tlm_command cmd = write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND;
   poison_ext_.clear();
-  sc_time latency = SC_ZERO_TIME;
+  // Timed: the access happens now. Fast: at the walk's time ahead of
+  // SystemC's, annotated as a loosely-timed initiator does (a target that
+  // must wait, for another initiator's bus lock, synchronises first and
+  // returns only its latency).
+  sc_time time = ahead_;
   tlm::tlm_response_status rsp;
   if (lock) {
     lock_ext_.op = write ? LockExtension::Op::unlock_write : LockExtension::Op::lock_read;
-    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, latency, lock_ext_, poison_ext_);
+    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, time, lock_ext_, poison_ext_);
   } else {
-    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, latency, poison_ext_);
+    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, time, poison_ext_);
   }
   r.poison = poison_ext_.poisoned;
   r.error = !r.poison && rsp != tlm::TLM_OK_RESPONSE;
@@ -382,7 +304,8 @@ RtlWalker::MemResponse RtlWalker::mem_access(uint64_t addr, bool write, uint64_t
   else ++stats.mem_reads;
   if (lock && !write) ++stats.locked_reads;
   // The memory's latency passes with the clock stopped.
-  if (latency != SC_ZERO_TIME) sc_core::wait(latency);
+  if (!timed_) ahead_ = time;
+  else if (time != SC_ZERO_TIME) sc_core::wait(time);
   return r;
 }
 
@@ -394,6 +317,7 @@ unsigned RtlWalker::stall() {
 
 void RtlWalker::run(const WalkRequest& req, WalkResult& res) {
   Impl& s = *impl_;
+  Vwalker& m = s.rtl;
   // At a sample point the outputs show the state after the last rising
   // edge, and the inputs written now are what the next edge sees. Every RTL
   // output is a function of registers only, so each handshake of the next
@@ -419,10 +343,10 @@ void RtlWalker::run(const WalkRequest& req, WalkResult& res) {
       if (req_wait > 0) --req_wait;
       else req_valid = true;
     }
-    const bool req_fire = req_valid && s.req_ready.read();
+    const bool req_fire = req_valid && m.req_ready;
 
     // Memory request channel: take the request (and answer it from memory).
-    const bool mem_req_valid = s.mem_req_valid.read();
+    const bool mem_req_valid = m.mem_req_valid;
     bool mem_req_ready = true;
     if (mem_req_valid) {
       if (!mem_req_seen) {
@@ -436,18 +360,17 @@ void RtlWalker::run(const WalkRequest& req, WalkResult& res) {
     }
     const bool mem_req_fire = mem_req_valid && mem_req_ready;
     if (mem_req_fire) {
-      mem = mem_access(s.mem_req_addr.read(), s.mem_req_write.read(), s.mem_req_wdata.read(),
-                       s.mem_req_lock.read());
+      mem = mem_access(m.mem_req_addr, m.mem_req_write, m.mem_req_wdata, m.mem_req_lock);
       mem_req_seen = false;
       mem_rsp_pending = true;
       mem_rsp_wait = stall();
     }
 
     // Memory response channel (the response stays offered until taken).
-    const bool mem_rsp_fire = mem_rsp_offered && s.mem_rsp_ready.read();
+    const bool mem_rsp_fire = mem_rsp_offered && m.mem_rsp_ready;
 
     // Result channel.
-    const bool rsp_valid = s.rsp_valid.read();
+    const bool rsp_valid = m.rsp_valid;
     bool rsp_ready = true;
     if (rsp_valid) {
       if (!rsp_seen) {
@@ -462,30 +385,30 @@ void RtlWalker::run(const WalkRequest& req, WalkResult& res) {
     const bool rsp_fire = rsp_valid && rsp_ready;
     if (rsp_fire) s.read_result(res);
 
-    s.req_valid.write(req_valid);
-    s.mem_req_ready.write(mem_req_ready);
-    s.rsp_ready.write(rsp_ready);
+    m.req_valid = req_valid;
+    m.mem_req_ready = mem_req_ready;
+    m.rsp_ready = rsp_ready;
     tick();
 
     if (req_fire) request_pending = false;
     if (mem_rsp_fire) {
-      s.mem_rsp_valid.write(false);
+      m.mem_rsp_valid = 0;
       mem_rsp_offered = false;
     }
     if (mem_rsp_pending) {
       if (mem_rsp_wait > 0) {
         --mem_rsp_wait;
       } else {
-        s.mem_rsp_valid.write(true);
-        s.mem_rsp_data.write(mem.data);
-        s.mem_rsp_error.write(mem.error);
-        s.mem_rsp_poison.write(mem.poison);
+        m.mem_rsp_valid = 1;
+        m.mem_rsp_data = mem.data;
+        m.mem_rsp_error = mem.error;
+        m.mem_rsp_poison = mem.poison;
         mem_rsp_offered = true;
         mem_rsp_pending = false;
       }
     }
     if (rsp_fire) {
-      s.req_valid.write(false);
+      m.req_valid = 0;
       return;
     }
     if (++cycles > params_.max_cycles_per_walk) {

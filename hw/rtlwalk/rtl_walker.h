@@ -6,12 +6,19 @@
 //
 // Timing. The RTL is clocked at `Params::clock_period`, but the clock only
 // runs while a walk is in progress: each walk synchronises with the caller's
-// annotated delay (waits it), then toggles the clock from the calling thread
-// until the RTL answers. A memory access's latency (the delay its
-// b_transport returns) is waited with the clock stopped. A walk therefore
-// takes cycles * period + the memory latencies of simulated time, and
-// returns with `delay` = 0. The first walk starts with a short reset
-// (Params::reset_cycles).
+// annotated delay (waits it), then clocks the RTL until it answers. A memory
+// access's latency (the delay its b_transport returns) passes with the clock
+// stopped. A walk therefore takes cycles * period + the memory latencies of
+// simulated time, and returns with `delay` = 0. The first walk starts with a
+// short reset (Params::reset_cycles).
+//
+// Drive. The transactor sets the model's ports and calls its eval() itself,
+// cycle by cycle. Untraced (the fast drive), a walk runs ahead of SystemC
+// time: its memory accesses carry the walk's time so far as their annotated
+// delay, and one wait at the end brings SystemC time to the walk's end.
+// Traced (trace(), open_trace()), every half cycle and every memory latency
+// passes in SystemC time, so that the waveform has a time step per edge.
+// Cycles, results and the walk's end time are the same either way.
 //
 // The Verilator headers stay out of this header (the model lives in the
 // implementation), so platform code needs only SystemC and TLM to use it.
@@ -119,7 +126,7 @@ class RtlWalker : public sc_core::sc_module {
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   void check_request(const WalkRequest& req) const;
   void reset();
-  void tick();  // one clock cycle: rising edge, then back to the sample point
+  void tick();  // one clock cycle: rising edge, then the next sample point
   MemResponse mem_access(uint64_t addr, bool write, uint64_t wdata, bool lock);
   void run(const WalkRequest& req, WalkResult& res);
   unsigned stall();
@@ -128,6 +135,8 @@ class RtlWalker : public sc_core::sc_module {
   sc_core::sc_time first_half_;
   sc_core::sc_time second_half_;
   bool reset_done_ = false;
+  bool timed_ = false;         // traced: cycles and latencies pass in SystemC time
+  sc_core::sc_time ahead_;     // fast drive: the walk's time ahead of SystemC time
   std::minstd_rand stall_rng_;
   bool busy_ = false;
   sc_core::sc_event idle_event_;

@@ -7,6 +7,11 @@
 
 #include <fmt/format.h>
 
+// verilated.h, seeing SystemC, expects sc_time_stamp() at global scope (as
+// <systemc.h> would provide it).
+#include <systemc>
+using sc_core::sc_time_stamp;
+
 #include "gtkwave/fstapi.h"
 #include "hw/rtlwalk/rtl_walker.h"
 #include "verilated_fst_sc.h"

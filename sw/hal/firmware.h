@@ -14,16 +14,30 @@ namespace hal {
 
 // System calls, numbered as on Linux x86-64.
 enum class Sys : uint32_t {
+  read = 0,
+  write = 1,
+  open = 2,   // open(file, flags): `file` is the index of a workload.files entry (no paths: mmcosim has no directories)
+  close = 3,
   mmap = 9,
   mprotect = 10,
   munmap = 11,
   brk = 12,
+  ioctl = 16,
+  pread64 = 17,
+  pwrite64 = 18,
   mremap = 25,
+  msync = 26,
   madvise = 28,
   getpid = 39,
   clone = 56,
   fork = 57,
   exit = 60,
+  fsync = 74,
+  fdatasync = 75,
+  ftruncate = 77,
+  sysctl = 156,  // sysctl(id, value): mmcosim's stand-in for writing /proc/sys files (uapi::kSysctl*)
+  sync = 162,
+  fadvise64 = 221,
   exit_group = 231,
 };
 

@@ -47,15 +47,22 @@ struct E820Entry {
   E820Type type;
 };
 
-enum class DeviceKind : uint32_t { intc = 1, dma = 2, timer = 3 };
+// What a device is. dma_checker is the bus-side DMA checker's debug channel:
+// the DMA API reports the ranges it maps for each device there.
+enum class DeviceKind : uint32_t { intc = 1, dma = 2, timer = 3, dma_checker = 4, block = 5 };
+
+constexpr unsigned kDeviceNameLen = 16;
 
 struct Device {
   DeviceKind kind;
   uint32_t index;      // instance number of that kind
   paddr_t mmio_base;
   uint64_t mmio_size;
-  uint32_t irq_vector;
-  uint32_t addr_bits;  // DMA engines: the widest bus address they can master
+  uint32_t irq_vector;        // the vector its interrupts arrive with (0: it raises none)
+  uint32_t addr_bits;         // bus masters: the widest bus address they can drive
+  char name[kDeviceNameLen];  // "dma0": its name on the platform, NUL-terminated
+  uint64_t capacity;          // block devices: bytes of storage (0 for other kinds)
+  uint32_t block_size;        // block devices: bytes per sector, 512 or 4096 (0 for other kinds)
 };
 
 struct BootInfo {
@@ -94,6 +101,10 @@ struct PagingControl {
   bool wp;     // CR0.WP
   bool nxe;    // EFER.NXE
   bool pcide;  // CR4.PCIDE
+  // CR4.LA57: 5-level paging. Set before long mode is entered and fixed
+  // there, so it must say what the machine walks (BootInfo::paging_levels);
+  // a core refuses a change (on hardware, #GP).
+  bool la57 = false;
 };
 
 class Hal {
@@ -136,13 +147,6 @@ class Hal {
 
   // ---- Console ----
   virtual void console(const char* text, size_t len) = 0;
-
-  // ---- Timeline ----
-  // A span of the firmware's own work on this CPU begins or ends (a kernel
-  // thread's run: category "kthread", name "kswapd0"); spans nest. The
-  // simulator's timeline (--trace-events) shows them on the CPU's track.
-  // Both strings are static. The default records nothing.
-  virtual void trace(const char* category, const char* name, bool begin) { (void)category, (void)name, (void)begin; }
 
   // ---- Tasks ----
   // A task ended: by exit (signal 0, exit_status its status) or killed by

@@ -39,6 +39,29 @@ constexpr uint64_t kMadvPopulateRead = 22;
 constexpr uint64_t kMadvPopulateWrite = 23;
 constexpr uint64_t kMadvCollapse = 25;
 
+// open flags.
+constexpr uint64_t kORdonly = 0;
+constexpr uint64_t kOWronly = 1;
+constexpr uint64_t kORdwr = 2;
+constexpr uint64_t kOSync = 0x101000;
+constexpr uint64_t kODirect = 0x4000;
+
+// msync flags.
+constexpr uint64_t kMsAsync = 1;
+constexpr uint64_t kMsInvalidate = 2;
+constexpr uint64_t kMsSync = 4;
+
+// posix_fadvise advice (fadvise64).
+constexpr uint64_t kFadvNormal = 0;
+constexpr uint64_t kFadvRandom = 1;
+constexpr uint64_t kFadvSequential = 2;
+constexpr uint64_t kFadvWillneed = 3;
+constexpr uint64_t kFadvDontneed = 4;
+constexpr uint64_t kFadvNoreuse = 5;
+
+// sysctl(id, value): the /proc/sys file written.
+constexpr uint64_t kSysctlDropCaches = 1;  // vm.drop_caches: 1 page cache, 2 slab, 3 both
+
 // fork(cpu) and clone(flags, cpu): a CPU for the child (an mmcosim
 // extension of the calls; Linux places the child itself).
 constexpr uint64_t kForkSameCpu = ~0ull;
@@ -53,12 +76,19 @@ constexpr uint64_t kCloneSysvsem = 0x40000;
 constexpr uint64_t kCloneThreadFlags =
     kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneThread | kCloneSysvsem;
 
+// ioctl requests of the DMA engines (mmcosim's own, as a driver's
+// /dev node would define them): ioctl(engine, request, ...) where engine is
+// the engine's index among the `dma` devices of platform.devices.
+constexpr uint64_t kDmaIocCopy = 0x4401;   // (dst, src, length): the engine copies between the caller's buffers
+constexpr uint64_t kDmaIocAlloc = 0x4402;  // (size): a coherent buffer of the engine mapped in; returns its address
+
 // Error numbers (system calls return -errno).
 constexpr int64_t kEperm = 1;
 constexpr int64_t kEnoent = 2;
 constexpr int64_t kEagain = 11;
 constexpr int64_t kEnomem = 12;
 constexpr int64_t kEacces = 13;
+constexpr int64_t kEio = 5;
 constexpr int64_t kEfault = 14;
 constexpr int64_t kEbusy = 16;
 constexpr int64_t kEexist = 17;

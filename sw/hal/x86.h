@@ -90,6 +90,8 @@ constexpr uint8_t VEC_TLB_SHOOTDOWN = 0xfd;
 constexpr uint8_t VEC_RESCHEDULE = 0xfc;
 constexpr uint8_t VEC_CALL_FUNCTION = 0xfb;
 constexpr uint8_t VEC_TIMER = 0xec;
-constexpr uint8_t VEC_DMA = 0x40;
+// Devices: the platform gives device slot N (hw/platform) vector
+// VEC_DEVICE_BASE + N, one vector per device as MSI would.
+constexpr uint8_t VEC_DEVICE_BASE = 0x40;
 
 }  // namespace x86

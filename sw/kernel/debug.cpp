@@ -54,6 +54,9 @@ void Kernel::visit_stats(StatVisitor& v) const {
   isolation_.visit_stats(v, "isolation");
   rmap_.visit_stats(v, "rmap");
   kswapd_.visit_stats(v, "kswapd");
+  gup_.visit_stats(v, "gup");
+  dma_.visit_stats(v);
+  dma_driver_.visit_stats(v, "dmaengine");
   task_stats_.visit(v, "task");
   sched_.visit_stats(v, "sched");
   syscall_stats_.visit(v, "syscall");

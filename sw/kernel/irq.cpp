@@ -22,7 +22,10 @@ void Kernel::interrupt(hal::Hal& h, uint8_t vector) {
       timer_tick(h);
       break;
     default:
-      ++irq_stats_.other;
+      if (dma_driver_.handle_irq(h, vector))
+        ++irq_stats_.dma;
+      else
+        ++irq_stats_.other;
       break;
   }
 }
@@ -34,6 +37,7 @@ const StatDesc<IrqStats> irq_stat_table[] = {
     {"resched", &IrqStats::resched, "reschedule IPIs", "count"},
     {"tlb_shootdown", &IrqStats::tlb_shootdown, "TLB shootdown IPIs", "count"},
     {"timer", &IrqStats::timer, "timer interrupts", "count"},
+    {"dma", &IrqStats::dma, "DMA engine interrupts", "count"},
     {"other", &IrqStats::other, "other interrupts", "count"},
 };
 static_assert(stat_table_size(irq_stat_table) == sizeof(IrqStats) / sizeof(uint64_t), "one entry per counter");

@@ -31,6 +31,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.rmap = &rmap_;
   ctx_.lru = &lru_;
   ctx_.kswapd = &kswapd_;
+  ctx_.blockdevs = &blockdevs_;
   ctx_.pgtable = &pgtable_;
   ctx_.tlb = &tlb_;
   ctx_.memory = &memory_;
@@ -43,6 +44,9 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.mprotect = &mprotect_;
   ctx_.madvise = &madvise_;
   ctx_.vmstat = &vmstat_;
+  ctx_.gup = &gup_;
+  ctx_.dma = &dma_;
+  ctx_.pfnmap_owner = &dma_driver_;
   ctx_.tasks = &tasks_;
   buddy_.init(&ctx_);
   pcp_.init(&ctx_);
@@ -57,6 +61,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   rmap_.init(&ctx_);
   lru_.init(&ctx_);
   kswapd_.init(&ctx_);
+  blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
   shmem_.init(&ctx_);
@@ -66,6 +71,9 @@ Kernel::Kernel(const Params& params) : params_(params) {
   fork_.init(&ctx_);
   mprotect_.init(&ctx_);
   madvise_.init(&ctx_);
+  gup_.init(&ctx_);
+  dma_.init(&ctx_);
+  dma_driver_.init(&ctx_);
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -117,15 +125,18 @@ bool Kernel::setup_memblock(hal::Hal& h) {
   const uint64_t phys_limit = 1ull << boot_.maxphyaddr;
   bool ok = true;
   // Usable RAM, trimmed to whole pages and to what the MMU can address;
-  // node 0 until the node ranges say otherwise.
-  // The first page is the BIOS's, never RAM, whatever the map says
+  // node 0 until the node ranges say otherwise. The first page and the PC
+  // BIOS area (640 KiB - 1 MiB) are never RAM, whatever the map says
   // (Linux's trim_bios_range).
+  constexpr uint64_t kBiosBegin = 0xa0000, kBiosEnd = 0x100000;
   for (unsigned i = 0; i < boot_.nr_e820; ++i) {
     const hal::E820Entry& e = boot_.e820[i];
     if (e.type != hal::E820Type::usable) continue;
     const uint64_t s = max(align_up(e.addr, PAGE_SIZE), PAGE_SIZE);
     const uint64_t end = min(align_down(e.addr + e.size, PAGE_SIZE), phys_limit);
-    if (end > s) ok &= memblock_.add(s, end - s, 0);
+    if (s < kBiosBegin && end > s) ok &= memblock_.add(s, min(end, kBiosBegin) - s, 0);
+    const uint64_t hs = max(s, kBiosEnd);
+    if (end > hs) ok &= memblock_.add(hs, end - hs, 0);
   }
   // Everything else the map names is kept from the allocator, even where a
   // broken map overlaps it with usable RAM.
@@ -138,7 +149,8 @@ bool Kernel::setup_memblock(hal::Hal& h) {
   for (unsigned n = 0; n < boot_.nr_nodes; ++n)
     if (boot_.node_end[n] > boot_.node_start[n])
       ok &= memblock_.set_node(boot_.node_start[n], boot_.node_end[n] - boot_.node_start[n], static_cast<int>(n));
-  // The first page(s) (BIOS data; Linux reserves at least page 0) and the
+  // The first MiB (Linux's reserve_real_mode reserves all of it: BIOSes
+  // scribble there, and the real-mode trampoline lives there) and the
   // firmware image.
   ok &= memblock_.reserve(0, align_up(params_.reserve_low_kb * 1024, PAGE_SIZE));
   if (boot_.image_size) {
@@ -228,6 +240,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   if (!nodes_.init(bsp, boot_, memblock_, params_, log_)) return false;
   if (!pcp_.alloc_pagesets(bsp, memblock_) || !slab_.alloc_percpu(bsp, memblock_)) return false;
   if (!cma_.declare(bsp, memblock_, params_.cma)) return false;
+  if (!dma_.boot_early(bsp, memblock_)) return false;  // the swiotlb pool
   print_memblock(bsp);
   print_zones(bsp);
   nodes_.memmap_init(bsp, memblock_, params_.deferred_struct_page_init);
@@ -259,19 +272,16 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     log_.printk(bsp, LOGLEVEL_ERR, "boot: no memory for the kernel page tables");
     return false;
   }
-  const MemblockType& mem = memblock_.memory();
-  for (unsigned i = 0; i < mem.cnt; ++i) {
-    if (pgtable_.map_direct(bsp, kernel_root_, mem.regions[i].base, mem.regions[i].end(), boot_.gbpages)) {
-      log_.printk(bsp, LOGLEVEL_ERR, "boot: cannot build the direct map");
-      return false;
-    }
+  if (pgtable_.init_mem_mapping(bsp, kernel_root_, memblock_.memory(), boot_.gbpages)) {
+    log_.printk(bsp, LOGLEVEL_ERR, "boot: cannot build the direct map");
+    return false;
   }
   if (!vmalloc_.boot(bsp, kernel_root_)) return false;
 
   const bool pcide = boot_.pcid && params_.pcid;
   tlb_.init(&ctx_, pcide, kernel_root_);
   tlb_.set_nr_cpus(boot_.nr_cpus);
-  bsp.set_paging_control(hal::PagingControl{true, boot_.nx, pcide});
+  bsp.set_paging_control(hal::PagingControl{true, boot_.nx, pcide, boot_.paging_levels == 5});
   tlb_.cpu_init(bsp);
   sched_.rq(bsp.cpu()).online = true;
   // The shared zero page, and the hugetlb pools while memory is still in
@@ -281,6 +291,9 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     return false;
   }
   hugetlb_.boot(bsp);
+  // Devices that master memory, and their driver.
+  dma_.boot(bsp);
+  dma_driver_.probe(bsp);
   page_alloc_.boot_done();
   booted_ = true;
 
@@ -307,7 +320,7 @@ void Kernel::start_secondary(hal::Hal& h) {
     log_.printk(h, LOGLEVEL_ERR, "CPU%u: cannot start (not booted or beyond the CPU count)", h.cpu());
     return;
   }
-  h.set_paging_control(hal::PagingControl{true, boot_.nx, tlb_.pcide()});
+  h.set_paging_control(hal::PagingControl{true, boot_.nx, tlb_.pcide(), boot_.paging_levels == 5});
   tlb_.cpu_init(h);
   sched_.rq(h.cpu()).online = true;
   log_.printk(h, LOGLEVEL_INFO, "CPU%u: online", h.cpu());
@@ -333,14 +346,6 @@ void Kernel::timer_tick(hal::Hal& h) {
   run_deferred_work(h);
 }
 
-namespace {
-// The kernel threads' names, as ps shows them, for the timeline (Hal::trace).
-const char* const kKswapdNames[hal::kMaxNodes] = {"kswapd0", "kswapd1", "kswapd2", "kswapd3",
-                                                   "kswapd4", "kswapd5", "kswapd6", "kswapd7"};
-const char* const kKcompactdNames[hal::kMaxNodes] = {"kcompactd0", "kcompactd1", "kcompactd2", "kcompactd3",
-                                                     "kcompactd4", "kcompactd5", "kcompactd6", "kcompactd7"};
-}  // namespace
-
 void Kernel::run_deferred_work(hal::Hal& h) {
   if (!booted_ || h.cpu() >= hal::kMaxCpus || in_deferred_[h.cpu()]) return;
   // Kernel work runs in lazy-TLB mode (Linux's kernel threads): the loaded
@@ -358,20 +363,11 @@ void Kernel::run_deferred_work(hal::Hal& h) {
       }
     if (owner != h.cpu()) continue;
     pglist_data& pg = nodes_.node(static_cast<int>(n));
-    if (pg.kswapd_wait) {
-      h.trace("kthread", kKswapdNames[n], true);
-      kswapd_.run(h, pg);
-      h.trace("kthread", kKswapdNames[n], false);
-    }
-    h.trace("kthread", kKcompactdNames[n], true);
+    if (pg.kswapd_wait) kswapd_.run(h, pg);
     compaction_.kcompactd_tick(h, pg);
-    h.trace("kthread", kKcompactdNames[n], false);
   }
-  if (h.cpu() == 0) {
-    h.trace("kthread", "khugepaged", true);
-    khugepaged_.tick(h);
-    h.trace("kthread", "khugepaged", false);
-  }
+  if (h.cpu() == 0) khugepaged_.tick(h);
+  pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush
   // that skipped this CPU.
   if (task_struct* cur = current(h)) tlb_.switch_mm(h, cur->mm);
@@ -379,6 +375,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
 }
 
 void Kernel::quiesce(hal::Hal& h) {
+  dma_driver_.release(h);  // the driver is done: what it still holds is reported
   huge_memory_.shrink_huge_zero_page(h);
   slab_.shrink_all(h);  // its pages land on the per-CPU lists: drain after
   pcp_.drain_all_pages(h, nullptr);

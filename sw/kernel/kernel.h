@@ -20,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sw/block/bio.h"
+#include "sw/dma/dma.h"
+#include "sw/drivers/dma/dmaengine.h"
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
@@ -36,6 +39,7 @@
 #include "sw/mm/compaction.h"
 #include "sw/mm/context.h"
 #include "sw/mm/fork.h"
+#include "sw/mm/gup.h"
 #include "sw/mm/huge_memory.h"
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/khugepaged.h"
@@ -155,6 +159,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Fork& fork() { return fork_; }
   Mprotect& mprotect() { return mprotect_; }
   Madvise& madvise() { return madvise_; }
+  Dma& dma() { return dma_; }
+  const Dma& dma() const { return dma_; }
+  DmaEngineDriver& dma_driver() { return dma_driver_; }
+  Gup& gup() { return gup_; }
   const VmStat& vmstat() const { return vmstat_; }
   MmContext& ctx() { return ctx_; }
 
@@ -216,6 +224,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Fork fork_;
   Mprotect mprotect_;
   Madvise madvise_;
+  Gup gup_;
+  BlockDevices blockdevs_;  // registered by the block drivers at probe
+  Dma dma_;
+  DmaEngineDriver dma_driver_;
   bool in_deferred_[hal::kMaxCpus] = {};
   VmStat vmstat_;
   Scheduler sched_;

@@ -20,7 +20,8 @@ uint64_t param_get(const Params& p, const ParamDesc& d) {
       return v;
     }
     case ParamType::u64:
-    case ParamType::bytes: {
+    case ParamType::bytes:
+    case ParamType::size_or_choice: {
       uint64_t v;
       mem_copy(&v, base, sizeof v);
       return v;
@@ -35,7 +36,8 @@ uint64_t param_get(const Params& p, const ParamDesc& d) {
 }
 
 bool param_set(Params& p, const ParamDesc& d, uint64_t v) {
-  if (v < d.min || v > d.max) return false;
+  const bool a_choice = d.type == ParamType::size_or_choice && param_choice_name(d, v);
+  if (!a_choice && (v < d.min || v > d.max)) return false;
   char* base = reinterpret_cast<char*>(&p) + d.offset;
   switch (d.type) {
     case ParamType::u32:
@@ -46,6 +48,7 @@ bool param_set(Params& p, const ParamDesc& d, uint64_t v) {
     }
     case ParamType::u64:
     case ParamType::bytes:
+    case ParamType::size_or_choice:
       mem_copy(base, &v, sizeof v);
       return true;
     case ParamType::boolean: {
@@ -58,14 +61,14 @@ bool param_set(Params& p, const ParamDesc& d, uint64_t v) {
 }
 
 const char* param_choice_name(const ParamDesc& d, uint64_t v) {
-  if (d.type != ParamType::choice || !d.choices) return nullptr;
+  if ((d.type != ParamType::choice && d.type != ParamType::size_or_choice) || !d.choices) return nullptr;
   for (uint64_t i = 0; d.choices[i]; ++i)
     if (i == v) return d.choices[i];
   return nullptr;
 }
 
 int param_choice_index(const ParamDesc& d, const char* word) {
-  if (d.type != ParamType::choice || !d.choices || !word) return -1;
+  if ((d.type != ParamType::choice && d.type != ParamType::size_or_choice) || !d.choices || !word) return -1;
   for (int i = 0; d.choices[i]; ++i)
     if (str_eq(d.choices[i], word)) return i;
   return -1;

@@ -18,7 +18,7 @@ struct Params {
   // MMU use.
   bool pcid = true;
   // Memory layout and limits.
-  uint64_t reserve_low_kb = 4;
+  uint64_t reserve_low_kb = 1024;
   uint64_t mmap_min_addr = 65536;
   uint64_t max_map_count = 65530;
   uint64_t tlb_single_page_flush_ceiling = 33;
@@ -73,6 +73,15 @@ struct Params {
   // TLB shootdowns.
   uint64_t tlb_shootdown_timeout_us = 100000;
   uint64_t cost_tlb_flush_ipi_ns = 200;
+
+  // DMA (sw/dma, sw/drivers/dma).
+  uint64_t swiotlb = 0;  // SwiotlbMode (auto, force, off) or the pool's size in bytes
+  bool dma_debug = true;
+  uint32_t dma_debug_num_errors = 1;
+  uint64_t dma_timeout_ms = 3000;
+  uint32_t dma_driver_bug = 0;  // choice: kDmaDriverBugNames
+  // Not a scenario key: the simulator sets it with --debug-flags=DMA.
+  bool trace_dma = false;
 };
 
 // Names of the choice parameters' values, in index order (nullptr-terminated).
@@ -81,6 +90,14 @@ enum ThpMode : uint32_t { THP_ALWAYS, THP_MADVISE, THP_NEVER };
 inline constexpr const char* kThpDefragNames[] = {"always", "defer", "defer+madvise", "madvise", "never", nullptr};
 enum ThpDefrag : uint32_t { THP_DEFRAG_ALWAYS, THP_DEFRAG_DEFER, THP_DEFRAG_DEFER_MADVISE, THP_DEFRAG_MADVISE, THP_DEFRAG_NEVER };
 inline constexpr const char* kHugepageSizeNames[] = {"2M", "1G", nullptr};
+inline constexpr const char* kSwiotlbModeNames[] = {"auto", "force", "off", nullptr};
+// Bugs the DMA driver can be told to make, for scenarios that show the checks catch them.
+inline constexpr const char* kDmaDriverBugNames[] = {"none", "unmapped", "stale", nullptr};
+enum DmaDriverBug : uint32_t {
+  DMA_BUG_NONE,
+  DMA_BUG_UNMAPPED,  // hand the engine CPU physical addresses of the buffers, never mapped
+  DMA_BUG_STALE,     // map, then unmap before the engine runs: it uses stale addresses
+};
 
 // slub_debug bits (Linux's letters: F, Z, P, U).
 constexpr uint32_t SLUB_DEBUG_F = 0x1;  // sanity checks (double free, pointer outside the slab)
@@ -91,7 +108,9 @@ constexpr uint32_t SLUB_DEBUG_U = 0x8;  // remember the last allocating/freeing 
 // bytes: a u64 the configuration layer may read as a size ("64MiB").
 // choice: a u32 holding the index of one of `choices` (a nullptr-terminated
 // list of words); the configuration layer reads and records the word.
-enum class ParamType : uint8_t { u32, u64, boolean, bytes, choice };
+// size_or_choice: a u64 holding the index of one of `choices`, or a size in
+// bytes within [min, max] (min is above every index).
+enum class ParamType : uint8_t { u32, u64, boolean, bytes, choice, size_or_choice };
 
 struct ParamDesc {
   const char* key;  // scenario key below "firmware."
@@ -102,7 +121,7 @@ struct ParamDesc {
   uint64_t max;
   const char* desc;
   const char* unit;
-  const char* const* choices = nullptr;  // ParamType::choice only
+  const char* const* choices = nullptr;  // ParamType::choice and size_or_choice
 };
 
 // clang-format off
@@ -113,8 +132,9 @@ inline constexpr ParamDesc kParamTable[] = {
    "console log level: kernel messages with a lower level reach the console (Linux console_loglevel)", "level"},
   {"pcid", ParamType::boolean, offsetof(Params, pcid), 1, 0, 1,
    "use PCIDs when the CPU has them (0 is Linux's nopcid)", "bool"},
-  {"reserve_low_kb", ParamType::u64, offsetof(Params, reserve_low_kb), 4, 4, 1024,
-   "memory kept from the allocator at the bottom of physical memory (Linux >= 5.13 reserves 1024)", "KiB"},
+  {"reserve_low_kb", ParamType::u64, offsetof(Params, reserve_low_kb), 1024, 4, 1024,
+   "memory kept from the allocator at the bottom of physical memory (Linux's reserve_real_mode takes the first 1024)",
+   "KiB"},
   {"mmap_min_addr", ParamType::u64, offsetof(Params, mmap_min_addr), 65536, 0, 1ull << 32,
    "lowest address a process may map (vm.mmap_min_addr)", "bytes"},
   {"max_map_count", ParamType::u64, offsetof(Params, max_map_count), 65530, 1, 1ull << 31,
@@ -140,7 +160,9 @@ inline constexpr ParamDesc kParamTable[] = {
   {"cost_migrate_page_ns", ParamType::u64, offsetof(Params, cost_migrate_page_ns), 300, 0, 1000000,
    "simulated time of migrating one page besides the copy (rmap walk, PTE updates)", "ns"},
   {"min_free_kbytes", ParamType::u64, offsetof(Params, min_free_kbytes), 0, 0, 1ull << 40,
-   "vm.min_free_kbytes: the min watermarks' total; 0 computes Linux's clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144)", "KiB"},
+   "vm.min_free_kbytes: the min watermarks' total; 0 computes Linux's clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144), "
+   "raised with THP as khugepaged's set_recommended_min_free_kbytes does",
+   "KiB"},
   {"watermark_scale_factor", ParamType::u32, offsetof(Params, watermark_scale_factor), 10, 1, 3000,
    "vm.watermark_scale_factor: distance between min, low and high watermarks in 1/10000 of a zone's managed pages", "1/10000"},
   {"watermark_boost_factor", ParamType::u32, offsetof(Params, watermark_boost_factor), 15000, 0, 1000000,
@@ -214,6 +236,18 @@ inline constexpr ParamDesc kParamTable[] = {
    "simulated time a CPU waits for TLB shootdown acknowledgements before it reports the stuck CPUs and goes on", "us"},
   {"cost_tlb_flush_ipi_ns", ParamType::u64, offsetof(Params, cost_tlb_flush_ipi_ns), 200, 0, 1000000,
    "simulated time of handling one TLB shootdown IPI (entry, flush bookkeeping, acknowledgement)", "ns"},
+  {"swiotlb", ParamType::size_or_choice, offsetof(Params, swiotlb), 0, 256 * 1024, 1ull << 32,
+   "swiotlb bounce pool: auto (on when RAM extends above 4 GiB: x86's rule), force (every streaming mapping bounces), "
+   "off, or the pool's size (e.g. 64MiB; a multiple of 256KiB; on as auto decides)", "mode or bytes", kSwiotlbModeNames},
+  {"dma_debug", ParamType::boolean, offsetof(Params, dma_debug), 1, 0, 1,
+   "CONFIG_DMA_API_DEBUG's checks of every DMA API call (0 is Linux's dma_debug=off)", "bool"},
+  {"dma_debug_num_errors", ParamType::u32, offsetof(Params, dma_debug_num_errors), 1, 0, 1u << 30,
+   "dma-api/num_errors: how many DMA-API problems are printed (all are counted)", "count"},
+  {"dma_timeout_ms", ParamType::u64, offsetof(Params, dma_timeout_ms), 3000, 1, 1ull << 30,
+   "simulated time a driver waits for a DMA completion before it gives up (dmatest's timeout)", "ms"},
+  {"dma_driver_bug", ParamType::choice, offsetof(Params, dma_driver_bug), DMA_BUG_NONE, 0, 2,
+   "a bug the DMA driver makes on purpose, for the checks to catch: none, unmapped (physical addresses, never "
+   "mapped), stale (unmapped before the transfer)", "bug", kDmaDriverBugNames},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

@@ -3,6 +3,7 @@
 // counters.
 #include "sw/kernel/syscall.h"
 
+#include "sw/hal/uapi.h"
 #include "sw/kernel/kernel.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/format.h"
@@ -32,6 +33,13 @@ struct Syscalls {
   }
   static int64_t sys_clone(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     return k.do_fork(h, t, a.arg[1], a.arg[0], a.child_user);
+  }
+  // ioctl(engine, request, args...): the DMA engines' requests (uapi::kDmaIoc*).
+  static int64_t sys_ioctl(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    const unsigned engine = static_cast<unsigned>(a.arg[0]);
+    if (a.arg[1] == uapi::kDmaIocCopy) return k.dma_driver_.user_copy(h, t->mm, engine, a.arg[2], a.arg[3], a.arg[4]);
+    if (a.arg[1] == uapi::kDmaIocAlloc) return k.dma_driver_.user_alloc(h, t->mm, engine, a.arg[2]);
+    return -ENOTTY;
   }
   static int64_t sys_getpid(Kernel&, hal::Hal&, task_struct* t, const hal::SyscallArgs&) { return t->tgid; }
   static int64_t sys_exit(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
@@ -63,6 +71,7 @@ constexpr syscall_entry syscalls[] = {
     {hal::Sys::munmap, "munmap", Syscalls::sys_munmap},
     {hal::Sys::mprotect, "mprotect", Syscalls::sys_mprotect},
     {hal::Sys::madvise, "madvise", Syscalls::sys_madvise},
+    {hal::Sys::ioctl, "ioctl", Syscalls::sys_ioctl},
     {hal::Sys::fork, "fork", Syscalls::sys_fork},
     {hal::Sys::clone, "clone", Syscalls::sys_clone},
     {hal::Sys::getpid, "getpid", Syscalls::sys_getpid},

@@ -39,6 +39,7 @@ hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) 
     case FaultKind::oom:
       log_.printk(h, LOGLEVEL_ERR, "Out of memory: Killed process %d (%s) at %lx: %s", t->pid, t->comm,
                   static_cast<unsigned long>(cr2), r.reason);
+      vmstat_.count(OOM_KILL);
       sig = kSIGKILL;
       break;
     case FaultKind::bad_pgtable:

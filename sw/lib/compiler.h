@@ -28,5 +28,11 @@ template <typename T>
 constexpr T max(T a, T b) {
   return a > b ? a : b;
 }
+// Linux clamp(): v within [lo, hi], tested against hi first as Linux's
+// __clamp is (which matters when a computed lo exceeds hi).
+template <typename T>
+constexpr T clamp(T v, T lo, T hi) {
+  return v >= hi ? hi : v <= lo ? lo : v;
+}
 
 }  // namespace fw

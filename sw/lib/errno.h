@@ -48,11 +48,32 @@
 #ifndef EOVERFLOW
 #define EOVERFLOW 75
 #endif
+#ifndef ENODEV
+#define ENODEV 19
+#endif
+#ifndef ENOTTY
+#define ENOTTY 25
+#endif
+#ifndef ETIMEDOUT
+#define ETIMEDOUT 110
+#endif
+#ifndef ENOSPC
+#define ENOSPC 28
+#endif
+#ifndef EFBIG
+#define EFBIG 27
+#endif
+#ifndef EOPNOTSUPP
+#define EOPNOTSUPP 95
+#endif
+#ifndef ENXIO
+#define ENXIO 6
+#endif
 #ifndef EHWPOISON
 #define EHWPOISON 133
 #endif
 
 static_assert(EPERM == 1 && ENOENT == 2 && ESRCH == 3 && EIO == 5 && EBADF == 9 && EAGAIN == 11 && ENOMEM == 12 &&
-                  EACCES == 13 && EFAULT == 14 && EBUSY == 16 && EEXIST == 17 && EINVAL == 22 &&
-                  ENOSYS == 38 && EOVERFLOW == 75 && EHWPOISON == 133,
+                  EACCES == 13 && EFAULT == 14 && EBUSY == 16 && EEXIST == 17 && EINVAL == 22 && ENODEV == 19 &&
+                  ENOTTY == 25 && ETIMEDOUT == 110 && ENOSYS == 38 && EOVERFLOW == 75 && EHWPOISON == 133,
               "errno values differ from Linux x86-64");

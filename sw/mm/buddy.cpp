@@ -45,30 +45,77 @@ void Buddy::add_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, uns
   free_area& a = z->free_area[order];
   if (tail) list_add_tail(&p->lru, &a.free_list[mt]);
   else list_add(&p->lru, &a.free_list[mt]);
+  count_added(z, pfn, order, mt);
+}
+
+void Buddy::count_added(zone* z, uint64_t pfn, unsigned order, unsigned mt) {
+  free_area& a = z->free_area[order];
   ++a.nr_free;
   ++a.nr_free_mt[mt];
   account_freepages(z, static_cast<int64_t>(1ull << order), mt);
+  if (order >= pageblock_order && mt != MIGRATE_ISOLATE) z->vm_stat[NR_FREE_PAGES_BLOCKS] += 1ll << order;
   if (observer_) observer_->free_add(z, pfn, order, mt);
 }
 
+void Buddy::add_lazy_block(zone* z, uint64_t pfn, unsigned mt) {
+  free_area& a = z->free_area[MAX_PAGE_ORDER];
+  list_head* l = &a.free_list[mt];
+  // The segment can take the block only where a list_add would put it: at
+  // the head, above every block already in the segment (boot frees in
+  // ascending order). Otherwise the block is written and linked at once.
+  const bool at_head = z->lazy_free[mt] ? l->next == &z->lazy_mark[mt] && pfn > z->lazy_cursor[mt] : true;
+  if (!at_head) {
+    add_to_free_list(z, ctx_->nodes->memmap_write_head(z, pfn), pfn, MAX_PAGE_ORDER, mt);
+    return;
+  }
+  if (!z->lazy_free[mt]++) list_add(&z->lazy_mark[mt], l);
+  z->lazy_cursor[mt] = pfn;
+  z->set_block_flags(pfn, PB_free_lazy, true);
+  count_added(z, pfn, MAX_PAGE_ORDER, mt);
+}
+
+page* Buddy::leave_lazy(zone* z, uint64_t pfn, unsigned mt) {
+  page* p = ctx_->nodes->memmap_write_head(z, pfn);
+  z->set_block_flags(pfn, PB_free_lazy, false);
+  if (!--z->lazy_free[mt]) list_del(&z->lazy_mark[mt]);
+  return p;
+}
+
+page* Buddy::take_lazy(zone* z, unsigned mt) {
+  // The segment's next block: the highest lazy block of this type left.
+  uint64_t pfn = z->lazy_cursor[mt];
+  while (!z->pfnblock_lazy(pfn) || z->get_pfnblock_migratetype(pfn) != mt) pfn -= MAX_ORDER_NR_PAGES;
+  z->lazy_cursor[mt] = pfn;
+  page* p = leave_lazy(z, pfn, mt);
+  // The segment was at the head of the list: the block now is.
+  list_add(&p->lru, &z->free_area[MAX_PAGE_ORDER].free_list[mt]);
+  return p;
+}
+
 void Buddy::del_page_from_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt) {
-  list_del(&p->lru);
+  if (order == MAX_PAGE_ORDER && z->pfnblock_lazy(pfn)) leave_lazy(z, pfn, mt);
+  else list_del(&p->lru);
   __ClearPageBuddy(p);
   p->private_ = 0;
   free_area& a = z->free_area[order];
   --a.nr_free;
   --a.nr_free_mt[mt];
   account_freepages(z, -static_cast<int64_t>(1ull << order), mt);
+  if (order >= pageblock_order && mt != MIGRATE_ISOLATE) z->vm_stat[NR_FREE_PAGES_BLOCKS] -= 1ll << order;
   if (observer_) observer_->free_del(z, pfn, order, mt);
 }
 
 void Buddy::move_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned old_mt, unsigned new_mt) {
   free_area& a = z->free_area[order];
-  list_move_tail(&p->lru, &a.free_list[new_mt]);
+  if (order == MAX_PAGE_ORDER && z->pfnblock_lazy(pfn)) list_add_tail(&leave_lazy(z, pfn, old_mt)->lru, &a.free_list[new_mt]);
+  else list_move_tail(&p->lru, &a.free_list[new_mt]);
   --a.nr_free_mt[old_mt];
   ++a.nr_free_mt[new_mt];
   account_freepages(z, -static_cast<int64_t>(1ull << order), old_mt);
   account_freepages(z, static_cast<int64_t>(1ull << order), new_mt);
+  // Whole blocks count in NR_FREE_PAGES_BLOCKS unless isolated.
+  if (order >= pageblock_order && (old_mt == MIGRATE_ISOLATE) != (new_mt == MIGRATE_ISOLATE))
+    z->vm_stat[NR_FREE_PAGES_BLOCKS] += new_mt == MIGRATE_ISOLATE ? -(1ll << order) : (1ll << order);
   if (observer_) {
     observer_->free_del(z, pfn, order, old_mt);
     observer_->free_add(z, pfn, order, new_mt);
@@ -141,9 +188,8 @@ uint64_t Buddy::expand(zone* z, page* p, uint64_t pfn, unsigned low, unsigned hi
 
 page* Buddy::rmqueue_smallest(zone* z, unsigned order, unsigned mt) {
   for (unsigned o = order; o < NR_PAGE_ORDERS; ++o) {
-    list_head* l = &z->free_area[o].free_list[mt];
-    if (list_empty(l)) continue;
-    page* p = list_first_entry(l, page, lru);
+    if (list_empty(&z->free_area[o].free_list[mt])) continue;
+    page* p = free_list_first(z, o, mt);
     const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
     del_page_from_free_list(z, p, pfn, o, mt);
     expand(z, p, pfn, order, o, mt);
@@ -202,10 +248,10 @@ int64_t Buddy::move_freepages_block(zone* z, uint64_t pfn, unsigned old_mt, unsi
 page* Buddy::find_free_block(zone* z, uint64_t pfn, uint64_t* head_pfn) {
   MmNodes& nodes = *ctx_->nodes;
   if (z->pfnblock_deferred(pfn)) {
-    // Only the head of a deferred block is initialized: it is the block.
+    // A deferred block is one free block: its head (written now) is the block.
     const uint64_t h = pfn & ~(MAX_ORDER_NR_PAGES - 1);
     *head_pfn = h;
-    return nodes.pfn_to_page(h);
+    return nodes.memmap_write_head(z, h);
   }
   for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) {
     const uint64_t h = pfn & ~((1ull << o) - 1);
@@ -288,7 +334,7 @@ page* Buddy::rmqueue_claim(zone* z, unsigned order, unsigned mt, unsigned alloc_
     const int fb = find_suitable_fallback(area, current_order, mt, true);
     if (fb == -1) continue;
     if (fb == -2) break;
-    page* p = list_first_entry(&area->free_list[fb], page, lru);
+    page* p = free_list_first(z, current_order, static_cast<unsigned>(fb));
     const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
     page* got = try_to_claim_block(z, p, pfn, current_order, order, mt, static_cast<unsigned>(fb), alloc_flags);
     if (got) {
@@ -305,7 +351,7 @@ page* Buddy::rmqueue_steal(zone* z, unsigned order, unsigned mt) {
     free_area* area = &z->free_area[co];
     const int fb = find_suitable_fallback(area, co, mt, false);
     if (fb < 0) continue;
-    page* p = list_first_entry(&area->free_list[fb], page, lru);
+    page* p = free_list_first(z, co, static_cast<unsigned>(fb));
     const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
     del_page_from_free_list(z, p, pfn, co, static_cast<unsigned>(fb));
     expand(z, p, pfn, order, co, static_cast<unsigned>(fb));

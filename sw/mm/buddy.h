@@ -50,6 +50,16 @@ class Buddy {
   void init(MmContext* ctx) { ctx_ = ctx; }
 
   void add_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt, bool tail = false);
+  // Boot: adds the deferred max-order block at pfn to the head of mt's list
+  // without writing its struct pages (the list's lazy segment, mmzone.h).
+  void add_lazy_block(zone* z, uint64_t pfn, unsigned mt);
+  // Returns the first block of a non-empty free list (Linux
+  // list_first_entry on it), bringing the next block of a lazy segment in.
+  page* free_list_first(zone* z, unsigned order, unsigned mt) {
+    list_head* l = &z->free_area[order].free_list[mt];
+    if (l->next == &z->lazy_mark[mt]) return take_lazy(z, mt);
+    return list_first_entry(l, page, lru);
+  }
   void del_page_from_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned mt);
   void move_to_free_list(zone* z, page* p, uint64_t pfn, unsigned order, unsigned old_mt, unsigned new_mt);
 
@@ -98,6 +108,14 @@ class Buddy {
 
  private:
   void account_freepages(zone* z, int64_t nr, unsigned mt);
+  // Takes the block at pfn out of mt's lazy segment (writing its head, not
+  // linking it); returns its head.
+  page* leave_lazy(zone* z, uint64_t pfn, unsigned mt);
+  // The counters of a block just added to a free list, linked or lazy.
+  void count_added(zone* z, uint64_t pfn, unsigned order, unsigned mt);
+  // Links the next block of mt's lazy segment at the head of the list (the
+  // segment is at the head); returns it.
+  page* take_lazy(zone* z, unsigned mt);
   // Returns the allocated block after taking the whole pageblock for
   // start_type (when the block is large, or half of it free or alike), or
   // nullptr (Linux try_to_claim_block).

@@ -5,6 +5,7 @@
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
 #include "sw/mm/buddy.h"
+#include "sw/mm/gup.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/migrate.h"
 #include "sw/mm/page_alloc.h"
@@ -68,9 +69,10 @@ unsigned Compaction::fragmentation_score_wmark(bool low) const {
 
 bool Compaction::compaction_suitable(const zone* z, unsigned order, uint64_t watermark, unsigned highest_zoneidx) const {
   // Enough free base pages for migration targets: the request's watermark
-  // plus twice the order's size (the low watermark at least for costly orders).
+  // plus twice the order's size, plus the gap between the low and min
+  // watermarks for costly orders (Linux __compaction_suitable).
   watermark += compact_gap(order);
-  if (order > PAGE_ALLOC_COSTLY_ORDER) watermark = max(watermark, Watermark::low_wmark_pages(z));
+  if (order > PAGE_ALLOC_COSTLY_ORDER) watermark += Watermark::low_wmark_pages(z) - Watermark::min_wmark_pages(z);
   if (!ctx_->watermark->zone_watermark_ok(z, 0, watermark, highest_zoneidx, ALLOC_CMA)) return false;
   // Costly orders only when a failure would be due to fragmentation rather
   // than to a lack of memory (vm.extfrag_threshold).
@@ -187,6 +189,8 @@ void Compaction::isolate_migratepages_block(hal::Hal& h, compact_control* cc, ui
     }
     if (PageTail(p)) continue;
     if (!PageLRU(p) || (!PageAnon(p) && !page_mapping_obj(p))) continue;
+    // Pinned for DMA: migration would fail; not worth isolating (Linux's racy check).
+    if (page_maybe_dma_pinned(p)) continue;
     if (!lru.isolate(h, p)) continue;
     list_add_tail(&p->lru, &cc->migratepages);
     ++cc->nr_migratepages;

@@ -36,10 +36,24 @@ class Khugepaged;
 class Fork;
 class Mprotect;
 class Madvise;
+class Dma;
+class Gup;
+struct BlockDevices;
 struct list_head;
+struct vm_area_struct;
 struct Params;
 struct VmStat;
 struct kmem_cache;
+
+// The owner of VM_PFNMAP mappings (a driver that lets user space mmap its
+// memory: sw/drivers/dma): told when such a VMA goes (Linux vm_ops->close).
+class PfnmapOwner {
+ public:
+  virtual void pfnmap_close(hal::Hal& h, vm_area_struct* vma) = 0;
+
+ protected:
+  ~PfnmapOwner() = default;
+};
 
 struct MmContext {
   Log* log = nullptr;
@@ -72,6 +86,10 @@ struct MmContext {
   Mprotect* mprotect = nullptr;
   Madvise* madvise = nullptr;
   VmStat* vmstat = nullptr;
+  Dma* dma = nullptr;                   // the DMA API's state (sw/dma)
+  Gup* gup = nullptr;                   // pinning user pages (sw/mm/gup.h)
+  BlockDevices* blockdevs = nullptr;    // the registered block devices (sw/block/bio.h)
+  PfnmapOwner* pfnmap_owner = nullptr;  // whose VM_PFNMAP mappings there are
   kmem_cache* mm_cachep = nullptr;
   kmem_cache* vma_cachep = nullptr;
   const list_head* tasks = nullptr;  // the Kernel's task list (for_each_process: meminfo's Committed_AS)

@@ -18,9 +18,11 @@ namespace fw {
 using namespace x86;
 
 namespace {
-// Hugetlb pages are never migrated here, so they are not movable memory
-// (Linux's htlb_alloc_mask without hugepages_treat_as_movable).
-constexpr gfp_t kHtlbGfp = GFP_HIGHUSER | __GFP_COMP | __GFP_NOWARN;
+// Linux's htlb_alloc_mask: 2 MiB pages can migrate on x86-64
+// (hugepage_movable_supported), so they come from movable memory, ZONE_MOVABLE
+// included; gigantic pages are not movable. (Here compaction and
+// alloc_contig_range leave hugetlb pages alone instead of migrating them.)
+constexpr gfp_t kHtlbGfp = GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOWARN;
 unsigned level_of(unsigned shift) { return shift == 30 ? LEVEL_PDPT : LEVEL_PD; }
 }  // namespace
 

@@ -186,7 +186,8 @@ int Madvise::do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len
       if (addr >= end) break;
     }
     const uint64_t e = min(end, vma->vm_end);
-    const int r = apply(h, mm, vma, addr, e, advice);
+    // Drivers' frame mappings take no advice (Linux: VM_PFNMAP is EINVAL to most).
+    const int r = (vma->vm_flags & VM_PFNMAP) ? -EINVAL : apply(h, mm, vma, addr, e, advice);
     if (r) {
       ++stats_.failed;
       return r;

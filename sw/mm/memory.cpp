@@ -132,6 +132,8 @@ FaultResult Memory::handle_fault(hal::Hal& h, mm_struct* mm, uint64_t addr, uint
 
 FaultResult Memory::fault_locked(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, bool write) {
   if (vma->vm_flags & VM_HUGETLB) return ctx_->hugetlb->hugetlb_fault(h, mm, vma, addr, write);
+  // A driver's frame mapping is complete from the start: nothing to fault in.
+  if (vma->vm_flags & VM_PFNMAP) return {FaultKind::sigbus, "fault in a driver's frame mapping"};
   PgTable& pt = *ctx_->pgtable;
   HugeMemory& thp = *ctx_->huge_memory;
 

@@ -3,6 +3,7 @@
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/gup.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
@@ -139,6 +140,9 @@ int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_pag
     pa.put_page(h, src);
     return 0;
   }
+  // A page pinned for DMA must stay where the device reaches it (Linux:
+  // the reference count does not match what migration expects).
+  if (page_maybe_dma_pinned(src)) return -EAGAIN;
   page* dst = get_new(h, src, priv);
   if (!dst) return -ENOMEM;
   const int rc = move_to_new_page(h, src, dst);

@@ -134,6 +134,7 @@ mm_struct* Mmap::mm_alloc(hal::Hal& h) {
 }
 
 void Mmap::release_vma(hal::Hal& h, vm_area_struct* vma) {
+  if ((vma->vm_flags & VM_PFNMAP) && ctx_->pfnmap_owner) ctx_->pfnmap_owner->pfnmap_close(h, vma);
   ctx_->rmap->unlink_anon_vmas(h, vma);  // a no-op when already unlinked
   if (vma->vm_obj) {
     ctx_->shmem->unlink_vma(h, vma);
@@ -352,7 +353,7 @@ int Mmap::split_vma(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t ad
 
 bool Mmap::can_merge(const vm_area_struct* a, const vm_area_struct* b) const {
   if (!a || !b || a->vm_end != b->vm_start || a->vm_flags != b->vm_flags) return false;
-  if (a->vm_flags & VM_HUGETLB) return false;  // reservations stay per VMA
+  if (a->vm_flags & (VM_HUGETLB | VM_PFNMAP)) return false;  // reservations, drivers' buffers stay per VMA
   if (a->vm_obj != b->vm_obj) return false;
   if (a->vm_pgoff + vma_pages(a) != b->vm_pgoff) return false;
   // Pages of both must stay reachable through the survivor's reverse map
@@ -435,9 +436,17 @@ int64_t Mmap::get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint
       if (!(flags & MAP_HUGETLB)) align = PAGE_SIZE;
     }
     if (!placed) {
-      addr = unmapped_area_topdown(mm, len, PAGE_SIZE, mm->mmap_base, align);
+      // A hint above the 47-bit window opens the rest of the address space
+      // (LA57): the top-down search then starts as far above mmap_base as
+      // TASK_SIZE_MAX is above the window, and the bottom-up fallback ends
+      // at TASK_SIZE_MAX (x86 arch_get_unmapped_area_topdown, find_start_end).
+      // With 4 levels task_size is the window: nothing changes.
+      const bool high = addr > kDefaultMapWindow;
+      const uint64_t extra = task_size > kDefaultMapWindow ? task_size - kDefaultMapWindow : 0;
+      addr = unmapped_area_topdown(mm, len, PAGE_SIZE, mm->mmap_base + (high ? extra : 0), align);
       if (addr == kNone)
-        addr = unmapped_area_bottomup(mm, len, mm->mmap_legacy_base, min(task_size, kDefaultMapWindow), align);
+        addr = unmapped_area_bottomup(mm, len, mm->mmap_legacy_base, high ? task_size : min(task_size, kDefaultMapWindow),
+                                      align);
       if (addr == kNone) return -ENOMEM;
     }
   }
@@ -623,11 +632,43 @@ int64_t Mmap::mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t le
   return static_cast<int64_t>(addr);
 }
 
+int64_t Mmap::mmap_pfn(hal::Hal& h, mm_struct* mm, uint64_t pa, uint64_t len) {
+  LockGuard g(mm->mmap_lock, h);
+  const int64_t a = get_unmapped_area(mm, 0, len, MAP_SHARED, PAGE_SIZE);
+  if (a < 0) return a;
+  const uint64_t addr = static_cast<uint64_t>(a);
+  auto* vma = static_cast<vm_area_struct*>(ctx_->slab->kmem_cache_zalloc(h, ctx_->vma_cachep, GFP_KERNEL));
+  if (!vma) return -ENOMEM;
+  INIT_LIST_HEAD(&vma->anon_vma_chain);
+  vma->vm_start = addr;
+  vma->vm_end = addr + len;
+  vma->vm_flags = VM_READ | VM_WRITE | VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYSHARE | VM_PFNMAP | VM_IO |
+                  VM_DONTCOPY | VM_DONTEXPAND;
+  vma->vm_page_prot = vm_get_page_prot(vma->vm_flags, ctx_->pgtable->nx_bit() != 0);
+  vma->vm_pgoff = pa >> PAGE_SHIFT;
+  vma_link(mm, vma);
+  mm->total_vm += len >> PAGE_SHIFT;
+  for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+    if (ctx_->pgtable->map(h, mm->pgd, addr + off, pa + off, x86::LEVEL_PT, vma->vm_page_prot | x86::PTE_D, _PAGE_TABLE,
+                           false)) {
+      munmap_locked(h, mm, addr, addr + len);
+      return -ENOMEM;
+    }
+  }
+  ++stats_.mmap_ok;
+  return a;
+}
+
 int Mmap::populate(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, bool write, bool madvise) {
   for (uint64_t addr = start; addr < end;) {
     vm_area_struct* vma = find_vma(mm, addr);
     if (!vma || vma->vm_start > addr) return -ENOMEM;  // a hole
     const uint64_t e = min(end, vma->vm_end);
+    if (vma->vm_flags & VM_PFNMAP) {  // mapped whole already (Linux: VM_PFNMAP is not populated)
+      if (madvise) return -EINVAL;
+      addr = e;
+      continue;
+    }
     bool w = write;
     if (madvise) {
       // Linux faultin_vma_page_range: incompatible permissions are EINVAL.
@@ -657,6 +698,10 @@ int Mmap::munmap_locked(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end
   if ((vma->vm_flags & VM_HUGETLB) && vma->vm_start < start && (start & ((1ull << vma->huge_shift) - 1)))
     return -EINVAL;
   vm_area_struct* last = find_vma(mm, end - 1);
+  // A driver's buffer goes whole or not at all (departure: Linux splits it).
+  if (((vma->vm_flags & VM_PFNMAP) && vma->vm_start < start) ||
+      (last && (last->vm_flags & VM_PFNMAP) && last->vm_start < end && last->vm_end > end))
+    return -EINVAL;
   if (last && last->vm_start < end && last->vm_end > end && (last->vm_flags & VM_HUGETLB) &&
       (end & ((1ull << last->huge_shift) - 1)))
     return -EINVAL;

@@ -51,6 +51,14 @@ class Mmap {
   // The munmap system call (Linux do_vmi_munmap's checks). Returns 0, -EINVAL
   // for a bad range, or munmap_locked's error.
   int do_munmap(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len);
+  // A driver's mmap of its own memory (Linux: an mmap handler calling
+  // remap_pfn_range): a shared read-write VMA over physical [pa, pa+len),
+  // mapped now, VM_PFNMAP | VM_IO | VM_DONTCOPY | VM_DONTEXPAND, vm_pgoff
+  // the first frame. The pages stay the driver's: it marks them
+  // PG_reserved, which zapping leaves alone; ctx->pfnmap_owner hears when
+  // the VMA goes (whole: such a VMA is never split). Returns the address or
+  // -ENOMEM.
+  int64_t mmap_pfn(hal::Hal& h, mm_struct* mm, uint64_t pa, uint64_t len);
   // munmap with mmap_lock held (also MAP_FIXED's replacement). Returns 0,
   // -EINVAL (a hugetlb range not aligned to its page size) or -ENOMEM (no
   // memory to split a VMA).
@@ -108,7 +116,9 @@ class Mmap {
   vm_area_struct* vma_merge_new_range(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t end, uint64_t vm_flags);
   // Returns where a mapping of len bytes goes: the hint (or MAP_FIXED's
   // address) when usable, else a top-down then bottom-up search, aligned to
-  // align; or -ENOMEM, -EINVAL, -EPERM (Linux get_unmapped_area).
+  // align; or -ENOMEM, -EINVAL, -EPERM (Linux get_unmapped_area). Without a
+  // hint above 2^47 it stays below 2^47 even with 5-level paging; such a
+  // hint opens the whole 56-bit user space (x86 LA57).
   int64_t get_unmapped_area(mm_struct* mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t align);
   // Return the highest (lowest) align-aligned start of a free gap of len
   // bytes in [low, high), or ~0 when none (Linux unmapped_area_topdown /

@@ -9,7 +9,7 @@
 namespace fw {
 
 const char* zone_name(unsigned idx) {
-  static const char* const names[MAX_NR_ZONES] = {"DMA", "DMA32", "Normal", "Movable"};
+  static const char* const names[MAX_NR_ZONES] = {"DMA", "DMA32", "Normal", "Movable", "Device"};
   return idx < MAX_NR_ZONES ? names[idx] : "?";
 }
 
@@ -131,6 +131,7 @@ void MmNodes::calculate_node_totalpages(const Memblock& mb, unsigned nid, const 
     zn.compact_order_failed = static_cast<int>(NR_PAGE_ORDERS);
     for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o)
       for (unsigned t = 0; t < MIGRATE_TYPES; ++t) INIT_LIST_HEAD(&zn.free_area[o].free_list[t]);
+    for (unsigned t = 0; t < MIGRATE_TYPES; ++t) INIT_LIST_HEAD(&zn.lazy_mark[t]);
     if (!pg.node_spanned_pages) continue;
     // zone_spanned_pages_in_node with adjust_zone_range_for_zone_movable.
     uint64_t zs = clamp_u64(node_start, arch_low[z], arch_high[z]);
@@ -265,15 +266,18 @@ void MmNodes::init_one_page(page* p, unsigned zid, int nid) {
 
 void MmNodes::memmap_init(hal::Hal& h, const Memblock& mb, bool defer) {
   (void)h;
-  // Max-order blocks memblock will free whole: their tails can wait.
+  // Max-order blocks memblock will free whole: they can wait, head and tails.
   if (defer) {
     mb.for_each_free_range([&](uint64_t s, uint64_t e, int) {
       const uint64_t epfn = PFN_DOWN(e);
       for (uint64_t b = align_up(PFN_UP(s), MAX_ORDER_NR_PAGES); b + MAX_ORDER_NR_PAGES <= epfn; b += MAX_ORDER_NR_PAGES) {
         zone* z = pfn_zone(b);
         if (!z || !z->spans(b + MAX_ORDER_NR_PAGES - 1)) continue;
-        for (uint64_t pb = b; pb < b + MAX_ORDER_NR_PAGES; pb += pageblock_nr_pages) *z->pageblock_byte(pb) |= PB_memmap_deferred;
+        z->set_block_flags(b, PB_memmap_deferred | PB_head_unwritten, true);
         ++deferred_blocks_;
+        // The head counts as initialized: its content is fixed now (a free
+        // block of max order) and written when first used.
+        ++pages_initialized_;
       }
       return true;
     });
@@ -289,7 +293,7 @@ void MmNodes::memmap_init(hal::Hal& h, const Memblock& mb, bool defer) {
       uint64_t pfn = z.zone_start_pfn;
       const uint64_t end = z.zone_end_pfn();
       while (pfn < end) {
-        if (z.pfnblock_deferred(pfn) && (pfn & (MAX_ORDER_NR_PAGES - 1))) {
+        if (z.pfnblock_deferred(pfn)) {
           pfn = min(end, align_up(pfn + 1, MAX_ORDER_NR_PAGES));
           continue;
         }
@@ -304,17 +308,30 @@ void MmNodes::memmap_init(hal::Hal& h, const Memblock& mb, bool defer) {
   }
 }
 
+page* MmNodes::memmap_write_head(zone* z, uint64_t block_pfn) {
+  block_pfn &= ~(MAX_ORDER_NR_PAGES - 1);
+  pglist_data& pg = *z->zone_pgdat;
+  page* p = pg.node_mem_map + (block_pfn - pg.node_start_pfn);
+  if (!(*z->pageblock_byte(block_pfn) & PB_head_unwritten)) return p;
+  // What memmap_init and the boot-time free would have left: no
+  // reservation, no references, a free block of max order.
+  init_one_page(p, z->idx, z->node);
+  set_buddy_order(p, MAX_PAGE_ORDER);
+  z->set_block_flags(block_pfn, PB_head_unwritten, false);
+  return p;
+}
+
 void MmNodes::init_deferred_block(zone* z, uint64_t block_pfn) {
   block_pfn &= ~(MAX_ORDER_NR_PAGES - 1);
   if (!z->pfnblock_deferred(block_pfn)) return;
+  memmap_write_head(z, block_pfn);
   pglist_data& pg = *z->zone_pgdat;
   // The tails of a free block: no reservation, no references.
   for (uint64_t pfn = block_pfn + 1; pfn < block_pfn + MAX_ORDER_NR_PAGES; ++pfn) {
     page* p = pg.node_mem_map + (pfn - pg.node_start_pfn);
     init_one_page(p, z->idx, z->node);
   }
-  for (uint64_t pb = block_pfn; pb < block_pfn + MAX_ORDER_NR_PAGES; pb += pageblock_nr_pages)
-    *z->pageblock_byte(pb) &= static_cast<uint8_t>(~PB_memmap_deferred);
+  z->set_block_flags(block_pfn, PB_memmap_deferred, false);
   --deferred_blocks_;
   pages_initialized_ += MAX_ORDER_NR_PAGES - 1;
 }

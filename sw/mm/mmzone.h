@@ -1,18 +1,24 @@
 // Nodes and zones (Linux include/linux/mmzone.h, mm/mm_init.c): one
 // pg_data_t per NUMA node from the BootInfo node ranges, each with ZONE_DMA
-// (< 16 MiB), ZONE_DMA32 (< 4 GiB), ZONE_NORMAL and ZONE_MOVABLE (when
+// (< 16 MiB), ZONE_DMA32 (< 4 GiB), ZONE_NORMAL, ZONE_MOVABLE (when
 // kernelcore/movablecore ask for it, placed by Linux's
-// find_zone_movable_pfns_for_nodes). Each zone holds the buddy free lists
-// per order and migrate type, one flag byte per pageblock (migrate type,
-// compaction skip hint, deferred memmap), its watermarks, reserves and
-// per-CPU page lists. Also the memmap: per node, a struct page for every
+// find_zone_movable_pfns_for_nodes) and an empty ZONE_DEVICE (shown in
+// zoneinfo and the lowmem reserves, as on a kernel with CONFIG_ZONE_DEVICE).
+// Each zone holds the buddy free lists per order and migrate type, one flag
+// byte per pageblock (migrate type, compaction skip hint, deferred memmap),
+// its watermarks, reserves and per-CPU page lists. Also the memmap: per node, a struct page for every
 // pfn the node spans, in that node's simulated DRAM.
 //
 // Deferred struct page init (Linux's DEFERRED_STRUCT_PAGE_INIT, at max-order
-// granularity): a max-order block that is free at boot gets only its head
-// struct page initialized; the other 1023 are initialized the first time the
-// block is split, allocated or otherwise looked into (init_deferred_block).
-// A large machine then touches a sliver of its memmap at boot.
+// granularity, done on demand rather than by kernel threads after boot): a
+// max-order block that is free at boot is not written at all. Its tail
+// struct pages are initialized the first time the block is split, allocated
+// or otherwise looked into (init_deferred_block); its head when the block is
+// looked into or reaches the front of its free list. The buddy allocator
+// counts such blocks as free and keeps their place in the free list without
+// linking them (the list's lazy segment, Buddy::free_list_first). So boot
+// touches host memory for the memmap in proportion to the memory in use,
+// not to the machine's size.
 #pragma once
 
 #include <stddef.h>
@@ -37,6 +43,7 @@ enum zone_type : unsigned {
   ZONE_DMA32,
   ZONE_NORMAL,
   ZONE_MOVABLE,
+  ZONE_DEVICE,  // Linux's CONFIG_ZONE_DEVICE: device memory (pmem, HMM), never populated here
   MAX_NR_ZONES,
 };
 
@@ -72,6 +79,8 @@ enum zone_watermarks : unsigned { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO,
 constexpr uint8_t PB_migrate_mask = 0x07;
 constexpr uint8_t PB_migrate_skip = 0x08;      // compaction: nothing to isolate here recently
 constexpr uint8_t PB_memmap_deferred = 0x10;   // the block's tail struct pages are not initialized yet
+constexpr uint8_t PB_head_unwritten = 0x20;    // ... nor its head (written on first use, memmap_write_head)
+constexpr uint8_t PB_free_lazy = 0x40;         // a free max-order block in its list's lazy segment (not linked)
 
 // Zone flags (Linux enum zone_flags).
 enum zone_flag_bits : unsigned { ZONE_BOOSTED_WATERMARK, ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH };
@@ -124,6 +133,15 @@ struct zone {
 
   uint64_t min_free_pages;  // the lowest NR_FREE_PAGES reached after boot
 
+  // The lazy segment of each max-order free list (free blocks from boot whose
+  // struct pages are not written): a marker node sits in the list where the
+  // segment is (after the blocks added to its head since, before those added
+  // to its tail) while it holds blocks; they follow in descending pfn order,
+  // found from a cursor through the pageblock flags (Buddy::free_list_first).
+  list_head lazy_mark[MIGRATE_TYPES];
+  uint64_t lazy_free[MIGRATE_TYPES];    // blocks in the segment
+  uint64_t lazy_cursor[MIGRATE_TYPES];  // no block of the segment lies above this pfn
+
   uint64_t zone_end_pfn() const { return zone_start_pfn + spanned_pages; }
   bool spans(uint64_t pfn) const { return pfn >= zone_start_pfn && pfn < zone_end_pfn(); }
   bool populated() const { return present_pages != 0; }
@@ -147,6 +165,16 @@ struct zone {
     *b = static_cast<uint8_t>(on ? (*b | PB_migrate_skip) : (*b & ~PB_migrate_skip));
   }
   bool pfnblock_deferred(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_memmap_deferred; }
+  bool pfnblock_lazy(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_free_lazy; }
+  // Sets or clears `bits` in the flag byte of every pageblock of the
+  // max-order block holding pfn.
+  void set_block_flags(uint64_t pfn, uint8_t bits, bool on) {
+    const uint64_t b = pfn & ~(MAX_ORDER_NR_PAGES - 1);
+    for (uint64_t pb = b; pb < b + MAX_ORDER_NR_PAGES; pb += pageblock_nr_pages) {
+      uint8_t* f = pageblock_byte(pb);
+      *f = static_cast<uint8_t>(on ? (*f | bits) : (*f & ~bits));
+    }
+  }
 };
 
 constexpr unsigned kMaxZonerefs = hal::kMaxNodes * MAX_NR_ZONES + 1;
@@ -255,9 +283,13 @@ class MmNodes {
   // The struct page of pfn, initializing its deferred block first: for
   // code that looks at arbitrary pfns (machine checks, isolation, checkers).
   page* pfn_to_page_init(uint64_t pfn);
-  // Initializes the tail struct pages of the deferred max-order block at
-  // block_pfn (a no-op when it is not deferred).
+  // Initializes the struct pages of the deferred max-order block at
+  // block_pfn, its head as a free block of max order (a no-op when it is not
+  // deferred). The block keeps its place in its free list.
   void init_deferred_block(zone* z, uint64_t block_pfn);
+  // Writes the head struct page of a deferred block (a free block of max
+  // order) when it is not written yet; returns it.
+  page* memmap_write_head(zone* z, uint64_t block_pfn);
 
   // The struct page behind a host pointer into the direct map (Linux
   // virt_to_page), nullptr when the pointer is not in it.

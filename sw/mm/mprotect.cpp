@@ -125,6 +125,11 @@ int Mprotect::do_mprotect(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t l
       ++stats_.failed;
       return -EACCES;
     }
+    // A driver's buffer keeps its protection (departure: Linux allows it).
+    if (v->vm_flags & VM_PFNMAP) {
+      ++stats_.failed;
+      return -EINVAL;
+    }
     if (v->vm_flags & VM_HUGETLB) {
       const uint64_t mask = (1ull << v->huge_shift) - 1;
       if ((v->vm_start < start && (start & mask)) || (v->vm_end > end && (end & mask))) {

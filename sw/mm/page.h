@@ -22,6 +22,7 @@ constexpr uint64_t PAGE_MASK = ~(PAGE_SIZE - 1);
 constexpr uint64_t PFN_DOWN(uint64_t x) { return x >> PAGE_SHIFT; }
 constexpr uint64_t PFN_UP(uint64_t x) { return (x + PAGE_SIZE - 1) >> PAGE_SHIFT; }
 constexpr uint64_t PFN_PHYS(uint64_t pfn) { return pfn << PAGE_SHIFT; }
+constexpr uint64_t PAGE_ALIGN(uint64_t x) { return (x + PAGE_SIZE - 1) & PAGE_MASK; }
 
 // Page flag bits (Linux's enum pageflags; the numbering is ours).
 enum pageflags : unsigned {

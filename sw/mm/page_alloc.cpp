@@ -54,14 +54,20 @@ void PageAlloc::free_boot_range(hal::Hal& h, uint64_t start_pfn, uint64_t end_pf
     while (start_pfn + (1ull << order) > end_pfn) --order;
     zone* z = nodes.pfn_zone(start_pfn);
     FW_BUG_ON(*ctx_->log, h, z == nullptr || !z->spans(start_pfn + (1ull << order) - 1));
+    z->managed_pages += 1ull << order;
+    if (z->pfnblock_deferred(start_pfn)) {
+      // A deferred block, untouched so far: free without writing its struct pages.
+      FW_BUG_ON(*ctx_->log, h, order != MAX_PAGE_ORDER);
+      LockGuard g(z->lock, h);
+      b.add_lazy_block(z, start_pfn, z->get_pfnblock_migratetype(start_pfn));
+      start_pfn += 1ull << order;
+      continue;
+    }
     page* p = nodes.pfn_to_page(start_pfn);
-    // A deferred block: only its head is initialized (and reserved).
-    const uint64_t touch = z->pfnblock_deferred(start_pfn) ? 1 : (1ull << order);
-    for (uint64_t i = 0; i < touch; ++i) {
+    for (uint64_t i = 0; i < (1ull << order); ++i) {
       ClearPageReserved(p + i);
       set_page_count(p + i, 0);
     }
-    z->managed_pages += 1ull << order;
     {
       LockGuard g(z->lock, h);
       b.free_one_page(z, p, start_pfn, order, z->get_pfnblock_migratetype(start_pfn));
@@ -222,8 +228,15 @@ page* PageAlloc::get_page_from_freelist(hal::Hal& h, gfp_t gfp, unsigned order, 
         retry = true;
         break;
       }
+      // Below the high watermark the per-CPU lists shrink (ZONE_BELOW_HIGH,
+      // cleared by a free that finds the zone above it again).
+      bool ok = false;
+      if (!(z->flags & (1ull << ZONE_BELOW_HIGH))) {
+        ok = wm.zone_watermark_fast(z, order, Watermark::high_wmark_pages(z), ac.highest_zoneidx, alloc_flags, gfp);
+        if (!ok) z->flags |= 1ull << ZONE_BELOW_HIGH;
+      }
       const uint64_t mark = Watermark::wmark_pages(z, alloc_flags & ALLOC_WMARK_MASK);
-      if (!wm.zone_watermark_fast(z, order, mark, ac.highest_zoneidx, alloc_flags, gfp) &&
+      if (!ok && !wm.zone_watermark_fast(z, order, mark, ac.highest_zoneidx, alloc_flags, gfp) &&
           !(alloc_flags & ALLOC_NO_WATERMARKS))
         continue;
       page* p = rmqueue(h, ac, z, order, gfp, alloc_flags);

@@ -4,6 +4,7 @@
 #include "sw/lib/bitops.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/memblock.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/vmstat.h"
 
@@ -230,17 +231,61 @@ void PgTable::free_user_tables(hal::Hal& h, uint64_t root) {
 int PgTable::map_direct(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, bool gbpages) {
   const uint64_t flags = __PAGE_KERNEL_BASE | nx_bit();
   uint64_t pa = start;
+  unsigned cap = LEVEL_PDPT;  // lowered while a table from an earlier call covers pa
   while (pa < end) {
     unsigned level = LEVEL_PT;
-    if (gbpages && is_aligned(pa, SIZE_1G) && end - pa >= SIZE_1G) level = LEVEL_PDPT;
-    else if (is_aligned(pa, SIZE_2M) && end - pa >= SIZE_2M) level = LEVEL_PD;
+    if (cap >= LEVEL_PDPT && gbpages && is_aligned(pa, SIZE_1G) && end - pa >= SIZE_1G) level = LEVEL_PDPT;
+    else if (cap >= LEVEL_PD && is_aligned(pa, SIZE_2M) && end - pa >= SIZE_2M) level = LEVEL_PD;
     const uint64_t size = level_size(level);
     const int r = map(h, root, page_offset() + pa, pa, level, flags, _KERNPG_TABLE, true);
+    if (r == -EEXIST && level > LEVEL_PT) {
+      // A table is there (Linux phys_pud_init/phys_pmd_init keep it):
+      // smaller pages for this piece.
+      cap = level - 1;
+      continue;
+    }
     if (r && r != -EEXIST) return r;
     if (!r) stats_.direct_map_bytes[level] += size;
     pa += size;
+    cap = LEVEL_PDPT;
   }
   return 0;
+}
+
+int PgTable::init_mem_mapping(hal::Hal& h, uint64_t root, const MemblockType& mem, bool gbpages) {
+  constexpr uint64_t kIsaEnd = 1ull << 20;
+  // The ISA range is always mapped, holes included.
+  if (int r = map_direct(h, root, 0, kIsaEnd, gbpages)) return r;
+  // The RAM of `mem` within [s, e), as init_range_memory_mapping; *mapped
+  // grows by what it covered.
+  auto map_ranges = [&](uint64_t s, uint64_t e, uint64_t* mapped) {
+    for (unsigned i = 0; i < mem.cnt; ++i) {
+      const uint64_t a = max(mem.regions[i].base, s), b = min(mem.regions[i].end(), e);
+      if (a >= b) continue;
+      if (int r = map_direct(h, root, a, b, gbpages)) return r;
+      *mapped += b - a;
+    }
+    return 0;
+  };
+  const uint64_t end = mem.cnt ? mem.regions[mem.cnt - 1].end() : 0;
+  // Linux starts below the highest free 2 MiB block memblock finds; the
+  // top of RAM is free that early, so: the highest aligned 2 MiB of RAM.
+  uint64_t real_end = 0;
+  for (unsigned i = mem.cnt; i-- > 0 && !real_end;) {
+    const uint64_t top = align_down(mem.regions[i].end(), SIZE_2M);
+    if (top >= SIZE_2M && top - SIZE_2M >= max(mem.regions[i].base, kIsaEnd)) real_end = top;
+  }
+  if (!real_end) real_end = SIZE_2M;
+  uint64_t step = SIZE_2M, mapped = 0, last_start = real_end;
+  while (last_start > kIsaEnd) {
+    const uint64_t start = last_start > step ? max(align_down(last_start - 1, step), kIsaEnd) : kIsaEnd;
+    if (int r = map_ranges(start, last_start, &mapped)) return r;
+    last_start = start;
+    // get_new_step_size: << (PMD_SHIFT - PAGE_SHIFT - 1), capped so it never wraps.
+    if (mapped >= step && step < (1ull << 52)) step <<= 8;
+  }
+  uint64_t rest = 0;
+  return real_end < end ? map_ranges(real_end, end, &rest) : 0;
 }
 
 // ---------------------------------------------------------------- statistics

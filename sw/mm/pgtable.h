@@ -115,6 +115,8 @@ struct PgTableStats {
   uint64_t direct_map_bytes[4] = {};  // by leaf level 1..3 (4K, 2M, 1G)
 };
 
+struct MemblockType;
+
 class PgTable {
  public:
   void init(MmContext* ctx, unsigned levels, unsigned maxphyaddr, bool nx);
@@ -164,9 +166,18 @@ class PgTable {
   void free_user_tables(hal::Hal& h, uint64_t root);
 
   // Maps physical [start, end) at page_offset() + start with the largest
-  // pages alignment allows (1 GiB only with gbpages), supervisor, global, NX.
-  // Returns 0 or -ENOMEM.
+  // pages alignment allows (1 GiB only with gbpages) and that no table
+  // already mapped in part forbids, supervisor, global, NX. Returns 0 or
+  // -ENOMEM.
   int map_direct(hal::Hal& h, uint64_t root, uint64_t start, uint64_t end, bool gbpages);
+  // The direct map of all RAM in Linux's order and pieces (x86
+  // init_mem_mapping with memblock top-down): the ISA range [0, 1 MiB)
+  // whole, then memory_map_top_down: the highest 2 MiB block of RAM first,
+  // then downwards in steps growing 256-fold once as much is mapped, each
+  // step mapping the RAM ranges of `mem` it covers. A GiB that a step
+  // boundary cuts is mapped with 2 MiB pages, as on Linux (the top GiB of
+  // RAM always is). Returns 0 or -ENOMEM.
+  int init_mem_mapping(hal::Hal& h, uint64_t root, const MemblockType& mem, bool gbpages);
 
   const PgTableStats& stats() const { return stats_; }
   // Its statistics under "<prefix>.", always in the same order.

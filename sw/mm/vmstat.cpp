@@ -11,207 +11,293 @@
 
 namespace fw {
 
-const char* zone_stat_name(unsigned i) {
-  static const char* const n[] = {
-      "nr_free_pages",        "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
-      "nr_zone_active_file",  "nr_zone_unevictable",   "nr_zone_write_pending", "nr_mlock",
-      "nr_bounce",            "nr_free_cma",
-  };
-  static_assert(sizeof n / sizeof n[0] == NR_VM_ZONE_STAT_ITEMS, "one entry per item");
-  return n[i];
-}
+// ---------------------------------------------------------------- item tables
+//
+// One entry per enum item, in Linux 6.18's vmstat_text[] order; the
+// static_asserts keep each table as long as its enum.
 
-const char* numa_stat_name(unsigned i) {
-  static const char* const n[] = {"numa_hit",        "numa_miss",  "numa_foreign",
-                                                         "numa_interleave", "numa_local", "numa_other"};
-  static_assert(sizeof n / sizeof n[0] == NR_VM_NUMA_EVENT_ITEMS, "one entry per item");
-  return n[i];
-}
+namespace {
 
-const char* node_stat_name(unsigned i) {
-  static const char* const n[] = {
-      "nr_inactive_anon",  "nr_active_anon",     "nr_inactive_file",   "nr_active_file",
-      "nr_unevictable",    "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon",
-      "nr_isolated_file",  "nr_anon_pages",      "nr_mapped",          "nr_file_pages",
-      "nr_shmem",          "nr_anon_transparent_hugepages", "nr_kernel_stack",    "nr_page_table_pages", "nr_vmalloc",
-      "nr_kernel_page_table_pages", "nr_hwpoison",
-  };
-  static_assert(sizeof n / sizeof n[0] == NR_VM_NODE_STAT_ITEMS, "one entry per item");
-  return n[i];
-}
+constexpr const char* kPages = "pages";
+constexpr const char* kCount = "count";
 
-const char* node_stat_desc(unsigned i) {
-  static const char* const d[] = {
-      "anonymous pages on the inactive LRU list",
-      "anonymous pages on the active LRU list",
-      "file pages on the inactive LRU list (no page cache yet)",
-      "file pages on the active LRU list (no page cache yet)",
-      "unevictable pages",
-      "pages of reclaimable slab caches",
-      "pages of unreclaimable slab caches (and large kmalloc)",
-      "anonymous pages isolated for migration",
-      "file pages isolated for migration",
-      "anonymous pages mapped by processes",
-      "file pages mapped by processes",
-      "page-cache pages",
-      "shared-memory pages",
-      "anonymous transparent huge pages mapped by PMDs",
-      "kernel stacks (KiB)",
-      "page-table pages of processes",
-      "pages backing vmalloc areas",
-      "page-table pages of the kernel's own tables",
-      "pages kept out of use because they hold poison",
-  };
-  static_assert(sizeof d / sizeof d[0] == NR_VM_NODE_STAT_ITEMS, "one entry per item");
-  return d[i];
-}
+const VmstatItem kZoneStatItems[] = {
+    {"nr_free_pages", "free pages on the buddy lists (not isolated)", kPages},
+    {"nr_free_pages_blocks", "free pages in blocks of pageblock order or more", kPages},
+    {"nr_zone_inactive_anon", "anonymous pages on the inactive LRU list", kPages},
+    {"nr_zone_active_anon", "anonymous pages on the active LRU list", kPages},
+    {"nr_zone_inactive_file", "file pages on the inactive LRU list (no page cache yet)", kPages},
+    {"nr_zone_active_file", "file pages on the active LRU list (no page cache yet)", kPages},
+    {"nr_zone_unevictable", "unevictable pages (no mlock yet)", kPages},
+    {"nr_zone_write_pending", "dirty and writeback pages (no page cache yet)", kPages},
+    {"nr_mlock", "mlocked pages (no mlock yet)", kPages},
+    {"nr_zspages", "zsmalloc pages (no zswap yet)", kPages},
+    {"nr_free_cma", "free pages in CMA pageblocks", kPages},
+};
+static_assert(sizeof kZoneStatItems / sizeof kZoneStatItems[0] == NR_VM_ZONE_STAT_ITEMS, "one entry per item");
 
-const char* vm_event_name(unsigned i) {
-  static const char* const n[] = {
-      "pgalloc_dma",
-      "pgalloc_dma32",
-      "pgalloc_normal",
-      "pgalloc_movable",
-      "allocstall_dma",
-      "allocstall_dma32",
-      "allocstall_normal",
-      "allocstall_movable",
-      "pgfree",
-      "pglazyfree",
-      "pgfault",
-      "pgmajfault",
-      "pgreuse",
-      "pgmigrate_success",
-      "pgmigrate_fail",
-      "compact_migrate_scanned",
-      "compact_free_scanned",
-      "compact_isolated",
-      "compact_stall",
-      "compact_fail",
-      "compact_success",
-      "compact_daemon_wake",
-      "compact_daemon_migrate_scanned",
-      "compact_daemon_free_scanned",
-      "pageoutrun",
-      "htlb_buddy_alloc_success",
-      "htlb_buddy_alloc_fail",
-      "cma_alloc_success",
-      "cma_alloc_fail",
-      "thp_fault_alloc",
-      "thp_fault_fallback",
-      "thp_collapse_alloc",
-      "thp_collapse_alloc_failed",
-      "thp_split_page",
-      "thp_split_page_failed",
-      "thp_deferred_split_page",
-      "thp_split_pmd",
-      "thp_scan_exceed_none_pte",
-      "thp_scan_exceed_share_pte",
-      "thp_zero_page_alloc",
-      "thp_zero_page_alloc_failed",
-      "nr_tlb_remote_flush",
-      "nr_tlb_remote_flush_received",
-      "nr_tlb_local_flush_all",
-      "nr_tlb_local_flush_one",
-      "pgfault_anon",
-      "pgfault_spurious",
-      "pgfault_sigsegv",
-      "pgfault_oom",
-      "pgfault_migration_wait",
-      "hwpoison_alloc_skipped",
-      "extfrag_fallback",
-      "extfrag_fragmenting",
-      "extfrag_claimed",
-      "watermark_boost",
-      "kswapd_wake",
-      "nofragment_retry",
-      "pcp_drain",
-      "highatomic_reserved",
-      "alloc_nofail_reserve",
-      "pgfault_cow",
-      "pgfault_zero_page",
-      "pgfault_shmem",
-      "pgfault_hugetlb",
-  };
-  static_assert(sizeof n / sizeof n[0] == NR_VM_EVENTS, "one entry per item");
-  return n[i];
-}
+const VmstatItem kNumaStatItems[] = {
+    {"numa_hit", "allocations served by the preferred node", kCount},
+    {"numa_miss", "allocations served by another node than the preferred one", kCount},
+    {"numa_foreign", "allocations meant for this node served elsewhere", kCount},
+    {"numa_interleave", "interleave-policy allocations (no mempolicy yet)", kCount},
+    {"numa_local", "allocations served by the allocating CPU's node", kCount},
+    {"numa_other", "allocations served by another node than the allocating CPU's", kCount},
+};
+static_assert(sizeof kNumaStatItems / sizeof kNumaStatItems[0] == NR_VM_NUMA_EVENT_ITEMS, "one entry per item");
 
-const char* vm_event_desc(unsigned i) {
-  static const char* const d[] = {
-      "pages allocated from ZONE_DMA",
-      "pages allocated from ZONE_DMA32",
-      "pages allocated from ZONE_NORMAL",
-      "pages allocated from ZONE_MOVABLE",
-      "allocations that entered the direct path (highest zone DMA)",
-      "allocations that entered the direct path (highest zone DMA32)",
-      "allocations that entered the direct path (highest zone Normal)",
-      "allocations that entered the direct path (highest zone Movable)",
-      "pages freed",
-      "pages given to MADV_FREE (lazily freeable)",
-      "page faults",
-      "major page faults (with I/O; none without swap or files)",
-      "write faults that made the page writable in place instead of copying it",
-      "pages migrated",
-      "pages that failed to migrate",
-      "pages scanned by the compaction migration scanner",
-      "pages scanned by the compaction free scanner",
-      "pages isolated by compaction (both scanners)",
-      "allocations that ran direct compaction",
-      "direct compactions that did not lead to a successful allocation",
-      "direct compactions that led to a successful allocation",
-      "kcompactd runs",
-      "pages scanned by kcompactd's migration scanner",
-      "pages scanned by kcompactd's free scanner",
-      "kswapd runs (balance_pgdat)",
-      "surplus hugetlb pages allocated from the buddy allocator",
-      "surplus hugetlb page allocations that failed",
-      "successful cma_alloc calls",
-      "failed cma_alloc calls",
-      "faults that allocated and mapped a transparent huge page",
-      "THP-eligible faults that fell back to 4 KiB pages (no huge page available)",
-      "huge pages allocated by khugepaged (or MADV_COLLAPSE) to collapse a range",
-      "collapses that could not allocate a huge page",
-      "transparent huge pages split into 4 KiB pages",
-      "transparent huge page splits that failed",
-      "huge pages queued for a deferred split (none: splits happen at once)",
-      "PMD mappings of huge pages split into page tables",
-      "collapses refused: more empty PTEs than khugepaged_max_ptes_none",
-      "collapses refused: more shared PTEs than khugepaged_max_ptes_shared",
-      "huge zero pages allocated",
-      "huge zero page allocations that failed",
-      "TLB flushes that had to reach other CPUs (IPIs sent)",
-      "TLB flush IPIs served for another CPU",
-      "full local TLB flushes (whole PCID)",
-      "pages flushed locally one by one (INVLPG)",
-      "faults that mapped a new anonymous page",
-      "faults whose page-table entry already allowed the access",
-      "faults that ended in SIGSEGV",
-      "faults that found no memory",
-      "faults that found a page under migration and waited",
-      "fresh pages found poisoned when zeroed and taken out of use",
-      "allocations served from the free list of another migrate type",
-      "fallbacks below pageblock order: a pageblock now mixes migrate types (fragmentation events)",
-      "fallbacks that claimed the whole pageblock for the request's migrate type",
-      "zone watermarks boosted after a fragmenting fallback",
-      "kswapd wakeups (the per-node hook)",
-      "zonelist passes repeated without ALLOC_NOFRAGMENT",
-      "per-CPU page list drains",
-      "pageblocks reserved for high-order atomic allocations",
-      "__GFP_NOFAIL allocations that needed the memory reserves",
-      "write faults that copied a shared or zero page (copy-on-write)",
-      "read faults that mapped the shared zero page",
-      "faults on shared anonymous memory",
-      "faults on hugetlb mappings",
-  };
-  static_assert(sizeof d / sizeof d[0] == NR_VM_EVENTS, "one entry per item");
-  return d[i];
-}
+const VmstatItem kNodeStatItems[] = {
+    {"nr_inactive_anon", "anonymous pages on the inactive LRU list", kPages},
+    {"nr_active_anon", "anonymous pages on the active LRU list", kPages},
+    {"nr_inactive_file", "file pages on the inactive LRU list (no page cache yet)", kPages},
+    {"nr_active_file", "file pages on the active LRU list (no page cache yet)", kPages},
+    {"nr_unevictable", "unevictable pages (no mlock yet)", kPages},
+    {"nr_slab_reclaimable", "pages of reclaimable slab caches", kPages},
+    {"nr_slab_unreclaimable", "pages of unreclaimable slab caches (and large kmalloc)", kPages},
+    {"nr_isolated_anon", "anonymous pages isolated for migration", kPages},
+    {"nr_isolated_file", "file pages isolated for migration", kPages},
+    {"workingset_nodes", "shadow-entry tree nodes (no workingset yet)", kCount},
+    {"workingset_refault_anon", "refaults of evicted anonymous pages (no workingset yet)", kPages},
+    {"workingset_refault_file", "refaults of evicted file pages (no workingset yet)", kPages},
+    {"workingset_activate_anon", "refaulted anonymous pages activated (no workingset yet)", kPages},
+    {"workingset_activate_file", "refaulted file pages activated (no workingset yet)", kPages},
+    {"workingset_restore_anon", "refaulted anonymous pages that were active (no workingset yet)", kPages},
+    {"workingset_restore_file", "refaulted file pages that were active (no workingset yet)", kPages},
+    {"workingset_nodereclaim", "shadow-entry nodes reclaimed (no workingset yet)", kCount},
+    {"nr_anon_pages", "anonymous pages mapped by processes", kPages},
+    {"nr_mapped", "file pages mapped by processes", kPages},
+    {"nr_file_pages", "page-cache pages (shared memory included)", kPages},
+    {"nr_dirty", "dirty page-cache pages (no page cache yet)", kPages},
+    {"nr_writeback", "pages under writeback (no page cache yet)", kPages},
+    {"nr_shmem", "shared-memory pages", kPages},
+    {"nr_shmem_hugepages", "shared-memory huge pages (no shmem THP yet)", kCount},
+    {"nr_shmem_pmdmapped", "PMD-mapped shared-memory huge pages (no shmem THP yet)", kCount},
+    {"nr_file_hugepages", "page-cache huge pages (no page cache yet)", kCount},
+    {"nr_file_pmdmapped", "PMD-mapped page-cache huge pages (no page cache yet)", kCount},
+    {"nr_anon_transparent_hugepages", "anonymous transparent huge pages mapped by PMDs", kCount},
+    {"nr_vmscan_write", "pages written by reclaim (no reclaim yet)", kPages},
+    {"nr_vmscan_immediate_reclaim", "pages marked for immediate reclaim (no reclaim yet)", kPages},
+    {"nr_dirtied", "pages dirtied since boot (no page cache yet)", kPages},
+    {"nr_written", "pages written since boot (no page cache yet)", kPages},
+    {"nr_throttled_written", "pages written while reclaim was throttled (no reclaim yet)", kPages},
+    {"nr_kernel_misc_reclaimable", "reclaimable non-slab kernel pages", kPages},
+    {"nr_foll_pin_acquired", "pages pinned with FOLL_PIN", kPages},
+    {"nr_foll_pin_released", "FOLL_PIN pins released", kPages},
+    {"nr_kernel_stack", "kernel stacks (KiB)", "KiB"},
+    {"nr_page_table_pages", "page-table pages of processes", kPages},
+    {"nr_sec_page_table_pages", "secondary (KVM, IOMMU) page-table pages", kPages},
+    {"nr_iommu_pages", "pages allocated by the IOMMU driver", kPages},
+    {"nr_swapcached", "pages in the swap cache (no swap yet)", kPages},
+    {"pgpromote_success", "pages promoted by NUMA balancing", kPages},
+    {"pgpromote_candidate", "NUMA balancing promotion candidates", kPages},
+    {"pgpromote_candidate_nrl", "NUMA balancing promotion candidates, not rate-limited", kPages},
+    {"pgdemote_kswapd", "pages demoted by kswapd", kPages},
+    {"pgdemote_direct", "pages demoted by direct reclaim", kPages},
+    {"pgdemote_khugepaged", "pages demoted by khugepaged's reclaim", kPages},
+    {"pgdemote_proactive", "pages demoted by proactive reclaim", kPages},
+    {"nr_hugetlb", "pages of hugetlb pages in use (faulted in from a pool)", kPages},
+    {"nr_balloon_pages", "pages taken by a balloon driver", kPages},
+    {"nr_kernel_file_pages", "kernel-owned page-cache pages", kPages},
+    // Ours.
+    {"nr_vmalloc", "pages backing vmalloc areas", kPages},
+    {"nr_kernel_page_table_pages", "page-table pages of the kernel's own tables", kPages},
+    {"nr_hwpoison", "pages kept out of use because they hold poison", kPages},
+};
+static_assert(sizeof kNodeStatItems / sizeof kNodeStatItems[0] == NR_VM_NODE_STAT_ITEMS, "one entry per item");
 
-bool vm_event_in_pages(unsigned i) {
-  return i <= PGALLOC_MOVABLE || i == PGFREE || i == PGLAZYFREE || i == NR_TLB_LOCAL_FLUSH_ONE || i == PGMIGRATE_SUCCESS || i == PGMIGRATE_FAIL ||
-         (i >= COMPACTMIGRATE_SCANNED && i <= COMPACTISOLATED) || i == KCOMPACTD_MIGRATE_SCANNED ||
-         i == KCOMPACTD_FREE_SCANNED;
+const VmstatItem kVmStatItems[] = {
+    {"nr_dirty_threshold", "dirty page limit: vm.dirty_ratio of the dirtyable memory", kPages},
+    {"nr_dirty_background_threshold", "background writeback limit: vm.dirty_background_ratio of the dirtyable memory",
+     kPages},
+    {"nr_memmap_pages", "memmap pages allocated after boot", kPages},
+    {"nr_memmap_boot_pages", "memmap (struct page array) pages allocated at boot", kPages},
+};
+static_assert(sizeof kVmStatItems / sizeof kVmStatItems[0] == NR_VM_STAT_ITEMS, "one entry per item");
+
+const VmstatItem kVmEventItems[] = {
+    {"pgpgin", "KiB read from block devices (no block I/O yet)", "KiB"},
+    {"pgpgout", "KiB written to block devices (no block I/O yet)", "KiB"},
+    {"pswpin", "pages swapped in (no swap yet)", kPages},
+    {"pswpout", "pages swapped out (no swap yet)", kPages},
+    {"pgalloc_dma", "pages allocated from ZONE_DMA", kPages},
+    {"pgalloc_dma32", "pages allocated from ZONE_DMA32", kPages},
+    {"pgalloc_normal", "pages allocated from ZONE_NORMAL", kPages},
+    {"pgalloc_movable", "pages allocated from ZONE_MOVABLE", kPages},
+    {"pgalloc_device", "pages allocated from ZONE_DEVICE (never: device memory is not modelled)", kPages},
+    {"allocstall_dma", "allocations that entered the direct path (highest zone DMA)", kCount},
+    {"allocstall_dma32", "allocations that entered the direct path (highest zone DMA32)", kCount},
+    {"allocstall_normal", "allocations that entered the direct path (highest zone Normal)", kCount},
+    {"allocstall_movable", "allocations that entered the direct path (highest zone Movable)", kCount},
+    {"allocstall_device", "allocations that entered the direct path (highest zone Device)", kCount},
+    {"pgskip_dma", "LRU pages reclaim skipped in ZONE_DMA (no reclaim yet)", kPages},
+    {"pgskip_dma32", "LRU pages reclaim skipped in ZONE_DMA32 (no reclaim yet)", kPages},
+    {"pgskip_normal", "LRU pages reclaim skipped in ZONE_NORMAL (no reclaim yet)", kPages},
+    {"pgskip_movable", "LRU pages reclaim skipped in ZONE_MOVABLE (no reclaim yet)", kPages},
+    {"pgskip_device", "LRU pages reclaim skipped in ZONE_DEVICE (no reclaim yet)", kPages},
+    {"pgfree", "pages freed", kPages},
+    {"pgactivate", "pages moved to an active LRU list", kPages},
+    {"pgdeactivate", "pages moved to an inactive LRU list", kPages},
+    {"pglazyfree", "pages given to MADV_FREE (lazily freeable)", kPages},
+    {"pgfault", "page faults", kCount},
+    {"pgmajfault", "major page faults (with I/O; none without swap or files)", kCount},
+    {"pglazyfreed", "MADV_FREE pages freed by reclaim (no reclaim yet)", kPages},
+    {"pgrefill", "pages scanned on the active lists by reclaim (no reclaim yet)", kPages},
+    {"pgreuse", "write faults that made the page writable in place instead of copying it", kCount},
+    {"pgsteal_kswapd", "pages reclaimed by kswapd (no reclaim yet)", kPages},
+    {"pgsteal_direct", "pages reclaimed by direct reclaim (no reclaim yet)", kPages},
+    {"pgsteal_khugepaged", "pages reclaimed by khugepaged (no reclaim yet)", kPages},
+    {"pgsteal_proactive", "pages reclaimed by proactive reclaim (no reclaim yet)", kPages},
+    {"pgscan_kswapd", "pages scanned by kswapd (no reclaim yet)", kPages},
+    {"pgscan_direct", "pages scanned by direct reclaim (no reclaim yet)", kPages},
+    {"pgscan_khugepaged", "pages scanned by khugepaged's reclaim (no reclaim yet)", kPages},
+    {"pgscan_proactive", "pages scanned by proactive reclaim (no reclaim yet)", kPages},
+    {"pgscan_direct_throttle", "direct reclaimers throttled (no reclaim yet)", kCount},
+    {"pgscan_anon", "anonymous pages scanned by reclaim (no reclaim yet)", kPages},
+    {"pgscan_file", "file pages scanned by reclaim (no reclaim yet)", kPages},
+    {"pgsteal_anon", "anonymous pages reclaimed (no reclaim yet)", kPages},
+    {"pgsteal_file", "file pages reclaimed (no reclaim yet)", kPages},
+    {"zone_reclaim_success", "node reclaim runs that succeeded (no node reclaim)", kCount},
+    {"zone_reclaim_failed", "node reclaim runs that failed (no node reclaim)", kCount},
+    {"pginodesteal", "pages reclaimed by freeing inodes (no page cache yet)", kPages},
+    {"slabs_scanned", "slab objects scanned by shrinkers (no shrinkers yet)", kCount},
+    {"kswapd_inodesteal", "pages kswapd reclaimed by freeing inodes (no page cache yet)", kPages},
+    {"kswapd_low_wmark_hit_quickly", "kswapd sleeps that came early at the low watermark", kCount},
+    {"kswapd_high_wmark_hit_quickly", "kswapd sleeps that came early at the high watermark", kCount},
+    {"pageoutrun", "kswapd runs (balance_pgdat)", kCount},
+    {"pgrotated", "pages rotated to the inactive list's tail after writeback", kPages},
+    {"drop_pagecache", "writes of 1 or 3 to vm.drop_caches", kCount},
+    {"drop_slab", "writes of 2 or 3 to vm.drop_caches", kCount},
+    {"oom_kill", "processes killed for lack of memory (the faulting one: no victim selection)", kCount},
+    {"numa_pte_updates", "PTEs made NUMA-hinting (no NUMA balancing)", kCount},
+    {"numa_huge_pte_updates", "PMDs made NUMA-hinting (no NUMA balancing)", kCount},
+    {"numa_hint_faults", "NUMA hinting faults (no NUMA balancing)", kCount},
+    {"numa_hint_faults_local", "NUMA hinting faults on local memory (no NUMA balancing)", kCount},
+    {"numa_pages_migrated", "pages migrated by NUMA balancing", kPages},
+    {"pgmigrate_success", "pages migrated", kPages},
+    {"pgmigrate_fail", "pages that failed to migrate", kPages},
+    {"thp_migration_success", "transparent huge pages migrated whole (never: they are not migrated)", kCount},
+    {"thp_migration_fail", "transparent huge page migrations that failed", kCount},
+    {"thp_migration_split", "transparent huge pages split to be migrated", kCount},
+    {"compact_migrate_scanned", "pages scanned by the compaction migration scanner", kPages},
+    {"compact_free_scanned", "pages scanned by the compaction free scanner", kPages},
+    {"compact_isolated", "pages isolated by compaction (both scanners)", kPages},
+    {"compact_stall", "allocations that ran direct compaction", kCount},
+    {"compact_fail", "direct compactions that did not lead to a successful allocation", kCount},
+    {"compact_success", "direct compactions that led to a successful allocation", kCount},
+    {"compact_daemon_wake", "kcompactd runs", kCount},
+    {"compact_daemon_migrate_scanned", "pages scanned by kcompactd's migration scanner", kPages},
+    {"compact_daemon_free_scanned", "pages scanned by kcompactd's free scanner", kPages},
+    {"htlb_buddy_alloc_success", "surplus hugetlb pages allocated from the buddy allocator", kCount},
+    {"htlb_buddy_alloc_fail", "surplus hugetlb page allocations that failed", kCount},
+    {"cma_alloc_success", "successful cma_alloc calls", kCount},
+    {"cma_alloc_fail", "failed cma_alloc calls", kCount},
+    {"unevictable_pgs_culled", "pages found unevictable by reclaim (no mlock yet)", kPages},
+    {"unevictable_pgs_scanned", "unevictable pages scanned (no mlock yet)", kPages},
+    {"unevictable_pgs_rescued", "pages made evictable again (no mlock yet)", kPages},
+    {"unevictable_pgs_mlocked", "pages mlocked (no mlock yet)", kPages},
+    {"unevictable_pgs_munlocked", "pages munlocked (no mlock yet)", kPages},
+    {"unevictable_pgs_cleared", "mlocked pages cleared at truncation (no mlock yet)", kPages},
+    {"unevictable_pgs_stranded", "mlocked pages that could not be munlocked (no mlock yet)", kPages},
+    {"thp_fault_alloc", "faults that allocated and mapped a transparent huge page", kCount},
+    {"thp_fault_fallback", "THP-eligible faults that fell back to 4 KiB pages (no huge page available)", kCount},
+    {"thp_fault_fallback_charge", "THP faults that fell back for a memory-cgroup charge (no cgroups)", kCount},
+    {"thp_collapse_alloc", "huge pages allocated by khugepaged (or MADV_COLLAPSE) to collapse a range", kCount},
+    {"thp_collapse_alloc_failed", "collapses that could not allocate a huge page", kCount},
+    {"thp_file_alloc", "page-cache huge pages allocated (no page cache yet)", kCount},
+    {"thp_file_fallback", "page-cache huge page allocations that fell back (no page cache yet)", kCount},
+    {"thp_file_fallback_charge", "page-cache huge pages that fell back for a charge (no cgroups)", kCount},
+    {"thp_file_mapped", "page-cache huge pages mapped by PMDs (no page cache yet)", kCount},
+    {"thp_split_page", "transparent huge pages split into 4 KiB pages", kCount},
+    {"thp_split_page_failed", "transparent huge page splits that failed", kCount},
+    {"thp_deferred_split_page", "huge pages queued for a deferred split (none: splits happen at once)", kCount},
+    {"thp_underused_split_page", "underused huge pages split by the shrinker (no deferred split queue)", kCount},
+    {"thp_split_pmd", "PMD mappings of huge pages split into page tables", kCount},
+    {"thp_scan_exceed_none_pte", "collapses refused: more empty PTEs than khugepaged_max_ptes_none", kCount},
+    {"thp_scan_exceed_swap_pte", "collapses refused: more swap PTEs than khugepaged_max_ptes_swap (no swap yet)",
+     kCount},
+    {"thp_scan_exceed_share_pte", "collapses refused: more shared PTEs than khugepaged_max_ptes_shared", kCount},
+    {"thp_split_pud", "PUD mappings of huge pages split (no PUD-sized THP)", kCount},
+    {"thp_zero_page_alloc", "huge zero pages allocated", kCount},
+    {"thp_zero_page_alloc_failed", "huge zero page allocations that failed", kCount},
+    {"thp_swpout", "huge pages swapped out whole (no swap yet)", kCount},
+    {"thp_swpout_fallback", "huge pages split to be swapped out (no swap yet)", kCount},
+    {"balloon_inflate", "pages taken by a balloon driver (no balloon)", kPages},
+    {"balloon_deflate", "pages given back by a balloon driver (no balloon)", kPages},
+    {"balloon_migrate", "balloon pages migrated (no balloon)", kPages},
+    {"swap_ra", "pages read ahead from swap (no swap yet)", kPages},
+    {"swap_ra_hit", "swap read-ahead pages used (no swap yet)", kPages},
+    {"swpin_zero", "zero-filled pages swapped in without I/O (no swap yet)", kPages},
+    {"swpout_zero", "zero-filled pages swapped out without I/O (no swap yet)", kPages},
+    {"ksm_swpin_copy", "KSM pages copied at swap-in (no KSM)", kPages},
+    {"cow_ksm", "copy-on-write faults on KSM pages (no KSM)", kCount},
+    {"zswpin", "pages loaded from zswap (no zswap)", kPages},
+    {"zswpout", "pages stored in zswap (no zswap)", kPages},
+    {"zswpwb", "zswap pages written back to swap (no zswap)", kPages},
+    {"direct_map_level2_splits", "2 MiB direct-map pages split into 4 KiB pages", kCount},
+    {"direct_map_level3_splits", "1 GiB direct-map pages split into 2 MiB pages", kCount},
+    {"direct_map_level2_collapses", "4 KiB direct-map ranges collapsed into 2 MiB pages", kCount},
+    {"direct_map_level3_collapses", "2 MiB direct-map ranges collapsed into 1 GiB pages", kCount},
+    // Linux's CONFIG_DEBUG_TLBFLUSH counters, then ours.
+    {"nr_tlb_remote_flush", "TLB flushes that had to reach other CPUs (IPIs sent)", kCount},
+    {"nr_tlb_remote_flush_received", "TLB flush IPIs served for another CPU", kCount},
+    {"nr_tlb_local_flush_all", "full local TLB flushes (whole PCID)", kCount},
+    {"nr_tlb_local_flush_one", "pages flushed locally one by one (INVLPG)", kPages},
+    {"pgfault_anon", "faults that mapped a new anonymous page", kCount},
+    {"pgfault_spurious", "faults whose page-table entry already allowed the access", kCount},
+    {"pgfault_sigsegv", "faults that ended in SIGSEGV", kCount},
+    {"pgfault_oom", "faults that found no memory", kCount},
+    {"pgfault_migration_wait", "faults that found a page under migration and waited", kCount},
+    {"hwpoison_alloc_skipped", "fresh pages found poisoned when zeroed and taken out of use", kCount},
+    {"extfrag_fallback", "allocations served from the free list of another migrate type", kCount},
+    {"extfrag_fragmenting", "fallbacks below pageblock order: a pageblock now mixes migrate types (fragmentation events)",
+     kCount},
+    {"extfrag_claimed", "fallbacks that claimed the whole pageblock for the request's migrate type", kCount},
+    {"watermark_boost", "zone watermarks boosted after a fragmenting fallback", kCount},
+    {"kswapd_wake", "kswapd wakeups (the per-node hook)", kCount},
+    {"nofragment_retry", "zonelist passes repeated without ALLOC_NOFRAGMENT", kCount},
+    {"pcp_drain", "per-CPU page list drains", kCount},
+    {"highatomic_reserved", "pageblocks reserved for high-order atomic allocations", kCount},
+    {"alloc_nofail_reserve", "__GFP_NOFAIL allocations that needed the memory reserves", kCount},
+    {"pgfault_cow", "write faults that copied a shared or zero page (copy-on-write)", kCount},
+    {"pgfault_zero_page", "read faults that mapped the shared zero page", kCount},
+    {"pgfault_shmem", "faults on shared anonymous memory", kCount},
+    {"pgfault_hugetlb", "faults on hugetlb mappings", kCount},
+};
+static_assert(sizeof kVmEventItems / sizeof kVmEventItems[0] == NR_VM_EVENTS, "one entry per item");
+
+}  // namespace
+
+const VmstatItem& zone_stat_item_desc(unsigned i) { return kZoneStatItems[i]; }
+const VmstatItem& numa_stat_item_desc(unsigned i) { return kNumaStatItems[i]; }
+const VmstatItem& node_stat_item_desc(unsigned i) { return kNodeStatItems[i]; }
+const VmstatItem& vm_stat_item_desc(unsigned i) { return kVmStatItems[i]; }
+const VmstatItem& vm_event_item_desc(unsigned i) { return kVmEventItems[i]; }
+
+uint64_t vm_stat_item_value(const MmContext& ctx, unsigned item) {
+  const MmNodes& nodes = *ctx.nodes;
+  switch (item) {
+    case NR_DIRTY_THRESHOLD:
+    case NR_DIRTY_BG_THRESHOLD: {
+      // global_dirtyable_memory: free pages above the reserves plus the file
+      // LRU pages (+1, never 0); domain_dirty_limits: the ratios in
+      // 1/PAGE_SIZE units, the background limit below the hard one.
+      const VmStat& vs = *ctx.vmstat;
+      uint64_t avail = nodes.total_free_pages();
+      avail -= min(avail, ctx.watermark->totalreserve_pages());
+      avail += static_cast<uint64_t>(vs.node_total(NR_INACTIVE_FILE) + vs.node_total(NR_ACTIVE_FILE)) + 1;
+      constexpr uint64_t kDirtyRatio = 20, kDirtyBackgroundRatio = 10;  // vm.dirty_ratio, vm.dirty_background_ratio
+      const uint64_t ratio = kDirtyRatio * PAGE_SIZE / 100, bg_ratio = kDirtyBackgroundRatio * PAGE_SIZE / 100;
+      uint64_t thresh = ratio * avail / PAGE_SIZE;
+      if (thresh > 0xffffffffull) thresh = 0xffffffffull;
+      uint64_t bg_thresh = bg_ratio * avail / PAGE_SIZE;
+      if (bg_thresh >= thresh) bg_thresh = thresh / 2;
+      return item == NR_DIRTY_THRESHOLD ? thresh : bg_thresh;
+    }
+    case NR_MEMMAP_BOOT_PAGES:
+      return nodes.memmap_bytes() >> PAGE_SHIFT;
+    default:
+      return 0;  // NR_MEMMAP_PAGES: no memory hotplug
+  }
 }
 
 // ---------------------------------------------------------------- /proc and statistics
@@ -238,25 +324,46 @@ void count_pageblocks(const zone& zn, uint64_t blocks[MIGRATE_TYPES]) {
     ++blocks[zn.get_pfnblock_migratetype(pfn)];
 }
 
-// Every /proc/vmstat line, in Linux's order (zone items, NUMA events, node
-// items, events; our extensions last in their group): f(name, value, desc, unit).
+// Every /proc/vmstat line, in Linux 6.18's order (zone items, NUMA events,
+// node items, system-wide items, events, and the deprecated nr_unstable
+// Linux appends); with `ours`, our own node items and events follow:
+// f(name, value, desc, unit).
 template <typename F>
-void for_each_vmstat(const MmNodes& nodes, const VmStat& vs, F&& f) {
+void for_each_vmstat(const MmContext& ctx, bool ours, F&& f) {
+  const MmNodes& nodes = *ctx.nodes;
+  const VmStat& vs = *ctx.vmstat;
   for (unsigned i = 0; i < NR_VM_ZONE_STAT_ITEMS; ++i) {
     int64_t v = 0;
     for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
       for (unsigned z = 0; z < MAX_NR_ZONES; ++z) v += nodes.node(static_cast<int>(n)).node_zones[z].vm_stat[i];
-    f(zone_stat_name(i), static_cast<uint64_t>(v), "zone counter, all zones", "pages");
+    const VmstatItem& d = zone_stat_item_desc(i);
+    f(d.name, static_cast<uint64_t>(v), d.desc, d.unit);
   }
   for (unsigned i = 0; i < NR_VM_NUMA_EVENT_ITEMS; ++i) {
     uint64_t v = 0;
     for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
       for (unsigned z = 0; z < MAX_NR_ZONES; ++z) v += nodes.node(static_cast<int>(n)).node_zones[z].numa_event[i];
-    f(numa_stat_name(i), v, "NUMA allocation event, all zones", "count");
+    const VmstatItem& d = numa_stat_item_desc(i);
+    f(d.name, v, d.desc, d.unit);
   }
-  for (unsigned i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i)
-    f(node_stat_name(i), static_cast<uint64_t>(vs.node_total(i)), node_stat_desc(i), i == NR_KERNEL_STACK_KB ? "KiB" : "pages");
-  for (unsigned i = 0; i < NR_VM_EVENTS; ++i) f(vm_event_name(i), vs.event[i], vm_event_desc(i), vm_event_in_pages(i) ? "pages" : "count");
+  auto node_item = [&](unsigned i) {
+    const VmstatItem& d = node_stat_item_desc(i);
+    f(d.name, static_cast<uint64_t>(vs.node_total(i)), d.desc, d.unit);
+  };
+  auto event = [&](unsigned i) {
+    const VmstatItem& d = vm_event_item_desc(i);
+    f(d.name, vs.event[i], d.desc, d.unit);
+  };
+  for (unsigned i = 0; i < NR_LINUX_NODE_STAT_ITEMS; ++i) node_item(i);
+  for (unsigned i = 0; i < NR_VM_STAT_ITEMS; ++i) {
+    const VmstatItem& d = vm_stat_item_desc(i);
+    f(d.name, vm_stat_item_value(ctx, i), d.desc, d.unit);
+  }
+  for (unsigned i = 0; i < NR_LINUX_VM_EVENTS; ++i) event(i);
+  f("nr_unstable", 0, "deprecated, always 0 (Linux keeps the line for old tools)", kPages);
+  if (!ours) return;
+  for (unsigned i = NR_LINUX_NODE_STAT_ITEMS; i < NR_VM_NODE_STAT_ITEMS; ++i) node_item(i);
+  for (unsigned i = NR_LINUX_VM_EVENTS; i < NR_VM_EVENTS; ++i) event(i);
 }
 
 // The zone.node<N>.<zone>.* statistics of one zone.
@@ -313,7 +420,7 @@ void zoneinfo_show_print(seq_file* m, const MmNodes& nodes, const VmStat& vs, un
   if (zn.populated() && !*node_stats_done) {
     *node_stats_done = true;
     seq_printf(m, "\n  per-node stats");
-    for (unsigned i = 0; i < NR_VM_NODE_STAT_ITEMS; ++i)
+    for (unsigned i = 0; i < NR_LINUX_NODE_STAT_ITEMS; ++i)
       seq_printf(m, "\n      %-12s %lu", node_stat_name(i), static_cast<unsigned long>(vs.node[n][i]));
   }
   seq_printf(m, "\n  pages free     %lu", static_cast<unsigned long>(zn.free_pages()));
@@ -346,9 +453,7 @@ void zoneinfo_show_print(seq_file* m, const MmNodes& nodes, const VmStat& vs, un
     seq_printf(m, "\n  vm stats threshold: %d", stat_threshold(zn, nodes.nr_cpus()));
   }
   seq_printf(m, "\n  node_unreclaimable:  %u", pg.kswapd_failures >= MAX_RECLAIM_RETRIES ? 1u : 0u);
-  seq_printf(m, "\n  start_pfn:           %lu", static_cast<unsigned long>(zn.zone_start_pfn));
-  seq_printf(m, "\n  reserved_highatomic: %lu", static_cast<unsigned long>(zn.nr_reserved_highatomic));
-  seq_printf(m, "\n  free_highatomic:     %lu\n", static_cast<unsigned long>(zn.nr_free_highatomic));
+  seq_printf(m, "\n  start_pfn:           %lu\n", static_cast<unsigned long>(zn.zone_start_pfn));
 }
 
 }  // namespace
@@ -418,7 +523,7 @@ void zoneinfo_show(seq_file* m, const MmContext& ctx) {
 }
 
 void vmstat_show(seq_file* m, const MmContext& ctx) {
-  for_each_vmstat(*ctx.nodes, *ctx.vmstat, [&](const char* n, uint64_t v, const char*, const char*) {
+  for_each_vmstat(ctx, false, [&](const char* n, uint64_t v, const char*, const char*) {
     seq_printf(m, "%s %lu\n", n, static_cast<unsigned long>(v));
   });
 }
@@ -441,7 +546,7 @@ void zoneinfo_visit_stats(const MmContext& ctx, StatVisitor& v) {
 
 void vmstat_visit_stats(const MmContext& ctx, StatVisitor& v, const char* prefix) {
   const StatEmitter e(v, prefix);
-  for_each_vmstat(*ctx.nodes, *ctx.vmstat, [&](const char* name, uint64_t val, const char* desc, const char* unit) {
+  for_each_vmstat(ctx, true, [&](const char* name, uint64_t val, const char* desc, const char* unit) {
     e(name, val, desc, unit);
   });
 }

@@ -125,6 +125,36 @@ void Watermark::init_per_zone_wmark_min() {
   }
   setup_per_zone_wmarks();
   setup_per_zone_lowmem_reserve();
+  // khugepaged starts later in Linux's boot (hugepage_init) and raises the
+  // value; a value set by sysctl comes after that and stays.
+  if (!p.min_free_kbytes) set_recommended_min_free_kbytes();
+}
+
+uint64_t Watermark::recommended_min_free_kbytes() const {
+  const MmNodes& nodes = *ctx_->nodes;
+  // The zones fragmentation avoidance matters in: every populated zone up
+  // to gfp_zone(GFP_USER), ZONE_MOVABLE holding only movable pages anyway.
+  uint64_t nr_zones = 0;
+  for (unsigned n = 0; n < nodes.nr_nodes(); ++n)
+    for (unsigned z = 0; z <= ZONE_NORMAL; ++z)
+      if (nodes.node(static_cast<int>(n)).node_zones[z].populated()) ++nr_zones;
+  // Two free pageblocks per zone, and per zone a pageblock for each pair of
+  // the MIGRATE_PCPTYPES types (one to fall back to, one to avoid the next
+  // fallback), at most 5% of lowmem.
+  uint64_t pages = pageblock_nr_pages * nr_zones * 2;
+  pages += pageblock_nr_pages * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES;
+  pages = min(pages, nr_free_buffer_pages() / 20);
+  return pages << (PAGE_SHIFT - 10);
+}
+
+void Watermark::set_recommended_min_free_kbytes() {
+  // Linux's khugepaged does this whenever PMD-sized THP are enabled
+  // (always or madvise); with "never" it keeps calculate_min_free_kbytes.
+  if (ctx_->params->transparent_hugepage == THP_NEVER) return;
+  const uint64_t recommended = recommended_min_free_kbytes();
+  if (recommended <= min_free_kbytes_) return;
+  min_free_kbytes_ = recommended;
+  setup_per_zone_wmarks();
 }
 
 int64_t Watermark::unusable_free(const zone* z, unsigned order, unsigned alloc_flags) const {

@@ -4,6 +4,11 @@
 //
 //   min_free_kbytes = clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144)
 //     lowmem_kbytes: managed pages of every zone but ZONE_MOVABLE, in KiB
+//   with THP enabled (always, madvise), raised as khugepaged's
+//   set_recommended_min_free_kbytes does to at least
+//     min(pageblock_nr_pages * nr_zones * (2 + MIGRATE_PCPTYPES^2),
+//         nr_free_buffer_pages / 20) pages
+//     nr_zones: populated zones up to ZONE_NORMAL (8 GiB, 3 zones: 67584 KiB)
 //   per zone: min  = pages_min * managed / lowmem_pages  (pages_min = min_free_kbytes / 4)
 //             (ZONE_MOVABLE: clamp(managed / 1024, 32, 128))
 //             gap  = max(min_share / 4, managed * watermark_scale_factor / 10000)
@@ -31,8 +36,15 @@ class Watermark {
   void init(MmContext* ctx) { ctx_ = ctx; }
 
   // Linux init_per_zone_wmark_min: min_free_kbytes, the watermarks, the
-  // lowmem reserves and totalreserve_pages. After boot frees the memory.
+  // lowmem reserves and totalreserve_pages, then khugepaged's raise. After
+  // boot frees the memory; the caller updates the per-CPU lists.
   void init_per_zone_wmark_min();
+  // Returns khugepaged's recommended min_free_kbytes for THP (Linux
+  // set_recommended_min_free_kbytes before the comparison).
+  uint64_t recommended_min_free_kbytes() const;
+  // Raises min_free_kbytes to that value when THP is enabled and it is
+  // larger, and sets the watermarks again.
+  void set_recommended_min_free_kbytes();
   void setup_per_zone_wmarks();
   void setup_per_zone_lowmem_reserve();
   void calculate_totalreserve_pages();

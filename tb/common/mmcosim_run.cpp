@@ -19,8 +19,9 @@ std::string quote(const std::string& s) {
 }
 }  // namespace
 
-RunResult run_mmcosim(const std::vector<std::string>& args) {
+RunResult run_mmcosim(const std::vector<std::string>& args, unsigned limit_s) {
   std::string cmd = quote(MMCOSIM_BIN);
+  if (limit_s) cmd = "timeout -k 5 " + std::to_string(limit_s) + " " + cmd;
   for (const std::string& a : args) cmd += " " + quote(a);
   cmd += " 2>&1";
   RunResult r;

@@ -9,12 +9,14 @@
 namespace tb {
 
 struct RunResult {
-  int status = -1;     // exit status
+  int status = -1;     // exit status (124: killed at the time limit; 128 + N: killed by signal N)
   std::string output;  // stdout and stderr, interleaved
 };
 
-// Runs `mmcosim <args>`; MMCOSIM_BIN is the binary (set by CMake).
-RunResult run_mmcosim(const std::vector<std::string>& args);
+// Runs `mmcosim <args>`; MMCOSIM_BIN is the binary (set by CMake). With a
+// time limit, a run still going after `limit_s` seconds is killed and
+// reported as status 124 (as timeout(1) does).
+RunResult run_mmcosim(const std::vector<std::string>& args, unsigned limit_s = 0);
 
 // stats.txt as name -> value ("nan" reads as NaN). Throws if unreadable.
 std::map<std::string, double> read_stats(const std::string& file);

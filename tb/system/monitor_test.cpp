@@ -50,5 +50,16 @@ TEST(Monitor, ProcFilesPoisonAndBadCommands) {
   EXPECT_NE(r.output.find("poisoned the line at 0x5000"), std::string::npos);
 }
 
+TEST(Monitor, DmaListsDevicesTransfersMappingsAndSwiotlb) {
+  RunResult r = run_script("monitor-dma", "dma\nquit\n");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("dma0: dma, 24-bit, registers 0x[0-9a-f]+, vector"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("dma1: dma, 32-bit, registers 0x[0-9a-f]+, vector"))) << r.output;
+  EXPECT_NE(r.output.find("idle; no transfer yet"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mappings (the DMA checker's view):\ndma0: 24-bit,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("swiotlb:\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("io_tlb_nslabs: "), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace tb

@@ -131,10 +131,41 @@ TEST(BadInput, OverlappingMemoryMap) {
 }
 
 TEST(BadInput, MissingScenarioFile) {
-  RunResult r = run_mmcosim({"run", "/nonexistent/scenario.yaml"});
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("/nonexistent/scenario.yaml"), std::string::npos) << r.output;
-  EXPECT_LE(count_lines(r.output), 2) << r.output;
+  expect_one_line_error(run_mmcosim({"run", "/nonexistent/scenario.yaml"}),
+                        "^mmcosim: /nonexistent/scenario\\.yaml: cannot open: No such file or directory\n$");
+  expect_one_line_error(run_mmcosim({"params", "/nonexistent/scenario.yaml"}), "^mmcosim: /nonexistent/scenario\\.yaml: ");
+  const std::string dir = temp_dir("scenario-dir");
+  expect_one_line_error(run_mmcosim({"run", dir}), "is a directory, not a file");
+}
+
+// Command-line errors are bad input too: exit status 2 and one line, not
+// the command-line library's own exit codes and help text.
+TEST(BadInput, CommandLineErrors) {
+  expect_one_line_error(run_mmcosim({"run", "--walker=bogus"}), "^mmcosim: --walker: bogus not in \\{tlm,rtl,lockstep\\}");
+  expect_one_line_error(run_mmcosim({"run", "--bogus"}), "^mmcosim: .*--bogus");
+  expect_one_line_error(run_mmcosim({"frobnicate"}), "^mmcosim: unknown command 'frobnicate'");
+  expect_one_line_error(run_mmcosim({"run", "--seed", "x"}), "^mmcosim: .*--seed.*'x'");
+  const std::string dir = temp_dir("cli");
+  const std::string script = write_file(dir, "script.txt", "quit\n");
+  expect_one_line_error(run_mmcosim({"run", "--interactive", "--script", script}),
+                        "^mmcosim: --interactive excludes --script");
+  expect_one_line_error(run_mmcosim({"run", "--script", dir + "/missing.txt"}), "^mmcosim: --script .*missing\\.txt: cannot open");
+}
+
+// A workload error at run time (here mmap of size 0, which Linux refuses
+// with EINVAL) fails the run with one line naming the errno, and no
+// SystemC report about stopping twice.
+TEST(RunError, OneLineNamingTheErrno) {
+  const std::string dir = temp_dir("run-error");
+  const std::string f = write_file(dir, "s.yaml",
+                                   "platform: {memory: {size: 256MiB}}\n"
+                                   "workload:\n  processes:\n    - name: a\n      ops:\n"
+                                   "        - mmap: {region: r, size: 0}\n");
+  const RunResult r = run_mmcosim({"run", f, "--outdir", dir + "/out", "-q", "--no-progress"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("^mmcosim: error: .*s\\.yaml:6: .*process a: mmap failed with EINVAL\n$")))
+      << r.output;
 }
 
 TEST(BadInput, BadSetAndBadDebugFlag) {

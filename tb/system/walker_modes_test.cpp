@@ -1,6 +1,8 @@
 // The walker selection end to end: the default scenario runs on the RTL
-// walker and in lockstep with zero mismatches, and --wave records the
-// walker's state machine, its memory handshake and the MMU-level probe.
+// walker and in lockstep with zero mismatches, so does a four-core scenario
+// whose cores change the page tables under each other's walks, and --wave
+// records the walker's state machine, its memory handshake and the
+// MMU-level probe.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -23,6 +25,51 @@ TEST(WalkerModes, DefaultScenarioInLockstepHasNoMismatches) {
   EXPECT_GE(s.at("system.cpu0.mmu.lockstep.walksCompared"), 2 * 16384);
   EXPECT_EQ(s.at("system.cpu0.core.pageFaults"), 16384);
   EXPECT_NE(r.output.find("0 mismatches"), std::string::npos) << r.output;
+}
+
+TEST(WalkerModes, LockstepAgreesWhileOtherCoresChangeTheTables) {
+  const std::string out = temp_dir("lockstep-races");
+  RunResult r = run_mmcosim({"run", std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/vm/lockstep-races.yaml",
+                             "--walker=lockstep", "--outdir", out, "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto s = read_stats(out + "/stats.txt");
+  long long compared = 0;
+  std::string per_core;
+  for (int c = 0; c < 4; ++c) {
+    const std::string cpu = "system.cpu" + std::to_string(c) + ".mmu.";
+    EXPECT_EQ(s.at(cpu + "lockstep.mismatches"), 0) << cpu;
+    EXPECT_GT(s.at(cpu + "lockstep.walksCompared"), 1000) << cpu;
+    EXPECT_EQ(s.at(cpu + "lockstep.walksCompared"), s.at(cpu + "rtlWalker.walks")) << cpu;
+    EXPECT_EQ(s.at(cpu + "lockstep.walksCompared"), s.at(cpu + "walker.walks")) << cpu;
+    const long long n = static_cast<long long>(s.at(cpu + "lockstep.walksCompared"));
+    compared += n;
+    per_core += (c ? ", cpu" : "cpu") + std::to_string(c) + " " + std::to_string(n);
+  }
+  EXPECT_GE(compared, 200000);
+  // The races happened: shootdowns reached the other cores, and two cores
+  // set D on the shared mapping's entries.
+  EXPECT_GT(s.at("system.fw.tlb.shootdowns"), 1000);
+  EXPECT_GT(s.at("system.cpu1.mmu.rtlWalker.lockedReads"), 0);
+  EXPECT_GT(s.at("system.cpu3.mmu.rtlWalker.lockedReads"), 0);
+  EXPECT_NE(r.output.find(std::to_string(compared) + " walks compared (" + per_core + "), 0 mismatches"),
+            std::string::npos)
+      << r.output;
+}
+
+// The default scenario with 5-level paging: the PML5E cache is there, and
+// both walkers still agree.
+TEST(WalkerModes, FiveLevelPagingInLockstepHasNoMismatches) {
+  const std::string out = temp_dir("lockstep-la57");
+  RunResult r = run_mmcosim(
+      {"run", "--walker=lockstep", "--set", "platform.paging_levels=5", "--outdir", out, "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto s = read_stats(out + "/stats.txt");
+  EXPECT_EQ(s.at("system.cpu0.mmu.lockstep.mismatches"), 0);
+  EXPECT_EQ(s.at("system.cpu0.mmu.lockstep.walksCompared"), s.at("system.cpu0.mmu.walker.walks"));
+  EXPECT_EQ(s.at("system.cpu0.core.pageFaults"), 16384);
+  EXPECT_GT(s.at("system.cpu0.mmu.pwc.pml5e.fills"), 0);
+  EXPECT_EQ(s.at("system.cpu0.mmu.pwc.pml5e.misses"), s.at("system.cpu0.mmu.pwc.pml4e.misses"));
+  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 8388608);
 }
 
 TEST(WalkerModes, RtlWalkerAloneGivesTheSameTranslations) {

@@ -1,11 +1,13 @@
 #include "tb/top/machine.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 
-#include <fmt/format.h>
-
+#include "hw/base/debug.h"
 #include "hw/platform/platform.h"
 #include "sw/kernel/kernel.h"
 #include "sw/kernel/params.h"
@@ -29,11 +31,6 @@ Config load_scenario(const RunOptions& opts) {
   return cfg;
 }
 
-// The run's seed, read first so every model derives its own from it.
-uint64_t read_seed(ConfigNode root) {
-  return root.get<uint64_t>("seed", 1, "Seed of every random choice in the run (same seed, same scenario, same binary: same statistics)");
-}
-
 // A choice parameter as its word: get_enum takes the allowed words as an
 // initializer list, so the table's runtime list is spelled out by length.
 std::string read_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::string& desc) {
@@ -55,6 +52,33 @@ std::string read_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::stri
   }
 }
 
+// A word of the parameter's choices, or a size (firmware.swiotlb: auto, or 64MiB).
+uint64_t read_size_or_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std::string& desc) {
+  std::string words;
+  for (const char* const* c = d.choices; *c; ++c) words += fmt::format("{}, ", *c);
+  const std::string v = fwc.get<std::string>(d.key, fw::param_choice_name(d, d.def), desc);
+  const int idx = fw::param_choice_index(d, v.c_str());
+  if (idx >= 0) return static_cast<uint64_t>(idx);
+  uint64_t bytes = 0;
+  if (!parse_size(v, bytes)) fwc.fail(d.key, fmt::format("expected {}or a size such as 64MiB, got '{}'", words, v));
+  if (bytes < d.min || bytes > d.max)
+    fwc.fail(d.key, fmt::format("a size must be between {} and {}", format_size(d.min), format_size(d.max)));
+  return bytes;
+}
+
+// The firmware's DMA lines follow the DMA debug flag.
+bool dma_tracing() {
+  for (const debug::Flag* f : debug::all_flags())
+    if (std::string(f->name()) == "DMA") return f->enabled;
+  return false;
+}
+
+}  // namespace
+
+uint64_t read_seed(ConfigNode root) {
+  return root.get<uint64_t>("seed", 1, "Seed of every random choice in the run (same seed, same scenario, same binary: same statistics)");
+}
+
 // firmware.<key> for every parameter the firmware declares (sw/kernel/params.h).
 fw::Params read_firmware_params(ConfigNode fwc) {
   fw::Params p;
@@ -66,11 +90,16 @@ fw::Params read_firmware_params(ConfigNode fwc) {
     else if (d.type == fw::ParamType::bytes) v = fwc.get<Size>(d.key, Size{d.def}, desc).bytes;
     else if (d.type == fw::ParamType::choice)
       v = static_cast<uint64_t>(fw::param_choice_index(d, read_choice(fwc, d, desc).c_str()));
+    else if (d.type == fw::ParamType::size_or_choice)
+      v = read_size_or_choice(fwc, d, desc);
     else v = fwc.get<uint64_t>(d.key, d.def, desc);
     if (!fw::param_set(p, d, v)) fwc.fail(d.key, fmt::format("must be between {} and {}", d.min, d.max));
   }
+  p.trace_dma = dma_tracing();
   return p;
 }
+
+namespace {
 
 // The firmware's counters under system.fw, read at dump time.
 class FirmwareStats final : public hal::StatVisitor {
@@ -97,8 +126,12 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   platform_ = std::make_unique<hw::Platform>("system", root.child("platform"), seed_, *kernel_);
   const std::string base_dir =
       opts.scenario.empty() ? std::string() : std::filesystem::path(opts.scenario).parent_path().string();
+  std::vector<std::string> dma_engines;  // what a dma_copy may name, in the firmware's order
+  for (unsigned i = 0; i < platform_->nr_devices(); ++i)
+    if (platform_->device(i).info().kind == "dma") dma_engines.push_back(platform_->device(i).info().name);
   workload_ = std::make_unique<tb::Workload>(root.child("workload"), seed_, platform_->nr_cpus(), base_dir,
-                                             &platform_->stats_root());
+                                             &platform_->stats_root(), dma_engines,
+                                             opts.progress ? &std::cerr : nullptr);
   fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
   const hal::FirmwareDebug* fw = debug_;
   fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",
@@ -109,7 +142,13 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   cfg_.check_unused();
   mmcosim_gdb_kernel = kernel_.get();
   mmcosim_gdb_platform = platform_.get();
-  if (!opts.wave.empty()) platform_->set_wave(opts.wave);
+  if (!opts.wave.empty()) {
+    try {
+      platform_->set_wave(opts.wave);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());  // names --wave and the file already
+    }
+  }
   // Once the firmware is up, the boot CPU spawns the workload's processes.
   hw::CoreComplex& cx = platform_->complex();
   tb::Workload* wl = workload_.get();

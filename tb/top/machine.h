@@ -18,6 +18,7 @@
 
 namespace fw {
 class Kernel;
+struct Params;
 }
 namespace hw {
 class Platform;
@@ -27,6 +28,12 @@ class Workload;
 }
 
 namespace sim {
+
+// The run's seed (`seed`), read first so every model derives its own from it.
+uint64_t read_seed(ConfigNode root);
+// `firmware.<key>` for every parameter the firmware declares
+// (sw/kernel/params.h); throws ConfigError naming the key.
+fw::Params read_firmware_params(ConfigNode firmware);
 
 class Machine {
  public:

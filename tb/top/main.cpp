@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <systemc>
 
+#include "hw/base/config.h"
 #include "hw/base/debug.h"
 #include "tb/top/run.h"
 #include "tb/top/workflow_cli.h"
@@ -16,11 +17,41 @@
 // variable must exist before sc_main runs, hence a static initialiser.
 static const int kQuietBanner = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
 
+namespace {
+
+// The one line that says what is wrong with the command line.
+std::string command_line_problem(const CLI::App& app, const CLI::ParseError& e, int argc, char* argv[]) {
+  const std::string first = argc > 1 ? argv[1] : "";
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == first;
+  if (!first.empty() && first[0] != '-' && !known)
+    return fmt::format("unknown command {} (run, params or debug-flags)", sim::quoted(first));
+  if (!known && std::string(e.what()) == "A subcommand is required")
+    return first.empty() ? "a command is required: run, params or debug-flags (mmcosim --help)"
+                         : fmt::format("unknown option {}: a command comes first: run, params or debug-flags "
+                                       "(mmcosim --help)", sim::quoted(first));
+  return fmt::format("{} (mmcosim {}--help)", e.what(), known ? first + " " : "");
+}
+
+// SystemC's reports: a warning or an error becomes one line on stderr (they
+// are the models' to avoid; this keeps a stray one from breaking the
+// one-line contract), and errors still throw, as SystemC's default does.
+void report_one_line(const sc_core::sc_report& r, const sc_core::sc_actions& actions) {
+  const sc_core::sc_actions shown = sc_core::SC_DISPLAY | sc_core::SC_LOG;
+  // A thrown error is reported once, by whoever catches it.
+  if ((actions & shown) && !(actions & sc_core::SC_THROW))
+    std::cerr << "mmcosim: SystemC: " << sim::one_line(r.get_msg_type()) << ": " << sim::one_line(r.get_msg()) << '\n';
+  sc_core::sc_report_handler::default_handler(r, actions & ~shown);
+}
+
+}  // namespace
+
 int sc_main(int argc, char* argv[]) {
   // One picosecond resolution, before any sc_time or clock exists.
   sc_core::sc_set_time_resolution(1, sc_core::SC_PS);
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_handler(report_one_line);
 
   CLI::App app{"mmcosim: co-simulation of a machine's memory-management path (x86-64 MMU models and a\n"
                "Linux-style memory manager). See README.md and docs/."};
@@ -29,8 +60,9 @@ int sc_main(int argc, char* argv[]) {
 
   sim::RunOptions opts;
   auto add_scenario_options = [&opts](CLI::App* cmd) {
-    cmd->add_option("scenario", opts.scenario, "Scenario file (YAML); without one, the built-in default runs")
-        ->check(CLI::ExistingFile);
+    // Scenario and script files are checked when read, so their errors
+    // name the file the way every other input error does.
+    cmd->add_option("scenario", opts.scenario, "Scenario file (YAML); without one, the built-in default runs");
     cmd->add_option("--set", opts.sets, "Override a scenario key: --set platform.cores=4 (repeatable)")
         ->type_name("KEY=VALUE");
   };
@@ -40,6 +72,9 @@ int sc_main(int argc, char* argv[]) {
   run->add_option("--outdir", opts.outdir, "Output directory (created if needed)")->capture_default_str();
   run->add_option("--debug-flags", opts.debug_flags, "Comma-separated debug flags (see `mmcosim debug-flags`)");
   run->add_option("--seed", [&opts](const CLI::results_t& r) {
+        uint64_t seed;
+        if (!sim::parse_uint(r[0], seed))
+          throw CLI::ValidationError("--seed", "expected a non-negative integer, got " + sim::quoted(r[0]));
         opts.sets.push_back("seed=" + r[0]);
         return true;
       }, "Seed of the run (same as --set seed=N)")->type_name("N");
@@ -54,20 +89,11 @@ int sc_main(int argc, char* argv[]) {
   auto* interactive = run->add_flag("-i,--interactive", opts.interactive,
                                     "The monitor: step, run until an event, inspect page tables, TLBs, /proc files");
   run->add_option("--script", opts.script, "Monitor commands from a file (as --interactive, without a terminal)")
-      ->check(CLI::ExistingFile)
       ->excludes(interactive);
   run->add_flag("!--no-progress", opts.progress, "No progress lines on stderr");
-  // Outputs over time: periodic statistics and the timeline.
   run->add_option("--stats-period", opts.stats_period,
                   "Dump every statistic every T of simulated time (stats.txt blocks, stats-timeseries.csv)")
       ->type_name("T");
-  run->add_option("--trace-events", opts.trace_events, "Write a Chrome/Perfetto timeline of the run to FILE.json")
-      ->type_name("FILE.json");
-  run->add_option("--trace-flags", opts.trace_flags, "Debug flags whose events the timeline records (default: all)")
-      ->type_name("FLAG,...");
-  run->add_option("--trace-events-limit", opts.trace_limit, "The timeline keeps the last N events")
-      ->type_name("N")
-      ->capture_default_str();
 
   CLI::App* params = app.add_subcommand("params", "List every scenario parameter with its value and meaning");
   add_scenario_options(params);
@@ -80,15 +106,25 @@ int sc_main(int argc, char* argv[]) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "mmcosim: " << sim::one_line(command_line_problem(app, e, argc, argv)) << '\n';
+    return 2;
   }
 
-  if (app.got_subcommand("debug-flags")) {
-    for (const sim::debug::Flag* f : sim::debug::all_flags()) std::cout << fmt::format("{:<10} {}\n", f->name(), f->desc());
-    return 0;
+  try {
+    if (app.got_subcommand("debug-flags")) {
+      for (const sim::debug::Flag* f : sim::debug::all_flags())
+        std::cout << fmt::format("{:<10} {}\n", f->name(), f->desc());
+      return 0;
+    }
+    if (app.got_subcommand("params")) return sim::list_params(opts, std::cout, std::cerr);
+    if (const int status = sim::run_workflow_command(workflow, std::cout, std::cerr); status >= 0) return status;
+    return sim::run_scenario(opts, std::cout, std::cerr);
+  } catch (const std::exception& e) {
+    // The runs report their own errors; this is the last resort.
+    std::cerr << "mmcosim: error: " << sim::one_line(e.what()) << '\n';
+    return 1;
   }
-  if (app.got_subcommand("params")) return sim::list_params(opts, std::cout, std::cerr);
-  if (const int status = sim::run_workflow_command(workflow, std::cout, std::cerr); status >= 0) return status;
-  return sim::run_scenario(opts, std::cout, std::cerr);
 }

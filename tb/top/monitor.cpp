@@ -37,8 +37,9 @@ const Monitor::Builtin Monitor::kBuiltins[] = {
      &Monitor::cmd_ptdump},
     {"translate", "translate PID VA [LEN]", "the firmware's translation of VA in PID (and LEN bytes there)", false,
      &Monitor::cmd_translate},
-    {"meminfo zoneinfo buddyinfo pagetypeinfo vmstat", "meminfo | zoneinfo | buddyinfo | pagetypeinfo | vmstat",
-     "the firmware's /proc files", false, &Monitor::cmd_proc},
+    {"meminfo zoneinfo buddyinfo pagetypeinfo vmstat swiotlb",
+     "meminfo | zoneinfo | buddyinfo | pagetypeinfo | vmstat | swiotlb", "the firmware's /proc files", false,
+     &Monitor::cmd_proc},
     {"maps", "maps PID", "/proc/PID/maps", false, &Monitor::cmd_maps},
     {"dmesg", "dmesg", "the firmware's log", false, &Monitor::cmd_dmesg},
     {"stats", "stats [PREFIX]", "statistics, e.g. stats system.cpu0.mmu", false, &Monitor::cmd_stats},
@@ -158,6 +159,7 @@ bool Monitor::execute(const std::string& line) {
       return !quit_;
     }
     if (!commands::run(w, out_)) out_ << "unknown command '" << w[0] << "' (help lists them)\n";
+    if (w.size() == 1 && w[0] == "dma") dma_overview();
   } catch (const std::exception& e) {
     out_ << e.what() << '\n';
   }

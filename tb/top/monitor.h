@@ -58,6 +58,10 @@ class Monitor {
   void cmd_proc(const Words& w);
   void cmd_maps(const Words& w);
   void cmd_dmesg(const Words& w);
+  // After the engines' own `dma` lines: the mappings the bus side knows of
+  // (`dmacheck`) and swiotlb's usage (/proc/swiotlb), so that one command
+  // shows every DMA device, transfer, mapping and bounce slot.
+  void dma_overview();
   void ptdump(int pid);
   void translate(int pid, uint64_t va, unsigned len);
 

@@ -122,6 +122,14 @@ void Monitor::cmd_proc(const Words& w) {
   if (!fw_.proc_show(w[0].c_str(), sink)) out_ << "the firmware has no " << w[0] << '\n';
 }
 
+void Monitor::dma_overview() {
+  out_ << "mappings (the DMA checker's view):\n";
+  commands::run({"dmacheck"}, out_);
+  out_ << "swiotlb:\n";
+  StreamSink sink(out_);
+  if (!fw_.proc_show("swiotlb", sink)) out_ << "  none (the firmware has no swiotlb)\n";
+}
+
 void Monitor::cmd_maps(const Words& w) {
   if (w.size() < 2) throw CommandError("maps PID");
   StreamSink sink(out_);

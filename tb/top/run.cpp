@@ -12,7 +12,6 @@
 #include "hw/base/config.h"
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
-#include "hw/base/trace.h"
 #include "hw/platform/platform.h"
 #include "tb/top/machine.h"
 #include "tb/top/monitor.h"
@@ -28,33 +27,28 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The timeline's and the periodic dumps' options: one line on `err` for the
-// first bad one. Returns the exit status of bad input (2), or 0 with the
-// timeline's flags turned on and `period_ps` set (0: no periodic dumps).
-int check_output_options(const RunOptions& opts, std::ostream& err, uint64_t& period_ps) {
+// --stats-period: one line on `err` when bad. Returns the exit status of bad
+// input (2), or 0 with `period_ps` set (0: no periodic dumps).
+int check_stats_period(const RunOptions& opts, std::ostream& err, uint64_t& period_ps) {
   period_ps = 0;
   if (!opts.stats_period.empty() && (!parse_duration(opts.stats_period, period_ps) || period_ps == 0)) {
-    err << fmt::format("mmcosim: --stats-period: expected a positive time such as 10us or 1ms, got '{}'\n",
-                       opts.stats_period);
+    err << fmt::format("mmcosim: --stats-period: expected a positive time such as 10us or 1ms, got {}\n",
+                       one_line(sim::quoted(opts.stats_period)));
     return 2;
   }
-  if (opts.trace_events.empty()) {
-    if (!opts.trace_flags.empty()) {
-      err << "mmcosim: --trace-flags: needs --trace-events FILE.json\n";
-      return 2;
-    }
-    return 0;
-  }
-  if (opts.trace_limit == 0) {
-    err << "mmcosim: --trace-events-limit: must be at least 1\n";
-    return 2;
-  }
-  if (const std::string unknown = debug::enable_trace(opts.trace_flags); !unknown.empty()) {
-    err << fmt::format("mmcosim: --trace-flags: unknown flag '{}' (mmcosim debug-flags lists them)\n", unknown);
-    return 2;
-  }
-  trace::start(opts.trace_limit, opts.trace_flags);
   return 0;
+}
+
+// Reports bad input found while loading and elaborating: one line.
+void report_bad_input(const RunOptions& opts, const std::exception& e, std::ostream& err) {
+  if (dynamic_cast<const ConfigError*>(&e))
+    err << "mmcosim: " << one_line(e.what()) << '\n';
+  else if (dynamic_cast<const std::bad_alloc*>(&e))
+    err << "mmcosim: " << (opts.scenario.empty() ? "<default scenario>" : opts.scenario)
+        << ": the machine does not fit in the host's memory\n";
+  else
+    err << "mmcosim: " << (opts.scenario.empty() ? "<default scenario>" : opts.scenario) << ": " << one_line(e.what())
+        << '\n';
 }
 
 // Turns on the debug flags and builds the machine. Returns the exit status
@@ -64,16 +58,17 @@ int build(const RunOptions& opts, std::ostream& err, std::unique_ptr<Machine>& m
     if (!opts.debug_flags.empty()) {
       const std::string unknown = debug::enable(opts.debug_flags);
       if (!unknown.empty()) {
-        err << fmt::format("mmcosim: --debug-flags: unknown flag '{}' (mmcosim debug-flags lists them)\n", unknown);
+        err << fmt::format("mmcosim: --debug-flags: unknown flag {} (mmcosim debug-flags lists them)\n",
+                           one_line(sim::quoted(unknown)));
         return 2;
       }
     }
+    if (!opts.script.empty())
+      if (const std::string problem = input_file_problem(opts.script); !problem.empty())
+        throw ConfigError("--script " + problem);
     m = std::make_unique<Machine>(opts);
-  } catch (const ConfigError& e) {
-    err << "mmcosim: " << e.what() << '\n';
-    return 2;
   } catch (const std::exception& e) {
-    err << "mmcosim: " << (opts.scenario.empty() ? "<default scenario>" : opts.scenario) << ": " << e.what() << '\n';
+    report_bad_input(opts, e, err);
     return 2;
   }
   return 0;
@@ -121,6 +116,7 @@ std::string simulate(const RunOptions& opts, Machine& m, const fs::path& outdir,
     if (error.empty()) error = e.what();
   }
   if (error.empty()) error = m.workload().check_outcomes();
+  if (error.empty()) error = pf.dma_checker().end_of_run_problem();
   return error;
 }
 
@@ -131,7 +127,7 @@ int report(const std::string& error, std::ostream& err) {
   while (start < error.size()) {
     size_t nl = error.find('\n', start);
     if (nl == std::string::npos) nl = error.size();
-    err << "mmcosim: error: " << error.substr(start, nl - start) << '\n';
+    err << "mmcosim: error: " << one_line(error.substr(start, nl - start)) << '\n';
     start = nl + 1;
   }
   return 1;
@@ -142,12 +138,12 @@ int report(const std::string& error, std::ostream& err) {
 int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   const auto host_start = std::chrono::steady_clock::now();
   uint64_t period_ps = 0;
-  if (const int status = check_output_options(opts, err, period_ps)) return status;
+  if (const int status = check_stats_period(opts, err, period_ps)) return status;
   std::unique_ptr<Machine> m;
   if (const int status = build(opts, err, m)) return status;
   const fs::path outdir(opts.outdir);
   if (const std::string problem = make_output_dir(outdir); !problem.empty()) {
-    err << "mmcosim: " << problem << '\n';
+    err << "mmcosim: --outdir " << one_line(problem) << '\n';
     return 2;
   }
   std::ofstream console(outdir / "console.log");
@@ -156,12 +152,11 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Progress> progress;
   if (opts.progress && !opts.interactive && opts.script.empty())
     progress = std::make_unique<Progress>("progress", cx, err);
-
   std::unique_ptr<PeriodicStats> periodic;
   try {
     if (period_ps) periodic = std::make_unique<PeriodicStats>("stats_dumper", m->platform(), outdir, from_ps(period_ps));
   } catch (const std::exception& e) {
-    err << "mmcosim: " << e.what() << '\n';
+    err << "mmcosim: --outdir " << one_line(e.what()) << '\n';
     return 2;
   }
 
@@ -170,9 +165,8 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   // Outputs are written even for a failed run: they show how far it got.
   try {
     write_results(outdir, m->platform(), m->firmware(), periodic.get());
-    if (!opts.trace_events.empty()) trace::write_json(opts.trace_events, to_ps(sc_core::sc_time_stamp()));
   } catch (const std::exception& e) {
-    err << "mmcosim: " << e.what() << '\n';
+    err << "mmcosim: error: " << one_line(e.what()) << '\n';
     return 1;
   }
   if (!opts.quiet) print_summary(out, opts, *m, outdir, host_seconds);
@@ -180,15 +174,11 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
 }
 
 int list_params(const RunOptions& opts, std::ostream& out, std::ostream& err) {
-  try {
-    Machine m(opts);
-    for (const ParamRecord& p : m.config().params())
-      out << fmt::format("{:<46} {:<14} {:<10} {}{}\n", p.path, p.value, p.type, p.desc, p.from_scenario ? " [set]" : "");
-    return 0;
-  } catch (const std::exception& e) {
-    err << "mmcosim: " << e.what() << '\n';
-    return 2;
-  }
+  std::unique_ptr<Machine> m;
+  if (const int status = build(opts, err, m)) return status;
+  for (const ParamRecord& p : m->config().params())
+    out << fmt::format("{:<46} {:<14} {:<10} {}{}\n", p.path, p.value, p.type, p.desc, p.from_scenario ? " [set]" : "");
+  return 0;
 }
 
 }  // namespace sim

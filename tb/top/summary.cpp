@@ -13,19 +13,24 @@ namespace sim {
 
 namespace {
 
-// Both walkers ran every walk: their host speeds side by side.
+// Both walkers ran every walk: how many on each core, and their host speeds
+// side by side.
 void print_lockstep(std::ostream& out, hw::Platform& pf) {
   uint64_t compared = 0, mismatches = 0;
   double tlm_s = 0, rtl_s = 0;
+  std::string per_core;
   for (unsigned c = 0; c < pf.nr_cpus(); ++c) {
     const hw::LockstepWalker& l = *pf.cpu(c).lockstep;
     compared += l.stats.compared.value();
     mismatches += l.stats.mismatches.value();
     tlm_s += l.tlm_host_seconds();
     rtl_s += l.rtl_host_seconds();
+    per_core += fmt::format("{}cpu{} {}", c ? ", " : "", c, l.stats.compared.value());
   }
-  out << fmt::format("  lockstep: {} walks compared, {} mismatches; TLM walker {:.0f} walks/s, RTL walker {:.0f} walks/s (host)\n",
-                     compared, mismatches, tlm_s > 0 ? compared / tlm_s : 0.0, rtl_s > 0 ? compared / rtl_s : 0.0);
+  out << fmt::format("  lockstep: {} walks compared ({}), {} mismatches; TLM walker {:.0f} walks/s, RTL walker "
+                     "{:.0f} walks/s (host)\n",
+                     compared, per_core, mismatches, tlm_s > 0 ? compared / tlm_s : 0.0,
+                     rtl_s > 0 ? compared / rtl_s : 0.0);
 }
 
 }  // namespace
@@ -53,6 +58,7 @@ void print_summary(std::ostream& out, const RunOptions& opts, Machine& m, const 
   out << fmt::format("  per 1000 accesses: {:.3f} L1 TLB misses, {:.3f} STLB misses, {:.3f} walks\n", misses * k,
                      stlb_misses * k, walks * k);
   if (pf.walker_kind() == hw::WalkerKind::lockstep) print_lockstep(out, pf);
+  if (const std::string dma = pf.dma_checker().summary(); !dma.empty()) out << "  " << dma << '\n';
   out << fmt::format("  simulated {:.6f} s in {:.2f} s of host time ({:.2f} M accesses/s, {:.0f} walks/s)\n",
                      pf.sim_seconds(), host_seconds, host_seconds > 0 ? accesses / host_seconds / 1e6 : 0.0,
                      host_seconds > 0 ? walks / host_seconds : 0.0);

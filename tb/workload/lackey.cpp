@@ -1,7 +1,7 @@
 #include "tb/workload/lackey.h"
 
 #include <algorithm>
-#include <set>
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -12,109 +12,346 @@ namespace tb {
 
 namespace {
 
-bool parse_hex(const std::string& s, size_t& pos, uint64_t& v) {
-  const size_t start = pos;
-  v = 0;
-  while (pos < s.size() && std::isxdigit(static_cast<unsigned char>(s[pos]))) {
-    if (pos - start >= 16) return false;
-    const char c = s[pos];
-    v = v * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    ++pos;
+// Hex digit values (0xff: not a digit), so parsing needs no library call.
+struct HexTable {
+  uint8_t v[256];
+  constexpr HexTable() : v() {
+    for (int i = 0; i < 256; ++i) v[i] = 0xff;
+    for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<uint8_t>(i);
+    for (int i = 0; i < 6; ++i) {
+      v['a' + i] = static_cast<uint8_t>(10 + i);
+      v['A' + i] = static_cast<uint8_t>(10 + i);
+    }
   }
-  return pos > start;
-}
+};
+constexpr HexTable kHex;
 
-bool parse_dec(const std::string& s, size_t& pos, unsigned& v) {
-  const size_t start = pos;
-  v = 0;
-  while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) {
-    if (pos - start >= 6) return false;
-    v = v * 10 + static_cast<unsigned>(s[pos] - '0');
-    ++pos;
-  }
-  return pos > start;
-}
-}  // namespace
+enum class Bad : uint8_t { none, kind, address, comma, size, trailing, too_wide, outside };
 
-int parse_lackey_line(const std::string& line, LackeyRecord& rec, std::string& why) {
-  if (line.empty() || line.rfind("==", 0) == 0 || line.rfind("--", 0) == 0) return 0;
-  if (line.find_first_not_of(" \t\r") == std::string::npos) return 0;
-  size_t pos;
-  if (line[0] == 'I') {
+// Parses the line at p, which ends with '\n' (every scan below stops at a
+// character that cannot continue it, so none needs a bound). Returns 1 for
+// a record (`next`: the line after it), 0 for a line to skip (then `bad` is
+// none) or -1 with `bad` set.
+inline int parse_line(const char* p, LackeyRecord& rec, Bad& bad, const char*& next) {
+  const char* q;
+  if (p[0] == 'I') {
     rec.kind = LackeyRecord::Kind::fetch;
-    pos = 1;
-  } else if (line[0] == ' ' && line.size() > 2 && (line[1] == 'L' || line[1] == 'S' || line[1] == 'M')) {
-    rec.kind = line[1] == 'L' ? LackeyRecord::Kind::load
-               : line[1] == 'S' ? LackeyRecord::Kind::store
-                                : LackeyRecord::Kind::modify;
-    pos = 2;
+    q = p + 1;
+  } else if (p[0] == ' ' && (p[1] == 'L' || p[1] == 'S' || p[1] == 'M') && p[2] != '\n') {
+    rec.kind = p[1] == 'L' ? LackeyRecord::Kind::load : p[1] == 'S' ? LackeyRecord::Kind::store
+                                                                    : LackeyRecord::Kind::modify;
+    q = p + 2;
   } else {
-    why = "expected 'I', ' L', ' S' or ' M' at the start of the line";
+    // valgrind's own lines, blank lines
+    if (p[0] == '\n' || (p[0] == '=' && p[1] == '=') || (p[0] == '-' && p[1] == '-')) return 0;
+    q = p;
+    while (*q == ' ' || *q == '\t' || *q == '\r') ++q;
+    if (*q == '\n') return 0;
+    bad = Bad::kind;
     return -1;
   }
-  while (pos < line.size() && line[pos] == ' ') ++pos;
-  if (!parse_hex(line, pos, rec.addr)) {
-    why = "expected a hexadecimal address";
+  while (*q == ' ') ++q;
+  uint64_t addr = 0;
+  const char* const hex = q;
+  for (uint8_t d; (d = kHex.v[static_cast<uint8_t>(*q)]) != 0xff; ++q) {
+    if (q - hex >= 16) break;
+    addr = addr << 4 | d;
+  }
+  if (q == hex || kHex.v[static_cast<uint8_t>(*q)] != 0xff) {
+    bad = Bad::address;
     return -1;
   }
-  if (pos >= line.size() || line[pos] != ',') {
-    why = "expected ',' after the address";
+  if (*q != ',') {
+    bad = Bad::comma;
     return -1;
   }
-  ++pos;
-  if (!parse_dec(line, pos, rec.size) || rec.size == 0) {
-    why = "expected a size in bytes after ','";
+  const char* const dec = ++q;
+  unsigned size = 0;
+  for (; static_cast<unsigned>(*q - '0') < 10; ++q) {
+    if (q - dec >= 6) break;
+    size = size * 10 + static_cast<unsigned>(*q - '0');
+  }
+  if (q == dec || size == 0 || static_cast<unsigned>(*q - '0') < 10) {
+    bad = Bad::size;
     return -1;
   }
-  while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\r')) ++pos;
-  if (pos != line.size()) {
-    why = "unexpected text after the size";
+  while (*q == ' ' || *q == '\r') ++q;
+  if (*q != '\n') {
+    bad = Bad::trailing;
     return -1;
   }
-  if (rec.size > 64) {
-    why = fmt::format("an access of {} bytes is wider than a cache line (64)", rec.size);
+  rec.addr = addr;
+  rec.size = size;
+  if (size > 64) {
+    bad = Bad::too_wide;
     return -1;
   }
-  if (rec.addr + rec.size < rec.addr || rec.addr + rec.size > (1ull << 47)) {
-    why = "the address is outside the 47-bit user address space";
+  if (addr + size < addr || addr + size > (1ull << 47)) {
+    bad = Bad::outside;
     return -1;
   }
+  next = q + 1;
   return 1;
 }
 
-LackeyTrace::LackeyTrace(std::string path, uint64_t limit) : path_(std::move(path)), limit_(limit) {
-  std::ifstream in(path_);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open trace", path_));
-  std::set<uint64_t> pages;
-  std::string line, why;
-  uint64_t lineno = 0;
-  LackeyRecord rec;
-  while (std::getline(in, line)) {
-    ++lineno;
-    const int r = parse_lackey_line(line, rec, why);
-    if (r < 0) throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: {}", path_, lineno, why));
-    if (r == 0) continue;
-    switch (rec.kind) {
-      case LackeyRecord::Kind::fetch: ++counts_.fetches; break;
-      case LackeyRecord::Kind::load: ++counts_.loads; break;
-      case LackeyRecord::Kind::store: ++counts_.stores; break;
-      case LackeyRecord::Kind::modify: ++counts_.modifies; break;
-    }
-    const uint64_t first = rec.addr / x86::PAGE_SIZE, last = (rec.addr + rec.size - 1) / x86::PAGE_SIZE;
-    if (first != last) {
-      counts_.page_splits += rec.kind == LackeyRecord::Kind::modify ? 2 : 1;
-      if (rec.kind == LackeyRecord::Kind::fetch) ++counts_.fetch_splits;
-    }
-    pages.insert(first);
-    pages.insert(last);
-    if (rec.addr < 0x10000)
-      throw std::runtime_error(fmt::format("{}:{}: address {:#x} is below the lowest mappable address (64 KiB)",
-                                           path_, lineno, rec.addr));
-    if (limit_ && counts_.records() == limit_) break;
+std::string why_text(Bad bad, const LackeyRecord& rec) {
+  switch (bad) {
+    case Bad::none: break;
+    case Bad::kind: return "expected 'I', ' L', ' S' or ' M' at the start of the line";
+    case Bad::address: return "expected a hexadecimal address";
+    case Bad::comma: return "expected ',' after the address";
+    case Bad::size: return "expected a size in bytes after ','";
+    case Bad::trailing: return "unexpected text after the size";
+    case Bad::too_wide: return fmt::format("an access of {} bytes is wider than a cache line (64)", rec.size);
+    case Bad::outside: return "the address is outside the 47-bit user address space";
   }
-  if (in.bad()) throw std::runtime_error(fmt::format("{}: read error", path_));
+  return "malformed";
+}
+
+// The pages a trace touches: open addressing over page numbers (one flat
+// array, no node per page), sorted once at the end.
+class PageSet {
+ public:
+  PageSet() : slots_(1024, 0), mask_(1023) {}
+  void insert(uint64_t page) {
+    const uint64_t key = page + 1;  // 0 marks an empty slot
+    for (uint64_t i = hash(key);; i = (i + 1) & mask_) {
+      if (slots_[i] == key) return;
+      if (slots_[i] == 0) {
+        slots_[i] = key;
+        if (++count_ * 2 > slots_.size()) grow();
+        return;
+      }
+    }
+  }
+  std::vector<uint64_t> sorted() const {
+    std::vector<uint64_t> pages;
+    pages.reserve(count_);
+    for (uint64_t k : slots_)
+      if (k) pages.push_back(k - 1);
+    std::sort(pages.begin(), pages.end());
+    return pages;
+  }
+
+ private:
+  uint64_t hash(uint64_t k) const { return (k * 0x9e3779b97f4a7c15ull >> 20) & mask_; }
+  void grow() {
+    std::vector<uint64_t> old;
+    old.swap(slots_);
+    slots_.assign(old.size() * 2, 0);
+    mask_ = slots_.size() - 1;
+    count_ = 0;
+    for (uint64_t k : old)
+      if (k) insert(k - 1);
+  }
+  std::vector<uint64_t> slots_;
+  uint64_t mask_;
+  size_t count_ = 0;
+};
+
+// The record cache's encoding, about 3 bytes a record: a header byte (kind
+// in bits 0-1, size in bits 2-5, 0 when a size byte follows), then the
+// address as a zigzag LEB128 delta from the previous one of its class
+// (fetches, data), which keeps sequential code and nearby data short.
+inline uint8_t* encode(uint8_t* w, const LackeyRecord& r, uint64_t* prev) {
+  const unsigned cls = r.kind != LackeyRecord::Kind::fetch;
+  const uint64_t d = r.addr - prev[cls];
+  prev[cls] = r.addr;
+  *w++ = static_cast<uint8_t>(static_cast<unsigned>(r.kind) | (r.size < 16 ? r.size << 2 : 0));
+  if (r.size >= 16) *w++ = static_cast<uint8_t>(r.size);
+  uint64_t z = (d << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(d) >> 63);
+  while (z >= 0x80) {
+    *w++ = static_cast<uint8_t>(z | 0x80);
+    z >>= 7;
+  }
+  *w++ = static_cast<uint8_t>(z);
+  return w;
+}
+
+inline const uint8_t* decode(const uint8_t* p, LackeyRecord& r, uint64_t* prev) {
+  const uint8_t h = *p++;
+  r.kind = static_cast<LackeyRecord::Kind>(h & 3);
+  r.size = h >> 2;
+  if (!r.size) r.size = *p++;
+  uint64_t z = 0;
+  for (unsigned shift = 0;; shift += 7) {
+    const uint8_t b = *p++;
+    z |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+  }
+  const unsigned cls = r.kind != LackeyRecord::Kind::fetch;
+  r.addr = prev[cls] + ((z >> 1) ^ (0 - (z & 1)));
+  prev[cls] = r.addr;
+  return p;
+}
+constexpr size_t kMaxEncoded = 2 + 10;
+
+}  // namespace
+
+int parse_lackey_line(const std::string& line, LackeyRecord& rec, std::string& why) {
+  std::string l = line;
+  l += '\n';
+  Bad bad = Bad::none;
+  const char* next = nullptr;
+  const int r = parse_line(l.c_str(), rec, bad, next);
+  if (r < 0) why = why_text(bad, rec);
+  return r;
+}
+
+// ---- TraceProgress ----
+
+TraceProgress::TraceProgress(std::ostream* os, const char* what, const std::string& path, double every_s)
+    : os_(os), what_(what), path_(path), every_s_(every_s), start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+bool TraceProgress::due() {
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - last_).count() < every_s_) return false;
+  last_ = now;
+  return true;
+}
+
+void TraceProgress::print(uint64_t records, double done) {
+  const double secs = std::chrono::duration<double>(last_ - start_).count();
+  *os_ << fmt::format("mmcosim: {} {}: {:.2f} M records ({:.2f} M records/s), {:.0f}% of the file\n", what_, path_,
+                      static_cast<double>(records) / 1e6, secs > 0 ? static_cast<double>(records) / 1e6 / secs : 0.0, 100.0 * done);
+  os_->flush();
+}
+
+// ---- LackeyStream ----
+
+LackeyStream::LackeyStream(const std::string& path) : in_(path), buf_(new char[kBuf + 1]) {
+  pos_ = lim_ = end_ = buf_.get();
+}
+
+void LackeyStream::malformed(const std::string& why) const {
+  throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: {}", in_.path(), line_ + 1, why));
+}
+
+bool LackeyStream::refill() {
+  if (eof_) return false;
+  char* const base = buf_.get();
+  const size_t tail = static_cast<size_t>(end_ - pos_);
+  std::memmove(base, pos_, tail);
+  pos_ = lim_ = base;
+  end_ = base + tail;
+  // Read until the buffer holds at least one complete line.
+  for (;;) {
+    if (end_ == base + kBuf)
+      throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: longer than {} bytes", in_.path(), line_ + 1, kBuf));
+    size_t got;
+    try {
+      got = in_.read(end_, static_cast<size_t>(base + kBuf - end_));
+    } catch (const TraceDataError& e) {
+      throw std::runtime_error(
+          fmt::format("{}: record {} (line {}): {}", in_.path(), records_ + 1, line_ + 1, e.what()));
+    }
+    if (got == 0) {
+      eof_ = true;
+      if (end_ == pos_) return false;
+      if (end_[-1] != '\n') *end_++ = '\n';  // the last line need not end with one (room: kBuf + 1)
+      lim_ = end_;
+      return true;
+    }
+    const char* const last_nl = static_cast<const char*>(memrchr(end_, '\n', got));
+    end_ += got;
+    if (last_nl) {
+      lim_ = last_nl + 1;
+      return true;
+    }
+  }
+}
+
+size_t LackeyStream::read(LackeyRecord* out, size_t max) {
+  size_t n = 0;
+  while (n < max) {
+    if (pos_ == lim_ && !refill()) break;
+    const char* const p = pos_;
+    Bad bad = Bad::none;
+    const int r = parse_line(p, out[n], bad, pos_);
+    if (__builtin_expect(r > 0, 1)) {
+      ++line_;
+      ++records_;
+      if (__builtin_expect(out[n].addr < 0x10000, 0))
+        throw std::runtime_error(fmt::format("{}:{}: address {:#x} is below the lowest mappable address (64 KiB)",
+                                             in_.path(), line_, out[n].addr));
+      ++n;
+      continue;
+    }
+    if (r < 0) malformed(why_text(bad, out[n]));
+    ++line_;
+    pos_ = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(lim_ - p))) + 1;
+  }
+  return n;
+}
+
+// ---- LackeyTrace ----
+
+LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progress, size_t cache_bytes)
+    : path_(std::move(path)), limit_(limit), progress_(progress) {
+  LackeyStream in(path_);
+  format_ = in.input().format();
+  TraceProgress prog(progress_, "checking trace", path_);
+  PageSet pages;
+  uint64_t last_page[2] = {~0ull, ~0ull};  // the last two pages inserted (code and data, mostly)
+  auto touch = [&](uint64_t page) {
+    if (page == last_page[0] || page == last_page[1]) return;
+    pages.insert(page);
+    last_page[1] = last_page[0];
+    last_page[0] = page;
+  };
+  constexpr size_t kBlock = 4096;
+  std::unique_ptr<LackeyRecord[]> block(new LackeyRecord[kBlock]);
+  cached_ = true;
+  size_t used = 0, capacity = 0;
+  uint64_t prev[2] = {};
+  uint64_t left = limit_ ? limit_ : ~0ull;
+  while (left) {
+    const size_t n = in.read(block.get(), static_cast<size_t>(std::min<uint64_t>(kBlock, left)));
+    if (n == 0) break;
+    left -= n;
+    if (cached_ && used + n * kMaxEncoded > capacity) {
+      capacity = std::min(cache_bytes, std::max<size_t>(2 * capacity, 1 << 20));
+      uint8_t* grown = used + n * kMaxEncoded <= capacity ? static_cast<uint8_t*>(std::realloc(cache_.get(), capacity)) : nullptr;
+      if (grown) {
+        (void)cache_.release();
+        cache_.reset(grown);
+      } else {
+        cached_ = false;  // too long to hold: the run reads the file again
+        cache_.reset();
+      }
+    }
+    if (cached_) {
+      uint8_t* w = cache_.get() + used;
+      for (size_t i = 0; i < n; ++i) w = encode(w, block[i], prev);
+      used = static_cast<size_t>(w - cache_.get());
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const LackeyRecord& rec = block[i];
+      switch (rec.kind) {
+        case LackeyRecord::Kind::fetch: ++counts_.fetches; break;
+        case LackeyRecord::Kind::load: ++counts_.loads; break;
+        case LackeyRecord::Kind::store: ++counts_.stores; break;
+        case LackeyRecord::Kind::modify: ++counts_.modifies; break;
+      }
+      const uint64_t first = rec.addr / x86::PAGE_SIZE, last = (rec.addr + rec.size - 1) / x86::PAGE_SIZE;
+      if (__builtin_expect(first != last, 0)) {
+        counts_.page_splits += rec.kind == LackeyRecord::Kind::modify ? 2 : 1;
+        if (rec.kind == LackeyRecord::Kind::fetch) ++counts_.fetch_splits;
+        touch(last);
+      }
+      touch(first);
+    }
+    prog.tick(counts_.records(), [&] { return static_cast<double>(in.input().file_pos()) / static_cast<double>(in.input().file_size()); });
+  }
   if (counts_.records() == 0) throw std::runtime_error(fmt::format("{}: the trace has no accesses", path_));
-  for (uint64_t p : pages) {
+  if (cached_) {
+    if (uint8_t* fit = static_cast<uint8_t*>(std::realloc(cache_.get(), used ? used : 1))) {
+      (void)cache_.release();
+      cache_.reset(fit);
+    }
+    cache_size_ = used;
+  }
+  for (uint64_t p : pages.sorted()) {
     if (!ranges_.empty() && p * x86::PAGE_SIZE <= ranges_.back().start + ranges_.back().length + kMergeGap)
       ranges_.back().length = (p + 1) * x86::PAGE_SIZE - ranges_.back().start;
     else
@@ -122,20 +359,35 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit) : path_(std::move(pat
   }
 }
 
-LackeyTrace::Reader::Reader(const LackeyTrace& t) : in_(t.path()), left_(t.limit() ? t.limit() : ~0ull) {
-  if (!in_) throw std::runtime_error(fmt::format("{}: cannot open trace", t.path()));
-}
+LackeyTrace::Reader::Reader(const LackeyTrace& t)
+    : t_(t), in_(t.cached() ? nullptr : std::make_unique<LackeyStream>(t.path())),
+      progress_(t.progress_, "replaying", t.path()), left_(t.limit() ? t.limit() : ~0ull),
+      block_(new LackeyRecord[kBlock]) {}
 
-bool LackeyTrace::Reader::next(LackeyRecord& rec) {
-  std::string why;
-  while (left_ && std::getline(in_, line_)) {
-    const int r = parse_lackey_line(line_, rec, why);
-    if (r < 0) throw std::runtime_error("trace changed on disk during the run: " + why);
-    if (r == 0) continue;
-    --left_;
-    return true;
+bool LackeyTrace::Reader::refill() {
+  pos_ = n_ = 0;
+  if (!left_) return false;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(kBlock, left_));
+  if (!in_) {
+    const uint8_t* const base = t_.cache_.get();
+    const uint8_t* p = base + cache_pos_;
+    const uint8_t* const end = base + t_.cache_size_;
+    while (n_ < want && p < end) p = decode(p, block_[n_++], prev_);
+    cache_pos_ = static_cast<size_t>(p - base);
+  } else {
+    try {
+      n_ = in_->read(block_.get(), want);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("trace changed on disk during the run: ") + e.what());
+    }
   }
-  return false;
+  left_ -= n_;
+  done_ += n_;
+  progress_.tick(done_, [&] {
+    return in_ ? static_cast<double>(in_->input().file_pos()) / static_cast<double>(in_->input().file_size())
+               : static_cast<double>(cache_pos_) / static_cast<double>(t_.cache_size_);
+  });
+  return n_ > 0;
 }
 
 }  // namespace tb

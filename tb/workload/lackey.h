@@ -7,29 +7,91 @@
 //    M 0421d7b8,4      modify: a load then a store
 //
 // Lines starting with "==" are valgrind's own messages; blank lines are
-// skipped; anything else is an error naming the file and line. The whole
-// file is checked when the scenario is loaded; the run streams it again.
+// skipped; anything else is an error naming the file and line. The file may
+// be plain text or compressed with xz, gzip or zstd (recognised by content,
+// tb/workload/trace_input.h). The whole file is checked when the scenario is
+// loaded; the run replays it. Both passes parse in place in a fixed buffer
+// (no allocation per line, no library call per character). The check keeps
+// the records in a compact delta encoding, up to kCacheBytes, so that the run
+// needs neither the text nor the decompressor again; a longer trace is
+// streamed from the file again instead. Either way memory is bounded,
+// whatever the trace's length. Long passes print a progress line.
 #pragma once
 
+#include <chrono>
+#include <cstdlib>
 #include <cstdint>
-#include <fstream>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "sw/hal/x86.h"
+#include "tb/workload/trace_input.h"
 
 namespace tb {
 
 struct LackeyRecord {
   enum class Kind : uint8_t { fetch, load, store, modify };
   Kind kind = Kind::load;
-  uint64_t addr = 0;
   unsigned size = 0;
+  uint64_t addr = 0;
 };
 
-// Parses one line. Returns 1 for a record, 0 for a line to skip, -1 for a
-// malformed line (with `why` set).
+// Parses one line (without its newline). Returns 1 for a record, 0 for a
+// line to skip, -1 for a malformed line (with `why` set).
 int parse_lackey_line(const std::string& line, LackeyRecord& rec, std::string& why);
+
+// Prints "mmcosim: <what> <file>: N records (R/s), P% of the file" on a
+// stream every few seconds of host time while a long pass runs.
+class TraceProgress {
+ public:
+  // A line at most every `every_s` seconds (tests: 0, every 16th block).
+  TraceProgress(std::ostream* os, const char* what, const std::string& path, double every_s = 2.0);
+  // Called after every block of records, with the fraction of the input
+  // done (computed only when printing); looks at the clock now and then.
+  template <typename Fraction>
+  void tick(uint64_t records, Fraction&& done) {
+    if (os_ && ++blocks_ % 16 == 0 && due()) print(records, done());
+  }
+
+ private:
+  bool due();
+  void print(uint64_t records, double done);
+  std::ostream* os_;
+  const char* what_;
+  std::string path_;
+  double every_s_;
+  uint64_t blocks_ = 0;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+// The records of a trace file, a block at a time, parsed in place.
+class LackeyStream {
+ public:
+  explicit LackeyStream(const std::string& path);
+  // Up to `max` records into `out`; 0 at the end of the file. Throws
+  // std::runtime_error naming the file and line (malformed text) or the
+  // file and record (corrupt compressed data).
+  size_t read(LackeyRecord* out, size_t max);
+  uint64_t lines() const { return line_; }
+  uint64_t records() const { return records_; }
+  const TraceInput& input() const { return in_; }
+
+ private:
+  // Moves the unparsed tail to the front and reads more; false at the end.
+  bool refill();
+  [[noreturn]] void malformed(const std::string& why) const;
+
+  TraceInput in_;
+  static constexpr size_t kBuf = 1 << 20;
+  std::unique_ptr<char[]> buf_;
+  const char* pos_;  // next line
+  const char* lim_;  // one past the last complete line (ends in '\n')
+  char* end_;        // one past the data read
+  bool eof_ = false;
+  uint64_t line_ = 0, records_ = 0;
+};
 
 class LackeyTrace {
  public:
@@ -44,13 +106,21 @@ class LackeyTrace {
     uint64_t accesses() const { return fetches + loads + stores + 2 * modifies; }
   };
 
+  static constexpr size_t kCacheBytes = 64u << 20;
+
   // Reads and checks the whole file (at most `limit` records, 0 = all);
   // throws std::runtime_error("file:line: ...") on the first bad line.
-  LackeyTrace(std::string path, uint64_t limit);
+  // Progress lines go to `progress` (nullptr: none), here and in the run.
+  // Records beyond `cache_bytes` of encoding are not kept (the run streams).
+  LackeyTrace(std::string path, uint64_t limit, std::ostream* progress = nullptr, size_t cache_bytes = kCacheBytes);
 
   const std::string& path() const { return path_; }
   uint64_t limit() const { return limit_; }
   const Counts& counts() const { return counts_; }
+  TraceInput::Format format() const { return format_; }
+  // True when the records are held in memory (the run does not read the file).
+  bool cached() const { return cached_; }
+  size_t cache_bytes() const { return cache_size_; }
   // The address ranges the trace touches, page-aligned and coalesced (gaps
   // under `kMergeGap` are filled so a trace maps as few regions as possible).
   const std::vector<Range>& ranges() const { return ranges_; }
@@ -60,19 +130,42 @@ class LackeyTrace {
   class Reader {
    public:
     explicit Reader(const LackeyTrace& t);
-    bool next(LackeyRecord& rec);  // false at the end (or the limit)
+    // false at the end (or the limit).
+    bool next(LackeyRecord& rec) {
+      if (__builtin_expect(pos_ == n_, 0) && !refill()) return false;
+      rec = block_[pos_++];
+      return true;
+    }
 
    private:
-    std::ifstream in_;
+    bool refill();
+    const LackeyTrace& t_;
+    std::unique_ptr<LackeyStream> in_;  // when the records are not cached
+    size_t cache_pos_ = 0;              // when they are
+    uint64_t prev_[2] = {};             // the cache's delta bases
+    uint64_t done_ = 0;
+    TraceProgress progress_;
     uint64_t left_;
-    std::string line_;
+    static constexpr size_t kBlock = 4096;
+    std::unique_ptr<LackeyRecord[]> block_;
+    size_t pos_ = 0, n_ = 0;
   };
 
  private:
   std::string path_;
   uint64_t limit_;
+  std::ostream* progress_;
+  TraceInput::Format format_ = TraceInput::Format::plain;
   Counts counts_;
   std::vector<Range> ranges_;
+  bool cached_ = false;
+  // The records, encoded (lackey.cpp: encode/decode); realloc'ed, so that
+  // growing it neither copies nor clears what the kernel can remap.
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> cache_;
+  size_t cache_size_ = 0;
 };
 
 }  // namespace tb

@@ -71,4 +71,26 @@ uint64_t Pattern::next() {
   return 0;
 }
 
+void Pattern::fill(uint64_t* out, unsigned n) {
+  // The choice of pattern made once for the whole run of offsets.
+  switch (kind_) {
+    case Kind::sequential:
+    case Kind::strided:
+      for (unsigned i = 0; i < n; ++i) {
+        out[i] = pos_;
+        pos_ += stride_;
+        if (pos_ + size_ > length_) pos_ = (pos_ % stride_ + size_) % stride_;  // next lane of a strided sweep
+      }
+      return;
+    case Kind::random: {
+      const uint64_t slots = length_ / size_;
+      for (unsigned i = 0; i < n; ++i) out[i] = rng_.below(slots) * size_;
+      return;
+    }
+    case Kind::zipf:
+      for (unsigned i = 0; i < n; ++i) out[i] = next();
+      return;
+  }
+}
+
 }  // namespace tb

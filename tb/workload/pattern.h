@@ -20,6 +20,8 @@ class Pattern {
   Pattern(Kind kind, uint64_t length, unsigned size, uint64_t stride, uint64_t seed, double theta);
 
   uint64_t next();
+  // The next n offsets, as n calls of next() give them.
+  void fill(uint64_t* out, unsigned n);
   Kind kind() const { return kind_; }
 
  private:

@@ -1,11 +1,13 @@
 #include "tb/workload/program.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "sw/hal/x86.h"
+#include "tb/workload/errno_names.h"
 
 namespace tb {
 
@@ -25,6 +27,8 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::fork: return "fork";
     case hal::Sys::clone: return "clone";
     case hal::Sys::exit: return "exit";
+    case hal::Sys::ioctl:
+      return "ioctl";
     default: return "syscall";
   }
 }
@@ -86,18 +90,36 @@ void ScriptedProgram::range_of(const Op& op, uint64_t& start, uint64_t& len) con
   if (op.offset + len > m.length) fail(fmt::format("the range runs past the end of region '{}'", op.region));
 }
 
-void ScriptedProgram::fill_write(hw::UserOp& out) {
-  out.access = x86::Access::write;
+void ScriptedProgram::fill_write(uint64_t va, unsigned size, uint64_t* data) {
   if (current_ && current_->fixed_value) {
-    for (unsigned w = 0; w < (out.size + 7u) / 8; ++w) out.wdata[w] = current_->value;
+    for (unsigned w = 0; w < (size + 7u) / 8; ++w) data[w] = current_->value;
     return;
   }
-  const uint64_t salt = seed_ ^ (++counter_ * 0x9e3779b97f4a7c15ull) ^ out.va;
-  for (unsigned w = 0; w < (out.size + 7u) / 8; ++w) out.wdata[w] = mix64(salt + w);
+  const uint64_t salt = seed_ ^ (++counter_ * 0x9e3779b97f4a7c15ull) ^ va;
+  for (unsigned w = 0; w < (size + 7u) / 8; ++w) data[w] = mix64(salt + w);
+}
+
+void ScriptedProgram::issue(const Issue& c) {
+  if (c.reads) stats_->reads += c.reads;
+  if (c.writes) stats_->writes += c.writes;
+  if (c.fetches) stats_->fetches += c.fetches;
+  if (c.records) stats_->trace_records += c.records;
+  if (c.splits) stats_->trace_splits += c.splits;
 }
 
 bool ScriptedProgram::next(hw::UserOp& out) {
   started_ = true;
+  if (batch_pos_ < batch_n_) {
+    // An access of the batch the core did not complete in its fast loop.
+    const hw::UserAccess& a = batch_[batch_pos_];
+    issue(batch_issue_[batch_pos_++]);
+    out.kind = hw::UserOp::Kind::access;
+    out.va = a.va;
+    out.size = a.size;
+    out.access = a.access;
+    if (a.access == x86::Access::write) std::memcpy(out.wdata, a.data, sizeof a.data);
+    return true;
+  }
   if (waiting_) {
     if (!waiting_->open()) {
       out.kind = hw::UserOp::Kind::spin;
@@ -126,16 +148,12 @@ bool ScriptedProgram::next(hw::UserOp& out) {
   return false;
 }
 
-uint64_t ScriptedProgram::step(const char** label) const {
-  if (label) *label = current_ ? current_->label.c_str() : "";
-  return pc_;
-}
-
 bool ScriptedProgram::next_access(hw::UserOp& out) {
   --remaining_;
   const Op& op = *current_;
   out.kind = hw::UserOp::Kind::access;
-  out.va = phase_base_ + pattern_->next();
+  out.va = carry_ ? carry_va_ : phase_base_ + pattern_->next();
+  carry_ = false;
   out.size = static_cast<uint8_t>(op.size);
   // x86 allows unaligned accesses; one that crosses a 4 KiB page would be two
   // (a trace replay splits those): an access phase must not produce one.
@@ -145,13 +163,51 @@ bool ScriptedProgram::next_access(hw::UserOp& out) {
     out.access = x86::Access::fetch;
     ++stats_->fetches;
   } else if (op.writes >= 1.0 || (op.writes > 0 && mix_rng_.uniform() < op.writes)) {
-    fill_write(out);
+    out.access = x86::Access::write;
+    fill_write(out.va, out.size, out.wdata);
     ++stats_->writes;
   } else {
     out.access = x86::Access::read;
     ++stats_->reads;
   }
   return true;
+}
+
+unsigned ScriptedProgram::record_pieces(const LackeyRecord& rec, hw::UserAccess* out, Issue* counts) {
+  unsigned n = 0;
+  Issue c{};
+  c.records = 1;
+  auto push = [&](x86::Access acc) {
+    uint64_t va = rec.addr;
+    unsigned left = rec.size;
+    while (left) {
+      const unsigned len = static_cast<unsigned>(std::min<uint64_t>(left, x86::PAGE_SIZE - (va & (x86::PAGE_SIZE - 1))));
+      hw::UserAccess& q = out[n++];
+      q.va = va;
+      q.size = static_cast<uint8_t>(len);
+      q.access = acc;
+      if (acc == x86::Access::write) {
+        fill_write(va, len, q.data);
+        ++c.writes;
+      } else {
+        ++(acc == x86::Access::fetch ? c.fetches : c.reads);
+      }
+      if (len != left || va != rec.addr) ++c.splits;
+      va += len;
+      left -= len;
+    }
+  };
+  switch (rec.kind) {
+    case LackeyRecord::Kind::fetch: push(x86::Access::fetch); break;
+    case LackeyRecord::Kind::load: push(x86::Access::read); break;
+    case LackeyRecord::Kind::store: push(x86::Access::write); break;
+    case LackeyRecord::Kind::modify:
+      push(x86::Access::read);
+      push(x86::Access::write);
+      break;
+  }
+  for (unsigned i = 0; i < n; ++i) counts[i] = i ? Issue{} : c;
+  return n;
 }
 
 bool ScriptedProgram::next_replay(hw::UserOp& out) {
@@ -172,41 +228,88 @@ bool ScriptedProgram::next_replay(hw::UserOp& out) {
     reader_.reset();
     return false;
   }
-  ++stats_->trace_records;
-  queued_ = queue_pos_ = 0;
-  // One access per page the record touches; a modify is a load, then a store.
-  auto push = [&](x86::Access acc) {
-    uint64_t va = rec.addr;
-    unsigned left = rec.size;
-    while (left) {
-      const unsigned n = static_cast<unsigned>(std::min<uint64_t>(left, x86::PAGE_SIZE - (va & (x86::PAGE_SIZE - 1))));
-      hw::UserOp& q = queue_[queued_++];
-      q.kind = hw::UserOp::Kind::access;
-      q.va = va;
-      q.size = static_cast<uint8_t>(n);
-      q.access = acc;
-      if (acc == x86::Access::write) {
-        fill_write(q);
-        ++stats_->writes;
-      } else {
-        (acc == x86::Access::fetch ? stats_->fetches : stats_->reads) += 1;
-      }
-      if (n != left || va != rec.addr) ++stats_->trace_splits;
-      va += n;
-      left -= n;
-    }
-  };
-  switch (rec.kind) {
-    case LackeyRecord::Kind::fetch: push(x86::Access::fetch); break;
-    case LackeyRecord::Kind::load: push(x86::Access::read); break;
-    case LackeyRecord::Kind::store: push(x86::Access::write); break;
-    case LackeyRecord::Kind::modify:
-      push(x86::Access::read);
-      push(x86::Access::write);
-      break;
+  // One access per page the record touches, all counted as the first issues.
+  hw::UserAccess pieces[4];
+  Issue counts[4];
+  queued_ = record_pieces(rec, pieces, counts);
+  issue(counts[0]);
+  for (unsigned i = 0; i < queued_; ++i) {
+    hw::UserOp& q = queue_[i];
+    q.kind = hw::UserOp::Kind::access;
+    q.va = pieces[i].va;
+    q.size = pieces[i].size;
+    q.access = pieces[i].access;
+    if (q.access == x86::Access::write) std::memcpy(q.wdata, pieces[i].data, sizeof pieces[i].data);
   }
+  queue_pos_ = 0;
   out = queue_[queue_pos_++];
   return true;
+}
+
+// ---- Batches ----
+
+hw::UserAccess* ScriptedProgram::access_batch(unsigned& n) {
+  if (batch_pos_ == batch_n_) refill_batch();
+  n = batch_n_ - batch_pos_;
+  return batch_ + batch_pos_;
+}
+
+void ScriptedProgram::complete_batch(unsigned n) {
+  for (const unsigned end = batch_pos_ + n; batch_pos_ < end; ++batch_pos_) {
+    const hw::UserAccess& a = batch_[batch_pos_];
+    issue(batch_issue_[batch_pos_]);
+    complete_access(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+  }
+}
+
+void ScriptedProgram::refill_batch() {
+  batch_pos_ = batch_n_ = 0;
+  // Only while plain accesses are all that comes next.
+  if (waiting_ || queue_pos_ < queued_ || carry_) return;
+  if (remaining_) fill_access_batch();
+  else if (replaying_ && !replay_maps_left_ && reader_) fill_replay_batch();
+}
+
+void ScriptedProgram::fill_access_batch() {
+  const Op& op = *current_;
+  const unsigned n = static_cast<unsigned>(std::min<uint64_t>(kBatch, remaining_));
+  uint64_t off[kBatch];
+  pattern_->fill(off, n);
+  unsigned i = 0;
+  for (; i < n; ++i) {
+    hw::UserAccess& a = batch_[i];
+    Issue& c = batch_issue_[i];
+    c = Issue{};
+    a.va = phase_base_ + off[i];
+    a.size = static_cast<uint8_t>(op.size);
+    if ((a.va & (x86::PAGE_SIZE - 1)) + op.size > x86::PAGE_SIZE) {
+      // next_access() reports it when its turn comes.
+      carry_ = true;
+      carry_va_ = a.va;
+      break;
+    }
+    if (op.access == x86::Access::fetch) {
+      a.access = x86::Access::fetch;
+      c.fetches = 1;
+    } else if (op.writes >= 1.0 || (op.writes > 0 && mix_rng_.uniform() < op.writes)) {
+      a.access = x86::Access::write;
+      fill_write(a.va, a.size, a.data);
+      c.writes = 1;
+    } else {
+      a.access = x86::Access::read;
+      c.reads = 1;
+    }
+  }
+  remaining_ -= i;
+  batch_n_ = i;
+}
+
+void ScriptedProgram::fill_replay_batch() {
+  // Whole records only (at most 4 pieces each).
+  LackeyRecord rec;
+  unsigned n = 0;
+  while (n + 4 <= kBatch && reader_->next(rec)) n += record_pieces(rec, batch_ + n, batch_issue_ + n);
+  batch_n_ = n;
 }
 
 bool ScriptedProgram::range_op(const Op& op, uint64_t index, hw::UserOp& out) {
@@ -219,6 +322,19 @@ bool ScriptedProgram::range_op(const Op& op, uint64_t index, hw::UserOp& out) {
     default: syscall(out, hal::Sys::madvise, {start, len, op.advice}); break;
   }
   return true;
+}
+
+void ScriptedProgram::dma_copy(const Op& op, hw::UserOp& out) {
+  auto address = [&](const std::string& region, uint64_t offset) {
+    const auto it = mappings_->find(region);
+    if (it == mappings_->end()) fail(fmt::format("dma_copy: no region '{}' is mapped", region));
+    if (offset > it->second.length || op.length > it->second.length - offset)
+      fail(fmt::format("dma_copy: {} bytes from offset {} run past the end of region '{}'", op.length, offset, region));
+    return it->second.start + offset;
+  };
+  const uint64_t src = address(op.region, op.offset), dst = address(op.dst_region, op.dst_offset);
+  if (src < dst + op.length && dst < src + op.length) fail("dma_copy: source and destination overlap");
+  syscall(out, hal::Sys::ioctl, {op.device, uapi::kDmaIocCopy, dst, src, op.length});
 }
 
 bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
@@ -251,6 +367,12 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
     case Op::Kind::exit:
       syscall(out, hal::Sys::exit, {static_cast<uint64_t>(op.status)});
       return true;
+    case Op::Kind::dma_copy:
+      dma_copy(op, out);
+      return true;
+    case Op::Kind::dma_alloc:
+      syscall(out, hal::Sys::ioctl, {op.device, uapi::kDmaIocAlloc, op.length});
+      return true;
     case Op::Kind::replay:
       replaying_ = true;
       replay_maps_left_ = op.trace->ranges().size();
@@ -273,25 +395,29 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
   return false;
 }
 
+void ScriptedProgram::complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data) {
+  const Shadow::Region* r = region_ && region_gen_ == shadow_->generation() && region_->contains(va, size)
+                                ? region_
+                                : shadow_->find(va, size);
+  if (!r) fail(fmt::format("access to {:#x} completed, but the process has nothing mapped there", va));
+  region_ = r;
+  region_gen_ = shadow_->generation();
+  if (acc == x86::Access::write) {
+    shadow_->store(*r, va, size, data);
+  } else if (current_->verify) {
+    uint8_t expected[hw::UserOp::kMaxSize];
+    if (!shadow_->check(*r, va, size, data, expected))
+      fail(fmt::format("{} of {} bytes at {:#x} returned {}, expected {} (what the process last wrote there)",
+                       acc == x86::Access::fetch ? "fetch" : "load", size, va, hex_bytes(data, size),
+                       hex_bytes(expected, size)));
+    ++stats_->verified;
+  }
+}
+
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
-    const Shadow::Region* r = region_ && region_gen_ == shadow_->generation() && region_->contains(op.va, op.size)
-                                  ? region_
-                                  : shadow_->find(op.va, op.size);
-    if (!r) fail(fmt::format("access to {:#x} completed, but the process has nothing mapped there", op.va));
-    region_ = r;
-    region_gen_ = shadow_->generation();
-    if (op.access == x86::Access::write) {
-      shadow_->store(*r, op.va, op.size, data);
-    } else if (current_->verify) {
-      uint8_t expected[hw::UserOp::kMaxSize];
-      if (!shadow_->check(*r, op.va, op.size, data, expected))
-        fail(fmt::format("{} of {} bytes at {:#x} returned {}, expected {} (what the process last wrote there)",
-                         op.access == x86::Access::fetch ? "fetch" : "load", static_cast<unsigned>(op.size), op.va,
-                         hex_bytes(data, op.size), hex_bytes(expected, op.size)));
-      ++stats_->verified;
-    }
+    complete_access(op.va, op.size, op.access, data);
     return;
   }
 
@@ -301,17 +427,17 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
   if (is_error(result)) {
     const int64_t err = -static_cast<int64_t>(result);
     if (replay_map)
-      fail(fmt::format("cannot map the trace's range [{:#x}, {:#x}): errno {}", op.sys.arg[0],
-                       op.sys.arg[0] + op.sys.arg[1], err));
+      fail(fmt::format("cannot map the trace's range [{:#x}, {:#x}): {}", op.sys.arg[0],
+                       op.sys.arg[0] + op.sys.arg[1], errno_text(err)));
     if (cur.expect_errno != err)
-      fail(cur.expect_errno ? fmt::format("{} failed with errno {}, expected errno {}", sys_name(nr), err,
-                                          cur.expect_errno)
-                            : fmt::format("{} failed with errno {}", sys_name(nr), err));
+      fail(cur.expect_errno ? fmt::format("{} failed with {}, expected {}", sys_name(nr), errno_text(err),
+                                          errno_text(cur.expect_errno))
+                            : fmt::format("{} failed with {}", sys_name(nr), errno_text(err)));
     ++stats_->failed_syscalls;
     return;
   }
   if (cur.expect_errno && !replay_map)
-    fail(fmt::format("{} succeeded, but was expected to fail with errno {}", sys_name(nr), cur.expect_errno));
+    fail(fmt::format("{} succeeded, but was expected to fail with {}", sys_name(nr), errno_text(cur.expect_errno)));
 
   switch (nr) {
     case hal::Sys::mmap: {
@@ -329,6 +455,9 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
         const uint64_t huge = 1ull << shift;
         len = (cur.length + huge - 1) & ~(huge - 1);
       }
+      if (result < cur.expect_above || (cur.expect_below && result + len > cur.expect_below))
+        fail(fmt::format("mmap placed {} at [{:#x}, {:#x}), expected within [{:#x}, {:#x})", cur.region, result,
+                         result + len, cur.expect_above, cur.expect_below ? cur.expect_below : ~0ull));
       (*mappings_)[cur.region] = {result, cur.length};
       shadow_->map(result, len, cur.flags & uapi::kMapShared);
       region_ = nullptr;
@@ -344,6 +473,17 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
     case hal::Sys::madvise:
       if (op.sys.arg[2] == uapi::kMadvDontneed) shadow_->zero(op.sys.arg[0], op.sys.arg[1]);
       else if (op.sys.arg[2] == uapi::kMadvFree) shadow_->lazy_free(op.sys.arg[0], op.sys.arg[1]);
+      return;
+    case hal::Sys::ioctl:
+      if (op.sys.arg[1] == uapi::kDmaIocAlloc) {
+        // A coherent buffer: zeroed, private to this process (not inherited).
+        (*mappings_)[cur.region] = {result, cur.length};
+        shadow_->map(result, (cur.length + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1), false);
+      } else {
+        // The device copied: dst now holds what src held.
+        shadow_->copy(op.sys.arg[2], op.sys.arg[3], op.sys.arg[4]);
+      }
+      region_ = nullptr;
       return;
     case hal::Sys::fork:
     case hal::Sys::clone:

@@ -32,11 +32,10 @@ struct Barrier {
 
 // One operation of a scenario process.
 struct Op {
-  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, exit };
+  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit };
   Kind kind = Kind::access;
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
-  std::string label;   // "write buf": what a timeline calls it (--trace-events)
 
   // a range of a region (munmap, mprotect, madvise, access)
   uint64_t offset = 0, span = 0;  // span 0: to the end of the region
@@ -48,6 +47,7 @@ struct Op {
   // madvise
   uint64_t advice = 0;
   int64_t expect_errno = 0;  // 0: must succeed
+  uint64_t expect_above = 0, expect_below = 0;  // mmap: where the mapping must lie (0: unchecked)
 
   // access
   Pattern::Kind pattern = Pattern::Kind::sequential;
@@ -74,6 +74,13 @@ struct Op {
 
   // exit
   int status = 0;
+
+  // dma_copy: the engine (index among the platform's DMA engines) copies
+  // `length` bytes from region+offset to dst_region+dst_offset.
+  // dma_alloc: `length` bytes of the engine's coherent memory mapped as `region`.
+  uint64_t device = 0;
+  std::string dst_region;
+  uint64_t dst_offset = 0;
 };
 
 struct ProcessStats : sim::stats::Group {
@@ -100,7 +107,8 @@ class ScriptedProgram : public hw::UserProgram {
   bool next(hw::UserOp& op) override;
   void complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) override;
   void ended(int exit_status, int signal) override;
-  uint64_t step(const char** label) const override;
+  hw::UserAccess* access_batch(unsigned& n) override;
+  void complete_batch(unsigned n) override;
 
   struct Mapping {
     uint64_t start = 0, length = 0;
@@ -124,9 +132,28 @@ class ScriptedProgram : public hw::UserProgram {
   bool next_access(hw::UserOp& out);
   bool next_replay(hw::UserOp& out);
   void syscall(hw::UserOp& out, hal::Sys nr, std::initializer_list<uint64_t> args);
+  // dma_copy: the ioctl asking the firmware for the copy.
+  void dma_copy(const Op& op, hw::UserOp& out);
   // The address range [start, start+len) an op names in its region.
   void range_of(const Op& op, uint64_t& start, uint64_t& len) const;
-  void fill_write(hw::UserOp& out);
+  // The data of a store at va: `value` repeated, or drawn from the seed.
+  void fill_write(uint64_t va, unsigned size, uint64_t* data);
+  // Checks a completed access against the shadow, or records a store in it.
+  void complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
+  // The batch: accesses generated ahead, with what each adds to the
+  // process's counts when it issues (a trace record's counts ride on its
+  // first access, as when its pieces were queued).
+  struct Issue {
+    uint8_t reads, writes, fetches, records, splits;
+  };
+  void issue(const Issue& c);
+  void refill_batch();
+  void fill_access_batch();
+  void fill_replay_batch();
+  // The pieces of a trace record (one per page it touches; a modify is a
+  // load then a store) appended at out; returns how many, with the
+  // record's counts on the first.
+  unsigned record_pieces(const LackeyRecord& rec, hw::UserAccess* out, Issue* counts);
   [[noreturn]] void fail(const std::string& what) const;
 
   std::string name_, where_;
@@ -158,6 +185,15 @@ class ScriptedProgram : public hw::UserProgram {
   size_t replay_maps_left_ = 0, replay_map_index_ = 0;
   hw::UserOp queue_[4];
   unsigned queued_ = 0, queue_pos_ = 0;
+
+  static constexpr unsigned kBatch = 64;
+  hw::UserAccess batch_[kBatch];
+  Issue batch_issue_[kBatch];
+  unsigned batch_pos_ = 0, batch_n_ = 0;
+  // An access phase's next address, drawn by a batch that stopped short of
+  // it (it would cross a page: next_access() fails on it, in order).
+  bool carry_ = false;
+  uint64_t carry_va_ = 0;
 
   int pid_ = -1;
   bool started_ = false, finished_ = false;

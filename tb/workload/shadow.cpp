@@ -115,18 +115,26 @@ std::unique_ptr<Shadow> Shadow::fork() const {
   return child;
 }
 
-void Shadow::store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
-  std::memcpy(r.at(va), data, len);
-  if (!lazy_pages_.empty()) {
-    // A write keeps a lazily freed page (Linux re-dirties it).
-    lazy_pages_.erase(va / x86::PAGE_SIZE);
-    lazy_pages_.erase((va + len - 1) / x86::PAGE_SIZE);
+void Shadow::copy(uint64_t dst, uint64_t src, uint64_t length) {
+  // Page by page: regions begin and end on page boundaries.
+  for (uint64_t done = 0; done < length;) {
+    const uint64_t s = src + done, d = dst + done;
+    const uint64_t n =
+        std::min({length - done, x86::PAGE_SIZE - s % x86::PAGE_SIZE, x86::PAGE_SIZE - d % x86::PAGE_SIZE});
+    const Region* rs = find(s, static_cast<unsigned>(n));
+    const Region* rd = find(d, static_cast<unsigned>(n));
+    if (rs && rd) store(*rd, d, static_cast<unsigned>(n), rs->at(s));
+    done += n;
   }
 }
 
-bool Shadow::check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+void Shadow::keep_lazy_page(uint64_t va, unsigned len) {
+  lazy_pages_.erase(va / x86::PAGE_SIZE);
+  lazy_pages_.erase((va + len - 1) / x86::PAGE_SIZE);
+}
+
+bool Shadow::check_mismatch(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
   const uint8_t* want = r.at(va);
-  if (std::memcmp(want, data, len) == 0) return true;
   if (!lazy_pages_.empty() && lazy_pages_.count(va / x86::PAGE_SIZE) &&
       std::all_of(data, data + len, [](uint8_t b) { return b == 0; })) {
     // The kernel reclaimed the lazily freed page: from now on it reads as zero.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -45,6 +46,9 @@ class Shadow {
   void map(uint64_t start, uint64_t length, bool shared);
   // Removes [start, start+length) (splitting regions, keeping their data).
   void unmap(uint64_t start, uint64_t length);
+  // [dst, dst+length) now holds what [src, src+length) holds (a device
+  // copied it); both lie in mapped regions and do not overlap.
+  void copy(uint64_t dst, uint64_t src, uint64_t length);
   // Private memory in [start, start+length) reads as zero again (MADV_DONTNEED).
   void zero(uint64_t start, uint64_t length);
   // Private pages in the range may now read as zero (MADV_FREE).
@@ -59,11 +63,46 @@ class Shadow {
   // a shadow, so another thread's munmap can remove a region).
   uint64_t generation() const { return generation_; }
 
-  void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data);
+  // Inline: every access of a program ends in one of these; the sizes
+  // programs and traces use most are copied and compared without a call.
+  void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
+    uint8_t* const at = r.at(va);
+    switch (len) {
+      case 1: *at = *data; break;
+      case 2: std::memcpy(at, data, 2); break;
+      case 4: std::memcpy(at, data, 4); break;
+      case 8: std::memcpy(at, data, 8); break;
+      default: std::memcpy(at, data, len); break;
+    }
+    if (!lazy_pages_.empty()) keep_lazy_page(va, len);
+  }
   // Checks a load; on a mismatch returns false with `expected` filled.
-  bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected);
+  bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+    const uint8_t* const want = r.at(va);
+    bool same;
+    switch (len) {
+      case 1: same = *want == *data; break;
+      case 2: same = equal<uint16_t>(want, data); break;
+      case 4: same = equal<uint32_t>(want, data); break;
+      case 8: same = equal<uint64_t>(want, data); break;
+      default: same = std::memcmp(want, data, len) == 0; break;
+    }
+    return same || check_mismatch(r, va, len, data, expected);
+  }
 
  private:
+  template <typename T>
+  static bool equal(const uint8_t* a, const uint8_t* b) {
+    T x, y;
+    std::memcpy(&x, a, sizeof x);
+    std::memcpy(&y, b, sizeof y);
+    return x == y;
+  }
+  // A store to a lazily freed page keeps it (Linux re-dirties it).
+  void keep_lazy_page(uint64_t va, unsigned len);
+  // A load that differs: fine if it sees a reclaimed MADV_FREE page.
+  bool check_mismatch(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected);
+
   std::map<uint64_t, Region> regions_;  // by start
   std::set<uint64_t> lazy_pages_;       // page numbers given to MADV_FREE, not since rewritten
   uint64_t generation_ = 0;

@@ -6,6 +6,9 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "tb/workload/errno_names.h"
 
 namespace tb {
 
@@ -38,19 +41,12 @@ const char* signal_name(int sig) {
   }
 }
 
-const struct {
-  const char* name;
-  int64_t value;
-} kErrnos[] = {{"ok", 0},          {"EPERM", uapi::kEperm},   {"EAGAIN", uapi::kEagain},
-               {"ENOMEM", uapi::kEnomem}, {"EACCES", uapi::kEacces}, {"EFAULT", uapi::kEfault},
-               {"EBUSY", uapi::kEbusy},   {"EEXIST", uapi::kEexist}, {"EINVAL", uapi::kEinval},
-               {"ENOSYS", uapi::kEnosys}, {"EOVERFLOW", uapi::kEoverflow}};
-
 int64_t parse_expect(sim::ConfigNode& n) {
   const std::string e = n.get<std::string>("expect", "ok", "Expected result: ok, or the errno it must fail with (ENOMEM, EINVAL, ...)");
-  for (const auto& k : kErrnos)
-    if (e == k.name) return k.value;
-  n.fail("expect", fmt::format("unknown result '{}' (ok, EPERM, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EINVAL, ENOSYS, EOVERFLOW)", e));
+  int64_t value = 0;
+  if (e != "ok" && !errno_by_name(e, value))
+    n.fail("expect", fmt::format("expected ok or an errno name such as ENOMEM or EINVAL, got {}", sim::quoted(e)));
+  return value;
 }
 
 uint64_t parse_prot(sim::ConfigNode& n, const char* def) {
@@ -108,18 +104,114 @@ uint64_t parse_advice(sim::ConfigNode& n) {
   n.fail("advice", fmt::format("unknown advice '{}'", a));
 }
 
+// Bounds that keep a mistyped count from running for ever (the simulator
+// makes a few million accesses, or a few hundred thousand system calls, per
+// host second): 2^40 accesses take days, 2^24 calls minutes.
+constexpr uint64_t kMaxAccesses = 1ull << 40;
+constexpr uint64_t kMaxRepeats = 1ull << 24;
+// No user address reaches this far (57 bits with 5-level paging).
+constexpr uint64_t kAddressSpace = 1ull << 57;
+// The zipf pattern weighs every page of its range once, before its first access.
+constexpr uint64_t kMaxZipfRange = 1ull << 40;
+
 void parse_range(sim::ConfigNode& n, Op& op) {
   op.region = n.require<std::string>("region", "Name of the region (given by its mmap)");
   op.offset = n.get<sim::Size>("offset", {0}, "Start within the region").bytes;
   op.span = n.get<sim::Size>("length", {0}, "Bytes of the region covered (0: to its end)").bytes;
+  if (op.offset >= kAddressSpace) n.fail("offset", "lies beyond any address space");
+  if (op.span >= kAddressSpace) n.fail("length", "exceeds any address space");
 }
 
 // munmap, mprotect and madvise may repeat over ranges `stride` apart.
 void parse_repeat(sim::ConfigNode& n, Op& op) {
   op.count = n.get<uint64_t>("count", 1, "Repeat the call this many times, `stride` bytes apart");
-  op.stride = n.get<sim::Size>("stride", {0}, "Distance between the ranges of repeated calls").bytes;
   if (op.count == 0) n.fail("count", "must be at least 1");
-  if (op.count > 1 && op.stride == 0) n.fail("stride", "repeated calls need a stride");
+  if (op.count > kMaxRepeats) n.fail("count", fmt::format("at most {} calls", kMaxRepeats));
+  if (op.count == 1) {
+    if (n.has("stride")) n.fail("stride", "a single call (count 1) has no stride");
+    return;
+  }
+  op.stride = n.get<sim::Size>("stride", {0}, "Distance between the ranges of repeated calls").bytes;
+  if (op.stride == 0) n.fail("stride", "repeated calls need a stride");
+  if (op.stride > (kAddressSpace - op.offset) / (op.count - 1))
+    n.fail("stride", fmt::format("{} calls {} apart run beyond the address space", op.count, sim::format_size(op.stride)));
+}
+
+// The keys of read, write, access and fetch phases. A key is read only
+// where it can change what the phase does.
+void parse_access(sim::ConfigNode& n, const std::string& kind, Op& op) {
+  op.kind = Op::Kind::access;
+  parse_range(n, op);
+  const std::string pattern = n.get_enum("pattern", "sequential", {"sequential", "strided", "random", "zipf"}, "Address pattern");
+  Pattern::parse_kind(pattern, op.pattern);
+  const bool walks = op.pattern == Pattern::Kind::sequential || op.pattern == Pattern::Kind::strided;
+  op.size = n.get<unsigned>("size", 8, "Bytes per access: 1, 2, 4, 8, 16, 32 or 64");
+  if (op.size == 0 || op.size > 64 || (op.size & (op.size - 1))) n.fail("size", "must be 1, 2, 4, 8, 16, 32 or 64");
+  if (walks) {
+    op.stride = n.get<sim::Size>("stride", {0}, "Step of sequential and strided patterns (default: the access size)").bytes;
+    if (op.pattern == Pattern::Kind::strided && op.stride == 0) n.fail("stride", "a strided pattern needs a stride");
+    if (op.stride % op.size) n.fail("stride", "must be a multiple of the access size");
+  } else if (n.has("stride")) {
+    n.fail("stride", fmt::format("a {} pattern has no stride", pattern));
+  }
+  op.count = n.get<uint64_t>("count", 0, "Accesses (0: one sweep of the range)");
+  if (op.count > kMaxAccesses) n.fail("count", fmt::format("at most {} accesses", kMaxAccesses));
+  if (kind == "access") {
+    op.writes = n.get<double>("writes", 0.0, "Fraction of accesses that are stores (0..1)");
+    if (op.writes < 0 || op.writes > 1) n.fail("writes", "must be between 0 and 1");
+  } else {
+    op.writes = kind == "write" ? 1.0 : 0.0;
+  }
+  if (kind == "fetch") op.access = x86::Access::fetch;
+  const bool stores = kind != "fetch" && op.writes > 0, loads = kind == "fetch" || op.writes < 1;
+  if (stores && n.has("value")) {
+    op.fixed_value = true;
+    op.value = n.get<uint64_t>("value", 0, "Stores write this value (repeated over wider accesses) instead of random data");
+  } else if (n.has("value")) {
+    n.fail("value", "a phase without stores writes no value");
+  }
+  if (loads) op.verify = n.get<bool>("verify", true, "Check every load against what the process last wrote");
+  else if (n.has("verify")) n.fail("verify", "a phase of stores only has no load to verify");
+  // Random choices: the addresses of random and zipf patterns, and which
+  // accesses of a mixed phase store.
+  if (!walks || (op.writes > 0 && op.writes < 1))
+    op.seed = n.get<uint64_t>("seed", 0, "Extra seed of this phase's random choices");
+  else if (n.has("seed"))
+    n.fail("seed", "this phase makes no random choice (its pattern is not random and it does not mix loads and stores)");
+  if (op.pattern == Pattern::Kind::zipf) {
+    op.theta = n.get<double>("theta", 0.99, "Skew of the zipf pattern, in (0, 1)");
+    if (op.theta <= 0 || op.theta >= 1) n.fail("theta", "must be in (0, 1)");
+  } else if (n.has("theta")) {
+    n.fail("theta", "only the zipf pattern has a skew");
+  }
+}
+
+// Returns why `op`'s range cannot be taken from a region of `size` bytes
+// (the key at fault in `key`), or "" when it can.
+std::string range_problem(const Op& op, uint64_t size, const char*& key) {
+  key = "offset";
+  if (op.offset > size)
+    return fmt::format("{:#x} is beyond the end of region '{}' ({})", op.offset, op.region, sim::format_size(size));
+  key = "length";
+  if (op.span > size - op.offset)
+    return fmt::format("the range [{:#x}, {:#x}) runs past the end of region '{}' ({})", op.offset,
+                       op.offset + op.span, op.region, sim::format_size(size));
+  if (op.kind != Op::Kind::access) return "";
+  const uint64_t len = op.span ? op.span : size - op.offset;
+  if (len < op.size) return fmt::format("the range of {} bytes holds no access of {} bytes", len, op.size);
+  const bool walks = op.pattern == Pattern::Kind::sequential || op.pattern == Pattern::Kind::strided;
+  key = "offset";
+  if (walks && op.offset % x86::PAGE_SIZE + op.size > x86::PAGE_SIZE)
+    return fmt::format("the first access, {} bytes at offset {:#x}, would cross a 4 KiB page", op.size, op.offset);
+  key = "count";
+  const uint64_t sweep = op.pattern == Pattern::Kind::strided ? len / op.stride : len / op.size;
+  if (op.count == 0 && sweep > kMaxAccesses)
+    return fmt::format("one sweep of {} is {} accesses; give a count of at most {}", sim::format_size(len), sweep,
+                       kMaxAccesses);
+  key = "length";
+  if (op.pattern == Pattern::Kind::zipf && len > kMaxZipfRange)
+    return fmt::format("a zipf pattern covers at most {}", sim::format_size(kMaxZipfRange));
+  return "";
 }
 
 bool valid_name(const std::string& s) {
@@ -130,11 +222,16 @@ bool valid_name(const std::string& s) {
 }  // namespace
 
 Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-                   sim::stats::Group* stats_root)
-    : base_dir_(base_dir), group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
+                   sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices,
+                   std::ostream* progress)
+    : base_dir_(base_dir),
+      dma_devices_(dma_devices),
+      progress_(progress),
+      group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
   auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
   for (size_t i = 0; i < processes.size(); ++i)
     parse_process(processes[i], fmt::format("p{}", i), -1, false, nr_cpus, seed);
+  check_pending_uses();
   // A barrier waits for every program that names it.
   for (const auto& p : procs_) {
     std::set<const Barrier*> seen;
@@ -150,6 +247,20 @@ Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std
 
 Workload::~Workload() = default;
 
+namespace {
+
+// True when one of `ops` creates a thread (the program then shares its
+// region names with its threads).
+bool creates_threads(std::vector<sim::ConfigNode>& ops) {
+  for (const sim::ConfigNode& item : ops) {
+    const auto keys = item.keys();
+    if (keys.size() == 1 && keys[0] == "thread") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, bool thread,
                                unsigned nr_cpus, uint64_t seed) {
   const size_t self = procs_.size();
@@ -159,7 +270,7 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   p.parent = parent;
   p.thread = thread;
   p.name = pn.get<std::string>("name", default_name, "Process name (letters, digits, _)");
-  if (!valid_name(p.name)) pn.fail("name", "use letters, digits and _ only");
+  if (!valid_name(p.name)) pn.fail("name", fmt::format("use letters, digits and _ only, not {}", sim::quoted(p.name)));
   for (size_t i = 0; i < self; ++i)
     if (procs_[i]->name == p.name) pn.fail("name", fmt::format("another process is already called '{}'", p.name));
   const unsigned top_level = static_cast<unsigned>(std::count_if(procs_.begin(), procs_.end(), [](const auto& q) { return q->parent < 0; }));
@@ -175,10 +286,20 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   const std::string inherited = thread ? signal_name_or_none(procs_[parent]->expect_signal) : "none";
   const std::string sig = pn.get<std::string>("expect_signal", inherited, "Signal the process is expected to die of (none, SIGSEGV, SIGBUS, SIGKILL)");
   p.expect_signal = signal_number(sig);
-  if (p.expect_signal < 0) pn.fail("expect_signal", fmt::format("unknown signal '{}'", sig));
+  if (p.expect_signal < 0) pn.fail("expect_signal", fmt::format("unknown signal {}", sim::quoted(sig)));
+
+  std::vector<sim::ConfigNode> items = pn.list("ops", "Operations, in order");
+  // What the program starts with: a forked child its parent's regions, a
+  // thread its creator's, and the region names of its thread group.
+  if (parent >= 0) {
+    p.regions = procs_[parent]->regions;
+    p.pools = procs_[parent]->pools;
+  }
+  p.group = thread ? procs_[parent]->group : creates_threads(items) ? static_cast<int>(self) : -1;
+  if (p.group == static_cast<int>(self)) p.pools.push_back(self);
 
   std::vector<Op> ops;
-  for (sim::ConfigNode& item : pn.list("ops", "Operations, in order")) ops.push_back(parse_op(item, self, nr_cpus, seed));
+  for (sim::ConfigNode& item : items) ops.push_back(parse_op(item, self, nr_cpus, seed));
   Process& me = *procs_[self];  // procs_ may have grown (children)
   me.ops = std::move(ops);
   me.stats = std::make_unique<ProcessStats>(group_.get(), me.name);
@@ -186,23 +307,90 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   return self;
 }
 
+void Workload::track_region(const Op& op, size_t self) {
+  Process& p = *procs_[self];
+  if (op.expect_errno) return;  // a call expected to fail maps and unmaps nothing
+  if (op.kind == Op::Kind::mmap || op.kind == Op::Kind::dma_alloc) {
+    p.regions[op.region] = op.length;
+    if (p.group >= 0) pools_[static_cast<size_t>(p.group)][op.region].push_back(op.length);
+  } else if (op.kind == Op::Kind::munmap && op.offset == 0 && op.span == 0) {
+    p.regions.erase(op.region);
+  }
+}
+
+void Workload::use_region(sim::ConfigNode n, const Op& op, size_t self) {
+  const Process& p = *procs_[self];
+  const auto it = p.regions.find(op.region);
+  if (!p.pools.empty()) {
+    // Another thread of the group may map it, later in the file: decide
+    // once every program is read.
+    pending_.push_back({n, op, self, it != p.regions.end(), it != p.regions.end() ? it->second : 0});
+    return;
+  }
+  if (it == p.regions.end())
+    n.fail("region", fmt::format("no earlier mmap of process {} names a region '{}'", p.name, op.region));
+  const char* key = nullptr;
+  const std::string problem = range_problem(op, it->second, key);
+  if (!problem.empty()) n.fail(key, problem);
+}
+
+void Workload::check_pending_uses() {
+  for (PendingUse& u : pending_) {
+    const Process& p = *procs_[u.self];
+    // The largest size the region may have is the most lenient.
+    bool known = u.scoped;
+    uint64_t size = u.size;
+    for (size_t g : p.pools) {
+      const auto& names = pools_[g];
+      const auto it = names.find(u.op.region);
+      if (it == names.end()) continue;
+      known = true;
+      for (uint64_t s : it->second) size = std::max(size, s);
+    }
+    if (!known)
+      u.node.fail("region", fmt::format("no mmap of process {} or of its threads names a region '{}'", p.name,
+                                        u.op.region));
+    const char* key = nullptr;
+    const std::string problem = range_problem(u.op, size, key);
+    if (!problem.empty()) u.node.fail(key, problem);
+  }
+  pending_.clear();
+}
+
+uint64_t Workload::parse_dma_device(sim::ConfigNode& n) const {
+  const std::string dev = n.require<std::string>("device", "The DMA engine (a dma device of platform.devices)");
+  const auto it = std::find(dma_devices_.begin(), dma_devices_.end(), dev);
+  if (it == dma_devices_.end()) n.fail("device", fmt::format("no DMA engine called '{}' in platform.devices", dev));
+  return static_cast<uint64_t>(it - dma_devices_.begin());
+}
+
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
+  // The operations, in the order error messages list them.
+  static const char* const kKinds[] = {"mmap", "munmap", "mprotect", "madvise", "fork", "thread", "barrier",
+                                       "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc", "exit"};
+  const std::string all_but_last = fmt::format("{}", fmt::join(std::begin(kKinds), std::end(kKinds) - 1, ", "));
+  const char* const last = *(std::end(kKinds) - 1);
   const auto keys = item.keys();
-  if (keys.size() != 1)
-    item.fail("", "an operation is a mapping with one key: mmap, munmap, mprotect, madvise, fork, thread, barrier, "
-                  "read, write, access, fetch, replay or exit");
+  if (keys.size() != 1) item.fail("", fmt::format("an operation is a mapping with one key: {} or {}", all_but_last, last));
   const std::string kind = keys[0];
+  if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; }))
+    item.fail(kind, fmt::format("unknown operation {} ({}, {})", sim::quoted(kind), all_but_last, last));
   sim::ConfigNode n = item.child(kind);
   Op op;
-  op.where = n.where();
+  op.where = fmt::format("{}: {}", n.where(), n.path());
   if (kind == "mmap") {
     op.kind = Op::Kind::mmap;
     op.region = n.require<std::string>("region", "Name this mapping is known by in later operations");
     op.length = n.require<sim::Size>("size", "Bytes to map").bytes;
-    op.addr = n.get<sim::Size>("addr", {0}, "Address hint (with the fixed flags: the address)").bytes;
+    op.addr = n.get<sim::Size>("addr", {0},
+                               "Address hint (with the fixed flags: the address); with 5-level paging a hint "
+                               "above 128TiB (2^47) lets the mapping go above it").bytes;
     op.prot = parse_prot(n, "rw");
     op.flags = parse_mmap_flags(n);
     op.expect_errno = parse_expect(n);
+    op.expect_above = n.get<sim::Size>("expect_above", {0}, "The mapping must start at or above this address").bytes;
+    op.expect_below = n.get<sim::Size>("expect_below", {0},
+                                       "The mapping must end at or below this address (0: no check)").bytes;
   } else if (kind == "munmap") {
     op.kind = Op::Kind::munmap;
     parse_range(n, op);
@@ -236,50 +424,48 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     }
     op.barrier = b.get();
   } else if (kind == "read" || kind == "write" || kind == "access" || kind == "fetch") {
-    op.kind = Op::Kind::access;
-    parse_range(n, op);
-    const std::string pattern = n.get_enum("pattern", "sequential", {"sequential", "strided", "random", "zipf"}, "Address pattern");
-    Pattern::parse_kind(pattern, op.pattern);
-    op.size = n.get<unsigned>("size", 8, "Bytes per access: 1, 2, 4, 8, 16, 32 or 64");
-    if (op.size == 0 || op.size > 64 || (op.size & (op.size - 1))) n.fail("size", "must be 1, 2, 4, 8, 16, 32 or 64");
-    op.stride = n.get<sim::Size>("stride", {0}, "Step of sequential and strided patterns (default: the access size)").bytes;
-    if (op.pattern == Pattern::Kind::strided && op.stride == 0) n.fail("stride", "a strided pattern needs a stride");
-    if (op.stride % op.size) n.fail("stride", "must be a multiple of the access size");
-    op.count = n.get<uint64_t>("count", 0, "Accesses (0: one sweep of the range)");
-    if (kind == "access") {
-      op.writes = n.get<double>("writes", 0.0, "Fraction of accesses that are stores (0..1)");
-      if (op.writes < 0 || op.writes > 1) n.fail("writes", "must be between 0 and 1");
-    } else {
-      op.writes = kind == "write" ? 1.0 : 0.0;
-    }
-    if (kind == "fetch") op.access = x86::Access::fetch;
-    if (kind != "read" && kind != "fetch" && n.has("value")) {
-      op.fixed_value = true;
-      op.value = n.get<uint64_t>("value", 0, "Stores write this value (repeated over wider accesses) instead of random data");
-    }
-    op.verify = n.get<bool>("verify", true, "Check every load against what the process last wrote");
-    op.seed = n.get<uint64_t>("seed", 0, "Extra seed of this phase's random choices");
-    op.theta = n.get<double>("theta", 0.99, "Skew of the zipf pattern, in (0, 1)");
-    if (op.pattern == Pattern::Kind::zipf && (op.theta <= 0 || op.theta >= 1)) n.fail("theta", "must be in (0, 1)");
+    parse_access(n, kind, op);
   } else if (kind == "replay") {
     op.kind = Op::Kind::replay;
-    std::string file = n.require<std::string>("file", "A valgrind lackey trace (--tool=lackey --trace-mem=yes), relative to the scenario");
+    std::string file = n.require<std::string>(
+        "file", "A valgrind lackey trace (--tool=lackey --trace-mem=yes), relative to the scenario; plain, or "
+                "compressed with xz, gzip or zstd (recognised by content)");
     const uint64_t limit = n.get<uint64_t>("limit", 0, "Replay at most this many trace records (0: all)");
     if (!std::filesystem::path(file).is_absolute() && !base_dir_.empty()) file = (std::filesystem::path(base_dir_) / file).string();
+    if (const std::string problem = sim::input_file_problem(file); !problem.empty()) n.fail("file", problem);
     try {
-      op.trace = std::make_shared<const LackeyTrace>(file, limit);
+      op.trace = std::make_shared<const LackeyTrace>(file, limit, progress_);
     } catch (const std::exception& e) {
       n.fail("file", e.what());
     }
     op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
+  } else if (kind == "dma_copy") {
+    op.kind = Op::Kind::dma_copy;
+    op.device = parse_dma_device(n);
+    op.region = n.require<std::string>("src", "Region the device reads from");
+    op.offset = n.get<sim::Size>("src_offset", {0}, "Where in src the copy starts").bytes;
+    op.dst_region = n.require<std::string>("dst", "Region the device writes to");
+    op.dst_offset = n.get<sim::Size>("dst_offset", {0}, "Where in dst the copy lands").bytes;
+    op.length = n.require<sim::Size>("length", "Bytes to copy").bytes;
+    if (!op.length) n.fail("length", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
+  } else if (kind == "dma_alloc") {
+    op.kind = Op::Kind::dma_alloc;
+    op.device = parse_dma_device(n);
+    op.region = n.require<std::string>("region", "Name the buffer is known by in later operations");
+    op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
+    if (!op.length) n.fail("size", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
   } else {
-    item.fail(kind, fmt::format("unknown operation '{}' (mmap, munmap, mprotect, madvise, fork, thread, barrier, read, "
-                                "write, access, fetch, replay, exit)", kind));
+    item.fail(kind, "an operation kKinds lists has no parser");
   }
-  op.label = op.region.empty() ? kind : kind + " " + op.region;
+  if (op.kind == Op::Kind::munmap || op.kind == Op::Kind::mprotect || op.kind == Op::Kind::madvise ||
+      op.kind == Op::Kind::access)
+    use_region(n, op, self);
+  track_region(op, self);
   return op;
 }
 
@@ -311,6 +497,27 @@ std::string Workload::check_outcomes() const {
       else problem = fmt::format("exited normally, but was expected to die of {}", signal_name(p.expect_signal));
     }
     if (!problem.empty()) out += fmt::format("{}{}: process {} {}", out.empty() ? "" : "\n", p.where, p.name, problem);
+  }
+  return out;
+}
+
+std::string Workload::describe() const {
+  std::string out;
+  for (const auto& pp : procs_) {
+    const Process& p = *pp;
+    out += fmt::format("{} cpu={} seed={} signal={} parent={} thread={}\n", p.name, p.cpu, p.seed, p.expect_signal,
+                       p.parent, p.thread);
+    for (const Op& op : p.ops) {
+      out += fmt::format("  {} {} off={} span={} len={} addr={} prot={} flags={} advice={} errno={} in=[{},{})",
+                         static_cast<int>(op.kind), op.region, op.offset, op.span, op.length, op.addr, op.prot,
+                         op.flags, op.advice, op.expect_errno, op.expect_above, op.expect_below);
+      out += fmt::format(" pattern={} access={} stride={} count={} size={} writes={} value={}:{} verify={} seed={}",
+                         static_cast<int>(op.pattern), static_cast<int>(op.access), op.stride, op.count, op.size,
+                         op.writes, op.fixed_value, op.value, op.verify, op.seed);
+      out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}\n", op.theta, op.child_cpu,
+                         op.barrier ? op.barrier->name : "", op.trace ? op.trace->path() : "",
+                         op.trace ? op.trace->limit() : 0, op.status);
+    }
   }
   return out;
 }

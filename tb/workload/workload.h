@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,12 @@ class Workload {
  public:
   // Reads `workload.*`. Trace files are found relative to `base_dir` (the
   // scenario's directory). nr_cpus bounds each process's cpu.
+  // dma_devices: the names of the platform's DMA engines, in order (the
+  // index a dma_copy passes to the firmware). Long trace passes print
+  // progress lines on `progress` (nullptr: none).
   Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
-           sim::stats::Group* stats_root);
+           sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices = {},
+           std::ostream* progress = nullptr);
   ~Workload();
 
   // Spawns the top-level processes through the firmware (on the boot CPU,
@@ -35,8 +40,15 @@ class Workload {
   // One line per process: name, how it ended, what it did.
   std::vector<std::string> summary() const;
   size_t size() const { return procs_.size(); }
+  // What the `workload.*` keys resolved to: every process and operation with
+  // every field it runs with, one line each (the parameter-effect test
+  // compares it between scenarios).
+  std::string describe() const;
 
  private:
+  // The regions a program has mapped, by name, with their sizes, as its
+  // operations are read in order (what range_of will find at run time).
+  using Regions = std::map<std::string, uint64_t>;
   struct Process {
     std::string name, where;
     int parent = -1;       // index of the parent for forked children and threads
@@ -48,16 +60,43 @@ class Workload {
     std::unique_ptr<ProcessStats> stats;
     std::unique_ptr<ScriptedProgram> program;
     int pid = -1;
+    // Threads share region names, whichever of them maps first: the group
+    // (its first process's index) this program's mmaps name regions for, and
+    // the groups whose regions it may use (its own, and its forebears').
+    int group = -1;
+    std::vector<size_t> pools;
+    Regions regions;  // while its ops are read
+  };
+  // A use of a region by a program of a thread group, checked once every
+  // program of the group is read.
+  struct PendingUse {
+    sim::ConfigNode node;
+    Op op;
+    size_t self;
+    bool scoped;        // the program's own regions held the name...
+    uint64_t size;      // ...with this size
   };
   // Parses one process (and, recursively, the children its forks declare).
   size_t parse_process(sim::ConfigNode pn, const std::string& default_name, int parent, bool thread,
                        unsigned nr_cpus, uint64_t seed);
+  // The index of the DMA engine an op's `device` names.
+  uint64_t parse_dma_device(sim::ConfigNode& n) const;
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
+  // Records what a successful mmap or a whole munmap does to the names.
+  void track_region(const Op& op, size_t self);
+  // Checks at load what range_of would reject at run time: a region no
+  // earlier mmap names, a range beyond the region.
+  void use_region(sim::ConfigNode n, const Op& op, size_t self);
+  void check_pending_uses();
 
   std::string base_dir_;
+  std::vector<std::string> dma_devices_;
+  std::ostream* progress_;
   std::unique_ptr<sim::stats::Group> group_;
   std::vector<std::unique_ptr<Process>> procs_;
   std::map<std::string, std::unique_ptr<Barrier>> barriers_;
+  std::map<size_t, std::map<std::string, std::vector<uint64_t>>> pools_;  // group -> name -> sizes mapped
+  std::vector<PendingUse> pending_;
 };
 
 }  // namespace tb

@@ -1,6 +1,6 @@
 // The /proc tables: which files exist and who shows them.
+#include "sw/dma/dma.h"
 #include "sw/fs/proc/proc_fs.h"
-
 #include "sw/lib/string.h"
 #include "sw/mm/slub.h"
 #include "sw/mm/vmstat.h"
@@ -11,12 +11,9 @@ namespace {
 
 // In the order the simulator writes them to proc/.
 const proc_entry proc_root_entries[] = {
-    {"meminfo", meminfo_proc_show},
-    {"buddyinfo", frag_show},
-    {"zoneinfo", zoneinfo_show},
-    {"pagetypeinfo", pagetypeinfo_show},
-    {"vmstat", vmstat_show},
-    {"slabinfo", slab_show},
+    {"meminfo", meminfo_proc_show},      {"buddyinfo", frag_show}, {"zoneinfo", zoneinfo_show},
+    {"pagetypeinfo", pagetypeinfo_show}, {"vmstat", vmstat_show},  {"slabinfo", slab_show},
+    {"swiotlb", swiotlb_proc_show},
 };
 
 const pid_entry proc_pid_entries[] = {

@@ -50,6 +50,7 @@ struct Machine {
   Initiator probe{"probe"};
   std::vector<Cpu> cpus;
   uint64_t next_table;
+  unsigned levels;  // paging levels of the MMUs (map() builds tables of this depth)
   sc_time step = sc_time(1, sc_core::SC_US);  // core time between accesses (by default: walks are over)
 
   static constexpr uint64_t kMem = 64ull << 20;
@@ -59,7 +60,7 @@ struct Machine {
                    sc_time dram_latency = sc_time(80, SC_NS), uint64_t mem = kMem, unsigned distance = 10)
       : bus("membus", SC_ZERO_TIME, &root),
         dram("dram", Dram::Params{0, mem, 0, dram_latency, dram_latency, {10, distance}}, &root),
-        next_table(1 << 20) {
+        next_table(1 << 20), levels(params.levels) {
     bus.to_targets.bind(dram.socket);
     bus.add_region(0, 0, mem, "dram");
     cpus.resize(ncpus);
@@ -99,7 +100,7 @@ struct Machine {
   // missing upper levels get P|RW|US|`upper`.
   void map(uint64_t root, uint64_t va, uint64_t pa, uint64_t flags, unsigned leaf_level = 1, uint64_t upper = 0) {
     uint64_t table = root & x86::phys_mask(46);
-    for (unsigned l = 4; l > leaf_level; --l) {
+    for (unsigned l = levels; l > leaf_level; --l) {
       uint64_t& e = pte(table, va, l);
       if (!(e & P)) e = alloc_table() | P | RW | US | upper;
       table = e & x86::phys_mask(46);
@@ -108,7 +109,7 @@ struct Machine {
   }
   uint64_t& entry(uint64_t root, uint64_t va, unsigned level) {
     uint64_t table = root & x86::phys_mask(46);
-    for (unsigned l = 4; l > level; --l) table = pte(table, va, l) & x86::phys_mask(46);
+    for (unsigned l = levels; l > level; --l) table = pte(table, va, l) & x86::phys_mask(46);
     return pte(table, va, level);
   }
 

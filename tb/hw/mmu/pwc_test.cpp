@@ -130,6 +130,39 @@ TEST_F(PwcTest, StaleEntriesAreUsedUntilInvalidated) {
   EXPECT_EQ(m.access(0, va + 0x1000, x86::Access::read).data, 0x2222u) << "the new table after INVLPG";
 }
 
+// 5-level paging: walks from the root read five entries, and a PML5E-cache
+// hit (same 256 TiB region, another PML4E) lets a walk start at the PML4.
+TEST(Pwc5Level, APml5eHitSkipsTheRoot) {
+  Mmu::Params p = tiny_tlb();
+  p.levels = 5;
+  Machine m(p);
+  const uint64_t root = m.alloc_table();
+  m.mmu().write_cr3(root);
+  auto reads_of = [&](uint64_t va) {
+    const uint64_t before = m.walker().stats.pt_reads.value();
+    EXPECT_EQ(m.access(0, va, x86::Access::read).outcome, AccessOutcome::ok) << std::hex << va;
+    return m.walker().stats.pt_reads.value() - before;
+  };
+  const uint64_t base = 0x0012340000000000;  // above 2^47: a 57-bit address
+  m.map(root, base, 0x2000000, P | RW | US | A | D, 1, A);
+  m.map(root, base + (1ull << 39), 0x2001000, P | RW | US | A | D, 1, A);  // another PML4E, same PML5E
+  m.map(root, base + (1ull << 48), 0x2002000, P | RW | US | A | D, 1, A);  // another PML5E
+  EXPECT_EQ(reads_of(base), 5u);
+  EXPECT_EQ(reads_of(base + (1ull << 39)), 4u) << "PML5E-cache hit: the walk starts at the PML4";
+  EXPECT_EQ(reads_of(base + (1ull << 48)), 5u);
+  PwcLevel* pml5e = m.mmu().pwc().level(5);
+  ASSERT_NE(pml5e, nullptr);
+  EXPECT_EQ(pml5e->stats.hits.value(), 1u);
+  EXPECT_EQ(pml5e->stats.misses.value(), 2u);
+  EXPECT_EQ(pml5e->capacity(), 4u);
+  EXPECT_TRUE(m.mmu().pwc().holds(5, base + (1ull << 48), 0));
+  EXPECT_NE(m.root.find("cpu0.mmu.pwc.pml5e.hits"), nullptr);
+  // Not canonical in 57 bits: #GP, no walk.
+  const uint64_t walks = m.walker().stats.walks.value();
+  EXPECT_EQ(m.access(0, 1ull << 56, x86::Access::read).outcome, AccessOutcome::general_protection);
+  EXPECT_EQ(m.walker().stats.walks.value(), walks);
+}
+
 TEST(PwcDisabled, EveryWalkStartsAtTheRoot) {
   Machine m(tiny_tlb(false));
   const uint64_t root = m.alloc_table();

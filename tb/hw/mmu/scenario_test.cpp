@@ -106,6 +106,45 @@ TEST(Scenario, ASmallerLruMissesMore) {
   EXPECT_NE(m.mmu().dtlb().stats.misses.value(), lru_misses(pages, 64));
 }
 
+// pwc.pml5e: the PML5E cache's geometry, used with 5 levels; with 4 it is
+// checked and ignored (one geometry serves a sweep over both modes).
+TEST(Scenario, Pml5eKeyIsReadWithEitherPagingMode) {
+  const std::string yaml = "platform:\n  mmu:\n    pwc: {pml5e: {sets: 2, ways: 8}}\n";
+  for (unsigned levels : {4u, 5u}) {
+    sim::Config cfg = sim::Config::load_string(yaml, "scenario.yaml");
+    const Mmu::Params p = read_mmu_params(cfg.root().child("platform").child("mmu"), 46, levels);
+    EXPECT_NO_THROW(cfg.check_unused()) << levels << " levels";
+    EXPECT_EQ(p.pwc.level[5].sets, 2u);
+    EXPECT_EQ(p.pwc.level[5].ways, 8u);
+    sim::stats::Group g(nullptr, "g");
+    Pwc pwc(&g, "pwc", levels, p.pwc, 1);
+    if (levels == 5) {
+      ASSERT_NE(pwc.level(5), nullptr);
+      EXPECT_EQ(pwc.level(5)->capacity(), 16u);
+    } else {
+      EXPECT_EQ(pwc.level(5), nullptr);
+    }
+  }
+  // The default with 5 levels: a 4-entry PML5E cache.
+  EXPECT_EQ(Mmu::Params().pwc.level[5].ways, 4u);
+  sim::Config bad = sim::Config::load_string("platform:\n  mmu:\n    pwc: {pml5e: {sets: 3}}\n", "s.yaml");
+  EXPECT_THROW(read_mmu_params(bad.root().child("platform").child("mmu"), 46, 5), sim::ConfigError);
+  // paging_levels is 4 or 5.
+  for (const char* levels : {"3", "6"}) {
+    sim::Config c = sim::Config::load_string(std::string("platform:\n  paging_levels: ") + levels + "\n", "s.yaml");
+    try {
+      read_platform_params(c.root().child("platform"), 1);
+      ADD_FAILURE() << "paging_levels " << levels << " accepted";
+    } catch (const sim::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("paging_levels: must be 4 or 5"), std::string::npos) << e.what();
+    }
+  }
+  sim::Config five = sim::Config::load_string("platform:\n  paging_levels: 5\n", "s.yaml");
+  const PlatformParams pp = read_platform_params(five.root().child("platform"), 1);
+  EXPECT_EQ(pp.levels, 5u);
+  EXPECT_EQ(pp.mmu.levels, 5u);
+}
+
 // ---- Several cores ----
 TEST(Cores, EachMmuTranslatesWithItsOwnCr3AndMaintenanceStaysLocal) {
   Machine m(Mmu::Params(), 2);

@@ -1,6 +1,8 @@
-// Lockstep: two walkers on one memory, the first through a dry port. Equal
-// walkers agree and the A/D bits are written once; a walker that answers
-// differently stops the walk with a report of both results.
+// Lockstep: the second walker ("rtl") walks memory through a recorder, the
+// first ("tlm") walks the record replayed. Equal walkers agree and the A/D
+// bits are written once; the replay answers with what the recorded walk read
+// even when memory has changed since; a walker that answers or accesses
+// memory differently stops the walk with a report of both.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -47,19 +49,19 @@ struct Bench {
   Interconnect bus{"membus", SC_ZERO_TIME, &root};
   Dram dram{"dram", Dram::Params{0, 16 << 20, 0, sc_time(80, SC_NS), sc_time(80, SC_NS), {10}}, &root};
   PageWalker a{"a", &root, 1}, b{"b", &root, 2};
-  WritePort dry{"dry", true}, wet{"wet", false};
+  WalkReplay replay{"replay"};
+  WalkRecorder recorder{"recorder"};
   Corrupter corrupt{"corrupt"};
-  LockstepWalker lockstep{"lockstep", dry, wet, &root};
+  LockstepWalker lockstep{"lockstep", recorder, replay, &root};
   Driver mmu{"mmu"};
   uint64_t cr3 = 0x100000;
 
   Bench() {
     bus.to_targets.bind(dram.socket);
     bus.add_region(0, 0, 16 << 20, "dram");
-    a.mem_socket.bind(dry.from_walker);
-    b.mem_socket.bind(wet.from_walker);
-    dry.to_memory.bind(bus.from_initiators);
-    wet.to_memory.bind(bus.from_initiators);
+    a.mem_socket.bind(replay.from_walker);
+    b.mem_socket.bind(recorder.from_walker);
+    recorder.to_memory.bind(bus.from_initiators);
     mmu.socket.bind(lockstep.walk_socket);
     lockstep.to_tlm.bind(a.walk_socket);
     lockstep.to_rtl.bind(corrupt.in);
@@ -103,35 +105,78 @@ TEST(Lockstep, EqualWalkersAgreeAndWriteAccessedAndDirtyOnce) {
   EXPECT_EQ(r.pa, 0x800123u);
   EXPECT_EQ(b.lockstep.stats.compared.value(), 1u);
   EXPECT_EQ(b.lockstep.stats.mismatches.value(), 0u);
-  // Both recorded the same four A/D updates, but only the real walk applied them.
-  EXPECT_EQ(b.dry.writes.size(), 4u);
-  EXPECT_EQ(b.wet.writes.size(), 4u);
-  EXPECT_TRUE(b.dry.writes == b.wet.writes);
+  // Four reads, then a locked read and its write for each of four levels,
+  // on both sides; only the recorded walk applied its writes.
+  EXPECT_EQ(b.recorder.accesses.size(), 12u);
+  EXPECT_TRUE(b.replay.accesses == b.recorder.accesses);
   EXPECT_EQ(b.entry(b.cr3 + 0x3000, 0x400000, 1), 0x800000 | P | RW | US | x86::PTE_A | x86::PTE_D);
-  // The second walk finds A and D set: nothing to write on either side.
+  // The second walk finds A and D set: four reads, nothing to write.
   b.walk(0x400123, x86::Access::write);
-  EXPECT_TRUE(b.dry.writes.empty());
-  EXPECT_TRUE(b.wet.writes.empty());
+  EXPECT_EQ(b.recorder.accesses.size(), 4u);
+  EXPECT_TRUE(b.replay.accesses == b.recorder.accesses);
 }
 
-TEST(Lockstep, DryPortAppliesNothingButSeesItsOwnWrites) {
+TEST(Lockstep, ReplayAnswersWithTheRecordedValuesAndAppliesNothing) {
   Bench b;
   sc_core::sc_start(SC_ZERO_TIME);
-  // The dry walker alone: memory must not change.
-  tlm::tlm_generic_payload t;
-  WalkExtension ext;
-  ext.req.va = 0x400000;
-  ext.req.access = x86::Access::write;
-  ext.req.user = true;
-  ext.req.cr3 = b.cr3;
-  ext.req.start_level = 4;
+  b.walk(0x400000, x86::Access::read);
+  const std::vector<WalkAccess> record = b.recorder.accesses;
+  // Memory changes after the recorded walk (another core unmapped the
+  // page): the replayed walk still sees the recorded tables.
+  b.entry(b.cr3 + 0x3000, 0x400000, 1) = 0;
+  b.replay.start(record);
+  WalkRequest req;
+  req.va = 0x400000;
+  req.user = true;
+  req.cr3 = b.cr3;
   WalkResult r;
   sc_time d = SC_ZERO_TIME;
-  b.a.walk(ext.req, r, d);
+  b.a.walk(req, r, d);
+  EXPECT_EQ(r.status, WalkStatus::ok);
+  EXPECT_EQ(r.pa, 0x800000u);
+  EXPECT_EQ(r.pte_value[1], 0x800000 | P | RW | US) << "as the recorded walk read it, before its A update";
+  EXPECT_TRUE(b.replay.accesses == record);
+  // Four reads and four locked read/write pairs, 80 ns each.
+  EXPECT_EQ(d, sc_time(12 * 80, SC_NS)) << "the replay passes on the recorded latencies";
+  // A write walk replayed against the read walk's record: the same reads,
+  // but its last write also sets D, so the accesses differ.
+  b.replay.start(record);
+  req.access = x86::Access::write;
+  b.a.walk(req, r, d);
   EXPECT_EQ(r.status, WalkStatus::ok);
   EXPECT_TRUE(r.dirty);
-  EXPECT_EQ(b.entry(b.cr3 + 0x3000, 0x400000, 1), 0x800000 | P | RW | US) << "a dry walk wrote to memory";
-  ASSERT_EQ(b.dry.writes.size(), 4u);
+  ASSERT_EQ(b.replay.accesses.size(), record.size());
+  EXPECT_TRUE(b.replay.accesses.back() != record.back());
+  EXPECT_EQ(b.replay.accesses.back().value, 0x800000 | P | RW | US | x86::PTE_A | x86::PTE_D);
+  // One access more than the record holds: an error response, a machine check.
+  std::vector<WalkAccess> shorter(record.begin(), record.begin() + 3);
+  b.replay.start(shorter);
+  req.access = x86::Access::read;
+  b.a.walk(req, r, d);
+  EXPECT_EQ(r.status, WalkStatus::machine_check);
+  EXPECT_EQ(r.mc_addr, record[3].addr);
+  EXPECT_EQ(b.entry(b.cr3 + 0x3000, 0x400000, 1), 0u) << "a replayed walk wrote to memory";
+}
+
+TEST(Lockstep, EqualResultsWithDifferentAccessesDiffer) {
+  WalkResult r;
+  r.pa = 0x800000;
+  std::vector<WalkAccess> rtl(2), tlm(2);
+  rtl[0].addr = tlm[0].addr = 0x100000;
+  rtl[1].addr = tlm[1].addr = 0x101000;
+  EXPECT_EQ(LockstepWalker::differences(r, r, tlm, rtl), "");
+  for (int field = 0; field < 5; ++field) {
+    std::vector<WalkAccess> t = tlm;
+    switch (field) {
+      case 0: t[1].addr += 8; break;                       // another entry read
+      case 1: t[1].value = x86::PTE_A; break;              // another value (read or written)
+      case 2: t[1].lock = true; break;                     // a locked read for a plain one
+      case 3: t[1].outcome = WalkAccess::Outcome::poison; break;
+      case 4: t.pop_back(); break;                         // one access fewer
+    }
+    EXPECT_NE(LockstepWalker::differences(r, r, t, rtl).find("the page-table accesses differ"), std::string::npos)
+        << "field " << field;
+  }
 }
 
 TEST(Lockstep, ADifferenceStopsWithBothResults) {
@@ -149,6 +194,7 @@ TEST(Lockstep, ADifferenceStopsWithBothResults) {
     EXPECT_NE(m.find("  tlm: status 0"), std::string::npos) << m;
     EXPECT_NE(m.find("  rtl: status 0"), std::string::npos) << m;
     EXPECT_NE(m.find("L4 entry at 0x100000 = 0x0000000000101007"), std::string::npos) << m;
+    EXPECT_NE(m.find("read  0x0000000000800007 at 0x103000"), std::string::npos) << m;
     EXPECT_NE(m.find("wrote 0x0000000000800027 at 0x103000 (unlock)"), std::string::npos) << m;
   }
   EXPECT_EQ(b.lockstep.stats.mismatches.value(), 1u);

@@ -163,6 +163,10 @@ hal::BootInfo normal_over_dma32() {
 void fragmenting_fallback_case(bool nofragment, uint64_t* fragmenting, uint64_t* boost, bool* from_normal) {
   fw::Params p = quiet_params();
   p.alloc_nofragment = nofragment;
+  // THP off: khugepaged's min_free_kbytes, ten times larger here, puts
+  // Normal's watermarks above the free pages the fill leaves there, so the
+  // requests would go to DMA32 without falling back in Normal.
+  p.transparent_hugepage = fw::THP_NEVER;
   Rig r(normal_over_dma32(), p);
   fw::zone* normal = &r.k->nodes().node(0).node_zones[fw::ZONE_NORMAL];
   std::vector<page*> pages;
@@ -203,14 +207,20 @@ TEST(fw_buddy, nofragment_spreads_to_a_lower_zone_instead_of_fragmenting) {
   if (HasFatalFailure()) return;
   EXPECT_GE(frag, 1u) << "without it the request falls back inside Normal's mixed blocks";
   EXPECT_TRUE(from_normal);
+  // Each claim attempt below pageblock order boosts, whether it claims
+  // the block or not (6.18 try_to_claim_block).
   EXPECT_GE(boost, fw::pageblock_nr_pages) << "a fragmenting fallback boosts the watermarks";
 }
 
 TEST(fw_buddy, small_movable_fallbacks_steal_without_claiming) {
   // A movable order-0 request that finds only small reclaimable free blocks
   // steals one without taking the pageblock (Linux's __rmqueue_steal); the
-  // pageblock stays reclaimable, mixed now: a fragmentation event.
-  Rig r(spec_mb(64));
+  // pageblock stays reclaimable, mixed now: a fragmentation event. THP
+  // off: khugepaged's min_free_kbytes would leave free blocks of order 4
+  // and more below the watermark, which a movable request may claim.
+  fw::Params p = quiet_params();
+  p.transparent_hugepage = fw::THP_NEVER;
+  Rig r(spec_mb(64), p);
   fw::PageAlloc& pa = r.k->page_alloc();
   fw::zone* dma = &r.k->nodes().node(0).node_zones[fw::ZONE_DMA];
   std::vector<page*> got;
@@ -380,8 +390,7 @@ TEST(fw_buddy, checkers_catch_corruption) {
   {
     ShadowCheck shadow(*r.k);
     fw::zone* zz = r.k->nodes().node(0).zonelist[0];
-    fw::list_head* l = &zz->free_area[fw::MAX_PAGE_ORDER].free_list[fw::MIGRATE_MOVABLE];
-    page* b = list_first_entry(l, page, lru);
+    page* b = r.k->buddy().free_list_first(zz, fw::MAX_PAGE_ORDER, fw::MIGRATE_MOVABLE);
     fw::list_del(&b->lru);  // gone from the list, counters untouched
     --zz->free_area[fw::MAX_PAGE_ORDER].nr_free;
     --zz->free_area[fw::MAX_PAGE_ORDER].nr_free_mt[fw::MIGRATE_MOVABLE];

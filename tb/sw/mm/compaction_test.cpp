@@ -5,6 +5,7 @@
 // turns scattered free pages into high-order blocks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -405,6 +406,47 @@ TEST(fw_compaction, kcompactd_and_proactive_compaction_run_from_timer_ticks) {
   verify_fragmented(r, f);
   r.sys(0, hal::Sys::exit, 0);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
+}
+
+TEST(fw_compaction, costly_orders_need_the_low_min_gap_above_the_watermark) {
+  // Linux 6.18 __compaction_suitable: the order-0 check (ALLOC_CMA) of the
+  // caller's watermark + compact_gap(order) (2 << order), plus low - min
+  // for orders above PAGE_ALLOC_COSTLY_ORDER; free pages must exceed it.
+  Rig r(spec_mb(256));
+  fw::zone* z = r.k->nodes().node(0).zonelist[0];
+  const uint64_t min = fw::Watermark::min_wmark_pages(z), low = fw::Watermark::low_wmark_pages(z);
+  ASSERT_GT(low, min);
+  const uint64_t need9 = min + (2u << 9) + (low - min);
+  const uint64_t need3 = min + (2u << 3);
+  // Take order-0 pages straight off the lists (no watermark) until the
+  // zone's free count sits exactly at need9; large blocks stay free, so
+  // the fragmentation index says -1000 and only the watermark decides.
+  std::vector<std::pair<page*, uint64_t>> held;
+  auto take_until = [&](uint64_t free) {
+    fw::LockGuard g(z->lock, r.cpu());
+    while (z->free_pages() > free) {
+      page* p = r.k->buddy().rmqueue_smallest(z, 0, fw::MIGRATE_MOVABLE);
+      ASSERT_NE(p, nullptr);
+      held.emplace_back(p, r.k->nodes().page_to_pfn(p));
+    }
+  };
+  take_until(need9 + 1);
+  EXPECT_EQ(fw::Compaction::fragmentation_index(z, 9), -1000);
+  EXPECT_TRUE(r.k->compaction().compaction_suitable(z, 9, min, z->idx));
+  take_until(need9);
+  EXPECT_FALSE(r.k->compaction().compaction_suitable(z, 9, min, z->idx)) << "free " << z->free_pages();
+  // The old rule, max(min + compact_gap, low), would have let this through.
+  EXPECT_GT(need9, std::max(min + (2u << 9), low));
+  // Order 3 is not costly: no gap on top.
+  take_until(need3 + 1);
+  EXPECT_TRUE(r.k->compaction().compaction_suitable(z, 3, min, z->idx));
+  take_until(need3);
+  EXPECT_FALSE(r.k->compaction().compaction_suitable(z, 3, min, z->idx));
+  {
+    fw::LockGuard g(z->lock, r.cpu());
+    for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
+  }
+  full_check(*r.k, {});
 }
 
 TEST(fw_compaction, fragmentation_index_and_score) {

@@ -181,7 +181,8 @@ class Rig {
   WalkCtl ctl(unsigned c = 0) {
     WalkCtl w;
     w.cr3 = cpu(c).read_cr3();
-    w.levels = m->boot_info().paging_levels;
+    // What the CPU walks is what the firmware set in CR4.LA57.
+    w.levels = cpu(c).paging_control().la57 ? 5 : 4;
     w.maxphyaddr = m->boot_info().maxphyaddr;
     w.wp = cpu(c).paging_control().wp;
     w.nxe = cpu(c).paging_control().nxe;

@@ -7,6 +7,8 @@
 // lists and every page accounted after each step.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "sw/lib/errno.h"
 #include "tb/sw/mm/fw_rig.h"
 #include "tb/sw/mm/mm_check.h"
@@ -58,6 +60,37 @@ TEST(fw_hugetlb, boot_pools_are_spread_over_the_nodes_and_shown) {
   EXPECT_LT(hs2(big).nr_huge_pages, 1000u);
   EXPECT_GT(hs2(big).boot_failed, 0u);
   EXPECT_NE(big.console().find("HugeTLB: allocating 1000 of page size 2048 KiB failed"), std::string::npos);
+}
+
+TEST(fw_hugetlb, pool_pages_are_movable_memory_and_leave_the_commit_limit) {
+  // 6.18 htlb_alloc_mask: 2 MiB pages migrate on x86-64, so the pool takes
+  // them as GFP_HIGHUSER_MOVABLE: from ZONE_MOVABLE when there is one,
+  // else from movable pageblocks, which stay movable.
+  fw::Params p = huge_params(8);
+  p.movablecore = 256 * MiB;
+  Rig r(spec_mb(1024), p);
+  ASSERT_EQ(hs2(r).nr_huge_pages, 8u);
+  const fw::zone& movable = r.k->nodes().node(0).node_zones[fw::ZONE_MOVABLE];
+  ASSERT_TRUE(movable.managed());
+  EXPECT_EQ(hs2(r).nr_huge_pages_node[0], 8u);
+  EXPECT_EQ(movable.free_pages() + 8 * 512 + movable.per_cpu_pageset[0].count, movable.managed_pages);
+  auto unmovable_blocks = [](Rig& m) {
+    const fw::zone& dma32 = m.k->nodes().node(0).node_zones[fw::ZONE_DMA32];
+    uint64_t n = 0;
+    for (uint64_t pfn = dma32.zone_start_pfn; pfn < dma32.zone_end_pfn(); pfn += fw::pageblock_nr_pages)
+      if (dma32.get_pfnblock_migratetype(pfn) == fw::MIGRATE_UNMOVABLE) ++n;
+    return n;
+  };
+  Rig with_pool(spec_mb(1024), huge_params(8)), without(spec_mb(1024));
+  EXPECT_EQ(unmovable_blocks(with_pool), unmovable_blocks(without)) << "the pool's pageblocks stay movable";
+  full_check(*with_pool.k, {});
+  // vm_commit_limit: (totalram - hugetlb pages) * overcommit_ratio (50) / 100 + swap (none).
+  const auto mi = r.proc("meminfo");
+  const uint64_t total = r.k->nodes().total_managed_pages();
+  char want[64];
+  std::snprintf(want, sizeof want, "CommitLimit:    %8lu kB\n", static_cast<unsigned long>((total - 8 * 512) / 2 * 4));
+  EXPECT_NE(mi.find(want), std::string::npos) << mi;
+  EXPECT_EQ(r.stats().at("meminfo.CommitLimit"), (total - 8 * 512) / 2 * 4);
 }
 
 TEST(fw_hugetlb, mmap_reserves_faults_map_pd_leaves_and_dontneed_refaults_zeros) {

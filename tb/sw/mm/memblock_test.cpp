@@ -133,13 +133,30 @@ TEST(fw_memblock, boot_builds_the_map_from_e820) {
 }
 
 TEST(fw_memblock, reserve_low_kb_parameter) {
-  fw::Params p = quiet_params();
-  p.reserve_low_kb = 1024;  // what Linux >= 5.13 does
-  Rig r(spec_mb(64), p);
+  // The default is Linux's: reserve_real_mode keeps the whole first MiB.
+  Rig r(spec_mb(64));
   EXPECT_TRUE(r.k->memblock().overlaps_reserved(0x9e000, PAGE_SIZE));
-  Rig d(spec_mb(64));
+  fw::Params p = quiet_params();
+  p.reserve_low_kb = 4;  // only the BIOS page, as Linux before 5.13 could be told
+  Rig d(spec_mb(64), p);
   EXPECT_FALSE(d.k->memblock().overlaps_reserved(0x9e000, PAGE_SIZE));
   EXPECT_EQ(d.k->nodes().total_managed_pages() - r.k->nodes().total_managed_pages(), 0x9f000 / PAGE_SIZE - 1);
+}
+
+TEST(fw_memblock, the_pc_bios_area_is_never_ram) {
+  // A map claiming 640 KiB - 1 MiB usable: Linux's trim_bios_range takes
+  // it out of RAM (it is not even present).
+  hal::BootInfo bi = hosthal::make_boot_info(spec_mb(64));
+  ASSERT_EQ(bi.e820[0].addr, 0u);
+  // One usable range over the BIOS area instead of the first three entries.
+  bi.e820[0].size = 0x100000;
+  for (unsigned i = 1; i + 2 < bi.nr_e820; ++i) bi.e820[i] = bi.e820[i + 2];
+  bi.nr_e820 -= 2;
+  ASSERT_EQ(bi.e820[1].addr, 0x100000u);
+  Rig r(bi);
+  EXPECT_FALSE(r.k->memblock().is_memory(0xa0000, PAGE_SIZE));
+  EXPECT_FALSE(r.k->memblock().is_memory(0xff000, PAGE_SIZE));
+  EXPECT_TRUE(r.k->memblock().is_memory(0x9f000, PAGE_SIZE));
 }
 
 }  // namespace

@@ -5,11 +5,11 @@
 // FullCheck walks everything: every free list (each block a PageBuddy head
 // of the list's order, aligned, in its zone, on the list of its pageblock's
 // migrate type, not overlapping any other), the per-list and per-type
-// counters, NR_FREE_PAGES, every per-CPU list, and every pfn of every zone:
-// free, on a per-CPU list, held by the test, reserved, or allocated
-// (a reference, or a tail of a compound page). Buddies are merged as far as
-// they can be (a free block's buddy is never a free block of the same order
-// and a mergeable type).
+// counters, NR_FREE_PAGES and NR_FREE_PAGES_BLOCKS, every per-CPU list,
+// and every pfn of every zone: free, on a per-CPU list, held by the test,
+// reserved, or allocated (a reference, or a tail of a compound page).
+// Buddies are merged as far as they can be (a free block's buddy is never a
+// free block of the same order and a mergeable type).
 //
 // ShadowCheck is the incremental one: a BuddyObserver that mirrors every
 // free-list and per-CPU-list change into a shadow map (catching overlaps
@@ -60,6 +60,18 @@ struct HeldBlock {
 
 inline bool mergeable(unsigned mt) { return mt < fw::MIGRATE_PCPTYPES; }
 
+// The blocks of a max-order free list's lazy segment (free since boot, not
+// linked: fw::zone::lazy_mark), in the segment's order (descending pfn).
+template <typename F>
+void for_each_lazy_block(const fw::zone& z, unsigned mt, F&& f) {
+  const uint64_t first = (z.zone_start_pfn + fw::MAX_ORDER_NR_PAGES - 1) & ~(fw::MAX_ORDER_NR_PAGES - 1);
+  for (uint64_t pfn = (z.zone_end_pfn() - 1) & ~(fw::MAX_ORDER_NR_PAGES - 1); pfn >= first && pfn >= z.zone_start_pfn;
+       pfn -= fw::MAX_ORDER_NR_PAGES) {
+    if (z.pfnblock_lazy(pfn) && z.get_pfnblock_migratetype(pfn) == mt) f(pfn);
+    if (pfn < fw::MAX_ORDER_NR_PAGES) break;
+  }
+}
+
 // ---------------------------------------------------------------- full
 
 inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
@@ -72,13 +84,20 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
       if (!z.spanned_pages) continue;
       // 0 unknown, 1 free, 2 per-CPU list, 3 held by the test
       std::vector<uint8_t> state(z.spanned_pages, 0);
-      uint64_t zone_free = 0, zone_cma = 0;
+      uint64_t zone_free = 0, zone_cma = 0, zone_blocks = 0;
       for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o) {
         uint64_t listed_all = 0;
         for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
           uint64_t listed = 0;
           fw::list_head* head = &z.free_area[o].free_list[t];
+          bool marker = false;
           for (fw::list_head* l = head->next; l != head; l = l->next) {
+            if (l == &z.lazy_mark[t]) {  // where the lazy segment sits
+              ASSERT_EQ(o, fw::MAX_PAGE_ORDER) << "lazy segment in a list of order " << o;
+              ASSERT_FALSE(marker) << "two lazy segments";
+              marker = true;
+              continue;
+            }
             fw::page* p = list_entry(l, fw::page, lru);
             const uint64_t pfn = nodes.page_to_pfn(p);
             ++listed;
@@ -121,15 +140,35 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
               }
             }
           }
+          if (o == fw::MAX_PAGE_ORDER) {
+            uint64_t lazy = 0;
+            for_each_lazy_block(z, t, [&](uint64_t pfn) {
+              ++lazy;
+              for (uint64_t i = 0; i < fw::MAX_ORDER_NR_PAGES; ++i) {
+                uint8_t& st = state[pfn + i - z.zone_start_pfn];
+                EXPECT_EQ(st, 0) << "lazy pfn " << pfn + i << " in two free blocks";
+                st = 1;
+              }
+              EXPECT_LE(pfn, z.lazy_cursor[t]) << "lazy block above the segment's cursor";
+              if (*z.pageblock_byte(pfn) & fw::PB_head_unwritten) return;
+              const fw::page* p = nodes.pfn_to_page(pfn);
+              EXPECT_TRUE(fw::PageBuddy(p) && fw::buddy_order(p) == fw::MAX_PAGE_ORDER) << "lazy block head " << pfn;
+            });
+            ASSERT_EQ(lazy, z.lazy_free[t]) << "lazy blocks of type " << t;
+            ASSERT_EQ(marker, lazy > 0) << "the lazy segment's marker, type " << t;
+            listed += lazy;
+          }
           ASSERT_EQ(listed, z.free_area[o].nr_free_mt[t]) << "nr_free_mt of order " << o << " type " << t;
           listed_all += listed;
           if (t != fw::MIGRATE_ISOLATE) zone_free += listed << o;
+          if (t != fw::MIGRATE_ISOLATE && o >= fw::pageblock_order) zone_blocks += listed << o;
           if (t == fw::MIGRATE_CMA) zone_cma += listed << o;
         }
         ASSERT_EQ(listed_all, z.free_area[o].nr_free) << "nr_free of order " << o;
       }
       ASSERT_EQ(static_cast<int64_t>(zone_free), z.vm_stat[fw::NR_FREE_PAGES]) << "zone " << z.name;
       ASSERT_EQ(static_cast<int64_t>(zone_cma), z.vm_stat[fw::NR_FREE_CMA_PAGES]) << "zone " << z.name;
+      ASSERT_EQ(static_cast<int64_t>(zone_blocks), z.vm_stat[fw::NR_FREE_PAGES_BLOCKS]) << "zone " << z.name;
       total_free += zone_free;
       // Per-CPU lists.
       if (z.per_cpu_pageset) {
@@ -214,7 +253,8 @@ class ShadowCheck final : public fw::BuddyObserver {
           for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
             fw::list_head* head = &z->free_area[o].free_list[t];
             for (fw::list_head* l = head->next; l != head; l = l->next)
-              mark(s, nodes.page_to_pfn(list_entry(l, fw::page, lru)), o, t, kFree);
+              if (l != &z->lazy_mark[t]) mark(s, nodes.page_to_pfn(list_entry(l, fw::page, lru)), o, t, kFree);
+            if (o == fw::MAX_PAGE_ORDER) for_each_lazy_block(*z, t, [&](uint64_t pfn) { mark(s, pfn, o, t, kFree); });
           }
         if (z->per_cpu_pageset)
           for (unsigned c = 0; c < nodes.nr_cpus(); ++c)
@@ -271,7 +311,7 @@ class ShadowCheck final : public fw::BuddyObserver {
     for (const Ev& e : removed_) touched.insert(e.z);
     for (const fw::zone* z : touched) {
       const Z& s = zones_.at(z);
-      int64_t free = 0;
+      int64_t free = 0, blocks = 0;
       for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o) {
         uint64_t all = 0;
         for (unsigned t = 0; t < fw::MIGRATE_TYPES; ++t) {
@@ -283,6 +323,7 @@ class ShadowCheck final : public fw::BuddyObserver {
           }
           all += c;
           if (t != fw::MIGRATE_ISOLATE) free += static_cast<int64_t>(c << o);
+          if (t != fw::MIGRATE_ISOLATE && o >= fw::pageblock_order) blocks += static_cast<int64_t>(c << o);
         }
         if (all != z->free_area[o].nr_free) {
           ADD_FAILURE() << z->name << " nr_free of order " << o;
@@ -291,6 +332,11 @@ class ShadowCheck final : public fw::BuddyObserver {
       }
       if (free != z->vm_stat[fw::NR_FREE_PAGES]) {
         ADD_FAILURE() << z->name << " NR_FREE_PAGES " << z->vm_stat[fw::NR_FREE_PAGES] << ", lists " << free;
+        ++errors_;
+      }
+      if (blocks != z->vm_stat[fw::NR_FREE_PAGES_BLOCKS]) {
+        ADD_FAILURE() << z->name << " NR_FREE_PAGES_BLOCKS " << z->vm_stat[fw::NR_FREE_PAGES_BLOCKS] << ", lists "
+                      << blocks;
         ++errors_;
       }
     }

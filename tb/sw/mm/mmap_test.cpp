@@ -69,6 +69,49 @@ TEST(fw_mmap, hints_are_taken_when_free) {
   EXPECT_EQ(r.mmap(0, 0x1000, PAGE_SIZE), 0x10000);  // below mmap_min_addr: raised to it
 }
 
+// 5-level paging (Linux 6.18 arch_get_unmapped_area_topdown with LA57):
+// without a hint above 2^47 mmap stays below it (DEFAULT_MAP_WINDOW); such
+// a hint is taken when free, and opens the whole 56-bit space when not; a
+// hint whose range would cross 2^47 is ignored. With 4 levels such hints
+// are out of range and ignored.
+TEST(fw_mmap, hints_above_47_bits_open_the_57_bit_space) {
+  constexpr uint64_t kWindow = (1ull << 47) - PAGE_SIZE;    // DEFAULT_MAP_WINDOW
+  constexpr uint64_t kTaskSizeMax = (1ull << 56) - PAGE_SIZE;  // TASK_SIZE_MAX with LA57
+  hosthal::MachineSpec s = spec_mb(64);
+  s.paging_levels = 5;
+  Rig r(s);
+  const int pid = r.start_process();
+  EXPECT_EQ(r.k->mm_of(pid)->task_size, kTaskSizeMax);
+  EXPECT_EQ(r.k->mm_of(pid)->mmap_base, kMmapBase);  // the layout is the 47-bit one
+  EXPECT_EQ(r.mmap(0, 0, PAGE_SIZE), static_cast<int64_t>(kMmapBase - PAGE_SIZE));  // no hint: below 2^47
+  const uint64_t hint = 0x0012345678900000ull;
+  EXPECT_EQ(r.mmap(0, hint, 4 * PAGE_SIZE), static_cast<int64_t>(hint));  // free: taken
+  // Occupied: top-down from mmap_base moved up by TASK_SIZE_MAX - DEFAULT_MAP_WINDOW.
+  const uint64_t high_base = kMmapBase + (kTaskSizeMax - kWindow);
+  EXPECT_EQ(high_base, 0x00fffffff7fff000ull);
+  EXPECT_EQ(r.mmap(0, hint, PAGE_SIZE), static_cast<int64_t>(high_base - PAGE_SIZE));
+  EXPECT_EQ(r.mmap(0, hint, PAGE_SIZE), static_cast<int64_t>(high_base - 2 * PAGE_SIZE));
+  // Beyond TASK_SIZE_MAX: not valid, but still "above the window".
+  EXPECT_EQ(r.mmap(0, kTaskSizeMax, 2 * PAGE_SIZE), static_cast<int64_t>(high_base - 4 * PAGE_SIZE));
+  // Crossing 2^47: ignored, placed in the 47-bit window.
+  EXPECT_EQ(r.mmap(0, kWindow - PAGE_SIZE, 4 * PAGE_SIZE), static_cast<int64_t>(kMmapBase - 5 * PAGE_SIZE));
+  // MAP_FIXED across 2^47 is granted (Linux applies the rule to hints only).
+  EXPECT_EQ(r.mmap(0, kWindow - PAGE_SIZE, 4 * PAGE_SIZE, RW, PA | MAP_FIXED), static_cast<int64_t>(kWindow - PAGE_SIZE));
+  // Every mapping is usable: a store through it, walked with 5 levels.
+  for (uint64_t va : {hint, high_base - PAGE_SIZE, kWindow + PAGE_SIZE}) {
+    const uint64_t pa = r.access(0, va + 8);
+    ASSERT_NE(pa, ~0ull) << std::hex << va;
+    EXPECT_EQ(r.walk(0, va + 8).pa, pa);
+  }
+  EXPECT_EQ(r.k->mmap().validate(r.k->mm_of(pid)), nullptr);
+
+  Rig four(spec_mb(64));
+  four.start_process();
+  EXPECT_EQ(four.mmap(0, hint, PAGE_SIZE), static_cast<int64_t>(kMmapBase - PAGE_SIZE));
+  EXPECT_EQ(four.mmap(0, kWindow - PAGE_SIZE, 4 * PAGE_SIZE), static_cast<int64_t>(kMmapBase - 5 * PAGE_SIZE));
+  EXPECT_EQ(four.mmap(0, hint, PAGE_SIZE, RW, PA | MAP_FIXED), -ENOMEM);
+}
+
 TEST(fw_mmap, munmap_splits_and_trims) {
   Rig r(spec_mb(64));
   const int pid = r.start_process();

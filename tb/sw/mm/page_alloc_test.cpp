@@ -5,6 +5,7 @@
 // and bulk free, draining).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "tb/sw/mm/fw_rig.h"
@@ -145,28 +146,80 @@ TEST(fw_page_alloc, thisnode_does_not_fall_back) {
 }
 
 TEST(fw_page_alloc, per_cpu_lists_refill_in_batches_and_free_in_bulk) {
+  // Linux 6.18's rules, step by step (mm/page_alloc.c nr_pcp_alloc,
+  // nr_pcp_high, nr_pcp_free, free_frozen_page_commit, decay_pcp_high).
   Rig r(spec_mb(1024, 2));
   fw::zone* z = r.k->nodes().node(0).zonelist[0];
   fw::per_cpu_pages& pcp0 = z->per_cpu_pageset[0];
-  const int batch = pcp0.batch, high = pcp0.high;
+  const int batch = pcp0.batch, hmin = pcp0.high_min, hmax = pcp0.high_max;
   ASSERT_GT(batch, 1);
+  ASSERT_GT(hmax, hmin + 8 * batch);
   r.k->pcp().drain_all_pages(r.cpu(0), nullptr);  // what boot left there
+  // A pageset as setup_zone_pageset leaves it: high 0, nothing in a row.
+  pcp0.high = 0;
+  pcp0.alloc_factor = 0;
+  pcp0.free_count = 0;
+  pcp0.flags &= static_cast<uint8_t>(~fw::PCPF_PREV_FREE_HIGH_ORDER);
   const uint64_t free0 = z->free_pages();
-  page* p = r.k->page_alloc().alloc_pages(r.cpu(0), fw::GFP_HIGHUSER_MOVABLE, 0);
-  ASSERT_NE(p, nullptr);
-  // One refill took a batch from the zone; one page went out.
+  auto alloc = [&] { return r.k->page_alloc().alloc_pages(r.cpu(0), fw::GFP_HIGHUSER_MOVABLE, 0); };
+  std::vector<page*> pages = {alloc()};
+  ASSERT_NE(pages[0], nullptr);
+  // First refill: high starts at high_min and grows by the refill; a batch
+  // comes in (alloc_factor 0), one page goes out.
   EXPECT_EQ(free0 - z->free_pages(), static_cast<uint64_t>(batch));
   EXPECT_EQ(pcp0.count, batch - 1);
-  // Frees go to the list until it holds `high`, then a bulk goes back.
-  std::vector<page*> pages = {p};
-  for (int i = 0; i < high + batch; ++i) pages.push_back(r.k->page_alloc().alloc_pages(r.cpu(0), fw::GFP_HIGHUSER_MOVABLE, 0));
+  EXPECT_EQ(pcp0.high, hmin + batch);
+  EXPECT_EQ(pcp0.alloc_factor, 1);
+  // Allocations in a row double the refill: the next one takes 2 batches
+  // and high grows by them.
+  for (int i = 0; i < batch; ++i) pages.push_back(alloc());
+  EXPECT_EQ(free0 - z->free_pages(), static_cast<uint64_t>(3 * batch));
+  EXPECT_EQ(pcp0.count, 2 * batch - 1);
+  EXPECT_EQ(pcp0.high, hmin + 3 * batch);
+  EXPECT_EQ(pcp0.alloc_factor, 2);
+  // Frees go to the list until it holds high, then what was freed in a row
+  // goes back (at least a batch, leaving a batch); high grows to hold the
+  // row plus a batch.
+  for (int i = 0; i < 3 * hmin; ++i) pages.push_back(alloc());
+  bool bulk = false;
   for (page* q : pages) {
+    const int before = pcp0.count;
     r.k->page_alloc().free_pages(r.cpu(0), q, 0);
-    ASSERT_LT(pcp0.count, high) << "the list never stays at high";
+    ASSERT_LT(pcp0.count, pcp0.high) << "the list never stays at high";
+    if (pcp0.count < before) {
+      bulk = true;
+      ASSERT_GE(pcp0.count, batch) << "a bulk free leaves at least a batch";
+    }
   }
-  EXPECT_GE(pcp0.count, batch) << "a bulk free leaves at least a batch";
+  EXPECT_TRUE(bulk);
+  EXPECT_EQ(pcp0.alloc_factor, 0);
+  EXPECT_EQ(pcp0.free_count, batch << fw::PCP_BATCH_SCALE_MAX);  // capped
+  EXPECT_GT(pcp0.high, hmin + 3 * batch);
+  EXPECT_LE(pcp0.high, hmax);
+  // The vmstat refresh, once a second: high decays by an eighth (not below
+  // count - 32 batches) and what lies above it goes back.
+  r.k->run_deferred_work(r.cpu(0));  // arms the refresh: due a second later
+  const int high = pcp0.high, count = pcp0.count;
+  r.cpu(0).advance_ns(1000000000);
+  r.k->run_deferred_work(r.cpu(0));
+  const int decayed = std::max({count - (batch << fw::PCP_BATCH_SCALE_MAX), high - (high >> 3), hmin});
+  EXPECT_EQ(pcp0.high, decayed);
+  EXPECT_EQ(pcp0.count, std::min(count, decayed));
+  // Below the zone's high watermark (ZONE_BELOW_HIGH) a free shrinks high
+  // by the row and gives back what exceeds high_min.
+  z->flags |= 1ull << fw::ZONE_BELOW_HIGH;
+  page* q = alloc();
+  const int h1 = pcp0.high, row = pcp0.free_count;
+  r.k->page_alloc().free_pages(r.cpu(0), q, 0);
+  EXPECT_EQ(pcp0.high, std::max(h1 - std::max(row + 1, batch), hmin));
+  // The next bulk free finds the zone far above its high watermark and
+  // clears the flag.
+  std::vector<page*> more;
+  for (int i = 0; i < hmin + batch; ++i) more.push_back(alloc());
+  for (page* m : more) r.k->page_alloc().free_pages(r.cpu(0), m, 0);
+  EXPECT_FALSE(z->flags & (1ull << fw::ZONE_BELOW_HIGH));
   // Another CPU's list is separate; drain_all_pages empties both.
-  page* q = r.k->page_alloc().alloc_pages(r.cpu(1), fw::GFP_HIGHUSER_MOVABLE, 0);
+  q = r.k->page_alloc().alloc_pages(r.cpu(1), fw::GFP_HIGHUSER_MOVABLE, 0);
   r.k->page_alloc().free_pages(r.cpu(1), q, 0);
   EXPECT_GT(z->per_cpu_pageset[1].count, 0);
   EXPECT_GT(r.k->pcp().nr_pcp_pages(), 0u);
@@ -175,14 +228,75 @@ TEST(fw_page_alloc, per_cpu_lists_refill_in_batches_and_free_in_bulk) {
   EXPECT_EQ(z->per_cpu_pageset[1].count, 0);
   EXPECT_EQ(z->free_pages(), free0);
   // Order 9 (THP) has lists of its own.
+  r.k->pcp().drain_all_pages(r.cpu(0), nullptr);
   page* t = r.k->page_alloc().alloc_pages(r.cpu(0), fw::GFP_HIGHUSER_MOVABLE | fw::__GFP_COMP, 9);
   ASSERT_NE(t, nullptr);
   r.k->page_alloc().free_pages(r.cpu(0), t, 9);
-  EXPECT_EQ(pcp0.count, 512);
+  // A refill of max(batch >> 9, 2) blocks, one handed out and freed back
+  // below high.
+  ASSERT_GT(pcp0.high, 1024);
+  EXPECT_EQ(pcp0.count, 1024);
   EXPECT_EQ(r.k->page_alloc().alloc_pages(r.cpu(0), fw::GFP_HIGHUSER_MOVABLE | fw::__GFP_COMP, 9), t);
   r.k->page_alloc().free_pages(r.cpu(0), t, 9);
   r.k->quiesce(r.cpu(0));
   full_check(*r.k, {});
+}
+
+TEST(fw_page_alloc, per_cpu_lists_give_back_orders_1_to_3_freed_in_a_row) {
+  // free_high: once free_count >= batch + high_min / 2 with the previous
+  // free of order 1..3 too, the list goes back (up to 32 batches). The row
+  // is capped at 32 batches, so high_min must be small: a manual
+  // percpu_pagelist_high_fraction.
+  fw::Params p = quiet_params();
+  p.percpu_pagelist_high_fraction = 64;
+  Rig r(spec_mb(1024, 2), p);
+  fw::zone* z = r.k->nodes().node(0).zonelist[0];
+  fw::per_cpu_pages& pcp0 = z->per_cpu_pageset[0];
+  const int batch = pcp0.batch, hmin = pcp0.high_min;
+  ASSERT_EQ(pcp0.high_min, pcp0.high_max);
+  ASSERT_LT(batch + hmin / 2, batch << fw::PCP_BATCH_SCALE_MAX);
+  ASSERT_TRUE(pcp0.flags & fw::PCPF_FREE_HIGH_BATCH);
+  std::vector<page*> o2;
+  for (int i = 0; i < (batch + hmin / 2) / 4 + 8; ++i)
+    o2.push_back(r.k->page_alloc().alloc_pages(r.cpu(0), fw::GFP_HIGHUSER_MOVABLE, 2));
+  r.k->pcp().drain_all_pages(r.cpu(0), nullptr);
+  pcp0.free_count = 0;
+  int emptied_at = -1;
+  for (size_t i = 0; i < o2.size(); ++i) {
+    r.k->page_alloc().free_pages(r.cpu(0), o2[i], 2);
+    if (emptied_at < 0 && pcp0.count == 0) emptied_at = static_cast<int>(i);
+  }
+  // The free that made the row long enough (count >= batch too) emptied the list.
+  const int row_at = (batch + hmin / 2 + 3) / 4;  // frees of 4 pages to reach the row
+  EXPECT_EQ(emptied_at, std::max(row_at, (batch + 3) / 4 - 1));
+  r.k->quiesce(r.cpu(0));
+  full_check(*r.k, {});
+}
+
+TEST(fw_page_alloc, remote_per_cpu_lists_drain_after_three_idle_seconds) {
+  // Linux's vmstat refresh drains, a batch at a time, the lists a CPU
+  // keeps for another node's zones once they stayed idle 3 refreshes.
+  Rig r(spec_mb(2048, 2, 2));
+  fw::zone* remote = &r.k->nodes().node(1).node_zones[fw::ZONE_DMA32];
+  ASSERT_TRUE(remote->managed());
+  ASSERT_EQ(r.k->nodes().cpu_to_node(0), 0);
+  fw::per_cpu_pages& pcp = remote->per_cpu_pageset[0];
+  r.k->pcp().drain_all_pages(r.cpu(0), nullptr);
+  page* p = r.k->page_alloc().alloc_pages(r.cpu(0), fw::GFP_KERNEL | fw::__GFP_THISNODE, 0, 1);
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(fw::page_to_nid(p), 1);
+  r.k->page_alloc().free_pages(r.cpu(0), p, 0);
+  const int count = pcp.count;
+  ASSERT_GT(count, 0);
+  r.k->run_deferred_work(r.cpu(0));
+  for (int s = 1; s <= 3; ++s) {
+    r.cpu(0).advance_ns(1000000000);
+    r.k->run_deferred_work(r.cpu(0));
+    if (s < 3) {
+      EXPECT_EQ(pcp.count, count) << "second " << s;
+    }
+  }
+  EXPECT_EQ(pcp.count, std::max(0, count - pcp.batch));
 }
 
 TEST(fw_page_alloc, idle_machine_gives_everything_back) {

@@ -130,6 +130,7 @@ inline FragResult run_fragmentation_workload(const fw::Params& params, uint64_t 
 
 struct HighOrderResult {
   uint64_t free_pages = 0;     // free when the order-9 requests start
+  uint64_t reserve = 0;        // totalreserve_pages: what the watermarks keep free
   uint64_t blocks = 0;         // order-9 blocks obtained
   double fraction = 0;         // of free memory
   uint64_t migrated = 0;
@@ -156,6 +157,7 @@ inline HighOrderResult run_highorder_workload(uint64_t mem_mib, bool compaction)
   k.pcp().drain_all_pages(r.cpu(), nullptr);
   HighOrderResult res;
   res.free_pages = k.nodes().total_free_pages();
+  res.reserve = k.watermark().totalreserve_pages();
   // hugetlb's request; without compaction: no direct path (and no ticks,
   // so no kcompactd).
   fw::gfp_t gfp = fw::GFP_HIGHUSER_MOVABLE | fw::__GFP_COMP | fw::__GFP_RETRY_MAYFAIL | fw::__GFP_NOWARN;

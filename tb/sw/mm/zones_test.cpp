@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <fstream>
 
+#include "sw/dma/swiotlb.h"
+#include "sw/mm/pcp.h"
+#include "sw/mm/slub.h"
 #include "tb/sw/mm/fw_rig.h"
 #include "tb/sw/mm/linux_ref.h"
 
@@ -19,27 +22,46 @@ using namespace fwtest;
 
 namespace {
 
-linuxref::Input input_of(Rig& r, const fw::Params& p) {
+// The machine and its parameters as Linux's formulas see them. What the
+// boot reserves is computed by linuxref from these, not read from memblock.
+linuxref::Input input_of(const hal::BootInfo& bi, const fw::Params& p) {
   linuxref::Input in;
-  const hal::BootInfo& bi = r.m->boot_info();
-  for (unsigned i = 0; i < bi.nr_e820; ++i)
-    if (bi.e820[i].type == hal::E820Type::usable) in.usable.push_back({bi.e820[i].addr, bi.e820[i].addr + bi.e820[i].size});
+  for (unsigned i = 0; i < bi.nr_e820; ++i) {
+    const linuxref::Range r{bi.e820[i].addr, bi.e820[i].addr + bi.e820[i].size};
+    if (bi.e820[i].type == hal::E820Type::usable) in.usable.push_back(r);
+    else in.e820_other.push_back(r);
+  }
   for (unsigned n = 0; n < bi.nr_nodes; ++n) in.nodes.push_back({bi.node_start[n], bi.node_end[n]});
-  // The boot reservations are an input: what memblock kept (memmap,
-  // pageblock flags, per-CPU data, image, first pages, CMA area).
-  const fw::MemblockType& res = r.k->memblock().reserved();
-  for (unsigned i = 0; i < res.cnt; ++i) in.reserved.push_back({res.regions[i].base, res.regions[i].end()});
-  if (r.k->cma().present()) in.cma = {r.k->cma().base_pfn(), r.k->cma().base_pfn() + r.k->cma().count()};
+  in.image = {bi.image_base, bi.image_base + bi.image_size};
+  in.nr_cpus = bi.nr_cpus;
+  in.pcp_bytes = sizeof(fw::per_cpu_pages);
+  in.slab_percpu_bytes = fw::Slab::kMaxCaches * sizeof(fw::kmem_cache_cpu);
+  in.cma_bytes = p.cma;
   in.kernelcore_pages = p.kernelcore / PAGE_SIZE;
   in.movablecore_pages = p.movablecore / PAGE_SIZE;
   in.kernelcore_percent = p.kernelcore_percent;
   in.movablecore_percent = p.movablecore_percent;
   in.min_free_kbytes = p.min_free_kbytes;
+  in.thp = p.transparent_hugepage != fw::THP_NEVER;
   in.watermark_scale_factor = p.watermark_scale_factor;
   in.ratio[0] = p.lowmem_reserve_ratio_dma;
   in.ratio[1] = p.lowmem_reserve_ratio_dma32;
   in.ratio[2] = p.lowmem_reserve_ratio_normal;
+  linuxref::set_swiotlb(in, p.swiotlb == fw::SWIOTLB_OFF, p.swiotlb == fw::SWIOTLB_FORCE,
+                        p.swiotlb >= fw::kSwiotlbSizeMin ? p.swiotlb : 0, sizeof(fw::io_tlb_area));
   return in;
+}
+
+// The firmware's memblock reservations, merged, to compare with linuxref's.
+std::vector<linuxref::Range> memblock_reserved(Rig& r) {
+  std::vector<linuxref::Range> out;
+  const fw::MemblockType& res = r.k->memblock().reserved();
+  for (unsigned i = 0; i < res.cnt; ++i) {
+    const linuxref::Range x{res.regions[i].base, res.regions[i].end()};
+    if (!out.empty() && x.start <= out.back().end) out.back().end = std::max(out.back().end, x.end);
+    else out.push_back(x);
+  }
+  return out;
 }
 
 // Compares what /proc shows with the reference; returns the reference.
@@ -78,8 +100,17 @@ linuxref::Result expect_linux_values(const std::string& zoneinfo, const std::str
 void check_machine(const hal::BootInfo& bi, const fw::Params& p, const char* what) {
   SCOPED_TRACE(what);
   Rig r(bi, p);
-  const linuxref::Input in = input_of(r, p);
-  expect_linux_values(r.proc("zoneinfo"), r.proc("meminfo"), in, r.stats().at("mem.min_free_kbytes"));
+  const linuxref::Input in = input_of(bi, p);
+  const linuxref::Result want =
+      expect_linux_values(r.proc("zoneinfo"), r.proc("meminfo"), in, r.stats().at("mem.min_free_kbytes"));
+  // Reservation by reservation, where the firmware put them.
+  const std::vector<linuxref::Range> got = memblock_reserved(r);
+  ASSERT_EQ(got.size(), want.reserved.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].start, want.reserved[i].start) << "reservation " << i;
+    EXPECT_EQ(got[i].end, want.reserved[i].end) << "reservation " << i;
+  }
+  EXPECT_EQ(r.k->nodes().memmap_bytes(), want.memmap_bytes);
 }
 
 TEST(fw_zones, one_gib_matches_linux) { check_machine(hosthal::make_boot_info(spec_mb(1024)), quiet_params(), "1 GiB"); }
@@ -108,7 +139,7 @@ TEST(fw_zones, sixty_four_gib_matches_linux_and_boots_cheaply) {
     Rig r(spec_mb(64 * 1024, 4), p);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const uint64_t rss = rss_kb() - rss0;
-    const linuxref::Input in = input_of(r, p);
+    const linuxref::Input in = input_of(r.m->boot_info(), p);
     expect_linux_values(r.proc("zoneinfo"), r.proc("meminfo"), in, r.stats().at("mem.min_free_kbytes"));
     const uint64_t pages = r.k->nodes().total_present_pages();
     EXPECT_GT(pages, (16ull << 20) - 70000);
@@ -195,8 +226,11 @@ TEST(fw_zones, tunables_follow_the_formulas) {
 }
 
 TEST(fw_zones, formulas_on_a_known_machine) {
-  // Hand-checked: a 1 GiB machine, every page after the boot reservations.
-  Rig r(spec_mb(1024));
+  // Hand-checked: a 1 GiB machine without THP (so calculate_min_free_kbytes
+  // alone), every page after the boot reservations.
+  fw::Params p = quiet_params();
+  p.transparent_hugepage = fw::THP_NEVER;
+  Rig r(spec_mb(1024), p);
   const fw::Watermark& wm = r.k->watermark();
   uint64_t lowmem = 0;
   for (unsigned z = 0; z < fw::ZONE_MOVABLE; ++z) lowmem += r.k->nodes().node(0).node_zones[z].managed_pages;
@@ -214,6 +248,86 @@ TEST(fw_zones, formulas_on_a_known_machine) {
   EXPECT_EQ(dma.lowmem_reserve[fw::ZONE_DMA32], static_cast<int64_t>(dma32.managed_pages / 256));
   EXPECT_EQ(dma.lowmem_reserve[fw::ZONE_DMA], 0);
   EXPECT_EQ(dma32.lowmem_reserve[fw::ZONE_NORMAL], 0);  // no Normal zone
+}
+
+TEST(fw_zones, thp_raises_min_free_kbytes_as_khugepaged_does) {
+  // Linux 6.18 set_recommended_min_free_kbytes on an 8 GiB machine (DMA,
+  // DMA32 and Normal populated): 2 free pageblocks per zone plus a pageblock
+  // per pair of the 3 per-CPU migrate types, 512 * 3 * (2 + 3 * 3) = 16896
+  // pages = 67584 kB, well below 5% of the buffer pages.
+  fw::Params p = quiet_params();
+  ASSERT_EQ(p.transparent_hugepage, fw::THP_MADVISE);
+  const hal::BootInfo bi = hosthal::make_boot_info(spec_mb(8 * 1024));
+  {
+    Rig r(bi, p);
+    EXPECT_EQ(r.k->watermark().min_free_kbytes(), 67584u);
+    EXPECT_NE(r.console().find("min_free_kbytes 67584,"), std::string::npos);
+  }
+  check_machine(bi, p, "8 GiB, THP madvise");
+  p.transparent_hugepage = fw::THP_ALWAYS;
+  {
+    Rig r(bi, p);
+    EXPECT_EQ(r.k->watermark().min_free_kbytes(), 67584u);
+  }
+  // "never": calculate_min_free_kbytes alone, int_sqrt(lowmem_kbytes * 16).
+  p.transparent_hugepage = fw::THP_NEVER;
+  {
+    Rig r(bi, p);
+    uint64_t lowmem = 0;
+    for (unsigned z = 0; z < fw::ZONE_MOVABLE; ++z) lowmem += r.k->nodes().node(0).node_zones[z].managed_pages;
+    EXPECT_EQ(r.k->watermark().min_free_kbytes(), linuxref::isqrt(lowmem * 4 * 16));
+    EXPECT_LT(r.k->watermark().min_free_kbytes(), 12000u);
+  }
+  check_machine(bi, p, "8 GiB, THP never");
+  // Two nodes: three zones on node 0, Normal on node 1: four zones.
+  p = quiet_params();
+  {
+    Rig r(hosthal::make_boot_info(spec_mb(16 * 1024, 2, 2)), p);
+    EXPECT_EQ(r.k->watermark().min_free_kbytes(), 512u * 4 * 11 * 4);
+  }
+  // The 5% cap on a small machine: DMA and DMA32 would want 45056 kB.
+  {
+    const hal::BootInfo small = hosthal::make_boot_info(spec_mb(128));
+    Rig r(small, p);
+    EXPECT_LT(r.k->watermark().min_free_kbytes(), 512u * 2 * 11 * 4);
+    check_machine(small, p, "128 MiB, THP madvise: the 5% cap");
+  }
+  // A value set as by sysctl stays.
+  p.min_free_kbytes = 2048;
+  {
+    Rig r(bi, p);
+    EXPECT_EQ(r.k->watermark().min_free_kbytes(), 2048u);
+  }
+}
+
+TEST(fw_zones, reservations_are_what_linux_reserves) {
+  // The whole first MiB (reserve_real_mode): none of its usable pages
+  // reaches the allocator, so ZONE_DMA manages its pages above 1 MiB only.
+  Rig r(spec_mb(1024));
+  const hal::BootInfo& bi = r.m->boot_info();
+  uint64_t usable_below_1m = 0;
+  for (unsigned i = 0; i < bi.nr_e820; ++i) {
+    const hal::E820Entry& e = bi.e820[i];
+    if (e.type != hal::E820Type::usable) continue;
+    const uint64_t s = std::max<uint64_t>(e.addr, PAGE_SIZE), end = std::min<uint64_t>(e.addr + e.size, 0xa0000);
+    if (end > s) usable_below_1m += (end - s) / PAGE_SIZE;
+  }
+  ASSERT_GT(usable_below_1m, 100u);
+  const fw::zone& dma = r.k->nodes().node(0).node_zones[fw::ZONE_DMA];
+  EXPECT_EQ(dma.present_pages - dma.managed_pages, usable_below_1m);
+  EXPECT_TRUE(r.k->memblock().overlaps_reserved(0x9e000, PAGE_SIZE));
+  // And on every machine of this file the reservations equal linuxref's
+  // (check_machine); here with CMA and two nodes as well.
+  fw::Params p = quiet_params();
+  p.cma = 32 * MiB;
+  check_machine(hosthal::make_boot_info(spec_mb(4 * 1024, 4, 2)), p, "4 GiB, two nodes, cma=32M");
+  // The firmware's memmap is flat per node (holes cost memmap); Linux's
+  // sparse vmemmap takes 2 MiB per present 128 MiB section. Equal without
+  // holes, 16 MiB more with the PCI hole of a 4 GiB machine.
+  const linuxref::Result one = linuxref::compute(input_of(bi, quiet_params()));
+  EXPECT_EQ(one.memmap_bytes, one.memmap_bytes_linux);
+  const linuxref::Result four = linuxref::compute(input_of(hosthal::make_boot_info(spec_mb(4096)), quiet_params()));
+  EXPECT_GT(four.memmap_bytes, four.memmap_bytes_linux);
 }
 
 TEST(fw_zones, zonelists_follow_node_distance) {

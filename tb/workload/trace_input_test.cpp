@@ -1,0 +1,196 @@
+// Trace input: the same lackey trace read plain and compressed with xz,
+// gzip and zstd (recognised by content, whatever the file's name), the
+// records identical; corrupt and truncated compressed data named by file
+// and record; streaming in blocks from the file when the trace is longer
+// than the record cache; the progress line.
+#include <gtest/gtest.h>
+
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tb/common/mmcosim_run.h"
+#include "tb/workload/lackey.h"
+#include "tb/workload/trace_input.h"
+
+namespace tb {
+namespace {
+
+// A trace of n records of every kind, with valgrind's header lines, some
+// records crossing a page.
+std::string make_trace(unsigned n) {
+  std::string t = "==1== Lackey, an example Valgrind tool\n==1== Command: ./prog\n";
+  char line[64];
+  for (unsigned i = 0; i < n; ++i) {
+    const char* kind = i % 4 == 0 ? "I " : i % 4 == 1 ? " L" : i % 4 == 2 ? " S" : " M";
+    const uint64_t addr = (i % 4 == 0 ? 0x400000ull : 0x7ff000000ull) + (i * 40ull) % 0x30000;
+    std::snprintf(line, sizeof line, "%s %08llx,%u\n", kind, static_cast<unsigned long long>(addr), 1u << (i % 4));
+    t += line;
+  }
+  return t + "==1== done\n";
+}
+
+std::string xz(const std::string& s) {
+  std::string out(lzma_stream_buffer_bound(s.size()), '\0');
+  size_t pos = 0;
+  EXPECT_EQ(lzma_easy_buffer_encode(1, LZMA_CHECK_CRC64, nullptr, reinterpret_cast<const uint8_t*>(s.data()), s.size(),
+                                    reinterpret_cast<uint8_t*>(out.data()), &pos, out.size()),
+            LZMA_OK);
+  out.resize(pos);
+  return out;
+}
+
+std::string gz(const std::string& s) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, s.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
+  z.avail_in = static_cast<uInt>(s.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string zst(const std::string& s) {
+  std::string out(ZSTD_compressBound(s.size()), '\0');
+  const size_t n = ZSTD_compress(out.data(), out.size(), s.data(), s.size(), 3);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+std::vector<LackeyRecord> replay(const LackeyTrace& t) {
+  std::vector<LackeyRecord> out;
+  LackeyTrace::Reader r(t);
+  LackeyRecord rec;
+  while (r.next(rec)) out.push_back(rec);
+  return out;
+}
+
+bool same(const std::vector<LackeyRecord>& a, const std::vector<LackeyRecord>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].kind != b[i].kind || a[i].addr != b[i].addr || a[i].size != b[i].size) return false;
+  return true;
+}
+
+TEST(TraceInput, CompressedTracesReadByContent) {
+  const std::string dir = temp_dir("trace-input");
+  const std::string text = make_trace(20000);
+  const LackeyTrace plain(write_file(dir, "t.trace", text), 0);
+  EXPECT_EQ(plain.format(), TraceInput::Format::plain);
+  EXPECT_EQ(plain.counts().records(), 20000u);
+  const std::vector<LackeyRecord> want = replay(plain);
+  ASSERT_EQ(want.size(), 20000u);
+  struct Case {
+    std::string data;
+    TraceInput::Format format;
+  };
+  // Names that say nothing (or the wrong thing) about the format.
+  const Case cases[] = {{xz(text), TraceInput::Format::xz},
+                        {gz(text), TraceInput::Format::gzip},
+                        {zst(text), TraceInput::Format::zstd},
+                        {gz(text.substr(0, text.size() / 2)) + gz(text.substr(text.size() / 2)), TraceInput::Format::gzip}};
+  for (const Case& c : cases) {
+    const std::string name = std::string("trace-") + TraceInput::format_name(c.format) + ".txt";
+    const LackeyTrace t(write_file(dir, name, c.data), 0);
+    EXPECT_EQ(t.format(), c.format) << name;
+    EXPECT_EQ(t.counts().records(), plain.counts().records()) << name;
+    EXPECT_EQ(t.counts().page_splits, plain.counts().page_splits) << name;
+    EXPECT_EQ(t.ranges().size(), plain.ranges().size()) << name;
+    EXPECT_TRUE(same(replay(t), want)) << name;
+  }
+  // Too long for the record cache: the run streams the file again.
+  const LackeyTrace streamed(write_file(dir, "s", xz(text)), 0, nullptr, 4096);
+  EXPECT_FALSE(streamed.cached());
+  EXPECT_TRUE(plain.cached());
+  EXPECT_TRUE(same(replay(streamed), want));
+  // A limit stops early in every format.
+  const LackeyTrace lim(write_file(dir, "lim", zst(text)), 1000);
+  EXPECT_EQ(replay(lim).size(), 1000u);
+}
+
+TEST(TraceInput, CorruptAndTruncatedDataNameFileAndRecord) {
+  const std::string dir = temp_dir("trace-corrupt");
+  const std::string text = make_trace(50000);
+  for (const auto& [name, data] : {std::pair<std::string, std::string>{"t.xz", xz(text)}, {"t.gz", gz(text)},
+                                   {"t.zst", zst(text)}}) {
+    std::string bad = data;
+    for (size_t i = bad.size() / 2; i < bad.size() / 2 + 64; ++i) bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+    for (const std::string& broken : {bad, data.substr(0, data.size() / 2)}) {
+      const std::string f = write_file(dir, name, broken);
+      try {
+        LackeyTrace t(f, 0);
+        ADD_FAILURE() << name << ": broken data accepted";
+      } catch (const std::exception& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what.rfind(f + ": record ", 0), 0u) << what;
+        EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+      }
+    }
+  }
+  // Through mmcosim: exit status 2 and one line naming the scenario's key,
+  // the trace file and the record.
+  std::string bad = zst(text);
+  bad.resize(bad.size() / 2);
+  const std::string trace = write_file(dir, "cut.zst", bad);
+  const std::string scen = write_file(dir, "s.yaml",
+                                      "platform: {memory: {size: 256MiB}}\n"
+                                      "workload:\n  processes:\n    - name: r\n      ops:\n"
+                                      "        - replay: {file: " + trace + "}\n");
+  const RunResult r = run_mmcosim({"run", scen, "--outdir", dir + "/out", "-q", "--no-progress"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << r.output;
+  EXPECT_NE(r.output.find("s.yaml:6: workload.processes[0].ops[0].replay.file: " + trace + ": record "), std::string::npos)
+      << r.output;
+  // bzip2 is recognised and refused by name.
+  try {
+    LackeyTrace t(write_file(dir, "t.bz2", "BZh91AY&SY"), 0);
+    ADD_FAILURE();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("bzip2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TraceInput, StreamsInBlocksAndShowsProgress) {
+  // Straight from the stream: the same records as the whole text parsed
+  // line by line, read in blocks smaller than the file.
+  const std::string dir = temp_dir("trace-stream");
+  const std::string text = make_trace(300000);
+  const std::string f = write_file(dir, "t.gz", gz(text));
+  LackeyStream s(f);
+  std::vector<LackeyRecord> block(777);
+  uint64_t n = 0;
+  std::istringstream lines(text);
+  std::string line, why;
+  for (size_t got; (got = s.read(block.data(), block.size())) > 0;) {
+    for (size_t i = 0; i < got; ++i) {
+      LackeyRecord want;
+      int r;
+      while ((r = parse_lackey_line((std::getline(lines, line), line), want, why)) == 0) {
+      }
+      ASSERT_EQ(r, 1);
+      ASSERT_TRUE(want.addr == block[i].addr && want.size == block[i].size && want.kind == block[i].kind) << n + i;
+    }
+    n += got;
+  }
+  EXPECT_EQ(n, 300000u);
+  EXPECT_EQ(s.records(), n);
+  EXPECT_EQ(s.input().file_pos(), s.input().file_size());
+
+  std::ostringstream os;
+  TraceProgress p(&os, "replaying", f, 0.0);
+  for (unsigned i = 1; i <= 32; ++i) p.tick(i * 1000, [] { return 0.5; });
+  EXPECT_NE(os.str().find("mmcosim: replaying " + f + ": "), std::string::npos) << os.str();
+  EXPECT_NE(os.str().find("records/s), 50% of the file\n"), std::string::npos) << os.str();
+}
+
+}  // namespace
+}  // namespace tb
