@@ -90,7 +90,7 @@ CONF
 cluster_step_pids() {
     local p
     for p in $(pgrep -x slurmstepd); do
-        if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$CLUSTER_DIR/slurm.conf"; then
+        if { tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null | grep -qx "SLURM_CONF=$CLUSTER_DIR/slurm.conf"; then
             echo "$p"
         fi
     done

@@ -4,19 +4,17 @@
 # started here and stopped on any exit): a twelve-point sweep submitted as a
 # job array gives the same results.csv as the local back end with --jobs 2,
 # apart from host times; --no-wait then --collect gives it too.
-# Skips (exit 77) only where slurm-wlm or munge is not installed, or without
-# root (the throwaway cluster runs as root); CI installs them
-# (scripts/deps.sh) and runs as root.
+# Needs slurm-wlm and munge (scripts/deps.sh installs them, as `make`
+# does) and root (the throwaway cluster runs as root), as CI has.
 # Usage: sweep_slurm_test.sh MMCOSIM_BIN SOURCE_DIR
 set -u
+fail() { echo "FAIL: $*"; exit 1; }
 BIN=$1
 SRC=$2
 for b in munged slurmctld slurmd sbatch squeue sinfo scancel; do
-    command -v "$b" >/dev/null 2>&1 || { echo "SKIP: $b is not installed (scripts/deps.sh installs slurm-wlm and munge)"; exit 77; }
+    command -v "$b" >/dev/null 2>&1 || fail "$b is not installed (scripts/deps.sh installs slurm-wlm and munge)"
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: the throwaway Slurm cluster runs as root"; exit 77; }
-
-fail() { echo "FAIL: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || fail "the throwaway Slurm cluster runs as root"
 
 TMP=$(mktemp -d /tmp/mmcosim-slurm-test.XXXXXX)
 # shellcheck source=tb/system/slurm_cluster.sh
@@ -42,7 +40,7 @@ scenario: s.yaml
 repetitions: 2
 axes:
   - {key: platform.mmu.stlb.sets, name: stlb_sets, values: [4, 16, 64]}
-  - {key: workload.processes[0].ops[1].access.writes, name: writes, values: [0.1, 0.9]}
+  - {key: 'workload.processes[0].ops[1].access.writes', name: writes, values: [0.1, 0.9]}
 stats:
   - system.cpu0.mmu.walks
   - system.cpu0.walksPerKiloAccess

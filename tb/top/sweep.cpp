@@ -51,12 +51,13 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
-// The run's one-line error: its last line starting with "mmcosim: ".
+// The run's one-line error: its last line starting with "mmcosim: " (and
+// "error: " when it has it).
 std::string error_line(const std::string& log, int status) {
   std::string found;
   std::istringstream in(log);
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("mmcosim: ", 0) == 0) found = line.substr(9);
+    if (line.rfind("mmcosim: ", 0) == 0) found = line.substr(line.rfind("mmcosim: error: ", 0) == 0 ? 16 : 9);
   if (!found.empty() || status == 0) return found;
   return status >= 128 ? fmt::format("killed by signal {}", status - 128) : fmt::format("exit status {}", status);
 }

@@ -205,7 +205,7 @@ Sweep load_sweep(const std::string& file) {
   const std::vector<Axis> axes = read_axes(root);
   const bool zipped = root.get_enum("combine", "cross", {"cross", "zip"}, "Axes crossed (every combination) or zipped") == "zip";
   s.stats = root.get<std::vector<std::string>>("stats", {}, "Statistics to collect, by their stats.txt names (* matches any text)");
-  for (size_t i = 0; i < s.stats.size(); ++i) s.stat_where.push_back(fmt::format("{}: stats[{}]", where_of(root, "stats"), i));
+  for (size_t i = 0; i < s.stats.size(); ++i) s.stat_where.push_back(fmt::format("{}: stats[{}]", root.where("stats", i), i));
   cfg.check_unused();
   for (const Axis& a : axes)
     for (const std::string& c : a.columns) s.columns.push_back(c);
