@@ -128,6 +128,13 @@ def std_unique_ptr(v):
         t = t["_M_t"]
     except gdb.error:
         pass
+    # A std::tuple<T*, deleter>: the pointer is its _Head_base<0> (asking
+    # the tuple for _M_head_impl is ambiguous when the deleter's base has
+    # one too).
+    impl = t.cast(t.type.strip_typedefs().fields()[0].type)
+    for f in impl.type.strip_typedefs().fields():
+        if f.is_base_class and str(f.type.strip_typedefs()).startswith("std::_Head_base<0"):
+            return impl.cast(f.type)["_M_head_impl"]
     return t["_M_head_impl"]
 
 
