@@ -170,6 +170,24 @@ bool point_done(const PointResult& r, bool retry_failed) {
   return r.finished && (r.status == 0 || (!retry_failed && r.status < 128));
 }
 
+Pending pending_points(const Sweep& s, const SweepOptions& opts, std::ostream& err) {
+  Pending p;
+  for (size_t i = 0; i < s.points.size(); ++i) {
+    const PointResult r = read_point_result(s, i, opts.outdir);
+    if (point_done(r, opts.retry_failed)) {
+      ++p.done;
+      p.failed += r.status != 0;
+    } else {
+      p.todo.push_back(i);
+      fs::remove(fs::path(opts.outdir) / s.points[i].name / "result.json");
+    }
+  }
+  if (p.done && opts.progress)
+    err << fmt::format("mmcosim: sweep: {} of {} points finished earlier, {} to run\n", p.done, s.points.size(),
+                       p.todo.size());
+  return p;
+}
+
 // ---- Progress ---------------------------------------------------------------
 
 SweepProgress::SweepProgress(std::ostream& err, size_t total, size_t already_done, bool enabled)

@@ -86,6 +86,15 @@ PointResult read_point_result(const Sweep& s, size_t index, const std::string& o
 // Whether a rerun skips the point.
 bool point_done(const PointResult& r, bool retry_failed);
 
+// What a (re)run of the sweep has left to do: the points not done (their
+// stale result.json removed), and how many finished earlier and failed.
+// Says on `err` how many finished earlier, when any did and progress is on.
+struct Pending {
+  std::vector<size_t> todo;
+  size_t done = 0, failed = 0;
+};
+Pending pending_points(const Sweep& s, const SweepOptions& opts, std::ostream& err);
+
 // Runs point `index` as a child process and writes its result.json last.
 // Returns its result. start_point and finish_point are its two halves (the
 // local back end runs several at once): start returns the child's pid,

@@ -43,19 +43,9 @@ void stop_all(std::map<pid_t, Running>& running) {
 }  // namespace
 
 int run_local(const Sweep& s, const SweepOptions& opts, std::ostream& err) {
-  std::vector<size_t> todo;
-  size_t done = 0, failed = 0;
-  for (size_t i = 0; i < s.points.size(); ++i) {
-    const PointResult r = read_point_result(s, i, opts.outdir);
-    if (point_done(r, opts.retry_failed)) {
-      ++done;
-      failed += r.status != 0;
-    } else {
-      todo.push_back(i);
-    }
-  }
-  if (done && opts.progress)
-    err << fmt::format("mmcosim: sweep: {} of {} points finished earlier, {} to run\n", done, s.points.size(), todo.size());
+  const Pending pending = pending_points(s, opts, err);
+  const std::vector<size_t>& todo = pending.todo;
+  size_t done = pending.done, failed = pending.failed;
   unsigned jobs = opts.jobs ? opts.jobs : std::max(1u, std::thread::hardware_concurrency());
   SweepProgress progress(err, s.points.size(), done, opts.progress);
   std::map<pid_t, Running> running;

@@ -120,18 +120,9 @@ bool job_alive(const std::string& id, unsigned& failures, std::string& problem) 
 }  // namespace
 
 int run_slurm(const Sweep& s, const SweepOptions& opts, std::ostream& out, std::ostream& err) {
-  std::vector<size_t> todo;
-  size_t done = 0, failed = 0;
-  for (size_t i = 0; i < s.points.size(); ++i) {
-    const PointResult r = read_point_result(s, i, opts.outdir);
-    if (point_done(r, opts.retry_failed)) {
-      ++done;
-      failed += r.status != 0;
-    } else {
-      todo.push_back(i);
-      fs::remove(fs::path(opts.outdir) / s.points[i].name / "result.json");
-    }
-  }
+  const Pending pending = pending_points(s, opts, err);
+  const std::vector<size_t>& todo = pending.todo;
+  const size_t done = pending.done, failed = pending.failed;
   if (todo.empty()) return 0;
   const std::string id = submit(opts, todo, err);
   if (id.empty()) return 1;
