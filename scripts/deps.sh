@@ -10,13 +10,17 @@ set -eu
 # Benchmark, yosys + z3 for the formal checks (which apply patches with
 # `patch`), valgrind (the sample lackey trace), python3 (layout check),
 # liblzma, libzstd (and zlib) for compressed traces, xz-utils and time for
-# `make bench`.
+# `make bench`. The architect's and firmware developer's workflow
+# (docs/sweeps.md, docs/debugging.md): matplotlib for `mmcosim plot`,
+# slurm-wlm and munge for the Slurm back end of sweeps (its test starts a
+# single-node cluster), gdb for the pretty-printers' test.
 PACKAGES="g++ cmake ninja-build pkg-config make patch python3
 libsystemc-dev verilator zlib1g-dev
 libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
 libgtest-dev libgmock-dev libbenchmark-dev
 liblzma-dev libzstd-dev
-yosys z3 valgrind xz-utils time"
+yosys z3 valgrind xz-utils time
+python3-matplotlib slurm-wlm munge gdb"
 
 missing=""
 for p in $PACKAGES; do

@@ -535,6 +535,12 @@ void Config::record(const std::string& path, const nlohmann::ordered_json& value
 
 std::string ConfigNode::where() const { return node_ ? node_->where() : cfg_->name_; }
 
+std::string ConfigNode::where(const std::string& key, size_t index) const {
+  const ConfigTree* e = entry(key);
+  if (e && index != SIZE_MAX && e->kind == ConfigTree::Kind::seq && index < e->seq.size()) e = e->seq[index].get();
+  return e ? e->where() : where();
+}
+
 ConfigTree* ConfigNode::entry(const std::string& key) const {
   if (!node_ || node_->kind != ConfigTree::Kind::map) return nullptr;
   return node_->find(key);

@@ -76,6 +76,9 @@ class ConfigNode {
   std::string where() const;
 
   bool has(const std::string& key) const;
+  // "file:line" of `key`'s value, or of its element `index` when it is a
+  // list (this mapping's where() when absent).
+  std::string where(const std::string& key, size_t index = SIZE_MAX) const;
 
   // Optional key with a default. T: bool, int, unsigned, int64_t, uint64_t,
   // double, std::string, Size, Duration, Frequency, std::vector<uint64_t>,

@@ -191,13 +191,43 @@ std::ofstream open_out(const std::string& file) {
 
 }  // namespace
 
-void write_text(const Group& root, const std::string& file, double sim_seconds) {
-  std::ofstream os = open_out(file);
+void write_text_block(const Group& root, std::ostream& os, double sim_seconds) {
   TextEmitter out(os);
   os << "\n---------- Begin Simulation Statistics ----------\n";
   out.real("simSeconds", sim_seconds, "Number of seconds simulated", "Second");
   root.emit(out);
   os << "\n---------- End Simulation Statistics   ----------\n";
+}
+
+void write_text(const Group& root, const std::string& file, double sim_seconds) {
+  std::ofstream os = open_out(file);
+  write_text_block(root, os, sim_seconds);
+}
+
+namespace {
+
+// time,name,value rows; values formatted as stats.txt formats them.
+class SeriesEmitter final : public Emitter {
+ public:
+  SeriesEmitter(std::ostream& os, double time) : os_(os), time_(fmt::format("{:.12g}", time)) {}
+  void integer(const std::string& name, uint64_t value, const std::string&, const std::string&) override {
+    os_ << time_ << ',' << name << ',' << value << '\n';
+  }
+  void real(const std::string& name, double value, const std::string&, const std::string&) override {
+    os_ << time_ << ',' << name << ',' << format_real(value) << '\n';
+  }
+
+ private:
+  std::ostream& os_;
+  std::string time_;
+};
+
+}  // namespace
+
+void write_series_rows(const Group& root, std::ostream& os, double sim_seconds) {
+  SeriesEmitter out(os, sim_seconds);
+  out.real("simSeconds", sim_seconds, "", "");
+  root.emit(out);
 }
 
 void write_json(const Group& root, const std::string& file, double sim_seconds) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -153,5 +154,12 @@ class Group {
 // Writers of the two output formats.
 void write_text(const Group& root, const std::string& file, double sim_seconds);
 void write_json(const Group& root, const std::string& file, double sim_seconds);
+// One gem5 block (`---------- Begin Simulation Statistics ----------` ...
+// `End`) on a stream: write_text writes one, periodic dumps (mmcosim run
+// --stats-period) repeat them as gem5's periodic dumps do.
+void write_text_block(const Group& root, std::ostream& os, double sim_seconds);
+// Every value as `time,name,value` rows (stats-timeseries.csv), time in
+// simulated seconds.
+void write_series_rows(const Group& root, std::ostream& os, double sim_seconds);
 
 }  // namespace sim::stats

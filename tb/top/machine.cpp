@@ -13,6 +13,13 @@
 #include "sw/kernel/params.h"
 #include "tb/workload/workload.h"
 
+// The machine being run, for the gdb scripts (scripts/gdb/mmcosim-gdb.py:
+// mm-buddyinfo, mm-ptdump, ...): found by name, read only by the debugger.
+extern "C" {
+fw::Kernel* mmcosim_gdb_kernel = nullptr;
+hw::Platform* mmcosim_gdb_platform = nullptr;
+}
+
 namespace sim {
 
 namespace {
@@ -133,6 +140,8 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
                                                  fw->visit_stats(v);
                                                });
   cfg_.check_unused();
+  mmcosim_gdb_kernel = kernel_.get();
+  mmcosim_gdb_platform = platform_.get();
   if (!opts.wave.empty()) {
     try {
       platform_->set_wave(opts.wave);
@@ -147,6 +156,9 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   cx.on_boot = [wl, k, &cx](hal::Hal& hal) { wl->spawn_all(hal, *k, cx); };
 }
 
-Machine::~Machine() = default;
+Machine::~Machine() {
+  mmcosim_gdb_kernel = nullptr;
+  mmcosim_gdb_platform = nullptr;
+}
 
 }  // namespace sim

@@ -11,6 +11,7 @@
 #include "hw/base/config.h"
 #include "hw/base/debug.h"
 #include "tb/top/run.h"
+#include "tb/top/workflow_cli.h"
 
 // SystemC prints its banner when the kernel starts unless this is set; the
 // variable must exist before sc_main runs, hence a static initialiser.
@@ -90,11 +91,18 @@ int sc_main(int argc, char* argv[]) {
   run->add_option("--script", opts.script, "Monitor commands from a file (as --interactive, without a terminal)")
       ->excludes(interactive);
   run->add_flag("!--no-progress", opts.progress, "No progress lines on stderr");
+  run->add_option("--stats-period", opts.stats_period,
+                  "Dump every statistic every T of simulated time (stats.txt blocks, stats-timeseries.csv)")
+      ->type_name("T");
 
   CLI::App* params = app.add_subcommand("params", "List every scenario parameter with its value and meaning");
   add_scenario_options(params);
 
   app.add_subcommand("debug-flags", "List the debug flags");
+
+  // sweep and plot (tb/top/workflow_cli.h).
+  sim::WorkflowCommands workflow;
+  sim::add_workflow_commands(app, workflow);
 
   try {
     app.parse(argc, argv);
@@ -112,6 +120,7 @@ int sc_main(int argc, char* argv[]) {
       return 0;
     }
     if (app.got_subcommand("params")) return sim::list_params(opts, std::cout, std::cerr);
+    if (const int status = sim::run_workflow_command(workflow, std::cout, std::cerr); status >= 0) return status;
     return sim::run_scenario(opts, std::cout, std::cerr);
   } catch (const std::exception& e) {
     // The runs report their own errors; this is the last resort.

@@ -9,6 +9,7 @@
 
 #include "hw/base/stats.h"
 #include "hw/platform/platform.h"
+#include "tb/top/periodic_stats.h"
 #include "tb/top/stream_sink.h"
 
 namespace sim {
@@ -29,8 +30,10 @@ void write_config(const fs::path& outdir, const Config& cfg) {
   os << cfg.resolved().dump(2) << '\n';
 }
 
-void write_results(const fs::path& outdir, hw::Platform& platform, const hal::FirmwareDebug& fw) {
-  stats::write_text(platform.stats_root(), (outdir / "stats.txt").string(), platform.sim_seconds());
+void write_results(const fs::path& outdir, hw::Platform& platform, const hal::FirmwareDebug& fw,
+                   PeriodicStats* periodic) {
+  if (periodic) periodic->final_dump(platform.sim_seconds());
+  else stats::write_text(platform.stats_root(), (outdir / "stats.txt").string(), platform.sim_seconds());
   stats::write_json(platform.stats_root(), (outdir / "stats.json").string(), platform.sim_seconds());
   for (unsigned i = 0; const char* name = fw.proc_file(i); ++i) {
     const fs::path p = outdir / "proc" / name;

@@ -16,6 +16,8 @@ class Platform;
 
 namespace sim {
 
+class PeriodicStats;
+
 // Creates the output directory and its proc/. Returns an error message, or
 // "" on success.
 std::string make_output_dir(const std::filesystem::path& outdir);
@@ -26,7 +28,10 @@ void write_config(const std::filesystem::path& outdir, const Config& cfg);
 
 // stats.txt and stats.json (the platform's statistics tree, the firmware's
 // under system.fw) and proc/<file> for every /proc file the firmware
-// provides. Throws std::runtime_error when a file cannot be written.
-void write_results(const std::filesystem::path& outdir, hw::Platform& platform, const hal::FirmwareDebug& fw);
+// provides. With periodic dumps, stats.txt's last block (and the time
+// series' last rows) come from `periodic`. Throws std::runtime_error when a
+// file cannot be written.
+void write_results(const std::filesystem::path& outdir, hw::Platform& platform, const hal::FirmwareDebug& fw,
+                   PeriodicStats* periodic = nullptr);
 
 }  // namespace sim

@@ -11,10 +11,12 @@
 
 #include "hw/base/config.h"
 #include "hw/base/debug.h"
+#include "hw/base/time.h"
 #include "hw/platform/platform.h"
 #include "tb/top/machine.h"
 #include "tb/top/monitor.h"
 #include "tb/top/outputs.h"
+#include "tb/top/periodic_stats.h"
 #include "tb/top/progress.h"
 #include "tb/top/summary.h"
 #include "tb/workload/workload.h"
@@ -24,6 +26,18 @@ namespace sim {
 namespace fs = std::filesystem;
 
 namespace {
+
+// --stats-period: one line on `err` when bad. Returns the exit status of bad
+// input (2), or 0 with `period_ps` set (0: no periodic dumps).
+int check_stats_period(const RunOptions& opts, std::ostream& err, uint64_t& period_ps) {
+  period_ps = 0;
+  if (!opts.stats_period.empty() && (!parse_duration(opts.stats_period, period_ps) || period_ps == 0)) {
+    err << fmt::format("mmcosim: --stats-period: expected a positive time such as 10us or 1ms, got {}\n",
+                       one_line(sim::quoted(opts.stats_period)));
+    return 2;
+  }
+  return 0;
+}
 
 // Reports bad input found while loading and elaborating: one line.
 void report_bad_input(const RunOptions& opts, const std::exception& e, std::ostream& err) {
@@ -123,6 +137,8 @@ int report(const std::string& error, std::ostream& err) {
 
 int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   const auto host_start = std::chrono::steady_clock::now();
+  uint64_t period_ps = 0;
+  if (const int status = check_stats_period(opts, err, period_ps)) return status;
   std::unique_ptr<Machine> m;
   if (const int status = build(opts, err, m)) return status;
   const fs::path outdir(opts.outdir);
@@ -136,12 +152,19 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Progress> progress;
   if (opts.progress && !opts.interactive && opts.script.empty())
     progress = std::make_unique<Progress>("progress", cx, err);
+  std::unique_ptr<PeriodicStats> periodic;
+  try {
+    if (period_ps) periodic = std::make_unique<PeriodicStats>("stats_dumper", m->platform(), outdir, from_ps(period_ps));
+  } catch (const std::exception& e) {
+    err << "mmcosim: --outdir " << one_line(e.what()) << '\n';
+    return 2;
+  }
 
   const std::string error = simulate(opts, *m, outdir, out);
   const double host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - host_start).count();
   // Outputs are written even for a failed run: they show how far it got.
   try {
-    write_results(outdir, m->platform(), m->firmware());
+    write_results(outdir, m->platform(), m->firmware(), periodic.get());
   } catch (const std::exception& e) {
     err << "mmcosim: error: " << one_line(e.what()) << '\n';
     return 1;

@@ -19,6 +19,7 @@ struct RunOptions {
   bool interactive = false;           // the monitor, reading commands from stdin
   std::string script;                 // the monitor, reading commands from this file
   std::string wave;                   // FILE.fst or FILE.vcd: waveforms of the RTL walker
+  std::string stats_period;           // "10us": dump every statistic this often (periodic_stats.h); "" = at the end only
 };
 
 // Runs a scenario. Returns the process exit status; every failure has been
