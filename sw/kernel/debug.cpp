@@ -57,9 +57,17 @@ void Kernel::visit_stats(StatVisitor& v) const {
   gup_.visit_stats(v, "gup");
   dma_.visit_stats(v);
   dma_driver_.visit_stats(v, "dmaengine");
+  // Storage: only on machines with block devices (the others' statistics
+  // stay as they were).
+  if (blockdevs_.count) {
+    mmfs_.visit_stats(v, "mmfs");
+    filemap_.visit_stats(v, "filemap");
+    readahead_.visit_stats(v, "readahead");
+    writeback_.visit_stats(v, "writeback");
+  }
   task_stats_.visit(v, "task");
   sched_.visit_stats(v, "sched");
-  syscall_stats_.visit(v, "syscall");
+  syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);
   mce_stats_.visit(v, "mce");
   irq_stats_.visit(v, "irq");
 }

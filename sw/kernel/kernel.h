@@ -22,6 +22,7 @@
 
 #include "sw/block/bio.h"
 #include "sw/dma/dma.h"
+#include "sw/fs/mmfs/mmfs.h"
 #include "sw/drivers/dma/dmaengine.h"
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
@@ -37,6 +38,7 @@
 #include "sw/mm/buddy.h"
 #include "sw/mm/cma.h"
 #include "sw/mm/compaction.h"
+#include "sw/mm/filemap.h"
 #include "sw/mm/context.h"
 #include "sw/mm/fork.h"
 #include "sw/mm/gup.h"
@@ -54,8 +56,10 @@
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/page_isolation.h"
+#include "sw/mm/page-writeback.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/pgtable.h"
+#include "sw/mm/readahead.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/slub.h"
 #include "sw/mm/tlb.h"
@@ -163,6 +167,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   const Dma& dma() const { return dma_; }
   DmaEngineDriver& dma_driver() { return dma_driver_; }
   Gup& gup() { return gup_; }
+  Filemap& filemap() { return filemap_; }
+  Readahead& readahead() { return readahead_; }
+  Writeback& writeback() { return writeback_; }
+  Mmfs& mmfs() { return mmfs_; }
   const VmStat& vmstat() const { return vmstat_; }
   MmContext& ctx() { return ctx_; }
 
@@ -226,6 +234,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Madvise madvise_;
   Gup gup_;
   BlockDevices blockdevs_;  // registered by the block drivers at probe
+  Filemap filemap_;
+  Readahead readahead_;
+  Writeback writeback_;
+  Mmfs mmfs_;  // every mmfs disk, mounted at boot
   Dma dma_;
   DmaEngineDriver dma_driver_;
   bool in_deferred_[hal::kMaxCpus] = {};
