@@ -85,9 +85,16 @@ void Workload::parse_file_repeat(sim::ConfigNode& n, Op& op) const {
   op.pattern = pattern == "random" ? Pattern::Kind::random : Pattern::Kind::sequential;
   if (op.pattern == Pattern::Kind::random) {
     op.seed = n.get<uint64_t>("seed", 0, "Extra seed of the random offsets");
+    if (n.has("offset")) n.fail("offset", "random offsets take no offset");
+    if (n.has("stride")) n.fail("stride", "random offsets take no stride");
     if (op.length > f.size) n.fail("length", fmt::format("longer than file {} ({})", f.name, sim::format_size(f.size)));
   } else {
-    op.stride = n.get<sim::Size>("stride", {op.length}, "Distance between the offsets of repeated calls (default: length)").bytes;
+    op.offset = n.get<sim::Size>("offset", {0}, "Where in the file the (first) read or write starts").bytes;
+    if (n.has("seed")) n.fail("seed", "sequential offsets make no random choice");
+    if (op.count > 1)
+      op.stride = n.get<sim::Size>("stride", {op.length}, "Distance between the offsets of repeated calls (default: length)").bytes;
+    else if (n.has("stride"))
+      n.fail("stride", "a single call (count 1) has no stride");
   }
   // The furthest byte a write reaches: files never grow beyond their declared size.
   const uint64_t last = op.pattern == Pattern::Kind::random ? f.size : op.offset + (op.count - 1) * op.stride + op.length;
@@ -107,7 +114,6 @@ bool Workload::parse_file_op(sim::ConfigNode& n, const std::string& kind, Op& op
   if (kind == "file_read" || kind == "file_write") {
     op.kind = kind == "file_read" ? Op::Kind::file_read : Op::Kind::file_write;
     op.file = parse_file(n);
-    op.offset = n.get<sim::Size>("offset", {0}, "Where in the file the read or write starts").bytes;
     op.length = n.require<sim::Size>("length", "Bytes to read or write (through the process's I/O buffer)").bytes;
     if (!op.length) n.fail("length", "must be at least 1 byte");
     if (op.length > kMaxIo) n.fail("length", fmt::format("at most {} a call", sim::format_size(kMaxIo)));
