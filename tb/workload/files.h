@@ -71,6 +71,7 @@ struct FileStats : sim::stats::Group {
   sim::stats::Scalar verified_bytes{this, "verifiedBytes", "Bytes read from files (by read or through mappings) checked against the shadow", "Byte"};
   sim::stats::Scalar syncs{this, "syncs", "fsync, fdatasync, sync and msync calls", "Count"};
   sim::stats::Scalar truncates{this, "truncates", "ftruncate calls", "Count"};
+  sim::stats::Scalar final_syncs{this, "finalSyncs", "sync calls made by the last process to finish, before the end-of-run check", "Count"};
 };
 
 // Every file of the workload, indexed like workload.files.

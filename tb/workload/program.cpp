@@ -159,7 +159,7 @@ bool ScriptedProgram::next(hw::UserOp& out) {
     current_ = &op;
     if (start_op(op, out)) return true;
   }
-  return false;
+  return final_ && final_sync(out);
 }
 
 bool ScriptedProgram::next_access(hw::UserOp& out) {
@@ -445,6 +445,13 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
     return;
   }
 
+  if (final_sync_) {
+    final_sync_ = false;
+    if (is_error(result)) fail(fmt::format("the final sync failed with {}", errno_text(-static_cast<int64_t>(result))));
+    ++file_stats().syncs;
+    ++file_stats().final_syncs;
+    return;
+  }
   const Op& cur = *current_;
   const hal::Sys nr = op.sys.nr;
   if (file_op_ && complete_file_setup(op, result)) return;
@@ -528,7 +535,10 @@ void ScriptedProgram::ended(int exit_status, int signal) {
   if (waiting_ && !waiting_->open()) waiting_ = nullptr;
   for (size_t i = pc_; i < ops_->size(); ++i)
     if ((*ops_)[i].kind == Op::Kind::barrier) --(*ops_)[i].barrier->count;
-  if (final_) ++final_->arrived;
+  if (final_ && !final_arrived_) {
+    final_arrived_ = true;
+    ++final_->arrived;
+  }
   finished_ = true;
   exit_status_ = exit_status;
   signal_ = signal;

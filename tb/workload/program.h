@@ -131,8 +131,9 @@ class ScriptedProgram : public hw::UserProgram {
 
   // The workload's files, which file operations and file mappings act on.
   void set_files(FileSet* files) { files_ = files; }
-  // The final sync's barrier: this program arrives at it when it ends, and
-  // counts there every child it creates.
+  // The final sync's count: this program arrives when its operations are
+  // done (or it is killed), and counts there every child it creates; the
+  // last to arrive by finishing calls sync(2) before it exits.
   void set_final(Barrier* final) { final_ = final; }
 
   int pid() const { return pid_; }
@@ -191,6 +192,9 @@ class ScriptedProgram : public hw::UserProgram {
   FileStats& file_stats() const { return *files_->stats; }
   FileSet* files_ = nullptr;
   Barrier* final_ = nullptr;
+  bool final_arrived_ = false, final_sync_ = false;
+  // At the end of the operations: true with the final sync's call when this program is the last.
+  bool final_sync(hw::UserOp& out);
   std::vector<int64_t> fds_;         // per file: the descriptor, -1 until opened
   uint64_t io_buf_ = 0, io_buf_len_ = 0;
   bool file_op_ = false;             // a file operation is under way

@@ -88,6 +88,16 @@ bool ScriptedProgram::step_file_op(hw::UserOp& out) {
   return false;
 }
 
+bool ScriptedProgram::final_sync(hw::UserOp& out) {
+  if (final_arrived_) return false;
+  final_arrived_ = true;
+  // Programs run as SystemC threads one at a time: exactly one sees itself last.
+  if (++final_->arrived < final_->count) return false;
+  final_sync_ = true;
+  syscall(out, hal::Sys::sync, {});
+  return true;
+}
+
 void ScriptedProgram::begin_file_op() {
   const Op& op = *current_;
   io_filled_ = call_issued_ = read_ok_ = io_checked_ = false;

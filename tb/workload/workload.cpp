@@ -249,7 +249,7 @@ Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std
       ++op.barrier->count;
     }
   }
-  if (!files_.files.empty()) add_final_sync(nr_cpus);
+  if (!files_.files.empty()) add_final_sync();
 }
 
 Workload::~Workload() = default;
@@ -517,6 +517,8 @@ std::string Workload::check_outcomes() const {
     }
     if (!problem.empty()) out += fmt::format("{}{}: process {} {}", out.empty() ? "" : "\n", p.where, p.name, problem);
   }
+  if (out.empty() && files_.stats && files_.stats->final_syncs.value() == 0)
+    out = "no process made the final sync (the last one to end was killed): the disks cannot be checked";
   return out;
 }
 

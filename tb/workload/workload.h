@@ -103,10 +103,10 @@ class Workload {
   int parse_file(sim::ConfigNode& n) const;
   // file_read/file_write's count, pattern, stride and seed.
   void parse_file_repeat(sim::ConfigNode& n, Op& op) const;
-  // The final sync when files are declared: a program that waits for every
-  // other to end, calls sync(2) and exits, so that the end-of-run check
+  // The final sync when files are declared: the last program to finish its
+  // operations calls sync(2) before it exits, so that the end-of-run check
   // finds every byte on the disks.
-  void add_final_sync(unsigned nr_cpus);
+  void add_final_sync();
   std::string describe_files() const;
   // Records what a successful mmap or a whole munmap does to the names.
   void track_region(const Op& op, size_t self);
@@ -124,6 +124,7 @@ class Workload {
   std::map<size_t, std::map<std::string, std::vector<uint64_t>>> pools_;  // group -> name -> sizes mapped
   std::vector<PendingUse> pending_;
   FileSet files_;
+  Barrier final_;  // programs that finished their operations, of those created
 };
 
 }  // namespace tb

@@ -153,36 +153,13 @@ bool Workload::parse_file_op(sim::ConfigNode& n, const std::string& kind, Op& op
   return true;
 }
 
-void Workload::add_final_sync(unsigned nr_cpus) {
-  static const char* const kName = "_sync";
-  for (const auto& p : procs_)
-    if (p->name == kName)
-      throw sim::ConfigError(fmt::format("{}: the process name {} is taken by the final sync of a scenario with files",
-                                         p->where, kName));
-  auto& final = barriers_["_final_sync"];
-  final = std::make_unique<Barrier>();
-  final->name = "_final_sync";
-  final->count = 1;  // the syncer, and each top-level process (children are counted as they are created)
-  unsigned top_level = 0;
+void Workload::add_final_sync() {
+  // Every top-level program counts; children are counted as they are created.
+  final_.name = "the final sync";
   for (const auto& p : procs_) {
-    p->program->set_final(final.get());
-    if (p->parent < 0) ++final->count, ++top_level;
+    p->program->set_final(&final_);
+    if (p->parent < 0) ++final_.count;
   }
-  procs_.push_back(std::make_unique<Process>());
-  Process& s = *procs_.back();
-  s.name = kName;
-  s.where = "the final sync";
-  s.cpu = top_level % nr_cpus;
-  Op wait, sync;
-  wait.kind = Op::Kind::barrier;
-  wait.where = "the final sync: waiting for every process to end";
-  wait.barrier = final.get();
-  sync.kind = Op::Kind::sync;
-  sync.where = "the final sync: sync(2)";
-  s.ops = {wait, sync};
-  s.stats = std::make_unique<ProcessStats>(group_.get(), s.name);
-  s.program = std::make_unique<ScriptedProgram>(s.name, s.where, &s.ops, s.seed, s.stats.get());
-  s.program->set_files(&files_);
 }
 
 }  // namespace tb
