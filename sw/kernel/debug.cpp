@@ -57,6 +57,7 @@ void Kernel::visit_stats(StatVisitor& v) const {
   gup_.visit_stats(v, "gup");
   dma_.visit_stats(v);
   dma_driver_.visit_stats(v, "dmaengine");
+  blk_driver_.visit_stats(v, "blk");
   task_stats_.visit(v, "task");
   sched_.visit_stats(v, "sched");
   syscall_stats_.visit(v, "syscall");

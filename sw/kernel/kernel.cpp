@@ -74,6 +74,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   gup_.init(&ctx_);
   dma_.init(&ctx_);
   dma_driver_.init(&ctx_);
+  blk_driver_.init(&ctx_);
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -294,6 +295,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   // Devices that master memory, and their driver.
   dma_.boot(bsp);
   dma_driver_.probe(bsp);
+  blk_driver_.probe(bsp);  // the disks: their block devices and queues
   page_alloc_.boot_done();
   booted_ = true;
 
@@ -343,6 +345,7 @@ hal::RunTask Kernel::schedule(hal::Hal& h) {
 void Kernel::timer_tick(hal::Hal& h) {
   if (!booted_) return;
   sched_.tick(h, params_.timeslice_us * 1000);
+  blk_driver_.check_timeouts(h);
   run_deferred_work(h);
 }
 

@@ -22,6 +22,7 @@
 
 #include "sw/block/bio.h"
 #include "sw/dma/dma.h"
+#include "sw/drivers/block/virtio_blk.h"
 #include "sw/drivers/dma/dmaengine.h"
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
@@ -162,6 +163,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Dma& dma() { return dma_; }
   const Dma& dma() const { return dma_; }
   DmaEngineDriver& dma_driver() { return dma_driver_; }
+  VirtioBlkDriver& blk_driver() { return blk_driver_; }
   Gup& gup() { return gup_; }
   const VmStat& vmstat() const { return vmstat_; }
   MmContext& ctx() { return ctx_; }
@@ -228,6 +230,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   BlockDevices blockdevs_;  // registered by the block drivers at probe
   Dma dma_;
   DmaEngineDriver dma_driver_;
+  VirtioBlkDriver blk_driver_;  // the disks (sw/drivers/block)
   bool in_deferred_[hal::kMaxCpus] = {};
   VmStat vmstat_;
   Scheduler sched_;
