@@ -57,6 +57,7 @@ void Kernel::visit_stats(StatVisitor& v) const {
   gup_.visit_stats(v, "gup");
   dma_.visit_stats(v);
   dma_driver_.visit_stats(v, "dmaengine");
+  blk_driver_.visit_stats(v, "blk");
   // Storage: only on machines with block devices (the others' statistics
   // stay as they were).
   if (blockdevs_.count) {

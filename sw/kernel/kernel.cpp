@@ -81,6 +81,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   mmfs_.init(&ctx_);
   dma_.init(&ctx_);
   dma_driver_.init(&ctx_);
+  blk_driver_.init(&ctx_);
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -301,6 +302,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   // Devices that master memory, and their driver.
   dma_.boot(bsp);
   dma_driver_.probe(bsp);
+  blk_driver_.probe(bsp);  // the disks: their block devices and queues
   // Filesystems on the block devices the drivers registered.
   mmfs_.mount_all(bsp);
   page_alloc_.boot_done();
@@ -352,6 +354,7 @@ hal::RunTask Kernel::schedule(hal::Hal& h) {
 void Kernel::timer_tick(hal::Hal& h) {
   if (!booted_) return;
   sched_.tick(h, params_.timeslice_us * 1000);
+  blk_driver_.check_timeouts(h);
   run_deferred_work(h);
 }
 

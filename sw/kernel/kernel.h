@@ -22,6 +22,7 @@
 
 #include "sw/block/bio.h"
 #include "sw/dma/dma.h"
+#include "sw/drivers/block/virtio_blk.h"
 #include "sw/fs/mmfs/mmfs.h"
 #include "sw/drivers/dma/dmaengine.h"
 #include "sw/hal/debug.h"
@@ -166,6 +167,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Dma& dma() { return dma_; }
   const Dma& dma() const { return dma_; }
   DmaEngineDriver& dma_driver() { return dma_driver_; }
+  VirtioBlkDriver& blk_driver() { return blk_driver_; }
   Gup& gup() { return gup_; }
   Filemap& filemap() { return filemap_; }
   Readahead& readahead() { return readahead_; }
@@ -240,6 +242,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Mmfs mmfs_;  // every mmfs disk, mounted at boot
   Dma dma_;
   DmaEngineDriver dma_driver_;
+  VirtioBlkDriver blk_driver_;  // the disks (sw/drivers/block)
   bool in_deferred_[hal::kMaxCpus] = {};
   VmStat vmstat_;
   Scheduler sched_;
