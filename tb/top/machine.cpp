@@ -12,6 +12,7 @@
 #include "hw/platform/platform.h"
 #include "sw/kernel/kernel.h"
 #include "sw/kernel/params.h"
+#include "tb/top/storage.h"
 #include "tb/workload/workload.h"
 
 namespace sim {
@@ -137,6 +138,7 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   workload_ = std::make_unique<tb::Workload>(root.child("workload"), seed_, platform_->nr_cpus(), base_dir,
                                              &platform_->stats_root(), dma_engines,
                                              opts.progress ? &std::cerr : nullptr, device_list(platform_->boot_info()));
+  storage_ = std::make_unique<Storage>(*platform_, workload_->files(), seed_);
   fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
   const hal::FirmwareDebug* fw = debug_;
   fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",

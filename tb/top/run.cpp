@@ -16,6 +16,7 @@
 #include "tb/top/monitor.h"
 #include "tb/top/outputs.h"
 #include "tb/top/progress.h"
+#include "tb/top/storage.h"
 #include "tb/top/summary.h"
 #include "tb/workload/workload.h"
 
@@ -103,6 +104,8 @@ std::string simulate(const RunOptions& opts, Machine& m, const fs::path& outdir,
   }
   if (error.empty()) error = m.workload().check_outcomes();
   if (error.empty()) error = pf.dma_checker().end_of_run_problem();
+  // After the final sync: every file's bytes on the disks against the shadow.
+  if (error.empty()) error = m.storage().check();
   return error;
 }
 

@@ -132,13 +132,14 @@ void Storage::format_disk(const std::string& name) {
     throw ConfigError(fmt::format("{}.size: the files on {} do not fit on its {}", last->where, name,
                                   format_size(disk->capacity())));
   if (rc) throw ConfigError(fmt::format("{}: mkfs of {} failed ({})", last->where, name, rc));
-  disk->write_media(0, image.data(), used);
-  disk_stats_.push_back(std::make_unique<DiskStats>(stats_.get(), *disk, platform_));
   Layout layout;
   if (!parse_layout(image.data(), used, layout)) throw std::logic_error("mkfs wrote a layout it cannot read back");
+  // The source first: the disk fills the rest of a chunk the metadata lands in from it.
   disk->set_content_source([segs = segments_of(layout), seed = seed_](uint64_t at, uint8_t* dst, uint64_t len) {
     initial_bytes(segs, seed, at, dst, len);
   });
+  disk->write_media(0, image.data(), used);
+  disk_stats_.push_back(std::make_unique<DiskStats>(stats_.get(), *disk, platform_));
 }
 
 std::string Storage::check() {
