@@ -16,7 +16,12 @@ struct Syscalls {
   using Fn = int64_t (*)(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a);
 
   static int64_t sys_mmap(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
-    return k.mmap_.do_mmap(h, t->mm, a.arg[0], a.arg[1], a.arg[2], a.arg[3], static_cast<int64_t>(a.arg[4]), a.arg[5]);
+    const file* f = (a.arg[3] & uapi::kMapAnonymous) ? nullptr : k.mmfs_.fget(t->files, a.arg[4]);
+    return k.mmap_.do_mmap(h, t->mm, a.arg[0], a.arg[1], a.arg[2], a.arg[3], static_cast<int64_t>(a.arg[4]), a.arg[5],
+                           f);
+  }
+  static int64_t sys_msync(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmap_.do_msync(h, t->mm, a.arg[0], a.arg[1], a.arg[2]);
   }
   static int64_t sys_munmap(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     return k.mmap_.do_munmap(h, t->mm, a.arg[0], a.arg[1]);
@@ -132,6 +137,7 @@ constexpr syscall_entry syscalls[] = {
     {hal::Sys::ftruncate, "ftruncate", Syscalls::sys_ftruncate, true},
     {hal::Sys::fadvise64, "fadvise64", Syscalls::sys_fadvise64, true},
     {hal::Sys::sync, "sync", Syscalls::sys_sync, true},
+    {hal::Sys::msync, "msync", Syscalls::sys_msync, true},
     {hal::Sys::sysctl, "sysctl", Syscalls::sys_sysctl, true},
 };
 

@@ -58,6 +58,7 @@ bool Filemap::inode_init(hal::Hal& h, inode* ino, uint64_t nr_pages) {
   if (!m) return false;
   m->host = ino;
   ino->i_mapping = m;
+  ctx_->readahead->file_ra_state_init(&ino->i_mmap_ra);
   INIT_LIST_HEAD(&ino->i_io_list);
   list_add_tail(&ino->i_sb_list, &inodes_);
   ++nr_inodes_;

@@ -68,6 +68,8 @@ struct inode {
   uint64_t nr_dirty;      // dirty pages of the mapping
   uint64_t nr_writeback;  // pages under writeback
   char i_name[32];
+  file_ra_state i_mmap_ra;  // the readahead window of faults on mappings (Linux keeps it in the mapping's struct file)
+  uint32_t i_dev;           // the device as /proc/PID/maps prints it, major << 8 | minor
 };
 
 // An open file (Linux struct file): shared by the fds dup'ed from it.

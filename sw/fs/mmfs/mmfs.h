@@ -49,6 +49,7 @@ struct mmfs_sb {
   Mmfs* fs;
   block_device* bdev;
   mmfs::super_block_disk disk;
+  uint32_t dev;         // major << 8 | minor, for /proc/PID/maps
   mmfs_inode** inodes;  // nr_inodes of them
   list_head s_list;
 };

@@ -121,6 +121,7 @@ int Mmfs::read_inodes(hal::Hal& h, mmfs_sb* sb) {
     ino.i_allocated = mi->disk.allocated;
     ino.i_mtime_ns = mi->disk.mtime_ns;
     ino.i_bdev = sb->bdev;
+    ino.i_dev = sb->dev;
     ino.i_op = &mmfs_iops;
     str_copy(ino.i_name, mi->disk.name, sizeof ino.i_name);
     if (!ctx_->filemap->inode_init(h, &ino, mi->disk.allocated >> PAGE_SHIFT)) rc = -ENOMEM;
@@ -148,6 +149,11 @@ int Mmfs::mount_one(hal::Hal& h, block_device* bdev) {
   if (!sb) return -ENOMEM;
   sb->fs = this;
   sb->bdev = bdev;
+  // Its device number as virtio-blk disks get them: major 253, 16 minors
+  // per disk in the order the drivers registered them.
+  unsigned order = 0;
+  for (list_head* l = ctx_->blockdevs->list.next; l != &bdev->bd_list; l = l->next) ++order;
+  sb->dev = (253u << 8) | ((order * 16) & 0xff);
   sb->disk = sbd;
   sb->inodes = static_cast<mmfs_inode**>(ctx_->slab->kzalloc(h, (sbd.nr_inodes + 1) * sizeof(void*), GFP_KERNEL));
   list_add_tail(&sb->s_list, &supers_);  // even half set up: never mounted twice

@@ -40,8 +40,9 @@ struct FsRig {
     r.start_process(0);
     buf = static_cast<uint64_t>(r.mmap(0, 0, 8 * MiB));
   }
-  int64_t sys(Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0) {
-    return r.sys(0, nr, a0, a1, a2, a3);
+  int64_t sys(Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+              uint64_t a5 = 0) {
+    return r.sys(0, nr, a0, a1, a2, a3, a4, a5);
   }
   // User memory at va, as the process sees it.
   void put_user(uint64_t va, const std::vector<uint8_t>& v) {
@@ -237,6 +238,55 @@ TEST(Mmfs, ForkCopiesTheOpenFileTable) {
   // The shared open file kept its offset.
   EXPECT_EQ(f.sys(Sys::read, fd, f.buf, 1000), 1000);
   EXPECT_EQ(f.get_user(f.buf, 1)[0], initial(1, 1000));
+}
+
+TEST(FileMmap, SharedStoresReachTheDiskPrivateWritesCopy) {
+  FsRig f;
+  const int64_t fd = f.sys(Sys::open, 1, uapi::kORdwr);
+  constexpr uint64_t kLen = 64 * KiB;
+  const int64_t a = f.sys(Sys::mmap, 0, kLen, fw::PROT_READ | fw::PROT_WRITE, fw::MAP_SHARED, fd, 0);
+  ASSERT_GT(a, 0);
+  const uint64_t majflt = f.stat("vmstat.pgmajfault");
+  const uint64_t pa = f.r.access(0, a + 100, x86::Access::write);  // the walker sets D
+  ASSERT_NE(pa, ~0ull);
+  EXPECT_EQ(*f.r.m->raw(pa, 1), initial(2, 100));
+  EXPECT_EQ(f.stat("vmstat.pgmajfault"), majflt + 1);
+  *f.r.m->raw(pa, 1) = 0x5a;
+  EXPECT_EQ(f.sys(Sys::msync, a, kLen, uapi::kMsSync), 0);
+  EXPECT_EQ(f.disk_bytes(1, 100, 1)[0], 0x5a);
+  // A store after writeback dirties the page again through D only.
+  const uint64_t pa2 = f.r.access(0, a + 8192, x86::Access::write);
+  *f.r.m->raw(pa2, 1) = 0x6b;
+  ASSERT_EQ(f.sys(Sys::sync), 0);
+  EXPECT_EQ(f.disk_bytes(1, 8192, 1)[0], 0x6b);
+  EXPECT_GT(f.stat("writeback.mkclean_pages"), 0u);
+  // read() sees the stores.
+  ASSERT_EQ(f.sys(Sys::pread64, fd, f.buf, 1, 100), 1);
+  EXPECT_EQ(f.get_user(f.buf, 1)[0], 0x5a);
+  // A private mapping shares the cache page until written, then copies.
+  const int64_t b = f.sys(Sys::mmap, 0, kLen, fw::PROT_READ | fw::PROT_WRITE, fw::MAP_PRIVATE, fd, 0);
+  ASSERT_GT(b, 0);
+  EXPECT_EQ(f.r.access(0, b + 100, x86::Access::read), pa);
+  const uint64_t cpa = f.r.access(0, b + 100, x86::Access::write);
+  EXPECT_NE(cpa, pa);
+  *f.r.m->raw(cpa, 1) = 0x77;
+  EXPECT_EQ(*f.r.m->raw(pa, 1), 0x5a);
+  // /proc/PID/maps names the file.
+  const std::string maps = f.r.proc("1/maps");
+  EXPECT_NE(maps.find(" rw-s 00000000 fd:00 2 /big\n"), std::string::npos) << maps;
+  EXPECT_NE(maps.find(" rw-p 00000000 fd:00 2 /big\n"), std::string::npos) << maps;
+  // MAP_POPULATE maps every page now.
+  const uint64_t mapped = f.node(fw::NR_FILE_MAPPED);
+  ASSERT_GT(f.sys(Sys::mmap, 0, kLen, fw::PROT_READ, fw::MAP_SHARED | fw::MAP_POPULATE, fd, kLen), 0);
+  EXPECT_EQ(f.node(fw::NR_FILE_MAPPED), mapped + 16);
+  // Bad requests.
+  const int64_t ro = f.sys(Sys::open, 1, uapi::kORdonly);
+  EXPECT_EQ(f.sys(Sys::mmap, 0, kLen, fw::PROT_WRITE, fw::MAP_SHARED, ro, 0), -EACCES);
+  EXPECT_EQ(f.sys(Sys::mmap, 0, kLen, fw::PROT_READ, fw::MAP_SHARED, 40, 0), -EBADF);
+  EXPECT_EQ(f.sys(Sys::msync, a + 1, kLen, uapi::kMsSync), -EINVAL);
+  // Truncation unmaps: an access beyond the new end is SIGBUS.
+  ASSERT_EQ(f.sys(Sys::ftruncate, fd, 8192), 0);
+  EXPECT_EQ(f.r.access(0, a + 16384, x86::Access::read), ~0ull);
 }
 
 }  // namespace
