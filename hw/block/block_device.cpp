@@ -403,6 +403,18 @@ void BlockDevice::fetch_new(sc_time& delay) {
   }
 }
 
+bool BlockDevice::move_data(const Request& r, bool from_memory, std::vector<uint8_t>& data, sc_time& delay) {
+  uint64_t at = 0;
+  for (const auto& [addr, len] : r.bufs) {
+    if (BlockError e = access(from_memory, addr, data.data() + at, len, delay); e != BlockError::none) {
+      device_error(e);
+      return false;
+    }
+    at += len;
+  }
+  return true;
+}
+
 uint8_t BlockDevice::do_read(Request& r, sc_time& delay) {
   const uint64_t ss = p_.sector_size;
   const uint64_t first = r.sector * 512 / ss, count = r.bytes / ss;
@@ -417,14 +429,7 @@ uint8_t BlockDevice::do_read(Request& r, sc_time& delay) {
   // What the cache holds is newer than the medium.
   for (auto it = cache_.lower_bound(first); it != cache_.end() && it->first < first + count; ++it)
     std::memcpy(data.data() + (it->first - first) * ss, it->second.data(), ss);
-  uint64_t at = 0;
-  for (const auto& [addr, len] : r.bufs) {
-    if (BlockError e = access(false, addr, data.data() + at, len, delay); e != BlockError::none) {
-      device_error(e);
-      return kStatusIoErr;
-    }
-    at += len;
-  }
+  if (!move_data(r, false, data, delay)) return kStatusIoErr;
   ++stats.reads;
   stats.bytes_read += r.bytes;
   return kStatusOk;
@@ -434,14 +439,7 @@ uint8_t BlockDevice::do_write(Request& r, sc_time& delay) {
   const uint64_t ss = p_.sector_size;
   const uint64_t first = r.sector * 512 / ss, count = r.bytes / ss;
   std::vector<uint8_t> data(r.bytes);
-  uint64_t at = 0;
-  for (const auto& [addr, len] : r.bufs) {
-    if (BlockError e = access(true, addr, data.data() + at, len, delay); e != BlockError::none) {
-      device_error(e);
-      return kStatusIoErr;
-    }
-    at += len;
-  }
+  if (!move_data(r, true, data, delay)) return kStatusIoErr;
   const bool fua = (r.flags & kFlagFua) != 0;
   for (uint64_t i = 0; i < count; ++i) {
     const uint64_t s = first + i;

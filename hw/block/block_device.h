@@ -178,6 +178,8 @@ class BlockDevice : public sc_core::sc_module, public sim::Device {
                        uint16_t& next, sc_core::sc_time& delay);
   // Does r's data transfer and writes its status and used entry.
   void complete(Request& r, sc_core::sc_time& delay);
+  // DMA between r's buffers and data (from_memory: a write's data comes in); false on an error.
+  bool move_data(const Request& r, bool from_memory, std::vector<uint8_t>& data, sc_core::sc_time& delay);
   uint8_t do_read(Request& r, sc_core::sc_time& delay);
   uint8_t do_write(Request& r, sc_core::sc_time& delay);
   uint64_t flush_cache();

@@ -160,6 +160,13 @@ platform:
   EXPECT_EQ(d32.bounced, 2u * kPages) << "every page of the 32-bit disk bounced";
   EXPECT_EQ(r.platform->block_device("disk64")->sector_size(), 4096u);
   EXPECT_EQ(r.platform->block_device("disk32")->stats.address_errors.value(), 0u);
+  // Every access of the disks was to memory mapped for them (the ring, the commands, the pages or their bounce slots).
+  EXPECT_EQ(r.platform->dma_checker().violations(), 0u);
+  EXPECT_EQ(r.platform->dma_checker().end_of_run_problem(), "");
+  EXPECT_EQ(r.kernel.dma().stats().map_page, r.kernel.dma().stats().unmap_page);
+  EXPECT_EQ(r.platform->block_device("disk32")->stats.writes.value(), 1u);
+  EXPECT_EQ(r.platform->block_device("disk32")->stats.flushes.value(), 1u);
+  EXPECT_EQ(r.platform->block_device("disk64")->stats.media_errors.value(), 1u);
   EXPECT_EQ(bad_rc, -5);
   EXPECT_EQ(bad_status, fw::blk_status_t::BLK_STS_MEDIUM);
   EXPECT_NE(r.console.find("critical medium error, dev disk64, sector 8000 op 0x0:(READ)"), std::string::npos)

@@ -31,6 +31,17 @@ constexpr unsigned kMaxQueueDepth = 1024;
 const char* const device_errors[] = {"none",          "address beyond the device's width", "bus error",
                                      "poisoned memory", "bad descriptor chain",              "bad request"};
 
+// Linux's blk_errors[] names, as blk_print_req_error prints them ("<name> error, dev ...").
+const char* blk_error_str(blk_status_t s) {
+  switch (s) {
+    case blk_status_t::BLK_STS_MEDIUM: return "critical medium";
+    case blk_status_t::BLK_STS_TIMEOUT: return "timeout";
+    case blk_status_t::BLK_STS_RESOURCE: return "kernel resource";
+    case blk_status_t::BLK_STS_NOTSUPP: return "operation not supported";
+    default: return "I/O";
+  }
+}
+
 struct vring_desc {
   uint64_t addr;
   uint32_t len;
@@ -245,7 +256,7 @@ void VirtioBlkDriver::complete(hal::Hal& h, virtio_blk* vb, uint32_t tag) {
     // Linux blk_print_req_error.
     static const char* const ops[] = {"READ", "WRITE", "FLUSH"};
     ctx_->log->printk(h, LOGLEVEL_ERR, "%s error, dev %s, sector %lu op 0x%x:(%s) flags 0x%x phys_seg %u prio class 0",
-                      blk_status_name(st), vb->bdev.bd_disk_name, static_cast<unsigned long>(rq->sector),
+                      blk_error_str(st), vb->bdev.bd_disk_name, static_cast<unsigned long>(rq->sector),
                       static_cast<unsigned>(rq->op), ops[static_cast<unsigned>(rq->op)], rq->cmd_flags,
                       rq->nr_phys_segments);
   }
