@@ -123,7 +123,8 @@ printf '  %-44s %8s  %s\n' "its host RSS, MiB (target <= 1024)" "$((rss4t / 1024
     "$(verdict "$((rss4t / 1024))" 1024) (ratio to the 8 GiB boot: $(ratio "$rss4t" "$rss8"))"
 
 # 6. Storage (docs/storage.md, "Costs"): the page cache's host cost per
-# 4 KiB (bench_storage: a page-cache hit read and a buffered write) against
+# 4 KiB (bench_storage: a page-cache hit read, a buffered write, a file
+# fault) against
 # a 4 KiB memcpy measured in the same run; and each storage scenario's
 # simulated disk throughput against the disk's configured bandwidth.
 if [ -x "$build/tb/sw/fs/bench_storage" ]; then
@@ -136,6 +137,8 @@ if [ -x "$build/tb/sw/fs/bench_storage" ]; then
         t=$(med "BM_${b%%:*}")
         printf '  %-44s %8s  ratio to a 4 KiB memcpy %6s\n' "${b#*:}" "$t" "$(ratio "$t" "$t_cpy")"
     done
+    t=$(awk -v t="$(med BM_FileFault256x4K)" 'BEGIN { printf "%.1f", t / 256 }')
+    printf '  %-44s %8s  ratio to a 4 KiB memcpy %6s\n' "file fault on a cached page, 4 KiB" "$t" "$(ratio "$t" "$t_cpy")"
     for s in seq-read random-read dirty-throttle disk32-64g disk64-64g; do
         "$mmcosim" run "tb/scenarios/storage/$s.yaml" --outdir "$tmp/st-$s" -q --no-progress >/dev/null 2>&1 ||
             { echo "bench: storage scenario $s failed" >&2; continue; }
