@@ -152,12 +152,12 @@ void BlockDevice::media_read(uint64_t off, uint8_t* dst, uint64_t len) const {
   }
 }
 
-uint8_t* BlockDevice::chunk_for_write(uint64_t index) {
+uint8_t* BlockDevice::chunk_for_write(uint64_t index, bool whole) {
   auto& c = chunks_[index];
   if (!c) {
-    // A chunk starts as what it read as before: its content source.
+    // A chunk starts as what it read as before (its content source), unless all of it is written now.
     c.reset(new uint8_t[kChunk]);
-    source(index * kChunk, c.get(), kChunk);
+    if (!whole) source(index * kChunk, c.get(), kChunk);
     stats.store_bytes.set(stored_bytes());
   }
   return c.get();
@@ -178,7 +178,7 @@ void BlockDevice::media_write(uint64_t off, const uint8_t* src, uint64_t len) {
       if (::pwrite(fd_, src, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n))
         throw std::runtime_error(fmt::format("{}: write to the backing file failed", p_.info.name));
     } else {
-      std::memcpy(chunk_for_write(idx) + in, src, n);
+      std::memcpy(chunk_for_write(idx, n == kChunk) + in, src, n);
     }
     off += n;
     src += n;

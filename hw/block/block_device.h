@@ -190,7 +190,7 @@ class BlockDevice : public sc_core::sc_module, public sim::Device {
   // The store beneath the cache: the medium.
   void media_read(uint64_t off, uint8_t* dst, uint64_t len) const;
   void media_write(uint64_t off, const uint8_t* src, uint64_t len);
-  uint8_t* chunk_for_write(uint64_t index);
+  uint8_t* chunk_for_write(uint64_t index, bool whole);
   void source(uint64_t off, uint8_t* dst, uint64_t len) const;
 
   Params p_;
