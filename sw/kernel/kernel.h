@@ -107,6 +107,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   void visit_tasks(hal::TaskVisitor& v) const override;
   bool page_table_root(int pid, hal::paddr_t& root) const override;
   bool translate(hal::Hal& cpu, int pid, hal::vaddr_t va, hal::Translation& out) override;
+  bool fincore(const char* file, TextSink& out) const override;
+  bool page_state(uint64_t pfn, TextSink& out) const override;
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }

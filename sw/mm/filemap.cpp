@@ -15,11 +15,6 @@ namespace fw {
 
 namespace {
 
-inode* page_host(const page* p) {
-  const address_space* m = page_mapping_obj(p);
-  return m ? m->host : nullptr;
-}
-
 // Read completion (Linux mpage_read_end_io): each page becomes uptodate
 // (zeroed beyond the end of the file, as block_read_full_folio does) or
 // stays not uptodate after an error; either way it is unlocked.

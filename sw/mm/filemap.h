@@ -81,6 +81,12 @@ struct file {
   file_ra_state f_ra;
 };
 
+// Returns the inode whose page cache holds p, nullptr for other pages.
+inline inode* page_host(const page* p) {
+  const address_space* m = page_mapping_obj(p);
+  return m && m->kind == MappingKind::file ? m->host : nullptr;
+}
+
 struct FilemapStats {
   uint64_t lookups = 0;         // page-cache lookups of reads, writes and faults
   uint64_t hits = 0;            // ... that found the page uptodate

@@ -270,12 +270,7 @@ FaultResult Memory::do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct
   return {FaultKind::handled, "anonymous page"};
 }
 
-FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
-                                    bool write) {
-  address_space* obj = vma->vm_obj;
-  const uint64_t index = linear_page_index(vma, addr);
-  page* p = ctx_->shmem->get_page(h, obj, index);  // with a reference: the mapping's
-  if (!p) return oom("out of memory for a shared-memory page");
+bool Memory::map_object_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t pte_pa, page* p, bool write) {
   uint64_t pte = ctx_->nodes->page_to_phys(p) | vma->vm_page_prot;
   if (write) pte |= PTE_D;
   PgTable& pt = *ctx_->pgtable;
@@ -283,11 +278,21 @@ FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* 
   uint64_t cur;
   if (!pt.read_entry(h, pte_pa, &cur) || cur) {
     ctx_->page_alloc->put_page(h, p);
-    return {FaultKind::spurious, "populated meanwhile"};
+    return false;
   }
   ctx_->rmap->page_add_file_rmap(p);
   pt.write_entry(h, pte_pa, pte);
   ++mm->rss_shmem;
+  return true;
+}
+
+FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                                    bool write) {
+  address_space* obj = vma->vm_obj;
+  const uint64_t index = linear_page_index(vma, addr);
+  page* p = ctx_->shmem->get_page(h, obj, index);  // with a reference: the mapping's
+  if (!p) return oom("out of memory for a shared-memory page");
+  if (!map_object_page(h, mm, vma, pte_pa, p, write)) return {FaultKind::spurious, "populated meanwhile"};
   ++stats_.shmem;
   ctx_->vmstat->count(PGFAULT_SHMEM);
   return {FaultKind::handled, "shared memory page"};
@@ -311,20 +316,8 @@ FaultResult Memory::do_file_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vm
     ctx_->page_alloc->put_page(h, p);
     return fr;
   }
-  uint64_t pte = ctx_->nodes->page_to_phys(p) | vma->vm_page_prot;
-  if (write) pte |= PTE_D;
-  PgTable& pt = *ctx_->pgtable;
-  {
-    LockGuard g(mm->page_table_lock, h);
-    uint64_t cur;
-    if (!pt.read_entry(h, pte_pa, &cur) || cur) {
-      ctx_->page_alloc->put_page(h, p);
-      return {FaultKind::spurious, "populated meanwhile"};
-    }
-    ctx_->rmap->page_add_file_rmap(p);
-    pt.write_entry(h, pte_pa, pte);
-    ++mm->rss_shmem;  // file pages are counted with shared memory (no MM_FILEPAGES yet)
-  }
+  // File pages count with shared memory in the RSS (no MM_FILEPAGES yet).
+  if (!map_object_page(h, mm, vma, pte_pa, p, write)) return {FaultKind::spurious, "populated meanwhile"};
   // A write through a shared mapping dirties the page now (Linux
   // fault_dirty_shared_page); later stores set the PTE's D bit, which
   // writeback and unmap harvest.

@@ -148,6 +148,10 @@ class Memory {
   // or oom.
   FaultResult do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                               bool write);
+  // Maps p (the caller's reference becomes the mapping's) of a shared
+  // object or file at the empty PTE at pte_pa; false (p released) when the
+  // entry was filled meanwhile.
+  bool map_object_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t pte_pa, page* p, bool write);
   // The fault on an empty PTE of a file mapping: the page-cache page
   // (filemap_fault, readahead around it), mapped as the VMA allows; a write
   // to a private mapping maps a copy (do_read_fault / do_shared_fault /

@@ -24,11 +24,6 @@ void list_del_init(list_head* e) {
   INIT_LIST_HEAD(e);
 }
 
-inode* page_host(const page* p) {
-  const address_space* m = page_mapping_obj(p);
-  return m ? m->host : nullptr;
-}
-
 // Write completion (end_page_writeback): PG_writeback goes, the counters
 // follow, a failure is remembered for the next fsync (mapping_set_error).
 void write_end_io(hal::Hal& h, bio* b) {

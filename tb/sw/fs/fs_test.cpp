@@ -284,6 +284,14 @@ TEST(FileMmap, SharedStoresReachTheDiskPrivateWritesCopy) {
   EXPECT_EQ(f.sys(Sys::mmap, 0, kLen, fw::PROT_WRITE, fw::MAP_SHARED, ro, 0), -EACCES);
   EXPECT_EQ(f.sys(Sys::mmap, 0, kLen, fw::PROT_READ, fw::MAP_SHARED, 40, 0), -EBADF);
   EXPECT_EQ(f.sys(Sys::msync, a + 1, kLen, uapi::kMsSync), -EINVAL);
+  // The monitor's views: fincore and a page's state.
+  StringSink fc, ps;
+  ASSERT_TRUE(f.r.k->fincore("big", fc));
+  EXPECT_FALSE(f.r.k->fincore("none", fc));
+  EXPECT_NE(fc.s.find(" big\n"), std::string::npos) << fc.s;
+  ASSERT_TRUE(f.r.k->page_state(pa >> 12, ps));
+  EXPECT_NE(ps.s.find("mapping: file big (inode 2), index 0"), std::string::npos) << ps.s;
+  EXPECT_NE(ps.s.find("uptodate"), std::string::npos) << ps.s;
   // Truncation unmaps: an access beyond the new end is SIGBUS.
   ASSERT_EQ(f.sys(Sys::ftruncate, fd, 8192), 0);
   EXPECT_EQ(f.r.access(0, a + 16384, x86::Access::read), ~0ull);
