@@ -15,16 +15,7 @@ namespace {
 
 const std::string kStorage = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/storage/";
 
-struct StorageRun {
-  int status = -1;
-  std::string output, dir;
-  std::map<std::string, double> stats;
-  double operator[](const std::string& name) const {
-    auto it = stats.find(name);
-    EXPECT_NE(it, stats.end()) << "no statistic " << name;
-    return it == stats.end() ? NAN : it->second;
-  }
-  std::string file(const std::string& name) const { return read_file(dir + "/" + name); }
+struct StorageRun : ScenarioRun {
   // A "Key: value kB" line of proc/meminfo, or a "key value" line of proc/vmstat.
   double proc(const std::string& name, const std::string& key) const {
     const std::string text = file("proc/" + name);
@@ -36,15 +27,10 @@ struct StorageRun {
 };
 
 StorageRun run(const std::string& scenario, std::vector<std::string> sets = {}) {
-  StorageRun r;
   static int runs = 0;  // each run its own directory: proc files are read after later runs
-  r.dir = temp_dir("storage-" + scenario.substr(0, scenario.find('.')) + "-" + std::to_string(runs++));
-  std::vector<std::string> args = {"run", kStorage + scenario, "--outdir", r.dir, "--no-progress"};
-  for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
-  const RunResult rr = run_mmcosim(args);
-  r.status = rr.status;
-  r.output = rr.output;
-  if (r.status == 0) r.stats = read_stats(r.dir + "/stats.txt");
+  StorageRun r;
+  static_cast<ScenarioRun&>(r) = run_scenario_file(
+      kStorage + scenario, "storage-" + scenario.substr(0, scenario.find('.')) + "-" + std::to_string(runs++), sets);
   return r;
 }
 

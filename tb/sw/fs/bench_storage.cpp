@@ -51,29 +51,24 @@ StorageRig& rig() {
   return s;
 }
 
-void BM_PageCacheHitRead4K(benchmark::State& st) {
+// pread64 or pwrite64 of one cached page per iteration, through the first 4 MiB.
+void io_4k(benchmark::State& st, hal::Sys call, const char* label) {
   StorageRig& s = rig();
   uint64_t off = 0;
   for (auto _ : st) {
-    const int64_t n = s.r.sys(0, hal::Sys::pread64, s.fd, s.buf, kPage, off);
-    if (n != static_cast<int64_t>(kPage)) st.SkipWithError("pread64 failed");
+    const int64_t n = s.r.sys(0, call, s.fd, s.buf, kPage, off);
+    if (n != static_cast<int64_t>(kPage)) st.SkipWithError("the call failed");
     off = (off + kPage) % kSpan;
   }
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * kPage));
-  st.SetLabel("page-cache hit read, ns per 4 KiB");
+  st.SetLabel(label);
 }
+
+void BM_PageCacheHitRead4K(benchmark::State& st) { io_4k(st, hal::Sys::pread64, "page-cache hit read, ns per 4 KiB"); }
 BENCHMARK(BM_PageCacheHitRead4K);
 
 void BM_BufferedWrite4K(benchmark::State& st) {
-  StorageRig& s = rig();
-  uint64_t off = 0;
-  for (auto _ : st) {
-    const int64_t n = s.r.sys(0, hal::Sys::pwrite64, s.fd, s.buf, kPage, off);
-    if (n != static_cast<int64_t>(kPage)) st.SkipWithError("pwrite64 failed");
-    off = (off + kPage) % kSpan;
-  }
-  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * kPage));
-  st.SetLabel("buffered write of a cached page, ns per 4 KiB");
+  io_4k(st, hal::Sys::pwrite64, "buffered write of a cached page, ns per 4 KiB");
 }
 BENCHMARK(BM_BufferedWrite4K);
 
