@@ -121,3 +121,31 @@ printf '  %-44s %8s  %s\n' "boot of a 4 TiB machine (target <= 2 s)" "$t_b4t" \
     "$(verdict "$t_b4t" 2) (ratio to the 8 GiB boot: $(ratio "$t_b4t" "$t_b8"))"
 printf '  %-44s %8s  %s\n' "its host RSS, MiB (target <= 1024)" "$((rss4t / 1024))" \
     "$(verdict "$((rss4t / 1024))" 1024) (ratio to the 8 GiB boot: $(ratio "$rss4t" "$rss8"))"
+
+# 6. Storage (docs/storage.md, "Costs"): the page cache's host cost per
+# 4 KiB (bench_storage: a page-cache hit read, a buffered write, a file
+# fault) against
+# a 4 KiB memcpy measured in the same run; and each storage scenario's
+# simulated disk throughput against the disk's configured bandwidth.
+if [ -x "$build/tb/sw/fs/bench_storage" ]; then
+    "$build/tb/sw/fs/bench_storage" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+        --benchmark_format=csv 2>/dev/null > "$tmp/storage.csv"
+    med() { awk -F, -v n="\"$1_median\"" '$1 == n { printf "%.1f\n", $4 }' "$tmp/storage.csv"; }
+    t_cpy=$(med BM_Memcpy4K)
+    echo "  ns per 4 KiB, host CPU: memcpy ${t_cpy}"
+    for b in PageCacheHitRead4K:"page-cache hit read, 4 KiB" BufferedWrite4K:"buffered write, 4 KiB"; do
+        t=$(med "BM_${b%%:*}")
+        printf '  %-44s %8s  ratio to a 4 KiB memcpy %6s\n' "${b#*:}" "$t" "$(ratio "$t" "$t_cpy")"
+    done
+    t=$(awk -v t="$(med BM_FileFault256x4K)" 'BEGIN { printf "%.1f", t / 256 }')
+    printf '  %-44s %8s  ratio to a 4 KiB memcpy %6s\n' "file fault on a cached page, 4 KiB" "$t" "$(ratio "$t" "$t_cpy")"
+    for s in seq-read random-read dirty-throttle disk32-64g disk64-64g; do
+        "$mmcosim" run "tb/scenarios/storage/$s.yaml" --outdir "$tmp/st-$s" -q --no-progress >/dev/null 2>&1 ||
+            { echo "bench: storage scenario $s failed" >&2; continue; }
+        read -r tput bw < <(awk '$1 == "system.storage.disk0.throughput" { t = $2 } $1 == "system.storage.disk0.bandwidth" { b = $2 }
+                                 END { print t, b }' "$tmp/st-$s/stats.txt")
+        printf '  %-44s %8.1f MiB/s of %.0f MiB/s  ratio %s\n' "storage/$s simulated disk throughput" \
+            "$(awk -v t="$tput" 'BEGIN { print t / 1048576 }')" "$(awk -v b="$bw" 'BEGIN { print b / 1048576 }')" \
+            "$(ratio "$tput" "$bw")"
+    done
+fi

@@ -114,6 +114,12 @@ bool parse_with_units(const std::string& text, const Unit (&units)[N], uint64_t&
 
 }  // namespace
 
+bool parse_bandwidth(const std::string& text, uint64_t& bytes_per_s) {
+  const std::string t =
+      text.size() > 2 && text.compare(text.size() - 2, 2, "/s") == 0 ? text.substr(0, text.size() - 2) : std::string();
+  return !t.empty() && parse_size(t, bytes_per_s) && bytes_per_s > 0;
+}
+
 bool parse_size(const std::string& text, uint64_t& bytes) {
   static const Unit units[] = {
       {"", 1}, {"B", 1},
@@ -856,6 +862,36 @@ std::vector<std::vector<uint64_t>> ConfigNode::get(const std::string& key,
   }
   nlohmann::ordered_json j = v;
   cfg_->record(key_path(key), j, "matrix", j.dump(), desc, present);
+  return v;
+}
+
+template <>
+Ranges ConfigNode::get(const std::string& key, const Ranges& def, const std::string& desc) {
+  ConfigTree* e = entry(key);
+  Ranges v = def;
+  const bool present = e && e->kind != ConfigTree::Kind::null;
+  if (e) e->used = true;
+  const char* what = "expected a list of numbers and [first, last] ranges";
+  if (present) {
+    if (e->kind != ConfigTree::Kind::seq) fail(key, what);
+    v.ranges.clear();
+    for (const auto& item : e->seq) {
+      if (item->kind == ConfigTree::Kind::scalar) {
+        const uint64_t n = convert_scalar<uint64_t>(*this, key, *item);
+        v.ranges.push_back({n, n});
+        continue;
+      }
+      if (item->kind != ConfigTree::Kind::seq || item->seq.size() != 2) fail(key, what);
+      const uint64_t first = convert_scalar<uint64_t>(*this, key, *item->seq[0]);
+      const uint64_t last = convert_scalar<uint64_t>(*this, key, *item->seq[1]);
+      if (last < first) fail(key, fmt::format("range [{}, {}] ends before it begins", first, last));
+      v.ranges.push_back({first, last});
+    }
+  }
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const auto& [first, last] : v.ranges)
+    j.push_back(first == last ? nlohmann::ordered_json(first) : nlohmann::ordered_json::array({first, last}));
+  cfg_->record(key_path(key), j, "ranges", j.dump(), desc, present);
   return v;
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,12 +36,17 @@ struct Duration {   // picoseconds: 80ns, 1.5us, 2ms, 500ps, 1s
 struct Frequency {  // hertz: 2GHz, 800MHz, 100kHz
   uint64_t hz = 0;
 };
+struct Ranges {     // a list of numbers and [first, last] pairs: [7, [100, 199]] (a disk's bad sectors)
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // inclusive
+};
 
 // Parsers shared with the command line; they return false on bad syntax.
 bool parse_size(const std::string& text, uint64_t& bytes);
 bool parse_duration(const std::string& text, uint64_t& ps);
 bool parse_frequency(const std::string& text, uint64_t& hz);
 bool parse_uint(const std::string& text, uint64_t& value);
+// A rate in bytes per second: "1GiB/s", "800MiB/s" (binary multiples, as every size); false unless > 0.
+bool parse_bandwidth(const std::string& text, uint64_t& bytes_per_s);
 // How format_size writes a byte count.
 enum class SizeStyle : uint8_t {
   exact,    // "64MiB", "1536", "0": the largest of KiB..TiB that divides it (parse_size reads it back)
@@ -81,7 +87,7 @@ class ConfigNode {
   std::string where(const std::string& key, size_t index = SIZE_MAX) const;
 
   // Optional key with a default. T: bool, int, unsigned, int64_t, uint64_t,
-  // double, std::string, Size, Duration, Frequency, std::vector<uint64_t>,
+  // double, std::string, Size, Duration, Frequency, Ranges, std::vector<uint64_t>,
   // std::vector<std::string>.
   template <typename T>
   T get(const std::string& key, const T& def, const std::string& desc);

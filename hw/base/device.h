@@ -1,5 +1,5 @@
 // Devices of the platform, built from `platform.devices` (DESIGN.md): every
-// entry names a kind ("dma"; a disk controller, "block", comes next), and
+// entry names a kind ("dma", "block"), and
 // the model of that kind reads the entry's own keys and builds itself. The
 // platform (hw/platform/devices.cpp) gives each device a slot: an MMIO
 // window, an interrupt vector and an entry in the boot information; it
@@ -8,7 +8,7 @@
 // table of kinds and its own folder; nothing else in the platform knows it
 // (as VCML's model factory).
 //
-// Users: hw/dma (the DMA engine kind), hw/platform (the table and the
+// Users: hw/dma (the DMA engine kind), hw/block (the disk kind), hw/platform (the table and the
 // wiring), the models' tests.
 #pragma once
 
@@ -56,6 +56,8 @@ struct DeviceInfo {
   uint64_t mmio_base = 0;   // its register window
   uint64_t mmio_size = 0;
   uint8_t vector = 0;  // its interrupt vector
+  uint64_t capacity = 0;    // storage devices: bytes (the boot information's capacity)
+  uint32_t block_size = 0;  // storage devices: bytes per sector
 };
 
 // A device's parameters: the common part and, in a kind's derived struct,

@@ -35,13 +35,6 @@ const char* dma_error_name(DmaError e) {
 
 namespace {
 
-// "1GiB/s", "800MB/s" (binary multiples, as every size in a scenario).
-bool parse_bandwidth(const std::string& text, uint64_t& bytes_per_s) {
-  const std::string t =
-      text.size() > 2 && text.compare(text.size() - 2, 2, "/s") == 0 ? text.substr(0, text.size() - 2) : std::string();
-  return !t.empty() && sim::parse_size(t, bytes_per_s) && bytes_per_s > 0;
-}
-
 std::unique_ptr<sim::Device> build_engine(const sim::DeviceParams& p, const sim::DeviceEnv& env) {
   const auto& dp = static_cast<const DmaEngine::Params&>(p);
   return std::make_unique<DmaEngine>(dp.info.name.c_str(), dp, env);
@@ -66,7 +59,7 @@ std::unique_ptr<sim::DeviceParams> DmaEngine::read_params(sim::ConfigNode* entry
   p->burst = d.get<sim::Size>("burst", {64}, "Bytes per bus transaction").bytes;
   if (p->burst == 0 || p->burst > 4096) d.fail("burst", "must be between 1 and 4096");
   const std::string bw = d.get<std::string>("bandwidth", "1GiB/s", "Copy bandwidth, bytes per second (e.g. 800MiB/s)");
-  if (!parse_bandwidth(bw, p->bandwidth))
+  if (!sim::parse_bandwidth(bw, p->bandwidth))
     d.fail("bandwidth", fmt::format("expected a rate such as 1GiB/s, got '{}'", bw));
   p->setup = sim::from_ps(d.get<sim::Duration>("setup", {200000}, "From a start to the first bus access").ps);
   return p;

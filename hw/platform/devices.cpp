@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "hw/block/block_device.h"
 #include "hw/dma/dma_engine.h"
 #include "hw/platform/memory_map.h"
 #include "sw/hal/x86.h"
@@ -64,7 +65,7 @@ std::unique_ptr<sim::DeviceParams> read_entry(sim::ConfigNode& d, unsigned slot,
 
 const std::vector<const sim::DeviceKind*>& device_kinds() {
   // The kinds of device the platform can build, by their `kind:` word.
-  static const std::vector<const sim::DeviceKind*> kinds = {&kDmaEngineKind};
+  static const std::vector<const sim::DeviceKind*> kinds = {&kDmaEngineKind, &kBlockDeviceKind};
   return kinds;
 }
 

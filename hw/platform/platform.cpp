@@ -162,9 +162,9 @@ void Platform::make_boot_info() {
   boot_.nr_cpus = p_.cores;
   for (unsigned c = 0; c < p_.cores; ++c) boot_.cpu_node[c] = static_cast<uint8_t>(p_.cpu_nodes[c]);
   auto device = [&](hal::DeviceKind kind, uint32_t index, uint64_t base, uint64_t size, uint32_t vector, uint32_t bits,
-                    const std::string& name) {
+                    const std::string& name, uint64_t capacity = 0, uint32_t block_size = 0) {
     hal::Device& d = boot_.devices[boot_.nr_devices++];
-    d = {kind, index, base, size, vector, bits, {}};
+    d = {kind, index, base, size, vector, bits, {}, capacity, block_size};
     name.copy(d.name, hal::kDeviceNameLen - 1);
   };
   boot_.nr_devices = 0;
@@ -172,7 +172,7 @@ void Platform::make_boot_info() {
   for (const auto& dp : p_.devices) {
     const sim::DeviceInfo& i = dp->info;
     device(static_cast<hal::DeviceKind>(find_device_kind(i.kind)->boot_kind), i.index, i.mmio_base, i.mmio_size,
-           i.vector, i.addr_bits, i.name);
+           i.vector, i.addr_bits, i.name, i.capacity, i.block_size);
   }
   device(hal::DeviceKind::dma_checker, 0, p_.checker.mmio_base, DmaChecker::kMmioSize, 0, 64, "dma_checker");
   boot_.image_base = map.image_base;
@@ -236,6 +236,12 @@ void Platform::elaborate_devices() {
     }
     if (sim::InitiatorSocket* master = d->bus_master()) master->bind(checker_->port(d->info().id));
   }
+}
+
+BlockDevice* Platform::block_device(const std::string& name) {
+  for (auto& d : devices_)
+    if (d->info().kind == kBlockDeviceKind.name && d->info().name == name) return static_cast<BlockDevice*>(d.get());
+  return nullptr;
 }
 
 sim::stats::Group* Platform::kind_group(const std::string& kind) {

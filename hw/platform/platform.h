@@ -16,6 +16,7 @@
 
 #include "hw/base/config.h"
 #include "hw/base/stats.h"
+#include "hw/block/block_device.h"
 #include "hw/bus/interconnect.h"
 #include "hw/cpu/core.h"
 #include "hw/dma/dma_checker.h"
@@ -99,6 +100,8 @@ class Platform : public sc_core::sc_module, public sim::BusPermissions {
   unsigned nr_devices() const { return static_cast<unsigned>(devices_.size()); }
   sim::Device& device(unsigned i) { return *devices_.at(i); }
   DmaChecker& dma_checker() { return *checker_; }
+  // The disk (`block` device) called name, or nullptr.
+  BlockDevice* block_device(const std::string& name);
   // ---- sim::BusPermissions: the DMA checker's (built after the devices) ----
   void allow(unsigned device_id, uint64_t base, uint64_t size) override { checker_->allow(device_id, base, size); }
   void revoke(unsigned device_id, uint64_t base, uint64_t size) override { checker_->revoke(device_id, base, size); }

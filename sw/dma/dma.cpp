@@ -24,7 +24,7 @@ void Dma::boot(hal::Hal& h) {
   checker_.init(bi);
   for (unsigned i = 0; i < bi.nr_devices && nr_devices_ < kMaxDevices; ++i) {
     const hal::Device& d = bi.devices[i];
-    if (d.kind != hal::DeviceKind::dma) continue;  // the bus masters
+    if (d.kind != hal::DeviceKind::dma && d.kind != hal::DeviceKind::block) continue;  // the bus masters
     device& dev = devices_[nr_devices_++];
     dev = device{};
     mem_copy(dev.name, d.name, sizeof dev.name);

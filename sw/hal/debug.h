@@ -79,6 +79,13 @@ class FirmwareDebug {
   // Looks va up in pid's page tables (pid 0: the kernel's), reading them
   // through `cpu`. Returns true when a leaf maps va.
   virtual bool translate(Hal& cpu, int pid, vaddr_t va, Translation& out) = 0;
+  // util-linux fincore of a file (a workload.files name): its pages in the
+  // page cache, dirty and under writeback. Returns false when no file has
+  // that name.
+  virtual bool fincore(const char* file, TextSink& out) const = 0;
+  // The state of the page at pfn: flags, counts, and for a page-cache page
+  // its file and index. Returns false for a pfn outside the memory map.
+  virtual bool page_state(uint64_t pfn, TextSink& out) const = 0;
 
  protected:
   ~FirmwareDebug() = default;

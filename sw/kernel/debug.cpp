@@ -7,6 +7,7 @@
 #include "sw/fs/proc/proc_fs.h"
 #include "sw/kernel/kernel.h"
 #include "sw/lib/seq_file.h"
+#include "sw/lib/string.h"
 
 namespace fw {
 
@@ -57,9 +58,18 @@ void Kernel::visit_stats(StatVisitor& v) const {
   gup_.visit_stats(v, "gup");
   dma_.visit_stats(v);
   dma_driver_.visit_stats(v, "dmaengine");
+  blk_driver_.visit_stats(v, "blk");
+  // Storage: only on machines with block devices (the others' statistics
+  // stay as they were).
+  if (blockdevs_.count) {
+    mmfs_.visit_stats(v, "mmfs");
+    filemap_.visit_stats(v, "filemap");
+    readahead_.visit_stats(v, "readahead");
+    writeback_.visit_stats(v, "writeback");
+  }
   task_stats_.visit(v, "task");
   sched_.visit_stats(v, "sched");
-  syscall_stats_.visit(v, "syscall");
+  syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);
   mce_stats_.visit(v, "mce");
   irq_stats_.visit(v, "irq");
 }
@@ -127,6 +137,53 @@ bool Kernel::translate(hal::Hal& h, int pid, uint64_t va, PteLookup* out) {
     root = mm->pgd;
   }
   return root && pgtable_.lookup(h, root, va, out);
+}
+
+// ---------------------------------------------------------------- page cache
+
+bool Kernel::fincore(const char* name, TextSink& sink) const {
+  const inode* found = nullptr;
+  const_cast<Filemap&>(filemap_).for_each_inode([&](inode* ino) {
+    if (!found && str_eq(ino->i_name, name)) found = ino;
+  });
+  if (!found) return false;
+  // util-linux fincore's columns, with the dirty and writeback page counts.
+  seq_file m(sink);
+  const uint64_t res = found->i_mapping->nrpages;
+  seq_printf(&m, "%6s %6s %11s %15s %12s %s\n", "RES", "PAGES", "DIRTY_PAGES", "WRITEBACK_PAGES", "SIZE", "FILE");
+  seq_printf(&m, "%5luK %6lu %11lu %15lu %12lu %s\n", static_cast<unsigned long>(res << (PAGE_SHIFT - 10)),
+             static_cast<unsigned long>(res), static_cast<unsigned long>(found->nr_dirty),
+             static_cast<unsigned long>(found->nr_writeback), static_cast<unsigned long>(found->i_size),
+             found->i_name);
+  return true;
+}
+
+bool Kernel::page_state(uint64_t pfn, TextSink& sink) const {
+  const page* p = const_cast<MmNodes&>(nodes_).pfn_to_page(pfn);
+  if (!p) return false;
+  static constexpr const char* kFlagNames[NR_PAGEFLAGS] = {
+      "locked", "referenced", "uptodate", "dirty",   "lru",       "head",     "active",   "slab",  "reserved",
+      "private", "writeback", "swapbacked", "unevictable", "mlocked", "hwpoison", "isolated", "readahead"};
+  seq_file m(sink);
+  seq_printf(&m, "pfn %#lx node %d zone %s refcount %d mapcount %d flags", static_cast<unsigned long>(pfn),
+             page_to_nid(p), zone_name(page_zonenum(p)), page_ref_count(p), page_mapcount(p));
+  bool any = false;
+  for (unsigned b = 0; b < NR_PAGEFLAGS; ++b)
+    if (PageFlag(p, b)) {
+      seq_printf(&m, "%c%s", any ? '|' : ' ', kFlagNames[b]);
+      any = true;
+    }
+  if (PageBuddy(p)) seq_printf(&m, "%cbuddy", any ? '|' : ' ');
+  if (!any && !PageBuddy(p)) seq_printf(&m, " none");
+  const address_space* obj = page_mapping_obj(p);
+  if (PageAnon(p)) seq_printf(&m, "\nmapping: anonymous, index %#lx", static_cast<unsigned long>(p->index));
+  else if (obj && obj->kind == MappingKind::file)
+    seq_printf(&m, "\nmapping: file %s (inode %u), index %lu", obj->host->i_name, obj->host->i_ino,
+               static_cast<unsigned long>(p->index));
+  else if (obj) seq_printf(&m, "\nmapping: shared memory object %lu, index %lu", static_cast<unsigned long>(obj->id),
+                           static_cast<unsigned long>(p->index));
+  seq_printf(&m, "\n");
+  return true;
 }
 
 }  // namespace fw

@@ -16,6 +16,8 @@ void Kernel::do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal) {
   mm_struct* mm = t->mm;
   t->mm = nullptr;
   if (mm && --mm->mm_users == 0) mmap_.mm_destroy(h, mm);
+  mmfs_.put_files(h, t->files);  // exit_files
+  t->files = nullptr;
   list_del(&t->tasks);
   --task_stats_.live;
   if (signal) {

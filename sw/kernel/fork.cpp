@@ -66,6 +66,13 @@ int64_t Kernel::do_fork(hal::Hal& h, task_struct* parent, uint64_t cpu_arg, uint
     if (--mm->mm_users == 0) mmap_.mm_destroy(h, mm);
     return -ENOMEM;
   }
+  // copy_files: CLONE_FILES shares the table, else the child gets a copy.
+  if (parent->files && (flags & uapi::kCloneFiles)) {
+    t->files = parent->files;
+    ++t->files->count;
+  } else if (parent->files) {
+    t->files = mmfs_.dup_files(h, parent->files);
+  }
   if (flags & uapi::kCloneThread) {
     t->tgid = parent->tgid;
     ++task_stats_.threads;

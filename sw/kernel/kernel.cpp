@@ -45,6 +45,9 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.madvise = &madvise_;
   ctx_.vmstat = &vmstat_;
   ctx_.gup = &gup_;
+  ctx_.filemap = &filemap_;
+  ctx_.readahead = &readahead_;
+  ctx_.writeback = &writeback_;
   ctx_.dma = &dma_;
   ctx_.pfnmap_owner = &dma_driver_;
   ctx_.tasks = &tasks_;
@@ -72,8 +75,13 @@ Kernel::Kernel(const Params& params) : params_(params) {
   mprotect_.init(&ctx_);
   madvise_.init(&ctx_);
   gup_.init(&ctx_);
+  filemap_.init(&ctx_);
+  readahead_.init(&ctx_);
+  writeback_.init(&ctx_);
+  mmfs_.init(&ctx_);
   dma_.init(&ctx_);
   dma_driver_.init(&ctx_);
+  blk_driver_.init(&ctx_);
   sched_.init();
   INIT_LIST_HEAD(&tasks_);
   log_.set_console_level(params_.loglevel);
@@ -294,6 +302,9 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   // Devices that master memory, and their driver.
   dma_.boot(bsp);
   dma_driver_.probe(bsp);
+  blk_driver_.probe(bsp);  // the disks: their block devices and queues
+  // Filesystems on the block devices the drivers registered.
+  mmfs_.mount_all(bsp);
   page_alloc_.boot_done();
   booted_ = true;
 
@@ -343,6 +354,7 @@ hal::RunTask Kernel::schedule(hal::Hal& h) {
 void Kernel::timer_tick(hal::Hal& h) {
   if (!booted_) return;
   sched_.tick(h, params_.timeslice_us * 1000);
+  blk_driver_.check_timeouts(h);
   run_deferred_work(h);
 }
 
@@ -366,7 +378,10 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     if (pg.kswapd_wait) kswapd_.run(h, pg);
     compaction_.kcompactd_tick(h, pg);
   }
-  if (h.cpu() == 0) khugepaged_.tick(h);
+  if (h.cpu() == 0) {
+    khugepaged_.tick(h);
+    writeback_.flusher_tick(h);  // the flusher (wb_workfn)
+  }
   pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush
   // that skipped this CPU.

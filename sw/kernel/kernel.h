@@ -22,6 +22,8 @@
 
 #include "sw/block/bio.h"
 #include "sw/dma/dma.h"
+#include "sw/drivers/block/virtio_blk.h"
+#include "sw/fs/mmfs/mmfs.h"
 #include "sw/drivers/dma/dmaengine.h"
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
@@ -37,6 +39,7 @@
 #include "sw/mm/buddy.h"
 #include "sw/mm/cma.h"
 #include "sw/mm/compaction.h"
+#include "sw/mm/filemap.h"
 #include "sw/mm/context.h"
 #include "sw/mm/fork.h"
 #include "sw/mm/gup.h"
@@ -54,8 +57,10 @@
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/page_isolation.h"
+#include "sw/mm/page-writeback.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/pgtable.h"
+#include "sw/mm/readahead.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/slub.h"
 #include "sw/mm/tlb.h"
@@ -102,6 +107,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   void visit_tasks(hal::TaskVisitor& v) const override;
   bool page_table_root(int pid, hal::paddr_t& root) const override;
   bool translate(hal::Hal& cpu, int pid, hal::vaddr_t va, hal::Translation& out) override;
+  bool fincore(const char* file, TextSink& out) const override;
+  bool page_state(uint64_t pfn, TextSink& out) const override;
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }
@@ -162,7 +169,12 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Dma& dma() { return dma_; }
   const Dma& dma() const { return dma_; }
   DmaEngineDriver& dma_driver() { return dma_driver_; }
+  VirtioBlkDriver& blk_driver() { return blk_driver_; }
   Gup& gup() { return gup_; }
+  Filemap& filemap() { return filemap_; }
+  Readahead& readahead() { return readahead_; }
+  Writeback& writeback() { return writeback_; }
+  Mmfs& mmfs() { return mmfs_; }
   const VmStat& vmstat() const { return vmstat_; }
   MmContext& ctx() { return ctx_; }
 
@@ -226,8 +238,13 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Madvise madvise_;
   Gup gup_;
   BlockDevices blockdevs_;  // registered by the block drivers at probe
+  Filemap filemap_;
+  Readahead readahead_;
+  Writeback writeback_;
+  Mmfs mmfs_;  // every mmfs disk, mounted at boot
   Dma dma_;
   DmaEngineDriver dma_driver_;
+  VirtioBlkDriver blk_driver_;  // the disks (sw/drivers/block)
   bool in_deferred_[hal::kMaxCpus] = {};
   VmStat vmstat_;
   Scheduler sched_;

@@ -80,6 +80,12 @@ struct Params {
   uint32_t dma_debug_num_errors = 1;
   uint64_t dma_timeout_ms = 3000;
   uint32_t dma_driver_bug = 0;  // choice: kDmaDriverBugNames
+  // Page cache and writeback (Linux's vm.* sysctls and the block queue's read_ahead_kb).
+  uint64_t read_ahead_kb = 128;
+  uint32_t dirty_background_ratio = 10;
+  uint32_t dirty_ratio = 20;
+  uint32_t dirty_expire_centisecs = 3000;
+  uint32_t dirty_writeback_centisecs = 500;
   // Not a scenario key: the simulator sets it with --debug-flags=DMA.
   bool trace_dma = false;
 };
@@ -248,6 +254,18 @@ inline constexpr ParamDesc kParamTable[] = {
   {"dma_driver_bug", ParamType::choice, offsetof(Params, dma_driver_bug), DMA_BUG_NONE, 0, 2,
    "a bug the DMA driver makes on purpose, for the checks to catch: none, unmapped (physical addresses, never "
    "mapped), stale (unmapped before the transfer)", "bug", kDmaDriverBugNames},
+  {"read_ahead_kb", ParamType::u64, offsetof(Params, read_ahead_kb), 128, 0, 1ull << 20,
+   "queue/read_ahead_kb of every disk: the largest readahead window (fadvise SEQUENTIAL doubles it; 0: no readahead)",
+   "KiB"},
+  {"dirty_background_ratio", ParamType::u32, offsetof(Params, dirty_background_ratio), 10, 0, 100,
+   "vm.dirty_background_ratio: the flusher starts background writeback above this percentage of dirtyable memory",
+   "percent"},
+  {"dirty_ratio", ParamType::u32, offsetof(Params, dirty_ratio), 20, 1, 100,
+   "vm.dirty_ratio: writers are throttled (wait for writeback) above this percentage of dirtyable memory", "percent"},
+  {"dirty_expire_centisecs", ParamType::u32, offsetof(Params, dirty_expire_centisecs), 3000, 0, 1u << 30,
+   "vm.dirty_expire_centisecs: the flusher writes inodes dirty for longer than this", "cs"},
+  {"dirty_writeback_centisecs", ParamType::u32, offsetof(Params, dirty_writeback_centisecs), 500, 0, 1u << 30,
+   "vm.dirty_writeback_centisecs: period of the flusher's check for expired inodes (0: never)", "cs"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

@@ -16,7 +16,12 @@ struct Syscalls {
   using Fn = int64_t (*)(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a);
 
   static int64_t sys_mmap(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
-    return k.mmap_.do_mmap(h, t->mm, a.arg[0], a.arg[1], a.arg[2], a.arg[3], static_cast<int64_t>(a.arg[4]), a.arg[5]);
+    const file* f = (a.arg[3] & uapi::kMapAnonymous) ? nullptr : k.mmfs_.fget(t->files, a.arg[4]);
+    return k.mmap_.do_mmap(h, t->mm, a.arg[0], a.arg[1], a.arg[2], a.arg[3], static_cast<int64_t>(a.arg[4]), a.arg[5],
+                           f);
+  }
+  static int64_t sys_msync(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmap_.do_msync(h, t->mm, a.arg[0], a.arg[1], a.arg[2]);
   }
   static int64_t sys_munmap(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     return k.mmap_.do_munmap(h, t->mm, a.arg[0], a.arg[1]);
@@ -41,6 +46,49 @@ struct Syscalls {
     if (a.arg[1] == uapi::kDmaIocAlloc) return k.dma_driver_.user_alloc(h, t->mm, engine, a.arg[2]);
     return -ENOTTY;
   }
+  // The file calls (sw/fs/mmfs): open(file index, flags) and calls on fds.
+  static int64_t sys_open(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmfs_.open(h, &t->files, a.arg[0], a.arg[1]);
+  }
+  static int64_t sys_close(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmfs_.close(h, t->files, a.arg[0]);
+  }
+  static int64_t sys_read(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmfs_.read(h, t->mm, t->files, a.arg[0], a.arg[1], a.arg[2], -1);
+  }
+  static int64_t sys_write(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmfs_.write(h, t->mm, t->files, a.arg[0], a.arg[1], a.arg[2], -1);
+  }
+  static int64_t sys_pread64(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    if (static_cast<int64_t>(a.arg[3]) < 0) return -EINVAL;
+    return k.mmfs_.read(h, t->mm, t->files, a.arg[0], a.arg[1], a.arg[2], static_cast<int64_t>(a.arg[3]));
+  }
+  static int64_t sys_pwrite64(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    if (static_cast<int64_t>(a.arg[3]) < 0) return -EINVAL;
+    return k.mmfs_.write(h, t->mm, t->files, a.arg[0], a.arg[1], a.arg[2], static_cast<int64_t>(a.arg[3]));
+  }
+  static int64_t sys_fsync(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmfs_.fsync(h, t->files, a.arg[0], false);
+  }
+  static int64_t sys_fdatasync(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmfs_.fsync(h, t->files, a.arg[0], true);
+  }
+  static int64_t sys_ftruncate(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    if (static_cast<int64_t>(a.arg[1]) < 0) return -EINVAL;
+    return k.mmfs_.ftruncate(h, t->files, a.arg[0], a.arg[1]);
+  }
+  static int64_t sys_fadvise64(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return k.mmfs_.fadvise(h, t->files, a.arg[0], a.arg[1], a.arg[2], a.arg[3]);
+  }
+  static int64_t sys_sync(Kernel& k, hal::Hal& h, task_struct*, const hal::SyscallArgs&) {
+    k.writeback_.ksys_sync(h);
+    return 0;
+  }
+  // sysctl(id, value): writes of /proc/sys files (uapi::kSysctl*).
+  static int64_t sys_sysctl(Kernel& k, hal::Hal& h, task_struct*, const hal::SyscallArgs& a) {
+    if (a.arg[0] == uapi::kSysctlDropCaches) return k.mmfs_.drop_caches(h, a.arg[1]);
+    return -EINVAL;
+  }
   static int64_t sys_getpid(Kernel&, hal::Hal&, task_struct* t, const hal::SyscallArgs&) { return t->tgid; }
   static int64_t sys_exit(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     k.log_.printk(h, LOGLEVEL_DEBUG, "%s[%d]: exit(%ld)", t->comm, t->pid, static_cast<long>(a.arg[0]));
@@ -63,6 +111,7 @@ struct syscall_entry {
   hal::Sys nr;
   const char* name;
   Syscalls::Fn fn;
+  bool storage = false;  // a file call: counted in the statistics of machines with block devices only
 };
 
 // Every handled call, in the order of their counters in the statistics.
@@ -77,6 +126,19 @@ constexpr syscall_entry syscalls[] = {
     {hal::Sys::getpid, "getpid", Syscalls::sys_getpid},
     {hal::Sys::exit, "exit", Syscalls::sys_exit},
     {hal::Sys::exit_group, "exit_group", Syscalls::sys_exit_group},
+    {hal::Sys::open, "open", Syscalls::sys_open, true},
+    {hal::Sys::close, "close", Syscalls::sys_close, true},
+    {hal::Sys::read, "read", Syscalls::sys_read, true},
+    {hal::Sys::write, "write", Syscalls::sys_write, true},
+    {hal::Sys::pread64, "pread64", Syscalls::sys_pread64, true},
+    {hal::Sys::pwrite64, "pwrite64", Syscalls::sys_pwrite64, true},
+    {hal::Sys::fsync, "fsync", Syscalls::sys_fsync, true},
+    {hal::Sys::fdatasync, "fdatasync", Syscalls::sys_fdatasync, true},
+    {hal::Sys::ftruncate, "ftruncate", Syscalls::sys_ftruncate, true},
+    {hal::Sys::fadvise64, "fadvise64", Syscalls::sys_fadvise64, true},
+    {hal::Sys::sync, "sync", Syscalls::sys_sync, true},
+    {hal::Sys::msync, "msync", Syscalls::sys_msync, true},
+    {hal::Sys::sysctl, "sysctl", Syscalls::sys_sysctl, true},
 };
 
 // sys_call_table: the entry of each number (nullptr: ENOSYS), built from
@@ -116,10 +178,11 @@ int64_t Kernel::syscall(hal::Hal& h, const hal::SyscallArgs& a) {
   return e->fn(*this, h, t, a);
 }
 
-void SyscallStats::visit(StatVisitor& v, const char* prefix) const {
+void SyscallStats::visit(StatVisitor& v, const char* prefix, bool storage) const {
   const StatEmitter e(v, prefix);
   e("total", total, "system calls", "count");
   for (const syscall_entry& s : syscalls) {
+    if (s.storage && !storage) continue;
     char desc[48];
     fw::snprintf(desc, sizeof desc, "%s system calls", s.name);
     e(s.name, calls[static_cast<unsigned>(s.nr)], desc, "count");

@@ -18,8 +18,9 @@ struct SyscallStats {
   uint64_t enosys = 0;                 // numbers with no handler (ENOSYS)
   uint64_t calls[NR_syscalls] = {};    // by number
 
-  // total, each handled call by name, enosys, under "<prefix>.".
-  void visit(StatVisitor& v, const char* prefix) const;
+  // total, each handled call by name (the file calls only with `storage`:
+  // machines with block devices), enosys, under "<prefix>.".
+  void visit(StatVisitor& v, const char* prefix, bool storage) const;
 };
 
 }  // namespace fw

@@ -22,6 +22,8 @@ constexpr int kSIGKILL = 9;
 constexpr int kSIGBUS = 7;
 constexpr int kSIGSEGV = 11;
 
+struct files_struct;
+
 struct task_struct {
   list_head tasks;     // in the Kernel's task list
   list_head run_list;  // in its CPU's run queue while runnable (not running)
@@ -31,6 +33,7 @@ struct task_struct {
   char comm[TASK_COMM_LEN];
   int tgid;    // the process (thread group): getpid()
   mm_struct* mm;
+  files_struct* files;  // open files (sw/fs/mmfs): nullptr until the first open
   void* user;  // the platform's context for the task (opaque)
   // The thread group is ending (exit_group or a fatal signal from another
   // thread) while this thread runs on another CPU: it is reaped the next

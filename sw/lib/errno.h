@@ -69,6 +69,12 @@
 #ifndef ENXIO
 #define ENXIO 6
 #endif
+#ifndef EMFILE
+#define EMFILE 24
+#endif
+#ifndef ESPIPE
+#define ESPIPE 29
+#endif
 #ifndef EHWPOISON
 #define EHWPOISON 133
 #endif

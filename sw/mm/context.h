@@ -38,6 +38,9 @@ class Mprotect;
 class Madvise;
 class Dma;
 class Gup;
+class Filemap;
+class Readahead;
+class Writeback;
 struct BlockDevices;
 struct list_head;
 struct vm_area_struct;
@@ -88,6 +91,9 @@ struct MmContext {
   VmStat* vmstat = nullptr;
   Dma* dma = nullptr;                   // the DMA API's state (sw/dma)
   Gup* gup = nullptr;                   // pinning user pages (sw/mm/gup.h)
+  Filemap* filemap = nullptr;           // the page cache (sw/mm/filemap.h)
+  Readahead* readahead = nullptr;       // sw/mm/readahead.h
+  Writeback* writeback = nullptr;       // dirty limits, the flusher (sw/mm/page-writeback.h)
   BlockDevices* blockdevs = nullptr;    // the registered block devices (sw/block/bio.h)
   PfnmapOwner* pfnmap_owner = nullptr;  // whose VM_PFNMAP mappings there are
   kmem_cache* mm_cachep = nullptr;

@@ -45,12 +45,15 @@ class Gup {
   // Drops the pins; `dirty` marks the pages dirty (the device wrote them).
   void unpin_user_pages(hal::Hal& h, page** pages, unsigned long nr_pages, bool dirty);
 
+  // The page mapped at va, faulted in first when needed (for writing with
+  // write); nullptr on failure (*err set). No reference is taken: the
+  // caller holds mmap_lock (also the page cache's user copies).
+  page* follow_page(hal::Hal& h, mm_struct* mm, uint64_t va, bool write, int* err);
+
   const GupStats& stats() const { return stats_; }
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
-  // The page mapped at va, faulted in first when needed; nullptr on failure (*err set).
-  page* follow_page(hal::Hal& h, mm_struct* mm, uint64_t va, bool write, int* err);
 
   MmContext* ctx_ = nullptr;
   GupStats stats_;

@@ -5,10 +5,12 @@
 #include "sw/lib/errno.h"
 #include "sw/lib/list.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/filemap.h"
 #include "sw/mm/huge_memory.h"
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/migrate.h"
+#include "sw/mm/page-writeback.h"
 #include "sw/mm/mmap.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/pgtable.h"
@@ -203,6 +205,7 @@ FaultResult Memory::fault_locked(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
     return {FaultKind::spurious, "migration entry"};
   }
   if (!pte) {
+    if (vma->vm_obj && vma->vm_obj->kind == MappingKind::file) return do_file_fault(h, mm, vma, addr, pte_pa, write);
     if (vma->vm_obj) return do_shared_fault(h, mm, vma, addr, pte_pa, write);
     return do_anonymous_page(h, mm, vma, addr, pte_pa, write);
   }
@@ -267,12 +270,7 @@ FaultResult Memory::do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct
   return {FaultKind::handled, "anonymous page"};
 }
 
-FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
-                                    bool write) {
-  address_space* obj = vma->vm_obj;
-  const uint64_t index = linear_page_index(vma, addr);
-  page* p = ctx_->shmem->get_page(h, obj, index);  // with a reference: the mapping's
-  if (!p) return oom("out of memory for a shared-memory page");
+bool Memory::map_object_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t pte_pa, page* p, bool write) {
   uint64_t pte = ctx_->nodes->page_to_phys(p) | vma->vm_page_prot;
   if (write) pte |= PTE_D;
   PgTable& pt = *ctx_->pgtable;
@@ -280,14 +278,54 @@ FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* 
   uint64_t cur;
   if (!pt.read_entry(h, pte_pa, &cur) || cur) {
     ctx_->page_alloc->put_page(h, p);
-    return {FaultKind::spurious, "populated meanwhile"};
+    return false;
   }
   ctx_->rmap->page_add_file_rmap(p);
   pt.write_entry(h, pte_pa, pte);
   ++mm->rss_shmem;
+  return true;
+}
+
+FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                                    bool write) {
+  address_space* obj = vma->vm_obj;
+  const uint64_t index = linear_page_index(vma, addr);
+  page* p = ctx_->shmem->get_page(h, obj, index);  // with a reference: the mapping's
+  if (!p) return oom("out of memory for a shared-memory page");
+  if (!map_object_page(h, mm, vma, pte_pa, p, write)) return {FaultKind::spurious, "populated meanwhile"};
   ++stats_.shmem;
   ctx_->vmstat->count(PGFAULT_SHMEM);
   return {FaultKind::handled, "shared memory page"};
+}
+
+FaultResult Memory::do_file_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                                  bool write) {
+  address_space* mapping = vma->vm_obj;
+  bool major = false;
+  int err = 0;
+  page* p = ctx_->filemap->filemap_fault(h, mapping, &mapping->host->i_mmap_ra, linear_page_index(vma, addr), &major,
+                                         &err);  // with a reference: the mapping's
+  if (!p) {
+    if (err == -ENOMEM) return oom("out of memory for a page-cache page");
+    ++stats_.sigbus;
+    return {FaultKind::sigbus, err == -EIO ? "I/O error reading a mapped file" : "access beyond the end of a mapped file"};
+  }
+  // A write to a private mapping copies the page at once (do_cow_fault).
+  if (write && !(vma->vm_flags & VM_SHARED)) {
+    const FaultResult fr = wp_page_copy(h, mm, vma, addr, pte_pa, 0, nullptr, p);
+    ctx_->page_alloc->put_page(h, p);
+    return fr;
+  }
+  // File pages count with shared memory in the RSS (no MM_FILEPAGES yet).
+  if (!map_object_page(h, mm, vma, pte_pa, p, write)) return {FaultKind::spurious, "populated meanwhile"};
+  // A write through a shared mapping dirties the page now (Linux
+  // fault_dirty_shared_page); later stores set the PTE's D bit, which
+  // writeback and unmap harvest.
+  if (write) {
+    ctx_->filemap->folio_mark_dirty(h, p);
+    ctx_->writeback->balance_dirty_pages(h);
+  }
+  return {FaultKind::handled, major ? "file page (major)" : "file page"};
 }
 
 FaultResult Memory::do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
@@ -303,7 +341,7 @@ FaultResult Memory::do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, 
     ++stats_.write_upgrade;
     return {FaultKind::handled, "shared write"};
   }
-  if (pfn == zero_pfn_) return wp_page_copy(h, mm, vma, addr, pte_pa, pte, nullptr);
+  if (pfn == zero_pfn_) return wp_page_copy(h, mm, vma, addr, pte_pa, pte, nullptr, nullptr);
   page* p = ctx_->nodes->pfn_to_page(pfn);
   if (!p) {
     ++stats_.sigbus;
@@ -322,21 +360,21 @@ FaultResult Memory::do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, 
     ctx_->vmstat->count(PGREUSE);
     return {FaultKind::handled, "write upgrade"};
   }
-  return wp_page_copy(h, mm, vma, addr, pte_pa, pte, p);
+  return wp_page_copy(h, mm, vma, addr, pte_pa, pte, p, p);
 }
 
 FaultResult Memory::wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
-                                 uint64_t pte, page* old) {
+                                 uint64_t pte, page* old, page* src) {
   if (ctx_->rmap->anon_vma_prepare(h, vma)) return oom("out of memory for an anon_vma");
   PageAlloc& pa = *ctx_->page_alloc;
   page* np;
-  if (!old) {
+  if (!src) {
     np = pa.alloc_pages(h, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0);
     if (!np) return oom("out of memory for a copy-on-write page");
   } else {
     np = pa.alloc_pages(h, GFP_HIGHUSER_MOVABLE, 0);
     if (!np) return oom("out of memory for a copy-on-write page");
-    if (h.phys_copy(ctx_->nodes->page_to_phys(np), PFN_PHYS(ctx_->nodes->page_to_pfn(old)), PAGE_SIZE) !=
+    if (h.phys_copy(ctx_->nodes->page_to_phys(np), PFN_PHYS(ctx_->nodes->page_to_pfn(src)), PAGE_SIZE) !=
         hal::MemStatus::ok) {
       pa.put_page(h, np);
       ++stats_.sigbus;
@@ -424,6 +462,9 @@ void Memory::zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint6
     if (pfn == zero_pfn_ || !p || PageReserved(p)) continue;  // not a page this mapping holds
     if (PageAnon(p)) --mm->rss_anon;
     else --mm->rss_shmem;
+    // A store through a shared file mapping left D: the page is dirty.
+    if ((e & PTE_D) && page_is_file_lru(p) && ctx_->filemap->folio_mark_dirty(h, p))
+      ++ctx_->filemap->stats().pte_dirty_harvested;
     ctx_->rmap->page_remove_rmap(p);
     g.defer_put(h, p);
   }

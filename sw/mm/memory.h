@@ -148,16 +148,28 @@ class Memory {
   // or oom.
   FaultResult do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                               bool write);
+  // Maps p (the caller's reference becomes the mapping's) of a shared
+  // object or file at the empty PTE at pte_pa; false (p released) when the
+  // entry was filled meanwhile.
+  bool map_object_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t pte_pa, page* p, bool write);
+  // The fault on an empty PTE of a file mapping: the page-cache page
+  // (filemap_fault, readahead around it), mapped as the VMA allows; a write
+  // to a private mapping maps a copy (do_read_fault / do_shared_fault /
+  // do_cow_fault). Returns handled, spurious, sigbus (EIO, beyond the end)
+  // or oom.
+  FaultResult do_file_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                            bool write);
   // A write to a present read-only PTE: makes a shared or sole-owner page
   // writable in place, else copies (Linux do_wp_page). Returns handled,
   // spurious (changed meanwhile), sigbus or wp_page_copy's result.
   FaultResult do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                          uint64_t pte);
-  // Copy-on-write of old (nullptr: the zero page) into a new page mapped
-  // writable (Linux wp_page_copy). Returns handled, spurious, sigbus (old
+  // Copy-on-write of src (nullptr: the zero page) into a new page mapped
+  // writable in place of pte, which maps old (nullptr: the zero page or
+  // nothing) (Linux wp_page_copy). Returns handled, spurious, sigbus (src
   // holds poison) or oom.
   FaultResult wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
-                           uint64_t pte, page* old);
+                           uint64_t pte, page* old, page* src);
   // Returns an oom result with why as its reason (counted).
   FaultResult oom(const char* why);
   void zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, uint64_t base, uint64_t start,

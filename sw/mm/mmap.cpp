@@ -1,15 +1,19 @@
 #include "sw/mm/mmap.h"
 
+#include "sw/hal/uapi.h"
+
 #include "sw/kernel/params.h"
 #include "sw/lib/bitops.h"
 #include "sw/lib/errno.h"
 #include "sw/mm/mmzone.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/filemap.h"
 #include "sw/mm/huge_memory.h"
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/khugepaged.h"
 #include "sw/mm/memory.h"
 #include "sw/mm/mman.h"
+#include "sw/mm/page-writeback.h"
 #include "sw/mm/page.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
@@ -489,15 +493,30 @@ vm_area_struct* Mmap::vma_merge_new_range(hal::Hal& h, mm_struct* mm, uint64_t a
   return nullptr;
 }
 
+namespace {
+
+// An open file allows the mapping (Linux do_mmap's FMODE checks): read
+// access always, write access for shared writable mappings.
+bool file_may_map(const file* f, uint64_t type, uint64_t prot) {
+  const uint64_t acc = f->f_flags & 3;
+  if (acc == uapi::kOWronly) return false;
+  return !((type == MAP_SHARED || type == MAP_SHARED_VALIDATE) && (prot & PROT_WRITE) && acc == uapi::kORdonly);
+}
+
+}  // namespace
+
 int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
-                      int64_t fd, uint64_t off) {
+                      int64_t fd, uint64_t off, const file* f) {
   (void)fd;
   // The checks in Linux's order: sys_mmap, ksys_mmap_pgoff, do_mmap.
   int64_t err = 0;
   const uint64_t type = flags & MAP_TYPE;
   unsigned huge_shift = 0;
+  if (flags & MAP_ANONYMOUS) f = nullptr;  // the fd is ignored
   if (off & ~PAGE_MASK) err = -EINVAL;
-  else if (!(flags & MAP_ANONYMOUS)) err = -EBADF;  // no files: every fd is bad
+  else if (!(flags & MAP_ANONYMOUS) && !f) err = -EBADF;
+  else if (f && (flags & MAP_HUGETLB)) err = -EINVAL;
+  else if (f && !file_may_map(f, type, prot)) err = -EACCES;
   else if (flags & MAP_HUGETLB) {
     huge_shift = ctx_->hugetlb->shift_from_mmap_flags(flags);
     if (!huge_shift) err = -EINVAL;  // no such huge page size
@@ -534,7 +553,7 @@ int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, u
       ++stats_.mmap_failed;
       return -EINVAL;
     }
-  } else if (ctx_->params->transparent_hugepage != THP_NEVER && is_aligned(len, HPAGE_PMD_SIZE)) {
+  } else if (!f && ctx_->params->transparent_hugepage != THP_NEVER && is_aligned(len, HPAGE_PMD_SIZE)) {
     align = HPAGE_PMD_SIZE;
   }
 
@@ -557,11 +576,11 @@ int64_t Mmap::do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, u
       return r;
     }
   }
-  return mmap_region(h, mm, addr, len, prot, flags, huge_shift);
+  return mmap_region(h, mm, addr, len, prot, flags, huge_shift, f, pgoff);
 }
 
 int64_t Mmap::mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
-                          unsigned huge_shift) {
+                          unsigned huge_shift, const file* f, uint64_t pgoff) {
   const uint64_t end = addr + len;
   const bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
   uint64_t vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
@@ -583,7 +602,10 @@ int64_t Mmap::mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t le
       return -ENOMEM;
     }
   }
-  if (shared) {
+  if (f) {
+    obj = f->f_inode->i_mapping;  // the file's page cache (Linux vm_file->f_mapping)
+    ctx_->shmem->get(obj);
+  } else if (shared) {
     obj = huge_shift ? ctx_->shmem->create(h, MappingKind::hugetlb, huge_shift, len >> huge_shift)
                      : ctx_->shmem->create(h, MappingKind::shmem, PAGE_SHIFT, len >> PAGE_SHIFT);
     if (!obj) {
@@ -591,7 +613,7 @@ int64_t Mmap::mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t le
       ++stats_.mmap_failed;
       return -ENOMEM;
     }
-    obj->resv = resv;
+    if (obj) obj->resv = resv;
   }
 
   // Private anonymous memory merges with alike neighbours.
@@ -609,7 +631,7 @@ int64_t Mmap::mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t le
     vma->vm_end = end;
     vma->vm_flags = vm_flags;
     vma->vm_page_prot = page_prot;
-    vma->vm_pgoff = obj ? 0 : addr >> PAGE_SHIFT;
+    vma->vm_pgoff = f ? pgoff : obj ? 0 : addr >> PAGE_SHIFT;
     vma->huge_shift = static_cast<uint8_t>(huge_shift);
     if (huge_shift && !obj) {
       vma->resv_owner = true;
@@ -630,6 +652,36 @@ int64_t Mmap::mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t le
     if (populate(h, mm, addr, end, false, false)) ++stats_.populate_failed;
   }
   return static_cast<int64_t>(addr);
+}
+
+int Mmap::do_msync(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len, uint64_t flags) {
+  // Linux's checks: known flags, not both ASYNC and SYNC, an aligned start.
+  if ((flags & ~(uapi::kMsAsync | uapi::kMsInvalidate | uapi::kMsSync)) || (start & ~PAGE_MASK)) return -EINVAL;
+  if ((flags & uapi::kMsAsync) && (flags & uapi::kMsSync)) return -EINVAL;
+  const uint64_t end = start + align_up(len, PAGE_SIZE);
+  if (end < start) return -ENOMEM;
+  int err = 0;
+  bool hole = false;
+  LockGuard g(mm->mmap_lock, h);
+  uint64_t at = start;
+  while (at < end) {
+    vm_area_struct* vma = find_vma(mm, at);
+    if (!vma || vma->vm_start >= end) {
+      hole = true;
+      break;
+    }
+    if (vma->vm_start > at) hole = true;
+    const uint64_t s = max(at, vma->vm_start), e = min(end, vma->vm_end);
+    address_space* obj = vma->vm_obj;
+    if ((flags & uapi::kMsSync) && obj && obj->kind == MappingKind::file && (vma->vm_flags & VM_SHARED)) {
+      const uint64_t first = linear_page_index(vma, s), last = linear_page_index(vma, e);
+      const int rc = ctx_->writeback->sync_range(h, obj->host, first, last);
+      if (rc && !err) err = rc;
+    }
+    at = e;
+  }
+  if (err) return err;
+  return hole ? -ENOMEM : 0;
 }
 
 int64_t Mmap::mmap_pfn(hal::Hal& h, mm_struct* mm, uint64_t pa, uint64_t len) {

@@ -23,6 +23,8 @@
 
 namespace fw {
 
+struct file;
+
 struct MmapStats {
   uint64_t mmap_ok = 0;
   uint64_t mmap_failed = 0;
@@ -45,9 +47,15 @@ class Mmap {
   // Frees everything of mm (Linux exit_mmap + mmdrop). No task uses it.
   void mm_destroy(hal::Hal& h, mm_struct* mm);
 
-  // The mmap system call (Linux do_mmap). Returns the address, or -errno.
+  // The mmap system call (Linux do_mmap); f: the open file of fd (nullptr:
+  // none, -EBADF unless MAP_ANONYMOUS). Returns the address, or -errno.
   int64_t do_mmap(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
-                  int64_t fd, uint64_t off);
+                  int64_t fd, uint64_t off, const file* f = nullptr);
+  // The msync system call: MS_SYNC writes back the dirty pages of the
+  // shared file mappings of [start, start + len) and waits (MS_ASYNC does
+  // nothing, as on Linux). Returns 0, -EINVAL, -ENOMEM (a hole in the
+  // range) or -EIO.
+  int do_msync(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len, uint64_t flags);
   // The munmap system call (Linux do_vmi_munmap's checks). Returns 0, -EINVAL
   // for a bad range, or munmap_locked's error.
   int do_munmap(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len);
@@ -108,7 +116,7 @@ class Mmap {
   // free (Linux mmap_region): the VMA (merged or new), its shared object or
   // hugetlb reservation, accounting, MAP_POPULATE. Returns addr or -errno.
   int64_t mmap_region(hal::Hal& h, mm_struct* mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
-                      unsigned huge_shift);
+                      unsigned huge_shift, const file* f, uint64_t pgoff);
   // Extends the private anonymous VMA before or after [addr, end) over it
   // when alike, joining both neighbours when they become one (Linux
   // vma_merge_new_range). Returns the VMA now covering the range, or

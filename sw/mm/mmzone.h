@@ -179,7 +179,7 @@ struct zone {
 
 constexpr unsigned kMaxZonerefs = hal::kMaxNodes * MAX_NR_ZONES + 1;
 
-enum lru_list : unsigned { LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, NR_LRU_LISTS };
+enum lru_list : unsigned { LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, NR_LRU_LISTS };
 
 struct pglist_data {
   zone node_zones[MAX_NR_ZONES];
@@ -204,7 +204,7 @@ struct pglist_data {
   uint64_t node_mem_map_pa;
   uint64_t node_mem_map_bytes;
 
-  // LRU lists of anonymous pages (what compaction may migrate).
+  // LRU lists: anonymous pages (what compaction may migrate) and page-cache pages.
   list_head lru[NR_LRU_LISTS];
   SpinLock lru_lock;
 

@@ -42,6 +42,7 @@ enum pageflags : unsigned {
   PG_mlocked,
   PG_hwpoison,
   PG_isolated,   // taken off the LRU by compaction/CMA for migration
+  PG_readahead,  // page cache: reaching it starts the next asynchronous readahead (Linux aliases PG_reclaim)
   NR_PAGEFLAGS,
 };
 

@@ -177,6 +177,40 @@ bool Shmem::replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* 
   return true;
 }
 
+bool Shmem::remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p) {
+  LockGuard g(obj->lock, h);
+  void** s = slot(obj, index, nullptr, nullptr);
+  if (!s || *s != p) return false;
+  *s = nullptr;
+  --obj->nrpages;
+  return true;
+}
+
+page* Shmem::find_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end, uint64_t* index) {
+  void** slots = static_cast<void**>(node);
+  const unsigned shift = 9 * (level - 1);
+  const uint64_t span = 1ull << shift;
+  unsigned i = start > base ? static_cast<unsigned>((start - base) >> shift) : 0;
+  for (; i < kSlots; ++i) {
+    const uint64_t first = base + i * span;
+    if (first >= end) return nullptr;
+    if (!slots[i]) continue;
+    if (level == 1) {
+      *index = first;
+      return static_cast<page*>(slots[i]);
+    }
+    if (page* p = find_in(slots[i], level - 1, first, start, end, index)) return p;
+  }
+  return nullptr;
+}
+
+page* Shmem::find_next(hal::Hal& h, address_space* obj, uint64_t start, uint64_t end, uint64_t* index) {
+  if (end > obj->nr_pages) end = obj->nr_pages;
+  if (start >= end) return nullptr;
+  LockGuard g(obj->lock, h);
+  return obj->root ? find_in(obj->root, obj->height, 0, start, end, index) : nullptr;
+}
+
 // ---------------------------------------------------------------- statistics
 
 namespace {

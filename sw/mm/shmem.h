@@ -24,7 +24,11 @@
 
 namespace fw {
 
-enum class MappingKind : uint8_t { shmem, hugetlb };
+struct inode;
+
+// shmem and hugetlb: anonymous shared objects; file: a file's page cache
+// (sw/mm/filemap.h), whose host is the file's inode.
+enum class MappingKind : uint8_t { shmem, hugetlb, file };
 
 struct address_space {
   int32_t refcount;      // VMAs mapping it
@@ -38,6 +42,7 @@ struct address_space {
   list_head i_mmap;      // VMAs mapping it (vm_area_struct::shared_link)
   SpinLock lock;         // the tree and i_mmap
   uint64_t id;
+  inode* host;           // MappingKind::file: the file it caches
 };
 
 struct ShmemStats {
@@ -81,6 +86,14 @@ class Shmem {
   // Migration: the object now holds dst at src's index. False when src is
   // no longer there.
   bool replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* src, page* dst);
+  // Takes p out of the object's slot at index (the page cache's
+  // __filemap_remove_folio); the caller owns the object's reference after.
+  // False when the slot holds something else.
+  bool remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p);
+  // Returns the first page present at an index in [start, end) with its
+  // index in *index, nullptr when none (Linux xa_find); empty subtrees are
+  // skipped whole.
+  page* find_next(hal::Hal& h, address_space* obj, uint64_t start, uint64_t end, uint64_t* index);
 
   const ShmemStats& stats() const { return stats_; }
   // Its statistics under "<prefix>.", always in the same order.
@@ -90,6 +103,7 @@ class Shmem {
   static constexpr unsigned kSlots = 512;
   void** slot(address_space* obj, uint64_t index, void** spare, unsigned* nspare);
   void free_tree(hal::Hal& h, address_space* obj, void* node, unsigned level);
+  page* find_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end, uint64_t* index);
 
   MmContext* ctx_ = nullptr;
   uint64_t next_id_ = 1;

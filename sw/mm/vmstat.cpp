@@ -1,5 +1,7 @@
 #include "sw/mm/vmstat.h"
 
+#include "sw/mm/page-writeback.h"
+
 #include "sw/lib/bitops.h"
 #include "sw/lib/seq_file.h"
 #include "sw/mm/compaction.h"
@@ -278,20 +280,8 @@ uint64_t vm_stat_item_value(const MmContext& ctx, unsigned item) {
   switch (item) {
     case NR_DIRTY_THRESHOLD:
     case NR_DIRTY_BG_THRESHOLD: {
-      // global_dirtyable_memory: free pages above the reserves plus the file
-      // LRU pages (+1, never 0); domain_dirty_limits: the ratios in
-      // 1/PAGE_SIZE units, the background limit below the hard one.
-      const VmStat& vs = *ctx.vmstat;
-      uint64_t avail = nodes.total_free_pages();
-      avail -= min(avail, ctx.watermark->totalreserve_pages());
-      avail += static_cast<uint64_t>(vs.node_total(NR_INACTIVE_FILE) + vs.node_total(NR_ACTIVE_FILE)) + 1;
-      constexpr uint64_t kDirtyRatio = 20, kDirtyBackgroundRatio = 10;  // vm.dirty_ratio, vm.dirty_background_ratio
-      const uint64_t ratio = kDirtyRatio * PAGE_SIZE / 100, bg_ratio = kDirtyBackgroundRatio * PAGE_SIZE / 100;
-      uint64_t thresh = ratio * avail / PAGE_SIZE;
-      if (thresh > 0xffffffffull) thresh = 0xffffffffull;
-      uint64_t bg_thresh = bg_ratio * avail / PAGE_SIZE;
-      if (bg_thresh >= thresh) bg_thresh = thresh / 2;
-      return item == NR_DIRTY_THRESHOLD ? thresh : bg_thresh;
+      const DirtyLimits lim = ctx.writeback->global_dirty_limits();
+      return item == NR_DIRTY_THRESHOLD ? lim.thresh : lim.bg_thresh;
     }
     case NR_MEMMAP_BOOT_PAGES:
       return nodes.memmap_bytes() >> PAGE_SHIFT;

@@ -301,9 +301,9 @@ struct VmStat {
 };
 
 // Returns the global value of a system-wide item (Linux vmstat_start):
-// the dirty limits from the dirtyable memory (page-writeback.c
-// global_dirty_limits with vm.dirty_ratio 20 and vm.dirty_background_ratio
-// 10), the memmap pages.
+// the dirty limits from the dirtyable memory (global_dirty_limits of
+// sw/mm/page-writeback, with vm.dirty_ratio and vm.dirty_background_ratio
+// from the firmware parameters), the memmap pages.
 uint64_t vm_stat_item_value(const MmContext& ctx, unsigned item);
 
 // /proc files of mm/vmstat.c, in Linux 6.18's format (registered in

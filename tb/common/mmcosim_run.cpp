@@ -78,4 +78,17 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+ScenarioRun run_scenario_file(const std::string& scenario, const std::string& tag,
+                              const std::vector<std::string>& sets) {
+  ScenarioRun r;
+  r.dir = temp_dir(tag);
+  std::vector<std::string> args = {"run", scenario, "--outdir", r.dir, "--no-progress"};
+  for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
+  const RunResult rr = run_mmcosim(args);
+  r.status = rr.status;
+  r.output = rr.output;
+  if (r.status == 0) r.stats = read_stats(r.dir + "/stats.txt");
+  return r;
+}
+
 }  // namespace tb

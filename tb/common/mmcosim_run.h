@@ -2,6 +2,9 @@
 // capture its output and exit status, and read the statistics it wrote.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,5 +29,24 @@ std::string temp_dir(const std::string& name);
 // Writes `text` to dir/name and returns the path.
 std::string write_file(const std::string& dir, const std::string& name, const std::string& text);
 std::string read_file(const std::string& path);
+
+// One run of a scenario file, with the statistics it wrote when it succeeded.
+struct ScenarioRun {
+  int status = -1;
+  std::string output, dir;
+  std::map<std::string, double> stats;
+  // A statistic of the run (a test failure, and NaN, when there is none by that name).
+  double operator[](const std::string& name) const {
+    auto it = stats.find(name);
+    EXPECT_NE(it, stats.end()) << "no statistic " << name;
+    return it == stats.end() ? NAN : it->second;
+  }
+  // A file of the run's output directory ("proc/meminfo").
+  std::string file(const std::string& name) const { return read_file(dir + "/" + name); }
+};
+
+// `mmcosim run SCENARIO --outdir DIR --no-progress --set S...` into a fresh directory named by `tag`.
+ScenarioRun run_scenario_file(const std::string& scenario, const std::string& tag,
+                              const std::vector<std::string>& sets = {});
 
 }  // namespace tb

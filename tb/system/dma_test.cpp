@@ -15,28 +15,10 @@ namespace {
 
 const std::string kDma = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/dma/";
 
-struct DmaRun {
-  int status = -1;
-  std::string output, dir;
-  std::map<std::string, double> stats;
-  double operator[](const std::string& name) const {
-    auto it = stats.find(name);
-    EXPECT_NE(it, stats.end()) << "no statistic " << name;
-    return it == stats.end() ? NAN : it->second;
-  }
-  std::string file(const std::string& name) const { return read_file(dir + "/" + name); }
-};
+using DmaRun = ScenarioRun;
 
 DmaRun run(const std::string& scenario, const std::string& tag, std::vector<std::string> sets = {}) {
-  DmaRun r;
-  r.dir = temp_dir("dma-" + tag);
-  std::vector<std::string> args = {"run", kDma + scenario, "--outdir", r.dir, "--no-progress"};
-  for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
-  const RunResult rr = run_mmcosim(args);
-  r.status = rr.status;
-  r.output = rr.output;
-  if (r.status == 0) r.stats = read_stats(r.dir + "/stats.txt");
-  return r;
+  return run_scenario_file(kDma + scenario, "dma-" + tag, sets);
 }
 
 // Nothing the DMA API or the checker would complain about.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include "hw/platform/platform.h"
 #include "sw/kernel/kernel.h"
 #include "sw/kernel/params.h"
+#include "tb/top/storage.h"
 #include "tb/workload/workload.h"
 
 // The machine being run, for the gdb scripts (scripts/gdb/mmcosim-gdb.py:
@@ -64,6 +66,17 @@ uint64_t read_size_or_choice(ConfigNode& fwc, const fw::ParamDesc& d, const std:
   if (bytes < d.min || bytes > d.max)
     fwc.fail(d.key, fmt::format("a size must be between {} and {}", format_size(d.min), format_size(d.max)));
   return bytes;
+}
+
+// The devices workload.files may name, from the boot information.
+std::vector<tb::DeviceDesc> device_list(const hal::BootInfo& boot) {
+  std::vector<tb::DeviceDesc> out;
+  for (unsigned i = 0; i < boot.nr_devices; ++i) {
+    const hal::Device& d = boot.devices[i];
+    out.push_back({std::string(d.name, strnlen(d.name, hal::kDeviceNameLen)), d.kind == hal::DeviceKind::block,
+                   d.capacity, d.block_size});
+  }
+  return out;
 }
 
 // The firmware's DMA lines follow the DMA debug flag.
@@ -131,7 +144,8 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
     if (platform_->device(i).info().kind == "dma") dma_engines.push_back(platform_->device(i).info().name);
   workload_ = std::make_unique<tb::Workload>(root.child("workload"), seed_, platform_->nr_cpus(), base_dir,
                                              &platform_->stats_root(), dma_engines,
-                                             opts.progress ? &std::cerr : nullptr);
+                                             opts.progress ? &std::cerr : nullptr, device_list(platform_->boot_info()));
+  storage_ = std::make_unique<Storage>(*platform_, workload_->files(), seed_);
   fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
   const hal::FirmwareDebug* fw = debug_;
   fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",

@@ -29,6 +29,8 @@ class Workload;
 
 namespace sim {
 
+class Storage;
+
 // The run's seed (`seed`), read first so every model derives its own from it.
 uint64_t read_seed(ConfigNode root);
 // `firmware.<key>` for every parameter the firmware declares
@@ -48,6 +50,8 @@ class Machine {
   hw::Platform& platform() { return *platform_; }
   tb::Workload& workload() { return *workload_; }
   hal::FirmwareDebug& firmware() { return *debug_; }
+  // The disks' files: made before boot, checked after the run (storage.h).
+  Storage& storage() { return *storage_; }
 
  private:
   // In construction order.
@@ -57,6 +61,7 @@ class Machine {
   hal::FirmwareDebug* debug_ = nullptr;  // the kernel's debug interface
   std::unique_ptr<hw::Platform> platform_;
   std::unique_ptr<tb::Workload> workload_;
+  std::unique_ptr<Storage> storage_;
   std::unique_ptr<stats::Group> fw_group_;
   std::unique_ptr<stats::Dynamic> fw_stats_;
 };

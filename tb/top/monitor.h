@@ -57,6 +57,8 @@ class Monitor {
   void cmd_translate(const Words& w);
   void cmd_proc(const Words& w);
   void cmd_maps(const Words& w);
+  void cmd_fincore(const Words& w);
+  void cmd_page(const Words& w);
   void cmd_dmesg(const Words& w);
   // After the engines' own `dma` lines: the mappings the bus side knows of
   // (`dmacheck`) and swiotlb's usage (/proc/swiotlb), so that one command

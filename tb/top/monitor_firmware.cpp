@@ -130,6 +130,19 @@ void Monitor::dma_overview() {
   if (!fw_.proc_show("swiotlb", sink)) out_ << "  none (the firmware has no swiotlb)\n";
 }
 
+void Monitor::cmd_fincore(const Words& w) {
+  if (w.size() < 2) throw CommandError("fincore FILE (a workload.files name)");
+  StreamSink sink(out_);
+  if (!fw_.fincore(w[1].c_str(), sink)) out_ << "no file " << w[1] << '\n';
+}
+
+void Monitor::cmd_page(const Words& w) {
+  uint64_t pfn;
+  if (w.size() < 2 || !parse_argument(w[1], pfn)) throw CommandError("page PFN (a number, 0x... for hex)");
+  StreamSink sink(out_);
+  if (!fw_.page_state(pfn, sink)) out_ << "no page at pfn " << w[1] << '\n';
+}
+
 void Monitor::cmd_maps(const Words& w) {
   if (w.size() < 2) throw CommandError("maps PID");
   StreamSink sink(out_);

@@ -18,6 +18,7 @@
 #include "tb/top/outputs.h"
 #include "tb/top/periodic_stats.h"
 #include "tb/top/progress.h"
+#include "tb/top/storage.h"
 #include "tb/top/summary.h"
 #include "tb/workload/workload.h"
 
@@ -117,6 +118,8 @@ std::string simulate(const RunOptions& opts, Machine& m, const fs::path& outdir,
   }
   if (error.empty()) error = m.workload().check_outcomes();
   if (error.empty()) error = pf.dma_checker().end_of_run_problem();
+  // After the final sync: every file's bytes on the disks against the shadow.
+  if (error.empty()) error = m.storage().check();
   return error;
 }
 

@@ -27,8 +27,17 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::fork: return "fork";
     case hal::Sys::clone: return "clone";
     case hal::Sys::exit: return "exit";
-    case hal::Sys::ioctl:
-      return "ioctl";
+    case hal::Sys::ioctl: return "ioctl";
+    case hal::Sys::open: return "open";
+    case hal::Sys::pread64: return "read (pread64)";
+    case hal::Sys::pwrite64: return "write (pwrite64)";
+    case hal::Sys::fsync: return "fsync";
+    case hal::Sys::fdatasync: return "fdatasync";
+    case hal::Sys::ftruncate: return "ftruncate";
+    case hal::Sys::sync: return "sync";
+    case hal::Sys::sysctl: return "sysctl (drop_caches)";
+    case hal::Sys::fadvise64: return "fadvise64";
+    case hal::Sys::msync: return "msync";
     default: return "syscall";
   }
 }
@@ -132,6 +141,11 @@ bool ScriptedProgram::next(hw::UserOp& out) {
     return true;
   }
   if (remaining_) return next_access(out);
+  if (io_left_) return next_io(out);
+  if (file_op_) {
+    if (step_file_op(out)) return true;
+    file_op_ = false;
+  }
   if (repeats_left_) {
     --repeats_left_;
     return range_op(*current_, ++repeat_index_, out);
@@ -145,7 +159,7 @@ bool ScriptedProgram::next(hw::UserOp& out) {
     current_ = &op;
     if (start_op(op, out)) return true;
   }
-  return false;
+  return final_ && final_sync(out);
 }
 
 bool ScriptedProgram::next_access(hw::UserOp& out) {
@@ -267,6 +281,7 @@ void ScriptedProgram::refill_batch() {
   // Only while plain accesses are all that comes next.
   if (waiting_ || queue_pos_ < queued_ || carry_) return;
   if (remaining_) fill_access_batch();
+  else if (io_left_) fill_io_batch();
   else if (replaying_ && !replay_maps_left_ && reader_) fill_replay_batch();
 }
 
@@ -341,6 +356,7 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
   uint64_t start = 0, len = 0;
   switch (op.kind) {
     case Op::Kind::mmap:
+      if (op.file >= 0) break;  // a file mapping: a file operation (below)
       syscall(out, hal::Sys::mmap, {op.addr, op.length, op.prot, op.flags, ~0ull, 0});
       return true;
     case Op::Kind::munmap:
@@ -391,7 +407,14 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
       if (remaining_ == 0) return false;
       return next_access(out);
     }
+    default:
+      break;
   }
+  // File operations, in steps.
+  file_op_ = true;
+  begin_file_op();
+  if (step_file_op(out)) return true;
+  file_op_ = false;
   return false;
 }
 
@@ -405,6 +428,7 @@ void ScriptedProgram::complete_access(uint64_t va, unsigned size, x86::Access ac
   if (acc == x86::Access::write) {
     shadow_->store(*r, va, size, data);
   } else if (current_->verify) {
+    if (r->fmap) file_stats().verified_bytes += size;
     uint8_t expected[hw::UserOp::kMaxSize];
     if (!shadow_->check(*r, va, size, data, expected))
       fail(fmt::format("{} of {} bytes at {:#x} returned {}, expected {} (what the process last wrote there)",
@@ -421,8 +445,16 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
     return;
   }
 
+  if (final_sync_) {
+    final_sync_ = false;
+    if (is_error(result)) fail(fmt::format("the final sync failed with {}", errno_text(-static_cast<int64_t>(result))));
+    ++file_stats().syncs;
+    ++file_stats().final_syncs;
+    return;
+  }
   const Op& cur = *current_;
   const hal::Sys nr = op.sys.nr;
+  if (file_op_ && complete_file_setup(op, result)) return;
   const bool replay_map = cur.kind == Op::Kind::replay;
   if (is_error(result)) {
     const int64_t err = -static_cast<int64_t>(result);
@@ -459,7 +491,8 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
         fail(fmt::format("mmap placed {} at [{:#x}, {:#x}), expected within [{:#x}, {:#x})", cur.region, result,
                          result + len, cur.expect_above, cur.expect_below ? cur.expect_below : ~0ull));
       (*mappings_)[cur.region] = {result, cur.length};
-      shadow_->map(result, len, cur.flags & uapi::kMapShared);
+      if (cur.file >= 0) shadow_->map_file(result, len, &file(cur.file), cur.offset, cur.flags & uapi::kMapShared);
+      else shadow_->map(result, len, cur.flags & uapi::kMapShared);
       region_ = nullptr;
       stats_->mapped_bytes += cur.length;
       return;
@@ -489,8 +522,10 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
     case hal::Sys::clone:
       ++stats_->forks;
       if (cur.child) cur.child->set_pid(static_cast<int>(result));
+      if (final_) ++final_->count;  // the final sync waits for the child too
       return;
     default:
+      if (file_op_) complete_file_call(cur, op, result);
       return;
   }
 }
@@ -500,6 +535,10 @@ void ScriptedProgram::ended(int exit_status, int signal) {
   if (waiting_ && !waiting_->open()) waiting_ = nullptr;
   for (size_t i = pc_; i < ops_->size(); ++i)
     if ((*ops_)[i].kind == Op::Kind::barrier) --(*ops_)[i].barrier->count;
+  if (final_ && !final_arrived_) {
+    final_arrived_ = true;
+    ++final_->arrived;
+  }
   finished_ = true;
   exit_status_ = exit_status;
   signal_ = signal;

@@ -13,6 +13,7 @@
 #include "hw/cpu/user_program.h"
 #include "hw/base/stats.h"
 #include "sw/hal/uapi.h"
+#include "tb/workload/files.h"
 #include "tb/workload/lackey.h"
 #include "tb/workload/pattern.h"
 #include "tb/workload/shadow.h"
@@ -32,7 +33,8 @@ struct Barrier {
 
 // One operation of a scenario process.
 struct Op {
-  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit };
+  enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit,
+                    file_read, file_write, fsync, fdatasync, ftruncate, sync, drop_caches, fadvise, msync };
   Kind kind = Kind::access;
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
@@ -81,6 +83,14 @@ struct Op {
   uint64_t device = 0;
   std::string dst_region;
   uint64_t dst_offset = 0;
+
+  // Files (workload.files): the file an op names, by index (-1: none; an
+  // mmap with a file maps it from `offset`). file_read/file_write: `length`
+  // bytes at `offset`; fadvise likewise with `advice`; ftruncate: to
+  // `file_size`; drop_caches: `level`; msync: the range with `flags`.
+  int file = -1;
+  uint64_t file_size = 0;
+  unsigned level = 3;
 };
 
 struct ProcessStats : sim::stats::Group {
@@ -119,6 +129,13 @@ class ScriptedProgram : public hw::UserProgram {
   // For a thread: the very same memory as its creator.
   void share(std::shared_ptr<Shadow> shadow, std::shared_ptr<Mappings> maps);
 
+  // The workload's files, which file operations and file mappings act on.
+  void set_files(FileSet* files) { files_ = files; }
+  // The final sync's count: this program arrives when its operations are
+  // done (or it is killed), and counts there every child it creates; the
+  // last to arrive by finishing calls sync(2) before it exits.
+  void set_final(Barrier* final) { final_ = final; }
+
   int pid() const { return pid_; }
   void set_pid(int pid) { pid_ = pid; }
   bool started() const { return started_; }
@@ -155,6 +172,40 @@ class ScriptedProgram : public hw::UserProgram {
   // record's counts on the first.
   unsigned record_pieces(const LackeyRecord& rec, hw::UserAccess* out, Issue* counts);
   [[noreturn]] void fail(const std::string& what) const;
+
+  // ---- Files ----
+  // The next step of a file operation (open the file, map the I/O buffer,
+  // fill it, the call, check what it read); false when it is done.
+  bool step_file_op(hw::UserOp& out);
+  void begin_file_op();
+  // The operation's own system call.
+  void file_call(const Op& op, hw::UserOp& out);
+  // The I/O buffer's stores (before a write) or loads (after a read): one access per 64 bytes.
+  void start_io(bool stores, uint64_t len);
+  void io_access(hw::UserAccess& a);
+  bool next_io(hw::UserOp& out);
+  void fill_io_batch();
+  // Completions of the calls file operations make.
+  bool complete_file_setup(const hw::UserOp& op, uint64_t result);
+  void complete_file_call(const Op& cur, const hw::UserOp& op, uint64_t result);
+  FileState& file(int index) const { return *files_->files.at(static_cast<size_t>(index)); }
+  FileStats& file_stats() const { return *files_->stats; }
+  FileSet* files_ = nullptr;
+  Barrier* final_ = nullptr;
+  bool final_arrived_ = false, final_sync_ = false;
+  // At the end of the operations: true with the final sync's call when this program is the last.
+  bool final_sync(hw::UserOp& out);
+  std::vector<int64_t> fds_;         // per file: the descriptor, -1 until opened
+  uint64_t io_buf_ = 0, io_buf_len_ = 0;
+  bool file_op_ = false;             // a file operation is under way
+  bool io_filled_ = false, call_issued_ = false, read_ok_ = false, io_checked_ = false;
+  uint64_t io_offset_ = 0;           // the file offset of this call of a repeated read or write
+  uint64_t io_calls_left_ = 0, io_index_ = 0;
+  Rng io_rng_;                       // random offsets
+  // Sets io_offset_ for call io_index_ of the current read or write.
+  void next_io_offset();
+  uint64_t io_va_ = 0, io_left_ = 0;  // the I/O buffer's access phase
+  bool io_stores_ = false;
 
   std::string name_, where_;
   const std::vector<Op>* ops_;

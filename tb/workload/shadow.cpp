@@ -32,6 +32,84 @@ void Shadow::map(uint64_t start, uint64_t length, bool shared) {
   regions_[start] = r;
 }
 
+void Shadow::map_file(uint64_t start, uint64_t length, FileState* file, uint64_t file_offset, bool shared) {
+  unmap(start, length);
+  ++generation_;
+  Region r;
+  r.start = start;
+  r.length = length;
+  r.fmap = std::make_shared<FileMap>();
+  r.fmap->file = file;
+  r.fmap->file_offset = file_offset;
+  r.fmap->shared = shared;
+  r.shared = shared;
+  regions_[start] = r;
+}
+
+namespace {
+
+constexpr uint64_t kPage = x86::PAGE_SIZE;
+
+// The file offset a file mapping's address stands for.
+uint64_t file_pos(const Shadow::Region& r, uint64_t va) { return r.fmap->file_offset + r.offset + (va - r.start); }
+
+}  // namespace
+
+void Shadow::load(const Region& r, uint64_t va, uint64_t len, uint8_t* dst) const {
+  if (!r.fmap) {
+    std::memcpy(dst, r.at(va), len);
+    return;
+  }
+  // Page by page: a private mapping's copied pages, else the file.
+  while (len) {
+    const uint64_t pos = file_pos(r, va), n = std::min(len, kPage - pos % kPage);
+    const auto it = r.fmap->cow.find(pos / kPage);
+    if (it != r.fmap->cow.end()) std::memcpy(dst, it->second.get() + pos % kPage, n);
+    else r.fmap->file->read(pos, n, dst);
+    va += n;
+    dst += n;
+    len -= n;
+  }
+}
+
+void Shadow::store_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
+  const uint64_t pos = file_pos(r, va);
+  FileMap& fm = *r.fmap;
+  if (fm.shared) {
+    fm.file->write(pos, len, data);
+    return;
+  }
+  // The first store to a page of a private mapping copies the page as the file holds it now.
+  auto& page = fm.cow[pos / kPage];
+  if (!page) {
+    page = std::make_unique<uint8_t[]>(kPage);
+    fm.file->read(pos / kPage * kPage, kPage, page.get());
+  }
+  std::memcpy(page.get() + pos % kPage, data, len);
+}
+
+bool Shadow::check_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) const {
+  load(r, va, len, expected);
+  return std::memcmp(expected, data, len) == 0;
+}
+
+void Shadow::load_range(uint64_t va, uint64_t len, uint8_t* dst) const {
+  for (uint64_t done = 0; done < len;) {
+    const uint64_t n = std::min(len - done, kPage - (va + done) % kPage);
+    if (const Region* r = find(va + done, static_cast<unsigned>(n))) load(*r, va + done, n, dst + done);
+    else std::memset(dst + done, 0, n);
+    done += n;
+  }
+}
+
+void Shadow::store_range(uint64_t va, uint64_t len, const uint8_t* src) {
+  for (uint64_t done = 0; done < len;) {
+    const uint64_t n = std::min(len - done, kPage - (va + done) % kPage);
+    if (const Region* r = find(va + done, static_cast<unsigned>(n))) store(*r, va + done, static_cast<unsigned>(n), src + done);
+    done += n;
+  }
+}
+
 void Shadow::unmap(uint64_t start, uint64_t length) {
   ++generation_;
   const uint64_t end = start + length;
@@ -64,9 +142,16 @@ void Shadow::unmap(uint64_t start, uint64_t length) {
 void Shadow::zero(uint64_t start, uint64_t length) {
   const uint64_t end = start + length;
   for (auto& [s, r] : regions_) {
-    if (r.shared) continue;  // shared anonymous memory keeps its contents
+    if (r.shared) continue;  // shared memory keeps its contents
     const uint64_t lo = std::max(start, r.start), hi = std::min(end, r.end());
-    if (lo < hi) std::memset(r.at(lo), 0, hi - lo);
+    if (lo >= hi) continue;
+    if (r.fmap) {
+      // A private file mapping's copied pages go: the file shows through again.
+      auto& cow = r.fmap->cow;
+      cow.erase(cow.lower_bound(file_pos(r, lo) / kPage), cow.lower_bound((file_pos(r, hi) + kPage - 1) / kPage));
+    } else {
+      std::memset(r.at(lo), 0, hi - lo);
+    }
   }
   lazy_pages_.erase(lazy_pages_.lower_bound(start / x86::PAGE_SIZE), lazy_pages_.lower_bound((end + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE));
 }
@@ -74,7 +159,7 @@ void Shadow::zero(uint64_t start, uint64_t length) {
 void Shadow::lazy_free(uint64_t start, uint64_t length) {
   for (uint64_t p = start / x86::PAGE_SIZE; p < (start + length + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE; ++p) {
     const Region* r = find(p * x86::PAGE_SIZE, 1);
-    if (r && !r->shared) lazy_pages_.insert(p);
+    if (r && !r->shared && !r->fmap) lazy_pages_.insert(p);  // MADV_FREE applies to anonymous memory only
   }
 }
 
@@ -88,9 +173,23 @@ const Shadow::Region* Shadow::find(uint64_t va, unsigned len) const {
 std::unique_ptr<Shadow> Shadow::fork() const {
   auto child = std::make_unique<Shadow>();
   const long host_page = sysconf(_SC_PAGESIZE);
+  std::map<const FileMap*, std::shared_ptr<FileMap>> copied;  // the pieces of one split private mapping stay one
   for (const auto& [start, r] : regions_) {
     Region c = r;
-    if (!r.shared) {
+    if (r.fmap && !r.shared) {
+      auto& twin = copied[r.fmap.get()];
+      if (!twin) {
+        twin = std::make_shared<FileMap>();
+        twin->file = r.fmap->file;
+        twin->file_offset = r.fmap->file_offset;
+        for (const auto& [page, bytes] : r.fmap->cow) {
+          auto& p = twin->cow[page];
+          p = std::make_unique<uint8_t[]>(kPage);
+          std::memcpy(p.get(), bytes.get(), kPage);
+        }
+      }
+      c.fmap = twin;
+    } else if (!r.shared) {
       // Copy only the host pages that were ever touched: the rest are zero.
       c.buf = std::make_shared<Buffer>(r.length);
       c.offset = 0;
@@ -123,7 +222,11 @@ void Shadow::copy(uint64_t dst, uint64_t src, uint64_t length) {
         std::min({length - done, x86::PAGE_SIZE - s % x86::PAGE_SIZE, x86::PAGE_SIZE - d % x86::PAGE_SIZE});
     const Region* rs = find(s, static_cast<unsigned>(n));
     const Region* rd = find(d, static_cast<unsigned>(n));
-    if (rs && rd) store(*rd, d, static_cast<unsigned>(n), rs->at(s));
+    if (rs && rd) {
+      uint8_t bytes[x86::PAGE_SIZE];
+      load(*rs, s, n, bytes);
+      store(*rd, d, static_cast<unsigned>(n), bytes);
+    }
     done += n;
   }
 }

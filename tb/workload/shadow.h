@@ -6,6 +6,10 @@
 // were forked into; private ones are copied at fork. Pages given to
 // MADV_FREE may read back either as they were or as zero (the kernel may
 // or may not have reclaimed them); the first load that sees zero settles it.
+//
+// File-backed mappings read through to the file's shadow (files.h): a
+// shared one's stores change the file; a private one reads the file until
+// its first store to a page, which copies the page (copy-on-write).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +18,8 @@
 #include <memory>
 #include <set>
 #include <string>
+
+#include "tb/workload/files.h"
 
 namespace tb {
 
@@ -28,10 +34,19 @@ class Shadow {
     uint8_t* data;
     uint64_t length;
   };
+  // A mapping of a file: where it starts in the file, and a private
+  // mapping's copied pages (by file page number).
+  struct FileMap {
+    FileState* file = nullptr;
+    uint64_t file_offset = 0;  // of the mapping's first byte
+    bool shared = false;
+    std::map<uint64_t, std::unique_ptr<uint8_t[]>> cow;
+  };
   struct Region {
     uint64_t start = 0, length = 0;
-    std::shared_ptr<Buffer> buf;
-    uint64_t offset = 0;  // of `start` in buf
+    std::shared_ptr<Buffer> buf;        // anonymous memory (null for a file mapping)
+    std::shared_ptr<FileMap> fmap;      // a file mapping (null for anonymous memory)
+    uint64_t offset = 0;  // of `start` in buf, or in the file mapping
     bool shared = false;
     uint64_t end() const { return start + length; }
     bool contains(uint64_t va, unsigned len) const { return va >= start && va + len <= start + length; }
@@ -44,6 +59,14 @@ class Shadow {
 
   // A new mapping: reads as zero. Replaces whatever overlapped.
   void map(uint64_t start, uint64_t length, bool shared);
+  // A new mapping of `file` from file_offset (page-aligned).
+  void map_file(uint64_t start, uint64_t length, FileState* file, uint64_t file_offset, bool shared);
+  // The bytes [va, va+len) hold now, wherever they come from (lie in one region).
+  void load(const Region& r, uint64_t va, uint64_t len, uint8_t* dst) const;
+  // The bytes [va, va+len) hold, across regions (unmapped bytes read as zero).
+  void load_range(uint64_t va, uint64_t len, uint8_t* dst) const;
+  // Stores bytes in [va, va+len), which lie in mapped regions (a device or the kernel wrote them).
+  void store_range(uint64_t va, uint64_t len, const uint8_t* src);
   // Removes [start, start+length) (splitting regions, keeping their data).
   void unmap(uint64_t start, uint64_t length);
   // [dst, dst+length) now holds what [src, src+length) holds (a device
@@ -66,6 +89,7 @@ class Shadow {
   // Inline: every access of a program ends in one of these; the sizes
   // programs and traces use most are copied and compared without a call.
   void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
+    if (r.fmap) return store_file(r, va, len, data);
     uint8_t* const at = r.at(va);
     switch (len) {
       case 1: *at = *data; break;
@@ -78,6 +102,7 @@ class Shadow {
   }
   // Checks a load; on a mismatch returns false with `expected` filled.
   bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+    if (r.fmap) return check_file(r, va, len, data, expected);
     const uint8_t* const want = r.at(va);
     bool same;
     switch (len) {
@@ -98,6 +123,9 @@ class Shadow {
     std::memcpy(&y, b, sizeof y);
     return x == y;
   }
+  // Stores and loads of file mappings.
+  void store_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data);
+  bool check_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) const;
   // A store to a lazily freed page keeps it (Linux re-dirties it).
   void keep_lazy_page(uint64_t va, unsigned len);
   // A load that differs: fine if it sees a reclaimed MADV_FREE page.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "sw/hal/x86.h"
 #include "tb/workload/errno_names.h"
 
 namespace tb {
@@ -41,6 +42,8 @@ const char* signal_name(int sig) {
   }
 }
 
+}  // namespace
+
 int64_t parse_expect(sim::ConfigNode& n) {
   const std::string e = n.get<std::string>("expect", "ok", "Expected result: ok, or the errno it must fail with (ENOMEM, EINVAL, ...)");
   int64_t value = 0;
@@ -48,6 +51,8 @@ int64_t parse_expect(sim::ConfigNode& n) {
     n.fail("expect", fmt::format("expected ok or an errno name such as ENOMEM or EINVAL, got {}", sim::quoted(e)));
   return value;
 }
+
+namespace {
 
 uint64_t parse_prot(sim::ConfigNode& n, const char* def) {
   const std::string p = n.get<std::string>("prot", def, "Protection: letters r, w, x (e.g. rw), or none");
@@ -223,11 +228,12 @@ bool valid_name(const std::string& s) {
 
 Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
                    sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices,
-                   std::ostream* progress)
+                   std::ostream* progress, const std::vector<DeviceDesc>& devices)
     : base_dir_(base_dir),
       dma_devices_(dma_devices),
       progress_(progress),
       group_(std::make_unique<sim::stats::Group>(stats_root, "workload")) {
+  parse_files(w, seed, devices);
   auto processes = w.list("processes", "The processes to run: name, cpu, seed, expect_signal, ops");
   for (size_t i = 0; i < processes.size(); ++i)
     parse_process(processes[i], fmt::format("p{}", i), -1, false, nr_cpus, seed);
@@ -243,6 +249,7 @@ Workload::Workload(sim::ConfigNode w, uint64_t seed, unsigned nr_cpus, const std
       ++op.barrier->count;
     }
   }
+  if (!files_.files.empty()) add_final_sync();
 }
 
 Workload::~Workload() = default;
@@ -304,6 +311,7 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   me.ops = std::move(ops);
   me.stats = std::make_unique<ProcessStats>(group_.get(), me.name);
   me.program = std::make_unique<ScriptedProgram>(me.name, me.where, &me.ops, me.seed, me.stats.get());
+  me.program->set_files(&files_);
   return self;
 }
 
@@ -367,7 +375,9 @@ uint64_t Workload::parse_dma_device(sim::ConfigNode& n) const {
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
   // The operations, in the order error messages list them.
   static const char* const kKinds[] = {"mmap", "munmap", "mprotect", "madvise", "fork", "thread", "barrier",
-                                       "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc", "exit"};
+                                       "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc",
+                                       "file_read", "file_write", "fsync", "fdatasync", "ftruncate", "sync",
+                                       "drop_caches", "fadvise", "msync", "exit"};
   const std::string all_but_last = fmt::format("{}", fmt::join(std::begin(kKinds), std::end(kKinds) - 1, ", "));
   const char* const last = *(std::end(kKinds) - 1);
   const auto keys = item.keys();
@@ -391,6 +401,14 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.expect_above = n.get<sim::Size>("expect_above", {0}, "The mapping must start at or above this address").bytes;
     op.expect_below = n.get<sim::Size>("expect_below", {0},
                                        "The mapping must end at or below this address (0: no check)").bytes;
+    if (n.has("file")) {
+      // A file mapping: MAP_SHARED or MAP_PRIVATE of the file from `offset`.
+      op.file = parse_file(n);
+      op.flags &= ~uapi::kMapAnonymous;
+      if (op.flags & uapi::kMapHugetlb) n.fail("flags", "a file mapping cannot be hugetlb");
+      op.offset = n.get<sim::Size>("offset", {0}, "File mappings: where in the file the mapping starts (a multiple of 4KiB)").bytes;
+      if (op.offset % x86::PAGE_SIZE) n.fail("offset", "must be a multiple of 4KiB");
+    }
   } else if (kind == "munmap") {
     op.kind = Op::Kind::munmap;
     parse_range(n, op);
@@ -459,11 +477,12 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
+  } else if (parse_file_op(n, kind, op)) {
   } else {
     item.fail(kind, "an operation kKinds lists has no parser");
   }
   if (op.kind == Op::Kind::munmap || op.kind == Op::Kind::mprotect || op.kind == Op::Kind::madvise ||
-      op.kind == Op::Kind::access)
+      op.kind == Op::Kind::access || op.kind == Op::Kind::msync)
     use_region(n, op, self);
   track_region(op, self);
   return op;
@@ -498,11 +517,13 @@ std::string Workload::check_outcomes() const {
     }
     if (!problem.empty()) out += fmt::format("{}{}: process {} {}", out.empty() ? "" : "\n", p.where, p.name, problem);
   }
+  if (out.empty() && files_.stats && files_.stats->final_syncs.value() == 0)
+    out = "no process made the final sync (the last one to end was killed): the disks cannot be checked";
   return out;
 }
 
 std::string Workload::describe() const {
-  std::string out;
+  std::string out = describe_files();
   for (const auto& pp : procs_) {
     const Process& p = *pp;
     out += fmt::format("{} cpu={} seed={} signal={} parent={} thread={}\n", p.name, p.cpu, p.seed, p.expect_signal,
@@ -514,11 +535,20 @@ std::string Workload::describe() const {
       out += fmt::format(" pattern={} access={} stride={} count={} size={} writes={} value={}:{} verify={} seed={}",
                          static_cast<int>(op.pattern), static_cast<int>(op.access), op.stride, op.count, op.size,
                          op.writes, op.fixed_value, op.value, op.verify, op.seed);
-      out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}\n", op.theta, op.child_cpu,
+      out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}", op.theta, op.child_cpu,
                          op.barrier ? op.barrier->name : "", op.trace ? op.trace->path() : "",
                          op.trace ? op.trace->limit() : 0, op.status);
+      out += fmt::format(" file={} file_size={} level={}\n", op.file, op.file_size, op.level);
     }
   }
+  return out;
+}
+
+std::string Workload::describe_files() const {
+  std::string out;
+  for (const auto& f : files_.files)
+    out += fmt::format("file {} ino={} device={} size={}\n", f->spec().name, f->spec().ino, f->spec().device,
+                       f->spec().size);
   return out;
 }
 

@@ -19,16 +19,28 @@
 
 namespace tb {
 
+// A device of the platform, as workload.files sees it.
+struct DeviceDesc {
+  std::string name;
+  bool block = false;        // a disk (kind block)
+  uint64_t capacity = 0;     // bytes
+  uint32_t sector_size = 0;  // bytes
+};
+
+// An operation's `expect` key: 0 (ok) or the errno it must fail with.
+int64_t parse_expect(sim::ConfigNode& n);
+
 class Workload {
  public:
   // Reads `workload.*`. Trace files are found relative to `base_dir` (the
   // scenario's directory). nr_cpus bounds each process's cpu.
   // dma_devices: the names of the platform's DMA engines, in order (the
-  // index a dma_copy passes to the firmware). Long trace passes print
-  // progress lines on `progress` (nullptr: none).
+  // index a dma_copy passes to the firmware). devices: every device, which
+  // workload.files may name. Long trace passes print progress lines on
+  // `progress` (nullptr: none).
   Workload(sim::ConfigNode workload, uint64_t seed, unsigned nr_cpus, const std::string& base_dir,
            sim::stats::Group* stats_root, const std::vector<std::string>& dma_devices = {},
-           std::ostream* progress = nullptr);
+           std::ostream* progress = nullptr, const std::vector<DeviceDesc>& devices = {});
   ~Workload();
 
   // Spawns the top-level processes through the firmware (on the boot CPU,
@@ -40,6 +52,8 @@ class Workload {
   // One line per process: name, how it ended, what it did.
   std::vector<std::string> summary() const;
   size_t size() const { return procs_.size(); }
+  // The files of workload.files and their shadows (empty without files).
+  const FileSet& files() const { return files_; }
   // What the `workload.*` keys resolved to: every process and operation with
   // every field it runs with, one line each (the parameter-effect test
   // compares it between scenarios).
@@ -82,6 +96,18 @@ class Workload {
   // The index of the DMA engine an op's `device` names.
   uint64_t parse_dma_device(sim::ConfigNode& n) const;
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
+  // workload.files, checked against the devices.
+  void parse_files(sim::ConfigNode w, uint64_t seed, const std::vector<DeviceDesc>& devices);
+  // The keys of the file operations (parse_op's part for them); false if `kind` is none.
+  bool parse_file_op(sim::ConfigNode& n, const std::string& kind, Op& op);
+  int parse_file(sim::ConfigNode& n) const;
+  // file_read/file_write's count, pattern, stride and seed.
+  void parse_file_repeat(sim::ConfigNode& n, Op& op) const;
+  // The final sync when files are declared: the last program to finish its
+  // operations calls sync(2) before it exits, so that the end-of-run check
+  // finds every byte on the disks.
+  void add_final_sync();
+  std::string describe_files() const;
   // Records what a successful mmap or a whole munmap does to the names.
   void track_region(const Op& op, size_t self);
   // Checks at load what range_of would reject at run time: a region no
@@ -97,6 +123,8 @@ class Workload {
   std::map<std::string, std::unique_ptr<Barrier>> barriers_;
   std::map<size_t, std::map<std::string, std::vector<uint64_t>>> pools_;  // group -> name -> sizes mapped
   std::vector<PendingUse> pending_;
+  FileSet files_;
+  Barrier final_;  // programs that finished their operations, of those created
 };
 
 }  // namespace tb

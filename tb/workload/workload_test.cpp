@@ -1,5 +1,7 @@
 // Workload pieces on their own: the lackey parser, the shadow memory's
-// fork/DONTNEED/FREE semantics, and the address patterns.
+// fork/DONTNEED/FREE semantics, the files' initial content and shadow
+// (writes, truncation, shared and private file mappings), and the address
+// patterns.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -7,6 +9,8 @@
 #include <set>
 
 #include "tb/common/mmcosim_run.h"
+#include "tb/workload/file_content.h"
+#include "tb/workload/files.h"
 #include "tb/workload/lackey.h"
 #include "tb/workload/pattern.h"
 #include "tb/workload/shadow.h"
@@ -121,6 +125,87 @@ TEST(Shadow, PartialUnmapKeepsTheRest) {
   EXPECT_EQ(s.find(0x11000, 8), nullptr);
   ASSERT_NE(s.find(0x12000, 8), nullptr);
   EXPECT_TRUE(s.check(*s.find(0x12000, 8), 0x12000, 8, v, exp));
+}
+
+TEST(FileContent, AnyAlignmentIsASliceOfTheWholeAndDependsOnSeedAndInode) {
+  uint8_t whole[256], part[256];
+  file_initial_content(5, 1, 0, whole, sizeof whole);
+  for (uint64_t off : {0u, 1u, 7u, 8u, 13u, 100u})
+    for (uint64_t len : {0u, 1u, 3u, 8u, 9u, 64u, 150u}) {
+      std::memset(part, 0xee, sizeof part);
+      file_initial_content(5, 1, off, part, len);
+      EXPECT_EQ(std::memcmp(part, whole + off, len), 0) << off << "+" << len;
+      if (len < sizeof part) {
+        EXPECT_EQ(part[len], 0xee) << "writes no byte past len";
+      }
+    }
+  file_initial_content(6, 1, 0, part, 64);
+  EXPECT_NE(std::memcmp(part, whole, 64), 0) << "another seed";
+  file_initial_content(5, 2, 0, part, 64);
+  EXPECT_NE(std::memcmp(part, whole, 64), 0) << "another file";
+}
+
+FileSpec spec(uint32_t ino, uint64_t size) {
+  FileSpec f;
+  f.name = "f" + std::to_string(ino);
+  f.ino = ino;
+  f.size = size;
+  return f;
+}
+
+std::vector<uint8_t> bytes_of(const FileState& f, uint64_t off, uint64_t len) {
+  std::vector<uint8_t> v(len);
+  f.read(off, len, v.data());
+  return v;
+}
+
+TEST(FileState, WritesOverlayTheInitialContentAndTruncationZeroesWhatRegrows) {
+  FileState f(3, spec(1, 3 * 4096 + 100));
+  std::vector<uint8_t> init(16);
+  file_initial_content(3, 1, 4090, init.data(), init.size());
+  EXPECT_EQ(bytes_of(f, 4090, 16), init);
+  EXPECT_EQ(f.readable(3 * 4096, 4096), 100u) << "a short read at the end of the file";
+  EXPECT_EQ(f.readable(4 * 4096, 10), 0u);
+  const uint8_t w[6] = {1, 2, 3, 4, 5, 6};
+  f.write(4093, 6, w);  // across a page boundary
+  auto got = bytes_of(f, 4090, 16);
+  EXPECT_EQ(got[2], init[2]);
+  EXPECT_EQ(std::vector<uint8_t>(got.begin() + 3, got.begin() + 9), std::vector<uint8_t>(w, w + 6));
+  EXPECT_EQ(got[9], init[9]);
+  // Cut to 4095 bytes, then grow by a write at 8192: everything between reads as zero.
+  f.truncate(4095);
+  EXPECT_EQ(f.size(), 4095u);
+  EXPECT_EQ(bytes_of(f, 4093, 2), std::vector<uint8_t>({1, 2}));
+  f.write(8192, 6, w);
+  EXPECT_EQ(f.size(), 8198u);
+  EXPECT_EQ(bytes_of(f, 4095, 4097), std::vector<uint8_t>(4097, 0));
+  EXPECT_EQ(bytes_of(f, 8192, 6), std::vector<uint8_t>(w, w + 6));
+  f.truncate(3 * 4096);  // ftruncate up: a hole
+  EXPECT_EQ(bytes_of(f, 8198, 4096), std::vector<uint8_t>(4096, 0));
+}
+
+TEST(Shadow, FileMappingsReadTheFileSharedStoresChangeItPrivateOnesCopy) {
+  FileState f(9, spec(1, 4 * 4096));
+  Shadow s;
+  s.map_file(0x100000, 0x2000, &f, 0x1000, true);    // file pages 1-2, shared
+  s.map_file(0x200000, 0x2000, &f, 0x1000, false);   // the same pages, private
+  uint8_t exp[8], init[8];
+  file_initial_content(9, 1, 0x1008, init, 8);
+  EXPECT_TRUE(s.check(*s.find(0x200008, 8), 0x200008, 8, init, exp)) << "a private mapping reads the file";
+  const uint8_t v[8] = {7, 7, 7, 7, 7, 7, 7, 7}, u[8] = {5, 5, 5, 5, 5, 5, 5, 5};
+  s.store(*s.find(0x100008, 8), 0x100008, 8, v);
+  EXPECT_EQ(bytes_of(f, 0x1008, 8), std::vector<uint8_t>(v, v + 8)) << "a shared store changes the file";
+  EXPECT_TRUE(s.check(*s.find(0x200008, 8), 0x200008, 8, v, exp)) << "the private page is not copied yet";
+  s.store(*s.find(0x200010, 8), 0x200010, 8, u);  // copies page 1 as it is now
+  EXPECT_NE(bytes_of(f, 0x1010, 8), std::vector<uint8_t>(u, u + 8)) << "a private store leaves the file alone";
+  auto child = s.fork();
+  s.store(*s.find(0x100008, 8), 0x100008, 8, u);  // the file changes again...
+  EXPECT_TRUE(s.check(*s.find(0x200008, 8), 0x200008, 8, v, exp)) << "...the copied page does not follow";
+  EXPECT_TRUE(child->check(*child->find(0x200010, 8), 0x200010, 8, u, exp)) << "the child has the copy too";
+  EXPECT_TRUE(child->check(*child->find(0x100008, 8), 0x100008, 8, u, exp)) << "and shares the shared mapping";
+  s.zero(0x200000, 0x2000);  // MADV_DONTNEED: the file shows through again
+  EXPECT_TRUE(s.check(*s.find(0x200008, 8), 0x200008, 8, u, exp));
+  EXPECT_FALSE(s.check(*s.find(0x200010, 8), 0x200010, 8, u, exp));
 }
 
 TEST(Pattern, SequentialStridedRandomZipf) {

@@ -42,6 +42,7 @@ void DmaEngineDriver::probe(hal::Hal& h) {
   for (unsigned i = 0; i < dma.nr_devices() && nr_chans_ < kMaxChans; ++i) {
     device* dev = dma.device_at(i);
     const hal::Device& hw = ctx_->boot->devices[dev->id];
+    if (hw.kind != hal::DeviceKind::dma) continue;  // a disk: sw/drivers/block
     dev->driver = kName;
     if (dma_set_mask_and_coherent(h, dev, DMA_BIT_MASK(dev->addr_bits))) {
       log.printk(h, LOGLEVEL_WARNING, "%s %s: No suitable DMA available", kName, dev_name(dev));

@@ -54,7 +54,7 @@ struct inode_disk {
   uint64_t allocated;  // bytes of the extents (the most the file can grow to)
   uint64_t mtime_ns;   // simulated time of the last data change written back
   uint32_t nr_extents;
-  uint32_t pad;
+  uint32_t pad[3];  // keeps the inode at 208 bytes
   extent_disk extents[kMaxExtents];
 };
 static_assert(sizeof(inode_disk) == 208, "mmfs inode is 208 bytes");

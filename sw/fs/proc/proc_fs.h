@@ -2,7 +2,7 @@
 // /proc files, each a name and one show function that lives in the file of
 // the subsystem owning the data (mm/vmstat.cpp: buddyinfo, pagetypeinfo,
 // zoneinfo, vmstat; mm/slub.cpp: slabinfo; fs/proc/meminfo.cpp: meminfo;
-// fs/proc/task_mmu.cpp: <pid>/maps). fw::Kernel's proc_file and proc_show
+// fs/proc/task_mmu.cpp: <pid>/maps; fs/proc/diskstats.cpp: diskstats). fw::Kernel's proc_file and proc_show
 // (hal::FirmwareDebug) read them through this table.
 #pragma once
 
@@ -40,6 +40,9 @@ const pid_entry* proc_pid_lookup(const char* name);
 // (<prefix>.<label>, "Active(anon)" as "Active_anon").
 void meminfo_proc_show(seq_file* m, const MmContext& ctx);
 void meminfo_visit_stats(const MmContext& ctx, StatVisitor& v, const char* prefix);
+
+// fs/proc/diskstats.cpp: /proc/diskstats (every registered disk's I/O counters).
+void diskstats_show(seq_file* m, const MmContext& ctx);
 
 // fs/proc/task_mmu.cpp: /proc/<pid>/maps.
 void show_map(seq_file* m, const mm_struct& mm);

@@ -13,7 +13,7 @@ namespace {
 const proc_entry proc_root_entries[] = {
     {"meminfo", meminfo_proc_show},      {"buddyinfo", frag_show}, {"zoneinfo", zoneinfo_show},
     {"pagetypeinfo", pagetypeinfo_show}, {"vmstat", vmstat_show},  {"slabinfo", slab_show},
-    {"swiotlb", swiotlb_proc_show},
+    {"swiotlb", swiotlb_proc_show},      {"diskstats", diskstats_show},
 };
 
 const pid_entry proc_pid_entries[] = {

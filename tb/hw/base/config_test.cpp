@@ -142,6 +142,23 @@ TEST(Config, EnumsAndLists) {
   EXPECT_EQ(d[0][1], 20u);
 }
 
+TEST(Config, RangesTakeNumbersAndPairs) {
+  Config c = Config::load_string("bad: [7, [100, 199]]\nback: [[5, 4]]\nshort: [[5]]\n", "s.yaml");
+  ConfigNode r = c.root();
+  const Ranges v = r.get<Ranges>("bad", {}, "");
+  ASSERT_EQ(v.ranges.size(), 2u);
+  EXPECT_EQ(v.ranges[0], std::make_pair(uint64_t{7}, uint64_t{7}));
+  EXPECT_EQ(v.ranges[1], std::make_pair(uint64_t{100}, uint64_t{199}));
+  EXPECT_THROW(r.get<Ranges>("back", {}, ""), ConfigError);
+  EXPECT_THROW(r.get<Ranges>("short", {}, ""), ConfigError);
+  EXPECT_TRUE(r.get<Ranges>("none", {}, "").ranges.empty());
+  uint64_t bw = 0;
+  EXPECT_TRUE(parse_bandwidth("500MiB/s", bw));
+  EXPECT_EQ(bw, 500ull << 20);
+  EXPECT_FALSE(parse_bandwidth("500MiB", bw));
+  EXPECT_FALSE(parse_bandwidth("0/s", bw));
+}
+
 TEST(Config, MissingFileIsAnError) {
   EXPECT_THROW(Config::load_file("/nonexistent/scenario.yaml"), ConfigError);
 }

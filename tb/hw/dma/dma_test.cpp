@@ -18,6 +18,7 @@
 #include "hw/dma/dma_engine.h"
 #include "hw/intc/intc.h"
 #include "hw/mem/dram.h"
+#include "tb/common/mmio_cpu.h"
 
 namespace hw {
 namespace {
@@ -26,31 +27,8 @@ using sc_core::sc_time;
 using sc_core::SC_NS;
 using sc_core::SC_ZERO_TIME;
 
-struct Sink : InterruptSink {
-  int count = 0;
-  uint8_t last = 0;
-  void raise_interrupt(uint8_t v) override {
-    ++count;
-    last = v;
-  }
-};
-
-struct Cpu : sc_core::sc_module {
-  tlm_utils::simple_initiator_socket<Cpu> socket{"socket"};
-  explicit Cpu(sc_core::sc_module_name n) : sc_module(n) {}
-  uint64_t reg(uint64_t addr, uint64_t v, bool write) {
-    tlm::tlm_generic_payload t;
-    t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    t.set_address(addr);
-    t.set_data_ptr(reinterpret_cast<unsigned char*>(&v));
-    t.set_data_length(8);
-    t.set_streaming_width(8);
-    sc_time d = SC_ZERO_TIME;
-    socket->b_transport(t, d);
-    EXPECT_TRUE(t.is_response_ok());
-    return v;
-  }
-};
+using Sink = tb::IrqRecorder;
+using Cpu = tb::MmioCpu;
 
 constexpr uint64_t kBase = 0xfed00000, kCheck = 0xfed0f000, kIntc = 0xfee00000;
 
