@@ -82,6 +82,7 @@ const char* Kernel::proc_file(unsigned index) const {
 bool Kernel::proc_show(const char* name, TextSink& sink) const {
   seq_file m(sink);
   if (const proc_entry* e = proc_root_lookup(name)) {
+    if (e->present && !e->present(ctx_)) return false;
     e->show(&m, ctx_);
     return true;
   }

@@ -20,6 +20,13 @@ unsigned long ms(uint64_t ns) { return static_cast<unsigned long>(ns / 1000000);
 
 }  // namespace
 
+bool diskstats_present(const MmContext& ctx) {
+  if (!ctx.blockdevs) return false;
+  for (list_head* p = ctx.blockdevs->list.next; p != &ctx.blockdevs->list; p = p->next)
+    if (list_entry(p, block_device, bd_list)->stats) return true;
+  return false;
+}
+
 void diskstats_show(seq_file* m, const MmContext& ctx) {
   if (!ctx.blockdevs) return;
   unsigned index = 0;

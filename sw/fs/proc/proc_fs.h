@@ -20,6 +20,8 @@ struct seq_file;
 struct proc_entry {
   const char* name;
   void (*show)(seq_file* m, const MmContext& ctx);
+  // nullptr: always there; else whether the file exists on this machine.
+  bool (*present)(const MmContext& ctx);
 };
 
 // A file of each process, /proc/<pid>/<name> (Linux's tgid_base_stuff).
@@ -43,6 +45,8 @@ void meminfo_visit_stats(const MmContext& ctx, StatVisitor& v, const char* prefi
 
 // fs/proc/diskstats.cpp: /proc/diskstats (every registered disk's I/O counters).
 void diskstats_show(seq_file* m, const MmContext& ctx);
+// Whether any disk counts its I/O (a machine without disks writes no proc/diskstats).
+bool diskstats_present(const MmContext& ctx);
 
 // fs/proc/task_mmu.cpp: /proc/<pid>/maps.
 void show_map(seq_file* m, const mm_struct& mm);

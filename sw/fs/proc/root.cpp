@@ -11,9 +11,14 @@ namespace {
 
 // In the order the simulator writes them to proc/.
 const proc_entry proc_root_entries[] = {
-    {"meminfo", meminfo_proc_show},      {"buddyinfo", frag_show}, {"zoneinfo", zoneinfo_show},
-    {"pagetypeinfo", pagetypeinfo_show}, {"vmstat", vmstat_show},  {"slabinfo", slab_show},
-    {"swiotlb", swiotlb_proc_show},      {"diskstats", diskstats_show},
+    {"meminfo", meminfo_proc_show, nullptr},
+    {"buddyinfo", frag_show, nullptr},
+    {"zoneinfo", zoneinfo_show, nullptr},
+    {"pagetypeinfo", pagetypeinfo_show, nullptr},
+    {"vmstat", vmstat_show, nullptr},
+    {"slabinfo", slab_show, nullptr},
+    {"swiotlb", swiotlb_proc_show, nullptr},
+    {"diskstats", diskstats_show, diskstats_present},
 };
 
 const pid_entry proc_pid_entries[] = {
