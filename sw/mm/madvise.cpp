@@ -13,12 +13,34 @@
 #include "sw/mm/pgtable.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
+#include "sw/mm/filemap.h"
+#include "sw/mm/readahead.h"
+#include "sw/mm/rmap.h"
 
 namespace fw {
 
 using namespace x86;
 
 namespace {
+// MADV_WILLNEED, RANDOM, SEQUENTIAL, NORMAL on a file mapping (readahead);
+// nothing for other mappings. Returns 0.
+int file_advice(MmContext* ctx, hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t advice) {
+  address_space* obj = vma->vm_obj;
+  if (!obj || obj->kind != MappingKind::file) return 0;
+  inode* ino = obj->host;
+  if (advice == uapi::kMadvWillneed) {
+    // madvise_willneed: read the range's pages now (within the file).
+    const uint64_t first = linear_page_index(vma, start);
+    const uint64_t last = min(linear_page_index(vma, end), PFN_UP(ino->i_size));
+    if (first < last) ctx->readahead->force_page_cache_ra(h, obj, first, last - first);
+  } else if (advice == uapi::kMadvNormal || advice == uapi::kMadvRandom || advice == uapi::kMadvSequential) {
+    // VM_RAND_READ / VM_SEQ_READ: the fault window of the file (MADV_* and
+    // POSIX_FADV_* share these values). Departure: per file, not per VMA.
+    ctx->readahead->advise(&ino->i_mmap_ra, advice);
+  }
+  return 0;
+}
+
 bool advice_valid(uint64_t a) {
   switch (a) {
     case uapi::kMadvNormal:
@@ -141,9 +163,10 @@ int Madvise::apply(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t sta
       ++stats_.collapse;
       return ctx_->khugepaged->madvise_collapse(h, mm, vma, start, end);
     default:  // hints without effect on anonymous memory
-      return 0;
+      return file_advice(ctx_, h, vma, start, end, advice);
   }
 }
+
 
 int Madvise::do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len_in, uint64_t advice) {
   ++stats_.calls;

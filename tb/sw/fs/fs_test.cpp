@@ -279,6 +279,12 @@ TEST(FileMmap, SharedStoresReachTheDiskPrivateWritesCopy) {
   const uint64_t mapped = f.node(fw::NR_FILE_MAPPED);
   ASSERT_GT(f.sys(Sys::mmap, 0, kLen, fw::PROT_READ, fw::MAP_SHARED | fw::MAP_POPULATE, fd, kLen), 0);
   EXPECT_EQ(f.node(fw::NR_FILE_MAPPED), mapped + 16);
+  // MADV_WILLNEED reads a mapped range now.
+  const uint64_t cached = f.node(fw::NR_FILE_PAGES);
+  const int64_t c = f.sys(Sys::mmap, 0, kLen, fw::PROT_READ, fw::MAP_SHARED, fd, 1 * MiB);
+  ASSERT_GT(c, 0);
+  EXPECT_EQ(f.r.madvise(0, c, kLen, uapi::kMadvWillneed), 0);
+  EXPECT_EQ(f.node(fw::NR_FILE_PAGES), cached + 16);
   // Bad requests.
   const int64_t ro = f.sys(Sys::open, 1, uapi::kORdonly);
   EXPECT_EQ(f.sys(Sys::mmap, 0, kLen, fw::PROT_WRITE, fw::MAP_SHARED, ro, 0), -EACCES);
