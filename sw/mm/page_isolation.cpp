@@ -174,7 +174,12 @@ int PageIsolation::migrate_range(hal::Hal& h, zone* z, uint64_t start_pfn, uint6
     if (list_empty(&pages)) {
       unsigned n = 0;
       for (; pfn < end_pfn && n < 32;) {
-        if (z->pfnblock_deferred(pfn) || z->pfnblock_reserved_deferred(pfn)) {  // free, or reserved: nothing to move
+        if (z->pfnblock_deferred(pfn)) {
+          pfn = align_up(pfn + 1, MAX_ORDER_NR_PAGES);
+          continue;
+        }
+        if (z->pfnblock_reserved_deferred(pfn)) {  // reserved pages (not written yet): nothing to move
+          split_tries = 0;                         // as each of them would have reset it
           pfn = align_up(pfn + 1, MAX_ORDER_NR_PAGES);
           continue;
         }
