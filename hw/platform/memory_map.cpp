@@ -8,7 +8,7 @@ namespace hw {
 
 namespace {
 constexpr uint64_t KiB = 1ull << 10, MiB = 1ull << 20, GiB = 1ull << 30;
-constexpr uint64_t kMaxDram = 1ull << 40;
+constexpr uint64_t kMaxDram = 16ull << 40;
 
 bool parse_e820_type(const std::string& s, hal::E820Type& t) {
   static const struct { const char* name; hal::E820Type type; } names[] = {
@@ -130,7 +130,7 @@ void read_latencies(sim::ConfigNode mem, MemoryKeys& k) {
 // with the firmware image region into m.
 MemoryKeys read_memory_keys(sim::ConfigNode mem, MemoryMap& m) {
   MemoryKeys k;
-  k.size = mem.get<sim::Size>("size", {8 * GiB}, "Total DRAM of the machine (64MiB to 1TiB)").bytes;
+  k.size = mem.get<sim::Size>("size", {8 * GiB}, "Total DRAM of the machine (64MiB to 16TiB)").bytes;
   k.nr_nodes = mem.get<unsigned>("nodes", 1, "NUMA nodes; DRAM is split evenly between them");
   k.hole = mem.get<bool>("mmio_hole", true,
                          "Leave [3 GiB, 4 GiB) to MMIO as a PC does (DRAM above it is remapped above 4 GiB)");
@@ -143,8 +143,9 @@ MemoryKeys read_memory_keys(sim::ConfigNode mem, MemoryMap& m) {
     mem.fail("nodes", fmt::format("must be between 1 and {}", hal::kMaxNodes));
   if (k.size < 64 * MiB) mem.fail("size", "must be at least 64MiB");
   // The firmware's struct pages live in simulated DRAM, which the host
-  // backs as they are written: about 1.3 GB of host memory and 20 s of
-  // boot per TiB. Beyond this a mistyped size would exhaust the host.
+  // backs as they are written; the firmware writes them as memory is used,
+  // but boot still walks every max-order block (about 0.1 s per 4 TiB) and
+  // the DRAM is one host mapping. Beyond this a mistyped size is an error.
   if (k.size > kMaxDram) mem.fail("size", fmt::format("at most {}", sim::format_size(kMaxDram)));
   if (k.size % (k.nr_nodes * 2 * MiB))
     mem.fail("size", fmt::format("must split into {} nodes of whole 2 MiB blocks", k.nr_nodes));

@@ -226,6 +226,7 @@ int64_t Buddy::move_freepages_block(zone* z, uint64_t pfn, unsigned old_mt, unsi
   MmNodes& nodes = *ctx_->nodes;
   int64_t moved = 0;
   if (z->pfnblock_deferred(start)) nodes.init_deferred_block(z, start);
+  else if (z->pfnblock_reserved_deferred(start)) nodes.init_reserved_block(z, start);
   for (uint64_t q = start; q < end;) {
     page* p = nodes.pfn_to_page(q);
     if (!PageBuddy(p)) {
@@ -253,6 +254,7 @@ page* Buddy::find_free_block(zone* z, uint64_t pfn, uint64_t* head_pfn) {
     *head_pfn = h;
     return nodes.memmap_write_head(z, h);
   }
+  if (z->pfnblock_reserved_deferred(pfn)) return nullptr;  // reserved pages, not written yet
   for (unsigned o = 0; o < NR_PAGE_ORDERS; ++o) {
     const uint64_t h = pfn & ~((1ull << o) - 1);
     if (!z->spans(h)) break;

@@ -58,7 +58,7 @@ bool Cma::activate(hal::Hal& h) {
   // pages are freed whole.
   for (uint64_t pfn = base_pfn_; pfn < base_pfn_ + count_; pfn += pageblock_nr_pages) {
     z->set_pfnblock_migratetype(pfn, MIGRATE_CMA);
-    page* p = nodes.pfn_to_page(pfn);
+    page* p = nodes.pfn_to_page_init(pfn);  // the area's struct pages may not be written yet (reserved)
     for (uint64_t i = 0; i < pageblock_nr_pages; ++i) {
       ClearPageReserved(p + i);
       set_page_count(p + i, 0);

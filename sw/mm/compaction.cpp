@@ -159,8 +159,9 @@ bool Compaction::suitable_migration_target(const compact_control* cc, uint64_t b
   const zone* z = cc->z;
   if (z->pfnblock_deferred(block_pfn)) return false;  // one big free block: nothing to gain
   const page* p = ctx_->nodes->pfn_to_page(max(block_pfn, z->zone_start_pfn));
-  // A block that already is a large free page is left alone.
-  if (PageBuddy(p)) {
+  // A block that already is a large free page is left alone (reserved
+  // pages not written yet are no free page).
+  if (!z->pfnblock_reserved_deferred(block_pfn) && PageBuddy(p)) {
     const unsigned order = cc->order > 0 ? static_cast<unsigned>(cc->order) : pageblock_order;
     if (buddy_order(p) >= order) return false;
   }
@@ -173,6 +174,12 @@ void Compaction::isolate_migratepages_block(hal::Hal& h, compact_control* cc, ui
   Lru& lru = *ctx_->lru;
   uint64_t nr_scanned = 0, isolated = 0;
   const uint64_t block_start = pageblock_start_pfn(low_pfn);
+  // Reserved pages whose struct pages are not written yet: none to isolate,
+  // each one scanned.
+  if (cc->z->pfnblock_reserved_deferred(block_start)) {
+    nr_scanned = end_pfn - low_pfn;
+    low_pfn = end_pfn;
+  }
   for (; low_pfn < end_pfn; ++low_pfn) {
     ++nr_scanned;
     page* p = nodes.pfn_to_page(low_pfn);
@@ -245,6 +252,14 @@ uint64_t Compaction::isolate_freepages_block(hal::Hal& h, compact_control* cc, u
   uint64_t nr_scanned = 0, total = 0;
   uint64_t pfn = *start_pfn;
   while (pfn < end_pfn) {
+    if (z->pfnblock_reserved_deferred(pfn)) {
+      // Reserved pages whose struct pages are not written yet: no free page
+      // here, every step of the stride scanned.
+      const uint64_t steps = (min(end_pfn, pageblock_end_pfn(pfn)) - pfn + stride - 1) / stride;
+      nr_scanned += steps;
+      pfn += steps * stride;
+      continue;
+    }
     ++nr_scanned;
     page* p = nodes.pfn_to_page(pfn);
     if (!PageBuddy(p)) {

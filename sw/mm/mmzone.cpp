@@ -264,24 +264,46 @@ void MmNodes::init_one_page(page* p, unsigned zid, int nid) {
   page_mapcount_reset(p);
 }
 
+void MmNodes::init_reserved_page(page* p, unsigned zid, int nid) {
+  init_one_page(p, zid, nid);
+  SetPageReserved(p);
+  set_page_count(p, 1);
+}
+
+void MmNodes::defer_blocks(const Memblock& mb) {
+  // Every whole max-order block of a zone first counts as reserved ...
+  for (unsigned nid = 0; nid < nr_nodes_; ++nid)
+    for (unsigned zi = 0; zi < MAX_NR_ZONES; ++zi) {
+      zone& z = nodes_[nid].node_zones[zi];
+      if (!z.spanned_pages) continue;
+      for (uint64_t b = align_up(z.zone_start_pfn, MAX_ORDER_NR_PAGES); b + MAX_ORDER_NR_PAGES <= z.zone_end_pfn();
+           b += MAX_ORDER_NR_PAGES)
+        z.set_block_flags(b, PB_reserved_deferred, true);
+    }
+  // ... unless memblock frees pages of it: a block it frees whole can wait,
+  // head and tails (a free block of max order); one it frees in part is
+  // written now, by the loop of memmap_init.
+  mb.for_each_free_range([&](uint64_t s, uint64_t e, int) {
+    const uint64_t spfn = PFN_UP(s), epfn = PFN_DOWN(e);
+    if (spfn >= epfn) return true;
+    for (uint64_t b = spfn & ~(MAX_ORDER_NR_PAGES - 1); b < epfn; b += MAX_ORDER_NR_PAGES) {
+      zone* z = pfn_zone(b);
+      if (!z || !z->spans(b + MAX_ORDER_NR_PAGES - 1)) continue;
+      z->set_block_flags(b, PB_reserved_deferred, false);
+      if (b < spfn || b + MAX_ORDER_NR_PAGES > epfn) continue;
+      z->set_block_flags(b, PB_memmap_deferred | PB_head_unwritten, true);
+      ++deferred_blocks_;
+      // The head counts as initialized: its content is fixed now (a free
+      // block of max order) and written when first used.
+      ++pages_initialized_;
+    }
+    return true;
+  });
+}
+
 void MmNodes::memmap_init(hal::Hal& h, const Memblock& mb, bool defer) {
   (void)h;
-  // Max-order blocks memblock will free whole: they can wait, head and tails.
-  if (defer) {
-    mb.for_each_free_range([&](uint64_t s, uint64_t e, int) {
-      const uint64_t epfn = PFN_DOWN(e);
-      for (uint64_t b = align_up(PFN_UP(s), MAX_ORDER_NR_PAGES); b + MAX_ORDER_NR_PAGES <= epfn; b += MAX_ORDER_NR_PAGES) {
-        zone* z = pfn_zone(b);
-        if (!z || !z->spans(b + MAX_ORDER_NR_PAGES - 1)) continue;
-        z->set_block_flags(b, PB_memmap_deferred | PB_head_unwritten, true);
-        ++deferred_blocks_;
-        // The head counts as initialized: its content is fixed now (a free
-        // block of max order) and written when first used.
-        ++pages_initialized_;
-      }
-      return true;
-    });
-  }
+  if (defer) defer_blocks(mb);
   // Everything else starts reserved, with its zone and node links; the
   // page allocator clears the reservation of the pages memblock frees
   // (Linux memmap_init + memblock_free_all).
@@ -297,15 +319,29 @@ void MmNodes::memmap_init(hal::Hal& h, const Memblock& mb, bool defer) {
           pfn = min(end, align_up(pfn + 1, MAX_ORDER_NR_PAGES));
           continue;
         }
-        page* p = pg.node_mem_map + (pfn - pg.node_start_pfn);
-        init_one_page(p, zi, static_cast<int>(nid));
-        SetPageReserved(p);
-        set_page_count(p, 1);
+        if (z.pfnblock_reserved_deferred(pfn)) {
+          // A whole block (so pfn is its first page) of reserved pages:
+          // counted as initialized, their content being fixed now; written
+          // when first looked at.
+          pages_initialized_ += MAX_ORDER_NR_PAGES;
+          pfn += MAX_ORDER_NR_PAGES;
+          continue;
+        }
+        init_reserved_page(pg.node_mem_map + (pfn - pg.node_start_pfn), zi, static_cast<int>(nid));
         ++pages_initialized_;
         ++pfn;
       }
     }
   }
+}
+
+void MmNodes::init_reserved_block(zone* z, uint64_t block_pfn) {
+  block_pfn &= ~(MAX_ORDER_NR_PAGES - 1);
+  if (!z->pfnblock_reserved_deferred(block_pfn)) return;
+  pglist_data& pg = *z->zone_pgdat;
+  page* p = pg.node_mem_map + (block_pfn - pg.node_start_pfn);
+  for (uint64_t i = 0; i < MAX_ORDER_NR_PAGES; ++i) init_reserved_page(p + i, z->idx, z->node);
+  z->set_block_flags(block_pfn, PB_reserved_deferred, false);
 }
 
 page* MmNodes::memmap_write_head(zone* z, uint64_t block_pfn) {
@@ -351,6 +387,7 @@ page* MmNodes::pfn_to_page_init(uint64_t pfn) {
   zone* z = pfn_zone(pfn);
   if (!z) return pfn_to_page(pfn);
   if (z->pfnblock_deferred(pfn)) init_deferred_block(z, pfn);
+  else if (z->pfnblock_reserved_deferred(pfn)) init_reserved_block(z, pfn);
   return pfn_to_page(pfn);
 }
 

@@ -16,7 +16,13 @@
 // or otherwise looked into (init_deferred_block); its head when the block is
 // looked into or reaches the front of its free list. The buddy allocator
 // counts such blocks as free and keeps their place in the free list without
-// linking them (the list's lazy segment, Buddy::free_list_first). So boot
+// linking them (the list's lazy segment, Buddy::free_list_first). A
+// max-order block with no free page at all (the memmap itself, other early
+// allocations, holes) is not written either: its struct pages would all be
+// reserved pages (Linux memmap_init_reserved_pages), so they are written
+// only when something looks at them (init_reserved_block, through
+// pfn_to_page_init), and the pfn scanners (compaction, isolation) treat
+// such a block as the reserved pages it holds without reading it. So boot
 // touches host memory for the memmap in proportion to the memory in use,
 // not to the machine's size.
 #pragma once
@@ -81,6 +87,7 @@ constexpr uint8_t PB_migrate_skip = 0x08;      // compaction: nothing to isolate
 constexpr uint8_t PB_memmap_deferred = 0x10;   // the block's tail struct pages are not initialized yet
 constexpr uint8_t PB_head_unwritten = 0x20;    // ... nor its head (written on first use, memmap_write_head)
 constexpr uint8_t PB_free_lazy = 0x40;         // a free max-order block in its list's lazy segment (not linked)
+constexpr uint8_t PB_reserved_deferred = 0x80; // a max-order block of reserved pages whose struct pages are not written yet
 
 // Zone flags (Linux enum zone_flags).
 enum zone_flag_bits : unsigned { ZONE_BOOSTED_WATERMARK, ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH };
@@ -166,6 +173,7 @@ struct zone {
   }
   bool pfnblock_deferred(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_memmap_deferred; }
   bool pfnblock_lazy(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_free_lazy; }
+  bool pfnblock_reserved_deferred(uint64_t pfn) const { return *pageblock_byte(pfn) & PB_reserved_deferred; }
   // Sets or clears `bits` in the flag byte of every pageblock of the
   // max-order block holding pfn.
   void set_block_flags(uint64_t pfn, uint8_t bits, bool on) {
@@ -241,8 +249,9 @@ class MmNodes {
   // ZONE_MOVABLE as kernelcore/movablecore ask. Returns false after logging why.
   bool init(hal::Hal& h, const hal::BootInfo& bi, Memblock& mb, const Params& params, Log& log);
   // Initializes the struct pages once memblock's reservations are final:
-  // every page reserved, with its zone and node; with `defer`, the tail
-  // pages of max-order blocks memblock will free stay untouched.
+  // every page reserved, with its zone and node; with `defer`, max-order
+  // blocks memblock will free stay untouched (head and tails), and so do
+  // max-order blocks without a free page (written on first use).
   void memmap_init(hal::Hal& h, const Memblock& mb, bool defer);
   // Records where the direct map puts RAM, for virt_to_page().
   void build_kaddr_map(hal::Hal& h, const Memblock& mb);
@@ -280,13 +289,18 @@ class MmNodes {
   // The zone a pfn belongs to (by the zone spans), nullptr outside every node.
   zone* pfn_zone(uint64_t pfn);
 
-  // The struct page of pfn, initializing its deferred block first: for
-  // code that looks at arbitrary pfns (machine checks, isolation, checkers).
+  // The struct page of pfn, initializing its deferred block (free or
+  // reserved) first: for code that looks at arbitrary pfns (machine checks,
+  // isolation, checkers).
   page* pfn_to_page_init(uint64_t pfn);
   // Initializes the struct pages of the deferred max-order block at
   // block_pfn, its head as a free block of max order (a no-op when it is not
   // deferred). The block keeps its place in its free list.
   void init_deferred_block(zone* z, uint64_t block_pfn);
+  // Writes the struct pages of the reserved max-order block at block_pfn
+  // (reserved, one reference, their zone and node) when they are not
+  // written yet.
+  void init_reserved_block(zone* z, uint64_t block_pfn);
   // Writes the head struct page of a deferred block (a free block of max
   // order) when it is not written yet; returns it.
   page* memmap_write_head(zone* z, uint64_t block_pfn);
@@ -328,6 +342,11 @@ class MmNodes {
   bool setup_usemap(hal::Hal& h, Memblock& mb, unsigned nid, Log& log);
   void build_zonelists(const hal::BootInfo& bi);
   void init_one_page(page* p, unsigned zid, int nid);
+  // A reserved page with one reference (what memmap_init leaves).
+  void init_reserved_page(page* p, unsigned zid, int nid);
+  // memmap_init's deferral: marks the max-order blocks memblock frees whole
+  // (PB_memmap_deferred) and those it frees nothing of (PB_reserved_deferred).
+  void defer_blocks(const Memblock& mb);
 
   pglist_data nodes_[hal::kMaxNodes]{};
   unsigned nr_nodes_ = 0;

@@ -18,6 +18,7 @@ bool PageIsolation::has_unmovable_pages(zone* z, uint64_t block_pfn, unsigned mt
   const unsigned bmt = z->get_pfnblock_migratetype(block_pfn);
   if (bmt == MIGRATE_CMA) return mt != MIGRATE_CMA;
   if (z->pfnblock_deferred(block_pfn)) return false;  // wholly free
+  if (z->pfnblock_reserved_deferred(block_pfn)) return true;  // wholly reserved (struct pages not written yet)
   MmNodes& nodes = *ctx_->nodes;
   const uint64_t end = min(pageblock_end_pfn(block_pfn), z->zone_end_pfn());
   for (uint64_t pfn = max(block_pfn, z->zone_start_pfn); pfn < end;) {
@@ -177,6 +178,11 @@ int PageIsolation::migrate_range(hal::Hal& h, zone* z, uint64_t start_pfn, uint6
           pfn = align_up(pfn + 1, MAX_ORDER_NR_PAGES);
           continue;
         }
+        if (z->pfnblock_reserved_deferred(pfn)) {  // reserved pages (not written yet): nothing to move
+          split_tries = 0;                         // as each of them would have reset it
+          pfn = align_up(pfn + 1, MAX_ORDER_NR_PAGES);
+          continue;
+        }
         page* p = nodes.pfn_to_page(pfn);
         if (PageBuddy(p)) {
           pfn += 1ull << buddy_order(p);
@@ -268,6 +274,7 @@ bool PageIsolation::range_valid_contig(zone* z, uint64_t start_pfn, uint64_t nr_
     }
     const unsigned mt = z->get_pfnblock_migratetype(pfn);
     if (mt == MIGRATE_CMA || mt == MIGRATE_ISOLATE) return false;
+    if (z->pfnblock_reserved_deferred(pfn)) return false;  // reserved (struct pages not written yet)
     page* p = nodes.pfn_to_page(pfn);
     if (PageBuddy(p)) {
       pfn += 1ull << buddy_order(p);

@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "sw/dma/swiotlb.h"
+#include "sw/lib/bitops.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/slub.h"
 #include "tb/sw/mm/fw_rig.h"
@@ -169,6 +171,20 @@ TEST(fw_zones, sixty_four_gib_matches_linux_and_boots_cheaply) {
   Rig deferred(spec_mb(64 * 1024, 4));
   EXPECT_EQ(full.proc("zoneinfo"), deferred.proc("zoneinfo"));
   EXPECT_EQ(full.proc("buddyinfo"), deferred.proc("buddyinfo"));
+  // Reserved memory waits too (here a block of the memmap itself), and its
+  // struct pages read as a full init writes them once looked at.
+  fw::MmNodes& dn = deferred.k->nodes();
+  const fw::pglist_data& pg = dn.node(0);
+  const uint64_t b = fw::align_up(fw::PFN_UP(pg.node_mem_map_pa), fw::MAX_ORDER_NR_PAGES);
+  ASSERT_LE(b + fw::MAX_ORDER_NR_PAGES, fw::PFN_DOWN(pg.node_mem_map_pa + pg.node_mem_map_bytes));
+  fw::zone* z = dn.pfn_zone(b);
+  ASSERT_NE(z, nullptr);
+  EXPECT_TRUE(z->pfnblock_reserved_deferred(b));
+  EXPECT_FALSE(full.k->nodes().pfn_zone(b)->pfnblock_reserved_deferred(b));
+  const fw::page* written = dn.pfn_to_page_init(b + 5);
+  EXPECT_FALSE(z->pfnblock_reserved_deferred(b));
+  EXPECT_TRUE(fw::PageReserved(written));
+  EXPECT_EQ(std::memcmp(dn.pfn_to_page(b), full.k->nodes().pfn_to_page(b), fw::MAX_ORDER_NR_PAGES * sizeof(fw::page)), 0);
 }
 
 TEST(fw_zones, two_numa_nodes_match_linux) {
