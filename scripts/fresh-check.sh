@@ -22,7 +22,7 @@
 # Needs root (debootstrap, chroot, mounts) and the network to the mirror;
 # installs debootstrap on this machine if it is missing. In the root, no
 # daemon is started by package installs (policy-rc.d), and /proc, /sys,
-# /dev, /dev/pts and /dev/shm are bind-mounted for the steps and unmounted
+# /sys/fs/cgroup, /dev, /dev/pts and /dev/shm are bind-mounted for the steps and unmounted
 # afterwards. Where a mount is refused (a sandbox), the steps run without it
 # and the report says so. Each step's output is in LOGS/<step>.log; the
 # report lists each step's result and time. Exit status: 0 both commands
@@ -67,7 +67,7 @@ now() { date +%s; }
 
 mounted=""
 unmount_all() {
-    for m in $mounted; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+    for m in $mounted; do umount -R "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
     mounted=""
 }
 trap unmount_all EXIT INT TERM
@@ -87,6 +87,8 @@ mount_root() {
     [ -z "$mounted" ] || return 0
     mount_one "$dir/proc" -t proc proc
     mount_one "$dir/sys" -t sysfs sysfs
+    # A real machine has its cgroup file systems mounted (slurmd needs them).
+    if mountpoint -q /sys/fs/cgroup; then mount_one "$dir/sys/fs/cgroup" --rbind /sys/fs/cgroup; fi
     mount_one "$dir/dev" --bind /dev
     mount_one "$dir/dev/pts" --bind /dev/pts
     if mountpoint -q /dev/shm; then mount_one "$dir/dev/shm" --bind /dev/shm; fi

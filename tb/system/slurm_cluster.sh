@@ -8,7 +8,8 @@
 # cluster_start generates a munge key and a slurm.conf under DIR, starts
 # munged, slurmctld and slurmd (as root, each with its socket, pid, log and
 # state files in DIR, on free ports), exports SLURM_CONF and waits until
-# the node is idle. cluster_stop stops every daemon it started.
+# the node is idle. cluster_stop stops every daemon it started (and
+# unmounts the cgroup file system if it had to mount one).
 # Debian 12's slurm-wlm 22.05 and munge 0.5.15; no cgroups (proctrack/linuxproc,
 # task/none), no accounting database.
 
@@ -70,6 +71,13 @@ NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
     export SLURM_CONF="$CLUSTER_DIR/slurm.conf"
+    # slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc
+    # and task/none, and fails where no cgroup file system is mounted (a bare
+    # chroot or container): mount cgroup2 for it then, and unmount at the end.
+    CLUSTER_CGROUP_MOUNTED=""
+    if ! mountpoint -q /sys/fs/cgroup 2>/dev/null && [ -d /sys/fs/cgroup ]; then
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup && CLUSTER_CGROUP_MOUNTED=1
+    fi
     slurmctld -D -i -f "$SLURM_CONF" > "$CLUSTER_DIR/log/slurmctld.out" 2>&1 &
     CLUSTER_PIDS="$CLUSTER_PIDS $!"
     slurmd -D -f "$SLURM_CONF" -N "$node" > "$CLUSTER_DIR/log/slurmd.out" 2>&1 &
@@ -81,7 +89,7 @@ CONF
         sleep 0.2
     done
     echo "cluster: the node did not become idle (state '$state'); logs in $CLUSTER_DIR/log" >&2
-    tail -5 "$CLUSTER_DIR"/log/*.log "$CLUSTER_DIR"/log/*.out >&2
+    tail -n 5 "$CLUSTER_DIR"/log/*.log "$CLUSTER_DIR"/log/*.out >&2
     return 1
 }
 
@@ -112,4 +120,8 @@ cluster_stop() {
         kill -9 "$p" 2>/dev/null
     done
     CLUSTER_PIDS=""
+    if [ -n "$CLUSTER_CGROUP_MOUNTED" ]; then
+        umount /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup 2>/dev/null
+        CLUSTER_CGROUP_MOUNTED=""
+    fi
 }
