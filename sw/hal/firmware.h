@@ -35,6 +35,8 @@ enum class Sys : uint32_t {
   fsync = 74,
   fdatasync = 75,
   ftruncate = 77,
+  mlock = 149,
+  munlock = 150,
   sysctl = 156,  // sysctl(id, value): mmcosim's stand-in for writing /proc/sys files (uapi::kSysctl*)
   sync = 162,
   fadvise64 = 221,

@@ -31,6 +31,10 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.rmap = &rmap_;
   ctx_.lru = &lru_;
   ctx_.kswapd = &kswapd_;
+  ctx_.vmscan = &vmscan_;
+  ctx_.workingset = &workingset_;
+  ctx_.swapfile = &swapfile_;
+  ctx_.swap_cache = &swap_cache_;
   ctx_.blockdevs = &blockdevs_;
   ctx_.pgtable = &pgtable_;
   ctx_.tlb = &tlb_;
@@ -64,6 +68,10 @@ Kernel::Kernel(const Params& params) : params_(params) {
   rmap_.init(&ctx_);
   lru_.init(&ctx_);
   kswapd_.init(&ctx_);
+  vmscan_.init(&ctx_);
+  workingset_.init(&ctx_);
+  swapfile_.init(&ctx_);
+  swap_cache_.init(&ctx_);
   blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);

@@ -58,6 +58,9 @@
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/page_isolation.h"
 #include "sw/mm/page-writeback.h"
+#include "sw/mm/swap_state.h"
+#include "sw/mm/swapfile.h"
+#include "sw/mm/workingset.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/readahead.h"
@@ -154,6 +157,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   PageIsolation& isolation() { return isolation_; }
   Rmap& rmap() { return rmap_; }
   Kswapd& kswapd() { return kswapd_; }
+  Vmscan& vmscan() { return vmscan_; }
+  Workingset& workingset() { return workingset_; }
+  Swapfile& swapfile() { return swapfile_; }
+  SwapCache& swap_cache() { return swap_cache_; }
   PgTable& pgtable() { return pgtable_; }
   Tlb& tlb() { return tlb_; }
   Mmap& mmap() { return mmap_; }
@@ -224,6 +231,10 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Rmap rmap_;
   Lru lru_;
   Kswapd kswapd_;
+  Vmscan vmscan_;
+  Workingset workingset_;
+  Swapfile swapfile_;
+  SwapCache swap_cache_;
   PgTable pgtable_;
   Tlb tlb_;
   kmem_cache* task_cachep_ = nullptr;

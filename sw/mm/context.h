@@ -25,6 +25,10 @@ class PageIsolation;
 class Rmap;
 class Lru;
 class Kswapd;
+class Vmscan;
+class Workingset;
+class Swapfile;
+class SwapCache;
 class PgTable;
 class Tlb;
 class Memory;
@@ -77,6 +81,10 @@ struct MmContext {
   Rmap* rmap = nullptr;
   Lru* lru = nullptr;
   Kswapd* kswapd = nullptr;
+  Vmscan* vmscan = nullptr;            // reclaim (sw/mm/vmscan.h)
+  Workingset* workingset = nullptr;    // shadow entries, refaults (sw/mm/workingset.h)
+  Swapfile* swapfile = nullptr;        // swap areas and slots (sw/mm/swapfile.h)
+  SwapCache* swap_cache = nullptr;     // sw/mm/swap_state.h
   PgTable* pgtable = nullptr;
   Tlb* tlb = nullptr;
   Memory* memory = nullptr;

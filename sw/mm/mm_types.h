@@ -99,6 +99,7 @@ struct mm_struct {
   uint64_t rss_anon;        // anonymous pages present (4 KiB units)
   uint64_t rss_shmem;       // shared-memory pages present
   uint64_t rss_huge;        // hugetlb memory present, 4 KiB units
+  uint64_t swapents;        // swap entries in its page tables (Linux MM_SWAPENTS: VmSwap, oom_badness)
   uint64_t hiwater_rss;
   uint64_t committed;       // pages of private writable mappings (Committed_AS)
   uint64_t pgtables;        // page-table pages (root and deposits included)

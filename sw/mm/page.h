@@ -43,6 +43,8 @@ enum pageflags : unsigned {
   PG_hwpoison,
   PG_isolated,   // taken off the LRU by compaction/CMA for migration
   PG_readahead,  // page cache: reaching it starts the next asynchronous readahead (Linux aliases PG_reclaim)
+  PG_swapcache,  // anonymous page in the swap cache: page->private_ holds its swp_entry_t (sw/mm/swap.h)
+  PG_workingset, // part of the workingset: refaulted after eviction, or activated (mm/workingset.c)
   NR_PAGEFLAGS,
 };
 
@@ -118,6 +120,7 @@ inline bool PageLRU(const page* p) { return PageFlag(p, PG_lru); }
 inline bool PageIsolated(const page* p) { return PageFlag(p, PG_isolated); }
 inline bool PageHWPoison(const page* p) { return PageFlag(p, PG_hwpoison); }
 inline void SetPageHWPoison(page* p) { SetPageFlag(p, PG_hwpoison); }
+inline bool PageSwapCache(const page* p) { return PageFlag(p, PG_swapcache); }
 inline bool PageAnon(const page* p) { return (p->mapping & PAGE_MAPPING_ANON) != 0; }
 
 // Flags a page must not carry when it is freed (a bug elsewhere if it does).

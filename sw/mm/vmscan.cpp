@@ -2,10 +2,35 @@
 
 #include "sw/mm/compaction.h"
 #include "sw/mm/internal.h"
+#include "sw/mm/lru.h"
+#include "sw/mm/page_alloc.h"
+#include "sw/mm/swapfile.h"
 #include "sw/mm/vmstat.h"
 #include "sw/mm/watermark.h"
 
 namespace fw {
+
+// ---------------------------------------------------------------- Vmscan
+
+// Nothing is reclaimed yet: the LRU lists are not scanned.
+uint64_t Vmscan::try_to_free_pages(hal::Hal&, gfp_t, unsigned, const alloc_context&) { return 0; }
+
+uint64_t Vmscan::reclaim_pages(hal::Hal& h, list_head* pages) {
+  while (!list_empty(pages)) {
+    page* p = list_first_entry(pages, page, lru);
+    list_del(&p->lru);
+    ctx_->lru->putback(h, p);
+  }
+  return 0;
+}
+
+uint64_t Vmscan::zone_reclaimable_pages(const zone* z) const {
+  uint64_t nr = z->vm_stat[NR_ZONE_INACTIVE_FILE] + z->vm_stat[NR_ZONE_ACTIVE_FILE];
+  if (ctx_->swapfile->nr_swap_pages()) nr += z->vm_stat[NR_ZONE_INACTIVE_ANON] + z->vm_stat[NR_ZONE_ACTIVE_ANON];
+  return nr;
+}
+
+// ---------------------------------------------------------------- kswapd
 
 bool Kswapd::pgdat_balanced(const pglist_data& pg, unsigned order, unsigned highest_zoneidx) const {
   // Balanced when any usable zone meets its high watermark (boost included).

@@ -21,6 +21,30 @@ namespace fw {
 
 constexpr unsigned MAX_RECLAIM_RETRIES = 16;
 
+struct alloc_context;
+struct list_head;
+
+// Reclaim proper (Linux mm/vmscan.c shrink_node and its callers): what the
+// allocator's slow path, madvise and kswapd ask of it.
+class Vmscan {
+ public:
+  void init(MmContext* ctx) { ctx_ = ctx; }
+
+  // Direct reclaim for an allocation of 2^order pages that failed below
+  // the min watermark (Linux try_to_free_pages). Returns the pages reclaimed.
+  uint64_t try_to_free_pages(hal::Hal& h, gfp_t gfp, unsigned order, const alloc_context& ac);
+  // MADV_PAGEOUT: reclaims the isolated pages on `pages` (linked by
+  // page->lru, each holding the isolation reference), putting back what
+  // cannot be reclaimed (Linux reclaim_pages). Returns the pages reclaimed.
+  uint64_t reclaim_pages(hal::Hal& h, list_head* pages);
+  // Returns the pages of z reclaim could free: file LRU pages, and
+  // anonymous ones while swap has room (Linux zone_reclaimable_pages).
+  uint64_t zone_reclaimable_pages(const zone* z) const;
+
+ private:
+  MmContext* ctx_ = nullptr;
+};
+
 struct KswapdStats {
   uint64_t wakeups = 0;
   uint64_t runs = 0;
