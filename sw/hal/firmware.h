@@ -37,7 +37,7 @@ enum class Sys : uint32_t {
   ftruncate = 77,
   mlock = 149,
   munlock = 150,
-  sysctl = 156,  // sysctl(id, value): mmcosim's stand-in for writing /proc/sys files (uapi::kSysctl*)
+  sysctl = 156,  // sysctl(id, value): mmcosim's stand-in for writing /proc/sys files and /proc/self/oom_score_adj (uapi::kSysctl*)
   sync = 162,
   fadvise64 = 221,
   exit_group = 231,

@@ -61,8 +61,9 @@ constexpr uint64_t kFadvWillneed = 3;
 constexpr uint64_t kFadvDontneed = 4;
 constexpr uint64_t kFadvNoreuse = 5;
 
-// sysctl(id, value): the /proc/sys file written.
+// sysctl(id, value): the /proc file written.
 constexpr uint64_t kSysctlDropCaches = 1;  // vm.drop_caches: 1 page cache, 2 slab, 3 both
+constexpr uint64_t kSysctlOomScoreAdj = 2; // /proc/self/oom_score_adj: -1000..1000 (as int64_t), for the caller's process
 
 // fork(cpu) and clone(flags, cpu): a CPU for the child (an mmcosim
 // extension of the calls; Linux places the child itself).

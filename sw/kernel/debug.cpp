@@ -55,6 +55,7 @@ void Kernel::visit_stats(StatVisitor& v) const {
   isolation_.visit_stats(v, "isolation");
   rmap_.visit_stats(v, "rmap");
   kswapd_.visit_stats(v, "kswapd");
+  oom_.visit_stats(v, "oom");
   gup_.visit_stats(v, "gup");
   dma_.visit_stats(v);
   dma_driver_.visit_stats(v, "dmaengine");
@@ -91,6 +92,12 @@ bool Kernel::proc_show(const char* name, TextSink& sink) const {
   const int pid = parse_pid(name, &rest);
   if (pid <= 0 || *rest != '/') return false;
   const pid_entry* e = proc_pid_lookup(rest + 1);
+  if (e && e->show_task) {
+    const task_struct* t = find_task(pid);
+    if (!t) return false;
+    e->show_task(&m, ctx_, *t);
+    return true;
+  }
   const mm_struct* mm = e ? mm_of(pid) : nullptr;
   if (!mm) return false;
   e->show(&m, *mm);

@@ -56,6 +56,24 @@ void Kernel::kill_other_threads(hal::Hal& h, task_struct* t, int exit_status, in
   }
 }
 
+void Kernel::oom_sigkill(hal::Hal& h, task_struct* victim) {
+  const int tgid = victim->tgid;
+  for (list_head* p = tasks_.next; p != &tasks_; p = p->next) {
+    task_struct* u = list_entry(p, task_struct, tasks);
+    if (u->tgid != tgid) continue;
+    u->oom_victim = true;
+    if (u->exit_pending) continue;
+    u->exit_pending = true;
+    u->exit_code = 0;
+    u->exit_signal = kSIGKILL;
+    // This CPU's task dies when its fault returns; the others when their
+    // CPU next enters the kernel or picks them.
+    if (u == current(h)) continue;
+    ++task_stats_.pending_reaps;
+    if (sched_.rq(u->cpu).curr == u && u->cpu != h.cpu()) h.send_ipi(u->cpu, x86::VEC_RESCHEDULE);
+  }
+}
+
 bool Kernel::reap_if_pending(hal::Hal& h, task_struct* t) {
   if (!t || !t->exit_pending) return false;
   do_exit(h, t, t->exit_code, t->exit_signal);

@@ -66,6 +66,9 @@ int64_t Kernel::do_fork(hal::Hal& h, task_struct* parent, uint64_t cpu_arg, uint
     if (--mm->mm_users == 0) mmap_.mm_destroy(h, mm);
     return -ENOMEM;
   }
+  // The child inherits oom_score_adj (Linux copies signal_struct's, or
+  // shares it with a thread).
+  t->oom_score_adj = parent->oom_score_adj;
   // copy_files: CLONE_FILES shares the table, else the child gets a copy.
   if (parent->files && (flags & uapi::kCloneFiles)) {
     t->files = parent->files;

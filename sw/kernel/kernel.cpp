@@ -35,6 +35,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.workingset = &workingset_;
   ctx_.swapfile = &swapfile_;
   ctx_.swap_cache = &swap_cache_;
+  ctx_.oom = &oom_;
   ctx_.blockdevs = &blockdevs_;
   ctx_.pgtable = &pgtable_;
   ctx_.tlb = &tlb_;
@@ -72,6 +73,8 @@ Kernel::Kernel(const Params& params) : params_(params) {
   workingset_.init(&ctx_);
   swapfile_.init(&ctx_);
   swap_cache_.init(&ctx_);
+  oom_.init(&ctx_);
+  oom_.set_tasks(this);
   blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
@@ -352,6 +355,11 @@ hal::RunTask Kernel::schedule(hal::Hal& h) {
   reap_if_pending(h, current(h));
   bool switched = false;
   task_struct* t = sched_.pick(h, &switched);
+  // A task killed while it waited (an OOM victim) dies as it is picked.
+  while (t && t->exit_pending) {
+    reap_if_pending(h, t);
+    t = sched_.pick(h, &switched);
+  }
   if (switched) ctx_.charge(h, params_.cost_context_switch_ns);
   // Idle keeps the last address space loaded (lazy, like Linux).
   if (t) tlb_.switch_mm(h, t->mm);

@@ -58,6 +58,7 @@
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/page_isolation.h"
 #include "sw/mm/page-writeback.h"
+#include "sw/mm/oom_kill.h"
 #include "sw/mm/swap_state.h"
 #include "sw/mm/swapfile.h"
 #include "sw/mm/workingset.h"
@@ -74,7 +75,7 @@
 
 namespace fw {
 
-class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
+class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private OomTasks {
  public:
   Kernel();
   explicit Kernel(const Params& params);
@@ -161,6 +162,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Workingset& workingset() { return workingset_; }
   Swapfile& swapfile() { return swapfile_; }
   SwapCache& swap_cache() { return swap_cache_; }
+  OomKiller& oom() { return oom_; }
   PgTable& pgtable() { return pgtable_; }
   Tlb& tlb() { return tlb_; }
   Mmap& mmap() { return mmap_; }
@@ -203,6 +205,11 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   void kill_other_threads(hal::Hal& h, task_struct* t, int exit_status, int signal);
   // Ends t now when another CPU marked it to end. Returns true when it did.
   bool reap_if_pending(hal::Hal& h, task_struct* t);
+  // OomTasks (exit.cpp): the task running on h's CPU; SIGKILL to a process
+  // chosen by the OOM killer, delivered when each thread next enters the
+  // kernel (its fault, or its CPU's scheduler picking it).
+  task_struct* oom_current(hal::Hal& h) override { return current(h); }
+  void oom_sigkill(hal::Hal& h, task_struct* victim) override;
   // fork and clone (Linux kernel_clone): a new process with a copy of
   // parent's mm, or (CLONE_VM) a thread sharing it, runnable on cpu
   // (kForkSameCpu: the parent's). Returns the child's pid, -EINVAL or
@@ -235,6 +242,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug {
   Workingset workingset_;
   Swapfile swapfile_;
   SwapCache swap_cache_;
+  OomKiller oom_;
   PgTable pgtable_;
   Tlb tlb_;
   kmem_cache* task_cachep_ = nullptr;

@@ -84,10 +84,22 @@ struct Syscalls {
     k.writeback_.ksys_sync(h);
     return 0;
   }
-  // sysctl(id, value): writes of /proc/sys files (uapi::kSysctl*).
-  static int64_t sys_sysctl(Kernel& k, hal::Hal& h, task_struct*, const hal::SyscallArgs& a) {
+  // sysctl(id, value): writes of /proc/sys files and of
+  // /proc/self/oom_score_adj (uapi::kSysctl*).
+  static int64_t sys_sysctl(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     if (a.arg[0] == uapi::kSysctlDropCaches) return k.mmfs_.drop_caches(h, a.arg[1]);
+    if (a.arg[0] == uapi::kSysctlOomScoreAdj) return set_oom_score_adj(k, t, static_cast<int64_t>(a.arg[1]));
     return -EINVAL;
+  }
+  // Linux __set_oom_adj: every thread of the process takes the value
+  // (the caller is privileged: it may lower it too).
+  static int64_t set_oom_score_adj(Kernel& k, task_struct* t, int64_t adj) {
+    if (adj < OOM_SCORE_ADJ_MIN || adj > OOM_SCORE_ADJ_MAX) return -EINVAL;
+    for (list_head* p = k.tasks_.next; p != &k.tasks_; p = p->next) {
+      task_struct* u = list_entry(p, task_struct, tasks);
+      if (u->tgid == t->tgid) u->oom_score_adj = static_cast<int16_t>(adj);
+    }
+    return 0;
   }
   static int64_t sys_getpid(Kernel&, hal::Hal&, task_struct* t, const hal::SyscallArgs&) { return t->tgid; }
   static int64_t sys_exit(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {

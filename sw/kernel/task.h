@@ -29,6 +29,7 @@ struct task_struct {
   list_head run_list;  // in its CPU's run queue while runnable (not running)
   int pid;
   TaskState state;
+  uint8_t oom_fault_retries;  // faults in a row that found no memory and were retried
   unsigned cpu;
   char comm[TASK_COMM_LEN];
   int tgid;    // the process (thread group): getpid()
@@ -39,6 +40,12 @@ struct task_struct {
   // thread) while this thread runs on another CPU: it is reaped the next
   // time its CPU enters the firmware (fault, exit, schedule).
   bool exit_pending;
+  // Chosen by the OOM killer (Linux TIF_MEMDIE): SIGKILL is pending and its
+  // allocations may use the reserves until it dies.
+  bool oom_victim;
+  // /proc/PID/oom_score_adj (Linux keeps it per process in signal_struct:
+  // every thread of a group holds the same value), -1000..1000.
+  int16_t oom_score_adj;
   int exit_signal;
   int exit_code;
   uint64_t nvcsw;   // switches away while still runnable (preemptions)

@@ -17,11 +17,15 @@ hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) 
   }
   if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
   const FaultResult r = memory_.handle_fault(h, t->mm, cr2, ec);
+  // The OOM killer chose this task during its fault: SIGKILL is delivered
+  // on the way out (Linux: the fatal signal pending at return to user).
+  if (t->oom_victim && reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
   int sig = 0;
   switch (r.kind) {
     case FaultKind::handled:
     case FaultKind::spurious:
     case FaultKind::fallback:  // (never returned: the 4 KiB path takes over)
+      t->oom_fault_retries = 0;
       ctx_.charge(h, params_.cost_fault_exit_ns);
       return hal::TrapOutcome::retry;
     case FaultKind::sigsegv_maperr:
@@ -37,8 +41,17 @@ hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) 
       sig = kSIGBUS;
       break;
     case FaultKind::oom:
-      log_.printk(h, LOGLEVEL_ERR, "Out of memory: Killed process %d (%s) at %lx: %s", t->pid, t->comm,
-                  static_cast<unsigned long>(cr2), r.reason);
+      // Linux pagefault_out_of_memory: the allocation already called the
+      // OOM killer, which chose someone else; retry the fault. A fault
+      // that keeps failing (nothing killable, or an allocation Linux never
+      // resolves by killing) ends the task instead of spinning for ever.
+      if (++t->oom_fault_retries < MAX_RECLAIM_RETRIES) {
+        oom_.pagefault_out_of_memory(h, t);
+        return hal::TrapOutcome::retry;
+      }
+      // (Linux would have panicked: "System is deadlocked on memory".)
+      log_.printk(h, LOGLEVEL_ERR, "Out of memory: %s[%d] killed: its fault at %lx keeps failing (%s)", t->comm,
+                  t->pid, static_cast<unsigned long>(cr2), r.reason);
       vmstat_.count(OOM_KILL);
       sig = kSIGKILL;
       break;

@@ -29,6 +29,7 @@ class Vmscan;
 class Workingset;
 class Swapfile;
 class SwapCache;
+class OomKiller;
 class PgTable;
 class Tlb;
 class Memory;
@@ -85,6 +86,7 @@ struct MmContext {
   Workingset* workingset = nullptr;    // shadow entries, refaults (sw/mm/workingset.h)
   Swapfile* swapfile = nullptr;        // swap areas and slots (sw/mm/swapfile.h)
   SwapCache* swap_cache = nullptr;     // sw/mm/swap_state.h
+  OomKiller* oom = nullptr;            // the OOM killer (sw/mm/oom_kill.h)
   PgTable* pgtable = nullptr;
   Tlb* tlb = nullptr;
   Memory* memory = nullptr;

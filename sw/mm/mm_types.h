@@ -108,6 +108,7 @@ struct mm_struct {
   // this mm stopped.
   list_head khugepaged_link;
   bool khugepaged_registered;
+  uint8_t oom_flags;  // MMF_OOM_* (sw/mm/oom_kill.h)
   uint64_t khugepaged_scan_address;
 
   // mmap_lock: the VMA set and the faults of this mm (Linux takes it shared

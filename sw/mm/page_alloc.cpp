@@ -8,6 +8,7 @@
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/memblock.h"
+#include "sw/mm/oom_kill.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/vmscan.h"
 #include "sw/mm/vmstat.h"
@@ -298,17 +299,137 @@ void PageAlloc::wake_all_kswapds(hal::Hal& h, unsigned order, gfp_t gfp, const a
   }
 }
 
+bool PageAlloc::should_reclaim_retry(hal::Hal& h, unsigned order, const alloc_context& ac, unsigned alloc_flags,
+                                     bool did_some_progress, int* no_progress_loops) {
+  // A costly order may make progress without ever getting its block:
+  // those always count as a loop without progress.
+  if (did_some_progress && order <= PAGE_ALLOC_COSTLY_ORDER) *no_progress_loops = 0;
+  else ++*no_progress_loops;
+  bool ret = false;
+  if (*no_progress_loops <= static_cast<int>(MAX_RECLAIM_RETRIES)) {
+    // Would the request pass the min watermark of some zone if reclaim
+    // freed everything it could there?
+    for (zone* const* zl = ac.zonelist; *zl && !ret; ++zl) {
+      const zone* z = *zl;
+      if (z->idx > ac.highest_zoneidx || !z->managed_pages) continue;
+      const int64_t available =
+          static_cast<int64_t>(ctx_->vmscan->zone_reclaimable_pages(z) + z->vm_stat[NR_FREE_PAGES]);
+      ret = ctx_->watermark->zone_watermark_ok(z, order, Watermark::min_wmark_pages(z), ac.highest_zoneidx,
+                                               alloc_flags, available);
+    }
+  }
+  // Before the OOM killer, the high-atomic reserves go.
+  if (!ret) return unreserve_highatomic_pageblock(h, ac, true);
+  return true;
+}
+
+bool PageAlloc::should_compact_retry(unsigned order, compact_result cresult, compact_priority* prio,
+                                     int* compaction_retries) const {
+  // Linux's should_compact_retry, without its reclaim-progress gate: the
+  // firmware's compaction retries did not wait for reclaim before there
+  // was any, and the high-order workloads rely on them.
+  const bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
+  if (cresult == COMPACT_SKIPPED) return false;  // not enough free base pages: only reclaim could help
+  if (cresult == COMPACT_SUCCESS) {
+    const int max_retries = costly ? MAX_COMPACT_RETRIES / 4 : MAX_COMPACT_RETRIES;
+    if (++*compaction_retries <= max_retries) return true;
+  }
+  const int min_prio = costly ? MIN_COMPACT_COSTLY_PRIORITY : MIN_COMPACT_PRIORITY;
+  if (*prio > min_prio) {
+    *prio = static_cast<compact_priority>(*prio - 1);
+    *compaction_retries = 0;
+    return true;
+  }
+  return false;
+}
+
+page* PageAlloc::direct_reclaim(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags,
+                                const alloc_context& ac, bool* drained, uint64_t* progress) {
+  // Reclaim for this CPU's allocation; allocations reclaim itself makes
+  // use the reserves and never recurse into it (Linux PF_MEMALLOC).
+  const unsigned cpu = h.cpu() < hal::kMaxCpus ? h.cpu() : 0;
+  in_reclaim_[cpu] = true;
+  *progress = ctx_->vmscan->try_to_free_pages(h, gfp, order, ac);
+  in_reclaim_[cpu] = false;
+  // Pages parked on per-CPU lists and in high-atomic reserves: Linux
+  // gives them back after reclaim made progress; the first round gives
+  // them back in any case, so that the OOM killer is not called while
+  // free pages wait there.
+  if (page* p = *progress ? get_page_from_freelist(h, gfp, order, alloc_flags, ac) : nullptr) return p;
+  if (*drained && !*progress) return nullptr;
+  unreserve_highatomic_pageblock(h, ac, false);
+  ctx_->pcp->drain_all_pages(h, nullptr);
+  if (!*drained) {
+    // Boosted watermarks would keep asking for more than the request
+    // needs; kswapd ends them after its reclaim, and so does this.
+    int last_nid = -1;
+    for (zone* const* zl = ac.zonelist; *zl; ++zl)
+      if ((*zl)->node != last_nid) {
+        last_nid = (*zl)->node;
+        ctx_->kswapd->end_boost(h, *(*zl)->zone_pgdat);
+      }
+  }
+  *drained = true;
+  return get_page_from_freelist(h, gfp, order, alloc_flags, ac);
+}
+
+page* PageAlloc::may_oom(hal::Hal& h, gfp_t gfp, unsigned order, const alloc_context& ac, bool* progress) {
+  *progress = false;
+  // Only a parallel kill could have helped: insist on the high watermark.
+  if (page* p = get_page_from_freelist(h, (gfp | __GFP_HARDWALL) & ~__GFP_DIRECT_RECLAIM, order,
+                                       ALLOC_WMARK_HIGH | ALLOC_CPUSET, ac))
+    return p;
+  // Requests the OOM killer does not serve: costly orders (killing will
+  // not make contiguous memory), callers with a fallback, one node only,
+  // the low zones (killing frees Normal memory), and no-fs/no-io ones.
+  if (order > PAGE_ALLOC_COSTLY_ORDER) return nullptr;
+  if (gfp & (__GFP_RETRY_MAYFAIL | __GFP_THISNODE)) return nullptr;
+  if (ac.highest_zoneidx < ZONE_NORMAL) return nullptr;
+  if (ctx_->oom->out_of_memory(h, gfp, order, ac)) {
+    *progress = true;
+    // A __GFP_NOFAIL request now takes the reserves.
+    if (gfp & __GFP_NOFAIL) return get_page_from_freelist(h, gfp, order, ALLOC_NO_WATERMARKS, ac);
+  }
+  return nullptr;
+}
+
+page* PageAlloc::nofail_fallback(hal::Hal& h, gfp_t gfp, unsigned order, const alloc_context& ac) {
+  // Some of the reserves normally kept for atomic requests, then (as
+  // Linux's OOM path does for __GFP_NOFAIL) all of them.
+  Compaction& comp = *ctx_->compaction;
+  compact_result cresult = COMPACT_SKIPPED;
+  const unsigned cma = gfp_migratetype(gfp) == MIGRATE_MOVABLE ? ALLOC_CMA : 0;
+  for (int round = 0; round < 4; ++round) {
+    page* p = get_page_from_freelist(h, gfp, order, ALLOC_MIN_RESERVE | cma, ac);
+    if (!p) p = get_page_from_freelist(h, gfp, order, ALLOC_NO_WATERMARKS | cma, ac);
+    if (p) {
+      ctx_->vmstat->count(ALLOC_NOFAIL_RESERVE);
+      return p;
+    }
+    // Everything that might free a block: drains and a full compaction.
+    ctx_->pcp->drain_all_pages(h, nullptr);
+    unreserve_highatomic_pageblock(h, ac, true);
+    if (order) comp.direct_compact(h, gfp, order, ALLOC_NO_WATERMARKS | cma, ac, COMPACT_PRIO_SYNC_FULL, &cresult);
+  }
+  ctx_->log->panic(h, "Out of memory and no killable processes: __GFP_NOFAIL order %u mode %#x", order, gfp);
+  return nullptr;
+}
+
+// Mirrors Linux __alloc_pages_slowpath: kswapd, the min watermark, early
+// compaction for costly orders, then rounds of direct reclaim and
+// compaction while should_reclaim_retry / should_compact_retry allow, and
+// the OOM killer as the last resort.
 page* PageAlloc::alloc_slowpath(hal::Hal& h, gfp_t gfp, unsigned order, alloc_context& ac) {
   ++stats_.slowpath;
   const bool can_direct = gfp & __GFP_DIRECT_RECLAIM;
   const bool can_compact = gfp & __GFP_IO;
-  const bool nofail = gfp & __GFP_NOFAIL;
   const bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
   Compaction& comp = *ctx_->compaction;
   compact_priority prio = DEF_COMPACT_PRIORITY;
   compact_result cresult = COMPACT_SKIPPED;
-  int compaction_retries = 0;
+  int compaction_retries = 0, no_progress_loops = 0;
   bool drained = false;
+  const unsigned cpu = h.cpu() < hal::kMaxCpus ? h.cpu() : 0;
 
   unsigned alloc_flags = gfp_to_alloc_flags(gfp, order);
   // Crossing the low watermark wakes the node's kswapd.
@@ -318,7 +439,8 @@ page* PageAlloc::alloc_slowpath(hal::Hal& h, gfp_t gfp, unsigned order, alloc_co
 
   // Below min. Costly and non-movable high-order requests try compaction
   // before anything else: there may be enough base pages.
-  if (can_direct && can_compact && (costly || (order > 0 && ac.migratetype != MIGRATE_MOVABLE))) {
+  if (can_direct && can_compact && !in_reclaim_[cpu] &&
+      (costly || (order > 0 && ac.migratetype != MIGRATE_MOVABLE))) {
     ++stats_.direct_path;
     page* p = comp.direct_compact(h, gfp, order, alloc_flags, ac, INIT_COMPACT_PRIORITY, &cresult);
     if (p) return p;
@@ -330,76 +452,43 @@ page* PageAlloc::alloc_slowpath(hal::Hal& h, gfp_t gfp, unsigned order, alloc_co
 
   for (;;) {
     if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(h, order, gfp, ac);
+    // Reclaim's own allocations and the OOM killer's victim may use the
+    // reserves (Linux __gfp_pfmemalloc_flags).
+    unsigned reserve = 0;
+    if (!(gfp & __GFP_NOMEMALLOC)) {
+      if (in_reclaim_[cpu]) reserve = ALLOC_NO_WATERMARKS;
+      else if (ctx_->oom->current_is_victim(h)) reserve = ALLOC_OOM | ALLOC_NO_WATERMARKS;
+    }
+    if (reserve)
+      alloc_flags = reserve | (alloc_flags & ALLOC_KSWAPD) | (gfp_migratetype(gfp) == MIGRATE_MOVABLE ? ALLOC_CMA : 0);
     if (page* p = get_page_from_freelist(h, gfp, order, alloc_flags, ac)) return p;
-    if (!can_direct) goto nopage;
+    // Not allowed to block, or already reclaiming: nothing more to try.
+    if (!can_direct || in_reclaim_[cpu]) goto nopage;
     ++stats_.direct_path;
 
-    // What direct reclaim can do without a page cache or swap: give back
-    // the pages parked on per-CPU lists and in high-atomic reserves.
-    ctx_->vmstat->count(ALLOCSTALL_DMA + ac.highest_zoneidx);
-    if (!drained) {
-      unreserve_highatomic_pageblock(h, ac, false);
-      ctx_->pcp->drain_all_pages(h, nullptr);
-      int last_nid = -1;
-      for (zone* const* zl = ac.zonelist; *zl; ++zl)
-        if ((*zl)->node != last_nid) {
-          last_nid = (*zl)->node;
-          ctx_->kswapd->end_boost(h, *(*zl)->zone_pgdat);
-        }
-      drained = true;
-      if (page* p = get_page_from_freelist(h, gfp, order, alloc_flags, ac)) return p;
-    }
-
+    uint64_t progress = 0;
+    if (page* p = direct_reclaim(h, gfp, order, alloc_flags, ac, &drained, &progress)) return p;
     if (can_compact && order) {
       page* p = comp.direct_compact(h, gfp, order, alloc_flags, ac, prio, &cresult);
       if (p) return p;
     }
     if (gfp & __GFP_NORETRY) goto nopage;
     if (costly && (!can_compact || !(gfp & __GFP_RETRY_MAYFAIL))) goto nopage;
+    if (should_reclaim_retry(h, order, ac, alloc_flags, progress > 0, &no_progress_loops)) continue;
+    if (order && can_compact && should_compact_retry(order, cresult, &prio, &compaction_retries)) continue;
 
-    // Linux's should_compact_retry, without the reclaim-progress gate
-    // (there is no reclaim to make progress).
-    if (!order || !can_compact) goto nopage;
-    if (cresult == COMPACT_SKIPPED) {
-      goto nopage;  // not enough free base pages: only reclaim could help
-    }
-    if (cresult == COMPACT_SUCCESS) {
-      const int max_retries = costly ? MAX_COMPACT_RETRIES / 4 : MAX_COMPACT_RETRIES;
-      if (++compaction_retries <= max_retries) continue;
-    }
-    {
-      const int min_prio = costly ? MIN_COMPACT_COSTLY_PRIORITY : MIN_COMPACT_PRIORITY;
-      if (prio > min_prio) {
-        prio = static_cast<compact_priority>(prio - 1);
-        compaction_retries = 0;
-        continue;
-      }
-    }
-    goto nopage;
+    // Reclaim has failed: the OOM killer.
+    bool oom_progress = false;
+    if (page* p = may_oom(h, gfp, order, ac, &oom_progress)) return p;
+    // A victim that already used the reserves must not loop for ever.
+    if (ctx_->oom->current_is_victim(h) && (alloc_flags & ALLOC_OOM || (gfp & __GFP_NOMEMALLOC))) goto nopage;
+    if (!oom_progress) goto nopage;
+    no_progress_loops = 0;
   }
 
 nopage:
-  if (nofail) {
-    // Without direct reclaim Linux returns NULL even for __GFP_NOFAIL.
-    if (can_direct) {
-      // Some of the reserves normally kept for atomic requests, then (as
-      // Linux's OOM path does for __GFP_NOFAIL) all of them.
-      const unsigned cma = gfp_migratetype(gfp) == MIGRATE_MOVABLE ? ALLOC_CMA : 0;
-      for (int round = 0; round < 4; ++round) {
-        page* p = get_page_from_freelist(h, gfp, order, ALLOC_MIN_RESERVE | cma, ac);
-        if (!p) p = get_page_from_freelist(h, gfp, order, ALLOC_NO_WATERMARKS | cma, ac);
-        if (p) {
-          ctx_->vmstat->count(ALLOC_NOFAIL_RESERVE);
-          return p;
-        }
-        // Everything that might free a block: drains and a full compaction.
-        ctx_->pcp->drain_all_pages(h, nullptr);
-        unreserve_highatomic_pageblock(h, ac, true);
-        if (order) comp.direct_compact(h, gfp, order, ALLOC_NO_WATERMARKS | cma, ac, COMPACT_PRIO_SYNC_FULL, &cresult);
-      }
-      ctx_->log->panic(h, "Out of memory and no killable processes: __GFP_NOFAIL order %u mode %#x", order, gfp);
-    }
-  }
+  // Without direct reclaim Linux returns NULL even for __GFP_NOFAIL.
+  if ((gfp & __GFP_NOFAIL) && can_direct) return nofail_fallback(h, gfp, order, ac);
   warn_alloc(h, gfp, order, ac.preferred_nid);
   return nullptr;
 }

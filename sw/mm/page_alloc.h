@@ -22,6 +22,7 @@
 #include "sw/mm/context.h"
 #include "sw/mm/gfp.h"
 #include "sw/mm/internal.h"
+#include "sw/mm/compaction.h"
 #include "sw/mm/mmzone.h"
 
 namespace fw {
@@ -99,6 +100,29 @@ class PageAlloc {
   // compacting and using the reserves as gfp allows, or nullptr (mirrors
   // Linux's __alloc_pages_slowpath).
   page* alloc_slowpath(hal::Hal& h, gfp_t gfp, unsigned order, alloc_context& ac);
+  // Direct reclaim, then the per-CPU lists and high-atomic reserves given
+  // back (Linux __alloc_pages_direct_reclaim). Returns a block or nullptr;
+  // *progress: the pages reclaimed; *drained: the lists were given back.
+  page* direct_reclaim(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags, const alloc_context& ac,
+                       bool* drained, uint64_t* progress);
+  // Returns true when another round of reclaim may let the request pass
+  // the min watermark of a zone: reclaimable plus free pages would, and
+  // fewer than MAX_RECLAIM_RETRIES rounds in a row freed nothing (else
+  // the last high-atomic reserve is given back first; true if one was).
+  // Linux should_reclaim_retry.
+  bool should_reclaim_retry(hal::Hal& h, unsigned order, const alloc_context& ac, unsigned alloc_flags,
+                            bool did_some_progress, int* no_progress_loops);
+  // Returns true when another compaction round (possibly at a stronger
+  // priority, *prio lowered) is worth it (Linux should_compact_retry).
+  bool should_compact_retry(unsigned order, compact_result cresult, compact_priority* prio,
+                            int* compaction_retries) const;
+  // The OOM killer's turn (Linux __alloc_pages_may_oom). Returns a block
+  // (high watermark, or the reserves for __GFP_NOFAIL after a kill) or
+  // nullptr; *progress: a process was killed or a victim is dying.
+  page* may_oom(hal::Hal& h, gfp_t gfp, unsigned order, const alloc_context& ac, bool* progress);
+  // __GFP_NOFAIL after everything failed: the reserves, drains and full
+  // compaction; panics when even that finds nothing. Returns a block.
+  page* nofail_fallback(hal::Hal& h, gfp_t gfp, unsigned order, const alloc_context& ac);
   // Returns a block of z from the per-CPU lists or the buddy lists, counted
   // in the zone's statistics, or nullptr (Linux rmqueue).
   page* rmqueue(hal::Hal& h, const alloc_context& ac, zone* z, unsigned order, gfp_t gfp, unsigned alloc_flags);
@@ -123,6 +147,7 @@ class PageAlloc {
   MmContext* ctx_ = nullptr;
   bool booted_ = false;
   unsigned fail_reports_ = 0;
+  bool in_reclaim_[hal::kMaxCpus] = {};  // the CPU is in direct reclaim (Linux PF_MEMALLOC)
   PageAllocStats stats_;
 };
 

@@ -35,7 +35,9 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::fdatasync: return "fdatasync";
     case hal::Sys::ftruncate: return "ftruncate";
     case hal::Sys::sync: return "sync";
-    case hal::Sys::sysctl: return "sysctl (drop_caches)";
+    case hal::Sys::sysctl: return "sysctl (a /proc file)";
+    case hal::Sys::mlock: return "mlock";
+    case hal::Sys::munlock: return "munlock";
     case hal::Sys::fadvise64: return "fadvise64";
     case hal::Sys::msync: return "msync";
     default: return "syscall";
@@ -334,6 +336,8 @@ bool ScriptedProgram::range_op(const Op& op, uint64_t index, hw::UserOp& out) {
   switch (op.kind) {
     case Op::Kind::munmap: syscall(out, hal::Sys::munmap, {start, len}); break;
     case Op::Kind::mprotect: syscall(out, hal::Sys::mprotect, {start, len, op.prot}); break;
+    case Op::Kind::mlock: syscall(out, hal::Sys::mlock, {start, len}); break;
+    case Op::Kind::munlock: syscall(out, hal::Sys::munlock, {start, len}); break;
     default: syscall(out, hal::Sys::madvise, {start, len, op.advice}); break;
   }
   return true;
@@ -362,6 +366,8 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
     case Op::Kind::munmap:
     case Op::Kind::mprotect:
     case Op::Kind::madvise:
+    case Op::Kind::mlock:
+    case Op::Kind::munlock:
       repeats_left_ = op.count > 1 ? op.count - 1 : 0;
       repeat_index_ = 0;
       return range_op(op, 0, out);
@@ -382,6 +388,9 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
       return next(out);
     case Op::Kind::exit:
       syscall(out, hal::Sys::exit, {static_cast<uint64_t>(op.status)});
+      return true;
+    case Op::Kind::oom_score_adj:
+      syscall(out, hal::Sys::sysctl, {uapi::kSysctlOomScoreAdj, static_cast<uint64_t>(static_cast<int64_t>(op.oom_score_adj))});
       return true;
     case Op::Kind::dma_copy:
       dma_copy(op, out);

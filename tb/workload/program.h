@@ -34,7 +34,8 @@ struct Barrier {
 // One operation of a scenario process.
 struct Op {
   enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit,
-                    file_read, file_write, fsync, fdatasync, ftruncate, sync, drop_caches, fadvise, msync };
+                    file_read, file_write, fsync, fdatasync, ftruncate, sync, drop_caches, fadvise, msync,
+                    mlock, munlock, oom_score_adj };
   Kind kind = Kind::access;
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
@@ -76,6 +77,8 @@ struct Op {
 
   // exit
   int status = 0;
+  // oom_score_adj: the value written to /proc/self/oom_score_adj
+  int oom_score_adj = 0;
 
   // dma_copy: the engine (index among the platform's DMA engines) copies
   // `length` bytes from region+offset to dst_region+dst_offset.

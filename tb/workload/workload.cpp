@@ -102,11 +102,19 @@ uint64_t parse_advice(sim::ConfigNode& n) {
                 {"dontneed", uapi::kMadvDontneed},      {"free", uapi::kMadvFree},
                 {"hugepage", uapi::kMadvHugepage},      {"nohugepage", uapi::kMadvNohugepage},
                 {"populate_read", uapi::kMadvPopulateRead}, {"populate_write", uapi::kMadvPopulateWrite},
-                {"collapse", uapi::kMadvCollapse}};
-  const std::string a = n.require<std::string>("advice", "The advice: dontneed, free, hugepage, nohugepage, populate_read, populate_write, collapse, ...");
+                {"collapse", uapi::kMadvCollapse},      {"cold", uapi::kMadvCold},
+                {"pageout", uapi::kMadvPageout}};
+  const std::string a = n.require<std::string>("advice", "The advice: dontneed, free, hugepage, nohugepage, populate_read, populate_write, collapse, cold, pageout, ...");
   for (const auto& k : advice)
     if (a == k.name) return k.value;
   n.fail("advice", fmt::format("unknown advice '{}'", a));
+}
+
+// An oom_score_adj value: -1000 (never killed) .. 1000 (killed first).
+int parse_oom_score_adj(sim::ConfigNode& n, const char* key, int def) {
+  const int v = n.get<int>(key, def, "oom_score_adj of the process: -1000 (never OOM-killed) .. 1000 (killed first)");
+  if (v < -1000 || v > 1000) n.fail(key, fmt::format("{} is outside -1000..1000", v));
+  return v;
 }
 
 // Bounds that keep a mistyped count from running for ever (the simulator
@@ -295,6 +303,10 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   p.expect_signal = signal_number(sig);
   if (p.expect_signal < 0) pn.fail("expect_signal", fmt::format("unknown signal {}", sim::quoted(sig)));
 
+  // oom_score_adj: written to /proc/self/oom_score_adj before the first
+  // operation (a child inherits its parent's, as on Linux).
+  const int adj = thread ? 0 : parse_oom_score_adj(pn, "oom_score_adj", 0);
+
   std::vector<sim::ConfigNode> items = pn.list("ops", "Operations, in order");
   // What the program starts with: a forked child its parent's regions, a
   // thread its creator's, and the region names of its thread group.
@@ -306,6 +318,13 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
   if (p.group == static_cast<int>(self)) p.pools.push_back(self);
 
   std::vector<Op> ops;
+  if (adj) {
+    Op set;
+    set.kind = Op::Kind::oom_score_adj;
+    set.where = fmt::format("{}: {}", pn.where(), pn.path());
+    set.oom_score_adj = adj;
+    ops.push_back(set);
+  }
   for (sim::ConfigNode& item : items) ops.push_back(parse_op(item, self, nr_cpus, seed));
   Process& me = *procs_[self];  // procs_ may have grown (children)
   me.ops = std::move(ops);
@@ -377,7 +396,8 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
   static const char* const kKinds[] = {"mmap", "munmap", "mprotect", "madvise", "fork", "thread", "barrier",
                                        "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc",
                                        "file_read", "file_write", "fsync", "fdatasync", "ftruncate", "sync",
-                                       "drop_caches", "fadvise", "msync", "exit"};
+                                       "drop_caches", "fadvise", "msync", "mlock", "munlock", "oom_score_adj",
+                                       "exit"};
   const std::string all_but_last = fmt::format("{}", fmt::join(std::begin(kKinds), std::end(kKinds) - 1, ", "));
   const char* const last = *(std::end(kKinds) - 1);
   const auto keys = item.keys();
@@ -474,6 +494,14 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
     if (!op.length) n.fail("size", "must be at least 1 byte");
     op.expect_errno = parse_expect(n);
+  } else if (kind == "mlock" || kind == "munlock") {
+    op.kind = kind == "mlock" ? Op::Kind::mlock : Op::Kind::munlock;
+    parse_range(n, op);
+    parse_repeat(n, op);
+    op.expect_errno = parse_expect(n);
+  } else if (kind == "oom_score_adj") {
+    op.kind = Op::Kind::oom_score_adj;
+    op.oom_score_adj = parse_oom_score_adj(n, "value", 0);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
@@ -482,7 +510,8 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     item.fail(kind, "an operation kKinds lists has no parser");
   }
   if (op.kind == Op::Kind::munmap || op.kind == Op::Kind::mprotect || op.kind == Op::Kind::madvise ||
-      op.kind == Op::Kind::access || op.kind == Op::Kind::msync)
+      op.kind == Op::Kind::access || op.kind == Op::Kind::msync || op.kind == Op::Kind::mlock ||
+      op.kind == Op::Kind::munlock)
     use_region(n, op, self);
   track_region(op, self);
   return op;
@@ -538,7 +567,8 @@ std::string Workload::describe() const {
       out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}", op.theta, op.child_cpu,
                          op.barrier ? op.barrier->name : "", op.trace ? op.trace->path() : "",
                          op.trace ? op.trace->limit() : 0, op.status);
-      out += fmt::format(" file={} file_size={} level={}\n", op.file, op.file_size, op.level);
+      out += fmt::format(" file={} file_size={} level={} oom_score_adj={}\n", op.file, op.file_size, op.level,
+                         op.oom_score_adj);
     }
   }
   return out;

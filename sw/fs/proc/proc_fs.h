@@ -15,6 +15,7 @@ namespace fw {
 struct MmContext;
 struct mm_struct;
 struct seq_file;
+struct task_struct;
 
 // A system-wide file, /proc/<name> (Linux proc_create_single).
 struct proc_entry {
@@ -24,10 +25,12 @@ struct proc_entry {
   bool (*present)(const MmContext& ctx);
 };
 
-// A file of each process, /proc/<pid>/<name> (Linux's tgid_base_stuff).
+// A file of each process, /proc/<pid>/<name> (Linux's tgid_base_stuff):
+// shown from its address space (show) or from its task (show_task).
 struct pid_entry {
   const char* name;
   void (*show)(seq_file* m, const mm_struct& mm);
+  void (*show_task)(seq_file* m, const MmContext& ctx, const task_struct& t);
 };
 
 // Returns the index-th system-wide file, in the order the simulator writes
@@ -50,5 +53,9 @@ bool diskstats_present(const MmContext& ctx);
 
 // fs/proc/task_mmu.cpp: /proc/<pid>/maps.
 void show_map(seq_file* m, const mm_struct& mm);
+
+// fs/proc/base.cpp: /proc/<pid>/oom_score and /proc/<pid>/oom_score_adj.
+void proc_oom_score(seq_file* m, const MmContext& ctx, const task_struct& t);
+void proc_oom_score_adj(seq_file* m, const MmContext& ctx, const task_struct& t);
 
 }  // namespace fw

@@ -22,7 +22,9 @@ const proc_entry proc_root_entries[] = {
 };
 
 const pid_entry proc_pid_entries[] = {
-    {"maps", show_map},
+    {"maps", show_map, nullptr},
+    {"oom_score", nullptr, proc_oom_score},
+    {"oom_score_adj", nullptr, proc_oom_score_adj},
 };
 
 }  // namespace
