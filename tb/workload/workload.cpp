@@ -227,6 +227,22 @@ std::string range_problem(const Op& op, uint64_t size, const char*& key) {
   return "";
 }
 
+// mlock, munlock (a range of a region) and oom_score_adj; false if `kind` is none of them.
+bool parse_pressure_op(sim::ConfigNode& n, const std::string& kind, Op& op) {
+  if (kind == "mlock" || kind == "munlock") {
+    op.kind = kind == "mlock" ? Op::Kind::mlock : Op::Kind::munlock;
+    parse_range(n, op);
+    parse_repeat(n, op);
+    op.expect_errno = parse_expect(n);
+    return true;
+  }
+  if (kind == "oom_score_adj") {
+    op.kind = Op::Kind::oom_score_adj;
+    op.oom_score_adj = parse_oom_score_adj(n, "value", 0);
+    return true;
+  }
+  return false;
+}
 bool valid_name(const std::string& s) {
   return !s.empty() &&
          std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
@@ -494,18 +510,10 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
     if (!op.length) n.fail("size", "must be at least 1 byte");
     op.expect_errno = parse_expect(n);
-  } else if (kind == "mlock" || kind == "munlock") {
-    op.kind = kind == "mlock" ? Op::Kind::mlock : Op::Kind::munlock;
-    parse_range(n, op);
-    parse_repeat(n, op);
-    op.expect_errno = parse_expect(n);
-  } else if (kind == "oom_score_adj") {
-    op.kind = Op::Kind::oom_score_adj;
-    op.oom_score_adj = parse_oom_score_adj(n, "value", 0);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
-  } else if (parse_file_op(n, kind, op)) {
+  } else if (parse_file_op(n, kind, op) || parse_pressure_op(n, kind, op)) {
   } else {
     item.fail(kind, "an operation kKinds lists has no parser");
   }
