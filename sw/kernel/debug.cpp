@@ -68,6 +68,8 @@ void Kernel::visit_stats(StatVisitor& v) const {
     readahead_.visit_stats(v, "readahead");
     writeback_.visit_stats(v, "writeback");
   }
+  // Swap: only on machines with swap areas.
+  if (swapfile_.nr_areas()) swapfile_.visit_stats(v, "swap");
   task_stats_.visit(v, "task");
   sched_.visit_stats(v, "sched");
   syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);

@@ -316,6 +316,8 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
   blk_driver_.probe(bsp);  // the disks: their block devices and queues
   // Filesystems on the block devices the drivers registered.
   mmfs_.mount_all(bsp);
+  // Swap areas on the disks firmware.swapon names.
+  swapfile_.swapon_boot(bsp);
   page_alloc_.boot_done();
   booted_ = true;
 

@@ -86,8 +86,17 @@ struct Params {
   uint32_t dirty_ratio = 20;
   uint32_t dirty_expire_centisecs = 3000;
   uint32_t dirty_writeback_centisecs = 500;
+  // Swap (sw/mm/swapfile, swap_state).
+  uint32_t page_cluster = 3;  // vm.page-cluster: swap readahead reads 2^page_cluster slots
+  // Not a table key: firmware.swapon, the block devices used as swap in
+  // priority order, as indices into BootInfo::devices (the simulator
+  // resolves the names; sw/mm/swapfile swaps them on at boot).
+  uint8_t swapon_devices[16] = {};
+  uint32_t nr_swapon = 0;
   // Not a scenario key: the simulator sets it with --debug-flags=DMA.
   bool trace_dma = false;
+  // Not a scenario key: --debug-flags=Swap (swap-outs, swap-ins, readahead windows).
+  bool trace_swap = false;
 };
 
 // Names of the choice parameters' values, in index order (nullptr-terminated).
@@ -266,6 +275,8 @@ inline constexpr ParamDesc kParamTable[] = {
    "vm.dirty_expire_centisecs: the flusher writes inodes dirty for longer than this", "cs"},
   {"dirty_writeback_centisecs", ParamType::u32, offsetof(Params, dirty_writeback_centisecs), 500, 0, 1u << 30,
    "vm.dirty_writeback_centisecs: period of the flusher's check for expired inodes (0: never)", "cs"},
+  {"page_cluster", ParamType::u32, offsetof(Params, page_cluster), 3, 0, 31,
+   "vm.page-cluster: swap-in reads up to 2^page_cluster slots around the faulting one (0: no readahead)", "log2 pages"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

@@ -12,6 +12,8 @@
 #include "sw/mm/rmap.h"
 #include "sw/mm/shmem.h"
 #include "sw/mm/slub.h"
+#include "sw/mm/swap.h"
+#include "sw/mm/swapfile.h"
 #include "sw/mm/tlb.h"
 
 namespace fw {
@@ -39,6 +41,13 @@ int Fork::copy_pte_table(hal::Hal& h, mm_struct* dst, mm_struct* src, uint64_t t
       ne = e & ~PTE_RW;
       if (ne != e) pt.write_entry(h, slot.epa, ne);
       if (p) ++(PageAnon(p) ? dst->rss_anon : dst->rss_shmem);
+    } else if (is_swap_pte(e)) {
+      // Both address spaces refer to the slot (Linux copy_nonpresent_pte).
+      const swp_entry_t se = pte_to_swp_entry(e);
+      if (is_swap_entry(se)) {
+        if (ctx_->swapfile->swap_duplicate(h, se)) return -ENOMEM;
+        ++dst->swapents;
+      }
     } else if (pte_maps_page(e)) {
       if (!ctx_->memory->is_zero_pfn(pfn) && p && !PageReserved(p)) {
         get_page(compound_head(p));

@@ -79,7 +79,9 @@ ScanResult Khugepaged::scan_pmd(hal::Hal& h, mm_struct* mm, vm_area_struct* vma,
       }
       continue;
     }
-    if (!pte_present(e)) return SCAN_PTE_NON_PRESENT;  // PROT_NONE or under migration
+    // PROT_NONE, under migration, or swapped out: Linux swaps up to
+    // max_ptes_swap (64) entries back in first; here such a range waits.
+    if (!pte_present(e)) return SCAN_PTE_NON_PRESENT;
     page* p = ctx_->nodes->pfn_to_page(pfn);
     if (!p) return SCAN_PAGE_NULL;
     if (PageCompound(p)) return SCAN_PAGE_COMPOUND;

@@ -7,11 +7,13 @@
 #include "sw/mm/huge_memory.h"
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/khugepaged.h"
+#include "sw/mm/lru.h"
 #include "sw/mm/memory.h"
 #include "sw/mm/mman.h"
 #include "sw/mm/mmap.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/tlb.h"
+#include "sw/mm/vmscan.h"
 #include "sw/mm/vmstat.h"
 #include "sw/mm/filemap.h"
 #include "sw/mm/readahead.h"
@@ -51,6 +53,8 @@ bool advice_valid(uint64_t a) {
     case uapi::kMadvFree:
     case uapi::kMadvHugepage:
     case uapi::kMadvNohugepage:
+    case uapi::kMadvCold:
+    case uapi::kMadvPageout:
     case uapi::kMadvPopulateRead:
     case uapi::kMadvPopulateWrite:
     case uapi::kMadvCollapse:
@@ -141,6 +145,63 @@ int Madvise::free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t star
   return 0;
 }
 
+int Madvise::cold_or_pageout(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end,
+                             bool pageout) {
+  // Linux can_madv_lru_vma (VM_LOCKED comes with mlock).
+  if (vma->vm_flags & (VM_HUGETLB | VM_PFNMAP)) return -EINVAL;
+  HugeMemory& thp = *ctx_->huge_memory;
+  if (start & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, start);
+  if (end & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, end);
+  PgTable& pt = *ctx_->pgtable;
+  list_head pages;
+  INIT_LIST_HEAD(&pages);
+  bool flush = false;
+  for (uint64_t a = start; a < end;) {
+    uint64_t pmd_pa, pmd;
+    if (pt.walk_to(h, mm->pgd, a, LEVEL_PD, false, 0, false, &pmd_pa) || !pt.read_entry(h, pmd_pa, &pmd) ||
+        !pte_present(pmd)) {
+      a = (a | (HPAGE_PMD_SIZE - 1)) + 1;
+      continue;
+    }
+    // A whole THP: reclaim takes 4 KiB pages, so pageout splits it.
+    if ((pmd & PTE_PS) && pageout) thp.split_huge_pmd_address(h, vma, a);
+    if (!pt.read_entry(h, pmd_pa, &pmd) || (pmd & PTE_PS)) {
+      a = (a | (HPAGE_PMD_SIZE - 1)) + 1;  // a cold THP (or the huge zero page) keeps its PMD
+      continue;
+    }
+    const uint64_t next = min(end, (a | (HPAGE_PMD_SIZE - 1)) + 1);
+    const uint64_t table = pmd & pt.phys_mask();
+    for (; a < next; a += PAGE_SIZE) {
+      const uint64_t epa = table + 8ull * pt_index(a, LEVEL_PT);
+      uint64_t e;
+      if (!pt.read_entry(h, epa, &e) || !pte_present(e)) continue;
+      const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
+      if (ctx_->memory->is_zero_pfn(pfn)) continue;
+      page* p = ctx_->nodes->pfn_to_page(pfn);
+      // Pages other processes map too are left alone (folio_maybe_mapped_shared).
+      if (!p || PageCompound(p) || page_mapcount(p) != 1) continue;
+      {
+        LockGuard g(mm->page_table_lock, h);
+        if (e & PTE_A) {  // ptep_test_and_clear_young
+          pt.write_entry(h, epa, e & ~PTE_A);
+          flush = true;
+        }
+      }
+      ClearPageFlag(p, PG_referenced);
+      if (!ctx_->lru->isolate(h, p)) continue;
+      if (pageout) {
+        list_add_tail(&p->lru, &pages);
+      } else {  // folio_deactivate: back on the inactive list
+        ClearPageFlag(p, PG_active);
+        ctx_->lru->putback(h, p);
+      }
+    }
+  }
+  if (flush) ctx_->tlb->flush_tlb_mm_range(h, mm, start, end, PAGE_SHIFT, false);
+  if (pageout && !list_empty(&pages)) ctx_->vmscan->reclaim_pages(h, &pages);
+  return 0;
+}
+
 int Madvise::apply(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t advice) {
   switch (advice) {
     case uapi::kMadvDontneed:
@@ -159,6 +220,9 @@ int Madvise::apply(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t sta
       if (advice == uapi::kMadvHugepage) ctx_->khugepaged->enter_vma(h, v);
       return 0;
     }
+    case uapi::kMadvCold:
+    case uapi::kMadvPageout:
+      return cold_or_pageout(h, mm, vma, start, end, advice == uapi::kMadvPageout);
     case uapi::kMadvCollapse:
       ++stats_.collapse;
       return ctx_->khugepaged->madvise_collapse(h, mm, vma, start, end);

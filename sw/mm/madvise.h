@@ -4,7 +4,8 @@
 // again), MADV_FREE (private anonymous pages may be reclaimed lazily: their
 // dirty bits are cleared; there is no reclaim, so the data stays),
 // MADV_HUGEPAGE / MADV_NOHUGEPAGE (VMA flags for THP and khugepaged),
-// MADV_POPULATE_READ / MADV_POPULATE_WRITE (fault the range in; EINVAL on
+// MADV_COLD / MADV_PAGEOUT (deactivate, or reclaim now through
+// Vmscan::reclaim_pages), MADV_POPULATE_READ / MADV_POPULATE_WRITE (fault the range in; EINVAL on
 // a mapping without the permission), MADV_COLLAPSE (khugepaged's collapse,
 // now), and the hints NORMAL, RANDOM, SEQUENTIAL, WILLNEED (accepted, no
 // effect on anonymous memory). Errors as Linux: EINVAL for bad arguments or
@@ -51,6 +52,12 @@ class Madvise {
   // MADV_FREE on one VMA (Linux madvise_free_single_vma). Returns 0, or
   // -EINVAL for shared or hugetlb memory.
   int free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end);
+  // MADV_COLD (pageout false: the pages' accessed bits cleared, the pages
+  // deactivated) and MADV_PAGEOUT (isolated and handed to reclaim) on one
+  // VMA (Linux madvise_cold_or_pageout_pte_range); pages mapped by more
+  // than one process are left alone, a THP is split for pageout. Returns
+  // 0, or -EINVAL for hugetlb and driver (VM_PFNMAP) mappings.
+  int cold_or_pageout(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, bool pageout);
 
   MmContext* ctx_ = nullptr;
   MadviseStats stats_;

@@ -16,6 +16,9 @@
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/shmem.h"
+#include "sw/mm/swap.h"
+#include "sw/mm/swap_state.h"
+#include "sw/mm/swapfile.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
 
@@ -48,7 +51,13 @@ void ZapGather::defer_put(hal::Hal& h, page* p) {
 }
 
 void ZapGather::release(hal::Hal& h) {
-  for (unsigned i = 0; i < nr_; ++i) ctx_->page_alloc->put_page(h, batch_[i]);
+  for (unsigned i = 0; i < nr_; ++i) {
+    // An unmapped swap-cache page whose slot no PTE needs: the cache lets
+    // go of both (Linux free_pages_and_swap_cache -> free_swap_cache).
+    page* p = batch_[i];
+    if (PageSwapCache(p) && !page_mapped(p)) ctx_->swap_cache->folio_free_swap(h, p);
+    ctx_->page_alloc->put_page(h, p);
+  }
   nr_ = 0;
 }
 
@@ -204,6 +213,7 @@ FaultResult Memory::fault_locked(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
     h.cpu_relax();
     return {FaultKind::spurious, "migration entry"};
   }
+  if (is_swap_pte(pte)) return do_swap_page(h, mm, vma, addr, pte_pa, pte, write);
   if (!pte) {
     if (vma->vm_obj && vma->vm_obj->kind == MappingKind::file) return do_file_fault(h, mm, vma, addr, pte_pa, write);
     if (vma->vm_obj) return do_shared_fault(h, mm, vma, addr, pte_pa, write);
@@ -348,8 +358,11 @@ FaultResult Memory::do_wp_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, 
     return {FaultKind::sigbus, "write to a page outside the memory map"};
   }
   // The only mapping and the only reference: keep the page (Linux
-  // wp_can_reuse_anon_folio). A page still inside a compound page (a THP
+  // wp_can_reuse_anon_folio; the swap cache's reference goes first when no
+  // other PTE needs the slot). A page still inside a compound page (a THP
   // whose split failed) is always copied.
+  if (PageAnon(p) && !PageCompound(p) && page_mapcount(p) == 1 && PageSwapCache(p) && page_ref_count(p) == 2)
+    ctx_->swap_cache->folio_free_swap(h, p);
   if (PageAnon(p) && !PageCompound(p) && page_mapcount(p) == 1 && page_ref_count(p) == 1) {
     LockGuard g(mm->page_table_lock, h);
     uint64_t cur;
@@ -409,6 +422,78 @@ FaultResult Memory::wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
   return {FaultKind::handled, "copy-on-write"};
 }
 
+FaultResult Memory::do_swap_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                                 uint64_t pte, bool write) {
+  const swp_entry_t entry = pte_to_swp_entry(pte);
+  Swapfile& sf = *ctx_->swapfile;
+  SwapCache& sc = *ctx_->swap_cache;
+  PgTable& pt = *ctx_->pgtable;
+  if (!sf.swap_info(entry)) {
+    ++stats_.sigbus;
+    return {FaultKind::sigbus, "swap entry naming no swap area"};
+  }
+  ++sf.stats().swapin_faults;
+  if (ctx_->rmap->anon_vma_prepare(h, vma)) return oom("out of memory for an anon_vma");
+  page* p = sc.lookup(h, entry);  // with a reference: the mapping's, if it maps
+  bool major = false;
+  if (p) {
+    ++sf.stats().swapin_cache_hits;
+  } else {
+    p = sc.swapin_readahead(h, entry);
+    if (!p) {
+      uint64_t cur;
+      if (!pt.read_entry(h, pte_pa, &cur) || cur != pte) return {FaultKind::spurious, "swapped in meanwhile"};
+      return oom("out of memory for a swap-in");
+    }
+    major = true;
+    ctx_->vmstat->count(PGMAJFAULT);
+  }
+  if (sc.wait_on_read(h, p)) {
+    ctx_->page_alloc->put_page(h, p);
+    ++sf.stats().swapin_errors;
+    ++stats_.sigbus;
+    return {FaultKind::sigbus, "I/O error reading a swapped-out page"};
+  }
+  uint64_t npte;
+  bool exclusive;
+  {
+    LockGuard g(mm->page_table_lock, h);
+    uint64_t cur;
+    if (!pt.read_entry(h, pte_pa, &cur) || cur != pte || !PageSwapCache(p) || p->private_ != entry.val) {
+      ctx_->page_alloc->put_page(h, p);
+      return {FaultKind::spurious, "swap entry changed meanwhile"};
+    }
+    // Only this PTE refers to the slot and nobody maps the page: it is ours
+    // alone (Linux keeps that in the PTE's exclusive bit).
+    exclusive = sf.swap_count(entry) == 1 && !page_mapped(p);
+    if (!page_mapped(p)) {
+      // Not exclusive: the family's root anon_vma, which every fork's VMA
+      // is linked to (Linux __folio_set_anon).
+      ctx_->rmap->folio_add_new_anon_rmap(p, vma, addr);
+      if (!exclusive) p->mapping = reinterpret_cast<uint64_t>(vma->anon_vma->root) | PAGE_MAPPING_ANON;
+    } else {
+      ctx_->rmap->page_add_anon_rmap(p);
+    }
+    npte = (ctx_->nodes->page_to_phys(p) | vma->vm_page_prot) & ~PTE_RW;
+    if (write && exclusive) {
+      npte |= PTE_RW | PTE_D;
+      ++sf.stats().swapin_reuse;
+    }
+    pt.write_entry(h, pte_pa, npte);
+    ++mm->rss_anon;
+    --mm->swapents;
+    if (mm->rss_anon > mm->hiwater_rss) mm->hiwater_rss = mm->rss_anon;
+    sf.swap_free(h, entry);
+    // Keep the slot (a clean copy to drop later) unless swap runs short or
+    // the page is being written (Linux should_try_to_free_swap; its
+    // VM_LOCKED case comes with mlock).
+    if (sf.vm_swap_full() || (write && page_ref_count(p) == 2))
+      sc.folio_free_swap(h, p);
+  }
+  if (write && !exclusive) return do_wp_page(h, mm, vma, addr, pte_pa, npte);
+  return {FaultKind::handled, major ? "swap-in (major)" : "swap-in"};
+}
+
 // ---------------------------------------------------------------- populate
 
 int Memory::populate_range(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end,
@@ -448,6 +533,15 @@ void Memory::zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint6
     uint64_t e;
     if (!pt.read_entry(h, slot.epa, &e) || !e) continue;
     pt.write_entry(h, slot.epa, 0);
+    if (is_swap_pte(e)) {
+      // The mapping's reference on the slot goes (and the slot with the
+      // last one; Linux zap_nonpresent_ptes -> free_swap_and_cache).
+      if (is_swap_entry(pte_to_swp_entry(e))) {
+        --mm->swapents;
+        ctx_->swapfile->free_swap_and_cache(h, pte_to_swp_entry(e));
+      }
+      continue;
+    }
     const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
     page* p = ctx_->nodes->pfn_to_page(pfn);
     if (is_migration_entry(e)) {

@@ -170,6 +170,14 @@ class Memory {
   // holds poison) or oom.
   FaultResult wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                            uint64_t pte, page* old, page* src);
+  // The fault on a swap PTE (Linux do_swap_page): the page from the swap
+  // cache, or read with readahead (a major fault); mapped, the PTE's slot
+  // reference dropped, writable at once for a write to an exclusive page,
+  // the slot freed when swap is full or the page is written. Returns
+  // handled, spurious (the entry changed), sigbus (read error, bad entry)
+  // or oom.
+  FaultResult do_swap_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
+                           uint64_t pte, bool write);
   // Returns an oom result with why as its reason (counted).
   FaultResult oom(const char* why);
   void zap_pte_table(hal::Hal& h, ZapGather& g, vm_area_struct* vma, uint64_t table, uint64_t base, uint64_t start,

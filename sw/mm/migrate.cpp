@@ -10,6 +10,7 @@
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/shmem.h"
+#include "sw/mm/swap_state.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
 
@@ -91,6 +92,8 @@ int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {
   address_space* obj = page_mapping_obj(src);
   if (!PageAnon(src) && !obj) return -EAGAIN;
   if (PageAnon(src) && !page_mapped(src)) return -EAGAIN;
+  // A page being written to swap or read from it stays where its I/O is.
+  if (PageFlag(src, PG_writeback) || PageFlag(src, PG_locked)) return -EAGAIN;
   if (obj) ctx_->shmem->get(obj);  // the object outlives this migration
   int rc = 0;
   MmNodes& nodes = *ctx_->nodes;
@@ -113,6 +116,7 @@ int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {
     } else {
       dst->mapping = src->mapping;
       dst->index = src->index;
+      if (PageSwapCache(src)) ctx_->swap_cache->replace_page(h, src, dst);
     }
     constexpr uint64_t kept = (1ull << PG_swapbacked) | (1ull << PG_dirty) | (1ull << PG_uptodate) |
                               (1ull << PG_referenced) | (1ull << PG_active);

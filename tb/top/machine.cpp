@@ -79,10 +79,10 @@ std::vector<tb::DeviceDesc> device_list(const hal::BootInfo& boot) {
   return out;
 }
 
-// The firmware's DMA lines follow the DMA debug flag.
-bool dma_tracing() {
+// The firmware's DMA and swap lines follow the DMA and Swap debug flags.
+bool flag_enabled(const char* name) {
   for (const debug::Flag* f : debug::all_flags())
-    if (std::string(f->name()) == "DMA") return f->enabled;
+    if (std::string(f->name()) == name) return f->enabled;
   return false;
 }
 
@@ -108,7 +108,8 @@ fw::Params read_firmware_params(ConfigNode fwc) {
     else v = fwc.get<uint64_t>(d.key, d.def, desc);
     if (!fw::param_set(p, d, v)) fwc.fail(d.key, fmt::format("must be between {} and {}", d.min, d.max));
   }
-  p.trace_dma = dma_tracing();
+  p.trace_dma = flag_enabled("DMA");
+  p.trace_swap = flag_enabled("Swap");
   return p;
 }
 
@@ -132,7 +133,7 @@ class FirmwareStats final : public hal::StatVisitor {
 Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   ConfigNode root = cfg_.root();
   seed_ = read_seed(root);
-  const fw::Params params = read_firmware_params(root.child("firmware"));
+  fw::Params params = read_firmware_params(root.child("firmware"));
   kernel_ = std::make_unique<fw::Kernel>();
   kernel_->set_params(params);
   debug_ = kernel_.get();
@@ -146,6 +147,11 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
                                              &platform_->stats_root(), dma_engines,
                                              opts.progress ? &std::cerr : nullptr, device_list(platform_->boot_info()));
   storage_ = std::make_unique<Storage>(*platform_, workload_->files(), seed_);
+  // Swap areas: known by name once the platform has its devices.
+  const std::vector<uint8_t> swap = prepare_swap_disks(root.child("firmware"), *platform_, workload_->files(), seed_);
+  std::copy(swap.begin(), swap.end(), params.swapon_devices);
+  params.nr_swapon = static_cast<uint32_t>(swap.size());
+  kernel_->set_params(params);
   fw_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "fw");
   const hal::FirmwareDebug* fw = debug_;
   fw_stats_ = std::make_unique<stats::Dynamic>(fw_group_.get(), "counters",

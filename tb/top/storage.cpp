@@ -8,11 +8,17 @@
 #include <fmt/format.h>
 
 #include "hw/base/config.h"
+#include "hw/base/debug.h"
 #include "hw/platform/platform.h"
 #include "sw/fs/mmfs/format.h"
+#include "sw/kernel/params.h"
+#include "sw/mm/swapfile.h"
 #include "sw/lib/errno.h"
 #include "tb/workload/file_content.h"
 #include "tb/workload/files.h"
+
+// The firmware's swap lines (fw::Params::trace_swap, set by machine.cpp).
+SIM_DEBUG_FLAG(Swap, "Swap: pages written to swap and read back, swap-in readahead windows (firmware log lines)");
 
 namespace sim {
 
@@ -101,6 +107,59 @@ Storage::DiskStats::DiskStats(stats::Group* parent, hw::BlockDevice& disk, hw::P
         return disk.params().bandwidth ? throughput.value() / static_cast<double>(disk.params().bandwidth) : 0.0;
       }) {
   bandwidth.set(disk.params().bandwidth);
+}
+
+namespace {
+
+// What Linux's mkswap writes: the info block at 1 KiB, the magic ending the
+// first page, everything else zero (the disk reads 0 where never written).
+void mkswap(hw::BlockDevice& disk, uint64_t seed, uint32_t disk_index) {
+  std::vector<uint8_t> hdr(x86::PAGE_SIZE, 0);
+  fw::swap_header_info info{};
+  info.version = 1;
+  info.last_page = static_cast<uint32_t>(std::min<uint64_t>(disk.capacity() / x86::PAGE_SIZE - 1, UINT32_MAX));
+  info.nr_badpages = 0;
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull + disk_index + 1;  // a UUID of the run, not of the host
+  for (uint8_t& b : info.sws_uuid) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    b = static_cast<uint8_t>(x >> 56);
+  }
+  std::memcpy(hdr.data() + fw::SWAP_INFO_OFFSET, &info, sizeof info);
+  std::memcpy(hdr.data() + fw::SWAP_MAGIC_OFFSET, "SWAPSPACE2", 10);
+  disk.write_media(0, hdr.data(), hdr.size());
+}
+
+}  // namespace
+
+std::vector<uint8_t> prepare_swap_disks(ConfigNode fwc, hw::Platform& platform, const tb::FileSet& files,
+                                        uint64_t seed) {
+  const auto names = fwc.get<std::vector<std::string>>(
+      "swapon", {},
+      "block devices of platform.devices used whole as swap areas, in priority order (Linux swapon; each gets an "
+      "mkswap header before boot)");
+  std::vector<uint8_t> out;
+  const hal::BootInfo& boot = platform.boot_info();
+  constexpr size_t kMax = sizeof(fw::Params::swapon_devices);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    auto fail = [&](const std::string& problem) {
+      throw ConfigError(fmt::format("{}: {}.swapon[{}]: {}", fwc.where("swapon", i), fwc.path(), i, problem));
+    };
+    if (i >= kMax) fail(fmt::format("at most {} swap areas", kMax));
+    unsigned idx = boot.nr_devices;
+    for (unsigned d = 0; d < boot.nr_devices; ++d)
+      if (boot.devices[d].kind == hal::DeviceKind::block &&
+          name == std::string(boot.devices[d].name, strnlen(boot.devices[d].name, hal::kDeviceNameLen)))
+        idx = d;
+    if (idx == boot.nr_devices) fail(fmt::format("no block device called {}", quoted(name)));
+    if (std::find(out.begin(), out.end(), idx) != out.end()) fail(fmt::format("{} is named twice", name));
+    for (const auto& f : files.files)
+      if (f->spec().device == name) fail(fmt::format("{} holds files of workload.files (mkswap would erase them)", name));
+    mkswap(*platform.block_device(name), seed, static_cast<uint32_t>(i));
+    out.push_back(static_cast<uint8_t>(idx));
+  }
+  return out;
 }
 
 Storage::Storage(hw::Platform& platform, const tb::FileSet& files, uint64_t seed)

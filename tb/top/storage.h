@@ -27,6 +27,18 @@ struct FileSet;
 
 namespace sim {
 
+class ConfigNode;
+
+// firmware.swapon: the block devices used whole as swap areas, in priority
+// order. Each gets a Linux mkswap v1 header (SWAPSPACE2, version 1,
+// last_page, a UUID from the seed) on its medium before boot, as mkswap
+// writes it; returns their indices in the boot information's devices, for
+// fw::Params::swapon_devices. Throws ConfigError (file, line, key) for a
+// name that is no block device, a disk named twice or holding files, or
+// more than the firmware takes.
+std::vector<uint8_t> prepare_swap_disks(ConfigNode fwc, hw::Platform& platform, const tb::FileSet& files,
+                                        uint64_t seed);
+
 class Storage {
  public:
   // Makes mmfs on every disk the files name and installs the content

@@ -12,6 +12,7 @@
 #include "sw/mm/context.h"
 #include "sw/mm/huge_memory.h"
 #include "sw/mm/hugetlb.h"
+#include "sw/mm/swapfile.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/pcp.h"
 #include "sw/mm/pgtable.h"
@@ -126,7 +127,7 @@ void for_each_meminfo(const MmContext& ctx, F&& f) {
   const uint64_t bufferram = 0;  // no block-device page cache yet
   const uint64_t file = node_pages(NR_FILE_PAGES);
   const uint64_t cached = file > swapcache + bufferram ? file - swapcache - bufferram : 0;
-  const uint64_t totalswap = 0, freeswap = 0;  // no swap areas yet
+  const uint64_t totalswap = ctx.swapfile->total_swap_pages(), freeswap = ctx.swapfile->nr_swap_pages();
   const PgTableStats& ps = ctx.pgtable->stats();
   f("MemTotal", pages_kb(total));
   f("MemFree", pages_kb(free));

@@ -3,6 +3,7 @@
 #include "sw/fs/proc/proc_fs.h"
 #include "sw/lib/string.h"
 #include "sw/mm/slub.h"
+#include "sw/mm/swapfile.h"
 #include "sw/mm/vmstat.h"
 
 namespace fw {
@@ -19,6 +20,7 @@ const proc_entry proc_root_entries[] = {
     {"slabinfo", slab_show, nullptr},
     {"swiotlb", swiotlb_proc_show, nullptr},
     {"diskstats", diskstats_show, diskstats_present},
+    {"swaps", swaps_proc_show, nullptr},
 };
 
 const pid_entry proc_pid_entries[] = {

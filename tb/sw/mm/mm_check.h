@@ -32,6 +32,8 @@
 
 #include "sw/kernel/kernel.h"
 #include "sw/mm/pgtable.h"
+#include "sw/mm/swap.h"
+#include "sw/mm/swapfile.h"
 
 namespace fwtest {
 
@@ -464,6 +466,7 @@ inline MappingTotals mapping_check(fw::Kernel& k, hal::Hal& h) {
   fw::MmNodes& nodes = k.nodes();
   const uint64_t mask = pt.phys_mask();
   std::map<fw::page*, int> pte_maps, pmd_maps;
+  std::map<uint64_t, unsigned> swap_refs;  // swap entry -> PTEs holding it
   std::set<fw::mm_struct*> seen;
   std::vector<fw::mm_struct*> mms;
   for (int pid = 1; pid < 100000; ++pid) {
@@ -472,7 +475,7 @@ inline MappingTotals mapping_check(fw::Kernel& k, hal::Hal& h) {
     if (seen.size() == k.nr_tasks()) break;
   }
   for (fw::mm_struct* mm : mms) {
-    uint64_t rss_anon = 0, rss_shmem = 0, rss_huge = 0;
+    uint64_t rss_anon = 0, rss_shmem = 0, rss_huge = 0, swapents = 0;
     // Recursive walk of the user half.
     std::function<void(uint64_t, unsigned, uint64_t)> walk = [&](uint64_t table, unsigned level, uint64_t base) {
       const unsigned shift = x86::level_shift(level);
@@ -488,6 +491,11 @@ inline MappingTotals mapping_check(fw::Kernel& k, hal::Hal& h) {
             continue;
           }
           walk(e & mask, level - 1, va);
+          continue;
+        }
+        if (fw::is_swap_pte(e) && level == x86::LEVEL_PT) {
+          ++swapents;
+          ++swap_refs[e];
           continue;
         }
         fw::page* p = nodes.pfn_to_page((e & mask) >> 12);
@@ -528,13 +536,17 @@ inline MappingTotals mapping_check(fw::Kernel& k, hal::Hal& h) {
     EXPECT_EQ(mm->rss_anon, rss_anon) << "rss_anon of mm " << mm->id;
     EXPECT_EQ(mm->rss_shmem, rss_shmem) << "rss_shmem of mm " << mm->id;
     EXPECT_EQ(mm->rss_huge, rss_huge) << "rss_huge of mm " << mm->id;
+    EXPECT_EQ(mm->swapents, swapents) << "swap entries of mm " << mm->id;
   }
+  // Each slot counts exactly the PTEs holding its entry.
+  for (auto& [e, n] : swap_refs)
+    EXPECT_EQ(k.swapfile().swap_count(fw::pte_to_swp_entry(e)), n) << "swap entry " << std::hex << e;
   // Mapcounts and references.
   int64_t anon_mapped = 0, file_mapped = 0, thps = 0;
   for (auto& [p, n] : pte_maps) {
     EXPECT_EQ(fw::page_mapcount(p), n) << "pfn " << nodes.page_to_pfn(p) << " mapped by " << n << " PTEs";
     if (!fw::PageCompound(p)) {
-      const int cache = fw::page_mapping_obj(p) ? 1 : 0;
+      const int cache = fw::page_mapping_obj(p) || fw::PageSwapCache(p) ? 1 : 0;
       EXPECT_EQ(p->_refcount, n + cache) << "pfn " << nodes.page_to_pfn(p) << ": references besides the mappings";
       EXPECT_TRUE(fw::PageLRU(p)) << "mapped page off the LRU, pfn " << nodes.page_to_pfn(p);
     }
