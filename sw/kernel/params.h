@@ -86,6 +86,8 @@ struct Params {
   uint32_t dirty_ratio = 20;
   uint32_t dirty_expire_centisecs = 3000;
   uint32_t dirty_writeback_centisecs = 500;
+  // Reclaim (Linux's vm.swappiness).
+  uint32_t swappiness = 60;
   // Not a scenario key: the simulator sets it with --debug-flags=DMA.
   bool trace_dma = false;
 };
@@ -266,6 +268,10 @@ inline constexpr ParamDesc kParamTable[] = {
    "vm.dirty_expire_centisecs: the flusher writes inodes dirty for longer than this", "cs"},
   {"dirty_writeback_centisecs", ParamType::u32, offsetof(Params, dirty_writeback_centisecs), 500, 0, 1u << 30,
    "vm.dirty_writeback_centisecs: period of the flusher's check for expired inodes (0: never)", "cs"},
+  {"swappiness", ParamType::u32, offsetof(Params, swappiness), 60, 0, 200,
+   "vm.swappiness: reclaim's relative cost of anonymous against file pages (0: anonymous only when file pages "
+   "run out, 100: equal, 200: anonymous first); anonymous pages are reclaimed only with swap",
+   "ratio"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);
