@@ -283,6 +283,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     log_.printk(bsp, LOGLEVEL_ERR, "boot: cannot create the slab caches");
     return false;
   }
+  workingset_.boot_init(bsp);
 
   // The kernel's page tables: the direct map of all RAM, and the upper
   // tables of the vmalloc range that every address space shares.
@@ -393,7 +394,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
       }
     if (owner != h.cpu()) continue;
     pglist_data& pg = nodes_.node(static_cast<int>(n));
-    if (pg.kswapd_wait) kswapd_.run(h, pg);
+    kswapd_.tick(h, pg);
     compaction_.kcompactd_tick(h, pg);
   }
   if (h.cpu() == 0) {

@@ -157,6 +157,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   Migrate& migrate() { return migrate_; }
   PageIsolation& isolation() { return isolation_; }
   Rmap& rmap() { return rmap_; }
+  Lru& lru() { return lru_; }
   Kswapd& kswapd() { return kswapd_; }
   Vmscan& vmscan() { return vmscan_; }
   Workingset& workingset() { return workingset_; }

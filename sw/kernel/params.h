@@ -93,6 +93,8 @@ struct Params {
   // resolves the names; sw/mm/swapfile swaps them on at boot).
   uint8_t swapon_devices[16] = {};
   uint32_t nr_swapon = 0;
+  // Reclaim (Linux's vm.swappiness).
+  uint32_t swappiness = 60;
   // Not a scenario key: the simulator sets it with --debug-flags=DMA.
   bool trace_dma = false;
   // Not a scenario key: --debug-flags=Swap (swap-outs, swap-ins, readahead windows).
@@ -277,6 +279,10 @@ inline constexpr ParamDesc kParamTable[] = {
    "vm.dirty_writeback_centisecs: period of the flusher's check for expired inodes (0: never)", "cs"},
   {"page_cluster", ParamType::u32, offsetof(Params, page_cluster), 3, 0, 31,
    "vm.page-cluster: swap-in reads up to 2^page_cluster slots around the faulting one (0: no readahead)", "log2 pages"},
+  {"swappiness", ParamType::u32, offsetof(Params, swappiness), 60, 0, 200,
+   "vm.swappiness: reclaim's relative cost of anonymous against file pages (0: anonymous only when file pages "
+   "run out, 100: equal, 200: anonymous first); anonymous pages are reclaimed only with swap",
+   "ratio"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

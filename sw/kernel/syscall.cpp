@@ -7,6 +7,7 @@
 #include "sw/kernel/kernel.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/format.h"
+#include "sw/mm/mlock.h"
 
 namespace fw {
 
@@ -31,6 +32,12 @@ struct Syscalls {
   }
   static int64_t sys_madvise(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     return k.madvise_.do_madvise(h, t->mm, a.arg[0], a.arg[1], a.arg[2]);
+  }
+  static int64_t sys_mlock(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return do_mlock(h, &k.ctx_, t->mm, a.arg[0], a.arg[1], true);
+  }
+  static int64_t sys_munlock(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
+    return do_mlock(h, &k.ctx_, t->mm, a.arg[0], a.arg[1], false);
   }
   // fork(cpu), clone(flags, cpu): the child's pid.
   static int64_t sys_fork(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
@@ -132,6 +139,8 @@ constexpr syscall_entry syscalls[] = {
     {hal::Sys::munmap, "munmap", Syscalls::sys_munmap},
     {hal::Sys::mprotect, "mprotect", Syscalls::sys_mprotect},
     {hal::Sys::madvise, "madvise", Syscalls::sys_madvise},
+    {hal::Sys::mlock, "mlock", Syscalls::sys_mlock},
+    {hal::Sys::munlock, "munlock", Syscalls::sys_munlock},
     {hal::Sys::ioctl, "ioctl", Syscalls::sys_ioctl},
     {hal::Sys::fork, "fork", Syscalls::sys_fork},
     {hal::Sys::clone, "clone", Syscalls::sys_clone},

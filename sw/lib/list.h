@@ -39,6 +39,11 @@ inline void list_del(list_head* e) {
 
 inline bool list_empty(const list_head* h) { return h->next == h; }
 
+inline void list_move(list_head* e, list_head* head) {
+  list_del(e);
+  list_add(e, head);
+}
+
 inline void list_move_tail(list_head* e, list_head* head) {
   e->next->prev = e->prev;
   e->prev->next = e->next;

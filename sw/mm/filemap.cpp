@@ -10,6 +10,7 @@
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/slub.h"
 #include "sw/mm/vmstat.h"
+#include "sw/mm/workingset.h"
 
 namespace fw {
 
@@ -76,14 +77,16 @@ page* Filemap::find_get_page(hal::Hal& h, address_space* mapping, uint64_t index
   return p;
 }
 
-page* Filemap::filemap_get_folio(hal::Hal& h, address_space* mapping, uint64_t index, bool create, bool* created) {
+page* Filemap::filemap_get_folio(hal::Hal& h, address_space* mapping, uint64_t index, bool create, bool* created,
+                                 bool for_write) {
   *created = false;
   if (page* p = find_get_page(h, mapping, index)) return p;
   if (!create || index >= mapping->nr_pages) return nullptr;
   page* p = ctx_->page_alloc->alloc_pages(h, GFP_HIGHUSER_MOVABLE, 0);
   if (!p) return nullptr;
   SetPageFlag(p, PG_locked);
-  if (!ctx_->shmem->add_page(h, mapping, index, p)) {
+  uint64_t shadow = 0;
+  if (!ctx_->shmem->add_page(h, mapping, index, p, &shadow)) {
     ClearPageFlag(p, PG_locked);
     ctx_->page_alloc->put_page(h, p);
     return find_get_page(h, mapping, index);
@@ -91,15 +94,17 @@ page* Filemap::filemap_get_folio(hal::Hal& h, address_space* mapping, uint64_t i
   // The allocation's reference is the cache's; this one is the caller's.
   get_page(p);
   ctx_->vmstat->mod(page_to_nid(p), NR_FILE_PAGES, 1);
+  // Before it joins the LRU: a refault may make it active.
+  if (shadow && !for_write) ctx_->workingset->refault(h, p, shadow);
   ctx_->lru->add_file(h, p);
   ++stats_.pages_added;
   *created = true;
   return p;
 }
 
-void Filemap::delete_from_page_cache(hal::Hal& h, page* p) {
+void Filemap::delete_from_page_cache(hal::Hal& h, page* p, uint64_t shadow) {
   address_space* mapping = page_mapping_obj(p);
-  if (!mapping || !ctx_->shmem->remove_page(h, mapping, p->index, p)) return;
+  if (!mapping || !ctx_->shmem->remove_page(h, mapping, p->index, p, shadow)) return;
   ctx_->lru->del(h, p);  // while p still names its mapping (the file lists)
   inode* ino = mapping->host;
   const int nid = page_to_nid(p);
@@ -267,7 +272,7 @@ int64_t Filemap::filemap_read(hal::Hal& h, mm_struct* mm, file* f, uint64_t pos,
 page* Filemap::write_begin(hal::Hal& h, inode* ino, uint64_t index, uint32_t off, uint32_t len, int* err) {
   bool created;
   ++stats_.lookups;
-  page* p = filemap_get_folio(h, ino->i_mapping, index, true, &created);
+  page* p = filemap_get_folio(h, ino->i_mapping, index, true, &created, true);
   if (!p) {
     *err = -ENOMEM;
     return nullptr;
@@ -403,15 +408,7 @@ bool Filemap::folio_mark_dirty(hal::Hal& h, page* p) {
   return true;
 }
 
-void Filemap::folio_mark_accessed(hal::Hal& h, page* p) {
-  if (PageFlag(p, PG_active)) return;
-  if (PageFlag(p, PG_referenced)) {
-    ClearPageFlag(p, PG_referenced);
-    ctx_->lru->activate_file(h, p);
-  } else {
-    SetPageFlag(p, PG_referenced);
-  }
-}
+void Filemap::folio_mark_accessed(hal::Hal& h, page* p) { ctx_->lru->mark_accessed(h, p); }
 
 // ---------------------------------------------------------------- dropping pages
 
@@ -447,6 +444,7 @@ void Filemap::truncate_pagecache(hal::Hal& h, inode* ino, uint64_t newsize) {
   address_space* mapping = ino->i_mapping;
   const uint64_t start = PFN_UP(newsize);
   if (!list_empty(&mapping->i_mmap)) unmap_mapping_pages(h, mapping, start, ~0ull);
+  ctx_->shmem->clear_shadows(h, mapping, start, ~0ull);  // evicted pages beyond the end are gone for good
   uint64_t index, from = start;
   while (page* p = ctx_->shmem->find_next(h, mapping, from, ~0ull, &index)) {
     from = index + 1;

@@ -122,8 +122,11 @@ class Filemap {
   // Returns the page at index with a reference, a new one (locked, not
   // uptodate) added when absent and `create` is set; nullptr when absent
   // and not created, beyond the mapping, or out of memory
-  // (filemap_get_folio with FGP_CREAT). *created tells which.
-  page* filemap_get_folio(hal::Hal& h, address_space* mapping, uint64_t index, bool create, bool* created);
+  // (filemap_get_folio with FGP_CREAT). *created tells which. A created
+  // page whose slot held a workingset shadow is a refault
+  // (Workingset::refault), unless it is created for a write (__GFP_WRITE).
+  page* filemap_get_folio(hal::Hal& h, address_space* mapping, uint64_t index, bool create, bool* created,
+                          bool for_write = false);
   // Reads the locked, not-uptodate pages[0..n) (consecutive indices) with
   // as few bios as their sectors allow; ra: readahead I/O. Completion
   // unlocks each page (uptodate unless the read failed).
@@ -171,8 +174,9 @@ class Filemap {
   void unmap_mapping_pages(hal::Hal& h, address_space* mapping, uint64_t start, uint64_t end);
   uint64_t pfn_of(const page* p) const;
 
-  // A cache page the caller holds a reference to leaves its mapping.
-  void delete_from_page_cache(hal::Hal& h, page* p);
+  // A cache page the caller holds a reference to leaves its mapping;
+  // a nonzero shadow (reclaim's, from Workingset::eviction) stays in its slot.
+  void delete_from_page_cache(hal::Hal& h, page* p, uint64_t shadow = 0);
 
   // Submits a bio for page-cache I/O and counts pgpgin/pgpgout.
   void submit(hal::Hal& h, bio* b);

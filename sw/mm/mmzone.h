@@ -187,7 +187,21 @@ struct zone {
 
 constexpr unsigned kMaxZonerefs = hal::kMaxNodes * MAX_NR_ZONES + 1;
 
-enum lru_list : unsigned { LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, NR_LRU_LISTS };
+// Linux's order: the NR_INACTIVE_ANON.. node and NR_ZONE_INACTIVE_ANON.. zone
+// counters follow it item for item (NR_INACTIVE_ANON + lru).
+enum lru_list : unsigned {
+  LRU_INACTIVE_ANON,
+  LRU_ACTIVE_ANON,
+  LRU_INACTIVE_FILE,
+  LRU_ACTIVE_FILE,
+  LRU_UNEVICTABLE,  // mlocked pages: never scanned
+  NR_LRU_LISTS,
+};
+constexpr unsigned LRU_ACTIVE = 1;  // an active list is its inactive list + LRU_ACTIVE
+constexpr unsigned LRU_FILE = 2;    // a file list is its anon list + LRU_FILE
+// pglist_data::flags (Linux's PGDAT_*): what the last reclaim round met.
+constexpr unsigned PGDAT_DIRTY = 0;      // file pages at the inactive tail were dirty, not queued for writeback
+constexpr unsigned PGDAT_WRITEBACK = 1;  // reclaim kept meeting pages under writeback it had marked
 
 struct pglist_data {
   zone node_zones[MAX_NR_ZONES];
@@ -212,13 +226,23 @@ struct pglist_data {
   uint64_t node_mem_map_pa;
   uint64_t node_mem_map_bytes;
 
-  // LRU lists: anonymous pages (what compaction may migrate) and page-cache pages.
+  // LRU lists (the node's lruvec, mm/vmscan.c without memory cgroups):
+  // anonymous and shared-memory pages, page-cache pages, mlocked pages.
   list_head lru[NR_LRU_LISTS];
   SpinLock lru_lock;
+  // Reclaim's costs of each type (Linux lruvec->anon_cost/file_cost: pages
+  // rotated or written back), decayed as lru_note_cost does.
+  uint64_t anon_cost;
+  uint64_t file_cost;
+  // Workingset clock: evictions and activations (Linux lruvec->nonresident_age).
+  uint64_t nonresident_age;
+  uint64_t refaults[2];  // WORKINGSET_ACTIVATE_ANON/FILE when reclaim last snapshot them
+  uint64_t flags;        // PGDAT_*
 
   // kswapd: the per-node hook woken when a zone drops below its low
   // watermark or is boosted; runs as deferred work from a timer tick.
-  bool kswapd_wait;  // woken, not run yet
+  bool kswapd_wait;  // woken (or not yet balanced): runs at the next tick
+  uint64_t kswapd_nap_until;  // nonzero: kswapd naps before sleeping until this time (ns), waking early is "hit quickly"
   unsigned kswapd_order;
   unsigned kswapd_highest_zoneidx;
   unsigned kswapd_failures;

@@ -4,6 +4,7 @@
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"
 #include "sw/mm/filemap.h"
+#include "sw/mm/lru.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/pgtable.h"
@@ -37,6 +38,12 @@ void write_end_io(hal::Hal& h, bio* b) {
         ++ctx->writeback->stats().write_errors;
       }
       --ino->nr_writeback;
+    }
+    // Reclaim met it under writeback (PG_reclaim): to the inactive tail,
+    // reclaimed first next time (folio_end_writeback).
+    if (PageFlag(p, PG_reclaim)) {
+      ClearPageFlag(p, PG_reclaim);
+      ctx->lru->rotate_reclaimable(h, p);
     }
     ClearPageFlag(p, PG_writeback);
     const int nid = page_to_nid(p);
@@ -262,6 +269,20 @@ uint64_t Writeback::background_writeback(hal::Hal& h) {
   }
   if (ran) ++stats_.background_runs;
   return written;
+}
+
+void Writeback::wakeup_flusher_threads(hal::Hal& h) {
+  // WB_REASON_VMSCAN: every dirty inode, oldest first, one pass.
+  list_head* stop = b_dirty_.prev;
+  bool ran = false;
+  while (!list_empty(&b_dirty_)) {
+    inode* ino = list_entry(b_dirty_.next, inode, i_io_list);
+    const bool last = &ino->i_io_list == stop;
+    ran = true;
+    writeback_inode(h, ino, WbSync::none);
+    if (last || b_dirty_.next == &ino->i_io_list) break;
+  }
+  if (ran) ++stats_.background_runs;
 }
 
 void Writeback::flusher_tick(hal::Hal& h) {

@@ -90,6 +90,9 @@ class Writeback {
   // msync(MS_SYNC) of a range of one inode: harvest, write, wait. 0 or -EIO.
   int sync_range(hal::Hal& h, inode* ino, uint64_t start, uint64_t end);
 
+  // Reclaim found only dirty pages at the inactive tail: the flusher
+  // writes every dirty inode now (wakeup_flusher_threads, WB_REASON_VMSCAN).
+  void wakeup_flusher_threads(hal::Hal& h);
   // The flusher's periodic work; the timer tick of CPU 0 calls it.
   void flusher_tick(hal::Hal& h);
 

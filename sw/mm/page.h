@@ -45,6 +45,7 @@ enum pageflags : unsigned {
   PG_readahead,  // page cache: reaching it starts the next asynchronous readahead (Linux aliases PG_reclaim)
   PG_swapcache,  // anonymous page in the swap cache: page->private_ holds its swp_entry_t (sw/mm/swap.h)
   PG_workingset, // part of the workingset: refaulted after eviction, or activated (mm/workingset.c)
+  PG_reclaim,    // reclaim wants it: rotate to the inactive tail when its writeback ends (Linux shares PG_readahead's bit)
   NR_PAGEFLAGS,
 };
 

@@ -10,6 +10,7 @@
 #include "sw/mm/memblock.h"
 #include "sw/mm/oom_kill.h"
 #include "sw/mm/pcp.h"
+#include "sw/mm/mlock.h"
 #include "sw/mm/vmscan.h"
 #include "sw/mm/vmstat.h"
 #include "sw/mm/watermark.h"
@@ -603,6 +604,7 @@ bool PageAlloc::free_pages_prepare(hal::Hal& h, page* p, unsigned order) {
 void PageAlloc::free_frozen_pages(hal::Hal& h, page* p, unsigned order) {
   // The last reference of an LRU page: off its list first (Linux __folio_put).
   if (PageLRU(p)) ctx_->lru->del(h, p);
+  mlock_clear_at_free(ctx_, p);
   if (!free_pages_prepare(h, p, order)) return;
   MmNodes& nodes = *ctx_->nodes;
   const uint64_t pfn = nodes.page_to_pfn(p);

@@ -2,8 +2,17 @@
 
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
+#include "sw/mm/filemap.h"
+#include "sw/mm/huge_memory.h"
+#include "sw/mm/lru.h"
+#include "sw/mm/mlock.h"
+#include "sw/mm/mmzone.h"
+#include "sw/mm/pgtable.h"
 #include "sw/mm/shmem.h"
 #include "sw/mm/slub.h"
+#include "sw/mm/swap.h"
+#include "sw/mm/swapfile.h"
+#include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
 
 namespace fw {
@@ -211,6 +220,123 @@ void Rmap::rmap_walk(hal::Hal& h, page* p, RmapVisitor& v) {
     if (address == ~0ull) continue;
     if (!v.one(h, avc->vma, address)) break;
   }
+}
+
+// ---------------------------------------------------------------- reclaim's walks
+
+namespace {
+
+// The address of the entry of level `level` mapping pfn at address in
+// vma's page tables, 0 when none does (Linux page_vma_mapped_walk).
+uint64_t mapping_entry(hal::Hal& h, MmContext* ctx, vm_area_struct* vma, uint64_t address, unsigned level,
+                       uint64_t pfn, uint64_t* entry) {
+  mm_struct* mm = vma->vm_mm;
+  if (!mm || !mm->pgd) return 0;
+  PgTable& pt = *ctx->pgtable;
+  uint64_t epa = 0;
+  if (pt.walk_to(h, mm->pgd, address, level, false, 0, false, &epa) || !pt.read_entry(h, epa, entry)) return 0;
+  if (!pte_maps_page(*entry) || ((*entry & pt.phys_mask()) >> PAGE_SHIFT) != pfn) return 0;
+  if (level != x86::LEVEL_PT && !(*entry & x86::PTE_PS)) return 0;
+  return epa;
+}
+
+// folio_referenced_one: one VMA's mapping of the page.
+struct ReferencedVisitor final : RmapVisitor {
+  ReferencedVisitor(MmContext* c, page* pg, int mapped)
+      : ctx(c), p(pg), pfn(c->nodes->page_to_pfn(pg)), mapcount(mapped) {}
+  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    const bool huge = PageHead(p);
+    const unsigned level = huge ? x86::LEVEL_PD : x86::LEVEL_PT;
+    const uint64_t base = huge ? address & ~(HPAGE_PMD_SIZE - 1) : address;
+    mm_struct* mm = vma->vm_mm;
+    uint64_t e = 0;
+    LockGuard g(mm->page_table_lock, h);
+    const uint64_t epa = mapping_entry(h, ctx, vma, base, level, pfn, &e);
+    if (!epa) return true;
+    if (vma->vm_flags & VM_LOCKED) {
+      mlock_folio(h, ctx, p);  // restores an mlock the fault path missed
+      vm_flags |= VM_LOCKED;
+      return false;  // reclaim culls it: no need to look further
+    }
+    if (e & x86::PTE_A) {
+      // x86 Linux leaves the TLB alone here; a simulated TLB is never
+      // evicted by cache pressure, so the entry is flushed or the next
+      // uses would never set A again.
+      ctx->pgtable->write_entry(h, epa, e & ~x86::PTE_A);
+      ctx->tlb->flush_tlb_mm_range(h, mm, base, base + (huge ? HPAGE_PMD_SIZE : PAGE_SIZE),
+                                   huge ? HPAGE_PMD_SHIFT : PAGE_SHIFT, false);
+      ++referenced;
+      vm_flags |= vma->vm_flags & ~VM_LOCKED;
+    }
+    return --mapcount > 0;
+  }
+  MmContext* ctx;
+  page* p;
+  uint64_t pfn;
+  int mapcount;
+  int referenced = 0;
+  uint64_t vm_flags = 0;
+};
+
+// try_to_unmap_one: one VMA's PTE of the page becomes its swap entry, or
+// (page cache) goes.
+struct UnmapVisitor final : RmapVisitor {
+  UnmapVisitor(MmContext* c, page* pg) : ctx(c), p(pg), pfn(c->nodes->page_to_pfn(pg)) {}
+  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    mm_struct* mm = vma->vm_mm;
+    uint64_t e = 0;
+    LockGuard g(mm->page_table_lock, h);
+    const uint64_t epa = mapping_entry(h, ctx, vma, address, x86::LEVEL_PT, pfn, &e);
+    if (!epa) return true;
+    if (vma->vm_flags & VM_LOCKED) {
+      mlock_folio(h, ctx, p);
+      return false;  // stays mapped: the caller culls the page
+    }
+    const bool anon = PageAnon(p);
+    uint64_t npte = 0;
+    if (anon) {
+      const swp_entry_t entry{p->private_};
+      if (!PageSwapCache(p) || ctx->swapfile->swap_duplicate(h, entry) < 0) return false;
+      npte = swp_entry_to_pte(entry);
+    }
+    ctx->pgtable->write_entry(h, epa, npte);
+    ctx->tlb->flush_tlb_page(h, mm, address);
+    if (anon) {
+      if (e & x86::PTE_D) SetPageFlag(p, PG_dirty);
+      --mm->rss_anon;
+      ++mm->swapents;
+    } else {
+      // A store through a shared file mapping left D: the page is dirty.
+      if ((e & x86::PTE_D) && page_is_file_lru(p) && ctx->filemap->folio_mark_dirty(h, p))
+        ++ctx->filemap->stats().pte_dirty_harvested;
+      --mm->rss_shmem;
+    }
+    ctx->rmap->page_remove_rmap(p);
+    put_page_testzero(p);  // the mapping's reference (the caller holds another)
+    return page_mapped(p);
+  }
+  MmContext* ctx;
+  page* p;
+  uint64_t pfn;
+};
+
+}  // namespace
+
+int Rmap::folio_referenced(hal::Hal& h, page* p, uint64_t* vm_flags) {
+  *vm_flags = 0;
+  const int mapped = PageHead(p) ? folio_entire_mapcount(p) : page_mapcount(p);
+  if (mapped <= 0) return 0;
+  ReferencedVisitor v(ctx_, p, mapped);
+  rmap_walk(h, p, v);
+  *vm_flags = v.vm_flags;
+  return v.referenced;
+}
+
+bool Rmap::try_to_unmap(hal::Hal& h, page* p) {
+  if (!page_mapped(p)) return true;
+  UnmapVisitor v(ctx_, p);
+  rmap_walk(h, p, v);
+  return !page_mapped(p);
 }
 
 // ---------------------------------------------------------------- statistics

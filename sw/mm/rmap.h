@@ -107,6 +107,20 @@ class Rmap {
   // the object's lock.
   void rmap_walk(hal::Hal& h, page* p, RmapVisitor& v);
 
+  // Harvests and clears the Accessed bits of every PTE (or PMD, for a
+  // THP) mapping p, flushing the cleared entries from the TLBs. Returns
+  // the number of mappings that had A set; *vm_flags gets the flags of
+  // those VMAs, and VM_LOCKED when an mlocked VMA maps p (the walk stops
+  // there) (Linux folio_referenced).
+  int folio_referenced(hal::Hal& h, page* p, uint64_t* vm_flags);
+  // Unmaps p from every PTE mapping it, the caller holding a reference
+  // (Linux try_to_unmap): an anonymous page must be in the swap cache and
+  // each PTE gets its swap entry (a reference on the slot, the mm's
+  // swapents up, rss down); a page-cache page's PTEs are cleared. The D
+  // bit becomes the page's dirty flag; each entry is shot down from the
+  // TLBs. Stops at an mlocked VMA. Returns true when nothing maps p after.
+  bool try_to_unmap(hal::Hal& h, page* p);
+
   const RmapStats& stats() const { return stats_; }
   // Its statistics under "<prefix>.", always in the same order.
   void visit_stats(StatVisitor& v, const char* prefix) const;

@@ -44,6 +44,7 @@ void Shmem::free_tree(hal::Hal& h, address_space* obj, void* node, unsigned leve
       free_tree(h, obj, slots[i], level - 1);
       continue;
     }
+    if (radix_is_shadow(slots[i])) continue;  // a shadow holds nothing
     page* p = static_cast<page*>(slots[i]);
     // The object's reference: the page no longer belongs to it (a
     // migration holding it sees it freed under it).
@@ -104,10 +105,11 @@ page* Shmem::find_page(hal::Hal& h, address_space* obj, uint64_t index) {
   if (index >= obj->nr_pages) return nullptr;
   LockGuard g(obj->lock, h);
   void** s = slot(obj, index, nullptr, nullptr);
-  return s ? static_cast<page*>(*s) : nullptr;
+  return s && !radix_is_shadow(*s) ? static_cast<page*>(*s) : nullptr;
 }
 
-bool Shmem::add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p) {
+bool Shmem::add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p, uint64_t* shadow) {
+  if (shadow) *shadow = 0;
   if (index >= obj->nr_pages) return false;
   // Nodes are allocated before the lock: an allocation may compact, and
   // compaction may walk this object's reverse map (its lock).
@@ -122,7 +124,8 @@ bool Shmem::add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p) {
   {
     LockGuard g(obj->lock, h);
     void** s = slot(obj, index, spare, &nspare);
-    if (s && !*s) {
+    if (s && (!*s || radix_is_shadow(*s))) {
+      if (shadow) *shadow = reinterpret_cast<uintptr_t>(*s);
       *s = p;
       p->mapping = reinterpret_cast<uint64_t>(obj);
       p->index = index;
@@ -177,11 +180,11 @@ bool Shmem::replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* 
   return true;
 }
 
-bool Shmem::remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p) {
+bool Shmem::remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p, uint64_t shadow) {
   LockGuard g(obj->lock, h);
   void** s = slot(obj, index, nullptr, nullptr);
   if (!s || *s != p) return false;
-  *s = nullptr;
+  *s = reinterpret_cast<void*>(static_cast<uintptr_t>(shadow));
   --obj->nrpages;
   return true;
 }
@@ -196,6 +199,7 @@ page* Shmem::find_in(void* node, unsigned level, uint64_t base, uint64_t start, 
     if (first >= end) return nullptr;
     if (!slots[i]) continue;
     if (level == 1) {
+      if (radix_is_shadow(slots[i])) continue;
       *index = first;
       return static_cast<page*>(slots[i]);
     }
@@ -209,6 +213,32 @@ page* Shmem::find_next(hal::Hal& h, address_space* obj, uint64_t start, uint64_t
   if (start >= end) return nullptr;
   LockGuard g(obj->lock, h);
   return obj->root ? find_in(obj->root, obj->height, 0, start, end, index) : nullptr;
+}
+
+uint64_t Shmem::clear_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end) {
+  void** slots = static_cast<void**>(node);
+  const unsigned shift = 9 * (level - 1);
+  const uint64_t span = 1ull << shift;
+  uint64_t n = 0;
+  for (unsigned i = start > base ? static_cast<unsigned>((start - base) >> shift) : 0; i < kSlots; ++i) {
+    const uint64_t first = base + i * span;
+    if (first >= end) break;
+    if (!slots[i]) continue;
+    if (level > 1) {
+      n += clear_in(slots[i], level - 1, first, start, end);
+    } else if (radix_is_shadow(slots[i])) {
+      slots[i] = nullptr;
+      ++n;
+    }
+  }
+  return n;
+}
+
+uint64_t Shmem::clear_shadows(hal::Hal& h, address_space* obj, uint64_t start, uint64_t end) {
+  if (end > obj->nr_pages) end = obj->nr_pages;
+  if (start >= end) return 0;
+  LockGuard g(obj->lock, h);
+  return obj->root ? clear_in(obj->root, obj->height, 0, start, end) : 0;
 }
 
 // ---------------------------------------------------------------- statistics

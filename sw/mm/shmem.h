@@ -10,6 +10,11 @@
 // (migratable: the reverse map walks the object's VMA list, i_mmap);
 // hugetlb objects hold huge pages from the hugetlb pool, which are never
 // migrated.
+//
+// A slot may also hold a workingset shadow entry (Linux's xarray value
+// entries, bit 0 set: never a page pointer), left by reclaim when it
+// evicted a page-cache page (sw/mm/workingset). Lookups treat shadows as
+// absent; add_page hands the shadow it replaces to the caller.
 #pragma once
 
 #include <stdint.h>
@@ -38,7 +43,7 @@ struct address_space {
   uint64_t nr_pages;     // size, in pages of page_shift
   uint64_t nrpages;      // pages present
   uint64_t resv;         // hugetlb: pages reserved for it and not yet present
-  void* root;            // radix tree of 512-slot nodes (kmalloc), leaves struct page*
+  void* root;            // radix tree of 512-slot nodes (kmalloc), leaves struct page* or shadows
   list_head i_mmap;      // VMAs mapping it (vm_area_struct::shared_link)
   SpinLock lock;         // the tree and i_mmap
   uint64_t id;
@@ -52,6 +57,9 @@ struct ShmemStats {
   uint64_t faults = 0;
   uint64_t tree_nodes = 0;    // radix-tree nodes alive
 };
+
+// Returns true for a slot value that is a shadow entry, not a page (xa_is_value).
+inline bool radix_is_shadow(const void* v) { return (reinterpret_cast<uintptr_t>(v) & 1) != 0; }
 
 // Returns the shared-memory object of a page, nullptr for anonymous or
 // unowned pages.
@@ -80,16 +88,21 @@ class Shmem {
   // allocated (zeroed) and added when absent; nullptr when out of memory
   // (Linux shmem_get_folio).
   page* get_page(hal::Hal& h, address_space* obj, uint64_t index);
-  // Adds a page the caller allocated (hugetlb): false when the index is
-  // taken meanwhile (the caller keeps its page) or no node could be had.
-  bool add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p);
+  // Adds a page the caller allocated (hugetlb, the page cache): false when
+  // the index is taken meanwhile (the caller keeps its page) or no node
+  // could be had. A shadow entry in the slot is replaced, and returned in
+  // *shadow when given (0 when there was none).
+  bool add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p, uint64_t* shadow = nullptr);
   // Migration: the object now holds dst at src's index. False when src is
   // no longer there.
   bool replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* src, page* dst);
   // Takes p out of the object's slot at index (the page cache's
   // __filemap_remove_folio); the caller owns the object's reference after.
-  // False when the slot holds something else.
-  bool remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p);
+  // False when the slot holds something else. A nonzero shadow (bit 0 set)
+  // stays in the slot (reclaim's eviction).
+  bool remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p, uint64_t shadow = 0);
+  // Drops the shadow entries at indices [start, end) (truncation). Returns how many.
+  uint64_t clear_shadows(hal::Hal& h, address_space* obj, uint64_t start, uint64_t end);
   // Returns the first page present at an index in [start, end) with its
   // index in *index, nullptr when none (Linux xa_find); empty subtrees are
   // skipped whole.
@@ -104,6 +117,7 @@ class Shmem {
   void** slot(address_space* obj, uint64_t index, void** spare, unsigned* nspare);
   void free_tree(hal::Hal& h, address_space* obj, void* node, unsigned level);
   page* find_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end, uint64_t* index);
+  uint64_t clear_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end);
 
   MmContext* ctx_ = nullptr;
   uint64_t next_id_ = 1;
