@@ -344,6 +344,27 @@ bool PageAlloc::should_compact_retry(unsigned order, compact_result cresult, com
   return false;
 }
 
+void PageAlloc::reclaim_throttle(hal::Hal& h, const alloc_context& ac) {
+  // The nodes of the zonelist: their pages under writeback.
+  auto writeback = [&] {
+    int64_t n = 0;
+    int last_nid = -1;
+    for (zone* const* zl = ac.zonelist; *zl; ++zl)
+      if ((*zl)->node != last_nid) {
+        last_nid = (*zl)->node;
+        n += ctx_->vmstat->node[last_nid][NR_WRITEBACK];
+      }
+    return n;
+  };
+  const int64_t start = writeback();
+  if (start <= 0) return;
+  // Until a batch of it completed, or HZ/10 (Linux's timeout for
+  // VMSCAN_THROTTLE_WRITEBACK) of simulated time passed.
+  const int64_t target = start > static_cast<int64_t>(SWAP_CLUSTER_MAX) ? start - SWAP_CLUSTER_MAX : 0;
+  const uint64_t t0 = h.now_ns();
+  while (writeback() > target && h.now_ns() - t0 < 100'000'000ull) h.cpu_relax();
+}
+
 page* PageAlloc::direct_reclaim(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags,
                                 const alloc_context& ac, bool* drained, uint64_t* progress) {
   // Reclaim for this CPU's allocation; allocations reclaim itself makes
@@ -352,6 +373,9 @@ page* PageAlloc::direct_reclaim(hal::Hal& h, gfp_t gfp, unsigned order, unsigned
   in_reclaim_[cpu] = true;
   *progress = ctx_->vmscan->try_to_free_pages(h, gfp, order, ac);
   in_reclaim_[cpu] = false;
+  // Nothing freed while pages wait for their write: wait for some of
+  // them, the next round can free them.
+  if (!*progress) reclaim_throttle(h, ac);
   // Pages parked on per-CPU lists and in high-atomic reserves: Linux
   // gives them back after reclaim made progress; the first round gives
   // them back in any case, so that the OOM killer is not called while

@@ -105,6 +105,11 @@ class PageAlloc {
   // *progress: the pages reclaimed; *drained: the lists were given back.
   page* direct_reclaim(hal::Hal& h, gfp_t gfp, unsigned order, unsigned alloc_flags, const alloc_context& ac,
                        bool* drained, uint64_t* progress);
+  // Direct reclaim that freed nothing while pages of the request's nodes
+  // are under writeback waits for a batch of them to complete, or HZ/10 of
+  // simulated time (Linux reclaim_throttle, VMSCAN_THROTTLE_WRITEBACK,
+  // which 6.18 calls inside vmscan).
+  void reclaim_throttle(hal::Hal& h, const alloc_context& ac);
   // Returns true when another round of reclaim may let the request pass
   // the min watermark of a zone: reclaimable plus free pages would, and
   // fewer than MAX_RECLAIM_RETRIES rounds in a row freed nothing (else
