@@ -257,7 +257,9 @@ Vmscan::Verdict Vmscan::pageout(hal::Hal& h, page* p, reclaim_stat* stat) {
   const uint64_t nr = compound_nr(p);
   ClearPageFlag(p, PG_dirty);
   SetPageFlag(p, PG_reclaim);
-  ctx_->swap_cache->swap_writepage(h, p);
+  // A write that could not start (no memory for its bio) leaves the slot
+  // without a copy: the page stays dirty, or reclaim would free it as clean.
+  if (ctx_->swap_cache->swap_writepage(h, p) < 0) SetPageFlag(p, PG_dirty);
   if (!PageFlag(p, PG_writeback)) ClearPageFlag(p, PG_reclaim);
   ctx_->vmstat->mod(page_to_nid(p), NR_VMSCAN_WRITE, static_cast<int64_t>(nr));
   stat->nr_pageout += nr;
