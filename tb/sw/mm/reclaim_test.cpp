@@ -16,6 +16,7 @@
 #include "sw/mm/internal.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/rmap.h"
+#include "sw/mm/swap.h"
 #include "sw/mm/vmscan.h"
 #include "tb/sw/mm/fw_rig.h"
 #include "tb/sw/mm/mm_check.h"
@@ -318,6 +319,53 @@ TEST(fw_reclaim, anonymous_pages_stay_without_swap) {
   EXPECT_EQ(f.ev(fw::PGACTIVATE), activate + 16);
   EXPECT_EQ(f.node(fw::NR_ACTIVE_ANON), 16u);
   for (uint64_t o = 0; o < len; o += PAGE_SIZE) ASSERT_EQ(f.byte(a + o), static_cast<uint8_t>(o >> 12));
+  mapping_check(*f.r.k, f.r.cpu());
+}
+
+TEST(fw_reclaim, try_to_unmap_keeps_an_anonymous_page_whose_swap_entry_has_no_slot) {
+  ReclaimRig f;
+  const uint64_t a = static_cast<uint64_t>(f.r.mmap(0, 0, 64 * KiB));
+  const uint64_t pa = f.r.access(0, a);
+  *f.r.m->raw(pa, 1) = 0x3c;
+  page* p = f.r.k->nodes().pfn_to_page(pa >> fw::PAGE_SHIFT);
+  // In the swap cache with an entry no swap area holds: swap_duplicate
+  // refuses, the PTE stays (Linux restores it and gives up).
+  fw::SetPageFlag(p, fw::PG_swapcache);
+  p->private_ = fw::swp_entry(0, 5).val;
+  fw::get_page(p);
+  EXPECT_FALSE(f.r.k->rmap().try_to_unmap(f.r.cpu(), p));
+  EXPECT_TRUE(fw::page_mapped(p));
+  EXPECT_EQ(f.r.k->mm_of(f.pid)->swapents, 0u);
+  fw::ClearPageFlag(p, fw::PG_swapcache);
+  p->private_ = 0;
+  fw::put_page_testzero(p);
+  EXPECT_EQ(f.byte(a), 0x3c);
+  // Without the swap cache it is not unmapped either.
+  fw::get_page(p);
+  EXPECT_FALSE(f.r.k->rmap().try_to_unmap(f.r.cpu(), p));
+  fw::put_page_testzero(p);
+  mapping_check(*f.r.k, f.r.cpu());
+}
+
+TEST(fw_reclaim, a_huge_page_is_split_for_swap_out) {
+  fw::Params prm = quiet_params();
+  prm.transparent_hugepage = fw::THP_ALWAYS;
+  ReclaimRig f(64, prm);
+  const uint64_t a = static_cast<uint64_t>(f.r.mmap(0, 0, 4 * MiB));
+  const uint64_t h = (a + 2 * MiB - 1) & ~(2 * MiB - 1);
+  for (uint64_t o = 0; o < 2 * MiB; o += PAGE_SIZE) *f.r.m->raw(f.r.access(0, h + o), 1) = static_cast<uint8_t>(o >> 12);
+  page* head = f.r.k->nodes().pfn_to_page(f.r.access(0, h, x86::Access::read) >> fw::PAGE_SHIFT);
+  ASSERT_TRUE(fw::PageTransHuge(head));
+  fw::list_head l;
+  fw::INIT_LIST_HEAD(&l);
+  ASSERT_TRUE(f.r.k->lru().isolate_lru(f.r.cpu(), head));
+  fw::list_add(&head->lru, &l);
+  // No swap slot for the first page after the split: all stays mapped.
+  EXPECT_EQ(f.r.k->vmscan().reclaim_pages(f.r.cpu(), &l), 0u);
+  EXPECT_EQ(f.ev(fw::THP_SWPOUT_FALLBACK), 1u);
+  EXPECT_FALSE(fw::PageCompound(head));
+  EXPECT_EQ(f.node(fw::NR_ISOLATED_ANON), 0u);
+  for (uint64_t o = 0; o < 2 * MiB; o += PAGE_SIZE) ASSERT_EQ(f.byte(h + o), static_cast<uint8_t>(o >> 12)) << o;
   mapping_check(*f.r.k, f.r.cpu());
 }
 
