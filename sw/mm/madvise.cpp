@@ -43,6 +43,33 @@ int file_advice(MmContext* ctx, hal::Hal& h, vm_area_struct* vma, uint64_t start
   return 0;
 }
 
+// Returns the page the present PTE at epa maps when this process alone maps
+// it (4 KiB, not the zero page), else nullptr: madvise leaves pages mapped
+// shared alone (Linux folio_maybe_mapped_shared). *e gets the entry.
+page* sole_mapped_page(hal::Hal& h, MmContext* ctx, uint64_t epa, uint64_t* e) {
+  PgTable& pt = *ctx->pgtable;
+  if (!pt.read_entry(h, epa, e) || !pte_present(*e)) return nullptr;
+  const uint64_t pfn = (*e & pt.phys_mask()) >> PAGE_SHIFT;
+  if (ctx->memory->is_zero_pfn(pfn)) return nullptr;
+  page* p = ctx->nodes->pfn_to_page(pfn);
+  return p && !PageCompound(p) && page_mapcount(p) == 1 ? p : nullptr;
+}
+
+// THPs straddling the ends of [start, end) are split: the advice covers
+// whole 4 KiB pages there.
+void split_range_ends(MmContext* ctx, hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end) {
+  if (start & (HPAGE_PMD_SIZE - 1)) ctx->huge_memory->split_huge_pmd_address(h, vma, start);
+  if (end & (HPAGE_PMD_SIZE - 1)) ctx->huge_memory->split_huge_pmd_address(h, vma, end);
+}
+
+// Reads the PMD covering a into *pmd (its address in *pmd_pa). Returns
+// false when there is none or it is not present (nothing mapped below).
+bool read_pmd(MmContext* ctx, hal::Hal& h, mm_struct* mm, uint64_t a, uint64_t* pmd_pa, uint64_t* pmd) {
+  PgTable& pt = *ctx->pgtable;
+  return !pt.walk_to(h, mm->pgd, a, LEVEL_PD, false, 0, false, pmd_pa) && pt.read_entry(h, *pmd_pa, pmd) &&
+         pte_present(*pmd);
+}
+
 bool advice_valid(uint64_t a) {
   switch (a) {
     case uapi::kMadvNormal:
@@ -82,9 +109,7 @@ int Madvise::dontneed(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t 
       vma->resv_pages += present;
     return 0;
   }
-  HugeMemory& thp = *ctx_->huge_memory;
-  if (start & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, start);
-  if (end & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, end);
+  split_range_ends(ctx_, h, vma, start, end);
   ctx_->memory->zap_page_range(h, mm, vma, start, end);
   return 0;
 }
@@ -93,9 +118,7 @@ int Madvise::free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t star
   ++stats_.free;
   // Only private anonymous memory (Linux: vma_is_anonymous).
   if ((vma->vm_flags & (VM_HUGETLB | VM_SHARED)) || vma->vm_obj) return -EINVAL;
-  HugeMemory& thp = *ctx_->huge_memory;
-  if (start & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, start);
-  if (end & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, end);
+  split_range_ends(ctx_, h, vma, start, end);
   PgTable& pt = *ctx_->pgtable;
   uint64_t lazy = 0;
   bool changed = false;
@@ -103,8 +126,7 @@ int Madvise::free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t star
     LockGuard g(mm->page_table_lock, h);
     for (uint64_t a = start; a < end;) {
       uint64_t pmd_pa, pmd;
-      if (pt.walk_to(h, mm->pgd, a, LEVEL_PD, false, 0, false, &pmd_pa) || !pt.read_entry(h, pmd_pa, &pmd) ||
-          !pte_present(pmd)) {
+      if (!read_pmd(ctx_, h, mm, a, &pmd_pa, &pmd)) {
         a = (a | (HPAGE_PMD_SIZE - 1)) + 1;
         continue;
       }
@@ -125,12 +147,8 @@ int Madvise::free(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t star
       for (; a < next; a += PAGE_SIZE) {
         const uint64_t epa = table + 8ull * pt_index(a, LEVEL_PT);
         uint64_t e;
-        if (!pt.read_entry(h, epa, &e) || !pte_present(e)) continue;
-        const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
-        if (ctx_->memory->is_zero_pfn(pfn)) continue;
-        page* p = ctx_->nodes->pfn_to_page(pfn);
-        // Pages shared with another process are left alone (Linux).
-        if (!p || !PageAnon(p) || PageCompound(p) || page_mapcount(p) != 1) continue;
+        page* p = sole_mapped_page(h, ctx_, epa, &e);
+        if (!p || !PageAnon(p)) continue;
         if (e & PTE_D) {
           pt.write_entry(h, epa, e & ~PTE_D);
           changed = true;
@@ -149,22 +167,19 @@ int Madvise::cold_or_pageout(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, ui
                              bool pageout) {
   // Linux can_madv_lru_vma (VM_LOCKED comes with mlock).
   if (vma->vm_flags & (VM_HUGETLB | VM_PFNMAP)) return -EINVAL;
-  HugeMemory& thp = *ctx_->huge_memory;
-  if (start & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, start);
-  if (end & (HPAGE_PMD_SIZE - 1)) thp.split_huge_pmd_address(h, vma, end);
+  split_range_ends(ctx_, h, vma, start, end);
   PgTable& pt = *ctx_->pgtable;
   list_head pages;
   INIT_LIST_HEAD(&pages);
   bool flush = false;
   for (uint64_t a = start; a < end;) {
     uint64_t pmd_pa, pmd;
-    if (pt.walk_to(h, mm->pgd, a, LEVEL_PD, false, 0, false, &pmd_pa) || !pt.read_entry(h, pmd_pa, &pmd) ||
-        !pte_present(pmd)) {
+    if (!read_pmd(ctx_, h, mm, a, &pmd_pa, &pmd)) {
       a = (a | (HPAGE_PMD_SIZE - 1)) + 1;
       continue;
     }
     // A whole THP: reclaim takes 4 KiB pages, so pageout splits it.
-    if ((pmd & PTE_PS) && pageout) thp.split_huge_pmd_address(h, vma, a);
+    if ((pmd & PTE_PS) && pageout) ctx_->huge_memory->split_huge_pmd_address(h, vma, a);
     if (!pt.read_entry(h, pmd_pa, &pmd) || (pmd & PTE_PS)) {
       a = (a | (HPAGE_PMD_SIZE - 1)) + 1;  // a cold THP (or the huge zero page) keeps its PMD
       continue;
@@ -174,12 +189,8 @@ int Madvise::cold_or_pageout(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, ui
     for (; a < next; a += PAGE_SIZE) {
       const uint64_t epa = table + 8ull * pt_index(a, LEVEL_PT);
       uint64_t e;
-      if (!pt.read_entry(h, epa, &e) || !pte_present(e)) continue;
-      const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
-      if (ctx_->memory->is_zero_pfn(pfn)) continue;
-      page* p = ctx_->nodes->pfn_to_page(pfn);
-      // Pages other processes map too are left alone (folio_maybe_mapped_shared).
-      if (!p || PageCompound(p) || page_mapcount(p) != 1) continue;
+      page* p = sole_mapped_page(h, ctx_, epa, &e);
+      if (!p) continue;
       {
         LockGuard g(mm->page_table_lock, h);
         if (e & PTE_A) {  // ptep_test_and_clear_young

@@ -16,6 +16,7 @@
 #include "sw/dma/dma.h"
 #include "sw/hal/debug.h"
 #include "sw/kernel/kernel.h"
+#include "tb/common/boot_body_firmware.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/swap_state.h"
@@ -24,26 +25,6 @@
 
 namespace {
 
-// The kernel, with a test body run on the boot CPU once it has booted.
-struct SwapFirmware final : hal::Firmware {
-  fw::Kernel& k;
-  std::function<void(hal::Hal&)> body;
-  explicit SwapFirmware(fw::Kernel& kernel) : k(kernel) {}
-  bool boot(hal::Hal& h, const hal::BootInfo& bi) override {
-    if (!k.boot(h, bi)) return false;
-    body(h);
-    return true;
-  }
-  void start_secondary(hal::Hal& h) override { k.start_secondary(h); }
-  int spawn(hal::Hal& h, const char* n, unsigned cpu, void* u) override { return k.spawn(h, n, cpu, u); }
-  hal::RunTask schedule(hal::Hal& h) override { return k.schedule(h); }
-  void timer_tick(hal::Hal& h) override { k.timer_tick(h); }
-  hal::TrapOutcome page_fault(hal::Hal& h, hal::vaddr_t a, uint32_t e) override { return k.page_fault(h, a, e); }
-  hal::TrapOutcome machine_check(hal::Hal& h, const hal::MachineCheck& mc) override { return k.machine_check(h, mc); }
-  hal::TrapOutcome general_protection(hal::Hal& h, hal::vaddr_t a) override { return k.general_protection(h, a); }
-  void interrupt(hal::Hal& h, uint8_t v) override { k.interrupt(h, v); }
-  int64_t syscall(hal::Hal& h, const hal::SyscallArgs& a) override { return k.syscall(h, a); }
-};
 
 struct StringSink final : hal::TextSink {
   std::string s;
@@ -123,7 +104,7 @@ platform:
 )",
                                              "swap_system_test");
   fw::Kernel kernel(fw::Params{});
-  SwapFirmware fwr(kernel);
+  tbtest::BootBodyFirmware fwr(kernel);
   std::string console;
   hw::Platform platform("system", cfg.root().child("platform"), 1, fwr);
   platform.complex().console = [&](unsigned, const char* t, size_t n) { console.append(t, n); };
