@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -69,6 +70,14 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   std::ofstream os(path);
   os << text;
   return path;
+}
+
+double ScenarioRun::proc(const std::string& name, const std::string& key) const {
+  const std::string text = file("proc/" + name);
+  const std::regex re("(^|\n)" + key + ":?\\s+([0-9]+)");
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(text, m, re)) << "no " << key << " in proc/" << name;
+  return m.empty() ? NAN : std::stod(m[2].str());
 }
 
 std::string read_file(const std::string& path) {

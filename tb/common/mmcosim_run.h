@@ -43,6 +43,9 @@ struct ScenarioRun {
   }
   // A file of the run's output directory ("proc/meminfo").
   std::string file(const std::string& name) const { return read_file(dir + "/" + name); }
+  // A "key value" line of proc/<name> (vmstat), or a "Key: value kB" one
+  // (meminfo): the value (a test failure, and NaN, when there is none).
+  double proc(const std::string& name, const std::string& key) const;
 };
 
 // `mmcosim run SCENARIO --outdir DIR --no-progress --set S...` into a fresh directory named by `tag`.

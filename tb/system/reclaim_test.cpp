@@ -16,14 +16,6 @@ namespace {
 const std::string kReclaim = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/reclaim/";
 
 struct ReclaimRun : ScenarioRun {
-  // A "key value" line of proc/vmstat, or a "Key: value kB" one of proc/meminfo.
-  double proc(const std::string& name, const std::string& key) const {
-    const std::string text = file("proc/" + name);
-    const std::regex re("(^|\n)" + key + ":?\\s+([0-9]+)");
-    std::smatch m;
-    EXPECT_TRUE(std::regex_search(text, m, re)) << "no " << key << " in proc/" << name;
-    return m.empty() ? NAN : std::stod(m[2].str());
-  }
   std::string console() const { return file("console.log"); }
   // The processes the OOM killer killed, in order ("Killed process N (name)").
   std::vector<std::string> oom_victims() const {

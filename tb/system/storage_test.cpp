@@ -16,14 +16,6 @@ namespace {
 const std::string kStorage = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/storage/";
 
 struct StorageRun : ScenarioRun {
-  // A "Key: value kB" line of proc/meminfo, or a "key value" line of proc/vmstat.
-  double proc(const std::string& name, const std::string& key) const {
-    const std::string text = file("proc/" + name);
-    const std::regex re("(^|\n)" + key + ":?\\s+([0-9]+)");
-    std::smatch m;
-    EXPECT_TRUE(std::regex_search(text, m, re)) << "no " << key << " in proc/" << name;
-    return m.empty() ? NAN : std::stod(m[2].str());
-  }
 };
 
 StorageRun run(const std::string& scenario, std::vector<std::string> sets = {}) {
