@@ -159,6 +159,20 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
                                                  FirmwareStats v(out, prefix);
                                                  fw->visit_stats(v);
                                                });
+  bool disks = false;
+  for (const tb::DeviceDesc& d : device_list(platform_->boot_info())) disks = disks || d.block;
+  if (disks) {
+    reclaim_group_ = std::make_unique<stats::Group>(&platform_->stats_root(), "reclaim");
+    reclaimed_ = std::make_unique<stats::Gauge>(reclaim_group_.get(), "pagesReclaimed",
+                                                "Pages reclaim freed (pgsteal_*)", "Count",
+                                                [this] { return pages_reclaimed(); });
+    reclaim_rate_ = std::make_unique<stats::Formula>(
+        reclaim_group_.get(), "pagesReclaimedPerSecond", "Pages reclaim freed per simulated second of the run",
+        "Count/s", [this] {
+          const double s = platform_->sim_seconds();
+          return s > 0 ? static_cast<double>(pages_reclaimed()) / s : 0.0;
+        });
+  }
   cfg_.check_unused();
   mmcosim_gdb_kernel = kernel_.get();
   mmcosim_gdb_platform = platform_.get();
@@ -174,6 +188,11 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
   tb::Workload* wl = workload_.get();
   fw::Kernel* k = kernel_.get();
   cx.on_boot = [wl, k, &cx](hal::Hal& hal) { wl->spawn_all(hal, *k, cx); };
+}
+
+uint64_t Machine::pages_reclaimed() const {
+  const uint64_t* ev = kernel_->vmstat().event;
+  return ev[fw::PGSTEAL_KSWAPD] + ev[fw::PGSTEAL_DIRECT] + ev[fw::PGSTEAL_KHUGEPAGED] + ev[fw::PGSTEAL_PROACTIVE];
 }
 
 Machine::~Machine() {

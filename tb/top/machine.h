@@ -52,6 +52,8 @@ class Machine {
   hal::FirmwareDebug& firmware() { return *debug_; }
   // The disks' files: made before boot, checked after the run (storage.h).
   Storage& storage() { return *storage_; }
+  // Pages reclaim freed so far (vmstat pgsteal_*: kswapd, direct, khugepaged, proactive).
+  uint64_t pages_reclaimed() const;
 
  private:
   // In construction order.
@@ -64,6 +66,11 @@ class Machine {
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<stats::Group> fw_group_;
   std::unique_ptr<stats::Dynamic> fw_stats_;
+  // system.reclaim: what reclaim freed and its rate (machines with disks:
+  // without them nothing is reclaimable, neither page cache nor swap).
+  std::unique_ptr<stats::Group> reclaim_group_;
+  std::unique_ptr<stats::Gauge> reclaimed_;
+  std::unique_ptr<stats::Formula> reclaim_rate_;
 };
 
 }  // namespace sim

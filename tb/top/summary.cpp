@@ -62,6 +62,11 @@ void print_summary(std::ostream& out, const RunOptions& opts, Machine& m, const 
   out << fmt::format("  simulated {:.6f} s in {:.2f} s of host time ({:.2f} M accesses/s, {:.0f} walks/s)\n",
                      pf.sim_seconds(), host_seconds, host_seconds > 0 ? accesses / host_seconds / 1e6 : 0.0,
                      host_seconds > 0 ? walks / host_seconds : 0.0);
+  // Reclaim's rate per host second: a host timing, so here and not in stats.txt.
+  if (const uint64_t reclaimed = m.pages_reclaimed())
+    out << fmt::format("  reclaim: {} pages freed, {:.0f} per simulated second, {:.0f} per host second\n", reclaimed,
+                       pf.sim_seconds() > 0 ? reclaimed / pf.sim_seconds() : 0.0,
+                       host_seconds > 0 ? reclaimed / host_seconds : 0.0);
   out << fmt::format("  outputs: {}/{{stats.txt, stats.json, config.json, console.log, proc/}}\n", outdir.string());
   if (!opts.wave.empty()) out << fmt::format("  waveform: {}\n", opts.wave);
 }
