@@ -1,4 +1,6 @@
 #include "sw/mm/memory.h"
+
+#include "sw/mm/oom_kill.h"
 #include "sw/mm/mmzone.h"
 
 #include "sw/kernel/params.h"
@@ -12,6 +14,7 @@
 #include "sw/mm/migrate.h"
 #include "sw/mm/page-writeback.h"
 #include "sw/mm/mmap.h"
+#include "sw/mm/oom_kill.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
@@ -506,6 +509,9 @@ int Memory::populate_range(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint
     bool done = false;
     if (pt.lookup(h, mm->pgd, addr, &l) && (!write || (l.entry & PTE_RW))) done = true;
     if (!done) {
+      // A task the OOM killer chose stops faulting in (Linux's gup sees the
+      // fatal signal: -EINTR); it must not eat the reserves it was lent.
+      if (ctx_->oom->current_is_victim(h)) return -EINTR;
       const FaultResult fr = fault_locked(h, mm, vma, addr, write);
       if (fr.kind == FaultKind::oom) return -ENOMEM;
       if (fr.kind == FaultKind::sigbus || fr.kind == FaultKind::bad_pgtable) return -EFAULT;
