@@ -94,6 +94,10 @@ TEST(Reclaim, AWorkingSetOneAndAHalfTimesMemorySwapsOutAndInWithEveryByteVerifie
   EXPECT_GT(r.proc("vmstat", "allocstall_movable"), 0) << "the faults' allocations reclaimed directly";
   EXPECT_GT(r.proc("vmstat", "pgmajfault"), 0) << "swap-ins are major faults";
   EXPECT_GT(r["system.fw.vmstat.pgsteal_direct"] + r["system.fw.vmstat.pgsteal_kswapd"], 0);
+  // The run's reclaim rate: what vmstat says reclaim freed, over the simulated time.
+  EXPECT_EQ(r["system.reclaim.pagesReclaimed"], r["system.fw.vmstat.pgsteal_direct"] + r["system.fw.vmstat.pgsteal_kswapd"]);
+  EXPECT_NEAR(r["system.reclaim.pagesReclaimedPerSecond"], r["system.reclaim.pagesReclaimed"] / r["simSeconds"],
+              r["system.reclaim.pagesReclaimedPerSecond"] * 1e-3);
 }
 
 TEST(Reclaim, HugePagesUnderPressureAreSplitToSwap) {
