@@ -7,6 +7,7 @@
 #include "sw/mm/filemap.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
+#include "sw/mm/slub.h"
 #include "sw/mm/swap_state.h"
 #include "sw/mm/swapfile.h"
 #include "sw/mm/vmstat.h"
@@ -29,12 +30,17 @@ unsigned disk_minor(const MmContext* ctx, const block_device* bdev) {
 }
 
 // The bio of one page at its slot, or nullptr (no memory or no area).
+// Writes come from reclaim, which must not wait on reclaim for their bio:
+// they may dip into the reserves, as Linux's bio mempool and PF_MEMALLOC
+// let them.
 bio* swap_bio(hal::Hal& h, MmContext* ctx, page* p, req_op op, uint32_t opf) {
   const swp_entry_t e{p->private_};
   const swap_info_struct* si = ctx->swapfile->swap_info(e);
   if (!si) return nullptr;
-  bio* b = ctx->filemap->bio_alloc(h, si->bdev, op, opf | REQ_SWAP, swp_offset(e) * kSectorsPerPage);
+  const gfp_t gfp = op == req_op::write ? GFP_ATOMIC | __GFP_NOWARN : GFP_NOIO;
+  bio* b = static_cast<bio*>(ctx->slab->kmalloc(h, sizeof(bio), gfp));
   if (!b) return nullptr;
+  bio_init(b, si->bdev, op, opf | REQ_SWAP, swp_offset(e) * kSectorsPerPage);
   bio_add_page(b, p, PAGE_SIZE, 0);
   b->bi_private = ctx;
   return b;
@@ -94,7 +100,10 @@ void swap_read_end_io(hal::Hal& h, bio* b) {
 
 int swap_write_folio(hal::Hal& h, MmContext* ctx, page* p) {
   bio* b = swap_bio(h, ctx, p, req_op::write, 0);
-  if (!b) return -ENOMEM;
+  if (!b) {
+    SetPageFlag(p, PG_dirty);  // the slot has no copy: reclaim must not free the page
+    return -ENOMEM;
+  }
   // folio_start_writeback; the I/O holds a reference until it completes.
   get_page(p);
   ClearPageFlag(p, PG_dirty);

@@ -14,7 +14,8 @@ namespace fw {
 // Writes the swap-cache page p to its slot: PG_dirty cleared, PG_writeback
 // (with a reference) until the completion, which on an error marks the
 // page dirty again and logs Linux's "Write-error on swap-device" line.
-// Returns 0 or -ENOMEM (no bio: the page stays dirty).
+// Returns 0 or -ENOMEM (no bio: the page is left dirty, whatever the
+// caller cleared).
 int swap_write_folio(hal::Hal& h, MmContext* ctx, page* p);
 // Starts reading the locked swap-cache page p from its slot; the
 // completion sets PG_uptodate (or logs "Read-error on swap-device") and
