@@ -25,6 +25,13 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
+// A metadata ("M") event: `name` (process_name, thread_sort_index, ...)
+// with its one argument, `value` as JSON text.
+std::string metadata(uint32_t pid, uint32_t tid, const char* name, const char* key, const std::string& value) {
+  return fmt::format("{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"{}\",\"args\":{{\"{}\":{}}}}}", pid, tid,
+                     name, key, value);
+}
+
 // Picoseconds as the format's microseconds, exactly.
 std::string micros(uint64_t ps) { return fmt::format("{}.{:06}", ps / 1000000, ps % 1000000); }
 
@@ -170,19 +177,15 @@ void Sink::write(std::ostream& out, uint64_t end_ps, const std::vector<std::pair
   };
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return split(a) < split(b); });
   for (size_t rank = 0; rank < order.size(); ++rank) {
-    const size_t p = order[rank];
-    emit(fmt::format("{{\"ph\":\"M\",\"pid\":{},\"tid\":0,\"name\":\"process_name\",\"args\":{{\"name\":{}}}}}", p + 1,
-                     quoted(processes_[p])));
-    emit(fmt::format("{{\"ph\":\"M\",\"pid\":{},\"tid\":0,\"name\":\"process_sort_index\",\"args\":{{\"sort_index\":{}}}}}",
-                     p + 1, rank + 1));
+    const uint32_t pid = static_cast<uint32_t>(order[rank]) + 1;
+    emit(metadata(pid, 0, "process_name", "name", quoted(processes_[order[rank]])));
+    emit(metadata(pid, 0, "process_sort_index", "sort_index", std::to_string(rank + 1)));
   }
   for (TrackId i = 0; i < tracks_.size(); ++i) {
     if (!used_track[i]) continue;
     const Track& t = tracks_[i];
-    emit(fmt::format("{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_name\",\"args\":{{\"name\":{}}}}}", t.pid,
-                     t.tid, quoted(t.thread)));
-    emit(fmt::format("{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{}}}}}",
-                     t.pid, t.tid, t.tid));
+    emit(metadata(t.pid, t.tid, "thread_name", "name", quoted(t.thread)));
+    emit(metadata(t.pid, t.tid, "thread_sort_index", "sort_index", std::to_string(t.tid)));
   }
   std::string line;
   for (const Event* e : kept) {

@@ -512,7 +512,10 @@ void BlockDevice::trace_request(const Request& r) {
   // The medium serves one request at a time: spans from when it starts on
   // one to its completion never overlap on the disk's track.
   sim::trace::Sink& s = *sim::debug::Block.trace;
-  const char* what = r.type == kTypeIn ? "read" : r.type == kTypeOut ? "write" : r.type == kTypeFlush ? "flush" : "other";
+  const char* what = r.type == kTypeIn      ? "read"
+                     : r.type == kTypeOut   ? "write"
+                     : r.type == kTypeFlush ? "flush"
+                                            : "other";
   s.complete(s.track(p_.info.name, p_.info.name), "Block", what, sim::to_ps(r.served), sim::to_ps(r.done),
              {{"sector", r.sector}, {"bytes", r.bytes}, {"queued_ps", sim::to_ps(r.served - r.arrived)},
               {"status", r.status}});

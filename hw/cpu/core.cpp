@@ -704,45 +704,58 @@ void Core::trace_interrupt(uint8_t vector, bool begin) {
     s.end(trace_track(s), sim::to_ps(local_now()));
 }
 
+namespace {
+
+// The debug flag a firmware mark belongs to.
+sim::debug::Flag& flag_of(hal::TraceKind kind) {
+  switch (kind) {
+    case hal::TraceKind::syscall: return sim::debug::Syscall;
+    case hal::TraceKind::page_fault:
+    case hal::TraceKind::machine_check: return sim::debug::Fault;
+    default: return sim::debug::Kthread;
+  }
+}
+
+}  // namespace
+
 void Core::trace(const hal::TraceMark& m) {
-  using hal::TraceKind;
-  sim::debug::Flag& flag = m.kind == TraceKind::syscall       ? sim::debug::Syscall
-                           : m.kind == TraceKind::page_fault || m.kind == TraceKind::machine_check ? sim::debug::Fault
-                                                                                                  : sim::debug::Kthread;
-  if (!flag.trace && !(flag.enabled && &flag == &sim::debug::Kthread)) return;
-  // kswapd and kcompactd are per node (arg[0] at the start), khugepaged one;
-  // each is a thread of the CPU that runs it.
-  static const char* const kDaemons[] = {"kswapd", "kcompactd", "khugepaged"};
-  const bool daemon = m.kind >= TraceKind::kswapd;
-  const unsigned which = daemon ? static_cast<unsigned>(m.kind) - static_cast<unsigned>(TraceKind::kswapd) : 0;
-  unsigned& node = daemon_node_[which];
-  if (m.begin && daemon) node = static_cast<unsigned>(m.arg[0]);
-  const std::string thread = !daemon ? "" : m.kind == TraceKind::khugepaged ? kDaemons[which]
-                                                                            : fmt::format("{}{}", kDaemons[which], node);
-  if (daemon && !m.begin && !m.idle)
-    DPRINTF(Kthread, sim::to_ps(local_now()), name(), "{} ran", thread);
-  if (!flag.trace) return;
-  sim::trace::Sink& s = *flag.trace;
-  const sim::trace::TrackId t = daemon ? s.track(fmt::format("cpu{}", p_.id), thread) : trace_track(s);
-  const uint64_t now = sim::to_ps(local_now());
-  if (!m.begin) {
-    s.end(t, now, {{m.kind == TraceKind::syscall ? "ret" : daemon ? "result" : "killed", m.arg[0]}}, !m.idle);
+  sim::debug::Flag& flag = flag_of(m.kind);
+  if (!flag.trace && !flag.enabled) return;
+  if (m.kind >= hal::TraceKind::kswapd) {
+    trace_kthread(m);
     return;
   }
-  switch (m.kind) {
-    case TraceKind::syscall:
-      s.begin(t, "Syscall", m.name, now, {{"nr", m.arg[0]}, {"arg0", m.arg[1], sim::trace::Arg::hex}});
-      break;
-    case TraceKind::page_fault:
-      s.begin(t, "Fault", "page fault", now, {{"cr2", m.arg[0], sim::trace::Arg::hex}, {"ec", m.arg[1], sim::trace::Arg::hex}});
-      break;
-    case TraceKind::machine_check:
-      s.begin(t, "Fault", "machine check", now, {{"pa", m.arg[0], sim::trace::Arg::hex}, {"va", m.arg[1], sim::trace::Arg::hex}});
-      break;
-    default:
-      s.begin(t, "Kthread", kDaemons[which], now, {{"node", m.arg[0]}});
-      break;
-  }
+  if (!flag.trace) return;
+  sim::trace::Sink& s = *flag.trace;
+  const uint64_t now = sim::to_ps(local_now());
+  using A = sim::trace::Arg;
+  if (!m.begin)
+    s.end(trace_track(s), now, {{m.kind == hal::TraceKind::syscall ? "ret" : "killed", m.arg[0]}});
+  else if (m.kind == hal::TraceKind::syscall)
+    s.begin(trace_track(s), "Syscall", m.name, now, {{"nr", m.arg[0]}, {"arg0", m.arg[1], A::hex}});
+  else if (m.kind == hal::TraceKind::page_fault)
+    s.begin(trace_track(s), "Fault", "page fault", now, {{"cr2", m.arg[0], A::hex}, {"ec", m.arg[1], A::hex}});
+  else
+    s.begin(trace_track(s), "Fault", "machine check", now, {{"pa", m.arg[0], A::hex}, {"va", m.arg[1], A::hex}});
+}
+
+void Core::trace_kthread(const hal::TraceMark& m) {
+  // kswapd and kcompactd are per node (arg[0] at the start), khugepaged
+  // one; each is a thread of the CPU that runs it.
+  static const char* const kNames[] = {"kswapd", "kcompactd", "khugepaged"};
+  const unsigned which = static_cast<unsigned>(m.kind) - static_cast<unsigned>(hal::TraceKind::kswapd);
+  if (m.begin) kthread_node_[which] = static_cast<unsigned>(m.arg[0]);
+  const std::string thread = m.kind == hal::TraceKind::khugepaged
+                                 ? kNames[which]
+                                 : fmt::format("{}{}", kNames[which], kthread_node_[which]);
+  if (!m.begin && !m.idle) DPRINTF(Kthread, sim::to_ps(local_now()), name(), "{} ran", thread);
+  if (!SIM_TRACING(Kthread)) return;
+  sim::trace::Sink& s = *sim::debug::Kthread.trace;
+  const sim::trace::TrackId t = s.track(fmt::format("cpu{}", p_.id), thread);
+  if (m.begin)
+    s.begin(t, "Kthread", kNames[which], sim::to_ps(local_now()), {{"node", m.arg[0]}});
+  else
+    s.end(t, sim::to_ps(local_now()), {{"result", m.arg[0]}}, !m.idle);
 }
 
 }  // namespace hw

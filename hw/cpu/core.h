@@ -245,7 +245,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void trace_interrupt(uint8_t vector, bool begin);
   void trace_mmu_op(const char* what, uint64_t value);
   int trace_op_ = -1;  // the operation whose span is open, -1: none
-  unsigned daemon_node_[3] = {};  // kswapd, kcompactd: the node of the run under way
+  // The firmware's marks of kswapd, kcompactd and khugepaged runs.
+  void trace_kthread(const hal::TraceMark& mark);
+  unsigned kthread_node_[3] = {};  // kswapd, kcompactd: the node of the run under way
   // One physical access within a page: DMI when granted, else a transaction.
   hal::MemStatus phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write);
 

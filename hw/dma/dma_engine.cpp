@@ -301,7 +301,10 @@ void DmaEngine::finish(DmaError e) {
     // One span per copy or chain, on the engine's own track.
     sim::trace::Sink& s = *sim::debug::DMA.trace;
     s.complete(s.track(p_.info.name, p_.info.name), "DMA", chain_ ? "DMA chain" : "DMA copy", sim::to_ps(started_),
-               sim::now_ps(), {{"bytes", count_}, {"descriptors", ndesc_}, {"status", e == DmaError::none ? "ok" : dma_error_name(e)}});
+               sim::now_ps(),
+               {{"bytes", count_},
+                {"descriptors", ndesc_},
+                {"status", e == DmaError::none ? "ok" : dma_error_name(e)}});
   }
   const uint8_t vector = static_cast<uint8_t>(irq_);
   if (vector && irq_sink_) irq_sink_->raise_irq(static_cast<unsigned>(irq_ >> 32) & 0xffff, vector);
