@@ -24,7 +24,9 @@ Flag::Flag(const char* name, const char* desc) : name_(name), desc_(desc) {
 
 const std::vector<Flag*>& all_flags() { return registry(); }
 
-std::string enable(const std::string& list) {
+std::vector<Flag*> named(const std::string& list, std::string& unknown) {
+  std::vector<Flag*> out;
+  unknown.clear();
   size_t start = 0;
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
@@ -34,15 +36,22 @@ std::string enable(const std::string& list) {
       bool found = false;
       for (Flag* f : registry()) {
         if (name == "All" || name == f->name()) {
-          f->enabled = true;
+          out.push_back(f);
           found = true;
         }
       }
-      if (!found) return name;
+      if (!found) {
+        unknown = name;
+        return {};
+      }
     }
     start = comma + 1;
   }
-  return "";
+  return out;
+}
+
+std::string enable(const std::string& list) {
+  return for_each_named(list, [](Flag& f) { f.enabled = true; });
 }
 
 void disable_all() {

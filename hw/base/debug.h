@@ -17,6 +17,10 @@
 
 #include <fmt/format.h>
 
+namespace sim::trace {
+class Sink;
+}
+
 namespace sim::debug {
 
 class Flag {
@@ -25,6 +29,9 @@ class Flag {
   const char* name() const { return name_; }
   const char* desc() const { return desc_; }
   bool enabled = false;
+  // The timeline recording this flag's events (hw/base/trace.h); null when
+  // not recorded, so a model's test of it is one pointer test.
+  trace::Sink* trace = nullptr;
 
  private:
   const char* name_;
@@ -36,6 +43,10 @@ const std::vector<Flag*>& all_flags();
 // Enables a comma-separated list ("TLB,Walker" or "All"); returns the first
 // unknown name, or "" when every name was known.
 std::string enable(const std::string& list);
+// Calls fn(flag) for every flag a comma-separated list names ("All": every
+// flag). Returns the first unknown name, or "" when every name was known.
+template <typename Fn>
+std::string for_each_named(const std::string& list, Fn&& fn);
 void disable_all();
 
 // Prints "<tick>: <who>: <message>" on the debug stream (stdout).
@@ -44,6 +55,17 @@ void vprint(uint64_t tick_ps, const char* who, fmt::string_view format, fmt::for
 template <typename... Args>
 void print(uint64_t tick_ps, const char* who, fmt::format_string<Args...> format, Args&&... args) {
   vprint(tick_ps, who, format, fmt::make_format_args(args...));
+}
+
+// Returns the flags a comma-separated list names, or the first unknown name
+// in `unknown`.
+std::vector<Flag*> named(const std::string& list, std::string& unknown);
+
+template <typename Fn>
+std::string for_each_named(const std::string& list, Fn&& fn) {
+  std::string unknown;
+  for (Flag* f : named(list, unknown)) fn(*f);
+  return unknown;
 }
 
 }  // namespace sim::debug

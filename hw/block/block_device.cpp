@@ -10,6 +10,7 @@
 
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
+#include "hw/base/trace.h"
 #include "hw/ext/dma.h"
 #include "hw/ext/memory.h"
 #include "sw/hal/hal.h"
@@ -387,6 +388,8 @@ void BlockDevice::fetch_new(sc_time& delay) {
       r.status = kStatusIoErr;  // returned at once, so the driver sees it failed
     }
     const sc_time start = sc_core::sc_time_stamp() + delay;
+    r.arrived = start;
+    r.served = std::max(start, media_free_);
     if (r.status != kStatusOk) {
       r.done = std::max(start, media_free_);
     } else {
@@ -502,6 +505,20 @@ void BlockDevice::complete(Request& r, sc_time& delay) {
   if (BlockError e = access(false, at, entry, 8, delay); e != BlockError::none) device_error(e);
   ++used_idx_;
   DPRINTF(Block, sim::now_ps(delay), sc_module::name(), "request {} done: status {}", r.head, unsigned{r.status});
+  if (SIM_TRACING(Block)) trace_request(r);
+}
+
+void BlockDevice::trace_request(const Request& r) {
+  // The medium serves one request at a time: spans from when it starts on
+  // one to its completion never overlap on the disk's track.
+  sim::trace::Sink& s = *sim::debug::Block.trace;
+  const char* what = r.type == kTypeIn      ? "read"
+                     : r.type == kTypeOut   ? "write"
+                     : r.type == kTypeFlush ? "flush"
+                                            : "other";
+  s.complete(s.track(p_.info.name, p_.info.name), "Block", what, sim::to_ps(r.served), sim::to_ps(r.done),
+             {{"sector", r.sector}, {"bytes", r.bytes}, {"queued_ps", sim::to_ps(r.served - r.arrived)},
+              {"status", r.status}});
 }
 
 void BlockDevice::run() {

@@ -164,6 +164,7 @@ class BlockDevice : public sc_core::sc_module, public sim::Device {
     uint64_t bytes = 0;
     uint8_t status = kStatusOk;
     sc_core::sc_time done;  // when it completes
+    sc_core::sc_time arrived, served;  // taken from the queue; the medium starts on it (the timeline)
   };
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   bool write_register(uint64_t off, uint64_t v);
@@ -178,6 +179,8 @@ class BlockDevice : public sc_core::sc_module, public sim::Device {
                        uint16_t& next, sc_core::sc_time& delay);
   // Does r's data transfer and writes its status and used entry.
   void complete(Request& r, sc_core::sc_time& delay);
+  // The request as a span of the disk's track (Block flag).
+  void trace_request(const Request& r);
   // DMA between r's buffers and data (from_memory: a write's data comes in); false on an error.
   bool move_data(const Request& r, bool from_memory, std::vector<uint8_t>& data, sc_core::sc_time& delay);
   uint8_t do_read(Request& r, sc_core::sc_time& delay);

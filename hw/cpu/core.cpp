@@ -11,6 +11,7 @@
 SIM_DEBUG_FLAG(Core, "core: scheduling, system calls, interrupts")
 SIM_DEBUG_FLAG(Firmware, "the firmware's console output")
 SIM_DEBUG_FLAG(Syscall, "system calls and their results")
+SIM_DEBUG_FLAG(Kthread, "kernel threads: the runs of kswapd, kcompactd and khugepaged that did work")
 
 namespace hw {
 
@@ -110,6 +111,7 @@ Core::Core(sc_core::sc_module_name name, const Params& params, Mmu& mmu, CoreCom
       mmu_(mmu),
       cx_(complex) {
   mmu_socket.attach(user_ext_);
+  mmu_.set_trace_process(fmt::format("cpu{}", p_.id));
   SC_THREAD(run);
 }
 
@@ -128,7 +130,9 @@ void Core::run() {
           idle();
           continue;
         }
+        if (SIM_TRACING(Core)) trace_task(task, true);
         run_task(task);
+        if (SIM_TRACING(Core)) trace_task(task, false);
       }
     }
     qk_.sync();
@@ -221,6 +225,7 @@ __attribute__((always_inline)) inline Core::Batch Core::run_batch(UserProgram& p
   UserAccess* const b = prog.access_batch(n);
   if (!n) return Batch::none;
   fast_open(f);
+  if (SIM_TRACING(Core)) trace_op(prog, f.ps);
   unsigned i = 0;
   Batch r = Batch::done;
   for (; i < n; ++i) {
@@ -267,6 +272,7 @@ void Core::run_task(const hal::RunTask& task) {
     }
     if (!prog.next(op)) {
       fast_settle(f);
+      if (SIM_TRACING(Core)) close_op(0);
       // The program is finished: the process exits with status 0.
       op = UserOp{};
       op.kind = UserOp::Kind::syscall;
@@ -274,6 +280,7 @@ void Core::run_task(const hal::RunTask& task) {
       execute_syscall(prog, op);
       return;
     }
+    if (SIM_TRACING(Core)) trace_op(prog, f.ps);
     if (op.kind == UserOp::Kind::access) {
       if (fast) fast_open(f);
       void* buf = op.access == x86::Access::write ? static_cast<void*>(op.wdata) : static_cast<void*>(data);
@@ -449,7 +456,9 @@ void Core::deliver_interrupts() {
     ++stats.interrupts;
     qk_.inc(p_.trap_latency);
     DPRINTF(Core, sim::to_ps(local_now()), name(), "interrupt vector {:#x}", vec);
+    if (SIM_TRACING(Intc)) trace_interrupt(static_cast<uint8_t>(vec), true);
     cx_.firmware->interrupt(*this, static_cast<uint8_t>(vec));
+    if (SIM_TRACING(Intc)) trace_interrupt(static_cast<uint8_t>(vec), false);
   }
 }
 
@@ -573,13 +582,31 @@ void Core::set_paging_control(const hal::PagingControl& ctl) {
   DPRINTF(MMU, sim::to_ps(local_now()), name(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
 }
 
-void Core::write_cr3(uint64_t value) { mmu_.write_cr3(value); }
+// The MMU instructions, as instants of this CPU's timeline (MMU flag) at its local time.
+void Core::trace_mmu_op(const char* what, uint64_t value) {
+  sim::trace::Sink& s = *sim::debug::MMU.trace;
+  s.instant(trace_track(s), "MMU", what, sim::to_ps(local_now()), {{"value", value, sim::trace::Arg::hex}});
+}
+
+void Core::write_cr3(uint64_t value) {
+  if (SIM_TRACING(MMU)) trace_mmu_op("CR3 write", value);
+  mmu_.write_cr3(value);
+}
 uint64_t Core::read_cr3() const { return mmu_.cr3(); }
-void Core::invlpg(hal::vaddr_t va) { mmu_.invlpg(va); }
-void Core::invpcid(x86::InvpcidType type, uint16_t pcid, hal::vaddr_t va) { mmu_.invpcid(type, pcid, va); }
+void Core::invlpg(hal::vaddr_t va) {
+  if (SIM_TRACING(MMU)) trace_mmu_op("INVLPG", va);
+  mmu_.invlpg(va);
+}
+void Core::invpcid(x86::InvpcidType type, uint16_t pcid, hal::vaddr_t va) {
+  if (SIM_TRACING(MMU)) trace_mmu_op("INVPCID", va);
+  mmu_.invpcid(type, pcid, va);
+}
 
 void Core::send_ipi(unsigned target_cpu, uint8_t vector) {
   ++stats.ipis_sent;
+  if (SIM_TRACING(Intc))
+    sim::debug::Intc.trace->instant(trace_track(*sim::debug::Intc.trace), "Intc", "IPI sent", sim::to_ps(local_now()),
+                               {{"to_cpu", target_cpu}, {"vector", vector, sim::trace::Arg::hex}});
   const uint64_t icr = (static_cast<uint64_t>(target_cpu) << 32) | vector;
   if (mmio_write(p_.intc_base + InterruptController::kRegIcr, icr, 8) != hal::MemStatus::ok)
     throw std::runtime_error(fmt::format("IPI to cpu{} failed: no such cpu", target_cpu));
@@ -613,6 +640,122 @@ void Core::cpu_relax() {
 
 void Core::console(const char* text, size_t len) {
   if (cx_.console) cx_.console(p_.id, text, len);
+}
+
+// ---- The timeline ---------------------------------------------------------------
+
+namespace {
+
+// What an interrupt vector is (sw/hal/x86.h), as the timeline names it.
+const char* vector_name(uint8_t vector) {
+  switch (vector) {
+    case x86::VEC_TLB_SHOOTDOWN: return "TLB shootdown IPI";
+    case x86::VEC_RESCHEDULE: return "reschedule IPI";
+    case x86::VEC_CALL_FUNCTION: return "call-function IPI";
+    case x86::VEC_TIMER: return "timer interrupt";
+    default: return "device interrupt";
+  }
+}
+
+}  // namespace
+
+sim::trace::TrackId Core::trace_track(sim::trace::Sink& s) {
+  const std::string cpu = fmt::format("cpu{}", p_.id);
+  return s.track(cpu, cpu);
+}
+
+void Core::trace_task(const hal::RunTask& task, bool begin) {
+  sim::trace::Sink& s = *sim::debug::Core.trace;
+  const uint64_t now = sim::to_ps(local_now());
+  if (begin) {
+    const auto& prog = *static_cast<const UserProgram*>(task.user);
+    s.begin(trace_track(s), "Core", s.intern(prog.name()), now, {{"pid", static_cast<uint64_t>(task.pid)}});
+    return;
+  }
+  close_op(0);
+  s.end(trace_track(s), now);
+}
+
+void Core::trace_op(UserProgram& prog, uint64_t extra_ps) {
+  const char* label = "";
+  const int index = prog.op_under_way(label);
+  if (index == trace_op_) return;
+  close_op(extra_ps);
+  trace_op_ = index;
+  if (index < 0) return;
+  sim::trace::Sink& s = *sim::debug::Core.trace;
+  s.begin(trace_track(s), "Core", label, sim::to_ps(local_now()) + extra_ps,
+          {{"op", static_cast<uint64_t>(index)}});
+}
+
+void Core::close_op(uint64_t extra_ps) {
+  if (trace_op_ < 0) return;
+  trace_op_ = -1;
+  sim::trace::Sink& s = *sim::debug::Core.trace;
+  s.end(trace_track(s), sim::to_ps(local_now()) + extra_ps);
+}
+
+void Core::trace_interrupt(uint8_t vector, bool begin) {
+  sim::trace::Sink& s = *sim::debug::Intc.trace;
+  if (begin)
+    s.begin(trace_track(s), "Intc", vector_name(vector), sim::to_ps(local_now()),
+            {{"vector", vector, sim::trace::Arg::hex}});
+  else
+    s.end(trace_track(s), sim::to_ps(local_now()));
+}
+
+namespace {
+
+// The debug flag a firmware mark belongs to.
+sim::debug::Flag& flag_of(hal::TraceKind kind) {
+  switch (kind) {
+    case hal::TraceKind::syscall: return sim::debug::Syscall;
+    case hal::TraceKind::page_fault:
+    case hal::TraceKind::machine_check: return sim::debug::Fault;
+    default: return sim::debug::Kthread;
+  }
+}
+
+}  // namespace
+
+void Core::trace(const hal::TraceMark& m) {
+  sim::debug::Flag& flag = flag_of(m.kind);
+  if (!flag.trace && !flag.enabled) return;
+  if (m.kind >= hal::TraceKind::kswapd) {
+    trace_kthread(m);
+    return;
+  }
+  if (!flag.trace) return;
+  sim::trace::Sink& s = *flag.trace;
+  const uint64_t now = sim::to_ps(local_now());
+  using A = sim::trace::Arg;
+  if (!m.begin)
+    s.end(trace_track(s), now, {{m.kind == hal::TraceKind::syscall ? "ret" : "killed", m.arg[0]}});
+  else if (m.kind == hal::TraceKind::syscall)
+    s.begin(trace_track(s), "Syscall", m.name, now, {{"nr", m.arg[0]}, {"arg0", m.arg[1], A::hex}});
+  else if (m.kind == hal::TraceKind::page_fault)
+    s.begin(trace_track(s), "Fault", "page fault", now, {{"cr2", m.arg[0], A::hex}, {"ec", m.arg[1], A::hex}});
+  else
+    s.begin(trace_track(s), "Fault", "machine check", now, {{"pa", m.arg[0], A::hex}, {"va", m.arg[1], A::hex}});
+}
+
+void Core::trace_kthread(const hal::TraceMark& m) {
+  // kswapd and kcompactd are per node (arg[0] at the start), khugepaged
+  // one; each is a thread of the CPU that runs it.
+  static const char* const kNames[] = {"kswapd", "kcompactd", "khugepaged"};
+  const unsigned which = static_cast<unsigned>(m.kind) - static_cast<unsigned>(hal::TraceKind::kswapd);
+  if (m.begin) kthread_node_[which] = static_cast<unsigned>(m.arg[0]);
+  const std::string thread = m.kind == hal::TraceKind::khugepaged
+                                 ? kNames[which]
+                                 : fmt::format("{}{}", kNames[which], kthread_node_[which]);
+  if (!m.begin && !m.idle) DPRINTF(Kthread, sim::to_ps(local_now()), name(), "{} ran", thread);
+  if (!SIM_TRACING(Kthread)) return;
+  sim::trace::Sink& s = *sim::debug::Kthread.trace;
+  const sim::trace::TrackId t = s.track(fmt::format("cpu{}", p_.id), thread);
+  if (m.begin)
+    s.begin(t, "Kthread", kNames[which], sim::to_ps(local_now()), {{"node", m.arg[0]}});
+  else
+    s.end(t, sim::to_ps(local_now()), {{"result", m.arg[0]}}, !m.idle);
 }
 
 }  // namespace hw

@@ -24,6 +24,7 @@
 #include "hw/base/debug.h"
 #include "hw/base/initiator.h"
 #include "hw/base/stats.h"
+#include "hw/base/trace.h"
 #include "hw/cpu/user_program.h"
 #include "hw/ext/mmu_access.h"
 #include "hw/intc/intc.h"
@@ -34,6 +35,10 @@
 // The firmware's console output: the core carries it (Hal::console), the
 // program that owns the console (tb/top) prints it under this flag.
 SIM_DECLARE_DEBUG_FLAG(Firmware)
+// The core's own flags, also the timeline's filters (hw/base/trace.h).
+SIM_DECLARE_DEBUG_FLAG(Core)
+SIM_DECLARE_DEBUG_FLAG(Syscall)
+SIM_DECLARE_DEBUG_FLAG(Kthread)
 
 namespace hw {
 
@@ -161,6 +166,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void console(const char* text, size_t len) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
   [[noreturn]] void halt(const char* reason) override;
+  // The firmware's marks become spans on this CPU's track (Syscall, Fault,
+  // Kthread flags); nothing when those are not traced.
+  void trace(const hal::TraceMark& mark) override;
 
   // ---- InterruptSink ----
   void raise_interrupt(uint8_t vector) override;
@@ -224,6 +232,22 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   bool timer_due();
   void idle();
   void charge_bulk(uint64_t bytes, hal::paddr_t pa);
+  // ---- The timeline (cold paths, called when the flag is traced) ----
+  // This CPU's main track ("cpuN" in process "cpuN").
+  sim::trace::TrackId trace_track(sim::trace::Sink& s);
+  // The task's span around its run here (begin: true at the start).
+  void trace_task(const hal::RunTask& task, bool begin);
+  // Opens the span of the program's operation under way when it changed
+  // (closes the previous one); `extra_ps`: time of the fast loop not yet
+  // settled. close_op ends the open one, if any.
+  void trace_op(UserProgram& prog, uint64_t extra_ps);
+  void close_op(uint64_t extra_ps);
+  void trace_interrupt(uint8_t vector, bool begin);
+  void trace_mmu_op(const char* what, uint64_t value);
+  int trace_op_ = -1;  // the operation whose span is open, -1: none
+  // The firmware's marks of kswapd, kcompactd and khugepaged runs.
+  void trace_kthread(const hal::TraceMark& mark);
+  unsigned kthread_node_[3] = {};  // kswapd, kcompactd: the node of the run under way
   // One physical access within a page: DMI when granted, else a transaction.
   hal::MemStatus phys_chunk(hal::paddr_t pa, void* buf, uint64_t len, bool write);
 

@@ -67,6 +67,15 @@ class UserProgram {
   // The first n accesses of the current batch completed (as complete() for
   // each, in order; loads find their bytes in `data`).
   virtual void complete_batch(unsigned n) { (void)n; }
+
+  // For the timeline (mmcosim run --trace-events): the operation of the
+  // program's own list under way (the index of the scenario's op), -1 when
+  // none; `label` names it ("access", "mmap") and lives as long as the
+  // program.
+  virtual int op_under_way(const char*& label) const {
+    label = "";
+    return -1;
+  }
 };
 
 // The machine as a workload starting processes sees it: the run lasts until

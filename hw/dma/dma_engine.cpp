@@ -7,6 +7,7 @@
 
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
+#include "hw/base/trace.h"
 #include "hw/ext/dma.h"
 #include "hw/ext/memory.h"
 #include "sw/hal/hal.h"
@@ -296,6 +297,15 @@ void DmaEngine::finish(DmaError e) {
   DPRINTF(DMA, sim::now_ps(), name(), "{} done: {} bytes, {} descriptors, {}{}", chain_ ? "chain" : "copy", count_,
           ndesc_, e == DmaError::none ? "ok" : dma_error_name(e),
           e == DmaError::none ? "" : fmt::format(" at {:#x}", err_addr_));
+  if (SIM_TRACING(DMA)) {
+    // One span per copy or chain, on the engine's own track.
+    sim::trace::Sink& s = *sim::debug::DMA.trace;
+    s.complete(s.track(p_.info.name, p_.info.name), "DMA", chain_ ? "DMA chain" : "DMA copy", sim::to_ps(started_),
+               sim::now_ps(),
+               {{"bytes", count_},
+                {"descriptors", ndesc_},
+                {"status", e == DmaError::none ? "ok" : dma_error_name(e)}});
+  }
   const uint8_t vector = static_cast<uint8_t>(irq_);
   if (vector && irq_sink_) irq_sink_->raise_irq(static_cast<unsigned>(irq_ >> 32) & 0xffff, vector);
 }

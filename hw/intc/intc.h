@@ -10,8 +10,12 @@
 #include <tlm>
 #include <vector>
 
+#include "hw/base/debug.h"
 #include "hw/base/device.h"
 #include "hw/base/stats.h"
+
+// IPIs and device interrupts; the cores trace theirs under it too.
+SIM_DECLARE_DEBUG_FLAG(Intc)
 
 namespace hw {
 

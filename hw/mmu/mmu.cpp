@@ -265,6 +265,7 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   rq.start_level = p_.levels;
   rq.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
   now_ = start;
+  const sc_time requested = start;
   pwc_->lookup(va, pcid_, rq);
   ++stats.walks;
   if (pwc_->enabled()) start += pwc_->params().latency;
@@ -276,6 +277,7 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   // RTL walker's clock): completion is relative to the time after the call.
   base = time_stamp();
   done = base + d;
+  if (SIM_TRACING(Walker)) trace_walk(va, requested, done);
   return rsp == tlm::TLM_OK_RESPONSE;
 }
 
@@ -578,6 +580,27 @@ void Mmu::revoke_host(uint64_t start, uint64_t end) {
   dtlb_->revoke_host(start, end);
   if (stlb_) stlb_->revoke_host(start, end);
   window_.revoke_host(start, end);
+}
+
+// ---- The timeline -----------------------------------------------------------
+
+void Mmu::trace_walk(uint64_t va, sc_time start, sc_time done) {
+  sim::trace::Sink& s = *sim::debug::Walker.trace;
+  const WalkResult& r = walk_ext_.res;
+  const char* outcome = r.status == WalkStatus::page_fault      ? "page fault"
+                        : r.status == WalkStatus::machine_check ? "machine check"
+                        : r.page_size == (1ull << 30)           ? "1G"
+                        : r.page_size == (2ull << 20)           ? "2M"
+                                                                : "4K";
+  const uint64_t from = sim::to_ps(start), to = sim::to_ps(done);
+  const unsigned start_level = walk_ext_.req.start_level;
+  const unsigned last = r.status == WalkStatus::ok ? r.leaf_level : r.fault_level;
+  s.complete(s.lane(trace_process_, "walker", from, to), "Walker", "walk", from, to,
+             {{"va", va, sim::trace::Arg::hex},
+              {"levels", last && last <= start_level ? start_level - last + 1 : 0},
+              {"reads", r.mem_reads},
+              {"pwc_levels_skipped", p_.levels - start_level},
+              {"outcome", outcome}});
 }
 
 }  // namespace hw

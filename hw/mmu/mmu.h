@@ -21,6 +21,7 @@
 #include "hw/base/debug.h"
 #include "hw/base/initiator.h"
 #include "hw/base/stats.h"
+#include "hw/base/trace.h"
 #include "hw/ext/mmu_access.h"
 #include "hw/ext/walk.h"
 #include "hw/mmu/pwc.h"
@@ -162,6 +163,8 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   Pwc& pwc() { return *pwc_; }
   WalkWindow& window() { return window_; }
   const Params& params() const { return p_; }
+  // The timeline's process of this MMU's events: its CPU ("cpu0").
+  void set_trace_process(std::string process) { trace_process_ = std::move(process); }
 
   struct Stats : sim::stats::Group {
     explicit Stats(sim::stats::Group* parent);
@@ -252,6 +255,10 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
 
   // Walks va from `start` (absolute): the request and result are in
   // walk_ext_; `done` gets the completion; `base` the SystemC time after it.
+  // The walk just done as a span of the timeline (Walker flag): reads,
+  // levels the paging-structure caches skipped, outcome.
+  void trace_walk(uint64_t va, sc_core::sc_time start, sc_core::sc_time done);
+  std::string trace_process_ = "cpu0";
   bool walk(uint64_t va, x86::Access acc, bool user, sc_core::sc_time start, sc_core::sc_time& base,
             sc_core::sc_time& done);
   // The whole-page entry of a walk's translation (host pointer from DMI) for

@@ -9,9 +9,13 @@
 #include <systemc>
 #include <tlm>
 
+#include "hw/base/debug.h"
 #include "hw/base/initiator.h"
 #include "hw/base/stats.h"
 #include "hw/ext/walk.h"
+
+// Page walks: the walker prints them, the MMU traces them on the timeline.
+SIM_DECLARE_DEBUG_FLAG(Walker)
 
 namespace hw {
 

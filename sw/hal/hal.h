@@ -107,6 +107,20 @@ struct PagingControl {
   bool la57 = false;
 };
 
+// The timeline (`mmcosim run --trace-events`): the firmware marks where its
+// work on a CPU starts and ends; the core stamps each mark with its
+// simulated time and records the span on that CPU's track.
+enum class TraceKind : uint8_t { syscall, page_fault, machine_check, kswapd, kcompactd, khugepaged };
+
+struct TraceMark {
+  TraceKind kind;
+  bool begin;         // true: the work starts; false: the innermost open one of `kind` ends
+  const char* name;   // begin: what runs (a system call's name), a string that lives on; null: the kind's name
+  uint64_t arg[2];    // begin: system call number and first argument; cr2 and error code; pa and va; node.
+                      // end: arg[0] is the result (the call's return value; 0 retry, 1 task killed)
+  bool idle;          // end: the work found nothing to do (the span is not kept)
+};
+
 class Hal {
  public:
   // ---- Identity ----
@@ -156,6 +170,11 @@ class Hal {
   virtual void task_ended(int pid, void* user, int exit_status, int signal) {
     (void)pid, (void)user, (void)exit_status, (void)signal;
   }
+
+  // ---- Timeline ----
+  // Marks the start or the end of firmware work (TraceMark). The default
+  // records nothing (the host HAL; the core when not tracing).
+  virtual void trace(const TraceMark& mark) { (void)mark; }
 
   // ---- Failure ----
   // The firmware cannot go on (a kernel panic; the reason is already on the

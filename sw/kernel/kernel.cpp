@@ -394,11 +394,20 @@ void Kernel::run_deferred_work(hal::Hal& h) {
       }
     if (owner != h.cpu()) continue;
     pglist_data& pg = nodes_.node(static_cast<int>(n));
-    kswapd_.tick(h, pg);
+    kswapd_.tick(h, pg);  // its runs mark the timeline themselves
+    // The timeline keeps the daemons' runs that did work (their run counts moved).
+    const uint64_t compactions = compaction_.stats().kcompactd_runs + compaction_.stats().proactive_runs;
+    h.trace({hal::TraceKind::kcompactd, true, nullptr, {n, 0}, false});
     compaction_.kcompactd_tick(h, pg);
+    h.trace({hal::TraceKind::kcompactd, false, nullptr, {0, 0},
+             compaction_.stats().kcompactd_runs + compaction_.stats().proactive_runs == compactions});
   }
   if (h.cpu() == 0) {
+    const uint64_t scans = khugepaged_.stats().wakeups;
+    h.trace({hal::TraceKind::khugepaged, true, nullptr, {0, 0}, false});
     khugepaged_.tick(h);
+    h.trace({hal::TraceKind::khugepaged, false, nullptr, {khugepaged_.stats().pages_collapsed, 0},
+             khugepaged_.stats().wakeups == scans});
     writeback_.flusher_tick(h);  // the flusher (wb_workfn)
   }
   pcp_.vmstat_update(h);

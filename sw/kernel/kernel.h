@@ -220,6 +220,11 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   // out of memory.
   task_struct* alloc_task(hal::Hal& h, const char* comm, unsigned cpu, mm_struct* mm, void* user);
   void print_e820(hal::Hal& h);
+  // The trap and system-call entry points proper; the hal::Firmware entry
+  // points wrap them in their timeline marks (Hal::trace).
+  hal::TrapOutcome do_page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec);
+  hal::TrapOutcome do_machine_check(hal::Hal& h, const hal::MachineCheck& mc);
+  int64_t do_syscall(hal::Hal& h, const hal::SyscallArgs& a);
 
   Params params_;
   hal::BootInfo boot_{};

@@ -176,9 +176,24 @@ constexpr sys_call_table_t make_sys_call_table() {
 
 constexpr sys_call_table_t sys_call_table = make_sys_call_table();
 
+// Returns the table's entry of nr, nullptr for a number without one (ENOSYS).
+const syscall_entry* syscall_of(hal::Sys nr) {
+  const unsigned i = static_cast<unsigned>(nr);
+  return i < NR_syscalls ? sys_call_table.entry[i] : nullptr;
+}
+
 }  // namespace
 
 int64_t Kernel::syscall(hal::Hal& h, const hal::SyscallArgs& a) {
+  const syscall_entry* e = syscall_of(a.nr);
+  h.trace({hal::TraceKind::syscall, true, e ? e->name : "unknown syscall", {static_cast<unsigned>(a.nr), a.arg[0]},
+           false});
+  const int64_t ret = do_syscall(h, a);
+  h.trace({hal::TraceKind::syscall, false, nullptr, {static_cast<uint64_t>(ret), 0}, false});
+  return ret;
+}
+
+int64_t Kernel::do_syscall(hal::Hal& h, const hal::SyscallArgs& a) {
   ctx_.charge(h, params_.cost_syscall_ns);
   ++syscall_stats_.total;
   task_struct* t = current(h);
@@ -189,13 +204,12 @@ int64_t Kernel::syscall(hal::Hal& h, const hal::SyscallArgs& a) {
     reap_if_pending(h, t);
     return 0;
   }
-  const unsigned nr = static_cast<unsigned>(a.nr);
-  const syscall_entry* e = nr < NR_syscalls ? sys_call_table.entry[nr] : nullptr;
+  const syscall_entry* e = syscall_of(a.nr);
   if (!e) {
     ++syscall_stats_.enosys;
     return -ENOSYS;
   }
-  ++syscall_stats_.calls[nr];
+  ++syscall_stats_.calls[static_cast<unsigned>(a.nr)];
   return e->fn(*this, h, t, a);
 }
 

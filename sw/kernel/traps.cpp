@@ -7,7 +7,19 @@
 
 namespace fw {
 
+// The timeline's marks around a trap (Hal::trace): 0 retried, 1 task killed.
+static void trace_trap_end(hal::Hal& h, hal::TraceKind kind, hal::TrapOutcome r) {
+  h.trace({kind, false, nullptr, {r == hal::TrapOutcome::retry ? 0u : 1u, 0}, false});
+}
+
 hal::TrapOutcome Kernel::page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) {
+  h.trace({hal::TraceKind::page_fault, true, "page fault", {cr2, ec}, false});
+  const hal::TrapOutcome r = do_page_fault(h, cr2, ec);
+  trace_trap_end(h, hal::TraceKind::page_fault, r);
+  return r;
+}
+
+hal::TrapOutcome Kernel::do_page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec) {
   ctx_.charge(h, params_.cost_fault_entry_ns);
   task_struct* t = current(h);
   if (!t) {
@@ -86,6 +98,13 @@ hal::TrapOutcome Kernel::general_protection(hal::Hal& h, hal::vaddr_t addr) {
 }
 
 hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc) {
+  h.trace({hal::TraceKind::machine_check, true, "machine check", {mc.pa, mc.va_valid ? mc.va : 0}, false});
+  const hal::TrapOutcome r = do_machine_check(h, mc);
+  trace_trap_end(h, hal::TraceKind::machine_check, r);
+  return r;
+}
+
+hal::TrapOutcome Kernel::do_machine_check(hal::Hal& h, const hal::MachineCheck& mc) {
   ++mce_stats_.total;
   if (mc.in_page_walk) ++mce_stats_.in_page_walk;
   const uint64_t pfn = PFN_DOWN(mc.pa);

@@ -797,7 +797,10 @@ void Kswapd::run(hal::Hal& h, pglist_data& pg) {
     pg.kswapd_order = 0;
     pg.kswapd_highest_zoneidx = 0;
     ++stats_.runs;
+    // One span per run on the timeline (its count matches kswapd.runs).
+    h.trace({hal::TraceKind::kswapd, true, nullptr, {static_cast<uint64_t>(pg.node_id), 0}, false});
     const unsigned reclaim_order = balance_pgdat(h, pg, order, highest);
+    h.trace({hal::TraceKind::kswapd, false, nullptr, {0, 0}, false});
     if (try_to_sleep(h, pg, order, reclaim_order, highest)) return;
   }
   pg.kswapd_wait = true;

@@ -94,6 +94,21 @@ int sc_main(int argc, char* argv[]) {
   run->add_option("--stats-period", opts.stats_period,
                   "Dump every statistic every T of simulated time (stats.txt blocks, stats-timeseries.csv)")
       ->type_name("T");
+  auto* trace_events = run->add_option("--trace-events", opts.trace_events,
+                  "Write a timeline of the run to FILE.json (Chrome/Perfetto trace events; open it in "
+                  "ui.perfetto.dev; docs/tracing.md)")
+      ->type_name("FILE.json");
+  run->add_option("--trace-flags", opts.trace_flags,
+                  "The debug flags whose events the timeline records: Core, Syscall, Fault, Walker, MMU, Intc, "
+                  "Kthread, DMA, Block, or All")
+      ->type_name("FLAGS")
+      ->capture_default_str()
+      ->needs(trace_events);
+  run->add_option("--trace-limit", opts.trace_limit,
+                  "The timeline keeps the last N events (the file says how many were dropped)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->needs(trace_events);
 
   CLI::App* params = app.add_subcommand("params", "List every scenario parameter with its value and meaning");
   add_scenario_options(params);

@@ -7,11 +7,13 @@
 #include <ostream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <systemc>
 
 #include "hw/base/config.h"
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
+#include "hw/base/trace.h"
 #include "hw/platform/platform.h"
 #include "tb/top/machine.h"
 #include "tb/top/monitor.h"
@@ -38,6 +40,52 @@ int check_stats_period(const RunOptions& opts, std::ostream& err, uint64_t& peri
     return 2;
   }
   return 0;
+}
+
+// The timeline of --trace-events: the sink the models record into and the
+// file it goes to, opened before the run so a bad path is bad input.
+struct Timeline {
+  std::unique_ptr<trace::Sink> sink;
+  std::ofstream file;
+  ~Timeline() { trace::disable_all(); }
+};
+
+// Sets up --trace-events: the sink, and the flags it records. Returns the
+// exit status of bad input (2, one line on `err`), or 0 (with `t.sink` null
+// when there is no timeline).
+int open_timeline(const RunOptions& opts, std::ostream& err, Timeline& t) {
+  if (opts.trace_events.empty()) return 0;
+  if (opts.trace_limit == 0) {
+    err << "mmcosim: --trace-limit: must be at least 1\n";
+    return 2;
+  }
+  t.sink = std::make_unique<trace::Sink>(opts.trace_limit, opts.trace_flags);
+  if (const std::string unknown = trace::enable(*t.sink, opts.trace_flags); !unknown.empty()) {
+    err << fmt::format("mmcosim: --trace-flags: unknown flag {} (mmcosim debug-flags lists them)\n",
+                       one_line(sim::quoted(unknown)));
+    return 2;
+  }
+  return 0;
+}
+
+// Opens the timeline's file (after the output directory exists: it may be
+// in it). Returns the exit status of bad input (2, one line on `err`) or 0.
+int open_timeline_file(const RunOptions& opts, std::ostream& err, Timeline& t) {
+  if (!t.sink) return 0;
+  t.file.open(opts.trace_events);
+  if (t.file) return 0;
+  err << fmt::format("mmcosim: --trace-events {}: cannot write\n", one_line(opts.trace_events));
+  return 2;
+}
+
+// Writes the timeline at the end of the run. Returns "" or the problem.
+std::string write_timeline(const RunOptions& opts, Timeline& t, Machine& m) {
+  if (!t.sink) return "";
+  t.sink->write(t.file, to_ps(sc_core::sc_time_stamp()),
+                {{"scenario", nlohmann::json(opts.scenario.empty() ? "<default>" : opts.scenario).dump()},
+                 {"seed", fmt::format("{}", m.seed())}});
+  t.file.flush();
+  return t.file ? "" : fmt::format("--trace-events {}: cannot write", opts.trace_events);
 }
 
 // Reports bad input found while loading and elaborating: one line.
@@ -142,6 +190,8 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   const auto host_start = std::chrono::steady_clock::now();
   uint64_t period_ps = 0;
   if (const int status = check_stats_period(opts, err, period_ps)) return status;
+  Timeline timeline;
+  if (const int status = open_timeline(opts, err, timeline)) return status;
   std::unique_ptr<Machine> m;
   if (const int status = build(opts, err, m)) return status;
   const fs::path outdir(opts.outdir);
@@ -149,6 +199,7 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
     err << "mmcosim: --outdir " << one_line(problem) << '\n';
     return 2;
   }
+  if (const int status = open_timeline_file(opts, err, timeline)) return status;
   std::ofstream console(outdir / "console.log");
   hw::CoreComplex& cx = m->platform().complex();
   connect_console(cx, console);
@@ -168,6 +219,8 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   // Outputs are written even for a failed run: they show how far it got.
   try {
     write_results(outdir, m->platform(), m->firmware(), periodic.get());
+    if (const std::string problem = write_timeline(opts, timeline, *m); !problem.empty())
+      throw std::runtime_error(problem);
   } catch (const std::exception& e) {
     err << "mmcosim: error: " << one_line(e.what()) << '\n';
     return 1;

@@ -20,6 +20,9 @@ struct RunOptions {
   std::string script;                 // the monitor, reading commands from this file
   std::string wave;                   // FILE.fst or FILE.vcd: waveforms of the RTL walker
   std::string stats_period;           // "10us": dump every statistic this often (periodic_stats.h); "" = at the end only
+  std::string trace_events;           // FILE.json: the timeline (hw/base/trace.h); "" = none
+  std::string trace_flags = "All";    // the debug flags whose events the timeline records
+  uint64_t trace_limit = 1000000;     // the timeline keeps the last this many events
 };
 
 // Runs a scenario. Returns the process exit status; every failure has been

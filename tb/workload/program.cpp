@@ -164,6 +164,11 @@ bool ScriptedProgram::next(hw::UserOp& out) {
   return final_ && final_sync(out);
 }
 
+int ScriptedProgram::op_under_way(const char*& label) const {
+  label = current_ && !current_->name.empty() ? current_->name.c_str() : "operation";
+  return current_ ? static_cast<int>(current_ - ops_->data()) : -1;
+}
+
 bool ScriptedProgram::next_access(hw::UserOp& out) {
   --remaining_;
   const Op& op = *current_;

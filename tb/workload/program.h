@@ -37,6 +37,7 @@ struct Op {
                     file_read, file_write, fsync, fdatasync, ftruncate, sync, drop_caches, fadvise, msync,
                     mlock, munlock, oom_score_adj };
   Kind kind = Kind::access;
+  std::string name;    // the scenario's word for it ("read", "mmap"): the timeline's label
   std::string where;   // "scenario.yaml:12", for messages
   std::string region;  // the mapping's name
 
@@ -122,6 +123,7 @@ class ScriptedProgram : public hw::UserProgram {
   void ended(int exit_status, int signal) override;
   hw::UserAccess* access_batch(unsigned& n) override;
   void complete_batch(unsigned n) override;
+  int op_under_way(const char*& label) const override;
 
   struct Mapping {
     uint64_t start = 0, length = 0;

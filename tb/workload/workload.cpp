@@ -423,6 +423,7 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     item.fail(kind, fmt::format("unknown operation {} ({}, {})", sim::quoted(kind), all_but_last, last));
   sim::ConfigNode n = item.child(kind);
   Op op;
+  op.name = kind;
   op.where = fmt::format("{}: {}", n.where(), n.path());
   if (kind == "mmap") {
     op.kind = Op::Kind::mmap;
