@@ -27,6 +27,10 @@ void Dram::register_commands() {
     const std::string kind = call.args.size() > 2 ? call.args[2] : "uc";
     if (call.args.size() > 3 || (kind != "uc" && kind != "ce"))
       throw sim::CommandError("poison PA|PID:VA [uc|ce]: the error is uc (uncorrected) or ce (correctable)");
+    if (kind == "ce" && is_poisoned(call.arg, 1)) {
+      call.out << fmt::format("the line at {:#x} already holds an uncorrected error\n", call.arg & ~(kLine - 1));
+      return;
+    }
     if (kind == "uc") inject_poison(call.arg);
     else inject_corrected(call.arg);
     call.out << fmt::format("{} the line at {:#x}\n", kind == "uc" ? "poisoned" : "gave a correctable error to",
