@@ -66,6 +66,10 @@ Ras::Ras(sc_core::sc_module_name name, const Params& params, unsigned cpus, std:
   register_commands();
 }
 
+Ras::~Ras() {
+  for (Dram* d : drams_) d->set_error_sink(nullptr);  // DRAM may outlive this model
+}
+
 void Ras::connect(unsigned cpu, MachineCheckSink* sink) { sinks_.at(cpu) = sink; }
 
 uint64_t Ras::mcg_cap() const { return kBanks | MCG_CMCI_P | MCG_SER_P; }

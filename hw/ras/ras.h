@@ -80,6 +80,7 @@ class Ras : public sc_core::sc_module, public MemoryErrorSink {
   SC_HAS_PROCESS(Ras);
   Ras(sc_core::sc_module_name name, const Params& params, unsigned cpus, std::vector<Dram*> drams,
       sim::IrqSink* irq, sim::stats::Group* stats_parent);
+  ~Ras() override;
 
   void connect(unsigned cpu, MachineCheckSink* sink);
 

@@ -96,5 +96,24 @@ TEST(Ras, MonitorPoisonsByPidVaShowsBanksAndUnpoisons) {
   EXPECT_NE(r.output.find("app (pid 1, cpu0): killed by SIGBUS"), std::string::npos) << r.output;
 }
 
+TEST(Ras, ConsumedByAnInstructionFetchIsLoggedInTheFetchBank) {
+  const std::string dir = temp_dir("ras-fetch");
+  const std::string scenario = write_file(dir, "s.yaml",
+                                          "workload:\n  processes:\n    - name: jit\n      expect_signal: SIGBUS\n"
+                                          "      ops:\n"
+                                          "        - mmap: {region: code, size: 4KiB, prot: rwx}\n"
+                                          "        - write: {region: code}\n"
+                                          "        - fetch: {region: code}\n");
+  const std::string script =
+      write_file(dir, "cmds", "until fault\nstep 2\npoison 1:0x7ffff7ffe100\nuntil mce\nmce\ncontinue\nquit\n");
+  const RunResult r = run_mmcosim({"run", scenario, "--script", script, "--outdir", dir + "/out"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  // SRAR, MCACOD 0x150 (instruction fetch), in bank 1.
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("bank 1 \\(fetch\\): STATUS bd80000000000150 ADDR [0-9a-f]+100")))
+      << r.output;
+  const std::string console = read_file(dir + "/out/console.log");
+  EXPECT_NE(console.find("Machine Check Exception: 7 Bank 1: bd80000000000150"), std::string::npos) << console;
+}
+
 }  // namespace
 }  // namespace tb
