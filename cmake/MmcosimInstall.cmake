@@ -9,7 +9,7 @@
 #   target_link_libraries(my_platform PRIVATE mmcosim::mmu mmcosim::mem mmcosim::bus)
 #
 # Targets: mmcosim::sim (configuration, statistics, debug flags, the
-# initiator socket), mmcosim::mem, ::bus, ::mmu, ::intc, ::cpu, ::dma,
+# initiator socket), mmcosim::mem, ::bus, ::mmu, ::intc, ::ras, ::cpu, ::dma,
 # ::block, ::rtlwalk, ::platform (the models), mmcosim::firmware, mmcosim::workload.
 # SystemC comes from pkg-config in the package's config file, as here.
 include(GNUInstallDirs)
@@ -21,7 +21,7 @@ set(MMCOSIM_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/mmcosim)
 # Exported name (mmcosim::<name>) of each library target.
 set(_mmcosim_exports
   mmcosim_hw_base=hw_base mmcosim_sim=sim mmcosim_mem=mem mmcosim_bus=bus mmcosim_mmu=mmu mmcosim_intc=intc
-  mmcosim_cpu=cpu mmcosim_dma=dma mmcosim_block=block mmcosim_rtlwalk=rtlwalk mmcosim_platform=platform mmcosim_fw=firmware
+  mmcosim_ras=ras mmcosim_cpu=cpu mmcosim_dma=dma mmcosim_block=block mmcosim_rtlwalk=rtlwalk mmcosim_platform=platform mmcosim_fw=firmware
   mmcosim_workload=workload)
 set(_mmcosim_targets)
 foreach(pair ${_mmcosim_exports})

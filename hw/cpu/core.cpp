@@ -362,24 +362,9 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
           return false;  // the firmware reported how through task_ended
         break;           // retry
       }
-      case AccessOutcome::machine_check: {
-        ++stats.machine_checks;
-        qk_.inc(p_.trap_latency);
-        hal::MachineCheck mc{};
-        mc.pa = user_ext_.mc_pa;
-        mc.action_required = user_ext_.mc_action_required;
-        mc.in_page_walk = user_ext_.mc_in_walk;
-        mc.va = op.va;
-        mc.va_valid = true;
-        DPRINTF(Fault, sim::to_ps(local_now()), name(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
-        if (cx_.monitored)
-          monitor_event(CoreComplex::Event::machine_check, [&] {
-            return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
-                               mc.in_page_walk ? " in a page walk" : "");
-          });
-        if (cx_.firmware->machine_check(*this, mc) == hal::TrapOutcome::task_killed) return false;
+      case AccessOutcome::machine_check:
+        if (!deliver_machine_check(prog, op)) return false;
         break;  // retry
-      }
       case AccessOutcome::general_protection:
         ++stats.gp_faults;
         qk_.inc(p_.trap_latency);
@@ -387,6 +372,62 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
         if (cx_.firmware->general_protection(*this, op.va) == hal::TrapOutcome::task_killed) return false;
         break;  // retry
     }
+  }
+}
+
+namespace {
+
+hal::MachineCheck to_hal(const McaRecord& r) {
+  hal::MachineCheck mc{};
+  mc.pa = r.addr;
+  mc.bank = r.bank;
+  mc.mcg_status = r.mcg_status;
+  mc.status = r.status;
+  mc.addr = r.addr;
+  mc.misc = r.misc;
+  mc.action_required = r.status & x86::MCI_STATUS_AR;
+  return mc;
+}
+
+}  // namespace
+
+bool Core::deliver_machine_check(UserProgram& prog, const UserOp& op) {
+  ++stats.machine_checks;
+  qk_.inc(p_.trap_latency);
+  const Consumer what = user_ext_.mc_in_walk                  ? Consumer::page_walk
+                        : op.access == x86::Access::fetch ? Consumer::instruction_fetch
+                                                          : Consumer::data_load;
+  hal::MachineCheck mc{};
+  if (ras_) mc = to_hal(ras_->consume(p_.id, user_ext_.mc_pa, what));
+  mc.pa = user_ext_.mc_pa;
+  mc.action_required = user_ext_.mc_action_required;
+  mc.in_page_walk = user_ext_.mc_in_walk;
+  mc.va = op.va;
+  mc.va_valid = true;
+  DPRINTF(Fault, sim::to_ps(local_now()), name(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
+  if (cx_.monitored)
+    monitor_event(CoreComplex::Event::machine_check, [&] {
+      return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
+                         mc.in_page_walk ? " in a page walk" : "");
+    });
+  return cx_.firmware->machine_check(*this, mc) != hal::TrapOutcome::task_killed;
+}
+
+void Core::deliver_async_machine_check() {
+  McaRecord r;
+  while (ras_ && ras_->take_pending(p_.id, r)) {
+    ++stats.machine_checks;
+    qk_.inc(p_.trap_latency);
+    // Not tied to this CPU's instruction stream: whatever ran here was
+    // interrupted, not at fault (kernel_mode stays clear; Linux grades a
+    // scrub find before any rule that looks at the context).
+    const hal::MachineCheck mc = to_hal(r);
+    DPRINTF(Fault, sim::to_ps(local_now()), name(), "asynchronous machine check pa={:#x} -> firmware", mc.pa);
+    if (cx_.monitored)
+      monitor_event(CoreComplex::Event::machine_check, [&] {
+        return fmt::format("{}: asynchronous machine check at pa {:#x} (a scrub find)", name(), mc.pa);
+      });
+    cx_.firmware->machine_check(*this, mc);
   }
 }
 
@@ -440,6 +481,13 @@ void Core::raise_interrupt(uint8_t vector) {
 
 void Core::deliver_interrupts() {
   while (irq_pending_) {
+    // A pending #MC (an exception, not an APIC vector) goes before any interrupt.
+    if (pending_irq_.test(x86::VEC_MACHINE_CHECK)) {
+      pending_irq_.reset(x86::VEC_MACHINE_CHECK);
+      irq_pending_ = pending_irq_.any();
+      deliver_async_machine_check();
+      continue;
+    }
     // Highest vector first, as a local APIC prioritises.
     int vec = -1;
     for (int v = 255; v >= 0; --v)
@@ -637,6 +685,13 @@ void Core::cpu_relax() {
   qk_.reset();
   deliver_interrupts();
 }
+
+bool Core::rdmsr(uint32_t msr, uint64_t& value) {
+  value = 0;
+  return ras_ && ras_->rdmsr(p_.id, msr, value);
+}
+
+bool Core::wrmsr(uint32_t msr, uint64_t value) { return ras_ && ras_->wrmsr(p_.id, msr, value); }
 
 void Core::console(const char* text, size_t len) {
   if (cx_.console) cx_.console(p_.id, text, len);

@@ -29,6 +29,7 @@
 #include "hw/ext/mmu_access.h"
 #include "hw/intc/intc.h"
 #include "hw/mmu/mmu.h"
+#include "hw/ras/ras.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
 
@@ -121,7 +122,7 @@ class CoreComplex : public ProgramHost {
   sc_core::sc_event resumed_;
 };
 
-class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
+class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, public MachineCheckSink {
  public:
   struct Params {
     unsigned id = 0;
@@ -164,6 +165,8 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   void charge_ns(uint64_t ns) override;
   void cpu_relax() override;
   void console(const char* text, size_t len) override;
+  bool rdmsr(uint32_t msr, uint64_t& value) override;
+  bool wrmsr(uint32_t msr, uint64_t value) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
   [[noreturn]] void halt(const char* reason) override;
   // The firmware's marks become spans on this CPU's track (Syscall, Fault,
@@ -172,6 +175,12 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
 
   // ---- InterruptSink ----
   void raise_interrupt(uint8_t vector) override;
+  // ---- MachineCheckSink: an asynchronous #MC (a scrub find), taken like an interrupt ----
+  void raise_machine_check() override { raise_interrupt(x86::VEC_MACHINE_CHECK); }
+
+  // The machine-check banks (hw/ras); without them a consumed error is
+  // delivered with the record the banks would have logged.
+  void set_ras(Ras* ras) { ras_ = ras; }
 
   Mmu& mmu() { return mmu_; }
   // Simulated time of this core, including its decoupled offset.
@@ -222,6 +231,10 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   // Executes a system call; returns false when the task is gone (exit, kill).
   bool execute_syscall(UserProgram& prog, const UserOp& op);
   void deliver_interrupts();
+  // The #MC of a consumed error on `op`'s access; returns false when the task was killed.
+  bool deliver_machine_check(UserProgram& prog, const UserOp& op);
+  // An asynchronous #MC the RAS model has pending for this CPU.
+  void deliver_async_machine_check();
   // Monitor hook: pauses here when `e` is a break; `what()` says what
   // happened (only built when pausing).
   template <typename Describe>
@@ -264,6 +277,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink {
   sc_core::sc_event irq_event_;
   sc_core::sc_time next_tick_;
   MmuAccessExtension user_ext_;  // attached to every user access through mmu_socket
+  Ras* ras_ = nullptr;
 };
 
 }  // namespace hw

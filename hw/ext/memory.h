@@ -1,5 +1,6 @@
 // Extensions on memory transactions: poison reported by DRAM, and the bus
-// lock of a locked read-modify-write (page walker A/D updates).
+// lock of a locked read-modify-write (page walker A/D updates); and the
+// interface through which DRAM tells the RAS model (hw/ras) about errors.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,19 @@ class PoisonExtension : public tlm::tlm_extension<PoisonExtension> {
   void copy_from(const tlm::tlm_extension_base& other) override {
     *this = static_cast<const PoisonExtension&>(other);
   }
+};
+
+// Who hears about memory errors that complete without an error response:
+// DRAM calls it when a read corrected an injected correctable error (the
+// memory controller logs a CE) and when an error is injected or cleared (a
+// patrol scrubber re-plans its walk). The RAS model implements it.
+class MemoryErrorSink {
+ public:
+  virtual void corrected_read(uint64_t line_pa) = 0;
+  virtual void errors_changed() = 0;
+
+ protected:
+  ~MemoryErrorSink() = default;
 };
 
 // A locked read takes the bus lock on its address; the write that follows

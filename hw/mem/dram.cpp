@@ -12,7 +12,7 @@
 #include "hw/ext/memory.h"
 #include "sw/hal/x86.h"
 
-SIM_DEBUG_FLAG(DRAM, "DRAM poison injection, DMI grants and revocations, locks")
+SIM_DEBUG_FLAG(DRAM, "DRAM error injection (uncorrected and correctable), DMI grants and revocations, locks")
 
 namespace hw {
 
@@ -62,6 +62,12 @@ bool Dram::is_poisoned(uint64_t pa, uint64_t len) const {
   return it != poison_.end() && *it < pa + len;
 }
 
+bool Dram::is_corrected(uint64_t pa, uint64_t len) const {
+  if (corrected_.empty() || len == 0) return false;
+  auto it = corrected_.lower_bound(pa & ~(kLine - 1));
+  return it != corrected_.end() && *it < pa + len;
+}
+
 bool Dram::line_locked(uint64_t pa, uint64_t len) const {
   if (locks_.empty()) return false;
   auto it = locks_.lower_bound(pa & ~(kLine - 1));
@@ -70,7 +76,7 @@ bool Dram::line_locked(uint64_t pa, uint64_t len) const {
 
 bool Dram::page_needs_block(uint64_t page) const {
   const uint64_t start = page * PAGE_SIZE;
-  if (is_poisoned(start, PAGE_SIZE)) return true;
+  if (is_poisoned(start, PAGE_SIZE) || is_corrected(start, PAGE_SIZE)) return true;
   auto it = locks_.lower_bound(start);
   return it != locks_.end() && it->first < start + PAGE_SIZE;
 }
@@ -87,18 +93,37 @@ void Dram::unblock_page(uint64_t page) {
   if (!page_needs_block(page)) blocked_pages_.erase(page);
 }
 
-void Dram::inject_poison(uint64_t pa) {
+bool Dram::add_error_line(std::set<uint64_t>& lines, uint64_t pa) {
   if (!contains(pa)) throw std::out_of_range(fmt::format("{}: {:#x} is not in this memory", name(), pa));
-  const uint64_t line = pa & ~(kLine - 1);
-  if (!poison_.insert(line).second) return;
-  ++stats.poison_injected;
-  DPRINTF(DRAM, sim::now_ps(), name(), "poison line {:#x}", line);
+  if (!lines.insert(pa & ~(kLine - 1)).second) return false;
   block_page(pa / PAGE_SIZE);
+  if (errors_) errors_->errors_changed();
+  return true;
+}
+
+void Dram::inject_poison(uint64_t pa) {
+  // An uncorrected error takes the place of a correctable one in that line.
+  corrected_.erase(pa & ~(kLine - 1));
+  if (!add_error_line(poison_, pa)) return;
+  ++stats.poison_injected;
+  DPRINTF(DRAM, sim::now_ps(), name(), "poison line {:#x}", pa & ~(kLine - 1));
+}
+
+void Dram::inject_corrected(uint64_t pa) {
+  if (is_poisoned(pa, 1)) return;  // the line is already beyond correction
+  if (!add_error_line(corrected_, pa)) return;
+  ++stats.ce_injected;
+  DPRINTF(DRAM, sim::now_ps(), name(), "correctable error in line {:#x}", pa & ~(kLine - 1));
 }
 
 bool Dram::clear_poison(uint64_t pa) {
-  const bool had = poison_.erase(pa & ~(kLine - 1)) > 0;
-  if (had) unblock_page(pa / PAGE_SIZE);
+  const uint64_t line = pa & ~(kLine - 1);
+  const bool had = (poison_.erase(line) + corrected_.erase(line)) > 0;
+  if (had) {
+    unblock_page(pa / PAGE_SIZE);
+    DPRINTF(DRAM, sim::now_ps(), name(), "cleared the error in line {:#x}", line);
+    if (errors_) errors_->errors_changed();
+  }
   return had;
 }
 
@@ -145,6 +170,14 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     DPRINTF(DRAM, sim::now_ps(delay), name(), "read of poisoned memory at {:#x}", pa);
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
+  }
+
+  if (is_read && is_corrected(pa, len)) {
+    // ECC corrected the data on its way out; the memory controller logs it.
+    ++stats.ce_reads;
+    const uint64_t line = *corrected_.lower_bound(pa & ~(kLine - 1));
+    DPRINTF(DRAM, sim::now_ps(delay), name(), "corrected read at {:#x}", line);
+    if (errors_) errors_->corrected_read(line);
   }
 
   uint8_t* host = mem_ + (pa - p_.base);

@@ -1,8 +1,10 @@
 // DRAM of one NUMA node: a TLM-2.0 target over sparse host backing (an
 // anonymous MAP_NORESERVE mapping, so a 64 GiB machine costs host memory only
-// for the pages touched). Grants DMI for ordinary memory; poisoned pages and
-// lines under a bus lock are carved out of every DMI grant, so accesses to
-// them go through b_transport and see the error or wait for the lock.
+// for the pages touched). Grants DMI for ordinary memory; pages holding an
+// injected error (uncorrected or correctable) and lines under a bus lock are
+// carved out of every DMI grant, so accesses to them go through b_transport
+// and see the error or wait for the lock. A read of a correctable line
+// returns good data and reports the correction to the RAS model (hw/ras).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,7 @@
 
 #include "hw/base/command.h"
 #include "hw/base/stats.h"
+#include "hw/ext/memory.h"
 
 namespace hw {
 
@@ -47,12 +50,20 @@ class Dram : public sc_core::sc_module {
   sc_core::sc_time read_latency(unsigned from_node) const;
   sc_core::sc_time write_latency(unsigned from_node) const;
 
-  // ---- Error injection (poison), at cache-line (64-byte) granularity ----
+  // ---- Error injection, at cache-line (64-byte) granularity ----
   static constexpr uint64_t kLine = 64;
+  // An uncorrected error (poison): reads of the line fail with it.
   void inject_poison(uint64_t pa);
+  // A correctable error: reads return good data and log a CE.
+  void inject_corrected(uint64_t pa);
+  // Clears either kind of error at the line; false when it held none.
   bool clear_poison(uint64_t pa);
   bool is_poisoned(uint64_t pa, uint64_t len) const;
+  bool is_corrected(uint64_t pa, uint64_t len) const;
   const std::set<uint64_t>& poisoned_lines() const { return poison_; }
+  const std::set<uint64_t>& corrected_lines() const { return corrected_; }
+  // Where corrected reads and changes of the error sets are reported (the RAS model).
+  void set_error_sink(MemoryErrorSink* sink) { errors_ = sink; }
 
   // Raw host view for debuggers and monitors (no latency, no poison check).
   uint8_t* host(uint64_t pa) { return mem_ + (pa - p_.base); }
@@ -67,6 +78,8 @@ class Dram : public sc_core::sc_module {
     sim::stats::Scalar dmi_invalidations{this, "dmiInvalidations", "DMI invalidations sent", "Count"};
     sim::stats::Scalar poison_injected{this, "poisonInjected", "Cache lines poisoned", "Count"};
     sim::stats::Scalar poison_consumed{this, "poisonConsumed", "Reads that touched poison", "Count"};
+    sim::stats::Scalar ce_injected{this, "correctableInjected", "Cache lines given a correctable error", "Count"};
+    sim::stats::Scalar ce_reads{this, "correctedReads", "Reads that corrected a correctable error", "Count"};
     sim::stats::Scalar locked_rmw{this, "lockedRmw", "Bus-locked read-modify-writes", "Count"};
     sim::stats::Scalar lock_waits{this, "lockWaits", "Accesses that waited for another initiator's bus lock", "Count"};
   } stats;
@@ -85,9 +98,13 @@ class Dram : public sc_core::sc_module {
   Params p_;
   uint8_t* mem_ = nullptr;
   std::set<uint64_t> poison_;           // poisoned line addresses
+  std::set<uint64_t> corrected_;        // lines with a correctable error
+  MemoryErrorSink* errors_ = nullptr;
   std::map<uint64_t, int> locks_;       // locked line address -> initiator
   std::set<uint64_t> blocked_pages_;    // page numbers withheld from DMI
   sc_core::sc_event unlocked_;
+  // Adds `line` to `lines` and withholds its page from DMI; false when it was there.
+  bool add_error_line(std::set<uint64_t>& lines, uint64_t pa);
   void register_commands();  // the monitor's `poison`, `unpoison`: hw/mem/dram_monitor.cpp
   sim::Commands commands_;
 };

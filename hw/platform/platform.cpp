@@ -51,6 +51,12 @@ PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
   pp.checker = DmaChecker::read_params(p.child("dma_checker"));
   pp.checker.mmio_base = MemoryMap::kCheckerBase;
   pp.checker.id = static_cast<unsigned>(pp.devices.size()) + 1;
+  pp.ras = Ras::read_params(p.child("ras"), pp.cores, [&pp](uint64_t pa) {
+    for (const MemoryMap::Node& n : pp.map.nodes)
+      for (const MemoryMap::Range& r : n.dram)
+        if (pa >= r.base && pa - r.base < r.size) return true;
+    return false;
+  });
   return pp;
 }
 
@@ -144,6 +150,7 @@ Platform::Platform(sc_core::sc_module_name name, const PlatformParams& params, h
   elaborate_memory();
   elaborate_devices();
   elaborate_cpus(firmware);
+  elaborate_ras();
 }
 
 Platform::~Platform() = default;
@@ -266,6 +273,16 @@ void Platform::elaborate_cpus(hal::Firmware& firmware) {
   // where I/O hangs off).
   checker_->to_bus.bind(membus_->from_initiators);
   membus_->set_initiator_node(initiator++, 0);
+}
+
+void Platform::elaborate_ras() {
+  std::vector<Dram*> drams;
+  for (auto& d : drams_) drams.push_back(d.get());
+  ras_ = std::make_unique<Ras>("ras", p_.ras, p_.cores, drams, intc_.get(), &root_);
+  for (unsigned c = 0; c < p_.cores; ++c) {
+    ras_->connect(c, &cpus_[c]->core);
+    cpus_[c]->core.set_ras(ras_.get());
+  }
 }
 
 Dram* Platform::dram_at(uint64_t pa) {

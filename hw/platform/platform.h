@@ -1,7 +1,8 @@
 // Platform assembly: builds the machine a scenario describes (DRAM per NUMA
 // node, the interconnect, the interrupt controller, the devices of
-// `platform.devices` behind the bus-side DMA checker, and per CPU a core,
-// its MMU and its page walker), binds their sockets, and
+// `platform.devices` behind the bus-side DMA checker, per CPU a core,
+// its MMU and its page walker, and the machine-check banks and patrol
+// scrubber of hw/ras), binds their sockets, and
 // produces the boot information the firmware is given. Each model reads its
 // own part of `platform.*` (read_platform_params() calls them in the order
 // config.json lists the keys); the platform only elaborates and binds. The
@@ -26,6 +27,7 @@
 #include "hw/mmu/walker.h"
 #include "hw/platform/devices.h"
 #include "hw/platform/memory_map.h"
+#include "hw/ras/ras.h"
 #include "hw/rtlwalk/lockstep.h"
 #include "hw/rtlwalk/rtl_walker.h"
 #include "hw/rtlwalk/wave.h"
@@ -52,6 +54,7 @@ struct PlatformParams {
   CoreComplex::Params sim;         // platform.sim
   std::vector<std::shared_ptr<const sim::DeviceParams>> devices;  // platform.devices
   DmaChecker::Params checker;                                     // platform.dma_checker
+  Ras::Params ras;                                                // platform.ras
 };
 // Reads `platform.*` (throws sim::ConfigError naming the key).
 PlatformParams read_platform_params(sim::ConfigNode platform, uint64_t seed);
@@ -97,6 +100,7 @@ class Platform : public sc_core::sc_module, public sim::BusPermissions {
   Dram* dram_at(uint64_t pa);
   Interconnect& membus() { return *membus_; }
   InterruptController& intc() { return *intc_; }
+  Ras& ras() { return *ras_; }
   unsigned nr_devices() const { return static_cast<unsigned>(devices_.size()); }
   sim::Device& device(unsigned i) { return *devices_.at(i); }
   DmaChecker& dma_checker() { return *checker_; }
@@ -127,6 +131,7 @@ class Platform : public sc_core::sc_module, public sim::BusPermissions {
   // The statistics group of a kind of device, made on first use.
   sim::stats::Group* kind_group(const std::string& kind);
   void elaborate_cpus(hal::Firmware& firmware);
+  void elaborate_ras();
 
   PlatformParams p_;
   sim::stats::Group root_;  // "system"
@@ -141,6 +146,7 @@ class Platform : public sc_core::sc_module, public sim::BusPermissions {
   std::unique_ptr<DmaChecker> checker_;
   std::vector<std::unique_ptr<sim::Device>> devices_;
   std::vector<std::unique_ptr<CpuNode>> cpus_;
+  std::unique_ptr<Ras> ras_;  // after the CPUs: its statistics follow theirs
   WalkerKind walker_ = WalkerKind::tlm;
   std::unique_ptr<WaveFile> wave_;
   bool started_ = false;

@@ -63,13 +63,26 @@ enum class TrapOutcome : uint8_t {
   task_killed,  // the current task was killed (signal); schedule another
 };
 
-// A machine check raised by the hardware.
+// A machine check raised by the hardware (#MC): the record of the bank that
+// logged it, as a kernel's handler reads it from the MSRs (sw/hal/x86_mce.h
+// names the bits), and what the core knows of the interrupted access. The
+// firmware grades its severity from mcg_status and status
+// (sw/kernel/mce.cpp). A HAL without banks (the host HAL, tests) may leave
+// status zero and fill only pa/action_required/in_page_walk: the firmware
+// then grades the record the platform would have logged for them.
 struct MachineCheck {
   paddr_t pa;              // the physical address with the error
   bool action_required;    // SRAR (consumed by an access) vs SRAO (found by a scrub)
   bool in_page_walk;       // raised by a page-table read of the MMU
   vaddr_t va;              // the user address being accessed, if any
   bool va_valid;
+  // ---- The bank's record ----
+  unsigned bank;           // the bank that logged it
+  uint64_t mcg_status;     // IA32_MCG_STATUS: RIPV, EIPV, MCIP
+  uint64_t status;         // IA32_MCi_STATUS: VAL, OVER, UC, EN, MISCV, ADDRV, PCC, S, AR, MSCOD, MCACOD
+  uint64_t addr;           // IA32_MCi_ADDR (valid with ADDRV)
+  uint64_t misc;           // IA32_MCi_MISC: address LSB and mode (valid with MISCV)
+  bool kernel_mode;        // the error hit the kernel (CS.RPL 0), not a user access
 };
 
 // The task a CPU should run now.

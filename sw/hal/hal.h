@@ -159,6 +159,21 @@ class Hal {
   // pending for this CPU are delivered (to Firmware::interrupt) before it returns.
   virtual void cpu_relax() = 0;
 
+  // ---- Model-specific registers of the calling CPU ----
+  // RDMSR/WRMSR of the machine-check MSRs (sw/hal/x86_mce.h): the firmware
+  // reads and clears the banks as a kernel does. False for an MSR the
+  // machine does not implement (on hardware, #GP); a HAL without
+  // machine-check banks (the host HAL) implements none.
+  virtual bool rdmsr(uint32_t msr, uint64_t& value) {
+    (void)msr;
+    value = 0;
+    return false;
+  }
+  virtual bool wrmsr(uint32_t msr, uint64_t value) {
+    (void)msr, (void)value;
+    return false;
+  }
+
   // ---- Console ----
   virtual void console(const char* text, size_t len) = 0;
 

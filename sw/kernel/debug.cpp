@@ -73,7 +73,7 @@ void Kernel::visit_stats(StatVisitor& v) const {
   task_stats_.visit(v, "task");
   sched_.visit_stats(v, "sched");
   syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);
-  mce_stats_.visit(v, "mce");
+  mce_.stats().visit(v, "mce");
   irq_stats_.visit(v, "irq");
 }
 

@@ -1,5 +1,7 @@
 // Interrupt entry (Linux arch/x86/kernel/irq.c, smp.c): reschedule IPIs,
-// TLB shootdown IPIs, the timer, and the devices' vectors (DMA engines, disks).
+// TLB shootdown IPIs, the timer, CMCI (sw/kernel/mce.cpp), and the devices'
+// vectors (DMA engines, disks).
+#include "sw/hal/x86_mce.h"
 #include "sw/kernel/kernel.h"
 
 namespace fw {
@@ -20,6 +22,11 @@ void Kernel::interrupt(hal::Hal& h, uint8_t vector) {
     case x86::VEC_TIMER:
       ++irq_stats_.timer;
       timer_tick(h);
+      break;
+    case x86::VEC_CMCI:
+      // Corrected errors (and UCNA) reached a bank's threshold: poll the banks.
+      ++irq_stats_.other;
+      mce_.cmci(h);
       break;
     default:
       // The disks' interrupts count as other (each disk counts its own:

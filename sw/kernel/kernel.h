@@ -136,7 +136,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   bool translate(hal::Hal& h, int pid, uint64_t va, PteLookup* out);
   const TaskStats& task_stats() const { return task_stats_; }
   const SyscallStats& syscall_stats() const { return syscall_stats_; }
-  const MceStats& mce_stats() const { return mce_stats_; }
+  const MceStats& mce_stats() const { return mce_.stats(); }
   const IrqStats& irq_stats() const { return irq_stats_; }
   const hal::BootInfo& boot_info() const { return boot_; }
 
@@ -280,7 +280,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   uint64_t kernel_root_ = 0;
   TaskStats task_stats_;
   SyscallStats syscall_stats_;
-  MceStats mce_stats_;
+  Mce mce_{log_};
   IrqStats irq_stats_;
 };
 

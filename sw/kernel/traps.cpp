@@ -1,8 +1,9 @@
 // Traps of user tasks (Linux arch/x86/mm/fault.c, arch/x86/kernel/traps.c,
 // mm/memory-failure.c through arch/x86/kernel/cpu/mce/core.c): a page fault
 // goes to the memory manager and comes back as a retry or a signal; a
-// general protection fault is SIGSEGV; a machine check consumed by the task
-// poisons the page and is SIGBUS. A fatal signal ends the thread group.
+// general protection fault is SIGSEGV; a machine check is graded
+// (sw/kernel/mce.cpp) and, consumed by the task, poisons the page and is
+// SIGBUS. A fatal signal ends the thread group.
 #include "sw/kernel/kernel.h"
 
 namespace fw {
@@ -105,17 +106,23 @@ hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc)
 }
 
 hal::TrapOutcome Kernel::do_machine_check(hal::Hal& h, const hal::MachineCheck& mc) {
-  ++mce_stats_.total;
-  if (mc.in_page_walk) ++mce_stats_.in_page_walk;
-  const uint64_t pfn = PFN_DOWN(mc.pa);
-  if (!mc.action_required) {
-    // Found by a scrub, not consumed: no memory_failure() recovery yet.
-    ++mce_stats_.action_optional;
-    log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: action optional, %s; recovery not implemented",
-                static_cast<unsigned long>(pfn), mc.in_page_walk ? "page-table read" : "data");
+  MceStats& st = mce_.stats();
+  ++st.total;
+  if (mc.in_page_walk) ++st.in_page_walk;
+  // do_machine_check(): grade the bank's record (a PANIC ends in mce_panic),
+  // then clear the bank and MCG_STATUS.
+  const hal::MachineCheck rec = Mce::record_of(mc);
+  const MceGrade g = mce_.handle_exception(h, rec);
+  mce_.clear_exception(h, rec);
+  const uint64_t pfn = PFN_DOWN(rec.addr);
+  if (g.sev != MceSeverity::ar) {
+    // Action optional (a scrub find), UCNA, or nothing to do: logged; the
+    // page is not taken offline (memory_failure() is not implemented yet).
+    if (g.sev == MceSeverity::ao) ++st.action_optional;
+    log_.printk(h, LOGLEVEL_ERR, "mce: %#lx: %s; memory_failure(): not yet", static_cast<unsigned long>(pfn), g.msg);
     return hal::TrapOutcome::retry;
   }
-  ++mce_stats_.action_required;
+  ++st.action_required;
   if (page* p = nodes_.pfn_to_page_init(pfn)) {
     if (!PageHWPoison(p)) {
       SetPageHWPoison(p);  // never reused once freed
@@ -134,19 +141,5 @@ hal::TrapOutcome Kernel::do_machine_check(hal::Hal& h, const hal::MachineCheck& 
   do_exit(h, t, 0, kSIGBUS);
   return hal::TrapOutcome::task_killed;
 }
-
-namespace {
-
-const StatDesc<MceStats> mce_stat_table[] = {
-    {"total", &MceStats::total, "machine checks", "count"},
-    {"action_required", &MceStats::action_required, "machine checks consumed by an access (SRAR)", "count"},
-    {"action_optional", &MceStats::action_optional, "machine checks found by a scrub (SRAO)", "count"},
-    {"in_page_walk", &MceStats::in_page_walk, "machine checks in a page-table read", "count"},
-};
-static_assert(stat_table_size(mce_stat_table) == sizeof(MceStats) / sizeof(uint64_t), "one entry per counter");
-
-}  // namespace
-
-void MceStats::visit(StatVisitor& v, const char* prefix) const { StatEmitter(v, prefix).table(*this, mce_stat_table); }
 
 }  // namespace fw

@@ -81,6 +81,9 @@ std::string describe(const hw::PlatformParams& p) {
     out += "\n";
   }
   out += fmt::format("dma_checker {} {:#x}\n", p.checker.expect_violations, p.checker.mmio_base);
+  out += fmt::format("ras {} {} {} {}", ps(p.ras.scrub_period), p.ras.scrub_cmci, p.ras.cmci_threshold, p.ras.signal_cpu);
+  for (const auto& i : p.ras.inject) out += fmt::format(" inject {:#x} {} {}", i.pa, i.uc, ps(i.at));
+  out += "\n";
   return out;
 }
 

@@ -161,7 +161,7 @@ bool Monitor::execute(const std::string& line) {
       (this->*b.run)(w);
       return !quit_;
     }
-    if (!commands::run(w, out_)) out_ << "unknown command '" << w[0] << "' (help lists them)\n";
+    if (!commands::run(resolve_pid_va(w), out_)) out_ << "unknown command '" << w[0] << "' (help lists them)\n";
     if (w.size() == 1 && w[0] == "dma") dma_overview();
   } catch (const std::exception& e) {
     out_ << e.what() << '\n';

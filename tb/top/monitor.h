@@ -43,6 +43,11 @@ class Monitor {
   void help();
 
   // Run control and the run itself (monitor.cpp).
+  // `poison`/`unpoison PID:VA`: the words with PID:VA replaced by the
+  // physical address the firmware maps it to (other words unchanged).
+  Words resolve_pid_va(const Words& w);
+  // The firmware's translation of VA in PID (`l`) and the physical address; false when unmapped.
+  bool va_to_pa(int pid, uint64_t va, hal::Translation& l, uint64_t& pa);
   void cmd_step(const Words& w);
   void cmd_until(const Words& w);
   void cmd_continue(const Words& w);

@@ -164,15 +164,37 @@ void Monitor::ptdump(int pid) {
   PtDump(out_, pf_.membus(), pf_.boot_info().paging_levels, pf_.boot_info().maxphyaddr).dump(root);
 }
 
+Monitor::Words Monitor::resolve_pid_va(const Words& w) {
+  if (w.size() < 2 || (w[0] != "poison" && w[0] != "unpoison")) return w;
+  const size_t colon = w[1].find(':');
+  if (colon == std::string::npos) return w;
+  uint64_t pid = 0, va = 0;
+  if (!parse_argument(w[1].substr(0, colon), pid) || !parse_argument(w[1].substr(colon + 1), va))
+    throw CommandError(fmt::format("{}: PID:VA takes a process id and a virtual address, got '{}'", w[0], w[1]));
+  hal::Translation l{};
+  uint64_t pa = 0;
+  if (!va_to_pa(static_cast<int>(pid), va, l, pa)) throw CommandError(fmt::format("{:#x} is not mapped in pid {}", va, pid));
+  Words out = w;
+  out[1] = fmt::format("{:#x}", pa);
+  return out;
+}
+
+bool Monitor::va_to_pa(int pid, uint64_t va, hal::Translation& l, uint64_t& pa) {
+  if (!fw_.translate(pf_.cpu(0).core, pid, va, l)) return false;
+  const uint64_t size = x86::level_size(l.level);
+  pa = (l.entry & x86::phys_mask(pf_.boot_info().maxphyaddr) & ~(size - 1)) | (va & (size - 1));
+  return true;
+}
+
 void Monitor::translate(int pid, uint64_t va, unsigned len) {
   hal::Translation l{};
-  if (!fw_.translate(pf_.cpu(0).core, pid, va, l)) {
+  uint64_t pa = 0;
+  if (!va_to_pa(pid, va, l, pa)) {
     out_ << fmt::format("{:#x} is not mapped in pid {} (the walk stopped at level {}: entry {:#x} at {:#x})\n", va, pid,
                         l.level, l.entry, l.entry_pa);
     return;
   }
   const uint64_t size = x86::level_size(l.level);
-  const uint64_t pa = (l.entry & x86::phys_mask(pf_.boot_info().maxphyaddr) & ~(size - 1)) | (va & (size - 1));
   out_ << fmt::format("{:#x} -> {:#x} ({} page, entry {:#018x} at {:#x})\n", va, pa,
                       format_size(size, SizeStyle::compact), l.entry, l.entry_pa);
   if (len) {

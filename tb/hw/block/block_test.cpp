@@ -320,5 +320,23 @@ TEST(Block, BackingFileHoldsTheMedium) {
   unlink(path);
 }
 
+TEST(Block, WriteOfAPoisonedBufferFailsWithAPoisonError) {
+  // The disk reads the buffer of a write from memory: poison there is
+  // reported to the driver (error register: poison, its address), and
+  // nothing reaches the medium.
+  Bench b(disk(64ull << 20, 512));
+  b.start();
+  fill(b.dram.host(kData), 4096, 4);
+  b.dram.inject_poison(kData + 0x840);
+  EXPECT_EQ(b.one(BlockDevice::kTypeOut, 0, kData, 4096), BlockDevice::kStatusIoErr);
+  EXPECT_EQ(b.reg(BlockDevice::kRegError), static_cast<uint64_t>(BlockError::poison));
+  EXPECT_EQ(b.dev.stats.bus_errors.value(), 1u);
+  EXPECT_EQ(b.dev.stored_bytes(), 0u) << "nothing was written";
+  EXPECT_EQ(b.dram.stats.poison_consumed.value(), 1u);
+  // Cleared, the same write goes through.
+  EXPECT_TRUE(b.dram.clear_poison(kData + 0x840));
+  EXPECT_EQ(b.one(BlockDevice::kTypeOut, 0, kData, 4096), BlockDevice::kStatusOk);
+}
+
 }  // namespace
 }  // namespace hw

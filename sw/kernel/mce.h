@@ -1,0 +1,82 @@
+// Machine-check handling (Linux arch/x86/kernel/cpu/mce/{core,severity}.c):
+// severity grading of a bank's record as mce_severity_intel() grades it, the
+// "mce: [Hardware Error]: ..." record lines of print_mce(), the panic of
+// mce_panic(), and the CMCI poll of the banks (machine_check_poll()) that
+// logs corrected and UCNA records. Used by Kernel::machine_check
+// (sw/kernel/traps.cpp) and the CMCI vector (sw/kernel/irq.cpp); what is
+// done after grading (SIGBUS, memory_failure()) stays with the caller.
+#pragma once
+
+#include <stdint.h>
+
+#include "sw/hal/firmware.h"
+#include "sw/hal/hal.h"
+#include "sw/lib/observe.h"
+#include "sw/lib/printk.h"
+
+namespace fw {
+
+// Linux's MCE_*_SEVERITY, least to most severe (UCNA shares DEFERRED's rank).
+enum class MceSeverity : uint8_t { none, ucna, keep, some, ao, uc, ar, panic };
+
+// Where the error hit (Linux's error_context()).
+enum class MceContext : uint8_t { user, kernel, kernel_recov };
+
+struct MceGrade {
+  MceSeverity sev;
+  const char* msg;  // the matching rule's message, as Linux's severities[] names it
+};
+
+// Returns the grade of a record: the first rule of Linux 6.18's
+// severities[] table that matches (Intel rows this platform can produce;
+// no CPU-model quirks). `ser`: MCG_CAP.SER_P; `exception`: graded by the
+// #MC handler (rules marked EXCP apply only there), not by a poll.
+MceGrade mce_severity(uint64_t mcg_status, uint64_t status, MceContext ctx, bool ser, bool exception);
+
+struct MceStats {
+  uint64_t total = 0;
+  uint64_t action_required = 0;   // SRAR: consumed by an access
+  uint64_t action_optional = 0;   // SRAO: found by a scrub
+  uint64_t in_page_walk = 0;      // raised by a page-table read
+  uint64_t records = 0;           // records logged (exceptions and polls)
+  uint64_t corrected = 0;         // corrected records (CMCI poll)
+  uint64_t ucna = 0;              // uncorrected, no action required (CMCI poll)
+  uint64_t cmci = 0;              // CMCI interrupts taken
+  uint64_t panics = 0;            // records graded PANIC
+
+  // Every counter under "<prefix>.", always in the same order.
+  void visit(StatVisitor& v, const char* prefix) const;
+};
+
+// The machine-check side of the kernel: logging, grading, the CMCI poll.
+class Mce {
+ public:
+  explicit Mce(Log& log) : log_(log) {}
+
+  // The record `mc` carries, completed for a HAL without banks (status zero:
+  // the record the platform logs for a consumed error or a scrub find).
+  static hal::MachineCheck record_of(const hal::MachineCheck& mc);
+
+  // Grades an exception's record, prints it as print_mce() does, and
+  // counts it; PANIC ends here in mce_panic()'s way. Returns the grade.
+  MceGrade handle_exception(hal::Hal& h, const hal::MachineCheck& rec);
+  // The end of the #MC handler: the bank and MCG_STATUS cleared through the MSRs.
+  void clear_exception(hal::Hal& h, const hal::MachineCheck& rec);
+
+  // The CMCI vector: polls every bank for corrected and UCNA records, logs
+  // them and clears them (machine_check_poll, mce_notify_irq).
+  void cmci(hal::Hal& h);
+
+  const MceStats& stats() const { return stats_; }
+  MceStats& stats() { return stats_; }
+
+ private:
+  void print_record(hal::Hal& h, const hal::MachineCheck& rec, bool exception);
+
+  Log& log_;
+  MceStats stats_;
+  uint64_t notify_window_ns_ = 0;  // mce_notify_irq's ratelimit: 2 messages per minute
+  unsigned notify_count_ = 0;
+};
+
+}  // namespace fw

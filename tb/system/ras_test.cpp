@@ -1,0 +1,119 @@
+// RAS end to end: tb/scenarios/ras/*.yaml (a consumed uncorrected error
+// kills its process with SIGBUS after Linux's machine-check lines; the
+// patrol scrubber finds errors on free pages, reports and corrects them,
+// and nobody dies), and the monitor's `poison PID:VA`, `mce` and
+// `unpoison` on a running process.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "tb/common/mmcosim_run.h"
+
+namespace tb {
+namespace {
+
+const std::string kRas = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/ras/";
+
+TEST(Ras, ConsumedUncorrectedErrorIsSigbusWithLinuxLines) {
+  const ScenarioRun r = run_scenario_file(kRas + "uc-load-sigbus.yaml", "ras-sigbus");
+  ASSERT_EQ(r.status, 0) << r.output;  // expect_signal: SIGBUS held
+  const std::string console = r.file("console.log");
+  EXPECT_NE(console.find("mce: [Hardware Error]: CPU 0: Machine Check Exception: 7 Bank 0: bd80000000000134"),
+            std::string::npos)
+      << console;
+  EXPECT_NE(console.find("mce: [Hardware Error]: TSC "), std::string::npos);
+  EXPECT_NE(console.find("ADDR fbfa040 MISC 86"), std::string::npos) << console;
+  EXPECT_NE(console.find("Memory failure: 0xfbfa: Sending SIGBUS to reader:1"), std::string::npos) << console;
+  EXPECT_EQ(r["system.ras.injected"], 1);
+  EXPECT_EQ(r["system.ras.ucConsumed"], 1);
+  EXPECT_EQ(r["system.cpu0.core.machineChecks"], 1);
+  EXPECT_EQ(r["system.fw.mce.action_required"], 1);
+  EXPECT_EQ(r["system.fw.mce.records"], 1);
+  EXPECT_EQ(r["system.fw.mce.panics"], 0);
+}
+
+TEST(Ras, ScrubberFindsErrorsOnFreePagesAndKillsNobody) {
+  const ScenarioRun r = run_scenario_file(kRas + "scrub-free-page.yaml", "ras-scrub");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string console = r.file("console.log");
+  // 0x8000000 is line 2097152: found at 2.097 ms with one line per ns.
+  EXPECT_NE(console.find("[    0.002098] mce: [Hardware Error]: CPU 0: Machine Check Exception: 5 Bank 2: "
+                         "bd000000000000c0"),
+            std::string::npos)
+      << console;
+  EXPECT_NE(console.find("mce: 0x8000: Action optional: memory scrubbing error; memory_failure(): not yet"),
+            std::string::npos);
+  EXPECT_NE(console.find("mce: [Hardware Error]: CPU 0: Machine Check: 0 Bank 2: 9c000040000000c0"),
+            std::string::npos);
+  EXPECT_NE(console.find("mce: [Hardware Error]: Machine check events logged"), std::string::npos);
+  EXPECT_EQ(console.find("SIGBUS"), std::string::npos);
+  EXPECT_EQ(r["system.ras.scrubUncorrected"], 1);
+  EXPECT_EQ(r["system.ras.scrubCorrected"], 1);
+  EXPECT_EQ(r["system.ras.cmci"], 1);
+  EXPECT_EQ(r["system.mem.node0.poisonConsumed"], 0);  // found, never consumed
+  EXPECT_EQ(r["system.fw.mce.action_optional"], 1);
+  EXPECT_EQ(r["system.fw.mce.corrected"], 1);
+  EXPECT_EQ(r["system.fw.mce.cmci"], 1);
+  EXPECT_EQ(r["system.cpu0.core.tasksKilled"], 0);
+  // Without the scrubber, the same errors stay unseen.
+  const ScenarioRun off = run_scenario_file(kRas + "scrub-free-page.yaml", "ras-scrub-off",
+                                            {"platform.ras.scrub_period=0ns"});
+  ASSERT_EQ(off.status, 0) << off.output;
+  EXPECT_EQ(off["system.ras.scrubUncorrected"], 0);
+  EXPECT_EQ(off["system.fw.mce.records"], 0);
+}
+
+TEST(Ras, MonitorPoisonsByPidVaShowsBanksAndUnpoisons) {
+  const std::string dir = temp_dir("ras-monitor");
+  const std::string scenario = write_file(dir, "s.yaml",
+                                          "workload:\n  processes:\n    - name: app\n      ops:\n"
+                                          "        - mmap: {region: a, size: 8KiB}\n"
+                                          "        - write: {region: a}\n"
+                                          "        - read: {region: a}\n");
+  // Stop after the first store, make its page's line correctable then
+  // poisoned, clear it again (the process reads good data), then poison
+  // the second page for good: the read there is SIGBUS.
+  const std::string script = write_file(dir, "cmds",
+                                        "until fault\nstep 2\n"
+                                        "poison 1:0x7ffff7ffd000 ce\n"
+                                        "poison 1:0x7ffff7ffd000\n"
+                                        "unpoison 1:0x7ffff7ffd000\n"
+                                        "poison 1:0x7ffff7ffd000 bogus\n"
+                                        "poison 1:0x1234\n"
+                                        "until fault\nstep 2\n"
+                                        "poison 1:0x7ffff7ffe080\n"
+                                        "until mce\nmce\ncontinue\nquit\n");
+  const RunResult r = run_mmcosim({"run", scenario, "--script", script, "--outdir", dir + "/out"});
+  EXPECT_EQ(r.status, 1) << r.output;  // app was killed by SIGBUS, which the scenario did not expect
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("gave a correctable error to the line at 0x[0-9a-f]+000\n")))
+      << r.output;
+  EXPECT_NE(r.output.find("cleared\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the error is uc (uncorrected) or ce (correctable)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("0x1234 is not mapped in pid 1"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("poisoned the line at 0x[0-9a-f]+080\n")));
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("bank 0 \\(data\\): STATUS bd80000000000134 ADDR [0-9a-f]+080 MISC 86")))
+      << r.output;
+  EXPECT_NE(r.output.find("app (pid 1, cpu0): killed by SIGBUS"), std::string::npos) << r.output;
+}
+
+TEST(Ras, ConsumedByAnInstructionFetchIsLoggedInTheFetchBank) {
+  const std::string dir = temp_dir("ras-fetch");
+  const std::string scenario = write_file(dir, "s.yaml",
+                                          "workload:\n  processes:\n    - name: jit\n      expect_signal: SIGBUS\n"
+                                          "      ops:\n"
+                                          "        - mmap: {region: code, size: 4KiB, prot: rwx}\n"
+                                          "        - write: {region: code}\n"
+                                          "        - fetch: {region: code}\n");
+  const std::string script =
+      write_file(dir, "cmds", "until fault\nstep 2\npoison 1:0x7ffff7ffe100\nuntil mce\nmce\ncontinue\nquit\n");
+  const RunResult r = run_mmcosim({"run", scenario, "--script", script, "--outdir", dir + "/out"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  // SRAR, MCACOD 0x150 (instruction fetch), in bank 1.
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("bank 1 \\(fetch\\): STATUS bd80000000000150 ADDR [0-9a-f]+100")))
+      << r.output;
+  const std::string console = read_file(dir + "/out/console.log");
+  EXPECT_NE(console.find("Machine Check Exception: 7 Bank 1: bd80000000000150"), std::string::npos) << console;
+}
+
+}  // namespace
+}  // namespace tb
