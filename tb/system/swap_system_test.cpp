@@ -20,6 +20,7 @@
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/swap_state.h"
+#include "sw/mm/mkswap.h"
 #include "sw/mm/swapfile.h"
 #include "sw/mm/vmstat.h"
 
@@ -33,11 +34,7 @@ struct StringSink final : hal::TextSink {
 
 std::vector<uint8_t> mkswap_header(uint64_t bytes) {
   std::vector<uint8_t> hdr(fw::PAGE_SIZE, 0);
-  fw::swap_header_info info{};
-  info.version = 1;
-  info.last_page = static_cast<uint32_t>(bytes / fw::PAGE_SIZE - 1);
-  std::memcpy(hdr.data() + fw::SWAP_INFO_OFFSET, &info, sizeof info);
-  std::memcpy(hdr.data() + fw::SWAP_MAGIC_OFFSET, "SWAPSPACE2", 10);
+  fw::mkswap_header(hdr.data(), bytes);
   return hdr;
 }
 

@@ -12,6 +12,7 @@
 #include "hw/platform/platform.h"
 #include "sw/fs/mmfs/format.h"
 #include "sw/kernel/params.h"
+#include "sw/mm/mkswap.h"
 #include "sw/mm/swapfile.h"
 #include "sw/lib/errno.h"
 #include "tb/workload/file_content.h"
@@ -115,18 +116,14 @@ namespace {
 // first page, everything else zero (the disk reads 0 where never written).
 void mkswap(hw::BlockDevice& disk, uint64_t seed, uint32_t disk_index) {
   std::vector<uint8_t> hdr(x86::PAGE_SIZE, 0);
-  fw::swap_header_info info{};
-  info.version = 1;
-  info.last_page = static_cast<uint32_t>(std::min<uint64_t>(disk.capacity() / x86::PAGE_SIZE - 1, UINT32_MAX));
-  info.nr_badpages = 0;
+  uint8_t uuid[16];
   uint64_t x = seed * 0x9e3779b97f4a7c15ull + disk_index + 1;  // a UUID of the run, not of the host
-  for (uint8_t& b : info.sws_uuid) {
+  for (uint8_t& b : uuid) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
     b = static_cast<uint8_t>(x >> 56);
   }
-  std::memcpy(hdr.data() + fw::SWAP_INFO_OFFSET, &info, sizeof info);
-  std::memcpy(hdr.data() + fw::SWAP_MAGIC_OFFSET, "SWAPSPACE2", 10);
+  fw::mkswap_header(hdr.data(), disk.capacity(), uuid);
   disk.write_media(0, hdr.data(), hdr.size());
 }
 

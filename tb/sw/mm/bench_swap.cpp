@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sw/drivers/block/brd.h"
+#include "sw/mm/mkswap.h"
 #include "sw/mm/swapfile.h"
 #include "sw/mm/vmstat.h"
 #include "tb/sw/mm/fw_rig.h"
@@ -30,11 +31,7 @@ struct SwapBenchRig {
     hal::Hal& h = r.cpu();
     fw::brd_device* disk = fw::brd_create(h, &r.k->ctx(), "swap0", kSwap, 512);
     std::vector<uint8_t> hdr(kPage, 0);
-    fw::swap_header_info info{};
-    info.version = 1;
-    info.last_page = static_cast<uint32_t>(kSwap / kPage - 1);
-    std::memcpy(hdr.data() + fw::SWAP_INFO_OFFSET, &info, sizeof info);
-    std::memcpy(hdr.data() + fw::SWAP_MAGIC_OFFSET, "SWAPSPACE2", 10);
+    fw::mkswap_header(hdr.data(), kSwap);
     if (!disk || !fw::brd_write(h, disk, 0, hdr.data(), hdr.size()) || r.k->swapfile().swapon(h, &disk->bdev) != 0)
       throw std::runtime_error("bench_swap: cannot make the RAM disk a swap area");
     r.start_process(0);
@@ -63,7 +60,8 @@ void BM_SwapOutIn4K(benchmark::State& st) {
   }
   const uint64_t outs = s.event(fw::PSWPOUT) - out0, ins = s.event(fw::PSWPIN) - in0;
   // Every iteration must really have gone to the disk and back.
-  if (outs != st.iterations() || ins != st.iterations()) st.SkipWithError("not every iteration swapped out and in");
+  const uint64_t rounds = static_cast<uint64_t>(st.iterations());
+  if (outs != rounds || ins != rounds) st.SkipWithError("not every iteration swapped out and in");
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * kPage));
   st.SetLabel("swap-out (MADV_PAGEOUT) + swap-in fault of a dirty page, ns per 4 KiB");
 }

@@ -15,6 +15,7 @@
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/swap_state.h"
+#include "sw/mm/mkswap.h"
 #include "sw/mm/swapfile.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
@@ -26,12 +27,8 @@ namespace {
 
 // The first page mkswap writes: version 1, last_page, the magic at 4086.
 std::vector<uint8_t> mkswap_header(uint64_t bytes) {
-  std::vector<uint8_t> hdr(PAGE_SIZE, 0);
-  fw::swap_header_info info{};
-  info.version = 1;
-  info.last_page = static_cast<uint32_t>(bytes / PAGE_SIZE - 1);
-  std::memcpy(hdr.data() + fw::SWAP_INFO_OFFSET, &info, sizeof info);
-  std::memcpy(hdr.data() + fw::SWAP_MAGIC_OFFSET, "SWAPSPACE2", 10);
+  std::vector<uint8_t> hdr(fw::PAGE_SIZE, 0);
+  fw::mkswap_header(hdr.data(), bytes);
   return hdr;
 }
 
