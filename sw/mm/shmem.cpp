@@ -13,6 +13,47 @@ namespace fw {
 
 namespace {
 constexpr unsigned kNodeBytes = 512 * sizeof(void*);  // one 4 KiB kmalloc object
+
+// Returns true when a leaf holds shadows and no page (Linux: node->count
+// == node->nr_values, nonzero).
+bool leaf_shadow_only(void* const* slots) {
+  bool shadow = false;
+  for (unsigned i = 0; i < 512; ++i) {
+    if (!slots[i]) continue;
+    if (!radix_is_shadow(slots[i])) return false;
+    shadow = true;
+  }
+  return shadow;
+}
+
+bool node_empty(void* const* slots) {
+  for (unsigned i = 0; i < 512; ++i)
+    if (slots[i]) return false;
+  return true;
+}
+}  // namespace
+
+int Shmem::leaf_nid(const void* leaf) const {
+  const page* p = ctx_->nodes->virt_to_page(leaf);
+  return p ? page_to_nid(p) : 0;
+}
+
+void Shmem::workingset_update_node(const address_space* obj, void** leaf, unsigned i, const void* old,
+                                   const void* nw) {
+  if (obj->kind != MappingKind::file) return;  // Linux leaves shmem's nodes off the list too
+  // The other slots decide unless slot i tips it: one pass, stopping at a page.
+  bool page_elsewhere = false, shadow_elsewhere = false;
+  for (unsigned j = 0; j < kSlots && !page_elsewhere; ++j) {
+    if (j == i || !leaf[j]) continue;
+    if (radix_is_shadow(leaf[j])) shadow_elsewhere = true;
+    else page_elsewhere = true;
+  }
+  auto shadow_only = [&](const void* v) {
+    if (page_elsewhere || (v && !radix_is_shadow(v))) return false;
+    return shadow_elsewhere || v != nullptr;
+  };
+  const bool before = shadow_only(old), after = shadow_only(nw);
+  if (before != after) ctx_->vmstat->mod(leaf_nid(leaf), WORKINGSET_NODES, after ? 1 : -1);
 }
 
 address_space* Shmem::create(hal::Hal& h, MappingKind kind, unsigned page_shift, uint64_t nr_pages) {
@@ -38,6 +79,8 @@ address_space* Shmem::create(hal::Hal& h, MappingKind kind, unsigned page_shift,
 
 void Shmem::free_tree(hal::Hal& h, address_space* obj, void* node, unsigned level) {
   void** slots = static_cast<void**>(node);
+  if (level == 1 && obj->kind == MappingKind::file && leaf_shadow_only(slots))
+    ctx_->vmstat->mod(leaf_nid(node), WORKINGSET_NODES, -1);
   for (unsigned i = 0; i < kSlots; ++i) {
     if (!slots[i]) continue;
     if (level > 1) {
@@ -126,6 +169,8 @@ bool Shmem::add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p, u
     void** s = slot(obj, index, spare, &nspare);
     if (s && (!*s || radix_is_shadow(*s))) {
       if (shadow) *shadow = reinterpret_cast<uintptr_t>(*s);
+      const unsigned i = static_cast<unsigned>(index & (kSlots - 1));
+      workingset_update_node(obj, s - i, i, *s, p);
       *s = p;
       p->mapping = reinterpret_cast<uint64_t>(obj);
       p->index = index;
@@ -184,7 +229,10 @@ bool Shmem::remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p
   LockGuard g(obj->lock, h);
   void** s = slot(obj, index, nullptr, nullptr);
   if (!s || *s != p) return false;
-  *s = reinterpret_cast<void*>(static_cast<uintptr_t>(shadow));
+  void* const nw = reinterpret_cast<void*>(static_cast<uintptr_t>(shadow));
+  const unsigned i = static_cast<unsigned>(index & (kSlots - 1));
+  workingset_update_node(obj, s - i, i, p, nw);
+  *s = nw;
   --obj->nrpages;
   return true;
 }
@@ -215,22 +263,25 @@ page* Shmem::find_next(hal::Hal& h, address_space* obj, uint64_t start, uint64_t
   return obj->root ? find_in(obj->root, obj->height, 0, start, end, index) : nullptr;
 }
 
-uint64_t Shmem::clear_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end) {
+uint64_t Shmem::clear_in(const address_space* obj, void* node, unsigned level, uint64_t base, uint64_t start,
+                         uint64_t end) {
   void** slots = static_cast<void**>(node);
   const unsigned shift = 9 * (level - 1);
   const uint64_t span = 1ull << shift;
   uint64_t n = 0;
+  const bool was_shadow_only = level == 1 && obj->kind == MappingKind::file && leaf_shadow_only(slots);
   for (unsigned i = start > base ? static_cast<unsigned>((start - base) >> shift) : 0; i < kSlots; ++i) {
     const uint64_t first = base + i * span;
     if (first >= end) break;
     if (!slots[i]) continue;
     if (level > 1) {
-      n += clear_in(slots[i], level - 1, first, start, end);
+      n += clear_in(obj, slots[i], level - 1, first, start, end);
     } else if (radix_is_shadow(slots[i])) {
       slots[i] = nullptr;
       ++n;
     }
   }
+  if (was_shadow_only && !leaf_shadow_only(slots)) ctx_->vmstat->mod(leaf_nid(node), WORKINGSET_NODES, -1);
   return n;
 }
 
@@ -238,7 +289,58 @@ uint64_t Shmem::clear_shadows(hal::Hal& h, address_space* obj, uint64_t start, u
   if (end > obj->nr_pages) end = obj->nr_pages;
   if (start >= end) return 0;
   LockGuard g(obj->lock, h);
-  return obj->root ? clear_in(obj->root, obj->height, 0, start, end) : 0;
+  return obj->root ? clear_in(obj, obj->root, obj->height, 0, start, end) : 0;
+}
+
+void Shmem::free_shadow_leaf(hal::Hal& h, void* leaf, int nid) {
+  ctx_->slab->kfree(h, leaf);
+  --stats_.tree_nodes;
+  ctx_->vmstat->mod(nid, WORKINGSET_NODES, -1);
+  ctx_->vmstat->mod(nid, WORKINGSET_NODERECLAIM, 1);
+}
+
+uint64_t Shmem::reclaim_shadows_in(hal::Hal& h, void** slots, unsigned level, int nid, uint64_t* budget) {
+  uint64_t freed = 0;
+  for (unsigned i = 0; i < kSlots && *budget; ++i) {
+    void** child = static_cast<void**>(slots[i]);
+    if (!child) continue;
+    if (level > 2) {
+      freed += reclaim_shadows_in(h, child, level - 1, nid, budget);
+      if (node_empty(child)) {  // xa_delete_node frees the parents it empties
+        ctx_->slab->kfree(h, child);
+        --stats_.tree_nodes;
+        slots[i] = nullptr;
+      }
+      continue;
+    }
+    if (!leaf_shadow_only(child) || leaf_nid(child) != nid) continue;
+    slots[i] = nullptr;
+    free_shadow_leaf(h, child, nid);
+    --*budget;
+    ++freed;
+  }
+  return freed;
+}
+
+uint64_t Shmem::reclaim_shadow_nodes(hal::Hal& h, address_space* obj, int nid, uint64_t* budget) {
+  if (obj->kind != MappingKind::file || !*budget) return 0;
+  LockGuard g(obj->lock, h);
+  void** root = static_cast<void**>(obj->root);
+  if (!root) return 0;
+  if (obj->height == 1) {
+    if (!leaf_shadow_only(root) || leaf_nid(root) != nid) return 0;
+    obj->root = nullptr;
+    free_shadow_leaf(h, root, nid);
+    --*budget;
+    return 1;
+  }
+  const uint64_t freed = reclaim_shadows_in(h, root, obj->height, nid, budget);
+  if (node_empty(root)) {
+    ctx_->slab->kfree(h, root);
+    --stats_.tree_nodes;
+    obj->root = nullptr;
+  }
+  return freed;
 }
 
 // ---------------------------------------------------------------- statistics

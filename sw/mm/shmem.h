@@ -14,7 +14,10 @@
 // A slot may also hold a workingset shadow entry (Linux's xarray value
 // entries, bit 0 set: never a page pointer), left by reclaim when it
 // evicted a page-cache page (sw/mm/workingset). Lookups treat shadows as
-// absent; add_page hands the shadow it replaces to the caller.
+// absent; add_page hands the shadow it replaces to the caller. A leaf of a
+// page-cache tree holding shadows and no page counts in workingset_nodes
+// (Linux workingset_update_node); the workingset's shrinker frees such
+// leaves (reclaim_shadow_nodes).
 #pragma once
 
 #include <stdint.h>
@@ -103,6 +106,12 @@ class Shmem {
   bool remove_page(hal::Hal& h, address_space* obj, uint64_t index, page* p, uint64_t shadow = 0);
   // Drops the shadow entries at indices [start, end) (truncation). Returns how many.
   uint64_t clear_shadows(hal::Hal& h, address_space* obj, uint64_t start, uint64_t end);
+  // The shadow-node shrinker's scan of one page-cache tree: frees leaves
+  // on node nid holding only shadows, while *budget (decremented per leaf)
+  // lasts, with the inner nodes they leave empty (Linux
+  // shadow_lru_isolate): workingset_nodes down, workingset_nodereclaim up.
+  // Returns the leaves freed.
+  uint64_t reclaim_shadow_nodes(hal::Hal& h, address_space* obj, int nid, uint64_t* budget);
   // Returns the first page present at an index in [start, end) with its
   // index in *index, nullptr when none (Linux xa_find); empty subtrees are
   // skipped whole.
@@ -117,7 +126,16 @@ class Shmem {
   void** slot(address_space* obj, uint64_t index, void** spare, unsigned* nspare);
   void free_tree(hal::Hal& h, address_space* obj, void* node, unsigned level);
   page* find_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end, uint64_t* index);
-  uint64_t clear_in(void* node, unsigned level, uint64_t base, uint64_t start, uint64_t end);
+  uint64_t clear_in(const address_space* obj, void* node, unsigned level, uint64_t base, uint64_t start,
+                    uint64_t end);
+  // Moves a page-cache leaf into or out of workingset_nodes as its slot i
+  // changes from old to nw (Linux workingset_update_node).
+  void workingset_update_node(const address_space* obj, void** leaf, unsigned i, const void* old, const void* nw);
+  // The leaf's node, for its workingset_nodes count.
+  int leaf_nid(const void* leaf) const;
+  uint64_t reclaim_shadows_in(hal::Hal& h, void** slots, unsigned level, int nid, uint64_t* budget);
+  // A shadow-only leaf goes: freed, counted.
+  void free_shadow_leaf(hal::Hal& h, void* leaf, int nid);
 
   MmContext* ctx_ = nullptr;
   uint64_t next_id_ = 1;

@@ -10,6 +10,7 @@
 #include "sw/mm/page-writeback.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/rmap.h"
+#include "sw/mm/shrinker.h"
 #include "sw/mm/shmem.h"
 #include "sw/mm/swap_state.h"
 #include "sw/mm/swapfile.h"
@@ -507,8 +508,8 @@ void Vmscan::shrink_node(hal::Hal& h, pglist_data& pg, scan_control& sc) {
     const uint64_t nr_reclaimed = sc.nr_reclaimed;
     prepare_scan_control(pg, sc);
     shrink_lruvec(h, pg, sc);
-    // Reclaimable slab: the firmware's caches hold no objects a shrinker
-    // could free (no dentries or inodes to drop), so there is no shrink_slab.
+    // Reclaimable slab objects (sw/mm/shrinker): the workingset's shadow nodes.
+    ctx_->shrinkers->shrink_slab(h, sc.gfp_mask, pg.node_id, sc.priority);
     const uint64_t nr_node_reclaimed = sc.nr_reclaimed - nr_reclaimed;
     if (nr_node_reclaimed) reclaimable = true;
     if (sc.kswapd) {

@@ -9,7 +9,8 @@
 // workingset shadow; dirty ones are marked PG_reclaim and left to the
 // flusher (6.18's reclaim no longer writes file pages itself); anonymous
 // pages go to swap through the swap cache (sw/mm/swap_state) once unmapped
-// (try_to_unmap writes swap entries in their PTEs). Without swap,
+// (try_to_unmap writes swap entries in their PTEs); each round ends with
+// the shrinkers (sw/mm/shrinker: shrink_slab). Without swap,
 // anonymous pages are not scanned at all, as in Linux. Shared-memory
 // pages (on the anonymous lists) are kept: there is no shmem swap-out.
 //
