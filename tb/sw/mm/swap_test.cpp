@@ -7,6 +7,7 @@
 // and exit, gup on a swapped page, I/O errors both ways, shadows, full swap.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -446,6 +447,59 @@ TEST(Swap, MadvColdAndPageout) {
                             fw::MAP_PRIVATE | fw::MAP_ANONYMOUS | fw::MAP_HUGETLB);
   ASSERT_GT(hm, 0);
   EXPECT_EQ(r.madvise(0, static_cast<uint64_t>(hm), 2 * MiB, uapi::kMadvPageout), -EINVAL);
+}
+
+// A swap device whose writes complete later, as a real disk's do: bios are
+// held until complete_held() hands them to the RAM disk.
+std::vector<fw::bio*> g_held;
+const fw::block_device_operations* g_brd_ops = nullptr;
+const fw::block_device_operations kHoldingOps = {[](hal::Hal&, fw::bio* b) { g_held.push_back(b); }};
+void complete_held(hal::Hal& h) {
+  std::vector<fw::bio*> held;
+  held.swap(g_held);
+  for (fw::bio* b : held) g_brd_ops->submit_bio(h, b);
+}
+
+TEST(Swap, WriteCompletionRotatesTheReclaimedPageToTheInactiveTail) {
+  SwapRig s(16);
+  const uint64_t n = 4;
+  const uint64_t a = s.map_filled(n, 0x99);
+  g_brd_ops = s.disk->bdev.fops;
+  s.disk->bdev.fops = &kHoldingOps;
+  EXPECT_EQ(s.r.madvise(0, a, n * PAGE_SIZE, uapi::kMadvPageout), 0);
+  ASSERT_EQ(g_held.size(), n) << "each page's write in flight";
+  EXPECT_EQ(s.event(fw::PSWPOUT), n);
+  std::vector<fw::page*> pages;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t e = s.pte(s.mm(), a + i * PAGE_SIZE);
+    ASSERT_TRUE(fw::is_swap_pte(e));
+    fw::page* p = s.sc().lookup(s.r.cpu(), fw::pte_to_swp_entry(e));
+    ASSERT_NE(p, nullptr) << "still in the swap cache while written";
+    EXPECT_TRUE(fw::PageFlag(p, fw::PG_writeback));
+    EXPECT_TRUE(fw::PageFlag(p, fw::PG_reclaim));
+    EXPECT_TRUE(fw::PageLRU(p)) << "kept by reclaim, back on its list";
+    s.r.k->page_alloc().put_page(s.r.cpu(), p);  // lookup's reference
+    pages.push_back(p);
+  }
+  // Another anonymous page is added at the inactive head afterwards: the
+  // completions must move the written pages behind it, to the tail.
+  const uint64_t other = s.map_filled(1, 0x55);
+  EXPECT_EQ(s.event(fw::PGROTATED), 0u);
+  complete_held(s.r.cpu());
+  s.disk->bdev.fops = g_brd_ops;
+  EXPECT_EQ(s.event(fw::PGROTATED), n);
+  fw::list_head* inactive = &s.r.k->nodes().node(0).lru[fw::LRU_INACTIVE_ANON];
+  fw::list_head* l = inactive->prev;
+  for (uint64_t i = 0; i < n; ++i, l = l->prev) {
+    fw::page* p = list_entry(l, fw::page, lru);
+    EXPECT_TRUE(std::find(pages.begin(), pages.end(), p) != pages.end()) << "position " << i << " from the tail";
+    EXPECT_FALSE(fw::PageFlag(p, fw::PG_reclaim));
+    EXPECT_FALSE(fw::PageFlag(p, fw::PG_writeback));
+  }
+  // Data back through the swap cache, and the other page untouched.
+  for (uint64_t i = 0; i < n; ++i) EXPECT_EQ(s.load(a + i * PAGE_SIZE), 0x99 + i);
+  EXPECT_EQ(s.load(other), 0x55u);
+  mapping_check(*s.r.k, s.r.cpu());
 }
 
 }  // namespace
