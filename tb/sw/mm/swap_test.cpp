@@ -13,6 +13,7 @@
 
 #include "sw/drivers/block/brd.h"
 #include "sw/mm/gup.h"
+#include "sw/mm/lru.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/swap_state.h"
@@ -417,7 +418,14 @@ TEST(Swap, MadvColdAndPageout) {
   const uint64_t n = 8;
   const uint64_t a = s.map_filled(n, 0x77);
   for (uint64_t i = 0; i < n; ++i) EXPECT_TRUE(s.pte(s.mm(), a + i * PAGE_SIZE) & x86::PTE_A);
+  // Half of them active: COLD deactivates those (pgdeactivate, as 6.18's
+  // folio_deactivate counts) and leaves the inactive ones where they are.
+  for (uint64_t i = 0; i < n; i += 2)
+    s.r.k->lru().activate(s.r.cpu(), s.r.k->nodes().phys_to_page(s.pte(s.mm(), a + i * PAGE_SIZE) &
+                                                                 s.r.k->pgtable().phys_mask()));
+  const uint64_t deactivated = s.event(fw::PGDEACTIVATE);
   EXPECT_EQ(s.r.madvise(0, a, n * PAGE_SIZE, uapi::kMadvCold), 0);
+  EXPECT_EQ(s.event(fw::PGDEACTIVATE) - deactivated, n / 2);
   for (uint64_t i = 0; i < n; ++i) {
     const uint64_t e = s.pte(s.mm(), a + i * PAGE_SIZE);
     EXPECT_TRUE(e & x86::PTE_P);
