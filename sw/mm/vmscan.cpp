@@ -99,8 +99,11 @@ unsigned Vmscan::move_folios_to_lru(hal::Hal& h, list_head* list) {
     page* p = list_entry(list->prev, page, lru);
     list_del(&p->lru);
     pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
-    if (!folio_evictable(p) && !PageFlag(p, PG_unevictable)) {
-      // folio_putback_lru of an mlocked page: culled to the unevictable list.
+    // folio_putback_lru of an mlocked page: culled to the unevictable
+    // list, and not one of the pages moved (shrink_active_list counts
+    // those as pgdeactivate).
+    const bool evictable = folio_evictable(p);
+    if (!evictable && !PageFlag(p, PG_unevictable)) {
       ClearPageFlag(p, PG_active);
       SetPageFlag(p, PG_unevictable);
       ctx_->vmstat->count(UNEVICTABLE_PGCULLED, compound_nr(p));
@@ -117,7 +120,7 @@ unsigned Vmscan::move_folios_to_lru(hal::Hal& h, list_head* list) {
       ctx_->lru->add_locked(pg, p, false);
     }
     --p->_refcount;  // the isolation's reference; others remain
-    nr_moved += static_cast<unsigned>(compound_nr(p));
+    if (evictable) nr_moved += static_cast<unsigned>(compound_nr(p));
     if (PageFlag(p, PG_active)) pg.nonresident_age += compound_nr(p);  // workingset_age_nonresident
   }
   return nr_moved;

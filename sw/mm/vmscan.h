@@ -118,8 +118,8 @@ class Vmscan {
   uint64_t shrink_folio_list(hal::Hal& h, list_head* folios, pglist_data& pg, scan_control& sc, reclaim_stat* stat,
                              bool ignore_references);
   // Puts isolated pages back on their lists (or frees those whose last
-  // reference this was). Returns the pages put on lists (Linux
-  // move_folios_to_lru).
+  // reference this was), culling mlocked ones to the unevictable list.
+  // Returns the evictable pages put on lists (Linux move_folios_to_lru).
   unsigned move_folios_to_lru(hal::Hal& h, list_head* list);
 
  private:

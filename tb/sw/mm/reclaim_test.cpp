@@ -449,6 +449,30 @@ TEST(fw_reclaim, kswapd_gives_up_on_a_node_with_nothing_to_reclaim) {
     if (p) r.k->page_alloc().free_pages(r.cpu(), p, 0);
 }
 
+// shrink_active_list counts as pgdeactivate only the pages it moved to the
+// inactive list: mlocked pages it meets (mlock's move to the unevictable
+// list not done yet, as with Linux's batched mlock_folio) are culled, and
+// counted as that alone.
+TEST(fw_reclaim, deactivation_culls_mlocked_pages_without_counting_them) {
+  ReclaimRig f;
+  const uint64_t n = kData / PAGE_SIZE;
+  f.read(2, 0, kData);
+  f.read(2, 0, kData);
+  ASSERT_EQ(f.node(fw::NR_ACTIVE_FILE), n);
+  for (uint64_t x = 0; x < n; x += 2) fw::SetPageFlag(f.cached(2, x), fw::PG_mlocked);
+  const uint64_t deactivated = f.ev(fw::PGDEACTIVATE);
+  fw::scan_control sc;
+  sc.nr_to_reclaim = ~0ull;
+  sc.gfp_mask = fw::GFP_KERNEL;
+  sc.priority = 0;
+  sc.force_deactivate = true;
+  f.r.k->vmscan().shrink_node(f.r.cpu(), f.pg(), sc);
+  EXPECT_EQ(f.ev(fw::UNEVICTABLE_PGCULLED), n / 2);
+  EXPECT_EQ(f.node(fw::NR_UNEVICTABLE), n / 2);
+  EXPECT_EQ(f.ev(fw::PGDEACTIVATE) - deactivated, n / 2) << "the evictable half only";
+  for (uint64_t x = 0; x < n; x += 2) fw::ClearPageFlag(f.cached(2, x), fw::PG_mlocked);
+}
+
 TEST(fw_reclaim, mlock_moves_pages_to_the_unevictable_list_and_munlock_rescues_them) {
   ReclaimRig f;
   auto zone_mlock = [&] {
