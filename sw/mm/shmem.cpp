@@ -7,6 +7,8 @@
 #include "sw/mm/lru.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/slub.h"
+#include "sw/mm/swap_state.h"
+#include "sw/mm/swapfile.h"
 #include "sw/mm/vmstat.h"
 
 namespace fw {
@@ -87,7 +89,14 @@ void Shmem::free_tree(hal::Hal& h, address_space* obj, void* node, unsigned leve
       free_tree(h, obj, slots[i], level - 1);
       continue;
     }
-    if (radix_is_shadow(slots[i])) continue;  // a shadow holds nothing
+    if (radix_is_shadow(slots[i])) {
+      // A shmem page in swap: its slot goes with the object (shmem_free_swap).
+      if (obj->kind == MappingKind::shmem) {
+        ctx_->swapfile->free_swap_and_cache(h, radix_to_swp_entry(slots[i]));
+        --stats_.swapped;
+      }
+      continue;  // a file's shadow holds nothing
+    }
     page* p = static_cast<page*>(slots[i]);
     // The object's reference: the page no longer belongs to it (a
     // migration holding it sees it freed under it).
@@ -182,12 +191,95 @@ bool Shmem::add_page(hal::Hal& h, address_space* obj, uint64_t index, page* p, u
   return ok;
 }
 
-page* Shmem::get_page(hal::Hal& h, address_space* obj, uint64_t index) {
+swp_entry_t Shmem::swap_entry_at(hal::Hal& h, address_space* obj, uint64_t index) {
+  if (obj->kind != MappingKind::shmem) return swp_entry_t{0};
+  LockGuard g(obj->lock, h);
+  void** s = slot(obj, index, nullptr, nullptr);
+  return s && radix_is_shadow(*s) ? radix_to_swp_entry(*s) : swp_entry_t{0};
+}
+
+page* Shmem::shmem_swapin(hal::Hal& h, address_space* obj, uint64_t index, swp_entry_t e, bool* major) {
+  SwapCache& cache = *ctx_->swap_cache;
+  page* p = cache.lookup(h, e);
+  if (!p) {
+    p = cache.swapin_readahead(h, e);
+    if (!p) return nullptr;
+    if (major) *major = true;
+  }
+  if (cache.wait_on_read(h, p) < 0) {
+    ctx_->page_alloc->put_page(h, p);
+    return nullptr;
+  }
+  // Still being written by reclaim: the copy in the slot is not needed
+  // any more, but the page must not change under the write (folio_wait_writeback).
+  while (PageFlag(p, PG_writeback)) h.cpu_relax();
+  {
+    LockGuard g(obj->lock, h);
+    void** s = slot(obj, index, nullptr, nullptr);
+    if (!s || *s != swp_to_radix_entry(e) || !PageSwapCache(p) || p->private_ != e.val) {
+      // Brought back (or freed) by someone else meanwhile: the caller looks again.
+      ctx_->page_alloc->put_page(h, p);
+      return nullptr;
+    }
+    *s = p;
+    ++obj->nrpages;
+    p->mapping = reinterpret_cast<uint64_t>(obj);
+    p->index = index;
+  }
+  --stats_.swapped;
+  ++stats_.pages;
+  ctx_->vmstat->mod(page_to_nid(p), NR_SHMEM, 1);
+  ctx_->vmstat->mod(page_to_nid(p), NR_FILE_PAGES, 1);
+  // Out of the swap cache (its reference becomes the object's), and the
+  // object's reference on the slot dropped: the slot is free.
+  cache.delete_from_swap_cache(h, p, 0);
+  ctx_->swapfile->swap_free(h, e);
+  SetPageFlag(p, PG_dirty);  // only the object holds the data now
+  return p;
+}
+
+bool Shmem::shmem_writeout(hal::Hal& h, page* p) {
+  address_space* obj = page_mapping_obj(p);
+  if (!obj || obj->kind != MappingKind::shmem || PageSwapCache(p)) return false;
+  if (!ctx_->swap_cache->add_to_swap(h, p)) return false;  // a slot, and the cache's reference
+  const swp_entry_t e{p->private_};
+  bool moved = false;
+  if (ctx_->swapfile->swap_duplicate(h, e) == 0) {  // the object's reference on the slot
+    LockGuard g(obj->lock, h);
+    void** s = slot(obj, p->index, nullptr, nullptr);
+    if (s && *s == p) {
+      *s = swp_to_radix_entry(e);
+      --obj->nrpages;
+      moved = true;
+    }
+  }
+  if (!moved) {
+    if (ctx_->swapfile->swap_count(e)) ctx_->swapfile->swap_free(h, e);
+    ctx_->swap_cache->folio_free_swap(h, p);
+    return false;
+  }
+  p->mapping = 0;  // a swap-cache page now, like an anonymous one on its way out
+  ++stats_.swapped;
+  --stats_.pages;
+  ctx_->vmstat->mod(page_to_nid(p), NR_SHMEM, -1);
+  ctx_->vmstat->mod(page_to_nid(p), NR_FILE_PAGES, -1);
+  ctx_->page_alloc->put_page(h, p);  // the object's reference; the swap cache holds its own
+  return true;
+}
+
+page* Shmem::get_page(hal::Hal& h, address_space* obj, uint64_t index, bool* major) {
   if (index >= obj->nr_pages) return nullptr;
   ++stats_.faults;
-  if (page* p = find_page(h, obj, index)) {
-    get_page_unless_zero(p);
-    return p;
+  for (;;) {
+    if (page* p = find_page(h, obj, index)) {
+      get_page_unless_zero(p);
+      return p;
+    }
+    const swp_entry_t e = swap_entry_at(h, obj, index);
+    if (!e.val) break;
+    if (page* p = shmem_swapin(h, obj, index, e, major)) return p;
+    // Not brought back: a read error or no memory, unless it raced.
+    if (swap_entry_at(h, obj, index).val == e.val) return nullptr;
   }
   page* p = ctx_->page_alloc->alloc_pages(h, GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0);
   if (!p) return nullptr;
@@ -353,6 +445,7 @@ const StatDesc<ShmemStats> shmem_stat_table[] = {
     {"pages", &ShmemStats::pages, "shared-memory pages held by objects", "pages"},
     {"faults", &ShmemStats::faults, "page lookups of shared-memory faults", "count"},
     {"tree_nodes", &ShmemStats::tree_nodes, "radix-tree nodes of the objects", "count"},
+    {"swapped", &ShmemStats::swapped, "shared-memory pages in swap", "pages"},
 };
 static_assert(stat_table_size(shmem_stat_table) == sizeof(ShmemStats) / sizeof(uint64_t), "one entry per counter");
 

@@ -299,17 +299,25 @@ Vmscan::Verdict Vmscan::shrink_one(hal::Hal& h, page* p, pglist_data& pg, scan_c
     stat->nr_ref_keep += nr;
     return Verdict::keep;
   }
-  const bool anon = PageAnon(p);
+  const bool anon = PageAnon(p), shmem = page_is_shmem(p);
   if (anon && PageFlag(p, PG_swapbacked) && !PageSwapCache(p)) {
     if (!(sc.gfp_mask & __GFP_IO) || page_maybe_dma_pinned(p)) return Verdict::keep;
     if (!folio_alloc_swap(h, p, pg)) return Verdict::activate;
     SetPageFlag(p, PG_dirty);  // the swap slot has no copy yet
   }
-  // Shared-memory pages would go to swap through shmem_writeout: not here.
-  if (!anon && !page_is_file_lru(p)) return Verdict::activate;
+  if (shmem && (!(sc.gfp_mask & __GFP_IO) || page_maybe_dma_pinned(p))) return Verdict::keep;
+  // Anonymous, shared-memory, page-cache and swap-cache pages (those read
+  // ahead and not mapped yet) are reclaimable; hugetlb's are not.
+  if (!anon && !shmem && !page_is_file_lru(p) && !PageSwapCache(p)) return Verdict::activate;
   if (folio_mapped(p) && !ctx_->rmap->try_to_unmap(h, p)) {
     stat->nr_unmap_fail += nr;
     return Verdict::activate;
+  }
+  // pageout() of a shared-memory page (shmem_writeout): out of its object
+  // into the swap cache, dirty, then written like an anonymous page.
+  if (shmem) {
+    if (!sc.may_writepage || page_maybe_dma_pinned(p)) return Verdict::keep;
+    if (!ctx_->shmem->shmem_writeout(h, p)) return Verdict::activate;
   }
   return shrink_unmapped(h, p, pg, sc, stat, ref);
 }

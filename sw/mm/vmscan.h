@@ -12,7 +12,8 @@
 // (try_to_unmap writes swap entries in their PTEs); each round ends with
 // the shrinkers (sw/mm/shrinker: shrink_slab). Without swap,
 // anonymous pages are not scanned at all, as in Linux. Shared-memory
-// pages (on the anonymous lists) are kept: there is no shmem swap-out.
+// pages (on the anonymous lists) go to swap too, through shmem_writeout
+// (sw/mm/shmem): the object keeps the swap entry.
 //
 // kswapd, the per-node background reclaimer (wakeup_kswapd,
 // balance_pgdat, kswapd_try_to_sleep): an allocation that finds a zone

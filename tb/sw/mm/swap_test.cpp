@@ -16,6 +16,7 @@
 #include "sw/mm/lru.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
+#include "sw/mm/shmem.h"
 #include "sw/mm/swap_state.h"
 #include "sw/mm/mkswap.h"
 #include "sw/mm/swapfile.h"
@@ -455,6 +456,49 @@ TEST(Swap, MadvColdAndPageout) {
                             fw::MAP_PRIVATE | fw::MAP_ANONYMOUS | fw::MAP_HUGETLB);
   ASSERT_GT(hm, 0);
   EXPECT_EQ(r.madvise(0, static_cast<uint64_t>(hm), 2 * MiB, uapi::kMadvPageout), -EINVAL);
+}
+
+// Shared anonymous memory swaps out as 6.18's shmem_writeout does: the
+// page leaves its object for the swap cache and is written, the object's
+// slot keeps the swap entry (one reference on the swap slot), the PTEs are
+// cleared (not swap entries: the object holds the entry); a fault reads it
+// back into the object (shmem_swapin_folio, a major fault) and frees the
+// slot; an object that goes frees the slots of its swapped pages.
+TEST(Swap, SharedMemoryPagesSwapOutThroughTheirObjectAndComeBack) {
+  SwapRig s(16);
+  const uint64_t n = 16;
+  const int64_t m = s.r.mmap(0, 0, n * PAGE_SIZE, fw::PROT_READ | fw::PROT_WRITE, fw::MAP_SHARED | fw::MAP_ANONYMOUS);
+  ASSERT_GT(m, 0);
+  const uint64_t a = static_cast<uint64_t>(m);
+  for (uint64_t i = 0; i < n; ++i) s.store(a + i * PAGE_SIZE, 0x5000 + i);
+  const fw::ShmemStats& st = s.r.k->shmem().stats();
+  const uint64_t shmem = s.node(fw::NR_SHMEM), free_slots = s.sf().nr_swap_pages();
+  ASSERT_GE(shmem, n);
+  EXPECT_EQ(s.r.madvise(0, a, n * PAGE_SIZE, uapi::kMadvPageout), 0);
+  EXPECT_EQ(s.event(fw::PSWPOUT), n);
+  EXPECT_EQ(st.swapped, n);
+  EXPECT_EQ(s.node(fw::NR_SHMEM), shmem - n);
+  EXPECT_EQ(s.node(fw::NR_SWAPCACHE), 0u) << "written and out of the swap cache";
+  EXPECT_EQ(s.sf().nr_swap_pages(), free_slots - n) << "the object holds the slots";
+  EXPECT_EQ(s.mm()->swapents, 0u) << "no swap PTE: the object holds the entries";
+  EXPECT_EQ(s.mm()->rss_shmem, 0u);
+  for (uint64_t i = 0; i < n; ++i) EXPECT_EQ(s.pte(s.mm(), a + i * PAGE_SIZE), 0u) << i;
+  // A read fault of page 3 brings its cluster into the swap cache; every
+  // page faulted comes back with its data, and its slot is freed.
+  const uint64_t majflt = s.event(fw::PGMAJFAULT);
+  EXPECT_EQ(s.load(a + 3 * PAGE_SIZE), 0x5003u);
+  EXPECT_EQ(s.event(fw::PGMAJFAULT), majflt + 1);
+  EXPECT_EQ(st.swapped, n - 1);
+  for (uint64_t i = 0; i < n; i += 2) EXPECT_EQ(s.load(a + i * PAGE_SIZE), 0x5000 + i) << i;
+  EXPECT_GE(s.event(fw::PSWPIN), n / 2);
+  EXPECT_EQ(st.swapped, n - n / 2 - 1);
+  EXPECT_EQ(s.sf().nr_swap_pages(), free_slots - st.swapped);
+  mapping_check(*s.r.k, s.r.cpu());
+  // The other half (the odd pages but 3) still in swap when the mapping
+  // and its object go: their slots and swap-cache copies are freed.
+  ASSERT_EQ(s.r.munmap(0, a, n * PAGE_SIZE), 0);
+  EXPECT_EQ(st.swapped, 0u);
+  s.expect_all_back();
 }
 
 // A swap device whose writes complete later, as a real disk's do: bios are
