@@ -61,6 +61,22 @@ TEST(Reclaim, WithoutSwapTheOomKillerEndsTheProcessWithTheHighestBadness) {
   EXPECT_NE(log.find("oom-kill:constraint=CONSTRAINT_NONE"), std::string::npos);
 }
 
+// The same pressure with every process at oom_score_adj -1000: nobody is
+// killable, and the kernel panics as 6.18's out_of_memory does; the run
+// fails (exit 1) with the panic's message.
+TEST(Reclaim, WithNobodyKillableTheOomKillerPanics) {
+  const ReclaimRun r = run("oom-badness.yaml", {"workload.processes[0].oom_score_adj=-1000",
+                                                "workload.processes[1].oom_score_adj=-1000",
+                                                "workload.processes[2].oom_score_adj=-1000"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("System is deadlocked on memory"), std::string::npos) << r.output;
+  const std::string log = r.console();
+  const size_t none = log.find("Out of memory and no killable processes...");
+  EXPECT_NE(none, std::string::npos) << log;
+  EXPECT_NE(log.find("Kernel panic - not syncing: System is deadlocked on memory", none), std::string::npos) << log;
+  EXPECT_TRUE(r.oom_victims().empty());
+}
+
 TEST(Reclaim, OomScoreAdjChoosesTheVictim) {
   const ReclaimRun r = run("oom-score-adj.yaml");
   ASSERT_EQ(r.status, 0) << r.output;
