@@ -127,10 +127,10 @@ constexpr bool kOneEvalPerCycle = HasClockMemo<Vwalker_untraced___024root>::valu
 
 // The Verilated models, C++ rather than SystemC: the transactor sets their
 // ports and calls eval() itself, so a cycle costs no SystemC scheduling.
-// The walker exists twice, Verilated from the same RTL with the same
-// options (assertions included), without and with trace support: trace
-// support keeps every signal in the model and records its activity at
-// every evaluation, which a run without a waveform does not need. Their
+// The walker exists twice, Verilated from the same RTL (assertions
+// included), without and with trace support: trace support keeps every
+// signal in the model and records its activity at every evaluation, which
+// a run without a waveform does not need (hw/rtlwalk/CMakeLists.txt). Their
 // names are the waveform scopes (<walker>.rtl.walker, <walker>.mmu.mmu_probe).
 struct RtlWalker::Impl {
   std::string rtl_name;
