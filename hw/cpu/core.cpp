@@ -357,22 +357,35 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
             return fmt::format("{}: page fault at {:#x}, error code {:#x} (about to enter the firmware)", prog.name(),
                                user_ext_.fault_addr, user_ext_.error_code);
           });
-        if (cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code) ==
-            hal::TrapOutcome::task_killed)
-          return false;  // the firmware reported how through task_ended
-        break;           // retry
-      }
-      case AccessOutcome::machine_check:
-        if (!deliver_machine_check(prog, op)) return false;
+        const hal::TrapOutcome r = cx_.firmware->page_fault(*this, user_ext_.fault_addr, user_ext_.error_code);
+        if (r == hal::TrapOutcome::task_killed) return false;  // the firmware reported how through task_ended
+        if (r == hal::TrapOutcome::skip) return skip_access(prog, op);
         break;  // retry
-      case AccessOutcome::general_protection:
+      }
+      case AccessOutcome::machine_check: {
+        const hal::TrapOutcome r = deliver_machine_check(prog, op);
+        if (r == hal::TrapOutcome::task_killed) return false;
+        if (r == hal::TrapOutcome::skip) return skip_access(prog, op);
+        break;  // retry
+      }
+      case AccessOutcome::general_protection: {
         ++stats.gp_faults;
         qk_.inc(p_.trap_latency);
         DPRINTF(Fault, sim::to_ps(local_now()), name(), "general protection fault va={:#x} -> firmware", op.va);
-        if (cx_.firmware->general_protection(*this, op.va) == hal::TrapOutcome::task_killed) return false;
+        const hal::TrapOutcome r = cx_.firmware->general_protection(*this, op.va);
+        if (r == hal::TrapOutcome::task_killed) return false;
+        if (r == hal::TrapOutcome::skip) return skip_access(prog, op);
         break;  // retry
+      }
     }
   }
+}
+
+bool Core::skip_access(UserProgram& prog, const UserOp& op) {
+  ++stats.skipped_accesses;
+  DPRINTF(Fault, sim::to_ps(local_now()), name(), "access at {:#x} skipped: a handler took its signal", op.va);
+  prog.skipped(op);
+  return true;
 }
 
 namespace {
@@ -391,7 +404,7 @@ hal::MachineCheck to_hal(const McaRecord& r) {
 
 }  // namespace
 
-bool Core::deliver_machine_check(UserProgram& prog, const UserOp& op) {
+hal::TrapOutcome Core::deliver_machine_check(UserProgram& prog, const UserOp& op) {
   ++stats.machine_checks;
   qk_.inc(p_.trap_latency);
   const Consumer what = user_ext_.mc_in_walk                  ? Consumer::page_walk
@@ -410,7 +423,7 @@ bool Core::deliver_machine_check(UserProgram& prog, const UserOp& op) {
       return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
                          mc.in_page_walk ? " in a page walk" : "");
     });
-  return cx_.firmware->machine_check(*this, mc) != hal::TrapOutcome::task_killed;
+  return cx_.firmware->machine_check(*this, mc);
 }
 
 void Core::deliver_async_machine_check() {
@@ -453,6 +466,12 @@ void Core::pause_for_monitor(const std::string& what) {
   qk_.sync();  // the monitor sees this core's time
   cx_.pause(fmt::format("{} at {} ps: {}", name(), sim::to_ps(local_now()), what));
   qk_.reset();
+}
+
+void Core::signal_delivered(int pid, void* user, const hal::SigInfo& si) {
+  DPRINTF(Fault, sim::to_ps(local_now()), name(), "pid {} signal {} code {} addr {:#x} lsb {} -> its handler", pid,
+          si.signo, si.code, si.addr, si.addr_lsb);
+  if (user) static_cast<UserProgram*>(user)->signalled(si);
 }
 
 void Core::task_ended(int pid, void* user, int exit_status, int signal) {

@@ -168,6 +168,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
   bool rdmsr(uint32_t msr, uint64_t& value) override;
   bool wrmsr(uint32_t msr, uint64_t value) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
+  void signal_delivered(int pid, void* user, const hal::SigInfo& si) override;
   [[noreturn]] void halt(const char* reason) override;
   // The firmware's marks become spans on this CPU's track (Syscall, Fault,
   // Kthread flags); nothing when those are not traced.
@@ -196,6 +197,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
     sim::stats::Scalar page_faults{this, "pageFaults", "Page faults delivered to the firmware", "Count"};
     sim::stats::Scalar machine_checks{this, "machineChecks", "Machine checks delivered to the firmware", "Count"};
     sim::stats::Scalar gp_faults{this, "gpFaults", "General-protection faults (task killed)", "Count"};
+    sim::stats::Scalar skipped_accesses{this, "skippedAccesses", "Accesses skipped: a handler took the signal they raised", "Count"};
     sim::stats::Scalar interrupts{this, "interrupts", "Interrupts taken", "Count"};
     sim::stats::Scalar ipis_sent{this, "ipisSent", "IPIs sent", "Count"};
     sim::stats::Scalar timer_ticks{this, "timerTicks", "Timer interrupts", "Count"};
@@ -232,7 +234,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
   bool execute_syscall(UserProgram& prog, const UserOp& op);
   void deliver_interrupts();
   // The #MC of a consumed error on `op`'s access; returns false when the task was killed.
-  bool deliver_machine_check(UserProgram& prog, const UserOp& op);
+  hal::TrapOutcome deliver_machine_check(UserProgram& prog, const UserOp& op);
+  // The access raised a signal its process's handler took: it is skipped.
+  bool skip_access(UserProgram& prog, const UserOp& op);
   // An asynchronous #MC the RAS model has pending for this CPU.
   void deliver_async_machine_check();
   // Monitor hook: pauses here when `e` is a break; `what()` says what

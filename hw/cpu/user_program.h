@@ -51,6 +51,13 @@ class UserProgram {
   virtual void complete(const UserOp& op, uint64_t result, const uint8_t* data) = 0;
   // The process ended: by exit (signal 0) or killed by a signal.
   virtual void ended(int exit_status, int signal) = 0;
+  // A signal went to the handler the program installed (rt_sigaction); it
+  // arrives before skipped() when the current access raised it. Programs
+  // that install no handler never see one.
+  virtual void signalled(const hal::SigInfo& si) { (void)si; }
+  // The current operation, an access, was skipped: it raised a signal its
+  // handler took (hal::TrapOutcome::skip), so it neither read nor wrote.
+  virtual void skipped(const UserOp& op) { (void)op; }
 
   // Accesses generated ahead (a run of plain accesses, as an access phase
   // or a trace replay makes), so that the core's fast loop needs no call

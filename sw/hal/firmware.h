@@ -22,6 +22,7 @@ enum class Sys : uint32_t {
   mprotect = 10,
   munmap = 11,
   brk = 12,
+  rt_sigaction = 13,  // rt_sigaction(sig, handler): handler non-zero installs one (mmcosim's programs only record signals), 0 is SIG_DFL
   ioctl = 16,
   pread64 = 17,
   pwrite64 = 18,
@@ -38,6 +39,7 @@ enum class Sys : uint32_t {
   mlock = 149,
   munlock = 150,
   sysctl = 156,  // sysctl(id, value): mmcosim's stand-in for writing /proc/sys files and /proc/self/oom_score_adj (uapi::kSysctl*)
+  prctl = 157,   // prctl(option, arg2, arg3): PR_MCE_KILL / PR_MCE_KILL_GET (uapi::kPrMceKill*)
   sync = 162,
   fadvise64 = 221,
   exit_group = 231,
@@ -61,6 +63,7 @@ inline SyscallArgs make_syscall(Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64
 enum class TrapOutcome : uint8_t {
   retry,        // the fault is resolved: retry the access
   task_killed,  // the current task was killed (signal); schedule another
+  skip,         // a handler took the signal the access raised (Hal::signal_delivered): skip the access, go on
 };
 
 // A machine check raised by the hardware (#MC): the record of the bank that

@@ -121,6 +121,18 @@ struct TraceMark {
   bool idle;          // end: the work found nothing to do (the span is not kept)
 };
 
+// A signal delivered to a handler the process installed (rt_sigaction):
+// Linux's siginfo_t fields a SIGBUS handler of a memory error reads.
+struct SigInfo {
+  int signo;          // uapi::kSigbus
+  int code;           // si_code: uapi::kBusMceerrAr, kBusMceerrAo, kBusAdrerr
+  vaddr_t addr;       // si_addr: the page's address (early kill) or the exact one (late kill)
+  unsigned addr_lsb;  // si_addr_lsb: log2 of the poisoned extent (12, 21, 30)
+};
+
+// What ACPI EINJ lets an OS inject (error types 0x10 and 0x08).
+enum class EinjError : uint8_t { uc, ce };
+
 class Hal {
  public:
   // ---- Identity ----
@@ -184,6 +196,18 @@ class Hal {
   // user side of the process.
   virtual void task_ended(int pid, void* user, int exit_status, int signal) {
     (void)pid, (void)user, (void)exit_status, (void)signal;
+  }
+  // A signal went to the handler task `pid` installed; the task goes on.
+  // `user` is its context. The default drops it (no user side).
+  virtual void signal_delivered(int pid, void* user, const SigInfo& si) { (void)pid, (void)user, (void)si; }
+
+  // ---- Error injection ----
+  // The platform's error injection as ACPI EINJ offers it to an OS: an
+  // uncorrected (poison) or corrected error at the 64-byte line of `pa`.
+  // Returns false when there is no injector or `pa` is not DRAM.
+  virtual bool einj_inject(paddr_t pa, EinjError e) {
+    (void)pa, (void)e;
+    return false;
   }
 
   // ---- Timeline ----

@@ -40,6 +40,8 @@ constexpr uint64_t kMadvPageout = 21;  // reclaim these pages now (swap out, dro
 constexpr uint64_t kMadvPopulateRead = 22;
 constexpr uint64_t kMadvPopulateWrite = 23;
 constexpr uint64_t kMadvCollapse = 25;
+constexpr uint64_t kMadvHwpoison = 100;     // poison the pages (software-simulated memory failure)
+constexpr uint64_t kMadvSoftOffline = 101;  // migrate the pages' contents and retire the old pages
 
 // open flags.
 constexpr uint64_t kORdonly = 0;
@@ -64,6 +66,13 @@ constexpr uint64_t kFadvNoreuse = 5;
 // sysctl(id, value): the /proc file written.
 constexpr uint64_t kSysctlDropCaches = 1;  // vm.drop_caches: 1 page cache, 2 slab, 3 both
 constexpr uint64_t kSysctlOomScoreAdj = 2; // /proc/self/oom_score_adj: -1000..1000 (as int64_t), for the caller's process
+// The two halves of Intel ras-tools' einj_mem_uc: reading the page frame of
+// an address from /proc/self/pagemap, then writing the physical address to
+// ACPI EINJ's debugfs files (param1, error_type, error_inject).
+constexpr uint64_t kSysctlPagemap = 3;     // sysctl(3, va): the pfn mapping the caller's va (faulted in if absent), or -errno
+constexpr uint64_t kSysctlEinjInject = 4;  // sysctl(4, pa, type): inject error `type` (kEinj*) at pa; 0 or -errno
+constexpr uint64_t kEinjMemCorrectable = 0x08;    // ACPI EINJ error type: memory, correctable
+constexpr uint64_t kEinjMemUncorrectable = 0x10;  // memory, uncorrectable non-fatal
 
 // fork(cpu) and clone(flags, cpu): a CPU for the child (an mmcosim
 // extension of the calls; Linux places the child itself).
@@ -103,5 +112,19 @@ constexpr int64_t kEoverflow = 75;
 constexpr int kSigkill = 9;
 constexpr int kSigbus = 7;
 constexpr int kSigsegv = 11;
+
+// SIGBUS si_code values.
+constexpr int kBusAdrerr = 2;     // nonexistent physical address (beyond a file's end)
+constexpr int kBusMceerrAr = 4;   // hardware memory error consumed: action required
+constexpr int kBusMceerrAo = 5;   // hardware memory error found, not consumed: action optional
+
+// prctl options: PR_MCE_KILL sets the process's memory-error kill policy.
+constexpr uint64_t kPrMceKill = 33;        // prctl(33, kPrMceKillClear | kPrMceKillSet, policy)
+constexpr uint64_t kPrMceKillGet = 34;     // returns the policy
+constexpr uint64_t kPrMceKillClear = 0;    // back to the system default (vm.memory_failure_early_kill)
+constexpr uint64_t kPrMceKillSet = 1;
+constexpr uint64_t kPrMceKillLate = 0;     // policy: signal only when the poison is consumed
+constexpr uint64_t kPrMceKillEarly = 1;    // policy: signal as soon as the page is found bad
+constexpr uint64_t kPrMceKillDefault = 2;  // policy: what the system says
 
 }  // namespace uapi

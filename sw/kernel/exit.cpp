@@ -56,17 +56,19 @@ void Kernel::kill_other_threads(hal::Hal& h, task_struct* t, int exit_status, in
   }
 }
 
-void Kernel::oom_sigkill(hal::Hal& h, task_struct* victim) {
-  const int tgid = victim->tgid;
+void Kernel::oom_sigkill(hal::Hal& h, task_struct* victim) { group_fatal_signal(h, victim, kSIGKILL, true); }
+
+void Kernel::group_fatal_signal(hal::Hal& h, task_struct* t, int sig, bool oom) {
+  const int tgid = t->tgid;
   for (list_head* p = tasks_.next; p != &tasks_; p = p->next) {
     task_struct* u = list_entry(p, task_struct, tasks);
     if (u->tgid != tgid) continue;
-    u->oom_victim = true;
+    if (oom) u->oom_victim = true;
     if (u->exit_pending) continue;
     u->exit_pending = true;
     u->exit_code = 0;
-    u->exit_signal = kSIGKILL;
-    // This CPU's task dies when its fault returns; the others when their
+    u->exit_signal = sig;
+    // This CPU's task dies when its trap returns; the others when their
     // CPU next enters the kernel or picks them.
     if (u == current(h)) continue;
     ++task_stats_.pending_reaps;

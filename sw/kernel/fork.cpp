@@ -69,6 +69,10 @@ int64_t Kernel::do_fork(hal::Hal& h, task_struct* parent, uint64_t cpu_arg, uint
   // The child inherits oom_score_adj (Linux copies signal_struct's, or
   // shares it with a thread).
   t->oom_score_adj = parent->oom_score_adj;
+  // Signal handlers are copied (fork) or shared (CLONE_SIGHAND); the
+  // memory-error kill policy is inherited either way.
+  t->sigbus_handler = parent->sigbus_handler;
+  t->mce_kill = parent->mce_kill;
   // copy_files: CLONE_FILES shares the table, else the child gets a copy.
   if (parent->files && (flags & uapi::kCloneFiles)) {
     t->files = parent->files;
@@ -98,6 +102,7 @@ const StatDesc<TaskStats> task_stat_table[] = {
     {"killed", &TaskStats::killed, "processes killed by a signal", "count"},
     {"sigsegv", &TaskStats::sigsegv, "processes killed by SIGSEGV", "count"},
     {"sigbus", &TaskStats::sigbus, "processes killed by SIGBUS", "count"},
+    {"sigbus_handled", &TaskStats::sigbus_handled, "SIGBUS delivered to a handler the process installed (it went on)", "count"},
     {"sigkill", &TaskStats::sigkill, "processes killed by SIGKILL", "count"},
     {"live", &TaskStats::live, "tasks (threads) alive", "count"},
     {"forked", &TaskStats::forked, "processes created by fork", "count"},

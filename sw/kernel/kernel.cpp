@@ -36,6 +36,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.swapfile = &swapfile_;
   ctx_.swap_cache = &swap_cache_;
   ctx_.oom = &oom_;
+  ctx_.memory_failure = &memory_failure_;
   ctx_.blockdevs = &blockdevs_;
   ctx_.pgtable = &pgtable_;
   ctx_.tlb = &tlb_;
@@ -75,6 +76,8 @@ Kernel::Kernel(const Params& params) : params_(params) {
   swap_cache_.init(&ctx_);
   oom_.init(&ctx_);
   oom_.set_tasks(this);
+  memory_failure_.init(&ctx_);
+  memory_failure_.set_tasks(this);
   blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);

@@ -47,6 +47,7 @@
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/khugepaged.h"
 #include "sw/mm/madvise.h"
+#include "sw/mm/memory_failure.h"
 #include "sw/mm/mprotect.h"
 #include "sw/mm/shmem.h"
 #include "sw/mm/lru.h"
@@ -75,7 +76,7 @@
 
 namespace fw {
 
-class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private OomTasks {
+class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private OomTasks, private MfTasks {
  public:
   Kernel();
   explicit Kernel(const Params& params);
@@ -211,6 +212,17 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   // kernel (its fault, or its CPU's scheduler picking it).
   task_struct* oom_current(hal::Hal& h) override { return current(h); }
   void oom_sigkill(hal::Hal& h, task_struct* victim) override;
+  // A fatal signal to every thread of t's process: each ends when it next
+  // enters the kernel (t itself, when current, on the way out of its trap:
+  // the caller's reap_if_pending). `oom`: they are the OOM killer's victims.
+  void group_fatal_signal(hal::Hal& h, task_struct* t, int sig, bool oom);
+  // MfTasks (signal.cpp): SIGBUS of memory errors, to a handler or fatal.
+  task_struct* mf_current(hal::Hal& h) override { return current(h); }
+  bool mf_send_sigbus(hal::Hal& h, task_struct* t, int code, uint64_t addr, unsigned lsb) override;
+  // rt_sigaction(sig, handler) and prctl(option, arg2, arg3) (signal.cpp).
+  // Return 0 or -errno as Linux does.
+  int64_t do_sigaction(task_struct* t, uint64_t sig, uint64_t handler);
+  int64_t do_prctl(task_struct* t, uint64_t option, uint64_t arg2, uint64_t arg3);
   // fork and clone (Linux kernel_clone): a new process with a copy of
   // parent's mm, or (CLONE_VM) a thread sharing it, runnable on cpu
   // (kForkSameCpu: the parent's). Returns the child's pid, -EINVAL or
@@ -249,6 +261,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   Swapfile swapfile_;
   SwapCache swap_cache_;
   OomKiller oom_;
+  MemoryFailure memory_failure_;
   PgTable pgtable_;
   Tlb tlb_;
   kmem_cache* task_cachep_ = nullptr;

@@ -108,6 +108,12 @@ struct Syscalls {
     }
     return 0;
   }
+  static int64_t sys_rt_sigaction(Kernel& k, hal::Hal&, task_struct* t, const hal::SyscallArgs& a) {
+    return k.do_sigaction(t, a.arg[0], a.arg[1]);
+  }
+  static int64_t sys_prctl(Kernel& k, hal::Hal&, task_struct* t, const hal::SyscallArgs& a) {
+    return k.do_prctl(t, a.arg[0], a.arg[1], a.arg[2]);
+  }
   static int64_t sys_getpid(Kernel&, hal::Hal&, task_struct* t, const hal::SyscallArgs&) { return t->tgid; }
   static int64_t sys_exit(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     k.log_.printk(h, LOGLEVEL_DEBUG, "%s[%d]: exit(%ld)", t->comm, t->pid, static_cast<long>(a.arg[0]));
@@ -145,6 +151,8 @@ constexpr syscall_entry syscalls[] = {
     {hal::Sys::fork, "fork", Syscalls::sys_fork},
     {hal::Sys::clone, "clone", Syscalls::sys_clone},
     {hal::Sys::getpid, "getpid", Syscalls::sys_getpid},
+    {hal::Sys::rt_sigaction, "rt_sigaction", Syscalls::sys_rt_sigaction},
+    {hal::Sys::prctl, "prctl", Syscalls::sys_prctl},
     {hal::Sys::exit, "exit", Syscalls::sys_exit},
     {hal::Sys::exit_group, "exit_group", Syscalls::sys_exit_group},
     {hal::Sys::open, "open", Syscalls::sys_open, true},

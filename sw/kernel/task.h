@@ -22,6 +22,10 @@ constexpr int kSIGKILL = 9;
 constexpr int kSIGBUS = 7;
 constexpr int kSIGSEGV = 11;
 
+// task_struct::mce_kill bits (Linux's PF_MCE_PROCESS, PF_MCE_EARLY).
+constexpr uint8_t PF_MCE_PROCESS = 1;  // the thread set its own policy (else vm.memory_failure_early_kill)
+constexpr uint8_t PF_MCE_EARLY = 2;    // its policy is early kill
+
 struct files_struct;
 
 struct task_struct {
@@ -46,6 +50,13 @@ struct task_struct {
   // /proc/PID/oom_score_adj (Linux keeps it per process in signal_struct:
   // every thread of a group holds the same value), -1000..1000.
   int16_t oom_score_adj;
+  // A SIGBUS handler is installed (rt_sigaction): memory-error signals are
+  // delivered to it (Hal::signal_delivered) instead of killing. Shared by
+  // the threads of a process (Linux's sighand), copied by fork.
+  bool sigbus_handler;
+  // PR_MCE_KILL's policy for this thread (Linux PF_MCE_PROCESS and
+  // PF_MCE_EARLY in task->flags), inherited by fork and clone.
+  uint8_t mce_kill;
   int exit_signal;
   int exit_code;
   uint64_t nvcsw;   // switches away while still runnable (preemptions)
@@ -61,6 +72,7 @@ struct TaskStats {
   uint64_t killed = 0;        // ended by a signal
   uint64_t sigsegv = 0;
   uint64_t sigbus = 0;
+  uint64_t sigbus_handled = 0;  // SIGBUS delivered to a handler (the task went on)
   uint64_t sigkill = 0;
   uint64_t live = 0;          // tasks (threads) alive now
   uint64_t forked = 0;        // processes created by fork

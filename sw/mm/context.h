@@ -30,6 +30,7 @@ class Workingset;
 class Swapfile;
 class SwapCache;
 class OomKiller;
+class MemoryFailure;
 class PgTable;
 class Tlb;
 class Memory;
@@ -87,6 +88,7 @@ struct MmContext {
   Swapfile* swapfile = nullptr;        // swap areas and slots (sw/mm/swapfile.h)
   SwapCache* swap_cache = nullptr;     // sw/mm/swap_state.h
   OomKiller* oom = nullptr;            // the OOM killer (sw/mm/oom_kill.h)
+  MemoryFailure* memory_failure = nullptr;  // poisoned pages (sw/mm/memory_failure.h)
   PgTable* pgtable = nullptr;
   Tlb* tlb = nullptr;
   Memory* memory = nullptr;

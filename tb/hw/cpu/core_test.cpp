@@ -74,6 +74,12 @@ struct ScriptProgram : UserProgram {
     exit_status = status;
     signal = sig;
   }
+  void signalled(const hal::SigInfo& si) override { signals.push_back(si); }
+  void skipped(const UserOp& op) override {
+    results.push_back(~0ull);
+    log->push_back("op " + std::to_string(results.size() - 1) + " skipped at " + std::to_string(op.va));
+  }
+  std::vector<hal::SigInfo> signals;
 };
 
 UserOp load(uint64_t va) {
@@ -348,6 +354,27 @@ TEST(Core, AFaultTheFirmwareNeverResolvesEndsTheRun) {
   EXPECT_NE(b.complex.error().find("access to 0x600000 still faults after 64 retries"), std::string::npos)
       << b.complex.error();
   EXPECT_EQ(b.fw.faults.size(), 65u);
+}
+
+TEST(Core, AnAccessWhoseSignalAHandlerTookIsSkippedAndTheProgramGoesOn) {
+  Bench b;
+  // The firmware delivers SIGBUS to the program's handler and skips the load.
+  b.fw.on_fault = [&](hal::Hal& h, uint64_t cr2, uint32_t) {
+    auto* t = b.fw.current(h);
+    h.signal_delivered(t->pid, t->user, hal::SigInfo{7, 4, cr2 & ~0xfffull, 12});
+    return hal::TrapOutcome::skip;
+  };
+  ScriptProgram& p = b.program({load(0x600010), syscall(hal::Sys::getpid)});
+  sc_core::sc_start();
+  ASSERT_FALSE(b.complex.failed()) << b.complex.error();
+  ASSERT_EQ(p.signals.size(), 1u);
+  EXPECT_EQ(p.signals[0].code, 4);
+  EXPECT_EQ(p.signals[0].addr, 0x600000u);
+  EXPECT_EQ(p.signals[0].addr_lsb, 12u);
+  EXPECT_EQ(p.results, (std::vector<uint64_t>{~0ull, 0})) << "the load skipped once, then the call";
+  EXPECT_EQ(b.fw.faults.size(), 1u) << "a skipped access is not retried";
+  EXPECT_EQ(p.exit_status, 0);
+  EXPECT_EQ(b.core().stats.skipped_accesses.value(), 1u);
 }
 
 TEST(Core, SystemCallReachesTheFirmwareWithItsArgumentsAndReturnsItsResult) {

@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "sw/hal/uapi.h"
 #include "sw/lib/errno.h"
 #include "tb/common/proc_keys.h"
 #include "tb/sw/mm/fw_rig.h"
@@ -378,6 +379,26 @@ TEST(fw_kernel, spawn_on_another_cpu_wakes_it) {
   EXPECT_EQ(r.sys(0, hal::Sys::getpid), -ESRCH);  // nothing runs on CPU 0
   EXPECT_EQ(r.sys(1, hal::Sys::brk), -ENOSYS);
   EXPECT_EQ(r.stats().at("syscall.enosys"), 1u);
+}
+
+TEST(fw_kernel, sigaction_catches_sigbus_only_and_prctl_sets_the_mce_kill_policy) {
+  Rig r(spec_mb(64));
+  ASSERT_GT(r.k->spawn(r.cpu(0), "app", 0, nullptr), 0);
+  ASSERT_GT(r.k->schedule(r.cpu(0)).pid, 0);
+  EXPECT_EQ(r.sys(0, hal::Sys::rt_sigaction, uapi::kSigbus, 1), 0);
+  EXPECT_EQ(r.sys(0, hal::Sys::rt_sigaction, uapi::kSigbus, 0), 0) << "back to SIG_DFL";
+  EXPECT_EQ(r.sys(0, hal::Sys::rt_sigaction, uapi::kSigsegv, 1), -ENOSYS);
+  EXPECT_EQ(r.sys(0, hal::Sys::rt_sigaction, 0, 1), -EINVAL);
+  // PR_MCE_KILL: the system default until set; early, late, then cleared.
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKillGet), static_cast<int64_t>(uapi::kPrMceKillDefault));
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKill, uapi::kPrMceKillSet, uapi::kPrMceKillEarly), 0);
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKillGet), static_cast<int64_t>(uapi::kPrMceKillEarly));
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKill, uapi::kPrMceKillSet, uapi::kPrMceKillLate), 0);
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKillGet), static_cast<int64_t>(uapi::kPrMceKillLate));
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKill, uapi::kPrMceKillClear), 0);
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKillGet), static_cast<int64_t>(uapi::kPrMceKillDefault));
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKill, uapi::kPrMceKillSet, 7), -EINVAL);
+  EXPECT_EQ(r.sys(0, hal::Sys::prctl, 99), -EINVAL);
 }
 
 TEST(fw_kernel, exit_returns_every_page) {
