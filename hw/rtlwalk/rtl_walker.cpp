@@ -221,11 +221,14 @@ RtlWalker::~RtlWalker() {
 #endif
 }
 
+bool RtlWalker::refuse_late_trace() {
+  if (!reset_done_ || impl_->traced) return false;
+  SC_REPORT_ERROR(name(), "trace() after the first walk: attach waveforms before the simulation runs");
+  return true;
+}
+
 void RtlWalker::trace(VerilatedFstSc* tfp, int levels) {
-  if (reset_done_ && !impl_->traced) {
-    SC_REPORT_ERROR(name(), "trace() after the first walk: attach waveforms before the simulation runs");
-    return;
-  }
+  if (refuse_late_trace()) return;
   impl_->use_traced().trace(tfp, levels);
   impl_->mmu.trace(tfp, levels);
   // A trace samples the models at SystemC time steps: from now on every
@@ -235,6 +238,7 @@ void RtlWalker::trace(VerilatedFstSc* tfp, int levels) {
 
 void RtlWalker::open_trace(const std::string& path, int levels) {
   close_trace();
+  if (refuse_late_trace()) return;
   own_trace_ = new VerilatedFstSc;
   trace(own_trace_, levels);
   own_trace_->open(path.c_str());

@@ -130,6 +130,8 @@ class RtlWalker : public sc_core::sc_module {
 
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   void check_request(const WalkRequest& req) const;
+  // trace() after the first walk: reports it (SC_REPORT_ERROR), returns true.
+  bool refuse_late_trace();
   // The drive, for either Verilated model (with or without trace support;
   // both are built from the same RTL, rtl_walker.cpp).
   template <class Model>
