@@ -248,6 +248,12 @@ hal::MemStatus HostHal::mmio_read(hal::paddr_t, uint64_t& value, unsigned) {
 
 hal::MemStatus HostHal::mmio_write(hal::paddr_t, uint64_t, unsigned) { return hal::MemStatus::address_error; }
 
+bool HostHal::einj_inject(hal::paddr_t pa, hal::EinjError e) {
+  if (e != hal::EinjError::uc || !m_.backed(pa, 1)) return false;
+  m_.inject_poison(pa);
+  return true;
+}
+
 void HostHal::deliver_interrupts() {
   while (!pending_.empty()) {
     const uint8_t v = pending_.front();

@@ -81,6 +81,9 @@ class HostHal final : public hal::Hal {
   void send_ipi(unsigned target_cpu, uint8_t vector) override;
   hal::MemStatus mmio_read(hal::paddr_t pa, uint64_t& value, unsigned size) override;
   hal::MemStatus mmio_write(hal::paddr_t pa, uint64_t value, unsigned size) override;
+  // EINJ: an uncorrected error poisons the line (HostMachine::inject_poison);
+  // the host machine has no correctable errors (false), nor errors outside RAM.
+  bool einj_inject(hal::paddr_t pa, hal::EinjError e) override;
   uint64_t now_ns() const override { return now_ns_; }
   void charge_ns(uint64_t ns) override {
     now_ns_ += ns;
