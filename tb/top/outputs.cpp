@@ -30,6 +30,11 @@ void write_config(const fs::path& outdir, const Config& cfg) {
   os << cfg.resolved().dump(2) << '\n';
 }
 
+void write_text_file(const fs::path& p, const std::string& text) {
+  std::ofstream os(p);
+  if (!(os << text)) throw std::runtime_error(fmt::format("{}: cannot write", p.string()));
+}
+
 void write_results(const fs::path& outdir, hw::Platform& platform, const hal::FirmwareDebug& fw,
                    PeriodicStats* periodic) {
   if (periodic) periodic->final_dump(platform.sim_seconds());
