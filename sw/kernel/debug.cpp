@@ -74,6 +74,7 @@ void Kernel::visit_stats(StatVisitor& v) const {
   sched_.visit_stats(v, "sched");
   syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);
   mce_.stats().visit(v, "mce");
+  cec_.visit_stats(v, "cec");
   irq_stats_.visit(v, "irq");
 }
 

@@ -78,6 +78,8 @@ Kernel::Kernel(const Params& params) : params_(params) {
   oom_.set_tasks(this);
   memory_failure_.init(&ctx_);
   memory_failure_.set_tasks(this);
+  cec_.init(&log_, &memory_failure_, &nodes_, &params_);
+  mce_.set_cec(&cec_);
   blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
@@ -314,6 +316,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     return false;
   }
   hugetlb_.boot(bsp);
+  cec_.boot(bsp);
   // Devices that master memory, and their driver.
   dma_.boot(bsp);
   dma_driver_.probe(bsp);
@@ -378,6 +381,7 @@ void Kernel::timer_tick(hal::Hal& h) {
   sched_.tick(h, params_.timeslice_us * 1000);
   blk_driver_.check_timeouts(h);
   run_deferred_work(h);
+  if (h.cpu() == 0) cec_.tick(h);  // ageing and the queued soft offlines (Linux's workqueue)
 }
 
 void Kernel::run_deferred_work(hal::Hal& h) {

@@ -25,6 +25,7 @@
 #include "sw/drivers/block/virtio_blk.h"
 #include "sw/fs/mmfs/mmfs.h"
 #include "sw/drivers/dma/dmaengine.h"
+#include "sw/drivers/ras/cec.h"
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
@@ -138,6 +139,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   const TaskStats& task_stats() const { return task_stats_; }
   const SyscallStats& syscall_stats() const { return syscall_stats_; }
   const MceStats& mce_stats() const { return mce_.stats(); }
+  Cec& cec() { return cec_; }
+  const Cec& cec() const { return cec_; }
   const IrqStats& irq_stats() const { return irq_stats_; }
   const hal::BootInfo& boot_info() const { return boot_; }
 
@@ -294,6 +297,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   TaskStats task_stats_;
   SyscallStats syscall_stats_;
   Mce mce_{log_};
+  Cec cec_;  // the corrected-error collector (sw/drivers/ras), fed by mce_'s CMCI poll
   IrqStats irq_stats_;
 };
 
