@@ -115,6 +115,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   bool translate(hal::Hal& cpu, int pid, hal::vaddr_t va, hal::Translation& out) override;
   bool fincore(const char* file, TextSink& out) const override;
   bool page_state(uint64_t pfn, TextSink& out) const override;
+  void hwpoison_show(TextSink& out) const override;
+  int unpoison_pfn(hal::Hal& cpu, uint64_t pfn) override { return memory_failure_.unpoison_memory(cpu, pfn); }
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }

@@ -104,6 +104,8 @@ struct Params {
   bool trace_dma = false;
   // Not a scenario key: --debug-flags=Swap (swap-outs, swap-ins, readahead windows).
   bool trace_swap = false;
+  // Not a scenario key: --debug-flags=RAS (the corrected-error collector's entries, ageing, soft offlines).
+  bool trace_ras = false;
 };
 
 // Names of the choice parameters' values, in index order (nullptr-terminated).

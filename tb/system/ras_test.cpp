@@ -43,9 +43,13 @@ TEST(Ras, ScrubberFindsErrorsOnFreePagesAndKillsNobody) {
       << console;
   EXPECT_NE(console.find("mce: 0x8000: Action optional: memory scrubbing error; memory_failure(): not yet"),
             std::string::npos);
-  EXPECT_NE(console.find("mce: [Hardware Error]: CPU 0: Machine Check: 0 Bank 2: 9c000040000000c0"),
-            std::string::npos);
+  // The corrected record goes to the corrected-error collector, which
+  // handles it (one error, below the threshold of 2): 6.18 does not print
+  // such a record; the notification still comes.
+  EXPECT_EQ(console.find("Machine Check: 0 Bank 2: 9c000040000000c0"), std::string::npos) << console;
   EXPECT_NE(console.find("mce: [Hardware Error]: Machine check events logged"), std::string::npos);
+  EXPECT_EQ(r["system.fw.cec.ces_entered"], 1);
+  EXPECT_EQ(r["system.fw.cec.pfns_poisoned"], 0);
   EXPECT_EQ(console.find("SIGBUS"), std::string::npos);
   EXPECT_EQ(r["system.ras.scrubUncorrected"], 1);
   EXPECT_EQ(r["system.ras.scrubCorrected"], 1);

@@ -1,6 +1,8 @@
 // The corrected-error collector (Linux drivers/ras/cec.c); see cec.h.
 #include "sw/drivers/ras/cec.h"
 
+#include <stdarg.h>
+
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
@@ -19,6 +21,14 @@ constexpr uint64_t kFullCountMask = (1ull << kPageShift) - 1;  // age and count 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
 }  // namespace
+
+void Cec::trace(hal::Hal& h, const char* fmt, ...) const {
+  if (!params_->trace_ras) return;
+  va_list ap;
+  va_start(ap, fmt);
+  log_->vprintk(h, LOGLEVEL_INFO, fmt, ap);
+  va_end(ap);
+}
 
 void Cec::boot(hal::Hal& h) {
   enabled_ = !params_->cec_disable;
@@ -101,6 +111,8 @@ int Cec::add(hal::Hal& h, uint64_t pfn) {
   // A fresh age, one more error.
   array_[to] |= kDecayMask << kCountBits;
   ++array_[to];
+  trace(h, "RAS: CEC: pfn %#llx: %u errors, entry %u of %u", ull(pfn), static_cast<unsigned>(array_[to] & kCountMask),
+        to, n_);
   if ((array_[to] & kCountMask) >= action_threshold()) {
     if (!nodes_->pfn_valid(pfn)) {
       log_->printk(h, LOGLEVEL_WARNING, "RAS: CEC: Invalid pfn: 0x%llx", ull(pfn));
@@ -123,13 +135,16 @@ void Cec::tick(hal::Hal& h) {
   if (now - last_decay_ns_ >= interval) {
     spring_cleaning();
     last_decay_ns_ = now;
+    trace(h, "RAS: CEC: decay interval: every entry aged (%u entries)", n_);
   }
   while (q_len_) {
     const uint64_t pfn = queue_[q_head_];
     q_head_ = (q_head_ + 1) % kQueueSize;
     --q_len_;
-    if (mf_->soft_offline_page(h, pfn, 0) == 0) ++stats_.offlined;
+    const int r = mf_->soft_offline_page(h, pfn, 0);
+    if (r == 0) ++stats_.offlined;
     else ++stats_.offline_failed;
+    trace(h, "RAS: CEC: soft offline of pfn %#llx: %d", ull(pfn), r);
   }
 }
 

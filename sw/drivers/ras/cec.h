@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "sw/hal/hal.h"
+#include "sw/lib/compiler.h"
 #include "sw/lib/observe.h"
 
 namespace fw {
@@ -90,6 +91,8 @@ class Cec {
   // Linux memory_failure_queue(pfn, MF_SOFT_OFFLINE): false when the queue is full.
   bool queue(hal::Hal& h, uint64_t pfn);
   uint64_t action_threshold() const;
+  // A "RAS: CEC: ..." line at KERN_INFO when Params::trace_ras is on (--debug-flags=RAS).
+  void trace(hal::Hal& h, const char* fmt, ...) const FW_PRINTF(3, 4);
 
   Log* log_ = nullptr;
   MemoryFailure* mf_ = nullptr;
