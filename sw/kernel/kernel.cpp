@@ -381,7 +381,6 @@ void Kernel::timer_tick(hal::Hal& h) {
   sched_.tick(h, params_.timeslice_us * 1000);
   blk_driver_.check_timeouts(h);
   run_deferred_work(h);
-  if (h.cpu() == 0) cec_.tick(h);  // ageing and the queued soft offlines (Linux's workqueue)
 }
 
 void Kernel::run_deferred_work(hal::Hal& h) {
@@ -416,6 +415,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     h.trace({hal::TraceKind::khugepaged, false, nullptr, {khugepaged_.stats().pages_collapsed, 0},
              khugepaged_.stats().wakeups == scans});
     writeback_.flusher_tick(h);  // the flusher (wb_workfn)
+    cec_.tick(h);  // the collector's ageing and queued soft offlines (cec_work_fn, memory_failure_work_func)
   }
   pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush

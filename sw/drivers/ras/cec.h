@@ -15,7 +15,7 @@
 // cleaning"). At the threshold the entry leaves the table and the pfn is
 // queued for soft_offline_page(). Departures: the table is firmware state
 // (not a page from the allocator); the decay interval's one-hour minimum is
-// not kept (params: cec_decay_interval_ms).
+// not kept (params: cec_decay_interval_ms); no "initialized" line at boot.
 #pragma once
 
 #include <stdint.h>
@@ -54,8 +54,7 @@ class Cec {
   void init(Log* log, MemoryFailure* mf, MmNodes* nodes, const Params* params) {
     log_ = log, mf_ = mf, nodes_ = nodes, params_ = params;
   }
-  // Boot: "RAS: Correctable Errors collector initialized." (or nothing with
-  // cec_disable); the decay clock starts.
+  // Boot: the collector starts (unless cec_disable), and its decay clock.
   void boot(hal::Hal& h);
 
   // Counts one corrected error at pfn (Linux cec_add_elem). Returns 0 when
