@@ -8,7 +8,7 @@
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
 
-SIM_DEBUG_FLAG(RAS, "machine-check banks, CMCI, the patrol scrubber and scheduled error injection")
+SIM_DEBUG_FLAG(RAS, "machine-check banks, CMCI, the patrol scrubber and scheduled error injection; the firmware's corrected-error collector (its entries, ageing and soft offlines)")
 
 namespace hw {
 

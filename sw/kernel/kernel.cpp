@@ -78,6 +78,8 @@ Kernel::Kernel(const Params& params) : params_(params) {
   oom_.set_tasks(this);
   memory_failure_.init(&ctx_);
   memory_failure_.set_tasks(this);
+  cec_.init(&log_, &memory_failure_, &nodes_, &params_);
+  mce_.set_cec(&cec_);
   blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
@@ -314,6 +316,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     return false;
   }
   hugetlb_.boot(bsp);
+  cec_.boot(bsp);
   // Devices that master memory, and their driver.
   dma_.boot(bsp);
   dma_driver_.probe(bsp);
@@ -412,6 +415,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     h.trace({hal::TraceKind::khugepaged, false, nullptr, {khugepaged_.stats().pages_collapsed, 0},
              khugepaged_.stats().wakeups == scans});
     writeback_.flusher_tick(h);  // the flusher (wb_workfn)
+    cec_.tick(h);  // the collector's ageing and queued soft offlines (cec_work_fn, memory_failure_work_func)
   }
   pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush

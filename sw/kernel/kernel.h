@@ -25,6 +25,7 @@
 #include "sw/drivers/block/virtio_blk.h"
 #include "sw/fs/mmfs/mmfs.h"
 #include "sw/drivers/dma/dmaengine.h"
+#include "sw/drivers/ras/cec.h"
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
@@ -114,6 +115,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   bool translate(hal::Hal& cpu, int pid, hal::vaddr_t va, hal::Translation& out) override;
   bool fincore(const char* file, TextSink& out) const override;
   bool page_state(uint64_t pfn, TextSink& out) const override;
+  void hwpoison_show(TextSink& out) const override;
+  int unpoison_pfn(hal::Hal& cpu, uint64_t pfn) override { return memory_failure_.unpoison_memory(cpu, pfn); }
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }
@@ -138,6 +141,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   const TaskStats& task_stats() const { return task_stats_; }
   const SyscallStats& syscall_stats() const { return syscall_stats_; }
   const MceStats& mce_stats() const { return mce_.stats(); }
+  Cec& cec() { return cec_; }
+  const Cec& cec() const { return cec_; }
   const IrqStats& irq_stats() const { return irq_stats_; }
   const hal::BootInfo& boot_info() const { return boot_; }
 
@@ -294,6 +299,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   TaskStats task_stats_;
   SyscallStats syscall_stats_;
   Mce mce_{log_};
+  Cec cec_;  // the corrected-error collector (sw/drivers/ras), fed by mce_'s CMCI poll
   IrqStats irq_stats_;
 };
 

@@ -22,6 +22,7 @@
 
 namespace fw {
 
+struct page;
 struct task_struct;
 
 // Linux's enum mf_flags.
@@ -121,6 +122,36 @@ class MemoryFailure {
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
  private:
+  // ---- soft offline and unpoison (soft_offline.cpp) ----
+  // Returns 1 with a reference on p's head for an in-use page soft offline
+  // can handle (on the LRU, or hugetlb), 0 for a free buddy page, -EIO for
+  // a page it cannot handle ("unhandlable page."), -EBUSY when it kept
+  // changing under us (Linux get_any_page). MF_COUNT_INCREASED: the caller
+  // already holds the reference.
+  int get_any_page(hal::Hal& h, page* p, int flags);
+  // Returns true when p is on the LRU or a free buddy page (Linux
+  // HWPoisonHandlable; slab pages never).
+  bool hwpoison_handlable(hal::Hal& h, page* p);
+  // Soft offline of a page in use (Linux soft_offline_in_use_page): split a
+  // THP, invalidate a clean unmapped page-cache page, else isolate and
+  // migrate it; the old page poisoned. Consumes the caller's reference.
+  // Returns 0 or -EBUSY/-ENOMEM/-EIO.
+  int soft_offline_in_use_page(hal::Hal& h, page* p);
+  // Returns true when p was taken off the page cache (Linux
+  // mapping_evict_folio): a clean, unmapped page-cache page only the cache
+  // and the caller hold.
+  bool mapping_evict_page(hal::Hal& h, page* p);
+  // Marks p poisoned and counts it (Linux page_handle_poison): a free page
+  // is taken off the buddy lists first (false when it is not there any
+  // more); `release` drops the caller's reference.
+  bool page_handle_poison(hal::Hal& h, page* p, bool free_page, bool release);
+  // Drops the reference MF_COUNT_INCREASED says the caller gave (Linux put_ref_page).
+  void put_ref_page(hal::Hal& h, page* p, int flags);
+  // num_poisoned_pages and HardwareCorrupted (NR_HWPOISON) of p's node.
+  void num_poisoned_pages_add(page* p, int64_t nr);
+  bool soft_offline_disabled_logged_ = false;  // pr_info_once of enable_soft_offline=0
+  // ---- end of soft offline and unpoison ----
+
   MmContext* ctx_ = nullptr;
   MfTasks* tasks_ = nullptr;
   uint64_t num_poisoned_pages_ = 0;
