@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "tb/common/mmcosim_run.h"
 
@@ -156,6 +159,49 @@ TEST(Ras, ConsumedByAnInstructionFetchIsLoggedInTheFetchBank) {
       << r.output;
   const std::string console = read_file(dir + "/out/console.log");
   EXPECT_NE(console.find("Machine Check Exception: 7 Bank 1: bd80000000000150"), std::string::npos) << console;
+}
+
+// signals.txt of a run whose processes record their SIGBUS: the header,
+// then one line per signal.
+std::vector<std::string> signal_lines(const ScenarioRun& r) {
+  std::vector<std::string> lines;
+  std::istringstream in(r.file("signals.txt"));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  EXPECT_FALSE(lines.empty()) << "signals.txt has no header";
+  if (!lines.empty()) {
+    EXPECT_EQ(lines[0], "# process pid signal code addr lsb region offset");
+    lines.erase(lines.begin());
+  }
+  return lines;
+}
+
+TEST(Ras, SoftOfflineOfAnAnonymousPageKeepsItsDataAndRetiresTheOldPage) {
+  const ScenarioRun r = run_scenario_file(kRas + "soft-offline-anon.yaml", "ras-soft-anon");
+  ASSERT_EQ(r.status, 0) << r.output;  // every load equal to what the process wrote, no signal (expect_sigbus: [])
+  const std::string console = r.file("console.log");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(console, m, std::regex("Soft offlining pfn (0x[0-9a-f]+) at process virtual address "
+                                                       "(0x[0-9a-f]+)")))
+      << console;
+  EXPECT_EQ(std::stoull(m[2].str(), nullptr, 16) & 0xfff, 0u);
+  EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4) << "exactly one 4 kB page retired";
+  EXPECT_EQ(r["system.fw.madvise.soft_offline"], 1);
+  EXPECT_EQ(r["system.fw.task.sigbus_handled"], 0);
+  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_GT(r["system.workload.app.verifiedReads"], 4096 / 8 * 2 - 1);
+}
+
+TEST(Ras, CorrectedErrorsInjectedByAProcessMakeTheCollectorOfflineItsPage) {
+  const ScenarioRun r = run_scenario_file(kRas + "ce-collector-offline.yaml", "ras-cec-einj");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string console = r.file("console.log");
+  EXPECT_NE(console.find("RAS: Soft-offlining pfn: 0x"), std::string::npos) << console;
+  EXPECT_EQ(r["system.mem.node0.correctableInjected"], 1);
+  EXPECT_GE(r["system.ras.ceLogged"], 2);
+  EXPECT_EQ(r["system.fw.cec.offlined"], 1);
+  EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4);
+  EXPECT_EQ(r["system.fw.task.sigbus_handled"], 0);
+  EXPECT_TRUE(signal_lines(r).empty());
 }
 
 }  // namespace
