@@ -74,6 +74,7 @@ void Kernel::visit_stats(StatVisitor& v) const {
   sched_.visit_stats(v, "sched");
   syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);
   mce_.stats().visit(v, "mce");
+  memory_failure_.visit_stats(v, "memory_failure");
   irq_stats_.visit(v, "irq");
 }
 

@@ -413,6 +413,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
              khugepaged_.stats().wakeups == scans});
     writeback_.flusher_tick(h);  // the flusher (wb_workfn)
   }
+  memory_failure_.memory_failure_work(h);  // errors kernel copies met (memory_failure_queue)
   pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush
   // that skipped this CPU.

@@ -95,6 +95,10 @@ struct Params {
   uint32_t nr_swapon = 0;
   // Reclaim (Linux's vm.swappiness).
   uint32_t swappiness = 60;
+  // Memory failure (Linux's vm.memory_failure_early_kill and
+  // vm.memory_failure_recovery).
+  bool memory_failure_early_kill = false;
+  bool memory_failure_recovery = true;
   // Not a scenario key: the simulator sets it with --debug-flags=DMA.
   bool trace_dma = false;
   // Not a scenario key: --debug-flags=Swap (swap-outs, swap-ins, readahead windows).
@@ -283,6 +287,11 @@ inline constexpr ParamDesc kParamTable[] = {
    "vm.swappiness: reclaim's relative cost of anonymous against file pages (0: anonymous only when file pages "
    "run out, 100: equal, 200: anonymous first); anonymous pages are reclaimed only with swap",
    "ratio"},
+  {"memory_failure_early_kill", ParamType::boolean, offsetof(Params, memory_failure_early_kill), 0, 0, 1,
+   "vm.memory_failure_early_kill: a page found bad signals every process mapping it at once (BUS_MCEERR_AO) "
+   "instead of only those that touch it later; prctl(PR_MCE_KILL) overrides it per process", "bool"},
+  {"memory_failure_recovery", ParamType::boolean, offsetof(Params, memory_failure_recovery), 1, 0, 1,
+   "vm.memory_failure_recovery: try to recover from a page found bad (0: panic, as Linux does)", "bool"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);
