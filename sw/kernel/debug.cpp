@@ -75,6 +75,7 @@ void Kernel::visit_stats(StatVisitor& v) const {
   syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);
   mce_.stats().visit(v, "mce");
   cec_.visit_stats(v, "cec");
+  memory_failure_.visit_stats(v, "memory_failure");
   irq_stats_.visit(v, "irq");
 }
 

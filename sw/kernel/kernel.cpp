@@ -419,6 +419,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     writeback_.flusher_tick(h);  // the flusher (wb_workfn)
     cec_.tick(h);  // the collector's ageing and queued soft offlines (cec_work_fn, memory_failure_work_func)
   }
+  memory_failure_.memory_failure_work(h);  // errors kernel copies met (memory_failure_queue)
   pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush
   // that skipped this CPU.

@@ -171,6 +171,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   Swapfile& swapfile() { return swapfile_; }
   SwapCache& swap_cache() { return swap_cache_; }
   OomKiller& oom() { return oom_; }
+  MemoryFailure& memory_failure() { return memory_failure_; }
   PgTable& pgtable() { return pgtable_; }
   Tlb& tlb() { return tlb_; }
   Mmap& mmap() { return mmap_; }
@@ -242,6 +243,15 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   // points wrap them in their timeline marks (Hal::trace).
   hal::TrapOutcome do_page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec);
   hal::TrapOutcome do_machine_check(hal::Hal& h, const hal::MachineCheck& mc);
+  // Linux kill_me_maybe: memory_failure() of a page the current task t
+  // consumed (action required); returns skip when its handler took the
+  // SIGBUS, task_killed when it died (always, for a poisoned page table),
+  // retry when the page was recovered.
+  hal::TrapOutcome kill_me_maybe(hal::Hal& h, task_struct* t, const hal::MachineCheck& rec);
+  // The kernel's one SIGBUS for the current task t (si_code `code`, si_addr
+  // `addr`, si_addr_lsb `lsb`): returns skip when its handler took it, else
+  // task_killed (the thread group died of SIGBUS).
+  hal::TrapOutcome force_sigbus(hal::Hal& h, task_struct* t, int code, uint64_t addr, unsigned lsb);
   int64_t do_syscall(hal::Hal& h, const hal::SyscallArgs& a);
 
   Params params_;
@@ -269,6 +279,9 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   SwapCache swap_cache_;
   OomKiller oom_;
   MemoryFailure memory_failure_;
+  // The current task whose SIGBUS a handler took inside memory_failure()
+  // (mf_send_sigbus), for kill_me_maybe.
+  const task_struct* mf_current_handled_ = nullptr;
   PgTable pgtable_;
   Tlb tlb_;
   kmem_cache* task_cachep_ = nullptr;

@@ -100,6 +100,10 @@ struct Params {
   uint32_t cec_action_threshold = 2;  // ras/cec/action_threshold (Intel's)
   uint64_t cec_decay_interval_ms = 24ull * 60 * 60 * 1000;  // ras/cec/decay_interval, in ms
   bool cec_disable = false;           // ras=cec_disable
+  // Memory failure (Linux's vm.memory_failure_early_kill and
+  // vm.memory_failure_recovery).
+  bool memory_failure_early_kill = false;
+  bool memory_failure_recovery = true;
   // Not a scenario key: the simulator sets it with --debug-flags=DMA.
   bool trace_dma = false;
   // Not a scenario key: --debug-flags=Swap (swap-outs, swap-ins, readahead windows).
@@ -302,6 +306,11 @@ inline constexpr ParamDesc kParamTable[] = {
    "one-hour minimum is not kept, so short runs can age)", "ms"},
   {"cec_disable", ParamType::boolean, offsetof(Params, cec_disable), 0, 0, 1,
    "ras=cec_disable: no corrected-error collector (corrected errors are only logged)", "bool"},
+  {"memory_failure_early_kill", ParamType::boolean, offsetof(Params, memory_failure_early_kill), 0, 0, 1,
+   "vm.memory_failure_early_kill: a page found bad signals every process mapping it at once (BUS_MCEERR_AO) "
+   "instead of only those that touch it later; prctl(PR_MCE_KILL) overrides it per process", "bool"},
+  {"memory_failure_recovery", ParamType::boolean, offsetof(Params, memory_failure_recovery), 1, 0, 1,
+   "vm.memory_failure_recovery: try to recover from a page found bad (0: panic, as Linux does)", "bool"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

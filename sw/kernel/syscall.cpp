@@ -249,7 +249,11 @@ int64_t Kernel::do_syscall(hal::Hal& h, const hal::SyscallArgs& a) {
     return -ENOSYS;
   }
   ++syscall_stats_.calls[static_cast<unsigned>(a.nr)];
-  return e->fn(*this, h, t, a);
+  const int64_t ret = e->fn(*this, h, t, a);
+  // A kernel copy met poison in the caller's memory: memory_failure()
+  // before the return to user (Linux's kill_me_never task work).
+  memory_failure_.memory_failure_work(h);
+  return ret;
 }
 
 void SyscallStats::visit(StatVisitor& v, const char* prefix, bool storage) const {

@@ -306,6 +306,8 @@ void HostHal::task_ended(int pid, void* user, int exit_status, int signal) {
   m_.ended_.push_back({pid, user, exit_status, signal, cpu_});
 }
 
+void HostHal::signal_delivered(int pid, void*, const hal::SigInfo& si) { m_.delivered_.push_back({pid, si}); }
+
 void HostHal::halt(const char* reason) {
   std::fprintf(stderr, "host HAL: CPU%u halted: %s\n", cpu_, reason ? reason : "");
   std::fflush(stderr);

@@ -92,6 +92,7 @@ class HostHal final : public hal::Hal {
   void cpu_relax() override;
   void console(const char* text, size_t len) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
+  void signal_delivered(int pid, void* user, const hal::SigInfo& si) override;
   [[noreturn]] void halt(const char* reason) override;
 
   // Test helpers.
@@ -158,6 +159,12 @@ class HostMachine {
     unsigned cpu;  // the CPU that reported it
   };
   const std::vector<Ended>& ended() const { return ended_; }
+  // Every Hal::signal_delivered report (a handler took the signal), in order.
+  struct Delivered {
+    int pid;
+    hal::SigInfo si;
+  };
+  const std::vector<Delivered>& delivered() const { return delivered_; }
 
   const std::vector<TlbOp>& tlb_ops() const { return tlb_ops_; }
   void clear_tlb_ops() { tlb_ops_.clear(); }
@@ -186,6 +193,7 @@ class HostMachine {
   std::vector<std::unique_ptr<HostHal>> cpus_;
   std::vector<TlbOp> tlb_ops_;
   std::vector<Ended> ended_;
+  std::vector<Delivered> delivered_;
   std::string console_;
   bool echo_ = false;
   bool relax_runs_others_ = true;
