@@ -194,6 +194,23 @@ TEST(Ras, SoftOfflineOfAnAnonymousPageKeepsItsDataAndRetiresTheOldPage) {
   EXPECT_GT(r["system.workload.app.verifiedReads"], 4096 / 8 * 2 - 1);
 }
 
+TEST(Ras, AProcessWithASigbusHandlerSurvivesAConsumedErrorAndMeetsThePoisonEntryLater) {
+  const ScenarioRun r = run_scenario_file(kRas + "uc-load-record.yaml", "ras-uc-record");
+  ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus held, every other load checked
+  const std::vector<std::string> sig = signal_lines(r);
+  ASSERT_EQ(sig.size(), 2u);
+  EXPECT_TRUE(std::regex_match(sig[0], std::regex("reader 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+000 12 buf 0x0"))) << sig[0];
+  EXPECT_TRUE(std::regex_match(sig[1], std::regex("reader 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+080 12 buf 0x80"))) << sig[1];
+  const std::string console = r.file("console.log");
+  EXPECT_TRUE(std::regex_search(console, std::regex("Memory failure: 0x[0-9a-f]+: recovery action for dirty LRU page: "
+                                                    "Recovered")))
+      << console;
+  EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4);
+  EXPECT_EQ(r["system.cpu0.core.skippedAccesses"], 2);
+  EXPECT_EQ(r["system.fw.task.sigbus_handled"], 2);
+  EXPECT_EQ(r["system.cpu0.core.tasksKilled"], 0);
+}
+
 TEST(Ras, CorrectedErrorsInjectedByAProcessMakeTheCollectorOfflineItsPage) {
   const ScenarioRun r = run_scenario_file(kRas + "ce-collector-offline.yaml", "ras-cec-einj");
   ASSERT_EQ(r.status, 0) << r.output;
