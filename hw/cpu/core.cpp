@@ -712,6 +712,10 @@ bool Core::rdmsr(uint32_t msr, uint64_t& value) {
 
 bool Core::wrmsr(uint32_t msr, uint64_t value) { return ras_ && ras_->wrmsr(p_.id, msr, value); }
 
+bool Core::einj_inject(hal::paddr_t pa, hal::EinjError e) {
+  return ras_ && ras_->inject(pa, e == hal::EinjError::uc, "EINJ");
+}
+
 void Core::console(const char* text, size_t len) {
   if (cx_.console) cx_.console(p_.id, text, len);
 }

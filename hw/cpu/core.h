@@ -167,6 +167,8 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
   void console(const char* text, size_t len) override;
   bool rdmsr(uint32_t msr, uint64_t& value) override;
   bool wrmsr(uint32_t msr, uint64_t value) override;
+  // ACPI EINJ: the error goes into DRAM through the RAS model (hw/ras), now.
+  bool einj_inject(hal::paddr_t pa, hal::EinjError e) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
   void signal_delivered(int pid, void* user, const hal::SigInfo& si) override;
   [[noreturn]] void halt(const char* reason) override;

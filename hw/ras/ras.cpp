@@ -8,7 +8,7 @@
 #include "hw/base/debug.h"
 #include "hw/base/time.h"
 
-SIM_DEBUG_FLAG(RAS, "machine-check banks, CMCI, the patrol scrubber and scheduled error injection")
+SIM_DEBUG_FLAG(RAS, "machine-check banks, CMCI, the patrol scrubber and scheduled error injection; the firmware's corrected-error collector (its entries, ageing and soft offlines)")
 
 namespace hw {
 
@@ -191,12 +191,20 @@ void Ras::inject_thread() {
   std::stable_sort(todo.begin(), todo.end(), [](const Injection& a, const Injection& b) { return a.at < b.at; });
   for (const Injection& i : todo) {
     if (i.at > sc_core::sc_time_stamp()) sc_core::wait(i.at - sc_core::sc_time_stamp());
-    for (Dram* d : drams_)
-      if (d->contains(i.pa)) i.uc ? d->inject_poison(i.pa) : d->inject_corrected(i.pa);
+    inject(i.pa, i.uc, "platform.ras.inject");
     ++stats.injected;
-    DPRINTF(RAS, sim::now_ps(), name(), "injected a{} error at {:#x}", i.uc ? "n uncorrected" : " correctable",
-            i.pa);
   }
+}
+
+bool Ras::inject(uint64_t pa, bool uc, const char* by) {
+  for (Dram* d : drams_) {
+    if (!d->contains(pa)) continue;
+    uc ? d->inject_poison(pa) : d->inject_corrected(pa);
+    DPRINTF(RAS, sim::now_ps(), name(), "{}: injected a{} error at {:#x}", by, uc ? "n uncorrected" : " correctable",
+            pa);
+    return true;
+  }
+  return false;
 }
 
 // ---- The patrol scrubber ----------------------------------------------------------

@@ -88,6 +88,11 @@ class Ras : public sc_core::sc_module, public MemoryErrorSink {
   // returns the record the #MC delivers (MCG_STATUS: MCIP, EIPV, and RIPV
   // when the access can be restarted after recovery).
   McaRecord consume(unsigned cpu, uint64_t pa, Consumer what);
+  // Injects an uncorrected (`uc`) or correctable error in the line of `pa`
+  // now (a scheduled injection's time, or ACPI EINJ from the firmware
+  // through a core): the DRAM holding it revokes the page's DMI. Returns
+  // false when `pa` is not DRAM.
+  bool inject(uint64_t pa, bool uc, const char* by);
   // The asynchronous #MC pending for `cpu` (a scrub find), if any.
   bool take_pending(unsigned cpu, McaRecord& out);
 

@@ -86,6 +86,13 @@ class FirmwareDebug {
   // The state of the page at pfn: flags, counts, and for a page-cache page
   // its file and index. Returns false for a pfn outside the memory map.
   virtual bool page_state(uint64_t pfn, TextSink& out) const = 0;
+  // Memory failure as the monitor's `hwpoison` shows it: num_poisoned_pages,
+  // each node's memory_failure totals, the corrected-error collector's table.
+  virtual void hwpoison_show(TextSink& out) const = 0;
+  // Linux's debugfs hwpoison/unpoison-pfn: unpoison_memory(pfn), run through
+  // `cpu`. Returns 0 or -errno (-EOPNOTSUPP once a hardware failure happened,
+  // -EBUSY for a page that is not software-poisoned or still in use).
+  virtual int unpoison_pfn(Hal& cpu, uint64_t pfn) = 0;
 
  protected:
   ~FirmwareDebug() = default;

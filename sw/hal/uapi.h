@@ -117,6 +117,7 @@ constexpr int kSigsegv = 11;
 constexpr int kBusAdrerr = 2;     // nonexistent physical address (beyond a file's end)
 constexpr int kBusMceerrAr = 4;   // hardware memory error consumed: action required
 constexpr int kBusMceerrAo = 5;   // hardware memory error found, not consumed: action optional
+constexpr int kSiKernel = 0x80;   // sent by the kernel without a fault code (force_sig: kill_me_now)
 
 // prctl options: PR_MCE_KILL sets the process's memory-error kill policy.
 constexpr uint64_t kPrMceKill = 33;        // prctl(33, kPrMceKillClear | kPrMceKillSet, policy)

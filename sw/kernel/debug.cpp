@@ -74,6 +74,8 @@ void Kernel::visit_stats(StatVisitor& v) const {
   sched_.visit_stats(v, "sched");
   syscall_stats_.visit(v, "syscall", blockdevs_.count != 0);
   mce_.stats().visit(v, "mce");
+  cec_.visit_stats(v, "cec");
+  memory_failure_.visit_stats(v, "memory_failure");
   irq_stats_.visit(v, "irq");
 }
 
@@ -166,6 +168,19 @@ bool Kernel::fincore(const char* name, TextSink& sink) const {
              static_cast<unsigned long>(found->nr_writeback), static_cast<unsigned long>(found->i_size),
              found->i_name);
   return true;
+}
+
+void Kernel::hwpoison_show(TextSink& out) const {
+  seq_file m(out);
+  const auto ull = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  seq_printf(&m, "num_poisoned_pages: %llu\n", ull(memory_failure_.num_poisoned_pages()));
+  for (unsigned n = 0; n < nodes_.nr_nodes(); ++n) {
+    const MemoryFailureStats& s = memory_failure_.node_stats(static_cast<int>(n));
+    seq_printf(&m, "node%u memory_failure: total %llu ignored %llu failed %llu delayed %llu recovered %llu\n", n,
+               ull(s.total), ull(s.ignored), ull(s.failed), ull(s.delayed), ull(s.recovered));
+  }
+  seq_printf(&m, "Correctable Errors collector (ras/cec/array):\n");
+  cec_.show(out);
 }
 
 bool Kernel::page_state(uint64_t pfn, TextSink& sink) const {

@@ -80,6 +80,8 @@ Kernel::Kernel(const Params& params) : params_(params) {
   oom_.set_tasks(this);
   memory_failure_.init(&ctx_);
   memory_failure_.set_tasks(this);
+  cec_.init(&log_, &memory_failure_, &nodes_, &params_);
+  mce_.set_cec(&cec_);
   blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
@@ -316,6 +318,7 @@ bool Kernel::boot(hal::Hal& bsp, const BootInfo& info) {
     return false;
   }
   hugetlb_.boot(bsp);
+  cec_.boot(bsp);
   // Devices that master memory, and their driver.
   dma_.boot(bsp);
   dma_driver_.probe(bsp);
@@ -414,7 +417,9 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     h.trace({hal::TraceKind::khugepaged, false, nullptr, {khugepaged_.stats().pages_collapsed, 0},
              khugepaged_.stats().wakeups == scans});
     writeback_.flusher_tick(h);  // the flusher (wb_workfn)
+    cec_.tick(h);  // the collector's ageing and queued soft offlines (cec_work_fn, memory_failure_work_func)
   }
+  memory_failure_.memory_failure_work(h);  // errors kernel copies met (memory_failure_queue)
   pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush
   // that skipped this CPU.

@@ -25,6 +25,7 @@
 #include "sw/drivers/block/virtio_blk.h"
 #include "sw/fs/mmfs/mmfs.h"
 #include "sw/drivers/dma/dmaengine.h"
+#include "sw/drivers/ras/cec.h"
 #include "sw/hal/debug.h"
 #include "sw/hal/firmware.h"
 #include "sw/hal/hal.h"
@@ -114,6 +115,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   bool translate(hal::Hal& cpu, int pid, hal::vaddr_t va, hal::Translation& out) override;
   bool fincore(const char* file, TextSink& out) const override;
   bool page_state(uint64_t pfn, TextSink& out) const override;
+  void hwpoison_show(TextSink& out) const override;
+  int unpoison_pfn(hal::Hal& cpu, uint64_t pfn) override { return memory_failure_.unpoison_memory(cpu, pfn); }
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }
@@ -138,6 +141,8 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   const TaskStats& task_stats() const { return task_stats_; }
   const SyscallStats& syscall_stats() const { return syscall_stats_; }
   const MceStats& mce_stats() const { return mce_.stats(); }
+  Cec& cec() { return cec_; }
+  const Cec& cec() const { return cec_; }
   const IrqStats& irq_stats() const { return irq_stats_; }
   const hal::BootInfo& boot_info() const { return boot_; }
 
@@ -166,6 +171,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   Swapfile& swapfile() { return swapfile_; }
   SwapCache& swap_cache() { return swap_cache_; }
   OomKiller& oom() { return oom_; }
+  MemoryFailure& memory_failure() { return memory_failure_; }
   PgTable& pgtable() { return pgtable_; }
   Tlb& tlb() { return tlb_; }
   Mmap& mmap() { return mmap_; }
@@ -237,6 +243,15 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   // points wrap them in their timeline marks (Hal::trace).
   hal::TrapOutcome do_page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t ec);
   hal::TrapOutcome do_machine_check(hal::Hal& h, const hal::MachineCheck& mc);
+  // Linux kill_me_maybe: memory_failure() of a page the current task t
+  // consumed (action required); returns skip when its handler took the
+  // SIGBUS, task_killed when it died (always, for a poisoned page table),
+  // retry when the page was recovered.
+  hal::TrapOutcome kill_me_maybe(hal::Hal& h, task_struct* t, const hal::MachineCheck& rec);
+  // The kernel's one SIGBUS for the current task t (si_code `code`, si_addr
+  // `addr`, si_addr_lsb `lsb`): returns skip when its handler took it, else
+  // task_killed (the thread group died of SIGBUS).
+  hal::TrapOutcome force_sigbus(hal::Hal& h, task_struct* t, int code, uint64_t addr, unsigned lsb);
   int64_t do_syscall(hal::Hal& h, const hal::SyscallArgs& a);
 
   Params params_;
@@ -264,6 +279,9 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   SwapCache swap_cache_;
   OomKiller oom_;
   MemoryFailure memory_failure_;
+  // The current task whose SIGBUS a handler took inside memory_failure()
+  // (mf_send_sigbus), for kill_me_maybe.
+  const task_struct* mf_current_handled_ = nullptr;
   PgTable pgtable_;
   Tlb tlb_;
   kmem_cache* task_cachep_ = nullptr;
@@ -296,6 +314,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   TaskStats task_stats_;
   SyscallStats syscall_stats_;
   Mce mce_{log_};
+  Cec cec_;  // the corrected-error collector (sw/drivers/ras), fed by mce_'s CMCI poll
   IrqStats irq_stats_;
 };
 

@@ -2,6 +2,7 @@
 // and core.c); see mce.h.
 #include "sw/kernel/mce.h"
 
+#include "sw/drivers/ras/cec.h"
 #include "sw/hal/x86_mce.h"
 
 namespace fw {
@@ -76,6 +77,21 @@ const Rule kRules[] = {
     {MCI_STATUS_UC, MCI_STATUS_UC, 0, 0, MceSeverity::uc, ANY, CTX_ANY, EXCP_ANY, "Uncorrected"},
     {0, 0, 0, 0, MceSeverity::some, ANY, CTX_ANY, EXCP_ANY, "No match"},  // always matches: keep last
 };
+
+// Returns true for a memory error by its compound MCACOD (Linux
+// mce_is_memory_error, Intel: memory controller, cache hierarchy or
+// generic cache errors).
+bool mce_is_memory_error(uint64_t status) {
+  return (status & 0xef80) == 0x80 || (status & 0xef00) == 0x100 || (status & 0xeffc) == 0xc;
+}
+
+// Returns true when the record's address names a page (Linux
+// intel_mce_usable_address): MISC valid, LSB at most 12, physical mode.
+bool mce_usable_address(const hal::MachineCheck& rec) {
+  if (!(rec.status & MCI_STATUS_MISCV)) return false;
+  if ((rec.misc & MCI_MISC_ADDR_LSB_MASK) > PAGE_SHIFT) return false;
+  return ((rec.misc >> MCI_MISC_ADDR_MODE_SHIFT) & 7) == MCI_MISC_ADDR_PHYS;
+}
 
 uint8_t context_code(MceContext ctx) {
   return ctx == MceContext::user ? USER : ctx == MceContext::kernel ? KERNEL : KERNEL_RECOV;
@@ -180,6 +196,14 @@ void Mce::cmci(hal::Hal& h) {
                   static_cast<unsigned long long>(rec.addr >> PAGE_SHIFT));
     } else {
       ++stats_.corrected;
+      // cec_notifier: a corrected memory error the collector took is not
+      // printed (6.18's default notifier skips MCE_HANDLED_CEC records).
+      if (cec_ && mce_is_memory_error(rec.status) && mce_usable_address(rec) &&
+          cec_->add(h, rec.addr >> PAGE_SHIFT) == 0) {
+        h.wrmsr(msr_mc_status(b), 0);
+        logged = true;
+        continue;
+      }
     }
     print_record(h, rec, false);
     h.wrmsr(msr_mc_status(b), 0);

@@ -16,6 +16,8 @@
 
 namespace fw {
 
+class Cec;
+
 // Linux's MCE_*_SEVERITY, least to most severe (UCNA shares DEFERRED's rank).
 enum class MceSeverity : uint8_t { none, ucna, keep, some, ao, uc, ar, panic };
 
@@ -52,6 +54,8 @@ struct MceStats {
 class Mce {
  public:
   explicit Mce(Log& log) : log_(log) {}
+  // The corrected-error collector the CMCI poll feeds (nullptr: none).
+  void set_cec(Cec* cec) { cec_ = cec; }
 
   // The record `mc` carries, completed for a HAL without banks (status zero:
   // the record the platform logs for a consumed error or a scrub find).
@@ -64,7 +68,10 @@ class Mce {
   void clear_exception(hal::Hal& h, const hal::MachineCheck& rec);
 
   // The CMCI vector: polls every bank for corrected and UCNA records, logs
-  // them and clears them (machine_check_poll, mce_notify_irq).
+  // them and clears them (machine_check_poll, mce_notify_irq). A corrected
+  // memory error with a usable address goes to the collector first, which
+  // handles it (not printed, as 6.18's default notifier skips
+  // MCE_HANDLED_CEC) unless the page just reached its threshold.
   void cmci(hal::Hal& h);
 
   const MceStats& stats() const { return stats_; }
@@ -74,6 +81,7 @@ class Mce {
   void print_record(hal::Hal& h, const hal::MachineCheck& rec, bool exception);
 
   Log& log_;
+  Cec* cec_ = nullptr;
   MceStats stats_;
   uint64_t notify_window_ns_ = 0;  // mce_notify_irq's ratelimit: 2 messages per minute
   unsigned notify_count_ = 0;

@@ -95,10 +95,21 @@ struct Params {
   uint32_t nr_swapon = 0;
   // Reclaim (Linux's vm.swappiness).
   uint32_t swappiness = 60;
+  // Soft offline and the corrected-error collector (sw/mm/soft_offline.cpp, sw/drivers/ras/cec).
+  bool enable_soft_offline = true;   // vm.enable_soft_offline
+  uint32_t cec_action_threshold = 2;  // ras/cec/action_threshold (Intel's)
+  uint64_t cec_decay_interval_ms = 24ull * 60 * 60 * 1000;  // ras/cec/decay_interval, in ms
+  bool cec_disable = false;           // ras=cec_disable
+  // Memory failure (Linux's vm.memory_failure_early_kill and
+  // vm.memory_failure_recovery).
+  bool memory_failure_early_kill = false;
+  bool memory_failure_recovery = true;
   // Not a scenario key: the simulator sets it with --debug-flags=DMA.
   bool trace_dma = false;
   // Not a scenario key: --debug-flags=Swap (swap-outs, swap-ins, readahead windows).
   bool trace_swap = false;
+  // Not a scenario key: --debug-flags=RAS (the corrected-error collector's entries, ageing, soft offlines).
+  bool trace_ras = false;
 };
 
 // Names of the choice parameters' values, in index order (nullptr-terminated).
@@ -283,6 +294,23 @@ inline constexpr ParamDesc kParamTable[] = {
    "vm.swappiness: reclaim's relative cost of anonymous against file pages (0: anonymous only when file pages "
    "run out, 100: equal, 200: anonymous first); anonymous pages are reclaimed only with swap",
    "ratio"},
+  {"enable_soft_offline", ParamType::boolean, offsetof(Params, enable_soft_offline), 1, 0, 1,
+   "vm.enable_soft_offline: soft offline (MADV_SOFT_OFFLINE, the corrected-error collector) may migrate pages "
+   "away from memory going bad (0: it is refused with EOPNOTSUPP)", "bool"},
+  {"cec_action_threshold", ParamType::u32, offsetof(Params, cec_action_threshold), 2, 1, 1023,
+   "ras/cec/action_threshold: corrected errors on one page after which the collector soft-offlines it (Linux's "
+   "default on Intel is 2)", "errors"},
+  {"cec_decay_interval_ms", ParamType::u64, offsetof(Params, cec_decay_interval_ms), 24ull * 60 * 60 * 1000, 1,
+   30ull * 24 * 60 * 60 * 1000,
+   "ras/cec/decay_interval in ms: simulated time between the collector's ageing passes (Linux's default 24 h; its "
+   "one-hour minimum is not kept, so short runs can age)", "ms"},
+  {"cec_disable", ParamType::boolean, offsetof(Params, cec_disable), 0, 0, 1,
+   "ras=cec_disable: no corrected-error collector (corrected errors are only logged)", "bool"},
+  {"memory_failure_early_kill", ParamType::boolean, offsetof(Params, memory_failure_early_kill), 0, 0, 1,
+   "vm.memory_failure_early_kill: a page found bad signals every process mapping it at once (BUS_MCEERR_AO) "
+   "instead of only those that touch it later; prctl(PR_MCE_KILL) overrides it per process", "bool"},
+  {"memory_failure_recovery", ParamType::boolean, offsetof(Params, memory_failure_recovery), 1, 0, 1,
+   "vm.memory_failure_recovery: try to recover from a page found bad (0: panic, as Linux does)", "bool"},
 };
 // clang-format on
 inline constexpr size_t kParamCount = sizeof(kParamTable) / sizeof(kParamTable[0]);

@@ -15,6 +15,7 @@ namespace fw {
 bool Kernel::mf_send_sigbus(hal::Hal& h, task_struct* t, int code, uint64_t addr, unsigned lsb) {
   if (t->sigbus_handler) {
     ++task_stats_.sigbus_handled;
+    if (t == current(h)) mf_current_handled_ = t;
     h.signal_delivered(t->pid, t->user, hal::SigInfo{uapi::kSigbus, code, addr, lsb});
     return true;
   }

@@ -91,12 +91,43 @@ struct Syscalls {
     k.writeback_.ksys_sync(h);
     return 0;
   }
-  // sysctl(id, value): writes of /proc/sys files and of
-  // /proc/self/oom_score_adj (uapi::kSysctl*).
+  // sysctl(id, value[, arg]): writes of /proc/sys files and of
+  // /proc/self/oom_score_adj, a read of /proc/self/pagemap, a write of ACPI
+  // EINJ's debugfs files (uapi::kSysctl*).
   static int64_t sys_sysctl(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     if (a.arg[0] == uapi::kSysctlDropCaches) return k.mmfs_.drop_caches(h, a.arg[1]);
     if (a.arg[0] == uapi::kSysctlOomScoreAdj) return set_oom_score_adj(k, t, static_cast<int64_t>(a.arg[1]));
+    if (a.arg[0] == uapi::kSysctlPagemap) return pagemap_pfn(k, h, t, a.arg[1]);
+    if (a.arg[0] == uapi::kSysctlEinjInject) return einj_inject(h, a.arg[1], a.arg[2]);
     return -EINVAL;
+  }
+  // Returns the pfn mapping the caller's va, or -EFAULT (nothing mapped
+  // there) or the fault's -errno. /proc/self/pagemap reports an absent page
+  // as no pfn; ras-tools' einj_mem_uc touches its page before reading
+  // pagemap, and this does the same: it faults the page in — for writing in
+  // private anonymous memory (the buffer is the process's own data, not the
+  // shared zero page), for reading elsewhere (a page-cache page stays clean).
+  static int64_t pagemap_pfn(Kernel& k, hal::Hal& h, task_struct* t, uint64_t va) {
+    mm_struct* mm = t->mm;
+    if (!mm) return -EFAULT;
+    LockGuard g(mm->mmap_lock, h);
+    vm_area_struct* vma = k.mmap_.find_vma(mm, va);
+    if (!vma || va < vma->vm_start) return -EFAULT;
+    const bool write = !vma->vm_obj && (vma->vm_flags & VM_WRITE);
+    int err = 0;
+    page* p = k.gup_.follow_page(h, mm, va, write, &err);
+    if (!p) return err ? err : -EFAULT;
+    return static_cast<int64_t>(k.nodes_.page_to_pfn(p));
+  }
+  // ACPI EINJ (drivers/acpi/apei/einj-core.c): error_type 0x10 or 0x08 at
+  // param1 = pa. Returns 0, or -EINVAL for another type or an address that
+  // is not RAM (einj's region_intersects check), as Linux does.
+  static int64_t einj_inject(hal::Hal& h, uint64_t pa, uint64_t type) {
+    hal::EinjError e;
+    if (type == uapi::kEinjMemUncorrectable) e = hal::EinjError::uc;
+    else if (type == uapi::kEinjMemCorrectable) e = hal::EinjError::ce;
+    else return -EINVAL;
+    return h.einj_inject(pa, e) ? 0 : -EINVAL;
   }
   // Linux __set_oom_adj: every thread of the process takes the value
   // (the caller is privileged: it may lower it too).
@@ -218,7 +249,11 @@ int64_t Kernel::do_syscall(hal::Hal& h, const hal::SyscallArgs& a) {
     return -ENOSYS;
   }
   ++syscall_stats_.calls[static_cast<unsigned>(a.nr)];
-  return e->fn(*this, h, t, a);
+  const int64_t ret = e->fn(*this, h, t, a);
+  // A kernel copy met poison in the caller's memory: memory_failure()
+  // before the return to user (Linux's kill_me_never task work).
+  memory_failure_.memory_failure_work(h);
+  return ret;
 }
 
 void SyscallStats::visit(StatVisitor& v, const char* prefix, bool storage) const {

@@ -2,9 +2,16 @@
 // mm/memory-failure.c through arch/x86/kernel/cpu/mce/core.c): a page fault
 // goes to the memory manager and comes back as a retry or a signal; a
 // general protection fault is SIGSEGV; a machine check is graded
-// (sw/kernel/mce.cpp) and, consumed by the task, poisons the page and is
-// SIGBUS. A fatal signal ends the thread group.
+// (sw/kernel/mce.cpp) and its page goes to memory_failure()
+// (sw/mm/memory_failure.cpp), which signals whom 6.18 signals. A fatal
+// signal ends the thread group.
+//
+// Every SIGBUS the kernel raises in a trap goes through force_sigbus: to
+// the handler the process installed (the access is skipped) or fatal.
+#include "sw/hal/uapi.h"
+#include "sw/hal/x86_mce.h"
 #include "sw/kernel/kernel.h"
+#include "sw/lib/errno.h"
 
 namespace fw {
 
@@ -51,8 +58,13 @@ hal::TrapOutcome Kernel::do_page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t e
     case FaultKind::sigbus:
       log_.printk(h, LOGLEVEL_ERR, "%s[%d]: bus error at %lx error %x (%s)", t->comm, t->pid,
                   static_cast<unsigned long>(cr2), ec, r.reason);
-      sig = kSIGBUS;
-      break;
+      return force_sigbus(h, t, uapi::kBusAdrerr, cr2, 0);
+    case FaultKind::hwpoison:
+      // Linux do_sigbus: a poisoned page's entry; the signal carries the
+      // exact address and the extent of the poison.
+      log_.printk(h, LOGLEVEL_ERR, "MCE: Killing %s:%d due to hardware memory corruption fault at %lx", t->comm,
+                  t->pid, static_cast<unsigned long>(cr2));
+      return force_sigbus(h, t, uapi::kBusMceerrAr, cr2, r.lsb);
     case FaultKind::oom:
       // Linux pagefault_out_of_memory: the allocation already called the
       // OOM killer, which chose someone else; retry the fault. A fault
@@ -105,6 +117,16 @@ hal::TrapOutcome Kernel::machine_check(hal::Hal& h, const hal::MachineCheck& mc)
   return r;
 }
 
+hal::TrapOutcome Kernel::force_sigbus(hal::Hal& h, task_struct* t, int code, uint64_t addr, unsigned lsb) {
+  if (t->sigbus_handler) {
+    mf_send_sigbus(h, t, code, addr, lsb);
+    return hal::TrapOutcome::skip;
+  }
+  kill_other_threads(h, t, 0, kSIGBUS);
+  do_exit(h, t, 0, kSIGBUS);
+  return hal::TrapOutcome::task_killed;
+}
+
 hal::TrapOutcome Kernel::do_machine_check(hal::Hal& h, const hal::MachineCheck& mc) {
   MceStats& st = mce_.stats();
   ++st.total;
@@ -115,31 +137,59 @@ hal::TrapOutcome Kernel::do_machine_check(hal::Hal& h, const hal::MachineCheck& 
   const MceGrade g = mce_.handle_exception(h, rec);
   mce_.clear_exception(h, rec);
   const uint64_t pfn = PFN_DOWN(rec.addr);
+  if (g.sev == MceSeverity::ao) {
+    // Action optional (a scrub find): the page is handled in the
+    // background (Linux uc_decode_notifier: memory_failure(pfn, 0)); only
+    // processes that asked for early kill hear of it now.
+    ++st.action_optional;
+    memory_failure_.memory_failure(h, pfn, 0);
+    // The interrupted task may be one of those killed early (fatally).
+    if (reap_if_pending(h, current(h))) return hal::TrapOutcome::task_killed;
+    return hal::TrapOutcome::retry;
+  }
   if (g.sev != MceSeverity::ar) {
-    // Action optional (a scrub find), UCNA, or nothing to do: logged; the
-    // page is not taken offline (memory_failure() is not implemented yet).
-    if (g.sev == MceSeverity::ao) ++st.action_optional;
-    log_.printk(h, LOGLEVEL_ERR, "mce: %#lx: %s; memory_failure(): not yet", static_cast<unsigned long>(pfn), g.msg);
+    // UCNA or nothing to do: logged (the record above), nothing else.
+    log_.printk(h, LOGLEVEL_ERR, "mce: %#lx: %s", static_cast<unsigned long>(pfn), g.msg);
     return hal::TrapOutcome::retry;
   }
   ++st.action_required;
-  if (page* p = nodes_.pfn_to_page_init(pfn)) {
-    if (!PageHWPoison(p)) {
-      SetPageHWPoison(p);  // never reused once freed
-      vmstat_.mod(page_to_nid(p), NR_HWPOISON, 1);
-    }
-  }
   task_struct* t = current(h);
   if (!t) {
     log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: consumed with no task running", static_cast<unsigned long>(pfn));
+    memory_failure_.memory_failure(h, pfn, 0);
     return hal::TrapOutcome::task_killed;
   }
   if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
-  log_.printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: Sending SIGBUS to %s:%d due to hardware memory corruption",
-              static_cast<unsigned long>(pfn), t->comm, t->pid);
-  kill_other_threads(h, t, 0, kSIGBUS);
-  do_exit(h, t, 0, kSIGBUS);
-  return hal::TrapOutcome::task_killed;
+  return kill_me_maybe(h, t, rec);
+}
+
+hal::TrapOutcome Kernel::kill_me_maybe(hal::Hal& h, task_struct* t, const hal::MachineCheck& rec) {
+  log_.printk(h, LOGLEVEL_ERR, "mce: Uncorrected hardware memory error in user-access at %llx",
+              static_cast<unsigned long long>(rec.addr));
+  // Not restartable (no RIPV): the task cannot go on whatever the page was.
+  int flags = MF_ACTION_REQUIRED;
+  if (!(rec.mcg_status & x86::MCG_STATUS_RIPV)) flags |= MF_MUST_KILL;
+  mf_current_handled_ = nullptr;
+  const int ret = memory_failure_.memory_failure(h, PFN_DOWN(rec.addr), flags);
+  // memory_failure() signalled the task (kill_proc: BUS_MCEERR_AR at the
+  // page's address), fatally or to its handler.
+  if (reap_if_pending(h, t)) return hal::TrapOutcome::task_killed;
+  if (mf_current_handled_ == t) return hal::TrapOutcome::skip;
+  // Recovered without a signal (a clean page dropped): the access retries
+  // and faults the data in again; already poisoned (-EHWPOISON) or
+  // filtered: nothing more to do here (a hwpoison entry answers the retry).
+  if (!rec.in_page_walk && (ret == 0 || ret == -EHWPOISON || ret == -EOPNOTSUPP)) return hal::TrapOutcome::retry;
+  log_.printk(h, LOGLEVEL_ERR, "mce: Memory error not recovered");
+  if (rec.in_page_walk) {
+    // A poisoned page table (Ignored: a kernel page, kept out of use):
+    // every walk of this address space would meet it again, so its owner
+    // dies whatever handler it has.
+    kill_other_threads(h, t, 0, kSIGBUS);
+    do_exit(h, t, 0, kSIGBUS);
+    return hal::TrapOutcome::task_killed;
+  }
+  // kill_me_now: plain SIGBUS.
+  return force_sigbus(h, t, uapi::kSiKernel, 0, 0);
 }
 
 }  // namespace fw

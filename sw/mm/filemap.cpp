@@ -1,10 +1,12 @@
 #include "sw/mm/filemap.h"
 
 #include "sw/lib/errno.h"
+#include "sw/lib/printk.h"
 #include "sw/lib/string.h"
 #include "sw/mm/gup.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/memory.h"
+#include "sw/mm/memory_failure.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page-writeback.h"
 #include "sw/mm/page_alloc.h"
@@ -205,6 +207,14 @@ int Filemap::copy_page_user(hal::Hal& h, mm_struct* mm, page* p, uint32_t off, u
     if (!up) return -EFAULT;
     const uint64_t upa = PFN_PHYS(pfn_of(up)) + (buf & ~PAGE_MASK);
     const hal::MemStatus st = to_user ? h.phys_copy(upa, kpa + off, ulen) : h.phys_copy(kpa + off, upa, ulen);
+    if (st == hal::MemStatus::poison && !to_user) {
+      // copy_from_user met poison in the user's buffer: a recoverable
+      // kernel access (copy_mc); the call fails and the page goes to
+      // memory_failure() before the return to user (kill_me_never).
+      ctx_->log->printk(h, LOGLEVEL_ERR, "mce: Kernel accessed poison in user space at %llx",
+                        static_cast<unsigned long long>(upa));
+      ctx_->memory_failure->memory_failure_queue(h, pfn_of(up), 0);
+    }
     if (st != hal::MemStatus::ok) return -EFAULT;
     // A store into a shared file mapping dirties its page as the walker's D bit would.
     if (to_user && page_is_file_lru(up)) folio_mark_dirty(h, up);

@@ -409,7 +409,8 @@ FaultResult Hugetlb::hugetlb_wp(hal::Hal& h, mm_struct* mm, vm_area_struct* vma,
   const uint64_t size = 1ull << hs->shift;
   if (h.phys_copy(ctx_->nodes->page_to_phys(np), ctx_->nodes->page_to_phys(old), size) != hal::MemStatus::ok) {
     ctx_->page_alloc->put_page(h, np);
-    return {FaultKind::sigbus, "copy-on-write of a huge page holding poison"};
+    // VM_FAULT_HWPOISON_LARGE: the signal carries the huge page's size.
+    return {FaultKind::hwpoison, "copy-on-write of a huge page holding poison", static_cast<uint8_t>(hs->shift)};
   }
   if (ctx_->rmap->anon_vma_prepare(h, vma)) {
     ctx_->page_alloc->put_page(h, np);
@@ -441,7 +442,7 @@ int Hugetlb::populate(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t 
       if (pt.lookup(h, mm->pgd, a, &l) && (!write || (l.entry & PTE_RW))) break;
       const FaultResult fr = hugetlb_fault(h, mm, vma, a, write);
       if (fr.kind == FaultKind::oom) return -ENOMEM;
-      if (fr.kind == FaultKind::sigbus) return -EFAULT;
+      if (fr.kind == FaultKind::sigbus || fr.kind == FaultKind::hwpoison) return -EFAULT;
     }
   }
   return 0;

@@ -30,6 +30,10 @@ constexpr unsigned PAGE_ALLOC_COSTLY_ORDER = 3;
 
 // Migration modes (Linux enum migrate_mode).
 enum migrate_mode : uint8_t { MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC };
+// Why pages migrate (Linux enum migrate_reason, the ones that differ here):
+// memory failure keeps the source page, with the isolation's reference,
+// for the caller to poison (Linux migrate_folio_done).
+enum migrate_reason : uint8_t { MR_COMPACTION, MR_MEMORY_FAILURE };
 
 // Compaction priorities, lower is harder (Linux enum compact_priority).
 enum compact_priority : int {

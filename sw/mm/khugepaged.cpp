@@ -5,6 +5,7 @@
 #include "sw/mm/mmzone.h"
 #include "sw/lib/printk.h"
 #include "sw/mm/huge_memory.h"
+#include "sw/mm/memory_failure.h"
 #include "sw/mm/memory.h"
 #include "sw/mm/mmap.h"
 #include "sw/mm/page_alloc.h"
@@ -138,9 +139,11 @@ ScanResult Khugepaged::collapse_huge_page(hal::Hal& h, mm_struct* mm, vm_area_st
     const uint64_t pfn = (e & pt.phys_mask()) >> PAGE_SHIFT;
     if (ctx_->memory->is_zero_pfn(pfn)) continue;  // the huge page is zeroed already
     if (h.phys_copy(dst + PAGE_SIZE * i, PFN_PHYS(pfn), PAGE_SIZE) != hal::MemStatus::ok) {
-      // A poisoned source: give up, the old table goes back.
+      // A poisoned source: give up, the old table goes back, and the page
+      // goes to memory_failure() (copy_mc_user_highpage's queue).
       pt.write_entry(h, pmd_pa, pmd);
       ctx_->page_alloc->put_page(h, hp);
+      ctx_->memory_failure->memory_failure_queue(h, pfn, 0);
       return SCAN_COPY_MC;
     }
   }

@@ -7,6 +7,9 @@
 #include "sw/mm/huge_memory.h"
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/khugepaged.h"
+#include "sw/mm/gup.h"
+#include "sw/mm/memory_failure.h"
+#include "sw/lib/printk.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/memory.h"
 #include "sw/mm/mman.h"
@@ -85,6 +88,8 @@ bool advice_valid(uint64_t a) {
     case uapi::kMadvPopulateRead:
     case uapi::kMadvPopulateWrite:
     case uapi::kMadvCollapse:
+    case uapi::kMadvHwpoison:
+    case uapi::kMadvSoftOffline:
       return true;
     default:
       return false;
@@ -259,6 +264,13 @@ int Madvise::do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len
     return -EINVAL;
   }
   if (end == start) return 0;
+  // Linux takes no mmap_lock for these: memory_failure() reaches every
+  // mapper's page tables itself.
+  if (advice == uapi::kMadvHwpoison || advice == uapi::kMadvSoftOffline) {
+    const int r = inject_error(h, mm, start, start + len_in, advice);
+    if (r) ++stats_.failed;
+    return r;
+  }
   LockGuard g(mm->mmap_lock, h);
   Mmap& mmap = *ctx_->mmap;
   if (advice == uapi::kMadvPopulateRead || advice == uapi::kMadvPopulateWrite) {
@@ -294,6 +306,39 @@ int Madvise::do_madvise(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t len
   return unmapped;
 }
 
+int Madvise::inject_error(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t advice) {
+  const bool soft = advice == uapi::kMadvSoftOffline;
+  for (uint64_t addr = start; addr < end;) {
+    page* p = nullptr;
+    {
+      LockGuard g(mm->mmap_lock, h);
+      int err = 0;
+      p = ctx_->gup->follow_page(h, mm, addr, false, &err);
+      if (!p) return err;
+      get_page(compound_head(p));  // handed over: MF_COUNT_INCREASED
+    }
+    const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+    // A hugetlb page soft-offlined is dissolved: the next step is 4 KiB.
+    const uint64_t size = PAGE_SIZE << compound_order(compound_head(p));
+    const unsigned long lpfn = static_cast<unsigned long>(pfn), laddr = static_cast<unsigned long>(addr);
+    int ret;
+    if (soft) {
+      ++stats_.soft_offline;
+      ctx_->log->printk(h, LOGLEVEL_INFO, "Soft offlining pfn %#lx at process virtual address %#lx", lpfn, laddr);
+      ret = ctx_->memory_failure->soft_offline_page(h, pfn, MF_COUNT_INCREASED);
+    } else {
+      ++stats_.hwpoison;
+      ctx_->log->printk(h, LOGLEVEL_INFO, "Injecting memory failure for pfn %#lx at process virtual address %#lx",
+                        lpfn, laddr);
+      ret = ctx_->memory_failure->memory_failure(h, pfn, MF_ACTION_REQUIRED | MF_COUNT_INCREASED | MF_SW_SIMULATED);
+      if (ret == -EOPNOTSUPP) ret = 0;  // filtered: not an error to the caller
+    }
+    if (ret) return ret;
+    addr += size;
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- statistics
 
 namespace {
@@ -306,6 +351,8 @@ const StatDesc<MadviseStats> madvise_stat_table[] = {
     {"populate", &MadviseStats::populate, "MADV_POPULATE_READ/WRITE calls", "count"},
     {"hugepage", &MadviseStats::hugepage, "MADV_HUGEPAGE/NOHUGEPAGE ranges (per VMA)", "count"},
     {"collapse", &MadviseStats::collapse, "MADV_COLLAPSE ranges (per VMA)", "count"},
+    {"hwpoison", &MadviseStats::hwpoison, "pages MADV_HWPOISON gave to memory_failure()", "count"},
+    {"soft_offline", &MadviseStats::soft_offline, "pages MADV_SOFT_OFFLINE gave to soft_offline_page()", "count"},
 };
 static_assert(stat_table_size(madvise_stat_table) == sizeof(MadviseStats) / sizeof(uint64_t), "one entry per counter");
 

@@ -7,8 +7,11 @@
 // MADV_COLD / MADV_PAGEOUT (deactivate, or reclaim now through
 // Vmscan::reclaim_pages), MADV_POPULATE_READ / MADV_POPULATE_WRITE (fault the range in; EINVAL on
 // a mapping without the permission), MADV_COLLAPSE (khugepaged's collapse,
-// now), and the hints NORMAL, RANDOM, SEQUENTIAL, WILLNEED (accepted, no
-// effect on anonymous memory). Errors as Linux: EINVAL for bad arguments or
+// now), the hints NORMAL, RANDOM, SEQUENTIAL, WILLNEED (accepted, no
+// effect on anonymous memory), and MADV_HWPOISON / MADV_SOFT_OFFLINE (the
+// selftests' error injection, Linux madvise_inject_error: each page of the
+// range, faulted in, goes to memory_failure() or soft_offline_page(); see
+// sw/mm/memory_failure.h). Errors as Linux: EINVAL for bad arguments or
 // advice, ENOMEM when part of the range is unmapped.
 #pragma once
 
@@ -29,6 +32,8 @@ struct MadviseStats {
   uint64_t populate = 0;
   uint64_t hugepage = 0;
   uint64_t collapse = 0;
+  uint64_t hwpoison = 0;      // pages given to memory_failure() by MADV_HWPOISON
+  uint64_t soft_offline = 0;  // pages given to soft_offline_page() by MADV_SOFT_OFFLINE
 };
 
 class Madvise {
@@ -58,6 +63,12 @@ class Madvise {
   // than one process are left alone, a THP is split for pageout. Returns
   // 0, or -EINVAL for hugetlb and driver (VM_PFNMAP) mappings.
   int cold_or_pageout(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t start, uint64_t end, bool pageout);
+
+  // MADV_HWPOISON and MADV_SOFT_OFFLINE on [start, end) (Linux
+  // madvise_inject_error): page by page, each faulted in (as
+  // get_user_pages_fast) and handed over with a reference. Returns 0, or
+  // the first error (a fault's, or memory_failure's / soft_offline_page's).
+  int inject_error(hal::Hal& h, mm_struct* mm, uint64_t start, uint64_t end, uint64_t advice);
 
   MmContext* ctx_ = nullptr;
   MadviseStats stats_;

@@ -9,6 +9,7 @@
 #include "sw/lib/printk.h"
 #include "sw/mm/filemap.h"
 #include "sw/mm/huge_memory.h"
+#include "sw/mm/memory_failure.h"
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/migrate.h"
@@ -299,6 +300,11 @@ bool Memory::map_object_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, ui
   return true;
 }
 
+FaultResult Memory::hwpoison_page(hal::Hal& h, page* p) {
+  ctx_->page_alloc->put_page(h, p);
+  return {FaultKind::hwpoison, "hardware memory corruption (poisoned page in the object)", PAGE_SHIFT};
+}
+
 FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                                     bool write) {
   address_space* obj = vma->vm_obj;
@@ -307,6 +313,7 @@ FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* 
   page* p = ctx_->shmem->get_page(h, obj, index, &major);  // with a reference: the mapping's
   if (!p) return oom("out of memory for a shared-memory page");
   if (major) ctx_->vmstat->count(PGMAJFAULT);  // read back from swap
+  if (PageHWPoison(p)) return hwpoison_page(h, p);
   if (!map_object_page(h, mm, vma, pte_pa, p, write)) return {FaultKind::spurious, "populated meanwhile"};
   ++stats_.shmem;
   ctx_->vmstat->count(PGFAULT_SHMEM);
@@ -325,6 +332,7 @@ FaultResult Memory::do_file_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* vm
     ++stats_.sigbus;
     return {FaultKind::sigbus, err == -EIO ? "I/O error reading a mapped file" : "access beyond the end of a mapped file"};
   }
+  if (PageHWPoison(p)) return hwpoison_page(h, p);
   // A write to a private mapping copies the page at once (do_cow_fault).
   if (write && !(vma->vm_flags & VM_SHARED)) {
     const FaultResult fr = wp_page_copy(h, mm, vma, addr, pte_pa, 0, nullptr, p);
@@ -394,9 +402,12 @@ FaultResult Memory::wp_page_copy(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
     if (!np) return oom("out of memory for a copy-on-write page");
     if (h.phys_copy(ctx_->nodes->page_to_phys(np), PFN_PHYS(ctx_->nodes->page_to_pfn(src)), PAGE_SIZE) !=
         hal::MemStatus::ok) {
+      // copy_mc_user_highpage: the source is handed to memory_failure()
+      // and the fault is VM_FAULT_HWPOISON (SIGBUS BUS_MCEERR_AR).
       pa.put_page(h, np);
       ++stats_.sigbus;
-      return {FaultKind::sigbus, "copy-on-write of a page holding poison"};
+      ctx_->memory_failure->memory_failure_queue(h, ctx_->nodes->page_to_pfn(src), 0);
+      return {FaultKind::hwpoison, "copy-on-write of a page holding poison", PAGE_SHIFT};
     }
   }
   PgTable& pt = *ctx_->pgtable;
@@ -433,6 +444,9 @@ FaultResult Memory::do_swap_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
   Swapfile& sf = *ctx_->swapfile;
   SwapCache& sc = *ctx_->swap_cache;
   PgTable& pt = *ctx_->pgtable;
+  if (is_hwpoison_entry(entry)) {
+    return {FaultKind::hwpoison, "hardware memory corruption", PAGE_SHIFT};
+  }
   if (!sf.swap_info(entry)) {
     ++stats_.sigbus;
     return {FaultKind::sigbus, "swap entry naming no swap area"};
@@ -452,6 +466,12 @@ FaultResult Memory::do_swap_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
     }
     major = true;
     ctx_->vmstat->count(PGMAJFAULT);
+  }
+  if (PageHWPoison(p)) {
+    // A dirty swap-cache page memory_failure() kept (Delayed): its data is
+    // lost, the touch is the late kill.
+    ctx_->page_alloc->put_page(h, p);
+    return {FaultKind::hwpoison, "hardware memory corruption (swap cache)", PAGE_SHIFT};
   }
   if (sc.wait_on_read(h, p)) {
     ctx_->page_alloc->put_page(h, p);
@@ -516,7 +536,8 @@ int Memory::populate_range(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint
       if (ctx_->oom->current_is_victim(h)) return -EINTR;
       const FaultResult fr = fault_locked(h, mm, vma, addr, write);
       if (fr.kind == FaultKind::oom) return -ENOMEM;
-      if (fr.kind == FaultKind::sigbus || fr.kind == FaultKind::bad_pgtable) return -EFAULT;
+      if (fr.kind == FaultKind::sigbus || fr.kind == FaultKind::hwpoison || fr.kind == FaultKind::bad_pgtable)
+        return -EFAULT;
       if (fr.kind == FaultKind::handled) ++stats_.populated;
       // Check again (a huge page may now cover it; a migration entry may
       // need another round).

@@ -35,11 +35,13 @@ enum class FaultKind : uint8_t {
   bad_pgtable,     // reserved bit set in a paging entry
   kernel_mode,     // a supervisor-mode fault on a user address
   fallback,        // (internal) a huge-page path gave up: map 4 KiB pages
+  hwpoison,        // the entry names a page memory_failure() retired (VM_FAULT_HWPOISON[_LARGE]): SIGBUS BUS_MCEERR_AR
 };
 
 struct FaultResult {
   FaultKind kind;
   const char* reason;  // one-line explanation for the log
+  uint8_t lsb = 0;     // hwpoison: log2 of the poisoned extent (si_addr_lsb: 12, or a huge page's 21/30)
 };
 
 struct FaultStats {
@@ -143,6 +145,9 @@ class Memory {
   // handled, spurious (mapped meanwhile), sigbus or oom.
   FaultResult do_anonymous_page(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, uint64_t addr, uint64_t pte_pa,
                                 bool write);
+  // __do_fault's check: the object's page is poisoned (memory_failure()
+  // kept it, as shmem does): drops the fault's reference. Returns hwpoison.
+  FaultResult hwpoison_page(hal::Hal& h, page* p);
   // The fault on an empty PTE of a shared-memory VMA: maps the object's page,
   // allocating it (Linux do_shared_fault). Returns handled, spurious, sigbus
   // or oom.

@@ -22,6 +22,7 @@
 
 namespace fw {
 
+struct page;
 struct task_struct;
 
 // Linux's enum mf_flags.
@@ -39,14 +40,17 @@ enum : int {
 // Linux's enum mf_result and action_name[].
 enum class MfResult : uint8_t { ignored, failed, delayed, recovered };
 
-// Linux's enum mf_action_page_type; the names logged are action_page_types[].
+// Linux's enum mf_action_page_type, in 6.18's order; the names logged are
+// action_page_types[] (mf_page_type_name). 6.18 has no slab or page-table
+// row (those pages are "get hwpoison page": the kernel owns them); the two
+// last values are this firmware's, for callers that name them.
 enum class MfPageType : uint8_t {
   kernel,
   kernel_high_order,
-  slab,
   different_compound,
   huge,
   free_huge,
+  get_hwpoison,
   unmap_failed,
   dirty_swapcache,
   clean_swapcache,
@@ -60,9 +64,16 @@ enum class MfPageType : uint8_t {
   buddy,
   dax,
   unsplit_thp,
-  pgtable,
+  already_poisoned,
   unknown,
+  slab,
+  pgtable,
 };
+
+// Returns the name 6.18 logs for a page type (action_page_types[]) and for
+// a result (action_name[]: Ignored, Failed, Delayed, Recovered).
+const char* mf_page_type_name(MfPageType t);
+const char* mf_result_name(MfResult r);
 
 // Linux's struct memory_failure_stats: one per node, /proc's
 // node<N>/memory_failure/*. total = the sum of the other four.
@@ -72,6 +83,29 @@ struct MemoryFailureStats {
   uint64_t failed = 0;
   uint64_t delayed = 0;
   uint64_t recovered = 0;
+};
+
+// One process to signal (Linux struct to_kill): the thread, the address of
+// the bad page in its space, log2 of the mapping's size (si_addr_lsb).
+struct MfToKill {
+  task_struct* tsk;
+  uint64_t addr;
+  uint8_t size_shift;
+};
+
+// collect_procs' list (Linux allocates its entries; a fixed array here:
+// mappers beyond kMax are not signalled early, as when Linux's kmalloc fails).
+struct MfKillList {
+  static constexpr unsigned kMax = 32;
+  MfToKill tk[kMax];
+  unsigned n = 0;
+  // Adds (t, addr) once.
+  void add(task_struct* t, uint64_t addr, uint8_t shift);
+};
+
+struct MemoryFailureCounters {
+  uint64_t calls = 0;    // memory_failure() on a page the kernel manages
+  uint64_t signals = 0;  // SIGBUS sent by kill_proc
 };
 
 // What memory failure needs of the task layer; fw::Kernel implements it
@@ -104,6 +138,14 @@ class MemoryFailure {
   // Returns 0 when handled (Recovered or Delayed), -EHWPOISON when the page
   // was already poisoned, -EBUSY/-EOPNOTSUPP/-ENXIO/-EFAULT as 6.18 does.
   int memory_failure(hal::Hal& h, uint64_t pfn, int flags);
+  // Linux memory_failure_queue: a page found bad where memory_failure()
+  // cannot run (a kernel copy under page-table locks: copy-on-write,
+  // khugepaged, a copy from a user buffer) is handled by the next deferred
+  // work of this CPU (memory_failure_work). A full queue drops the pfn and
+  // logs it, as Linux's 16-entry fifo does.
+  void memory_failure_queue(hal::Hal& h, uint64_t pfn, int flags);
+  // Linux memory_failure_work_func: memory_failure() of every queued pfn.
+  void memory_failure_work(hal::Hal& h);
   // Linux soft_offline_page(pfn, flags): migrates the page's contents to a
   // new page (or takes a free page off the free lists), then marks the old
   // one poisoned. Returns 0 or -errno (-EBUSY, -EIO, -EHWPOISON...).
@@ -113,18 +155,107 @@ class MemoryFailure {
   // hardware failure has happened since boot: 6.18's hw_memory_failure).
   int unpoison_memory(hal::Hal& h, uint64_t pfn);
 
+  // Returns true once memory_failure() ran on a page the kernel manages (or
+  // a page was poisoned): its statistics and /proc files exist from then on.
+  bool happened() const { return stats_.calls || num_poisoned_pages_; }
   // Returns the pages poisoned now (Linux num_poisoned_pages).
   uint64_t num_poisoned_pages() const { return num_poisoned_pages_; }
   // Returns node nid's totals (Linux's per-node memory_failure_stats).
   const MemoryFailureStats& node_stats(int nid) const { return node_stats_[nid]; }
-  // Every counter under "<prefix>.", per node, always in the same order.
+  // Every counter under "<prefix>.", per node, always in the same order;
+  // nothing before the first memory failure.
   void visit_stats(StatVisitor& v, const char* prefix) const;
 
+  // Linux task_early_kill: the thread of tsk's process that gets an early
+  // signal — the current task itself when force_early and it shares tsk's
+  // mm — or nullptr when the process is killed late (PR_MCE_KILL's policy,
+  // else vm.memory_failure_early_kill).
+  task_struct* task_early_kill(hal::Hal& h, task_struct* tsk, bool force_early);
+
  private:
+  // ---- soft offline and unpoison (soft_offline.cpp) ----
+  // Returns 1 with a reference on p's head for an in-use page soft offline
+  // can handle (on the LRU, or hugetlb), 0 for a free buddy page, -EIO for
+  // a page it cannot handle ("unhandlable page."), -EBUSY when it kept
+  // changing under us (Linux get_any_page). MF_COUNT_INCREASED: the caller
+  // already holds the reference.
+  int get_any_page(hal::Hal& h, page* p, int flags);
+  // Returns true when p is on the LRU or a free buddy page (Linux
+  // HWPoisonHandlable; slab pages never).
+  bool hwpoison_handlable(hal::Hal& h, page* p);
+  // Soft offline of a page in use (Linux soft_offline_in_use_page): split a
+  // THP, invalidate a clean unmapped page-cache page, else isolate and
+  // migrate it; the old page poisoned. Consumes the caller's reference.
+  // Returns 0 or -EBUSY/-ENOMEM/-EIO.
+  int soft_offline_in_use_page(hal::Hal& h, page* p);
+  // Returns true when p was taken off the page cache (Linux
+  // mapping_evict_folio): a clean, unmapped page-cache page only the cache
+  // and the caller hold.
+  bool mapping_evict_page(hal::Hal& h, page* p);
+  // Marks p poisoned and counts it (Linux page_handle_poison): a free page
+  // is taken off the buddy lists first (false when it is not there any
+  // more); `release` drops the caller's reference.
+  bool page_handle_poison(hal::Hal& h, page* p, bool free_page, bool release);
+  // Drops the reference MF_COUNT_INCREASED says the caller gave (Linux put_ref_page).
+  void put_ref_page(hal::Hal& h, page* p, int flags);
+  // num_poisoned_pages and HardwareCorrupted (NR_HWPOISON) of p's node.
+  void num_poisoned_pages_add(page* p, int64_t nr);
+  bool soft_offline_disabled_logged_ = false;  // pr_info_once of enable_soft_offline=0
+  // ---- end of soft offline and unpoison ----
+  // memory_failure() past the free and kernel pages: a user page (THP split first).
+  int memory_failure_user(hal::Hal& h, page* p, uint64_t pfn, int flags);
+  // Logs "Memory failure: " + fmt (one %#lx for pfn, one %s for what).
+  void pr_err(hal::Hal& h, const char* fmt, uint64_t pfn, const char* what);
+  // Logs the outcome, counts it (not for already poisoned pages). Returns
+  // 0 for Recovered/Delayed, else -EBUSY (Linux action_result).
+  int action_result(hal::Hal& h, uint64_t pfn, MfPageType type, MfResult result);
+  // Sets PG_hwpoison and counts HardwareCorrupted. Returns false when it was set.
+  bool set_hwpoison(page* p);
+  // Returns 0 for a free page, 1 with a reference on a handlable (LRU)
+  // page, -EIO for a page the kernel owns (Linux get_hwpoison_page).
+  int get_hwpoison_page(hal::Hal& h, page* p);
+  // Takes pfn's page out of its free block (the rest goes back to the free
+  // lists). Returns false when it is no longer free.
+  bool take_page_off_buddy(hal::Hal& h, page* p, uint64_t pfn);
+  void collect_procs(hal::Hal& h, page* p, MfKillList* list, bool force_early);
+  void kill_proc(hal::Hal& h, const MfToKill& tk, uint64_t pfn, int flags);
+  void kill_procs(hal::Hal& h, const MfKillList& list, bool forcekill, uint64_t pfn, int flags);
+  // An action-required error on a page already poisoned: finds the entry of
+  // t's page tables naming pfn and signals t. Returns -EHWPOISON when it
+  // did, 0 when no entry names it, -EFAULT without an mm.
+  int kill_accessing_process(hal::Hal& h, task_struct* t, uint64_t pfn, int flags);
+  // Unmaps a user page (TTU_HWPOISON: hwpoison entries) and signals the
+  // early-kill processes when its data is lost. Returns false when some
+  // mapping stayed.
+  bool hwpoison_user_mappings(hal::Hal& h, page* p, uint64_t pfn, int flags);
+  // Returns the result of the error_states[] row the page matches, logged.
+  int identify_page_state(hal::Hal& h, uint64_t pfn, page* p, uint64_t page_flags);
+  // The rows' actions (me_*). Return the row's result.
+  MfResult me_pagecache_clean(hal::Hal& h, page* p, MfPageType type);
+  MfResult me_pagecache_dirty(hal::Hal& h, page* p, MfPageType type);
+  MfResult me_swapcache_dirty(hal::Hal& h, page* p, MfPageType type);
+  MfResult me_swapcache_clean(hal::Hal& h, page* p, MfPageType type);
+  // Takes the page off its LRU list. Returns false when it was not on one.
+  bool delete_from_lru_cache(hal::Hal& h, page* p);
+  // Returns Failed (logged) when others than memory_failure() (and the
+  // cache, with extra_pins) still hold the page, else r.
+  MfResult has_extra_refcount(hal::Hal& h, page* p, MfPageType type, bool extra_pins, MfResult r);
+
   MmContext* ctx_ = nullptr;
   MfTasks* tasks_ = nullptr;
   uint64_t num_poisoned_pages_ = 0;
   bool hw_memory_failure_ = false;  // a real (not software-simulated) failure happened
+  uint64_t scratch_pfn_ = 0;
+  // memory_failure_queue's fifo (Linux MEMORY_FAILURE_FIFO_SIZE, one per
+  // CPU there; one here: the firmware runs one CPU's work at a time).
+  static constexpr unsigned kFifoSize = 16;
+  struct QueuedPfn {
+    uint64_t pfn;
+    int flags;
+  };
+  QueuedPfn fifo_[kFifoSize];
+  unsigned fifo_head_ = 0, fifo_len_ = 0;
+  MemoryFailureCounters stats_;
   MemoryFailureStats node_stats_[hal::kMaxNodes];
 };
 

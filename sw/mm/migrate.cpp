@@ -132,7 +132,7 @@ int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {
 }
 
 int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv,
-                            migrate_mode mode) {
+                            migrate_mode mode, migrate_reason reason) {
   (void)mode;
   Lru& lru = *ctx_->lru;
   PageAlloc& pa = *ctx_->page_alloc;
@@ -141,7 +141,7 @@ int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_pag
     ++stats_.freed_under_us;
     list_del(&src->lru);
     lru.isolation_done(src);
-    pa.put_page(h, src);
+    if (reason != MR_MEMORY_FAILURE) pa.put_page(h, src);
     return 0;
   }
   // A page pinned for DMA must stay where the device reaches it (Linux:
@@ -156,14 +156,14 @@ int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_pag
   }
   list_del(&src->lru);
   lru.isolation_done(src);
-  pa.put_page(h, src);  // the isolation reference: frees the old page
+  if (reason != MR_MEMORY_FAILURE) pa.put_page(h, src);  // the isolation reference: frees the old page
   lru.add(h, dst);
   pa.put_page(h, dst);  // the allocation reference: the PTEs hold theirs
   return 0;
 }
 
 int Migrate::migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, free_page_t put_new, void* priv,
-                           migrate_mode mode, unsigned* nr_succeeded) {
+                           migrate_mode mode, unsigned* nr_succeeded, migrate_reason reason) {
   const int passes = mode == MIGRATE_ASYNC ? 3 : 10;
   unsigned succeeded = 0;
   int failed = 0;
@@ -175,7 +175,7 @@ int Migrate::migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, fre
     for (list_head* l = from->next; l != from;) {
       list_head* next = l->next;
       page* p = list_entry(l, page, lru);
-      const int rc = unmap_and_move(h, p, get_new, put_new, priv, mode);
+      const int rc = unmap_and_move(h, p, get_new, put_new, priv, mode, reason);
       if (rc == 0) {
         ++succeeded;
       } else if (rc == -EAGAIN) {

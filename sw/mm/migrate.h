@@ -46,8 +46,10 @@ class Migrate {
   // Migrates the isolated pages on `from` (linked through page->lru). Pages
   // that moved leave the list; the rest stay for putback_movable_pages.
   // Returns the number not migrated, or -ENOMEM when no target was found.
+  // MR_MEMORY_FAILURE: a source that moved (or was freed meanwhile) is not
+  // freed: it leaves the list with the isolation's reference, the caller's.
   int migrate_pages(hal::Hal& h, list_head* from, new_page_t get_new, free_page_t put_new, void* priv,
-                    migrate_mode mode, unsigned* nr_succeeded);
+                    migrate_mode mode, unsigned* nr_succeeded, migrate_reason reason = MR_COMPACTION);
   void putback_movable_pages(hal::Hal& h, list_head* l);
 
   // A target anywhere but in the source's pageblock range (CMA, isolation;
@@ -65,7 +67,8 @@ class Migrate {
   // migrate_folio_unmap + migrate_folio_move). Returns 0 when it moved or was
   // freed meanwhile, -ENOMEM (no target), -EAGAIN (not mapped any more, try
   // later) or -EIO (poison).
-  int unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv, migrate_mode mode);
+  int unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_page_t put_new, void* priv, migrate_mode mode,
+                     migrate_reason reason);
   // Unmaps src with migration entries, copies it to dst and maps dst in its
   // place (Linux move_to_new_folio). Returns 0, -EAGAIN or -EIO; on failure
   // src is mapped again.

@@ -697,6 +697,44 @@ bool PageAlloc::isolate_free_page(zone* z, page* p, uint64_t pfn, unsigned order
   return true;
 }
 
+bool PageAlloc::is_free_buddy_page(hal::Hal& h, page* p) {
+  const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+  zone* z = ctx_->nodes->pfn_zone(pfn);
+  if (!z) return false;
+  LockGuard g(z->lock, h);
+  uint64_t hp = 0;
+  return ctx_->buddy->find_free_block(z, pfn, &hp) != nullptr;
+}
+
+bool PageAlloc::take_page_off_buddy(hal::Hal& h, page* p) {
+  const uint64_t pfn = ctx_->nodes->page_to_pfn(p);
+  zone* z = ctx_->nodes->pfn_zone(pfn);
+  if (!z) return false;
+  Buddy& b = *ctx_->buddy;
+  LockGuard g(z->lock, h);
+  uint64_t cur = 0;
+  page* head = b.find_free_block(z, pfn, &cur);
+  if (!head) return false;
+  unsigned order = buddy_order(head);
+  const unsigned mt = z->get_pfnblock_migratetype(cur);
+  b.del_page_from_free_list(z, head, cur, order, mt);
+  if (order == MAX_PAGE_ORDER && z->pfnblock_deferred(cur)) ctx_->nodes->init_deferred_block(z, cur);
+  // Halve the block down to p (Linux break_down_buddy_pages): each half
+  // without p goes back free.
+  while (order > 0) {
+    --order;
+    const uint64_t half = 1ull << order;
+    if (pfn >= cur + half) {
+      b.add_to_free_list(z, ctx_->nodes->pfn_to_page(cur), cur, order, mt);
+      cur += half;
+    } else {
+      b.add_to_free_list(z, ctx_->nodes->pfn_to_page(cur + half), cur + half, order, mt);
+    }
+  }
+  set_page_count(p, 1);
+  return true;
+}
+
 void PageAlloc::reserve_highatomic_pageblock(hal::Hal& h, page* p, zone* z) {
   // At most 1% of the zone plus a pageblock.
   const uint64_t max_managed = z->managed_pages / 100 + pageblock_nr_pages;

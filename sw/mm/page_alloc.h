@@ -78,6 +78,14 @@ class PageAlloc {
   // refcount 0 (Linux __isolate_free_page); false when it would break the
   // min watermark.
   bool isolate_free_page(zone* z, page* p, uint64_t pfn, unsigned order, bool check_wmark);
+  // Memory failure (Linux take_page_off_buddy / put_page_back_buddy /
+  // is_free_buddy_page): returns true when p is in a free buddy block now
+  // (zone lock taken here); takes p alone out of its free block, the rest of
+  // the block going back as smaller free blocks, leaving p with refcount 1
+  // owned by nobody (how this allocator keeps a poisoned page: see
+  // free_poisoned); returns false when p is not free in the buddy lists.
+  bool is_free_buddy_page(hal::Hal& h, page* p);
+  bool take_page_off_buddy(hal::Hal& h, page* p);
   // Reserves / unreserves high-atomic pageblocks (Linux
   // reserve_highatomic_pageblock / unreserve_highatomic_pageblock).
   void reserve_highatomic_pageblock(hal::Hal& h, page* p, zone* z);

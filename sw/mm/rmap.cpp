@@ -281,20 +281,26 @@ struct ReferencedVisitor final : RmapVisitor {
 // try_to_unmap_one: one VMA's PTE of the page becomes its swap entry, or
 // (page cache) goes.
 struct UnmapVisitor final : RmapVisitor {
-  UnmapVisitor(MmContext* c, page* pg) : ctx(c), p(pg), pfn(c->nodes->page_to_pfn(pg)) {}
+  UnmapVisitor(MmContext* c, page* pg, unsigned flags)
+      : ctx(c), p(pg), pfn(c->nodes->page_to_pfn(pg)), ttu(flags) {}
   bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
     mm_struct* mm = vma->vm_mm;
     uint64_t e = 0;
     LockGuard g(mm->page_table_lock, h);
     const uint64_t epa = mapping_entry(h, ctx, vma, address, x86::LEVEL_PT, pfn, &e);
     if (!epa) return true;
-    if (vma->vm_flags & VM_LOCKED) {
+    if ((vma->vm_flags & VM_LOCKED) && !(ttu & TTU_IGNORE_MLOCK)) {
       mlock_folio(h, ctx, p);
       return false;  // stays mapped: the caller culls the page
     }
     const bool anon = PageAnon(p);
+    const bool poison = (ttu & TTU_HWPOISON) && PageHWPoison(p);
     uint64_t npte = 0;
-    if (anon) {
+    if (poison) {
+      // Linux try_to_unmap_one's hwpoison branch: the next touch of this
+      // address faults and gets BUS_MCEERR_AR (do_swap_page).
+      npte = swp_entry_to_pte(make_hwpoison_entry(pfn));
+    } else if (anon) {
       const swp_entry_t entry{p->private_};
       if (!PageSwapCache(p) || ctx->swapfile->swap_duplicate(h, entry) < 0) return false;
       npte = swp_entry_to_pte(entry);
@@ -304,7 +310,7 @@ struct UnmapVisitor final : RmapVisitor {
     if (anon) {
       if (e & x86::PTE_D) SetPageFlag(p, PG_dirty);
       --mm->rss_anon;
-      ++mm->swapents;
+      if (!poison) ++mm->swapents;
     } else {
       // A store through a shared file mapping left D: the page is dirty.
       if ((e & x86::PTE_D) && page_is_file_lru(p) && ctx->filemap->folio_mark_dirty(h, p))
@@ -318,6 +324,7 @@ struct UnmapVisitor final : RmapVisitor {
   MmContext* ctx;
   page* p;
   uint64_t pfn;
+  unsigned ttu;
 };
 
 }  // namespace
@@ -332,9 +339,9 @@ int Rmap::folio_referenced(hal::Hal& h, page* p, uint64_t* vm_flags) {
   return v.referenced;
 }
 
-bool Rmap::try_to_unmap(hal::Hal& h, page* p) {
+bool Rmap::try_to_unmap(hal::Hal& h, page* p, unsigned ttu) {
   if (!page_mapped(p)) return true;
-  UnmapVisitor v(ctx_, p);
+  UnmapVisitor v(ctx_, p, ttu);
   rmap_walk(h, p, v);
   return !page_mapped(p);
 }

@@ -47,6 +47,12 @@ struct RmapVisitor {
   ~RmapVisitor() = default;
 };
 
+// try_to_unmap's flags (Linux enum ttu_flags, the two memory failure uses).
+enum : unsigned {
+  TTU_IGNORE_MLOCK = 1u << 0,  // unmap from mlocked VMAs too
+  TTU_HWPOISON = 1u << 1,      // a poisoned page's PTEs become hwpoison entries (sw/mm/swap.h)
+};
+
 struct RmapStats {
   uint64_t anon_vmas = 0;   // alive
   uint64_t chains = 0;      // alive
@@ -118,8 +124,10 @@ class Rmap {
   // each PTE gets its swap entry (a reference on the slot, the mm's
   // swapents up, rss down); a page-cache page's PTEs are cleared. The D
   // bit becomes the page's dirty flag; each entry is shot down from the
-  // TLBs. Stops at an mlocked VMA. Returns true when nothing maps p after.
-  bool try_to_unmap(hal::Hal& h, page* p);
+  // TLBs. Stops at an mlocked VMA unless TTU_IGNORE_MLOCK. With
+  // TTU_HWPOISON and p poisoned, each PTE becomes a hwpoison entry instead
+  // (no swap slot; rss down). Returns true when nothing maps p after.
+  bool try_to_unmap(hal::Hal& h, page* p, unsigned ttu = 0);
 
   const RmapStats& stats() const { return stats_; }
   // Its statistics under "<prefix>.", always in the same order.

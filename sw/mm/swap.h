@@ -51,6 +51,9 @@ inline bool is_swap_pte(uint64_t pte) {
   return pte && !pte_present(pte) && !(pte & (_PAGE_PROTNONE | SWP_MIGRATION_MARK | SWP_MIGRATION_PRESENT));
 }
 inline bool is_hwpoison_entry(swp_entry_t e) { return e.val && swp_type(e) == SWP_HWPOISON; }
+// Returns the hwpoison entry of a poisoned page (Linux make_hwpoison_entry):
+// its offset is the pfn.
+inline swp_entry_t make_hwpoison_entry(uint64_t pfn) { return swp_entry(SWP_HWPOISON, pfn); }
 // Returns true for an entry naming a slot of a swap area.
 inline bool is_swap_entry(swp_entry_t e) { return e.val && swp_type(e) < MAX_SWAPFILES; }
 

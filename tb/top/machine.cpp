@@ -110,6 +110,7 @@ fw::Params read_firmware_params(ConfigNode fwc) {
   }
   p.trace_dma = flag_enabled("DMA");
   p.trace_swap = flag_enabled("Swap");
+  p.trace_ras = flag_enabled("RAS");
   return p;
 }
 

@@ -45,6 +45,10 @@ const Monitor::Builtin Monitor::kBuiltins[] = {
      false, &Monitor::cmd_fincore},
     {"page", "page PFN", "a page's state: flags, counts, its file and index", false, &Monitor::cmd_page},
     {"dmesg", "dmesg", "the firmware's log", false, &Monitor::cmd_dmesg},
+    {"hwpoison", "hwpoison [unpoison PFN]",
+     "memory failure: poisoned pages, per-node outcomes, the corrected-error collector;\n"
+     "unpoison PFN gives a software-poisoned page back (Linux's hwpoison/unpoison-pfn)",
+     false, &Monitor::cmd_hwpoison},
     {"stats", "stats [PREFIX]", "statistics, e.g. stats system.cpu0.mmu", false, &Monitor::cmd_stats},
     {"time", "time", "simulated time", false, &Monitor::cmd_time},
     {"echo", "echo TEXT", "print TEXT (to mark places in a script's output)", false, &Monitor::cmd_echo},

@@ -65,6 +65,7 @@ class Monitor {
   void cmd_fincore(const Words& w);
   void cmd_page(const Words& w);
   void cmd_dmesg(const Words& w);
+  void cmd_hwpoison(const Words& w);
   // After the engines' own `dma` lines: the mappings the bus side knows of
   // (`dmacheck`) and swiotlb's usage (/proc/swiotlb), so that one command
   // shows every DMA device, transfer, mapping and bounce slot.

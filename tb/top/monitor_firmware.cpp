@@ -154,6 +154,20 @@ void Monitor::cmd_dmesg(const Words&) {
   fw_.dmesg(sink);
 }
 
+void Monitor::cmd_hwpoison(const Words& w) {
+  if (w.size() == 1) {
+    StreamSink sink(out_);
+    fw_.hwpoison_show(sink);
+    return;
+  }
+  uint64_t pfn;
+  if (w.size() != 3 || w[1] != "unpoison" || !parse_argument(w[2], pfn))
+    throw CommandError("hwpoison [unpoison PFN] (a number, 0x... for hex)");
+  const int r = fw_.unpoison_pfn(pf_.cpu(0).core, pfn);
+  if (r == 0) out_ << fmt::format("pfn {:#x} unpoisoned\n", pfn);
+  else out_ << fmt::format("pfn {:#x} not unpoisoned: {} (dmesg says why)\n", pfn, std::strerror(-r));
+}
+
 void Monitor::ptdump(int pid) {
   hal::paddr_t root = 0;
   // pid 0 (the kernel's tables) is shown even before boot has built them.

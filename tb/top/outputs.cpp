@@ -30,6 +30,11 @@ void write_config(const fs::path& outdir, const Config& cfg) {
   os << cfg.resolved().dump(2) << '\n';
 }
 
+void write_text_file(const fs::path& p, const std::string& text) {
+  std::ofstream os(p);
+  if (!(os << text)) throw std::runtime_error(fmt::format("{}: cannot write", p.string()));
+}
+
 void write_results(const fs::path& outdir, hw::Platform& platform, const hal::FirmwareDebug& fw,
                    PeriodicStats* periodic) {
   if (periodic) periodic->final_dump(platform.sim_seconds());
@@ -37,6 +42,15 @@ void write_results(const fs::path& outdir, hw::Platform& platform, const hal::Fi
   stats::write_json(platform.stats_root(), (outdir / "stats.json").string(), platform.sim_seconds());
   for (unsigned i = 0; const char* name = fw.proc_file(i); ++i) {
     const fs::path p = outdir / "proc" / name;
+    if (p.parent_path() != outdir / "proc") {
+      // A file in a directory (node<N>/memory_failure/...): the directory
+      // only when the file is there.
+      struct Discard final : hal::TextSink {
+        void write(const char*, size_t) override {}
+      } discard;
+      if (!fw.proc_show(name, discard)) continue;
+      fs::create_directories(p.parent_path());
+    }
     std::ofstream os(p);
     StreamSink sink(os);
     if (!fw.proc_show(name, sink)) {

@@ -219,6 +219,7 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   // Outputs are written even for a failed run: they show how far it got.
   try {
     write_results(outdir, m->platform(), m->firmware(), periodic.get());
+    if (m->workload().has_signal_log()) write_text_file(outdir / "signals.txt", m->workload().signal_log());
     if (const std::string problem = write_timeline(opts, timeline, *m); !problem.empty())
       throw std::runtime_error(problem);
   } catch (const std::exception& e) {

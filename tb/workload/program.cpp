@@ -36,6 +36,8 @@ const char* sys_name(hal::Sys nr) {
     case hal::Sys::ftruncate: return "ftruncate";
     case hal::Sys::sync: return "sync";
     case hal::Sys::sysctl: return "sysctl (a /proc file)";
+    case hal::Sys::rt_sigaction: return "rt_sigaction";
+    case hal::Sys::prctl: return "prctl";
     case hal::Sys::mlock: return "mlock";
     case hal::Sys::munlock: return "munlock";
     case hal::Sys::fadvise64: return "fadvise64";
@@ -129,6 +131,12 @@ bool ScriptedProgram::next(hw::UserOp& out) {
     out.size = a.size;
     out.access = a.access;
     if (a.access == x86::Access::write) std::memcpy(out.wdata, a.data, sizeof a.data);
+    return true;
+  }
+  if (inject_next_) {
+    inject_next_ = false;
+    syscall(out, hal::Sys::sysctl,
+            {uapi::kSysctlEinjInject, inject_pa_, current_->uc ? uapi::kEinjMemUncorrectable : uapi::kEinjMemCorrectable});
     return true;
   }
   if (waiting_) {
@@ -397,6 +405,18 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
     case Op::Kind::oom_score_adj:
       syscall(out, hal::Sys::sysctl, {uapi::kSysctlOomScoreAdj, static_cast<uint64_t>(static_cast<int64_t>(op.oom_score_adj))});
       return true;
+    case Op::Kind::sigaction:
+      syscall(out, hal::Sys::rt_sigaction, {static_cast<uint64_t>(uapi::kSigbus), op.handler ? 1u : 0u});
+      return true;
+    case Op::Kind::prctl:
+      syscall(out, hal::Sys::prctl, {uapi::kPrMceKill, uapi::kPrMceKillSet, op.mce_kill});
+      return true;
+    case Op::Kind::inject:
+      // ras-tools' einj_mem_uc: the page frame from pagemap, then EINJ at
+      // the physical address (complete() issues the second call).
+      range_of(op, start, len);
+      syscall(out, hal::Sys::sysctl, {uapi::kSysctlPagemap, start});
+      return true;
     case Op::Kind::dma_copy:
       dma_copy(op, out);
       return true;
@@ -538,10 +558,36 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
       if (cur.child) cur.child->set_pid(static_cast<int>(result));
       if (final_) ++final_->count;  // the final sync waits for the child too
       return;
+    case hal::Sys::sysctl:
+      if (cur.kind == Op::Kind::inject) {
+        if (op.sys.arg[0] == uapi::kSysctlPagemap) {
+          inject_pa_ = (result << x86::PAGE_SHIFT) | (op.sys.arg[1] & (x86::PAGE_SIZE - 1));
+          inject_next_ = true;
+        }
+        return;
+      }
+      [[fallthrough]];
     default:
       if (file_op_) complete_file_call(cur, op, result);
       return;
   }
+}
+
+void ScriptedProgram::signalled(const hal::SigInfo& si) {
+  Signal s{si, "", si.addr};
+  for (const auto& [name, m] : *mappings_)
+    if (si.addr >= m.start && si.addr < m.start + m.length) s = Signal{si, name, si.addr - m.start};
+  signals_.push_back(s);
+  if (si.signo != uapi::kSigbus || (si.code != uapi::kBusMceerrAr && si.code != uapi::kBusMceerrAo)) return;
+  // The poisoned extent (a page, or a huge page: si_addr_lsb) lost its data.
+  const unsigned lsb = std::max(si.addr_lsb, static_cast<unsigned>(x86::PAGE_SHIFT));
+  const uint64_t extent = 1ull << lsb;
+  shadow_->forget(si.addr & ~(extent - 1), extent);
+}
+
+void ScriptedProgram::skipped(const hw::UserOp& op) {
+  (void)op;
+  ++skipped_;
 }
 
 void ScriptedProgram::ended(int exit_status, int signal) {

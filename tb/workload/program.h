@@ -35,7 +35,7 @@ struct Barrier {
 struct Op {
   enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit,
                     file_read, file_write, fsync, fdatasync, ftruncate, sync, drop_caches, fadvise, msync,
-                    mlock, munlock, oom_score_adj };
+                    mlock, munlock, oom_score_adj, sigaction, prctl, inject };
   Kind kind = Kind::access;
   std::string name;    // the scenario's word for it ("read", "mmap"): the timeline's label
   std::string where;   // "scenario.yaml:12", for messages
@@ -80,6 +80,11 @@ struct Op {
   int status = 0;
   // oom_score_adj: the value written to /proc/self/oom_score_adj
   int oom_score_adj = 0;
+  // sigaction: install (true) or remove the SIGBUS handler; prctl: the
+  // PR_MCE_KILL policy (uapi::kPrMceKill*); inject: the error's kind.
+  bool handler = false;
+  uint64_t mce_kill = 0;
+  bool uc = true;
 
   // dma_copy: the engine (index among the platform's DMA engines) copies
   // `length` bytes from region+offset to dst_region+dst_offset.
@@ -121,6 +126,12 @@ class ScriptedProgram : public hw::UserProgram {
   bool next(hw::UserOp& op) override;
   void complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) override;
   void ended(int exit_status, int signal) override;
+  // A SIGBUS its handler took (`sigbus: record`): recorded, and the memory
+  // error's extent becomes unknown in the shadow (Linux did not keep it).
+  void signalled(const hal::SigInfo& si) override;
+  // The access raised the signal: a skipped load checks nothing, a skipped
+  // store changes nothing.
+  void skipped(const hw::UserOp& op) override;
   hw::UserAccess* access_batch(unsigned& n) override;
   void complete_batch(unsigned n) override;
   int op_under_way(const char*& label) const override;
@@ -146,6 +157,15 @@ class ScriptedProgram : public hw::UserProgram {
   bool started() const { return started_; }
   bool finished() const { return finished_; }
   int exit_status() const { return exit_status_; }
+  // The signals its handler took, in order, with the region (by name, as
+  // the process mapped it then; "" when none) and offset of si_addr.
+  struct Signal {
+    hal::SigInfo si;
+    std::string region;
+    uint64_t offset;
+  };
+  const std::vector<Signal>& signals() const { return signals_; }
+  uint64_t skipped_accesses() const { return skipped_; }
   int signal() const { return signal_; }
   const std::string& where() const { return where_; }
 
@@ -250,6 +270,12 @@ class ScriptedProgram : public hw::UserProgram {
   // it (it would cross a page: next_access() fails on it, in order).
   bool carry_ = false;
   uint64_t carry_va_ = 0;
+
+  // inject: the EINJ call follows the pagemap call that found the address.
+  bool inject_next_ = false;
+  uint64_t inject_pa_ = 0;
+  std::vector<Signal> signals_;
+  uint64_t skipped_ = 0;
 
   int pid_ = -1;
   bool started_ = false, finished_ = false;

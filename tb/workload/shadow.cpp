@@ -126,6 +126,7 @@ void Shadow::unmap(uint64_t start, uint64_t length) {
     }
   }
   for (const Region& r : keep) regions_[r.start] = r;
+  replaced(start, end);
   lazy_pages_.erase(lazy_pages_.lower_bound(start / x86::PAGE_SIZE), lazy_pages_.lower_bound((end + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE));
 }
 
@@ -142,8 +143,19 @@ void Shadow::zero(uint64_t start, uint64_t length) {
     } else {
       std::memset(r.at(lo), 0, hi - lo);
     }
+    replaced(lo, hi);
   }
   lazy_pages_.erase(lazy_pages_.lower_bound(start / x86::PAGE_SIZE), lazy_pages_.lower_bound((end + x86::PAGE_SIZE - 1) / x86::PAGE_SIZE));
+}
+
+void Shadow::forget(uint64_t start, uint64_t length) {
+  for (uint64_t p = start / kPage; p < (start + length + kPage - 1) / kPage; ++p)
+    if (find(p * kPage, 1)) unknown_pages_.insert(p);
+}
+
+void Shadow::replaced(uint64_t start, uint64_t end) {
+  if (unknown_pages_.empty()) return;
+  unknown_pages_.erase(unknown_pages_.lower_bound(start / kPage), unknown_pages_.lower_bound((end + kPage - 1) / kPage));
 }
 
 void Shadow::lazy_free(uint64_t start, uint64_t length) {
@@ -201,6 +213,7 @@ std::unique_ptr<Shadow> Shadow::fork() const {
     child->regions_[start] = c;
   }
   child->lazy_pages_ = lazy_pages_;
+  child->unknown_pages_ = unknown_pages_;
   return child;
 }
 
@@ -227,6 +240,7 @@ void Shadow::keep_lazy_page(uint64_t va, unsigned len) {
 }
 
 bool Shadow::check_mismatch(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+  if (unknown(va)) return true;  // a memory error took this page's data
   const uint8_t* want = r.at(va);
   if (!lazy_pages_.empty() && lazy_pages_.count(va / x86::PAGE_SIZE) &&
       std::all_of(data, data + len, [](uint8_t b) { return b == 0; })) {

@@ -7,6 +7,13 @@
 // MADV_FREE may read back either as they were or as zero (the kernel may
 // or may not have reclaimed them); the first load that sees zero settles it.
 //
+// A memory error whose signal the process took (`sigbus: record`) makes
+// its extent unknown (forget()): Linux did not keep the data, so a load
+// there is not checked until the memory is replaced (mmap, munmap, madvise
+// dontneed). A store there does not make the rest of the page known again.
+// Every other load is still checked: a value is either the shadow's or the
+// access was answered by SIGBUS (and skipped), never silently wrong.
+//
 // File-backed mappings read through to the file's shadow (files.h): a
 // shared one's stores change the file; a private one reads the file until
 // its first store to a page, which copies the page (copy-on-write).
@@ -19,6 +26,7 @@
 #include <set>
 #include <string>
 
+#include "sw/hal/x86.h"
 #include "tb/workload/files.h"
 #include "tb/workload/host_memory.h"
 
@@ -75,6 +83,9 @@ class Shadow {
   void zero(uint64_t start, uint64_t length);
   // Private pages in the range may now read as zero (MADV_FREE).
   void lazy_free(uint64_t start, uint64_t length);
+  // The pages of [start, start+length) lost their data (a memory error's
+  // SIGBUS): loads there are not checked until the memory is replaced.
+  void forget(uint64_t start, uint64_t length);
   // The region holding [va, va+len), or nullptr.
   const Region* find(uint64_t va, unsigned len) const;
   // The child's shadow at fork: shared regions shared, private ones copied.
@@ -101,7 +112,7 @@ class Shadow {
   }
   // Checks a load; on a mismatch returns false with `expected` filled.
   bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
-    if (r.fmap) return check_file(r, va, len, data, expected);
+    if (r.fmap) return check_file(r, va, len, data, expected) || unknown(va);
     const uint8_t* const want = r.at(va);
     bool same;
     switch (len) {
@@ -125,6 +136,9 @@ class Shadow {
   // Stores and loads of file mappings.
   void store_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data);
   bool check_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) const;
+  bool unknown(uint64_t va) const { return !unknown_pages_.empty() && unknown_pages_.count(va / x86::PAGE_SIZE); }
+  // Drops the unknown pages of [start, end): the memory was replaced.
+  void replaced(uint64_t start, uint64_t end);
   // A store to a lazily freed page keeps it (Linux re-dirties it).
   void keep_lazy_page(uint64_t va, unsigned len);
   // A load that differs: fine if it sees a reclaimed MADV_FREE page.
@@ -132,6 +146,7 @@ class Shadow {
 
   std::map<uint64_t, Region> regions_;  // by start
   std::set<uint64_t> lazy_pages_;       // page numbers given to MADV_FREE, not since rewritten
+  std::set<uint64_t> unknown_pages_;    // page numbers whose data a memory error took
   uint64_t generation_ = 0;
 };
 

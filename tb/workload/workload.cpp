@@ -23,6 +23,23 @@ int signal_number(const std::string& s) {
   return -1;
 }
 
+// SIGBUS si_code names (Linux's BUS_*).
+int bus_code(const std::string& s) {
+  if (s == "BUS_MCEERR_AR") return uapi::kBusMceerrAr;
+  if (s == "BUS_MCEERR_AO") return uapi::kBusMceerrAo;
+  if (s == "BUS_ADRERR") return uapi::kBusAdrerr;
+  return -1;
+}
+
+std::string bus_code_name(int code) {
+  switch (code) {
+    case uapi::kBusMceerrAr: return "BUS_MCEERR_AR";
+    case uapi::kBusMceerrAo: return "BUS_MCEERR_AO";
+    case uapi::kBusAdrerr: return "BUS_ADRERR";
+  }
+  return fmt::format("code {}", code);
+}
+
 std::string signal_name_or_none(int sig) {
   switch (sig) {
     case 0: return "none";
@@ -103,8 +120,9 @@ uint64_t parse_advice(sim::ConfigNode& n) {
                 {"hugepage", uapi::kMadvHugepage},      {"nohugepage", uapi::kMadvNohugepage},
                 {"populate_read", uapi::kMadvPopulateRead}, {"populate_write", uapi::kMadvPopulateWrite},
                 {"collapse", uapi::kMadvCollapse},      {"cold", uapi::kMadvCold},
-                {"pageout", uapi::kMadvPageout}};
-  const std::string a = n.require<std::string>("advice", "The advice: dontneed, free, hugepage, nohugepage, populate_read, populate_write, collapse, cold, pageout, ...");
+                {"pageout", uapi::kMadvPageout},        {"hwpoison", uapi::kMadvHwpoison},
+                {"soft_offline", uapi::kMadvSoftOffline}};
+  const std::string a = n.require<std::string>("advice", "The advice: dontneed, free, hugepage, nohugepage, populate_read, populate_write, collapse, cold, pageout, hwpoison, soft_offline, ...");
   for (const auto& k : advice)
     if (a == k.name) return k.value;
   n.fail("advice", fmt::format("unknown advice '{}'", a));
@@ -203,7 +221,7 @@ void parse_access(sim::ConfigNode& n, const std::string& kind, Op& op) {
 // (the key at fault in `key`), or "" when it can.
 std::string range_problem(const Op& op, uint64_t size, const char*& key) {
   key = "offset";
-  if (op.offset > size)
+  if (op.offset > size || (op.kind == Op::Kind::inject && op.offset == size))
     return fmt::format("{:#x} is beyond the end of region '{}' ({})", op.offset, op.region, sim::format_size(size));
   key = "length";
   if (op.span > size - op.offset)
@@ -341,13 +359,73 @@ size_t Workload::parse_process(sim::ConfigNode pn, const std::string& default_na
     set.oom_score_adj = adj;
     ops.push_back(set);
   }
+  parse_signal_keys(pn, p, thread, ops);
   for (sim::ConfigNode& item : items) ops.push_back(parse_op(item, self, nr_cpus, seed));
   Process& me = *procs_[self];  // procs_ may have grown (children)
+  parse_expect_sigbus(pn, me);
   me.ops = std::move(ops);
   me.stats = std::make_unique<ProcessStats>(group_.get(), me.name);
   me.program = std::make_unique<ScriptedProgram>(me.name, me.where, &me.ops, me.seed, me.stats.get());
   me.program->set_files(&files_);
   return self;
+}
+
+void Workload::parse_signal_keys(sim::ConfigNode& pn, Process& p, bool thread, std::vector<Op>& ops) {
+  const Process* parent = p.parent >= 0 ? procs_[static_cast<size_t>(p.parent)].get() : nullptr;
+  const std::string where = fmt::format("{}: {}", pn.where(), pn.path());
+  // A thread shares its process's handlers; a forked child starts with its
+  // parent's (Linux copies them at fork).
+  const bool inherited = parent && parent->sigbus_record;
+  if (thread) {
+    if (pn.has("sigbus")) pn.fail("sigbus", "a thread shares its process's signal handlers: set sigbus on the process");
+    p.sigbus_record = inherited;
+  } else {
+    p.sigbus_record = pn.get_enum("sigbus", inherited ? "record" : "default", {"default", "record"},
+                                  "SIGBUS: default (the process dies of it) or record (a handler records each "
+                                  "SIGBUS in signals.txt, the access that raised it is skipped)") == "record";
+  }
+  if (p.sigbus_record != inherited) {
+    Op op;
+    op.kind = Op::Kind::sigaction;
+    op.name = "sigbus";
+    op.where = where;
+    op.handler = p.sigbus_record;
+    ops.push_back(op);
+  }
+  // PR_MCE_KILL is per thread in Linux, inherited by fork and clone.
+  p.mce_kill = pn.get_enum("mce_kill", parent ? parent->mce_kill : "default", {"default", "early", "late"},
+                           "Memory-error kill policy (prctl PR_MCE_KILL): default (vm.memory_failure_early_kill), "
+                           "early (signalled when a page it maps goes bad), late (when it touches the page)");
+  if (p.mce_kill != (parent ? parent->mce_kill : "default")) {
+    Op op;
+    op.kind = Op::Kind::prctl;
+    op.name = "mce_kill";
+    op.where = where;
+    op.mce_kill = p.mce_kill == "early"  ? uapi::kPrMceKillEarly
+                  : p.mce_kill == "late" ? uapi::kPrMceKillLate
+                                         : uapi::kPrMceKillDefault;
+    ops.push_back(op);
+  }
+}
+
+void Workload::parse_expect_sigbus(sim::ConfigNode& pn, Process& p) {
+  if (!pn.has("expect_sigbus")) return;
+  if (!p.sigbus_record) pn.fail("expect_sigbus", "only a process with sigbus: record survives its signals to count them");
+  p.check_sigbus = true;
+  for (sim::ConfigNode n : pn.list("expect_sigbus", "The SIGBUS its handler must take, in order: code, region, offset, lsb")) {
+    Process::ExpectedSignal e;
+    const std::string code = n.require<std::string>("code", "si_code: BUS_MCEERR_AR, BUS_MCEERR_AO or BUS_ADRERR");
+    e.code = bus_code(code);
+    if (e.code < 0) n.fail("code", fmt::format("unknown code {} (BUS_MCEERR_AR, BUS_MCEERR_AO, BUS_ADRERR)", sim::quoted(code)));
+    e.region = n.require<std::string>("region", "The region si_addr lies in");
+    e.offset = n.get<sim::Size>("offset", {0}, "si_addr's offset in the region").bytes;
+    e.lsb = n.get<unsigned>("lsb", 12, "si_addr_lsb: 12 (a page), 21 or 30 (a huge page)");
+    if (!p.regions.count(e.region) && !std::any_of(p.pools.begin(), p.pools.end(), [&](size_t g) {
+          return pools_[g].count(e.region) > 0;
+        }))
+      n.fail("region", fmt::format("no mmap of process {} names a region '{}'", p.name, e.region));
+    p.expect_sigbus.push_back(e);
+  }
 }
 
 void Workload::track_region(const Op& op, size_t self) {
@@ -413,7 +491,7 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
                                        "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc",
                                        "file_read", "file_write", "fsync", "fdatasync", "ftruncate", "sync",
                                        "drop_caches", "fadvise", "msync", "mlock", "munlock", "oom_score_adj",
-                                       "exit"};
+                                       "inject", "exit"};
   const std::string all_but_last = fmt::format("{}", fmt::join(std::begin(kKinds), std::end(kKinds) - 1, ", "));
   const char* const last = *(std::end(kKinds) - 1);
   const auto keys = item.keys();
@@ -511,6 +589,15 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
     if (!op.length) n.fail("size", "must be at least 1 byte");
     op.expect_errno = parse_expect(n);
+  } else if (kind == "inject") {
+    // EINJ from the process, as ras-tools' einj_mem_uc does it: the line
+    // behind region+offset at this moment.
+    op.kind = Op::Kind::inject;
+    op.region = n.require<std::string>("region", "The region whose memory gets the error");
+    op.offset = n.get<sim::Size>("offset", {0}, "Where in the region (the 64-byte line holding it)").bytes;
+    op.span = 1;
+    op.uc = n.get_enum("error", "uc", {"uc", "ce"}, "uc: uncorrected (poison); ce: correctable") == "uc";
+    op.expect_errno = parse_expect(n);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
@@ -520,7 +607,7 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
   }
   if (op.kind == Op::Kind::munmap || op.kind == Op::Kind::mprotect || op.kind == Op::Kind::madvise ||
       op.kind == Op::Kind::access || op.kind == Op::Kind::msync || op.kind == Op::Kind::mlock ||
-      op.kind == Op::Kind::munlock)
+      op.kind == Op::Kind::munlock || op.kind == Op::Kind::inject)
     use_region(n, op, self);
   track_region(op, self);
   return op;
@@ -552,6 +639,8 @@ std::string Workload::check_outcomes() const {
     } else if (prog.signal() != p.expect_signal) {
       if (prog.signal()) problem = fmt::format("was killed by {}", signal_name(prog.signal()));
       else problem = fmt::format("exited normally, but was expected to die of {}", signal_name(p.expect_signal));
+    } else if (p.check_sigbus) {
+      problem = sigbus_problem(p);
     }
     if (!problem.empty()) out += fmt::format("{}{}: process {} {}", out.empty() ? "" : "\n", p.where, p.name, problem);
   }
@@ -560,12 +649,46 @@ std::string Workload::check_outcomes() const {
   return out;
 }
 
+std::string Workload::sigbus_problem(const Process& p) const {
+  const auto& got = p.program->signals();
+  auto text = [](int code, const std::string& region, uint64_t offset, unsigned lsb) {
+    return fmt::format("{} at {}+{:#x} lsb {}", bus_code_name(code), region.empty() ? "(no region)" : region, offset, lsb);
+  };
+  for (size_t i = 0; i < std::max(got.size(), p.expect_sigbus.size()); ++i) {
+    const std::string g = i < got.size() ? text(got[i].si.code, got[i].region, got[i].offset, got[i].si.addr_lsb) : "";
+    const std::string e = i < p.expect_sigbus.size() ? text(p.expect_sigbus[i].code, p.expect_sigbus[i].region,
+                                                            p.expect_sigbus[i].offset, p.expect_sigbus[i].lsb)
+                                                     : "";
+    if (g == e) continue;
+    if (g.empty()) return fmt::format("took {} SIGBUS, expected {}: the next was {}", got.size(), p.expect_sigbus.size(), e);
+    if (e.empty()) return fmt::format("took {} SIGBUS, expected {}: one more was {}", got.size(), p.expect_sigbus.size(), g);
+    return fmt::format("took SIGBUS {} as {}, expected {}", i + 1, g, e);
+  }
+  return "";
+}
+
+bool Workload::has_signal_log() const {
+  return std::any_of(procs_.begin(), procs_.end(), [](const auto& p) { return p->sigbus_record; });
+}
+
+std::string Workload::signal_log() const {
+  std::string out = "# process pid signal code addr lsb region offset\n";
+  for (const auto& pp : procs_) {
+    for (const ScriptedProgram::Signal& s : pp->program->signals())
+      out += fmt::format("{} {} {} {} {:#x} {} {} {:#x}\n", pp->name, pp->program->pid(), signal_name(s.si.signo),
+                         bus_code_name(s.si.code), s.si.addr, s.si.addr_lsb, s.region.empty() ? "-" : s.region,
+                         s.offset);
+  }
+  return out;
+}
+
 std::string Workload::describe() const {
   std::string out = describe_files();
   for (const auto& pp : procs_) {
     const Process& p = *pp;
-    out += fmt::format("{} cpu={} seed={} signal={} parent={} thread={}\n", p.name, p.cpu, p.seed, p.expect_signal,
-                       p.parent, p.thread);
+    out += fmt::format("{} cpu={} seed={} signal={} parent={} thread={} sigbus={} mce_kill={} expect_sigbus={}\n",
+                       p.name, p.cpu, p.seed, p.expect_signal, p.parent, p.thread, p.sigbus_record, p.mce_kill,
+                       p.expect_sigbus.size());
     for (const Op& op : p.ops) {
       out += fmt::format("  {} {} off={} span={} len={} addr={} prot={} flags={} advice={} errno={} in=[{},{})",
                          static_cast<int>(op.kind), op.region, op.offset, op.span, op.length, op.addr, op.prot,
@@ -576,8 +699,8 @@ std::string Workload::describe() const {
       out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}", op.theta, op.child_cpu,
                          op.barrier ? op.barrier->name : "", op.trace ? op.trace->path() : "",
                          op.trace ? op.trace->limit() : 0, op.status);
-      out += fmt::format(" file={} file_size={} level={} oom_score_adj={}\n", op.file, op.file_size, op.level,
-                         op.oom_score_adj);
+      out += fmt::format(" file={} file_size={} level={} oom_score_adj={} handler={} mce_kill={} uc={}\n", op.file,
+                         op.file_size, op.level, op.oom_score_adj, op.handler, op.mce_kill, op.uc);
     }
   }
   return out;
@@ -605,6 +728,9 @@ std::vector<std::string> Workload::summary() const {
                                    p.stats->reads.value(), p.stats->writes.value());
     if (p.stats->fetches.value()) line += fmt::format(", {} fetches", p.stats->fetches.value());
     line += fmt::format("; {} checked against the shadow", p.stats->verified.value());
+    if (!prog.signals().empty())
+      line += fmt::format("; {} SIGBUS taken by its handler, {} accesses skipped", prog.signals().size(),
+                          prog.skipped_accesses());
     lines.push_back(line);
   }
   return lines;

@@ -49,6 +49,10 @@ class Workload {
 
   // "" when every process ended as expected; otherwise one line per problem.
   std::string check_outcomes() const;
+  // signals.txt: every signal a handler took (`sigbus: record`), one line
+  // each; has_signal_log() says whether any process records them.
+  bool has_signal_log() const;
+  std::string signal_log() const;
   // One line per process: name, how it ended, what it did.
   std::vector<std::string> summary() const;
   size_t size() const { return procs_.size(); }
@@ -70,6 +74,17 @@ class Workload {
     unsigned cpu = 0;
     uint64_t seed = 0;
     int expect_signal = 0;
+    bool sigbus_record = false;  // a SIGBUS handler records each signal (sigbus: record)
+    std::string mce_kill = "default";
+    // expect_sigbus: the signals its handler must take, in order.
+    struct ExpectedSignal {
+      int code = 0;
+      std::string region;
+      uint64_t offset = 0;
+      unsigned lsb = 12;
+    };
+    std::vector<ExpectedSignal> expect_sigbus;
+    bool check_sigbus = false;  // expect_sigbus was given
     std::vector<Op> ops;
     std::unique_ptr<ProcessStats> stats;
     std::unique_ptr<ScriptedProgram> program;
@@ -96,6 +111,12 @@ class Workload {
   // The index of the DMA engine an op's `device` names.
   uint64_t parse_dma_device(sim::ConfigNode& n) const;
   Op parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed);
+  // sigbus, mce_kill and expect_sigbus: the operations that set them up
+  // come first in `ops`.
+  void parse_signal_keys(sim::ConfigNode& pn, Process& p, bool thread, std::vector<Op>& ops);
+  void parse_expect_sigbus(sim::ConfigNode& pn, Process& p);
+  // The differences between what p's handler took and expect_sigbus.
+  std::string sigbus_problem(const Process& p) const;
   // workload.files, checked against the devices.
   void parse_files(sim::ConfigNode w, uint64_t seed, const std::vector<DeviceDesc>& devices);
   // The keys of the file operations (parse_op's part for them); false if `kind` is none.

@@ -115,6 +115,30 @@ TEST(Shadow, DontneedZeroesAndFreeAllowsEitherUntilSettled) {
   EXPECT_FALSE(s.check(r, 0x12000, 8, zero, exp));
 }
 
+TEST(Shadow, AMemoryErrorsPageIsUncheckedUntilReplacedAndOnlyThatPage) {
+  Shadow s;
+  s.map(0x10000, 0x3000, false);
+  const uint8_t v[8] = {7, 7, 7, 7, 7, 7, 7, 7}, w[8] = {9, 9, 9, 9, 9, 9, 9, 9}, zero[8] = {};
+  uint8_t exp[8];
+  for (uint64_t va : {0x10000ull, 0x11000ull, 0x12000ull}) s.store(*s.find(va, 8), va, 8, v);
+  s.forget(0x11000, 0x1000);  // the SIGBUS of a poisoned page
+  const Shadow::Region& r = *s.find(0x10000, 8);
+  EXPECT_TRUE(s.check(r, 0x11000, 8, w, exp)) << "Linux did not keep it: anything may be read";
+  EXPECT_TRUE(s.check(r, 0x11ff8, 8, zero, exp));
+  EXPECT_FALSE(s.check(r, 0x10000, 8, w, exp)) << "the page before is still checked";
+  EXPECT_FALSE(s.check(r, 0x12000, 8, w, exp)) << "and the page after";
+  s.store(r, 0x11000, 8, v);  // a store does not make the rest of the page known
+  EXPECT_TRUE(s.check(r, 0x11008, 8, w, exp));
+  std::unique_ptr<Shadow> child = s.fork();
+  EXPECT_TRUE(child->check(*child->find(0x11000, 8), 0x11010, 8, w, exp)) << "a forked child's copy is unknown too";
+  s.zero(0x11000, 0x1000);  // MADV_DONTNEED: a fresh page, known again
+  EXPECT_FALSE(s.check(*s.find(0x11000, 8), 0x11000, 8, w, exp));
+  EXPECT_TRUE(s.check(*s.find(0x11000, 8), 0x11000, 8, zero, exp));
+  s.forget(0x12000, 0x1000);
+  s.map(0x12000, 0x1000, false);  // a new mapping replaces it
+  EXPECT_FALSE(s.check(*s.find(0x12000, 8), 0x12000, 8, w, exp));
+}
+
 TEST(Shadow, PartialUnmapKeepsTheRest) {
   Shadow s;
   s.map(0x10000, 0x3000, false);

@@ -41,6 +41,13 @@ const proc_entry* proc_root_lookup(const char* name);
 // Returns the per-process file called name, or nullptr.
 const pid_entry* proc_pid_lookup(const char* name);
 
+// mm/memory_failure.cpp: node<nid>/memory_failure/<field> (Linux's
+// /sys/devices/system/node/nodeN/memory_failure/{total,ignored,failed,
+// delayed,recovered}; field in that order): the count and a newline. The
+// files exist once a memory failure happened, on the machine's nodes.
+void memory_failure_stat_show(seq_file* m, const MmContext& ctx, unsigned nid, unsigned field);
+bool memory_failure_stat_present(const MmContext& ctx, unsigned nid);
+
 // fs/proc/meminfo.cpp: /proc/meminfo, and its lines as statistics
 // (<prefix>.<label>, "Active(anon)" as "Active_anon").
 void meminfo_proc_show(seq_file* m, const MmContext& ctx);

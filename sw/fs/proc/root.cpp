@@ -10,6 +10,21 @@ namespace fw {
 
 namespace {
 
+template <unsigned Nid, unsigned Field>
+void mf_show(seq_file* m, const MmContext& ctx) {
+  memory_failure_stat_show(m, ctx, Nid, Field);
+}
+template <unsigned Nid>
+bool mf_present(const MmContext& ctx) {
+  return memory_failure_stat_present(ctx, Nid);
+}
+#define MF_NODE_FILES(n)                                                              \
+  {"node" #n "/memory_failure/total", mf_show<n, 0>, mf_present<n>},                  \
+      {"node" #n "/memory_failure/ignored", mf_show<n, 1>, mf_present<n>},            \
+      {"node" #n "/memory_failure/failed", mf_show<n, 2>, mf_present<n>},             \
+      {"node" #n "/memory_failure/delayed", mf_show<n, 3>, mf_present<n>},            \
+      {"node" #n "/memory_failure/recovered", mf_show<n, 4>, mf_present<n>}
+
 // In the order the simulator writes them to proc/.
 const proc_entry proc_root_entries[] = {
     {"meminfo", meminfo_proc_show, nullptr},
@@ -21,7 +36,11 @@ const proc_entry proc_root_entries[] = {
     {"swiotlb", swiotlb_proc_show, nullptr},
     {"diskstats", diskstats_show, diskstats_present},
     {"swaps", swaps_proc_show, nullptr},
+    MF_NODE_FILES(0), MF_NODE_FILES(1), MF_NODE_FILES(2), MF_NODE_FILES(3),
+    MF_NODE_FILES(4), MF_NODE_FILES(5), MF_NODE_FILES(6), MF_NODE_FILES(7),
 };
+#undef MF_NODE_FILES
+static_assert(hal::kMaxNodes == 8, "one MF_NODE_FILES per possible node");
 
 const pid_entry proc_pid_entries[] = {
     {"maps", show_map, nullptr},

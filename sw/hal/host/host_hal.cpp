@@ -248,6 +248,12 @@ hal::MemStatus HostHal::mmio_read(hal::paddr_t, uint64_t& value, unsigned) {
 
 hal::MemStatus HostHal::mmio_write(hal::paddr_t, uint64_t, unsigned) { return hal::MemStatus::address_error; }
 
+bool HostHal::einj_inject(hal::paddr_t pa, hal::EinjError e) {
+  if (e != hal::EinjError::uc || !m_.backed(pa, 1)) return false;
+  m_.inject_poison(pa);
+  return true;
+}
+
 void HostHal::deliver_interrupts() {
   while (!pending_.empty()) {
     const uint8_t v = pending_.front();
@@ -299,6 +305,8 @@ void HostHal::console(const char* text, size_t len) {
 void HostHal::task_ended(int pid, void* user, int exit_status, int signal) {
   m_.ended_.push_back({pid, user, exit_status, signal, cpu_});
 }
+
+void HostHal::signal_delivered(int pid, void*, const hal::SigInfo& si) { m_.delivered_.push_back({pid, si}); }
 
 void HostHal::halt(const char* reason) {
   std::fprintf(stderr, "host HAL: CPU%u halted: %s\n", cpu_, reason ? reason : "");

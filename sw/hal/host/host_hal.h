@@ -81,6 +81,9 @@ class HostHal final : public hal::Hal {
   void send_ipi(unsigned target_cpu, uint8_t vector) override;
   hal::MemStatus mmio_read(hal::paddr_t pa, uint64_t& value, unsigned size) override;
   hal::MemStatus mmio_write(hal::paddr_t pa, uint64_t value, unsigned size) override;
+  // EINJ: an uncorrected error poisons the line (HostMachine::inject_poison);
+  // the host machine has no correctable errors (false), nor errors outside RAM.
+  bool einj_inject(hal::paddr_t pa, hal::EinjError e) override;
   uint64_t now_ns() const override { return now_ns_; }
   void charge_ns(uint64_t ns) override {
     now_ns_ += ns;
@@ -89,6 +92,7 @@ class HostHal final : public hal::Hal {
   void cpu_relax() override;
   void console(const char* text, size_t len) override;
   void task_ended(int pid, void* user, int exit_status, int signal) override;
+  void signal_delivered(int pid, void* user, const hal::SigInfo& si) override;
   [[noreturn]] void halt(const char* reason) override;
 
   // Test helpers.
@@ -155,6 +159,12 @@ class HostMachine {
     unsigned cpu;  // the CPU that reported it
   };
   const std::vector<Ended>& ended() const { return ended_; }
+  // Every Hal::signal_delivered report (a handler took the signal), in order.
+  struct Delivered {
+    int pid;
+    hal::SigInfo si;
+  };
+  const std::vector<Delivered>& delivered() const { return delivered_; }
 
   const std::vector<TlbOp>& tlb_ops() const { return tlb_ops_; }
   void clear_tlb_ops() { tlb_ops_.clear(); }
@@ -183,6 +193,7 @@ class HostMachine {
   std::vector<std::unique_ptr<HostHal>> cpus_;
   std::vector<TlbOp> tlb_ops_;
   std::vector<Ended> ended_;
+  std::vector<Delivered> delivered_;
   std::string console_;
   bool echo_ = false;
   bool relax_runs_others_ = true;

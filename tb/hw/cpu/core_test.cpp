@@ -2,7 +2,9 @@
 // interrupt controller, per CPU an MMU and its TLM walker) with a stub
 // firmware written here: boot on the bootstrap core, user accesses through
 // the MMU, page faults and system calls entering the firmware, the HAL's
-// physical accesses, interrupts at operation boundaries, halt.
+// physical accesses, interrupts at operation boundaries, halt; with the RAS
+// model (hw/ras): EINJ through the HAL, machine checks, skipped accesses in
+// and out of the fast loop's batches.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,6 +24,7 @@
 #include "hw/mem/dram.h"
 #include "hw/mmu/mmu.h"
 #include "hw/mmu/walker.h"
+#include "hw/ras/ras.h"
 #include "sw/hal/firmware.h"
 
 namespace hw {
@@ -82,6 +85,46 @@ struct ScriptProgram : UserProgram {
   std::vector<hal::SigInfo> signals;
 };
 
+// A ScriptProgram whose accesses after its operations come as one batch
+// (UserProgram::access_batch), as an access phase makes them: the core's
+// fast loop runs them until one is not a memo hit, which next() returns.
+struct BatchProgram : ScriptProgram {
+  std::vector<UserAccess> batch;
+  size_t pos = 0;
+  unsigned offered = 0;  // batches the core asked for and got
+
+  bool next(UserOp& op) override {
+    if (at < ops.size()) return ScriptProgram::next(op);
+    if (pos == batch.size()) return false;
+    const UserAccess& a = batch[pos++];
+    op = UserOp{};
+    op.va = a.va;
+    op.size = a.size;
+    op.access = a.access;
+    std::memcpy(op.wdata, a.data, sizeof a.data);
+    return true;
+  }
+  UserAccess* access_batch(unsigned& n) override {
+    n = at == ops.size() ? static_cast<unsigned>(batch.size() - pos) : 0;
+    offered += n ? 1 : 0;
+    return batch.data() + pos;
+  }
+  void complete_batch(unsigned n) override {
+    for (unsigned i = 0; i < n; ++i, ++pos) {
+      results.push_back(batch[pos].data[0]);
+      log->push_back("op " + std::to_string(results.size() - 1) + " done in a batch");
+    }
+  }
+};
+
+UserAccess batch_load(uint64_t va) {
+  UserAccess a{};
+  a.va = va;
+  a.size = 8;
+  a.access = x86::Access::read;
+  return a;
+}
+
 UserOp load(uint64_t va) {
   UserOp op;
   op.va = va;
@@ -117,6 +160,8 @@ struct StubFirmware final : hal::Firmware {
   std::function<void(hal::Hal&)> on_boot;
   std::function<int64_t(hal::Hal&, const hal::SyscallArgs&)> on_syscall;
   std::function<hal::TrapOutcome(hal::Hal&, uint64_t cr2, uint32_t ec)> on_fault;
+  std::function<hal::TrapOutcome(hal::Hal&, const hal::MachineCheck&)> on_machine_check;
+  std::vector<hal::MachineCheck> machine_checks;
   std::vector<Task> tasks;
   std::vector<hal::SyscallArgs> syscalls;
   std::vector<std::pair<uint64_t, uint32_t>> faults;
@@ -186,7 +231,10 @@ struct StubFirmware final : hal::Firmware {
     map(h, cr2 & ~0xfffull, alloc(h, next_frame));
     return hal::TrapOutcome::retry;
   }
-  hal::TrapOutcome machine_check(hal::Hal&, const hal::MachineCheck&) override {
+  hal::TrapOutcome machine_check(hal::Hal& h, const hal::MachineCheck& mc) override {
+    machine_checks.push_back(mc);
+    log->push_back("machine check " + hex(mc.pa));
+    if (on_machine_check) return on_machine_check(h, mc);
     ADD_FAILURE() << "unexpected machine check";
     return hal::TrapOutcome::task_killed;
   }
@@ -229,6 +277,7 @@ struct Bench {
   StubFirmware fw;
   CoreComplex complex;
   std::vector<Cpu> cpus;
+  std::unique_ptr<Ras> ras;  // the machine-check banks: no scrubber, no scheduled injection
   std::vector<std::unique_ptr<ScriptProgram>> programs;
 
   explicit Bench(unsigned cores = 1) {
@@ -271,13 +320,21 @@ struct Bench {
       cpu.core->mmu_socket.bind(cpu.mmu->cpu_socket);
       intc.connect(c, cpu.core.get());
     }
+    ras = std::make_unique<Ras>("ras", Ras::Params{}, cores, std::vector<Dram*>{&dram}, &intc, &root);
+    for (unsigned c = 0; c < cores; ++c) {
+      ras->connect(c, cpus[c].core.get());
+      cpus[c].core->set_ras(ras.get());
+    }
   }
   // The program CPU c runs (spawned at boot).
-  ScriptProgram& program(std::vector<UserOp> ops) {
-    programs.push_back(std::make_unique<ScriptProgram>());
-    programs.back()->ops = std::move(ops);
-    programs.back()->log = &log;
-    return *programs.back();
+  template <typename Program = ScriptProgram>
+  Program& program(std::vector<UserOp> ops) {
+    auto p = std::make_unique<Program>();
+    Program& ref = *p;
+    p->ops = std::move(ops);
+    p->log = &log;
+    programs.push_back(std::move(p));
+    return ref;
   }
   Core& core(unsigned c = 0) { return *cpus.at(c).core; }
   uint64_t word(uint64_t pa) {
@@ -375,6 +432,79 @@ TEST(Core, AnAccessWhoseSignalAHandlerTookIsSkippedAndTheProgramGoesOn) {
   EXPECT_EQ(b.fw.faults.size(), 1u) << "a skipped access is not retried";
   EXPECT_EQ(p.exit_status, 0);
   EXPECT_EQ(b.core().stats.skipped_accesses.value(), 1u);
+}
+
+// The stub firmware's SIGBUS for a consumed error: to the program's
+// handler, the access skipped (what Linux's kill_me_maybe does for a
+// process with a SIGBUS handler).
+hal::TrapOutcome sigbus_to_handler(Bench& b, hal::Hal& h, const hal::MachineCheck& mc) {
+  auto* t = b.fw.current(h);
+  h.signal_delivered(t->pid, t->user, hal::SigInfo{7, 4, mc.va & ~0xfffull, 12});
+  return hal::TrapOutcome::skip;
+}
+
+TEST(Core, EinjPoisonsTheLineNowAndALoadOfItRaisesAMachineCheckWhoseHandlerSkipsIt) {
+  Bench b;
+  constexpr uint64_t kPage = kFrames;  // the first frame the stub maps: 0x600000's
+  b.fw.on_syscall = [&](hal::Hal& h, const hal::SyscallArgs& a) -> int64_t {
+    const bool uc = a.arg[1] == 0;
+    if (!h.einj_inject(a.arg[0], uc ? hal::EinjError::uc : hal::EinjError::ce)) return -22;
+    // The page's DMI is gone at once: the firmware's own accesses see it too.
+    EXPECT_EQ(h.direct_map(kPage, 4096), nullptr);
+    return 0;
+  };
+  b.fw.on_machine_check = [&](hal::Hal& h, const hal::MachineCheck& mc) { return sigbus_to_handler(b, h, mc); };
+  ScriptProgram& p = b.program({store(0x600000, 0x1111), store(0x600080, 0x2222),
+                                syscall(hal::Sys::sysctl, kPage + 0x40, 0),   // UC in the second line
+                                syscall(hal::Sys::sysctl, kPage + 0x80, 1),   // CE in the third
+                                syscall(hal::Sys::sysctl, kIntc, 0),          // not DRAM
+                                load(0x600048), load(0x600000), load(0x600080)});
+  sc_core::sc_start();
+  ASSERT_FALSE(b.complex.failed()) << b.complex.error();
+  EXPECT_TRUE(b.dram.is_poisoned(kPage + 0x40, 1));
+  EXPECT_FALSE(b.dram.is_poisoned(kPage + 0x80, 1));
+  EXPECT_EQ(b.dram.corrected_lines().count(kPage + 0x80), 1u);
+  EXPECT_EQ(p.results, (std::vector<uint64_t>{0x1111, 0x2222, 0, 0, static_cast<uint64_t>(-22), ~0ull, 0x1111, 0x2222}))
+      << "the poisoned line's load skipped; the page's other lines read through transactions, the CE one corrected"
+      << b.trace();
+  ASSERT_EQ(b.fw.machine_checks.size(), 1u);
+  EXPECT_EQ(b.fw.machine_checks[0].pa, kPage + 0x48);
+  EXPECT_EQ(b.fw.machine_checks[0].va, 0x600048u);
+  EXPECT_EQ(b.fw.machine_checks[0].status & 0xffff, 0x134u) << "a data load's MCACOD";
+  ASSERT_EQ(p.signals.size(), 1u);
+  EXPECT_EQ(p.signals[0].addr, 0x600000u);
+  EXPECT_EQ(b.ras->stats.uc_consumed.value(), 1u);
+  EXPECT_EQ(b.ras->stats.ce_logged.value(), 1u) << "the CE line's read logged in the memory controller's bank";
+  EXPECT_EQ(b.ras->stats.injected.value(), 0u) << "counts platform.ras.inject only";
+  EXPECT_EQ(b.core().stats.skipped_accesses.value(), 1u);
+  EXPECT_EQ(p.exit_status, 0);
+}
+
+TEST(Core, TheFastLoopStopsAtAnAccessOfAPoisonedPageAndGoesOnAfterItsSkip) {
+  Bench b;
+  constexpr uint64_t kSecond = kFrames + 4096;  // 0x601000's frame
+  b.fw.on_syscall = [&](hal::Hal& h, const hal::SyscallArgs& a) -> int64_t {
+    return h.einj_inject(a.arg[0], hal::EinjError::uc) ? 0 : -22;
+  };
+  b.fw.on_machine_check = [&](hal::Hal& h, const hal::MachineCheck& mc) { return sigbus_to_handler(b, h, mc); };
+  // Both pages are mapped and in the TLB (memo hits) before the batch.
+  BatchProgram& p = b.program<BatchProgram>({store(0x600000, 0xa), store(0x601040, 0xb), load(0x600000),
+                                             load(0x601040), syscall(hal::Sys::sysctl, kSecond)});
+  p.batch = {batch_load(0x600000), batch_load(0x601000), batch_load(0x600000), batch_load(0x601040),
+             batch_load(0x601000), batch_load(0x600000)};
+  sc_core::sc_start();
+  ASSERT_FALSE(b.complex.failed()) << b.complex.error();
+  // The batch: a memo hit, the poisoned line (stopped, skipped), a hit, the
+  // poisoned page's other line (no DMI: a transaction), the poisoned line
+  // again (skipped again), a hit.
+  EXPECT_EQ(p.results, (std::vector<uint64_t>{0xa, 0xb, 0xa, 0xb, 0, 0xa, ~0ull, 0xa, 0xb, ~0ull, 0xa}))
+      << b.trace();
+  EXPECT_EQ(b.fw.machine_checks.size(), 2u) << "each skipped load consumed the poison once, none was retried";
+  EXPECT_EQ(p.signals.size(), 2u);
+  EXPECT_EQ(b.core().stats.skipped_accesses.value(), 2u);
+  EXPECT_GE(p.offered, 3u) << "the fast loop took the batch again after each skip";
+  EXPECT_EQ(b.core().stats.reads.value(), 8u) << "two loads before the batch, six in it";
+  EXPECT_EQ(p.exit_status, 0);
 }
 
 TEST(Core, SystemCallReachesTheFirmwareWithItsArgumentsAndReturnsItsResult) {

@@ -401,6 +401,39 @@ TEST(fw_kernel, sigaction_catches_sigbus_only_and_prctl_sets_the_mce_kill_policy
   EXPECT_EQ(r.sys(0, hal::Sys::prctl, 99), -EINVAL);
 }
 
+TEST(fw_kernel, sysctl_pagemap_faults_the_page_in_and_einj_poisons_its_line) {
+  Rig r(spec_mb(64));
+  r.start_process();
+  const int64_t va = r.mmap(0, 0, 2 * 4096);
+  ASSERT_GT(va, 0);
+  const uint64_t base = static_cast<uint64_t>(va);
+  EXPECT_EQ(r.walk(0, base, x86::Access::read).status, Walk::page_fault) << "nothing touched yet";
+  const int64_t pfn = r.sys(0, hal::Sys::sysctl, uapi::kSysctlPagemap, base + 0x123);
+  ASSERT_GT(pfn, 0);
+  // Faulted in for writing (the process's own page, not a shared zero page).
+  const Walk w = r.walk(0, base, x86::Access::write);
+  ASSERT_EQ(w.status, Walk::ok);
+  EXPECT_EQ(w.pa >> 12, static_cast<uint64_t>(pfn));
+  EXPECT_TRUE(w.rw);
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlPagemap, base), pfn) << "the same page again";
+  const int64_t pfn2 = r.sys(0, hal::Sys::sysctl, uapi::kSysctlPagemap, base + 4096);
+  ASSERT_GT(pfn2, 0);
+  EXPECT_NE(pfn2, pfn);
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlPagemap, base + 2 * 4096), -EFAULT) << "not mapped";
+
+  // EINJ: an uncorrected error at the line of a physical address.
+  const uint64_t pa = (static_cast<uint64_t>(pfn) << 12) + 0x40;
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlEinjInject, pa, uapi::kEinjMemUncorrectable), 0);
+  EXPECT_TRUE(r.m->poisoned(pa, 1));
+  EXPECT_FALSE(r.m->poisoned(pa - 0x40, 0x40)) << "one 64-byte line";
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlEinjInject, pa, 0x2), -EINVAL) << "not a memory error type";
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlEinjInject, pa + 0x40, uapi::kEinjMemCorrectable), -EINVAL)
+      << "the host HAL has no correctable errors";
+  EXPECT_FALSE(r.m->poisoned(pa + 0x40, 1));
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlEinjInject, 1ull << 45, uapi::kEinjMemUncorrectable), -EINVAL)
+      << "not RAM";
+}
+
 TEST(fw_kernel, exit_returns_every_page) {
   Rig r(spec_mb(256, 2));
   const uint64_t boot_free = r.k->nr_free_pages();

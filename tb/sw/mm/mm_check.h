@@ -494,6 +494,13 @@ inline MappingTotals mapping_check(fw::Kernel& k, hal::Hal& h) {
           continue;
         }
         if (fw::is_swap_pte(e) && level == x86::LEVEL_PT) {
+          // A hwpoison entry names a retired page, not a slot: no swap count,
+          // no rss, and the page it names must be poisoned.
+          if (fw::is_hwpoison_entry(fw::pte_to_swp_entry(e))) {
+            const fw::page* hp = nodes.pfn_to_page(fw::swp_offset(fw::pte_to_swp_entry(e)));
+            EXPECT_TRUE(hp && fw::PageHWPoison(hp)) << "hwpoison entry of a healthy page at va " << std::hex << va;
+            continue;
+          }
           ++swapents;
           ++swap_refs[e];
           continue;

@@ -1,0 +1,167 @@
+// Soft offline, unpoison and the error-injection madvise advices on the
+// host HAL (sw/mm/soft_offline.cpp, sw/mm/madvise.cpp): an in-use page
+// keeps its data at a new pfn and the old one is retired (poisoned,
+// HardwareCorrupted by 4 kB); a free page is taken off the free lists; a
+// page soft offline cannot handle is refused; unpoison gives a
+// software-poisoned page back, and is refused once a hardware failure has
+// happened; Linux 6.18's log lines.
+#include <gtest/gtest.h>
+
+#include "sw/hal/uapi.h"
+#include "sw/lib/errno.h"
+#include "sw/mm/memory_failure.h"
+#include "tb/sw/mm/fw_rig.h"
+#include "tb/sw/mm/mm_check.h"
+
+using namespace fwtest;
+
+namespace {
+
+bool has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+std::string hex(uint64_t v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%#lx", static_cast<unsigned long>(v));
+  return b;
+}
+
+fw::MemoryFailure& mf(Rig& r) { return *r.k->ctx().memory_failure; }
+
+TEST(fw_soft_offline, in_use_page_keeps_its_data_at_a_new_pfn) {
+  Rig r(spec_mb(128));
+  const int pid = r.start_process();
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
+  for (unsigned i = 0; i < 4; ++i) r.write64(r.access(0, a + i * PAGE_SIZE) + 8, 0xabc0 + i);
+  const uint64_t old_pa = r.access(0, a + PAGE_SIZE, x86::Access::read);
+  const uint64_t old_pfn = old_pa >> fw::PAGE_SHIFT;
+  const uint64_t free0 = r.k->nr_free_pages();
+
+  ASSERT_EQ(r.madvise(0, a + PAGE_SIZE, PAGE_SIZE, uapi::kMadvSoftOffline), 0) << r.console();
+  // Same data, another page; the process sees nothing else.
+  const uint64_t new_pa = r.access(0, a + PAGE_SIZE, x86::Access::read);
+  EXPECT_NE(new_pa >> fw::PAGE_SHIFT, old_pfn);
+  EXPECT_EQ(r.read64(new_pa + 8), 0xabc1u);
+  for (unsigned i = 0; i < 4; ++i) EXPECT_EQ(r.read64(r.access(0, a + i * PAGE_SIZE, x86::Access::read) + 8), 0xabc0 + i);
+  // The old page is retired: poisoned, owned by nobody, never free again.
+  const fw::page* op = r.k->nodes().pfn_to_page(old_pfn);
+  EXPECT_TRUE(fw::PageHWPoison(op));
+  EXPECT_EQ(fw::page_ref_count(op), 1);
+  EXPECT_FALSE(fw::page_mapped(op));
+  EXPECT_EQ(r.k->nr_free_pages(), free0 - 1) << "one page taken for the copy, the old one kept out";
+  EXPECT_EQ(mf(r).num_poisoned_pages(), 1u);
+  EXPECT_TRUE(has(r.proc("meminfo"), "HardwareCorrupted:     4 kB")) << r.proc("meminfo");
+  // Soft offline counts no memory_failure() outcome.
+  EXPECT_EQ(mf(r).node_stats(0).total, 0u);
+  EXPECT_TRUE(has(r.console(), "Soft offlining pfn " + hex(old_pfn) + " at process virtual address " +
+                                   hex(a + PAGE_SIZE)))
+      << r.console();
+  EXPECT_EQ(r.k->mmap().validate(r.k->mm_of(pid)), nullptr);
+  mapping_check(*r.k, r.cpu());
+
+  // Again on the retired pfn: nothing to do (6.18 returns 0).
+  EXPECT_EQ(mf(r).soft_offline_page(r.cpu(), old_pfn, 0), 0);
+  EXPECT_TRUE(has(r.console(), "Soft offline: " + hex(old_pfn) + ": page already poisoned")) << r.console();
+  EXPECT_EQ(mf(r).num_poisoned_pages(), 1u);
+
+  // Unpoison gives it back to the allocator.
+  ASSERT_EQ(mf(r).unpoison_memory(r.cpu(), old_pfn), 0) << r.console();
+  EXPECT_FALSE(fw::PageHWPoison(op));
+  EXPECT_EQ(r.k->nr_free_pages(), free0);
+  EXPECT_EQ(mf(r).num_poisoned_pages(), 0u);
+  EXPECT_TRUE(has(r.proc("meminfo"), "HardwareCorrupted:     0 kB"));
+  EXPECT_TRUE(has(r.console(), "Unpoison: " + hex(old_pfn) + ": software-unpoisoned page"));
+  EXPECT_EQ(mf(r).unpoison_memory(r.cpu(), old_pfn), -EBUSY);
+  EXPECT_TRUE(has(r.console(), "Unpoison: " + hex(old_pfn) + ": page was already unpoisoned"));
+}
+
+TEST(fw_soft_offline, free_page_is_taken_off_the_free_lists) {
+  Rig r(spec_mb(128));
+  hal::Hal& h = r.cpu();
+  // A free page, on a per-CPU list first (soft offline drains them).
+  fw::page* p = r.k->page_alloc().alloc_pages(h, fw::GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  const uint64_t pfn = r.k->nodes().page_to_pfn(p);
+  r.k->page_alloc().free_pages(h, p, 0);
+  const uint64_t free0 = r.k->nr_free_pages();
+  ASSERT_EQ(mf(r).soft_offline_page(h, pfn, 0), 0) << r.console();
+  EXPECT_TRUE(fw::PageHWPoison(p));
+  EXPECT_EQ(fw::page_ref_count(p), 1);
+  EXPECT_EQ(r.k->nr_free_pages(), free0 - 1);
+  EXPECT_FALSE(r.k->page_alloc().is_free_buddy_page(h, p));
+  full_check(*r.k, {});
+  // Every page the allocator hands out now is another one.
+  std::vector<fw::page*> got;
+  for (uint64_t i = 0; i < 256; ++i) {
+    fw::page* q = r.k->page_alloc().alloc_pages(h, fw::GFP_KERNEL, 0);
+    ASSERT_NE(q, p);
+    got.push_back(q);
+  }
+  for (fw::page* q : got) r.k->page_alloc().free_pages(h, q, 0);
+  ASSERT_EQ(mf(r).unpoison_memory(h, pfn), 0);
+  EXPECT_EQ(r.k->nr_free_pages(), free0);
+  EXPECT_EQ(fw::page_ref_count(p), 0);
+}
+
+TEST(fw_soft_offline, kernel_pages_are_refused) {
+  Rig r(spec_mb(128));
+  hal::Hal& h = r.cpu();
+  fw::page* p = r.k->page_alloc().alloc_pages(h, fw::GFP_KERNEL, 0);  // not on the LRU: a kernel page
+  ASSERT_NE(p, nullptr);
+  const uint64_t pfn = r.k->nodes().page_to_pfn(p);
+  EXPECT_EQ(mf(r).soft_offline_page(h, pfn, 0), -EIO);
+  EXPECT_TRUE(has(r.console(), "Memory failure: " + hex(pfn) + ": unhandlable page.")) << r.console();
+  EXPECT_FALSE(fw::PageHWPoison(p));
+  EXPECT_EQ(fw::page_ref_count(p), 1);
+  r.k->page_alloc().free_pages(h, p, 0);
+}
+
+TEST(fw_soft_offline, can_be_disabled) {
+  fw::Params prm = quiet_params();
+  prm.enable_soft_offline = false;
+  Rig r(spec_mb(128), prm);
+  r.start_process();
+  const uint64_t b = static_cast<uint64_t>(r.mmap(0, 0, PAGE_SIZE));
+  const uint64_t pa = r.access(0, b);
+  EXPECT_EQ(r.madvise(0, b, PAGE_SIZE, uapi::kMadvSoftOffline), -EOPNOTSUPP);
+  EXPECT_EQ(r.access(0, b, x86::Access::read), pa);
+  EXPECT_TRUE(has(r.console(), "Soft offline: disabled by /proc/sys/vm/enable_soft_offline"));
+}
+
+TEST(fw_soft_offline, unpoison_is_refused_after_a_hardware_failure) {
+  Rig r(spec_mb(128));
+  hal::Hal& h = r.cpu();
+  r.start_process();
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 2 * PAGE_SIZE));
+  const uint64_t pfn0 = r.access(0, a) >> fw::PAGE_SHIFT;
+  r.access(0, a + PAGE_SIZE);
+  ASSERT_EQ(r.madvise(0, a, PAGE_SIZE, uapi::kMadvSoftOffline), 0);
+  // A real (not software-simulated) failure on another page.
+  fw::page* p = r.k->page_alloc().alloc_pages(h, fw::GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  mf(r).memory_failure(h, r.k->nodes().page_to_pfn(p), 0);
+  EXPECT_EQ(mf(r).unpoison_memory(h, pfn0), -EOPNOTSUPP);
+  EXPECT_TRUE(has(r.console(), "Unpoison: " + hex(pfn0) + ": disabled after HW memory failure")) << r.console();
+  EXPECT_TRUE(fw::PageHWPoison(r.k->nodes().pfn_to_page(pfn0)));
+}
+
+TEST(fw_madvise_inject, hwpoison_hands_each_page_to_memory_failure) {
+  Rig r(spec_mb(128));
+  r.start_process();
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
+  const uint64_t pfn = r.access(0, a + 2 * PAGE_SIZE) >> fw::PAGE_SHIFT;
+  // The range need not be page-aligned at its end: the page it reaches into counts.
+  EXPECT_EQ(r.madvise(0, a + 2 * PAGE_SIZE, 1, uapi::kMadvHwpoison), 0) << r.console();
+  EXPECT_TRUE(has(r.console(), "Injecting memory failure for pfn " + hex(pfn) + " at process virtual address " +
+                                   hex(a + 2 * PAGE_SIZE)))
+      << r.console();
+  EXPECT_TRUE(fw::PageHWPoison(r.k->nodes().pfn_to_page(pfn)));
+  EXPECT_EQ(mf(r).num_poisoned_pages(), 1u);
+  // Faults the page in first (get_user_pages), then the same.
+  EXPECT_EQ(r.madvise(0, a, PAGE_SIZE, uapi::kMadvHwpoison), 0);
+  EXPECT_EQ(mf(r).num_poisoned_pages(), 2u);
+  // An unmapped address: the fault's error.
+  EXPECT_EQ(r.madvise(0, a + 64 * PAGE_SIZE, PAGE_SIZE, uapi::kMadvHwpoison), -EFAULT);
+  EXPECT_EQ(r.stats().at("madvise.hwpoison"), 2u);
+}
+
+}  // namespace
