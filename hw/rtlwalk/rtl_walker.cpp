@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include <unistd.h>
 
@@ -11,6 +13,9 @@ using sc_core::sc_time_stamp;
 
 #include "Vmmu_probe.h"
 #include "Vwalker.h"
+#include "Vwalker___024root.h"
+#include "Vwalker_untraced.h"
+#include "Vwalker_untraced___024root.h"
 #include "verilated.h"
 #include "verilated_fst_sc.h"
 #if VM_COVERAGE
@@ -57,22 +62,107 @@ uint64_t wide_bits(const uint32_t* words, unsigned lo, unsigned width) {
   return static_cast<uint64_t>(width == 64 ? v : v & ((1ull << width) - 1));
 }
 
+// Request inputs for `req` (offered until the RTL accepts it).
+template <class Model>
+void drive_request(Model& rtl, const WalkRequest& req) {
+  rtl.req_va = req.va & kVaMask;
+  rtl.req_access = static_cast<uint8_t>(req.access);
+  rtl.req_user = req.user;
+  rtl.req_cr3 = req.cr3;
+  rtl.req_wp = req.wp;
+  rtl.req_nxe = req.nxe;
+  rtl.req_levels = static_cast<uint8_t>(req.levels);
+  rtl.req_maxphyaddr = static_cast<uint8_t>(req.maxphyaddr);
+  rtl.req_start_level = static_cast<uint8_t>(req.start_level);
+  rtl.req_start_table = req.start_table & kPaMask;
+  rtl.req_acc_rw = req.acc_rw;
+  rtl.req_acc_us = req.acc_us;
+  rtl.req_acc_nx = req.acc_nx;
+}
+
+// The result the RTL offers (read while rsp_valid is 1).
+template <class Model>
+void read_result(const Model& rtl, WalkResult& r) {
+  r = WalkResult{};
+  r.status = static_cast<WalkStatus>(rtl.rsp_status);
+  r.pa = rtl.rsp_pa;
+  r.leaf_level = rtl.rsp_leaf_level;
+  r.page_size = (r.leaf_level >= 1 && r.leaf_level <= 3) ? 1ull << (12 + 9 * (r.leaf_level - 1)) : 0;
+  r.rw = rtl.rsp_rw;
+  r.us = rtl.rsp_us;
+  r.nx = rtl.rsp_nx;
+  r.global = rtl.rsp_global;
+  r.dirty = rtl.rsp_dirty;
+  r.memtype = rtl.rsp_memtype;
+  r.error_code = rtl.rsp_error_code;
+  r.fault_level = rtl.rsp_fault_level;
+  r.fault_pte_addr = rtl.rsp_fault_pte_addr;
+  r.mc_addr = rtl.rsp_mc_addr;
+  r.mc_poison = rtl.rsp_mc_poison;
+  const uint32_t valid = rtl.rsp_pte_valid;
+  for (unsigned l = 1; l <= kLevels && l <= kMaxLevels; ++l) {
+    r.pte_valid[l] = (valid >> (l - 1)) & 1;
+    r.pte_addr[l] = wide_bits(rtl.rsp_pte_addr.data(), (l - 1) * kPaBits, kPaBits);
+    r.pte_value[l] = wide_bits(rtl.rsp_pte_value.data(), (l - 1) * 64, 64);
+  }
+  r.mem_reads = rtl.rsp_mem_reads;
+  r.mem_writes = rtl.rsp_mem_writes;
+  r.restarts = rtl.rsp_restarts;
+}
+
+// One evaluation per cycle. Verilator 5.006 finds a rising edge by
+// comparing clk with its value at the last evaluation, kept in the root's
+// __Vtrigrprev__TOP__clk. Writing 0 there after the edge's evaluation lets
+// the model see the clock low without evaluating it again: that evaluation
+// would only recompute, from unchanged inputs and registers, what the
+// edge's evaluation left. A Verilator without that member gets the
+// evaluation (the model is then evaluated twice per cycle).
+template <class Root, class = void>
+struct HasClockMemo : std::false_type {};
+template <class Root>
+struct HasClockMemo<Root, std::void_t<decltype(std::declval<Root&>().__Vtrigrprev__TOP__clk)>> : std::true_type {};
+constexpr bool kOneEvalPerCycle = HasClockMemo<Vwalker_untraced___024root>::value;
+
 }  // namespace
 
 // The Verilated models, C++ rather than SystemC: the transactor sets their
 // ports and calls eval() itself, so a cycle costs no SystemC scheduling.
-// Their names are the waveform scopes (<walker>.rtl.walker,
-// <walker>.mmu.mmu_probe).
+// The walker exists twice, Verilated from the same RTL (assertions
+// included), without and with trace support: trace support keeps every
+// signal in the model and records its activity at every evaluation, which
+// a run without a waveform does not need (hw/rtlwalk/CMakeLists.txt). Their
+// names are the waveform scopes (<walker>.rtl.walker, <walker>.mmu.mmu_probe).
 struct RtlWalker::Impl {
-  Vwalker rtl;
+  std::string rtl_name;
+  Vwalker_untraced fast;
+  std::unique_ptr<Vwalker> traced;  // once trace() was called
   Vmmu_probe mmu;  // MMU-level signals for waveforms (rtl/mmu_probe.sv)
 
-  explicit Impl(const std::string& base) : rtl((base + ".rtl").c_str()), mmu((base + ".mmu").c_str()) {
+  explicit Impl(const std::string& base)
+      : rtl_name(base + ".rtl"), fast(rtl_name.c_str()), mmu((base + ".mmu").c_str()) {
     // Settle the models' combinational outputs from their initial inputs
     // (as SystemC's initialisation did when they were SystemC modules), so
     // that a waveform starts from settled values.
-    rtl.eval();
+    fast.eval();
     mmu.eval();
+  }
+
+  // Before the first walk: the model with trace support takes over, in the
+  // same initial state. (The untraced one stays, unused: a coverage build's
+  // points refer into it until the walker is destroyed.)
+  Vwalker& use_traced() {
+    if (!traced) {
+      traced = std::make_unique<Vwalker>(rtl_name.c_str());
+      traced->eval();
+    }
+    return *traced;
+  }
+
+  // Calls fn with the model in use.
+  template <class Fn>
+  void with_model(Fn&& fn) {
+    if (traced) fn(*traced);
+    else fn(fast);
   }
 
   // The MMU-level view: a miss starts a walk...
@@ -93,52 +183,6 @@ struct RtlWalker::Impl {
     mmu.page_fault = r.status == WalkStatus::page_fault;
     mmu.fault_code = static_cast<uint8_t>(r.status == WalkStatus::page_fault ? r.error_code : 0);
     mmu.machine_check = r.status == WalkStatus::machine_check;
-  }
-
-  // Request inputs for `req` (offered until the RTL accepts it).
-  void drive_request(const WalkRequest& req) {
-    rtl.req_va = req.va & kVaMask;
-    rtl.req_access = static_cast<uint8_t>(req.access);
-    rtl.req_user = req.user;
-    rtl.req_cr3 = req.cr3;
-    rtl.req_wp = req.wp;
-    rtl.req_nxe = req.nxe;
-    rtl.req_levels = static_cast<uint8_t>(req.levels);
-    rtl.req_maxphyaddr = static_cast<uint8_t>(req.maxphyaddr);
-    rtl.req_start_level = static_cast<uint8_t>(req.start_level);
-    rtl.req_start_table = req.start_table & kPaMask;
-    rtl.req_acc_rw = req.acc_rw;
-    rtl.req_acc_us = req.acc_us;
-    rtl.req_acc_nx = req.acc_nx;
-  }
-
-  // The result the RTL offers (read while rsp_valid is 1).
-  void read_result(WalkResult& r) const {
-    r = WalkResult{};
-    r.status = static_cast<WalkStatus>(rtl.rsp_status);
-    r.pa = rtl.rsp_pa;
-    r.leaf_level = rtl.rsp_leaf_level;
-    r.page_size = (r.leaf_level >= 1 && r.leaf_level <= 3) ? 1ull << (12 + 9 * (r.leaf_level - 1)) : 0;
-    r.rw = rtl.rsp_rw;
-    r.us = rtl.rsp_us;
-    r.nx = rtl.rsp_nx;
-    r.global = rtl.rsp_global;
-    r.dirty = rtl.rsp_dirty;
-    r.memtype = rtl.rsp_memtype;
-    r.error_code = rtl.rsp_error_code;
-    r.fault_level = rtl.rsp_fault_level;
-    r.fault_pte_addr = rtl.rsp_fault_pte_addr;
-    r.mc_addr = rtl.rsp_mc_addr;
-    r.mc_poison = rtl.rsp_mc_poison;
-    const uint32_t valid = rtl.rsp_pte_valid;
-    for (unsigned l = 1; l <= kLevels && l <= kMaxLevels; ++l) {
-      r.pte_valid[l] = (valid >> (l - 1)) & 1;
-      r.pte_addr[l] = wide_bits(rtl.rsp_pte_addr.data(), (l - 1) * kPaBits, kPaBits);
-      r.pte_value[l] = wide_bits(rtl.rsp_pte_value.data(), (l - 1) * 64, 64);
-    }
-    r.mem_reads = rtl.rsp_mem_reads;
-    r.mem_writes = rtl.rsp_mem_writes;
-    r.restarts = rtl.rsp_restarts;
   }
 };
 
@@ -165,6 +209,7 @@ RtlWalker::RtlWalker(sc_core::sc_module_name name, const Params& params, sim::st
   // Before the model exists, so that it can be traced later.
   Verilated::traceEverOn(true);
   impl_ = std::make_unique<Impl>(this->name());
+  evaluated_rsp_ready_ = impl_->fast.rsp_ready;
 
   walk_socket.register_b_transport(this, &RtlWalker::b_transport);
 }
@@ -176,8 +221,15 @@ RtlWalker::~RtlWalker() {
 #endif
 }
 
+bool RtlWalker::refuse_late_trace() {
+  if (!reset_done_ || impl_->traced) return false;
+  SC_REPORT_ERROR(name(), "trace() after the first walk: attach waveforms before the simulation runs");
+  return true;
+}
+
 void RtlWalker::trace(VerilatedFstSc* tfp, int levels) {
-  impl_->rtl.trace(tfp, levels);
+  if (refuse_late_trace()) return;
+  impl_->use_traced().trace(tfp, levels);
   impl_->mmu.trace(tfp, levels);
   // A trace samples the models at SystemC time steps: from now on every
   // half cycle passes in SystemC time.
@@ -186,6 +238,7 @@ void RtlWalker::trace(VerilatedFstSc* tfp, int levels) {
 
 void RtlWalker::open_trace(const std::string& path, int levels) {
   close_trace();
+  if (refuse_late_trace()) return;
   own_trace_ = new VerilatedFstSc;
   trace(own_trace_, levels);
   own_trace_->open(path.c_str());
@@ -220,10 +273,10 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   busy_ = true;
   const sc_time start = sc_core::sc_time_stamp();
   ahead_ = SC_ZERO_TIME;
-  if (!reset_done_) reset();
+  if (!reset_done_) impl_->with_model([this](auto& m) { reset(m); });
   impl_->probe_start(req, stats.walks + 1);
   if (timed_) impl_->mmu.eval();
-  run(req, res);
+  impl_->with_model([&](auto& m) { run(m, req, res); });
   // The fast drive ran ahead of SystemC time: the walk ends when its
   // cycles and memory latencies have passed.
   if (ahead_ != SC_ZERO_TIME) sc_core::wait(ahead_);
@@ -242,16 +295,16 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   idle_event_.notify(SC_ZERO_TIME);
 }
 
-void RtlWalker::tick() {
+template <class Model>
+void RtlWalker::tick(Model& m) {
   // Inputs were set at this sample point (the clock is low); the rising
   // edge comes half a period later, and the next sample point half a
-  // period after it. The first eval settles the new inputs (it also lets
-  // the model see the clock low, so that the next eval sees an edge).
-  Vwalker& m = impl_->rtl;
-  m.eval();
+  // period after it.
   if (timed_) {
     // Each half cycle passes in SystemC time, so that the trace, which
-    // samples at the end of each time step, shows the clock high and low.
+    // samples at the end of each time step, shows the clock high and low:
+    // the new inputs settle, the edge, the clock low again.
+    m.eval();
     sc_core::wait(first_half_);
     m.clk = 1;
     m.eval();
@@ -259,23 +312,32 @@ void RtlWalker::tick() {
     m.clk = 0;
     m.eval();
   } else {
+    // The edge's evaluation settles the new inputs first, then clocks the
+    // registers. One exception needs the inputs settled by an evaluation of
+    // their own: an assertion samples an internal signal computed from an
+    // input, and Verilator samples before it settles the inputs. The
+    // walker's only such signal is rsp_fire (rsp_valid & rsp_ready, for
+    // ASSERT_ONE_RSP_PER_REQ; the test rtl_sampled_signals keeps it so).
+    if (!kOneEvalPerCycle || m.rsp_ready != evaluated_rsp_ready_) m.eval();
     m.clk = 1;
     m.eval();
     m.clk = 0;
+    if constexpr (kOneEvalPerCycle) m.rootp->__Vtrigrprev__TOP__clk = 0;
     ahead_ += params_.clock_period;
   }
+  evaluated_rsp_ready_ = m.rsp_ready;
   ++stats.cycles;
 }
 
-void RtlWalker::reset() {
-  Vwalker& m = impl_->rtl;
+template <class Model>
+void RtlWalker::reset(Model& m) {
   m.rst_n = 0;
   m.req_valid = 0;
   m.mem_req_ready = 0;
   m.mem_rsp_valid = 0;
   m.rsp_ready = 0;
   stall_rng_.seed(params_.stall_seed);
-  for (unsigned i = 0; i < params_.reset_cycles; ++i) tick();
+  for (unsigned i = 0; i < params_.reset_cycles; ++i) tick(m);
   m.rst_n = 1;
   reset_done_ = true;
 }
@@ -315,16 +377,15 @@ unsigned RtlWalker::stall() {
   return 1 + static_cast<unsigned>(stall_rng_() % 3);
 }
 
-void RtlWalker::run(const WalkRequest& req, WalkResult& res) {
-  Impl& s = *impl_;
-  Vwalker& m = s.rtl;
+template <class Model>
+void RtlWalker::run(Model& m, const WalkRequest& req, WalkResult& res) {
   // At a sample point the outputs show the state after the last rising
   // edge, and the inputs written now are what the next edge sees. Every RTL
   // output is a function of registers only, so each handshake of the next
   // edge is known here: valid (driven or read now) and ready (read or
   // driven now). Without stall injection the transactor is always ready and
   // answers memory requests at once.
-  s.drive_request(req);
+  drive_request(m, req);
   bool request_pending = true;
   unsigned req_wait = stall();
   bool mem_req_seen = false;
@@ -383,12 +444,12 @@ void RtlWalker::run(const WalkRequest& req, WalkResult& res) {
       }
     }
     const bool rsp_fire = rsp_valid && rsp_ready;
-    if (rsp_fire) s.read_result(res);
+    if (rsp_fire) read_result(m, res);
 
     m.req_valid = req_valid;
     m.mem_req_ready = mem_req_ready;
     m.rsp_ready = rsp_ready;
-    tick();
+    tick(m);
 
     if (req_fire) request_pending = false;
     if (mem_rsp_fire) {

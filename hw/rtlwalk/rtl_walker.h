@@ -16,9 +16,12 @@
 // cycle by cycle. Untraced (the fast drive), a walk runs ahead of SystemC
 // time: its memory accesses carry the walk's time so far as their annotated
 // delay, and one wait at the end brings SystemC time to the walk's end.
-// Traced (trace(), open_trace()), every half cycle and every memory latency
-// passes in SystemC time, so that the waveform has a time step per edge.
-// Cycles, results and the walk's end time are the same either way.
+// It drives a model Verilated without trace support, evaluated once per
+// cycle. Traced (trace(), open_trace(), which must come before the first
+// walk), it drives a model Verilated with trace support instead, and every
+// half cycle and every memory latency passes in SystemC time, so that the
+// waveform has a time step per edge. Cycles, results, assertions and the
+// walk's end time are the same either way.
 //
 // The Verilator headers stay out of this header (the model lives in the
 // implementation), so platform code needs only SystemC and TLM to use it.
@@ -106,6 +109,8 @@ class RtlWalker : public sc_core::sc_module {
   // Attach the RTL's signals to an FST trace file the caller owns. Order, as
   // for any Verilated SystemC model: construct (Verilated::traceEverOn is set
   // by this constructor), sc_start(SC_ZERO_TIME), trace(), then tfp->open().
+  // Before the first walk (SC_REPORT_ERROR otherwise): from here on the
+  // walker runs the model built with trace support.
   void trace(VerilatedFstSc* tfp, int levels = 99);
   // Convenience: a trace file of this walker alone, written to `path`
   // (FST), after elaboration. Closed by close_trace() or the destructor.
@@ -125,10 +130,17 @@ class RtlWalker : public sc_core::sc_module {
 
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   void check_request(const WalkRequest& req) const;
-  void reset();
-  void tick();  // one clock cycle: rising edge, then the next sample point
+  // trace() after the first walk: reports it (SC_REPORT_ERROR), returns true.
+  bool refuse_late_trace();
+  // The drive, for either Verilated model (with or without trace support;
+  // both are built from the same RTL, rtl_walker.cpp).
+  template <class Model>
+  void reset(Model& m);
+  template <class Model>
+  void tick(Model& m);  // one clock cycle: rising edge, then the next sample point
+  template <class Model>
+  void run(Model& m, const WalkRequest& req, WalkResult& res);
   MemResponse mem_access(uint64_t addr, bool write, uint64_t wdata, bool lock);
-  void run(const WalkRequest& req, WalkResult& res);
   unsigned stall();
 
   Params params_;
@@ -136,6 +148,7 @@ class RtlWalker : public sc_core::sc_module {
   sc_core::sc_time second_half_;
   bool reset_done_ = false;
   bool timed_ = false;         // traced: cycles and latencies pass in SystemC time
+  bool evaluated_rsp_ready_ = false;  // rsp_ready at the model's last evaluation
   sc_core::sc_time ahead_;     // fast drive: the walk's time ahead of SystemC time
   std::minstd_rand stall_rng_;
   bool busy_ = false;

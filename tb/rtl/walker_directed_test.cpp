@@ -760,5 +760,21 @@ TEST(RtlWalker, WritesAnFstWaveform) {
   EXPECT_GT(std::filesystem::file_size(path), 500u);
 }
 
+// The first walk runs on the model without trace support, whose state
+// cannot move to the traced one: a waveform attached after it is refused.
+TEST(RtlWalker, RefusesAWaveformAfterTheFirstWalk) {
+  Harness h;
+  const uint64_t va = 0x0000'000f'0000'd000ull;
+  h.map(kRoot, va, 0x1'c000, P | RW | US);
+  sc_core::sc_start(SC_ZERO_TIME);
+  EXPECT_EQ(h.walk(Harness::request(kRoot, va, Access::read, true)).status, WalkStatus::ok);
+  const std::string path = testing::TempDir() + "rtl_walker_late_wave.fst";
+  // The error is expected here: SystemC's own handler (throw), not the one
+  // that fails the test on any error.
+  const auto failing = sc_core::sc_report_handler::set_handler(sc_core::sc_report_handler::default_handler);
+  EXPECT_THROW(h.walker.open_trace(path), sc_core::sc_report);
+  sc_core::sc_report_handler::set_handler(failing);
+}
+
 }  // namespace
 }  // namespace rtltest
