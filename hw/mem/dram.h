@@ -1,10 +1,11 @@
 // DRAM of one NUMA node: a TLM-2.0 target over sparse host backing (an
 // anonymous MAP_NORESERVE mapping, so a 64 GiB machine costs host memory only
-// for the pages touched). Grants DMI for ordinary memory; pages holding an
-// injected error (uncorrected or correctable) and lines under a bus lock are
-// carved out of every DMI grant, so accesses to them go through b_transport
-// and see the error or wait for the lock. A read of a correctable line
-// returns good data and reports the correction to the RAS model (hw/ras).
+// for the pages touched, in host huge pages where the host has them). Grants
+// DMI for ordinary memory; pages holding an injected error (uncorrected or
+// correctable) and lines under a bus lock are carved out of every DMI grant,
+// so accesses to them go through b_transport and see the error or wait for
+// the lock. A read of a correctable line returns good data and reports the
+// correction to the RAS model (hw/ras).
 #pragma once
 
 #include <cstdint>

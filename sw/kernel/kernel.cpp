@@ -33,6 +33,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   ctx_.kswapd = &kswapd_;
   ctx_.vmscan = &vmscan_;
   ctx_.workingset = &workingset_;
+  ctx_.shrinkers = &shrinkers_;
   ctx_.swapfile = &swapfile_;
   ctx_.swap_cache = &swap_cache_;
   ctx_.oom = &oom_;
@@ -72,6 +73,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   kswapd_.init(&ctx_);
   vmscan_.init(&ctx_);
   workingset_.init(&ctx_);
+  shrinkers_.init(&ctx_);
   swapfile_.init(&ctx_);
   swap_cache_.init(&ctx_);
   oom_.init(&ctx_);

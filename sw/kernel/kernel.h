@@ -162,6 +162,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   Kswapd& kswapd() { return kswapd_; }
   Vmscan& vmscan() { return vmscan_; }
   Workingset& workingset() { return workingset_; }
+  Shrinkers& shrinkers() { return shrinkers_; }
   Swapfile& swapfile() { return swapfile_; }
   SwapCache& swap_cache() { return swap_cache_; }
   OomKiller& oom() { return oom_; }
@@ -268,6 +269,7 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   Kswapd kswapd_;
   Vmscan vmscan_;
   Workingset workingset_;
+  Shrinkers shrinkers_;
   Swapfile swapfile_;
   SwapCache swap_cache_;
   OomKiller oom_;

@@ -68,13 +68,13 @@ hal::TrapOutcome Kernel::do_page_fault(hal::Hal& h, hal::vaddr_t cr2, uint32_t e
     case FaultKind::oom:
       // Linux pagefault_out_of_memory: the allocation already called the
       // OOM killer, which chose someone else; retry the fault. A fault
-      // that keeps failing (nothing killable, or an allocation Linux never
-      // resolves by killing) ends the task instead of spinning for ever.
+      // that keeps failing (a victim that does not finish dying, or an
+      // allocation Linux never resolves by killing) ends the task instead
+      // of spinning for ever.
       if (++t->oom_fault_retries < MAX_RECLAIM_RETRIES) {
         oom_.pagefault_out_of_memory(h, t);
         return hal::TrapOutcome::retry;
       }
-      // (Linux would have panicked: "System is deadlocked on memory".)
       log_.printk(h, LOGLEVEL_ERR, "Out of memory: %s[%d] killed: its fault at %lx keeps failing (%s)", t->comm,
                   t->pid, static_cast<unsigned long>(cr2), r.reason);
       vmstat_.count(OOM_KILL);

@@ -27,6 +27,7 @@ class Lru;
 class Kswapd;
 class Vmscan;
 class Workingset;
+class Shrinkers;
 class Swapfile;
 class SwapCache;
 class OomKiller;
@@ -85,6 +86,7 @@ struct MmContext {
   Kswapd* kswapd = nullptr;
   Vmscan* vmscan = nullptr;            // reclaim (sw/mm/vmscan.h)
   Workingset* workingset = nullptr;    // shadow entries, refaults (sw/mm/workingset.h)
+  Shrinkers* shrinkers = nullptr;      // shrink_slab (sw/mm/shrinker.h)
   Swapfile* swapfile = nullptr;        // swap areas and slots (sw/mm/swapfile.h)
   SwapCache* swap_cache = nullptr;     // sw/mm/swap_state.h
   OomKiller* oom = nullptr;            // the OOM killer (sw/mm/oom_kill.h)

@@ -199,13 +199,11 @@ int Madvise::cold_or_pageout(hal::Hal& h, mm_struct* mm, vm_area_struct* vma, ui
         }
       }
       ClearPageFlag(p, PG_referenced);
-      if (!ctx_->lru->isolate(h, p)) continue;
-      if (pageout) {
-        list_add_tail(&p->lru, &pages);
-      } else {  // folio_deactivate: back on the inactive list
-        ClearPageFlag(p, PG_active);
-        ctx_->lru->putback(h, p);
+      if (!pageout) {  // folio_deactivate: an active page to the inactive list (pgdeactivate)
+        ctx_->lru->deactivate(h, p);
+        continue;
       }
+      if (ctx_->lru->isolate(h, p)) list_add_tail(&p->lru, &pages);
     }
   }
   if (flush) ctx_->tlb->flush_tlb_mm_range(h, mm, start, end, PAGE_SHIFT, false);

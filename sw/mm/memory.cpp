@@ -309,8 +309,10 @@ FaultResult Memory::do_shared_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* 
                                     bool write) {
   address_space* obj = vma->vm_obj;
   const uint64_t index = linear_page_index(vma, addr);
-  page* p = ctx_->shmem->get_page(h, obj, index);  // with a reference: the mapping's
+  bool major = false;
+  page* p = ctx_->shmem->get_page(h, obj, index, &major);  // with a reference: the mapping's
   if (!p) return oom("out of memory for a shared-memory page");
+  if (major) ctx_->vmstat->count(PGMAJFAULT);  // read back from swap
   if (PageHWPoison(p)) return hwpoison_page(h, p);
   if (!map_object_page(h, mm, vma, pte_pa, p, write)) return {FaultKind::spurious, "populated meanwhile"};
   ++stats_.shmem;

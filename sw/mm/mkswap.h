@@ -22,7 +22,7 @@ inline void mkswap_header(uint8_t* page, uint64_t bytes, const uint8_t* uuid = n
   info.last_page = static_cast<uint32_t>(last > UINT32_MAX ? UINT32_MAX : last);
   if (uuid) mem_copy(info.sws_uuid, uuid, sizeof info.sws_uuid);
   mem_copy(page + SWAP_INFO_OFFSET, &info, sizeof info);
-  mem_copy(page + SWAP_MAGIC_OFFSET, "SWAPSPACE2", 10);
+  mem_copy(page + SWAP_MAGIC_OFFSET, SWAP_MAGIC, SWAP_MAGIC_LEN);
 }
 
 }  // namespace fw

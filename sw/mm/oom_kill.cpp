@@ -164,12 +164,12 @@ bool OomKiller::out_of_memory(hal::Hal& h, gfp_t gfp, unsigned order, const allo
     return true;
   }
   if (!oc.chosen) {
-    // Linux panics ("System is deadlocked on memory"); the allocation
-    // fails instead, as it did before there was an OOM killer.
+    // Nothing to kill for a system-wide allocation: the allocator would
+    // loop for ever, so Linux panics (the run ends, exit 1).
     ++stats_.no_victim;
     dump_header(h, oc);
     ctx_->log->printk(h, LOGLEVEL_WARNING, "Out of memory and no killable processes...");
-    return false;
+    ctx_->log->panic(h, "System is deadlocked on memory");
   }
   oom_kill_process(h, oc);
   return true;

@@ -64,7 +64,8 @@ class OomKiller {
   // The last resort of an allocation of 2^order pages under gfp (Linux
   // out_of_memory with __alloc_pages_may_oom's caller-side checks done).
   // Returns true when it made progress: a process was killed, or a victim
-  // is still dying; false when it would not kill or found nobody to kill.
+  // is still dying; false when it would not kill (no __GFP_FS). With
+  // nobody to kill it panics, as Linux does ("System is deadlocked on memory").
   bool out_of_memory(hal::Hal& h, gfp_t gfp, unsigned order, const alloc_context& ac);
   // Returns true when the task running on h's CPU was chosen by the OOM
   // killer (its allocations may then dig into the reserves: ALLOC_OOM).

@@ -5,6 +5,7 @@
 #include "sw/lib/printk.h"
 #include "sw/lib/string.h"
 #include "sw/mm/filemap.h"
+#include "sw/mm/lru.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/slub.h"
@@ -60,14 +61,21 @@ void free_orphan(hal::Hal& h, MmContext* ctx, page* p) {
 }
 
 // Linux end_swap_bio_write: a failed write leaves the page dirty, so
-// reclaim keeps it and tries again later.
+// reclaim keeps it and tries again later; a page reclaim wrote (PG_reclaim)
+// goes to its inactive list's tail to be freed next (folio_end_writeback's
+// folio_rotate_reclaimable: pgrotated).
 void swap_write_end_io(hal::Hal& h, bio* b) {
   MmContext* ctx = static_cast<MmContext*>(b->bi_private);
   page* p = b->bi_io_vec[0].bv_page;
   if (b->bi_status != blk_status_t::BLK_STS_OK) {
     SetPageFlag(p, PG_dirty);
+    ClearPageFlag(p, PG_reclaim);
     ++ctx->swapfile->stats().write_errors;
     log_io_error(h, ctx, b, "Write");
+  }
+  if (PageFlag(p, PG_reclaim)) {
+    ClearPageFlag(p, PG_reclaim);
+    ctx->lru->rotate_reclaimable(h, p);
   }
   ClearPageFlag(p, PG_writeback);
   const int nid = page_to_nid(p);

@@ -15,7 +15,6 @@ namespace fw {
 
 namespace {
 
-constexpr char kSwapMagic[] = "SWAPSPACE2";
 constexpr uint64_t kSectorsPerPage = PAGE_SIZE >> SECTOR_SHIFT;
 
 unsigned long kb(uint64_t pages) { return static_cast<unsigned long>(pages << (PAGE_SHIFT - 10)); }
@@ -45,7 +44,7 @@ void Swapfile::swapon_boot(hal::Hal& h) {
 }
 
 uint64_t Swapfile::read_swap_header(hal::Hal& h, const char* name, const uint8_t* hdr, uint64_t dev_pages) {
-  if (mem_cmp(hdr + SWAP_MAGIC_OFFSET, kSwapMagic, 10) != 0) {
+  if (mem_cmp(hdr + SWAP_MAGIC_OFFSET, SWAP_MAGIC, SWAP_MAGIC_LEN) != 0) {
     ctx_->log->printk(h, LOGLEVEL_ERR, "Unable to find swap-space signature");
     return 0;
   }

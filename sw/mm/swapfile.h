@@ -41,6 +41,8 @@ constexpr unsigned SWAPFILE_CLUSTER = 256;
 // The header page of an area (Linux union swap_header): "SWAPSPACE2" ends
 // the page; the info part follows 1024 bytes of boot bits.
 constexpr unsigned SWAP_MAGIC_OFFSET = 4086;
+constexpr char SWAP_MAGIC[] = "SWAPSPACE2";  // mkswap writes it, read_swap_header checks it
+constexpr unsigned SWAP_MAGIC_LEN = sizeof(SWAP_MAGIC) - 1;  // no terminator on disk
 constexpr unsigned SWAP_INFO_OFFSET = 1024;
 struct swap_header_info {
   uint32_t version;  // 1

@@ -10,6 +10,7 @@
 #include "sw/mm/page-writeback.h"
 #include "sw/mm/page_alloc.h"
 #include "sw/mm/rmap.h"
+#include "sw/mm/shrinker.h"
 #include "sw/mm/shmem.h"
 #include "sw/mm/swap_state.h"
 #include "sw/mm/swapfile.h"
@@ -98,8 +99,11 @@ unsigned Vmscan::move_folios_to_lru(hal::Hal& h, list_head* list) {
     page* p = list_entry(list->prev, page, lru);
     list_del(&p->lru);
     pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
-    if (!folio_evictable(p) && !PageFlag(p, PG_unevictable)) {
-      // folio_putback_lru of an mlocked page: culled to the unevictable list.
+    // folio_putback_lru of an mlocked page: culled to the unevictable
+    // list, and not one of the pages moved (shrink_active_list counts
+    // those as pgdeactivate).
+    const bool evictable = folio_evictable(p);
+    if (!evictable && !PageFlag(p, PG_unevictable)) {
       ClearPageFlag(p, PG_active);
       SetPageFlag(p, PG_unevictable);
       ctx_->vmstat->count(UNEVICTABLE_PGCULLED, compound_nr(p));
@@ -116,7 +120,7 @@ unsigned Vmscan::move_folios_to_lru(hal::Hal& h, list_head* list) {
       ctx_->lru->add_locked(pg, p, false);
     }
     --p->_refcount;  // the isolation's reference; others remain
-    nr_moved += static_cast<unsigned>(compound_nr(p));
+    if (evictable) nr_moved += static_cast<unsigned>(compound_nr(p));
     if (PageFlag(p, PG_active)) pg.nonresident_age += compound_nr(p);  // workingset_age_nonresident
   }
   return nr_moved;
@@ -295,17 +299,25 @@ Vmscan::Verdict Vmscan::shrink_one(hal::Hal& h, page* p, pglist_data& pg, scan_c
     stat->nr_ref_keep += nr;
     return Verdict::keep;
   }
-  const bool anon = PageAnon(p);
+  const bool anon = PageAnon(p), shmem = page_is_shmem(p);
   if (anon && PageFlag(p, PG_swapbacked) && !PageSwapCache(p)) {
     if (!(sc.gfp_mask & __GFP_IO) || page_maybe_dma_pinned(p)) return Verdict::keep;
     if (!folio_alloc_swap(h, p, pg)) return Verdict::activate;
     SetPageFlag(p, PG_dirty);  // the swap slot has no copy yet
   }
-  // Shared-memory pages would go to swap through shmem_writeout: not here.
-  if (!anon && !page_is_file_lru(p)) return Verdict::activate;
+  if (shmem && (!(sc.gfp_mask & __GFP_IO) || page_maybe_dma_pinned(p))) return Verdict::keep;
+  // Anonymous, shared-memory, page-cache and swap-cache pages (those read
+  // ahead and not mapped yet) are reclaimable; hugetlb's are not.
+  if (!anon && !shmem && !page_is_file_lru(p) && !PageSwapCache(p)) return Verdict::activate;
   if (folio_mapped(p) && !ctx_->rmap->try_to_unmap(h, p)) {
     stat->nr_unmap_fail += nr;
     return Verdict::activate;
+  }
+  // pageout() of a shared-memory page (shmem_writeout): out of its object
+  // into the swap cache, dirty, then written like an anonymous page.
+  if (shmem) {
+    if (!sc.may_writepage || page_maybe_dma_pinned(p)) return Verdict::keep;
+    if (!ctx_->shmem->shmem_writeout(h, p)) return Verdict::activate;
   }
   return shrink_unmapped(h, p, pg, sc, stat, ref);
 }
@@ -507,8 +519,8 @@ void Vmscan::shrink_node(hal::Hal& h, pglist_data& pg, scan_control& sc) {
     const uint64_t nr_reclaimed = sc.nr_reclaimed;
     prepare_scan_control(pg, sc);
     shrink_lruvec(h, pg, sc);
-    // Reclaimable slab: the firmware's caches hold no objects a shrinker
-    // could free (no dentries or inodes to drop), so there is no shrink_slab.
+    // Reclaimable slab objects (sw/mm/shrinker): the workingset's shadow nodes.
+    ctx_->shrinkers->shrink_slab(h, sc.gfp_mask, pg.node_id, sc.priority);
     const uint64_t nr_node_reclaimed = sc.nr_reclaimed - nr_reclaimed;
     if (nr_node_reclaimed) reclaimable = true;
     if (sc.kswapd) {

@@ -9,9 +9,11 @@
 // workingset shadow; dirty ones are marked PG_reclaim and left to the
 // flusher (6.18's reclaim no longer writes file pages itself); anonymous
 // pages go to swap through the swap cache (sw/mm/swap_state) once unmapped
-// (try_to_unmap writes swap entries in their PTEs). Without swap,
+// (try_to_unmap writes swap entries in their PTEs); each round ends with
+// the shrinkers (sw/mm/shrinker: shrink_slab). Without swap,
 // anonymous pages are not scanned at all, as in Linux. Shared-memory
-// pages (on the anonymous lists) are kept: there is no shmem swap-out.
+// pages (on the anonymous lists) go to swap too, through shmem_writeout
+// (sw/mm/shmem): the object keeps the swap entry.
 //
 // kswapd, the per-node background reclaimer (wakeup_kswapd,
 // balance_pgdat, kswapd_try_to_sleep): an allocation that finds a zone
@@ -117,8 +119,8 @@ class Vmscan {
   uint64_t shrink_folio_list(hal::Hal& h, list_head* folios, pglist_data& pg, scan_control& sc, reclaim_stat* stat,
                              bool ignore_references);
   // Puts isolated pages back on their lists (or frees those whose last
-  // reference this was). Returns the pages put on lists (Linux
-  // move_folios_to_lru).
+  // reference this was), culling mlocked ones to the unevictable list.
+  // Returns the evictable pages put on lists (Linux move_folios_to_lru).
   unsigned move_folios_to_lru(hal::Hal& h, list_head* list);
 
  private:

@@ -1,6 +1,7 @@
 #include "sw/mm/workingset.h"
 
 #include "sw/lib/printk.h"
+#include "sw/mm/filemap.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/mmzone.h"
 #include "sw/mm/swapfile.h"
@@ -39,6 +40,14 @@ void unpack_shadow(uint64_t shadow, int* nid, uint64_t* eviction, bool* workings
 
 unsigned fls64(uint64_t x) { return x ? 64 - static_cast<unsigned>(__builtin_clzll(x)) : 0; }
 
+uint64_t shadow_count(hal::Hal&, shrinker* s, shrink_control* sc) {
+  return static_cast<const Workingset*>(s->private_data)->count_shadow_nodes(sc->nid);
+}
+
+uint64_t shadow_scan(hal::Hal& h, shrinker* s, shrink_control* sc) {
+  return static_cast<Workingset*>(s->private_data)->scan_shadow_nodes(h, sc->nid, sc->nr_to_scan);
+}
+
 }  // namespace
 
 void Workingset::boot_init(hal::Hal& h) {
@@ -48,6 +57,29 @@ void Workingset::boot_init(hal::Hal& h) {
   if (max_order > timestamp_bits) bucket_order_ = max_order - timestamp_bits;
   ctx_->log->printk(h, LOGLEVEL_INFO, "workingset: timestamp_bits=%d max_order=%d bucket_order=%u", timestamp_bits,
                     max_order, bucket_order_);
+  shadow_shrinker_.name = "mm-shadow";
+  shadow_shrinker_.count_objects = shadow_count;
+  shadow_shrinker_.scan_objects = shadow_scan;
+  shadow_shrinker_.batch = kShadowBatch;
+  shadow_shrinker_.seeks = 0;  // count reports only fully expendable nodes
+  shadow_shrinker_.flags = SHRINKER_NUMA_AWARE;
+  shadow_shrinker_.private_data = this;
+  ctx_->shrinkers->register_shrinker(&shadow_shrinker_);
+}
+
+uint64_t Workingset::count_shadow_nodes(int nid) const {
+  const int64_t nodes = ctx_->vmstat->node[nid][WORKINGSET_NODES];
+  if (nodes <= 0) return SHRINK_EMPTY;
+  const uint64_t max_nodes = ctx_->nodes->node(nid).node_present_pages >> kShadowNodeShift;
+  return static_cast<uint64_t>(nodes) <= max_nodes ? 0 : static_cast<uint64_t>(nodes) - max_nodes;
+}
+
+uint64_t Workingset::scan_shadow_nodes(hal::Hal& h, int nid, uint64_t nr_to_scan) {
+  uint64_t budget = nr_to_scan, freed = 0;
+  ctx_->filemap->for_each_inode([&](inode* ino) {
+    if (budget && ino->i_mapping) freed += ctx_->shmem->reclaim_shadow_nodes(h, ino->i_mapping, nid, &budget);
+  });
+  return freed;
 }
 
 uint64_t Workingset::eviction(hal::Hal&, page* p) {

@@ -8,9 +8,14 @@
 // evictions and activations (sw/mm/lru). Users: reclaim (eviction), the
 // page cache (sw/mm/filemap) and the swap cache (refault).
 //
-// Not modelled: the shadow-node shrinker (workingset_nodes,
-// workingset_nodereclaim): shadows stay until their slot is reused or the
-// file is truncated or freed.
+// The shadow-node shrinker ("mm-shadow", sw/mm/shrinker): leaves of the
+// page cache's trees holding only shadows count in workingset_nodes; above
+// node_present_pages >> 6 of them (Linux's bound of pages >> 3 for its
+// 64-slot nodes, kept for our 512-slot ones: a worst-case density of 1/8
+// still covers every page the node could cache) the excess is freed,
+// counting workingset_nodereclaim. Swap-cache shadows live in the swap
+// table's clusters and go with them (6.18's swap table), not through the
+// shrinker.
 #pragma once
 
 #include <stdint.h>
@@ -18,6 +23,7 @@
 #include "sw/hal/hal.h"
 #include "sw/mm/context.h"
 #include "sw/mm/page.h"
+#include "sw/mm/shrinker.h"
 
 namespace fw {
 
@@ -40,8 +46,22 @@ class Workingset {
   // when evicted (Linux workingset_test_recent).
   bool test_recent(uint64_t shadow, bool file, bool* workingset) const;
 
+  // Returns the shadow-only leaves of node nid beyond what the node needs
+  // (0 up to the bound), SHRINK_EMPTY when there are none (Linux
+  // count_shadow_nodes).
+  uint64_t count_shadow_nodes(int nid) const;
+  // Frees up to nr_to_scan shadow-only leaves of node nid, file by file.
+  // Returns how many (Linux scan_shadow_nodes).
+  uint64_t scan_shadow_nodes(hal::Hal& h, int nid, uint64_t nr_to_scan);
+
+  // Shadow-only leaves a node may keep: its present pages >> kShadowNodeShift.
+  static constexpr unsigned kShadowNodeShift = 9 - 3;
+  // Leaves per scan_objects call: Linux's 128 nodes of 64 slots, in our 512-slot leaves.
+  static constexpr uint64_t kShadowBatch = SHRINK_BATCH / 8;
+
  private:
   MmContext* ctx_ = nullptr;
+  shrinker shadow_shrinker_ = {};
   unsigned bucket_order_ = 0;
 };
 

@@ -114,10 +114,14 @@ TEST(Dma, LowmemReserveKeepsZoneDmaForTheDevicesThatNeedIt) {
   EXPECT_EQ(r["system.fw.dma.alloc_coherent_failed"], 0);
   const DmaRun none =
       run("lowmem-reserve.yaml", "lowmem-reserve-0",
-          {"firmware.lowmem_reserve_ratio_dma=0", "workload.processes[0].ops[3].dma_alloc.expect=ENOMEM",
-           "workload.processes[0].ops[4].write.region=first", "workload.processes[0].ops[5].read.region=first"});
+          {"firmware.lowmem_reserve_ratio_dma=0", "workload.processes[0].ops[4].dma_alloc.expect=ENOMEM",
+           "workload.processes[0].ops[5].write.region=first", "workload.processes[0].ops[6].read.region=first"});
   ASSERT_EQ(none.status, 0) << none.output;
   EXPECT_EQ(none["system.fw.dma.alloc_coherent_failed"], 1) << "ZONE_DMA went to the filler";
+  // Both fills ended with the filler OOM-killed, its pages kept by the
+  // shared object the app maps.
+  EXPECT_EQ(r.proc("vmstat", "oom_kill"), 1);
+  EXPECT_EQ(none.proc("vmstat", "oom_kill"), 1);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -301,29 +302,27 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
   };
   constexpr size_t kBlock = 4096;
   std::unique_ptr<LackeyRecord[]> block(new LackeyRecord[kBlock]);
-  cached_ = true;
-  size_t used = 0, capacity = 0;
+  size_t used = 0;
+  try {
+    cache_ = HostBuffer(cache_bytes);
+    cached_ = true;
+  } catch (const std::bad_alloc&) {
+    cached_ = false;  // no address space to hold it: the run reads the file again
+  }
   uint64_t prev[2] = {};
   uint64_t left = limit_ ? limit_ : ~0ull;
   while (left) {
     const size_t n = in.read(block.get(), static_cast<size_t>(std::min<uint64_t>(kBlock, left)));
     if (n == 0) break;
     left -= n;
-    if (cached_ && used + n * kMaxEncoded > capacity) {
-      capacity = std::min(cache_bytes, std::max<size_t>(2 * capacity, 1 << 20));
-      uint8_t* grown = used + n * kMaxEncoded <= capacity ? static_cast<uint8_t*>(std::realloc(cache_.get(), capacity)) : nullptr;
-      if (grown) {
-        (void)cache_.release();
-        cache_.reset(grown);
-      } else {
-        cached_ = false;  // too long to hold: the run reads the file again
-        cache_.reset();
-      }
+    if (cached_ && used + n * kMaxEncoded > cache_bytes) {
+      cached_ = false;  // too long to hold: the run reads the file again
+      cache_.reset();
     }
     if (cached_) {
-      uint8_t* w = cache_.get() + used;
+      uint8_t* w = cache_.data() + used;
       for (size_t i = 0; i < n; ++i) w = encode(w, block[i], prev);
-      used = static_cast<size_t>(w - cache_.get());
+      used = static_cast<size_t>(w - cache_.data());
     }
     for (size_t i = 0; i < n; ++i) {
       const LackeyRecord& rec = block[i];
@@ -345,10 +344,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
   }
   if (counts_.records() == 0) throw std::runtime_error(fmt::format("{}: the trace has no accesses", path_));
   if (cached_) {
-    if (uint8_t* fit = static_cast<uint8_t*>(std::realloc(cache_.get(), used ? used : 1))) {
-      (void)cache_.release();
-      cache_.reset(fit);
-    }
+    cache_.shrink(used);
     cache_size_ = used;
   }
   for (uint64_t p : pages.sorted()) {
@@ -369,7 +365,7 @@ bool LackeyTrace::Reader::refill() {
   if (!left_) return false;
   const size_t want = static_cast<size_t>(std::min<uint64_t>(kBlock, left_));
   if (!in_) {
-    const uint8_t* const base = t_.cache_.get();
+    const uint8_t* const base = t_.cache_.data();
     const uint8_t* p = base + cache_pos_;
     const uint8_t* const end = base + t_.cache_size_;
     while (n_ < want && p < end) p = decode(p, block_[n_++], prev_);

@@ -19,7 +19,6 @@
 #pragma once
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdint>
 #include <memory>
 #include <ostream>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "sw/hal/x86.h"
+#include "tb/workload/host_memory.h"
 #include "tb/workload/trace_input.h"
 
 namespace tb {
@@ -159,12 +159,10 @@ class LackeyTrace {
   Counts counts_;
   std::vector<Range> ranges_;
   bool cached_ = false;
-  // The records, encoded (lackey.cpp: encode/decode); realloc'ed, so that
-  // growing it neither copies nor clears what the kernel can remap.
-  struct Free {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint8_t, Free> cache_;
+  // The records, encoded (lackey.cpp: encode/decode), in address space
+  // reserved for the whole limit up front, so that growing it never copies
+  // (host_memory.h); what the encoding did not use is given back.
+  HostBuffer cache_;
   size_t cache_size_ = 0;
 };
 

@@ -5,21 +5,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <vector>
 
 #include "sw/hal/x86.h"
 
 namespace tb {
-
-Shadow::Buffer::Buffer(uint64_t len) : length(len) {
-  void* p = mmap(nullptr, len ? len : x86::PAGE_SIZE, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  data = static_cast<uint8_t*>(p);
-}
-
-Shadow::Buffer::~Buffer() { munmap(data, length ? length : x86::PAGE_SIZE); }
 
 void Shadow::map(uint64_t start, uint64_t length, bool shared) {
   unmap(start, length);

@@ -20,17 +20,16 @@
 #include <string>
 
 #include "tb/workload/files.h"
+#include "tb/workload/host_memory.h"
 
 namespace tb {
 
 class Shadow {
  public:
-  // Host memory behind a mapping (sparse: MAP_NORESERVE).
+  // Host memory behind a mapping (sparse, in host huge pages: host_memory.h).
   struct Buffer {
-    explicit Buffer(uint64_t length);
-    ~Buffer();
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
+    explicit Buffer(uint64_t len) : mem(len), data(mem.data()), length(len) {}
+    HostBuffer mem;
     uint8_t* data;
     uint64_t length;
   };

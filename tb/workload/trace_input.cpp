@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <fmt/format.h>
 #include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
+
+#include "tb/workload/host_memory.h"
 
 namespace tb {
 
@@ -39,6 +42,14 @@ struct TraceInput::Decoder {
 
 namespace {
 
+// liblzma's dictionary (MiBs, filled as text is decoded) in host huge pages
+// (host_memory.h). (libzstd's hook for this is not in its stable API.)
+void* lzma_host_alloc(void*, size_t nmemb, size_t size) {
+  return size && nmemb > SIZE_MAX / size ? nullptr : host_alloc(nmemb * size);
+}
+void lzma_host_free(void*, void* p) { host_free(p); }
+const lzma_allocator kLzmaHostAllocator = {lzma_host_alloc, lzma_host_free, nullptr};
+
 const char* lzma_error(lzma_ret r) {
   switch (r) {
     case LZMA_MEM_ERROR: return "out of memory";
@@ -53,6 +64,7 @@ const char* lzma_error(lzma_ret r) {
 class XzDecoder : public TraceInput::Decoder {
  public:
   explicit XzDecoder(TraceInput& in) : Decoder(in) {
+    s_.allocator = &kLzmaHostAllocator;
     if (lzma_stream_decoder(&s_, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
       throw std::runtime_error("cannot start the xz decoder");
   }

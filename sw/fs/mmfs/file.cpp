@@ -6,6 +6,7 @@
 #include "sw/hal/uapi.h"
 #include "sw/lib/errno.h"
 #include "sw/mm/page-writeback.h"
+#include "sw/mm/shrinker.h"
 #include "sw/mm/slub.h"
 #include "sw/mm/vmstat.h"
 
@@ -174,6 +175,7 @@ int64_t Mmfs::drop_caches(hal::Hal& h, uint64_t what) {
   ++stats_.drop_caches;
   if (what & 1) ctx_->filemap->drop_pagecache(h);
   if (what & 2) {
+    ctx_->shrinkers->drop_slab(h);  // the shrinkers' objects, then the slabs they leave empty
     ctx_->slab->shrink_all(h);
     ctx_->vmstat->count(DROP_SLAB);
   }

@@ -18,6 +18,7 @@
 #include "sw/mm/rmap.h"
 #include "sw/mm/swap.h"
 #include "sw/mm/vmscan.h"
+#include "sw/mm/workingset.h"
 #include "tb/sw/mm/fw_rig.h"
 #include "tb/sw/mm/mm_check.h"
 
@@ -35,13 +36,16 @@ constexpr uint64_t kBig = 96 * MiB;  // file 1: the stream that makes the pressu
 constexpr uint64_t kData = 2 * MiB;  // files 2 and 3: checked content
 
 struct ReclaimRig {
-  explicit ReclaimRig(uint64_t mem_mib = 64, fw::Params p = quiet_params()) : r(spec_mb(mem_mib), p) {
-    disk = fw::brd_create(r.cpu(), &r.k->ctx(), "ram0", 128 * MiB, 512);
+  // big: the size of file 1 (the disk holds it and 32 MiB more).
+  explicit ReclaimRig(uint64_t mem_mib = 64, fw::Params p = quiet_params(), uint64_t big = kBig)
+      : r(spec_mb(mem_mib), p) {
+    const uint64_t disk_size = big + 32 * MiB;
+    disk = fw::brd_create(r.cpu(), &r.k->ctx(), "ram0", disk_size, 512);
     EXPECT_NE(disk, nullptr);
-    const fw::mmfs::file_spec files[] = {{1, "big", kBig}, {2, "data", kData}, {3, "hot", kData}};
+    const fw::mmfs::file_spec files[] = {{1, "big", big}, {2, "data", kData}, {3, "hot", kData}};
     std::vector<uint8_t> image(64 * KiB);
     uint64_t used = 0;
-    EXPECT_EQ(fw::mmfs::mkfs(files, 3, 128 * MiB, 512, image.data(), image.size(), &used), 0);
+    EXPECT_EQ(fw::mmfs::mkfs(files, 3, disk_size, 512, image.data(), image.size(), &used), 0);
     EXPECT_TRUE(fw::brd_write(r.cpu(), disk, 0, image.data(), used));
     fw::mmfs::super_block_disk sb;
     std::memcpy(&sb, image.data(), sizeof sb);
@@ -163,6 +167,58 @@ TEST(fw_reclaim, clean_file_pages_are_reclaimed_with_shadows_and_read_back) {
   // Truncation drops the shadows with the pages.
   ASSERT_EQ(f.sys(Sys::ftruncate, static_cast<uint64_t>(f.fd[1]), 0), 0);
   EXPECT_EQ(f.r.k->shmem().clear_shadows(f.r.cpu(), f.ino(1)->i_mapping, 0, ~0ull), 0u);
+}
+
+// The shadow-node shrinker: leaves of a file's page-cache tree holding
+// only shadows count in workingset_nodes; beyond node_present_pages >> 6
+// of them, shrink_slab (from reclaim, from drop_caches) frees the excess
+// in batches of 16, counting slabs_scanned and workingset_nodereclaim,
+// and a page whose shadow went refaults no more.
+TEST(fw_reclaim, the_shadow_node_shrinker_bounds_shadow_only_leaves) {
+  constexpr uint64_t kChunk = 2 * MiB;  // one 512-slot leaf of the tree
+  constexpr uint64_t kLeaves = 104;
+  ReclaimRig f(16, quiet_params(), kLeaves * kChunk);
+  fw::Workingset& ws = f.r.k->workingset();
+  const uint64_t max_nodes = f.pg().node_present_pages >> fw::Workingset::kShadowNodeShift;
+  ASSERT_LT(max_nodes + 2 * fw::Workingset::kShadowBatch, kLeaves);
+  for (uint64_t c = 0; c < kLeaves; ++c) {
+    f.read(0, c * kChunk, kChunk);
+    ASSERT_EQ(f.pageout(0, c * kChunk / PAGE_SIZE, (c + 1) * kChunk / PAGE_SIZE), kChunk / PAGE_SIZE) << c;
+    if (c + 1 == max_nodes) {
+      EXPECT_EQ(ws.count_shadow_nodes(0), 0u) << "within the bound";
+    }
+  }
+  EXPECT_EQ(f.node(fw::WORKINGSET_NODES), kLeaves);
+  EXPECT_EQ(ws.count_shadow_nodes(0), kLeaves - max_nodes);
+  EXPECT_EQ(f.ev(fw::SLABS_SCANNED), 0u);
+  // Reclaim's shrink_slab at priority 12: half the excess is the pressure
+  // (seeks 0), one batch of 16 leaves freed.
+  const uint64_t tree_nodes = f.r.k->shmem().stats().tree_nodes;
+  f.r.k->shrinkers().shrink_slab(f.r.cpu(), fw::GFP_KERNEL, 0, fw::DEF_PRIORITY);
+  EXPECT_EQ(f.ev(fw::SLABS_SCANNED), fw::Workingset::kShadowBatch);
+  EXPECT_EQ(f.node(fw::WORKINGSET_NODERECLAIM), fw::Workingset::kShadowBatch);
+  EXPECT_EQ(f.node(fw::WORKINGSET_NODES), kLeaves - fw::Workingset::kShadowBatch);
+  EXPECT_EQ(f.r.k->shmem().stats().tree_nodes, tree_nodes - fw::Workingset::kShadowBatch);
+  // Direct reclaim calls it too; drop_caches 2 and more rounds bring the
+  // leaves down to the bound, every leaf scanned freed.
+  f.direct_reclaim();
+  ASSERT_EQ(f.sys(Sys::sysctl, uapi::kSysctlDropCaches, 2), 0);
+  for (unsigned i = 0; i < 8; ++i) f.r.k->shrinkers().shrink_slab(f.r.cpu(), fw::GFP_KERNEL, 0, 0);
+  EXPECT_GT(f.node(fw::WORKINGSET_NODERECLAIM), fw::Workingset::kShadowBatch);
+  EXPECT_EQ(f.ev(fw::SLABS_SCANNED), f.node(fw::WORKINGSET_NODERECLAIM));
+  EXPECT_LE(f.node(fw::WORKINGSET_NODES), max_nodes + fw::Workingset::kShadowBatch);
+  EXPECT_EQ(f.node(fw::WORKINGSET_NODES) + f.node(fw::WORKINGSET_NODERECLAIM), kLeaves);
+  // The first leaves went (the walk is by index): their pages come back
+  // without a refault; the last one's shadows are still there.
+  const uint64_t refaults = f.node(fw::WORKINGSET_REFAULT_FILE);
+  f.read(0, 0, kChunk);
+  EXPECT_EQ(f.node(fw::WORKINGSET_REFAULT_FILE), refaults);
+  f.read(0, (kLeaves - 1) * kChunk, kChunk);
+  EXPECT_EQ(f.node(fw::WORKINGSET_REFAULT_FILE), refaults + kChunk / PAGE_SIZE);
+  // Truncation drops every shadow: no shadow-only leaf is left.
+  ASSERT_EQ(f.sys(Sys::ftruncate, static_cast<uint64_t>(f.fd[0]), 0), 0);
+  EXPECT_EQ(f.node(fw::WORKINGSET_NODES), 0u);
+  EXPECT_EQ(ws.count_shadow_nodes(0), fw::SHRINK_EMPTY);
 }
 
 TEST(fw_reclaim, refaults_within_the_active_list_activate) {
@@ -391,6 +447,30 @@ TEST(fw_reclaim, kswapd_gives_up_on_a_node_with_nothing_to_reclaim) {
   EXPECT_EQ(r.k->vmstat().event[fw::KSWAPD_WAKE], wakes);
   for (page* p : got)
     if (p) r.k->page_alloc().free_pages(r.cpu(), p, 0);
+}
+
+// shrink_active_list counts as pgdeactivate only the pages it moved to the
+// inactive list: mlocked pages it meets (mlock's move to the unevictable
+// list not done yet, as with Linux's batched mlock_folio) are culled, and
+// counted as that alone.
+TEST(fw_reclaim, deactivation_culls_mlocked_pages_without_counting_them) {
+  ReclaimRig f;
+  const uint64_t n = kData / PAGE_SIZE;
+  f.read(2, 0, kData);
+  f.read(2, 0, kData);
+  ASSERT_EQ(f.node(fw::NR_ACTIVE_FILE), n);
+  for (uint64_t x = 0; x < n; x += 2) fw::SetPageFlag(f.cached(2, x), fw::PG_mlocked);
+  const uint64_t deactivated = f.ev(fw::PGDEACTIVATE);
+  fw::scan_control sc;
+  sc.nr_to_reclaim = ~0ull;
+  sc.gfp_mask = fw::GFP_KERNEL;
+  sc.priority = 0;
+  sc.force_deactivate = true;
+  f.r.k->vmscan().shrink_node(f.r.cpu(), f.pg(), sc);
+  EXPECT_EQ(f.ev(fw::UNEVICTABLE_PGCULLED), n / 2);
+  EXPECT_EQ(f.node(fw::NR_UNEVICTABLE), n / 2);
+  EXPECT_EQ(f.ev(fw::PGDEACTIVATE) - deactivated, n / 2) << "the evictable half only";
+  for (uint64_t x = 0; x < n; x += 2) fw::ClearPageFlag(f.cached(2, x), fw::PG_mlocked);
 }
 
 TEST(fw_reclaim, mlock_moves_pages_to_the_unevictable_list_and_munlock_rescues_them) {

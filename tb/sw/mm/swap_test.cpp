@@ -7,13 +7,16 @@
 // and exit, gup on a swapped page, I/O errors both ways, shadows, full swap.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "sw/drivers/block/brd.h"
 #include "sw/mm/gup.h"
+#include "sw/mm/lru.h"
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
+#include "sw/mm/shmem.h"
 #include "sw/mm/swap_state.h"
 #include "sw/mm/mkswap.h"
 #include "sw/mm/swapfile.h"
@@ -416,7 +419,14 @@ TEST(Swap, MadvColdAndPageout) {
   const uint64_t n = 8;
   const uint64_t a = s.map_filled(n, 0x77);
   for (uint64_t i = 0; i < n; ++i) EXPECT_TRUE(s.pte(s.mm(), a + i * PAGE_SIZE) & x86::PTE_A);
+  // Half of them active: COLD deactivates those (pgdeactivate, as 6.18's
+  // folio_deactivate counts) and leaves the inactive ones where they are.
+  for (uint64_t i = 0; i < n; i += 2)
+    s.r.k->lru().activate(s.r.cpu(), s.r.k->nodes().phys_to_page(s.pte(s.mm(), a + i * PAGE_SIZE) &
+                                                                 s.r.k->pgtable().phys_mask()));
+  const uint64_t deactivated = s.event(fw::PGDEACTIVATE);
   EXPECT_EQ(s.r.madvise(0, a, n * PAGE_SIZE, uapi::kMadvCold), 0);
+  EXPECT_EQ(s.event(fw::PGDEACTIVATE) - deactivated, n / 2);
   for (uint64_t i = 0; i < n; ++i) {
     const uint64_t e = s.pte(s.mm(), a + i * PAGE_SIZE);
     EXPECT_TRUE(e & x86::PTE_P);
@@ -446,6 +456,102 @@ TEST(Swap, MadvColdAndPageout) {
                             fw::MAP_PRIVATE | fw::MAP_ANONYMOUS | fw::MAP_HUGETLB);
   ASSERT_GT(hm, 0);
   EXPECT_EQ(r.madvise(0, static_cast<uint64_t>(hm), 2 * MiB, uapi::kMadvPageout), -EINVAL);
+}
+
+// Shared anonymous memory swaps out as 6.18's shmem_writeout does: the
+// page leaves its object for the swap cache and is written, the object's
+// slot keeps the swap entry (one reference on the swap slot), the PTEs are
+// cleared (not swap entries: the object holds the entry); a fault reads it
+// back into the object (shmem_swapin_folio, a major fault) and frees the
+// slot; an object that goes frees the slots of its swapped pages.
+TEST(Swap, SharedMemoryPagesSwapOutThroughTheirObjectAndComeBack) {
+  SwapRig s(16);
+  const uint64_t n = 16;
+  const int64_t m = s.r.mmap(0, 0, n * PAGE_SIZE, fw::PROT_READ | fw::PROT_WRITE, fw::MAP_SHARED | fw::MAP_ANONYMOUS);
+  ASSERT_GT(m, 0);
+  const uint64_t a = static_cast<uint64_t>(m);
+  for (uint64_t i = 0; i < n; ++i) s.store(a + i * PAGE_SIZE, 0x5000 + i);
+  const fw::ShmemStats& st = s.r.k->shmem().stats();
+  const uint64_t shmem = s.node(fw::NR_SHMEM), free_slots = s.sf().nr_swap_pages();
+  ASSERT_GE(shmem, n);
+  EXPECT_EQ(s.r.madvise(0, a, n * PAGE_SIZE, uapi::kMadvPageout), 0);
+  EXPECT_EQ(s.event(fw::PSWPOUT), n);
+  EXPECT_EQ(st.swapped, n);
+  EXPECT_EQ(s.node(fw::NR_SHMEM), shmem - n);
+  EXPECT_EQ(s.node(fw::NR_SWAPCACHE), 0u) << "written and out of the swap cache";
+  EXPECT_EQ(s.sf().nr_swap_pages(), free_slots - n) << "the object holds the slots";
+  EXPECT_EQ(s.mm()->swapents, 0u) << "no swap PTE: the object holds the entries";
+  EXPECT_EQ(s.mm()->rss_shmem, 0u);
+  for (uint64_t i = 0; i < n; ++i) EXPECT_EQ(s.pte(s.mm(), a + i * PAGE_SIZE), 0u) << i;
+  // A read fault of page 3 brings its cluster into the swap cache; every
+  // page faulted comes back with its data, and its slot is freed.
+  const uint64_t majflt = s.event(fw::PGMAJFAULT);
+  EXPECT_EQ(s.load(a + 3 * PAGE_SIZE), 0x5003u);
+  EXPECT_EQ(s.event(fw::PGMAJFAULT), majflt + 1);
+  EXPECT_EQ(st.swapped, n - 1);
+  for (uint64_t i = 0; i < n; i += 2) EXPECT_EQ(s.load(a + i * PAGE_SIZE), 0x5000 + i) << i;
+  EXPECT_GE(s.event(fw::PSWPIN), n / 2);
+  EXPECT_EQ(st.swapped, n - n / 2 - 1);
+  EXPECT_EQ(s.sf().nr_swap_pages(), free_slots - st.swapped);
+  mapping_check(*s.r.k, s.r.cpu());
+  // The other half (the odd pages but 3) still in swap when the mapping
+  // and its object go: their slots and swap-cache copies are freed.
+  ASSERT_EQ(s.r.munmap(0, a, n * PAGE_SIZE), 0);
+  EXPECT_EQ(st.swapped, 0u);
+  s.expect_all_back();
+}
+
+// A swap device whose writes complete later, as a real disk's do: bios are
+// held until complete_held() hands them to the RAM disk.
+std::vector<fw::bio*> g_held;
+const fw::block_device_operations* g_brd_ops = nullptr;
+const fw::block_device_operations kHoldingOps = {[](hal::Hal&, fw::bio* b) { g_held.push_back(b); }};
+void complete_held(hal::Hal& h) {
+  std::vector<fw::bio*> held;
+  held.swap(g_held);
+  for (fw::bio* b : held) g_brd_ops->submit_bio(h, b);
+}
+
+TEST(Swap, WriteCompletionRotatesTheReclaimedPageToTheInactiveTail) {
+  SwapRig s(16);
+  const uint64_t n = 4;
+  const uint64_t a = s.map_filled(n, 0x99);
+  g_brd_ops = s.disk->bdev.fops;
+  s.disk->bdev.fops = &kHoldingOps;
+  EXPECT_EQ(s.r.madvise(0, a, n * PAGE_SIZE, uapi::kMadvPageout), 0);
+  ASSERT_EQ(g_held.size(), n) << "each page's write in flight";
+  EXPECT_EQ(s.event(fw::PSWPOUT), n);
+  std::vector<fw::page*> pages;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t e = s.pte(s.mm(), a + i * PAGE_SIZE);
+    ASSERT_TRUE(fw::is_swap_pte(e));
+    fw::page* p = s.sc().lookup(s.r.cpu(), fw::pte_to_swp_entry(e));
+    ASSERT_NE(p, nullptr) << "still in the swap cache while written";
+    EXPECT_TRUE(fw::PageFlag(p, fw::PG_writeback));
+    EXPECT_TRUE(fw::PageFlag(p, fw::PG_reclaim));
+    EXPECT_TRUE(fw::PageLRU(p)) << "kept by reclaim, back on its list";
+    s.r.k->page_alloc().put_page(s.r.cpu(), p);  // lookup's reference
+    pages.push_back(p);
+  }
+  // Another anonymous page is added at the inactive head afterwards: the
+  // completions must move the written pages behind it, to the tail.
+  const uint64_t other = s.map_filled(1, 0x55);
+  EXPECT_EQ(s.event(fw::PGROTATED), 0u);
+  complete_held(s.r.cpu());
+  s.disk->bdev.fops = g_brd_ops;
+  EXPECT_EQ(s.event(fw::PGROTATED), n);
+  fw::list_head* inactive = &s.r.k->nodes().node(0).lru[fw::LRU_INACTIVE_ANON];
+  fw::list_head* l = inactive->prev;
+  for (uint64_t i = 0; i < n; ++i, l = l->prev) {
+    fw::page* p = list_entry(l, fw::page, lru);
+    EXPECT_TRUE(std::find(pages.begin(), pages.end(), p) != pages.end()) << "position " << i << " from the tail";
+    EXPECT_FALSE(fw::PageFlag(p, fw::PG_reclaim));
+    EXPECT_FALSE(fw::PageFlag(p, fw::PG_writeback));
+  }
+  // Data back through the swap cache, and the other page untouched.
+  for (uint64_t i = 0; i < n; ++i) EXPECT_EQ(s.load(a + i * PAGE_SIZE), 0x99 + i);
+  EXPECT_EQ(s.load(other), 0x55u);
+  mapping_check(*s.r.k, s.r.cpu());
 }
 
 }  // namespace
