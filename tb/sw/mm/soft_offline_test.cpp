@@ -147,6 +147,9 @@ TEST(fw_soft_offline, unpoison_is_refused_after_a_hardware_failure) {
 TEST(fw_madvise_inject, hwpoison_hands_each_page_to_memory_failure) {
   Rig r(spec_mb(128));
   r.start_process();
+  // The caller maps each page it poisons: it gets SIGBUS (BUS_MCEERR_AR),
+  // as 6.18's selftests expect; a handler keeps it alive.
+  ASSERT_EQ(r.sys(0, hal::Sys::rt_sigaction, uapi::kSigbus, 1), 0);
   const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * PAGE_SIZE));
   const uint64_t pfn = r.access(0, a + 2 * PAGE_SIZE) >> fw::PAGE_SHIFT;
   // The range need not be page-aligned at its end: the page it reaches into counts.
@@ -156,12 +159,17 @@ TEST(fw_madvise_inject, hwpoison_hands_each_page_to_memory_failure) {
       << r.console();
   EXPECT_TRUE(fw::PageHWPoison(r.k->nodes().pfn_to_page(pfn)));
   EXPECT_EQ(mf(r).num_poisoned_pages(), 1u);
-  // Faults the page in first (get_user_pages), then the same.
+  // A page the process wrote (an untouched one would be faulted in for
+  // reading: the shared zero page, which 6.18 poisons too and answers -EBUSY).
+  r.access(0, a);
   EXPECT_EQ(r.madvise(0, a, PAGE_SIZE, uapi::kMadvHwpoison), 0);
   EXPECT_EQ(mf(r).num_poisoned_pages(), 2u);
   // An unmapped address: the fault's error.
   EXPECT_EQ(r.madvise(0, a + 64 * PAGE_SIZE, PAGE_SIZE, uapi::kMadvHwpoison), -EFAULT);
   EXPECT_EQ(r.stats().at("madvise.hwpoison"), 2u);
+  ASSERT_EQ(r.m->delivered().size(), 2u);
+  EXPECT_EQ(r.m->delivered()[0].si.code, uapi::kBusMceerrAr);
+  EXPECT_EQ(r.m->delivered()[1].si.code, uapi::kBusMceerrAr);
 }
 
 }  // namespace
