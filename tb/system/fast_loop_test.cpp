@@ -38,7 +38,9 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& i) {
 // The files a run writes whose contents are simulation results.
 std::vector<std::string> result_files(const std::string& out) {
   std::vector<std::string> files{"stats.txt"};
-  for (const auto& e : fs::directory_iterator(out + "/proc")) files.push_back("proc/" + e.path().filename().string());
+  // Every file under proc/, node<N>/memory_failure/* included.
+  for (const auto& e : fs::recursive_directory_iterator(out + "/proc"))
+    if (e.is_regular_file()) files.push_back(fs::relative(e.path(), out).string());
   std::sort(files.begin(), files.end());
   return files;
 }

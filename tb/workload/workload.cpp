@@ -485,6 +485,41 @@ uint64_t Workload::parse_dma_device(sim::ConfigNode& n) const {
   return static_cast<uint64_t>(it - dma_devices_.begin());
 }
 
+// The operations that reach a device: dma_copy, dma_alloc (the DMA engines)
+// and inject (the platform's error injector); false if `kind` is none of them.
+bool Workload::parse_device_op(sim::ConfigNode& n, const std::string& kind, Op& op) const {
+  if (kind == "dma_copy") {
+    op.kind = Op::Kind::dma_copy;
+    op.device = parse_dma_device(n);
+    op.region = n.require<std::string>("src", "Region the device reads from");
+    op.offset = n.get<sim::Size>("src_offset", {0}, "Where in src the copy starts").bytes;
+    op.dst_region = n.require<std::string>("dst", "Region the device writes to");
+    op.dst_offset = n.get<sim::Size>("dst_offset", {0}, "Where in dst the copy lands").bytes;
+    op.length = n.require<sim::Size>("length", "Bytes to copy").bytes;
+    if (!op.length) n.fail("length", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
+  } else if (kind == "dma_alloc") {
+    op.kind = Op::Kind::dma_alloc;
+    op.device = parse_dma_device(n);
+    op.region = n.require<std::string>("region", "Name the buffer is known by in later operations");
+    op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
+    if (!op.length) n.fail("size", "must be at least 1 byte");
+    op.expect_errno = parse_expect(n);
+  } else if (kind == "inject") {
+    // EINJ from the process, as ras-tools' einj_mem_uc does it: the line
+    // behind region+offset at this moment.
+    op.kind = Op::Kind::inject;
+    op.region = n.require<std::string>("region", "The region whose memory gets the error");
+    op.offset = n.get<sim::Size>("offset", {0}, "Where in the region (the 64-byte line holding it)").bytes;
+    op.span = 1;
+    op.uc = n.get_enum("error", "uc", {"uc", "ce"}, "uc: uncorrected (poison); ce: correctable") == "uc";
+    op.expect_errno = parse_expect(n);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
   // The operations, in the order error messages list them.
   static const char* const kKinds[] = {"mmap", "munmap", "mprotect", "madvise", "fork", "thread", "barrier",
@@ -572,36 +607,10 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
       n.fail("file", e.what());
     }
     op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
-  } else if (kind == "dma_copy") {
-    op.kind = Op::Kind::dma_copy;
-    op.device = parse_dma_device(n);
-    op.region = n.require<std::string>("src", "Region the device reads from");
-    op.offset = n.get<sim::Size>("src_offset", {0}, "Where in src the copy starts").bytes;
-    op.dst_region = n.require<std::string>("dst", "Region the device writes to");
-    op.dst_offset = n.get<sim::Size>("dst_offset", {0}, "Where in dst the copy lands").bytes;
-    op.length = n.require<sim::Size>("length", "Bytes to copy").bytes;
-    if (!op.length) n.fail("length", "must be at least 1 byte");
-    op.expect_errno = parse_expect(n);
-  } else if (kind == "dma_alloc") {
-    op.kind = Op::Kind::dma_alloc;
-    op.device = parse_dma_device(n);
-    op.region = n.require<std::string>("region", "Name the buffer is known by in later operations");
-    op.length = n.require<sim::Size>("size", "Bytes of coherent memory").bytes;
-    if (!op.length) n.fail("size", "must be at least 1 byte");
-    op.expect_errno = parse_expect(n);
-  } else if (kind == "inject") {
-    // EINJ from the process, as ras-tools' einj_mem_uc does it: the line
-    // behind region+offset at this moment.
-    op.kind = Op::Kind::inject;
-    op.region = n.require<std::string>("region", "The region whose memory gets the error");
-    op.offset = n.get<sim::Size>("offset", {0}, "Where in the region (the 64-byte line holding it)").bytes;
-    op.span = 1;
-    op.uc = n.get_enum("error", "uc", {"uc", "ce"}, "uc: uncorrected (poison); ce: correctable") == "uc";
-    op.expect_errno = parse_expect(n);
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
-  } else if (parse_file_op(n, kind, op) || parse_pressure_op(n, kind, op)) {
+  } else if (parse_device_op(n, kind, op) || parse_file_op(n, kind, op) || parse_pressure_op(n, kind, op)) {
   } else {
     item.fail(kind, "an operation kKinds lists has no parser");
   }

@@ -121,6 +121,7 @@ class Workload {
   void parse_files(sim::ConfigNode w, uint64_t seed, const std::vector<DeviceDesc>& devices);
   // The keys of the file operations (parse_op's part for them); false if `kind` is none.
   bool parse_file_op(sim::ConfigNode& n, const std::string& kind, Op& op);
+  bool parse_device_op(sim::ConfigNode& n, const std::string& kind, Op& op) const;
   int parse_file(sim::ConfigNode& n) const;
   // file_read/file_write's count, pattern, stride and seed.
   void parse_file_repeat(sim::ConfigNode& n, Op& op) const;

@@ -40,7 +40,7 @@ TEST(fw_cma, only_movable_allocations_borrow_it) {
   Rig r(spec_mb(128), cma_params(16 * MiB));
   fw::Cma& cma = r.k->cma();
   std::vector<page*> kernel;
-  while (page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_KERNEL | fw::__GFP_NOWARN, 0)) {
+  while (page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_KERNEL | fw::__GFP_NOWARN | fw::__GFP_RETRY_MAYFAIL, 0)) {
     ASSERT_FALSE(cma.contains(r.k->nodes().page_to_pfn(p))) << "an unmovable page in CMA";
     kernel.push_back(p);
   }
@@ -49,7 +49,7 @@ TEST(fw_cma, only_movable_allocations_borrow_it) {
   EXPECT_GT(z->vm_stat[fw::NR_FREE_CMA_PAGES], 4000);
   uint64_t in_cma = 0;
   std::vector<page*> movable;
-  while (page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_HIGHUSER_MOVABLE | fw::__GFP_NOWARN, 0)) {
+  while (page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_HIGHUSER_MOVABLE | fw::__GFP_NOWARN | fw::__GFP_RETRY_MAYFAIL, 0)) {
     in_cma += cma.contains(r.k->nodes().page_to_pfn(p));
     movable.push_back(p);
   }

@@ -229,7 +229,7 @@ TEST(fw_isolation, unmovable_pages_refuse_isolation_and_free_pages_leave_the_cou
   full_check(*r.k, {{r.k->nodes().page_to_pfn(k), 0}});
   // Nobody gets those pages meanwhile.
   std::vector<page*> got;
-  while (page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_HIGHUSER_MOVABLE | fw::__GFP_NOWARN, 0)) {
+  while (page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_HIGHUSER_MOVABLE | fw::__GFP_NOWARN | fw::__GFP_RETRY_MAYFAIL, 0)) {
     ASSERT_FALSE(r.k->nodes().page_to_pfn(p) >= fb && r.k->nodes().page_to_pfn(p) < fb + fw::pageblock_nr_pages);
     got.push_back(p);
   }
