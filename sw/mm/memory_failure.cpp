@@ -115,30 +115,6 @@ bool MemoryFailure::set_hwpoison(page* p) {
 
 // ---------------------------------------------------------------- free pages
 
-bool MemoryFailure::take_page_off_buddy(hal::Hal& h, page* p, uint64_t pfn) {
-  zone* z = ctx_->nodes->page_zone(p);
-  Buddy& b = *ctx_->buddy;
-  LockGuard g(z->lock, h);
-  uint64_t head_pfn = 0;
-  page* head = b.find_free_block(z, pfn, &head_pfn);
-  if (!head) return false;
-  const unsigned order = buddy_order(head);
-  const unsigned mt = z->get_pfnblock_migratetype(head_pfn);
-  b.del_page_from_free_list(z, head, head_pfn, order, mt);
-  if (z->pfnblock_deferred(head_pfn)) ctx_->nodes->init_deferred_block(z, head_pfn);
-  // break_down_buddy_pages: the halves not holding pfn go back, each on the
-  // free list of its own order; pfn's page is left alone, allocated.
-  uint64_t lo = head_pfn;
-  for (unsigned o = order; o > 0; --o) {
-    const uint64_t half = 1ull << (o - 1);
-    const uint64_t other = pfn < lo + half ? lo + half : lo;
-    if (other == lo) lo += half;
-    b.add_to_free_list(z, ctx_->nodes->pfn_to_page(other), other, o - 1, mt);
-  }
-  set_page_count(p, 1);  // memory_failure()'s reference: the page is never freed
-  return true;
-}
-
 int MemoryFailure::get_hwpoison_page(hal::Hal& h, page* p) {
   // Pages on the per-CPU lists count as free: give them back to the buddy
   // lists first (zone_pcp_disable).
@@ -439,7 +415,7 @@ int MemoryFailure::memory_failure(hal::Hal& h, uint64_t pfn, int flags) {
     if (got == 0) {
       if (PageBuddy(p) || ctx_->buddy->find_free_block(ctx_->nodes->page_zone(p), pfn, &scratch_pfn_))
         return action_result(h, pfn, MfPageType::buddy,
-                             take_page_off_buddy(h, p, pfn) ? MfResult::recovered : MfResult::failed);
+                             ctx_->page_alloc->take_page_off_buddy(h, p) ? MfResult::recovered : MfResult::failed);
       return action_result(h, pfn, MfPageType::kernel_high_order, MfResult::ignored);
     }
     if (got < 0) return action_result(h, pfn, MfPageType::get_hwpoison, MfResult::ignored);

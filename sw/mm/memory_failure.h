@@ -214,9 +214,6 @@ class MemoryFailure {
   // Returns 0 for a free page, 1 with a reference on a handlable (LRU)
   // page, -EIO for a page the kernel owns (Linux get_hwpoison_page).
   int get_hwpoison_page(hal::Hal& h, page* p);
-  // Takes pfn's page out of its free block (the rest goes back to the free
-  // lists). Returns false when it is no longer free.
-  bool take_page_off_buddy(hal::Hal& h, page* p, uint64_t pfn);
   void collect_procs(hal::Hal& h, page* p, MfKillList* list, bool force_early);
   void kill_proc(hal::Hal& h, const MfToKill& tk, uint64_t pfn, int flags);
   void kill_procs(hal::Hal& h, const MfKillList& list, bool forcekill, uint64_t pfn, int flags);
