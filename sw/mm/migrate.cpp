@@ -85,7 +85,9 @@ void Migrate::try_to_migrate(hal::Hal& h, page* src) {
 
 void Migrate::remove_migration_ptes(hal::Hal& h, page* src, page* dst) {
   Remapper v(ctx_, src, dst);
-  ctx_->rmap->rmap_walk(h, src, v);
+  // Through dst, as Linux does: after a shared-memory page moved, the
+  // object's slot (and so the mapping) is dst's, no longer src's.
+  ctx_->rmap->rmap_walk(h, dst, v);
 }
 
 int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {

@@ -74,6 +74,26 @@ TEST(fw_soft_offline, in_use_page_keeps_its_data_at_a_new_pfn) {
   EXPECT_TRUE(has(r.console(), "Unpoison: " + hex(old_pfn) + ": page was already unpoisoned"));
 }
 
+TEST(fw_soft_offline, a_mapped_shared_memory_page_moves_and_stays_mapped) {
+  Rig r(spec_mb(128));
+  const int pid = r.start_process();
+  const uint64_t a = static_cast<uint64_t>(
+      r.mmap(0, 0, 2 * PAGE_SIZE, fw::PROT_READ | fw::PROT_WRITE, fw::MAP_SHARED | fw::MAP_ANONYMOUS));
+  r.write64(r.access(0, a + PAGE_SIZE) + 8, 0x5eed);
+  const uint64_t old_pfn = r.access(0, a + PAGE_SIZE, x86::Access::read) >> fw::PAGE_SHIFT;
+  ASSERT_EQ(r.madvise(0, a + PAGE_SIZE, PAGE_SIZE, uapi::kMadvSoftOffline), 0) << r.console();
+  // The migration entry is replaced by the new page through the object's
+  // mapping (which is the new page's by then): no fault finds it again.
+  const uint64_t faults = r.stats().at("fault.migration_wait");
+  const uint64_t new_pa = r.access(0, a + PAGE_SIZE, x86::Access::read);
+  EXPECT_NE(new_pa, ~0ull);
+  EXPECT_NE(new_pa >> fw::PAGE_SHIFT, old_pfn);
+  EXPECT_EQ(r.read64(new_pa + 8), 0x5eedu);
+  EXPECT_EQ(r.stats().at("fault.migration_wait"), faults);
+  EXPECT_EQ(r.k->mmap().validate(r.k->mm_of(pid)), nullptr);
+  mapping_check(*r.k, r.cpu());
+}
+
 TEST(fw_soft_offline, free_page_is_taken_off_the_free_lists) {
   Rig r(spec_mb(128));
   hal::Hal& h = r.cpu();
