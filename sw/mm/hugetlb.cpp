@@ -701,21 +701,27 @@ bool Hugetlb::unmap_poisoned_folio(hal::Hal& h, page* head) {
 
 int Hugetlb::migrate_hugetlb_folio(hal::Hal& h, page* head) {
   hstate* hs = hstate_of(PAGE_SHIFT + compound_order(head));
-  // Only private (anonymous) hugetlb memory moves here; a shared object's
-  // page is not isolated (see soft_offline.cpp).
-  if (!hs || !PageAnon(head)) return -EBUSY;
+  address_space* obj = PageAnon(head) ? nullptr : page_mapping_obj(head);
+  if (!hs || (!PageAnon(head) && !obj)) return -EBUSY;
   page* np = alloc_huge_page(h, hs, false);  // beyond the reservations, or a surplus page
   if (!np) return -ENOMEM;
   PgTable& pt = *ctx_->pgtable;
   const uint64_t old_pa = ctx_->nodes->page_to_phys(head), new_pa = ctx_->nodes->page_to_phys(np);
   HugeMigrateVisitor v(ctx_, hs->shift, old_pa >> PAGE_SHIFT);
   ctx_->rmap->rmap_walk(h, head, v);
-  const bool copied = !v.overflow && h.phys_copy(new_pa, old_pa, 1ull << hs->shift) == hal::MemStatus::ok;
-  if (copied) {
+  bool copied = !v.overflow && h.phys_copy(new_pa, old_pa, 1ull << hs->shift) == hal::MemStatus::ok;
+  if (copied && obj) {
+    // The object's slot now holds the new page, and its reference moves.
+    copied = ctx_->shmem->replace_page(h, obj, head->index, head, np);
+    if (copied) {
+      get_page(np);
+      put_page_testzero(head);  // the caller's reference keeps it
+    }
+  } else if (copied) {
     np->mapping = head->mapping;
     np->index = head->index;
-    np->flags |= head->flags & ((1ull << PG_swapbacked) | (1ull << PG_dirty));
   }
+  if (copied) np->flags |= head->flags & ((1ull << PG_swapbacked) | (1ull << PG_dirty));
   // Each leaf points at the new page (or back at the old one when the
   // copy failed); a leaf zapped meanwhile is left alone.
   for (unsigned i = 0; i < v.n; ++i) {

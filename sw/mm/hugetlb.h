@@ -128,9 +128,10 @@ class Hugetlb {
   // with lsb 21 or 30; a dirty leaf marks the folio dirty. Returns true
   // when no mapping is left (Linux try_to_unmap with TTU_HWPOISON).
   bool unmap_poisoned_folio(hal::Hal& h, page* head);
-  // Soft offline: copies an in-use folio to a new huge page and points
-  // every mapping at it, invisibly to its users; the old folio keeps only
-  // the caller's reference. Returns 0, -ENOMEM (no huge page to move to),
+  // Soft offline: copies an in-use folio (private, or in a shared object,
+  // whose slot it takes) to a new huge page and points every mapping at
+  // it, invisibly to its users; the old folio keeps only the caller's
+  // reference. Returns 0, -ENOMEM (no huge page to move to),
   // or -EBUSY (copying met poison, or the page changed meanwhile) (Linux
   // migrate_pages of a hugetlb folio, MR_MEMORY_FAILURE).
   int migrate_hugetlb_folio(hal::Hal& h, page* head);

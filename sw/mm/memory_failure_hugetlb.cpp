@@ -10,10 +10,8 @@
 // entry whose touch is SIGBUS with lsb 21 or 30), kills early or late as
 // for small pages, and ("huge page") dissolves a private page at once or
 // leaves a shared one in its object, where the next fault finds it.
-// Departures: a poisoned folio freed later is dissolved by the pool's free
-// path itself (6.18 keeps it on the free list, never handed out); soft
-// offline moves private hugetlb pages only (a shared object's page is "hugepage
-// isolation failed").
+// Departure: a poisoned folio freed later is dissolved by the pool's free
+// path itself (6.18 keeps it on the free list, never handed out).
 #include "sw/kernel/task.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/printk.h"
@@ -124,7 +122,7 @@ int MemoryFailure::soft_offline_hugetlb(hal::Hal& h, page* p) {
   page* head = compound_head(p);
   const unsigned long pfn = ul(ctx_->nodes->page_to_pfn(p));
   Log& log = *ctx_->log;
-  if (!PageAnon(head)) {
+  if (!PageAnon(head) && !head->mapping) {
     log.printk(h, LOGLEVEL_INFO, "Soft offline: %#lx: hugepage isolation failed, page count %d, type %#lx", pfn,
                page_ref_count(head) - 1, ul(head->flags));
     ctx_->page_alloc->put_page(h, head);

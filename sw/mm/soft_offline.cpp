@@ -15,7 +15,7 @@
 // minus the bad page: the pool shrinks by one (memory_failure_hugetlb.cpp).
 // Departures from 6.18: page-cache pages that are mapped or dirty are not
 // migrated (this firmware migrates anonymous and shared-memory pages only:
-// "page isolation failed"), nor are shared hugetlb pages; %pGp prints the flags word in hex, without the names; the
+// "page isolation failed"); %pGp prints the flags word in hex, without the names; the
 // "Unpoison:" lines are not rate-limited.
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"

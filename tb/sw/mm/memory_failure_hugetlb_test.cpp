@@ -301,6 +301,27 @@ TEST(fw_soft_offline_hugetlb, in_use_huge_page_moves_and_the_pool_shrinks_by_one
   full_check(*r.k, {});
 }
 
+TEST(fw_soft_offline_hugetlb, shared_huge_page_moves_in_its_object_too) {
+  // The selftests' hugetlb-soft-offline case maps a hugetlbfs file shared.
+  Rig r(spec_mb(64), huge_params(4));
+  const HugeProc p = huge_proc(r, M2, SA | H2, M2);
+  ASSERT_EQ(r.madvise(0, p.va + PAGE_SIZE, PAGE_SIZE, uapi::kMadvSoftOffline), 0) << r.console();
+  EXPECT_NE(r.access(0, p.va, x86::Access::read) >> 12, p.pfn);
+  verify(r, p.va, M2);
+  EXPECT_EQ(hs2(r).nr_huge_pages, 3u);
+  EXPECT_EQ(hs2(r).free_huge_pages, 2u);
+  // The leaf zapped, the next fault maps the object's page: the new one.
+  EXPECT_EQ(r.madvise(0, p.va, M2, uapi::kMadvDontneed), 0);
+  verify(r, p.va, M2);
+  EXPECT_EQ(meminfo(r, "HardwareCorrupted"), 4u);
+  hugetlb_check(*r.k);
+  mapping_check(*r.k, r.cpu());
+  EXPECT_EQ(r.munmap(0, p.va, M2), 0);
+  EXPECT_EQ(hs2(r).free_huge_pages, 3u) << "the object's page freed at the last unmap";
+  hugetlb_check(*r.k);
+  full_check(*r.k, {});
+}
+
 TEST(fw_soft_offline_hugetlb, free_huge_page_is_dissolved_and_a_full_pool_refuses) {
   Rig r(spec_mb(64), huge_params(2));
   fw::page* head = free_pool_page(r, hs2(r));
