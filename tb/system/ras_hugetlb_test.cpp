@@ -104,12 +104,12 @@ TEST(RasThp, ConsumedErrorInATransparentHugePageSplitsItAndLosesOnePage) {
   ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus held, the other 2047 pages' loads checked
   const std::vector<std::string> sig = signal_lines(r);
   ASSERT_EQ(sig.size(), 2u);
-  EXPECT_TRUE(std::regex_match(sig[0], std::regex("thp 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+000 12 buf 0x400000")))
+  EXPECT_TRUE(std::regex_match(sig[0], std::regex("thp 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+11000 12 buf 0x411000")))
       << sig[0];
-  EXPECT_TRUE(std::regex_match(sig[1], std::regex("thp 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+100 12 buf 0x400100")))
+  EXPECT_TRUE(std::regex_match(sig[1], std::regex("thp 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+11100 12 buf 0x411100")))
       << sig[1];
   const std::string console = r.file("console.log");
-  EXPECT_TRUE(has_re(console, "Memory failure: 0x[0-9a-f]+: recovery action for dirty LRU page: Recovered")) << console;
+  EXPECT_TRUE(has_re(console, "Memory failure: 0x[0-9a-f]+11: recovery action for dirty LRU page: Recovered")) << console;
   EXPECT_EQ(console.find("unsplit thp"), std::string::npos) << console;
   EXPECT_GE(r.proc("vmstat", "thp_fault_alloc"), 3) << "THPs mapped the aligned 2 MiB ranges";
   EXPECT_EQ(r.proc("vmstat", "thp_split_page"), 1) << "the THP holding the error, split first";
