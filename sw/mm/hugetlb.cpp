@@ -631,60 +631,65 @@ uint64_t folio_leaf(hal::Hal& h, MmContext* ctx, vm_area_struct* vma, uint64_t a
   return epa;
 }
 
-// try_to_unmap_one's hugetlb hwpoison branch: one VMA's leaf becomes a
-// hwpoison entry.
-struct HugeUnmapVisitor final : RmapVisitor {
-  HugeUnmapVisitor(MmContext* c, page* hd, unsigned sh) : ctx(c), head(hd), shift(sh), pfn(c->nodes->page_to_pfn(hd)) {}
+// Calls leaf() for each leaf of the walked VMAs that maps the huge page
+// `pfn`, under the mm's page_table_lock.
+struct HugeLeafVisitor : RmapVisitor {
+  HugeLeafVisitor(MmContext* c, unsigned sh, uint64_t p) : ctx(c), shift(sh), pfn(p) {}
   bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
     mm_struct* mm = vma->vm_mm;
     uint64_t e = 0;
     LockGuard g(mm->page_table_lock, h);
     const uint64_t epa = folio_leaf(h, ctx, vma, address, shift, pfn, &e);
     if (!epa) return true;
+    return leaf(h, mm, epa, e, address & ~((1ull << shift) - 1));
+  }
+  // Returns false to stop the walk.
+  virtual bool leaf(hal::Hal& h, mm_struct* mm, uint64_t epa, uint64_t e, uint64_t haddr) = 0;
+  MmContext* ctx;
+  unsigned shift;
+  uint64_t pfn;
+
+ protected:
+  ~HugeLeafVisitor() = default;
+};
+
+// try_to_unmap_one's hugetlb hwpoison branch: one VMA's leaf becomes a
+// hwpoison entry.
+struct HugeUnmapVisitor final : HugeLeafVisitor {
+  HugeUnmapVisitor(MmContext* c, page* hd, unsigned sh)
+      : HugeLeafVisitor(c, sh, c->nodes->page_to_pfn(hd)), head(hd) {}
+  bool leaf(hal::Hal& h, mm_struct* mm, uint64_t epa, uint64_t e, uint64_t haddr) override {
     if (e & x86::PTE_D) SetPageFlag(head, PG_dirty);
     ctx->pgtable->write_entry(h, epa, swp_entry_to_pte(make_hwpoison_entry(pfn)));
-    const uint64_t haddr = address & ~((1ull << shift) - 1);
     ctx->tlb->flush_tlb_mm_range(h, mm, haddr, haddr + (1ull << shift), shift, false);
     mm->rss_huge -= 1ull << (shift - PAGE_SHIFT);
     ctx->rmap->folio_remove_rmap_pmd(head);
     put_page_testzero(head);  // the mapping's reference (the caller holds another)
     return folio_mapped(head);
   }
-  MmContext* ctx;
   page* head;
-  unsigned shift;
-  uint64_t pfn;
 };
 
 // Soft offline's first step: every leaf mapping the old page becomes a
 // migration entry (a fault there retries until the move is done), and is
 // remembered.
-struct HugeMigrateVisitor final : RmapVisitor {
+struct HugeMigrateVisitor final : HugeLeafVisitor {
   static constexpr unsigned kMax = 32;
   struct Leaf {
     mm_struct* mm;
-    uint64_t epa, entry, haddr;
+    uint64_t epa, entry;
   };
-  HugeMigrateVisitor(MmContext* c, unsigned sh, uint64_t p) : ctx(c), shift(sh), pfn(p) {}
-  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
-    mm_struct* mm = vma->vm_mm;
-    uint64_t e = 0;
-    LockGuard g(mm->page_table_lock, h);
-    const uint64_t epa = folio_leaf(h, ctx, vma, address, shift, pfn, &e);
-    if (!epa) return true;
+  HugeMigrateVisitor(MmContext* c, unsigned sh, uint64_t p) : HugeLeafVisitor(c, sh, p) {}
+  bool leaf(hal::Hal& h, mm_struct* mm, uint64_t epa, uint64_t e, uint64_t haddr) override {
     if (n == kMax) {
       overflow = true;
       return false;
     }
-    const uint64_t haddr = address & ~((1ull << shift) - 1);
-    leaves[n++] = {mm, epa, e, haddr};
+    leaves[n++] = {mm, epa, e};
     ctx->pgtable->write_entry(h, epa, (e & ~x86::PTE_P) | SWP_MIGRATION_MARK);
     ctx->tlb->flush_tlb_mm_range(h, mm, haddr, haddr + (1ull << shift), shift, false);
     return true;
   }
-  MmContext* ctx;
-  unsigned shift;
-  uint64_t pfn;
   Leaf leaves[kMax];
   unsigned n = 0;
   bool overflow = false;
