@@ -217,8 +217,7 @@ void Hugetlb::return_unused_surplus_pages(hal::Hal& h, hstate* hs) {
       }
       if (!p) return;
     }
-    p[1].compound_flags = 0;
-    ctx_->page_alloc->free_frozen_pages(h, p, hs->order);
+    update_and_free(h, hs, p);  // (a free page holding an error included)
   }
 }
 
@@ -312,10 +311,7 @@ void Hugetlb::free_huge_folio(hal::Hal& h, page* head) {
       enqueue(hs, head);
     }
   }
-  if (to_buddy) {
-    head[1].compound_flags = 0;
-    ctx_->page_alloc->free_frozen_pages(h, head, hs->order);
-  }
+  if (to_buddy) update_and_free(h, hs, head);
 }
 
 bool Hugetlb::zero_huge_page(hal::Hal& h, page* p, hstate* hs) {
