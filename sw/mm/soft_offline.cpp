@@ -4,18 +4,18 @@
 // Soft offline takes a page that is still good but going bad (corrected
 // errors, MADV_SOFT_OFFLINE) out of use without losing anything: a free page
 // is taken off the buddy lists; a clean page-cache page nobody maps is
-// dropped (it is re-read on the next access); any other page on the LRU is
-// migrated (sw/mm/migrate, MR_MEMORY_FAILURE) to a new page, invisibly to
-// its users, and the old page keeps PG_hwpoison with refcount 1 owned by
-// nobody. Nothing is killed and nothing counts in the per-node
+// dropped (it is re-read on the next access); any other page on the LRU --
+// anonymous, shared memory, or a mapped or dirty page-cache page (6.18's
+// filemap_migrate_folio: the cache's slot and the dirty state move with
+// it) -- is migrated (sw/mm/migrate, MR_MEMORY_FAILURE) to a new page,
+// invisibly to its users, and the old page keeps PG_hwpoison with
+// refcount 1 owned by nobody. Nothing is killed and nothing counts in the per-node
 // memory_failure totals (6.18 calls no action_result here); the page counts
 // in num_poisoned_pages and HardwareCorrupted.
 //
 // Departures from 6.18: hugetlb pages are not migrated ("hugepage isolation
-// failed", -EBUSY), nor are page-cache pages that are mapped or dirty (this
-// firmware migrates anonymous and shared-memory pages only: "page isolation
-// failed"); %pGp prints the flags word in hex, without the names; the
-// "Unpoison:" lines are not rate-limited.
+// failed", -EBUSY); %pGp prints the flags word in hex, without the names;
+// the "Unpoison:" lines are not rate-limited.
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/list.h"
@@ -138,7 +138,8 @@ int MemoryFailure::soft_offline_in_use_page(hal::Hal& h, page* p) {
     page_handle_poison(h, p, false, true);
     return 0;
   }
-  const bool isolated = !huge && ctx_->lru->isolate(h, p);
+  // isolate_folio_to_list(): page-cache pages too.
+  const bool isolated = !huge && ctx_->lru->isolate(h, p, true);
   ctx_->page_alloc->put_page(h, head);  // isolation holds its own reference
   const char* what = huge ? "hugepage" : "page";
   if (!isolated) {
