@@ -54,11 +54,20 @@ TEST(RasPageCache, DirtyPageCachePageLosesItsDataFsyncReportsEioOnce) {
   const std::string console = r.file("console.log");
   EXPECT_TRUE(has(console, "Memory failure: 0x[0-9a-f]+: recovery action for dirty LRU page: Recovered")) << console;
   const std::vector<std::string> sig = signal_lines(r);
-  ASSERT_EQ(sig.size(), 2u);
+  // The consumer (action required), the early-kill mapper at once, the
+  // late-kill mapper on its touch of the poison entry.
+  ASSERT_EQ(sig.size(), 3u);
   EXPECT_TRUE(std::regex_match(sig[0], std::regex("writer [0-9]+ SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+000 12 m 0x1000")))
       << sig[0];
   EXPECT_TRUE(std::regex_match(sig[1], std::regex("other [0-9]+ SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+100 12 m 0x1100")))
       << sig[1];
+  EXPECT_TRUE(std::regex_match(sig[2], std::regex("early [0-9]+ SIGBUS BUS_MCEERR_AO 0x[0-9a-f]+000 12 m 0x1000")))
+      << sig[2];
+  EXPECT_TRUE(has(console, "Memory failure: 0x[0-9a-f]+: Sending SIGBUS to early:[0-9]+ due to hardware memory "
+                           "corruption"))
+      << console;
+  EXPECT_TRUE(has(console, "MCE: Killing other:[0-9]+ due to hardware memory corruption fault at [0-9a-f]+100"))
+      << console;
   EXPECT_EQ(r["system.workload.writer.failedSyscalls"], 1);  // the one fsync that returned EIO
   EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4);
   EXPECT_EQ(r["system.storage.mismatches"], 0);
