@@ -388,6 +388,32 @@ TEST(fw_soft_offline, a_mapped_dirty_page_cache_page_moves_and_stays_dirty) {
   mapping_check(k, f.r.cpu());
 }
 
+// A clean page-cache page nobody maps is still dropped, not migrated
+// ("invalidated"): the next read takes it from the disk again.
+TEST(fw_soft_offline, a_clean_unmapped_page_cache_page_is_invalidated) {
+  FileRig f;
+  fw::Kernel& k = *f.r.k;
+  hal::Hal& h = f.r.cpu();
+  const uint64_t buf = static_cast<uint64_t>(f.r.mmap(0, 0, PAGE_SIZE));
+  ASSERT_EQ(f.r.sys(0, hal::Sys::pread64, static_cast<uint64_t>(f.fd), buf, PAGE_SIZE, 12 * PAGE_SIZE), PAGE_SIZE);
+  fw::address_space* mapping = k.filemap().find_inode(1)->i_mapping;
+  fw::page* p = k.filemap().find_get_page(h, mapping, 12);
+  ASSERT_NE(p, nullptr);
+  const uint64_t pfn = k.nodes().page_to_pfn(p);
+  k.ctx().page_alloc->put_page(h, p);
+  const uint64_t migrated = k.vmstat().event[fw::PGMIGRATE_SUCCESS];
+
+  ASSERT_EQ(k.memory_failure().soft_offline_page(h, pfn, 0), 0) << f.r.console();
+  EXPECT_TRUE(has(f.r, line("Soft offline: %#lx: invalidated", pfn))) << f.r.console();
+  EXPECT_EQ(k.vmstat().event[fw::PGMIGRATE_SUCCESS], migrated);
+  EXPECT_EQ(k.filemap().find_get_page(h, mapping, 12), nullptr) << "left the cache";
+  EXPECT_EQ(meminfo_kb(f.r, "HardwareCorrupted"), 4u);
+  // Read again from the disk, into another page.
+  ASSERT_EQ(f.r.sys(0, hal::Sys::pread64, static_cast<uint64_t>(f.fd), buf, PAGE_SIZE, 12 * PAGE_SIZE), PAGE_SIZE);
+  EXPECT_EQ(f.byte_at(buf + 9), pattern(12 * PAGE_SIZE + 9));
+  mapping_check(k, h);
+}
+
 TEST(fw_memory_failure, copy_in_from_a_poisoned_buffer_is_efault_and_the_page_is_handled) {
   FileRig f;
   const uint64_t buf = static_cast<uint64_t>(f.r.mmap(0, 0, PAGE_SIZE));
