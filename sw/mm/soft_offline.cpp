@@ -4,19 +4,19 @@
 // Soft offline takes a page that is still good but going bad (corrected
 // errors, MADV_SOFT_OFFLINE) out of use without losing anything: a free page
 // is taken off the buddy lists; a clean page-cache page nobody maps is
-// dropped (it is re-read on the next access); any other page on the LRU is
-// migrated (sw/mm/migrate, MR_MEMORY_FAILURE) to a new page, invisibly to
-// its users, and the old page keeps PG_hwpoison with refcount 1 owned by
-// nobody. Nothing is killed and nothing counts in the per-node
+// dropped (it is re-read on the next access); any other page on the LRU --
+// anonymous, shared memory, or a mapped or dirty page-cache page (6.18's
+// filemap_migrate_folio: the cache's slot and the dirty state move with
+// it) -- is migrated (sw/mm/migrate, MR_MEMORY_FAILURE) to a new page,
+// invisibly to its users, and the old page keeps PG_hwpoison with
+// refcount 1 owned by nobody. Nothing is killed and nothing counts in the per-node
 // memory_failure totals (6.18 calls no action_result here); the page counts
 // in num_poisoned_pages and HardwareCorrupted.
 //
 // A hugetlb page is moved to a new huge page, and the old one dissolved
 // minus the bad page: the pool shrinks by one (memory_failure_hugetlb.cpp).
-// Departures from 6.18: page-cache pages that are mapped or dirty are not
-// migrated (this firmware migrates anonymous and shared-memory pages only:
-// "page isolation failed"); %pGp prints the flags word in hex, without the names; the
-// "Unpoison:" lines are not rate-limited.
+// Departures from 6.18: %pGp prints the flags word in hex, without the
+// names; the "Unpoison:" lines are not rate-limited.
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/list.h"
@@ -145,7 +145,8 @@ int MemoryFailure::soft_offline_in_use_page(hal::Hal& h, page* p) {
     return 0;
   }
   if (huge) return soft_offline_hugetlb(h, p);
-  const bool isolated = ctx_->lru->isolate(h, p);
+  // isolate_folio_to_list(): page-cache pages too.
+  const bool isolated = ctx_->lru->isolate(h, p, true);
   ctx_->page_alloc->put_page(h, head);  // isolation holds its own reference
   const char* what = "page";
   if (!isolated) {
