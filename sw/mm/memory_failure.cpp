@@ -103,6 +103,7 @@ int MemoryFailure::action_result(hal::Hal& h, uint64_t pfn, MfPageType type, MfR
   }
   ctx_->log->printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: recovery action for %s: %s",
                     static_cast<unsigned long>(pfn), mf_page_type_name(type), mf_result_name(result));
+  if (observer_) observer_->memory_failure_result(h, pfn, mf_page_type_name(type), mf_result_name(result));
   return (result == MfResult::recovered || result == MfResult::delayed) ? 0 : -EBUSY;
 }
 
@@ -402,6 +403,7 @@ int MemoryFailure::memory_failure(hal::Hal& h, uint64_t pfn, int flags) {
     pr_err(h, "%#lx: memory outside kernel control%s", pfn, "");
     return -ENXIO;
   }
+  if (observer_) observer_->memory_failure_entry(h, pfn, flags);
   ++stats_.calls;
   if (!set_hwpoison(p)) {
     int res = -EHWPOISON;
@@ -459,11 +461,13 @@ int MemoryFailure::memory_failure_user(hal::Hal& h, page* p, uint64_t pfn, int f
 }
 
 void MemoryFailure::memory_failure_queue(hal::Hal& h, uint64_t pfn, int flags) {
-  if (fifo_len_ == kFifoSize) {
-    pr_err(h, "buffer overflow when queuing memory failure at %#lx%s", pfn, "");
-    return;
-  }
+  if (!memory_failure_try_queue(pfn, flags)) pr_err(h, "buffer overflow when queuing memory failure at %#lx%s", pfn, "");
+}
+
+bool MemoryFailure::memory_failure_try_queue(uint64_t pfn, int flags) {
+  if (fifo_len_ == kFifoSize) return false;
   fifo_[(fifo_head_ + fifo_len_++) % kFifoSize] = {pfn, flags};
+  return true;
 }
 
 void MemoryFailure::memory_failure_work(hal::Hal& h) {
@@ -471,6 +475,10 @@ void MemoryFailure::memory_failure_work(hal::Hal& h) {
     const QueuedPfn q = fifo_[fifo_head_];
     fifo_head_ = (fifo_head_ + 1) % kFifoSize;
     --fifo_len_;
+    // Only hwpoison-inject's corrupt-pfn (FirmwareDebug::corrupt_pfn) queues
+    // software injections; it logs as 6.18's hwpoison_inject() does.
+    if (q.flags & MF_SW_SIMULATED)
+      ctx_->log->printk(h, LOGLEVEL_INFO, "Injecting memory failure at pfn %#lx", static_cast<unsigned long>(q.pfn));
     memory_failure(h, q.pfn, q.flags);
   }
 }
