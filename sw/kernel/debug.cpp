@@ -43,6 +43,23 @@ struct PteDirtyVisitor final : RmapVisitor {
   bool dirty = false;
 };
 
+// Returns true when the page at pfn (struct p) is on the page allocator's
+// free lists: in a buddy free block or on a CPU's per-CPU list.
+bool on_free_lists(const MmNodes& nodes, Buddy& buddy, uint64_t pfn, const page* p) {
+  zone* z = const_cast<MmNodes&>(nodes).page_zone(p);
+  uint64_t head_pfn;
+  if (PageBuddy(p) || buddy.find_free_block(z, pfn, &head_pfn)) return true;
+  if (!z->per_cpu_pageset) return false;
+  for (unsigned c = 0; c < nodes.nr_cpus(); ++c)
+    for (list_head& l : z->per_cpu_pageset[c].lists)
+      for (list_head* e = l.next; e != &l; e = e->next) {
+        const page* q = list_entry(e, page, lru);
+        const uint64_t first = nodes.page_to_pfn(q);
+        if (pfn >= first && pfn < first + (1ull << q->private_)) return true;
+      }
+  return false;
+}
+
 }  // namespace
 
 void Kernel::visit_stats(StatVisitor& v) const {
@@ -271,7 +288,7 @@ bool Kernel::page_info(uint64_t pfn, hal::PageInfo& out) const {
   out.refcount = page_ref_count(head);
   // Linux's page_mapcount: its own PTEs plus the mappings of its folio as a whole.
   out.mapcount = page_mapcount(p) + (PageHead(head) ? folio_entire_mapcount(head) : 0);
-  out.free = page_ref_count(head) == 0;
+  out.free = page_ref_count(head) == 0 && on_free_lists(nodes_, const_cast<Buddy&>(buddy_), pfn, p);
   const address_space* obj = page_mapping_obj(head);
   out.file = !PageAnon(head) && obj && obj->kind == MappingKind::file;
   return true;

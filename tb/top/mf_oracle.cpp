@@ -85,7 +85,13 @@ MfPrediction predict_memory_failure(const hal::PageInfo& pi, bool pte_dirty, int
   const bool dirty = pi.has(K::kDirty) || pte_dirty;
   // "already truncated LRU page": a page-cache page whose mapping went
   // (not observable in kpageflags; the oracle expects a live page).
-  return lru_row(pi, dirty);
+  MfPrediction p = lru_row(pi, dirty);
+  if (pi.has(K::kWriteback) && !dirty) {
+    const MfPrediction failed_write = lru_row(pi, true);
+    p.alt_type = failed_write.type;
+    p.alt_result = failed_write.result;
+  }
+  return p;
 }
 
 }  // namespace sim

@@ -50,6 +50,11 @@ SoakState classify_page(const hal::PageInfo& pi);
 struct MfPrediction {
   const char* type = nullptr;    // e.g. "dirty LRU page"; nullptr: no action_result expected
   const char* result = nullptr;  // "Ignored", "Failed", "Delayed", "Recovered"
+  // A page under writeback at entry: 6.18 waits for the I/O
+  // (folio_wait_writeback), and a write that fails (the device read the
+  // poisoned line) leaves the page dirty: the dirty row is the other outcome.
+  const char* alt_type = nullptr;
+  const char* alt_result = nullptr;
 };
 
 // Linux's MF_COUNT_INCREASED (enum mf_flags): the caller holds a reference,

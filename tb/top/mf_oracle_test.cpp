@@ -65,6 +65,18 @@ TEST(MfOracle, SwapCacheAndPageCache) {
   EXPECT_EQ(outcome(page({K::kLru, K::kUnevictable}, 1, 0, true)), "clean unevictable LRU page: Recovered");
 }
 
+TEST(MfOracle, UnderWritebackTheWriteDecides) {
+  const MfPrediction p =
+      predict_memory_failure(page({K::kLru, K::kAnon, K::kSwapBacked, K::kSwapCache, K::kWriteback, K::kMmap}, 3, 1),
+                             false, 0);
+  EXPECT_STREQ(p.type, "clean swapcache page");
+  EXPECT_STREQ(p.result, "Recovered");
+  EXPECT_STREQ(p.alt_type, "dirty swapcache page");
+  EXPECT_STREQ(p.alt_result, "Delayed");
+  EXPECT_EQ(predict_memory_failure(page({K::kLru, K::kAnon, K::kSwapBacked, K::kSwapCache}), false, 0).alt_type,
+            nullptr);
+}
+
 TEST(MfOracle, HugetlbRowsOf618) {
   EXPECT_EQ(outcome(page({K::kHuge, K::kCompoundHead}, 0)), "free huge page: Recovered");
   EXPECT_EQ(outcome(page({K::kHuge, K::kCompoundHead, K::kMmap}, 2, 1)), "huge page: Recovered");

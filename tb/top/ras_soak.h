@@ -87,7 +87,9 @@ class RasSoak : public sc_core::sc_module, public hal::MemoryFailureObserver {
   hal::FirmwareDebug& fw_;
   std::vector<std::pair<uint64_t, uint64_t>> ranges_;  // DRAM page frames [first, end) per node
   uint64_t frames_ = 0;
-  std::vector<Pending> pending_;  // per CPU: the call in progress there
+  // Per CPU: the calls in progress there, innermost last (a machine check
+  // may interrupt memory_failure() while it waits for I/O).
+  std::vector<std::vector<Pending>> pending_;
   // Counts.
   std::array<uint64_t, kSoakStates> uc_{}, ce_{};
   uint64_t software_ = 0, no_target_ = 0, queue_full_ = 0, injected_ = 0;
