@@ -476,7 +476,8 @@ int MemoryFailure::memory_failure_user(hal::Hal& h, page* p, uint64_t pfn, int f
 }
 
 void MemoryFailure::memory_failure_queue(hal::Hal& h, uint64_t pfn, int flags) {
-  if (!memory_failure_try_queue(pfn, flags)) pr_err(h, "buffer overflow when queuing memory failure at %#lx%s", pfn, "");
+  if (!memory_failure_try_queue(pfn, flags))
+    pr_err(h, "buffer overflow when queuing memory failure at %#lx%s", pfn, "");
 }
 
 bool MemoryFailure::memory_failure_try_queue(uint64_t pfn, int flags) {

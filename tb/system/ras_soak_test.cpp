@@ -55,6 +55,7 @@ TEST(RasSoak, BadKeysAreOneLineErrors) {
       {"platform.ras.random.period=0us", "period"},
       {"platform.ras.random.samples=0", "samples"},
       {"platform.ras.random.weights.anon=0", "weights"},
+      {"platform.ras.random.weights.bogus=1", "unknown page state"},
   };
   for (const auto& [set, key] : bad) {
     const ScenarioRun r = run_scenario_file(kRas + "random-soak.yaml", "ras-soak-bad", {set});

@@ -50,6 +50,14 @@ RasSoak::Params RasSoak::read_params(ConfigNode n) {
   for (SoakState s : kDefaultStates) p.weights[static_cast<unsigned>(s)] = 1;
   if (n.has("weights")) {
     ConfigNode w = n.child("weights");
+    std::string names;
+    for (unsigned i = 0; i + 1 < kSoakStates; ++i)  // every state but poisoned
+      names += fmt::format("{}{}", i ? ", " : "", soak_state_name(static_cast<SoakState>(i)));
+    for (const std::string& k : w.keys()) {
+      bool known = false;
+      for (unsigned i = 0; i + 1 < kSoakStates; ++i) known = known || k == soak_state_name(static_cast<SoakState>(i));
+      if (!known) w.fail(k, fmt::format("unknown page state (one of {})", names));
+    }
     bool any = false;
     for (unsigned i = 0; i < kSoakStates; ++i) {
       const SoakState s = static_cast<SoakState>(i);
@@ -204,7 +212,9 @@ void RasSoak::memory_failure_result(hal::Hal& cpu, uint64_t pfn, const char* typ
 }
 
 void RasSoak::emit_stats(stats::Emitter& out, const std::string& path) const {
-  const auto e = [&](const std::string& name, uint64_t v, const char* desc) { out.integer(path + name, v, desc, "Count"); };
+  const auto e = [&](const std::string& name, uint64_t v, const char* desc) {
+    out.integer(path + name, v, desc, "Count");
+  };
   e("injected", injected_, "Errors the soak injected");
   uint64_t uc = 0, ce = 0;
   for (unsigned s = 0; s < kSoakStates; ++s) uc += uc_[s], ce += ce_[s];
