@@ -1,7 +1,10 @@
 // Firmware bugs the RAS soak (tb/scenarios/ras/random-soak.yaml) found, each
 // pinned on the host HAL: memory_failure() on a page of a transparent huge
 // page must keep that page's PG_hwpoison through the split (it was reset
-// with the tail's flags: the unmap then failed and the page stayed mapped).
+// with the tail's flags: the unmap then failed and the page stayed mapped);
+// a scrub find (SRAO) whose #MC interrupts the firmware in a spin-wait is
+// queued for the CPU's deferred work, not handled under the locks the
+// interrupted code may hold (it ended in "spinlock recursion").
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -48,6 +51,34 @@ TEST(fw_memory_failure_soak, thp_subpage_keeps_its_poison_through_the_split) {
   // Again: already poisoned, not handled a second time.
   EXPECT_EQ(r.k->memory_failure().memory_failure(r.cpu(), pfn, 0), -EHWPOISON);
   EXPECT_NE(r.console().find(result_line(pfn, "already poisoned page", "Failed")), std::string::npos);
+}
+
+TEST(fw_memory_failure_soak, scrub_find_interrupting_the_kernel_is_queued) {
+  Rig r(spec_mb(64));
+  fw::page* p = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  const uint64_t pfn = r.k->nodes().page_to_pfn(p);
+  r.k->page_alloc().put_page(r.cpu(), p);
+  hal::MachineCheck mc{};
+  mc.pa = pfn << 12;
+  mc.action_required = false;  // found by the scrubber
+  mc.kernel_mode = true;       // delivered while the firmware spun in cpu_relax
+  EXPECT_EQ(r.k->machine_check(r.cpu(), mc), hal::TrapOutcome::retry);
+  const std::string recovered = result_line(pfn, "free buddy page", "Recovered");
+  EXPECT_EQ(r.console().find(recovered), std::string::npos) << "not under the interrupted code's locks";
+  EXPECT_FALSE(fw::PageHWPoison(p));
+  r.k->memory_failure().memory_failure_work(r.cpu());
+  EXPECT_NE(r.console().find(recovered), std::string::npos) << r.console();
+  EXPECT_TRUE(fw::PageHWPoison(p));
+  // Between two user operations (not in the kernel): handled at once, as before.
+  fw::page* q = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_KERNEL, 0);
+  ASSERT_NE(q, nullptr);
+  const uint64_t qpfn = r.k->nodes().page_to_pfn(q);
+  r.k->page_alloc().put_page(r.cpu(), q);
+  mc.pa = qpfn << 12;
+  mc.kernel_mode = false;
+  r.k->machine_check(r.cpu(), mc);
+  EXPECT_NE(r.console().find(result_line(qpfn, "free buddy page", "Recovered")), std::string::npos);
 }
 
 }  // namespace
