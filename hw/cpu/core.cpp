@@ -432,9 +432,11 @@ void Core::deliver_async_machine_check() {
     ++stats.machine_checks;
     qk_.inc(p_.trap_latency);
     // Not tied to this CPU's instruction stream: whatever ran here was
-    // interrupted, not at fault (kernel_mode stays clear; Linux grades a
-    // scrub find before any rule that looks at the context).
-    const hal::MachineCheck mc = to_hal(r);
+    // interrupted, not at fault (Linux grades a scrub find before any rule
+    // that looks at the context). kernel_mode says what was interrupted:
+    // the firmware in a spin-wait, or a user program.
+    hal::MachineCheck mc = to_hal(r);
+    mc.kernel_mode = in_relax_;
     DPRINTF(Fault, sim::to_ps(local_now()), name(), "asynchronous machine check pa={:#x} -> firmware", mc.pa);
     if (cx_.monitored)
       monitor_event(CoreComplex::Event::machine_check, [&] {
@@ -702,7 +704,9 @@ void Core::cpu_relax() {
   qk_.sync();
   if (!irq_pending_) sc_core::wait(p_.relax_period, irq_event_);
   qk_.reset();
+  in_relax_ = true;
   deliver_interrupts();
+  in_relax_ = false;
 }
 
 bool Core::rdmsr(uint32_t msr, uint64_t& value) {

@@ -241,6 +241,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
   bool skip_access(UserProgram& prog, const UserOp& op);
   // An asynchronous #MC the RAS model has pending for this CPU.
   void deliver_async_machine_check();
+  // Delivering interrupts from cpu_relax: the firmware was interrupted in a
+  // spin-wait (kernel mode), not between two user operations.
+  bool in_relax_ = false;
   // Monitor hook: pauses here when `e` is a break; `what()` says what
   // happened (only built when pausing).
   template <typename Describe>

@@ -58,6 +58,38 @@ struct Translation {
   paddr_t entry_pa;    // where that entry lives
 };
 
+// One page as Linux's /proc/kpageflags and /proc/kpagecount show it (the
+// testbench's view of a page's state: the RAS soak's page classification
+// and its memory-failure oracle, tb/top/ras_soak).
+struct PageInfo {
+  // Bits of `kpageflags`: Linux's KPF_* numbers
+  // (include/uapi/linux/kernel-page-flags.h and the kernel-internal ones
+  // of include/linux/kernel-page-flags.h).
+  enum : unsigned {
+    kDirty = 4, kLru = 5, kSlab = 7, kWriteback = 8, kBuddy = 10, kMmap = 11, kAnon = 12, kSwapCache = 13,
+    kSwapBacked = 14, kCompoundHead = 15, kCompoundTail = 16, kHuge = 17, kUnevictable = 18, kHwpoison = 19,
+    kThp = 22, kPgtable = 26, kReserved = 32, kMlocked = 33,
+  };
+  uint64_t kpageflags;
+  int refcount;        // kpagecount's companion: the head page's reference count
+  int mapcount;        // kpagecount: mappings of this page (PTEs, or a THP's PMD)
+  bool free;           // in a free block of the buddy allocator or on a per-CPU free list
+  bool file;           // a regular file's page-cache page (KPF_ANON clear, not shared memory)
+  bool has(unsigned kpf) const { return (kpageflags >> kpf) & 1; }
+};
+
+// Sees every memory_failure() call (the RAS soak's oracle): its page at
+// entry, before anything changed, and the outcome it logged ("recovery
+// action for TYPE: RESULT", 6.18's action_page_types[] and action_name[]).
+// Called on the CPU running memory_failure(), through `cpu`.
+struct MemoryFailureObserver {
+  virtual void memory_failure_entry(Hal& cpu, uint64_t pfn, int flags) = 0;
+  virtual void memory_failure_result(Hal& cpu, uint64_t pfn, const char* type, const char* result) = 0;
+
+ protected:
+  ~MemoryFailureObserver() = default;
+};
+
 class FirmwareDebug {
  public:
   // The system-wide /proc files the firmware provides ("meminfo",
@@ -93,6 +125,21 @@ class FirmwareDebug {
   // `cpu`. Returns 0 or -errno (-EOPNOTSUPP once a hardware failure happened,
   // -EBUSY for a page that is not software-poisoned or still in use).
   virtual int unpoison_pfn(Hal& cpu, uint64_t pfn) = 0;
+  // The page at pfn as /proc/kpageflags, /proc/kpagecount show it (no lock
+  // taken, nothing changed: callable from any context). Returns false for
+  // a pfn outside the memory map.
+  virtual bool page_info(uint64_t pfn, PageInfo& out) const = 0;
+  // Returns true when a page-table entry mapping the page at pfn has its
+  // Dirty bit set (a reverse-map walk under the firmware's locks: call it
+  // from the firmware's own context, e.g. a MemoryFailureObserver).
+  virtual bool page_pte_dirty(Hal& cpu, uint64_t pfn) = 0;
+  // Linux's debugfs hwpoison/corrupt-pfn (hwpoison-inject): software
+  // injection, memory_failure(pfn, MF_SW_SIMULATED) without a poisoned
+  // line, run by the next deferred work of a CPU (memory_failure_queue).
+  // Returns false when that queue is full (nothing queued).
+  virtual bool corrupt_pfn(Hal& cpu, uint64_t pfn) = 0;
+  // Every memory_failure() call from now on is shown to `o` (nullptr: none).
+  virtual void set_memory_failure_observer(MemoryFailureObserver* o) = 0;
 
  protected:
   ~FirmwareDebug() = default;

@@ -8,6 +8,7 @@
 #include "sw/kernel/kernel.h"
 #include "sw/lib/seq_file.h"
 #include "sw/lib/string.h"
+#include "sw/mm/rmap.h"
 
 namespace fw {
 
@@ -21,6 +22,42 @@ int parse_pid(const char* s, const char** rest) {
   while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
   *rest = s;
   return v;
+}
+
+// Looks for a page-table entry with its Dirty bit among those mapping the
+// page frame `pfn`, the `index`th page of its folio (a THP mapped by a PMD
+// or by PTEs): the walk gives the folio's address in each VMA.
+struct PteDirtyVisitor final : RmapVisitor {
+  PteDirtyVisitor(PgTable& t, uint64_t f, uint64_t i) : pt(t), pfn(f), index(i) {}
+  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    const uint64_t va = address + index * PAGE_SIZE;
+    PteLookup e;
+    if (va >= vma->vm_end || !pt.lookup(h, vma->vm_mm->pgd, va, &e) || !e.present) return true;
+    const uint64_t size = x86::level_size(e.level ? e.level : x86::LEVEL_PT);
+    const uint64_t mapped = (((e.entry & pt.phys_mask()) & ~(size - 1)) + (va & (size - 1))) >> PAGE_SHIFT;
+    if (mapped == pfn && (e.entry & x86::PTE_D)) dirty = true;
+    return !dirty;
+  }
+  PgTable& pt;
+  uint64_t pfn, index;
+  bool dirty = false;
+};
+
+// Returns true when the page at pfn (struct p) is on the page allocator's
+// free lists: in a buddy free block or on a CPU's per-CPU list.
+bool on_free_lists(const MmNodes& nodes, Buddy& buddy, uint64_t pfn, const page* p) {
+  zone* z = const_cast<MmNodes&>(nodes).page_zone(p);
+  uint64_t head_pfn;
+  if (PageBuddy(p) || buddy.find_free_block(z, pfn, &head_pfn)) return true;
+  if (!z->per_cpu_pageset) return false;
+  for (unsigned c = 0; c < nodes.nr_cpus(); ++c)
+    for (list_head& l : z->per_cpu_pageset[c].lists)
+      for (list_head* e = l.next; e != &l; e = e->next) {
+        const page* q = list_entry(e, page, lru);
+        const uint64_t first = nodes.page_to_pfn(q);
+        if (pfn >= first && pfn < first + (1ull << q->private_)) return true;
+      }
+  return false;
 }
 
 }  // namespace
@@ -209,6 +246,63 @@ bool Kernel::page_state(uint64_t pfn, TextSink& sink) const {
                            static_cast<unsigned long>(p->index));
   seq_printf(&m, "\n");
   return true;
+}
+
+bool Kernel::page_info(uint64_t pfn, hal::PageInfo& out) const {
+  const page* p = nodes_.pfn_to_page(pfn);
+  if (!p) return false;
+  const page* head = compound_head(p);
+  using K = hal::PageInfo;
+  // Linux's stable_page_flags(): the page's own flags, its compound page's
+  // kind on every page of it.
+  const struct {
+    bool set;
+    unsigned kpf;
+  } bits[] = {
+      {PageFlag(head, PG_dirty), K::kDirty},         {PageLRU(head), K::kLru},
+      {PageSlab(head), K::kSlab},                    {PageFlag(head, PG_writeback), K::kWriteback},
+      {PageBuddy(p), K::kBuddy},                     {page_mapped(p) || folio_mapped(head), K::kMmap},
+      {PageAnon(head), K::kAnon},                    {PageSwapCache(head), K::kSwapCache},
+      {PageFlag(head, PG_swapbacked), K::kSwapBacked}, {PageHead(p), K::kCompoundHead},
+      {PageTail(p), K::kCompoundTail},               {PageHuge(head), K::kHuge},
+      {PageFlag(head, PG_unevictable), K::kUnevictable}, {PageHWPoison(p), K::kHwpoison},
+      {PageTransHuge(head), K::kThp},                {PageTable(p), K::kPgtable},
+      {PageReserved(p), K::kReserved},               {PageFlag(head, PG_mlocked), K::kMlocked},
+  };
+  out = hal::PageInfo{};
+  // A block whose struct pages are not written yet (deferred memmap init):
+  // what its pages will say once initialized.
+  if (const zone* z = const_cast<MmNodes&>(nodes_).pfn_zone(pfn)) {
+    if (z->pfnblock_deferred(pfn)) {
+      out.free = true;
+      return true;
+    }
+    if (z->pfnblock_reserved_deferred(pfn)) {
+      out.kpageflags = 1ull << K::kReserved;
+      out.refcount = 1;
+      return true;
+    }
+  }
+  for (const auto& b : bits)
+    if (b.set) out.kpageflags |= 1ull << b.kpf;
+  out.refcount = page_ref_count(head);
+  // Linux's page_mapcount: its own PTEs plus the mappings of its folio as a whole.
+  out.mapcount = page_mapcount(p) + (PageHead(head) ? folio_entire_mapcount(head) : 0);
+  out.free = page_ref_count(head) == 0 && on_free_lists(nodes_, const_cast<Buddy&>(buddy_), pfn, p);
+  const address_space* obj = page_mapping_obj(head);
+  out.file = !PageAnon(head) && obj && obj->kind == MappingKind::file;
+  return true;
+}
+
+bool Kernel::page_pte_dirty(hal::Hal& cpu, uint64_t pfn) {
+  page* p = nodes_.pfn_to_page(pfn);
+  if (!p) return false;
+  page* head = compound_head(p);
+  // Only user pages on an LRU list have a reverse map to walk.
+  if (!PageLRU(head) || PageSlab(head) || !(page_mapped(p) || folio_mapped(head))) return false;
+  PteDirtyVisitor v(pgtable_, pfn, static_cast<uint64_t>(p - head));
+  rmap_.rmap_walk(cpu, head, v);
+  return v.dirty;
 }
 
 }  // namespace fw

@@ -117,6 +117,12 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   bool page_state(uint64_t pfn, TextSink& out) const override;
   void hwpoison_show(TextSink& out) const override;
   int unpoison_pfn(hal::Hal& cpu, uint64_t pfn) override { return memory_failure_.unpoison_memory(cpu, pfn); }
+  bool page_info(uint64_t pfn, hal::PageInfo& out) const override;
+  bool page_pte_dirty(hal::Hal& cpu, uint64_t pfn) override;
+  bool corrupt_pfn(hal::Hal&, uint64_t pfn) override {
+    return memory_failure_.memory_failure_try_queue(pfn, MF_SW_SIMULATED);
+  }
+  void set_memory_failure_observer(hal::MemoryFailureObserver* o) override { memory_failure_.set_observer(o); }
 
   // ---- Introspection (tests, the monitor) ----
   bool booted() const { return booted_; }

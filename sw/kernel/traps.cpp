@@ -142,6 +142,13 @@ hal::TrapOutcome Kernel::do_machine_check(hal::Hal& h, const hal::MachineCheck& 
     // background (Linux uc_decode_notifier: memory_failure(pfn, 0)); only
     // processes that asked for early kill hear of it now.
     ++st.action_optional;
+    if (rec.kernel_mode) {
+      // The #MC interrupted the kernel in a spin-wait, maybe holding locks
+      // memory_failure() takes (interrupt handlers here take none): the
+      // page waits for this CPU's next deferred work (memory_failure_queue).
+      memory_failure_.memory_failure_queue(h, pfn, 0);
+      return hal::TrapOutcome::retry;
+    }
     memory_failure_.memory_failure(h, pfn, 0);
     // The interrupted task may be one of those killed early (fatally).
     if (reap_if_pending(h, current(h))) return hal::TrapOutcome::task_killed;

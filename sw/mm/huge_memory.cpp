@@ -301,7 +301,7 @@ int HugeMemory::split_huge_page(hal::Hal& h, page* head) {
     page* p = head + i;
     if (page_ref_count(p) == 0) {
       p->mapping = 0;
-      p->flags &= PAGE_FLAGS_LINKS;
+      p->flags &= PAGE_FLAGS_LINKS | (1ull << PG_hwpoison);  // a poisoned piece is kept off the free lists
       ctx_->page_alloc->free_frozen_pages(h, p, 0);
     } else if (on_lru && page_mapped(p)) {
       ctx_->lru->add(h, p);

@@ -103,6 +103,7 @@ int MemoryFailure::action_result(hal::Hal& h, uint64_t pfn, MfPageType type, MfR
   }
   ctx_->log->printk(h, LOGLEVEL_ERR, "Memory failure: %#lx: recovery action for %s: %s",
                     static_cast<unsigned long>(pfn), mf_page_type_name(type), mf_result_name(result));
+  if (observer_) observer_->memory_failure_result(h, pfn, mf_page_type_name(type), mf_result_name(result));
   return (result == MfResult::recovered || result == MfResult::delayed) ? 0 : -EBUSY;
 }
 
@@ -117,10 +118,23 @@ bool MemoryFailure::set_hwpoison(page* p) {
 
 int MemoryFailure::get_hwpoison_page(hal::Hal& h, page* p) {
   // Pages on the per-CPU lists count as free: give them back to the buddy
-  // lists first (zone_pcp_disable).
-  if (page_ref_count(compound_head(p)) == 0) ctx_->pcp->drain_all_pages(h, ctx_->nodes->page_zone(p));
+  // lists first (zone_pcp_disable). Another CPU may take the page onto its
+  // list again meanwhile (this firmware does not disable the lists): a free
+  // page found off the buddy lists is drained again, up to 6.18's
+  // get_any_page retries, then is not handlable (-EIO).
   page* head = compound_head(p);
-  if (page_ref_count(head) == 0) return 0;
+  for (int pass = 0; page_ref_count(head) == 0; ++pass) {
+    ctx_->pcp->drain_all_pages(h, ctx_->nodes->page_zone(p));
+    head = compound_head(p);
+    if (page_ref_count(head) != 0) break;  // raced with an allocation: an in-use page now
+    if (PageBuddy(p) || ctx_->buddy->find_free_block(ctx_->nodes->page_zone(p), ctx_->nodes->page_to_pfn(p),
+                                                     &scratch_pfn_))
+      return 0;
+    if (pass == 3) {  // Linux GET_PAGE_MAX_RETRY_NUM
+      pr_err(h, "%#lx: unhandlable page.%s", ctx_->nodes->page_to_pfn(p), "");
+      return -EIO;
+    }
+  }
   // HWPoisonHandlable: only LRU pages (and free ones) can be handled.
   if (PageSlab(head) || !PageLRU(head)) {
     pr_err(h, "%#lx: unhandlable page.%s", ctx_->nodes->page_to_pfn(p), "");
@@ -402,6 +416,7 @@ int MemoryFailure::memory_failure(hal::Hal& h, uint64_t pfn, int flags) {
     pr_err(h, "%#lx: memory outside kernel control%s", pfn, "");
     return -ENXIO;
   }
+  if (observer_) observer_->memory_failure_entry(h, pfn, flags);
   ++stats_.calls;
   bool hugetlb = false;
   const int hres = try_memory_failure_hugetlb(h, p, pfn, flags, &hugetlb);
@@ -451,8 +466,10 @@ int MemoryFailure::memory_failure_user(hal::Hal& h, page* p, uint64_t pfn, int f
   // The flags before the unmap decide the row: unmapping clears mlock.
   const uint64_t page_flags = p->flags;
   if (!PageLRU(p) && !PageFlag(p, PG_writeback)) return identify_page_state(h, pfn, p, page_flags);
-  // (folio_wait_writeback: a page under writeback here completes its I/O
-  // synchronously in this firmware's model.)
+  // folio_wait_writeback: a page under I/O (a swap or file write reclaim or
+  // the flusher started) is left alone until the I/O completes and drops
+  // its reference: the completion interrupt comes while this CPU relaxes.
+  while (PageFlag(p, PG_writeback)) h.cpu_relax();
   if (!hwpoison_user_mappings(h, p, pfn, flags))
     return action_result(h, pfn, MfPageType::unmap_failed, MfResult::failed);
   // Torn down by someone else meanwhile?
@@ -462,11 +479,14 @@ int MemoryFailure::memory_failure_user(hal::Hal& h, page* p, uint64_t pfn, int f
 }
 
 void MemoryFailure::memory_failure_queue(hal::Hal& h, uint64_t pfn, int flags) {
-  if (fifo_len_ == kFifoSize) {
+  if (!memory_failure_try_queue(pfn, flags))
     pr_err(h, "buffer overflow when queuing memory failure at %#lx%s", pfn, "");
-    return;
-  }
+}
+
+bool MemoryFailure::memory_failure_try_queue(uint64_t pfn, int flags) {
+  if (fifo_len_ == kFifoSize) return false;
   fifo_[(fifo_head_ + fifo_len_++) % kFifoSize] = {pfn, flags};
+  return true;
 }
 
 void MemoryFailure::memory_failure_work(hal::Hal& h) {
@@ -474,6 +494,10 @@ void MemoryFailure::memory_failure_work(hal::Hal& h) {
     const QueuedPfn q = fifo_[fifo_head_];
     fifo_head_ = (fifo_head_ + 1) % kFifoSize;
     --fifo_len_;
+    // Only hwpoison-inject's corrupt-pfn (FirmwareDebug::corrupt_pfn) queues
+    // software injections; it logs as 6.18's hwpoison_inject() does.
+    if (q.flags & MF_SW_SIMULATED)
+      ctx_->log->printk(h, LOGLEVEL_INFO, "Injecting memory failure at pfn %#lx", static_cast<unsigned long>(q.pfn));
     memory_failure(h, q.pfn, q.flags);
   }
 }

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "sw/hal/debug.h"
 #include "sw/hal/hal.h"
 #include "sw/lib/observe.h"
 #include "sw/mm/context.h"
@@ -130,6 +131,9 @@ class MemoryFailure {
  public:
   void init(MmContext* ctx) { ctx_ = ctx; }
   void set_tasks(MfTasks* tasks) { tasks_ = tasks; }
+  // Shows every memory_failure() call to `o` (the testbench's oracle,
+  // through hal::FirmwareDebug); nullptr: none.
+  void set_observer(hal::MemoryFailureObserver* o) { observer_ = o; }
 
   // Linux memory_failure(pfn, flags): handles the page holding poison at
   // pfn by its state (6.18's table), logs "Memory failure: %#lx: recovery
@@ -144,6 +148,9 @@ class MemoryFailure {
   // work of this CPU (memory_failure_work). A full queue drops the pfn and
   // logs it, as Linux's 16-entry fifo does.
   void memory_failure_queue(hal::Hal& h, uint64_t pfn, int flags);
+  // As memory_failure_queue, for a caller that must know: returns false
+  // (nothing queued, nothing logged) when the queue is full.
+  bool memory_failure_try_queue(uint64_t pfn, int flags);
   // Linux memory_failure_work_func: memory_failure() of every queued pfn.
   void memory_failure_work(hal::Hal& h);
   // Linux soft_offline_page(pfn, flags): migrates the page's contents to a
@@ -260,6 +267,7 @@ class MemoryFailure {
 
   MmContext* ctx_ = nullptr;
   MfTasks* tasks_ = nullptr;
+  hal::MemoryFailureObserver* observer_ = nullptr;
   uint64_t num_poisoned_pages_ = 0;
   bool hw_memory_failure_ = false;  // a real (not software-simulated) failure happened
   uint64_t scratch_pfn_ = 0;

@@ -12,6 +12,7 @@
 #include "hw/platform/platform.h"
 #include "sw/kernel/kernel.h"
 #include "sw/kernel/params.h"
+#include "tb/top/ras_soak.h"
 #include "tb/top/storage.h"
 #include "tb/workload/workload.h"
 
@@ -174,6 +175,9 @@ Machine::Machine(const RunOptions& opts) : cfg_(load_scenario(opts)) {
           return s > 0 ? static_cast<double>(pages_reclaimed()) / s : 0.0;
         });
   }
+  if (RasSoak::wanted(root))
+    soak_ = std::make_unique<RasSoak>("soak", RasSoak::read_params(root.child("platform").child("ras").child("random")),
+                                      seed_, *platform_, *debug_, &platform_->stats_root());
   cfg_.check_unused();
   mmcosim_gdb_kernel = kernel_.get();
   mmcosim_gdb_platform = platform_.get();

@@ -29,6 +29,7 @@ class Workload;
 
 namespace sim {
 
+class RasSoak;
 class Storage;
 
 // The run's seed (`seed`), read first so every model derives its own from it.
@@ -52,6 +53,8 @@ class Machine {
   hal::FirmwareDebug& firmware() { return *debug_; }
   // The disks' files: made before boot, checked after the run (storage.h).
   Storage& storage() { return *storage_; }
+  // The random-injection soak of `platform.ras.random`, or nullptr.
+  RasSoak* soak() { return soak_.get(); }
   // Pages reclaim freed so far (vmstat pgsteal_*: kswapd, direct, khugepaged, proactive).
   uint64_t pages_reclaimed() const;
 
@@ -64,6 +67,7 @@ class Machine {
   std::unique_ptr<hw::Platform> platform_;
   std::unique_ptr<tb::Workload> workload_;
   std::unique_ptr<Storage> storage_;
+  std::unique_ptr<RasSoak> soak_;
   std::unique_ptr<stats::Group> fw_group_;
   std::unique_ptr<stats::Dynamic> fw_stats_;
   // system.reclaim: what reclaim freed and its rate (machines with disks:

@@ -20,6 +20,7 @@
 #include "tb/top/outputs.h"
 #include "tb/top/periodic_stats.h"
 #include "tb/top/progress.h"
+#include "tb/top/ras_soak.h"
 #include "tb/top/storage.h"
 #include "tb/top/summary.h"
 #include "tb/workload/workload.h"
@@ -168,6 +169,8 @@ std::string simulate(const RunOptions& opts, Machine& m, const fs::path& outdir,
   if (error.empty()) error = pf.dma_checker().end_of_run_problem();
   // After the final sync: every file's bytes on the disks against the shadow.
   if (error.empty()) error = m.storage().check();
+  // The soak's oracle: a memory_failure() outcome other than 6.18's.
+  if (m.soak() && !m.soak()->problem().empty()) error += (error.empty() ? "" : "\n") + m.soak()->problem();
   return error;
 }
 
@@ -227,6 +230,8 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
     return 1;
   }
   if (!opts.quiet) print_summary(out, opts, *m, outdir, host_seconds);
+  if (m->soak())
+    out << m->soak()->summary(m->workload().signals_taken(), m->workload().loads_checked(), error.empty()) << '\n';
   return report(error, err);
 }
 

@@ -691,6 +691,18 @@ std::string Workload::signal_log() const {
   return out;
 }
 
+uint64_t Workload::signals_taken() const {
+  uint64_t n = 0;
+  for (const auto& pp : procs_) n += pp->program->signals().size();
+  return n;
+}
+
+uint64_t Workload::loads_checked() const {
+  uint64_t n = 0;
+  for (const auto& pp : procs_) n += pp->stats->verified.value();
+  return n;
+}
+
 std::string Workload::describe() const {
   std::string out = describe_files();
   for (const auto& pp : procs_) {

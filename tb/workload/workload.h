@@ -53,6 +53,10 @@ class Workload {
   // each; has_signal_log() says whether any process records them.
   bool has_signal_log() const;
   std::string signal_log() const;
+  // Signals the processes' handlers took, and loads and fetches checked
+  // against the shadow, over every process (the RAS soak's summary).
+  uint64_t signals_taken() const;
+  uint64_t loads_checked() const;
   // One line per process: name, how it ended, what it did.
   std::vector<std::string> summary() const;
   size_t size() const { return procs_.size(); }
