@@ -99,6 +99,7 @@ struct Syscalls {
     if (a.arg[0] == uapi::kSysctlOomScoreAdj) return set_oom_score_adj(k, t, static_cast<int64_t>(a.arg[1]));
     if (a.arg[0] == uapi::kSysctlPagemap) return pagemap_pfn(k, h, t, a.arg[1]);
     if (a.arg[0] == uapi::kSysctlEinjInject) return einj_inject(h, a.arg[1], a.arg[2]);
+    if (a.arg[0] == uapi::kSysctlPgtableEntry) return pgtable_entry(k, h, t, a.arg[1]);
     return -EINVAL;
   }
   // Returns the pfn mapping the caller's va, or -EFAULT (nothing mapped
@@ -118,6 +119,22 @@ struct Syscalls {
     page* p = k.gup_.follow_page(h, mm, va, write, &err);
     if (!p) return err ? err : -EFAULT;
     return static_cast<int64_t>(k.nodes_.page_to_pfn(p));
+  }
+  // Returns the physical address of the last-level entry the walk of the
+  // caller's va reads (uapi::kSysctlPgtableEntry), present or not, or
+  // -EFAULT: va outside every VMA, or the walk stops at a missing table
+  // above the PTE level. Nothing is faulted in: the entry stays as it is.
+  static int64_t pgtable_entry(Kernel& k, hal::Hal& h, task_struct* t, uint64_t va) {
+    mm_struct* mm = t->mm;
+    if (!mm) return -EFAULT;
+    LockGuard g(mm->mmap_lock, h);
+    vm_area_struct* vma = k.mmap_.find_vma(mm, va);
+    if (!vma || va < vma->vm_start) return -EFAULT;
+    PteLookup e;
+    k.pgtable_.lookup(h, mm->pgd, va, &e);
+    const bool leaf_level = e.present || e.level == x86::LEVEL_PT;
+    if (!leaf_level || !e.entry_pa) return -EFAULT;
+    return static_cast<int64_t>(e.entry_pa);
   }
   // ACPI EINJ (drivers/acpi/apei/einj-core.c): error_type 0x10 or 0x08 at
   // param1 = pa. Returns 0, or -EINVAL for another type or an address that
