@@ -740,8 +740,9 @@ std::string Workload::describe() const {
       out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}", op.theta, op.child_cpu,
                          op.barrier ? op.barrier->name : "", op.trace ? op.trace->path() : "",
                          op.trace ? op.trace->limit() : 0, op.status);
-      out += fmt::format(" file={} file_size={} level={} oom_score_adj={} handler={} mce_kill={} uc={}\n", op.file,
+      out += fmt::format(" file={} file_size={} level={} oom_score_adj={} handler={} mce_kill={} uc={}", op.file,
                          op.file_size, op.level, op.oom_score_adj, op.handler, op.mce_kill, op.uc);
+      out += fmt::format(" pgtable={} pfn={}:{}\n", op.pgtable, static_cast<int>(op.pfn_check), op.pfn_name);
     }
   }
   return out;
