@@ -655,9 +655,11 @@ template <>
 struct Conv<bool> : NoRange {
   static constexpr const char* type = "bool";
   static constexpr const char* what = "true or false";
+  // 1 and 0 too: Linux's sysctls that scenarios mirror (vm.memory_failure_*)
+  // are written that way, and DESIGN.md's example does so.
   static bool parse(const std::string& s, bool& v) {
-    if (s == "true" || s == "yes" || s == "on") return v = true, true;
-    if (s == "false" || s == "no" || s == "off") return v = false, true;
+    if (s == "true" || s == "yes" || s == "on" || s == "1") return v = true, true;
+    if (s == "false" || s == "no" || s == "off" || s == "0") return v = false, true;
     return false;
   }
   static nlohmann::ordered_json json(bool v) { return v; }

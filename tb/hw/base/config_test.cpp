@@ -68,6 +68,15 @@ TEST(Config, UnknownKeyNamesFileLineAndKey) {
   }
 }
 
+TEST(Config, BooleansAreWordsOrOneAndZero) {
+  Config c = Config::load_string("a: 1\nb: 0\nc: yes\nd: off\ne: 2\n", "s.yaml");
+  EXPECT_TRUE(c.root().get<bool>("a", false, ""));
+  EXPECT_FALSE(c.root().get<bool>("b", true, ""));
+  EXPECT_TRUE(c.root().get<bool>("c", false, ""));
+  EXPECT_FALSE(c.root().get<bool>("d", true, ""));
+  EXPECT_THROW(c.root().get<bool>("e", false, ""), ConfigError);
+}
+
 TEST(Config, WrongTypeNamesFileLineAndKey) {
   Config c = Config::load_string("seed: 1\nplatform:\n  cores: many\n", "s.yaml");
   c.root().get<uint64_t>("seed", 0, "seed");
