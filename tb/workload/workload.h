@@ -5,9 +5,9 @@
 #pragma once
 
 #include <map>
-#include <set>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
