@@ -82,6 +82,7 @@ Kernel::Kernel(const Params& params) : params_(params) {
   memory_failure_.set_tasks(this);
   cec_.init(&log_, &memory_failure_, &nodes_, &params_);
   mce_.set_cec(&cec_);
+  mce_.set_memory_failure(&memory_failure_);
   blockdevs_.init();
   memory_.init(&ctx_);
   mmap_.init(&ctx_);
@@ -419,6 +420,7 @@ void Kernel::run_deferred_work(hal::Hal& h) {
     writeback_.flusher_tick(h);  // the flusher (wb_workfn)
     cec_.tick(h);  // the collector's ageing and queued soft offlines (cec_work_fn, memory_failure_work_func)
   }
+  mce_.process_records(h);  // uncorrected errors the CMCI poll found (mce_gen_pool_process)
   memory_failure_.memory_failure_work(h);  // errors kernel copies met (memory_failure_queue)
   pcp_.vmstat_update(h);
   // Back to the running task's address space, caught up with any flush

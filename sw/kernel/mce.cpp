@@ -4,6 +4,7 @@
 
 #include "sw/drivers/ras/cec.h"
 #include "sw/hal/x86_mce.h"
+#include "sw/mm/memory_failure.h"
 
 namespace fw {
 
@@ -192,8 +193,14 @@ void Mce::cmci(hal::Hal& h) {
     rec.pa = rec.addr;
     if (rec.status & MCI_STATUS_UC) {
       ++stats_.ucna;
-      log_.printk(h, LOGLEVEL_ERR, "mce: %#llx: uncorrected error, no action required; memory_failure(): not yet",
-                  static_cast<unsigned long long>(rec.addr >> PAGE_SHIFT));
+      // uc_decode_notifier takes AO (and AMD's deferred) memory errors; the
+      // poll grades with no register context (error_context: in kernel).
+      const MceGrade g = mce_severity(mcg, rec.status, MceContext::kernel, cap & MCG_SER_P, false);
+      if (g.sev == MceSeverity::ao && mf_ && mce_usable_address(rec) && pool_add(h, rec)) {
+        h.wrmsr(msr_mc_status(b), 0);
+        logged = true;
+        continue;
+      }
     } else {
       ++stats_.corrected;
       // cec_notifier: a corrected memory error the collector took is not
@@ -220,6 +227,24 @@ void Mce::cmci(hal::Hal& h) {
     ++notify_count_;
     log_.printk(h, LOGLEVEL_INFO, "mce: [Hardware Error]: Machine check events logged");
   }
+}
+
+bool Mce::pool_add(hal::Hal& h, const hal::MachineCheck& rec) {
+  if (pool_n_ == kPoolSize) {
+    log_.printk(h, LOGLEVEL_WARNING, "MCE records pool full!");
+    return false;
+  }
+  pool_[pool_n_++] = rec;
+  return true;
+}
+
+void Mce::process_records(hal::Hal& h) {
+  // Oldest first; a record memory_failure() did not recover is printed.
+  for (unsigned i = 0; i < pool_n_; ++i) {
+    const hal::MachineCheck& rec = pool_[i];
+    if (mf_->memory_failure(h, rec.addr >> PAGE_SHIFT, 0) != 0) print_record(h, rec, false);
+  }
+  pool_n_ = 0;
 }
 
 namespace {

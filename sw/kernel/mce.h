@@ -2,9 +2,12 @@
 // severity grading of a bank's record as mce_severity_intel() grades it, the
 // "mce: [Hardware Error]: ..." record lines of print_mce(), the panic of
 // mce_panic(), and the CMCI poll of the banks (machine_check_poll()) that
-// logs corrected and UCNA records. Used by Kernel::machine_check
-// (sw/kernel/traps.cpp) and the CMCI vector (sw/kernel/irq.cpp); what is
-// done after grading (SIGBUS, memory_failure()) stays with the caller.
+// logs corrected and UCNA records, and the decoder chain's uc_decode_notifier
+// that hands an uncorrected memory error the poll found (a patrol-scrub find
+// signalled by CMCI) to memory_failure(). Used by Kernel::machine_check
+// (sw/kernel/traps.cpp), the CMCI vector (sw/kernel/irq.cpp) and the
+// kernel's deferred work; what the #MC handler does after grading (SIGBUS,
+// memory_failure()) stays with it.
 #pragma once
 
 #include <stdint.h>
@@ -17,6 +20,7 @@
 namespace fw {
 
 class Cec;
+class MemoryFailure;
 
 // Linux's MCE_*_SEVERITY, least to most severe (UCNA shares DEFERRED's rank).
 enum class MceSeverity : uint8_t { none, ucna, keep, some, ao, uc, ar, panic };
@@ -56,6 +60,8 @@ class Mce {
   explicit Mce(Log& log) : log_(log) {}
   // The corrected-error collector the CMCI poll feeds (nullptr: none).
   void set_cec(Cec* cec) { cec_ = cec; }
+  // Where uncorrected memory errors found by the poll go (nullptr: nowhere).
+  void set_memory_failure(MemoryFailure* mf) { mf_ = mf; }
 
   // The record `mc` carries, completed for a HAL without banks (status zero:
   // the record the platform logs for a consumed error or a scrub find).
@@ -71,8 +77,16 @@ class Mce {
   // them and clears them (machine_check_poll, mce_notify_irq). A corrected
   // memory error with a usable address goes to the collector first, which
   // handles it (not printed, as 6.18's default notifier skips
-  // MCE_HANDLED_CEC) unless the page just reached its threshold.
+  // MCE_HANDLED_CEC) unless the page just reached its threshold. An
+  // uncorrected record graded AO (a patrol-scrub find signalled by CMCI,
+  // S=0: 6.18's scrub row ignores S) with a usable address is kept for
+  // process_records() (mce_log's record pool) instead of being printed now.
   void cmci(hal::Hal& h);
+  // The decoder chain over the pooled records (mce_gen_pool_process, run
+  // from the kernel's deferred work): uc_decode_notifier's
+  // memory_failure(pfn, 0), then the default notifier prints the records
+  // memory_failure() did not handle (6.18 skips MCE_HANDLED_UC ones).
+  void process_records(hal::Hal& h);
 
   const MceStats& stats() const { return stats_; }
   MceStats& stats() { return stats_; }
@@ -80,8 +94,18 @@ class Mce {
  private:
   void print_record(hal::Hal& h, const hal::MachineCheck& rec, bool exception);
 
+  // mce_gen_pool_add(): false (and "MCE records pool full!") when full.
+  bool pool_add(hal::Hal& h, const hal::MachineCheck& rec);
+
+  // The record pool (6.18 sizes it in pages; this one holds what one
+  // CMCI poll of this platform's banks can log many times over).
+  static constexpr unsigned kPoolSize = 16;
+
   Log& log_;
   Cec* cec_ = nullptr;
+  MemoryFailure* mf_ = nullptr;
+  hal::MachineCheck pool_[kPoolSize] = {};
+  unsigned pool_n_ = 0;
   MceStats stats_;
   uint64_t notify_window_ns_ = 0;  // mce_notify_irq's ratelimit: 2 messages per minute
   unsigned notify_count_ = 0;

@@ -286,7 +286,9 @@ int HugeMemory::split_huge_page(hal::Hal& h, page* head) {
     page* t = head + i;
     t->compound_head = 0;
     t->lru.prev = nullptr;
-    t->flags = (t->flags & PAGE_FLAGS_LINKS) | keep;
+    // A tail's own PG_hwpoison stays (memory_failure() marks the bad page
+    // before splitting its THP).
+    t->flags = (t->flags & (PAGE_FLAGS_LINKS | (1ull << PG_hwpoison))) | keep;
     t->mapping = mapping;
     t->index = index + i;
     t->private_ = 0;

@@ -10,6 +10,7 @@
 #include "sw/mm/pgtable.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/shmem.h"
+#include "sw/mm/swap.h"
 #include "sw/mm/tlb.h"
 #include "sw/mm/vmstat.h"
 
@@ -79,15 +80,20 @@ void Hugetlb::enqueue(hstate* hs, page* head) {
   ++hs->free_huge_pages_node[nid];
 }
 
-page* Hugetlb::dequeue(hal::Hal& h, hstate* hs, int nid) {
+page* Hugetlb::dequeue(hal::Hal& h, hstate* hs, int nid, bool* skipped_poison) {
   // The local node first, then the others by number (a zonelist walk
   // would order them by distance; pools are rarely that uneven).
   const unsigned nr = ctx_->nodes->nr_nodes();
   for (unsigned k = 0; k < nr; ++k) {
     const unsigned n = (static_cast<unsigned>(nid) + k) % nr;
     list_head* l = &hs->hugepage_freelists[n];
-    if (list_empty(l)) continue;
-    page* p = list_first_entry(l, page, lru);
+    page* p = nullptr;
+    for (list_head* e = l->next; e != l && !p; e = e->next) {
+      page* c = list_entry(e, page, lru);
+      if (!PageHWPoison(c)) p = c;
+      else if (skipped_poison) *skipped_poison = true;
+    }
+    if (!p) continue;
     list_del(&p->lru);
     --hs->free_huge_pages;
     --hs->free_huge_pages_node[n];
@@ -211,8 +217,7 @@ void Hugetlb::return_unused_surplus_pages(hal::Hal& h, hstate* hs) {
       }
       if (!p) return;
     }
-    p[1].compound_flags = 0;
-    ctx_->page_alloc->free_frozen_pages(h, p, hs->order);
+    update_and_free(h, hs, p);  // (a free page holding an error included)
   }
 }
 
@@ -258,12 +263,16 @@ page* Hugetlb::alloc_huge_page(hal::Hal& h, hstate* hs, bool reserved) {
   {
     LockGuard g(lock_, h);
     if (reserved || hs->free_huge_pages > hs->resv_huge_pages) {
-      page* p = dequeue(h, hs, nid);
+      bool poisoned = false;
+      page* p = dequeue(h, hs, nid, &poisoned);
       if (p) {
         if (reserved) --hs->resv_huge_pages;
         return p;
       }
-      FW_BUG_ON(*ctx_->log, h, reserved);  // free >= resv was broken
+      // free >= resv was broken, unless a free page holds an error that
+      // could not be dissolved (every other one promised): as 6.18, it is
+      // never given out.
+      FW_BUG_ON(*ctx_->log, h, reserved && !poisoned);
     }
   }
   return alloc_surplus(h, hs, nid);  // refcount 1 already
@@ -278,6 +287,17 @@ void Hugetlb::free_huge_folio(hal::Hal& h, page* head) {
   head[1].entire_mapcount = -1;
   const int nid = page_to_nid(head);
   bool to_buddy = false;
+  if (PageHWPoison(head)) {
+    // A folio holding an error leaves the pool: dissolved, its bad pages
+    // kept out. (6.18 puts it on the free list, which never hands a
+    // poisoned page out, and memory_failure() dissolves it from there.)
+    {
+      LockGuard g(lock_, h);
+      remove_hugetlb_folio(hs, head, false);
+    }
+    update_and_free(h, hs, head);
+    return;
+  }
   {
     LockGuard g(lock_, h);
     if (hs->surplus_huge_pages_node[nid]) {
@@ -291,10 +311,7 @@ void Hugetlb::free_huge_folio(hal::Hal& h, page* head) {
       enqueue(hs, head);
     }
   }
-  if (to_buddy) {
-    head[1].compound_flags = 0;
-    ctx_->page_alloc->free_frozen_pages(h, head, hs->order);
-  }
+  if (to_buddy) update_and_free(h, hs, head);
 }
 
 bool Hugetlb::zero_huge_page(hal::Hal& h, page* p, hstate* hs) {
@@ -318,6 +335,9 @@ FaultResult Hugetlb::hugetlb_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* v
   if (!pt.read_entry(h, epa, &e)) return {FaultKind::sigbus, "page table unreadable (memory error)"};
   ctx_->vmstat->count(PGFAULT_HUGETLB);
   if (e) {
+    // A leaf memory_failure() unmapped: the huge page held an error.
+    if (is_swap_pte(e) && is_hwpoison_entry(pte_to_swp_entry(e)))
+      return hwpoison_fault(hs, "hardware memory corruption (hugetlb)");
     if (!pte_present(e)) return {FaultKind::spurious, "PROT_NONE huge entry"};
     if (write && !(e & PTE_RW)) return hugetlb_wp(h, mm, vma, hs, haddr, epa, e);
     return {FaultKind::spurious, "huge page present"};
@@ -330,6 +350,8 @@ FaultResult Hugetlb::hugetlb_fault(hal::Hal& h, mm_struct* mm, vm_area_struct* v
   if (obj) {
     index = ((haddr - vma->vm_start) >> hs->shift) + (vma->vm_pgoff >> hs->order);
     p = ctx_->shmem->find_page(h, obj, index);
+    // An error found while nobody mapped it (no hwpoison entry here).
+    if (p && PageHWPoison(p)) return hwpoison_fault(hs, "hardware memory corruption (poisoned huge page in the object)");
     if (p) {
       get_page(p);
       in_cache = true;
@@ -478,7 +500,12 @@ int Hugetlb::copy_hugetlb_page_range(hal::Hal& h, mm_struct* dst, mm_struct* src
     if (pt.walk_to(h, dst->pgd, a, level_of(shift), true, _PAGE_TABLE, false, &dpa, &dst->pgtables)) return -ENOMEM;
     LockGuard gs(src->page_table_lock, h);
     LockGuard gd(dst->page_table_lock, h);
-    if (!pt.read_entry(h, spa, &e) || !pte_maps_page(e)) continue;
+    if (!pt.read_entry(h, spa, &e)) continue;
+    if (is_swap_pte(e) && is_hwpoison_entry(pte_to_swp_entry(e))) {
+      pt.write_entry(h, dpa, e);  // the child meets the poison too (6.18 copies the entry)
+      continue;
+    }
+    if (!pte_maps_page(e)) continue;
     page* head = ctx_->nodes->pfn_to_page((e & pt.phys_mask()) >> PAGE_SHIFT);
     if (!head) continue;
     get_page(head);
@@ -518,6 +545,204 @@ void Hugetlb::change_protection(hal::Hal& h, vm_area_struct* vma, uint64_t start
   }
 }
 
+
+// ---------------------------------------------------------------- memory errors
+
+FaultResult Hugetlb::hwpoison_fault(const hstate* hs, const char* why) {
+  // VM_FAULT_HWPOISON_LARGE: the signal's si_addr_lsb is the page size's.
+  return {FaultKind::hwpoison, why, static_cast<uint8_t>(hs->shift)};
+}
+
+void Hugetlb::remove_hugetlb_folio(hstate* hs, page* head, bool free) {
+  const int nid = page_to_nid(head);
+  if (free) {
+    list_del(&head->lru);
+    --hs->free_huge_pages;
+    --hs->free_huge_pages_node[nid];
+  }
+  if (hs->surplus_huge_pages_node[nid]) {
+    --hs->surplus_huge_pages;
+    --hs->surplus_huge_pages_node[nid];
+  }
+  --hs->nr_huge_pages;
+  --hs->nr_huge_pages_node[nid];
+}
+
+void Hugetlb::update_and_free(hal::Hal& h, hstate* hs, page* head) {
+  // The error moves from the folio to its bad pages (folio_clear_hugetlb_hwpoison).
+  if (!(head[1].compound_flags & COMPOUND_HWP_RAW_HEAD)) ClearPageFlag(head, PG_hwpoison);
+  head[1].compound_flags = 0;
+  if (hs->order <= MAX_PAGE_ORDER) {
+    ctx_->page_alloc->free_frozen_pages(h, head, hs->order);
+    return;
+  }
+  // Gigantic: no buddy block is that large; page by page, the bad ones
+  // kept with one reference (as the buddy allocator's free_poisoned).
+  const uint64_t n = 1ull << hs->order;
+  for (uint64_t i = 1; i < n; ++i) head[i].compound_head = 0;
+  head[1].compound_order = 0;
+  head[1].entire_mapcount = 0;
+  head[1].tail_mapping = 0;
+  head[2].tail_mapping = 0;
+  ClearPageFlag(head, PG_head);
+  for (uint64_t i = 0; i < n; ++i) {
+    set_page_count(head + i, 1);
+    if (!PageHWPoison(head + i)) ctx_->page_alloc->free_pages(h, head + i, 0);
+  }
+}
+
+bool Hugetlb::folio_is_free(hal::Hal& h, page* head) {
+  if (!PageHuge(head)) return false;
+  LockGuard g(lock_, h);
+  return page_ref_count(head) == 0 && head->lru.next != nullptr;  // list_del clears the link
+}
+
+int Hugetlb::dissolve_free_hugetlb_folio(hal::Hal& h, page* head) {
+  if (!PageHuge(head)) return 0;
+  hstate* hs = hstate_of(PAGE_SHIFT + compound_order(head));
+  {
+    LockGuard g(lock_, h);
+    if (page_ref_count(head) != 0) return -EBUSY;
+    // Every free page promised to a mapping: this one may not go.
+    if (hs->free_huge_pages <= hs->resv_huge_pages) return -EBUSY;
+    remove_hugetlb_folio(hs, head, true);
+  }
+  update_and_free(h, hs, head);
+  return 0;
+}
+
+namespace {
+
+// The leaf of vma mapping huge page `pfn` at address (any address inside
+// it); returns where it lives, 0 when no leaf maps it there.
+uint64_t folio_leaf(hal::Hal& h, MmContext* ctx, vm_area_struct* vma, uint64_t address, unsigned shift, uint64_t pfn,
+                    uint64_t* e) {
+  mm_struct* mm = vma->vm_mm;
+  if (!mm || !mm->pgd || !(vma->vm_flags & VM_HUGETLB) || vma->huge_shift != shift) return 0;
+  PgTable& pt = *ctx->pgtable;
+  uint64_t epa;
+  const uint64_t haddr = address & ~((1ull << shift) - 1);
+  if (pt.walk_to(h, mm->pgd, haddr, level_of(shift), false, 0, false, &epa) || !pt.read_entry(h, epa, e)) return 0;
+  if (!pte_maps_page(*e) || ((*e & pt.phys_mask()) >> PAGE_SHIFT) != pfn) return 0;
+  return epa;
+}
+
+// Calls leaf() for each leaf of the walked VMAs that maps the huge page
+// `pfn`, under the mm's page_table_lock.
+struct HugeLeafVisitor : RmapVisitor {
+  HugeLeafVisitor(MmContext* c, unsigned sh, uint64_t p) : ctx(c), shift(sh), pfn(p) {}
+  bool one(hal::Hal& h, vm_area_struct* vma, uint64_t address) override {
+    mm_struct* mm = vma->vm_mm;
+    uint64_t e = 0;
+    LockGuard g(mm->page_table_lock, h);
+    const uint64_t epa = folio_leaf(h, ctx, vma, address, shift, pfn, &e);
+    if (!epa) return true;
+    return leaf(h, mm, epa, e, address & ~((1ull << shift) - 1));
+  }
+  // Returns false to stop the walk.
+  virtual bool leaf(hal::Hal& h, mm_struct* mm, uint64_t epa, uint64_t e, uint64_t haddr) = 0;
+  MmContext* ctx;
+  unsigned shift;
+  uint64_t pfn;
+
+ protected:
+  ~HugeLeafVisitor() = default;
+};
+
+// try_to_unmap_one's hugetlb hwpoison branch: one VMA's leaf becomes a
+// hwpoison entry.
+struct HugeUnmapVisitor final : HugeLeafVisitor {
+  HugeUnmapVisitor(MmContext* c, page* hd, unsigned sh)
+      : HugeLeafVisitor(c, sh, c->nodes->page_to_pfn(hd)), head(hd) {}
+  bool leaf(hal::Hal& h, mm_struct* mm, uint64_t epa, uint64_t e, uint64_t haddr) override {
+    if (e & x86::PTE_D) SetPageFlag(head, PG_dirty);
+    ctx->pgtable->write_entry(h, epa, swp_entry_to_pte(make_hwpoison_entry(pfn)));
+    ctx->tlb->flush_tlb_mm_range(h, mm, haddr, haddr + (1ull << shift), shift, false);
+    mm->rss_huge -= 1ull << (shift - PAGE_SHIFT);
+    ctx->rmap->folio_remove_rmap_pmd(head);
+    put_page_testzero(head);  // the mapping's reference (the caller holds another)
+    return folio_mapped(head);
+  }
+  page* head;
+};
+
+// Soft offline's first step: every leaf mapping the old page becomes a
+// migration entry (a fault there retries until the move is done), and is
+// remembered.
+struct HugeMigrateVisitor final : HugeLeafVisitor {
+  static constexpr unsigned kMax = 32;
+  struct Leaf {
+    mm_struct* mm;
+    uint64_t epa, entry;
+  };
+  HugeMigrateVisitor(MmContext* c, unsigned sh, uint64_t p) : HugeLeafVisitor(c, sh, p) {}
+  bool leaf(hal::Hal& h, mm_struct* mm, uint64_t epa, uint64_t e, uint64_t haddr) override {
+    if (n == kMax) {
+      overflow = true;
+      return false;
+    }
+    leaves[n++] = {mm, epa, e};
+    ctx->pgtable->write_entry(h, epa, (e & ~x86::PTE_P) | SWP_MIGRATION_MARK);
+    ctx->tlb->flush_tlb_mm_range(h, mm, haddr, haddr + (1ull << shift), shift, false);
+    return true;
+  }
+  Leaf leaves[kMax];
+  unsigned n = 0;
+  bool overflow = false;
+};
+
+}  // namespace
+
+bool Hugetlb::unmap_poisoned_folio(hal::Hal& h, page* head) {
+  if (!folio_mapped(head)) return true;
+  HugeUnmapVisitor v(ctx_, head, PAGE_SHIFT + compound_order(head));
+  ctx_->rmap->rmap_walk(h, head, v);
+  return !folio_mapped(head);
+}
+
+int Hugetlb::migrate_hugetlb_folio(hal::Hal& h, page* head) {
+  hstate* hs = hstate_of(PAGE_SHIFT + compound_order(head));
+  address_space* obj = PageAnon(head) ? nullptr : page_mapping_obj(head);
+  if (!hs || (!PageAnon(head) && !obj)) return -EBUSY;
+  page* np = alloc_huge_page(h, hs, false);  // beyond the reservations, or a surplus page
+  if (!np) return -ENOMEM;
+  PgTable& pt = *ctx_->pgtable;
+  const uint64_t old_pa = ctx_->nodes->page_to_phys(head), new_pa = ctx_->nodes->page_to_phys(np);
+  HugeMigrateVisitor v(ctx_, hs->shift, old_pa >> PAGE_SHIFT);
+  ctx_->rmap->rmap_walk(h, head, v);
+  bool copied = !v.overflow && h.phys_copy(new_pa, old_pa, 1ull << hs->shift) == hal::MemStatus::ok;
+  if (copied && obj) {
+    // The object's slot now holds the new page, and its reference moves.
+    copied = ctx_->shmem->replace_page(h, obj, head->index, head, np);
+    if (copied) {
+      get_page(np);
+      put_page_testzero(head);  // the caller's reference keeps it
+    }
+  } else if (copied) {
+    np->mapping = head->mapping;
+    np->index = head->index;
+  }
+  if (copied) np->flags |= head->flags & ((1ull << PG_swapbacked) | (1ull << PG_dirty));
+  // Each leaf points at the new page (or back at the old one when the
+  // copy failed); a leaf zapped meanwhile is left alone.
+  for (unsigned i = 0; i < v.n; ++i) {
+    const HugeMigrateVisitor::Leaf& l = v.leaves[i];
+    LockGuard g(l.mm->page_table_lock, h);
+    uint64_t cur;
+    if (!pt.read_entry(h, l.epa, &cur) || cur != ((l.entry & ~x86::PTE_P) | SWP_MIGRATION_MARK)) continue;
+    if (!copied) {
+      pt.write_entry(h, l.epa, l.entry);
+      continue;
+    }
+    pt.write_entry(h, l.epa, new_pa | (l.entry & ~pt.phys_mask()));
+    get_page(np);
+    ctx_->rmap->folio_add_rmap_pmd(np);
+    ctx_->rmap->folio_remove_rmap_pmd(head);
+    put_page_testzero(head);  // the caller's reference keeps it
+  }
+  ctx_->page_alloc->put_page(h, np);  // the allocation's: the mappings hold theirs
+  return copied ? 0 : -EBUSY;
+}
 
 // ---------------------------------------------------------------- statistics
 

@@ -21,6 +21,13 @@
 // has refcount 0 and sits on its node's free list; a page whose last
 // reference goes returns to the pool (or to the buddy allocator when the
 // node has surplus pages).
+//
+// Memory errors (sw/mm/memory_failure*.cpp): a folio holding an error has
+// PG_hwpoison on its head, and each bad 4 KiB page is marked too (a tail
+// by its own PG_hwpoison, the head by COMPOUND_HWP_RAW_HEAD). Such a folio
+// leaves the pool when it is freed: it is dissolved into the buddy
+// allocator, whose free path keeps the bad pages out (PageAlloc's
+// free_poisoned), and the pool shrinks by one.
 #pragma once
 
 #include <stdint.h>
@@ -107,6 +114,28 @@ class Hugetlb {
   // mprotect: new protection bits on every leaf of [start, end).
   void change_protection(hal::Hal& h, vm_area_struct* vma, uint64_t start, uint64_t end, uint64_t newprot);
 
+  // ---- memory errors (Linux mm/hugetlb.c and mm/memory-failure.c) ----
+  // Returns true when head is a free pool page (Linux folio_test_hugetlb_freed).
+  bool folio_is_free(hal::Hal& h, page* head);
+  // Dissolves a free pool page into the buddy allocator: the pool shrinks
+  // by one (nr_hugepages, the boot count), bad 4 KiB pages stay out.
+  // Returns 0 when dissolved or head is no hugetlb page, -EBUSY when it is
+  // in use or every free page is promised to a reservation (Linux
+  // dissolve_free_hugetlb_folio).
+  int dissolve_free_hugetlb_folio(hal::Hal& h, page* head);
+  // Unmaps every mapping of a poisoned folio: each leaf becomes a hwpoison
+  // entry naming the head's pfn, whose next touch is SIGBUS BUS_MCEERR_AR
+  // with lsb 21 or 30; a dirty leaf marks the folio dirty. Returns true
+  // when no mapping is left (Linux try_to_unmap with TTU_HWPOISON).
+  bool unmap_poisoned_folio(hal::Hal& h, page* head);
+  // Soft offline: copies an in-use folio (private, or in a shared object,
+  // whose slot it takes) to a new huge page and points every mapping at
+  // it, invisibly to its users; the old folio keeps only the caller's
+  // reference. Returns 0, -ENOMEM (no huge page to move to),
+  // or -EBUSY (copying met poison, or the page changed meanwhile) (Linux
+  // migrate_pages of a hugetlb folio, MR_MEMORY_FAILURE).
+  int migrate_hugetlb_folio(hal::Hal& h, page* head);
+
   // Returns the memory of every size's pool in KiB (meminfo Hugetlb).
   uint64_t total_kb() const;
   // Returns the default size's hstate.
@@ -114,8 +143,18 @@ class Hugetlb {
 
  private:
   // Returns a free pool page with refcount 1, node nid's first, or nullptr
-  // (Linux dequeue_hugetlb_folio_node_exact). lock_ held.
-  page* dequeue(hal::Hal& h, hstate* hs, int nid);
+  // (Linux dequeue_hugetlb_folio_node_exact); a poisoned free page is
+  // never given (*skipped_poison set). lock_ held.
+  page* dequeue(hal::Hal& h, hstate* hs, int nid, bool* skipped_poison = nullptr);
+  // Takes head out of the pool's counters (Linux remove_hugetlb_folio);
+  // `free`: it was on a free list. lock_ held.
+  void remove_hugetlb_folio(hstate* hs, page* head, bool free);
+  // Gives a page out of the pool to the buddy allocator, its bad pages kept
+  // out (Linux update_and_free_hugetlb_folio with folio_clear_hugetlb_hwpoison).
+  void update_and_free(hal::Hal& h, hstate* hs, page* head);
+  // A hwpoison leaf, or a poisoned page in the object: the fault's answer
+  // (VM_FAULT_HWPOISON_LARGE).
+  static FaultResult hwpoison_fault(const hstate* hs, const char* why);
   void enqueue(hstate* hs, page* head);
   // Returns a new huge page from the page allocator (gigantic ones only at
   // boot, from alloc_contig_pages), not yet in the pool, or nullptr (Linux

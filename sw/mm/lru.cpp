@@ -133,15 +133,16 @@ void Lru::del(hal::Hal& h, page* p) {
 
 // ---------------------------------------------------------------- isolation for migration
 
-bool Lru::isolate(hal::Hal& h, page* p) {
+bool Lru::isolate(hal::Hal& h, page* p, bool file) {
   pglist_data& pg = ctx_->nodes->node(page_to_nid(p));
   LockGuard g(pg.lru_lock, h);
-  // Huge pages are not migrated (compaction leaves them alone), nor yet
-  // page-cache pages.
-  if (!PageLRU(p) || PageCompound(p) || page_is_file_lru(p) || !get_page_unless_zero(p)) return false;
+  // Huge pages are not migrated (compaction leaves them alone), nor are
+  // page-cache pages unless the caller takes them.
+  const bool is_file = page_is_file_lru(p);
+  if (!PageLRU(p) || PageCompound(p) || (is_file && !file) || !get_page_unless_zero(p)) return false;
   del_locked(pg, p);
   SetPageFlag(p, PG_isolated);
-  ctx_->vmstat->mod(pg.node_id, NR_ISOLATED_ANON, 1);
+  ctx_->vmstat->mod(pg.node_id, is_file ? NR_ISOLATED_FILE : NR_ISOLATED_ANON, 1);
   return true;
 }
 
@@ -153,14 +154,14 @@ bool Lru::isolate_lru(hal::Hal& h, page* p) {
   return true;
 }
 
-void Lru::isolation_done(page* p) {
+void Lru::isolation_done(page* p, bool file) {
   if (!PageIsolated(p)) return;
   ClearPageFlag(p, PG_isolated);
-  ctx_->vmstat->mod(page_to_nid(p), NR_ISOLATED_ANON, -1);
+  ctx_->vmstat->mod(page_to_nid(p), file ? NR_ISOLATED_FILE : NR_ISOLATED_ANON, -1);
 }
 
 void Lru::putback(hal::Hal& h, page* p) {
-  isolation_done(p);
+  isolation_done(p, page_is_file_lru(p));
   // Unmapped meanwhile (and not held by a shared-memory object): the
   // reference we hold is the last, nothing to keep.
   if (page_mapped(p) || page_ref_count(p) > 1) add(h, p);

@@ -50,8 +50,9 @@ class Lru {
   void del(hal::Hal& h, page* p);
   // Takes an anonymous page off the list for migration, with a reference;
   // false when it is not on a list (being freed, already isolated), huge
-  // or a page-cache page (not migrated).
-  bool isolate(hal::Hal& h, page* p);
+  // or a page-cache page. `file`: a page-cache page is taken too (soft
+  // offline's isolate_folio_to_list; compaction leaves them alone here).
+  bool isolate(hal::Hal& h, page* p, bool file = false);
   // Takes any page off its LRU list with a reference, for reclaim (Linux
   // folio_isolate_lru: no PG_isolated, no isolation counter); false when
   // it is not on a list.
@@ -59,8 +60,9 @@ class Lru {
   // Gives an isolated page back to its list and drops the reference.
   void putback(hal::Hal& h, page* p);
   // An isolated page that will not come back (migrated away or freed
-  // meanwhile): drops the isolation state, not the reference.
-  void isolation_done(page* p);
+  // meanwhile): drops the isolation state, not the reference. `file`: it
+  // was a page-cache page when isolated (its mapping is gone once moved).
+  void isolation_done(page* p, bool file);
 
   // The lruvec primitives reclaim and mlock build on; the caller holds
   // pg.lru_lock. The page's flags say which list (folio_lru_list).

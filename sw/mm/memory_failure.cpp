@@ -403,6 +403,9 @@ int MemoryFailure::memory_failure(hal::Hal& h, uint64_t pfn, int flags) {
     return -ENXIO;
   }
   ++stats_.calls;
+  bool hugetlb = false;
+  const int hres = try_memory_failure_hugetlb(h, p, pfn, flags, &hugetlb);
+  if (hugetlb) return hres;
   if (!set_hwpoison(p)) {
     int res = -EHWPOISON;
     if (flags & MF_ACTION_REQUIRED) res = kill_accessing_process(h, tasks_ ? tasks_->mf_current(h) : nullptr, pfn, flags);

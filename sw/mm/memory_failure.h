@@ -202,6 +202,26 @@ class MemoryFailure {
   void num_poisoned_pages_add(page* p, int64_t nr);
   bool soft_offline_disabled_logged_ = false;  // pr_info_once of enable_soft_offline=0
   // ---- end of soft offline and unpoison ----
+  // ---- hugetlb pages (memory_failure_hugetlb.cpp) ----
+  // memory_failure() of a page of a hugetlb folio (*hugetlb set; else 0
+  // and nothing done). Returns as memory_failure().
+  int try_memory_failure_hugetlb(hal::Hal& h, page* p, uint64_t pfn, int flags, bool* hugetlb);
+  // Returns 0 for a free pool page, 1 with a reference for one in use,
+  // -EBUSY for neither, -EHWPOISON when p was already known bad; marks the
+  // folio and p poisoned (Linux __get_huge_page_for_hwpoison).
+  int get_huge_page_for_hwpoison(hal::Hal& h, page* head, page* p, int flags);
+  // Marks the folio and its bad page p. Returns 0, or -EHWPOISON when the
+  // folio was already poisoned (Linux folio_set_hugetlb_hwpoison).
+  int folio_set_hugetlb_hwpoison(page* head, page* p);
+  // hwpoison_user_mappings for a hugetlb folio. Returns false when some
+  // mapping stayed.
+  bool hwpoison_hugetlb_mappings(hal::Hal& h, page* head, page* p, uint64_t pfn, int flags);
+  // Returns the "huge page" row's result (Linux me_huge_page).
+  MfResult me_huge_page(hal::Hal& h, page* p);
+  // soft_offline_in_use_page of a hugetlb page (we hold a reference on
+  // its head). Returns 0 or -EBUSY/-ENOMEM.
+  int soft_offline_hugetlb(hal::Hal& h, page* p);
+  // ---- end of hugetlb pages ----
   // memory_failure() past the free and kernel pages: a user page (THP split first).
   int memory_failure_user(hal::Hal& h, page* p, uint64_t pfn, int flags);
   // Logs "Memory failure: " + fmt (one %#lx for pfn, one %s for what).

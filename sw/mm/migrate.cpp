@@ -90,6 +90,16 @@ void Migrate::remove_migration_ptes(hal::Hal& h, page* src, page* dst) {
   ctx_->rmap->rmap_walk(h, dst, v);
 }
 
+void Migrate::move_dirty_accounting(page* src, page* dst) {
+  // A dirty page-cache page stays dirty where it goes (Linux
+  // __folio_migrate_mapping moves the counters between zones and nodes).
+  --ctx_->nodes->page_zone(src)->vm_stat[NR_ZONE_WRITE_PENDING];
+  ++ctx_->nodes->page_zone(dst)->vm_stat[NR_ZONE_WRITE_PENDING];
+  if (page_to_nid(src) == page_to_nid(dst)) return;
+  ctx_->vmstat->mod(page_to_nid(src), NR_FILE_DIRTY, -1);
+  ctx_->vmstat->mod(page_to_nid(dst), NR_FILE_DIRTY, 1);
+}
+
 int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {
   address_space* obj = page_mapping_obj(src);
   if (!PageAnon(src) && !obj) return -EAGAIN;
@@ -115,6 +125,7 @@ int Migrate::move_to_new_page(hal::Hal& h, page* src, page* dst) {
       // The object's reference moves with its slot.
       get_page(dst);
       put_page_testzero(src);
+      if (obj->kind == MappingKind::file && PageFlag(src, PG_dirty)) move_dirty_accounting(src, dst);
     } else {
       dst->mapping = src->mapping;
       dst->index = src->index;
@@ -142,7 +153,7 @@ int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_pag
     // Unmapped while isolated: ours is the last reference. Done.
     ++stats_.freed_under_us;
     list_del(&src->lru);
-    lru.isolation_done(src);
+    lru.isolation_done(src, page_is_file_lru(src));
     if (reason != MR_MEMORY_FAILURE) pa.put_page(h, src);
     return 0;
   }
@@ -151,13 +162,14 @@ int Migrate::unmap_and_move(hal::Hal& h, page* src, new_page_t get_new, free_pag
   if (page_maybe_dma_pinned(src)) return -EAGAIN;
   page* dst = get_new(h, src, priv);
   if (!dst) return -ENOMEM;
+  const bool file = page_is_file_lru(src);  // the move takes src's mapping away
   const int rc = move_to_new_page(h, src, dst);
   if (rc) {
     put_new(h, dst, priv);
     return rc;
   }
   list_del(&src->lru);
-  lru.isolation_done(src);
+  lru.isolation_done(src, file);
   if (reason != MR_MEMORY_FAILURE) pa.put_page(h, src);  // the isolation reference: frees the old page
   lru.add(h, dst);
   pa.put_page(h, dst);  // the allocation reference: the PTEs hold theirs

@@ -1,14 +1,17 @@
-// Page migration (Linux mm/migrate.c): moves isolated anonymous pages to
-// new pages with their contents and every mapping. For each page: every PTE
-// mapping it (found through the reverse map) becomes a migration entry and
+// Page migration (Linux mm/migrate.c): moves isolated anonymous,
+// shared-memory and (for soft offline) page-cache pages to new pages with
+// their contents, their slot in the object or file (a dirty page stays
+// dirty) and every mapping. For each page: every PTE mapping it (found
+// through the reverse map) becomes a migration entry and
 // its TLB entry is invalidated through the HAL; the contents are copied with
 // Hal::phys_copy (which sees poison); the migration entries become PTEs of
 // the new page. A fault on a migration entry waits for it to go away.
 //
 // Every PTE made a migration entry is shot down on every CPU that uses the
 // address space (sw/mm/tlb.h) before the copy starts, so pages of running
-// processes move too. Anonymous and shared-memory pages move; huge pages
-// (THP, hugetlb) are not migrated (compaction leaves them alone).
+// processes move too. Huge pages (THP, hugetlb) are not migrated
+// (compaction leaves them alone), and compaction takes no page-cache pages
+// (Lru::isolate).
 #pragma once
 
 #include <stdint.h>
@@ -73,6 +76,8 @@ class Migrate {
   // place (Linux move_to_new_folio). Returns 0, -EAGAIN or -EIO; on failure
   // src is mapped again.
   int move_to_new_page(hal::Hal& h, page* src, page* dst);
+  // A dirty page-cache page moved from src to dst: its dirty counters follow.
+  void move_dirty_accounting(page* src, page* dst);
   // Replaces every mapping of src with a migration entry (Linux
   // try_to_migrate).
   void try_to_migrate(hal::Hal& h, page* src);

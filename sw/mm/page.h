@@ -194,6 +194,10 @@ inline uint64_t compound_nr(const page* p) { return 1ull << compound_order(p); }
 // the folio's destructor id / page type).
 constexpr uint8_t COMPOUND_HUGETLB = 0x1;  // a hugetlbfs page (pool or mapped)
 constexpr uint8_t COMPOUND_THP = 0x2;      // an anonymous transparent huge page
+// A poisoned hugetlb folio's head page is itself one of its bad 4 KiB pages
+// (the head's PG_hwpoison marks the whole folio; bad tail pages carry
+// their own PG_hwpoison: Linux keeps them in a raw_hwp_page list).
+constexpr uint8_t COMPOUND_HWP_RAW_HEAD = 0x4;
 inline bool PageHuge(const page* p) { return PageHead(p) && (p[1].compound_flags & COMPOUND_HUGETLB); }
 inline bool PageTransHuge(const page* p) { return PageHead(p) && (p[1].compound_flags & COMPOUND_THP); }
 // Mappings of the folio as a whole (PMD or PUD entries).

@@ -193,8 +193,10 @@ bool Rmap::folio_remove_rmap_pmd(page* head) {
 }
 
 uint64_t Rmap::vma_address(const page* p, const vm_area_struct* vma) {
-  if (p->index < vma->vm_pgoff) return ~0ull;
-  const uint64_t a = vma->vm_start + ((p->index - vma->vm_pgoff) << PAGE_SHIFT);
+  // A shared hugetlb page's index counts huge pages (its object's slots).
+  const uint64_t index = PageHuge(p) && !PageAnon(p) ? p->index << compound_order(p) : p->index;
+  if (index < vma->vm_pgoff) return ~0ull;
+  const uint64_t a = vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
   return a < vma->vm_end ? a : ~0ull;
 }
 

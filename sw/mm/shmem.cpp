@@ -308,10 +308,14 @@ bool Shmem::replace_page(hal::Hal& h, address_space* obj, uint64_t index, page* 
   dst->mapping = reinterpret_cast<uint64_t>(obj);
   dst->index = index;
   src->mapping = 0;
-  if (page_to_nid(src) != page_to_nid(dst)) {
-    ctx_->vmstat->mod(page_to_nid(src), NR_SHMEM, -1);
+  if (page_to_nid(src) != page_to_nid(dst) && obj->kind != MappingKind::hugetlb) {
+    // A page-cache page (soft offline) counts as a file page only; hugetlb
+    // objects' pages count in no page-cache statistic.
+    if (obj->kind != MappingKind::file) {
+      ctx_->vmstat->mod(page_to_nid(src), NR_SHMEM, -1);
+      ctx_->vmstat->mod(page_to_nid(dst), NR_SHMEM, 1);
+    }
     ctx_->vmstat->mod(page_to_nid(src), NR_FILE_PAGES, -1);
-    ctx_->vmstat->mod(page_to_nid(dst), NR_SHMEM, 1);
     ctx_->vmstat->mod(page_to_nid(dst), NR_FILE_PAGES, 1);
   }
   return true;

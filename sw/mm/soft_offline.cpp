@@ -4,24 +4,26 @@
 // Soft offline takes a page that is still good but going bad (corrected
 // errors, MADV_SOFT_OFFLINE) out of use without losing anything: a free page
 // is taken off the buddy lists; a clean page-cache page nobody maps is
-// dropped (it is re-read on the next access); any other page on the LRU is
-// migrated (sw/mm/migrate, MR_MEMORY_FAILURE) to a new page, invisibly to
-// its users, and the old page keeps PG_hwpoison with refcount 1 owned by
-// nobody. Nothing is killed and nothing counts in the per-node
+// dropped (it is re-read on the next access); any other page on the LRU --
+// anonymous, shared memory, or a mapped or dirty page-cache page (6.18's
+// filemap_migrate_folio: the cache's slot and the dirty state move with
+// it) -- is migrated (sw/mm/migrate, MR_MEMORY_FAILURE) to a new page,
+// invisibly to its users, and the old page keeps PG_hwpoison with
+// refcount 1 owned by nobody. Nothing is killed and nothing counts in the per-node
 // memory_failure totals (6.18 calls no action_result here); the page counts
 // in num_poisoned_pages and HardwareCorrupted.
 //
-// Departures from 6.18: hugetlb pages are not migrated ("hugepage isolation
-// failed", -EBUSY), nor are page-cache pages that are mapped or dirty (this
-// firmware migrates anonymous and shared-memory pages only: "page isolation
-// failed"); %pGp prints the flags word in hex, without the names; the
-// "Unpoison:" lines are not rate-limited.
+// A hugetlb page is moved to a new huge page, and the old one dissolved
+// minus the bad page: the pool shrinks by one (memory_failure_hugetlb.cpp).
+// Departures from 6.18: %pGp prints the flags word in hex, without the
+// names; the "Unpoison:" lines are not rate-limited.
 #include "sw/kernel/params.h"
 #include "sw/lib/errno.h"
 #include "sw/lib/list.h"
 #include "sw/lib/printk.h"
 #include "sw/mm/filemap.h"
 #include "sw/mm/huge_memory.h"
+#include "sw/mm/hugetlb.h"
 #include "sw/mm/lru.h"
 #include "sw/mm/memory_failure.h"
 #include "sw/mm/migrate.h"
@@ -66,6 +68,7 @@ int MemoryFailure::get_any_page(hal::Hal& h, page* p, int flags) {
   int ret = -EIO;
   for (int pass = 0;; ++pass) {
     if (!counted) {
+      if (ctx_->hugetlb->folio_is_free(h, head)) return 0;  // a free pool page: dissolved
       if (PageHuge(head) || hwpoison_handlable(h, p)) {
         if (get_page_unless_zero(head)) return 1;
         if (ctx_->page_alloc->is_free_buddy_page(h, p)) return 0;
@@ -90,6 +93,9 @@ int MemoryFailure::get_any_page(hal::Hal& h, page* p, int flags) {
 
 bool MemoryFailure::page_handle_poison(hal::Hal& h, page* p, bool free_page, bool release) {
   if (free_page) {
+    // A free hugetlb page is dissolved first (0 for any other page); one
+    // promised to a reservation stays.
+    if (ctx_->hugetlb->dissolve_free_hugetlb_folio(h, compound_head(p))) return false;
     ctx_->pcp->drain_all_pages(h, ctx_->nodes->page_zone(p));
     // Lost to an allocation meanwhile: fine, the page is not broken yet.
     if (!ctx_->page_alloc->take_page_off_buddy(h, p)) return false;
@@ -138,9 +144,11 @@ int MemoryFailure::soft_offline_in_use_page(hal::Hal& h, page* p) {
     page_handle_poison(h, p, false, true);
     return 0;
   }
-  const bool isolated = !huge && ctx_->lru->isolate(h, p);
+  if (huge) return soft_offline_hugetlb(h, p);
+  // isolate_folio_to_list(): page-cache pages too.
+  const bool isolated = ctx_->lru->isolate(h, p, true);
   ctx_->page_alloc->put_page(h, head);  // isolation holds its own reference
-  const char* what = huge ? "hugepage" : "page";
+  const char* what = "page";
   if (!isolated) {
     log.printk(h, LOGLEVEL_INFO, "Soft offline: %#lx: %s isolation failed, page count %d, type %#lx", pfn, what,
                page_ref_count(head), ul(head->flags));

@@ -625,7 +625,7 @@ uint64_t Vmscan::reclaim_pages(hal::Hal& h, list_head* pages) {
       page* p = list_entry(l, page, lru);
       l = l->next;
       if (page_to_nid(p) != nid) continue;
-      ctx_->lru->isolation_done(p);  // isolated for migration-style callers: now reclaim's
+      ctx_->lru->isolation_done(p, page_is_file_lru(p));  // isolated for migration-style callers: now reclaim's
       ClearPageFlag(p, PG_active);
       list_move(&p->lru, &node_list);
     }

@@ -52,6 +52,11 @@ void FileState::write(uint64_t offset, uint64_t len, const uint8_t* src) {
     const uint64_t page = offset / kPage, in = offset % kPage;
     const uint64_t n = std::min(len, kPage - in);
     std::memcpy(page_for_write(page).data() + in, src, n);
+    if (page != last_unsynced_) {
+      unsynced_.insert(page);
+      last_unsynced_ = page;
+    }
+    if (n == kPage && !lost_.empty()) lost_.erase(page);  // known again: written whole
     offset += n;
     src += n;
     len -= n;
@@ -63,6 +68,8 @@ void FileState::truncate(uint64_t size) {
   if (size < size_) {
     // Whole pages past the new size go; the page holding it keeps only the bytes below.
     pages_.erase(pages_.lower_bound((size + kPage - 1) / kPage), pages_.end());
+    // Pages wholly cut off read as zero again, whatever an error took.
+    lost_.erase(lost_.lower_bound((size + kPage - 1) / kPage), lost_.end());
     if (size % kPage) {
       const auto it = pages_.find(size / kPage);
       if (it != pages_.end()) std::memset(it->second->data() + size % kPage, 0, kPage - size % kPage);
@@ -70,6 +77,22 @@ void FileState::truncate(uint64_t size) {
     zero_from_ = std::min(zero_from_, size);
   }
   size_ = size;
+}
+
+bool FileState::lost_range(uint64_t offset, uint64_t len) const {
+  if (lost_.empty() || !len) return false;
+  const auto it = lost_.lower_bound(offset / kPage);
+  return it != lost_.end() && *it <= (offset + len - 1) / kPage;
+}
+
+void FileState::lose(uint64_t offset, uint64_t len) {
+  for (uint64_t p = offset / kPage; p < (offset + len + kPage - 1) / kPage; ++p) lost_.insert(p);
+}
+
+void FileState::synced(bool ok) {
+  if (!ok) lost_.insert(unsynced_.begin(), unsynced_.end());
+  unsynced_.clear();
+  last_unsynced_ = ~0ull;
 }
 
 }  // namespace tb

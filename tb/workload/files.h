@@ -4,6 +4,16 @@
 // through a shared mapping -- and cut by ftruncate. Every read a process
 // makes is checked against it, and so, at the end of the run, is every
 // byte the disk holds (tb/top/storage.cpp).
+//
+// Data a memory error took (as the memory shadow forgets a failed page):
+// a page of the file is lost when a process got a memory-error SIGBUS on
+// it through a mapping of the file (Linux dropped a dirty page-cache
+// page), and every page written since the file's last successful fsync is
+// lost when an fsync or fdatasync returns EIO (writeback failed: Linux
+// keeps no record of which pages; the disk may hold their older data). A
+// lost page is not checked -- by reads, loads through mappings, or the
+// end-of-run disk check -- until a write covers it whole; every other byte
+// still is, so no silently wrong value passes.
 // Users: tb/workload (parsing, programs, the shadow's file-backed regions), tb/top.
 #pragma once
 
@@ -11,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +52,15 @@ class FileState {
   void write(uint64_t offset, uint64_t len, const uint8_t* src);
   // ftruncate: the new size; bytes beyond it read as zero if the file grows again.
   void truncate(uint64_t size);
+  // Page `page` (by number) lost its data to a memory error (see above).
+  bool lost(uint64_t page) const { return !lost_.empty() && lost_.count(page); }
+  // Any page of [offset, offset + len) lost.
+  bool lost_range(uint64_t offset, uint64_t len) const;
+  // The pages of [offset, offset + len) lost their data.
+  void lose(uint64_t offset, uint64_t len);
+  // fsync/fdatasync: 0 -- what was written is on the disk; -EIO -- every
+  // page written since the last success may not be.
+  void synced(bool ok);
   // How many bytes a read of len at offset returns (short at end of file).
   uint64_t readable(uint64_t offset, uint64_t len) const {
     return offset >= size_ ? 0 : (len < size_ - offset ? len : size_ - offset);
@@ -57,6 +77,9 @@ class FileState {
   uint64_t size_;
   uint64_t zero_from_;  // bytes from here on were cut off by a truncation (or lay beyond the initial size)
   std::map<uint64_t, std::unique_ptr<Page>> pages_;  // pages written since the start, by page number
+  std::set<uint64_t> unsynced_;  // pages written since the last successful fsync
+  uint64_t last_unsynced_ = ~0ull;  // the page last added there (stores come in runs)
+  std::set<uint64_t> lost_;      // pages whose data a memory error took
 };
 
 // What the workload did to files, for stats.txt (system.workload.files),

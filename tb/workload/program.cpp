@@ -507,6 +507,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
                                           errno_text(cur.expect_errno))
                             : fmt::format("{} failed with {}", sys_name(nr), errno_text(err)));
     ++stats_->failed_syscalls;
+    if (file_op_) file_call_failed(cur, op, err);
     return;
   }
   if (cur.expect_errno && !replay_map)

@@ -219,6 +219,9 @@ class ScriptedProgram : public hw::UserProgram {
   // Completions of the calls file operations make.
   bool complete_file_setup(const hw::UserOp& op, uint64_t result);
   void complete_file_call(const Op& cur, const hw::UserOp& op, uint64_t result);
+  // A file call failed as expected: an fsync, fdatasync or msync's EIO
+  // loses what the files had not synced (files.h).
+  void file_call_failed(const Op& cur, const hw::UserOp& op, int64_t err);
   FileState& file(int index) const { return *files_->files.at(static_cast<size_t>(index)); }
   FileStats& file_stats() const { return *files_->stats; }
   FileSet* files_ = nullptr;

@@ -5,6 +5,7 @@
 // stores, the call itself, load the buffer back -- and every byte read is
 // checked against the shadow's copy of the file (files.h).
 #include <algorithm>
+#include <cerrno>
 #include <vector>
 
 #include <fmt/format.h>
@@ -217,6 +218,14 @@ void ScriptedProgram::complete_file_call(const Op& cur, const hw::UserOp& op, ui
       std::vector<uint8_t> bytes(want);
       f.read(io_offset_, want, bytes.data());
       shadow_->store_range(io_buf_, want, bytes.data());
+      // Bytes of pages the file lost are whatever the disk kept: the
+      // buffer's pages holding them are not checked until a read refills them.
+      shadow_->remember(io_buf_, want);
+      for (uint64_t at = 0; at < want;) {
+        const uint64_t n = std::min(want - at, FileState::kPage - (io_offset_ + at) % FileState::kPage);
+        if (f.lost((io_offset_ + at) / FileState::kPage)) shadow_->forget(io_buf_ + at, n);
+        at += n;
+      }
       ++st.reads;
       st.bytes_read += want;
       if (want < cur.length) ++st.short_reads;
@@ -243,6 +252,9 @@ void ScriptedProgram::complete_file_call(const Op& cur, const hw::UserOp& op, ui
       return;
     case hal::Sys::fsync:
     case hal::Sys::fdatasync:
+      file(cur.file).synced(true);
+      ++st.syncs;
+      return;
     case hal::Sys::sync:
     case hal::Sys::msync:
       ++st.syncs;
@@ -250,6 +262,12 @@ void ScriptedProgram::complete_file_call(const Op& cur, const hw::UserOp& op, ui
     default:
       return;
   }
+}
+
+void ScriptedProgram::file_call_failed(const Op& cur, const hw::UserOp& op, int64_t err) {
+  if (err != EIO) return;
+  if (op.sys.nr == hal::Sys::fsync || op.sys.nr == hal::Sys::fdatasync) file(cur.file).synced(false);
+  else if (op.sys.nr == hal::Sys::msync) shadow_->sync_failed(op.sys.arg[0], op.sys.arg[1]);
 }
 
 }  // namespace tb

@@ -80,7 +80,11 @@ void Shadow::store_file(const Region& r, uint64_t va, unsigned len, const uint8_
 
 bool Shadow::check_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) const {
   load(r, va, len, expected);
-  return std::memcmp(expected, data, len) == 0;
+  if (std::memcmp(expected, data, len) == 0) return true;
+  // A page of the file a memory error took (files.h) reads as whatever
+  // the disk kept; a private mapping's own copy is not the file's.
+  const uint64_t pos = file_pos(r, va);
+  return r.fmap->file->lost(pos / kPage) && !r.fmap->cow.count(pos / kPage);
 }
 
 void Shadow::load_range(uint64_t va, uint64_t len, uint8_t* dst) const {
@@ -149,8 +153,20 @@ void Shadow::zero(uint64_t start, uint64_t length) {
 }
 
 void Shadow::forget(uint64_t start, uint64_t length) {
-  for (uint64_t p = start / kPage; p < (start + length + kPage - 1) / kPage; ++p)
-    if (find(p * kPage, 1)) unknown_pages_.insert(p);
+  for (uint64_t p = start / kPage; p < (start + length + kPage - 1) / kPage; ++p) {
+    const Region* r = find(p * kPage, 1);
+    if (!r) continue;
+    unknown_pages_.insert(p);
+    // Through a mapping of a file: the page-cache page, and so the file's
+    // data there, is what was lost (unless the page was a private copy).
+    const uint64_t pos = r->fmap ? file_pos(*r, p * kPage) : 0;
+    if (r->fmap && !r->fmap->cow.count(pos / kPage)) r->fmap->file->lose(pos, kPage);
+  }
+}
+
+void Shadow::sync_failed(uint64_t start, uint64_t length) {
+  for (const auto& [at, r] : regions_)
+    if (r.fmap && at < start + length && r.end() > start) r.fmap->file->synced(false);
 }
 
 void Shadow::replaced(uint64_t start, uint64_t end) {

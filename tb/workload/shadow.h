@@ -16,7 +16,8 @@
 //
 // File-backed mappings read through to the file's shadow (files.h): a
 // shared one's stores change the file; a private one reads the file until
-// its first store to a page, which copies the page (copy-on-write).
+// its first store to a page, which copies the page (copy-on-write). A load
+// of a page the file lost to a memory error is not checked.
 #pragma once
 
 #include <cstdint>
@@ -84,8 +85,19 @@ class Shadow {
   // Private pages in the range may now read as zero (MADV_FREE).
   void lazy_free(uint64_t start, uint64_t length);
   // The pages of [start, start+length) lost their data (a memory error's
-  // SIGBUS): loads there are not checked until the memory is replaced.
+  // SIGBUS): loads there are not checked until the memory is replaced. A
+  // page of a file mapping also loses the file's page (files.h).
   void forget(uint64_t start, uint64_t length);
+  // The pages wholly inside [start, start+length) hold known data again
+  // (the kernel wrote all of them: a read into a buffer).
+  void remember(uint64_t start, uint64_t length) {
+    const uint64_t first = (start + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1);
+    const uint64_t end = (start + length) & ~(x86::PAGE_SIZE - 1);
+    if (first < end) replaced(first, end);
+  }
+  // msync of [start, start+length) returned EIO: the files mapped there
+  // lost what was written since their last successful sync (files.h).
+  void sync_failed(uint64_t start, uint64_t length);
   // The region holding [va, va+len), or nullptr.
   const Region* find(uint64_t va, unsigned len) const;
   // The child's shadow at fork: shared regions shared, private ones copied.

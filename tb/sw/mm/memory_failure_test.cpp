@@ -342,6 +342,78 @@ TEST(fw_memory_failure, dirty_page_cache_page_fails_fsync_and_kills_its_mapper_l
   EXPECT_EQ(f.r.m->ended()[0].signal, uapi::kSigbus);
 }
 
+// Soft offline of a mapped page-cache page dirty only in its flags (written
+// by pwrite, mapped by a load): migrated through the file's mapping (6.18's
+// filemap_migrate_folio) -- same data at a new pfn, the cache's slot and
+// the PTE moved, still dirty with its counters, the isolation counted as a
+// file page's -- and fsync then writes it from its new place.
+TEST(fw_soft_offline, a_mapped_dirty_page_cache_page_moves_and_stays_dirty) {
+  FileRig f;
+  fw::Kernel& k = *f.r.k;
+  const uint64_t buf = static_cast<uint64_t>(f.r.mmap(0, 0, PAGE_SIZE));
+  f.r.write64(f.r.access(0, buf) + 16, 0x5eed5eed);
+  ASSERT_EQ(f.r.sys(0, hal::Sys::pwrite64, static_cast<uint64_t>(f.fd), buf, PAGE_SIZE, PAGE_SIZE), PAGE_SIZE);
+  const uint64_t va = f.map + PAGE_SIZE;
+  const uint64_t old_pfn = f.r.access(0, va, x86::Access::read) >> 12;
+  const fw::page* op = k.nodes().pfn_to_page(old_pfn);
+  ASSERT_TRUE(fw::PageFlag(op, fw::PG_dirty));
+  const int64_t dirty = k.vmstat().node_total(fw::NR_FILE_DIRTY);
+  const int64_t file_pages = k.vmstat().node_total(fw::NR_FILE_PAGES);
+  const int64_t mapped = k.vmstat().node_total(fw::NR_FILE_MAPPED);
+
+  ASSERT_EQ(f.r.madvise(0, va, PAGE_SIZE, uapi::kMadvSoftOffline), 0) << f.r.console();
+  const uint64_t new_pa = f.r.access(0, va, x86::Access::read);
+  const uint64_t new_pfn = new_pa >> 12;
+  EXPECT_NE(new_pfn, old_pfn);
+  EXPECT_EQ(f.r.read64(new_pa + 16), 0x5eed5eedu);
+  EXPECT_EQ(f.byte_at(va + 100), 0) << "the rest of the written page (the buffer's zeroes)";
+  const fw::page* np = k.nodes().pfn_to_page(new_pfn);
+  EXPECT_TRUE(fw::PageFlag(np, fw::PG_dirty)) << "dirty stays dirty";
+  EXPECT_NE(fw::page_host(np), nullptr) << "in the file's cache";
+  EXPECT_TRUE(fw::PageHWPoison(op));
+  EXPECT_EQ(fw::page_ref_count(op), 1);
+  EXPECT_EQ(op->mapping, 0u);
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_FILE_DIRTY), dirty);
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_FILE_PAGES), file_pages);
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_FILE_MAPPED), mapped);
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_ISOLATED_FILE), 0);
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_ISOLATED_ANON), 0);
+  EXPECT_EQ(meminfo_kb(f.r, "HardwareCorrupted"), 4u);
+  EXPECT_EQ(f.r.console().find("isolation failed"), std::string::npos) << f.r.console();
+  EXPECT_EQ(f.byte_at(f.map + 2 * PAGE_SIZE + 5), pattern(2 * PAGE_SIZE + 5)) << "the other pages untouched";
+  // Written back from its new place; the file reads it back.
+  EXPECT_EQ(f.r.sys(0, hal::Sys::fsync, static_cast<uint64_t>(f.fd)), 0);
+  EXPECT_FALSE(fw::PageFlag(np, fw::PG_dirty));
+  EXPECT_EQ(k.vmstat().node_total(fw::NR_FILE_DIRTY), dirty - 1);
+  mapping_check(k, f.r.cpu());
+}
+
+// A clean page-cache page nobody maps is still dropped, not migrated
+// ("invalidated"): the next read takes it from the disk again.
+TEST(fw_soft_offline, a_clean_unmapped_page_cache_page_is_invalidated) {
+  FileRig f;
+  fw::Kernel& k = *f.r.k;
+  hal::Hal& h = f.r.cpu();
+  const uint64_t buf = static_cast<uint64_t>(f.r.mmap(0, 0, PAGE_SIZE));
+  ASSERT_EQ(f.r.sys(0, hal::Sys::pread64, static_cast<uint64_t>(f.fd), buf, PAGE_SIZE, 12 * PAGE_SIZE), PAGE_SIZE);
+  fw::address_space* mapping = k.filemap().find_inode(1)->i_mapping;
+  fw::page* p = k.filemap().find_get_page(h, mapping, 12);
+  ASSERT_NE(p, nullptr);
+  const uint64_t pfn = k.nodes().page_to_pfn(p);
+  k.ctx().page_alloc->put_page(h, p);
+  const uint64_t migrated = k.vmstat().event[fw::PGMIGRATE_SUCCESS];
+
+  ASSERT_EQ(k.memory_failure().soft_offline_page(h, pfn, 0), 0) << f.r.console();
+  EXPECT_TRUE(has(f.r, line("Soft offline: %#lx: invalidated", pfn))) << f.r.console();
+  EXPECT_EQ(k.vmstat().event[fw::PGMIGRATE_SUCCESS], migrated);
+  EXPECT_EQ(k.filemap().find_get_page(h, mapping, 12), nullptr) << "left the cache";
+  EXPECT_EQ(meminfo_kb(f.r, "HardwareCorrupted"), 4u);
+  // Read again from the disk, into another page.
+  ASSERT_EQ(f.r.sys(0, hal::Sys::pread64, static_cast<uint64_t>(f.fd), buf, PAGE_SIZE, 12 * PAGE_SIZE), PAGE_SIZE);
+  EXPECT_EQ(f.byte_at(buf + 9), pattern(12 * PAGE_SIZE + 9));
+  mapping_check(k, h);
+}
+
 TEST(fw_memory_failure, copy_in_from_a_poisoned_buffer_is_efault_and_the_page_is_handled) {
   FileRig f;
   const uint64_t buf = static_cast<uint64_t>(f.r.mmap(0, 0, PAGE_SIZE));
