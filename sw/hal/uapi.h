@@ -71,6 +71,12 @@ constexpr uint64_t kSysctlOomScoreAdj = 2; // /proc/self/oom_score_adj: -1000..1
 // ACPI EINJ's debugfs files (param1, error_type, error_inject).
 constexpr uint64_t kSysctlPagemap = 3;     // sysctl(3, va): the pfn mapping the caller's va (faulted in if absent), or -errno
 constexpr uint64_t kSysctlEinjInject = 4;  // sysctl(4, pa, type): inject error `type` (kEinj*) at pa; 0 or -errno
+// An mmcosim test hook with no /proc file behind it (Linux's testers find a
+// page-table page with page-types or crash): the physical address of the
+// last-level entry a walk of the caller's va reads (the PTE, or the PMD/PUD
+// entry of a huge mapping), without faulting anything in; -EFAULT when the
+// walk stops above that level (no page table there yet) or va is not mapped.
+constexpr uint64_t kSysctlPgtableEntry = 5;  // sysctl(5, va): the entry's physical address, or -errno
 constexpr uint64_t kEinjMemCorrectable = 0x08;    // ACPI EINJ error type: memory, correctable
 constexpr uint64_t kEinjMemUncorrectable = 0x10;  // memory, uncorrectable non-fatal
 

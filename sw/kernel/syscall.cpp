@@ -93,26 +93,37 @@ struct Syscalls {
   }
   // sysctl(id, value[, arg]): writes of /proc/sys files and of
   // /proc/self/oom_score_adj, a read of /proc/self/pagemap, a write of ACPI
-  // EINJ's debugfs files (uapi::kSysctl*).
+  // EINJ's debugfs files, and mmcosim's page-table entry hook (uapi::kSysctl*).
   static int64_t sys_sysctl(Kernel& k, hal::Hal& h, task_struct* t, const hal::SyscallArgs& a) {
     if (a.arg[0] == uapi::kSysctlDropCaches) return k.mmfs_.drop_caches(h, a.arg[1]);
     if (a.arg[0] == uapi::kSysctlOomScoreAdj) return set_oom_score_adj(k, t, static_cast<int64_t>(a.arg[1]));
-    if (a.arg[0] == uapi::kSysctlPagemap) return pagemap_pfn(k, h, t, a.arg[1]);
+    if (a.arg[0] == uapi::kSysctlPagemap || a.arg[0] == uapi::kSysctlPgtableEntry)
+      return pagemap_pfn(k, h, t, a.arg[1], a.arg[0] == uapi::kSysctlPgtableEntry);
     if (a.arg[0] == uapi::kSysctlEinjInject) return einj_inject(h, a.arg[1], a.arg[2]);
     return -EINVAL;
   }
-  // Returns the pfn mapping the caller's va, or -EFAULT (nothing mapped
-  // there) or the fault's -errno. /proc/self/pagemap reports an absent page
-  // as no pfn; ras-tools' einj_mem_uc touches its page before reading
-  // pagemap, and this does the same: it faults the page in — for writing in
-  // private anonymous memory (the buffer is the process's own data, not the
-  // shared zero page), for reading elsewhere (a page-cache page stays clean).
-  static int64_t pagemap_pfn(Kernel& k, hal::Hal& h, task_struct* t, uint64_t va) {
+  // Returns the pfn mapping the caller's va (kSysctlPagemap), or -EFAULT
+  // (nothing mapped there) or the fault's -errno. /proc/self/pagemap
+  // reports an absent page as no pfn; ras-tools' einj_mem_uc touches its
+  // page before reading pagemap, and this does the same: it faults the page
+  // in — for writing in private anonymous memory (the buffer is the
+  // process's own data, not the shared zero page), for reading elsewhere (a
+  // page-cache page stays clean). With `entry` (kSysctlPgtableEntry) it
+  // returns instead the physical address of the last-level entry the walk
+  // of va reads, present or not, faulting nothing in; -EFAULT when the walk
+  // stops at a missing table above the PTE level.
+  static int64_t pagemap_pfn(Kernel& k, hal::Hal& h, task_struct* t, uint64_t va, bool entry) {
     mm_struct* mm = t->mm;
     if (!mm) return -EFAULT;
     LockGuard g(mm->mmap_lock, h);
     vm_area_struct* vma = k.mmap_.find_vma(mm, va);
     if (!vma || va < vma->vm_start) return -EFAULT;
+    if (entry) {
+      PteLookup e;
+      k.pgtable_.lookup(h, mm->pgd, va, &e);
+      const bool leaf_level = e.present || e.level == x86::LEVEL_PT;
+      return leaf_level && e.entry_pa ? static_cast<int64_t>(e.entry_pa) : -EFAULT;
+    }
     const bool write = !vma->vm_obj && (vma->vm_flags & VM_WRITE);
     int err = 0;
     page* p = k.gup_.follow_page(h, mm, va, write, &err);

@@ -103,6 +103,9 @@ const char* access_error(uint32_t ec, const vm_area_struct* vma) {
 bool Memory::init_zero_page(hal::Hal& h) {
   page* p = ctx_->page_alloc->alloc_pages(h, GFP_KERNEL | __GFP_ZERO, 0);
   if (!p) return false;
+  // Reserved, as Linux's empty_zero_page (in the kernel image): a
+  // memory_failure() of it is "reserved kernel page", Ignored.
+  SetPageReserved(p);
   zero_pfn_ = ctx_->nodes->page_to_pfn(p);
   return true;
 }

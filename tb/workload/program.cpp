@@ -414,6 +414,13 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
     case Op::Kind::inject:
       // ras-tools' einj_mem_uc: the page frame from pagemap, then EINJ at
       // the physical address (complete() issues the second call).
+      // With `target: page_table`, the line is the one holding the entry
+      // the walk of the address reads (an mmcosim hook: kSysctlPgtableEntry).
+      range_of(op, start, len);
+      syscall(out, hal::Sys::sysctl, {op.pgtable ? uapi::kSysctlPgtableEntry : uapi::kSysctlPagemap, start});
+      return true;
+    case Op::Kind::pagemap:
+      // /proc/self/pagemap's pfn (the page faulted in first when absent, as inject).
       range_of(op, start, len);
       syscall(out, hal::Sys::sysctl, {uapi::kSysctlPagemap, start});
       return true;
@@ -564,7 +571,14 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
         if (op.sys.arg[0] == uapi::kSysctlPagemap) {
           inject_pa_ = (result << x86::PAGE_SHIFT) | (op.sys.arg[1] & (x86::PAGE_SIZE - 1));
           inject_next_ = true;
+        } else if (op.sys.arg[0] == uapi::kSysctlPgtableEntry) {
+          inject_pa_ = result;
+          inject_next_ = true;
         }
+        return;
+      }
+      if (cur.kind == Op::Kind::pagemap) {
+        complete_pagemap(cur, result);
         return;
       }
       [[fallthrough]];
@@ -572,6 +586,20 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
       if (file_op_) complete_file_call(cur, op, result);
       return;
   }
+}
+
+void ScriptedProgram::complete_pagemap(const Op& op, uint64_t pfn) {
+  if (op.pfn_check == Op::PfnCheck::save) {
+    pfns_[op.pfn_name] = pfn;
+    return;
+  }
+  const uint64_t saved = pfns_.at(op.pfn_name);  // the parser saw the save first
+  if (op.pfn_check == Op::PfnCheck::same && pfn != saved)
+    fail(fmt::format("{}+{:#x} is backed by pfn {:#x} now, not by pfn {:#x} ('{}') as expected", op.region, op.offset,
+                     pfn, saved, op.pfn_name));
+  if (op.pfn_check == Op::PfnCheck::differs && pfn == saved)
+    fail(fmt::format("{}+{:#x} is still backed by pfn {:#x} ('{}'), expected another page", op.region, op.offset, pfn,
+                     op.pfn_name));
 }
 
 void ScriptedProgram::signalled(const hal::SigInfo& si) {

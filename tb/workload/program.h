@@ -35,7 +35,7 @@ struct Barrier {
 struct Op {
   enum class Kind { mmap, munmap, mprotect, madvise, fork, thread, barrier, access, replay, dma_copy, dma_alloc, exit,
                     file_read, file_write, fsync, fdatasync, ftruncate, sync, drop_caches, fadvise, msync,
-                    mlock, munlock, oom_score_adj, sigaction, prctl, inject };
+                    mlock, munlock, oom_score_adj, sigaction, prctl, inject, pagemap };
   Kind kind = Kind::access;
   std::string name;    // the scenario's word for it ("read", "mmap"): the timeline's label
   std::string where;   // "scenario.yaml:12", for messages
@@ -85,6 +85,12 @@ struct Op {
   bool handler = false;
   uint64_t mce_kill = 0;
   bool uc = true;
+  bool pgtable = false;  // inject: into the page-table entry mapping the address, not the data
+  // pagemap: the pfn behind region+offset is saved under `pfn_name`, or
+  // checked against the one saved there (the run fails otherwise).
+  enum class PfnCheck { save, same, differs };
+  PfnCheck pfn_check = PfnCheck::save;
+  std::string pfn_name;
 
   // dma_copy: the engine (index among the platform's DMA engines) copies
   // `length` bytes from region+offset to dst_region+dst_offset.
@@ -277,6 +283,9 @@ class ScriptedProgram : public hw::UserProgram {
   // inject: the EINJ call follows the pagemap call that found the address.
   bool inject_next_ = false;
   uint64_t inject_pa_ = 0;
+  // pagemap: the pfns saved by name.
+  std::map<std::string, uint64_t> pfns_;
+  void complete_pagemap(const Op& op, uint64_t pfn);
   std::vector<Signal> signals_;
   uint64_t skipped_ = 0;
 

@@ -221,7 +221,7 @@ void parse_access(sim::ConfigNode& n, const std::string& kind, Op& op) {
 // (the key at fault in `key`), or "" when it can.
 std::string range_problem(const Op& op, uint64_t size, const char*& key) {
   key = "offset";
-  if (op.offset > size || (op.kind == Op::Kind::inject && op.offset == size))
+  if (op.offset > size || ((op.kind == Op::Kind::inject || op.kind == Op::Kind::pagemap) && op.offset == size))
     return fmt::format("{:#x} is beyond the end of region '{}' ({})", op.offset, op.region, sim::format_size(size));
   key = "length";
   if (op.span > size - op.offset)
@@ -513,11 +513,41 @@ bool Workload::parse_device_op(sim::ConfigNode& n, const std::string& kind, Op& 
     op.offset = n.get<sim::Size>("offset", {0}, "Where in the region (the 64-byte line holding it)").bytes;
     op.span = 1;
     op.uc = n.get_enum("error", "uc", {"uc", "ce"}, "uc: uncorrected (poison); ce: correctable") == "uc";
+    op.pgtable = n.get_enum("target", "data", {"data", "page_table"},
+                            "data: the line of the page behind the address; page_table: the line holding the "
+                            "page-table entry a walk of the address reads (the table must exist)") == "page_table";
     op.expect_errno = parse_expect(n);
   } else {
     return false;
   }
   return true;
+}
+
+void Workload::parse_pagemap(sim::ConfigNode& n, Op& op, Process& p) const {
+  op.kind = Op::Kind::pagemap;
+  op.region = n.require<std::string>("region", "The region whose page is looked up");
+  op.offset = n.get<sim::Size>("offset", {0}, "Where in the region (its page)").bytes;
+  op.span = 1;
+  static const char* const kKeys[] = {"save", "same_as", "differs_from"};
+  const char* given = nullptr;
+  for (const char* k : kKeys)
+    if (n.has(k)) {
+      if (given) n.fail(k, fmt::format("give one of save, same_as and differs_from, not both {} and {}", given, k));
+      given = k;
+    }
+  if (!given) n.fail("", "pagemap needs save (a name for the pfn), same_as or differs_from (a saved name)");
+  const std::string key = given;
+  op.pfn_name = n.require<std::string>(key, key == "save" ? "Name the pfn is saved under"
+                                                          : "The name an earlier pagemap of this process saved");
+  if (!valid_name(op.pfn_name)) n.fail(key, "a name is letters, digits and underscores");
+  if (key == "save") {
+    op.pfn_check = Op::PfnCheck::save;
+    p.pfn_names.insert(op.pfn_name);
+    return;
+  }
+  op.pfn_check = key == "same_as" ? Op::PfnCheck::same : Op::PfnCheck::differs;
+  if (!p.pfn_names.count(op.pfn_name))
+    n.fail(key, fmt::format("no earlier pagemap of process {} saved a pfn as '{}'", p.name, op.pfn_name));
 }
 
 Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint64_t seed) {
@@ -526,7 +556,7 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
                                        "read", "write", "access", "fetch", "replay", "dma_copy", "dma_alloc",
                                        "file_read", "file_write", "fsync", "fdatasync", "ftruncate", "sync",
                                        "drop_caches", "fadvise", "msync", "mlock", "munlock", "oom_score_adj",
-                                       "inject", "exit"};
+                                       "inject", "pagemap", "exit"};
   const std::string all_but_last = fmt::format("{}", fmt::join(std::begin(kKinds), std::end(kKinds) - 1, ", "));
   const char* const last = *(std::end(kKinds) - 1);
   const auto keys = item.keys();
@@ -610,13 +640,15 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
+  } else if (kind == "pagemap") {
+    parse_pagemap(n, op, *procs_[self]);
   } else if (parse_device_op(n, kind, op) || parse_file_op(n, kind, op) || parse_pressure_op(n, kind, op)) {
   } else {
     item.fail(kind, "an operation kKinds lists has no parser");
   }
   if (op.kind == Op::Kind::munmap || op.kind == Op::Kind::mprotect || op.kind == Op::Kind::madvise ||
       op.kind == Op::Kind::access || op.kind == Op::Kind::msync || op.kind == Op::Kind::mlock ||
-      op.kind == Op::Kind::munlock || op.kind == Op::Kind::inject)
+      op.kind == Op::Kind::munlock || op.kind == Op::Kind::inject || op.kind == Op::Kind::pagemap)
     use_region(n, op, self);
   track_region(op, self);
   return op;
@@ -720,8 +752,9 @@ std::string Workload::describe() const {
       out += fmt::format(" theta={} child_cpu={} barrier={} trace={}:{} status={}", op.theta, op.child_cpu,
                          op.barrier ? op.barrier->name : "", op.trace ? op.trace->path() : "",
                          op.trace ? op.trace->limit() : 0, op.status);
-      out += fmt::format(" file={} file_size={} level={} oom_score_adj={} handler={} mce_kill={} uc={}\n", op.file,
+      out += fmt::format(" file={} file_size={} level={} oom_score_adj={} handler={} mce_kill={} uc={}", op.file,
                          op.file_size, op.level, op.oom_score_adj, op.handler, op.mce_kill, op.uc);
+      out += fmt::format(" pgtable={} pfn={}:{}\n", op.pgtable, static_cast<int>(op.pfn_check), op.pfn_name);
     }
   }
   return out;

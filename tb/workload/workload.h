@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,7 @@ class Workload {
     int group = -1;
     std::vector<size_t> pools;
     Regions regions;  // while its ops are read
+    std::set<std::string> pfn_names;  // pagemap saves so far
   };
   // A use of a region by a program of a thread group, checked once every
   // program of the group is read.
@@ -126,6 +128,8 @@ class Workload {
   // The keys of the file operations (parse_op's part for them); false if `kind` is none.
   bool parse_file_op(sim::ConfigNode& n, const std::string& kind, Op& op);
   bool parse_device_op(sim::ConfigNode& n, const std::string& kind, Op& op) const;
+  // pagemap's keys: one of save, same_as, differs_from (a name an earlier save of the process gave).
+  void parse_pagemap(sim::ConfigNode& n, Op& op, Process& p) const;
   int parse_file(sim::ConfigNode& n) const;
   // file_read/file_write's count, pattern, stride and seed.
   void parse_file_repeat(sim::ConfigNode& n, Op& op) const;

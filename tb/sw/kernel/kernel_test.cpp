@@ -434,6 +434,24 @@ TEST(fw_kernel, sysctl_pagemap_faults_the_page_in_and_einj_poisons_its_line) {
       << "not RAM";
 }
 
+TEST(fw_kernel, sysctl_pgtable_entry_names_the_entry_a_walk_reads_without_faulting) {
+  Rig r(spec_mb(64));
+  r.start_process();
+  const int64_t va = r.mmap(0, 0, 2 * 4096);
+  ASSERT_GT(va, 0);
+  const uint64_t base = static_cast<uint64_t>(va);
+  // No page table below the mapping yet: the walk stops above the PTE level.
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlPgtableEntry, base), -EFAULT);
+  r.access(0, base);  // the first page: its page table now exists
+  fw::PteLookup l;
+  ASSERT_TRUE(r.k->translate(r.cpu(), 1, base, &l));
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlPgtableEntry, base + 0x123), static_cast<int64_t>(l.entry_pa));
+  // The second page's entry, next to it, still empty: nothing is faulted in.
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlPgtableEntry, base + 4096), static_cast<int64_t>(l.entry_pa + 8));
+  EXPECT_EQ(r.walk(0, base + 4096, x86::Access::read).status, Walk::page_fault);
+  EXPECT_EQ(r.sys(0, hal::Sys::sysctl, uapi::kSysctlPgtableEntry, base + 2 * 4096), -EFAULT) << "not mapped";
+}
+
 TEST(fw_kernel, exit_returns_every_page) {
   Rig r(spec_mb(256, 2));
   const uint64_t boot_free = r.k->nr_free_pages();

@@ -220,7 +220,8 @@ inline void full_check(fw::Kernel& k, const std::vector<HeldBlock>& held) {
         fw::page* p = nodes.pfn_to_page(pfn);
         ASSERT_EQ(fw::page_zonenum(p), zi);
         ASSERT_EQ(fw::page_to_nid(p), static_cast<int>(n));
-        if (fw::PageReserved(p)) {
+        // (The zero page is allocated, and reserved as Linux's is.)
+        if (fw::PageReserved(p) && !k.ctx().memory->is_zero_pfn(pfn)) {
           ++reserved;
           continue;
         }
