@@ -213,11 +213,15 @@ FaultResult Memory::fault_locked(hal::Hal& h, mm_struct* mm, vm_area_struct* vma
     return {FaultKind::sigbus, "page table unreadable (memory error)"};
   }
   if (is_migration_entry(pte)) {
-    // The page is being migrated: let the migrating CPU finish, then the
-    // access retries (and faults again while the entry is there).
+    // The page is being migrated: wait here until the migrating CPU has
+    // put an entry back, then the access retries (Linux
+    // migration_entry_wait sleeps until the move ends). Waiting in the
+    // handler, not by faulting again: the migrating CPU may run far ahead
+    // in its time quantum, so the move can look long from here.
     ++stats_.migration_wait;
     ctx_->vmstat->count(PGFAULT_MIGRATION_WAIT);
-    h.cpu_relax();
+    do h.cpu_relax();
+    while (pt.read_entry(h, pte_pa, &pte) && is_migration_entry(pte));
     return {FaultKind::spurious, "migration entry"};
   }
   if (is_swap_pte(pte)) return do_swap_page(h, mm, vma, addr, pte_pa, pte, write);

@@ -265,6 +265,7 @@ void HostHal::deliver_interrupts() {
 void HostHal::cpu_relax() {
   now_ns_ += 10;
   deliver_interrupts();
+  if (m_.relax_hook_) m_.relax_hook_();
   // Meanwhile the other CPUs run and take their interrupts (not nested:
   // a handler that spins does not run a third CPU's).
   if (m_.relax_runs_others_ && !m_.relaxing_) {

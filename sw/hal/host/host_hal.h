@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -177,6 +178,9 @@ class HostMachine {
   // interrupts are delivered too, so a CPU waiting for IPI acknowledgements
   // sees them (default on).
   void set_relax_runs_others(bool on) { relax_runs_others_ = on; }
+  // Called on every cpu_relax: what another CPU does meanwhile, for a test
+  // (e.g. finishing a migration some calls later). Empty: nothing.
+  void set_relax_hook(std::function<void()> f) { relax_hook_ = std::move(f); }
   // Model per-CPU TLBs (off by default; 1536 entries each, oldest evicted
   // first): HostHal::tlb_* and the test rig's accesses use them; INVLPG,
   // INVPCID and CR3 writes drop entries.
@@ -197,6 +201,7 @@ class HostMachine {
   std::string console_;
   bool echo_ = false;
   bool relax_runs_others_ = true;
+  std::function<void()> relax_hook_;
   bool tlb_model_ = false;
   bool relaxing_ = false;
   hal::Firmware* fw_ = nullptr;
