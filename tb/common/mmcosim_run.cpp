@@ -72,6 +72,18 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return path;
 }
 
+std::vector<std::string> ScenarioRun::signal_lines() const {
+  std::vector<std::string> lines;
+  std::istringstream in(file("signals.txt"));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  EXPECT_FALSE(lines.empty()) << "signals.txt has no header";
+  if (!lines.empty()) {
+    EXPECT_EQ(lines[0], "# process pid signal code addr lsb region offset");
+    lines.erase(lines.begin());
+  }
+  return lines;
+}
+
 double ScenarioRun::proc(const std::string& name, const std::string& key) const {
   const std::string text = file("proc/" + name);
   const std::regex re("(^|\n)" + key + ":?\\s+([0-9]+)");

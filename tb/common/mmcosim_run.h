@@ -46,6 +46,9 @@ struct ScenarioRun {
   // A "key value" line of proc/<name> (vmstat), or a "Key: value kB" one
   // (meminfo): the value (a test failure, and NaN, when there is none).
   double proc(const std::string& name, const std::string& key) const;
+  // signals.txt of a run whose processes record their SIGBUS: its lines
+  // after the header (a test failure when the header is not there).
+  std::vector<std::string> signal_lines() const;
 };
 
 // `mmcosim run SCENARIO --outdir DIR --no-progress --set S...` into a fresh directory named by `tag`.

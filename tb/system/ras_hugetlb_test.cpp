@@ -20,22 +20,13 @@ namespace {
 
 const std::string kRas = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/ras/";
 
-// signals.txt without its header.
-std::vector<std::string> signal_lines(const ScenarioRun& r) {
-  std::vector<std::string> lines;
-  std::istringstream in(r.file("signals.txt"));
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  EXPECT_FALSE(lines.empty()) << "signals.txt has no header";
-  if (!lines.empty()) lines.erase(lines.begin());
-  return lines;
-}
 
 bool has_re(const std::string& text, const char* re) { return std::regex_search(text, std::regex(re)); }
 
 TEST(RasHugetlb, ConsumedErrorInAHugetlbPageIsLsb21AndDissolvesIt) {
   const ScenarioRun r = run_scenario_file(kRas + "hugetlb-uc-record.yaml", "ras-huge-uc");
   ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus held, the other huge page's loads checked
-  const std::vector<std::string> sig = signal_lines(r);
+  const std::vector<std::string> sig = r.signal_lines();
   ASSERT_EQ(sig.size(), 2u);
   EXPECT_TRUE(std::regex_match(sig[0], std::regex("reader 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+45000 21 huge 0x45000")))
       << sig[0];
@@ -95,14 +86,14 @@ TEST(RasHugetlb, SoftOfflineMovesAHugePageAndShrinksThePool) {
   EXPECT_EQ(r["system.fw.madvise.soft_offline"], 1);
   EXPECT_EQ(r["system.fw.memory_failure.num_poisoned_pages"], 1);
   EXPECT_EQ(r["system.fw.memory_failure.node0.total"], 0) << "soft offline counts no memory_failure() outcome";
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
   EXPECT_GE(r["system.workload.app.verifiedReads"], 2 * 4 * 1024 * 1024 / 8);
 }
 
 TEST(RasThp, ConsumedErrorInATransparentHugePageSplitsItAndLosesOnePage) {
   const ScenarioRun r = run_scenario_file(kRas + "thp-uc-record.yaml", "ras-thp-uc");
   ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus held, the other 2047 pages' loads checked
-  const std::vector<std::string> sig = signal_lines(r);
+  const std::vector<std::string> sig = r.signal_lines();
   ASSERT_EQ(sig.size(), 2u);
   EXPECT_TRUE(std::regex_match(sig[0], std::regex("thp 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+11000 12 buf 0x411000")))
       << sig[0];

@@ -22,15 +22,6 @@ const std::string kRas = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/ras/";
 
 bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
-// signals.txt without its header line.
-std::vector<std::string> signal_lines(const ScenarioRun& r) {
-  std::vector<std::string> lines;
-  std::istringstream in(r.file("signals.txt"));
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  EXPECT_FALSE(lines.empty()) << "signals.txt has no header";
-  if (!lines.empty()) lines.erase(lines.begin());
-  return lines;
-}
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -41,7 +32,7 @@ size_t count(const std::string& text, const std::string& what) {
 TEST(RasMatrix, EarlyKillSignalsTheOtherMapperWhenMemoryFailureRuns) {
   const ScenarioRun r = run_scenario_file(kRas + "anon-early-kill.yaml", "ras-early");
   ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus of both, every other load checked
-  const std::vector<std::string> sig = signal_lines(r);
+  const std::vector<std::string> sig = r.signal_lines();
   ASSERT_EQ(sig.size(), 2u);
   EXPECT_TRUE(std::regex_match(sig[0], std::regex("parent 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+000 12 buf 0x0"))) << sig[0];
   EXPECT_TRUE(std::regex_match(sig[1], std::regex("child 2 SIGBUS BUS_MCEERR_AO 0x[0-9a-f]+000 12 buf 0x0"))) << sig[1];
@@ -68,7 +59,7 @@ TEST(RasMatrix, EarlyKillSignalsTheOtherMapperWhenMemoryFailureRuns) {
 TEST(RasMatrix, LateKillLeavesAPoisonEntryThatTheOtherMapperMeetsOnItsTouch) {
   const ScenarioRun r = run_scenario_file(kRas + "anon-late-kill.yaml", "ras-late");
   ASSERT_EQ(r.status, 0) << r.output;
-  const std::vector<std::string> sig = signal_lines(r);
+  const std::vector<std::string> sig = r.signal_lines();
   ASSERT_EQ(sig.size(), 3u);
   EXPECT_TRUE(std::regex_match(sig[0], std::regex("parent 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+000 12 buf 0x0"))) << sig[0];
   EXPECT_TRUE(std::regex_match(sig[1], std::regex("parent 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+040 12 buf 0x40"))) << sig[1];
@@ -92,7 +83,7 @@ TEST(RasMatrix, LateKillLeavesAPoisonEntryThatTheOtherMapperMeetsOnItsTouch) {
 TEST(RasMatrix, MadviseHwpoisonOfAWrittenAnonymousPageIsSigbusAtThePage) {
   const ScenarioRun r = run_scenario_file(kRas + "madvise-hwpoison-anon.yaml", "ras-madv-hard");
   ASSERT_EQ(r.status, 0) << r.output;
-  const std::vector<std::string> sig = signal_lines(r);
+  const std::vector<std::string> sig = r.signal_lines();
   ASSERT_EQ(sig.size(), 2u);
   EXPECT_TRUE(std::regex_match(sig[0], std::regex("app 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+000 12 buf 0x1000"))) << sig[0];
   EXPECT_TRUE(std::regex_match(sig[1], std::regex("app 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+080 12 buf 0x1080"))) << sig[1];
@@ -115,7 +106,7 @@ TEST(RasMatrix, SoftOfflineMovesThePageToAnotherPfnWithItsData) {
   EXPECT_TRUE(has(r.file("console.log"), "Soft offlining pfn 0x")) << r.file("console.log");
   EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4);
   EXPECT_EQ(r["system.workload.app.verifiedReads"], 3 * 4096 / 8);
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
   // The check can fail: the soft-offlined page is not where it was.
   const std::string dir = temp_dir("ras-soft-pfn-same");
   std::string text = read_file(kRas + "soft-offline-pfn.yaml");
@@ -184,7 +175,7 @@ TEST(RasMatrix, MadviseHwpoisonOfAnUntouchedPagePoisonsTheZeroPageAndALaterWrite
   EXPECT_EQ(r["system.workload.app.failedSyscalls"], 1);
   EXPECT_EQ(r["system.workload.app.verifiedReads"], 2 * 4096 / 8);
   EXPECT_EQ(r["system.fw.task.sigbus_handled"], 0);
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
 }
 
 }  // namespace

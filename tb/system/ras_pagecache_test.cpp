@@ -19,14 +19,6 @@ namespace {
 
 const std::string kRas = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/ras/";
 
-// signals.txt's lines after its header.
-std::vector<std::string> signal_lines(const ScenarioRun& r) {
-  std::vector<std::string> lines;
-  std::istringstream in(r.file("signals.txt"));
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  if (!lines.empty()) lines.erase(lines.begin());
-  return lines;
-}
 
 bool has(const std::string& text, const std::string& re) { return std::regex_search(text, std::regex(re)); }
 
@@ -38,7 +30,7 @@ TEST(RasPageCache, CleanPageCachePageIsDroppedAndReadAgain) {
       << console;
   EXPECT_TRUE(has(console, "Memory failure: 0x[0-9a-f]+: recovery action for clean LRU page: Recovered")) << console;
   EXPECT_EQ(console.find("SIGBUS"), std::string::npos) << console;
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
   EXPECT_EQ(r["system.fw.memory_failure.node0.recovered"], 1);
   EXPECT_EQ(r["system.ras.ucConsumed"], 1);
   EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4);
@@ -53,7 +45,7 @@ TEST(RasPageCache, DirtyPageCachePageLosesItsDataFsyncReportsEioOnce) {
   ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus and fsync's expect: EIO held; the disk check passed
   const std::string console = r.file("console.log");
   EXPECT_TRUE(has(console, "Memory failure: 0x[0-9a-f]+: recovery action for dirty LRU page: Recovered")) << console;
-  const std::vector<std::string> sig = signal_lines(r);
+  const std::vector<std::string> sig = r.signal_lines();
   // The consumer (action required), the early-kill mapper at once, the
   // late-kill mapper on its touch of the poison entry.
   ASSERT_EQ(sig.size(), 3u);
@@ -91,7 +83,7 @@ TEST(RasPageCache, WritebackOfPoisonFailsTheRequestAndFsyncReturnsEio) {
   // clean page left the cache.
   EXPECT_EQ(r["system.ras.ucConsumed"], 1);
   EXPECT_TRUE(has(console, "Memory failure: 0x[0-9a-f]+: recovery action for clean LRU page: Recovered")) << console;
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
   EXPECT_EQ(r["system.storage.mismatches"], 0);
 }
 
@@ -132,7 +124,7 @@ TEST(RasPageCache, SoftOfflineMigratesAMappedDirtyPageCachePage) {
   EXPECT_EQ(r["system.fw.madvise.soft_offline"], 1);
   EXPECT_EQ(r["system.fw.migrate.succeeded"], 1);
   EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4);
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
   EXPECT_EQ(r["system.storage.mismatches"], 0);
 }
 

@@ -164,19 +164,6 @@ TEST(Ras, ConsumedByAnInstructionFetchIsLoggedInTheFetchBank) {
   EXPECT_NE(console.find("Machine Check Exception: 7 Bank 1: bd80000000000150"), std::string::npos) << console;
 }
 
-// signals.txt of a run whose processes record their SIGBUS: the header,
-// then one line per signal.
-std::vector<std::string> signal_lines(const ScenarioRun& r) {
-  std::vector<std::string> lines;
-  std::istringstream in(r.file("signals.txt"));
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  EXPECT_FALSE(lines.empty()) << "signals.txt has no header";
-  if (!lines.empty()) {
-    EXPECT_EQ(lines[0], "# process pid signal code addr lsb region offset");
-    lines.erase(lines.begin());
-  }
-  return lines;
-}
 
 TEST(Ras, SoftOfflineOfAnAnonymousPageKeepsItsDataAndRetiresTheOldPage) {
   const ScenarioRun r = run_scenario_file(kRas + "soft-offline-anon.yaml", "ras-soft-anon");
@@ -190,14 +177,14 @@ TEST(Ras, SoftOfflineOfAnAnonymousPageKeepsItsDataAndRetiresTheOldPage) {
   EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4) << "exactly one 4 kB page retired";
   EXPECT_EQ(r["system.fw.madvise.soft_offline"], 1);
   EXPECT_EQ(r["system.fw.task.sigbus_handled"], 0);
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
   EXPECT_GT(r["system.workload.app.verifiedReads"], 4096 / 8 * 2 - 1);
 }
 
 TEST(Ras, AProcessWithASigbusHandlerSurvivesAConsumedErrorAndMeetsThePoisonEntryLater) {
   const ScenarioRun r = run_scenario_file(kRas + "uc-load-record.yaml", "ras-uc-record");
   ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus held, every other load checked
-  const std::vector<std::string> sig = signal_lines(r);
+  const std::vector<std::string> sig = r.signal_lines();
   ASSERT_EQ(sig.size(), 2u);
   EXPECT_TRUE(std::regex_match(sig[0], std::regex("reader 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+000 12 buf 0x0"))) << sig[0];
   EXPECT_TRUE(std::regex_match(sig[1], std::regex("reader 1 SIGBUS BUS_MCEERR_AR 0x[0-9a-f]+080 12 buf 0x80"))) << sig[1];
@@ -221,7 +208,7 @@ TEST(Ras, CorrectedErrorsInjectedByAProcessMakeTheCollectorOfflineItsPage) {
   EXPECT_EQ(r["system.fw.cec.offlined"], 1);
   EXPECT_EQ(r.proc("meminfo", "HardwareCorrupted"), 4);
   EXPECT_EQ(r["system.fw.task.sigbus_handled"], 0);
-  EXPECT_TRUE(signal_lines(r).empty());
+  EXPECT_TRUE(r.signal_lines().empty());
 }
 
 }  // namespace
