@@ -75,6 +75,8 @@ struct PageInfo {
   int mapcount;        // kpagecount: mappings of this page (PTEs, or a THP's PMD)
   bool free;           // in a free block of the buddy allocator or on a per-CPU free list
   bool file;           // a regular file's page-cache page (KPF_ANON clear, not shared memory)
+  bool folio_hwpoison; // its compound page is marked as a whole (a hugetlb folio's head PG_hwpoison)
+  bool hugetlb_spare;  // a hugetlb page's pool has a free page no mapping is promised (one may be dissolved)
   bool has(unsigned kpf) const { return (kpageflags >> kpf) & 1; }
 };
 

@@ -289,6 +289,11 @@ bool Kernel::page_info(uint64_t pfn, hal::PageInfo& out) const {
   // Linux's page_mapcount: its own PTEs plus the mappings of its folio as a whole.
   out.mapcount = page_mapcount(p) + (PageHead(head) ? folio_entire_mapcount(head) : 0);
   out.free = page_ref_count(head) == 0 && on_free_lists(nodes_, const_cast<Buddy&>(buddy_), pfn, p);
+  out.folio_hwpoison = PageHWPoison(head);
+  if (PageHuge(head)) {
+    const hstate* hs = const_cast<Hugetlb&>(hugetlb_).hstate_of(PAGE_SHIFT + compound_order(head));
+    out.hugetlb_spare = hs && hs->free_huge_pages > hs->resv_huge_pages;
+  }
   const address_space* obj = page_mapping_obj(head);
   out.file = !PageAnon(head) && obj && obj->kind == MappingKind::file;
   return true;

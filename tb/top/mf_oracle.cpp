@@ -67,9 +67,15 @@ MfPrediction predict_memory_failure(const hal::PageInfo& pi, bool pte_dirty, int
   // TestSetPageHWPoison first: a page marked before is not handled again.
   if (pi.has(K::kHwpoison)) return {"already poisoned page", "Failed"};
   if (pi.has(K::kHuge)) {
+    // A hugetlb folio is poisoned as a whole: a second bad page in it is
+    // MF_HUGETLB_FOLIO_PRE_POISONED, "already poisoned".
+    if (pi.folio_hwpoison) return {"already poisoned page", "Failed"};
     // try_memory_failure_hugetlb: a free one is dissolved (the buddy
     // allocator gets its good pages), one in use is unmapped (me_huge_page).
-    return pi.refcount == 0 ? MfPrediction{"free huge page", "Recovered"} : MfPrediction{"huge page", "Recovered"};
+    // A free one stays when every free page of its pool is promised to a
+    // mapping (dissolve_free_hugetlb_folio refuses: Failed).
+    if (pi.refcount == 0) return {"free huge page", pi.hugetlb_spare ? "Recovered" : "Failed"};
+    return {"huge page", "Recovered"};
   }
   if (!(flags & kMfCountIncreased)) {
     // get_hwpoison_page: a free page is taken off the buddy allocator

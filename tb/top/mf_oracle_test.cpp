@@ -78,8 +78,17 @@ TEST(MfOracle, UnderWritebackTheWriteDecides) {
 }
 
 TEST(MfOracle, HugetlbRowsOf618) {
-  EXPECT_EQ(outcome(page({K::kHuge, K::kCompoundHead}, 0)), "free huge page: Recovered");
+  hal::PageInfo free_huge = page({K::kHuge, K::kCompoundHead}, 0);
+  free_huge.hugetlb_spare = true;
+  EXPECT_EQ(outcome(free_huge), "free huge page: Recovered");
+  free_huge.hugetlb_spare = false;  // every free page promised: it stays
+  EXPECT_EQ(outcome(free_huge), "free huge page: Failed");
   EXPECT_EQ(outcome(page({K::kHuge, K::kCompoundHead, K::kMmap}, 2, 1)), "huge page: Recovered");
+  // A good tail page of a folio already poisoned elsewhere: the folio is
+  // pre-poisoned (its own flag clear).
+  hal::PageInfo tail = page({K::kHuge, K::kCompoundTail}, 2);
+  tail.folio_hwpoison = true;
+  EXPECT_EQ(outcome(tail), "already poisoned page: Failed");
 }
 
 TEST(MfOracle, MadviseHwpoisonHoldsAReference) {
