@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "sw/lib/errno.h"
+#include "tb/sw/mm/consumed_error.h"
 #include "tb/sw/mm/fw_rig.h"
 
 using namespace fwtest;
@@ -224,11 +225,7 @@ TEST(fw_fault, machine_check_on_user_data_kills_with_sigbus_and_retires_the_page
   const uint64_t pa = r.access(0, a);
   ASSERT_NE(r.access(0, a + PAGE_SIZE), ~0ull);
   r.m->inject_poison(pa);
-  hal::MachineCheck mc{};
-  mc.pa = pa;
-  mc.action_required = true;
-  mc.va = a;
-  mc.va_valid = true;
+  hal::MachineCheck mc = consumed(pa, a);
   EXPECT_EQ(r.k->machine_check(r.cpu(), mc), hal::TrapOutcome::task_killed);
   char want[128];
   std::snprintf(want, sizeof want, "Memory failure: %#lx: Sending SIGBUS to reader:%d", static_cast<unsigned long>(pa >> 12),

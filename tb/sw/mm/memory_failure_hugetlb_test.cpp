@@ -16,6 +16,7 @@
 #include "sw/lib/errno.h"
 #include "sw/mm/hugetlb.h"
 #include "sw/mm/memory_failure.h"
+#include "tb/sw/mm/consumed_error.h"
 #include "tb/sw/mm/fw_rig.h"
 #include "tb/sw/mm/mm_check.h"
 
@@ -75,15 +76,6 @@ void verify(Rig& r, uint64_t a, uint64_t len) {
     ASSERT_NE(pa, ~0ull) << std::hex << a + off;
     ASSERT_EQ(r.read64(pa + 8), (a + off) ^ 0x5a5a) << std::hex << a + off;
   }
-}
-
-hal::MachineCheck consumed(uint64_t pa, uint64_t va) {
-  hal::MachineCheck mc{};
-  mc.pa = pa;
-  mc.va = va;
-  mc.va_valid = true;
-  mc.action_required = true;
-  return mc;
 }
 
 TEST(fw_memory_failure_hugetlb, free_huge_page_is_dissolved_without_its_bad_page) {

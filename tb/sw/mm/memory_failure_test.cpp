@@ -19,6 +19,7 @@
 #include "sw/mm/swap_state.h"
 #include "sw/mm/swapfile.h"
 #include "sw/mm/tlb.h"
+#include "tb/sw/mm/consumed_error.h"
 #include "tb/sw/mm/fw_rig.h"
 #include "tb/sw/mm/mm_check.h"
 
@@ -60,17 +61,6 @@ AnonPage anon_page(Rig& r, const char* name = "victim") {
   r.write64(pa, 0x1234);
   a.pfn = pa >> 12;
   return a;
-}
-
-// The record of a consumed error at pa (a HAL without banks: the firmware
-// completes it as SRAR, data load).
-hal::MachineCheck consumed(uint64_t pa, uint64_t va) {
-  hal::MachineCheck mc{};
-  mc.pa = pa;
-  mc.va = va;
-  mc.va_valid = true;
-  mc.action_required = true;
-  return mc;
 }
 
 TEST(fw_memory_failure, free_buddy_page_is_taken_off_the_free_lists) {
