@@ -121,7 +121,9 @@ module walker #(
   // 0.23 (formal): fields holding a walker_pkg enum are plain logic (it
   // mis-sizes enum-typed members), every field is 0-based (it misplaces
   // part-selects of other bases: level l is at index l-1, as on the ports),
-  // and recorded entries are words (it has no arrays of structs).
+  // and recorded entries are words (it has no arrays of structs). Fields of
+  // 64 bits or more come last (lowest), so that they start on a 32-bit word
+  // of the Verilated model and it moves them as whole words.
 
   // Rights accumulated over the levels walked (walker.md step 4).
   typedef struct packed {
@@ -136,7 +138,6 @@ module walker #(
     logic [VA_BITS-1:0] va;
     logic [1:0]         access;       // walker_pkg::access_e
     logic               user;
-    logic [63:0]        cr3;          // raw CR3
     logic               wp;
     logic               nxe;
     logic [2:0]         levels;       // 4 or 5 (<= MAX_LEVELS)
@@ -144,21 +145,22 @@ module walker #(
     logic [2:0]         start_level;  // 1..levels
     logic [PA_BITS-1:0] start_table;  // used when start_level < levels
     rights_t            acc;          // rights over the skipped levels
+    logic [63:0]        cr3;          // raw CR3
   } walk_req_t;
 
   // A memory request: ports mem_req_*.
   typedef struct packed {
     logic [PA_BITS-1:0] addr;   // 8-byte aligned entry
     logic               write;
-    logic [63:0]        wdata;
     logic               lock;   // read: take the lock; write: release it
+    logic [63:0]        wdata;
   } mem_req_t;
 
   // A memory response: ports mem_rsp_*.
   typedef struct packed {
-    logic [63:0] data;
     logic        error;
     logic        poison;
+    logic [63:0] data;
   } mem_rsp_t;
 
   // The walk result (hw::WalkResult): ports rsp_*. Fields outside the
@@ -177,17 +179,16 @@ module walker #(
     logic [PA_BITS-1:0]             mc_addr;
     logic                           mc_poison;
     logic [MAX_LEVELS-1:0]          pte_valid;    // level l at index l-1
-    logic [MAX_LEVELS-1:0][PA_BITS-1:0] pte_addr;
-    logic [MAX_LEVELS-1:0][63:0]    pte_value;
     logic [COUNT_BITS-1:0]          mem_reads;
     logic [COUNT_BITS-1:0]          mem_writes;
     logic [RESTART_BITS-1:0]        restarts;
+    logic [MAX_LEVELS-1:0][PA_BITS-1:0] pte_addr;
+    logic [MAX_LEVELS-1:0][63:0]    pte_value;
   } walk_rsp_t;
 
   // ---- registers ----
   // The request, as latched when accepted.
   typedef struct packed {
-    logic [VA_BITS-1:0] va;
     logic [1:0]         access;            // walker_pkg::access_e
     logic               user;
     logic               wp;
@@ -196,6 +197,7 @@ module walker #(
     logic [2:0]         start_level;
     logic [PA_BITS-1:0] start_table;       // root, or the PWC table
     rights_t            start_rights;
+    logic [VA_BITS-1:0] va;
   } ctx_t;
 
   // The translation a pass found at its leaf.
@@ -213,17 +215,17 @@ module walker #(
     logic [PA_BITS-1:0]               table_addr;  // table holding that entry
     rights_t                          rights;      // accumulated so far
     logic [MAX_LEVELS-1:0]              pte_valid;   // the entries read: level l at index l-1
-    logic [MAX_LEVELS-1:0][PA_BITS-1:0] pte_addr;
-    logic [MAX_LEVELS-1:0][63:0]        pte_value;   // as read, before any A/D update
     leaf_t                              leaf;
     logic [MAX_LEVELS-1:0]              ad_pending;  // entries still needing an A/D update
     logic [2:0]                       ad_level;    // the entry being updated
+    logic [MAX_LEVELS-1:0][PA_BITS-1:0] pte_addr;
+    logic [MAX_LEVELS-1:0][63:0]        pte_value;   // as read, before any A/D update
   } pass_t;
 
   // The locked read-modify-write in progress.
   typedef struct packed {
-    logic [63:0] wdata;   // data of the unlocking write
     logic [1:0]  after;   // walker_pkg::after_unlock_e: what follows that write
+    logic [63:0] wdata;   // data of the unlocking write
   } lock_t;
 
   // How the walk ends, and its counts.
@@ -686,32 +688,33 @@ module walker #(
 
   assign rsp_valid = (state_q == walker_pkg::S_DONE);
   always_comb begin : result
-    // Fields that do not belong to the status are 0.
-    rsp_o            = '0;
-    rsp_o.status     = res_q.status;
-    rsp_o.pte_valid  = pass_q.pte_valid;
-    rsp_o.pte_addr   = pass_q.pte_addr;
-    rsp_o.pte_value  = pass_q.pte_value;
-    rsp_o.mem_reads  = res_q.mem_reads;
-    rsp_o.mem_writes = res_q.mem_writes;
-    rsp_o.restarts   = res_q.restarts;
-    if (res_q.status == walker_pkg::STATUS_OK) begin
-      rsp_o.pa          = pass_q.leaf.pa;
-      rsp_o.leaf_level  = pass_q.leaf.level;
-      rsp_o.rights.rw   = pass_q.rights.rw;
-      rsp_o.rights.us   = pass_q.rights.us;
-      rsp_o.rights.nx   = pass_q.rights.nx & ctx_q.nxe;
-      rsp_o.global_page = pass_q.leaf.global_page;
-      rsp_o.dirty       = pass_q.leaf.dirty;
-      rsp_o.memtype     = pass_q.leaf.memtype;
-    end else if (res_q.status == walker_pkg::STATUS_PAGE_FAULT) begin
-      rsp_o.error_code     = res_q.error_code;
-      rsp_o.fault_level    = res_q.fault_level;
-      rsp_o.fault_pte_addr = res_q.fault_pte_addr;
-    end else begin  // STATUS_MACHINE_CHECK (no other value is ever written)
-      rsp_o.mc_addr   = res_q.mc_addr;
-      rsp_o.mc_poison = res_q.mc_poison;
-    end
+    // Fields that do not belong to the status are 0 (each assigned once).
+    logic ok;
+    logic fault;
+    logic mcheck;
+    ok     = (res_q.status == walker_pkg::STATUS_OK);
+    fault  = (res_q.status == walker_pkg::STATUS_PAGE_FAULT);
+    mcheck = ~ok & ~fault;  // STATUS_MACHINE_CHECK (no other value is ever written)
+    rsp_o.status         = res_q.status;
+    rsp_o.pa             = ok ? pass_q.leaf.pa : '0;
+    rsp_o.leaf_level     = ok ? pass_q.leaf.level : 3'd0;
+    rsp_o.rights.rw      = ok & pass_q.rights.rw;
+    rsp_o.rights.us      = ok & pass_q.rights.us;
+    rsp_o.rights.nx      = ok & pass_q.rights.nx & ctx_q.nxe;
+    rsp_o.global_page    = ok & pass_q.leaf.global_page;
+    rsp_o.dirty          = ok & pass_q.leaf.dirty;
+    rsp_o.memtype        = ok ? pass_q.leaf.memtype : 3'd0;
+    rsp_o.error_code     = fault ? res_q.error_code : 5'd0;
+    rsp_o.fault_level    = fault ? res_q.fault_level : 3'd0;
+    rsp_o.fault_pte_addr = fault ? res_q.fault_pte_addr : '0;
+    rsp_o.mc_addr        = mcheck ? res_q.mc_addr : '0;
+    rsp_o.mc_poison      = mcheck & res_q.mc_poison;
+    rsp_o.pte_valid      = pass_q.pte_valid;
+    rsp_o.mem_reads      = res_q.mem_reads;
+    rsp_o.mem_writes     = res_q.mem_writes;
+    rsp_o.restarts       = res_q.restarts;
+    rsp_o.pte_addr       = pass_q.pte_addr;
+    rsp_o.pte_value      = pass_q.pte_value;
   end
 
   // Per-level views of the recorded entries, for waveforms:
@@ -820,25 +823,30 @@ module walker #(
     chk_entry   = '0;
     chk_address = '0;
     ok = (pass_q.leaf.level != 3'd0);
-    for (int l = MAX_LEVELS; l >= 1; l--) begin
-      chk_entry   = pass_q.pte_value[l-1];
-      chk_address = {chk_entry.addr, 12'h000};
-      if (pass_q.pte_valid[l-1]) begin
-        ok = ok & chk_entry.p
-                & ((chk_address & ctx_q.above_maxphyaddr) == '0)
-                & ~(chk_entry.nx & ~ctx_q.nxe)
-                & ~((3'(l) >= walker_pkg::LEVEL_PML4) & chk_entry.ps)
-                & ~((3'(l) == walker_pkg::LEVEL_PDPT) & chk_entry.ps & (chk_address[29:13] != '0))
-                & ~((3'(l) == walker_pkg::LEVEL_PD) & chk_entry.ps & (chk_address[20:13] != '0));
-        rw = rw & chk_entry.rw;
-        us = us & chk_entry.us;
-        nx = nx | chk_entry.nx;
+    // Worked out only where ASSERT_AD_AFTER_CHECKS looks (a locked access
+    // offered), so that the Verilated model skips it elsewhere; 1 there.
+    chk_pass_ok = 1'b1;
+    if (mem_req_valid && mem_req_lock) begin
+      for (int l = MAX_LEVELS; l >= 1; l--) begin
+        chk_entry   = pass_q.pte_value[l-1];
+        chk_address = {chk_entry.addr, 12'h000};
+        if (pass_q.pte_valid[l-1]) begin
+          ok = ok & chk_entry.p
+                  & ((chk_address & ctx_q.above_maxphyaddr) == '0)
+                  & ~(chk_entry.nx & ~ctx_q.nxe)
+                  & ~((3'(l) >= walker_pkg::LEVEL_PML4) & chk_entry.ps)
+                  & ~((3'(l) == walker_pkg::LEVEL_PDPT) & chk_entry.ps & (chk_address[29:13] != '0))
+                  & ~((3'(l) == walker_pkg::LEVEL_PD) & chk_entry.ps & (chk_address[20:13] != '0));
+          rw = rw & chk_entry.rw;
+          us = us & chk_entry.us;
+          nx = nx | chk_entry.nx;
+        end
       end
+      ok = ok & ~(ctx_q.user & ~us)
+              & ~(is_write & (ctx_q.user | ctx_q.wp) & ~rw)
+              & ~(is_fetch & ctx_q.nxe & nx);
+      chk_pass_ok = ok;
     end
-    ok = ok & ~(ctx_q.user & ~us)
-            & ~(is_write & (ctx_q.user | ctx_q.wp) & ~rw)
-            & ~(is_fetch & ctx_q.nxe & nx);
-    chk_pass_ok = ok;
   end
 
   always_comb begin : chk_request
@@ -851,13 +859,17 @@ module walker #(
   // The leaf / the faulting entry is among the entries the response reports.
   logic chk_leaf_recorded;
   logic chk_fault_recorded;
+  // (Worked out only while the result is offered, where the assertions
+  // look; 0 elsewhere.)
   always_comb begin : chk_recorded
     chk_leaf_recorded  = 1'b0;
     chk_fault_recorded = 1'b0;
-    for (int l = 1; l <= MAX_LEVELS; l++) begin
-      if (rsp_leaf_level == 3'(l)) chk_leaf_recorded = rsp_pte_valid[l];
-      if (rsp_fault_level == 3'(l))
-        chk_fault_recorded = rsp_pte_valid[l] && (rsp_fault_pte_addr == rsp_pte_addr[(l-1)*PA_BITS +: PA_BITS]);
+    if (rsp_valid) begin
+      for (int l = 1; l <= MAX_LEVELS; l++) begin
+        if (rsp_leaf_level == 3'(l)) chk_leaf_recorded = rsp_pte_valid[l];
+        if (rsp_fault_level == 3'(l))
+          chk_fault_recorded = rsp_pte_valid[l] && (rsp_fault_pte_addr == rsp_pte_addr[(l-1)*PA_BITS +: PA_BITS]);
+      end
     end
   end
 
@@ -866,109 +878,153 @@ module walker #(
   always_comb if (!past_valid_q) assume (!rst_n);
 `endif
 
+  // What each channel offered at the last edge without a transfer (the
+  // stability rules compare against it), and whether a result was taken
+  // there: registers of their own rather than $past/$stable (whose
+  // operands a Verilated model samples at every evaluation): these copy a
+  // payload only while it waits.
+  logic      chk_rst_n_q;          // rst_n at the last edge
+  logic      chk_rsp_fire_q;       // a result was taken at the last edge
+  logic      chk_req_waiting_q;    // valid and not ready at the last edge
+  logic      chk_mem_req_waiting_q;
+  logic      chk_mem_rsp_waiting_q;
+  logic      chk_rsp_waiting_q;
+  walk_req_t chk_req_offered_q;    // what was offered then
+  mem_req_t  chk_mem_req_offered_q;
+  mem_rsp_t  chk_mem_rsp_offered_q;
+  /* verilator lint_off UNUSEDSIGNAL */
+  walk_rsp_t chk_rsp_offered_q;    // (ASSERT_RSP_STABLE compares the fields it names)
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  always_ff @(posedge clk) begin : chk_history
+    chk_rst_n_q           <= rst_n;
+    chk_rsp_fire_q        <= rsp_fire;
+    chk_req_waiting_q     <= req_valid & ~req_ready;
+    chk_mem_req_waiting_q <= mem_req_valid & ~mem_req_ready;
+    chk_mem_rsp_waiting_q <= mem_rsp_valid & ~mem_rsp_ready;
+    chk_rsp_waiting_q     <= rsp_valid & ~rsp_ready;
+    if (req_valid & ~req_ready)         chk_req_offered_q     <= req_i;
+    if (mem_req_valid & ~mem_req_ready) chk_mem_req_offered_q <= mem_req_o;
+    if (mem_rsp_valid & ~mem_rsp_ready) chk_mem_rsp_offered_q <= mem_rsp_i;
+    if (rsp_valid & ~rsp_ready)         chk_rsp_offered_q     <= rsp_o;
+  end
+
+  // Each rule is checked where its premise holds (if (premise) assert
+  // (conclusion), the same property as assert (!premise || conclusion)),
+  // so that the Verilated model evaluates a conclusion only when it matters.
   always_ff @(posedge clk) begin : properties
     if (rst_n) begin
       // ---- environment rules (assumed by formal, checked in simulation) ----
-      `WALKER_ASSUME(ASSUME_REQ_LEGAL, !req_valid || chk_req_levels_ok,
-                     "illegal walk request (levels, start_level, maxphyaddr or access)")
-      `WALKER_ASSUME(ASSUME_MEM_RSP_ONLY_WHEN_PENDING, !mem_rsp_valid || chk_mem_pending_q,
-                     "memory response without a memory request")
+      if (req_valid)
+        `WALKER_ASSUME(ASSUME_REQ_LEGAL, chk_req_levels_ok,
+                       "illegal walk request (levels, start_level, maxphyaddr or access)")
+      if (mem_rsp_valid)
+        `WALKER_ASSUME(ASSUME_MEM_RSP_ONLY_WHEN_PENDING, chk_mem_pending_q,
+                       "memory response without a memory request")
 
       // ---- the walker's own rules ----
-      `WALKER_ASSERT(ASSERT_NO_MEM_REQ_WHILE_IDLE, !mem_req_valid || chk_busy_q,
-                     "memory request while no walk is in progress")
-      `WALKER_ASSERT(ASSERT_ONE_MEM_REQ_AT_A_TIME, !mem_req_valid || !chk_mem_pending_q,
-                     "memory request while one is outstanding")
-      `WALKER_ASSERT(ASSERT_MEM_RSP_ACCEPTED, !chk_mem_pending_q || mem_rsp_ready,
-                     "memory response not accepted while one is outstanding")
-      `WALKER_ASSERT(ASSERT_NO_REQ_WHILE_BUSY, !req_ready || !chk_busy_q,
-                     "ready for a new request before responding to the last one")
-      `WALKER_ASSERT(ASSERT_RSP_ONLY_WHEN_BUSY, !rsp_valid || chk_busy_q,
-                     "response without a request")
-      `WALKER_ASSERT(ASSERT_NO_STALL,
-                     !chk_busy_q || mem_req_valid || chk_mem_pending_q || rsp_valid,
-                     "walk in progress but nothing offered and nothing awaited")
+      if (mem_req_valid) begin
+        `WALKER_ASSERT(ASSERT_NO_MEM_REQ_WHILE_IDLE, chk_busy_q,
+                       "memory request while no walk is in progress")
+        `WALKER_ASSERT(ASSERT_ONE_MEM_REQ_AT_A_TIME, !chk_mem_pending_q,
+                       "memory request while one is outstanding")
+        `WALKER_ASSERT(ASSERT_MEM_ADDR_ALIGNED, mem_req_addr[2:0] == 3'd0,
+                       "memory request not 8-byte aligned")
+        if (mem_req_write) begin
+          `WALKER_ASSERT(ASSERT_WRITE_LOCKED,
+                         mem_req_lock && chk_lock_held_q && (mem_req_addr == chk_lock_addr_q),
+                         "write without the lock on its address")
+          `WALKER_ASSERT(ASSERT_WRITE_ONLY_SETS_AD,
+                         (((mem_req_wdata ^ chk_lock_data_q) & ~walker_pkg::PTE_AD_MASK) == 64'd0)
+                           && ((chk_lock_data_q & ~mem_req_wdata) == 64'd0),
+                         "write changes more than A/D of the value read under the lock")
+        end
+        if (mem_req_lock && !mem_req_write)
+          `WALKER_ASSERT(ASSERT_NO_NESTED_LOCK, !chk_lock_held_q,
+                         "locked read while holding the lock")
+        if (mem_req_lock)
+          `WALKER_ASSERT(ASSERT_AD_AFTER_CHECKS, chk_pass_ok,
+                         "A/D update before the walk passed its permission checks")
+      end
+      if (chk_mem_pending_q)
+        `WALKER_ASSERT(ASSERT_MEM_RSP_ACCEPTED, mem_rsp_ready,
+                       "memory response not accepted while one is outstanding")
+      if (req_ready)
+        `WALKER_ASSERT(ASSERT_NO_REQ_WHILE_BUSY, !chk_busy_q,
+                       "ready for a new request before responding to the last one")
+      if (chk_busy_q)
+        `WALKER_ASSERT(ASSERT_NO_STALL, mem_req_valid || chk_mem_pending_q || rsp_valid,
+                       "walk in progress but nothing offered and nothing awaited")
       `WALKER_ASSERT(ASSERT_MEM_OPS_BOUNDED, 32'(chk_ops_q) <= MAX_MEM_OPS,
                      "walk exceeded its bound of memory operations")
-      `WALKER_ASSERT(ASSERT_MEM_ADDR_ALIGNED, !mem_req_valid || (mem_req_addr[2:0] == 3'd0),
-                     "memory request not 8-byte aligned")
-      `WALKER_ASSERT(ASSERT_WRITE_LOCKED,
-                     !(mem_req_valid && mem_req_write)
-                       || (mem_req_lock && chk_lock_held_q && (mem_req_addr == chk_lock_addr_q)),
-                     "write without the lock on its address")
-      `WALKER_ASSERT(ASSERT_NO_NESTED_LOCK,
-                     !(mem_req_valid && mem_req_lock && !mem_req_write) || !chk_lock_held_q,
-                     "locked read while holding the lock")
-      `WALKER_ASSERT(ASSERT_LOCK_RELEASED, !rsp_valid || !chk_lock_held_q,
-                     "walk ended holding the lock")
-      `WALKER_ASSERT(ASSERT_AD_AFTER_CHECKS, !(mem_req_valid && mem_req_lock) || chk_pass_ok,
-                     "A/D update before the walk passed its permission checks")
-      `WALKER_ASSERT(ASSERT_WRITE_ONLY_SETS_AD,
-                     !(mem_req_valid && mem_req_write)
-                       || ((((mem_req_wdata ^ chk_lock_data_q) & ~walker_pkg::PTE_AD_MASK) == 64'd0)
-                           && ((chk_lock_data_q & ~mem_req_wdata) == 64'd0)),
-                     "write changes more than A/D of the value read under the lock")
-      `WALKER_ASSERT(ASSERT_STATUS_LEGAL, !rsp_valid || (rsp_status != 2'd3),
-                     "illegal status")
-      `WALKER_ASSERT(ASSERT_OK_EXCLUSIVE,
-                     !(rsp_valid && rsp_status == walker_pkg::STATUS_OK)
-                       || ((rsp_error_code == 5'd0) && (rsp_fault_level == 3'd0)
+      if (rsp_valid) begin
+        `WALKER_ASSERT(ASSERT_RSP_ONLY_WHEN_BUSY, chk_busy_q,
+                       "response without a request")
+        `WALKER_ASSERT(ASSERT_LOCK_RELEASED, !chk_lock_held_q,
+                       "walk ended holding the lock")
+        `WALKER_ASSERT(ASSERT_STATUS_LEGAL, rsp_status != 2'd3,
+                       "illegal status")
+        if (rsp_status == walker_pkg::STATUS_OK)
+          `WALKER_ASSERT(ASSERT_OK_EXCLUSIVE,
+                         (rsp_error_code == 5'd0) && (rsp_fault_level == 3'd0)
                            && (rsp_fault_pte_addr == '0) && (rsp_mc_addr == '0) && !rsp_mc_poison
                            && (rsp_leaf_level >= 3'd1) && (rsp_leaf_level <= 3'd3)
-                           && chk_leaf_recorded),
-                     "success carries fault or machine-check fields")
-      `WALKER_ASSERT(ASSERT_FAULT_EXCLUSIVE,
-                     !(rsp_valid && rsp_status == walker_pkg::STATUS_PAGE_FAULT)
-                       || ((rsp_pa == '0) && (rsp_leaf_level == 3'd0) && !rsp_rw && !rsp_us
+                           && chk_leaf_recorded,
+                         "success carries fault or machine-check fields")
+        if (rsp_status == walker_pkg::STATUS_PAGE_FAULT)
+          `WALKER_ASSERT(ASSERT_FAULT_EXCLUSIVE,
+                         (rsp_pa == '0) && (rsp_leaf_level == 3'd0) && !rsp_rw && !rsp_us
                            && !rsp_nx && !rsp_global && !rsp_dirty && (rsp_memtype == 3'd0)
                            && (rsp_mc_addr == '0) && !rsp_mc_poison
-                           && (rsp_fault_level != 3'd0) && chk_fault_recorded),
-                     "page fault carries translation or machine-check fields")
-      `WALKER_ASSERT(ASSERT_MCHECK_EXCLUSIVE,
-                     !(rsp_valid && rsp_status == walker_pkg::STATUS_MACHINE_CHECK)
-                       || ((rsp_pa == '0) && (rsp_leaf_level == 3'd0) && !rsp_rw && !rsp_us
+                           && (rsp_fault_level != 3'd0) && chk_fault_recorded,
+                         "page fault carries translation or machine-check fields")
+        if (rsp_status == walker_pkg::STATUS_MACHINE_CHECK)
+          `WALKER_ASSERT(ASSERT_MCHECK_EXCLUSIVE,
+                         (rsp_pa == '0) && (rsp_leaf_level == 3'd0) && !rsp_rw && !rsp_us
                            && !rsp_nx && !rsp_global && !rsp_dirty && (rsp_memtype == 3'd0)
                            && (rsp_error_code == 5'd0) && (rsp_fault_level == 3'd0)
-                           && (rsp_fault_pte_addr == '0)),
-                     "machine check carries translation or fault fields")
-      `WALKER_ASSERT(ASSERT_COUNTS_MATCH_PORT,
-                     !rsp_valid || ((rsp_mem_reads == chk_reads_q) && (rsp_mem_writes == chk_writes_q)),
-                     "reported read/write counts differ from the memory port's traffic")
+                           && (rsp_fault_pte_addr == '0),
+                         "machine check carries translation or fault fields")
+        `WALKER_ASSERT(ASSERT_COUNTS_MATCH_PORT,
+                       (rsp_mem_reads == chk_reads_q) && (rsp_mem_writes == chk_writes_q),
+                       "reported read/write counts differ from the memory port's traffic")
+      end
       `WALKER_ASSERT(ASSERT_RESTARTS_BOUNDED, 32'(rsp_restarts) <= RESTART_LIMIT,
                      "more restarts than the limit")
     end
 
-    if (past_valid_q && rst_n && $past(rst_n)) begin
-      // ---- handshake stability ----
-      `WALKER_ASSUME(ASSUME_REQ_STABLE,
-                     !$past(req_valid && !req_ready)
-                       || (req_valid && $stable(req_va) && $stable(req_access) && $stable(req_user)
-                           && $stable(req_cr3) && $stable(req_wp) && $stable(req_nxe)
-                           && $stable(req_levels) && $stable(req_maxphyaddr)
-                           && $stable(req_start_level) && $stable(req_start_table)
-                           && $stable(req_acc_rw) && $stable(req_acc_us) && $stable(req_acc_nx)),
-                     "request withdrawn or changed before it was accepted")
-      `WALKER_ASSUME(ASSUME_MEM_RSP_STABLE,
-                     !$past(mem_rsp_valid && !mem_rsp_ready)
-                       || (mem_rsp_valid && $stable(mem_rsp_data) && $stable(mem_rsp_error)
-                           && $stable(mem_rsp_poison)),
-                     "memory response withdrawn or changed before it was accepted")
-      `WALKER_ASSERT(ASSERT_MEM_REQ_STABLE,
-                     !$past(mem_req_valid && !mem_req_ready)
-                       || (mem_req_valid && $stable(mem_req_addr) && $stable(mem_req_write)
-                           && $stable(mem_req_wdata) && $stable(mem_req_lock)),
-                     "memory request withdrawn or changed before it was accepted")
-      `WALKER_ASSERT(ASSERT_RSP_STABLE,
-                     !$past(rsp_valid && !rsp_ready)
-                       || (rsp_valid && $stable(rsp_status) && $stable(rsp_pa)
-                           && $stable(rsp_leaf_level) && $stable(rsp_error_code)
-                           && $stable(rsp_fault_level) && $stable(rsp_fault_pte_addr)
-                           && $stable(rsp_mc_addr) && $stable(rsp_pte_valid)
-                           && $stable(rsp_pte_addr) && $stable(rsp_pte_value)
-                           && $stable(rsp_mem_reads) && $stable(rsp_mem_writes)),
-                     "response withdrawn or changed before it was accepted")
-      `WALKER_ASSERT(ASSERT_ONE_RSP_PER_REQ, !$past(rsp_fire) || !rsp_valid,
-                     "second response for one request")
+    if (past_valid_q && rst_n && chk_rst_n_q) begin
+      // ---- handshake stability: still offered, unchanged ----
+      if (chk_req_waiting_q)
+        `WALKER_ASSUME(ASSUME_REQ_STABLE,
+                       req_valid && (req_i == chk_req_offered_q),
+                       "request withdrawn or changed before it was accepted")
+      if (chk_mem_rsp_waiting_q)
+        `WALKER_ASSUME(ASSUME_MEM_RSP_STABLE,
+                       mem_rsp_valid && (mem_rsp_i == chk_mem_rsp_offered_q),
+                       "memory response withdrawn or changed before it was accepted")
+      if (chk_mem_req_waiting_q)
+        `WALKER_ASSERT(ASSERT_MEM_REQ_STABLE,
+                       mem_req_valid && (mem_req_o == chk_mem_req_offered_q),
+                       "memory request withdrawn or changed before it was accepted")
+      if (chk_rsp_waiting_q)
+        `WALKER_ASSERT(ASSERT_RSP_STABLE,
+                       rsp_valid && (rsp_o.status == chk_rsp_offered_q.status)
+                         && (rsp_o.pa == chk_rsp_offered_q.pa)
+                         && (rsp_o.leaf_level == chk_rsp_offered_q.leaf_level)
+                         && (rsp_o.error_code == chk_rsp_offered_q.error_code)
+                         && (rsp_o.fault_level == chk_rsp_offered_q.fault_level)
+                         && (rsp_o.fault_pte_addr == chk_rsp_offered_q.fault_pte_addr)
+                         && (rsp_o.mc_addr == chk_rsp_offered_q.mc_addr)
+                         && (rsp_o.pte_valid == chk_rsp_offered_q.pte_valid)
+                         && (rsp_o.pte_addr == chk_rsp_offered_q.pte_addr)
+                         && (rsp_o.pte_value == chk_rsp_offered_q.pte_value)
+                         && (rsp_o.mem_reads == chk_rsp_offered_q.mem_reads)
+                         && (rsp_o.mem_writes == chk_rsp_offered_q.mem_writes),
+                       "response withdrawn or changed before it was accepted")
+      if (chk_rsp_fire_q)
+        `WALKER_ASSERT(ASSERT_ONE_RSP_PER_REQ, !rsp_valid,
+                       "second response for one request")
     end
   end
 

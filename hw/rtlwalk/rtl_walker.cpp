@@ -209,7 +209,6 @@ RtlWalker::RtlWalker(sc_core::sc_module_name name, const Params& params, sim::st
   // Before the model exists, so that it can be traced later.
   Verilated::traceEverOn(true);
   impl_ = std::make_unique<Impl>(this->name());
-  evaluated_rsp_ready_ = impl_->fast.rsp_ready;
 
   walk_socket.register_b_transport(this, &RtlWalker::b_transport);
 }
@@ -313,19 +312,16 @@ void RtlWalker::tick(Model& m) {
     m.eval();
   } else {
     // The edge's evaluation settles the new inputs first, then clocks the
-    // registers. One exception needs the inputs settled by an evaluation of
-    // their own: an assertion samples an internal signal computed from an
-    // input, and Verilator samples before it settles the inputs. The
-    // walker's only such signal is rsp_fire (rsp_valid & rsp_ready, for
-    // ASSERT_ONE_RSP_PER_REQ; the test rtl_sampled_signals keeps it so).
-    if (!kOneEvalPerCycle || m.rsp_ready != evaluated_rsp_ready_) m.eval();
+    // registers. (That needs no assertion to sample, with $past or $stable,
+    // an internal signal computed from an input: the model samples before
+    // it settles the inputs. The test rtl_sampled_signals keeps it so.)
+    if constexpr (!kOneEvalPerCycle) m.eval();
     m.clk = 1;
     m.eval();
     m.clk = 0;
     if constexpr (kOneEvalPerCycle) m.rootp->__Vtrigrprev__TOP__clk = 0;
     ahead_ += params_.clock_period;
   }
-  evaluated_rsp_ready_ = m.rsp_ready;
   ++stats.cycles;
 }
 

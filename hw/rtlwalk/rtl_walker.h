@@ -148,7 +148,6 @@ class RtlWalker : public sc_core::sc_module {
   sc_core::sc_time second_half_;
   bool reset_done_ = false;
   bool timed_ = false;         // traced: cycles and latencies pass in SystemC time
-  bool evaluated_rsp_ready_ = false;  // rsp_ready at the model's last evaluation
   sc_core::sc_time ahead_;     // fast drive: the walk's time ahead of SystemC time
   std::minstd_rand stall_rng_;
   bool busy_ = false;
