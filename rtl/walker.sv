@@ -247,7 +247,6 @@ module walker #(
   walk_req_t req_i;
   mem_rsp_t  mem_rsp_i;
   mem_req_t  mem_req_o;
-  walk_rsp_t rsp_o;
 
   assign req_i.va          = req_va;
   assign req_i.access      = req_access;
@@ -272,26 +271,7 @@ module walker #(
   assign mem_req_wdata     = mem_req_o.wdata;
   assign mem_req_lock      = mem_req_o.lock;
 
-  assign rsp_status         = rsp_o.status;
-  assign rsp_pa             = rsp_o.pa;
-  assign rsp_leaf_level     = rsp_o.leaf_level;
-  assign rsp_rw             = rsp_o.rights.rw;
-  assign rsp_us             = rsp_o.rights.us;
-  assign rsp_nx             = rsp_o.rights.nx;
-  assign rsp_global         = rsp_o.global_page;
-  assign rsp_dirty          = rsp_o.dirty;
-  assign rsp_memtype        = rsp_o.memtype;
-  assign rsp_error_code     = rsp_o.error_code;
-  assign rsp_fault_level    = rsp_o.fault_level;
-  assign rsp_fault_pte_addr = rsp_o.fault_pte_addr;
-  assign rsp_mc_addr        = rsp_o.mc_addr;
-  assign rsp_mc_poison      = rsp_o.mc_poison;
-  assign rsp_pte_valid      = rsp_o.pte_valid;
-  assign rsp_pte_addr       = rsp_o.pte_addr;
-  assign rsp_pte_value      = rsp_o.pte_value;
-  assign rsp_mem_reads      = rsp_o.mem_reads;
-  assign rsp_mem_writes     = rsp_o.mem_writes;
-  assign rsp_restarts       = rsp_o.restarts;
+  // (The result drives the rsp_* ports field by field: block result.)
 
   // ==========================================================================
   // State: every register, and its next value
@@ -688,33 +668,34 @@ module walker #(
 
   assign rsp_valid = (state_q == walker_pkg::S_DONE);
   always_comb begin : result
-    // Fields that do not belong to the status are 0 (each assigned once).
+    // The rsp_* ports, each assigned once (no packed copy of the whole
+    // result to unpack). Fields that do not belong to the status are 0.
     logic ok;
     logic fault;
     logic mcheck;
     ok     = (res_q.status == walker_pkg::STATUS_OK);
     fault  = (res_q.status == walker_pkg::STATUS_PAGE_FAULT);
     mcheck = ~ok & ~fault;  // STATUS_MACHINE_CHECK (no other value is ever written)
-    rsp_o.status         = res_q.status;
-    rsp_o.pa             = ok ? pass_q.leaf.pa : '0;
-    rsp_o.leaf_level     = ok ? pass_q.leaf.level : 3'd0;
-    rsp_o.rights.rw      = ok & pass_q.rights.rw;
-    rsp_o.rights.us      = ok & pass_q.rights.us;
-    rsp_o.rights.nx      = ok & pass_q.rights.nx & ctx_q.nxe;
-    rsp_o.global_page    = ok & pass_q.leaf.global_page;
-    rsp_o.dirty          = ok & pass_q.leaf.dirty;
-    rsp_o.memtype        = ok ? pass_q.leaf.memtype : 3'd0;
-    rsp_o.error_code     = fault ? res_q.error_code : 5'd0;
-    rsp_o.fault_level    = fault ? res_q.fault_level : 3'd0;
-    rsp_o.fault_pte_addr = fault ? res_q.fault_pte_addr : '0;
-    rsp_o.mc_addr        = mcheck ? res_q.mc_addr : '0;
-    rsp_o.mc_poison      = mcheck & res_q.mc_poison;
-    rsp_o.pte_valid      = pass_q.pte_valid;
-    rsp_o.mem_reads      = res_q.mem_reads;
-    rsp_o.mem_writes     = res_q.mem_writes;
-    rsp_o.restarts       = res_q.restarts;
-    rsp_o.pte_addr       = pass_q.pte_addr;
-    rsp_o.pte_value      = pass_q.pte_value;
+    rsp_status         = res_q.status;
+    rsp_pa             = ok ? pass_q.leaf.pa : '0;
+    rsp_leaf_level     = ok ? pass_q.leaf.level : 3'd0;
+    rsp_rw             = ok & pass_q.rights.rw;
+    rsp_us             = ok & pass_q.rights.us;
+    rsp_nx             = ok & pass_q.rights.nx & ctx_q.nxe;
+    rsp_global         = ok & pass_q.leaf.global_page;
+    rsp_dirty          = ok & pass_q.leaf.dirty;
+    rsp_memtype        = ok ? pass_q.leaf.memtype : 3'd0;
+    rsp_error_code     = fault ? res_q.error_code : 5'd0;
+    rsp_fault_level    = fault ? res_q.fault_level : 3'd0;
+    rsp_fault_pte_addr = fault ? res_q.fault_pte_addr : '0;
+    rsp_mc_addr        = mcheck ? res_q.mc_addr : '0;
+    rsp_mc_poison      = mcheck & res_q.mc_poison;
+    rsp_pte_valid      = pass_q.pte_valid;
+    rsp_mem_reads      = res_q.mem_reads;
+    rsp_mem_writes     = res_q.mem_writes;
+    rsp_restarts       = res_q.restarts;
+    rsp_pte_addr       = pass_q.pte_addr;
+    rsp_pte_value      = pass_q.pte_value;
   end
 
   // Per-level views of the recorded entries, for waveforms:
@@ -906,7 +887,28 @@ module walker #(
     if (req_valid & ~req_ready)         chk_req_offered_q     <= req_i;
     if (mem_req_valid & ~mem_req_ready) chk_mem_req_offered_q <= mem_req_o;
     if (mem_rsp_valid & ~mem_rsp_ready) chk_mem_rsp_offered_q <= mem_rsp_i;
-    if (rsp_valid & ~rsp_ready)         chk_rsp_offered_q     <= rsp_o;
+    if (rsp_valid & ~rsp_ready) begin
+      chk_rsp_offered_q.status         <= rsp_status;
+      chk_rsp_offered_q.pa             <= rsp_pa;
+      chk_rsp_offered_q.leaf_level     <= rsp_leaf_level;
+      chk_rsp_offered_q.rights.rw      <= rsp_rw;
+      chk_rsp_offered_q.rights.us      <= rsp_us;
+      chk_rsp_offered_q.rights.nx      <= rsp_nx;
+      chk_rsp_offered_q.global_page    <= rsp_global;
+      chk_rsp_offered_q.dirty          <= rsp_dirty;
+      chk_rsp_offered_q.memtype        <= rsp_memtype;
+      chk_rsp_offered_q.error_code     <= rsp_error_code;
+      chk_rsp_offered_q.fault_level    <= rsp_fault_level;
+      chk_rsp_offered_q.fault_pte_addr <= rsp_fault_pte_addr;
+      chk_rsp_offered_q.mc_addr        <= rsp_mc_addr;
+      chk_rsp_offered_q.mc_poison      <= rsp_mc_poison;
+      chk_rsp_offered_q.pte_valid      <= rsp_pte_valid;
+      chk_rsp_offered_q.mem_reads      <= rsp_mem_reads;
+      chk_rsp_offered_q.mem_writes     <= rsp_mem_writes;
+      chk_rsp_offered_q.restarts       <= rsp_restarts;
+      chk_rsp_offered_q.pte_addr       <= rsp_pte_addr;
+      chk_rsp_offered_q.pte_value      <= rsp_pte_value;
+    end
   end
 
   // Each rule is checked where its premise holds (if (premise) assert
@@ -1009,18 +1011,18 @@ module walker #(
                        "memory request withdrawn or changed before it was accepted")
       if (chk_rsp_waiting_q)
         `WALKER_ASSERT(ASSERT_RSP_STABLE,
-                       rsp_valid && (rsp_o.status == chk_rsp_offered_q.status)
-                         && (rsp_o.pa == chk_rsp_offered_q.pa)
-                         && (rsp_o.leaf_level == chk_rsp_offered_q.leaf_level)
-                         && (rsp_o.error_code == chk_rsp_offered_q.error_code)
-                         && (rsp_o.fault_level == chk_rsp_offered_q.fault_level)
-                         && (rsp_o.fault_pte_addr == chk_rsp_offered_q.fault_pte_addr)
-                         && (rsp_o.mc_addr == chk_rsp_offered_q.mc_addr)
-                         && (rsp_o.pte_valid == chk_rsp_offered_q.pte_valid)
-                         && (rsp_o.pte_addr == chk_rsp_offered_q.pte_addr)
-                         && (rsp_o.pte_value == chk_rsp_offered_q.pte_value)
-                         && (rsp_o.mem_reads == chk_rsp_offered_q.mem_reads)
-                         && (rsp_o.mem_writes == chk_rsp_offered_q.mem_writes),
+                       rsp_valid && (rsp_status == chk_rsp_offered_q.status)
+                         && (rsp_pa == chk_rsp_offered_q.pa)
+                         && (rsp_leaf_level == chk_rsp_offered_q.leaf_level)
+                         && (rsp_error_code == chk_rsp_offered_q.error_code)
+                         && (rsp_fault_level == chk_rsp_offered_q.fault_level)
+                         && (rsp_fault_pte_addr == chk_rsp_offered_q.fault_pte_addr)
+                         && (rsp_mc_addr == chk_rsp_offered_q.mc_addr)
+                         && (rsp_pte_valid == chk_rsp_offered_q.pte_valid)
+                         && (rsp_pte_addr == chk_rsp_offered_q.pte_addr)
+                         && (rsp_pte_value == chk_rsp_offered_q.pte_value)
+                         && (rsp_mem_reads == chk_rsp_offered_q.mem_reads)
+                         && (rsp_mem_writes == chk_rsp_offered_q.mem_writes),
                        "response withdrawn or changed before it was accepted")
       if (chk_rsp_fire_q)
         `WALKER_ASSERT(ASSERT_ONE_RSP_PER_REQ, !rsp_valid,
