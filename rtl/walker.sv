@@ -333,12 +333,17 @@ module walker #(
   assign is_write      = (ctx_q.access == walker_pkg::ACCESS_WRITE);
   assign is_fetch      = (ctx_q.access == walker_pkg::ACCESS_FETCH);
 
+  // The checks of an arriving entry, the leaf's translation and the A/D
+  // updates it needs matter only in S_READ_RSP: worked out only there (0
+  // elsewhere), so that the Verilated model skips them in other states.
   always_comb begin : entry_reserved
-    entry_rsvd = ((entry_address & ctx_q.above_maxphyaddr) != '0)
-               | (entry.nx & ~ctx_q.nxe)
-               | ((pass_q.level >= walker_pkg::LEVEL_PML4) & entry.ps)
-               | ((pass_q.level == walker_pkg::LEVEL_PDPT) & entry.ps & (entry_address[29:13] != '0))
-               | ((pass_q.level == walker_pkg::LEVEL_PD)   & entry.ps & (entry_address[20:13] != '0));
+    entry_rsvd = 1'b0;
+    if (state_q == walker_pkg::S_READ_RSP)
+      entry_rsvd = ((entry_address & ctx_q.above_maxphyaddr) != '0)
+                 | (entry.nx & ~ctx_q.nxe)
+                 | ((pass_q.level >= walker_pkg::LEVEL_PML4) & entry.ps)
+                 | ((pass_q.level == walker_pkg::LEVEL_PDPT) & entry.ps & (entry_address[29:13] != '0))
+                 | ((pass_q.level == walker_pkg::LEVEL_PD)   & entry.ps & (entry_address[20:13] != '0));
   end
 
   assign entry_leaf = (pass_q.level == walker_pkg::LEVEL_PT)
@@ -366,19 +371,23 @@ module walker #(
   logic [PA_BITS-1:0] leaf_offset_mask;
   leaf_t              entry_translation;
   always_comb begin : leaf_translation
-    case (pass_q.level)
-      walker_pkg::LEVEL_PD:   leaf_offset_mask = PA_BITS'(64'h1f_ffff);
-      walker_pkg::LEVEL_PDPT: leaf_offset_mask = PA_BITS'(64'h3fff_ffff);
-      default:                leaf_offset_mask = PA_BITS'(64'hfff);
-    endcase
-    entry_translation.level       = pass_q.level;
-    entry_translation.pa          = (entry_frame & phys_mask & ~leaf_offset_mask)
-                                  | (PA_BITS'(ctx_q.va[29:0]) & leaf_offset_mask);
-    entry_translation.global_page = entry.g;
-    entry_translation.dirty       = entry.d;
-    entry_translation.memtype     = {(pass_q.level == walker_pkg::LEVEL_PT) ? entry.ps
-                                                                             : entry_address[walker_pkg::PTE_PAT_LARGE],
-                                     entry.pcd, entry.pwt};
+    leaf_offset_mask  = '0;
+    entry_translation = '0;
+    if (state_q == walker_pkg::S_READ_RSP) begin
+      case (pass_q.level)
+        walker_pkg::LEVEL_PD:   leaf_offset_mask = PA_BITS'(64'h1f_ffff);
+        walker_pkg::LEVEL_PDPT: leaf_offset_mask = PA_BITS'(64'h3fff_ffff);
+        default:                leaf_offset_mask = PA_BITS'(64'hfff);
+      endcase
+      entry_translation.level       = pass_q.level;
+      entry_translation.pa          = (entry_frame & phys_mask & ~leaf_offset_mask)
+                                    | (PA_BITS'(ctx_q.va[29:0]) & leaf_offset_mask);
+      entry_translation.global_page = entry.g;
+      entry_translation.dirty       = entry.d;
+      entry_translation.memtype     = {(pass_q.level == walker_pkg::LEVEL_PT) ? entry.ps
+                                                                               : entry_address[walker_pkg::PTE_PAT_LARGE],
+                                       entry.pcd, entry.pwt};
+    end
   end
 
   // Entries needing an A/D update once the arriving entry proved to be the
@@ -390,14 +399,15 @@ module walker #(
   /* verilator lint_on UNUSEDSIGNAL */
   always_comb begin : ad_needed
     ad_recorded = '0;
-    for (int l = 1; l <= MAX_LEVELS; l++) begin
-      ad_recorded = pass_q.pte_value[l-1];
-      if (pass_q.level == 3'(l))
-        ad_need[l] = ~entry.a | (is_write & ~entry.d);
-      else if ((3'(l) > pass_q.level) && (3'(l) <= ctx_q.start_level))
-        ad_need[l] = ~ad_recorded.a;
-      else
-        ad_need[l] = 1'b0;
+    ad_need     = '0;
+    if (state_q == walker_pkg::S_READ_RSP) begin
+      for (int l = 1; l <= MAX_LEVELS; l++) begin
+        ad_recorded = pass_q.pte_value[l-1];
+        if (pass_q.level == 3'(l))
+          ad_need[l] = ~entry.a | (is_write & ~entry.d);
+        else if ((3'(l) > pass_q.level) && (3'(l) <= ctx_q.start_level))
+          ad_need[l] = ~ad_recorded.a;
+      end
     end
   end
 
