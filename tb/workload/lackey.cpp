@@ -27,13 +27,104 @@ struct HexTable {
 };
 constexpr HexTable kHex;
 
+// What parse_line may read beyond a line's '\n' (zeros after the text).
+constexpr size_t kReadAhead = 32;
+
 enum class Bad : uint8_t { none, kind, address, comma, size, trailing, too_wide, outside };
 
+// ---- The common line, a few word operations at a time ----
+
+constexpr uint64_t kOnes = ~0ull / 255;  // 0x0101...01
+
+// The high bit of each byte of x that lies strictly between m and n
+// (0 <= m <= 127, n <= 128; bytes of 128 and more never do): "Bit
+// Twiddling Hacks", hasbetween, per byte (no carry crosses a byte).
+constexpr uint64_t between(uint64_t x, uint64_t m, uint64_t n) {
+  return (kOnes * (127 + n) - (x & kOnes * 127)) & ~x & ((x & kOnes * 127) + kOnes * (127 - m)) & kOnes * 128;
+}
+
+// How many of the 8 characters in w (the first in the low byte) are hex
+// digits before the first that is not.
+inline unsigned hex_run(uint64_t w) {
+  const uint64_t hex = between(w, '0' - 1, '9' + 1) | between(w | kOnes * 0x20, 'a' - 1, 'f' + 1);
+  const uint64_t stop = ~hex & kOnes * 128;
+  return stop ? static_cast<unsigned>(__builtin_ctzll(stop)) / 8 : 8;
+}
+
+// The value of the 8 hex digits in w (the first, most significant, in the
+// low byte): each byte to its digit, then pairs, quads and octets joined.
+inline uint64_t hex8(uint64_t w) {
+  uint64_t v = (w & kOnes * 0x0f) + 9 * ((w >> 6) & kOnes);  // 'a'-'f', 'A'-'F' have bit 6
+  v = ((v << 4) | (v >> 8)) & 0x00ff00ff00ff00ffull;
+  v = ((v << 8) | (v >> 16)) & 0x0000ffff0000ffffull;
+  return ((v << 16) | (v >> 32)) & 0xffffffffull;
+}
+
+inline uint64_t load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// The record kind by a line's second character ("I  ", " L ", " S ", " M "),
+// plus one (0: none), and the first character each needs.
+struct KindTable {
+  uint8_t kind[256];
+  constexpr KindTable() : kind() {
+    kind[' '] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::fetch);
+    kind['L'] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::load);
+    kind['S'] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::store);
+    kind['M'] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::modify);
+  }
+};
+constexpr KindTable kKind;
+constexpr char kFirstChar[] = {0, 'I', ' ', ' ', ' '};
+
+// The lines lackey writes ("I  %08lx,%lu", " L %08lx,%lu"): the kind, 1 to
+// 15 hex digits, ',', a size of 1 or 2 digits, '\n', and a record that
+// parse_line would accept. True with the record and `next`; false for
+// anything else, which parse_line then decides (and explains). Reads up to
+// 22 bytes at p, whatever the line's length (the buffers have room).
+inline bool parse_fast(const char* p, LackeyRecord& rec, const char*& next) {
+  const unsigned kind = kKind.kind[static_cast<uint8_t>(p[1])];
+  if (!kind || p[0] != kFirstChar[kind] || p[2] != ' ') return false;
+  const char* const h = p + 3;
+  const uint64_t w = load8(h);
+  unsigned len = hex_run(w);
+  uint64_t addr;
+  if (len < 8) {
+    if (len == 0) return false;
+    addr = hex8(w << (8 * (8 - len)));  // the digits to the top: zeros lead
+  } else {
+    len += hex_run(load8(h + 8));
+    if (len == 16) return false;  // 16 digits or more
+    addr = len == 8 ? hex8(w) : hex8(w << (8 * (16 - len))) << 32 | hex8(load8(h + len - 8));
+  }
+  const char* const c = h + len;
+  const unsigned d0 = static_cast<unsigned>(c[1] - '0'), d1 = static_cast<unsigned>(c[2] - '0');
+  if (c[0] != ',' || d0 > 9) return false;
+  unsigned size;
+  if (c[2] == '\n') {
+    size = d0;
+    next = c + 3;
+  } else {
+    if (d1 > 9 || c[3] != '\n') return false;
+    size = d0 * 10 + d1;
+    next = c + 4;
+  }
+  if (size == 0 || size > 64 || addr + size > (1ull << 47)) return false;
+  rec.kind = static_cast<LackeyRecord::Kind>(kind - 1);
+  rec.size = size;
+  rec.addr = addr;
+  return true;
+}
+
 // Parses the line at p, which ends with '\n' (every scan below stops at a
-// character that cannot continue it, so none needs a bound). Returns 1 for
-// a record (`next`: the line after it), 0 for a line to skip (then `bad` is
-// none) or -1 with `bad` set.
+// character that cannot continue it, so none needs a bound; parse_fast
+// reads 22 bytes). Returns 1 for a record (`next`: the line after it), 0
+// for a line to skip (then `bad` is none) or -1 with `bad` set.
 inline int parse_line(const char* p, LackeyRecord& rec, Bad& bad, const char*& next) {
+  if (__builtin_expect(parse_fast(p, rec, next), 1)) return 1;
   const char* q;
   if (p[0] == 'I') {
     rec.kind = LackeyRecord::Kind::fetch;
@@ -192,6 +283,7 @@ constexpr size_t kMaxEncoded = 2 + 10;
 int parse_lackey_line(const std::string& line, LackeyRecord& rec, std::string& why) {
   std::string l = line;
   l += '\n';
+  l.append(kReadAhead, '\0');
   Bad bad = Bad::none;
   const char* next = nullptr;
   const int r = parse_line(l.c_str(), rec, bad, next);
@@ -220,7 +312,7 @@ void TraceProgress::print(uint64_t records, double done) {
 
 // ---- LackeyStream ----
 
-LackeyStream::LackeyStream(const std::string& path) : in_(path), buf_(new char[kBuf + 1]) {
+LackeyStream::LackeyStream(const std::string& path) : in_(path), buf_(new char[kBuf + 1 + kReadAhead]()) {
   pos_ = lim_ = end_ = buf_.get();
 }
 
@@ -310,6 +402,8 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
     cached_ = false;  // no address space to hold it: the run reads the file again
   }
   uint64_t prev[2] = {};
+  uint64_t by_kind[4] = {};  // LackeyRecord::Kind order
+  uint64_t seen = 0;
   uint64_t left = limit_ ? limit_ : ~0ull;
   while (left) {
     const size_t n = in.read(block.get(), static_cast<size_t>(std::min<uint64_t>(kBlock, left)));
@@ -326,12 +420,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
     }
     for (size_t i = 0; i < n; ++i) {
       const LackeyRecord& rec = block[i];
-      switch (rec.kind) {
-        case LackeyRecord::Kind::fetch: ++counts_.fetches; break;
-        case LackeyRecord::Kind::load: ++counts_.loads; break;
-        case LackeyRecord::Kind::store: ++counts_.stores; break;
-        case LackeyRecord::Kind::modify: ++counts_.modifies; break;
-      }
+      ++by_kind[static_cast<unsigned>(rec.kind)];
       const uint64_t first = rec.addr / x86::PAGE_SIZE, last = (rec.addr + rec.size - 1) / x86::PAGE_SIZE;
       if (__builtin_expect(first != last, 0)) {
         counts_.page_splits += rec.kind == LackeyRecord::Kind::modify ? 2 : 1;
@@ -340,8 +429,13 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
       }
       touch(first);
     }
-    prog.tick(counts_.records(), [&] { return static_cast<double>(in.input().file_pos()) / static_cast<double>(in.input().file_size()); });
+    seen += n;
+    prog.tick(seen, [&] { return static_cast<double>(in.input().file_pos()) / static_cast<double>(in.input().file_size()); });
   }
+  counts_.fetches = by_kind[static_cast<unsigned>(LackeyRecord::Kind::fetch)];
+  counts_.loads = by_kind[static_cast<unsigned>(LackeyRecord::Kind::load)];
+  counts_.stores = by_kind[static_cast<unsigned>(LackeyRecord::Kind::store)];
+  counts_.modifies = by_kind[static_cast<unsigned>(LackeyRecord::Kind::modify)];
   if (counts_.records() == 0) throw std::runtime_error(fmt::format("{}: the trace has no accesses", path_));
   if (cached_) {
     cache_.shrink(used);

@@ -110,7 +110,7 @@ class Shadow {
 
   // Inline: every access of a program ends in one of these; the sizes
   // programs and traces use most are copied and compared without a call.
-  void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
+  __attribute__((always_inline)) void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
     if (r.fmap) return store_file(r, va, len, data);
     uint8_t* const at = r.at(va);
     switch (len) {
@@ -123,18 +123,10 @@ class Shadow {
     if (!lazy_pages_.empty()) keep_lazy_page(va, len);
   }
   // Checks a load; on a mismatch returns false with `expected` filled.
-  bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+  __attribute__((always_inline)) bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
     if (r.fmap) return check_file(r, va, len, data, expected) || unknown(va);
     const uint8_t* const want = r.at(va);
-    bool same;
-    switch (len) {
-      case 1: same = *want == *data; break;
-      case 2: same = equal<uint16_t>(want, data); break;
-      case 4: same = equal<uint32_t>(want, data); break;
-      case 8: same = equal<uint64_t>(want, data); break;
-      default: same = std::memcmp(want, data, len) == 0; break;
-    }
-    return same || check_mismatch(r, va, len, data, expected);
+    return same_bytes(want, data, len) || check_mismatch(r, va, len, data, expected);
   }
 
  private:
@@ -144,6 +136,15 @@ class Shadow {
     std::memcpy(&x, a, sizeof x);
     std::memcpy(&y, b, sizeof y);
     return x == y;
+  }
+  // Up to 16 bytes (instruction fetches are 1 to 15) as two overlapping
+  // words, without a call; wider ones by memcmp.
+  static bool same_bytes(const uint8_t* a, const uint8_t* b, unsigned len) {
+    if (len > 16) return std::memcmp(a, b, len) == 0;
+    if (len >= 8) return equal<uint64_t>(a, b) && equal<uint64_t>(a + len - 8, b + len - 8);
+    if (len >= 4) return equal<uint32_t>(a, b) && equal<uint32_t>(a + len - 4, b + len - 4);
+    if (len >= 2) return equal<uint16_t>(a, b) && equal<uint16_t>(a + len - 2, b + len - 2);
+    return *a == *b;
   }
   // Stores and loads of file mappings.
   void store_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data);
