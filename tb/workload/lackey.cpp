@@ -241,17 +241,35 @@ class PageSet {
   size_t count_ = 0;
 };
 
-// The record cache's encoding, about 3 bytes a record: a header byte (kind
-// in bits 0-1, size in bits 2-5, 0 when a size byte follows), then the
-// address as a zigzag LEB128 delta from the previous one of its class
-// (fetches, data), which keeps sequential code and nearby data short.
-inline uint8_t* encode(uint8_t* w, const LackeyRecord& r, uint64_t* prev) {
-  const unsigned cls = r.kind != LackeyRecord::Kind::fetch;
-  const uint64_t d = r.addr - prev[cls];
-  prev[cls] = r.addr;
-  *w++ = static_cast<uint8_t>(static_cast<unsigned>(r.kind) | (r.size < 16 ? r.size << 2 : 0));
+// The record cache's encoding, about 2 bytes a record: a header byte (kind
+// in bits 0-1; size in bits 2-5, 0 when a size byte follows; bit 6: the
+// address is its base, nothing follows; bit 7: a data record's second
+// base), then the address as a zigzag LEB128 delta from its base. A fetch's
+// base is where the last fetch ended, so straight-line code takes one byte a
+// record; data has two bases, the last addresses near which data records
+// went (the stack and the heap, mostly), and each record takes the nearer.
+// Bases: [0] fetches, [1] and [2] data.
+constexpr unsigned kZeroDelta = 0x40, kSecondBase = 0x80;
+
+inline uint64_t zigzag(uint64_t d) { return (d << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(d) >> 63); }
+
+inline uint8_t* encode(uint8_t* w, const LackeyRecord& r, uint64_t* base) {
+  unsigned h = static_cast<unsigned>(r.kind) | (r.size < 16 ? r.size << 2 : 0);
+  uint64_t z;
+  if (r.kind == LackeyRecord::Kind::fetch) {
+    z = zigzag(r.addr - base[0]);
+    base[0] = r.addr + r.size;
+  } else {
+    const uint64_t z1 = zigzag(r.addr - base[1]), z2 = zigzag(r.addr - base[2]);
+    const unsigned b = z2 < z1 ? 2 : 1;
+    if (b == 2) h |= kSecondBase;
+    z = b == 2 ? z2 : z1;
+    base[b] = r.addr;
+  }
+  if (!z) h |= kZeroDelta;
+  *w++ = static_cast<uint8_t>(h);
   if (r.size >= 16) *w++ = static_cast<uint8_t>(r.size);
-  uint64_t z = (d << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(d) >> 63);
+  if (!z) return w;
   while (z >= 0x80) {
     *w++ = static_cast<uint8_t>(z | 0x80);
     z >>= 7;
@@ -260,20 +278,23 @@ inline uint8_t* encode(uint8_t* w, const LackeyRecord& r, uint64_t* prev) {
   return w;
 }
 
-inline const uint8_t* decode(const uint8_t* p, LackeyRecord& r, uint64_t* prev) {
+inline const uint8_t* decode(const uint8_t* p, LackeyRecord& r, uint64_t* base) {
   const uint8_t h = *p++;
   r.kind = static_cast<LackeyRecord::Kind>(h & 3);
-  r.size = h >> 2;
+  r.size = (h >> 2) & 15;
   if (!r.size) r.size = *p++;
   uint64_t z = 0;
-  for (unsigned shift = 0;; shift += 7) {
-    const uint8_t b = *p++;
-    z |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
+  if (!(h & kZeroDelta)) {
+    for (unsigned shift = 0;; shift += 7) {
+      const uint8_t b = *p++;
+      z |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
   }
-  const unsigned cls = r.kind != LackeyRecord::Kind::fetch;
-  r.addr = prev[cls] + ((z >> 1) ^ (0 - (z & 1)));
-  prev[cls] = r.addr;
+  const bool fetch = r.kind == LackeyRecord::Kind::fetch;
+  const unsigned b = fetch ? 0 : 1 + (h >> 7);
+  r.addr = base[b] + ((z >> 1) ^ (0 - (z & 1)));
+  base[b] = r.addr + (fetch ? r.size : 0);
   return p;
 }
 constexpr size_t kMaxEncoded = 2 + 10;
@@ -392,7 +413,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
     last_page[1] = last_page[0];
     last_page[0] = page;
   };
-  constexpr size_t kBlock = 4096;
+  constexpr size_t kBlock = 1024;  // 16 KiB of records, in the host's L1 cache
   std::unique_ptr<LackeyRecord[]> block(new LackeyRecord[kBlock]);
   size_t used = 0;
   try {
@@ -401,7 +422,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
   } catch (const std::bad_alloc&) {
     cached_ = false;  // no address space to hold it: the run reads the file again
   }
-  uint64_t prev[2] = {};
+  uint64_t bases[3] = {};
   uint64_t by_kind[4] = {};  // LackeyRecord::Kind order
   uint64_t seen = 0;
   uint64_t left = limit_ ? limit_ : ~0ull;
@@ -413,13 +434,10 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
       cached_ = false;  // too long to hold: the run reads the file again
       cache_.reset();
     }
-    if (cached_) {
-      uint8_t* w = cache_.data() + used;
-      for (size_t i = 0; i < n; ++i) w = encode(w, block[i], prev);
-      used = static_cast<size_t>(w - cache_.data());
-    }
+    uint8_t* w = cached_ ? cache_.data() + used : nullptr;
     for (size_t i = 0; i < n; ++i) {
       const LackeyRecord& rec = block[i];
+      if (w) w = encode(w, rec, bases);
       ++by_kind[static_cast<unsigned>(rec.kind)];
       const uint64_t first = rec.addr / x86::PAGE_SIZE, last = (rec.addr + rec.size - 1) / x86::PAGE_SIZE;
       if (__builtin_expect(first != last, 0)) {
@@ -429,6 +447,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
       }
       touch(first);
     }
+    if (w) used = static_cast<size_t>(w - cache_.data());
     seen += n;
     prog.tick(seen, [&] { return static_cast<double>(in.input().file_pos()) / static_cast<double>(in.input().file_size()); });
   }
@@ -462,7 +481,7 @@ bool LackeyTrace::Reader::refill() {
     const uint8_t* const base = t_.cache_.data();
     const uint8_t* p = base + cache_pos_;
     const uint8_t* const end = base + t_.cache_size_;
-    while (n_ < want && p < end) p = decode(p, block_[n_++], prev_);
+    while (n_ < want && p < end) p = decode(p, block_[n_++], bases_);
     cache_pos_ = static_cast<size_t>(p - base);
   } else {
     try {

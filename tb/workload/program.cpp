@@ -387,21 +387,28 @@ void ScriptedProgram::fill_replay_batch() {
   // Whole records only (at most 4 pieces each).
   static constexpr x86::Access kAccess[] = {x86::Access::fetch, x86::Access::read, x86::Access::write};
   static constexpr Issue kCounts[] = {{0, 0, 1, 1, 0}, {1, 0, 0, 1, 0}, {0, 1, 0, 1, 0}};
-  LackeyRecord rec;
   unsigned n = 0;
-  while (n + 4 <= kBatch && reader_->next(rec)) {
-    if (rec.kind == LackeyRecord::Kind::modify || (rec.addr & (x86::PAGE_SIZE - 1)) + rec.size > x86::PAGE_SIZE) {
-      n += record_pieces(rec, batch_ + n, batch_issue_ + n);
-      continue;
+  size_t avail;
+  while (n + 4 <= kBatch) {
+    const LackeyRecord* const recs = reader_->peek(avail);
+    size_t i = 0;
+    for (; i < avail && n + 4 <= kBatch; ++i) {
+      const LackeyRecord& rec = recs[i];
+      if (rec.kind == LackeyRecord::Kind::modify || (rec.addr & (x86::PAGE_SIZE - 1)) + rec.size > x86::PAGE_SIZE) {
+        n += record_pieces(rec, batch_ + n, batch_issue_ + n);
+        continue;
+      }
+      // Most records: one access within a page.
+      const unsigned k = static_cast<unsigned>(rec.kind);
+      hw::UserAccess& a = batch_[n];
+      a.va = rec.addr;
+      a.size = static_cast<uint8_t>(rec.size);
+      a.access = kAccess[k];
+      if (a.access == x86::Access::write) fill_write(a.va, rec.size, a.data);
+      batch_issue_[n++] = kCounts[k];
     }
-    // Most records: one access within a page.
-    const unsigned k = static_cast<unsigned>(rec.kind);
-    hw::UserAccess& a = batch_[n];
-    a.va = rec.addr;
-    a.size = static_cast<uint8_t>(rec.size);
-    a.access = kAccess[k];
-    if (a.access == x86::Access::write) fill_write(a.va, rec.size, a.data);
-    batch_issue_[n++] = kCounts[k];
+    if (!avail) break;
+    reader_->take(i);
   }
   batch_n_ = n;
 }
