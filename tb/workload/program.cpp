@@ -300,6 +300,7 @@ void ScriptedProgram::load_mismatch(uint64_t va, unsigned size, x86::Access acc,
                    hex_bytes(expected, size)));
 }
 
+template <bool kPadded>
 __attribute__((always_inline)) inline void ScriptedProgram::complete_access(uint64_t va, unsigned size,
                                                                              x86::Access acc, const uint8_t* data) {
   const Shadow::Region* r = region_[acc == x86::Access::fetch][0];
@@ -310,7 +311,9 @@ __attribute__((always_inline)) inline void ScriptedProgram::complete_access(uint
   } else if (current_->verify) {
     if (r->fmap) file_stats().verified_bytes += size;
     uint8_t expected[hw::UserOp::kMaxSize];
-    if (__builtin_expect(!shadow_->check(*r, va, size, data, expected), 0)) load_mismatch(va, size, acc, data, expected);
+    const bool same = kPadded ? shadow_->check_padded(*r, va, size, data, expected)
+                              : shadow_->check(*r, va, size, data, expected);
+    if (__builtin_expect(!same, 0)) load_mismatch(va, size, acc, data, expected);
     ++stats_->verified;
   }
 }
@@ -331,7 +334,7 @@ void ScriptedProgram::complete_batch(unsigned n) {
     for (const unsigned end = batch_pos_ + n; batch_pos_ < end; ++batch_pos_) {
       const hw::UserAccess& a = batch_[batch_pos_];
       sum.add(batch_issue_[batch_pos_]);
-      complete_access(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+      complete_access<true>(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
     }
   } catch (...) {
     issue(sum);
@@ -533,7 +536,7 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
-    complete_access(op.va, op.size, op.access, data);
+    complete_access<false>(op.va, op.size, op.access, data);
     return;
   }
 

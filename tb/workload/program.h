@@ -188,7 +188,9 @@ class ScriptedProgram : public hw::UserProgram {
   // The data of a store at va: `value` repeated, or drawn from the seed.
   void fill_write(uint64_t va, unsigned size, uint64_t* data);
   // Checks a completed access against the shadow, or records a store in it
-  // (inline: every access of a batch ends here).
+  // (inline: every access of a batch ends here). kPadded: `data` has 16
+  // readable bytes whatever the size (a batch's access buffer).
+  template <bool kPadded>
   inline void complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
   // The region holding [va, va+size): one of the last few that fetches or
   // data (each class apart: a trace interleaves them) found, or the

@@ -166,6 +166,33 @@ TEST(Shadow, ForkCopiesPrivateAndSharesShared) {
   EXPECT_EQ(exp[0], 1);
 }
 
+TEST(Shadow, PaddedCheckComparesExactlyTheAccessBytesEvenAtTheEnd) {
+  // Every size up to 16 at the region's last bytes (the compare reads 16
+  // bytes, masked): a difference in the access's last byte fails, one just
+  // past it does not; the same for wider accesses.
+  Shadow s;
+  s.map(0x10000, 0x1000, false);
+  const Shadow::Region& r = *s.find(0x10000, 8);
+  uint8_t fill[64], exp[64];
+  for (unsigned i = 0; i < 64; ++i) fill[i] = static_cast<uint8_t>(0x11 * (i + 1));
+  for (unsigned len = 1; len <= 64; ++len) {
+    for (uint64_t va : {0x10000ull + 100, 0x11000ull - len}) {
+      s.store(r, va, len, fill);
+      uint64_t data[8];
+      std::memcpy(data, fill, sizeof fill);
+      auto* d = reinterpret_cast<uint8_t*>(data);
+      if (len < 64) d[len] ^= 0xff;  // past the access: ignored
+      EXPECT_TRUE(s.check_padded(r, va, len, d, exp)) << len;
+      d[len - 1] ^= 0x01;  // its last byte
+      EXPECT_FALSE(s.check_padded(r, va, len, d, exp)) << len;
+      EXPECT_EQ(exp[len - 1], fill[len - 1]) << len;
+      d[len - 1] ^= 0x01;
+      d[0] ^= 0x80;  // its first byte
+      EXPECT_FALSE(s.check_padded(r, va, len, d, exp)) << len;
+    }
+  }
+}
+
 TEST(Shadow, DontneedZeroesAndFreeAllowsEitherUntilSettled) {
   Shadow s;
   s.map(0x10000, 0x3000, false);
