@@ -118,6 +118,7 @@ void ScriptedProgram::issue(const IssueSum& c) {
   if (c.fetches) stats_->fetches += c.fetches;
   if (c.records) stats_->trace_records += c.records;
   if (c.splits) stats_->trace_splits += c.splits;
+  if (c.verified) stats_->verified += c.verified;
 }
 
 bool ScriptedProgram::next(hw::UserOp& out) {
@@ -301,7 +302,7 @@ void ScriptedProgram::load_mismatch(uint64_t va, unsigned size, x86::Access acc,
 }
 
 template <bool kPadded>
-__attribute__((always_inline)) inline void ScriptedProgram::complete_access(uint64_t va, unsigned size,
+__attribute__((always_inline)) inline bool ScriptedProgram::complete_access(uint64_t va, unsigned size,
                                                                              x86::Access acc, const uint8_t* data) {
   const Shadow::Region* r = region_[acc == x86::Access::fetch][0];
   if (__builtin_expect(!r || region_gen_ != shadow_->generation() || !r->contains(va, size), 0))
@@ -314,8 +315,9 @@ __attribute__((always_inline)) inline void ScriptedProgram::complete_access(uint
     const bool same = kPadded ? shadow_->check_padded(*r, va, size, data, expected)
                               : shadow_->check(*r, va, size, data, expected);
     if (__builtin_expect(!same, 0)) load_mismatch(va, size, acc, data, expected);
-    ++stats_->verified;
+    return true;
   }
+  return false;
 }
 
 // ---- Batches ----
@@ -330,16 +332,20 @@ void ScriptedProgram::complete_batch(unsigned n) {
   // The counts go to the statistics once, with exactly the accesses
   // completed so far when one fails.
   IssueSum sum;
+  unsigned i = batch_pos_;
+  const unsigned end = i + n;
   try {
-    for (const unsigned end = batch_pos_ + n; batch_pos_ < end; ++batch_pos_) {
-      const hw::UserAccess& a = batch_[batch_pos_];
-      sum.add(batch_issue_[batch_pos_]);
-      complete_access<true>(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+    for (; i < end; ++i) {
+      const hw::UserAccess& a = batch_[i];
+      sum.add(batch_issue_[i]);
+      sum.verified += complete_access<true>(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
     }
   } catch (...) {
+    batch_pos_ = i;
     issue(sum);
     throw;
   }
+  batch_pos_ = end;
   issue(sum);
 }
 
@@ -536,7 +542,7 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
-    complete_access<false>(op.va, op.size, op.access, data);
+    if (complete_access<false>(op.va, op.size, op.access, data)) ++stats_->verified;
     return;
   }
 

@@ -188,10 +188,11 @@ class ScriptedProgram : public hw::UserProgram {
   // The data of a store at va: `value` repeated, or drawn from the seed.
   void fill_write(uint64_t va, unsigned size, uint64_t* data);
   // Checks a completed access against the shadow, or records a store in it
-  // (inline: every access of a batch ends here). kPadded: `data` has 16
-  // readable bytes whatever the size (a batch's access buffer).
+  // (inline: every access of a batch ends here); true when it verified a
+  // load. kPadded: `data` has 16 readable bytes whatever the size (a
+  // batch's access buffer).
   template <bool kPadded>
-  inline void complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
+  inline bool complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
   // The region holding [va, va+size): one of the last few that fetches or
   // data (each class apart: a trace interleaves them) found, or the
   // shadow's; fails when none.
@@ -205,9 +206,10 @@ class ScriptedProgram : public hw::UserProgram {
   struct Issue {
     uint8_t reads, writes, fetches, records, splits;
   };
-  // Sums of Issue counts (a batch adds its completed accesses' at once).
+  // Sums of Issue counts, and of loads verified (a batch adds its completed
+  // accesses' at once).
   struct IssueSum {
-    uint64_t reads = 0, writes = 0, fetches = 0, records = 0, splits = 0;
+    uint64_t reads = 0, writes = 0, fetches = 0, records = 0, splits = 0, verified = 0;
     void add(const Issue& c) {
       reads += c.reads;
       writes += c.writes;
