@@ -27,13 +27,104 @@ struct HexTable {
 };
 constexpr HexTable kHex;
 
+// What parse_line may read beyond a line's '\n' (zeros after the text).
+constexpr size_t kReadAhead = 32;
+
 enum class Bad : uint8_t { none, kind, address, comma, size, trailing, too_wide, outside };
 
+// ---- The common line, a few word operations at a time ----
+
+constexpr uint64_t kOnes = ~0ull / 255;  // 0x0101...01
+
+// The high bit of each byte of x that lies strictly between m and n
+// (0 <= m <= 127, n <= 128; bytes of 128 and more never do): "Bit
+// Twiddling Hacks", hasbetween, per byte (no carry crosses a byte).
+constexpr uint64_t between(uint64_t x, uint64_t m, uint64_t n) {
+  return (kOnes * (127 + n) - (x & kOnes * 127)) & ~x & ((x & kOnes * 127) + kOnes * (127 - m)) & kOnes * 128;
+}
+
+// How many of the 8 characters in w (the first in the low byte) are hex
+// digits before the first that is not.
+inline unsigned hex_run(uint64_t w) {
+  const uint64_t hex = between(w, '0' - 1, '9' + 1) | between(w | kOnes * 0x20, 'a' - 1, 'f' + 1);
+  const uint64_t stop = ~hex & kOnes * 128;
+  return stop ? static_cast<unsigned>(__builtin_ctzll(stop)) / 8 : 8;
+}
+
+// The value of the 8 hex digits in w (the first, most significant, in the
+// low byte): each byte to its digit, then pairs, quads and octets joined.
+inline uint64_t hex8(uint64_t w) {
+  uint64_t v = (w & kOnes * 0x0f) + 9 * ((w >> 6) & kOnes);  // 'a'-'f', 'A'-'F' have bit 6
+  v = ((v << 4) | (v >> 8)) & 0x00ff00ff00ff00ffull;
+  v = ((v << 8) | (v >> 16)) & 0x0000ffff0000ffffull;
+  return ((v << 16) | (v >> 32)) & 0xffffffffull;
+}
+
+inline uint64_t load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// The record kind by a line's second character ("I  ", " L ", " S ", " M "),
+// plus one (0: none), and the first character each needs.
+struct KindTable {
+  uint8_t kind[256];
+  constexpr KindTable() : kind() {
+    kind[' '] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::fetch);
+    kind['L'] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::load);
+    kind['S'] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::store);
+    kind['M'] = 1 + static_cast<uint8_t>(LackeyRecord::Kind::modify);
+  }
+};
+constexpr KindTable kKind;
+constexpr char kFirstChar[] = {0, 'I', ' ', ' ', ' '};
+
+// The lines lackey writes ("I  %08lx,%lu", " L %08lx,%lu"): the kind, 1 to
+// 15 hex digits, ',', a size of 1 or 2 digits, '\n', and a record that
+// parse_line would accept. True with the record and `next`; false for
+// anything else, which parse_line then decides (and explains). Reads up to
+// 22 bytes at p, whatever the line's length (the buffers have room).
+inline bool parse_fast(const char* p, LackeyRecord& rec, const char*& next) {
+  const unsigned kind = kKind.kind[static_cast<uint8_t>(p[1])];
+  if (!kind || p[0] != kFirstChar[kind] || p[2] != ' ') return false;
+  const char* const h = p + 3;
+  const uint64_t w = load8(h);
+  unsigned len = hex_run(w);
+  uint64_t addr;
+  if (len < 8) {
+    if (len == 0) return false;
+    addr = hex8(w << (8 * (8 - len)));  // the digits to the top: zeros lead
+  } else {
+    len += hex_run(load8(h + 8));
+    if (len == 16) return false;  // 16 digits or more
+    addr = len == 8 ? hex8(w) : hex8(w << (8 * (16 - len))) << 32 | hex8(load8(h + len - 8));
+  }
+  const char* const c = h + len;
+  const unsigned d0 = static_cast<unsigned>(c[1] - '0'), d1 = static_cast<unsigned>(c[2] - '0');
+  if (c[0] != ',' || d0 > 9) return false;
+  unsigned size;
+  if (c[2] == '\n') {
+    size = d0;
+    next = c + 3;
+  } else {
+    if (d1 > 9 || c[3] != '\n') return false;
+    size = d0 * 10 + d1;
+    next = c + 4;
+  }
+  if (size == 0 || size > 64 || addr + size > (1ull << 47)) return false;
+  rec.kind = static_cast<LackeyRecord::Kind>(kind - 1);
+  rec.size = size;
+  rec.addr = addr;
+  return true;
+}
+
 // Parses the line at p, which ends with '\n' (every scan below stops at a
-// character that cannot continue it, so none needs a bound). Returns 1 for
-// a record (`next`: the line after it), 0 for a line to skip (then `bad` is
-// none) or -1 with `bad` set.
+// character that cannot continue it, so none needs a bound; parse_fast
+// reads 22 bytes). Returns 1 for a record (`next`: the line after it), 0
+// for a line to skip (then `bad` is none) or -1 with `bad` set.
 inline int parse_line(const char* p, LackeyRecord& rec, Bad& bad, const char*& next) {
+  if (__builtin_expect(parse_fast(p, rec, next), 1)) return 1;
   const char* q;
   if (p[0] == 'I') {
     rec.kind = LackeyRecord::Kind::fetch;
@@ -150,17 +241,35 @@ class PageSet {
   size_t count_ = 0;
 };
 
-// The record cache's encoding, about 3 bytes a record: a header byte (kind
-// in bits 0-1, size in bits 2-5, 0 when a size byte follows), then the
-// address as a zigzag LEB128 delta from the previous one of its class
-// (fetches, data), which keeps sequential code and nearby data short.
-inline uint8_t* encode(uint8_t* w, const LackeyRecord& r, uint64_t* prev) {
-  const unsigned cls = r.kind != LackeyRecord::Kind::fetch;
-  const uint64_t d = r.addr - prev[cls];
-  prev[cls] = r.addr;
-  *w++ = static_cast<uint8_t>(static_cast<unsigned>(r.kind) | (r.size < 16 ? r.size << 2 : 0));
+// The record cache's encoding, about 2 bytes a record: a header byte (kind
+// in bits 0-1; size in bits 2-5, 0 when a size byte follows; bit 6: the
+// address is its base, nothing follows; bit 7: a data record's second
+// base), then the address as a zigzag LEB128 delta from its base. A fetch's
+// base is where the last fetch ended, so straight-line code takes one byte a
+// record; data has two bases, the last addresses near which data records
+// went (the stack and the heap, mostly), and each record takes the nearer.
+// Bases: [0] fetches, [1] and [2] data.
+constexpr unsigned kZeroDelta = 0x40, kSecondBase = 0x80;
+
+inline uint64_t zigzag(uint64_t d) { return (d << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(d) >> 63); }
+
+inline uint8_t* encode(uint8_t* w, const LackeyRecord& r, uint64_t* base) {
+  unsigned h = static_cast<unsigned>(r.kind) | (r.size < 16 ? r.size << 2 : 0);
+  uint64_t z;
+  if (r.kind == LackeyRecord::Kind::fetch) {
+    z = zigzag(r.addr - base[0]);
+    base[0] = r.addr + r.size;
+  } else {
+    const uint64_t z1 = zigzag(r.addr - base[1]), z2 = zigzag(r.addr - base[2]);
+    const unsigned b = z2 < z1 ? 2 : 1;
+    if (b == 2) h |= kSecondBase;
+    z = b == 2 ? z2 : z1;
+    base[b] = r.addr;
+  }
+  if (!z) h |= kZeroDelta;
+  *w++ = static_cast<uint8_t>(h);
   if (r.size >= 16) *w++ = static_cast<uint8_t>(r.size);
-  uint64_t z = (d << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(d) >> 63);
+  if (!z) return w;
   while (z >= 0x80) {
     *w++ = static_cast<uint8_t>(z | 0x80);
     z >>= 7;
@@ -169,20 +278,23 @@ inline uint8_t* encode(uint8_t* w, const LackeyRecord& r, uint64_t* prev) {
   return w;
 }
 
-inline const uint8_t* decode(const uint8_t* p, LackeyRecord& r, uint64_t* prev) {
+inline const uint8_t* decode(const uint8_t* p, LackeyRecord& r, uint64_t* base) {
   const uint8_t h = *p++;
   r.kind = static_cast<LackeyRecord::Kind>(h & 3);
-  r.size = h >> 2;
+  r.size = (h >> 2) & 15;
   if (!r.size) r.size = *p++;
   uint64_t z = 0;
-  for (unsigned shift = 0;; shift += 7) {
-    const uint8_t b = *p++;
-    z |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
+  if (!(h & kZeroDelta)) {
+    for (unsigned shift = 0;; shift += 7) {
+      const uint8_t b = *p++;
+      z |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
   }
-  const unsigned cls = r.kind != LackeyRecord::Kind::fetch;
-  r.addr = prev[cls] + ((z >> 1) ^ (0 - (z & 1)));
-  prev[cls] = r.addr;
+  const bool fetch = r.kind == LackeyRecord::Kind::fetch;
+  const unsigned b = fetch ? 0 : 1 + (h >> 7);
+  r.addr = base[b] + ((z >> 1) ^ (0 - (z & 1)));
+  base[b] = r.addr + (fetch ? r.size : 0);
   return p;
 }
 constexpr size_t kMaxEncoded = 2 + 10;
@@ -192,6 +304,7 @@ constexpr size_t kMaxEncoded = 2 + 10;
 int parse_lackey_line(const std::string& line, LackeyRecord& rec, std::string& why) {
   std::string l = line;
   l += '\n';
+  l.append(kReadAhead, '\0');
   Bad bad = Bad::none;
   const char* next = nullptr;
   const int r = parse_line(l.c_str(), rec, bad, next);
@@ -220,7 +333,7 @@ void TraceProgress::print(uint64_t records, double done) {
 
 // ---- LackeyStream ----
 
-LackeyStream::LackeyStream(const std::string& path) : in_(path), buf_(new char[kBuf + 1]) {
+LackeyStream::LackeyStream(const std::string& path) : in_(path), buf_(new char[kBuf + 1 + kReadAhead]()) {
   pos_ = lim_ = end_ = buf_.get();
 }
 
@@ -300,7 +413,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
     last_page[1] = last_page[0];
     last_page[0] = page;
   };
-  constexpr size_t kBlock = 4096;
+  constexpr size_t kBlock = 1024;  // 16 KiB of records, in the host's L1 cache
   std::unique_ptr<LackeyRecord[]> block(new LackeyRecord[kBlock]);
   size_t used = 0;
   try {
@@ -309,7 +422,9 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
   } catch (const std::bad_alloc&) {
     cached_ = false;  // no address space to hold it: the run reads the file again
   }
-  uint64_t prev[2] = {};
+  uint64_t bases[3] = {};
+  uint64_t by_kind[4] = {};  // LackeyRecord::Kind order
+  uint64_t seen = 0;
   uint64_t left = limit_ ? limit_ : ~0ull;
   while (left) {
     const size_t n = in.read(block.get(), static_cast<size_t>(std::min<uint64_t>(kBlock, left)));
@@ -319,19 +434,11 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
       cached_ = false;  // too long to hold: the run reads the file again
       cache_.reset();
     }
-    if (cached_) {
-      uint8_t* w = cache_.data() + used;
-      for (size_t i = 0; i < n; ++i) w = encode(w, block[i], prev);
-      used = static_cast<size_t>(w - cache_.data());
-    }
+    uint8_t* w = cached_ ? cache_.data() + used : nullptr;
     for (size_t i = 0; i < n; ++i) {
       const LackeyRecord& rec = block[i];
-      switch (rec.kind) {
-        case LackeyRecord::Kind::fetch: ++counts_.fetches; break;
-        case LackeyRecord::Kind::load: ++counts_.loads; break;
-        case LackeyRecord::Kind::store: ++counts_.stores; break;
-        case LackeyRecord::Kind::modify: ++counts_.modifies; break;
-      }
+      if (w) w = encode(w, rec, bases);
+      ++by_kind[static_cast<unsigned>(rec.kind)];
       const uint64_t first = rec.addr / x86::PAGE_SIZE, last = (rec.addr + rec.size - 1) / x86::PAGE_SIZE;
       if (__builtin_expect(first != last, 0)) {
         counts_.page_splits += rec.kind == LackeyRecord::Kind::modify ? 2 : 1;
@@ -340,8 +447,14 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
       }
       touch(first);
     }
-    prog.tick(counts_.records(), [&] { return static_cast<double>(in.input().file_pos()) / static_cast<double>(in.input().file_size()); });
+    if (w) used = static_cast<size_t>(w - cache_.data());
+    seen += n;
+    prog.tick(seen, [&] { return static_cast<double>(in.input().file_pos()) / static_cast<double>(in.input().file_size()); });
   }
+  counts_.fetches = by_kind[static_cast<unsigned>(LackeyRecord::Kind::fetch)];
+  counts_.loads = by_kind[static_cast<unsigned>(LackeyRecord::Kind::load)];
+  counts_.stores = by_kind[static_cast<unsigned>(LackeyRecord::Kind::store)];
+  counts_.modifies = by_kind[static_cast<unsigned>(LackeyRecord::Kind::modify)];
   if (counts_.records() == 0) throw std::runtime_error(fmt::format("{}: the trace has no accesses", path_));
   if (cached_) {
     cache_.shrink(used);
@@ -368,7 +481,7 @@ bool LackeyTrace::Reader::refill() {
     const uint8_t* const base = t_.cache_.data();
     const uint8_t* p = base + cache_pos_;
     const uint8_t* const end = base + t_.cache_size_;
-    while (n_ < want && p < end) p = decode(p, block_[n_++], prev_);
+    while (n_ < want && p < end) p = decode(p, block_[n_++], bases_);
     cache_pos_ = static_cast<size_t>(p - base);
   } else {
     try {

@@ -136,17 +136,29 @@ class LackeyTrace {
       rec = block_[pos_++];
       return true;
     }
+    // The records decoded ahead, `n` of them (0 at the end), for a caller
+    // that goes through them in a loop of its own; take(k) consumes the
+    // first k.
+    const LackeyRecord* peek(size_t& n) {
+      if (pos_ == n_ && !refill()) {
+        n = 0;
+        return nullptr;
+      }
+      n = n_ - pos_;
+      return block_.get() + pos_;
+    }
+    void take(size_t k) { pos_ += k; }
 
    private:
     bool refill();
     const LackeyTrace& t_;
     std::unique_ptr<LackeyStream> in_;  // when the records are not cached
     size_t cache_pos_ = 0;              // when they are
-    uint64_t prev_[2] = {};             // the cache's delta bases
+    uint64_t bases_[3] = {};            // the cache's delta bases
     uint64_t done_ = 0;
     TraceProgress progress_;
     uint64_t left_;
-    static constexpr size_t kBlock = 4096;
+    static constexpr size_t kBlock = 1024;
     std::unique_ptr<LackeyRecord[]> block_;
     size_t pos_ = 0, n_ = 0;
   };

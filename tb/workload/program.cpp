@@ -75,13 +75,13 @@ void ScriptedProgram::fail(const std::string& what) const {
 void ScriptedProgram::inherit(std::unique_ptr<Shadow> shadow, const Mappings& maps) {
   shadow_ = std::move(shadow);
   mappings_ = std::make_shared<Mappings>(maps);
-  region_ = nullptr;
+  forget_regions();
 }
 
 void ScriptedProgram::share(std::shared_ptr<Shadow> shadow, std::shared_ptr<Mappings> maps) {
   shadow_ = std::move(shadow);
   mappings_ = std::move(maps);
-  region_ = nullptr;
+  forget_regions();
 }
 
 void ScriptedProgram::syscall(hw::UserOp& out, hal::Sys nr, std::initializer_list<uint64_t> args) {
@@ -112,12 +112,13 @@ void ScriptedProgram::fill_write(uint64_t va, unsigned size, uint64_t* data) {
   for (unsigned w = 0; w < (size + 7u) / 8; ++w) data[w] = mix64(salt + w);
 }
 
-void ScriptedProgram::issue(const Issue& c) {
+void ScriptedProgram::issue(const IssueSum& c) {
   if (c.reads) stats_->reads += c.reads;
   if (c.writes) stats_->writes += c.writes;
   if (c.fetches) stats_->fetches += c.fetches;
   if (c.records) stats_->trace_records += c.records;
   if (c.splits) stats_->trace_splits += c.splits;
+  if (c.verified) stats_->verified += c.verified;
 }
 
 bool ScriptedProgram::next(hw::UserOp& out) {
@@ -125,7 +126,9 @@ bool ScriptedProgram::next(hw::UserOp& out) {
   if (batch_pos_ < batch_n_) {
     // An access of the batch the core did not complete in its fast loop.
     const hw::UserAccess& a = batch_[batch_pos_];
-    issue(batch_issue_[batch_pos_++]);
+    IssueSum c;
+    c.add(batch_issue_[batch_pos_++]);
+    issue(c);
     out.kind = hw::UserOp::Kind::access;
     out.va = a.va;
     out.size = a.size;
@@ -261,7 +264,9 @@ bool ScriptedProgram::next_replay(hw::UserOp& out) {
   hw::UserAccess pieces[4];
   Issue counts[4];
   queued_ = record_pieces(rec, pieces, counts);
-  issue(counts[0]);
+  IssueSum c;
+  c.add(counts[0]);
+  issue(c);
   for (unsigned i = 0; i < queued_; ++i) {
     hw::UserOp& q = queue_[i];
     q.kind = hw::UserOp::Kind::access;
@@ -275,6 +280,46 @@ bool ScriptedProgram::next_replay(hw::UserOp& out) {
   return true;
 }
 
+const Shadow::Region* ScriptedProgram::region_for(uint64_t va, unsigned size, x86::Access acc) {
+  if (region_gen_ != shadow_->generation()) {
+    forget_regions();
+    region_gen_ = shadow_->generation();
+  }
+  const Shadow::Region** const ways = region_[acc == x86::Access::fetch];
+  unsigned i = 0;
+  while (i < kRegionWays - 1 && ways[i] && !ways[i]->contains(va, size)) ++i;
+  const Shadow::Region* r = ways[i] && ways[i]->contains(va, size) ? ways[i] : shadow_->find(va, size);
+  if (!r) fail(fmt::format("access to {:#x} completed, but the process has nothing mapped there", va));
+  std::copy_backward(ways, ways + i, ways + i + 1);  // to the front
+  return ways[0] = r;
+}
+
+void ScriptedProgram::load_mismatch(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data,
+                                    const uint8_t* expected) {
+  fail(fmt::format("{} of {} bytes at {:#x} returned {}, expected {} (what the process last wrote there)",
+                   acc == x86::Access::fetch ? "fetch" : "load", size, va, hex_bytes(data, size),
+                   hex_bytes(expected, size)));
+}
+
+template <bool kPadded>
+__attribute__((always_inline)) inline bool ScriptedProgram::complete_access(uint64_t va, unsigned size,
+                                                                             x86::Access acc, const uint8_t* data) {
+  const Shadow::Region* r = region_[acc == x86::Access::fetch][0];
+  if (__builtin_expect(!r || region_gen_ != shadow_->generation() || !r->contains(va, size), 0))
+    r = region_for(va, size, acc);
+  if (acc == x86::Access::write) {
+    shadow_->store(*r, va, size, data);
+  } else if (current_->verify) {
+    if (r->fmap) file_stats().verified_bytes += size;
+    uint8_t expected[hw::UserOp::kMaxSize];
+    const bool same = kPadded ? shadow_->check_padded(*r, va, size, data, expected)
+                              : shadow_->check(*r, va, size, data, expected);
+    if (__builtin_expect(!same, 0)) load_mismatch(va, size, acc, data, expected);
+    return true;
+  }
+  return false;
+}
+
 // ---- Batches ----
 
 hw::UserAccess* ScriptedProgram::access_batch(unsigned& n) {
@@ -284,11 +329,24 @@ hw::UserAccess* ScriptedProgram::access_batch(unsigned& n) {
 }
 
 void ScriptedProgram::complete_batch(unsigned n) {
-  for (const unsigned end = batch_pos_ + n; batch_pos_ < end; ++batch_pos_) {
-    const hw::UserAccess& a = batch_[batch_pos_];
-    issue(batch_issue_[batch_pos_]);
-    complete_access(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+  // The counts go to the statistics once, with exactly the accesses
+  // completed so far when one fails.
+  IssueSum sum;
+  unsigned i = batch_pos_;
+  const unsigned end = i + n;
+  try {
+    for (; i < end; ++i) {
+      const hw::UserAccess& a = batch_[i];
+      sum.add(batch_issue_[i]);
+      sum.verified += complete_access<true>(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+    }
+  } catch (...) {
+    batch_pos_ = i;
+    issue(sum);
+    throw;
   }
+  batch_pos_ = end;
+  issue(sum);
 }
 
 void ScriptedProgram::refill_batch() {
@@ -336,9 +394,31 @@ void ScriptedProgram::fill_access_batch() {
 
 void ScriptedProgram::fill_replay_batch() {
   // Whole records only (at most 4 pieces each).
-  LackeyRecord rec;
+  static constexpr x86::Access kAccess[] = {x86::Access::fetch, x86::Access::read, x86::Access::write};
+  static constexpr Issue kCounts[] = {{0, 0, 1, 1, 0}, {1, 0, 0, 1, 0}, {0, 1, 0, 1, 0}};
   unsigned n = 0;
-  while (n + 4 <= kBatch && reader_->next(rec)) n += record_pieces(rec, batch_ + n, batch_issue_ + n);
+  size_t avail;
+  while (n + 4 <= kBatch) {
+    const LackeyRecord* const recs = reader_->peek(avail);
+    size_t i = 0;
+    for (; i < avail && n + 4 <= kBatch; ++i) {
+      const LackeyRecord& rec = recs[i];
+      if (rec.kind == LackeyRecord::Kind::modify || (rec.addr & (x86::PAGE_SIZE - 1)) + rec.size > x86::PAGE_SIZE) {
+        n += record_pieces(rec, batch_ + n, batch_issue_ + n);
+        continue;
+      }
+      // Most records: one access within a page.
+      const unsigned k = static_cast<unsigned>(rec.kind);
+      hw::UserAccess& a = batch_[n];
+      a.va = rec.addr;
+      a.size = static_cast<uint8_t>(rec.size);
+      a.access = kAccess[k];
+      if (a.access == x86::Access::write) fill_write(a.va, rec.size, a.data);
+      batch_issue_[n++] = kCounts[k];
+    }
+    if (!avail) break;
+    reader_->take(i);
+  }
   batch_n_ = n;
 }
 
@@ -459,30 +539,10 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
   return false;
 }
 
-void ScriptedProgram::complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data) {
-  const Shadow::Region* r = region_ && region_gen_ == shadow_->generation() && region_->contains(va, size)
-                                ? region_
-                                : shadow_->find(va, size);
-  if (!r) fail(fmt::format("access to {:#x} completed, but the process has nothing mapped there", va));
-  region_ = r;
-  region_gen_ = shadow_->generation();
-  if (acc == x86::Access::write) {
-    shadow_->store(*r, va, size, data);
-  } else if (current_->verify) {
-    if (r->fmap) file_stats().verified_bytes += size;
-    uint8_t expected[hw::UserOp::kMaxSize];
-    if (!shadow_->check(*r, va, size, data, expected))
-      fail(fmt::format("{} of {} bytes at {:#x} returned {}, expected {} (what the process last wrote there)",
-                       acc == x86::Access::fetch ? "fetch" : "load", size, va, hex_bytes(data, size),
-                       hex_bytes(expected, size)));
-    ++stats_->verified;
-  }
-}
-
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
-    complete_access(op.va, op.size, op.access, data);
+    if (complete_access<false>(op.va, op.size, op.access, data)) ++stats_->verified;
     return;
   }
 
@@ -518,7 +578,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
       if (replay_map) {
         if (result != op.sys.arg[0]) fail("the trace's fixed mapping landed elsewhere");
         shadow_->map(result, op.sys.arg[1], false);
-        region_ = nullptr;
+        forget_regions();
         return;
       }
       uint64_t len = (cur.length + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1);
@@ -535,13 +595,13 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
       (*mappings_)[cur.region] = {result, cur.length};
       if (cur.file >= 0) shadow_->map_file(result, len, &file(cur.file), cur.offset, cur.flags & uapi::kMapShared);
       else shadow_->map(result, len, cur.flags & uapi::kMapShared);
-      region_ = nullptr;
+      forget_regions();
       stats_->mapped_bytes += cur.length;
       return;
     }
     case hal::Sys::munmap: {
       shadow_->unmap(op.sys.arg[0], (op.sys.arg[1] + x86::PAGE_SIZE - 1) & ~(x86::PAGE_SIZE - 1));
-      region_ = nullptr;
+      forget_regions();
       if (cur.offset == 0 && cur.span == 0) mappings_->erase(cur.region);
       return;
     }
@@ -558,7 +618,7 @@ void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint
         // The device copied: dst now holds what src held.
         shadow_->copy(op.sys.arg[2], op.sys.arg[3], op.sys.arg[4]);
       }
-      region_ = nullptr;
+      forget_regions();
       return;
     case hal::Sys::fork:
     case hal::Sys::clone:

@@ -4,6 +4,7 @@
 // load against it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -186,15 +187,38 @@ class ScriptedProgram : public hw::UserProgram {
   void range_of(const Op& op, uint64_t& start, uint64_t& len) const;
   // The data of a store at va: `value` repeated, or drawn from the seed.
   void fill_write(uint64_t va, unsigned size, uint64_t* data);
-  // Checks a completed access against the shadow, or records a store in it.
-  void complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
+  // Checks a completed access against the shadow, or records a store in it
+  // (inline: every access of a batch ends here); true when it verified a
+  // load. kPadded: `data` has 16 readable bytes whatever the size (a
+  // batch's access buffer).
+  template <bool kPadded>
+  inline bool complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
+  // The region holding [va, va+size): one of the last few that fetches or
+  // data (each class apart: a trace interleaves them) found, or the
+  // shadow's; fails when none.
+  const Shadow::Region* region_for(uint64_t va, unsigned size, x86::Access acc);
+  void forget_regions() { std::fill(&region_[0][0], &region_[0][0] + 2 * kRegionWays, nullptr); }
+  [[noreturn, gnu::cold]] void load_mismatch(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data,
+                                             const uint8_t* expected);
   // The batch: accesses generated ahead, with what each adds to the
   // process's counts when it issues (a trace record's counts ride on its
   // first access, as when its pieces were queued).
   struct Issue {
     uint8_t reads, writes, fetches, records, splits;
   };
-  void issue(const Issue& c);
+  // Sums of Issue counts, and of loads verified (a batch adds its completed
+  // accesses' at once).
+  struct IssueSum {
+    uint64_t reads = 0, writes = 0, fetches = 0, records = 0, splits = 0, verified = 0;
+    void add(const Issue& c) {
+      reads += c.reads;
+      writes += c.writes;
+      fetches += c.fetches;
+      records += c.records;
+      splits += c.splits;
+    }
+  };
+  void issue(const IssueSum& c);
   void refill_batch();
   void fill_access_batch();
   void fill_replay_batch();
@@ -249,8 +273,11 @@ class ScriptedProgram : public hw::UserProgram {
   std::shared_ptr<Mappings> mappings_;   // the region names, shared likewise
   size_t pc_ = 0;             // next op to start
   const Op* current_ = nullptr;
-  const Shadow::Region* region_ = nullptr;  // cache of the last region touched...
-  uint64_t region_gen_ = 0;                 // ...valid while the shadow's generation is this
+  // The last regions data [0] and fetches [1] touched, most recent first
+  // (a program's code, its libraries', its stack and heap)...
+  static constexpr unsigned kRegionWays = 4;
+  const Shadow::Region* region_[2][kRegionWays] = {};
+  uint64_t region_gen_ = 0;  // ...valid while the shadow's generation is this
   Barrier* waiting_ = nullptr;              // the barrier this program waits at
   uint64_t counter_ = 0;      // stores so far: varies the data written
 

@@ -199,7 +199,7 @@ bool ScriptedProgram::complete_file_setup(const hw::UserOp& op, uint64_t result)
     io_buf_ = result;
     io_buf_len_ = op.sys.arg[1];
     shadow_->map(result, io_buf_len_, false);
-    region_ = nullptr;
+    forget_regions();
     return true;
   }
   return false;

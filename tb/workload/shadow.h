@@ -35,9 +35,12 @@ namespace tb {
 
 class Shadow {
  public:
-  // Host memory behind a mapping (sparse, in host huge pages: host_memory.h).
+  // Host memory behind a mapping (sparse, in host huge pages: host_memory.h),
+  // with kReadSlack bytes past its end that are never written: check()
+  // reads 16 bytes, whatever the access's size.
+  static constexpr uint64_t kReadSlack = 16;
   struct Buffer {
-    explicit Buffer(uint64_t len) : mem(len), data(mem.data()), length(len) {}
+    explicit Buffer(uint64_t len) : mem(len + kReadSlack), data(mem.data()), length(len) {}
     HostBuffer mem;
     uint8_t* data;
     uint64_t length;
@@ -110,7 +113,7 @@ class Shadow {
 
   // Inline: every access of a program ends in one of these; the sizes
   // programs and traces use most are copied and compared without a call.
-  void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
+  __attribute__((always_inline)) void store(const Region& r, uint64_t va, unsigned len, const uint8_t* data) {
     if (r.fmap) return store_file(r, va, len, data);
     uint8_t* const at = r.at(va);
     switch (len) {
@@ -123,7 +126,8 @@ class Shadow {
     if (!lazy_pages_.empty()) keep_lazy_page(va, len);
   }
   // Checks a load; on a mismatch returns false with `expected` filled.
-  bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data, uint8_t* expected) {
+  __attribute__((always_inline)) bool check(const Region& r, uint64_t va, unsigned len, const uint8_t* data,
+                                            uint8_t* expected) {
     if (r.fmap) return check_file(r, va, len, data, expected) || unknown(va);
     const uint8_t* const want = r.at(va);
     bool same;
@@ -136,6 +140,13 @@ class Shadow {
     }
     return same || check_mismatch(r, va, len, data, expected);
   }
+  // As check(), for `data` with 16 readable bytes whatever `len` (a
+  // program's access buffer: 64): no call and no branch on the size.
+  __attribute__((always_inline)) bool check_padded(const Region& r, uint64_t va, unsigned len, const uint8_t* data,
+                                                   uint8_t* expected) {
+    if (r.fmap) return check_file(r, va, len, data, expected) || unknown(va);
+    return same_bytes(r.at(va), data, len) || check_mismatch(r, va, len, data, expected);
+  }
 
  private:
   template <typename T>
@@ -144,6 +155,31 @@ class Shadow {
     std::memcpy(&x, a, sizeof x);
     std::memcpy(&y, b, sizeof y);
     return x == y;
+  }
+  // Up to 16 bytes (instruction fetches are 1 to 15) as two words each,
+  // the bytes past `len` masked off: no call, and no branch on the size
+  // (fetch sizes vary from one to the next). Both sides have 16 bytes to
+  // read: a shadow buffer its slack, check_padded's data its own. Wider
+  // ones by memcmp.
+  static bool same_bytes(const uint8_t* a, const uint8_t* b, unsigned len) {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the masks keep the first bytes in memory");
+    struct Masks {
+      uint64_t lo[17], hi[17];
+      constexpr Masks() : lo(), hi() {
+        for (unsigned n = 1; n <= 16; ++n) {
+          lo[n] = n >= 8 ? ~0ull : ~(~0ull << (8 * n));
+          hi[n] = n <= 8 ? 0 : n == 16 ? ~0ull : ~(~0ull << (8 * (n - 8)));
+        }
+      }
+    };
+    static constexpr Masks kMasks;
+    if (__builtin_expect(len > 16, 0)) return std::memcmp(a, b, len) == 0;
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a, 8);
+    std::memcpy(&a1, a + 8, 8);
+    std::memcpy(&b0, b, 8);
+    std::memcpy(&b1, b + 8, 8);
+    return (((a0 ^ b0) & kMasks.lo[len]) | ((a1 ^ b1) & kMasks.hi[len])) == 0;
   }
   // Stores and loads of file mappings.
   void store_file(const Region& r, uint64_t va, unsigned len, const uint8_t* data);

@@ -4,7 +4,9 @@
 // patterns.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstring>
+#include <iterator>
 #include <fstream>
 #include <set>
 
@@ -44,6 +46,73 @@ TEST(Lackey, RejectsMalformedLines) {
     EXPECT_EQ(parse_lackey_line(bad, r, why), -1) << bad;
     EXPECT_FALSE(why.empty());
   }
+}
+
+// What a lackey line means, spelled out plainly (the reader's parser takes
+// word-at-a-time shortcuts for the lines lackey writes): 1 with the record,
+// 0 for a line to skip, -1 for a malformed one.
+int reference_parse(const std::string& l, LackeyRecord& r) {
+  size_t i = 0;
+  if (!l.empty() && l[0] == 'I') {
+    r.kind = LackeyRecord::Kind::fetch;
+    i = 1;
+  } else if (l.size() > 2 && l[0] == ' ' && std::strchr("LSM", l[1])) {
+    r.kind = l[1] == 'L' ? LackeyRecord::Kind::load : l[1] == 'S' ? LackeyRecord::Kind::store
+                                                                  : LackeyRecord::Kind::modify;
+    i = 2;
+  } else {
+    if (l.rfind("==", 0) == 0 || l.rfind("--", 0) == 0) return 0;
+    return l.find_first_not_of(" \t\r") == std::string::npos ? 0 : -1;
+  }
+  while (i < l.size() && l[i] == ' ') ++i;
+  size_t j = i;
+  while (j < l.size() && std::isxdigit(static_cast<unsigned char>(l[j]))) ++j;
+  if (j == i || j - i > 16 || j == l.size() || l[j] != ',') return -1;
+  const uint64_t addr = std::stoull(l.substr(i, j - i), nullptr, 16);
+  size_t k = ++j;
+  while (k < l.size() && std::isdigit(static_cast<unsigned char>(l[k]))) ++k;
+  if (k == j || k - j > 6) return -1;
+  const uint64_t size = std::stoull(l.substr(j, k - j));
+  while (k < l.size() && (l[k] == ' ' || l[k] == '\r')) ++k;
+  if (size == 0 || k != l.size() || size > 64 || addr + size > (1ull << 47)) return -1;
+  r.addr = addr;
+  r.size = static_cast<unsigned>(size);
+  return 1;
+}
+
+TEST(Lackey, ParserAgreesWithThePlainReadingOnRandomLines) {
+  // Lines near lackey's own: its kinds and a few wrong ones, 0 to 18 hex
+  // digits of either case, a size of 0 to 3 digits, odd separators and tails.
+  const char* const kinds[] = {"I  ", " L ", " S ", " M ", "I ", "I   ", " L  ", " X ", "  L ", "==", ""};
+  const char* const seps[] = {",", ",", ",", ";", ""};
+  const char* const tails[] = {"", "", "", "", " ", "\r", "x", "  "};
+  uint64_t x = 0x243f6a8885a308d3ull;
+  auto rnd = [&](uint64_t n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x % n;
+  };
+  unsigned records = 0;
+  for (int iter = 0; iter < 200000; ++iter) {
+    std::string l = kinds[rnd(rnd(2) ? 4 : std::size(kinds))];
+    const uint64_t digits = rnd(4) ? 6 + rnd(6) : rnd(19);
+    for (uint64_t d = 0; d < digits; ++d) l += (rnd(2) ? "0123456789abcdef" : "0123456789ABCDEF")[rnd(16)];
+    l += seps[rnd(std::size(seps))];
+    const uint64_t sdigits = rnd(4) ? 1 + rnd(2) : rnd(4);
+    for (uint64_t d = 0; d < sdigits; ++d) l += static_cast<char>('0' + rnd(10));
+    l += tails[rnd(std::size(tails))];
+    LackeyRecord want, got;
+    std::string why;
+    const int w = reference_parse(l, want), g = parse_lackey_line(l, got, why);
+    ASSERT_EQ(g, w) << "'" << l << "': " << why;
+    if (w != 1) continue;
+    ++records;
+    ASSERT_EQ(got.kind, want.kind) << l;
+    ASSERT_EQ(got.addr, want.addr) << l;
+    ASSERT_EQ(got.size, want.size) << l;
+  }
+  EXPECT_GT(records, 50000u);  // most lines are records
 }
 
 TEST(Lackey, TraceCountsRangesAndSplits) {
@@ -95,6 +164,33 @@ TEST(Shadow, ForkCopiesPrivateAndSharesShared) {
   EXPECT_TRUE(s.check(*s.find(0x20000, 8), 0x20000, 8, two, exp));
   EXPECT_FALSE(s.check(*s.find(0x10000, 8), 0x10000, 8, two, exp));
   EXPECT_EQ(exp[0], 1);
+}
+
+TEST(Shadow, PaddedCheckComparesExactlyTheAccessBytesEvenAtTheEnd) {
+  // Every size up to 16 at the region's last bytes (the compare reads 16
+  // bytes, masked): a difference in the access's last byte fails, one just
+  // past it does not; the same for wider accesses.
+  Shadow s;
+  s.map(0x10000, 0x1000, false);
+  const Shadow::Region& r = *s.find(0x10000, 8);
+  uint8_t fill[64], exp[64];
+  for (unsigned i = 0; i < 64; ++i) fill[i] = static_cast<uint8_t>(0x11 * (i + 1));
+  for (unsigned len = 1; len <= 64; ++len) {
+    for (uint64_t va : {0x10000ull + 100, 0x11000ull - len}) {
+      s.store(r, va, len, fill);
+      uint64_t data[8];
+      std::memcpy(data, fill, sizeof fill);
+      auto* d = reinterpret_cast<uint8_t*>(data);
+      if (len < 64) d[len] ^= 0xff;  // past the access: ignored
+      EXPECT_TRUE(s.check_padded(r, va, len, d, exp)) << len;
+      d[len - 1] ^= 0x01;  // its last byte
+      EXPECT_FALSE(s.check_padded(r, va, len, d, exp)) << len;
+      EXPECT_EQ(exp[len - 1], fill[len - 1]) << len;
+      d[len - 1] ^= 0x01;
+      d[0] ^= 0x80;  // its first byte
+      EXPECT_FALSE(s.check_padded(r, va, len, d, exp)) << len;
+    }
+  }
 }
 
 TEST(Shadow, DontneedZeroesAndFreeAllowsEitherUntilSettled) {
