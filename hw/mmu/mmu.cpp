@@ -81,6 +81,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
   cpu_socket.bind(*this);
   mem_socket.on_invalidate([this](uint64_t start, uint64_t end) { revoke_host(start, end); });
   walk_socket.attach(walk_ext_);
+  rebase_walks();
   register_commands();
 }
 
@@ -175,6 +176,7 @@ void Mmu::set_control(bool wp, bool nxe, bool pcide) {
   }
   pcide_ = pcide;
   pcid_ = pcide_ ? static_cast<uint16_t>(cr3_ & x86::CR3_PCID_MASK) : 0;
+  rebase_walks();
   if (rights) {
     // Entries keep raw rights; only the fast path's precomputed bits change.
     itlb_->recompute_perm(wp_, nxe_);
@@ -191,6 +193,7 @@ void Mmu::write_cr3(uint64_t value) {
   const bool noflush = pcide_ && (value & x86::CR3_NOFLUSH);
   cr3_ = value & ~x86::CR3_NOFLUSH;
   pcid_ = pcide_ ? static_cast<uint16_t>(cr3_ & x86::CR3_PCID_MASK) : 0;
+  rebase_walks();
   if (noflush) {
     ++stats.cr3_noflush;  // SDM: not required to invalidate anything
   } else if (pcide_) {
@@ -250,20 +253,27 @@ void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
 
 // ---- Slow path -------------------------------------------------------------
 
+void Mmu::rebase_walks() {
+  WalkRequest& b = walk_base_;
+  b = WalkRequest{};
+  b.cr3 = cr3_;
+  b.wp = wp_;
+  b.nxe = nxe_;
+  b.pcide = pcide_;
+  b.levels = p_.levels;
+  b.maxphyaddr = p_.maxphyaddr;
+  b.start_level = p_.levels;
+  b.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
+}
+
 bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& base, sc_time& done) {
+  // A full walk under the current control state (walk_base_), then what
+  // the paging-structure caches skip.
   WalkRequest& rq = walk_ext_.req;
-  rq = WalkRequest{};
+  rq = walk_base_;
   rq.va = va;
   rq.access = acc;
   rq.user = user;
-  rq.cr3 = cr3_;
-  rq.wp = wp_;
-  rq.nxe = nxe_;
-  rq.pcide = pcide_;
-  rq.levels = p_.levels;
-  rq.maxphyaddr = p_.maxphyaddr;
-  rq.start_level = p_.levels;
-  rq.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
   now_ = start;
   const sc_time requested = start;
   pwc_->lookup(va, pcid_, rq);
@@ -282,18 +292,22 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
 }
 
 TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_time done) {
+  // Every field from the walk's result and the MMU's state, none read back
+  // from the entry being built (the fills copy it right after).
   TlbEntry e;
   const unsigned size = r.leaf_level - 1;
+  const uint64_t bytes = size_bytes(size);
+  const uint64_t pa_base = r.pa & ~(bytes - 1);
   e.size = e.page_size = static_cast<uint8_t>(size);
   e.vpn = va >> size_shift(size);
-  e.pa_base = r.pa & ~(size_bytes(size) - 1);
+  e.pa_base = pa_base;
   e.pcid = pcid_;
   e.global = r.global;
   e.rw = r.rw;
   e.us = r.us;
   e.nx = r.nx;
   e.dirty = r.dirty;
-  e.compute_perm(wp_, nxe_);
+  e.perm = TlbEntry::perm_of(r.rw, r.us, r.nx, r.dirty, wp_, nxe_);
   // In flight after the access: the entry withholds its host pointer until
   // `done`, so that accesses to the page take the slow path and join the walk.
   const bool pending = done > start;
@@ -303,12 +317,12 @@ TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_tim
   }
   // Host pointer through DMI, possibly covering only part of a huge page.
   if (const tlm::tlm_dmi* d = mem_socket.get_dmi(r.pa, 1, tlm::tlm_dmi::DMI_ACCESS_READ_WRITE)) {
-    const uint64_t page_end = e.pa_base + size_bytes(size) - 1;
-    const uint64_t lo = std::max<uint64_t>(d->get_start_address(), e.pa_base);
-    const uint64_t hi = std::min<uint64_t>(d->get_end_address(), page_end);
-    (pending ? e.pending_host : e.host) = d->get_dmi_ptr() + (lo - d->get_start_address()) - (lo - e.pa_base);
-    e.host_lo = static_cast<uint32_t>(lo - e.pa_base);
-    e.host_hi = static_cast<uint32_t>(hi - e.pa_base);
+    const uint64_t start_addr = d->get_start_address();
+    const uint64_t lo = std::max<uint64_t>(start_addr, pa_base);
+    const uint64_t hi = std::min<uint64_t>(d->get_end_address(), pa_base + bytes - 1);
+    (pending ? e.pending_host : e.host) = d->get_dmi_ptr() + (pa_base - start_addr);
+    e.host_lo = static_cast<uint32_t>(lo - pa_base);
+    e.host_hi = static_cast<uint32_t>(hi - pa_base);
   }
   return e;
 }

@@ -315,6 +315,11 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
   WalkExtension walk_ext_;  // attached to every walk request
+  // A full walk's request under the current CR3, CR0.WP, EFER.NXE and
+  // CR4.PCIDE (set by rebase_walks() when they change): each walk starts
+  // from a copy.
+  WalkRequest walk_base_;
+  void rebase_walks();
   PageWalker* direct_walker_ = nullptr;
   const bool* monitored_ = nullptr;
   void register_commands();  // the monitor's `tlb`: hw/mmu/mmu_monitor.cpp
