@@ -97,6 +97,11 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
     last_miss_epoch_ = epoch_;
     return false;
   }
+  return complete_hit(t, loc, e, va, len, acc, user, data, delay);
+}
+
+bool Mmu::complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, unsigned len, x86::Access acc,
+                       bool user, void* data, sc_time& delay) {
   if (!(e->perm & TlbEntry::perm_bit(acc, user))) return false;
   uint8_t* host = e->host_for(va, len);
   bool merged = false;
@@ -266,7 +271,7 @@ void Mmu::rebase_walks() {
   b.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
 }
 
-bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& base, sc_time& done) {
+__attribute__((always_inline)) inline bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& base, sc_time& done) {
   // A full walk under the current control state (walk_base_), then what
   // the paging-structure caches skip.
   WalkRequest& rq = walk_ext_.req;
@@ -291,10 +296,10 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   return rsp == tlm::TLM_OK_RESPONSE;
 }
 
-TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_time done) {
+__attribute__((always_inline)) inline void Mmu::page_entry(TlbEntry& e, uint64_t va, const WalkResult& r, sc_time start,
+                                                         sc_time done) {
   // Every field from the walk's result and the MMU's state, none read back
   // from the entry being built (the fills copy it right after).
-  TlbEntry e;
   const unsigned size = r.leaf_level - 1;
   const uint64_t bytes = size_bytes(size);
   const uint64_t pa_base = r.pa & ~(bytes - 1);
@@ -316,48 +321,54 @@ TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_tim
     e.ready = done.value();
   }
   // Host pointer through DMI, possibly covering only part of a huge page.
-  if (const tlm::tlm_dmi* d = mem_socket.get_dmi(r.pa, 1, tlm::tlm_dmi::DMI_ACCESS_READ_WRITE)) {
-    const uint64_t start_addr = d->get_start_address();
-    const uint64_t lo = std::max<uint64_t>(start_addr, pa_base);
-    const uint64_t hi = std::min<uint64_t>(d->get_end_address(), pa_base + bytes - 1);
-    (pending ? e.pending_host : e.host) = d->get_dmi_ptr() + (pa_base - start_addr);
-    e.host_lo = static_cast<uint32_t>(lo - pa_base);
-    e.host_hi = static_cast<uint32_t>(hi - pa_base);
+  if (__builtin_expect(r.pa < dmi_.start || r.pa > dmi_.end, 0) && !find_dmi(r.pa)) return;
+  const uint64_t lo = std::max<uint64_t>(dmi_.start, pa_base);
+  const uint64_t hi = std::min<uint64_t>(dmi_.end, pa_base + bytes - 1);
+  (pending ? e.pending_host : e.host) = dmi_.host + (pa_base - dmi_.start);
+  e.host_lo = static_cast<uint32_t>(lo - pa_base);
+  e.host_hi = static_cast<uint32_t>(hi - pa_base);
+}
+
+bool Mmu::find_dmi(uint64_t pa) {
+  const tlm::tlm_dmi* d = mem_socket.get_dmi(pa, 1, tlm::tlm_dmi::DMI_ACCESS_READ_WRITE);
+  if (!d) return false;
+  dmi_ = {d->get_start_address(), d->get_end_address(), d->get_dmi_ptr()};
+  return true;
+}
+
+__attribute__((always_inline)) inline TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss) {
+  const unsigned size = t.fit(page.size);
+  if (count_miss) t.attribute_miss(size);
+  // The whole page (its permission bits were computed by page_entry()), or
+  // the piece of it holding va (a fractured entry).
+  TlbEntry* const in = __builtin_expect(size == page.size, 1) ? t.insert(page) : t.insert(piece(page, size, va));
+  if (__builtin_expect(sim::debug::TLB.enabled, 0)) trace_fill(t, *in);
+  return in;
+}
+
+TlbEntry Mmu::piece(TlbEntry page, unsigned size, uint64_t va) {
+  TlbEntry e = page;
+  e.size = static_cast<uint8_t>(size);
+  e.vpn = va >> size_shift(size);
+  const uint64_t off = e.va_base() - page.va_base();
+  const uint64_t last = off + e.bytes() - 1;
+  e.pa_base = page.pa_base + off;
+  uint8_t* const whole = page.host ? page.host : page.pending_host;
+  e.host = e.pending_host = nullptr;
+  e.host_lo = e.host_hi = 0;
+  if (whole && page.host_lo <= last && page.host_hi >= off) {
+    uint8_t* const part = whole + off;
+    (page.host ? e.host : e.pending_host) = part;
+    e.host_lo = static_cast<uint32_t>(std::max<uint64_t>(page.host_lo, off) - off);
+    e.host_hi = static_cast<uint32_t>(std::min<uint64_t>(page.host_hi, last) - off);
   }
   return e;
 }
 
-TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss) {
-  const unsigned size = t.fit(page.size);
-  TlbEntry* in;
-  if (size == page.size) {
-    // The whole page (its permission bits were computed by page_entry()).
-    if (count_miss) t.attribute_miss(size);
-    in = t.insert(page);
-  } else {
-    // The piece of the page holding va (a fractured entry).
-    TlbEntry e = page;
-    e.size = static_cast<uint8_t>(size);
-    e.vpn = va >> size_shift(size);
-    const uint64_t off = e.va_base() - page.va_base();
-    const uint64_t last = off + e.bytes() - 1;
-    e.pa_base = page.pa_base + off;
-    uint8_t* const whole = page.host ? page.host : page.pending_host;
-    e.host = e.pending_host = nullptr;
-    e.host_lo = e.host_hi = 0;
-    if (whole && page.host_lo <= last && page.host_hi >= off) {
-      uint8_t* const piece = whole + off;
-      (page.host ? e.host : e.pending_host) = piece;
-      e.host_lo = static_cast<uint32_t>(std::max<uint64_t>(page.host_lo, off) - off);
-      e.host_hi = static_cast<uint32_t>(std::min<uint64_t>(page.host_hi, last) - off);
-    }
-    if (count_miss) t.attribute_miss(size);
-    in = t.insert(e);
-  }
-  DPRINTF(TLB, sim::to_ps(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in->va_base(),
-          in->pa_base, size_name(in->size), in->pcid, in->global ? " global" : "",
-          in->host || in->pending_host ? "" : " no-dmi", in->pending ? " pending" : "");
-  return in;
+void Mmu::trace_fill(const Tlb& t, const TlbEntry& in) const {
+  DPRINTF(TLB, sim::to_ps(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in.va_base(),
+          in.pa_base, size_name(in.size), in.pcid, in.global ? " global" : "",
+          in.host || in.pending_host ? "" : " no-dmi", in.pending ? " pending" : "");
 }
 
 void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_time when) {
@@ -534,7 +545,10 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::
   }
   now_ = done;
   pwc_->fill(walk_ext_.req, r, pcid_);
-  const TlbEntry page = page_entry(s.va, r, start, done);
+  // Built here, used only by the inline fills below (the compiler keeps it
+  // in registers: no copy of a just-built entry, see assign_entry).
+  TlbEntry page;
+  page_entry(page, s.va, r, start, done);
   if (page.pending) s.joined = window_.add(start, done, seq_, page);  // occupies a walker until `done`
   if (stlb_) install(*stlb_, page, s.va, s.stlb_missed);
   return install(*s.l1, page, s.va, s.l1_missed);
@@ -590,6 +604,7 @@ tlm::tlm_sync_enum Mmu::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tl
 }
 
 void Mmu::revoke_host(uint64_t start, uint64_t end) {
+  dmi_ = DmiRegion{};
   itlb_->revoke_host(start, end);
   dtlb_->revoke_host(start, end);
   if (stlb_) stlb_->revoke_host(start, end);

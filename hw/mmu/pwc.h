@@ -150,7 +150,7 @@ class Pwc {
   // Sets rq's start (level, table, accumulated rights) from the deepest hit
   // for va, or leaves it a full walk. Counts hits and misses.
   // Inline: every walk starts here.
-  void lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
+  __attribute__((always_inline)) void lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
     if (!p_.enabled) return;
     ++stats.lookups;
     // Deepest first: a PDE-cache hit skips the most.

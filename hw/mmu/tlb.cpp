@@ -86,7 +86,8 @@ Tlb::Tlb(sim::stats::Group* stats_parent, const std::string& name, const std::st
   // Lookup order: by page size, 4 KiB first (the common case), then by array.
   for (unsigned s = 0; s < kPageSizes; ++s)
     for (auto& a : arrays_)
-      if (a->holds(s)) probes_.push_back({a.get(), s});
+      if (a->holds(s))
+        probes_.push_back({a.get(), s, size_shift(s), a->geometry().ways, a->geometry().sets - 1ull, a->tags()});
   if (probes_.size() > 32) throw std::invalid_argument(fmt::format("{}: more than 32 (array, page size) pairs", name_));
   for (unsigned i = 0; i < probes_.size(); ++i) probes_[i].array->report_live(&live_, probes_[i].size, 1u << i);
   for (unsigned s = 0; s < kPageSizes; ++s)

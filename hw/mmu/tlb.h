@@ -123,6 +123,36 @@ struct TlbEntry {
 
 static_assert(std::is_trivially_copyable_v<TlbEntry>, "fills copy entries: keep them plain data");
 
+// dst = src field by field. A fill copies an entry its miss has just built
+// field by field; a plain assignment (or a copy the compiler merges into
+// wider moves) loads it 16 bytes at a time, and such a load of bytes still in
+// the store buffer from several narrower stores waits for them to reach the
+// cache (no store forwarding): a stall per copy. Each field goes through a
+// register (the empty asm), so that every load matches the store before it.
+__attribute__((always_inline)) inline void assign_entry(TlbEntry& dst, const TlbEntry& src) {
+  auto field = [](auto& to, auto from) {
+    asm("" : "+r"(from));
+    to = from;
+  };
+  field(dst.vpn, src.vpn);
+  field(dst.pa_base, src.pa_base);
+  field(dst.host, src.host);
+  field(dst.pending_host, src.pending_host);
+  field(dst.ready, src.ready);
+  field(dst.host_lo, src.host_lo);
+  field(dst.host_hi, src.host_hi);
+  field(dst.pcid, src.pcid);
+  field(dst.size, src.size);
+  field(dst.page_size, src.page_size);
+  field(dst.perm, src.perm);
+  field(dst.global, src.global);
+  field(dst.rw, src.rw);
+  field(dst.us, src.us);
+  field(dst.nx, src.nx);
+  field(dst.dirty, src.dirty);
+  field(dst.pending, src.pending);
+}
+
 class TlbArray {
  public:
   struct Geometry {
@@ -151,23 +181,7 @@ class TlbArray {
     const unsigned s = static_cast<unsigned>(vpn & set_mask_);
     const unsigned base = s * g_.ways;
     const uint64_t* t = &tags_[base];
-    if (g_.ways <= 64) {
-      // Branch-free over the ways (no mispredicted early exit), then the
-      // (rare) tag matches in order.
-      uint64_t match = 0;
-      for (unsigned w = 0; w < g_.ways; ++w) match |= static_cast<uint64_t>(t[w] == tag) << w;
-      while (match) {
-        const unsigned w = static_cast<unsigned>(__builtin_ctzll(match));
-        TlbEntry& e = entries_[base + w];
-        if (e.global || e.pcid == pcid) {
-          set = s;
-          way = w;
-          return &e;
-        }
-        match &= match - 1;
-      }
-      return nullptr;
-    }
+    if (g_.ways <= 64) return owned(s, matches(t, g_.ways, tag), pcid, set, way);
     for (unsigned w = 0; w < g_.ways; ++w) {
       if (t[w] == tag) {
         TlbEntry& e = entries_[base + w];
@@ -180,6 +194,28 @@ class TlbArray {
     }
     return nullptr;
   }
+  // The ways (up to 64) of a set's tags `t` that hold `tag`: branch-free (no
+  // mispredicted early exit).
+  static uint64_t matches(const uint64_t* t, unsigned ways, uint64_t tag) {
+    uint64_t match = 0;
+    for (unsigned w = 0; w < ways; ++w) match |= static_cast<uint64_t>(t[w] == tag) << w;
+    return match;
+  }
+  // Of the ways in `match` (tags matched in set s), the first whose entry
+  // translates for pcid (the rare tag matches in order).
+  TlbEntry* owned(unsigned s, uint64_t match, uint16_t pcid, unsigned& set, unsigned& way) {
+    for (; match; match &= match - 1) {
+      const unsigned w = static_cast<unsigned>(__builtin_ctzll(match));
+      TlbEntry& e = entries_[s * g_.ways + w];
+      if (e.global || e.pcid == pcid) {
+        set = s;
+        way = w;
+        return &e;
+      }
+    }
+    return nullptr;
+  }
+  const uint64_t* tags() const { return tags_.data(); }
   void touch(unsigned set, unsigned way) { repl_.touch(set, way); }
   Replacement& replacement() { return repl_; }
   // The per-size hit counter a hit in this array counts (set by the Tlb).
@@ -190,7 +226,7 @@ class TlbArray {
   // was replaced by a different translation.
   // (it stays readable until the next insert).
   // Inline: every TLB fill of a miss comes here.
-  unsigned insert(const TlbEntry& e, const TlbEntry** evicted) {
+  __attribute__((always_inline)) unsigned insert(const TlbEntry& e, const TlbEntry** evicted) {
     const unsigned ways = g_.ways;
     const unsigned set = static_cast<unsigned>(e.vpn & set_mask_);
     const unsigned base = set * ways;
@@ -236,7 +272,7 @@ class TlbArray {
       add_count(e.size);
     }
     tags[way] = tag;
-    entries[way] = e;
+    assign_entry(entries[way], e);
     repl_.touch(set, way);
     return base + way;
   }
@@ -308,10 +344,21 @@ class Tlb {
   // Uncounted probe: the entry translating va for pcid, or nullptr. Arrays
   // holding no entry of a size are not searched for it (most hold only 4 KiB
   // pages in most runs).
+  // Each probe's geometry and tags are at hand in probes_, so that a miss
+  // costs one load of the set's tags per probe made.
   TlbEntry* find(uint64_t va, uint16_t pcid, Loc& loc) {
     for (uint32_t m = live_; m; m &= m - 1) {
       const Probe& p = probes_[static_cast<unsigned>(__builtin_ctz(m))];
-      if (TlbEntry* e = p.array->find(va, p.size, pcid, loc.set, loc.way)) {
+      TlbEntry* e;
+      if (__builtin_expect(p.ways <= 64, 1)) {
+        const uint64_t vpn = va >> p.shift;
+        const unsigned set = static_cast<unsigned>(vpn & p.set_mask);
+        const uint64_t match = TlbArray::matches(p.tags + set * p.ways, p.ways, TlbArray::tag_of(vpn, p.size));
+        e = match ? p.array->owned(set, match, pcid, loc.set, loc.way) : nullptr;
+      } else {
+        e = p.array->find(va, p.size, pcid, loc.set, loc.way);
+      }
+      if (e) {
         loc.array = p.array;
         return e;
       }
@@ -353,7 +400,7 @@ class Tlb {
 
   // Installs a translation whose size this structure holds (callers fracture
   // with fit() first). Returns the installed entry.
-  TlbEntry* insert(const TlbEntry& e) {
+  __attribute__((always_inline)) TlbEntry* insert(const TlbEntry& e) {
     TlbArray* target = e.size < kPageSizes ? fill_target_[e.size] : nullptr;
     if (__builtin_expect(!target, 0)) fill_unheld(e);
     const TlbEntry* old = nullptr;
@@ -416,6 +463,10 @@ class Tlb {
   struct Probe {
     TlbArray* array;
     unsigned size;
+    // The array's, copied here for find().
+    unsigned shift = 0, ways = 0;
+    uint64_t set_mask = 0;
+    const uint64_t* tags = nullptr;
   };
   uint64_t sum(sim::stats::Scalar SizeStats::*field) const;
   [[noreturn]] void fill_unheld(const TlbEntry& e) const;
