@@ -346,7 +346,7 @@ class Tlb {
   // pages in most runs).
   // Each probe's geometry and tags are at hand in probes_, so that a miss
   // costs one load of the set's tags per probe made.
-  TlbEntry* find(uint64_t va, uint16_t pcid, Loc& loc) {
+  __attribute__((always_inline)) TlbEntry* find(uint64_t va, uint16_t pcid, Loc& loc) {
     for (uint32_t m = live_; m; m &= m - 1) {
       const Probe& p = probes_[static_cast<unsigned>(__builtin_ctz(m))];
       TlbEntry* e;
