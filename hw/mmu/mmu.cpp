@@ -545,13 +545,19 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::
   }
   now_ = done;
   pwc_->fill(walk_ext_.req, r, pcid_);
-  // Built here, used only by the inline fills below (the compiler keeps it
-  // in registers: no copy of a just-built entry, see assign_entry).
-  TlbEntry page;
-  page_entry(page, s.va, r, start, done);
-  if (page.pending) s.joined = window_.add(start, done, seq_, page);  // occupies a walker until `done`
-  if (stlb_) install(*stlb_, page, s.va, s.stlb_missed);
-  return install(*s.l1, page, s.va, s.l1_missed);
+  // The page's entry is built once: in the window while its walk is in
+  // flight after the access (it occupies a walker until `done`), else here;
+  // the fills copy it field by field (see assign_entry).
+  TlbEntry local;
+  TlbEntry* page = &local;
+  if (done > start) {
+    WalkWindow::Walk& w = window_.add(start, done, seq_);
+    s.joined = &w;
+    page = &w.page;
+  }
+  page_entry(*page, s.va, r, start, done);
+  if (stlb_) install(*stlb_, *page, s.va, s.stlb_missed);
+  return install(*s.l1, *page, s.va, s.l1_missed);
 }
 
 sc_time Mmu::walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered, sc_time end) {
