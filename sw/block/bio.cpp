@@ -76,14 +76,10 @@ void submit_bio(hal::Hal& h, bio* b) {
   b->bi_bdev->fops->submit_bio(h, b);
 }
 
-namespace {
-void end_wait(hal::Hal&, bio*) {}
-}  // namespace
-
 int submit_bio_wait(hal::Hal& h, bio* b) {
-  // The waiter polls bi_done (set by bio_endio) and takes interrupts while
-  // it waits; a driver ends every bio, with a timeout status if need be.
-  if (!b->bi_end_io) b->bi_end_io = end_wait;
+  // The waiter polls bi_done (set by bio_endio, which runs bi_end_io only
+  // when there is one) and takes interrupts while it waits; a driver ends
+  // every bio, with a timeout status if need be.
   submit_bio(h, b);
   while (!b->bi_done) h.cpu_relax();
   return blk_status_to_errno(b->bi_status);

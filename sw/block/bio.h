@@ -124,7 +124,7 @@ struct BlockDevices {
 void submit_bio(hal::Hal& h, bio* b);
 // Submits b and waits until it completes; returns 0 or -errno.
 int submit_bio_wait(hal::Hal& h, bio* b);
-// The device is done with b: records status and runs bi_end_io.
+// The device is done with b: records status and runs bi_end_io, if set.
 void bio_endio(hal::Hal& h, bio* b);
 
 }  // namespace fw

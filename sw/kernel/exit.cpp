@@ -59,21 +59,18 @@ void Kernel::kill_other_threads(hal::Hal& h, task_struct* t, int exit_status, in
 void Kernel::oom_sigkill(hal::Hal& h, task_struct* victim) { group_fatal_signal(h, victim, kSIGKILL, true); }
 
 void Kernel::group_fatal_signal(hal::Hal& h, task_struct* t, int sig, bool oom) {
-  const int tgid = t->tgid;
-  for (list_head* p = tasks_.next; p != &tasks_; p = p->next) {
-    task_struct* u = list_entry(p, task_struct, tasks);
-    if (u->tgid != tgid) continue;
+  for_each_thread(t, [&](task_struct* u) {
     if (oom) u->oom_victim = true;
-    if (u->exit_pending) continue;
+    if (u->exit_pending) return;
     u->exit_pending = true;
     u->exit_code = 0;
     u->exit_signal = sig;
     // This CPU's task dies when its trap returns; the others when their
     // CPU next enters the kernel or picks them.
-    if (u == current(h)) continue;
+    if (u == current(h)) return;
     ++task_stats_.pending_reaps;
     if (sched_.rq(u->cpu).curr == u && u->cpu != h.cpu()) h.send_ipi(u->cpu, x86::VEC_RESCHEDULE);
-  }
+  });
 }
 
 bool Kernel::reap_if_pending(hal::Hal& h, task_struct* t) {

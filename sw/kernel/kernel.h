@@ -213,6 +213,16 @@ class Kernel final : public hal::Firmware, public hal::FirmwareDebug, private Oo
   void print_zones(hal::Hal& h);
   // Returns the task running on h's CPU (Linux current), nullptr when idle.
   task_struct* current(hal::Hal& h) const;
+  // Calls fn(u) for every thread u of t's process, t included (Linux
+  // for_each_thread). fn must not add or remove tasks.
+  template <class Fn>
+  void for_each_thread(const task_struct* t, Fn&& fn) {
+    const int tgid = t->tgid;
+    for (list_head* p = tasks_.next; p != &tasks_; p = p->next) {
+      task_struct* u = list_entry(p, task_struct, tasks);
+      if (u->tgid == tgid) fn(u);
+    }
+  }
   // Ends one task (thread): its mm goes with the last thread using it.
   void do_exit(hal::Hal& h, task_struct* t, int exit_status, int signal);
   // Ends every other thread of t's group (exit_group, fatal signals): at

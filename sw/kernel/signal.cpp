@@ -27,10 +27,8 @@ int64_t Kernel::do_sigaction(task_struct* t, uint64_t sig, uint64_t handler) {
   // Only SIGBUS can be caught here: the other signals mmcosim sends
   // (SIGSEGV, SIGKILL) keep their default action.
   if (sig != static_cast<uint64_t>(uapi::kSigbus)) return sig == 0 || sig > 64 ? -EINVAL : -ENOSYS;
-  for (list_head* p = tasks_.next; p != &tasks_; p = p->next) {
-    task_struct* u = list_entry(p, task_struct, tasks);
-    if (u->tgid == t->tgid) u->sigbus_handler = handler != 0;  // the threads share their handlers
-  }
+  // The threads share their handlers.
+  for_each_thread(t, [handler](task_struct* u) { u->sigbus_handler = handler != 0; });
   return 0;
 }
 

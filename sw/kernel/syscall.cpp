@@ -144,10 +144,7 @@ struct Syscalls {
   // (the caller is privileged: it may lower it too).
   static int64_t set_oom_score_adj(Kernel& k, task_struct* t, int64_t adj) {
     if (adj < OOM_SCORE_ADJ_MIN || adj > OOM_SCORE_ADJ_MAX) return -EINVAL;
-    for (list_head* p = k.tasks_.next; p != &k.tasks_; p = p->next) {
-      task_struct* u = list_entry(p, task_struct, tasks);
-      if (u->tgid == t->tgid) u->oom_score_adj = static_cast<int16_t>(adj);
-    }
+    k.for_each_thread(t, [adj](task_struct* u) { u->oom_score_adj = static_cast<int16_t>(adj); });
     return 0;
   }
   static int64_t sys_rt_sigaction(Kernel& k, hal::Hal&, task_struct* t, const hal::SyscallArgs& a) {
