@@ -81,6 +81,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
   cpu_socket.bind(*this);
   mem_socket.on_invalidate([this](uint64_t start, uint64_t end) { revoke_host(start, end); });
   walk_socket.attach(walk_ext_);
+  rebase_walks();
   register_commands();
 }
 
@@ -96,6 +97,11 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
     last_miss_epoch_ = epoch_;
     return false;
   }
+  return complete_hit(t, loc, e, va, len, acc, user, data, delay);
+}
+
+bool Mmu::complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, unsigned len, x86::Access acc,
+                       bool user, void* data, sc_time& delay) {
   if (!(e->perm & TlbEntry::perm_bit(acc, user))) return false;
   uint8_t* host = e->host_for(va, len);
   bool merged = false;
@@ -175,6 +181,7 @@ void Mmu::set_control(bool wp, bool nxe, bool pcide) {
   }
   pcide_ = pcide;
   pcid_ = pcide_ ? static_cast<uint16_t>(cr3_ & x86::CR3_PCID_MASK) : 0;
+  rebase_walks();
   if (rights) {
     // Entries keep raw rights; only the fast path's precomputed bits change.
     itlb_->recompute_perm(wp_, nxe_);
@@ -191,6 +198,7 @@ void Mmu::write_cr3(uint64_t value) {
   const bool noflush = pcide_ && (value & x86::CR3_NOFLUSH);
   cr3_ = value & ~x86::CR3_NOFLUSH;
   pcid_ = pcide_ ? static_cast<uint16_t>(cr3_ & x86::CR3_PCID_MASK) : 0;
+  rebase_walks();
   if (noflush) {
     ++stats.cr3_noflush;  // SDM: not required to invalidate anything
   } else if (pcide_) {
@@ -250,20 +258,27 @@ void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
 
 // ---- Slow path -------------------------------------------------------------
 
-bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& base, sc_time& done) {
+void Mmu::rebase_walks() {
+  WalkRequest& b = walk_base_;
+  b = WalkRequest{};
+  b.cr3 = cr3_;
+  b.wp = wp_;
+  b.nxe = nxe_;
+  b.pcide = pcide_;
+  b.levels = p_.levels;
+  b.maxphyaddr = p_.maxphyaddr;
+  b.start_level = p_.levels;
+  b.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
+}
+
+__attribute__((always_inline)) inline bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& base, sc_time& done) {
+  // A full walk under the current control state (walk_base_), then what
+  // the paging-structure caches skip.
   WalkRequest& rq = walk_ext_.req;
-  rq = WalkRequest{};
+  rq = walk_base_;
   rq.va = va;
   rq.access = acc;
   rq.user = user;
-  rq.cr3 = cr3_;
-  rq.wp = wp_;
-  rq.nxe = nxe_;
-  rq.pcide = pcide_;
-  rq.levels = p_.levels;
-  rq.maxphyaddr = p_.maxphyaddr;
-  rq.start_level = p_.levels;
-  rq.start_table = cr3_ & x86::phys_mask(p_.maxphyaddr);
   now_ = start;
   const sc_time requested = start;
   pwc_->lookup(va, pcid_, rq);
@@ -281,19 +296,23 @@ bool Mmu::walk(uint64_t va, x86::Access acc, bool user, sc_time start, sc_time& 
   return rsp == tlm::TLM_OK_RESPONSE;
 }
 
-TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_time done) {
-  TlbEntry e;
+__attribute__((always_inline)) inline void Mmu::page_entry(TlbEntry& e, uint64_t va, const WalkResult& r, sc_time start,
+                                                         sc_time done) {
+  // Every field from the walk's result and the MMU's state, none read back
+  // from the entry being built (the fills copy it right after).
   const unsigned size = r.leaf_level - 1;
+  const uint64_t bytes = size_bytes(size);
+  const uint64_t pa_base = r.pa & ~(bytes - 1);
   e.size = e.page_size = static_cast<uint8_t>(size);
   e.vpn = va >> size_shift(size);
-  e.pa_base = r.pa & ~(size_bytes(size) - 1);
+  e.pa_base = pa_base;
   e.pcid = pcid_;
   e.global = r.global;
   e.rw = r.rw;
   e.us = r.us;
   e.nx = r.nx;
   e.dirty = r.dirty;
-  e.compute_perm(wp_, nxe_);
+  e.perm = TlbEntry::perm_of(r.rw, r.us, r.nx, r.dirty, wp_, nxe_);
   // In flight after the access: the entry withholds its host pointer until
   // `done`, so that accesses to the page take the slow path and join the walk.
   const bool pending = done > start;
@@ -302,48 +321,54 @@ TlbEntry Mmu::page_entry(uint64_t va, const WalkResult& r, sc_time start, sc_tim
     e.ready = done.value();
   }
   // Host pointer through DMI, possibly covering only part of a huge page.
-  if (const tlm::tlm_dmi* d = mem_socket.get_dmi(r.pa, 1, tlm::tlm_dmi::DMI_ACCESS_READ_WRITE)) {
-    const uint64_t page_end = e.pa_base + size_bytes(size) - 1;
-    const uint64_t lo = std::max<uint64_t>(d->get_start_address(), e.pa_base);
-    const uint64_t hi = std::min<uint64_t>(d->get_end_address(), page_end);
-    (pending ? e.pending_host : e.host) = d->get_dmi_ptr() + (lo - d->get_start_address()) - (lo - e.pa_base);
-    e.host_lo = static_cast<uint32_t>(lo - e.pa_base);
-    e.host_hi = static_cast<uint32_t>(hi - e.pa_base);
+  if (__builtin_expect(r.pa < dmi_.start || r.pa > dmi_.end, 0) && !find_dmi(r.pa)) return;
+  const uint64_t lo = std::max<uint64_t>(dmi_.start, pa_base);
+  const uint64_t hi = std::min<uint64_t>(dmi_.end, pa_base + bytes - 1);
+  (pending ? e.pending_host : e.host) = dmi_.host + (pa_base - dmi_.start);
+  e.host_lo = static_cast<uint32_t>(lo - pa_base);
+  e.host_hi = static_cast<uint32_t>(hi - pa_base);
+}
+
+bool Mmu::find_dmi(uint64_t pa) {
+  const tlm::tlm_dmi* d = mem_socket.get_dmi(pa, 1, tlm::tlm_dmi::DMI_ACCESS_READ_WRITE);
+  if (!d) return false;
+  dmi_ = {d->get_start_address(), d->get_end_address(), d->get_dmi_ptr()};
+  return true;
+}
+
+__attribute__((always_inline)) inline TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss) {
+  const unsigned size = t.fit(page.size);
+  if (count_miss) t.attribute_miss(size);
+  // The whole page (its permission bits were computed by page_entry()), or
+  // the piece of it holding va (a fractured entry).
+  TlbEntry* const in = __builtin_expect(size == page.size, 1) ? t.insert(page) : t.insert(piece(page, size, va));
+  if (__builtin_expect(sim::debug::TLB.enabled, 0)) trace_fill(t, *in);
+  return in;
+}
+
+TlbEntry Mmu::piece(TlbEntry page, unsigned size, uint64_t va) {
+  TlbEntry e = page;
+  e.size = static_cast<uint8_t>(size);
+  e.vpn = va >> size_shift(size);
+  const uint64_t off = e.va_base() - page.va_base();
+  const uint64_t last = off + e.bytes() - 1;
+  e.pa_base = page.pa_base + off;
+  uint8_t* const whole = page.host ? page.host : page.pending_host;
+  e.host = e.pending_host = nullptr;
+  e.host_lo = e.host_hi = 0;
+  if (whole && page.host_lo <= last && page.host_hi >= off) {
+    uint8_t* const part = whole + off;
+    (page.host ? e.host : e.pending_host) = part;
+    e.host_lo = static_cast<uint32_t>(std::max<uint64_t>(page.host_lo, off) - off);
+    e.host_hi = static_cast<uint32_t>(std::min<uint64_t>(page.host_hi, last) - off);
   }
   return e;
 }
 
-TlbEntry* Mmu::install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss) {
-  const unsigned size = t.fit(page.size);
-  TlbEntry* in;
-  if (size == page.size) {
-    // The whole page (its permission bits were computed by page_entry()).
-    if (count_miss) t.attribute_miss(size);
-    in = t.insert(page);
-  } else {
-    // The piece of the page holding va (a fractured entry).
-    TlbEntry e = page;
-    e.size = static_cast<uint8_t>(size);
-    e.vpn = va >> size_shift(size);
-    const uint64_t off = e.va_base() - page.va_base();
-    const uint64_t last = off + e.bytes() - 1;
-    e.pa_base = page.pa_base + off;
-    uint8_t* const whole = page.host ? page.host : page.pending_host;
-    e.host = e.pending_host = nullptr;
-    e.host_lo = e.host_hi = 0;
-    if (whole && page.host_lo <= last && page.host_hi >= off) {
-      uint8_t* const piece = whole + off;
-      (page.host ? e.host : e.pending_host) = piece;
-      e.host_lo = static_cast<uint32_t>(std::max<uint64_t>(page.host_lo, off) - off);
-      e.host_hi = static_cast<uint32_t>(std::min<uint64_t>(page.host_hi, last) - off);
-    }
-    if (count_miss) t.attribute_miss(size);
-    in = t.insert(e);
-  }
-  DPRINTF(TLB, sim::to_ps(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in->va_base(),
-          in->pa_base, size_name(in->size), in->pcid, in->global ? " global" : "",
-          in->host || in->pending_host ? "" : " no-dmi", in->pending ? " pending" : "");
-  return in;
+void Mmu::trace_fill(const Tlb& t, const TlbEntry& in) const {
+  DPRINTF(TLB, sim::to_ps(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in.va_base(),
+          in.pa_base, size_name(in.size), in.pcid, in.global ? " global" : "",
+          in.host || in.pending_host ? "" : " no-dmi", in.pending ? " pending" : "");
 }
 
 void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_time when) {
@@ -520,10 +545,19 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::
   }
   now_ = done;
   pwc_->fill(walk_ext_.req, r, pcid_);
-  const TlbEntry page = page_entry(s.va, r, start, done);
-  if (page.pending) s.joined = window_.add(start, done, seq_, page);  // occupies a walker until `done`
-  if (stlb_) install(*stlb_, page, s.va, s.stlb_missed);
-  return install(*s.l1, page, s.va, s.l1_missed);
+  // The page's entry is built once: in the window while its walk is in
+  // flight after the access (it occupies a walker until `done`), else here;
+  // the fills copy it field by field (see assign_entry).
+  TlbEntry local;
+  TlbEntry* page = &local;
+  if (done > start) {
+    WalkWindow::Walk& w = window_.add(start, done, seq_);
+    s.joined = &w;
+    page = &w.page;
+  }
+  page_entry(*page, s.va, r, start, done);
+  if (stlb_) install(*stlb_, *page, s.va, s.stlb_missed);
+  return install(*s.l1, *page, s.va, s.l1_missed);
 }
 
 sc_time Mmu::walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered, sc_time end) {
@@ -576,6 +610,7 @@ tlm::tlm_sync_enum Mmu::nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tl
 }
 
 void Mmu::revoke_host(uint64_t start, uint64_t end) {
+  dmi_ = DmiRegion{};
   itlb_->revoke_host(start, end);
   dtlb_->revoke_host(start, end);
   if (stlb_) stlb_->revoke_host(start, end);

@@ -214,6 +214,10 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // flight.
   __attribute__((noinline)) bool try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
                                                  sc_core::sc_time& delay);
+  // try_access_rest() once the L1 holds an entry e for va (at loc in t):
+  // apart, so that a miss (the slow path follows) costs only the probe.
+  __attribute__((noinline)) bool complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, unsigned len,
+                                              x86::Access acc, bool user, void* data, sc_core::sc_time& delay);
   // Drops the TLBs' and the walk window's host pointers into [start, end]
   // (memory revoked DMI there).
   void revoke_host(uint64_t start, uint64_t end);
@@ -261,11 +265,26 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   std::string trace_process_ = "cpu0";
   bool walk(uint64_t va, x86::Access acc, bool user, sc_core::sc_time start, sc_core::sc_time& base,
             sc_core::sc_time& done);
-  // The whole-page entry of a walk's translation (host pointer from DMI) for
-  // a walk from `start` to `done`: pending while the walk is in flight.
-  TlbEntry page_entry(uint64_t va, const WalkResult& r, sc_core::sc_time start, sc_core::sc_time done);
+  // Makes e (as default-constructed) the whole-page entry of a walk's
+  // translation (host pointer from DMI) for a walk from `start` to `done`:
+  // pending while the walk is in flight. In place: a copy of the entry
+  // just built would wait for its stores (see assign_entry).
+  void page_entry(TlbEntry& e, uint64_t va, const WalkResult& r, sc_core::sc_time start, sc_core::sc_time done);
   // Installs `page` (or the piece of it holding va) in t.
   TlbEntry* install(Tlb& t, const TlbEntry& page, uint64_t va, bool count_miss);
+  // The piece of `page` of this (smaller) size that holds va.
+  // (By value: a fill's page stays out of memory on the common path.)
+  static TlbEntry piece(TlbEntry page, unsigned size, uint64_t va);
+  void trace_fill(const Tlb& t, const TlbEntry& in) const;
+  // The DMI region page_entry() used last (read-write; empty: start > end),
+  // so that a fill asks the socket only for another region. Dropped with
+  // the TLBs' host pointers when memory revokes DMI.
+  struct DmiRegion {
+    uint64_t start = 1, end = 0;
+    uint8_t* host = nullptr;
+  } dmi_;
+  // Caches the read-write DMI region holding pa; false when there is none.
+  bool find_dmi(uint64_t pa);
   void raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_core::sc_time when);
   bool data_access(tlm::tlm_generic_payload& trans, uint64_t pa, MmuAccessExtension& ext, sc_core::sc_time& delay);
   void flush_tlbs_va(uint64_t va, uint16_t pcid, bool include_global);
@@ -315,6 +334,11 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
   WalkExtension walk_ext_;  // attached to every walk request
+  // A full walk's request under the current CR3, CR0.WP, EFER.NXE and
+  // CR4.PCIDE (set by rebase_walks() when they change): each walk starts
+  // from a copy.
+  WalkRequest walk_base_;
+  void rebase_walks();
   PageWalker* direct_walker_ = nullptr;
   const bool* monitored_ = nullptr;
   void register_commands();  // the monitor's `tlb`: hw/mmu/mmu_monitor.cpp

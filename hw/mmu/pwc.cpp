@@ -112,31 +112,15 @@ Pwc::Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned level
   for (unsigned l = levels_; l >= 2; --l)
     if (p_.level[l].ways)
       caches_[l] = std::make_unique<PwcLevel>(&stats, l, levels_, p_.level[l], mix_seed(seed, l));
+  for (unsigned l = 2; l <= levels_; ++l) by_level_[l] = caches_[l].get();
 }
 
-void Pwc::lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
-  if (!p_.enabled) return;
-  ++stats.lookups;
-  // Deepest first: a PDE-cache hit skips the most.
-  for (unsigned l = 2; l <= levels_; ++l) {
-    PwcLevel* c = caches_[l].get();
-    if (!c) continue;
-    unsigned set = 0, way = 0;
-    if (const PwcLevel::Entry* e = c->find(va, pcid, set, way)) {
-      c->touch(set, way);
-      ++c->stats.hits;
-      stats.skipped_levels += levels_ - (l - 1);
-      rq.start_level = l - 1;
-      rq.start_table = e->table;
-      rq.acc_rw = e->rw;
-      rq.acc_us = e->us;
-      rq.acc_nx = e->nx;
-      DPRINTF(PWC, tick(), who_.c_str(), "hit {} va={:#x} pcid={} -> table {:#x} (walk starts at L{})",
-              pwc_level_name(l), va, pcid, e->table, l - 1);
-      return;
-    }
-    ++c->stats.misses;
-  }
+void Pwc::trace_hit(unsigned level, uint64_t va, uint16_t pcid, uint64_t table) const {
+  DPRINTF(PWC, tick(), who_.c_str(), "hit {} va={:#x} pcid={} -> table {:#x} (walk starts at L{})",
+          pwc_level_name(level), va, pcid, table, level - 1);
+}
+
+void Pwc::trace_miss(uint64_t va, uint16_t pcid) const {
   DPRINTF(PWC, tick(), who_.c_str(), "miss va={:#x} pcid={}", va, pcid);
 }
 

@@ -22,7 +22,11 @@
 
 #include "hw/ext/walk.h"
 #include "hw/mmu/replacement.h"
+#include "hw/base/debug.h"
 #include "hw/base/stats.h"
+
+// Printed by the paging-structure caches.
+SIM_DECLARE_DEBUG_FLAG(PWC)
 
 namespace hw {
 
@@ -51,16 +55,24 @@ class PwcLevel {
   uint64_t tag_of(uint64_t va) const { return (va >> shift_) & tag_mask_; }
 
   // The entry for va and pcid, or nullptr; `set` and `way` say where it is.
-  // Inline: every walk looks up each level until a hit.
+  // Inline: every walk looks up each level until a hit. The way of the last
+  // hit is tried first (walks near each other hit the same entry; keys are
+  // unique in an array, so a matching key there is the match).
   const Entry* find(uint64_t va, uint16_t pcid, unsigned& set, unsigned& way) const {
     const uint64_t tag = tag_of(va);
     const uint64_t k = key(tag, pcid);
+    if (keys_[hint_.slot] == k) {
+      set = hint_.set;
+      way = hint_.way;
+      return &entries_[hint_.slot];
+    }
     set = static_cast<unsigned>(tag & (g_.sets - 1));
     const unsigned base = set * g_.ways;
     const uint64_t* keys = &keys_[base];
     for (unsigned w = 0; w < g_.ways; ++w) {
       if (keys[w] == k) {
         way = w;
+        hint_ = {base + w, set, w};
         return &entries_[base + w];
       }
     }
@@ -108,6 +120,11 @@ class PwcLevel {
   std::vector<uint64_t> keys_;
   std::vector<Entry> entries_;
   Replacement repl_;
+  // Where find() matched last (a lookup hint only: checked against the key).
+  struct Hint {
+    unsigned slot = 0, set = 0, way = 0;
+  };
+  mutable Hint hint_;
 };
 
 class Pwc {
@@ -132,7 +149,31 @@ class Pwc {
 
   // Sets rq's start (level, table, accumulated rights) from the deepest hit
   // for va, or leaves it a full walk. Counts hits and misses.
-  void lookup(uint64_t va, uint16_t pcid, WalkRequest& rq);
+  // Inline: every walk starts here.
+  __attribute__((always_inline)) void lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
+    if (!p_.enabled) return;
+    ++stats.lookups;
+    // Deepest first: a PDE-cache hit skips the most.
+    for (unsigned l = 2; l <= levels_; ++l) {
+      PwcLevel* c = by_level_[l];
+      if (!c) continue;
+      unsigned set = 0, way = 0;
+      if (const PwcLevel::Entry* e = c->find(va, pcid, set, way)) {
+        c->touch(set, way);
+        ++c->stats.hits;
+        stats.skipped_levels += levels_ - (l - 1);
+        rq.start_level = l - 1;
+        rq.start_table = e->table;
+        rq.acc_rw = e->rw;
+        rq.acc_us = e->us;
+        rq.acc_nx = e->nx;
+        if (__builtin_expect(sim::debug::PWC.enabled, 0)) trace_hit(l, va, pcid, e->table);
+        return;
+      }
+      ++c->stats.misses;
+    }
+    if (__builtin_expect(sim::debug::PWC.enabled, 0)) trace_miss(va, pcid);
+  }
   // Caches the non-leaf entries of a walk that produced a translation. Inline
   // test first: a walk that started just above its leaf read no such entry.
   void fill(const WalkRequest& rq, const WalkResult& r, uint16_t pcid) {
@@ -156,6 +197,8 @@ class Pwc {
 
  private:
   void fill_levels(const WalkRequest& rq, const WalkResult& r, uint16_t pcid);
+  void trace_hit(unsigned level, uint64_t va, uint16_t pcid, uint64_t table) const;
+  void trace_miss(uint64_t va, uint16_t pcid) const;
   uint64_t tick() const;
 
   Params p_;
@@ -163,6 +206,7 @@ class Pwc {
   unsigned levels_;
   std::string who_;
   std::vector<std::unique_ptr<PwcLevel>> caches_;  // by level; null where absent
+  PwcLevel* by_level_[kMaxLevels + 1] = {};        // the same, for lookups
 };
 
 }  // namespace hw

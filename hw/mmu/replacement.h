@@ -43,7 +43,7 @@ class Replacement {
   }
 
   // A use of (set, way): on every hit and fill. Hot: inline and branch-light.
-  void touch(unsigned set, unsigned way) {
+  __attribute__((always_inline)) void touch(unsigned set, unsigned way) {
     switch (policy_) {
       case ReplacementPolicy::lru:
         stamps_[static_cast<size_t>(set) * ways_ + way] = ++*clock_;

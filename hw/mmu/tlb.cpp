@@ -33,44 +33,18 @@ TlbArray::TlbArray(const Geometry& g, uint64_t seed)
   entries_.resize(tags_.size());
 }
 
-unsigned TlbArray::insert(const TlbEntry& e, const TlbEntry** evicted) {
-  const unsigned set = static_cast<unsigned>(e.vpn & set_mask_);
-  const unsigned base = set * g_.ways;
-  const uint64_t tag = tag_of(e.vpn, e.size);
-  // The same translation (same page, same address space) is replaced in
-  // place; else the first invalid way; else the policy's victim.
-  unsigned way = g_.ways, free_way = g_.ways;
+unsigned TlbArray::match_wide(const TlbEntry& e, uint64_t tag, unsigned base) const {
+  unsigned free_way = g_.ways;
   for (unsigned w = 0; w < g_.ways; ++w) {
     const uint64_t t = tags_[base + w];
     if (t == tag) {
       const TlbEntry& x = entries_[base + w];
-      if (x.global || e.global || x.pcid == e.pcid) {
-        way = w;
-        break;
-      }
+      if (x.global || e.global || x.pcid == e.pcid) return w;
     } else if (t == kNoTag && free_way == g_.ways) {
       free_way = w;
     }
   }
-  if (way == g_.ways) way = free_way;
-  *evicted = nullptr;
-  if (way == g_.ways) {
-    way = repl_.victim(set);
-    last_evicted_.vpn = entries_[base + way].vpn;
-    last_evicted_.size = entries_[base + way].size;
-    last_evicted_.pcid = entries_[base + way].pcid;
-    *evicted = &last_evicted_;
-  }
-  // Replacing an entry of the same size (the usual fill) leaves the counts.
-  const unsigned old_size = tags_[base + way] == kNoTag ? kPageSizes : entries_[base + way].size;
-  if (old_size != e.size) {
-    if (old_size < kPageSizes) --count_[old_size];
-    ++count_[e.size];
-  }
-  tags_[base + way] = tag;
-  entries_[base + way] = e;
-  repl_.touch(set, way);
-  return base + way;
+  return free_way;
 }
 
 // ---- Tlb ------------------------------------------------------------------------
@@ -112,7 +86,10 @@ Tlb::Tlb(sim::stats::Group* stats_parent, const std::string& name, const std::st
   // Lookup order: by page size, 4 KiB first (the common case), then by array.
   for (unsigned s = 0; s < kPageSizes; ++s)
     for (auto& a : arrays_)
-      if (a->holds(s)) probes_.push_back({a.get(), s});
+      if (a->holds(s))
+        probes_.push_back({a.get(), s, size_shift(s), a->geometry().ways, a->geometry().sets - 1ull, a->tags()});
+  if (probes_.size() > 32) throw std::invalid_argument(fmt::format("{}: more than 32 (array, page size) pairs", name_));
+  for (unsigned i = 0; i < probes_.size(); ++i) probes_[i].array->report_live(&live_, probes_[i].size, 1u << i);
   for (unsigned s = 0; s < kPageSizes; ++s)
     if (holds(s)) size_stats_[s] = std::make_unique<SizeStats>(&stats, size_name(s), this, s);
   for (unsigned s = 0; s < kPageSizes; ++s)
@@ -168,20 +145,12 @@ uint64_t Tlb::hits() const {
   return n;
 }
 
-TlbEntry* Tlb::insert(const TlbEntry& e) {
-  TlbArray* target = e.size < kPageSizes ? fill_target_[e.size] : nullptr;
-  if (!target) throw std::logic_error(fmt::format("{}: fill of a size it does not hold", name_));
-  const TlbEntry* old = nullptr;
-  changed();
-  const unsigned slot = target->insert(e, &old);
-  ++size_stats_[e.size]->fills;
-  if (e.page_size > e.size) ++fractured_;
-  if (old) {
-    ++size_stats_[old->size]->evictions;
-    DPRINTF(TLB, tick(), who_.c_str(), "evict va={:#x} size={} pcid={}", old->va_base(), size_name(old->size),
-            old->pcid);
-  }
-  return &target->entry(slot);
+void Tlb::fill_unheld(const TlbEntry& e) const {
+  throw std::logic_error(fmt::format("{}: fill of a size ({}) it does not hold", name_, static_cast<unsigned>(e.size)));
+}
+
+void Tlb::trace_eviction(const TlbEntry& old) const {
+  DPRINTF(TLB, tick(), who_.c_str(), "evict va={:#x} size={} pcid={}", old.va_base(), size_name(old.size), old.pcid);
 }
 
 unsigned Tlb::flush_if(bool (*pred)(const TlbEntry&, const void*), const void* ctx) {

@@ -44,6 +44,31 @@ constexpr unsigned size_shift(unsigned code) { return 12 + 9 * code; }
 constexpr uint64_t size_bytes(unsigned code) { return 1ull << size_shift(code); }
 const char* size_name(unsigned code);  // "4k", "2m", "1g"
 
+namespace detail {
+// TlbEntry's fast-path permission bits (see TlbEntry::perm_bit) for index
+// rw | us << 1 | nx << 2 | D << 3 | WP << 4 | NXE << 5: the rights of
+// TlbEntry::allows(), with D required for writes.
+constexpr uint8_t tlb_perm_bits(unsigned i) {
+  const bool rw = i & 1, us = i & 2, nx = i & 4, dirty = i & 8, wp = i & 16, nxe = i & 32;
+  unsigned p = 0;
+  for (unsigned user = 0; user < 2; ++user) {
+    if (user && !us) continue;
+    const unsigned base = user ? 3 : 0;
+    p |= 1u << (base + static_cast<unsigned>(x86::Access::read));
+    if ((rw || (!user && !wp)) && dirty) p |= 1u << (base + static_cast<unsigned>(x86::Access::write));
+    if (!(nxe && nx)) p |= 1u << (base + static_cast<unsigned>(x86::Access::fetch));
+  }
+  return static_cast<uint8_t>(p);
+}
+struct TlbPermTable {
+  uint8_t bits[64];
+  constexpr TlbPermTable() : bits() {
+    for (unsigned i = 0; i < 64; ++i) bits[i] = tlb_perm_bits(i);
+  }
+};
+inline constexpr TlbPermTable kTlbPerm{};
+}  // namespace detail
+
 struct TlbEntry {
   // Fast-path permission bits: bit (user * 3 + access) is set when that
   // access may complete without the slow path (a write needs D already set).
@@ -86,33 +111,47 @@ struct TlbEntry {
     if (acc == x86::Access::fetch) return !(nxe && nx);
     return true;
   }
-  void compute_perm(bool wp, bool nxe) {
-    perm = perm_table()[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | (wp ? 16 : 0) | (nxe ? 32 : 0)];
+  void compute_perm(bool wp, bool nxe) { perm = perm_of(rw, us, nx, dirty, wp, nxe); }
+  // The permission bits of an entry with these rights and D under WP and
+  // NXE: a constant table (no guard, no dependence on the entry's memory, so
+  // a fill computes them from its walk's result while it builds the entry).
+  static uint8_t perm_of(bool rw, bool us, bool nx, bool dirty, bool wp, bool nxe) {
+    return detail::kTlbPerm.bits[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | (wp ? 16 : 0) | (nxe ? 32 : 0)];
   }
-  // The permission bits of every combination of rights, D, WP and NXE.
-  static const uint8_t* perm_table() {
-    static const struct Table {
-      uint8_t bits[64];
-      Table() {
-        for (unsigned i = 0; i < 64; ++i) {
-          TlbEntry e;
-          e.rw = i & 1;
-          e.us = i & 2;
-          e.nx = i & 4;
-          e.dirty = i & 8;
-          uint8_t p = 0;
-          for (bool user : {false, true})
-            for (x86::Access acc : {x86::Access::read, x86::Access::write, x86::Access::fetch})
-              if (e.allows(acc, user, i & 16, i & 32) && (acc != x86::Access::write || e.dirty)) p |= perm_bit(acc, user);
-          bits[i] = p;
-        }
-      }
-    } table;
-    return table.bits;
-  }
+
 };
 
 static_assert(std::is_trivially_copyable_v<TlbEntry>, "fills copy entries: keep them plain data");
+
+// dst = src field by field. A fill copies an entry its miss has just built
+// field by field; a plain assignment (or a copy the compiler merges into
+// wider moves) loads it 16 bytes at a time, and such a load of bytes still in
+// the store buffer from several narrower stores waits for them to reach the
+// cache (no store forwarding): a stall per copy. Each field goes through a
+// register (the empty asm), so that every load matches the store before it.
+__attribute__((always_inline)) inline void assign_entry(TlbEntry& dst, const TlbEntry& src) {
+  auto field = [](auto& to, auto from) {
+    asm("" : "+r"(from));
+    to = from;
+  };
+  field(dst.vpn, src.vpn);
+  field(dst.pa_base, src.pa_base);
+  field(dst.host, src.host);
+  field(dst.pending_host, src.pending_host);
+  field(dst.ready, src.ready);
+  field(dst.host_lo, src.host_lo);
+  field(dst.host_hi, src.host_hi);
+  field(dst.pcid, src.pcid);
+  field(dst.size, src.size);
+  field(dst.page_size, src.page_size);
+  field(dst.perm, src.perm);
+  field(dst.global, src.global);
+  field(dst.rw, src.rw);
+  field(dst.us, src.us);
+  field(dst.nx, src.nx);
+  field(dst.dirty, src.dirty);
+  field(dst.pending, src.pending);
+}
 
 class TlbArray {
  public:
@@ -142,23 +181,7 @@ class TlbArray {
     const unsigned s = static_cast<unsigned>(vpn & set_mask_);
     const unsigned base = s * g_.ways;
     const uint64_t* t = &tags_[base];
-    if (g_.ways <= 64) {
-      // Branch-free over the ways (no mispredicted early exit), then the
-      // (rare) tag matches in order.
-      uint64_t match = 0;
-      for (unsigned w = 0; w < g_.ways; ++w) match |= static_cast<uint64_t>(t[w] == tag) << w;
-      while (match) {
-        const unsigned w = static_cast<unsigned>(__builtin_ctzll(match));
-        TlbEntry& e = entries_[base + w];
-        if (e.global || e.pcid == pcid) {
-          set = s;
-          way = w;
-          return &e;
-        }
-        match &= match - 1;
-      }
-      return nullptr;
-    }
+    if (g_.ways <= 64) return owned(s, matches(t, g_.ways, tag), pcid, set, way);
     for (unsigned w = 0; w < g_.ways; ++w) {
       if (t[w] == tag) {
         TlbEntry& e = entries_[base + w];
@@ -171,6 +194,28 @@ class TlbArray {
     }
     return nullptr;
   }
+  // The ways (up to 64) of a set's tags `t` that hold `tag`: branch-free (no
+  // mispredicted early exit).
+  static uint64_t matches(const uint64_t* t, unsigned ways, uint64_t tag) {
+    uint64_t match = 0;
+    for (unsigned w = 0; w < ways; ++w) match |= static_cast<uint64_t>(t[w] == tag) << w;
+    return match;
+  }
+  // Of the ways in `match` (tags matched in set s), the first whose entry
+  // translates for pcid (the rare tag matches in order).
+  TlbEntry* owned(unsigned s, uint64_t match, uint16_t pcid, unsigned& set, unsigned& way) {
+    for (; match; match &= match - 1) {
+      const unsigned w = static_cast<unsigned>(__builtin_ctzll(match));
+      TlbEntry& e = entries_[s * g_.ways + w];
+      if (e.global || e.pcid == pcid) {
+        set = s;
+        way = w;
+        return &e;
+      }
+    }
+    return nullptr;
+  }
+  const uint64_t* tags() const { return tags_.data(); }
   void touch(unsigned set, unsigned way) { repl_.touch(set, way); }
   Replacement& replacement() { return repl_; }
   // The per-size hit counter a hit in this array counts (set by the Tlb).
@@ -180,24 +225,93 @@ class TlbArray {
   // policy's victim). Returns the slot; `evicted` points at a valid entry that
   // was replaced by a different translation.
   // (it stays readable until the next insert).
-  unsigned insert(const TlbEntry& e, const TlbEntry** evicted);
+  // Inline: every TLB fill of a miss comes here.
+  __attribute__((always_inline)) unsigned insert(const TlbEntry& e, const TlbEntry** evicted) {
+    const unsigned ways = g_.ways;
+    const unsigned set = static_cast<unsigned>(e.vpn & set_mask_);
+    const unsigned base = set * ways;
+    const uint64_t tag = tag_of(e.vpn, e.size);
+    uint64_t* const tags = &tags_[base];
+    TlbEntry* const entries = &entries_[base];
+    // The same translation (same page, same address space) is replaced in
+    // place; else the first invalid way; else the policy's victim.
+    unsigned way = ways;
+    if (ways <= 64) {
+      // Branch-free over the ways, as find().
+      uint64_t same = 0, free = 0;
+      for (unsigned w = 0; w < ways; ++w) {
+        same |= static_cast<uint64_t>(tags[w] == tag) << w;
+        free |= static_cast<uint64_t>(tags[w] == kNoTag) << w;
+      }
+      for (; same; same &= same - 1) {
+        const unsigned w = static_cast<unsigned>(__builtin_ctzll(same));
+        if (entries[w].global || e.global || entries[w].pcid == e.pcid) {
+          way = w;
+          break;
+        }
+      }
+      if (way == ways && free) way = static_cast<unsigned>(__builtin_ctzll(free));
+    } else {
+      way = match_wide(e, tag, base);
+    }
+    *evicted = nullptr;
+    unsigned old_size = kPageSizes;
+    if (way == ways) {
+      way = repl_.victim(set);
+      last_evicted_.vpn = entries[way].vpn;
+      last_evicted_.size = entries[way].size;
+      last_evicted_.pcid = entries[way].pcid;
+      *evicted = &last_evicted_;
+      old_size = entries[way].size;
+    } else if (tags[way] != kNoTag) {
+      old_size = entries[way].size;
+    }
+    // Replacing an entry of the same size (the usual fill) leaves the counts.
+    if (old_size != e.size) {
+      if (old_size < kPageSizes) drop_count(old_size);
+      add_count(e.size);
+    }
+    tags[way] = tag;
+    assign_entry(entries[way], e);
+    repl_.touch(set, way);
+    return base + way;
+  }
 
   bool valid(unsigned slot) const { return tags_[slot] != kNoTag; }
   TlbEntry& entry(unsigned slot) { return entries_[slot]; }
   const TlbEntry& entry(unsigned slot) const { return entries_[slot]; }
   void invalidate(unsigned slot) {
     if (tags_[slot] == kNoTag) return;
-    --count_[entries_[slot].size];
+    drop_count(entries_[slot].size);
     tags_[slot] = kNoTag;
+  }
+  // The owner's mask of probes worth making: `bit` is set in *live while
+  // this array holds an entry of `size` (Tlb::find skips the others).
+  void report_live(uint32_t* live, unsigned size, uint32_t bit) {
+    live_ = live;
+    live_bit_[size] = bit;
+    if (count_[size]) *live_ |= bit;
   }
 
  private:
   Geometry g_;
   uint64_t set_mask_;
   unsigned holds_mask_ = 0;
+  void add_count(unsigned size) {
+    if (count_[size]++ == 0) *live_ |= live_bit_[size];
+  }
+  void drop_count(unsigned size) {
+    if (--count_[size] == 0) *live_ &= ~live_bit_[size];
+  }
   unsigned count_[kPageSizes] = {};  // valid entries by size code
+  uint32_t own_live_ = 0;
+  uint32_t* live_ = &own_live_;
+  uint32_t live_bit_[kPageSizes] = {};
   std::vector<uint64_t> tags_;     // scanned on every lookup: kept apart from the payload
   std::vector<TlbEntry> entries_;
+  // insert() over more than 64 ways: the way of the same translation, else
+  // the first invalid way, else ways.
+  unsigned match_wide(const TlbEntry& e, uint64_t tag, unsigned base) const;
   TlbEntry last_evicted_;
   Replacement repl_;
 };
@@ -230,10 +344,21 @@ class Tlb {
   // Uncounted probe: the entry translating va for pcid, or nullptr. Arrays
   // holding no entry of a size are not searched for it (most hold only 4 KiB
   // pages in most runs).
-  TlbEntry* find(uint64_t va, uint16_t pcid, Loc& loc) {
-    for (const Probe& p : probes_) {
-      if (!p.array->count(p.size)) continue;
-      if (TlbEntry* e = p.array->find(va, p.size, pcid, loc.set, loc.way)) {
+  // Each probe's geometry and tags are at hand in probes_, so that a miss
+  // costs one load of the set's tags per probe made.
+  __attribute__((always_inline)) TlbEntry* find(uint64_t va, uint16_t pcid, Loc& loc) {
+    for (uint32_t m = live_; m; m &= m - 1) {
+      const Probe& p = probes_[static_cast<unsigned>(__builtin_ctz(m))];
+      TlbEntry* e;
+      if (__builtin_expect(p.ways <= 64, 1)) {
+        const uint64_t vpn = va >> p.shift;
+        const unsigned set = static_cast<unsigned>(vpn & p.set_mask);
+        const uint64_t match = TlbArray::matches(p.tags + set * p.ways, p.ways, TlbArray::tag_of(vpn, p.size));
+        e = match ? p.array->owned(set, match, pcid, loc.set, loc.way) : nullptr;
+      } else {
+        e = p.array->find(va, p.size, pcid, loc.set, loc.way);
+      }
+      if (e) {
         loc.array = p.array;
         return e;
       }
@@ -275,7 +400,20 @@ class Tlb {
 
   // Installs a translation whose size this structure holds (callers fracture
   // with fit() first). Returns the installed entry.
-  TlbEntry* insert(const TlbEntry& e);
+  __attribute__((always_inline)) TlbEntry* insert(const TlbEntry& e) {
+    TlbArray* target = e.size < kPageSizes ? fill_target_[e.size] : nullptr;
+    if (__builtin_expect(!target, 0)) fill_unheld(e);
+    const TlbEntry* old = nullptr;
+    changed();
+    const unsigned slot = target->insert(e, &old);
+    ++size_stats_[e.size]->fills;
+    if (e.page_size > e.size) ++fractured_;
+    if (old) {
+      ++size_stats_[old->size]->evictions;
+      if (__builtin_expect(sim::debug::TLB.enabled, 0)) trace_eviction(*old);
+    }
+    return &target->entry(slot);
+  }
 
   // Invalidation; each returns the number of entries removed.
   // Entries translating va: non-global ones of `pcid` and, with
@@ -325,8 +463,14 @@ class Tlb {
   struct Probe {
     TlbArray* array;
     unsigned size;
+    // The array's, copied here for find().
+    unsigned shift = 0, ways = 0;
+    uint64_t set_mask = 0;
+    const uint64_t* tags = nullptr;
   };
   uint64_t sum(sim::stats::Scalar SizeStats::*field) const;
+  [[noreturn]] void fill_unheld(const TlbEntry& e) const;
+  void trace_eviction(const TlbEntry& old) const;
   unsigned flush_if(bool (*pred)(const TlbEntry&, const void*), const void* ctx);
 
   uint64_t tick() const;
@@ -340,6 +484,7 @@ class Tlb {
   uint64_t* epoch_ = &own_epoch_;
   std::vector<std::unique_ptr<TlbArray>> arrays_;
   std::vector<Probe> probes_;        // (array, size) in lookup order: 4 KiB first
+  uint32_t live_ = 0;                // bit i: probes_[i]'s array holds entries of its size
   TlbArray* fill_target_[kPageSizes] = {};  // the first array holding each size
   unsigned holds_mask_ = 0;
   unsigned fractured_ = 0;           // fractured entries installed since the last full flush

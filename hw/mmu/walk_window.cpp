@@ -48,17 +48,6 @@ sc_time WalkWindow::acquire_busy(sc_time now) {
   return now;
 }
 
-const WalkWindow::Walk* WalkWindow::add(sc_time start, sc_time done, uint64_t seq, const TlbEntry& page) {
-  const uint64_t others = walks_.size();
-  ++stats.walks;
-  if (others) ++stats.overlapped;
-  stats.concurrency_sum += others;
-  if (others + 1 > stats.max_concurrency.value()) stats.max_concurrency.set(others + 1);
-  const Walk& w = walks_.emplace_back(start, done, seq, page);
-  update_gate();
-  return &w;
-}
-
 sc_time WalkWindow::drain(sc_time now) {
   sc_time last = now;
   for (const Walk& w : walks_) last = std::max(last, w.done);

@@ -40,8 +40,7 @@ class WalkWindow {
     unsigned lookahead = 128;  // younger accesses the core may issue past a walk
   };
   struct Walk {
-    Walk(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq, const TlbEntry& page)
-        : start(start), done(done), seq(seq), page(page) {}
+    Walk(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq) : start(start), done(done), seq(seq) {}
     sc_core::sc_time start, done;  // absolute simulated times
     uint64_t seq = 0;              // number of the access that started it
     TlbEntry page;                 // its translation (whole page), for merges
@@ -88,8 +87,20 @@ class WalkWindow {
   // A walk wants to start at `now`: returns when a walker is free for it.
   sc_core::sc_time acquire(sc_core::sc_time now) { return walks_.empty() ? now : acquire_busy(now); }
   // Occupies a walker from `start` to `done` (call after acquire()) for the
-  // walk access number `seq` started; returns the walk as stored.
-  const Walk* add(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq, const TlbEntry& page);
+  // walk access number `seq` started; returns the walk as stored, whose
+  // `page` (default-constructed) the caller makes the walk's translation
+  // before any other call here: the MMU builds it there, in place.
+  // Inline: every miss whose walk outlasts its access comes here.
+  __attribute__((always_inline)) Walk& add(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq) {
+    const uint64_t others = walks_.size();
+    ++stats.walks;
+    if (others) ++stats.overlapped;
+    stats.concurrency_sum += others;
+    if (others + 1 > stats.max_concurrency.value()) stats.max_concurrency.set(others + 1);
+    Walk& w = walks_.emplace_back(start, done, seq);
+    update_gate();
+    return w;
+  }
   // A precise exception at `now`: waits for every walk; returns that time.
   sc_core::sc_time drain(sc_core::sc_time now);
   // A serialising operation: the next access waits for every walk in flight.

@@ -342,8 +342,9 @@ TEST(Mmu, InvlpgAndInvpcidRemoveWhatTheyName) {
   EXPECT_FALSE(cached(0x500000));
 }
 
-TEST(Mmu, PoisonRevokesTheHostPointerAndReadsRaiseMachineChecks) {
-  Machine m;
+// Maps 0x400000 to 0x2000000 and reads it twice: the second read takes the
+// fast path (DMI). Then poisons 0x2000100, which revokes DMI there.
+void poison_a_mapped_page(Machine& m) {
   m.map(0x400000, 0x2000000, P | RW | US | x86::PTE_A | x86::PTE_D);
   uint64_t v = 0;
   bool fast = false;
@@ -351,6 +352,13 @@ TEST(Mmu, PoisonRevokesTheHostPointerAndReadsRaiseMachineChecks) {
   m.access(0x400000, x86::Access::read, v, &fast);
   ASSERT_TRUE(fast);
   m.dram.inject_poison(0x2000100);
+}
+
+TEST(Mmu, PoisonRevokesTheHostPointerAndReadsRaiseMachineChecks) {
+  Machine m;
+  poison_a_mapped_page(m);
+  uint64_t v = 0;
+  bool fast = false;
   MmuAccessExtension ext;
   EXPECT_EQ(m.access(0x400100, x86::Access::read, v, &fast, &ext), AccessOutcome::machine_check);
   EXPECT_FALSE(fast);
@@ -359,6 +367,26 @@ TEST(Mmu, PoisonRevokesTheHostPointerAndReadsRaiseMachineChecks) {
   // Elsewhere in the page the data is still readable, through transactions.
   EXPECT_EQ(m.access(0x400200, x86::Access::read, v, &fast), AccessOutcome::ok);
   EXPECT_FALSE(fast);
+}
+
+// The MMU keeps the DMI region of its last fill: a revocation must drop it,
+// so that a fill after it asks memory again (whose new regions stop short
+// of the poisoned line).
+TEST(Mmu, FillsAfterARevocationAskForDmiAgain) {
+  Machine m;
+  m.map(0x401000, 0x2001000, P | RW | US | x86::PTE_A | x86::PTE_D);
+  poison_a_mapped_page(m);
+  uint64_t v = 0;
+  bool fast = false;
+  m.mmu.invlpg(0x400000);  // the next access walks and fills again
+  MmuAccessExtension ext;
+  EXPECT_EQ(m.access(0x400100, x86::Access::read, v, &fast, &ext), AccessOutcome::machine_check);
+  EXPECT_FALSE(fast);
+  EXPECT_EQ(ext.mc_pa, 0x2000100u);
+  // The next page is clear of the poison: its fill has a host pointer again.
+  EXPECT_EQ(m.access(0x401000, x86::Access::read, v), AccessOutcome::ok);
+  EXPECT_EQ(m.access(0x401008, x86::Access::read, v, &fast), AccessOutcome::ok);
+  EXPECT_TRUE(fast);
 }
 
 }  // namespace

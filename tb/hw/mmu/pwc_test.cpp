@@ -176,6 +176,39 @@ TEST(PwcDisabled, EveryWalkStartsAtTheRoot) {
   EXPECT_EQ(m.mmu().pwc().level(2), nullptr);
 }
 
+// A lookup tries the way of the last hit first: it must still answer only
+// for that way's current key (after an invalidation, a refill of the way by
+// another entry, another PCID).
+TEST(PwcLevelHint, TheLastHitsWayAnswersOnlyForItsKey) {
+  sim::stats::Group root(nullptr, "system");
+  PwcLevel pde(&root, 2, 4, PwcGeometry{1, 2, ReplacementPolicy::lru}, 1);
+  auto entry = [&](uint64_t va, uint64_t table, uint16_t pcid = 0) {
+    PwcLevel::Entry e;
+    e.tag = pde.tag_of(va);
+    e.table = table;
+    e.pcid = pcid;
+    return e;
+  };
+  const uint64_t a = 0x400000, b = 0x600000, c = 0x800000;
+  pde.insert(entry(a, 0x1000));
+  pde.insert(entry(b, 0x2000));
+  ASSERT_NE(pde.find(a, 0), nullptr);  // the hint is now a's way
+  EXPECT_EQ(pde.find(a, 0)->table, 0x1000u);
+  EXPECT_EQ(pde.find(a, 1), nullptr) << "another PCID";
+  EXPECT_EQ(pde.find(b, 0)->table, 0x2000u);
+  EXPECT_EQ(pde.find(a, 0)->table, 0x1000u);
+  EXPECT_EQ(pde.flush_va(a, 0), 1u);
+  EXPECT_EQ(pde.find(a, 0), nullptr) << "invalidated";
+  pde.insert(entry(c, 0x3000));  // into a's old way
+  EXPECT_EQ(pde.find(a, 0), nullptr);
+  ASSERT_NE(pde.find(c, 0), nullptr);
+  EXPECT_EQ(pde.find(c, 0)->table, 0x3000u);
+  pde.insert(entry(a, 0x4000, 1));  // a again, PCID 1: evicts b (LRU)
+  EXPECT_EQ(pde.find(a, 0), nullptr);
+  EXPECT_EQ(pde.find(a, 1)->table, 0x4000u);
+  EXPECT_EQ(pde.find(b, 0), nullptr);
+}
+
 TEST(PwcReplacement, CapacityAndEvictionPerLevel) {
   Mmu::Params p = tiny_tlb();
   p.pwc.level[2] = {1, 2, ReplacementPolicy::lru};  // a 2-entry PDE cache

@@ -6,6 +6,7 @@
 #include <list>
 #include <map>
 #include <random>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -211,6 +212,79 @@ TEST(Tlb, PcidTagsGlobalsAndFlushes) {
   EXPECT_EQ(t.flush_all(false), 1u);
   EXPECT_EQ(t.valid_entries(), 0u);
   EXPECT_EQ(t.stats.invalidations.value(), 4.0);
+}
+
+// Lookups probe only (array, size) pairs holding entries: the set of live
+// probes follows fills, evictions, invalidations and flushes, and an entry
+// of any size is found again once it is back.
+TEST(Tlb, ProbesFollowTheSizesHeld) {
+  sim::stats::Group root(nullptr, "system");
+  Tlb t(&root, "dtlb", "dtlb",
+        {geometry(2, 1, ReplacementPolicy::lru, {0, 1}), geometry(1, 2, ReplacementPolicy::lru, {2})}, 1);
+  const uint64_t va2m = 0x40000000 + 0x1234, va1g = (5ull << 30) + 0x5678;
+  EXPECT_EQ(t.find(va2m, 0), nullptr);
+  t.insert(page(va2m >> 21, 1));
+  t.insert(page(va1g >> 30, 2));
+  ASSERT_NE(t.find(va2m, 0), nullptr);
+  EXPECT_EQ(t.find(va2m, 0)->size, 1u);
+  ASSERT_NE(t.find(va1g, 0), nullptr);
+  // A 4 KiB fill of the same set evicts the 2 MiB entry (one way): no 2 MiB
+  // entry is left, and the 1 GiB one is still found.
+  t.insert(page(0x40000, 0));
+  EXPECT_EQ(t.find(va2m, 0), nullptr);
+  EXPECT_NE(t.find(0x40000000, 0), nullptr);
+  EXPECT_NE(t.find(va1g, 0), nullptr);
+  EXPECT_EQ(t.flush_va(va1g, 0, false), 1u);
+  EXPECT_EQ(t.find(va1g, 0), nullptr);
+  t.insert(page(va2m >> 21, 1));  // back: found again
+  EXPECT_NE(t.find(va2m, 0), nullptr);
+  t.insert(page(va1g >> 30, 2));
+  EXPECT_NE(t.find(va1g, 0), nullptr);
+  t.flush_all(true);
+  EXPECT_EQ(t.find(va2m, 0), nullptr);
+  EXPECT_EQ(t.find(va1g, 0), nullptr);
+  t.insert(page(va1g >> 30, 2));
+  EXPECT_NE(t.find(va1g, 0), nullptr);
+}
+
+// Fills copy entries field by field (assign_entry): every field arrives.
+TEST(Tlb, FillsCopyEveryField) {
+  TlbEntry src;
+  src.vpn = 0x123456789;
+  src.pa_base = 0xabcdef000;
+  static uint8_t host[2];
+  src.host = &host[0];
+  src.pending_host = &host[1];
+  src.ready = 987654321;
+  src.host_lo = 0x10;
+  src.host_hi = 0xfef;
+  src.pcid = 0x7ff;
+  src.size = 1;
+  src.page_size = 2;
+  src.perm = 0x2d;
+  src.global = src.rw = src.us = src.nx = src.dirty = src.pending = true;
+  TlbEntry dst;
+  assign_entry(dst, src);
+  EXPECT_EQ(dst.vpn, src.vpn);
+  EXPECT_EQ(dst.pa_base, src.pa_base);
+  EXPECT_EQ(dst.host, src.host);
+  EXPECT_EQ(dst.pending_host, src.pending_host);
+  EXPECT_EQ(dst.ready, src.ready);
+  EXPECT_EQ(dst.host_lo, src.host_lo);
+  EXPECT_EQ(dst.host_hi, src.host_hi);
+  EXPECT_EQ(dst.pcid, src.pcid);
+  EXPECT_EQ(dst.size, src.size);
+  EXPECT_EQ(dst.page_size, src.page_size);
+  EXPECT_EQ(dst.perm, src.perm);
+  EXPECT_TRUE(dst.global && dst.rw && dst.us && dst.nx && dst.dirty && dst.pending);
+  // And into a TLB: what is found is what was filled.
+  sim::stats::Group root(nullptr, "system");
+  Tlb t(&root, "dtlb", "dtlb", {geometry(1, 1, ReplacementPolicy::lru, {0, 1})}, 1);
+  t.insert(src);
+  const TlbEntry* in = t.find(src.vpn << 21, 3);
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(std::tie(in->pa_base, in->host, in->pending_host, in->ready, in->host_lo, in->host_hi, in->perm),
+            std::tie(src.pa_base, src.host, src.pending_host, src.ready, src.host_lo, src.host_hi, src.perm));
 }
 
 TEST(Tlb, FastPathPermissionBits) {
