@@ -36,6 +36,33 @@ namespace hw {
 
 class PageWalker;
 
+// Copies an access's len bytes from src to dst (which do not overlap).
+// Accesses of 1-16 bytes (every instruction fetch, every scalar load and
+// store) are copied inline as two words that overlap when len is not a
+// power of two, without a call to memcpy; longer ones by memcpy.
+inline void copy_access_bytes(uint8_t* dst, const uint8_t* src, unsigned len) {
+  if (len >= 8 && len <= 16) {
+    uint64_t lo, hi;
+    std::memcpy(&lo, src, 8);
+    std::memcpy(&hi, src + len - 8, 8);
+    std::memcpy(dst, &lo, 8);
+    std::memcpy(dst + len - 8, &hi, 8);
+  } else if (len >= 4 && len < 8) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, src, 4);
+    std::memcpy(&hi, src + len - 4, 4);
+    std::memcpy(dst, &lo, 4);
+    std::memcpy(dst + len - 4, &hi, 4);
+  } else if (len >= 1 && len < 4) {
+    const uint8_t first = src[0], middle = src[len / 2], last = src[len - 1];
+    dst[0] = first;
+    dst[len / 2] = middle;
+    dst[len - 1] = last;
+  } else {
+    std::memcpy(dst, src, len);
+  }
+}
+
 // The MMU is its CPU socket's forward interface: the slow path reaches
 // b_transport() in one virtual call, without a convenience socket's hop.
 class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
@@ -192,20 +219,9 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) override { return false; }
   unsigned int transport_dbg(tlm::tlm_generic_payload&) override { return 0; }
   static void copy(x86::Access acc, uint8_t* host, void* data, unsigned len) {
-    if (len == 8) {  // the common case, without a call to memcpy
-      uint64_t v;
-      if (acc == x86::Access::write) {
-        std::memcpy(&v, data, 8);
-        std::memcpy(host, &v, 8);
-      } else {
-        std::memcpy(&v, host, 8);
-        std::memcpy(data, &v, 8);
-      }
-    } else if (acc == x86::Access::write) {
-      std::memcpy(host, data, len);
-    } else {
-      std::memcpy(data, host, len);
-    }
+    uint8_t* buf = static_cast<uint8_t*>(data);
+    if (acc == x86::Access::write) copy_access_bytes(host, buf, len);
+    else copy_access_bytes(buf, host, len);
   }
   // The rest of the fast path: other page sizes and arrays; accesses while
   // walks are in flight (counted for the lookahead bound, and reopening the

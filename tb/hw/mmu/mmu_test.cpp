@@ -253,6 +253,25 @@ TEST(Walker, PoisonedPageTableIsAMachineCheck) {
   EXPECT_EQ(m.walker.stats.machine_checks.value(), 1u);
 }
 
+// Every access length, the inline ones (1-16) and longer: exactly len bytes
+// arrive, none around them changes, at every alignment.
+TEST(Mmu, AccessBytesAreCopiedExactly) {
+  for (unsigned len = 0; len <= 40; ++len) {
+    for (unsigned offset = 0; offset < 8; ++offset) {
+      uint8_t src[64], dst[64];
+      for (unsigned i = 0; i < 64; ++i) {
+        src[i] = static_cast<uint8_t>(i * 7 + 1);
+        dst[i] = 0xee;
+      }
+      hw::copy_access_bytes(dst + 8 + offset, src + offset, len);
+      for (unsigned i = 0; i < 64; ++i) {
+        const bool inside = i >= 8 + offset && i < 8 + offset + len;
+        EXPECT_EQ(dst[i], inside ? src[i - 8] : 0xee) << "len " << len << " offset " << offset << " byte " << i;
+      }
+    }
+  }
+}
+
 TEST(Mmu, HitsTakeTheFastPathWithoutATlmCall) {
   Machine m;
   m.map(0x400000, 0x2000000, P | RW | US | x86::PTE_A | x86::PTE_D);
