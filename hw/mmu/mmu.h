@@ -36,23 +36,25 @@ namespace hw {
 
 class PageWalker;
 
+// Copies len bytes, sizeof(W) <= len <= 2 * sizeof(W), as two words of
+// type W that overlap unless len is 2 * sizeof(W).
+template <class W>
+inline void copy_two_words(uint8_t* dst, const uint8_t* src, unsigned len) {
+  W lo, hi;
+  std::memcpy(&lo, src, sizeof(W));
+  std::memcpy(&hi, src + len - sizeof(W), sizeof(W));
+  std::memcpy(dst, &lo, sizeof(W));
+  std::memcpy(dst + len - sizeof(W), &hi, sizeof(W));
+}
+
 // Copies an access's len bytes from src to dst (which do not overlap).
 // Accesses of 1-16 bytes (every instruction fetch, every scalar load and
-// store) are copied inline as two words that overlap when len is not a
-// power of two, without a call to memcpy; longer ones by memcpy.
+// store) are copied inline, without a call to memcpy; longer ones by memcpy.
 inline void copy_access_bytes(uint8_t* dst, const uint8_t* src, unsigned len) {
   if (len >= 8 && len <= 16) {
-    uint64_t lo, hi;
-    std::memcpy(&lo, src, 8);
-    std::memcpy(&hi, src + len - 8, 8);
-    std::memcpy(dst, &lo, 8);
-    std::memcpy(dst + len - 8, &hi, 8);
+    copy_two_words<uint64_t>(dst, src, len);
   } else if (len >= 4 && len < 8) {
-    uint32_t lo, hi;
-    std::memcpy(&lo, src, 4);
-    std::memcpy(&hi, src + len - 4, 4);
-    std::memcpy(dst, &lo, 4);
-    std::memcpy(dst + len - 4, &hi, 4);
+    copy_two_words<uint32_t>(dst, src, len);
   } else if (len >= 1 && len < 4) {
     const uint8_t first = src[0], middle = src[len / 2], last = src[len - 1];
     dst[0] = first;
