@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <initializer_list>
 #include <functional>
 #include <cstdint>
 #include <memory>
@@ -45,18 +46,27 @@ constexpr uint64_t size_bytes(unsigned code) { return 1ull << size_shift(code); 
 const char* size_name(unsigned code);  // "4k", "2m", "1g"
 
 namespace detail {
+// The rights of a translation with these R/W, U/S and NX bits, for one
+// access under CR0.WP and EFER.NXE (D not required for writes): the one
+// rule behind TlbEntry::allows() and the fast path's permission bits.
+constexpr bool rights_allow(bool rw, bool us, bool nx, x86::Access acc, bool user, bool wp, bool nxe) {
+  if (user && !us) return false;
+  if (acc == x86::Access::write) return rw || (!user && !wp);
+  if (acc == x86::Access::fetch) return !(nxe && nx);
+  return true;
+}
 // TlbEntry's fast-path permission bits (see TlbEntry::perm_bit) for index
-// rw | us << 1 | nx << 2 | D << 3 | WP << 4 | NXE << 5: the rights of
-// TlbEntry::allows(), with D required for writes.
+// rw | us << 1 | nx << 2 | D << 3 | WP << 4 | NXE << 5: rights_allow(),
+// with D required for writes.
 constexpr uint8_t tlb_perm_bits(unsigned i) {
   const bool rw = i & 1, us = i & 2, nx = i & 4, dirty = i & 8, wp = i & 16, nxe = i & 32;
   unsigned p = 0;
   for (unsigned user = 0; user < 2; ++user) {
-    if (user && !us) continue;
-    const unsigned base = user ? 3 : 0;
-    p |= 1u << (base + static_cast<unsigned>(x86::Access::read));
-    if ((rw || (!user && !wp)) && dirty) p |= 1u << (base + static_cast<unsigned>(x86::Access::write));
-    if (!(nxe && nx)) p |= 1u << (base + static_cast<unsigned>(x86::Access::fetch));
+    for (x86::Access acc : {x86::Access::read, x86::Access::write, x86::Access::fetch}) {
+      if (!rights_allow(rw, us, nx, acc, user, wp, nxe)) continue;
+      if (acc == x86::Access::write && !dirty) continue;
+      p |= 1u << ((user ? 3 : 0) + static_cast<unsigned>(acc));
+    }
   }
   return static_cast<uint8_t>(p);
 }
@@ -106,10 +116,7 @@ struct TlbEntry {
   }
   // Rights as the slow path sees them (D not required for writes).
   bool allows(x86::Access acc, bool user, bool wp, bool nxe) const {
-    if (user && !us) return false;
-    if (acc == x86::Access::write) return rw || (!user && !wp);
-    if (acc == x86::Access::fetch) return !(nxe && nx);
-    return true;
+    return detail::rights_allow(rw, us, nx, acc, user, wp, nxe);
   }
   void compute_perm(bool wp, bool nxe) { perm = perm_of(rw, us, nx, dirty, wp, nxe); }
   // The permission bits of an entry with these rights and D under WP and
@@ -118,7 +125,6 @@ struct TlbEntry {
   static uint8_t perm_of(bool rw, bool us, bool nx, bool dirty, bool wp, bool nxe) {
     return detail::kTlbPerm.bits[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | (wp ? 16 : 0) | (nxe ? 32 : 0)];
   }
-
 };
 
 static_assert(std::is_trivially_copyable_v<TlbEntry>, "fills copy entries: keep them plain data");
@@ -238,11 +244,8 @@ class TlbArray {
     unsigned way = ways;
     if (ways <= 64) {
       // Branch-free over the ways, as find().
-      uint64_t same = 0, free = 0;
-      for (unsigned w = 0; w < ways; ++w) {
-        same |= static_cast<uint64_t>(tags[w] == tag) << w;
-        free |= static_cast<uint64_t>(tags[w] == kNoTag) << w;
-      }
+      uint64_t same = matches(tags, ways, tag);
+      const uint64_t free = matches(tags, ways, kNoTag);
       for (; same; same &= same - 1) {
         const unsigned w = static_cast<unsigned>(__builtin_ctzll(same));
         if (entries[w].global || e.global || entries[w].pcid == e.pcid) {
