@@ -83,7 +83,10 @@ void drive_request(Model& rtl, const WalkRequest& req) {
 // The result the RTL offers (read while rsp_valid is 1).
 template <class Model>
 void read_result(const Model& rtl, WalkResult& r) {
-  r = WalkResult{};
+  // Copied from a constant (a few vector moves) rather than value-initialised
+  // in place, which GCC does with a slow-starting `rep stos`.
+  static const WalkResult kNone{};
+  r = kNone;
   r.status = static_cast<WalkStatus>(rtl.rsp_status);
   r.pa = rtl.rsp_pa;
   r.leaf_level = rtl.rsp_leaf_level;
