@@ -15,10 +15,10 @@
 // between two rising edges.
 //
 // Inside, in this order: the types (the channels' payloads and the register
-// groups, packed structs), the ports packed into those structs, the
-// combinational datapath, the state machine as two processes (next_state
-// computes every register's next value *_d, registers holds the *_q), the
-// outputs, and the assertions.
+// groups, packed structs), the registers, the datapath's views and
+// functions, the state machine as one clocked process (state_machine works
+// out and assigns every register's next value at the edge, from registers
+// and inputs), the outputs (from registers), and the assertions.
 //
 // Assertions (ASSERT_*/ASSUME_* labels below) are checked by Verilator with
 // --assert in every simulation and proved to a bound by yosys-smtbmc
