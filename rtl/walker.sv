@@ -200,23 +200,15 @@ module walker #(
     logic [VA_BITS-1:0] va;
   } ctx_t;
 
-  // The translation a pass found at its leaf.
-  typedef struct packed {
-    logic [2:0]         level;
-    logic [PA_BITS-1:0] pa;
-    logic               global_page;
-    logic               dirty;             // after this walk's update
-    logic [2:0]         memtype;
-  } leaf_t;
-
   // One pass over the levels (a restart begins a new one). The entries it
   // read are recorded in the result's registers rsp_pte_valid,
-  // rsp_pte_addr and rsp_pte_value (as read, before any A/D update).
+  // rsp_pte_addr and rsp_pte_value (as read, before any A/D update); the
+  // leaf's translation in rsp_pa, rsp_leaf_level, rsp_global, rsp_dirty
+  // and rsp_memtype.
   typedef struct packed {
     logic [2:0]            level;       // of the entry being read
     logic [PA_BITS-1:0]    table_addr;  // table holding that entry
     rights_t               rights;      // accumulated so far
-    leaf_t                 leaf;
     logic [MAX_LEVELS-1:0] ad_pending;  // entries still needing an A/D update
     logic [2:0]            ad_level;    // the entry being updated
   } pass_t;
@@ -227,19 +219,6 @@ module walker #(
     logic [63:0] wdata;   // data of the unlocking write
   } lock_t;
 
-  // How the walk ends, and its counts.
-  typedef struct packed {
-    logic [1:0]              status;   // walker_pkg::status_e
-    logic [4:0]              error_code;
-    logic [2:0]              fault_level;
-    logic [PA_BITS-1:0]      fault_pte_addr;
-    logic [PA_BITS-1:0]      mc_addr;
-    logic                    mc_poison;
-    logic [COUNT_BITS-1:0]   mem_reads;
-    logic [COUNT_BITS-1:0]   mem_writes;
-    logic [RESTART_BITS-1:0] restarts;
-  } result_t;
-
   // ==========================================================================
   // Ports
   // ==========================================================================
@@ -248,8 +227,9 @@ module walker #(
   // model at every evaluation, whatever the state. (The arriving entry is
   // viewed as a pte_t below; the checker's copies of what a channel offered
   // are structs.)
-  // (The memory request and the result drive their ports field by field:
-  // blocks memory_request and result.)
+  // (The memory request drives its ports field by field: block
+  // memory_request. The result's ports rsp_* other than rsp_valid are
+  // registers of state_machine.)
 
   // ==========================================================================
   // State: the registers
@@ -260,7 +240,6 @@ module walker #(
   pass_t   pass_q;   // (table_addr is for waveforms: the datapath uses entry_addr_q)
   /* verilator lint_on UNUSEDSIGNAL */
   lock_t   lock_q;
-  result_t res_q;
   // The two addresses the memory port offers, kept in registers (set where
   // the state they follow from changes) so that the port is a register's
   // copy: the entry of the current level, table + 8 * index(va, level)
@@ -368,15 +347,21 @@ module walker #(
     logic [PA_BITS-1:0]  pass_table;
     logic [VA_BITS-1:0]  pass_va;
     logic [2:0]          pass_rights;      // rights_t: rw, us, nx
+    logic                pass_nxe;         // EFER.NXE of the walk (masks rsp_nx)
+    logic                result_clear;     // a walk starts: status OK, no fault, counts 0
+    logic                translation_clear; // no translation: leaf and rights ports 0
 
-    new_pass = 1'b0;
+    new_pass          = 1'b0;
+    result_clear      = 1'b0;
+    translation_clear = 1'b0;
 
     if (!rst_n) begin
-      state_q      <= walker_pkg::S_IDLE;
-      ctx_q        <= '0;
-      pass_q       <= '0;
-      lock_q       <= '0;
-      res_q        <= '0;
+      result_clear      = 1'b1;
+      translation_clear = 1'b1;
+      state_q       <= walker_pkg::S_IDLE;
+      ctx_q         <= '0;
+      pass_q        <= '0;
+      lock_q        <= '0;
       entry_addr_q  <= '0;
       ad_addr_q     <= '0;
       rsp_pte_valid <= '0;
@@ -407,7 +392,8 @@ module walker #(
             ctx_q.start_level      <= req_start_level;
             ctx_q.start_table      <= pass_table;
             ctx_q.start_rights     <= pass_rights;
-            res_q                  <= '0;
+            pass_nxe               = req_nxe;
+            result_clear           = 1'b1;
             new_pass               = 1'b1;
             state_q                <= walker_pkg::S_READ_REQ;
           end
@@ -420,7 +406,7 @@ module walker #(
 
         walker_pkg::S_READ_RSP: begin
           if (mem_rsp_valid) begin
-            res_q.mem_reads <= res_q.mem_reads + 1'b1;
+            rsp_mem_reads <= rsp_mem_reads + 1'b1;
             for (int l = 1; l <= MAX_LEVELS; l++) begin
               if (pass_q.level == 3'(l)) begin
                 rsp_pte_valid[l]                       <= 1'b1;
@@ -437,25 +423,28 @@ module walker #(
                           | ((pass_q.level == walker_pkg::LEVEL_PD)   & entry.ps & (entry_address[20:13] != '0));
             if (mem_rsp_error | mem_rsp_poison) begin
               // 1. machine check on the page-table read
-              res_q.status    <= walker_pkg::STATUS_MACHINE_CHECK;
-              res_q.mc_addr   <= entry_addr_q;
-              res_q.mc_poison <= mem_rsp_poison;
-              state_q         <= walker_pkg::S_DONE;
+              rsp_status    <= walker_pkg::STATUS_MACHINE_CHECK;
+              rsp_mc_addr   <= entry_addr_q;
+              rsp_mc_poison <= mem_rsp_poison;
+              state_q       <= walker_pkg::S_DONE;
+              translation_clear = 1'b1;
             end else if (!entry.p) begin
               // 2. not present
-              res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
-              res_q.error_code     <= access_error_code();
-              res_q.fault_level    <= pass_q.level;
-              res_q.fault_pte_addr <= entry_addr_q;
-              state_q              <= walker_pkg::S_DONE;
+              rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
+              rsp_error_code     <= access_error_code();
+              rsp_fault_level    <= pass_q.level;
+              rsp_fault_pte_addr <= entry_addr_q;
+              state_q            <= walker_pkg::S_DONE;
+              translation_clear  = 1'b1;
             end else if (entry_rsvd) begin
               // 3. reserved bit
-              res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
-              res_q.error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P)
-                                    | 5'(1 << walker_pkg::PF_RSVD);
-              res_q.fault_level    <= pass_q.level;
-              res_q.fault_pte_addr <= entry_addr_q;
-              state_q              <= walker_pkg::S_DONE;
+              rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
+              rsp_error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P)
+                                  | 5'(1 << walker_pkg::PF_RSVD);
+              rsp_fault_level    <= pass_q.level;
+              rsp_fault_pte_addr <= entry_addr_q;
+              state_q            <= walker_pkg::S_DONE;
+              translation_clear  = 1'b1;
             end else begin
               // 4. accumulate the rights
               rights_rw = pass_q.rights.rw & entry.rw;
@@ -464,6 +453,9 @@ module walker #(
               pass_q.rights.rw <= rights_rw;
               pass_q.rights.us <= rights_us;
               pass_q.rights.nx <= rights_nx;
+              rsp_rw           <= rights_rw;
+              rsp_us           <= rights_us;
+              rsp_nx           <= rights_nx & ctx_q.nxe;
               phys_mask  = ~ctx_q.above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
               entry_leaf = (pass_q.level == walker_pkg::LEVEL_PT)
                          | (((pass_q.level == walker_pkg::LEVEL_PD) | (pass_q.level == walker_pkg::LEVEL_PDPT))
@@ -480,11 +472,12 @@ module walker #(
                 state_q           <= walker_pkg::S_READ_REQ;
               end else if (rights_fault) begin
                 // 6. rights fault at the leaf
-                res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
-                res_q.error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P);
-                res_q.fault_level    <= pass_q.level;
-                res_q.fault_pte_addr <= entry_addr_q;
-                state_q              <= walker_pkg::S_DONE;
+                rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
+                rsp_error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P);
+                rsp_fault_level    <= pass_q.level;
+                rsp_fault_pte_addr <= entry_addr_q;
+                state_q            <= walker_pkg::S_DONE;
+                translation_clear  = 1'b1;
               end else begin
                 // 8. the translation (7. A/D updates first, if any)
                 case (pass_q.level)
@@ -492,14 +485,14 @@ module walker #(
                   walker_pkg::LEVEL_PDPT: leaf_offset_mask = PA_BITS'(64'h3fff_ffff);
                   default:                leaf_offset_mask = PA_BITS'(64'hfff);
                 endcase
-                pass_q.leaf.level       <= pass_q.level;
-                pass_q.leaf.pa          <= (entry_frame & phys_mask & ~leaf_offset_mask)
-                                         | (PA_BITS'(ctx_q.va[29:0]) & leaf_offset_mask);
-                pass_q.leaf.global_page <= entry.g;
-                pass_q.leaf.dirty       <= entry.d;
-                pass_q.leaf.memtype     <= {(pass_q.level == walker_pkg::LEVEL_PT) ? entry.ps
-                                                                                   : entry_address[walker_pkg::PTE_PAT_LARGE],
-                                            entry.pcd, entry.pwt};
+                rsp_leaf_level <= pass_q.level;
+                rsp_pa         <= (entry_frame & phys_mask & ~leaf_offset_mask)
+                                | (PA_BITS'(ctx_q.va[29:0]) & leaf_offset_mask);
+                rsp_global     <= entry.g;
+                rsp_dirty      <= entry.d;
+                rsp_memtype    <= {(pass_q.level == walker_pkg::LEVEL_PT) ? entry.ps
+                                                                          : entry_address[walker_pkg::PTE_PAT_LARGE],
+                                   entry.pcd, entry.pwt};
                 // Entries needing an A/D update: every level used
                 // (start_level down to the leaf) with A = 0, and the leaf of
                 // a write with D = 0; the updates go from the top down.
@@ -518,8 +511,8 @@ module walker #(
                   end
                 end
                 if (ad_need == '0) begin
-                  res_q.status <= walker_pkg::STATUS_OK;
-                  state_q      <= walker_pkg::S_DONE;
+                  rsp_status <= walker_pkg::STATUS_OK;
+                  state_q    <= walker_pkg::S_DONE;
                 end else begin
                   pass_q.ad_pending <= ad_need;
                   pass_q.ad_level   <= ad_first;
@@ -538,34 +531,35 @@ module walker #(
 
         walker_pkg::S_LOCK_RSP: begin
           if (mem_rsp_valid) begin
-            res_q.mem_reads <= res_q.mem_reads + 1'b1;
-            state_q         <= walker_pkg::S_UNLOCK_REQ;
+            rsp_mem_reads <= rsp_mem_reads + 1'b1;
+            state_q       <= walker_pkg::S_UNLOCK_REQ;
             ad_entry = 64'd0;
             for (int l = 1; l <= MAX_LEVELS; l++) begin
               if (pass_q.ad_level == 3'(l)) ad_entry = rsp_pte_value[(l-1)*64 +: 64];
             end
-            ad_is_leaf = (pass_q.ad_level == pass_q.leaf.level);
+            ad_is_leaf = (pass_q.ad_level == rsp_leaf_level);  // (the status is OK: the leaf's level)
             if (mem_rsp_error | mem_rsp_poison) begin
               // Machine check. A failed locked read took no lock (memory
               // answers the error before locking) and its data is not
               // valid: nothing to release, nothing is written.
-              res_q.status    <= walker_pkg::STATUS_MACHINE_CHECK;
-              res_q.mc_addr   <= ad_addr_q;
-              res_q.mc_poison <= mem_rsp_poison;
-              state_q         <= walker_pkg::S_DONE;
+              rsp_status    <= walker_pkg::STATUS_MACHINE_CHECK;
+              rsp_mc_addr   <= ad_addr_q;
+              rsp_mc_poison <= mem_rsp_poison;
+              state_q       <= walker_pkg::S_DONE;
+              translation_clear = 1'b1;
             end else if (((mem_rsp_data ^ ad_entry) & ~walker_pkg::PTE_AD_MASK) != 64'd0) begin
               // changed under the walker: release unchanged, walk again
-              lock_q.wdata   <= mem_rsp_data;
-              res_q.restarts <= res_q.restarts + 1'b1;
-              lock_q.after   <= ((res_q.restarts + 1'b1) == RESTART_BITS'(RESTART_LIMIT))
-                              ? walker_pkg::AFTER_LIVELOCK : walker_pkg::AFTER_RESTART;
+              lock_q.wdata <= mem_rsp_data;
+              rsp_restarts <= rsp_restarts + 1'b1;
+              lock_q.after <= ((rsp_restarts + 1'b1) == RESTART_BITS'(RESTART_LIMIT))
+                            ? walker_pkg::AFTER_LIVELOCK : walker_pkg::AFTER_RESTART;
             end else begin
               ad_update                     = mem_rsp_data;
               ad_update[walker_pkg::PTE_A]  = 1'b1;
               ad_update[walker_pkg::PTE_D]  = entry.d | (ad_is_leaf & is_write);
               lock_q.wdata <= ad_update;
               lock_q.after <= walker_pkg::AFTER_UPDATE;
-              if (ad_is_leaf) pass_q.leaf.dirty <= ad_update[walker_pkg::PTE_D];
+              if (ad_is_leaf) rsp_dirty <= ad_update[walker_pkg::PTE_D];
             end
           end
         end
@@ -577,7 +571,7 @@ module walker #(
         walker_pkg::S_UNLOCK_RSP: begin
           if (mem_rsp_valid) begin
             // A write's error or poison is not the walk's concern.
-            res_q.mem_writes <= res_q.mem_writes + 1'b1;
+            rsp_mem_writes <= rsp_mem_writes + 1'b1;
             // What follows the write. (An if chain: a case on the logic field
             // would need a default that never runs; no value but these three
             // is ever written.)
@@ -593,8 +587,8 @@ module walker #(
               end
               pass_q.ad_pending <= ad_remaining;
               if (ad_remaining == '0) begin
-                res_q.status <= walker_pkg::STATUS_OK;
-                state_q      <= walker_pkg::S_DONE;
+                rsp_status <= walker_pkg::STATUS_OK;
+                state_q    <= walker_pkg::S_DONE;
               end else begin
                 pass_q.ad_level <= ad_next;
                 ad_addr_q       <= ad_addr;
@@ -606,13 +600,15 @@ module walker #(
               pass_table  = ctx_q.start_table;
               pass_va     = ctx_q.va;
               pass_rights = ctx_q.start_rights;
+              pass_nxe    = ctx_q.nxe;
               state_q     <= walker_pkg::S_READ_REQ;
             end else begin  // AFTER_LIVELOCK
-              res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
-              res_q.error_code     <= access_error_code();
-              res_q.fault_level    <= pass_q.ad_level;
-              res_q.fault_pte_addr <= ad_addr_q;
-              state_q              <= walker_pkg::S_DONE;
+              rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
+              rsp_error_code     <= access_error_code();
+              rsp_fault_level    <= pass_q.ad_level;
+              rsp_fault_pte_addr <= ad_addr_q;
+              state_q            <= walker_pkg::S_DONE;
+              translation_clear  = 1'b1;
             end
           end
         end
@@ -635,7 +631,43 @@ module walker #(
         rsp_pte_valid       <= '0;
         rsp_pte_addr        <= '0;
         rsp_pte_value       <= '0;
+        translation_clear   = 1'b1;  // no leaf yet; the rights are set below
       end
+    end
+
+    // The result's ports other than the recorded entries are registers,
+    // written above where what they show changes and here where a walk or
+    // pass starts or the walk ends without a translation, so that each holds
+    // in every cycle what the result shows: the status, the fault and
+    // machine-check fields (0 unless the status is theirs; set where the
+    // walk ends), the counts, and while the status is OK the rights
+    // accumulated so far (nx only with NXE) and the leaf's translation
+    // (0 until the leaf is reached).
+    if (result_clear) begin
+      rsp_status         <= walker_pkg::STATUS_OK;
+      rsp_error_code     <= '0;
+      rsp_fault_level    <= '0;
+      rsp_fault_pte_addr <= '0;
+      rsp_mc_addr        <= '0;
+      rsp_mc_poison      <= 1'b0;
+      rsp_mem_reads      <= '0;
+      rsp_mem_writes     <= '0;
+      rsp_restarts       <= '0;
+    end
+    if (translation_clear) begin
+      rsp_pa         <= '0;
+      rsp_leaf_level <= 3'd0;
+      rsp_rw         <= 1'b0;
+      rsp_us         <= 1'b0;
+      rsp_nx         <= 1'b0;
+      rsp_global     <= 1'b0;
+      rsp_dirty      <= 1'b0;
+      rsp_memtype    <= 3'd0;
+    end
+    if (new_pass) begin
+      rsp_rw <= pass_rights[2];
+      rsp_us <= pass_rights[1];
+      rsp_nx <= pass_rights[0] & pass_nxe;
     end
   end
 
@@ -656,33 +688,6 @@ module walker #(
   end
 
   assign rsp_valid = (state_q == walker_pkg::S_DONE);
-  always_comb begin : result
-    // The rsp_* ports, each assigned once (no packed copy of the whole
-    // result to unpack). Fields that do not belong to the status are 0.
-    logic ok;
-    logic fault;
-    logic mcheck;
-    ok     = (res_q.status == walker_pkg::STATUS_OK);
-    fault  = (res_q.status == walker_pkg::STATUS_PAGE_FAULT);
-    mcheck = ~ok & ~fault;  // STATUS_MACHINE_CHECK (no other value is ever written)
-    rsp_status         = res_q.status;
-    rsp_pa             = ok ? pass_q.leaf.pa : '0;
-    rsp_leaf_level     = ok ? pass_q.leaf.level : 3'd0;
-    rsp_rw             = ok & pass_q.rights.rw;
-    rsp_us             = ok & pass_q.rights.us;
-    rsp_nx             = ok & pass_q.rights.nx & ctx_q.nxe;
-    rsp_global         = ok & pass_q.leaf.global_page;
-    rsp_dirty          = ok & pass_q.leaf.dirty;
-    rsp_memtype        = ok ? pass_q.leaf.memtype : 3'd0;
-    rsp_error_code     = fault ? res_q.error_code : 5'd0;
-    rsp_fault_level    = fault ? res_q.fault_level : 3'd0;
-    rsp_fault_pte_addr = fault ? res_q.fault_pte_addr : '0;
-    rsp_mc_addr        = mcheck ? res_q.mc_addr : '0;
-    rsp_mc_poison      = mcheck & res_q.mc_poison;
-    rsp_mem_reads      = res_q.mem_reads;
-    rsp_mem_writes     = res_q.mem_writes;
-    rsp_restarts       = res_q.restarts;
-  end
 
   // Per-level views of the recorded entries, for waveforms:
   // level[l].pte_valid / .pte_addr / .pte_value.
@@ -796,7 +801,7 @@ module walker #(
       rw = ctx_q.start_rights.rw;
       us = ctx_q.start_rights.us;
       nx = ctx_q.start_rights.nx;
-      ok = (pass_q.leaf.level != 3'd0);
+      ok = (rsp_leaf_level != 3'd0);  // (the status is OK while a locked access is offered)
       for (int l = MAX_LEVELS; l >= 1; l--) begin
         chk_entry   = rsp_pte_value[(l-1)*64 +: 64];
         chk_address = {chk_entry.addr, 12'h000};
