@@ -350,8 +350,13 @@ module walker #(
     logic                pass_nxe;         // EFER.NXE of the walk (masks rsp_nx)
     logic                result_clear;     // a walk starts: status OK, no fault, counts 0
     logic                translation_clear; // no translation: leaf and rights ports 0
+    logic                pf;               // the walk ends with a page fault (values below)
+    logic [4:0]          pf_code;
+    logic [2:0]          pf_level;
+    logic [PA_BITS-1:0]  pf_addr;
 
     new_pass          = 1'b0;
+    pf                = 1'b0;
     result_clear      = 1'b0;
     translation_clear = 1'b0;
 
@@ -430,21 +435,16 @@ module walker #(
               translation_clear = 1'b1;
             end else if (!entry.p) begin
               // 2. not present
-              rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
-              rsp_error_code     <= access_error_code();
-              rsp_fault_level    <= pass_q.level;
-              rsp_fault_pte_addr <= entry_addr_q;
-              state_q            <= walker_pkg::S_DONE;
-              translation_clear  = 1'b1;
+              pf       = 1'b1;
+              pf_code  = access_error_code();
+              pf_level = pass_q.level;
+              pf_addr  = entry_addr_q;
             end else if (entry_rsvd) begin
               // 3. reserved bit
-              rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
-              rsp_error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P)
-                                  | 5'(1 << walker_pkg::PF_RSVD);
-              rsp_fault_level    <= pass_q.level;
-              rsp_fault_pte_addr <= entry_addr_q;
-              state_q            <= walker_pkg::S_DONE;
-              translation_clear  = 1'b1;
+              pf       = 1'b1;
+              pf_code  = access_error_code() | 5'(1 << walker_pkg::PF_P) | 5'(1 << walker_pkg::PF_RSVD);
+              pf_level = pass_q.level;
+              pf_addr  = entry_addr_q;
             end else begin
               // 4. accumulate the rights
               rights_rw = pass_q.rights.rw & entry.rw;
@@ -472,12 +472,10 @@ module walker #(
                 state_q           <= walker_pkg::S_READ_REQ;
               end else if (rights_fault) begin
                 // 6. rights fault at the leaf
-                rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
-                rsp_error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P);
-                rsp_fault_level    <= pass_q.level;
-                rsp_fault_pte_addr <= entry_addr_q;
-                state_q            <= walker_pkg::S_DONE;
-                translation_clear  = 1'b1;
+                pf       = 1'b1;
+                pf_code  = access_error_code() | 5'(1 << walker_pkg::PF_P);
+                pf_level = pass_q.level;
+                pf_addr  = entry_addr_q;
               end else begin
                 // 8. the translation (7. A/D updates first, if any)
                 case (pass_q.level)
@@ -602,13 +600,11 @@ module walker #(
               pass_rights = ctx_q.start_rights;
               pass_nxe    = ctx_q.nxe;
               state_q     <= walker_pkg::S_READ_REQ;
-            end else begin  // AFTER_LIVELOCK
-              rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
-              rsp_error_code     <= access_error_code();
-              rsp_fault_level    <= pass_q.ad_level;
-              rsp_fault_pte_addr <= ad_addr_q;
-              state_q            <= walker_pkg::S_DONE;
-              translation_clear  = 1'b1;
+            end else begin  // AFTER_LIVELOCK: a not-present fault at the changed entry
+              pf       = 1'b1;
+              pf_code  = access_error_code();
+              pf_level = pass_q.ad_level;
+              pf_addr  = ad_addr_q;
             end
           end
         end
@@ -618,6 +614,16 @@ module walker #(
           if (rsp_ready) state_q <= walker_pkg::S_IDLE;
         end
       endcase
+
+      // The walk ends with a page fault (steps 2, 3, 6, the livelock guard).
+      if (pf) begin
+        rsp_status         <= walker_pkg::STATUS_PAGE_FAULT;
+        rsp_error_code     <= pf_code;
+        rsp_fault_level    <= pf_level;
+        rsp_fault_pte_addr <= pf_addr;
+        state_q            <= walker_pkg::S_DONE;
+        translation_clear  = 1'b1;
+      end
 
       // A new pass (the first, or after a restart) starts at the request's
       // start with nothing recorded: no entries, no leaf, no A/D pending.
