@@ -316,10 +316,10 @@ __attribute__((always_inline)) inline void Mmu::page_entry(TlbEntry& e, uint64_t
   // In flight after the access: the entry withholds its host pointer until
   // `done`, so that accesses to the page take the slow path and join the walk.
   const bool pending = done > start;
-  if (pending) {
-    e.pending = true;
-    e.ready = done.value();
-  }
+  e.pending = pending;
+  e.ready = pending ? done.value() : 0;
+  e.host = e.pending_host = nullptr;
+  e.host_lo = e.host_hi = 0;
   // Host pointer through DMI, possibly covering only part of a huge page.
   if (__builtin_expect(r.pa < dmi_.start || r.pa > dmi_.end, 0) && !find_dmi(r.pa)) return;
   const uint64_t lo = std::max<uint64_t>(dmi_.start, pa_base);
