@@ -351,6 +351,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint64_t cr3_ = 0;
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
+  unsigned perm_control_ = TlbEntry::perm_control(true, true);  // of wp_ and nxe_, for fills
   WalkExtension walk_ext_;  // attached to every walk request
   // A full walk's request under the current CR3, CR0.WP, EFER.NXE and
   // CR4.PCIDE (set by rebase_walks() when they change): each walk starts

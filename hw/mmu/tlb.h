@@ -123,7 +123,13 @@ struct TlbEntry {
   // NXE: a constant table (no guard, no dependence on the entry's memory, so
   // a fill computes them from its walk's result while it builds the entry).
   static uint8_t perm_of(bool rw, bool us, bool nx, bool dirty, bool wp, bool nxe) {
-    return detail::kTlbPerm.bits[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | (wp ? 16 : 0) | (nxe ? 32 : 0)];
+    return perm_of(rw, us, nx, dirty, perm_control(wp, nxe));
+  }
+  // The same with CR0.WP and EFER.NXE as perm_control() gives them (a fill
+  // keeps them so, worked out when they change).
+  static unsigned perm_control(bool wp, bool nxe) { return (wp ? 16 : 0) | (nxe ? 32 : 0); }
+  static uint8_t perm_of(bool rw, bool us, bool nx, bool dirty, unsigned control) {
+    return detail::kTlbPerm.bits[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | control];
   }
 };
 
