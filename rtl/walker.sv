@@ -15,10 +15,10 @@
 // between two rising edges.
 //
 // Inside, in this order: the types (the channels' payloads and the register
-// groups, packed structs), the ports packed into those structs, the
-// combinational datapath, the state machine as two processes (next_state
-// computes every register's next value *_d, registers holds the *_q), the
-// outputs, and the assertions.
+// groups, packed structs), the registers, the datapath's views and
+// functions, the state machine as one clocked process (state_machine works
+// out and assigns every register's next value at the edge, from registers
+// and inputs), the outputs (from registers), and the assertions.
 //
 // Assertions (ASSERT_*/ASSUME_* labels below) are checked by Verilator with
 // --assert in every simulation and proved to a bound by yosys-smtbmc
@@ -209,17 +209,16 @@ module walker #(
     logic [2:0]         memtype;
   } leaf_t;
 
-  // One pass over the levels (a restart begins a new one).
+  // One pass over the levels (a restart begins a new one). The entries it
+  // read are recorded in the result's registers rsp_pte_valid,
+  // rsp_pte_addr and rsp_pte_value (as read, before any A/D update).
   typedef struct packed {
-    logic [2:0]                       level;       // of the entry being read
-    logic [PA_BITS-1:0]               table_addr;  // table holding that entry
-    rights_t                          rights;      // accumulated so far
-    logic [MAX_LEVELS-1:0]              pte_valid;   // the entries read: level l at index l-1
-    leaf_t                              leaf;
-    logic [MAX_LEVELS-1:0]              ad_pending;  // entries still needing an A/D update
-    logic [2:0]                       ad_level;    // the entry being updated
-    logic [MAX_LEVELS-1:0][PA_BITS-1:0] pte_addr;
-    logic [MAX_LEVELS-1:0][63:0]        pte_value;   // as read, before any A/D update
+    logic [2:0]            level;       // of the entry being read
+    logic [PA_BITS-1:0]    table_addr;  // table holding that entry
+    rights_t               rights;      // accumulated so far
+    leaf_t                 leaf;
+    logic [MAX_LEVELS-1:0] ad_pending;  // entries still needing an A/D update
+    logic [2:0]            ad_level;    // the entry being updated
   } pass_t;
 
   // The locked read-modify-write in progress.
@@ -242,215 +241,73 @@ module walker #(
   } result_t;
 
   // ==========================================================================
-  // Ports as packed structs
+  // Ports
   // ==========================================================================
-  walk_req_t req_i;
-  mem_rsp_t  mem_rsp_i;
-  mem_req_t  mem_req_o;
-
-  assign req_i.va          = req_va;
-  assign req_i.access      = req_access;
-  assign req_i.user        = req_user;
-  assign req_i.cr3         = req_cr3;
-  assign req_i.wp          = req_wp;
-  assign req_i.nxe         = req_nxe;
-  assign req_i.levels      = req_levels;
-  assign req_i.maxphyaddr  = req_maxphyaddr;
-  assign req_i.start_level = req_start_level;
-  assign req_i.start_table = req_start_table;
-  assign req_i.acc.rw      = req_acc_rw;
-  assign req_i.acc.us      = req_acc_us;
-  assign req_i.acc.nx      = req_acc_nx;
-
-  assign mem_rsp_i.data    = mem_rsp_data;
-  assign mem_rsp_i.error   = mem_rsp_error;
-  assign mem_rsp_i.poison  = mem_rsp_poison;
-
-  assign mem_req_addr      = mem_req_o.addr;
-  assign mem_req_write     = mem_req_o.write;
-  assign mem_req_wdata     = mem_req_o.wdata;
-  assign mem_req_lock      = mem_req_o.lock;
-
-  // (The result drives the rsp_* ports field by field: block result.)
+  // The logic reads the input ports as they are: a packed copy of the
+  // request or of the memory response would be rebuilt by the Verilated
+  // model at every evaluation, whatever the state. (The arriving entry is
+  // viewed as a pte_t below; the checker's copies of what a channel offered
+  // are structs.)
+  // (The memory request and the result drive their ports field by field:
+  // blocks memory_request and result.)
 
   // ==========================================================================
-  // State: every register, and its next value
+  // State: the registers
   // ==========================================================================
-  state_e  state_q,  state_d;
-  ctx_t    ctx_q,    ctx_d;
-  pass_t   pass_q,   pass_d;
-  lock_t   lock_q,   lock_d;
-  result_t res_q,    res_d;
-
-  // ==========================================================================
-  // Combinational datapath
-  // ==========================================================================
-
-  // MAXPHYADDR as masks, computed once per request (one shifter): the entry
-  // bits 51..maxphyaddr (reserved), and the physical-address field of an
-  // entry or of CR3, bits maxphyaddr-1..12.
-  localparam logic [PA_BITS-1:0] FRAME_MASK = {{(PA_BITS-12){1'b1}}, 12'h000};
-  logic [walker_pkg::ENTRY_ADDR_BITS-1:0] req_above_maxphyaddr;
-  logic [PA_BITS-1:0] req_phys_mask;
-  logic [PA_BITS-1:0] phys_mask;
-  assign req_above_maxphyaddr = {walker_pkg::ENTRY_ADDR_BITS{1'b1}} << req_i.maxphyaddr;
-  assign req_phys_mask = ~req_above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
-  assign phys_mask     = ~ctx_q.above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
-
-  // Where a pass starts: a full walk starts at the root (CR3), a walk that a
-  // paging-structure-cache hit shortened at the table it names.
-  logic [PA_BITS-1:0] req_first_table;
-  assign req_first_table = (req_i.start_level == req_i.levels)
-                         ? (req_i.cr3[PA_BITS-1:0] & req_phys_mask)
-                         : (req_i.start_table & req_phys_mask);
-
-  // The entry of the current level: table + 8 * index(va, level).
-  logic [8:0]         entry_index;
-  logic [PA_BITS-1:0] entry_addr;
-  always_comb begin : table_index
-    entry_index = 9'd0;
-    for (int l = 1; l <= MAX_LEVELS; l++) begin
-      if (pass_q.level == 3'(l)) entry_index = ctx_q.va[12 + 9 * (l - 1) +: 9];
-    end
-  end
-  assign entry_addr = pass_q.table_addr + PA_BITS'({entry_index, 3'b000});
-
-  // The entry arriving on the memory response (checked in S_READ_RSP).
-  walker_pkg::pte_t   entry;
-  logic [walker_pkg::ENTRY_ADDR_BITS-1:0] entry_address;  // {entry.addr, 12'h000}
-  logic [PA_BITS-1:0] entry_frame;    // the same, within PA_BITS
-  logic               entry_failed;   // error or poison: machine check
-  logic               entry_rsvd;     // reserved bit or misaligned huge frame
-  logic               entry_leaf;
-  rights_t            entry_rights;   // rights after accumulating this entry
-  logic               rights_fault;
-  logic               is_write;
-  logic               is_fetch;
-  assign entry         = mem_rsp_i.data;
-  assign entry_address = {entry.addr, 12'h000};
-  assign entry_frame   = entry_address[PA_BITS-1:0];
-  assign entry_failed  = mem_rsp_i.error | mem_rsp_i.poison;
-  assign is_write      = (ctx_q.access == walker_pkg::ACCESS_WRITE);
-  assign is_fetch      = (ctx_q.access == walker_pkg::ACCESS_FETCH);
-
-  // The checks of an arriving entry, the leaf's translation and the A/D
-  // updates it needs matter only in S_READ_RSP: worked out only there (0
-  // elsewhere), so that the Verilated model skips them in other states.
-  always_comb begin : entry_reserved
-    entry_rsvd = 1'b0;
-    if (state_q == walker_pkg::S_READ_RSP)
-      entry_rsvd = ((entry_address & ctx_q.above_maxphyaddr) != '0)
-                 | (entry.nx & ~ctx_q.nxe)
-                 | ((pass_q.level >= walker_pkg::LEVEL_PML4) & entry.ps)
-                 | ((pass_q.level == walker_pkg::LEVEL_PDPT) & entry.ps & (entry_address[29:13] != '0))
-                 | ((pass_q.level == walker_pkg::LEVEL_PD)   & entry.ps & (entry_address[20:13] != '0));
-  end
-
-  assign entry_leaf = (pass_q.level == walker_pkg::LEVEL_PT)
-                    | (((pass_q.level == walker_pkg::LEVEL_PD) | (pass_q.level == walker_pkg::LEVEL_PDPT))
-                       & entry.ps);
-  assign entry_rights.rw = pass_q.rights.rw & entry.rw;
-  assign entry_rights.us = pass_q.rights.us & entry.us;
-  assign entry_rights.nx = pass_q.rights.nx | entry.nx;
-
-  assign rights_fault = (ctx_q.user & ~entry_rights.us)
-                      | (is_write & ctx_q.user & ~entry_rights.rw)
-                      | (is_write & ~ctx_q.user & ctx_q.wp & ~entry_rights.rw)
-                      | (is_fetch & ctx_q.nxe & entry_rights.nx);
-
-  // Error-code bits the access contributes (P and RSVD are added per fault).
-  logic [4:0] access_error_code;
-  always_comb begin : access_error
-    access_error_code                   = 5'd0;
-    access_error_code[walker_pkg::PF_W] = is_write;
-    access_error_code[walker_pkg::PF_U] = ctx_q.user;
-    access_error_code[walker_pkg::PF_I] = is_fetch & ctx_q.nxe;
-  end
-
-  // The translation when the arriving entry is the leaf.
-  logic [PA_BITS-1:0] leaf_offset_mask;
-  leaf_t              entry_translation;
-  always_comb begin : leaf_translation
-    leaf_offset_mask  = '0;
-    entry_translation = '0;
-    if (state_q == walker_pkg::S_READ_RSP) begin
-      case (pass_q.level)
-        walker_pkg::LEVEL_PD:   leaf_offset_mask = PA_BITS'(64'h1f_ffff);
-        walker_pkg::LEVEL_PDPT: leaf_offset_mask = PA_BITS'(64'h3fff_ffff);
-        default:                leaf_offset_mask = PA_BITS'(64'hfff);
-      endcase
-      entry_translation.level       = pass_q.level;
-      entry_translation.pa          = (entry_frame & phys_mask & ~leaf_offset_mask)
-                                    | (PA_BITS'(ctx_q.va[29:0]) & leaf_offset_mask);
-      entry_translation.global_page = entry.g;
-      entry_translation.dirty       = entry.d;
-      entry_translation.memtype     = {(pass_q.level == walker_pkg::LEVEL_PT) ? entry.ps
-                                                                               : entry_address[walker_pkg::PTE_PAT_LARGE],
-                                       entry.pcd, entry.pwt};
-    end
-  end
-
-  // Entries needing an A/D update once the arriving entry proved to be the
-  // leaf: every level used (start_level down to the leaf) with A = 0, and
-  // the leaf of a write with D = 0.
-  logic [MAX_LEVELS:1] ad_need;
+  state_e  state_q;
+  ctx_t    ctx_q;
   /* verilator lint_off UNUSEDSIGNAL */
-  walker_pkg::pte_t    ad_recorded;   // loop variable: the entry recorded at level l
+  pass_t   pass_q;   // (table_addr is for waveforms: the datapath uses entry_addr_q)
   /* verilator lint_on UNUSEDSIGNAL */
-  always_comb begin : ad_needed
-    ad_recorded = '0;
-    ad_need     = '0;
-    if (state_q == walker_pkg::S_READ_RSP) begin
-      for (int l = 1; l <= MAX_LEVELS; l++) begin
-        ad_recorded = pass_q.pte_value[l-1];
-        if (pass_q.level == 3'(l))
-          ad_need[l] = ~entry.a | (is_write & ~entry.d);
-        else if ((3'(l) > pass_q.level) && (3'(l) <= ctx_q.start_level))
-          ad_need[l] = ~ad_recorded.a;
-      end
-    end
-  end
+  lock_t   lock_q;
+  result_t res_q;
+  // The two addresses the memory port offers, kept in registers (set where
+  // the state they follow from changes) so that the port is a register's
+  // copy: the entry of the current level, table + 8 * index(va, level)
+  // (S_READ_*), and the entry whose A/D update is in progress (S_LOCK_*,
+  // S_UNLOCK_*; 0 while none is).
+  logic [PA_BITS-1:0] entry_addr_q;
+  logic [PA_BITS-1:0] ad_addr_q;
 
-  // Highest level of a mask (the A/D updates go from the top down).
-  logic [2:0]          ad_first;       // of ad_need
-  logic [MAX_LEVELS:1] ad_remaining;   // ad_pending without the current one
-  logic [2:0]          ad_next;        // of ad_remaining
-  always_comb begin : ad_order
-    ad_first = 3'd0;
-    ad_next  = 3'd0;
+  // ==========================================================================
+  // Datapath: views and functions the state machine uses
+  // ==========================================================================
+  // The physical-address field of an entry or of CR3 is bits maxphyaddr-1..12.
+  localparam logic [PA_BITS-1:0] FRAME_MASK = {{(PA_BITS-12){1'b1}}, 12'h000};
+
+  // The entry arriving on the memory response, as fields (checked in
+  // S_READ_RSP).
+  walker_pkg::pte_t entry;
+  assign entry = mem_rsp_data;
+
+  logic is_write;
+  logic is_fetch;
+  assign is_write = (ctx_q.access == walker_pkg::ACCESS_WRITE);
+  assign is_fetch = (ctx_q.access == walker_pkg::ACCESS_FETCH);
+
+  // Returns the address of the entry for `va` at `level` in the table at
+  // `table_addr`: table + 8 * index(va, level).
+  function automatic logic [PA_BITS-1:0] entry_address_of(input logic [PA_BITS-1:0] table_addr,
+                                                          input logic [VA_BITS-1:0] va,
+                                                          input logic [2:0]         level);
+    logic [8:0] index;
+    index = 9'd0;
     for (int l = 1; l <= MAX_LEVELS; l++) begin
-      ad_remaining[l] = pass_q.ad_pending[l-1] & (pass_q.ad_level != 3'(l));
-      if (ad_need[l])      ad_first = 3'(l);
-      if (ad_remaining[l]) ad_next  = 3'(l);
+      if (level == 3'(l)) index = va[12 + 9 * (l - 1) +: 9];
     end
-  end
+    entry_address_of = table_addr + PA_BITS'({index, 3'b000});
+  endfunction
 
-  // The locked read: did the entry change (bits other than A and D)?
-  logic [63:0]        ad_entry;       // the value this pass used for ad_level
-  logic [PA_BITS-1:0] ad_addr;
-  logic               ad_changed;
-  logic               ad_is_leaf;
-  walker_pkg::pte_t   ad_update;      // the value read, with A (and D) set
-  always_comb begin : ad_select
-    ad_entry = 64'd0;
-    ad_addr  = '0;
-    for (int l = 1; l <= MAX_LEVELS; l++) begin
-      if (pass_q.ad_level == 3'(l)) begin
-        ad_entry = pass_q.pte_value[l-1];
-        ad_addr  = pass_q.pte_addr[l-1];
-      end
-    end
-  end
-  assign ad_changed = ((mem_rsp_i.data ^ ad_entry) & ~walker_pkg::PTE_AD_MASK) != 64'd0;
-  assign ad_is_leaf = (pass_q.ad_level == pass_q.leaf.level);
-  always_comb begin : ad_set
-    ad_update   = entry;
-    ad_update.a = 1'b1;
-    ad_update.d = entry.d | (ad_is_leaf & is_write);
-  end
-
-  logic restart_limit_hit;
-  assign restart_limit_hit = (res_q.restarts + 1'b1) == RESTART_BITS'(RESTART_LIMIT);
+  // Returns the error-code bits the access contributes to a page fault (P
+  // and RSVD are added per fault).
+  function automatic logic [4:0] access_error_code();
+    logic [4:0] code;
+    code                   = 5'd0;
+    code[walker_pkg::PF_W] = is_write;
+    code[walker_pkg::PF_U] = ctx_q.user;
+    code[walker_pkg::PF_I] = is_fetch & ctx_q.nxe;
+    access_error_code = code;
+  endfunction
 
   // ==========================================================================
   // State machine
@@ -474,190 +331,312 @@ module walker #(
   //      as a not-present fault instead.
   //   8. The result: the leaf's frame and the page offset, the accumulated
   //      rights, leaf G, D after the update, PAT:PCD:PWT.
-  always_comb begin : next_state
-    logic new_pass;   // a pass starts from the request as latched
+  //
+  // One clocked process: each register holds unless the current state
+  // changes it, and everything the next values need (entry address, entry
+  // checks, the leaf's translation, the A/D order) is worked out here, from
+  // registers and the inputs at the edge, in the state and branch that uses
+  // it. So the Verilated model computes it once per cycle, at the edge,
+  // rather than as combinational logic again whenever an input or a
+  // register changes. Synchronous reset: every register resets to 0
+  // (S_IDLE, STATUS_OK, AFTER_UPDATE, nothing recorded).
+  always_ff @(posedge clk) begin : state_machine
+    // Values worked out for this edge (blocking; read only in the branch
+    // that assigns them).
+    logic [walker_pkg::ENTRY_ADDR_BITS-1:0] above_maxphyaddr;  // entry bits 51..maxphyaddr
+    logic [PA_BITS-1:0]  phys_mask;        // bits maxphyaddr-1..12
+    logic [walker_pkg::ENTRY_ADDR_BITS-1:0] entry_address;     // {entry.addr, 12'h000}
+    logic [PA_BITS-1:0]  entry_frame;      // the same, within PA_BITS
+    logic                entry_rsvd;       // reserved bit or misaligned huge frame
+    logic                entry_leaf;
+    logic                rights_rw;        // rights after accumulating this entry
+    logic                rights_us;
+    logic                rights_nx;
+    logic                rights_fault;
+    logic [PA_BITS-1:0]  leaf_offset_mask;
+    logic [MAX_LEVELS:1] ad_need;          // entries needing an A/D update
+    logic [2:0]          ad_first;         // highest level of ad_need
+    logic [MAX_LEVELS:1] ad_remaining;     // ad_pending without the current one
+    logic [2:0]          ad_next;          // highest level of ad_remaining
+    logic [PA_BITS-1:0]  ad_addr;          // address of the entry at ad_first / ad_next
+    logic [63:0]         recorded;         // loop variable: an entry this pass recorded
+    logic [63:0]         ad_entry;         // the value this pass used for ad_level
+    logic                ad_is_leaf;
+    logic [63:0]         ad_update;        // the value read, with A (and D) set
+    logic                new_pass;         // a pass starts (values below)
+    logic [2:0]          pass_level;
+    logic [PA_BITS-1:0]  pass_table;
+    logic [VA_BITS-1:0]  pass_va;
+    logic [2:0]          pass_rights;      // rights_t: rw, us, nx
 
-    // Defaults: every register holds.
-    state_d  = state_q;
-    ctx_d    = ctx_q;
-    pass_d   = pass_q;
-    lock_d   = lock_q;
-    res_d    = res_q;
     new_pass = 1'b0;
 
-    unique case (state_q)
-      // ---- accept a request; start the first pass ------------------------
-      walker_pkg::S_IDLE: begin
-        if (req_valid) begin
-          ctx_d.va               = req_i.va;
-          ctx_d.access           = req_i.access;
-          ctx_d.user             = req_i.user;
-          ctx_d.wp               = req_i.wp;
-          ctx_d.nxe              = req_i.nxe;
-          ctx_d.above_maxphyaddr = req_above_maxphyaddr;
-          ctx_d.start_level      = req_i.start_level;
-          ctx_d.start_table      = req_first_table;
-          ctx_d.start_rights     = req_i.acc;
-          res_d                  = '0;
-          new_pass               = 1'b1;
-          state_d                = walker_pkg::S_READ_REQ;
-        end
-      end
-
-      // ---- read the entry of the current level ------------------------------
-      walker_pkg::S_READ_REQ: begin
-        if (mem_req_ready) state_d = walker_pkg::S_READ_RSP;
-      end
-
-      walker_pkg::S_READ_RSP: begin
-        if (mem_rsp_valid) begin
-          res_d.mem_reads = res_q.mem_reads + 1'b1;
-          for (int l = 1; l <= MAX_LEVELS; l++) begin
-            if (pass_q.level == 3'(l)) begin
-              pass_d.pte_valid[l-1] = 1'b1;
-              pass_d.pte_addr[l-1]  = entry_addr;
-              pass_d.pte_value[l-1] = entry;
-            end
+    if (!rst_n) begin
+      state_q      <= walker_pkg::S_IDLE;
+      ctx_q        <= '0;
+      pass_q       <= '0;
+      lock_q       <= '0;
+      res_q        <= '0;
+      entry_addr_q  <= '0;
+      ad_addr_q     <= '0;
+      rsp_pte_valid <= '0;
+      rsp_pte_addr  <= '0;
+      rsp_pte_value <= '0;
+    end else begin
+      unique case (state_q)
+        // ---- accept a request; start the first pass ----------------------
+        walker_pkg::S_IDLE: begin
+          if (req_valid) begin
+            // MAXPHYADDR as masks, once per request (one shifter). A full
+            // walk starts at the root (CR3), one that a paging-structure-
+            // cache hit shortened at the table it names.
+            above_maxphyaddr = {walker_pkg::ENTRY_ADDR_BITS{1'b1}} << req_maxphyaddr;
+            phys_mask        = ~above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
+            pass_table       = (req_start_level == req_levels)
+                             ? (req_cr3[PA_BITS-1:0] & phys_mask)
+                             : (req_start_table & phys_mask);
+            pass_level       = req_start_level;
+            pass_va          = req_va;
+            pass_rights      = {req_acc_rw, req_acc_us, req_acc_nx};
+            ctx_q.va               <= req_va;
+            ctx_q.access           <= req_access;
+            ctx_q.user             <= req_user;
+            ctx_q.wp               <= req_wp;
+            ctx_q.nxe              <= req_nxe;
+            ctx_q.above_maxphyaddr <= above_maxphyaddr;
+            ctx_q.start_level      <= req_start_level;
+            ctx_q.start_table      <= pass_table;
+            ctx_q.start_rights     <= pass_rights;
+            res_q                  <= '0;
+            new_pass               = 1'b1;
+            state_q                <= walker_pkg::S_READ_REQ;
           end
-          if (entry_failed) begin
-            // 1. machine check on the page-table read
-            res_d.status    = walker_pkg::STATUS_MACHINE_CHECK;
-            res_d.mc_addr   = entry_addr;
-            res_d.mc_poison = mem_rsp_i.poison;
-            state_d         = walker_pkg::S_DONE;
-          end else if (!entry.p) begin
-            // 2. not present
-            res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
-            res_d.error_code     = access_error_code;
-            res_d.fault_level    = pass_q.level;
-            res_d.fault_pte_addr = entry_addr;
-            state_d              = walker_pkg::S_DONE;
-          end else if (entry_rsvd) begin
-            // 3. reserved bit
-            res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
-            res_d.error_code     = access_error_code | 5'(1 << walker_pkg::PF_P)
-                                 | 5'(1 << walker_pkg::PF_RSVD);
-            res_d.fault_level    = pass_q.level;
-            res_d.fault_pte_addr = entry_addr;
-            state_d              = walker_pkg::S_DONE;
-          end else begin
-            // 4. accumulate the rights
-            pass_d.rights = entry_rights;
-            if (!entry_leaf) begin
-              // 5. next level
-              pass_d.table_addr = entry_frame & phys_mask;
-              pass_d.level      = pass_q.level - 3'd1;
-              state_d           = walker_pkg::S_READ_REQ;
-            end else if (rights_fault) begin
-              // 6. rights fault at the leaf
-              res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
-              res_d.error_code     = access_error_code | 5'(1 << walker_pkg::PF_P);
-              res_d.fault_level    = pass_q.level;
-              res_d.fault_pte_addr = entry_addr;
-              state_d              = walker_pkg::S_DONE;
+        end
+
+        // ---- read the entry of the current level ----------------------------
+        walker_pkg::S_READ_REQ: begin
+          if (mem_req_ready) state_q <= walker_pkg::S_READ_RSP;
+        end
+
+        walker_pkg::S_READ_RSP: begin
+          if (mem_rsp_valid) begin
+            res_q.mem_reads <= res_q.mem_reads + 1'b1;
+            for (int l = 1; l <= MAX_LEVELS; l++) begin
+              if (pass_q.level == 3'(l)) begin
+                rsp_pte_valid[l]                       <= 1'b1;
+                rsp_pte_addr[(l-1)*PA_BITS +: PA_BITS] <= entry_addr_q;
+                rsp_pte_value[(l-1)*64 +: 64]          <= entry;
+              end
+            end
+            entry_address = {entry.addr, 12'h000};
+            entry_frame   = entry_address[PA_BITS-1:0];
+            entry_rsvd    = ((entry_address & ctx_q.above_maxphyaddr) != '0)
+                          | (entry.nx & ~ctx_q.nxe)
+                          | ((pass_q.level >= walker_pkg::LEVEL_PML4) & entry.ps)
+                          | ((pass_q.level == walker_pkg::LEVEL_PDPT) & entry.ps & (entry_address[29:13] != '0))
+                          | ((pass_q.level == walker_pkg::LEVEL_PD)   & entry.ps & (entry_address[20:13] != '0));
+            if (mem_rsp_error | mem_rsp_poison) begin
+              // 1. machine check on the page-table read
+              res_q.status    <= walker_pkg::STATUS_MACHINE_CHECK;
+              res_q.mc_addr   <= entry_addr_q;
+              res_q.mc_poison <= mem_rsp_poison;
+              state_q         <= walker_pkg::S_DONE;
+            end else if (!entry.p) begin
+              // 2. not present
+              res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
+              res_q.error_code     <= access_error_code();
+              res_q.fault_level    <= pass_q.level;
+              res_q.fault_pte_addr <= entry_addr_q;
+              state_q              <= walker_pkg::S_DONE;
+            end else if (entry_rsvd) begin
+              // 3. reserved bit
+              res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
+              res_q.error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P)
+                                    | 5'(1 << walker_pkg::PF_RSVD);
+              res_q.fault_level    <= pass_q.level;
+              res_q.fault_pte_addr <= entry_addr_q;
+              state_q              <= walker_pkg::S_DONE;
             end else begin
-              // 8. the translation (7. A/D updates first, if any)
-              pass_d.leaf = entry_translation;
-              if (ad_need == '0) begin
-                res_d.status = walker_pkg::STATUS_OK;
-                state_d      = walker_pkg::S_DONE;
+              // 4. accumulate the rights
+              rights_rw = pass_q.rights.rw & entry.rw;
+              rights_us = pass_q.rights.us & entry.us;
+              rights_nx = pass_q.rights.nx | entry.nx;
+              pass_q.rights.rw <= rights_rw;
+              pass_q.rights.us <= rights_us;
+              pass_q.rights.nx <= rights_nx;
+              phys_mask  = ~ctx_q.above_maxphyaddr[PA_BITS-1:0] & FRAME_MASK;
+              entry_leaf = (pass_q.level == walker_pkg::LEVEL_PT)
+                         | (((pass_q.level == walker_pkg::LEVEL_PD) | (pass_q.level == walker_pkg::LEVEL_PDPT))
+                            & entry.ps);
+              rights_fault = (ctx_q.user & ~rights_us)
+                           | (is_write & ctx_q.user & ~rights_rw)
+                           | (is_write & ~ctx_q.user & ctx_q.wp & ~rights_rw)
+                           | (is_fetch & ctx_q.nxe & rights_nx);
+              if (!entry_leaf) begin
+                // 5. next level
+                pass_q.table_addr <= entry_frame & phys_mask;
+                pass_q.level      <= pass_q.level - 3'd1;
+                entry_addr_q      <= entry_address_of(entry_frame & phys_mask, ctx_q.va, pass_q.level - 3'd1);
+                state_q           <= walker_pkg::S_READ_REQ;
+              end else if (rights_fault) begin
+                // 6. rights fault at the leaf
+                res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
+                res_q.error_code     <= access_error_code() | 5'(1 << walker_pkg::PF_P);
+                res_q.fault_level    <= pass_q.level;
+                res_q.fault_pte_addr <= entry_addr_q;
+                state_q              <= walker_pkg::S_DONE;
               end else begin
-                pass_d.ad_pending = ad_need;
-                pass_d.ad_level   = ad_first;
-                state_d           = walker_pkg::S_LOCK_REQ;
+                // 8. the translation (7. A/D updates first, if any)
+                case (pass_q.level)
+                  walker_pkg::LEVEL_PD:   leaf_offset_mask = PA_BITS'(64'h1f_ffff);
+                  walker_pkg::LEVEL_PDPT: leaf_offset_mask = PA_BITS'(64'h3fff_ffff);
+                  default:                leaf_offset_mask = PA_BITS'(64'hfff);
+                endcase
+                pass_q.leaf.level       <= pass_q.level;
+                pass_q.leaf.pa          <= (entry_frame & phys_mask & ~leaf_offset_mask)
+                                         | (PA_BITS'(ctx_q.va[29:0]) & leaf_offset_mask);
+                pass_q.leaf.global_page <= entry.g;
+                pass_q.leaf.dirty       <= entry.d;
+                pass_q.leaf.memtype     <= {(pass_q.level == walker_pkg::LEVEL_PT) ? entry.ps
+                                                                                   : entry_address[walker_pkg::PTE_PAT_LARGE],
+                                            entry.pcd, entry.pwt};
+                // Entries needing an A/D update: every level used
+                // (start_level down to the leaf) with A = 0, and the leaf of
+                // a write with D = 0; the updates go from the top down.
+                ad_need  = '0;
+                ad_first = 3'd0;
+                ad_addr  = '0;
+                for (int l = 1; l <= MAX_LEVELS; l++) begin
+                  recorded = rsp_pte_value[(l-1)*64 +: 64];
+                  if (pass_q.level == 3'(l))
+                    ad_need[l] = ~entry.a | (is_write & ~entry.d);
+                  else if ((3'(l) > pass_q.level) && (3'(l) <= ctx_q.start_level))
+                    ad_need[l] = ~recorded[walker_pkg::PTE_A];
+                  if (ad_need[l]) begin
+                    ad_first = 3'(l);
+                    ad_addr  = (pass_q.level == 3'(l)) ? entry_addr_q : rsp_pte_addr[(l-1)*PA_BITS +: PA_BITS];
+                  end
+                end
+                if (ad_need == '0) begin
+                  res_q.status <= walker_pkg::STATUS_OK;
+                  state_q      <= walker_pkg::S_DONE;
+                end else begin
+                  pass_q.ad_pending <= ad_need;
+                  pass_q.ad_level   <= ad_first;
+                  ad_addr_q         <= ad_addr;
+                  state_q           <= walker_pkg::S_LOCK_REQ;
+                end
               end
             end
           end
         end
-      end
 
-      // ---- 7. locked read-modify-write of one entry ----------------------------
-      walker_pkg::S_LOCK_REQ: begin
-        if (mem_req_ready) state_d = walker_pkg::S_LOCK_RSP;
-      end
-
-      walker_pkg::S_LOCK_RSP: begin
-        if (mem_rsp_valid) begin
-          res_d.mem_reads = res_q.mem_reads + 1'b1;
-          state_d         = walker_pkg::S_UNLOCK_REQ;
-          if (entry_failed) begin
-            // Machine check. A failed locked read took no lock (memory
-            // answers the error before locking) and its data is not
-            // valid: nothing to release, nothing is written.
-            res_d.status    = walker_pkg::STATUS_MACHINE_CHECK;
-            res_d.mc_addr   = ad_addr;
-            res_d.mc_poison = mem_rsp_i.poison;
-            state_d         = walker_pkg::S_DONE;
-          end else if (ad_changed) begin
-            // changed under the walker: release unchanged, walk again
-            lock_d.wdata   = mem_rsp_i.data;
-            res_d.restarts = res_q.restarts + 1'b1;
-            lock_d.after   = restart_limit_hit ? walker_pkg::AFTER_LIVELOCK : walker_pkg::AFTER_RESTART;
-          end else begin
-            lock_d.wdata = ad_update;
-            lock_d.after = walker_pkg::AFTER_UPDATE;
-            if (ad_is_leaf) pass_d.leaf.dirty = ad_update.d;
-          end
+        // ---- 7. locked read-modify-write of one entry --------------------------
+        walker_pkg::S_LOCK_REQ: begin
+          if (mem_req_ready) state_q <= walker_pkg::S_LOCK_RSP;
         end
-      end
 
-      walker_pkg::S_UNLOCK_REQ: begin
-        if (mem_req_ready) state_d = walker_pkg::S_UNLOCK_RSP;
-      end
-
-      walker_pkg::S_UNLOCK_RSP: begin
-        if (mem_rsp_valid) begin
-          // A write's error or poison is not the walk's concern.
-          res_d.mem_writes = res_q.mem_writes + 1'b1;
-          // What follows the write. (An if chain: a case on the logic field
-          // would need a default that never runs; no value but these three
-          // is ever written.)
-          if (lock_q.after == walker_pkg::AFTER_UPDATE) begin
-            pass_d.ad_pending = ad_remaining;
-            if (ad_remaining == '0) begin
-              res_d.status = walker_pkg::STATUS_OK;
-              state_d      = walker_pkg::S_DONE;
-            end else begin
-              pass_d.ad_level = ad_next;
-              state_d         = walker_pkg::S_LOCK_REQ;
+        walker_pkg::S_LOCK_RSP: begin
+          if (mem_rsp_valid) begin
+            res_q.mem_reads <= res_q.mem_reads + 1'b1;
+            state_q         <= walker_pkg::S_UNLOCK_REQ;
+            ad_entry = 64'd0;
+            for (int l = 1; l <= MAX_LEVELS; l++) begin
+              if (pass_q.ad_level == 3'(l)) ad_entry = rsp_pte_value[(l-1)*64 +: 64];
             end
-          end else if (lock_q.after == walker_pkg::AFTER_RESTART) begin
-            new_pass = 1'b1;
-            state_d  = walker_pkg::S_READ_REQ;
-          end else begin  // AFTER_LIVELOCK
-            res_d.status         = walker_pkg::STATUS_PAGE_FAULT;
-            res_d.error_code     = access_error_code;
-            res_d.fault_level    = pass_q.ad_level;
-            res_d.fault_pte_addr = ad_addr;
-            state_d              = walker_pkg::S_DONE;
+            ad_is_leaf = (pass_q.ad_level == pass_q.leaf.level);
+            if (mem_rsp_error | mem_rsp_poison) begin
+              // Machine check. A failed locked read took no lock (memory
+              // answers the error before locking) and its data is not
+              // valid: nothing to release, nothing is written.
+              res_q.status    <= walker_pkg::STATUS_MACHINE_CHECK;
+              res_q.mc_addr   <= ad_addr_q;
+              res_q.mc_poison <= mem_rsp_poison;
+              state_q         <= walker_pkg::S_DONE;
+            end else if (((mem_rsp_data ^ ad_entry) & ~walker_pkg::PTE_AD_MASK) != 64'd0) begin
+              // changed under the walker: release unchanged, walk again
+              lock_q.wdata   <= mem_rsp_data;
+              res_q.restarts <= res_q.restarts + 1'b1;
+              lock_q.after   <= ((res_q.restarts + 1'b1) == RESTART_BITS'(RESTART_LIMIT))
+                              ? walker_pkg::AFTER_LIVELOCK : walker_pkg::AFTER_RESTART;
+            end else begin
+              ad_update                     = mem_rsp_data;
+              ad_update[walker_pkg::PTE_A]  = 1'b1;
+              ad_update[walker_pkg::PTE_D]  = entry.d | (ad_is_leaf & is_write);
+              lock_q.wdata <= ad_update;
+              lock_q.after <= walker_pkg::AFTER_UPDATE;
+              if (ad_is_leaf) pass_q.leaf.dirty <= ad_update[walker_pkg::PTE_D];
+            end
           end
         end
-      end
 
-      // ---- offer the result ---------------------------------------------------------
-      walker_pkg::S_DONE: begin
-        if (rsp_ready) state_d = walker_pkg::S_IDLE;
-      end
-    endcase
+        walker_pkg::S_UNLOCK_REQ: begin
+          if (mem_req_ready) state_q <= walker_pkg::S_UNLOCK_RSP;
+        end
 
-    // A new pass (the first, or after a restart) starts at the request's
-    // start with nothing recorded: no entries, no leaf, no A/D pending.
-    if (new_pass) begin
-      pass_d            = '0;
-      pass_d.level      = ctx_d.start_level;
-      pass_d.table_addr = ctx_d.start_table;
-      pass_d.rights     = ctx_d.start_rights;
+        walker_pkg::S_UNLOCK_RSP: begin
+          if (mem_rsp_valid) begin
+            // A write's error or poison is not the walk's concern.
+            res_q.mem_writes <= res_q.mem_writes + 1'b1;
+            // What follows the write. (An if chain: a case on the logic field
+            // would need a default that never runs; no value but these three
+            // is ever written.)
+            if (lock_q.after == walker_pkg::AFTER_UPDATE) begin
+              ad_next = 3'd0;
+              ad_addr = '0;
+              for (int l = 1; l <= MAX_LEVELS; l++) begin
+                ad_remaining[l] = pass_q.ad_pending[l-1] & (pass_q.ad_level != 3'(l));
+                if (ad_remaining[l]) begin
+                  ad_next = 3'(l);
+                  ad_addr = rsp_pte_addr[(l-1)*PA_BITS +: PA_BITS];
+                end
+              end
+              pass_q.ad_pending <= ad_remaining;
+              if (ad_remaining == '0) begin
+                res_q.status <= walker_pkg::STATUS_OK;
+                state_q      <= walker_pkg::S_DONE;
+              end else begin
+                pass_q.ad_level <= ad_next;
+                ad_addr_q       <= ad_addr;
+                state_q         <= walker_pkg::S_LOCK_REQ;
+              end
+            end else if (lock_q.after == walker_pkg::AFTER_RESTART) begin
+              new_pass    = 1'b1;
+              pass_level  = ctx_q.start_level;
+              pass_table  = ctx_q.start_table;
+              pass_va     = ctx_q.va;
+              pass_rights = ctx_q.start_rights;
+              state_q     <= walker_pkg::S_READ_REQ;
+            end else begin  // AFTER_LIVELOCK
+              res_q.status         <= walker_pkg::STATUS_PAGE_FAULT;
+              res_q.error_code     <= access_error_code();
+              res_q.fault_level    <= pass_q.ad_level;
+              res_q.fault_pte_addr <= ad_addr_q;
+              state_q              <= walker_pkg::S_DONE;
+            end
+          end
+        end
+
+        // ---- offer the result -------------------------------------------------------
+        walker_pkg::S_DONE: begin
+          if (rsp_ready) state_q <= walker_pkg::S_IDLE;
+        end
+      endcase
+
+      // A new pass (the first, or after a restart) starts at the request's
+      // start with nothing recorded: no entries, no leaf, no A/D pending.
+      if (new_pass) begin
+        pass_q              <= '0;
+        pass_q.level        <= pass_level;
+        pass_q.table_addr   <= pass_table;
+        pass_q.rights       <= pass_rights;
+        entry_addr_q        <= entry_address_of(pass_table, pass_va, pass_level);
+        ad_addr_q           <= '0;
+        rsp_pte_valid       <= '0;
+        rsp_pte_addr        <= '0;
+        rsp_pte_value       <= '0;
+      end
     end
-  end
-
-  // Synchronous reset: every register resets to 0 (S_IDLE, STATUS_OK,
-  // AFTER_UPDATE, nothing recorded).
-  always_ff @(posedge clk) begin : registers
-    state_q <= rst_n ? state_d : walker_pkg::S_IDLE;
-    ctx_q   <= rst_n ? ctx_d   : '0;
-    pass_q  <= rst_n ? pass_d  : '0;
-    lock_q  <= rst_n ? lock_d  : '0;
-    res_q   <= rst_n ? res_d   : '0;
   end
 
   // ==========================================================================
@@ -670,10 +649,10 @@ module walker #(
   assign mem_rsp_ready = (state_q == walker_pkg::S_READ_RSP) | (state_q == walker_pkg::S_LOCK_RSP)
                        | (state_q == walker_pkg::S_UNLOCK_RSP);
   always_comb begin : memory_request
-    mem_req_o.addr  = (state_q == walker_pkg::S_READ_REQ) ? entry_addr : ad_addr;
-    mem_req_o.write = (state_q == walker_pkg::S_UNLOCK_REQ);
-    mem_req_o.wdata = lock_q.wdata;
-    mem_req_o.lock  = (state_q == walker_pkg::S_LOCK_REQ) | (state_q == walker_pkg::S_UNLOCK_REQ);
+    mem_req_addr  = (state_q == walker_pkg::S_READ_REQ) ? entry_addr_q : ad_addr_q;
+    mem_req_write = (state_q == walker_pkg::S_UNLOCK_REQ);
+    mem_req_wdata = lock_q.wdata;
+    mem_req_lock  = (state_q == walker_pkg::S_LOCK_REQ) | (state_q == walker_pkg::S_UNLOCK_REQ);
   end
 
   assign rsp_valid = (state_q == walker_pkg::S_DONE);
@@ -700,12 +679,9 @@ module walker #(
     rsp_fault_pte_addr = fault ? res_q.fault_pte_addr : '0;
     rsp_mc_addr        = mcheck ? res_q.mc_addr : '0;
     rsp_mc_poison      = mcheck & res_q.mc_poison;
-    rsp_pte_valid      = pass_q.pte_valid;
     rsp_mem_reads      = res_q.mem_reads;
     rsp_mem_writes     = res_q.mem_writes;
     rsp_restarts       = res_q.restarts;
-    rsp_pte_addr       = pass_q.pte_addr;
-    rsp_pte_value      = pass_q.pte_value;
   end
 
   // Per-level views of the recorded entries, for waveforms:
@@ -716,9 +692,9 @@ module walker #(
     logic [PA_BITS-1:0] pte_addr;
     logic [63:0]        pte_value;
     /* verilator lint_on UNUSED */
-    assign pte_valid = pass_q.pte_valid[l-1];
-    assign pte_addr  = pass_q.pte_addr[l-1];
-    assign pte_value = pass_q.pte_value[l-1];
+    assign pte_valid = rsp_pte_valid[l];
+    assign pte_addr  = rsp_pte_addr[(l-1)*PA_BITS +: PA_BITS];
+    assign pte_value = rsp_pte_value[(l-1)*64 +: 64];
   end
 
   // ==========================================================================
@@ -743,7 +719,6 @@ module walker #(
   logic [COUNT_BITS-1:0] chk_reads_q;       // reads / writes seen on the memory port
   logic [COUNT_BITS-1:0] chk_writes_q;
   logic [OPS_BITS-1:0] chk_ops_q;           // memory operations of this walk
-  logic                chk_req_levels_ok;
   logic                chk_mem_pending_write_q;
 
   wire req_fire     = req_valid & req_ready;
@@ -808,20 +783,24 @@ module walker #(
     logic nx;
     logic ok;
     logic [walker_pkg::ENTRY_ADDR_BITS-1:0] chk_address;
-    rw = ctx_q.start_rights.rw;
-    us = ctx_q.start_rights.us;
-    nx = ctx_q.start_rights.nx;
-    chk_entry   = '0;
-    chk_address = '0;
-    ok = (pass_q.leaf.level != 3'd0);
     // Worked out only where ASSERT_AD_AFTER_CHECKS looks (a locked access
     // offered), so that the Verilated model skips it elsewhere; 1 there.
+    rw          = 1'b0;
+    us          = 1'b0;
+    nx          = 1'b0;
+    ok          = 1'b0;
+    chk_entry   = '0;
+    chk_address = '0;
     chk_pass_ok = 1'b1;
     if (mem_req_valid && mem_req_lock) begin
+      rw = ctx_q.start_rights.rw;
+      us = ctx_q.start_rights.us;
+      nx = ctx_q.start_rights.nx;
+      ok = (pass_q.leaf.level != 3'd0);
       for (int l = MAX_LEVELS; l >= 1; l--) begin
-        chk_entry   = pass_q.pte_value[l-1];
+        chk_entry   = rsp_pte_value[(l-1)*64 +: 64];
         chk_address = {chk_entry.addr, 12'h000};
-        if (pass_q.pte_valid[l-1]) begin
+        if (rsp_pte_valid[l]) begin
           ok = ok & chk_entry.p
                   & ((chk_address & ctx_q.above_maxphyaddr) == '0)
                   & ~(chk_entry.nx & ~ctx_q.nxe)
@@ -838,13 +817,6 @@ module walker #(
               & ~(is_fetch & ctx_q.nxe & nx);
       chk_pass_ok = ok;
     end
-  end
-
-  always_comb begin : chk_request
-    chk_req_levels_ok = (req_levels >= 3'd4) && (32'(req_levels) <= MAX_LEVELS)
-                      && (req_start_level >= 3'd1) && (req_start_level <= req_levels)
-                      && (req_maxphyaddr >= 6'd36) && (32'(req_maxphyaddr) <= PA_BITS)
-                      && (req_access != 2'd3);
   end
 
   // The leaf / the faulting entry is among the entries the response reports.
@@ -894,9 +866,32 @@ module walker #(
     chk_mem_req_waiting_q <= mem_req_valid & ~mem_req_ready;
     chk_mem_rsp_waiting_q <= mem_rsp_valid & ~mem_rsp_ready;
     chk_rsp_waiting_q     <= rsp_valid & ~rsp_ready;
-    if (req_valid & ~req_ready)         chk_req_offered_q     <= req_i;
-    if (mem_req_valid & ~mem_req_ready) chk_mem_req_offered_q <= mem_req_o;
-    if (mem_rsp_valid & ~mem_rsp_ready) chk_mem_rsp_offered_q <= mem_rsp_i;
+    if (req_valid & ~req_ready) begin
+      chk_req_offered_q.va          <= req_va;
+      chk_req_offered_q.access      <= req_access;
+      chk_req_offered_q.user        <= req_user;
+      chk_req_offered_q.wp          <= req_wp;
+      chk_req_offered_q.nxe         <= req_nxe;
+      chk_req_offered_q.levels      <= req_levels;
+      chk_req_offered_q.maxphyaddr  <= req_maxphyaddr;
+      chk_req_offered_q.start_level <= req_start_level;
+      chk_req_offered_q.start_table <= req_start_table;
+      chk_req_offered_q.acc.rw      <= req_acc_rw;
+      chk_req_offered_q.acc.us      <= req_acc_us;
+      chk_req_offered_q.acc.nx      <= req_acc_nx;
+      chk_req_offered_q.cr3         <= req_cr3;
+    end
+    if (mem_req_valid & ~mem_req_ready) begin
+      chk_mem_req_offered_q.addr  <= mem_req_addr;
+      chk_mem_req_offered_q.write <= mem_req_write;
+      chk_mem_req_offered_q.lock  <= mem_req_lock;
+      chk_mem_req_offered_q.wdata <= mem_req_wdata;
+    end
+    if (mem_rsp_valid & ~mem_rsp_ready) begin
+      chk_mem_rsp_offered_q.data   <= mem_rsp_data;
+      chk_mem_rsp_offered_q.error  <= mem_rsp_error;
+      chk_mem_rsp_offered_q.poison <= mem_rsp_poison;
+    end
     if (rsp_valid & ~rsp_ready) begin
       chk_rsp_offered_q.status         <= rsp_status;
       chk_rsp_offered_q.pa             <= rsp_pa;
@@ -928,7 +923,11 @@ module walker #(
     if (rst_n) begin
       // ---- environment rules (assumed by formal, checked in simulation) ----
       if (req_valid)
-        `WALKER_ASSUME(ASSUME_REQ_LEGAL, chk_req_levels_ok,
+        `WALKER_ASSUME(ASSUME_REQ_LEGAL,
+                       (req_levels >= 3'd4) && (32'(req_levels) <= MAX_LEVELS)
+                         && (req_start_level >= 3'd1) && (req_start_level <= req_levels)
+                         && (req_maxphyaddr >= 6'd36) && (32'(req_maxphyaddr) <= PA_BITS)
+                         && (req_access != 2'd3),
                        "illegal walk request (levels, start_level, maxphyaddr or access)")
       if (mem_rsp_valid)
         `WALKER_ASSUME(ASSUME_MEM_RSP_ONLY_WHEN_PENDING, chk_mem_pending_q,
@@ -1009,15 +1008,32 @@ module walker #(
       // ---- handshake stability: still offered, unchanged ----
       if (chk_req_waiting_q)
         `WALKER_ASSUME(ASSUME_REQ_STABLE,
-                       req_valid && (req_i == chk_req_offered_q),
+                       req_valid && (req_va == chk_req_offered_q.va)
+                         && (req_access == chk_req_offered_q.access)
+                         && (req_user == chk_req_offered_q.user)
+                         && (req_wp == chk_req_offered_q.wp)
+                         && (req_nxe == chk_req_offered_q.nxe)
+                         && (req_levels == chk_req_offered_q.levels)
+                         && (req_maxphyaddr == chk_req_offered_q.maxphyaddr)
+                         && (req_start_level == chk_req_offered_q.start_level)
+                         && (req_start_table == chk_req_offered_q.start_table)
+                         && (req_acc_rw == chk_req_offered_q.acc.rw)
+                         && (req_acc_us == chk_req_offered_q.acc.us)
+                         && (req_acc_nx == chk_req_offered_q.acc.nx)
+                         && (req_cr3 == chk_req_offered_q.cr3),
                        "request withdrawn or changed before it was accepted")
       if (chk_mem_rsp_waiting_q)
         `WALKER_ASSUME(ASSUME_MEM_RSP_STABLE,
-                       mem_rsp_valid && (mem_rsp_i == chk_mem_rsp_offered_q),
+                       mem_rsp_valid && (mem_rsp_data == chk_mem_rsp_offered_q.data)
+                         && (mem_rsp_error == chk_mem_rsp_offered_q.error)
+                         && (mem_rsp_poison == chk_mem_rsp_offered_q.poison),
                        "memory response withdrawn or changed before it was accepted")
       if (chk_mem_req_waiting_q)
         `WALKER_ASSERT(ASSERT_MEM_REQ_STABLE,
-                       mem_req_valid && (mem_req_o == chk_mem_req_offered_q),
+                       mem_req_valid && (mem_req_addr == chk_mem_req_offered_q.addr)
+                         && (mem_req_write == chk_mem_req_offered_q.write)
+                         && (mem_req_lock == chk_mem_req_offered_q.lock)
+                         && (mem_req_wdata == chk_mem_req_offered_q.wdata),
                        "memory request withdrawn or changed before it was accepted")
       if (chk_rsp_waiting_q)
         `WALKER_ASSERT(ASSERT_RSP_STABLE,

@@ -70,6 +70,9 @@ package walker_pkg;
   // The A and D fields of pte_t in the entry's word: an entry "changed" when
   // it differs outside this mask.
   localparam logic [63:0] PTE_AD_MASK = 64'h0000_0000_0000_0060;
+  // Their bit positions, for an entry held as a word.
+  localparam int PTE_A = 5;
+  localparam int PTE_D = 6;
 
   // The address an entry carries, {addr, 12'h000}: bits 51..12 (52..62 are
   // ignored). Bit 12 is the PAT bit of a 2 MiB / 1 GiB leaf.

@@ -83,7 +83,10 @@ void drive_request(Model& rtl, const WalkRequest& req) {
 // The result the RTL offers (read while rsp_valid is 1).
 template <class Model>
 void read_result(const Model& rtl, WalkResult& r) {
-  r = WalkResult{};
+  // Copied from a constant (a few vector moves) rather than value-initialised
+  // in place, which GCC does with a slow-starting `rep stos`.
+  static const WalkResult kNone{};
+  r = kNone;
   r.status = static_cast<WalkStatus>(rtl.rsp_status);
   r.pa = rtl.rsp_pa;
   r.leaf_level = rtl.rsp_leaf_level;
@@ -99,9 +102,12 @@ void read_result(const Model& rtl, WalkResult& r) {
   r.fault_pte_addr = rtl.rsp_fault_pte_addr;
   r.mc_addr = rtl.rsp_mc_addr;
   r.mc_poison = rtl.rsp_mc_poison;
+  // Only the levels the final pass read: the others' address and value are
+  // 0 (a pass starts with nothing recorded), as in r already.
   const uint32_t valid = rtl.rsp_pte_valid;
   for (unsigned l = 1; l <= kLevels && l <= kMaxLevels; ++l) {
-    r.pte_valid[l] = (valid >> (l - 1)) & 1;
+    if (!((valid >> (l - 1)) & 1)) continue;
+    r.pte_valid[l] = true;
     r.pte_addr[l] = wide_bits(rtl.rsp_pte_addr.data(), (l - 1) * kPaBits, kPaBits);
     r.pte_value[l] = wide_bits(rtl.rsp_pte_value.data(), (l - 1) * 64, 64);
   }
@@ -273,15 +279,20 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   const sc_time start = sc_core::sc_time_stamp();
   ahead_ = SC_ZERO_TIME;
   if (!reset_done_) impl_->with_model([this](auto& m) { reset(m); });
-  impl_->probe_start(req, stats.walks + 1);
-  if (timed_) impl_->mmu.eval();
+  // The MMU probe is for waveforms only (timed_: a trace is attached).
+  if (timed_) {
+    impl_->probe_start(req, stats.walks + 1);
+    impl_->mmu.eval();
+  }
   impl_->with_model([&](auto& m) { run(m, req, res); });
   // The fast drive ran ahead of SystemC time: the walk ends when its
   // cycles and memory latencies have passed.
   if (ahead_ != SC_ZERO_TIME) sc_core::wait(ahead_);
   ahead_ = SC_ZERO_TIME;
-  impl_->probe_end(res);
-  if (timed_) impl_->mmu.eval();
+  if (timed_) {
+    impl_->probe_end(res);
+    impl_->mmu.eval();
+  }
   stats.busy_time += sc_core::sc_time_stamp() - start;
   ++stats.walks;
   stats.restarts += res.restarts;
