@@ -6,8 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <lzma.h>
@@ -172,7 +176,84 @@ const char* TraceInput::format_name(Format f) {
   return "?";
 }
 
-TraceInput::TraceInput(const std::string& path) : path_(path) {
+// The decoding thread of a compressed trace and the ring of blocks it fills:
+// block i goes into slot i % kRing, the consumer holds the oldest block
+// handed out until its next call, and the thread waits while every other
+// slot is full. Blocks are handed over in order; an error is passed on
+// after the blocks decoded before it.
+struct TraceInput::Ring {
+  struct Slot {
+    std::unique_ptr<char[]> text;
+    size_t len = 0;
+  };
+  Slot slots[kRing];
+  std::mutex m;
+  std::condition_variable filled, freed;
+  uint64_t produced = 0, released = 0;  // blocks, under m
+  bool holding = false;                 // the consumer holds block `released`
+  bool done = false, stop = false;
+  std::exception_ptr error;
+  std::thread thread;
+
+  Ring(TraceInput& in, size_t block_bytes) {
+    for (Slot& s : slots) s.text.reset(new char[block_bytes + kSlack]());
+    thread = std::thread([this, &in, block_bytes] { produce(in, block_bytes); });
+  }
+  ~Ring() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      stop = true;
+    }
+    freed.notify_one();
+    thread.join();
+  }
+
+  void produce(TraceInput& in, size_t block_bytes) {
+    for (uint64_t i = 0;; ++i) {
+      {
+        std::unique_lock<std::mutex> lock(m);
+        freed.wait(lock, [&] { return stop || i - released < kRing; });
+        if (stop) return;
+      }
+      Slot& s = slots[i % kRing];
+      size_t len = 0;
+      std::exception_ptr err;
+      try {
+        in.fill(s.text.get(), block_bytes, len);
+      } catch (...) {
+        err = std::current_exception();  // the text before it still goes out
+      }
+      std::lock_guard<std::mutex> lock(m);
+      s.len = len;
+      if (len) ++produced;
+      done = len < block_bytes;  // the end, or an error
+      error = err;
+      filled.notify_one();
+      if (done) return;
+    }
+  }
+
+  const char* next(size_t& n) {
+    std::unique_lock<std::mutex> lock(m);
+    if (holding) {
+      ++released;
+      holding = false;
+      freed.notify_one();
+    }
+    filled.wait(lock, [&] { return done || produced > released; });
+    if (produced > released) {
+      holding = true;
+      const Slot& s = slots[released % kRing];
+      n = s.len;
+      return s.text.get();
+    }
+    if (error) std::rethrow_exception(error);
+    n = 0;
+    return nullptr;
+  }
+};
+
+TraceInput::TraceInput(const std::string& path, size_t block_bytes) : path_(path), block_bytes_(block_bytes) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st{};
   if (fd_ < 0 || fstat(fd_, &st) != 0 || S_ISDIR(st.st_mode)) {
@@ -212,6 +293,7 @@ TraceInput::TraceInput(const std::string& path) : path_(path) {
 }
 
 TraceInput::~TraceInput() {
+  ring_.reset();  // joins the thread before the decoder goes
   dec_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
@@ -220,16 +302,32 @@ size_t TraceInput::read_file(uint8_t* buf, size_t n) {
   for (;;) {
     const ssize_t r = ::read(fd_, buf, n);
     if (r >= 0) {
-      file_pos_ += static_cast<uint64_t>(r);
+      file_pos_.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
       return static_cast<size_t>(r);
     }
     if (errno != EINTR) throw std::runtime_error(fmt::format("{}: read error: {}", path_, std::strerror(errno)));
   }
 }
 
-size_t TraceInput::read(char* buf, size_t n) {
-  if (!dec_) return read_file(reinterpret_cast<uint8_t*>(buf), n);
-  return dec_->read(buf, n);
+void TraceInput::fill(char* buf, size_t n, size_t& len) {
+  while (len < n) {
+    const size_t got =
+        dec_ ? dec_->read(buf + len, n - len) : read_file(reinterpret_cast<uint8_t*>(buf) + len, n - len);
+    if (got == 0) break;
+    len += got;
+  }
+}
+
+const char* TraceInput::next(size_t& n) {
+  if (dec_) {
+    if (!ring_) ring_ = std::make_unique<Ring>(*this, block_bytes_);
+    return ring_->next(n);
+  }
+  // Plain text needs no thread: the kernel's copy is all the work.
+  if (!plain_) plain_.reset(new char[block_bytes_ + kSlack]());
+  n = 0;
+  fill(plain_.get(), block_bytes_, n);
+  return plain_.get();
 }
 
 }  // namespace tb
