@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "sw/hal/x86.h"
+#include "tb/workload/block_ring.h"
 #include "tb/workload/host_memory.h"
 #include "tb/workload/trace_input.h"
 
@@ -142,7 +143,7 @@ class LackeyTrace {
     // false at the end (or the limit).
     bool next(LackeyRecord& rec) {
       if (__builtin_expect(pos_ == n_, 0) && !refill()) return false;
-      rec = block_[pos_++];
+      rec = recs_[pos_++];
       return true;
     }
     // The records decoded ahead, `n` of them (0 at the end), for a caller
@@ -154,21 +155,28 @@ class LackeyTrace {
         return nullptr;
       }
       n = n_ - pos_;
-      return block_.get() + pos_;
+      return recs_ + pos_;
     }
     void take(size_t k) { pos_ += k; }
 
    private:
     bool refill();
+    // Decodes up to `n` records of the cache into `out` from `len` on.
+    void decode_cache(LackeyRecord* out, size_t n, size_t& len);
     const LackeyTrace& t_;
     std::unique_ptr<LackeyStream> in_;  // when the records are not cached
-    size_t cache_pos_ = 0;              // when they are
+    size_t cache_pos_ = 0;              // when they are: decoded on a thread
     uint64_t bases_[3] = {};            // the cache's delta bases
+    std::unique_ptr<BlockRing<LackeyRecord>> ring_;
     uint64_t done_ = 0;
     TraceProgress progress_;
     uint64_t left_;
     static constexpr size_t kBlock = 1024;
-    std::unique_ptr<LackeyRecord[]> block_;
+    // The decoding thread's blocks: long enough that handing them over
+    // costs little (128 KiB), short enough to stay in the host's caches.
+    static constexpr size_t kRingBlock = 8192;
+    std::unique_ptr<LackeyRecord[]> block_;  // when streamed
+    const LackeyRecord* recs_ = nullptr;     // the block being replayed
     size_t pos_ = 0, n_ = 0;
   };
 

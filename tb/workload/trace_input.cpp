@@ -6,12 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 #include <lzma.h>
@@ -176,83 +172,6 @@ const char* TraceInput::format_name(Format f) {
   return "?";
 }
 
-// The decoding thread of a compressed trace and the ring of blocks it fills:
-// block i goes into slot i % kRing, the consumer holds the oldest block
-// handed out until its next call, and the thread waits while every other
-// slot is full. Blocks are handed over in order; an error is passed on
-// after the blocks decoded before it.
-struct TraceInput::Ring {
-  struct Slot {
-    std::unique_ptr<char[]> text;
-    size_t len = 0;
-  };
-  Slot slots[kRing];
-  std::mutex m;
-  std::condition_variable filled, freed;
-  uint64_t produced = 0, released = 0;  // blocks, under m
-  bool holding = false;                 // the consumer holds block `released`
-  bool done = false, stop = false;
-  std::exception_ptr error;
-  std::thread thread;
-
-  Ring(TraceInput& in, size_t block_bytes) {
-    for (Slot& s : slots) s.text.reset(new char[block_bytes + kSlack]());
-    thread = std::thread([this, &in, block_bytes] { produce(in, block_bytes); });
-  }
-  ~Ring() {
-    {
-      std::lock_guard<std::mutex> lock(m);
-      stop = true;
-    }
-    freed.notify_one();
-    thread.join();
-  }
-
-  void produce(TraceInput& in, size_t block_bytes) {
-    for (uint64_t i = 0;; ++i) {
-      {
-        std::unique_lock<std::mutex> lock(m);
-        freed.wait(lock, [&] { return stop || i - released < kRing; });
-        if (stop) return;
-      }
-      Slot& s = slots[i % kRing];
-      size_t len = 0;
-      std::exception_ptr err;
-      try {
-        in.fill(s.text.get(), block_bytes, len);
-      } catch (...) {
-        err = std::current_exception();  // the text before it still goes out
-      }
-      std::lock_guard<std::mutex> lock(m);
-      s.len = len;
-      if (len) ++produced;
-      done = len < block_bytes;  // the end, or an error
-      error = err;
-      filled.notify_one();
-      if (done) return;
-    }
-  }
-
-  const char* next(size_t& n) {
-    std::unique_lock<std::mutex> lock(m);
-    if (holding) {
-      ++released;
-      holding = false;
-      freed.notify_one();
-    }
-    filled.wait(lock, [&] { return done || produced > released; });
-    if (produced > released) {
-      holding = true;
-      const Slot& s = slots[released % kRing];
-      n = s.len;
-      return s.text.get();
-    }
-    if (error) std::rethrow_exception(error);
-    n = 0;
-    return nullptr;
-  }
-};
-
 TraceInput::TraceInput(const std::string& path, size_t block_bytes) : path_(path), block_bytes_(block_bytes) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st{};
@@ -320,7 +239,9 @@ void TraceInput::fill(char* buf, size_t n, size_t& len) {
 
 const char* TraceInput::next(size_t& n) {
   if (dec_) {
-    if (!ring_) ring_ = std::make_unique<Ring>(*this, block_bytes_);
+    if (!ring_)
+      ring_ = std::make_unique<BlockRing<char>>(block_bytes_, kSlack,
+                                                [this](char* buf, size_t n, size_t& len) { fill(buf, n, len); });
     return ring_->next(n);
   }
   // Plain text needs no thread: the kernel's copy is all the work.

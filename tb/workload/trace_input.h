@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tb/workload/block_ring.h"
+
 namespace tb {
 
 // Thrown when the compressed data is corrupt or truncated; the message says
@@ -31,7 +33,6 @@ class TraceInput {
 
   static constexpr size_t kBlockBytes = 1 << 20;  // a block of text
   static constexpr size_t kSlack = 64;  // readable bytes after a block's text
-  static constexpr size_t kRing = 4;    // blocks of a compressed trace in flight
 
   // Opens the file and looks at its first bytes; throws std::runtime_error
   // ("PATH: cannot open trace", "PATH: bzip2 ... not supported"). The text
@@ -57,7 +58,6 @@ class TraceInput {
   uint64_t file_pos() const { return file_pos_.load(std::memory_order_relaxed); }
 
   struct Decoder;  // one per compressed format (trace_input.cpp)
-  struct Ring;     // the decoding thread and its blocks (trace_input.cpp)
 
  private:
   // Raw bytes of the file into buf; 0 at its end.
@@ -74,7 +74,7 @@ class TraceInput {
   std::atomic<uint64_t> file_pos_{0};  // written by the decoding thread
   std::unique_ptr<Decoder> dec_;
   std::unique_ptr<char[]> plain_;  // the one block of a plain trace
-  std::unique_ptr<Ring> ring_;     // a compressed trace's, once started
+  std::unique_ptr<BlockRing<char>> ring_;  // a compressed trace's, once started
 };
 
 }  // namespace tb
