@@ -15,9 +15,12 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
+#include <type_traits>
+
+#include "tb/workload/host_memory.h"
 
 namespace tb {
 
@@ -30,8 +33,12 @@ class BlockRing {
   // `slack` items after their `block` items that may be read.
   using Fill = std::function<void(T* buf, size_t n, size_t& len)>;
 
-  BlockRing(size_t block, size_t slack, Fill fill) : block_(block), fill_(std::move(fill)) {
-    for (Slot& s : slots_) s.items.reset(new T[block + slack]());
+  BlockRing(size_t block, size_t slack, Fill fill)
+      : block_(block), fill_(std::move(fill)), memory_(kSlots * (block + slack) * sizeof(T)) {
+    // Host memory of zeroes, touched as the thread fills it (host_memory.h).
+    T* const items = reinterpret_cast<T*>(memory_.data());
+    for (size_t i = 0; i < kSlots * (block + slack); ++i) new (items + i) T;
+    for (size_t i = 0; i < kSlots; ++i) slots_[i].items = items + i * (block + slack);
     thread_ = std::thread([this] { produce(); });
   }
   // Stops the thread, wherever it is, and joins it.
@@ -59,7 +66,7 @@ class BlockRing {
       holding_ = true;
       const Slot& s = slots_[released_ % kSlots];
       n = s.len;
-      return s.items.get();
+      return s.items;
     }
     if (error_) std::rethrow_exception(error_);
     n = 0;
@@ -78,7 +85,7 @@ class BlockRing {
       size_t len = 0;
       std::exception_ptr err;
       try {
-        fill_(s.items.get(), block_, len);
+        fill_(s.items, block_, len);
       } catch (...) {
         err = std::current_exception();  // what it filled before still goes out
       }
@@ -92,12 +99,14 @@ class BlockRing {
     }
   }
 
+  static_assert(std::is_trivially_destructible_v<T>, "the blocks are given back as plain memory");
   struct Slot {
-    std::unique_ptr<T[]> items;
+    T* items = nullptr;
     size_t len = 0;
   };
   const size_t block_;
   const Fill fill_;
+  HostBuffer memory_;
   Slot slots_[kSlots];
   std::mutex m_;
   std::condition_variable filled_, freed_;

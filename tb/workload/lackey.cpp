@@ -336,8 +336,8 @@ void TraceProgress::print(uint64_t records, double done) {
 static_assert(TraceInput::kSlack >= kReadAhead, "parse_line reads ahead into the block's slack");
 
 LackeyStream::LackeyStream(const std::string& path, size_t block_bytes)
-    : in_(path, block_bytes), seam_(new char[kBuf + 1 + kReadAhead]()) {
-  pos_ = lim_ = blk_end_ = rest_ = rest_lim_ = seam_.get();
+    : in_(path, block_bytes), seam_(kBuf + 1 + kReadAhead) {
+  pos_ = lim_ = blk_end_ = rest_ = rest_lim_ = seam();
 }
 
 void LackeyStream::malformed(const std::string& why) const {
@@ -347,7 +347,7 @@ void LackeyStream::malformed(const std::string& why) const {
 void LackeyStream::seam_append(const char* p, size_t n) {
   if (seam_len_ + n > kBuf)
     throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: longer than {} bytes", in_.path(), line_ + 1, kBuf));
-  std::memcpy(seam_.get() + seam_len_, p, n);
+  std::memcpy(seam() + seam_len_, p, n);
   seam_len_ += n;
 }
 
@@ -373,8 +373,8 @@ bool LackeyStream::refill() {
     }
     if (n == 0) {
       if (seam_len_ == 0) return false;
-      seam_.get()[seam_len_++] = '\n';  // the last line need not end with one (room: kBuf + 1)
-      pos_ = rest_ = rest_lim_ = blk_end_ = seam_.get();
+      seam()[seam_len_++] = '\n';  // the last line need not end with one (room: kBuf + 1)
+      pos_ = rest_ = rest_lim_ = blk_end_ = seam();
       lim_ = pos_ + seam_len_;
       in_seam_ = true;
       return true;
@@ -392,7 +392,7 @@ bool LackeyStream::refill() {
       return true;
     }
     seam_append(b, static_cast<size_t>(first_nl + 1 - b));
-    pos_ = seam_.get();
+    pos_ = seam();
     lim_ = pos_ + seam_len_;
     rest_ = first_nl + 1;
     rest_lim_ = after;

@@ -87,12 +87,13 @@ class LackeyStream {
   // Appends `n` bytes of a line that crosses blocks to the seam.
   void seam_append(const char* p, size_t n);
   [[noreturn]] void malformed(const std::string& why) const;
+  char* seam() const { return reinterpret_cast<char*>(seam_.data()); }
 
   TraceInput in_;
   // The lines are parsed in the input's blocks where they are; a line that
   // crosses blocks is copied into the seam (up to kBuf bytes) first.
   static constexpr size_t kBuf = 1 << 20;
-  std::unique_ptr<char[]> seam_;
+  HostBuffer seam_;  // host memory of zeroes: touched only where a line crosses blocks
   size_t seam_len_ = 0;
   const char* pos_;        // next line
   const char* lim_;        // one past the last complete line (ends in '\n')

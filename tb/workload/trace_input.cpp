@@ -245,10 +245,11 @@ const char* TraceInput::next(size_t& n) {
     return ring_->next(n);
   }
   // Plain text needs no thread: the kernel's copy is all the work.
-  if (!plain_) plain_.reset(new char[block_bytes_ + kSlack]());
+  if (!plain_.data()) plain_ = HostBuffer(block_bytes_ + kSlack);
+  char* const text = reinterpret_cast<char*>(plain_.data());
   n = 0;
-  fill(plain_.get(), block_bytes_, n);
-  return plain_.get();
+  fill(text, block_bytes_, n);
+  return text;
 }
 
 }  // namespace tb

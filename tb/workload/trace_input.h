@@ -17,6 +17,7 @@
 #include <string>
 
 #include "tb/workload/block_ring.h"
+#include "tb/workload/host_memory.h"
 
 namespace tb {
 
@@ -73,7 +74,7 @@ class TraceInput {
   uint64_t file_size_ = 0;
   std::atomic<uint64_t> file_pos_{0};  // written by the decoding thread
   std::unique_ptr<Decoder> dec_;
-  std::unique_ptr<char[]> plain_;  // the one block of a plain trace
+  HostBuffer plain_;  // the one block of a plain trace
   std::unique_ptr<BlockRing<char>> ring_;  // a compressed trace's, once started
 };
 
