@@ -10,10 +10,12 @@
 // skipped; anything else is an error naming the file and line. The file may
 // be plain text or compressed with xz, gzip or zstd (recognised by content,
 // tb/workload/trace_input.h). The whole file is checked when the scenario is
-// loaded; the run replays it. Both passes parse in place in a fixed buffer
-// (no allocation per line, no library call per character). The check keeps
-// the records in a compact delta encoding, up to kCacheBytes, so that the run
-// needs neither the text nor the decompressor again; a longer trace is
+// loaded; the run replays it. Both passes parse in place in the input's
+// fixed blocks (no allocation per line, no library call per character; a
+// compressed trace is decompressed on a thread of its own meanwhile). The
+// check keeps the records in a compact delta encoding, up to kCacheBytes, so
+// that the run needs neither the text nor the decompressor again (a thread
+// of its own decodes them, a few blocks ahead of the run); a longer trace is
 // streamed from the file again instead. Either way memory is bounded,
 // whatever the trace's length. Long passes print a progress line.
 #pragma once
@@ -173,9 +175,9 @@ class LackeyTrace {
     TraceProgress progress_;
     uint64_t left_;
     static constexpr size_t kBlock = 1024;
-    // The decoding thread's blocks: long enough that handing them over
-    // costs little (128 KiB), short enough to stay in the host's caches.
-    static constexpr size_t kRingBlock = 8192;
+    // The decoding thread's blocks (512 KiB): few enough handovers (each
+    // may wake a thread) that they cost little.
+    static constexpr size_t kRingBlock = 32768;
     std::unique_ptr<LackeyRecord[]> block_;  // when streamed
     const LackeyRecord* recs_ = nullptr;     // the block being replayed
     size_t pos_ = 0, n_ = 0;
