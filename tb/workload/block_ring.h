@@ -4,10 +4,9 @@
 // the thread waits while every other slot is full. No allocation per block;
 // an exception in the callback is passed on once the blocks filled before it
 // (and the part of its own block it filled) have been handed out. Used by
-// the trace input (tb/workload/trace_input.h: decompressing a trace while it
-// is parsed) and the lackey reader (tb/workload/lackey.h: decoding the record
-// cache while the run replays it). Deterministic by construction: what the
-// consumer sees depends on the callback's output alone, not on timing.
+// the trace input (tb/workload/trace_input.h) to decompress a trace while it
+// is parsed. Deterministic by construction: what the consumer sees depends
+// on the callback's output alone, not on timing.
 #pragma once
 
 #include <condition_variable>

@@ -496,42 +496,31 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
 
 LackeyTrace::Reader::Reader(const LackeyTrace& t)
     : t_(t), in_(t.cached() ? nullptr : std::make_unique<LackeyStream>(t.path())),
-      progress_(t.progress_, "replaying", t.path()), left_(t.limit() ? t.limit() : ~0ull) {
-  if (in_) block_.reset(new LackeyRecord[kBlock]);
-}
-
-void LackeyTrace::Reader::decode_cache(LackeyRecord* out, size_t n, size_t& len) {
-  const uint8_t* const base = t_.cache_.data();
-  const uint8_t* p = base + cache_pos_;
-  const uint8_t* const end = base + t_.cache_size_;
-  while (len < n && p < end) p = decode(p, out[len++], bases_);
-  cache_pos_ = static_cast<size_t>(p - base);
-}
+      progress_(t.progress_, "replaying", t.path()), left_(t.limit() ? t.limit() : ~0ull),
+      block_(new LackeyRecord[kBlock]) {}
 
 bool LackeyTrace::Reader::refill() {
   pos_ = n_ = 0;
   if (!left_) return false;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(kBlock, left_));
   if (!in_) {
-    // The cache holds no more records than the limit: the thread decodes it
-    // all, a few blocks ahead of the run.
-    if (!ring_)
-      ring_ = std::make_unique<BlockRing<LackeyRecord>>(
-          kRingBlock, 0, [this](LackeyRecord* out, size_t n, size_t& len) { decode_cache(out, n, len); });
-    recs_ = ring_->next(n_);
-    n_ = static_cast<size_t>(std::min<uint64_t>(n_, left_));
+    const uint8_t* const base = t_.cache_.data();
+    const uint8_t* p = base + cache_pos_;
+    const uint8_t* const end = base + t_.cache_size_;
+    while (n_ < want && p < end) p = decode(p, block_[n_++], bases_);
+    cache_pos_ = static_cast<size_t>(p - base);
   } else {
     try {
-      n_ = in_->read(block_.get(), static_cast<size_t>(std::min<uint64_t>(kBlock, left_)));
+      n_ = in_->read(block_.get(), want);
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("trace changed on disk during the run: ") + e.what());
     }
-    recs_ = block_.get();
   }
   left_ -= n_;
   done_ += n_;
   progress_.tick(done_, [&] {
     return in_ ? static_cast<double>(in_->input().file_pos()) / static_cast<double>(in_->input().file_size())
-               : static_cast<double>(done_) / static_cast<double>(t_.counts().records());
+               : static_cast<double>(cache_pos_) / static_cast<double>(t_.cache_size_);
   });
   return n_ > 0;
 }

@@ -14,9 +14,8 @@
 // fixed blocks (no allocation per line, no library call per character; a
 // compressed trace is decompressed on a thread of its own meanwhile). The
 // check keeps the records in a compact delta encoding, up to kCacheBytes, so
-// that the run needs neither the text nor the decompressor again (a thread
-// of its own decodes them, a few blocks ahead of the run); a longer trace is
-// streamed from the file again instead. Either way memory is bounded,
+// that the run needs neither the text nor the decompressor again; a longer
+// trace is streamed from the file again instead. Either way memory is bounded,
 // whatever the trace's length. Long passes print a progress line.
 #pragma once
 
@@ -28,7 +27,6 @@
 #include <vector>
 
 #include "sw/hal/x86.h"
-#include "tb/workload/block_ring.h"
 #include "tb/workload/host_memory.h"
 #include "tb/workload/trace_input.h"
 
@@ -146,7 +144,7 @@ class LackeyTrace {
     // false at the end (or the limit).
     bool next(LackeyRecord& rec) {
       if (__builtin_expect(pos_ == n_, 0) && !refill()) return false;
-      rec = recs_[pos_++];
+      rec = block_[pos_++];
       return true;
     }
     // The records decoded ahead, `n` of them (0 at the end), for a caller
@@ -158,28 +156,21 @@ class LackeyTrace {
         return nullptr;
       }
       n = n_ - pos_;
-      return recs_ + pos_;
+      return block_.get() + pos_;
     }
     void take(size_t k) { pos_ += k; }
 
    private:
     bool refill();
-    // Decodes up to `n` records of the cache into `out` from `len` on.
-    void decode_cache(LackeyRecord* out, size_t n, size_t& len);
     const LackeyTrace& t_;
     std::unique_ptr<LackeyStream> in_;  // when the records are not cached
-    size_t cache_pos_ = 0;              // when they are: decoded on a thread
+    size_t cache_pos_ = 0;              // when they are
     uint64_t bases_[3] = {};            // the cache's delta bases
-    std::unique_ptr<BlockRing<LackeyRecord>> ring_;
     uint64_t done_ = 0;
     TraceProgress progress_;
     uint64_t left_;
     static constexpr size_t kBlock = 1024;
-    // The decoding thread's blocks (512 KiB): few enough handovers (each
-    // may wake a thread) that they cost little.
-    static constexpr size_t kRingBlock = 32768;
-    std::unique_ptr<LackeyRecord[]> block_;  // when streamed
-    const LackeyRecord* recs_ = nullptr;     // the block being replayed
+    std::unique_ptr<LackeyRecord[]> block_;
     size_t pos_ = 0, n_ = 0;
   };
 
