@@ -173,6 +173,7 @@ void Mmu::set_control(bool wp, bool nxe, bool pcide) {
   const bool rights = wp != wp_ || nxe != nxe_;
   wp_ = wp;
   nxe_ = nxe;
+  perm_control_ = TlbEntry::perm_control(wp_, nxe_);
   if (pcide_ != pcide) {
     // Changing CR4.PCIDE: the SDM requires a full flush when it goes 1 -> 0;
     // flushing on 0 -> 1 too is allowed and keeps the model simple.
@@ -312,14 +313,14 @@ __attribute__((always_inline)) inline void Mmu::page_entry(TlbEntry& e, uint64_t
   e.us = r.us;
   e.nx = r.nx;
   e.dirty = r.dirty;
-  e.perm = TlbEntry::perm_of(r.rw, r.us, r.nx, r.dirty, wp_, nxe_);
+  e.perm = TlbEntry::perm_of(r.rw, r.us, r.nx, r.dirty, perm_control_);
   // In flight after the access: the entry withholds its host pointer until
   // `done`, so that accesses to the page take the slow path and join the walk.
   const bool pending = done > start;
-  if (pending) {
-    e.pending = true;
-    e.ready = done.value();
-  }
+  e.pending = pending;
+  e.ready = pending ? done.value() : 0;
+  e.host = e.pending_host = nullptr;
+  e.host_lo = e.host_hi = 0;
   // Host pointer through DMI, possibly covering only part of a huge page.
   if (__builtin_expect(r.pa < dmi_.start || r.pa > dmi_.end, 0) && !find_dmi(r.pa)) return;
   const uint64_t lo = std::max<uint64_t>(dmi_.start, pa_base);
@@ -548,8 +549,11 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::
   // The page's entry is built once: in the window while its walk is in
   // flight after the access (it occupies a walker until `done`), else here;
   // the fills copy it field by field (see assign_entry).
-  TlbEntry local;
-  TlbEntry* page = &local;
+  union Unset {  // left unset: page_entry() writes every field
+    Unset() {}
+    TlbEntry e;
+  } local;
+  TlbEntry* page = &local.e;
   if (done > start) {
     WalkWindow::Walk& w = window_.add(start, done, seq_);
     s.joined = &w;

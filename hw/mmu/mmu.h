@@ -283,7 +283,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   std::string trace_process_ = "cpu0";
   bool walk(uint64_t va, x86::Access acc, bool user, sc_core::sc_time start, sc_core::sc_time& base,
             sc_core::sc_time& done);
-  // Makes e (as default-constructed) the whole-page entry of a walk's
+  // Makes e (every field: it may hold a former walk's) the whole-page entry of a walk's
   // translation (host pointer from DMI) for a walk from `start` to `done`:
   // pending while the walk is in flight. In place: a copy of the entry
   // just built would wait for its stores (see assign_entry).
@@ -351,6 +351,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   uint64_t cr3_ = 0;
   uint16_t pcid_ = 0;
   bool wp_ = true, nxe_ = true, pcide_ = false;
+  unsigned perm_control_ = TlbEntry::perm_control(true, true);  // of wp_ and nxe_, for fills
   WalkExtension walk_ext_;  // attached to every walk request
   // A full walk's request under the current CR3, CR0.WP, EFER.NXE and
   // CR4.PCIDE (set by rebase_walks() when they change): each walk starts

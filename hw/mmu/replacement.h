@@ -58,7 +58,7 @@ class Replacement {
   }
   // The way to evict from a full set. LRU (the default, on every TLB fill of
   // a full set) inline.
-  unsigned victim(unsigned set) {
+  __attribute__((always_inline)) unsigned victim(unsigned set) {
     if (policy_ != ReplacementPolicy::lru) return victim_by_policy(set);
     const uint64_t* s = &stamps_[static_cast<size_t>(set) * ways_];
     unsigned v = 0;

@@ -123,7 +123,13 @@ struct TlbEntry {
   // NXE: a constant table (no guard, no dependence on the entry's memory, so
   // a fill computes them from its walk's result while it builds the entry).
   static uint8_t perm_of(bool rw, bool us, bool nx, bool dirty, bool wp, bool nxe) {
-    return detail::kTlbPerm.bits[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | (wp ? 16 : 0) | (nxe ? 32 : 0)];
+    return perm_of(rw, us, nx, dirty, perm_control(wp, nxe));
+  }
+  // The same with CR0.WP and EFER.NXE as perm_control() gives them (a fill
+  // keeps them so, worked out when they change).
+  static unsigned perm_control(bool wp, bool nxe) { return (wp ? 16 : 0) | (nxe ? 32 : 0); }
+  static uint8_t perm_of(bool rw, bool us, bool nx, bool dirty, unsigned control) {
+    return detail::kTlbPerm.bits[(rw ? 1 : 0) | (us ? 2 : 0) | (nx ? 4 : 0) | (dirty ? 8 : 0) | control];
   }
 };
 
@@ -228,11 +234,12 @@ class TlbArray {
   uint64_t* hit_count[kPageSizes] = {};
 
   // Installs e (replacing a matching entry, else an invalid way, else the
-  // policy's victim). Returns the slot; `evicted` points at a valid entry that
-  // was replaced by a different translation.
-  // (it stays readable until the next insert).
+  // policy's victim). Returns the slot; `evicted` gets the size code of a
+  // valid entry replaced by a different translation, kPageSizes when none
+  // was (with the TLB debug flag on, last_evicted() then names it until the
+  // next insert).
   // Inline: every TLB fill of a miss comes here.
-  __attribute__((always_inline)) unsigned insert(const TlbEntry& e, const TlbEntry** evicted) {
+  __attribute__((always_inline)) unsigned insert(const TlbEntry& e, unsigned& evicted) {
     const unsigned ways = g_.ways;
     const unsigned set = static_cast<unsigned>(e.vpn & set_mask_);
     const unsigned base = set * ways;
@@ -243,9 +250,12 @@ class TlbArray {
     // place; else the first invalid way; else the policy's victim.
     unsigned way = ways;
     if (ways <= 64) {
-      // Branch-free over the ways, as find().
-      uint64_t same = matches(tags, ways, tag);
-      const uint64_t free = matches(tags, ways, kNoTag);
+      // Branch-free over the ways, as find(): both masks in one pass.
+      uint64_t same = 0, free = 0;
+      for (unsigned w = 0; w < ways; ++w) {
+        same |= static_cast<uint64_t>(tags[w] == tag) << w;
+        free |= static_cast<uint64_t>(tags[w] == kNoTag) << w;
+      }
       for (; same; same &= same - 1) {
         const unsigned w = static_cast<unsigned>(__builtin_ctzll(same));
         if (entries[w].global || e.global || entries[w].pcid == e.pcid) {
@@ -257,15 +267,16 @@ class TlbArray {
     } else {
       way = match_wide(e, tag, base);
     }
-    *evicted = nullptr;
+    evicted = kPageSizes;
     unsigned old_size = kPageSizes;
     if (way == ways) {
       way = repl_.victim(set);
-      last_evicted_.vpn = entries[way].vpn;
-      last_evicted_.size = entries[way].size;
-      last_evicted_.pcid = entries[way].pcid;
-      *evicted = &last_evicted_;
-      old_size = entries[way].size;
+      old_size = evicted = entries[way].size;
+      if (__builtin_expect(sim::debug::TLB.enabled, 0)) {
+        last_evicted_.vpn = entries[way].vpn;
+        last_evicted_.size = entries[way].size;
+        last_evicted_.pcid = entries[way].pcid;
+      }
     } else if (tags[way] != kNoTag) {
       old_size = entries[way].size;
     }
@@ -279,6 +290,9 @@ class TlbArray {
     repl_.touch(set, way);
     return base + way;
   }
+  // The page and address space of the entry insert() evicted last (kept
+  // while the TLB debug flag is on).
+  const TlbEntry& last_evicted() const { return last_evicted_; }
 
   bool valid(unsigned slot) const { return tags_[slot] != kNoTag; }
   TlbEntry& entry(unsigned slot) { return entries_[slot]; }
@@ -406,14 +420,14 @@ class Tlb {
   __attribute__((always_inline)) TlbEntry* insert(const TlbEntry& e) {
     TlbArray* target = e.size < kPageSizes ? fill_target_[e.size] : nullptr;
     if (__builtin_expect(!target, 0)) fill_unheld(e);
-    const TlbEntry* old = nullptr;
+    unsigned evicted;
     changed();
-    const unsigned slot = target->insert(e, &old);
+    const unsigned slot = target->insert(e, evicted);
     ++size_stats_[e.size]->fills;
     if (e.page_size > e.size) ++fractured_;
-    if (old) {
-      ++size_stats_[old->size]->evictions;
-      if (__builtin_expect(sim::debug::TLB.enabled, 0)) trace_eviction(*old);
+    if (evicted < kPageSizes) {
+      ++size_stats_[evicted]->evictions;
+      if (__builtin_expect(sim::debug::TLB.enabled, 0)) trace_eviction(target->last_evicted());
     }
     return &target->entry(slot);
   }

@@ -13,7 +13,7 @@ WalkWindow::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, 
 
 WalkWindow::WalkWindow(sim::stats::Group* stats_parent, const Params& p) : stats(stats_parent), p_(p) {
   if (p_.slots == 0) throw std::invalid_argument("walks in flight must be at least 1");
-  walks_.reserve(p_.slots);
+  walks_.resize(p_.slots);
 }
 
 sc_time WalkWindow::stall(sc_time now, sc_time until, sim::stats::Scalar& counter) {
@@ -24,8 +24,22 @@ sc_time WalkWindow::stall(sc_time now, sc_time until, sim::stats::Scalar& counte
 }
 
 void WalkWindow::retire_some(sc_time now) {
-  walks_.erase(std::remove_if(walks_.begin(), walks_.end(), [&](const Walk& w) { return w.done <= now; }),
-               walks_.end());
+  const auto first = walks_.begin(), last = first + n_;
+  n_ = static_cast<unsigned>(std::remove_if(first, last, [&](const Walk& w) { return w.done <= now; }) - first);
+}
+
+sc_time WalkWindow::admit_busy(sc_time now, uint64_t seq) {
+  if (barrier_pending_) {
+    now = stall(now, barrier_, stats.serialize_stalls);
+    barrier_pending_ = false;
+  }
+  retire(now);
+  while (n_ && seq - walks_[0].seq > p_.lookahead) {
+    now = stall(now, walks_[0].done, stats.lookahead_stalls);
+    retire(now);
+  }
+  update_gate();
+  return now;
 }
 
 bool WalkWindow::refresh(sc_time now, uint64_t seq) {
@@ -40,9 +54,9 @@ bool WalkWindow::refresh(sc_time now, uint64_t seq) {
 
 sc_time WalkWindow::acquire_busy(sc_time now) {
   retire(now);
-  if (walks_.size() < p_.slots) return now;
-  sc_time earliest = walks_.front().done;
-  for (const Walk& w : walks_) earliest = std::min(earliest, w.done);
+  if (n_ < p_.slots) return now;
+  sc_time earliest = walks_[0].done;
+  for (unsigned i = 1; i < n_; ++i) earliest = std::min(earliest, walks_[i].done);
   now = stall(now, earliest, stats.full_stalls);
   retire(now);
   return now;
@@ -50,26 +64,26 @@ sc_time WalkWindow::acquire_busy(sc_time now) {
 
 sc_time WalkWindow::drain(sc_time now) {
   sc_time last = now;
-  for (const Walk& w : walks_) last = std::max(last, w.done);
+  for (unsigned i = 0; i < n_; ++i) last = std::max(last, walks_[i].done);
   now = stall(now, last, stats.drain_stalls);
-  walks_.clear();
+  n_ = 0;
   update_gate();
   return now;
 }
 
 void WalkWindow::serialize() {
-  if (walks_.empty()) return;
+  if (n_ == 0) return;
   sc_time last = barrier_pending_ ? barrier_ : sc_core::SC_ZERO_TIME;
-  for (const Walk& w : walks_) last = std::max(last, w.done);
+  for (unsigned i = 0; i < n_; ++i) last = std::max(last, walks_[i].done);
   barrier_ = last;
   barrier_pending_ = true;
-  walks_.clear();
+  n_ = 0;
   update_gate();
 }
 
 void WalkWindow::revoke_host(uint64_t pa_start, uint64_t pa_end) {
-  for (Walk& w : walks_) {
-    TlbEntry& e = w.page;
+  for (unsigned i = 0; i < n_; ++i) {
+    TlbEntry& e = walks_[i].page;
     if (e.pa_base + e.host_lo <= pa_end && e.pa_base + e.host_hi >= pa_start) e.host = e.pending_host = nullptr;
   }
 }

@@ -40,7 +40,6 @@ class WalkWindow {
     unsigned lookahead = 128;  // younger accesses the core may issue past a walk
   };
   struct Walk {
-    Walk(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq) : start(start), done(done), seq(seq) {}
     sc_core::sc_time start, done;  // absolute simulated times
     uint64_t seq = 0;              // number of the access that started it
     TlbEntry page;                 // its translation (whole page), for merges
@@ -53,29 +52,26 @@ class WalkWindow {
   uint64_t gate() const { return gate_; }
   // No walk in flight and no barrier: accesses need no bookkeeping at all.
   bool idle() const { return idle_; }
-  unsigned in_flight() const { return static_cast<unsigned>(walks_.size()); }
+  unsigned in_flight() const { return n_; }
 
   // Before access number `seq` issues at `now`: applies a pending
   // serialising barrier, retires walks done by `now` and waits for walks the
   // lookahead no longer lets the core pass. Returns when the access issues.
-  // Inline: every slow-path access calls it.
-  sc_core::sc_time admit(sc_core::sc_time now, uint64_t seq) {
+  // Inline: every slow-path access calls it; the rest is admit_busy().
+  __attribute__((always_inline)) sc_core::sc_time admit(sc_core::sc_time now, uint64_t seq) {
     if (idle_) return now;  // nothing to retire or wait for; the gate is open
-    if (barrier_pending_) {
-      now = stall(now, barrier_, stats.serialize_stalls);
-      barrier_pending_ = false;
+    // The usual case of a core whose last miss's walk is over by now.
+    if (n_ == 1 && !barrier_pending_ && walks_[0].done <= now) {
+      n_ = 0;
+      become_idle();
+      return now;
     }
-    retire(now);
-    while (!walks_.empty() && seq - walks_.front().seq > p_.lookahead) {
-      now = stall(now, walks_.front().done, stats.lookahead_stalls);
-      retire(now);
-    }
-    update_gate();
-    return now;
+    return admit_busy(now, seq);
   }
   // The walk in flight whose page holds va for pcid, or nullptr.
   const Walk* covering(uint64_t va, uint16_t pcid) const {
-    for (const Walk& w : walks_) {
+    for (unsigned i = 0; i < n_; ++i) {
+      const Walk& w = walks_[i];
       const unsigned shift = size_shift(w.page.size);
       if ((va >> shift) == w.page.vpn && (w.page.global || w.page.pcid == pcid)) return &w;
     }
@@ -85,20 +81,30 @@ class WalkWindow {
   // then. True when the fast path may complete access number seq+1.
   bool refresh(sc_core::sc_time now, uint64_t seq);
   // A walk wants to start at `now`: returns when a walker is free for it.
-  sc_core::sc_time acquire(sc_core::sc_time now) { return walks_.empty() ? now : acquire_busy(now); }
-  // Occupies a walker from `start` to `done` (call after acquire()) for the
-  // walk access number `seq` started; returns the walk as stored, whose
-  // `page` (default-constructed) the caller makes the walk's translation
-  // before any other call here: the MMU builds it there, in place.
+  sc_core::sc_time acquire(sc_core::sc_time now) { return n_ == 0 ? now : acquire_busy(now); }
+  // Occupies a walker from `start` to `done` (call after acquire(), with no
+  // barrier pending: after admit()) for the walk access number `seq`
+  // started; returns the walk as stored, whose `page` (left as a former
+  // walk's: every field stale) the caller makes the walk's translation,
+  // every field, before any other call here: the MMU builds it there, in
+  // place.
   // Inline: every miss whose walk outlasts its access comes here.
   __attribute__((always_inline)) Walk& add(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq) {
-    const uint64_t others = walks_.size();
+    const unsigned others = n_;
     ++stats.walks;
     if (others) ++stats.overlapped;
     stats.concurrency_sum += others;
     if (others + 1 > stats.max_concurrency.value()) stats.max_concurrency.set(others + 1);
-    Walk& w = walks_.emplace_back(start, done, seq);
-    update_gate();
+    Walk& w = walks_[n_++];
+    w.start = start;
+    w.done = done;
+    w.seq = seq;
+    if (!others) {
+      // The only walk: it sets the gate.
+      idle_ = false;
+      *busy_word_ |= kBusyBit;
+      gate_ = seq + p_.lookahead;
+    }
     return w;
   }
   // A precise exception at `now`: waits for every walk; returns that time.
@@ -111,7 +117,7 @@ class WalkWindow {
   // While the window is not idle, bit 63 of *word is set (the MMU's memo
   // epoch: memo hits then fail and accesses take the counting path).
   void mark_busy_in(uint64_t* word) {
-    busy_word_ = word;
+    busy_word_ = word ? word : &own_busy_word_;
     update_gate();
   }
   static constexpr uint64_t kBusyBit = 1ull << 63;
@@ -141,33 +147,44 @@ class WalkWindow {
 
  private:
   sc_core::sc_time acquire_busy(sc_core::sc_time now);
+  sc_core::sc_time admit_busy(sc_core::sc_time now, uint64_t seq);
   // Drops the walks done by `now`. Most calls find one walk or none: no
   // search for those.
   void retire(sc_core::sc_time now) {
-    if (walks_.size() == 1) {
-      if (walks_.front().done <= now) walks_.clear();
-    } else if (!walks_.empty()) {
+    if (n_ == 1) {
+      if (walks_[0].done <= now) n_ = 0;
+    } else if (n_) {
       retire_some(now);
     }
   }
   void retire_some(sc_core::sc_time now);
+  // No walk in flight and no barrier.
+  void become_idle() {
+    idle_ = true;
+    *busy_word_ &= ~kBusyBit;
+    gate_ = ~0ull;
+  }
   // Recomputes idle_, the gate and the busy bit from the walks and the barrier.
   void update_gate() {
-    idle_ = walks_.empty() && !barrier_pending_;
-    if (busy_word_) *busy_word_ = idle_ ? (*busy_word_ & ~kBusyBit) : (*busy_word_ | kBusyBit);
+    idle_ = n_ == 0 && !barrier_pending_;
+    *busy_word_ = idle_ ? (*busy_word_ & ~kBusyBit) : (*busy_word_ | kBusyBit);
     if (barrier_pending_) gate_ = 0;
-    else if (walks_.empty()) gate_ = ~0ull;
-    else gate_ = walks_.front().seq + p_.lookahead;
+    else if (n_ == 0) gate_ = ~0ull;
+    else gate_ = walks_[0].seq + p_.lookahead;
   }
   sc_core::sc_time stall(sc_core::sc_time now, sc_core::sc_time until, sim::stats::Scalar& counter);
 
   Params p_;
-  std::vector<Walk> walks_;  // in start order (= access order)
+  // One per walker; the first n_ are the walks in flight, in start order
+  // (= access order). Fixed: adding a walk copies nothing.
+  std::vector<Walk> walks_;
+  unsigned n_ = 0;
   sc_core::sc_time barrier_ = sc_core::SC_ZERO_TIME;
   bool barrier_pending_ = false;
   uint64_t gate_ = ~0ull;
   bool idle_ = true;
-  uint64_t* busy_word_ = nullptr;
+  uint64_t own_busy_word_ = 0;
+  uint64_t* busy_word_ = &own_busy_word_;
 };
 
 }  // namespace hw

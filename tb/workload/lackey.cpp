@@ -333,45 +333,71 @@ void TraceProgress::print(uint64_t records, double done) {
 
 // ---- LackeyStream ----
 
-LackeyStream::LackeyStream(const std::string& path) : in_(path), buf_(new char[kBuf + 1 + kReadAhead]()) {
-  pos_ = lim_ = end_ = buf_.get();
+static_assert(TraceInput::kSlack >= kReadAhead, "parse_line reads ahead into the block's slack");
+
+LackeyStream::LackeyStream(const std::string& path, size_t block_bytes)
+    : in_(path, block_bytes), seam_(kBuf + 1 + kReadAhead) {
+  pos_ = lim_ = blk_end_ = rest_ = rest_lim_ = seam();
 }
 
 void LackeyStream::malformed(const std::string& why) const {
   throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: {}", in_.path(), line_ + 1, why));
 }
 
+void LackeyStream::seam_append(const char* p, size_t n) {
+  if (seam_len_ + n > kBuf)
+    throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: longer than {} bytes", in_.path(), line_ + 1, kBuf));
+  std::memcpy(seam() + seam_len_, p, n);
+  seam_len_ += n;
+}
+
 bool LackeyStream::refill() {
-  if (eof_) return false;
-  char* const base = buf_.get();
-  const size_t tail = static_cast<size_t>(end_ - pos_);
-  std::memmove(base, pos_, tail);
-  pos_ = lim_ = base;
-  end_ = base + tail;
-  // Read until the buffer holds at least one complete line.
+  if (in_seam_) {
+    in_seam_ = false;
+    pos_ = rest_;
+    lim_ = rest_lim_;
+    if (pos_ != lim_) return true;
+  }
+  // The block's incomplete last line goes to the seam (before the block is
+  // handed back), completed by the next blocks up to their first '\n'.
+  seam_len_ = 0;
+  seam_append(lim_, static_cast<size_t>(blk_end_ - lim_));
   for (;;) {
-    if (end_ == base + kBuf)
-      throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: longer than {} bytes", in_.path(), line_ + 1, kBuf));
-    size_t got;
+    size_t n;
+    const char* b;
     try {
-      got = in_.read(end_, static_cast<size_t>(base + kBuf - end_));
+      b = in_.next(n);
     } catch (const TraceDataError& e) {
       throw std::runtime_error(
           fmt::format("{}: record {} (line {}): {}", in_.path(), records_ + 1, line_ + 1, e.what()));
     }
-    if (got == 0) {
-      eof_ = true;
-      if (end_ == pos_) return false;
-      if (end_[-1] != '\n') *end_++ = '\n';  // the last line need not end with one (room: kBuf + 1)
-      lim_ = end_;
+    if (n == 0) {
+      if (seam_len_ == 0) return false;
+      seam()[seam_len_++] = '\n';  // the last line need not end with one (room: kBuf + 1)
+      pos_ = rest_ = rest_lim_ = blk_end_ = seam();
+      lim_ = pos_ + seam_len_;
+      in_seam_ = true;
       return true;
     }
-    const char* const last_nl = static_cast<const char*>(memrchr(end_, '\n', got));
-    end_ += got;
-    if (last_nl) {
-      lim_ = last_nl + 1;
+    const char* const first_nl = static_cast<const char*>(std::memchr(b, '\n', n));
+    if (!first_nl) {
+      seam_append(b, n);
+      continue;
+    }
+    blk_end_ = b + n;
+    const char* const after = static_cast<const char*>(memrchr(b, '\n', n)) + 1;
+    if (seam_len_ == 0) {
+      pos_ = b;
+      lim_ = after;
       return true;
     }
+    seam_append(b, static_cast<size_t>(first_nl + 1 - b));
+    pos_ = seam();
+    lim_ = pos_ + seam_len_;
+    rest_ = first_nl + 1;
+    rest_lim_ = after;
+    in_seam_ = true;
+    return true;
   }
 }
 

@@ -10,11 +10,12 @@
 // skipped; anything else is an error naming the file and line. The file may
 // be plain text or compressed with xz, gzip or zstd (recognised by content,
 // tb/workload/trace_input.h). The whole file is checked when the scenario is
-// loaded; the run replays it. Both passes parse in place in a fixed buffer
-// (no allocation per line, no library call per character). The check keeps
-// the records in a compact delta encoding, up to kCacheBytes, so that the run
-// needs neither the text nor the decompressor again; a longer trace is
-// streamed from the file again instead. Either way memory is bounded,
+// loaded; the run replays it. Both passes parse in place in the input's
+// fixed blocks (no allocation per line, no library call per character; a
+// compressed trace is decompressed on a thread of its own meanwhile). The
+// check keeps the records in a compact delta encoding, up to kCacheBytes, so
+// that the run needs neither the text nor the decompressor again; a longer
+// trace is streamed from the file again instead. Either way memory is bounded,
 // whatever the trace's length. Long passes print a progress line.
 #pragma once
 
@@ -69,7 +70,8 @@ class TraceProgress {
 // The records of a trace file, a block at a time, parsed in place.
 class LackeyStream {
  public:
-  explicit LackeyStream(const std::string& path);
+  // `block_bytes`: the input's blocks (TraceInput; tests: a few bytes).
+  explicit LackeyStream(const std::string& path, size_t block_bytes = TraceInput::kBlockBytes);
   // Up to `max` records into `out`; 0 at the end of the file. Throws
   // std::runtime_error naming the file and line (malformed text) or the
   // file and record (corrupt compressed data).
@@ -79,17 +81,26 @@ class LackeyStream {
   const TraceInput& input() const { return in_; }
 
  private:
-  // Moves the unparsed tail to the front and reads more; false at the end.
+  // The next complete lines: the rest of the block after the seam, or the
+  // next block; false at the end.
   bool refill();
+  // Appends `n` bytes of a line that crosses blocks to the seam.
+  void seam_append(const char* p, size_t n);
   [[noreturn]] void malformed(const std::string& why) const;
+  char* seam() const { return reinterpret_cast<char*>(seam_.data()); }
 
   TraceInput in_;
+  // The lines are parsed in the input's blocks where they are; a line that
+  // crosses blocks is copied into the seam (up to kBuf bytes) first.
   static constexpr size_t kBuf = 1 << 20;
-  std::unique_ptr<char[]> buf_;
-  const char* pos_;  // next line
-  const char* lim_;  // one past the last complete line (ends in '\n')
-  char* end_;        // one past the data read
-  bool eof_ = false;
+  HostBuffer seam_;  // host memory of zeroes: touched only where a line crosses blocks
+  size_t seam_len_ = 0;
+  const char* pos_;        // next line
+  const char* lim_;        // one past the last complete line (ends in '\n')
+  const char* blk_end_;    // one past the block's text
+  const char* rest_;       // while in the seam: the block's lines after it
+  const char* rest_lim_;
+  bool in_seam_ = false;
   uint64_t line_ = 0, records_ = 0;
 };
 

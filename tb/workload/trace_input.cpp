@@ -172,7 +172,7 @@ const char* TraceInput::format_name(Format f) {
   return "?";
 }
 
-TraceInput::TraceInput(const std::string& path) : path_(path) {
+TraceInput::TraceInput(const std::string& path, size_t block_bytes) : path_(path), block_bytes_(block_bytes) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st{};
   if (fd_ < 0 || fstat(fd_, &st) != 0 || S_ISDIR(st.st_mode)) {
@@ -212,6 +212,7 @@ TraceInput::TraceInput(const std::string& path) : path_(path) {
 }
 
 TraceInput::~TraceInput() {
+  ring_.reset();  // joins the thread before the decoder goes
   dec_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
@@ -220,16 +221,35 @@ size_t TraceInput::read_file(uint8_t* buf, size_t n) {
   for (;;) {
     const ssize_t r = ::read(fd_, buf, n);
     if (r >= 0) {
-      file_pos_ += static_cast<uint64_t>(r);
+      file_pos_.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
       return static_cast<size_t>(r);
     }
     if (errno != EINTR) throw std::runtime_error(fmt::format("{}: read error: {}", path_, std::strerror(errno)));
   }
 }
 
-size_t TraceInput::read(char* buf, size_t n) {
-  if (!dec_) return read_file(reinterpret_cast<uint8_t*>(buf), n);
-  return dec_->read(buf, n);
+void TraceInput::fill(char* buf, size_t n, size_t& len) {
+  while (len < n) {
+    const size_t got =
+        dec_ ? dec_->read(buf + len, n - len) : read_file(reinterpret_cast<uint8_t*>(buf) + len, n - len);
+    if (got == 0) break;
+    len += got;
+  }
+}
+
+const char* TraceInput::next(size_t& n) {
+  if (dec_) {
+    if (!ring_)
+      ring_ = std::make_unique<BlockRing<char>>(block_bytes_, kSlack,
+                                                [this](char* buf, size_t n, size_t& len) { fill(buf, n, len); });
+    return ring_->next(n);
+  }
+  // Plain text needs no thread: the kernel's copy is all the work.
+  if (!plain_.data()) plain_ = HostBuffer(block_bytes_ + kSlack);
+  char* const text = reinterpret_cast<char*>(plain_.data());
+  n = 0;
+  fill(text, block_bytes_, n);
+  return text;
 }
 
 }  // namespace tb

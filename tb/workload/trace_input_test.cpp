@@ -2,14 +2,20 @@
 // gzip and zstd (recognised by content, whatever the file's name), the
 // records identical; corrupt and truncated compressed data named by file
 // and record; streaming in blocks from the file when the trace is longer
-// than the record cache; the progress line.
+// than the record cache; the progress line; the decoding thread's blocks
+// (in order across block boundaries, errors after the text before them, the
+// thread joined when the reader stops early).
 #include <gtest/gtest.h>
 
 #include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <future>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -190,6 +196,117 @@ TEST(TraceInput, StreamsInBlocksAndShowsProgress) {
   for (unsigned i = 1; i <= 32; ++i) p.tick(i * 1000, [] { return 0.5; });
   EXPECT_NE(os.str().find("mmcosim: replaying " + f + ": "), std::string::npos) << os.str();
   EXPECT_NE(os.str().find("records/s), 50% of the file\n"), std::string::npos) << os.str();
+}
+
+// Every format through blocks of a few bytes: the blocks, put together, are
+// the text, none longer than asked for.
+TEST(TraceInput, BlocksKeepTheirOrder) {
+  const std::string dir = temp_dir("trace-blocks");
+  const std::string text = make_trace(1000);
+  for (const auto& [name, data] : {std::pair<std::string, std::string>{"t", text}, {"t.xz", xz(text)},
+                                   {"t.gz", gz(text)}, {"t.zst", zst(text)}}) {
+    const std::string f = write_file(dir, name, data);
+    for (size_t block : {size_t{1}, size_t{7}, size_t{4096}, TraceInput::kBlockBytes}) {
+      TraceInput in(f, block);
+      std::string got;
+      size_t n;
+      for (const char* b; (b = in.next(n)), n > 0;) {
+        ASSERT_LE(n, block) << name;
+        got.append(b, n);
+      }
+      EXPECT_TRUE(got == text) << name << " in blocks of " << block;
+      in.next(n);
+      EXPECT_EQ(n, 0u) << name << ": the end stays the end";
+    }
+  }
+}
+
+// The records of a stream in blocks of a few bytes: lines cross blocks (a
+// long valgrind line crosses many, the last has no newline), and every
+// record is the one the text says, in order.
+TEST(TraceInput, LinesAcrossBlocks) {
+  const std::string dir = temp_dir("trace-seams");
+  std::string text = make_trace(2000);
+  text.insert(text.find('\n') + 1, "==1== " + std::string(5000, 'x') + "\n\n");
+  text += "I  00401000,5";  // no newline at the end
+  const std::vector<LackeyRecord> want = [&] {
+    std::vector<LackeyRecord> v;
+    std::istringstream lines(text);
+    std::string line, why;
+    for (LackeyRecord r; std::getline(lines, line);)
+      if (parse_lackey_line(line, r, why) == 1) v.push_back(r);
+    return v;
+  }();
+  ASSERT_EQ(want.size(), 2001u);
+  for (const auto& [name, data] : {std::pair<std::string, std::string>{"t", text}, {"t.xz", xz(text)}}) {
+    const std::string f = write_file(dir, name, data);
+    for (size_t block : {size_t{1}, size_t{5}, size_t{13}, size_t{4096}}) {
+      LackeyStream s(f, block);
+      std::vector<LackeyRecord> got(3000);
+      size_t n = 0;
+      for (size_t k; (k = s.read(got.data() + n, 3)) > 0;) n += k;
+      got.resize(n);
+      EXPECT_TRUE(same(got, want)) << name << " in blocks of " << block;
+      EXPECT_EQ(s.lines(), 2000u + 6u) << name;  // and valgrind's 3, the long, blank and last lines
+    }
+  }
+}
+
+// A compressed stream cut short: the records before the cut come out, in
+// order, then the error names the file and the next record, the same
+// record whatever the size of the blocks.
+TEST(TraceInput, ErrorAfterTheBlocksBeforeIt) {
+  const std::string dir = temp_dir("trace-cut");
+  const std::string text = make_trace(40000);
+  const std::vector<LackeyRecord> want = replay(LackeyTrace(write_file(dir, "t", text), 0));
+  for (const auto& [name, data] : {std::pair<std::string, std::string>{"t.xz", xz(text)}, {"t.gz", gz(text)},
+                                   {"t.zst", zst(text)}}) {
+    const std::string f = write_file(dir, name, data.substr(0, data.size() * 3 / 4));
+    size_t first = 0;
+    for (size_t block : {size_t{4096}, size_t{61}}) {
+      LackeyStream s(f, block);
+      std::vector<LackeyRecord> got(want.size());
+      size_t n = 0;
+      try {
+        while (s.read(got.data() + n, 1) > 0) ++n;
+        ADD_FAILURE() << name << ": a cut stream read to its end";
+      } catch (const std::exception& e) {
+        EXPECT_EQ(std::string(e.what()).rfind(f + ": record " + std::to_string(n + 1) + " (line ", 0), 0u) << e.what();
+      }
+      EXPECT_GT(n, want.size() / 4) << name;  // blocks went out before the error
+      if (!first) first = n;
+      EXPECT_EQ(n, first) << name << " in blocks of " << block;
+      got.resize(n);
+      EXPECT_TRUE(same(got, std::vector<LackeyRecord>(want.begin(), want.begin() + static_cast<long>(n)))) << name;
+    }
+  }
+}
+
+// A reader that stops early (an error, a limit) ends the decoding thread
+// however far ahead it is: no hang, no thread left running.
+TEST(TraceInput, EarlyStopJoinsTheThread) {
+  const std::string dir = temp_dir("trace-stop");
+  const std::string f = write_file(dir, "t.xz", xz(make_trace(200000)));
+  auto within_seconds = [](auto&& fn) {
+    auto done = std::async(std::launch::async, fn);
+    if (done.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      ADD_FAILURE() << "the reader did not stop";
+      std::abort();  // a thread that never joins cannot be waited for
+    }
+    done.get();
+  };
+  for (size_t block : {size_t{64}, size_t{4096}}) {
+    within_seconds([&] {
+      LackeyStream s(f, block);
+      LackeyRecord r[10];
+      EXPECT_EQ(s.read(r, 10), 10u);
+      // Time for the thread to fill the ring and wait (the case to test).
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    });
+    within_seconds([&] { TraceInput in(f, block); });  // never started
+  }
+  const LackeyTrace lim(f, 1000);  // the check pass stops at its limit
+  EXPECT_EQ(lim.counts().records(), 1000u);
 }
 
 }  // namespace

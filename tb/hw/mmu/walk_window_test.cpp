@@ -8,6 +8,8 @@
 // 1 ns (the access latency) and L1 hits and misses cost nothing more.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "tb/hw/mmu/machine.h"
 
 namespace hw::test {
@@ -152,6 +154,31 @@ TEST_F(WindowTest, AFaultWaitsForEveryWalkInFlight) {
   EXPECT_EQ(ws().drain_stalls.value(), 1u);
   EXPECT_EQ(now(), ns(323)) << "precise: after the older walks complete";
   EXPECT_EQ(m->mmu().window().in_flight(), 0u);
+}
+
+// Each walker has one slot, reused walk after walk, and a walk's page entry
+// is built over the slot's last one: every field must be the new walk's. Here
+// the slot's last walk was to a page with DMI; the next one, to a page whose
+// first line is poisoned (no DMI), must not keep that host pointer, or a read
+// of the page would complete from the other page's memory.
+TEST_F(WindowTest, AWalkInAReusedSlotKeepsNothingOfTheLastOne) {
+  make(window_params(128, 1));  // one walker: one slot
+  const uint64_t mine = 0x2222222222222222, other = 0x1111111111111111;
+  std::memcpy(m->dram.host(0x2000800), &other, 8);
+  std::memcpy(m->dram.host(0x2001800), &mine, 8);
+  access(page(0));  // in flight after the access, its host pointer withheld in the slot
+  ASSERT_EQ(m->mmu().window().in_flight(), 1u);
+  m->dram.inject_poison(0x2001000);
+  m->step = ns(1000);  // page(0)'s walk is over: page(1)'s takes the same slot
+  EXPECT_EQ(access(page(1)).outcome, AccessOutcome::machine_check);
+  const TlbEntry* e = m->mmu().dtlb().find(page(1), 0);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->host, nullptr);
+  EXPECT_EQ(e->pending_host, nullptr);
+  const Machine::Result r = access(page(1) + 0x800);
+  EXPECT_EQ(r.outcome, AccessOutcome::ok);
+  EXPECT_FALSE(r.fast) << "no DMI for the page: a transaction";
+  EXPECT_EQ(r.data, mine);
 }
 
 TEST_F(WindowTest, SerialisingOperationsWaitForWalksInFlight) {
