@@ -99,12 +99,7 @@ class WalkWindow {
     w.start = start;
     w.done = done;
     w.seq = seq;
-    if (!others) {
-      // The only walk: it sets the gate.
-      idle_ = false;
-      *busy_word_ |= kBusyBit;
-      gate_ = seq + p_.lookahead;
-    }
+    if (!others) become_busy(seq + p_.lookahead);  // the only walk: it sets the gate
     return w;
   }
   // A precise exception at `now`: waits for every walk; returns that time.
@@ -164,13 +159,16 @@ class WalkWindow {
     *busy_word_ &= ~kBusyBit;
     gate_ = ~0ull;
   }
+  // A walk in flight or a barrier, with this gate.
+  void become_busy(uint64_t gate) {
+    idle_ = false;
+    *busy_word_ |= kBusyBit;
+    gate_ = gate;
+  }
   // Recomputes idle_, the gate and the busy bit from the walks and the barrier.
   void update_gate() {
-    idle_ = n_ == 0 && !barrier_pending_;
-    *busy_word_ = idle_ ? (*busy_word_ & ~kBusyBit) : (*busy_word_ | kBusyBit);
-    if (barrier_pending_) gate_ = 0;
-    else if (n_ == 0) gate_ = ~0ull;
-    else gate_ = walks_[0].seq + p_.lookahead;
+    if (n_ == 0 && !barrier_pending_) become_idle();
+    else become_busy(barrier_pending_ ? 0 : walks_[0].seq + p_.lookahead);
   }
   sc_core::sc_time stall(sc_core::sc_time now, sc_core::sc_time until, sim::stats::Scalar& counter);
 
