@@ -345,8 +345,7 @@ void LackeyStream::malformed(const std::string& why) const {
 }
 
 void LackeyStream::seam_append(const char* p, size_t n) {
-  if (seam_len_ + n > kBuf)
-    throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: longer than {} bytes", in_.path(), line_ + 1, kBuf));
+  if (seam_len_ + n > kBuf) malformed(fmt::format("longer than {} bytes", kBuf));
   std::memcpy(seam() + seam_len_, p, n);
   seam_len_ += n;
 }
