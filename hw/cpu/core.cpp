@@ -340,8 +340,10 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
     user_ext_.access = op.access;
     user_ext_.user = true;
     delay = qk_.get_local_time();
-    mmu_socket.transport(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, op.va, buf,
-                         op.size, delay);
+    // The slow path, called directly (what mmu_socket's b_transport would
+    // do, without the payload).
+    mmu_.access(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, op.va, buf, op.size,
+                user_ext_, delay);
     qk_.set(delay);
     switch (user_ext_.outcome) {
       case AccessOutcome::ok:

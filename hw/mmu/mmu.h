@@ -2,9 +2,10 @@
 // (fetches) and L1 DTLB (reads, writes), a unified STLB behind both, the
 // paging-structure caches, and a window of walks in flight. A TLB hit whose
 // entry carries a host pointer completes in try_access() with no TLM call,
-// costing only its annotated latency. Everything else goes through the TLM
-// target socket: lookup, walk (through the walk socket, to the TLM or RTL
-// walker), fill, and the access itself; faults come back in the
+// costing only its annotated latency. Everything else takes the slow path,
+// access(), which a core calls directly and other initiators reach through
+// the TLM target socket: lookup, walk (through the walk socket, to the TLM or
+// RTL walker), fill, and the access itself; faults come back in the
 // MmuAccessExtension.
 #pragma once
 
@@ -98,7 +99,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // The fast path: completes the access and returns true when the L1 TLB
   // holds a translation that permits it and carries a host pointer (and no
   // walk in flight needs the core to wait); otherwise returns false and
-  // changes nothing (the caller then uses cpu_socket). As for a core's user
+  // changes nothing (the caller then uses access()). As for a core's user
   // access (hw/cpu/user_program.h), [va, va + len) lies within one page.
   __attribute__((always_inline)) bool try_access(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
                                                 sc_core::sc_time& delay) {
@@ -167,6 +168,14 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
     }
     return false;
   }
+
+  // The slow path: the access b_transport() does for a payload of (cmd, va,
+  // data, len) carrying `ext`, without the payload (a core holds the MMU and
+  // calls it straight after try_access() fails). The request is ext.access
+  // and ext.user; the outcome comes back in ext. Returns false when the
+  // walker gave no answer (b_transport's error response).
+  bool access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
+              sc_core::sc_time& delay);
 
   // The walker behind walk_socket, to be called directly on a miss while
   // *monitored is false (one virtual call and a payload fewer per walk; the
@@ -240,12 +249,15 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // (memory revoked DMI there).
   void revoke_host(uint64_t start, uint64_t end);
 
-  // ---- The slow path (b_transport), by stage ----
+  // ---- The slow path (access()), by stage ----
   // One access on its way through the slow path.
   struct Slow {
     MmuAccessExtension* ext;
     uint64_t va;
     unsigned len;
+    tlm::tlm_command cmd;  // of the data access
+    uint8_t* data;
+    bool answered = true;  // false: the walker gave no answer
     x86::Access acc;
     bool user;
     sc_core::sc_time base;  // SystemC time, re-read after calls that may advance it (walk, data access)
@@ -265,11 +277,11 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // No usable entry: joins the page's walk in flight, or walks. Returns the
   // L1 entry, or nullptr when the access ends here (fault, machine check,
   // no walker answer: the outcome is set, s.now is the end).
-  TlbEntry* join_or_walk(Slow& s, tlm::tlm_generic_payload& trans, bool clean_write);
+  TlbEntry* join_or_walk(Slow& s, bool clean_write);
   // A walk that failed: sets the outcome; returns the core's time after it.
-  sc_core::sc_time walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered, sc_core::sc_time end);
+  sc_core::sc_time walk_failed(Slow& s, bool answered, sc_core::sc_time end);
   // The data access through entry e; returns the core's time after it.
-  sc_core::sc_time access_data(Slow& s, tlm::tlm_generic_payload& trans, const TlbEntry& e);
+  sc_core::sc_time access_data(Slow& s, const TlbEntry& e);
   // A rights fault decided from a cached entry; returns the core's time.
   sc_core::sc_time tlb_rights_fault(Slow& s, const TlbEntry& e);
   // #GP for a non-canonical address; returns the core's time.
@@ -304,7 +316,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // Caches the read-write DMI region holding pa; false when there is none.
   bool find_dmi(uint64_t pa);
   void raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_core::sc_time when);
-  bool data_access(tlm::tlm_generic_payload& trans, uint64_t pa, MmuAccessExtension& ext, sc_core::sc_time& delay);
+  bool data_access(const Slow& s, uint64_t pa, sc_core::sc_time& delay);
   void flush_tlbs_va(uint64_t va, uint16_t pcid, bool include_global);
   void flush_tlbs_pcid(uint16_t pcid, bool include_global);
   void flush_tlbs_all(bool include_global);
