@@ -87,17 +87,19 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
 
 // ---- Cold parts of the fast path --------------------------------------------
 
-bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data, sc_time& delay) {
-  if (!window_.idle() && seq_ >= window_.gate() && !window_.refresh(time_stamp() + delay, seq_)) return false;
-  Tlb& t = *l1_[static_cast<unsigned>(acc)];
-  Tlb::Loc loc;
-  TlbEntry* e = t.find(va, pcid_, loc);
-  if (!e) {
-    last_miss_key_ = ((va >> 12) << 16 | pcid_) ^ (acc == x86::Access::fetch ? 1ull << 15 : 0);
-    last_miss_epoch_ = epoch_;
-    return false;
+bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data, sc_time& delay,
+                          MmuAccessExtension* slow) {
+  bool missed = false;
+  if (window_.idle() || seq_ < window_.gate() || window_.refresh(time_stamp() + delay, seq_)) {
+    Tlb& t = *l1_[static_cast<unsigned>(acc)];
+    Tlb::Loc loc;
+    TlbEntry* e = t.find(va, pcid_, loc);
+    if (e && complete_hit(t, loc, e, va, len, acc, user, data, delay)) return true;
+    missed = !e;
   }
-  return complete_hit(t, loc, e, va, len, acc, user, data, delay);
+  if (slow)
+    slow_access(command(acc), va, data, len, *slow, delay, missed);
+  return false;
 }
 
 bool Mmu::complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, unsigned len, x86::Access acc,
@@ -421,8 +423,8 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   trans.set_response_status(answered ? tlm::TLM_OK_RESPONSE : tlm::TLM_GENERIC_ERROR_RESPONSE);
 }
 
-bool Mmu::access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
-                 sc_time& delay) {
+bool Mmu::slow_access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
+                      sc_time& delay, bool l1_probed) {
   ++stats.slow_accesses;
   ++seq_;
   Slow s;
@@ -434,6 +436,7 @@ bool Mmu::access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, Mm
   s.acc = ext.access;
   s.user = ext.user;
   s.l1 = s.acc == x86::Access::fetch ? itlb_.get() : dtlb_.get();
+  s.l1_probed = l1_probed;
   ext.outcome = AccessOutcome::ok;
   s.base = time_stamp();
   s.now = s.base + delay;
@@ -481,12 +484,9 @@ sc_time Mmu::general_protection(Slow& s) {
 __attribute__((always_inline)) inline TlbEntry* Mmu::lookup(Slow& s) {
   Tlb& l1 = *s.l1;
   s.cost = p_.hit_latency;
-  // The fast path may just have probed this L1 for this access and missed. admit() may have
-  // flipped the window's busy bit in the epoch since, which changes no TLB entry.
-  const uint64_t miss_key = ((s.va >> 12) << 16 | pcid_) ^ (s.acc == x86::Access::fetch ? 1ull << 15 : 0);
-  const bool probed = miss_key == last_miss_key_ && !((epoch_ ^ last_miss_epoch_) & ~WalkWindow::kBusyBit);
-  TlbEntry* e = probed ? l1.count_miss() : l1.lookup(s.va, pcid_);
-  last_miss_key_ = ~0ull;
+  // The fast path may just have probed this L1 for this access and missed
+  // (admit() since changes no TLB entry): then only the miss is counted.
+  TlbEntry* e = s.l1_probed ? l1.count_miss() : l1.lookup(s.va, pcid_);
   if (e) {
     s.found_in = &l1;
     return e;

@@ -16,8 +16,8 @@
 //   BM_MissColdWalk      an L1 miss with a full 4-level walk (no PWC hit):
 //                        target under 250 ns;
 //   BM_WalkerPwcHit / BM_WalkerCold   the walker alone for the same walks.
-// The miss benchmarks run the whole miss path a core runs: try_access, then
-// Mmu::access (the slow path, called directly as the core does), the PWC lookup, the walk through the walk socket (reads
+// The miss benchmarks run the whole miss path a core runs: try_access going
+// on to the slow path (called directly, as the core does), the PWC lookup, the walk through the walk socket (reads
 // through DMI), the TLB fill and the data access. At the end a summary
 // prints medians (or means, without repetitions) and the ratios.
 #include <benchmark/benchmark.h>
@@ -247,8 +247,8 @@ void BM_TlbHitOneCall(benchmark::State& state) {
 
 // One access of the miss path per iteration, 1 us of core time apart (so
 // earlier walks are over), over the 512 pages of one page table. As
-// Core::execute_access does it: try_access, then Mmu::access with the
-// core's extension (no TLM payload).
+// Core::execute_access does it: try_access with the core's extension, which
+// goes on to the slow path (no TLM payload).
 void run_misses(benchmark::State& state, Cpu& cpu) {
   MmuAccessExtension ext;
   uint64_t v = 0;
@@ -261,8 +261,7 @@ void run_misses(benchmark::State& state, Cpu& cpu) {
     const uint64_t va = kWalkBase + ((i++ % kWalkPages) << 12);
     now += step;
     sc_time delay = now;
-    if (!cpu.mmu->try_access(va, 8, x86::Access::read, true, &v, delay))
-      cpu.mmu->access(tlm::TLM_READ_COMMAND, va, &v, 8, ext, delay);
+    cpu.mmu->try_access(va, 8, x86::Access::read, true, &v, delay, ext);
     sum += v;
     benchmark::DoNotOptimize(sum);
   }
