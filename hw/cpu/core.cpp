@@ -324,24 +324,27 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
   // Stores take their data from the op; loads and fetches land in `data`.
   uint64_t data[UserOp::kMaxSize / 8];
   void* buf = op.access == x86::Access::write ? const_cast<uint64_t*>(op.wdata) : data;
+  user_ext_.access = op.access;
+  user_ext_.user = true;
   sc_time delay = qk_.get_local_time();
-  if (mmu_.try_access(op.va, op.size, op.access, true, buf, delay)) {
+  // A miss of the fast path goes on to the slow path within this call (its
+  // outcome in user_ext_); retries after a fault take the slow path alone.
+  if (mmu_.try_access(op.va, op.size, op.access, true, buf, delay, user_ext_)) {
     qk_.set(delay);
     ++stats.fast_accesses;
     prog.complete(op, 0, static_cast<const uint8_t*>(buf));
     return true;
   }
   for (unsigned attempt = 0;; ++attempt) {
-    if (attempt > p_.max_fault_retries)
-      throw std::runtime_error(
-          fmt::format("access to {:#x} still faults after {} retries: the firmware's "
-                      "fault handler does not resolve it",
-                      op.va, p_.max_fault_retries));
-    user_ext_.access = op.access;
-    user_ext_.user = true;
-    delay = qk_.get_local_time();
-    mmu_socket.transport(op.access == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, op.va, buf,
-                         op.size, delay);
+    if (attempt > 0) {
+      if (attempt > p_.max_fault_retries)
+        throw std::runtime_error(
+            fmt::format("access to {:#x} still faults after {} retries: the firmware's "
+                        "fault handler does not resolve it",
+                        op.va, p_.max_fault_retries));
+      delay = qk_.get_local_time();  // user_ext_ still holds the request
+      mmu_.access(Mmu::command(op.access), op.va, buf, op.size, user_ext_, delay);
+    }
     qk_.set(delay);
     switch (user_ext_.outcome) {
       case AccessOutcome::ok:

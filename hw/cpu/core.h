@@ -139,7 +139,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
   // Reads `platform.core` (id, node and intc_base are the platform's to set).
   static Params read_params(sim::ConfigNode core);
 
-  sim::InitiatorSocket mmu_socket;  // user accesses, slow path (MmuAccessExtension)
+  // The MMU's target socket, bound for other tools' user accesses (tests); the
+  // core's own slow path calls Mmu::access() directly, without a payload.
+  sim::InitiatorSocket mmu_socket;
   sim::InitiatorSocket mem_socket;  // the firmware's physical accesses (DMI where granted) and MMIO
 
   SC_HAS_PROCESS(Core);
@@ -285,7 +287,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
   bool irq_pending_ = false;
   sc_core::sc_event irq_event_;
   sc_core::sc_time next_tick_;
-  MmuAccessExtension user_ext_;  // attached to every user access through mmu_socket
+  MmuAccessExtension user_ext_;  // request and outcome of every slow-path user access (also on mmu_socket)
   Ras* ras_ = nullptr;
 };
 

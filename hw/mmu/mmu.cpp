@@ -87,17 +87,19 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
 
 // ---- Cold parts of the fast path --------------------------------------------
 
-bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data, sc_time& delay) {
-  if (!window_.idle() && seq_ >= window_.gate() && !window_.refresh(time_stamp() + delay, seq_)) return false;
-  Tlb& t = *l1_[static_cast<unsigned>(acc)];
-  Tlb::Loc loc;
-  TlbEntry* e = t.find(va, pcid_, loc);
-  if (!e) {
-    last_miss_key_ = ((va >> 12) << 16 | pcid_) ^ (acc == x86::Access::fetch ? 1ull << 15 : 0);
-    last_miss_epoch_ = epoch_;
-    return false;
+bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data, sc_time& delay,
+                          MmuAccessExtension* slow) {
+  bool missed = false;
+  if (window_.idle() || seq_ < window_.gate() || window_.refresh(time_stamp() + delay, seq_)) {
+    Tlb& t = *l1_[static_cast<unsigned>(acc)];
+    Tlb::Loc loc;
+    TlbEntry* e = t.find(va, pcid_, loc);
+    if (e && complete_hit(t, loc, e, va, len, acc, user, data, delay)) return true;
+    missed = !e;
   }
-  return complete_hit(t, loc, e, va, len, acc, user, data, delay);
+  if (slow)
+    slow_access(command(acc), va, data, len, *slow, delay, missed);
+  return false;
 }
 
 bool Mmu::complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, unsigned len, x86::Access acc,
@@ -395,18 +397,17 @@ void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigne
                                                   : "not present");
 }
 
-bool Mmu::data_access(tlm::tlm_generic_payload& trans, uint64_t pa, MmuAccessExtension& ext, sc_time& delay) {
+bool Mmu::data_access(const Slow& s, uint64_t pa, sc_time& delay) {
   PoisonExtension poison;
-  if (mem_socket.transport(trans.get_command(), pa, trans.get_data_ptr(), trans.get_data_length(), delay, poison) ==
-      tlm::TLM_OK_RESPONSE)
-    return true;
+  if (mem_socket.transport(s.cmd, pa, s.data, s.len, delay, poison) == tlm::TLM_OK_RESPONSE) return true;
+  MmuAccessExtension& ext = *s.ext;
   ext.outcome = AccessOutcome::machine_check;
   ext.mc_pa = poison.poisoned ? poison.pa : pa;
   ext.mc_in_walk = false;
   ext.mc_action_required = true;
   ++stats.machine_checks;
   DPRINTF(Fault, sim::now_ps(delay), name(), "machine check on data {} pa={:#x} ({})",
-          trans.is_read() ? "read" : "write", pa, poison.poisoned ? "poison" : "bus error");
+          s.cmd == tlm::TLM_READ_COMMAND ? "read" : "write", pa, poison.poisoned ? "poison" : "bus error");
   return false;
 }
 
@@ -417,21 +418,33 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
+  const bool answered = access(trans.get_command(), trans.get_address(), trans.get_data_ptr(),
+                               trans.get_data_length(), *ext, delay);
+  trans.set_response_status(answered ? tlm::TLM_OK_RESPONSE : tlm::TLM_GENERIC_ERROR_RESPONSE);
+}
+
+bool Mmu::slow_access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
+                      sc_time& delay, bool l1_probed) {
   ++stats.slow_accesses;
   ++seq_;
   Slow s;
-  s.ext = ext;
-  s.va = trans.get_address();
-  s.len = trans.get_data_length();
-  s.acc = ext->access;
-  s.user = ext->user;
+  s.ext = &ext;
+  s.va = va;
+  s.len = len;
+  s.cmd = cmd;
+  s.data = static_cast<uint8_t*>(data);
+  s.acc = ext.access;
+  s.user = ext.user;
   s.l1 = s.acc == x86::Access::fetch ? itlb_.get() : dtlb_.get();
-  ext->outcome = AccessOutcome::ok;
-  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+  s.l1_probed = l1_probed;
+  ext.outcome = AccessOutcome::ok;
   s.base = time_stamp();
   s.now = s.base + delay;
   // Returns the core's time as a delay relative to SystemC time.
-  auto finish = [&](sc_time now) { delay = now > s.base ? now - s.base : SC_ZERO_TIME; };
+  auto finish = [&](sc_time now) {
+    delay = now > s.base ? now - s.base : SC_ZERO_TIME;
+    return s.answered;
+  };
 
   const unsigned va_bits = x86::level_shift(p_.levels + 1);
   if (!x86::is_canonical(s.va, va_bits) || !x86::is_canonical(s.va + s.len - 1, va_bits))
@@ -449,13 +462,13 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       e = nullptr;
     }
   }
-  e = e ? use_entry(s, e) : join_or_walk(s, trans, clean_write);
+  e = e ? use_entry(s, e) : join_or_walk(s, clean_write);
   if (!e) return finish(s.now);
   if (s.merged) {
     window_.count_merge();
     DPRINTF(TLB, sim::to_ps(s.now), name(), "va={:#x} joins the walk in flight for its page", s.va);
   }
-  finish(access_data(s, trans, *e));
+  return finish(access_data(s, *e));
 }
 
 sc_time Mmu::general_protection(Slow& s) {
@@ -471,12 +484,9 @@ sc_time Mmu::general_protection(Slow& s) {
 __attribute__((always_inline)) inline TlbEntry* Mmu::lookup(Slow& s) {
   Tlb& l1 = *s.l1;
   s.cost = p_.hit_latency;
-  // The fast path may just have probed this L1 for this access and missed. admit() may have
-  // flipped the window's busy bit in the epoch since, which changes no TLB entry.
-  const uint64_t miss_key = ((s.va >> 12) << 16 | pcid_) ^ (s.acc == x86::Access::fetch ? 1ull << 15 : 0);
-  const bool probed = miss_key == last_miss_key_ && !((epoch_ ^ last_miss_epoch_) & ~WalkWindow::kBusyBit);
-  TlbEntry* e = probed ? l1.count_miss() : l1.lookup(s.va, pcid_);
-  last_miss_key_ = ~0ull;
+  // The fast path may just have probed this L1 for this access and missed
+  // (admit() since changes no TLB entry): then only the miss is counted.
+  TlbEntry* e = s.l1_probed ? l1.count_miss() : l1.lookup(s.va, pcid_);
   if (e) {
     s.found_in = &l1;
     return e;
@@ -521,8 +531,7 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::use_entry(Slow& s, TlbEntry
   return e;
 }
 
-__attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::tlm_generic_payload& trans,
-                                                                   bool clean_write) {
+__attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, bool clean_write) {
   // Maybe the page's walk is in flight (its entries were evicted, or it was
   // walked for the other L1): join it rather than walk again.
   const WalkWindow::Walk* joined = clean_write ? nullptr : window_.covering(s.va, pcid_);
@@ -541,7 +550,7 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::
   const bool answered = walk(s.va, s.acc, s.user, start, s.base, done);
   const WalkResult& r = walk_ext_.res;
   if (!answered || r.status != WalkStatus::ok) {
-    s.now = walk_failed(s, trans, answered, std::max(start, done));
+    s.now = walk_failed(s, answered, std::max(start, done));
     return nullptr;
   }
   now_ = done;
@@ -564,10 +573,10 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::join_or_walk(Slow& s, tlm::
   return install(*s.l1, *page, s.va, s.l1_missed);
 }
 
-sc_time Mmu::walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered, sc_time end) {
+sc_time Mmu::walk_failed(Slow& s, bool answered, sc_time end) {
   const WalkResult& r = walk_ext_.res;
   if (!answered) {
-    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    s.answered = false;
     return end;
   }
   const sc_time now = window_.drain(end);
@@ -586,8 +595,7 @@ sc_time Mmu::walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered
   return now;
 }
 
-__attribute__((always_inline)) inline sc_time Mmu::access_data(Slow& s, tlm::tlm_generic_payload& trans,
-                                                               const TlbEntry& e) {
+__attribute__((always_inline)) inline sc_time Mmu::access_data(Slow& s, const TlbEntry& e) {
   // The core goes on after its own costs; the access itself completes with
   // the walk it waits for (timing only: its effect is now, in program order).
   sc_time now = s.now + s.cost;
@@ -595,14 +603,14 @@ __attribute__((always_inline)) inline sc_time Mmu::access_data(Slow& s, tlm::tlm
   uint8_t* const whole = e.pending ? e.pending_host : e.host;
   uint8_t* const host = (whole && off >= e.host_lo && off + s.len - 1 <= e.host_hi) ? whole + off : nullptr;
   if (host) {
-    copy(trans.is_write() ? x86::Access::write : x86::Access::read, host, trans.get_data_ptr(), s.len);
+    copy(s.cmd == tlm::TLM_WRITE_COMMAND ? x86::Access::write : x86::Access::read, host, s.data, s.len);
     return now + p_.access_latency;
   }
   // No DMI (poisoned page, a lock): a blocking transaction after the walk.
   if (s.joined) now = std::max(now, s.joined->done);
   sc_time d = now > s.base ? now - s.base : SC_ZERO_TIME;
   d += p_.access_latency;
-  const bool ok = data_access(trans, e.pa_base + off, *s.ext, d);
+  const bool ok = data_access(s, e.pa_base + off, d);
   s.base = time_stamp();
   return ok ? s.base + d : window_.drain(s.base + d);
 }

@@ -2,9 +2,10 @@
 // (fetches) and L1 DTLB (reads, writes), a unified STLB behind both, the
 // paging-structure caches, and a window of walks in flight. A TLB hit whose
 // entry carries a host pointer completes in try_access() with no TLM call,
-// costing only its annotated latency. Everything else goes through the TLM
-// target socket: lookup, walk (through the walk socket, to the TLM or RTL
-// walker), fill, and the access itself; faults come back in the
+// costing only its annotated latency. Everything else takes the slow path,
+// access(), which a core calls directly and other initiators reach through
+// the TLM target socket: lookup, walk (through the walk socket, to the TLM or
+// RTL walker), fill, and the access itself; faults come back in the
 // MmuAccessExtension.
 #pragma once
 
@@ -98,21 +99,21 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // The fast path: completes the access and returns true when the L1 TLB
   // holds a translation that permits it and carries a host pointer (and no
   // walk in flight needs the core to wait); otherwise returns false and
-  // changes nothing (the caller then uses cpu_socket). As for a core's user
+  // changes nothing (the caller then uses access()). As for a core's user
   // access (hw/cpu/user_program.h), [va, va + len) lies within one page.
   __attribute__((always_inline)) bool try_access(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
                                                 sc_core::sc_time& delay) {
-    // Inline: with no walk in flight, a hit in the memo of recent 4 KiB hits
-    // (see Memo). Everything else that can complete without a TLM call is in
-    // try_access_rest(), which also fills the memo.
-    FastState fs = fast_begin();
-    uint64_t spent_ps = 0;
-    if (__builtin_expect(try_memo(va, len, acc, user, data, fs, spent_ps), 1)) {
-      fast_end(fs);
-      delay += hit_cost_;
-      return true;
-    }
-    return try_access_rest(va, len, acc, user, data, delay);
+    return try_access_impl(va, len, acc, user, data, delay, nullptr);
+  }
+  // try_access(), and when it fails, the slow path (access()) for the same
+  // access straight away, with the L1 TLB's miss already known (a core's
+  // access: no second probe, no second call). Returns true on the fast
+  // path; false when the slow path ran, with its outcome in ext (ext.access
+  // and ext.user must be acc and user; a write is a TLM write, anything
+  // else a read).
+  __attribute__((always_inline)) bool try_access(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
+                                                sc_core::sc_time& delay, MmuAccessExtension& ext) {
+    return try_access_impl(va, len, acc, user, data, delay, &ext);
   }
 
   // The per-access state of the fast path: the L1 TLBs' LRU clocks, which
@@ -168,6 +169,20 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
     return false;
   }
 
+  // The TLM command of a core's access of this type.
+  static tlm::tlm_command command(x86::Access acc) {
+    return acc == x86::Access::write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND;
+  }
+  // The slow path: the access b_transport() does for a payload of (cmd, va,
+  // data, len) carrying `ext`, without the payload (a core holds the MMU and
+  // calls it straight after try_access() fails). The request is ext.access
+  // and ext.user; the outcome comes back in ext. Returns false when the
+  // walker gave no answer (b_transport's error response).
+  bool access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
+              sc_core::sc_time& delay) {
+    return slow_access(cmd, va, data, len, ext, delay, false);
+  }
+
   // The walker behind walk_socket, to be called directly on a miss while
   // *monitored is false (one virtual call and a payload fewer per walk; the
   // same walk, the same statistics). Only for the TLM walker with nothing
@@ -220,6 +235,21 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
                                      sc_core::sc_time& delay) override;
   bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) override { return false; }
   unsigned int transport_dbg(tlm::tlm_generic_payload&) override { return 0; }
+  // Both forms of try_access(); `slow`: the form that goes on to the slow path.
+  __attribute__((always_inline)) bool try_access_impl(uint64_t va, unsigned len, x86::Access acc, bool user,
+                                                     void* data, sc_core::sc_time& delay, MmuAccessExtension* slow) {
+    // Inline: with no walk in flight, a hit in the memo of recent 4 KiB hits
+    // (see Memo). Everything else that can complete without a TLM call is in
+    // try_access_rest(), which also fills the memo.
+    FastState fs = fast_begin();
+    uint64_t spent_ps = 0;
+    if (__builtin_expect(try_memo(va, len, acc, user, data, fs, spent_ps), 1)) {
+      fast_end(fs);
+      delay += hit_cost_;
+      return true;
+    }
+    return try_access_rest(va, len, acc, user, data, delay, slow);
+  }
   static void copy(x86::Access acc, uint8_t* host, void* data, unsigned len) {
     uint8_t* buf = static_cast<uint8_t*>(data);
     if (acc == x86::Access::write) copy_access_bytes(host, buf, len);
@@ -229,9 +259,9 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // walks are in flight (counted for the lookahead bound, and reopening the
   // memo once they are over by the core's time); pending entries, which
   // become usable when their walk completes or are joined while it is in
-  // flight.
+  // flight. When that fails too, with `slow`: the slow path.
   __attribute__((noinline)) bool try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
-                                                 sc_core::sc_time& delay);
+                                                 sc_core::sc_time& delay, MmuAccessExtension* slow);
   // try_access_rest() once the L1 holds an entry e for va (at loc in t):
   // apart, so that a miss (the slow path follows) costs only the probe.
   __attribute__((noinline)) bool complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, unsigned len,
@@ -240,24 +270,32 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // (memory revoked DMI there).
   void revoke_host(uint64_t start, uint64_t end);
 
-  // ---- The slow path (b_transport), by stage ----
+  // ---- The slow path (access()), by stage ----
+  // access(); `l1_probed`: the L1 TLB was just probed for this access and
+  // missed (by try_access_rest(): nothing since has changed the TLBs).
+  bool slow_access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
+                   sc_core::sc_time& delay, bool l1_probed);
   // One access on its way through the slow path.
   struct Slow {
     MmuAccessExtension* ext;
     uint64_t va;
     unsigned len;
+    tlm::tlm_command cmd;  // of the data access
+    uint8_t* data;
+    bool answered = true;  // false: the walker gave no answer
     x86::Access acc;
     bool user;
     sc_core::sc_time base;  // SystemC time, re-read after calls that may advance it (walk, data access)
     sc_core::sc_time now;   // the core's time
     sc_core::sc_time cost;  // the lookups' latency
     Tlb* l1;
+    bool l1_probed;           // known to miss in l1 (see slow_access)
     Tlb* found_in = nullptr;  // where the lookup found the entry
     bool l1_missed = false, stlb_missed = false;
     const WalkWindow::Walk* joined = nullptr;  // the walk in flight the access completes with
     bool merged = false;                       // ... and it is not the access's own walk
   };
-  // The L1 lookup (reusing the fast path's probe), then the STLB on a miss.
+  // The L1 lookup (or the fast path's miss), then the STLB on a miss.
   TlbEntry* lookup(Slow& s);
   // An entry found by lookup(): completes a pending one whose walk is over,
   // or joins its walk; copies an STLB entry into the L1.
@@ -265,11 +303,11 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // No usable entry: joins the page's walk in flight, or walks. Returns the
   // L1 entry, or nullptr when the access ends here (fault, machine check,
   // no walker answer: the outcome is set, s.now is the end).
-  TlbEntry* join_or_walk(Slow& s, tlm::tlm_generic_payload& trans, bool clean_write);
+  TlbEntry* join_or_walk(Slow& s, bool clean_write);
   // A walk that failed: sets the outcome; returns the core's time after it.
-  sc_core::sc_time walk_failed(Slow& s, tlm::tlm_generic_payload& trans, bool answered, sc_core::sc_time end);
+  sc_core::sc_time walk_failed(Slow& s, bool answered, sc_core::sc_time end);
   // The data access through entry e; returns the core's time after it.
-  sc_core::sc_time access_data(Slow& s, tlm::tlm_generic_payload& trans, const TlbEntry& e);
+  sc_core::sc_time access_data(Slow& s, const TlbEntry& e);
   // A rights fault decided from a cached entry; returns the core's time.
   sc_core::sc_time tlb_rights_fault(Slow& s, const TlbEntry& e);
   // #GP for a non-canonical address; returns the core's time.
@@ -304,7 +342,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // Caches the read-write DMI region holding pa; false when there is none.
   bool find_dmi(uint64_t pa);
   void raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigned level, sc_core::sc_time when);
-  bool data_access(tlm::tlm_generic_payload& trans, uint64_t pa, MmuAccessExtension& ext, sc_core::sc_time& delay);
+  bool data_access(const Slow& s, uint64_t pa, sc_core::sc_time& delay);
   void flush_tlbs_va(uint64_t va, uint16_t pcid, bool include_global);
   void flush_tlbs_pcid(uint16_t pcid, bool include_global);
   void flush_tlbs_all(bool include_global);
@@ -332,9 +370,6 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   };
   static constexpr unsigned kMemo = 64;
   Memo memo_[3][kMemo];     // by x86::Access: read, write (DTLB), fetch (ITLB)
-  // The L1 miss try_access_rest() just found (page, PCID, L1 kind, epoch):
-  // the slow path that follows for the same access need not probe again.
-  uint64_t last_miss_key_ = ~0ull, last_miss_epoch_ = 0;
   uint64_t lru_clock_[2] = {};  // the DTLB's and ITLB's LRU clocks (see Tlb::lru_clock)
 
   // Bumped by every change to the TLBs; bit 63 set while walks are in
