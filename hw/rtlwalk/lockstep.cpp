@@ -120,8 +120,12 @@ std::string LockstepWalker::describe(const WalkRequest& r) {
 std::string LockstepWalker::differences(const WalkResult& t, const WalkResult& r,
                                         const std::vector<WalkAccess>& ta, const std::vector<WalkAccess>& ra) {
   std::string out;
-  auto field = [&](const char* name, uint64_t a, uint64_t b) {
-    if (a != b) out += fmt::format("  {:<16} tlm {:#x}  rtl {:#x}\n", name, a, b);
+  // Runs on every walk: a per-level name ("pte_addr[3]") is formatted only
+  // for a field that differs.
+  auto field = [&](const char* name, uint64_t a, uint64_t b, int level = -1) {
+    if (a == b) return;
+    const std::string label = level < 0 ? std::string(name) : fmt::format("{}[{}]", name, level);
+    out += fmt::format("  {:<16} tlm {:#x}  rtl {:#x}\n", label, a, b);
   };
   field("status", static_cast<uint64_t>(t.status), static_cast<uint64_t>(r.status));
   field("pa", t.pa, r.pa);
@@ -139,9 +143,9 @@ std::string LockstepWalker::differences(const WalkResult& t, const WalkResult& r
   field("mc_addr", t.mc_addr, r.mc_addr);
   field("mc_poison", t.mc_poison, r.mc_poison);
   for (unsigned l = 1; l <= kMaxLevels; ++l) {
-    field(fmt::format("pte_valid[{}]", l).c_str(), t.pte_valid[l], r.pte_valid[l]);
-    field(fmt::format("pte_addr[{}]", l).c_str(), t.pte_addr[l], r.pte_addr[l]);
-    field(fmt::format("pte_value[{}]", l).c_str(), t.pte_value[l], r.pte_value[l]);
+    field("pte_valid", t.pte_valid[l], r.pte_valid[l], static_cast<int>(l));
+    field("pte_addr", t.pte_addr[l], r.pte_addr[l], static_cast<int>(l));
+    field("pte_value", t.pte_value[l], r.pte_value[l], static_cast<int>(l));
   }
   field("mem_reads", t.mem_reads, r.mem_reads);
   field("mem_writes", t.mem_writes, r.mem_writes);

@@ -274,7 +274,11 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
     sc_core::wait(delay);
     delay = SC_ZERO_TIME;
   }
-  while (busy_) sc_core::wait(idle_event_);
+  while (busy_) {
+    ++waiting_;
+    sc_core::wait(idle_event_);
+    --waiting_;
+  }
   busy_ = true;
   const sc_time start = sc_core::sc_time_stamp();
   ahead_ = SC_ZERO_TIME;
@@ -302,7 +306,9 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
     case WalkStatus::machine_check: ++stats.machine_checks; break;
   }
   busy_ = false;
-  idle_event_.notify(SC_ZERO_TIME);
+  // Only a waiting caller needs the notification; with none (every walk but
+  // concurrent ones) it would cost the scheduler a delta notification per walk.
+  if (waiting_ > 0) idle_event_.notify(SC_ZERO_TIME);
 }
 
 template <class Model>

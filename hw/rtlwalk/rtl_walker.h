@@ -151,6 +151,7 @@ class RtlWalker : public sc_core::sc_module {
   sc_core::sc_time ahead_;     // fast drive: the walk's time ahead of SystemC time
   std::minstd_rand stall_rng_;
   bool busy_ = false;
+  unsigned waiting_ = 0;  // callers waiting for the walk in progress to end
   sc_core::sc_event idle_event_;
 
   uint64_t mem_data_ = 0;

@@ -5,6 +5,7 @@
 // root, timing and statistics. The RTL's assertions are live in all of them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -719,6 +720,41 @@ TEST(RtlWalker, StatisticsCountOutcomes) {
   EXPECT_EQ(s.locked_reads, 1u);
   EXPECT_EQ(s.mem_writes, 1u);
   EXPECT_GT(s.cycles, 0u);
+}
+
+TEST(RtlWalker, ConcurrentCallersAreServedOneAfterTheOther) {
+  // Two threads call walk() at the same time: one walks, the other waits
+  // until that walk ends (the walker wakes it only when someone waits).
+  struct Callers : sc_core::sc_module {
+    SC_HAS_PROCESS(Callers);
+    hw::RtlWalker& walker;
+    WalkRequest rq;
+    WalkResult res[2];
+    sc_time done[2];
+    Callers(sc_core::sc_module_name n, hw::RtlWalker& w, const WalkRequest& r) : sc_module(n), walker(w), rq(r) {
+      SC_THREAD(first);
+      SC_THREAD(second);
+    }
+    void call(int i) {
+      sc_time d = SC_ZERO_TIME;
+      walker.walk(rq, res[i], d);
+      done[i] = sc_core::sc_time_stamp();
+    }
+    void first() { call(0); }
+    void second() { call(1); }
+  };
+  Harness h;
+  const uint64_t va = 0x0000'000f'0000'd000ull;
+  h.map(kRoot, va, 0x1'c000, P | RW | US | A | D);
+  Callers callers("callers", h.walker, Harness::request(kRoot, va));
+  sc_core::sc_start();
+  ASSERT_EQ(h.walker.stats.walks, 2u) << "the waiting caller was never woken";
+  EXPECT_EQ(callers.res[0].pa, 0x1'c000u);
+  EXPECT_EQ(callers.res[1].pa, 0x1'c000u);
+  // The later walk starts when the earlier ends: 2 reset cycles, then two
+  // walks of 10 cycles (4 reads, no memory latency).
+  EXPECT_EQ(std::min(callers.done[0], callers.done[1]), sc_time(12, SC_NS));
+  EXPECT_EQ(std::max(callers.done[0], callers.done[1]), sc_time(22, SC_NS));
 }
 
 TEST(RtlWalker, RequestWithoutWalkExtensionIsAnError) {

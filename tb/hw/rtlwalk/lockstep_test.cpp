@@ -179,6 +179,15 @@ TEST(Lockstep, EqualResultsWithDifferentAccessesDiffer) {
   }
 }
 
+TEST(Lockstep, AnEntryThatDiffersIsNamedWithItsLevel) {
+  WalkResult t, r;
+  t.pte_valid[3] = r.pte_valid[3] = true;
+  t.pte_addr[3] = 0x101000;
+  r.pte_addr[3] = 0x101008;
+  const std::vector<WalkAccess> none;
+  EXPECT_EQ(LockstepWalker::differences(t, r, none, none), "  pte_addr[3]      tlm 0x101000  rtl 0x101008\n");
+}
+
 TEST(Lockstep, ADifferenceStopsWithBothResults) {
   Bench b;
   sc_core::sc_start(SC_ZERO_TIME);
