@@ -24,7 +24,7 @@ namespace {
 constexpr uint64_t kRegion = 64ull << 20;  // tb/scenarios/default.yaml: mmap 64 MiB
 constexpr uint64_t kBase = 0x7f0000000000ull;
 constexpr unsigned kSize = 8;
-constexpr unsigned kBatch = 64;  // as the program generates them
+constexpr unsigned kBatch = 128;  // as the program generates them (program.h)
 
 // One sweep of the region (the default's `write` or `read` phase).
 template <bool Write>

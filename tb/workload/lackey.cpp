@@ -29,6 +29,8 @@ constexpr HexTable kHex;
 
 // What parse_line may read beyond a line's '\n' (zeros after the text).
 constexpr size_t kReadAhead = 32;
+// A record below this address is an error (nothing can be mapped there).
+constexpr uint64_t kLowestAddr = 0x10000;
 
 enum class Bad : uint8_t { none, kind, address, comma, size, trailing, too_wide, outside };
 
@@ -85,7 +87,7 @@ constexpr char kFirstChar[] = {0, 'I', ' ', ' ', ' '};
 // parse_line would accept. True with the record and `next`; false for
 // anything else, which parse_line then decides (and explains). Reads up to
 // 22 bytes at p, whatever the line's length (the buffers have room).
-inline bool parse_fast(const char* p, LackeyRecord& rec, const char*& next) {
+__attribute__((always_inline)) inline bool parse_fast(const char* p, LackeyRecord& rec, const char*& next) {
   const unsigned kind = kKind.kind[static_cast<uint8_t>(p[1])];
   if (!kind || p[0] != kFirstChar[kind] || p[2] != ' ') return false;
   const char* const h = p + 3;
@@ -95,6 +97,8 @@ inline bool parse_fast(const char* p, LackeyRecord& rec, const char*& next) {
   if (len < 8) {
     if (len == 0) return false;
     addr = hex8(w << (8 * (8 - len)));  // the digits to the top: zeros lead
+  } else if (h[8] == ',') {
+    addr = hex8(w);  // lackey's "%08lx" of an address under 4 GiB, most lines: no second word to scan
   } else {
     len += hex_run(load8(h + 8));
     if (len == 16) return false;  // 16 digits or more
@@ -404,13 +408,23 @@ size_t LackeyStream::read(LackeyRecord* out, size_t max) {
   size_t n = 0;
   while (n < max) {
     if (pos_ == lim_ && !refill()) break;
-    const char* const p = pos_;
+    // The common lines in a loop of their own, with the position and the
+    // counts in registers; anything else, one line at a time below.
+    const char* p = pos_;
+    const char* const lim = lim_;
+    const size_t first = n;
+    for (const char* next; n < max && p != lim && parse_fast(p, out[n], next) && out[n].addr >= kLowestAddr; p = next)
+      ++n;
+    pos_ = p;
+    line_ += n - first;
+    records_ += n - first;
+    if (n == max || p == lim) continue;
     Bad bad = Bad::none;
     const int r = parse_line(p, out[n], bad, pos_);
-    if (__builtin_expect(r > 0, 1)) {
+    if (r > 0) {
       ++line_;
       ++records_;
-      if (__builtin_expect(out[n].addr < 0x10000, 0))
+      if (__builtin_expect(out[n].addr < kLowestAddr, 0))
         throw std::runtime_error(fmt::format("{}:{}: address {:#x} is below the lowest mappable address (64 KiB)",
                                              in_.path(), line_, out[n].addr));
       ++n;
