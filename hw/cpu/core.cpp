@@ -198,12 +198,14 @@ struct Core::FastLoop {
   Mmu::FastState fs{};
   bool open = false;
   uint64_t ps = 0, budget = 0;
+  uint64_t now_ps = 0;  // the core's time at fast_open(), from which ps counts
   uint64_t count[3] = {};  // by x86::Access: reads, writes, fetches
 };
 
 inline void Core::fast_open(FastLoop& f) {
   if (f.open) return;
   f.fs = mmu_.fast_begin();
+  f.now_ps = sim::to_ps(local_now());
   f.budget = fast_budget_ps();
   f.open = true;
 }
@@ -220,6 +222,17 @@ inline void Core::fast_settle(FastLoop& f) {
   f.open = false;
 }
 
+inline bool Core::memo_join(FastLoop& f, uint64_t va, unsigned size, x86::Access acc, void* data) {
+  // On copies: the loop's own state, whose address is never taken, stays in
+  // registers.
+  Mmu::FastState fs = f.fs;
+  uint64_t ps = f.ps;
+  if (!mmu_.try_memo_join(va, size, acc, true, data, fs, ps, f.now_ps)) return false;
+  f.fs = fs;
+  f.ps = ps;
+  return true;
+}
+
 __attribute__((always_inline)) inline Core::Batch Core::run_batch(UserProgram& prog, FastLoop& f) {
   unsigned n = 0;
   UserAccess* const b = prog.access_batch(n);
@@ -230,7 +243,8 @@ __attribute__((always_inline)) inline Core::Batch Core::run_batch(UserProgram& p
   Batch r = Batch::done;
   for (; i < n; ++i) {
     UserAccess& a = b[i];
-    if (!mmu_.try_memo(a.va, a.size, a.access, true, a.data, f.fs, f.ps)) {
+    if (!mmu_.try_memo(a.va, a.size, a.access, true, a.data, f.fs, f.ps) &&
+        !memo_join(f, a.va, a.size, a.access, a.data)) {
       r = Batch::stopped;  // this one takes the one-operation path
       break;
     }
@@ -284,7 +298,8 @@ void Core::run_task(const hal::RunTask& task) {
     if (op.kind == UserOp::Kind::access) {
       if (fast) fast_open(f);
       void* buf = op.access == x86::Access::write ? static_cast<void*>(op.wdata) : static_cast<void*>(data);
-      if (f.open && mmu_.try_memo(op.va, op.size, op.access, true, buf, f.fs, f.ps)) {
+      if (f.open && (mmu_.try_memo(op.va, op.size, op.access, true, buf, f.fs, f.ps) ||
+                     memo_join(f, op.va, op.size, op.access, buf))) {
         ++f.count[static_cast<unsigned>(op.access)];
         prog.complete(op, 0, static_cast<const uint8_t*>(buf));
         if (f.ps < f.budget) continue;  // nothing to look up for yet

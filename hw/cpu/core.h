@@ -221,6 +221,9 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
   void fast_open(FastLoop& f);
   // Ends the fast loop: the MMU's state, the time and the counts go back.
   void fast_settle(FastLoop& f);
+  // After a memo miss: the access joins the walk in flight of its page
+  // from the memo (Mmu::try_memo_join), when it can.
+  bool memo_join(FastLoop& f, uint64_t va, unsigned size, x86::Access acc, void* data);
   // The program's batch of accesses through the fast loop: all done, none
   // (not in a batch), stopped at one that is not a memo hit (it goes the
   // one-operation way), or stopped at a time boundary.

@@ -129,24 +129,29 @@ bool Mmu::complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, un
   if (merged) {
     window_.count_merge();
     DPRINTF(TLB, sim::now_ps(delay), name(), "va={:#x} joins the walk in flight for its page", va);
-    copy(acc, host, data, len);
-    delay += hit_cost_;
-    return true;
-  }
-  if (e->size == 0 && e->host_lo == 0 && e->host_hi == 0xfff && user) {
-    // This access type is permitted (checked above): remember the page for it.
-    Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
-    m.key = ((va >> 12) << 16) | pcid_;
-    m.epoch = epoch_ & ~WalkWindow::kBusyBit;
-    m.host = e->host;
-    m.stamp = loc.array->replacement().stamp(loc.set, loc.way);
-    m.array = loc.array;
-    m.set = static_cast<uint16_t>(loc.set);
-    m.way = static_cast<uint16_t>(loc.way);
+    // The memo's joins print nothing: with the flag on, each goes through here.
+    if (!sim::debug::TLB.enabled) remember(loc, *e, va, acc, user, e->pending_host, e->ready);
+  } else {
+    remember(loc, *e, va, acc, user, e->host, 0);
   }
   copy(acc, host, data, len);
   delay += hit_cost_;
   return true;
+}
+
+void Mmu::remember(const Tlb::Loc& loc, const TlbEntry& e, uint64_t va, x86::Access acc, bool user, uint8_t* host,
+                   uint64_t ready) {
+  if (e.size != 0 || e.host_lo != 0 || e.host_hi != 0xfff || !user) return;
+  // This access type is permitted (complete_hit checked): remember the page for it.
+  Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
+  m.key = ((va >> 12) << 16) | pcid_;
+  m.epoch = (epoch_ & ~WalkWindow::kBusyBit) | (ready ? kMemoJoins : 0);
+  m.ready = ready;
+  m.host = host;
+  m.stamp = loc.array->replacement().stamp(loc.set, loc.way);
+  m.array = loc.array;
+  m.set = static_cast<uint16_t>(loc.set);
+  m.way = static_cast<uint16_t>(loc.way);
 }
 
 // ---- Control (serialising: the next access waits for every walk in flight) ----

@@ -149,7 +149,6 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   __attribute__((always_inline)) bool try_memo(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
                                               FastState& fs, uint64_t& local_ps) {
     const uint64_t vpn = va >> 12;
-    const unsigned kind = acc == x86::Access::fetch;
     // One memo per access type, filled only by accesses the entry permits
     // (for user mode, which is all a core sends here): no rights test here.
     const Memo& m = memo_[static_cast<unsigned>(acc)][vpn & (kMemo - 1)];
@@ -157,16 +156,23 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
       // Counted for the lookahead bound: at the gate, the walk window must
       // first retire the walks done by now (try_access_rest).
       if (__builtin_expect(fs.seq >= fs.gate, 0)) return false;
-      ++fs.seq;
-      // One counter: the TLB's LRU clock, which also counts these hits.
-      const uint64_t tick = ++fs.clock[kind];
-      if (m.stamp) *m.stamp = tick;
-      else m.array->touch(m.set, m.way);
-      copy(acc, m.host + (va & 0xfff), data, len);
-      local_ps += fs.hit_cost_ps;
+      memo_hit(m, va, len, acc, data, fs, local_ps);
       return true;
     }
     return false;
+  }
+  // After try_memo() failed, for a core that knows its time: an access to a
+  // page whose own walk is in flight (see Memo) joins the walk (counted)
+  // and completes as a hit, until the walk's end. now_ps: the core's time
+  // from which local_ps counts. Out of line: the common hit stays lean.
+  __attribute__((noinline)) bool try_memo_join(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
+                                               FastState& fs, uint64_t& local_ps, uint64_t now_ps) {
+    const Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
+    if (!user || m.key != ((va >> 12) << 16 | fs.pcid) || m.epoch != (fs.epoch | kMemoJoins)) return false;
+    if (fs.seq >= fs.gate || now_ps + local_ps >= m.ready) return false;
+    window_.count_merge();
+    memo_hit(m, va, len, acc, data, fs, local_ps);
+    return true;
   }
 
   // The TLM command of a core's access of this type.
@@ -266,6 +272,10 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // apart, so that a miss (the slow path follows) costs only the probe.
   __attribute__((noinline)) bool complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, unsigned len,
                                               x86::Access acc, bool user, void* data, sc_core::sc_time& delay);
+  // complete_hit(): remembers a 4 KiB page wholly under DMI in the memo for
+  // this access type (host: where its bytes are; ready: see Memo).
+  void remember(const Tlb::Loc& loc, const TlbEntry& e, uint64_t va, x86::Access acc, bool user, uint8_t* host,
+                uint64_t ready);
   // Drops the TLBs' and the walk window's host pointers into [start, end]
   // (memory revoked DMI there).
   void revoke_host(uint64_t start, uint64_t end);
@@ -357,9 +367,13 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // memo hit is exactly a hit of that TLB entry (its replacement state and
   // statistics are updated as by any hit), and any change to the TLBs
   // (fill, invalidation, DMI revocation, rights) bumps epoch_, which
-  // invalidates every memo entry. Its entries never hold a pending entry
-  // (a walk's fill bumps the epoch), so they stay usable while walks are in
-  // flight, each hit counted for the lookahead bound.
+  // invalidates every memo entry. Its entries stay usable while walks are
+  // in flight, each hit counted for the lookahead bound. An entry whose own
+  // walk is in flight (pending) is remembered with kMemoJoins in its epoch
+  // (so the common hit's one compare fails) and the walk's end: until then
+  // its hits join the walk, as in complete_hit(); the first hit after it
+  // goes through complete_hit(), which makes the entry usable.
+  static constexpr uint64_t kMemoJoins = WalkWindow::kBusyBit;  // never set in FastState::epoch
   struct alignas(64) Memo {
     uint64_t key = ~0ull;        // (vpn << 16) | PCID of the lookup
     uint64_t epoch = 0;
@@ -367,9 +381,21 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
     uint64_t* stamp = nullptr;   // the entry's LRU stamp; null for other policies
     TlbArray* array = nullptr;
     uint16_t set = 0, way = 0;
+    uint64_t ready = 0;  // a pending entry's walk end, ps
   };
   static constexpr unsigned kMemo = 64;
   Memo memo_[3][kMemo];     // by x86::Access: read, write (DTLB), fetch (ITLB)
+  // A memo hit's work: counted for the lookahead bound and as a hit of the
+  // entry (the TLB's LRU clock counts these hits), the data, the latency.
+  __attribute__((always_inline)) void memo_hit(const Memo& m, uint64_t va, unsigned len, x86::Access acc, void* data,
+                                              FastState& fs, uint64_t& local_ps) {
+    ++fs.seq;
+    const uint64_t tick = ++fs.clock[acc == x86::Access::fetch];
+    if (m.stamp) *m.stamp = tick;
+    else m.array->touch(m.set, m.way);
+    copy(acc, m.host + (va & 0xfff), data, len);
+    local_ps += fs.hit_cost_ps;
+  }
   uint64_t lru_clock_[2] = {};  // the DTLB's and ITLB's LRU clocks (see Tlb::lru_clock)
 
   // Bumped by every change to the TLBs; bit 63 set while walks are in

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "hw/base/time.h"
 #include "tb/hw/mmu/machine.h"
 
 namespace hw::test {
@@ -97,6 +98,36 @@ TEST_F(WindowTest, AnAccessToAPageBeingWalkedJoinsTheWalk) {
   // Once the walk is over, the page's accesses complete on the fast path.
   m->step = ns(400);
   EXPECT_TRUE(access(page(0) + 16).fast);
+}
+
+// The core's loop (try_memo with its time): an access to a page whose walk
+// is in flight joins the walk from the memo, as through complete_hit; once
+// the walk has ended the memo sends the access back to the TLB, which makes
+// the entry usable.
+TEST_F(WindowTest, MemoHitsOfAPageBeingWalkedJoinTheWalkUntilItEnds) {
+  make(window_params());
+  access(page(0));      // walks until about 321 ns
+  access(page(0) + 8);  // joins it through the TLB, and the memo keeps the page
+  ASSERT_EQ(ws().merges.value(), 1u);
+  Mmu& mmu = m->mmu();
+  const uint64_t hits = mmu.dtlb().hits(0);
+  uint64_t local_ps = 0, v = 0;
+  Mmu::FastState fs = mmu.fast_begin();
+  EXPECT_FALSE(mmu.try_memo(page(0) + 16, 8, x86::Access::read, true, &v, fs, local_ps)) << "only a join can";
+  ASSERT_TRUE(mmu.try_memo_join(page(0) + 16, 8, x86::Access::read, true, &v, fs, local_ps, sim::to_ps(now())));
+  EXPECT_EQ(ws().merges.value(), 2u) << "a memo hit on the page joins its walk";
+  mmu.fast_end(fs);
+  EXPECT_EQ(mmu.dtlb().hits(0), hits + 1) << "and counts as a hit of the entry";
+  // After the walk's end: not from the memo, and the TLB's hit makes the
+  // entry usable (no join).
+  fs = mmu.fast_begin();
+  const uint64_t after_ps = sim::to_ps(now() + ns(400));
+  EXPECT_FALSE(mmu.try_memo_join(page(0) + 32, 8, x86::Access::read, true, &v, fs, local_ps, after_ps));
+  mmu.fast_end(fs);
+  m->step = ns(400);
+  EXPECT_TRUE(access(page(0) + 40).fast);
+  EXPECT_EQ(ws().merges.value(), 2u);
+  EXPECT_EQ(mmu.dtlb().find(page(0), 0)->pending, false);
 }
 
 TEST_F(WindowTest, AFetchJoinsTheDataWalkOfItsPage) {
