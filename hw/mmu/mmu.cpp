@@ -143,8 +143,8 @@ void Mmu::remember(const Tlb::Loc& loc, const TlbEntry& e, uint64_t va, x86::Acc
                    uint64_t ready) {
   if (e.size != 0 || e.host_lo != 0 || e.host_hi != 0xfff || !user) return;
   // This access type is permitted (complete_hit checked): remember the page for it.
-  Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
-  m.key = ((va >> 12) << 16) | pcid_;
+  Memo& m = memo_slot(acc, va);
+  m.key = memo_key(va, pcid_);
   m.epoch = (epoch_ & ~WalkWindow::kBusyBit) | (ready ? kMemoJoins : 0);
   m.ready = ready;
   m.host = host;

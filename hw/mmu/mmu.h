@@ -148,11 +148,10 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // state and call try_access()).
   __attribute__((always_inline)) bool try_memo(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
                                               FastState& fs, uint64_t& local_ps) {
-    const uint64_t vpn = va >> 12;
     // One memo per access type, filled only by accesses the entry permits
     // (for user mode, which is all a core sends here): no rights test here.
-    const Memo& m = memo_[static_cast<unsigned>(acc)][vpn & (kMemo - 1)];
-    if (__builtin_expect(user && m.key == ((vpn << 16) | fs.pcid) && m.epoch == fs.epoch, 1)) {
+    const Memo& m = memo_slot(acc, va);
+    if (__builtin_expect(user && m.key == memo_key(va, fs.pcid) && m.epoch == fs.epoch, 1)) {
       // Counted for the lookahead bound: at the gate, the walk window must
       // first retire the walks done by now (try_access_rest).
       if (__builtin_expect(fs.seq >= fs.gate, 0)) return false;
@@ -167,8 +166,8 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // from which local_ps counts. Out of line: the common hit stays lean.
   __attribute__((noinline)) bool try_memo_join(uint64_t va, unsigned len, x86::Access acc, bool user, void* data,
                                                FastState& fs, uint64_t& local_ps, uint64_t now_ps) {
-    const Memo& m = memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)];
-    if (!user || m.key != ((va >> 12) << 16 | fs.pcid) || m.epoch != (fs.epoch | kMemoJoins)) return false;
+    const Memo& m = memo_slot(acc, va);
+    if (!user || m.key != memo_key(va, fs.pcid) || m.epoch != (fs.epoch | kMemoJoins)) return false;
     if (fs.seq >= fs.gate || now_ps + local_ps >= m.ready) return false;
     window_.count_merge();
     memo_hit(m, va, len, acc, data, fs, local_ps);
@@ -385,6 +384,10 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   };
   static constexpr unsigned kMemo = 64;
   Memo memo_[3][kMemo];     // by x86::Access: read, write (DTLB), fetch (ITLB)
+  // The memo entry for va's page and this access type, and the key it
+  // holds for the page in address space pcid.
+  Memo& memo_slot(x86::Access acc, uint64_t va) { return memo_[static_cast<unsigned>(acc)][(va >> 12) & (kMemo - 1)]; }
+  static uint64_t memo_key(uint64_t va, uint64_t pcid) { return (va >> 12) << 16 | pcid; }
   // A memo hit's work: counted for the lookahead bound and as a hit of the
   // entry (the TLB's LRU clock counts these hits), the data, the latency.
   __attribute__((always_inline)) void memo_hit(const Memo& m, uint64_t va, unsigned len, x86::Access acc, void* data,
