@@ -141,12 +141,14 @@ TEST(Lackey, TraceCountsRangesAndSplits) {
 // the common-line loop parses (lackey's own form, among others of it).
 TEST(Lackey, LowAddressNamesItsLine) {
   const std::string dir = temp_dir("lackey-low");
-  const std::string f = write_file(dir, "t.trace", "==1== header\nI  00400000,4\n L 00401000,8\n L 0000fff8,8\n S 00401000,8\n");
+  const std::string f =
+      write_file(dir, "t.trace", "==1== header\nI  00400000,4\n L 00401000,8\n L 0000fff8,8\n S 00401000,8\n");
   try {
     LackeyTrace t(f, 0);
     FAIL() << "a record at 0xfff8 accepted";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("t.trace:4: address 0xfff8 is below the lowest mappable address"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("t.trace:4: address 0xfff8 is below the lowest mappable address"),
+              std::string::npos)
         << e.what();
   }
 }
