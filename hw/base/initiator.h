@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -85,6 +86,30 @@ class InitiatorSocket : public tlm_utils::simple_initiator_socket<InitiatorSocke
 
   // ---- DMI ----
   DmiCache& dmi() { return dmi_; }
+  // `len` bytes at `addr` through a cached region, adding its read (write)
+  // latency to `delay`: what a transaction would have done, with no
+  // payload, interconnect or target call. false, and nothing done, when no
+  // cached region holds them.
+  bool dmi_read(uint64_t addr, void* data, unsigned len, sc_core::sc_time& delay) {
+    const tlm::tlm_dmi* d = dmi_.find(addr, len, tlm::tlm_dmi::DMI_ACCESS_READ);
+    if (!d) return false;
+    std::memcpy(data, d->get_dmi_ptr() + (addr - d->get_start_address()), len);
+    delay += d->get_read_latency();
+    return true;
+  }
+  bool dmi_write(uint64_t addr, const void* data, unsigned len, sc_core::sc_time& delay) {
+    const tlm::tlm_dmi* d = dmi_.find(addr, len, tlm::tlm_dmi::DMI_ACCESS_WRITE);
+    if (!d) return false;
+    std::memcpy(d->get_dmi_ptr() + (addr - d->get_start_address()), data, len);
+    delay += d->get_write_latency();
+    return true;
+  }
+  // After a transaction `trans` (this socket's or one forwarded through it)
+  // that succeeded with the target's DMI hint set: asks once for the region
+  // holding `trans`'s address, so that the next access there can use it.
+  void request_dmi_if_allowed(const tlm::tlm_generic_payload& trans) {
+    if (trans.is_response_ok() && trans.is_dmi_allowed()) request_dmi(trans.get_address());
+  }
   // Asks the target for a region holding `addr` and caches a granted one.
   // Returns it, or nullptr when the target grants none.
   const tlm::tlm_dmi* request_dmi(uint64_t addr);

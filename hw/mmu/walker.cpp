@@ -1,7 +1,6 @@
 #include "hw/mmu/walker.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include <fmt/format.h>
 
@@ -231,23 +230,15 @@ PtAccess PageWalker::read(uint64_t pa, uint64_t& value, sc_time& delay, bool loc
   // A locked read may use DMI: no other process runs between it and the
   // unlocking write (the walker does not wait in between), so the pair is
   // atomic. DRAM withholds DMI from a line another initiator has locked.
-  if (const tlm::tlm_dmi* d = mem_socket.dmi().find(pa, 8, tlm::tlm_dmi::DMI_ACCESS_READ)) {
-    std::memcpy(&value, d->get_dmi_ptr() + (pa - d->get_start_address()), 8);
-    delay += d->get_read_latency();
-    return PtAccess::ok;
-  }
+  if (mem_socket.dmi_read(pa, &value, 8, delay)) return PtAccess::ok;
   const PtAccess st = transact(pa, &value, delay, false, lock);
   // Memory says DMI would do for this line: ask for the region once.
-  if (st == PtAccess::ok && mem_socket.last().is_dmi_allowed()) mem_socket.request_dmi(pa);
+  if (st == PtAccess::ok) mem_socket.request_dmi_if_allowed(mem_socket.last());
   return st;
 }
 
 PtAccess PageWalker::write(uint64_t pa, uint64_t value, sc_time& delay, bool unlock) {
-  if (const tlm::tlm_dmi* d = mem_socket.dmi().find(pa, 8, tlm::tlm_dmi::DMI_ACCESS_WRITE)) {
-    std::memcpy(d->get_dmi_ptr() + (pa - d->get_start_address()), &value, 8);
-    delay += d->get_write_latency();
-    return PtAccess::ok;
-  }
+  if (mem_socket.dmi_write(pa, &value, 8, delay)) return PtAccess::ok;
   return transact(pa, &value, delay, true, unlock);
 }
 

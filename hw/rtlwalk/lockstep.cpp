@@ -42,7 +42,7 @@ WalkRecorder::WalkRecorder(sc_core::sc_module_name name)
 
 void WalkRecorder::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const sc_time before = delay;
-  to_memory->b_transport(trans, delay);
+  forward(trans, delay);
   trans.set_dmi_allowed(false);
   WalkAccess a = access_of(trans);
   PoisonExtension* poison = nullptr;
@@ -53,6 +53,22 @@ void WalkRecorder::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) 
   // A wait for another initiator's lock restarts the annotation.
   a.latency = delay >= before ? delay - before : delay;
   accesses.push_back(a);
+}
+
+void WalkRecorder::forward(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  // A plain read (no bus lock) through DMI where memory granted it, as the
+  // walker does when it faces memory itself: the value and latency of the
+  // transaction, and no poison (memory withholds DMI from poisoned pages
+  // and locked lines, whose reads stay transactions).
+  LockExtension* lock = nullptr;
+  trans.get_extension(lock);
+  const bool plain_read = trans.is_read() && !lock;
+  if (plain_read && to_memory.dmi_read(trans.get_address(), trans.get_data_ptr(), trans.get_data_length(), delay)) {
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+    return;
+  }
+  to_memory->b_transport(trans, delay);
+  if (plain_read) to_memory.request_dmi_if_allowed(trans);
 }
 
 // ---- WalkReplay -----------------------------------------------------------------

@@ -44,17 +44,20 @@ struct WalkAccess {
 };
 
 // Between the RTL walker and the bus: forwards every access and records it.
-// DMI is refused, so that nothing bypasses the record.
+// DMI is refused to the walker, so that nothing bypasses the record; the
+// recorder itself answers plain reads through DMI where memory grants it.
 class WalkRecorder : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<WalkRecorder> from_walker;
-  sim::InitiatorSocket to_memory;
+  sim::InitiatorSocket to_memory;  // plain reads by DMI where granted
 
   explicit WalkRecorder(sc_core::sc_module_name name);
   std::vector<WalkAccess> accesses;  // since the last clear
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  // The access to memory: a plain read through DMI where granted, else the transaction.
+  void forward(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) { return false; }
 };
 

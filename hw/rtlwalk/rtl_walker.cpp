@@ -356,31 +356,45 @@ void RtlWalker::reset(Model& m) {
 }
 
 RtlWalker::MemResponse RtlWalker::mem_access(uint64_t addr, bool write, uint64_t wdata, bool lock) {
-  MemResponse r;
-  mem_data_ = write ? wdata : 0;  // a failed read leaves zeros, as in the TLM walker
-  const tlm::tlm_command cmd = write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND;
-  poison_ext_.clear();
   // Timed: the access happens now. Fast: at the walk's time ahead of
   // SystemC's, annotated as a loosely-timed initiator does (a target that
   // must wait, for another initiator's bus lock, synchronises first and
   // returns only its latency).
   sc_time time = ahead_;
-  tlm::tlm_response_status rsp;
-  if (lock) {
-    lock_ext_.op = write ? LockExtension::Op::unlock_write : LockExtension::Op::lock_read;
-    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, time, lock_ext_, poison_ext_);
-  } else {
-    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, time, poison_ext_);
-  }
-  r.poison = poison_ext_.poisoned;
-  r.error = !r.poison && rsp != tlm::TLM_OK_RESPONSE;
-  r.data = write ? 0 : mem_data_;
+  MemResponse r;
+  // A plain read through DMI where memory granted it: the value and the
+  // latency a transaction would bring. Memory withholds DMI from lines
+  // under a bus lock and from pages with an injected error, so those reads
+  // still wait for the lock or report the poison. Locked reads and their
+  // writes stay transactions: they take the bus lock, which the traced
+  // drive holds while SystemC time passes between the two.
+  if (write || lock || !mem_socket.dmi_read(addr, &r.data, 8, time)) r = transact(addr, write, wdata, lock, time);
   if (write) ++stats.mem_writes;
   else ++stats.mem_reads;
   if (lock && !write) ++stats.locked_reads;
   // The memory's latency passes with the clock stopped.
   if (!timed_) ahead_ = time;
   else if (time != SC_ZERO_TIME) sc_core::wait(time);
+  return r;
+}
+
+RtlWalker::MemResponse RtlWalker::transact(uint64_t addr, bool write, uint64_t wdata, bool lock, sc_time& time) {
+  MemResponse r;
+  mem_data_ = write ? wdata : 0;  // a failed read leaves zeros, as in the TLM walker
+  const tlm::tlm_command cmd = write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND;
+  poison_ext_.clear();
+  tlm::tlm_response_status rsp;
+  if (lock) {
+    lock_ext_.op = write ? LockExtension::Op::unlock_write : LockExtension::Op::lock_read;
+    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, time, lock_ext_, poison_ext_);
+  } else {
+    rsp = mem_socket.transport(cmd, addr, &mem_data_, 8, time, poison_ext_);
+    // Memory says DMI would do for this line: ask for the region once.
+    if (!write) mem_socket.request_dmi_if_allowed(mem_socket.last());
+  }
+  r.poison = poison_ext_.poisoned;
+  r.error = !r.poison && rsp != tlm::TLM_OK_RESPONSE;
+  r.data = write ? 0 : mem_data_;
   return r;
 }
 

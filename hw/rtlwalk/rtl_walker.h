@@ -93,7 +93,7 @@ class RtlWalker : public sc_core::sc_module {
   };
 
   tlm_utils::simple_target_socket<RtlWalker> walk_socket;  // walk requests (hw::WalkExtension)
-  sim::InitiatorSocket mem_socket;                         // page-table accesses
+  sim::InitiatorSocket mem_socket;                         // page-table accesses: plain reads by DMI where granted
 
   // `stats_parent` null: the walker's statistics form a tree of their own (tests).
   explicit RtlWalker(sc_core::sc_module_name name, const Params& params = Params(),
@@ -140,7 +140,10 @@ class RtlWalker : public sc_core::sc_module {
   void tick(Model& m);  // one clock cycle: rising edge, then the next sample point
   template <class Model>
   void run(Model& m, const WalkRequest& req, WalkResult& res);
+  // One page-table access: a plain read through DMI where granted, else transact().
   MemResponse mem_access(uint64_t addr, bool write, uint64_t wdata, bool lock);
+  // The access as a transaction at `time` (the walk's time, ahead of SystemC's), which grows by its latency.
+  MemResponse transact(uint64_t addr, bool write, uint64_t wdata, bool lock, sc_core::sc_time& time);
   unsigned stall();
 
   Params params_;

@@ -3,9 +3,10 @@
 // tables in one binary (docs/rtl-walker.md, "Host speed"):
 //   BM_TlmWalkerDmi/L  walks of the TLM walker reading through DMI (as with
 //                      --walker=tlm);
-//   BM_TlmWalker/L     the TLM walker reading through transactions, as the
-//                      RTL walker does;
-//   BM_RtlWalker/L     the same walks on the RTL walker;
+//   BM_TlmWalker/L     the TLM walker reading through transactions (as the
+//                      RTL walker did before its plain reads used DMI);
+//   BM_RtlWalker/L     the same walks on the RTL walker (its plain reads
+//                      through DMI, as in a run);
 //   BM_RtlVsTlm/L      all three, interleaved batch by batch: host CPU ns
 //                      per walk of each, and the ratios RTL / TLM through
 //                      transactions ("ratio") and RTL / TLM with DMI

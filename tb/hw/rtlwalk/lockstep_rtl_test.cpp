@@ -41,6 +41,8 @@ struct Bench : sc_core::sc_module {
   uint64_t cr3 = 0x100000;
   std::vector<WalkRequest> requests;
   std::vector<WalkResult> results;
+  std::vector<std::vector<WalkAccess>> records;  // the recorder's list of each walk
+  std::vector<uint64_t> transactions;            // the bus's transactions of each walk
   std::string error;
 
   explicit Bench(sc_core::sc_module_name n) : sc_module(n) {
@@ -83,6 +85,7 @@ struct Bench : sc_core::sc_module {
       ext.req = req;
       t.set_extension(&ext);
       sc_time d = SC_ZERO_TIME;
+      const uint64_t tx0 = bus.stats.transactions.value();
       try {
         mmu->b_transport(t, d);
       } catch (const std::runtime_error& e) {
@@ -91,6 +94,8 @@ struct Bench : sc_core::sc_module {
       t.clear_extension(&ext);
       if (!error.empty()) return;
       results.push_back(ext.res);
+      records.push_back(recorder.accesses);
+      transactions.push_back(bus.stats.transactions.value() - tx0);
     }
   }
 };
@@ -118,6 +123,25 @@ TEST(LockstepRtl, SupervisorWriteToAReadOnlyPageWithWp) {
   EXPECT_NE(b.error.find("the TLM and RTL walkers disagree on walk 4"), std::string::npos) << b.error;
   EXPECT_NE(b.error.find("status           tlm 0x1  rtl 0x0"), std::string::npos) << b.error;
 #endif
+}
+
+// The recorder answers plain reads through DMI once memory granted it, and
+// records them as it recorded their transactions (latency included).
+TEST(LockstepRtl, TheRecorderReadsThroughDmiAndRecordsTheSame) {
+  Bench b("bench");
+  b.requests = {b.request(0x400010, x86::Access::read, true), b.request(0x400010, x86::Access::read, true)};
+  sc_core::sc_start();
+  ASSERT_EQ(b.error, "");
+  ASSERT_EQ(b.records.size(), 2u);
+  EXPECT_EQ(b.transactions[0], 1u) << "the first read's transaction brings DMI for the rest";
+  EXPECT_EQ(b.transactions[1], 0u);
+  ASSERT_EQ(b.records[0].size(), 4u);
+  EXPECT_EQ(b.records[1], b.records[0]);
+  for (size_t i = 0; i < b.records[0].size(); ++i) {
+    EXPECT_EQ(b.records[0][i].latency, sc_time(80, SC_NS)) << i;
+    EXPECT_EQ(b.records[1][i].latency, sc_time(80, SC_NS)) << i;
+  }
+  EXPECT_EQ(b.lockstep.stats.mismatches.value(), 0u);
 }
 
 }  // namespace
