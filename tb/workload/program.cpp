@@ -1,6 +1,7 @@
 #include "tb/workload/program.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <stdexcept>
 
@@ -113,11 +114,13 @@ void ScriptedProgram::fill_write(uint64_t va, unsigned size, uint64_t* data) {
 }
 
 void ScriptedProgram::issue(const IssueSum& c) {
-  if (c.reads) stats_->reads += c.reads;
-  if (c.writes) stats_->writes += c.writes;
-  if (c.fetches) stats_->fetches += c.fetches;
-  if (c.records) stats_->trace_records += c.records;
-  if (c.splits) stats_->trace_splits += c.splits;
+  if (c.lanes) {
+    stats_->reads += c.count(offsetof(Issue, reads));
+    stats_->writes += c.count(offsetof(Issue, writes));
+    stats_->fetches += c.count(offsetof(Issue, fetches));
+    stats_->trace_records += c.count(offsetof(Issue, records));
+    stats_->trace_splits += c.count(offsetof(Issue, splits));
+  }
   if (c.verified) stats_->verified += c.verified;
 }
 
@@ -395,7 +398,7 @@ void ScriptedProgram::fill_access_batch() {
 void ScriptedProgram::fill_replay_batch() {
   // Whole records only (at most 4 pieces each).
   static constexpr x86::Access kAccess[] = {x86::Access::fetch, x86::Access::read, x86::Access::write};
-  static constexpr Issue kCounts[] = {{0, 0, 1, 1, 0}, {1, 0, 0, 1, 0}, {0, 1, 0, 1, 0}};
+  static constexpr Issue kCounts[] = {{0, 0, 1, 1, 0, {}}, {1, 0, 0, 1, 0, {}}, {0, 1, 0, 1, 0, {}}};
   unsigned n = 0;
   size_t avail;
   while (n + 4 <= kBatch) {

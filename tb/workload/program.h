@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -203,20 +204,25 @@ class ScriptedProgram : public hw::UserProgram {
   // The batch: accesses generated ahead, with what each adds to the
   // process's counts when it issues (a trace record's counts ride on its
   // first access, as when its pieces were queued).
+  // One byte a count, in one word (the rest zero), so that a batch's are
+  // summed with one add an access rather than five.
   struct Issue {
-    uint8_t reads, writes, fetches, records, splits;
+    uint8_t reads, writes, fetches, records, splits, zero[3];
   };
+  static_assert(sizeof(Issue) == 8, "an Issue is summed as one word");
   // Sums of Issue counts, and of loads verified (a batch adds its completed
-  // accesses' at once).
+  // accesses' at once). The counts are summed bytewise in `lanes`: no byte
+  // carries into the next while what is added is at most one batch, as each
+  // count is at most the batch's accesses (a record's counts, on its first
+  // access, count one for each of its pieces) and kBatch < 256.
   struct IssueSum {
-    uint64_t reads = 0, writes = 0, fetches = 0, records = 0, splits = 0, verified = 0;
+    uint64_t lanes = 0, verified = 0;
     void add(const Issue& c) {
-      reads += c.reads;
-      writes += c.writes;
-      fetches += c.fetches;
-      records += c.records;
-      splits += c.splits;
+      uint64_t w;
+      std::memcpy(&w, &c, sizeof w);
+      lanes += w;
     }
+    uint64_t count(size_t field) const { return lanes >> (8 * field) & 0xff; }
   };
   void issue(const IssueSum& c);
   void refill_batch();
@@ -303,6 +309,7 @@ class ScriptedProgram : public hw::UserProgram {
   // access a record) pays half as often as with 64; 128 accesses (10 KiB)
   // still sit in L1.
   static constexpr unsigned kBatch = 128;
+  static_assert(kBatch < 256, "a batch's counts are summed a byte each (IssueSum)");
   hw::UserAccess batch_[kBatch];
   Issue batch_issue_[kBatch];
   unsigned batch_pos_ = 0, batch_n_ = 0;
