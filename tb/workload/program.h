@@ -188,12 +188,13 @@ class ScriptedProgram : public hw::UserProgram {
   void range_of(const Op& op, uint64_t& start, uint64_t& len) const;
   // The data of a store at va: `value` repeated, or drawn from the seed.
   void fill_write(uint64_t va, unsigned size, uint64_t* data);
-  // Checks a completed access against the shadow, or records a store in it
-  // (inline: every access of a batch ends here); true when it verified a
-  // load. kPadded: `data` has 16 readable bytes whatever the size (a
-  // batch's access buffer).
+  // Checks a completed access in region r against the shadow (when
+  // `verify`), or records a store in it (inline: every access of a batch
+  // ends here); true when it verified a load. kPadded: `data` has 16
+  // readable bytes whatever the size (a batch's access buffer).
   template <bool kPadded>
-  inline bool complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
+  inline bool complete_access(Shadow& shadow, const Shadow::Region& r, bool verify, uint64_t va, unsigned size,
+                              x86::Access acc, const uint8_t* data);
   // The region holding [va, va+size): one of the last few that fetches or
   // data (each class apart: a trace interleaves them) found, or the
   // shadow's; fails when none.
