@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <regex>
 
 #include "tb/common/mmcosim_run.h"
@@ -233,6 +234,33 @@ TEST(Processes, ParamsListsEveryKeyWithItsValue) {
   EXPECT_TRUE(std::regex_search(r.output, std::regex("platform\\.cores +3 +uint .*\\[set\\]"))) << r.output;
   EXPECT_NE(r.output.find("firmware.timeslice_us"), std::string::npos);
   EXPECT_NE(r.output.find("platform.memory.size"), std::string::npos);
+}
+
+// A batch's counts are summed a byte each (ScriptedProgram::IssueSum): a
+// trace of nothing but page-crossing modifies, each four accesses counting
+// four splits, fills every batch with the most a byte must hold.
+TEST(Replay, BatchCountsAddUpWhenEveryRecordSplits) {
+  const std::string dir = temp_dir("replay-splits");
+  std::string text;
+  for (int i = 0; i < 1000; ++i) {
+    char line[32];
+    std::snprintf(line, sizeof line, " M %08x,16\n", (0x40000 + i % 8) * 4096 + 4096 - 8);
+    text += line;
+  }
+  const std::string trace = write_file(dir, "t.trace", text);
+  const std::string f = write_file(dir, "s.yaml",
+                                   "platform: {memory: {size: 256MiB}}\n"
+                                   "workload:\n  processes:\n    - name: app\n      ops:\n"
+                                   "        - replay: {file: " + trace + "}\n");
+  RunResult r = run_mmcosim({"run", f, "--outdir", dir + "/out", "-q", "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto s = read_stats(dir + "/out/stats.txt");
+  EXPECT_EQ(s.at("system.workload.app.traceRecords"), 1000);
+  EXPECT_EQ(s.at("system.workload.app.reads"), 2000);
+  EXPECT_EQ(s.at("system.workload.app.writes"), 2000);
+  EXPECT_EQ(s.at("system.workload.app.fetches"), 0);
+  EXPECT_EQ(s.at("system.workload.app.traceSplits"), 4000);
+  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 2000);
 }
 
 }  // namespace

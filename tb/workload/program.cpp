@@ -1,6 +1,7 @@
 #include "tb/workload/program.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <stdexcept>
 
@@ -113,11 +114,13 @@ void ScriptedProgram::fill_write(uint64_t va, unsigned size, uint64_t* data) {
 }
 
 void ScriptedProgram::issue(const IssueSum& c) {
-  if (c.reads) stats_->reads += c.reads;
-  if (c.writes) stats_->writes += c.writes;
-  if (c.fetches) stats_->fetches += c.fetches;
-  if (c.records) stats_->trace_records += c.records;
-  if (c.splits) stats_->trace_splits += c.splits;
+  if (c.lanes) {
+    stats_->reads += c.count(offsetof(Issue, reads));
+    stats_->writes += c.count(offsetof(Issue, writes));
+    stats_->fetches += c.count(offsetof(Issue, fetches));
+    stats_->trace_records += c.count(offsetof(Issue, records));
+    stats_->trace_splits += c.count(offsetof(Issue, splits));
+  }
   if (c.verified) stats_->verified += c.verified;
 }
 
@@ -302,18 +305,16 @@ void ScriptedProgram::load_mismatch(uint64_t va, unsigned size, x86::Access acc,
 }
 
 template <bool kPadded>
-__attribute__((always_inline)) inline bool ScriptedProgram::complete_access(uint64_t va, unsigned size,
+__attribute__((always_inline)) inline bool ScriptedProgram::complete_access(Shadow& shadow, const Shadow::Region& r,
+                                                                             bool verify, uint64_t va, unsigned size,
                                                                              x86::Access acc, const uint8_t* data) {
-  const Shadow::Region* r = region_[acc == x86::Access::fetch][0];
-  if (__builtin_expect(!r || region_gen_ != shadow_->generation() || !r->contains(va, size), 0))
-    r = region_for(va, size, acc);
   if (acc == x86::Access::write) {
-    shadow_->store(*r, va, size, data);
-  } else if (current_->verify) {
-    if (r->fmap) file_stats().verified_bytes += size;
+    shadow.store(r, va, size, data);
+  } else if (verify) {
+    if (r.fmap) file_stats().verified_bytes += size;
     uint8_t expected[hw::UserOp::kMaxSize];
-    const bool same = kPadded ? shadow_->check_padded(*r, va, size, data, expected)
-                              : shadow_->check(*r, va, size, data, expected);
+    const bool same = kPadded ? shadow.check_padded(r, va, size, data, expected)
+                              : shadow.check(r, va, size, data, expected);
     if (__builtin_expect(!same, 0)) load_mismatch(va, size, acc, data, expected);
     return true;
   }
@@ -330,15 +331,30 @@ hw::UserAccess* ScriptedProgram::access_batch(unsigned& n) {
 
 void ScriptedProgram::complete_batch(unsigned n) {
   // The counts go to the statistics once, with exactly the accesses
-  // completed so far when one fails.
+  // completed so far when one fails. What holds for the whole batch (the
+  // shadow's set of regions: no access maps or unmaps; whether loads are
+  // verified; the last region of each class) is read once into locals: the
+  // shadow's stores go through byte pointers, and after each the compiler
+  // would load every member again.
   IssueSum sum;
   unsigned i = batch_pos_;
   const unsigned end = i + n;
+  Shadow& shadow = *shadow_;
+  if (region_gen_ != shadow.generation()) {
+    forget_regions();
+    region_gen_ = shadow.generation();
+  }
+  const bool verify = current_->verify;
+  const Shadow::Region* last[2] = {region_[0][0], region_[1][0]};  // data, fetches
   try {
     for (; i < end; ++i) {
       const hw::UserAccess& a = batch_[i];
       sum.add(batch_issue_[i]);
-      sum.verified += complete_access<true>(a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+      const unsigned fetch = a.access == x86::Access::fetch;
+      const Shadow::Region* r = last[fetch];
+      if (__builtin_expect(!r || !r->contains(a.va, a.size), 0)) r = last[fetch] = region_for(a.va, a.size, a.access);
+      sum.verified +=
+          complete_access<true>(shadow, *r, verify, a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
     }
   } catch (...) {
     batch_pos_ = i;
@@ -395,7 +411,7 @@ void ScriptedProgram::fill_access_batch() {
 void ScriptedProgram::fill_replay_batch() {
   // Whole records only (at most 4 pieces each).
   static constexpr x86::Access kAccess[] = {x86::Access::fetch, x86::Access::read, x86::Access::write};
-  static constexpr Issue kCounts[] = {{0, 0, 1, 1, 0}, {1, 0, 0, 1, 0}, {0, 1, 0, 1, 0}};
+  static constexpr Issue kCounts[] = {{0, 0, 1, 1, 0, {}}, {1, 0, 0, 1, 0, {}}, {0, 1, 0, 1, 0, {}}};
   unsigned n = 0;
   size_t avail;
   while (n + 4 <= kBatch) {
@@ -542,7 +558,10 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
-    if (complete_access<false>(op.va, op.size, op.access, data)) ++stats_->verified;
+    const Shadow::Region* r = region_[op.access == x86::Access::fetch][0];
+    if (!r || region_gen_ != shadow_->generation() || !r->contains(op.va, op.size))
+      r = region_for(op.va, op.size, op.access);
+    if (complete_access<false>(*shadow_, *r, current_->verify, op.va, op.size, op.access, data)) ++stats_->verified;
     return;
   }
 

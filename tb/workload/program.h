@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -187,12 +188,13 @@ class ScriptedProgram : public hw::UserProgram {
   void range_of(const Op& op, uint64_t& start, uint64_t& len) const;
   // The data of a store at va: `value` repeated, or drawn from the seed.
   void fill_write(uint64_t va, unsigned size, uint64_t* data);
-  // Checks a completed access against the shadow, or records a store in it
-  // (inline: every access of a batch ends here); true when it verified a
-  // load. kPadded: `data` has 16 readable bytes whatever the size (a
-  // batch's access buffer).
+  // Checks a completed access in region r against the shadow (when
+  // `verify`), or records a store in it (inline: every access of a batch
+  // ends here); true when it verified a load. kPadded: `data` has 16
+  // readable bytes whatever the size (a batch's access buffer).
   template <bool kPadded>
-  inline bool complete_access(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data);
+  inline bool complete_access(Shadow& shadow, const Shadow::Region& r, bool verify, uint64_t va, unsigned size,
+                              x86::Access acc, const uint8_t* data);
   // The region holding [va, va+size): one of the last few that fetches or
   // data (each class apart: a trace interleaves them) found, or the
   // shadow's; fails when none.
@@ -203,20 +205,25 @@ class ScriptedProgram : public hw::UserProgram {
   // The batch: accesses generated ahead, with what each adds to the
   // process's counts when it issues (a trace record's counts ride on its
   // first access, as when its pieces were queued).
+  // One byte a count, in one word (the rest zero), so that a batch's are
+  // summed with one add an access rather than five.
   struct Issue {
-    uint8_t reads, writes, fetches, records, splits;
+    uint8_t reads, writes, fetches, records, splits, zero[3];
   };
+  static_assert(sizeof(Issue) == 8, "an Issue is summed as one word");
   // Sums of Issue counts, and of loads verified (a batch adds its completed
-  // accesses' at once).
+  // accesses' at once). The counts are summed bytewise in `lanes`: no byte
+  // carries into the next while what is added is at most one batch, as each
+  // count is at most the batch's accesses (a record's counts, on its first
+  // access, count one for each of its pieces) and kBatch < 256.
   struct IssueSum {
-    uint64_t reads = 0, writes = 0, fetches = 0, records = 0, splits = 0, verified = 0;
+    uint64_t lanes = 0, verified = 0;
     void add(const Issue& c) {
-      reads += c.reads;
-      writes += c.writes;
-      fetches += c.fetches;
-      records += c.records;
-      splits += c.splits;
+      uint64_t w;
+      std::memcpy(&w, &c, sizeof w);
+      lanes += w;
     }
+    uint64_t count(size_t field) const { return lanes >> (8 * field) & 0xff; }
   };
   void issue(const IssueSum& c);
   void refill_batch();
@@ -303,6 +310,7 @@ class ScriptedProgram : public hw::UserProgram {
   // access a record) pays half as often as with 64; 128 accesses (10 KiB)
   // still sit in L1.
   static constexpr unsigned kBatch = 128;
+  static_assert(kBatch < 256, "a batch's counts are summed a byte each (IssueSum)");
   hw::UserAccess batch_[kBatch];
   Issue batch_issue_[kBatch];
   unsigned batch_pos_ = 0, batch_n_ = 0;
