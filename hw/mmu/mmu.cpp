@@ -98,7 +98,7 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
     missed = !e;
   }
   if (slow)
-    slow_access(command(acc), va, data, len, *slow, delay, missed);
+    slow_path(command(acc), va, data, len, *slow, delay, missed);
   return false;
 }
 
@@ -430,6 +430,11 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
 
 bool Mmu::slow_access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
                       sc_time& delay, bool l1_probed) {
+  return slow_path(cmd, va, data, len, ext, delay, l1_probed);
+}
+
+__attribute__((always_inline)) inline bool Mmu::slow_path(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len,
+                                                         MmuAccessExtension& ext, sc_time& delay, bool l1_probed) {
   ++stats.slow_accesses;
   ++seq_;
   Slow s;
