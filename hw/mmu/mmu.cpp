@@ -64,7 +64,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
                                 : std::make_unique<Tlb>(&stats, "stlb", std::string(this->name()) + ".stlb", params.stlb,
                                                         mix_seed(mix_seed(params.seed, params.cpu), kSaltStlb))),
       pwc_(std::make_unique<Pwc>(&stats, std::string(this->name()) + ".pwc", params.levels, params.pwc,
-                                 mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc))),
+                                 mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc), stats.walks)),
       l1_{dtlb_.get(), dtlb_.get(), itlb_.get()}, window_(&stats, params.window),
       hit_cost_(params.hit_latency + params.access_latency),
       hit_cost_ps_(sim::to_ps(hit_cost_)) {
