@@ -16,9 +16,10 @@ using sc_core::SC_ZERO_TIME;
 
 namespace {
 
-// sc_time_stamp() without the call into the SystemC library: the miss path
-// reads the time before and after its walk.
-inline const sc_time& time_stamp() { return sc_core::sc_get_curr_simcontext()->time_stamp(); }
+// sc_time_stamp() without the call into the SystemC library, nor the test
+// for a missing context (there is one: the MMU is a module of it): the miss
+// path reads the time before and after its walk.
+inline const sc_time& time_stamp() { return sc_core::sc_curr_simcontext->time_stamp(); }
 
 const char* access_name(x86::Access a) {
   return a == x86::Access::write ? "write" : a == x86::Access::fetch ? "fetch" : "read";
@@ -64,7 +65,7 @@ Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* 
                                 : std::make_unique<Tlb>(&stats, "stlb", std::string(this->name()) + ".stlb", params.stlb,
                                                         mix_seed(mix_seed(params.seed, params.cpu), kSaltStlb))),
       pwc_(std::make_unique<Pwc>(&stats, std::string(this->name()) + ".pwc", params.levels, params.pwc,
-                                 mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc))),
+                                 mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc), stats.walks)),
       l1_{dtlb_.get(), dtlb_.get(), itlb_.get()}, window_(&stats, params.window),
       hit_cost_(params.hit_latency + params.access_latency),
       hit_cost_ps_(sim::to_ps(hit_cost_)) {
@@ -98,7 +99,7 @@ bool Mmu::try_access_rest(uint64_t va, unsigned len, x86::Access acc, bool user,
     missed = !e;
   }
   if (slow)
-    slow_access(command(acc), va, data, len, *slow, delay, missed);
+    slow_path(command(acc), va, data, len, *slow, delay, missed);
   return false;
 }
 
@@ -430,6 +431,11 @@ void Mmu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
 
 bool Mmu::slow_access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
                       sc_time& delay, bool l1_probed) {
+  return slow_path(cmd, va, data, len, ext, delay, l1_probed);
+}
+
+__attribute__((always_inline)) inline bool Mmu::slow_path(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len,
+                                                         MmuAccessExtension& ext, sc_time& delay, bool l1_probed) {
   ++stats.slow_accesses;
   ++seq_;
   Slow s;

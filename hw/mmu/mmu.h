@@ -284,6 +284,10 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
   // missed (by try_access_rest(): nothing since has changed the TLBs).
   bool slow_access(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len, MmuAccessExtension& ext,
                    sc_core::sc_time& delay, bool l1_probed);
+  // slow_access()'s body, inlined into it and into try_access_rest(): a
+  // core's miss makes one call, not two (a frame, the arguments passed on).
+  __attribute__((always_inline)) bool slow_path(tlm::tlm_command cmd, uint64_t va, void* data, unsigned len,
+                                               MmuAccessExtension& ext, sc_core::sc_time& delay, bool l1_probed);
   // One access on its way through the slow path.
   struct Slow {
     MmuAccessExtension* ext;

@@ -102,10 +102,24 @@ uint64_t Pwc::tick() const {
   return clock_ ? sim::to_ps(*clock_) : sim::now_ps();
 }
 
-Pwc::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "pwc") {}
+Pwc::Stats::Stats(sim::stats::Group* parent, const Pwc* owner)
+    : sim::stats::Group(parent, "pwc"),
+      lookups(this, "lookups", "Walks that looked up the paging-structure caches", "Count",
+              [owner] { return owner->enabled() ? owner->walks_.value() : 0; }),
+      skipped_levels(this, "skippedLevels", "Page-table levels walks did not read thanks to a hit", "Count",
+                     [owner] { return owner->skipped_levels(); }) {}
 
-Pwc::Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned levels, const Params& p, uint64_t seed)
-    : stats(stats_parent), p_(p), levels_(levels), who_(who) {
+uint64_t Pwc::skipped_levels() const {
+  // A hit at level l starts the walk at l - 1: levels_ - l + 1 levels unread.
+  uint64_t n = 0;
+  for (unsigned l = 2; l < caches_.size(); ++l)
+    if (caches_[l]) n += caches_[l]->stats.hits.value() * (levels_ - l + 1);
+  return n;
+}
+
+Pwc::Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned levels, const Params& p, uint64_t seed,
+         const sim::stats::Scalar& walks)
+    : stats(stats_parent, this), p_(p), walks_(walks), levels_(levels), who_(who) {
   caches_.resize(levels_ + 1);
   if (!p_.enabled) return;
   // Stats in walk order: the root's cache first.

@@ -139,7 +139,10 @@ class Pwc {
     bool invlpg_all_pcids = false;
   };
 
-  Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned levels, const Params& p, uint64_t seed);
+  // `walks`: the owner's count of walks, each of which looks the caches up
+  // once (Mmu::walk), which the lookups statistic reads when dumped.
+  Pwc(sim::stats::Group* stats_parent, const std::string& who, unsigned levels, const Params& p, uint64_t seed,
+      const sim::stats::Scalar& walks);
 
   bool enabled() const { return p_.enabled; }
   // Debug lines carry this time (the owning core's) when set, else SystemC's.
@@ -152,7 +155,6 @@ class Pwc {
   // Inline: every walk starts here.
   __attribute__((always_inline)) void lookup(uint64_t va, uint16_t pcid, WalkRequest& rq) {
     if (!p_.enabled) return;
-    ++stats.lookups;
     // Deepest first: a PDE-cache hit skips the most.
     for (unsigned l = 2; l <= levels_; ++l) {
       PwcLevel* c = by_level_[l];
@@ -161,7 +163,6 @@ class Pwc {
       if (const PwcLevel::Entry* e = c->find(va, pcid, set, way)) {
         c->touch(set, way);
         ++c->stats.hits;
-        stats.skipped_levels += levels_ - (l - 1);
         rq.start_level = l - 1;
         rq.start_table = e->table;
         rq.acc_rw = e->rw;
@@ -188,11 +189,13 @@ class Pwc {
   // Test/monitor probe (uncounted): is there an entry at `level` for va?
   bool holds(unsigned level, uint64_t va, uint16_t pcid) const;
 
+  // Both worked out when dumped, so that a lookup counts one counter, not
+  // three: lookups are the owner's walks (while enabled), and the levels
+  // skipped follow from each level's hits (a lookup stops at its first).
   struct Stats : sim::stats::Group {
-    explicit Stats(sim::stats::Group* parent);
-    sim::stats::Scalar lookups{this, "lookups", "Walks that looked up the paging-structure caches", "Count"};
-    sim::stats::Scalar skipped_levels{this, "skippedLevels", "Page-table levels walks did not read thanks to a hit",
-                                      "Count"};
+    Stats(sim::stats::Group* parent, const Pwc* owner);
+    sim::stats::Gauge lookups;
+    sim::stats::Gauge skipped_levels;
   } stats;
 
  private:
@@ -200,8 +203,10 @@ class Pwc {
   void trace_hit(unsigned level, uint64_t va, uint16_t pcid, uint64_t table) const;
   void trace_miss(uint64_t va, uint16_t pcid) const;
   uint64_t tick() const;
+  uint64_t skipped_levels() const;
 
   Params p_;
+  const sim::stats::Scalar& walks_;
   const sc_core::sc_time* clock_ = nullptr;
   unsigned levels_;
   std::string who_;

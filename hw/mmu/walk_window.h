@@ -92,14 +92,18 @@ class WalkWindow {
   __attribute__((always_inline)) Walk& add(sc_core::sc_time start, sc_core::sc_time done, uint64_t seq) {
     const unsigned others = n_;
     ++stats.walks;
-    if (others) ++stats.overlapped;
-    stats.concurrency_sum += others;
-    if (others + 1 > stats.max_concurrency.value()) stats.max_concurrency.set(others + 1);
+    if (others) {
+      ++stats.overlapped;
+      stats.concurrency_sum += others;
+      if (others + 1 > stats.max_concurrency.value()) stats.max_concurrency.set(others + 1);
+    } else {
+      if (!stats.max_concurrency.value()) stats.max_concurrency.set(1);
+      become_busy(seq + p_.lookahead);  // the only walk: it sets the gate
+    }
     Walk& w = walks_[n_++];
     w.start = start;
     w.done = done;
     w.seq = seq;
-    if (!others) become_busy(seq + p_.lookahead);  // the only walk: it sets the gate
     return w;
   }
   // A precise exception at `now`: waits for every walk; returns that time.

@@ -55,6 +55,7 @@ TEST_F(PwcTest, WalksSkipTheLevelsAHitCovers) {
   EXPECT_EQ(level(4).stats.hits.value(), 1u);
   EXPECT_EQ(m.walker().stats.from_root.value(), 2u);
   EXPECT_EQ(m.mmu().pwc().stats.skipped_levels.value(), 3u + 2u + 1u);
+  EXPECT_EQ(m.mmu().pwc().stats.lookups.value(), 5u) << "one per walk";
   // The statistics are where a user would look for them.
   EXPECT_NE(m.root.find("cpu0.mmu.pwc.pde.hits"), nullptr);
   EXPECT_NE(m.root.find("cpu0.mmu.pwc.pml4e.misses"), nullptr);

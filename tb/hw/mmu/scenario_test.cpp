@@ -117,7 +117,8 @@ TEST(Scenario, Pml5eKeyIsReadWithEitherPagingMode) {
     EXPECT_EQ(p.pwc.level[5].sets, 2u);
     EXPECT_EQ(p.pwc.level[5].ways, 8u);
     sim::stats::Group g(nullptr, "g");
-    Pwc pwc(&g, "pwc", levels, p.pwc, 1);
+    sim::stats::Scalar walks(&g, "walks", "", "Count");
+    Pwc pwc(&g, "pwc", levels, p.pwc, 1, walks);
     if (levels == 5) {
       ASSERT_NE(pwc.level(5), nullptr);
       EXPECT_EQ(pwc.level(5)->capacity(), 16u);
