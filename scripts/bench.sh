@@ -3,8 +3,12 @@
 # bench_*, with repetitions so medians can be quoted), then the speed table
 # of docs/performance.md, each row as a ratio to a baseline measured here,
 # in the same run (absolute times vary between machines; the ratios less).
-# Times are host CPU time (user + system) of the whole process, medians of
-# three, so that other processes on a shared machine count less.
+# Times are host CPU time (user + system) of the whole process. A row whose
+# baseline is another program (the replays against `xz -dc`, the default run
+# against its native loop) runs them in rounds, one right after the other,
+# BENCH_ROUNDS times (default 5), and its ratio is the median of the rounds'
+# ratios: a shared host's speed drifts within a sitting, and one round sees
+# the same host. The other rows are medians of three.
 # Usage: scripts/bench.sh [BUILD_DIR] [extra benchmark args]
 #        scripts/bench.sh BUILD_DIR --table-only   (the table alone)
 set -euo pipefail
@@ -12,6 +16,8 @@ build="${1:-build}"
 [ $# -gt 0 ] && shift
 table_only=0
 if [ "${1:-}" = "--table-only" ]; then table_only=1; shift; fi
+rounds="${BENCH_ROUNDS:-5}"
+case "$rounds" in '' | *[!0-9]* | 0) echo "bench: BENCH_ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2 ;; esac
 
 if [ "$table_only" = 0 ]; then
     found=0
@@ -48,7 +54,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print ((r + 0 <= t + 0) ? "ok" : "M
 row() { printf '  %-44s %8s  ratio %6s  (target <= %s)  %s\n' "$1" "$2" "$3" "$4" "$(verdict "$3" "$4")"; }
 
 echo
-echo "== speed table (docs/performance.md): host CPU seconds, medians of 3 (the replay rows: CPU and wall)"
+echo "== speed table (docs/performance.md): host CPU seconds; against xz -dc and the native loop, medians of $rounds rounds' ratios (the replay rows: CPU and wall), else medians of 3"
 
 # The replay rows, each twice: by CPU time (user + system of the replay over
 # that of `xz -dc`) and by wall time (what a user waits: a compressed trace
@@ -60,23 +66,32 @@ cpu_wall() {
     /usr/bin/time -f '%U %S %e' -o "$tmp/time" "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
     awk '{printf "%.3f %.3f\n", $1 + $2, $3}' "$tmp/time"
 }
-# median3_cpu_wall CMD...: the medians of three runs' CPU and wall times.
-median3_cpu_wall() {
-    { cpu_wall "$@"; cpu_wall "$@"; cpu_wall "$@"; } > "$tmp/cw"
-    echo "$(cut -d' ' -f1 "$tmp/cw" | sort -g | sed -n 2p) $(cut -d' ' -f2 "$tmp/cw" | sort -g | sed -n 2p)"
+# median COLUMN FILE: the median of a column of numbers (the lower middle
+# one of an even count).
+median() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# median_ratio A B FILE: the median over FILE's lines of column A / column B.
+median_ratio() {
+    awk -v a="$1" -v b="$2" '{ printf "%.4f\n", ($b > 0) ? $a / $b : 0 }' "$3" |
+        sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
 }
-# replay_rows NAME XZ XZ_YAML PLAIN_YAML: xz -dc of XZ, the replays of the
-# .xz and the plain trace; print_replay_rows NAME prints their rows.
+# replay_rows NAME XZ XZ_YAML PLAIN_YAML: in each round, xz -dc of XZ, then
+# the replays of the .xz and of the plain trace, one line of "CPU WALL" for
+# each in $tmp/replay; print_replay_rows NAME prints their medians and the
+# medians of the rounds' ratios.
 replay_rows() {
-    read -r dc_cpu dc_wall <<< "$(median3_cpu_wall sh -c "xz -dc '$2' > /dev/null")"
-    read -r rxz_cpu rxz_wall <<< "$(median3_cpu_wall "$mmcosim" run "$3" --outdir "$tmp/out" -q --no-progress)"
-    read -r rplain_cpu rplain_wall <<< "$(median3_cpu_wall "$mmcosim" run "$4" --outdir "$tmp/out" -q --no-progress)"
+    : > "$tmp/replay"
+    for _ in $(seq "$rounds"); do
+        echo "$(cpu_wall sh -c "xz -dc '$2' > /dev/null") $(cpu_wall "$mmcosim" run "$3" --outdir "$tmp/out" -q --no-progress)" \
+            "$(cpu_wall "$mmcosim" run "$4" --outdir "$tmp/out" -q --no-progress)" >> "$tmp/replay"
+    done
+    dc_cpu=$(median 1 "$tmp/replay"); dc_wall=$(median 2 "$tmp/replay")
 }
 print_replay_rows() {
-    row "lackey replay of the $1.xz trace, CPU" "$rxz_cpu" "$(ratio "$rxz_cpu" "$dc_cpu")" 3
-    row "lackey replay of the $1.xz trace, wall" "$rxz_wall" "$(ratio "$rxz_wall" "$dc_wall")" 3
-    row "lackey replay of the $1plain trace, CPU" "$rplain_cpu" "$(ratio "$rplain_cpu" "$dc_cpu")" 3
-    row "lackey replay of the $1plain trace, wall" "$rplain_wall" "$(ratio "$rplain_wall" "$dc_wall")" 3
+    local f="$tmp/replay"
+    row "lackey replay of the $1.xz trace, CPU" "$(median 3 "$f")" "$(median_ratio 3 1 "$f")" 3
+    row "lackey replay of the $1.xz trace, wall" "$(median 4 "$f")" "$(median_ratio 4 2 "$f")" 3
+    row "lackey replay of the $1plain trace, CPU" "$(median 5 "$f")" "$(median_ratio 5 1 "$f")" 3
+    row "lackey replay of the $1plain trace, wall" "$(median 6 "$f")" "$(median_ratio 6 2 "$f")" 3
 }
 
 # 1. Lackey replay: a generated 2.25 M-record trace (scripts/gen_lackey_trace.py:
@@ -120,11 +135,15 @@ fi
 
 # 2. The default run against the native loop making the same accesses with
 # the same value generator and shadow checks (bench_workload).
-t_def=$(median3 "$mmcosim" run --outdir "$tmp/out" -q --no-progress)
-t_native=$("$build/tb/workload/bench_workload" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
-    --benchmark_format=csv 2>/dev/null | awk -F, '/_median"/ { printf "%.3f\n", $4 / 1000 }')
-echo "  native loop (bench_workload): ${t_native} s"
-row "default run, 16.8 M accesses" "$t_def" "$(ratio "$t_def" "$t_native")" 4
+# Each round: the native loop (one repetition), then the run.
+: > "$tmp/default"
+for _ in $(seq "$rounds"); do
+    native=$("$build/tb/workload/bench_workload" --benchmark_repetitions=1 --benchmark_format=csv 2>/dev/null |
+        awk -F, '/^"BM_/ { printf "%.3f\n", $4 / 1000; exit }')
+    echo "$native $(cpu "$mmcosim" run --outdir "$tmp/out" -q --no-progress)" >> "$tmp/default"
+done
+echo "  native loop (bench_workload): $(median 1 "$tmp/default") s"
+row "default run, 16.8 M accesses" "$(median 2 "$tmp/default")" "$(median_ratio 2 1 "$tmp/default")" 4
 
 # 3. The RTL walker against the TLM walker, host time per walk (lockstep
 # runs both on every walk and times each).
