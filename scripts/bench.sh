@@ -66,13 +66,14 @@ cpu_wall() {
     /usr/bin/time -f '%U %S %e' -o "$tmp/time" "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
     awk '{printf "%.3f %.3f\n", $1 + $2, $3}' "$tmp/time"
 }
-# median COLUMN FILE: the median of a column of numbers (the lower middle
-# one of an even count).
-median() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# middle: the median of the numbers on its input, one a line (the lower
+# middle one of an even count).
+middle() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# median COLUMN FILE: the median of a column of FILE.
+median() { awk -v c="$1" '{ print $c }' "$2" | middle; }
 # median_ratio A B FILE: the median over FILE's lines of column A / column B.
 median_ratio() {
-    awk -v a="$1" -v b="$2" '{ printf "%.4f\n", ($b > 0) ? $a / $b : 0 }' "$3" |
-        sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
+    printf '%.2f' "$(awk -v a="$1" -v b="$2" '{ printf "%.4f\n", ($b > 0) ? $a / $b : 0 }' "$3" | middle)"
 }
 # replay_rows NAME XZ XZ_YAML PLAIN_YAML: in each round, xz -dc of XZ, then
 # the replays of the .xz and of the plain trace, one line of "CPU WALL" for

@@ -284,10 +284,7 @@ bool ScriptedProgram::next_replay(hw::UserOp& out) {
 }
 
 const Shadow::Region* ScriptedProgram::region_for(uint64_t va, unsigned size, x86::Access acc) {
-  if (region_gen_ != shadow_->generation()) {
-    forget_regions();
-    region_gen_ = shadow_->generation();
-  }
+  revalidate_regions();
   const Shadow::Region** const ways = region_[acc == x86::Access::fetch];
   unsigned i = 0;
   while (i < kRegionWays - 1 && ways[i] && !ways[i]->contains(va, size)) ++i;
@@ -339,11 +336,8 @@ void ScriptedProgram::complete_batch(unsigned n) {
   IssueSum sum;
   unsigned i = batch_pos_;
   const unsigned end = i + n;
+  revalidate_regions();
   Shadow& shadow = *shadow_;
-  if (region_gen_ != shadow.generation()) {
-    forget_regions();
-    region_gen_ = shadow.generation();
-  }
   const bool verify = current_->verify;
   const Shadow::Region* last[2] = {region_[0][0], region_[1][0]};  // data, fetches
   try {
@@ -558,9 +552,7 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
-    const Shadow::Region* r = region_[op.access == x86::Access::fetch][0];
-    if (!r || region_gen_ != shadow_->generation() || !r->contains(op.va, op.size))
-      r = region_for(op.va, op.size, op.access);
+    const Shadow::Region* r = region_for(op.va, op.size, op.access);
     if (complete_access<false>(*shadow_, *r, current_->verify, op.va, op.size, op.access, data)) ++stats_->verified;
     return;
   }

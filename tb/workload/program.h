@@ -200,6 +200,13 @@ class ScriptedProgram : public hw::UserProgram {
   // shadow's; fails when none.
   const Shadow::Region* region_for(uint64_t va, unsigned size, x86::Access acc);
   void forget_regions() { std::fill(&region_[0][0], &region_[0][0] + 2 * kRegionWays, nullptr); }
+  // Forgets the last regions found when the shadow's set of regions has
+  // changed since (a map or an unmap) and they may be gone.
+  void revalidate_regions() {
+    if (region_gen_ == shadow_->generation()) return;
+    forget_regions();
+    region_gen_ = shadow_->generation();
+  }
   [[noreturn, gnu::cold]] void load_mismatch(uint64_t va, unsigned size, x86::Access acc, const uint8_t* data,
                                              const uint8_t* expected);
   // The batch: accesses generated ahead, with what each adds to the
