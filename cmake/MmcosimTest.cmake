@@ -2,6 +2,13 @@
 # each test case runs in its own process (a SystemC kernel elaborates once per
 # process).
 
+# Test sources are compiled for debugging rather than for speed: -Og (with
+# the build type's -g) halves their compile time against -O2, and test
+# sources are most of what `make test` compiles. The code under test is in
+# the libraries, built with the build type's flags (bench_* binaries too).
+set(MMCOSIM_TEST_CXX_FLAGS "-Og" CACHE STRING "Extra compile options for test sources (after the build type's)")
+separate_arguments(_mmcosim_test_flags UNIX_COMMAND "${MMCOSIM_TEST_CXX_FLAGS}")
+
 # mmcosim_sc_test(NAME SOURCES a.cpp b.cpp LIBS lib1 lib2 [LABEL l])
 # Tests are named NAME.Suite.Case, so `ctest -R NAME` selects a binary.
 # A SystemC test: sc_main from tb/common initialises GoogleTest, turns
@@ -10,6 +17,7 @@ function(mmcosim_sc_test name)
   cmake_parse_arguments(T "" "TIMEOUT;LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE mmcosim_sc_gtest_main ${T_LIBS})
+  target_compile_options(${name} PRIVATE ${_mmcosim_test_flags})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
@@ -27,6 +35,7 @@ function(mmcosim_unit_test name)
   cmake_parse_arguments(T "" "TIMEOUT;LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE GTest::gtest_main GTest::gmock ${T_LIBS})
+  target_compile_options(${name} PRIVATE ${_mmcosim_test_flags})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
