@@ -6,7 +6,14 @@
 # the build type's -g) halves their compile time against -O2, and test
 # sources are most of what `make test` compiles. The code under test is in
 # the libraries, built with the build type's flags (bench_* binaries too).
-set(MMCOSIM_TEST_CXX_FLAGS "-Og" CACHE STRING "Extra compile options for test sources (after the build type's)")
+# A Debug build keeps its -O0.
+if(CMAKE_BUILD_TYPE STREQUAL "Debug")
+  set(_mmcosim_test_flags_default "")
+else()
+  set(_mmcosim_test_flags_default "-Og")
+endif()
+set(MMCOSIM_TEST_CXX_FLAGS "${_mmcosim_test_flags_default}" CACHE STRING
+  "Extra compile options for test sources, after the build type's (-Og unless Debug)")
 separate_arguments(_mmcosim_test_flags UNIX_COMMAND "${MMCOSIM_TEST_CXX_FLAGS}")
 
 # mmcosim_sc_test(NAME SOURCES a.cpp b.cpp LIBS lib1 lib2 [LABEL l])
