@@ -44,7 +44,9 @@ ReclaimRun run(const std::string& scenario, std::vector<std::string> sets = {}, 
 // its tree outlive the processes), and the OOM kills the log shows counted
 // in vmstat.
 void expect_clean_end(const ReclaimRun& r, bool files = false) {
-  if (!files) EXPECT_GE(r["system.fw.buddy.free_pages"], r["system.fw.buddy.boot_free_pages"]) << "every page came back";
+  if (!files) {
+    EXPECT_GE(r["system.fw.buddy.free_pages"], r["system.fw.buddy.boot_free_pages"]) << "every page came back";
+  }
   EXPECT_EQ(r.proc("vmstat", "oom_kill"), static_cast<double>(r.oom_victims().size()));
 }
 

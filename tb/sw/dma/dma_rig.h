@@ -22,7 +22,8 @@ inline hal::BootInfo boot_with_devices(uint64_t mem) {
   const unsigned bits[] = {24, 32};
   for (unsigned i = 0; i < 2; ++i) {
     hal::Device& d = bi.devices[bi.nr_devices++];
-    d = hal::Device{hal::DeviceKind::dma, i, 0xfed00000ull + i * 0x1000, 0x1000, 0x40u + i, bits[i], {}};
+    // Not a block device: no capacity, no block size.
+    d = hal::Device{hal::DeviceKind::dma, i, 0xfed00000ull + i * 0x1000, 0x1000, 0x40u + i, bits[i], {}, 0, 0};
     std::snprintf(d.name, sizeof d.name, "dma%u", i);
   }
   return bi;

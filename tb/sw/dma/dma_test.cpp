@@ -56,7 +56,9 @@ TEST(DmaApi, CoherentMemoryComesFromTheZoneTheMaskDemands) {
     ASSERT_NE(cpu, nullptr) << c.bits;
     EXPECT_LE(h + 64 * KiB, c.limit) << c.bits << "-bit";
     EXPECT_EQ(static_cast<uint8_t*>(cpu)[100], 0) << "zeroed";
-    if (c.bits == 40) EXPECT_GE(h, 4 * GiB) << "any zone: the allocator's first choice, ZONE_NORMAL";
+    if (c.bits == 40) {
+      EXPECT_GE(h, 4 * GiB) << "any zone: the allocator's first choice, ZONE_NORMAL";
+    }
     fw::dma_free_coherent(r.cpu(), d, 64 * KiB, cpu, h);
   }
   EXPECT_EQ(r.stat("dma_debug.error_count"), 0u);
