@@ -25,11 +25,11 @@ std::string command_line_problem(const CLI::App& app, const CLI::ParseError& e, 
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == first;
   if (!first.empty() && first[0] != '-' && !known)
-    return fmt::format("unknown command {} (run, params or debug-flags)", sim::quoted(first));
+    return fmt::format("unknown command {} (run, params, debug-flags, sweep or plot)", sim::quoted(first));
   if (!known && std::string(e.what()) == "A subcommand is required")
-    return first.empty() ? "a command is required: run, params or debug-flags (mmcosim --help)"
-                         : fmt::format("unknown option {}: a command comes first: run, params or debug-flags "
-                                       "(mmcosim --help)", sim::quoted(first));
+    return first.empty() ? "a command is required: run, params, debug-flags, sweep or plot (mmcosim --help)"
+                         : fmt::format("unknown option {}: a command comes first: run, params, debug-flags, sweep "
+                                       "or plot (mmcosim --help)", sim::quoted(first));
   return fmt::format("{} (mmcosim {}--help)", e.what(), known ? first + " " : "");
 }
 
@@ -62,7 +62,7 @@ int sc_main(int argc, char* argv[]) {
   auto add_scenario_options = [&opts](CLI::App* cmd) {
     // Scenario and script files are checked when read, so their errors
     // name the file the way every other input error does.
-    cmd->add_option("scenario", opts.scenario, "Scenario file (YAML); without one, the built-in default runs");
+    cmd->add_option("scenario", opts.scenario, "Scenario file (YAML); without one, the built-in default");
     cmd->add_option("--set", opts.sets, "Override a scenario key: --set platform.cores=4 (repeatable)")
         ->type_name("KEY=VALUE");
   };
