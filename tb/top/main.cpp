@@ -84,7 +84,9 @@ int sc_main(int argc, char* argv[]) {
       }, "Page walker: tlm, rtl or lockstep (same as --set platform.mmu.walker=...)")
       ->type_name("tlm|rtl|lockstep")
       ->check(CLI::IsMember({"tlm", "rtl", "lockstep"}));
-  run->add_option("--wave", opts.wave, "Record the RTL walker's signals to FILE.fst or FILE.vcd")->type_name("FILE");
+  run->add_option("--wave", opts.wave,
+                  "Record the RTL walker's signals to FILE.fst or FILE.vcd (with --walker=rtl or lockstep)")
+      ->type_name("FILE");
   run->add_flag("-q,--quiet", opts.quiet, "No summary on stdout");
   auto* interactive = run->add_flag("-i,--interactive", opts.interactive,
                                     "The monitor: step, run until an event, inspect page tables, TLBs, /proc files");
