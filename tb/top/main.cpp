@@ -25,11 +25,11 @@ std::string command_line_problem(const CLI::App& app, const CLI::ParseError& e, 
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == first;
   if (!first.empty() && first[0] != '-' && !known)
-    return fmt::format("unknown command {} (run, params or debug-flags)", sim::quoted(first));
+    return fmt::format("unknown command {} (run, params, debug-flags, sweep or plot)", sim::quoted(first));
   if (!known && std::string(e.what()) == "A subcommand is required")
-    return first.empty() ? "a command is required: run, params or debug-flags (mmcosim --help)"
-                         : fmt::format("unknown option {}: a command comes first: run, params or debug-flags "
-                                       "(mmcosim --help)", sim::quoted(first));
+    return first.empty() ? "a command is required: run, params, debug-flags, sweep or plot (mmcosim --help)"
+                         : fmt::format("unknown option {}: a command comes first: run, params, debug-flags, sweep "
+                                       "or plot (mmcosim --help)", sim::quoted(first));
   return fmt::format("{} (mmcosim {}--help)", e.what(), known ? first + " " : "");
 }
 
@@ -62,7 +62,7 @@ int sc_main(int argc, char* argv[]) {
   auto add_scenario_options = [&opts](CLI::App* cmd) {
     // Scenario and script files are checked when read, so their errors
     // name the file the way every other input error does.
-    cmd->add_option("scenario", opts.scenario, "Scenario file (YAML); without one, the built-in default runs");
+    cmd->add_option("scenario", opts.scenario, "Scenario file (YAML); without one, the built-in default");
     cmd->add_option("--set", opts.sets, "Override a scenario key: --set platform.cores=4 (repeatable)")
         ->type_name("KEY=VALUE");
   };
@@ -84,7 +84,9 @@ int sc_main(int argc, char* argv[]) {
       }, "Page walker: tlm, rtl or lockstep (same as --set platform.mmu.walker=...)")
       ->type_name("tlm|rtl|lockstep")
       ->check(CLI::IsMember({"tlm", "rtl", "lockstep"}));
-  run->add_option("--wave", opts.wave, "Record the RTL walker's signals to FILE.fst or FILE.vcd")->type_name("FILE");
+  run->add_option("--wave", opts.wave,
+                  "Record the RTL walker's signals to FILE.fst or FILE.vcd (with --walker=rtl or lockstep)")
+      ->type_name("FILE");
   run->add_flag("-q,--quiet", opts.quiet, "No summary on stdout");
   auto* interactive = run->add_flag("-i,--interactive", opts.interactive,
                                     "The monitor: step, run until an event, inspect page tables, TLBs, /proc files");

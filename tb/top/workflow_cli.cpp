@@ -48,7 +48,7 @@ void add_plot(CLI::App& app, WorkflowCommands& w) {
                 "--timeseries, names or globs")
       ->type_name("STAT");
   c->add_option("--group", p.group, "One line per value of this column")->type_name("KEY");
-  c->add_option("-o,--output", p.output, "Output image (.png or .svg; default: beside the input)")
+  c->add_option("-o,--output", p.output, "Output image (.png, .svg or .pdf; default: beside the input)")
       ->type_name("FILE");
   c->add_option("--title", p.title, "Title of the plot");
   c->add_option("--ylabel", p.ylabel, "Label of the y axis (default: the statistic)");
