@@ -46,7 +46,7 @@ class DmaChecker : public sc_core::sc_module, public sim::BusPermissions {
                             kRegRanges = 0x28;
   static constexpr uint64_t kCmdMap = 1, kCmdUnmap = 2, kCmdUnmapAll = 3;
   static constexpr uint64_t kMmioSize = 0x1000;
-  static constexpr size_t kKeptViolations = 8;  // described in the run's report
+  static constexpr size_t kKeptViolations = 8;  // shown by `dmacheck`; the first in the run's error
 
   struct Params {
     bool expect_violations = false;
