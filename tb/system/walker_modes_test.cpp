@@ -87,13 +87,18 @@ TEST(WalkerModes, RtlWalkerAloneGivesTheSameTranslations) {
   EXPECT_EQ(v.at("system.workload.app.verifiedReads"), t.at("system.workload.app.verifiedReads"));
 }
 
-TEST(WalkerModes, WaveNeedsTheRtlWalkerAndAKnownFormat) {
+TEST(WalkerModes, WaveNeedsTheRtlWalkerAKnownFormatAndAWritableFile) {
   RunResult r = run_mmcosim({"run", "--wave", "/tmp/x.fst", "--outdir", temp_dir("wave-tlm")});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("--wave records the RTL walker"), std::string::npos) << r.output;
   r = run_mmcosim({"run", "--walker=rtl", "--wave", "/tmp/x.ghw", "--outdir", temp_dir("wave-ext")});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("must end in .fst or .vcd"), std::string::npos) << r.output;
+  // Bad input, found before the run starts: exit 2, one line.
+  const std::string dir = temp_dir("wave-nodir");
+  r = run_mmcosim({"run", "--walker=rtl", "--wave", dir + "/no/such/dir/w.fst", "--outdir", dir + "/out"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("--wave " + dir + "/no/such/dir/w.fst: cannot write\n"), std::string::npos) << r.output;
 }
 
 // Value changes per signal of a VCD file, by the signal's name.

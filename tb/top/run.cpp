@@ -69,6 +69,15 @@ int open_timeline(const RunOptions& opts, std::ostream& err, Timeline& t) {
   return 0;
 }
 
+// Checks that the waveform's file can be written before the run starts
+// (the RTL walker opens it only when the simulation starts, where a failure
+// would be a failed run rather than bad input). Returns 2 or 0, as below.
+int check_wave_file(const RunOptions& opts, std::ostream& err) {
+  if (opts.wave.empty() || std::ofstream(opts.wave)) return 0;
+  err << fmt::format("mmcosim: --wave {}: cannot write\n", one_line(opts.wave));
+  return 2;
+}
+
 // Opens the timeline's file (after the output directory exists: it may be
 // in it). Returns the exit status of bad input (2, one line on `err`) or 0.
 int open_timeline_file(const RunOptions& opts, std::ostream& err, Timeline& t) {
@@ -203,6 +212,7 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
     return 2;
   }
   if (const int status = open_timeline_file(opts, err, timeline)) return status;
+  if (const int status = check_wave_file(opts, err)) return status;
   std::ofstream console(outdir / "console.log");
   hw::CoreComplex& cx = m->platform().complex();
   connect_console(cx, console);
