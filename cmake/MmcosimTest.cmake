@@ -16,6 +16,23 @@ set(MMCOSIM_TEST_CXX_FLAGS "${_mmcosim_test_flags_default}" CACHE STRING
   "Extra compile options for test sources, after the build type's (-Og unless Debug)")
 separate_arguments(_mmcosim_test_flags UNIX_COMMAND "${MMCOSIM_TEST_CXX_FLAGS}")
 
+# Precompiled headers, built once and reused by every test of a kind (the
+# owners, mmcosim_unit_test_pch and mmcosim_sc_test_pch, are in tb/): a test
+# source otherwise spends a third of its compile time parsing GoogleTest,
+# SystemC and TLM. Only headers every test of the kind may see: no fmt,
+# whose FMT_SHARED differs between tests. MMCOSIM_TEST_PCH=OFF goes without.
+option(MMCOSIM_TEST_PCH "Precompile the headers test sources share" ON)
+set(MMCOSIM_TEST_PCH_HEADERS <gtest/gtest.h> <algorithm> <cstring> <map> <memory> <set> <sstream> <string> <vector>)
+
+# mmcosim_test_compile_options(TARGET KIND): TARGET's sources get KIND's (unit or sc)
+# precompiled headers and the test compile options.
+function(mmcosim_test_compile_options target kind)
+  target_compile_options(${target} PRIVATE ${_mmcosim_test_flags})
+  if(MMCOSIM_TEST_PCH)
+    target_precompile_headers(${target} REUSE_FROM mmcosim_${kind}_test_pch)
+  endif()
+endfunction()
+
 # mmcosim_sc_test(NAME SOURCES a.cpp b.cpp LIBS lib1 lib2 [LABEL l])
 # Tests are named NAME.Suite.Case, so `ctest -R NAME` selects a binary.
 # A SystemC test: sc_main from tb/common initialises GoogleTest, turns
@@ -24,7 +41,7 @@ function(mmcosim_sc_test name)
   cmake_parse_arguments(T "" "TIMEOUT;LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE mmcosim_sc_gtest_main ${T_LIBS})
-  target_compile_options(${name} PRIVATE ${_mmcosim_test_flags})
+  mmcosim_test_compile_options(${name} sc)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
@@ -42,7 +59,7 @@ function(mmcosim_unit_test name)
   cmake_parse_arguments(T "" "TIMEOUT;LABEL" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE GTest::gtest_main GTest::gmock ${T_LIBS})
-  target_compile_options(${name} PRIVATE ${_mmcosim_test_flags})
+  mmcosim_test_compile_options(${name} unit)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
