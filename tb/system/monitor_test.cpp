@@ -40,6 +40,14 @@ TEST(Monitor, UntilFaultStopsBeforeTheFirmwareRuns) {
   EXPECT_NE(r.output.find("simulation finished"), std::string::npos);
 }
 
+TEST(Monitor, UntilATimeAlreadyReachedIsRefused) {
+  RunResult r = run_script("monitor-until-time", "until time 1ms\nuntil time 1ms\ntime\nquit\n");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("until time 1ms: the simulation is at 1000000000 ps"), std::string::npos) << r.output;
+  // Refused, it ran nothing: the time is still the break's.
+  EXPECT_NE(r.output.find("0.001000000 s (1000000000 ps)"), std::string::npos) << r.output;
+}
+
 TEST(Monitor, ProcFilesPoisonAndBadCommands) {
   RunResult r = run_script("monitor-misc", "buddyinfo\nmeminfo\nfrobnicate\nstep 0\npoison 0x5000\nquit\n");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -82,7 +82,7 @@ int sc_main(int argc, char* argv[]) {
         opts.sets.push_back("platform.mmu.walker=" + r[0]);
         return true;
       }, "Page walker: tlm, rtl or lockstep (same as --set platform.mmu.walker=...)")
-      ->type_name("tlm|rtl|lockstep")
+      ->type_name("WALKER")  // the check appends the choices
       ->check(CLI::IsMember({"tlm", "rtl", "lockstep"}));
   run->add_option("--wave", opts.wave,
                   "Record the RTL walker's signals to FILE.fst or FILE.vcd (with --walker=rtl or lockstep)")
@@ -92,7 +92,7 @@ int sc_main(int argc, char* argv[]) {
                                     "The monitor: step, run until an event, inspect page tables, TLBs, /proc files");
   run->add_option("--script", opts.script, "Monitor commands from a file (as --interactive, without a terminal)")
       ->excludes(interactive);
-  run->add_flag("!--no-progress", opts.progress, "No progress lines on stderr");
+  run->add_flag_callback("--no-progress", [&opts] { opts.progress = false; }, "No progress lines on stderr");
   run->add_option("--stats-period", opts.stats_period,
                   "Dump every statistic every T of simulated time (stats.txt blocks, stats-timeseries.csv)")
       ->type_name("T");

@@ -10,6 +10,7 @@
 #include "hw/base/command.h"
 #include "hw/base/config.h"
 #include "hw/base/stats.h"
+#include "hw/base/time.h"
 #include "hw/platform/platform.h"
 
 namespace sim {
@@ -221,6 +222,8 @@ void Monitor::cmd_until(const Words& w) {
   } else if (w[1] == "time") {
     uint64_t ps;
     if (w.size() < 3 || !parse_duration(w[2], ps)) throw CommandError("until time T: T is a time such as 2ms");
+    // A time already reached would stop only after the next operation.
+    if (ps <= now_ps()) throw CommandError(fmt::format("until time {}: the simulation is at {} ps", w[2], now_ps()));
     b.at = sc_core::sc_time(static_cast<double>(ps), sc_core::SC_PS);
   } else {
     throw CommandError(kUsage);
@@ -234,8 +237,7 @@ void Monitor::cmd_continue(const Words&) {
 }
 
 void Monitor::cmd_time(const Words&) {
-  out_ << fmt::format("{:.9f} s ({} ps)\n", sc_core::sc_time_stamp().to_seconds(),
-                      static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS)));
+  out_ << fmt::format("{:.9f} s ({} ps)\n", sc_core::sc_time_stamp().to_seconds(), now_ps());
 }
 
 void Monitor::cmd_stats(const Words& w) {
