@@ -24,7 +24,9 @@
 # RESTART_LIMIT=2: small enough for z3, with a restart reachable within the
 # bound. Depth 13 covers a walk's first pass with its locked update, a
 # restart, and the second pass up to its release; each further cycle costs
-# more than the last (13: ~40 s, 14: ~65 s, 16: ~3 min on one core).
+# more than the last (13: ~40 s, 14: ~65 s, 16: ~3 min on one core of the
+# first development machine; 13 takes 170 s on today's 2-core VM, up to
+# 310 s while other tests share it: ctest starts it first, see rtl/CMakeLists.txt).
 # The environment is free within the ASSUME_* rules in the RTL. The model is
 # unrolled by yosys-smtbmc (--unroll) and solved afresh per step (--noincr):
 # z3 chokes on the define-fun form and is faster non-incrementally.
