@@ -48,6 +48,7 @@ const char* kSweep =
     "stats:\n"
     "  - system.cpu0.mmu.walks\n"
     "  - system.cpu0.core.pageFaults\n"
+    "  - system.cpu0.mmu.dtlb.hits\n"
     "  - system.cpu0.*PerKiloAccess\n";
 
 std::vector<std::vector<std::string>> read_csv(const std::string& path) {
@@ -96,7 +97,8 @@ TEST(Sweep, OneRowPerRunWithEachPointsStatistics) {
   EXPECT_EQ(h.back(), "host_seconds");
   const size_t stlb = column(h, "stlb_sets"), size = column(h, "size"), rep = column(h, "rep"), seed = column(h, "seed"),
                status = column(h, "status"), walks = column(h, "system.cpu0.mmu.walks"),
-               faults = column(h, "system.cpu0.core.pageFaults"), wpka = column(h, "system.cpu0.walksPerKiloAccess");
+               faults = column(h, "system.cpu0.core.pageFaults"), wpka = column(h, "system.cpu0.walksPerKiloAccess"),
+               hits = column(h, "system.cpu0.mmu.dtlb.hits");
   // Crossed, the first axis slowest, repetitions innermost.
   EXPECT_EQ(rows[1][stlb], "4");
   EXPECT_EQ(rows[1][size], "small");
@@ -115,6 +117,8 @@ TEST(Sweep, OneRowPerRunWithEachPointsStatistics) {
     const std::string st = dir + "/out/" + row[0] + "/stats.txt";
     EXPECT_EQ(row[walks], stat_text(st, "system.cpu0.mmu.walks")) << row[0];
     EXPECT_EQ(row[faults], stat_text(st, "system.cpu0.core.pageFaults")) << row[0];
+    // A formula (the sum of each page size's hits), whole: as stats.txt has it.
+    EXPECT_EQ(row[hits], stat_text(st, "system.cpu0.mmu.dtlb.hits")) << row[0];
     // At least one fault per page of the region (2 MiB or 4 MiB).
     EXPECT_GE(std::stoull(row[faults]), row[size] == "small" ? 512u : 1024u) << row[0];
     // stats.txt rounds to six decimals; results.csv has every digit.

@@ -3,6 +3,7 @@
 // statistics the sweep names), into DIR/results.csv and DIR/results.json.
 #include <fnmatch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -47,6 +48,12 @@ std::string csv_field(const std::string& s) {
 std::string value_text(const json& v) {
   if (v.is_null()) return "nan";
   if (v.is_string()) return v.get<std::string>();
+  // A formula's whole-number value (a sum of counters) is a real in
+  // stats.json: written as stats.txt writes it, 261632 rather than 261632.0.
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d == std::floor(d) && std::fabs(d) < 9007199254740992.0) return fmt::format("{:.0f}", d);
+  }
   return v.dump();
 }
 
