@@ -227,8 +227,9 @@ struct ConfigTree {
   std::vector<std::pair<std::string, std::unique_ptr<ConfigTree>>> map;
   std::vector<std::unique_ptr<ConfigTree>> seq;
   int line = 0;         // 1-based; 0 when unknown
-  std::string origin;   // file name, or "--set key=value"
+  std::string origin;   // file name, "--set key=value", or "<default>"
   bool used = false;
+  bool defaulted = false;  // part of a default list (ConfigNode::list): its values are recorded as defaults
 
   ConfigTree* find(const std::string& key) {
     for (auto& [k, v] : map)
@@ -239,6 +240,29 @@ struct ConfigTree {
 };
 
 namespace {
+
+// True when `e` holds a value the scenario (or --set) gave: what `mmcosim
+// params` marks [set].
+bool from_scenario(const ConfigTree* e) { return e && e->kind != ConfigTree::Kind::null && !e->defaulted; }
+
+// A default list as a scenario tree, so that it is read by the same code as
+// a given one.
+std::unique_ptr<ConfigTree> default_tree(const nlohmann::ordered_json& value) {
+  auto t = std::make_unique<ConfigTree>();
+  t->origin = "<default>";
+  t->defaulted = true;
+  if (value.is_object()) {
+    t->kind = ConfigTree::Kind::map;
+    for (const auto& item : value.items()) t->map.emplace_back(item.key(), default_tree(item.value()));
+  } else if (value.is_array()) {
+    t->kind = ConfigTree::Kind::seq;
+    for (const auto& item : value) t->seq.push_back(default_tree(item));
+  } else if (!value.is_null()) {
+    t->kind = ConfigTree::Kind::scalar;
+    t->scalar = value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  return t;
+}
 
 const char* kind_name(ConfigTree::Kind k) {
   switch (k) {
@@ -564,10 +588,6 @@ bool ConfigNode::has(const std::string& key) const {
   return e && e->kind != ConfigTree::Kind::null;
 }
 
-void ConfigNode::note_default(const std::string& key, const nlohmann::ordered_json& value, const std::string& desc) {
-  cfg_->record(key_path(key), value, "", value.dump(), desc, false);
-}
-
 void ConfigNode::touch(const std::string& key) {
   if (ConfigTree* e = entry(key)) e->used = true;
 }
@@ -598,25 +618,32 @@ ConfigNode ConfigNode::child(const std::string& key) {
   return ConfigNode(cfg_, e, p);
 }
 
-std::vector<ConfigNode> ConfigNode::list(const std::string& key, const std::string& desc) {
+std::vector<ConfigNode> ConfigNode::list(const std::string& key, const std::string& desc,
+                                         const nlohmann::ordered_json& def) {
   std::vector<ConfigNode> out;
   ConfigTree* e = entry(key);
   const std::string p = key_path(key);
   if (!e || e->kind == ConfigTree::Kind::null) {
     if (e) e->used = true;
-    cfg_->record(p, nlohmann::ordered_json::array(), "", "", desc, false);
-    return out;
+    if (def.empty()) {
+      cfg_->record(p, nlohmann::ordered_json::array(), "", "", desc, false);
+      return out;
+    }
+    // Kept beside the scenario's tree, not in it: the scenario did not give
+    // it, and its parent mapping may be absent too.
+    cfg_->defaults_.push_back(default_tree(def));
+    e = cfg_->defaults_.back().get();
   }
   if (e->kind != ConfigTree::Kind::seq) fail(key, fmt::format("expected a list, got {}", kind_name(e->kind)));
   e->used = true;
-  cfg_->record(p, nlohmann::ordered_json::array(), "", "", desc, true);
+  cfg_->record(p, nlohmann::ordered_json::array(), "", "", desc, from_scenario(e));
   for (size_t i = 0; i < e->seq.size(); ++i) {
     ConfigTree* item = e->seq[i].get();
     const std::string ip = fmt::format("{}[{}]", p, i);
     if (item->kind != ConfigTree::Kind::map)
       throw ConfigError(fmt::format("{}: {}: expected a mapping, got {}", item->where(), ip, kind_name(item->kind)));
     item->used = true;
-    cfg_->record(ip, nlohmann::ordered_json::object(), "", "", "", true);
+    cfg_->record(ip, nlohmann::ordered_json::object(), "", "", "", from_scenario(item));
     out.push_back(ConfigNode(cfg_, item, ip));
   }
   return out;
@@ -797,7 +824,7 @@ T ConfigNode::get(const std::string& key, const T& def, const std::string& desc)
   const bool present = e && e->kind != ConfigTree::Kind::null;
   if (e) e->used = true;
   if (present) v = convert_scalar<T>(*this, key, *e);
-  cfg_->record(key_path(key), Conv<T>::json(v), Conv<T>::type, Conv<T>::text(v), desc, present);
+  cfg_->record(key_path(key), Conv<T>::json(v), Conv<T>::type, Conv<T>::text(v), desc, from_scenario(e));
   return v;
 }
 
@@ -821,7 +848,7 @@ std::vector<uint64_t> ConfigNode::get(const std::string& key, const std::vector<
     for (const auto& item : e->seq) v.push_back(convert_scalar<uint64_t>(*this, key, *item));
   }
   nlohmann::ordered_json j = v;
-  cfg_->record(key_path(key), j, "list", j.dump(), desc, present);
+  cfg_->record(key_path(key), j, "list", j.dump(), desc, from_scenario(e));
   return v;
 }
 
@@ -843,7 +870,7 @@ std::vector<std::string> ConfigNode::get(const std::string& key, const std::vect
     }
   }
   nlohmann::ordered_json j = v;
-  cfg_->record(key_path(key), j, "list", j.dump(), desc, present);
+  cfg_->record(key_path(key), j, "list", j.dump(), desc, from_scenario(e));
   return v;
 }
 
@@ -866,7 +893,7 @@ std::vector<std::vector<uint64_t>> ConfigNode::get(const std::string& key,
     }
   }
   nlohmann::ordered_json j = v;
-  cfg_->record(key_path(key), j, "matrix", j.dump(), desc, present);
+  cfg_->record(key_path(key), j, "matrix", j.dump(), desc, from_scenario(e));
   return v;
 }
 
@@ -896,7 +923,7 @@ Ranges ConfigNode::get(const std::string& key, const Ranges& def, const std::str
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const auto& [first, last] : v.ranges)
     j.push_back(first == last ? nlohmann::ordered_json(first) : nlohmann::ordered_json::array({first, last}));
-  cfg_->record(key_path(key), j, "ranges", j.dump(), desc, present);
+  cfg_->record(key_path(key), j, "ranges", j.dump(), desc, from_scenario(e));
   return v;
 }
 
@@ -913,7 +940,7 @@ std::string ConfigNode::get_enum(const std::string& key, const std::string& def,
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; }))
       fail(key, fmt::format("expected one of {}, got {}", choices, sim::quoted(v)));
   }
-  cfg_->record(key_path(key), v, choices, v, desc, present);
+  cfg_->record(key_path(key), v, choices, v, desc, from_scenario(e));
   return v;
 }
 

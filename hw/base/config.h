@@ -99,16 +99,17 @@ class ConfigNode {
 
   // A nested mapping (absent: an empty view).
   ConfigNode child(const std::string& key);
-  // A list of mappings; absent: empty.
-  std::vector<ConfigNode> list(const std::string& key, const std::string& desc);
+  // A list of mappings. Absent (or null): `def`, an array of objects read
+  // exactly as if the scenario held it, so every key its readers resolve
+  // reaches config.json and `mmcosim params`; its values are recorded as
+  // defaults (not [set]) and its where() is "<default>".
+  std::vector<ConfigNode> list(const std::string& key, const std::string& desc,
+                               const nlohmann::ordered_json& def = nlohmann::ordered_json::array());
   // The keys present in this mapping, in file order (for mappings whose keys
   // are data, such as an op name). Does not mark them used.
   std::vector<std::string> keys() const;
   // Marks a key as read without reading it (it was handled by hand).
   void touch(const std::string& key);
-  // Records what an absent key (a list, say) stands for, so that config.json
-  // holds it and a run from config.json builds the same machine.
-  void note_default(const std::string& key, const nlohmann::ordered_json& value, const std::string& desc);
 
   // Throws a ConfigError at the position of `key` (or of this node).
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const;
@@ -165,6 +166,7 @@ class Config {
 
   std::string name_ = "<default>";
   std::unique_ptr<ConfigTree> tree_;
+  std::vector<std::unique_ptr<ConfigTree>> defaults_;  // default lists read by ConfigNode::list
   nlohmann::ordered_json resolved_ = nlohmann::ordered_json::object();
   std::vector<ParamRecord> params_;
 };

@@ -94,10 +94,10 @@ struct DeviceKind {
   unsigned default_addr_bits;  // when the entry gives none
   uint64_t mmio_size;          // its register window (at most the platform's slot)
   bool interrupts;             // it raises interrupts (gets a vector)
-  // Reads the kind's own keys of one entry (`info` is filled in already);
-  // entry nullptr: the kind's defaults (a device of the default list).
-  // Throws ConfigError naming the key.
-  std::unique_ptr<DeviceParams> (*read)(ConfigNode* entry, const DeviceInfo& info);
+  // Reads the kind's own keys of one entry (`info` is filled in already),
+  // a given one or one of the default list alike. Throws ConfigError naming
+  // the key.
+  std::unique_ptr<DeviceParams> (*read)(ConfigNode& entry, const DeviceInfo& info);
   // Builds the device during elaboration.
   std::unique_ptr<Device> (*build)(const DeviceParams& params, const DeviceEnv& env);
 };

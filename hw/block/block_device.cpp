@@ -53,10 +53,9 @@ const sim::DeviceKind kBlockDeviceKind = {"block",
                                           &BlockDevice::read_params,
                                           &build_disk};
 
-std::unique_ptr<sim::DeviceParams> BlockDevice::read_params(sim::ConfigNode* entry, const sim::DeviceInfo& info) {
+std::unique_ptr<sim::DeviceParams> BlockDevice::read_params(sim::ConfigNode& d, const sim::DeviceInfo& info) {
   auto p = std::make_unique<Params>();
   p->info = info;
-  sim::ConfigNode& d = *entry;  // a disk is never in the default list: it always has an entry
   p->size = d.require<sim::Size>("size", "Capacity in bytes (e.g. 4GiB; a whole number of sectors)").bytes;
   p->sector_size = d.get<unsigned>("sector_size", 512, "Logical sector size in bytes: 512 or 4096");
   if (p->sector_size != 512 && p->sector_size != 4096) d.fail("sector_size", "must be 512 or 4096");

@@ -102,7 +102,7 @@ class BlockDevice : public sc_core::sc_module, public sim::Device {
     std::string backing;                                     // host file, or "" for sparse memory
   };
   // Reads the `block` keys of one platform.devices entry.
-  static std::unique_ptr<sim::DeviceParams> read_params(sim::ConfigNode* entry, const sim::DeviceInfo& info);
+  static std::unique_ptr<sim::DeviceParams> read_params(sim::ConfigNode& d, const sim::DeviceInfo& info);
 
   tlm_utils::simple_target_socket<BlockDevice> mmio;
   sim::InitiatorSocket master;

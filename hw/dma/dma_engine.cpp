@@ -52,11 +52,9 @@ const sim::DeviceKind kDmaEngineKind = {"dma",
                                         &DmaEngine::read_params,
                                         &build_engine};
 
-std::unique_ptr<sim::DeviceParams> DmaEngine::read_params(sim::ConfigNode* entry, const sim::DeviceInfo& info) {
+std::unique_ptr<sim::DeviceParams> DmaEngine::read_params(sim::ConfigNode& d, const sim::DeviceInfo& info) {
   auto p = std::make_unique<Params>();
   p->info = info;
-  if (!entry) return p;
-  sim::ConfigNode& d = *entry;
   p->burst = d.get<sim::Size>("burst", {64}, "Bytes per bus transaction").bytes;
   if (p->burst == 0 || p->burst > 4096) d.fail("burst", "must be between 1 and 4096");
   const std::string bw = d.get<std::string>("bandwidth", "1GiB/s", "Copy bandwidth, bytes per second (e.g. 800MiB/s)");

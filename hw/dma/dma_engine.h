@@ -77,8 +77,8 @@ class DmaEngine : public sc_core::sc_module, public sim::Device {
     uint64_t bandwidth = 1ull << 30;                                 // bytes per second
     sc_core::sc_time setup = sc_core::sc_time(200, sc_core::SC_NS);  // from start to the first access
   };
-  // Reads the `dma` keys of one platform.devices entry (nullptr: the defaults).
-  static std::unique_ptr<sim::DeviceParams> read_params(sim::ConfigNode* entry, const sim::DeviceInfo& info);
+  // Reads the `dma` keys of one platform.devices entry.
+  static std::unique_ptr<sim::DeviceParams> read_params(sim::ConfigNode& d, const sim::DeviceInfo& info);
 
   tlm_utils::simple_target_socket<DmaEngine> mmio;  // registers
   sim::InitiatorSocket master;                      // its bus accesses

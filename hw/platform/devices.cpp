@@ -58,7 +58,15 @@ std::unique_ptr<sim::DeviceParams> read_entry(sim::ConfigNode& d, unsigned slot,
                                    "Widest bus address the device can drive: 24, 32, 36, 40, 48 or 64 bits");
   if (std::find(std::begin(kAddrBits), std::end(kAddrBits), info.addr_bits) == std::end(kAddrBits))
     d.fail("addr_bits", "must be 24, 32, 36, 40, 48 or 64");
-  return kind->read(&d, info);
+  return kind->read(d, info);
+}
+
+// The devices of a scenario that names none: an ISA-style 24-bit engine and
+// a 32-bit PCI one, the devices ZONE_DMA and ZONE_DMA32 exist for. Read as
+// given entries are, so that each of their keys is resolved and recorded.
+nlohmann::ordered_json default_devices() {
+  return nlohmann::ordered_json::array({{{"name", "dma0"}, {"kind", "dma"}, {"addr_bits", 24}},
+                                        {{"name", "dma1"}, {"kind", "dma"}, {"addr_bits", 32}}});
 }
 
 }  // namespace
@@ -78,25 +86,11 @@ const sim::DeviceKind* find_device_kind(const std::string& name) {
 std::vector<std::unique_ptr<sim::DeviceParams>> read_devices(sim::ConfigNode platform) {
   std::vector<std::unique_ptr<sim::DeviceParams>> out;
   std::vector<unsigned> per_kind(device_kinds().size(), 0);
-  const bool given = platform.has("devices");
   auto list = platform.list("devices",
-                            fmt::format("Devices: name, kind ({}), addr_bits and the kind's own keys", kind_names()));
-  if (!given) {
-    // An ISA-style 24-bit engine and a 32-bit PCI one: the devices ZONE_DMA
-    // and ZONE_DMA32 exist for.
-    const unsigned bits[] = {24, 32};
-    for (unsigned slot = 0; slot < 2; ++slot) {
-      sim::DeviceInfo info = place(kDmaEngineKind, slot, per_kind[0]++);
-      info.name = fmt::format("dma{}", slot);
-      info.addr_bits = bits[slot];
-      out.push_back(kDmaEngineKind.read(nullptr, info));
-    }
-    platform.note_default("devices",
-                          nlohmann::ordered_json::parse(R"([{"name": "dma0", "kind": "dma", "addr_bits": 24},)"
-                                                        R"( {"name": "dma1", "kind": "dma", "addr_bits": 32}])"),
-                          "Devices (default: a 24-bit and a 32-bit DMA engine)");
-    return out;
-  }
+                            fmt::format("Devices: name, kind ({}), addr_bits and the kind's own keys "
+                                        "(default: dma0, 24-bit, and dma1, 32-bit)",
+                                        kind_names()),
+                            default_devices());
   if (list.size() > MemoryMap::kMaxDevices)
     platform.fail("devices", fmt::format("at most {} devices", MemoryMap::kMaxDevices));
   for (unsigned slot = 0; slot < list.size(); ++slot) {

@@ -21,8 +21,9 @@ namespace hw {
 const std::vector<const sim::DeviceKind*>& device_kinds();
 const sim::DeviceKind* find_device_kind(const std::string& name);
 
-// Reads `platform.devices` (by default dma0, 24-bit, and dma1, 32-bit):
-// each entry's common keys (name, kind, addr_bits), then its kind's.
+// Reads `platform.devices`: each entry's common keys (name, kind,
+// addr_bits), then its kind's. Absent: dma0 (24-bit) and dma1 (32-bit),
+// read the same way and recorded as defaults.
 // Throws sim::ConfigError naming the key.
 std::vector<std::unique_ptr<sim::DeviceParams>> read_devices(sim::ConfigNode platform);
 

@@ -137,7 +137,7 @@ std::vector<std::string> alternatives(const sim::ParamRecord& r) {
     alt = {"[]", "[4KiB]", "[2MiB]", "[4KiB, 2MiB, 1GiB]", "[90ns]", "[90ns, 70ns]", "[0]", "[1, 0]", "[0, 0]",
            "[[10]]", "[[10, 30], [30, 10]]", "[shared]", "[private, populate]"};
   } else {
-    alt = {"other", "r", "rwx", "none", "SIGSEGV", "ENOMEM", "willneed", "hugepage", "force", "off", "32MiB"};
+    alt = {"other", "r", "rwx", "none", "SIGSEGV", "ENOMEM", "willneed", "hugepage", "force", "off", "32MiB", "2GiB/s"};
   }
   std::vector<std::string> out;
   for (const std::string& a : alt)
@@ -173,10 +173,13 @@ void try_every_key(const std::string& name, const std::string& scenario, std::se
 }
 
 // Two nodes with per-node latencies, two cores, a 1 GiB instruction TLB
-// array, no STLB and no paging-structure caches, and operations of every kind.
+// array, no STLB and no paging-structure caches, DMA engines given (--set
+// reaches into a list only where the scenario gives it, so the default
+// devices' keys are tried here), and operations of every kind.
 const char* kRich = R"(
 platform:
   cores: 2
+  devices: [{name: dma0, kind: dma, addr_bits: 24}, {name: dma1, kind: dma, addr_bits: 32}]
   memory: {size: 1GiB, nodes: 2, node_latency: [80ns, 120ns], distance: [[10, 21], [21, 10]]}
   mmu: {itlb: {1g: {ways: 4}}, stlb: {enabled: false}, pwc: {enabled: false}}
 workload:
@@ -206,8 +209,11 @@ workload:
 
 // Keys no other value of which can be tried alone: a region's name only
 // ties operations together (another name leaves the others without their
-// region).
-bool cannot_be_tried(const std::string& key) { return std::regex_search(key, std::regex("\\.region$")); }
+// region); a device's only other kind (block) needs keys (size) a DMA
+// engine's entry lacks.
+bool cannot_be_tried(const std::string& key) {
+  return std::regex_search(key, std::regex("\\.region$|^platform\\.devices\\[\\]\\.kind$"));
+}
 
 TEST(ParamsEffect, EveryKeyListedChangesTheResolvedMachine) {
   std::set<std::string> accepted;

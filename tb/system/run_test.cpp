@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <regex>
 
+#include <nlohmann/json.hpp>
+
 #include "tb/common/mmcosim_run.h"
 
 namespace tb {
@@ -65,12 +67,22 @@ TEST(DefaultScenario, TwoRunsGiveByteIdenticalStatistics) {
   EXPECT_EQ(read_file(a + "/stats.json"), read_file(b + "/stats.json"));
 }
 
+// config.json holds every resolved key, the default devices' included (as
+// a scenario's own devices would be): a run from it resolves the same
+// configuration, key for key, and gives the same statistics.
 TEST(DefaultScenario, ConfigJsonRunsTheSameMachine) {
   const std::string a = temp_dir("replay-a"), b = temp_dir("replay-b");
   ASSERT_EQ(run_mmcosim({"run", "--outdir", a, "-q", "--no-progress"}).status, 0);
   RunResult r = run_mmcosim({"run", a + "/config.json", "--outdir", b, "-q", "--no-progress"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(read_file(a + "/stats.txt"), read_file(b + "/stats.txt"));
+  // Compared as values: a TLB array's keys are recorded in another order
+  // when the scenario gives them.
+  const std::string config = read_file(a + "/config.json");
+  EXPECT_EQ(nlohmann::json::parse(config), nlohmann::json::parse(read_file(b + "/config.json")));
+  EXPECT_TRUE(std::regex_search(config, std::regex(R"("name": "dma1",[^}]*"burst": 64,[^}]*"bandwidth": "1GiB/s",)"
+                                                   R"([^}]*"setup": "200ns")")))
+      << config;
 }
 
 TEST(Seeds, TheSeedDrivesRandomPatternsAndNothingElse) {
@@ -234,6 +246,11 @@ TEST(Processes, ParamsListsEveryKeyWithItsValue) {
   EXPECT_TRUE(std::regex_search(r.output, std::regex("platform\\.cores +3 +uint .*\\[set\\]"))) << r.output;
   EXPECT_NE(r.output.find("firmware.timeslice_us"), std::string::npos);
   EXPECT_NE(r.output.find("platform.memory.size"), std::string::npos);
+  // The default devices' keys too, with their descriptions, as defaults.
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\nplatform\.devices\[0\]\.burst +64 +size +Bytes per bus transaction\n)")))
+      << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\nplatform\.devices\[1\]\.addr_bits +32 +uint +Widest[^\n]*bits\n)")))
+      << r.output;
 }
 
 // A batch's counts are summed a byte each (ScriptedProgram::IssueSum): a

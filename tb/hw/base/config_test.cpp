@@ -168,6 +168,40 @@ TEST(Config, RangesTakeNumbersAndPairs) {
   EXPECT_FALSE(parse_bandwidth("0/s", bw));
 }
 
+// An absent list with a default is read as if the scenario held it: keys
+// its reader adds resolve too, every value is recorded as a default (not
+// [set]) with its description, and config.json holds it whole.
+TEST(Config, DefaultListIsReadAsGivenAndRecordedAsDefault) {
+  Config c = Config::load_string("seed: 1\n", "s.yaml");
+  const nlohmann::ordered_json def = nlohmann::ordered_json::array({{{"name", "a"}, {"bits", 24}}});
+  auto items = c.root().child("platform").list("devices", "devices", def);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].where(), "<default>");
+  EXPECT_EQ(items[0].get<unsigned>("bits", 32, "width"), 24u);
+  EXPECT_EQ(items[0].get<Size>("burst", {64}, "Bytes per bus transaction").bytes, 64u);
+  c.root().get<unsigned>("seed", 0, "seed");
+  c.check_unused();
+  const auto& r = c.resolved()["platform"]["devices"][0];
+  EXPECT_EQ(r["bits"], 24);
+  EXPECT_EQ(r["burst"], 64);
+  bool listed = false;
+  for (const ParamRecord& p : c.params()) {
+    if (p.path.rfind("platform.devices", 0) == 0) {
+      EXPECT_FALSE(p.from_scenario) << p.path;
+    }
+    if (p.path == "platform.devices[0].burst") listed = p.value == "64" && p.desc == "Bytes per bus transaction";
+  }
+  EXPECT_TRUE(listed);
+  // A given list takes the place of the default, and is the scenario's.
+  Config g = Config::load_string("devices: [{name: b}]\n", "s.yaml");
+  auto given = g.root().list("devices", "devices", def);
+  ASSERT_EQ(given.size(), 1u);
+  EXPECT_EQ(given[0].get<std::string>("name", "", "name"), "b");
+  EXPECT_EQ(given[0].get<unsigned>("bits", 32, "width"), 32u);
+  EXPECT_TRUE(g.params()[0].from_scenario);
+  EXPECT_FALSE(g.params()[1].from_scenario);
+}
+
 TEST(Config, MissingFileIsAnError) {
   EXPECT_THROW(Config::load_file("/nonexistent/scenario.yaml"), ConfigError);
 }
