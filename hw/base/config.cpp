@@ -381,6 +381,13 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
+// The dotted path of parts[0, n): the inverse of split_path.
+std::string join_path(const std::vector<std::string>& parts, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += (i && parts[i].front() != '[' ? "." : "") + parts[i];
+  return out;
+}
+
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -464,20 +471,23 @@ void Config::set(const std::string& assignment) {
   if (parts.empty()) throw ConfigError(fmt::format("{}: malformed key '{}'", origin, key));
   auto value = parse_yaml(assignment.substr(eq + 1), origin, false);
   value->line = 0;
+  assign(*tree_, {key, origin, parts, 0, std::move(value)});
+}
 
-  ConfigTree* node = tree_.get();
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const std::string& p = parts[i];
-    const bool last = i + 1 == parts.size();
+void Config::assign(ConfigTree& root, Assignment a) {
+  ConfigTree* node = &root;
+  for (size_t i = a.from; i < a.parts.size(); ++i) {
+    const std::string& p = a.parts[i];
+    const bool last = i + 1 == a.parts.size();
     if (p.front() == '[') {
       uint64_t idx;
       if (!parse_uint(p.substr(1, p.size() - 2), idx))
-        throw ConfigError(fmt::format("{}: malformed index {}", origin, p));
+        throw ConfigError(fmt::format("{}: malformed index {}", a.origin, p));
       if (node->kind != ConfigTree::Kind::seq || idx >= node->seq.size())
-        throw ConfigError(fmt::format("{}: {}: no element {} (the list has {})", origin, key, idx,
+        throw ConfigError(fmt::format("{}: {}: no element {} (the list has {})", a.origin, a.key, idx,
                                       node->kind == ConfigTree::Kind::seq ? node->seq.size() : 0));
       if (last) {
-        node->seq[idx] = std::move(value);
+        node->seq[idx] = std::move(a.value);
         return;
       }
       node = node->seq[idx].get();
@@ -485,21 +495,47 @@ void Config::set(const std::string& assignment) {
     }
     if (node->kind == ConfigTree::Kind::null) node->kind = ConfigTree::Kind::map;
     if (node->kind != ConfigTree::Kind::map)
-      throw ConfigError(fmt::format("{}: {}: '{}' is {}, not a mapping", origin, key, p, kind_name(node->kind)));
+      throw ConfigError(fmt::format("{}: {}: '{}' is {}, not a mapping", a.origin, a.key, p, kind_name(node->kind)));
     ConfigTree* child = node->find(p);
     if (last) {
-      if (child) *child = std::move(*value);
-      else node->map.emplace_back(p, std::move(value));
+      if (child) *child = std::move(*a.value);
+      else node->map.emplace_back(p, std::move(a.value));
+      return;
+    }
+    // Into an element of a list the scenario does not give: the list's
+    // default, if it has one, is known only when the list is read.
+    if (a.parts[i + 1].front() == '[' && (!child || child->kind == ConfigTree::Kind::null)) {
+      a.from = i + 1;
+      deferred_.push_back({join_path(a.parts, i + 1), std::move(a)});
       return;
     }
     if (!child) {
       auto fresh = std::make_unique<ConfigTree>();
       fresh->kind = ConfigTree::Kind::map;
-      fresh->origin = origin;
+      fresh->origin = a.origin;
       child = fresh.get();
       node->map.emplace_back(p, std::move(fresh));
     }
     node = child;
+  }
+}
+
+ConfigTree* Config::default_list(const std::string& path, const nlohmann::ordered_json& def) {
+  auto t = default_tree(def.empty() ? nlohmann::ordered_json::array() : def);
+  apply_deferred(path, *t);  // an element the list lacks is an error
+  if (def.empty()) return nullptr;
+  defaults_.push_back(std::move(t));
+  return defaults_.back().get();
+}
+
+void Config::apply_deferred(const std::string& list, ConfigTree& seq) {
+  // By index: an assignment may be deferred again, into a list inside an
+  // element, which adds to deferred_.
+  for (size_t k = 0; k < deferred_.size(); ++k) {
+    if (deferred_[k].first != list || !deferred_[k].second.value) continue;
+    Assignment a = std::move(deferred_[k].second);
+    deferred_[k].second.value = nullptr;  // applied
+    assign(seq, std::move(a));
   }
 }
 
@@ -539,6 +575,11 @@ void Config::check_unused() const {
       }
     }
   };
+  // First an assignment into a list nobody read: no element to assign (the
+  // mappings on its way, created for it, were not read either).
+  for (const auto& [path, a] : deferred_)
+    if (a.value) throw ConfigError(fmt::format("{}: {}: no element {} (the list has 0)", a.origin, a.key,
+                                               a.parts[a.from].substr(1, a.parts[a.from].size() - 2)));
   Walker::walk(*tree_, "", &resolved_);
 }
 
@@ -625,14 +666,13 @@ std::vector<ConfigNode> ConfigNode::list(const std::string& key, const std::stri
   const std::string p = key_path(key);
   if (!e || e->kind == ConfigTree::Kind::null) {
     if (e) e->used = true;
-    if (def.empty()) {
+    // Kept beside the scenario's tree, not in it: the scenario did not give
+    // it, and its parent mapping may be absent too.
+    e = cfg_->default_list(p, def);
+    if (!e) {
       cfg_->record(p, nlohmann::ordered_json::array(), "", "", desc, false);
       return out;
     }
-    // Kept beside the scenario's tree, not in it: the scenario did not give
-    // it, and its parent mapping may be absent too.
-    cfg_->defaults_.push_back(default_tree(def));
-    e = cfg_->defaults_.back().get();
   }
   if (e->kind != ConfigTree::Kind::seq) fail(key, fmt::format("expected a list, got {}", kind_name(e->kind)));
   e->used = true;

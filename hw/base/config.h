@@ -164,9 +164,26 @@ class Config {
               const std::string& type, const std::string& text, const std::string& desc,
               bool from_scenario);
 
+  // A --set assignment: its key's parts, of which those from `from` on are
+  // still to apply.
+  struct Assignment {
+    std::string key, origin;
+    std::vector<std::string> parts;
+    size_t from = 0;
+    std::unique_ptr<ConfigTree> value;  // null once applied
+  };
+  void assign(ConfigTree& root, Assignment a);
+  // An absent list's default as a tree, with the --set assignments into its
+  // elements applied; nullptr when it has no default.
+  ConfigTree* default_list(const std::string& path, const nlohmann::ordered_json& def);
+  void apply_deferred(const std::string& list, ConfigTree& seq);
+
   std::string name_ = "<default>";
   std::unique_ptr<ConfigTree> tree_;
   std::vector<std::unique_ptr<ConfigTree>> defaults_;  // default lists read by ConfigNode::list
+  // Assignments into elements of lists the scenario does not give, by the
+  // list's path: applied when the list is read (its default is known then).
+  std::vector<std::pair<std::string, Assignment>> deferred_;
   nlohmann::ordered_json resolved_ = nlohmann::ordered_json::object();
   std::vector<ParamRecord> params_;
 };

@@ -247,9 +247,16 @@ TEST(Processes, ParamsListsEveryKeyWithItsValue) {
   EXPECT_NE(r.output.find("firmware.timeslice_us"), std::string::npos);
   EXPECT_NE(r.output.find("platform.memory.size"), std::string::npos);
   // The default devices' keys too, with their descriptions, as defaults.
-  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\nplatform\.devices\[0\]\.burst +64 +size +Bytes per bus transaction\n)")))
+  EXPECT_TRUE(std::regex_search(
+      r.output, std::regex(R"(\nplatform\.devices\[0\]\.burst +64 +size +Bytes per bus transaction\n)")))
       << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\nplatform\.devices\[1\]\.addr_bits +32 +uint +Widest[^\n]*bits\n)")))
+  EXPECT_TRUE(std::regex_search(
+      r.output, std::regex(R"(\nplatform\.devices\[1\]\.addr_bits +32 +uint +Widest[^\n]*bits\n)")))
+      << r.output;
+  // --set reaches into a default device.
+  r = run_mmcosim({"params", "--set", "platform.devices[1].burst=128"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\nplatform\.devices\[1\]\.burst +128 +size +[^\n]*\[set\]\n)")))
       << r.output;
 }
 

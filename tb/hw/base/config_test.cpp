@@ -202,6 +202,42 @@ TEST(Config, DefaultListIsReadAsGivenAndRecordedAsDefault) {
   EXPECT_FALSE(g.params()[1].from_scenario);
 }
 
+TEST(Config, SetIntoAnElementOfADefaultListAppliesWhenTheListIsRead) {
+  const nlohmann::ordered_json def =
+      nlohmann::ordered_json::array({{{"name", "a"}, {"bits", 24}}, {{"name", "b"}, {"bits", 32}}});
+  Config c = Config::load_string("seed: 1\n", "s.yaml");
+  c.set("platform.devices[1].burst=128");
+  auto items = c.root().child("platform").list("devices", "devices", def);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].get<Size>("burst", {64}, "burst").bytes, 64u);
+  EXPECT_EQ(items[1].get<Size>("burst", {64}, "burst").bytes, 128u);
+  EXPECT_EQ(items[1].get<unsigned>("bits", 0, "width"), 32u) << "the rest of the element stays the default";
+  c.root().get<unsigned>("seed", 0, "seed");
+  c.check_unused();
+  for (const ParamRecord& p : c.params())
+    EXPECT_EQ(p.from_scenario, p.path == "seed" || p.path == "platform.devices[1].burst") << p.path;
+  // An element the default lacks is the error it was before.
+  Config bad = Config::load_string("seed: 1\n", "s.yaml");
+  bad.set("platform.devices[2].burst=128");
+  try {
+    bad.root().child("platform").list("devices", "devices", def);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "--set platform.devices[2].burst=128: platform.devices[2].burst: no element 2 (the list has 2)");
+  }
+  // So is an element of a list nobody reads, found when the keys are checked.
+  Config unread = Config::load_string("seed: 1\n", "s.yaml");
+  unread.set("platform.gadgets[0].x=1");
+  unread.root().get<unsigned>("seed", 0, "seed");
+  try {
+    unread.check_unused();
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "--set platform.gadgets[0].x=1: platform.gadgets[0].x: no element 0 (the list has 0)");
+  }
+}
+
 TEST(Config, MissingFileIsAnError) {
   EXPECT_THROW(Config::load_file("/nonexistent/scenario.yaml"), ConfigError);
 }
