@@ -388,6 +388,11 @@ std::string join_path(const std::vector<std::string>& parts, size_t n) {
   return out;
 }
 
+// The error of an assignment into an element a list does not have.
+ConfigError no_element(const std::string& origin, const std::string& key, const std::string& index, size_t size) {
+  return ConfigError(fmt::format("{}: {}: no element {} (the list has {})", origin, key, index, size));
+}
+
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -484,8 +489,8 @@ void Config::assign(ConfigTree& root, Assignment a) {
       if (!parse_uint(p.substr(1, p.size() - 2), idx))
         throw ConfigError(fmt::format("{}: malformed index {}", a.origin, p));
       if (node->kind != ConfigTree::Kind::seq || idx >= node->seq.size())
-        throw ConfigError(fmt::format("{}: {}: no element {} (the list has {})", a.origin, a.key, idx,
-                                      node->kind == ConfigTree::Kind::seq ? node->seq.size() : 0));
+        throw no_element(a.origin, a.key, std::to_string(idx),
+                         node->kind == ConfigTree::Kind::seq ? node->seq.size() : 0);
       if (last) {
         node->seq[idx] = std::move(a.value);
         return;
@@ -521,7 +526,7 @@ void Config::assign(ConfigTree& root, Assignment a) {
 }
 
 ConfigTree* Config::default_list(const std::string& path, const nlohmann::ordered_json& def) {
-  auto t = default_tree(def.empty() ? nlohmann::ordered_json::array() : def);
+  auto t = default_tree(def);
   apply_deferred(path, *t);  // an element the list lacks is an error
   if (def.empty()) return nullptr;
   defaults_.push_back(std::move(t));
@@ -578,8 +583,7 @@ void Config::check_unused() const {
   // First an assignment into a list nobody read: no element to assign (the
   // mappings on its way, created for it, were not read either).
   for (const auto& [path, a] : deferred_)
-    if (a.value) throw ConfigError(fmt::format("{}: {}: no element {} (the list has 0)", a.origin, a.key,
-                                               a.parts[a.from].substr(1, a.parts[a.from].size() - 2)));
+    if (a.value) throw no_element(a.origin, a.key, a.parts[a.from].substr(1, a.parts[a.from].size() - 2), 0);
   Walker::walk(*tree_, "", &resolved_);
 }
 
