@@ -245,5 +245,24 @@ TEST(Vm, LackeyTraceOfARealProgramReplaysCleanAndAddsUp) {
   EXPECT_GT(stat(s, "system.workload.sample.verifiedReads"), 0);
 }
 
+// The replay on a second host thread (the op's `threads`: it reads the trace
+// ahead and checks the shadow behind the simulation) runs the same machine.
+TEST(Vm, LackeyReplayOnTwoHostThreadsIsTheOneThreadRunExactly) {
+  const std::string dir = temp_dir("replay-threads");
+  std::string out[2];
+  for (unsigned threads : {1u, 2u}) {
+    const std::string scen = write_file(dir, "s" + std::to_string(threads) + ".yaml",
+                                        "platform: {memory: {size: 1GiB}}\n"
+                                        "workload:\n  processes:\n    - name: sample\n      ops:\n"
+                                        "        - replay: {file: " MMCOSIM_SAMPLE_TRACE ", threads: " +
+                                            std::to_string(threads) + "}\n");
+    out[threads - 1] = dir + "/out" + std::to_string(threads);
+    const RunResult r = run_mmcosim({"run", scen, "--outdir", out[threads - 1], "-q", "--no-progress"});
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  EXPECT_EQ(read_file(out[0] + "/stats.txt"), read_file(out[1] + "/stats.txt"));
+  EXPECT_EQ(read_file(out[0] + "/stats.json"), read_file(out[1] + "/stats.json"));
+}
+
 }  // namespace
 }  // namespace tb

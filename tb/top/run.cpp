@@ -174,6 +174,7 @@ std::string simulate(const RunOptions& opts, Machine& m, const fs::path& outdir,
   } catch (const std::exception& e) {
     if (error.empty()) error = e.what();
   }
+  if (error.empty()) error = m.workload().settle();
   if (error.empty()) error = m.workload().check_outcomes();
   if (error.empty()) error = pf.dma_checker().end_of_run_problem();
   // After the final sync: every file's bytes on the disks against the shadow.

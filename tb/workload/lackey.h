@@ -51,6 +51,8 @@ class TraceProgress {
   TraceProgress(std::ostream* os, const char* what, const std::string& path, double every_s = 2.0);
   // Called after every block of records, with the fraction of the input
   // done (computed only when printing); looks at the clock now and then.
+  // No more lines (another thread prints them).
+  void mute() { os_ = nullptr; }
   template <typename Fraction>
   void tick(uint64_t records, Fraction&& done) {
     if (os_ && ++blocks_ % 16 == 0 && due()) print(records, done());
@@ -126,6 +128,8 @@ class LackeyTrace {
   LackeyTrace(std::string path, uint64_t limit, std::ostream* progress = nullptr, size_t cache_bytes = kCacheBytes);
 
   const std::string& path() const { return path_; }
+  // Where progress lines go (nullptr: nowhere).
+  std::ostream* progress() const { return progress_; }
   uint64_t limit() const { return limit_; }
   const Counts& counts() const { return counts_; }
   TraceInput::Format format() const { return format_; }
@@ -159,6 +163,8 @@ class LackeyTrace {
       return block_.get() + pos_;
     }
     void take(size_t k) { pos_ += k; }
+    // Prints no progress lines: a reader on another thread than the run's.
+    void mute_progress() { progress_.mute(); }
 
    private:
     bool refill();

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -126,9 +127,11 @@ void ScriptedProgram::issue(const IssueSum& c) {
 
 bool ScriptedProgram::next(hw::UserOp& out) {
   started_ = true;
+  if (pipe_ && batch_pos_ == batch_n_) next_slot_batch();
   if (batch_pos_ < batch_n_) {
     // An access of the batch the core did not complete in its fast loop.
     const hw::UserAccess& a = batch_[batch_pos_];
+    if (pipe_) inflight_ = &batch_[batch_pos_];
     IssueSum c;
     c.add(batch_issue_[batch_pos_++]);
     issue(c);
@@ -246,6 +249,7 @@ unsigned ScriptedProgram::record_pieces(const LackeyRecord& rec, hw::UserAccess*
 }
 
 bool ScriptedProgram::next_replay(hw::UserOp& out) {
+  if (pipe_) end_replay_pipeline();  // the worker has read the whole trace
   const LackeyTrace& trace = *current_->trace;
   if (replay_maps_left_) {
     --replay_maps_left_;
@@ -326,29 +330,37 @@ hw::UserAccess* ScriptedProgram::access_batch(unsigned& n) {
   return batch_ + batch_pos_;
 }
 
+__attribute__((always_inline)) inline bool ScriptedProgram::shadow_access(Shadow& shadow,
+                                                                          const Shadow::Region* (&last)[2],
+                                                                          bool verify, const hw::UserAccess& a) {
+  const unsigned fetch = a.access == x86::Access::fetch;
+  const Shadow::Region* r = last[fetch];
+  if (__builtin_expect(!r || !r->contains(a.va, a.size), 0)) r = last[fetch] = region_for(a.va, a.size, a.access);
+  return complete_access<true>(shadow, *r, verify, a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+}
+
 void ScriptedProgram::complete_batch(unsigned n) {
   // The counts go to the statistics once, with exactly the accesses
-  // completed so far when one fails. What holds for the whole batch (the
-  // shadow's set of regions: no access maps or unmaps; whether loads are
-  // verified; the last region of each class) is read once into locals: the
-  // shadow's stores go through byte pointers, and after each the compiler
-  // would load every member again.
+  // completed so far when one fails.
+  if (pipe_) return complete_slot_batch(n);
   IssueSum sum;
   unsigned i = batch_pos_;
   const unsigned end = i + n;
+  // What holds for the whole batch (the shadow's set of regions: no access
+  // maps or unmaps; whether loads are verified; the last region of each
+  // class; where the batch is) is read once into locals: the shadow's
+  // stores go through byte pointers, and after each the compiler would load
+  // every member again.
   revalidate_regions();
   Shadow& shadow = *shadow_;
   const bool verify = current_->verify;
   const Shadow::Region* last[2] = {region_[0][0], region_[1][0]};  // data, fetches
+  const hw::UserAccess* const accesses = batch_;
+  const Issue* const counts = batch_issue_;
   try {
     for (; i < end; ++i) {
-      const hw::UserAccess& a = batch_[i];
-      sum.add(batch_issue_[i]);
-      const unsigned fetch = a.access == x86::Access::fetch;
-      const Shadow::Region* r = last[fetch];
-      if (__builtin_expect(!r || !r->contains(a.va, a.size), 0)) r = last[fetch] = region_for(a.va, a.size, a.access);
-      sum.verified +=
-          complete_access<true>(shadow, *r, verify, a.va, a.size, a.access, reinterpret_cast<const uint8_t*>(a.data));
+      sum.add(counts[i]);
+      sum.verified += shadow_access(shadow, last, verify, accesses[i]);
     }
   } catch (...) {
     batch_pos_ = i;
@@ -359,13 +371,40 @@ void ScriptedProgram::complete_batch(unsigned n) {
   issue(sum);
 }
 
+void ScriptedProgram::complete_slot_batch(unsigned n) {
+  IssueSum sum;
+  const unsigned end = batch_pos_ + n;
+  const bool verify = current_->verify;
+  for (unsigned i = batch_pos_; i < end; ++i) {
+    sum.add(batch_issue_[i]);
+    sum.verified += verify && batch_[i].access != x86::Access::write;
+  }
+  batch_pos_ = end;
+  done_ = slot_index(batch_) + end;
+  issue(sum);
+}
+
+void ScriptedProgram::check_replayed(const hw::UserAccess* a, unsigned from, unsigned to) {
+  revalidate_regions();  // and the rest in locals, as complete_batch() has them
+  Shadow& shadow = *shadow_;
+  const bool verify = current_->verify;
+  const Shadow::Region* last[2] = {region_[0][0], region_[1][0]};
+  for (unsigned i = from; i < to; ++i) shadow_access(shadow, last, verify, a[i]);
+}
+
 void ScriptedProgram::refill_batch() {
+  if (pipe_) return next_slot_batch();
+  batch_ = own_batch_;
+  batch_issue_ = own_issue_;
   batch_pos_ = batch_n_ = 0;
   // Only while plain accesses are all that comes next.
   if (waiting_ || queue_pos_ < queued_ || carry_) return;
   if (remaining_) fill_access_batch();
   else if (io_left_) fill_io_batch();
-  else if (replaying_ && !replay_maps_left_ && reader_) fill_replay_batch();
+  else if (replaying_ && !replay_maps_left_ && reader_) {
+    if (start_replay_pipeline()) next_slot_batch();
+    else batch_n_ = fill_replay_batch(batch_, batch_issue_);
+  }
 }
 
 void ScriptedProgram::fill_access_batch() {
@@ -375,8 +414,8 @@ void ScriptedProgram::fill_access_batch() {
   pattern_->fill(off, n);
   unsigned i = 0;
   for (; i < n; ++i) {
-    hw::UserAccess& a = batch_[i];
-    Issue& c = batch_issue_[i];
+    hw::UserAccess& a = own_batch_[i];  // refill_batch() pointed batch_ here
+    Issue& c = own_issue_[i];
     c = Issue{};
     a.va = phase_base_ + off[i];
     a.size = static_cast<uint8_t>(op.size);
@@ -402,7 +441,7 @@ void ScriptedProgram::fill_access_batch() {
   batch_n_ = i;
 }
 
-void ScriptedProgram::fill_replay_batch() {
+unsigned ScriptedProgram::fill_replay_batch(hw::UserAccess* out, Issue* counts) {
   // Whole records only (at most 4 pieces each).
   static constexpr x86::Access kAccess[] = {x86::Access::fetch, x86::Access::read, x86::Access::write};
   static constexpr Issue kCounts[] = {{0, 0, 1, 1, 0, {}}, {1, 0, 0, 1, 0, {}}, {0, 1, 0, 1, 0, {}}};
@@ -414,22 +453,101 @@ void ScriptedProgram::fill_replay_batch() {
     for (; i < avail && n + 4 <= kBatch; ++i) {
       const LackeyRecord& rec = recs[i];
       if (rec.kind == LackeyRecord::Kind::modify || (rec.addr & (x86::PAGE_SIZE - 1)) + rec.size > x86::PAGE_SIZE) {
-        n += record_pieces(rec, batch_ + n, batch_issue_ + n);
+        n += record_pieces(rec, out + n, counts + n);
         continue;
       }
       // Most records: one access within a page.
       const unsigned k = static_cast<unsigned>(rec.kind);
-      hw::UserAccess& a = batch_[n];
+      hw::UserAccess& a = out[n];
       a.va = rec.addr;
       a.size = static_cast<uint8_t>(rec.size);
       a.access = kAccess[k];
       if (a.access == x86::Access::write) fill_write(a.va, rec.size, a.data);
-      batch_issue_[n++] = kCounts[k];
+      counts[n++] = kCounts[k];
     }
     if (!avail) break;
     reader_->take(i);
   }
-  batch_n_ = n;
+  return n;
+}
+
+// ---- A replay on two threads ----
+
+bool ScriptedProgram::start_replay_pipeline() {
+  // Only when nobody else can touch this shadow meanwhile: no thread shares
+  // it. (A replay's own regions are private and anonymous.)
+  if (current_->threads < 2 || std::thread::hardware_concurrency() < 2 || shadow_.use_count() != 1) return false;
+  const LackeyTrace& trace = *current_->trace;
+  reader_->mute_progress();  // the simulation's thread prints it (below)
+  replay_progress_ = std::make_unique<TraceProgress>(trace.progress(), "replaying", trace.path());
+  replay_records_ = stats_->trace_records.value();
+  slots_.reset(new ReplaySlot[ReplayPipeline::kSlots]);  // not cleared: the worker fills them
+  pipe_ = std::make_unique<ReplayPipeline>([this](unsigned ring) { return fill_slot(ring); },
+                                           [this](unsigned ring) { check_slot(ring); });
+  return true;
+}
+
+void ScriptedProgram::end_replay_pipeline() {
+  drain_replay();
+  pipe_.reset();
+  slots_.reset();
+  slot_ = nullptr;
+  inflight_ = nullptr;
+  replay_progress_.reset();
+  batch_ = own_batch_;
+  batch_issue_ = own_issue_;
+  batch_pos_ = batch_n_ = 0;
+}
+
+bool ScriptedProgram::fill_slot(unsigned ring) {
+  ReplaySlot& s = slots_[ring];
+  s.batches = s.checked = 0;
+  unsigned total = 0;
+  while (s.batches < kSlotBatches) {
+    const unsigned n = fill_replay_batch(s.acc + total, s.issue + total);
+    if (!n) return false;
+    total += n;
+    s.batch_end[s.batches++] = total;
+  }
+  return true;
+}
+
+void ScriptedProgram::check_slot(unsigned ring) {
+  const ReplaySlot& s = slots_[ring];
+  check_replayed(s.acc, s.checked, s.batches ? s.batch_end[s.batches - 1] : 0);
+}
+
+void ScriptedProgram::next_slot_batch() {
+  batch_pos_ = batch_n_ = 0;
+  while (!slot_ || slot_batch_ == slot_->batches) {
+    if (slot_ && done_ != (slot_->batches ? slot_->batch_end[slot_->batches - 1] : 0))
+      throw std::logic_error("a replay slot was handed back with accesses still to complete");
+    unsigned ring;
+    slot_ = nullptr;
+    if (!pipe_->take(ring)) return;
+    slot_ = &slots_[ring];
+    slot_batch_ = 0;
+    done_ = 0;
+    const uint64_t records = stats_->trace_records.value() - replay_records_;
+    replay_progress_->tick(records, [&] {
+      return static_cast<double>(records) / static_cast<double>(std::max<uint64_t>(1, current_->trace->counts().records()));
+    });
+  }
+  const unsigned start = slot_batch_ ? slot_->batch_end[slot_batch_ - 1] : 0;
+  batch_ = slot_->acc + start;
+  batch_issue_ = slot_->issue + start;
+  batch_n_ = slot_->batch_end[slot_batch_++] - start;
+}
+
+void ScriptedProgram::drain_replay() {
+  pipe_->drain();
+  if (!slot_) return;
+  check_replayed(slot_->acc, slot_->checked, done_);
+  slot_->checked = done_;
+}
+
+void ScriptedProgram::settle() {
+  if (pipe_) drain_replay();
 }
 
 bool ScriptedProgram::range_op(const Op& op, uint64_t index, hw::UserOp& out) {
@@ -552,11 +670,22 @@ bool ScriptedProgram::start_op(const Op& op, hw::UserOp& out) {
 void ScriptedProgram::complete(const hw::UserOp& op, uint64_t result, const uint8_t* data) {
   if (op.kind == hw::UserOp::Kind::spin) return;
   if (op.kind == hw::UserOp::Kind::access) {
+    if (inflight_) {  // checked with its slot (check_slot)
+      hw::UserAccess& a = *inflight_;
+      inflight_ = nullptr;
+      if (a.access != x86::Access::write) {
+        std::memcpy(a.data, data, op.size);
+        if (current_->verify) ++stats_->verified;
+      }
+      done_ = slot_index(&a) + 1;
+      return;
+    }
     const Shadow::Region* r = region_for(op.va, op.size, op.access);
     if (complete_access<false>(*shadow_, *r, current_->verify, op.va, op.size, op.access, data)) ++stats_->verified;
     return;
   }
 
+  if (pipe_) drain_replay();
   if (final_sync_) {
     final_sync_ = false;
     if (is_error(result)) fail(fmt::format("the final sync failed with {}", errno_text(-static_cast<int64_t>(result))));
@@ -674,6 +803,7 @@ void ScriptedProgram::complete_pagemap(const Op& op, uint64_t pfn) {
 }
 
 void ScriptedProgram::signalled(const hal::SigInfo& si) {
+  if (pipe_) drain_replay();  // forget() below changes what the worker checks against
   Signal s{si, "", si.addr};
   for (const auto& [name, m] : *mappings_)
     if (si.addr >= m.start && si.addr < m.start + m.length) s = Signal{si, name, si.addr - m.start};
@@ -687,10 +817,17 @@ void ScriptedProgram::signalled(const hal::SigInfo& si) {
 
 void ScriptedProgram::skipped(const hw::UserOp& op) {
   (void)op;
+  if (inflight_) {  // the accesses before it are checked; it is not
+    done_ = slot_index(inflight_);
+    inflight_ = nullptr;
+    drain_replay();
+    slot_->checked = ++done_;
+  }
   ++skipped_;
 }
 
 void ScriptedProgram::ended(int exit_status, int signal) {
+  if (pipe_) end_replay_pipeline();
   // Barriers this program will never reach must not wait for it.
   if (waiting_ && !waiting_->open()) waiting_ = nullptr;
   for (size_t i = pc_; i < ops_->size(); ++i)

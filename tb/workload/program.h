@@ -18,6 +18,7 @@
 #include "tb/workload/files.h"
 #include "tb/workload/lackey.h"
 #include "tb/workload/pattern.h"
+#include "tb/workload/replay_pipeline.h"
 #include "tb/workload/shadow.h"
 
 namespace tb {
@@ -77,6 +78,7 @@ struct Op {
 
   // replay
   std::shared_ptr<const LackeyTrace> trace;
+  unsigned threads = 2;  // host threads: 2 reads the trace and checks the shadow beside the simulation
 
   // exit
   int status = 0;
@@ -143,6 +145,10 @@ class ScriptedProgram : public hw::UserProgram {
   hw::UserAccess* access_batch(unsigned& n) override;
   void complete_batch(unsigned n) override;
   int op_under_way(const char*& label) const override;
+  // Finishes what a replay's second thread still had to check of the
+  // accesses completed so far (a failure throws, as it would have when they
+  // completed); called when the run ends before the program does.
+  void settle();
 
   struct Mapping {
     uint64_t start = 0, length = 0;
@@ -199,6 +205,13 @@ class ScriptedProgram : public hw::UserProgram {
   // data (each class apart: a trace interleaves them) found, or the
   // shadow's; fails when none.
   const Shadow::Region* region_for(uint64_t va, unsigned size, x86::Access acc);
+  // A completed access of a batch against the shadow (complete_access), in
+  // the region among `last` (data, fetches) or found and put there; true
+  // when it verified a load or fetch.
+  inline bool shadow_access(Shadow& shadow, const Shadow::Region* (&last)[2], bool verify, const hw::UserAccess& a);
+  // Those of a[from, to), completed earlier (a replay's slot: the
+  // simulation counted them; check_slot, drain_replay).
+  void check_replayed(const hw::UserAccess* a, unsigned from, unsigned to);
   void forget_regions() { std::fill(&region_[0][0], &region_[0][0] + 2 * kRegionWays, nullptr); }
   // Forgets the last regions found when the shadow's set of regions has
   // changed since (a map or an unmap) and they may be gone.
@@ -235,7 +248,8 @@ class ScriptedProgram : public hw::UserProgram {
   void issue(const IssueSum& c);
   void refill_batch();
   void fill_access_batch();
-  void fill_replay_batch();
+  // Whole records into out (at most kBatch accesses); 0 at the trace's end.
+  unsigned fill_replay_batch(hw::UserAccess* out, Issue* counts);
   // The pieces of a trace record (one per page it touches; a modify is a
   // load then a store) appended at out; returns how many, with the
   // record's counts on the first.
@@ -318,9 +332,44 @@ class ScriptedProgram : public hw::UserProgram {
   // still sit in L1.
   static constexpr unsigned kBatch = 128;
   static_assert(kBatch < 256, "a batch's counts are summed a byte each (IssueSum)");
-  hw::UserAccess batch_[kBatch];
-  Issue batch_issue_[kBatch];
+  hw::UserAccess own_batch_[kBatch];
+  Issue own_issue_[kBatch];
+  hw::UserAccess* batch_ = own_batch_;  // own_batch_, or a batch of a replay's slot
+  Issue* batch_issue_ = own_issue_;
   unsigned batch_pos_ = 0, batch_n_ = 0;
+
+  // A replay on two threads (replay_pipeline.h; the op's `threads`): slots
+  // of kSlotBatches batches are filled from the trace ahead of the
+  // simulation, as fill_replay_batch() fills one, and the accesses of those
+  // it finished checked against the shadow behind it (check_slot), by the
+  // worker or by the simulation's thread while it waits; the shadow is the
+  // pipeline's alone meanwhile, and the simulation only counts. Whatever
+  // else touches the shadow first drains the pipeline (drain_replay).
+  static constexpr unsigned kSlotBatches = 8;
+  struct ReplaySlot {
+    hw::UserAccess acc[kSlotBatches * kBatch];
+    Issue issue[kSlotBatches * kBatch];
+    unsigned batch_end[kSlotBatches];
+    unsigned batches = 0;
+    unsigned checked = 0;  // entries before it are checked or were skipped (set by the simulation)
+  };
+  bool start_replay_pipeline();
+  void end_replay_pipeline();
+  bool fill_slot(unsigned ring);   // on either thread, one at a time
+  void check_slot(unsigned ring);  // likewise
+  void next_slot_batch();
+  void drain_replay();
+  // complete_batch() of a slot's batch: the counts; the checks come with the slot (check_slot).
+  [[gnu::noinline]] void complete_slot_batch(unsigned n);
+  unsigned slot_index(const hw::UserAccess* a) const { return static_cast<unsigned>(a - slot_->acc); }
+  std::unique_ptr<ReplaySlot[]> slots_;
+  std::unique_ptr<ReplayPipeline> pipe_;
+  ReplaySlot* slot_ = nullptr;  // the slot the simulation holds
+  unsigned slot_batch_ = 0;     // its next batch
+  unsigned done_ = 0;           // its entries before this are completed (or skipped)
+  hw::UserAccess* inflight_ = nullptr;  // the entry next() handed out alone, until it completes
+  std::unique_ptr<TraceProgress> replay_progress_;
+  uint64_t replay_records_ = 0;  // trace_records when the pipeline started
   // An access phase's next address, drawn by a batch that stopped short of
   // it (it would cross a page: next_access() fails on it, in order).
   bool carry_ = false;

@@ -176,9 +176,9 @@ bool ScriptedProgram::next_io(hw::UserOp& out) {
 void ScriptedProgram::fill_io_batch() {
   unsigned n = 0;
   for (; n < kBatch && io_left_; ++n) {
-    io_access(batch_[n]);
-    batch_issue_[n] = Issue{};
-    (io_stores_ ? batch_issue_[n].writes : batch_issue_[n].reads) = 1;
+    io_access(own_batch_[n]);  // refill_batch() pointed batch_ here
+    own_issue_[n] = Issue{};
+    (io_stores_ ? own_issue_[n].writes : own_issue_[n].reads) = 1;
   }
   batch_n_ = n;
 }

@@ -631,12 +631,16 @@ Op Workload::parse_op(sim::ConfigNode item, size_t self, unsigned nr_cpus, uint6
     const uint64_t limit = n.get<uint64_t>("limit", 0, "Replay at most this many trace records (0: all)");
     if (!std::filesystem::path(file).is_absolute() && !base_dir_.empty()) file = (std::filesystem::path(base_dir_) / file).string();
     if (const std::string problem = sim::input_file_problem(file); !problem.empty()) n.fail("file", problem);
-    try {
+    op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
+    op.threads = n.get<unsigned>("threads", 2,
+                                 "Host threads: 2 reads the trace and checks the shadow on a second thread, beside "
+                                 "the simulation; 1 does it all on the simulation's (the results are the same)");
+    if (op.threads < 1 || op.threads > 2) n.fail("threads", "must be 1 or 2");
+    try {  // last: the keys above are checked before the trace is read
       op.trace = std::make_shared<const LackeyTrace>(file, limit, progress_);
     } catch (const std::exception& e) {
       n.fail("file", e.what());
     }
-    op.verify = n.get<bool>("verify", true, "Check every load and fetch against what the process last wrote");
   } else if (kind == "exit") {
     op.kind = Op::Kind::exit;
     op.status = n.get<int>("status", 0, "Exit status");
@@ -663,6 +667,15 @@ void Workload::spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::ProgramHost& mach
     if (p.pid < 0) throw std::runtime_error(fmt::format("{}: the firmware could not create process {} ({})", p.where, p.name, p.pid));
     machine.program_started();
   }
+}
+
+std::string Workload::settle() {
+  try {
+    for (const auto& p : procs_) p->program->settle();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::string Workload::check_outcomes() const {

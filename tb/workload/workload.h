@@ -49,6 +49,9 @@ class Workload {
   void spawn_all(hal::Hal& hal, hal::Firmware& fw, hw::ProgramHost& machine);
 
   // "" when every process ended as expected; otherwise one line per problem.
+  // At the end of the run, before check_outcomes(): what the programs'
+  // replays had yet to check (ScriptedProgram::settle); its failure, or "".
+  std::string settle();
   std::string check_outcomes() const;
   // signals.txt: every signal a handler took (`sigbus: record`), one line
   // each; has_signal_log() says whether any process records them.
