@@ -127,6 +127,7 @@ void ScriptedProgram::issue(const IssueSum& c) {
 
 bool ScriptedProgram::next(hw::UserOp& out) {
   started_ = true;
+  raise_pending();
   if (pipe_ && batch_pos_ == batch_n_) next_slot_batch();
   if (batch_pos_ < batch_n_) {
     // An access of the batch the core did not complete in its fast loop.
@@ -325,6 +326,7 @@ __attribute__((always_inline)) inline bool ScriptedProgram::complete_access(Shad
 // ---- Batches ----
 
 hw::UserAccess* ScriptedProgram::access_batch(unsigned& n) {
+  raise_pending();
   if (batch_pos_ == batch_n_) refill_batch();
   n = batch_n_ - batch_pos_;
   return batch_ + batch_pos_;
@@ -475,20 +477,27 @@ unsigned ScriptedProgram::fill_replay_batch(hw::UserAccess* out, Issue* counts) 
 
 bool ScriptedProgram::start_replay_pipeline() {
   // Only when nobody else can touch this shadow meanwhile: no thread shares
-  // it. (A replay's own regions are private and anonymous.)
-  if (current_->threads < 2 || std::thread::hardware_concurrency() < 2 || shadow_.use_count() != 1) return false;
+  // it. (A replay's own regions are private and anonymous.) With one host
+  // thread, or one CPU, the simulation's thread does the pipeline's work
+  // itself, so a failure is raised at the same point on any host.
+  if (shadow_.use_count() != 1) return false;
+  const bool worker = current_->threads > 1 && std::thread::hardware_concurrency() > 1;
   const LackeyTrace& trace = *current_->trace;
   reader_->mute_progress();  // the simulation's thread prints it (below)
   replay_progress_ = std::make_unique<TraceProgress>(trace.progress(), "replaying", trace.path());
   replay_records_ = stats_->trace_records.value();
   slots_.reset(new ReplaySlot[ReplayPipeline::kSlots]);  // not cleared: the worker fills them
   pipe_ = std::make_unique<ReplayPipeline>([this](unsigned ring) { return fill_slot(ring); },
-                                           [this](unsigned ring) { check_slot(ring); });
+                                           [this](unsigned ring) { check_slot(ring); }, worker);
   return true;
 }
 
 void ScriptedProgram::end_replay_pipeline() {
   drain_replay();
+  release_replay_pipeline();
+}
+
+void ScriptedProgram::release_replay_pipeline() {
   pipe_.reset();
   slots_.reset();
   slot_ = nullptr;
@@ -548,6 +557,22 @@ void ScriptedProgram::drain_replay() {
 
 void ScriptedProgram::settle() {
   if (pipe_) drain_replay();
+  raise_pending();
+}
+
+void ScriptedProgram::drain_replay_later() {
+  try {
+    drain_replay();
+  } catch (...) {
+    if (!pending_) pending_ = std::current_exception();
+  }
+}
+
+void ScriptedProgram::raise_pending() {
+  if (!pending_) return;
+  std::exception_ptr e = pending_;
+  pending_ = nullptr;
+  std::rethrow_exception(e);
 }
 
 bool ScriptedProgram::range_op(const Op& op, uint64_t index, hw::UserOp& out) {
@@ -803,7 +828,9 @@ void ScriptedProgram::complete_pagemap(const Op& op, uint64_t pfn) {
 }
 
 void ScriptedProgram::signalled(const hal::SigInfo& si) {
-  if (pipe_) drain_replay();  // forget() below changes what the worker checks against
+  // forget() below changes what the checks compare with. From the kernel
+  // (memory_failure): a failure is raised at the program's next call.
+  if (pipe_) drain_replay_later();
   Signal s{si, "", si.addr};
   for (const auto& [name, m] : *mappings_)
     if (si.addr >= m.start && si.addr < m.start + m.length) s = Signal{si, name, si.addr - m.start};
@@ -820,14 +847,17 @@ void ScriptedProgram::skipped(const hw::UserOp& op) {
   if (inflight_) {  // the accesses before it are checked; it is not
     done_ = slot_index(inflight_);
     inflight_ = nullptr;
-    drain_replay();
+    drain_replay_later();  // from the kernel's trap handling: raised at the next call
     slot_->checked = ++done_;
   }
   ++skipped_;
 }
 
 void ScriptedProgram::ended(int exit_status, int signal) {
-  if (pipe_) end_replay_pipeline();
+  if (pipe_) {  // from the kernel's exit: a failure is raised by settle()
+    drain_replay_later();
+    release_replay_pipeline();
+  }
   // Barriers this program will never reach must not wait for it.
   if (waiting_ && !waiting_->open()) waiting_ = nullptr;
   for (size_t i = pc_; i < ops_->size(); ++i)

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
@@ -145,9 +146,9 @@ class ScriptedProgram : public hw::UserProgram {
   hw::UserAccess* access_batch(unsigned& n) override;
   void complete_batch(unsigned n) override;
   int op_under_way(const char*& label) const override;
-  // Finishes what a replay's second thread still had to check of the
-  // accesses completed so far (a failure throws, as it would have when they
-  // completed); called when the run ends before the program does.
+  // Checks what a replay had yet to check of the accesses completed so far,
+  // and raises a failure found while the kernel called in (a signal, the
+  // process's end); called when the run ends.
   void settle();
 
   struct Mapping {
@@ -351,14 +352,22 @@ class ScriptedProgram : public hw::UserProgram {
     Issue issue[kSlotBatches * kBatch];
     unsigned batch_end[kSlotBatches];
     unsigned batches = 0;
-    unsigned checked = 0;  // entries before it are checked or were skipped (set by the simulation)
+    unsigned checked = 0;  // entries before it are checked or were skipped (fill_slot, drain_replay, skipped)
   };
   bool start_replay_pipeline();
-  void end_replay_pipeline();
+  void end_replay_pipeline();  // drains it, then releases it
+  void release_replay_pipeline();
   bool fill_slot(unsigned ring);   // on either thread, one at a time
   void check_slot(unsigned ring);  // likewise
   void next_slot_batch();
   void drain_replay();
+  // drain_replay() for a caller inside the kernel (a signal, a skipped
+  // access, the process's end), which must not see an exception: a failure
+  // waits in pending_ for the program's next call (raise_pending), which
+  // comes at a fixed point too.
+  void drain_replay_later();
+  void raise_pending();
+  std::exception_ptr pending_;
   // complete_batch() of a slot's batch: the counts; the checks come with the slot (check_slot).
   [[gnu::noinline]] void complete_slot_batch(unsigned n);
   unsigned slot_index(const hw::UserAccess* a) const { return static_cast<unsigned>(a - slot_->acc); }

@@ -1,5 +1,8 @@
 #include "tb/workload/replay_pipeline.h"
 
+#include <stdexcept>
+#include <system_error>
+
 namespace tb {
 
 namespace {
@@ -17,10 +20,17 @@ inline void cpu_relax() {
 
 }  // namespace
 
-ReplayPipeline::ReplayPipeline(Fill fill, Check check)
-    : fill_(std::move(fill)), check_(std::move(check)), worker_([this] { work(); }) {}
+ReplayPipeline::ReplayPipeline(Fill fill, Check check, bool worker) : fill_(std::move(fill)), check_(std::move(check)) {
+  if (!worker) return;
+  try {
+    worker_ = std::thread([this] { work(); });
+  } catch (const std::system_error&) {
+    // No thread to be had: the simulation's thread does it all.
+  }
+}
 
 ReplayPipeline::~ReplayPipeline() {
+  if (!worker_.joinable()) return;
   stop_ = true;
   wake(to_worker_);
   worker_.join();
@@ -45,7 +55,7 @@ void ReplayPipeline::wake(std::condition_variable& cv) {
 
 bool ReplayPipeline::fillable() const {
   const uint64_t f = filled_;
-  return !ended_ && f < checked_ + kSlots && fill_claimed_ == f;
+  return !no_more_ && f < checked_ + kSlots && fill_claimed_ == f;
 }
 
 bool ReplayPipeline::checkable() const {
@@ -55,15 +65,17 @@ bool ReplayPipeline::checkable() const {
 
 bool ReplayPipeline::try_fill() {
   uint64_t f = filled_;
-  if (ended_ || f >= checked_ + kSlots || !fill_claimed_.compare_exchange_strong(f, f + 1)) return false;
+  if (no_more_ || f >= checked_ + kSlots || !fill_claimed_.compare_exchange_strong(f, f + 1)) return false;
   try {
     const bool more = fill_(static_cast<unsigned>(f % kSlots));
-    ++filled_;  // before ended_: the last slot is still taken
-    if (!more) ended_ = true;
+    if (!more) no_more_ = true;  // before filled_ moves: nobody claims slot f + 1
+    ++filled_;
   } catch (...) {
     fill_error_ = std::current_exception();
-    ended_ = true;
+    no_more_ = true;
   }
+  if (no_more_) ended_ = true;  // last: filled_ and fill_error_ are final
+  wake(to_worker_);
   wake(to_sim_);
   return true;
 }
@@ -95,11 +107,15 @@ void ReplayPipeline::work() {
 }
 
 template <typename Ready>
-void ReplayPipeline::await_working(Ready ready) {
+void ReplayPipeline::await_working(Ready ready, bool fills, bool checks_first) {
   for (;;) {
     if (ready()) return;
-    if (try_fill() || try_check()) continue;  // rather than wait for the worker to
-    await(to_sim_, [&] { return ready() || fillable() || checkable(); });
+    const bool did = checks_first ? try_check() || (fills && try_fill()) : (fills && try_fill()) || try_check();
+    if (did) continue;
+    // Nothing to do here: the worker holds the claim the wait is for (without
+    // one, nothing does and `ready` holds: fills and checks go in order).
+    if (!worker_.joinable()) throw std::logic_error("replay pipeline: waiting with no worker");
+    await(to_sim_, [&] { return ready() || (fills && fillable()) || checkable(); });
   }
 }
 
@@ -109,11 +125,15 @@ bool ReplayPipeline::take(unsigned& ring) {
     wake(to_worker_);
   }
   const uint64_t s = taken_;
-  // Slots up to s - 2 checked (or one of them failed).
-  await_working([&] { return (filled_ > s || ended_) && (checked_ + 1 >= s || failed_); });
+  // Slot s filled (or the end), and those up to s - 2 checked (or one failed).
+  const auto checked = [&] { return checked_ + 1 >= s || failed_; };
+  await_working([&] { return (filled_ > s || ended_) && checked(); }, true, !checked());
   if (failed_ && fail_slot_ + 2 <= s) std::rethrow_exception(check_error_);
   if (filled_ <= s) {
-    if (fill_error_) std::rethrow_exception(fill_error_);
+    if (fill_error_) {
+      drain();  // an earlier slot's failure comes first, as on one thread
+      std::rethrow_exception(fill_error_);
+    }
     return false;
   }
   ++taken_;
@@ -122,7 +142,7 @@ bool ReplayPipeline::take(unsigned& ring) {
 }
 
 void ReplayPipeline::drain() {
-  await_working([&] { return checked_ >= finished_; });
+  await_working([&] { return checked_ >= finished_; }, false, true);
   if (failed_) std::rethrow_exception(check_error_);
 }
 
