@@ -5,6 +5,7 @@
 // MMU-level probe.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -99,6 +100,21 @@ TEST(WalkerModes, WaveNeedsTheRtlWalkerAKnownFormatAndAWritableFile) {
   r = run_mmcosim({"run", "--walker=rtl", "--wave", dir + "/no/such/dir/w.fst", "--outdir", dir + "/out"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("--wave " + dir + "/no/such/dir/w.fst: cannot write\n"), std::string::npos) << r.output;
+}
+
+// platform.mmu.rtl_clock is the RTL walker's: `params` lists it only with
+// one, and a run with the TLM walker that gives it is bad input.
+TEST(WalkerModes, RtlClockIsAKeyOfTheRtlWalkerOnly) {
+  RunResult r = run_mmcosim({"params"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.output.find("platform.mmu.rtl_clock"), std::string::npos);
+  r = run_mmcosim({"params", "--set", "platform.mmu.walker=lockstep"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("platform.mmu.rtl_clock "), std::string::npos);
+  r = run_mmcosim({"run", "--set", "platform.mmu.rtl_clock=2GHz", "--outdir", temp_dir("rtl-clock-tlm")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find("platform.mmu.rtl_clock: the TLM walker has no clock"), std::string::npos) << r.output;
 }
 
 // Value changes per signal of a VCD file, by the signal's name.
