@@ -7,6 +7,10 @@
 //   SIM_DECLARE_DEBUG_FLAG(TLB)                                                         // tlb.h
 //   DPRINTF(TLB, sim::now_ps(delay), name(), "miss va={:#x}", va);
 //
+// The name a line gives (`who`) is the model's as stats.txt has it: its
+// statistics group's path(), which is its SystemC name() only where the two
+// trees agree (a DRAM node is system.mem.node0 in both, not system.node0).
+//
 // `mmcosim debug-flags` lists every flag linked into the program, by name.
 // A disabled flag costs one predictable branch on a bool.
 #pragma once

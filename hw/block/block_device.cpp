@@ -309,7 +309,7 @@ void BlockDevice::device_error(BlockError e) {
     case BlockError::poison: ++stats.bus_errors; break;
     default: ++stats.bad_requests; break;
   }
-  DPRINTF(Block, sim::now_ps(), sc_module::name(), "error: {} at {:#x}", block_error_name(e), err_addr_);
+  DPRINTF(Block, sim::now_ps(), who_.c_str(), "error: {} at {:#x}", block_error_name(e), err_addr_);
 }
 
 sc_time BlockDevice::transfer_time(uint64_t bytes) const {
@@ -398,8 +398,8 @@ void BlockDevice::fetch_new(sc_time& delay) {
       stats.busy_ns += sim::to_ns(transfer_time(bytes));
     }
     media_free_ = r.done;
-    DPRINTF(Block, sim::now_ps(delay), sc_module::name(), "request {}: type {}{} sector {} {} bytes, done at {}", head, r.type,
-            r.flags & kFlagFua ? " FUA" : "", r.sector, r.bytes, sim::format_duration(r.done.value()));
+    DPRINTF(Block, sim::now_ps(delay), who_.c_str(), "request {}: type {}{} sector {} {} bytes, done at {}", head,
+            r.type, r.flags & kFlagFua ? " FUA" : "", r.sector, r.bytes, sim::format_duration(r.done.value()));
     pending_.push_back(std::move(r));
     stats.max_in_flight.set(std::max<uint64_t>(stats.max_in_flight.value(), pending_.size()));
   }
@@ -423,7 +423,7 @@ uint8_t BlockDevice::do_read(Request& r, sc_time& delay) {
   for (uint64_t s = first; s < first + count; ++s)
     if (is_bad_sector(s)) {
       ++stats.media_errors;
-      DPRINTF(Block, sim::now_ps(delay), sc_module::name(), "media error: sector {}", s);
+      DPRINTF(Block, sim::now_ps(delay), who_.c_str(), "media error: sector {}", s);
       return kStatusMedium;
     }
   std::vector<uint8_t> data(r.bytes);
@@ -503,7 +503,7 @@ void BlockDevice::complete(Request& r, sc_time& delay) {
   const uint64_t at = used_ + 4 + 8ull * (used_idx_ % p_.queue_depth);
   if (BlockError e = access(false, at, entry, 8, delay); e != BlockError::none) device_error(e);
   ++used_idx_;
-  DPRINTF(Block, sim::now_ps(delay), sc_module::name(), "request {} done: status {}", r.head, unsigned{r.status});
+  DPRINTF(Block, sim::now_ps(delay), who_.c_str(), "request {} done: status {}", r.head, unsigned{r.status});
   if (SIM_TRACING(Block)) trace_request(r);
 }
 

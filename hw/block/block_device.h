@@ -155,6 +155,9 @@ class BlockDevice : public sc_core::sc_module, public sim::Device {
   } stats;
 
  private:
+  // The model's name in debug lines: as stats.txt names it (system.block.disk0),
+  // not its SystemC name (system.disk0).
+  const std::string who_ = stats.path();
   struct Request {
     uint16_t head = 0;
     uint32_t type = 0, flags = 0;

@@ -137,8 +137,8 @@ void DmaChecker::revoke(unsigned device_id, uint64_t base, uint64_t size) {
       return;
     }
   ++stats.bad_unmaps;
-  DPRINTF(DMA, sim::now_ps(), name(), "{}: unmap of [{:#x}, {:#x}), which is not mapped for it", p->dev.name, base,
-          base + size);
+  DPRINTF(DMA, sim::now_ps(), who_.c_str(), "{}: unmap of [{:#x}, {:#x}), which is not mapped for it", p->dev.name,
+          base, base + size);
 }
 
 void DmaChecker::command(uint64_t cmd) {
@@ -201,7 +201,7 @@ void DmaChecker::violation(Port& p, bool write, uint64_t addr, unsigned len, con
   const std::string what = fmt::format("{} {} of {} bytes at {:#x}, not mapped for it ({})", p.dev.name,
                                        write ? "write" : "read", len, addr, p.nearest(addr));
   if (kept_.size() < kKeptViolations) kept_.push_back(what);
-  DPRINTF(DMA, sim::now_ps(delay), name(), "violation: {}", what);
+  DPRINTF(DMA, sim::now_ps(delay), who_.c_str(), "violation: {}", what);
 }
 
 void DmaChecker::b_transport(int id, tlm::tlm_generic_payload& trans, sc_time& delay) {
@@ -213,7 +213,7 @@ void DmaChecker::b_transport(int id, tlm::tlm_generic_payload& trans, sc_time& d
                                           : addr < (1ull << p.dev.addr_bits) && len <= (1ull << p.dev.addr_bits) - addr;
   if (!fits) {
     ++p.stats.beyond_width;
-    DPRINTF(DMA, sim::now_ps(delay), name(), "{}: access at {:#x} beyond its {}-bit width", p.dev.name, addr,
+    DPRINTF(DMA, sim::now_ps(delay), who_.c_str(), "{}: access at {:#x} beyond its {}-bit width", p.dev.name, addr,
             p.dev.addr_bits);
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return;

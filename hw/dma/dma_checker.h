@@ -88,6 +88,9 @@ class DmaChecker : public sc_core::sc_module, public sim::BusPermissions {
   } stats;
 
  private:
+  // The model's name in debug lines: as stats.txt names it (system.dma.checker),
+  // not its SystemC name (system.dma_checker).
+  const std::string who_ = stats.path();
   struct Port;
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned transport_dbg(int id, tlm::tlm_generic_payload& trans);

@@ -224,8 +224,8 @@ DmaError DmaEngine::fetch(uint64_t at, Segment& s, bool* last, uint64_t* next, s
   s.len = len32;
   *last = flags & kDescLast;
   ++stats.descriptors;
-  DPRINTF(DMA, sim::now_ps(delay), name(), "descriptor at {:#x}: {:#x} -> {:#x}, {} bytes{}", at, s.src, s.dst, s.len,
-          *last ? " (last)" : "");
+  DPRINTF(DMA, sim::now_ps(delay), who_.c_str(), "descriptor at {:#x}: {:#x} -> {:#x}, {} bytes{}", at, s.src, s.dst,
+          s.len, *last ? " (last)" : "");
   return DmaError::none;
 }
 
@@ -292,8 +292,8 @@ void DmaEngine::finish(DmaError e) {
     permissions_->revoke(p_.info.id, dst_, len_);
   }
   by_hand_ = false;
-  DPRINTF(DMA, sim::now_ps(), name(), "{} done: {} bytes, {} descriptors, {}{}", chain_ ? "chain" : "copy", count_,
-          ndesc_, e == DmaError::none ? "ok" : dma_error_name(e),
+  DPRINTF(DMA, sim::now_ps(), who_.c_str(), "{} done: {} bytes, {} descriptors, {}{}", chain_ ? "chain" : "copy",
+          count_, ndesc_, e == DmaError::none ? "ok" : dma_error_name(e),
           e == DmaError::none ? "" : fmt::format(" at {:#x}", err_addr_));
   if (SIM_TRACING(DMA)) {
     // One span per copy or chain, on the engine's own track.
@@ -312,7 +312,7 @@ void DmaEngine::run() {
   for (;;) {
     sc_core::wait(start_);
     started_ = sc_core::sc_time_stamp();
-    DPRINTF(DMA, sim::now_ps(), name(), "start {}",
+    DPRINTF(DMA, sim::now_ps(), who_.c_str(), "start {}",
             chain_ ? fmt::format("chain at {:#x}", desc_) : fmt::format("{:#x} -> {:#x}, {} bytes", src_, dst_, len_));
     sc_core::wait(p_.setup);
     sc_time delay = sc_core::SC_ZERO_TIME;

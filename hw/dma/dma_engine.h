@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <vector>
@@ -115,6 +116,9 @@ class DmaEngine : public sc_core::sc_module, public sim::Device {
   } stats;
 
  private:
+  // The model's name in debug lines: as stats.txt names it (system.dma.dma0),
+  // not its SystemC name (system.dma0).
+  const std::string who_ = stats.path();
   // One piece of work: a buffer to copy (from a register start or a descriptor).
   struct Segment {
     uint64_t src, dst, len;

@@ -112,14 +112,14 @@ void Dram::inject_poison(uint64_t pa) {
   corrected_.erase(pa & ~(kLine - 1));
   if (!add_error_line(poison_, pa)) return;
   ++stats.poison_injected;
-  DPRINTF(DRAM, sim::now_ps(), name(), "poison line {:#x}", pa & ~(kLine - 1));
+  DPRINTF(DRAM, sim::now_ps(), who_.c_str(), "poison line {:#x}", pa & ~(kLine - 1));
 }
 
 void Dram::inject_corrected(uint64_t pa) {
   if (is_poisoned(pa, 1)) return;  // the line is already beyond correction
   if (!add_error_line(corrected_, pa)) return;
   ++stats.ce_injected;
-  DPRINTF(DRAM, sim::now_ps(), name(), "correctable error in line {:#x}", pa & ~(kLine - 1));
+  DPRINTF(DRAM, sim::now_ps(), who_.c_str(), "correctable error in line {:#x}", pa & ~(kLine - 1));
 }
 
 bool Dram::clear_poison(uint64_t pa) {
@@ -127,7 +127,7 @@ bool Dram::clear_poison(uint64_t pa) {
   const bool had = (poison_.erase(line) + corrected_.erase(line)) > 0;
   if (had) {
     unblock_page(pa / PAGE_SIZE);
-    DPRINTF(DRAM, sim::now_ps(), name(), "cleared the error in line {:#x}", line);
+    DPRINTF(DRAM, sim::now_ps(), who_.c_str(), "cleared the error in line {:#x}", line);
     if (errors_) errors_->errors_changed();
   }
   return had;
@@ -173,7 +173,7 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       poison->pa = std::max(pa, *poison_.lower_bound(pa & ~(kLine - 1)));
       poison->action_required = true;
     }
-    DPRINTF(DRAM, sim::now_ps(delay), name(), "read of poisoned memory at {:#x}", pa);
+    DPRINTF(DRAM, sim::now_ps(delay), who_.c_str(), "read of poisoned memory at {:#x}", pa);
     trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
@@ -182,7 +182,7 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     // ECC corrected the data on its way out; the memory controller logs it.
     ++stats.ce_reads;
     const uint64_t line = *corrected_.lower_bound(pa & ~(kLine - 1));
-    DPRINTF(DRAM, sim::now_ps(delay), name(), "corrected read at {:#x}", line);
+    DPRINTF(DRAM, sim::now_ps(delay), who_.c_str(), "corrected read at {:#x}", line);
     if (errors_) errors_->corrected_read(line);
   }
 

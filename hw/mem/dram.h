@@ -86,6 +86,9 @@ class Dram : public sc_core::sc_module {
   } stats;
 
  private:
+  // The model's name in debug lines: as stats.txt names it (system.mem.node0),
+  // not its SystemC name (system.node0).
+  const std::string who_ = stats.path();
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
   unsigned int transport_dbg(tlm::tlm_generic_payload& trans);

@@ -46,20 +46,16 @@ void refuse_keys(sim::ConfigNode t, std::initializer_list<const char*> keys, con
 }
 
 // sets/ways/replacement of one array or cache. Returns ways = 0 for "absent".
-// An array that may be absent reads `ways` first: an absent one has no other key.
+// `ways` is read first (an absent array has no other key), given or not: the
+// keys are recorded in the order they are read, so config.json has one order
+// and a run from it writes the same config.json.
 void read_geometry(sim::ConfigNode t, unsigned def_sets, unsigned def_ways, ReplacementPolicy def_policy,
                    const std::string& what, unsigned& sets, unsigned& ways, ReplacementPolicy& policy) {
-  const char* const ways_desc = "ways (0: no such array)";
-  if (def_ways == 0 || t.has("ways")) {
-    ways = t.get<unsigned>("ways", def_ways, what + ": " + ways_desc);
-    sets = def_sets;
-    policy = def_policy;
-    if (ways == 0) return refuse_keys(t, {"sets", "replacement", "page_sizes"}, "the array is absent (ways 0)");
-    sets = t.get<unsigned>("sets", def_sets, what + ": sets (a power of two)");
-  } else {
-    sets = t.get<unsigned>("sets", def_sets, what + ": sets (a power of two)");
-    ways = t.get<unsigned>("ways", def_ways, what + ": " + ways_desc);
-  }
+  ways = t.get<unsigned>("ways", def_ways, what + ": ways (0: no such array)");
+  sets = def_sets;
+  policy = def_policy;
+  if (ways == 0) return refuse_keys(t, {"sets", "replacement", "page_sizes"}, "the array is absent (ways 0)");
+  sets = t.get<unsigned>("sets", def_sets, what + ": sets (a power of two)");
   policy = read_policy(t, def_policy, what);
   if (sets == 0 || (sets & (sets - 1))) t.fail("sets", fmt::format("must be a power of two, got {}", sets));
   if (ways > 4096) t.fail("ways", "at most 4096");

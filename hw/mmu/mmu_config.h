@@ -1,6 +1,7 @@
 // Reads an MMU's parameters from the scenario (`platform.mmu.*`; every key,
 // its default and its meaning: docs/mmu.md), the walker kind included; the
-// RTL walker reads its own key there (rtl_clock: RtlWalker::read_params).
+// RTL walker reads its own key there (rtl_clock: RtlWalker::read_params, with
+// the RTL walker only).
 // The defaults are Mmu::Params().
 #pragma once
 

@@ -85,7 +85,7 @@ void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
   stamp0_valid_ = false;
   ++stats.walks;
   if (rq.start_level >= rq.levels) ++stats.from_root;
-  DPRINTF(Walker, sim::now_ps(delay), name(), "walk va={:#x} {} {} cr3={:#x} start=L{}", rq.va,
+  DPRINTF(Walker, sim::now_ps(delay), who_.c_str(), "walk va={:#x} {} {} cr3={:#x} start=L{}", rq.va,
           rq.access == x86::Access::write ? "write" : rq.access == x86::Access::fetch ? "fetch" : "read",
           rq.user ? "user" : "supervisor", rq.cr3, rq.start_level);
   translate(rq, r, delay);
@@ -100,19 +100,19 @@ void PageWalker::walk(const WalkRequest& rq, WalkResult& r, sc_time& delay) {
     case WalkStatus::ok:
       ++stats.completed;
       (r.leaf_level == 1 ? stats.leaves_4k : r.leaf_level == 2 ? stats.leaves_2m : stats.leaves_1g) += 1;
-      DPRINTF(Walker, sim::now_ps(delay), name(), "done va={:#x} -> pa={:#x} size={:#x} rw={} us={} nx={} g={}",
+      DPRINTF(Walker, sim::now_ps(delay), who_.c_str(), "done va={:#x} -> pa={:#x} size={:#x} rw={} us={} nx={} g={}",
               rq.va, r.pa, r.page_size, r.rw, r.us, r.nx, r.global);
       break;
     case WalkStatus::page_fault:
       if (r.error_code & x86::PF_RSVD) ++stats.faults_reserved;
       else if (r.error_code & x86::PF_P) ++stats.faults_protection;
       else ++stats.faults_not_present;
-      DPRINTF(Walker, sim::now_ps(delay), name(), "fault va={:#x} ec={:#x} level={} pte@{:#x}", rq.va,
+      DPRINTF(Walker, sim::now_ps(delay), who_.c_str(), "fault va={:#x} ec={:#x} level={} pte@{:#x}", rq.va,
               r.error_code, r.fault_level, r.fault_pte_addr);
       break;
     case WalkStatus::machine_check:
       ++stats.machine_checks;
-      DPRINTF(Walker, sim::now_ps(delay), name(), "machine check va={:#x} pte@{:#x} {}", rq.va, r.mc_addr,
+      DPRINTF(Walker, sim::now_ps(delay), who_.c_str(), "machine check va={:#x} pte@{:#x} {}", rq.va, r.mc_addr,
               r.mc_poison ? "poison" : "error");
       break;
   }
@@ -160,7 +160,7 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
       r.pte_addr[level] = addr;
       r.pte_value[level] = entry;
       if (st != PtAccess::ok) return machine_check(addr, st);
-      DPRINTF(Walker, sim::now_ps(delay), name(), "  L{} pte@{:#x} = {:#018x}", level, addr, entry);
+      DPRINTF(Walker, sim::now_ps(delay), who_.c_str(), "  L{} pte@{:#x} = {:#018x}", level, addr, entry);
       if (!(entry & x86::PTE_P)) return fault(0, level, addr);
       if (has_reserved_bits(entry, level, rq)) return fault(x86::PF_P | x86::PF_RSVD, level, addr);
       rw = rw && (entry & x86::PTE_RW);
@@ -197,7 +197,7 @@ void PageWalker::translate(const WalkRequest& rq, WalkResult& r, sc_time& delay)
         ++r.restarts;
         // The 8th restart ends the walk (as the RTL walker's RESTART_LIMIT).
         if (r.restarts >= kMaxRestarts) return fault(0, l, r.pte_addr[l]);
-        DPRINTF(Walker, sim::now_ps(delay), name(), "  L{} entry changed under the lock: restart", l);
+        DPRINTF(Walker, sim::now_ps(delay), who_.c_str(), "  L{} entry changed under the lock: restart", l);
         restart = true;
         break;
       }

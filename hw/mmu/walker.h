@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <systemc>
@@ -85,6 +86,9 @@ class PageWalker : public sc_core::sc_module, private tlm::tlm_fw_transport_if<>
   } stats;
 
  private:
+  // The model's name in debug lines: as stats.txt names it (system.cpu0.mmu.walker),
+  // not its SystemC name (system.cpu0.walker).
+  const std::string who_ = stats.path();
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
   tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay) override;

@@ -43,7 +43,7 @@ PlatformParams read_platform_params(sim::ConfigNode p, uint64_t seed) {
 
   pp.membus = Interconnect::read_params(p.child("membus"));
   pp.mmu = read_mmu_params(p.child("mmu"), pp.maxphyaddr, pp.levels, seed);
-  pp.rtl = RtlWalker::read_params(p.child("mmu"));
+  pp.rtl = RtlWalker::read_params(p.child("mmu"), walker_kind_of(pp.mmu.walker) != WalkerKind::tlm);
   pp.core = Core::read_params(p.child("core"));
   pp.core.intc_base = MemoryMap::kIntcBase;
   pp.sim = CoreComplex::read_params(p.child("sim"));

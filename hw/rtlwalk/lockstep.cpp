@@ -192,7 +192,7 @@ void LockstepWalker::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay
   ++stats.compared;
 
   const std::string diff = differences(tlm_ext_.res, ext->res, replay_.accesses, recorder_.accesses);
-  DPRINTF(Lockstep, sim::now_ps(), name(), "walk {} va={:#x}: {}", stats.compared.value(), ext->req.va,
+  DPRINTF(Lockstep, sim::now_ps(), who_.c_str(), "walk {} va={:#x}: {}", stats.compared.value(), ext->req.va,
           diff.empty() ? "same" : "DIFFERENT");
   if (diff.empty()) return;
   ++stats.mismatches;

@@ -106,6 +106,9 @@ class LockstepWalker : public sc_core::sc_module {
   static std::string describe(const WalkRequest& req);
 
  private:
+  // The model's name in debug lines: as stats.txt names it (system.cpu0.mmu.lockstep),
+  // not its SystemC name (system.cpu0.lockstep).
+  const std::string who_ = stats.path();
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   [[noreturn]] void report(const WalkRequest& req, const WalkResult& rtl, const std::string& diff);
 

@@ -192,8 +192,13 @@ struct RtlWalker::Impl {
   }
 };
 
-RtlWalker::Params RtlWalker::read_params(sim::ConfigNode mmu) {
+RtlWalker::Params RtlWalker::read_params(sim::ConfigNode mmu, bool rtl) {
   Params p;
+  if (!rtl) {
+    if (mmu.has("rtl_clock"))
+      mmu.fail("rtl_clock", "the TLM walker has no clock (this key is for --walker=rtl or lockstep)");
+    return p;
+  }
   const sim::Frequency clock =
       mmu.get<sim::Frequency>("rtl_clock", {1000000000}, "Clock of the RTL walker (it runs only during walks)");
   p.clock_period = sim::period_of(clock.hz);

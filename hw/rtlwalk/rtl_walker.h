@@ -71,8 +71,11 @@ class RtlWalker : public sc_core::sc_module {
   static constexpr unsigned kRtlRestartLimit = 8; // RESTART_LIMIT
 
   using Params = RtlWalkerParams;
-  // Reads the RTL walker's keys of `platform.mmu` (rtl_clock).
-  static Params read_params(sim::ConfigNode mmu);
+  // Reads the RTL walker's keys of `platform.mmu` (rtl_clock). `rtl`: the
+  // run has an RTL walker (--walker=rtl or lockstep); without one the keys
+  // would change nothing, so they are not read (params does not list them)
+  // and a scenario that gives one is refused, as --wave is.
+  static Params read_params(sim::ConfigNode mmu, bool rtl);
 
   // The statistics group of this walker ("walker" under its MMU's group when
   // it is the MMU's walker, "rtlWalker" in lockstep).

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <regex>
-
-#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "tb/common/mmcosim_run.h"
 
@@ -76,13 +76,53 @@ TEST(DefaultScenario, ConfigJsonRunsTheSameMachine) {
   RunResult r = run_mmcosim({"run", a + "/config.json", "--outdir", b, "-q", "--no-progress"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(read_file(a + "/stats.txt"), read_file(b + "/stats.txt"));
-  // Compared as values: a TLB array's keys are recorded in another order
-  // when the scenario gives them.
+  // Byte for byte: keys are recorded in the order they are read, given or
+  // defaulted (a TLB array's ways before its sets).
   const std::string config = read_file(a + "/config.json");
-  EXPECT_EQ(nlohmann::json::parse(config), nlohmann::json::parse(read_file(b + "/config.json")));
+  EXPECT_EQ(config, read_file(b + "/config.json"));
   EXPECT_TRUE(std::regex_search(config, std::regex(R"("name": "dma1",[^}]*"burst": 64,[^}]*"bandwidth": "1GiB/s",)"
                                                    R"([^}]*"setup": "200ns")")))
       << config;
+}
+
+// A debug line names its model as stats.txt does ("<tick>: system.mem.node0:
+// ..."), in runs that make every model with debug lines print; the
+// firmware's console lines name their CPU (system.cpu0.console).
+TEST(DebugFlags, LinesNameTheirModelAsTheStatisticsDo) {
+  const std::string dir = temp_dir("debug-names");
+  const std::string scenarios = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/";
+  const std::vector<std::vector<std::string>> runs = {{"ras/uc-load-record.yaml"},
+                                                      {"dma/driver-bug.yaml"},
+                                                      {"storage/media-error.yaml"},
+                                                      {"first-walks.yaml", "--walker=lockstep"}};
+  const std::regex line(R"(^ *[0-9]+: ([^ :]+): )");
+  std::set<std::string> named;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const std::string out = dir + "/" + std::to_string(i);
+    std::vector<std::string> args = {"run", scenarios + runs[i][0], "--outdir", out, "-q", "--no-progress",
+                                     "--debug-flags=All"};
+    args.insert(args.end(), runs[i].begin() + 1, runs[i].end());
+    const RunResult r = run_mmcosim(args);
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::set<std::string> groups;  // every group of stats.txt
+    for (const auto& [name, value] : read_stats(out + "/stats.txt"))
+      for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1))
+        groups.insert(name.substr(0, dot));
+    std::istringstream lines(r.output);
+    std::smatch m;
+    for (std::string l; std::getline(lines, l);) {
+      if (!std::regex_search(l, m, line)) continue;
+      std::string who = m[1];
+      named.insert(who);
+      const std::string console = ".console";
+      if (who.size() > console.size() && who.compare(who.size() - console.size(), console.size(), console) == 0)
+        who.resize(who.size() - console.size());
+      EXPECT_TRUE(groups.count(who)) << runs[i][0] << ": a debug line names " << m[1] << ", which stats.txt does not";
+    }
+  }
+  for (const char* model : {"system.mem.node0", "system.ras", "system.cpu0.mmu.walker", "system.cpu0.mmu.lockstep",
+                            "system.dma.dma1", "system.dma.checker", "system.block.disk0"})
+    EXPECT_TRUE(named.count(model)) << "no debug line of " << model;
 }
 
 TEST(Seeds, TheSeedDrivesRandomPatternsAndNothingElse) {

@@ -8,6 +8,7 @@
 // under --trace-limit N.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -259,6 +260,7 @@ TEST_F(TraceEvents, FlagsFilterAndBadOptionsAreOneLineErrors) {
                      dir_ + "/no/such/dir/t.json"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.output.find("cannot write"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/bad")) << "a refused run leaves its output directory behind";
   bad = run_mmcosim({"run", scenario_, "--outdir", dir_ + "/bad", "-q", "--no-progress", "--trace-events",
                      dir_ + "/bad.json", "--trace-limit", "0"});
   EXPECT_EQ(bad.status, 2);

@@ -5,6 +5,8 @@
 // MMU-level probe.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -94,11 +96,40 @@ TEST(WalkerModes, WaveNeedsTheRtlWalkerAKnownFormatAndAWritableFile) {
   r = run_mmcosim({"run", "--walker=rtl", "--wave", "/tmp/x.ghw", "--outdir", temp_dir("wave-ext")});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("must end in .fst or .vcd"), std::string::npos) << r.output;
-  // Bad input, found before the run starts: exit 2, one line.
+  // Bad input, found before the run starts: exit 2, one line, and no output
+  // directory left behind (nor the directories above it the run created, nor
+  // the timeline's file in it).
   const std::string dir = temp_dir("wave-nodir");
   r = run_mmcosim({"run", "--walker=rtl", "--wave", dir + "/no/such/dir/w.fst", "--outdir", dir + "/out"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("--wave " + dir + "/no/such/dir/w.fst: cannot write\n"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out"));
+  r = run_mmcosim({"run", "--walker=rtl", "--wave", dir + "/no/such/dir/w.fst", "--outdir", dir + "/new/out",
+                   "--trace-events", dir + "/new/out/trace.json"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/new"));
+  // An output directory that was there stays, with what it holds.
+  std::filesystem::create_directories(dir + "/old");
+  const std::string kept = write_file(dir + "/old", "notes.txt", "mine\n");
+  r = run_mmcosim({"run", "--walker=rtl", "--wave", dir + "/no/such/dir/w.fst", "--outdir", dir + "/old"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(read_file(kept), "mine\n");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/old/proc"));
+}
+
+// platform.mmu.rtl_clock is the RTL walker's: `params` lists it only with
+// one, and a run with the TLM walker that gives it is bad input.
+TEST(WalkerModes, RtlClockIsAKeyOfTheRtlWalkerOnly) {
+  RunResult r = run_mmcosim({"params"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.output.find("platform.mmu.rtl_clock"), std::string::npos);
+  r = run_mmcosim({"params", "--set", "platform.mmu.walker=lockstep"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("platform.mmu.rtl_clock "), std::string::npos);
+  r = run_mmcosim({"run", "--set", "platform.mmu.rtl_clock=2GHz", "--outdir", temp_dir("rtl-clock-tlm")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find("platform.mmu.rtl_clock: the TLM walker has no clock"), std::string::npos) << r.output;
 }
 
 // Value changes per signal of a VCD file, by the signal's name.

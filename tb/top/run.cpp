@@ -5,6 +5,8 @@
 #include <iostream>
 #include <memory>
 #include <ostream>
+#include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -77,6 +79,39 @@ int check_wave_file(const RunOptions& opts, std::ostream& err) {
   err << fmt::format("mmcosim: --wave {}: cannot write\n", one_line(opts.wave));
   return 2;
 }
+
+// What a run creates before it starts: the output directory (with those
+// above it that did not exist) and the files of --trace-events and --wave.
+// Bad input found then removes them again, so a refused run leaves nothing
+// behind: the files it created, and the directories while they are empty
+// (anything else in them stays).
+class StartOutputs {
+ public:
+  // Notes the directories make_output_dir is about to create for `outdir`.
+  explicit StartOutputs(const fs::path& outdir) {
+    std::error_code ec;
+    for (fs::path p = outdir / "proc"; !p.empty(); p = p.parent_path()) {
+      if (fs::symlink_status(p, ec).type() != fs::file_type::not_found) break;
+      dirs_.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+  }
+  // Notes `file` if it does not exist yet: call before creating it.
+  void note(const std::string& file) {
+    std::error_code ec;
+    if (!file.empty() && fs::symlink_status(file, ec).type() == fs::file_type::not_found) files_.emplace_back(file);
+  }
+  // Removes what was noted (fs::remove leaves a directory that is not empty).
+  void remove() const {
+    std::error_code ec;
+    for (const fs::path& f : files_) fs::remove(f, ec);
+    for (const fs::path& d : dirs_) fs::remove(d, ec);
+  }
+
+ private:
+  std::vector<fs::path> dirs_;  // deepest first
+  std::vector<fs::path> files_;
+};
 
 // Opens the timeline's file (after the output directory exists: it may be
 // in it). Returns the exit status of bad input (2, one line on `err`) or 0.
@@ -208,12 +243,20 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Machine> m;
   if (const int status = build(opts, err, m)) return status;
   const fs::path outdir(opts.outdir);
+  StartOutputs created(outdir);
   if (const std::string problem = make_output_dir(outdir); !problem.empty()) {
     err << "mmcosim: --outdir " << one_line(problem) << '\n';
+    created.remove();
     return 2;
   }
-  if (const int status = open_timeline_file(opts, err, timeline)) return status;
-  if (const int status = check_wave_file(opts, err)) return status;
+  if (timeline.sink) created.note(opts.trace_events);
+  created.note(opts.wave);
+  int bad = open_timeline_file(opts, err, timeline);
+  if (!bad) bad = check_wave_file(opts, err);
+  if (bad) {
+    created.remove();
+    return bad;
+  }
   std::ofstream console(outdir / "console.log");
   hw::CoreComplex& cx = m->platform().complex();
   connect_console(cx, console);
