@@ -327,5 +327,33 @@ TEST(Replay, BatchCountsAddUpWhenEveryRecordSplits) {
   EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 2000);
 }
 
+// A process that created a thread shares its memory with it: its replay
+// runs without the slots of a second host thread (each load checked as it
+// completes), and adds up the same.
+TEST(Replay, AProcessWithAThreadReplaysAccessByAccess) {
+  const std::string dir = temp_dir("replay-thread");
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    char line[32];
+    std::snprintf(line, sizeof line, " M %08x,16\n", (0x40000 + i % 8) * 4096 + 4096 - 8);
+    text += line;
+  }
+  const std::string trace = write_file(dir, "t.trace", text);
+  const std::string f = write_file(dir, "s.yaml",
+                                   "platform: {cores: 2, memory: {size: 256MiB}}\n"
+                                   "workload:\n  processes:\n    - name: app\n      ops:\n"
+                                   "        - mmap: {region: r, size: 4KiB}\n"
+                                   "        - thread: {name: t, cpu: 1, ops: [{read: {region: r}}]}\n"
+                                   "        - replay: {file: " + trace + "}\n");
+  RunResult r = run_mmcosim({"run", f, "--outdir", dir + "/out", "-q", "--no-progress"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto s = read_stats(dir + "/out/stats.txt");
+  EXPECT_EQ(s.at("system.workload.app.traceRecords"), 3000);
+  EXPECT_EQ(s.at("system.workload.app.reads"), 6000);
+  EXPECT_EQ(s.at("system.workload.app.writes"), 6000);
+  EXPECT_EQ(s.at("system.workload.app.traceSplits"), 12000);
+  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 6000);
+}
+
 }  // namespace
 }  // namespace tb
