@@ -523,13 +523,13 @@ bool ScriptedProgram::fill_slot(unsigned ring) {
 
 void ScriptedProgram::check_slot(unsigned ring) {
   const ReplaySlot& s = slots_[ring];
-  check_replayed(s.acc, s.checked, s.batches ? s.batch_end[s.batches - 1] : 0);
+  check_replayed(s.acc, s.checked, s.size());
 }
 
 void ScriptedProgram::next_slot_batch() {
   batch_pos_ = batch_n_ = 0;
   while (!slot_ || slot_batch_ == slot_->batches) {
-    if (slot_ && done_ != (slot_->batches ? slot_->batch_end[slot_->batches - 1] : 0))
+    if (slot_ && done_ != slot_->size())
       throw std::logic_error("a replay slot was handed back with accesses still to complete");
     unsigned ring;
     slot_ = nullptr;

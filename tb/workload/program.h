@@ -353,6 +353,7 @@ class ScriptedProgram : public hw::UserProgram {
     unsigned batch_end[kSlotBatches];
     unsigned batches = 0;
     unsigned checked = 0;  // entries before it are checked or were skipped (fill_slot, drain_replay, skipped)
+    unsigned size() const { return batches ? batch_end[batches - 1] : 0; }  // its accesses
   };
   bool start_replay_pipeline();
   void end_replay_pipeline();  // drains it, then releases it
