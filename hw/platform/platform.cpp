@@ -87,6 +87,7 @@ CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, const PlatformParam
     rp.bus_id = static_cast<int>(id_);
     rtl_walker = std::make_unique<RtlWalker>("rtl_walker", rp, &mmu.stats,
                                              kind == WalkerKind::rtl ? "walker" : "rtlWalker");
+    rtl_walker->allow_start_ahead(p.cores == 1);
   }
   switch (kind) {
     case WalkerKind::tlm:
@@ -107,6 +108,7 @@ CpuNode::CpuNode(sc_core::sc_module_name name, unsigned id_, const PlatformParam
       lockstep->to_rtl.bind(rtl_walker->walk_socket);
       walker->mem_socket.bind(replay->from_walker);
       rtl_walker->mem_socket.bind(recorder->from_walker);
+      rtl_walker->read_through(recorder.get());
       break;
   }
   core.mmu_socket.bind(mmu.cpu_socket);

@@ -55,6 +55,17 @@ void WalkRecorder::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) 
   accesses.push_back(a);
 }
 
+bool WalkRecorder::read(uint64_t addr, uint64_t* data, sc_time& t) {
+  const sc_time before = t;
+  if (!to_memory.dmi_read(addr, data, 8, t)) return false;
+  WalkAccess a;
+  a.addr = addr;
+  a.value = *data;
+  a.latency = t - before;
+  accesses.push_back(a);
+  return true;
+}
+
 void WalkRecorder::forward(tlm::tlm_generic_payload& trans, sc_time& delay) {
   // A plain read (no bus lock) through DMI where memory granted it, as the
   // walker does when it faces memory itself: the value and latency of the

@@ -25,6 +25,7 @@
 #include "hw/base/initiator.h"
 #include "hw/base/stats.h"
 #include "hw/ext/walk.h"
+#include "hw/rtlwalk/rtl_walker.h"
 
 namespace hw {
 
@@ -46,13 +47,17 @@ struct WalkAccess {
 // Between the RTL walker and the bus: forwards every access and records it.
 // DMI is refused to the walker, so that nothing bypasses the record; the
 // recorder itself answers plain reads through DMI where memory grants it.
-class WalkRecorder : public sc_core::sc_module {
+class WalkRecorder : public sc_core::sc_module, public WalkReadPath {
  public:
   tlm_utils::simple_target_socket<WalkRecorder> from_walker;
   sim::InitiatorSocket to_memory;  // plain reads by DMI where granted
 
   explicit WalkRecorder(sc_core::sc_module_name name);
   std::vector<WalkAccess> accesses;  // since the last clear
+
+  // The RTL walker's plain reads without a transaction (RtlWalker::read_through):
+  // recorded as the transaction would be, where memory grants DMI.
+  bool read(uint64_t addr, uint64_t* data, sc_core::sc_time& t) override;
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);

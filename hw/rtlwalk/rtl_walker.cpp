@@ -275,18 +275,26 @@ void RtlWalker::check_request(const WalkRequest& req) const {
 void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   check_request(req);
   // Catch up with the caller's local time: the RTL runs in simulated time.
-  if (delay != SC_ZERO_TIME) {
-    sc_core::wait(delay);
-    delay = SC_ZERO_TIME;
-  }
+  // Where allowed, the fast drive skips the wait when nothing else is
+  // scheduled before the walk would start: the walk then starts ahead of
+  // SystemC time by the caller's delay, and waits it at its first
+  // transaction (catch_up()) or with its own time at the end. Plain reads
+  // through DMI change nothing and schedule nothing, so the walk reads what
+  // it would have read; a SystemC wait costs about as much host time as the
+  // TLM walker's whole walk (docs/rtl-walker.md, "Host speed").
+  start_ahead_ = delay != SC_ZERO_TIME && start_ahead_allowed_ && !timed_ && !busy_ && nothing_scheduled_within(delay)
+                     ? delay
+                     : SC_ZERO_TIME;
+  if (delay != SC_ZERO_TIME && start_ahead_ == SC_ZERO_TIME) sc_core::wait(delay);
+  delay = SC_ZERO_TIME;
   while (busy_) {
     ++waiting_;
     sc_core::wait(idle_event_);
     --waiting_;
   }
   busy_ = true;
-  const sc_time start = sc_core::sc_time_stamp();
-  ahead_ = SC_ZERO_TIME;
+  const sc_time start = sc_core::sc_time_stamp() + start_ahead_;
+  ahead_ = start_ahead_;
   if (!reset_done_) impl_->with_model([this](auto& m) { reset(m); });
   // The MMU probe is for waveforms only (timed_: a trace is attached).
   if (timed_) {
@@ -297,7 +305,7 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   // The fast drive ran ahead of SystemC time: the walk ends when its
   // cycles and memory latencies have passed.
   if (ahead_ != SC_ZERO_TIME) sc_core::wait(ahead_);
-  ahead_ = SC_ZERO_TIME;
+  ahead_ = start_ahead_ = SC_ZERO_TIME;
   if (timed_) {
     impl_->probe_end(res);
     impl_->mmu.eval();
@@ -367,13 +375,20 @@ RtlWalker::MemResponse RtlWalker::mem_access(uint64_t addr, bool write, uint64_t
   // returns only its latency).
   sc_time time = ahead_;
   MemResponse r;
-  // A plain read through DMI where memory granted it: the value and the
+  // A plain read through DMI where memory granted it (or through the read
+  // path, lockstep's recorder, which reads by DMI too): the value and the
   // latency a transaction would bring. Memory withholds DMI from lines
   // under a bus lock and from pages with an injected error, so those reads
   // still wait for the lock or report the poison. Locked reads and their
   // writes stay transactions: they take the bus lock, which the traced
   // drive holds while SystemC time passes between the two.
-  if (write || lock || !mem_socket.dmi_read(addr, &r.data, 8, time)) r = transact(addr, write, wdata, lock, time);
+  const bool plain_read = !write && !lock;
+  const bool direct =
+      plain_read && (read_path_ ? read_path_->read(addr, &r.data, time) : mem_socket.dmi_read(addr, &r.data, 8, time));
+  if (!direct) {
+    catch_up(time);  // a transaction may schedule others: SystemC time reaches the walk's start first
+    r = transact(addr, write, wdata, lock, time);
+  }
   if (write) ++stats.mem_writes;
   else ++stats.mem_reads;
   if (lock && !write) ++stats.locked_reads;
@@ -381,6 +396,18 @@ RtlWalker::MemResponse RtlWalker::mem_access(uint64_t addr, bool write, uint64_t
   if (!timed_) ahead_ = time;
   else if (time != SC_ZERO_TIME) sc_core::wait(time);
   return r;
+}
+
+bool RtlWalker::nothing_scheduled_within(const sc_time& delay) const {
+  return !sc_core::sc_pending_activity_at_current_time() && sc_core::sc_time_to_pending_activity() > delay;
+}
+
+void RtlWalker::catch_up(sc_time& time) {
+  if (start_ahead_ == SC_ZERO_TIME) return;
+  sc_core::wait(start_ahead_);
+  ahead_ -= start_ahead_;
+  time -= start_ahead_;
+  start_ahead_ = SC_ZERO_TIME;
 }
 
 RtlWalker::MemResponse RtlWalker::transact(uint64_t addr, bool write, uint64_t wdata, bool lock, sc_time& time) {

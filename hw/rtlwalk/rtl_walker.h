@@ -6,7 +6,9 @@
 //
 // Timing. The RTL is clocked at `Params::clock_period`, but the clock only
 // runs while a walk is in progress: each walk synchronises with the caller's
-// annotated delay (waits it), then clocks the RTL until it answers. A memory
+// annotated delay (waits it, or, where allowed and nothing else is due
+// before then, starts that far ahead: allow_start_ahead()), then clocks
+// the RTL until it answers. A memory
 // access's latency (the delay its b_transport returns) passes with the clock
 // stopped. A walk therefore takes cycles * period + the memory latencies of
 // simulated time, and returns with `delay` = 0. The first walk starts with a
@@ -46,6 +48,18 @@
 class VerilatedFstSc;
 
 namespace hw {
+
+// Where the walker's plain page-table reads may go without a transaction:
+// lockstep's recorder, which records each one and reads memory through DMI.
+// read() adds the read's latency to `t` and returns true with the value,
+// or returns false (no DMI there) and the walker makes the transaction.
+class WalkReadPath {
+ public:
+  virtual bool read(uint64_t addr, uint64_t* data, sc_core::sc_time& t) = 0;
+
+ protected:
+  ~WalkReadPath() = default;
+};
 
 // Parameters of the transactor (hw::RtlWalker::Params).
 struct RtlWalkerParams {
@@ -120,6 +134,18 @@ class RtlWalker : public sc_core::sc_module {
   void open_trace(const std::string& path, int levels = 99);
   void close_trace();
 
+  // Lets a walk start ahead of SystemC time by the caller's delay, without
+  // waiting it, when nothing is scheduled before the walk would start
+  // (untraced drive only). The walk reads and returns what it would have;
+  // only the order of SystemC events due at the same instant can change,
+  // which on a machine of several CPUs decides whether a core notices an IPI
+  // before or after its walk (vm/lockstep-races changed). The platform
+  // allows it on a machine of one CPU; off by default.
+  void allow_start_ahead(bool allow) { start_ahead_allowed_ = allow; }
+  // Plain page-table reads try `path` (kept by pointer) instead of
+  // memory's DMI; null: memory's DMI.
+  void read_through(WalkReadPath* path) { read_path_ = path; }
+
   const Params& params() const { return params_; }
   Stats stats;
 
@@ -147,6 +173,11 @@ class RtlWalker : public sc_core::sc_module {
   MemResponse mem_access(uint64_t addr, bool write, uint64_t wdata, bool lock);
   // The access as a transaction at `time` (the walk's time, ahead of SystemC's), which grows by its latency.
   MemResponse transact(uint64_t addr, bool write, uint64_t wdata, bool lock, sc_core::sc_time& time);
+  // No SystemC process is due at or before `delay` from now.
+  bool nothing_scheduled_within(const sc_core::sc_time& delay) const;
+  // A walk started ahead (walk()) waits the caller's delay now; `time`, an
+  // access's time ahead of SystemC's, less by as much.
+  void catch_up(sc_core::sc_time& time);
   unsigned stall();
 
   Params params_;
@@ -155,6 +186,9 @@ class RtlWalker : public sc_core::sc_module {
   bool reset_done_ = false;
   bool timed_ = false;         // traced: cycles and latencies pass in SystemC time
   sc_core::sc_time ahead_;     // fast drive: the walk's time ahead of SystemC time
+  bool start_ahead_allowed_ = false;
+  WalkReadPath* read_path_ = nullptr;
+  sc_core::sc_time start_ahead_;  // of ahead_, the caller's delay not yet waited (walk(), catch_up())
   std::minstd_rand stall_rng_;
   bool busy_ = false;
   unsigned waiting_ = 0;  // callers waiting for the walk in progress to end

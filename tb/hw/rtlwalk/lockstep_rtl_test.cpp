@@ -144,5 +144,24 @@ TEST(LockstepRtl, TheRecorderReadsThroughDmiAndRecordsTheSame) {
   EXPECT_EQ(b.lockstep.stats.mismatches.value(), 0u);
 }
 
+// The RTL walker's plain reads through the recorder as its read path
+// (RtlWalker::read_through, as the platform connects them): recorded as
+// their transactions were, latency included, and the walkers agree.
+TEST(LockstepRtl, TheRecorderAsTheRtlWalkersReadPathRecordsTheSame) {
+  Bench b("bench");
+  b.rtl.read_through(&b.recorder);
+  b.requests = {b.request(0x400010, x86::Access::read, true), b.request(0x400010, x86::Access::read, true)};
+  sc_core::sc_start();
+  ASSERT_EQ(b.error, "");
+  ASSERT_EQ(b.records.size(), 2u);
+  ASSERT_EQ(b.records[0].size(), 4u);
+  EXPECT_EQ(b.records[1], b.records[0]);
+  EXPECT_EQ(b.records[0][3].addr, b.cr3 + 0x3000 + 8 * x86::pt_index(0x400010, 1));
+  EXPECT_EQ(b.records[0][3].value, b.entry(b.cr3 + 0x3000, 0x400000, 1));
+  for (size_t i = 0; i < b.records[1].size(); ++i) EXPECT_EQ(b.records[1][i].latency, sc_time(80, SC_NS)) << i;
+  EXPECT_EQ(b.results[1].pa, 0x800010u);
+  EXPECT_EQ(b.lockstep.stats.mismatches.value(), 0u);
+}
+
 }  // namespace
 }  // namespace hw

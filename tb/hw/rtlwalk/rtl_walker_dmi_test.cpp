@@ -2,7 +2,9 @@
 // "Sockets"): against the platform's interconnect and DRAM, a plain read
 // uses DMI where granted and costs what its transaction would (the
 // interconnect's hop and the NUMA distance included); poison and locked
-// reads still go through transactions.
+// reads still go through transactions. A walk allowed to start ahead of
+// SystemC time (RtlWalker::allow_start_ahead) ends when a waited one does,
+// and waits when another process is due before it would start.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -38,6 +40,10 @@ struct Bench : sc_core::sc_module {
   tb::BenchPageTables tables{dram, 1 << 20};
   std::function<void()> job;
   sc_core::sc_event go;
+  // Another process: runs `poke` at `poke_at` after a walk is asked for.
+  std::function<void()> poke;
+  sc_time poke_at;
+  sc_core::sc_event poke_event;
 
   explicit Bench(sc_core::sc_module_name n) : sc_module(n) {
     bus.to_targets.bind(dram.socket);
@@ -47,6 +53,7 @@ struct Bench : sc_core::sc_module {
     to_rtl.bind(rtl.walk_socket);
     tables.map(kVa, 0x800000);
     SC_THREAD(driver);
+    SC_THREAD(poker);
   }
   void driver() {
     for (;;) {
@@ -54,16 +61,28 @@ struct Bench : sc_core::sc_module {
       if (job) job();
     }
   }
-  // One full walk of a read of kVa; `transactions` counts the bus's.
-  WalkResult walk(uint64_t* transactions = nullptr) {
+  void poker() {
+    for (;;) {
+      sc_core::wait(poke_event);
+      poke();
+    }
+  }
+  // One full walk of a read of kVa, asked for with the caller `delay` ahead
+  // of SystemC time; `transactions` counts the bus's, `asked` and `ended`
+  // are the SystemC times of the call and of the return.
+  WalkResult walk(uint64_t* transactions = nullptr, sc_time delay = sc_core::SC_ZERO_TIME, sc_time* asked = nullptr,
+                  sc_time* ended = nullptr) {
     const uint64_t before = bus.stats.transactions.value();
     WalkResult r;
     job = [&] {
       WalkRequest rq;
       rq.va = kVa;
       rq.cr3 = tables.cr3;
-      sc_time d = sc_core::SC_ZERO_TIME;
+      if (poke) poke_event.notify(poke_at);
+      if (asked) *asked = sc_core::sc_time_stamp();
+      sc_time d = delay;
       rtl.walk(rq, r, d);
+      if (ended) *ended = sc_core::sc_time_stamp();
     };
     if (sc_core::sc_get_status() == sc_core::SC_ELABORATION) sc_core::sc_start(sc_core::SC_ZERO_TIME);
     go.notify(sc_core::SC_ZERO_TIME);
@@ -132,6 +151,50 @@ TEST(RtlWalkerDmi, LockedReadsAndTheirWritesStayTransactions) {
   EXPECT_EQ(tx, 2u) << "the locked read and the write that releases the lock";
   EXPECT_EQ(b.dram.stats.locked_rmw.value(), locked0 + 1);
   EXPECT_TRUE(leaf & x86::PTE_A);
+}
+
+// What a walk asked for 50 ns ahead of SystemC time takes, waited or
+// started ahead: the same result, cycles and busy time, and the same end.
+TEST(RtlWalkerDmi, AWalkStartedAheadEndsWhenAWaitedOneDoes) {
+  Bench b("bench");
+  ASSERT_EQ(b.walk().status, WalkStatus::ok);  // DMI from here on
+  const sc_time delay(50, SC_NS);
+  struct Outcome {
+    WalkResult r;
+    sc_time took, busy;
+    uint64_t cycles;
+  } out[2];
+  for (int ahead = 0; ahead < 2; ++ahead) {
+    b.rtl.allow_start_ahead(ahead);
+    const sc_time busy0 = b.rtl.stats.busy_time;
+    const uint64_t cycles0 = b.rtl.stats.cycles.value();
+    sc_time asked, ended;
+    out[ahead].r = b.walk(nullptr, delay, &asked, &ended);
+    out[ahead].took = ended - asked;
+    out[ahead].busy = b.rtl.stats.busy_time - busy0;
+    out[ahead].cycles = b.rtl.stats.cycles.value() - cycles0;
+  }
+  ASSERT_EQ(out[1].r.status, WalkStatus::ok);
+  EXPECT_EQ(out[1].r.pa, out[0].r.pa);
+  EXPECT_EQ(out[1].cycles, out[0].cycles);
+  EXPECT_EQ(out[1].busy, out[0].busy);
+  EXPECT_EQ(out[0].took, delay + out[0].busy);
+  EXPECT_EQ(out[1].took, out[0].took);
+}
+
+// A process due 10 ns into the caller's 50 ns remaps the page: the walk,
+// which starts at 50 ns, must read the new entry, allowed to start ahead
+// or not.
+TEST(RtlWalkerDmi, AWalkDoesNotStartAheadOfAProcessDueBeforeIt) {
+  Bench b("bench");
+  ASSERT_EQ(b.walk().status, WalkStatus::ok);
+  b.rtl.allow_start_ahead(true);
+  uint64_t& leaf = *reinterpret_cast<uint64_t*>(b.dram.host(b.leaf_entry_addr()));
+  b.poke = [&] { leaf = (leaf & ~0x000ffffffffff000ull) | 0x900000; };  // a new frame
+  b.poke_at = sc_time(10, SC_NS);
+  const WalkResult r = b.walk(nullptr, sc_time(50, SC_NS));
+  ASSERT_EQ(r.status, WalkStatus::ok);
+  EXPECT_EQ(r.pa, 0x900000u);
 }
 
 }  // namespace
