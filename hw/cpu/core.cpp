@@ -368,7 +368,7 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
       case AccessOutcome::page_fault: {
         ++stats.page_faults;
         qk_.inc(p_.trap_latency);
-        DPRINTF(Fault, sim::to_ps(local_now()), name(), "page fault va={:#x} ec={:#x} -> firmware",
+        DPRINTF(Fault, sim::to_ps(local_now()), who_.c_str(), "page fault va={:#x} ec={:#x} -> firmware",
                 user_ext_.fault_addr, user_ext_.error_code);
         if (cx_.monitored)
           monitor_event(CoreComplex::Event::page_fault, [&] {
@@ -389,7 +389,7 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
       case AccessOutcome::general_protection: {
         ++stats.gp_faults;
         qk_.inc(p_.trap_latency);
-        DPRINTF(Fault, sim::to_ps(local_now()), name(), "general protection fault va={:#x} -> firmware", op.va);
+        DPRINTF(Fault, sim::to_ps(local_now()), who_.c_str(), "general protection fault va={:#x} -> firmware", op.va);
         const hal::TrapOutcome r = cx_.firmware->general_protection(*this, op.va);
         if (r == hal::TrapOutcome::task_killed) return false;
         if (r == hal::TrapOutcome::skip) return skip_access(prog, op);
@@ -401,7 +401,7 @@ bool Core::execute_access(UserProgram& prog, const UserOp& op) {
 
 bool Core::skip_access(UserProgram& prog, const UserOp& op) {
   ++stats.skipped_accesses;
-  DPRINTF(Fault, sim::to_ps(local_now()), name(), "access at {:#x} skipped: a handler took its signal", op.va);
+  DPRINTF(Fault, sim::to_ps(local_now()), who_.c_str(), "access at {:#x} skipped: a handler took its signal", op.va);
   prog.skipped(op);
   return true;
 }
@@ -435,7 +435,7 @@ hal::TrapOutcome Core::deliver_machine_check(UserProgram& prog, const UserOp& op
   mc.in_page_walk = user_ext_.mc_in_walk;
   mc.va = op.va;
   mc.va_valid = true;
-  DPRINTF(Fault, sim::to_ps(local_now()), name(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
+  DPRINTF(Fault, sim::to_ps(local_now()), who_.c_str(), "machine check pa={:#x} va={:#x} -> firmware", mc.pa, mc.va);
   if (cx_.monitored)
     monitor_event(CoreComplex::Event::machine_check, [&] {
       return fmt::format("{}: machine check at pa {:#x} (va {:#x}){}", prog.name(), mc.pa, mc.va,
@@ -455,7 +455,7 @@ void Core::deliver_async_machine_check() {
     // the firmware in a spin-wait, or a user program.
     hal::MachineCheck mc = to_hal(r);
     mc.kernel_mode = in_relax_;
-    DPRINTF(Fault, sim::to_ps(local_now()), name(), "asynchronous machine check pa={:#x} -> firmware", mc.pa);
+    DPRINTF(Fault, sim::to_ps(local_now()), who_.c_str(), "asynchronous machine check pa={:#x} -> firmware", mc.pa);
     if (cx_.monitored)
       monitor_event(CoreComplex::Event::machine_check, [&] {
         return fmt::format("{}: asynchronous machine check at pa {:#x} (a scrub find)", name(), mc.pa);
@@ -473,7 +473,7 @@ bool Core::execute_syscall(UserProgram& prog, const UserOp& op) {
     });
   qk_.inc(p_.trap_latency);
   const int64_t ret = cx_.firmware->syscall(*this, op.sys);
-  DPRINTF(Syscall, sim::to_ps(local_now()), name(), "{}: syscall {} -> {}", prog.name(),
+  DPRINTF(Syscall, sim::to_ps(local_now()), who_.c_str(), "{}: syscall {} -> {}", prog.name(),
           static_cast<unsigned>(op.sys.nr), ret);
   if (op.sys.nr == hal::Sys::exit || op.sys.nr == hal::Sys::exit_group) return false;  // task_ended accounted for it
   if ((op.sys.nr == hal::Sys::fork || op.sys.nr == hal::Sys::clone) && ret > 0 && op.sys.child_user)
@@ -489,14 +489,14 @@ void Core::pause_for_monitor(const std::string& what) {
 }
 
 void Core::signal_delivered(int pid, void* user, const hal::SigInfo& si) {
-  DPRINTF(Fault, sim::to_ps(local_now()), name(), "pid {} signal {} code {} addr {:#x} lsb {} -> its handler", pid,
+  DPRINTF(Fault, sim::to_ps(local_now()), who_.c_str(), "pid {} signal {} code {} addr {:#x} lsb {} -> its handler", pid,
           si.signo, si.code, si.addr, si.addr_lsb);
   if (user) static_cast<UserProgram*>(user)->signalled(si);
 }
 
 void Core::task_ended(int pid, void* user, int exit_status, int signal) {
   (signal ? stats.tasks_killed : stats.tasks_exited) += 1;
-  DPRINTF(Core, sim::to_ps(local_now()), name(), "pid {} ended: {} {}", pid, signal ? "signal" : "exit",
+  DPRINTF(Core, sim::to_ps(local_now()), who_.c_str(), "pid {} ended: {} {}", pid, signal ? "signal" : "exit",
           signal ? signal : exit_status);
   if (user) static_cast<UserProgram*>(user)->ended(exit_status, signal);
   cx_.program_ended();
@@ -542,7 +542,7 @@ void Core::deliver_interrupts() {
     irq_pending_ = pending_irq_.any();
     ++stats.interrupts;
     qk_.inc(p_.trap_latency);
-    DPRINTF(Core, sim::to_ps(local_now()), name(), "interrupt vector {:#x}", vec);
+    DPRINTF(Core, sim::to_ps(local_now()), who_.c_str(), "interrupt vector {:#x}", vec);
     if (SIM_TRACING(Intc)) trace_interrupt(static_cast<uint8_t>(vec), true);
     cx_.firmware->interrupt(*this, static_cast<uint8_t>(vec));
     if (SIM_TRACING(Intc)) trace_interrupt(static_cast<uint8_t>(vec), false);
@@ -666,7 +666,7 @@ void Core::set_paging_control(const hal::PagingControl& ctl) {
     throw std::runtime_error(fmt::format("cpu{}: the firmware set CR4.LA57={}, but the MMU walks {} levels", p_.id,
                                          ctl.la57 ? 1 : 0, mmu_.params().levels));
   mmu_.set_control(ctl.wp, ctl.nxe, ctl.pcide);
-  DPRINTF(MMU, sim::to_ps(local_now()), name(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
+  DPRINTF(MMU, sim::to_ps(local_now()), who_.c_str(), "paging control wp={} nxe={} pcide={}", ctl.wp, ctl.nxe, ctl.pcide);
 }
 
 // The MMU instructions, as instants of this CPU's timeline (MMU flag) at its local time.
@@ -848,7 +848,7 @@ void Core::trace_kthread(const hal::TraceMark& m) {
   const std::string thread = m.kind == hal::TraceKind::khugepaged
                                  ? kNames[which]
                                  : fmt::format("{}{}", kNames[which], kthread_node_[which]);
-  if (!m.begin && !m.idle) DPRINTF(Kthread, sim::to_ps(local_now()), name(), "{} ran", thread);
+  if (!m.begin && !m.idle) DPRINTF(Kthread, sim::to_ps(local_now()), who_.c_str(), "{} ran", thread);
   if (!SIM_TRACING(Kthread)) return;
   sim::trace::Sink& s = *sim::debug::Kthread.trace;
   const sim::trace::TrackId t = s.track(fmt::format("cpu{}", p_.id), thread);

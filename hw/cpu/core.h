@@ -212,6 +212,7 @@ class Core : public sc_core::sc_module, public hal::Hal, public InterruptSink, p
     sim::stats::Scalar spins{this, "spins", "User spin-waits (barriers)", "Count"};
     sim::stats::Scalar phys_bytes{this, "firmwarePhysBytes", "Bytes the firmware read, wrote, filled or copied through the HAL", "Byte"};
   } stats;
+  const std::string who_ = stats.path();  // debug lines name the model by its statistics' path
 
  private:
   void run();

@@ -51,7 +51,7 @@ void InterruptController::b_transport(tlm::tlm_generic_payload& trans, sc_core::
         return;
       }
       ++stats.ipis;
-      DPRINTF(Intc, sim::now_ps(delay), name(), "ipi vector {:#x} -> cpu{}", vector, cpu);
+      DPRINTF(Intc, sim::now_ps(delay), who_.c_str(), "ipi vector {:#x} -> cpu{}", vector, cpu);
       sinks_[cpu]->raise_interrupt(vector);
       trans.set_response_status(tlm::TLM_OK_RESPONSE);
       return;

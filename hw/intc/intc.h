@@ -49,6 +49,7 @@ class InterruptController : public sc_core::sc_module, public sim::IrqSink {
     sim::stats::Scalar device_irqs{this, "deviceInterrupts", "Device interrupts delivered", "Count"};
     sim::stats::Scalar bad_targets{this, "badTargets", "IPIs to a cpu that does not exist", "Count"};
   } stats;
+  const std::string who_ = stats.path();  // debug lines name the model by its statistics' path
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);

@@ -57,14 +57,14 @@ Mmu::Stats::Stats(sim::stats::Group* parent) : sim::stats::Group(parent, "mmu") 
 Mmu::Mmu(sc_core::sc_module_name name, const Params& params, sim::stats::Group* stats_parent)
     : sc_module(name), cpu_socket("cpu_socket"), walk_socket("walk_socket"), mem_socket("mem_socket"),
       stats(stats_parent), p_(params),
-      itlb_(std::make_unique<Tlb>(&stats, "itlb", std::string(this->name()) + ".itlb", params.itlb,
+      itlb_(std::make_unique<Tlb>(&stats, "itlb", stats.path() + ".itlb", params.itlb,
                                   mix_seed(mix_seed(params.seed, params.cpu), kSaltItlb))),
-      dtlb_(std::make_unique<Tlb>(&stats, "dtlb", std::string(this->name()) + ".dtlb", params.dtlb,
+      dtlb_(std::make_unique<Tlb>(&stats, "dtlb", stats.path() + ".dtlb", params.dtlb,
                                   mix_seed(mix_seed(params.seed, params.cpu), kSaltDtlb))),
       stlb_(params.stlb.empty() ? nullptr
-                                : std::make_unique<Tlb>(&stats, "stlb", std::string(this->name()) + ".stlb", params.stlb,
+                                : std::make_unique<Tlb>(&stats, "stlb", stats.path() + ".stlb", params.stlb,
                                                         mix_seed(mix_seed(params.seed, params.cpu), kSaltStlb))),
-      pwc_(std::make_unique<Pwc>(&stats, std::string(this->name()) + ".pwc", params.levels, params.pwc,
+      pwc_(std::make_unique<Pwc>(&stats, stats.path() + ".pwc", params.levels, params.pwc,
                                  mix_seed(mix_seed(params.seed, params.cpu), kSaltPwc), stats.walks)),
       l1_{dtlb_.get(), dtlb_.get(), itlb_.get()}, window_(&stats, params.window),
       hit_cost_(params.hit_latency + params.access_latency),
@@ -129,7 +129,7 @@ bool Mmu::complete_hit(Tlb& t, const Tlb::Loc& loc, TlbEntry* e, uint64_t va, un
   ++seq_;
   if (merged) {
     window_.count_merge();
-    DPRINTF(TLB, sim::now_ps(delay), name(), "va={:#x} joins the walk in flight for its page", va);
+    DPRINTF(TLB, sim::now_ps(delay), who_.c_str(), "va={:#x} joins the walk in flight for its page", va);
     // The memo's joins print nothing: with the flag on, each goes through here.
     if (!sim::debug::TLB.enabled) remember(loc, *e, va, acc, user, e->pending_host, e->ready);
   } else {
@@ -197,7 +197,7 @@ void Mmu::set_control(bool wp, bool nxe, bool pcide) {
     dtlb_->recompute_perm(wp_, nxe_);
     if (stlb_) stlb_->recompute_perm(wp_, nxe_);
   }
-  DPRINTF(MMU, sim::now_ps(), name(), "control wp={} nxe={} pcide={}", wp, nxe, pcide);
+  DPRINTF(MMU, sim::now_ps(), who_.c_str(), "control wp={} nxe={} pcide={}", wp, nxe, pcide);
 }
 
 void Mmu::write_cr3(uint64_t value) {
@@ -219,7 +219,7 @@ void Mmu::write_cr3(uint64_t value) {
     flush_tlbs_all(false);
     pwc_->flush_all();
   }
-  DPRINTF(MMU, sim::now_ps(), name(), "cr3 <- {:#x} pcid={} {}", cr3_, pcid_,
+  DPRINTF(MMU, sim::now_ps(), who_.c_str(), "cr3 <- {:#x} pcid={} {}", cr3_, pcid_,
           noflush ? "noflush" : "flush");
 }
 
@@ -234,7 +234,7 @@ void Mmu::invlpg(uint64_t va) {
   // Every PWC entry of the current PCID, whatever its address.
   if (pwc_->params().invlpg_all_pcids) pwc_->flush_all();
   else pwc_->flush_pcid(pcid_);
-  DPRINTF(MMU, sim::now_ps(), name(), "invlpg va={:#x} pcid={}", va, pcid_);
+  DPRINTF(MMU, sim::now_ps(), who_.c_str(), "invlpg va={:#x} pcid={}", va, pcid_);
 }
 
 void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
@@ -261,7 +261,7 @@ void Mmu::invpcid(x86::InvpcidType type, uint16_t pcid, uint64_t va) {
       pwc_->flush_all();
       break;
   }
-  DPRINTF(MMU, sim::now_ps(), name(), "invpcid type={} pcid={} va={:#x}", static_cast<int>(type),
+  DPRINTF(MMU, sim::now_ps(), who_.c_str(), "invpcid type={} pcid={} va={:#x}", static_cast<int>(type),
           pcid, va);
 }
 
@@ -375,7 +375,7 @@ TlbEntry Mmu::piece(TlbEntry page, unsigned size, uint64_t va) {
 }
 
 void Mmu::trace_fill(const Tlb& t, const TlbEntry& in) const {
-  DPRINTF(TLB, sim::to_ps(now_), name(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in.va_base(),
+  DPRINTF(TLB, sim::to_ps(now_), who_.c_str(), "fill {} va={:#x} pa={:#x} size={} pcid={}{}{}{}", t.name(), in.va_base(),
           in.pa_base, size_name(in.size), in.pcid, in.global ? " global" : "",
           in.host || in.pending_host ? "" : " no-dmi", in.pending ? " pending" : "");
 }
@@ -397,7 +397,7 @@ void Mmu::raise_fault(MmuAccessExtension& ext, uint64_t va, uint32_t ec, unsigne
   // the faulting address for the current PCID (SDM 4.10.4.2).
   flush_tlbs_va(va, pcid_, true);
   pwc_->flush_va(va, pcid_);
-  DPRINTF(Fault, sim::to_ps(when), name(), "page fault va={:#x} ec={:#x} level={} ({})", va, ec, level,
+  DPRINTF(Fault, sim::to_ps(when), who_.c_str(), "page fault va={:#x} ec={:#x} level={} ({})", va, ec, level,
           ext.reason == FaultReason::reserved_bit ? "reserved bit"
           : ext.reason == FaultReason::protection ? "protection"
                                                   : "not present");
@@ -412,7 +412,7 @@ bool Mmu::data_access(const Slow& s, uint64_t pa, sc_time& delay) {
   ext.mc_in_walk = false;
   ext.mc_action_required = true;
   ++stats.machine_checks;
-  DPRINTF(Fault, sim::now_ps(delay), name(), "machine check on data {} pa={:#x} ({})",
+  DPRINTF(Fault, sim::now_ps(delay), who_.c_str(), "machine check on data {} pa={:#x} ({})",
           s.cmd == tlm::TLM_READ_COMMAND ? "read" : "write", pa, poison.poisoned ? "poison" : "bus error");
   return false;
 }
@@ -477,7 +477,7 @@ __attribute__((always_inline)) inline bool Mmu::slow_path(tlm::tlm_command cmd, 
   if (!e) return finish(s.now);
   if (s.merged) {
     window_.count_merge();
-    DPRINTF(TLB, sim::to_ps(s.now), name(), "va={:#x} joins the walk in flight for its page", s.va);
+    DPRINTF(TLB, sim::to_ps(s.now), who_.c_str(), "va={:#x} joins the walk in flight for its page", s.va);
   }
   return finish(access_data(s, *e));
 }
@@ -488,7 +488,7 @@ sc_time Mmu::general_protection(Slow& s) {
   s.ext->fault_addr = s.va;
   s.ext->reason = FaultReason::non_canonical;
   ++stats.gp_faults;
-  DPRINTF(Fault, sim::to_ps(now), name(), "#GP non-canonical va={:#x}", s.va);
+  DPRINTF(Fault, sim::to_ps(now), who_.c_str(), "#GP non-canonical va={:#x}", s.va);
   return now;
 }
 
@@ -504,7 +504,7 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::lookup(Slow& s) {
   }
   s.l1_missed = true;
   s.cost = p_.miss_latency;
-  DPRINTF(TLB, sim::to_ps(s.now), name(), "{} miss va={:#x} {} pcid={}", l1.name(), s.va, access_name(s.acc), pcid_);
+  DPRINTF(TLB, sim::to_ps(s.now), who_.c_str(), "{} miss va={:#x} {} pcid={}", l1.name(), s.va, access_name(s.acc), pcid_);
   if (!stlb_) return nullptr;
   s.cost += p_.stlb_latency;
   e = stlb_->lookup(s.va, pcid_);
@@ -512,7 +512,7 @@ __attribute__((always_inline)) inline TlbEntry* Mmu::lookup(Slow& s) {
     s.found_in = stlb_.get();
   } else {
     s.stlb_missed = true;
-    DPRINTF(TLB, sim::to_ps(s.now + s.cost), name(), "stlb miss va={:#x} pcid={}", s.va, pcid_);
+    DPRINTF(TLB, sim::to_ps(s.now + s.cost), who_.c_str(), "stlb miss va={:#x} pcid={}", s.va, pcid_);
   }
   return e;
 }
@@ -601,7 +601,7 @@ sc_time Mmu::walk_failed(Slow& s, bool answered, sc_time end) {
   s.ext->mc_action_required = true;
   ++stats.machine_checks;
   ++stats.machine_checks_walk;
-  DPRINTF(Fault, sim::to_ps(now), name(), "machine check in walk va={:#x} pte@{:#x} ({})", s.va, r.mc_addr,
+  DPRINTF(Fault, sim::to_ps(now), who_.c_str(), "machine check in walk va={:#x} pte@{:#x} ({})", s.va, r.mc_addr,
           r.mc_poison ? "poison" : "bus error");
   return now;
 }

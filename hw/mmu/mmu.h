@@ -233,6 +233,7 @@ class Mmu : public sc_core::sc_module, private tlm::tlm_fw_transport_if<> {
     sim::stats::Scalar invlpg{this, "invlpg", "INVLPG executed", "Count"};
     sim::stats::Scalar invpcid{this, "invpcid", "INVPCID executed", "Count"};
   } stats;
+  const std::string who_ = stats.path();  // debug lines name the model by its statistics' path
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;

@@ -101,10 +101,10 @@ McaRecord Ras::log(unsigned cpu, unsigned b, const McaError& e) {
   r.misc = bank.misc;
   r.time_ps = sim::now_ps();
   keep(r);
-  DPRINTF(RAS, r.time_ps, name(), "cpu{} bank {}: status {:#018x} addr {:#x}", cpu, b, r.status, r.addr);
+  DPRINTF(RAS, r.time_ps, who_.c_str(), "cpu{} bank {}: status {:#018x} addr {:#x}", cpu, b, r.status, r.addr);
   if (cmci) {
     ++stats.cmci;
-    DPRINTF(RAS, r.time_ps, name(), "bank {} reached its CMCI threshold: CMCI to cpu{}", b, p_.signal_cpu);
+    DPRINTF(RAS, r.time_ps, who_.c_str(), "bank {} reached its CMCI threshold: CMCI to cpu{}", b, p_.signal_cpu);
     irq_->raise_irq(p_.signal_cpu, VEC_CMCI);
   }
   return r;
@@ -200,7 +200,7 @@ bool Ras::inject(uint64_t pa, bool uc, const char* by) {
   for (Dram* d : drams_) {
     if (!d->contains(pa)) continue;
     uc ? d->inject_poison(pa) : d->inject_corrected(pa);
-    DPRINTF(RAS, sim::now_ps(), name(), "{}: injected a{} error at {:#x}", by, uc ? "n uncorrected" : " correctable",
+    DPRINTF(RAS, sim::now_ps(), who_.c_str(), "{}: injected a{} error at {:#x}", by, uc ? "n uncorrected" : " correctable",
             pa);
     return true;
   }
@@ -261,7 +261,7 @@ void Ras::scrub_line(uint64_t pa) {
     const unsigned cpu = p_.signal_cpu;
     if (e.s) mcg_status_[cpu] = MCG_STATUS_MCIP | MCG_STATUS_RIPV;  // not tied to any instruction: EIPV clear
     const McaRecord r = log(cpu, kBankMemory, e);
-    DPRINTF(RAS, sim::now_ps(), name(), "scrubber found an uncorrected error at {:#x}", pa);
+    DPRINTF(RAS, sim::now_ps(), who_.c_str(), "scrubber found an uncorrected error at {:#x}", pa);
     if (e.s) {
       ++stats.async_mc;
       pending_[cpu].push_back(r);
@@ -275,7 +275,7 @@ void Ras::scrub_line(uint64_t pa) {
   // A correctable error: the scrubber writes the corrected line back.
   ++stats.scrub_ce;
   d->clear_poison(pa);
-  DPRINTF(RAS, sim::now_ps(), name(), "scrubber corrected the line at {:#x}", pa);
+  DPRINTF(RAS, sim::now_ps(), who_.c_str(), "scrubber corrected the line at {:#x}", pa);
   log(p_.signal_cpu, kBankMemory, e);
 }
 

@@ -123,6 +123,7 @@ class Ras : public sc_core::sc_module, public MemoryErrorSink {
     sim::stats::Scalar scrub_ce{this, "scrubCorrected", "Correctable errors the scrubber found and corrected", "Count"};
     sim::stats::Scalar injected{this, "injected", "Errors injected by platform.ras.inject", "Count"};
   } stats;
+  const std::string who_ = stats.path();  // debug lines name the model by its statistics' path
 
  private:
   void scrub_thread();

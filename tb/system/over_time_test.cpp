@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -77,6 +78,23 @@ TEST(StatsPeriod, RepeatsBlocksAndWritesATimeSeriesWithoutChangingTheRun) {
   RunResult bad = run_mmcosim({"run", s, "--outdir", dir + "/bad", "--stats-period", "often"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_EQ(bad.output, "mmcosim: --stats-period: expected a positive time such as 10us or 1ms, got 'often'\n");
+}
+
+// The periodic files cannot be written (the time series' name is taken by
+// a directory): bad input, one line, and the refused run leaves nothing it
+// created, in a new output directory or in one that was there.
+TEST(StatsPeriod, AnUnwritableFileIsBadInputAndLeavesNothingBehind) {
+  const std::string dir = temp_dir("stats-period-unwritable");
+  const std::string s = scenario(dir);
+  namespace fs = std::filesystem;
+  fs::create_directories(dir + "/old/stats-timeseries.csv");
+  RunResult r = run_mmcosim({"run", s, "--outdir", dir + "/old", "-q", "--no-progress", "--stats-period", "2ms"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.output, "mmcosim: --outdir " + dir + "/old/stats-timeseries.csv: cannot write\n");
+  EXPECT_FALSE(fs::exists(dir + "/old/console.log"));
+  EXPECT_FALSE(fs::exists(dir + "/old/stats.txt"));
+  EXPECT_FALSE(fs::exists(dir + "/old/proc"));
+  EXPECT_TRUE(fs::is_directory(dir + "/old/stats-timeseries.csv")) << "what was there stays";
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ PeriodicStats::PeriodicStats(sc_core::sc_module_name name, hw::Platform& platfor
     : sc_module(name),
       platform_(platform),
       period_(period),
-      text_path_(outdir / "stats.txt"),
-      series_path_(outdir / "stats-timeseries.csv"),
+      text_path_(outdir / kTextFile),
+      series_path_(outdir / kSeriesFile),
       text_(text_path_),
       series_(series_path_) {
   if (!text_) throw std::runtime_error(fmt::format("{}: cannot write", text_path_.string()));

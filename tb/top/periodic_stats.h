@@ -29,6 +29,8 @@ namespace sim {
 class PeriodicStats : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(PeriodicStats);
+  static constexpr const char* kTextFile = "stats.txt";
+  static constexpr const char* kSeriesFile = "stats-timeseries.csv";
   // Opens DIR/stats.txt and DIR/stats-timeseries.csv; throws
   // std::runtime_error when it cannot.
   PeriodicStats(sc_core::sc_module_name name, hw::Platform& platform, const std::filesystem::path& outdir,

@@ -257,19 +257,26 @@ int run_scenario(const RunOptions& opts, std::ostream& out, std::ostream& err) {
     created.remove();
     return bad;
   }
+  // The periodic statistics' files are bad input too when they cannot be
+  // written: opened before console.log, and removed with the rest.
+  std::unique_ptr<PeriodicStats> periodic;
+  if (period_ps) {
+    created.note((outdir / PeriodicStats::kTextFile).string());
+    created.note((outdir / PeriodicStats::kSeriesFile).string());
+    try {
+      periodic = std::make_unique<PeriodicStats>("stats_dumper", m->platform(), outdir, from_ps(period_ps));
+    } catch (const std::exception& e) {
+      err << "mmcosim: --outdir " << one_line(e.what()) << '\n';
+      created.remove();
+      return 2;
+    }
+  }
   std::ofstream console(outdir / "console.log");
   hw::CoreComplex& cx = m->platform().complex();
   connect_console(cx, console);
   std::unique_ptr<Progress> progress;
   if (opts.progress && !opts.interactive && opts.script.empty())
     progress = std::make_unique<Progress>("progress", cx, err);
-  std::unique_ptr<PeriodicStats> periodic;
-  try {
-    if (period_ps) periodic = std::make_unique<PeriodicStats>("stats_dumper", m->platform(), outdir, from_ps(period_ps));
-  } catch (const std::exception& e) {
-    err << "mmcosim: --outdir " << one_line(e.what()) << '\n';
-    return 2;
-  }
 
   const std::string error = simulate(opts, *m, outdir, out);
   const double host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - host_start).count();
