@@ -17,7 +17,8 @@
 // Drive. The transactor sets the model's ports and calls its eval() itself,
 // cycle by cycle. Untraced (the fast drive), a walk runs ahead of SystemC
 // time: its memory accesses carry the walk's time so far as their annotated
-// delay, and one wait at the end brings SystemC time to the walk's end.
+// delay, and one wait at the end brings SystemC time to the walk's end
+// (with a start ahead, a second one before its first transaction).
 // It drives a model Verilated without trace support, evaluated once per
 // cycle. Traced (trace(), open_trace(), which must come before the first
 // walk), it drives a model Verilated with trace support instead, and every
@@ -118,7 +119,8 @@ class RtlWalker : public sc_core::sc_module {
   ~RtlWalker() override;
 
   // One walk on the RTL, as b_transport does it. Must be called from an
-  // SC_THREAD (it waits): first `delay`, then the walk; returns with delay = 0.
+  // SC_THREAD (it waits): first `delay` (or, started ahead, before its first
+  // transaction or at its end), then the walk; returns with delay = 0.
   // Concurrent callers are served one after the other.
   void walk(const WalkRequest& req, WalkResult& res, sc_core::sc_time& delay);
 
@@ -135,12 +137,16 @@ class RtlWalker : public sc_core::sc_module {
   void close_trace();
 
   // Lets a walk start ahead of SystemC time by the caller's delay, without
-  // waiting it, when nothing is scheduled before the walk would start
-  // (untraced drive only). The walk reads and returns what it would have;
-  // only the order of SystemC events due at the same instant can change,
-  // which on a machine of several CPUs decides whether a core notices an IPI
-  // before or after its walk (vm/lockstep-races changed). The platform
-  // allows it on a machine of one CPU; off by default.
+  // waiting it, when nothing is scheduled at or before the time the walk
+  // would start (untraced drive only). The walk reads and returns what it
+  // would have; only the order of SystemC events due at the same instant can
+  // change (the kernel's queue of timed events sees one wait fewer), which
+  // on a machine of several CPUs decides whether a core notices an IPI
+  // before or after its walk (vm/lockstep-races changed). On one CPU the
+  // devices' processes (disk, DMA, RAS, periodic statistics) could in
+  // principle meet a walk's end at the same instant too; no scenario's
+  // statistics changed. The platform allows it on a machine of one CPU;
+  // off by default.
   void allow_start_ahead(bool allow) { start_ahead_allowed_ = allow; }
   // Plain page-table reads try `path` (kept by pointer) instead of
   // memory's DMI; null: memory's DMI.

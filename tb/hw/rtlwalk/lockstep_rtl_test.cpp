@@ -43,6 +43,9 @@ struct Bench : sc_core::sc_module {
   std::vector<WalkResult> results;
   std::vector<std::vector<WalkAccess>> records;  // the recorder's list of each walk
   std::vector<uint64_t> transactions;            // the bus's transactions of each walk
+  std::vector<sc_time> took, busy;                 // each walk's, from its call, and the RTL walker's busy time
+  std::vector<uint64_t> cycles;                    // the RTL walker's cycles in each walk
+  sc_time delay = SC_ZERO_TIME;                    // the caller's, ahead of SystemC time, at each walk
   std::string error;
 
   explicit Bench(sc_core::sc_module_name n) : sc_module(n) {
@@ -84,8 +87,10 @@ struct Bench : sc_core::sc_module {
       WalkExtension ext;
       ext.req = req;
       t.set_extension(&ext);
-      sc_time d = SC_ZERO_TIME;
+      sc_time d = delay;
       const uint64_t tx0 = bus.stats.transactions.value();
+      const sc_time asked = sc_core::sc_time_stamp(), busy0 = rtl.stats.busy_time;
+      const uint64_t cycles0 = rtl.stats.cycles.value();
       try {
         mmu->b_transport(t, d);
       } catch (const std::runtime_error& e) {
@@ -96,6 +101,9 @@ struct Bench : sc_core::sc_module {
       results.push_back(ext.res);
       records.push_back(recorder.accesses);
       transactions.push_back(bus.stats.transactions.value() - tx0);
+      took.push_back(sc_core::sc_time_stamp() + d - asked);
+      busy.push_back(rtl.stats.busy_time - busy0);
+      cycles.push_back(rtl.stats.cycles.value() - cycles0);
     }
   }
 };
@@ -145,21 +153,36 @@ TEST(LockstepRtl, TheRecorderReadsThroughDmiAndRecordsTheSame) {
 }
 
 // The RTL walker's plain reads through the recorder as its read path
-// (RtlWalker::read_through, as the platform connects them): recorded as
-// their transactions were, latency included, and the walkers agree.
+// (RtlWalker::read_through), started ahead by the caller's 50 ns, as the
+// platform of one CPU connects them: the first read, before memory granted
+// DMI, is declined and becomes a transaction after the wait; the rest are
+// calls. Recorded as their transactions were, latency included; each walk
+// takes the caller's delay, its cycles and four reads of 80 ns; the walkers
+// agree.
 TEST(LockstepRtl, TheRecorderAsTheRtlWalkersReadPathRecordsTheSame) {
   Bench b("bench");
   b.rtl.read_through(&b.recorder);
-  b.requests = {b.request(0x400010, x86::Access::read, true), b.request(0x400010, x86::Access::read, true)};
+  b.rtl.allow_start_ahead(true);
+  b.delay = sc_time(50, SC_NS);
+  b.requests = {b.request(0x400010, x86::Access::read, true), b.request(0x400010, x86::Access::read, true),
+                b.request(0x400010, x86::Access::read, true)};
   sc_core::sc_start();
   ASSERT_EQ(b.error, "");
-  ASSERT_EQ(b.records.size(), 2u);
+  ASSERT_EQ(b.records.size(), 3u);
   ASSERT_EQ(b.records[0].size(), 4u);
+  EXPECT_EQ(b.transactions[0], 1u) << "the first read's transaction brings DMI for the rest";
+  EXPECT_EQ(b.transactions[1], 0u);
   EXPECT_EQ(b.records[1], b.records[0]);
+  EXPECT_EQ(b.records[2], b.records[0]);
   EXPECT_EQ(b.records[0][3].addr, b.cr3 + 0x3000 + 8 * x86::pt_index(0x400010, 1));
   EXPECT_EQ(b.records[0][3].value, b.entry(b.cr3 + 0x3000, 0x400000, 1));
-  for (size_t i = 0; i < b.records[1].size(); ++i) EXPECT_EQ(b.records[1][i].latency, sc_time(80, SC_NS)) << i;
-  EXPECT_EQ(b.results[1].pa, 0x800010u);
+  for (size_t w = 0; w < 3; ++w) {
+    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(b.records[w][i].latency, sc_time(80, SC_NS)) << w << " " << i;
+    EXPECT_EQ(b.busy[w], static_cast<double>(b.cycles[w]) * sc_time(1, SC_NS) + 4 * sc_time(80, SC_NS)) << w;
+    EXPECT_EQ(b.took[w], b.delay + b.busy[w]) << w;
+  }
+  EXPECT_EQ(b.cycles[2], b.cycles[1]);
+  EXPECT_EQ(b.results[2].pa, 0x800010u);
   EXPECT_EQ(b.lockstep.stats.mismatches.value(), 0u);
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <vector>
 
 #include <systemc>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -153,33 +154,93 @@ TEST(RtlWalkerDmi, LockedReadsAndTheirWritesStayTransactions) {
   EXPECT_TRUE(leaf & x86::PTE_A);
 }
 
+// The walker's plain reads through a read path that notes SystemC's time
+// and the read's own at each, and then reads by DMI (`dmi`) or declines, so
+// that the read is a transaction.
+struct SpyPath : WalkReadPath {
+  sim::InitiatorSocket* socket = nullptr;
+  bool dmi = true;
+  std::vector<sc_time> now, at;
+  bool read(uint64_t addr, uint64_t* data, sc_time& t) override {
+    now.push_back(sc_core::sc_time_stamp());
+    at.push_back(t);
+    return dmi && socket->dmi_read(addr, data, 8, t);
+  }
+};
+
+// One walk asked for `delay` ahead of SystemC time, waited (ahead = false)
+// or allowed to start ahead: what it took and what its reads saw.
+struct Timed {
+  WalkResult r;
+  sc_time took, busy, first_read_now, first_read_at;
+  uint64_t cycles = 0, transactions = 0;
+};
+Timed timed_walk(Bench& b, SpyPath& spy, bool ahead, sc_time delay) {
+  b.rtl.allow_start_ahead(ahead);
+  spy.now.clear();
+  spy.at.clear();
+  const sc_time busy0 = b.rtl.stats.busy_time;
+  const uint64_t cycles0 = b.rtl.stats.cycles.value();
+  Timed t;
+  sc_time asked, ended;
+  t.r = b.walk(&t.transactions, delay, &asked, &ended);
+  t.took = ended - asked;
+  t.busy = b.rtl.stats.busy_time - busy0;
+  t.cycles = b.rtl.stats.cycles.value() - cycles0;
+  if (!spy.now.empty()) {
+    t.first_read_now = spy.now[0] - asked;
+    t.first_read_at = spy.at[0];
+  }
+  return t;
+}
+
 // What a walk asked for 50 ns ahead of SystemC time takes, waited or
-// started ahead: the same result, cycles and busy time, and the same end.
+// started ahead: the same result, cycles and busy time, and the same end;
+// started ahead, its reads come before SystemC time reaches the walk's start.
 TEST(RtlWalkerDmi, AWalkStartedAheadEndsWhenAWaitedOneDoes) {
   Bench b("bench");
-  ASSERT_EQ(b.walk().status, WalkStatus::ok);  // DMI from here on
+  SpyPath spy;
+  spy.socket = &b.rtl.mem_socket;
+  b.rtl.read_through(&spy);
+  spy.dmi = false;
+  ASSERT_EQ(b.walk().status, WalkStatus::ok);  // a transaction: memory grants DMI
+  spy.dmi = true;
   const sc_time delay(50, SC_NS);
-  struct Outcome {
-    WalkResult r;
-    sc_time took, busy;
-    uint64_t cycles;
-  } out[2];
-  for (int ahead = 0; ahead < 2; ++ahead) {
-    b.rtl.allow_start_ahead(ahead);
-    const sc_time busy0 = b.rtl.stats.busy_time;
-    const uint64_t cycles0 = b.rtl.stats.cycles.value();
-    sc_time asked, ended;
-    out[ahead].r = b.walk(nullptr, delay, &asked, &ended);
-    out[ahead].took = ended - asked;
-    out[ahead].busy = b.rtl.stats.busy_time - busy0;
-    out[ahead].cycles = b.rtl.stats.cycles.value() - cycles0;
-  }
-  ASSERT_EQ(out[1].r.status, WalkStatus::ok);
-  EXPECT_EQ(out[1].r.pa, out[0].r.pa);
-  EXPECT_EQ(out[1].cycles, out[0].cycles);
-  EXPECT_EQ(out[1].busy, out[0].busy);
-  EXPECT_EQ(out[0].took, delay + out[0].busy);
-  EXPECT_EQ(out[1].took, out[0].took);
+  const Timed waited = timed_walk(b, spy, false, delay), ahead = timed_walk(b, spy, true, delay);
+  ASSERT_EQ(ahead.r.status, WalkStatus::ok);
+  EXPECT_EQ(ahead.r.pa, waited.r.pa);
+  EXPECT_EQ(ahead.cycles, waited.cycles);
+  EXPECT_EQ(ahead.busy, waited.busy);
+  EXPECT_EQ(waited.took, delay + waited.busy);
+  EXPECT_EQ(ahead.took, waited.took);
+  EXPECT_EQ(waited.transactions + ahead.transactions, 0u) << "every read through DMI";
+  EXPECT_EQ(waited.first_read_now, delay) << "waited: SystemC time at the walk's start";
+  EXPECT_EQ(ahead.first_read_now, sc_core::SC_ZERO_TIME) << "started ahead: no wait before its reads";
+  EXPECT_EQ(ahead.first_read_at, waited.first_read_at + delay);
+}
+
+// Started ahead, a walk whose reads are transactions (the read path
+// declines them) waits the caller's delay before the first: it then reads
+// and ends exactly as a waited walk.
+TEST(RtlWalkerDmi, AWalkStartedAheadWaitsBeforeItsFirstTransaction) {
+  Bench b("bench");
+  SpyPath spy;
+  spy.socket = &b.rtl.mem_socket;
+  spy.dmi = false;
+  b.rtl.read_through(&spy);
+  ASSERT_EQ(b.walk().status, WalkStatus::ok);  // the reset's cycles
+  const sc_time delay(50, SC_NS);
+  const Timed waited = timed_walk(b, spy, false, delay), ahead = timed_walk(b, spy, true, delay);
+  ASSERT_EQ(ahead.r.status, WalkStatus::ok);
+  EXPECT_EQ(ahead.r.pa, waited.r.pa);
+  EXPECT_EQ(waited.transactions, 4u);
+  EXPECT_EQ(ahead.transactions, 4u);
+  EXPECT_EQ(ahead.cycles, waited.cycles);
+  EXPECT_EQ(ahead.busy, waited.busy);
+  EXPECT_EQ(waited.busy - static_cast<double>(waited.cycles) * sc_time(1, SC_NS), 4 * kRead);
+  EXPECT_EQ(ahead.took, waited.took);
+  EXPECT_EQ(ahead.took, delay + ahead.busy);
+  EXPECT_EQ(ahead.first_read_now, sc_core::SC_ZERO_TIME) << "asked of the read path before the wait";
 }
 
 // A process due 10 ns into the caller's 50 ns remaps the page: the walk,
