@@ -282,11 +282,10 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
   // through DMI change nothing and schedule nothing, so the walk reads what
   // it would have read; a SystemC wait costs about as much host time as the
   // TLM walker's whole walk (docs/rtl-walker.md, "Host speed").
-  const sc_time skipped =
-      delay != SC_ZERO_TIME && start_ahead_allowed_ && !timed_ && !busy_ && nothing_scheduled_within(delay)
-          ? delay
-          : SC_ZERO_TIME;
-  if (delay != SC_ZERO_TIME && skipped == SC_ZERO_TIME) sc_core::wait(delay);
+  start_ahead_ = delay != SC_ZERO_TIME && start_ahead_allowed_ && !timed_ && !busy_ && nothing_scheduled_within(delay)
+                     ? delay
+                     : SC_ZERO_TIME;
+  if (delay != SC_ZERO_TIME && start_ahead_ == SC_ZERO_TIME) sc_core::wait(delay);
   delay = SC_ZERO_TIME;
   while (busy_) {
     ++waiting_;
@@ -294,10 +293,8 @@ void RtlWalker::walk(const WalkRequest& req, WalkResult& res, sc_time& delay) {
     --waiting_;
   }
   busy_ = true;
-  // This walk's own from here (another caller's walk() waits for busy_).
-  start_ahead_ = skipped;
-  const sc_time start = sc_core::sc_time_stamp() + skipped;
-  ahead_ = skipped;
+  const sc_time start = sc_core::sc_time_stamp() + start_ahead_;
+  ahead_ = start_ahead_;
   if (!reset_done_) impl_->with_model([this](auto& m) { reset(m); });
   // The MMU probe is for waveforms only (timed_: a trace is attached).
   if (timed_) {
@@ -406,12 +403,11 @@ bool RtlWalker::nothing_scheduled_within(const sc_time& delay) const {
 }
 
 void RtlWalker::catch_up(sc_time& time) {
-  const sc_time skipped = start_ahead_;
-  if (skipped == SC_ZERO_TIME) return;
-  start_ahead_ = SC_ZERO_TIME;  // before the wait: whatever runs meanwhile sees it waited
-  ahead_ -= skipped;
-  time -= skipped;
-  sc_core::wait(skipped);
+  if (start_ahead_ == SC_ZERO_TIME) return;
+  sc_core::wait(start_ahead_);
+  ahead_ -= start_ahead_;
+  time -= start_ahead_;
+  start_ahead_ = SC_ZERO_TIME;
 }
 
 RtlWalker::MemResponse RtlWalker::transact(uint64_t addr, bool write, uint64_t wdata, bool lock, sc_time& time) {

@@ -182,7 +182,12 @@ class RtlWalker : public sc_core::sc_module {
   // No SystemC process is due at or before `delay` from now.
   bool nothing_scheduled_within(const sc_core::sc_time& delay) const;
   // A walk started ahead (walk()) waits the caller's delay now; `time`, an
-  // access's time ahead of SystemC's, less by as much.
+  // access's time ahead of SystemC's, less by as much. start_ahead_ is read
+  // again after the wait: nothing can run during it (nothing was due by
+  // then when the walk started, and its DMI reads schedule nothing), so no
+  // other caller's walk() can have changed it. (Clearing it before the wait
+  // instead made lockstep's walks 2-4% slower, by code layout alone:
+  // docs/performance.md, "3. The RTL walker".)
   void catch_up(sc_core::sc_time& time);
   unsigned stall();
 
