@@ -6,8 +6,8 @@
 //
 // Timing. The RTL is clocked at `Params::clock_period`, but the clock only
 // runs while a walk is in progress: each walk synchronises with the caller's
-// annotated delay (waits it, or, where allowed and nothing else is due
-// before then, starts that far ahead: allow_start_ahead()), then clocks
+// annotated delay (waits it, or, where allowed and nothing else is due at
+// or before then, starts that far ahead: allow_start_ahead()), then clocks
 // the RTL until it answers. A memory
 // access's latency (the delay its b_transport returns) passes with the clock
 // stopped. A walk therefore takes cycles * period + the memory latencies of

@@ -322,18 +322,24 @@ std::map<std::string, double> replay_splitting_modifies(const std::string& name,
   return r.status == 0 ? read_stats(dir + "/out/stats.txt") : std::map<std::string, double>{};
 }
 
+// The counts of a replay of `n` page-crossing modifies: each record a load
+// and a store of two pieces, four accesses counting four splits.
+void expect_splitting_modifies(const std::map<std::string, double>& s, double n) {
+  EXPECT_EQ(s.at("system.workload.app.traceRecords"), n);
+  EXPECT_EQ(s.at("system.workload.app.reads"), 2 * n);
+  EXPECT_EQ(s.at("system.workload.app.writes"), 2 * n);
+  EXPECT_EQ(s.at("system.workload.app.traceSplits"), 4 * n);
+  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 2 * n);
+}
+
 // A batch's counts are summed a byte each (ScriptedProgram::IssueSum): a
 // trace of nothing but page-crossing modifies, each four accesses counting
 // four splits, fills every batch with the most a byte must hold.
 TEST(Replay, BatchCountsAddUpWhenEveryRecordSplits) {
   auto s = replay_splitting_modifies("replay-splits", 1000, "{memory: {size: 256MiB}}", "");
   ASSERT_FALSE(s.empty());
-  EXPECT_EQ(s.at("system.workload.app.traceRecords"), 1000);
-  EXPECT_EQ(s.at("system.workload.app.reads"), 2000);
-  EXPECT_EQ(s.at("system.workload.app.writes"), 2000);
+  expect_splitting_modifies(s, 1000);
   EXPECT_EQ(s.at("system.workload.app.fetches"), 0);
-  EXPECT_EQ(s.at("system.workload.app.traceSplits"), 4000);
-  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 2000);
 }
 
 // A process that created a thread shares its memory with it: its replay
@@ -344,11 +350,7 @@ TEST(Replay, AProcessWithAThreadReplaysAccessByAccess) {
                                      "        - mmap: {region: r, size: 4KiB}\n"
                                      "        - thread: {name: t, cpu: 1, ops: [{read: {region: r}}]}\n");
   ASSERT_FALSE(s.empty());
-  EXPECT_EQ(s.at("system.workload.app.traceRecords"), 3000);
-  EXPECT_EQ(s.at("system.workload.app.reads"), 6000);
-  EXPECT_EQ(s.at("system.workload.app.writes"), 6000);
-  EXPECT_EQ(s.at("system.workload.app.traceSplits"), 12000);
-  EXPECT_EQ(s.at("system.workload.app.verifiedReads"), 6000);
+  expect_splitting_modifies(s, 3000);
 }
 
 }  // namespace

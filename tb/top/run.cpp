@@ -81,7 +81,8 @@ int check_wave_file(const RunOptions& opts, std::ostream& err) {
 }
 
 // What a run creates before it starts: the output directory (with those
-// above it that did not exist) and the files of --trace-events and --wave.
+// above it that did not exist) and the files of --trace-events, --wave and
+// --stats-period.
 // Bad input found then removes them again, so a refused run leaves nothing
 // behind: the files it created, and the directories while they are empty
 // (anything else in them stays).
