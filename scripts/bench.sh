@@ -3,12 +3,17 @@
 # bench_*, with repetitions so medians can be quoted), then the speed table
 # of docs/performance.md, each row as a ratio to a baseline measured here,
 # in the same run (absolute times vary between machines; the ratios less).
-# Times are host CPU time (user + system) of the whole process. A row whose
-# baseline is another program (the replays against `xz -dc`, the default run
-# against its native loop) runs them in rounds, one right after the other,
-# BENCH_ROUNDS times (default 5), and its ratio is the median of the rounds'
-# ratios: a shared host's speed drifts within a sitting, and one round sees
-# the same host. The other rows are medians of three.
+# Times are host CPU time (user + system) of the whole process for mmcosim
+# runs and `xz -dc` (the replay rows also by wall time); the benchmarks'
+# per-iteration CPU time for bench_workload and bench_mmu; lockstep's own
+# host wall time per walk for the RTL row. A row whose baseline is another
+# program (the replays against `xz -dc`, the default run against its native
+# loop) runs them in rounds, one right after the other, BENCH_ROUNDS times
+# (default 5), and its ratio is the median of the rounds' ratios: a shared
+# host's speed drifts within a sitting, and one round sees the same host.
+# The RTL row is the median of three lockstep runs' ratios, the miss row
+# bench_mmu's medians of five repetitions, the boot rows medians of three
+# runs (their targets are absolute: 2 s, 1 GiB).
 # Usage: scripts/bench.sh [BUILD_DIR] [extra benchmark args]
 #        scripts/bench.sh BUILD_DIR --table-only   (the table alone)
 set -euo pipefail
@@ -54,7 +59,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print ((r + 0 <= t + 0) ? "ok" : "M
 row() { printf '  %-44s %8s  ratio %6s  (target <= %s)  %s\n' "$1" "$2" "$3" "$4" "$(verdict "$3" "$4")"; }
 
 echo
-echo "== speed table (docs/performance.md): host CPU seconds; against xz -dc and the native loop, medians of $rounds rounds' ratios (the replay rows: CPU and wall), else medians of 3"
+echo "== speed table (docs/performance.md): host CPU seconds; against xz -dc and the native loop, medians of $rounds rounds' ratios (the replay rows: CPU and wall), else medians of 3 (the miss row: of 5 repetitions)"
 
 # The replay rows, each twice: by CPU time (user + system of the replay over
 # that of `xz -dc`) and by wall time (what a user waits: a compressed trace
@@ -147,11 +152,17 @@ echo "  native loop (bench_workload): $(median 1 "$tmp/default") s"
 row "default run, 16.8 M accesses" "$(median 2 "$tmp/default")" "$(median_ratio 2 1 "$tmp/default")" 4
 
 # 3. The RTL walker against the TLM walker, host time per walk (lockstep
-# runs both on every walk and times each).
-"$mmcosim" run --walker=lockstep --outdir "$tmp/out" --no-progress > "$tmp/lockstep.txt" 2>&1
-read -r tlm_ws rtl_ws < <(sed -n 's/.*TLM walker \([0-9]*\) walks\/s, RTL walker \([0-9]*\) walks\/s.*/\1 \2/p' "$tmp/lockstep.txt")
-echo "  walks/s: TLM walker $tlm_ws, RTL walker $rtl_ws"
-row "RTL walker vs TLM walker, time per walk" "-" "$(ratio "$tlm_ws" "$rtl_ws")" 5
+# runs both on every walk and times each, so each run is its own baseline):
+# the median of three runs' ratios.
+: > "$tmp/lockstep"
+for _ in 1 2 3; do
+    "$mmcosim" run --walker=lockstep --outdir "$tmp/out" --no-progress > "$tmp/lockstep.txt" 2>&1 ||
+        { echo "bench: failed: $mmcosim run --walker=lockstep" >&2; exit 1; }
+    sed -n 's/.*TLM walker \([0-9]*\) walks\/s, RTL walker \([0-9]*\) walks\/s.*/\1 \2/p' "$tmp/lockstep.txt" >> "$tmp/lockstep"
+done
+[ "$(wc -l < "$tmp/lockstep")" = 3 ] || { echo "bench: lockstep printed no walk rates" >&2; exit 1; }
+echo "  walks/s (medians of 3 runs): TLM walker $(median 1 "$tmp/lockstep"), RTL walker $(median 2 "$tmp/lockstep")"
+row "RTL walker vs TLM walker, time per walk" "-" "$(median_ratio 1 2 "$tmp/lockstep")" 5
 
 # 4. A TLB miss whose walk hits the PWC against the walker alone (bench_mmu).
 "$build/tb/hw/mmu/bench_mmu" --benchmark_filter='BM_MissPwcHitWalk|BM_WalkerPwcHit' --benchmark_repetitions=5 \

@@ -11,7 +11,8 @@ with its own length and, for six in ten, one data access of a fixed kind and
 size), run as loops of a few to a few hundred iterations, hot functions more
 often. A data access goes to the stack at a fixed offset from the stack
 pointer, to the function's array with its stride, or anywhere in a 48 MiB
-heap (pointer chasing). xz compresses it about 10:1.
+heap (pointer chasing). `xz -3` compresses it about 20:1 (as scripts/bench.sh
+does).
 
 Usage: gen_lackey_trace.py RECORDS [SEED] > trace
 """

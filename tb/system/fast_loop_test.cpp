@@ -1,9 +1,10 @@
 // The core's register-held fast loop proven equal: every scenario of
 // tb/scenarios runs three ways — the default (fast loop and the direct
-// walker call on), `platform.core.fast_loop=false` (one MMU call per
-// access), and with the monitor attached (every access through the TLM
-// socket, stoppable) — and stats.txt and every proc file must be
-// byte-identical between them.
+// walker call on), `platform.core.fast_loop=false` with
+// `platform.mmu.direct_walk=false` (one MMU call per access, every walk
+// through the walk socket), and with the monitor attached (every access
+// through the TLM socket, stoppable) — and stats.txt and every proc file
+// must be byte-identical between them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -53,10 +54,13 @@ TEST_P(FastLoop, SameResultsWithoutItAndUnderTheMonitor) {
   const std::string on = dir + "/on", off = dir + "/off", mon = dir + "/monitor";
   RunResult r = run_mmcosim({"run", scenario, "--outdir", on, "-q", "--no-progress"});
   ASSERT_EQ(r.status, 0) << r.output;
-  r = run_mmcosim({"run", scenario, "--set", "platform.core.fast_loop=false", "--outdir", off, "-q", "--no-progress"});
+  r = run_mmcosim({"run", scenario, "--set", "platform.core.fast_loop=false", "--set", "platform.mmu.direct_walk=false",
+                    "--outdir", off, "-q", "--no-progress"});
   ASSERT_EQ(r.status, 0) << r.output;
-  // The key took effect (the resolved configuration records it).
-  EXPECT_NE(read_file(off + "/config.json").find("\"fast_loop\": false"), std::string::npos);
+  // The keys took effect (the resolved configuration records them).
+  const std::string config = read_file(off + "/config.json");
+  EXPECT_NE(config.find("\"fast_loop\": false"), std::string::npos);
+  EXPECT_NE(config.find("\"direct_walk\": false"), std::string::npos);
   const std::string script = write_file(dir, "cmds", "continue\nquit\n");
   r = run_mmcosim({"run", scenario, "--script", script, "--outdir", mon, "--no-progress"});
   ASSERT_EQ(r.status, 0) << r.output;
@@ -69,7 +73,7 @@ TEST_P(FastLoop, SameResultsWithoutItAndUnderTheMonitor) {
   for (const std::string& f : files) {
     const std::string want = read_file(on + "/" + f);
     ASSERT_FALSE(want.empty()) << f;
-    EXPECT_TRUE(read_file(off + "/" + f) == want) << GetParam() << ": " << f << " differs with fast_loop=false";
+    EXPECT_TRUE(read_file(off + "/" + f) == want) << GetParam() << ": " << f << " differs with fast_loop=false, direct_walk=false";
     EXPECT_TRUE(read_file(mon + "/" + f) == want) << GetParam() << ": " << f << " differs under the monitor";
   }
 }

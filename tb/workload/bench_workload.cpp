@@ -6,7 +6,8 @@
 // and the same shadow checks (tb::Shadow, a region looked up per access as
 // the program does), on a plain host buffer standing in for DRAM: what the
 // default run would cost without simulating anything. scripts/bench.sh runs
-// it and divides the default run's host time by its median.
+// it and the default run in rounds and takes the median of the rounds'
+// ratios.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 

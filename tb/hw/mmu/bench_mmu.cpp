@@ -18,8 +18,8 @@
 //   BM_WalkerPwcHit / BM_WalkerCold   the walker alone for the same walks.
 // The miss benchmarks run the whole miss path a core runs: try_access going
 // on to the slow path (called directly, as the core does), the PWC lookup,
-// the walk through the walk socket (reads through DMI), the TLB fill and the
-// data access. At the end a summary prints medians (or means, without
+// the walk (the TLM walker called directly, as the platform binds it; its
+// reads through DMI), the TLB fill and the data access. At the end a summary prints medians (or means, without
 // repetitions) and the ratios.
 #include <benchmark/benchmark.h>
 

@@ -14,8 +14,9 @@
 // L is the level the walks start at: 2 is a walk whose paging-structure
 // cache supplied the PML4E and PDPTE (two reads: the default scenario's
 // typical walk), 4 a full walk from CR3 (four reads). Every walk arrives
-// with a small annotated delay, as the MMU's do (the RTL walker first waits
-// it, as in a run), and hits a page whose entries have A and D set, so
+// with a small annotated delay, as the MMU's do (the RTL walker waits it
+// first: the benchmark never lets it start ahead, as a one-CPU run does),
+// and hits a page whose entries have A and D set, so
 // walks only read. Walks are issued from a SystemC thread in batches.
 #include <benchmark/benchmark.h>
 
