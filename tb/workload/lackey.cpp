@@ -344,8 +344,27 @@ LackeyStream::LackeyStream(const std::string& path, size_t block_bytes)
   pos_ = lim_ = blk_end_ = rest_ = rest_lim_ = seam();
 }
 
-void LackeyStream::malformed(const std::string& why) const {
-  throw std::runtime_error(fmt::format("{}:{}: malformed lackey line: {}", in_.path(), line_ + 1, why));
+void LackeyStream::malformed(const std::string& why) {
+  text_error(fmt::format("{}:{}: malformed lackey line: {}", in_.path(), line_ + 1, why));
+}
+
+void LackeyStream::text_error(const std::string& what) {
+  // Corrupt compressed data usually reaches the parser as garbage before the
+  // checksum that covers it fails (at the end of its stream or frame), so a
+  // bad line there is first put to the decoder: the rest of the file is
+  // decoded, which the check pass would have done anyway.
+  if (in_.format() != TraceInput::Format::plain) {
+    try {
+      for (size_t n = 1; n > 0;) in_.next(n);
+    } catch (const TraceDataError& e) {
+      data_error(e);
+    }
+  }
+  throw std::runtime_error(what);
+}
+
+void LackeyStream::data_error(const TraceDataError& e) const {
+  throw std::runtime_error(fmt::format("{}: record {} (line {}): {}", in_.path(), records_ + 1, line_ + 1, e.what()));
 }
 
 void LackeyStream::seam_append(const char* p, size_t n) {
@@ -371,8 +390,7 @@ bool LackeyStream::refill() {
     try {
       b = in_.next(n);
     } catch (const TraceDataError& e) {
-      throw std::runtime_error(
-          fmt::format("{}: record {} (line {}): {}", in_.path(), records_ + 1, line_ + 1, e.what()));
+      data_error(e);
     }
     if (n == 0) {
       if (seam_len_ == 0) return false;
@@ -422,11 +440,11 @@ size_t LackeyStream::read(LackeyRecord* out, size_t max) {
     Bad bad = Bad::none;
     const int r = parse_line(p, out[n], bad, pos_);
     if (r > 0) {
+      if (__builtin_expect(out[n].addr < kLowestAddr, 0))
+        text_error(fmt::format("{}:{}: address {:#x} is below the lowest mappable address (64 KiB)", in_.path(),
+                               line_ + 1, out[n].addr));
       ++line_;
       ++records_;
-      if (__builtin_expect(out[n].addr < kLowestAddr, 0))
-        throw std::runtime_error(fmt::format("{}:{}: address {:#x} is below the lowest mappable address (64 KiB)",
-                                             in_.path(), line_, out[n].addr));
       ++n;
       continue;
     }

@@ -88,7 +88,11 @@ class LackeyStream {
   bool refill();
   // Appends `n` bytes of a line that crosses blocks to the seam.
   void seam_append(const char* p, size_t n);
-  [[noreturn]] void malformed(const std::string& why) const;
+  [[noreturn]] void malformed(const std::string& why);
+  // Throws `what` (an error in the text), unless the text came from
+  // compressed data that turns out corrupt: then the decoder's error.
+  [[noreturn]] void text_error(const std::string& what);
+  [[noreturn]] void data_error(const TraceDataError& e) const;
   char* seam() const { return reinterpret_cast<char*>(seam_.data()); }
 
   TraceInput in_;

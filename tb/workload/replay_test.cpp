@@ -1,14 +1,17 @@
 // A trace replay on one host thread and on two (the op's `threads`; the
 // second reads the trace ahead and checks the shadow behind the
 // simulation: replay_pipeline.h), driven by a core in miniature over a flat
-// host memory: the same counts either way, a wrong load found either way
+// host memory: the same counts either way (and a second host thread running
+// with two), a wrong load found either way
 // and, on two threads, found at the same point on every run, and a signal's
 // shadow change ordered after the checks of the accesses before it.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <thread>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +21,13 @@
 
 namespace tb {
 namespace {
+
+// This process's host threads, as Linux lists them.
+unsigned host_threads() {
+  unsigned n = 0;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) n += t.is_directory() ? 1 : 0;
+  return n;
+}
 
 // Runs a program's accesses on host memory and answers its mmaps at their
 // address. Stops batches short now and then (the rest of the batch then
@@ -32,6 +42,9 @@ struct MiniCore {
   uint64_t skip_at = ~0ull;     // the access that raises the signal
   uint64_t kill_at = ~0ull;     // the process dies once this many accesses completed
   uint64_t completed = 0;
+  // The process's host threads once 1,000 accesses have completed (the
+  // replay's worker, if any, is running by then; 0 before).
+  unsigned threads_seen = 0;
 
   std::vector<bool> loads;       // by access: a load or fetch
 
@@ -66,6 +79,7 @@ struct MiniCore {
         if (skip_at >= completed && skip_at < completed + k) k = static_cast<unsigned>(skip_at - completed);
         for (unsigned i = 0; i < k; ++i) access(b[i].va, b[i].size, b[i].access, reinterpret_cast<uint8_t*>(b[i].data));
         if (k) prog.complete_batch(k);
+        if (!threads_seen && completed >= 1000) threads_seen = host_threads();
         if (completed >= kill_at) {
           prog.ended(0, 9);  // SIGKILL
           return;
@@ -158,6 +172,10 @@ TEST(ReplayThreads, TwoThreadsCountAndStoreExactlyAsOne) {
   EXPECT_GT(one.stats.verified.value(), 40000u);
   EXPECT_EQ(c1.completed, c2.completed);
   EXPECT_EQ(c1.pages, c2.pages) << "the stores wrote the same bytes";
+  // And two threads did run: `threads: 2` started the worker, `threads: 1` did not
+  // (a host of one CPU replays on one thread either way).
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one CPU: no worker to see";
+  EXPECT_EQ(c2.threads_seen, c1.threads_seen + 1);
 }
 
 TEST(ReplayThreads, AWrongLoadFailsTheRunAtTheSamePointOnOneThreadOrTwoEveryTime) {

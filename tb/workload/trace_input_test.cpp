@@ -1,8 +1,10 @@
 // Trace input: the same lackey trace read plain and compressed with xz,
-// gzip and zstd (recognised by content, whatever the file's name), the
-// records identical; corrupt and truncated compressed data named by file
-// and record; streaming in blocks from the file when the trace is longer
-// than the record cache; the progress line; the decoding thread's blocks
+// gzip and zstd (recognised by content, whatever the file's name; streams,
+// members and frames one after another), the records identical; corrupt
+// and truncated compressed data named by file and record (the decoder's
+// finding, even where its garbage made a malformed line first); streaming
+// in blocks from the file, and again when the trace is longer than the
+// record cache; the progress line's figures; the decoding thread's blocks
 // (in order across block boundaries, errors after the text before them, the
 // thread joined when the reader stops early).
 #include <gtest/gtest.h>
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <regex>
 #include <sstream>
 #include <thread>
 #include <string>
@@ -103,7 +106,10 @@ TEST(TraceInput, CompressedTracesReadByContent) {
   const Case cases[] = {{xz(text), TraceInput::Format::xz},
                         {gz(text), TraceInput::Format::gzip},
                         {zst(text), TraceInput::Format::zstd},
-                        {gz(text.substr(0, text.size() / 2)) + gz(text.substr(text.size() / 2)), TraceInput::Format::gzip}};
+                        {gz(text.substr(0, text.size() / 2)) + gz(text.substr(text.size() / 2)), TraceInput::Format::gzip},
+                        {xz(text.substr(0, text.size() / 3)) + xz(text.substr(text.size() / 3)), TraceInput::Format::xz},
+                        {zst(text.substr(0, text.size() / 3)) + zst(text.substr(text.size() / 3)),
+                         TraceInput::Format::zstd}};
   for (const Case& c : cases) {
     const std::string name = std::string("trace-") + TraceInput::format_name(c.format) + ".txt";
     const LackeyTrace t(write_file(dir, name, c.data), 0);
@@ -111,6 +117,12 @@ TEST(TraceInput, CompressedTracesReadByContent) {
     EXPECT_EQ(t.counts().records(), plain.counts().records()) << name;
     EXPECT_EQ(t.counts().page_splits, plain.counts().page_splits) << name;
     EXPECT_EQ(t.ranges().size(), plain.ranges().size()) << name;
+    EXPECT_TRUE(same(replay(t), want)) << name;
+  }
+  // Plain text named as if compressed is plain text.
+  for (const char* name : {"p.xz", "p.gz", "p.zst"}) {
+    const LackeyTrace t(write_file(dir, name, text), 0);
+    EXPECT_EQ(t.format(), TraceInput::Format::plain) << name;
     EXPECT_TRUE(same(replay(t), want)) << name;
   }
   // Too long for the record cache: the run streams the file again.
@@ -125,19 +137,37 @@ TEST(TraceInput, CompressedTracesReadByContent) {
 
 TEST(TraceInput, CorruptAndTruncatedDataNameFileAndRecord) {
   const std::string dir = temp_dir("trace-corrupt");
-  const std::string text = make_trace(50000);
-  for (const auto& [name, data] : {std::pair<std::string, std::string>{"t.xz", xz(text)}, {"t.gz", gz(text)},
-                                   {"t.zst", zst(text)}}) {
+  const std::string text = make_trace(200000);  // several blocks of text
+  struct Case {
+    const char* name;
+    const char* format;
+    std::string data;
+  };
+  for (const Case& c : {Case{"t.xz", "xz", xz(text)}, Case{"t.gz", "gzip", gz(text)}, Case{"t.zst", "zstd", zst(text)}}) {
+    const std::string name = c.name, data = c.data;
+    const char* const format = c.format;
     std::string bad = data;
     for (size_t i = bad.size() / 2; i < bad.size() / 2 + 64; ++i) bad[i] = static_cast<char>(bad[i] ^ 0x5a);
     for (const std::string& broken : {bad, data.substr(0, data.size() / 2)}) {
       const std::string f = write_file(dir, name, broken);
+      // The records a stream of the same blocks reads before the error.
+      uint64_t before = 0;
+      try {
+        LackeyStream s(f);
+        LackeyRecord r;
+        while (s.read(&r, 1) > 0) ++before;
+        ADD_FAILURE() << name << ": broken data read to its end";
+      } catch (const std::exception&) {
+      }
+      // The decoder's finding, even where the garbage it let through made a
+      // malformed line first.
       try {
         LackeyTrace t(f, 0);
         ADD_FAILURE() << name << ": broken data accepted";
       } catch (const std::exception& e) {
         const std::string what = e.what();
-        EXPECT_EQ(what.rfind(f + ": record ", 0), 0u) << what;
+        EXPECT_EQ(what.rfind(f + ": record " + std::to_string(before + 1) + " (line ", 0), 0u) << what;
+        EXPECT_NE(what.find(std::string(format) + " data"), std::string::npos) << what;
         EXPECT_EQ(what.find('\n'), std::string::npos) << what;
       }
     }
@@ -190,12 +220,35 @@ TEST(TraceInput, StreamsInBlocksAndShowsProgress) {
   EXPECT_EQ(n, 300000u);
   EXPECT_EQ(s.records(), n);
   EXPECT_EQ(s.input().file_pos(), s.input().file_size());
+  // Streamed: after the first records of a plain trace of several blocks,
+  // at most a block or two of the file has been read.
+  const std::string plain = write_file(dir, "t", text);
+  ASSERT_GT(text.size(), 4 * TraceInput::kBlockBytes);
+  LackeyStream ps(plain);
+  ASSERT_EQ(ps.read(block.data(), block.size()), block.size());
+  EXPECT_LE(ps.input().file_pos(), 2 * TraceInput::kBlockBytes);
 
+  // A line every 16th block (no interval here): the records so far, their
+  // rate and the fraction of the file, worked out when printed.
   std::ostringstream os;
   TraceProgress p(&os, "replaying", f, 0.0);
-  for (unsigned i = 1; i <= 32; ++i) p.tick(i * 1000, [] { return 0.5; });
-  EXPECT_NE(os.str().find("mmcosim: replaying " + f + ": "), std::string::npos) << os.str();
-  EXPECT_NE(os.str().find("records/s), 50% of the file\n"), std::string::npos) << os.str();
+  for (unsigned i = 1; i <= 32; ++i) p.tick(i * 1000, [i] { return i / 32.0; });
+  const std::regex progress_line("mmcosim: replaying (.*): ([0-9]+\\.[0-9]{2}) M records \\(([0-9]+\\.[0-9]{2}) M records/s\\), "
+                        "([0-9]+)% of the file");
+  std::istringstream printed(os.str());
+  std::vector<std::string> text_lines;
+  for (std::string l; std::getline(printed, l);) text_lines.push_back(l);
+  ASSERT_EQ(text_lines.size(), 2u) << os.str();
+  const char* const want_records[] = {"0.02", "0.03"};  // 16,000 and 32,000
+  const char* const want_percent[] = {"50", "100"};
+  for (size_t k = 0; k < 2; ++k) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(text_lines[k], m, progress_line)) << text_lines[k];
+    EXPECT_EQ(m[1].str(), f);
+    EXPECT_EQ(m[2].str(), want_records[k]);
+    EXPECT_GT(std::stod(m[3].str()), 0.0) << text_lines[k];
+    EXPECT_EQ(m[4].str(), want_percent[k]);
+  }
 }
 
 // Every format through blocks of a few bytes: the blocks, put together, are
@@ -271,7 +324,12 @@ TEST(TraceInput, ErrorAfterTheBlocksBeforeIt) {
         while (s.read(got.data() + n, 1) > 0) ++n;
         ADD_FAILURE() << name << ": a cut stream read to its end";
       } catch (const std::exception& e) {
-        EXPECT_EQ(std::string(e.what()).rfind(f + ": record " + std::to_string(n + 1) + " (line ", 0), 0u) << e.what();
+        // make_trace's record k is on line k + 2 (valgrind's two lines first).
+        EXPECT_EQ(std::string(e.what()).rfind(f + ": record " + std::to_string(n + 1) + " (line " + std::to_string(n + 3) +
+                                                  "): ",
+                                              0),
+                  0u)
+            << e.what();
       }
       EXPECT_GT(n, want.size() / 4) << name;  // blocks went out before the error
       if (!first) first = n;
@@ -303,7 +361,12 @@ TEST(TraceInput, EarlyStopJoinsTheThread) {
       // Time for the thread to fill the ring and wait (the case to test).
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     });
-    within_seconds([&] { TraceInput in(f, block); });  // never started
+    within_seconds([&] {  // stopped just after its thread started
+      TraceInput in(f, block);
+      size_t n;
+      in.next(n);
+      EXPECT_GT(n, 0u);
+    });
   }
   const LackeyTrace lim(f, 1000);  // the check pass stops at its limit
   EXPECT_EQ(lim.counts().records(), 1000u);
