@@ -2,9 +2,10 @@
 // tb/scenarios runs three ways — the default (fast loop and the direct
 // walker call on), `platform.core.fast_loop=false` with
 // `platform.mmu.direct_walk=false` (one MMU call per access, every walk
-// through the walk socket), and with the monitor attached (every access
-// through the TLM socket, stoppable) — and stats.txt and every proc file
-// must be byte-identical between them.
+// through the walk socket), and with the monitor attached (one operation at
+// a time, each a call to the MMU, stoppable; walks through the walk socket)
+// — and stats.txt and every proc file must be byte-identical between them.
+// (The MMU's TLM socket against its direct calls: hw/mmu's slow_path_test.)
 #include <gtest/gtest.h>
 
 #include <algorithm>

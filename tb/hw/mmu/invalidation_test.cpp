@@ -6,6 +6,7 @@
 // an expectation written from the SDM rules (not from the MMU's code).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
 #include <tuple>
 
@@ -248,8 +249,21 @@ TEST(InvalidationFractured, InvlpgDropsEveryPieceOfAHugePage) {
   const uint64_t root = m.alloc_table();
   m.map(root, 0x40000000, 0, P | RW | US, 3);  // frame 0: the test touches its first 64 MiB
   m.mmu().write_cr3(root);
-  for (uint64_t off : {0x0ull, 0x200000ull, 0x3e00000ull})
-    ASSERT_EQ(m.access(0, 0x40000000 + off, x86::Access::fetch).outcome, AccessOutcome::ok);
+  // Each piece reads its own part of the page: through the slow path that
+  // makes it, then on the fast path.
+  for (uint64_t off : {0x0ull, 0x200000ull, 0x3e00000ull}) {
+    const uint64_t word = 0x5100000000000000ull | off;
+    std::memcpy(m.dram.host(off + 0x88), &word, 8);
+  }
+  for (uint64_t off : {0x0ull, 0x200000ull, 0x3e00000ull}) {
+    const Machine::Result slow = m.access(0, 0x40000000 + off + 0x88, x86::Access::fetch);
+    ASSERT_EQ(slow.outcome, AccessOutcome::ok);
+    EXPECT_FALSE(slow.fast);
+    EXPECT_EQ(slow.data, 0x5100000000000000ull | off) << std::hex << off;
+    const Machine::Result fast = m.access(0, 0x40000000 + off + 0x88, x86::Access::fetch);
+    EXPECT_TRUE(fast.fast);
+    EXPECT_EQ(fast.data, 0x5100000000000000ull | off) << std::hex << off;
+  }
   EXPECT_EQ(m.mmu().itlb().valid_entries(), 3u);
   EXPECT_EQ(m.mmu().itlb().find(0x40200000, 0)->size, 1u);
   EXPECT_EQ(m.mmu().itlb().find(0x40200000, 0)->page_size, 2u);

@@ -158,6 +158,9 @@ TEST(Pwc5Level, APml5eHitSkipsTheRoot) {
   EXPECT_EQ(pml5e->capacity(), 4u);
   EXPECT_TRUE(m.mmu().pwc().holds(5, base + (1ull << 48), 0));
   EXPECT_NE(m.root.find("cpu0.mmu.pwc.pml5e.hits"), nullptr);
+  // Worked out when dumped: one lookup a walk; the PML5E hit skipped one level.
+  EXPECT_EQ(m.mmu().pwc().stats.lookups.value(), 3u);
+  EXPECT_EQ(m.mmu().pwc().stats.skipped_levels.value(), 1u);
   // Not canonical in 57 bits: #GP, no walk.
   const uint64_t walks = m.walker().stats.walks.value();
   EXPECT_EQ(m.access(0, 1ull << 56, x86::Access::read).outcome, AccessOutcome::general_protection);
@@ -175,6 +178,8 @@ TEST(PwcDisabled, EveryWalkStartsAtTheRoot) {
   EXPECT_EQ(m.walker().stats.from_root.value(), 10u);
   EXPECT_EQ(m.walker().stats.pt_reads.value(), 40u);
   EXPECT_EQ(m.mmu().pwc().level(2), nullptr);
+  EXPECT_EQ(m.mmu().pwc().stats.lookups.value(), 0u) << "no cache, no lookups";
+  EXPECT_EQ(m.mmu().pwc().stats.skipped_levels.value(), 0u);
 }
 
 // A lookup tries the way of the last hit first: it must still answer only

@@ -139,6 +139,21 @@ TEST_F(WindowTest, AFetchJoinsTheDataWalkOfItsPage) {
   EXPECT_NE(m->mmu().itlb().find(page(0), 0), nullptr);
 }
 
+// Memory revokes DMI for a page whose walk is in flight: the entry in the
+// walk window loses its host pointer with the TLBs', so an access that
+// joins the walk later reads through memory (and meets the poison).
+TEST_F(WindowTest, AJoinAfterDmiIsRevokedReadsThroughMemory) {
+  make(window_params());
+  access(page(0));
+  ASSERT_EQ(m->mmu().window().in_flight(), 1u);
+  m->dram.inject_poison(0x2000040);
+  const Machine::Result r = access(page(0) + 0x40, x86::Access::fetch);  // ITLB miss, no STLB: joins
+  EXPECT_EQ(ws().merges.value(), 1u);
+  EXPECT_EQ(m->walker().stats.walks.value(), 1u);
+  EXPECT_EQ(r.outcome, AccessOutcome::machine_check);
+  EXPECT_EQ(r.ext.mc_pa, 0x2000040u);
+}
+
 TEST_F(WindowTest, HitsCompleteOnTheFastPathWhileWalksAreInFlight) {
   make(window_params());
   access(page(9));  // warm: its walk completes long before the next access
@@ -163,6 +178,24 @@ TEST_F(WindowTest, TheCoreWaitsForAWalkBeyondTheLookahead) {
   EXPECT_FALSE(r.fast) << "the fourth younger access waits for the walk";
   EXPECT_EQ(ws().lookahead_stalls.value(), 1u);
   EXPECT_EQ(now(), start + ns(1 + 320 + 1));
+}
+
+// The bound is the same on the slow path: a miss that is the lookahead's
+// last younger access walks without waiting; the access after it waits.
+TEST_F(WindowTest, AMissAtTheLookaheadDoesNotWait) {
+  make(window_params(3));
+  access(page(9));
+  m->step = ns(1000);
+  access(page(9));
+  m->step = ns(1);
+  access(page(0));  // a walk in flight
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(access(page(9)).fast) << i;
+  const Machine::Result r = access(page(1));  // the third younger access: a miss
+  EXPECT_EQ(r.outcome, AccessOutcome::ok);
+  EXPECT_EQ(ws().lookahead_stalls.value(), 0u) << "within the lookahead";
+  EXPECT_EQ(m->mmu().window().in_flight(), 2u);
+  EXPECT_FALSE(access(page(9)).fast) << "the fourth waits";
+  EXPECT_EQ(ws().lookahead_stalls.value(), 1u);
 }
 
 TEST_F(WindowTest, LookaheadZeroIsABlockingCore) {
