@@ -41,6 +41,14 @@ struct WindowTest : ::testing::Test {
   static uint64_t page(int i) { return 0x0000100000000000ull + (uint64_t(i) << 30) + (uint64_t(i) << 12); }
   Machine::Result access(uint64_t va, x86::Access acc = x86::Access::read) { return m->access(0, va, acc); }
   sc_time now() const { return m->cpus[0].now; }
+  // Walks va's page long before the next access (and hits it once), so that
+  // its accesses take the fast path; the core then issues one access a ns.
+  void warm(uint64_t va) {
+    access(va);
+    m->step = ns(1000);
+    access(va);
+    m->step = ns(1);
+  }
   WalkWindow::Stats& ws() { return m->mmu().window().stats; }
 };
 
@@ -156,10 +164,7 @@ TEST_F(WindowTest, AJoinAfterDmiIsRevokedReadsThroughMemory) {
 
 TEST_F(WindowTest, HitsCompleteOnTheFastPathWhileWalksAreInFlight) {
   make(window_params());
-  access(page(9));  // warm: its walk completes long before the next access
-  m->step = ns(1000);
-  access(page(9));
-  m->step = ns(1);
+  warm(page(9));
   access(page(0));  // a walk in flight
   for (int i = 0; i < 20; ++i) EXPECT_TRUE(access(page(9) + 8 * i).fast) << i;
   EXPECT_EQ(m->mmu().window().in_flight(), 1u);
@@ -167,10 +172,7 @@ TEST_F(WindowTest, HitsCompleteOnTheFastPathWhileWalksAreInFlight) {
 
 TEST_F(WindowTest, TheCoreWaitsForAWalkBeyondTheLookahead) {
   make(window_params(3));
-  access(page(9));
-  m->step = ns(1000);
-  access(page(9));
-  m->step = ns(1);
+  warm(page(9));
   const sc_time start = now();
   access(page(0));  // walk: issued at start + 1 ns, done 320 ns later
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(access(page(9)).fast) << "within the lookahead";
@@ -184,10 +186,7 @@ TEST_F(WindowTest, TheCoreWaitsForAWalkBeyondTheLookahead) {
 // last younger access walks without waiting; the access after it waits.
 TEST_F(WindowTest, AMissAtTheLookaheadDoesNotWait) {
   make(window_params(3));
-  access(page(9));
-  m->step = ns(1000);
-  access(page(9));
-  m->step = ns(1);
+  warm(page(9));
   access(page(0));  // a walk in flight
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(access(page(9)).fast) << i;
   const Machine::Result r = access(page(1));  // the third younger access: a miss
