@@ -232,6 +232,17 @@ TEST(fw_memory_failure_hugetlb, shared_huge_page_stays_in_its_object_and_faults_
   EXPECT_TRUE(has(r.console(), result_line(p.pfn + 1, "huge page", "Recovered"))) << r.console();
   EXPECT_EQ(hs2(r).nr_huge_pages, 2u) << "kept in the object, as 6.18";
   mapping_check(*r.k, r.cpu());
+  // A second bad 4 KiB page of the poisoned folio: already poisoned (one
+  // failure of the folio), but a bad page more in num_poisoned_pages and
+  // HardwareCorrupted; the same page a third time counts nothing.
+  EXPECT_EQ(mf(r).memory_failure(r.cpu(), p.pfn + 2, 0), -EHWPOISON);
+  EXPECT_EQ(mf(r).num_poisoned_pages(), 2u);
+  EXPECT_EQ(meminfo(r, "HardwareCorrupted"), 8u);
+  EXPECT_EQ(mf(r).node_stats(0).total, 1u);
+  EXPECT_EQ(mf(r).memory_failure(r.cpu(), p.pfn + 2, 0), -EHWPOISON);
+  EXPECT_EQ(mf(r).num_poisoned_pages(), 2u);
+  EXPECT_EQ(meminfo(r, "HardwareCorrupted"), 8u);
+  EXPECT_EQ(r.m->delivered().size(), 0u) << "no access required: no signal";
   EXPECT_EQ(r.k->page_fault(r.cpu(), p.va + 0x100, x86::PF_U), hal::TrapOutcome::skip);
   ASSERT_EQ(r.m->delivered().size(), 1u);
   EXPECT_EQ(r.m->delivered()[0].si.addr_lsb, 21u);

@@ -189,6 +189,25 @@ TEST(fw_memory_failure, early_kill_by_prctl_or_the_sysctl_signals_at_once) {
   }
 }
 
+// A process's own policy wins over the system's (find_early_kill_thread):
+// with vm.memory_failure_early_kill set, a process that chose late kill gets
+// no signal now, and BUS_MCEERR_AR when it touches the page.
+TEST(fw_memory_failure, a_process_that_chose_late_kill_is_not_killed_early_by_the_sysctl) {
+  fw::Params p = quiet_params();
+  p.memory_failure_early_kill = true;
+  Rig r(spec_mb(64), p);
+  const AnonPage a = anon_page(r, "late");
+  ASSERT_EQ(r.sys(0, hal::Sys::rt_sigaction, uapi::kSigbus, 1), 0);
+  ASSERT_EQ(r.sys(0, hal::Sys::prctl, uapi::kPrMceKill, uapi::kPrMceKillSet, uapi::kPrMceKillLate), 0);
+  EXPECT_EQ(r.k->memory_failure().memory_failure(r.cpu(), a.pfn, 0), 0);
+  EXPECT_EQ(r.m->delivered().size(), 0u) << r.console();
+  EXPECT_EQ(r.k->memory_failure().node_stats(0).recovered, 1u);
+  EXPECT_EQ(r.k->page_fault(r.cpu(), a.va + 8, x86::PF_U), hal::TrapOutcome::skip);
+  ASSERT_EQ(r.m->delivered().size(), 1u);
+  EXPECT_EQ(r.m->delivered()[0].si.code, uapi::kBusMceerrAr);
+  EXPECT_EQ(r.m->delivered()[0].si.addr, a.va + 8) << "the exact address of the touch";
+}
+
 TEST(fw_memory_failure, early_kill_without_a_handler_ends_the_process) {
   Rig r(spec_mb(64));
   const AnonPage a = anon_page(r, "early");
