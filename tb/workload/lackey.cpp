@@ -457,11 +457,12 @@ size_t LackeyStream::read(LackeyRecord* out, size_t max) {
 
 // ---- LackeyTrace ----
 
-LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progress, size_t cache_bytes)
-    : path_(std::move(path)), limit_(limit), progress_(progress) {
+LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progress, size_t cache_bytes,
+                         double progress_every_s)
+    : path_(std::move(path)), limit_(limit), progress_(progress), progress_every_s_(progress_every_s) {
   LackeyStream in(path_);
   format_ = in.input().format();
-  TraceProgress prog(progress_, "checking trace", path_);
+  TraceProgress prog(progress_, "checking trace", path_, progress_every_s_);
   PageSet pages;
   uint64_t last_page[2] = {~0ull, ~0ull};  // the last two pages inserted (code and data, mostly)
   auto touch = [&](uint64_t page) {
@@ -527,7 +528,7 @@ LackeyTrace::LackeyTrace(std::string path, uint64_t limit, std::ostream* progres
 
 LackeyTrace::Reader::Reader(const LackeyTrace& t)
     : t_(t), in_(t.cached() ? nullptr : std::make_unique<LackeyStream>(t.path())),
-      progress_(t.progress_, "replaying", t.path()), left_(t.limit() ? t.limit() : ~0ull),
+      progress_(t.progress_, "replaying", t.path(), t.progress_every_s_), left_(t.limit() ? t.limit() : ~0ull),
       block_(new LackeyRecord[kBlock]) {}
 
 bool LackeyTrace::Reader::refill() {

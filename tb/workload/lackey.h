@@ -127,13 +127,16 @@ class LackeyTrace {
 
   // Reads and checks the whole file (at most `limit` records, 0 = all);
   // throws std::runtime_error("file:line: ...") on the first bad line.
-  // Progress lines go to `progress` (nullptr: none), here and in the run.
+  // Progress lines go to `progress` (nullptr: none), here and in the run, at
+  // most every `progress_every_s` seconds (tests: 0, every 16th block).
   // Records beyond `cache_bytes` of encoding are not kept (the run streams).
-  LackeyTrace(std::string path, uint64_t limit, std::ostream* progress = nullptr, size_t cache_bytes = kCacheBytes);
+  LackeyTrace(std::string path, uint64_t limit, std::ostream* progress = nullptr, size_t cache_bytes = kCacheBytes,
+              double progress_every_s = 2.0);
 
   const std::string& path() const { return path_; }
-  // Where progress lines go (nullptr: nowhere).
+  // Where progress lines go (nullptr: nowhere), and how often.
   std::ostream* progress() const { return progress_; }
+  double progress_every_s() const { return progress_every_s_; }
   uint64_t limit() const { return limit_; }
   const Counts& counts() const { return counts_; }
   TraceInput::Format format() const { return format_; }
@@ -188,6 +191,7 @@ class LackeyTrace {
   std::string path_;
   uint64_t limit_;
   std::ostream* progress_;
+  double progress_every_s_;
   TraceInput::Format format_ = TraceInput::Format::plain;
   Counts counts_;
   std::vector<Range> ranges_;

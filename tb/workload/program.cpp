@@ -484,7 +484,8 @@ bool ScriptedProgram::start_replay_pipeline() {
   const bool worker = current_->threads > 1 && std::thread::hardware_concurrency() > 1;
   const LackeyTrace& trace = *current_->trace;
   reader_->mute_progress();  // the simulation's thread prints it (below)
-  replay_progress_ = std::make_unique<TraceProgress>(trace.progress(), "replaying", trace.path());
+  replay_progress_ =
+      std::make_unique<TraceProgress>(trace.progress(), "replaying", trace.path(), trace.progress_every_s());
   replay_records_ = stats_->trace_records.value();
   slots_.reset(new ReplaySlot[ReplayPipeline::kSlots]);  // not cleared: the worker fills them
   pipe_ = std::make_unique<ReplayPipeline>([this](unsigned ring) { return fill_slot(ring); },

@@ -13,6 +13,7 @@
 #include <map>
 #include <thread>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -128,10 +129,12 @@ struct Replay {
   std::vector<Op> ops;
   ProcessStats stats{nullptr, "app"};
   ScriptedProgram prog;
-  Replay(const std::string& trace, unsigned threads) : ops(1), prog("app", "test", &ops, 1, &stats) {
+  // progress: where the run's progress lines go, one every 16 slots.
+  Replay(const std::string& trace, unsigned threads, std::ostream* progress = nullptr)
+      : ops(1), prog("app", "test", &ops, 1, &stats) {
     ops[0].kind = Op::Kind::replay;
     ops[0].where = "t.yaml:6";
-    ops[0].trace = std::make_shared<const LackeyTrace>(trace, 0);
+    ops[0].trace = std::make_shared<const LackeyTrace>(trace, 0, progress, LackeyTrace::kCacheBytes, 0.0);
     ops[0].threads = threads;
   }
   std::vector<uint64_t> counts() const {
@@ -176,6 +179,31 @@ TEST(ReplayThreads, TwoThreadsCountAndStoreExactlyAsOne) {
   // (a host of one CPU replays on one thread either way).
   if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one CPU: no worker to see";
   EXPECT_EQ(c2.threads_seen, c1.threads_seen + 1);
+}
+
+// The simulation's thread prints the run's progress (the worker's reader is
+// muted): the records replayed so far, as a share of the trace's.
+TEST(ReplayThreads, TheRunShowsItsProgress) {
+  const std::string trace = make_trace(temp_dir("replay-progress"), 60000, 24, 5);
+  for (unsigned threads : {1u, 2u}) {
+    std::ostringstream os;
+    Replay r(trace, threads, &os);
+    MiniCore c;
+    ASSERT_EQ(run_to_failure(r, c), "");
+    const std::string head = "mmcosim: replaying " + trace + ": ";
+    int lines = 0, last = 0;
+    std::istringstream printed(os.str());
+    for (std::string l; std::getline(printed, l);) {
+      if (l.rfind(head, 0) != 0) continue;
+      ++lines;
+      const int percent = std::stoi(l.substr(l.rfind(", ") + 2));
+      EXPECT_GE(percent, last) << l;
+      EXPECT_LE(percent, 100) << l;
+      last = percent;
+    }
+    EXPECT_GE(lines, 2) << os.str();
+    EXPECT_GE(last, 50) << os.str();
+  }
 }
 
 TEST(ReplayThreads, AWrongLoadFailsTheRunAtTheSamePointOnOneThreadOrTwoEveryTime) {

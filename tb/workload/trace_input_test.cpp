@@ -83,6 +83,37 @@ std::vector<LackeyRecord> replay(const LackeyTrace& t) {
   return out;
 }
 
+// The progress lines of `what` ("checking trace", "replaying") for `path`
+// in `printed`, each line checked for the format.
+struct ProgressLine {
+  std::string records, rate;
+  int percent;
+};
+std::vector<ProgressLine> progress_lines(const std::string& printed, const std::string& what, const std::string& path) {
+  static const std::regex re("mmcosim: ([a-z ]+) (.*): ([0-9]+\\.[0-9]{2}) M records \\(([0-9]+\\.[0-9]{2}) M records/s\\), "
+                             "([0-9]+)% of the file");
+  std::vector<ProgressLine> out;
+  std::istringstream in(printed);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_match(l, m, re)) << l;
+    if (!m.empty() && m[1].str() == what && m[2].str() == path) out.push_back({m[3].str(), m[4].str(), std::stoi(m[5].str())});
+  }
+  return out;
+}
+
+// Progress through a pass: rates above zero, the fraction of the file never
+// going back nor past the whole.
+void expect_progress(const std::vector<ProgressLine>& lines) {
+  int last = 0;
+  for (const ProgressLine& l : lines) {
+    EXPECT_GT(std::stod(l.rate), 0.0);
+    EXPECT_GE(l.percent, last);
+    EXPECT_LE(l.percent, 100);
+    last = l.percent;
+  }
+}
+
 bool same(const std::vector<LackeyRecord>& a, const std::vector<LackeyRecord>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
@@ -233,21 +264,33 @@ TEST(TraceInput, StreamsInBlocksAndShowsProgress) {
   std::ostringstream os;
   TraceProgress p(&os, "replaying", f, 0.0);
   for (unsigned i = 1; i <= 32; ++i) p.tick(i * 1000, [i] { return i / 32.0; });
-  const std::regex progress_line("mmcosim: replaying (.*): ([0-9]+\\.[0-9]{2}) M records \\(([0-9]+\\.[0-9]{2}) M records/s\\), "
-                        "([0-9]+)% of the file");
-  std::istringstream printed(os.str());
-  std::vector<std::string> text_lines;
-  for (std::string l; std::getline(printed, l);) text_lines.push_back(l);
-  ASSERT_EQ(text_lines.size(), 2u) << os.str();
-  const char* const want_records[] = {"0.02", "0.03"};  // 16,000 and 32,000
-  const char* const want_percent[] = {"50", "100"};
-  for (size_t k = 0; k < 2; ++k) {
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(text_lines[k], m, progress_line)) << text_lines[k];
-    EXPECT_EQ(m[1].str(), f);
-    EXPECT_EQ(m[2].str(), want_records[k]);
-    EXPECT_GT(std::stod(m[3].str()), 0.0) << text_lines[k];
-    EXPECT_EQ(m[4].str(), want_percent[k]);
+  const std::vector<ProgressLine> shown = progress_lines(os.str(), "replaying", f);
+  ASSERT_EQ(shown.size(), 2u) << os.str();
+  EXPECT_EQ(shown[0].records, "0.02");  // 16,000
+  EXPECT_EQ(shown[1].records, "0.03");  // 32,000
+  EXPECT_EQ(shown[0].percent, 50);
+  EXPECT_EQ(shown[1].percent, 100);
+  expect_progress(shown);
+}
+
+// The real passes print it too: the check at load, a line every 16 blocks of
+// 1,024 records, and the run's reader, plain and compressed.
+TEST(TraceInput, TheCheckAndTheRunShowTheirProgress) {
+  const std::string dir = temp_dir("trace-progress");
+  const std::string text = make_trace(100000);  // 98 blocks
+  for (const auto& [name, data] : {std::pair<std::string, std::string>{"t", text}, {"t.gz", gz(text)}}) {
+    const std::string f = write_file(dir, name, data);
+    std::ostringstream os;
+    const LackeyTrace t(f, 0, &os, LackeyTrace::kCacheBytes, 0.0);
+    const std::vector<ProgressLine> check = progress_lines(os.str(), "checking trace", f);
+    EXPECT_EQ(check.size(), 6u) << os.str();
+    expect_progress(check);
+    os.str("");
+    EXPECT_EQ(replay(t).size(), 100000u);
+    const std::vector<ProgressLine> run = progress_lines(os.str(), "replaying", f);
+    EXPECT_GE(run.size(), 5u) << os.str();
+    expect_progress(run);
+    EXPECT_GE(run.back().percent, 90) << os.str();
   }
 }
 
