@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "sw/drivers/block/brd.h"
+#include "sw/hal/x86_mce.h"
+#include "sw/kernel/mce.h"
 #include "sw/fs/mmfs/format.h"
 #include "sw/lib/errno.h"
 #include "sw/mm/memory_failure.h"
@@ -333,6 +335,34 @@ TEST(fw_memory_failure, clean_page_cache_page_is_dropped_and_read_again) {
   EXPECT_EQ(f.r.k->nr_tasks(), 1u);
   EXPECT_EQ(f.r.sys(0, hal::Sys::fsync, static_cast<uint64_t>(f.fd)), 0);
   mapping_check(*f.r.k, f.r.cpu());
+}
+
+// Consumed by a task that cannot restart (MCG_STATUS.RIPV clear): the page
+// is not dropped quietly, the task gets BUS_MCEERR_AR (MF_MUST_KILL); with
+// RIPV the clean page is dropped and the access retries.
+TEST(fw_memory_failure, a_consumed_clean_page_kills_the_task_that_cannot_restart) {
+  for (bool ripv : {true, false}) {
+    FileRig f;
+    const uint64_t va = f.map + 3 * PAGE_SIZE;
+    EXPECT_EQ(f.byte_at(va + 5), pattern(3 * PAGE_SIZE + 5));
+    ASSERT_EQ(f.r.sys(0, hal::Sys::rt_sigaction, uapi::kSigbus, 1), 0);
+    const uint64_t pa = f.r.access(0, va, x86::Access::read);
+    hal::MachineCheck rec = fw::Mce::record_of(consumed(pa + 5, va + 5));
+    if (!ripv) rec.mcg_status &= ~x86::MCG_STATUS_RIPV;
+    const hal::TrapOutcome o = f.r.k->machine_check(f.r.cpu(), rec);
+    const bool dropped = has(f.r, line("Memory failure: %#lx: corrupted page was clean: dropped without side effects",
+                                       pa >> 12));
+    EXPECT_EQ(dropped, ripv) << f.r.console();
+    if (ripv) {
+      EXPECT_EQ(o, hal::TrapOutcome::retry);
+      EXPECT_EQ(f.r.m->delivered().size(), 0u);
+      continue;
+    }
+    EXPECT_EQ(o, hal::TrapOutcome::skip) << "to the handler";
+    ASSERT_EQ(f.r.m->delivered().size(), 1u);
+    EXPECT_EQ(f.r.m->delivered()[0].si.code, uapi::kBusMceerrAr);
+    EXPECT_EQ(f.r.m->delivered()[0].si.addr, va);
+  }
 }
 
 TEST(fw_memory_failure, dirty_page_cache_page_fails_fsync_and_kills_its_mapper_late) {
