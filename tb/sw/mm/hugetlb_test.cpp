@@ -101,6 +101,7 @@ TEST(fw_hugetlb, mmap_reserves_faults_map_pd_leaves_and_dontneed_refaults_zeros)
   ASSERT_GT(a, 0u);
   EXPECT_EQ(a % (2 * MiB), 0u);
   EXPECT_EQ(hs2(r).resv_huge_pages, 3u);
+  EXPECT_NE(r.proc("meminfo").find("HugePages_Rsvd:        3\n"), std::string::npos);
   EXPECT_EQ(r.mmap(0, 0, 4 * MiB, RW, PA | H2), -ENOMEM) << "a fault must never find the pool empty";
   EXPECT_EQ(hs2(r).reserve_failed, 1u);
   const int64_t nores = r.mmap(0, 0, 4 * MiB, RW, PA | H2 | fw::MAP_NORESERVE);
@@ -139,7 +140,9 @@ TEST(fw_hugetlb, mmap_reserves_faults_map_pd_leaves_and_dontneed_refaults_zeros)
   EXPECT_EQ(r.munmap(0, a + PAGE_SIZE, PAGE_SIZE), -EINVAL);
   EXPECT_EQ(r.munmap(0, a, 3 * MiB), -EINVAL) << "the end splits a huge page";
   EXPECT_EQ(r.mprotect(0, a + PAGE_SIZE, PAGE_SIZE, fw::PROT_READ), -EINVAL);
+  // Page 1 is the only one not faulted in: its reservation goes with it.
   EXPECT_EQ(r.munmap(0, a + 2 * MiB, 2 * MiB), 0);
+  EXPECT_EQ(hs2(r).resv_huge_pages, 0u);
   EXPECT_EQ(r.munmap(0, a, 6 * MiB), 0);
   EXPECT_EQ(hs2(r).free_huge_pages, 4u);
   EXPECT_EQ(hs2(r).resv_huge_pages, 0u);
@@ -147,6 +150,58 @@ TEST(fw_hugetlb, mmap_reserves_faults_map_pd_leaves_and_dontneed_refaults_zeros)
   r.sys(0, hal::Sys::exit, 0);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
   full_check(*r.k, {});
+}
+
+TEST(fw_hugetlb, a_refault_after_dontneed_zeroes_a_reused_page) {
+  // The pool is exactly the mapping: the refault must reuse a written page.
+  Rig r(spec_mb(256), huge_params(3));
+  r.start_process();
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 6 * MiB, RW, PA | H2));
+  ASSERT_GT(a, 0u);
+  for (uint64_t off = 0; off < 6 * MiB; off += 2 * MiB) r.write64(r.access(0, a + off + 4096) & ~7ull, ~0ull);
+  ASSERT_EQ(hs2(r).free_huge_pages, 0u);
+  ASSERT_EQ(r.madvise(0, a, 6 * MiB, uapi::kMadvDontneed), 0);
+  ASSERT_EQ(hs2(r).free_huge_pages, 3u);
+  for (uint64_t off = 0; off < 6 * MiB; off += 2 * MiB)
+    EXPECT_EQ(r.read64(r.access(0, a + off + 4096, x86::Access::read) & ~7ull), 0u) << off;
+  hugetlb_check(*r.k);
+}
+
+TEST(fw_hugetlb, an_unused_shared_reservation_goes_at_munmap) {
+  Rig r(spec_mb(256), huge_params(4));
+  r.start_process();
+  const uint64_t s = static_cast<uint64_t>(r.mmap(0, 0, 4 * MiB, RW, fw::MAP_SHARED | fw::MAP_ANONYMOUS | H2));
+  ASSERT_GT(s, 0u);
+  EXPECT_EQ(hs2(r).resv_huge_pages, 2u);
+  // Nothing faulted: the object holds both reservations until it is freed.
+  ASSERT_EQ(r.munmap(0, s, 4 * MiB), 0);
+  EXPECT_EQ(hs2(r).resv_huge_pages, 0u);
+  EXPECT_EQ(hs2(r).free_huge_pages, 4u);
+  hugetlb_check(*r.k);
+}
+
+TEST(fw_hugetlb, mprotect_of_whole_pages_drops_and_restores_write) {
+  Rig r(spec_mb(256), huge_params(2));
+  const int pid = r.start_process();
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 4 * MiB, RW, PA | H2));
+  ASSERT_GT(a, 0u);
+  r.write64(r.access(0, a + 64), 0x1234);
+  r.write64(r.access(0, a + 2 * MiB + 64), 0x5678);
+  // Read-only: the mapped PD leaf loses RW (not just the VMA).
+  ASSERT_EQ(r.mprotect(0, a, 4 * MiB, fw::PROT_READ), 0);
+  fw::PteLookup l;
+  ASSERT_TRUE(r.k->translate(r.cpu(), pid, a, &l));
+  ASSERT_EQ(l.level, x86::LEVEL_PD);
+  EXPECT_FALSE(l.entry & x86::PTE_RW);
+  EXPECT_EQ(r.read64(r.access(0, a + 64, x86::Access::read)), 0x1234u);
+  // Writable again: writes work in place, the data is intact.
+  ASSERT_EQ(r.mprotect(0, a, 4 * MiB, RW), 0);
+  const uint64_t pa = r.access(0, a + 2 * MiB + 64);
+  ASSERT_NE(pa, ~0ull);
+  EXPECT_EQ(r.read64(pa), 0x5678u);
+  EXPECT_EQ(hs2(r).cow, 0u);
+  ASSERT_EQ(r.mprotect(0, a, 4 * MiB, fw::PROT_READ), 0);
+  EXPECT_EQ(r.access(0, a + 128, x86::Access::write), ~0ull) << "read-only: SIGSEGV";
 }
 
 TEST(fw_hugetlb, surplus_pages_come_and_go_with_overcommit) {
@@ -250,6 +305,19 @@ TEST(fw_hugetlb, default_size_and_unsupported_sizes) {
   Rig r2(s, p);
   r2.start_process();
   EXPECT_EQ(r2.mmap(0, 0, GiB, RW, PA | H1), -EINVAL);
+  // default_hugepagesz=1G: MAP_HUGETLB alone takes 1 GiB pages, meminfo shows that pool.
+  fw::Params g = huge_params(2, 1);
+  g.default_hugepagesz = 1;
+  Rig r3(spec_mb(3072), g);
+  r3.start_process();
+  const int64_t b = r3.mmap(0, 0, 2 * MiB, RW, PA | fw::MAP_HUGETLB);
+  ASSERT_GT(b, 0);
+  EXPECT_EQ(b % GiB, 0);
+  EXPECT_EQ(hs1(r3).resv_huge_pages, 1u);
+  EXPECT_EQ(hs2(r3).resv_huge_pages, 0u);
+  const std::string mi = r3.proc("meminfo");
+  EXPECT_NE(mi.find("HugePages_Total:       1\n"), std::string::npos) << mi;
+  EXPECT_NE(mi.find("Hugepagesize:    1048576 kB\n"), std::string::npos) << mi;
 }
 
 }  // namespace

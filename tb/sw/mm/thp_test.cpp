@@ -149,10 +149,16 @@ TEST(fw_thp, partial_munmap_mprotect_and_dontneed_split_the_huge_page) {
   EXPECT_EQ(leaf_level(r, pid2, b), x86::LEVEL_PT);
   EXPECT_EQ(r.read64(r.access(0, b + MiB + 8 * PAGE_SIZE, x86::Access::read) & ~7ull), 0u);
   verify(r, 0, b, MiB, 0x66);
-  // A whole THP is dropped whole (no split).
+  // A whole THP is dropped whole (no split): the folio and its deposited
+  // page table are freed, the range reads zero again.
   const uint64_t splits = r.k->vmstat().event[fw::THP_SPLIT_PMD];
+  const int64_t thps = r.k->vmstat().node_total(fw::NR_ANON_THPS);
+  const uint64_t free1 = r.k->nr_free_pages();
   ASSERT_EQ(r.madvise(0, b + 2 * MiB, 2 * MiB, uapi::kMadvDontneed), 0);
   EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PMD], splits);
+  EXPECT_EQ(r.k->vmstat().node_total(fw::NR_ANON_THPS), thps - 1);
+  EXPECT_EQ(r.k->nr_free_pages(), free1 + 512 + 1);
+  EXPECT_EQ(r.read64(r.access(0, b + 3 * MiB, x86::Access::read) & ~7ull), 0u);
   mapping_check(*r.k, r.cpu());
   r.sys(0, hal::Sys::exit, 0);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
@@ -275,6 +281,87 @@ TEST(fw_thp, madvise_collapse_free_and_contiguous_allocations) {
   r.sys(0, hal::Sys::exit, 0);
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
   full_check(*r.k, {});
+}
+
+TEST(fw_thp, a_collapse_zeroes_empty_ptes_even_in_reused_memory) {
+  Rig r(spec_mb(256), thp_params(fw::THP_MADVISE));
+  const int pid = r.start_process();
+  // Dirty huge blocks, freed: the collapse's allocation gets one back.
+  const uint64_t d = static_cast<uint64_t>(r.mmap(0, 0, 32 * MiB));
+  ASSERT_EQ(r.madvise(0, d, 32 * MiB, uapi::kMadvHugepage), 0);
+  fill(r, 0, d, 32 * MiB, 0x5a);
+  ASSERT_EQ(r.munmap(0, d, 32 * MiB), 0);
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 2 * MiB));
+  ASSERT_EQ(a % (2 * MiB), 0u);
+  fill(r, 0, a, MiB, 0x22);
+  ASSERT_EQ(r.madvise(0, a, 2 * MiB, uapi::kMadvCollapse), 0);
+  ASSERT_EQ(leaf_level(r, pid, a), x86::LEVEL_PD);
+  verify(r, 0, a, MiB, 0x22);
+  for (uint64_t off = MiB; off < 2 * MiB; off += PAGE_SIZE)
+    ASSERT_EQ(r.read64(r.access(0, a + off, x86::Access::read) & ~7ull), 0u) << "empty PTE at " << std::hex << off;
+}
+
+// One 2 MiB range with `written` of its 512 pages written, then madvised
+// for khugepaged (max_ptes_none as given) and scanned once.
+struct NoneScan {
+  unsigned level;
+  uint64_t exceed, collapsed;
+};
+NoneScan khugepaged_scan_with_empty_ptes(unsigned max_none, unsigned written) {
+  fw::Params p = thp_params(fw::THP_MADVISE);
+  p.khugepaged_max_ptes_none = max_none;
+  Rig r(spec_mb(256), p);
+  const int pid = r.start_process();
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 2 * MiB));
+  EXPECT_EQ(a % (2 * MiB), 0u);
+  fill(r, 0, a, written * PAGE_SIZE, 0x44);
+  EXPECT_EQ(r.madvise(0, a, 2 * MiB, uapi::kMadvHugepage), 0);
+  r.k->khugepaged().scan(r.cpu(), 4096);
+  NoneScan n{leaf_level(r, pid, a), r.k->vmstat().event[fw::THP_SCAN_EXCEED_NONE_PTE],
+             r.k->khugepaged().stats().pages_collapsed};
+  if (n.level == x86::LEVEL_PD) verify(r, 0, a, written * PAGE_SIZE, 0x44);
+  return n;
+}
+
+TEST(fw_thp, khugepaged_collapses_with_at_most_max_ptes_none_empty_ptes) {
+  NoneScan n = khugepaged_scan_with_empty_ptes(0, 511);
+  EXPECT_EQ(n.level, x86::LEVEL_PT) << "max_ptes_none=0: one empty PTE is too many";
+  EXPECT_GE(n.exceed, 1u);  // once per pass: a wakeup passes the list up to twice (as Linux)
+  EXPECT_EQ(n.collapsed, 0u);
+  n = khugepaged_scan_with_empty_ptes(0, 512);
+  EXPECT_EQ(n.level, x86::LEVEL_PD);
+  EXPECT_EQ(n.collapsed, 1u);
+  n = khugepaged_scan_with_empty_ptes(3, 509);
+  EXPECT_EQ(n.level, x86::LEVEL_PD) << "exactly max_ptes_none empty PTEs";
+  EXPECT_EQ(n.exceed, 0u);
+  EXPECT_EQ(n.collapsed, 1u);
+  n = khugepaged_scan_with_empty_ptes(3, 508);
+  EXPECT_EQ(n.level, x86::LEVEL_PT);
+  EXPECT_GE(n.exceed, 1u);
+}
+
+TEST(fw_thp, mprotect_of_a_whole_thp_drops_and_restores_write_without_a_split) {
+  Rig r(spec_mb(256), thp_params(fw::THP_ALWAYS));
+  const int pid = r.start_process();
+  const uint64_t a = static_cast<uint64_t>(r.mmap(0, 0, 2 * MiB));
+  ASSERT_EQ(a % (2 * MiB), 0u);
+  fill(r, 0, a, 2 * MiB, 0x99);
+  ASSERT_EQ(leaf_level(r, pid, a), x86::LEVEL_PD);
+  ASSERT_EQ(r.mprotect(0, a, 2 * MiB, fw::PROT_READ), 0);
+  fw::PteLookup l;
+  ASSERT_TRUE(r.k->translate(r.cpu(), pid, a, &l));
+  EXPECT_EQ(l.level, x86::LEVEL_PD) << "the whole PMD changes, no split";
+  EXPECT_FALSE(l.entry & x86::PTE_RW);
+  verify(r, 0, a, 2 * MiB, 0x99);
+  // Writable again: the exclusive THP is written in place, data intact.
+  ASSERT_EQ(r.mprotect(0, a, 2 * MiB, RW), 0);
+  ASSERT_NE(r.access(0, a + MiB + 8), ~0ull);
+  EXPECT_EQ(leaf_level(r, pid, a), x86::LEVEL_PD);
+  EXPECT_EQ(r.k->vmstat().event[fw::THP_SPLIT_PMD], 0u);
+  verify(r, 0, a, 2 * MiB, 0x99);
+  mapping_check(*r.k, r.cpu());
+  ASSERT_EQ(r.mprotect(0, a, 2 * MiB, fw::PROT_READ), 0);
+  EXPECT_EQ(r.access(0, a + 64, x86::Access::write), ~0ull) << "read-only: SIGSEGV";
 }
 
 TEST(fw_thp, compaction_leaves_huge_pages_alone) {
