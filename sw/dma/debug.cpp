@@ -208,17 +208,22 @@ void DmaDebug::check_sync(hal::Hal& h, const dma_debug_entry& ref, bool to_cpu) 
                "bytes] [sync offset+size=%lu]",
                static_cast<unsigned long>(e->dev_addr), static_cast<unsigned long>(e->size),
                static_cast<unsigned long>(ref.dev_addr - e->dev_addr + ref.size));
-  if (e->direction != DMA_BIDIRECTIONAL && ref.direction != e->direction)
+  // As 6.18: a bidirectional mapping may be synced either way. Otherwise a
+  // sync in another direction than the mapping's, and a sync for the CPU
+  // (the device) of memory only the device reads (writes), are each
+  // reported, both where both apply.
+  if (e->direction == DMA_BIDIRECTIONAL) return;
+  if (ref.direction != e->direction)
     err_printk(h, ref.dev, "check_sync",
                "device driver syncs DMA memory with different direction [device address=0x%016lx] [size=%lu bytes] "
                "[mapped with %s] [synced with %s]",
                addr, size, dir_name(e->direction), dir_name(ref.direction));
-  else if (to_cpu && e->direction == DMA_TO_DEVICE)
+  if (to_cpu && e->direction != DMA_FROM_DEVICE && ref.direction != DMA_TO_DEVICE)
     err_printk(h, ref.dev, "check_sync",
                "device driver syncs device read-only DMA memory for cpu [device address=0x%016lx] [size=%lu bytes] "
                "[mapped with %s] [synced with %s]",
                addr, size, dir_name(e->direction), dir_name(ref.direction));
-  else if (!to_cpu && e->direction == DMA_FROM_DEVICE)
+  if (!to_cpu && e->direction != DMA_TO_DEVICE && ref.direction != DMA_FROM_DEVICE)
     err_printk(h, ref.dev, "check_sync",
                "device driver syncs device write-only DMA memory to device [device address=0x%016lx] [size=%lu bytes] "
                "[mapped with %s] [synced with %s]",

@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "sw/dma/direct.h"
 #include "sw/dma/scatterlist.h"
 #include "sw/mm/gup.h"
 #include "sw/mm/mmzone.h"
@@ -51,10 +52,13 @@ TEST(DmaApi, CoherentMemoryComesFromTheZoneTheMaskDemands) {
   device* d = r.dev("dma1");
   for (const Case& c : cases) {
     ASSERT_EQ(fw::dma_set_mask_and_coherent(r.cpu(), d, fw::DMA_BIT_MASK(c.bits)), 0);
+    const uint64_t retries = r.stat("dma.alloc_coherent_retries");
     dma_addr_t h = 0;
     void* cpu = fw::dma_alloc_coherent(r.cpu(), d, 64 * KiB, &h, fw::GFP_KERNEL);
     ASSERT_NE(cpu, nullptr) << c.bits;
     EXPECT_LE(h + 64 * KiB, c.limit) << c.bits << "-bit";
+    // The first zone asked is the right one: a retry would hide a wrong choice.
+    EXPECT_EQ(r.stat("dma.alloc_coherent_retries"), retries) << c.bits << "-bit";
     EXPECT_EQ(static_cast<uint8_t*>(cpu)[100], 0) << "zeroed";
     if (c.bits == 40) {
       EXPECT_GE(h, 4 * GiB) << "any zone: the allocator's first choice, ZONE_NORMAL";
@@ -63,6 +67,27 @@ TEST(DmaApi, CoherentMemoryComesFromTheZoneTheMaskDemands) {
   }
   EXPECT_EQ(r.stat("dma_debug.error_count"), 0u);
   EXPECT_GE(r.stat("vmstat.pgalloc_dma"), 16u);
+  // A 33-bit mask on a 16 GiB machine: ZONE_NORMAL, the zone it calls for,
+  // hands out a page above 8 GiB; out of reach, it is retried in ZONE_DMA32.
+  DmaRig big(16 * GiB);
+  d = big.dev("dma1");
+  ASSERT_EQ(fw::dma_set_mask_and_coherent(big.cpu(), d, fw::DMA_BIT_MASK(33)), 0);
+  dma_addr_t h = 0;
+  void* cpu = fw::dma_alloc_coherent(big.cpu(), d, 64 * KiB, &h, fw::GFP_KERNEL);
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_LE(h + 64 * KiB, 4 * GiB);
+  EXPECT_GE(h, 16 * MiB) << "the next zone down, not ZONE_DMA";
+  EXPECT_EQ(big.stat("dma.alloc_coherent_retries"), 1u);
+  fw::dma_free_coherent(big.cpu(), d, 64 * KiB, cpu, h);
+}
+
+TEST(DmaApi, ADeviceReachesUpToItsMaskInclusive) {
+  DmaRig r;
+  device* d = r.dev("dma1");
+  EXPECT_TRUE(fw::dma_capable(d, 4 * GiB - PAGE_SIZE, PAGE_SIZE)) << "the last byte is the mask itself";
+  EXPECT_FALSE(fw::dma_capable(d, 4 * GiB - PAGE_SIZE + 1, PAGE_SIZE)) << "one byte past the mask";
+  EXPECT_TRUE(fw::dma_capable(r.dev("dma0"), 16 * MiB - 1, 1));
+  EXPECT_FALSE(fw::dma_capable(r.dev("dma0"), 16 * MiB - 1, 2));
 }
 
 TEST(DmaApi, StreamingMapsBounceWhatTheDeviceCannotReach) {
@@ -92,6 +117,66 @@ TEST(DmaApi, StreamingMapsBounceWhatTheDeviceCannotReach) {
   EXPECT_EQ(r.stat("dma_debug.error_count"), 0u);
 }
 
+// Linux copies the buffer in for every direction: a device that writes
+// only part of a FROM_DEVICE buffer leaves the rest as it was.
+TEST(DmaApi, APartialDeviceWriteLeavesTheRestOfTheBufferAsItWas) {
+  DmaRig r;
+  device* d = r.dev("dma1");
+  fw::page* p = r.page_with(fw::GFP_KERNEL, 0x5a);  // the unused bounce slot holds zeros
+  const dma_addr_t a = fw::dma_map_page(r.cpu(), d, p, 0, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  ASSERT_EQ(fw::dma_mapping_error(d, a), 0);
+  ASSERT_TRUE(r.k->dma().swiotlb().is_swiotlb_buffer(a));
+  std::memset(r.at(a), 0xc3, 100);  // what the device writes
+  fw::dma_unmap_page(r.cpu(), d, a, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  EXPECT_EQ(*r.at(r.phys(p) + 99), 0xc3);
+  EXPECT_EQ(*r.at(r.phys(p) + 200), 0x5a) << "the bytes the device did not write";
+  EXPECT_EQ(r.stat("dma_debug.error_count"), 0u);
+}
+
+TEST(DmaApi, SyncForTheDeviceCopiesInOnlyWhatTheDeviceReads) {
+  DmaRig r;
+  device* d = r.dev("dma1");
+  fw::page* p = r.page_with(fw::GFP_KERNEL, 0x5a);
+  fw::page* q = r.page_with(fw::GFP_KERNEL, 0x5a);
+  const dma_addr_t both = fw::dma_map_page(r.cpu(), d, p, 0, PAGE_SIZE, fw::DMA_BIDIRECTIONAL);
+  const dma_addr_t from = fw::dma_map_page(r.cpu(), d, q, 0, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  ASSERT_EQ(fw::dma_mapping_error(d, both), 0);
+  ASSERT_EQ(fw::dma_mapping_error(d, from), 0);
+  std::memset(r.at(r.phys(p)), 0x77, PAGE_SIZE);  // the CPU changes the buffers
+  std::memset(r.at(r.phys(q)), 0x77, PAGE_SIZE);
+  fw::dma_sync_single_for_device(r.cpu(), d, both, PAGE_SIZE, fw::DMA_BIDIRECTIONAL);
+  fw::dma_sync_single_for_device(r.cpu(), d, from, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  EXPECT_EQ(*r.at(both + 9), 0x77) << "the device reads what the CPU wrote";
+  EXPECT_EQ(*r.at(from + 9), 0x5a) << "a device that only writes gets no copy";
+  fw::dma_unmap_page(r.cpu(), d, both, PAGE_SIZE, fw::DMA_BIDIRECTIONAL);
+  fw::dma_unmap_page(r.cpu(), d, from, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  // The same for scatter-gather lists, both ways.
+  fw::scatterlist sg[2];
+  fw::sg_set_page(&sg[0], p, PAGE_SIZE, 0);
+  fw::sg_set_page(&sg[1], q, PAGE_SIZE, 0);
+  ASSERT_EQ(fw::dma_map_sg(r.cpu(), d, sg, 2, fw::DMA_BIDIRECTIONAL), 2u);
+  std::memset(r.at(r.phys(q)), 0x31, PAGE_SIZE);
+  fw::dma_sync_sg_for_device(r.cpu(), d, sg, 2, fw::DMA_BIDIRECTIONAL);
+  EXPECT_EQ(*r.at(sg[1].dma_address), 0x31);
+  std::memset(r.at(sg[0].dma_address), 0x42, 10);  // what the device writes
+  fw::dma_sync_sg_for_cpu(r.cpu(), d, sg, 2, fw::DMA_BIDIRECTIONAL);
+  EXPECT_EQ(*r.at(r.phys(p)), 0x42);
+  fw::dma_unmap_sg(r.cpu(), d, sg, 2, fw::DMA_BIDIRECTIONAL);
+  EXPECT_EQ(r.stat("dma_debug.error_count"), 0u) << "each sync in the mapping's own direction";
+}
+
+TEST(DmaApi, MapSingleKeepsTheOffsetInThePage) {
+  DmaRig r(1 * GiB);  // no swiotlb: the bus address is the buffer's own
+  device* d = r.dev("dma1");
+  fw::page* p = r.page_with(fw::GFP_KERNEL, 0);
+  auto* buf = static_cast<uint8_t*>(r.k->nodes().page_address(p)) + 100;
+  const dma_addr_t a = fw::dma_map_single(r.cpu(), d, buf, 64, fw::DMA_TO_DEVICE);
+  ASSERT_EQ(fw::dma_mapping_error(d, a), 0);
+  EXPECT_EQ(a, r.phys(p) + 100);
+  fw::dma_unmap_single(r.cpu(), d, a, 64, fw::DMA_TO_DEVICE);
+  EXPECT_EQ(r.stat("dma_debug.error_count"), 0u);
+}
+
 TEST(DmaApi, WhatNeitherTheDeviceNorSwiotlbReachesFailsToMap) {
   // The 24-bit device: the pool lies above 16 MiB.
   DmaRig r;
@@ -100,6 +185,7 @@ TEST(DmaApi, WhatNeitherTheDeviceNorSwiotlbReachesFailsToMap) {
   EXPECT_EQ(fw::dma_mapping_error(r.dev("dma0"), a), -ENOMEM);
   EXPECT_NE(r.console().find("swiotlb addr 0x"), std::string::npos) << r.console();
   EXPECT_EQ(r.stat("swiotlb.io_tlb_used"), 0u) << "the bounce buffer it tried went back";
+  EXPECT_EQ(r.stat("dma.map_errors"), 1u);
   // Any device when swiotlb is off: dma-direct's own warning.
   DmaRig off(8 * GiB, fw::SWIOTLB_OFF);
   EXPECT_EQ(off.stat("swiotlb.io_tlb_nslabs"), 0u);
@@ -107,6 +193,7 @@ TEST(DmaApi, WhatNeitherTheDeviceNorSwiotlbReachesFailsToMap) {
   EXPECT_EQ(fw::dma_map_page(off.cpu(), off.dev("dma1"), q, 0, PAGE_SIZE, fw::DMA_TO_DEVICE), fw::DMA_MAPPING_ERROR);
   EXPECT_NE(off.console().find("DMA addr 0x"), std::string::npos) << off.console();
   EXPECT_NE(off.console().find("overflow (mask ffffffff, bus limit 0)"), std::string::npos);
+  EXPECT_EQ(off.stat("dma.map_errors"), 1u);
 }
 
 TEST(DmaApi, SwiotlbIsOnlyThereWhenRamReachesAbove4GiB) {
@@ -147,6 +234,27 @@ TEST(DmaApi, AMappingTakesAtMost128SlotsAndAFullPoolSaysSo) {
   EXPECT_NE(again, fw::DMA_MAPPING_ERROR) << "the pool recovers";
   EXPECT_EQ(r.stat("swiotlb.io_tlb_used_hiwater"), 512u);
   EXPECT_EQ(r.stat("swiotlb.full"), 2u);
+}
+
+// swiotlb's slot search: a mapping stays inside one 128-slot segment, and
+// the free slots before a taken run count only up to it.
+TEST(DmaApi, SwiotlbPlacesMappingsWithinASegmentAndAroundTakenSlots) {
+  DmaRig r(8 * GiB, 1 * MiB);  // 512 slots, one area
+  device* d = r.dev("dma1");
+  fw::page* big = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_KERNEL, 7);  // 512 KiB
+  ASSERT_NE(big, nullptr);
+  const uint64_t start = r.k->dma().swiotlb().start();
+  auto map = [&](size_t size) { return fw::dma_map_page(r.cpu(), d, big, 0, size, fw::DMA_TO_DEVICE); };
+  EXPECT_EQ(map(2048), start);
+  const dma_addr_t page = map(4096);
+  EXPECT_EQ(page, start + 2 * 2048) << "page aligned";
+  EXPECT_EQ(map(256 * KiB), start + 256 * KiB) << "slots 4..131 would cross into the next segment";
+  EXPECT_EQ(map(256 * KiB), start + 2 * 256 * KiB);
+  EXPECT_EQ(map(256 * KiB), start + 3 * 256 * KiB);  // the search index wraps to slot 0
+  // Slot 1 is free but only one slot long: 4000 bytes go to slot 4, not
+  // over the page's slots 2 and 3.
+  EXPECT_EQ(map(4000), start + 4 * 2048);
+  EXPECT_EQ(r.stat("swiotlb.io_tlb_used"), 1u + 2 + 3 * 128 + 2);
 }
 
 TEST(DmaApi, ScatterGatherListsAreNotMergedWithoutAnIommu) {
@@ -192,6 +300,32 @@ TEST(DmaApi, DmaDebugReportsMisuseByName) {
             std::string::npos);
   EXPECT_EQ(r.stat("dma_debug.error_count"), 6u);
   EXPECT_EQ(r.stat("dma_debug.leaked"), 1u);
+}
+
+// Linux 6.18's check_sync: a sync in the mapping's own direction is fine;
+// one the other way is reported as a different direction and also as
+// read-only memory synced for the CPU (write-only memory for the device).
+TEST(DmaApi, DmaDebugReportsASyncAgainstTheMappingsDirection) {
+  DmaRig r;
+  device* d = r.dev("dma1");
+  fw::page* p = r.page_with(fw::GFP_DMA32, 1);
+  const dma_addr_t to = fw::dma_map_page(r.cpu(), d, p, 0, PAGE_SIZE, fw::DMA_TO_DEVICE);
+  ASSERT_EQ(fw::dma_mapping_error(d, to), 0);
+  fw::dma_sync_single_for_cpu(r.cpu(), d, to, PAGE_SIZE, fw::DMA_TO_DEVICE);
+  EXPECT_EQ(r.stat("dma_debug.error_count"), 0u) << r.console();
+  fw::dma_sync_single_for_cpu(r.cpu(), d, to, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  EXPECT_EQ(r.stat("dma_debug.error_count"), 2u);
+  EXPECT_NE(r.console().find("syncs DMA memory with different direction"), std::string::npos) << r.console();
+  EXPECT_NE(r.console().find("syncs device read-only DMA memory for cpu [device address=0x"), std::string::npos);
+  fw::dma_unmap_page(r.cpu(), d, to, PAGE_SIZE, fw::DMA_TO_DEVICE);
+  const dma_addr_t from = fw::dma_map_page(r.cpu(), d, p, 0, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  ASSERT_EQ(fw::dma_mapping_error(d, from), 0);
+  fw::dma_sync_single_for_device(r.cpu(), d, from, PAGE_SIZE, fw::DMA_FROM_DEVICE);
+  EXPECT_EQ(r.stat("dma_debug.error_count"), 2u) << "handing the buffer back to the device is no misuse";
+  fw::dma_sync_single_for_device(r.cpu(), d, from, PAGE_SIZE, fw::DMA_TO_DEVICE);
+  EXPECT_EQ(r.stat("dma_debug.error_count"), 4u);
+  EXPECT_NE(r.console().find("syncs device write-only DMA memory to device [device address=0x"), std::string::npos);
+  fw::dma_unmap_page(r.cpu(), d, from, PAGE_SIZE, fw::DMA_FROM_DEVICE);
 }
 
 TEST(DmaApi, MappingsLeftWhenTheDriverLetsGoAreReportedByName) {
