@@ -24,6 +24,7 @@ TEST(RasSoak, ThousandsOfRandomErrorsNoSilentCorruptionEveryOutcomeAsLinux) {
   ASSERT_EQ(r.status, 0) << r.output;  // no wrong value, no oracle mismatch, the files as on the disk
   EXPECT_NE(r.output.find("ras soak: 2000 injections"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("0 wrong values"), std::string::npos) << r.output;
+  EXPECT_EQ(r["system.storage.filesVerified"], 2) << "both files (data, cold) were checked against the disk";
   EXPECT_EQ(r["system.soak.injected"], 2000);
   EXPECT_EQ(r["system.soak.oracle.mismatches"], 0);
   EXPECT_EQ(r["system.soak.oracle.unpredicted"], 0);

@@ -1,7 +1,8 @@
 // The block layer (sw/block/blk_mq.h) against a test request driver that
 // holds what it is given until the test completes it: adjacent bios merge
 // (back and front, within the limits) while plugged or while the device is
-// full, and not once issued; at most queue_depth requests exist and more
+// full, and not once issued; a plug holding 32 requests is issued before it
+// takes another; at most queue_depth requests exist and more
 // bios wait, in order; completion ends every bio of a request with its
 // status; PREFLUSH and FUA follow the device's cache; out-of-range bios
 // fail; and the disk's counters and /proc/diskstats line are what Linux
@@ -59,12 +60,14 @@ struct Rig {
     ended = 0;
   }
   hal::Hal& h() { return m->cpu(0); }
-  // A bio of `pages` 4 KiB pieces at `sector` (the pages are never touched).
+  // A bio of `pages` 4 KiB pieces at `sector` (the pages are never touched;
+  // a bio holds at most 16).
   bio* make(req_op op, uint64_t sector, unsigned pages = 1, uint32_t opf = 0) {
     bios.push_back(std::make_unique<bio>());
     bio* b = bios.back().get();
     bio_init(b, &bdev, op, opf, sector);
-    for (unsigned i = 0; i < pages; ++i) bio_add_page(b, reinterpret_cast<page*>(0x1000 * (i + 1)), 4096, 0);
+    for (unsigned i = 0; i < pages; ++i)
+      EXPECT_TRUE(bio_add_page(b, reinterpret_cast<page*>(0x1000 * (i + 1)), 4096, 0)) << "vec " << i;
     b->bi_end_io = count_end;
     return b;
   }
@@ -136,13 +139,16 @@ TEST(BlkMq, MergesRespectTheLimits) {
   ASSERT_EQ(r.drv.issued.size(), 2u);
   EXPECT_EQ(r.drv.issued[0]->nr_phys_segments, 3u);
   EXPECT_EQ(r.drv.issued[1]->nr_phys_segments, 2u);
-  // And at most max_sectors (1 MiB): two 1 MiB bios stay apart.
-  Rig big;
+  // And at most max_sectors (1 MiB): 17 adjacent 64 KiB bios fill one
+  // request exactly, the last starts another (segments allow all 17).
+  Rig big(8, 512, true, 1024);
   blk_start_plug(big.h(), &plug);
-  big.submit(req_op::read, 0, 256);
-  big.submit(req_op::read, 2048, 256);
+  for (uint64_t s = 0; s < 17 * 128; s += 128) big.submit(req_op::read, s, 16);
   blk_finish_plug(big.h(), &plug);
-  EXPECT_EQ(big.drv.issued.size(), 2u);
+  ASSERT_EQ(big.drv.issued.size(), 2u);
+  EXPECT_EQ(blk_rq_bytes(big.drv.issued[0]), 1u << 20);
+  EXPECT_EQ(blk_rq_pos(big.drv.issued[1]), 2048u);
+  EXPECT_EQ(blk_rq_bytes(big.drv.issued[1]), 64u << 10);
 }
 
 TEST(BlkMq, UnpluggedBiosIssueAtOnceAndMergeOnlyWhileTheDeviceIsFull) {
@@ -226,6 +232,26 @@ TEST(BlkMq, BiosOutsideTheDiskOrItsBlocksFail) {
   EXPECT_TRUE(r.drv.issued.empty());
   r.submit(req_op::read, 8);
   EXPECT_EQ(r.drv.issued.size(), 1u);
+  // Half a logical block fails; a bio ending at the last sector does not.
+  bio* half = r.make(req_op::read, 16, 0);
+  ASSERT_TRUE(bio_add_page(half, reinterpret_cast<page*>(0x1000), 2048, 0));
+  submit_bio(r.h(), half);
+  EXPECT_EQ(half->bi_status, blk_status_t::BLK_STS_IOERR);
+  bio* last = r.submit(req_op::read, (1 << 20) - 16, 2);
+  EXPECT_FALSE(last->bi_done);
+  EXPECT_EQ(r.drv.issued.size(), 2u);
+}
+
+TEST(BlkMq, APlugOf32RequestsIsIssuedBeforeItTakesAnother) {
+  Rig r(64);
+  blk_plug plug;
+  blk_start_plug(r.h(), &plug);
+  // BLK_MAX_REQUEST_COUNT: the 33rd request's bio flushes the 32 gathered.
+  for (uint64_t i = 0; i < 33; ++i) r.submit(req_op::read, i * 64);
+  EXPECT_EQ(r.drv.issued.size(), 32u);
+  blk_finish_plug(r.h(), &plug);
+  ASSERT_EQ(r.drv.issued.size(), 33u);
+  EXPECT_EQ(blk_rq_pos(r.drv.issued.back()), 32u * 64);
 }
 
 TEST(BlkMq, DiskstatsCountAsLinux) {

@@ -1,7 +1,7 @@
 // mmfs and the page cache on a RAM disk: mount from a host-made image,
-// read/write through user buffers, fsync/sync consistency on the medium,
-// drop_caches, truncation, readahead windows, dirty accounting and
-// throttling, media errors, open-file tables across fork.
+// read/write through user buffers, fsync/fdatasync/O_SYNC/sync consistency
+// on the medium, drop_caches, truncation, readahead windows, dirty
+// accounting and throttling, media errors, open-file tables across fork.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -114,7 +114,9 @@ TEST(Mmfs, ReadWriteFsyncAndDropCaches) {
   ASSERT_EQ(f.sys(Sys::pwrite64, fd, f.buf, data.size(), 90000), 12000);
   EXPECT_GT(f.node(fw::NR_FILE_DIRTY), 0u);
   EXPECT_NE(f.disk_bytes(0, 90000, 12000), data);
+  const uint64_t flushes = f.disk->flushes;
   ASSERT_EQ(f.sys(Sys::fsync, fd), 0);
+  EXPECT_EQ(f.disk->flushes, flushes + 1) << "fsync empties the disk's volatile cache";
   EXPECT_EQ(f.node(fw::NR_FILE_DIRTY), 0u);
   EXPECT_EQ(f.node(fw::NR_WRITEBACK), 0u);
   EXPECT_EQ(f.disk_bytes(0, 90000, 12000), data);
@@ -181,10 +183,37 @@ TEST(Mmfs, TruncateZeroesAndPersists) {
   EXPECT_EQ(f.disk_bytes(0, 30000, 10), std::vector<uint8_t>(10, 0xab));
 }
 
+TEST(Mmfs, FdatasyncAfterAnExtendingWritePersistsTheSize) {
+  FsRig f;
+  const int64_t fd = f.sys(Sys::open, 0, uapi::kORdwr);
+  f.put_user(f.buf, std::vector<uint8_t>(10, 0xcd));
+  ASSERT_EQ(f.sys(Sys::pwrite64, fd, f.buf, 10, 100000), 10);
+  ASSERT_EQ(f.sys(Sys::fdatasync, fd), 0);  // the size is needed to read the data: I_DIRTY_DATASYNC
+  EXPECT_EQ(f.disk_inode(0).size, 100010u);
+  EXPECT_EQ(f.disk_bytes(0, 100000, 10), std::vector<uint8_t>(10, 0xcd));
+}
+
+TEST(Mmfs, OSyncWritesReachTheDiskBeforeTheyReturn) {
+  FsRig f;
+  const int64_t fd = f.sys(Sys::open, 0, uapi::kORdwr | uapi::kOSync);
+  ASSERT_EQ(fd, 0);
+  const std::vector<uint8_t> data(5000, 0x3c);
+  f.put_user(f.buf, data);
+  ASSERT_EQ(f.sys(Sys::pwrite64, fd, f.buf, data.size(), 3000), 5000);
+  EXPECT_EQ(f.node(fw::NR_FILE_DIRTY), 0u);
+  EXPECT_EQ(f.disk_bytes(0, 3000, data.size()), data);
+}
+
 TEST(Readahead, SequentialWindowsGrowToReadAheadKb) {
   FsRig f;
   const int64_t fd = f.sys(Sys::open, 1, uapi::kORdonly);
-  for (uint64_t off = 0; off < 2 * MiB; off += 4096) ASSERT_EQ(f.sys(Sys::read, fd, f.buf, 4096), 4096);
+  // A 1-page read opens a 4-page window (get_init_ra_size: 4x a small
+  // request); reaching its mark opens the next, 2x (get_next_ra_size).
+  ASSERT_EQ(f.sys(Sys::read, fd, f.buf, 4096), 4096);
+  EXPECT_EQ(f.stat("readahead.pages"), 4u);
+  ASSERT_EQ(f.sys(Sys::read, fd, f.buf, 4096), 4096);
+  EXPECT_EQ(f.stat("readahead.pages"), 4u + 8);
+  for (uint64_t off = 8192; off < 2 * MiB; off += 4096) ASSERT_EQ(f.sys(Sys::read, fd, f.buf, 4096), 4096);
   EXPECT_EQ(f.stat("readahead.sync_ra"), 1u);  // one miss, then always ahead
   EXPECT_GT(f.stat("readahead.async_ra"), 5u);
   EXPECT_EQ(f.stat("readahead.window_max"), 32u);  // read_ahead_kb 128
