@@ -66,6 +66,19 @@ TEST(Reclaim, WithoutSwapTheOomKillerEndsTheProcessWithTheHighestBadness) {
   EXPECT_NE(log.find("oom-kill:constraint=CONSTRAINT_NONE"), std::string::npos);
 }
 
+// medium at 48 MiB: at the first OOM it outweighs the allocating hog (about
+// 29 MiB then) and is killed although it is neither the current task nor
+// the last spawned; the hog, largest at the second, goes next.
+TEST(Reclaim, TheOomVictimIsTheLargestEvenWhenItIsNotTheAllocatingTask) {
+  const ReclaimRun r = run("oom-badness.yaml", {"workload.processes[1].ops[0].mmap.size=48MiB",
+                                                "workload.processes[1].expect_signal=SIGKILL"},
+                           "-medium48");
+  ASSERT_EQ(r.status, 0) << r.output;
+  expect_clean_end(r);
+  EXPECT_EQ(r.oom_victims(), (std::vector<std::string>{"medium", "hog"}));
+  EXPECT_EQ(r["system.workload.small.verifiedReads"], (16 << 20) / 8);
+}
+
 // The same pressure with every process at oom_score_adj -1000: nobody is
 // killable, and the kernel panics as 6.18's out_of_memory does; the run
 // fails (exit 1) with the panic's message.
@@ -96,12 +109,22 @@ TEST(Reclaim, OomScoreAdjChoosesTheVictim) {
 
 // Swap used both ways and consistent: every anonymous page reclaimed was
 // written to swap or was a clean copy of its slot read back earlier
-// (pgsteal_anon <= pswpout + pswpin), and every slot free again once the
-// processes are gone (SwapFree back to SwapTotal).
+// (pgsteal_anon <= pswpout + pswpin), each reclaimed page counted once by
+// type and once by reclaimer, every page read from swap a refault of the
+// shadow its eviction left, and every slot free again once the processes
+// are gone (SwapFree back to SwapTotal).
 void expect_swap_both_ways(const ReclaimRun& r) {
-  EXPECT_GT(r.proc("vmstat", "pswpout"), 0);
-  EXPECT_GT(r.proc("vmstat", "pswpin"), 0);
-  EXPECT_LE(r.proc("vmstat", "pgsteal_anon"), r.proc("vmstat", "pswpout") + r.proc("vmstat", "pswpin"));
+  auto v = [&](const char* item) { return r.proc("vmstat", item); };
+  EXPECT_GT(v("pswpout"), 0);
+  EXPECT_GT(v("pswpin"), 0);
+  EXPECT_GT(v("pgsteal_anon"), 0) << "the reclaimed pages were anonymous";
+  EXPECT_GE(v("pgscan_anon"), v("pgsteal_anon"));
+  EXPECT_LE(v("pgsteal_anon"), v("pswpout") + v("pswpin"));
+  EXPECT_EQ(v("pgsteal_anon") + v("pgsteal_file"),
+            v("pgsteal_kswapd") + v("pgsteal_direct") + v("pgsteal_khugepaged") + v("pgsteal_proactive"));
+  EXPECT_EQ(v("pgscan_anon") + v("pgscan_file"),
+            v("pgscan_kswapd") + v("pgscan_direct") + v("pgscan_khugepaged") + v("pgscan_proactive"));
+  EXPECT_EQ(v("workingset_refault_anon"), v("pswpin")) << "each swap-in (readahead too) found its shadow";
   EXPECT_GT(r.proc("meminfo", "SwapTotal"), 0);
   EXPECT_EQ(r.proc("meminfo", "SwapFree"), r.proc("meminfo", "SwapTotal"));
   EXPECT_EQ(r.proc("vmstat", "oom_kill"), 0) << "swap had room: nobody was killed";
@@ -129,7 +152,11 @@ TEST(Reclaim, HugePagesUnderPressureAreSplitToSwap) {
   expect_swap_both_ways(r);
   EXPECT_GT(r.proc("vmstat", "thp_fault_alloc"), 0) << "the mapping got huge pages";
   EXPECT_GT(r.proc("vmstat", "thp_swpout_fallback"), 0) << "reclaim split them to swap them out";
-  EXPECT_GE(r.proc("vmstat", "thp_split_page"), r.proc("vmstat", "thp_swpout_fallback"));
+  // Reclaim's splits for swap-out were the only splits, and every huge page
+  // left memory that way: 128 MiB swept twice in order through 93 MiB
+  // evicts each page before its next use.
+  EXPECT_EQ(r.proc("vmstat", "thp_split_page"), r.proc("vmstat", "thp_swpout_fallback"));
+  EXPECT_EQ(r.proc("vmstat", "thp_swpout_fallback"), r.proc("vmstat", "thp_fault_alloc"));
   EXPECT_EQ(r["system.workload.app.verifiedReads"], (128 << 20) / 64);
 }
 

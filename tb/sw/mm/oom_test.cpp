@@ -1,9 +1,15 @@
 // The OOM killer on the host HAL: the allocation slow path ends in
 // out_of_memory only for the requests Linux kills for, the victim is the
-// process with the highest oom_badness (oom_score_adj included), it is
-// killed through the task layer (at once when it is the faulting task,
-// when next picked otherwise) and reaped, and /proc/PID/oom_score shows
-// 6.18's scaling.
+// process with the highest oom_badness (oom_score_adj and swap entries
+// included), it is killed through the task layer (at once when it is the
+// faulting task, when next picked otherwise) and reaped, and
+// /proc/PID/oom_score shows 6.18's scaling.
+#include <vector>
+
+#include "sw/drivers/block/brd.h"
+#include "sw/mm/internal.h"
+#include "sw/mm/mkswap.h"
+#include "sw/mm/swapfile.h"
 #include "tb/sw/mm/fw_rig.h"
 
 namespace fwtest {
@@ -63,7 +69,13 @@ TEST(fw_oom, the_largest_process_is_killed_and_reaped_while_the_allocator_goes_o
   const std::string& log = r.console();
   EXPECT_NE(log.find("small invoked oom-killer: gfp_mask="), std::string::npos) << log;
   EXPECT_NE(log.find("Tasks state (memory values in pages):"), std::string::npos);
-  EXPECT_NE(log.find("Out of memory: Killed process 1 (big) total-vm:40960kB, anon-rss:"), std::string::npos) << log;
+  // The whole line, in kB: big's 40 MiB all resident at the kill; its page
+  // tables stay until exit (the reaper frees only pages).
+  EXPECT_NE(log.find("Out of memory: Killed process 1 (big) total-vm:40960kB, anon-rss:40960kB, file-rss:0kB, "
+                     "shmem-rss:0kB, UID:0 pgtables:" +
+                     std::to_string(r.k->mm_of(big)->pgtables * 4) + "kB oom_score_adj:0\n"),
+            std::string::npos)
+      << log;
   EXPECT_NE(log.find("oom_reaper: reaped process 1 (big), now anon-rss:0kB"), std::string::npos) << log;
   // big is dying: SIGKILL pending, its mm skipped by the next OOM.
   const fw::task_struct* t = r.k->find_task(big);
@@ -109,6 +121,39 @@ TEST(fw_oom, oom_score_adj_picks_the_victim_and_minus_1000_is_never_killed) {
       "Killed process 1 \\(victim\\).*Out of memory and no killable processes\\.\\.\\..*"
       "Kernel panic - not syncing: System is deadlocked on memory.*halted: System is deadlocked on memory");
   EXPECT_EQ(r.k->oom().stats().kills, 0u) << "the parent of the death test did not run it";
+}
+
+// With swap, a process's swap entries count in its badness as its RSS
+// does, and totalpages is RAM plus swap (Linux oom_badness, oom_score).
+TEST(fw_oom, swapped_out_pages_count_in_the_badness) {
+  Rig r(spec_mb(64));
+  fw::brd_device* d = fw::brd_create(r.cpu(), &r.k->ctx(), "swap0", 32 * MiB, 512);
+  ASSERT_NE(d, nullptr);
+  std::vector<uint8_t> hdr(PAGE_SIZE);
+  fw::mkswap_header(hdr.data(), 32 * MiB);
+  ASSERT_TRUE(fw::brd_write(r.cpu(), d, 0, hdr.data(), hdr.size()));
+  ASSERT_EQ(r.k->swapfile().swapon(r.cpu(), &d->bdev), 0);
+  // "swapped": 16 MiB, 14 of them paged out; "resident": 8 MiB in memory.
+  const int a = start(r, "swapped");
+  const uint64_t va = static_cast<uint64_t>(r.mmap(0, 0, 16 * MiB));
+  ASSERT_EQ(touch(r, va, 16 * MiB), 16 * MiB / PAGE_SIZE);
+  ASSERT_EQ(r.madvise(0, va, 14 * MiB, uapi::kMadvPageout), 0);
+  const int b = start(r, "resident");
+  const uint64_t vb = static_cast<uint64_t>(r.mmap(0, 0, 8 * MiB));
+  ASSERT_EQ(touch(r, vb, 8 * MiB), 8 * MiB / PAGE_SIZE);
+  const fw::mm_struct* am = r.k->mm_of(a);
+  const fw::mm_struct* bm = r.k->mm_of(b);
+  ASSERT_EQ(am->swapents, 14 * MiB / PAGE_SIZE);
+  ASSERT_LT(am->rss_anon, bm->rss_anon);
+  ASSERT_GT(am->rss_anon + am->swapents, bm->rss_anon + bm->pgtables);
+  const uint64_t total = r.k->nodes().total_managed_pages() + r.k->swapfile().total_swap_pages();
+  EXPECT_EQ(r.k->oom().totalpages(), total);
+  const int64_t badness = static_cast<int64_t>(am->rss_anon + am->rss_shmem + am->swapents + am->pgtables);
+  EXPECT_EQ(r.proc((std::to_string(a) + "/oom_score").c_str()),
+            std::to_string((1000 + badness * 1000 / static_cast<int64_t>(total)) * 2 / 3) + "\n");
+  fw::alloc_context ac{};
+  ASSERT_TRUE(r.k->oom().out_of_memory(r.cpu(), fw::GFP_KERNEL, 0, ac));
+  EXPECT_NE(r.console().find("Killed process " + std::to_string(a) + " (swapped)"), std::string::npos) << r.console();
 }
 
 TEST(fw_oom, requests_linux_never_resolves_by_killing_fail_instead) {

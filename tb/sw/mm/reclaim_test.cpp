@@ -2,7 +2,8 @@
 // inactive_is_low rule, the Accessed-bit harvest through the reverse map,
 // clean page-cache pages reclaimed with shadows and their data read back,
 // dirty ones left to the flusher and rotated when written, refault
-// activation against the active list, direct reclaim's target and
+// activation against the active list, workingset restores of deactivated
+// pages, vm.swappiness 0 sparing anonymous pages, direct reclaim's target and
 // allocstall, kswapd reclaiming to the high watermark, napping and
 // sleeping (or giving up on a node with nothing to reclaim), anonymous
 // pages untouched without swap, and mlock's unevictable list.
@@ -15,9 +16,12 @@
 #include "sw/fs/mmfs/format.h"
 #include "sw/mm/internal.h"
 #include "sw/mm/lru.h"
+#include "sw/mm/mkswap.h"
 #include "sw/mm/rmap.h"
 #include "sw/mm/swap.h"
+#include "sw/mm/swapfile.h"
 #include "sw/mm/vmscan.h"
+#include "sw/mm/watermark.h"
 #include "sw/mm/workingset.h"
 #include "tb/sw/mm/fw_rig.h"
 #include "tb/sw/mm/mm_check.h"
@@ -96,6 +100,25 @@ struct ReclaimRig {
     for (uint64_t x = first; x < last; ++x)
       if (page* p = cached(i, x); p && r.k->lru().isolate_lru(r.cpu(), p)) fw::list_add_tail(&p->lru, &l);
     return r.k->vmscan().reclaim_pages(r.cpu(), &l);
+  }
+
+  // A swap area of mib MiB on a second RAM disk.
+  void swapon(uint64_t mib) {
+    fw::brd_device* d = fw::brd_create(r.cpu(), &r.k->ctx(), "swap0", mib * MiB, 512);
+    ASSERT_NE(d, nullptr);
+    std::vector<uint8_t> hdr(PAGE_SIZE);
+    fw::mkswap_header(hdr.data(), mib * MiB);
+    ASSERT_TRUE(fw::brd_write(r.cpu(), d, 0, hdr.data(), hdr.size()));
+    ASSERT_EQ(r.k->swapfile().swapon(r.cpu(), &d->bdev), 0);
+  }
+  // One shrink_node pass at priority prio (0: the last, most desperate one).
+  void shrink(int prio, bool force_deactivate = false, uint64_t target = ~0ull) {
+    fw::scan_control sc;
+    sc.nr_to_reclaim = target;
+    sc.gfp_mask = fw::GFP_KERNEL;
+    sc.priority = prio;
+    sc.force_deactivate = force_deactivate;
+    r.k->vmscan().shrink_node(r.cpu(), pg(), sc);
   }
 
   Rig r;
@@ -305,8 +328,23 @@ fw::Params wide_gap() {
 TEST(fw_reclaim, kswapd_reclaims_to_high_naps_and_sleeps) {
   ReclaimRig f(64, wide_gap());
   fw::pglist_data& pg = f.pg();
-  // A stream larger than memory: kswapd keeps up from the ticks.
-  f.read(0, 0, kBig, false, true);
+  // Computed here, not by pgdat_balanced: some zone's free pages above its
+  // high watermark plus the lowmem reserve for ZONE_NORMAL requests.
+  auto above_high = [&] {
+    for (const fw::zone& z : pg.node_zones)
+      if (z.managed_pages && static_cast<int64_t>(z.free_pages()) >
+                                 static_cast<int64_t>(fw::Watermark::high_wmark_pages(&z)) + z.lowmem_reserve[fw::ZONE_NORMAL])
+        return true;
+    return false;
+  };
+  // A stream larger than memory: kswapd keeps up from the ticks. Its
+  // first nap comes right after a run: that run went up to high, not low
+  // (the wide gap lies between the two).
+  uint64_t o = 0;
+  for (; o < kBig && !pg.kswapd_nap_until; o += MiB) f.read(0, o, MiB, false, true);
+  ASSERT_NE(pg.kswapd_nap_until, 0u);
+  EXPECT_TRUE(above_high());
+  f.read(0, o, kBig - o, false, true);
   EXPECT_GT(f.ev(fw::PGSTEAL_KSWAPD), kBig / PAGE_SIZE / 2);
   EXPECT_EQ(f.ev(fw::PGSTEAL_DIRECT), 0u);
   EXPECT_GE(f.ev(fw::PAGEOUTRUN), 1u);
@@ -314,6 +352,7 @@ TEST(fw_reclaim, kswapd_reclaims_to_high_naps_and_sleeps) {
   // Whatever the last run left: run it once more to be sure it is done.
   if (pg.kswapd_wait) f.r.k->run_deferred_work(f.r.cpu());
   EXPECT_TRUE(f.r.k->kswapd().pgdat_balanced(pg, 0, fw::ZONE_NORMAL));
+  EXPECT_TRUE(above_high());
   EXPECT_FALSE(pg.kswapd_wait);
   ASSERT_NE(pg.kswapd_nap_until, 0u) << "balanced: the short nap";
   const uint64_t hit = f.ev(fw::KSWAPD_HIGH_WMARK_HIT_QUICKLY);
@@ -471,6 +510,55 @@ TEST(fw_reclaim, deactivation_culls_mlocked_pages_without_counting_them) {
   EXPECT_EQ(f.node(fw::NR_UNEVICTABLE), n / 2);
   EXPECT_EQ(f.ev(fw::PGDEACTIVATE) - deactivated, n / 2) << "the evictable half only";
   for (uint64_t x = 0; x < n; x += 2) fw::ClearPageFlag(f.cached(2, x), fw::PG_mlocked);
+}
+
+// A page deactivated from the active list is marked PG_workingset; evicted
+// and refaulting within the active list's size, it comes back active and
+// counts as a workingset restore.
+TEST(fw_reclaim, a_deactivated_workingset_page_refaults_as_a_restore) {
+  ReclaimRig f;
+  const uint64_t n = kData / PAGE_SIZE;
+  // File 2 active first (the tail), then file 3: the workingset to beat.
+  f.read(1, 0, kData);
+  f.read(1, 0, kData);
+  f.read(2, 0, kData);
+  f.read(2, 0, kData);
+  ASSERT_EQ(f.node(fw::NR_ACTIVE_FILE), 2 * n);
+  // Priority 1: half the active list, file 2's pages, deactivated.
+  f.shrink(1, true);
+  EXPECT_EQ(f.node(fw::NR_ACTIVE_FILE), n);
+  uint64_t marked = 0;
+  for (uint64_t x = 0; x < n; ++x) marked += f.cached(1, x) && fw::PageFlag(f.cached(1, x), fw::PG_workingset);
+  EXPECT_EQ(marked, n);
+  ASSERT_EQ(f.pageout(1, 0, n), n);
+  f.read(1, 0, kData, true);
+  EXPECT_EQ(f.node(fw::WORKINGSET_REFAULT_FILE), n);
+  EXPECT_EQ(f.node(fw::WORKINGSET_ACTIVATE_FILE), n);
+  EXPECT_EQ(f.node(fw::WORKINGSET_RESTORE_FILE), n);
+}
+
+// vm.swappiness 0: even the last priority, which scans both types equally
+// otherwise, leaves anonymous pages alone while file pages remain.
+TEST(fw_reclaim, swappiness_zero_scans_no_anonymous_pages_while_file_pages_remain) {
+  for (const unsigned swappiness : {0u, 200u}) {
+    SCOPED_TRACE(swappiness);
+    fw::Params p = quiet_params();
+    p.swappiness = swappiness;
+    ReclaimRig f(64, p);
+    f.swapon(16);
+    const uint64_t a = static_cast<uint64_t>(f.r.mmap(0, 0, 4 * MiB));
+    for (uint64_t o = 0; o < 4 * MiB; o += PAGE_SIZE) *f.r.m->raw(f.r.access(0, a + o), 1) = 1;
+    f.read(0, 0, 16 * MiB);
+    ASSERT_GT(f.node(fw::NR_INACTIVE_ANON), 0u);
+    ASSERT_GT(f.node(fw::NR_INACTIVE_FILE), 0u);
+    f.shrink(0, false, fw::SWAP_CLUSTER_MAX);
+    EXPECT_GT(f.ev(fw::PGSCAN_FILE), 0u);
+    if (swappiness) {
+      EXPECT_GT(f.ev(fw::PGSCAN_ANON), 0u);
+    } else {
+      EXPECT_EQ(f.ev(fw::PGSCAN_ANON), 0u);
+    }
+  }
 }
 
 TEST(fw_reclaim, mlock_moves_pages_to_the_unevictable_list_and_munlock_rescues_them) {

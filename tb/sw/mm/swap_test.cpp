@@ -384,6 +384,22 @@ TEST(Swap, ShadowsLeftInSlotsReachTheRefault) {
   EXPECT_EQ(s.stat("swap.shadows_stored"), 1u);
   EXPECT_EQ(s.load(a), 9u);
   EXPECT_EQ(s.stat("swap.shadows_refaulted"), 1u);
+  EXPECT_EQ(s.node(fw::WORKINGSET_REFAULT_ANON), 1u) << "the shadow reached workingset_refault";
+}
+
+// Reclaim's own path (MADV_PAGEOUT): each swapped-out page leaves a shadow
+// in its slot, and each one faulted back (or read ahead) is an anonymous refault.
+TEST(Swap, ReclaimedAnonymousPagesRefaultThroughTheirShadows) {
+  SwapRig s(16);
+  const uint64_t n = 32;
+  const uint64_t a = s.map_filled(n, 0x300);
+  ASSERT_EQ(s.r.madvise(0, a, n * PAGE_SIZE, uapi::kMadvPageout), 0);
+  ASSERT_EQ(s.mm()->swapents, n);
+  EXPECT_EQ(s.stat("swap.shadows_stored"), n);
+  EXPECT_EQ(s.node(fw::WORKINGSET_REFAULT_ANON), 0u);
+  for (uint64_t i = 0; i < n; ++i) EXPECT_EQ(s.load(a + i * PAGE_SIZE), 0x300 + i) << i;
+  EXPECT_EQ(s.node(fw::WORKINGSET_REFAULT_ANON), n);
+  EXPECT_EQ(s.node(fw::WORKINGSET_REFAULT_FILE), 0u);
 }
 
 TEST(Swap, FullSwapRefusesSlotsAndFreesCopiesOnSwapin) {
