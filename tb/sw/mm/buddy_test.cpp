@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "tb/sw/mm/fw_rig.h"
@@ -114,8 +115,16 @@ TEST(fw_buddy, first_request_of_a_type_claims_a_whole_free_pageblock) {
   EXPECT_EQ(pageblocks_of(*z, fw::MIGRATE_RECLAIMABLE), 2u);
   const uint64_t pfn = r.k->nodes().page_to_pfn(p);
   EXPECT_EQ(z->get_pfnblock_migratetype(pfn), fw::MIGRATE_RECLAIMABLE);
-  EXPECT_NE(r.proc("pagetypeinfo").find("Node 0, zone    DMA32            2         "), std::string::npos)
-      << r.proc("pagetypeinfo");
+  // The block-count row (the last DMA32 line) shows both claims:
+  // Unmovable, Movable, Reclaimable columns.
+  const std::string pti = r.proc("pagetypeinfo");
+  const size_t row = pti.rfind("Node 0, zone    DMA32 ");
+  ASSERT_NE(row, std::string::npos) << pti;
+  std::istringstream cols(pti.substr(row + std::strlen("Node 0, zone    DMA32 ")));
+  uint64_t unmovable = 0, movable = 0, reclaimable = 0;
+  cols >> unmovable >> movable >> reclaimable;
+  EXPECT_EQ(unmovable, 2u) << pti;
+  EXPECT_EQ(reclaimable, 2u) << pti;
   r.k->page_alloc().free_pages(r.cpu(), p, 0);
   full_check(*r.k, {});
 }
@@ -193,6 +202,31 @@ void fragmenting_fallback_case(bool nofragment, uint64_t* fragmenting, uint64_t*
     r.k->run_deferred_work(r.cpu());
     EXPECT_EQ(normal->watermark_boost, 0u);
   }
+}
+
+// Linux 6.18 fallbacks[]: where each type looks when its own list is
+// empty, in order (the other kernel type first, movable last for the
+// kernel types).
+TEST(fw_buddy, fallbacks_follow_linux_s_order) {
+  Rig r(spec_mb(64));
+  fw::free_area a{};
+  for (auto& l : a.free_list) INIT_LIST_HEAD(&l);
+  fw::list_head blocks[fw::MIGRATE_PCPTYPES];
+  for (unsigned mt = 0; mt < fw::MIGRATE_PCPTYPES; ++mt) {
+    list_add(&blocks[mt], &a.free_list[mt]);
+    ++a.nr_free;
+  }
+  const fw::Buddy& b = r.k->buddy();
+  auto fallback = [&](unsigned mt) { return b.find_suitable_fallback(&a, 0, mt, false); };
+  EXPECT_EQ(fallback(fw::MIGRATE_UNMOVABLE), fw::MIGRATE_RECLAIMABLE);
+  EXPECT_EQ(fallback(fw::MIGRATE_MOVABLE), fw::MIGRATE_RECLAIMABLE);
+  EXPECT_EQ(fallback(fw::MIGRATE_RECLAIMABLE), fw::MIGRATE_UNMOVABLE);
+  // Without the first choice, the second.
+  list_del(&blocks[fw::MIGRATE_RECLAIMABLE]);
+  EXPECT_EQ(fallback(fw::MIGRATE_UNMOVABLE), fw::MIGRATE_MOVABLE);
+  EXPECT_EQ(fallback(fw::MIGRATE_MOVABLE), fw::MIGRATE_UNMOVABLE);
+  list_del(&blocks[fw::MIGRATE_UNMOVABLE]);
+  EXPECT_EQ(fallback(fw::MIGRATE_RECLAIMABLE), fw::MIGRATE_MOVABLE);
 }
 
 TEST(fw_buddy, nofragment_spreads_to_a_lower_zone_instead_of_fragmenting) {

@@ -100,6 +100,8 @@ TEST(fw_cma, cma_alloc_migrates_the_borrowers_out) {
   EXPECT_NE(r.proc("meminfo").find("CmaFree:               0 kB"), std::string::npos);
   // A second request finds nothing left.
   EXPECT_EQ(cma.cma_alloc(r.cpu(), 1, 0), nullptr);
+  EXPECT_EQ(r.k->vmstat().event[fw::CMA_ALLOC_FAIL], 1u);
+  EXPECT_EQ(cma.stats().alloc_failed, 1u);
   EXPECT_TRUE(cma.cma_release(r.cpu(), got, cma.count()));
   EXPECT_EQ(cma.stats().pages_allocated, 0u);
   r.sys(0, hal::Sys::exit, 0);
@@ -150,6 +152,35 @@ TEST(fw_cma, aligned_partial_allocations_and_busy_pages) {
   fw::zone* z = r.k->nodes().pfn_zone(cma.base_pfn());
   for (uint64_t pfn = cma.base_pfn(); pfn < cma.base_pfn() + cma.count(); pfn += fw::pageblock_nr_pages)
     EXPECT_EQ(z->get_pfnblock_migratetype(pfn), fw::MIGRATE_CMA);
+}
+
+TEST(fw_cma, a_busy_stretch_moves_the_search_on_by_the_alignment) {
+  // Half the zone is CMA, so the first movable page comes from the area
+  // (__rmqueue's ALLOC_CMA balancing). Held off the LRU it cannot move:
+  // the stretch holding it is busy (-EBUSY from test_pages_isolated).
+  Rig r(spec_mb(128), cma_params(64 * MiB));
+  fw::Cma& cma = r.k->cma();
+  page* pin = r.k->page_alloc().alloc_pages(r.cpu(), fw::GFP_HIGHUSER_MOVABLE, 0);
+  ASSERT_NE(pin, nullptr);
+  ASSERT_TRUE(cma.contains(r.k->nodes().page_to_pfn(pin)));
+  // Take the stretches before the pinned page's, so the first fit the
+  // next request tries is the busy one.
+  const uint64_t busy = (r.k->nodes().page_to_pfn(pin) - cma.base_pfn()) & ~511ull;
+  ASSERT_LE(busy + 1024, cma.count());
+  page* before = busy ? cma.cma_alloc(r.cpu(), busy, 9) : nullptr;
+  ASSERT_EQ(before != nullptr, busy != 0);
+  EXPECT_EQ(cma.stats().alloc_retries, 0u);
+  page* got = cma.cma_alloc(r.cpu(), 512, 9);
+  ASSERT_NE(got, nullptr) << r.console();
+  EXPECT_EQ(r.k->nodes().page_to_pfn(got), cma.base_pfn() + busy + 512);
+  EXPECT_EQ(cma.stats().alloc_retries, 1u);
+  EXPECT_TRUE(cma.cma_release(r.cpu(), got, 512));
+  if (before) {
+    EXPECT_TRUE(cma.cma_release(r.cpu(), before, busy));
+  }
+  r.k->page_alloc().free_pages(r.cpu(), pin, 0);
+  r.k->quiesce(r.cpu());
+  full_check(*r.k, {});
 }
 
 }  // namespace

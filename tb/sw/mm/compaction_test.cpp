@@ -311,6 +311,8 @@ TEST(fw_compaction, compact_memory_builds_high_order_blocks_and_keeps_the_data) 
   EXPECT_GT(r.k->vmstat().event[fw::PGMIGRATE_SUCCESS], 1000u);
   EXPECT_GT(r.k->vmstat().event[fw::COMPACTMIGRATE_SCANNED], 0u);
   EXPECT_GT(r.k->vmstat().event[fw::COMPACTFREE_SCANNED], 0u);
+  // Each page moved was isolated once and so was its free target.
+  EXPECT_GE(r.k->vmstat().event[fw::COMPACTISOLATED], 2 * r.k->vmstat().event[fw::PGMIGRATE_SUCCESS]);
   verify_fragmented(r, f);
   full_check(*r.k, {});
   r.sys(0, hal::Sys::exit, 0);
@@ -457,6 +459,87 @@ TEST(fw_compaction, costly_orders_need_the_low_min_gap_above_the_watermark) {
   full_check(*r.k, {});
 }
 
+
+// Takes every free page of z and frees back those at even pfns: half the
+// zone free, all in single pages between pages that cannot move (held,
+// off the LRU), so no compaction can make an order-9 block there.
+std::vector<std::pair<page*, uint64_t>> leave_unfragmentable(Rig& r, fw::zone* z) {
+  r.k->pcp().drain_all_pages(r.cpu(), nullptr);
+  std::vector<std::pair<page*, uint64_t>> held, kept;
+  fw::LockGuard g(z->lock, r.cpu());
+  for (unsigned mt = 0; mt < fw::MIGRATE_TYPES; ++mt)
+    while (page* p = r.k->buddy().rmqueue_smallest(z, 0, mt)) held.emplace_back(p, r.k->nodes().page_to_pfn(p));
+  for (auto& [p, pfn] : held) {
+    if (pfn % 2) kept.emplace_back(p, pfn);
+    else r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
+  }
+  return kept;
+}
+
+void free_held(Rig& r, fw::zone* z, const std::vector<std::pair<page*, uint64_t>>& held) {
+  fw::LockGuard g(z->lock, r.cpu());
+  for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
+}
+
+
+// Linux 6.18 defer_compaction / compaction_deferred: a failed sync
+// compaction of a costly order defers the next 2^shift - 1 attempts at
+// that order or above, the shift growing with each failure.
+TEST(fw_compaction, failed_sync_compaction_defers_later_attempts) {
+  Rig r(spec_mb(128));
+  fw::zone* z = r.k->nodes().node(0).zonelist[0];
+  const auto held = leave_unfragmentable(r, z);
+  ASSERT_GT(fw::Compaction::fragmentation_index(z, 9), 500) << "not skipped as a lack of memory";
+  fw::Compaction& c = r.k->compaction();
+  fw::zone* const zl[] = {z, nullptr};
+  const fw::alloc_context ac{zl, z, 0, z->idx, fw::MIGRATE_UNMOVABLE, 0, 0};
+  auto attempt = [&] {
+    return c.try_to_compact_pages(r.cpu(), fw::GFP_KERNEL, 9, fw::ALLOC_WMARK_MIN, ac, fw::COMPACT_PRIO_SYNC_LIGHT);
+  };
+  const uint64_t deferred0 = c.stats().deferred;
+  const uint64_t fail0 = r.k->vmstat().event[fw::COMPACTFAIL], success0 = r.k->vmstat().event[fw::COMPACTSUCCESS];
+  // The allocator's path: compaction ran, the block is still missing.
+  fw::compact_result result = fw::COMPACT_SKIPPED;
+  EXPECT_EQ(c.direct_compact(r.cpu(), fw::GFP_KERNEL, 9, fw::ALLOC_WMARK_MIN, ac, fw::COMPACT_PRIO_SYNC_LIGHT, &result),
+            nullptr);
+  EXPECT_EQ(result, fw::COMPACT_COMPLETE);
+  EXPECT_EQ(r.k->vmstat().event[fw::COMPACTFAIL] - fail0, 1u);
+  EXPECT_EQ(r.k->vmstat().event[fw::COMPACTSUCCESS] - success0, 0u);
+  EXPECT_EQ(z->compact_defer_shift, 1u);
+  EXPECT_EQ(z->compact_order_failed, 9);
+  // Shift 1: one attempt deferred, the next runs (and fails again).
+  EXPECT_EQ(attempt(), fw::COMPACT_DEFERRED);
+  EXPECT_EQ(attempt(), fw::COMPACT_COMPLETE);
+  EXPECT_EQ(z->compact_defer_shift, 2u);
+  // Shift 2: three deferred, then one runs.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(attempt(), fw::COMPACT_DEFERRED) << i;
+  EXPECT_EQ(attempt(), fw::COMPACT_COMPLETE);
+  EXPECT_EQ(c.stats().deferred - deferred0, 4u);
+  // Lower orders are not deferred.
+  EXPECT_FALSE(c.compaction_deferred(z, 8));
+  free_held(r, z, held);
+  full_check(*r.k, {});
+}
+
+// vm.extfrag_threshold: at or below it the failure is a lack of memory,
+// not fragmentation, and costly-order compaction is skipped (not deferred).
+TEST(fw_compaction, extfrag_threshold_at_or_above_the_index_skips_compaction) {
+  fw::Params prm = quiet_params();
+  prm.extfrag_threshold = 1000;
+  Rig r(spec_mb(128), prm);
+  fw::zone* z = r.k->nodes().node(0).zonelist[0];
+  const auto held = leave_unfragmentable(r, z);
+  ASSERT_GT(fw::Compaction::fragmentation_index(z, 9), 500);
+  fw::zone* const zl[] = {z, nullptr};
+  const fw::alloc_context ac{zl, z, 0, z->idx, fw::MIGRATE_UNMOVABLE, 0, 0};
+  EXPECT_EQ(r.k->compaction().try_to_compact_pages(r.cpu(), fw::GFP_KERNEL, 9, fw::ALLOC_WMARK_MIN, ac,
+                                                    fw::COMPACT_PRIO_SYNC_LIGHT),
+            fw::COMPACT_SKIPPED);
+  EXPECT_EQ(z->compact_defer_shift, 0u);
+  free_held(r, z, held);
+  full_check(*r.k, {});
+}
+
 TEST(fw_compaction, fragmentation_index_and_score) {
   Rig r(spec_mb(128));
   fw::zone* z = r.k->nodes().node(0).zonelist[0];
@@ -465,12 +548,31 @@ TEST(fw_compaction, fragmentation_index_and_score) {
   EXPECT_LT(fw::Compaction::extfrag_for_order(z, 9), 10u);
   Fragmented f = fragment(r, 0.8);
   (void)f;
-  // Lots of free memory in small blocks: failures would be fragmentation.
-  const int fi = fw::Compaction::fragmentation_index(z, 10);
-  if (fi != -1000) {
-    EXPECT_GT(fi, 500);
-  }
   EXPECT_GT(fw::Compaction::extfrag_for_order(z, 9), 50u);
+  // The untouched rest of the zone still holds large blocks; take every
+  // free block of order >= 9 so that an order-9 request would fail.
+  std::vector<std::pair<page*, uint64_t>> held;
+  {
+    fw::LockGuard g(z->lock, r.cpu());
+    for (unsigned mt = 0; mt < fw::MIGRATE_TYPES; ++mt)
+      while (page* p = r.k->buddy().rmqueue_smallest(z, 9, mt)) held.emplace_back(p, r.k->nodes().page_to_pfn(p));
+  }
+  ASSERT_EQ(z->free_area[9].nr_free + z->free_area[10].nr_free, 0u);
+  // Linux __fragmentation_index: 1000 - (1000 + free * 1000 / 2^order) / blocks.
+  uint64_t blocks = 0, free = 0;
+  for (unsigned o = 0; o < fw::NR_PAGE_ORDERS; ++o) {
+    blocks += z->free_area[o].nr_free;
+    free += z->free_area[o].nr_free << o;
+  }
+  ASSERT_GT(blocks, 0u);
+  const int fi = fw::Compaction::fragmentation_index(z, 9);
+  EXPECT_EQ(fi, static_cast<int>(1000 - (1000 + free * 1000 / 512) / blocks));
+  // Lots of free memory in small blocks: failures would be fragmentation.
+  EXPECT_GT(fi, 500);
+  {
+    fw::LockGuard g(z->lock, r.cpu());
+    for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 9, z->get_pfnblock_migratetype(pfn));
+  }
 }
 
 }  // namespace

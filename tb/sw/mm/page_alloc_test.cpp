@@ -62,6 +62,65 @@ TEST(fw_page_alloc, allocations_stop_at_the_min_watermark_and_fail_cleanly) {
   EXPECT_EQ(r.k->nr_free_pages(), r.k->boot_free_pages());
 }
 
+// 6.18 __zone_watermark_ok: __GFP_HIGH (ALLOC_MIN_RESERVE) may use half of
+// min, and a non-blocking one (ALLOC_NON_BLOCK) a quarter of the rest too;
+// a request without __GFP_HIGH gets no share, blocking or not. Order-0
+// requests check before their per-CPU refill, so the zone may end up to a
+// refill (a batch, doubling up to 32 batches while allocations follow each
+// other) below.
+// Exhausts DMA32 with `gfp` and expects its free pages at `floor` (of its
+// min mark), give or take a refill.
+void expect_exhaustion_stops_at(fw::gfp_t gfp, uint64_t (*floor_of)(uint64_t min)) {
+  Rig r(spec_mb(64));
+  fw::zone& z = r.k->nodes().node(0).node_zones[fw::ZONE_DMA32];
+  ASSERT_EQ(z.lowmem_reserve[fw::ZONE_NORMAL], 0);
+  std::vector<page*> got = exhaust(r, gfp);
+  const uint64_t floor = floor_of(z._watermark[fw::WMARK_MIN]);
+  EXPECT_LE(z.free_pages(), floor + 1);
+  const uint64_t refill = static_cast<uint64_t>(z.per_cpu_pageset[0].batch) << fw::PCP_BATCH_SCALE_MAX;
+  EXPECT_GT(z.free_pages() + refill, floor);
+  release(r, got);
+}
+
+TEST(fw_page_alloc, atomic_requests_stop_a_quarter_below_half_of_min) {
+  expect_exhaustion_stops_at(fw::GFP_ATOMIC, [](uint64_t min) { return (min - min / 2) - (min - min / 2) / 4; });
+}
+
+TEST(fw_page_alloc, nowait_requests_stop_at_min) {
+  expect_exhaustion_stops_at(fw::GFP_NOWAIT, [](uint64_t min) { return min; });
+}
+
+// The order-0 fast path (6.18 zone_watermark_fast) wants free pages above
+// the mark plus the lowmem reserve: at exactly that, no.
+TEST(fw_page_alloc, watermark_fast_needs_more_than_mark_plus_reserve) {
+  Rig r(spec_mb(64));
+  fw::zone* z = &r.k->nodes().node(0).node_zones[fw::ZONE_DMA];
+  r.k->pcp().drain_all_pages(r.cpu(), nullptr);
+  const uint64_t mark = fw::Watermark::low_wmark_pages(z);
+  const int64_t reserve = z->lowmem_reserve[fw::ZONE_DMA32];
+  ASSERT_GT(reserve, 0);
+  ASSERT_EQ(z->nr_free_highatomic, 0u);
+  std::vector<std::pair<page*, uint64_t>> held;
+  {
+    fw::LockGuard g(z->lock, r.cpu());
+    while (z->free_pages() > mark + static_cast<uint64_t>(reserve)) {
+      page* p = r.k->buddy().rmqueue_smallest(z, 0, fw::MIGRATE_MOVABLE);
+      ASSERT_NE(p, nullptr);
+      held.emplace_back(p, r.k->nodes().page_to_pfn(p));
+    }
+  }
+  const fw::Watermark& wm = r.k->watermark();
+  EXPECT_FALSE(wm.zone_watermark_fast(z, 0, mark, fw::ZONE_DMA32, fw::ALLOC_WMARK_LOW, fw::GFP_KERNEL));
+  {
+    fw::LockGuard g(z->lock, r.cpu());
+    r.k->buddy().free_one_page(z, held.back().first, held.back().second, 0, z->get_pfnblock_migratetype(held.back().second));
+    held.pop_back();
+  }
+  EXPECT_TRUE(wm.zone_watermark_fast(z, 0, mark, fw::ZONE_DMA32, fw::ALLOC_WMARK_LOW, fw::GFP_KERNEL));
+  fw::LockGuard g(z->lock, r.cpu());
+  for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
+}
+
 TEST(fw_page_alloc, gfp_nofail_without_reclaim_fails_and_with_nobody_to_kill_panics) {
   Rig r(spec_mb(64));
   std::vector<page*> got = exhaust(r, fw::GFP_KERNEL);

@@ -23,7 +23,12 @@ TEST(fw_slab, kmalloc_picks_linux_s_caches) {
   } cases[] = {{1, "kmalloc-8"},     {8, "kmalloc-8"},     {9, "kmalloc-16"},   {33, "kmalloc-64"},
                {64, "kmalloc-64"},   {65, "kmalloc-96"},   {96, "kmalloc-96"},  {97, "kmalloc-128"},
                {129, "kmalloc-192"}, {193, "kmalloc-256"}, {300, "kmalloc-512"}, {1000, "kmalloc-1k"},
-               {2048, "kmalloc-2k"}, {4000, "kmalloc-4k"}, {8192, "kmalloc-8k"}};
+               {2048, "kmalloc-2k"}, {4000, "kmalloc-4k"}, {8192, "kmalloc-8k"},
+               // Each boundary of 6.18's kmalloc_index, from both sides.
+               {16, "kmalloc-16"},   {17, "kmalloc-32"},   {32, "kmalloc-32"},  {128, "kmalloc-128"},
+               {192, "kmalloc-192"}, {256, "kmalloc-256"}, {257, "kmalloc-512"}, {512, "kmalloc-512"},
+               {513, "kmalloc-1k"},  {1024, "kmalloc-1k"}, {1025, "kmalloc-2k"}, {2049, "kmalloc-4k"},
+               {4096, "kmalloc-4k"}, {4097, "kmalloc-8k"}};
   for (const Case& c : cases) {
     void* p = s.kmalloc(r.cpu(), c.size, fw::GFP_KERNEL);
     ASSERT_NE(p, nullptr) << c.size;
