@@ -479,8 +479,21 @@ TEST_F(WalkerConformance, HandWrittenTable) {
     rq.acc_rw = c.acc_rw;
     rq.acc_us = c.acc_us;
     rq.acc_nx = c.acc_nx;
+    // The walker counts each walk under its outcome: one of these moves by one.
+    auto& ws = m.walker().stats;
+    sim::stats::Scalar* const counters[] = {&ws.completed, &ws.faults_not_present, &ws.faults_protection,
+                                            &ws.faults_reserved, &ws.machine_checks};
+    uint64_t counted[5];
+    for (int i = 0; i < 5; ++i) counted[i] = counters[i]->value();
     const WalkResult r = walk(rq);
     if (c.poison_level) m.dram.clear_poison(entry_at[c.poison_level]);
+    const int outcome = c.st == WalkStatus::ok            ? 0
+                        : c.st == WalkStatus::machine_check ? 4
+                        : (c.ec & eRSVD)                    ? 3
+                        : (c.ec & eP)                       ? 2
+                                                            : 1;
+    for (int i = 0; i < 5; ++i)
+      EXPECT_EQ(counters[i]->value() - counted[i], i == outcome ? 1u : 0u) << counters[i]->name();
 
     EXPECT_EQ(static_cast<int>(r.status), static_cast<int>(c.st));
     EXPECT_EQ(r.mem_reads, c.reads);
