@@ -4,6 +4,7 @@
 // read-modify-write, restarts, machine checks, walks starting below the
 // root, timing and statistics. The RTL's assertions are live in all of them.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -820,7 +821,8 @@ TEST(RtlWalker, WritesAnFstWaveform) {
   Harness h;
   const uint64_t va = 0x0000'000f'0000'd000ull;
   h.map(kRoot, va, 0x1'c000, P | RW | US);
-  const std::string path = testing::TempDir() + "rtl_walker_wave.fst";
+  // Named by the process: no other run of the suite writes or converts it.
+  const std::string path = testing::TempDir() + "rtl_walker_wave-" + std::to_string(getpid()) + ".fst";
   std::filesystem::remove(path);
   sc_core::sc_start(SC_ZERO_TIME);  // end of elaboration
   h.walker.open_trace(path);
@@ -829,15 +831,17 @@ TEST(RtlWalker, WritesAnFstWaveform) {
   h.walker.close_trace();
   ASSERT_TRUE(std::filesystem::exists(path));
   // The waveform shows the walk: converted to VCD, value changes per signal.
-  const std::string vcd = testing::TempDir() + "rtl_walker_wave.vcd";
+  const std::string vcd = path.substr(0, path.size() - 4) + ".vcd";
   hw::fst_to_vcd(path, vcd);
   const std::map<std::string, int> changes = vcd_changes(vcd);
   auto n = [&](const char* sig) { return changes.count(sig) ? changes.at(sig) : 0; };
   // A time step per clock edge: the clock toggles twice per cycle run.
-  EXPECT_NEAR(n("walker.clk"), 2.0 * h.walker.stats.cycles.value(), 2);
+  EXPECT_NEAR(n("walker.clk"), 2.0 * h.walker.stats.cycles.value(), 2) << "cycles " << h.walker.stats.cycles.value();
   EXPECT_GE(n("walker.state_q"), 4) << "the state machine moves";
   // Each page-table access raises the request and drops it.
   EXPECT_GE(n("walker.mem_req_valid"), static_cast<int>(2 * (r.mem_reads + r.mem_writes)));
+  std::filesystem::remove(path);
+  std::filesystem::remove(vcd);
 }
 
 // The first walk runs on the model without trace support, whose state
