@@ -99,6 +99,12 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 ScenarioRun run_scenario_file(const std::string& scenario, const std::string& tag,
                               const std::vector<std::string>& sets) {
   ScenarioRun r;

@@ -29,6 +29,8 @@ std::string temp_dir(const std::string& name);
 // Writes `text` to dir/name and returns the path.
 std::string write_file(const std::string& dir, const std::string& name, const std::string& text);
 std::string read_file(const std::string& path);
+// How many times `what` occurs in `text` (occurrences may overlap).
+size_t count_of(const std::string& text, const std::string& what);
 
 // One run of a scenario file, with the statistics it wrote when it succeeded.
 struct ScenarioRun {

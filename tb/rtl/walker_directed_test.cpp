@@ -9,13 +9,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "hw/rtlwalk/wave.h"
+#include "tb/common/vcd_changes.h"
 #include "tb/rtl/harness.h"
 
 namespace rtltest {
@@ -789,33 +787,6 @@ TEST(RtlWalker, RequestWithoutWalkExtensionIsAnError) {
   EXPECT_EQ(other.stats.walks, 0u);
 }
 
-// Value changes per signal ("scope.name") of a VCD file.
-std::map<std::string, int> vcd_changes(const std::string& file) {
-  std::ifstream in(file);
-  std::map<std::string, std::string> names;  // id -> scope.name
-  std::map<std::string, int> changes;
-  std::vector<std::string> scopes;
-  std::string line, w, a, b, id, name;
-  bool defs = true;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    w.clear();
-    ls >> w;
-    if (defs) {
-      if (w == "$scope" && ls >> a >> name) scopes.push_back(name);
-      else if (w == "$upscope") scopes.pop_back();
-      else if (w == "$var" && ls >> a >> b >> id >> name)
-        names[id] = (scopes.empty() ? "" : scopes.back()) + "." + name;
-      else if (w == "$enddefinitions") defs = false;
-      continue;
-    }
-    if (w.empty() || w[0] == '#') continue;
-    if (w[0] == 'b') ls >> id;
-    else id = w.substr(1);
-    ++changes[names[id]];
-  }
-  return changes;
-}
 
 TEST(RtlWalker, WritesAnFstWaveform) {
   Harness h;
@@ -833,7 +804,7 @@ TEST(RtlWalker, WritesAnFstWaveform) {
   // The waveform shows the walk: converted to VCD, value changes per signal.
   const std::string vcd = path.substr(0, path.size() - 4) + ".vcd";
   hw::fst_to_vcd(path, vcd);
-  const std::map<std::string, int> changes = vcd_changes(vcd);
+  const std::map<std::string, int> changes = tb::vcd_changes(vcd);
   auto n = [&](const char* sig) { return changes.count(sig) ? changes.at(sig) : 0; };
   // A time step per clock edge: the clock toggles twice per cycle run.
   EXPECT_NEAR(n("walker.clk"), 2.0 * h.walker.stats.cycles.value(), 2) << "cycles " << h.walker.stats.cycles.value();

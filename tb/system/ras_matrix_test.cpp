@@ -22,13 +22,6 @@ const std::string kRas = std::string(MMCOSIM_SOURCE_DIR) + "/tb/scenarios/ras/";
 
 bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
-
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 TEST(RasMatrix, EarlyKillSignalsTheOtherMapperWhenMemoryFailureRuns) {
   const ScenarioRun r = run_scenario_file(kRas + "anon-early-kill.yaml", "ras-early");
   ASSERT_EQ(r.status, 0) << r.output;  // expect_sigbus of both, every other load checked
@@ -67,7 +60,7 @@ TEST(RasMatrix, LateKillLeavesAPoisonEntryThatTheOtherMapperMeetsOnItsTouch) {
   const std::string console = r.file("console.log");
   // Only the caller of madvise is signalled by memory_failure(); the child
   // hears of it from its own hwpoison entry.
-  EXPECT_EQ(count(console, "due to hardware memory corruption\n"), 1u) << console;
+  EXPECT_EQ(count_of(console, "due to hardware memory corruption\n"), 1u) << console;
   EXPECT_TRUE(std::regex_search(console, std::regex("Sending SIGBUS to parent:1 due to"))) << console;
   EXPECT_TRUE(std::regex_search(console, std::regex("MCE: Killing parent:2 due to hardware memory corruption fault at "
                                                     "[0-9a-f]+100\n")))

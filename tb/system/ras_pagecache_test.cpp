@@ -146,13 +146,8 @@ TEST(RasPageCache, UcnaFromTheScrubberGoesToMemoryFailure) {
   ASSERT_NE(first_record, std::string::npos) << console;
   EXPECT_GT(first_record, failed) << console;
   // Every pooled record memory_failure() did not handle is printed, and only those.
-  auto lines_with = [&](const std::string& what) {
-    int n = 0;
-    for (size_t at = console.find(what); at != std::string::npos; at = console.find(what, at + 1)) ++n;
-    return n;
-  };
-  EXPECT_EQ(lines_with(record), r["system.fw.mce.records"]);
-  EXPECT_EQ(lines_with("recovery action for already poisoned page: Failed"), r["system.fw.mce.records"]);
+  EXPECT_EQ(count_of(console, record), r["system.fw.mce.records"]);
+  EXPECT_EQ(count_of(console, "recovery action for already poisoned page: Failed"), r["system.fw.mce.records"]);
   EXPECT_NE(console.find("mce: [Hardware Error]: Machine check events logged"), std::string::npos);
   EXPECT_GE(r["system.fw.mce.ucna"], 2);
   EXPECT_EQ(r["system.fw.mce.total"], 0);  // no #MC: the scrubber's finds came by CMCI

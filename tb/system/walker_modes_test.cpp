@@ -7,11 +7,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 
 #include "tb/common/mmcosim_run.h"
+#include "tb/common/vcd_changes.h"
 
 namespace tb {
 namespace {
@@ -132,42 +130,6 @@ TEST(WalkerModes, RtlClockIsAKeyOfTheRtlWalkerOnly) {
   EXPECT_NE(r.output.find("platform.mmu.rtl_clock: the TLM walker has no clock"), std::string::npos) << r.output;
 }
 
-// Value changes per signal of a VCD file, by the signal's name.
-std::map<std::string, int> vcd_changes(const std::string& file) {
-  std::ifstream in(file);
-  std::map<std::string, std::string> names;  // id -> scope.name
-  std::map<std::string, int> changes;
-  std::vector<std::string> scopes;
-  std::string line;
-  bool defs = true;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string w;
-    ls >> w;
-    if (defs) {
-      if (w == "$scope") {
-        std::string kind, name;
-        ls >> kind >> name;
-        scopes.push_back(name);
-      } else if (w == "$upscope") {
-        scopes.pop_back();
-      } else if (w == "$var") {
-        std::string type, width, id, name;
-        ls >> type >> width >> id >> name;
-        names[id] = (scopes.empty() ? "" : scopes.back()) + "." + name;
-      } else if (w == "$enddefinitions") {
-        defs = false;
-      }
-      continue;
-    }
-    if (w.empty() || w[0] == '#') continue;
-    std::string id;
-    if (w[0] == 'b') ls >> id;
-    else id = w.substr(1);
-    ++changes[names[id]];
-  }
-  return changes;
-}
 
 TEST(WalkerModes, WaveformShowsTheWalkerWorking) {
   const std::string dir = temp_dir("wave-vcd");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tb/common/mmcosim_run.h"
+#include "tb/common/progress_lines.h"
 #include "tb/workload/program.h"
 
 namespace tb {
@@ -190,19 +191,10 @@ TEST(ReplayThreads, TheRunShowsItsProgress) {
     Replay r(trace, threads, &os);
     MiniCore c;
     ASSERT_EQ(run_to_failure(r, c), "");
-    const std::string head = "mmcosim: replaying " + trace + ": ";
-    int lines = 0, last = 0;
-    std::istringstream printed(os.str());
-    for (std::string l; std::getline(printed, l);) {
-      if (l.rfind(head, 0) != 0) continue;
-      ++lines;
-      const int percent = std::stoi(l.substr(l.rfind(", ") + 2));
-      EXPECT_GE(percent, last) << l;
-      EXPECT_LE(percent, 100) << l;
-      last = percent;
-    }
-    EXPECT_GE(lines, 2) << os.str();
-    EXPECT_GE(last, 50) << os.str();
+    const std::vector<ProgressLine> run = progress_lines(os.str(), "replaying", trace);
+    ASSERT_GE(run.size(), 2u) << os.str();
+    expect_progress(run);
+    EXPECT_GE(run.back().percent, 50) << os.str();
   }
 }
 

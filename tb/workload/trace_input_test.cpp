@@ -16,13 +16,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <future>
-#include <regex>
 #include <sstream>
 #include <thread>
 #include <string>
 #include <vector>
 
 #include "tb/common/mmcosim_run.h"
+#include "tb/common/progress_lines.h"
 #include "tb/workload/lackey.h"
 #include "tb/workload/trace_input.h"
 
@@ -81,37 +81,6 @@ std::vector<LackeyRecord> replay(const LackeyTrace& t) {
   LackeyRecord rec;
   while (r.next(rec)) out.push_back(rec);
   return out;
-}
-
-// The progress lines of `what` ("checking trace", "replaying") for `path`
-// in `printed`, each line checked for the format.
-struct ProgressLine {
-  std::string records, rate;
-  int percent;
-};
-std::vector<ProgressLine> progress_lines(const std::string& printed, const std::string& what, const std::string& path) {
-  static const std::regex re("mmcosim: ([a-z ]+) (.*): ([0-9]+\\.[0-9]{2}) M records \\(([0-9]+\\.[0-9]{2}) M records/s\\), "
-                             "([0-9]+)% of the file");
-  std::vector<ProgressLine> out;
-  std::istringstream in(printed);
-  for (std::string l; std::getline(in, l);) {
-    std::smatch m;
-    EXPECT_TRUE(std::regex_match(l, m, re)) << l;
-    if (!m.empty() && m[1].str() == what && m[2].str() == path) out.push_back({m[3].str(), m[4].str(), std::stoi(m[5].str())});
-  }
-  return out;
-}
-
-// Progress through a pass: rates above zero, the fraction of the file never
-// going back nor past the whole.
-void expect_progress(const std::vector<ProgressLine>& lines) {
-  int last = 0;
-  for (const ProgressLine& l : lines) {
-    EXPECT_GT(std::stod(l.rate), 0.0);
-    EXPECT_GE(l.percent, last);
-    EXPECT_LE(l.percent, 100);
-    last = l.percent;
-  }
 }
 
 bool same(const std::vector<LackeyRecord>& a, const std::vector<LackeyRecord>& b) {
