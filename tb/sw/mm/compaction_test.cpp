@@ -431,15 +431,8 @@ TEST(fw_compaction, costly_orders_need_the_low_min_gap_above_the_watermark) {
   // Take order-0 pages straight off the lists (no watermark) until the
   // zone's free count sits exactly at need9; large blocks stay free, so
   // the fragmentation index says -1000 and only the watermark decides.
-  std::vector<std::pair<page*, uint64_t>> held;
-  auto take_until = [&](uint64_t free) {
-    fw::LockGuard g(z->lock, r.cpu());
-    while (z->free_pages() > free) {
-      page* p = r.k->buddy().rmqueue_smallest(z, 0, fw::MIGRATE_MOVABLE);
-      ASSERT_NE(p, nullptr);
-      held.emplace_back(p, r.k->nodes().page_to_pfn(p));
-    }
-  };
+  HeldPages held;
+  auto take_until = [&](uint64_t free) { ASSERT_TRUE(take_free_pages_until(r, z, free, held)); };
   take_until(need9 + 1);
   EXPECT_EQ(fw::Compaction::fragmentation_index(z, 9), -1000);
   EXPECT_TRUE(r.k->compaction().compaction_suitable(z, 9, min, z->idx));
@@ -452,10 +445,7 @@ TEST(fw_compaction, costly_orders_need_the_low_min_gap_above_the_watermark) {
   EXPECT_TRUE(r.k->compaction().compaction_suitable(z, 3, min, z->idx));
   take_until(need3);
   EXPECT_FALSE(r.k->compaction().compaction_suitable(z, 3, min, z->idx));
-  {
-    fw::LockGuard g(z->lock, r.cpu());
-    for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
-  }
+  give_back(r, z, held);
   full_check(*r.k, {});
 }
 
@@ -463,9 +453,9 @@ TEST(fw_compaction, costly_orders_need_the_low_min_gap_above_the_watermark) {
 // Takes every free page of z and frees back those at even pfns: half the
 // zone free, all in single pages between pages that cannot move (held,
 // off the LRU), so no compaction can make an order-9 block there.
-std::vector<std::pair<page*, uint64_t>> leave_unfragmentable(Rig& r, fw::zone* z) {
+HeldPages leave_unfragmentable(Rig& r, fw::zone* z) {
   r.k->pcp().drain_all_pages(r.cpu(), nullptr);
-  std::vector<std::pair<page*, uint64_t>> held, kept;
+  HeldPages held, kept;
   fw::LockGuard g(z->lock, r.cpu());
   for (unsigned mt = 0; mt < fw::MIGRATE_TYPES; ++mt)
     while (page* p = r.k->buddy().rmqueue_smallest(z, 0, mt)) held.emplace_back(p, r.k->nodes().page_to_pfn(p));
@@ -476,10 +466,6 @@ std::vector<std::pair<page*, uint64_t>> leave_unfragmentable(Rig& r, fw::zone* z
   return kept;
 }
 
-void free_held(Rig& r, fw::zone* z, const std::vector<std::pair<page*, uint64_t>>& held) {
-  fw::LockGuard g(z->lock, r.cpu());
-  for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
-}
 
 
 // Linux 6.18 defer_compaction / compaction_deferred: a failed sync
@@ -517,7 +503,7 @@ TEST(fw_compaction, failed_sync_compaction_defers_later_attempts) {
   EXPECT_EQ(c.stats().deferred - deferred0, 4u);
   // Lower orders are not deferred.
   EXPECT_FALSE(c.compaction_deferred(z, 8));
-  free_held(r, z, held);
+  give_back(r, z, held);
   full_check(*r.k, {});
 }
 
@@ -536,7 +522,7 @@ TEST(fw_compaction, extfrag_threshold_at_or_above_the_index_skips_compaction) {
                                                     fw::COMPACT_PRIO_SYNC_LIGHT),
             fw::COMPACT_SKIPPED);
   EXPECT_EQ(z->compact_defer_shift, 0u);
-  free_held(r, z, held);
+  give_back(r, z, held);
   full_check(*r.k, {});
 }
 

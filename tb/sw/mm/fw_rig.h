@@ -260,6 +260,29 @@ class Rig {
   }
 };
 
+// Order-0 pages taken straight off a zone's free lists, with their pfns:
+// to put its free count exactly where a test wants it.
+using HeldPages = std::vector<std::pair<fw::page*, uint64_t>>;
+
+// Takes order-0 pages of migrate type `mt` off z's free lists (under its
+// lock; no watermark, no per-CPU lists) until z has `free` free pages;
+// false when the lists run out first.
+inline bool take_free_pages_until(Rig& r, fw::zone* z, uint64_t free, HeldPages& held, int mt = fw::MIGRATE_MOVABLE) {
+  fw::LockGuard g(z->lock, r.cpu());
+  while (z->free_pages() > free) {
+    fw::page* p = r.k->buddy().rmqueue_smallest(z, 0, mt);
+    if (!p) return false;
+    held.emplace_back(p, r.k->nodes().page_to_pfn(p));
+  }
+  return true;
+}
+
+// Gives pages taken so back to z's buddy lists.
+inline void give_back(Rig& r, fw::zone* z, const HeldPages& held) {
+  fw::LockGuard g(z->lock, r.cpu());
+  for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
+}
+
 // A machine from an explicit memory map: e820 entries, node ranges, CPUs
 // (spread over the nodes in blocks). The firmware image goes where the
 // first reserved entry named "image" is (or nowhere).

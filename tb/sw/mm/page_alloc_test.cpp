@@ -100,25 +100,14 @@ TEST(fw_page_alloc, watermark_fast_needs_more_than_mark_plus_reserve) {
   const int64_t reserve = z->lowmem_reserve[fw::ZONE_DMA32];
   ASSERT_GT(reserve, 0);
   ASSERT_EQ(z->nr_free_highatomic, 0u);
-  std::vector<std::pair<page*, uint64_t>> held;
-  {
-    fw::LockGuard g(z->lock, r.cpu());
-    while (z->free_pages() > mark + static_cast<uint64_t>(reserve)) {
-      page* p = r.k->buddy().rmqueue_smallest(z, 0, fw::MIGRATE_MOVABLE);
-      ASSERT_NE(p, nullptr);
-      held.emplace_back(p, r.k->nodes().page_to_pfn(p));
-    }
-  }
+  HeldPages held;
+  ASSERT_TRUE(take_free_pages_until(r, z, mark + static_cast<uint64_t>(reserve), held));
   const fw::Watermark& wm = r.k->watermark();
   EXPECT_FALSE(wm.zone_watermark_fast(z, 0, mark, fw::ZONE_DMA32, fw::ALLOC_WMARK_LOW, fw::GFP_KERNEL));
-  {
-    fw::LockGuard g(z->lock, r.cpu());
-    r.k->buddy().free_one_page(z, held.back().first, held.back().second, 0, z->get_pfnblock_migratetype(held.back().second));
-    held.pop_back();
-  }
+  give_back(r, z, {held.back()});
+  held.pop_back();
   EXPECT_TRUE(wm.zone_watermark_fast(z, 0, mark, fw::ZONE_DMA32, fw::ALLOC_WMARK_LOW, fw::GFP_KERNEL));
-  fw::LockGuard g(z->lock, r.cpu());
-  for (auto& [p, pfn] : held) r.k->buddy().free_one_page(z, p, pfn, 0, z->get_pfnblock_migratetype(pfn));
+  give_back(r, z, held);
 }
 
 TEST(fw_page_alloc, gfp_nofail_without_reclaim_fails_and_with_nobody_to_kill_panics) {
